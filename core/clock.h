@@ -1,0 +1,60 @@
+// Clock: the only way Jizhan code reads time, so tests can run on a FakeClock.
+//
+// `now()` is wall time (for records and ids); `steady_now()` is monotonic (for
+// durations and deadlines). SystemClock is stateless and thread-safe. FakeClock is
+// thread-safe; its sleep_for advances fake time instead of blocking.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace jz {
+
+class Clock {
+ public:
+  using WallTime = std::chrono::system_clock::time_point;
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  virtual ~Clock() = default;
+  virtual WallTime now() const = 0;
+  virtual SteadyTime steady_now() const = 0;
+  virtual void sleep_for(std::chrono::nanoseconds d) = 0;
+
+  // Milliseconds since the Unix epoch of now().
+  int64_t now_unix_ms() const;
+
+  // The process-wide real clock.
+  static Clock& system();
+};
+
+class SystemClock final : public Clock {
+ public:
+  WallTime now() const override { return std::chrono::system_clock::now(); }
+  SteadyTime steady_now() const override { return std::chrono::steady_clock::now(); }
+  void sleep_for(std::chrono::nanoseconds d) override;
+};
+
+class FakeClock final : public Clock {
+ public:
+  // Starts at 2026-01-01T00:00:00Z unless told otherwise.
+  explicit FakeClock(WallTime start = WallTime(std::chrono::seconds(1767225600)));
+
+  WallTime now() const override;
+  SteadyTime steady_now() const override;
+  void sleep_for(std::chrono::nanoseconds d) override { advance(d); }
+
+  void advance(std::chrono::nanoseconds d);
+  void set(WallTime t);
+
+ private:
+  mutable std::mutex mu_;
+  WallTime wall_;
+  std::chrono::nanoseconds elapsed_{0};
+};
+
+// RFC 3339 UTC with milliseconds: "2026-11-26T18:08:42.123Z".
+std::string format_rfc3339(Clock::WallTime t);
+
+}  // namespace jz

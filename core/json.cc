@@ -1,0 +1,95 @@
+#include "core/json.h"
+
+namespace jz::json {
+
+Result<Json> parse(std::string_view text, std::string_view what) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
+    std::string msg = std::string(what) + " is not valid JSON";
+    if (e.byte > 0) msg += " (error at byte " + std::to_string(e.byte) + ")";
+    std::string detail = e.what();
+    if (auto pos = detail.find("parse error"); pos != std::string::npos) {
+      // nlohmann's message has a stable prefix "[json.exception.parse_error.101] "; the
+      // rest says what was expected, which helps the user fix the input.
+      if (auto colon = detail.find(": ", pos); colon != std::string::npos) {
+        msg += ": " + detail.substr(colon + 2);
+      }
+    }
+    return Status::invalid_argument(std::move(msg));
+  }
+}
+
+std::string_view type_phrase(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::object: return "an object";
+    case Json::value_t::array: return "an array";
+    case Json::value_t::string: return "a string";
+    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return "an integer";
+    case Json::value_t::number_float: return "a number";
+    default: return "an unsupported value";
+  }
+}
+
+namespace {
+Status wrong_type(std::string_view field, std::string_view want, const Json& got) {
+  return Status::invalid_argument("field '" + std::string(field) + "' must be " +
+                                  std::string(want) + ", got " + std::string(type_phrase(got)));
+}
+Status not_object() { return Status::invalid_argument("expected a JSON object"); }
+
+const Json* find(const Json& obj, std::string_view field) {
+  auto it = obj.find(field);
+  return it == obj.end() ? nullptr : &*it;
+}
+}  // namespace
+
+Result<std::string> required_string(const Json& obj, std::string_view field) {
+  if (!obj.is_object()) return not_object();
+  const Json* v = find(obj, field);
+  if (!v) return Status::invalid_argument("field '" + std::string(field) + "' is required");
+  if (!v->is_string()) return wrong_type(field, "a string", *v);
+  return v->get<std::string>();
+}
+
+Result<int64_t> required_int(const Json& obj, std::string_view field) {
+  if (!obj.is_object()) return not_object();
+  const Json* v = find(obj, field);
+  if (!v) return Status::invalid_argument("field '" + std::string(field) + "' is required");
+  if (!v->is_number_integer()) return wrong_type(field, "an integer", *v);
+  if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    return Status::invalid_argument("field '" + std::string(field) + "' is out of range");
+  }
+  return v->get<int64_t>();
+}
+
+Result<std::optional<std::string>> optional_string(const Json& obj, std::string_view field) {
+  if (!obj.is_object()) return not_object();
+  const Json* v = find(obj, field);
+  if (!v || v->is_null()) return std::optional<std::string>();
+  if (!v->is_string()) return wrong_type(field, "a string", *v);
+  return std::optional<std::string>(v->get<std::string>());
+}
+
+Result<std::optional<int64_t>> optional_int(const Json& obj, std::string_view field) {
+  if (!obj.is_object()) return not_object();
+  const Json* v = find(obj, field);
+  if (!v || v->is_null()) return std::optional<int64_t>();
+  JZ_ASSIGN_OR_RETURN(int64_t i, required_int(obj, field));
+  return std::optional<int64_t>(i);
+}
+
+Result<std::optional<bool>> optional_bool(const Json& obj, std::string_view field) {
+  if (!obj.is_object()) return not_object();
+  const Json* v = find(obj, field);
+  if (!v || v->is_null()) return std::optional<bool>();
+  if (!v->is_boolean()) return wrong_type(field, "a boolean", *v);
+  return std::optional<bool>(v->get<bool>());
+}
+
+std::string dump(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+}  // namespace jz::json

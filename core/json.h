@@ -1,0 +1,42 @@
+// JSON helpers over nlohmann::json that turn malformed or mistyped input into
+// jz::Status values with messages naming the field, instead of exceptions.
+//
+// All functions are pure; safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace jz {
+
+using Json = nlohmann::json;
+
+namespace json {
+
+// Parses `text`; on failure the message names `what` ("request body") and the byte
+// offset of the error.
+Result<Json> parse(std::string_view text, std::string_view what = "JSON");
+
+// Field access on an object. `required_*` fail with invalid_argument naming the field
+// when it is absent or of the wrong type; `optional_*` return nullopt when absent and
+// fail only on a wrong type.
+Result<std::string> required_string(const Json& obj, std::string_view field);
+Result<int64_t> required_int(const Json& obj, std::string_view field);
+Result<std::optional<std::string>> optional_string(const Json& obj, std::string_view field);
+Result<std::optional<int64_t>> optional_int(const Json& obj, std::string_view field);
+Result<std::optional<bool>> optional_bool(const Json& obj, std::string_view field);
+
+// Human name of a JSON value's type, as used in error messages ("a string").
+std::string_view type_phrase(const Json& v);
+
+// Serialises compactly; invalid UTF-8 is replaced rather than throwing.
+std::string dump(const Json& v);
+
+}  // namespace json
+}  // namespace jz

@@ -1,0 +1,50 @@
+#include "core/status.h"
+
+#include <array>
+
+namespace jz {
+namespace {
+constexpr std::array<std::string_view, 11> kNames = {
+    "ok",
+    "invalid_argument",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "unauthenticated",
+    "failed_precondition",
+    "resource_exhausted",
+    "unavailable",
+    "deadline_exceeded",
+    "internal",
+};
+}  // namespace
+
+std::string_view code_name(Code code) {
+  auto i = static_cast<size_t>(code);
+  return i < kNames.size() ? kNames[i] : "internal";
+}
+
+std::optional<Code> code_from_name(std::string_view name) {
+  for (size_t i = 0; i < kNames.size(); ++i) {
+    if (kNames[i] == name) return static_cast<Code>(i);
+  }
+  return std::nullopt;
+}
+
+std::string Status::to_string() const {
+  if (ok()) return "ok";
+  std::string s(code_name(code_));
+  s += ": ";
+  s += message_;
+  return s;
+}
+
+Status Status::with_context(std::string_view context) const {
+  if (ok()) return *this;
+  std::string m(context);
+  m += ": ";
+  m += message_;
+  return {code_, std::move(m)};
+}
+
+}  // namespace jz

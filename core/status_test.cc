@@ -1,0 +1,51 @@
+#include "core/status.h"
+
+#include <gtest/gtest.h>
+
+namespace jz {
+namespace {
+
+TEST(StatusTest, DefaultIsOk) {
+  Status s;
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.to_string(), "ok");
+}
+
+TEST(StatusTest, CodeNamesRoundTrip) {
+  for (int i = 0; i <= static_cast<int>(Code::kInternal); ++i) {
+    auto code = static_cast<Code>(i);
+    auto back = code_from_name(code_name(code));
+    ASSERT_TRUE(back.has_value()) << code_name(code);
+    EXPECT_EQ(*back, code);
+  }
+  EXPECT_FALSE(code_from_name("no_such_code").has_value());
+  EXPECT_EQ(code_name(Code::kFailedPrecondition), "failed_precondition");
+}
+
+TEST(StatusTest, ContextPrefixesMessage) {
+  Status s = Status::not_found("user 'bob' does not exist");
+  EXPECT_EQ(s.with_context("loading").to_string(), "not_found: loading: user 'bob' does not exist");
+  EXPECT_TRUE(Status().with_context("x").ok());
+}
+
+Result<int> half(int x) {
+  if (x % 2) return Status::invalid_argument("odd");
+  return x / 2;
+}
+
+Result<int> quarter(int x) {
+  JZ_ASSIGN_OR_RETURN(int h, half(x));
+  JZ_ASSIGN_OR_RETURN(int q, half(h));
+  return q;
+}
+
+TEST(ResultTest, PropagatesErrors) {
+  EXPECT_EQ(*quarter(8), 2);
+  auto r = quarter(6);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(quarter(5).value_or(-1), -1);
+}
+
+}  // namespace
+}  // namespace jz

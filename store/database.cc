@@ -1,0 +1,232 @@
+#include "store/database.h"
+
+#include <condition_variable>
+#include <mutex>
+
+namespace jz::store {
+
+std::string_view dialect_name(Dialect d) {
+  return d == Dialect::kSqlite ? "sqlite" : "postgres";
+}
+
+const std::string& Row::text(size_t i) const {
+  static const std::string kEmpty;
+  const auto& c = cols.at(i);
+  return c ? *c : kEmpty;
+}
+
+int64_t Row::integer(size_t i) const {
+  const auto& c = cols.at(i);
+  return c && !c->empty() ? std::stoll(*c) : 0;
+}
+
+namespace {
+std::string redact_url(std::string_view url) {
+  // scheme://user:password@host -> scheme://user:***@host
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  auto at = url.find('@', scheme_end + 3);
+  if (at == std::string_view::npos) return std::string(url);
+  auto colon = url.find(':', scheme_end + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
+constexpr std::string_view kUrlForms =
+    "use sqlite:PATH (for example sqlite:./jizhan-data/jizhan.db) or "
+    "postgres://USER:PASSWORD@HOST:PORT/DATABASE";
+}  // namespace
+
+Result<DatabaseUrl> parse_database_url(std::string_view url) {
+  DatabaseUrl out;
+  out.redacted = redact_url(url);
+  auto bad = [&](std::string why) {
+    return Status::invalid_argument("database URL '" + out.redacted + "' " + why + ": " +
+                                    std::string(kUrlForms));
+  };
+  if (url.empty()) return bad("is empty");
+  if (url.rfind("sqlite:", 0) == 0) {
+    std::string_view path = url.substr(7);
+    if (path.rfind("//", 0) == 0) path.remove_prefix(2);
+    if (path.empty()) return bad("names no file");
+    if (path.find('?') != std::string_view::npos) return bad("has options, which SQLite URLs do not take");
+    out.dialect = Dialect::kSqlite;
+    out.sqlite_path = std::string(path);
+    return out;
+  }
+  if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
+    std::string_view rest = url.substr(url.find("://") + 3);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    auto at = authority.rfind('@');
+    std::string_view hostport = at == std::string_view::npos ? authority : authority.substr(at + 1);
+    if (hostport.empty() && rest.find("host=") == std::string_view::npos) {
+      return bad("names no host");
+    }
+    if (!hostport.empty() && hostport.front() != '[') {
+      auto colon = hostport.rfind(':');
+      if (colon != std::string_view::npos) {
+        std::string_view port = hostport.substr(colon + 1);
+        bool digits = !port.empty() && port.size() <= 5;
+        for (char c : port) digits = digits && c >= '0' && c <= '9';
+        if (!digits || std::stoi(std::string(port)) > 65535 || std::stoi(std::string(port)) == 0) {
+          return bad("has an invalid port '" + std::string(port) + "'");
+        }
+      }
+    }
+    out.dialect = Dialect::kPostgres;
+    out.pg_conninfo = std::string(url);
+    return out;
+  }
+  auto colon = url.find(':');
+  if (colon != std::string_view::npos && colon < 16) {
+    return bad("has an unsupported scheme '" + std::string(url.substr(0, colon)) + "'");
+  }
+  return bad("has no scheme");
+}
+
+class Database::Pool {
+ public:
+  Pool(const DatabaseOptions& options) : options_(options) {}
+
+  Status fill() {
+    for (int i = 0; i < options_.pool_size; ++i) {
+      auto c = options_.url.dialect == Dialect::kSqlite ? open_sqlite_conn(options_)
+                                                        : open_postgres_conn(options_);
+      if (!c.ok()) return c.status();
+      idle_.push_back(std::move(c).value());
+    }
+    return {};
+  }
+
+  Result<std::unique_ptr<Conn>> acquire() {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, options_.busy_timeout, [&] { return !idle_.empty(); })) {
+      return Status::unavailable("all " + std::to_string(options_.pool_size) +
+                                 " database connections stayed busy for " +
+                                 std::to_string(options_.busy_timeout.count()) +
+                                 " ms; raise store.pool_size or reduce load");
+    }
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+
+  void release(std::unique_ptr<Conn> c, bool broken) {
+    if (broken) {
+      // Replace a connection that lost its server, so the pool heals after an outage.
+      auto fresh = options_.url.dialect == Dialect::kSqlite ? open_sqlite_conn(options_)
+                                                            : open_postgres_conn(options_);
+      if (fresh.ok()) c = std::move(fresh).value();
+    }
+    {
+      std::lock_guard lock(mu_);
+      idle_.push_back(std::move(c));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  const DatabaseOptions& options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Conn>> idle_;
+};
+
+Database::Database(DatabaseOptions options) : options_(std::move(options)) {}
+Database::~Database() = default;
+
+Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options) {
+  if (options.pool_size < 1) return Status::invalid_argument("store.pool_size must be at least 1");
+  std::unique_ptr<Database> db(new Database(options));
+  db->pool_ = std::make_unique<Pool>(db->options_);
+  JZ_RETURN_IF_ERROR(db->pool_->fill());
+  if (options.apply_migrations) JZ_RETURN_IF_ERROR(db->apply_migrations());
+  return db;
+}
+
+Status Database::with_conn(const std::function<Status(Conn&)>& fn) {
+  JZ_ASSIGN_OR_RETURN(auto conn, pool_->acquire());
+  Status s = fn(*conn);
+  pool_->release(std::move(conn), s.code() == Code::kUnavailable);
+  return s;
+}
+
+Status Database::transact(const std::function<Status(Conn&)>& fn) {
+  JZ_ASSIGN_OR_RETURN(auto conn, pool_->acquire());
+  const bool sqlite = dialect() == Dialect::kSqlite;
+  auto begin = conn->exec(sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+  if (!begin.ok()) {
+    pool_->release(std::move(conn), begin.status().code() == Code::kUnavailable);
+    return begin.status();
+  }
+  Status s = fn(*conn);
+  if (s.ok()) {
+    auto commit = conn->exec("COMMIT");
+    if (!commit.ok()) {
+      (void)conn->exec("ROLLBACK");
+      s = commit.status();
+    }
+  } else {
+    (void)conn->exec("ROLLBACK");
+  }
+  pool_->release(std::move(conn), s.code() == Code::kUnavailable);
+  return s;
+}
+
+Status Database::ping() {
+  return with_conn([](Conn& c) { return c.query("SELECT 1").status(); });
+}
+
+Result<int64_t> Database::schema_version() {
+  int64_t v = 0;
+  JZ_RETURN_IF_ERROR(with_conn([&](Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    v = rows.at(0).integer(0);
+    return {};
+  }));
+  return v;
+}
+
+Status Database::apply_migrations() {
+  const bool sqlite = dialect() == Dialect::kSqlite;
+  JZ_RETURN_IF_ERROR(with_conn([](Conn& c) {
+    return c.exec_script(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)");
+  }));
+  const auto& all = migrations();
+  const int64_t newest_known = all.empty() ? 0 : all.back().version;
+  for (const auto& m : all) {
+    Status s = transact([&](Conn& c) -> Status {
+      if (!sqlite) {
+        // Two servers starting against one PostgreSQL take turns here.
+        JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321001)").status());
+      }
+      JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+      int64_t current = rows.at(0).integer(0);
+      if (current > newest_known) {
+        return Status::failed_precondition(
+            "the database schema is at version " + std::to_string(current) +
+            ", newer than this jizhan knows (" + std::to_string(newest_known) +
+            "): run a newer jizhan against it");
+      }
+      if (current >= m.version) return {};
+      std::string_view sql = sqlite || m.postgres_sql.empty() ? m.sqlite_sql : m.postgres_sql;
+      Status applied = c.exec_script(sql);
+      if (!applied.ok()) {
+        return applied.with_context("migration " + std::to_string(m.version) + " (" +
+                                    std::string(m.name) + ")");
+      }
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+      return c.exec("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
+                    {m.version, std::string(m.name), int64_t{ms}})
+          .status();
+    });
+    JZ_RETURN_IF_ERROR(s);
+  }
+  return {};
+}
+
+}  // namespace jz::store
