@@ -21,13 +21,17 @@ int64_t Row::integer(size_t i) const {
 }
 
 namespace {
+// Hides a password in anything that looks like a URL, well-formed or not, since bad
+// URLs end up in error messages: the span from the first ':' that does not start
+// "://" to the last '@' becomes "***". It may hide more than the password (a port
+// before an '@' in the options); it never shows the password.
 std::string redact_url(std::string_view url) {
-  // scheme://user:password@host -> scheme://user:***@host
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(url);
-  auto at = url.find('@', scheme_end + 3);
+  auto at = url.rfind('@');
   if (at == std::string_view::npos) return std::string(url);
-  auto colon = url.find(':', scheme_end + 3);
+  size_t colon = url.find(':');
+  while (colon != std::string_view::npos && url.substr(colon, 3) == "://") {
+    colon = url.find(':', colon + 3);
+  }
   if (colon == std::string_view::npos || colon > at) return std::string(url);
   return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
 }

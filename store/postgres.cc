@@ -38,9 +38,12 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
+// libpq messages span several lines ("...refused\n\tIs the server running..."); the
+// first says what happened, and our messages are one line each.
 std::string first_line(const char* s) {
   std::string m = s ? s : "";
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  if (auto nl = m.find('\n'); nl != std::string::npos) m.resize(nl);
+  while (!m.empty() && m.back() == ' ') m.pop_back();
   return m;
 }
 

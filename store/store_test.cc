@@ -202,6 +202,7 @@ TEST(DatabaseUrlTest, AcceptedForms) {
 
 TEST(DatabaseUrlTest, RejectionsExplainTheFormsAndHidePasswords) {
   for (const char* bad : {"mysql://x/y", "", "sqlite:", "postgres://", "just-a-path",
+                          "postgres/u1:pw@db:5432/x", "postgres:pw@x://y",
                           "postgres://u:pw@h:99999/db", "postgres://u:pw@h:abc/db"}) {
     auto r = parse_database_url(bad);
     ASSERT_FALSE(r.ok()) << bad;

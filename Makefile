@@ -1,0 +1,56 @@
+# Jizhan: `make run` and `make test` are the whole quick start on Debian 12.
+# Both install what is missing (scripts/install-deps), then build.
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
+
+.PHONY: all deps build test run bench fmt lint fuzz asan clean help
+
+all: build
+
+help:
+	@echo "make run     install, build, start the server (LISTEN=127.0.0.1:8080 DATA_DIR=./jizhan-data)"
+	@echo "make test    install, build, run every test"
+	@echo "make build   build the $(PRESET) preset (PRESET=debug|asan|release)"
+	@echo "make bench   HTTP benchmark against nginx (writes bench/out/)"
+	@echo "make fuzz    build the libFuzzer targets with clang and run each briefly"
+	@echo "make fmt     clang-format every source file"
+	@echo "make lint    clang-tidy over core, store, api, cli"
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build --preset $(PRESET)
+
+test: build
+	@ctest --test-dir $(BUILD_DIR) -j2 --output-on-failure
+
+run: build
+	@scripts/run
+
+asan:
+	@$(MAKE) --no-print-directory test PRESET=asan
+
+bench:
+	@scripts/install-deps --bench
+	@$(MAKE) --no-print-directory build PRESET=release
+	@bench/http/run
+
+fuzz:
+	@scripts/install-deps --fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+	@fuzz/run build/fuzz $${FUZZ_SECONDS:-30}
+
+fmt:
+	@scripts/install-deps --dev
+	@clang-format -i $(SOURCES)
+
+lint: build
+	@scripts/install-deps --dev
+	@clang-tidy -p $(BUILD_DIR) --quiet $(filter %.cc,$(filter core/% store/% api/% cli/%,$(SOURCES)))
+
+clean:
+	rm -rf build

@@ -1,0 +1,414 @@
+#include "api/server.h"
+
+#include <httplib.h>
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <regex>
+
+#include "api/metrics.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "store/settings.h"
+
+namespace jz::api {
+
+Status parse_listen_address(std::string_view text, std::string& host, int& port) {
+  auto bad = [&](std::string why) {
+    return Status::invalid_argument("listen address '" + std::string(text) + "' " + why +
+                                    ": use HOST:PORT, for example 127.0.0.1:8080");
+  };
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return bad("has no port");
+  std::string_view h = text.substr(0, colon), p = text.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.find(':') != std::string_view::npos && text.front() != '[') {
+    return bad("has an IPv6 host without brackets");
+  }
+  if (p.empty() || p.size() > 5) return bad("has an invalid port");
+  int n = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9') return bad("has an invalid port");
+    n = n * 10 + (c - '0');
+  }
+  if (n > 65535) return bad("has a port above 65535");
+  host = h.empty() ? "0.0.0.0" : std::string(h);
+  port = n;
+  return {};
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Length differences are not secret (tokens have a fixed length); contents are.
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff = diff | static_cast<unsigned char>(a[i] ^ b[i]);
+  // The barrier keeps the compiler from turning the loop into an early-exit compare.
+  asm volatile("" : "+r"(diff));
+  return diff == 0;
+}
+
+namespace {
+
+int http_status(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists: return 409;
+    case Code::kPermissionDenied: return 403;
+    case Code::kUnauthenticated: return 401;
+    case Code::kFailedPrecondition: return 412;
+    case Code::kResourceExhausted: return 429;
+    case Code::kUnavailable: return 503;
+    case Code::kDeadlineExceeded: return 504;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+Code code_for_http_status(int status) {
+  switch (status) {
+    case 400: return Code::kInvalidArgument;
+    case 401: return Code::kUnauthenticated;
+    case 403: return Code::kPermissionDenied;
+    case 404: return Code::kNotFound;
+    case 405: return Code::kInvalidArgument;
+    case 408: return Code::kDeadlineExceeded;
+    case 409: return Code::kAlreadyExists;
+    case 412: return Code::kFailedPrecondition;
+    case 413: return Code::kResourceExhausted;
+    case 414: return Code::kInvalidArgument;
+    case 429: return Code::kResourceExhausted;
+    case 503: return Code::kUnavailable;
+    default: return status >= 500 ? Code::kInternal : Code::kInvalidArgument;
+  }
+}
+
+// Per-request state. cpp-httplib runs parsing, routing, the handler and the response
+// write of one request on one worker thread, so thread-local storage is the request's.
+struct RequestContext {
+  bool active = false;
+  Clock::SteadyTime start;
+  std::string route;
+  std::string request_id;
+};
+thread_local RequestContext t_ctx;
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+constexpr const char* kJson = "application/json";
+
+void write_json(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(json::dump(body), kJson);
+}
+
+void write_error(httplib::Response& res, const Status& s) {
+  Json body = {{"error",
+                {{"code", std::string(code_name(s.code()))},
+                 {"message", s.message()},
+                 {"request_id", t_ctx.request_id}}}};
+  write_json(res, http_status(s.code()), body);
+}
+
+Json setting_json(const store::Setting& s) {
+  Json value = Json::parse(s.value_json, nullptr, false);
+  return {{"key", s.key},
+          {"value", value},
+          {"revision", s.revision},
+          {"updated_at", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(s.updated_at_ms)))}};
+}
+
+}  // namespace
+
+class ApiServer::Impl {
+ public:
+  Impl(ServerOptions options, store::Database& db, std::shared_ptr<spdlog::logger> logger,
+       Clock& clock)
+      : options_(std::move(options)),
+        db_(db),
+        logger_(std::move(logger)),
+        clock_(clock),
+        ids_(clock, SecureRandom::instance()),
+        settings_(db, clock),
+        start_time_seconds_(std::chrono::duration<double>(clock.now().time_since_epoch()).count()) {
+    configure();
+    routes();
+  }
+
+  httplib::Server http;
+
+  Status bind(int& bound_port) {
+    if (options_.admin_token.empty()) {
+      return Status::failed_precondition("no admin token configured; refusing to serve /api/");
+    }
+    int port = options_.port;
+    bool ok;
+    if (port == 0) {
+      port = http.bind_to_any_port(options_.host);
+      ok = port > 0;
+    } else {
+      ok = http.bind_to_port(options_.host, port);
+    }
+    if (!ok) {
+      return Status::unavailable("cannot listen on " + options_.host + ":" +
+                                 std::to_string(options_.port) + ": " + std::strerror(errno) +
+                                 " (is another server using the port? choose another with "
+                                 "--listen HOST:PORT)");
+    }
+    // cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections (clients
+    // reconnecting after keep-alive limits) overflows it, and each dropped SYN costs the
+    // client a one-second retransmit. Linux lets listen() be called again on a listening
+    // socket to raise the backlog.
+    if (last_socket_ >= 0) ::listen(last_socket_, kListenBacklog);
+    bound_port = port;
+    return {};
+  }
+
+  void stop() {
+    if (!stopping_.exchange(true)) logger_->info("shutting down: finishing requests in flight");
+    http.stop();
+  }
+
+ private:
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+  void configure() {
+    const int threads = options_.threads;
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http.set_payload_max_length(options_.max_body_bytes);
+    http.set_read_timeout(options_.read_timeout);
+    http.set_write_timeout(options_.write_timeout);
+    http.set_keep_alive_timeout(options_.keepalive_timeout.count());
+    http.set_keep_alive_max_count(options_.keepalive_max_requests);
+    http.set_tcp_nodelay(true);
+    // cpp-httplib's default also sets SO_REUSEPORT, which lets a second server bind the
+    // same port silently and steal half the connections. SO_REUSEADDR alone allows a
+    // quick restart without that.
+    http.set_socket_options([this](int sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      last_socket_ = sock;
+    });
+
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      begin_request(req, res);
+      if (needs_auth(req.path) && !authenticated(req)) {
+        write_error(res, Status::unauthenticated(
+                             "this endpoint needs 'Authorization: Bearer TOKEN'; the admin token "
+                             "is in DATA_DIR/admin-token"));
+        res.set_header("WWW-Authenticate", "Bearer");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+
+    http.set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request& req, httplib::Response& res) {
+      if (!t_ctx.active) begin_request(req, res);
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      std::string message;
+      switch (res.status) {
+        case 404: message = "no such endpoint: " + req.method + " " + req.path; break;
+        case 413:
+          message = "request body is larger than the limit of " +
+                    std::to_string(options_.max_body_bytes) + " bytes (server.max_body_bytes)";
+          break;
+        case 400: message = "malformed HTTP request"; break;
+        default: message = "HTTP " + std::to_string(res.status);
+      }
+      int status = res.status;
+      write_error(res, Status(code_for_http_status(status), message));
+      res.status = status;  // keep the exact status httplib chose (e.g. 413, 414)
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+
+    http.set_exception_handler(
+        [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "unknown exception";
+          try {
+            std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          log_with_fields(*logger_, spdlog::level::err, "handler failed",
+                          {{"request_id", t_ctx.request_id}, {"path", req.path}, {"error", what}});
+          write_error(res, Status::internal("internal error; quote request id " +
+                                            t_ctx.request_id + " when reporting it"));
+        });
+
+    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      if (!t_ctx.active) begin_request(req, const_cast<httplib::Response&>(res));
+      auto latency = clock_.steady_now() - t_ctx.start;
+      metrics_.observe(req.method, t_ctx.route, res.status, latency);
+      if (options_.access_log) {
+        log_with_fields(
+            *logger_, spdlog::level::info, "request",
+            {{"request_id", t_ctx.request_id},
+             {"remote", req.remote_addr},
+             {"method", req.method},
+             {"path", req.path},
+             {"route", t_ctx.route},
+             {"status", std::to_string(res.status)},
+             {"bytes", std::to_string(res.body.size())},
+             {"duration_ms",
+              std::to_string(std::chrono::duration<double, std::milli>(latency).count())}});
+      }
+      t_ctx.active = false;
+    });
+  }
+
+  void begin_request(const httplib::Request& req, httplib::Response& res) {
+    t_ctx.active = true;
+    t_ctx.start = clock_.steady_now();
+    t_ctx.route = "unmatched";
+    std::string incoming = req.get_header_value("X-Request-Id");
+    t_ctx.request_id = valid_request_id(incoming) ? incoming : ids_.next("req_");
+    res.set_header("X-Request-Id", t_ctx.request_id);
+  }
+
+  bool needs_auth(const std::string& path) const {
+    if (path.rfind("/api/", 0) == 0) return true;
+    if (path == "/metrics") return !options_.metrics_public;
+    return false;
+  }
+
+  bool authenticated(const httplib::Request& req) const {
+    const std::string& h = req.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0) return false;
+    return constant_time_equal(std::string_view(h).substr(kBearer.size()), options_.admin_token);
+  }
+
+  // Registers a handler under a route label (the pattern that metrics and logs show).
+  void on(const std::string& method, const std::string& pattern, const std::string& label,
+          Handler h) {
+    auto wrapped = [label, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+      t_ctx.route = label;
+      h(req, res);
+    };
+    if (method == "GET") http.Get(pattern, wrapped);
+    else if (method == "PUT") http.Put(pattern, wrapped);
+    else if (method == "DELETE") http.Delete(pattern, wrapped);
+    else if (method == "POST") http.Post(pattern, wrapped);
+  }
+
+  void routes() {
+    on("GET", "/healthz", "/healthz", [](const auto&, auto& res) {
+      res.set_content(R"({"status":"ok"})", kJson);
+    });
+    on("GET", "/readyz", "/readyz", [this](const auto&, auto& res) {
+      if (stopping_) {
+        write_error(res, Status::unavailable("the server is shutting down"));
+        return;
+      }
+      Status s = db_.ping();
+      if (!s.ok()) {
+        write_error(res, Status::unavailable("the store is not reachable: " + s.message()));
+        return;
+      }
+      write_json(res, 200, {{"status", "ready"}, {"store", std::string(store::dialect_name(db_.dialect()))}});
+    });
+    on("GET", "/metrics", "/metrics", [this](const auto&, auto& res) {
+      res.set_content(metrics_.render(version(), git_revision(), start_time_seconds_),
+                      "text/plain; version=0.0.4; charset=utf-8");
+    });
+    const std::string version_body =
+        json::dump({{"name", "jizhan"},
+                    {"version", std::string(version())},
+                    {"revision", std::string(git_revision())},
+                    {"store", std::string(store::dialect_name(db_.dialect()))}});
+    on("GET", "/api/v1/version", "/api/v1/version", [version_body](const auto&, auto& res) {
+      res.set_content(version_body, kJson);
+    });
+
+    on("GET", "/api/v1/settings", "/api/v1/settings", [this](const auto& req, auto& res) {
+      int limit = 100;
+      if (req.has_param("page_size")) {
+        const std::string v = req.get_param_value("page_size");
+        char* end = nullptr;
+        long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end || n < 1 || n > 1000) {
+          write_error(res, Status::invalid_argument(
+                               "query parameter 'page_size' must be an integer from 1 to 1000"));
+          return;
+        }
+        limit = static_cast<int>(n);
+      }
+      auto page = settings_.list(req.get_param_value("page_token"), limit);
+      if (!page.ok()) return write_error(res, page.status());
+      Json items = Json::array();
+      for (const auto& s : page->items) items.push_back(setting_json(s));
+      write_json(res, 200,
+                 {{"items", items},
+                  {"next_page_token",
+                   page->next_page_token.empty() ? Json(nullptr) : Json(page->next_page_token)}});
+    });
+    const std::string key_pattern = R"(/api/v1/settings/([^/]+))";
+    const std::string key_label = "/api/v1/settings/{key}";
+    on("GET", key_pattern, key_label, [this](const auto& req, auto& res) {
+      auto s = settings_.get(req.matches[1]);
+      if (!s.ok()) return write_error(res, s.status());
+      write_json(res, 200, setting_json(*s));
+    });
+    on("PUT", key_pattern, key_label, [this](const auto& req, auto& res) {
+      auto body = json::parse(req.body, "request body");
+      if (!body.ok()) return write_error(res, body.status());
+      if (!body->is_object() || !body->contains("value")) {
+        return write_error(res, Status::invalid_argument(
+                                    "request body must be an object with a field 'value' "
+                                    "holding any JSON value"));
+      }
+      auto s = settings_.put(req.matches[1], json::dump((*body)["value"]));
+      if (!s.ok()) return write_error(res, s.status());
+      write_json(res, 200, setting_json(*s));
+    });
+    on("DELETE", key_pattern, key_label, [this](const auto& req, auto& res) {
+      Status s = settings_.remove(req.matches[1]);
+      if (!s.ok()) return write_error(res, s);
+      res.status = 204;
+    });
+  }
+
+  ServerOptions options_;
+  store::Database& db_;
+  std::shared_ptr<spdlog::logger> logger_;
+  Clock& clock_;
+  IdGenerator ids_;
+  store::SettingsRepo settings_;
+  HttpMetrics metrics_;
+  double start_time_seconds_;
+  std::atomic<bool> stopping_{false};
+  static constexpr int kListenBacklog = 1024;
+  int last_socket_ = -1;  // the socket cpp-httplib bound, seen through set_socket_options
+};
+
+ApiServer::ApiServer(ServerOptions options, store::Database& db,
+                     std::shared_ptr<spdlog::logger> logger, Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), db, std::move(logger), clock)) {}
+
+ApiServer::~ApiServer() = default;
+
+Status ApiServer::bind() { return impl_->bind(bound_port_); }
+
+Status ApiServer::run() {
+  if (!impl_->http.listen_after_bind()) {
+    return Status::internal("the HTTP server stopped unexpectedly");
+  }
+  return {};
+}
+
+void ApiServer::stop() { impl_->stop(); }
+
+}  // namespace jz::api

@@ -1,0 +1,69 @@
+// The HTTP API server (cpp-httplib underneath).
+//
+// Owns routing, authentication of /api/ routes, request ids (X-Request-Id, taken from
+// the client when well-formed, generated otherwise), JSON error bodies
+// {"error":{"code","message","request_id"}}, the access log, Prometheus metrics,
+// body-size limits, read/write/keep-alive timeouts and graceful shutdown: stop() closes
+// the listening socket, lets requests in flight finish, then run() returns.
+//
+// Routes served now: GET /healthz, GET /readyz, GET /metrics, GET /api/v1/version,
+// and the platform settings under /api/v1/settings.
+//
+// Thread safety: bind() and run() are called from one thread; stop() from any thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "core/clock.h"
+#include "core/id.h"
+#include "core/status.h"
+#include "store/database.h"
+
+namespace jz::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (see ApiServer::port())
+  int threads = 64;
+  size_t max_body_bytes = 8 << 20;
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds write_timeout{30};
+  std::chrono::seconds keepalive_timeout{5};
+  int keepalive_max_requests = 1000;
+  bool access_log = true;
+  bool metrics_public = true;  // false: /metrics needs the admin token too
+  std::string admin_token;     // bearer token for /api/ routes; must be non-empty
+};
+
+// Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" for all interfaces).
+Status parse_listen_address(std::string_view text, std::string& host, int& port);
+
+// Equal-time comparison, so a token check does not leak how many bytes matched.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+class ApiServer {
+ public:
+  ApiServer(ServerOptions options, store::Database& db, std::shared_ptr<spdlog::logger> logger,
+            Clock& clock = Clock::system());
+  ~ApiServer();
+
+  // Binds the listening socket; a busy port or a bad address is an error naming it.
+  Status bind();
+  // The bound port (useful with port 0).
+  int port() const { return bound_port_; }
+  // Serves until stop(); returns OK after a clean shutdown.
+  Status run();
+  // Stops accepting; requests in flight complete. Safe from any thread, idempotent.
+  void stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  int bound_port_ = 0;
+};
+
+}  // namespace jz::api

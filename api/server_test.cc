@@ -1,0 +1,260 @@
+// The API server over real HTTP on loopback, backed by a temporary SQLite store.
+#include "api/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
+#include <thread>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/subprocess.h"
+#include "tests/support/temp_dir.h"
+
+namespace jz::api {
+namespace {
+
+constexpr const char* kToken = "test-token-0123456789abcdef";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start({}); }
+  void TearDown() override { shutdown(); }
+
+  void start(ServerOptions opts) {
+    store::DatabaseOptions dbo;
+    dbo.url = *store::parse_database_url("sqlite:" + dir_.str() + "/j.db");
+    auto db = store::Database::open(dbo);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    db_ = std::move(db).value();
+    opts.port = 0;
+    opts.threads = 8;
+    opts.admin_token = kToken;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_);
+    server_ = std::make_unique<ApiServer>(opts, *db_, make_logger({.format = LogFormat::kJson}, sink));
+    ASSERT_TRUE(server_->bind().ok());
+    thread_ = std::thread([this] { run_status_ = server_->run(); });
+  }
+
+  void shutdown() {
+    if (!server_) return;
+    server_->stop();
+    thread_.join();
+    EXPECT_TRUE(run_status_.ok());
+    server_.reset();
+  }
+
+  httplib::Client client(bool with_token = true) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_read_timeout(10, 0);
+    if (with_token) c.set_bearer_token_auth(kToken);
+    return c;
+  }
+
+  static Json body(const httplib::Result& r) {
+    auto j = json::parse(r->body);
+    EXPECT_TRUE(j.ok()) << r->body;
+    return j.ok() ? *j : Json();
+  }
+
+  static void expect_error(const httplib::Result& r, int status, const std::string& code,
+                           const std::string& message_part) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, status) << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+    Json j = body(r);
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+    EXPECT_NE(j["error"]["message"].get<std::string>().find(message_part), std::string::npos)
+        << r->body;
+    EXPECT_EQ(j["error"]["request_id"], r->get_header_value("X-Request-Id"));
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<ApiServer> server_;
+  std::thread thread_;
+  Status run_status_;
+  std::ostringstream log_;
+};
+
+TEST_F(ServerTest, HealthzIsPublicAndHasARequestId) {
+  auto r = client(false).Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body(r)["status"], "ok");
+  EXPECT_EQ(r->get_header_value("X-Request-Id").rfind("req_", 0), 0u);
+}
+
+TEST_F(ServerTest, RequestIdFromClientIsKeptWhenWellFormed) {
+  auto c = client();
+  auto r = c.Get("/healthz", {{"X-Request-Id", "trace-42"}});
+  EXPECT_EQ(r->get_header_value("X-Request-Id"), "trace-42");
+  auto bad = c.Get("/healthz", {{"X-Request-Id", "has spaces and \"quotes\""}});
+  EXPECT_EQ(bad->get_header_value("X-Request-Id").rfind("req_", 0), 0u);
+  EXPECT_NE(log_.str().find("\"request_id\":\"trace-42\""), std::string::npos) << log_.str();
+}
+
+TEST_F(ServerTest, ReadyzChecksTheStore) {
+  auto r = client(false).Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body(r)["store"], "sqlite");
+}
+
+TEST_F(ServerTest, ApiNeedsTheToken) {
+  expect_error(client(false).Get("/api/v1/version"), 401, "unauthenticated", "Bearer");
+  auto wrong = client(false);
+  wrong.set_bearer_token_auth("test-token-0123456789abcdeX");
+  expect_error(wrong.Get("/api/v1/settings"), 401, "unauthenticated", "Bearer");
+  expect_error(wrong.Put("/api/v1/settings/x", R"({"value":1})", "application/json"), 401,
+               "unauthenticated", "Bearer");
+  auto r = client().Get("/api/v1/version");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body(r)["name"], "jizhan");
+  EXPECT_FALSE(body(r)["version"].get<std::string>().empty());
+  // A 401 never reaches the store.
+  EXPECT_EQ(client().Get("/api/v1/settings/x")->status, 404);
+}
+
+TEST_F(ServerTest, UnknownRouteIsJson404) {
+  expect_error(client().Get("/api/v1/nothing-here"), 404, "not_found", "GET /api/v1/nothing-here");
+  expect_error(client().Get("/nothing"), 404, "not_found", "no such endpoint");
+}
+
+TEST_F(ServerTest, SettingsRoundTrip) {
+  auto c = client();
+  auto put = c.Put("/api/v1/settings/ui.banner", R"({"value":{"en":"hi","zh":"你好"}})",
+                   "application/json");
+  ASSERT_TRUE(put);
+  ASSERT_EQ(put->status, 200) << put->body;
+  EXPECT_EQ(body(put)["revision"], 1);
+  auto get = c.Get("/api/v1/settings/ui.banner");
+  EXPECT_EQ(body(get)["value"]["zh"], "你好");
+  auto list = c.Get("/api/v1/settings?page_size=10");
+  EXPECT_EQ(body(list)["items"].size(), 1u);
+  EXPECT_TRUE(body(list)["next_page_token"].is_null());
+  EXPECT_EQ(c.Delete("/api/v1/settings/ui.banner")->status, 204);
+  expect_error(c.Get("/api/v1/settings/ui.banner"), 404, "not_found", "ui.banner");
+}
+
+TEST_F(ServerTest, BadInputIsA400NamingTheProblemAndStoresNothing) {
+  auto c = client();
+  ASSERT_EQ(c.Put("/api/v1/settings/keep", R"({"value":1})", "application/json")->status, 200);
+  expect_error(c.Put("/api/v1/settings/keep", R"({"value":)", "application/json"), 400,
+               "invalid_argument", "request body is not valid JSON");
+  expect_error(c.Put("/api/v1/settings/keep", R"({"valu":2})", "application/json"), 400,
+               "invalid_argument", "field 'value'");
+  expect_error(c.Put("/api/v1/settings/Bad%20Key", R"({"value":2})", "application/json"), 400,
+               "invalid_argument", "position 1");
+  expect_error(c.Get("/api/v1/settings?page_size=0"), 400, "invalid_argument", "page_size");
+  EXPECT_EQ(body(c.Get("/api/v1/settings/keep"))["value"], 1);
+}
+
+TEST_F(ServerTest, MetricsCountByRoutePatternAndStatus) {
+  auto c = client();
+  c.Get("/healthz");
+  c.Get("/api/v1/settings/a");
+  c.Get("/api/v1/settings/b");
+  client(false).Get("/api/v1/version");
+  auto r = c.Get("/metrics");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& t = r->body;
+  EXPECT_NE(t.find("jizhan_http_requests_total{method=\"GET\",route=\"/api/v1/settings/{key}\","
+                   "status=\"404\"} 2"),
+            std::string::npos) << t;
+  EXPECT_NE(t.find("jizhan_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"),
+            std::string::npos);
+  EXPECT_NE(t.find("route=\"unmatched\",status=\"401\"} 1"), std::string::npos);
+  EXPECT_EQ(t.find("/api/v1/settings/a\""), std::string::npos) << "raw paths must not be labels";
+}
+
+class SmallBodyServerTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerOptions o;
+    o.max_body_bytes = 1024;
+    start(o);
+  }
+};
+
+TEST_F(SmallBodyServerTest, OversizedBodyIsA413Json) {
+  std::string big = R"({"value":")" + std::string(4096, 'x') + R"("})";
+  expect_error(client().Put("/api/v1/settings/big", big, "application/json"), 413,
+               "resource_exhausted", "server.max_body_bytes");
+  EXPECT_EQ(client().Get("/api/v1/settings/big")->status, 404);
+}
+
+TEST_F(ServerTest, StopLetsARequestInFlightFinish) {
+  // A PUT whose body arrives slowly is in flight when stop() is called.
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(kToken);
+  const std::string payload = R"({"value":"slow"})";
+  std::atomic<bool> started{false};
+  std::thread stopper([&] {
+    while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server_->stop();
+  });
+  auto r = c.Put(
+      "/api/v1/settings/inflight", payload.size(),
+      [&](size_t offset, size_t length, httplib::DataSink& sink) {
+        started = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        sink.write(payload.data() + offset, std::min<size_t>(length, 4));
+        return true;
+      },
+      "application/json");
+  stopper.join();
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200) << r->body;
+  thread_.join();
+  EXPECT_TRUE(run_status_.ok());
+  server_.reset();
+  // Stopped: new connections are refused.
+  httplib::Client after("127.0.0.1", 1);
+  EXPECT_FALSE(after.Get("/healthz"));
+}
+
+TEST_F(ServerTest, ListenBacklogHoldsABurstOfConnections) {
+  // cpp-httplib's own backlog of 5 dropped SYNs under bursts of reconnects, costing
+  // clients one-second retransmits (seen as p99 ~1 s in bench/http). `ss` shows a
+  // listening socket's backlog in the Send-Q column.
+  auto r = run_subprocess(
+      {.argv = {"ss", "-Hltn", "sport = :" + std::to_string(server_->port())}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  std::istringstream in(r->out);
+  std::string state, recv_q, send_q;
+  in >> state >> recv_q >> send_q;
+  EXPECT_EQ(state, "LISTEN") << r->out;
+  EXPECT_EQ(send_q, "1024") << r->out;
+}
+
+TEST(ListenAddressTest, ParsesAndRejects) {
+  std::string host;
+  int port = 0;
+  EXPECT_TRUE(parse_listen_address("127.0.0.1:8080", host, port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 8080);
+  EXPECT_TRUE(parse_listen_address("[::1]:9", host, port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_TRUE(parse_listen_address(":80", host, port).ok());
+  EXPECT_EQ(host, "0.0.0.0");
+  for (const char* bad : {"8080", "host:", "host:99999", "host:8o", "::1:80"}) {
+    Status s = parse_listen_address(bad, host, port);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("use HOST:PORT"), std::string::npos);
+  }
+}
+
+TEST(ConstantTimeEqualTest, Compares) {
+  EXPECT_TRUE(constant_time_equal("abc", "abc"));
+  EXPECT_FALSE(constant_time_equal("abc", "abd"));
+  EXPECT_FALSE(constant_time_equal("abc", "abcd"));
+}
+
+}  // namespace
+}  // namespace jz::api

@@ -1,0 +1,131 @@
+// The `jizhan` command: the platform server and, as later issues add them, the
+// command-line client and offline tools.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/server_command.h"
+#include "cli/server_config.h"
+#include "core/version.h"
+
+namespace {
+
+// Collects --listen/--data-dir/--db/--set into config overrides, in the order given.
+struct ServerFlags {
+  std::string config_file;
+  std::string listen, data_dir, db, log_format, log_level;
+  std::vector<std::string> sets;
+};
+
+jz::Result<jz::ConfigSources> sources_from(const ServerFlags& f) {
+  jz::ConfigSources src;
+  if (!f.config_file.empty()) src.file = f.config_file;
+  src.env = jz::process_environment();
+  src.reserved_env = jz::cli::reserved_environment();
+  auto add = [&](const std::string& value, const char* key, const char* flag) {
+    if (!value.empty()) src.overrides.push_back({key, value, std::string("flag ") + flag});
+  };
+  add(f.listen, "server.listen", "--listen");
+  add(f.data_dir, "server.data_dir", "--data-dir");
+  add(f.db, "store.url", "--db");
+  add(f.log_format, "log.format", "--log-format");
+  add(f.log_level, "log.level", "--log-level");
+  for (const auto& s : f.sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return jz::Status::invalid_argument("--set '" + s + "' must have the form KEY=VALUE");
+    }
+    src.overrides.push_back({s.substr(0, eq), s.substr(eq + 1), "flag --set " + s.substr(0, eq)});
+  }
+  return src;
+}
+
+void add_config_flags(CLI::App* cmd, ServerFlags& f) {
+  cmd->add_option("--config", f.config_file, "YAML configuration file (see docs/CONFIG.md)")
+      ->option_text("FILE");
+  cmd->add_option("--set", f.sets, "Set any config key, e.g. --set server.threads=32 (repeatable)")
+      ->option_text("KEY=VALUE");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Jizhan: a platform for computer-vision algorithm work on GPUs.\n"
+      "Run `jizhan COMMAND --help` for the options of a command.",
+      "jizhan"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(jz::version()));
+
+  ServerFlags sf;
+  auto* server = app.add_subcommand(
+      "server",
+      "Start the platform server: HTTP API, SQLite (default) or PostgreSQL store.\n"
+      "Precedence: defaults < --config file < JIZHAN_* environment < flags.");
+  server->add_option("--listen", sf.listen, "Address to serve on (default 127.0.0.1:8080)")
+      ->option_text("HOST:PORT");
+  server->add_option("--data-dir", sf.data_dir, "Data folder (default ./jizhan-data)")
+      ->option_text("DIR");
+  server->add_option("--db", sf.db,
+                     "Database URL: sqlite:PATH or postgres://USER:PASS@HOST:PORT/DB "
+                     "(default sqlite:DATA_DIR/jizhan.db)")
+      ->option_text("URL");
+  server->add_option("--log-format", sf.log_format, "text or json")->option_text("FORMAT");
+  server->add_option("--log-level", sf.log_level, "trace, debug, info, warn, error or off")
+      ->option_text("LEVEL");
+  add_config_flags(server, sf);
+
+  auto* version = app.add_subcommand("version", "Print the version and source revision");
+
+  auto* config = app.add_subcommand("config", "Inspect the configuration");
+  config->require_subcommand(1);
+  bool markdown = false;
+  auto* keys = config->add_subcommand("keys", "List every config key with its default and meaning");
+  keys->add_flag("--markdown", markdown, "Print a Markdown table (docs/CONFIG.md uses it)");
+  ServerFlags cf;
+  auto* check = config->add_subcommand(
+      "check", "Load the configuration as `jizhan server` would and print the effective values");
+  check->add_option("--listen", cf.listen, "As for `jizhan server`")->option_text("HOST:PORT");
+  check->add_option("--data-dir", cf.data_dir, "As for `jizhan server`")->option_text("DIR");
+  check->add_option("--db", cf.db, "As for `jizhan server`")->option_text("URL");
+  add_config_flags(check, cf);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (*server) {
+    auto src = sources_from(sf);
+    if (!src.ok()) {
+      std::cerr << "jizhan server: error: " << src.status().message() << "\n";
+      return 2;
+    }
+    return jz::cli::run_server(*src);
+  }
+  if (*version) {
+    std::cout << "jizhan " << jz::version() << " (" << jz::git_revision() << ")\n";
+    return 0;
+  }
+  if (*keys) {
+    std::cout << jz::cli::describe_keys(markdown);
+    return 0;
+  }
+  if (*check) {
+    auto src = sources_from(cf);
+    if (!src.ok()) {
+      std::cerr << "jizhan config check: error: " << src.status().message() << "\n";
+      return 2;
+    }
+    auto cfg = jz::load_config(jz::cli::server_schema(), *src);
+    jz::Status s = cfg.ok() ? jz::cli::server_settings(*cfg).status() : cfg.status();
+    if (!s.ok()) {
+      std::cerr << "jizhan config check: error: " << s.message() << "\n";
+      return 2;
+    }
+    for (const auto& line : cfg->describe()) std::cout << line << "\n";
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,209 @@
+#include "cli/server_config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "core/random.h"
+
+namespace jz::cli {
+
+const ConfigSchema& server_schema() {
+  static const ConfigSchema schema = [] {
+    ConfigSchema s;
+    auto integer = [](std::string name, std::string def, int64_t min, int64_t max,
+                      std::string help) {
+      return ConfigKey{.name = std::move(name), .type = ConfigType::kInt,
+                       .default_value = std::move(def), .help = std::move(help), .min = min,
+                       .max = max};
+    };
+    s.add({.name = "server.listen", .default_value = "127.0.0.1:8080",
+           .help = "Address and port of the HTTP server (HOST:PORT; [::1]:PORT for IPv6; "
+                   ":PORT for all interfaces). Flag: --listen."});
+    s.add({.name = "server.data_dir", .default_value = "./jizhan-data",
+           .help = "Folder for the SQLite database, the admin token and job data; created if "
+                   "missing. Flag: --data-dir."});
+    s.add(integer("server.threads", "64", 1, 4096,
+                  "HTTP worker threads; each open keep-alive connection holds one."));
+    s.add(integer("server.max_body_bytes", "8388608", 1024, int64_t{1} << 30,
+                  "Largest accepted request body; larger ones get 413."));
+    s.add(integer("server.read_timeout_s", "30", 1, 3600,
+                  "Seconds to wait for a client to send a request."));
+    s.add(integer("server.write_timeout_s", "30", 1, 3600,
+                  "Seconds to wait for a client to accept a response."));
+    s.add(integer("server.keepalive_timeout_s", "5", 1, 3600,
+                  "Seconds an idle keep-alive connection stays open."));
+    s.add(integer("server.keepalive_max_requests", "1000", 1, 1000000,
+                  "Requests served on one connection before it is closed."));
+    s.add(integer("server.shutdown_timeout_s", "30", 1, 3600,
+                  "On SIGTERM/SIGINT, seconds to let requests in flight finish before exiting "
+                  "with status 1."));
+    s.add({.name = "server.metrics_public", .type = ConfigType::kBool, .default_value = "true",
+           .help = "Serve /metrics without authentication (for a Prometheus scraper on a "
+                   "trusted network)."});
+    s.add({.name = "store.url", .default_value = "",
+           .help = "Metadata database: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB. "
+                   "Empty: sqlite:DATA_DIR/jizhan.db. Flag: --db.",
+           .secret = true});
+    s.add(integer("store.pool_size", "8", 1, 256, "Database connections kept open."));
+    s.add(integer("store.busy_timeout_ms", "5000", 0, 600000,
+                  "Milliseconds to wait for a locked SQLite database or a free pooled "
+                  "connection before failing with 503."));
+    s.add(integer("store.connect_timeout_s", "10", 1, 600,
+                  "Seconds to wait when connecting to PostgreSQL."));
+    s.add({.name = "store.sqlite_synchronous", .type = ConfigType::kEnum, .default_value = "full",
+           .help = "SQLite durability: full (every commit reaches the disk before it is "
+                   "acknowledged) or normal (faster; a power loss may drop the last commits, a "
+                   "process crash does not).",
+           .choices = {"full", "normal"}});
+    s.add({.name = "log.format", .type = ConfigType::kEnum, .default_value = "text",
+           .help = "Log format on stderr: text, or json (one object per line).",
+           .choices = {"text", "json"}});
+    s.add({.name = "log.level", .type = ConfigType::kEnum, .default_value = "info",
+           .help = "Lowest level logged.",
+           .choices = {"trace", "debug", "info", "warn", "error", "off"}});
+    s.add({.name = "log.access", .type = ConfigType::kBool, .default_value = "true",
+           .help = "Log one line per HTTP request (request id, route, status, duration)."});
+    s.add({.name = "auth.admin_token", .default_value = "",
+           .help = "Bearer token for the API (at least 16 characters). Empty: read "
+                   "DATA_DIR/admin-token, creating it with a random token on first start.",
+           .secret = true});
+    return s;
+  }();
+  return schema;
+}
+
+const std::vector<std::string>& reserved_environment() {
+  static const std::vector<std::string> kReserved = {"JIZHAN_ADMIN_PASSWORD"};
+  return kReserved;
+}
+
+Result<ServerSettings> server_settings(const Config& c) {
+  ServerSettings s;
+  s.data_dir = c.get_string("server.data_dir");
+  if (s.data_dir.empty()) {
+    return Status::invalid_argument("config key 'server.data_dir' (" +
+                                    c.source_of("server.data_dir") + ") is empty: give a folder");
+  }
+  Status listen = api::parse_listen_address(c.get_string("server.listen"), s.http.host, s.http.port);
+  if (!listen.ok()) {
+    return listen.with_context("config key 'server.listen' (" + c.source_of("server.listen") + ")");
+  }
+  s.http.threads = static_cast<int>(c.get_int("server.threads"));
+  s.http.max_body_bytes = static_cast<size_t>(c.get_int("server.max_body_bytes"));
+  s.http.read_timeout = std::chrono::seconds(c.get_int("server.read_timeout_s"));
+  s.http.write_timeout = std::chrono::seconds(c.get_int("server.write_timeout_s"));
+  s.http.keepalive_timeout = std::chrono::seconds(c.get_int("server.keepalive_timeout_s"));
+  s.http.keepalive_max_requests = static_cast<int>(c.get_int("server.keepalive_max_requests"));
+  s.http.metrics_public = c.get_bool("server.metrics_public");
+  s.shutdown_timeout = std::chrono::seconds(c.get_int("server.shutdown_timeout_s"));
+
+  std::string url = c.get_string("store.url");
+  if (url.empty()) url = "sqlite:" + (std::filesystem::path(s.data_dir) / "jizhan.db").string();
+  auto parsed = store::parse_database_url(url);
+  if (!parsed.ok()) {
+    return parsed.status().with_context("config key 'store.url' (" + c.source_of("store.url") + ")");
+  }
+  s.db.url = *parsed;
+  s.db.pool_size = static_cast<int>(c.get_int("store.pool_size"));
+  s.db.busy_timeout = std::chrono::milliseconds(c.get_int("store.busy_timeout_ms"));
+  s.db.connect_timeout = std::chrono::seconds(c.get_int("store.connect_timeout_s"));
+  s.db.sqlite_synchronous_full = c.get_string("store.sqlite_synchronous") == "full";
+
+  s.log.format = *parse_log_format(c.get_string("log.format"));
+  s.log.level = *parse_log_level(c.get_string("log.level"));
+  s.http.access_log = c.get_bool("log.access");
+
+  s.configured_admin_token = c.get_string("auth.admin_token");
+  if (!s.configured_admin_token.empty() && s.configured_admin_token.size() < 16) {
+    return Status::invalid_argument("config key 'auth.admin_token' (" +
+                                    c.source_of("auth.admin_token") +
+                                    ") is shorter than 16 characters: use a longer random token");
+  }
+  return s;
+}
+
+Status prepare_data_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Status::failed_precondition("data directory '" + dir + "' (server.data_dir) cannot be "
+                                       "created: " + ec.message() +
+                                       "; choose another with --data-dir or fix the path");
+  }
+  std::string probe = (std::filesystem::path(dir) / ".write-test").string();
+  int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || write(fd, "x", 1) != 1 || fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    return Status::failed_precondition("data directory '" + dir + "' (server.data_dir) is not "
+                                       "writable: " + std::strerror(err) +
+                                       "; choose another with --data-dir or fix its permissions");
+  }
+  close(fd);
+  unlink(probe.c_str());
+  return {};
+}
+
+Result<std::string> admin_token(const ServerSettings& settings, bool& created) {
+  created = false;
+  if (!settings.configured_admin_token.empty()) return settings.configured_admin_token;
+  std::string path = (std::filesystem::path(settings.data_dir) / "admin-token").string();
+  std::ifstream in(path);
+  if (in) {
+    std::string token;
+    std::getline(in, token);
+    if (token.size() < 16) {
+      return Status::failed_precondition("admin token file '" + path +
+                                         "' holds fewer than 16 characters: delete it to have a "
+                                         "new token generated");
+    }
+    return token;
+  }
+  std::string token = random_hex(SecureRandom::instance(), 32);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::failed_precondition("cannot create admin token file '" + path + "': " +
+                                       std::strerror(errno));
+  }
+  std::string line = token + "\n";
+  bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!ok) return Status::failed_precondition("cannot write admin token file '" + path + "'");
+  created = true;
+  return token;
+}
+
+std::string describe_keys(bool markdown) {
+  std::string out;
+  if (markdown) {
+    out += "| key | environment variable | type | default | description |\n";
+    out += "|---|---|---|---|---|\n";
+  }
+  for (const auto& k : server_schema().keys()) {
+    std::string type;
+    switch (k.type) {
+      case ConfigType::kString: type = "string"; break;
+      case ConfigType::kBool: type = "bool"; break;
+      case ConfigType::kInt: type = "integer " + std::to_string(k.min) + ".." + std::to_string(k.max); break;
+      case ConfigType::kEnum:
+        for (const auto& c : k.choices) type += (type.empty() ? "one of " : ", ") + c;
+        break;
+    }
+    std::string def = k.default_value.empty() ? "(empty)" : k.default_value;
+    if (markdown) {
+      out += "| `" + k.name + "` | `" + ConfigSchema::env_name(k.name) + "` | " + type + " | `" +
+             def + "` | " + k.help + " |\n";
+    } else {
+      out += k.name + " (" + type + ", default " + def + ")\n    " + k.help + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace jz::cli

@@ -1,0 +1,44 @@
+// The `jizhan server` configuration: every key the server reads, declared once here.
+// docs/CONFIG.md is generated from this schema (`jizhan config keys --markdown`) and a
+// test keeps the two in step.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/server.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "store/database.h"
+
+namespace jz::cli {
+
+const ConfigSchema& server_schema();
+
+// JIZHAN_* variables that are read by other parts of the program, not config keys.
+const std::vector<std::string>& reserved_environment();
+
+// Everything the server needs, validated. Errors name the key and where it came from.
+struct ServerSettings {
+  std::string data_dir;
+  api::ServerOptions http;
+  store::DatabaseOptions db;
+  LogOptions log;
+  bool access_log = true;
+  std::chrono::seconds shutdown_timeout{30};
+  std::string configured_admin_token;  // empty: use or create DATA_DIR/admin-token
+};
+
+Result<ServerSettings> server_settings(const Config& config);
+
+// Creates the data directory if needed and proves it writable.
+Status prepare_data_dir(const std::string& dir);
+
+// The admin token: the configured one, else DATA_DIR/admin-token, created (mode 0600)
+// with 32 random bytes when missing. `created` tells the caller to announce it.
+Result<std::string> admin_token(const ServerSettings& settings, bool& created);
+
+// The keys as a Markdown table (for docs/CONFIG.md) or as plain text.
+std::string describe_keys(bool markdown);
+
+}  // namespace jz::cli

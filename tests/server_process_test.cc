@@ -1,0 +1,298 @@
+// End-to-end tests of the `jizhan` binary as a user runs it: start-up errors, graceful
+// shutdown, crash durability on SQLite and PostgreSQL, and the config documentation.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/json.h"
+#include "core/subprocess.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace jz::testing {
+namespace {
+
+SubprocessResult run_jizhan(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), jizhan_binary());
+  auto r = run_subprocess({.argv = args, .env = env, .timeout = std::chrono::seconds(30)});
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? *r : SubprocessResult{};
+}
+
+// A bad start exits non-zero with exactly one line on stderr that contains `needle`.
+void expect_one_line_error(const SubprocessResult& r, const std::string& needle) {
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(r.timed_out) << "the server started instead of failing";
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(StartupErrorTest, UnknownKeyInConfigFile) {
+  TempDir dir;
+  std::string cfg = dir.str() + "/jizhan.yaml";
+  std::ofstream(cfg) << "server:\n  listen: 127.0.0.1:0\n  thread: 4\n";
+  auto r = run_jizhan({"server", "--config", cfg, "--data-dir", dir.str() + "/d"});
+  expect_one_line_error(r, "unknown config key 'server.thread'");
+  EXPECT_NE(r.err.find("did you mean 'server.threads'"), std::string::npos);
+  EXPECT_NE(r.err.find("line 3"), std::string::npos);
+}
+
+TEST(StartupErrorTest, WrongTypeInEnvironment) {
+  TempDir dir;
+  auto r = run_jizhan({"server", "--data-dir", dir.str()}, {{"JIZHAN_SERVER_THREADS", "lots"}});
+  expect_one_line_error(r, "JIZHAN_SERVER_THREADS: config key 'server.threads' must be an integer");
+}
+
+TEST(StartupErrorTest, WrongTypeInFile) {
+  TempDir dir;
+  std::string cfg = dir.str() + "/jizhan.yaml";
+  std::ofstream(cfg) << "log:\n  access: sometimes\n";
+  auto r = run_jizhan({"server", "--config", cfg, "--data-dir", dir.str() + "/d"});
+  expect_one_line_error(r, "config key 'log.access' must be true or false, got 'sometimes'");
+}
+
+TEST(StartupErrorTest, PortInUse) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string port = std::to_string(ntohs(addr.sin_port));
+  TempDir dir;
+  auto r = run_jizhan({"server", "--listen", "127.0.0.1:" + port, "--data-dir", dir.str()});
+  close(fd);
+  expect_one_line_error(r, "cannot listen on 127.0.0.1:" + port);
+  EXPECT_NE(r.err.find("--listen"), std::string::npos);
+}
+
+TEST(StartupErrorTest, SecondServerOnTheSamePortIsRefused) {
+  TempDir dir;
+  auto first = ServerProcess::start(dir.str() + "/a");
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  auto r = run_jizhan({"server", "--listen", "127.0.0.1:" + std::to_string((*first)->port()),
+                       "--data-dir", dir.str() + "/b"});
+  expect_one_line_error(r, "cannot listen on");
+}
+
+TEST(StartupErrorTest, UnwritableDataDir) {
+  TempDir dir;
+  std::string file = dir.str() + "/a-file";
+  std::ofstream(file) << "x";
+  auto r = run_jizhan({"server", "--data-dir", file + "/data", "--listen", "127.0.0.1:0"});
+  expect_one_line_error(r, "data directory '" + file + "/data' (server.data_dir)");
+  EXPECT_NE(r.err.find("--data-dir"), std::string::npos);
+}
+
+TEST(StartupErrorTest, BadDatabaseUrl) {
+  TempDir dir;
+  auto r = run_jizhan({"server", "--db", "mysql://root:pw@localhost/x", "--data-dir", dir.str(),
+                       "--listen", "127.0.0.1:0"});
+  expect_one_line_error(r, "config key 'store.url' (flag --db)");
+  EXPECT_NE(r.err.find("unsupported scheme 'mysql'"), std::string::npos);
+  EXPECT_EQ(r.err.find(":pw@"), std::string::npos) << "password leaked: " << r.err;
+}
+
+TEST(StartupErrorTest, UnreachablePostgres) {
+  TempDir dir;
+  auto r = run_jizhan({"server", "--db",
+                       "postgres://jz:hunter2@127.0.0.1:" + std::to_string(free_port()) + "/jz",
+                       "--data-dir", dir.str(), "--listen", "127.0.0.1:0"});
+  expect_one_line_error(r, "cannot connect to PostgreSQL");
+  EXPECT_EQ(r.err.find("hunter2"), std::string::npos);
+}
+
+TEST(StartupErrorTest, BadListenAddress) {
+  TempDir dir;
+  auto r = run_jizhan({"server", "--listen", "localhost", "--data-dir", dir.str()});
+  expect_one_line_error(r, "config key 'server.listen' (flag --listen)");
+}
+
+TEST(ServerProcessTest, SigtermExitsZeroAndLogsJson) {
+  TempDir dir;
+  auto s = ServerProcess::start(dir.str() + "/d", {"--log-format", "json"});
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  (*s)->signal(SIGTERM);
+  auto r = (*s)->wait_for(std::chrono::seconds(20));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 0) << (*s)->log();
+  std::istringstream lines((*s)->log());
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_TRUE(json::parse(line).ok()) << line;
+    ++n;
+  }
+  EXPECT_GE(n, 3);
+  EXPECT_NE((*s)->log().find("stopped cleanly"), std::string::npos);
+}
+
+TEST(ServerProcessTest, AdminTokenFileIsPrivateAndStable) {
+  TempDir dir;
+  std::string data = dir.str() + "/d";
+  std::string first;
+  {
+    auto s = ServerProcess::start(data);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    first = (*s)->token();
+    EXPECT_EQ(first.size(), 64u);
+    (*s)->signal(SIGTERM);
+    (*s)->wait();
+  }
+  struct stat st {};
+  ASSERT_EQ(stat((data + "/admin-token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = ServerProcess::start(data);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->token(), first);
+}
+
+// Kills the server with SIGKILL while four clients are in the middle of 1,000 writes;
+// after a restart on the same store every acknowledged write must be there.
+void burst_then_crash(const std::string& data_dir, const std::vector<std::string>& extra) {
+  auto s = ServerProcess::start(data_dir, extra);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  const std::string token = (*s)->token();
+  const int port = (*s)->port();
+
+  constexpr int kWrites = 1000;
+  std::mt19937 rng(std::random_device{}());
+  const int kill_after = 200 + static_cast<int>(rng() % 500);  // somewhere in the middle
+  std::atomic<int> next{0}, acked_count{0}, failed_after_kill{0};
+  std::atomic<bool> killed{false};
+  std::mutex mu;
+  std::set<int> acked;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_bearer_token_auth(token);
+      c.set_read_timeout(5, 0);
+      for (;;) {
+        int i = next++;
+        if (i >= kWrites) return;
+        char key[32];
+        std::snprintf(key, sizeof key, "burst-%04d", i);
+        auto r = c.Put(std::string("/api/v1/settings/") + key,
+                       R"({"value":{"n":)" + std::to_string(i) + "}}", "application/json");
+        if (r && r->status == 200) {
+          std::lock_guard lock(mu);
+          acked.insert(i);
+          if (++acked_count == kill_after) {
+            (*s)->signal(SIGKILL);
+            killed = true;
+          }
+        } else if (killed) {
+          ++failed_after_kill;
+          if (failed_after_kill > 20) return;  // the server is gone
+        }
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  auto r = (*s)->wait();
+  ASSERT_EQ(r.signal, SIGKILL) << "the server was not killed mid-burst";
+  ASSERT_TRUE(killed.load());
+  EXPECT_LT(acked.size(), static_cast<size_t>(kWrites)) << "the kill came after the burst";
+  EXPECT_GE(acked.size(), static_cast<size_t>(kill_after));
+
+  auto restarted = ServerProcess::start(data_dir, extra);
+  ASSERT_TRUE(restarted.ok()) << restarted.status().to_string();
+  httplib::Client c("127.0.0.1", (*restarted)->port());
+  c.set_bearer_token_auth((*restarted)->token());
+  int missing = 0;
+  for (int i : acked) {
+    char key[32];
+    std::snprintf(key, sizeof key, "burst-%04d", i);
+    auto g = c.Get(std::string("/api/v1/settings/") + key);
+    if (!g || g->status != 200) {
+      ++missing;
+      continue;
+    }
+    auto j = json::parse(g->body);
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ((*j)["value"]["n"], i);
+  }
+  EXPECT_EQ(missing, 0) << "acknowledged writes lost: " << missing << " of " << acked.size();
+  std::cout << "acknowledged " << acked.size() << " writes before SIGKILL; all present after restart\n";
+}
+
+TEST(DurabilityTest, SigkillDuringBurstLosesNoAcknowledgedWriteSqlite) {
+  TempDir dir;
+  burst_then_crash(dir.str() + "/d", {});
+}
+
+TEST(DurabilityTest, SigkillDuringBurstLosesNoAcknowledgedWritePostgres) {
+  auto* pg = shared_postgres();
+  ASSERT_NE(pg, nullptr) << "PostgreSQL must be startable for this test";
+  ASSERT_TRUE(pg->create_database("durability").ok());
+  TempDir dir;
+  burst_then_crash(dir.str() + "/d", {"--db", pg->url("durability")});
+}
+
+TEST(ServerProcessTest, PostgresStoreServesAndReportsReady) {
+  auto* pg = shared_postgres();
+  ASSERT_NE(pg, nullptr);
+  ASSERT_TRUE(pg->create_database("ready").ok());
+  TempDir dir;
+  auto s = ServerProcess::start(dir.str() + "/d", {"--db", pg->url("ready")});
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  httplib::Client c("127.0.0.1", (*s)->port());
+  auto r = c.Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("postgres"), std::string::npos);
+}
+
+TEST(DocsTest, ConfigDocListsEveryKey) {
+  auto r = run_jizhan({"config", "keys", "--markdown"});
+  ASSERT_EQ(r.exit_code, 0);
+  std::ifstream in(source_dir() + "/docs/CONFIG.md");
+  ASSERT_TRUE(in) << "docs/CONFIG.md is missing";
+  std::stringstream doc;
+  doc << in.rdbuf();
+  EXPECT_NE(doc.str().find(r.out), std::string::npos)
+      << "docs/CONFIG.md is out of date: paste the output of `jizhan config keys --markdown`";
+}
+
+TEST(CliTest, HelpOnEveryCommand) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"server", "--help"}, {"version", "--help"}, {"config", "--help"},
+           {"config", "keys", "--help"}, {"config", "check", "--help"}}) {
+    auto r = run_jizhan(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0];
+    EXPECT_NE(r.out.find("Usage:"), std::string::npos) << args[0];
+  }
+  auto v = run_jizhan({"version"});
+  EXPECT_EQ(v.out.rfind("jizhan 0.", 0), 0u) << v.out;
+  auto bad = run_jizhan({"serve"});
+  EXPECT_NE(bad.exit_code, 0);
+}
+
+TEST(CliTest, ConfigCheckShowsSourcesAndRedactsSecrets) {
+  auto r = run_jizhan({"config", "check", "--listen", "127.0.0.1:9999", "--db",
+                       "postgres://u:secretpw@h:5432/d"},
+                      {{"JIZHAN_LOG_LEVEL", "debug"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("server.listen = 127.0.0.1:9999  (flag --listen)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("log.level = debug  (environment variable JIZHAN_LOG_LEVEL)"),
+            std::string::npos);
+  EXPECT_EQ(r.out.find("secretpw"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jz::testing
