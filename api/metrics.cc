@@ -53,7 +53,8 @@ std::string HttpMetrics::render(std::string_view version, std::string_view revis
   out += "# TYPE jizhan_build_info gauge\n";
   out += "jizhan_build_info{version=\"" + escape_label_value(version) + "\",revision=\"" +
          escape_label_value(revision) + "\"} 1\n";
-  out += "# HELP jizhan_process_start_time_seconds Start time of the process since the Unix epoch.\n";
+  out +=
+      "# HELP jizhan_process_start_time_seconds Start time of the process since the Unix epoch.\n";
   out += "# TYPE jizhan_process_start_time_seconds gauge\n";
   out += "jizhan_process_start_time_seconds " + fmt_double(start_time_seconds) + "\n";
 
@@ -66,8 +67,9 @@ std::string HttpMetrics::render(std::string_view version, std::string_view revis
            escape_label_value(route) + "\",status=\"" + std::to_string(status) + "\"} " +
            std::to_string(s.count) + "\n";
   }
-  out += "# HELP jizhan_http_request_duration_seconds Time from routing to response, by method, "
-         "route and status.\n";
+  out +=
+      "# HELP jizhan_http_request_duration_seconds Time from routing to response, by method, "
+      "route and status.\n";
   out += "# TYPE jizhan_http_request_duration_seconds histogram\n";
   for (const auto& [key, s] : series_) {
     const auto& [method, route, status] = key;
@@ -83,8 +85,8 @@ std::string HttpMetrics::render(std::string_view version, std::string_view revis
            std::to_string(s.count) + "\n";
     out += "jizhan_http_request_duration_seconds_sum{" + labels + "} " + fmt_double(s.sum_seconds) +
            "\n";
-    out += "jizhan_http_request_duration_seconds_count{" + labels + "} " +
-           std::to_string(s.count) + "\n";
+    out += "jizhan_http_request_duration_seconds_count{" + labels + "} " + std::to_string(s.count) +
+           "\n";
   }
   return out;
 }

@@ -1,7 +1,6 @@
 #include "api/server.h"
 
 #include <httplib.h>
-
 #include <sys/socket.h>
 
 #include <atomic>
@@ -53,36 +52,60 @@ namespace {
 
 int http_status(Code code) {
   switch (code) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
-    case Code::kPermissionDenied: return 403;
-    case Code::kUnauthenticated: return 401;
-    case Code::kFailedPrecondition: return 412;
-    case Code::kResourceExhausted: return 429;
-    case Code::kUnavailable: return 503;
-    case Code::kDeadlineExceeded: return 504;
-    case Code::kInternal: return 500;
+    case Code::kOk:
+      return 200;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kNotFound:
+      return 404;
+    case Code::kAlreadyExists:
+      return 409;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kFailedPrecondition:
+      return 412;
+    case Code::kResourceExhausted:
+      return 429;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kDeadlineExceeded:
+      return 504;
+    case Code::kInternal:
+      return 500;
   }
   return 500;
 }
 
 Code code_for_http_status(int status) {
   switch (status) {
-    case 400: return Code::kInvalidArgument;
-    case 401: return Code::kUnauthenticated;
-    case 403: return Code::kPermissionDenied;
-    case 404: return Code::kNotFound;
-    case 405: return Code::kInvalidArgument;
-    case 408: return Code::kDeadlineExceeded;
-    case 409: return Code::kAlreadyExists;
-    case 412: return Code::kFailedPrecondition;
-    case 413: return Code::kResourceExhausted;
-    case 414: return Code::kInvalidArgument;
-    case 429: return Code::kResourceExhausted;
-    case 503: return Code::kUnavailable;
-    default: return status >= 500 ? Code::kInternal : Code::kInvalidArgument;
+    case 400:
+      return Code::kInvalidArgument;
+    case 401:
+      return Code::kUnauthenticated;
+    case 403:
+      return Code::kPermissionDenied;
+    case 404:
+      return Code::kNotFound;
+    case 405:
+      return Code::kInvalidArgument;
+    case 408:
+      return Code::kDeadlineExceeded;
+    case 409:
+      return Code::kAlreadyExists;
+    case 412:
+      return Code::kFailedPrecondition;
+    case 413:
+      return Code::kResourceExhausted;
+    case 414:
+      return Code::kInvalidArgument;
+    case 429:
+      return Code::kResourceExhausted;
+    case 503:
+      return Code::kUnavailable;
+    default:
+      return status >= 500 ? Code::kInternal : Code::kInvalidArgument;
   }
 }
 
@@ -123,10 +146,11 @@ void write_error(httplib::Response& res, const Status& s) {
 
 Json setting_json(const store::Setting& s) {
   Json value = Json::parse(s.value_json, nullptr, false);
-  return {{"key", s.key},
-          {"value", value},
-          {"revision", s.revision},
-          {"updated_at", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(s.updated_at_ms)))}};
+  return {
+      {"key", s.key},
+      {"value", value},
+      {"revision", s.revision},
+      {"updated_at", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(s.updated_at_ms)))}};
 }
 
 }  // namespace
@@ -215,23 +239,28 @@ class ApiServer::Impl {
 
     http.set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const httplib::Request& req, httplib::Response& res) {
-      if (!t_ctx.active) begin_request(req, res);
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      std::string message;
-      switch (res.status) {
-        case 404: message = "no such endpoint: " + req.method + " " + req.path; break;
-        case 413:
-          message = "request body is larger than the limit of " +
-                    std::to_string(options_.max_body_bytes) + " bytes (server.max_body_bytes)";
-          break;
-        case 400: message = "malformed HTTP request"; break;
-        default: message = "HTTP " + std::to_string(res.status);
-      }
-      int status = res.status;
-      write_error(res, Status(code_for_http_status(status), message));
-      res.status = status;  // keep the exact status httplib chose (e.g. 413, 414)
-      return httplib::Server::HandlerResponse::Handled;
-    }));
+          if (!t_ctx.active) begin_request(req, res);
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          std::string message;
+          switch (res.status) {
+            case 404:
+              message = "no such endpoint: " + req.method + " " + req.path;
+              break;
+            case 413:
+              message = "request body is larger than the limit of " +
+                        std::to_string(options_.max_body_bytes) + " bytes (server.max_body_bytes)";
+              break;
+            case 400:
+              message = "malformed HTTP request";
+              break;
+            default:
+              message = "HTTP " + std::to_string(res.status);
+          }
+          int status = res.status;
+          write_error(res, Status(code_for_http_status(status), message));
+          res.status = status;  // keep the exact status httplib chose (e.g. 413, 414)
+          return httplib::Server::HandlerResponse::Handled;
+        }));
 
     http.set_exception_handler(
         [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -244,8 +273,8 @@ class ApiServer::Impl {
           }
           log_with_fields(*logger_, spdlog::level::err, "handler failed",
                           {{"request_id", t_ctx.request_id}, {"path", req.path}, {"error", what}});
-          write_error(res, Status::internal("internal error; quote request id " +
-                                            t_ctx.request_id + " when reporting it"));
+          write_error(res, Status::internal("internal error; quote request id " + t_ctx.request_id +
+                                            " when reporting it"));
         });
 
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
@@ -298,16 +327,19 @@ class ApiServer::Impl {
       t_ctx.route = label;
       h(req, res);
     };
-    if (method == "GET") http.Get(pattern, wrapped);
-    else if (method == "PUT") http.Put(pattern, wrapped);
-    else if (method == "DELETE") http.Delete(pattern, wrapped);
-    else if (method == "POST") http.Post(pattern, wrapped);
+    if (method == "GET")
+      http.Get(pattern, wrapped);
+    else if (method == "PUT")
+      http.Put(pattern, wrapped);
+    else if (method == "DELETE")
+      http.Delete(pattern, wrapped);
+    else if (method == "POST")
+      http.Post(pattern, wrapped);
   }
 
   void routes() {
-    on("GET", "/healthz", "/healthz", [](const auto&, auto& res) {
-      res.set_content(R"({"status":"ok"})", kJson);
-    });
+    on("GET", "/healthz", "/healthz",
+       [](const auto&, auto& res) { res.set_content(R"({"status":"ok"})", kJson); });
     on("GET", "/readyz", "/readyz", [this](const auto&, auto& res) {
       if (stopping_) {
         write_error(res, Status::unavailable("the server is shutting down"));
@@ -318,7 +350,8 @@ class ApiServer::Impl {
         write_error(res, Status::unavailable("the store is not reachable: " + s.message()));
         return;
       }
-      write_json(res, 200, {{"status", "ready"}, {"store", std::string(store::dialect_name(db_.dialect()))}});
+      write_json(res, 200,
+                 {{"status", "ready"}, {"store", std::string(store::dialect_name(db_.dialect()))}});
     });
     on("GET", "/metrics", "/metrics", [this](const auto&, auto& res) {
       res.set_content(metrics_.render(version(), git_revision(), start_time_seconds_),
@@ -329,9 +362,8 @@ class ApiServer::Impl {
                     {"version", std::string(version())},
                     {"revision", std::string(git_revision())},
                     {"store", std::string(store::dialect_name(db_.dialect()))}});
-    on("GET", "/api/v1/version", "/api/v1/version", [version_body](const auto&, auto& res) {
-      res.set_content(version_body, kJson);
-    });
+    on("GET", "/api/v1/version", "/api/v1/version",
+       [version_body](const auto&, auto& res) { res.set_content(version_body, kJson); });
 
     on("GET", "/api/v1/settings", "/api/v1/settings", [this](const auto& req, auto& res) {
       int limit = 100;
@@ -366,9 +398,9 @@ class ApiServer::Impl {
       auto body = json::parse(req.body, "request body");
       if (!body.ok()) return write_error(res, body.status());
       if (!body->is_object() || !body->contains("value")) {
-        return write_error(res, Status::invalid_argument(
-                                    "request body must be an object with a field 'value' "
-                                    "holding any JSON value"));
+        return write_error(
+            res, Status::invalid_argument("request body must be an object with a field 'value' "
+                                          "holding any JSON value"));
       }
       auto s = settings_.put(req.matches[1], json::dump((*body)["value"]));
       if (!s.ok()) return write_error(res, s.status());

@@ -12,11 +12,11 @@
 // Thread safety: bind() and run() are called from one thread; stop() from any thread.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "core/clock.h"
 #include "core/id.h"

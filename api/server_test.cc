@@ -33,7 +33,8 @@ class ServerTest : public ::testing::Test {
     opts.threads = 8;
     opts.admin_token = kToken;
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_);
-    server_ = std::make_unique<ApiServer>(opts, *db_, make_logger({.format = LogFormat::kJson}, sink));
+    server_ =
+        std::make_unique<ApiServer>(opts, *db_, make_logger({.format = LogFormat::kJson}, sink));
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { run_status_ = server_->run(); });
   }
@@ -162,7 +163,8 @@ TEST_F(ServerTest, MetricsCountByRoutePatternAndStatus) {
   // cpp-httplib records a request (its logger hook) just after writing the response, so
   // the last request of another connection may not be counted yet: poll briefly.
   const std::vector<std::string> wanted = {
-      "jizhan_http_requests_total{method=\"GET\",route=\"/api/v1/settings/{key}\",status=\"404\"} 2",
+      "jizhan_http_requests_total{method=\"GET\",route=\"/api/v1/settings/{key}\",status=\"404\"} "
+      "2",
       "jizhan_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1",
       "route=\"unmatched\",status=\"401\"} 1"};
   std::string t;
@@ -231,8 +233,7 @@ TEST_F(ServerTest, ListenBacklogHoldsABurstOfConnections) {
   // cpp-httplib's own backlog of 5 dropped SYNs under bursts of reconnects, costing
   // clients one-second retransmits (seen as p99 ~1 s in bench/http). `ss` shows a
   // listening socket's backlog in the Send-Q column.
-  auto r = run_subprocess(
-      {.argv = {"ss", "-Hltn", "sport = :" + std::to_string(server_->port())}});
+  auto r = run_subprocess({.argv = {"ss", "-Hltn", "sport = :" + std::to_string(server_->port())}});
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   std::istringstream in(r->out);
   std::string state, recv_q, send_q;

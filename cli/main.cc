@@ -1,7 +1,6 @@
 // The `jizhan` command: the platform server and, as later issues add them, the
 // command-line client and offline tools.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/server_command.h"
@@ -66,9 +65,10 @@ int main(int argc, char** argv) {
       ->option_text("HOST:PORT");
   server->add_option("--data-dir", sf.data_dir, "Data folder (default ./jizhan-data)")
       ->option_text("DIR");
-  server->add_option("--db", sf.db,
-                     "Database URL: sqlite:PATH or postgres://USER:PASS@HOST:PORT/DB "
-                     "(default sqlite:DATA_DIR/jizhan.db)")
+  server
+      ->add_option("--db", sf.db,
+                   "Database URL: sqlite:PATH or postgres://USER:PASS@HOST:PORT/DB "
+                   "(default sqlite:DATA_DIR/jizhan.db)")
       ->option_text("URL");
   server->add_option("--log-format", sf.log_format, "text or json")->option_text("FORMAT");
   server->add_option("--log-level", sf.log_level, "trace, debug, info, warn, error or off")

@@ -63,9 +63,10 @@ int run_server(const ConfigSources& sources) {
   logger->info("jizhan {} ({}) listening on {} (store: {}, data dir: {})", version(),
                git_revision(), url, settings->db.url.redacted, settings->data_dir);
   if (created) {
-    logger->info("created the admin token in {}/admin-token (mode 0600); send it as "
-                 "'Authorization: Bearer TOKEN'",
-                 settings->data_dir);
+    logger->info(
+        "created the admin token in {}/admin-token (mode 0600); send it as "
+        "'Authorization: Bearer TOKEN'",
+        settings->data_dir);
   }
 
   std::promise<Status> done;

@@ -18,14 +18,19 @@ const ConfigSchema& server_schema() {
     ConfigSchema s;
     auto integer = [](std::string name, std::string def, int64_t min, int64_t max,
                       std::string help) {
-      return ConfigKey{.name = std::move(name), .type = ConfigType::kInt,
-                       .default_value = std::move(def), .help = std::move(help), .min = min,
+      return ConfigKey{.name = std::move(name),
+                       .type = ConfigType::kInt,
+                       .default_value = std::move(def),
+                       .help = std::move(help),
+                       .min = min,
                        .max = max};
     };
-    s.add({.name = "server.listen", .default_value = "127.0.0.1:8080",
+    s.add({.name = "server.listen",
+           .default_value = "127.0.0.1:8080",
            .help = "Address and port of the HTTP server (HOST:PORT; [::1]:PORT for IPv6; "
                    ":PORT for all interfaces). Flag: --listen."});
-    s.add({.name = "server.data_dir", .default_value = "./jizhan-data",
+    s.add({.name = "server.data_dir",
+           .default_value = "./jizhan-data",
            .help = "Folder for the SQLite database, the admin token and job data; created if "
                    "missing. Flag: --data-dir."});
     s.add(integer("server.threads", "64", 1, 4096,
@@ -43,10 +48,13 @@ const ConfigSchema& server_schema() {
     s.add(integer("server.shutdown_timeout_s", "30", 1, 3600,
                   "On SIGTERM/SIGINT, seconds to let requests in flight finish before exiting "
                   "with status 1."));
-    s.add({.name = "server.metrics_public", .type = ConfigType::kBool, .default_value = "true",
+    s.add({.name = "server.metrics_public",
+           .type = ConfigType::kBool,
+           .default_value = "true",
            .help = "Serve /metrics without authentication (for a Prometheus scraper on a "
                    "trusted network)."});
-    s.add({.name = "store.url", .default_value = "",
+    s.add({.name = "store.url",
+           .default_value = "",
            .help = "Metadata database: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB. "
                    "Empty: sqlite:DATA_DIR/jizhan.db. Flag: --db.",
            .secret = true});
@@ -56,20 +64,29 @@ const ConfigSchema& server_schema() {
                   "connection before failing with 503."));
     s.add(integer("store.connect_timeout_s", "10", 1, 600,
                   "Seconds to wait when connecting to PostgreSQL."));
-    s.add({.name = "store.sqlite_synchronous", .type = ConfigType::kEnum, .default_value = "full",
+    s.add({.name = "store.sqlite_synchronous",
+           .type = ConfigType::kEnum,
+           .default_value = "full",
            .help = "SQLite durability: full (every commit reaches the disk before it is "
                    "acknowledged) or normal (faster; a power loss may drop the last commits, a "
                    "process crash does not).",
            .choices = {"full", "normal"}});
-    s.add({.name = "log.format", .type = ConfigType::kEnum, .default_value = "text",
+    s.add({.name = "log.format",
+           .type = ConfigType::kEnum,
+           .default_value = "text",
            .help = "Log format on stderr: text, or json (one object per line).",
            .choices = {"text", "json"}});
-    s.add({.name = "log.level", .type = ConfigType::kEnum, .default_value = "info",
+    s.add({.name = "log.level",
+           .type = ConfigType::kEnum,
+           .default_value = "info",
            .help = "Lowest level logged.",
            .choices = {"trace", "debug", "info", "warn", "error", "off"}});
-    s.add({.name = "log.access", .type = ConfigType::kBool, .default_value = "true",
+    s.add({.name = "log.access",
+           .type = ConfigType::kBool,
+           .default_value = "true",
            .help = "Log one line per HTTP request (request id, route, status, duration)."});
-    s.add({.name = "auth.admin_token", .default_value = "",
+    s.add({.name = "auth.admin_token",
+           .default_value = "",
            .help = "Bearer token for the API (at least 16 characters). Empty: read "
                    "DATA_DIR/admin-token, creating it with a random token on first start.",
            .secret = true});
@@ -90,7 +107,8 @@ Result<ServerSettings> server_settings(const Config& c) {
     return Status::invalid_argument("config key 'server.data_dir' (" +
                                     c.source_of("server.data_dir") + ") is empty: give a folder");
   }
-  Status listen = api::parse_listen_address(c.get_string("server.listen"), s.http.host, s.http.port);
+  Status listen =
+      api::parse_listen_address(c.get_string("server.listen"), s.http.host, s.http.port);
   if (!listen.ok()) {
     return listen.with_context("config key 'server.listen' (" + c.source_of("server.listen") + ")");
   }
@@ -107,7 +125,8 @@ Result<ServerSettings> server_settings(const Config& c) {
   if (url.empty()) url = "sqlite:" + (std::filesystem::path(s.data_dir) / "jizhan.db").string();
   auto parsed = store::parse_database_url(url);
   if (!parsed.ok()) {
-    return parsed.status().with_context("config key 'store.url' (" + c.source_of("store.url") + ")");
+    return parsed.status().with_context("config key 'store.url' (" + c.source_of("store.url") +
+                                        ")");
   }
   s.db.url = *parsed;
   s.db.pool_size = static_cast<int>(c.get_int("store.pool_size"));
@@ -132,8 +151,10 @@ Status prepare_data_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    return Status::failed_precondition("data directory '" + dir + "' (server.data_dir) cannot be "
-                                       "created: " + ec.message() +
+    return Status::failed_precondition("data directory '" + dir +
+                                       "' (server.data_dir) cannot be "
+                                       "created: " +
+                                       ec.message() +
                                        "; choose another with --data-dir or fix the path");
   }
   std::string probe = (std::filesystem::path(dir) / ".write-test").string();
@@ -141,8 +162,10 @@ Status prepare_data_dir(const std::string& dir) {
   if (fd < 0 || write(fd, "x", 1) != 1 || fsync(fd) != 0) {
     int err = errno;
     if (fd >= 0) close(fd);
-    return Status::failed_precondition("data directory '" + dir + "' (server.data_dir) is not "
-                                       "writable: " + std::strerror(err) +
+    return Status::failed_precondition("data directory '" + dir +
+                                       "' (server.data_dir) is not "
+                                       "writable: " +
+                                       std::strerror(err) +
                                        "; choose another with --data-dir or fix its permissions");
   }
   close(fd);
@@ -168,11 +191,12 @@ Result<std::string> admin_token(const ServerSettings& settings, bool& created) {
   std::string token = random_hex(SecureRandom::instance(), 32);
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return Status::failed_precondition("cannot create admin token file '" + path + "': " +
-                                       std::strerror(errno));
+    return Status::failed_precondition("cannot create admin token file '" + path +
+                                       "': " + std::strerror(errno));
   }
   std::string line = token + "\n";
-  bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
+  bool ok =
+      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
   close(fd);
   if (!ok) return Status::failed_precondition("cannot write admin token file '" + path + "'");
   created = true;
@@ -188,9 +212,15 @@ std::string describe_keys(bool markdown) {
   for (const auto& k : server_schema().keys()) {
     std::string type;
     switch (k.type) {
-      case ConfigType::kString: type = "string"; break;
-      case ConfigType::kBool: type = "bool"; break;
-      case ConfigType::kInt: type = "integer " + std::to_string(k.min) + ".." + std::to_string(k.max); break;
+      case ConfigType::kString:
+        type = "string";
+        break;
+      case ConfigType::kBool:
+        type = "bool";
+        break;
+      case ConfigType::kInt:
+        type = "integer " + std::to_string(k.min) + ".." + std::to_string(k.max);
+        break;
       case ConfigType::kEnum:
         for (const auto& c : k.choices) type += (type.empty() ? "one of " : ", ") + c;
         break;

@@ -1,13 +1,12 @@
 #include "core/config.h"
 
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 extern char** environ;
 
@@ -41,9 +40,12 @@ std::string suggestion(const ConfigSchema& schema, std::string_view name) {
 
 std::string type_name(const ConfigKey& k) {
   switch (k.type) {
-    case ConfigType::kString: return "a string";
-    case ConfigType::kInt: return "an integer";
-    case ConfigType::kBool: return "true or false";
+    case ConfigType::kString:
+      return "a string";
+    case ConfigType::kInt:
+      return "an integer";
+    case ConfigType::kBool:
+      return "true or false";
     case ConfigType::kEnum: {
       std::string s = "one of ";
       for (size_t i = 0; i < k.choices.size(); ++i) {
@@ -115,7 +117,9 @@ const ConfigKey* ConfigSchema::find(std::string_view name) const {
 std::string ConfigSchema::env_name(std::string_view name) {
   std::string s = "JIZHAN_";
   for (char c : name) {
-    s.push_back(c == '.' || c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    s.push_back(c == '.' || c == '-'
+                    ? '_'
+                    : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   return s;
 }
@@ -124,11 +128,12 @@ Result<std::string> check_config_value(const ConfigKey& key, std::string_view va
                                        std::string_view source) {
   auto bad = [&](std::string extra = "") {
     return Status::invalid_argument(std::string(source) + ": config key '" + key.name +
-                                    "' must be " + type_name(key) + ", got '" +
-                                    std::string(value) + "'" + extra);
+                                    "' must be " + type_name(key) + ", got '" + std::string(value) +
+                                    "'" + extra);
   };
   switch (key.type) {
-    case ConfigType::kString: return std::string(value);
+    case ConfigType::kString:
+      return std::string(value);
     case ConfigType::kBool: {
       std::string v(value);
       std::transform(v.begin(), v.end(), v.begin(), ::tolower);
@@ -145,8 +150,8 @@ Result<std::string> check_config_value(const ConfigKey& key, std::string_view va
       }
       int64_t n = std::stoll(std::string(value));
       if (n < key.min || n > key.max) {
-        return bad(" (allowed range " + std::to_string(key.min) + ".." +
-                   std::to_string(key.max) + ")");
+        return bad(" (allowed range " + std::to_string(key.min) + ".." + std::to_string(key.max) +
+                   ")");
       }
       return std::to_string(n);
     }
@@ -166,8 +171,7 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_config_yaml(
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     return Status::invalid_argument(std::string(origin) + ": line " +
-                                    std::to_string(e.mark.line + 1) + ": not valid YAML: " +
-                                    e.msg);
+                                    std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
   }
   std::vector<std::pair<std::string, std::string>> out;
   if (root.IsNull()) return out;  // an empty file is a valid, empty config
@@ -188,14 +192,14 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_config_yaml(
 Result<Config> load_config(const ConfigSchema& schema, const ConfigSources& sources) {
   Config cfg;
   for (const auto& k : schema.keys()) {
-    cfg.entries_[k.name] = Config::Entry{&k, k.default_value, "default"};
+    cfg.entries_[k.name] = Config::Entry{k, k.default_value, "default"};
   }
   auto set = [&](const std::string& key, const std::string& value,
                  const std::string& source) -> Status {
     const ConfigKey* k = schema.find(key);
     if (!k) return unknown_key(schema, key, source);
     JZ_ASSIGN_OR_RETURN(std::string v, check_config_value(*k, value, source));
-    cfg.entries_[key] = Config::Entry{k, std::move(v), source};
+    cfg.entries_[key] = Config::Entry{*k, std::move(v), source};
     return {};
   };
 
@@ -252,7 +256,7 @@ const std::string& Config::source_of(std::string_view key) const { return entry(
 std::vector<std::string> Config::describe() const {
   std::vector<std::string> out;
   for (const auto& [name, e] : entries_) {
-    std::string v = e.key->secret && !e.value.empty() ? "***" : e.value;
+    std::string v = e.key.secret && !e.value.empty() ? "***" : e.value;
     out.push_back(name + " = " + v + "  (" + e.source + ")");
   }
   return out;

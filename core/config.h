@@ -24,10 +24,10 @@ namespace jz {
 enum class ConfigType { kString, kInt, kBool, kEnum };
 
 struct ConfigKey {
-  std::string name;           // "server.listen"
+  std::string name;  // "server.listen"
   ConfigType type = ConfigType::kString;
-  std::string default_value;  // in the same text form a file or variable would use
-  std::string help;           // one sentence, shown by `--help` and in docs/CONFIG.md
+  std::string default_value;         // in the same text form a file or variable would use
+  std::string help;                  // one sentence, shown by `--help` and in docs/CONFIG.md
   std::vector<std::string> choices;  // kEnum only
   int64_t min = INT64_MIN;           // kInt only
   int64_t max = INT64_MAX;           // kInt only
@@ -54,9 +54,9 @@ struct ConfigOverride {
 };
 
 struct ConfigSources {
-  std::optional<std::string> file;               // YAML file path; absent means none
+  std::optional<std::string> file;                       // YAML file path; absent means none
   std::vector<std::pair<std::string, std::string>> env;  // name/value pairs, e.g. environ
-  std::vector<ConfigOverride> overrides;         // applied last, in order
+  std::vector<ConfigOverride> overrides;                 // applied last, in order
   // JIZHAN_* variables that are not config keys but are read elsewhere (never errors).
   std::vector<std::string> reserved_env;
 };
@@ -73,8 +73,9 @@ class Config {
 
  private:
   friend Result<Config> load_config(const ConfigSchema&, const ConfigSources&);
+  // Entries hold a copy of their key, so a Config outlives the schema it was loaded with.
   struct Entry {
-    const ConfigKey* key;
+    ConfigKey key;
     std::string value;
     std::string source;
   };

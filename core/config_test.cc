@@ -11,10 +11,17 @@ namespace {
 ConfigSchema schema() {
   ConfigSchema s;
   s.add({.name = "server.listen", .default_value = "127.0.0.1:8080", .help = "address"});
-  s.add({.name = "server.threads", .type = ConfigType::kInt, .default_value = "8",
-         .help = "threads", .min = 1, .max = 1024});
-  s.add({.name = "log.format", .type = ConfigType::kEnum, .default_value = "text",
-         .help = "format", .choices = {"text", "json"}});
+  s.add({.name = "server.threads",
+         .type = ConfigType::kInt,
+         .default_value = "8",
+         .help = "threads",
+         .min = 1,
+         .max = 1024});
+  s.add({.name = "log.format",
+         .type = ConfigType::kEnum,
+         .default_value = "text",
+         .help = "format",
+         .choices = {"text", "json"}});
   s.add({.name = "log.access", .type = ConfigType::kBool, .default_value = "true", .help = "x"});
   s.add({.name = "auth.token", .default_value = "", .help = "x", .secret = true});
   return s;
@@ -31,7 +38,8 @@ std::string write_temp(const std::string& text) {
 
 TEST(ConfigTest, DefaultsFileEnvFlagsInOrder) {
   auto s = schema();
-  std::string file = write_temp("server:\n  listen: 0.0.0.0:9000\n  threads: 4\nlog:\n  format: json\n");
+  std::string file =
+      write_temp("server:\n  listen: 0.0.0.0:9000\n  threads: 4\nlog:\n  format: json\n");
   ConfigSources src;
   src.file = file;
   src.env = {{"JIZHAN_SERVER_THREADS", "16"}, {"PATH", "/bin"}};

@@ -29,8 +29,12 @@ TEST(JsonTest, TypedFieldsNameTheField) {
 }
 
 TEST(JsonTest, DumpReplacesInvalidUtf8) {
-  Json v = std::string("a\xff" "b");
-  EXPECT_EQ(json::dump(v), "\"a\xEF\xBF\xBD" "b\"");
+  Json v = std::string(
+      "a\xff"
+      "b");
+  EXPECT_EQ(json::dump(v),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
 }
 
 }  // namespace

@@ -75,8 +75,8 @@ class TextFormatter final : public spdlog::formatter {
 Result<LogFormat> parse_log_format(std::string_view s) {
   if (s == "text") return LogFormat::kText;
   if (s == "json") return LogFormat::kJson;
-  return Status::invalid_argument("log format must be 'text' or 'json', got '" +
-                                  std::string(s) + "'");
+  return Status::invalid_argument("log format must be 'text' or 'json', got '" + std::string(s) +
+                                  "'");
 }
 
 Result<spdlog::level::level_enum> parse_log_level(std::string_view s) {
@@ -88,8 +88,10 @@ Result<spdlog::level::level_enum> parse_log_level(std::string_view s) {
   for (const auto& [name, level] : kLevels) {
     if (name == s) return level;
   }
-  return Status::invalid_argument("log level must be one of trace, debug, info, warn, error, "
-                                  "off; got '" + std::string(s) + "'");
+  return Status::invalid_argument(
+      "log level must be one of trace, debug, info, warn, error, "
+      "off; got '" +
+      std::string(s) + "'");
 }
 
 std::shared_ptr<spdlog::logger> make_logger(const LogOptions& options) {
@@ -108,8 +110,8 @@ std::shared_ptr<spdlog::logger> make_logger(const LogOptions& options, spdlog::s
   return logger;
 }
 
-void log_with_fields(spdlog::logger& logger, spdlog::level::level_enum level,
-                     std::string_view msg, const LogFields& fields) {
+void log_with_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view msg,
+                     const LogFields& fields) {
   if (!logger.should_log(level)) return;
   Json obj;
   obj["msg"] = std::string(msg);

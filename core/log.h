@@ -5,13 +5,13 @@
 // here installs global state. spdlog loggers are thread-safe (the _mt sinks).
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "core/status.h"
 
@@ -36,7 +36,7 @@ std::shared_ptr<spdlog::logger> make_logger(const LogOptions& options, spdlog::s
 // A message with key/value fields. In JSON format the fields become members of the
 // line's object; in text format they are appended as key=value.
 using LogFields = std::vector<std::pair<std::string, std::string>>;
-void log_with_fields(spdlog::logger& logger, spdlog::level::level_enum level,
-                     std::string_view msg, const LogFields& fields);
+void log_with_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view msg,
+                     const LogFields& fields);
 
 }  // namespace jz

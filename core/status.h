@@ -48,9 +48,7 @@ class [[nodiscard]] Status {
   static Status invalid_argument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
   static Status not_found(std::string m) { return {Code::kNotFound, std::move(m)}; }
   static Status already_exists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
-  static Status permission_denied(std::string m) {
-    return {Code::kPermissionDenied, std::move(m)};
-  }
+  static Status permission_denied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   static Status unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
   static Status failed_precondition(std::string m) {
     return {Code::kFailedPrecondition, std::move(m)};
@@ -59,9 +57,7 @@ class [[nodiscard]] Status {
     return {Code::kResourceExhausted, std::move(m)};
   }
   static Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
-  static Status deadline_exceeded(std::string m) {
-    return {Code::kDeadlineExceeded, std::move(m)};
-  }
+  static Status deadline_exceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
   static Status internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
@@ -86,7 +82,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "a Result needs a value or a non-OK status");
   }
@@ -112,9 +108,9 @@ class [[nodiscard]] Result {
 }  // namespace jz
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define JZ_RETURN_IF_ERROR(expr)            \
-  do {                                      \
-    ::jz::Status jz_status_tmp_ = (expr);   \
+#define JZ_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    ::jz::Status jz_status_tmp_ = (expr);            \
     if (!jz_status_tmp_.ok()) return jz_status_tmp_; \
   } while (0)
 

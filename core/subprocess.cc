@@ -94,9 +94,9 @@ Result<pid_t> fork_exec(const SubprocessOptions& o, int in_fd, int out_fd, int e
   if (n == sizeof child_err) {
     int st;
     waitpid(pid, &st, 0);
-    std::string what = cwd && child_err == ENOENT ? "cannot start '" + o.argv[0] + "' in '" +
-                                                        o.cwd + "'"
-                                                  : "cannot start '" + o.argv[0] + "'";
+    std::string what = cwd && child_err == ENOENT
+                           ? "cannot start '" + o.argv[0] + "' in '" + o.cwd + "'"
+                           : "cannot start '" + o.argv[0] + "'";
     return Status::failed_precondition(what + ": " + std::strerror(child_err));
   }
   return pid;

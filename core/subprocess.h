@@ -27,8 +27,8 @@ struct SubprocessOptions {
   // Environment: when `replace_env` is false, the parent's environment plus `env`.
   std::map<std::string, std::string> env;
   bool replace_env = false;
-  std::string cwd;                       // empty: the parent's
-  std::optional<std::string> stdin_data;  // run(): bytes written to stdin, then closed
+  std::string cwd;                                   // empty: the parent's
+  std::optional<std::string> stdin_data;             // run(): bytes written to stdin, then closed
   std::optional<std::chrono::milliseconds> timeout;  // run() only
   // spawn(): where stdout and stderr go. Empty: inherited from the parent. A path: the
   // file is created (or appended to) and both streams go there.

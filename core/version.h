@@ -4,6 +4,6 @@
 #include <string_view>
 
 namespace jz {
-std::string_view version();        // "0.1.0"
-std::string_view git_revision();   // short commit hash, or "unknown" outside a checkout
+std::string_view version();       // "0.1.0"
+std::string_view git_revision();  // short commit hash, or "unknown" outside a checkout
 }  // namespace jz

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
     std::cerr << "no seeds in " << argv[1] << "\n";
     return 2;
   }
-  for (const auto& s : seeds) LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  for (const auto& s : seeds)
+    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   std::mt19937_64 rng(20261126);
   const std::string alphabet = ":/@[]{}-_.?=\n\t #'\"0123456789azAZ\\\x00\xff";
   for (int i = 0; i < mutations; ++i) {
@@ -38,9 +39,15 @@ int main(int argc, char** argv) {
     for (int e = 0; e < edits; ++e) {
       size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
       switch (rng() % 4) {
-        case 0: s.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-        case 1: if (pos < s.size()) s.erase(pos, 1 + rng() % 4); break;
-        case 2: if (pos < s.size()) s[pos] = static_cast<char>(rng() & 0xff); break;
+        case 0:
+          s.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 1:
+          if (pos < s.size()) s.erase(pos, 1 + rng() % 4);
+          break;
+        case 2:
+          if (pos < s.size()) s[pos] = static_cast<char>(rng() & 0xff);
+          break;
         case 3: {
           const std::string& other = seeds[rng() % seeds.size()];
           s.insert(pos, other.substr(0, rng() % (other.size() + 1)));

@@ -5,9 +5,7 @@
 
 namespace jz::store {
 
-std::string_view dialect_name(Dialect d) {
-  return d == Dialect::kSqlite ? "sqlite" : "postgres";
-}
+std::string_view dialect_name(Dialect d) { return d == Dialect::kSqlite ? "sqlite" : "postgres"; }
 
 const std::string& Row::text(size_t i) const {
   static const std::string kEmpty;
@@ -53,7 +51,8 @@ Result<DatabaseUrl> parse_database_url(std::string_view url) {
     std::string_view path = url.substr(7);
     if (path.rfind("//", 0) == 0) path.remove_prefix(2);
     if (path.empty()) return bad("names no file");
-    if (path.find('?') != std::string_view::npos) return bad("has options, which SQLite URLs do not take");
+    if (path.find('?') != std::string_view::npos)
+      return bad("has options, which SQLite URLs do not take");
     out.dialect = Dialect::kSqlite;
     out.sqlite_path = std::string(path);
     return out;
@@ -184,7 +183,8 @@ Status Database::ping() {
 Result<int64_t> Database::schema_version() {
   int64_t v = 0;
   JZ_RETURN_IF_ERROR(with_conn([&](Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
     v = rows.at(0).integer(0);
     return {};
   }));
@@ -206,7 +206,8 @@ Status Database::apply_migrations() {
         // Two servers starting against one PostgreSQL take turns here.
         JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321001)").status());
       }
-      JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+      JZ_ASSIGN_OR_RETURN(auto rows,
+                          c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
       int64_t current = rows.at(0).integer(0);
       if (current > newest_known) {
         return Status::failed_precondition(
@@ -224,8 +225,9 @@ Status Database::apply_migrations() {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-      return c.exec("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
-                    {m.version, std::string(m.name), int64_t{ms}})
+      return c
+          .exec("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
+                {m.version, std::string(m.name), int64_t{ms}})
           .status();
     });
     JZ_RETURN_IF_ERROR(s);

@@ -55,9 +55,9 @@ class Conn {
 // Where the data lives, parsed from --db / store.url.
 struct DatabaseUrl {
   Dialect dialect = Dialect::kSqlite;
-  std::string sqlite_path;   // kSqlite
-  std::string pg_conninfo;   // kPostgres: the URL as libpq takes it
-  std::string redacted;      // for messages and logs: the password replaced by ***
+  std::string sqlite_path;  // kSqlite
+  std::string pg_conninfo;  // kPostgres: the URL as libpq takes it
+  std::string redacted;     // for messages and logs: the password replaced by ***
 };
 
 // Accepts "sqlite:PATH", "sqlite://PATH" (PATH absolute or relative), and
@@ -68,9 +68,9 @@ Result<DatabaseUrl> parse_database_url(std::string_view url);
 struct DatabaseOptions {
   DatabaseUrl url;
   int pool_size = 8;
-  std::chrono::milliseconds busy_timeout{5000};   // SQLite lock waits; pool waits
-  std::chrono::seconds connect_timeout{10};       // PostgreSQL
-  bool sqlite_synchronous_full = true;            // false: synchronous=NORMAL
+  std::chrono::milliseconds busy_timeout{5000};  // SQLite lock waits; pool waits
+  std::chrono::seconds connect_timeout{10};      // PostgreSQL
+  bool sqlite_synchronous_full = true;           // false: synchronous=NORMAL
   bool apply_migrations = true;
 };
 

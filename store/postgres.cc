@@ -65,7 +65,8 @@ class PostgresConn final : public Conn {
         if (PQgetisnull(res.get(), r, c)) {
           row.cols.emplace_back();
         } else {
-          row.cols.emplace_back(std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
+          row.cols.emplace_back(
+              std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
         }
       }
       rows.push_back(std::move(row));

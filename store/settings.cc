@@ -2,9 +2,7 @@
 
 namespace jz::store {
 namespace {
-Setting from_row(const Row& r) {
-  return {r.text(0), r.text(1), r.integer(2), r.integer(3)};
-}
+Setting from_row(const Row& r) { return {r.text(0), r.text(1), r.integer(2), r.integer(3)}; }
 }  // namespace
 
 Status SettingsRepo::validate_key(std::string_view key) {
@@ -18,7 +16,8 @@ Status SettingsRepo::validate_key(std::string_view key) {
     if (!ok) {
       return Status::invalid_argument("setting key '" + std::string(key) +
                                       "' has a character other than a-z, 0-9, '.', '_', '-' at "
-                                      "position " + std::to_string(i + 1));
+                                      "position " +
+                                      std::to_string(i + 1));
     }
   }
   return {};

@@ -137,11 +137,11 @@ class SqliteConn final : public Conn {
 Result<std::unique_ptr<Conn>> open_sqlite_conn(const DatabaseOptions& options) {
   const std::string& path = options.url.sqlite_path;
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    Status s = Status::unavailable("cannot open SQLite database '" + path + "': " +
-                                   (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
+    Status s = Status::unavailable("cannot open SQLite database '" + path +
+                                   "': " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
                                    "; check that the folder exists and is writable");
     sqlite3_close_v2(db);
     return s;

@@ -56,20 +56,26 @@ TEST_P(StoreTest, MigrationsApplyOnceAndRecordVersion) {
   auto again = Database::open(options_);  // re-applying is a no-op
   ASSERT_TRUE(again.ok()) << again.status().to_string();
   int64_t rows = 0;
-  ASSERT_TRUE((*again)->with_conn([&](Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto r, c.query("SELECT COUNT(*) FROM schema_migrations"));
-    rows = r[0].integer(0);
-    return {};
-  }).ok());
+  ASSERT_TRUE((*again)
+                  ->with_conn([&](Conn& c) -> Status {
+                    JZ_ASSIGN_OR_RETURN(auto r, c.query("SELECT COUNT(*) FROM schema_migrations"));
+                    rows = r[0].integer(0);
+                    return {};
+                  })
+                  .ok());
   EXPECT_EQ(rows, static_cast<int64_t>(migrations().size()));
 }
 
 TEST_P(StoreTest, RefusesASchemaNewerThanTheBinary) {
-  ASSERT_TRUE(db_->with_conn([](Conn& c) {
-    return c.exec("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
-                  {int64_t{9999}, std::string("future"), int64_t{0}})
-        .status();
-  }).ok());
+  ASSERT_TRUE(
+      db_->with_conn([](Conn& c) {
+           return c
+               .exec(
+                   "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
+                   {int64_t{9999}, std::string("future"), int64_t{0}})
+               .status();
+         })
+          .ok());
   db_.reset();
   auto again = Database::open(options_);
   ASSERT_FALSE(again.ok());
@@ -79,23 +85,29 @@ TEST_P(StoreTest, RefusesASchemaNewerThanTheBinary) {
 
 TEST_P(StoreTest, ParametersRoundTripAllTypes) {
   ASSERT_TRUE(db_->with_conn([](Conn& c) {
-    return c.exec_script("CREATE TABLE t (i BIGINT, d DOUBLE PRECISION, s TEXT, n TEXT)");
-  }).ok());
+                   return c.exec_script(
+                       "CREATE TABLE t (i BIGINT, d DOUBLE PRECISION, s TEXT, n TEXT)");
+                 })
+                  .ok());
   std::string tricky = "quote ' \"double\" ? question\nnewline \xE4\xB8\xAD";
   ASSERT_TRUE(db_->transact([&](Conn& c) {
-    return c.exec("INSERT INTO t VALUES (?, ?, ?, ?)",
-                  {int64_t{-9007199254740993}, 0.5, tricky, std::monostate{}})
-        .status();
-  }).ok());
+                   return c
+                       .exec("INSERT INTO t VALUES (?, ?, ?, ?)",
+                             {int64_t{-9007199254740993}, 0.5, tricky, std::monostate{}})
+                       .status();
+                 })
+                  .ok());
   ASSERT_TRUE(db_->with_conn([&](Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT i, d, s, n FROM t WHERE s = ?", {tricky}));
-    EXPECT_EQ(rows.size(), 1u);
-    EXPECT_EQ(rows[0].integer(0), -9007199254740993);
-    EXPECT_DOUBLE_EQ(std::stod(rows[0].text(1)), 0.5);
-    EXPECT_EQ(rows[0].text(2), tricky);
-    EXPECT_TRUE(rows[0].is_null(3));
-    return {};
-  }).ok());
+                   JZ_ASSIGN_OR_RETURN(auto rows,
+                                       c.query("SELECT i, d, s, n FROM t WHERE s = ?", {tricky}));
+                   EXPECT_EQ(rows.size(), 1u);
+                   EXPECT_EQ(rows[0].integer(0), -9007199254740993);
+                   EXPECT_DOUBLE_EQ(std::stod(rows[0].text(1)), 0.5);
+                   EXPECT_EQ(rows[0].text(2), tricky);
+                   EXPECT_TRUE(rows[0].is_null(3));
+                   return {};
+                 })
+                  .ok());
 }
 
 TEST_P(StoreTest, FailedTransactionRollsBackEverything) {
@@ -201,9 +213,9 @@ TEST(DatabaseUrlTest, AcceptedForms) {
 }
 
 TEST(DatabaseUrlTest, RejectionsExplainTheFormsAndHidePasswords) {
-  for (const char* bad : {"mysql://x/y", "", "sqlite:", "postgres://", "just-a-path",
-                          "postgres/u1:pw@db:5432/x", "postgres:pw@x://y",
-                          "postgres://u:pw@h:99999/db", "postgres://u:pw@h:abc/db"}) {
+  for (const char* bad :
+       {"mysql://x/y", "", "sqlite:", "postgres://", "just-a-path", "postgres/u1:pw@db:5432/x",
+        "postgres:pw@x://y", "postgres://u:pw@h:99999/db", "postgres://u:pw@h:abc/db"}) {
     auto r = parse_database_url(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find("use sqlite:PATH"), std::string::npos) << bad;
@@ -213,8 +225,8 @@ TEST(DatabaseUrlTest, RejectionsExplainTheFormsAndHidePasswords) {
 
 TEST(DatabaseTest, UnreachablePostgresIsUnavailableWithoutPassword) {
   DatabaseOptions opts;
-  opts.url = *parse_database_url("postgres://u:topsecret@127.0.0.1:" +
-                                 std::to_string(testing::free_port()) + "/db");
+  opts.url = *parse_database_url(
+      "postgres://u:topsecret@127.0.0.1:" + std::to_string(testing::free_port()) + "/db");
   opts.connect_timeout = std::chrono::seconds(2);
   auto db = Database::open(opts);
   ASSERT_FALSE(db.ok());

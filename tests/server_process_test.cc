@@ -1,5 +1,7 @@
 // End-to-end tests of the `jizhan` binary as a user runs it: start-up errors, graceful
 // shutdown, crash durability on SQLite and PostgreSQL, and the config documentation.
+#include "tests/support/server_process.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -17,13 +19,13 @@
 #include "core/json.h"
 #include "core/subprocess.h"
 #include "tests/support/postgres_server.h"
-#include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace jz::testing {
 namespace {
 
-SubprocessResult run_jizhan(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+SubprocessResult run_jizhan(std::vector<std::string> args,
+                            std::map<std::string, std::string> env = {}) {
   args.insert(args.begin(), jizhan_binary());
   auto r = run_subprocess({.argv = args, .env = env, .timeout = std::chrono::seconds(30)});
   EXPECT_TRUE(r.ok()) << r.status().to_string();
@@ -228,7 +230,8 @@ void burst_then_crash(const std::string& data_dir, const std::vector<std::string
     EXPECT_EQ((*j)["value"]["n"], i);
   }
   EXPECT_EQ(missing, 0) << "acknowledged writes lost: " << missing << " of " << acked.size();
-  std::cout << "acknowledged " << acked.size() << " writes before SIGKILL; all present after restart\n";
+  std::cout << "acknowledged " << acked.size()
+            << " writes before SIGKILL; all present after restart\n";
 }
 
 TEST(DurabilityTest, SigkillDuringBurstLosesNoAcknowledgedWriteSqlite) {
@@ -270,9 +273,12 @@ TEST(DocsTest, ConfigDocListsEveryKey) {
 }
 
 TEST(CliTest, HelpOnEveryCommand) {
-  for (auto args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"server", "--help"}, {"version", "--help"}, {"config", "--help"},
-           {"config", "keys", "--help"}, {"config", "check", "--help"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{{"--help"},
+                                                         {"server", "--help"},
+                                                         {"version", "--help"},
+                                                         {"config", "--help"},
+                                                         {"config", "keys", "--help"},
+                                                         {"config", "check", "--help"}}) {
     auto r = run_jizhan(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << args[0];
@@ -284,11 +290,12 @@ TEST(CliTest, HelpOnEveryCommand) {
 }
 
 TEST(CliTest, ConfigCheckShowsSourcesAndRedactsSecrets) {
-  auto r = run_jizhan({"config", "check", "--listen", "127.0.0.1:9999", "--db",
-                       "postgres://u:secretpw@h:5432/d"},
-                      {{"JIZHAN_LOG_LEVEL", "debug"}});
+  auto r = run_jizhan(
+      {"config", "check", "--listen", "127.0.0.1:9999", "--db", "postgres://u:secretpw@h:5432/d"},
+      {{"JIZHAN_LOG_LEVEL", "debug"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("server.listen = 127.0.0.1:9999  (flag --listen)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("server.listen = 127.0.0.1:9999  (flag --listen)"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("log.level = debug  (environment variable JIZHAN_LOG_LEVEL)"),
             std::string::npos);
   EXPECT_EQ(r.out.find("secretpw"), std::string::npos);

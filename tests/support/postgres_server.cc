@@ -56,9 +56,8 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start() {
   }
   const std::string data = root + "/data";
   auto init = run_subprocess(
-      {.argv = cat(as_postgres_user(),
-                   {pg->bindir_ + "/initdb", "-D", data, "-U", "jizhan", "-A", "trust", "-E",
-                    "UTF8", "--locale=C", "--no-sync"}),
+      {.argv = cat(as_postgres_user(), {pg->bindir_ + "/initdb", "-D", data, "-U", "jizhan", "-A",
+                                        "trust", "-E", "UTF8", "--locale=C", "--no-sync"}),
        .env = {{"LC_ALL", "C"}},
        .timeout = std::chrono::seconds(120)});
   if (!init.ok()) return init.status();
@@ -69,8 +68,8 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start() {
     auto child = Child::spawn(
         {.argv = cat(as_postgres_user(),
                      {pg->bindir_ + "/postgres", "-D", data, "-p", std::to_string(pg->port_), "-k",
-                      root, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-                      "-c", "shared_buffers=32MB"}),
+                      root, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c",
+                      "shared_buffers=32MB"}),
          .env = {{"LC_ALL", "C"}},
          .output_file = root + "/server.log"});
     if (!child.ok()) return child.status();

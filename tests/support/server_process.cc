@@ -18,9 +18,9 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::string& d
   auto p = std::make_unique<ServerProcess>();
   p->port_ = free_port();
   p->log_path_ = data_dir + ".log";
-  std::vector<std::string> argv = {jizhan_binary(), "server", "--listen",
-                                   "127.0.0.1:" + std::to_string(p->port_), "--data-dir", data_dir,
-                                   "--set", "log.access=false"};
+  std::vector<std::string> argv = {
+      jizhan_binary(), "server", "--listen", "127.0.0.1:" + std::to_string(p->port_),
+      "--data-dir",    data_dir, "--set",    "log.access=false"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto child = Child::spawn({.argv = argv, .output_file = p->log_path_});
   if (!child.ok()) return child.status();
@@ -38,7 +38,8 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::string& d
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return Status::deadline_exceeded("jizhan server did not answer /healthz within 30 s: " + p->log());
+  return Status::deadline_exceeded("jizhan server did not answer /healthz within 30 s: " +
+                                   p->log());
 }
 
 std::string ServerProcess::log() const {

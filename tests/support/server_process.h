@@ -28,7 +28,9 @@ class ServerProcess {
   std::string log() const;
   void signal(int sig) { child_->signal(sig); }
   SubprocessResult wait() { return child_->wait(); }
-  std::optional<SubprocessResult> wait_for(std::chrono::milliseconds t) { return child_->wait_for(t); }
+  std::optional<SubprocessResult> wait_for(std::chrono::milliseconds t) {
+    return child_->wait_for(t);
+  }
 
  private:
   std::unique_ptr<Child> child_;
