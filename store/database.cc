@@ -91,10 +91,14 @@ class Database::Pool {
  public:
   Pool(const DatabaseOptions& options) : options_(options) {}
 
+  Result<std::unique_ptr<Conn>> open() {
+    return options_.url.dialect == Dialect::kSqlite ? open_sqlite_conn(options_)
+                                                    : open_postgres_conn(options_);
+  }
+
   Status fill() {
     for (int i = 0; i < options_.pool_size; ++i) {
-      auto c = options_.url.dialect == Dialect::kSqlite ? open_sqlite_conn(options_)
-                                                        : open_postgres_conn(options_);
+      auto c = open();
       if (!c.ok()) return c.status();
       idle_.push_back(std::move(c).value());
     }
@@ -114,18 +118,34 @@ class Database::Pool {
     return c;
   }
 
-  void release(std::unique_ptr<Conn> c, bool broken) {
-    if (broken) {
-      // Replace a connection that lost its server, so the pool heals after an outage.
-      auto fresh = options_.url.dialect == Dialect::kSqlite ? open_sqlite_conn(options_)
-                                                            : open_postgres_conn(options_);
-      if (fresh.ok()) c = std::move(fresh).value();
+  void release(std::unique_ptr<Conn> c) {
+    if (c->healthy()) {
+      {
+        std::lock_guard lock(mu_);
+        idle_.push_back(std::move(c));
+      }
+      cv_.notify_one();
+      return;
+    }
+    // The server went away (restart, failover): the idle connections opened before are
+    // broken too, so replace them all now rather than fail one request per connection.
+    // Where a new connection cannot be made yet, the broken one goes back and is
+    // replaced on a later release.
+    std::vector<std::unique_ptr<Conn>> stale;
+    {
+      std::lock_guard lock(mu_);
+      stale.swap(idle_);
+    }
+    stale.push_back(std::move(c));
+    for (auto& conn : stale) {
+      auto fresh = open();
+      if (fresh.ok()) conn = std::move(fresh).value();
     }
     {
       std::lock_guard lock(mu_);
-      idle_.push_back(std::move(c));
+      for (auto& conn : stale) idle_.push_back(std::move(conn));
     }
-    cv_.notify_one();
+    cv_.notify_all();
   }
 
  private:
@@ -150,7 +170,7 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
 Status Database::with_conn(const std::function<Status(Conn&)>& fn) {
   JZ_ASSIGN_OR_RETURN(auto conn, pool_->acquire());
   Status s = fn(*conn);
-  pool_->release(std::move(conn), s.code() == Code::kUnavailable);
+  pool_->release(std::move(conn));
   return s;
 }
 
@@ -159,7 +179,7 @@ Status Database::transact(const std::function<Status(Conn&)>& fn) {
   const bool sqlite = dialect() == Dialect::kSqlite;
   auto begin = conn->exec(sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   if (!begin.ok()) {
-    pool_->release(std::move(conn), begin.status().code() == Code::kUnavailable);
+    pool_->release(std::move(conn));
     return begin.status();
   }
   Status s = fn(*conn);
@@ -172,7 +192,7 @@ Status Database::transact(const std::function<Status(Conn&)>& fn) {
   } else {
     (void)conn->exec("ROLLBACK");
   }
-  pool_->release(std::move(conn), s.code() == Code::kUnavailable);
+  pool_->release(std::move(conn));
   return s;
 }
 

@@ -50,6 +50,9 @@ class Conn {
   // Runs several ';'-separated statements without parameters (migrations).
   virtual Status exec_script(std::string_view sql) = 0;
   virtual Dialect dialect() const = 0;
+  // False once the connection is known to be broken (PostgreSQL server gone); the pool
+  // then replaces it.
+  virtual bool healthy() const { return true; }
 };
 
 // Where the data lives, parsed from --db / store.url.

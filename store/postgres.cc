@@ -52,6 +52,7 @@ class PostgresConn final : public Conn {
   explicit PostgresConn(PGconn* c) : conn_(c) {}
   ~PostgresConn() override { PQfinish(conn_); }
   Dialect dialect() const override { return Dialect::kPostgres; }
+  bool healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
 
   Result<std::vector<Row>> query(std::string_view sql, const Params& params) override {
     JZ_ASSIGN_OR_RETURN(ResultPtr res, run(sql, params));

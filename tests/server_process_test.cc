@@ -261,6 +261,53 @@ TEST(ServerProcessTest, PostgresStoreServesAndReportsReady) {
   EXPECT_NE(r->body.find("postgres"), std::string::npos);
 }
 
+TEST(ServerProcessTest, ReadinessFollowsPostgresOutageAndRecovery) {
+  // A server of its own, since this test stops it.
+  auto pg = PostgresServer::start();
+  ASSERT_TRUE(pg.ok()) << pg.status().to_string();
+  TempDir dir;
+  auto s = ServerProcess::start(dir.str() + "/d", {"--db", (*pg)->url()});
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  httplib::Client c("127.0.0.1", (*s)->port());
+  c.set_bearer_token_auth((*s)->token());
+  ASSERT_EQ(c.Put("/api/v1/settings/before", R"({"value":1})", "application/json")->status, 200);
+
+  (*pg)->stop();
+  auto down = c.Get("/readyz");
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->status, 503) << down->body;
+  EXPECT_NE(down->body.find("\"code\":\"unavailable\""), std::string::npos) << down->body;
+  auto write = c.Put("/api/v1/settings/during", R"({"value":2})", "application/json");
+  ASSERT_TRUE(write);
+  EXPECT_EQ(write->status, 503) << write->body;
+  EXPECT_EQ(c.Get("/healthz")->status, 200) << "liveness does not depend on the store";
+
+  ASSERT_TRUE((*pg)->restart().ok());
+  // The pool replaces its broken connections as they are used.
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    status = c.Get("/readyz")->status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, 200);
+  // Every pooled connection works again, not just the one readiness used: concurrent
+  // requests take different connections from the pool.
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&] {
+      httplib::Client ct("127.0.0.1", (*s)->port());
+      ct.set_bearer_token_auth((*s)->token());
+      for (int i = 0; i < 10; ++i) {
+        auto r = ct.Get("/api/v1/settings/before");
+        if (!r || r->status != 200) ++failures;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
 TEST(DocsTest, ConfigDocListsEveryKey) {
   auto r = run_jizhan({"config", "keys", "--markdown"});
   ASSERT_EQ(r.exit_code, 0);

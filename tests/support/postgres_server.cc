@@ -63,40 +63,51 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::start() {
   if (!init.ok()) return init.status();
   if (!init->success()) return Status::internal("initdb failed: " + init->err + init->out);
 
+  JZ_RETURN_IF_ERROR(pg->launch(/*pick_port=*/true));
+  JZ_RETURN_IF_ERROR(pg->create_database("jizhan"));
+  return pg;
+}
+
+Status PostgresServer::launch(bool pick_port) {
+  const std::string root = dir_->str();
   for (int attempt = 0; attempt < 5; ++attempt) {
-    pg->port_ = free_port();
+    if (pick_port) port_ = free_port();
     auto child = Child::spawn(
         {.argv = cat(as_postgres_user(),
-                     {pg->bindir_ + "/postgres", "-D", data, "-p", std::to_string(pg->port_), "-k",
-                      root, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c",
-                      "shared_buffers=32MB"}),
+                     {bindir_ + "/postgres", "-D", root + "/data", "-p", std::to_string(port_),
+                      "-k", root, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+                      "-c", "shared_buffers=32MB"}),
          .env = {{"LC_ALL", "C"}},
          .output_file = root + "/server.log"});
     if (!child.ok()) return child.status();
-    pg->server_ = std::make_unique<Child>(std::move(child).value());
+    server_ = std::make_unique<Child>(std::move(child).value());
     // Ready when pg_isready says so, or failed when the process has exited.
     for (int i = 0; i < 300; ++i) {
-      auto ready = run_subprocess({.argv = {pg->bindir_ + "/pg_isready", "-h", "127.0.0.1", "-p",
-                                            std::to_string(pg->port_), "-q"}});
-      if (ready.ok() && ready->success()) {
-        JZ_RETURN_IF_ERROR(pg->create_database("jizhan"));
-        return pg;
-      }
-      if (!pg->server_->running()) break;
+      auto ready = run_subprocess({.argv = {bindir_ + "/pg_isready", "-h", "127.0.0.1", "-p",
+                                            std::to_string(port_), "-q"}});
+      if (ready.ok() && ready->success()) return {};
+      if (!server_->running()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    pg->server_.reset();  // port taken or slow start: try another port
+    server_.reset();  // port taken or slow start: try again
   }
   return Status::unavailable("PostgreSQL did not start; see the log in " + root + "/server.log");
 }
 
-PostgresServer::~PostgresServer() {
-  if (server_) {
-    server_->signal(SIGINT);  // fast shutdown
-    if (!server_->wait_for(std::chrono::seconds(30))) server_->signal(SIGKILL);
-    server_->wait();
-  }
+void PostgresServer::stop() {
+  if (!server_) return;
+  server_->signal(SIGINT);  // fast shutdown
+  if (!server_->wait_for(std::chrono::seconds(30))) server_->signal(SIGKILL);
+  server_->wait();
+  server_.reset();
 }
+
+Status PostgresServer::restart() {
+  stop();
+  return launch(/*pick_port=*/false);
+}
+
+PostgresServer::~PostgresServer() { stop(); }
 
 std::string PostgresServer::url(const std::string& db) const {
   return "postgres://jizhan@127.0.0.1:" + std::to_string(port_) + "/" + db;

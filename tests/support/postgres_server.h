@@ -23,9 +23,14 @@ class PostgresServer {
   // A URL for database `db` (created on demand by create_database).
   std::string url(const std::string& db = "jizhan") const;
   Status create_database(const std::string& db);
+  // Stops the server (fast shutdown) and starts it again on the same port and data,
+  // for tests of outages.
+  void stop();
+  Status restart();
 
  private:
   PostgresServer() = default;
+  Status launch(bool pick_port);
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<Child> server_;
   std::string bindir_;
