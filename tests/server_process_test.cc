@@ -143,6 +143,41 @@ TEST(ServerProcessTest, SigtermExitsZeroAndLogsJson) {
   EXPECT_NE((*s)->log().find("stopped cleanly"), std::string::npos);
 }
 
+TEST(ServerProcessTest, SigtermLetsARequestInFlightFinishThenExitsZero) {
+  TempDir dir;
+  auto s = ServerProcess::start(dir.str() + "/d");
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  httplib::Client c("127.0.0.1", (*s)->port());
+  c.set_bearer_token_auth((*s)->token());
+  c.set_read_timeout(20, 0);
+  const std::string payload = R"({"value":"sent slowly"})";
+  std::atomic<bool> signalled{false};
+  // The body trickles in; SIGTERM arrives after the first bytes, mid-request.
+  auto r = c.Put(
+      "/api/v1/settings/in-flight", payload.size(),
+      [&](size_t offset, size_t length, httplib::DataSink& sink) {
+        if (offset > 0 && !signalled.exchange(true)) (*s)->signal(SIGTERM);
+        std::this_thread::sleep_for(std::chrono::milliseconds(40));
+        sink.write(payload.data() + offset, std::min<size_t>(length, 3));
+        return true;
+      },
+      "application/json");
+  ASSERT_TRUE(signalled.load());
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200) << r->body;
+  auto exit = (*s)->wait_for(std::chrono::seconds(20));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->exit_code, 0) << (*s)->log();
+  // And the write was kept.
+  auto again = ServerProcess::start(dir.str() + "/d");
+  ASSERT_TRUE(again.ok());
+  httplib::Client c2("127.0.0.1", (*again)->port());
+  c2.set_bearer_token_auth((*again)->token());
+  auto g = c2.Get("/api/v1/settings/in-flight");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->status, 200);
+}
+
 TEST(ServerProcessTest, AdminTokenFileIsPrivateAndStable) {
   TempDir dir;
   std::string data = dir.str() + "/d";
