@@ -15,7 +15,7 @@
 namespace jz::api {
 
 Status parse_listen_address(std::string_view text, std::string& host, int& port) {
-  auto bad = [&](std::string why) {
+  auto bad = [&](const std::string& why) {
     return Status::invalid_argument("listen address '" + std::string(text) + "' " + why +
                                     ": use HOST:PORT, for example 127.0.0.1:8080");
   };
@@ -186,7 +186,7 @@ class ApiServer::Impl {
     }
     if (!ok) {
       return Status::unavailable("cannot listen on " + options_.host + ":" +
-                                 std::to_string(options_.port) + ": " + std::strerror(errno) +
+                                 std::to_string(options_.port) + ": " + errno_message(errno) +
                                  " (is another server using the port? choose another with "
                                  "--listen HOST:PORT)");
     }
@@ -266,7 +266,7 @@ class ApiServer::Impl {
         [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
           std::string what = "unknown exception";
           try {
-            std::rethrow_exception(ep);
+            std::rethrow_exception(std::move(ep));
           } catch (const std::exception& e) {
             what = e.what();
           } catch (...) {

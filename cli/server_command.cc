@@ -75,7 +75,7 @@ int run_server(const ConfigSources& sources) {
 
   int exit_code = 0;
   for (;;) {
-    timespec tick{0, 200 * 1000 * 1000};
+    timespec tick{0, 200'000'000L};
     int sig = sigtimedwait(&signals, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) {
       logger->info("received {}; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

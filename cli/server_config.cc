@@ -165,7 +165,7 @@ Status prepare_data_dir(const std::string& dir) {
     return Status::failed_precondition("data directory '" + dir +
                                        "' (server.data_dir) is not "
                                        "writable: " +
-                                       std::strerror(err) +
+                                       errno_message(err) +
                                        "; choose another with --data-dir or fix its permissions");
   }
   close(fd);
@@ -192,7 +192,7 @@ Result<std::string> admin_token(const ServerSettings& settings, bool& created) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status::failed_precondition("cannot create admin token file '" + path +
-                                       "': " + std::strerror(errno));
+                                       "': " + errno_message(errno));
   }
   std::string line = token + "\n";
   bool ok =

@@ -126,7 +126,7 @@ std::string ConfigSchema::env_name(std::string_view name) {
 
 Result<std::string> check_config_value(const ConfigKey& key, std::string_view value,
                                        std::string_view source) {
-  auto bad = [&](std::string extra = "") {
+  auto bad = [&](const std::string& extra = "") {
     return Status::invalid_argument(std::string(source) + ": config key '" + key.name +
                                     "' must be " + type_name(key) + ", got '" + std::string(value) +
                                     "'" + extra);

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/status.h"
+
 namespace jz {
 
 uint64_t Random::next_u64() {
@@ -22,7 +24,7 @@ void SecureRandom::fill(void* buf, size_t n) {
       if (errno == EINTR) continue;
       // Without a working CSPRNG no token or id can be trusted; stopping is the only
       // safe answer.
-      throw std::runtime_error(std::string("getrandom failed: ") + std::strerror(errno));
+      throw std::runtime_error(std::string("getrandom failed: ") + errno_message(errno));
     }
     p += got;
     n -= static_cast<size_t>(got);

@@ -1,6 +1,7 @@
 #include "core/status.h"
 
 #include <array>
+#include <cstring>
 
 namespace jz {
 namespace {
@@ -29,6 +30,12 @@ std::optional<Code> code_from_name(std::string_view name) {
     if (kNames[i] == name) return static_cast<Code>(i);
   }
   return std::nullopt;
+}
+
+std::string errno_message(int err) {
+  char buf[256];
+  // GNU strerror_r returns a pointer to the message, which may or may not be `buf`.
+  return strerror_r(err, buf, sizeof buf);
 }
 
 std::string Status::to_string() const {

@@ -36,6 +36,9 @@ enum class Code {
 std::string_view code_name(Code code);
 // Parses a name produced by code_name; nullopt for anything else.
 std::optional<Code> code_from_name(std::string_view name);
+// The text of an errno value ("No such file or directory"); thread-safe, unlike
+// std::strerror.
+std::string errno_message(int err);
 // For test failure messages (GoogleTest finds it by argument-dependent lookup).
 inline void PrintTo(Code code, std::ostream* os) { *os << code_name(code); }
 

@@ -53,14 +53,14 @@ Result<pid_t> fork_exec(const SubprocessOptions& o, int in_fd, int out_fd, int e
   ExecPlan plan = make_plan(o);
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
-    return Status::internal(std::string("pipe: ") + std::strerror(errno));
+    return Status::internal(std::string("pipe: ") + errno_message(errno));
   }
   const char* cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
   pid_t pid = fork();
   if (pid < 0) {
     close(report[0]);
     close(report[1]);
-    return Status::resource_exhausted(std::string("fork: ") + std::strerror(errno));
+    return Status::resource_exhausted(std::string("fork: ") + errno_message(errno));
   }
   if (pid == 0) {
     // Child: only async-signal-safe calls from here on.
@@ -97,7 +97,7 @@ Result<pid_t> fork_exec(const SubprocessOptions& o, int in_fd, int out_fd, int e
     std::string what = cwd && child_err == ENOENT
                            ? "cannot start '" + o.argv[0] + "' in '" + o.cwd + "'"
                            : "cannot start '" + o.argv[0] + "'";
-    return Status::failed_precondition(what + ": " + std::strerror(child_err));
+    return Status::failed_precondition(what + ": " + errno_message(child_err));
   }
   return pid;
 }
@@ -107,10 +107,10 @@ Result<pid_t> fork_exec(const SubprocessOptions& o, int in_fd, int out_fd, int e
 Result<SubprocessResult> run_subprocess(const SubprocessOptions& options) {
   int in[2] = {-1, -1}, out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-    return Status::internal(std::string("pipe: ") + std::strerror(errno));
+    return Status::internal(std::string("pipe: ") + errno_message(errno));
   }
   if (options.stdin_data && pipe2(in, O_CLOEXEC) != 0) {
-    return Status::internal(std::string("pipe: ") + std::strerror(errno));
+    return Status::internal(std::string("pipe: ") + errno_message(errno));
   }
   int devnull = -1;
   if (!options.stdin_data) devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -193,7 +193,7 @@ Result<Child> Child::spawn(const SubprocessOptions& options) {
     out_fd = open(options.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (out_fd < 0) {
       return Status::failed_precondition("cannot open '" + options.output_file +
-                                         "' for output: " + std::strerror(errno));
+                                         "' for output: " + errno_message(errno));
     }
   }
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -42,7 +42,7 @@ constexpr std::string_view kUrlForms =
 Result<DatabaseUrl> parse_database_url(std::string_view url) {
   DatabaseUrl out;
   out.redacted = redact_url(url);
-  auto bad = [&](std::string why) {
+  auto bad = [&](const std::string& why) {
     return Status::invalid_argument("database URL '" + out.redacted + "' " + why + ": " +
                                     std::string(kUrlForms));
   };
@@ -81,7 +81,7 @@ Result<DatabaseUrl> parse_database_url(std::string_view url) {
     return out;
   }
   auto colon = url.find(':');
-  if (colon != std::string_view::npos && colon < 16) {
+  if (colon < 16) {  // npos is larger
     return bad("has an unsupported scheme '" + std::string(url.substr(0, colon)) + "'");
   }
   return bad("has no scheme");
