@@ -65,9 +65,11 @@ Result<pid_t> fork_exec(const SubprocessOptions& o, int in_fd, int out_fd, int e
   if (pid == 0) {
     // Child: only async-signal-safe calls from here on.
     if (o.new_process_group) setpgid(0, 0);
+    // The parent may block SIGTERM/SIGINT (the server does) and ignore SIGPIPE; a
+    // child starts with the defaults. The child has one thread, so sigprocmask is fine.
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
+    sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe)
     signal(SIGPIPE, SIG_DFL);
     if (in_fd >= 0) dup2(in_fd, 0);
     if (out_fd >= 0) dup2(out_fd, 1);
