@@ -38,16 +38,6 @@ Status parse_listen_address(std::string_view text, std::string& host, int& port)
   return {};
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  // Length differences are not secret (tokens have a fixed length); contents are.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff = diff | static_cast<unsigned char>(a[i] ^ b[i]);
-  // The barrier keeps the compiler from turning the loop into an early-exit compare.
-  asm volatile("" : "+r"(diff));
-  return diff == 0;
-}
-
 namespace {
 
 int http_status(Code code) {
@@ -116,6 +106,7 @@ struct RequestContext {
   Clock::SteadyTime start;
   std::string route;
   std::string request_id;
+  std::optional<iam::Principal> principal;  // set for authenticated requests
 };
 thread_local RequestContext t_ctx;
 
@@ -157,10 +148,11 @@ Json setting_json(const store::Setting& s) {
 
 class ApiServer::Impl {
  public:
-  Impl(ServerOptions options, store::Database& db, std::shared_ptr<spdlog::logger> logger,
-       Clock& clock)
+  Impl(ServerOptions options, store::Database& db, iam::Authenticator& auth,
+       std::shared_ptr<spdlog::logger> logger, Clock& clock)
       : options_(std::move(options)),
         db_(db),
+        auth_(auth),
         logger_(std::move(logger)),
         clock_(clock),
         ids_(clock, SecureRandom::instance()),
@@ -173,9 +165,6 @@ class ApiServer::Impl {
   httplib::Server http;
 
   Status bind(int& bound_port) {
-    if (options_.admin_token.empty()) {
-      return Status::failed_precondition("no admin token configured; refusing to serve /api/");
-    }
     int port = options_.port;
     bool ok;
     if (port == 0) {
@@ -227,10 +216,10 @@ class ApiServer::Impl {
 
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       begin_request(req, res);
-      if (needs_auth(req.path) && !authenticated(req)) {
-        write_error(res, Status::unauthenticated(
-                             "this endpoint needs 'Authorization: Bearer TOKEN'; the admin token "
-                             "is in DATA_DIR/admin-token"));
+      if (!needs_auth(req.path)) return httplib::Server::HandlerResponse::Unhandled;
+      Status s = authenticate(req);
+      if (!s.ok()) {
+        write_error(res, s);
         res.set_header("WWW-Authenticate", "Bearer");
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -302,22 +291,37 @@ class ApiServer::Impl {
     t_ctx.active = true;
     t_ctx.start = clock_.steady_now();
     t_ctx.route = "unmatched";
+    t_ctx.principal.reset();
     std::string incoming = req.get_header_value("X-Request-Id");
     t_ctx.request_id = valid_request_id(incoming) ? incoming : ids_.next("req_");
     res.set_header("X-Request-Id", t_ctx.request_id);
   }
 
   bool needs_auth(const std::string& path) const {
+    if (path == "/api/v1/auth/login") return false;
     if (path.rfind("/api/", 0) == 0) return true;
     if (path == "/metrics") return !options_.metrics_public;
     return false;
   }
 
-  bool authenticated(const httplib::Request& req) const {
+  Status authenticate(const httplib::Request& req) {
     const std::string& h = req.get_header_value("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
-    if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0) return false;
-    return constant_time_equal(std::string_view(h).substr(kBearer.size()), options_.admin_token);
+    if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0) {
+      return Status::unauthenticated(
+          "this endpoint needs 'Authorization: Bearer TOKEN': log in with POST "
+          "/api/v1/auth/login, or use an API token");
+    }
+    auto p = auth_.authenticate(h.substr(kBearer.size()));
+    if (!p.ok()) return p.status();
+    t_ctx.principal = std::move(p).value();
+    return {};
+  }
+
+  // Platform-wide resources (settings) are for platform admins.
+  static Status require_platform_admin() {
+    if (t_ctx.principal && t_ctx.principal->is_platform_admin()) return {};
+    return Status::permission_denied("only a platform-admin may do this");
   }
 
   // Registers a handler under a route label (the pattern that metrics and logs show).
@@ -365,7 +369,39 @@ class ApiServer::Impl {
     on("GET", "/api/v1/version", "/api/v1/version",
        [version_body](const auto&, auto& res) { res.set_content(version_body, kJson); });
 
+    on("POST", "/api/v1/auth/login", "/api/v1/auth/login", [this](const auto& req, auto& res) {
+      auto body = json::parse(req.body, "request body");
+      if (!body.ok()) return write_error(res, body.status());
+      auto username = json::required_string(*body, "username");
+      if (!username.ok()) return write_error(res, username.status());
+      auto password = json::required_string(*body, "password");
+      if (!password.ok()) return write_error(res, password.status());
+      auto login = auth_.login(*username, *password);
+      if (!login.ok()) return write_error(res, login.status());
+      write_json(
+          res, 200,
+          {{"token", login->token},
+           {"expires_at",
+            format_rfc3339(Clock::WallTime(std::chrono::milliseconds(login->expires_at_ms)))},
+           {"user",
+            {{"username", login->user.username}, {"platform_role", login->user.platform_role}}}});
+    });
+    on("GET", "/api/v1/auth/whoami", "/api/v1/auth/whoami", [](const auto&, auto& res) {
+      const iam::Principal& p = *t_ctx.principal;
+      write_json(
+          res, 200,
+          {{"username", p.username},
+           {"platform_role", p.platform_role},
+           {"token", {{"id", p.token_id}, {"kind", p.token_kind}, {"project", p.project_scope}}}});
+    });
+    on("POST", "/api/v1/auth/logout", "/api/v1/auth/logout", [this](const auto&, auto& res) {
+      Status s = auth_.logout(*t_ctx.principal);
+      if (!s.ok()) return write_error(res, s);
+      res.status = 204;
+    });
+
     on("GET", "/api/v1/settings", "/api/v1/settings", [this](const auto& req, auto& res) {
+      if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
       int limit = 100;
       if (req.has_param("page_size")) {
         const std::string v = req.get_param_value("page_size");
@@ -390,11 +426,13 @@ class ApiServer::Impl {
     const std::string key_pattern = R"(/api/v1/settings/([^/]+))";
     const std::string key_label = "/api/v1/settings/{key}";
     on("GET", key_pattern, key_label, [this](const auto& req, auto& res) {
+      if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
       auto s = settings_.get(req.matches[1]);
       if (!s.ok()) return write_error(res, s.status());
       write_json(res, 200, setting_json(*s));
     });
     on("PUT", key_pattern, key_label, [this](const auto& req, auto& res) {
+      if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
       auto body = json::parse(req.body, "request body");
       if (!body.ok()) return write_error(res, body.status());
       if (!body->is_object() || !body->contains("value")) {
@@ -407,6 +445,7 @@ class ApiServer::Impl {
       write_json(res, 200, setting_json(*s));
     });
     on("DELETE", key_pattern, key_label, [this](const auto& req, auto& res) {
+      if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
       Status s = settings_.remove(req.matches[1]);
       if (!s.ok()) return write_error(res, s);
       res.status = 204;
@@ -415,6 +454,7 @@ class ApiServer::Impl {
 
   ServerOptions options_;
   store::Database& db_;
+  iam::Authenticator& auth_;
   std::shared_ptr<spdlog::logger> logger_;
   Clock& clock_;
   IdGenerator ids_;
@@ -426,9 +466,9 @@ class ApiServer::Impl {
   int last_socket_ = -1;  // the socket cpp-httplib bound, seen through set_socket_options
 };
 
-ApiServer::ApiServer(ServerOptions options, store::Database& db,
+ApiServer::ApiServer(ServerOptions options, store::Database& db, iam::Authenticator& auth,
                      std::shared_ptr<spdlog::logger> logger, Clock& clock)
-    : impl_(std::make_unique<Impl>(std::move(options), db, std::move(logger), clock)) {}
+    : impl_(std::make_unique<Impl>(std::move(options), db, auth, std::move(logger), clock)) {}
 
 ApiServer::~ApiServer() = default;
 

@@ -1,13 +1,15 @@
 // The HTTP API server (cpp-httplib underneath).
 //
-// Owns routing, authentication of /api/ routes, request ids (X-Request-Id, taken from
+// Owns routing, authentication of /api/ routes (bearer tokens from a login or API
+// tokens, see platform/iam), request ids (X-Request-Id, taken from
 // the client when well-formed, generated otherwise), JSON error bodies
 // {"error":{"code","message","request_id"}}, the access log, Prometheus metrics,
 // body-size limits, read/write/keep-alive timeouts and graceful shutdown: stop() closes
 // the listening socket, lets requests in flight finish, then run() returns.
 //
 // Routes served now: GET /healthz, GET /readyz, GET /metrics, GET /api/v1/version,
-// and the platform settings under /api/v1/settings.
+// POST /api/v1/auth/login, GET /api/v1/auth/whoami, POST /api/v1/auth/logout, and the
+// platform settings under /api/v1/settings (platform admins only).
 //
 // Thread safety: bind() and run() are called from one thread; stop() from any thread.
 #pragma once
@@ -21,6 +23,7 @@
 #include "core/clock.h"
 #include "core/id.h"
 #include "core/status.h"
+#include "platform/iam/authenticator.h"
 #include "store/database.h"
 
 namespace jz::api {
@@ -35,20 +38,16 @@ struct ServerOptions {
   std::chrono::seconds keepalive_timeout{5};
   int keepalive_max_requests = 1000;
   bool access_log = true;
-  bool metrics_public = true;  // false: /metrics needs the admin token too
-  std::string admin_token;     // bearer token for /api/ routes; must be non-empty
+  bool metrics_public = true;  // false: /metrics needs a token too
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" for all interfaces).
 Status parse_listen_address(std::string_view text, std::string& host, int& port);
 
-// Equal-time comparison, so a token check does not leak how many bytes matched.
-bool constant_time_equal(std::string_view a, std::string_view b);
-
 class ApiServer {
  public:
-  ApiServer(ServerOptions options, store::Database& db, std::shared_ptr<spdlog::logger> logger,
-            Clock& clock = Clock::system());
+  ApiServer(ServerOptions options, store::Database& db, iam::Authenticator& auth,
+            std::shared_ptr<spdlog::logger> logger, Clock& clock = Clock::system());
   ~ApiServer();
 
   // Binds the listening socket; a busy port or a bad address is an error naming it.

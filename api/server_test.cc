@@ -16,8 +16,6 @@
 namespace jz::api {
 namespace {
 
-constexpr const char* kToken = "test-token-0123456789abcdef";
-
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override { start({}); }
@@ -29,12 +27,17 @@ class ServerTest : public ::testing::Test {
     auto db = store::Database::open(dbo);
     ASSERT_TRUE(db.ok()) << db.status().to_string();
     db_ = std::move(db).value();
+    accounts_ = std::make_unique<iam::Accounts>(*db_, Clock::system(), ids_);
+    iam::AuthOptions auth_opts;
+    auth_opts.hash_cost = iam::HashCost::kMinimum;
+    auth_ = std::make_unique<iam::Authenticator>(*accounts_, Clock::system(), auth_opts);
+    admin_token_ = make_user("root", iam::kPlatformAdmin);
+    user_token_ = make_user("alice", iam::kPlatformRegular);
     opts.port = 0;
     opts.threads = 8;
-    opts.admin_token = kToken;
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_);
-    server_ =
-        std::make_unique<ApiServer>(opts, *db_, make_logger({.format = LogFormat::kJson}, sink));
+    server_ = std::make_unique<ApiServer>(opts, *db_, *auth_,
+                                          make_logger({.format = LogFormat::kJson}, sink));
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { run_status_ = server_->run(); });
   }
@@ -47,10 +50,24 @@ class ServerTest : public ::testing::Test {
     server_.reset();
   }
 
+  // Creates a user with password "<name>-password" and returns an API token for it.
+  std::string make_user(const std::string& name, std::string_view role) {
+    iam::User u;
+    u.username = name;
+    u.platform_role = std::string(role);
+    u.password_hash = *iam::hash_password(name + "-password", iam::HashCost::kMinimum);
+    auto created = accounts_->create_user(u);
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    auto token = accounts_->issue_token(created->id, "api", "test", "",
+                                        Clock::system().now_unix_ms() + 3600 * 1000);
+    EXPECT_TRUE(token.ok());
+    return token.value_or("");
+  }
+
   httplib::Client client(bool with_token = true) {
     httplib::Client c("127.0.0.1", server_->port());
     c.set_read_timeout(10, 0);
-    if (with_token) c.set_bearer_token_auth(kToken);
+    if (with_token) c.set_bearer_token_auth(admin_token_);
     return c;
   }
 
@@ -74,6 +91,10 @@ class ServerTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<store::Database> db_;
+  IdGenerator ids_{Clock::system(), SecureRandom::instance()};
+  std::unique_ptr<iam::Accounts> accounts_;
+  std::unique_ptr<iam::Authenticator> auth_;
+  std::string admin_token_, user_token_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   Status run_status_;
@@ -107,10 +128,13 @@ TEST_F(ServerTest, ReadyzChecksTheStore) {
 TEST_F(ServerTest, ApiNeedsTheToken) {
   expect_error(client(false).Get("/api/v1/version"), 401, "unauthenticated", "Bearer");
   auto wrong = client(false);
-  wrong.set_bearer_token_auth("test-token-0123456789abcdeX");
-  expect_error(wrong.Get("/api/v1/settings"), 401, "unauthenticated", "Bearer");
+  std::string forged = admin_token_;
+  forged.back() = forged.back() == 'a' ? 'b' : 'a';
+  wrong.set_bearer_token_auth(forged);
+  expect_error(wrong.Get("/api/v1/settings"), 401, "unauthenticated",
+               "unknown, expired or revoked");
   expect_error(wrong.Put("/api/v1/settings/x", R"({"value":1})", "application/json"), 401,
-               "unauthenticated", "Bearer");
+               "unauthenticated", "unknown, expired or revoked");
   auto r = client().Get("/api/v1/version");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
@@ -118,6 +142,41 @@ TEST_F(ServerTest, ApiNeedsTheToken) {
   EXPECT_FALSE(body(r)["version"].get<std::string>().empty());
   // A 401 never reaches the store.
   EXPECT_EQ(client().Get("/api/v1/settings/x")->status, 404);
+}
+
+TEST_F(ServerTest, LoginWhoamiLogout) {
+  auto anon = client(false);
+  expect_error(anon.Post("/api/v1/auth/login",
+                         R"({"username":"alice","password":"nope-nope-nope"})", "application/json"),
+               401, "unauthenticated", "invalid username or password");
+  expect_error(anon.Post("/api/v1/auth/login", R"({"username":"alice"})", "application/json"), 400,
+               "invalid_argument", "field 'password' is required");
+  expect_error(anon.Post("/api/v1/auth/login", "{", "application/json"), 400, "invalid_argument",
+               "not valid JSON");
+  auto login = anon.Post("/api/v1/auth/login",
+                         R"({"username":"alice","password":"alice-password"})", "application/json");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  std::string token = body(login)["token"];
+  EXPECT_FALSE(body(login)["expires_at"].get<std::string>().empty());
+
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(token);
+  auto who = c.Get("/api/v1/auth/whoami");
+  ASSERT_EQ(who->status, 200);
+  EXPECT_EQ(body(who)["username"], "alice");
+  EXPECT_EQ(body(who)["token"]["kind"], "session");
+  EXPECT_EQ(c.Post("/api/v1/auth/logout")->status, 204);
+  expect_error(c.Get("/api/v1/auth/whoami"), 401, "unauthenticated", "expired or revoked");
+}
+
+TEST_F(ServerTest, SettingsAreForPlatformAdminsOnly) {
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(user_token_);
+  expect_error(c.Get("/api/v1/settings"), 403, "permission_denied", "platform-admin");
+  expect_error(c.Put("/api/v1/settings/x", R"({"value":1})", "application/json"), 403,
+               "permission_denied", "platform-admin");
+  EXPECT_EQ(client().Get("/api/v1/settings/x")->status, 404) << "nothing was written";
 }
 
 TEST_F(ServerTest, UnknownRouteIsJson404) {
@@ -201,7 +260,7 @@ TEST_F(SmallBodyServerTest, OversizedBodyIsA413Json) {
 TEST_F(ServerTest, StopLetsARequestInFlightFinish) {
   // A PUT whose body arrives slowly is in flight when stop() is called.
   httplib::Client c("127.0.0.1", server_->port());
-  c.set_bearer_token_auth(kToken);
+  c.set_bearer_token_auth(admin_token_);
   const std::string payload = R"({"value":"slow"})";
   std::atomic<bool> started{false};
   std::thread stopper([&] {
@@ -257,12 +316,6 @@ TEST(ListenAddressTest, ParsesAndRejects) {
     EXPECT_FALSE(s.ok()) << bad;
     EXPECT_NE(s.message().find("use HOST:PORT"), std::string::npos);
   }
-}
-
-TEST(ConstantTimeEqualTest, Compares) {
-  EXPECT_TRUE(constant_time_equal("abc", "abc"));
-  EXPECT_FALSE(constant_time_equal("abc", "abd"));
-  EXPECT_FALSE(constant_time_equal("abc", "abcd"));
 }
 
 }  // namespace

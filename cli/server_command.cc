@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -10,6 +12,7 @@
 #include "api/server.h"
 #include "cli/server_config.h"
 #include "core/version.h"
+#include "platform/iam/bootstrap.h"
 
 namespace jz::cli {
 namespace {
@@ -50,23 +53,36 @@ int run_server(const ConfigSources& sources) {
   auto db = store::Database::open(settings->db);
   if (!db.ok()) return fail(db.status(), 1);
 
-  bool created = false;
-  auto token = admin_token(*settings, created);
-  if (!token.ok()) return fail(token.status(), 1);
-  settings->http.admin_token = *token;
+  IdGenerator ids(Clock::system(), SecureRandom::instance());
+  iam::Accounts accounts(**db, Clock::system(), ids);
+  std::optional<std::string> admin_password;
+  if (const char* p = std::getenv("JIZHAN_ADMIN_PASSWORD"); p && *p) admin_password = p;
+  auto boot = iam::bootstrap_admin(accounts, Clock::system(), settings->data_dir, admin_password,
+                                   settings->auth.hash_cost, settings->bootstrap_token_ttl);
+  if (!boot.ok()) return fail(boot.status(), 1);
+  iam::Authenticator auth(accounts, Clock::system(), settings->auth);
 
-  api::ApiServer server(settings->http, **db, logger);
+  api::ApiServer server(settings->http, **db, auth, logger);
   Status bound = server.bind();
   if (!bound.ok()) return fail(bound, 1);
 
   const std::string url = display_url(settings->http.host, server.port());
   logger->info("jizhan {} ({}) listening on {} (store: {}, data dir: {})", version(),
                git_revision(), url, settings->db.url.redacted, settings->data_dir);
-  if (created) {
+  if (boot->created) {
     logger->info(
-        "created the admin token in {}/admin-token (mode 0600); send it as "
-        "'Authorization: Bearer TOKEN'",
+        "first start: created user 'admin' (platform-admin) and an API token for it in "
+        "{}/admin-token (mode 0600)",
         settings->data_dir);
+    if (boot->password_generated) {
+      // Printed once, on stdout rather than in the log; the file keeps it for later.
+      std::string password;
+      std::ifstream(settings->data_dir + "/initial-admin-password") >> password;
+      std::cout << "\n  Initial password of user 'admin': " << password << "\n  (also in "
+                << settings->data_dir
+                << "/initial-admin-password, mode 0600; change it after logging in)\n\n"
+                << std::flush;
+    }
   }
 
   std::promise<Status> done;

@@ -9,8 +9,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/random.h"
-
 namespace jz::cli {
 
 const ConfigSchema& server_schema() {
@@ -85,11 +83,25 @@ const ConfigSchema& server_schema() {
            .type = ConfigType::kBool,
            .default_value = "true",
            .help = "Log one line per HTTP request (request id, route, status, duration)."});
-    s.add({.name = "auth.admin_token",
-           .default_value = "",
-           .help = "Bearer token for the API (at least 16 characters). Empty: read "
-                   "DATA_DIR/admin-token, creating it with a random token on first start.",
-           .secret = true});
+    s.add(integer("auth.session_ttl_s", "43200", 60, 2592000,
+                  "Lifetime of a login session token, in seconds (default 12 hours)."));
+    s.add(integer("auth.lockout_threshold", "5", 1, 1000,
+                  "Failed logins in a row that lock an account."));
+    s.add(integer("auth.lockout_s", "900", 1, 604800,
+                  "How long a locked account stays locked, in seconds."));
+    s.add(integer("auth.token_cache_s", "10", 0, 300,
+                  "Seconds a checked token is trusted without asking the store again; a "
+                  "revocation made elsewhere (another server) applies within this time. 0 "
+                  "turns the cache off."));
+    s.add(integer("auth.bootstrap_token_ttl_s", "7776000", 60, 315360000,
+                  "Lifetime of the API token written to DATA_DIR/admin-token on first start "
+                  "(default 90 days)."));
+    s.add({.name = "auth.password_hash_cost",
+           .type = ConfigType::kEnum,
+           .default_value = "interactive",
+           .help = "argon2id cost for new password hashes: interactive (~64 MiB, the "
+                   "default) or minimum (for tests only: fast and weak).",
+           .choices = {"interactive", "minimum"}});
     return s;
   }();
   return schema;
@@ -138,12 +150,14 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.log.level = *parse_log_level(c.get_string("log.level"));
   s.http.access_log = c.get_bool("log.access");
 
-  s.configured_admin_token = c.get_string("auth.admin_token");
-  if (!s.configured_admin_token.empty() && s.configured_admin_token.size() < 16) {
-    return Status::invalid_argument("config key 'auth.admin_token' (" +
-                                    c.source_of("auth.admin_token") +
-                                    ") is shorter than 16 characters: use a longer random token");
-  }
+  s.auth.session_ttl = std::chrono::seconds(c.get_int("auth.session_ttl_s"));
+  s.auth.lockout_threshold = static_cast<int>(c.get_int("auth.lockout_threshold"));
+  s.auth.lockout = std::chrono::seconds(c.get_int("auth.lockout_s"));
+  s.auth.hash_cost = c.get_string("auth.password_hash_cost") == "minimum"
+                         ? iam::HashCost::kMinimum
+                         : iam::HashCost::kInteractive;
+  s.auth.token_cache = std::chrono::seconds(c.get_int("auth.token_cache_s"));
+  s.bootstrap_token_ttl = std::chrono::seconds(c.get_int("auth.bootstrap_token_ttl_s"));
   return s;
 }
 
@@ -171,36 +185,6 @@ Status prepare_data_dir(const std::string& dir) {
   close(fd);
   unlink(probe.c_str());
   return {};
-}
-
-Result<std::string> admin_token(const ServerSettings& settings, bool& created) {
-  created = false;
-  if (!settings.configured_admin_token.empty()) return settings.configured_admin_token;
-  std::string path = (std::filesystem::path(settings.data_dir) / "admin-token").string();
-  std::ifstream in(path);
-  if (in) {
-    std::string token;
-    std::getline(in, token);
-    if (token.size() < 16) {
-      return Status::failed_precondition("admin token file '" + path +
-                                         "' holds fewer than 16 characters: delete it to have a "
-                                         "new token generated");
-    }
-    return token;
-  }
-  std::string token = random_hex(SecureRandom::instance(), 32);
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Status::failed_precondition("cannot create admin token file '" + path +
-                                       "': " + errno_message(errno));
-  }
-  std::string line = token + "\n";
-  bool ok =
-      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok) return Status::failed_precondition("cannot write admin token file '" + path + "'");
-  created = true;
-  return token;
 }
 
 std::string describe_keys(bool markdown) {

@@ -9,6 +9,7 @@
 #include "api/server.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "platform/iam/authenticator.h"
 #include "store/database.h"
 
 namespace jz::cli {
@@ -26,17 +27,14 @@ struct ServerSettings {
   LogOptions log;
   bool access_log = true;
   std::chrono::seconds shutdown_timeout{30};
-  std::string configured_admin_token;  // empty: use or create DATA_DIR/admin-token
+  iam::AuthOptions auth;
+  std::chrono::seconds bootstrap_token_ttl{std::chrono::hours(24 * 90)};
 };
 
 Result<ServerSettings> server_settings(const Config& config);
 
 // Creates the data directory if needed and proves it writable.
 Status prepare_data_dir(const std::string& dir);
-
-// The admin token: the configured one, else DATA_DIR/admin-token, created (mode 0600)
-// with 32 random bytes when missing. `created` tells the caller to announce it.
-Result<std::string> admin_token(const ServerSettings& settings, bool& created);
 
 // The keys as a Markdown table (for docs/CONFIG.md) or as plain text.
 std::string describe_keys(bool markdown);

@@ -10,6 +10,7 @@
 #include "store/settings.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
 
 namespace jz::store {
 std::string rewrite_placeholders(std::string_view sql);
@@ -19,25 +20,7 @@ namespace {
 class StoreTest : public ::testing::TestWithParam<Dialect> {
  protected:
   void SetUp() override {
-    DatabaseOptions opts;
-    if (GetParam() == Dialect::kSqlite) {
-      auto url = parse_database_url("sqlite:" + dir_.str() + "/jizhan.db");
-      ASSERT_TRUE(url.ok());
-      opts.url = *url;
-    } else {
-      auto* pg = testing::shared_postgres();
-      ASSERT_NE(pg, nullptr) << "PostgreSQL must be startable for the store suite";
-      // A fresh database per test keeps tests independent.
-      static std::atomic<int> n{0};
-      std::string db = "t" + std::to_string(getpid()) + "_" + std::to_string(n++);
-      ASSERT_TRUE(pg->create_database(db).ok());
-      auto url = parse_database_url(pg->url(db));
-      ASSERT_TRUE(url.ok());
-      opts.url = *url;
-    }
-    opts.pool_size = 4;
-    options_ = opts;
-    auto db = Database::open(opts);
+    auto db = testing::open_test_database(GetParam(), dir_, &options_);
     ASSERT_TRUE(db.ok()) << db.status().to_string();
     db_ = std::move(db).value();
   }

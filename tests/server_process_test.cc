@@ -126,7 +126,9 @@ TEST(StartupErrorTest, BadListenAddress) {
 
 TEST(ServerProcessTest, SigtermExitsZeroAndLogsJson) {
   TempDir dir;
-  auto s = ServerProcess::start(dir.str() + "/d", {"--log-format", "json"});
+  // With the admin password given, nothing but log lines reaches the output.
+  auto s = ServerProcess::start(dir.str() + "/d", {"--log-format", "json"},
+                                {{"JIZHAN_ADMIN_PASSWORD", "admin-password-123"}});
   ASSERT_TRUE(s.ok()) << s.status().to_string();
   (*s)->signal(SIGTERM);
   auto r = (*s)->wait_for(std::chrono::seconds(20));
@@ -178,6 +180,36 @@ TEST(ServerProcessTest, SigtermLetsARequestInFlightFinishThenExitsZero) {
   EXPECT_EQ(g->status, 200);
 }
 
+TEST(ServerProcessTest, FirstStartCreatesAdminWithAPrintedPassword) {
+  TempDir dir;
+  auto s = ServerProcess::start(dir.str() + "/d");
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  std::string password;
+  std::ifstream(dir.str() + "/d/initial-admin-password") >> password;
+  ASSERT_EQ(password.size(), 20u);
+  EXPECT_NE((*s)->log().find("Initial password of user 'admin': " + password), std::string::npos)
+      << (*s)->log();
+  httplib::Client c("127.0.0.1", (*s)->port());
+  auto login =
+      c.Post("/api/v1/auth/login", R"({"username":"admin","password":")" + password + R"("})",
+             "application/json");
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 200) << login->body;
+  // Restarted, it creates nothing and prints no password.
+  (*s)->signal(SIGTERM);
+  (*s)->wait();
+  auto again = ServerProcess::start(dir.str() + "/d");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->log().find("Initial password"), std::string::npos);
+}
+
+TEST(ServerProcessTest, AdminPasswordFromTheEnvironment) {
+  TempDir dir;
+  auto r = run_jizhan({"server", "--data-dir", dir.str() + "/weak", "--listen", "127.0.0.1:0"},
+                      {{"JIZHAN_ADMIN_PASSWORD", "short"}});
+  expect_one_line_error(r, "JIZHAN_ADMIN_PASSWORD: field 'password' must be at least 12");
+}
+
 TEST(ServerProcessTest, AdminTokenFileIsPrivateAndStable) {
   TempDir dir;
   std::string data = dir.str() + "/d";
@@ -186,7 +218,8 @@ TEST(ServerProcessTest, AdminTokenFileIsPrivateAndStable) {
     auto s = ServerProcess::start(data);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     first = (*s)->token();
-    EXPECT_EQ(first.size(), 64u);
+    EXPECT_EQ(first.size(), 68u);
+    EXPECT_EQ(first.rfind("jzt_", 0), 0u);
     (*s)->signal(SIGTERM);
     (*s)->wait();
   }

@@ -13,8 +13,9 @@ namespace jz::testing {
 std::string jizhan_binary() { return JZ_JIZHAN_BINARY; }
 std::string source_dir() { return JZ_SOURCE_DIR; }
 
-Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::string& data_dir,
-                                                            const std::vector<std::string>& extra) {
+Result<std::unique_ptr<ServerProcess>> ServerProcess::start(
+    const std::string& data_dir, const std::vector<std::string>& extra,
+    const std::map<std::string, std::string>& env) {
   auto p = std::make_unique<ServerProcess>();
   p->port_ = free_port();
   p->log_path_ = data_dir + ".log";
@@ -22,7 +23,8 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::string& d
       jizhan_binary(), "server", "--listen", "127.0.0.1:" + std::to_string(p->port_),
       "--data-dir",    data_dir, "--set",    "log.access=false"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  auto child = Child::spawn({.argv = argv, .output_file = p->log_path_});
+  std::remove(p->log_path_.c_str());
+  auto child = Child::spawn({.argv = argv, .env = env, .output_file = p->log_path_});
   if (!child.ok()) return child.status();
   p->child_ = std::make_unique<Child>(std::move(child).value());
   httplib::Client c("127.0.0.1", p->port_);

@@ -2,6 +2,7 @@
 // its own data directory, waited for until /healthz answers, signalled and reaped.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,8 +21,10 @@ class ServerProcess {
  public:
   // Starts `jizhan server --listen 127.0.0.1:PORT --data-dir DATA_DIR EXTRA...` and
   // waits up to 30 s for /healthz.
-  static Result<std::unique_ptr<ServerProcess>> start(const std::string& data_dir,
-                                                      const std::vector<std::string>& extra = {});
+  // The log file (stdout and stderr) starts empty on every start.
+  static Result<std::unique_ptr<ServerProcess>> start(
+      const std::string& data_dir, const std::vector<std::string>& extra = {},
+      const std::map<std::string, std::string>& env = {});
   int port() const { return port_; }
   const std::string& token() const { return token_; }
   const std::string& log_path() const { return log_path_; }

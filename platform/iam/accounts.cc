@@ -1,0 +1,223 @@
+#include "platform/iam/accounts.h"
+
+#include "core/random.h"
+#include "platform/iam/passwords.h"
+
+namespace jz::iam {
+namespace {
+
+constexpr const char* kUserColumns =
+    "id, username, display_name, email, state, platform_role, password_hash, failed_logins, "
+    "locked_until_ms, created_at_ms, updated_at_ms";
+
+User user_from(const store::Row& r, size_t o = 0) {
+  User u;
+  u.id = r.text(o + 0);
+  u.username = r.text(o + 1);
+  u.display_name = r.text(o + 2);
+  u.email = r.text(o + 3);
+  u.state = r.text(o + 4);
+  u.platform_role = r.text(o + 5);
+  u.password_hash = r.text(o + 6);
+  u.failed_logins = r.integer(o + 7);
+  u.locked_until_ms = r.integer(o + 8);
+  u.created_at_ms = r.integer(o + 9);
+  u.updated_at_ms = r.integer(o + 10);
+  return u;
+}
+
+Status invalid_token() {
+  return Status::unauthenticated(
+      "the bearer token is unknown, expired or revoked: log in again (POST /api/v1/auth/login)");
+}
+
+}  // namespace
+
+Status Accounts::validate_username(std::string_view name) {
+  if (name.empty() || name.size() > 63) {
+    return Status::invalid_argument("field 'username' must be 1 to 63 characters long");
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
+      return Status::invalid_argument(
+          "field 'username' may hold a-z, 0-9, '.', '_' and '-' and must start with a letter "
+          "or digit; '" +
+          std::string(name) + "' has '" + std::string(1, c) + "' at position " +
+          std::to_string(i + 1));
+    }
+  }
+  return {};
+}
+
+Result<User> Accounts::create_user(User u) {
+  JZ_RETURN_IF_ERROR(validate_username(u.username));
+  if (u.platform_role != kPlatformAdmin && u.platform_role != kPlatformRegular) {
+    return Status::invalid_argument(
+        "field 'platform_role' must be platform-admin or "
+        "platform-regular, got '" +
+        u.platform_role + "'");
+  }
+  if (u.display_name.size() > 256) {
+    return Status::invalid_argument("field 'display_name' must be at most 256 characters");
+  }
+  if (u.email.size() > 254) {
+    return Status::invalid_argument("field 'email' must be at most 254 characters");
+  }
+  u.id = ids_.next("usr_");
+  u.created_at_ms = u.updated_at_ms = clock_.now_unix_ms();
+  Status s = db_.transact([&](store::Conn& c) {
+    return c
+        .exec(std::string("INSERT INTO users (") + kUserColumns +
+                  ") VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+              {u.id, u.username, u.display_name, u.email, u.state, u.platform_role, u.password_hash,
+               u.created_at_ms, u.updated_at_ms})
+        .status();
+  });
+  if (s.code() == Code::kAlreadyExists) {
+    return Status::already_exists("user '" + u.username + "' already exists");
+  }
+  JZ_RETURN_IF_ERROR(s);
+  return u;
+}
+
+Result<User> Accounts::user_by_name(const std::string& username) {
+  std::optional<User> u;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows, c.query(std::string("SELECT ") + kUserColumns + " FROM users WHERE username = ?",
+                           {username}));
+    if (!rows.empty()) u = user_from(rows[0]);
+    return {};
+  }));
+  if (!u) return Status::not_found("user '" + username + "' does not exist");
+  return *u;
+}
+
+Result<User> Accounts::user_by_id(const std::string& id) {
+  std::optional<User> u;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?", {id}));
+    if (!rows.empty()) u = user_from(rows[0]);
+    return {};
+  }));
+  if (!u) return Status::not_found("user id '" + id + "' does not exist");
+  return *u;
+}
+
+Result<int64_t> Accounts::count_users() {
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) FROM users"));
+    n = rows.at(0).integer(0);
+    return {};
+  }));
+  return n;
+}
+
+Result<User> Accounts::record_failed_login(const std::string& user_id, int threshold,
+                                           int64_t lock_ms) {
+  const int64_t now = clock_.now_unix_ms();
+  std::optional<User> out;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    // One statement, so concurrent failures cannot undercount.
+    JZ_RETURN_IF_ERROR(
+        c.exec("UPDATE users SET failed_logins = failed_logins + 1, "
+               "locked_until_ms = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until_ms "
+               "END, updated_at_ms = ? WHERE id = ?",
+               {int64_t{threshold}, now + lock_ms, now, user_id})
+            .status());
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?", {user_id}));
+    if (!rows.empty()) out = user_from(rows[0]);
+    return {};
+  }));
+  if (!out) return Status::not_found("user id '" + user_id + "' does not exist");
+  return *out;
+}
+
+Status Accounts::reset_failed_logins(const std::string& user_id) {
+  return db_.transact([&](store::Conn& c) {
+    return c
+        .exec(
+            "UPDATE users SET failed_logins = 0, locked_until_ms = 0 WHERE id = ? AND "
+            "(failed_logins <> 0 OR locked_until_ms <> 0)",
+            {user_id})
+        .status();
+  });
+}
+
+Result<std::string> Accounts::issue_token(const std::string& user_id, const std::string& kind,
+                                          const std::string& name, const std::string& project,
+                                          int64_t expires_at_ms, Token* token) {
+  Token t;
+  t.id = ids_.next("tok_");
+  t.user_id = user_id;
+  t.kind = kind;
+  t.name = name;
+  t.project = project;
+  t.expires_at_ms = expires_at_ms;
+  t.created_at_ms = clock_.now_unix_ms();
+  std::string secret = "jzt_" + random_hex(SecureRandom::instance(), 32);
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) {
+    return c
+        .exec(
+            "INSERT INTO tokens (id, user_id, kind, name, project, secret_hash, expires_at_ms, "
+            "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            {t.id, t.user_id, t.kind, t.name, t.project, sha256_hex(secret), t.expires_at_ms,
+             t.created_at_ms})
+        .status();
+  }));
+  if (token) *token = t;
+  return secret;
+}
+
+Result<std::pair<Token, User>> Accounts::resolve_token(const std::string& secret) {
+  if (secret.size() != 68 || secret.rfind("jzt_", 0) != 0) return invalid_token();
+  const int64_t now = clock_.now_unix_ms();
+  std::optional<std::pair<Token, User>> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query(std::string("SELECT t.id, t.user_id, t.kind, t.name, t.project, t.expires_at_ms, "
+                            "t.created_at_ms, ") +
+                    "u.id, u.username, u.display_name, u.email, u.state, u.platform_role, "
+                    "u.password_hash, u.failed_logins, u.locked_until_ms, u.created_at_ms, "
+                    "u.updated_at_ms FROM tokens t JOIN users u ON u.id = t.user_id "
+                    "WHERE t.secret_hash = ? AND t.revoked_at_ms IS NULL AND t.expires_at_ms > ? "
+                    "AND u.state = 'active'",
+                {sha256_hex(secret), now}));
+    if (rows.empty()) return {};
+    const auto& r = rows[0];
+    Token t;
+    t.id = r.text(0);
+    t.user_id = r.text(1);
+    t.kind = r.text(2);
+    t.name = r.text(3);
+    t.project = r.text(4);
+    t.expires_at_ms = r.integer(5);
+    t.created_at_ms = r.integer(6);
+    out.emplace(std::move(t), user_from(r, 7));
+    return {};
+  }));
+  if (!out) return invalid_token();
+  return *out;
+}
+
+Status Accounts::revoke_token(const std::string& token_id) {
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(n, c.exec("UPDATE tokens SET revoked_at_ms = ? WHERE id = ? AND "
+                                  "revoked_at_ms IS NULL",
+                                  {clock_.now_unix_ms(), token_id}));
+    return {};
+  }));
+  if (n == 0) return Status::not_found("token '" + token_id + "' does not exist or is revoked");
+  return {};
+}
+
+}  // namespace jz::iam

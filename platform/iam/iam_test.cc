@@ -1,0 +1,216 @@
+// Accounts, logins and the first admin, on SQLite and on a real PostgreSQL.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "platform/iam/authenticator.h"
+#include "platform/iam/bootstrap.h"
+#include "tests/support/test_database.h"
+
+namespace jz::iam {
+namespace {
+
+TEST(PasswordsTest, HashVerifyAndPolicy) {
+  auto h = hash_password("correct horse battery", HashCost::kMinimum);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->rfind("$argon2id$", 0), 0u) << *h;
+  EXPECT_TRUE(verify_password(*h, "correct horse battery"));
+  EXPECT_FALSE(verify_password(*h, "correct horse batterY"));
+  EXPECT_FALSE(verify_password("garbage", "x"));
+  EXPECT_NE(*h, *hash_password("correct horse battery", HashCost::kMinimum)) << "salted";
+  EXPECT_NE(check_password_policy("short").message().find("at least 12"), std::string::npos);
+  EXPECT_FALSE(check_password_policy(std::string(300, 'x')).ok());
+  EXPECT_FALSE(check_password_policy("twelve chars\n!").ok());
+  EXPECT_TRUE(check_password_policy("twelve chars").ok());
+  EXPECT_EQ(random_password().size(), 20u);
+  EXPECT_NE(random_password(), random_password());
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+class IamTest : public ::testing::TestWithParam<store::Dialect> {
+ protected:
+  void SetUp() override {
+    auto db = testing::open_test_database(GetParam(), dir_);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    db_ = std::move(db).value();
+    accounts_ = std::make_unique<Accounts>(*db_, clock_, ids_);
+    AuthOptions opts;
+    opts.hash_cost = HashCost::kMinimum;
+    opts.lockout_threshold = 3;
+    auth_ = std::make_unique<Authenticator>(*accounts_, clock_, opts);
+  }
+
+  User make_user(const std::string& name, const std::string& password) {
+    User u;
+    u.username = name;
+    u.password_hash = *hash_password(password, HashCost::kMinimum);
+    auto created = accounts_->create_user(u);
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    return created.value_or(User{});
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  SeededRandom rng_{7};
+  IdGenerator ids_{clock_, rng_};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<Authenticator> auth_;
+};
+
+TEST_P(IamTest, UsernamesAreValidatedAndUnique) {
+  make_user("alice", "alice-password-1");
+  User dup;
+  dup.username = "alice";
+  EXPECT_EQ(accounts_->create_user(dup).status().code(), Code::kAlreadyExists);
+  for (const char* bad : {"", "Alice", "-alice", "al ice", "al/ice"}) {
+    User u;
+    u.username = bad;
+    auto r = accounts_->create_user(u);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("username"), std::string::npos);
+  }
+  User role;
+  role.username = "bob";
+  role.platform_role = "root";
+  EXPECT_NE(accounts_->create_user(role).status().message().find("platform_role"),
+            std::string::npos);
+  EXPECT_EQ(*accounts_->count_users(), 1);
+}
+
+TEST_P(IamTest, LoginIssuesATokenThatAuthenticates) {
+  User alice = make_user("alice", "alice-password-1");
+  auto login = auth_->login("alice", "alice-password-1");
+  ASSERT_TRUE(login.ok()) << login.status().to_string();
+  EXPECT_EQ(login->token.rfind("jzt_", 0), 0u);
+  EXPECT_EQ(login->expires_at_ms, clock_.now_unix_ms() + 12 * 3600 * 1000);
+  auto p = auth_->authenticate(login->token);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(p->user_id, alice.id);
+  EXPECT_EQ(p->username, "alice");
+  EXPECT_FALSE(p->is_platform_admin());
+  EXPECT_EQ(p->token_kind, "session");
+}
+
+TEST_P(IamTest, TokensExpireAndCanBeRevoked) {
+  User alice = make_user("alice", "alice-password-1");
+  auto login = auth_->login("alice", "alice-password-1");
+  ASSERT_TRUE(login.ok());
+  clock_.advance(std::chrono::hours(13));
+  EXPECT_EQ(auth_->authenticate(login->token).status().code(), Code::kUnauthenticated);
+
+  Token t;
+  auto api =
+      accounts_->issue_token(alice.id, "api", "ci", "proj-a", clock_.now_unix_ms() + 60000, &t);
+  ASSERT_TRUE(api.ok());
+  auto p = auth_->authenticate(*api);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->project_scope, "proj-a");
+  ASSERT_TRUE(accounts_->revoke_token(t.id).ok());
+  clock_.advance(auth_->options().token_cache);  // past the authenticator's cache
+  EXPECT_EQ(auth_->authenticate(*api).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(accounts_->revoke_token(t.id).code(), Code::kNotFound);
+  // Malformed and unknown secrets get the same answer as revoked ones.
+  EXPECT_EQ(auth_->authenticate("nope").status().message(),
+            auth_->authenticate(*api).status().message());
+}
+
+TEST_P(IamTest, CachedTokensHonourLogoutAtOnceAndOtherRevocationsWithinTheCacheTime) {
+  User alice = make_user("alice", "alice-password-1");
+  auto a = auth_->login("alice", "alice-password-1");
+  auto b = auth_->login("alice", "alice-password-1");
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto pa = auth_->authenticate(a->token);
+  auto pb = auth_->authenticate(b->token);
+  ASSERT_TRUE(pa.ok() && pb.ok());
+  // Logout through the authenticator: refused at once.
+  ASSERT_TRUE(auth_->logout(*pa).ok());
+  EXPECT_EQ(auth_->authenticate(a->token).status().code(), Code::kUnauthenticated);
+  // Revoked behind its back (another server): trusted until the cache time runs out.
+  ASSERT_TRUE(accounts_->revoke_token(pb->token_id).ok());
+  EXPECT_TRUE(auth_->authenticate(b->token).ok());
+  clock_.advance(auth_->options().token_cache + std::chrono::milliseconds(1));
+  EXPECT_EQ(auth_->authenticate(b->token).status().code(), Code::kUnauthenticated);
+}
+
+TEST_P(IamTest, CacheNeverOutlivesTheToken) {
+  User alice = make_user("alice", "alice-password-1");
+  auto t = accounts_->issue_token(alice.id, "api", "short", "", clock_.now_unix_ms() + 2000);
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(auth_->authenticate(*t).ok());
+  clock_.advance(std::chrono::milliseconds(2001));
+  EXPECT_EQ(auth_->authenticate(*t).status().code(), Code::kUnauthenticated);
+}
+
+TEST_P(IamTest, WrongPasswordsLockTheAccountForAWhile) {
+  make_user("alice", "alice-password-1");
+  EXPECT_EQ(auth_->login("alice", "wrong-password-1").status().message(),
+            "invalid username or password");
+  EXPECT_EQ(auth_->login("nobody", "wrong-password-1").status().message(),
+            "invalid username or password")
+      << "unknown users look like wrong passwords";
+  EXPECT_EQ(auth_->login("alice", "wrong-password-2").status().code(), Code::kUnauthenticated);
+  auto third = auth_->login("alice", "wrong-password-3");
+  EXPECT_EQ(third.status().code(), Code::kResourceExhausted);
+  EXPECT_NE(third.status().message().find("locked after 3 failed logins"), std::string::npos)
+      << third.status().message();
+  // Locked: even the right password is refused, with the time left.
+  auto locked = auth_->login("alice", "alice-password-1");
+  EXPECT_EQ(locked.status().code(), Code::kResourceExhausted);
+  EXPECT_NE(locked.status().message().find("try again in 15 minute"), std::string::npos);
+  clock_.advance(std::chrono::minutes(16));
+  ASSERT_TRUE(auth_->login("alice", "alice-password-1").ok());
+  EXPECT_EQ(accounts_->user_by_name("alice")->failed_logins, 0);
+}
+
+TEST_P(IamTest, BootstrapCreatesAdminOnceWithPrivateFiles) {
+  auto r = bootstrap_admin(*accounts_, clock_, dir_.str(), std::nullopt, HashCost::kMinimum,
+                           std::chrono::hours(24));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_TRUE(r->created);
+  EXPECT_TRUE(r->password_generated);
+  std::string password, token;
+  std::ifstream(dir_.str() + "/initial-admin-password") >> password;
+  std::ifstream(dir_.str() + "/admin-token") >> token;
+  for (const char* f : {"/initial-admin-password", "/admin-token"}) {
+    struct stat st {};
+    ASSERT_EQ(stat((dir_.str() + f).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+  auto login = auth_->login("admin", password);
+  ASSERT_TRUE(login.ok()) << login.status().to_string();
+  EXPECT_TRUE(login->user.platform_role == kPlatformAdmin);
+  auto p = auth_->authenticate(token);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->is_platform_admin());
+  EXPECT_EQ(p->token_kind, "api");
+  // A second start changes nothing.
+  auto again = bootstrap_admin(*accounts_, clock_, dir_.str(), std::string("another-password-9"),
+                               HashCost::kMinimum, std::chrono::hours(24));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+  EXPECT_TRUE(auth_->login("admin", password).ok());
+}
+
+TEST_P(IamTest, BootstrapTakesThePasswordFromTheEnvironmentAndChecksIt) {
+  auto weak = bootstrap_admin(*accounts_, clock_, dir_.str(), std::string("short"),
+                              HashCost::kMinimum, std::chrono::hours(24));
+  EXPECT_NE(weak.status().message().find("JIZHAN_ADMIN_PASSWORD"), std::string::npos);
+  EXPECT_EQ(*accounts_->count_users(), 0) << "nothing stored on bad input";
+  auto r = bootstrap_admin(*accounts_, clock_, dir_.str(), std::string("admin-password-from-env"),
+                           HashCost::kMinimum, std::chrono::hours(24));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->password_generated);
+  EXPECT_FALSE(std::ifstream(dir_.str() + "/initial-admin-password").good());
+  EXPECT_TRUE(auth_->login("admin", "admin-password-from-env").ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Dialects, IamTest,
+                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
+                         [](const auto& info) {
+                           return std::string(store::dialect_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace jz::iam
