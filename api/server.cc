@@ -107,6 +107,9 @@ struct RequestContext {
   std::string route;
   std::string request_id;
   std::optional<iam::Principal> principal;  // set for authenticated requests
+  std::string actor;                        // who a login claimed to be
+  std::string verb;                         // audit verb when not derived from the method
+  std::string resource_type, resource_name;
 };
 thread_local RequestContext t_ctx;
 
@@ -148,11 +151,12 @@ Json setting_json(const store::Setting& s) {
 
 class ApiServer::Impl {
  public:
-  Impl(ServerOptions options, store::Database& db, iam::Authenticator& auth,
+  Impl(ServerOptions options, store::Database& db, iam::Authenticator& auth, iam::AuditLog* audit,
        std::shared_ptr<spdlog::logger> logger, Clock& clock)
       : options_(std::move(options)),
         db_(db),
         auth_(auth),
+        audit_(audit),
         logger_(std::move(logger)),
         clock_(clock),
         ids_(clock, SecureRandom::instance()),
@@ -270,6 +274,9 @@ class ApiServer::Impl {
       if (!t_ctx.active) begin_request(req, const_cast<httplib::Response&>(res));
       auto latency = clock_.steady_now() - t_ctx.start;
       metrics_.observe(req.method, t_ctx.route, res.status, latency);
+      if (audit_ && req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS") {
+        record_audit(req, res, latency);
+      }
       if (options_.access_log) {
         log_with_fields(
             *logger_, spdlog::level::info, "request",
@@ -292,6 +299,10 @@ class ApiServer::Impl {
     t_ctx.start = clock_.steady_now();
     t_ctx.route = "unmatched";
     t_ctx.principal.reset();
+    t_ctx.actor.clear();
+    t_ctx.verb.clear();
+    t_ctx.resource_type.clear();
+    t_ctx.resource_name.clear();
     std::string incoming = req.get_header_value("X-Request-Id");
     t_ctx.request_id = valid_request_id(incoming) ? incoming : ids_.next("req_");
     res.set_header("X-Request-Id", t_ctx.request_id);
@@ -318,6 +329,38 @@ class ApiServer::Impl {
     return {};
   }
 
+  void record_audit(const httplib::Request& req, const httplib::Response& res,
+                    std::chrono::nanoseconds latency) {
+    iam::AuditRecord r;
+    r.user = t_ctx.principal ? t_ctx.principal->username : t_ctx.actor;
+    r.source_ip = req.remote_addr;
+    r.user_agent = req.get_header_value("User-Agent").substr(0, 256);
+    if (!t_ctx.verb.empty()) {
+      r.verb = t_ctx.verb;
+    } else if (req.method == "POST") {
+      r.verb = "create";
+    } else if (req.method == "PUT" || req.method == "PATCH") {
+      r.verb = "update";
+    } else if (req.method == "DELETE") {
+      r.verb = "delete";
+    } else {
+      r.verb = req.method;
+    }
+    r.resource_type = t_ctx.resource_type;
+    r.resource_name = t_ctx.resource_name.empty() && t_ctx.route == "unmatched"
+                          ? req.path.substr(0, 256)
+                          : t_ctx.resource_name;
+    r.request_summary = iam::AuditLog::summarize_body(req.body);
+    r.response_status = res.status;
+    r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+    r.request_id = t_ctx.request_id;
+    auto stored = audit_->append(std::move(r));
+    if (!stored.ok()) {
+      log_with_fields(*logger_, spdlog::level::err, "audit record not stored",
+                      {{"request_id", t_ctx.request_id}, {"error", stored.status().message()}});
+    }
+  }
+
   // Platform-wide resources (settings) are for platform admins.
   static Status require_platform_admin() {
     if (t_ctx.principal && t_ctx.principal->is_platform_admin()) return {};
@@ -327,8 +370,27 @@ class ApiServer::Impl {
   // Registers a handler under a route label (the pattern that metrics and logs show).
   void on(const std::string& method, const std::string& pattern, const std::string& label,
           Handler h) {
-    auto wrapped = [label, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+    // The audit's resource type is the last literal segment before a parameter
+    // ("/api/v1/settings/{key}" -> settings), or the last segment.
+    std::string type;
+    {
+      std::string last_literal;
+      size_t pos = 0;
+      while (pos < label.size()) {
+        size_t next = label.find('/', pos + 1);
+        std::string seg =
+            label.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+        if (!seg.empty() && seg.front() == '{') break;
+        last_literal = seg;
+        pos = next == std::string::npos ? label.size() : next;
+      }
+      type = last_literal;
+    }
+    auto wrapped = [label, type, h = std::move(h)](const httplib::Request& req,
+                                                   httplib::Response& res) {
       t_ctx.route = label;
+      t_ctx.resource_type = type;
+      if (req.matches.size() > 1) t_ctx.resource_name = req.matches[1];
       h(req, res);
     };
     if (method == "GET")
@@ -374,6 +436,9 @@ class ApiServer::Impl {
       if (!body.ok()) return write_error(res, body.status());
       auto username = json::required_string(*body, "username");
       if (!username.ok()) return write_error(res, username.status());
+      t_ctx.actor = username->substr(0, 64);
+      t_ctx.verb = "login";
+      t_ctx.resource_type = "session";
       auto password = json::required_string(*body, "password");
       if (!password.ok()) return write_error(res, password.status());
       auto login = auth_.login(*username, *password);
@@ -395,9 +460,63 @@ class ApiServer::Impl {
            {"token", {{"id", p.token_id}, {"kind", p.token_kind}, {"project", p.project_scope}}}});
     });
     on("POST", "/api/v1/auth/logout", "/api/v1/auth/logout", [this](const auto&, auto& res) {
+      t_ctx.verb = "logout";
+      t_ctx.resource_type = "session";
       Status s = auth_.logout(*t_ctx.principal);
       if (!s.ok()) return write_error(res, s);
       res.status = 204;
+    });
+
+    on("GET", "/api/v1/audit", "/api/v1/audit", [this](const auto& req, auto& res) {
+      if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
+      if (!audit_) {
+        return write_error(res, Status::failed_precondition(
+                                    "the audit trail is off on this server (audit.enabled)"));
+      }
+      iam::AuditQuery q;
+      q.user = req.get_param_value("user");
+      q.verb = req.get_param_value("verb");
+      q.resource_type = req.get_param_value("resource");
+      q.project = req.get_param_value("project");
+      auto int_param = [&](const char* name, int64_t min, int64_t max,
+                           std::optional<int64_t>& out) -> Status {
+        if (!req.has_param(name)) return {};
+        const std::string v = req.get_param_value(name);
+        char* end = nullptr;
+        long long n = std::strtoll(v.c_str(), &end, 10);
+        if (v.empty() || *end || n < min || n > max) {
+          return Status::invalid_argument("query parameter '" + std::string(name) +
+                                          "' must be an integer from " + std::to_string(min) +
+                                          " to " + std::to_string(max));
+        }
+        out = n;
+        return {};
+      };
+      std::optional<int64_t> page_size, page_token;
+      for (Status s : {int_param("since_ms", 0, INT64_MAX, q.since_ms),
+                       int_param("until_ms", 0, INT64_MAX, q.until_ms),
+                       int_param("page_size", 1, 1000, page_size),
+                       int_param("page_token", 0, INT64_MAX, page_token)}) {
+        if (!s.ok()) return write_error(res, s);
+      }
+      q.limit = static_cast<int>(page_size.value_or(100));
+      q.after_seq = page_token.value_or(0);
+      auto records = audit_->query(q);
+      if (!records.ok()) return write_error(res, records.status());
+      const bool full_page = records->size() == static_cast<size_t>(q.limit);
+      if (req.get_param_value("format") == "jsonl") {
+        std::string out;
+        for (const auto& r : *records) out += json::dump(r.to_json()) + "\n";
+        if (full_page) res.set_header("X-Next-Page-Token", std::to_string(records->back().seq));
+        res.set_content(out, "application/x-ndjson");
+        return;
+      }
+      Json items = Json::array();
+      for (const auto& r : *records) items.push_back(r.to_json());
+      write_json(res, 200,
+                 {{"items", items},
+                  {"next_page_token",
+                   full_page ? Json(std::to_string(records->back().seq)) : Json(nullptr)}});
     });
 
     on("GET", "/api/v1/settings", "/api/v1/settings", [this](const auto& req, auto& res) {
@@ -455,6 +574,7 @@ class ApiServer::Impl {
   ServerOptions options_;
   store::Database& db_;
   iam::Authenticator& auth_;
+  iam::AuditLog* audit_;
   std::shared_ptr<spdlog::logger> logger_;
   Clock& clock_;
   IdGenerator ids_;
@@ -467,8 +587,9 @@ class ApiServer::Impl {
 };
 
 ApiServer::ApiServer(ServerOptions options, store::Database& db, iam::Authenticator& auth,
-                     std::shared_ptr<spdlog::logger> logger, Clock& clock)
-    : impl_(std::make_unique<Impl>(std::move(options), db, auth, std::move(logger), clock)) {}
+                     iam::AuditLog* audit, std::shared_ptr<spdlog::logger> logger, Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), db, auth, audit, std::move(logger), clock)) {
+}
 
 ApiServer::~ApiServer() = default;
 

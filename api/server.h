@@ -9,7 +9,8 @@
 //
 // Routes served now: GET /healthz, GET /readyz, GET /metrics, GET /api/v1/version,
 // POST /api/v1/auth/login, GET /api/v1/auth/whoami, POST /api/v1/auth/logout, and the
-// platform settings under /api/v1/settings (platform admins only).
+// platform settings under /api/v1/settings and the audit trail under /api/v1/audit
+// (platform admins only).
 //
 // Thread safety: bind() and run() are called from one thread; stop() from any thread.
 #pragma once
@@ -23,6 +24,7 @@
 #include "core/clock.h"
 #include "core/id.h"
 #include "core/status.h"
+#include "platform/iam/audit.h"
 #include "platform/iam/authenticator.h"
 #include "store/database.h"
 
@@ -46,8 +48,11 @@ Status parse_listen_address(std::string_view text, std::string& host, int& port)
 
 class ApiServer {
  public:
+  // `audit` may be null (audit.enabled=false); otherwise every mutating request and
+  // every login or logout is appended to it.
   ApiServer(ServerOptions options, store::Database& db, iam::Authenticator& auth,
-            std::shared_ptr<spdlog::logger> logger, Clock& clock = Clock::system());
+            iam::AuditLog* audit, std::shared_ptr<spdlog::logger> logger,
+            Clock& clock = Clock::system());
   ~ApiServer();
 
   // Binds the listening socket; a busy port or a bad address is an error naming it.

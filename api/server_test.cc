@@ -36,7 +36,8 @@ class ServerTest : public ::testing::Test {
     opts.port = 0;
     opts.threads = 8;
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_);
-    server_ = std::make_unique<ApiServer>(opts, *db_, *auth_,
+    audit_ = std::make_unique<iam::AuditLog>(*db_, Clock::system(), ids_);
+    server_ = std::make_unique<ApiServer>(opts, *db_, *auth_, audit_.get(),
                                           make_logger({.format = LogFormat::kJson}, sink));
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { run_status_ = server_->run(); });
@@ -94,6 +95,7 @@ class ServerTest : public ::testing::Test {
   IdGenerator ids_{Clock::system(), SecureRandom::instance()};
   std::unique_ptr<iam::Accounts> accounts_;
   std::unique_ptr<iam::Authenticator> auth_;
+  std::unique_ptr<iam::AuditLog> audit_;
   std::string admin_token_, user_token_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
@@ -177,6 +179,61 @@ TEST_F(ServerTest, SettingsAreForPlatformAdminsOnly) {
   expect_error(c.Put("/api/v1/settings/x", R"({"value":1})", "application/json"), 403,
                "permission_denied", "platform-admin");
   EXPECT_EQ(client().Get("/api/v1/settings/x")->status, 404) << "nothing was written";
+}
+
+// Audit records are written just after the response (as metrics are): poll briefly.
+std::vector<iam::AuditRecord> wait_for_audit(iam::AuditLog& log, size_t n) {
+  std::vector<iam::AuditRecord> got;
+  for (int i = 0; i < 100; ++i) {
+    got = log.query({.limit = 1000}).value_or(std::vector<iam::AuditRecord>{});
+    if (got.size() >= n) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return got;
+}
+
+TEST_F(ServerTest, MutationsAndLoginsAreAuditedWithoutSecrets) {
+  auto anon = client(false);
+  anon.Post("/api/v1/auth/login", R"({"username":"alice","password":"wrong-password-x"})",
+            "application/json");
+  anon.Post("/api/v1/auth/login", R"({"username":"alice","password":"alice-password"})",
+            "application/json");
+  auto c = client();
+  c.Put("/api/v1/settings/ui.theme", R"({"value":"dark"})", "application/json");
+  c.Get("/api/v1/settings/ui.theme");        // reads are not audited
+  anon.Delete("/api/v1/settings/ui.theme");  // refused, but audited
+  auto records = wait_for_audit(*audit_, 4);
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[0].verb, "login");
+  EXPECT_EQ(records[0].user, "alice");
+  EXPECT_EQ(records[0].response_status, 401);
+  EXPECT_EQ(records[1].response_status, 200);
+  EXPECT_EQ(records[2].verb, "update");
+  EXPECT_EQ(records[2].user, "root");
+  EXPECT_EQ(records[2].resource_type, "settings");
+  EXPECT_EQ(records[2].resource_name, "ui.theme");
+  EXPECT_FALSE(records[2].request_id.empty());
+  EXPECT_EQ(records[3].verb, "delete");
+  EXPECT_EQ(records[3].user, "");
+  EXPECT_EQ(records[3].response_status, 401);
+  for (const auto& r : records) {
+    EXPECT_EQ(r.request_summary.find("password-"), std::string::npos) << r.request_summary;
+  }
+  auto v = audit_->verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->intact);
+
+  auto list = c.Get("/api/v1/audit?user=alice&page_size=1");
+  ASSERT_EQ(list->status, 200) << list->body;
+  EXPECT_EQ(body(list)["items"].size(), 1u);
+  EXPECT_EQ(body(list)["next_page_token"], "1");
+  auto jsonl = c.Get("/api/v1/audit?format=jsonl");
+  EXPECT_EQ(jsonl->get_header_value("Content-Type"), "application/x-ndjson");
+  EXPECT_GE(std::count(jsonl->body.begin(), jsonl->body.end(), '\n'), 4);
+  expect_error(c.Get("/api/v1/audit?since_ms=yesterday"), 400, "invalid_argument", "since_ms");
+  httplib::Client regular("127.0.0.1", server_->port());
+  regular.set_bearer_token_auth(user_token_);
+  expect_error(regular.Get("/api/v1/audit"), 403, "permission_denied", "platform-admin");
 }
 
 TEST_F(ServerTest, UnknownRouteIsJson404) {

@@ -77,6 +77,20 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version and source revision");
 
+  auto* audit = app.add_subcommand("audit", "Work with the audit trail offline");
+  audit->require_subcommand(1);
+  ServerFlags af;
+  auto* verify = audit->add_subcommand(
+      "verify",
+      "Check the hash chain of the audit trail directly in the store (the server may run).\n"
+      "Exit 0 when intact; 1 naming the first bad record when records were changed,\n"
+      "deleted or reordered.");
+  verify->add_option("--data-dir", af.data_dir, "The server's data folder (default ./jizhan-data)")
+      ->option_text("DIR");
+  verify->add_option("--db", af.db, "Database URL, as for `jizhan server --db`")
+      ->option_text("URL");
+  add_config_flags(verify, af);
+
   auto* config = app.add_subcommand("config", "Inspect the configuration");
   config->require_subcommand(1);
   bool markdown = false;
@@ -103,6 +117,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     return jz::cli::run_server(*src);
+  }
+  if (*verify) {
+    auto src = sources_from(af);
+    if (!src.ok()) {
+      std::cerr << "jizhan audit verify: error: " << src.status().message() << "\n";
+      return 2;
+    }
+    return jz::cli::run_audit_verify(*src);
   }
   if (*version) {
     std::cout << "jizhan " << jz::version() << " (" << jz::git_revision() << ")\n";

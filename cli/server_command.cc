@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "api/server.h"
 #include "cli/server_config.h"
 #include "core/version.h"
+#include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
 
 namespace jz::cli {
@@ -61,8 +63,10 @@ int run_server(const ConfigSources& sources) {
                                    settings->auth.hash_cost, settings->bootstrap_token_ttl);
   if (!boot.ok()) return fail(boot.status(), 1);
   iam::Authenticator auth(accounts, Clock::system(), settings->auth);
+  std::optional<iam::AuditLog> audit;
+  if (settings->audit_enabled) audit.emplace(**db, Clock::system(), ids);
 
-  api::ApiServer server(settings->http, **db, auth, logger);
+  api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger);
   Status bound = server.bind();
   if (!bound.ok()) return fail(bound, 1);
 
@@ -116,6 +120,40 @@ int run_server(const ConfigSources& sources) {
   }
   logger->flush();
   return exit_code;
+}
+
+int run_audit_verify(const ConfigSources& sources) {
+  auto config = load_config(server_schema(), sources);
+  if (!config.ok()) return fail(config.status(), 2);
+  auto settings = server_settings(*config);
+  if (!settings.ok()) return fail(settings.status(), 2);
+  if (settings->db.url.dialect == store::Dialect::kSqlite &&
+      !std::filesystem::exists(settings->db.url.sqlite_path)) {
+    std::cerr << "jizhan audit verify: error: no database at '" << settings->db.url.sqlite_path
+              << "': give the server's --data-dir or --db" << std::endl;
+    return 2;
+  }
+  settings->db.pool_size = 1;
+  settings->db.apply_migrations = false;  // verification only reads
+  auto db = store::Database::open(settings->db);
+  if (!db.ok()) return fail(db.status(), 1);
+  IdGenerator ids(Clock::system(), SecureRandom::instance());
+  iam::AuditLog audit(**db, Clock::system(), ids);
+  auto v = audit.verify();
+  if (!v.ok()) {
+    std::cerr << "jizhan audit verify: error: " << v.status().message() << std::endl;
+    return 1;
+  }
+  if (v->intact) {
+    std::cout << "audit chain intact: " << v->records << " records" << std::endl;
+    return 0;
+  }
+  const iam::AuditRecord& bad = *v->first_bad;
+  std::cout << "audit chain BROKEN at record seq " << bad.seq << " (id " << bad.id << ", "
+            << format_rfc3339(Clock::WallTime(std::chrono::milliseconds(bad.time_ms))) << ", user '"
+            << bad.user << "', verb " << bad.verb << "): " << v->reason << "; " << v->records
+            << " records before it verify" << std::endl;
+  return 1;
 }
 
 }  // namespace jz::cli

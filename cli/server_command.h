@@ -10,4 +10,8 @@ namespace jz::cli {
 // 2 on a configuration error. Fatal errors are printed as one line on stderr.
 int run_server(const ConfigSources& sources);
 
+// `jizhan audit verify`: walks the audit chain in the store the configuration names.
+// Exit 0 when intact; 1 naming the first bad record otherwise; 2 on bad configuration.
+int run_audit_verify(const ConfigSources& sources);
+
 }  // namespace jz::cli

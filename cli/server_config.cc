@@ -83,6 +83,11 @@ const ConfigSchema& server_schema() {
            .type = ConfigType::kBool,
            .default_value = "true",
            .help = "Log one line per HTTP request (request id, route, status, duration)."});
+    s.add({.name = "audit.enabled",
+           .type = ConfigType::kBool,
+           .default_value = "true",
+           .help = "Append every mutating request and every login or logout to the "
+                   "hash-chained audit trail (GET /api/v1/audit, `jizhan audit verify`)."});
     s.add(integer("auth.session_ttl_s", "43200", 60, 2592000,
                   "Lifetime of a login session token, in seconds (default 12 hours)."));
     s.add(integer("auth.lockout_threshold", "5", 1, 1000,
@@ -150,6 +155,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.log.level = *parse_log_level(c.get_string("log.level"));
   s.http.access_log = c.get_bool("log.access");
 
+  s.audit_enabled = c.get_bool("audit.enabled");
   s.auth.session_ttl = std::chrono::seconds(c.get_int("auth.session_ttl_s"));
   s.auth.lockout_threshold = static_cast<int>(c.get_int("auth.lockout_threshold"));
   s.auth.lockout = std::chrono::seconds(c.get_int("auth.lockout_s"));

@@ -28,6 +28,7 @@ struct ServerSettings {
   bool access_log = true;
   std::chrono::seconds shutdown_timeout{30};
   iam::AuthOptions auth;
+  bool audit_enabled = true;
   std::chrono::seconds bootstrap_token_ttl{std::chrono::hours(24 * 90)};
 };
 

@@ -42,6 +42,30 @@ const std::vector<Migration>& migrations() {
        ");"
        "CREATE INDEX tokens_user ON tokens (user_id);",
        ""},
+      {3, "audit",
+       "CREATE TABLE audit ("
+       "  seq BIGINT PRIMARY KEY,"
+       "  id TEXT NOT NULL UNIQUE,"
+       "  time_ms BIGINT NOT NULL,"
+       "  user_name TEXT NOT NULL,"
+       "  source_ip TEXT NOT NULL,"
+       "  user_agent TEXT NOT NULL,"
+       "  verb TEXT NOT NULL,"
+       "  resource_type TEXT NOT NULL,"
+       "  resource_name TEXT NOT NULL,"
+       "  workspace TEXT NOT NULL,"
+       "  project TEXT NOT NULL,"
+       "  request_summary TEXT NOT NULL,"
+       "  response_status BIGINT NOT NULL,"
+       "  latency_us BIGINT NOT NULL,"
+       "  request_id TEXT NOT NULL,"
+       "  prev_hash TEXT NOT NULL,"
+       "  hash TEXT NOT NULL"
+       ");"
+       "CREATE INDEX audit_user ON audit (user_name, seq);"
+       "CREATE INDEX audit_project ON audit (project, seq);"
+       "CREATE INDEX audit_time ON audit (time_ms);",
+       ""},
   };
   return kAll;
 }

@@ -18,6 +18,7 @@
 
 #include "core/json.h"
 #include "core/subprocess.h"
+#include "store/database.h"
 #include "tests/support/postgres_server.h"
 #include "tests/support/temp_dir.h"
 
@@ -374,6 +375,79 @@ TEST(ServerProcessTest, ReadinessFollowsPostgresOutageAndRecovery) {
   }
   for (auto& t : clients) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// Writes through a real server, then tampers with the audit table directly and asks
+// `jizhan audit verify` (offline) to find it.
+void audit_verify_finds_tampering(const std::vector<std::string>& store_flags,
+                                  const std::string& db_url) {
+  TempDir dir;
+  const std::string data = dir.str() + "/d";
+  {
+    auto s = ServerProcess::start(data, store_flags);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    httplib::Client c("127.0.0.1", (*s)->port());
+    c.set_bearer_token_auth((*s)->token());
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_EQ(
+          c.Put("/api/v1/settings/k" + std::to_string(i), R"({"value":1})", "application/json")
+              ->status,
+          200);
+    }
+    (*s)->signal(SIGTERM);  // records are written after responses; a clean stop keeps them
+    ASSERT_EQ((*s)->wait().exit_code, 0);
+  }
+  std::vector<std::string> verify = {"audit", "verify", "--data-dir", data};
+  verify.insert(verify.end(), store_flags.begin(), store_flags.end());
+  auto ok = run_jizhan(verify);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("audit chain intact: 6 records"), std::string::npos) << ok.out;
+
+  store::DatabaseOptions opts;
+  opts.url = *store::parse_database_url(db_url);
+  auto db = store::Database::open(opts);
+  ASSERT_TRUE(db.ok()) << db.status().to_string();
+  auto tamper = [&](const std::string& sql) {
+    ASSERT_TRUE((*db)->with_conn([&](store::Conn& c) { return c.exec_script(sql); }).ok());
+  };
+  tamper("UPDATE audit SET resource_name = 'innocent' WHERE seq = 4");
+  auto changed = run_jizhan(verify);
+  EXPECT_EQ(changed.exit_code, 1);
+  EXPECT_NE(changed.out.find("BROKEN at record seq 4"), std::string::npos) << changed.out;
+  EXPECT_NE(changed.out.find("was changed"), std::string::npos) << changed.out;
+
+  tamper("DELETE FROM audit WHERE seq = 4");
+  auto deleted = run_jizhan(verify);
+  EXPECT_EQ(deleted.exit_code, 1);
+  EXPECT_NE(deleted.out.find("BROKEN at record seq 5"), std::string::npos) << deleted.out;
+
+  tamper("UPDATE audit SET seq = 4 WHERE seq = 5");  // close the gap: now out of order
+  tamper(
+      "UPDATE audit SET seq = -1 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3;"
+      "UPDATE audit SET seq = 3 WHERE seq = -1");
+  auto reordered = run_jizhan(verify);
+  EXPECT_EQ(reordered.exit_code, 1);
+  EXPECT_NE(reordered.out.find("BROKEN at record seq 2"), std::string::npos) << reordered.out;
+}
+
+TEST(AuditVerifyTest, FindsTamperingOnSqlite) {
+  TempDir dir;
+  const std::string url = "sqlite:" + dir.str() + "/audit.db";
+  audit_verify_finds_tampering({"--db", url}, url);
+}
+
+TEST(AuditVerifyTest, FindsTamperingOnPostgres) {
+  auto* pg = shared_postgres();
+  ASSERT_NE(pg, nullptr);
+  ASSERT_TRUE(pg->create_database("audit_verify").ok());
+  audit_verify_finds_tampering({"--db", pg->url("audit_verify")}, pg->url("audit_verify"));
+}
+
+TEST(AuditVerifyTest, MissingDatabaseIsAClearError) {
+  TempDir dir;
+  auto r = run_jizhan({"audit", "verify", "--data-dir", dir.str() + "/nothing"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no database at"), std::string::npos) << r.err;
 }
 
 TEST(DocsTest, ConfigDocListsEveryKey) {
