@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "platform/iam/tenancy.h"
 #include "store/settings.h"
 
 namespace jz::api {
@@ -110,6 +111,7 @@ struct RequestContext {
   std::string actor;                        // who a login claimed to be
   std::string verb;                         // audit verb when not derived from the method
   std::string resource_type, resource_name;
+  std::string workspace, project;  // the tenant the request touched, for the audit
 };
 thread_local RequestContext t_ctx;
 
@@ -161,6 +163,8 @@ class ApiServer::Impl {
         clock_(clock),
         ids_(clock, SecureRandom::instance()),
         settings_(db, clock),
+        tenancy_(db, clock, ids_),
+        authorizer_(tenancy_),
         start_time_seconds_(std::chrono::duration<double>(clock.now().time_since_epoch()).count()) {
     configure();
     routes();
@@ -303,6 +307,8 @@ class ApiServer::Impl {
     t_ctx.verb.clear();
     t_ctx.resource_type.clear();
     t_ctx.resource_name.clear();
+    t_ctx.workspace.clear();
+    t_ctx.project.clear();
     std::string incoming = req.get_header_value("X-Request-Id");
     t_ctx.request_id = valid_request_id(incoming) ? incoming : ids_.next("req_");
     res.set_header("X-Request-Id", t_ctx.request_id);
@@ -350,6 +356,19 @@ class ApiServer::Impl {
     r.resource_name = t_ctx.resource_name.empty() && t_ctx.route == "unmatched"
                           ? req.path.substr(0, 256)
                           : t_ctx.resource_name;
+    if (r.resource_name.empty() && !req.body.empty()) {
+      Json b = Json::parse(req.body, nullptr, false);
+      if (b.is_object()) {
+        for (const char* f : {"name", "username"}) {
+          if (b.contains(f) && b[f].is_string()) {
+            r.resource_name = b[f].get<std::string>().substr(0, 128);
+            break;
+          }
+        }
+      }
+    }
+    r.workspace = t_ctx.workspace;
+    r.project = t_ctx.project;
     r.request_summary = iam::AuditLog::summarize_body(req.body);
     r.response_status = res.status;
     r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
@@ -370,27 +389,22 @@ class ApiServer::Impl {
   // Registers a handler under a route label (the pattern that metrics and logs show).
   void on(const std::string& method, const std::string& pattern, const std::string& label,
           Handler h) {
-    // The audit's resource type is the last literal segment before a parameter
-    // ("/api/v1/settings/{key}" -> settings), or the last segment.
+    // The audit's resource type is the label's last literal segment
+    // ("/api/v1/workspaces/{ws}/members/{user}" -> members); the name is the last
+    // path parameter.
     std::string type;
-    {
-      std::string last_literal;
-      size_t pos = 0;
-      while (pos < label.size()) {
-        size_t next = label.find('/', pos + 1);
-        std::string seg =
-            label.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
-        if (!seg.empty() && seg.front() == '{') break;
-        last_literal = seg;
-        pos = next == std::string::npos ? label.size() : next;
-      }
-      type = last_literal;
+    for (size_t pos = 0; pos < label.size();) {
+      size_t next = label.find('/', pos + 1);
+      std::string seg =
+          label.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+      if (!seg.empty() && seg.front() != '{') type = seg;
+      pos = next == std::string::npos ? label.size() : next;
     }
     auto wrapped = [label, type, h = std::move(h)](const httplib::Request& req,
                                                    httplib::Response& res) {
       t_ctx.route = label;
       t_ctx.resource_type = type;
-      if (req.matches.size() > 1) t_ctx.resource_name = req.matches[1];
+      if (req.matches.size() > 1) t_ctx.resource_name = req.matches[req.matches.size() - 1];
       h(req, res);
     };
     if (method == "GET")
@@ -569,6 +583,266 @@ class ApiServer::Impl {
       if (!s.ok()) return write_error(res, s);
       res.status = 204;
     });
+    tenancy_routes();
+  }
+
+  // The body as a JSON object, or an error naming what is wrong with it.
+  static Result<Json> object_body(const httplib::Request& req) {
+    JZ_ASSIGN_OR_RETURN(Json body, json::parse(req.body, "request body"));
+    if (!body.is_object()) return Status::invalid_argument("request body must be a JSON object");
+    return body;
+  }
+
+  Status allow(std::string_view resource, std::string_view verb, const std::string& workspace_id,
+               const iam::Project* project = nullptr) {
+    return authorizer_.check(*t_ctx.principal, resource, verb, workspace_id, project);
+  }
+
+  // Resolves {ws} for a workspace route and records it for the audit.
+  Result<iam::Workspace> workspace_of(const httplib::Request& req) {
+    JZ_ASSIGN_OR_RETURN(iam::Workspace w, tenancy_.workspace(req.matches[1]));
+    t_ctx.workspace = w.name;
+    return w;
+  }
+  Result<iam::Project> project_of(const httplib::Request& req) {
+    JZ_ASSIGN_OR_RETURN(iam::Project p, tenancy_.project(req.matches[1]));
+    t_ctx.workspace = p.workspace;
+    t_ctx.project = p.name;
+    return p;
+  }
+
+  iam::Accounts& accounts() { return auth_.accounts(); }
+
+  static Json user_json(const iam::User& u) {
+    return {{"username", u.username},
+            {"display_name", u.display_name},
+            {"email", u.email},
+            {"state", u.state},
+            {"platform_role", u.platform_role},
+            {"created_at",
+             format_rfc3339(Clock::WallTime(std::chrono::milliseconds(u.created_at_ms)))}};
+  }
+  static Json workspace_json(const iam::Workspace& w) {
+    return {{"name", w.name},
+            {"description", w.description},
+            {"created_at",
+             format_rfc3339(Clock::WallTime(std::chrono::milliseconds(w.created_at_ms)))}};
+  }
+  static Json project_json(const iam::Project& p) {
+    return {{"name", p.name},
+            {"workspace", p.workspace},
+            {"description", p.description},
+            {"created_at",
+             format_rfc3339(Clock::WallTime(std::chrono::milliseconds(p.created_at_ms)))}};
+  }
+  static Json members_json(const std::vector<iam::Member>& ms) {
+    Json items = Json::array();
+    for (const auto& m : ms) items.push_back({{"username", m.username}, {"role", m.role}});
+    return {{"items", items}, {"next_page_token", nullptr}};
+  }
+
+  // Shared by workspace and project member routes.
+  void member_routes(const std::string& base_pattern, const std::string& base_label,
+                     const std::string& scope) {
+    auto target = [this, scope](const httplib::Request& req, std::string& scope_id,
+                                std::string& ws_id,
+                                std::optional<iam::Project>& project) -> Status {
+      if (scope == "workspace") {
+        JZ_ASSIGN_OR_RETURN(iam::Workspace w, workspace_of(req));
+        scope_id = ws_id = w.id;
+      } else {
+        JZ_ASSIGN_OR_RETURN(iam::Project p, project_of(req));
+        scope_id = p.id;
+        ws_id = p.workspace_id;
+        project = std::move(p);
+      }
+      return {};
+    };
+    on("GET", base_pattern + "/members", base_label + "/members",
+       [this, target, scope](const auto& req, auto& res) {
+         std::string scope_id, ws_id;
+         std::optional<iam::Project> project;
+         if (Status s = target(req, scope_id, ws_id, project); !s.ok()) return write_error(res, s);
+         if (Status s = allow(scope + "_member", "list", ws_id, project ? &*project : nullptr);
+             !s.ok()) {
+           return write_error(res, s);
+         }
+         auto ms = tenancy_.members(scope, scope_id);
+         if (!ms.ok()) return write_error(res, ms.status());
+         write_json(res, 200, members_json(*ms));
+       });
+    on("POST", base_pattern + "/members", base_label + "/members",
+       [this, target, scope](const auto& req, auto& res) {
+         std::string scope_id, ws_id;
+         std::optional<iam::Project> project;
+         if (Status s = target(req, scope_id, ws_id, project); !s.ok()) return write_error(res, s);
+         if (Status s = allow(scope + "_member", "create", ws_id, project ? &*project : nullptr);
+             !s.ok()) {
+           return write_error(res, s);
+         }
+         auto body = object_body(req);
+         if (!body.ok()) return write_error(res, body.status());
+         auto username = json::required_string(*body, "username");
+         if (!username.ok()) return write_error(res, username.status());
+         auto role = json::required_string(*body, "role");
+         if (!role.ok()) return write_error(res, role.status());
+         Status s = tenancy_.add_member(scope, scope_id, *username, *role);
+         if (!s.ok()) return write_error(res, s);
+         write_json(res, 201, {{"username", *username}, {"role", *role}});
+       });
+    on("DELETE", base_pattern + R"(/members/([a-z0-9._-]+))", base_label + "/members/{username}",
+       [this, target, scope](const auto& req, auto& res) {
+         std::string scope_id, ws_id;
+         std::optional<iam::Project> project;
+         if (Status s = target(req, scope_id, ws_id, project); !s.ok()) return write_error(res, s);
+         if (Status s = allow(scope + "_member", "delete", ws_id, project ? &*project : nullptr);
+             !s.ok()) {
+           return write_error(res, s);
+         }
+         Status s = tenancy_.remove_member(scope, scope_id, req.matches[2]);
+         if (!s.ok()) return write_error(res, s);
+         res.status = 204;
+       });
+  }
+
+  void tenancy_routes() {
+    on("GET", "/api/v1/roles", "/api/v1/roles", [this](const auto&, auto& res) {
+      auto roles = tenancy_.roles();
+      if (!roles.ok()) return write_error(res, roles.status());
+      Json items = Json::array();
+      for (const auto& r : *roles) {
+        items.push_back({{"name", r.name},
+                         {"scope", r.scope},
+                         {"permissions", r.permissions},
+                         {"builtin", r.builtin}});
+      }
+      write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+    });
+
+    on("POST", "/api/v1/users", "/api/v1/users", [this](const auto& req, auto& res) {
+      if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
+      auto body = object_body(req);
+      if (!body.ok()) return write_error(res, body.status());
+      iam::User u;
+      auto username = json::required_string(*body, "username");
+      if (!username.ok()) return write_error(res, username.status());
+      auto password = json::required_string(*body, "password");
+      if (!password.ok()) return write_error(res, password.status());
+      if (Status s = iam::check_password_policy(*password); !s.ok()) return write_error(res, s);
+      for (auto [field, out] :
+           {std::pair{"display_name", &u.display_name}, std::pair{"email", &u.email},
+            std::pair{"platform_role", &u.platform_role}}) {
+        auto v = json::optional_string(*body, field);
+        if (!v.ok()) return write_error(res, v.status());
+        if (*v) *out = **v;
+      }
+      u.username = *username;
+      if (Status s = iam::Accounts::validate_username(u.username); !s.ok()) {
+        return write_error(res, s);
+      }
+      auto hash = iam::hash_password(*password, auth_.options().hash_cost);
+      if (!hash.ok()) return write_error(res, hash.status());
+      u.password_hash = *hash;
+      auto created = accounts().create_user(u);
+      if (!created.ok()) return write_error(res, created.status());
+      write_json(res, 201, user_json(*created));
+    });
+    on("GET", "/api/v1/users", "/api/v1/users", [this](const auto&, auto& res) {
+      if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
+      auto users = accounts().users();
+      if (!users.ok()) return write_error(res, users.status());
+      Json items = Json::array();
+      for (const auto& u : *users) items.push_back(user_json(u));
+      write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+    });
+
+    on("POST", "/api/v1/workspaces", "/api/v1/workspaces", [this](const auto& req, auto& res) {
+      if (Status s = allow("workspace", "create", ""); !s.ok()) return write_error(res, s);
+      auto body = object_body(req);
+      if (!body.ok()) return write_error(res, body.status());
+      auto name = json::required_string(*body, "name");
+      if (!name.ok()) return write_error(res, name.status());
+      auto desc = json::optional_string(*body, "description");
+      if (!desc.ok()) return write_error(res, desc.status());
+      t_ctx.workspace = *name;
+      auto w = tenancy_.create_workspace(*name, desc->value_or(""));
+      if (!w.ok()) return write_error(res, w.status());
+      write_json(res, 201, workspace_json(*w));
+    });
+    on("GET", "/api/v1/workspaces", "/api/v1/workspaces", [this](const auto&, auto& res) {
+      auto all = tenancy_.workspaces();
+      if (!all.ok()) return write_error(res, all.status());
+      Json items = Json::array();
+      for (const auto& w : *all) {
+        if (allow("workspace", "get", w.id).ok()) items.push_back(workspace_json(w));
+      }
+      write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+    });
+    const std::string ws = R"(/api/v1/workspaces/([a-z0-9-]+))";
+    const std::string ws_label = "/api/v1/workspaces/{workspace}";
+    on("GET", ws, ws_label, [this](const auto& req, auto& res) {
+      auto w = workspace_of(req);
+      if (!w.ok()) return write_error(res, w.status());
+      if (Status s = allow("workspace", "get", w->id); !s.ok()) return write_error(res, s);
+      write_json(res, 200, workspace_json(*w));
+    });
+    on("DELETE", ws, ws_label, [this](const auto& req, auto& res) {
+      auto w = workspace_of(req);
+      if (!w.ok()) return write_error(res, w.status());
+      // Deleting a tenant is a platform decision, not the tenant's.
+      if (Status s = allow("workspace", "delete", ""); !s.ok()) return write_error(res, s);
+      if (Status s = tenancy_.delete_workspace(w->name); !s.ok()) return write_error(res, s);
+      res.status = 204;
+    });
+    member_routes(ws, ws_label, "workspace");
+    on("POST", ws + "/projects", ws_label + "/projects", [this](const auto& req, auto& res) {
+      auto w = workspace_of(req);
+      if (!w.ok()) return write_error(res, w.status());
+      if (Status s = allow("project", "create", w->id); !s.ok()) return write_error(res, s);
+      auto body = object_body(req);
+      if (!body.ok()) return write_error(res, body.status());
+      auto name = json::required_string(*body, "name");
+      if (!name.ok()) return write_error(res, name.status());
+      auto desc = json::optional_string(*body, "description");
+      if (!desc.ok()) return write_error(res, desc.status());
+      t_ctx.project = *name;
+      auto p =
+          tenancy_.create_project(w->name, *name, desc->value_or(""), t_ctx.principal->user_id);
+      if (!p.ok()) return write_error(res, p.status());
+      write_json(res, 201, project_json(*p));
+    });
+    on("GET", ws + "/projects", ws_label + "/projects", [this](const auto& req, auto& res) {
+      auto w = workspace_of(req);
+      if (!w.ok()) return write_error(res, w.status());
+      auto ps = tenancy_.projects(w->name);
+      if (!ps.ok()) return write_error(res, ps.status());
+      Json items = Json::array();
+      for (const auto& p : *ps) {
+        if (allow("project", "get", p.workspace_id, &p).ok()) items.push_back(project_json(p));
+      }
+      write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+    });
+
+    const std::string pr = R"(/api/v1/projects/([a-z0-9-]+))";
+    const std::string pr_label = "/api/v1/projects/{project}";
+    on("GET", pr, pr_label, [this](const auto& req, auto& res) {
+      auto p = project_of(req);
+      if (!p.ok()) return write_error(res, p.status());
+      if (Status s = allow("project", "get", p->workspace_id, &*p); !s.ok()) {
+        return write_error(res, s);
+      }
+      write_json(res, 200, project_json(*p));
+    });
+    on("DELETE", pr, pr_label, [this](const auto& req, auto& res) {
+      auto p = project_of(req);
+      if (!p.ok()) return write_error(res, p.status());
+      if (Status s = allow("project", "delete", p->workspace_id, &*p); !s.ok()) {
+        return write_error(res, s);
+      }
+      if (Status s = tenancy_.delete_project(p->name); !s.ok()) return write_error(res, s);
+      res.status = 204;
+    });
+    member_routes(pr, pr_label, "project");
   }
 
   ServerOptions options_;
@@ -579,6 +853,8 @@ class ApiServer::Impl {
   Clock& clock_;
   IdGenerator ids_;
   store::SettingsRepo settings_;
+  iam::Tenancy tenancy_;
+  iam::Authorizer authorizer_;
   HttpMetrics metrics_;
   double start_time_seconds_;
   std::atomic<bool> stopping_{false};

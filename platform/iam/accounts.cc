@@ -108,6 +108,17 @@ Result<User> Accounts::user_by_id(const std::string& id) {
   return *u;
 }
 
+Result<std::vector<User>> Accounts::users() {
+  std::vector<User> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kUserColumns +
+                                           " FROM users ORDER BY username"));
+    for (const auto& r : rows) out.push_back(user_from(r));
+    return {};
+  }));
+  return out;
+}
+
 Result<int64_t> Accounts::count_users() {
   int64_t n = 0;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {

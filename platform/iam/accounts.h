@@ -56,6 +56,8 @@ class Accounts {
   Result<User> user_by_name(const std::string& username);
   Result<User> user_by_id(const std::string& id);
   Result<int64_t> count_users();
+  // Every user, by username.
+  Result<std::vector<User>> users();
 
   // Counts a failed login; locks the account until now + lock_ms once `threshold`
   // failures in a row are reached. Returns the updated user.

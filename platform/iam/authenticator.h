@@ -55,6 +55,7 @@ class Authenticator {
   // Revokes the token the principal authenticated with.
   Status logout(const Principal& principal);
   const AuthOptions& options() const { return options_; }
+  Accounts& accounts() { return accounts_; }
 
  private:
   Accounts& accounts_;

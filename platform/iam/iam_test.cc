@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "platform/iam/authenticator.h"
 #include "platform/iam/bootstrap.h"
+#include "platform/iam/tenancy.h"
 #include "tests/support/test_database.h"
 
 namespace jz::iam {
@@ -211,6 +214,98 @@ INSTANTIATE_TEST_SUITE_P(Dialects, IamTest,
                          [](const auto& info) {
                            return std::string(store::dialect_name(info.param));
                          });
+
+}  // namespace
+}  // namespace jz::iam
+
+namespace jz::iam {
+namespace {
+
+class TenancyTest : public ::testing::TestWithParam<store::Dialect> {
+ protected:
+  void SetUp() override {
+    auto db = testing::open_test_database(GetParam(), dir_);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    db_ = std::move(db).value();
+    accounts_ = std::make_unique<Accounts>(*db_, clock_, ids_);
+    tenancy_ = std::make_unique<Tenancy>(*db_, clock_, ids_);
+    for (const char* name : {"alice", "bob"}) {
+      User u;
+      u.username = name;
+      u.password_hash = "x";
+      auto created = accounts_->create_user(u);
+      ASSERT_TRUE(created.ok());
+      principal_[name] = Principal{created->id, name, std::string(kPlatformRegular), "tok", "api", ""};
+    }
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  SeededRandom rng_{11};
+  IdGenerator ids_{clock_, rng_};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<Tenancy> tenancy_;
+  std::map<std::string, Principal> principal_;
+};
+
+TEST_P(TenancyTest, WorkspacesProjectsAndMembers) {
+  ASSERT_TRUE(tenancy_->create_workspace("acme", "Acme Corp").ok());
+  EXPECT_EQ(tenancy_->create_workspace("acme", "").status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(tenancy_->create_workspace("Acme", "").status().code(), Code::kInvalidArgument);
+  auto p = tenancy_->create_project("acme", "vision", "", principal_["alice"].user_id);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(p->workspace, "acme");
+  EXPECT_EQ(*tenancy_->role_of("project", p->id, principal_["alice"].user_id), "project-admin");
+  ASSERT_TRUE(tenancy_->create_workspace("other", "").ok());
+  EXPECT_EQ(tenancy_->create_project("other", "vision", "", "").status().code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(tenancy_->delete_workspace("acme").code(), Code::kFailedPrecondition);
+
+  ASSERT_TRUE(tenancy_->add_member("project", p->id, "bob", "project-viewer").ok());
+  ASSERT_TRUE(tenancy_->add_member("project", p->id, "bob", "project-developer").ok());  // change
+  auto ms = tenancy_->members("project", p->id);
+  ASSERT_EQ(ms->size(), 2u);
+  EXPECT_EQ(ms->at(1).role, "project-developer");
+  EXPECT_EQ(tenancy_->add_member("project", p->id, "bob", "workspace-admin").code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(tenancy_->add_member("project", p->id, "carol", "project-viewer").code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(tenancy_->remove_member("project", p->id, "carol").code(), Code::kNotFound);
+
+  Authorizer authz(*tenancy_);
+  EXPECT_TRUE(authz.check(principal_["bob"], "job", "create", p->workspace_id, &*p).ok());
+  EXPECT_EQ(authz.check(principal_["bob"], "project_member", "create", p->workspace_id, &*p).code(),
+            Code::kPermissionDenied);
+  EXPECT_TRUE(authz.check(principal_["alice"], "project_member", "create", p->workspace_id, &*p).ok());
+  ASSERT_TRUE(tenancy_->remove_member("project", p->id, "bob").ok());
+  EXPECT_FALSE(authz.check(principal_["bob"], "job", "create", p->workspace_id, &*p).ok());
+
+  ASSERT_TRUE(tenancy_->delete_project("vision").ok());
+  EXPECT_TRUE(tenancy_->delete_workspace("acme").ok());
+  EXPECT_EQ(tenancy_->workspace("acme").status().code(), Code::kNotFound);
+}
+
+TEST_P(TenancyTest, BuiltInRolesAreData) {
+  auto roles = tenancy_->roles();
+  ASSERT_TRUE(roles.ok());
+  std::set<std::string> names;
+  for (const auto& r : *roles) names.insert(r.name);
+  for (const char* n : {"platform-admin", "platform-regular", "workspace-admin",
+                        "workspace-regular", "workspace-viewer", "project-admin",
+                        "project-developer", "project-viewer", "data-owner"}) {
+    EXPECT_TRUE(names.count(n)) << n;
+  }
+  auto owner = tenancy_->role("data-owner");
+  EXPECT_TRUE(grants(owner->permissions, "dataset_data", "get"));
+  auto dev = tenancy_->role("project-developer");
+  EXPECT_FALSE(grants(dev->permissions, "dataset_data", "get")) << "developers never see raw data";
+  EXPECT_TRUE(grants(dev->permissions, "job", "delete"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Dialects, TenancyTest,
+                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
+                         [](const auto& info) { return std::string(store::dialect_name(info.param)); });
 
 }  // namespace
 }  // namespace jz::iam

@@ -1,0 +1,284 @@
+// The authorisation matrix over real HTTP: every built-in role x every endpoint x its
+// own tenant and another tenant. Expected answers are written out as a table; a cell
+// is "allowed" when the answer is neither 401 nor 403.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "api/server.h"
+#include "core/log.h"
+#include "platform/iam/tenancy.h"
+#include "tests/support/temp_dir.h"
+
+namespace jz::api {
+namespace {
+
+// Subjects: one user per built-in role in tenant A (workspace ws-a, project proj-a),
+// plus a platform admin and a regular user with no membership.
+const std::vector<std::string> kSubjects = {"padmin",    "nobody",   "wsadmin",
+                                            "wsregular", "wsviewer", "prjadmin",
+                                            "prjdev",    "prjview",  "dataowner"};
+
+struct Endpoint {
+  std::string name;
+  std::string method;
+  std::string path;  // {ws} and {p} are replaced by the tenant's workspace and project
+  std::string body;
+  // Subjects allowed in their own tenant (A). In tenant B only padmin is allowed; for
+  // platform-level endpoints own and other are the same.
+  std::set<std::string> allowed;
+  bool platform_level = false;
+};
+
+std::vector<Endpoint> endpoints() {
+  const std::set<std::string> all(kSubjects.begin(), kSubjects.end());
+  const std::set<std::string> admin = {"padmin"};
+  const std::set<std::string> project_members = {"padmin", "wsadmin", "wsviewer", "prjadmin",
+                                                 "prjdev", "prjview", "dataowner"};
+  return {
+      {"get workspace",
+       "GET",
+       "/api/v1/workspaces/{ws}",
+       "",
+       {"padmin", "wsadmin", "wsregular", "wsviewer"}},
+      {"list workspace members",
+       "GET",
+       "/api/v1/workspaces/{ws}/members",
+       "",
+       {"padmin", "wsadmin", "wsregular", "wsviewer"}},
+      {"add workspace member",
+       "POST",
+       "/api/v1/workspaces/{ws}/members",
+       R"({"username":"spare","role":"workspace-viewer"})",
+       {"padmin", "wsadmin"}},
+      {"remove workspace member",
+       "DELETE",
+       "/api/v1/workspaces/{ws}/members/absent",
+       "",
+       {"padmin", "wsadmin"}},
+      {"create project",
+       "POST",
+       "/api/v1/workspaces/{ws}/projects",
+       R"({"name":"{unique}"})",
+       {"padmin", "wsadmin", "wsregular"}},
+      {"get project", "GET", "/api/v1/projects/{p}", "", project_members},
+      {"list project members", "GET", "/api/v1/projects/{p}/members", "", project_members},
+      {"add project member",
+       "POST",
+       "/api/v1/projects/{p}/members",
+       R"({"username":"spare","role":"project-viewer"})",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"remove project member",
+       "DELETE",
+       "/api/v1/projects/{p}/members/absent",
+       "",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"delete project", "DELETE", "/api/v1/projects/{p}", "", {"padmin", "wsadmin"}},
+      {"delete workspace", "DELETE", "/api/v1/workspaces/{ws}", "", admin, true},
+      {"create workspace", "POST", "/api/v1/workspaces", R"({"name":"{unique}"})", admin, true},
+      {"list users", "GET", "/api/v1/users", "", admin, true},
+      {"create user", "POST", "/api/v1/users",
+       R"({"username":"{unique}","password":"long-enough-password"})", admin, true},
+      {"read audit", "GET", "/api/v1/audit", "", admin, true},
+      {"read settings", "GET", "/api/v1/settings", "", admin, true},
+      {"write settings", "PUT", "/api/v1/settings/k", R"({"value":1})", admin, true},
+      {"list roles", "GET", "/api/v1/roles", "", all, true},
+  };
+}
+
+class AuthzMatrixTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::DatabaseOptions dbo;
+    dbo.url = *store::parse_database_url("sqlite:" + dir_.str() + "/j.db");
+    db_ = std::move(store::Database::open(dbo)).value();
+    accounts_ = std::make_unique<iam::Accounts>(*db_, Clock::system(), ids_);
+    iam::AuthOptions ao;
+    ao.hash_cost = iam::HashCost::kMinimum;
+    ao.token_cache = std::chrono::milliseconds(0);
+    auth_ = std::make_unique<iam::Authenticator>(*accounts_, Clock::system(), ao);
+    tenancy_ = std::make_unique<iam::Tenancy>(*db_, Clock::system(), ids_);
+
+    for (const auto& s : kSubjects) token_[s] = make_user(s, s == "padmin");
+    make_user("spare", false);
+    // Two tenants built the same way; only tenant A has our subjects as members.
+    for (const char* t : {"a", "b"}) {
+      std::string ws = std::string("ws-") + t;
+      ASSERT_TRUE(tenancy_->create_workspace(ws, "").ok());
+      // Enough projects that every destructive probe has its own target.
+      for (int i = 0; i < 64; ++i) {
+        ASSERT_TRUE(tenancy_->create_project(ws, project_name(t, i), "", "").ok());
+      }
+    }
+    auto ws_a = tenancy_->workspace("ws-a");
+    for (auto [user, role] :
+         {std::pair{"wsadmin", "workspace-admin"}, std::pair{"wsregular", "workspace-regular"},
+          std::pair{"wsviewer", "workspace-viewer"}}) {
+      ASSERT_TRUE(tenancy_->add_member("workspace", ws_a->id, user, role).ok());
+    }
+    for (int i = 0; i < 64; ++i) {
+      auto p = tenancy_->project(project_name("a", i));
+      for (auto [user, role] :
+           {std::pair{"prjadmin", "project-admin"}, std::pair{"prjdev", "project-developer"},
+            std::pair{"prjview", "project-viewer"}, std::pair{"dataowner", "data-owner"}}) {
+        ASSERT_TRUE(tenancy_->add_member("project", p->id, user, role).ok());
+      }
+    }
+    ServerOptions opts;
+    opts.port = 0;
+    opts.threads = 4;
+    audit_ = std::make_unique<iam::AuditLog>(*db_, Clock::system(), ids_);
+    server_ = std::make_unique<ApiServer>(
+        opts, *db_, *auth_, audit_.get(),
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    ASSERT_TRUE(server_->bind().ok());
+    thread_ = std::thread([this] { (void)server_->run(); });
+  }
+
+  void TearDown() override {
+    server_->stop();
+    thread_.join();
+  }
+
+  static std::string project_name(const std::string& tenant, int i) {
+    return "proj-" + tenant + "-" + std::to_string(i);
+  }
+
+  std::string make_user(const std::string& name, bool admin) {
+    iam::User u;
+    u.username = name;
+    u.platform_role = std::string(admin ? iam::kPlatformAdmin : iam::kPlatformRegular);
+    u.password_hash = *iam::hash_password(name + "-password-x", iam::HashCost::kMinimum);
+    auto created = accounts_->create_user(u);
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    return accounts_
+        ->issue_token(created->id, "api", "t", "", Clock::system().now_unix_ms() + 3600000)
+        .value_or("");
+  }
+
+  int call(const std::string& token, const std::string& method, const std::string& path,
+           const std::string& body) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_bearer_token_auth(token);
+    httplib::Result r = method == "GET"    ? c.Get(path)
+                        : method == "POST" ? c.Post(path, body, "application/json")
+                        : method == "PUT"  ? c.Put(path, body, "application/json")
+                                           : c.Delete(path);
+    return r ? r->status : -1;
+  }
+
+  testing::TempDir dir_;
+  IdGenerator ids_{Clock::system(), SecureRandom::instance()};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<iam::Accounts> accounts_;
+  std::unique_ptr<iam::Authenticator> auth_;
+  std::unique_ptr<iam::Tenancy> tenancy_;
+  std::unique_ptr<iam::AuditLog> audit_;
+  std::unique_ptr<ApiServer> server_;
+  std::thread thread_;
+  std::map<std::string, std::string> token_;
+};
+
+TEST_F(AuthzMatrixTest, EveryRoleEveryEndpointOwnAndOtherTenant) {
+  int probe = 0, cells = 0;
+  // Destructive probes that succeed remove their target, so tenant-wide deletes run last
+  // and against a workspace emptied for them.
+  for (const auto& e : endpoints()) {
+    for (const char* tenant : {"a", "b"}) {
+      if (e.platform_level && std::string(tenant) == "b") continue;
+      for (const auto& subject : kSubjects) {
+        std::string path = e.path, body = e.body;
+        const std::string unique = "u" + std::to_string(++probe);
+        // Each probe gets its own project, so a successful delete cannot change later cells.
+        auto subst = [&](std::string& s) {
+          for (auto [from, to] :
+               {std::pair<std::string, std::string>{"{ws}", std::string("ws-") + tenant},
+                {"{p}", project_name(tenant, probe % 64)},
+                {"{unique}", unique}}) {
+            for (size_t at; (at = s.find(from)) != std::string::npos;)
+              s.replace(at, from.size(), to);
+          }
+        };
+        subst(path);
+        subst(body);
+        if (e.name == "delete project") {
+          // A fresh project in the tenant's workspace for this one probe.
+          path = "/api/v1/projects/del-" + unique;
+          ASSERT_TRUE(
+              tenancy_->create_project(std::string("ws-") + tenant, "del-" + unique, "", "").ok());
+          if (std::string(tenant) == "a") {
+            auto p = tenancy_->project("del-" + unique);
+            for (auto [user, role] :
+                 {std::pair{"prjadmin", "project-admin"}, std::pair{"prjdev", "project-developer"},
+                  std::pair{"prjview", "project-viewer"}, std::pair{"dataowner", "data-owner"}}) {
+              ASSERT_TRUE(tenancy_->add_member("project", p->id, user, role).ok());
+            }
+          }
+        }
+        if (e.name == "delete workspace") {
+          path = "/api/v1/workspaces/empty-" + unique;
+          ASSERT_TRUE(tenancy_->create_workspace("empty-" + unique, "").ok());
+        }
+        const bool own = std::string(tenant) == "a" || e.platform_level;
+        const bool expect_allowed = own ? e.allowed.count(subject) > 0 : subject == "padmin";
+        int status = call(token_[subject], e.method, path, body);
+        const bool allowed = status != 401 && status != 403;
+        EXPECT_EQ(allowed, expect_allowed)
+            << e.name << " as " << subject << " in tenant " << tenant << ": HTTP " << status;
+        EXPECT_NE(status, -1);
+        EXPECT_LT(status, 500) << e.name << " as " << subject;
+        ++cells;
+      }
+    }
+  }
+  EXPECT_GT(cells, 250);
+}
+
+TEST_F(AuthzMatrixTest, ListsShowOnlyWhatTheCallerMaySee) {
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(token_["wsviewer"]);
+  auto ws = c.Get("/api/v1/workspaces");
+  ASSERT_EQ(ws->status, 200);
+  EXPECT_NE(ws->body.find("\"ws-a\""), std::string::npos);
+  EXPECT_EQ(ws->body.find("\"ws-b\""), std::string::npos) << ws->body;
+  auto other = c.Get("/api/v1/workspaces/ws-b/projects");
+  ASSERT_EQ(other->status, 200);
+  EXPECT_EQ(other->body.find("proj-b"), std::string::npos) << "another tenant's projects leaked";
+  httplib::Client nobody("127.0.0.1", server_->port());
+  nobody.set_bearer_token_auth(token_["nobody"]);
+  EXPECT_EQ(nobody.Get("/api/v1/workspaces")->body.find("ws-"), std::string::npos);
+}
+
+TEST_F(AuthzMatrixTest, ProjectScopedTokenActsOnlyInItsProject) {
+  auto dev = accounts_->user_by_name("prjdev");
+  auto scoped = accounts_->issue_token(dev->id, "api", "ci", "proj-a-1",
+                                       Clock::system().now_unix_ms() + 60000);
+  ASSERT_TRUE(scoped.ok());
+  EXPECT_EQ(call(*scoped, "GET", "/api/v1/projects/proj-a-1", ""), 200);
+  EXPECT_EQ(call(*scoped, "GET", "/api/v1/projects/proj-a-2", ""), 403);
+  EXPECT_EQ(call(*scoped, "GET", "/api/v1/workspaces/ws-a", ""), 403);
+}
+
+TEST_F(AuthzMatrixTest, BadMemberInputIsA400AndChangesNothing) {
+  const std::string& t = token_["wsadmin"];
+  EXPECT_EQ(call(t, "POST", "/api/v1/projects/proj-a-1/members",
+                 R"({"username":"spare","role":"workspace-admin"})"),
+            400);  // a workspace role on a project
+  EXPECT_EQ(call(t, "POST", "/api/v1/projects/proj-a-1/members",
+                 R"({"username":"ghost","role":"project-viewer"})"),
+            400);
+  EXPECT_EQ(call(t, "POST", "/api/v1/projects/proj-a-1/members", R"({"username":"spare"})"), 400);
+  EXPECT_EQ(call(t, "POST", "/api/v1/workspaces/ws-a/projects", R"({"name":"Bad_Name"})"), 400);
+  EXPECT_EQ(call(t, "POST", "/api/v1/workspaces/ws-a/projects", R"({"name":"proj-b-1"})"), 409)
+      << "project names are platform-wide";
+  auto p = tenancy_->project("proj-a-1");
+  auto ms = tenancy_->members("project", p->id);
+  for (const auto& m : *ms) EXPECT_NE(m.username, "spare");
+}
+
+}  // namespace
+}  // namespace jz::api

@@ -1,0 +1,313 @@
+#include "platform/iam/tenancy.h"
+
+#include "core/json.h"
+
+namespace jz::iam {
+namespace {
+
+Workspace workspace_from(const store::Row& r) {
+  return {r.text(0), r.text(1), r.text(2), r.integer(3)};
+}
+
+constexpr const char* kProjectSelect =
+    "SELECT p.id, p.name, p.workspace_id, w.name, p.description, p.created_at_ms FROM projects p "
+    "JOIN workspaces w ON w.id = p.workspace_id";
+
+Project project_from(const store::Row& r) {
+  return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.integer(5)};
+}
+
+Status check_text(std::string_view field, const std::string& v, size_t max) {
+  if (v.size() > max) {
+    return Status::invalid_argument("field '" + std::string(field) + "' must be at most " +
+                                    std::to_string(max) + " characters");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status validate_resource_name(std::string_view field, std::string_view name) {
+  auto bad = [&](const std::string& why) {
+    return Status::invalid_argument("field '" + std::string(field) + "' " + why +
+                                    ": use 1-63 of a-z, 0-9 and '-', starting and ending with a "
+                                    "letter or digit");
+  };
+  if (name.empty()) return bad("is empty");
+  if (name.size() > 63) return bad("is longer than 63 characters");
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && !(c == '-' && i > 0 && i + 1 < name.size())) {
+      return bad("has '" + std::string(1, c) + "' at position " + std::to_string(i + 1));
+    }
+  }
+  return {};
+}
+
+bool grants(const std::vector<std::string>& permissions, std::string_view resource,
+            std::string_view verb) {
+  for (const auto& p : permissions) {
+    auto colon = p.find(':');
+    if (colon == std::string::npos) continue;
+    std::string_view r(p.data(), colon), v(p.data() + colon + 1, p.size() - colon - 1);
+    if ((r == "*" || r == resource) && (v == "*" || v == verb)) return true;
+  }
+  return false;
+}
+
+Result<Workspace> Tenancy::create_workspace(const std::string& name,
+                                            const std::string& description) {
+  JZ_RETURN_IF_ERROR(validate_resource_name("name", name));
+  JZ_RETURN_IF_ERROR(check_text("description", description, 1024));
+  Workspace w{ids_.next("ws_"), name, description, clock_.now_unix_ms()};
+  Status s = db_.transact([&](store::Conn& c) {
+    return c
+        .exec("INSERT INTO workspaces (id, name, description, created_at_ms) VALUES (?, ?, ?, ?)",
+              {w.id, w.name, w.description, w.created_at_ms})
+        .status();
+  });
+  if (s.code() == Code::kAlreadyExists) {
+    return Status::already_exists("workspace '" + name + "' already exists");
+  }
+  JZ_RETURN_IF_ERROR(s);
+  return w;
+}
+
+Result<Workspace> Tenancy::workspace(const std::string& name) {
+  std::optional<Workspace> w;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT id, name, description, created_at_ms FROM "
+                                           "workspaces WHERE name = ?",
+                                           {name}));
+    if (!rows.empty()) w = workspace_from(rows[0]);
+    return {};
+  }));
+  if (!w) return Status::not_found("workspace '" + name + "' does not exist");
+  return *w;
+}
+
+Result<std::vector<Workspace>> Tenancy::workspaces() {
+  std::vector<Workspace> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query("SELECT id, name, description, created_at_ms FROM workspaces ORDER BY name"));
+    for (const auto& r : rows) out.push_back(workspace_from(r));
+    return {};
+  }));
+  return out;
+}
+
+Status Tenancy::delete_workspace(const std::string& name) {
+  JZ_ASSIGN_OR_RETURN(Workspace w, workspace(name));
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto n,
+                        c.query("SELECT COUNT(*) FROM projects WHERE workspace_id = ?", {w.id}));
+    if (n[0].integer(0) > 0) {
+      return Status::failed_precondition("workspace '" + name + "' still has " +
+                                         std::to_string(n[0].integer(0)) +
+                                         " project(s): delete them first");
+    }
+    JZ_RETURN_IF_ERROR(
+        c.exec("DELETE FROM members WHERE scope = 'workspace' AND scope_id = ?", {w.id}).status());
+    return c.exec("DELETE FROM workspaces WHERE id = ?", {w.id}).status();
+  });
+}
+
+Result<Project> Tenancy::create_project(const std::string& workspace_name, const std::string& name,
+                                        const std::string& description,
+                                        const std::string& creator_user_id) {
+  JZ_RETURN_IF_ERROR(validate_resource_name("name", name));
+  JZ_RETURN_IF_ERROR(check_text("description", description, 1024));
+  JZ_ASSIGN_OR_RETURN(Workspace w, workspace(workspace_name));
+  Project p{ids_.next("prj_"), name, w.id, w.name, description, clock_.now_unix_ms()};
+  Status s = db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(c.exec("INSERT INTO projects (id, name, workspace_id, description, "
+                              "created_at_ms) VALUES (?, ?, ?, ?, ?)",
+                              {p.id, p.name, p.workspace_id, p.description, p.created_at_ms})
+                           .status());
+    if (creator_user_id.empty()) return {};
+    return c
+        .exec(
+            "INSERT INTO members (scope, scope_id, user_id, role, created_at_ms) VALUES "
+            "('project', ?, ?, 'project-admin', ?)",
+            {p.id, creator_user_id, p.created_at_ms})
+        .status();
+  });
+  if (s.code() == Code::kAlreadyExists) {
+    return Status::already_exists("project '" + name +
+                                  "' already exists (project names are unique on the platform)");
+  }
+  JZ_RETURN_IF_ERROR(s);
+  return p;
+}
+
+Result<Project> Tenancy::project(const std::string& name) {
+  std::optional<Project> p;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        c.query(std::string(kProjectSelect) + " WHERE p.name = ?", {name}));
+    if (!rows.empty()) p = project_from(rows[0]);
+    return {};
+  }));
+  if (!p) return Status::not_found("project '" + name + "' does not exist");
+  return *p;
+}
+
+Result<std::vector<Project>> Tenancy::projects(const std::string& workspace_name) {
+  std::vector<Project> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        c.query(std::string(kProjectSelect) + " WHERE w.name = ? ORDER BY p.name",
+                                {workspace_name}));
+    for (const auto& r : rows) out.push_back(project_from(r));
+    return {};
+  }));
+  return out;
+}
+
+Status Tenancy::delete_project(const std::string& name) {
+  JZ_ASSIGN_OR_RETURN(Project p, project(name));
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(
+        c.exec("DELETE FROM members WHERE scope = 'project' AND scope_id = ?", {p.id}).status());
+    return c.exec("DELETE FROM projects WHERE id = ?", {p.id}).status();
+  });
+}
+
+Result<Role> Tenancy::role(const std::string& name) {
+  std::optional<Role> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT name, scope, permissions, builtin FROM roles "
+                                           "WHERE name = ?",
+                                           {name}));
+    if (rows.empty()) return {};
+    Role r{rows[0].text(0), rows[0].text(1), {}, rows[0].integer(3) != 0};
+    auto perms = json::parse(rows[0].text(2), "role permissions");
+    if (perms.ok() && perms->is_array()) {
+      for (const auto& p : *perms) {
+        if (p.is_string()) r.permissions.push_back(p.get<std::string>());
+      }
+    }
+    out = std::move(r);
+    return {};
+  }));
+  if (!out) return Status::not_found("role '" + name + "' does not exist");
+  return *out;
+}
+
+Result<std::vector<Role>> Tenancy::roles() {
+  std::vector<std::string> names;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT name FROM roles ORDER BY scope, name"));
+    for (const auto& r : rows) names.push_back(r.text(0));
+    return {};
+  }));
+  std::vector<Role> out;
+  for (const auto& n : names) {
+    JZ_ASSIGN_OR_RETURN(Role r, role(n));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Status Tenancy::add_member(const std::string& scope, const std::string& scope_id,
+                           const std::string& username, const std::string& role_name) {
+  auto r = role(role_name);
+  if (!r.ok() || r->scope != scope) {
+    return Status::invalid_argument("field 'role' must be a " + scope +
+                                    " role (see GET "
+                                    "/api/v1/roles), got '" +
+                                    role_name + "'");
+  }
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto users, c.query("SELECT id FROM users WHERE username = ?", {username}));
+    if (users.empty()) {
+      return Status::invalid_argument("field 'username': user '" + username + "' does not exist");
+    }
+    // Adding an existing member changes the role.
+    JZ_RETURN_IF_ERROR(
+        c.exec("DELETE FROM members WHERE scope = ? AND scope_id = ? AND user_id = ?",
+               {scope, scope_id, users[0].text(0)})
+            .status());
+    return c
+        .exec(
+            "INSERT INTO members (scope, scope_id, user_id, role, created_at_ms) VALUES (?, ?, "
+            "?, ?, ?)",
+            {scope, scope_id, users[0].text(0), role_name, clock_.now_unix_ms()})
+        .status();
+  });
+}
+
+Status Tenancy::remove_member(const std::string& scope, const std::string& scope_id,
+                              const std::string& username) {
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(n,
+                        c.exec("DELETE FROM members WHERE scope = ? AND scope_id = ? AND user_id "
+                               "IN (SELECT id FROM users WHERE username = ?)",
+                               {scope, scope_id, username}));
+    return {};
+  }));
+  if (n == 0) return Status::not_found("user '" + username + "' is not a member");
+  return {};
+}
+
+Result<std::vector<Member>> Tenancy::members(const std::string& scope,
+                                             const std::string& scope_id) {
+  std::vector<Member> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        c.query("SELECT u.username, m.role, m.created_at_ms FROM members m JOIN "
+                                "users u ON u.id = m.user_id WHERE m.scope = ? AND m.scope_id = ? "
+                                "ORDER BY u.username",
+                                {scope, scope_id}));
+    for (const auto& r : rows) out.push_back({r.text(0), r.text(1), r.integer(2)});
+    return {};
+  }));
+  return out;
+}
+
+Result<std::string> Tenancy::role_of(const std::string& scope, const std::string& scope_id,
+                                     const std::string& user_id) {
+  std::string role_name;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT role FROM members WHERE scope = ? AND scope_id "
+                                           "= ? AND user_id = ?",
+                                           {scope, scope_id, user_id}));
+    if (!rows.empty()) role_name = rows[0].text(0);
+    return {};
+  }));
+  return role_name;
+}
+
+Status Authorizer::check(const Principal& p, std::string_view resource, std::string_view verb,
+                         const std::string& workspace_id, const Project* project) {
+  auto denied = [&] {
+    return Status::permission_denied("user '" + p.username + "' may not " + std::string(verb) +
+                                     " " + std::string(resource) +
+                                     (project ? " in project '" + project->name + "'" : ""));
+  };
+  if (!p.project_scope.empty() && (!project || project->name != p.project_scope)) {
+    return Status::permission_denied("this token is scoped to project '" + p.project_scope +
+                                     "' and may not act elsewhere");
+  }
+  if (p.is_platform_admin()) return {};
+  if (workspace_id.empty()) return denied();
+  JZ_ASSIGN_OR_RETURN(std::string ws_role, tenancy_.role_of("workspace", workspace_id, p.user_id));
+  if (!ws_role.empty()) {
+    JZ_ASSIGN_OR_RETURN(Role r, tenancy_.role(ws_role));
+    if (grants(r.permissions, resource, verb)) return {};
+  }
+  if (project) {
+    JZ_ASSIGN_OR_RETURN(std::string pr_role, tenancy_.role_of("project", project->id, p.user_id));
+    if (!pr_role.empty()) {
+      JZ_ASSIGN_OR_RETURN(Role r, tenancy_.role(pr_role));
+      if (grants(r.permissions, resource, verb)) return {};
+    }
+  }
+  return denied();
+}
+
+}  // namespace jz::iam

@@ -1,0 +1,102 @@
+// Tenancy: workspaces (tenants) hold projects; users are members of a workspace or a
+// project with a role; roles are data (table `roles`, built-ins seeded by migration 4),
+// each a list of "resource:verb" permissions ("job:create", "dataset:*", "*:*").
+//
+// Authorizer::check answers one question: may this principal do `verb` on `resource`
+// in this workspace/project? A platform-admin may do anything. Otherwise the caller's
+// workspace role (for anything in the workspace, its projects included) and project
+// role (for that project) are consulted. A token scoped to a project acts only there.
+//
+// Thread-safe: every call reads or writes the store in one statement or transaction.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/id.h"
+#include "platform/iam/authenticator.h"
+#include "store/database.h"
+
+namespace jz::iam {
+
+struct Workspace {
+  std::string id, name, description;
+  int64_t created_at_ms = 0;
+};
+
+struct Project {
+  std::string id, name, workspace_id, workspace, description;
+  int64_t created_at_ms = 0;
+};
+
+struct Role {
+  std::string name, scope;  // scope: platform | workspace | project
+  std::vector<std::string> permissions;
+  bool builtin = false;
+};
+
+struct Member {
+  std::string username, role;
+  int64_t created_at_ms = 0;
+};
+
+// Workspace and project names: DNS labels, [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?.
+Status validate_resource_name(std::string_view field, std::string_view name);
+// True when `permissions` grants resource:verb.
+bool grants(const std::vector<std::string>& permissions, std::string_view resource,
+            std::string_view verb);
+
+class Tenancy {
+ public:
+  Tenancy(store::Database& db, Clock& clock, IdGenerator& ids)
+      : db_(db), clock_(clock), ids_(ids) {}
+
+  Result<Workspace> create_workspace(const std::string& name, const std::string& description);
+  Result<Workspace> workspace(const std::string& name);
+  Result<std::vector<Workspace>> workspaces();
+  // Refuses while the workspace still has projects.
+  Status delete_workspace(const std::string& name);
+
+  // Creates the project; `creator_user_id` (when not empty) becomes its project-admin.
+  Result<Project> create_project(const std::string& workspace, const std::string& name,
+                                 const std::string& description,
+                                 const std::string& creator_user_id);
+  Result<Project> project(const std::string& name);
+  Result<std::vector<Project>> projects(const std::string& workspace);
+  Status delete_project(const std::string& name);
+
+  Result<Role> role(const std::string& name);
+  Result<std::vector<Role>> roles();
+
+  // scope: "workspace" or "project"; scope_id the workspace or project id.
+  Status add_member(const std::string& scope, const std::string& scope_id,
+                    const std::string& username, const std::string& role);
+  Status remove_member(const std::string& scope, const std::string& scope_id,
+                       const std::string& username);
+  Result<std::vector<Member>> members(const std::string& scope, const std::string& scope_id);
+  // The user's role there, or "" when not a member.
+  Result<std::string> role_of(const std::string& scope, const std::string& scope_id,
+                              const std::string& user_id);
+
+ private:
+  store::Database& db_;
+  Clock& clock_;
+  IdGenerator& ids_;
+};
+
+class Authorizer {
+ public:
+  explicit Authorizer(Tenancy& tenancy) : tenancy_(tenancy) {}
+
+  // OK, or permission_denied naming what was refused. `workspace_id`/`project` may be
+  // empty for platform-level resources (only platform admins pass then).
+  Status check(const Principal& p, std::string_view resource, std::string_view verb,
+               const std::string& workspace_id, const Project* project = nullptr);
+
+ private:
+  Tenancy& tenancy_;
+};
+
+}  // namespace jz::iam
