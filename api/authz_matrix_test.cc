@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/server.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "platform/iam/tenancy.h"
 #include "tests/support/temp_dir.h"
@@ -77,6 +78,9 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/projects/{p}/members/absent",
        "",
        {"padmin", "wsadmin", "prjadmin"}},
+      {"get quota", "GET", "/api/v1/projects/{p}/quota", "", project_members},
+      {"set quota", "PUT", "/api/v1/projects/{p}/quota", R"({"gpus":1.5})", {"padmin", "wsadmin"}},
+      {"list events", "GET", "/api/v1/projects/{p}/events", "", project_members},
       {"delete project", "DELETE", "/api/v1/projects/{p}", "", {"padmin", "wsadmin"}},
       {"delete workspace", "DELETE", "/api/v1/workspaces/{ws}", "", admin, true},
       {"create workspace", "POST", "/api/v1/workspaces", R"({"name":"{unique}"})", admin, true},
@@ -278,6 +282,99 @@ TEST_F(AuthzMatrixTest, BadMemberInputIsA400AndChangesNothing) {
   auto p = tenancy_->project("proj-a-1");
   auto ms = tenancy_->members("project", p->id);
   for (const auto& m : *ms) EXPECT_NE(m.username, "spare");
+}
+
+TEST_F(AuthzMatrixTest, QuotaValidationNamesTheFieldAndKeepsTheOldQuota) {
+  const std::string& t = token_["wsadmin"];
+  const std::string q = "/api/v1/projects/proj-a-1/quota";
+  ASSERT_EQ(call(t, "PUT", q, R"({"gpus":2.5,"per_user_gpus":1,"concurrent_jobs":4})"), 200);
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(token_["prjview"]);
+  for (const char* bad :
+       {R"({"gpus":-1})", R"({"gpus":"two"})", R"({"gpu":2})", R"({"gpus":1.0001})",
+        R"({"concurrent_jobs":1.5})", R"({"gpus":1,"per_user_gpus":2})", "[1]"}) {
+    httplib::Client admin("127.0.0.1", server_->port());
+    admin.set_bearer_token_auth(t);
+    auto r = admin.Put(q, bad, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad << " -> " << r->body;
+  }
+  auto got = c.Get(q);
+  ASSERT_EQ(got->status, 200);
+  auto j = Json::parse(got->body);
+  EXPECT_DOUBLE_EQ(j["gpus"].get<double>(), 2.5);
+  EXPECT_EQ(j["concurrent_jobs"], 4);
+  EXPECT_TRUE(j["memory_mib"].is_null()) << "unset limits are unlimited";
+}
+
+TEST_F(AuthzMatrixTest, EventsListAndStreamLive) {
+  const std::string& admin = token_["wsadmin"];
+  ASSERT_EQ(call(admin, "POST", "/api/v1/projects/proj-a-2/members",
+                 R"({"username":"spare","role":"project-viewer"})"),
+            201);
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(token_["prjview"]);
+  auto list = c.Get("/api/v1/projects/proj-a-2/events");
+  ASSERT_EQ(list->status, 200) << list->body;
+  auto items = Json::parse(list->body)["items"];
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0]["reason"], "MemberAdded");
+  EXPECT_EQ(items[0]["actor"], "wsadmin");
+  const int64_t first = items[0]["seq"];
+
+  // A live stream from after the first event sees the next one as it happens.
+  std::string received;
+  std::atomic<bool> got{false};
+  std::thread reader([&] {
+    httplib::Client s("127.0.0.1", server_->port());
+    s.set_bearer_token_auth(token_["prjview"]);
+    s.set_read_timeout(10, 0);
+    s.Get("/api/v1/projects/proj-a-2/events",
+          {{"Accept", "text/event-stream"}, {"Last-Event-ID", std::to_string(first)}},
+          [&](const char* data, size_t n) {
+            received.append(data, n);
+            if (received.find("QuotaChanged") != std::string::npos) {
+              got = true;
+              return false;  // close the stream
+            }
+            return true;
+          });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(call(admin, "PUT", "/api/v1/projects/proj-a-2/quota", R"({"gpus":4})"), 200);
+  reader.join();
+  EXPECT_TRUE(got.load()) << received;
+  EXPECT_EQ(received.find("MemberAdded"), std::string::npos) << "resumed after Last-Event-ID";
+  EXPECT_NE(received.find("event: updated"), std::string::npos) << received;
+
+  // Another tenant's member may not read the stream.
+  httplib::Client other("127.0.0.1", server_->port());
+  other.set_bearer_token_auth(token_["nobody"]);
+  EXPECT_EQ(other.Get("/api/v1/projects/proj-a-2/events")->status, 403);
+}
+
+TEST_F(AuthzMatrixTest, ShutdownEndsOpenEventStreams) {
+  std::atomic<bool> opened{false};
+  std::thread reader([&] {
+    httplib::Client s("127.0.0.1", server_->port());
+    s.set_bearer_token_auth(token_["prjview"]);
+    s.set_read_timeout(60, 0);
+    s.Get(
+        "/api/v1/projects/proj-a-3/events", {{"Accept", "text/event-stream"}},
+        [&](const char*, size_t) { return true; },
+        [&](uint64_t, uint64_t) {
+          opened = true;
+          return true;
+        });
+  });
+  // The stream is open once the response has started; no event will come.
+  for (int i = 0; i < 500 && !opened; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server_->stop();
+  thread_.join();  // would hang if the stream kept its worker
+  reader.join();
+  thread_ = std::thread([] {});  // TearDown stops and joins again
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "platform/iam/events.h"
+#include "platform/iam/quota.h"
 #include "platform/iam/tenancy.h"
 #include "store/settings.h"
 
@@ -165,6 +167,8 @@ class ApiServer::Impl {
         settings_(db, clock),
         tenancy_(db, clock, ids_),
         authorizer_(tenancy_),
+        quotas_(db, clock),
+        events_(db, clock, ids_),
         start_time_seconds_(std::chrono::duration<double>(clock.now().time_since_epoch()).count()) {
     configure();
     routes();
@@ -198,6 +202,7 @@ class ApiServer::Impl {
 
   void stop() {
     if (!stopping_.exchange(true)) logger_->info("shutting down: finishing requests in flight");
+    events_.wake_all();  // live event streams end
     http.stop();
   }
 
@@ -613,6 +618,25 @@ class ApiServer::Impl {
 
   iam::Accounts& accounts() { return auth_.accounts(); }
 
+  // Records a lifecycle event of a project's resource; a failure is logged, not
+  // returned, since the change itself is already stored.
+  void emit(const std::string& project, const std::string& resource_type,
+            const std::string& resource_name, const std::string& type, const std::string& reason,
+            const std::string& message) {
+    iam::Event e;
+    e.project = project;
+    e.resource_type = resource_type;
+    e.resource_name = resource_name;
+    e.type = type;
+    e.reason = reason;
+    e.message = message;
+    e.actor = t_ctx.principal ? t_ctx.principal->username : "";
+    if (auto r = events_.append(std::move(e)); !r.ok()) {
+      log_with_fields(*logger_, spdlog::level::err, "event not stored",
+                      {{"request_id", t_ctx.request_id}, {"error", r.status().message()}});
+    }
+  }
+
   static Json user_json(const iam::User& u) {
     return {{"username", u.username},
             {"display_name", u.display_name},
@@ -688,6 +712,10 @@ class ApiServer::Impl {
          if (!role.ok()) return write_error(res, role.status());
          Status s = tenancy_.add_member(scope, scope_id, *username, *role);
          if (!s.ok()) return write_error(res, s);
+         if (project) {
+           emit(project->name, "member", *username, "updated", "MemberAdded",
+                "user '" + *username + "' is now " + *role);
+         }
          write_json(res, 201, {{"username", *username}, {"role", *role}});
        });
     on("DELETE", base_pattern + R"(/members/([a-z0-9._-]+))", base_label + "/members/{username}",
@@ -701,6 +729,10 @@ class ApiServer::Impl {
          }
          Status s = tenancy_.remove_member(scope, scope_id, req.matches[2]);
          if (!s.ok()) return write_error(res, s);
+         if (project) {
+           emit(project->name, "member", req.matches[2], "deleted", "MemberRemoved",
+                "user '" + std::string(req.matches[2]) + "' left the project");
+         }
          res.status = 204;
        });
   }
@@ -809,6 +841,8 @@ class ApiServer::Impl {
       auto p =
           tenancy_.create_project(w->name, *name, desc->value_or(""), t_ctx.principal->user_id);
       if (!p.ok()) return write_error(res, p.status());
+      emit(p->name, "project", p->name, "created", "ProjectCreated",
+           "project created in workspace '" + p->workspace + "'");
       write_json(res, 201, project_json(*p));
     });
     on("GET", ws + "/projects", ws_label + "/projects", [this](const auto& req, auto& res) {
@@ -840,9 +874,102 @@ class ApiServer::Impl {
         return write_error(res, s);
       }
       if (Status s = tenancy_.delete_project(p->name); !s.ok()) return write_error(res, s);
+      emit(p->name, "project", p->name, "deleted", "ProjectDeleted", "project deleted");
       res.status = 204;
     });
     member_routes(pr, pr_label, "project");
+
+    on("GET", pr + "/quota", pr_label + "/quota", [this](const auto& req, auto& res) {
+      auto p = project_of(req);
+      if (!p.ok()) return write_error(res, p.status());
+      if (Status s = allow("quota", "get", p->workspace_id, &*p); !s.ok()) {
+        return write_error(res, s);
+      }
+      auto q = quotas_.get(p->id);
+      if (!q.ok()) return write_error(res, q.status());
+      write_json(res, 200, q->to_json());
+    });
+    on("PUT", pr + "/quota", pr_label + "/quota", [this](const auto& req, auto& res) {
+      auto p = project_of(req);
+      if (!p.ok()) return write_error(res, p.status());
+      if (Status s = allow("quota", "update", p->workspace_id, &*p); !s.ok()) {
+        return write_error(res, s);
+      }
+      auto body = object_body(req);
+      if (!body.ok()) return write_error(res, body.status());
+      auto q = iam::Quota::from_json(*body);
+      if (!q.ok()) return write_error(res, q.status());
+      if (Status s = quotas_.set(p->id, *q); !s.ok()) return write_error(res, s);
+      emit(p->name, "quota", p->name, "updated", "QuotaChanged", json::dump(q->to_json()));
+      write_json(res, 200, q->to_json());
+    });
+    on("GET", pr + "/events", pr_label + "/events", [this](const auto& req, auto& res) {
+      auto p = project_of(req);
+      if (!p.ok()) return write_error(res, p.status());
+      if (Status s = allow("event", "list", p->workspace_id, &*p); !s.ok()) {
+        return write_error(res, s);
+      }
+      int64_t after = 0;
+      std::string from = req.has_param("after") ? req.get_param_value("after")
+                                                : req.get_header_value("Last-Event-ID");
+      if (!from.empty()) {
+        char* end = nullptr;
+        long long n = std::strtoll(from.c_str(), &end, 10);
+        if (*end || n < 0) {
+          return write_error(res, Status::invalid_argument(
+                                      "'after' (or Last-Event-ID) must be an event seq number"));
+        }
+        after = n;
+      }
+      const bool stream =
+          req.get_param_value("stream") == "true" ||
+          req.get_header_value("Accept").find("text/event-stream") != std::string::npos;
+      if (!stream) {
+        auto evs = events_.list(p->name, after, 1000);
+        if (!evs.ok()) return write_error(res, evs.status());
+        Json items = Json::array();
+        for (const auto& e : *evs) items.push_back(e.to_json());
+        write_json(res, 200,
+                   {{"items", items},
+                    {"next_page_token",
+                     evs->size() == 1000 ? Json(std::to_string(evs->back().seq)) : Json(nullptr)}});
+        return;
+      }
+      // Server-Sent Events: one worker thread per open stream; it ends on shutdown.
+      auto cursor = std::make_shared<int64_t>(after);
+      auto last_write = std::make_shared<Clock::SteadyTime>(clock_.steady_now());
+      std::string project = p->name;
+      res.set_header("Cache-Control", "no-cache");
+      res.set_chunked_content_provider("text/event-stream", [this, project, cursor, last_write](
+                                                                size_t, httplib::DataSink& sink) {
+        if (stopping_ || !sink.is_writable()) {
+          sink.done();
+          return true;
+        }
+        auto evs = events_.list(project, *cursor, 100);
+        if (!evs.ok()) {
+          sink.done();
+          return true;
+        }
+        if (evs->empty()) {
+          events_.wait(*cursor, std::chrono::seconds(2));
+          if (clock_.steady_now() - *last_write > std::chrono::seconds(15)) {
+            static constexpr char kPing[] = ": keep-alive\n\n";
+            sink.write(kPing, sizeof kPing - 1);
+            *last_write = clock_.steady_now();
+          }
+          return true;
+        }
+        std::string out;
+        for (const auto& e : *evs) {
+          out += "id: " + std::to_string(e.seq) + "\nevent: " + e.type +
+                 "\ndata: " + json::dump(e.to_json()) + "\n\n";
+          *cursor = e.seq;
+        }
+        *last_write = clock_.steady_now();
+        return sink.write(out.data(), out.size());
+      });
+    });
   }
 
   ServerOptions options_;
@@ -855,6 +982,8 @@ class ApiServer::Impl {
   store::SettingsRepo settings_;
   iam::Tenancy tenancy_;
   iam::Authorizer authorizer_;
+  iam::Quotas quotas_;
+  iam::EventLog events_;
   HttpMetrics metrics_;
   double start_time_seconds_;
   std::atomic<bool> stopping_{false};

@@ -123,6 +123,31 @@ const std::vector<Migration>& migrations() {
        "'[\"project:get\",\"project_member:list\",\"quota:get\",\"event:list\",\"job:get\",\"job:"
        "list\",\"dataset:*\",\"dataset_data:get\"]', 1);",
        ""},
+      {5, "quotas_events",
+       "CREATE TABLE quotas ("
+       "  project_id TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,"
+       "  gpus_milli BIGINT,"
+       "  gpu_memory_mib BIGINT,"
+       "  concurrent_jobs BIGINT,"
+       "  cpu_milli BIGINT,"
+       "  memory_mib BIGINT,"
+       "  per_user_gpus_milli BIGINT,"
+       "  updated_at_ms BIGINT NOT NULL"
+       ");"
+       "CREATE TABLE events ("
+       "  seq BIGINT PRIMARY KEY,"
+       "  id TEXT NOT NULL UNIQUE,"
+       "  time_ms BIGINT NOT NULL,"
+       "  project TEXT NOT NULL,"
+       "  resource_type TEXT NOT NULL,"
+       "  resource_name TEXT NOT NULL,"
+       "  type TEXT NOT NULL,"
+       "  reason TEXT NOT NULL,"
+       "  message TEXT NOT NULL,"
+       "  actor TEXT NOT NULL"
+       ");"
+       "CREATE INDEX events_project ON events (project, seq);",
+       ""},
   };
   return kAll;
 }

@@ -8,6 +8,7 @@
 
 #include "platform/iam/authenticator.h"
 #include "platform/iam/bootstrap.h"
+#include "platform/iam/quota.h"
 #include "platform/iam/tenancy.h"
 #include "tests/support/test_database.h"
 
@@ -235,7 +236,8 @@ class TenancyTest : public ::testing::TestWithParam<store::Dialect> {
       u.password_hash = "x";
       auto created = accounts_->create_user(u);
       ASSERT_TRUE(created.ok());
-      principal_[name] = Principal{created->id, name, std::string(kPlatformRegular), "tok", "api", ""};
+      principal_[name] =
+          Principal{created->id, name, std::string(kPlatformRegular), "tok", "api", ""};
     }
   }
 
@@ -277,7 +279,8 @@ TEST_P(TenancyTest, WorkspacesProjectsAndMembers) {
   EXPECT_TRUE(authz.check(principal_["bob"], "job", "create", p->workspace_id, &*p).ok());
   EXPECT_EQ(authz.check(principal_["bob"], "project_member", "create", p->workspace_id, &*p).code(),
             Code::kPermissionDenied);
-  EXPECT_TRUE(authz.check(principal_["alice"], "project_member", "create", p->workspace_id, &*p).ok());
+  EXPECT_TRUE(
+      authz.check(principal_["alice"], "project_member", "create", p->workspace_id, &*p).ok());
   ASSERT_TRUE(tenancy_->remove_member("project", p->id, "bob").ok());
   EXPECT_FALSE(authz.check(principal_["bob"], "job", "create", p->workspace_id, &*p).ok());
 
@@ -286,14 +289,56 @@ TEST_P(TenancyTest, WorkspacesProjectsAndMembers) {
   EXPECT_EQ(tenancy_->workspace("acme").status().code(), Code::kNotFound);
 }
 
+TEST_P(TenancyTest, QuotasRoundTripAndRefuseLimitsBelowUse) {
+  ASSERT_TRUE(tenancy_->create_workspace("acme", "").ok());
+  auto p = tenancy_->create_project("acme", "vision", "", "");
+  Quotas quotas(*db_, clock_);
+  auto none = quotas.get(p->id);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->gpus_milli.has_value());
+  auto q = Quota::from_json(Json::parse(R"({"gpus":0.5,"cpu_cores":12.25,"memory_mib":65536})"));
+  ASSERT_TRUE(q.ok()) << q.status().to_string();
+  ASSERT_TRUE(quotas.set(p->id, *q).ok());
+  auto back = quotas.get(p->id);
+  EXPECT_EQ(back->gpus_milli, 500);
+  EXPECT_EQ(back->cpu_milli, 12250);
+  EXPECT_EQ(back->memory_mib, 65536);
+  EXPECT_FALSE(back->concurrent_jobs.has_value());
+  Quota lower = *q;
+  lower.gpus_milli = 250;
+  Status s = quotas.set(p->id, lower, QuotaUse{.gpus_milli = 500});
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+  EXPECT_NE(s.message().find("field 'gpus'"), std::string::npos) << s.message();
+  EXPECT_EQ(quotas.get(p->id)->gpus_milli, 500) << "a refused change stores nothing";
+  ASSERT_TRUE(tenancy_->delete_project("vision").ok());
+  EXPECT_FALSE(quotas.get(p->id)->gpus_milli.has_value()) << "deleted with its project";
+}
+
+TEST(QuotaJsonTest, MessagesNameTheField) {
+  auto msg = [](const char* text) {
+    return Quota::from_json(Json::parse(text)).status().message();
+  };
+  EXPECT_NE(msg(R"({"gpus":-1})").find("'gpus' must be zero or more"), std::string::npos);
+  EXPECT_NE(msg(R"({"gpus":true})").find("'gpus' must be a number"), std::string::npos);
+  EXPECT_NE(msg(R"({"gpu_memory":1})").find("unknown quota field 'gpu_memory'"), std::string::npos);
+  EXPECT_NE(msg(R"({"memory_mib":1.5})").find("'memory_mib' must be a whole number"),
+            std::string::npos);
+  EXPECT_NE(msg(R"({"gpus":0.0005})").find("three decimal places"), std::string::npos);
+  EXPECT_NE(msg(R"({"gpus":1,"per_user_gpus":1.5})").find("per_user_gpus"), std::string::npos);
+  auto q = Quota::from_json(Json::parse(R"({"gpus":null,"per_user_gpus":0.25})"));
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->to_json()["per_user_gpus"], 0.25);
+  EXPECT_TRUE(q->to_json()["gpus"].is_null());
+}
+
 TEST_P(TenancyTest, BuiltInRolesAreData) {
   auto roles = tenancy_->roles();
   ASSERT_TRUE(roles.ok());
   std::set<std::string> names;
   for (const auto& r : *roles) names.insert(r.name);
-  for (const char* n : {"platform-admin", "platform-regular", "workspace-admin",
-                        "workspace-regular", "workspace-viewer", "project-admin",
-                        "project-developer", "project-viewer", "data-owner"}) {
+  for (const char* n :
+       {"platform-admin", "platform-regular", "workspace-admin", "workspace-regular",
+        "workspace-viewer", "project-admin", "project-developer", "project-viewer", "data-owner"}) {
     EXPECT_TRUE(names.count(n)) << n;
   }
   auto owner = tenancy_->role("data-owner");
@@ -305,7 +350,9 @@ TEST_P(TenancyTest, BuiltInRolesAreData) {
 
 INSTANTIATE_TEST_SUITE_P(Dialects, TenancyTest,
                          ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
-                         [](const auto& info) { return std::string(store::dialect_name(info.param)); });
+                         [](const auto& info) {
+                           return std::string(store::dialect_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace jz::iam

@@ -1,0 +1,78 @@
+#include "platform/iam/events.h"
+
+namespace jz::iam {
+
+Json Event::to_json() const {
+  return {{"seq", seq},
+          {"id", id},
+          {"time", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(time_ms)))},
+          {"project", project},
+          {"resource_type", resource_type},
+          {"resource_name", resource_name},
+          {"type", type},
+          {"reason", reason},
+          {"message", message},
+          {"actor", actor}};
+}
+
+Result<Event> EventLog::append(Event e) {
+  e.id = ids_.next("evt_");
+  e.time_ms = clock_.now_unix_ms();
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    if (c.dialect() == store::Dialect::kPostgres) {
+      JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321003)").status());
+    }
+    JZ_ASSIGN_OR_RETURN(auto last, c.query("SELECT COALESCE(MAX(seq), 0) FROM events"));
+    e.seq = last[0].integer(0) + 1;
+    return c
+        .exec(
+            "INSERT INTO events (seq, id, time_ms, project, resource_type, resource_name, "
+            "type, reason, message, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            {e.seq, e.id, e.time_ms, e.project, e.resource_type, e.resource_name, e.type, e.reason,
+             e.message, e.actor})
+        .status();
+  }));
+  {
+    std::lock_guard lock(mu_);
+    if (e.seq > last_seq_) last_seq_ = e.seq;
+  }
+  cv_.notify_all();
+  return e;
+}
+
+Result<std::vector<Event>> EventLog::list(const std::string& project, int64_t after_seq,
+                                          int limit) {
+  if (limit < 1 || limit > 1000) {
+    return Status::invalid_argument("page size must be between 1 and 1000");
+  }
+  std::vector<Event> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows, c.query("SELECT seq, id, time_ms, project, resource_type, resource_name, type, "
+                           "reason, message, actor FROM events WHERE project = ? AND seq > ? "
+                           "ORDER BY seq LIMIT ?",
+                           {project, after_seq, int64_t{limit}}));
+    for (const auto& r : rows) {
+      out.push_back({r.integer(0), r.text(1), r.integer(2), r.text(3), r.text(4), r.text(5),
+                     r.text(6), r.text(7), r.text(8), r.text(9)});
+    }
+    return {};
+  }));
+  return out;
+}
+
+void EventLog::wait(int64_t after_seq, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  const uint64_t wake = wakeups_;
+  cv_.wait_for(lock, timeout, [&] { return last_seq_ > after_seq || wakeups_ != wake; });
+}
+
+void EventLog::wake_all() {
+  {
+    std::lock_guard lock(mu_);
+    ++wakeups_;
+  }
+  cv_.notify_all();
+}
+
+}  // namespace jz::iam

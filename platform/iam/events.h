@@ -1,0 +1,59 @@
+// Lifecycle events of resources (created, updated, deleted, state changes) with a
+// reason and a message, per project, in one platform-wide order (seq). Readers page
+// with after_seq; live readers (Server-Sent Events) wait() for a newer seq.
+//
+// Thread-safe. wait() wakes on appends made through this object, and otherwise
+// polls, so events written by another server reach live readers within `poll`.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/id.h"
+#include "core/json.h"
+#include "store/database.h"
+
+namespace jz::iam {
+
+struct Event {
+  int64_t seq = 0;
+  std::string id;
+  int64_t time_ms = 0;
+  std::string project;
+  std::string resource_type, resource_name;
+  std::string type;    // created | updated | deleted | state
+  std::string reason;  // CamelCase, machine-readable: "MemberAdded"
+  std::string message;
+  std::string actor;
+  Json to_json() const;
+};
+
+class EventLog {
+ public:
+  EventLog(store::Database& db, Clock& clock, IdGenerator& ids)
+      : db_(db), clock_(clock), ids_(ids) {}
+
+  Result<Event> append(Event e);
+  Result<std::vector<Event>> list(const std::string& project, int64_t after_seq, int limit);
+  // Blocks until an event newer than `after_seq` may exist, `timeout` passes, or
+  // wake_all() is called. Returns quickly; callers re-query with list().
+  void wait(int64_t after_seq, std::chrono::milliseconds timeout);
+  // Releases every waiter (server shutdown).
+  void wake_all();
+
+ private:
+  store::Database& db_;
+  Clock& clock_;
+  IdGenerator& ids_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<int64_t> last_seq_{0};
+  std::atomic<uint64_t> wakeups_{0};
+};
+
+}  // namespace jz::iam
