@@ -353,6 +353,38 @@ TEST_F(AuthzMatrixTest, EventsListAndStreamLive) {
   EXPECT_EQ(other.Get("/api/v1/projects/proj-a-2/events")->status, 403);
 }
 
+TEST_F(AuthzMatrixTest, ApiTokensAreScopedListedAndRevocable) {
+  httplib::Client dev("127.0.0.1", server_->port());
+  dev.set_bearer_token_auth(token_["prjdev"]);
+  auto created = dev.Post("/api/v1/tokens", R"({"name":"ci","project":"proj-a-5"})",
+                          "application/json");
+  ASSERT_EQ(created->status, 201) << created->body;
+  auto j = Json::parse(created->body);
+  const std::string secret = j["token"], id = j["id"];
+  EXPECT_EQ(j["project"], "proj-a-5");
+  // The scoped token works in its project only, and cannot mint new tokens.
+  EXPECT_EQ(call(secret, "GET", "/api/v1/projects/proj-a-5", ""), 200);
+  EXPECT_EQ(call(secret, "GET", "/api/v1/projects/proj-a-6", ""), 403);
+  EXPECT_EQ(call(secret, "POST", "/api/v1/tokens", R"({"name":"escalate"})"), 403);
+  // Not for a project the caller cannot see.
+  EXPECT_EQ(dev.Post("/api/v1/tokens", R"({"name":"x","project":"proj-b-1"})", "application/json")
+                ->status,
+            403);
+  EXPECT_EQ(dev.Post("/api/v1/tokens", R"({"name":"x","expires_in_s":5})", "application/json")
+                ->status,
+            400);
+  // Listed without secrets.
+  auto list = dev.Get("/api/v1/tokens");
+  ASSERT_EQ(list->status, 200);
+  EXPECT_EQ(list->body.find(secret), std::string::npos);
+  EXPECT_NE(list->body.find(id), std::string::npos);
+  // Someone else cannot revoke it (and cannot tell it exists); its owner can.
+  EXPECT_EQ(call(token_["prjview"], "DELETE", "/api/v1/tokens/" + id, ""), 404);
+  EXPECT_EQ(call(secret, "GET", "/api/v1/projects/proj-a-5", ""), 200);
+  EXPECT_EQ(dev.Delete("/api/v1/tokens/" + id)->status, 204);
+  EXPECT_EQ(call(secret, "GET", "/api/v1/projects/proj-a-5", ""), 401);
+}
+
 TEST_F(AuthzMatrixTest, ShutdownEndsOpenEventStreams) {
   std::atomic<bool> opened{false};
   std::thread reader([&] {

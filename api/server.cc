@@ -172,6 +172,24 @@ class ApiServer::Impl {
         start_time_seconds_(std::chrono::duration<double>(clock.now().time_since_epoch()).count()) {
     configure();
     routes();
+    if (audit_) {
+      audit_->set_error_handler([this](const Status& s, size_t lost) {
+        log_with_fields(*logger_, spdlog::level::err, "audit records not stored",
+                        {{"records", std::to_string(lost)}, {"error", s.message()}});
+      });
+    }
+  }
+
+  ~Impl() {
+    if (audit_) {
+      audit_->flush();
+      audit_->set_error_handler(nullptr);  // it points into this object
+    }
+  }
+
+  // After the last request: the audit trail is complete on disk.
+  void flush_audit() {
+    if (audit_) audit_->flush();
   }
 
   httplib::Server http;
@@ -378,11 +396,7 @@ class ApiServer::Impl {
     r.response_status = res.status;
     r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
     r.request_id = t_ctx.request_id;
-    auto stored = audit_->append(std::move(r));
-    if (!stored.ok()) {
-      log_with_fields(*logger_, spdlog::level::err, "audit record not stored",
-                      {{"request_id", t_ctx.request_id}, {"error", stored.status().message()}});
-    }
+    audit_->append_async(std::move(r));
   }
 
   // Platform-wide resources (settings) are for platform admins.
@@ -646,6 +660,18 @@ class ApiServer::Impl {
             {"created_at",
              format_rfc3339(Clock::WallTime(std::chrono::milliseconds(u.created_at_ms)))}};
   }
+  static Json token_json(const iam::Token& t) {
+    auto time = [](int64_t ms) {
+      return format_rfc3339(Clock::WallTime(std::chrono::milliseconds(ms)));
+    };
+    return {{"id", t.id},
+            {"name", t.name},
+            {"kind", t.kind},
+            {"project", t.project.empty() ? Json(nullptr) : Json(t.project)},
+            {"created_at", time(t.created_at_ms)},
+            {"expires_at", time(t.expires_at_ms)},
+            {"revoked_at", t.revoked_at_ms ? Json(time(*t.revoked_at_ms)) : Json(nullptr)}};
+  }
   static Json workspace_json(const iam::Workspace& w) {
     return {{"name", w.name},
             {"description", w.description},
@@ -750,6 +776,69 @@ class ApiServer::Impl {
       }
       write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
     });
+
+    // API tokens for scripts: named, optionally scoped to one project, expiring,
+    // revocable. The secret is shown once, in the creation response.
+    on("POST", "/api/v1/tokens", "/api/v1/tokens", [this](const auto& req, auto& res) {
+      const iam::Principal& me = *t_ctx.principal;
+      if (!me.project_scope.empty()) {
+        return write_error(res, Status::permission_denied(
+                                    "a project-scoped token may not create tokens"));
+      }
+      auto body = object_body(req);
+      if (!body.ok()) return write_error(res, body.status());
+      auto name = json::required_string(*body, "name");
+      if (!name.ok()) return write_error(res, name.status());
+      if (name->empty() || name->size() > 64) {
+        return write_error(res, Status::invalid_argument("field 'name' must be 1 to 64 characters"));
+      }
+      auto project = json::optional_string(*body, "project");
+      if (!project.ok()) return write_error(res, project.status());
+      auto ttl = json::optional_int(*body, "expires_in_s");
+      if (!ttl.ok()) return write_error(res, ttl.status());
+      const int64_t seconds = ttl->value_or(30 * 24 * 3600);
+      if (seconds < 60 || seconds > 366 * 24 * 3600) {
+        return write_error(res, Status::invalid_argument(
+                                    "field 'expires_in_s' must be between 60 and 31622400 (a year)"));
+      }
+      std::string scope = project->value_or("");
+      if (!scope.empty()) {
+        // Only for a project the caller can see; the token never exceeds its owner.
+        auto p = tenancy_.project(scope);
+        if (!p.ok()) return write_error(res, Status::invalid_argument("field 'project': " + p.status().message()));
+        if (Status s = allow("project", "get", p->workspace_id, &*p); !s.ok()) {
+          return write_error(res, s);
+        }
+        t_ctx.project = scope;
+      }
+      iam::Token t;
+      auto secret = accounts().issue_token(me.user_id, "api", *name, scope,
+                                           clock_.now_unix_ms() + seconds * 1000, &t);
+      if (!secret.ok()) return write_error(res, secret.status());
+      t_ctx.resource_name = t.id;
+      Json out = token_json(t);
+      out["token"] = *secret;
+      write_json(res, 201, out);
+    });
+    on("GET", "/api/v1/tokens", "/api/v1/tokens", [this](const auto&, auto& res) {
+      auto tokens = accounts().tokens_of(t_ctx.principal->user_id);
+      if (!tokens.ok()) return write_error(res, tokens.status());
+      Json items = Json::array();
+      for (const auto& t : *tokens) items.push_back(token_json(t));
+      write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+    });
+    on("DELETE", R"(/api/v1/tokens/(tok_[0-9A-Z]{26}))", "/api/v1/tokens/{id}",
+       [this](const auto& req, auto& res) {
+         auto t = accounts().token_by_id(req.matches[1]);
+         const iam::Principal& me = *t_ctx.principal;
+         // Someone else's token looks the same as a missing one.
+         if (!t.ok() || (t->user_id != me.user_id && !me.is_platform_admin())) {
+           return write_error(res, Status::not_found("token '" + std::string(req.matches[1]) +
+                                                     "' does not exist"));
+         }
+         if (Status s = auth_.revoke(t->id); !s.ok()) return write_error(res, s);
+         res.status = 204;
+       });
 
     on("POST", "/api/v1/users", "/api/v1/users", [this](const auto& req, auto& res) {
       if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
@@ -1001,9 +1090,9 @@ ApiServer::~ApiServer() = default;
 Status ApiServer::bind() { return impl_->bind(bound_port_); }
 
 Status ApiServer::run() {
-  if (!impl_->http.listen_after_bind()) {
-    return Status::internal("the HTTP server stopped unexpectedly");
-  }
+  const bool clean = impl_->http.listen_after_bind();
+  impl_->flush_audit();
+  if (!clean) return Status::internal("the HTTP server stopped unexpectedly");
   return {};
 }
 

@@ -175,8 +175,14 @@ Status Database::with_conn(const std::function<Status(Conn&)>& fn) {
 }
 
 Status Database::transact(const std::function<Status(Conn&)>& fn) {
-  JZ_ASSIGN_OR_RETURN(auto conn, pool_->acquire());
   const bool sqlite = dialect() == Dialect::kSqlite;
+  std::unique_lock<std::timed_mutex> write_turn(sqlite_write_mu_, std::defer_lock);
+  if (sqlite && !write_turn.try_lock_for(options_.busy_timeout)) {
+    return Status::unavailable("the database stayed busy with other writes for " +
+                               std::to_string(options_.busy_timeout.count()) +
+                               " ms (store.busy_timeout_ms); retry");
+  }
+  JZ_ASSIGN_OR_RETURN(auto conn, pool_->acquire());
   auto begin = conn->exec(sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   if (!begin.ok()) {
     pool_->release(std::move(conn));

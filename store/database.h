@@ -5,7 +5,9 @@
 // the PostgreSQL connection rewrites them to $1..$n. Results come back as text
 // columns (NULL is an empty optional). Connections are pooled; every call takes one
 // from the pool for its duration, so a Database may be used from many threads at once.
-// transact() runs a function inside a transaction and commits only when it returns OK;
+// transact() runs a function inside a transaction and commits only when it returns OK
+// (on SQLite, this process's writers take turns in arrival order, waiting at most the
+// busy timeout);
 // a committed transaction is durable when transact() returns (SQLite: WAL with
 // synchronous=FULL by default; PostgreSQL: synchronous commit).
 //
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,6 +107,10 @@ class Database {
   Status apply_migrations();
   DatabaseOptions options_;
   std::unique_ptr<Pool> pool_;
+  // SQLite has one writer at a time. Writers of this process queue here, blocked,
+  // instead of in SQLite's busy handler, which polls with growing sleeps and lets some
+  // writers starve past the busy timeout under steady contention.
+  std::timed_mutex sqlite_write_mu_;
   friend class Pool;
 };
 

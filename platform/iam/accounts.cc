@@ -219,6 +219,48 @@ Result<std::pair<Token, User>> Accounts::resolve_token(const std::string& secret
   return *out;
 }
 
+namespace {
+constexpr const char* kTokenColumns =
+    "id, user_id, kind, name, project, expires_at_ms, revoked_at_ms, created_at_ms";
+Token token_from(const store::Row& r) {
+  Token t;
+  t.id = r.text(0);
+  t.user_id = r.text(1);
+  t.kind = r.text(2);
+  t.name = r.text(3);
+  t.project = r.text(4);
+  t.expires_at_ms = r.integer(5);
+  if (!r.is_null(6)) t.revoked_at_ms = r.integer(6);
+  t.created_at_ms = r.integer(7);
+  return t;
+}
+}  // namespace
+
+Result<std::vector<Token>> Accounts::tokens_of(const std::string& user_id) {
+  std::vector<Token> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kTokenColumns +
+                                               " FROM tokens WHERE user_id = ? ORDER BY id DESC",
+                                           {user_id}));
+    for (const auto& r : rows) out.push_back(token_from(r));
+    return {};
+  }));
+  return out;
+}
+
+Result<Token> Accounts::token_by_id(const std::string& token_id) {
+  std::optional<Token> t;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kTokenColumns +
+                                               " FROM tokens WHERE id = ?",
+                                           {token_id}));
+    if (!rows.empty()) t = token_from(rows[0]);
+    return {};
+  }));
+  if (!t) return Status::not_found("token '" + token_id + "' does not exist");
+  return *t;
+}
+
 Status Accounts::revoke_token(const std::string& token_id) {
   int64_t n = 0;
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {

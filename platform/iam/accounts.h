@@ -72,6 +72,9 @@ class Accounts {
   // whose user is active; unauthenticated otherwise (one message for every case).
   Result<std::pair<Token, User>> resolve_token(const std::string& secret);
   Status revoke_token(const std::string& token_id);
+  // A user's tokens, newest first (no secrets: only hashes are stored).
+  Result<std::vector<Token>> tokens_of(const std::string& user_id);
+  Result<Token> token_by_id(const std::string& token_id);
 
   static Status validate_username(std::string_view username);
 

@@ -95,26 +95,97 @@ std::string AuditLog::summarize_body(std::string_view body) {
 }
 
 Result<AuditRecord> AuditLog::append(AuditRecord r) {
-  r.id = ids_.next("aud_");
-  if (r.time_ms == 0) r.time_ms = clock_.now_unix_ms();
+  JZ_ASSIGN_OR_RETURN(auto stored, append_batch({std::move(r)}));
+  return std::move(stored.front());
+}
+
+Result<std::vector<AuditRecord>> AuditLog::append_batch(std::vector<AuditRecord> records) {
+  for (auto& r : records) {
+    r.id = ids_.next("aud_");
+    if (r.time_ms == 0) r.time_ms = clock_.now_unix_ms();
+  }
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     if (c.dialect() == store::Dialect::kPostgres) {
       JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321002)").status());
     }
-    JZ_ASSIGN_OR_RETURN(auto last,
-                        c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"));
-    r.seq = last.empty() ? 1 : last[0].integer(0) + 1;
-    r.prev_hash = last.empty() ? kGenesis : last[0].text(1);
-    r.hash = compute_hash(r);
-    return c
-        .exec(std::string("INSERT INTO audit (") + kColumns +
-                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              {r.seq, r.id, r.time_ms, r.user, r.source_ip, r.user_agent, r.verb, r.resource_type,
-               r.resource_name, r.workspace, r.project, r.request_summary, r.response_status,
-               r.latency_us, r.request_id, r.prev_hash, r.hash})
-        .status();
+    JZ_ASSIGN_OR_RETURN(auto last, c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"));
+    int64_t seq = last.empty() ? 0 : last[0].integer(0);
+    std::string prev = last.empty() ? kGenesis : last[0].text(1);
+    for (auto& r : records) {
+      r.seq = ++seq;
+      r.prev_hash = prev;
+      r.hash = compute_hash(r);
+      prev = r.hash;
+      JZ_RETURN_IF_ERROR(
+          c.exec(std::string("INSERT INTO audit (") + kColumns +
+                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 {r.seq, r.id, r.time_ms, r.user, r.source_ip, r.user_agent, r.verb,
+                  r.resource_type, r.resource_name, r.workspace, r.project, r.request_summary,
+                  r.response_status, r.latency_us, r.request_id, r.prev_hash, r.hash})
+              .status());
+    }
+    return {};
   }));
-  return r;
+  return records;
+}
+
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void AuditLog::set_error_handler(std::function<void(const Status&, size_t)> handler) {
+  std::lock_guard lock(queue_mu_);
+  on_error_ = std::move(handler);
+}
+
+void AuditLog::append_async(AuditRecord record) {
+  if (record.time_ms == 0) record.time_ms = clock_.now_unix_ms();
+  {
+    std::lock_guard lock(queue_mu_);
+    queue_.push_back(std::move(record));
+    ++queued_;
+    if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
+  }
+  queue_cv_.notify_one();
+}
+
+void AuditLog::flush() {
+  std::unique_lock lock(queue_mu_);
+  const uint64_t target = queued_;
+  flushed_cv_.wait(lock, [&] { return settled_ >= target; });
+}
+
+void AuditLog::writer_loop() {
+  constexpr size_t kMaxBatch = 512;
+  std::unique_lock lock(queue_mu_);
+  for (;;) {
+    queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    std::vector<AuditRecord> batch;
+    if (queue_.size() <= kMaxBatch) {
+      batch.swap(queue_);
+    } else {
+      batch.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + kMaxBatch));
+      queue_.erase(queue_.begin(), queue_.begin() + kMaxBatch);
+    }
+    lock.unlock();
+    Status s;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      s = append_batch(batch).status();
+      if (s.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+    }
+    lock.lock();
+    if (!s.ok() && on_error_) on_error_(s, batch.size());
+    settled_ += batch.size();
+    flushed_cv_.notify_all();
+  }
 }
 
 Result<std::vector<AuditRecord>> AuditLog::query(const AuditQuery& q) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/support/test_database.h"
 
 namespace jz::iam {
@@ -54,6 +56,26 @@ TEST_P(AuditTest, IntactChainVerifies) {
   auto v = verify();
   EXPECT_TRUE(v.intact) << v.reason;
   EXPECT_EQ(v.records, 20);
+}
+
+TEST_P(AuditTest, AsyncAppendsFromManyThreadsFormOneChain) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        AuditRecord r;
+        r.user = "t" + std::to_string(t);
+        r.verb = "create";
+        log_->append_async(r);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  log_->flush();
+  auto v = verify();
+  EXPECT_TRUE(v.intact) << v.reason;
+  EXPECT_EQ(v.records, 220);
+  EXPECT_EQ(log_->query({.user = "t3", .limit = 1000})->size(), 50u);
 }
 
 TEST_P(AuditTest, ChangedFieldIsFound) {

@@ -84,11 +84,12 @@ Result<Principal> Authenticator::authenticate(const std::string& bearer_secret) 
   return p;
 }
 
-Status Authenticator::logout(const Principal& principal) {
-  JZ_RETURN_IF_ERROR(accounts_.revoke_token(principal.token_id));
+Status Authenticator::logout(const Principal& principal) { return revoke(principal.token_id); }
+
+Status Authenticator::revoke(const std::string& token_id) {
+  JZ_RETURN_IF_ERROR(accounts_.revoke_token(token_id));
   std::lock_guard lock(cache_mu_);
-  std::erase_if(cache_,
-                [&](const auto& kv) { return kv.second.principal.token_id == principal.token_id; });
+  std::erase_if(cache_, [&](const auto& kv) { return kv.second.principal.token_id == token_id; });
   return {};
 }
 

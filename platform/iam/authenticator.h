@@ -54,6 +54,8 @@ class Authenticator {
   Result<Principal> authenticate(const std::string& bearer_secret);
   // Revokes the token the principal authenticated with.
   Status logout(const Principal& principal);
+  // Revokes any token by id, effective at once on this server.
+  Status revoke(const std::string& token_id);
   const AuthOptions& options() const { return options_; }
   Accounts& accounts() { return accounts_; }
 
