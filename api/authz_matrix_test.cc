@@ -356,8 +356,8 @@ TEST_F(AuthzMatrixTest, EventsListAndStreamLive) {
 TEST_F(AuthzMatrixTest, ApiTokensAreScopedListedAndRevocable) {
   httplib::Client dev("127.0.0.1", server_->port());
   dev.set_bearer_token_auth(token_["prjdev"]);
-  auto created = dev.Post("/api/v1/tokens", R"({"name":"ci","project":"proj-a-5"})",
-                          "application/json");
+  auto created =
+      dev.Post("/api/v1/tokens", R"({"name":"ci","project":"proj-a-5"})", "application/json");
   ASSERT_EQ(created->status, 201) << created->body;
   auto j = Json::parse(created->body);
   const std::string secret = j["token"], id = j["id"];
@@ -370,9 +370,9 @@ TEST_F(AuthzMatrixTest, ApiTokensAreScopedListedAndRevocable) {
   EXPECT_EQ(dev.Post("/api/v1/tokens", R"({"name":"x","project":"proj-b-1"})", "application/json")
                 ->status,
             403);
-  EXPECT_EQ(dev.Post("/api/v1/tokens", R"({"name":"x","expires_in_s":5})", "application/json")
-                ->status,
-            400);
+  EXPECT_EQ(
+      dev.Post("/api/v1/tokens", R"({"name":"x","expires_in_s":5})", "application/json")->status,
+      400);
   // Listed without secrets.
   auto list = dev.Get("/api/v1/tokens");
   ASSERT_EQ(list->status, 200);

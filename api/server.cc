@@ -782,15 +782,16 @@ class ApiServer::Impl {
     on("POST", "/api/v1/tokens", "/api/v1/tokens", [this](const auto& req, auto& res) {
       const iam::Principal& me = *t_ctx.principal;
       if (!me.project_scope.empty()) {
-        return write_error(res, Status::permission_denied(
-                                    "a project-scoped token may not create tokens"));
+        return write_error(
+            res, Status::permission_denied("a project-scoped token may not create tokens"));
       }
       auto body = object_body(req);
       if (!body.ok()) return write_error(res, body.status());
       auto name = json::required_string(*body, "name");
       if (!name.ok()) return write_error(res, name.status());
       if (name->empty() || name->size() > 64) {
-        return write_error(res, Status::invalid_argument("field 'name' must be 1 to 64 characters"));
+        return write_error(res,
+                           Status::invalid_argument("field 'name' must be 1 to 64 characters"));
       }
       auto project = json::optional_string(*body, "project");
       if (!project.ok()) return write_error(res, project.status());
@@ -798,14 +799,17 @@ class ApiServer::Impl {
       if (!ttl.ok()) return write_error(res, ttl.status());
       const int64_t seconds = ttl->value_or(30 * 24 * 3600);
       if (seconds < 60 || seconds > 366 * 24 * 3600) {
-        return write_error(res, Status::invalid_argument(
-                                    "field 'expires_in_s' must be between 60 and 31622400 (a year)"));
+        return write_error(res,
+                           Status::invalid_argument(
+                               "field 'expires_in_s' must be between 60 and 31622400 (a year)"));
       }
       std::string scope = project->value_or("");
       if (!scope.empty()) {
         // Only for a project the caller can see; the token never exceeds its owner.
         auto p = tenancy_.project(scope);
-        if (!p.ok()) return write_error(res, Status::invalid_argument("field 'project': " + p.status().message()));
+        if (!p.ok())
+          return write_error(res,
+                             Status::invalid_argument("field 'project': " + p.status().message()));
         if (Status s = allow("project", "get", p->workspace_id, &*p); !s.ok()) {
           return write_error(res, s);
         }

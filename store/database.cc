@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <unordered_map>
 
 namespace jz::store {
 
@@ -87,6 +88,11 @@ Result<DatabaseUrl> parse_database_url(std::string_view url) {
   return bad("has no scheme");
 }
 
+// Connections are lent out and returned. When a returned connection turns out broken
+// (the PostgreSQL server restarted or failed over), every connection opened before it
+// is presumed broken too: the pool's generation moves on, and each older connection is
+// replaced the next time it is lent, before it can fail a request. Where the server is
+// still unreachable, acquire() says so and keeps the old connection for a later try.
 class Database::Pool {
  public:
   Pool(const DatabaseOptions& options) : options_(options) {}
@@ -100,7 +106,7 @@ class Database::Pool {
     for (int i = 0; i < options_.pool_size; ++i) {
       auto c = open();
       if (!c.ok()) return c.status();
-      idle_.push_back(std::move(c).value());
+      idle_.push_back({std::move(c).value(), 0});
     }
     return {};
   }
@@ -113,46 +119,47 @@ class Database::Pool {
                                  std::to_string(options_.busy_timeout.count()) +
                                  " ms; raise store.pool_size or reduce load");
     }
-    auto c = std::move(idle_.back());
+    Entry e = std::move(idle_.back());
     idle_.pop_back();
-    return c;
+    const uint64_t current = generation_;
+    if (e.generation < current) {
+      lock.unlock();
+      auto fresh = open();
+      lock.lock();
+      if (!fresh.ok()) {
+        idle_.push_back(std::move(e));
+        cv_.notify_one();
+        return fresh.status();
+      }
+      e = {std::move(fresh).value(), current};
+    }
+    lent_[e.conn.get()] = e.generation;
+    return std::move(e.conn);
   }
 
   void release(std::unique_ptr<Conn> c) {
-    if (c->healthy()) {
-      {
-        std::lock_guard lock(mu_);
-        idle_.push_back(std::move(c));
-      }
-      cv_.notify_one();
-      return;
-    }
-    // The server went away (restart, failover): the idle connections opened before are
-    // broken too, so replace them all now rather than fail one request per connection.
-    // Where a new connection cannot be made yet, the broken one goes back and is
-    // replaced on a later release.
-    std::vector<std::unique_ptr<Conn>> stale;
     {
       std::lock_guard lock(mu_);
-      stale.swap(idle_);
+      auto it = lent_.find(c.get());
+      uint64_t generation = it == lent_.end() ? 0 : it->second;
+      if (it != lent_.end()) lent_.erase(it);
+      if (!c->healthy() && generation >= generation_) generation_ = generation + 1;
+      idle_.push_back({std::move(c), generation});
     }
-    stale.push_back(std::move(c));
-    for (auto& conn : stale) {
-      auto fresh = open();
-      if (fresh.ok()) conn = std::move(fresh).value();
-    }
-    {
-      std::lock_guard lock(mu_);
-      for (auto& conn : stale) idle_.push_back(std::move(conn));
-    }
-    cv_.notify_all();
+    cv_.notify_one();
   }
 
  private:
+  struct Entry {
+    std::unique_ptr<Conn> conn;
+    uint64_t generation;
+  };
   const DatabaseOptions& options_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<Conn>> idle_;
+  std::vector<Entry> idle_;
+  std::unordered_map<const Conn*, uint64_t> lent_;
+  uint64_t generation_ = 0;
 };
 
 Database::Database(DatabaseOptions options) : options_(std::move(options)) {}

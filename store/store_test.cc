@@ -180,8 +180,8 @@ TEST_P(StoreTest, ConcurrentWritersAllLand) {
 
 TEST_P(StoreTest, ContendedWritersAreServedFairlyWithinTheBusyTimeout) {
   // 16 writers each hold the write lock ~3 ms, 40 times; the busy timeout (1.5 s) is
-  // far above 16 x (3 ms + a commit), so a queue of blocked writers serves everyone. SQLite's own busy handler
-  // polls with growing sleeps and let some writers starve past the timeout.
+  // far above 16 x (3 ms + a commit), so a queue of blocked writers serves everyone. SQLite's own
+  // busy handler polls with growing sleeps and let some writers starve past the timeout.
   DatabaseOptions opts = options_;
   opts.busy_timeout = std::chrono::milliseconds(1500);
   opts.pool_size = 16;

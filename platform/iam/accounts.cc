@@ -251,9 +251,9 @@ Result<std::vector<Token>> Accounts::tokens_of(const std::string& user_id) {
 Result<Token> Accounts::token_by_id(const std::string& token_id) {
   std::optional<Token> t;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kTokenColumns +
-                                               " FROM tokens WHERE id = ?",
-                                           {token_id}));
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?", {token_id}));
     if (!rows.empty()) t = token_from(rows[0]);
     return {};
   }));

@@ -108,7 +108,8 @@ Result<std::vector<AuditRecord>> AuditLog::append_batch(std::vector<AuditRecord>
     if (c.dialect() == store::Dialect::kPostgres) {
       JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321002)").status());
     }
-    JZ_ASSIGN_OR_RETURN(auto last, c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"));
+    JZ_ASSIGN_OR_RETURN(auto last,
+                        c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"));
     int64_t seq = last.empty() ? 0 : last[0].integer(0);
     std::string prev = last.empty() ? kGenesis : last[0].text(1);
     for (auto& r : records) {
@@ -162,10 +163,15 @@ void AuditLog::flush() {
 
 void AuditLog::writer_loop() {
   constexpr size_t kMaxBatch = 512;
+  constexpr auto kLinger = std::chrono::milliseconds(10);
   std::unique_lock lock(queue_mu_);
   for (;;) {
     queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, nothing left
+    // Linger briefly so concurrent requests share one commit (and one disk sync).
+    if (!stopping_ && queue_.size() < kMaxBatch) {
+      queue_cv_.wait_for(lock, kLinger, [&] { return stopping_ || queue_.size() >= kMaxBatch; });
+    }
     std::vector<AuditRecord> batch;
     if (queue_.size() <= kMaxBatch) {
       batch.swap(queue_);
