@@ -26,6 +26,17 @@ User user_from(const store::Row& r, size_t o = 0) {
   return u;
 }
 
+// The users matching `tail` ("WHERE id = ?", "ORDER BY username"): the one SELECT
+// every lookup shares, so the column list and its decoding live in one place.
+Result<std::vector<User>> select_users(store::Conn& c, const std::string& tail,
+                                       const store::Params& params) {
+  JZ_ASSIGN_OR_RETURN(
+      auto rows, c.query(std::string("SELECT ") + kUserColumns + " FROM users " + tail, params));
+  std::vector<User> out;
+  for (const auto& r : rows) out.push_back(user_from(r));
+  return out;
+}
+
 Status invalid_token() {
   return Status::unauthenticated(
       "the bearer token is unknown, expired or revoked: log in again (POST /api/v1/auth/login)");
@@ -83,37 +94,31 @@ Result<User> Accounts::create_user(User u) {
 }
 
 Result<User> Accounts::user_by_name(const std::string& username) {
-  std::optional<User> u;
+  JZ_ASSIGN_OR_RETURN(auto found, one_user("WHERE username = ?", username));
+  if (!found) return Status::not_found("user '" + username + "' does not exist");
+  return std::move(*found);
+}
+
+Result<std::optional<User>> Accounts::one_user(const std::string& where, const std::string& value) {
+  std::vector<User> found;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(
-        auto rows, c.query(std::string("SELECT ") + kUserColumns + " FROM users WHERE username = ?",
-                           {username}));
-    if (!rows.empty()) u = user_from(rows[0]);
+    JZ_ASSIGN_OR_RETURN(found, select_users(c, where, {value}));
     return {};
   }));
-  if (!u) return Status::not_found("user '" + username + "' does not exist");
-  return *u;
+  if (found.empty()) return std::optional<User>();
+  return std::optional<User>(std::move(found.front()));
 }
 
 Result<User> Accounts::user_by_id(const std::string& id) {
-  std::optional<User> u;
-  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(
-        auto rows,
-        c.query(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?", {id}));
-    if (!rows.empty()) u = user_from(rows[0]);
-    return {};
-  }));
-  if (!u) return Status::not_found("user id '" + id + "' does not exist");
-  return *u;
+  JZ_ASSIGN_OR_RETURN(auto found, one_user("WHERE id = ?", id));
+  if (!found) return Status::not_found("user id '" + id + "' does not exist");
+  return std::move(*found);
 }
 
 Result<std::vector<User>> Accounts::users() {
   std::vector<User> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kUserColumns +
-                                           " FROM users ORDER BY username"));
-    for (const auto& r : rows) out.push_back(user_from(r));
+    JZ_ASSIGN_OR_RETURN(out, select_users(c, "ORDER BY username", {}));
     return {};
   }));
   return out;
@@ -141,10 +146,8 @@ Result<User> Accounts::record_failed_login(const std::string& user_id, int thres
                "END, updated_at_ms = ? WHERE id = ?",
                {int64_t{threshold}, now + lock_ms, now, user_id})
             .status());
-    JZ_ASSIGN_OR_RETURN(
-        auto rows,
-        c.query(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?", {user_id}));
-    if (!rows.empty()) out = user_from(rows[0]);
+    JZ_ASSIGN_OR_RETURN(auto found, select_users(c, "WHERE id = ?", {user_id}));
+    if (!found.empty()) out = std::move(found.front());
     return {};
   }));
   if (!out) return Status::not_found("user id '" + user_id + "' does not exist");

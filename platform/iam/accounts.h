@@ -79,6 +79,9 @@ class Accounts {
   static Status validate_username(std::string_view username);
 
  private:
+  // The user where `where` ("WHERE id = ?") holds for `value`, if any.
+  Result<std::optional<User>> one_user(const std::string& where, const std::string& value);
+
   store::Database& db_;
   Clock& clock_;
   IdGenerator& ids_;
