@@ -255,6 +255,20 @@ TEST_F(AuthzMatrixTest, ListsShowOnlyWhatTheCallerMaySee) {
   httplib::Client nobody("127.0.0.1", server_->port());
   nobody.set_bearer_token_auth(token_["nobody"]);
   EXPECT_EQ(nobody.Get("/api/v1/workspaces")->body.find("ws-"), std::string::npos);
+  // The platform-wide project list: a workspace viewer sees the workspace's projects,
+  // a project member their project, without belonging to its workspace.
+  auto all = c.Get("/api/v1/projects");
+  ASSERT_EQ(all->status, 200);
+  EXPECT_NE(all->body.find("\"proj-a-1\""), std::string::npos) << all->body;
+  EXPECT_EQ(all->body.find("proj-b"), std::string::npos) << all->body;
+  EXPECT_EQ(c.Get("/api/v1/projects?workspace=ws-b")->body.find("proj-b"), std::string::npos);
+  httplib::Client dev("127.0.0.1", server_->port());
+  dev.set_bearer_token_auth(token_["prjdev"]);
+  Json mine = Json::parse(dev.Get("/api/v1/projects")->body);
+  ASSERT_GE(mine["items"].size(), 1u) << mine.dump();
+  for (const auto& p : mine["items"]) EXPECT_EQ(p["workspace"], "ws-a") << mine.dump();
+  EXPECT_NE(mine.dump().find("\"proj-a-1\""), std::string::npos);
+  EXPECT_EQ(Json::parse(nobody.Get("/api/v1/projects")->body)["items"].size(), 0u);
 }
 
 TEST_F(AuthzMatrixTest, ProjectScopedTokenActsOnlyInItsProject) {

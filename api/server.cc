@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <regex>
 
@@ -113,6 +114,7 @@ struct RequestContext {
   std::string actor;                        // who a login claimed to be
   std::string verb;                         // audit verb when not derived from the method
   std::string resource_type, resource_name;
+  std::string parent_name;         // a collection route's last path parameter
   std::string workspace, project;  // the tenant the request touched, for the audit
 };
 thread_local RequestContext t_ctx;
@@ -330,6 +332,7 @@ class ApiServer::Impl {
     t_ctx.verb.clear();
     t_ctx.resource_type.clear();
     t_ctx.resource_name.clear();
+    t_ctx.parent_name.clear();
     t_ctx.workspace.clear();
     t_ctx.project.clear();
     std::string incoming = req.get_header_value("X-Request-Id");
@@ -390,6 +393,7 @@ class ApiServer::Impl {
         }
       }
     }
+    if (r.resource_name.empty()) r.resource_name = t_ctx.parent_name;
     r.workspace = t_ctx.workspace;
     r.project = t_ctx.project;
     r.request_summary = iam::AuditLog::summarize_body(req.body);
@@ -424,7 +428,12 @@ class ApiServer::Impl {
                                                    httplib::Response& res) {
       t_ctx.route = label;
       t_ctx.resource_type = type;
-      if (req.matches.size() > 1) t_ctx.resource_name = req.matches[req.matches.size() - 1];
+      // "/workspaces/{ws}" names its resource; "/workspaces/{ws}/members" is a
+      // collection whose new member is named in the body (see record_audit).
+      if (req.matches.size() > 1) {
+        (label.back() == '}' ? t_ctx.resource_name : t_ctx.parent_name) =
+            req.matches[req.matches.size() - 1];
+      }
       h(req, res);
     };
     if (method == "GET")
@@ -666,6 +675,41 @@ class ApiServer::Impl {
     return body;
   }
 
+  // Writes one page of a list, {"items":[...],"next_page_token":...}. `items` are
+  // the ones the caller may see; they are paged in order of `key` (a unique name):
+  // the token is the last key of a page and the next page starts after it, so pages
+  // stay consistent while items are added or removed. page_size: 1 to 1000, default 100.
+  static void write_page(const httplib::Request& req, httplib::Response& res,
+                         std::vector<Json> items, const char* key) {
+    size_t page_size = 100;
+    if (req.has_param("page_size")) {
+      const std::string v = req.get_param_value("page_size");
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < 1 || n > 1000) {
+        return write_error(res,
+                           Status::invalid_argument(
+                               "query parameter 'page_size' must be an integer from 1 to 1000"));
+      }
+      page_size = static_cast<size_t>(n);
+    }
+    const std::string after = req.get_param_value("page_token");
+    std::sort(items.begin(), items.end(), [key](const Json& a, const Json& b) {
+      return a[key].get<std::string>() < b[key].get<std::string>();
+    });
+    Json page = Json::array();
+    Json next = nullptr;
+    for (auto& item : items) {
+      if (!after.empty() && item[key].get<std::string>() <= after) continue;
+      if (page.size() == page_size) {
+        next = page.back()[key];
+        break;
+      }
+      page.push_back(std::move(item));
+    }
+    write_json(res, 200, {{"items", std::move(page)}, {"next_page_token", next}});
+  }
+
   Status allow(std::string_view resource, std::string_view verb, const std::string& workspace_id,
                const iam::Project* project = nullptr) {
     return authorizer_.check(*t_ctx.principal, resource, verb, workspace_id, project);
@@ -739,10 +783,10 @@ class ApiServer::Impl {
             {"created_at",
              format_rfc3339(Clock::WallTime(std::chrono::milliseconds(p.created_at_ms)))}};
   }
-  static Json members_json(const std::vector<iam::Member>& ms) {
-    Json items = Json::array();
+  static std::vector<Json> members_json(const std::vector<iam::Member>& ms) {
+    std::vector<Json> items;
     for (const auto& m : ms) items.push_back({{"username", m.username}, {"role", m.role}});
-    return {{"items", items}, {"next_page_token", nullptr}};
+    return items;
   }
 
   // Shared by workspace and project member routes.
@@ -773,7 +817,7 @@ class ApiServer::Impl {
          }
          auto ms = tenancy_.members(scope, scope_id);
          if (!ms.ok()) return write_error(res, ms.status());
-         write_json(res, 200, members_json(*ms));
+         write_page(req, res, members_json(*ms), "username");
        });
     on("POST", base_pattern + "/members", base_label + "/members",
        [this, target, scope](const auto& req, auto& res) {
@@ -926,13 +970,13 @@ class ApiServer::Impl {
       if (!created.ok()) return write_error(res, created.status());
       write_json(res, 201, user_json(*created));
     });
-    on("GET", "/api/v1/users", "/api/v1/users", [this](const auto&, auto& res) {
+    on("GET", "/api/v1/users", "/api/v1/users", [this](const auto& req, auto& res) {
       if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
       auto users = accounts().users();
       if (!users.ok()) return write_error(res, users.status());
-      Json items = Json::array();
+      std::vector<Json> items;
       for (const auto& u : *users) items.push_back(user_json(u));
-      write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+      write_page(req, res, std::move(items), "username");
     });
 
     on("POST", "/api/v1/workspaces", "/api/v1/workspaces", [this](const auto& req, auto& res) {
@@ -948,14 +992,38 @@ class ApiServer::Impl {
       if (!w.ok()) return write_error(res, w.status());
       write_json(res, 201, workspace_json(*w));
     });
-    on("GET", "/api/v1/workspaces", "/api/v1/workspaces", [this](const auto&, auto& res) {
+    on("GET", "/api/v1/workspaces", "/api/v1/workspaces", [this](const auto& req, auto& res) {
       auto all = tenancy_.workspaces();
       if (!all.ok()) return write_error(res, all.status());
-      Json items = Json::array();
+      std::vector<Json> items;
       for (const auto& w : *all) {
         if (allow("workspace", "get", w.id).ok()) items.push_back(workspace_json(w));
       }
-      write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+      write_page(req, res, std::move(items), "name");
+    });
+    // Every project the caller may see, across workspaces (a project member need not
+    // belong to the project's workspace); ?workspace=NAME narrows it to one.
+    on("GET", "/api/v1/projects", "/api/v1/projects", [this](const auto& req, auto& res) {
+      const std::string only = req.get_param_value("workspace");
+      std::vector<iam::Workspace> workspaces;
+      if (!only.empty()) {
+        auto w = tenancy_.workspace(only);
+        if (!w.ok()) return write_error(res, w.status());
+        workspaces.push_back(*w);
+      } else {
+        auto all = tenancy_.workspaces();
+        if (!all.ok()) return write_error(res, all.status());
+        workspaces = std::move(*all);
+      }
+      std::vector<Json> items;
+      for (const auto& w : workspaces) {
+        auto ps = tenancy_.projects(w.name);
+        if (!ps.ok()) return write_error(res, ps.status());
+        for (const auto& p : *ps) {
+          if (allow("project", "get", p.workspace_id, &p).ok()) items.push_back(project_json(p));
+        }
+      }
+      write_page(req, res, std::move(items), "name");
     });
     const std::string ws = R"(/api/v1/workspaces/([a-z0-9-]+))";
     const std::string ws_label = "/api/v1/workspaces/{workspace}";
@@ -997,11 +1065,11 @@ class ApiServer::Impl {
       if (!w.ok()) return write_error(res, w.status());
       auto ps = tenancy_.projects(w->name);
       if (!ps.ok()) return write_error(res, ps.status());
-      Json items = Json::array();
+      std::vector<Json> items;
       for (const auto& p : *ps) {
         if (allow("project", "get", p.workspace_id, &p).ok()) items.push_back(project_json(p));
       }
-      write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+      write_page(req, res, std::move(items), "name");
     });
 
     const std::string pr = R"(/api/v1/projects/([a-z0-9-]+))";
@@ -1057,14 +1125,17 @@ class ApiServer::Impl {
         return write_error(res, s);
       }
       int64_t after = 0;
-      std::string from = req.has_param("after") ? req.get_param_value("after")
-                                                : req.get_header_value("Last-Event-ID");
+      // page_token (a list's next_page_token), after, or an SSE client's Last-Event-ID.
+      std::string from = req.has_param("page_token") ? req.get_param_value("page_token")
+                         : req.has_param("after")    ? req.get_param_value("after")
+                                                     : req.get_header_value("Last-Event-ID");
       if (!from.empty()) {
         char* end = nullptr;
         long long n = std::strtoll(from.c_str(), &end, 10);
         if (*end || n < 0) {
-          return write_error(res, Status::invalid_argument(
-                                      "'after' (or Last-Event-ID) must be an event seq number"));
+          return write_error(
+              res, Status::invalid_argument(
+                       "'after' (or page_token, or Last-Event-ID) must be an event seq number"));
         }
         after = n;
       }

@@ -280,6 +280,37 @@ TEST_F(ServerTest, OpenApiDocumentMatchesTheRealRoutes) {
   EXPECT_FALSE(paths.contains("/api/v1/nothing"));
 }
 
+TEST_F(ServerTest, ListsPageByNameWithStableTokens) {
+  auto c = client();
+  for (const char* name : {"ws-e", "ws-b", "ws-d", "ws-a", "ws-c"}) {
+    ASSERT_EQ(
+        c.Post("/api/v1/workspaces", json::dump({{"name", name}}), "application/json")->status,
+        201);
+  }
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    std::string path = "/api/v1/workspaces?page_size=2";
+    if (!token.empty()) path += "&page_token=" + token;
+    auto r = c.Get(path);
+    ASSERT_EQ(r->status, 200) << r->body;
+    Json page = body(r);
+    EXPECT_LE(page["items"].size(), 2u);
+    for (const auto& w : page["items"]) seen.push_back(w["name"]);
+    token = page["next_page_token"].is_string() ? page["next_page_token"].get<std::string>() : "";
+    ++pages;
+    // A workspace added behind the cursor does not shift later pages.
+    if (pages == 1) {
+      c.Post("/api/v1/workspaces", R"({"name":"ws-0"})", "application/json");
+    }
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(seen, (std::vector<std::string>{"ws-a", "ws-b", "ws-c", "ws-d", "ws-e"}));
+  EXPECT_EQ(pages, 3);
+  expect_error(c.Get("/api/v1/workspaces?page_size=0"), 400, "invalid_argument", "page_size");
+  expect_error(c.Get("/api/v1/users?page_size=many"), 400, "invalid_argument", "page_size");
+}
+
 TEST_F(ServerTest, UnknownRouteIsJson404) {
   expect_error(client().Get("/api/v1/nothing-here"), 404, "not_found", "GET /api/v1/nothing-here");
   expect_error(client().Get("/nothing"), 404, "not_found", "no such endpoint");

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/client_commands.h"
 #include "cli/server_command.h"
 #include "cli/server_config.h"
 #include "core/version.h"
@@ -77,7 +78,8 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version and source revision");
 
-  auto* audit = app.add_subcommand("audit", "Work with the audit trail offline");
+  auto* audit = app.add_subcommand(
+      "audit", "The audit trail: verify it offline, list and export it from a server");
   audit->require_subcommand(1);
   ServerFlags af;
   auto* verify = audit->add_subcommand(
@@ -104,12 +106,15 @@ int main(int argc, char** argv) {
   check->add_option("--db", cf.db, "As for `jizhan server`")->option_text("URL");
   add_config_flags(check, cf);
 
+  jz::cli::ClientCommands client(app, *audit);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
 
+  if (client.chosen()) return client.run();
   if (*server) {
     auto src = sources_from(sf);
     if (!src.ok()) {

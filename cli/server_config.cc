@@ -113,7 +113,9 @@ const ConfigSchema& server_schema() {
 }
 
 const std::vector<std::string>& reserved_environment() {
-  static const std::vector<std::string> kReserved = {"JIZHAN_ADMIN_PASSWORD"};
+  // The admin's first password, and the client commands' variables (cli/client.h).
+  static const std::vector<std::string> kReserved = {"JIZHAN_ADMIN_PASSWORD", "JIZHAN_SERVER",
+                                                     "JIZHAN_TOKEN", "JIZHAN_CONFIG_DIR"};
   return kReserved;
 }
 

@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
+
+#include "core/status.h"
 
 namespace jz {
 
@@ -56,5 +59,12 @@ class FakeClock final : public Clock {
 
 // RFC 3339 UTC with milliseconds: "2026-11-26T18:08:42.123Z".
 std::string format_rfc3339(Clock::WallTime t);
+// Parses RFC 3339 date-times: "2026-11-26T18:08:42Z", with optional fractional
+// seconds (kept to the millisecond) and a "Z" or "+08:00" offset; 't'/'z' and a space
+// for 'T' are accepted as RFC 3339 allows. Errors say what was expected.
+Result<Clock::WallTime> parse_rfc3339(std::string_view text);
+// Parses a duration: a positive integer with a unit, "90s", "15m", "12h", "30d", "2w";
+// several may be joined ("1h30m"). Errors name the text and the units.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 }  // namespace jz

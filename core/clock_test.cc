@@ -29,5 +29,49 @@ TEST(ClockTest, SystemClockMovesForward) {
   EXPECT_GT(c.steady_now(), a);
 }
 
+TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {
+  auto ms = [](std::string_view t) -> int64_t {
+    auto r = parse_rfc3339(t);
+    EXPECT_TRUE(r.ok()) << t << ": " << r.status().message();
+    if (!r.ok()) return -1;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(r->time_since_epoch()).count();
+  };
+  EXPECT_EQ(ms("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ms("2026-01-01T00:00:00Z"), 1767225600000);
+  EXPECT_EQ(ms("2026-01-01T08:00:00+08:00"), 1767225600000);
+  EXPECT_EQ(ms("2025-12-31T23:30:00-00:30"), 1767225600000);
+  EXPECT_EQ(ms("2026-01-01t00:00:00.5z"), 1767225600500);
+  EXPECT_EQ(ms("2026-01-01 00:00:00.123456Z"), 1767225600123);
+  EXPECT_EQ(ms("2024-02-29T00:00:00Z"), 1709164800000);
+  EXPECT_EQ(ms("1969-12-31T23:59:59Z"), -1000);
+  // Round trip through the formatter.
+  const auto t = Clock::WallTime(std::chrono::milliseconds(1795716522123));
+  EXPECT_EQ(*parse_rfc3339(format_rfc3339(t)), t);
+}
+
+TEST(Rfc3339, RejectsWithAReason) {
+  for (const char* bad : {"", "2026", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-01-01",
+                          "2026-01-01T24:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00+0800",
+                          "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zjunk", "yesterday"}) {
+    auto r = parse_rfc3339(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("RFC 3339"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(Duration, ParsesUnitsAndSums) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(*parse_duration("90s"), milliseconds(90'000));
+  EXPECT_EQ(*parse_duration("15m"), milliseconds(900'000));
+  EXPECT_EQ(*parse_duration("1h30m"), milliseconds(5'400'000));
+  EXPECT_EQ(*parse_duration("30d"), milliseconds(30LL * 86'400'000));
+  EXPECT_EQ(*parse_duration("2w"), milliseconds(14LL * 86'400'000));
+  for (const char* bad : {"", "5", "h", "0s", "5x", "-5m", "1.5h", "99999999999d", "5m "}) {
+    auto r = parse_duration(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("unit"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace jz

@@ -1,0 +1,789 @@
+#include "cli/client_commands.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli/client.h"
+#include "core/clock.h"
+
+namespace jz::cli {
+
+namespace {
+
+// ---- connection -----------------------------------------------------------------
+
+struct Conn {
+  std::unique_ptr<ApiClient> api;
+  std::string config_dir;
+  std::optional<Credentials> stored;
+};
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// Resolves the server and the token as cli/client.h describes.
+Result<Conn> connect(const std::string& server_flag, bool need_token) {
+  Conn c;
+  JZ_ASSIGN_OR_RETURN(c.config_dir, config_dir());
+  JZ_ASSIGN_OR_RETURN(c.stored, load_credentials(c.config_dir));
+  std::string server = server_flag;
+  if (server.empty()) server = env("JIZHAN_SERVER");
+  if (server.empty() && c.stored) server = c.stored->server;
+  if (server.empty()) server = kDefaultServer;
+  JZ_ASSIGN_OR_RETURN(server, normalize_server_url(server));
+  std::string token = env("JIZHAN_TOKEN");
+  if (token.empty() && c.stored && c.stored->server == server) token = c.stored->token;
+  if (need_token && token.empty()) {
+    return Status::unauthenticated("not logged in to " + server + ": run `jizhan login --server " +
+                                   server + "`, or set JIZHAN_TOKEN to an API token");
+  }
+  c.api = std::make_unique<ApiClient>(server, token);
+  return c;
+}
+
+// ---- output ---------------------------------------------------------------------
+
+std::string cell(const Json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array()) {
+    std::string out;
+    for (const auto& e : v) out += (out.empty() ? "" : ",") + cell(e);
+    return out.empty() ? "-" : out;
+  }
+  return json::dump(v);
+}
+
+// A value by dotted key ("token.id").
+Json field(const Json& obj, const std::string& key) {
+  const Json* cur = &obj;
+  size_t start = 0;
+  while (true) {
+    size_t dot = key.find('.', start);
+    std::string part =
+        key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!cur->is_object() || !cur->contains(part)) return nullptr;
+    cur = &(*cur)[part];
+    if (dot == std::string::npos) return *cur;
+    start = dot + 1;
+  }
+}
+
+struct Column {
+  std::string header, key;
+};
+
+void print_table(const Json& items, const std::vector<Column>& cols) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<size_t> width;
+  for (const auto& c : cols) width.push_back(c.header.size());
+  for (const auto& item : items) {
+    std::vector<std::string> row;
+    for (size_t i = 0; i < cols.size(); ++i) {
+      std::string s = cell(field(item, cols[i].key));
+      for (auto& ch : s) {
+        if (ch == '\n' || ch == '\t') ch = ' ';
+      }
+      width[i] = std::max(width[i], s.size());
+      row.push_back(std::move(s));
+    }
+    rows.push_back(std::move(row));
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      out += cells[i];
+      if (i + 1 < cells.size()) out += std::string(width[i] - cells[i].size() + 2, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  std::vector<std::string> headers;
+  for (const auto& c : cols) headers.push_back(c.header);
+  line(headers);
+  for (const auto& r : rows) line(r);
+}
+
+void print_fields(const Json& obj, const std::string& prefix = "") {
+  size_t w = 0;
+  for (auto it = obj.begin(); it != obj.end(); ++it)
+    w = std::max(w, prefix.size() + it.key().size());
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (it->is_object()) {
+      print_fields(*it, prefix + it.key() + ".");
+      continue;
+    }
+    std::string k = prefix + it.key();
+    std::cout << k << ":" << std::string(w - k.size() + 1, ' ') << cell(*it) << "\n";
+  }
+}
+
+// Prints a list response as a table or as JSON.
+void show_list(const std::string& output, const Json& items, const std::vector<Column>& cols) {
+  if (output == "json") {
+    std::cout << items.dump(2) << "\n";
+  } else {
+    print_table(items, cols);
+  }
+}
+
+void show_object(const std::string& output, const Json& obj) {
+  if (output == "json") {
+    std::cout << obj.dump(2) << "\n";
+  } else {
+    print_fields(obj);
+  }
+}
+
+// Every page of a list endpoint.
+Result<Json> list_all(ApiClient& api, const std::string& path) {
+  Json all = Json::array();
+  std::string token;
+  for (int page = 0; page < 100000; ++page) {
+    std::string p = path;
+    if (!token.empty()) {
+      p += (p.find('?') == std::string::npos ? "?" : "&") + std::string("page_token=") +
+           url_encode(token);
+    }
+    JZ_ASSIGN_OR_RETURN(Json body, api.call("GET", p));
+    for (auto& item : body["items"]) all.push_back(std::move(item));
+    if (!body.contains("next_page_token") || !body["next_page_token"].is_string()) break;
+    token = body["next_page_token"].get<std::string>();
+  }
+  return all;
+}
+
+// ---- input ----------------------------------------------------------------------
+
+// From the terminal without echo, or one line of standard input in scripts.
+Result<std::string> read_secret(const std::string& prompt, bool confirm) {
+  auto read_line = [](std::string& out) -> bool {
+    return static_cast<bool>(std::getline(std::cin, out));
+  };
+  std::string first;
+  if (::isatty(STDIN_FILENO)) {
+    termios old{};
+    ::tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::cerr << prompt << ": " << std::flush;
+    bool ok = read_line(first);
+    std::cerr << "\n";
+    std::string second;
+    if (ok && confirm) {
+      std::cerr << "Again: " << std::flush;
+      ok = read_line(second);
+      std::cerr << "\n";
+    }
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    if (!ok) return Status::invalid_argument("no password given");
+    if (confirm && first != second) return Status::invalid_argument("the passwords differ");
+  } else if (!read_line(first)) {
+    return Status::invalid_argument(
+        "no password on standard input (pipe it in, e.g. `printf '%s\\n' \"$PW\" | jizhan ...`)");
+  }
+  if (!first.empty() && first.back() == '\r') first.pop_back();
+  if (first.empty()) return Status::invalid_argument("the password is empty");
+  return first;
+}
+
+// "2.5" -> 2.5, "unlimited"/"none" -> null; errors name the flag.
+Result<Json> limit_value(const std::string& flag, const std::string& text) {
+  if (text == "unlimited" || text == "none") return Json(nullptr);
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end) {
+    return Status::invalid_argument(flag + " '" + text + "' must be a number or 'unlimited'");
+  }
+  if (v == static_cast<double>(static_cast<int64_t>(v))) return Json(static_cast<int64_t>(v));
+  return Json(v);
+}
+
+int report(const std::string& command, const Status& s) {
+  std::cerr << "jizhan " << command << ": error: " << s.message() << "\n";
+  return 1;
+}
+
+// Runs `fn(conn)`, reporting errors as `jizhan COMMAND: error: ...`.
+int with_conn(const std::string& command, const std::string& server, bool need_token,
+              const std::function<Status(Conn&)>& fn) {
+  auto conn = connect(server, need_token);
+  if (!conn.ok()) return report(command, conn.status());
+  Status s = fn(*conn);
+  return s.ok() ? 0 : report(command, s);
+}
+
+const std::vector<Column> kUserCols = {{"USERNAME", "username"}, {"DISPLAY NAME", "display_name"},
+                                       {"EMAIL", "email"},       {"PLATFORM ROLE", "platform_role"},
+                                       {"STATE", "state"},       {"CREATED", "created_at"}};
+const std::vector<Column> kWorkspaceCols = {
+    {"NAME", "name"}, {"DESCRIPTION", "description"}, {"CREATED", "created_at"}};
+const std::vector<Column> kProjectCols = {{"NAME", "name"},
+                                          {"WORKSPACE", "workspace"},
+                                          {"DESCRIPTION", "description"},
+                                          {"CREATED", "created_at"}};
+const std::vector<Column> kMemberCols = {{"USERNAME", "username"}, {"ROLE", "role"}};
+const std::vector<Column> kTokenCols = {
+    {"ID", "id"},           {"NAME", "name"},          {"KIND", "kind"},
+    {"PROJECT", "project"}, {"EXPIRES", "expires_at"}, {"REVOKED", "revoked_at"}};
+const std::vector<Column> kAuditCols = {{"SEQ", "seq"},
+                                        {"TIME", "time"},
+                                        {"USER", "user"},
+                                        {"VERB", "verb"},
+                                        {"RESOURCE", "resource_type"},
+                                        {"NAME", "resource_name"},
+                                        {"PROJECT", "project"},
+                                        {"STATUS", "response_status"}};
+const std::vector<Column> kEventCols = {{"SEQ", "seq"},
+                                        {"TIME", "time"},
+                                        {"TYPE", "type"},
+                                        {"REASON", "reason"},
+                                        {"RESOURCE", "resource_type"},
+                                        {"NAME", "resource_name"},
+                                        {"ACTOR", "actor"},
+                                        {"MESSAGE", "message"}};
+
+}  // namespace
+
+CLI::App* ClientCommands::leaf(CLI::App& parent, const std::string& name,
+                               const std::string& description,
+                               std::function<int(const Common&)> body) {
+  auto* cmd = parent.add_subcommand(name, description);
+  cmd->add_option("--server", common_.server,
+                  "Server URL (default: $JIZHAN_SERVER, else the server of the last "
+                  "`jizhan login`, else http://127.0.0.1:8080)")
+      ->option_text("URL");
+  cmd->add_option("-o,--output", common_.output, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->option_text("FORMAT");
+  cmd->callback(
+      [this, body = std::move(body)] { action_ = [this, body] { return body(common_); }; });
+  return cmd;
+}
+
+ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
+  // ---- login / logout / whoami ----
+  auto login = std::make_shared<std::string>();
+  leaf(app, "login",
+       "Log in to a server and keep the session token in ~/.config/jizhan (mode 0600).\n"
+       "The password is read from the terminal without echo, or as one line of standard\n"
+       "input in scripts.",
+       [login](const Common& c) {
+         return with_conn("login", c.server, false, [&](Conn& conn) -> Status {
+           std::string username = *login;
+           if (username.empty() && conn.stored) username = conn.stored->username;
+           if (username.empty()) {
+             return Status::invalid_argument("say who logs in: --username NAME");
+           }
+           JZ_ASSIGN_OR_RETURN(std::string password,
+                               read_secret("Password for " + username, false));
+           Json body = {{"username", username}, {"password", password}};
+           JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("POST", "/api/v1/auth/login", &body));
+           Credentials cred{conn.api->server(), username, out.value("token", ""),
+                            out.value("expires_at", "")};
+           JZ_RETURN_IF_ERROR(save_credentials(conn.config_dir, cred));
+           std::cout << "Logged in to " << cred.server << " as " << username
+                     << " (the session expires at " << cred.expires_at << ")\n";
+           return {};
+         });
+       })
+      ->add_option("-u,--username", *login, "Who logs in (default: the last user who did)")
+      ->option_text("NAME");
+  leaf(app, "logout", "End the session on the server and forget the stored token",
+       [](const Common& c) {
+         return with_conn("logout", c.server, false, [&](Conn& conn) -> Status {
+           if (!conn.stored) {
+             std::cout << "Not logged in\n";
+             return {};
+           }
+           auto r = conn.api->call("POST", "/api/v1/auth/logout");
+           // An expired session is as good as ended; anything else is worth saying.
+           if (!r.ok() && r.status().code() != Code::kUnauthenticated) {
+             std::cerr << "jizhan logout: warning: " << r.status().message() << "\n";
+           }
+           JZ_RETURN_IF_ERROR(remove_credentials(conn.config_dir));
+           std::cout << "Logged out of " << conn.stored->server << "\n";
+           return {};
+         });
+       });
+  leaf(app, "whoami", "Show who the stored login or JIZHAN_TOKEN is", [](const Common& c) {
+    return with_conn("whoami", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(Json me, conn.api->call("GET", "/api/v1/auth/whoami"));
+      show_object(c.output, me);
+      return {};
+    });
+  });
+
+  // ---- users ----
+  auto* user = app.add_subcommand("user", "Manage user accounts (platform admins)");
+  user->require_subcommand(1);
+  struct UserOpts {
+    std::string username, display_name, email, platform_role;
+  };
+  auto uo = std::make_shared<UserOpts>();
+  auto* ucreate = leaf(
+      *user, "create",
+      "Create a user. The password is read from the terminal (twice), or as one line of\n"
+      "standard input in scripts.",
+      [uo](const Common& c) {
+        return with_conn("user create", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(std::string pw, read_secret("Password for " + uo->username, true));
+          Json body = {{"username", uo->username}, {"password", pw}};
+          if (!uo->display_name.empty()) body["display_name"] = uo->display_name;
+          if (!uo->email.empty()) body["email"] = uo->email;
+          if (!uo->platform_role.empty()) body["platform_role"] = uo->platform_role;
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("POST", "/api/v1/users", &body));
+          show_object(c.output, out);
+          return {};
+        });
+      });
+  ucreate->add_option("USERNAME", uo->username, "Lower-case login name")->required();
+  ucreate->add_option("--display-name", uo->display_name, "Full name")->option_text("TEXT");
+  ucreate->add_option("--email", uo->email, "Email address for notifications")
+      ->option_text("ADDRESS");
+  ucreate
+      ->add_option("--platform-role", uo->platform_role,
+                   "platform-regular (default) or platform-admin")
+      ->option_text("ROLE");
+  leaf(*user, "list", "List users", [](const Common& c) {
+    return with_conn("user list", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, "/api/v1/users"));
+      show_list(c.output, items, kUserCols);
+      return {};
+    });
+  });
+
+  // ---- workspaces ----
+  auto* ws = app.add_subcommand("workspace", "Manage workspaces (tenants that hold projects)");
+  ws->require_subcommand(1);
+  struct NameOpts {
+    std::string name, description, workspace;
+  };
+  auto wo = std::make_shared<NameOpts>();
+  auto* wcreate =
+      leaf(*ws, "create", "Create a workspace (platform admins)", [wo](const Common& c) {
+        return with_conn("workspace create", c.server, true, [&](Conn& conn) -> Status {
+          Json body = {{"name", wo->name}};
+          if (!wo->description.empty()) body["description"] = wo->description;
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("POST", "/api/v1/workspaces", &body));
+          show_object(c.output, out);
+          return {};
+        });
+      });
+  wcreate->add_option("NAME", wo->name, "Lower-case name, 1-63 of a-z 0-9 -")->required();
+  wcreate->add_option("--description", wo->description, "What it is for")->option_text("TEXT");
+  leaf(*ws, "list", "List the workspaces you can see", [](const Common& c) {
+    return with_conn("workspace list", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, "/api/v1/workspaces"));
+      show_list(c.output, items, kWorkspaceCols);
+      return {};
+    });
+  });
+  leaf(*ws, "get", "Show a workspace",
+       [wo](const Common& c) {
+         return with_conn("workspace get", c.server, true, [&](Conn& conn) -> Status {
+           JZ_ASSIGN_OR_RETURN(Json out,
+                               conn.api->call("GET", "/api/v1/workspaces/" + url_encode(wo->name)));
+           show_object(c.output, out);
+           return {};
+         });
+       })
+      ->add_option("NAME", wo->name, "Workspace")
+      ->required();
+  leaf(*ws, "delete", "Delete an empty workspace (platform admins)",
+       [wo](const Common& c) {
+         return with_conn("workspace delete", c.server, true, [&](Conn& conn) -> Status {
+           JZ_RETURN_IF_ERROR(
+               conn.api->call("DELETE", "/api/v1/workspaces/" + url_encode(wo->name)).status());
+           std::cout << "Deleted workspace " << wo->name << "\n";
+           return {};
+         });
+       })
+      ->add_option("NAME", wo->name, "Workspace")
+      ->required();
+
+  // ---- projects ----
+  auto* pr = app.add_subcommand("project", "Manage projects (names are unique on the platform)");
+  pr->require_subcommand(1);
+  auto po = std::make_shared<NameOpts>();
+  auto* pcreate = leaf(*pr, "create", "Create a project in a workspace", [po](const Common& c) {
+    return with_conn("project create", c.server, true, [&](Conn& conn) -> Status {
+      Json body = {{"name", po->name}};
+      if (!po->description.empty()) body["description"] = po->description;
+      JZ_ASSIGN_OR_RETURN(
+          Json out,
+          conn.api->call("POST", "/api/v1/workspaces/" + url_encode(po->workspace) + "/projects",
+                         &body));
+      show_object(c.output, out);
+      return {};
+    });
+  });
+  pcreate->add_option("NAME", po->name, "Lower-case name, 1-63 of a-z 0-9 -")->required();
+  pcreate->add_option("-w,--workspace", po->workspace, "The workspace that holds it")
+      ->required()
+      ->option_text("WORKSPACE");
+  pcreate->add_option("--description", po->description, "What it is for")->option_text("TEXT");
+  leaf(*pr, "list", "List the projects you can see (in one workspace with --workspace)",
+       [po](const Common& c) {
+         return with_conn("project list", c.server, true, [&](Conn& conn) -> Status {
+           std::string path = "/api/v1/projects";
+           if (!po->workspace.empty()) path += "?workspace=" + url_encode(po->workspace);
+           JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, path));
+           show_list(c.output, items, kProjectCols);
+           return {};
+         });
+       })
+      ->add_option("-w,--workspace", po->workspace, "Only this workspace")
+      ->option_text("WORKSPACE");
+  leaf(*pr, "get", "Show a project",
+       [po](const Common& c) {
+         return with_conn("project get", c.server, true, [&](Conn& conn) -> Status {
+           JZ_ASSIGN_OR_RETURN(Json out,
+                               conn.api->call("GET", "/api/v1/projects/" + url_encode(po->name)));
+           show_object(c.output, out);
+           return {};
+         });
+       })
+      ->add_option("NAME", po->name, "Project")
+      ->required();
+  leaf(*pr, "delete", "Delete a project",
+       [po](const Common& c) {
+         return with_conn("project delete", c.server, true, [&](Conn& conn) -> Status {
+           JZ_RETURN_IF_ERROR(
+               conn.api->call("DELETE", "/api/v1/projects/" + url_encode(po->name)).status());
+           std::cout << "Deleted project " << po->name << "\n";
+           return {};
+         });
+       })
+      ->add_option("NAME", po->name, "Project")
+      ->required();
+
+  // ---- members ----
+  auto* member = app.add_subcommand(
+      "member", "Manage who belongs to a workspace or a project, and with which role");
+  member->require_subcommand(1);
+  struct MemberOpts {
+    std::string username, role, workspace, project;
+    Result<std::string> base() const {
+      if (workspace.empty() == project.empty()) {
+        return Status::invalid_argument("name the scope: --workspace WS or --project P");
+      }
+      return workspace.empty() ? "/api/v1/projects/" + url_encode(project) + "/members"
+                               : "/api/v1/workspaces/" + url_encode(workspace) + "/members";
+    }
+  };
+  auto mo = std::make_shared<MemberOpts>();
+  auto scope_flags = [mo](CLI::App* cmd) {
+    auto* w = cmd->add_option("-w,--workspace", mo->workspace, "A workspace's members")
+                  ->option_text("WORKSPACE");
+    auto* p =
+        cmd->add_option("-p,--project", mo->project, "A project's members")->option_text("PROJECT");
+    w->excludes(p);
+  };
+  auto* madd =
+      leaf(*member, "add", "Add a member, or change the role of one", [mo](const Common& c) {
+        return with_conn("member add", c.server, true, [&](Conn& conn) -> Status {
+          Json body = {{"username", mo->username}, {"role", mo->role}};
+          JZ_ASSIGN_OR_RETURN(std::string base, mo->base());
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("POST", base, &body));
+          show_object(c.output, out);
+          return {};
+        });
+      });
+  madd->add_option("USERNAME", mo->username, "The user")->required();
+  madd->add_option("-r,--role", mo->role, "A role of the scope (see `jizhan role list`)")
+      ->required()
+      ->option_text("ROLE");
+  scope_flags(madd);
+  auto* mlist = leaf(*member, "list", "List members", [mo](const Common& c) {
+    return with_conn("member list", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(std::string base, mo->base());
+      JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, base));
+      show_list(c.output, items, kMemberCols);
+      return {};
+    });
+  });
+  scope_flags(mlist);
+  auto* mremove = leaf(*member, "remove", "Remove a member", [mo](const Common& c) {
+    return with_conn("member remove", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(std::string base, mo->base());
+      JZ_RETURN_IF_ERROR(conn.api->call("DELETE", base + "/" + url_encode(mo->username)).status());
+      std::cout << "Removed " << mo->username << "\n";
+      return {};
+    });
+  });
+  mremove->add_option("USERNAME", mo->username, "The user")->required();
+  scope_flags(mremove);
+
+  // ---- roles ----
+  auto* role = app.add_subcommand("role", "Show roles and their permissions");
+  role->require_subcommand(1);
+  leaf(*role, "list", "List roles", [](const Common& c) {
+    return with_conn("role list", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, "/api/v1/roles"));
+      show_list(c.output, items,
+                {{"NAME", "name"},
+                 {"SCOPE", "scope"},
+                 {"BUILTIN", "builtin"},
+                 {"PERMISSIONS", "permissions"}});
+      return {};
+    });
+  });
+
+  // ---- tokens ----
+  auto* token = app.add_subcommand("token", "Manage API tokens for scripts");
+  token->require_subcommand(1);
+  struct TokenOpts {
+    std::string name, project, expires_in = "30d", id;
+  };
+  auto to = std::make_shared<TokenOpts>();
+  auto* tcreate = leaf(
+      *token, "create",
+      "Create an API token. The secret is printed once, on standard output; store it now.",
+      [to](const Common& c) {
+        return with_conn("token create", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(auto ttl, parse_duration(to->expires_in));
+          Json body = {{"name", to->name},
+                       {"expires_in_s", static_cast<int64_t>(ttl.count() / 1000)}};
+          if (!to->project.empty()) body["project"] = to->project;
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("POST", "/api/v1/tokens", &body));
+          if (c.output == "json") {
+            std::cout << out.dump(2) << "\n";
+          } else {
+            std::cerr << "Token " << out.value("id", "") << " (" << to->name << "), expires "
+                      << out.value("expires_at", "")
+                      << ". It is shown only now; use it as JIZHAN_TOKEN or a Bearer header:\n";
+            std::cout << out.value("token", "") << "\n";
+          }
+          return {};
+        });
+      });
+  tcreate->add_option("NAME", to->name, "What the token is for")->required();
+  tcreate->add_option("-p,--project", to->project, "Limit the token to one project")
+      ->option_text("PROJECT");
+  tcreate->add_option("--expires-in", to->expires_in, "Lifetime, e.g. 12h, 30d (default 30d)")
+      ->option_text("DURATION");
+  leaf(*token, "list", "List your tokens", [](const Common& c) {
+    return with_conn("token list", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, "/api/v1/tokens"));
+      show_list(c.output, items, kTokenCols);
+      return {};
+    });
+  });
+  leaf(*token, "revoke", "Revoke a token at once",
+       [to](const Common& c) {
+         return with_conn("token revoke", c.server, true, [&](Conn& conn) -> Status {
+           JZ_RETURN_IF_ERROR(
+               conn.api->call("DELETE", "/api/v1/tokens/" + url_encode(to->id)).status());
+           std::cout << "Revoked " << to->id << "\n";
+           return {};
+         });
+       })
+      ->add_option("ID", to->id, "Token id (tok_...), see `jizhan token list`")
+      ->required();
+
+  // ---- quotas ----
+  auto* quota = app.add_subcommand("quota", "Show or change a project's quota");
+  quota->require_subcommand(1);
+  struct QuotaOpts {
+    std::string project;
+    std::map<std::string, std::string> limits;  // field -> text
+  };
+  auto qo = std::make_shared<QuotaOpts>();
+  leaf(*quota, "get", "Show a project's quota (absent limits are unlimited)",
+       [qo](const Common& c) {
+         return with_conn("quota get", c.server, true, [&](Conn& conn) -> Status {
+           JZ_ASSIGN_OR_RETURN(
+               Json out,
+               conn.api->call("GET", "/api/v1/projects/" + url_encode(qo->project) + "/quota"));
+           show_object(c.output, out);
+           return {};
+         });
+       })
+      ->add_option("PROJECT", qo->project, "Project")
+      ->required();
+  auto* qset =
+      leaf(*quota, "set",
+           "Change limits of a project's quota; limits not named keep their value.\n"
+           "A value is a number or 'unlimited'.",
+           [qo](const Common& c) {
+             return with_conn("quota set", c.server, true, [&](Conn& conn) -> Status {
+               const std::string path = "/api/v1/projects/" + url_encode(qo->project) + "/quota";
+               JZ_ASSIGN_OR_RETURN(Json q, conn.api->call("GET", path));
+               if (qo->limits.empty()) {
+                 return Status::invalid_argument(
+                     "name at least one limit, e.g. --gpus 8 (see `jizhan quota set --help`)");
+               }
+               for (const auto& [f, text] : qo->limits) {
+                 JZ_ASSIGN_OR_RETURN(q[f], limit_value("--" + f, text));
+               }
+               JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("PUT", path, &q));
+               show_object(c.output, out);
+               return {};
+             });
+           });
+  qset->add_option("PROJECT", qo->project, "Project")->required();
+  for (auto [flag, field, help] :
+       {std::tuple{"--gpus", "gpus", "GPUs, whole-GPU equivalents; fractions allowed (0.5)"},
+        std::tuple{"--gpu-memory-mib", "gpu_memory_mib", "GPU memory in MiB"},
+        std::tuple{"--concurrent-jobs", "concurrent_jobs", "Jobs running at once"},
+        std::tuple{"--cpu-cores", "cpu_cores", "CPU cores; fractions allowed"},
+        std::tuple{"--memory-mib", "memory_mib", "Memory in MiB"},
+        std::tuple{"--per-user-gpus", "per_user_gpus", "GPUs one user may hold in the project"}}) {
+    std::string f = field;
+    qset->add_option_function<std::string>(
+            flag, [qo, f](const std::string& v) { qo->limits[f] = v; }, help)
+        ->option_text("N|unlimited");
+  }
+
+  // ---- audit list / export ----
+  struct AuditOpts {
+    std::string user, verb, resource, project, since, until, out;
+    int limit = 100;
+    Result<std::string> query() const {
+      std::string q;
+      auto add = [&q](const char* k, const std::string& v) {
+        if (!v.empty()) q += std::string(q.empty() ? "?" : "&") + k + "=" + url_encode(v);
+      };
+      add("user", user);
+      add("verb", verb);
+      add("resource", resource);
+      add("project", project);
+      for (auto [k, text] : {std::pair{"since_ms", &since}, std::pair{"until_ms", &until}}) {
+        if (text->empty()) continue;
+        // An RFC 3339 time, or a duration meaning that long ago.
+        int64_t ms;
+        if (auto d = parse_duration(*text); d.ok()) {
+          ms = Clock::system().now_unix_ms() - d->count();
+        } else {
+          auto t = parse_rfc3339(*text);
+          if (!t.ok()) {
+            return Status::invalid_argument(
+                std::string(k == std::string("since_ms") ? "--since" : "--until") + ": " +
+                t.status().message() + ", or a duration such as 24h meaning that long ago");
+          }
+          ms = std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+        }
+        add(k, std::to_string(std::max<int64_t>(0, ms)));
+      }
+      return q;
+    }
+  };
+  auto ao = std::make_shared<AuditOpts>();
+  auto filters = [ao](CLI::App* cmd) {
+    cmd->add_option("--user", ao->user, "Only this user's records")->option_text("NAME");
+    cmd->add_option("--verb", ao->verb, "create, update, delete, login, login_failed, logout ...")
+        ->option_text("VERB");
+    cmd->add_option("--resource", ao->resource,
+                    "A resource type: workspaces, projects, members ...")
+        ->option_text("TYPE");
+    cmd->add_option("--project", ao->project, "Only records of this project")
+        ->option_text("PROJECT");
+    cmd->add_option("--since", ao->since, "From this time (RFC 3339) or this long ago (24h)")
+        ->option_text("TIME");
+    cmd->add_option("--until", ao->until, "Up to this time (RFC 3339) or this long ago")
+        ->option_text("TIME");
+  };
+  auto* alist = leaf(
+      audit, "list", "Query the audit trail on a server (platform admins)", [ao](const Common& c) {
+        return with_conn("audit list", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(std::string q, ao->query());
+          q += (q.empty() ? "?" : "&") + std::string("page_size=") + std::to_string(ao->limit);
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("GET", "/api/v1/audit" + q));
+          show_list(c.output, out["items"], kAuditCols);
+          if (out["next_page_token"].is_string() && c.output == "table") {
+            std::cerr << "(more records: raise --limit, or use `jizhan audit "
+                         "export`)\n";
+          }
+          return {};
+        });
+      });
+  filters(alist);
+  alist->add_option("--limit", ao->limit, "At most this many records, oldest first (default 100)")
+      ->check(CLI::Range(1, 1000))
+      ->option_text("N");
+  auto* aexport = leaf(
+      audit, "export",
+      "Write the matching audit records as JSON lines (all pages), to --out or standard output",
+      [ao](const Common& c) {
+        return with_conn("audit export", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(std::string q, ao->query());
+          q += (q.empty() ? "?" : "&") + std::string("format=jsonl&page_size=1000");
+          std::ofstream file;
+          if (!ao->out.empty()) {
+            file.open(ao->out, std::ios::trunc);
+            if (!file) {
+              return Status::failed_precondition("cannot write " + ao->out + ": " +
+                                                 errno_message(errno));
+            }
+          }
+          std::ostream& out = ao->out.empty() ? std::cout : file;
+          std::string next;
+          int64_t n = 0;
+          do {
+            std::string path = "/api/v1/audit" + q;
+            if (!next.empty()) path += "&page_token=" + next;
+            JZ_ASSIGN_OR_RETURN(std::string body,
+                                conn.api->get_text(path, "X-Next-Page-Token", &next));
+            out << body;
+            for (char ch : body) n += ch == '\n';
+          } while (!next.empty());
+          out.flush();
+          if (!out) return Status::failed_precondition("writing the export failed");
+          if (!ao->out.empty()) std::cerr << "Wrote " << n << " records to " << ao->out << "\n";
+          return {};
+        });
+      });
+  filters(aexport);
+  aexport->add_option("--out", ao->out, "File to write (default: standard output)")
+      ->option_text("FILE");
+
+  // ---- events ----
+  auto* events = app.add_subcommand("events", "Lifecycle events of a project's resources");
+  events->require_subcommand(1);
+  struct EventOpts {
+    std::string project;
+    bool follow = false;
+    int64_t after = 0;
+  };
+  auto eo = std::make_shared<EventOpts>();
+  auto* elist =
+      leaf(*events, "list",
+           "List a project's events; with --follow, keep printing new ones as they happen\n"
+           "(one line each; -o json prints one JSON object per line).",
+           [eo](const Common& c) {
+             return with_conn("events list", c.server, true, [&](Conn& conn) -> Status {
+               std::string path = "/api/v1/projects/" + url_encode(eo->project) + "/events";
+               if (eo->after > 0) path += "?after=" + std::to_string(eo->after);
+               if (!eo->follow) {
+                 JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, path));
+                 show_list(c.output, items, kEventCols);
+                 return {};
+               }
+               return conn.api->stream(path, [&](const std::string&, const std::string& data) {
+                 Json e = Json::parse(data, nullptr, false);
+                 if (c.output == "json" || !e.is_object()) {
+                   std::cout << data << std::endl;
+                 } else {
+                   std::cout << e.value("time", "") << "  " << e.value("type", "") << "  "
+                             << e.value("reason", "") << "  " << e.value("resource_type", "") << "/"
+                             << e.value("resource_name", "") << "  " << e.value("message", "")
+                             << std::endl;
+                 }
+                 return static_cast<bool>(std::cout);
+               });
+             });
+           });
+  elist->add_option("PROJECT", eo->project, "Project")->required();
+  elist->add_flag("-f,--follow", eo->follow, "Stream new events until interrupted");
+  elist->add_option("--after", eo->after, "Only events after this seq number")->option_text("SEQ");
+}
+
+}  // namespace jz::cli

@@ -1,0 +1,324 @@
+// End-to-end tests of the command-line client: `jizhan login`, user, workspace,
+// project, member, role, token, quota, audit and events commands against a real
+// server over HTTP, each run as the user would run the binary.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/json.h"
+#include "core/subprocess.h"
+#include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace jz::testing {
+namespace {
+
+constexpr char kAdminPassword[] = "correct-horse-battery-9";
+
+class CliClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s =
+        ServerProcess::start(dir_.str() + "/data", {}, {{"JIZHAN_ADMIN_PASSWORD", kAdminPassword}});
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    server_ = std::move(*s);
+    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  }
+
+  // Runs `jizhan ARGS` as the user whose config folder is `who` (default: admin's).
+  SubprocessResult cli(std::vector<std::string> args, std::optional<std::string> input = {},
+                       const std::string& who = "admin",
+                       std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), jizhan_binary());
+    env["JIZHAN_CONFIG_DIR"] = config_dir(who);
+    env["JIZHAN_TOKEN"] = env.count("JIZHAN_TOKEN") ? env["JIZHAN_TOKEN"] : "";
+    env["JIZHAN_SERVER"] = "";
+    auto r = run_subprocess({.argv = args,
+                             .env = env,
+                             .stdin_data = input.value_or(""),
+                             .timeout = std::chrono::seconds(30)});
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    return r.ok() ? *r : SubprocessResult{};
+  }
+  // Runs a command that must succeed and returns its standard output.
+  std::string ok(std::vector<std::string> args, std::optional<std::string> input = {},
+                 const std::string& who = "admin") {
+    std::string shown;
+    for (const auto& a : args) shown += a + " ";
+    auto r = cli(std::move(args), std::move(input), who);
+    EXPECT_EQ(r.exit_code, 0) << shown << "\nstderr: " << r.err;
+    return r.out;
+  }
+  Json ok_json(std::vector<std::string> args, const std::string& who = "admin") {
+    args.push_back("-o");
+    args.push_back("json");
+    std::string out = ok(args, std::nullopt, who);
+    Json j = Json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << out;
+    return j;
+  }
+  std::string config_dir(const std::string& who) { return dir_.str() + "/config-" + who; }
+  void login(const std::string& who, const std::string& password) {
+    ok({"login", "--server", url_, "-u", who}, password + "\n", who);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::string url_;
+};
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+TEST_F(CliClientTest, LoginKeepsTheTokenPrivatelyAndLogoutEndsTheSession) {
+  login("admin", kAdminPassword);
+  const std::string file = config_dir("admin") + "/credentials.json";
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(config_dir("admin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  std::stringstream text;
+  text << std::ifstream(file).rdbuf();
+  EXPECT_FALSE(contains(text.str(), kAdminPassword)) << "the password must not be stored";
+  Json cred = Json::parse(text.str());
+  const std::string token = cred["token"];
+  EXPECT_EQ(cred["server"], url_);
+
+  Json me = ok_json({"whoami"});
+  EXPECT_EQ(me["username"], "admin");
+  EXPECT_EQ(me["token"]["kind"], "session");
+
+  EXPECT_TRUE(contains(ok({"logout"}), "Logged out"));
+  EXPECT_NE(::stat(file.c_str(), &st), 0) << "logout removes the stored token";
+  // The old token no longer works on the server either.
+  auto r = cli({"whoami", "--server", url_}, std::nullopt, "admin", {{"JIZHAN_TOKEN", token}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "jizhan login")) << r.err;
+}
+
+TEST_F(CliClientTest, WrongPasswordStoresNothing) {
+  auto r = cli({"login", "--server", url_, "-u", "admin"}, std::string("wrong-password\n"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "jizhan login: error:")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  struct stat st {};
+  EXPECT_NE(::stat((config_dir("admin") + "/credentials.json").c_str(), &st), 0);
+  // And without a login, commands say how to log in.
+  auto w = cli({"workspace", "list", "--server", url_});
+  EXPECT_EQ(w.exit_code, 1);
+  EXPECT_TRUE(contains(w.err, "not logged in")) << w.err;
+  EXPECT_TRUE(contains(w.err, "jizhan login")) << w.err;
+}
+
+TEST_F(CliClientTest, UnreachableServerIsAClearError) {
+  auto r = cli({"login", "--server", "127.0.0.1:1", "-u", "admin"}, std::string("x\n"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "cannot reach the Jizhan server at http://127.0.0.1:1")) << r.err;
+  auto bad = cli({"login", "--server", "https://example.org", "-u", "admin"}, std::string("x\n"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(contains(bad.err, "https is not supported")) << bad.err;
+}
+
+TEST_F(CliClientTest, TenancyQuotaTokenAuditAndEventsThroughTheCli) {
+  login("admin", kAdminPassword);
+  ok({"workspace", "create", "vision", "--description", "Vision team"});
+  ok({"workspace", "create", "other"});
+  ok({"project", "create", "cars", "-w", "vision"});
+  ok({"project", "create", "secret-stuff", "-w", "other"});
+  ok({"user", "create", "alice", "--email", "alice@example.org"},
+     std::string("alice-password-1\nalice-password-1\n"));
+  ok({"member", "add", "alice", "-r", "project-developer", "-p", "cars"});
+
+  Json members = ok_json({"member", "list", "-p", "cars"});
+  ASSERT_TRUE(members.is_array());
+  bool found = false;
+  for (const auto& m : members)
+    found |= m["username"] == "alice" && m["role"] == "project-developer";
+  EXPECT_TRUE(found) << members.dump();
+  std::string table = ok({"member", "list", "--project", "cars"});
+  EXPECT_TRUE(contains(table, "USERNAME")) << table;
+  EXPECT_TRUE(contains(table, "project-developer")) << table;
+
+  // Quotas: set merges with what is stored; values are validated by the server.
+  ok({"quota", "set", "cars", "--gpus", "2.5", "--concurrent-jobs", "4"});
+  ok({"quota", "set", "cars", "--per-user-gpus", "1"});
+  Json q = ok_json({"quota", "get", "cars"});
+  EXPECT_EQ(q["gpus"], 2.5);
+  EXPECT_EQ(q["concurrent_jobs"], 4);
+  EXPECT_EQ(q["per_user_gpus"], 1.0);
+  EXPECT_TRUE(q["memory_mib"].is_null());
+  auto too_many = cli({"quota", "set", "cars", "--per-user-gpus", "3"});
+  EXPECT_EQ(too_many.exit_code, 1);
+  EXPECT_TRUE(contains(too_many.err, "per_user_gpus")) << too_many.err;
+  auto not_number = cli({"quota", "set", "cars", "--gpus", "many"});
+  EXPECT_EQ(not_number.exit_code, 1);
+  EXPECT_TRUE(contains(not_number.err, "--gpus 'many'")) << not_number.err;
+  EXPECT_EQ(ok_json({"quota", "get", "cars"}), q) << "a refused change leaves the quota as it was";
+
+  // Bad input names the field; nothing changes.
+  auto bad_role = cli({"member", "add", "alice", "-r", "project-boss", "-p", "cars"});
+  EXPECT_EQ(bad_role.exit_code, 1);
+  EXPECT_TRUE(contains(bad_role.err, "'role'")) << bad_role.err;
+  auto dup = cli({"project", "create", "cars", "-w", "other"});
+  EXPECT_EQ(dup.exit_code, 1);
+  EXPECT_TRUE(contains(dup.err, "cars")) << dup.err;
+  auto no_scope = cli({"member", "list"});
+  EXPECT_EQ(no_scope.exit_code, 1);
+  EXPECT_TRUE(contains(no_scope.err, "--workspace")) << no_scope.err;
+
+  Json roles = ok_json({"role", "list"});
+  std::set<std::string> role_names;
+  for (const auto& r : roles) role_names.insert(r["name"]);
+  for (const char* r : {"platform-admin", "workspace-admin", "project-developer", "data-owner"}) {
+    EXPECT_TRUE(role_names.count(r)) << r;
+  }
+
+  // Alice sees her project and not the other tenant's.
+  login("alice", "alice-password-1");
+  Json alice_projects = ok_json({"project", "list"}, "alice");
+  ASSERT_EQ(alice_projects.size(), 1u) << alice_projects.dump();
+  EXPECT_EQ(alice_projects[0]["name"], "cars");
+  auto cross = cli({"project", "get", "secret-stuff"}, std::nullopt, "alice");
+  EXPECT_EQ(cross.exit_code, 1);
+  EXPECT_FALSE(contains(cross.out, "secret-stuff")) << cross.out;
+  auto cross_quota = cli({"quota", "set", "secret-stuff", "--gpus", "100"}, std::nullopt, "alice");
+  EXPECT_EQ(cross_quota.exit_code, 1);
+
+  // A project-scoped API token works for its project only, and not after revocation.
+  auto created =
+      cli({"token", "create", "ci", "-p", "cars", "--expires-in", "2h"}, std::nullopt, "alice");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::string secret = created.out.substr(0, created.out.find('\n'));
+  EXPECT_EQ(secret.rfind("jzt_", 0), 0u) << created.out;
+  EXPECT_TRUE(contains(created.err, "shown only now")) << created.err;
+  auto with_token = [&](std::vector<std::string> args) {
+    args.push_back("--server");
+    args.push_back(url_);
+    return cli(args, std::nullopt, "nobody", {{"JIZHAN_TOKEN", secret}});
+  };
+  EXPECT_EQ(with_token({"project", "get", "cars"}).exit_code, 0);
+  EXPECT_EQ(with_token({"workspace", "create", "sneaky"}).exit_code, 1);
+  Json tokens = ok_json({"token", "list"}, "alice");
+  std::string token_id;
+  for (const auto& t : tokens) {
+    if (t["name"] == "ci") token_id = t["id"];
+  }
+  ASSERT_FALSE(token_id.empty()) << tokens.dump();
+  EXPECT_FALSE(contains(tokens.dump(), secret)) << "token lists never show secrets";
+  ok({"token", "revoke", token_id}, std::nullopt, "alice");
+  EXPECT_EQ(with_token({"project", "get", "cars"}).exit_code, 1);
+
+  // Events of the project, oldest first.
+  Json events = ok_json({"events", "list", "cars"});
+  std::vector<std::string> reasons;
+  for (const auto& e : events) reasons.push_back(e["reason"]);
+  ASSERT_GE(reasons.size(), 4u);
+  EXPECT_EQ(reasons[0], "ProjectCreated");
+  EXPECT_EQ(reasons[1], "MemberAdded");
+  EXPECT_EQ(reasons[2], "QuotaChanged");
+
+  // Audit: filtered list, and an export that matches the API page for page.
+  Json creates = ok_json({"audit", "list", "--verb", "create", "--limit", "1000"});
+  ASSERT_GE(creates.size(), 6u);
+  for (const auto& r : creates) EXPECT_EQ(r["verb"], "create");
+  Json member_add = nullptr;
+  for (const auto& r : creates) {
+    if (r["resource_type"] == "members") member_add = r;
+  }
+  ASSERT_FALSE(member_add.is_null());
+  EXPECT_EQ(member_add["resource_name"], "alice") << "the audit names the member, not the project";
+  EXPECT_EQ(member_add["project"], "cars");
+  auto alice_audit = cli({"audit", "list"}, std::nullopt, "alice");
+  EXPECT_EQ(alice_audit.exit_code, 1) << "only platform admins read the audit trail";
+
+  const std::string out = dir_.str() + "/audit.jsonl";
+  ok({"audit", "export", "--out", out, "--since", "1h"});
+  std::ifstream in(out);
+  int lines = 0;
+  int64_t last_seq = 0;
+  for (std::string line; std::getline(in, line);) {
+    Json r = Json::parse(line);
+    EXPECT_GT(r["seq"].get<int64_t>(), last_seq);
+    last_seq = r["seq"];
+    ++lines;
+  }
+  EXPECT_GE(lines, static_cast<int>(creates.size()));
+  auto bad_since = cli({"audit", "export", "--since", "last tuesday"});
+  EXPECT_EQ(bad_since.exit_code, 1);
+  EXPECT_TRUE(contains(bad_since.err, "--since")) << bad_since.err;
+}
+
+TEST_F(CliClientTest, EventsFollowStreamsNewEvents) {
+  login("admin", kAdminPassword);
+  ok({"workspace", "create", "vision"});
+  ok({"project", "create", "cars", "-w", "vision"});
+  ok({"user", "create", "bob"}, std::string("bob-password-12\nbob-password-12\n"));
+  const std::string out = dir_.str() + "/follow.out";
+  auto child = Child::spawn({.argv = {jizhan_binary(), "events", "list", "cars", "--follow"},
+                             .env = {{"JIZHAN_CONFIG_DIR", config_dir("admin")},
+                                     {"JIZHAN_TOKEN", ""},
+                                     {"JIZHAN_SERVER", ""}},
+                             .output_file = out});
+  ASSERT_TRUE(child.ok()) << child.status().to_string();
+  auto read_out = [&] {
+    std::stringstream ss;
+    ss << std::ifstream(out).rdbuf();
+    return ss.str();
+  };
+  auto wait_for = [&](const std::string& needle) {
+    for (int i = 0; i < 300 && !contains(read_out(), needle); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return contains(read_out(), needle);
+  };
+  EXPECT_TRUE(wait_for("ProjectCreated")) << read_out();
+  ok({"member", "add", "bob", "-r", "project-viewer", "-p", "cars"});
+  EXPECT_TRUE(wait_for("MemberAdded")) << read_out();
+  EXPECT_TRUE(contains(read_out(), "user 'bob' is now project-viewer")) << read_out();
+  child->signal(SIGTERM);
+  child->wait();
+}
+
+TEST_F(CliClientTest, HelpOnEveryClientCommand) {
+  for (auto args : std::vector<std::vector<std::string>>{{"login"},
+                                                         {"logout"},
+                                                         {"whoami"},
+                                                         {"user", "create"},
+                                                         {"user", "list"},
+                                                         {"workspace", "create"},
+                                                         {"workspace", "list"},
+                                                         {"workspace", "get"},
+                                                         {"workspace", "delete"},
+                                                         {"project", "create"},
+                                                         {"project", "list"},
+                                                         {"project", "get"},
+                                                         {"project", "delete"},
+                                                         {"member", "add"},
+                                                         {"member", "list"},
+                                                         {"member", "remove"},
+                                                         {"role", "list"},
+                                                         {"token", "create"},
+                                                         {"token", "list"},
+                                                         {"token", "revoke"},
+                                                         {"quota", "get"},
+                                                         {"quota", "set"},
+                                                         {"audit", "list"},
+                                                         {"audit", "export"},
+                                                         {"audit", "verify"},
+                                                         {"events", "list"}}) {
+    args.push_back("--help");
+    auto r = cli(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0];
+    EXPECT_TRUE(contains(r.out, "Usage:")) << args[0];
+  }
+}
+
+}  // namespace
+}  // namespace jz::testing
