@@ -6,6 +6,7 @@
 #include "cli/client_commands.h"
 #include "cli/server_command.h"
 #include "cli/server_config.h"
+#include "core/clock.h"
 #include "core/version.h"
 
 namespace {
@@ -92,6 +93,27 @@ int main(int argc, char** argv) {
   verify->add_option("--db", af.db, "Database URL, as for `jizhan server --db`")
       ->option_text("URL");
   add_config_flags(verify, af);
+  bool skip_archive_files = false;
+  verify->add_flag("--skip-archive-files", skip_archive_files,
+                   "Check archive checkpoints but do not re-read the archive files (e.g. when\n"
+                   "they were moved to cold storage)");
+  ServerFlags xf;
+  std::string older_than, archive_out;
+  auto* archive = audit->add_subcommand(
+      "archive",
+      "Move audit records older than a given age out of the store into a JSON-lines file,\n"
+      "after verifying their chain. A checkpoint stays in the store; `jizhan audit verify`\n"
+      "re-reads the file. (The server does this hourly when audit.retention is set.)");
+  archive->add_option("--older-than", older_than, "Age of the records to move, e.g. 90d")
+      ->required()
+      ->option_text("DURATION");
+  archive->add_option("--out-dir", archive_out, "Folder for the file (default audit.archive_dir)")
+      ->option_text("DIR");
+  archive->add_option("--data-dir", xf.data_dir, "The server's data folder (default ./jizhan-data)")
+      ->option_text("DIR");
+  archive->add_option("--db", xf.db, "Database URL, as for `jizhan server --db`")
+      ->option_text("URL");
+  add_config_flags(archive, xf);
 
   auto* config = app.add_subcommand("config", "Inspect the configuration");
   config->require_subcommand(1);
@@ -129,7 +151,17 @@ int main(int argc, char** argv) {
       std::cerr << "jizhan audit verify: error: " << src.status().message() << "\n";
       return 2;
     }
-    return jz::cli::run_audit_verify(*src);
+    return jz::cli::run_audit_verify(*src, !skip_archive_files);
+  }
+  if (*archive) {
+    auto src = sources_from(xf);
+    auto age = jz::parse_duration(older_than);
+    if (!src.ok() || !age.ok()) {
+      std::cerr << "jizhan audit archive: error: "
+                << (!src.ok() ? src.status() : age.status()).message() << "\n";
+      return 2;
+    }
+    return jz::cli::run_audit_archive(*src, *age, archive_out);
   }
   if (*version) {
     std::cout << "jizhan " << jz::version() << " (" << jz::git_revision() << ")\n";

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +29,77 @@ std::string display_url(const std::string& host, int port) {
   std::string h = host == "0.0.0.0" ? "127.0.0.1" : host;
   if (h.find(':') != std::string::npos) h = "[" + h + "]";
   return "http://" + h + ":" + std::to_string(port);
+}
+
+// Moves audit records older than the retention period into archive files: at start,
+// then hourly, until destroyed.
+class AuditRetention {
+ public:
+  AuditRetention(iam::AuditLog& audit, std::chrono::milliseconds retention, std::string dir,
+                 std::shared_ptr<spdlog::logger> logger)
+      : audit_(audit), retention_(retention), dir_(std::move(dir)), logger_(std::move(logger)) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~AuditRetention() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      const int64_t before = Clock::system().now_unix_ms() - retention_.count();
+      auto a = audit_.archive(before, dir_);
+      if (!a.ok()) {
+        logger_->error("audit retention: {}", a.status().message());
+      } else if (a->has_value()) {
+        logger_->info("audit retention: archived records {}..{} ({} records) to {}",
+                      (*a)->first_seq, (*a)->last_seq, (*a)->records, (*a)->file);
+      }
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::hours(1), [this] { return stop_; });
+    }
+  }
+
+  iam::AuditLog& audit_;
+  std::chrono::milliseconds retention_;
+  std::string dir_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// A bad configuration or a missing database: exit status 2 rather than 1.
+bool usage_error(const Status& s) {
+  return s.code() == Code::kInvalidArgument || s.code() == Code::kNotFound;
+}
+
+// Opens the store named by the config for an offline audit command.
+Result<std::unique_ptr<store::Database>> open_for_audit(const ConfigSources& sources,
+                                                        const char* command,
+                                                        ServerSettings& settings_out) {
+  auto config = load_config(server_schema(), sources);
+  if (!config.ok()) return config.status();
+  auto settings = server_settings(*config);
+  if (!settings.ok()) return settings.status();
+  if (settings->db.url.dialect == store::Dialect::kSqlite &&
+      !std::filesystem::exists(settings->db.url.sqlite_path)) {
+    return Status::not_found("no database at '" + settings->db.url.sqlite_path +
+                             "': give the server's --data-dir or --db");
+  }
+  settings->db.pool_size = 1;
+  // verify only reads; archive writes only to tables the server already has.
+  settings->db.apply_migrations = std::string(command) != "verify";
+  settings_out = *settings;
+  return store::Database::open(settings->db);
 }
 
 }  // namespace
@@ -65,6 +137,11 @@ int run_server(const ConfigSources& sources) {
   iam::Authenticator auth(accounts, Clock::system(), settings->auth);
   std::optional<iam::AuditLog> audit;
   if (settings->audit_enabled) audit.emplace(**db, Clock::system(), ids);
+
+  std::optional<AuditRetention> retention;
+  if (audit && settings->audit_retention.count() > 0) {
+    retention.emplace(*audit, settings->audit_retention, settings->audit_archive_dir, logger);
+  }
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger);
   Status bound = server.bind();
@@ -122,31 +199,31 @@ int run_server(const ConfigSources& sources) {
   return exit_code;
 }
 
-int run_audit_verify(const ConfigSources& sources) {
-  auto config = load_config(server_schema(), sources);
-  if (!config.ok()) return fail(config.status(), 2);
-  auto settings = server_settings(*config);
-  if (!settings.ok()) return fail(settings.status(), 2);
-  if (settings->db.url.dialect == store::Dialect::kSqlite &&
-      !std::filesystem::exists(settings->db.url.sqlite_path)) {
-    std::cerr << "jizhan audit verify: error: no database at '" << settings->db.url.sqlite_path
-              << "': give the server's --data-dir or --db" << std::endl;
-    return 2;
-  }
-  settings->db.pool_size = 1;
-  settings->db.apply_migrations = false;  // verification only reads
-  auto db = store::Database::open(settings->db);
-  if (!db.ok()) return fail(db.status(), 1);
+int run_audit_verify(const ConfigSources& sources, bool check_archive_files) {
+  auto fail = [](const Status& s, int code) {
+    std::cerr << "jizhan audit verify: error: " << s.message() << std::endl;
+    return code;
+  };
+  ServerSettings settings;
+  auto db = open_for_audit(sources, "verify", settings);
+  if (!db.ok()) return fail(db.status(), usage_error(db.status()) ? 2 : 1);
   IdGenerator ids(Clock::system(), SecureRandom::instance());
   iam::AuditLog audit(**db, Clock::system(), ids);
-  auto v = audit.verify();
-  if (!v.ok()) {
-    std::cerr << "jizhan audit verify: error: " << v.status().message() << std::endl;
-    return 1;
+  auto v = audit.verify(check_archive_files);
+  if (!v.ok()) return fail(v.status(), 1);
+  std::string archived;
+  if (v->archives > 0) {
+    archived = " in the store, " + std::to_string(v->archived_records) + " in " +
+               std::to_string(v->archives) + " archive file(s)" +
+               (check_archive_files ? "" : " (files not read)");
   }
   if (v->intact) {
-    std::cout << "audit chain intact: " << v->records << " records" << std::endl;
+    std::cout << "audit chain intact: " << v->records << " records" << archived << std::endl;
     return 0;
+  }
+  if (!v->first_bad) {
+    std::cout << "audit chain BROKEN: " << v->reason << std::endl;
+    return 1;
   }
   const iam::AuditRecord& bad = *v->first_bad;
   std::cout << "audit chain BROKEN at record seq " << bad.seq << " (id " << bad.id << ", "
@@ -154,6 +231,30 @@ int run_audit_verify(const ConfigSources& sources) {
             << bad.user << "', verb " << bad.verb << "): " << v->reason << "; " << v->records
             << " records before it verify" << std::endl;
   return 1;
+}
+
+int run_audit_archive(const ConfigSources& sources, std::chrono::milliseconds older_than,
+                      const std::string& out_dir) {
+  auto fail = [](const Status& s, int code) {
+    std::cerr << "jizhan audit archive: error: " << s.message() << std::endl;
+    return code;
+  };
+  ServerSettings settings;
+  auto db = open_for_audit(sources, "archive", settings);
+  if (!db.ok()) return fail(db.status(), usage_error(db.status()) ? 2 : 1);
+  IdGenerator ids(Clock::system(), SecureRandom::instance());
+  iam::AuditLog audit(**db, Clock::system(), ids);
+  const std::string dir = out_dir.empty() ? settings.audit_archive_dir : out_dir;
+  auto a = audit.archive(Clock::system().now_unix_ms() - older_than.count(), dir);
+  if (!a.ok()) return fail(a.status(), 1);
+  if (!a->has_value()) {
+    std::cout << "nothing to archive: no audit record is that old" << std::endl;
+    return 0;
+  }
+  std::cout << "archived records " << (*a)->first_seq << ".." << (*a)->last_seq << " ("
+            << (*a)->records << " records) to " << (*a)->file << "\nsha256 " << (*a)->file_sha256
+            << std::endl;
+  return 0;
 }
 
 }  // namespace jz::cli

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/clock.h"
+
 namespace jz::cli {
 
 const ConfigSchema& server_schema() {
@@ -88,6 +90,17 @@ const ConfigSchema& server_schema() {
            .default_value = "true",
            .help = "Append every mutating request and every login or logout to the "
                    "hash-chained audit trail (GET /api/v1/audit, `jizhan audit verify`)."});
+    s.add({.name = "audit.retention",
+           .type = ConfigType::kString,
+           .default_value = "",
+           .help = "Audit records older than this (a duration such as 365d) are moved, once "
+                   "their chain verifies, into JSON-lines files under audit.archive_dir; "
+                   "checked at start and hourly; `jizhan audit verify` re-reads the files. "
+                   "Empty keeps every record in the store."});
+    s.add({.name = "audit.archive_dir",
+           .type = ConfigType::kString,
+           .default_value = "",
+           .help = "Folder for audit archive files (default DATA_DIR/audit-archive)."});
     s.add(integer("auth.session_ttl_s", "43200", 60, 2592000,
                   "Lifetime of a login session token, in seconds (default 12 hours)."));
     s.add(integer("auth.lockout_threshold", "5", 1, 1000,
@@ -158,6 +171,17 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.http.access_log = c.get_bool("log.access");
 
   s.audit_enabled = c.get_bool("audit.enabled");
+  if (std::string r = c.get_string("audit.retention"); !r.empty()) {
+    auto d = parse_duration(r);
+    if (!d.ok()) {
+      return Status::invalid_argument("config key 'audit.retention' (" +
+                                      c.source_of("audit.retention") +
+                                      "): " + d.status().message());
+    }
+    s.audit_retention = *d;
+  }
+  s.audit_archive_dir = c.get_string("audit.archive_dir");
+  if (s.audit_archive_dir.empty()) s.audit_archive_dir = s.data_dir + "/audit-archive";
   s.auth.session_ttl = std::chrono::seconds(c.get_int("auth.session_ttl_s"));
   s.auth.lockout_threshold = static_cast<int>(c.get_int("auth.lockout_threshold"));
   s.auth.lockout = std::chrono::seconds(c.get_int("auth.lockout_s"));

@@ -29,6 +29,8 @@ struct ServerSettings {
   std::chrono::seconds shutdown_timeout{30};
   iam::AuthOptions auth;
   bool audit_enabled = true;
+  std::chrono::milliseconds audit_retention{0};  // 0: keep every record in the store
+  std::string audit_archive_dir;
   std::chrono::seconds bootstrap_token_ttl{std::chrono::hours(24 * 90)};
 };
 

@@ -148,6 +148,22 @@ const std::vector<Migration>& migrations() {
        ");"
        "CREATE INDEX events_project ON events (project, seq);",
        ""},
+      // Checkpoints of audit records moved to archive files: the live chain continues
+      // from last_hash, and each file's content is pinned by its SHA-256.
+      {6, "audit_archives",
+       "CREATE TABLE audit_archives ("
+       "  last_seq BIGINT PRIMARY KEY,"
+       "  first_seq BIGINT NOT NULL,"
+       "  first_prev_hash TEXT NOT NULL,"
+       "  last_hash TEXT NOT NULL,"
+       "  records BIGINT NOT NULL,"
+       "  first_time_ms BIGINT NOT NULL,"
+       "  last_time_ms BIGINT NOT NULL,"
+       "  file TEXT NOT NULL,"
+       "  file_sha256 TEXT NOT NULL,"
+       "  archived_at_ms BIGINT NOT NULL"
+       ");",
+       ""},
   };
   return kAll;
 }

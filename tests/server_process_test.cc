@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -450,6 +451,85 @@ TEST(AuditVerifyTest, MissingDatabaseIsAClearError) {
   EXPECT_NE(r.err.find("no database at"), std::string::npos) << r.err;
 }
 
+// Retention: the server archives old records on start; `audit archive` does it
+// offline; verify re-reads the files and names a changed one.
+TEST(AuditVerifyTest, RetentionArchivesOldRecordsAndVerifyReadsTheFiles) {
+  TempDir dir;
+  const std::string data = dir.str() + "/data";
+  auto put_settings = [&](ServerProcess& s, int from, int to) {
+    httplib::Client c("127.0.0.1", s.port());
+    c.set_bearer_token_auth(s.token());
+    for (int i = from; i < to; ++i) {
+      ASSERT_EQ(
+          c.Put("/api/v1/settings/k" + std::to_string(i), R"({"value":1})", "application/json")
+              ->status,
+          200);
+    }
+  };
+  {
+    auto s = ServerProcess::start(data);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    put_settings(**s, 0, 5);
+    (*s)->signal(SIGTERM);
+    ASSERT_EQ((*s)->wait().exit_code, 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // A server with a one-second retention moves those 5 records out at start.
+  {
+    auto s = ServerProcess::start(data, {"--set", "audit.retention=1s"});
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    bool archived = false;
+    for (int i = 0; i < 250 && !archived; ++i) {
+      archived = (*s)->log().find("audit retention: archived records 1..5") != std::string::npos;
+      if (!archived) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(archived) << (*s)->log();
+    put_settings(**s, 5, 8);
+    (*s)->signal(SIGTERM);
+    ASSERT_EQ((*s)->wait().exit_code, 0);
+  }
+  const std::string file = data + "/audit-archive/audit-000000000001-000000000005.jsonl";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  auto ok = run_jizhan({"audit", "verify", "--data-dir", data});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("in 1 archive file(s)"), std::string::npos) << ok.out;
+
+  // Offline archiving with a bad age is a usage error; a good one moves the rest.
+  auto bad_age = run_jizhan({"audit", "archive", "--older-than", "soon", "--data-dir", data});
+  EXPECT_EQ(bad_age.exit_code, 2);
+  EXPECT_NE(bad_age.err.find("not a duration"), std::string::npos) << bad_age.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto moved = run_jizhan({"audit", "archive", "--older-than", "1s", "--data-dir", data,
+                           "--out-dir", dir.str() + "/cold"});
+  EXPECT_EQ(moved.exit_code, 0) << moved.err;
+  EXPECT_NE(moved.out.find("archived records 6.."), std::string::npos) << moved.out;
+  ok = run_jizhan({"audit", "verify", "--data-dir", data});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("in 2 archive file(s)"), std::string::npos) << ok.out;
+
+  // A changed archive file is named; --skip-archive-files checks only the checkpoints.
+  std::string text;
+  {
+    std::ifstream in(file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  const auto at = text.find("\"resource_name\":\"k3\"");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 20, "\"resource_name\":\"k9\"");
+  std::ofstream(file, std::ios::trunc) << text;
+  auto broken = run_jizhan({"audit", "verify", "--data-dir", data});
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.out.find(file), std::string::npos) << broken.out;
+  auto skipped = run_jizhan({"audit", "verify", "--data-dir", data, "--skip-archive-files"});
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.out;
+  EXPECT_NE(skipped.out.find("files not read"), std::string::npos) << skipped.out;
+  // A bad retention value is a one-line start-up error.
+  auto bad = run_jizhan({"server", "--data-dir", data, "--set", "audit.retention=forever"});
+  expect_one_line_error(bad, "config key 'audit.retention'");
+}
+
 TEST(DocsTest, ConfigDocListsEveryKey) {
   auto r = run_jizhan({"config", "keys", "--markdown"});
   ASSERT_EQ(r.exit_code, 0);
@@ -467,7 +547,8 @@ TEST(CliTest, HelpOnEveryCommand) {
                                                          {"version", "--help"},
                                                          {"config", "--help"},
                                                          {"config", "keys", "--help"},
-                                                         {"config", "check", "--help"}}) {
+                                                         {"config", "check", "--help"},
+                                                         {"audit", "archive", "--help"}}) {
     auto r = run_jizhan(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << args[0];

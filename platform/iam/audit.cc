@@ -1,5 +1,13 @@
 #include "platform/iam/audit.h"
 
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
 #include "platform/iam/passwords.h"
 
 namespace jz::iam {
@@ -110,6 +118,10 @@ Result<std::vector<AuditRecord>> AuditLog::append_batch(std::vector<AuditRecord>
     }
     JZ_ASSIGN_OR_RETURN(auto last,
                         c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"));
+    if (last.empty()) {  // everything archived: continue from the last checkpoint
+      JZ_ASSIGN_OR_RETURN(last, c.query("SELECT last_seq, last_hash FROM audit_archives ORDER BY "
+                                        "last_seq DESC LIMIT 1"));
+    }
     int64_t seq = last.empty() ? 0 : last[0].integer(0);
     std::string prev = last.empty() ? kGenesis : last[0].text(1);
     for (auto& r : records) {
@@ -228,10 +240,155 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditQuery& q) {
   return out;
 }
 
-Result<AuditVerdict> AuditLog::verify() {
+namespace {
+
+AuditArchive archive_from_row(const store::Row& r) {
+  AuditArchive a;
+  a.last_seq = r.integer(0);
+  a.first_seq = r.integer(1);
+  a.first_prev_hash = r.text(2);
+  a.last_hash = r.text(3);
+  a.records = r.integer(4);
+  a.first_time_ms = r.integer(5);
+  a.last_time_ms = r.integer(6);
+  a.file = r.text(7);
+  a.file_sha256 = r.text(8);
+  a.archived_at_ms = r.integer(9);
+  return a;
+}
+
+constexpr const char* kArchiveColumns =
+    "last_seq, first_seq, first_prev_hash, last_hash, records, first_time_ms, last_time_ms, "
+    "file, file_sha256, archived_at_ms";
+
+// Why `r` does not continue a chain at (expected_seq, prev); empty when it does.
+std::string chain_fault(const AuditRecord& r, int64_t expected_seq, const std::string& prev) {
+  if (r.seq != expected_seq) {
+    return "sequence jumps from " + std::to_string(expected_seq - 1) + " to " +
+           std::to_string(r.seq) + " (records were deleted)";
+  }
+  if (r.prev_hash != prev) {
+    return "its previous-hash does not match the record before it (records were deleted, "
+           "inserted or reordered)";
+  }
+  if (AuditLog::compute_hash(r) != r.hash) {
+    return "its content does not match its hash (the record was changed)";
+  }
+  return "";
+}
+
+class Sha256 {
+ public:
+  Sha256() { crypto_hash_sha256_init(&state_); }
+  void update(std::string_view d) {
+    crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(d.data()), d.size());
+  }
+  std::string hex() {
+    unsigned char out[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&state_, out);
+    char hex[2 * sizeof out + 1];
+    sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+    return hex;
+  }
+
+ private:
+  crypto_hash_sha256_state state_;
+};
+
+}  // namespace
+
+Result<AuditRecord> AuditRecord::from_json(const Json& j) {
+  if (!j.is_object()) return Status::invalid_argument("an audit record must be a JSON object");
+  AuditRecord r;
+  for (auto [field, out] :
+       {std::pair{"seq", &r.seq}, std::pair{"time_ms", &r.time_ms},
+        std::pair{"response_status", &r.response_status}, std::pair{"latency_us", &r.latency_us}}) {
+    JZ_ASSIGN_OR_RETURN(*out, json::required_int(j, field));
+  }
+  for (auto [field, out] :
+       {std::pair{"id", &r.id}, std::pair{"user", &r.user}, std::pair{"source_ip", &r.source_ip},
+        std::pair{"user_agent", &r.user_agent}, std::pair{"verb", &r.verb},
+        std::pair{"resource_type", &r.resource_type}, std::pair{"resource_name", &r.resource_name},
+        std::pair{"workspace", &r.workspace}, std::pair{"project", &r.project},
+        std::pair{"request_summary", &r.request_summary}, std::pair{"request_id", &r.request_id},
+        std::pair{"prev_hash", &r.prev_hash}, std::pair{"hash", &r.hash}}) {
+    JZ_ASSIGN_OR_RETURN(*out, json::required_string(j, field));
+  }
+  return r;
+}
+
+Result<std::vector<AuditArchive>> AuditLog::archives() {
+  std::vector<AuditArchive> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kArchiveColumns +
+                                           " FROM audit_archives ORDER BY last_seq"));
+    for (const auto& r : rows) out.push_back(archive_from_row(r));
+    return {};
+  }));
+  return out;
+}
+
+Result<AuditVerdict> AuditLog::verify(bool check_archive_files) {
+  return verify_chain(check_archive_files, 0);
+}
+
+Result<AuditVerdict> AuditLog::verify_chain(bool check_archive_files, int64_t until_seq) {
   AuditVerdict v;
   int64_t expected_seq = 1;
   std::string prev = kGenesis;
+  auto broken = [&](std::optional<AuditRecord> r, std::string reason) {
+    v.intact = false;
+    v.first_bad = std::move(r);
+    v.reason = std::move(reason);
+    return v;
+  };
+
+  JZ_ASSIGN_OR_RETURN(auto archives, this->archives());
+  for (const auto& a : archives) {
+    const std::string where = "archive " + a.file;
+    if (a.first_seq != expected_seq || a.first_prev_hash != prev) {
+      return broken(std::nullopt, where + " does not continue the chain (seq " +
+                                      std::to_string(a.first_seq) + ", expected " +
+                                      std::to_string(expected_seq) + "): checkpoints were changed");
+    }
+    if (check_archive_files) {
+      std::ifstream in(a.file, std::ios::binary);
+      if (!in) {
+        return broken(std::nullopt, where + " cannot be read (" + errno_message(errno) +
+                                        "): restore it, or verify without archive files");
+      }
+      Sha256 sha;
+      int64_t n = 0;
+      for (std::string line; std::getline(in, line);) {
+        sha.update(line);
+        sha.update("\n");
+        auto j = json::parse(line, where);
+        if (!j.ok()) return broken(std::nullopt, j.status().message());
+        auto r = AuditRecord::from_json(*j);
+        if (!r.ok()) return broken(std::nullopt, where + ": " + r.status().message());
+        if (std::string fault = chain_fault(*r, expected_seq, prev); !fault.empty()) {
+          return broken(*r, where + ": " + fault);
+        }
+        prev = r->hash;
+        ++expected_seq;
+        ++n;
+      }
+      if (sha.hex() != a.file_sha256) {
+        return broken(std::nullopt, where +
+                                        " was changed since it was written (its SHA-256 "
+                                        "differs from the checkpoint's)");
+      }
+      if (n != a.records || prev != a.last_hash) {
+        return broken(std::nullopt, where + " holds " + std::to_string(n) +
+                                        " records that do not end at the checkpoint");
+      }
+    }
+    expected_seq = a.last_seq + 1;
+    prev = a.last_hash;
+    v.archived_records += a.records;
+    ++v.archives;
+  }
+
   int64_t after = 0;
   for (;;) {
     std::vector<store::Row> rows;
@@ -244,22 +401,9 @@ Result<AuditVerdict> AuditLog::verify() {
     if (rows.empty()) return v;
     for (const auto& row : rows) {
       AuditRecord r = from_row(row);
-      std::string reason;
-      if (r.seq != expected_seq) {
-        reason = "sequence jumps from " + std::to_string(expected_seq - 1) + " to " +
-                 std::to_string(r.seq) + " (records were deleted)";
-      } else if (r.prev_hash != prev) {
-        reason =
-            "its previous-hash does not match the record before it (records were "
-            "deleted, inserted or reordered)";
-      } else if (compute_hash(r) != r.hash) {
-        reason = "its content does not match its hash (the record was changed)";
-      }
-      if (!reason.empty()) {
-        v.intact = false;
-        v.first_bad = r;
-        v.reason = reason;
-        return v;
+      if (until_seq > 0 && r.seq > until_seq) return v;
+      if (std::string fault = chain_fault(r, expected_seq, prev); !fault.empty()) {
+        return broken(r, fault);
       }
       ++v.records;
       ++expected_seq;
@@ -267,6 +411,121 @@ Result<AuditVerdict> AuditLog::verify() {
       after = r.seq;
     }
   }
+}
+
+Result<std::optional<AuditArchive>> AuditLog::archive(int64_t before_ms, const std::string& dir) {
+  // The segment: from the first live record up to just before the first record that
+  // is not old enough.
+  int64_t first = 0, last = 0;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto range, c.query("SELECT MIN(seq), MAX(seq) FROM audit"));
+    if (range.empty() || range[0].is_null(0)) return {};
+    first = range[0].integer(0);
+    last = range[0].integer(1);
+    JZ_ASSIGN_OR_RETURN(auto young,
+                        c.query("SELECT MIN(seq) FROM audit WHERE time_ms >= ?", {before_ms}));
+    if (!young.empty() && !young[0].is_null(0)) last = young[0].integer(0) - 1;
+    return {};
+  }));
+  if (first == 0 || last < first) return std::optional<AuditArchive>();
+
+  JZ_ASSIGN_OR_RETURN(AuditVerdict v, verify_chain(false, last));
+  if (!v.intact) {
+    return Status::failed_precondition(
+        "the audit chain is broken" +
+        (v.first_bad ? " at seq " + std::to_string(v.first_bad->seq) : std::string()) + ": " +
+        v.reason + "; nothing was archived (run `jizhan audit verify` and investigate)");
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::failed_precondition("cannot create " + dir + ": " + ec.message());
+  char name[64];
+  std::snprintf(name, sizeof name, "audit-%012lld-%012lld.jsonl", static_cast<long long>(first),
+                static_cast<long long>(last));
+  const std::string path = std::filesystem::absolute(dir + "/" + name).string();
+  const std::string tmp = path + ".tmp";
+  AuditArchive a;
+  a.first_seq = first;
+  a.last_seq = last;
+  a.file = path;
+  a.archived_at_ms = clock_.now_unix_ms();
+  {
+    FILE* f = std::fopen(tmp.c_str(), "wbx");
+    if (!f) return Status::failed_precondition("cannot write " + tmp + ": " + errno_message(errno));
+    Sha256 sha;
+    bool ok = true;
+    for (int64_t after = first - 1; ok && after < last;) {
+      std::vector<store::Row> rows;
+      Status s = db_.with_conn([&](store::Conn& c) -> Status {
+        JZ_ASSIGN_OR_RETURN(rows, c.query(std::string("SELECT ") + kColumns +
+                                              " FROM audit WHERE seq > ? AND seq <= ? ORDER BY "
+                                              "seq LIMIT 1000",
+                                          {after, last}));
+        return {};
+      });
+      if (!s.ok() || rows.empty()) {
+        std::fclose(f);
+        std::remove(tmp.c_str());
+        return s.ok() ? Status::failed_precondition("audit records vanished while archiving") : s;
+      }
+      for (const auto& row : rows) {
+        AuditRecord r = from_row(row);
+        if (a.records == 0) {
+          a.first_prev_hash = r.prev_hash;
+          a.first_time_ms = r.time_ms;
+        }
+        a.last_hash = r.hash;
+        a.last_time_ms = r.time_ms;
+        ++a.records;
+        const std::string line = json::dump(r.to_json()) + "\n";
+        sha.update(line);
+        ok = ok && std::fwrite(line.data(), 1, line.size(), f) == line.size();
+        after = r.seq;
+      }
+    }
+    ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    const int err = errno;
+    std::fclose(f);
+    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      return Status::failed_precondition("cannot write " + path + ": " +
+                                         errno_message(ok ? errno : err));
+    }
+    a.file_sha256 = sha.hex();
+    if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY); dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+
+  // Checkpoint and delete in one transaction, under the appenders' lock, after
+  // checking that the segment is still exactly what was written.
+  Status s = db_.transact([&](store::Conn& c) -> Status {
+    if (c.dialect() == store::Dialect::kPostgres) {
+      JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321002)").status());
+    }
+    JZ_ASSIGN_OR_RETURN(auto check,
+                        c.query("SELECT COUNT(*), MIN(seq) FROM audit WHERE seq <= ?", {last}));
+    JZ_ASSIGN_OR_RETURN(auto tail, c.query("SELECT hash FROM audit WHERE seq = ?", {last}));
+    if (check.empty() || check[0].integer(0) != a.records || check[0].integer(1) != first ||
+        tail.empty() || tail[0].text(0) != a.last_hash) {
+      return Status::failed_precondition(
+          "the audit records changed while they were archived; nothing was archived");
+    }
+    JZ_RETURN_IF_ERROR(
+        c.exec(std::string("INSERT INTO audit_archives (") + kArchiveColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               {a.last_seq, a.first_seq, a.first_prev_hash, a.last_hash, a.records, a.first_time_ms,
+                a.last_time_ms, a.file, a.file_sha256, a.archived_at_ms})
+            .status());
+    return c.exec("DELETE FROM audit WHERE seq <= ?", {last}).status();
+  });
+  if (!s.ok()) {
+    std::remove(path.c_str());
+    return s;
+  }
+  return std::optional<AuditArchive>(a);
 }
 
 }  // namespace jz::iam

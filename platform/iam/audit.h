@@ -8,6 +8,11 @@
 // verify() reports. (Removing records from the end leaves a shorter chain that still
 // verifies; keep exported heads elsewhere to detect that.)
 //
+// Retention: archive() moves a verified prefix of the chain into a JSON-lines file and
+// keeps a checkpoint row (first and last seq, the hash the live chain continues from,
+// the file's SHA-256). Records are never dropped without such a file; verify() checks
+// that checkpoints and the live chain link up, and re-reads every archive file.
+//
 // Thread-safe: appends serialise on the store (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
 // advisory lock), so the chain has one order. append_async() queues records for a
 // writer thread that stores each batch in one transaction (one disk sync for many
@@ -50,6 +55,17 @@ struct AuditRecord {
   std::string hash;
 
   Json to_json() const;
+  // The inverse of to_json (archive files); errors name the field.
+  static Result<AuditRecord> from_json(const Json& j);
+};
+
+// One archived segment of the chain.
+struct AuditArchive {
+  int64_t first_seq = 0, last_seq = 0, records = 0;
+  int64_t first_time_ms = 0, last_time_ms = 0, archived_at_ms = 0;
+  std::string first_prev_hash, last_hash;
+  std::string file;  // absolute path of the JSON-lines file
+  std::string file_sha256;
 };
 
 struct AuditQuery {
@@ -61,9 +77,11 @@ struct AuditQuery {
 
 struct AuditVerdict {
   bool intact = true;
-  int64_t records = 0;
-  std::optional<AuditRecord> first_bad;  // as stored
-  std::string reason;                    // what is wrong with first_bad
+  int64_t records = 0;           // live records that verify
+  int64_t archived_records = 0;  // records in archives that verify
+  int64_t archives = 0;
+  std::optional<AuditRecord> first_bad;  // as stored (absent for a missing archive file)
+  std::string reason;                    // what is wrong, naming the archive file if any
 };
 
 class AuditLog {
@@ -84,8 +102,14 @@ class AuditLog {
   // Called with the error when a batch could not be stored after retries.
   void set_error_handler(std::function<void(const Status&, size_t lost)> handler);
   Result<std::vector<AuditRecord>> query(const AuditQuery& q);
-  // Walks the whole chain in order, a page at a time.
-  Result<AuditVerdict> verify();
+  // Walks the whole chain in order, a page at a time: archive checkpoints, then (with
+  // `check_archive_files`) the content of every archive file, then the live records.
+  Result<AuditVerdict> verify(bool check_archive_files = true);
+  // Moves the records older than `before_ms` (the longest prefix of the chain whose
+  // records are all older) into DIR/audit-FIRST-LAST.jsonl, after verifying them;
+  // refuses when that part of the chain is broken. nullopt when nothing is old enough.
+  Result<std::optional<AuditArchive>> archive(int64_t before_ms, const std::string& dir);
+  Result<std::vector<AuditArchive>> archives();
 
   // The hash a record should have (over every field but `hash`).
   static std::string compute_hash(const AuditRecord& r);
@@ -95,6 +119,9 @@ class AuditLog {
 
  private:
   void writer_loop();
+  // Checks checkpoints, archive files (optionally) and live records up to `until_seq`
+  // (0: all).
+  Result<AuditVerdict> verify_chain(bool check_archive_files, int64_t until_seq);
 
   store::Database& db_;
   Clock& clock_;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/test_database.h"
@@ -131,6 +134,121 @@ TEST_P(AuditTest, QueryFiltersAndPages) {
   auto window = log_->query({.since_ms = start + 5000, .until_ms = start + 8000, .limit = 100});
   EXPECT_EQ(window->size(), 3u);
   EXPECT_FALSE(log_->query({.limit = 0}).ok());
+}
+
+// Records 1..20 are one second apart from 2026-01-01T00:00:01Z.
+int64_t at_seconds(int64_t s) { return 1767225600000 + s * 1000; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST_P(AuditTest, ArchiveMovesAVerifiedPrefixAndTheChainGoesOn) {
+  const std::string adir = dir_.str() + "/archive";
+  // Records older than second 8.5: 1..8.
+  auto a = log_->archive(at_seconds(8) + 500, adir);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_TRUE(a->has_value());
+  EXPECT_EQ((*a)->first_seq, 1);
+  EXPECT_EQ((*a)->last_seq, 8);
+  EXPECT_EQ((*a)->records, 8);
+  const std::string text = read_file((*a)->file);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 8);
+  EXPECT_NE(text.find("\"resource_name\":\"k8\""), std::string::npos);
+  // The store keeps 9..20; the whole chain still verifies, files included.
+  AuditQuery q;
+  q.limit = 1000;
+  auto live = log_->query(q);
+  ASSERT_EQ(live->size(), 12u);
+  EXPECT_EQ(live->front().seq, 9);
+  auto v = verify();
+  EXPECT_TRUE(v.intact) << v.reason;
+  EXPECT_EQ(v.records, 12);
+  EXPECT_EQ(v.archived_records, 8);
+  EXPECT_EQ(v.archives, 1);
+  // Nothing old enough: nothing happens.
+  auto none = log_->archive(at_seconds(5), adir);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  // Archive everything; new records continue the chain from the checkpoint.
+  auto all = log_->archive(at_seconds(1000), adir);
+  ASSERT_TRUE(all.ok() && all->has_value()) << all.status().to_string();
+  EXPECT_EQ((*all)->first_seq, 9);
+  EXPECT_EQ((*all)->last_seq, 20);
+  AuditRecord r;
+  r.verb = "create";
+  auto next = log_->append(r);
+  ASSERT_TRUE(next.ok()) << next.status().to_string();
+  EXPECT_EQ(next->seq, 21);
+  EXPECT_EQ(next->prev_hash, (*all)->last_hash);
+  v = verify();
+  EXPECT_TRUE(v.intact) << v.reason;
+  EXPECT_EQ(v.records, 1);
+  EXPECT_EQ(v.archived_records, 20);
+  EXPECT_EQ(v.archives, 2);
+}
+
+TEST_P(AuditTest, ChangedOrMissingArchiveFileIsFound) {
+  const std::string adir = dir_.str() + "/archive";
+  auto a = log_->archive(at_seconds(10) + 500, adir);
+  ASSERT_TRUE(a.ok() && a->has_value()) << a.status().to_string();
+  const std::string file = (*a)->file;
+  std::string text = read_file(file);
+  // Change one user name inside the file.
+  auto at = text.find("\"user\":\"bob\"");
+  ASSERT_NE(at, std::string::npos);
+  std::string changed = text;
+  changed.replace(at, 12, "\"user\":\"eve\"");
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << changed;
+  auto v = verify();
+  EXPECT_FALSE(v.intact);
+  EXPECT_NE(v.reason.find(file), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("was changed"), std::string::npos) << v.reason;
+  ASSERT_TRUE(v.first_bad.has_value());
+  EXPECT_EQ(v.first_bad->user, "eve");
+  // Gone: reported too; without the files the rest of the chain verifies.
+  std::filesystem::remove(file);
+  v = verify();
+  EXPECT_FALSE(v.intact);
+  EXPECT_NE(v.reason.find("cannot be read"), std::string::npos) << v.reason;
+  auto without = log_->verify(false);
+  ASSERT_TRUE(without.ok());
+  EXPECT_TRUE(without->intact) << without->reason;
+  EXPECT_EQ(without->records, 10);
+}
+
+TEST_P(AuditTest, DeletedCheckpointIsFound) {
+  auto a = log_->archive(at_seconds(10) + 500, dir_.str() + "/archive");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  sql("DELETE FROM audit_archives");
+  auto v = verify();
+  EXPECT_FALSE(v.intact);
+  ASSERT_TRUE(v.first_bad.has_value());
+  EXPECT_EQ(v.first_bad->seq, 11);
+  EXPECT_NE(v.reason.find("sequence jumps"), std::string::npos) << v.reason;
+}
+
+TEST_P(AuditTest, BrokenChainIsNotArchived) {
+  sql("UPDATE audit SET user_name = 'mallory' WHERE seq = 4");
+  const std::string adir = dir_.str() + "/archive";
+  auto a = log_->archive(at_seconds(10) + 500, adir);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(a.status().message().find("seq 4"), std::string::npos) << a.status().message();
+  EXPECT_FALSE(std::filesystem::exists(adir) && !std::filesystem::is_empty(adir));
+  AuditQuery q;
+  q.limit = 1000;
+  EXPECT_EQ(log_->query(q)->size(), 20u) << "nothing is deleted";
+  // A break after the archived prefix does not stop archiving the good part.
+  sql("UPDATE audit SET user_name = 'bob' WHERE seq = 4");  // as it was
+  sql("UPDATE audit SET user_name = 'mallory' WHERE seq = 15");
+  EXPECT_TRUE(log_->verify()->first_bad.has_value());
+  auto ok = log_->archive(at_seconds(10) + 500, adir);
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ((*ok)->last_seq, 10);
 }
 
 INSTANTIATE_TEST_SUITE_P(Dialects, AuditTest,
