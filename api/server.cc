@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "api/metrics.h"
+#include "api/openapi.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -615,57 +616,7 @@ class ApiServer::Impl {
     tenancy_routes();
     on("GET", "/api/v1/openapi.json", "/api/v1/openapi.json",
        [this](const auto&, auto& res) { res.set_content(openapi_, kJson); });
-    openapi_ = json::dump(openapi_document());
-  }
-
-  // The OpenAPI 3 description, built from the routes as registered, so the document
-  // cannot name a path the server does not serve, nor miss one it does.
-  Json openapi_document() const {
-    Json paths = Json::object();
-    for (const auto& r : routes_) {
-      std::string m = r.method;
-      for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      Json op = {
-          {"operationId", m + r.label},
-          {"summary", r.method + " " + r.label},
-          {"responses",
-           {{"default",
-             {{
-                  "description",
-                  "An error",
-              },
-              {"content",
-               {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}}},
-            {r.method == "DELETE" ? "204" : (r.method == "POST" ? "201" : "200"),
-             {{"description", "Success"}}}}}};
-      const bool is_public = r.label.rfind("/api/", 0) != 0 || r.label == "/api/v1/auth/login";
-      if (is_public) op["security"] = Json::array();
-      Json params = Json::array();
-      for (size_t pos = r.label.find('{'); pos != std::string::npos;
-           pos = r.label.find('{', pos + 1)) {
-        std::string name = r.label.substr(pos + 1, r.label.find('}', pos) - pos - 1);
-        params.push_back(
-            {{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
-      }
-      if (!params.empty()) op["parameters"] = params;
-      paths[r.label][m] = op;
-    }
-    return {{"openapi", "3.0.3"},
-            {"info", {{"title", "Jizhan API"}, {"version", std::string(version())}}},
-            {"paths", paths},
-            {"security", Json::array({{{"bearer", Json::array()}}})},
-            {"components",
-             {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
-              {"schemas",
-               {{"Error",
-                 {{"type", "object"},
-                  {"properties",
-                   {{"error",
-                     {{"type", "object"},
-                      {"properties",
-                       {{"code", {{"type", "string"}}},
-                        {"message", {{"type", "string"}}},
-                        {"request_id", {{"type", "string"}}}}}}}}}}}}}}}};
+    openapi_ = json::dump(build_openapi(routes_, version()));
   }
 
   // The body as a JSON object, or an error naming what is wrong with it.
@@ -1202,10 +1153,7 @@ class ApiServer::Impl {
   iam::Authorizer authorizer_;
   iam::Quotas quotas_;
   iam::EventLog events_;
-  struct RouteInfo {
-    std::string method, label;
-  };
-  std::vector<RouteInfo> routes_;  // every registered route, for the OpenAPI document
+  std::vector<RouteDoc> routes_;  // every registered route, for the OpenAPI document
   std::string openapi_;
   HttpMetrics metrics_;
   double start_time_seconds_;

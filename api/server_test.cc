@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <cstring>
 #include <sstream>
 #include <thread>
 
@@ -309,6 +310,83 @@ TEST_F(ServerTest, ListsPageByNameWithStableTokens) {
   EXPECT_EQ(pages, 3);
   expect_error(c.Get("/api/v1/workspaces?page_size=0"), 400, "invalid_argument", "page_size");
   expect_error(c.Get("/api/v1/users?page_size=many"), 400, "invalid_argument", "page_size");
+}
+
+// The schemas in the document hold for the real handlers: a body without a required
+// field is refused naming that field, and list responses carry their documented fields.
+TEST_F(ServerTest, OpenApiSchemasMatchTheHandlers) {
+  auto c = client();
+  ASSERT_EQ(c.Post("/api/v1/workspaces", R"({"name":"docws"})", "application/json")->status, 201);
+  ASSERT_EQ(c.Post("/api/v1/workspaces/docws/projects", R"({"name":"docpr"})", "application/json")
+                ->status,
+            201);
+  Json doc = body(c.Get("/api/v1/openapi.json"));
+  const Json& schemas = doc["components"]["schemas"];
+  auto resolve = [&](const Json& s) -> const Json& {
+    if (s.contains("$ref")) {
+      std::string name = s["$ref"].get<std::string>().substr(strlen("#/components/schemas/"));
+      return schemas[name];
+    }
+    return s;
+  };
+  auto concrete = [](std::string path) {
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{workspace}", "docws"},
+                            {"{project}", "docpr"},
+                            {"{key}", "doc.key"},
+                            {"{username}", "nobody"},
+                            {"{id}", "tok_00000000000000000000000000"}}) {
+      for (size_t at; (at = path.find(from)) != std::string::npos;)
+        path.replace(at, from.size(), to);
+    }
+    return path;
+  };
+  int bodies = 0, required_checked = 0, lists_checked = 0;
+  for (auto& [path, methods] : doc["paths"].items()) {
+    for (auto& [method, op] : methods.items()) {
+      if ((method == "post" || method == "put") && path != "/api/v1/auth/logout") {
+        ASSERT_TRUE(op.contains("requestBody")) << method << " " << path;
+        ++bodies;
+        const Json& schema = resolve(op["requestBody"]["content"]["application/json"]["schema"]);
+        if (!schema.contains("required")) continue;
+        for (const auto& missing : schema["required"]) {
+          Json b = Json::object();
+          for (const auto& f : schema["required"]) {
+            if (f != missing) b[f.get<std::string>()] = "x";
+          }
+          auto target = concrete(path);
+          auto r = method == "post" ? c.Post(target, b.dump(), "application/json")
+                                    : c.Put(target, b.dump(), "application/json");
+          ASSERT_TRUE(r);
+          EXPECT_EQ(r->status, 400)
+              << method << " " << path << " without " << missing << ": " << r->body;
+          EXPECT_NE(r->body.find("'" + missing.get<std::string>() + "'"), std::string::npos)
+              << method << " " << path << ": the error should name " << missing << ": " << r->body;
+          ++required_checked;
+        }
+      }
+      if (method == "get" && op["responses"]["200"].contains("content")) {
+        const Json& schema =
+            resolve(op["responses"]["200"]["content"]["application/json"]["schema"]);
+        if (!schema.contains("properties") || !schema["properties"].contains("items")) continue;
+        auto r = c.Get(concrete(path));
+        ASSERT_EQ(r->status, 200) << path << ": " << r->body;
+        Json got = body(r);
+        for (const auto& f : schema["required"]) {
+          EXPECT_TRUE(got.contains(f.get<std::string>())) << path << " lacks " << f;
+        }
+        const Json& item_schema = resolve(schema["properties"]["items"]["items"]);
+        for (const auto& item : got["items"]) {
+          for (const auto& f : item_schema.value("required", Json::array())) {
+            EXPECT_TRUE(item.contains(f.get<std::string>())) << path << " item lacks " << f;
+          }
+        }
+        ++lists_checked;
+      }
+    }
+  }
+  EXPECT_GE(bodies, 8);
+  EXPECT_GE(required_checked, 10);
+  EXPECT_GE(lists_checked, 10);
 }
 
 TEST_F(ServerTest, UnknownRouteIsJson404) {

@@ -1,0 +1,301 @@
+#include "api/openapi.h"
+
+#include <cctype>
+#include <map>
+
+namespace jz::api {
+namespace {
+
+Json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+Json str(const std::string& description = "") {
+  Json s = {{"type", "string"}};
+  if (!description.empty()) s["description"] = description;
+  return s;
+}
+Json integer() { return {{"type", "integer"}, {"format", "int64"}}; }
+Json time_string() { return {{"type", "string"}, {"format", "date-time"}}; }
+Json nullable(Json s) {
+  s["nullable"] = true;
+  return s;
+}
+Json object(Json properties, std::vector<std::string> required = {}) {
+  Json o = {{"type", "object"}, {"properties", std::move(properties)}};
+  if (!required.empty()) o["required"] = required;
+  return o;
+}
+Json list_of(const std::string& item) {
+  return object({{"items", {{"type", "array"}, {"items", ref(item)}}},
+                 {"next_page_token", nullable(str("Pass as page_token for the next page"))}},
+                {"items", "next_page_token"});
+}
+
+Json components() {
+  Json limit = nullable({{"type", "number"}, {"minimum", 0}});
+  Json whole_limit = nullable({{"type", "integer"}, {"minimum", 0}});
+  return {
+      {"Error",
+       object(
+           {{"error", object({{"code", str("invalid_argument, not_found, permission_denied, ...")},
+                              {"message", str("What was wrong and what to do")},
+                              {"request_id", str()}},
+                             {"code", "message", "request_id"})}},
+           {"error"})},
+      {"User", object({{"username", str()},
+                       {"display_name", str()},
+                       {"email", str()},
+                       {"state", str("active or disabled")},
+                       {"platform_role", str("platform-admin or platform-regular")},
+                       {"created_at", time_string()}},
+                      {"username", "state", "platform_role", "created_at"})},
+      {"Token", object({{"id", str("tok_...")},
+                        {"name", str()},
+                        {"kind", str("session or api")},
+                        {"project", nullable(str("The one project it may act on"))},
+                        {"created_at", time_string()},
+                        {"expires_at", time_string()},
+                        {"revoked_at", nullable(time_string())}},
+                       {"id", "name", "kind", "expires_at"})},
+      {"NewToken",
+       {{"allOf", Json::array({ref("Token"),
+                               object({{"token", str("The secret, shown once")}}, {"token"})})}}},
+      {"Workspace", object({{"name", str()}, {"description", str()}, {"created_at", time_string()}},
+                           {"name", "created_at"})},
+      {"Project", object({{"name", str()},
+                          {"workspace", str()},
+                          {"description", str()},
+                          {"created_at", time_string()}},
+                         {"name", "workspace", "created_at"})},
+      {"Member", object({{"username", str()}, {"role", str()}}, {"username", "role"})},
+      {"Role", object({{"name", str()},
+                       {"scope", str("platform, workspace or project")},
+                       {"permissions", {{"type", "array"}, {"items", str("resource:verb")}}},
+                       {"builtin", {{"type", "boolean"}}}},
+                      {"name", "scope", "permissions", "builtin"})},
+      {"Quota",
+       {{"type", "object"},
+        {"additionalProperties", false},
+        {"description", "Absent or null limits are unlimited"},
+        {"properties",
+         {{"gpus", limit},
+          {"gpu_memory_mib", whole_limit},
+          {"concurrent_jobs", whole_limit},
+          {"cpu_cores", limit},
+          {"memory_mib", whole_limit},
+          {"per_user_gpus", limit}}}}},
+      {"AuditRecord", object({{"seq", integer()},
+                              {"id", str()},
+                              {"time", time_string()},
+                              {"time_ms", integer()},
+                              {"user", str()},
+                              {"source_ip", str()},
+                              {"user_agent", str()},
+                              {"verb", str()},
+                              {"resource_type", str()},
+                              {"resource_name", str()},
+                              {"workspace", str()},
+                              {"project", str()},
+                              {"request_summary", str()},
+                              {"response_status", integer()},
+                              {"latency_us", integer()},
+                              {"request_id", str()},
+                              {"prev_hash", str()},
+                              {"hash", str()}},
+                             {"seq", "id", "time", "verb", "hash", "prev_hash"})},
+      {"Event", object({{"seq", integer()},
+                        {"id", str()},
+                        {"time", time_string()},
+                        {"project", str()},
+                        {"resource_type", str()},
+                        {"resource_name", str()},
+                        {"type", str("created, updated, deleted or state")},
+                        {"reason", str()},
+                        {"message", str()},
+                        {"actor", str()}},
+                       {"seq", "id", "time", "project", "type", "reason"})},
+      {"Setting", object({{"key", str()},
+                          {"value", {{"description", "Any JSON value"}}},
+                          {"revision", integer()},
+                          {"updated_at", time_string()}},
+                         {"key", "value", "revision"})},
+      {"Login", object({{"token", str()},
+                        {"expires_at", time_string()},
+                        {"user", object({{"username", str()}, {"platform_role", str()}})}},
+                       {"token", "expires_at"})},
+  };
+}
+
+struct OpDoc {
+  std::string summary;
+  Json request;                                            // body schema; null when none
+  Json response;                                           // 2xx body schema; null when none
+  std::vector<std::pair<std::string, std::string>> query;  // name, description
+};
+
+const std::vector<std::pair<std::string, std::string>> kPaging = {
+    {"page_size", "Items per page, 1 to 1000 (default 100)"},
+    {"page_token", "next_page_token of the previous page"}};
+
+std::map<std::string, OpDoc> operation_docs() {
+  auto with_paging = [](std::vector<std::pair<std::string, std::string>> q) {
+    q.insert(q.end(), kPaging.begin(), kPaging.end());
+    return q;
+  };
+  return {
+      {"GET /healthz", {"Liveness", nullptr, object({{"status", str()}}), {}}},
+      {"GET /readyz", {"Readiness: the store answers", nullptr, object({{"status", str()}}), {}}},
+      {"GET /metrics", {"Prometheus metrics", nullptr, nullptr, {}}},
+      {"GET /api/v1/version", {"Version and source revision", nullptr, nullptr, {}}},
+      {"POST /api/v1/auth/login",
+       {"Log in with a password; returns a session token",
+        object({{"username", str()}, {"password", str()}}, {"username", "password"}),
+        ref("Login"),
+        {}}},
+      {"GET /api/v1/auth/whoami", {"The caller and its token", nullptr, nullptr, {}}},
+      {"POST /api/v1/auth/logout", {"End the caller's session", nullptr, nullptr, {}}},
+      {"GET /api/v1/audit",
+       {"Query the audit trail (platform admins)", nullptr, list_of("AuditRecord"),
+        with_paging({{"user", "Only this user's records"},
+                     {"verb", "create, update, delete, login, login_failed, logout, ..."},
+                     {"resource", "A resource type"},
+                     {"project", "Only this project's records"},
+                     {"since_ms", "From this Unix time in milliseconds"},
+                     {"until_ms", "Before this Unix time in milliseconds"},
+                     {"format", "jsonl: JSON lines, with X-Next-Page-Token"}})}},
+      {"GET /api/v1/settings", {"List platform settings", nullptr, list_of("Setting"), kPaging}},
+      {"GET /api/v1/settings/{key}", {"Read a setting", nullptr, ref("Setting"), {}}},
+      {"PUT /api/v1/settings/{key}",
+       {"Write a setting",
+        object({{"value", {{"description", "Any JSON value"}}}}, {"value"}),
+        ref("Setting"),
+        {}}},
+      {"DELETE /api/v1/settings/{key}", {"Delete a setting", nullptr, nullptr, {}}},
+      {"GET /api/v1/openapi.json", {"This document", nullptr, nullptr, {}}},
+      {"GET /api/v1/roles", {"Roles and their permissions", nullptr, list_of("Role"), {}}},
+      {"POST /api/v1/tokens",
+       {"Create an API token for the caller",
+        object({{"name", str("1 to 64 characters")},
+                {"project", str("Limit the token to this project")},
+                {"expires_in_s", {{"type", "integer"}, {"minimum", 60}, {"maximum", 31622400}}}},
+               {"name"}),
+        ref("NewToken"),
+        {}}},
+      {"GET /api/v1/tokens", {"The caller's tokens", nullptr, list_of("Token"), {}}},
+      {"DELETE /api/v1/tokens/{id}", {"Revoke a token", nullptr, nullptr, {}}},
+      {"POST /api/v1/users",
+       {"Create a user (platform admins)",
+        object({{"username", str()},
+                {"password", str("At least 10 characters")},
+                {"display_name", str()},
+                {"email", str()},
+                {"platform_role", str()}},
+               {"username", "password"}),
+        ref("User"),
+        {}}},
+      {"GET /api/v1/users", {"List users (platform admins)", nullptr, list_of("User"), kPaging}},
+      {"POST /api/v1/workspaces",
+       {"Create a workspace",
+        object({{"name", str()}, {"description", str()}}, {"name"}),
+        ref("Workspace"),
+        {}}},
+      {"GET /api/v1/workspaces",
+       {"Workspaces the caller may see", nullptr, list_of("Workspace"), kPaging}},
+      {"GET /api/v1/projects",
+       {"Projects the caller may see, across workspaces", nullptr, list_of("Project"),
+        with_paging({{"workspace", "Only this workspace's projects"}})}},
+      {"GET /api/v1/workspaces/{workspace}", {"A workspace", nullptr, ref("Workspace"), {}}},
+      {"DELETE /api/v1/workspaces/{workspace}",
+       {"Delete an empty workspace (platform admins)", nullptr, nullptr, {}}},
+      {"POST /api/v1/workspaces/{workspace}/projects",
+       {"Create a project",
+        object({{"name", str()}, {"description", str()}}, {"name"}),
+        ref("Project"),
+        {}}},
+      {"GET /api/v1/workspaces/{workspace}/projects",
+       {"The workspace's projects the caller may see", nullptr, list_of("Project"), kPaging}},
+      {"GET /api/v1/projects/{project}", {"A project", nullptr, ref("Project"), {}}},
+      {"DELETE /api/v1/projects/{project}", {"Delete a project", nullptr, nullptr, {}}},
+      {"GET /api/v1/projects/{project}/quota", {"The project's quota", nullptr, ref("Quota"), {}}},
+      {"PUT /api/v1/projects/{project}/quota",
+       {"Replace the project's quota", ref("Quota"), ref("Quota"), {}}},
+      {"GET /api/v1/projects/{project}/events",
+       {"The project's events, or a Server-Sent Events stream (Accept: text/event-stream)",
+        nullptr,
+        list_of("Event"),
+        {{"after", "Only events after this seq"},
+         {"page_token", "next_page_token of the previous page"},
+         {"stream", "true: stream as Server-Sent Events"}}}},
+  };
+}
+
+// Member routes exist under both scopes.
+void add_member_docs(std::map<std::string, OpDoc>& docs, const std::string& base) {
+  docs["GET " + base + "/members"] = {"Members and their roles", nullptr, list_of("Member"),
+                                      kPaging};
+  docs["POST " + base + "/members"] = {
+      "Add a member or change a member's role",
+      object({{"username", str()}, {"role", str("A role of this scope, see /api/v1/roles")}},
+             {"username", "role"}),
+      ref("Member"),
+      {}};
+  docs["DELETE " + base + "/members/{username}"] = {"Remove a member", nullptr, nullptr, {}};
+}
+
+Json json_content(const Json& schema) { return {{"application/json", {{"schema", schema}}}}; }
+
+}  // namespace
+
+Json build_openapi(const std::vector<RouteDoc>& routes, std::string_view version) {
+  auto docs = operation_docs();
+  add_member_docs(docs, "/api/v1/workspaces/{workspace}");
+  add_member_docs(docs, "/api/v1/projects/{project}");
+  Json paths = Json::object();
+  for (const auto& r : routes) {
+    std::string m = r.method;
+    for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string success = "200";
+    if (r.method == "DELETE" || r.label == "/api/v1/auth/logout") {
+      success = "204";
+    } else if (r.method == "POST" && r.label != "/api/v1/auth/login") {
+      success = "201";
+    }
+    Json ok = {{"description", "Success"}};
+    Json op = {{"operationId", m + r.label}, {"summary", r.method + " " + r.label}};
+    Json params = Json::array();
+    for (size_t pos = r.label.find('{'); pos != std::string::npos;
+         pos = r.label.find('{', pos + 1)) {
+      std::string name = r.label.substr(pos + 1, r.label.find('}', pos) - pos - 1);
+      params.push_back({{"name", name}, {"in", "path"}, {"required", true}, {"schema", str()}});
+    }
+    if (auto it = docs.find(r.method + " " + r.label); it != docs.end()) {
+      const OpDoc& d = it->second;
+      op["summary"] = d.summary;
+      if (!d.request.is_null()) {
+        op["requestBody"] = {{"required", true}, {"content", json_content(d.request)}};
+      }
+      if (!d.response.is_null()) ok["content"] = json_content(d.response);
+      for (const auto& [name, description] : d.query) {
+        params.push_back({{"name", name},
+                          {"in", "query"},
+                          {"required", false},
+                          {"description", description},
+                          {"schema", str()}});
+      }
+    }
+    op["responses"] = {
+        {success, ok},
+        {"default", {{"description", "An error"}, {"content", json_content(ref("Error"))}}}};
+    const bool is_public = r.label.rfind("/api/", 0) != 0 || r.label == "/api/v1/auth/login";
+    if (is_public) op["security"] = Json::array();
+    if (!params.empty()) op["parameters"] = params;
+    paths[r.label][m] = op;
+  }
+  return {{"openapi", "3.0.3"},
+          {"info", {{"title", "Jizhan API"}, {"version", std::string(version)}}},
+          {"paths", paths},
+          {"security", Json::array({{{"bearer", Json::array()}}})},
+          {"components",
+           {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
+            {"schemas", components()}}}};
+}
+
+}  // namespace jz::api
