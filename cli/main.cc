@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/client_commands.h"
+#include "cli/route_command.h"
 #include "cli/server_command.h"
 #include "cli/server_config.h"
 #include "core/clock.h"
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
   add_config_flags(check, cf);
 
   jz::cli::ClientCommands client(app, *audit);
+  jz::cli::RouteCommands route(app);
 
   try {
     app.parse(argc, argv);
@@ -137,6 +139,7 @@ int main(int argc, char** argv) {
   }
 
   if (client.chosen()) return client.run();
+  if (route.chosen()) return route.run();
   if (*server) {
     auto src = sources_from(sf);
     if (!src.ok()) {

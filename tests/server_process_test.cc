@@ -548,7 +548,8 @@ TEST(CliTest, HelpOnEveryCommand) {
                                                          {"config", "--help"},
                                                          {"config", "keys", "--help"},
                                                          {"config", "check", "--help"},
-                                                         {"audit", "archive", "--help"}}) {
+                                                         {"audit", "archive", "--help"},
+                                                         {"route", "query", "--help"}}) {
     auto r = run_jizhan(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << args[0];
@@ -557,6 +558,41 @@ TEST(CliTest, HelpOnEveryCommand) {
   EXPECT_EQ(v.out.rfind("jizhan 0.", 0), 0u) << v.out;
   auto bad = run_jizhan({"serve"});
   EXPECT_NE(bad.exit_code, 0);
+}
+
+TEST(CliTest, RouteQueryOnJsonJsonLinesAndXml) {
+  TempDir dir;
+  const std::string json = dir.str() + "/out.json";
+  std::ofstream(json) << R"({"people":[{"age":"34","name":"Li"},{"age":27,"name":"Wang"}]})";
+  auto r = run_jizhan({"route", "query", "people[*].age@num", json, "--compact"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[34.0,27]\n");
+  auto p =
+      run_jizhan({"route", "query", "--paths", "$.people[?@.name=='Wang']", json, "--compact"});
+  EXPECT_EQ(p.out, "[\"$['people'][1]\"]\n") << p.err;
+
+  const std::string lines = dir.str() + "/out.jsonl";
+  std::ofstream(lines) << "{\"a\":1}\n{\"a\":[2,3]}\n{}\n";
+  auto l = run_jizhan({"route", "query", "$..*", lines});
+  EXPECT_EQ(l.exit_code, 0) << l.err;
+  EXPECT_EQ(l.out, "[1]\n[[2,3],2,3]\n[]\n");
+
+  const std::string xml = dir.str() + "/ann.xml";
+  std::ofstream(xml) << "<annotation><object><name>dog</name></object></annotation>";
+  auto x = run_jizhan(
+      {"route", "query", "annotation.object[0].name", xml, "--xml-array", "object", "--compact"});
+  EXPECT_EQ(x.out, "[\"dog\"]\n") << x.err;
+  auto xp = run_jizhan({"route", "query", "xpath://object/name", xml, "--compact"});
+  EXPECT_EQ(xp.out, "[\"dog\"]\n") << xp.err;
+
+  // Errors: one line naming what and where.
+  auto bad_path = run_jizhan({"route", "query", "people[0.age", json});
+  expect_one_line_error(bad_path, "at character 9");
+  auto bad_value = run_jizhan({"route", "query", "people[*].name@int", json});
+  expect_one_line_error(bad_value, "$['people'][0]['name']: @int expects an integer");
+  std::ofstream(dir.str() + "/broken.json") << "{\n\"a\": [1,\n}";
+  auto bad_doc = run_jizhan({"route", "query", "a", dir.str() + "/broken.json"});
+  expect_one_line_error(bad_doc, "broken.json: JSON at line 3");
 }
 
 TEST(CliTest, ConfigCheckShowsSourcesAndRedactsSecrets) {
