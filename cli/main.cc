@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/client_commands.h"
+#include "cli/eval_command.h"
 #include "cli/route_command.h"
 #include "cli/server_command.h"
 #include "cli/server_config.h"
@@ -131,6 +132,7 @@ int main(int argc, char** argv) {
 
   jz::cli::ClientCommands client(app, *audit);
   jz::cli::RouteCommands route(app);
+  jz::cli::EvalCommands eval(app);
 
   try {
     app.parse(argc, argv);
@@ -140,6 +142,7 @@ int main(int argc, char** argv) {
 
   if (client.chosen()) return client.run();
   if (route.chosen()) return route.run();
+  if (eval.chosen()) return eval.run();
   if (*server) {
     auto src = sources_from(sf);
     if (!src.ok()) {

@@ -222,7 +222,10 @@ Result<RoutePath> RoutePath::parse(std::string_view text) {
     return r;
   }
   if (body.empty()) {
-    return Status::invalid_argument("route path is empty: write e.g. people[0].age or $.people");
+    if (r.suffix_ == Suffix::kNone) {
+      return Status::invalid_argument("route path is empty: write e.g. people[0].age or $.people");
+    }
+    body = "$";  // a suffix alone converts the whole value: "@box"
   }
   std::string jp;
   size_t offset = 0;  // characters added in front, for positions in errors

@@ -36,6 +36,7 @@ TEST(RoutePath, ShortFormIsSugarForJsonPath) {
   EXPECT_EQ(values("$.people[?@.name == 'Wang'].age", d), std::vector<Value>{Value(27.0)});
   EXPECT_EQ(values("['count']@str", d), std::vector<Value>{Value("2")});
   EXPECT_EQ(values("people@list", d).size(), 1u);
+  EXPECT_EQ(values("@obj", d).size(), 1u);  // a suffix alone converts the whole document
   auto box = values("box@box", d);
   ASSERT_EQ(box.size(), 1u);
   EXPECT_EQ(box[0], Value::parse(R"({"x1":10.0,"y1":20.0,"x2":40.0,"y2":60.0})"));

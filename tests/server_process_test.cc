@@ -541,6 +541,16 @@ TEST(DocsTest, ConfigDocListsEveryKey) {
       << "docs/CONFIG.md is out of date: paste the output of `jizhan config keys --markdown`";
 }
 
+TEST(DocsTest, TemplateDocHoldsTheSchema) {
+  auto r = run_jizhan({"eval", "schema"});
+  ASSERT_EQ(r.exit_code, 0);
+  std::ifstream in(source_dir() + "/docs/TEMPLATES.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  EXPECT_NE(doc.str().find(r.out), std::string::npos)
+      << "docs/TEMPLATES.md is out of date: paste the output of `jizhan eval schema`";
+}
+
 TEST(CliTest, HelpOnEveryCommand) {
   for (auto args : std::vector<std::vector<std::string>>{{"--help"},
                                                          {"server", "--help"},
@@ -549,7 +559,10 @@ TEST(CliTest, HelpOnEveryCommand) {
                                                          {"config", "keys", "--help"},
                                                          {"config", "check", "--help"},
                                                          {"audit", "archive", "--help"},
-                                                         {"route", "query", "--help"}}) {
+                                                         {"route", "query", "--help"},
+                                                         {"eval", "run", "--help"},
+                                                         {"eval", "diff-csv", "--help"},
+                                                         {"eval", "schema", "--help"}}) {
     auto r = run_jizhan(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << args[0];
@@ -593,6 +606,49 @@ TEST(CliTest, RouteQueryOnJsonJsonLinesAndXml) {
   std::ofstream(dir.str() + "/broken.json") << "{\n\"a\": [1,\n}";
   auto bad_doc = run_jizhan({"route", "query", "a", dir.str() + "/broken.json"});
   expect_one_line_error(bad_doc, "broken.json: JSON at line 3");
+}
+
+TEST(CliTest, EvalRunAndDiffCsv) {
+  TempDir dir;
+  const std::string data = source_dir() + "/tests/data";
+  auto r = run_jizhan({"eval", "run", "--template", data + "/eval/seed-age/template.yaml",
+                       "--predictions", data + "/eval/seed-age/predictions", "--annotations",
+                       data + "/eval/seed-age/annotations.jsonl", "--out", dir.str() + "/out"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("age: accuracy 0.4000 (2/5, numeric |p-a| <= 3)"), std::string::npos)
+      << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir.str() + "/out/report.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir.str() + "/out/samples.csv"));
+
+  auto coco = run_jizhan({"eval", "run", "-t", "builtin:coco-detection", "-p",
+                          data + "/detection-metrics/coco-sample/detections.json", "-a",
+                          data + "/detection-metrics/coco-sample/ground_truth.json", "-o",
+                          dir.str() + "/coco"});
+  EXPECT_EQ(coco.exit_code, 0) << coco.err;
+  EXPECT_NE(coco.out.find("AP = 0.5036"), std::string::npos) << coco.out;
+
+  const std::string bad = dir.str() + "/bad.yaml";
+  std::ofstream(bad) << "task: attributes\nvariables:\n  - name: age\n    path: people[0.age\n";
+  auto bad_run = run_jizhan(
+      {"eval", "run", "-t", bad, "-p", dir.str(), "-a", dir.str(), "-o", dir.str() + "/x"});
+  expect_one_line_error(bad_run, "bad.yaml:4:11: variables[0].path");
+
+  const std::string a = dir.str() + "/a.csv", b = dir.str() + "/b.csv", c = dir.str() + "/c.csv";
+  std::ofstream(a) << "id,label,score\n1,cat,0.50\n2,dog,0.75\n";
+  std::ofstream(b) << "id,label,score\n2,dog,0.75\n1,cat,0.50\n";
+  std::ofstream(c) << "id,label,score\n1,cat,0.52\n2,dog,0.75\n";
+  auto same = run_jizhan({"eval", "diff-csv", "--submitted", a, "--rerun", b, "--key", "id"});
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_NE(same.out.find("verdict: identical"), std::string::npos);
+  auto close = run_jizhan({"eval", "diff-csv", "--submitted", a, "--rerun", c, "--key", "id",
+                           "--tolerance", "score=0.05"});
+  EXPECT_EQ(close.exit_code, 3) << close.out;
+  auto modified = run_jizhan({"eval", "diff-csv", "--submitted", a, "--rerun", c, "--key", "id"});
+  EXPECT_EQ(modified.exit_code, 4) << modified.out;
+  EXPECT_NE(modified.out.find("row id=1 column 'score'"), std::string::npos) << modified.out;
+  auto bad_tol = run_jizhan(
+      {"eval", "diff-csv", "--submitted", a, "--rerun", c, "--key", "id", "--tolerance", "score"});
+  EXPECT_EQ(bad_tol.exit_code, 2);
 }
 
 TEST(CliTest, ConfigCheckShowsSourcesAndRedactsSecrets) {

@@ -1,0 +1,128 @@
+// The test engine end to end on files: the seed's age example, detection through a
+// template, and the built-in COCO template.
+#include "eval/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/temp_dir.h"
+
+namespace jz::eval {
+namespace {
+
+const std::string kData = JZ_TEST_DATA;
+
+std::string read(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(Engine, SeedAgeExampleWithinThreeYears) {
+  testing::TempDir out;
+  const std::string dir = kData + "/eval/seed-age";
+  auto t = load_template(dir + "/template.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  auto r = run_evaluation(*t, dir + "/predictions", dir + "/annotations.jsonl", out.str());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const Json& rep = r->report;
+  // img001: 36 vs 34 (within 3) and M = male; img002: 23.5 vs 27 (3.5 off), Woman = female;
+  // img003: 64 vs 61 (exactly 3: within), female vs male; img004: "eight" is not a
+  // number, f = female; img005: no prediction at all; img999: not annotated.
+  const Json& age = rep["metrics"]["variables"]["age"];
+  EXPECT_EQ(age["judgements"], 5);
+  EXPECT_EQ(age["correct"], 2);
+  EXPECT_DOUBLE_EQ(age["accuracy"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(age["mae"].get<double>(), (2 + 3.5 + 3) / 3.0);
+  const Json& gender = rep["metrics"]["variables"]["gender"];
+  EXPECT_EQ(gender["correct"], 3);
+  EXPECT_DOUBLE_EQ(gender["per_class"]["female"]["recall"].get<double>(), 2.0 / 3.0);
+  EXPECT_EQ(gender["confusion_matrix"]["columns"].back(), "(missing)");
+  EXPECT_DOUBLE_EQ(rep["metrics"]["accuracy"].get<double>(), (0.4 * 1 + 0.6 * 0.5) / 1.5);
+  EXPECT_EQ(rep["samples"]["annotated"], 5);
+  EXPECT_EQ(rep["samples"]["missing_predictions"], 1);
+  EXPECT_EQ(rep["samples"]["unexpected_predictions"], 1);
+  EXPECT_EQ(rep["worst_samples"][0]["id"], "img005");
+  EXPECT_EQ(rep["inputs"]["annotations"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(rep["template"]["name"], "face-attributes");
+  // The per-judgement CSV records the rule that judged each row.
+  const std::string csv = read(r->samples_csv_path);
+  EXPECT_NE(csv.find("img003,age,0,64,61,true,numeric |p-a| <= 3,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("img004,age,0,,8,false,numeric |p-a| <= 3,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("@num expects a number"), std::string::npos) << csv;
+  EXPECT_TRUE(std::filesystem::exists(out.str() + "/report.json"));
+}
+
+TEST(Engine, BuiltinCocoDetectionWritesTheTwelveStats) {
+  testing::TempDir out;
+  auto t = load_template("builtin:coco-detection");
+  auto r = run_evaluation(*t, kData + "/detection-metrics/coco-sample/detections.json",
+                          kData + "/detection-metrics/coco-sample/ground_truth.json", out.str());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  Json rep = Json::parse(read(out.str() + "/report.json"));
+  for (const char* k :
+       {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"}) {
+    EXPECT_TRUE(rep["metrics"][k].is_number()) << k;
+  }
+  EXPECT_NEAR(rep["metrics"]["AP"].get<double>(), 0.503647, 1e-6);
+}
+
+TEST(Engine, DetectionThroughATemplate) {
+  testing::TempDir dir;
+  const std::string d = dir.str();
+  std::filesystem::create_directories(d + "/pred");
+  std::filesystem::create_directories(d + "/ann");
+  std::ofstream(d + "/t.yaml") << R"(
+task: detection
+annotations: {xml_arrays: [object]}
+detection:
+  objects:  # route paths with [ ] need block style or quotes in YAML
+    prediction: algorithm_data.target_info[*]
+    annotation: annotation.object[*]
+  box: {prediction: '@box', annotation: bndbox@box}
+  label: {prediction: name, annotation: name}
+  score: {prediction: confidence@num}
+)";
+  std::ofstream(d + "/ann/a.xml")
+      << "<annotation><object><name>dog</name><bndbox><xmin>0</xmin><ymin>0</ymin>"
+         "<xmax>50</xmax><ymax>50</ymax></bndbox></object></annotation>";
+  std::ofstream(d + "/pred/a.json") << R"({"algorithm_data":{"target_info":[
+      {"x":0,"y":0,"width":50,"height":50,"name":"dog","confidence":0.9},
+      {"x":100,"y":100,"width":20,"height":20,"name":"dog","confidence":0.2}]}})";
+  auto t = load_template(d + "/t.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  auto r = run_evaluation(*t, d + "/pred", d + "/ann", d + "/out");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_DOUBLE_EQ(r->report["metrics"]["AP50"].get<double>(), 1.0);
+  EXPECT_EQ(r->report["samples"]["predicted_objects"], 2);
+}
+
+TEST(Engine, BadInputsAreNamed) {
+  testing::TempDir dir;
+  const std::string d = dir.str();
+  std::ofstream(d + "/t.yaml") << "task: attributes\nannotations: {id: id}\npredictions: {id: id}\n"
+                                  "variables:\n  - {name: a, path: a@num}\n";
+  std::ofstream(d + "/a.jsonl") << "{\"id\":1,\"a\":1}\n{\"id\":1,\"a\":2}\n";
+  std::ofstream(d + "/p.jsonl") << "{\"id\":1,\"a\":1}\n";
+  auto t = load_template(d + "/t.yaml");
+  ASSERT_TRUE(t.ok());
+  auto dup = run_evaluation(*t, d + "/p.jsonl", d + "/a.jsonl", d + "/out");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.status().message().find("the id '1' appears twice"), std::string::npos)
+      << dup.status().message();
+  std::ofstream(d + "/b.jsonl") << "{\"id\":1,\"a\":\"x\"}\n";
+  auto bad_ann = run_evaluation(*t, d + "/p.jsonl", d + "/b.jsonl", d + "/out");
+  ASSERT_FALSE(bad_ann.ok());
+  EXPECT_NE(bad_ann.status().message().find("b.jsonl line 1"), std::string::npos)
+      << bad_ann.status().message();
+  auto none = run_evaluation(*t, d + "/nothing.jsonl", d + "/b.jsonl", d + "/out");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("does not exist"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jz::eval
