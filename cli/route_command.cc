@@ -73,21 +73,12 @@ RouteCommands::RouteCommands(CLI::App& app) {
         return {};
       };
       if (format == "jsonl") {
-        size_t line_no = 0, start = 0;
-        while (start < text.size()) {
-          size_t end = text.find('\n', start);
-          if (end == std::string::npos) end = text.size();
-          ++line_no;
-          std::string_view line(text.data() + start, end - start);
-          start = end + 1;
-          if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-          auto doc = routepath::parse_document(line, routepath::Format::kJson,
-                                               file_ + " line " + std::to_string(line_no));
-          if (!doc.ok()) return fail(doc.status().message());
-          if (Status s = emit(*doc); !s.ok()) {
-            return fail(file_ + " line " + std::to_string(line_no) + ": " + s.message());
-          }
-        }
+        Status s = routepath::for_each_json_line(
+            text, file_, [&](const routepath::Document& doc, const std::string& where) -> Status {
+              Status e = emit(doc);
+              return e.ok() ? e : Status(e.code(), where + ": " + e.message());
+            });
+        if (!s.ok()) return fail(s.message());
         return 0;
       }
       auto doc = routepath::parse_document(

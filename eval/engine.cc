@@ -139,19 +139,10 @@ Result<std::vector<Record>> load_records(const std::string& path, const Side& si
     }
     const std::string name = f.string();
     if (format == "jsonl") {
-      size_t start = 0, line = 0;
-      while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        ++line;
-        std::string_view l(text.data() + start, end - start);
-        start = end + 1;
-        if (l.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-        const std::string src = name + " line " + std::to_string(line);
-        JZ_ASSIGN_OR_RETURN(Document d,
-                            routepath::parse_document(l, routepath::Format::kJson, src));
-        JZ_RETURN_IF_ERROR(add_records(side, what, src, "", false, d, out));
-      }
+      JZ_RETURN_IF_ERROR(routepath::for_each_json_line(
+          text, name, [&](const Document& d, const std::string& where) {
+            return add_records(side, what, where, "", false, d, out);
+          }));
       continue;
     }
     JZ_ASSIGN_OR_RETURN(

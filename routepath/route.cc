@@ -187,6 +187,23 @@ Result<Document> parse_document(std::string_view text, Format format, std::strin
   }
 }
 
+Status for_each_json_line(std::string_view text, std::string_view what,
+                          const std::function<Status(const Document&, const std::string&)>& fn) {
+  size_t start = 0, line = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    ++line;
+    std::string_view l = text.substr(start, end - start);
+    start = end + 1;
+    if (l.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    const std::string where = std::string(what) + " line " + std::to_string(line);
+    JZ_ASSIGN_OR_RETURN(Document d, parse_document(l, Format::kJson, where));
+    JZ_RETURN_IF_ERROR(fn(d, where));
+  }
+  return {};
+}
+
 Result<RoutePath> RoutePath::parse(std::string_view text) {
   RoutePath r;
   r.text_ = std::string(text);

@@ -11,6 +11,7 @@
 // Thread-safe once parsed.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,11 @@ enum class Format { kJson, kXml };
 // Parses a document; errors name the line and column. `what` names it in messages.
 Result<Document> parse_document(std::string_view text, Format format, std::string_view what,
                                 const XmlOptions& xml = {});
+
+// Parses each non-blank line of JSON-lines text as a document and calls
+// fn(document, "WHAT line N"); stops at the first error (a parse error names the line).
+Status for_each_json_line(std::string_view text, std::string_view what,
+                          const std::function<Status(const Document&, const std::string&)>& fn);
 
 class RoutePath {
  public:
