@@ -87,7 +87,8 @@ EvalCommands::EvalCommands(CLI::App& app) {
         return 1;
       }
       print_summary(*t, r->report);
-      std::cout << "report   " << r->report_path << "\nsamples  " << r->samples_csv_path << "\n";
+      std::cout << "report   " << r->report_path << "\n         " << r->html_path << "\nsamples  "
+                << r->samples_csv_path << "\n";
       return 0;
     };
   });

@@ -1,5 +1,6 @@
 #include "cli/route_command.h"
 
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -14,6 +15,49 @@ bool ends_with(const std::string& s, const std::string& tail) {
 }
 
 }  // namespace
+
+// JSON lines, streamed: one output array per input line, without reading the whole file
+// (simple paths never build the documents either; see routepath/scan.h).
+int RouteCommands::stream_lines(const routepath::RoutePath& path) {
+  FILE* in = file_ == "-" ? stdin : std::fopen(file_.c_str(), "rb");
+  if (!in) {
+    std::cerr << "jizhan route query: error: cannot read " << file_ << ": " << errno_message(errno)
+              << "\n";
+    return 1;
+  }
+  static char inbuf[1 << 20];
+  std::setvbuf(in, inbuf, _IOFBF, sizeof inbuf);
+  std::string out;
+  out.reserve(2 << 20);
+  char* line = nullptr;
+  size_t cap = 0;
+  size_t line_no = 0;
+  int rc = 0;
+  for (ssize_t n; (n = ::getline(&line, &cap, in)) >= 0;) {
+    ++line_no;
+    std::string_view l(line, static_cast<size_t>(n));
+    while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+    if (l.find_first_not_of(" \t") == std::string_view::npos) continue;
+    Status s = path.append_json_array(l, file_ + " line " + std::to_string(line_no), out);
+    if (!s.ok()) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+      std::cerr << "jizhan route query: error: " << s.message() << "\n";
+      rc = 1;
+      break;
+    }
+    out += '\n';
+    if (out.size() >= (1 << 20)) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+  }
+  std::free(line);
+  if (in != stdin) std::fclose(in);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  return rc;
+}
 
 RouteCommands::RouteCommands(CLI::App& app) {
   auto* route = app.add_subcommand("route", "Route paths: how templates point into JSON and XML");
@@ -49,6 +93,7 @@ RouteCommands::RouteCommands(CLI::App& app) {
                  : ends_with(file_, ".jsonl") || ends_with(file_, ".ndjson") ? "jsonl"
                                                                              : "json";
       }
+      if (format == "jsonl" && !paths_) return stream_lines(*path);
       std::stringstream ss;
       if (file_ == "-") {
         ss << std::cin.rdbuf();

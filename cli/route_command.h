@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "routepath/route.h"
+
 namespace jz::cli {
 
 class RouteCommands {
@@ -16,6 +18,8 @@ class RouteCommands {
   int run() { return action_(); }
 
  private:
+  int stream_lines(const routepath::RoutePath& path);
+
   std::function<int()> action_;
   std::string path_, file_, format_ = "auto";
   std::vector<std::string> xml_arrays_;

@@ -18,40 +18,6 @@ std::vector<double> linspace(double start, double stop, int num) {
   return out;
 }
 
-Result<double> number_field(const Json& obj, const char* field, const std::string& where) {
-  auto it = obj.find(field);
-  if (it == obj.end() || !it->is_number()) {
-    return Status::invalid_argument(where + ": field '" + field + "' must be a number");
-  }
-  return it->get<double>();
-}
-
-Result<int64_t> id_field(const Json& obj, const char* field, const std::string& where) {
-  auto it = obj.find(field);
-  if (it == obj.end() || !it->is_number_integer()) {
-    return Status::invalid_argument(where + ": field '" + field + "' must be an integer id");
-  }
-  return it->get<int64_t>();
-}
-
-Result<Box> bbox_field(const Json& obj, const std::string& where) {
-  auto it = obj.find("bbox");
-  if (it == obj.end() || !it->is_array() || it->size() != 4) {
-    return Status::invalid_argument(where + ": field 'bbox' must be [x, y, width, height]");
-  }
-  for (const auto& v : *it) {
-    if (!v.is_number()) {
-      return Status::invalid_argument(where + ": field 'bbox' must hold four numbers");
-    }
-  }
-  Box b{(*it)[0].get<double>(), (*it)[1].get<double>(), (*it)[2].get<double>(),
-        (*it)[3].get<double>()};
-  if (b.w < 0 || b.h < 0) {
-    return Status::invalid_argument(where + ": field 'bbox' has a negative width or height");
-  }
-  return b;
-}
-
 // maskApi.c bbIou: intersection over union, or over the detection's area for crowds.
 double iou(const Box& d, const Box& g, bool crowd) {
   const double w = std::fmin(d.w + d.x, g.w + g.x) - std::fmax(d.x, g.x);
@@ -63,22 +29,6 @@ double iou(const Box& d, const Box& g, bool crowd) {
   const double u = crowd ? da : da + g.w * g.h - i;
   return i / u;
 }
-
-// One image and category: its ground truth and its detections (best first, capped).
-struct Bucket {
-  size_t image;  // index in the sorted image ids
-  std::vector<int> gts;
-  std::vector<int> dts;
-  std::vector<double> ious;  // [d * G + g], in the original ground-truth order
-};
-
-// evaluateImg's output for one bucket and one area range.
-struct ImageEval {
-  std::vector<double> scores;      // D
-  std::vector<uint8_t> matched;    // T x D
-  std::vector<uint8_t> dt_ignore;  // T x D
-  int gt_counted = 0;              // ground truth not ignored
-};
 
 }  // namespace
 
@@ -102,75 +52,10 @@ Json CocoResult::to_json() const {
                     {"AP50", c.ap50},
                     {"AR100", c.ar100},
                     {"ground_truth", c.ground_truth},
-                    {"detections", c.detections}});
+                    {"detections", c.detections},
+                    {"pr_curve_50", c.pr_curve_50}});
   }
   out["per_category"] = cats;
-  return out;
-}
-
-Result<CocoDataset> parse_coco_dataset(const Json& j) {
-  if (!j.is_object()) return Status::invalid_argument("a COCO dataset must be a JSON object");
-  CocoDataset d;
-  for (const char* f : {"images", "annotations", "categories"}) {
-    if (!j.contains(f) || !j[f].is_array()) {
-      return Status::invalid_argument(std::string("a COCO dataset needs an array '") + f + "'");
-    }
-  }
-  for (size_t i = 0; i < j["images"].size(); ++i) {
-    JZ_ASSIGN_OR_RETURN(int64_t id,
-                        id_field(j["images"][i], "id", "images[" + std::to_string(i) + "]"));
-    d.image_ids.push_back(id);
-  }
-  for (size_t i = 0; i < j["categories"].size(); ++i) {
-    const Json& c = j["categories"][i];
-    JZ_ASSIGN_OR_RETURN(int64_t id, id_field(c, "id", "categories[" + std::to_string(i) + "]"));
-    d.categories.push_back({id, c.value("name", std::to_string(id))});
-  }
-  for (size_t i = 0; i < j["annotations"].size(); ++i) {
-    const Json& a = j["annotations"][i];
-    const std::string where = "annotations[" + std::to_string(i) + "]";
-    GroundTruth g;
-    JZ_ASSIGN_OR_RETURN(g.id, id_field(a, "id", where));
-    JZ_ASSIGN_OR_RETURN(g.image_id, id_field(a, "image_id", where));
-    JZ_ASSIGN_OR_RETURN(g.category_id, id_field(a, "category_id", where));
-    JZ_ASSIGN_OR_RETURN(g.box, bbox_field(a, where));
-    if (a.contains("area")) {
-      JZ_ASSIGN_OR_RETURN(g.area, number_field(a, "area", where));
-    } else {
-      g.area = g.box.w * g.box.h;
-    }
-    auto crowd = a.find("iscrowd");
-    g.iscrowd = crowd != a.end() && ((crowd->is_number() && crowd->get<double>() != 0) ||
-                                     (crowd->is_boolean() && crowd->get<bool>()));
-    d.annotations.push_back(g);
-  }
-  return d;
-}
-
-Result<std::vector<Detection>> parse_coco_detections(const Json& j) {
-  const Json* list = &j;
-  if (j.is_object()) {
-    if (!j.contains("annotations") || !j["annotations"].is_array()) {
-      return Status::invalid_argument(
-          "detections must be a COCO results list, or an object whose 'annotations' are them");
-    }
-    list = &j["annotations"];
-  } else if (!j.is_array()) {
-    return Status::invalid_argument("detections must be a JSON array or object");
-  }
-  std::vector<Detection> out;
-  out.reserve(list->size());
-  for (size_t i = 0; i < list->size(); ++i) {
-    const Json& a = (*list)[i];
-    const std::string where = "detection " + std::to_string(i);
-    if (!a.is_object()) return Status::invalid_argument(where + " must be an object");
-    Detection d;
-    JZ_ASSIGN_OR_RETURN(d.image_id, id_field(a, "image_id", where));
-    JZ_ASSIGN_OR_RETURN(d.category_id, id_field(a, "category_id", where));
-    JZ_ASSIGN_OR_RETURN(d.box, bbox_field(a, where));
-    JZ_ASSIGN_OR_RETURN(d.score, number_field(a, "score", where));
-    out.push_back(d);
-  }
   return out;
 }
 
@@ -198,21 +83,22 @@ Result<CocoResult> evaluate_coco(const CocoDataset& gt, const std::vector<Detect
     result.categories[k].name = cats[k].name;
   }
 
-  // Buckets per (category, image), in file order within each.
-  std::unordered_map<uint64_t, size_t> bucket_of;
-  std::vector<Bucket> buckets;
-  auto bucket = [&](size_t k, size_t i) -> Bucket& {
-    const uint64_t key = static_cast<uint64_t>(k) * I + i;
-    auto [it, fresh] = bucket_of.emplace(key, buckets.size());
-    if (fresh) buckets.push_back({i, {}, {}, {}});
-    return buckets[it->second];
+  // Buckets per (category, image): ground truth and detections sorted by bucket key
+  // (category, then image), file order kept within a bucket. Everything below lives in
+  // flat arrays indexed by bucket: a val2017-sized run has ~300,000 buckets.
+  struct Ref {
+    uint64_t key;
+    int index;
   };
+  std::vector<Ref> gref, dref;
+  gref.reserve(gt.annotations.size());
+  dref.reserve(dets.size());
   for (size_t n = 0; n < gt.annotations.size(); ++n) {
     const auto& g = gt.annotations[n];
     auto i = image_index.find(g.image_id);
     auto k = cat_index.find(g.category_id);
     if (i == image_index.end() || k == cat_index.end()) continue;
-    bucket(k->second, i->second).gts.push_back(static_cast<int>(n));
+    gref.push_back({static_cast<uint64_t>(k->second) * I + i->second, static_cast<int>(n)});
     ++result.categories[k->second].ground_truth;
   }
   for (size_t n = 0; n < dets.size(); ++n) {
@@ -225,90 +111,120 @@ Result<CocoResult> evaluate_coco(const CocoDataset& gt, const std::vector<Detect
     }
     auto k = cat_index.find(d.category_id);
     if (k == cat_index.end()) continue;  // categories not in the annotations are not scored
-    bucket(k->second, i->second).dts.push_back(static_cast<int>(n));
+    dref.push_back({static_cast<uint64_t>(k->second) * I + i->second, static_cast<int>(n)});
     ++result.categories[k->second].detections;
   }
-  // Per category, its buckets in image order (accumulate() concatenates in that order).
-  std::vector<std::vector<size_t>> by_cat(K);
-  for (const auto& [key, b] : bucket_of) by_cat[key / std::max<size_t>(I, 1)].push_back(b);
-  for (auto& list : by_cat) {
-    std::sort(list.begin(), list.end(),
-              [&](size_t a, size_t b) { return buckets[a].image < buckets[b].image; });
-  }
+  auto by_key = [](const Ref& a, const Ref& b) { return a.key < b.key; };
+  std::stable_sort(gref.begin(), gref.end(), by_key);
+  std::stable_sort(dref.begin(), dref.end(), by_key);
 
-  // Sort detections by score (stable), cap, and compute IoUs once.
-  for (auto& b : buckets) {
-    std::stable_sort(b.dts.begin(), b.dts.end(),
-                     [&](int x, int y) { return dets[x].score > dets[y].score; });
-    if (static_cast<int>(b.dts.size()) > max_det) b.dts.resize(max_det);
-    const size_t D = b.dts.size(), G = b.gts.size();
-    b.ious.assign(D * G, 0.0);
-    for (size_t d = 0; d < D; ++d) {
+  struct B {
+    uint64_t key;
+    size_t g0, g1, d0, d1;  // ranges in gref and dref; d1 is capped at max_det
+    size_t iou0;            // offset into ious
+  };
+  std::vector<B> buckets;
+  {
+    size_t gi = 0, di = 0, iou_total = 0;
+    while (gi < gref.size() || di < dref.size()) {
+      const uint64_t key = std::min(gi < gref.size() ? gref[gi].key : UINT64_MAX,
+                                    di < dref.size() ? dref[di].key : UINT64_MAX);
+      B b{key, gi, gi, di, di, 0};
+      while (b.g1 < gref.size() && gref[b.g1].key == key) ++b.g1;
+      size_t dend = di;
+      while (dend < dref.size() && dref[dend].key == key) ++dend;
+      // Best first (stable), then the cap.
+      std::stable_sort(
+          dref.begin() + static_cast<long>(di), dref.begin() + static_cast<long>(dend),
+          [&](const Ref& x, const Ref& y) { return dets[x.index].score > dets[y.index].score; });
+      b.d1 = di + std::min(dend - di, static_cast<size_t>(std::max(max_det, 0)));
+      b.iou0 = iou_total;
+      iou_total += (b.d1 - b.d0) * (b.g1 - b.g0);
+      buckets.push_back(b);
+      gi = b.g1;
+      di = dend;
+    }
+  }
+  std::vector<double> ious;
+  {
+    size_t total = 0;
+    for (const auto& b : buckets) total += (b.d1 - b.d0) * (b.g1 - b.g0);
+    ious.resize(total);
+  }
+  for (const auto& b : buckets) {
+    const size_t G = b.g1 - b.g0;
+    for (size_t d = b.d0; d < b.d1; ++d) {
       for (size_t g = 0; g < G; ++g) {
-        const auto& ga = gt.annotations[b.gts[g]];
-        b.ious[d * G + g] = iou(dets[b.dts[d]].box, ga.box, ga.iscrowd);
+        const auto& ga = gt.annotations[gref[b.g0 + g].index];
+        ious[b.iou0 + (d - b.d0) * G + g] = iou(dets[dref[d].index].box, ga.box, ga.iscrowd);
       }
     }
   }
 
-  // evaluateImg for every bucket and area range.
-  std::vector<ImageEval> evals(buckets.size() * A);
+  // evaluateImg for every bucket and area range: per detection slot (its index in dref)
+  // and threshold, whether it matched and whether it is ignored.
+  const size_t ND = dref.size();
+  std::vector<uint8_t> matched(A * T * ND, 0), dt_ignored(A * T * ND, 0);
+  std::vector<int> gt_counted(buckets.size() * A, 0);
+  auto slot = [&](size_t a, size_t t, size_t d) { return (a * T + t) * ND + d; };
+  std::vector<int> order;
+  std::vector<uint8_t> ignore_of, gt_used;
   for (size_t bi = 0; bi < buckets.size(); ++bi) {
-    const Bucket& b = buckets[bi];
-    const size_t G = b.gts.size(), D = b.dts.size();
+    const B& b = buckets[bi];
+    const size_t G = b.g1 - b.g0, D = b.d1 - b.d0;
     for (size_t a = 0; a < A; ++a) {
       const auto& range = p.area_ranges[a];
       // Ground truth: not-ignored first (stable).
-      std::vector<int> order(G);
-      std::vector<uint8_t> ignore_of(G);
+      order.resize(G);
+      ignore_of.resize(G);
+      int counted = 0;
       for (size_t g = 0; g < G; ++g) {
-        const auto& ga = gt.annotations[b.gts[g]];
+        const auto& ga = gt.annotations[gref[b.g0 + g].index];
         ignore_of[g] = ga.iscrowd || ga.area < range[0] || ga.area > range[1];
+        counted += !ignore_of[g];
       }
+      gt_counted[bi * A + a] = counted;
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(),
                        [&](int x, int y) { return ignore_of[x] < ignore_of[y]; });
-      ImageEval& e = evals[bi * A + a];
-      e.scores.resize(D);
-      e.matched.assign(T * D, 0);
-      e.dt_ignore.assign(T * D, 0);
-      for (size_t d = 0; d < D; ++d) e.scores[d] = dets[b.dts[d]].score;
-      for (size_t g = 0; g < G; ++g) e.gt_counted += !ignore_of[g];
-      std::vector<uint8_t> gt_used(T * G, 0);
       if (G > 0 && D > 0) {
+        gt_used.assign(T * G, 0);
         for (size_t t = 0; t < T; ++t) {
           for (size_t d = 0; d < D; ++d) {
             double best = std::min(p.iou_thresholds[t], 1 - 1e-10);
             int m = -1;
             for (size_t gi = 0; gi < G; ++gi) {
               const int g = order[gi];
-              const bool crowd = gt.annotations[b.gts[g]].iscrowd;
+              const bool crowd = gt.annotations[gref[b.g0 + g].index].iscrowd;
               if (gt_used[t * G + gi] && !crowd) continue;
               if (m > -1 && !ignore_of[order[m]] && ignore_of[g]) break;
-              const double v = b.ious[d * G + g];
+              const double v = ious[b.iou0 + d * G + g];
               if (v < best) continue;
               best = v;
               m = static_cast<int>(gi);
             }
             if (m == -1) continue;
-            e.dt_ignore[t * D + d] = ignore_of[order[m]];
-            e.matched[t * D + d] = 1;
+            dt_ignored[slot(a, t, b.d0 + d)] = ignore_of[order[m]];
+            matched[slot(a, t, b.d0 + d)] = 1;
             gt_used[t * G + m] = 1;
           }
         }
       }
-      for (size_t d = 0; d < D; ++d) {
-        const Box& box = dets[b.dts[d]].box;
+      for (size_t d = b.d0; d < b.d1; ++d) {
+        const Box& box = dets[dref[d].index].box;
         const double area = box.w * box.h;
-        const bool outside = area < range[0] || area > range[1];
-        for (size_t t = 0; t < T; ++t) {
-          if (!e.matched[t * D + d] && outside) e.dt_ignore[t * D + d] = 1;
+        if (area < range[0] || area > range[1]) {
+          for (size_t t = 0; t < T; ++t) {
+            if (!matched[slot(a, t, d)]) dt_ignored[slot(a, t, d)] = 1;
+          }
         }
       }
     }
   }
 
-  // accumulate()
+  // accumulate(): per category and area, the detections of all images sorted by score
+  // once (stable: image order, then rank within the image); each maxDets keeps those
+  // ranked below its cap, in that same order.
   std::vector<double> precision(T * R * K * A * M, -1.0), recall(T * K * A * M, -1.0);
   auto P = [&](size_t t, size_t r, size_t k, size_t a, size_t m) -> double& {
     return precision[(((t * R + r) * K + k) * A + a) * M + m];
@@ -317,50 +233,48 @@ Result<CocoResult> evaluate_coco(const CocoDataset& gt, const std::vector<Detect
     return recall[((t * K + k) * A + a) * M + m];
   };
   constexpr double kSpacing = 2.220446049250313e-16;  // numpy.spacing(1)
-  std::vector<double> scores, tp, fp, rc, pr;
-  std::vector<std::pair<size_t, size_t>> refs;  // (eval, detection index)
+  struct Entry {
+    double score;
+    size_t d;  // slot in dref
+    int rank;  // position within its image's detections
+  };
+  std::vector<Entry> entries, kept;
+  std::vector<double> rc, pr;
+  size_t bstart = 0;
   for (size_t k = 0; k < K; ++k) {
-    if (by_cat[k].empty()) continue;
+    size_t bend = bstart;
+    while (bend < buckets.size() && buckets[bend].key / I == k) ++bend;
+    if (bend == bstart) continue;
     for (size_t a = 0; a < A; ++a) {
-      for (size_t m = 0; m < M; ++m) {
-        const size_t cap = static_cast<size_t>(p.max_dets[m]);
-        refs.clear();
-        scores.clear();
-        int npig = 0;
-        for (size_t bi : by_cat[k]) {
-          const ImageEval& e = evals[bi * A + a];
-          const size_t n = std::min(cap, e.scores.size());
-          for (size_t d = 0; d < n; ++d) {
-            refs.push_back({bi * A + a, d});
-            scores.push_back(e.scores[d]);
-          }
-          npig += e.gt_counted;
+      entries.clear();
+      int npig = 0;
+      for (size_t bi = bstart; bi < bend; ++bi) {
+        const B& b = buckets[bi];
+        for (size_t d = b.d0; d < b.d1; ++d) {
+          entries.push_back({dets[dref[d].index].score, d, static_cast<int>(d - b.d0)});
         }
-        if (npig == 0) continue;
-        std::vector<size_t> order(refs.size());
-        std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(),
-                         [&](size_t x, size_t y) { return scores[x] > scores[y]; });
-        const size_t nd = order.size();
+        npig += gt_counted[bi * A + a];
+      }
+      if (npig == 0) continue;
+      std::stable_sort(entries.begin(), entries.end(),
+                       [](const Entry& x, const Entry& y) { return x.score > y.score; });
+      for (size_t m = 0; m < M; ++m) {
+        kept.clear();
+        for (const auto& e : entries) {
+          if (e.rank < p.max_dets[m]) kept.push_back(e);
+        }
+        const size_t nd = kept.size();
+        rc.resize(nd);
+        pr.resize(nd);
         for (size_t t = 0; t < T; ++t) {
-          tp.assign(nd, 0);
-          fp.assign(nd, 0);
           double tps = 0, fps = 0;
+          const uint8_t* mt = &matched[slot(a, t, 0)];
+          const uint8_t* ig = &dt_ignored[slot(a, t, 0)];
           for (size_t j = 0; j < nd; ++j) {
-            const auto& [ei, d] = refs[order[j]];
-            const ImageEval& e = evals[ei];
-            const size_t D = e.scores.size();
-            const bool ignored = e.dt_ignore[t * D + d];
-            const bool matched = e.matched[t * D + d];
-            if (!ignored) (matched ? tps : fps) += 1;
-            tp[j] = tps;
-            fp[j] = fps;
-          }
-          rc.resize(nd);
-          pr.resize(nd);
-          for (size_t j = 0; j < nd; ++j) {
-            rc[j] = tp[j] / npig;
-            pr[j] = tp[j] / (fp[j] + tp[j] + kSpacing);
+            const size_t d = kept[j].d;
+            if (!ig[d]) (mt[d] ? tps : fps) += 1;
+            rc[j] = tps / npig;
+            pr[j] = tps / (fps + tps + kSpacing);
           }
           Rc(t, k, a, m) = nd ? rc[nd - 1] : 0;
           for (size_t j = nd; j-- > 1;) {
@@ -378,6 +292,7 @@ Result<CocoResult> evaluate_coco(const CocoDataset& gt, const std::vector<Detect
         }
       }
     }
+    bstart = bend;
   }
 
   // summarize()

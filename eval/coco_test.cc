@@ -10,17 +10,17 @@
 namespace jz::eval {
 namespace {
 
-Json load(const std::string& rel) {
+std::string load(const std::string& rel) {
   std::ifstream in(std::string(JZ_TEST_DATA) + "/detection-metrics/" + rel);
   std::stringstream ss;
   ss << in.rdbuf();
-  return Json::parse(ss.str());
+  return ss.str();
 }
 
 TEST(Coco, MatchesPycocotoolsOnTheSample) {
-  auto gt = parse_coco_dataset(load("coco-sample/ground_truth.json"));
+  auto gt = read_coco_dataset(load("coco-sample/ground_truth.json"));
   ASSERT_TRUE(gt.ok()) << gt.status().message();
-  auto dets = parse_coco_detections(load("coco-sample/detections.json"));
+  auto dets = read_coco_detections(load("coco-sample/detections.json"));
   ASSERT_TRUE(dets.ok()) << dets.status().message();
   EXPECT_EQ(gt->image_ids.size(), 100u);
   EXPECT_EQ(gt->annotations.size(), 830u);
@@ -38,18 +38,17 @@ TEST(Coco, MatchesPycocotoolsOnTheSample) {
   EXPECT_EQ(j["per_category"].size(), 80u);
 }
 
-Json dataset(const std::string& anns, const std::string& images = "[{\"id\":1}]") {
-  return Json::parse(R"({"images":)" + images +
-                     R"(,"categories":[{"id":1,"name":"a"},{"id":2,"name":"b"}],"annotations":)" +
-                     anns + "}");
+std::string dataset(const std::string& anns, const std::string& images = "[{\"id\":1}]") {
+  return R"({"images":)" + images +
+         R"(,"categories":[{"id":1,"name":"a"},{"id":2,"name":"b"}],"annotations":)" + anns + "}";
 }
 
 TEST(Coco, PerfectDetectionsScoreOneAndMissingCategoriesMinusOne) {
-  auto gt = parse_coco_dataset(
+  auto gt = read_coco_dataset(
       dataset(R"([{"id":1,"image_id":1,"category_id":1,"bbox":[0,0,50,50],"area":2500}])"));
   ASSERT_TRUE(gt.ok());
-  auto dets = parse_coco_detections(
-      Json::parse(R"([{"image_id":1,"category_id":1,"bbox":[0,0,50,50],"score":0.9}])"));
+  auto dets =
+      read_coco_detections(R"([{"image_id":1,"category_id":1,"bbox":[0,0,50,50],"score":0.9}])");
   auto r = evaluate_coco(*gt, *dets);
   ASSERT_TRUE(r.ok());
   EXPECT_DOUBLE_EQ(r->stats[0], 1.0);
@@ -62,13 +61,13 @@ TEST(Coco, PerfectDetectionsScoreOneAndMissingCategoriesMinusOne) {
 TEST(Coco, CrowdRegionsAbsorbDetectionsWithoutCounting) {
   // One real box and a crowd region; a detection inside the crowd is neither a true
   // nor a false positive.
-  auto gt = parse_coco_dataset(dataset(
+  auto gt = read_coco_dataset(dataset(
       R"([{"id":1,"image_id":1,"category_id":1,"bbox":[0,0,40,40],"area":1600},
           {"id":2,"image_id":1,"category_id":1,"bbox":[100,100,200,200],"area":40000,"iscrowd":1}])"));
-  auto dets = parse_coco_detections(Json::parse(
-      R"([{"image_id":1,"category_id":1,"bbox":[0,0,40,40],"score":0.5},
+  auto dets =
+      read_coco_detections(R"([{"image_id":1,"category_id":1,"bbox":[0,0,40,40],"score":0.5},
           {"image_id":1,"category_id":1,"bbox":[120,120,50,50],"score":0.9},
-          {"image_id":1,"category_id":1,"bbox":[150,150,50,50],"score":0.8}])"));
+          {"image_id":1,"category_id":1,"bbox":[150,150,50,50],"score":0.8}])");
   auto r = evaluate_coco(*gt, *dets);
   ASSERT_TRUE(r.ok());
   EXPECT_DOUBLE_EQ(r->stats[1], 1.0) << "crowd matches are ignored, so precision stays 1";
@@ -76,17 +75,16 @@ TEST(Coco, CrowdRegionsAbsorbDetectionsWithoutCounting) {
 
 TEST(Coco, BadInputNamesTheField) {
   auto bad =
-      parse_coco_dataset(dataset(R"([{"id":1,"image_id":1,"category_id":1,"bbox":[0,0,5]}])"));
+      read_coco_dataset(dataset(R"([{"id":1,"image_id":1,"category_id":1,"bbox":[0,0,5]}])"));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("annotations[0]: field 'bbox'"), std::string::npos);
-  auto gt = parse_coco_dataset(dataset("[]"));
-  auto stray = parse_coco_detections(
-      Json::parse(R"([{"image_id":9,"category_id":1,"bbox":[0,0,1,1],"score":1}])"));
+  auto gt = read_coco_dataset(dataset("[]"));
+  auto stray =
+      read_coco_detections(R"([{"image_id":9,"category_id":1,"bbox":[0,0,1,1],"score":1}])");
   auto r = evaluate_coco(*gt, *stray);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("image 9"), std::string::npos);
-  auto no_score =
-      parse_coco_detections(Json::parse(R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1]}])"));
+  auto no_score = read_coco_detections(R"([{"image_id":1,"category_id":1,"bbox":[0,0,1,1]}])");
   ASSERT_FALSE(no_score.ok());
   EXPECT_NE(no_score.status().message().find("'score'"), std::string::npos);
 }

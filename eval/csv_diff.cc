@@ -104,6 +104,15 @@ Result<CsvDiff> diff_csv(const Csv& a, const Csv& b, const std::string& key,
     return Status::invalid_argument(std::string("the ") + which + " CSV has no column '" + key +
                                     "' (--key)");
   };
+  for (const auto& [c, which] : {std::pair{&a, "submitted"}, std::pair{&b, "rerun"}}) {
+    std::set<std::string> names;
+    for (const auto& h : c->header) {
+      if (!names.insert(h).second) {
+        return Status::invalid_argument(std::string("the ") + which + " CSV has the column '" + h +
+                                        "' twice: name every column once");
+      }
+    }
+  }
   JZ_ASSIGN_OR_RETURN(size_t ka, column(a, "submitted"));
   JZ_ASSIGN_OR_RETURN(size_t kb, column(b, "rerun"));
   for (const auto& [col, tol] : tolerance) {

@@ -49,6 +49,11 @@ TEST(CsvDiff, Verdicts) {
   auto bad_key = diff_csv(sub, sub, "img", {});
   ASSERT_FALSE(bad_key.ok());
   EXPECT_NE(bad_key.status().message().find("no column 'img'"), std::string::npos);
+  // Found by fuzz_csv: repeated column names compared the wrong columns.
+  auto twice = diff_csv(csv(",,\n,$,\n"), csv(",,\n,$,\n"), "", {});
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("has the column '' twice"), std::string::npos)
+      << twice.status().message();
   auto dup = diff_csv(csv("image,x\n1,a\n1,b\n"), sub, "image", {});
   ASSERT_FALSE(dup.ok());
   EXPECT_NE(dup.status().message().find("lines 2 and 3"), std::string::npos);

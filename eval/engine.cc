@@ -9,10 +9,12 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "core/clock.h"
 #include "core/version.h"
 #include "eval/coco.h"
+#include "eval/html_report.h"
 #include "eval/voc.h"
 
 namespace jz::eval {
@@ -225,7 +227,9 @@ struct VariableStats {
   size_t numeric_pairs = 0, exact = 0;
   // frames
   int64_t tp = 0, fp = 0, fn = 0;
-  bool categorical = true, numeric = false, frames = false;
+  bool categorical = true, numeric = false, frames = false, alarm = false;
+  // alarm: per record (id, predicted, annotated), for per-frame and per-event metrics
+  std::vector<std::tuple<std::string, bool, bool>> alarms;
 };
 
 void judge_variable(const Variable& var, const std::string& id, const std::vector<Value>* pvals,
@@ -307,6 +311,32 @@ void judge_variable(const Variable& var, const std::string& id, const std::vecto
     out.push_back(std::move(j));
     return;
   }
+  if (rule.kind == Rule::kAlarm) {
+    st.alarm = true;
+    st.categorical = false;
+    Judgement j = base();
+    auto truth = [](const std::vector<Value>& vs) {
+      return !vs.empty() && vs.front().is_boolean() && vs.front().get<bool>();
+    };
+    j.has_annotation = true;
+    j.annotation = !avals.empty() ? avals.front() : Value(false);
+    const bool a = truth(avals);
+    bool p = false;
+    if (pvals) {
+      j.has_prediction = true;
+      j.prediction = !pvals->empty() ? pvals->front() : Value(false);
+      p = truth(*pvals);
+      j.correct = p == a;
+    } else {
+      j.note = perror ? *perror : "missing prediction";
+      j.correct = !a;  // no output is no alarm
+    }
+    st.alarms.emplace_back(id, p, a);
+    ++st.total;
+    st.correct += j.correct;
+    out.push_back(std::move(j));
+    return;
+  }
   const size_t n = std::max(avals.size(), pvals ? pvals->size() : size_t{0});
   if (rule.kind == Rule::kNumeric) {
     st.numeric = true;
@@ -365,6 +395,75 @@ void judge_variable(const Variable& var, const std::string& id, const std::vecto
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
 
+// Alarms per frame (record) and per event (a run of consecutive alarm records, in id
+// order: numeric when every id is a number). An annotated event is detected when a
+// predicted alarm falls within it, widened by `slack` records on each side; a predicted
+// event is a false alarm when it meets no widened annotated event.
+Json alarm_metrics(std::vector<std::tuple<std::string, bool, bool>> rows, int64_t slack) {
+  bool numeric = true;
+  for (const auto& r : rows) {
+    const std::string& id = std::get<0>(r);
+    char* end = nullptr;
+    std::strtod(id.c_str(), &end);
+    numeric = numeric && !id.empty() && !*end;
+  }
+  std::stable_sort(rows.begin(), rows.end(), [numeric](const auto& x, const auto& y) {
+    return numeric ? std::strtod(std::get<0>(x).c_str(), nullptr) <
+                         std::strtod(std::get<0>(y).c_str(), nullptr)
+                   : std::get<0>(x) < std::get<0>(y);
+  });
+  int64_t tp = 0, fp = 0, fn = 0;
+  for (const auto& [id, p, a] : rows) {
+    tp += p && a, fp += p && !a, fn += !p && a;
+  }
+  auto runs = [&](bool predicted) {
+    std::vector<std::pair<int64_t, int64_t>> out;  // [first, last] positions
+    for (int64_t i = 0; i < static_cast<int64_t>(rows.size()); ++i) {
+      const bool on = predicted ? std::get<1>(rows[i]) : std::get<2>(rows[i]);
+      if (!on) continue;
+      if (!out.empty() && out.back().second == i - 1) {
+        out.back().second = i;
+      } else {
+        out.push_back({i, i});
+      }
+    }
+    return out;
+  };
+  const auto ann = runs(false), pred = runs(true);
+  auto meets = [slack](const std::pair<int64_t, int64_t>& x, const std::pair<int64_t, int64_t>& y) {
+    return x.first <= y.second + slack && y.first <= x.second + slack;
+  };
+  int64_t detected = 0, true_events = 0;
+  for (const auto& e : ann) {
+    bool hit = false;
+    for (const auto& p : pred) hit = hit || meets(e, p);
+    detected += hit;
+  }
+  for (const auto& p : pred) {
+    bool hit = false;
+    for (const auto& e : ann) hit = hit || meets(e, p);
+    true_events += hit;
+  }
+  const double fp_ = ratio(tp, tp + fp), fr = ratio(tp, tp + fn);
+  const double ep = ratio(true_events, static_cast<double>(pred.size()));
+  const double er = ratio(detected, static_cast<double>(ann.size()));
+  return {{"per_frame",
+           {{"true_positives", tp},
+            {"false_positives", fp},
+            {"false_negatives", fn},
+            {"precision", fp_},
+            {"recall", fr},
+            {"f1", ratio(2 * fp_ * fr, fp_ + fr)}}},
+          {"per_event",
+           {{"annotated_events", ann.size()},
+            {"predicted_events", pred.size()},
+            {"detected_events", detected},
+            {"false_alarm_events", pred.size() - true_events},
+            {"precision", ep},
+            {"recall", er},
+            {"f1", ratio(2 * ep * er, ep + er)}}}};
+}
+
 Json variable_metrics(const Variable& var, const VariableStats& st, const std::string& task) {
   Json m = {{"rule", var.rule.to_json()},
             {"rule_text", var.rule.describe()},
@@ -389,6 +488,7 @@ Json variable_metrics(const Variable& var, const VariableStats& st, const std::s
                    {"recall", r},
                    {"f1", ratio(2 * p * r, p + r)}};
   }
+  if (st.alarm) m["alarms"] = alarm_metrics(st.alarms, var.rule.frames);
   if (st.categorical && !st.confusion.empty()) {
     std::set<std::string> classes;
     for (const auto& [a, row] : st.confusion) {
@@ -591,13 +691,6 @@ Status write_text(const fs::path& p, const std::string& text) {
   return {};
 }
 
-Result<Json> parse_json_file(const std::string& path) {
-  JZ_ASSIGN_OR_RETURN(std::string text, read_file(path));
-  JZ_ASSIGN_OR_RETURN(Document d, routepath::parse_document(text, routepath::Format::kJson, path));
-  // ordered_json -> json for the COCO readers.
-  return Json::parse(d.json().dump());
-}
-
 }  // namespace
 
 Result<EvalOutput> run_evaluation(const Template& t, const std::string& predictions,
@@ -625,11 +718,11 @@ Result<EvalOutput> run_evaluation(const Template& t, const std::string& predicti
   Json samples = Json::object();
 
   if (t.builtin == "coco-detection") {
-    JZ_ASSIGN_OR_RETURN(Json gj, parse_json_file(annotations));
-    JZ_ASSIGN_OR_RETURN(Json dj, parse_json_file(predictions));
-    auto gt = parse_coco_dataset(gj);
+    JZ_ASSIGN_OR_RETURN(std::string gtext, read_file(annotations));
+    JZ_ASSIGN_OR_RETURN(std::string dtext, read_file(predictions));
+    auto gt = read_coco_dataset(gtext);
     if (!gt.ok()) return Status::invalid_argument(annotations + ": " + gt.status().message());
-    auto dets = parse_coco_detections(dj);
+    auto dets = read_coco_detections(dtext);
     if (!dets.ok()) return Status::invalid_argument(predictions + ": " + dets.status().message());
     auto r = evaluate_coco(*gt, *dets);
     if (!r.ok()) return Status::invalid_argument(predictions + ": " + r.status().message());
@@ -749,7 +842,9 @@ Result<EvalOutput> run_evaluation(const Template& t, const std::string& predicti
   out.report = report;
   out.report_path = (fs::path(out_dir) / "report.json").string();
   out.samples_csv_path = (fs::path(out_dir) / "samples.csv").string();
+  out.html_path = (fs::path(out_dir) / "report.html").string();
   JZ_RETURN_IF_ERROR(write_text(out.report_path, report.dump(2) + "\n"));
+  JZ_RETURN_IF_ERROR(write_text(out.html_path, html_report(report)));
   JZ_RETURN_IF_ERROR(write_text(out.samples_csv_path, csv));
   return out;
 }

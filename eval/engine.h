@@ -17,12 +17,13 @@ namespace jz::eval {
 
 struct EvalOutput {
   Json report;  // also written to DIR/report.json
-  std::string report_path, samples_csv_path;
+  std::string report_path, samples_csv_path, html_path;
 };
 
-// Writes DIR/report.json (metrics, the template, versions, input hashes, worst samples)
-// and DIR/samples.csv (one row per judgement: id, variable, index, prediction,
-// annotation, correct, rule). Creates DIR when missing.
+// Writes DIR/report.json (metrics, the template, versions, input hashes, worst samples),
+// DIR/report.html (the same for people, self-contained) and DIR/samples.csv (one row per
+// judgement: id, variable, index, prediction, annotation, correct, rule, note). Creates
+// DIR when missing.
 Result<EvalOutput> run_evaluation(const Template& t, const std::string& predictions,
                                   const std::string& annotations, const std::string& out_dir);
 

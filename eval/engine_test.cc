@@ -55,6 +55,13 @@ TEST(Engine, SeedAgeExampleWithinThreeYears) {
   EXPECT_NE(csv.find("img004,age,0,,8,false,numeric |p-a| <= 3,"), std::string::npos) << csv;
   EXPECT_NE(csv.find("@num expects a number"), std::string::npos) << csv;
   EXPECT_TRUE(std::filesystem::exists(out.str() + "/report.json"));
+  // The HTML report stands alone: tables, an inline SVG confusion matrix, no scripts.
+  const std::string html = read(r->html_path);
+  EXPECT_NE(html.find("<h1>Evaluation report: face-attributes</h1>"), std::string::npos);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("img005"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));
 }
 
 TEST(Engine, BuiltinCocoDetectionWritesTheTwelveStats) {
@@ -69,6 +76,9 @@ TEST(Engine, BuiltinCocoDetectionWritesTheTwelveStats) {
     EXPECT_TRUE(rep["metrics"][k].is_number()) << k;
   }
   EXPECT_NEAR(rep["metrics"]["AP"].get<double>(), 0.503647, 1e-6);
+  const std::string html = read(r->html_path);
+  EXPECT_NE(html.find("Precision-recall at IoU 0.50"), std::string::npos);
+  EXPECT_NE(html.find("<polyline"), std::string::npos);
 }
 
 TEST(Engine, DetectionThroughATemplate) {
@@ -99,6 +109,42 @@ detection:
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_DOUBLE_EQ(r->report["metrics"]["AP50"].get<double>(), 1.0);
   EXPECT_EQ(r->report["samples"]["predicted_objects"], 2);
+}
+
+TEST(Engine, AlarmsPerFrameAndPerEvent) {
+  testing::TempDir dir;
+  const std::string d = dir.str();
+  std::ofstream(d + "/t.yaml")
+      << "task: alarm\nannotations: {id: frame}\npredictions: {id: frame}\n"
+         "variables:\n  - name: alert\n"
+         "    prediction: algorithm_data.is_alert@bool\n"
+         "    annotation: alert@bool\n    rule: {type: alarm, frames: 1}\n";
+  // Frames 1..12. Annotated events: 3-5 and 9-10. Predicted: 4 (inside the first),
+  // 11 (next to the second: within the 1-frame slack) and 7 (a false alarm).
+  std::ofstream ann(d + "/a.jsonl"), pred(d + "/p.jsonl");
+  for (int f = 1; f <= 12; ++f) {
+    const bool a = (f >= 3 && f <= 5) || f == 9 || f == 10;
+    const bool p = f == 4 || f == 7 || f == 11;
+    ann << "{\"frame\":" << f << ",\"alert\":" << (a ? "true" : "false") << "}\n";
+    pred << "{\"frame\":" << f << ",\"algorithm_data\":{\"is_alert\":" << (p ? "true" : "false")
+         << "}}\n";
+  }
+  ann.close();
+  pred.close();
+  auto t = load_template(d + "/t.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  auto r = run_evaluation(*t, d + "/p.jsonl", d + "/a.jsonl", d + "/out");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const Json& al = r->report["metrics"]["variables"]["alert"]["alarms"];
+  EXPECT_EQ(al["per_frame"]["true_positives"], 1);   // frame 4
+  EXPECT_EQ(al["per_frame"]["false_positives"], 2);  // frames 7 and 11
+  EXPECT_EQ(al["per_frame"]["false_negatives"], 4);  // 3, 5, 9, 10
+  EXPECT_EQ(al["per_event"]["annotated_events"], 2);
+  EXPECT_EQ(al["per_event"]["predicted_events"], 3);
+  EXPECT_EQ(al["per_event"]["detected_events"], 2);
+  EXPECT_EQ(al["per_event"]["false_alarm_events"], 1);
+  EXPECT_DOUBLE_EQ(al["per_event"]["recall"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(al["per_event"]["precision"].get<double>(), 2.0 / 3.0);
 }
 
 TEST(Engine, BadInputsAreNamed) {

@@ -218,8 +218,11 @@ Result<Rule> read_rule(const Reader& r) {
     rule.kind = Rule::kSet;
   } else if (type == "frames") {
     rule.kind = Rule::kFrames;
+  } else if (type == "alarm") {
+    rule.kind = Rule::kAlarm;
   } else {
-    return r.error("type", "expected exact, numeric, string, set or frames, got '" + type + "'");
+    return r.error("type",
+                   "expected exact, numeric, string, set, frames or alarm, got '" + type + "'");
   }
   JZ_ASSIGN_OR_RETURN(rule.abs, r.num("abs", 0));
   JZ_ASSIGN_OR_RETURN(rule.rel, r.num("rel", 0));
@@ -261,7 +264,7 @@ Result<Rule> read_rule(const Reader& r) {
 }  // namespace
 
 Json Rule::to_json() const {
-  static const char* kNames[] = {"exact", "numeric", "string", "set", "frames"};
+  static const char* kNames[] = {"exact", "numeric", "string", "set", "frames", "alarm"};
   Json j = {{"type", kNames[kind]}};
   if (kind == kNumeric) {
     j["abs"] = abs;
@@ -272,7 +275,7 @@ Json Rule::to_json() const {
     j["collapse_space"] = collapse_space;
     if (!synonyms.empty()) j["synonyms"] = synonyms;
   }
-  if (kind == kFrames) j["frames"] = frames;
+  if (kind == kFrames || kind == kAlarm) j["frames"] = frames;
   return j;
 }
 
@@ -299,6 +302,8 @@ std::string Rule::describe() const {
       return "set";
     case kFrames:
       return "frames +-" + std::to_string(frames);
+    case kAlarm:
+      return "alarm (events +-" + std::to_string(frames) + " records)";
   }
   return "";
 }
@@ -314,10 +319,10 @@ Result<Template> parse_template(std::string_view text, const std::string& file) 
   JZ_ASSIGN_OR_RETURN(t.name, r.str("name", file));
   JZ_ASSIGN_OR_RETURN(t.task, r.str("task"));
   static const std::set<std::string> kTasks = {"classification", "attributes", "regression",
-                                               "counting", "detection"};
+                                               "counting",       "alarm",      "detection"};
   if (!kTasks.count(t.task)) {
     return r.error("task",
-                   "expected classification, attributes, regression, counting or "
+                   "expected classification, attributes, regression, counting, alarm or "
                    "detection, got '" +
                        t.task + "'");
   }
@@ -442,7 +447,7 @@ const Json& template_schema() {
   "properties": {
     "name": {"type": "string"},
     "description": {"type": "string"},
-    "task": {"enum": ["classification", "attributes", "regression", "counting", "detection"]},
+    "task": {"enum": ["classification", "attributes", "regression", "counting", "alarm", "detection"]},
     "predictions": {"$ref": "#/$defs/side"},
     "annotations": {"$ref": "#/$defs/side"},
     "variables": {
@@ -461,7 +466,7 @@ const Json& template_schema() {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-              "type": {"enum": ["exact", "numeric", "string", "set", "frames"]},
+              "type": {"enum": ["exact", "numeric", "string", "set", "frames", "alarm"]},
               "abs": {"type": "number", "minimum": 0},
               "rel": {"type": "number", "minimum": 0},
               "ignore_case": {"type": "boolean"},

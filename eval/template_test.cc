@@ -49,7 +49,8 @@ TEST(Template, ErrorsNameFileLineColumnAndWhat) {
                "t.yaml:4:11: variables[0].path", "expected ',' or ']'");
   expect_error(
       "task: attributes\nvariables:\n  - name: age\n    path: a\n    rule: {type: fuzzy}\n",
-      "t.yaml:5:18: variables[0].rule.type", "expected exact, numeric");
+      "t.yaml:5:18: variables[0].rule.type",
+      "expected exact, numeric, string, set, frames or alarm");
   expect_error("task: attributes\nvariables:\n  - name: age\n    path: a\n    rul: {}\n",
                "t.yaml:5:5: variables[0].rul", "unknown key (expected one of");
   expect_error("task: attributes\nvariables:\n  - name: a\n    path: x@number\n", "t.yaml:4:11",

@@ -1045,4 +1045,26 @@ std::vector<Match> Query::select_with_paths(const Value& root) const {
 
 bool Query::singular() const { return ast_->query.singular(); }
 
+std::optional<std::vector<Query::Step>> Query::simple_steps() const {
+  std::vector<Step> steps;
+  for (const auto& seg : ast_->query.segments) {
+    if (seg.descendant || seg.selectors.size() != 1) return std::nullopt;
+    const Selector& s = seg.selectors[0];
+    switch (s.kind) {
+      case Selector::kName:
+        steps.push_back({Step::kName, s.name, 0});
+        break;
+      case Selector::kIndex:
+        steps.push_back({Step::kIndex, "", s.index});
+        break;
+      case Selector::kWildcard:
+        steps.push_back({Step::kWildcard, "", 0});
+        break;
+      default:
+        return std::nullopt;
+    }
+  }
+  return steps;
+}
+
 }  // namespace jz::routepath

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,16 @@ class Query {
 
   // True when the query can select at most one node (only name and index selectors).
   bool singular() const;
+
+  // A query made only of child segments with one name, index or wildcard selector each
+  // ($.a[0].b[*].c) can run on raw JSON text without building a document (see
+  // scan.h); its steps, or nullopt for any other query.
+  struct Step {
+    enum Kind { kName, kIndex, kWildcard } kind;
+    std::string name;
+    int64_t index = 0;
+  };
+  std::optional<std::vector<Step>> simple_steps() const;
   const std::string& text() const { return text_; }
 
   struct Ast;

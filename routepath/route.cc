@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "routepath/scan.h"
+
 namespace jz::routepath {
 namespace {
 
@@ -266,6 +268,7 @@ Result<RoutePath> RoutePath::parse(std::string_view text) {
     }
     return Status::invalid_argument("route path '" + std::string(text) + "': " + msg);
   }
+  r.steps_ = q->simple_steps();
   r.query_ = std::move(*q);
   return r;
 }
@@ -302,6 +305,44 @@ Result<std::vector<Value>> RoutePath::values(const Document& doc) const {
   }
   for (const Value* v : query_->select(doc.json())) out.push_back(*v);
   return out;
+}
+
+Status RoutePath::append_json_array(std::string_view text, std::string_view what,
+                                    std::string& out) const {
+  if (steps_) {
+    std::vector<std::string_view> raw;
+    Status s = scan_select(text, *steps_, raw);
+    if (!s.ok()) return Status::invalid_argument(std::string(what) + ": " + s.message());
+    std::string buf = "[";
+    bool fallback = false;
+    for (size_t i = 0; i < raw.size() && !fallback; ++i) {
+      if (i) buf += ',';
+      const char c = raw[i].front();
+      if (suffix_ == Suffix::kNone && c != '{' && c != '[') {
+        buf.append(raw[i]);
+        continue;
+      }
+      Value v = Value::parse(raw[i]);  // already validated by the scanner
+      auto converted = convert(v, suffix_, "");
+      if (!converted.ok()) {
+        fallback = true;  // the full evaluator names the value's path in its error
+        break;
+      }
+      buf += converted->dump(-1, ' ', false, Value::error_handler_t::replace);
+    }
+    if (!fallback) {
+      out += buf;
+      out += ']';
+      return {};
+    }
+  }
+  JZ_ASSIGN_OR_RETURN(Document doc, parse_document(text, Format::kJson, what));
+  auto vs = values(doc);
+  if (!vs.ok()) return Status::invalid_argument(std::string(what) + ": " + vs.status().message());
+  Value arr = Value::array();
+  for (auto& v : *vs) arr.push_back(std::move(v));
+  out += arr.dump(-1, ' ', false, Value::error_handler_t::replace);
+  return {};
 }
 
 }  // namespace jz::routepath

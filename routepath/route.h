@@ -62,6 +62,13 @@ class RoutePath {
   // results have none; they are numbered "#1", "#2", ...).
   Result<std::vector<std::pair<std::string, Value>>> values_with_paths(const Document& doc) const;
 
+  // Evaluates on JSON text and appends the matched values as one JSON array ("[1,2]").
+  // Simple paths (names, indexes, wildcards) run on the text without building the
+  // document (scan.h); others parse it. Numbers and strings are copied as written;
+  // objects and arrays are written compactly. `what` names the text in errors.
+  Status append_json_array(std::string_view json_text, std::string_view what,
+                           std::string& out) const;
+
   const std::string& text() const { return text_; }
   Suffix suffix() const { return suffix_; }
   bool is_xpath() const { return !xpath_.empty(); }
@@ -72,6 +79,7 @@ class RoutePath {
   std::string text_;
   Suffix suffix_ = Suffix::kNone;
   std::optional<Query> query_;
+  std::optional<std::vector<Query::Step>> steps_;  // set when the scanner can run it
   std::string xpath_;
 };
 
