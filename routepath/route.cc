@@ -312,9 +312,11 @@ Status RoutePath::append_json_array(std::string_view text, std::string_view what
   if (steps_) {
     std::vector<std::string_view> raw;
     Status s = scan_select(text, *steps_, raw);
-    if (!s.ok()) return Status::invalid_argument(std::string(what) + ": " + s.message());
+    if (!s.ok() && s.code() != Code::kFailedPrecondition) {
+      return Status::invalid_argument(std::string(what) + ": " + s.message());
+    }
     std::string buf = "[";
-    bool fallback = false;
+    bool fallback = !s.ok();  // a document the scanner leaves to the full evaluator
     for (size_t i = 0; i < raw.size() && !fallback; ++i) {
       if (i) buf += ',';
       const char c = raw[i].front();

@@ -1,6 +1,7 @@
 #include "routepath/scan.h"
 
 #include <cstring>
+#include <unordered_set>
 
 #include "routepath/iregexp.h"
 
@@ -30,6 +31,7 @@ class Scanner {
       if (p_ == end_) return {};
       fail("unexpected text after the JSON value");
     }
+    if (repeated_) return Status::failed_precondition(error_);
     return Status::invalid_argument("JSON at line 1, column " + std::to_string(error_at_ + 1) +
                                     ": " + error_);
   }
@@ -272,6 +274,7 @@ class Scanner {
     const bool all = s && s->kind == Query::Step::kWildcard;
     size_t mark = kSkip;  // where the results of the last matching member begin
     std::string key;
+    std::unordered_set<std::string> names;  // under a wildcard
     for (;;) {
       if (p_ >= end_ || *p_ != '"') return fail("expected a member name in quotes");
       bool match = false;
@@ -288,6 +291,15 @@ class Scanner {
           key.clear();
           if (!string(&key)) return false;
           match = key == s->name;
+        }
+      } else if (all) {
+        // A repeated name under a wildcard: the parser keeps one member (at the first
+        // position, with the last value); leave such documents to it.
+        key.clear();
+        if (!string(&key)) return false;
+        if (!names.insert(key).second) {
+          repeated_ = true;
+          return fail("a member name repeats under a wildcard");
         }
       } else {
         if (!string(nullptr)) return false;
@@ -368,6 +380,9 @@ class Scanner {
   std::vector<std::string_view>& out_;
   std::string error_;
   size_t error_at_ = 0;
+
+ public:
+  bool repeated_ = false;  // see object()
 };
 
 }  // namespace

@@ -7,7 +7,9 @@
 // characters), so a malformed line is an error on either path. What differs is the
 // cost: values outside the path are only skipped. Results are the text of each matched
 // value, in the order the full evaluator gives; a repeated member name selects the last
-// occurrence, as the full parser keeps it.
+// occurrence, as the full parser keeps it. A member name repeated under a wildcard (where
+// the parser's first-position, last-value rule would have to be replayed) returns
+// failed_precondition: the caller evaluates such a document the full way.
 #pragma once
 
 #include <string_view>
