@@ -342,6 +342,7 @@ void judge_variable(const Variable& var, const std::string& id, const std::vecto
     st.numeric = true;
     st.categorical = false;
   }
+  if (rule.kind == Rule::kIou) st.categorical = false;
   for (size_t i = 0; i < n; ++i) {
     Judgement j = base();
     j.index = i;
@@ -361,6 +362,20 @@ void judge_variable(const Variable& var, const std::string& id, const std::vecto
         case Rule::kString:
           j.correct = normalized(j.prediction, rule) == normalized(j.annotation, rule);
           break;
+        case Rule::kIou: {
+          auto p = routepath::to_box(j.prediction, "prediction");
+          auto a = routepath::to_box(j.annotation, "annotation");
+          if (!p.ok() || !a.ok()) {
+            j.note = "not a box (add @box to the route path)";
+            break;
+          }
+          const VocBox pb{"", (*p)["x1"], (*p)["y1"], (*p)["x2"], (*p)["y2"], 0};
+          const VocBox ab{"", (*a)["x1"], (*a)["y1"], (*a)["x2"], (*a)["y2"], 0};
+          const double v = voc_iou(pb, ab, false);
+          j.correct = v >= rule.iou;
+          j.note = "IoU " + std::to_string(v);
+          break;
+        }
         case Rule::kNumeric: {
           auto p = number_of(j.prediction), a = number_of(j.annotation);
           if (!p || !a) {

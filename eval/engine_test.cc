@@ -147,6 +147,27 @@ TEST(Engine, AlarmsPerFrameAndPerEvent) {
   EXPECT_DOUBLE_EQ(al["per_event"]["precision"].get<double>(), 2.0 / 3.0);
 }
 
+TEST(Engine, BoxVariablesJudgedByIou) {
+  testing::TempDir dir;
+  const std::string d = dir.str();
+  std::ofstream(d + "/t.yaml") << "task: attributes\nannotations: {id: id}\npredictions: {id: id}\n"
+                                  "variables:\n  - name: face\n    prediction: face@box\n"
+                                  "    annotation: face@box\n    rule: {type: iou, iou: 0.5}\n";
+  std::ofstream(d + "/a.jsonl")
+      << "{\"id\":1,\"face\":[0,0,10,10]}\n{\"id\":2,\"face\":[0,0,10,10]}\n";
+  std::ofstream(d + "/p.jsonl")
+      << "{\"id\":1,\"face\":{\"x\":0,\"y\":0,\"width\":10,\"height\":6}}\n"    // IoU 0.6
+         "{\"id\":2,\"face\":{\"x\":5,\"y\":5,\"width\":10,\"height\":10}}\n";  // IoU 25/175
+  auto t = load_template(d + "/t.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  auto r = run_evaluation(*t, d + "/p.jsonl", d + "/a.jsonl", d + "/out");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const Json& v = r->report["metrics"]["variables"]["face"];
+  EXPECT_EQ(v["correct"], 1);
+  EXPECT_EQ(v["rule_text"], "box IoU >= 0.5");
+  EXPECT_NE(read(r->samples_csv_path).find("IoU 0.6"), std::string::npos);
+}
+
 TEST(Engine, BadInputsAreNamed) {
   testing::TempDir dir;
   const std::string d = dir.str();

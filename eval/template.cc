@@ -205,7 +205,7 @@ Result<Side> read_side(const Reader& r) {
 
 Result<Rule> read_rule(const Reader& r) {
   JZ_RETURN_IF_ERROR(
-      r.only({"type", "abs", "rel", "ignore_case", "collapse_space", "synonyms", "frames"}));
+      r.only({"type", "abs", "rel", "ignore_case", "collapse_space", "synonyms", "frames", "iou"}));
   Rule rule;
   JZ_ASSIGN_OR_RETURN(std::string type, r.str("type", "exact"));
   if (type == "exact") {
@@ -220,9 +220,11 @@ Result<Rule> read_rule(const Reader& r) {
     rule.kind = Rule::kFrames;
   } else if (type == "alarm") {
     rule.kind = Rule::kAlarm;
+  } else if (type == "iou") {
+    rule.kind = Rule::kIou;
   } else {
-    return r.error("type",
-                   "expected exact, numeric, string, set, frames or alarm, got '" + type + "'");
+    return r.error(
+        "type", "expected exact, numeric, string, set, frames, alarm or iou, got '" + type + "'");
   }
   JZ_ASSIGN_OR_RETURN(rule.abs, r.num("abs", 0));
   JZ_ASSIGN_OR_RETURN(rule.rel, r.num("rel", 0));
@@ -234,6 +236,9 @@ Result<Rule> read_rule(const Reader& r) {
   if (frames < 0 || std::floor(frames) != frames)
     return r.error("frames", "must be a whole number >= 0");
   rule.frames = static_cast<int64_t>(frames);
+  JZ_ASSIGN_OR_RETURN(rule.iou, r.num("iou", 0.5));
+  if (rule.iou <= 0 || rule.iou > 1) return r.error("iou", "must be in (0, 1]");
+  if (r.has("iou") && rule.kind != Rule::kIou) return r.error("type", "iou needs type iou");
   if (r.has("synonyms")) {
     const Json& syn = r.get("synonyms");
     if (!syn.is_object()) {
@@ -264,7 +269,7 @@ Result<Rule> read_rule(const Reader& r) {
 }  // namespace
 
 Json Rule::to_json() const {
-  static const char* kNames[] = {"exact", "numeric", "string", "set", "frames", "alarm"};
+  static const char* kNames[] = {"exact", "numeric", "string", "set", "frames", "alarm", "iou"};
   Json j = {{"type", kNames[kind]}};
   if (kind == kNumeric) {
     j["abs"] = abs;
@@ -276,6 +281,7 @@ Json Rule::to_json() const {
     if (!synonyms.empty()) j["synonyms"] = synonyms;
   }
   if (kind == kFrames || kind == kAlarm) j["frames"] = frames;
+  if (kind == kIou) j["iou"] = iou;
   return j;
 }
 
@@ -304,6 +310,8 @@ std::string Rule::describe() const {
       return "frames +-" + std::to_string(frames);
     case kAlarm:
       return "alarm (events +-" + std::to_string(frames) + " records)";
+    case kIou:
+      return "box IoU >= " + num(iou);
   }
   return "";
 }
@@ -466,7 +474,8 @@ const Json& template_schema() {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-              "type": {"enum": ["exact", "numeric", "string", "set", "frames", "alarm"]},
+              "type": {"enum": ["exact", "numeric", "string", "set", "frames", "alarm", "iou"]},
+              "iou": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
               "abs": {"type": "number", "minimum": 0},
               "rel": {"type": "number", "minimum": 0},
               "ignore_case": {"type": "boolean"},

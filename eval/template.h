@@ -20,13 +20,14 @@ namespace jz::eval {
 
 // How one variable's prediction is judged against its annotation.
 struct Rule {
-  enum Kind { kExact, kNumeric, kString, kSet, kFrames, kAlarm } kind = kExact;
+  enum Kind { kExact, kNumeric, kString, kSet, kFrames, kAlarm, kIou } kind = kExact;
   double abs = 0;  // numeric: |p - a| <= abs ...
   double rel = 0;  // ... or |p - a| <= rel * |a|
   bool ignore_case = false;
   bool collapse_space = false;                  // trim, and runs of blank space as one space
   std::map<std::string, std::string> synonyms;  // variant -> canonical (after case/space)
   int64_t frames = 0;            // frames: an event within +-frames matches; alarm: event tolerance
+  double iou = 0.5;              // iou: boxes match when IoU >= iou
   Json to_json() const;          // recorded in reports
   std::string describe() const;  // "numeric |p-a| <= 3"
 };

@@ -50,7 +50,7 @@ TEST(Template, ErrorsNameFileLineColumnAndWhat) {
   expect_error(
       "task: attributes\nvariables:\n  - name: age\n    path: a\n    rule: {type: fuzzy}\n",
       "t.yaml:5:18: variables[0].rule.type",
-      "expected exact, numeric, string, set, frames or alarm");
+      "expected exact, numeric, string, set, frames, alarm or iou");
   expect_error("task: attributes\nvariables:\n  - name: age\n    path: a\n    rul: {}\n",
                "t.yaml:5:5: variables[0].rul", "unknown key (expected one of");
   expect_error("task: attributes\nvariables:\n  - name: a\n    path: x@number\n", "t.yaml:4:11",
