@@ -167,6 +167,21 @@ Result<Document> parse_document(std::string_view text, Format format, std::strin
     if (!d.ok()) return Status::invalid_argument(std::string(what) + ": " + d.status().message());
     return Document(std::move(*d));
   }
+  // nlohmann's parser stops at a NUL byte as if the text ended there; JSON has no NUL
+  // outside strings (where it must be escaped), so it is an error here, as in scan.h.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < nul; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    return Status::invalid_argument(std::string(what) + ": JSON at line " + std::to_string(line) +
+                                    ", column " + std::to_string(col) + ": a NUL byte");
+  }
   try {
     return Document(Value::parse(text));
   } catch (const Value::parse_error& e) {

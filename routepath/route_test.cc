@@ -118,6 +118,11 @@ TEST(RoutePath, DocumentErrorsNameLineAndColumn) {
   ASSERT_FALSE(j.ok());
   EXPECT_NE(j.status().message().find("out.json: JSON at line 3, column"), std::string::npos)
       << j.status().message();
+  // Found by fuzz_json_scan: the parser took "2<NUL>junk" for 2.
+  auto nul = parse_document(std::string("{\"a\":\n2\0junk", 12), Format::kJson, "o.json");
+  ASSERT_FALSE(nul.ok());
+  EXPECT_NE(nul.status().message().find("line 2, column 2: a NUL byte"), std::string::npos)
+      << nul.status().message();
   auto x = parse_document("<a>\n<b></a>", Format::kXml, "ann.xml");
   ASSERT_FALSE(x.ok());
   EXPECT_NE(x.status().message().find("ann.xml: XML at line 2"), std::string::npos)
