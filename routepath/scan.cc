@@ -1,6 +1,9 @@
 #include "routepath/scan.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <unordered_set>
 
 #include "routepath/iregexp.h"
@@ -111,7 +114,9 @@ class Scanner {
       }
       while (q < end_ && static_cast<unsigned char>(*q - '0') < 10) ++q;
     }
+    bool exponent = false;
     if (q < end_ && (*q == 'e' || *q == 'E')) {
+      exponent = true;
       ++q;
       if (q < end_ && (*q == '+' || *q == '-')) ++q;
       if (q >= end_ || *q < '0' || *q > '9') {
@@ -119,6 +124,12 @@ class Scanner {
         return fail("expected digits in the exponent");
       }
       while (q < end_ && static_cast<unsigned char>(*q - '0') < 10) ++q;
+    }
+    // Only an exponent or a very long number can exceed a double; the parser refuses
+    // those ("number overflow"), so this does too.
+    if ((exponent || q - p_ > 300) &&
+        !std::isfinite(std::strtod(std::string(p_, q).c_str(), nullptr))) {
+      return fail("number out of the range of a double");
     }
     p_ = q;
     return true;

@@ -81,6 +81,8 @@ TEST(Scan, RejectsWhatTheParserRejects) {
                           "\"\xC3\"",
                           "\"\xED\xA0\x80\"",
                           "{} {}",
+                          "4449468e22449",
+                          "[-1e400]",
                           "{\"a\":1}x",
                           "[\"\xF4\x90\x80\x80\"]",
                           "nul",
