@@ -10,6 +10,7 @@
 #include "cli/server_config.h"
 #include "core/clock.h"
 #include "core/version.h"
+#include "sdk/host.h"
 
 namespace {
 
@@ -134,6 +135,19 @@ int main(int argc, char** argv) {
   jz::cli::RouteCommands route(app);
   jz::cli::EvalCommands eval(app);
 
+  // The child side of the isolated algorithm host (sdk/host.h); not for people.
+  std::string host_lib;
+  int host_sock = -1, host_shm = -1;
+  size_t host_shm_bytes = 0;
+  int64_t host_mem = 0;
+  auto* algo_host = app.add_subcommand("algo-host", "Run an algorithm for a parent process");
+  algo_host->group("");  // hidden from --help
+  algo_host->add_option("LIBRARY", host_lib)->required();
+  algo_host->add_option("SOCKET_FD", host_sock)->required();
+  algo_host->add_option("SHM_FD", host_shm)->required();
+  algo_host->add_option("SHM_BYTES", host_shm_bytes)->required();
+  algo_host->add_option("MEMORY_MB", host_mem)->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -143,6 +157,9 @@ int main(int argc, char** argv) {
   if (client.chosen()) return client.run();
   if (route.chosen()) return route.run();
   if (eval.chosen()) return eval.run();
+  if (*algo_host) {
+    return jz::sdk::run_algo_host(host_lib, host_sock, host_shm, host_shm_bytes, host_mem);
+  }
   if (*server) {
     auto src = sources_from(sf);
     if (!src.ok()) {

@@ -75,6 +75,11 @@ Result<pid_t> fork_exec(const SubprocessOptions& o, int in_fd, int out_fd, int e
     if (out_fd >= 0) dup2(out_fd, 1);
     if (err_fd >= 0) dup2(err_fd, 2);
     for (int fd : close_in_child) close(fd);
+    // Move every source out of the way first: a source may sit on another's target.
+    int moved[16];
+    const size_t n_pass = o.pass_fds.size() < 16 ? o.pass_fds.size() : 16;
+    for (size_t i = 0; i < n_pass; ++i) moved[i] = fcntl(o.pass_fds[i].first, F_DUPFD_CLOEXEC, 64);
+    for (size_t i = 0; i < n_pass; ++i) dup2(moved[i], o.pass_fds[i].second);
     int err = 0;
     if (cwd && chdir(cwd) != 0) {
       err = errno;

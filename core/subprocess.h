@@ -34,6 +34,9 @@ struct SubprocessOptions {
   // file is created (or appended to) and both streams go there.
   std::string output_file;
   bool new_process_group = true;  // so a kill reaches the whole tree
+  // spawn(): descriptors of the parent to hand to the child, as {parent fd, child fd}
+  // (the child's copies are not close-on-exec; at most 16).
+  std::vector<std::pair<int, int>> pass_fds;
 };
 
 struct SubprocessResult {

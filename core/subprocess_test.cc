@@ -1,7 +1,9 @@
 #include "core/subprocess.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 namespace jz {
 namespace {
@@ -51,6 +53,32 @@ TEST(SubprocessTest, SpawnSignalWait) {
   auto r = c->wait();
   EXPECT_EQ(r.signal, SIGTERM);
   EXPECT_FALSE(c->running());
+}
+
+// Found by the isolated algorithm host: a descriptor that sat on another's target number
+// was overwritten before it was handed over. Here two pipes swap numbers in the child.
+TEST(ChildTest, PassesDescriptorsEvenWhenTheyCross) {
+  int a[2], b[2];
+  ASSERT_EQ(pipe2(a, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(b, O_CLOEXEC), 0);
+  SubprocessOptions o;
+  // In the child, a's write end gets b's number and b's write end gets a's.
+  o.argv = {"sh", "-c",
+            "echo to-a >&" + std::to_string(b[1]) + "; echo to-b >&" + std::to_string(a[1])};
+  o.pass_fds = {{b[1], a[1]}, {a[1], b[1]}};
+  auto child = Child::spawn(o);
+  ASSERT_TRUE(child.ok()) << child.status().to_string();
+  EXPECT_EQ(child->wait().exit_code, 0);
+  close(a[1]);
+  close(b[1]);
+  char buf[64] = {};
+  ASSERT_GT(read(a[0], buf, sizeof buf - 1), 0);
+  EXPECT_STREQ(buf, "to-a\n");
+  char buf2[64] = {};
+  ASSERT_GT(read(b[0], buf2, sizeof buf2 - 1), 0);
+  EXPECT_STREQ(buf2, "to-b\n");
+  close(a[0]);
+  close(b[0]);
 }
 
 }  // namespace

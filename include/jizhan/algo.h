@@ -56,14 +56,14 @@ typedef enum jz_pixel_format {
 
 /* One video frame or image. The pixels belong to the caller and stay valid for the call. */
 typedef struct jz_frame {
-  uint32_t struct_size;   /* sizeof(jz_frame) as the caller knows it (forward compatibility) */
-  int32_t width, height;  /* pixels */
-  int32_t stride;         /* bytes per row of the first plane (>= width x bytes per pixel) */
-  int32_t format;         /* a jz_pixel_format */
-  const uint8_t* data;    /* the first plane; NV12's UV plane follows at data + stride * height */
-  int64_t timestamp_us;   /* presentation time, microseconds; 0 when unknown */
-  int64_t frame_index;    /* position in its source, from 0 */
-  const char* source_id;  /* the camera or file it came from; may be NULL */
+  uint32_t struct_size;  /* sizeof(jz_frame) as the caller knows it (forward compatibility) */
+  int32_t width, height; /* pixels */
+  int32_t stride;        /* bytes per row of the first plane (>= width x bytes per pixel) */
+  int32_t format;        /* a jz_pixel_format */
+  const uint8_t* data;   /* the first plane; NV12's UV plane follows at data + stride * height */
+  int64_t timestamp_us;  /* presentation time, microseconds; 0 when unknown */
+  int64_t frame_index;   /* position in its source, from 0 */
+  const char* source_id; /* the camera or file it came from; may be NULL */
 } jz_frame;
 
 typedef struct jz_algo jz_algo;

@@ -73,6 +73,20 @@ int guarded(Instance<T>* inst, F&& f) {
   }
 }
 
+// update_config when the class has one; NOT_IMPLEMENTED otherwise (a template, so the
+// missing member is never named).
+template <typename T>
+int update_config(Instance<T>* inst, const char* config_json) {
+  if constexpr (has_update_config<T>::value) {
+    return guarded<T>(
+        inst, [&] { inst->impl->update_config(std::string(config_json ? config_json : "{}")); });
+  } else {
+    (void)config_json;
+    inst->error = "this algorithm cannot change its configuration";
+    return JZ_ALGO_NOT_IMPLEMENTED;
+  }
+}
+
 }  // namespace detail
 }  // namespace jizhan
 
@@ -111,14 +125,7 @@ int guarded(Instance<T>* inst, F&& f) {
   }                                                                                           \
   JZ_ALGO_EXPORT int jz_algo_update_config(jz_algo* algo, const char* config_json) {          \
     if (!algo || !algo->impl) return JZ_ALGO_INVALID_ARGUMENT;                                \
-    if constexpr (jizhan::detail::has_update_config<T>::value) {                              \
-      return jizhan::detail::guarded<T>(algo, [&] {                                           \
-        algo->impl->update_config(std::string(config_json ? config_json : "{}"));             \
-      });                                                                                     \
-    } else {                                                                                  \
-      algo->error = "this algorithm cannot change its configuration";                         \
-      return JZ_ALGO_NOT_IMPLEMENTED;                                                         \
-    }                                                                                         \
+    return jizhan::detail::update_config<T>(algo, config_json);                               \
   }                                                                                           \
   JZ_ALGO_EXPORT const char* jz_algo_last_error(jz_algo* algo) {                              \
     return algo ? algo->error.c_str() : "no instance";                                        \
