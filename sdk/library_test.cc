@@ -75,6 +75,15 @@ TEST(AlgoLibrary, FindsRectanglesExactly) {
   auto only_blue = (*inst)->process({img.frame()}, R"({"colors":["blue"]})");
   EXPECT_EQ(Json::parse(*only_blue)["algorithm_data"]["target_count"], 1);
   EXPECT_EQ(Json::parse(*(*inst)->process({img.frame()}))["algorithm_data"]["target_count"], 2);
+  // A region of interest (left half) keeps the blue blob out of algorithm_data only.
+  auto left = (*inst)->process({img.frame()}, R"j({"roi":"POLYGON((0 0,0.5 0,0.5 1,0 1,0 0))"})j");
+  ASSERT_TRUE(left.ok()) << left.status().message();
+  EXPECT_EQ(Json::parse(*left)["algorithm_data"]["target_count"], 1);
+  EXPECT_EQ(Json::parse(*left)["model_data"]["objects"].size(), 3u);
+  auto bad_roi = (*inst)->process({img.frame()}, R"j({"roi":"POLYGON((0 0,2 0,1 1,0 0))"})j");
+  ASSERT_FALSE(bad_roi.ok());
+  EXPECT_NE(bad_roi.status().message().find("config 'roi': ROI at character"), std::string::npos)
+      << bad_roi.status().message();
   // RGB frames have the channels the other way round.
   Image rgb(8, 8);
   rgb.fill(0, 0, 8, 8, 255, 0, 0);  // bytes 255,0,0: red in RGB

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "jizhan/algo.hpp"
+#include "jizhan/wkt.hpp"
 
 namespace {
 
@@ -32,6 +33,7 @@ struct Config {
   int tolerance = 40;
   int min_area = 16;
   int alert_count = 1;
+  jizhan::Roi roi = jizhan::Roi::everything();
 };
 
 int int_field(const Json& j, const char* key, int fallback, int lo, int hi) {
@@ -54,10 +56,10 @@ Config apply(Config base, const std::string& text) {
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
-    if (k != "colors" && k != "tolerance" && k != "min_area" && k != "alert_count") {
+    if (k != "colors" && k != "tolerance" && k != "min_area" && k != "alert_count" && k != "roi") {
       throw jizhan::Error(
           JZ_ALGO_INVALID_ARGUMENT,
-          "unknown config key '" + k + "' (known: colors, tolerance, min_area, alert_count)");
+          "unknown config key '" + k + "' (known: colors, tolerance, min_area, alert_count, roi)");
     }
   }
   if (j.contains("colors")) {
@@ -80,6 +82,15 @@ Config apply(Config base, const std::string& text) {
       }
     }
   }
+  if (j.contains("roi")) {
+    if (!j["roi"].is_string()) {
+      throw jizhan::Error(JZ_ALGO_INVALID_ARGUMENT, "config 'roi' must be WKT text");
+    }
+    std::string error;
+    auto roi = jizhan::Roi::parse(j["roi"].get<std::string>(), &error);
+    if (!roi) throw jizhan::Error(JZ_ALGO_INVALID_ARGUMENT, "config 'roi': " + error);
+    base.roi = *roi;
+  }
   base.tolerance = int_field(j, "tolerance", base.tolerance, 0, 255);
   base.min_area = int_field(j, "min_area", base.min_area, 1, 1 << 30);
   base.alert_count = int_field(j, "alert_count", base.alert_count, 1, 1 << 20);
@@ -89,7 +100,7 @@ Config apply(Config base, const std::string& text) {
 class ColorBlobs {
  public:
   static const char* describe() {
-    return R"({"name":"color_blobs","version":"1.0.0","abi_version":1,
+    return R"json({"name":"color_blobs","version":"1.0.0","abi_version":1,
 "description":"Finds blobs of solid colours; deterministic, for tests.",
 "models":[],
 "inputs":{"pixel_formats":["BGR24","RGB24"],"frames_per_call":1},
@@ -97,10 +108,12 @@ class ColorBlobs {
   "colors":{"type":"array","items":{"enum":["red","green","blue","yellow","white","black"]},"default":["red","green","blue"]},
   "tolerance":{"type":"integer","minimum":0,"maximum":255,"default":40},
   "min_area":{"type":"integer","minimum":1,"default":16},
-  "alert_count":{"type":"integer","minimum":1,"default":1}}},
+  "alert_count":{"type":"integer","minimum":1,"default":1},
+  "roi":{"type":"string","default":"POLYGON((0 0,1 0,1 1,0 1,0 0))",
+         "description":"WKT polygon in [0,1] coordinates; blobs centred outside it stay out of algorithm_data"}}},
 "output_schema":{"type":"object","required":["algorithm_data","model_data"],"properties":{
   "algorithm_data":{"type":"object","required":["is_alert","target_count","target_info"]},
-  "model_data":{"type":"object","required":["objects"]}}}})";
+  "model_data":{"type":"object","required":["objects"]}}}})json";
   }
 
   explicit ColorBlobs(const std::string& config_json) {
@@ -168,7 +181,8 @@ class ColorBlobs {
           Json obj = box;
           obj["area"] = area;
           objects.push_back(obj);
-          if (area >= cfg.min_area) targets.push_back(box);
+          const double cx = (x0 + x1 + 1) / 2.0 / f.width, cy = (y0 + y1 + 1) / 2.0 / f.height;
+          if (area >= cfg.min_area && cfg.roi.contains(cx, cy)) targets.push_back(box);
         }
       }
     }
