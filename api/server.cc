@@ -565,19 +565,9 @@ class ApiServer::Impl {
 
     on("GET", "/api/v1/settings", "/api/v1/settings", [this](const auto& req, auto& res) {
       if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
-      int limit = 100;
-      if (req.has_param("page_size")) {
-        const std::string v = req.get_param_value("page_size");
-        char* end = nullptr;
-        long n = std::strtol(v.c_str(), &end, 10);
-        if (v.empty() || *end || n < 1 || n > 1000) {
-          write_error(res, Status::invalid_argument(
-                               "query parameter 'page_size' must be an integer from 1 to 1000"));
-          return;
-        }
-        limit = static_cast<int>(n);
-      }
-      auto page = settings_.list(req.get_param_value("page_token"), limit);
+      auto limit = page_size_of(req);
+      if (!limit.ok()) return write_error(res, limit.status());
+      auto page = settings_.list(req.get_param_value("page_token"), *limit);
       if (!page.ok()) return write_error(res, page.status());
       Json items = Json::array();
       for (const auto& s : page->items) items.push_back(setting_json(s));
@@ -626,24 +616,28 @@ class ApiServer::Impl {
     return body;
   }
 
+  // The `page_size` query parameter of a list: 1 to 1000, default 100.
+  static Result<int> page_size_of(const httplib::Request& req) {
+    if (!req.has_param("page_size")) return 100;
+    const std::string v = req.get_param_value("page_size");
+    char* end = nullptr;
+    long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end || n < 1 || n > 1000) {
+      return Status::invalid_argument(
+          "query parameter 'page_size' must be an integer from 1 to 1000");
+    }
+    return static_cast<int>(n);
+  }
+
   // Writes one page of a list, {"items":[...],"next_page_token":...}. `items` are
   // the ones the caller may see; they are paged in order of `key` (a unique name):
   // the token is the last key of a page and the next page starts after it, so pages
   // stay consistent while items are added or removed. page_size: 1 to 1000, default 100.
   static void write_page(const httplib::Request& req, httplib::Response& res,
                          std::vector<Json> items, const char* key) {
-    size_t page_size = 100;
-    if (req.has_param("page_size")) {
-      const std::string v = req.get_param_value("page_size");
-      char* end = nullptr;
-      long n = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < 1 || n > 1000) {
-        return write_error(res,
-                           Status::invalid_argument(
-                               "query parameter 'page_size' must be an integer from 1 to 1000"));
-      }
-      page_size = static_cast<size_t>(n);
-    }
+    auto size = page_size_of(req);
+    if (!size.ok()) return write_error(res, size.status());
+    const size_t page_size = static_cast<size_t>(*size);
     const std::string after = req.get_param_value("page_token");
     std::sort(items.begin(), items.end(), [key](const Json& a, const Json& b) {
       return a[key].get<std::string>() < b[key].get<std::string>();
@@ -664,6 +658,15 @@ class ApiServer::Impl {
   Status allow(std::string_view resource, std::string_view verb, const std::string& workspace_id,
                const iam::Project* project = nullptr) {
     return authorizer_.check(*t_ctx.principal, resource, verb, workspace_id, project);
+  }
+
+  // Appends the workspace's projects that the caller may see.
+  Status add_visible_projects(const std::string& workspace, std::vector<Json>& items) {
+    JZ_ASSIGN_OR_RETURN(auto ps, tenancy_.projects(workspace));
+    for (const auto& p : ps) {
+      if (allow("project", "get", p.workspace_id, &p).ok()) items.push_back(project_json(p));
+    }
+    return {};
   }
 
   // Resolves {ws} for a workspace route and records it for the audit.
@@ -968,11 +971,7 @@ class ApiServer::Impl {
       }
       std::vector<Json> items;
       for (const auto& w : workspaces) {
-        auto ps = tenancy_.projects(w.name);
-        if (!ps.ok()) return write_error(res, ps.status());
-        for (const auto& p : *ps) {
-          if (allow("project", "get", p.workspace_id, &p).ok()) items.push_back(project_json(p));
-        }
+        if (Status s = add_visible_projects(w.name, items); !s.ok()) return write_error(res, s);
       }
       write_page(req, res, std::move(items), "name");
     });
@@ -1014,12 +1013,8 @@ class ApiServer::Impl {
     on("GET", ws + "/projects", ws_label + "/projects", [this](const auto& req, auto& res) {
       auto w = workspace_of(req);
       if (!w.ok()) return write_error(res, w.status());
-      auto ps = tenancy_.projects(w->name);
-      if (!ps.ok()) return write_error(res, ps.status());
       std::vector<Json> items;
-      for (const auto& p : *ps) {
-        if (allow("project", "get", p.workspace_id, &p).ok()) items.push_back(project_json(p));
-      }
+      if (Status s = add_visible_projects(w->name, items); !s.ok()) return write_error(res, s);
       write_page(req, res, std::move(items), "name");
     });
 
