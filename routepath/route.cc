@@ -170,31 +170,15 @@ Result<Document> parse_document(std::string_view text, Format format, std::strin
   // nlohmann's parser stops at a NUL byte as if the text ended there; JSON has no NUL
   // outside strings (where it must be escaped), so it is an error here, as in scan.h.
   if (auto nul = text.find('\0'); nul != std::string_view::npos) {
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < nul; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
+    auto [line, col] = line_column(text, nul);
     return Status::invalid_argument(std::string(what) + ": JSON at line " + std::to_string(line) +
                                     ", column " + std::to_string(col) + ": a NUL byte");
   }
   try {
     return Document(Value::parse(text));
   } catch (const Value::parse_error& e) {
-    // nlohmann reports a byte position; turn it into line and column.
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
+    // nlohmann reports the position after the offending byte.
+    auto [line, col] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);
     std::string why = e.what();
     if (auto at = why.find("syntax error while parsing value - "); at != std::string::npos) {
       why = why.substr(at + 35);

@@ -54,6 +54,9 @@ Value element_json(const pugi::xml_node& e, const XmlOptions& options, int depth
   return obj;
 }
 
+
+}  // namespace
+
 // Line and column of a byte offset, for error messages.
 std::pair<size_t, size_t> line_column(std::string_view text, size_t offset) {
   size_t line = 1, col = 1;
@@ -67,8 +70,6 @@ std::pair<size_t, size_t> line_column(std::string_view text, size_t offset) {
   }
   return {line, col};
 }
-
-}  // namespace
 
 Result<XmlDocument> XmlDocument::parse(std::string_view text, const XmlOptions& options) {
   XmlDocument d;

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/status.h"
 #include "routepath/jsonpath.h"
@@ -27,6 +28,9 @@ class xml_document;
 }
 
 namespace jz::routepath {
+
+// Line and column (from 1) of a byte offset in `text`, for error messages.
+std::pair<size_t, size_t> line_column(std::string_view text, size_t offset);
 
 struct XmlOptions {
   std::set<std::string> arrays;  // tags always mapped to arrays
