@@ -54,7 +54,6 @@ Value element_json(const pugi::xml_node& e, const XmlOptions& options, int depth
   return obj;
 }
 
-
 }  // namespace
 
 // Line and column of a byte offset, for error messages.

@@ -234,8 +234,20 @@ int run_algo_host(const std::string& library, int sock, int shm_fd, size_t shm_b
   void* m = ::mmap(nullptr, shm_bytes, PROT_READ, MAP_SHARED, shm_fd, 0);
   if (m == MAP_FAILED) return 2;
   const uint8_t* shm = static_cast<const uint8_t*>(m);
-  auto reply_error = [&](const Status& s, int code) {
-    send_message(sock, {{"ok", false}, {"code", code}, {"message", s.message()}});
+  // An error as the algorithm status the parent's status_from() turns back into it.
+  auto reply_error = [&](const Status& s) {
+    const Code c = s.code();
+    std::string m = s.message();
+    if (c == Code::kFailedPrecondition && m.rfind("not implemented: ", 0) == 0) {
+      m = m.substr(17);  // status_from adds it again
+    }
+    const int code = c == Code::kInvalidArgument      ? JZ_ALGO_INVALID_ARGUMENT
+                     : c == Code::kFailedPrecondition ? JZ_ALGO_NOT_IMPLEMENTED
+                     : c == Code::kPermissionDenied   ? JZ_ALGO_UNAUTHORIZED
+                     : c == Code::kResourceExhausted  ? JZ_ALGO_OVER_QUOTA
+                     : c == Code::kDeadlineExceeded   ? JZ_ALGO_TIMEOUT
+                                                      : JZ_ALGO_FAILED;
+    send_message(sock, {{"ok", false}, {"code", code}, {"message", m}});
   };
   auto lib = AlgoLibrary::open(library);
   std::unique_ptr<AlgoInstance> inst;
@@ -245,15 +257,13 @@ int run_algo_host(const std::string& library, int sock, int shm_fd, size_t shm_b
     if (read_message(sock, req, forever) != ReadResult::kOk) return 0;  // the parent left
     const std::string op = req.value("op", "");
     if (!lib.ok()) {
-      reply_error(lib.status(), JZ_ALGO_INVALID_ARGUMENT);
+      reply_error(lib.status());
       continue;
     }
     if (op == "create") {
       auto created = (*lib)->create(req.value("config", std::string("{}")));
       if (!created.ok()) {
-        reply_error(created.status(), created.status().code() == Code::kInvalidArgument
-                                          ? JZ_ALGO_INVALID_ARGUMENT
-                                          : JZ_ALGO_FAILED);
+        reply_error(created.status());
         continue;
       }
       inst = std::move(*created);
@@ -271,8 +281,7 @@ int run_algo_host(const std::string& library, int sock, int shm_fd, size_t shm_b
         fr.format = f.value("format", 0);
         const size_t off = f.value("offset", size_t{0});
         if (off + frame_bytes(fr) > shm_bytes) {
-          reply_error(Status::invalid_argument("frame outside the shared memory"),
-                      JZ_ALGO_INVALID_ARGUMENT);
+          reply_error(Status::invalid_argument("frame outside the shared memory"));
           frames.clear();
           break;
         }
@@ -286,23 +295,12 @@ int run_algo_host(const std::string& library, int sock, int shm_fd, size_t shm_b
       if (frames.empty()) continue;
       auto out = inst->process(frames, req.value("args", std::string()));
       if (!out.ok()) {
-        const Code c = out.status().code();
-        std::string m = out.status().message();
-        if (c == Code::kFailedPrecondition && m.rfind("not implemented: ", 0) == 0) {
-          m = m.substr(17);  // the parent's status_from adds it again
-        }
-        reply_error(Status(c, m), c == Code::kInvalidArgument      ? JZ_ALGO_INVALID_ARGUMENT
-                                  : c == Code::kFailedPrecondition ? JZ_ALGO_NOT_IMPLEMENTED
-                                  : c == Code::kPermissionDenied   ? JZ_ALGO_UNAUTHORIZED
-                                  : c == Code::kResourceExhausted  ? JZ_ALGO_OVER_QUOTA
-                                  : c == Code::kDeadlineExceeded   ? JZ_ALGO_TIMEOUT
-                                                                   : JZ_ALGO_FAILED);
+        reply_error(out.status());
         continue;
       }
       send_message(sock, {{"ok", true}, {"result", *out}});
     } else {
-      reply_error(Status::invalid_argument("unknown request '" + op + "'"),
-                  JZ_ALGO_INVALID_ARGUMENT);
+      reply_error(Status::invalid_argument("unknown request '" + op + "'"));
     }
   }
 }
