@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/algo_command.h"
 #include "cli/client_commands.h"
 #include "cli/eval_command.h"
 #include "cli/route_command.h"
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
   jz::cli::ClientCommands client(app, *audit);
   jz::cli::RouteCommands route(app);
   jz::cli::EvalCommands eval(app);
+  jz::cli::AlgoCommands algo(app);
 
   // The child side of the isolated algorithm host (sdk/host.h); not for people.
   std::string host_lib;
@@ -157,6 +159,7 @@ int main(int argc, char** argv) {
   if (client.chosen()) return client.run();
   if (route.chosen()) return route.run();
   if (eval.chosen()) return eval.run();
+  if (algo.chosen()) return algo.run();
   if (*algo_host) {
     return jz::sdk::run_algo_host(host_lib, host_sock, host_shm, host_shm_bytes, host_mem);
   }

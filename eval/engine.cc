@@ -1,5 +1,7 @@
 #include "eval/engine.h"
 
+#include "core/files.h"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -76,13 +78,7 @@ Json input_json(const std::string& path) {
   return {{"path", path}, {"sha256", hash}};
 }
 
-Result<std::string> read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return Status::not_found("cannot read " + p.string() + ": " + errno_message(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+Result<std::string> read_file(const fs::path& p) { return jz::read_file(p.string()); }
 
 struct Record {
   std::string id;

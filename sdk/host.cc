@@ -127,6 +127,10 @@ Status IsolatedAlgo::launch() {
             std::to_string(options_.memory_limit_mb)};
   o.pass_fds = {{sv[1], kChildSock}, {shm_fd_, kChildShm}};
   o.new_process_group = true;
+  if (!options_.package_dir.empty()) {
+    o.cwd = options_.package_dir;
+    o.env["JIZHAN_PACKAGE_DIR"] = options_.package_dir;
+  }
   auto child = Child::spawn(o);
   ::close(sv[1]);
   if (!child.ok()) {

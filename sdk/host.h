@@ -24,6 +24,9 @@ namespace jz::sdk {
 struct HostOptions {
   std::string library;  // the algorithm's shared library
   std::string config_json = "{}";
+  // The unpacked package: the child's working folder and $JIZHAN_PACKAGE_DIR, so that
+  // an algorithm finds its models by relative path. Empty: the caller's folder.
+  std::string package_dir;
   std::string host_binary;                         // the jizhan binary (runs `jizhan algo-host`)
   std::chrono::milliseconds timeout{10000};        // per call; then the child is killed
   int64_t memory_limit_mb = 0;                     // the child's address-space limit; 0: none

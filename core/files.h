@@ -1,0 +1,27 @@
+// Whole-file reads and writes with errors that name the file.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace jz {
+
+// Reads the file in chunks, calling `chunk` for each; errors name the file.
+Status read_chunks(const std::string& path, const std::function<void(const char*, size_t)>& chunk);
+
+// The file's bytes; not_found (naming the file and the reason) when it cannot be read.
+Result<std::string> read_file(const std::string& path);
+
+// Writes `data` to a temporary file beside `path`, fsyncs it and renames it over `path`,
+// so readers see the old or the new content, never a part. `mode` applies to the new file.
+// With `exclusive`, an existing `path` is an already_exists error and is left alone.
+Status write_file(const std::string& path, std::string_view data, unsigned mode = 0644,
+                  bool exclusive = false);
+
+// A new private folder under $TMPDIR (else /tmp) named PREFIX-XXXXXX.
+Result<std::string> make_temp_dir(const std::string& prefix);
+
+}  // namespace jz

@@ -1,0 +1,99 @@
+// Algorithm licences (F3): a licence is a signed JSON document (sdk/signing.h) naming the
+// algorithm and a version range, the customer, the machine, a validity window and limits
+// (channels, frames per second). An activation code is a short, typeable secret issued with
+// it, carrying check characters so that a typo is caught before anything else:
+//   XXXX-XXXX-XXXX-XXXX   (Crockford base32: 0-9 A-Z without I L O U; 14 random symbols,
+//                          70 bits, then two check symbols that catch any one wrong
+//                          character and any swap of two neighbours)
+// A licence is installed by activation (code + licence file) and is usable only with its
+// code: the licence stores the code's SHA-256, the installed record stores the code.
+//
+// The host refuses to run an algorithm whose manifest requires a licence unless an
+// installed licence, signed by the package's own publisher, allows this algorithm, this
+// version, this machine, now, and the channels asked for; every refusal says which.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/status.h"
+#include "sdk/signing.h"
+
+namespace jz::sdk {
+
+struct Licence {
+  std::string id;                     // "L-" + 12 hex digits
+  std::string algorithm;              // the package name
+  std::string min_version = "0.0.0";  // inclusive
+  std::string below_version;          // exclusive; empty: no upper bound
+  std::string customer;
+  std::string machine = "*";  // a fingerprint (`jizhan license fingerprint`) or "*"
+  Clock::WallTime valid_from{}, valid_until{};
+  int channels = 0;  // 0: unlimited
+  double qps = 0;    // frames per second over all channels; 0: unlimited
+  std::string activation_sha256;
+  std::string issuer;  // the signing key's name
+  std::string key_id;
+
+  Json to_json() const;
+  std::string versions_text() const;  // ">=1.0.0 <2.0.0"
+};
+
+// Version comparison for MAJOR.MINOR.PATCH[-pre] (pre-releases order before the release).
+int compare_versions(std::string_view a, std::string_view b);
+
+// A fresh activation code, formatted with dashes.
+std::string new_activation_code();
+// Upper-cases, drops dashes and spaces, reads O as 0 and I/L as 1, and checks the length
+// and the check characters; the error says what to look for.
+Result<std::string> normalize_activation_code(std::string_view code);
+
+// This machine's fingerprint: SHA-256 of /etc/machine-id (or D-Bus's), as 4x4 hex groups.
+Result<std::string> machine_fingerprint();
+
+struct IssueOptions {
+  Licence licence;  // id, activation_sha256, issuer and key_id are filled in
+  SigningKey key;
+};
+struct Issued {
+  Licence licence;
+  std::string file_text;        // the signed licence (.jzlic)
+  std::string activation_code;  // give it to the customer separately
+};
+Result<Issued> issue_licence(IssueOptions options);
+
+// Parses a licence file: the envelope and every payload field; the signature is checked
+// separately (`licence_signed_by`), against the key the caller trusts.
+Result<Licence> parse_licence(std::string_view text, SignedDocument* doc = nullptr);
+bool licence_signed_by(const SignedDocument& doc, const PublicKey& key);
+
+struct LicenceUse {
+  std::string algorithm, version;
+  std::string machine;  // this machine's fingerprint
+  Clock::WallTime now;
+  int channels = 1;
+};
+// Each refusal has its own message: other algorithm, version out of range, other machine,
+// not yet valid, expired, over the channel limit.
+Status check_licence(const Licence& l, const LicenceUse& use);
+
+// Installed licences: `$JIZHAN_CONFIG_DIR/licences` (else the XDG/HOME equivalents).
+std::string licence_dir();
+// Verifies the code against the licence (checksum, then that it is this licence's code),
+// the signature against `publisher` when given, and the licence against `use` when given;
+// then stores licence and code in `dir`.
+Result<Licence> activate_licence(std::string_view licence_text, std::string_view code,
+                                 const std::string& dir, const PublicKey* publisher,
+                                 const std::optional<LicenceUse>& use);
+
+// Finds an installed licence that allows `use`, signed by `publisher`. The error lists
+// every installed licence for this algorithm and why it was refused.
+Result<Licence> find_licence(const std::string& dir, const PublicKey& publisher,
+                             const LicenceUse& use);
+
+}  // namespace jz::sdk

@@ -1,0 +1,506 @@
+#include "sdk/package.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "core/files.h"
+#include "sdk/library.h"
+
+namespace jz::sdk {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kManifest = "manifest.json";
+constexpr const char* kSignature = "signature.json";
+constexpr uint64_t kMaxMetaBytes = 4 << 20;  // manifest.json and signature.json
+
+using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
+
+Status bad_package(const std::string& what) { return Status::invalid_argument("package: " + what); }
+
+Status archive_error(archive* a, const std::string& what) {
+  const char* m = archive_error_string(a);
+  return bad_package(what + (m ? std::string(": ") + m : std::string()));
+}
+
+// A SHA-256 fed as bytes stream by.
+class Hasher {
+ public:
+  Hasher() { crypto_hash_sha256_init(&st_); }
+  void add(const void* p, size_t n) {
+    crypto_hash_sha256_update(&st_, static_cast<const unsigned char*>(p), n);
+    size_ += n;
+  }
+  PackageFile finish() {
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st_, h);
+    char hex[2 * sizeof h + 1];
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    return {hex, size_};
+  }
+
+ private:
+  crypto_hash_sha256_state st_;
+  uint64_t size_ = 0;
+};
+
+// Where an entry's bytes go: nowhere but the hash, memory, or a file.
+struct Sink {
+  std::string* memory = nullptr;
+  int fd = -1;
+};
+
+// Walks every entry of an opened archive with the package rules; `open_sink` says where
+// each regular file's bytes go.
+Status walk(archive* a, const PackageLimits& limits,
+            const std::function<Result<Sink>(const std::string&)>& open_sink,
+            const std::function<Status(const std::string&, Sink&)>& close_sink,
+            std::map<std::string, PackageFile>& found, std::set<std::string>& dirs) {
+  uint64_t total = 0;
+  size_t entries = 0;
+  archive_entry* e = nullptr;
+  for (;;) {
+    int r = archive_read_next_header(a, &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r != ARCHIVE_OK) return archive_error(a, "cannot read the archive (not a .jzpkg?)");
+    if (++entries > limits.max_entries) {
+      return bad_package("more than " + std::to_string(limits.max_entries) + " entries");
+    }
+    const char* raw = archive_entry_pathname(e);
+    std::string name = raw ? raw : "";
+    const auto type = archive_entry_filetype(e);
+    if (type == AE_IFDIR) {
+      while (!name.empty() && name.back() == '/') name.pop_back();
+    }
+    auto path_ok = check_package_path(name, "entry");
+    if (!path_ok.ok()) return bad_package("entry '" + name + "': " + path_ok.message());
+    if (archive_entry_hardlink(e) != nullptr) {
+      return bad_package("entry '" + name + "' is a hard link; packages hold regular files only");
+    }
+    if (type == AE_IFLNK) {
+      return bad_package("entry '" + name +
+                         "' is a symbolic link; packages hold regular files only");
+    }
+    if (type == AE_IFDIR) {
+      if (found.count(name)) return bad_package("'" + name + "' is both a file and a folder");
+      dirs.insert(name);
+      continue;
+    }
+    if (type != AE_IFREG) {
+      return bad_package("entry '" + name + "' is not a regular file or folder");
+    }
+    if (found.count(name) || dirs.count(name)) {
+      return bad_package("entry '" + name + "' appears twice");
+    }
+    for (size_t slash = name.find('/'); slash != std::string::npos;
+         slash = name.find('/', slash + 1)) {
+      if (found.count(name.substr(0, slash))) {
+        return bad_package("'" + name.substr(0, slash) + "' is both a file and a folder");
+      }
+    }
+    if (!archive_entry_size_is_set(e)) return bad_package("entry '" + name + "' has no size");
+    const int64_t declared = archive_entry_size(e);
+    const uint64_t cap =
+        (name == kManifest || name == kSignature) ? kMaxMetaBytes : limits.max_entry_bytes;
+    if (declared < 0 || static_cast<uint64_t>(declared) > cap) {
+      return bad_package("entry '" + name + "' is " + std::to_string(declared) +
+                         " bytes, over the limit of " + std::to_string(cap));
+    }
+    total += static_cast<uint64_t>(declared);
+    if (total > limits.max_total_bytes) {
+      return bad_package("the files add up to more than " + std::to_string(limits.max_total_bytes) +
+                         " bytes");
+    }
+    JZ_ASSIGN_OR_RETURN(Sink sink, open_sink(name));
+    Hasher h;
+    char buf[1 << 16];
+    for (;;) {
+      la_ssize_t n = archive_read_data(a, buf, sizeof buf);
+      if (n < 0) {
+        close_sink(name, sink);
+        return archive_error(a, "entry '" + name + "' cannot be read");
+      }
+      if (n == 0) break;
+      h.add(buf, static_cast<size_t>(n));
+      if (sink.memory) sink.memory->append(buf, static_cast<size_t>(n));
+      if (sink.fd >= 0) {
+        size_t done = 0;
+        while (done < static_cast<size_t>(n)) {
+          ssize_t w = ::write(sink.fd, buf + done, static_cast<size_t>(n) - done);
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) {
+            int err = errno;
+            close_sink(name, sink);
+            return Status::failed_precondition("cannot write '" + name +
+                                               "': " + std::strerror(err));
+          }
+          done += static_cast<size_t>(w);
+        }
+      }
+    }
+    found[name] = h.finish();
+    JZ_RETURN_IF_ERROR(close_sink(name, sink));
+  }
+  return {};
+}
+
+// Checks what was found against the signature and the manifest.
+Result<PackageInfo> conclude(const std::map<std::string, PackageFile>& found,
+                             const std::string& signature_text, const std::string& manifest_text,
+                             const std::vector<PublicKey>& trusted_keys) {
+  if (!found.count(kSignature)) {
+    return bad_package(
+        "no signature.json: the package is not signed (make it with `jizhan algo pack`)");
+  }
+  if (!found.count(kManifest)) return bad_package("no manifest.json");
+  PackageInfo info;
+  SignedDocument doc;
+  JZ_ASSIGN_OR_RETURN(info.signature, parse_package_signature(signature_text, &doc));
+  // The signature is checked with the key it names, so a changed package is found even
+  // when its signer is unknown; whether that key is trusted is a separate question.
+  if (!signature_valid(doc, info.signature.public_key)) {
+    return bad_package(
+        "the signature does not match its content: the package was altered "
+        "after signing");
+  }
+  for (const auto& k : trusted_keys) {
+    if (k.key == info.signature.public_key.key) info.trusted = true;
+  }
+  for (const auto& [name, file] : found) {
+    if (name == kSignature) continue;
+    auto it = info.signature.files.find(name);
+    if (it == info.signature.files.end()) {
+      return bad_package("'" + name +
+                         "' is not among the signed files: the package was altered "
+                         "after signing");
+    }
+    if (it->second.sha256 != file.sha256 || it->second.size != file.size) {
+      return bad_package("'" + name +
+                         "' differs from what was signed: the package was altered "
+                         "after signing");
+    }
+  }
+  for (const auto& [name, file] : info.signature.files) {
+    if (!found.count(name)) return bad_package("signed file '" + name + "' is missing");
+  }
+  JZ_ASSIGN_OR_RETURN(info.manifest, parse_manifest(manifest_text));
+  if (!found.count(info.manifest.library)) {
+    return bad_package("the manifest's library '" + info.manifest.library + "' is not in it");
+  }
+  for (const auto& m : info.manifest.models) {
+    auto it = found.find(m.path);
+    if (it == found.end()) return bad_package("model '" + m.path + "' is not in it");
+    if (it->second.sha256 != m.sha256) {
+      return bad_package("model '" + m.path + "' does not have the sha256 its manifest names");
+    }
+  }
+  return info;
+}
+
+Json default_config_of(const Json& schema) {
+  Json out = Json::object();
+  if (!schema.contains("properties") || !schema["properties"].is_object()) return out;
+  for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it) {
+    if (it->is_object() && it->contains("default")) out[it.key()] = (*it)["default"];
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PackageSignature> parse_package_signature(std::string_view text, SignedDocument* doc) {
+  JZ_ASSIGN_OR_RETURN(SignedDocument d, parse_signed_document(text, "signature.json"));
+  Json p = Json::parse(d.payload, nullptr, false);
+  if (p.is_discarded() || !p.is_object() || p.value("type", "") != "jizhan-package-signature") {
+    return bad_package("signature.json: payload is not a package signature");
+  }
+  PackageSignature s;
+  s.key_id = d.key_id;
+  if (p.value("key_id", "") != d.key_id) {
+    return bad_package("signature.json: payload and envelope name different keys");
+  }
+  if (p.contains("publisher") && p["publisher"].is_string()) s.publisher = p["publisher"];
+  if (!p.contains("public_key") || !p["public_key"].is_string()) {
+    return bad_package("signature.json: payload has no 'public_key'");
+  }
+  JZ_ASSIGN_OR_RETURN(s.public_key.key, base64_decode(p["public_key"].get<std::string>(),
+                                                      "signature.json: public_key"));
+  if (key_id_of(s.public_key.key) != s.key_id) {
+    return bad_package("signature.json: public_key does not match key_id");
+  }
+  s.public_key.key_id = s.key_id;
+  s.public_key.name = s.publisher;
+  if (!p.contains("files") || !p["files"].is_object()) {
+    return bad_package("signature.json: payload has no 'files' object");
+  }
+  for (auto it = p["files"].begin(); it != p["files"].end(); ++it) {
+    const Json& f = *it;
+    auto path_ok = check_package_path(it.key(), "file");
+    if (!path_ok.ok()) return bad_package("signature.json: " + path_ok.message());
+    if (!f.is_object() || !f.contains("sha256") || !f["sha256"].is_string() ||
+        !f.contains("size") || !f["size"].is_number_unsigned()) {
+      return bad_package("signature.json: file '" + it.key() + "' needs sha256 and size");
+    }
+    s.files[it.key()] = {f["sha256"].get<std::string>(), f["size"].get<uint64_t>()};
+  }
+  if (doc) *doc = std::move(d);
+  return s;
+}
+
+Result<Manifest> pack(const PackOptions& o) {
+  const fs::path root(o.dir);
+  JZ_ASSIGN_OR_RETURN(std::string manifest_text, read_file((root / kManifest).string()));
+  Json mj = Json::parse(manifest_text, nullptr, false);
+  if (mj.is_discarded() || !mj.is_object()) {
+    return Status::invalid_argument(o.dir + "/manifest.json is not a JSON object");
+  }
+  if (!mj.contains("library") || !mj["library"].is_string()) {
+    return Status::invalid_argument(o.dir +
+                                    "/manifest.json: field 'library': required, the "
+                                    "algorithm's shared library, relative to the folder");
+  }
+  JZ_RETURN_IF_ERROR(check_package_path(mj["library"].get<std::string>(), "library"));
+  // Fill what the library itself declares.
+  JZ_ASSIGN_OR_RETURN(auto lib,
+                      AlgoLibrary::open((root / mj["library"].get<std::string>()).string()));
+  const Json& d = lib->description();
+  for (const char* k :
+       {"name", "version", "abi_version", "config_schema", "inputs", "output_schema"}) {
+    if (mj.contains(k) || !d.contains(k)) continue;
+    mj[k] = d[k];
+  }
+  if (mj["name"] != d["name"] || mj["version"] != d["version"]) {
+    return Status::invalid_argument("manifest.json says " + mj["name"].dump() + " " +
+                                    mj["version"].dump() + " but the library describes itself as " +
+                                    d["name"].dump() + " " + d["version"].dump());
+  }
+  if (!mj.contains("default_config") && mj.contains("config_schema")) {
+    mj["default_config"] = default_config_of(mj["config_schema"]);
+  }
+  if (mj.contains("models") && mj["models"].is_array()) {
+    for (auto& m : mj["models"]) {
+      if (!m.is_object() || !m.contains("path") || !m["path"].is_string()) continue;
+      JZ_RETURN_IF_ERROR(check_package_path(m["path"].get<std::string>(), "models[].path"));
+      JZ_ASSIGN_OR_RETURN(std::string h,
+                          sha256_file((root / m["path"].get<std::string>()).string()));
+      if (m.contains("sha256") && m["sha256"] != h) {
+        return Status::invalid_argument("model " + m["path"].get<std::string>() +
+                                        ": its sha256 in manifest.json is not the file's (" + h +
+                                        ")");
+      }
+      m["sha256"] = h;
+    }
+  }
+  manifest_text = mj.dump(2) + "\n";
+  JZ_ASSIGN_OR_RETURN(Manifest manifest, parse_manifest(manifest_text));
+
+  // Every regular file under the folder; links are refused, not followed.
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; it != end; it.increment(ec)) {
+    if (ec) break;
+    const std::string rel = fs::relative(it->path(), root).generic_string();
+    if (it->is_symlink()) {
+      return Status::invalid_argument(it->path().string() +
+                                      " is a symbolic link; copy the file into the folder instead");
+    }
+    if (it->is_directory()) continue;
+    if (!it->is_regular_file()) {
+      return Status::invalid_argument(it->path().string() + " is not a regular file");
+    }
+    if (rel == kSignature) continue;
+    JZ_RETURN_IF_ERROR(check_package_path(rel, "file"));
+    files.push_back(rel);
+  }
+  if (ec) return Status::failed_precondition("cannot list " + o.dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  for (const auto& m : manifest.models) {
+    if (!std::binary_search(files.begin(), files.end(), m.path)) {
+      return Status::invalid_argument("model " + m.path + " is not in " + o.dir);
+    }
+  }
+
+  Json signed_files = Json::object();
+  for (const auto& f : files) {
+    if (f == kManifest) {
+      signed_files[f] = {{"sha256", sha256_hex(manifest_text)}, {"size", manifest_text.size()}};
+      continue;
+    }
+    uint64_t size = 0;
+    JZ_ASSIGN_OR_RETURN(std::string h, sha256_file((root / f).string(), &size));
+    signed_files[f] = {{"sha256", h}, {"size", size}};
+  }
+  Json payload = {{"type", "jizhan-package-signature"},
+                  {"publisher", o.key.pub.name},
+                  {"key_id", o.key.pub.key_id},
+                  {"public_key", base64_encode(o.key.pub.key)},
+                  {"package", manifest.name + "@" + manifest.version},
+                  {"files", signed_files}};
+  const std::string signature_text = sign_document(o.key, payload.dump()).dump(2) + "\n";
+
+  const std::string tmp = o.out + ".tmp." + std::to_string(::getpid());
+  ArchivePtr a(archive_write_new(), archive_write_free);
+  archive_write_add_filter_gzip(a.get());
+  archive_write_set_format_pax_restricted(a.get());
+  if (archive_write_open_filename(a.get(), tmp.c_str()) != ARCHIVE_OK) {
+    return Status::failed_precondition("cannot write " + o.out + ": " +
+                                       archive_error_string(a.get()));
+  }
+  auto add = [&](const std::string& name, const std::string* data, const fs::path& src) -> Status {
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
+                                                               archive_entry_free);
+    uint64_t size = data ? data->size() : fs::file_size(src);
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0644);
+    archive_entry_set_mtime(e.get(), 0, 0);
+    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK) {
+      return Status::failed_precondition("cannot add " + name + ": " +
+                                         archive_error_string(a.get()));
+    }
+    if (data) {
+      archive_write_data(a.get(), data->data(), data->size());
+      return {};
+    }
+    int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::not_found("cannot read " + src.string());
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0)
+      archive_write_data(a.get(), buf, static_cast<size_t>(n));
+    ::close(fd);
+    return {};
+  };
+  Status s = add(kManifest, &manifest_text, {});
+  for (const auto& f : files) {
+    if (!s.ok()) break;
+    if (f != kManifest) s = add(f, nullptr, root / f);
+  }
+  if (s.ok()) s = add(kSignature, &signature_text, {});
+  if (s.ok() && archive_write_close(a.get()) != ARCHIVE_OK) {
+    s = Status::failed_precondition("cannot write " + o.out + ": " + archive_error_string(a.get()));
+  }
+  if (s.ok() && ::rename(tmp.c_str(), o.out.c_str()) != 0) {
+    s = Status::failed_precondition("cannot write " + o.out + ": " + std::strerror(errno));
+  }
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return manifest;
+}
+
+Status read_package_entries(std::string_view bytes, const PackageLimits& limits,
+                            const std::function<Status(const std::string&, std::string)>& on_file) {
+  ArchivePtr a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
+    return archive_error(a.get(), "cannot read the archive (not a .jzpkg?)");
+  }
+  std::map<std::string, PackageFile> found;
+  std::set<std::string> dirs;
+  std::string current;
+  return walk(
+      a.get(), limits,
+      [&](const std::string&) -> Result<Sink> {
+        current.clear();
+        return Sink{&current, -1};
+      },
+      [&](const std::string& name, Sink&) { return on_file(name, std::move(current)); }, found,
+      dirs);
+}
+
+Result<PackageInfo> inspect_package_bytes(std::string_view bytes,
+                                          const std::vector<PublicKey>& trusted_keys,
+                                          const PackageLimits& limits) {
+  std::map<std::string, PackageFile> found;
+  std::string signature_text, manifest_text;
+  JZ_RETURN_IF_ERROR(
+      read_package_entries(bytes, limits, [&](const std::string& name, std::string data) {
+        found[name] = {sha256_hex(data), data.size()};
+        if (name == kSignature) signature_text = std::move(data);
+        if (name == kManifest) manifest_text = std::move(data);
+        return Status{};
+      }));
+  return conclude(found, signature_text, manifest_text, trusted_keys);
+}
+
+Result<PackageInfo> unpack_package(const std::string& file, const std::string& dest,
+                                   const std::vector<PublicKey>& trusted_keys, bool allow_untrusted,
+                                   const PackageLimits& limits) {
+  std::error_code ec;
+  if (fs::exists(dest, ec) && !fs::is_empty(dest, ec)) {
+    return Status::already_exists(dest + " is not empty; unpack into a new folder");
+  }
+  fs::create_directories(dest, ec);
+  if (ec) return Status::failed_precondition("cannot create " + dest + ": " + ec.message());
+  auto fail = [&](Status s) -> Result<PackageInfo> {
+    std::error_code ignored;
+    fs::remove_all(dest, ignored);
+    return s;
+  };
+  ArchivePtr a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
+    return fail(
+        Status::not_found("cannot open package " + file + ": " + archive_error_string(a.get())));
+  }
+  std::map<std::string, PackageFile> found;
+  std::set<std::string> dirs;
+  std::string signature_text, manifest_text;
+  Status walked = walk(
+      a.get(), limits,
+      [&](const std::string& name) -> Result<Sink> {
+        if (name == kSignature) return Sink{&signature_text, -1};
+        if (name == kManifest) return Sink{&manifest_text, -1};
+        // Parent folders are made here, one component at a time, never through a link
+        // (nothing in `dest` can be a link: only this function writes there).
+        fs::path target = fs::path(dest) / name;
+        fs::create_directories(target.parent_path(), ec);
+        if (ec) return Status::failed_precondition("cannot create folder for " + name);
+        int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
+          return Status::failed_precondition("cannot write " + name + ": " + std::strerror(errno));
+        }
+        return Sink{nullptr, fd};
+      },
+      [&](const std::string& name, Sink& s) -> Status {
+        if (s.fd < 0) return {};
+        int r = ::close(s.fd);
+        s.fd = -1;
+        if (r != 0) return Status::failed_precondition("cannot write " + name);
+        return {};
+      },
+      found, dirs);
+  if (!walked.ok()) return fail(walked);
+  auto info = conclude(found, signature_text, manifest_text, trusted_keys);
+  if (!info.ok()) return fail(info.status());
+  if (!info->trusted && !allow_untrusted) {
+    return fail(
+        bad_package("signed by '" + info->signature.publisher + "' (key " + info->signature.key_id +
+                    "), which is not a trusted key; pass --trust KEY.pub or put the key in " +
+                    trusted_keys_dir()));
+  }
+  for (const auto& [name, text] :
+       {std::pair{kManifest, &manifest_text}, std::pair{kSignature, &signature_text}}) {
+    Status w = write_file(dest + "/" + name, *text, 0644, true);
+    if (!w.ok()) return fail(w);
+  }
+  info->root = dest;
+  return info;
+}
+
+}  // namespace jz::sdk

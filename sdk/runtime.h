@@ -1,0 +1,43 @@
+// What `jizhan algo run|check|serve` share: turning --package (a signed .jzpkg, or a bare
+// shared library during development) into a library to load, its folder, its default
+// config and, when its manifest asks for one, a licence that allows this use.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/status.h"
+#include "sdk/licence.h"
+#include "sdk/manifest.h"
+#include "sdk/signing.h"
+
+namespace jz::sdk {
+
+struct OpenOptions {
+  std::string package;             // FILE.jzpkg or LIBRARY.so
+  std::vector<std::string> trust;  // extra trusted public key files
+  bool allow_untrusted = false;    // run a package whose signer is not trusted
+  int channels = 1;                // licence channels to hold (streams, served instances)
+  std::string licence_dir;         // empty: licence_dir()
+};
+
+struct OpenedAlgorithm {
+  std::string library;
+  std::string package_dir;  // the unpacked package; empty for a bare library
+  std::optional<Manifest> manifest;
+  std::optional<PublicKey> publisher;
+  std::optional<Licence> licence;  // when the manifest requires one
+  Json default_config = Json::object();
+  std::shared_ptr<void> cleanup;        // removes the unpacked folder with the last copy
+  std::shared_ptr<void> channel_slots;  // the licence channels held while this lives
+
+  // The default config with `overrides` (a JSON object's text) merged over it.
+  Result<std::string> config(const std::string& overrides) const;
+};
+
+Result<OpenedAlgorithm> open_algorithm(const OpenOptions& options);
+
+}  // namespace jz::sdk
