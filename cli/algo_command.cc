@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/files.h"
 #include "core/json.h"
+#include "sdk/conformance.h"
 #include "sdk/host.h"
 #include "sdk/licence.h"
 #include "sdk/media.h"
@@ -144,6 +145,32 @@ AlgoCommands::AlgoCommands(CLI::App& app) {
   run->add_flag("--allow-untrusted", allow_untrusted_,
                 "Run a package whose signer is not trusted (it must still be intact)");
   run->callback([this] { action_ = [this] { return this->run_frames(); }; });
+
+  auto* check = algo->add_subcommand(
+      "check",
+      "Conformance checks every algorithm must pass: describe(), bad configs and calls\n"
+      "refused as invalid argument, declared pixel formats, outputs against the declared\n"
+      "schema and the algorithm_data/model_data convention, the same output across repeats,\n"
+      "entry points and threads, and bounded memory over create/destroy cycles. Exit 0 when\n"
+      "all pass, 1 otherwise.");
+  check->add_option("PACKAGE", package_, "FILE.jzpkg, or a LIBRARY.so while developing")
+      ->required();
+  check
+      ->add_option("--input", input_,
+                   "Sample images (a file or a folder) to check with, besides "
+                   "the synthetic frames")
+      ->option_text("IMAGE|DIR");
+  check->add_option("--config", config_, "JSON object merged over the default config");
+  check->add_option("--threads", threads_, "Instances run in parallel")->capture_default_str();
+  check->add_option("--cycles", cycles_, "Create/process/destroy cycles")->capture_default_str();
+  check->add_option("--max-growth", max_growth_, "Allowed memory growth over the cycles, MiB")
+      ->capture_default_str();
+  check->add_option("-o,--output", output_, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  add_trust_flags(check, trust_);
+  check->add_flag("--allow-untrusted", allow_untrusted_,
+                  "Check a package whose signer is not trusted");
+  check->callback([this] { action_ = [this] { return this->check(); }; });
 
   auto* lic = app.add_subcommand(
       "license", "Algorithm licences: keys, issuing, activation (docs/ALGORITHM_SDK.md)");
@@ -385,6 +412,67 @@ int AlgoCommands::run_frames() {
   std::cerr << (out_ == "-" ? "" : "; output in " + out_) << (g_stop ? " (stopped)" : "") << "\n";
   if (out_ != "-" && !file) return fail(cmd, Status::failed_precondition("cannot write " + out_));
   return 0;
+}
+
+int AlgoCommands::check() {
+  const char* cmd = "jizhan algo check";
+  sdk::OpenOptions oo;
+  oo.package = package_;
+  oo.trust = trust_;
+  oo.allow_untrusted = allow_untrusted_;
+  auto algo = sdk::open_algorithm(oo);
+  if (!algo.ok()) return fail(cmd, algo.status());
+  auto config = algo->config(config_);
+  if (!config.ok()) return fail(cmd, config.status());
+  sdk::CheckOptions co;
+  co.library = algo->library;
+  co.package_dir = algo->package_dir;
+  co.config_json = *config;
+  if (algo->manifest) co.manifest = algo->manifest->to_json();
+  co.threads = threads_;
+  co.lifecycle_cycles = cycles_;
+  co.max_growth_mib = max_growth_;
+  if (!input_.empty()) {
+    sdk::InputOptions io;
+    io.input = input_;
+    io.max_frames = 20;
+    auto source = sdk::FrameSource::open(io);
+    if (!source.ok()) return fail(cmd, source.status());
+    for (sdk::Frame f; (*source)->next(f);) {
+      if (!f.error.empty()) return fail(cmd, Status::invalid_argument(f.error));
+      sdk::SampleFrame s{f.bgr.cols, f.bgr.rows, {}};
+      for (int y = 0; y < f.bgr.rows; ++y) {
+        const uint8_t* row = f.bgr.ptr<uint8_t>(y);
+        s.bgr.insert(s.bgr.end(), row, row + f.bgr.cols * 3);
+      }
+      co.samples.push_back(std::move(s));
+    }
+  }
+  const bool json = output_ == "json";
+  auto results = sdk::run_conformance(co, [&](const sdk::CheckResult& r) {
+    if (json) return;
+    std::cout << (r.passed ? "PASS  " : "FAIL  ") << std::left << std::setw(14) << r.name
+              << r.detail << "\n"
+              << std::flush;
+  });
+  if (!results.ok()) return fail(cmd, results.status());
+  int failed = 0;
+  Json all = Json::array();
+  for (const auto& r : *results) {
+    failed += r.passed ? 0 : 1;
+    all.push_back(
+        {{"name", r.name}, {"passed", r.passed}, {"detail", r.detail}, {"seconds", r.seconds}});
+  }
+  if (json) {
+    std::cout << Json{{"package", package_}, {"passed", failed == 0}, {"checks", all}}.dump(2)
+              << "\n";
+  } else {
+    std::cout << (failed == 0 ? "all " + std::to_string(results->size()) + " checks passed"
+                              : std::to_string(failed) + " of " + std::to_string(results->size()) +
+                                    " checks failed")
+              << "\n";
+  }
+  return failed == 0 ? 0 : 1;
 }
 
 int AlgoCommands::keygen() {

@@ -19,6 +19,7 @@ class AlgoCommands {
   int pack();
   int inspect(bool verify);
   int run_frames();
+  int check();
   int keygen();
   int issue();
   int licence_inspect();
@@ -36,6 +37,9 @@ class AlgoCommands {
   int64_t max_frames_ = 0;
   std::string timeout_ = "10s";
   int64_t memory_mb_ = 0;
+  // algo check
+  int threads_ = 4, cycles_ = 50;
+  double max_growth_ = 32;
   // license
   std::string name_, algorithm_, versions_, customer_, machine_, valid_from_, valid_for_,
       valid_until_, licence_file_, code_;

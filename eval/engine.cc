@@ -1,7 +1,5 @@
 #include "eval/engine.h"
 
-#include "core/files.h"
-
 #include <sodium.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <tuple>
 
 #include "core/clock.h"
+#include "core/files.h"
 #include "core/version.h"
 #include "eval/coco.h"
 #include "eval/html_report.h"

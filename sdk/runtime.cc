@@ -39,7 +39,10 @@ Result<OpenedAlgorithm> open_algorithm(const OpenOptions& o) {
   }
   const std::string ext = fs::path(o.package).extension().string();
   if (ext == ".so") {
+    // While developing, the library's own folder stands in for the package folder (its
+    // models lie beside it, as build/examples/algorithms/face_detect_pkg shows).
     out.library = fs::absolute(o.package).string();
+    out.package_dir = fs::path(out.library).parent_path().string();
     return out;
   }
   if (ext != ".jzpkg") {

@@ -26,7 +26,7 @@ struct OpenOptions {
 
 struct OpenedAlgorithm {
   std::string library;
-  std::string package_dir;  // the unpacked package; empty for a bare library
+  std::string package_dir;  // the unpacked package, or a bare library's folder
   std::optional<Manifest> manifest;
   std::optional<PublicKey> publisher;
   std::optional<Licence> licence;  // when the manifest requires one

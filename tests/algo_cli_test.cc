@@ -365,6 +365,45 @@ TEST_F(AlgoCli, LicencesAreRequiredCheckedAndExplained) {
   EXPECT_EQ(run().exit_code, 0);
 }
 
+TEST_F(AlgoCli, BothExamplesPassTheConformanceCheck) {
+  auto r = jizhan({"algo", "check", JZ_COLOR_BLOBS});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("all 10 checks passed"), std::string::npos) << r.out;
+  const std::string pkg = face_detect_package();
+  write_faces(path("faces.png"));
+  r = jizhan(
+      {"algo", "check", pkg, "--trust", "vendor.pub", "--input", path("faces.png"), "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  Json report = Json::parse(r.out);
+  EXPECT_TRUE(report["passed"].get<bool>());
+  ASSERT_EQ(report["checks"].size(), 10u);
+  EXPECT_EQ(report["checks"][1]["detail"], "3 sample frames (1 given, 2 synthetic)");
+}
+
+TEST_F(AlgoCli, TheConformanceCheckCatchesLeaksCrashesAndNondeterminism) {
+  auto failed = [&](const std::string& config) {
+    auto r = jizhan({"algo", "check", JZ_FAULTY, "--config", config});
+    EXPECT_EQ(r.exit_code, 1) << config;
+    std::string fails;
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);) {
+      if (l.rfind("FAIL", 0) == 0) fails += l + "\n";
+    }
+    return fails;
+  };
+  EXPECT_EQ(jizhan({"algo", "check", JZ_FAULTY}).exit_code, 0);
+  std::string f = failed(R"({"leak_per_instance_mb":2})");
+  EXPECT_NE(f.find("lifecycle"), std::string::npos) << f;
+  EXPECT_NE(f.find("bound 32"), std::string::npos) << f;
+  f = failed(R"({"nondeterministic":true})");
+  EXPECT_NE(f.find("repeatable    frame 0 gave a different output"), std::string::npos) << f;
+  EXPECT_NE(f.find("threads"), std::string::npos) << f;
+  f = failed(R"({"crash_on":[0]})");
+  EXPECT_NE(f.find("the algorithm crashed (SIG"), std::string::npos) << f;
+  f = failed(R"({"bad_json_on":[0]})");
+  EXPECT_NE(f.find("output"), std::string::npos) << f;
+}
+
 TEST_F(AlgoCli, HelpExplainsEveryCommand) {
   for (auto cmd : std::vector<std::vector<std::string>>{{"algo", "--help"},
                                                         {"algo", "run", "--help"},

@@ -106,6 +106,12 @@ cv::Mat gray_of(const jz_frame& f) {
   if (f.width <= 0 || f.height <= 0 || f.stride <= 0 || f.data == nullptr) {
     throw jizhan::Error(JZ_ALGO_INVALID_ARGUMENT, "frame without pixels");
   }
+  const int bytes_per_pixel = f.format == JZ_PIXEL_BGR24 || f.format == JZ_PIXEL_RGB24 ? 3 : 1;
+  if (f.stride < f.width * bytes_per_pixel) {
+    throw jizhan::Error(JZ_ALGO_INVALID_ARGUMENT, "frame stride " + std::to_string(f.stride) +
+                                                      " is shorter than a row of " +
+                                                      std::to_string(f.width) + " pixels");
+  }
   auto* data = const_cast<uint8_t*>(f.data);
   cv::Mat gray;
   switch (f.format) {
