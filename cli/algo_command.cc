@@ -1,5 +1,6 @@
 #include "cli/algo_command.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +23,7 @@
 #include "sdk/media.h"
 #include "sdk/package.h"
 #include "sdk/runtime.h"
+#include "sdk/serve.h"
 
 namespace jz::cli {
 namespace {
@@ -171,6 +173,39 @@ AlgoCommands::AlgoCommands(CLI::App& app) {
   check->add_flag("--allow-untrusted", allow_untrusted_,
                   "Check a package whose signer is not trusted");
   check->callback([this] { action_ = [this] { return this->check(); }; });
+
+  auto* serve = algo->add_subcommand(
+      "serve",
+      "Serve an algorithm over gRPC (proto/jizhan/algo/v1/algo.proto: Describe, Process,\n"
+      "ProcessStream) and HTTP (POST /v1/process with an image; GET /v1/describe, /healthz,\n"
+      "/readyz), on a pool of isolated instances. Runs until Ctrl-C or SIGTERM.");
+  serve->add_option("--package", package_, "FILE.jzpkg, or a LIBRARY.so while developing")
+      ->required();
+  serve->add_option("--grpc", grpc_, "gRPC address, e.g. 127.0.0.1:50051 (port 0: any)")
+      ->option_text("HOST:PORT");
+  serve->add_option("--http", http_, "HTTP address, e.g. 127.0.0.1:8090 (port 0: any)")
+      ->option_text("HOST:PORT");
+  serve
+      ->add_option("--instances", instances_,
+                   "Algorithm instances (child processes); calls "
+                   "beyond that wait")
+      ->capture_default_str();
+  serve
+      ->add_option("--token-file", token_file_,
+                   "A file holding the token clients must send as 'Authorization: Bearer "
+                   "TOKEN'; required to listen beyond loopback")
+      ->option_text("FILE");
+  serve->add_option("--config", config_, "JSON object merged over the package's default config")
+      ->option_text("JSON");
+  serve->add_option("--timeout", timeout_, "Time one frame may take before its instance restarts")
+      ->option_text("DURATION")
+      ->capture_default_str();
+  serve->add_option("--memory-limit", memory_mb_, "Each instance's address-space limit in MiB")
+      ->option_text("MIB");
+  add_trust_flags(serve, trust_);
+  serve->add_flag("--allow-untrusted", allow_untrusted_,
+                  "Serve a package whose signer is not trusted");
+  serve->callback([this] { action_ = [this] { return this->serve(); }; });
 
   auto* lic = app.add_subcommand(
       "license", "Algorithm licences: keys, issuing, activation (docs/ALGORITHM_SDK.md)");
@@ -473,6 +508,66 @@ int AlgoCommands::check() {
               << "\n";
   }
   return failed == 0 ? 0 : 1;
+}
+
+int AlgoCommands::serve() {
+  const char* cmd = "jizhan algo serve";
+  auto timeout = parse_duration(timeout_);
+  if (!timeout.ok()) return fail(cmd, timeout.status());
+  sdk::ServeOptions so;
+  if (!token_file_.empty()) {
+    auto t = read_file(token_file_);
+    if (!t.ok()) return fail(cmd, t.status());
+    so.token = *t;
+    while (!so.token.empty() && std::isspace(static_cast<unsigned char>(so.token.back()))) {
+      so.token.pop_back();
+    }
+    if (so.token.size() < 16) {
+      return fail(cmd, Status::invalid_argument(token_file_ + ": the token must have at least 16 "
+                                                              "characters"));
+    }
+  }
+  sdk::OpenOptions oo;
+  oo.package = package_;
+  oo.trust = trust_;
+  oo.allow_untrusted = allow_untrusted_;
+  oo.channels = instances_;
+  auto algo = sdk::open_algorithm(oo);
+  if (!algo.ok()) return fail(cmd, algo.status());
+  auto config = algo->config(config_);
+  if (!config.ok()) return fail(cmd, config.status());
+  so.grpc_address = grpc_;
+  so.http_address = http_;
+  so.instances = instances_;
+  so.host.library = algo->library;
+  so.host.package_dir = algo->package_dir;
+  so.host.config_json = *config;
+  so.host.host_binary = self_binary();
+  so.host.timeout = *timeout;
+  so.host.memory_limit_mb = memory_mb_;
+  if (algo->manifest) so.manifest_json = algo->manifest->to_json().dump();
+  if (algo->licence) so.qps = algo->licence->qps;
+
+  // Signals are taken by sigwait below, so block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto server = sdk::AlgoServer::start(so);
+  if (!server.ok()) return fail(cmd, server.status());
+  const Json& d = (*server)->description();
+  std::cerr << cmd << ": serving " << d.value("name", "?") << " " << d.value("version", "?")
+            << " with " << instances_ << " instance" << (instances_ == 1 ? "" : "s");
+  if ((*server)->grpc_port()) std::cerr << "; gRPC on port " << (*server)->grpc_port();
+  if ((*server)->http_port()) std::cerr << "; HTTP on port " << (*server)->http_port();
+  std::cerr << (so.token.empty() ? "; no token (loopback only)" : "; token required") << "\n"
+            << std::flush;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cerr << cmd << ": stopping (" << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ")\n";
+  (*server)->shutdown();
+  return 0;
 }
 
 int AlgoCommands::keygen() {

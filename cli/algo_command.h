@@ -20,6 +20,7 @@ class AlgoCommands {
   int inspect(bool verify);
   int run_frames();
   int check();
+  int serve();
   int keygen();
   int issue();
   int licence_inspect();
@@ -37,6 +38,9 @@ class AlgoCommands {
   int64_t max_frames_ = 0;
   std::string timeout_ = "10s";
   int64_t memory_mb_ = 0;
+  // algo serve
+  std::string grpc_, http_, token_file_;
+  int instances_ = 1;
   // algo check
   int threads_ = 4, cycles_ = 50;
   double max_growth_ = 32;

@@ -363,6 +363,11 @@ TEST_F(AlgoCli, LicencesAreRequiredCheckedAndExplained) {
       << r.err;
   // The channel is free again once the holder is gone.
   EXPECT_EQ(run().exit_code, 0);
+  // Serving with more instances than the licence's channels is refused before it starts.
+  r = jizhan({"algo", "serve", "--package", pkg, "--trust", "vendor.pub", "--http",
+              "127.0.0.1:" + std::to_string(free_port()), "--instances", "2"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("allows 1 channel; 2 requested (over limit)"), std::string::npos) << r.err;
 }
 
 TEST_F(AlgoCli, BothExamplesPassTheConformanceCheck) {
@@ -402,6 +407,114 @@ TEST_F(AlgoCli, TheConformanceCheckCatchesLeaksCrashesAndNondeterminism) {
   EXPECT_NE(f.find("the algorithm crashed (SIG"), std::string::npos) << f;
   f = failed(R"({"bad_json_on":[0]})");
   EXPECT_NE(f.find("output"), std::string::npos) << f;
+}
+
+// Polls http://127.0.0.1:PORT/healthz until it answers.
+bool wait_healthy(int port) {
+  for (int i = 0; i < 100; ++i) {
+    auto r = run_subprocess(
+        {.argv = {"curl", "-sf", "http://127.0.0.1:" + std::to_string(port) + "/healthz"},
+         .timeout = std::chrono::seconds(5)});
+    if (r.ok() && r->exit_code == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+TEST_F(AlgoCli, ServedFaceDetectAnswersARealGrpcClientAndCurl) {
+  const std::string pkg = face_detect_package();
+  write_faces(path("faces.png"));
+  const std::string token = "s3cret-token-of-some-length";
+  ASSERT_TRUE(write_file(path("token"), token + "\n", 0600).ok());
+  auto refused = jizhan({"algo", "serve", "--package", pkg, "--trust", "vendor.pub", "--http",
+                         "0.0.0.0:" + std::to_string(free_port())});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("needs a token"), std::string::npos) << refused.err;
+
+  const int grpc_port = free_port(), http_port = free_port();
+  auto server =
+      Child::spawn({.argv = {jizhan_binary(), "algo", "serve", "--package", pkg, "--trust",
+                             path("vendor.pub"), "--grpc", "127.0.0.1:" + std::to_string(grpc_port),
+                             "--http", "127.0.0.1:" + std::to_string(http_port), "--instances", "2",
+                             "--token-file", path("token")},
+                    .env = {{"JIZHAN_CONFIG_DIR", config_}, {"TMPDIR", dir_.str()}},
+                    .new_process_group = true});
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  ASSERT_TRUE(wait_healthy(http_port));
+
+  // Python stubs from the repository's proto, with Debian's protoc.
+  fs::create_directories(path("stubs"));
+  auto protoc =
+      run_subprocess({.argv = {"protoc", "-I", std::string(JZ_SOURCE_DIR) + "/proto",
+                               "--python_out", path("stubs"), "jizhan/algo/v1/algo.proto"},
+                      .timeout = std::chrono::seconds(30)});
+  ASSERT_TRUE(protoc.ok() && protoc->exit_code == 0) << (protoc.ok() ? protoc->err : "");
+  auto client = [&](const std::string& tok) {
+    std::vector<std::string> argv = {
+        "/usr/bin/python3", std::string(JZ_SOURCE_DIR) + "/tests/grpc_client.py", path("stubs"),
+        "127.0.0.1:" + std::to_string(grpc_port), path("faces.png")};
+    if (!tok.empty()) argv.push_back(tok);
+    auto r = run_subprocess({.argv = argv, .timeout = std::chrono::seconds(60)});
+    EXPECT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->err : r.status().message());
+    return r.ok() && r->exit_code == 0 ? Json::parse(r->out) : Json();
+  };
+  Json g = client(token);
+  EXPECT_EQ(g["describe"]["name"], "face_detect") << g.dump();
+  EXPECT_EQ(g["describe"]["instances"], 2);
+  EXPECT_EQ(g["encoded"]["result"]["algorithm_data"]["target_count"], 2) << g.dump();
+  EXPECT_EQ(g["encoded"]["frame_index"], 7);
+  EXPECT_EQ(g["raw"]["algorithm_data"]["target_count"], 0);
+  EXPECT_EQ(g["bad_image"]["code"], "INVALID_ARGUMENT");
+  ASSERT_EQ(g["stream"].size(), 5u) << g.dump();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(g["stream"][i]["frame_index"], i);
+    if (i == 2) {
+      EXPECT_EQ(g["stream"][i]["error"], "invalid_argument")
+          << "a bad frame does not end the stream";
+    } else {
+      EXPECT_EQ(g["stream"][i]["target_count"], 2);
+    }
+  }
+  EXPECT_EQ(client("")["describe_error"], "UNAUTHENTICATED");
+  EXPECT_EQ(client("wrong-token-of-the-same-len")["describe_error"], "UNAUTHENTICATED");
+
+  auto curl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"curl", "-s", "-w", "\n%{http_code}"});
+    auto r = run_subprocess({.argv = args, .timeout = std::chrono::seconds(30)});
+    EXPECT_TRUE(r.ok());
+    const std::string out = r.ok() ? r->out : "";
+    const size_t nl = out.rfind('\n');
+    return std::pair{std::stoi(out.substr(nl + 1)), out.substr(0, nl)};
+  };
+  const std::string url = "http://127.0.0.1:" + std::to_string(http_port);
+  auto [code, body] =
+      curl({"-X", "POST", "-H", "Content-Type: image/png", "-H", "Authorization: Bearer " + token,
+            "--data-binary", "@" + path("faces.png"), url + "/v1/process"});
+  EXPECT_EQ(code, 200) << body;
+  EXPECT_EQ(Json::parse(body)["algorithm_data"]["target_count"], 2) << body;
+  std::tie(code, body) =
+      curl({"-X", "POST", "-H", "Content-Type: image/png", "-H", "Authorization: Bearer " + token,
+            "--data-binary", "@" + path("faces.png"),
+            url + "/v1/process?args=%7B%22alert_count%22%3A3%7D"});
+  EXPECT_FALSE(Json::parse(body)["algorithm_data"]["is_alert"].get<bool>()) << body;
+  std::tie(code, body) = curl({"-X", "POST", "-H", "Content-Type: image/png", "--data-binary",
+                               "@" + path("faces.png"), url + "/v1/process"});
+  EXPECT_EQ(code, 401) << body;
+  std::tie(code, body) =
+      curl({"-X", "POST", "-H", "Authorization: Bearer " + token, "-H", "Content-Type: image/png",
+            "--data-binary", "junk", url + "/v1/process"});
+  EXPECT_EQ(code, 400);
+  EXPECT_NE(body.find("could not be decoded"), std::string::npos) << body;
+  std::tie(code, body) = curl({"-H", "Authorization: Bearer " + token, url + "/v1/describe"});
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(Json::parse(body)["manifest"]["name"], "face_detect");
+  std::tie(code, body) = curl({url + "/healthz"});
+  EXPECT_EQ(code, 200) << "health needs no token";
+
+  server->signal(SIGTERM);
+  auto done = server->wait_for(std::chrono::seconds(20));
+  ASSERT_TRUE(done.has_value()) << "SIGTERM stops the server";
+  EXPECT_EQ(done->exit_code, 0);
 }
 
 TEST_F(AlgoCli, HelpExplainsEveryCommand) {
