@@ -369,6 +369,7 @@ int AlgoCommands::run_frames() {
   ho.memory_limit_mb = memory_mb_;
   auto host = sdk::IsolatedAlgo::start(ho);
   if (!host.ok()) return fail(cmd, host.status());
+  (*source)->decode_into((*host)->frame_buffer(), (*host)->frame_buffer_bytes());
 
   std::ofstream file;
   if (out_ != "-") {

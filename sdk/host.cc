@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <algorithm>
+#include <filesystem>
 
 #include "core/subprocess.h"
 #include "sdk/library.h"
@@ -83,6 +85,12 @@ size_t frame_bytes(const jz_frame& f) {
 Result<std::unique_ptr<IsolatedAlgo>> IsolatedAlgo::start(const HostOptions& options) {
   std::unique_ptr<IsolatedAlgo> a(new IsolatedAlgo());
   a->options_ = options;
+  // The child may run in another folder (package_dir): relative paths are made absolute.
+  for (std::string* p : {&a->options_.host_binary, &a->options_.library, &a->options_.package_dir}) {
+    if (!p->empty() && (p->find('/') != std::string::npos || p == &a->options_.package_dir) && (*p)[0] != '/') {
+      *p = std::filesystem::absolute(*p).string();
+    }
+  }
   a->shm_fd_ = ::memfd_create("jizhan-frames", MFD_CLOEXEC);
   if (a->shm_fd_ < 0) return Status::internal("memfd_create: " + errno_message(errno));
   if (::ftruncate(a->shm_fd_, static_cast<off_t>(options.shared_memory_bytes)) != 0) {
@@ -193,19 +201,38 @@ Result<Json> IsolatedAlgo::call(const Json& request, std::chrono::milliseconds t
 Result<std::string> IsolatedAlgo::process(const std::vector<jz_frame>& frames,
                                           const std::string& args) {
   if (frames.empty()) return Status::invalid_argument("no frames");
-  Json list = Json::array();
+  // Frames already in the shared memory (frame_buffer()) go by offset; the others are
+  // copied in after them.
+  auto inside = [&](const jz_frame& f, size_t n) {
+    return f.data >= shm_ && f.data + n <= shm_ + options_.shared_memory_bytes;
+  };
   size_t offset = 0;
+  for (const auto& f : frames) {
+    const size_t n = frame_bytes(f);
+    if (f.data && inside(f, n)) {
+      offset = std::max(offset, static_cast<size_t>(f.data - shm_) + n);
+    }
+  }
+  offset = (offset + 63) & ~size_t{63};
+  Json list = Json::array();
   for (const auto& f : frames) {
     const size_t n = frame_bytes(f);
     if (!f.data || f.width <= 0 || f.height <= 0 || f.stride <= 0) {
       return Status::invalid_argument("bad frame geometry");
     }
-    if (offset + n > options_.shared_memory_bytes) {
-      return Status::resource_exhausted("frames of this call exceed the shared memory (" +
-                                        std::to_string(options_.shared_memory_bytes) + " bytes)");
+    size_t at = 0;
+    if (inside(f, n)) {
+      at = static_cast<size_t>(f.data - shm_);
+    } else {
+      if (offset + n > options_.shared_memory_bytes) {
+        return Status::resource_exhausted("frames of this call exceed the shared memory (" +
+                                          std::to_string(options_.shared_memory_bytes) + " bytes)");
+      }
+      std::memcpy(shm_ + offset, f.data, n);
+      at = offset;
+      offset += (n + 63) & ~size_t{63};
     }
-    std::memcpy(shm_ + offset, f.data, n);
-    list.push_back({{"offset", offset},
+    list.push_back({{"offset", at},
                     {"width", f.width},
                     {"height", f.height},
                     {"stride", f.stride},
@@ -213,7 +240,6 @@ Result<std::string> IsolatedAlgo::process(const std::vector<jz_frame>& frames,
                     {"ts", f.timestamp_us},
                     {"index", f.frame_index},
                     {"source", f.source_id ? f.source_id : ""}});
-    offset += (n + 63) & ~size_t{63};
   }
   JZ_ASSIGN_OR_RETURN(
       Json answer, call({{"op", "process"}, {"frames", list}, {"args", args}}, options_.timeout));

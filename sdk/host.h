@@ -44,6 +44,10 @@ class IsolatedAlgo {
   // The output JSON. A crash is `unavailable`, a hang `deadline_exceeded`, malformed
   // output `internal`; after any of them the next call starts a fresh child.
   Result<std::string> process(const std::vector<jz_frame>& frames, const std::string& args = "");
+  // The shared memory, for a caller that can produce its frame there (a decoder writing
+  // into it): a frame whose pixels lie inside it crosses without a copy.
+  uint8_t* frame_buffer() const { return shm_; }
+  size_t frame_buffer_bytes() const { return options_.shared_memory_bytes; }
   // How many times a child was replaced after a failure.
   int restarts() const { return restarts_; }
 

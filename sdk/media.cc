@@ -80,6 +80,11 @@ class Video final : public FrameSource {
       out.index = index;
       out.timestamp_us = ts;
       out.source = o_.input;
+      const int w = static_cast<int>(cap_->get(cv::CAP_PROP_FRAME_WIDTH));
+      const int h = static_cast<int>(cap_->get(cv::CAP_PROP_FRAME_HEIGHT));
+      if (buffer_ && w > 0 && h > 0 && size_t(w) * h * 3 <= buffer_bytes_) {
+        out.bgr = cv::Mat(h, w, CV_8UC3, buffer_);  // retrieve() writes in place when it fits
+      }
       if (!cap_->retrieve(out.bgr) || out.bgr.empty()) {
         out.error = "cannot decode frame " + std::to_string(index);
       }

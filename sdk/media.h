@@ -41,6 +41,17 @@ class FrameSource {
   // `error` set (its index used), so the caller reports it and carries on.
   virtual bool next(Frame& out) = 0;
   virtual const char* kind() const = 0;  // "image", "folder", "video" or "stream"
+  // Video and streams: decode frames into this buffer when they fit (e.g. the isolated
+  // host's shared memory, so that frames reach the algorithm without a copy). The frame is
+  // valid until the next call of next().
+  void decode_into(uint8_t* buffer, size_t bytes) {
+    buffer_ = buffer;
+    buffer_bytes_ = bytes;
+  }
+
+ protected:
+  uint8_t* buffer_ = nullptr;
+  size_t buffer_bytes_ = 0;
 };
 
 // True for rtsp:// http:// https:// udp:// tcp:// rtmp:// srt:// URLs.

@@ -153,12 +153,11 @@ Result<Decoded> decode_raw(const pb::RawFrame& r) {
                                     " bytes of pixels; " + std::to_string(stride * rows) +
                                     " needed for that size");
   }
-  d.raw = r.pixels();
   d.frame.struct_size = sizeof d.frame;
   d.frame.width = r.width();
   d.frame.height = r.height();
   d.frame.stride = static_cast<int32_t>(stride);
-  d.frame.data = reinterpret_cast<const uint8_t*>(d.raw.data());
+  d.frame.data = reinterpret_cast<const uint8_t*>(r.pixels().data());  // the request outlives the call
   return d;
 }
 
