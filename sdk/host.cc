@@ -8,8 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include "core/subprocess.h"
@@ -86,8 +86,10 @@ Result<std::unique_ptr<IsolatedAlgo>> IsolatedAlgo::start(const HostOptions& opt
   std::unique_ptr<IsolatedAlgo> a(new IsolatedAlgo());
   a->options_ = options;
   // The child may run in another folder (package_dir): relative paths are made absolute.
-  for (std::string* p : {&a->options_.host_binary, &a->options_.library, &a->options_.package_dir}) {
-    if (!p->empty() && (p->find('/') != std::string::npos || p == &a->options_.package_dir) && (*p)[0] != '/') {
+  for (std::string* p :
+       {&a->options_.host_binary, &a->options_.library, &a->options_.package_dir}) {
+    if (!p->empty() && (p->find('/') != std::string::npos || p == &a->options_.package_dir) &&
+        (*p)[0] != '/') {
       *p = std::filesystem::absolute(*p).string();
     }
   }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -144,23 +145,44 @@ Result<std::string> normalize_activation_code(std::string_view code) {
 }
 
 Result<std::string> machine_fingerprint() {
+  // The machine id systemd or D-Bus keeps; without one (a bare container), the network
+  // interfaces' hardware addresses and the host name.
+  std::string id;
   for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
     auto text = read_file(path);
     if (!text.ok()) continue;
-    std::string id = *text;
+    id = *text;
     while (!id.empty() && std::isspace(static_cast<unsigned char>(id.back()))) id.pop_back();
-    if (id.size() < 16) continue;
-    std::string h = sha256_hex("jizhan-machine-v1:" + id).substr(0, 16);
-    std::string out;
-    for (size_t i = 0; i < h.size(); ++i) {
-      if (i > 0 && i % 4 == 0) out += '-';
-      out += static_cast<char>(std::toupper(static_cast<unsigned char>(h[i])));
-    }
-    return out;
+    if (id.size() >= 16) break;
+    id.clear();
   }
-  return Status::failed_precondition(
-      "cannot tell this machine apart: /etc/machine-id is missing or empty (create it with "
-      "`systemd-machine-id-setup` or `dbus-uuidgen --ensure=/etc/machine-id`)");
+  if (id.empty()) {
+    std::vector<std::string> macs;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/sys/class/net", ec)) {
+      if (e.path().filename() == "lo") continue;
+      auto mac = read_file((e.path() / "address").string());
+      if (mac.ok() && mac->rfind("00:00:00:00:00:00", 0) != 0) macs.push_back(*mac);
+    }
+    std::sort(macs.begin(), macs.end());
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    for (const auto& m : macs) id += m;
+    if (!macs.empty()) id += std::string("@") + host;
+  }
+  if (id.empty()) {
+    return Status::failed_precondition(
+        "cannot tell this machine apart: /etc/machine-id is missing or empty and there is no "
+        "network interface (create it with `systemd-machine-id-setup` or `dbus-uuidgen "
+        "--ensure=/etc/machine-id`)");
+  }
+  std::string h = sha256_hex("jizhan-machine-v1:" + id).substr(0, 16);
+  std::string out;
+  for (size_t i = 0; i < h.size(); ++i) {
+    if (i > 0 && i % 4 == 0) out += '-';
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(h[i])));
+  }
+  return out;
 }
 
 Result<Issued> issue_licence(IssueOptions o) {

@@ -53,7 +53,8 @@ std::string new_activation_code();
 // and the check characters; the error says what to look for.
 Result<std::string> normalize_activation_code(std::string_view code);
 
-// This machine's fingerprint: SHA-256 of /etc/machine-id (or D-Bus's), as 4x4 hex groups.
+// This machine's fingerprint, as 4x4 hex groups: SHA-256 of /etc/machine-id (or D-Bus's);
+// where neither exists (a bare container), of the network hardware addresses and host name.
 Result<std::string> machine_fingerprint();
 
 struct IssueOptions {

@@ -39,7 +39,9 @@ struct Entry {
 
 // Writes a gzip tar with exactly these entries.
 std::string tar(const std::vector<Entry>& entries) {
-  std::string out(1 << 20, '\0');
+  size_t room = 1 << 20;
+  for (const auto& e : entries) room += e.data.size() + 1024;
+  std::string out(room, '\0');
   size_t used = 0;
   archive* a = archive_write_new();
   archive_write_add_filter_gzip(a);

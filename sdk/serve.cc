@@ -157,7 +157,8 @@ Result<Decoded> decode_raw(const pb::RawFrame& r) {
   d.frame.width = r.width();
   d.frame.height = r.height();
   d.frame.stride = static_cast<int32_t>(stride);
-  d.frame.data = reinterpret_cast<const uint8_t*>(r.pixels().data());  // the request outlives the call
+  d.frame.data =
+      reinterpret_cast<const uint8_t*>(r.pixels().data());  // the request outlives the call
   return d;
 }
 

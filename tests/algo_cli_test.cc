@@ -339,8 +339,9 @@ TEST_F(AlgoCli, LicencesAreRequiredCheckedAndExplained) {
                       .env = {{"JIZHAN_CONFIG_DIR", config_}, {"TMPDIR", dir_.str()}},
                       .new_process_group = true});
     ASSERT_TRUE(h.ok());
-    // Holding once it writes results; a run that could not connect exits.
-    for (int j = 0; j < 40; ++j) {
+    // Holding once it writes results; a run that could not connect exits. (A slow start,
+    // as under sanitizers, is waited for: ffmpeg serves one connection only.)
+    for (int j = 0; j < 600; ++j) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (h->wait_for(std::chrono::milliseconds(0))) break;
       auto text = read_file(path("hold.jsonl"));
@@ -348,6 +349,10 @@ TEST_F(AlgoCli, LicencesAreRequiredCheckedAndExplained) {
         holder.emplace(std::move(*h));
         break;
       }
+    }
+    if (!holder && !h->wait_for(std::chrono::milliseconds(0))) {
+      h->signal(SIGKILL);
+      h->wait();
     }
   }
   ASSERT_TRUE(holder.has_value()) << "the first run never started reading the stream";

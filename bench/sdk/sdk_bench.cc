@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   std::vector<cv::Mat> images;
   for (int k = 0; k < 4; ++k) {
     images.push_back(jz::testing::faces_image(
-        1920, 1080, {{300 + 40 * k, 400, 220}, {900, 500 - 20 * k, 160}, {1500, 450, 120 + 10 * k}}));
+        1920, 1080,
+        {{300 + 40 * k, 400, 220}, {900, 500 - 20 * k, 160}, {1500, 450, 120 + 10 * k}}));
   }
   std::vector<std::string> jpegs;
   for (const auto& m : images) {
@@ -97,7 +98,8 @@ int main(int argc, char** argv) {
   std::vector<cv::Mat> shared;
   for (size_t k = 0; k < images.size(); ++k) {
     // After the first 8 MiB, where the copying way puts its frame.
-    const size_t bytes = images[k].total() * 3, at = (size_t{8} << 20) + k * ((bytes + 63) & ~size_t{63});
+    const size_t bytes = images[k].total() * 3,
+                 at = (size_t{8} << 20) + k * ((bytes + 63) & ~size_t{63});
     if (at + bytes > (*isolated)->frame_buffer_bytes()) return die("shared memory too small");
     shared.emplace_back(images[k].rows, images[k].cols, CV_8UC3, (*isolated)->frame_buffer() + at);
     images[k].copyTo(shared.back());
@@ -199,8 +201,9 @@ int main(int argc, char** argv) {
     std::vector<cv::Mat> fshared;
     for (size_t k = 0; k < images.size(); ++k) {
       const size_t bytes = images[k].total() * 3;
-      fshared.emplace_back(images[k].rows, images[k].cols, CV_8UC3,
-                           (*fiso)->frame_buffer() + (size_t{8} << 20) + k * ((bytes + 63) & ~size_t{63}));
+      fshared.emplace_back(
+          images[k].rows, images[k].cols, CV_8UC3,
+          (*fiso)->frame_buffer() + (size_t{8} << 20) + k * ((bytes + 63) & ~size_t{63}));
       images[k].copyTo(fshared.back());
     }
     const int calls = 300;
@@ -209,22 +212,26 @@ int main(int argc, char** argv) {
       for (const std::string way : {"in-process", "isolated", "shared"}) {
         const auto t0 = Clock::now();
         for (int i = 0; i < calls; ++i) {
-          auto f = view(way == "shared" ? fshared[i % fshared.size()] : images[i % images.size()], i);
+          auto f =
+              view(way == "shared" ? fshared[i % fshared.size()] : images[i % images.size()], i);
           auto r = way == "in-process" ? (*fin)->process({f}) : (*fiso)->process({f});
           if (!r.ok()) return die(r.status().message());
         }
-        us[way].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / calls);
+        us[way].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() /
+                          calls);
       }
     }
     const double a = median(us["in-process"]), b = median(us["isolated"]), c = median(us["shared"]);
-    std::printf("\nHost overhead alone (faulty, which sums one row, on the same 1080p frames; %d calls "
-                "a round):\n\n| way | ms per call | added by isolation |\n|---|---:|---:|\n"
-                "| in-process | %.3f | |\n| isolated (frame copied in) | %.3f | %.3f |\n"
-                "| isolated, in shared memory | %.3f | %.3f |\n",
-                calls, a / 1000, b / 1000, (b - a) / 1000, c / 1000, (c - a) / 1000);
-    std::printf("\n{\"overhead_ms\":{\"in_process\":%.4f,\"isolated\":%.4f,\"added\":%.4f,"
-                "\"in_shared_memory\":%.4f,\"added_in_shared_memory\":%.4f}}\n",
-                a / 1000, b / 1000, (b - a) / 1000, c / 1000, (c - a) / 1000);
+    std::printf(
+        "\nHost overhead alone (faulty, which sums one row, on the same 1080p frames; %d calls "
+        "a round):\n\n| way | ms per call | added by isolation |\n|---|---:|---:|\n"
+        "| in-process | %.3f | |\n| isolated (frame copied in) | %.3f | %.3f |\n"
+        "| isolated, in shared memory | %.3f | %.3f |\n",
+        calls, a / 1000, b / 1000, (b - a) / 1000, c / 1000, (c - a) / 1000);
+    std::printf(
+        "\n{\"overhead_ms\":{\"in_process\":%.4f,\"isolated\":%.4f,\"added\":%.4f,"
+        "\"in_shared_memory\":%.4f,\"added_in_shared_memory\":%.4f}}\n",
+        a / 1000, b / 1000, (b - a) / 1000, c / 1000, (c - a) / 1000);
   }
   return agree ? 0 : 1;
 }
