@@ -7,6 +7,7 @@
 #include "cli/client_commands.h"
 #include "cli/eval_command.h"
 #include "cli/route_command.h"
+#include "cli/sched_command.h"
 #include "cli/server_command.h"
 #include "cli/server_config.h"
 #include "core/clock.h"
@@ -136,6 +137,7 @@ int main(int argc, char** argv) {
   jz::cli::RouteCommands route(app);
   jz::cli::EvalCommands eval(app);
   jz::cli::AlgoCommands algo(app);
+  jz::cli::SchedCommands sched(app);
 
   // The child side of the isolated algorithm host (sdk/host.h); not for people.
   std::string host_lib;
@@ -160,6 +162,7 @@ int main(int argc, char** argv) {
   if (route.chosen()) return route.run();
   if (eval.chosen()) return eval.run();
   if (algo.chosen()) return algo.run();
+  if (sched.chosen()) return sched.run();
   if (*algo_host) {
     return jz::sdk::run_algo_host(host_lib, host_sock, host_shm, host_shm_bytes, host_mem);
   }

@@ -1,0 +1,136 @@
+#include "cli/sched_command.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "core/json.h"
+#include "sched/scheduler.h"
+
+namespace jz::cli {
+namespace {
+
+double rss_mib() {  // current resident memory
+  std::ifstream in("/proc/self/statm");
+  long size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024.0) / 1024.0;
+}
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+}  // namespace
+
+SchedCommands::SchedCommands(CLI::App& app) {
+  auto* sched = app.add_subcommand("sched", "The GPU scheduling engine (docs/SCHEDULING.md)");
+  sched->require_subcommand(1);
+  auto* bench = sched->add_subcommand(
+      "bench",
+      "Build a cluster and a backlog in memory, schedule it until nothing more fits, and print\n"
+      "one JSON line: placements, seconds, placements_per_second, peak_rss_mib,\n"
+      "bytes_per_pending_job. Projects share one cohort with equal nominal quotas; jobs ask\n"
+      "for 1, 2, 4 or 8 GPUs (mostly 1), or with --shares half of them for a GPU share.");
+  bench->add_option("--nodes", nodes_, "Nodes")->capture_default_str();
+  bench->add_option("--gpus-per-node", gpus_per_node_, "GPUs per node")->capture_default_str();
+  bench->add_option("--jobs", jobs_, "Pending jobs")->capture_default_str();
+  bench->add_option("--projects", projects_, "Projects (queues)")->capture_default_str();
+  bench->add_flag("--shares", shares_, "Half of the jobs ask for a GPU share");
+  bench->add_option("--policy", policy_, "binpack or spread")
+      ->check(CLI::IsMember({"binpack", "spread"}))
+      ->capture_default_str();
+  bench->add_option("--seed", seed_, "Random seed")->capture_default_str();
+  bench->callback([this] { action_ = [this] { return this->bench(); }; });
+}
+
+int SchedCommands::bench() {
+  if (nodes_ < 1 || gpus_per_node_ < 1 || projects_ < 1 || jobs_ < 1) {
+    std::cerr << "jizhan sched bench: error: --nodes, --gpus-per-node, --jobs and --projects must "
+                 "be 1 or more\n";
+    return 2;
+  }
+  sched::Options o;
+  o.policy = policy_ == "spread" ? sched::Policy::kSpread : sched::Policy::kBinpack;
+  sched::Scheduler s(o);
+  for (int n = 0; n < nodes_; ++n) {
+    sched::NodeSpec spec;
+    spec.name = "node-" + std::to_string(n);
+    spec.cpu_milli = 128000;
+    spec.memory_mib = 1024 * 1024;
+    for (int g = 0; g < gpus_per_node_; ++g) spec.gpus.push_back({"", 81920, 132, true});
+    if (auto st = s.add_node(spec); !st.ok()) {
+      std::cerr << "jizhan sched bench: error: " << st.message() << "\n";
+      return 1;
+    }
+  }
+  const int64_t capacity = int64_t{nodes_} * gpus_per_node_ * 1000;
+  for (int p = 0; p < projects_; ++p) {
+    sched::QueueSpec q;
+    q.project = "project-" + std::to_string(p);
+    q.cohort = "workspace";
+    q.nominal_milli = capacity / projects_;
+    q.per_user_milli = q.nominal_milli / 2 + 1000;
+    (void)s.set_queue(q);
+  }
+  std::mt19937_64 rng(seed_);
+  const double before = rss_mib();
+  for (int64_t i = 0; i < jobs_; ++i) {
+    sched::JobSpec j;
+    j.id = i + 1;
+    j.project = "project-" + std::to_string(rng() % projects_);
+    j.user = "user-" + std::to_string(rng() % 10);
+    j.priority = static_cast<int>(rng() % 3);
+    const int r = static_cast<int>(rng() % 100);
+    if (shares_ && r < 50) {
+      j.share_cores_percent = 10 + static_cast<int>(rng() % 5) * 10;
+      j.share_memory_mib = 4096 * (1 + static_cast<int>(rng() % 4));
+    } else {
+      j.gpus = r < 70 ? 1 : r < 85 ? 2 : r < 95 ? 4 : 8;
+      j.gpus = std::min(j.gpus, gpus_per_node_);
+    }
+    j.cpu_milli = 4000;
+    j.memory_mib = 16384;
+    j.runtime_estimate_ms = 3600 * 1000;
+    if (auto st = s.submit(j, 0); !st.ok()) {
+      std::cerr << "jizhan sched bench: error: " << st.message() << "\n";
+      return 1;
+    }
+  }
+  const double after = rss_mib();
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t placements = 0, cycles = 0;
+  for (;;) {
+    int64_t placed = 0;
+    for (const auto& d : s.cycle(1)) placed += d.kind == sched::Decision::Kind::kPlace;
+    ++cycles;
+    placements += placed;
+    if (placed == 0) break;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Status inv = s.check_invariants();
+  Json out = {
+      {"nodes", nodes_},
+      {"gpus_per_node", gpus_per_node_},
+      {"jobs", jobs_},
+      {"projects", projects_},
+      {"shares", shares_},
+      {"placements", placements},
+      {"cycles", cycles},
+      {"seconds", secs},
+      {"placements_per_second", secs > 0 ? placements / secs : 0.0},
+      {"charged_gpus_over_capacity", static_cast<double>(s.allocated_milli()) / capacity},
+      {"peak_rss_mib", peak_rss_mib()},
+      {"bytes_per_pending_job", (after - before) * 1024 * 1024 / static_cast<double>(jobs_)},
+      {"invariants", inv.ok() ? "hold" : inv.message()}};
+  std::cout << out.dump() << "\n";
+  return inv.ok() ? 0 : 1;
+}
+
+}  // namespace jz::cli

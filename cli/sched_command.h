@@ -1,0 +1,26 @@
+// `jizhan sched bench`: the scheduling engine's speed on a generated cluster and backlog
+// (docs/SCHEDULING.md, docs/BENCHMARKS.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace jz::cli {
+
+class SchedCommands {
+ public:
+  explicit SchedCommands(CLI::App& app);
+  bool chosen() const { return static_cast<bool>(action_); }
+  int run() { return action_(); }
+
+ private:
+  int bench();
+  std::function<int()> action_;
+  int nodes_ = 1000, gpus_per_node_ = 8, projects_ = 50;
+  int64_t jobs_ = 100000;
+  bool shares_ = false;
+  uint64_t seed_ = 1;
+  std::string policy_ = "binpack";
+};
+
+}  // namespace jz::cli

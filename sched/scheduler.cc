@@ -1,0 +1,1145 @@
+#include "sched/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace jz::sched {
+namespace {
+
+std::string gpus_text(int64_t milli) {
+  if (milli % 1000 == 0) return std::to_string(milli / 1000);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", milli / 1000.0);
+  return buf;
+}
+
+std::string limit_text(int64_t milli) {
+  return milli >= kUnlimited ? "unlimited" : gpus_text(milli);
+}
+
+int64_t sat_add(int64_t a, int64_t b) {
+  return a >= kUnlimited || b >= kUnlimited ? kUnlimited : a + b;
+}
+
+}  // namespace
+
+const char* kind_name(Decision::Kind k) {
+  switch (k) {
+    case Decision::Kind::kPlace:
+      return "place";
+    case Decision::Kind::kPreempt:
+      return "preempt";
+    case Decision::Kind::kPending:
+      return "pending";
+    case Decision::Kind::kReject:
+      return "reject";
+  }
+  return "?";
+}
+
+struct Scheduler::State {
+  struct Device {
+    int mem_total = 0, mem_used = 0;
+    int cores_used = 0;  // percent
+    int shares = 0;
+    bool exclusive = false, healthy = true;
+    bool empty() const { return !exclusive && shares == 0; }
+  };
+  struct Node {
+    std::string name;
+    int group = -1;  // index into groups
+    int64_t cpu_total = 0, cpu_used = 0, mem_total = 0, mem_used = 0;
+    std::vector<Device> gpus;
+    int free_whole = 0;
+    std::set<int64_t> jobs;  // running jobs with a worker here
+    bool alive = true;
+  };
+  // Nodes of one pool and flavor, indexed for placement.
+  struct Group {
+    std::string pool, flavor;
+    std::vector<std::set<int>> by_free;                      // free whole GPUs -> nodes
+    std::set<std::tuple<int, int, int, int>> share_devices;  // free cores, free MiB, node, gpu
+    std::set<int> nodes;
+  };
+  enum class JobState { kPending, kRunning, kPreempting };
+  struct Job {
+    JobSpec spec;
+    int queue = -1, user = -1;
+    int64_t seq = 0;
+    int64_t charge = 0;  // milli-GPUs per worker
+    JobState state = JobState::kPending;
+    int64_t started_ms = 0;
+    std::vector<std::pair<int, std::vector<int>>> placement;  // node, devices
+    std::string reason;
+    int waiting_for = 0;  // preempted jobs still stopping for this one
+  };
+  struct Queue {
+    QueueSpec spec;
+    int cohort = -1;
+    int64_t used = 0;
+    double decayed = 0;  // milli-GPU x ms, halving every half-life
+    int64_t decayed_at = 0;
+    std::set<std::tuple<int, int64_t, int64_t>> pending;  // -priority, seq, job
+    int64_t reserved = 0;  // quota held for jobs whose preemption victims are stopping
+    std::unordered_map<int, int64_t> user_reserved;
+    int64_t running = 0;
+    std::unordered_map<int, int64_t> user_used;
+  };
+  struct Cohort {
+    int64_t borrowed = 0, lendable = 0;
+    std::vector<int> queues;
+  };
+
+  Options options;
+  std::vector<Node> nodes;
+  std::unordered_map<std::string, int> node_index;
+  std::vector<Group> groups;
+  std::vector<Queue> queues;
+  std::unordered_map<std::string, int> queue_index;
+  std::vector<Cohort> cohorts;
+  std::unordered_map<std::string, int> cohort_index;
+  std::unordered_map<std::string, int> users;
+  std::unordered_map<int64_t, Job> jobs;
+  int64_t seq = 0;
+  int64_t capacity = 0, allocated = 0;
+  int min_device_mem = 0;
+  size_t running_jobs = 0;
+
+  // ---- indexes -------------------------------------------------------------------
+
+  int group_of(const std::string& pool, const std::string& flavor) {
+    for (size_t i = 0; i < groups.size(); ++i) {
+      if (groups[i].pool == pool && groups[i].flavor == flavor) return static_cast<int>(i);
+    }
+    groups.push_back({pool, flavor, {}, {}, {}});
+    return static_cast<int>(groups.size() - 1);
+  }
+
+  void unindex(int n) {
+    Node& node = nodes[n];
+    Group& g = groups[node.group];
+    if (node.free_whole < static_cast<int>(g.by_free.size())) g.by_free[node.free_whole].erase(n);
+    for (size_t d = 0; d < node.gpus.size(); ++d) {
+      const Device& dev = node.gpus[d];
+      g.share_devices.erase(
+          {100 - dev.cores_used, dev.mem_total - dev.mem_used, n, static_cast<int>(d)});
+    }
+  }
+
+  void index(int n) {
+    Node& node = nodes[n];
+    if (!node.alive) return;
+    Group& g = groups[node.group];
+    node.free_whole = 0;
+    for (const Device& d : node.gpus) node.free_whole += d.healthy && d.empty() ? 1 : 0;
+    if (static_cast<int>(g.by_free.size()) <= node.free_whole)
+      g.by_free.resize(node.free_whole + 1);
+    g.by_free[node.free_whole].insert(n);
+    for (size_t d = 0; d < node.gpus.size(); ++d) {
+      const Device& dev = node.gpus[d];
+      if (!dev.healthy || dev.exclusive || dev.cores_used >= 100 || dev.mem_used >= dev.mem_total)
+        continue;
+      g.share_devices.insert(
+          {100 - dev.cores_used, dev.mem_total - dev.mem_used, n, static_cast<int>(d)});
+    }
+  }
+
+  // ---- quotas ---------------------------------------------------------------------
+
+  static int64_t borrowed_of(const Queue& q) {
+    return std::max<int64_t>(0, q.used - q.spec.nominal_milli);
+  }
+  static int64_t lendable_of(const Queue& q) {
+    return std::min(q.spec.lending_limit_milli,
+                    std::max<int64_t>(0, q.spec.nominal_milli - q.used));
+  }
+
+  void change_usage(Queue& q, int user, int64_t delta) {
+    if (q.cohort >= 0) {
+      Cohort& c = cohorts[q.cohort];
+      c.borrowed -= borrowed_of(q);
+      c.lendable -= lendable_of(q);
+    }
+    q.used += delta;
+    q.user_used[user] += delta;
+    if (q.cohort >= 0) {
+      Cohort& c = cohorts[q.cohort];
+      c.borrowed += borrowed_of(q);
+      c.lendable += lendable_of(q);
+    }
+  }
+
+  // Why the queue cannot take `amount` more for `user`; "" when it can. `user_level`
+  // says the refusal is the user's limit (other users' jobs may still go).
+  std::string quota_refusal(const Queue& q, int user, const std::string& user_name, int64_t amount,
+                            bool* user_level = nullptr) const {
+    if (user_level) *user_level = false;
+    const int64_t after = q.used + q.reserved + amount;
+    const int64_t cap = sat_add(q.spec.nominal_milli, q.spec.borrowing_limit_milli);
+    if (after > cap) {
+      return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " + limit_text(cap) +
+             " GPUs (nominal " + gpus_text(q.spec.nominal_milli) + ", borrowing limit " +
+             limit_text(q.spec.borrowing_limit_milli) + "); this job needs " + gpus_text(amount);
+    }
+    auto uu = q.user_used.find(user);
+    auto ur = q.user_reserved.find(user);
+    const int64_t mine =
+        (uu == q.user_used.end() ? 0 : uu->second) + (ur == q.user_reserved.end() ? 0 : ur->second);
+    if (mine + amount > q.spec.per_user_milli) {
+      if (user_level) *user_level = true;
+      return "user " + user_name + " uses " + gpus_text(mine) + " of the " +
+             gpus_text(q.spec.per_user_milli) + " GPUs a user may use in project " + q.spec.project;
+    }
+    if (after > q.spec.nominal_milli) {
+      if (q.cohort < 0) {
+        return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " +
+               gpus_text(q.spec.nominal_milli) + " GPUs and has no cohort to borrow from";
+      }
+      const Cohort& c = cohorts[q.cohort];
+      const int64_t borrowed_after = c.borrowed - borrowed_of(q) + (after - q.spec.nominal_milli);
+      // (reserved quota of other queues is not counted here: it is within their nominal,
+      // or they preempted their own lower-priority jobs for it)
+      const int64_t lendable_after = c.lendable - lendable_of(q);
+      if (borrowed_after > lendable_after) {
+        return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " +
+               gpus_text(q.spec.nominal_milli) + " GPUs and its cohort " + q.spec.cohort + " has " +
+               gpus_text(std::max<int64_t>(0, lendable_after - c.borrowed)) + " more to lend (" +
+               gpus_text(lendable_after) + " lendable, " + gpus_text(c.borrowed) + " borrowed)";
+      }
+    }
+    return "";
+  }
+
+  // ---- placement --------------------------------------------------------------------
+
+  bool fits_node(const Node& n, const JobSpec& j) const {
+    return n.alive && n.cpu_total - n.cpu_used >= j.cpu_milli &&
+           n.mem_total - n.mem_used >= j.memory_mib;
+  }
+
+  std::vector<int> groups_for(const JobSpec& j) const {
+    std::vector<int> out;
+    for (size_t i = 0; i < groups.size(); ++i) {
+      if (groups[i].pool == j.pool && (j.flavor.empty() || groups[i].flavor == j.flavor)) {
+        out.push_back(static_cast<int>(i));
+      }
+    }
+    return out;
+  }
+
+  static bool is_share(const JobSpec& j) {
+    return j.share_cores_percent > 0 || j.share_memory_mib > 0;
+  }
+
+  // One worker: a node (and devices) for it, or -1.
+  int find_node(const JobSpec& j, std::vector<int>& devices) const {
+    const bool spread = options.policy == Policy::kSpread;
+    for (int gi : groups_for(j)) {
+      const Group& g = groups[gi];
+      if (is_share(j)) {
+        const int cores = std::max(1, j.share_cores_percent);
+        auto check = [&](const std::tuple<int, int, int, int>& t) {
+          const auto& [free_cores, free_mem, n, d] = t;
+          return free_cores >= cores && free_mem >= j.share_memory_mib && fits_node(nodes[n], j);
+        };
+        int scanned = 0;
+        if (!spread) {
+          for (auto it = g.share_devices.lower_bound({cores, 0, -1, -1});
+               it != g.share_devices.end() && scanned < 512; ++it, ++scanned) {
+            if (check(*it)) {
+              devices = {std::get<3>(*it)};
+              return std::get<2>(*it);
+            }
+          }
+        } else {
+          for (auto it = g.share_devices.rbegin(); it != g.share_devices.rend() && scanned < 512;
+               ++it, ++scanned) {
+            if (std::get<0>(*it) < cores) break;
+            if (check(*it)) {
+              devices = {std::get<3>(*it)};
+              return std::get<2>(*it);
+            }
+          }
+        }
+        continue;
+      }
+      const int need = j.gpus;
+      const int top = static_cast<int>(g.by_free.size()) - 1;
+      if (need == 0) {  // CPU only
+        for (int n : g.nodes) {
+          if (fits_node(nodes[n], j)) {
+            devices.clear();
+            return n;
+          }
+        }
+        continue;
+      }
+      for (int k = spread ? top : need; spread ? k >= need : k <= top; k += spread ? -1 : 1) {
+        if (k < 0 || k > top) continue;
+        int scanned = 0;
+        for (int n : g.by_free[k]) {
+          if (++scanned > 64) break;
+          if (!fits_node(nodes[n], j)) continue;
+          devices.clear();
+          const Node& node = nodes[n];
+          for (size_t d = 0; d < node.gpus.size() && static_cast<int>(devices.size()) < need; ++d) {
+            if (node.gpus[d].healthy && node.gpus[d].empty())
+              devices.push_back(static_cast<int>(d));
+          }
+          return n;
+        }
+      }
+    }
+    return -1;
+  }
+
+  void allocate(int n, const std::vector<int>& devices, const JobSpec& j, int sign) {
+    unindex(n);
+    Node& node = nodes[n];
+    node.cpu_used += sign * j.cpu_milli;
+    node.mem_used += sign * j.memory_mib;
+    for (int d : devices) {
+      Device& dev = node.gpus[d];
+      if (is_share(j)) {
+        dev.cores_used += sign * std::max(1, j.share_cores_percent);
+        dev.mem_used += sign * j.share_memory_mib;
+        dev.shares += sign;
+      } else {
+        dev.exclusive = sign > 0;
+      }
+    }
+    index(n);
+  }
+
+  // Places every worker, or none.
+  bool place(Job& job, std::vector<WorkerPlacement>* out) {
+    std::vector<std::pair<int, std::vector<int>>> done;
+    for (int w = 0; w < job.spec.workers; ++w) {
+      std::vector<int> devices;
+      const int n = find_node(job.spec, devices);
+      if (n < 0) {
+        for (auto it = done.rbegin(); it != done.rend(); ++it)
+          allocate(it->first, it->second, job.spec, -1);
+        return false;
+      }
+      allocate(n, devices, job.spec, +1);
+      done.push_back({n, devices});
+    }
+    job.placement = std::move(done);
+    if (out) {
+      for (const auto& [n, devices] : job.placement) out->push_back({nodes[n].name, devices});
+    }
+    return true;
+  }
+
+  void release(Job& job) {
+    for (const auto& [n, devices] : job.placement) {
+      if (nodes[n].alive) allocate(n, devices, job.spec, -1);
+      nodes[n].jobs.erase(job.spec.id);
+    }
+    job.placement.clear();
+    Queue& q = queues[job.queue];
+    change_usage(q, job.user, -job.charge * job.spec.workers);
+    allocated -= job.charge * job.spec.workers;
+    q.running--;
+    running_jobs--;
+  }
+
+  void start(Job& job, int64_t now) {
+    if (nominated.erase(job.spec.id)) hold_quota(job, -1);
+    Queue& q = queues[job.queue];
+    q.pending.erase({-job.spec.priority, job.seq, job.spec.id});
+    change_usage(q, job.user, job.charge * job.spec.workers);
+    allocated += job.charge * job.spec.workers;
+    q.running++;
+    running_jobs++;
+    job.state = JobState::kRunning;
+    job.started_ms = now;
+    job.reason.clear();
+    for (const auto& [n, devices] : job.placement) nodes[n].jobs.insert(job.spec.id);
+  }
+
+  // ---- fair share -----------------------------------------------------------------
+
+  void decay(Queue& q, int64_t now) {
+    const int64_t dt = std::max<int64_t>(0, now - q.decayed_at);
+    if (dt == 0) return;
+    const double f =
+        std::exp2(-static_cast<double>(dt) / std::max<int64_t>(1, options.usage_half_life_ms));
+    q.decayed = q.decayed * f + static_cast<double>(q.used) * dt;
+    q.decayed_at = now;
+  }
+
+  // Decayed usage (as GPUs held over one half-life) plus current usage, over entitlement.
+  double share_of(const Queue& q) const {
+    const double entitled =
+        std::max<double>(1000.0, static_cast<double>(q.spec.nominal_milli)) * q.spec.weight;
+    const double history = q.decayed / std::max<int64_t>(1, options.usage_half_life_ms);
+    return (static_cast<double>(q.used) + history) / entitled;
+  }
+
+  // ---- backfill -------------------------------------------------------------------
+
+  // The estimated time enough GPUs free up in the job's pool, from running jobs' estimates;
+  // kUnlimited when some needed job has no estimate.
+  int64_t shadow_time(const Job& job, int64_t now) const {
+    int64_t free = 0;
+    std::vector<std::pair<int64_t, int64_t>> ends;  // end, milli
+    for (int gi : groups_for(job.spec)) {
+      for (int n : groups[gi].nodes) {
+        const Node& node = nodes[n];
+        for (const Device& d : node.gpus) free += d.healthy && d.empty() ? 1000 : 0;
+        for (int64_t id : node.jobs) {
+          const Job& r = jobs.at(id);
+          const int64_t est = r.spec.runtime_estimate_ms;
+          ends.push_back({est > 0 ? r.started_ms + est : kUnlimited, r.charge});
+        }
+      }
+    }
+    const int64_t need = job.charge * job.spec.workers;
+    if (free >= need) return now;
+    std::sort(ends.begin(), ends.end());
+    for (const auto& [end, milli] : ends) {
+      free += milli;
+      if (free >= need) return std::max(now, end);
+    }
+    return kUnlimited;
+  }
+
+  // ---- preemption -----------------------------------------------------------------
+
+  // Whether one worker of `j` fits on node `n` as it is now.
+  bool worker_fits(const JobSpec& j, int n) const {
+    const Node& node = nodes[n];
+    if (!fits_node(node, j)) return false;
+    if (is_share(j)) {
+      for (const Device& d : node.gpus) {
+        if (d.healthy && !d.exclusive && 100 - d.cores_used >= std::max(1, j.share_cores_percent) &&
+            d.mem_total - d.mem_used >= j.share_memory_mib) {
+          return true;
+        }
+      }
+      return false;
+    }
+    int empty = 0;
+    for (const Device& d : node.gpus) empty += d.healthy && d.empty();
+    return empty >= j.gpus;
+  }
+
+  // Tentative allocations, undone in reverse.
+  struct Change {
+    int node;
+    std::vector<int> devices;
+    const JobSpec* spec;
+    int sign;
+  };
+  std::vector<Change> log;
+  void apply(int n, const std::vector<int>& devices, const JobSpec& spec, int sign) {
+    allocate(n, devices, spec, sign);
+    log.push_back({n, devices, &spec, sign});
+  }
+  void rollback(size_t mark) {
+    while (log.size() > mark) {
+      const Change c = log.back();
+      log.pop_back();
+      allocate(c.node, c.devices, *c.spec, -c.sign);
+    }
+  }
+
+  // Victims that would let `job` run: for each worker the node needing the fewest;
+  // there, borrowers first, lowest priority first, youngest first; never a
+  // non-preemptible job. Empty when no set of victims would.
+  std::vector<int64_t> victims_for(const Job& job, std::string* why_not) {
+    const Queue& q = queues[job.queue];
+    const bool under_nominal = q.used + job.charge * job.spec.workers <= q.spec.nominal_milli;
+    auto borrowing = [&](const Job& r) {
+      const Queue& rq = queues[r.queue];
+      return rq.used > rq.spec.nominal_milli;
+    };
+    auto eligible = [&](const Job& r) {
+      if (r.state != JobState::kRunning || !r.spec.preemptible) return false;
+      if (r.spec.priority < job.spec.priority) return true;
+      // Equal or higher priority: only to reclaim lent quota from a borrower in the cohort.
+      return r.queue != job.queue && under_nominal && q.cohort >= 0 &&
+             queues[r.queue].cohort == q.cohort && borrowing(r);
+    };
+    auto order = [&](int64_t a, int64_t b) {
+      const Job& x = jobs.at(a);
+      const Job& y = jobs.at(b);
+      return std::make_tuple(!borrowing(x), x.spec.priority, -x.started_ms, a) <
+             std::make_tuple(!borrowing(y), y.spec.priority, -y.started_ms, b);
+    };
+    const size_t start_mark = log.size();
+    std::vector<int64_t> victims;
+    std::set<int64_t> taken;
+    int blocked_by_non_preemptible = 0;
+    for (int w = 0; w < job.spec.workers; ++w) {
+      std::vector<int> devices;
+      int n = find_node(job.spec, devices);
+      if (n < 0) {
+        int best_node = -1;
+        size_t best_count = 0;
+        for (int gi : groups_for(job.spec)) {
+          for (int cand : groups[gi].nodes) {
+            std::vector<int64_t> list;
+            for (int64_t id : nodes[cand].jobs) {
+              if (taken.count(id)) continue;
+              const Job& r = jobs.at(id);
+              if (eligible(r)) {
+                list.push_back(id);
+              } else if (!r.spec.preemptible && r.spec.priority < job.spec.priority) {
+                ++blocked_by_non_preemptible;
+              }
+            }
+            if (list.empty()) continue;
+            std::sort(list.begin(), list.end(), order);
+            const size_t mark = log.size();
+            size_t k = 0;
+            bool fit = false;
+            for (int64_t id : list) {
+              if (best_node >= 0 && k + 1 >= best_count) break;  // cannot beat the best
+              const Job& r = jobs.at(id);
+              for (const auto& [rn, rdev] : r.placement) {
+                if (rn == cand) apply(rn, rdev, r.spec, -1);
+              }
+              ++k;
+              if (worker_fits(job.spec, cand)) {
+                fit = true;
+                break;
+              }
+            }
+            rollback(mark);
+            if (fit) {
+              best_node = cand;
+              best_count = k;
+              // Remember the victims: the first k of this node's order.
+              best_list = std::vector<int64_t>(list.begin(), list.begin() + static_cast<long>(k));
+            }
+          }
+        }
+        if (best_node < 0) {
+          rollback(start_mark);
+          if (why_not && blocked_by_non_preemptible > 0) {
+            *why_not = "not preempting " + std::to_string(blocked_by_non_preemptible) +
+                       " lower-priority job(s) in the way: non-preemptible";
+          }
+          return {};
+        }
+        for (int64_t id : best_list) {
+          const Job& r = jobs.at(id);
+          for (const auto& [rn, rdev] : r.placement) apply(rn, rdev, r.spec, -1);
+          taken.insert(id);
+          victims.push_back(id);
+        }
+        n = find_node(job.spec, devices);
+        if (n < 0) {
+          rollback(start_mark);
+          return {};
+        }
+      }
+      apply(n, devices, job.spec, +1);
+    }
+    rollback(start_mark);
+    return victims;
+  }
+  std::vector<int64_t> best_list;
+
+  // Priorities of running preemptible jobs per group, so a cycle knows cheaply whether
+  // preemption could help at all.
+  std::vector<std::multiset<int>> preemptible_priorities;
+  std::vector<Decision> rejected;  // decided at submit, reported by the next cycle
+  // Jobs that preempted others: they go first once their victims stop, and until then
+  // hold their pool against jobs of lower or equal priority.
+  std::map<int64_t, int64_t> nominated;      // job -> 0
+  std::map<int64_t, int64_t> preempted_for;  // victim -> the job it makes room for
+
+  void track(const Job& j, bool add) {
+    if (!j.spec.preemptible) return;
+    std::set<int> seen;
+    for (const auto& [n, devices] : j.placement) {
+      const int g = nodes[n].group;
+      if (!seen.insert(g).second) continue;
+      if (static_cast<int>(preemptible_priorities.size()) <= g)
+        preemptible_priorities.resize(g + 1);
+      auto& m = preemptible_priorities[g];
+      if (add) {
+        m.insert(j.spec.priority);
+      } else if (auto it = m.find(j.spec.priority); it != m.end()) {
+        m.erase(it);
+      }
+    }
+  }
+
+  bool preemption_may_help(const Job& j) const {
+    const Queue& q = queues[j.queue];
+    const bool reclaim = q.used + j.charge * j.spec.workers <= q.spec.nominal_milli &&
+                         q.cohort >= 0 && cohorts[q.cohort].borrowed > 0;
+    for (int g : groups_for(j.spec)) {
+      if (g >= static_cast<int>(preemptible_priorities.size())) continue;
+      const auto& m = preemptible_priorities[g];
+      if (m.empty()) continue;
+      if (reclaim || *m.begin() < j.spec.priority) return true;
+    }
+    return false;
+  }
+
+  // Drops a job that ended (finished, cancelled, lost) and what referred to it.
+  void forget(int64_t id) {
+    if (auto v = preempted_for.find(id); v != preempted_for.end()) {
+      auto f = jobs.find(v->second);
+      if (f != jobs.end() && f->second.waiting_for > 0) f->second.waiting_for--;
+      preempted_for.erase(v);
+    }
+    if (nominated.erase(id)) hold_quota(jobs.at(id), -1);
+    jobs.erase(id);
+  }
+
+  void hold_quota(const Job& j, int sign) {
+    Queue& q = queues[j.queue];
+    q.reserved += sign * j.charge * j.spec.workers;
+    q.user_reserved[j.user] += sign * j.charge * j.spec.workers;
+  }
+
+  void set_reason(Job& j, std::string reason, std::vector<Decision>& out) {
+    if (j.reason == reason) return;
+    j.reason = std::move(reason);
+    out.push_back({Decision::Kind::kPending, j.spec.id, {}, 0, 0, j.reason});
+  }
+};
+
+}  // namespace jz::sched
+
+namespace jz::sched {
+
+Scheduler::Scheduler(Options options) : s_(std::make_unique<State>()) { s_->options = options; }
+Scheduler::~Scheduler() = default;
+
+Status Scheduler::add_node(const NodeSpec& spec) {
+  State& S = *s_;
+  if (spec.name.empty()) return Status::invalid_argument("a node needs a name");
+  if (S.node_index.count(spec.name)) {
+    return Status::already_exists("node " + spec.name + " is already in the cluster");
+  }
+  if (spec.cpu_milli < 0 || spec.memory_mib < 0) {
+    return Status::invalid_argument("node " + spec.name + ": CPU and memory cannot be negative");
+  }
+  for (size_t i = 0; i < spec.gpus.size(); ++i) {
+    if (spec.gpus[i].memory_mib <= 0) {
+      return Status::invalid_argument("node " + spec.name + ": GPU " + std::to_string(i) +
+                                      " needs its memory in MiB");
+    }
+  }
+  State::Node n;
+  n.name = spec.name;
+  n.group = S.group_of(spec.pool, spec.flavor);
+  n.cpu_total = spec.cpu_milli;
+  n.mem_total = spec.memory_mib;
+  for (const auto& g : spec.gpus) {
+    State::Device d;
+    d.mem_total = g.memory_mib;
+    d.healthy = g.healthy;
+    n.gpus.push_back(d);
+    S.capacity += g.healthy ? 1000 : 0;
+    S.min_device_mem =
+        S.min_device_mem == 0 ? g.memory_mib : std::min(S.min_device_mem, g.memory_mib);
+  }
+  const int id = static_cast<int>(S.nodes.size());
+  S.nodes.push_back(std::move(n));
+  S.node_index[spec.name] = id;
+  S.groups[S.nodes[id].group].nodes.insert(id);
+  S.index(id);
+  return {};
+}
+
+Result<std::vector<int64_t>> Scheduler::remove_node(const std::string& name) {
+  State& S = *s_;
+  auto it = S.node_index.find(name);
+  if (it == S.node_index.end()) return Status::not_found("no node " + name + " in the cluster");
+  const int n = it->second;
+  std::vector<int64_t> lost(S.nodes[n].jobs.begin(), S.nodes[n].jobs.end());
+  for (int64_t id : lost) {
+    State::Job& j = S.jobs.at(id);
+    if (j.state == State::JobState::kRunning) S.track(j, false);
+    S.release(j);
+    S.forget(id);
+  }
+  S.unindex(n);
+  for (const auto& d : S.nodes[n].gpus) S.capacity -= d.healthy ? 1000 : 0;
+  S.nodes[n].alive = false;
+  S.groups[S.nodes[n].group].nodes.erase(n);
+  S.node_index.erase(it);
+  return lost;
+}
+
+Status Scheduler::set_gpu_health(const std::string& node, int gpu, bool healthy) {
+  State& S = *s_;
+  auto it = S.node_index.find(node);
+  if (it == S.node_index.end()) return Status::not_found("no node " + node + " in the cluster");
+  State::Node& n = S.nodes[it->second];
+  if (gpu < 0 || gpu >= static_cast<int>(n.gpus.size())) {
+    return Status::invalid_argument("node " + node + " has no GPU " + std::to_string(gpu));
+  }
+  if (n.gpus[gpu].healthy == healthy) return {};
+  S.unindex(it->second);
+  n.gpus[gpu].healthy = healthy;
+  S.capacity += healthy ? 1000 : -1000;
+  S.index(it->second);
+  return {};
+}
+
+Status Scheduler::set_queue(const QueueSpec& spec) {
+  State& S = *s_;
+  if (spec.project.empty()) return Status::invalid_argument("a queue needs its project");
+  if (spec.nominal_milli < 0 || spec.borrowing_limit_milli < 0 || spec.lending_limit_milli < 0 ||
+      spec.per_user_milli < 0) {
+    return Status::invalid_argument("queue " + spec.project +
+                                    ": quotas and limits cannot be negative");
+  }
+  if (!(spec.weight > 0))
+    return Status::invalid_argument("queue " + spec.project + ": weight must be above 0");
+  auto it = S.queue_index.find(spec.project);
+  int qi;
+  if (it == S.queue_index.end()) {
+    qi = static_cast<int>(S.queues.size());
+    S.queues.emplace_back();
+    S.queue_index[spec.project] = qi;
+  } else {
+    qi = it->second;
+  }
+  State::Queue& q = S.queues[qi];
+  // Take the queue's contribution out of its cohort, change it, put it back.
+  if (q.cohort >= 0) {
+    S.cohorts[q.cohort].borrowed -= State::borrowed_of(q);
+    S.cohorts[q.cohort].lendable -= State::lendable_of(q);
+  }
+  q.spec = spec;
+  q.cohort = -1;
+  if (!spec.cohort.empty()) {
+    auto c = S.cohort_index.find(spec.cohort);
+    if (c == S.cohort_index.end()) {
+      c = S.cohort_index.emplace(spec.cohort, static_cast<int>(S.cohorts.size())).first;
+      S.cohorts.emplace_back();
+    }
+    q.cohort = c->second;
+    auto& members = S.cohorts[q.cohort].queues;
+    if (std::find(members.begin(), members.end(), qi) == members.end()) members.push_back(qi);
+    S.cohorts[q.cohort].borrowed += State::borrowed_of(q);
+    S.cohorts[q.cohort].lendable += State::lendable_of(q);
+  }
+  return {};
+}
+
+int64_t Scheduler::charge_milli(const JobSpec& j) const {
+  if (State::is_share(j)) {
+    int64_t by_cores = int64_t{std::max(1, j.share_cores_percent)} * 10;
+    int64_t by_mem =
+        s_->min_device_mem > 0
+            ? (int64_t{j.share_memory_mib} * 1000 + s_->min_device_mem - 1) / s_->min_device_mem
+            : 0;
+    return std::min<int64_t>(1000, std::max(by_cores, by_mem));
+  }
+  return int64_t{j.gpus} * 1000;
+}
+
+Status Scheduler::submit(const JobSpec& spec, int64_t now_ms) {
+  State& S = *s_;
+  (void)now_ms;
+  if (S.jobs.count(spec.id))
+    return Status::already_exists("job " + std::to_string(spec.id) + " was already submitted");
+  auto q = S.queue_index.find(spec.project);
+  if (q == S.queue_index.end()) {
+    return Status::failed_precondition("project " + spec.project +
+                                       " has no queue; set its GPU quota first");
+  }
+  if (spec.workers < 1)
+    return Status::invalid_argument("job " + std::to_string(spec.id) +
+                                    ": workers must be 1 or more");
+  if (spec.gpus < 0 || spec.cpu_milli < 0 || spec.memory_mib < 0 || spec.share_memory_mib < 0 ||
+      spec.share_cores_percent < 0 || spec.share_cores_percent > 100) {
+    return Status::invalid_argument(
+        "job " + std::to_string(spec.id) +
+        ": resources cannot be negative, and a share is 1-100% of the cores");
+  }
+  if (State::is_share(spec) && spec.gpus > 0) {
+    return Status::invalid_argument("job " + std::to_string(spec.id) +
+                                    ": ask for whole GPUs or a GPU share, not both");
+  }
+  State::Job j;
+  j.spec = spec;
+  j.queue = q->second;
+  j.user = S.users.emplace(spec.user, static_cast<int>(S.users.size())).first->second;
+  j.seq = ++S.seq;
+  j.charge = charge_milli(spec);
+  // A request no node of its pool could ever hold is rejected now, with the reason.
+  bool possible = false;
+  for (int g : S.groups_for(spec)) {
+    for (int n : S.groups[g].nodes) {
+      const State::Node& node = S.nodes[n];
+      if (node.cpu_total < spec.cpu_milli || node.mem_total < spec.memory_mib) continue;
+      int healthy = 0, max_mem = 0;
+      for (const auto& d : node.gpus) {
+        healthy += d.healthy;
+        max_mem = std::max(max_mem, d.healthy ? d.mem_total : 0);
+      }
+      if (State::is_share(spec) ? max_mem >= spec.share_memory_mib && healthy > 0
+                                : healthy >= spec.gpus) {
+        possible = true;
+        break;
+      }
+    }
+    if (possible) break;
+  }
+  if (!possible) {
+    S.rejected.push_back({Decision::Kind::kReject,
+                          spec.id,
+                          {},
+                          0,
+                          0,
+                          "no node in pool " + spec.pool +
+                              (spec.flavor.empty() ? "" : " with " + spec.flavor + " GPUs") +
+                              " could ever hold one worker of this job"});
+    return {};
+  }
+  S.queues[j.queue].pending.insert({-spec.priority, j.seq, spec.id});
+  S.jobs.emplace(spec.id, std::move(j));
+  return {};
+}
+
+Status Scheduler::cancel(int64_t id, int64_t now_ms) {
+  State& S = *s_;
+  auto it = S.jobs.find(id);
+  if (it == S.jobs.end()) return Status::not_found("no job " + std::to_string(id));
+  State::Job& j = it->second;
+  if (j.state == State::JobState::kPending) {
+    S.queues[j.queue].pending.erase({-j.spec.priority, j.seq, id});
+  } else {
+    S.decay(S.queues[j.queue], now_ms);
+    if (j.state == State::JobState::kRunning) S.track(j, false);  // a preempted one was untracked
+    S.release(j);
+  }
+  S.forget(id);
+  return {};
+}
+
+Status Scheduler::finished(int64_t id, int64_t now_ms) {
+  State& S = *s_;
+  auto it = S.jobs.find(id);
+  if (it == S.jobs.end() || it->second.state == State::JobState::kPending) {
+    return Status::failed_precondition("job " + std::to_string(id) + " is not running");
+  }
+  return cancel(id, now_ms);
+}
+
+std::vector<Decision> Scheduler::cycle(int64_t now) {
+  State& S = *s_;
+  std::vector<Decision> out = std::move(S.rejected);
+  S.rejected.clear();
+  struct Entry {
+    int priority;
+    double share;
+    int64_t seq;
+    int queue;
+    bool operator<(const Entry& o) const {  // the heap's top is the greatest
+      return std::tie(priority, o.share, o.seq) < std::tie(o.priority, share, seq);
+    }
+  };
+  std::priority_queue<Entry> heap;
+  auto push = [&](int qi) {
+    State::Queue& q = S.queues[qi];
+    if (q.pending.empty()) return;
+    S.decay(q, now);
+    const auto& [neg_priority, seq, id] = *q.pending.begin();
+    heap.push({-neg_priority, S.share_of(q), seq, qi});
+  };
+  for (size_t qi = 0; qi < S.queues.size(); ++qi) push(static_cast<int>(qi));
+
+  // Per group: the smallest whole-GPU and share requests that found no room this cycle
+  // (and no preemption), and the backfill reservation of the first blocked job.
+  struct Memo {
+    int whole = std::numeric_limits<int>::max();
+    int cores = std::numeric_limits<int>::max();
+  };
+  std::vector<Memo> memo(S.groups.size());
+  struct Reservation {
+    int64_t shadow = 0;
+    int priority = 0;
+    int64_t job = 0;
+  };
+  std::map<std::string, Reservation> reserved;  // by pool
+  std::unordered_set<int64_t> tried_now;
+
+  // Jobs that preempted others come first once their victims have stopped; until then
+  // they hold their pool.
+  for (auto it = S.nominated.begin(); it != S.nominated.end();) {
+    State::Job& j = S.jobs.at(it->first);
+    if (j.state != State::JobState::kPending) {
+      it = S.nominated.erase(it);
+      continue;
+    }
+    if (j.waiting_for > 0) {
+      auto& r = reserved[j.spec.pool];
+      // Nothing backfills into room a preemption is making (its shadow is now).
+      if (r.job == 0 || r.priority < j.spec.priority) r = {now, j.spec.priority, j.spec.id};
+      ++it;
+      continue;
+    }
+    State::Queue& q = S.queues[j.queue];
+    it = S.nominated.erase(it);  // placed now, or back to the ordinary order
+    S.hold_quota(j, -1);
+    std::vector<WorkerPlacement> placement;
+    if (S.quota_refusal(q, j.user, j.spec.user, j.charge * j.spec.workers).empty() &&
+        S.place(j, &placement)) {
+      S.start(j, now);
+      S.track(j, true);
+      out.push_back({Decision::Kind::kPlace, j.spec.id, std::move(placement), 0, 0,
+                     "placed where preempted jobs made room"});
+    }
+  }
+
+  while (!heap.empty()) {
+    const Entry e = heap.top();
+    heap.pop();
+    State::Queue& q = S.queues[e.queue];
+    int64_t min_quota_failure = kUnlimited;
+    int tried = 0;
+    bool placed = false;
+    // Each job is tried once a cycle: a job that could not start is not tried again when
+    // its queue comes round after others started (it would preempt what was just placed).
+    std::vector<int64_t> ids;
+    for (auto it = q.pending.begin();
+         it != q.pending.end() && static_cast<int>(ids.size()) < S.options.max_scan_per_queue;
+         ++it) {
+      if (!tried_now.count(std::get<2>(*it))) ids.push_back(std::get<2>(*it));
+    }
+    for (int64_t id : ids) {
+      ++tried;
+      tried_now.insert(id);
+      State::Job& j = S.jobs.at(id);
+      if (j.waiting_for > 0) continue;  // its victims are still stopping
+      const int64_t amount = j.charge * j.spec.workers;
+      if (amount >= min_quota_failure) continue;
+      bool user_level = false;
+      std::string refusal = S.quota_refusal(q, j.user, j.spec.user, amount, &user_level);
+      if (!refusal.empty()) {
+        S.set_reason(j, "pending: " + refusal, out);
+        if (!user_level) min_quota_failure = amount;
+        continue;
+      }
+      auto r = reserved.find(j.spec.pool);
+      if (r != reserved.end() && r->second.job != id && r->second.priority >= j.spec.priority) {
+        const bool ends_in_time = S.options.backfill && j.spec.runtime_estimate_ms > 0 &&
+                                  now + j.spec.runtime_estimate_ms <= r->second.shadow;
+        if (!ends_in_time) {
+          S.set_reason(
+              j,
+              "pending: GPUs in pool " + j.spec.pool + " are held for job " +
+                  std::to_string(r->second.job) +
+                  (S.options.backfill ? " (this job's estimate does not end before it starts)"
+                                      : ""),
+              out);
+          continue;
+        }
+      }
+      // Skip quickly what cannot fit in a group that is already full for smaller requests.
+      bool hopeless = true;
+      for (int g : S.groups_for(j.spec)) {
+        const Memo& m = memo[g];
+        if (State::is_share(j.spec) ? std::max(1, j.spec.share_cores_percent) < m.cores
+                                    : j.spec.gpus < m.whole) {
+          hopeless = false;
+        }
+      }
+      std::vector<WorkerPlacement> placement;
+      if ((!hopeless || S.groups_for(j.spec).empty()) && S.place(j, &placement)) {
+        S.start(j, now);
+        S.track(j, true);
+        std::string where;
+        for (const auto& p : placement) where += (where.empty() ? "" : ", ") + p.node;
+        out.push_back({Decision::Kind::kPlace, id, std::move(placement), 0, 0,
+                       "placed on " + where + "; project " + q.spec.project + " now uses " +
+                           gpus_text(q.used) + " of " + gpus_text(q.spec.nominal_milli) +
+                           " nominal GPUs"});
+        placed = true;
+        break;
+      }
+      std::string why_not;
+      std::vector<int64_t> victims;
+      if (S.preemption_may_help(j)) victims = S.victims_for(j, &why_not);
+      if (!victims.empty()) {
+        for (int64_t v : victims) {
+          State::Job& vj = S.jobs.at(v);
+          vj.state = State::JobState::kPreempting;
+          S.track(vj, false);
+          S.preempted_for[v] = id;
+          const bool reclaim = vj.queue != j.queue && vj.spec.priority >= j.spec.priority;
+          out.push_back({Decision::Kind::kPreempt,
+                         v,
+                         {},
+                         id,
+                         S.options.preemption_grace_ms,
+                         reclaim ? "preempted to give project " + q.spec.project +
+                                       " back its nominal quota (project " +
+                                       S.queues[vj.queue].spec.project + " is borrowing)"
+                                 : "preempted for job " + std::to_string(id) + " of priority " +
+                                       std::to_string(j.spec.priority) + " (this job's is " +
+                                       std::to_string(vj.spec.priority) + ")"});
+        }
+        S.set_reason(
+            j,
+            "pending: waiting for " + std::to_string(victims.size()) + " preempted job(s) to stop",
+            out);
+        j.waiting_for = static_cast<int>(victims.size());
+        S.nominated[id] = 0;
+        S.hold_quota(j, +1);
+        auto& r = reserved[j.spec.pool];
+        if (r.job == 0 || r.priority <= j.spec.priority) r = {now, j.spec.priority, id};
+        continue;
+      }
+      for (int g : S.groups_for(j.spec)) {
+        Memo& m = memo[g];
+        if (State::is_share(j.spec)) {
+          m.cores = std::min(m.cores, std::max(1, j.spec.share_cores_percent));
+        } else {
+          m.whole = std::min(m.whole, j.spec.gpus);
+        }
+      }
+      std::string need =
+          State::is_share(j.spec)
+              ? "a GPU with " + std::to_string(std::max(1, j.spec.share_cores_percent)) +
+                    "% of its cores and " + std::to_string(j.spec.share_memory_mib) + " MiB free"
+              : std::to_string(j.spec.gpus) + " free GPUs";
+      S.set_reason(
+          j,
+          "pending: no node in pool " + j.spec.pool + " has " + need +
+              (j.spec.workers > 1 ? " for each of " + std::to_string(j.spec.workers) + " workers"
+                                  : "") +
+              (why_not.empty() ? "" : "; " + why_not),
+          out);
+      if (!reserved.count(j.spec.pool)) {
+        reserved.emplace(j.spec.pool,
+                         Reservation{S.options.backfill ? S.shadow_time(j, now) : kUnlimited,
+                                     j.spec.priority, id});
+      }
+    }
+    (void)tried;
+    if (placed) push(e.queue);
+  }
+  return out;
+}
+
+std::optional<QueueState> Scheduler::queue(const std::string& project) const {
+  auto it = s_->queue_index.find(project);
+  if (it == s_->queue_index.end()) return std::nullopt;
+  const State::Queue& q = s_->queues[it->second];
+  return QueueState{q.used, q.spec.nominal_milli, static_cast<int64_t>(q.pending.size()), q.running,
+                    s_->share_of(q)};
+}
+
+int64_t Scheduler::user_usage_milli(const std::string& project, const std::string& user) const {
+  auto q = s_->queue_index.find(project);
+  auto u = s_->users.find(user);
+  if (q == s_->queue_index.end() || u == s_->users.end()) return 0;
+  const auto& m = s_->queues[q->second].user_used;
+  auto it = m.find(u->second);
+  return it == m.end() ? 0 : it->second;
+}
+
+std::string Scheduler::reason(int64_t job) const {
+  auto it = s_->jobs.find(job);
+  return it == s_->jobs.end() ? "" : it->second.reason;
+}
+
+bool Scheduler::is_running(int64_t job) const {
+  auto it = s_->jobs.find(job);
+  return it != s_->jobs.end() && it->second.state != State::JobState::kPending;
+}
+
+size_t Scheduler::pending_count() const { return s_->jobs.size() - s_->running_jobs; }
+size_t Scheduler::running_count() const { return s_->running_jobs; }
+int64_t Scheduler::allocated_milli() const { return s_->allocated; }
+int64_t Scheduler::capacity_milli() const { return s_->capacity; }
+
+Status Scheduler::check_invariants() const {
+  const State& S = *s_;
+  struct DeviceUse {
+    int mem = 0, cores = 0, exclusive = 0, shares = 0;
+  };
+  std::vector<std::vector<DeviceUse>> dev(S.nodes.size());
+  std::vector<int64_t> cpu(S.nodes.size()), mem(S.nodes.size());
+  for (size_t n = 0; n < S.nodes.size(); ++n) dev[n].resize(S.nodes[n].gpus.size());
+  std::vector<int64_t> queue_used(S.queues.size());
+  std::map<std::pair<int, int>, int64_t> user_used;
+  for (const auto& [id, j] : S.jobs) {
+    if (j.state == State::JobState::kPending) {
+      if (!j.placement.empty())
+        return Status::internal("pending job " + std::to_string(id) + " holds a placement");
+      continue;
+    }
+    if (static_cast<int>(j.placement.size()) != j.spec.workers) {
+      return Status::internal("job " + std::to_string(id) + " has " +
+                              std::to_string(j.placement.size()) + " of its " +
+                              std::to_string(j.spec.workers) + " workers placed");
+    }
+    for (const auto& [n, devices] : j.placement) {
+      cpu[n] += j.spec.cpu_milli;
+      mem[n] += j.spec.memory_mib;
+      for (int d : devices) {
+        if (State::is_share(j.spec)) {
+          dev[n][d].mem += j.spec.share_memory_mib;
+          dev[n][d].cores += std::max(1, j.spec.share_cores_percent);
+          dev[n][d].shares++;
+        } else {
+          dev[n][d].exclusive++;
+        }
+      }
+      if (!State::is_share(j.spec) && static_cast<int>(devices.size()) != j.spec.gpus) {
+        return Status::internal("job " + std::to_string(id) + " got the wrong number of GPUs");
+      }
+    }
+    queue_used[j.queue] += j.charge * j.spec.workers;
+    user_used[{j.queue, j.user}] += j.charge * j.spec.workers;
+  }
+  for (size_t n = 0; n < S.nodes.size(); ++n) {
+    const State::Node& node = S.nodes[n];
+    if (!node.alive) continue;
+    if (cpu[n] > node.cpu_total || mem[n] > node.mem_total || cpu[n] != node.cpu_used ||
+        mem[n] != node.mem_used) {
+      return Status::internal("node " + node.name + ": CPU or memory over-allocated or miscounted");
+    }
+    for (size_t d = 0; d < node.gpus.size(); ++d) {
+      const DeviceUse& u = dev[n][d];
+      const State::Device& g = node.gpus[d];
+      if (u.exclusive > 1 || (u.exclusive && u.shares) || u.mem > g.mem_total || u.cores > 100 ||
+          u.mem != g.mem_used || u.cores != g.cores_used || (u.exclusive > 0) != g.exclusive) {
+        return Status::internal("node " + node.name + " GPU " + std::to_string(d) +
+                                " is over-allocated or miscounted");
+      }
+    }
+  }
+  int64_t total = 0;
+  for (size_t qi = 0; qi < S.queues.size(); ++qi) {
+    const State::Queue& q = S.queues[qi];
+    total += queue_used[qi];
+    if (queue_used[qi] != q.used)
+      return Status::internal("queue " + q.spec.project + " usage miscounted");
+    if (q.used > sat_add(q.spec.nominal_milli, q.spec.borrowing_limit_milli)) {
+      return Status::internal("queue " + q.spec.project +
+                              " uses more than nominal plus its borrowing limit");
+    }
+  }
+  for (const auto& [key, used] : user_used) {
+    if (used > S.queues[key.first].spec.per_user_milli) {
+      return Status::internal("a user of project " + S.queues[key.first].spec.project +
+                              " is over the per-user limit");
+    }
+  }
+  if (total != S.allocated) return Status::internal("allocated total miscounted");
+  return {};
+}
+
+}  // namespace jz::sched

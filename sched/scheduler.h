@@ -1,0 +1,160 @@
+// The GPU scheduling engine (docs/SCHEDULING.md): pure and deterministic. No I/O, no
+// threads, no clock of its own: callers pass `now_ms` with every event, and the same
+// events in the same order give the same decisions.
+//
+// Model: nodes in pools, each with GPU devices of one flavor (model); one queue per
+// project, in a cohort (its workspace), with a nominal GPU quota, a borrowing limit, a
+// lending limit and a per-user limit. Jobs ask for whole GPUs or a GPU share (memory MiB
+// and a percentage of the cores on one device) per worker, CPU and memory, a gang of
+// workers (all or none), a priority, and whether they may be preempted.
+//
+// Accounting is in milli-GPUs: a whole GPU is 1000; a share is the larger of its core
+// percentage and its memory fraction (of the smallest device in the cluster, so that the
+// charge never undercounts), so fractional GPUs count against quotas like whole ones.
+//
+// A cycle looks at queues in fair-share order (lowest dominant share of decayed usage
+// first, by weight), each queue's jobs by priority then submission, and for each job
+// checks the quotas, finds a placement (binpack or spread, whole GPUs of a worker on one
+// node), backfills behind a blocked job when runtime estimates allow it, and preempts
+// when that admits a higher-priority job or reclaims lent quota. Every decision and every
+// non-decision has a reason ("pending: project vision-a uses 8 of 8 GPUs").
+//
+// Not thread-safe: one Scheduler is driven by one thread.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace jz::sched {
+
+constexpr int64_t kUnlimited = std::numeric_limits<int64_t>::max() / 4;
+
+struct GpuSpec {
+  std::string uuid;
+  int memory_mib = 81920;
+  int sm_count = 132;
+  bool healthy = true;
+};
+
+struct NodeSpec {
+  std::string name;
+  std::string pool = "default";
+  std::string flavor = "gpu";  // the GPU model, e.g. "h100"
+  int64_t cpu_milli = 64000;
+  int64_t memory_mib = 512 * 1024;
+  std::vector<GpuSpec> gpus;
+};
+
+struct QueueSpec {
+  std::string project;
+  std::string cohort;                          // the workspace; "" is a cohort of its own
+  int64_t nominal_milli = 0;                   // GPUs guaranteed, x1000
+  int64_t borrowing_limit_milli = kUnlimited;  // beyond nominal, from the cohort
+  int64_t lending_limit_milli = kUnlimited;    // of its unused nominal, to the cohort
+  int64_t per_user_milli = kUnlimited;         // one user's GPUs in this project
+  double weight = 1.0;                         // fair-share weight
+};
+
+struct JobSpec {
+  int64_t id = 0;
+  std::string project, user;
+  int priority = 0;
+  bool preemptible = true;
+  int workers = 1;  // gang size: all or none
+  // Per worker: whole GPUs, or a share of one device (share_cores_percent > 0).
+  int gpus = 0;
+  int share_memory_mib = 0;
+  int share_cores_percent = 0;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+  std::string pool = "default";
+  std::string flavor;               // "" is any
+  int64_t runtime_estimate_ms = 0;  // 0: unknown (never backfilled)
+};
+
+enum class Policy { kBinpack, kSpread };
+
+struct Options {
+  Policy policy = Policy::kBinpack;
+  int64_t usage_half_life_ms = 3600 * 1000;  // fair share forgets usage at this rate
+  int64_t preemption_grace_ms = 30 * 1000;
+  bool backfill = true;
+  int max_scan_per_queue = 8;  // jobs tried behind a blocked one in the same queue
+};
+
+struct WorkerPlacement {
+  std::string node;
+  std::vector<int> gpus;  // device indexes on the node (one for a share)
+};
+
+struct Decision {
+  enum class Kind { kPlace, kPreempt, kPending, kReject };
+  Kind kind;
+  int64_t job = 0;
+  std::vector<WorkerPlacement> placement;  // kPlace
+  int64_t for_job = 0;                     // kPreempt: the job it makes room for
+  int64_t grace_ms = 0;                    // kPreempt
+  std::string reason;
+};
+const char* kind_name(Decision::Kind k);
+
+struct QueueState {
+  int64_t used_milli = 0;
+  int64_t nominal_milli = 0;
+  int64_t pending_jobs = 0;
+  int64_t running_jobs = 0;
+  double dominant_share = 0;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(Options options = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Cluster and quota changes. Errors name what is wrong; nothing changes on error.
+  Status add_node(const NodeSpec& node);
+  // Running jobs with a worker on the node are returned: the caller reports them lost.
+  Result<std::vector<int64_t>> remove_node(const std::string& name);
+  Status set_gpu_health(const std::string& node, int gpu, bool healthy);
+  Status set_queue(const QueueSpec& queue);
+
+  // Job events.
+  Status submit(const JobSpec& job, int64_t now_ms);
+  Status cancel(int64_t job, int64_t now_ms);    // pending or running
+  Status finished(int64_t job, int64_t now_ms);  // running or being preempted: frees it
+
+  // One scheduling pass; decisions in the order made.
+  std::vector<Decision> cycle(int64_t now_ms);
+
+  // Introspection (for the API, the simulator and tests).
+  std::optional<QueueState> queue(const std::string& project) const;
+  int64_t user_usage_milli(const std::string& project, const std::string& user) const;
+  std::string reason(int64_t job) const;  // why a pending job waits; "" otherwise
+  bool is_running(int64_t job) const;
+  size_t pending_count() const;
+  size_t running_count() const;
+  int64_t allocated_milli() const;                 // GPUs in use, x1000
+  int64_t capacity_milli() const;                  // healthy GPUs, x1000
+  int64_t charge_milli(const JobSpec& job) const;  // per worker
+
+  // Recomputes every total from the allocations and checks the promises: no device over
+  // its memory or cores, no node over its CPU or memory, no queue over nominal plus its
+  // borrowing limit, no user over the per-user limit, no gang partly placed. For tests.
+  Status check_invariants() const;
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace jz::sched

@@ -1,0 +1,385 @@
+// The scheduling engine: placements, quotas, borrowing and reclaim, preemption, gangs,
+// GPU shares, backfill, reasons; and invariants over thousands of random histories.
+#include "sched/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <set>
+
+namespace jz::sched {
+namespace {
+
+NodeSpec node(const std::string& name, int gpus, const std::string& pool = "default") {
+  NodeSpec n;
+  n.name = name;
+  n.pool = pool;
+  n.cpu_milli = 64000;
+  n.memory_mib = 256 * 1024;
+  for (int i = 0; i < gpus; ++i)
+    n.gpus.push_back({name + "-gpu" + std::to_string(i), 81920, 132, true});
+  return n;
+}
+
+QueueSpec queue(const std::string& project, double nominal, const std::string& cohort = "") {
+  QueueSpec q;
+  q.project = project;
+  q.cohort = cohort;
+  q.nominal_milli = static_cast<int64_t>(nominal * 1000);
+  return q;
+}
+
+JobSpec job(int64_t id, const std::string& project, int gpus, int priority = 0,
+            const std::string& user = "alice") {
+  JobSpec j;
+  j.id = id;
+  j.project = project;
+  j.user = user;
+  j.gpus = gpus;
+  j.priority = priority;
+  j.cpu_milli = 1000;
+  j.memory_mib = 1024;
+  return j;
+}
+
+std::vector<Decision> of_kind(const std::vector<Decision>& all, Decision::Kind k) {
+  std::vector<Decision> out;
+  for (const auto& d : all) {
+    if (d.kind == k) out.push_back(d);
+  }
+  return out;
+}
+
+TEST(Scheduler, BinpackFillsANodeSpreadBalances) {
+  for (Policy p : {Policy::kBinpack, Policy::kSpread}) {
+    Scheduler s({.policy = p});
+    ASSERT_TRUE(s.add_node(node("a", 8)).ok());
+    ASSERT_TRUE(s.add_node(node("b", 8)).ok());
+    ASSERT_TRUE(s.set_queue(queue("vision", 16)).ok());
+    for (int i = 1; i <= 4; ++i) ASSERT_TRUE(s.submit(job(i, "vision", 2), 0).ok());
+    auto placed = of_kind(s.cycle(0), Decision::Kind::kPlace);
+    ASSERT_EQ(placed.size(), 4u);
+    std::map<std::string, int> per_node;
+    for (const auto& d : placed) per_node[d.placement[0].node] += 2;
+    if (p == Policy::kBinpack) {
+      EXPECT_EQ(per_node.size(), 1u) << "binpack keeps whole nodes free";
+    } else {
+      EXPECT_EQ(per_node["a"], 4);
+      EXPECT_EQ(per_node["b"], 4);
+    }
+    EXPECT_TRUE(s.check_invariants().ok()) << s.check_invariants().message();
+  }
+}
+
+TEST(Scheduler, QuotaAndPerUserLimitsExplainWhyAJobWaits) {
+  Scheduler s;
+  ASSERT_TRUE(s.add_node(node("a", 16)).ok());
+  QueueSpec q = queue("vision-a", 8);
+  q.borrowing_limit_milli = 0;
+  q.per_user_milli = 6000;
+  ASSERT_TRUE(s.set_queue(q).ok());
+  ASSERT_TRUE(s.submit(job(1, "vision-a", 4, 0, "alice"), 0).ok());
+  ASSERT_TRUE(s.submit(job(2, "vision-a", 4, 0, "alice"), 0).ok());
+  ASSERT_TRUE(s.submit(job(3, "vision-a", 4, 0, "bob"), 0).ok());
+  auto d = s.cycle(0);
+  EXPECT_TRUE(s.is_running(1));
+  EXPECT_FALSE(s.is_running(2));
+  bool user_reason = false;
+  for (const auto& x : of_kind(d, Decision::Kind::kPending)) {
+    user_reason =
+        user_reason ||
+        (x.job == 2 &&
+         x.reason == "pending: user alice uses 4 of the 6 GPUs a user may use in project vision-a");
+  }
+  EXPECT_TRUE(user_reason) << "alice's second job waits for her limit";
+  EXPECT_TRUE(s.is_running(3)) << "bob's job is not held up by alice's limit";
+  ASSERT_TRUE(s.submit(job(4, "vision-a", 1, 0, "carol"), 0).ok());
+  s.cycle(1);
+  EXPECT_EQ(s.reason(4),
+            "pending: project vision-a uses 8 of 8 GPUs (nominal 8, borrowing limit 0); this job "
+            "needs 1");
+  EXPECT_EQ(s.queue("vision-a")->used_milli, 8000);
+  ASSERT_TRUE(s.finished(1, 2).ok());
+  s.cycle(2);
+  EXPECT_TRUE(s.is_running(2)) << "first in line";
+  EXPECT_FALSE(s.is_running(4));
+  EXPECT_TRUE(s.check_invariants().ok());
+}
+
+TEST(Scheduler, BorrowsFromItsCohortAndGivesItBackByPreemption) {
+  Scheduler s({.preemption_grace_ms = 5000});
+  ASSERT_TRUE(s.add_node(node("a", 8)).ok());
+  ASSERT_TRUE(s.set_queue(queue("a", 4, "ws")).ok());
+  ASSERT_TRUE(s.set_queue(queue("b", 4, "ws")).ok());
+  for (int i = 1; i <= 8; ++i) ASSERT_TRUE(s.submit(job(i, "a", 1), 0).ok());
+  s.cycle(0);
+  EXPECT_EQ(s.queue("a")->used_milli, 8000) << "a borrows b's idle quota";
+  // b wants its quota back: borrowers are preempted, youngest first.
+  ASSERT_TRUE(s.submit(job(100, "b", 2), 10).ok());
+  auto d = s.cycle(10);
+  auto pre = of_kind(d, Decision::Kind::kPreempt);
+  ASSERT_EQ(pre.size(), 2u);
+  for (const auto& p : pre) {
+    EXPECT_EQ(p.for_job, 100);
+    EXPECT_EQ(p.grace_ms, 5000);
+    EXPECT_NE(p.reason.find("give project b back its nominal quota"), std::string::npos)
+        << p.reason;
+  }
+  EXPECT_EQ(s.reason(100), "pending: waiting for 2 preempted job(s) to stop");
+  for (const auto& p : pre) ASSERT_TRUE(s.finished(p.job, 20).ok());
+  s.cycle(20);
+  EXPECT_TRUE(s.is_running(100));
+  EXPECT_TRUE(s.check_invariants().ok());
+
+  // A lending limit keeps part of the quota home.
+  Scheduler t;
+  ASSERT_TRUE(t.add_node(node("a", 8)).ok());
+  ASSERT_TRUE(t.set_queue(queue("a", 4, "ws")).ok());
+  QueueSpec b = queue("b", 4, "ws");
+  b.lending_limit_milli = 1000;
+  ASSERT_TRUE(t.set_queue(b).ok());
+  for (int i = 1; i <= 8; ++i) ASSERT_TRUE(t.submit(job(i, "a", 1), 0).ok());
+  t.cycle(0);
+  EXPECT_EQ(t.queue("a")->used_milli, 5000);
+  EXPECT_NE(t.reason(6).find("cohort ws has 0 more to lend"), std::string::npos) << t.reason(6);
+}
+
+TEST(Scheduler, PreemptsLowerPriorityButNeverANonPreemptibleJob) {
+  Scheduler s;
+  ASSERT_TRUE(s.add_node(node("a", 4)).ok());
+  ASSERT_TRUE(s.set_queue(queue("p", 8)).ok());
+  JobSpec keep = job(1, "p", 2, 0);
+  keep.preemptible = false;
+  ASSERT_TRUE(s.submit(keep, 0).ok());
+  ASSERT_TRUE(s.submit(job(2, "p", 2, 0), 0).ok());
+  s.cycle(0);
+  ASSERT_TRUE(s.is_running(1) && s.is_running(2));
+  ASSERT_TRUE(s.submit(job(3, "p", 2, 5), 1).ok());
+  auto pre = of_kind(s.cycle(1), Decision::Kind::kPreempt);
+  ASSERT_EQ(pre.size(), 1u);
+  EXPECT_EQ(pre[0].job, 2);
+  ASSERT_TRUE(s.finished(2, 2).ok());
+  s.cycle(2);
+  EXPECT_TRUE(s.is_running(3));
+  // Nothing preemptible is left below priority 9: the reason says so.
+  ASSERT_TRUE(s.submit(job(4, "p", 4, 9), 3).ok());
+  auto d = s.cycle(3);
+  EXPECT_TRUE(of_kind(d, Decision::Kind::kPreempt).empty() ||
+              of_kind(d, Decision::Kind::kPreempt)[0].job == 3);
+  EXPECT_NE(s.reason(4).find("non-preemptible"), std::string::npos) << s.reason(4);
+  EXPECT_TRUE(s.is_running(1));
+}
+
+TEST(Scheduler, GangsAreAllOrNothing) {
+  Scheduler s;
+  ASSERT_TRUE(s.add_node(node("a", 8)).ok());
+  ASSERT_TRUE(s.add_node(node("b", 4)).ok());
+  ASSERT_TRUE(s.set_queue(queue("p", 32)).ok());
+  JobSpec gang = job(1, "p", 8);
+  gang.workers = 2;  // needs two nodes with 8 free GPUs each: there is one
+  ASSERT_TRUE(s.submit(gang, 0).ok());
+  auto d = s.cycle(0);
+  EXPECT_TRUE(of_kind(d, Decision::Kind::kPlace).empty());
+  EXPECT_EQ(s.allocated_milli(), 0) << "no worker placed alone";
+  EXPECT_NE(s.reason(1).find("for each of 2 workers"), std::string::npos) << s.reason(1);
+  ASSERT_TRUE(s.add_node(node("c", 8)).ok());
+  d = s.cycle(1);
+  auto placed = of_kind(d, Decision::Kind::kPlace);
+  ASSERT_EQ(placed.size(), 1u);
+  EXPECT_EQ(placed[0].placement.size(), 2u);
+  EXPECT_NE(placed[0].placement[0].node, placed[0].placement[1].node);
+  EXPECT_TRUE(s.check_invariants().ok());
+}
+
+TEST(Scheduler, GpuSharesPackOneDeviceAndCountAgainstQuota) {
+  Scheduler s;
+  ASSERT_TRUE(s.add_node(node("a", 2)).ok());
+  QueueSpec q = queue("dev", 1);
+  q.borrowing_limit_milli = 0;
+  ASSERT_TRUE(s.set_queue(q).ok());
+  for (int i = 1; i <= 5; ++i) {
+    JobSpec j = job(i, "dev", 0);
+    j.share_memory_mib = 16000;
+    j.share_cores_percent = 25;
+    ASSERT_TRUE(s.submit(j, 0).ok());
+  }
+  auto placed = of_kind(s.cycle(0), Decision::Kind::kPlace);
+  ASSERT_EQ(placed.size(), 4u) << "4 x 25% fill the project's one GPU of quota";
+  for (const auto& p : placed)
+    EXPECT_EQ(p.placement[0].gpus, std::vector<int>{placed[0].placement[0].gpus});
+  EXPECT_EQ(s.queue("dev")->used_milli, 1000);
+  EXPECT_NE(s.reason(5).find("uses 1 of 1 GPUs"), std::string::npos) << s.reason(5);
+  JobSpec mixed = job(9, "dev", 1);
+  mixed.share_cores_percent = 10;
+  EXPECT_FALSE(s.submit(mixed, 0).ok());
+  EXPECT_TRUE(s.check_invariants().ok());
+}
+
+TEST(Scheduler, BackfillRunsShortJobsBehindABlockedOneButNotLongOnes) {
+  Scheduler s;
+  ASSERT_TRUE(s.add_node(node("a", 8)).ok());
+  ASSERT_TRUE(s.set_queue(queue("p", 16)).ok());
+  JobSpec running = job(1, "p", 6);
+  running.runtime_estimate_ms = 100000;
+  ASSERT_TRUE(s.submit(running, 0).ok());
+  s.cycle(0);
+  JobSpec big = job(2, "p", 8);  // first in line, blocked until job 1 ends (~100 s)
+  ASSERT_TRUE(s.submit(big, 1).ok());
+  JobSpec short_one = job(3, "p", 2);
+  short_one.runtime_estimate_ms = 50000;
+  JobSpec long_one = job(4, "p", 2);
+  long_one.runtime_estimate_ms = 500000;
+  ASSERT_TRUE(s.submit(long_one, 1).ok());
+  ASSERT_TRUE(s.submit(short_one, 1).ok());
+  s.cycle(1);
+  EXPECT_FALSE(s.is_running(2));
+  EXPECT_TRUE(s.is_running(3)) << s.reason(3);
+  EXPECT_FALSE(s.is_running(4));
+  EXPECT_NE(s.reason(4).find("held for job 2"), std::string::npos) << s.reason(4);
+}
+
+TEST(Scheduler, RejectsWhatNoNodeCouldHoldAndBadInput) {
+  Scheduler s;
+  ASSERT_TRUE(s.add_node(node("a", 4)).ok());
+  ASSERT_TRUE(s.set_queue(queue("p", 16)).ok());
+  ASSERT_TRUE(s.submit(job(1, "p", 8), 0).ok());
+  auto r = of_kind(s.cycle(0), Decision::Kind::kReject);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_NE(r[0].reason.find("could ever hold"), std::string::npos);
+  EXPECT_EQ(s.submit(job(2, "nope", 1), 0).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(s.submit(job(3, "p", -1), 0).code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.add_node(node("a", 1)).code(), Code::kAlreadyExists);
+  EXPECT_EQ(s.pending_count(), 0u);
+}
+
+// Random histories: every promise holds after every cycle.
+TEST(SchedulerInvariants, HoldOverThousandsOfRandomHistories) {
+  int preemptions = 0, placements = 0;
+  for (uint64_t seed = 1; seed <= 5000; ++seed) {
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    Scheduler s(
+        {.policy = seed % 2 ? Policy::kBinpack : Policy::kSpread, .backfill = seed % 3 != 0});
+    const int node_count = pick(1, 4);
+    for (int n = 0; n < node_count; ++n) {
+      ASSERT_TRUE(
+          s.add_node(node("n" + std::to_string(n), pick(1, 8), n % 2 ? "dev" : "default")).ok());
+    }
+    const char* projects[] = {"a", "b", "c"};
+    for (const char* p : projects) {
+      QueueSpec q = queue(p, pick(0, 8), pick(0, 1) ? "ws" : "");
+      if (pick(0, 1)) q.borrowing_limit_milli = pick(0, 4) * 1000;
+      if (pick(0, 1)) q.lending_limit_milli = pick(0, 4) * 1000;
+      if (pick(0, 1)) q.per_user_milli = pick(1, 6) * 1000;
+      ASSERT_TRUE(s.set_queue(q).ok());
+    }
+    std::map<int64_t, JobSpec> specs;
+    std::vector<int64_t> running;
+    int64_t next = 1, now = 0;
+    for (int step = 0; step < 40; ++step) {
+      now += pick(1, 1000);
+      const int action = pick(0, 9);
+      if (action < 5) {
+        JobSpec j = job(next++, projects[pick(0, 2)], 0, pick(0, 3), pick(0, 1) ? "u1" : "u2");
+        if (pick(0, 2) == 0) {
+          j.share_cores_percent = pick(1, 100);
+          j.share_memory_mib = pick(0, 40000);
+        } else {
+          j.gpus = pick(1, 4);
+        }
+        j.workers = pick(0, 4) == 0 ? 2 : 1;
+        j.preemptible = pick(0, 3) != 0;
+        j.pool = pick(0, 3) == 0 ? "dev" : "default";
+        j.runtime_estimate_ms = pick(0, 1) ? pick(1, 5000) : 0;
+        ASSERT_TRUE(s.submit(j, now).ok());
+        specs[j.id] = j;
+      } else if (action < 8 && !running.empty()) {
+        const size_t k = static_cast<size_t>(pick(0, static_cast<int>(running.size()) - 1));
+        if (s.is_running(running[k])) {
+          ASSERT_TRUE(s.finished(running[k], now).ok());
+        }
+        running.erase(running.begin() + static_cast<long>(k));
+      } else if (action == 8 && next > 1) {
+        (void)s.cancel(pick(1, static_cast<int>(next - 1)), now);
+      } else {
+        (void)s.set_gpu_health("n0", 0, pick(0, 1) == 1);
+      }
+      // Usage per queue before the cycle, to judge the preemptions it makes.
+      std::map<std::string, QueueState> before;
+      for (const char* p : projects) before[p] = *s.queue(p);
+      auto decisions = s.cycle(now);
+      if (std::getenv("SCHED_DEBUG_SEED") &&
+          std::to_string(seed) == std::getenv("SCHED_DEBUG_SEED")) {
+        for (const auto& d : decisions) {
+          std::string where;
+          for (const auto& p : d.placement) {
+            where += " " + p.node + "[";
+            for (int g : p.gpus) where += std::to_string(g) + ",";
+            where += "]";
+          }
+          const JobSpec& js = specs[d.job];
+          std::printf(
+              "step %d t=%lld %s job %lld (%s prio %d gpus %d share %d/%d w%d pool %s)%s: %s\n",
+              step, (long long)now, kind_name(d.kind), (long long)d.job, js.project.c_str(),
+              js.priority, js.gpus, js.share_cores_percent, js.share_memory_mib, js.workers,
+              js.pool.c_str(), where.c_str(), d.reason.c_str());
+        }
+      }
+      Status inv = s.check_invariants();
+      ASSERT_TRUE(inv.ok()) << "seed " << seed << " step " << step << ": " << inv.message();
+      std::set<int64_t> preemptors;
+      std::vector<const JobSpec*> placed_after;  // placements after some preemption
+      for (const auto& d : decisions) {
+        if (d.kind == Decision::Kind::kPlace) {
+          if (!preemptors.empty()) placed_after.push_back(&specs[d.job]);
+          running.push_back(d.job);
+          ++placements;
+          if (specs[d.job].workers > 1) {
+            EXPECT_EQ(d.placement.size(), 2u);
+          }
+        }
+        if (d.kind == Decision::Kind::kPreempt) {
+          ++preemptions;
+          const JobSpec& victim = specs[d.job];
+          const JobSpec& for_job = specs[d.for_job];
+          ASSERT_TRUE(victim.preemptible) << "seed " << seed;
+          // Only for a higher-priority job, or to reclaim quota from a borrower.
+          // Only for a higher-priority job, or to reclaim quota across projects.
+          EXPECT_TRUE(for_job.priority > victim.priority || for_job.project != victim.project)
+              << "seed " << seed << ": " << d.reason;
+          // The victim is being stopped; the executor reports it finished.
+          ASSERT_TRUE(s.finished(d.job, now).ok());
+          preemptors.insert(d.for_job);
+        }
+      }
+      // Preemption admits the job it was for: once the victims stopped, it runs.
+      // (Unless a job of at least its priority took the room in the same pool.)
+      if (!preemptors.empty()) {
+        for (const auto& d : s.cycle(now)) {
+          if (d.kind == Decision::Kind::kPlace) {
+            placed_after.push_back(&specs[d.job]);
+            running.push_back(d.job);
+          }
+        }
+        for (int64_t p : preemptors) {
+          bool overtaken = false;
+          for (const JobSpec* o : placed_after) {
+            overtaken = overtaken || (o->id != p && o->pool == specs[p].pool &&
+                                      o->priority >= specs[p].priority);
+          }
+          EXPECT_TRUE(s.is_running(p) || overtaken)
+              << "seed " << seed << " step " << step << ": job " << p
+              << " preempted others and still waits: " << s.reason(p);
+        }
+        ASSERT_TRUE(s.check_invariants().ok());
+      }
+    }
+  }
+  EXPECT_GT(placements, 10000);
+  EXPECT_GT(preemptions, 50) << "the histories exercise preemption";
+}
+
+}  // namespace
+}  // namespace jz::sched
