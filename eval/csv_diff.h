@@ -10,18 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/csv.h"
 #include "core/status.h"
 
 namespace jz::eval {
 
-// RFC 4180 CSV: quoted fields with "" for a quote, CRLF or LF line ends. Errors name
-// the line. Every row must have as many fields as the header.
-struct Csv {
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<size_t> row_lines;  // the line each row starts on
-};
-Result<Csv> parse_csv(std::string_view text, const std::string& what);
+using jz::Csv;  // the parser lives in core/csv.h
+using jz::parse_csv;
 
 struct CsvDiff {
   std::string verdict;  // identical | within tolerance | modified
