@@ -461,12 +461,14 @@ struct Scheduler::State {
       const Queue& rq = queues[r.queue];
       return rq.used > rq.spec.nominal_milli;
     };
+    // Within a queue, lower priority gives way. Across queues only borrowers give way:
+    // to a job reclaiming its queue's nominal quota, or to a higher-priority one. A job
+    // within its own queue's nominal quota is never preempted by another queue's job.
     auto eligible = [&](const Job& r) {
       if (r.state != JobState::kRunning || !r.spec.preemptible) return false;
-      if (r.spec.priority < job.spec.priority) return true;
-      // Equal or higher priority: only to reclaim lent quota from a borrower in the cohort.
-      return r.queue != job.queue && under_nominal && q.cohort >= 0 &&
-             queues[r.queue].cohort == q.cohort && borrowing(r);
+      if (r.queue == job.queue) return r.spec.priority < job.spec.priority;
+      if (q.cohort < 0 || queues[r.queue].cohort != q.cohort || !borrowing(r)) return false;
+      return under_nominal || r.spec.priority < job.spec.priority;
     };
     auto order = [&](int64_t a, int64_t b) {
       const Job& x = jobs.at(a);
@@ -869,6 +871,13 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
     int64_t shadow = 0;
     int priority = 0;
     int64_t job = 0;
+    int queue = -1;     // the holder's
+    bool hard = false;  // room a preemption is making: holds back every queue
+  };
+  // Whether job `j` would run beyond its queue's nominal quota.
+  auto beyond_nominal = [&](const State::Job& j) {
+    const State::Queue& q = S.queues[j.queue];
+    return q.used + q.reserved + j.charge * j.spec.workers > q.spec.nominal_milli;
   };
   std::map<std::string, Reservation> reserved;  // by pool
   std::unordered_set<int64_t> tried_now;
@@ -884,7 +893,8 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
     if (j.waiting_for > 0) {
       auto& r = reserved[j.spec.pool];
       // Nothing backfills into room a preemption is making (its shadow is now).
-      if (r.job == 0 || r.priority < j.spec.priority) r = {now, j.spec.priority, j.spec.id};
+      if (r.job == 0 || r.priority < j.spec.priority)
+        r = {now, j.spec.priority, j.spec.id, j.queue, true};
       ++it;
       continue;
     }
@@ -930,8 +940,13 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
         if (!user_level) min_quota_failure = amount;
         continue;
       }
+      // A reservation holds back jobs of lower or equal priority; a job within its own
+      // queue's nominal quota only by a reservation of its own queue (guarantees are per
+      // queue: another queue's reservation cannot take them) or by room a preemption is
+      // making.
       auto r = reserved.find(j.spec.pool);
-      if (r != reserved.end() && r->second.job != id && r->second.priority >= j.spec.priority) {
+      if (r != reserved.end() && r->second.job != id && r->second.priority >= j.spec.priority &&
+          (r->second.hard || r->second.queue == j.queue || beyond_nominal(j))) {
         const bool ends_in_time = S.options.backfill && j.spec.runtime_estimate_ms > 0 &&
                                   now + j.spec.runtime_estimate_ms <= r->second.shadow;
         if (!ends_in_time) {
@@ -977,17 +992,20 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
           S.track(vj, false);
           S.preempted_for[v] = id;
           const bool reclaim = vj.queue != j.queue && vj.spec.priority >= j.spec.priority;
-          out.push_back({Decision::Kind::kPreempt,
-                         v,
-                         {},
-                         id,
-                         S.options.preemption_grace_ms,
-                         reclaim ? "preempted to give project " + q.spec.project +
-                                       " back its nominal quota (project " +
-                                       S.queues[vj.queue].spec.project + " is borrowing)"
-                                 : "preempted for job " + std::to_string(id) + " of priority " +
-                                       std::to_string(j.spec.priority) + " (this job's is " +
-                                       std::to_string(vj.spec.priority) + ")"});
+          // (a lower-priority borrower of another queue gives way as "preempted for job")
+          Decision pd{Decision::Kind::kPreempt,
+                      v,
+                      {},
+                      id,
+                      S.options.preemption_grace_ms,
+                      reclaim ? "preempted to give project " + q.spec.project +
+                                    " back its nominal quota (project " +
+                                    S.queues[vj.queue].spec.project + " is borrowing)"
+                              : "preempted for job " + std::to_string(id) + " of priority " +
+                                    std::to_string(j.spec.priority) + " (this job's is " +
+                                    std::to_string(vj.spec.priority) + ")"};
+          pd.victim_borrowing = S.queues[vj.queue].used > S.queues[vj.queue].spec.nominal_milli;
+          out.push_back(std::move(pd));
         }
         S.set_reason(
             j,
@@ -997,7 +1015,8 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
         S.nominated[id] = 0;
         S.hold_quota(j, +1);
         auto& r = reserved[j.spec.pool];
-        if (r.job == 0 || r.priority <= j.spec.priority) r = {now, j.spec.priority, id};
+        if (r.job == 0 || r.priority <= j.spec.priority)
+          r = {now, j.spec.priority, id, j.queue, true};
         continue;
       }
       for (int g : S.groups_for(j.spec)) {
@@ -1023,7 +1042,7 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
       if (!reserved.count(j.spec.pool)) {
         reserved.emplace(j.spec.pool,
                          Reservation{S.options.backfill ? S.shadow_time(j, now) : kUnlimited,
-                                     j.spec.priority, id});
+                                     j.spec.priority, id, j.queue});
       }
     }
     (void)tried;

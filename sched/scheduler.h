@@ -102,6 +102,7 @@ struct Decision {
   int64_t for_job = 0;                     // kPreempt: the job it makes room for
   int64_t grace_ms = 0;                    // kPreempt
   std::string reason;
+  bool victim_borrowing = false;  // kPreempt: the victim's queue was beyond its nominal quota
 };
 const char* kind_name(Decision::Kind k);
 

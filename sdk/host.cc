@@ -149,7 +149,9 @@ Status IsolatedAlgo::launch() {
   }
   child_.emplace(std::move(*child));
   sock_ = sv[0];
-  auto created = call({{"op", "create"}, {"config", options_.config_json}}, options_.timeout);
+  // Loading a library and its models may take much longer than a frame does.
+  auto created = call({{"op", "create"}, {"config", options_.config_json}},
+                      std::max(options_.timeout, options_.start_timeout));
   if (!created.ok()) return created.status();
   description_ = (*created)["describe"];
   return {};

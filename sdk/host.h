@@ -29,6 +29,7 @@ struct HostOptions {
   std::string package_dir;
   std::string host_binary;                         // the jizhan binary (runs `jizhan algo-host`)
   std::chrono::milliseconds timeout{10000};        // per call; then the child is killed
+  std::chrono::milliseconds start_timeout{60000};  // loading the library and creating
   int64_t memory_limit_mb = 0;                     // the child's address-space limit; 0: none
   size_t shared_memory_bytes = size_t{256} << 20;  // frames per call must fit
 };
