@@ -748,6 +748,101 @@ int64_t Scheduler::charge_milli(const JobSpec& j) const {
   return int64_t{j.gpus} * 1000;
 }
 
+namespace {
+
+Status check_job(const JobSpec& spec) {
+  const std::string name = "job " + std::to_string(spec.id);
+  if (spec.workers < 1) return Status::invalid_argument(name + ": workers must be 1 or more");
+  if (spec.gpus < 0 || spec.cpu_milli < 0 || spec.memory_mib < 0 || spec.share_memory_mib < 0 ||
+      spec.share_cores_percent < 0 || spec.share_cores_percent > 100) {
+    return Status::invalid_argument(
+        name + ": resources cannot be negative, and a share is 1-100% of the cores");
+  }
+  if ((spec.share_cores_percent > 0 || spec.share_memory_mib > 0) && spec.gpus > 0) {
+    return Status::invalid_argument(name + ": ask for whole GPUs or a GPU share, not both");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status Scheduler::adopt(const JobSpec& spec, const std::vector<WorkerPlacement>& placement,
+                        int64_t started_ms) {
+  State& S = *s_;
+  const std::string name = "job " + std::to_string(spec.id);
+  if (S.jobs.count(spec.id)) return Status::already_exists(name + " is already known");
+  auto q = S.queue_index.find(spec.project);
+  if (q == S.queue_index.end()) {
+    return Status::failed_precondition(name + ": project " + spec.project + " has no queue");
+  }
+  JZ_RETURN_IF_ERROR(check_job(spec));
+  if (static_cast<int>(placement.size()) != spec.workers) {
+    return Status::invalid_argument(name + ": " + std::to_string(placement.size()) +
+                                    " placements for " + std::to_string(spec.workers) + " workers");
+  }
+  // Check each worker against what is free and take it; undo all on the first misfit.
+  std::vector<std::pair<int, std::vector<int>>> taken;
+  auto undo = [&] {
+    for (auto it = taken.rbegin(); it != taken.rend(); ++it)
+      S.allocate(it->first, it->second, spec, -1);
+  };
+  for (const auto& w : placement) {
+    auto n = S.node_index.find(w.node);
+    if (n == S.node_index.end()) {
+      undo();
+      return Status::not_found(name + ": no node " + w.node);
+    }
+    const State::Node& node = S.nodes[n->second];
+    const size_t want = State::is_share(spec) ? 1 : static_cast<size_t>(spec.gpus);
+    bool ok = w.gpus.size() == want && S.fits_node(node, spec);
+    for (int d : w.gpus) {
+      ok = ok && d >= 0 && d < static_cast<int>(node.gpus.size()) && node.gpus[d].healthy;
+      if (!ok) break;
+      const auto& dev = node.gpus[d];
+      ok = State::is_share(spec)
+               ? !dev.exclusive && 100 - dev.cores_used >= std::max(1, spec.share_cores_percent) &&
+                     dev.mem_total - dev.mem_used >= spec.share_memory_mib
+               : dev.empty();
+    }
+    if (!ok) {
+      undo();
+      return Status::failed_precondition(name + ": its placement on " + w.node +
+                                         " does not fit what is free there");
+    }
+    S.allocate(n->second, w.gpus, spec, +1);
+    taken.push_back({n->second, w.gpus});
+  }
+  State::Job j;
+  j.spec = spec;
+  j.queue = q->second;
+  j.user = S.users.emplace(spec.user, static_cast<int>(S.users.size())).first->second;
+  j.seq = ++S.seq;
+  j.charge = charge_milli(spec);
+  j.placement = std::move(taken);
+  State::Job& job = S.jobs.emplace(spec.id, std::move(j)).first->second;
+  S.queues[job.queue].pending.insert({-spec.priority, job.seq, spec.id});  // start() takes it out
+  S.start(job, started_ms);
+  S.track(job, true);
+  return {};
+}
+
+std::optional<Scheduler::UsageHistory> Scheduler::usage_history(const std::string& project) const {
+  auto it = s_->queue_index.find(project);
+  if (it == s_->queue_index.end()) return std::nullopt;
+  const auto& q = s_->queues[it->second];
+  return UsageHistory{q.decayed, q.decayed_at};
+}
+
+Status Scheduler::set_usage_history(const std::string& project, const UsageHistory& h) {
+  auto it = s_->queue_index.find(project);
+  if (it == s_->queue_index.end()) return Status::not_found("no queue for project " + project);
+  if (!(h.decayed >= 0)) return Status::invalid_argument("decayed usage cannot be negative");
+  auto& q = s_->queues[it->second];
+  q.decayed = h.decayed;
+  q.decayed_at = h.at_ms;
+  return {};
+}
+
 Status Scheduler::submit(const JobSpec& spec, int64_t now_ms) {
   State& S = *s_;
   (void)now_ms;
@@ -758,19 +853,7 @@ Status Scheduler::submit(const JobSpec& spec, int64_t now_ms) {
     return Status::failed_precondition("project " + spec.project +
                                        " has no queue; set its GPU quota first");
   }
-  if (spec.workers < 1)
-    return Status::invalid_argument("job " + std::to_string(spec.id) +
-                                    ": workers must be 1 or more");
-  if (spec.gpus < 0 || spec.cpu_milli < 0 || spec.memory_mib < 0 || spec.share_memory_mib < 0 ||
-      spec.share_cores_percent < 0 || spec.share_cores_percent > 100) {
-    return Status::invalid_argument(
-        "job " + std::to_string(spec.id) +
-        ": resources cannot be negative, and a share is 1-100% of the cores");
-  }
-  if (State::is_share(spec) && spec.gpus > 0) {
-    return Status::invalid_argument("job " + std::to_string(spec.id) +
-                                    ": ask for whole GPUs or a GPU share, not both");
-  }
+  JZ_RETURN_IF_ERROR(check_job(spec));
   State::Job j;
   j.spec = spec;
   j.queue = q->second;
@@ -1079,6 +1162,12 @@ bool Scheduler::is_running(int64_t job) const {
 }
 
 size_t Scheduler::pending_count() const { return s_->jobs.size() - s_->running_jobs; }
+bool Scheduler::is_pending(int64_t job) const {
+  auto it = s_->jobs.find(job);
+  return it != s_->jobs.end() && it->second.state == State::JobState::kPending;
+}
+
+size_t Scheduler::nominated_count() const { return s_->nominated.size(); }
 size_t Scheduler::running_count() const { return s_->running_jobs; }
 int64_t Scheduler::allocated_milli() const { return s_->allocated; }
 int64_t Scheduler::capacity_milli() const { return s_->capacity; }

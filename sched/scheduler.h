@@ -133,6 +133,19 @@ class Scheduler {
   Status cancel(int64_t job, int64_t now_ms);    // pending or running
   Status finished(int64_t job, int64_t now_ms);  // running or being preempted: frees it
 
+  // Rebuilding the view after a restart (the store adapter calls these with what it
+  // persisted): a job that is already running on this placement, and a queue's decayed
+  // usage. Errors: an unknown project or node, a placement of the wrong shape or onto GPUs
+  // that are taken or unhealthy. Pending jobs are submitted again in their original order.
+  Status adopt(const JobSpec& job, const std::vector<WorkerPlacement>& placement,
+               int64_t started_ms);
+  struct UsageHistory {
+    double decayed = 0;  // milli-GPU x ms
+    int64_t at_ms = 0;
+  };
+  std::optional<UsageHistory> usage_history(const std::string& project) const;
+  Status set_usage_history(const std::string& project, const UsageHistory& h);
+
   // One scheduling pass; decisions in the order made.
   std::vector<Decision> cycle(int64_t now_ms);
 
@@ -140,8 +153,10 @@ class Scheduler {
   std::optional<QueueState> queue(const std::string& project) const;
   int64_t user_usage_milli(const std::string& project, const std::string& user) const;
   std::string reason(int64_t job) const;  // why a pending job waits; "" otherwise
-  bool is_running(int64_t job) const;
+  bool is_running(int64_t job) const;     // running, or being preempted
+  bool is_pending(int64_t job) const;
   size_t pending_count() const;
+  size_t nominated_count() const;  // jobs waiting for their preemption victims to stop
   size_t running_count() const;
   int64_t allocated_milli() const;                 // GPUs in use, x1000
   int64_t capacity_milli() const;                  // healthy GPUs, x1000

@@ -315,6 +315,107 @@ TEST(SchedulerInvariants, UnderQuotaJobsAreNotStarvedBeyondOneGracePeriod) {
   EXPECT_GT(checked, 1000);
 }
 
+// A restart rebuilds the same view: a second engine given the same nodes and queues, the
+// running jobs adopted on their placements, the usage history, and the pending jobs again
+// in their order, shows the same usage and makes the same next decisions.
+TEST(SchedulerRebuild, ARestartRebuildsTheSameView) {
+  int compared = 0;
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    std::vector<NodeSpec> nodes;
+    std::vector<QueueSpec> queues;
+    for (int n = 0; n < pick(1, 4); ++n) nodes.push_back(node("n" + std::to_string(n), pick(1, 8)));
+    for (const char* p : {"a", "b", "c"}) {
+      QueueSpec q = queue(p, pick(0, 8), "ws");
+      if (pick(0, 1)) q.per_user_milli = pick(1, 6) * 1000;
+      queues.push_back(q);
+    }
+    auto fresh = [&](Scheduler& s) {
+      for (const auto& n : nodes) ASSERT_TRUE(s.add_node(n).ok());
+      for (const auto& q : queues) ASSERT_TRUE(s.set_queue(q).ok());
+    };
+    Scheduler a;
+    fresh(a);
+    std::map<int64_t, JobSpec> specs;
+    std::map<int64_t, std::pair<std::vector<WorkerPlacement>, int64_t>> running;
+    int64_t now = 0;
+    auto apply = [&](const std::vector<Decision>& ds, Scheduler& s) {
+      for (const auto& d : ds) {
+        if (d.kind == Decision::Kind::kPlace) running[d.job] = {d.placement, now};
+        if (d.kind == Decision::Kind::kPreempt) {
+          ASSERT_TRUE(s.finished(d.job, now).ok());
+          running.erase(d.job);
+        }
+      }
+    };
+    for (int64_t id = 1; id <= 30; ++id) {
+      now += pick(1, 500);
+      JobSpec j = job(id, std::vector<std::string>{"a", "b", "c"}[pick(0, 2)], 0, pick(0, 3),
+                      pick(0, 1) ? "u1" : "u2");
+      if (pick(0, 2) == 0) {
+        j.share_cores_percent = pick(1, 100);
+        j.share_memory_mib = pick(0, 40000);
+      } else {
+        j.gpus = pick(1, 4);
+      }
+      ASSERT_TRUE(a.submit(j, now).ok());
+      specs[id] = j;
+      if (pick(0, 2) == 0 && !running.empty()) {
+        auto it = running.begin();
+        std::advance(it, pick(0, static_cast<int>(running.size()) - 1));
+        ASSERT_TRUE(a.finished(it->first, now).ok());
+        running.erase(it);
+      }
+      apply(a.cycle(now), a);
+    }
+    // The restart.
+    Scheduler b;
+    fresh(b);
+    for (const auto& q : queues)
+      ASSERT_TRUE(b.set_usage_history(q.project, *a.usage_history(q.project)).ok());
+    for (const auto& [id, r] : running) {
+      Status st = b.adopt(specs[id], r.first, r.second);
+      ASSERT_TRUE(st.ok()) << "seed " << seed << ": " << st.message();
+    }
+    for (const auto& [id, spec] : specs) {
+      if (a.is_pending(id)) ASSERT_TRUE(b.submit(spec, now).ok());
+    }
+    ASSERT_TRUE(b.check_invariants().ok()) << b.check_invariants().message();
+    for (const char* p : {"a", "b", "c"}) {
+      EXPECT_EQ(a.queue(p)->used_milli, b.queue(p)->used_milli) << "seed " << seed;
+      EXPECT_EQ(a.queue(p)->pending_jobs, b.queue(p)->pending_jobs) << "seed " << seed;
+      for (const char* u : {"u1", "u2"})
+        EXPECT_EQ(a.user_usage_milli(p, u), b.user_usage_milli(p, u));
+    }
+    EXPECT_EQ(a.allocated_milli(), b.allocated_milli());
+    if (a.nominated_count() > 0) continue;  // a nomination is not part of what is persisted
+    // The same next decisions after the same event.
+    now += 100;
+    if (!running.empty()) {
+      const int64_t done = running.begin()->first;
+      ASSERT_TRUE(a.finished(done, now).ok());
+      ASSERT_TRUE(b.finished(done, now).ok());
+    }
+    auto strip = [](const std::vector<Decision>& ds) {
+      std::vector<std::string> out;
+      for (const auto& d : ds) {
+        if (d.kind == Decision::Kind::kPending) continue;  // reasons are not persisted
+        std::string line = std::string(kind_name(d.kind)) + " " + std::to_string(d.job);
+        for (const auto& p : d.placement) {
+          line += " " + p.node;
+          for (int g : p.gpus) line += ":" + std::to_string(g);
+        }
+        out.push_back(line);
+      }
+      return out;
+    };
+    EXPECT_EQ(strip(a.cycle(now)), strip(b.cycle(now))) << "seed " << seed;
+    ++compared;
+  }
+  EXPECT_GT(compared, 200);
+}
+
 // Random histories: every promise holds after every cycle.
 TEST(SchedulerInvariants, HoldOverThousandsOfRandomHistories) {
   int preemptions = 0, placements = 0;
