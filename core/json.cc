@@ -17,6 +17,11 @@ Result<Json> parse(std::string_view text, std::string_view what) {
       }
     }
     return Status::invalid_argument(std::move(msg));
+  } catch (const Json::out_of_range& e) {
+    // A number beyond a double ("1e400"): nlohmann reports it as out_of_range.
+    std::string detail = e.what();
+    if (auto pos = detail.find("] "); pos != std::string::npos) detail = detail.substr(pos + 2);
+    return Status::invalid_argument(std::string(what) + " is not valid JSON: " + detail);
   }
 }
 

@@ -13,6 +13,16 @@ TEST(JsonTest, ParseErrorNamesWhatAndWhere) {
   EXPECT_NE(r.status().message().find("byte 9"), std::string::npos) << r.status().message();
 }
 
+// Found by fuzz_manifest: a number beyond a double threw out_of_range past the handler.
+TEST(JsonTest, ANumberTooLargeIsAParseErrorNotAnException) {
+  auto r = json::parse(R"({"abi_version":1e01237777774})", "manifest.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("manifest.json"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("number overflow"), std::string::npos)
+      << r.status().message();
+}
+
 TEST(JsonTest, TypedFieldsNameTheField) {
   Json obj = Json::parse(R"({"name": "x", "n": "7", "big": 18446744073709551615, "b": true})");
   EXPECT_EQ(*json::required_string(obj, "name"), "x");

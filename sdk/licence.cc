@@ -325,7 +325,8 @@ Result<Licence> activate_licence(std::string_view licence_text, std::string_view
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::failed_precondition("cannot create " + dir + ": " + ec.message());
-  Json record = {{"licence", Json::parse(licence_text)}, {"activation_code", normal}};
+  Json record = {{"licence", Json::parse(licence_text, nullptr, false)},
+                 {"activation_code", normal}};
   JZ_RETURN_IF_ERROR(
       write_file(dir + "/" + l.algorithm + "--" + l.id + ".json", record.dump(2) + "\n", 0600));
   return l;
