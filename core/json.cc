@@ -25,6 +25,12 @@ Result<Json> parse(std::string_view text, std::string_view what) {
   }
 }
 
+std::string string_or(const Json& obj, const char* field, const std::string& fallback) {
+  if (!obj.is_object()) return fallback;
+  auto it = obj.find(field);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 std::string_view type_phrase(const Json& v) {
   switch (v.type()) {
     case Json::value_t::null:

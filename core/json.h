@@ -26,6 +26,9 @@ Result<Json> parse(std::string_view text, std::string_view what = "JSON");
 // when it is absent or of the wrong type; `optional_*` return nullopt when absent and
 // fail only on a wrong type.
 Result<std::string> required_string(const Json& obj, std::string_view field);
+// The string at `field`, or `fallback` when `obj` is not an object, lacks it, or holds
+// something else there. (Json::value() throws on a wrong type: never use it on input.)
+std::string string_or(const Json& obj, const char* field, const std::string& fallback = "");
 Result<int64_t> required_int(const Json& obj, std::string_view field);
 Result<std::optional<std::string>> optional_string(const Json& obj, std::string_view field);
 Result<std::optional<int64_t>> optional_int(const Json& obj, std::string_view field);

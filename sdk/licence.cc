@@ -217,7 +217,7 @@ Result<Issued> issue_licence(IssueOptions o) {
 Result<Licence> parse_licence(std::string_view text, SignedDocument* doc) {
   JZ_ASSIGN_OR_RETURN(SignedDocument d, parse_signed_document(text, "licence"));
   Json p = Json::parse(d.payload, nullptr, false);
-  if (p.is_discarded() || !p.is_object() || p.value("type", "") != "jizhan-licence") {
+  if (p.is_discarded() || !p.is_object() || json::string_or(p, "type") != "jizhan-licence") {
     return Status::invalid_argument("licence: payload is not a licence");
   }
   auto bad = [](const std::string& field, const std::string& what) {

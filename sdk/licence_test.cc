@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/files.h"
+#include "sdk/package.h"
 #include "tests/support/temp_dir.h"
 
 namespace jz::sdk {
@@ -179,6 +180,25 @@ TEST(Licence, ActivationInstallsOnlyWithItsCodeAndFindExplainsRefusals) {
   found = find_licence(d, vendor.pub, use());
   ASSERT_FALSE(found.ok());
   EXPECT_NE(found.status().message().find("not activated with its own code"), std::string::npos);
+}
+
+// Found by fuzz_licence: a payload whose "type" was not a string threw past the parser.
+TEST(Licence, FieldsOfTheWrongTypeAreErrorsNotExceptions) {
+  for (const char* payload : {R"({"type":{"a":1}})", R"({"type":"jizhan-licence","id":5})",
+                              R"({"type":"jizhan-licence","versions":{"min":1,"below":2}})"}) {
+    Json env = {{"payload", payload},
+                {"key_id", "0123456789abcdef"},
+                {"signature", base64_encode(std::string(64, 'x'))}};
+    auto l = parse_licence(env.dump());
+    EXPECT_FALSE(l.ok()) << payload;
+  }
+  EXPECT_FALSE(parse_public_key(R"({"type":["x"],"public_key":"AAAA"})").ok());
+  EXPECT_FALSE(parse_package_signature(Json{{"payload", R"({"type":7,"key_id":[1]})"},
+                                            {"key_id", "0123456789abcdef"},
+                                            {"signature", base64_encode(std::string(64, 'x'))}}
+                                           .dump(),
+                                       nullptr)
+                   .ok());
 }
 
 TEST(Licence, IssuingChecksItsInput) {

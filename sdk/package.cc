@@ -221,12 +221,13 @@ Json default_config_of(const Json& schema) {
 Result<PackageSignature> parse_package_signature(std::string_view text, SignedDocument* doc) {
   JZ_ASSIGN_OR_RETURN(SignedDocument d, parse_signed_document(text, "signature.json"));
   Json p = Json::parse(d.payload, nullptr, false);
-  if (p.is_discarded() || !p.is_object() || p.value("type", "") != "jizhan-package-signature") {
+  if (p.is_discarded() || !p.is_object() ||
+      json::string_or(p, "type") != "jizhan-package-signature") {
     return bad_package("signature.json: payload is not a package signature");
   }
   PackageSignature s;
   s.key_id = d.key_id;
-  if (p.value("key_id", "") != d.key_id) {
+  if (json::string_or(p, "key_id") != d.key_id) {
     return bad_package("signature.json: payload and envelope name different keys");
   }
   if (p.contains("publisher") && p["publisher"].is_string()) s.publisher = p["publisher"];

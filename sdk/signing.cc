@@ -60,9 +60,9 @@ Result<PublicKey> public_from(const Json& j, std::string_view what) {
 
 Result<Json> check_type(std::string_view text, const char* type, std::string_view what) {
   JZ_ASSIGN_OR_RETURN(Json j, parse_object(text, what));
-  if (j.value("type", "") != type) {
+  if (json::string_or(j, "type") != type) {
     return Status::invalid_argument(std::string(what) + " is not a " + type +
-                                    " file (its type is '" + j.value("type", "") + "')");
+                                    " file (its type is '" + json::string_or(j, "type") + "')");
   }
   return j;
 }
@@ -147,7 +147,7 @@ Json signing_key_json(const SigningKey& key) {
 
 Result<PublicKey> parse_public_key(std::string_view text) {
   JZ_ASSIGN_OR_RETURN(Json j, parse_object(text, "public key"));
-  if (j.value("type", "") == kSecretType) {
+  if (json::string_or(j, "type") == kSecretType) {
     return Status::invalid_argument(
         "this is a signing (secret) key; give the .pub file, and keep the .key file private");
   }
