@@ -88,6 +88,8 @@ struct Scheduler::State {
     int64_t reserved = 0;  // quota held for jobs whose preemption victims are stopping
     std::unordered_map<int, int64_t> user_reserved;
     int64_t running = 0;
+    int64_t cpu_used = 0, mem_used = 0;
+    int64_t reserved_jobs = 0, reserved_cpu = 0, reserved_mem = 0;  // held like `reserved`
     std::unordered_map<int, int64_t> user_used;
   };
   struct Cohort {
@@ -176,9 +178,30 @@ struct Scheduler::State {
 
   // Why the queue cannot take `amount` more for `user`; "" when it can. `user_level`
   // says the refusal is the user's limit (other users' jobs may still go).
-  std::string quota_refusal(const Queue& q, int user, const std::string& user_name, int64_t amount,
+  std::string quota_refusal(const Queue& q, const Job& j, int64_t amount,
                             bool* user_level = nullptr) const {
+    const int user = j.user;
+    const std::string& user_name = j.spec.user;
     if (user_level) *user_level = false;
+    // Limits besides GPUs. Reported as `user_level` too: a refusal here says nothing
+    // about jobs asking for more GPUs, so the queue's scan goes on.
+    const int64_t cpu = j.spec.cpu_milli * j.spec.workers, mem = j.spec.memory_mib * j.spec.workers;
+    if (q.running + q.reserved_jobs + 1 > q.spec.max_running_jobs) {
+      if (user_level) *user_level = true;
+      return "project " + q.spec.project + " runs " + std::to_string(q.running) + " of the " +
+             std::to_string(q.spec.max_running_jobs) + " jobs its quota allows at once";
+    }
+    if (q.cpu_used + q.reserved_cpu + cpu > q.spec.cpu_limit_milli) {
+      if (user_level) *user_level = true;
+      return "project " + q.spec.project + " uses " + gpus_text(q.cpu_used) + " of " +
+             gpus_text(q.spec.cpu_limit_milli) + " CPUs; this job needs " + gpus_text(cpu);
+    }
+    if (q.mem_used + q.reserved_mem + mem > q.spec.memory_limit_mib) {
+      if (user_level) *user_level = true;
+      return "project " + q.spec.project + " uses " + std::to_string(q.mem_used) + " of " +
+             std::to_string(q.spec.memory_limit_mib) + " MiB of memory; this job needs " +
+             std::to_string(mem);
+    }
     const int64_t after = q.used + q.reserved + amount;
     const int64_t cap = sat_add(q.spec.nominal_milli, q.spec.borrowing_limit_milli);
     if (after > cap) {
@@ -347,6 +370,8 @@ struct Scheduler::State {
     change_usage(q, job.user, -job.charge * job.spec.workers);
     allocated -= job.charge * job.spec.workers;
     q.running--;
+    q.cpu_used -= job.spec.cpu_milli * job.spec.workers;
+    q.mem_used -= job.spec.memory_mib * job.spec.workers;
     running_jobs--;
   }
 
@@ -357,6 +382,8 @@ struct Scheduler::State {
     change_usage(q, job.user, job.charge * job.spec.workers);
     allocated += job.charge * job.spec.workers;
     q.running++;
+    q.cpu_used += job.spec.cpu_milli * job.spec.workers;
+    q.mem_used += job.spec.memory_mib * job.spec.workers;
     running_jobs++;
     job.state = JobState::kRunning;
     job.started_ms = now;
@@ -605,6 +632,9 @@ struct Scheduler::State {
     Queue& q = queues[j.queue];
     q.reserved += sign * j.charge * j.spec.workers;
     q.user_reserved[j.user] += sign * j.charge * j.spec.workers;
+    q.reserved_jobs += sign;
+    q.reserved_cpu += sign * j.spec.cpu_milli * j.spec.workers;
+    q.reserved_mem += sign * j.spec.memory_mib * j.spec.workers;
   }
 
   void set_reason(Job& j, std::string reason, std::vector<Decision>& out) {
@@ -698,7 +728,8 @@ Status Scheduler::set_queue(const QueueSpec& spec) {
   State& S = *s_;
   if (spec.project.empty()) return Status::invalid_argument("a queue needs its project");
   if (spec.nominal_milli < 0 || spec.borrowing_limit_milli < 0 || spec.lending_limit_milli < 0 ||
-      spec.per_user_milli < 0) {
+      spec.per_user_milli < 0 || spec.max_running_jobs < 0 || spec.cpu_limit_milli < 0 ||
+      spec.memory_limit_mib < 0) {
     return Status::invalid_argument("queue " + spec.project +
                                     ": quotas and limits cannot be negative");
   }
@@ -963,6 +994,14 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
     return q.used + q.reserved + j.charge * j.spec.workers > q.spec.nominal_milli;
   };
   std::map<std::string, Reservation> reserved;  // by pool
+  // Pools where room is being made by preemption, with the highest priority it is made
+  // for: kept apart from `reserved`, whose one entry a higher-priority blocked job may
+  // take over, so that a lower-priority job never takes that room.
+  std::map<std::string, int> hard_held;
+  auto hold_hard = [&](const State::Job& j) {
+    auto [h, fresh] = hard_held.emplace(j.spec.pool, j.spec.priority);
+    if (!fresh) h->second = std::max(h->second, j.spec.priority);
+  };
   std::unordered_set<int64_t> tried_now;
 
   // Jobs that preempted others come first once their victims have stopped; until then
@@ -978,6 +1017,7 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
       // Nothing backfills into room a preemption is making (its shadow is now).
       if (r.job == 0 || r.priority < j.spec.priority)
         r = {now, j.spec.priority, j.spec.id, j.queue, true};
+      hold_hard(j);
       ++it;
       continue;
     }
@@ -985,8 +1025,7 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
     it = S.nominated.erase(it);  // placed now, or back to the ordinary order
     S.hold_quota(j, -1);
     std::vector<WorkerPlacement> placement;
-    if (S.quota_refusal(q, j.user, j.spec.user, j.charge * j.spec.workers).empty() &&
-        S.place(j, &placement)) {
+    if (S.quota_refusal(q, j, j.charge * j.spec.workers).empty() && S.place(j, &placement)) {
       S.start(j, now);
       S.track(j, true);
       out.push_back({Decision::Kind::kPlace, j.spec.id, std::move(placement), 0, 0,
@@ -1017,7 +1056,7 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
       const int64_t amount = j.charge * j.spec.workers;
       if (amount >= min_quota_failure) continue;
       bool user_level = false;
-      std::string refusal = S.quota_refusal(q, j.user, j.spec.user, amount, &user_level);
+      std::string refusal = S.quota_refusal(q, j, amount, &user_level);
       if (!refusal.empty()) {
         S.set_reason(j, "pending: " + refusal, out);
         if (!user_level) min_quota_failure = amount;
@@ -1027,6 +1066,14 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
       // queue's nominal quota only by a reservation of its own queue (guarantees are per
       // queue: another queue's reservation cannot take them) or by room a preemption is
       // making.
+      if (auto h = hard_held.find(j.spec.pool);
+          h != hard_held.end() && h->second >= j.spec.priority) {
+        S.set_reason(j,
+                     "pending: GPUs in pool " + j.spec.pool + " are held for a job of priority " +
+                         std::to_string(h->second) + " whose preempted jobs are stopping",
+                     out);
+        continue;
+      }
       auto r = reserved.find(j.spec.pool);
       if (r != reserved.end() && r->second.job != id && r->second.priority >= j.spec.priority &&
           (r->second.hard || r->second.queue == j.queue || beyond_nominal(j))) {
@@ -1100,6 +1147,7 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
         auto& r = reserved[j.spec.pool];
         if (r.job == 0 || r.priority <= j.spec.priority)
           r = {now, j.spec.priority, id, j.queue, true};
+        hold_hard(j);
         continue;
       }
       for (int g : S.groups_for(j.spec)) {
@@ -1138,7 +1186,12 @@ std::optional<QueueState> Scheduler::queue(const std::string& project) const {
   auto it = s_->queue_index.find(project);
   if (it == s_->queue_index.end()) return std::nullopt;
   const State::Queue& q = s_->queues[it->second];
-  return QueueState{q.used, q.spec.nominal_milli, static_cast<int64_t>(q.pending.size()), q.running,
+  return QueueState{q.used,
+                    q.cpu_used,
+                    q.mem_used,
+                    q.spec.nominal_milli,
+                    static_cast<int64_t>(q.pending.size()),
+                    q.running,
                     s_->share_of(q)};
 }
 
@@ -1180,7 +1233,8 @@ Status Scheduler::check_invariants() const {
   std::vector<std::vector<DeviceUse>> dev(S.nodes.size());
   std::vector<int64_t> cpu(S.nodes.size()), mem(S.nodes.size());
   for (size_t n = 0; n < S.nodes.size(); ++n) dev[n].resize(S.nodes[n].gpus.size());
-  std::vector<int64_t> queue_used(S.queues.size());
+  std::vector<int64_t> queue_used(S.queues.size()), queue_jobs(S.queues.size()),
+      queue_cpu(S.queues.size()), queue_mem(S.queues.size());
   std::map<std::pair<int, int>, int64_t> user_used;
   for (const auto& [id, j] : S.jobs) {
     if (j.state == State::JobState::kPending) {
@@ -1210,6 +1264,9 @@ Status Scheduler::check_invariants() const {
       }
     }
     queue_used[j.queue] += j.charge * j.spec.workers;
+    queue_jobs[j.queue]++;
+    queue_cpu[j.queue] += j.spec.cpu_milli * j.spec.workers;
+    queue_mem[j.queue] += j.spec.memory_mib * j.spec.workers;
     user_used[{j.queue, j.user}] += j.charge * j.spec.workers;
   }
   for (size_t n = 0; n < S.nodes.size(); ++n) {
@@ -1233,8 +1290,13 @@ Status Scheduler::check_invariants() const {
   for (size_t qi = 0; qi < S.queues.size(); ++qi) {
     const State::Queue& q = S.queues[qi];
     total += queue_used[qi];
-    if (queue_used[qi] != q.used)
+    if (queue_used[qi] != q.used || queue_jobs[qi] != q.running || queue_cpu[qi] != q.cpu_used ||
+        queue_mem[qi] != q.mem_used)
       return Status::internal("queue " + q.spec.project + " usage miscounted");
+    if (q.running > q.spec.max_running_jobs || q.cpu_used > q.spec.cpu_limit_milli ||
+        q.mem_used > q.spec.memory_limit_mib) {
+      return Status::internal("queue " + q.spec.project + " is over its job, CPU or memory limit");
+    }
     if (q.used > sat_add(q.spec.nominal_milli, q.spec.borrowing_limit_milli)) {
       return Status::internal("queue " + q.spec.project +
                               " uses more than nominal plus its borrowing limit");

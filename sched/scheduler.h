@@ -60,6 +60,10 @@ struct QueueSpec {
   int64_t lending_limit_milli = kUnlimited;    // of its unused nominal, to the cohort
   int64_t per_user_milli = kUnlimited;         // one user's GPUs in this project
   double weight = 1.0;                         // fair-share weight
+  // Hard limits on what the project's running jobs hold besides GPUs (no borrowing).
+  int64_t max_running_jobs = kUnlimited;
+  int64_t cpu_limit_milli = kUnlimited;
+  int64_t memory_limit_mib = kUnlimited;
 };
 
 struct JobSpec {
@@ -108,6 +112,7 @@ const char* kind_name(Decision::Kind k);
 
 struct QueueState {
   int64_t used_milli = 0;
+  int64_t cpu_milli = 0, memory_mib = 0;
   int64_t nominal_milli = 0;
   int64_t pending_jobs = 0;
   int64_t running_jobs = 0;
@@ -164,7 +169,8 @@ class Scheduler {
 
   // Recomputes every total from the allocations and checks the promises: no device over
   // its memory or cores, no node over its CPU or memory, no queue over nominal plus its
-  // borrowing limit, no user over the per-user limit, no gang partly placed. For tests.
+  // borrowing limit or its job, CPU or memory limits, no user over the per-user limit, no gang
+  // partly placed. For tests.
   Status check_invariants() const;
 
   struct State;

@@ -108,6 +108,40 @@ TEST(Scheduler, QuotaAndPerUserLimitsExplainWhyAJobWaits) {
   EXPECT_TRUE(s.check_invariants().ok());
 }
 
+// CPU-only jobs are held by the project's job, CPU and memory limits, and a job that
+// is refused by them does not stop a smaller one behind it.
+TEST(Scheduler, JobCpuAndMemoryLimitsHoldCpuOnlyJobs) {
+  Scheduler s;
+  ASSERT_TRUE(s.add_node(node("a", 0)).ok());
+  QueueSpec q = queue("cpu-only", 0);
+  q.max_running_jobs = 3;
+  q.cpu_limit_milli = 4000;
+  q.memory_limit_mib = 3072;
+  ASSERT_TRUE(s.set_queue(q).ok());
+  for (int64_t id = 1; id <= 5; ++id) ASSERT_TRUE(s.submit(job(id, "cpu-only", 0), 0).ok());
+  s.cycle(0);
+  EXPECT_EQ(s.running_count(), 3u);
+  EXPECT_EQ(s.reason(4), "pending: project cpu-only runs 3 of the 3 jobs its quota allows at once");
+  EXPECT_TRUE(s.check_invariants().ok());
+  ASSERT_TRUE(s.finished(1, 1).ok());
+  JobSpec big = job(6, "cpu-only", 0);
+  big.cpu_milli = 3000;
+  ASSERT_TRUE(s.submit(big, 1).ok());
+  s.cycle(1);
+  EXPECT_TRUE(s.is_running(4));
+  ASSERT_TRUE(s.finished(2, 2).ok());
+  ASSERT_TRUE(s.finished(3, 2).ok());
+  s.cycle(2);
+  // 4 and 5 hold 2 CPUs and 2 GiB; job 6 needs 3 CPUs more (limit 4).
+  EXPECT_FALSE(s.is_running(6));
+  EXPECT_EQ(s.reason(6), "pending: project cpu-only uses 2 of 4 CPUs; this job needs 3");
+  EXPECT_EQ(s.queue("cpu-only")->cpu_milli, 2000);
+  EXPECT_TRUE(s.check_invariants().ok());
+  QueueSpec bad = q;
+  bad.max_running_jobs = -1;
+  EXPECT_FALSE(s.set_queue(bad).ok());
+}
+
 TEST(Scheduler, BorrowsFromItsCohortAndGivesItBackByPreemption) {
   Scheduler s({.preemption_grace_ms = 5000});
   ASSERT_TRUE(s.add_node(node("a", 8)).ok());
@@ -435,6 +469,8 @@ TEST(SchedulerInvariants, HoldOverThousandsOfRandomHistories) {
       if (pick(0, 1)) q.borrowing_limit_milli = pick(0, 4) * 1000;
       if (pick(0, 1)) q.lending_limit_milli = pick(0, 4) * 1000;
       if (pick(0, 1)) q.per_user_milli = pick(1, 6) * 1000;
+      if (pick(0, 3) == 0) q.max_running_jobs = pick(1, 6);
+      if (pick(0, 3) == 0) q.cpu_limit_milli = pick(1, 8) * 1000;
       ASSERT_TRUE(s.set_queue(q).ok());
     }
     std::map<int64_t, JobSpec> specs;
