@@ -1,0 +1,167 @@
+// Running jobs on a machine (mission C1, D1): the executor interface the job service
+// drives, and the local executor, which runs every job in a bubblewrap sandbox under a
+// supervisor process (`jizhan exec-shim`) that outlives a restart of the server.
+//
+// A job's folder (`<jobs_dir>/<job id>/`) holds everything about one run:
+//   spec.json     what to run (bwrap's argv, cgroups, the sandbox user), written at launch
+//   shim.json     the supervisor's pid and start time (so a restarted server can check
+//                 that the pid is still the same process)
+//   sandbox.json  the sandbox's init pid and PID namespace, once bubblewrap started it
+//   exit.json     how it ended (exit code, signal, OOM kill), written by the supervisor
+//   log           stdout and stderr
+//   work/         writable, /job inside the sandbox (also the working directory)
+//   output/       writable, /output inside the sandbox
+// The server reads these files rather than holding pipes to the job, so a server killed
+// at any moment loses nothing: when it starts again, poll() tells each job's state.
+//
+// Thread safety: an Executor may be called from several threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace jz::exec {
+
+struct GpuInfo {
+  std::string uuid, name;
+  int64_t memory_mib = 0;
+  int sm_count = 0;
+  bool is_virtual = false;
+};
+
+struct MachineInfo {
+  std::string hostname;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+  std::vector<GpuInfo> gpus;
+  std::string gpu_source;  // "nvml", "virtual" or "none"
+  std::string cgroups;     // "v2", "v1" or "none": whether limits are enforced
+};
+
+// Reads the CPUs this process may use, the memory (the smaller of the machine's and a
+// cgroup limit), and GPUs through NVML when the library loads (JIZHAN_NVML_LIBRARY names
+// another library, for test doubles). `virtual_gpus` > 0 declares that many GPUs of
+// `virtual_gpu_memory_mib` instead (test configurations, machines without GPUs).
+MachineInfo discover_machine(int virtual_gpus = 0, int64_t virtual_gpu_memory_mib = 16384);
+
+enum class Network {
+  kNone,      // a private network namespace: nothing outside the sandbox is reachable
+  kLoopback,  // the same, kept apart to say the job may use its own loopback
+  kEgress,    // the machine's network
+};
+const char* network_name(Network n);
+
+struct Mount {
+  std::string host_path;
+  std::string sandbox_path;
+};
+
+struct LaunchSpec {
+  std::string job_id;
+  std::vector<std::string> command;  // argv; looked up on the sandbox's PATH
+  std::map<std::string, std::string> env;
+  std::string workdir;           // inside the sandbox; default /job
+  std::vector<Mount> read_only;  // datasets, project code
+  Network network = Network::kNone;
+  int64_t cpu_milli = 0;   // 0: no limit
+  int64_t memory_mib = 0;  // 0: no limit
+  std::vector<std::string> gpu_uuids;
+  int share_memory_mib = 0;  // a GPU share (with one uuid): the vGPU limits
+  int share_cores_percent = 0;
+};
+
+struct JobStatus {
+  enum class Phase { kStarting, kRunning, kExited, kLost };
+  Phase phase = Phase::kLost;
+  int exit_code = -1;  // kExited: the command's exit status (128 + n when killed by signal n)
+  int signal = 0;
+  bool oom_killed = false;
+  int64_t max_memory_bytes = 0;
+  int64_t cpu_usage_ms = 0;
+  std::string message;  // kLost: why
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual const MachineInfo& machine() const = 0;
+  // Starts the job; returns once its supervisor runs (the sandbox starts after).
+  virtual Status launch(const LaunchSpec& spec) = 0;
+  // Where the job stands, from its folder; also ends a termination whose grace period
+  // is over (SIGKILL). Works for jobs launched by an earlier server process too.
+  virtual JobStatus poll(const std::string& job_id) = 0;
+  // SIGTERM to every process of the job, then SIGKILL to all of them once `grace`
+  // passes (checked by poll()).
+  virtual void terminate(const std::string& job_id, std::chrono::milliseconds grace) = 0;
+  // Frees what the executor holds for an ended job (cgroups); keeps the folder.
+  virtual void release(const std::string& job_id) = 0;
+  virtual std::string job_dir(const std::string& job_id) const = 0;
+  // The network namespace file of a running sandbox (/proc/PID/ns/net), for the
+  // dev-environment proxy; "" when not running.
+  virtual std::string network_namespace(const std::string& job_id) = 0;
+};
+
+struct LocalExecutorOptions {
+  std::string jobs_dir;     // job folders
+  std::string shim_binary;  // the jizhan binary (runs `jizhan exec-shim DIR`)
+  std::string bwrap = "bwrap";
+  int sandbox_uid = 65534;  // the user a job runs as when the server runs as root
+  int sandbox_gid = 65534;
+  std::string cgroup_name = "jizhan";  // jobs' cgroups go under this one
+  int virtual_gpus = 0;
+  int64_t virtual_gpu_memory_mib = 16384;
+  // Extra environment for GPU shares (the vGPU interposer, once it exists).
+  std::map<std::string, std::string> share_env;
+};
+
+class LocalExecutor : public Executor {
+ public:
+  // Checks that bubblewrap runs here (a clear error naming the package otherwise) and
+  // prepares the jobs folder and the cgroup parent.
+  static Result<std::unique_ptr<LocalExecutor>> create(LocalExecutorOptions options);
+  ~LocalExecutor() override;
+
+  const MachineInfo& machine() const override { return machine_; }
+  Status launch(const LaunchSpec& spec) override;
+  JobStatus poll(const std::string& job_id) override;
+  void terminate(const std::string& job_id, std::chrono::milliseconds grace) override;
+  void release(const std::string& job_id) override;
+  std::string job_dir(const std::string& job_id) const override;
+  std::string network_namespace(const std::string& job_id) override;
+
+  // The bwrap argv for a spec (for tests and docs).
+  std::vector<std::string> sandbox_argv(const LaunchSpec& spec) const;
+
+ private:
+  explicit LocalExecutor(LocalExecutorOptions options);
+  // Every pid of the job: its cgroup's and its PID namespace's.
+  std::vector<int> job_pids(const std::string& job_id);
+  LocalExecutorOptions options_;
+  MachineInfo machine_;
+  std::string cgroup_version_;  // "v2", "v1", "none"
+  std::vector<std::string> cgroup_parents_;
+  std::mutex mu_;
+  std::map<std::string, int> children_;  // supervisors this process started, to reap
+  struct Kill {
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::map<std::string, Kill> terminating_;
+};
+
+// The supervisor: `jizhan exec-shim DIR` (see the folder layout above). Returns the
+// process's exit status.
+int run_shim(const std::string& dir);
+
+// The start time of a process (clock ticks since boot, /proc/PID/stat field 22), or -1
+// (also for a zombie).
+int64_t process_start_ticks(int pid);
+
+}  // namespace jz::exec

@@ -1,0 +1,358 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/files.h"
+#include "core/json.h"
+#include "core/subprocess.h"
+#include "exec/cgroup.h"
+#include "exec/executor.h"
+
+namespace jz::exec {
+
+namespace fs = std::filesystem;
+
+const char* network_name(Network n) {
+  switch (n) {
+    case Network::kNone:
+      return "none";
+    case Network::kLoopback:
+      return "loopback";
+    case Network::kEgress:
+      return "egress";
+  }
+  return "none";
+}
+
+int64_t process_start_ticks(int pid) {
+  if (pid <= 0) return -1;
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return -1;
+  // The command name may hold spaces and parentheses: fields start after the last ')'.
+  auto close = stat->rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream in(stat->substr(close + 2));
+  std::string field;
+  // A zombie has ended: its parent has not collected it yet.
+  if (stat->size() > close + 2 && ((*stat)[close + 2] == 'Z' || (*stat)[close + 2] == 'X'))
+    return -1;
+  // Field 3 (state) is the first after ')'; start time is field 22.
+  for (int i = 3; i <= 22; ++i) {
+    if (!(in >> field)) return -1;
+  }
+  return std::strtoll(field.c_str(), nullptr, 10);
+}
+
+namespace {
+
+// A process is the one recorded when its pid runs and started at the recorded time
+// (pids are reused).
+bool same_process(int pid, int64_t start_ticks) {
+  return pid > 0 && start_ticks >= 0 && process_start_ticks(pid) == start_ticks;
+}
+
+Result<Json> read_json_file(const std::string& path) {
+  JZ_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  return json::parse(text, path);
+}
+
+int64_t int_or(const Json& j, const char* key, int64_t fallback) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
+}
+
+// System folders the sandbox sees read-only: each as on this machine (a folder is bound,
+// a symlink such as /lib -> usr/lib on merged-/usr systems is recreated).
+void add_system(std::vector<std::string>& argv) {
+  for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}) {
+    std::error_code ec;
+    auto st = fs::symlink_status(p, ec);
+    if (ec || !fs::exists(st)) continue;
+    if (fs::is_symlink(st)) {
+      argv.insert(argv.end(), {"--symlink", fs::read_symlink(p, ec).string(), p});
+    } else if (fs::is_directory(st)) {
+      argv.insert(argv.end(), {"--ro-bind", p, p});
+    }
+  }
+}
+
+}  // namespace
+
+LocalExecutor::LocalExecutor(LocalExecutorOptions options) : options_(std::move(options)) {}
+
+LocalExecutor::~LocalExecutor() {
+  // Supervisors keep running (jobs outlive the server); reap those that ended.
+  std::lock_guard lock(mu_);
+  for (const auto& [id, pid] : children_) ::waitpid(pid, nullptr, WNOHANG);
+}
+
+Result<std::unique_ptr<LocalExecutor>> LocalExecutor::create(LocalExecutorOptions options) {
+  if (options.jobs_dir.empty()) return Status::invalid_argument("the executor needs a jobs folder");
+  std::error_code ec;
+  fs::create_directories(options.jobs_dir, ec);
+  if (ec) {
+    return Status::unavailable("cannot create the jobs folder '" + options.jobs_dir +
+                               "': " + ec.message());
+  }
+  ::chmod(options.jobs_dir.c_str(), 0711);  // sandboxes reach their own folder only
+  // bubblewrap must run here: a quick sandbox that runs `true`.
+  SubprocessOptions probe;
+  probe.argv = {options.bwrap, "--unshare-all", "--die-with-parent"};
+  add_system(probe.argv);
+  probe.argv.insert(probe.argv.end(), {"--proc", "/proc", "--dev", "/dev", "true"});
+  probe.timeout = std::chrono::seconds(20);
+  auto r = run_subprocess(probe);
+  if (!r.ok() || !r->success()) {
+    std::string why = r.ok() ? r->err : r.status().message();
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return Status::unavailable(
+        "bubblewrap cannot start a sandbox here (" + why +
+        "): install it (apt-get install bubblewrap) and allow user namespaces "
+        "(sysctl kernel.unprivileged_userns_clone=1), or run the server as root");
+  }
+  std::unique_ptr<LocalExecutor> e(new LocalExecutor(std::move(options)));
+  e->machine_ = discover_machine(e->options_.virtual_gpus, e->options_.virtual_gpu_memory_mib);
+  Cgroups cg = Cgroups::detect(e->options_.cgroup_name);
+  e->cgroup_version_ = cg.version();
+  e->machine_.cgroups = cg.version();
+  return e;
+}
+
+std::string LocalExecutor::job_dir(const std::string& job_id) const {
+  return options_.jobs_dir + "/" + job_id;
+}
+
+std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) const {
+  const std::string dir = job_dir(spec.job_id);
+  std::vector<std::string> a = {options_.bwrap, "--unshare-all", "--die-with-parent",
+                                "--new-session"};
+  if (spec.network == Network::kEgress) a.push_back("--share-net");
+  add_system(a);
+  a.insert(a.end(),
+           {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs",
+            "/var", "--bind", dir + "/work", "/job", "--bind", dir + "/output", "/output"});
+  for (const auto& m : spec.read_only)
+    a.insert(a.end(), {"--ro-bind", m.host_path, m.sandbox_path});
+  if (!spec.gpu_uuids.empty()) {
+    // The GPUs' device files; CUDA_VISIBLE_DEVICES picks the job's own.
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/dev", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("nvidia", 0) == 0) a.insert(a.end(), {"--dev-bind", e.path(), e.path()});
+    }
+  }
+  a.insert(a.end(), {"--clearenv", "--setenv", "PATH",
+                     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--setenv",
+                     "HOME", "/job", "--setenv", "TMPDIR", "/tmp", "--setenv", "JIZHAN_JOB_ID",
+                     spec.job_id, "--setenv", "JIZHAN_OUTPUT_DIR", "/output"});
+  std::map<std::string, std::string> env = spec.env;
+  if (!spec.gpu_uuids.empty()) {
+    std::string list;
+    for (const auto& u : spec.gpu_uuids) list += (list.empty() ? "" : ",") + u;
+    env["CUDA_VISIBLE_DEVICES"] = list;
+    env["NVIDIA_VISIBLE_DEVICES"] = list;
+  }
+  if (spec.share_cores_percent > 0 || spec.share_memory_mib > 0) {
+    env["JIZHAN_VGPU_MEMORY_MIB"] = std::to_string(spec.share_memory_mib);
+    env["JIZHAN_VGPU_CORES_PERCENT"] = std::to_string(spec.share_cores_percent);
+    for (const auto& [k, v] : options_.share_env) env[k] = v;
+  }
+  for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
+  a.insert(a.end(), {"--chdir", spec.workdir.empty() ? "/job" : spec.workdir, "--"});
+  a.insert(a.end(), spec.command.begin(), spec.command.end());
+  return a;
+}
+
+Status LocalExecutor::launch(const LaunchSpec& spec) {
+  if (spec.command.empty()) return Status::invalid_argument("a job needs a command");
+  const std::string dir = job_dir(spec.job_id);
+  std::error_code ec;
+  if (fs::exists(dir + "/spec.json", ec)) {
+    return Status::already_exists("job " + spec.job_id + " was launched before (" + dir + ")");
+  }
+  for (const char* sub : {"/work", "/output"}) {
+    fs::create_directories(dir + sub, ec);
+    if (ec) return Status::unavailable("cannot create " + dir + sub + ": " + ec.message());
+  }
+  ::chmod(dir.c_str(), 0711);
+  const bool root = ::geteuid() == 0;
+  if (root) {
+    for (const char* sub : {"/work", "/output"}) {
+      ::chmod((dir + sub).c_str(), 0700);
+      if (::chown((dir + sub).c_str(), options_.sandbox_uid, options_.sandbox_gid) != 0) {
+        return Status::internal("cannot hand " + dir + sub +
+                                " to the sandbox user: " + errno_message(errno));
+      }
+    }
+  }
+  Cgroups cg = Cgroups::detect(options_.cgroup_name);
+  auto groups = cg.create(spec.job_id, spec.cpu_milli, spec.memory_mib);
+  if (!groups.ok()) return groups.status();
+  Json s = {{"argv", sandbox_argv(spec)},
+            {"cgroups", *groups},
+            {"cgroup_version", cg.version()},
+            {"uid", root ? options_.sandbox_uid : -1},
+            {"gid", root ? options_.sandbox_gid : -1}};
+  JZ_RETURN_IF_ERROR(write_file(dir + "/spec.json", json::dump(s), 0600, true));
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::unavailable("fork failed: " + errno_message(errno));
+  if (pid == 0) {
+    ::setsid();
+    int null = ::open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+    }
+    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const std::string d = dir;
+    ::execl(options_.shim_binary.c_str(), options_.shim_binary.c_str(), "exec-shim", d.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::lock_guard lock(mu_);
+  children_[spec.job_id] = pid;
+  return {};
+}
+
+std::vector<int> LocalExecutor::job_pids(const std::string& job_id) {
+  std::vector<int> pids;
+  auto spec = read_json_file(job_dir(job_id) + "/spec.json");
+  if (spec.ok() && (*spec)["cgroups"].is_array()) {
+    for (const auto& g : (*spec)["cgroups"]) {
+      if (!g.is_string()) continue;
+      for (int p : Cgroups::pids(g.get<std::string>())) pids.push_back(p);
+    }
+  }
+  // Without cgroups: the processes in the sandbox's PID namespace.
+  auto sb = read_json_file(job_dir(job_id) + "/sandbox.json");
+  if (sb.ok()) {
+    const int64_t ns = int_or(*sb, "pid_namespace", 0);
+    if (ns > 0) {
+      DIR* d = ::opendir("/proc");
+      while (d) {
+        dirent* e = ::readdir(d);
+        if (!e) break;
+        const int pid = std::atoi(e->d_name);
+        if (pid <= 0) continue;
+        struct stat st;
+        if (::stat(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), &st) == 0 &&
+            static_cast<int64_t>(st.st_ino) == ns) {
+          pids.push_back(pid);
+        }
+      }
+      if (d) ::closedir(d);
+    }
+  }
+  return pids;
+}
+
+void LocalExecutor::terminate(const std::string& job_id, std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(mu_);
+    if (terminating_.count(job_id)) return;
+    terminating_[job_id] = {std::chrono::steady_clock::now() + grace};
+  }
+  // Every process of the job but bubblewrap's own two (the monitor and the namespace's
+  // init): SIGTERM to the init would end the namespace at once, with no grace.
+  int64_t monitor = -1, init = -1;
+  if (auto sb = read_json_file(job_dir(job_id) + "/sandbox.json"); sb.ok()) {
+    monitor = int_or(*sb, "bwrap_pid", -1);
+    init = int_or(*sb, "child_pid", -1);
+  }
+  for (int pid : job_pids(job_id)) {
+    if (pid != monitor && pid != init) ::kill(pid, SIGTERM);
+  }
+}
+
+JobStatus LocalExecutor::poll(const std::string& job_id) {
+  const std::string dir = job_dir(job_id);
+  JobStatus st;
+  {
+    std::lock_guard lock(mu_);
+    if (auto c = children_.find(job_id); c != children_.end()) {
+      if (::waitpid(c->second, nullptr, WNOHANG) != 0) children_.erase(c);
+    }
+  }
+  if (auto ex = read_json_file(dir + "/exit.json"); ex.ok()) {
+    st.phase = JobStatus::Phase::kExited;
+    st.exit_code = static_cast<int>(int_or(*ex, "exit_code", -1));
+    st.signal = static_cast<int>(int_or(*ex, "signal", 0));
+    st.oom_killed = ex->value("oom_killed", false) == true;
+    st.max_memory_bytes = int_or(*ex, "max_memory_bytes", 0);
+    st.cpu_usage_ms = int_or(*ex, "cpu_usage_ms", 0);
+    st.message = json::string_or(*ex, "error", "");
+    std::lock_guard lock(mu_);
+    terminating_.erase(job_id);
+    return st;
+  }
+  auto shim = read_json_file(dir + "/shim.json");
+  if (!shim.ok()) {
+    std::error_code ec;
+    auto written = fs::last_write_time(dir + "/spec.json", ec);
+    if (!ec && fs::file_time_type::clock::now() - written < std::chrono::seconds(30)) {
+      st.phase = JobStatus::Phase::kStarting;
+      return st;
+    }
+    st.message = ec ? "the job was never launched on this machine"
+                    : "its supervisor did not start within 30 s";
+    return st;
+  }
+  const int pid = static_cast<int>(int_or(*shim, "pid", -1));
+  if (!same_process(pid, int_or(*shim, "start_ticks", -1))) {
+    // It may have written exit.json between our two reads.
+    if (auto ex = read_json_file(dir + "/exit.json"); ex.ok()) return poll(job_id);
+    st.message = "its supervisor (pid " + std::to_string(pid) +
+                 ") ended without recording how the job ended (machine restarted or killed)";
+    return st;
+  }
+  bool kill_now = false;
+  {
+    std::lock_guard lock(mu_);
+    auto t = terminating_.find(job_id);
+    kill_now = t != terminating_.end() && std::chrono::steady_clock::now() >= t->second.deadline;
+  }
+  if (kill_now) {
+    auto sb = read_json_file(dir + "/sandbox.json");
+    // The namespace's init first: the kernel then kills everything in it.
+    if (sb.ok()) ::kill(static_cast<int>(int_or(*sb, "child_pid", -1)), SIGKILL);
+    for (int p : job_pids(job_id)) ::kill(p, SIGKILL);
+  }
+  std::error_code ec;
+  st.phase = fs::exists(dir + "/sandbox.json", ec) ? JobStatus::Phase::kRunning
+                                                   : JobStatus::Phase::kStarting;
+  return st;
+}
+
+void LocalExecutor::release(const std::string& job_id) {
+  auto spec = read_json_file(job_dir(job_id) + "/spec.json");
+  if (spec.ok() && (*spec)["cgroups"].is_array()) {
+    for (const auto& g : (*spec)["cgroups"]) {
+      if (g.is_string()) Cgroups::remove(g.get<std::string>());
+    }
+  }
+  std::lock_guard lock(mu_);
+  terminating_.erase(job_id);
+}
+
+std::string LocalExecutor::network_namespace(const std::string& job_id) {
+  auto sb = read_json_file(job_dir(job_id) + "/sandbox.json");
+  if (!sb.ok()) return "";
+  const int pid = static_cast<int>(int_or(*sb, "child_pid", -1));
+  if (pid <= 0) return "";
+  return "/proc/" + std::to_string(pid) + "/ns/net";
+}
+
+}  // namespace jz::exec

@@ -1,0 +1,150 @@
+// The supervisor of one job (`jizhan exec-shim DIR`): started by the local executor in a
+// session of its own, it joins the job's cgroups, starts bubblewrap as the sandbox user
+// with stdout and stderr into DIR/log, records the sandbox's pids, waits for it and
+// writes DIR/exit.json. It does not depend on the server: a server killed meanwhile finds
+// the result in the folder when it starts again.
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "core/files.h"
+#include "core/json.h"
+#include "exec/cgroup.h"
+#include "exec/executor.h"
+
+namespace jz::exec {
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int finish(const std::string& dir, Json result) {
+  result["finished_at_ms"] = now_ms();
+  Status s = write_file(dir + "/exit.json", json::dump(result), 0600);
+  return s.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int run_shim(const std::string& dir) {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) ::signal(sig, SIG_IGN);
+  auto text = read_file(dir + "/spec.json");
+  if (!text.ok()) return 2;
+  auto spec = json::parse(*text, "spec.json");
+  if (!spec.ok() || !(*spec)["argv"].is_array() || (*spec)["argv"].empty()) {
+    return finish(dir, {{"exit_code", -1}, {"error", "the job's spec.json is unreadable"}});
+  }
+  std::vector<std::string> argv;
+  for (const auto& a : (*spec)["argv"]) argv.push_back(a.is_string() ? a.get<std::string>() : "");
+  std::vector<std::string> groups;
+  if ((*spec)["cgroups"].is_array()) {
+    for (const auto& g : (*spec)["cgroups"]) {
+      if (g.is_string()) groups.push_back(g.get<std::string>());
+    }
+  }
+  const std::string version = json::string_or(*spec, "cgroup_version", "none");
+  const int uid = (*spec)["uid"].is_number_integer() ? (*spec)["uid"].get<int>() : -1;
+  const int gid = (*spec)["gid"].is_number_integer() ? (*spec)["gid"].get<int>() : -1;
+
+  const int self = static_cast<int>(::getpid());
+  if (!write_file(dir + "/shim.json",
+                  json::dump(Json{{"pid", self}, {"start_ticks", process_start_ticks(self)}}), 0600)
+           .ok()) {
+    return 2;
+  }
+  const int log = ::open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  int info[2];
+  if (log < 0 || ::pipe2(info, O_CLOEXEC) != 0) {
+    return finish(dir, {{"exit_code", -1}, {"error", "cannot open the job's log"}});
+  }
+  argv.insert(argv.begin() + 1, {"--info-fd", "3"});
+  const pid_t child = ::fork();
+  if (child < 0) return finish(dir, {{"exit_code", -1}, {"error", "fork failed"}});
+  if (child == 0) {
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) ::signal(sig, SIG_DFL);
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    ::dup2(info[1], 3);
+    // The sandbox joins the job's cgroups, the supervisor stays out: an OOM kill in the
+    // job must not take the process that records it.
+    if (Status s = Cgroups::join(groups, static_cast<int>(::getpid())); !s.ok()) {
+      dprintf(2, "jizhan: %s\n", s.message().c_str());
+      ::_exit(126);
+    }
+    if (uid >= 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+        dprintf(2, "jizhan: cannot switch to the sandbox user %d: %s\n", uid, strerror(errno));
+        ::_exit(126);
+      }
+    }
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    dprintf(2, "jizhan: cannot run %s: %s\n", args[0], strerror(errno));
+    ::_exit(127);
+  }
+  ::close(info[1]);
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(info[0], buf, sizeof buf);
+    if (n > 0) {
+      got.append(buf, static_cast<size_t>(n));
+      // bubblewrap keeps the descriptor open while the sandbox runs; one object is all.
+      auto parsed = Json::parse(got, nullptr, false);
+      if (!parsed.is_discarded()) break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  ::close(info[0]);
+  auto parsed = Json::parse(got, nullptr, false);
+  if (parsed.is_object()) {
+    auto num = [&](const char* k) -> int64_t {
+      auto it = parsed.find(k);
+      return it != parsed.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+    };
+    (void)write_file(dir + "/sandbox.json",
+                     json::dump(Json{{"child_pid", num("child-pid")},
+                                     {"bwrap_pid", static_cast<int64_t>(child)},
+                                     {"pid_namespace", num("pid-namespace")},
+                                     {"started_at_ms", now_ms()}}),
+                     0600);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  int exit_code = -1, sig = 0;
+  if (WIFEXITED(status)) {
+    exit_code = WEXITSTATUS(status);
+    // bubblewrap reports a command killed by signal n as 128 + n.
+    if (exit_code > 128 && exit_code < 128 + 65) sig = exit_code - 128;
+  } else if (WIFSIGNALED(status)) {
+    sig = WTERMSIG(status);
+    exit_code = 128 + sig;
+  }
+  Cgroups::Usage u = Cgroups::usage(groups, version);
+  Json result = {{"exit_code", exit_code},
+                 {"signal", sig},
+                 {"oom_killed", u.oom_killed && sig == SIGKILL},
+                 {"max_memory_bytes", u.max_memory_bytes},
+                 {"cpu_usage_ms", u.cpu_usage_ms}};
+  if (!parsed.is_object()) result["error"] = "the sandbox did not start (see the job's log)";
+  return finish(dir, result);
+}
+
+}  // namespace jz::exec
