@@ -9,6 +9,8 @@
 
 #include "api/metrics.h"
 #include "api/openapi.h"
+#include "api/job_routes.h"
+#include "api/route_host.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -156,10 +158,10 @@ Json setting_json(const store::Setting& s) {
 
 }  // namespace
 
-class ApiServer::Impl {
+class ApiServer::Impl : public RouteHost {
  public:
   Impl(ServerOptions options, store::Database& db, iam::Authenticator& auth, iam::AuditLog* audit,
-       std::shared_ptr<spdlog::logger> logger, Clock& clock)
+       std::shared_ptr<spdlog::logger> logger, Clock& clock, PlatformServices services)
       : options_(std::move(options)),
         db_(db),
         auth_(auth),
@@ -171,7 +173,10 @@ class ApiServer::Impl {
         tenancy_(db, clock, ids_),
         authorizer_(tenancy_),
         quotas_(db, clock),
-        events_(db, clock, ids_),
+        own_events_(services.events ? nullptr
+                                    : std::make_unique<iam::EventLog>(db, clock, ids_)),
+        events_(services.events ? *services.events : *own_events_),
+        services_(services),
         start_time_seconds_(std::chrono::duration<double>(clock.now().time_since_epoch()).count()) {
     configure();
     routes();
@@ -227,8 +232,16 @@ class ApiServer::Impl {
     http.stop();
   }
 
+  // RouteHost, for route modules in other files.
+  const iam::Principal& principal() override { return *t_ctx.principal; }
+  void send_json(httplib::Response& res, int status, const Json& body) override {
+    write_json(res, status, body);
+  }
+  void send_error(httplib::Response& res, const Status& s) override { write_error(res, s); }
+  Result<Json> body_object(const httplib::Request& req) override { return object_body(req); }
+  bool stopping() const override { return stopping_; }
+
  private:
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
   void configure() {
     const int threads = options_.threads;
@@ -344,6 +357,7 @@ class ApiServer::Impl {
   bool needs_auth(const std::string& path) const {
     if (path == "/api/v1/auth/login") return false;
     if (path.rfind("/api/", 0) == 0) return true;
+    if (path.rfind("/devenvs/", 0) == 0) return true;
     if (path == "/metrics") return !options_.metrics_public;
     return false;
   }
@@ -412,7 +426,7 @@ class ApiServer::Impl {
 
   // Registers a handler under a route label (the pattern that metrics and logs show).
   void on(const std::string& method, const std::string& pattern, const std::string& label,
-          Handler h) {
+          Handler h) override {
     routes_.push_back({method, label});
     // The audit's resource type is the label's last literal segment
     // ("/api/v1/workspaces/{ws}/members/{user}" -> members); the name is the last
@@ -604,6 +618,7 @@ class ApiServer::Impl {
       res.status = 204;
     });
     tenancy_routes();
+    if (services_.jobs) add_job_routes(*this, services_);
     on("GET", "/api/v1/openapi.json", "/api/v1/openapi.json",
        [this](const auto&, auto& res) { res.set_content(openapi_, kJson); });
     openapi_ = json::dump(build_openapi(routes_, version()));
@@ -656,7 +671,7 @@ class ApiServer::Impl {
   }
 
   Status allow(std::string_view resource, std::string_view verb, const std::string& workspace_id,
-               const iam::Project* project = nullptr) {
+               const iam::Project* project = nullptr) override {
     return authorizer_.check(*t_ctx.principal, resource, verb, workspace_id, project);
   }
 
@@ -675,8 +690,11 @@ class ApiServer::Impl {
     t_ctx.workspace = w.name;
     return w;
   }
-  Result<iam::Project> project_of(const httplib::Request& req) {
-    JZ_ASSIGN_OR_RETURN(iam::Project p, tenancy_.project(req.matches[1]));
+  Result<iam::Project> project_of(const httplib::Request& req) override {
+    return project_named(req.matches[1]);
+  }
+  Result<iam::Project> project_named(const std::string& name) override {
+    JZ_ASSIGN_OR_RETURN(iam::Project p, tenancy_.project(name));
     t_ctx.workspace = p.workspace;
     t_ctx.project = p.name;
     return p;
@@ -1147,7 +1165,9 @@ class ApiServer::Impl {
   iam::Tenancy tenancy_;
   iam::Authorizer authorizer_;
   iam::Quotas quotas_;
-  iam::EventLog events_;
+  std::unique_ptr<iam::EventLog> own_events_;
+  iam::EventLog& events_;
+  PlatformServices services_;
   std::vector<RouteDoc> routes_;  // every registered route, for the OpenAPI document
   std::string openapi_;
   HttpMetrics metrics_;
@@ -1158,9 +1178,10 @@ class ApiServer::Impl {
 };
 
 ApiServer::ApiServer(ServerOptions options, store::Database& db, iam::Authenticator& auth,
-                     iam::AuditLog* audit, std::shared_ptr<spdlog::logger> logger, Clock& clock)
-    : impl_(std::make_unique<Impl>(std::move(options), db, auth, audit, std::move(logger), clock)) {
-}
+                     iam::AuditLog* audit, std::shared_ptr<spdlog::logger> logger, Clock& clock,
+                     PlatformServices services)
+    : impl_(std::make_unique<Impl>(std::move(options), db, auth, audit, std::move(logger), clock,
+                                   services)) {}
 
 ApiServer::~ApiServer() = default;
 

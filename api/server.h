@@ -26,7 +26,14 @@
 #include "core/status.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/authenticator.h"
+#include "platform/iam/events.h"
 #include "store/database.h"
+
+namespace jz::jobs {
+class JobStore;
+class Datasets;
+class JobRunner;
+}  // namespace jz::jobs
 
 namespace jz::api {
 
@@ -46,13 +53,22 @@ struct ServerOptions {
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" for all interfaces).
 Status parse_listen_address(std::string_view text, std::string& host, int& port);
 
+// Services beyond IAM that the server exposes when given (the jobs routes, dev
+// environments). All may be null: the server then serves IAM only.
+struct PlatformServices {
+  jobs::JobStore* jobs = nullptr;
+  jobs::Datasets* datasets = nullptr;
+  jobs::JobRunner* runner = nullptr;
+  iam::EventLog* events = nullptr;  // shared with the runner, so live streams wake at once
+};
+
 class ApiServer {
  public:
   // `audit` may be null (audit.enabled=false); otherwise every mutating request and
   // every login or logout is appended to it.
   ApiServer(ServerOptions options, store::Database& db, iam::Authenticator& auth,
             iam::AuditLog* audit, std::shared_ptr<spdlog::logger> logger,
-            Clock& clock = Clock::system());
+            Clock& clock = Clock::system(), PlatformServices services = {});
   ~ApiServer();
 
   // Binds the listening socket; a busy port or a bad address is an error naming it.

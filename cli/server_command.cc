@@ -1,6 +1,7 @@
 #include "cli/server_command.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -16,9 +17,20 @@
 #include "core/version.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
+#include "platform/iam/quota.h"
+#include "platform/iam/tenancy.h"
+#include "platform/jobs/datasets.h"
+#include "platform/jobs/runner.h"
+#include "platform/jobs/store.h"
 
 namespace jz::cli {
 namespace {
+
+std::string self_binary() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "jizhan";
+}
 
 int fail(const Status& s, int code) {
   std::cerr << "jizhan server: error: " << s.message() << std::endl;
@@ -119,6 +131,8 @@ int run_server(const ConfigSources& sources) {
   auto settings = server_settings(*config);
   if (!settings.ok()) return fail(settings.status(), 2);
 
+  // What the server writes (the database, tokens, job records) is its own.
+  ::umask(077);
   Status dir = prepare_data_dir(settings->data_dir);
   if (!dir.ok()) return fail(dir, 1);
 
@@ -143,7 +157,46 @@ int run_server(const ConfigSources& sources) {
     retention.emplace(*audit, settings->audit_retention, settings->audit_archive_dir, logger);
   }
 
-  api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger);
+  // Jobs: the store, datasets, the local executor and the runner.
+  iam::EventLog events(**db, Clock::system(), ids);
+  iam::Tenancy tenancy(**db, Clock::system(), ids);
+  iam::Quotas quotas(**db, Clock::system());
+  jobs::JobStore job_store(**db, Clock::system(), ids, events);
+  jobs::Datasets datasets(**db, Clock::system(), ids,
+                          jobs::DatasetPolicy{settings->dataset_roots, settings->data_dir});
+  std::unique_ptr<exec::LocalExecutor> executor;
+  std::unique_ptr<jobs::JobRunner> runner;
+  if (settings->jobs_enabled) {
+    exec::LocalExecutorOptions eo;
+    eo.jobs_dir = settings->jobs_dir;
+    eo.shim_binary = self_binary();
+    eo.bwrap = settings->bwrap;
+    eo.sandbox_uid = settings->sandbox_uid;
+    eo.sandbox_gid = settings->sandbox_gid;
+    eo.virtual_gpus = settings->virtual_gpus;
+    eo.virtual_gpu_memory_mib = settings->virtual_gpu_memory_mib;
+    auto e = exec::LocalExecutor::create(eo);
+    if (!e.ok()) {
+      return fail(e.status().with_context("jobs.enabled is true, but"), 1);
+    }
+    executor = std::move(*e);
+    const exec::MachineInfo& m = executor->machine();
+    logger->info("jobs: this machine offers {} CPUs, {} MiB memory, {} GPUs ({}); cgroups: {}",
+                 m.cpu_milli / 1000, m.memory_mib, m.gpus.size(), m.gpu_source, m.cgroups);
+    if (m.cgroups == "none") {
+      logger->warn("jobs: no writable cgroups here: CPU and memory limits are not enforced");
+    }
+    jobs::RunnerOptions ro;
+    ro.grace = settings->jobs_grace;
+    ro.tick = settings->jobs_tick;
+    runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
+                                               tenancy, *executor, logger, ro);
+    if (Status s = runner->start(); !s.ok()) return fail(s.with_context("jobs"), 1);
+  }
+  api::PlatformServices services{&job_store, &datasets, runner.get(), &events};
+
+  api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
+                        Clock::system(), services);
   Status bound = server.bind();
   if (!bound.ok()) return fail(bound, 1);
 
@@ -188,6 +241,7 @@ int run_server(const ConfigSources& sources) {
     if (finished.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
   }
   serving.join();
+  if (runner) runner->stop();  // jobs keep running; the next start adopts them
   Status result = finished.get();
   if (!result.ok()) {
     logger->error("{}", result.message());

@@ -120,6 +120,35 @@ const ConfigSchema& server_schema() {
            .help = "argon2id cost for new password hashes: interactive (~64 MiB, the "
                    "default) or minimum (for tests only: fast and weak).",
            .choices = {"interactive", "minimum"}});
+    s.add({.name = "jobs.enabled",
+           .type = ConfigType::kBool,
+           .default_value = "true",
+           .help = "Run jobs on this machine (the local executor: bubblewrap sandboxes). "
+                   "false: the server serves the API only."});
+    s.add({.name = "jobs.dir",
+           .default_value = "",
+           .help = "Folder of the jobs' folders (work, output, log). Default DATA_DIR/jobs."});
+    s.add(integer("jobs.grace_period_s", "10", 0, 3600,
+                  "Seconds between SIGTERM and SIGKILL when a job is cancelled, preempted or "
+                  "runs past its limit."));
+    s.add(integer("jobs.tick_ms", "100", 10, 10000,
+                  "How often the job runner looks at jobs and runs a scheduling cycle when "
+                  "nothing wakes it sooner."));
+    s.add({.name = "datasets.roots",
+           .default_value = "",
+           .help = "Folders under which data owners may register datasets, separated by ':'. "
+                   "Platform admins may register any folder outside the data folder."});
+    s.add(integer("exec.virtual_gpus", "0", 0, 1024,
+                  "Declare this many virtual GPUs instead of discovering real ones with NVML "
+                  "(tests, demos, machines without GPUs)."));
+    s.add(integer("exec.virtual_gpu_memory_mib", "16384", 1, 1 << 22,
+                  "Memory of each virtual GPU."));
+    s.add(integer("exec.sandbox_uid", "65534", 1, 4294967294LL,
+                  "User id jobs run as when the server runs as root (default nobody)."));
+    s.add(integer("exec.sandbox_gid", "65534", 1, 4294967294LL, "Group id jobs run as."));
+    s.add({.name = "exec.bwrap",
+           .default_value = "bwrap",
+           .help = "The bubblewrap program that sandboxes jobs."});
     return s;
   }();
   return schema;
@@ -190,6 +219,31 @@ Result<ServerSettings> server_settings(const Config& c) {
                          : iam::HashCost::kInteractive;
   s.auth.token_cache = std::chrono::seconds(c.get_int("auth.token_cache_s"));
   s.bootstrap_token_ttl = std::chrono::seconds(c.get_int("auth.bootstrap_token_ttl_s"));
+  s.jobs_enabled = c.get_bool("jobs.enabled");
+  s.jobs_dir = c.get_string("jobs.dir");
+  if (s.jobs_dir.empty()) s.jobs_dir = s.data_dir + "/jobs";
+  s.jobs_grace = std::chrono::seconds(c.get_int("jobs.grace_period_s"));
+  s.jobs_tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
+  const std::string roots = c.get_string("datasets.roots");
+  for (size_t pos = 0; pos <= roots.size();) {
+    size_t next = roots.find(':', pos);
+    if (next == std::string::npos) next = roots.size();
+    std::string r = roots.substr(pos, next - pos);
+    if (!r.empty()) {
+      if (r[0] != '/') {
+        return Status::invalid_argument("config key 'datasets.roots' (" +
+                                        c.source_of("datasets.roots") + "): '" + r +
+                                        "' is not an absolute folder");
+      }
+      s.dataset_roots.push_back(r);
+    }
+    pos = next + 1;
+  }
+  s.virtual_gpus = static_cast<int>(c.get_int("exec.virtual_gpus"));
+  s.virtual_gpu_memory_mib = c.get_int("exec.virtual_gpu_memory_mib");
+  s.sandbox_uid = static_cast<int>(c.get_int("exec.sandbox_uid"));
+  s.sandbox_gid = static_cast<int>(c.get_int("exec.sandbox_gid"));
+  s.bwrap = c.get_string("exec.bwrap");
   return s;
 }
 
@@ -216,6 +270,10 @@ Status prepare_data_dir(const std::string& dir) {
   }
   close(fd);
   unlink(probe.c_str());
+  // Others may pass through (job sandboxes reach their folders under it) but not list it;
+  // the files in it are the server's own (mode 0600).
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0 && st.st_uid == ::geteuid()) ::chmod(dir.c_str(), 0711);
   return {};
 }
 

@@ -32,6 +32,15 @@ struct ServerSettings {
   std::chrono::milliseconds audit_retention{0};  // 0: keep every record in the store
   std::string audit_archive_dir;
   std::chrono::seconds bootstrap_token_ttl{std::chrono::hours(24 * 90)};
+  bool jobs_enabled = true;
+  std::string jobs_dir;
+  std::chrono::seconds jobs_grace{10};
+  std::chrono::milliseconds jobs_tick{100};
+  std::vector<std::string> dataset_roots;
+  int virtual_gpus = 0;
+  int64_t virtual_gpu_memory_mib = 16384;
+  int sandbox_uid = 65534, sandbox_gid = 65534;
+  std::string bwrap = "bwrap";
 };
 
 Result<ServerSettings> server_settings(const Config& config);

@@ -76,6 +76,9 @@ struct LaunchSpec {
   std::vector<std::string> gpu_uuids;
   int share_memory_mib = 0;  // a GPU share (with one uuid): the vGPU limits
   int share_cores_percent = 0;
+  // Launch again into the job's existing folder (a dev environment resumed): the
+  // previous run's records go, work/, output/ and the log stay.
+  bool resume = false;
 };
 
 struct JobStatus {

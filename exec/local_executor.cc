@@ -103,6 +103,22 @@ Result<std::unique_ptr<LocalExecutor>> LocalExecutor::create(LocalExecutorOption
                                "': " + ec.message());
   }
   ::chmod(options.jobs_dir.c_str(), 0711);  // sandboxes reach their own folder only
+  if (::geteuid() == 0) {
+    // bubblewrap runs as the sandbox user, who must pass through every folder above the
+    // jobs folder (not list or read them).
+    const fs::path jobs = fs::absolute(options.jobs_dir, ec);
+    for (fs::path p = jobs; !p.empty(); p = p.parent_path()) {
+      struct stat st;
+      if (::stat(p.c_str(), &st) == 0 && (st.st_mode & 01) == 0) {
+        return Status::failed_precondition(
+            "jobs run as user " + std::to_string(options.sandbox_uid) +
+            ", who cannot pass through '" + p.string() + "' on the way to the jobs folder '" +
+            options.jobs_dir + "': chmod o+x it (others may then pass through, not list it), or "
+            "choose a jobs folder elsewhere (jobs.dir)");
+      }
+      if (p == p.root_path()) break;
+    }
+  }
   // bubblewrap must run here: a quick sandbox that runs `true`.
   SubprocessOptions probe;
   probe.argv = {options.bwrap, "--unshare-all", "--die-with-parent"};
@@ -175,6 +191,17 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
   if (spec.command.empty()) return Status::invalid_argument("a job needs a command");
   const std::string dir = job_dir(spec.job_id);
   std::error_code ec;
+  if (spec.resume) {
+    auto prev = poll(spec.job_id);
+    if (prev.phase == JobStatus::Phase::kRunning || prev.phase == JobStatus::Phase::kStarting) {
+      if (fs::exists(dir + "/spec.json", ec)) {
+        return Status::already_exists("job " + spec.job_id + " is still running");
+      }
+    }
+    for (const char* f : {"/spec.json", "/shim.json", "/sandbox.json", "/exit.json"}) {
+      fs::remove(dir + f, ec);
+    }
+  }
   if (fs::exists(dir + "/spec.json", ec)) {
     return Status::already_exists("job " + spec.job_id + " was launched before (" + dir + ")");
   }

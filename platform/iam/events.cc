@@ -15,28 +15,34 @@ Json Event::to_json() const {
           {"actor", actor}};
 }
 
-Result<Event> EventLog::append(Event e) {
+Status EventLog::append_in(store::Conn& c, Event& e) {
   e.id = ids_.next("evt_");
   e.time_ms = clock_.now_unix_ms();
-  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
-    if (c.dialect() == store::Dialect::kPostgres) {
-      JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321003)").status());
-    }
-    JZ_ASSIGN_OR_RETURN(auto last, c.query("SELECT COALESCE(MAX(seq), 0) FROM events"));
-    e.seq = last[0].integer(0) + 1;
-    return c
-        .exec(
-            "INSERT INTO events (seq, id, time_ms, project, resource_type, resource_name, "
-            "type, reason, message, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            {e.seq, e.id, e.time_ms, e.project, e.resource_type, e.resource_name, e.type, e.reason,
-             e.message, e.actor})
-        .status();
-  }));
+  if (c.dialect() == store::Dialect::kPostgres) {
+    JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321003)").status());
+  }
+  JZ_ASSIGN_OR_RETURN(auto last, c.query("SELECT COALESCE(MAX(seq), 0) FROM events"));
+  e.seq = last[0].integer(0) + 1;
+  return c
+      .exec(
+          "INSERT INTO events (seq, id, time_ms, project, resource_type, resource_name, "
+          "type, reason, message, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {e.seq, e.id, e.time_ms, e.project, e.resource_type, e.resource_name, e.type, e.reason,
+           e.message, e.actor})
+      .status();
+}
+
+void EventLog::notify(int64_t seq) {
   {
     std::lock_guard lock(mu_);
-    if (e.seq > last_seq_) last_seq_ = e.seq;
+    if (seq > last_seq_) last_seq_ = seq;
   }
   cv_.notify_all();
+}
+
+Result<Event> EventLog::append(Event e) {
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) { return append_in(c, e); }));
+  notify(e.seq);
   return e;
 }
 

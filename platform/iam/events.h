@@ -39,6 +39,10 @@ class EventLog {
       : db_(db), clock_(clock), ids_(ids) {}
 
   Result<Event> append(Event e);
+  // Appends inside the caller's transaction (`e` gets its id, time and seq); call
+  // notify(e.seq) once that transaction committed.
+  Status append_in(store::Conn& c, Event& e);
+  void notify(int64_t seq);
   Result<std::vector<Event>> list(const std::string& project, int64_t after_seq, int limit);
   // Blocks until an event newer than `after_seq` may exist, `timeout` passes, or
   // wake_all() is called. Returns quickly; callers re-query with list().

@@ -1,0 +1,494 @@
+#include "platform/jobs/runner.h"
+
+#include <set>
+
+namespace jz::jobs {
+
+namespace {
+
+const std::vector<std::string> kActive = {"admitted", "starting", "running"};
+
+std::string node_name(const exec::MachineInfo& m) { return m.hostname.empty() ? "local" : m.hostname; }
+
+}  // namespace
+
+JobRunner::JobRunner(store::Database& db, Clock& clock, JobStore& jobs, Datasets& datasets,
+                     iam::Quotas& quotas, iam::Tenancy& tenancy, exec::Executor& executor,
+                     std::shared_ptr<spdlog::logger> logger, RunnerOptions options)
+    : db_(db),
+      clock_(clock),
+      jobs_(jobs),
+      datasets_(datasets),
+      quotas_(quotas),
+      tenancy_(tenancy),
+      executor_(executor),
+      logger_(std::move(logger)),
+      options_(options),
+      engine_(sched::Options{.policy = options.policy,
+                             .preemption_grace_ms = options.grace.count()}) {}
+
+JobRunner::~JobRunner() { stop(); }
+
+void JobRunner::log_error(const std::string& what, const Status& s) {
+  logger_->error("jobs: {}: {}", what, s.message());
+}
+
+Status JobRunner::start() {
+  const exec::MachineInfo& m = executor_.machine();
+  sched::NodeSpec n;
+  n.name = node_name(m);
+  n.pool = options_.pool;
+  n.flavor = m.gpus.empty() ? "cpu" : (m.gpus[0].name.empty() ? "gpu" : m.gpus[0].name);
+  n.cpu_milli = m.cpu_milli;
+  n.memory_mib = m.memory_mib;
+  for (const auto& g : m.gpus) {
+    n.gpus.push_back({g.uuid, static_cast<int>(g.memory_mib), g.sm_count > 0 ? g.sm_count : 100,
+                      true});
+  }
+  JZ_RETURN_IF_ERROR(engine_.add_node(n));
+  JZ_RETURN_IF_ERROR(rebuild());
+  thread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+void JobRunner::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void JobRunner::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void JobRunner::touch(const std::string& job_id) {
+  std::lock_guard lock(mu_);
+  touched_[job_id] = clock_.now_unix_ms();
+}
+
+Json JobRunner::nodes_json() {
+  std::lock_guard lock(mu_);
+  return nodes_cache_;
+}
+
+void JobRunner::loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    tick();
+    lock.lock();
+    cv_.wait_for(lock, options_.tick, [this] { return stop_ || woken_; });
+    woken_ = false;
+  }
+}
+
+Status JobRunner::refresh_queues(bool force) {
+  if (!force && clock_.steady_now() - last_refresh_ < options_.quota_refresh) return {};
+  last_refresh_ = clock_.steady_now();
+  JZ_ASSIGN_OR_RETURN(auto workspaces, tenancy_.workspaces());
+  for (const auto& w : workspaces) {
+    JZ_ASSIGN_OR_RETURN(auto projects, tenancy_.projects(w.name));
+    for (const auto& p : projects) {
+      JZ_ASSIGN_OR_RETURN(iam::Quota q, quotas_.get(p.id));
+      sched::QueueSpec s;
+      s.project = p.name;
+      // Quotas are hard limits per project here: no cohort, no borrowing.
+      s.nominal_milli = q.gpus_milli.value_or(int64_t{1'000'000'000});
+      s.borrowing_limit_milli = 0;
+      s.lending_limit_milli = 0;
+      s.per_user_milli = q.per_user_gpus_milli.value_or(sched::kUnlimited);
+      s.max_running_jobs = q.concurrent_jobs.value_or(sched::kUnlimited);
+      s.cpu_limit_milli = q.cpu_milli.value_or(sched::kUnlimited);
+      s.memory_limit_mib = q.memory_mib.value_or(sched::kUnlimited);
+      JZ_RETURN_IF_ERROR(engine_.set_queue(s));
+      known_projects_.insert(p.name);
+    }
+  }
+  return {};
+}
+
+sched::JobSpec JobRunner::engine_spec(const Job& j) const {
+  sched::JobSpec s;
+  s.id = j.seq;
+  s.project = j.project;
+  s.user = j.username;
+  s.priority = j.spec.priority;
+  s.preemptible = j.spec.preemptible;
+  const Resources& r = j.spec.resources;
+  if (r.is_share()) {
+    s.share_cores_percent = r.share_cores_percent;
+    int64_t mem = r.share_memory_mib;
+    if (r.gpu_fraction > 0) {
+      // A fraction of the smallest device's memory.
+      int64_t smallest = 0;
+      for (const auto& g : executor_.machine().gpus) {
+        if (smallest == 0 || g.memory_mib < smallest) smallest = g.memory_mib;
+      }
+      mem = static_cast<int64_t>(static_cast<double>(smallest) * r.gpu_fraction);
+    }
+    s.share_memory_mib = static_cast<int>(std::max<int64_t>(1, mem));
+  } else {
+    s.gpus = r.gpus;
+  }
+  s.cpu_milli = r.cpu_milli;
+  s.memory_mib = r.memory_mib;
+  s.pool = j.spec.pool;
+  s.runtime_estimate_ms = j.spec.runtime_limit_s * 1000;
+  return s;
+}
+
+Status JobRunner::rebuild() {
+  JZ_RETURN_IF_ERROR(refresh_queues(true));
+  JZ_ASSIGN_OR_RETURN(auto active, jobs_.in_states(kActive));
+  const int64_t now = clock_.now_unix_ms();
+  for (const Job& j : active) {
+    const std::string run = j.kind == "devenv" ? j.id : j.run_id();
+    exec::JobStatus st = executor_.poll(run);
+    if (st.phase == exec::JobStatus::Phase::kLost) {
+      Transition t{.to = "lost",
+                   .reason = "Lost",
+                   .detail = "after a restart of the server: " + st.message,
+                   .finished = true};
+      if (Status s = jobs_.transition(j.id, kActive, t); !s.ok()) log_error("marking lost", s);
+      continue;
+    }
+    std::vector<sched::WorkerPlacement> placement;
+    for (const auto& w : j.placement) {
+      sched::WorkerPlacement p;
+      p.node = json::string_or(w, "node", "");
+      if (w.contains("gpus") && w["gpus"].is_array()) {
+        for (const auto& g : w["gpus"]) {
+          if (g.is_number_integer()) p.gpus.push_back(g.get<int>());
+        }
+      }
+      placement.push_back(p);
+    }
+    Status adopted = engine_.adopt(engine_spec(j), placement, j.started_at_ms.value_or(now));
+    if (!adopted.ok()) {
+      // It runs, but not where the engine could account for it (the machine changed):
+      // stop it rather than let it run unaccounted.
+      executor_.terminate(run, options_.grace);
+      logger_->warn("jobs: job {} cannot be adopted ({}); stopping it", j.id, adopted.message());
+    }
+    Active a;
+    a.id = j.id;
+    a.run_id = run;
+    a.project_id = j.project_id;
+    a.kind = j.kind;
+    a.seq = j.seq;
+    a.started_ms = j.started_at_ms.value_or(now);
+    a.deadline_ms = j.spec.runtime_limit_s > 0 ? a.started_ms + j.spec.runtime_limit_s * 1000 : 0;
+    a.last_activity_ms = now;
+    a.running = j.state == "running";
+    if (!adopted.ok()) a.ending = "lost";
+    by_seq_[j.seq] = j.id;
+    active_[j.id] = a;
+    logger_->info("jobs: adopted job {} ({}) after a restart", j.id, j.state);
+  }
+  take_new_jobs();
+  return {};
+}
+
+void JobRunner::take_new_jobs() {
+  auto queued = jobs_.in_states({"queued"}, last_queue_seq_);
+  if (!queued.ok()) return log_error("reading queued jobs", queued.status());
+  const int64_t now = clock_.now_unix_ms();
+  for (const Job& j : *queued) {
+    last_queue_seq_ = std::max(last_queue_seq_, j.queue_seq);
+    if (by_seq_.count(j.seq)) continue;
+    if (!known_projects_.count(j.project)) (void)refresh_queues(true);
+    Status s = engine_.submit(engine_spec(j), now);
+    if (!s.ok()) {
+      Transition t{.to = "failed", .reason = "Rejected", .detail = s.message(), .finished = true};
+      if (Status w = jobs_.transition(j.id, {"queued"}, t); !w.ok()) log_error("rejecting", w);
+      continue;
+    }
+    by_seq_[j.seq] = j.id;
+  }
+}
+
+void JobRunner::handle_cancels() {
+  auto ids = jobs_.cancel_requested();
+  if (!ids.ok()) return log_error("reading cancel requests", ids.status());
+  const int64_t now = clock_.now_unix_ms();
+  for (const auto& id : *ids) {
+    auto a = active_.find(id);
+    if (a != active_.end()) {
+      if (a->second.ending.empty() || a->second.ending == "preempt") {
+        a->second.ending = "cancel";
+        executor_.terminate(a->second.run_id, options_.grace);
+      }
+      continue;
+    }
+    auto j = jobs_.get(id);
+    if (!j.ok() || j->state != "queued") continue;
+    (void)engine_.cancel(j->seq, now);
+    by_seq_.erase(j->seq);
+    Transition t{.to = "cancelled", .reason = "Cancelled", .detail = "cancelled while queued",
+                 .finished = true};
+    if (Status s = jobs_.transition(id, {"queued"}, t); !s.ok()) log_error("cancelling", s);
+  }
+}
+
+void JobRunner::finish(Active& a, const exec::JobStatus& st) {
+  const int64_t now = clock_.now_unix_ms();
+  auto job = jobs_.get(a.id);
+  if (!job.ok()) return log_error("reading job " + a.id, job.status());
+  Transition t;
+  t.finished = true;
+  if (st.phase == exec::JobStatus::Phase::kLost) {
+    t.to = "lost";
+    t.reason = "Lost";
+    t.detail = st.message;
+  } else {
+    t.exit_code = st.exit_code;
+    if (a.ending == "cancel") {
+      t.to = "cancelled";
+      t.reason = "Cancelled";
+      t.detail = "cancelled while " + job->state;
+    } else if (a.ending == "preempt") {
+      t.to = "preempted";
+      t.reason = "Preempted";
+      t.detail = a.ending_detail;
+    } else if (a.ending == "idle") {
+      t.to = "cancelled";
+      t.reason = "Idle";
+      t.detail = a.ending_detail + "; its folder is kept: retry the job to resume it";
+    } else if (a.ending == "timeout") {
+      t.to = "failed";
+      t.reason = "DeadlineExceeded";
+      t.detail = "ran past its runtime limit of " + std::to_string(job->spec.runtime_limit_s) + " s";
+    } else if (st.exit_code == 0) {
+      t.to = "succeeded";
+      t.reason = "Succeeded";
+    } else {
+      t.to = "failed";
+      t.reason = st.oom_killed ? "OOMKilled" : "Failed";
+      t.detail = st.oom_killed ? "killed for using more than its " +
+                                     std::to_string(job->spec.resources.memory_mib) +
+                                     " MiB of memory"
+                               : (st.message.empty() ? std::string() : st.message);
+    }
+  }
+  // Store first, then free the engine's resources: the log shows the release before
+  // any admission that uses them.
+  if (Status s = jobs_.transition(a.id, kActive, t); !s.ok()) {
+    log_error("recording the end of job " + a.id, s);
+    return;
+  }
+  (void)engine_.finished(a.seq, now);
+  executor_.release(a.run_id);
+  by_seq_.erase(a.seq);
+  const std::string id = a.id;
+  active_.erase(id);
+  // Back to the queue when its policy allows.
+  const bool failed = t.to == "failed" && t.reason != "DeadlineExceeded";
+  if ((failed && job->spec.restart_policy == "on_failure" &&
+       job->attempt <= job->spec.max_restarts) ||
+      (t.to == "preempted" && job->spec.restart_policy != "never")) {
+    Transition back{.to = "queued",
+                    .reason = t.to == "preempted" ? "Requeued" : "Restarting",
+                    .detail = "attempt " + std::to_string(job->attempt + 1) +
+                              (t.to == "preempted" ? " after preemption" : " after a failure"),
+                    .requeue = true,
+                    .next_attempt = true};
+    if (Status s = jobs_.transition(id, {t.to}, back); !s.ok()) log_error("requeueing", s);
+  }
+}
+
+void JobRunner::poll_active(int64_t now) {
+  std::map<std::string, int64_t> touched;
+  {
+    std::lock_guard lock(mu_);
+    touched.swap(touched_);
+  }
+  std::vector<std::string> ids;
+  for (const auto& [id, a] : active_) ids.push_back(id);
+  for (const auto& id : ids) {
+    Active& a = active_.at(id);
+    if (auto t = touched.find(id); t != touched.end()) a.last_activity_ms = t->second;
+    exec::JobStatus st = executor_.poll(a.run_id);
+    if (st.phase == exec::JobStatus::Phase::kExited || st.phase == exec::JobStatus::Phase::kLost) {
+      finish(a, st);
+      continue;
+    }
+    if (st.phase == exec::JobStatus::Phase::kRunning && !a.running) {
+      Transition t{.to = "running", .reason = "Running", .detail = "", .started = true};
+      if (Status s = jobs_.transition(id, {"admitted", "starting"}, t); !s.ok()) {
+        log_error("recording the start of job " + id, s);
+      }
+      a.running = true;
+      a.started_ms = now;
+      a.last_activity_ms = now;
+    }
+    if (!a.ending.empty()) continue;
+    if (a.deadline_ms > 0 && now >= a.deadline_ms) {
+      a.ending = "timeout";
+      executor_.terminate(a.run_id, options_.grace);
+      continue;
+    }
+    if (a.kind == "devenv" && a.running) {
+      auto settings = jobs_.settings(a.project_id);
+      const int64_t idle_s = settings.ok() ? settings->devenv_idle_s : 3600;
+      // GPU use would keep it alive too; without NVML utilization here, traffic decides.
+      if (now - a.last_activity_ms >= idle_s * 1000) {
+        a.ending = "idle";
+        a.ending_detail = "no traffic for " + std::to_string(idle_s) + " s";
+        executor_.terminate(a.run_id, options_.grace);
+      }
+    }
+  }
+}
+
+Status JobRunner::launch(const Job& j, const Json& placement) {
+  exec::LaunchSpec spec;
+  spec.job_id = j.kind == "devenv" ? j.id : j.run_id();
+  spec.resume = j.kind == "devenv";
+  spec.command = j.spec.command;
+  spec.env = j.spec.env;
+  spec.workdir = j.spec.workdir;
+  int strictest = -1;
+  for (const auto& name : j.spec.datasets) {
+    auto d = datasets_.get(j.project_id, name);
+    if (!d.ok()) {
+      return Status::failed_precondition("dataset '" + name + "' no longer exists in project " +
+                                         j.project);
+    }
+    strictest = std::max(strictest, security_rank(d->security_level));
+    spec.read_only.push_back({d->path, "/data/" + name});
+  }
+  JZ_ASSIGN_OR_RETURN(JobSettings settings, jobs_.settings(j.project_id));
+  if (strictest >= 1) {
+    spec.network = exec::Network::kNone;  // D1: internal and secret data never leave
+  } else {
+    spec.network = settings.allow_egress ? exec::Network::kEgress : exec::Network::kLoopback;
+  }
+  spec.cpu_milli = j.spec.resources.cpu_milli;
+  spec.memory_mib = j.spec.resources.memory_mib;
+  const auto& gpus = executor_.machine().gpus;
+  for (const auto& w : placement) {
+    if (!w.contains("gpus")) continue;
+    for (const auto& g : w["gpus"]) {
+      const int idx = g.get<int>();
+      if (idx >= 0 && idx < static_cast<int>(gpus.size())) spec.gpu_uuids.push_back(gpus[idx].uuid);
+    }
+  }
+  if (j.spec.resources.is_share()) {
+    sched::JobSpec es = engine_spec(j);
+    spec.share_cores_percent = es.share_cores_percent;
+    spec.share_memory_mib = es.share_memory_mib;
+  }
+  if (j.kind == "devenv") spec.env["JIZHAN_PORT"] = std::to_string(j.spec.port);
+  return executor_.launch(spec);
+}
+
+void JobRunner::apply(const sched::Decision& d, int64_t now) {
+  auto it = by_seq_.find(d.job);
+  if (it == by_seq_.end()) return;
+  const std::string id = it->second;
+  switch (d.kind) {
+    case sched::Decision::Kind::kPlace: {
+      Json placement = Json::array();
+      for (const auto& w : d.placement) placement.push_back({{"node", w.node}, {"gpus", w.gpus}});
+      Transition t{.to = "admitted", .reason = "Admitted", .detail = d.reason,
+                   .placement = placement};
+      Status s = jobs_.transition(id, {"queued"}, t);
+      if (!s.ok()) {
+        // Cancelled or changed meanwhile: give the room back.
+        (void)engine_.finished(d.job, now);
+        by_seq_.erase(d.job);
+        if (s.code() != Code::kFailedPrecondition) log_error("admitting job " + id, s);
+        return;
+      }
+      auto job = jobs_.get(id);
+      Status launched = job.ok() ? launch(*job, placement) : job.status();
+      if (!launched.ok()) {
+        Transition f{.to = "failed", .reason = "LaunchFailed", .detail = launched.message(),
+                     .finished = true};
+        if (Status w = jobs_.transition(id, {"admitted"}, f); !w.ok()) log_error("failing", w);
+        (void)engine_.finished(d.job, now);
+        by_seq_.erase(d.job);
+        return;
+      }
+      Transition st{.to = "starting", .reason = "Starting", .detail = "sandbox launched"};
+      if (Status w = jobs_.transition(id, {"admitted"}, st); !w.ok()) log_error("starting", w);
+      Active a;
+      a.id = id;
+      a.run_id = job->kind == "devenv" ? job->id : job->run_id();
+      a.project_id = job->project_id;
+      a.kind = job->kind;
+      a.seq = d.job;
+      a.started_ms = now;
+      a.deadline_ms = job->spec.runtime_limit_s > 0 ? now + job->spec.runtime_limit_s * 1000 : 0;
+      a.last_activity_ms = now;
+      active_[id] = a;
+      pending_message_.erase(id);
+      return;
+    }
+    case sched::Decision::Kind::kPreempt: {
+      auto a = active_.find(id);
+      if (a == active_.end()) {
+        (void)engine_.finished(d.job, now);
+        return;
+      }
+      if (a->second.ending.empty()) {
+        a->second.ending = "preempt";
+        a->second.ending_detail = d.reason;
+        executor_.terminate(a->second.run_id, std::chrono::milliseconds(d.grace_ms));
+      }
+      return;
+    }
+    case sched::Decision::Kind::kReject: {
+      Transition t{.to = "failed", .reason = "Unschedulable", .detail = d.reason, .finished = true};
+      if (Status s = jobs_.transition(id, {"queued"}, t); !s.ok()) log_error("rejecting", s);
+      (void)engine_.cancel(d.job, now);
+      by_seq_.erase(d.job);
+      return;
+    }
+    case sched::Decision::Kind::kPending: {
+      auto& last = pending_message_[id];
+      if (last == d.reason) return;
+      last = d.reason;
+      (void)jobs_.set_message(id, d.reason);
+      return;
+    }
+  }
+}
+
+void JobRunner::tick() {
+  const int64_t now = clock_.now_unix_ms();
+  if (Status s = refresh_queues(false); !s.ok()) log_error("refreshing quotas", s);
+  take_new_jobs();
+  handle_cancels();
+  poll_active(now);
+  for (const auto& d : engine_.cycle(now)) apply(d, now);
+  Json nodes = Json::array();
+  const exec::MachineInfo& m = executor_.machine();
+  Json gpus = Json::array();
+  for (const auto& g : m.gpus) {
+    gpus.push_back({{"uuid", g.uuid}, {"name", g.name}, {"memory_mib", g.memory_mib},
+                    {"virtual", g.is_virtual}});
+  }
+  nodes.push_back({{"name", node_name(m)},
+                   {"pool", options_.pool},
+                   {"cpu", static_cast<double>(m.cpu_milli) / 1000},
+                   {"memory_mib", m.memory_mib},
+                   {"gpus", gpus},
+                   {"gpu_source", m.gpu_source},
+                   {"cgroups", m.cgroups},
+                   {"gpus_allocated", static_cast<double>(engine_.allocated_milli()) / 1000},
+                   {"running_jobs", engine_.running_count()},
+                   {"pending_jobs", engine_.pending_count()}});
+  std::lock_guard lock(mu_);
+  nodes_cache_ = {{"items", nodes}};
+}
+
+}  // namespace jz::jobs

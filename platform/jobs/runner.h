@@ -1,0 +1,115 @@
+// The job runner: one thread that joins the scheduling engine (sched/), the executor
+// (exec/) and the job store. Each tick it
+//   - refreshes the queues from the projects' quotas,
+//   - hands newly queued jobs to the engine, and cancels what users asked to cancel,
+//   - polls every active job's executor state (running, exited, lost) and records it,
+//   - ends jobs past their runtime limit and dev environments that are idle,
+//   - runs a scheduling cycle and carries out its decisions (launch, preempt, reject).
+// The runner is the only writer of a job's state after submission (retry aside, which
+// only touches ended jobs), so state changes are ordered, and a job's resources are
+// released in the store before the engine gives them to another job: the event log never
+// shows a quota exceeded.
+//
+// Startup rebuilds the engine from the store: active jobs are adopted on their recorded
+// placement when the executor still knows them (their supervisor runs, or it recorded how
+// they ended) and marked lost otherwise; queued jobs are submitted again in their order.
+//
+// Thread-safe: start/stop/wake/touch from any thread.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "exec/executor.h"
+#include "platform/iam/quota.h"
+#include "platform/iam/tenancy.h"
+#include "platform/jobs/datasets.h"
+#include "platform/jobs/store.h"
+#include "sched/scheduler.h"
+
+namespace jz::jobs {
+
+struct RunnerOptions {
+  std::chrono::milliseconds tick{100};
+  std::chrono::milliseconds grace{10000};  // SIGTERM to SIGKILL on cancel/preempt/timeout
+  std::chrono::milliseconds quota_refresh{2000};
+  sched::Policy policy = sched::Policy::kBinpack;
+  std::string pool = "default";
+};
+
+class JobRunner {
+ public:
+  JobRunner(store::Database& db, Clock& clock, JobStore& jobs, Datasets& datasets,
+            iam::Quotas& quotas, iam::Tenancy& tenancy, exec::Executor& executor,
+            std::shared_ptr<spdlog::logger> logger, RunnerOptions options = {});
+  ~JobRunner();
+
+  // Rebuilds from the store, then runs the loop in a thread.
+  Status start();
+  void stop();
+  // Runs a tick soon (after a submission or a cancel request).
+  void wake();
+  // Traffic to a dev environment (the proxy calls it): it is not idle.
+  void touch(const std::string& job_id);
+  // The machine and what is in use, for GET /api/v1/nodes.
+  Json nodes_json();
+  exec::Executor& executor() { return executor_; }
+
+ private:
+  struct Active {
+    std::string id, run_id, project_id, kind;
+    int64_t seq = 0;
+    int64_t started_ms = 0;      // the run's start (engine time)
+    int64_t deadline_ms = 0;     // 0: none
+    int64_t last_activity_ms = 0;
+    std::string ending;          // "", "cancel", "preempt", "timeout", "idle"
+    std::string ending_detail;
+    bool running = false;
+  };
+  void loop();
+  Status rebuild();
+  void tick();
+  Status refresh_queues(bool force);
+  sched::JobSpec engine_spec(const Job& j) const;
+  void take_new_jobs();
+  void handle_cancels();
+  void poll_active(int64_t now);
+  void apply(const sched::Decision& d, int64_t now);
+  Status launch(const Job& j, const Json& placement);
+  void finish(Active& a, const exec::JobStatus& st);
+  void log_error(const std::string& what, const Status& s);
+
+  store::Database& db_;
+  Clock& clock_;
+  JobStore& jobs_;
+  Datasets& datasets_;
+  iam::Quotas& quotas_;
+  iam::Tenancy& tenancy_;
+  exec::Executor& executor_;
+  std::shared_ptr<spdlog::logger> logger_;
+  RunnerOptions options_;
+  sched::Scheduler engine_;
+  std::map<int64_t, std::string> by_seq_;  // engine id -> job id (queued and active)
+  std::map<std::string, Active> active_;   // by job id
+  std::map<std::string, std::string> pending_message_;
+  int64_t last_queue_seq_ = 0;
+  Clock::SteadyTime last_refresh_{};
+  std::set<std::string> known_projects_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, woken_ = false;
+  std::map<std::string, int64_t> touched_;  // job id -> ms
+  Json nodes_cache_ = Json::object();
+  std::thread thread_;
+};
+
+}  // namespace jz::jobs

@@ -1,0 +1,49 @@
+// What a job asks for: the body of POST /api/v1/projects/{project}/jobs, parsed and
+// validated (every message names its field), and stored normalized in the job's row.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/status.h"
+
+namespace jz::jobs {
+
+struct Resources {
+  // Whole GPUs; or a share of one GPU (share_cores_percent > 0). A fractional `gpus`
+  // below 1 becomes a share: that fraction of the cores and of the device's memory.
+  int gpus = 0;
+  double gpu_fraction = 0;  // 0 < f < 1 when given as "gpus": 0.5
+  int share_memory_mib = 0;
+  int share_cores_percent = 0;
+  int64_t cpu_milli = 1000;
+  int64_t memory_mib = 1024;
+  bool is_share() const { return gpu_fraction > 0 || share_cores_percent > 0; }
+};
+
+struct JobRequest {
+  std::string name;
+  std::string kind = "train";  // train | eval | devenv
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  std::string workdir = "/job";
+  std::vector<std::string> datasets;
+  Resources resources;
+  std::string pool = "default";
+  int priority = 0;
+  bool preemptible = true;
+  int64_t runtime_limit_s = 0;            // 0: none
+  std::string restart_policy = "never";  // never | on_failure
+  int max_restarts = 0;
+  int port = 8888;                        // devenv: the HTTP port inside its sandbox
+
+  Json to_json() const;
+};
+
+// Parses and validates a request body (also the stored, normalized form).
+Result<JobRequest> parse_job_request(const Json& body);
+
+}  // namespace jz::jobs

@@ -1,0 +1,399 @@
+#include "platform/jobs/store.h"
+
+namespace jz::jobs {
+
+namespace {
+
+constexpr const char* kColumns =
+    "id, seq, queue_seq, project_id, project, user_id, username, name, kind, spec, state, "
+    "reason, message, exit_code, attempt, placement, cancel_requested, created_at_ms, "
+    "started_at_ms, finished_at_ms, updated_at_ms";
+
+std::optional<int64_t> opt_int(const store::Row& r, size_t i) {
+  if (r.is_null(i)) return std::nullopt;
+  return r.integer(i);
+}
+
+Result<Job> from_row(const store::Row& r) {
+  Job j;
+  j.id = r.text(0);
+  j.seq = r.integer(1);
+  j.queue_seq = r.integer(2);
+  j.project_id = r.text(3);
+  j.project = r.text(4);
+  j.user_id = r.text(5);
+  j.username = r.text(6);
+  j.name = r.text(7);
+  j.kind = r.text(8);
+  auto spec_json = json::parse(r.text(9), "job spec");
+  if (!spec_json.ok()) return Status::internal("job " + j.id + ": " + spec_json.status().message());
+  auto spec = parse_job_request(*spec_json);
+  if (!spec.ok()) return Status::internal("job " + j.id + ": " + spec.status().message());
+  j.spec = std::move(*spec);
+  j.state = r.text(10);
+  j.reason = r.text(11);
+  j.message = r.text(12);
+  j.exit_code = opt_int(r, 13);
+  j.attempt = static_cast<int>(r.integer(14));
+  j.placement = Json::parse(r.text(15), nullptr, false);
+  if (j.placement.is_discarded()) j.placement = Json::array();
+  j.cancel_requested = r.integer(16) != 0;
+  j.created_at_ms = r.integer(17);
+  j.started_at_ms = opt_int(r, 18);
+  j.finished_at_ms = opt_int(r, 19);
+  j.updated_at_ms = r.integer(20);
+  return j;
+}
+
+std::string time_text(int64_t ms) {
+  return format_rfc3339(Clock::WallTime(std::chrono::milliseconds(ms)));
+}
+
+Status lock_sequences(store::Conn& c) {
+  if (c.dialect() == store::Dialect::kPostgres) {
+    return c.query("SELECT pg_advisory_xact_lock(7321004)").status();
+  }
+  return {};
+}
+
+}  // namespace
+
+bool is_terminal(const std::string& s) {
+  return s == "succeeded" || s == "failed" || s == "cancelled" || s == "preempted" || s == "lost";
+}
+bool is_active(const std::string& s) {
+  return s == "admitted" || s == "starting" || s == "running";
+}
+
+Json Job::to_json() const {
+  Json j = {{"id", id},
+            {"project", project},
+            {"name", name},
+            {"kind", kind},
+            {"user", username},
+            {"state", state},
+            {"reason", reason},
+            {"message", message},
+            {"exit_code", exit_code ? Json(*exit_code) : Json(nullptr)},
+            {"attempt", attempt},
+            {"placement", placement},
+            {"cancel_requested", cancel_requested},
+            {"created_at", time_text(created_at_ms)},
+            {"started_at", started_at_ms ? Json(time_text(*started_at_ms)) : Json(nullptr)},
+            {"finished_at", finished_at_ms ? Json(time_text(*finished_at_ms)) : Json(nullptr)},
+            {"spec", spec.to_json()}};
+  if (kind == "devenv") j["url"] = "/devenvs/" + id + "/";
+  return j;
+}
+
+Json JobEvent::to_json() const {
+  return {{"seq", seq},
+          {"time", time_text(time_ms)},
+          {"from", from},
+          {"to", to},
+          {"reason", reason},
+          {"message", message},
+          {"exit_code", exit_code ? Json(*exit_code) : Json(nullptr)}};
+}
+
+Status JobStore::write_transition(store::Conn& c, const Job& before, const Transition& t,
+                                  const std::string& actor, int64_t& event_seq) {
+  const int64_t now = clock_.now_unix_ms();
+  std::string sql = "UPDATE jobs SET state = ?, reason = ?, message = ?, updated_at_ms = ?";
+  store::Params p = {t.to, t.reason, t.detail, now};
+  if (t.exit_code) {
+    sql += ", exit_code = ?";
+    p.push_back(*t.exit_code);
+  }
+  if (t.placement) {
+    sql += ", placement = ?";
+    p.push_back(json::dump(*t.placement));
+  }
+  if (t.started) {
+    sql += ", started_at_ms = ?";
+    p.push_back(now);
+  }
+  if (t.finished) {
+    sql += ", finished_at_ms = ?";
+    p.push_back(now);
+  }
+  if (t.requeue) {
+    JZ_RETURN_IF_ERROR(lock_sequences(c));
+    JZ_ASSIGN_OR_RETURN(auto q, c.query("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM jobs"));
+    sql += ", queue_seq = ?, placement = '[]', cancel_requested = 0";
+    p.push_back(q[0].integer(0));
+    if (!t.exit_code) sql += ", exit_code = NULL";
+  }
+  if (t.next_attempt) sql += ", attempt = attempt + 1, started_at_ms = NULL, finished_at_ms = NULL";
+  sql += " WHERE id = ?";
+  p.push_back(before.id);
+  JZ_RETURN_IF_ERROR(c.exec(sql, p).status());
+  iam::Event e;
+  e.project = before.project;
+  e.resource_type = "job";
+  e.resource_name = before.id;
+  e.type = "state";
+  e.reason = t.reason;
+  e.message = before.state + " -> " + t.to + (t.detail.empty() ? "" : ": " + t.detail);
+  if (t.exit_code) e.message += " (exit code " + std::to_string(*t.exit_code) + ")";
+  e.actor = actor;
+  JZ_RETURN_IF_ERROR(events_.append_in(c, e));
+  event_seq = e.seq;
+  return c
+      .exec("INSERT INTO job_events (job_id, seq, time_ms, from_state, to_state, reason, message, "
+            "exit_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            {before.id, e.seq, e.time_ms, before.state, t.to, t.reason, t.detail,
+             t.exit_code ? store::Value(*t.exit_code) : store::Value()})
+      .status();
+}
+
+Result<Job> JobStore::create(const std::string& project_id, const std::string& project,
+                             const std::string& user_id, const std::string& username,
+                             const JobRequest& spec, const std::string& actor) {
+  Job j;
+  j.id = ids_.next("job_");
+  j.project_id = project_id;
+  j.project = project;
+  j.user_id = user_id;
+  j.username = username;
+  j.name = spec.name;
+  j.kind = spec.kind;
+  j.spec = spec;
+  j.state = "queued";
+  j.reason = "Queued";
+  j.created_at_ms = j.updated_at_ms = clock_.now_unix_ms();
+  int64_t event_seq = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(lock_sequences(c));
+    JZ_ASSIGN_OR_RETURN(auto s, c.query("SELECT COALESCE(MAX(seq), 0) + 1, "
+                                        "COALESCE(MAX(queue_seq), 0) + 1 FROM jobs"));
+    j.seq = s[0].integer(0);
+    j.queue_seq = s[0].integer(1);
+    JZ_RETURN_IF_ERROR(
+        c.exec(std::string("INSERT INTO jobs (") + kColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 1, '[]', 0, ?, NULL, "
+                   "NULL, ?)",
+               {j.id, j.seq, j.queue_seq, j.project_id, j.project, j.user_id, j.username, j.name,
+                j.kind, json::dump(spec.to_json()), j.state, j.reason, j.message, j.created_at_ms,
+                j.updated_at_ms})
+            .status());
+    Job before = j;
+    before.state = "";
+    Transition t{.to = "queued", .reason = "Queued", .detail = "submitted by " + username};
+    // The row is already queued; the transition only records the event.
+    iam::Event e;
+    e.project = project;
+    e.resource_type = "job";
+    e.resource_name = j.id;
+    e.type = "state";
+    e.reason = "Queued";
+    e.message = " -> queued: submitted by " + username;
+    e.actor = actor;
+    JZ_RETURN_IF_ERROR(events_.append_in(c, e));
+    event_seq = e.seq;
+    return c
+        .exec("INSERT INTO job_events (job_id, seq, time_ms, from_state, to_state, reason, "
+              "message, exit_code) VALUES (?, ?, ?, '', 'queued', 'Queued', ?, NULL)",
+              {j.id, e.seq, e.time_ms, t.detail})
+        .status();
+  }));
+  events_.notify(event_seq);
+  return j;
+}
+
+Result<Job> JobStore::get(const std::string& id) {
+  std::optional<Job> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows, c.query(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ?", {id}));
+    if (rows.empty()) return {};
+    JZ_ASSIGN_OR_RETURN(Job j, from_row(rows[0]));
+    out = std::move(j);
+    return {};
+  }));
+  if (!out) return Status::not_found("job '" + id + "' does not exist");
+  return *out;
+}
+
+Result<Job> JobStore::get_in(const std::string& project_id, const std::string& id) {
+  auto j = get(id);
+  if (!j.ok()) return j.status();
+  if (j->project_id != project_id) return Status::not_found("job '" + id + "' does not exist");
+  return j;
+}
+
+Result<std::vector<Job>> JobStore::list(const std::string& project_id, const ListFilter& f) {
+  std::string sql = std::string("SELECT ") + kColumns + " FROM jobs WHERE project_id = ?";
+  store::Params p = {project_id};
+  if (!f.state.empty()) {
+    sql += " AND state = ?";
+    p.push_back(f.state);
+  }
+  if (!f.kind.empty()) {
+    sql += " AND kind = ?";
+    p.push_back(f.kind);
+  }
+  if (!f.user.empty()) {
+    sql += " AND username = ?";
+    p.push_back(f.user);
+  }
+  if (f.before_seq > 0) {
+    sql += " AND seq < ?";
+    p.push_back(f.before_seq);
+  }
+  sql += " ORDER BY seq DESC LIMIT ?";
+  p.push_back(int64_t{f.limit});
+  std::vector<Job> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(sql, p));
+    for (const auto& r : rows) {
+      JZ_ASSIGN_OR_RETURN(Job j, from_row(r));
+      out.push_back(std::move(j));
+    }
+    return {};
+  }));
+  return out;
+}
+
+Status JobStore::request_cancel(const std::string& project_id, const std::string& id,
+                                const std::string& actor) {
+  JZ_ASSIGN_OR_RETURN(Job j, get_in(project_id, id));
+  if (is_terminal(j.state)) {
+    return Status::failed_precondition("job " + id + " has already ended (" + j.state + ")");
+  }
+  (void)actor;
+  return db_.transact([&](store::Conn& c) -> Status {
+    return c.exec("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", {id}).status();
+  });
+}
+
+Result<Job> JobStore::retry(const std::string& project_id, const std::string& id,
+                            const std::string& actor) {
+  JZ_ASSIGN_OR_RETURN(Job j, get_in(project_id, id));
+  if (!is_terminal(j.state)) {
+    return Status::failed_precondition("job " + id + " is " + j.state +
+                                       "; only an ended job can be retried");
+  }
+  Transition t{.to = "queued",
+               .reason = "Retried",
+               .detail = "retried by " + actor,
+               .requeue = true,
+               .next_attempt = true};
+  JZ_RETURN_IF_ERROR(transition(id, {j.state}, t, actor));
+  return get(id);
+}
+
+Status JobStore::transition(const std::string& id, const std::vector<std::string>& from,
+                            const Transition& t, const std::string& actor) {
+  int64_t event_seq = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows, c.query(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ?", {id}));
+    if (rows.empty()) return Status::not_found("job '" + id + "' does not exist");
+    JZ_ASSIGN_OR_RETURN(Job j, from_row(rows[0]));
+    bool ok = false;
+    for (const auto& s : from) ok = ok || s == j.state;
+    if (!ok) {
+      return Status::failed_precondition("job " + id + " is " + j.state + ", not " +
+                                         (from.empty() ? std::string("-") : from.front()));
+    }
+    return write_transition(c, j, t, actor, event_seq);
+  }));
+  events_.notify(event_seq);
+  return {};
+}
+
+Status JobStore::set_message(const std::string& id, const std::string& message) {
+  return db_.transact([&](store::Conn& c) -> Status {
+    return c.exec("UPDATE jobs SET message = ? WHERE id = ? AND state = 'queued'", {message, id})
+        .status();
+  });
+}
+
+Result<std::vector<Job>> JobStore::in_states(const std::vector<std::string>& states,
+                                             int64_t after) {
+  std::string sql = std::string("SELECT ") + kColumns + " FROM jobs WHERE state IN (";
+  store::Params p;
+  for (size_t i = 0; i < states.size(); ++i) {
+    sql += i ? ", ?" : "?";
+    p.push_back(states[i]);
+  }
+  sql += ") AND queue_seq > ? ORDER BY queue_seq";
+  p.push_back(after);
+  std::vector<Job> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(sql, p));
+    for (const auto& r : rows) {
+      JZ_ASSIGN_OR_RETURN(Job j, from_row(r));
+      out.push_back(std::move(j));
+    }
+    return {};
+  }));
+  return out;
+}
+
+Result<std::vector<std::string>> JobStore::cancel_requested() {
+  std::vector<std::string> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        c.query("SELECT id FROM jobs WHERE cancel_requested = 1 AND state IN "
+                                "('queued', 'admitted', 'starting', 'running')"));
+    for (const auto& r : rows) out.push_back(r.text(0));
+    return {};
+  }));
+  return out;
+}
+
+Result<std::vector<JobEvent>> JobStore::history(const std::string& id) {
+  std::vector<JobEvent> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        c.query("SELECT seq, time_ms, from_state, to_state, reason, message, "
+                                "exit_code FROM job_events WHERE job_id = ? ORDER BY seq",
+                                {id}));
+    for (const auto& r : rows) {
+      out.push_back({r.integer(0), r.integer(1), r.text(2), r.text(3), r.text(4), r.text(5),
+                     opt_int(r, 6)});
+    }
+    return {};
+  }));
+  return out;
+}
+
+Json JobSettings::to_json() const {
+  return {{"allow_egress", allow_egress},
+          {"devenv_idle_s", devenv_idle_s},
+          {"devenv_gpu_idle_percent", devenv_gpu_idle_percent}};
+}
+
+Result<JobSettings> JobStore::settings(const std::string& project_id) {
+  JobSettings s;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        c.query("SELECT allow_egress, devenv_idle_s, devenv_gpu_idle_percent "
+                                "FROM project_job_settings WHERE project_id = ?",
+                                {project_id}));
+    if (!rows.empty()) {
+      s.allow_egress = rows[0].integer(0) != 0;
+      s.devenv_idle_s = rows[0].integer(1);
+      s.devenv_gpu_idle_percent = rows[0].integer(2);
+    }
+    return {};
+  }));
+  return s;
+}
+
+Status JobStore::set_settings(const std::string& project_id, const JobSettings& s) {
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(
+        c.exec("DELETE FROM project_job_settings WHERE project_id = ?", {project_id}).status());
+    return c
+        .exec("INSERT INTO project_job_settings (project_id, allow_egress, devenv_idle_s, "
+              "devenv_gpu_idle_percent, updated_at_ms) VALUES (?, ?, ?, ?, ?)",
+              {project_id, int64_t{s.allow_egress ? 1 : 0}, s.devenv_idle_s,
+               s.devenv_gpu_idle_percent, clock_.now_unix_ms()})
+        .status();
+  });
+}
+
+}  // namespace jz::jobs
