@@ -8,7 +8,9 @@ namespace {
 
 const std::vector<std::string> kActive = {"admitted", "starting", "running"};
 
-std::string node_name(const exec::MachineInfo& m) { return m.hostname.empty() ? "local" : m.hostname; }
+std::string node_name(const exec::MachineInfo& m) {
+  return m.hostname.empty() ? "local" : m.hostname;
+}
 
 }  // namespace
 
@@ -24,8 +26,8 @@ JobRunner::JobRunner(store::Database& db, Clock& clock, JobStore& jobs, Datasets
       executor_(executor),
       logger_(std::move(logger)),
       options_(options),
-      engine_(sched::Options{.policy = options.policy,
-                             .preemption_grace_ms = options.grace.count()}) {}
+      engine_(
+          sched::Options{.policy = options.policy, .preemption_grace_ms = options.grace.count()}) {}
 
 JobRunner::~JobRunner() { stop(); }
 
@@ -42,8 +44,8 @@ Status JobRunner::start() {
   n.cpu_milli = m.cpu_milli;
   n.memory_mib = m.memory_mib;
   for (const auto& g : m.gpus) {
-    n.gpus.push_back({g.uuid, static_cast<int>(g.memory_mib), g.sm_count > 0 ? g.sm_count : 100,
-                      true});
+    n.gpus.push_back(
+        {g.uuid, static_cast<int>(g.memory_mib), g.sm_count > 0 ? g.sm_count : 100, true});
   }
   JZ_RETURN_IF_ERROR(engine_.add_node(n));
   JZ_RETURN_IF_ERROR(rebuild());
@@ -232,7 +234,9 @@ void JobRunner::handle_cancels() {
     if (!j.ok() || j->state != "queued") continue;
     (void)engine_.cancel(j->seq, now);
     by_seq_.erase(j->seq);
-    Transition t{.to = "cancelled", .reason = "Cancelled", .detail = "cancelled while queued",
+    Transition t{.to = "cancelled",
+                 .reason = "Cancelled",
+                 .detail = "cancelled while queued",
                  .finished = true};
     if (Status s = jobs_.transition(id, {"queued"}, t); !s.ok()) log_error("cancelling", s);
   }
@@ -265,17 +269,18 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
     } else if (a.ending == "timeout") {
       t.to = "failed";
       t.reason = "DeadlineExceeded";
-      t.detail = "ran past its runtime limit of " + std::to_string(job->spec.runtime_limit_s) + " s";
+      t.detail =
+          "ran past its runtime limit of " + std::to_string(job->spec.runtime_limit_s) + " s";
     } else if (st.exit_code == 0) {
       t.to = "succeeded";
       t.reason = "Succeeded";
     } else {
       t.to = "failed";
       t.reason = st.oom_killed ? "OOMKilled" : "Failed";
-      t.detail = st.oom_killed ? "killed for using more than its " +
-                                     std::to_string(job->spec.resources.memory_mib) +
-                                     " MiB of memory"
-                               : (st.message.empty() ? std::string() : st.message);
+      t.detail = st.oom_killed
+                     ? "killed for using more than its " +
+                           std::to_string(job->spec.resources.memory_mib) + " MiB of memory"
+                     : (st.message.empty() ? std::string() : st.message);
     }
   }
   // Store first, then free the engine's resources: the log shows the release before
@@ -316,11 +321,11 @@ void JobRunner::poll_active(int64_t now) {
     Active& a = active_.at(id);
     if (auto t = touched.find(id); t != touched.end()) a.last_activity_ms = t->second;
     exec::JobStatus st = executor_.poll(a.run_id);
-    if (st.phase == exec::JobStatus::Phase::kExited || st.phase == exec::JobStatus::Phase::kLost) {
-      finish(a, st);
-      continue;
-    }
-    if (st.phase == exec::JobStatus::Phase::kRunning && !a.running) {
+    // A job that ran and ended between two looks still ran: record that first, so every
+    // run's history reads starting -> running -> its end.
+    const bool ran = st.phase == exec::JobStatus::Phase::kRunning ||
+                     (st.phase == exec::JobStatus::Phase::kExited && st.message.empty());
+    if (ran && !a.running) {
       Transition t{.to = "running", .reason = "Running", .detail = "", .started = true};
       if (Status s = jobs_.transition(id, {"admitted", "starting"}, t); !s.ok()) {
         log_error("recording the start of job " + id, s);
@@ -328,6 +333,10 @@ void JobRunner::poll_active(int64_t now) {
       a.running = true;
       a.started_ms = now;
       a.last_activity_ms = now;
+    }
+    if (st.phase == exec::JobStatus::Phase::kExited || st.phase == exec::JobStatus::Phase::kLost) {
+      finish(a, st);
+      continue;
     }
     if (!a.ending.empty()) continue;
     if (a.deadline_ms > 0 && now >= a.deadline_ms) {
@@ -398,8 +407,8 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
     case sched::Decision::Kind::kPlace: {
       Json placement = Json::array();
       for (const auto& w : d.placement) placement.push_back({{"node", w.node}, {"gpus", w.gpus}});
-      Transition t{.to = "admitted", .reason = "Admitted", .detail = d.reason,
-                   .placement = placement};
+      Transition t{
+          .to = "admitted", .reason = "Admitted", .detail = d.reason, .placement = placement};
       Status s = jobs_.transition(id, {"queued"}, t);
       if (!s.ok()) {
         // Cancelled or changed meanwhile: give the room back.
@@ -411,7 +420,9 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       auto job = jobs_.get(id);
       Status launched = job.ok() ? launch(*job, placement) : job.status();
       if (!launched.ok()) {
-        Transition f{.to = "failed", .reason = "LaunchFailed", .detail = launched.message(),
+        Transition f{.to = "failed",
+                     .reason = "LaunchFailed",
+                     .detail = launched.message(),
                      .finished = true};
         if (Status w = jobs_.transition(id, {"admitted"}, f); !w.ok()) log_error("failing", w);
         (void)engine_.finished(d.job, now);
@@ -474,7 +485,9 @@ void JobRunner::tick() {
   const exec::MachineInfo& m = executor_.machine();
   Json gpus = Json::array();
   for (const auto& g : m.gpus) {
-    gpus.push_back({{"uuid", g.uuid}, {"name", g.name}, {"memory_mib", g.memory_mib},
+    gpus.push_back({{"uuid", g.uuid},
+                    {"name", g.name},
+                    {"memory_mib", g.memory_mib},
                     {"virtual", g.is_virtual}});
   }
   nodes.push_back({{"name", node_name(m)},
