@@ -180,18 +180,11 @@ int run_server(const ConfigSources& sources) {
       return fail(e.status().with_context("jobs.enabled is true, but"), 1);
     }
     executor = std::move(*e);
-    const exec::MachineInfo& m = executor->machine();
-    logger->info("jobs: this machine offers {} CPUs, {} MiB memory, {} GPUs ({}); cgroups: {}",
-                 m.cpu_milli / 1000, m.memory_mib, m.gpus.size(), m.gpu_source, m.cgroups);
-    if (m.cgroups == "none") {
-      logger->warn("jobs: no writable cgroups here: CPU and memory limits are not enforced");
-    }
     jobs::RunnerOptions ro;
     ro.grace = settings->jobs_grace;
     ro.tick = settings->jobs_tick;
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
                                                tenancy, *executor, logger, ro);
-    if (Status s = runner->start(); !s.ok()) return fail(s.with_context("jobs"), 1);
   }
   api::PlatformServices services{&job_store, &datasets, runner.get(), &events};
 
@@ -199,6 +192,15 @@ int run_server(const ConfigSources& sources) {
                         Clock::system(), services);
   Status bound = server.bind();
   if (!bound.ok()) return fail(bound, 1);
+  if (runner) {
+    const exec::MachineInfo& m = executor->machine();
+    logger->info("jobs: this machine offers {} CPUs, {} MiB memory, {} GPUs ({}); cgroups: {}",
+                 m.cpu_milli / 1000, m.memory_mib, m.gpus.size(), m.gpu_source, m.cgroups);
+    if (m.cgroups == "none") {
+      logger->warn("jobs: no writable cgroups here: CPU and memory limits are not enforced");
+    }
+    if (Status s = runner->start(); !s.ok()) return fail(s.with_context("jobs"), 1);
+  }
 
   const std::string url = display_url(settings->http.host, server.port());
   logger->info("jizhan {} ({}) listening on {} (store: {}, data dir: {})", version(),

@@ -12,6 +12,9 @@ TempDir::TempDir(const std::string& prefix) {
   std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
+  // Servers started under it run job sandboxes as an unprivileged user, who must pass
+  // through (not list) the folders above the jobs folder.
+  std::filesystem::permissions(path_, std::filesystem::perms(0711));
 }
 
 TempDir::~TempDir() {
