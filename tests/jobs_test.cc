@@ -372,7 +372,10 @@ TEST(Jobs, AServerKilledWhileTwentyJobsRunAdoptsThemAfterARestart) {
   for (int i = 0; i < 20; ++i) {
     Json j = admin.call(
         "POST", "/api/v1/projects/runs/jobs",
-        job("r" + std::to_string(i), {"sh", "-c", "echo start; sleep 4; echo end"}, 0.05, 32));
+        // The first runs long enough to be surely running when its supervisor is killed.
+        job("r" + std::to_string(i),
+            {"sh", "-c", std::string("echo start; sleep ") + (i == 0 ? "60" : "5") + "; echo end"},
+            0.05, 32));
     ids.push_back(j["id"].get<std::string>());
   }
   wait_states(admin, "runs", ids, {"running"});
