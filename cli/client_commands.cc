@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
+#include <thread>
 
 #include "cli/client.h"
 #include "core/clock.h"
@@ -784,6 +786,310 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
   elist->add_option("PROJECT", eo->project, "Project")->required();
   elist->add_flag("-f,--follow", eo->follow, "Stream new events until interrupted");
   elist->add_option("--after", eo->after, "Only events after this seq number")->option_text("SEQ");
+  job_commands(app);
+}
+
+namespace {
+
+const std::vector<Column> kJobCols = {
+    {"ID", "id"},          {"NAME", "name"},          {"KIND", "kind"},
+    {"USER", "user"},      {"STATE", "state"},        {"REASON", "reason"},
+    {"EXIT", "exit_code"}, {"CREATED", "created_at"}, {"MESSAGE", "message"}};
+const std::vector<Column> kJobEventCols = {
+    {"SEQ", "seq"},       {"TIME", "time"},      {"FROM", "from"},      {"TO", "to"},
+    {"REASON", "reason"}, {"EXIT", "exit_code"}, {"MESSAGE", "message"}};
+const std::vector<Column> kDatasetCols = {{"NAME", "name"},
+                                          {"LEVEL", "security_level"},
+                                          {"PATH", "path"},
+                                          {"CREATED BY", "created_by"},
+                                          {"CREATED", "created_at"}};
+
+bool terminal_state(const std::string& s) {
+  return s == "succeeded" || s == "failed" || s == "cancelled" || s == "preempted" || s == "lost";
+}
+
+// Polls until the job has ended or `timeout_s` passes (0: no limit); prints each change.
+Result<Json> wait_for_job(ApiClient& api, const std::string& path, int64_t timeout_s) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::string last;
+  for (;;) {
+    JZ_ASSIGN_OR_RETURN(Json j, api.call("GET", path));
+    const std::string state = json::string_or(j, "state");
+    if (state != last) {
+      std::cerr << state << (json::string_or(j, "message").empty() ? "" : ": ")
+                << json::string_or(j, "message") << "\n";
+      last = state;
+    }
+    if (terminal_state(state)) return j;
+    if (timeout_s > 0 && std::chrono::steady_clock::now() > until) {
+      return Status::deadline_exceeded("job is still " + state + " after " +
+                                       std::to_string(timeout_s) + " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+// The exit status of `job wait`/`submit --wait`: 0 when the job succeeded.
+int job_exit(const Json& j) { return json::string_or(j, "state") == "succeeded" ? 0 : 1; }
+
+}  // namespace
+
+void ClientCommands::job_commands(CLI::App& app) {
+  auto* job =
+      app.add_subcommand("job", "Submit and manage jobs (training, evaluation, dev environments)");
+  job->require_subcommand(1);
+  struct JobOpts {
+    std::string project, id, file, name, kind, restart, state, user;
+    std::vector<std::string> command, datasets, env;
+    std::string gpus, cpu;
+    int64_t memory_mib = 0, priority = 0, runtime_limit = 0, max_restarts = -1, port = 0,
+            timeout = 0, attempt = 0;
+    bool wait = false, not_preemptible = false;
+  };
+  auto o = std::make_shared<JobOpts>();
+  auto job_path = [o] {
+    return "/api/v1/projects/" + url_encode(o->project) + "/jobs/" + url_encode(o->id);
+  };
+  auto* submit = leaf(
+      *job, "submit",
+      "Submit a job: jizhan job submit PROJECT --name NAME [options] -- COMMAND ARGS...\n"
+      "--file JOB.json gives the whole body instead (flags then override its fields).\n"
+      "With --wait, follows it to the end and exits 0 only when it succeeded.",
+      [o](const Common& c) {
+        return with_conn("job submit", c.server, true, [&](Conn& conn) -> Status {
+          Json body = Json::object();
+          if (!o->file.empty()) {
+            std::ifstream in(o->file);
+            if (!in) return Status::not_found("cannot read --file '" + o->file + "'");
+            std::stringstream ss;
+            ss << in.rdbuf();
+            JZ_ASSIGN_OR_RETURN(body, json::parse(ss.str(), o->file));
+            if (!body.is_object()) return Status::invalid_argument(o->file + ": not an object");
+          }
+          if (!o->name.empty()) body["name"] = o->name;
+          if (!o->command.empty()) body["command"] = o->command;
+          if (!body.contains("name") && !o->command.empty()) body["name"] = o->command.front();
+          if (!o->kind.empty()) body["kind"] = o->kind;
+          if (!o->datasets.empty()) body["datasets"] = o->datasets;
+          for (const auto& kv : o->env) {
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0) {
+              return Status::invalid_argument("--env '" + kv + "' must be NAME=VALUE");
+            }
+            body["env"][kv.substr(0, eq)] = kv.substr(eq + 1);
+          }
+          for (auto [flag, text, key] :
+               {std::tuple{"--gpus", &o->gpus, "gpus"}, std::tuple{"--cpu", &o->cpu, "cpu"}}) {
+            if (text->empty()) continue;
+            char* end = nullptr;
+            const double v = std::strtod(text->c_str(), &end);
+            if (*end) return Status::invalid_argument(std::string(flag) + " must be a number");
+            body["resources"][key] = v;
+          }
+          if (o->memory_mib > 0) body["resources"]["memory_mib"] = o->memory_mib;
+          if (o->priority != 0) body["priority"] = o->priority;
+          if (o->not_preemptible) body["preemptible"] = false;
+          if (o->runtime_limit > 0) body["runtime_limit_s"] = o->runtime_limit;
+          if (!o->restart.empty()) body["restart_policy"] = o->restart;
+          if (o->max_restarts >= 0) body["max_restarts"] = o->max_restarts;
+          if (o->port > 0) body["port"] = o->port;
+          if (!body.contains("command")) {
+            return Status::invalid_argument("give the command after --, e.g. `jizhan job submit " +
+                                            o->project + " --name train -- python3 train.py`");
+          }
+          const std::string base = "/api/v1/projects/" + url_encode(o->project) + "/jobs";
+          JZ_ASSIGN_OR_RETURN(Json j, conn.api->call("POST", base, &body));
+          if (!o->wait) {
+            show_object(c.output, j);
+            return {};
+          }
+          std::cerr << "submitted " << json::string_or(j, "id") << "\n";
+          JZ_ASSIGN_OR_RETURN(
+              Json end, wait_for_job(*conn.api, base + "/" + json::string_or(j, "id"), o->timeout));
+          show_object(c.output, end);
+          if (job_exit(end) != 0) {
+            return Status::failed_precondition("job " + json::string_or(end, "id") + " " +
+                                               json::string_or(end, "state"));
+          }
+          return {};
+        });
+      });
+  submit->add_option("PROJECT", o->project, "Project")->required();
+  submit->add_option("COMMAND", o->command, "The program and its arguments (after --)");
+  submit->add_option("--name", o->name, "Job name (default: the program)");
+  submit->add_option("-f,--file", o->file, "A job body in JSON (see docs/JOBS.md)")
+      ->option_text("JOB.json");
+  submit->add_option("--kind", o->kind, "train (default), eval or devenv");
+  submit->add_option("--gpus", o->gpus, "Whole GPUs, or a fraction below 1 for a share")
+      ->option_text("N");
+  submit->add_option("--cpu", o->cpu, "CPU cores (fractions allowed; default 1)")->option_text("N");
+  submit->add_option("--memory-mib", o->memory_mib, "Memory limit (default 1024)")
+      ->option_text("MIB");
+  submit->add_option("--dataset", o->datasets, "Mount this dataset read-only at /data/NAME")
+      ->option_text("NAME");
+  submit->add_option("--env", o->env, "An environment variable")->option_text("NAME=VALUE");
+  submit->add_option("--priority", o->priority, "-1000 to 1000 (default 0)");
+  submit->add_flag("--not-preemptible", o->not_preemptible, "Never preempt this job");
+  submit->add_option("--runtime-limit", o->runtime_limit, "End it after this many seconds")
+      ->option_text("S");
+  submit->add_option("--restart", o->restart, "never (default) or on_failure");
+  submit->add_option("--max-restarts", o->max_restarts, "With on_failure (default 3)");
+  submit->add_option("--port", o->port, "devenv: the HTTP port it serves inside its sandbox");
+  submit->add_flag("--wait", o->wait, "Follow the job to its end; exit 0 only if it succeeded");
+  submit->add_option("--timeout", o->timeout, "With --wait: give up after S seconds")
+      ->option_text("S");
+
+  auto* list = leaf(*job, "list", "List a project's jobs, newest first", [o](const Common& c) {
+    return with_conn("job list", c.server, true, [&](Conn& conn) -> Status {
+      std::string q;
+      for (auto [k, v] : {std::pair{"state", &o->state}, std::pair{"kind", &o->kind},
+                          std::pair{"user", &o->user}}) {
+        if (!v->empty()) q += std::string(q.empty() ? "?" : "&") + k + "=" + url_encode(*v);
+      }
+      JZ_ASSIGN_OR_RETURN(
+          Json items,
+          list_all(*conn.api, "/api/v1/projects/" + url_encode(o->project) + "/jobs" + q));
+      show_list(c.output, items, kJobCols);
+      return {};
+    });
+  });
+  list->add_option("PROJECT", o->project, "Project")->required();
+  list->add_option("--state", o->state, "Only jobs in this state");
+  list->add_option("--kind", o->kind, "Only jobs of this kind");
+  list->add_option("--user", o->user, "Only this user's jobs");
+
+  auto add_id = [o](CLI::App* cmd) {
+    cmd->add_option("PROJECT", o->project, "Project")->required();
+    cmd->add_option("ID", o->id, "Job id (job_...)")->required();
+  };
+  add_id(leaf(*job, "get", "Show a job", [o, job_path](const Common& c) {
+    return with_conn("job get", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(Json j, conn.api->call("GET", job_path()));
+      show_object(c.output, j);
+      return {};
+    });
+  }));
+  add_id(leaf(*job, "history", "A job's changes of state, with reasons and exit codes",
+              [o, job_path](const Common& c) {
+                return with_conn("job history", c.server, true, [&](Conn& conn) -> Status {
+                  JZ_ASSIGN_OR_RETURN(Json j, conn.api->call("GET", job_path() + "/events"));
+                  show_list(c.output, j["items"], kJobEventCols);
+                  return {};
+                });
+              }));
+  auto* logs =
+      leaf(*job, "logs", "Print a job's log (stdout and stderr)", [o, job_path](const Common& c) {
+        return with_conn("job logs", c.server, true, [&](Conn& conn) -> Status {
+          std::string path = job_path() + "/logs";
+          if (o->attempt > 0) path += "?attempt=" + std::to_string(o->attempt);
+          JZ_ASSIGN_OR_RETURN(std::string text, conn.api->get_text(path, "", nullptr));
+          std::cout << text << std::flush;
+          return {};
+        });
+      });
+  add_id(logs);
+  logs->add_option("--attempt", o->attempt, "An earlier attempt (default the latest)");
+  auto* cancel = leaf(
+      *job, "cancel", "Cancel a job: SIGTERM to all its processes, SIGKILL after the grace period",
+      [o, job_path](const Common& c) {
+        return with_conn("job cancel", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(Json j, conn.api->call("POST", job_path() + "/cancel"));
+          if (o->wait) {
+            JZ_ASSIGN_OR_RETURN(j, wait_for_job(*conn.api, job_path(), o->timeout));
+          }
+          show_object(c.output, j);
+          return {};
+        });
+      });
+  add_id(cancel);
+  cancel->add_flag("--wait", o->wait, "Wait until it has ended");
+  add_id(leaf(*job, "retry", "Run an ended job again (a dev environment resumes its folder)",
+              [o, job_path](const Common& c) {
+                return with_conn("job retry", c.server, true, [&](Conn& conn) -> Status {
+                  JZ_ASSIGN_OR_RETURN(Json j, conn.api->call("POST", job_path() + "/retry"));
+                  show_object(c.output, j);
+                  return {};
+                });
+              }));
+  auto* wait =
+      leaf(*job, "wait", "Wait for a job to end; exit 0 only when it succeeded",
+           [o, job_path](const Common& c) {
+             int code = 1;
+             int rc = with_conn("job wait", c.server, true, [&](Conn& conn) -> Status {
+               JZ_ASSIGN_OR_RETURN(Json j, wait_for_job(*conn.api, job_path(), o->timeout));
+               show_object(c.output, j);
+               code = job_exit(j);
+               return {};
+             });
+             return rc != 0 ? rc : code;
+           });
+  add_id(wait);
+  wait->add_option("--timeout", o->timeout, "Give up after S seconds (exit 1)")->option_text("S");
+
+  // ---- datasets ----
+  auto* dataset = app.add_subcommand("dataset", "Register and inspect datasets (data owners)");
+  dataset->require_subcommand(1);
+  struct DatasetOpts {
+    std::string project, name, path, level = "internal";
+  };
+  auto d = std::make_shared<DatasetOpts>();
+  auto ds_path = [d] {
+    return "/api/v1/projects/" + url_encode(d->project) + "/datasets/" + url_encode(d->name);
+  };
+  auto add_name = [d](CLI::App* cmd) {
+    cmd->add_option("PROJECT", d->project, "Project")->required();
+    cmd->add_option("NAME", d->name, "Dataset name")->required();
+  };
+  auto* create =
+      leaf(*dataset, "create", "Register a folder on the server as a dataset of the project",
+           [d](const Common& c) {
+             return with_conn("dataset create", c.server, true, [&](Conn& conn) -> Status {
+               Json body = {{"name", d->name}, {"path", d->path}, {"security_level", d->level}};
+               JZ_ASSIGN_OR_RETURN(
+                   Json out,
+                   conn.api->call(
+                       "POST", "/api/v1/projects/" + url_encode(d->project) + "/datasets", &body));
+               show_object(c.output, out);
+               return {};
+             });
+           });
+  add_name(create);
+  create->add_option("--path", d->path, "The folder on the server")->required();
+  create->add_option("--level", d->level, "open, internal (default) or secret")
+      ->check(CLI::IsMember({"open", "internal", "secret"}));
+  auto* dlist = leaf(*dataset, "list", "A project's datasets", [d](const Common& c) {
+    return with_conn("dataset list", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(
+          Json items,
+          list_all(*conn.api, "/api/v1/projects/" + url_encode(d->project) + "/datasets"));
+      show_list(c.output, items, kDatasetCols);
+      return {};
+    });
+  });
+  dlist->add_option("PROJECT", d->project, "Project")->required();
+  add_name(leaf(*dataset, "get", "Show a dataset", [ds_path](const Common& c) {
+    return with_conn("dataset get", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("GET", ds_path()));
+      show_object(c.output, out);
+      return {};
+    });
+  }));
+  add_name(
+      leaf(*dataset, "delete", "Unregister a dataset (its files stay)", [ds_path](const Common& c) {
+        return with_conn("dataset delete", c.server, true, [&](Conn& conn) -> Status {
+          JZ_RETURN_IF_ERROR(conn.api->call("DELETE", ds_path()).status());
+          std::cout << "deleted\n";
+          return {};
+        });
+      }));
+  add_name(
+      leaf(*dataset, "files", "List a dataset's files (data owners)", [ds_path](const Common& c) {
+        return with_conn("dataset files", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("GET", ds_path() + "/files"));
+          show_list(c.output, out["items"], {{"PATH", "path"}, {"SIZE", "size"}});
+          return {};
+        });
+      }));
 }
 
 }  // namespace jz::cli

@@ -1,5 +1,5 @@
 // The client commands of `jizhan`: login, logout, whoami, user, workspace, project,
-// member, role, token, quota, audit list|export and events. Each talks to a running
+// member, role, token, quota, audit list|export, events, job and dataset. Each talks to a running
 // server over HTTP (see cli/client.h for where the server and the token come from)
 // and prints a table, or the server's JSON with `-o json`.
 #pragma once
@@ -28,6 +28,10 @@ class ClientCommands {
   // Adds --server and -o to a leaf command and makes `body` its action.
   CLI::App* leaf(CLI::App& parent, const std::string& name, const std::string& description,
                  std::function<int(const Common&)> body);
+
+  // job submit|list|get|history|logs|cancel|retry|wait and dataset create|list|get|
+  // delete|files (client_commands.cc).
+  void job_commands(CLI::App& app);
 
   std::function<int()> action_;
   Common common_;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -286,6 +287,55 @@ TEST_F(CliClientTest, EventsFollowStreamsNewEvents) {
   child->wait();
 }
 
+// Jobs through the CLI: submit with --wait (exit status follows the job), list, logs,
+// history, a failing job, cancel, retry, and a dataset mounted read-only.
+TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
+  login("admin", kAdminPassword);
+  ok({"workspace", "create", "lab"});
+  ok({"project", "create", "runs", "--workspace", "lab"});
+  TempDir data;
+  std::filesystem::permissions(data.path(), std::filesystem::perms(0755));
+  { std::ofstream(data.str() + "/labels.txt") << "cat\ndog\n"; }
+  ok({"dataset", "create", "runs", "labels", "--path", data.str(), "--level", "secret"});
+  EXPECT_TRUE(contains(ok({"dataset", "list", "runs"}), "secret"));
+  EXPECT_TRUE(contains(ok({"dataset", "files", "runs", "labels"}), "labels.txt"));
+  // (-o json before the --: what follows it is the job's command)
+  Json j = Json::parse(
+      ok({"job",     "submit",    "runs",   "--name",
+          "count",   "--cpu",     "0.2",    "--memory-mib",
+          "128",     "--dataset", "labels", "--env",
+          "WHO=cli", "--wait",    "-o",     "json",
+          "--",      "sh",        "-c",     "wc -l < /data/labels/labels.txt; echo $WHO"}));
+  EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  const std::string id = j["id"];
+  EXPECT_EQ(ok({"job", "logs", "runs", id}), "2\ncli\n");
+  const std::string list = ok({"job", "list", "runs"});
+  EXPECT_TRUE(contains(list, id) && contains(list, "succeeded")) << list;
+  const std::string history = ok({"job", "history", "runs", id});
+  for (const char* s : {"queued", "admitted", "starting", "running", "succeeded"}) {
+    EXPECT_TRUE(contains(history, s)) << history;
+  }
+  // A failing job: --wait exits 1 and says so.
+  auto failed =
+      cli({"job", "submit", "runs", "--wait", "--cpu", "0.1", "--", "sh", "-c", "exit 4"});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_TRUE(contains(failed.err, "failed")) << failed.err;
+  // Bad input is refused with the field named.
+  auto bad = cli({"job", "submit", "runs", "--gpus", "1.5", "--", "true"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(contains(bad.err, "resources.gpus")) << bad.err;
+  // Cancel a long one and wait for it; retry it.
+  Json longer = Json::parse(
+      ok({"job", "submit", "runs", "--cpu", "0.1", "-o", "json", "--", "sleep", "600"}));
+  const std::string lid = longer["id"];
+  Json cancelled = ok_json({"job", "cancel", "runs", lid, "--wait"});
+  EXPECT_EQ(cancelled["state"], "cancelled");
+  EXPECT_EQ(cli({"job", "wait", "runs", lid}).exit_code, 1);
+  Json again = ok_json({"job", "retry", "runs", lid});
+  EXPECT_EQ(again["attempt"], 2);
+  ok({"job", "cancel", "runs", lid, "--wait"});
+}
+
 TEST_F(CliClientTest, HelpOnEveryClientCommand) {
   for (auto args : std::vector<std::vector<std::string>>{{"login"},
                                                          {"logout"},
@@ -309,6 +359,17 @@ TEST_F(CliClientTest, HelpOnEveryClientCommand) {
                                                          {"token", "revoke"},
                                                          {"quota", "get"},
                                                          {"quota", "set"},
+                                                         {"job", "submit"},
+                                                         {"job", "list"},
+                                                         {"job", "get"},
+                                                         {"job", "history"},
+                                                         {"job", "logs"},
+                                                         {"job", "cancel"},
+                                                         {"job", "retry"},
+                                                         {"job", "wait"},
+                                                         {"dataset", "create"},
+                                                         {"dataset", "list"},
+                                                         {"dataset", "files"},
                                                          {"audit", "list"},
                                                          {"audit", "export"},
                                                          {"audit", "verify"},

@@ -226,6 +226,8 @@ void JobRunner::handle_cancels() {
     if (a != active_.end()) {
       if (a->second.ending.empty() || a->second.ending == "preempt") {
         a->second.ending = "cancel";
+        logger_->info("jobs: cancelling job {}: SIGTERM, SIGKILL after {} ms", id,
+                      options_.grace.count());
         executor_.terminate(a->second.run_id, options_.grace);
       }
       continue;
@@ -395,6 +397,9 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     spec.share_cores_percent = es.share_cores_percent;
     spec.share_memory_mib = es.share_memory_mib;
   }
+  spec.env["JIZHAN_JOB_ID"] = j.id;
+  spec.env["JIZHAN_ATTEMPT"] = std::to_string(j.attempt);
+  spec.env["JIZHAN_PROJECT"] = j.project;
   if (j.kind == "devenv") spec.env["JIZHAN_PORT"] = std::to_string(j.spec.port);
   return executor_.launch(spec);
 }
