@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -13,6 +14,8 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "platform/iam/tenancy.h"
+#include "platform/jobs/datasets.h"
+#include "platform/jobs/store.h"
 #include "tests/support/temp_dir.h"
 
 namespace jz::api {
@@ -81,6 +84,43 @@ std::vector<Endpoint> endpoints() {
       {"get quota", "GET", "/api/v1/projects/{p}/quota", "", project_members},
       {"set quota", "PUT", "/api/v1/projects/{p}/quota", R"({"gpus":1.5})", {"padmin", "wsadmin"}},
       {"list events", "GET", "/api/v1/projects/{p}/events", "", project_members},
+      {"list datasets", "GET", "/api/v1/projects/{p}/datasets", "", project_members},
+      {"register dataset",
+       "POST",
+       "/api/v1/projects/{p}/datasets",
+       R"({"name":"{unique}","path":"{datadir}","security_level":"secret"})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"list a dataset's files",
+       "GET",
+       "/api/v1/projects/{p}/datasets/absent/files",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"submit job",
+       "POST",
+       "/api/v1/projects/{p}/jobs",
+       R"({"name":"x","command":["true"]})",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"list jobs", "GET", "/api/v1/projects/{p}/jobs", "", project_members},
+      {"get job", "GET", "/api/v1/projects/{p}/jobs/job_00000000000000000000000000", "",
+       project_members},
+      {"job logs", "GET", "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/logs", "",
+       project_members},
+      {"cancel job",
+       "POST",
+       "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/cancel",
+       "",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"retry job",
+       "POST",
+       "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/retry",
+       "",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"get job settings", "GET", "/api/v1/projects/{p}/job-settings", "", project_members},
+      {"set job settings",
+       "PUT",
+       "/api/v1/projects/{p}/job-settings",
+       R"({"devenv_idle_s":60})",
+       {"padmin", "wsadmin", "prjadmin"}},
       {"delete project", "DELETE", "/api/v1/projects/{p}", "", {"padmin", "wsadmin"}},
       {"delete workspace", "DELETE", "/api/v1/workspaces/{ws}", "", admin, true},
       {"create workspace", "POST", "/api/v1/workspaces", R"({"name":"{unique}"})", admin, true},
@@ -136,9 +176,17 @@ class AuthzMatrixTest : public ::testing::Test {
     opts.port = 0;
     opts.threads = 4;
     audit_ = std::make_unique<iam::AuditLog>(*db_, Clock::system(), ids_);
+    // The job service without a runner: jobs are stored and queued, never run.
+    std::filesystem::create_directories(datadir());
+    std::filesystem::permissions(datadir(), std::filesystem::perms(0755));
+    events_ = std::make_unique<iam::EventLog>(*db_, Clock::system(), ids_);
+    jobs_ = std::make_unique<jobs::JobStore>(*db_, Clock::system(), ids_, *events_);
+    datasets_ = std::make_unique<jobs::Datasets>(*db_, Clock::system(), ids_,
+                                                 jobs::DatasetPolicy{{datadir()}, ""});
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
-        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
+        Clock::system(), PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -182,6 +230,10 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<iam::Authenticator> auth_;
   std::unique_ptr<iam::Tenancy> tenancy_;
   std::unique_ptr<iam::AuditLog> audit_;
+  std::string datadir() const { return dir_.str() + "/datasets"; }
+  std::unique_ptr<iam::EventLog> events_;
+  std::unique_ptr<jobs::JobStore> jobs_;
+  std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::map<std::string, std::string> token_;
@@ -202,6 +254,7 @@ TEST_F(AuthzMatrixTest, EveryRoleEveryEndpointOwnAndOtherTenant) {
           for (auto [from, to] :
                {std::pair<std::string, std::string>{"{ws}", std::string("ws-") + tenant},
                 {"{p}", project_name(tenant, probe % 64)},
+                {"{datadir}", datadir()},
                 {"{unique}", unique}}) {
             for (size_t at; (at = s.find(from)) != std::string::npos;)
               s.replace(at, from.size(), to);

@@ -43,10 +43,15 @@ Status parse_resources(const Json& r, Resources& out) {
     if (!g.is_number()) return bad("resources.gpus", "must be a number");
     const double n = g.get<double>();
     if (!(n >= 0) || n > 64) return bad("resources.gpus", "must be from 0 to 64");
-    if (n > 0 && n < 1) {
-      if (n < 0.01) return bad("resources.gpus", "must be at least 0.01 when below 1");
-      out.gpu_fraction = std::round(n * 100) / 100;
-      out.share_cores_percent = static_cast<int>(std::lround(n * 100));
+    // A fraction is kept in hundredths (the share's core percentage); 0.995 and up is a
+    // whole GPU.
+    const long percent = n > 0 && n < 1 ? std::lround(n * 100) : 0;
+    if (n > 0 && n < 1 && percent < 100) {
+      if (percent < 1) return bad("resources.gpus", "must be at least 0.01 when below 1");
+      out.gpu_fraction = static_cast<double>(percent) / 100;
+      out.share_cores_percent = static_cast<int>(percent);
+    } else if (percent == 100) {
+      out.gpus = 1;
     } else if (n != std::floor(n)) {
       return bad("resources.gpus", "above 1 must be a whole number (a share is one GPU at most)");
     } else {
@@ -72,7 +77,8 @@ Status parse_resources(const Json& r, Resources& out) {
   }
   if (r.contains("cpu")) {
     const Json& c = r["cpu"];
-    if (!c.is_number()) return bad("resources.cpu", "must be a number of cores (fractions allowed)");
+    if (!c.is_number())
+      return bad("resources.cpu", "must be a number of cores (fractions allowed)");
     const double n = c.get<double>();
     if (!(n >= 0.01) || n > 1024) return bad("resources.cpu", "must be from 0.01 to 1024");
     out.cpu_milli = static_cast<int64_t>(std::llround(n * 1000));
@@ -117,14 +123,15 @@ Json JobRequest::to_json() const {
 Result<JobRequest> parse_job_request(const Json& body) {
   if (!body.is_object()) return Status::invalid_argument("a job must be a JSON object");
   static const std::set<std::string> known = {
-      "name",     "kind",     "command",     "env",         "workdir",        "datasets",
-      "resources", "pool",    "priority",    "preemptible", "runtime_limit_s", "restart_policy",
+      "name",         "kind", "command",  "env",         "workdir",         "datasets",
+      "resources",    "pool", "priority", "preemptible", "runtime_limit_s", "restart_policy",
       "max_restarts", "port"};
   for (const auto& [k, v] : body.items()) {
     if (!known.count(k)) {
-      return bad(k, "is unknown; a job has: name, kind, command, env, workdir, datasets, "
-                    "resources, pool, priority, preemptible, runtime_limit_s, restart_policy, "
-                    "max_restarts, port");
+      return bad(k,
+                 "is unknown; a job has: name, kind, command, env, workdir, datasets, "
+                 "resources, pool, priority, preemptible, runtime_limit_s, restart_policy, "
+                 "max_restarts, port");
     }
   }
   JobRequest j;
@@ -143,8 +150,9 @@ Result<JobRequest> parse_job_request(const Json& body) {
     }
   }
   if (!body.contains("command") || !body["command"].is_array() || body["command"].empty()) {
-    return bad("command", "is required: a non-empty array of strings (the program, then its "
-                          "arguments)");
+    return bad("command",
+               "is required: a non-empty array of strings (the program, then its "
+               "arguments)");
   }
   size_t total = 0;
   for (const auto& a : body["command"]) {
@@ -202,7 +210,8 @@ Result<JobRequest> parse_job_request(const Json& body) {
     }
     if (j.datasets.size() > 64) return bad("datasets", "may name 64 datasets at most");
   }
-  if (body.contains("resources")) JZ_RETURN_IF_ERROR(parse_resources(body["resources"], j.resources));
+  if (body.contains("resources"))
+    JZ_RETURN_IF_ERROR(parse_resources(body["resources"], j.resources));
   if (body.contains("pool")) {
     if (!body["pool"].is_string() || body["pool"].get<std::string>().empty()) {
       return bad("pool", "must be a pool name");

@@ -1,0 +1,206 @@
+// The job store and datasets on SQLite and on a real PostgreSQL server: states and their
+// history, refused transitions that change nothing, retry, listing; dataset
+// registration rules and file access that never leaves the dataset.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "core/clock.h"
+#include "core/files.h"
+#include "platform/iam/tenancy.h"
+#include "platform/jobs/datasets.h"
+#include "platform/jobs/store.h"
+#include "tests/support/test_database.h"
+
+namespace jz::jobs {
+namespace {
+
+namespace fs = std::filesystem;
+
+class JobsTest : public ::testing::TestWithParam<store::Dialect> {
+ protected:
+  void SetUp() override {
+    auto db = testing::open_test_database(GetParam(), dir_);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    db_ = std::move(db).value();
+    tenancy_ = std::make_unique<iam::Tenancy>(*db_, clock_, ids_);
+    ASSERT_TRUE(tenancy_->create_workspace("lab", "").ok());
+    for (const char* p : {"vision", "other"}) {
+      auto made = tenancy_->create_project("lab", p, "", "");
+      ASSERT_TRUE(made.ok());
+      project_[p] = made->id;
+    }
+    events_ = std::make_unique<iam::EventLog>(*db_, clock_, ids_);
+    store_ = std::make_unique<JobStore>(*db_, clock_, ids_, *events_);
+  }
+
+  JobRequest request(const std::string& name) {
+    auto r = parse_job_request(Json{{"name", name}, {"command", {"true"}}});
+    EXPECT_TRUE(r.ok());
+    return *r;
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  SeededRandom rng_{11};
+  IdGenerator ids_{clock_, rng_};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<iam::Tenancy> tenancy_;
+  std::unique_ptr<iam::EventLog> events_;
+  std::unique_ptr<JobStore> store_;
+  std::map<std::string, std::string> project_;
+};
+
+TEST_P(JobsTest, StateChangesAreRecordedWithTheirHistoryAndEvents) {
+  auto j = store_->create(project_["vision"], "vision", "u1", "alice", request("train"), "alice");
+  ASSERT_TRUE(j.ok()) << j.status().to_string();
+  EXPECT_EQ(j->state, "queued");
+  EXPECT_EQ(j->attempt, 1);
+  ASSERT_TRUE(store_->transition(j->id, {"queued"}, {.to = "admitted", .reason = "Admitted"}).ok());
+  ASSERT_TRUE(
+      store_->transition(j->id, {"admitted"}, {.to = "starting", .reason = "Starting"}).ok());
+  ASSERT_TRUE(
+      store_
+          ->transition(j->id, {"starting"}, {.to = "running", .reason = "Running", .started = true})
+          .ok());
+  // From the wrong state: refused, and nothing changes.
+  Status wrong = store_->transition(j->id, {"queued"}, {.to = "admitted", .reason = "Admitted"});
+  EXPECT_EQ(wrong.code(), Code::kFailedPrecondition) << wrong.to_string();
+  ASSERT_TRUE(
+      store_
+          ->transition(j->id, {"running"},
+                       {.to = "failed", .reason = "Failed", .exit_code = 3, .finished = true})
+          .ok());
+  auto got = store_->get(j->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->state, "failed");
+  EXPECT_EQ(got->exit_code, 3);
+  EXPECT_TRUE(got->started_at_ms && got->finished_at_ms);
+  auto h = store_->history(j->id);
+  ASSERT_TRUE(h.ok());
+  std::vector<std::string> path;
+  for (const auto& e : *h) path.push_back(e.from + ">" + e.to);
+  EXPECT_EQ(path, (std::vector<std::string>{">queued", "queued>admitted", "admitted>starting",
+                                            "starting>running", "running>failed"}));
+  EXPECT_EQ(h->back().exit_code, 3);
+  auto evs = events_->list("vision", 0, 100);
+  ASSERT_TRUE(evs.ok());
+  ASSERT_EQ(evs->size(), 5u);
+  EXPECT_EQ(evs->back().message, "running -> failed (exit code 3)");
+  EXPECT_EQ(evs->back().reason, "Failed");
+  // Cancelling an ended job is refused; retrying it starts attempt 2 at the back of the queue.
+  EXPECT_EQ(store_->request_cancel(project_["vision"], j->id, "alice").code(),
+            Code::kFailedPrecondition);
+  auto later = store_->create(project_["vision"], "vision", "u1", "alice", request("b"), "alice");
+  ASSERT_TRUE(later.ok());
+  auto again = store_->retry(project_["vision"], j->id, "alice");
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->state, "queued");
+  EXPECT_EQ(again->attempt, 2);
+  EXPECT_FALSE(again->exit_code.has_value());
+  EXPECT_GT(again->queue_seq, later->queue_seq);
+  EXPECT_EQ(again->run_id(), j->id + "-2");
+  auto queued = store_->in_states({"queued"});
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 2u);
+  EXPECT_EQ((*queued)[0].id, later->id) << "queue order";
+  EXPECT_EQ(store_->retry(project_["vision"], j->id, "alice").status().code(),
+            Code::kFailedPrecondition)
+      << "only ended jobs are retried";
+}
+
+TEST_P(JobsTest, JobsOfAnotherProjectLookMissingAndListsFilterAndPage) {
+  auto mine = store_->create(project_["vision"], "vision", "u1", "alice", request("a"), "alice");
+  auto theirs = store_->create(project_["other"], "other", "u2", "bob", request("b"), "bob");
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  EXPECT_EQ(store_->get_in(project_["vision"], theirs->id).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->request_cancel(project_["vision"], theirs->id, "alice").code(),
+            Code::kNotFound);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        store_->create(project_["vision"], "vision", "u3", "carol", request("c"), "carol").ok());
+  }
+  auto carol = store_->list(project_["vision"], {.user = "carol"});
+  ASSERT_TRUE(carol.ok());
+  EXPECT_EQ(carol->size(), 5u);
+  auto page1 = store_->list(project_["vision"], {.limit = 4});
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->size(), 4u);
+  auto page2 = store_->list(project_["vision"], {.before_seq = page1->back().seq, .limit = 4});
+  ASSERT_TRUE(page2.ok());
+  ASSERT_EQ(page2->size(), 2u);
+  EXPECT_EQ(page2->back().id, mine->id) << "newest first, the oldest last";
+  ASSERT_TRUE(store_->request_cancel(project_["vision"], mine->id, "alice").ok());
+  auto wanted = store_->cancel_requested();
+  ASSERT_TRUE(wanted.ok());
+  EXPECT_EQ(*wanted, std::vector<std::string>{mine->id});
+}
+
+TEST_P(JobsTest, SettingsHaveDefaultsAndAreStoredPerProject) {
+  auto s = store_->settings(project_["vision"]);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->allow_egress);
+  EXPECT_EQ(s->devenv_idle_s, 3600);
+  ASSERT_TRUE(store_->set_settings(project_["vision"], {true, 60, 10}).ok());
+  EXPECT_TRUE(store_->settings(project_["vision"])->allow_egress);
+  EXPECT_EQ(store_->settings(project_["vision"])->devenv_idle_s, 60);
+  EXPECT_FALSE(store_->settings(project_["other"])->allow_egress);
+}
+
+TEST_P(JobsTest, DatasetsAreRegisteredOnlyFromAllowedReadableFolders) {
+  const std::string root = dir_.str() + "/data", inside = root + "/coco";
+  fs::create_directories(inside + "/images");
+  ASSERT_TRUE(write_file(inside + "/images/1.jpg", "jpeg").ok());
+  fs::permissions(root, fs::perms(0755));
+  fs::permissions(inside, fs::perms(0755));
+  fs::create_directories(dir_.str() + "/outside");
+  fs::permissions(dir_.str() + "/outside", fs::perms(0755));
+  ASSERT_TRUE(write_file(dir_.str() + "/outside/secret.txt", "not yours").ok());
+  fs::create_symlink(dir_.str() + "/outside", root + "/escape");
+  fs::create_symlink(dir_.str() + "/outside/secret.txt", inside + "/link.txt");
+  Datasets ds(*db_, clock_, ids_, {{root}, dir_.str() + "/platform"});
+  fs::create_directories(dir_.str() + "/platform");
+  const std::string p = project_["vision"];
+  auto code = [&](const std::string& name, const std::string& path, const std::string& level,
+                  bool admin = false) {
+    return ds.create(p, name, path, level, "olga", admin).status().code();
+  };
+  EXPECT_EQ(code("coco", "data/coco", "open"), Code::kInvalidArgument) << "relative";
+  EXPECT_EQ(code("coco", root + "/missing", "open"), Code::kInvalidArgument);
+  EXPECT_EQ(code("coco", inside, "top"), Code::kInvalidArgument) << "unknown level";
+  EXPECT_EQ(code("Coco", inside, "open"), Code::kInvalidArgument) << "not a DNS label";
+  EXPECT_EQ(code("out", dir_.str() + "/outside", "open"), Code::kPermissionDenied);
+  EXPECT_EQ(code("esc", root + "/escape", "open"), Code::kPermissionDenied)
+      << "a symlink out of the root is judged by where it leads";
+  EXPECT_EQ(code("plat", dir_.str() + "/platform", "open", true), Code::kPermissionDenied)
+      << "not even an admin registers the platform's own folder";
+  EXPECT_EQ(code("all", "/", "open", true), Code::kPermissionDenied) << "it holds the data folder";
+  EXPECT_EQ(code("out", dir_.str() + "/outside", "open", true), Code::kOk) << "admins may";
+  fs::permissions(inside, fs::perms(0700));
+  EXPECT_EQ(code("coco", inside, "secret"), Code::kFailedPrecondition) << "unreadable by jobs";
+  fs::permissions(inside, fs::perms(0755));
+  auto d = ds.create(p, "coco", inside, "secret", "olga", false);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(code("coco", inside, "secret"), Code::kAlreadyExists);
+  EXPECT_TRUE(ds.get(project_["other"], "coco").status().code() == Code::kNotFound);
+  auto files = ds.files(*d);
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(files->size(), 2u);
+  EXPECT_TRUE(ds.file_path(*d, "images/1.jpg").ok());
+  EXPECT_EQ(ds.file_path(*d, "../escape/secret.txt").status().code(), Code::kNotFound);
+  EXPECT_EQ(ds.file_path(*d, "link.txt").status().code(), Code::kNotFound)
+      << "a symlink out of the dataset is not followed";
+  EXPECT_EQ(ds.file_path(*d, "images").status().code(), Code::kNotFound);
+  ASSERT_TRUE(ds.remove(p, "coco").ok());
+  EXPECT_EQ(ds.remove(p, "coco").code(), Code::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dialects, JobsTest,
+                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
+                         [](const auto& info) {
+                           return std::string(store::dialect_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace jz::jobs
