@@ -39,6 +39,7 @@ bench:
 	@bench/http/run
 	@bench/eval/run
 	@bench/sdk/run
+	@bench/jobs/run
 
 fuzz:
 	@scripts/install-deps --fuzz

@@ -12,7 +12,6 @@
 #include "cli/server_config.h"
 #include "core/clock.h"
 #include "core/version.h"
-#include "exec/executor.h"
 #include "sdk/host.h"
 
 namespace {
@@ -153,12 +152,6 @@ int main(int argc, char** argv) {
   algo_host->add_option("SHM_BYTES", host_shm_bytes)->required();
   algo_host->add_option("MEMORY_MB", host_mem)->required();
 
-  // The supervisor of one job (exec/executor.h); not for people.
-  std::string shim_dir;
-  auto* shim = app.add_subcommand("exec-shim", "Supervise one job for the local executor");
-  shim->group("");
-  shim->add_option("DIR", shim_dir)->required();
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -170,7 +163,6 @@ int main(int argc, char** argv) {
   if (eval.chosen()) return eval.run();
   if (algo.chosen()) return algo.run();
   if (sched.chosen()) return sched.run();
-  if (*shim) return jz::exec::run_shim(shim_dir);
   if (*algo_host) {
     return jz::sdk::run_algo_host(host_lib, host_sock, host_shm, host_shm_bytes, host_mem);
   }

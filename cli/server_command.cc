@@ -169,7 +169,8 @@ int run_server(const ConfigSources& sources) {
   if (settings->jobs_enabled) {
     exec::LocalExecutorOptions eo;
     eo.jobs_dir = settings->jobs_dir;
-    eo.shim_binary = self_binary();
+    eo.shim_binary =
+        std::filesystem::path(self_binary()).parent_path().append("jizhan-shim").string();
     eo.bwrap = settings->bwrap;
     eo.sandbox_uid = settings->sandbox_uid;
     eo.sandbox_gid = settings->sandbox_gid;

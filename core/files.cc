@@ -49,7 +49,8 @@ Result<std::string> make_temp_dir(const std::string& prefix) {
   return templ;
 }
 
-Status write_file(const std::string& path, std::string_view data, unsigned mode, bool exclusive) {
+Status write_file(const std::string& path, std::string_view data, unsigned mode, bool exclusive,
+                  bool durable) {
   struct stat st;
   if (exclusive && ::lstat(path.c_str(), &st) == 0) {
     return Status::already_exists(path + " already exists; remove it first or choose another name");
@@ -70,7 +71,7 @@ Status write_file(const std::string& path, std::string_view data, unsigned mode,
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((durable && ::fsync(fd) != 0) || ::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     return Status::failed_precondition("cannot write " + path + ": " + why(err));

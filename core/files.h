@@ -18,8 +18,10 @@ Result<std::string> read_file(const std::string& path);
 // Writes `data` to a temporary file beside `path`, fsyncs it and renames it over `path`,
 // so readers see the old or the new content, never a part. `mode` applies to the new file.
 // With `exclusive`, an existing `path` is an already_exists error and is left alone.
+// Without `durable` the data is not synced to the disk first: the write is still atomic
+// and survives a crash of the process, not of the machine.
 Status write_file(const std::string& path, std::string_view data, unsigned mode = 0644,
-                  bool exclusive = false);
+                  bool exclusive = false, bool durable = true);
 
 // A new private folder under $TMPDIR (else /tmp) named PREFIX-XXXXXX.
 Result<std::string> make_temp_dir(const std::string& prefix);

@@ -1,8 +1,9 @@
 // Running jobs on a machine (mission C1, D1): the executor interface the job service
 // drives, and the local executor, which runs every job in a bubblewrap sandbox under a
-// supervisor process (`jizhan exec-shim`) that outlives a restart of the server.
+// supervisor process (`jizhan-shim`, a small program beside `jizhan`) that outlives a
+// restart of the server.
 //
-// A job's folder (`<jobs_dir>/<job id>/`) holds everything about one run:
+// A job's folder (`<jobs_dir>/<run id>/`) holds everything about one run:
 //   spec.json     what to run (bwrap's argv, cgroups, the sandbox user), written at launch
 //   shim.json     the supervisor's pid and start time (so a restarted server can check
 //                 that the pid is still the same process)
@@ -114,7 +115,7 @@ class Executor {
 
 struct LocalExecutorOptions {
   std::string jobs_dir;     // job folders
-  std::string shim_binary;  // the jizhan binary (runs `jizhan exec-shim DIR`)
+  std::string shim_binary;  // the jizhan-shim program
   std::string bwrap = "bwrap";
   int sandbox_uid = 65534;  // the user a job runs as when the server runs as root
   int sandbox_gid = 65534;
@@ -159,7 +160,7 @@ class LocalExecutor : public Executor {
   std::map<std::string, Kill> terminating_;
 };
 
-// The supervisor: `jizhan exec-shim DIR` (see the folder layout above). Returns the
+// The supervisor: `jizhan-shim DIR` (see the folder layout above). Returns the
 // process's exit status.
 int run_shim(const std::string& dir);
 

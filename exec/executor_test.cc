@@ -29,7 +29,7 @@ std::unique_ptr<LocalExecutor> make(const std::string& dir) {
   std::filesystem::permissions(dir, std::filesystem::perms(0711));
   LocalExecutorOptions o;
   o.jobs_dir = dir + "/jobs";
-  o.shim_binary = testing::jizhan_binary();
+  o.shim_binary = JZ_SHIM_BINARY;
   o.cgroup_name = "jizhan-test";
   auto e = LocalExecutor::create(o);
   EXPECT_TRUE(e.ok()) << e.status().message();

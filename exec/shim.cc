@@ -1,4 +1,4 @@
-// The supervisor of one job (`jizhan exec-shim DIR`): started by the local executor in a
+// The supervisor of one job (`jizhan-shim DIR`): started by the local executor in a
 // session of its own, it joins the job's cgroups, starts bubblewrap as the sandbox user
 // with stdout and stderr into DIR/log, records the sandbox's pids, waits for it and
 // writes DIR/exit.json. It does not depend on the server: a server killed meanwhile finds
@@ -30,7 +30,9 @@ int64_t now_ms() {
 
 int finish(const std::string& dir, Json result) {
   result["finished_at_ms"] = now_ms();
-  Status s = write_file(dir + "/exit.json", json::dump(result), 0600);
+  // Not synced: a job's records outlive the server, not the machine (whose jobs are
+  // gone with it).
+  Status s = write_file(dir + "/exit.json", json::dump(result), 0600, false, false);
   return s.ok() ? 0 : 1;
 }
 
@@ -58,7 +60,8 @@ int run_shim(const std::string& dir) {
 
   const int self = static_cast<int>(::getpid());
   if (!write_file(dir + "/shim.json",
-                  json::dump(Json{{"pid", self}, {"start_ticks", process_start_ticks(self)}}), 0600)
+                  json::dump(Json{{"pid", self}, {"start_ticks", process_start_ticks(self)}}), 0600,
+                  false, false)
            .ok()) {
     return 2;
   }
@@ -123,7 +126,7 @@ int run_shim(const std::string& dir) {
                                      {"bwrap_pid", static_cast<int64_t>(child)},
                                      {"pid_namespace", num("pid-namespace")},
                                      {"started_at_ms", now_ms()}}),
-                     0600);
+                     0600, false, false);
   }
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {

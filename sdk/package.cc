@@ -127,7 +127,7 @@ Status walk(archive* a, const PackageLimits& limits,
     for (;;) {
       la_ssize_t n = archive_read_data(a, buf, sizeof buf);
       if (n < 0) {
-        close_sink(name, sink);
+        (void)close_sink(name, sink);
         return archive_error(a, "entry '" + name + "' cannot be read");
       }
       if (n == 0) break;
@@ -140,7 +140,7 @@ Status walk(archive* a, const PackageLimits& limits,
           if (w < 0 && errno == EINTR) continue;
           if (w < 0) {
             int err = errno;
-            close_sink(name, sink);
+            (void)close_sink(name, sink);
             return Status::failed_precondition("cannot write '" + name +
                                                "': " + std::strerror(err));
           }

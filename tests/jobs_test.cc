@@ -429,6 +429,82 @@ TEST(Jobs, CancelEndsTheWholeProcessTreeWithinTheGracePeriod) {
   EXPECT_EQ(status, 412) << "an ended job cannot be cancelled";
 }
 
+// Preemption on one (virtual) GPU: a higher-priority job of the same project preempts
+// the running one with the grace period; the victim is requeued (its restart policy
+// allows it) and runs again after. Runtime limits, OOM kills and restarts on failure.
+TEST(Jobs, PreemptionRequeuesRuntimeLimitsOomAndRestartsOnFailure) {
+  Platform p({"--set", "exec.virtual_gpus=1", "--set", "jobs.grace_period_s=1"});
+  ASSERT_TRUE(p.server);
+  p.project("lab", "gpu", {});
+  Api admin = p.admin();
+  Json low = job("low", {"sh", "-c", "echo run $JIZHAN_ATTEMPT; sleep 3; echo done"});
+  low["resources"]["gpus"] = 1;
+  low["restart_policy"] = "on_failure";
+  low["max_restarts"] = 2;
+  Json l = admin.call("POST", "/api/v1/projects/gpu/jobs", low);
+  const std::string lid = l["id"];
+  wait_states(admin, "gpu", {lid}, {"running"});
+  for (int i = 0; i < 200 && admin.text("/api/v1/projects/gpu/jobs/" + lid + "/logs").empty();
+       ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  Json high = job("high", {"sh", "-c", "echo CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"});
+  high["resources"]["gpus"] = 1;
+  high["priority"] = 10;
+  Json h = admin.call("POST", "/api/v1/projects/gpu/jobs", high);
+  const std::string hid = h["id"];
+  auto done = wait_states(admin, "gpu", {hid}, kTerminal);
+  EXPECT_EQ(done[hid]["state"], "succeeded");
+  EXPECT_EQ(admin.text("/api/v1/projects/gpu/jobs/" + hid + "/logs"),
+            "CUDA_VISIBLE_DEVICES=GPU-virtual-0\n");
+  done = wait_states(admin, "gpu", {lid}, {"succeeded"});
+  EXPECT_EQ(done[lid]["attempt"], 2);
+  std::vector<std::string> path;
+  const Json history = admin.call("GET", "/api/v1/projects/gpu/jobs/" + lid + "/events");
+  for (const auto& e : history["items"]) {
+    path.push_back(e["to"].get<std::string>() + "/" + e["reason"].get<std::string>());
+  }
+  const std::vector<std::string> expected = {
+      "queued/Queued",       "admitted/Admitted",  "starting/Starting", "running/Running",
+      "preempted/Preempted", "queued/Requeued",    "admitted/Admitted", "starting/Starting",
+      "running/Running",     "succeeded/Succeeded"};
+  EXPECT_EQ(path, expected);
+  EXPECT_EQ(admin.text("/api/v1/projects/gpu/jobs/" + lid + "/logs?attempt=1"), "run 1\n");
+  EXPECT_EQ(admin.text("/api/v1/projects/gpu/jobs/" + lid + "/logs"), "run 2\ndone\n");
+
+  // A runtime limit ends the job: failed, DeadlineExceeded.
+  Json slow = job("slow", {"sleep", "600"});
+  slow["runtime_limit_s"] = 1;
+  Json s = admin.call("POST", "/api/v1/projects/gpu/jobs", slow);
+  done = wait_states(admin, "gpu", {s["id"]}, kTerminal, 30s);
+  EXPECT_EQ(done[s["id"]]["state"], "failed");
+  EXPECT_EQ(done[s["id"]]["reason"], "DeadlineExceeded");
+  // A failing job restarts up to its limit, then stays failed.
+  Json flaky = job("flaky", {"sh", "-c", "echo try $JIZHAN_ATTEMPT; exit 9"});
+  flaky["restart_policy"] = "on_failure";
+  flaky["max_restarts"] = 2;
+  Json f = admin.call("POST", "/api/v1/projects/gpu/jobs", flaky);
+  const std::string fid = f["id"];
+  for (int i = 0; i < 200; ++i) {
+    Json now = admin.call("GET", "/api/v1/projects/gpu/jobs/" + fid);
+    if (now["state"] == "failed" && now["attempt"] == 3) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  Json last = admin.call("GET", "/api/v1/projects/gpu/jobs/" + fid);
+  EXPECT_EQ(last["state"], "failed");
+  EXPECT_EQ(last["attempt"], 3);
+  EXPECT_EQ(last["exit_code"], 9);
+  // Beyond its memory limit: reported as an OOM kill (where cgroups limit memory).
+  Json nodes = admin.call("GET", "/api/v1/nodes");
+  if (nodes["items"][0]["cgroups"] != "none") {
+    Json hungry = job("hungry", {"sh", "-c", "head -c 400M /dev/zero | tail > /dev/null"}, 0.1, 64);
+    Json g = admin.call("POST", "/api/v1/projects/gpu/jobs", hungry);
+    done = wait_states(admin, "gpu", {g["id"]}, kTerminal, 60s);
+    EXPECT_EQ(done[g["id"]]["state"], "failed");
+    EXPECT_EQ(done[g["id"]]["reason"], "OOMKilled") << done[g["id"]].dump();
+  }
+}
+
 TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
   if (::geteuid() != 0) GTEST_SKIP() << "the proxy joins the sandbox's network namespace (root)";
   Platform p({"--set", "exec.virtual_gpus=1"});

@@ -86,8 +86,13 @@ void JobRunner::loop() {
   while (!stop_) {
     lock.unlock();
     tick();
+    // While a sandbox is starting, look again soon: its start is on every job's path.
+    bool starting = false;
+    for (const auto& [id, a] : active_) starting = starting || (!a.running && a.ending.empty());
     lock.lock();
-    cv_.wait_for(lock, options_.tick, [this] { return stop_ || woken_; });
+    cv_.wait_for(lock,
+                 starting ? std::min(options_.tick, std::chrono::milliseconds(5)) : options_.tick,
+                 [this] { return stop_ || woken_; });
     woken_ = false;
   }
 }
