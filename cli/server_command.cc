@@ -176,6 +176,7 @@ int run_server(const ConfigSources& sources) {
     eo.sandbox_gid = settings->sandbox_gid;
     eo.virtual_gpus = settings->virtual_gpus;
     eo.virtual_gpu_memory_mib = settings->virtual_gpu_memory_mib;
+    eo.nvml_library = settings->nvml_library;
     auto e = exec::LocalExecutor::create(eo);
     if (!e.ok()) {
       return fail(e.status().with_context("jobs.enabled is true, but"), 1);

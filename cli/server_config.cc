@@ -141,11 +141,15 @@ const ConfigSchema& server_schema() {
     s.add(integer("exec.virtual_gpus", "0", 0, 1024,
                   "Declare this many virtual GPUs instead of discovering real ones with NVML "
                   "(tests, demos, machines without GPUs)."));
-    s.add(integer("exec.virtual_gpu_memory_mib", "16384", 1, 1 << 22,
-                  "Memory of each virtual GPU."));
+    s.add(
+        integer("exec.virtual_gpu_memory_mib", "16384", 1, 1 << 22, "Memory of each virtual GPU."));
     s.add(integer("exec.sandbox_uid", "65534", 1, 4294967294LL,
                   "User id jobs run as when the server runs as root (default nobody)."));
     s.add(integer("exec.sandbox_gid", "65534", 1, 4294967294LL, "Group id jobs run as."));
+    s.add({.name = "exec.nvml_library",
+           .default_value = "libnvidia-ml.so.1",
+           .help = "The NVML library GPUs are discovered with (no GPUs when it does not "
+                   "load)."});
     s.add({.name = "exec.bwrap",
            .default_value = "bwrap",
            .help = "The bubblewrap program that sandboxes jobs."});
@@ -244,6 +248,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.sandbox_uid = static_cast<int>(c.get_int("exec.sandbox_uid"));
   s.sandbox_gid = static_cast<int>(c.get_int("exec.sandbox_gid"));
   s.bwrap = c.get_string("exec.bwrap");
+  s.nvml_library = c.get_string("exec.nvml_library");
   return s;
 }
 

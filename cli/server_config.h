@@ -41,6 +41,7 @@ struct ServerSettings {
   int64_t virtual_gpu_memory_mib = 16384;
   int sandbox_uid = 65534, sandbox_gid = 65534;
   std::string bwrap = "bwrap";
+  std::string nvml_library = "libnvidia-ml.so.1";
 };
 
 Result<ServerSettings> server_settings(const Config& config);

@@ -48,10 +48,11 @@ struct MachineInfo {
 };
 
 // Reads the CPUs this process may use, the memory (the smaller of the machine's and a
-// cgroup limit), and GPUs through NVML when the library loads (JIZHAN_NVML_LIBRARY names
-// another library, for test doubles). `virtual_gpus` > 0 declares that many GPUs of
+// cgroup limit), and GPUs through NVML when `nvml_library` loads (another library may
+// stand in for it: a test double). `virtual_gpus` > 0 declares that many GPUs of
 // `virtual_gpu_memory_mib` instead (test configurations, machines without GPUs).
-MachineInfo discover_machine(int virtual_gpus = 0, int64_t virtual_gpu_memory_mib = 16384);
+MachineInfo discover_machine(int virtual_gpus = 0, int64_t virtual_gpu_memory_mib = 16384,
+                             const std::string& nvml_library = "libnvidia-ml.so.1");
 
 enum class Network {
   kNone,      // a private network namespace: nothing outside the sandbox is reachable
@@ -122,6 +123,7 @@ struct LocalExecutorOptions {
   std::string cgroup_name = "jizhan";  // jobs' cgroups go under this one
   int virtual_gpus = 0;
   int64_t virtual_gpu_memory_mib = 16384;
+  std::string nvml_library = "libnvidia-ml.so.1";
   // Extra environment for GPU shares (the vGPU interposer, once it exists).
   std::map<std::string, std::string> share_env;
 };

@@ -142,7 +142,8 @@ Result<std::unique_ptr<LocalExecutor>> LocalExecutor::create(LocalExecutorOption
                                        "or reinstall)");
   }
   std::unique_ptr<LocalExecutor> e(new LocalExecutor(std::move(options)));
-  e->machine_ = discover_machine(e->options_.virtual_gpus, e->options_.virtual_gpu_memory_mib);
+  e->machine_ = discover_machine(e->options_.virtual_gpus, e->options_.virtual_gpu_memory_mib,
+                                 e->options_.nvml_library);
   Cgroups cg = Cgroups::detect(e->options_.cgroup_name);
   e->cgroup_version_ = cg.version();
   e->machine_.cgroups = cg.version();

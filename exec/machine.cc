@@ -39,9 +39,8 @@ int64_t memory_mib() {
 }
 
 // NVML through dlopen, so the binary runs where no NVIDIA driver is installed.
-std::vector<GpuInfo> nvml_gpus() {
-  const char* lib = std::getenv("JIZHAN_NVML_LIBRARY");
-  void* h = ::dlopen(lib && *lib ? lib : "libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+std::vector<GpuInfo> nvml_gpus(const std::string& library) {
+  void* h = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) return {};
   using Device = void*;
   struct Memory {
@@ -77,7 +76,8 @@ std::vector<GpuInfo> nvml_gpus() {
 
 }  // namespace
 
-MachineInfo discover_machine(int virtual_gpus, int64_t virtual_gpu_memory_mib) {
+MachineInfo discover_machine(int virtual_gpus, int64_t virtual_gpu_memory_mib,
+                             const std::string& nvml_library) {
   MachineInfo m;
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
@@ -100,7 +100,7 @@ MachineInfo discover_machine(int virtual_gpus, int64_t virtual_gpu_memory_mib) {
     m.gpu_source = "virtual";
     return m;
   }
-  m.gpus = nvml_gpus();
+  m.gpus = nvml_gpus(nvml_library);
   m.gpu_source = m.gpus.empty() ? "none" : "nvml";
   return m;
 }

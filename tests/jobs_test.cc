@@ -68,8 +68,11 @@ struct Platform {
   std::string data;
   std::unique_ptr<testing::ServerProcess> server;
   std::vector<std::string> extra;
+  std::map<std::string, std::string> env;
 
-  explicit Platform(std::vector<std::string> more = {}) {
+  explicit Platform(std::vector<std::string> more = {},
+                    std::map<std::string, std::string> environment = {})
+      : env(std::move(environment)) {
     // Job sandboxes run as an unprivileged user, who passes through the folders above
     // the jobs folder.
     fs::permissions(dir.path(), fs::perms(0711));
@@ -79,7 +82,7 @@ struct Platform {
     start();
   }
   void start() {
-    auto s = testing::ServerProcess::start(data, extra);
+    auto s = testing::ServerProcess::start(data, extra, env);
     if (!s.ok()) {
       ADD_FAILURE() << s.status().message();
       return;
@@ -503,6 +506,42 @@ TEST(Jobs, PreemptionRequeuesRuntimeLimitsOomAndRestartsOnFailure) {
     EXPECT_EQ(done[g["id"]]["state"], "failed");
     EXPECT_EQ(done[g["id"]]["reason"], "OOMKilled") << done[g["id"]].dump();
   }
+}
+
+// GPUs found through NVML (its C ABI faked here: two 80 GB devices) are handed to jobs by
+// UUID; a GPU share also gets its limits for the vGPU interposer.
+TEST(Jobs, GpusFromNvmlAreHandedOverByUuid) {
+  Platform p({"--set", std::string("exec.nvml_library=") + JZ_FAKE_NVML},
+             {{"FAKE_NVML_GPUS", "2"}});
+  ASSERT_TRUE(p.server);
+  p.project("lab", "gpus", {});
+  Api admin = p.admin();
+  Json nodes = admin.call("GET", "/api/v1/nodes");
+  ASSERT_EQ(nodes["items"].size(), 1u);
+  EXPECT_EQ(nodes["items"][0]["gpu_source"], "nvml");
+  ASSERT_EQ(nodes["items"][0]["gpus"].size(), 2u);
+  EXPECT_EQ(nodes["items"][0]["gpus"][1]["uuid"], "GPU-fake-0000-1");
+  EXPECT_EQ(nodes["items"][0]["gpus"][1]["memory_mib"], 81559);
+  const std::string show =
+      "echo $CUDA_VISIBLE_DEVICES ${JIZHAN_VGPU_MEMORY_MIB:-} ${JIZHAN_VGPU_CORES_PERCENT:-}; "
+      "sleep 1";
+  std::vector<std::string> ids;
+  for (const char* gpus : {"1", "1", "0.5"}) {
+    Json body = job(std::string("g") + gpus, {"sh", "-c", show});
+    body["resources"]["gpus"] = std::stod(gpus);
+    ids.push_back(admin.call("POST", "/api/v1/projects/gpus/jobs", body)["id"]);
+  }
+  auto done = wait_states(admin, "gpus", ids, kTerminal);
+  std::set<std::string> whole;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(done[ids[i]]["state"], "succeeded");
+    whole.insert(admin.text("/api/v1/projects/gpus/jobs/" + ids[i] + "/logs"));
+  }
+  EXPECT_EQ(whole, (std::set<std::string>{"GPU-fake-0000-0\n", "GPU-fake-0000-1\n"}))
+      << "each whole GPU to one job at a time";
+  const std::string share = admin.text("/api/v1/projects/gpus/jobs/" + ids[2] + "/logs");
+  EXPECT_TRUE(share == "GPU-fake-0000-0 40779 50\n" || share == "GPU-fake-0000-1 40779 50\n")
+      << share;
 }
 
 TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
