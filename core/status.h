@@ -34,6 +34,9 @@ enum class Code {
 
 // The stable lower_snake name of a code ("invalid_argument"), as used in API errors.
 std::string_view code_name(Code code);
+// The HTTP status that answers an error of this code (200 for kOk): 400, 401, 403, 404,
+// 409, 412, 429, 500, 503, 504. The API server and `jizhan algo serve` both use it.
+int http_status(Code code);
 // Parses a name produced by code_name; nullopt for anything else.
 std::optional<Code> code_from_name(std::string_view name);
 // The text of an errno value ("No such file or directory"); thread-safe, unlike

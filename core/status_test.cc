@@ -49,3 +49,27 @@ TEST(ResultTest, PropagatesErrors) {
 
 }  // namespace
 }  // namespace jz
+
+namespace jz {
+namespace {
+
+// One mapping for every HTTP answer of the platform (the API and `jizhan algo serve`
+// once disagreed: 412 against 500 for failed_precondition).
+TEST(StatusTest, HttpStatusOfEveryCode) {
+  const std::vector<std::pair<Code, int>> expected = {{Code::kOk, 200},
+                                                      {Code::kInvalidArgument, 400},
+                                                      {Code::kUnauthenticated, 401},
+                                                      {Code::kPermissionDenied, 403},
+                                                      {Code::kNotFound, 404},
+                                                      {Code::kAlreadyExists, 409},
+                                                      {Code::kFailedPrecondition, 412},
+                                                      {Code::kResourceExhausted, 429},
+                                                      {Code::kInternal, 500},
+                                                      {Code::kUnavailable, 503},
+                                                      {Code::kDeadlineExceeded, 504}};
+  for (const auto& [code, status] : expected)
+    EXPECT_EQ(http_status(code), status) << code_name(code);
+}
+
+}  // namespace
+}  // namespace jz

@@ -62,27 +62,6 @@ grpc::StatusCode grpc_code(Code c) {
   }
 }
 
-int http_code(Code c) {
-  switch (c) {
-    case Code::kInvalidArgument:
-      return 400;
-    case Code::kUnauthenticated:
-      return 401;
-    case Code::kPermissionDenied:
-      return 403;
-    case Code::kNotFound:
-      return 404;
-    case Code::kResourceExhausted:
-      return 429;
-    case Code::kUnavailable:
-      return 503;
-    case Code::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
-  }
-}
-
 // A frame ready for the ABI, owning its pixels.
 struct Decoded {
   cv::Mat mat;      // encoded input, decoded to BGR
@@ -307,7 +286,7 @@ class Service final : public pb::Algorithm::Service {
 };
 
 void reply_error(httplib::Response& res, const Status& s) {
-  res.status = http_code(s.code());
+  res.status = http_status(s.code());
   res.set_content(
       Json{{"error", {{"code", std::string(code_name(s.code()))}, {"message", s.message()}}}}
           .dump(),
