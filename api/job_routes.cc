@@ -16,11 +16,11 @@ namespace jz::api {
 namespace {
 
 Json dataset_json(const jobs::Dataset& d, bool show_path) {
-  Json j = {{"name", d.name},
-            {"security_level", d.security_level},
-            {"created_by", d.created_by},
-            {"created_at",
-             format_rfc3339(Clock::WallTime(std::chrono::milliseconds(d.created_at_ms)))}};
+  Json j = {
+      {"name", d.name},
+      {"security_level", d.security_level},
+      {"created_by", d.created_by},
+      {"created_at", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(d.created_at_ms)))}};
   // Where the data lives on the server is for those who may see the data.
   if (show_path) j["path"] = d.path;
   return j;
@@ -88,40 +88,42 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
   const std::string job_id = R"((job_[0-9A-Z]{26}))";
 
   // ---- datasets ----
-  h->on("POST", pr + "/datasets", pl + "/datasets", [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("dataset", "create", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    auto body = h->body_object(req);
-    if (!body.ok()) return h->send_error(res, body.status());
-    std::string fields[3];
-    const char* names[3] = {"name", "path", "security_level"};
-    for (int i = 0; i < 3; ++i) {
-      auto v = json::required_string(*body, names[i]);
-      if (!v.ok()) return h->send_error(res, v.status());
-      fields[i] = *v;
-    }
-    const auto& me = h->principal();
-    auto d = datasets.create(p->id, fields[0], fields[1], fields[2], me.username,
-                             me.is_platform_admin());
-    if (!d.ok()) return h->send_error(res, d.status());
-    h->send_json(res, 201, dataset_json(*d, true));
-  });
-  h->on("GET", pr + "/datasets", pl + "/datasets", [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("dataset", "list", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    const bool owner = h->allow("dataset_data", "get", p->workspace_id, &*p).ok();
-    auto all = datasets.list(p->id);
-    if (!all.ok()) return h->send_error(res, all.status());
-    Json items = Json::array();
-    for (const auto& d : *all) items.push_back(dataset_json(d, owner));
-    h->send_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
-  });
+  h->on("POST", pr + "/datasets", pl + "/datasets",
+        [h, &datasets](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("dataset", "create", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          auto body = h->body_object(req);
+          if (!body.ok()) return h->send_error(res, body.status());
+          std::string fields[3];
+          const char* names[3] = {"name", "path", "security_level"};
+          for (int i = 0; i < 3; ++i) {
+            auto v = json::required_string(*body, names[i]);
+            if (!v.ok()) return h->send_error(res, v.status());
+            fields[i] = *v;
+          }
+          const auto& me = h->principal();
+          auto d = datasets.create(p->id, fields[0], fields[1], fields[2], me.username,
+                                   me.is_platform_admin());
+          if (!d.ok()) return h->send_error(res, d.status());
+          h->send_json(res, 201, dataset_json(*d, true));
+        });
+  h->on("GET", pr + "/datasets", pl + "/datasets",
+        [h, &datasets](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("dataset", "list", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          const bool owner = h->allow("dataset_data", "get", p->workspace_id, &*p).ok();
+          auto all = datasets.list(p->id);
+          if (!all.ok()) return h->send_error(res, all.status());
+          Json items = Json::array();
+          for (const auto& d : *all) items.push_back(dataset_json(d, owner));
+          h->send_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+        });
   const std::string ds = pr + "/datasets/([a-z0-9-]+)";
   const std::string dl = pl + "/datasets/{dataset}";
   h->on("GET", ds, dl, [h, &datasets](const httplib::Request& req, httplib::Response& res) {
@@ -144,84 +146,103 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
     if (Status s = datasets.remove(p->id, req.matches[2]); !s.ok()) return h->send_error(res, s);
     res.status = 204;
   });
-  h->on("GET", ds + "/files", dl + "/files", [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("dataset_data", "get", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    auto d = datasets.get(p->id, req.matches[2]);
-    if (!d.ok()) return h->send_error(res, d.status());
-    auto files = datasets.files(*d);
-    if (!files.ok()) return h->send_error(res, files.status());
-    Json items = Json::array();
-    for (const auto& f : *files) items.push_back({{"path", f.path}, {"size", f.size}});
-    h->send_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
-  });
-  h->on("GET", ds + "/files/(.+)", dl + "/files/{path}", [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("dataset_data", "get", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    auto d = datasets.get(p->id, req.matches[2]);
-    if (!d.ok()) return h->send_error(res, d.status());
-    auto path = datasets.file_path(*d, req.matches[3]);
-    if (!path.ok()) return h->send_error(res, path.status());
-    auto data = read_file(*path);
-    if (!data.ok()) return h->send_error(res, data.status());
-    res.set_content(std::move(*data), "application/octet-stream");
-  });
+  h->on("POST", ds + "/archive", dl + "/archive",
+        [h, &datasets](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("dataset", "create", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          const std::string level = req.has_param("security_level")
+                                        ? req.get_param_value("security_level")
+                                        : std::string("internal");
+          auto d = datasets.create_from_archive(p->id, req.matches[2], req.body, level,
+                                                h->principal().username);
+          if (!d.ok()) return h->send_error(res, d.status());
+          h->send_json(res, 201, dataset_json(*d, true));
+        });
+  h->on("GET", ds + "/files", dl + "/files",
+        [h, &datasets](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("dataset_data", "get", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          auto d = datasets.get(p->id, req.matches[2]);
+          if (!d.ok()) return h->send_error(res, d.status());
+          auto files = datasets.files(*d);
+          if (!files.ok()) return h->send_error(res, files.status());
+          Json items = Json::array();
+          for (const auto& f : *files) items.push_back({{"path", f.path}, {"size", f.size}});
+          h->send_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+        });
+  h->on("GET", ds + "/files/(.+)", dl + "/files/{path}",
+        [h, &datasets](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("dataset_data", "get", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          auto d = datasets.get(p->id, req.matches[2]);
+          if (!d.ok()) return h->send_error(res, d.status());
+          auto path = datasets.file_path(*d, req.matches[3]);
+          if (!path.ok()) return h->send_error(res, path.status());
+          auto data = read_file(*path);
+          if (!data.ok()) return h->send_error(res, data.status());
+          res.set_content(std::move(*data), "application/octet-stream");
+        });
 
   // ---- jobs ----
-  h->on("POST", pr + "/jobs", pl + "/jobs", [h, &store, &datasets, runner](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("job", "create", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    auto body = h->body_object(req);
-    if (!body.ok()) return h->send_error(res, body.status());
-    auto spec = jobs::parse_job_request(*body);
-    if (!spec.ok()) return h->send_error(res, spec.status());
-    for (const auto& name : spec->datasets) {
-      if (!datasets.get(p->id, name).ok()) {
-        return h->send_error(res, Status::invalid_argument("field 'datasets': dataset '" + name +
-                                                           "' does not exist in project " +
-                                                           p->name));
-      }
-    }
-    const auto& me = h->principal();
-    auto j = store.create(p->id, p->name, me.user_id, me.username, *spec, me.username);
-    if (!j.ok()) return h->send_error(res, j.status());
-    if (runner) runner->wake();
-    h->send_json(res, 201, j->to_json());
-  });
-  h->on("GET", pr + "/jobs", pl + "/jobs", [h, &store](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("job", "list", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    jobs::ListFilter f;
-    f.state = req.get_param_value("state");
-    f.kind = req.get_param_value("kind");
-    f.user = req.get_param_value("user");
-    auto size = int_param(req, "page_size", 1, 1000, 100);
-    auto token = int_param(req, "page_token", 1, INT64_MAX, 0);
-    if (!size.ok()) return h->send_error(res, size.status());
-    if (!token.ok()) return h->send_error(res, token.status());
-    f.limit = static_cast<int>(*size);
-    f.before_seq = *token;
-    auto list = store.list(p->id, f);
-    if (!list.ok()) return h->send_error(res, list.status());
-    Json items = Json::array();
-    for (const auto& j : *list) items.push_back(j.to_json());
-    Json next = list->size() == static_cast<size_t>(f.limit) && !list->empty()
-                    ? Json(std::to_string(list->back().seq))
-                    : Json(nullptr);
-    h->send_json(res, 200, {{"items", items}, {"next_page_token", next}});
-  });
+  h->on("POST", pr + "/jobs", pl + "/jobs",
+        [h, &store, &datasets, runner](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("job", "create", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          auto body = h->body_object(req);
+          if (!body.ok()) return h->send_error(res, body.status());
+          auto spec = jobs::parse_job_request(*body);
+          if (!spec.ok()) return h->send_error(res, spec.status());
+          for (const auto& name : spec->datasets) {
+            if (!datasets.get(p->id, name).ok()) {
+              return h->send_error(
+                  res, Status::invalid_argument("field 'datasets': dataset '" + name +
+                                                "' does not exist in project " + p->name));
+            }
+          }
+          const auto& me = h->principal();
+          auto j = store.create(p->id, p->name, me.user_id, me.username, *spec, me.username);
+          if (!j.ok()) return h->send_error(res, j.status());
+          if (runner) runner->wake();
+          h->send_json(res, 201, j->to_json());
+        });
+  h->on("GET", pr + "/jobs", pl + "/jobs",
+        [h, &store](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("job", "list", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          jobs::ListFilter f;
+          f.state = req.get_param_value("state");
+          f.kind = req.get_param_value("kind");
+          f.user = req.get_param_value("user");
+          auto size = int_param(req, "page_size", 1, 1000, 100);
+          auto token = int_param(req, "page_token", 1, INT64_MAX, 0);
+          if (!size.ok()) return h->send_error(res, size.status());
+          if (!token.ok()) return h->send_error(res, token.status());
+          f.limit = static_cast<int>(*size);
+          f.before_seq = *token;
+          auto list = store.list(p->id, f);
+          if (!list.ok()) return h->send_error(res, list.status());
+          Json items = Json::array();
+          for (const auto& j : *list) items.push_back(j.to_json());
+          Json next = list->size() == static_cast<size_t>(f.limit) && !list->empty()
+                          ? Json(std::to_string(list->back().seq))
+                          : Json(nullptr);
+          h->send_json(res, 200, {{"items", items}, {"next_page_token", next}});
+        });
   const std::string jp = pr + "/jobs/" + job_id;
   const std::string jl = pl + "/jobs/{id}";
   auto job_of = [h, &store](const httplib::Request& req, const char* verb,
@@ -236,110 +257,120 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
     if (Status s = job_of(req, "get", j); !s.ok()) return h->send_error(res, s);
     h->send_json(res, 200, j.to_json());
   });
-  h->on("GET", jp + "/events", jl + "/events", [h, job_of, &store](const httplib::Request& req, httplib::Response& res) {
-    jobs::Job j;
-    if (Status s = job_of(req, "get", j); !s.ok()) return h->send_error(res, s);
-    auto events = store.history(j.id);
-    if (!events.ok()) return h->send_error(res, events.status());
-    Json items = Json::array();
-    for (const auto& e : *events) items.push_back(e.to_json());
-    h->send_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
-  });
-  h->on("GET", jp + "/logs", jl + "/logs", [h, job_of, runner](const httplib::Request& req, httplib::Response& res) {
-    jobs::Job j;
-    if (Status s = job_of(req, "get", j); !s.ok()) return h->send_error(res, s);
-    auto attempt = int_param(req, "attempt", 1, j.attempt, j.attempt);
-    if (!attempt.ok()) return h->send_error(res, attempt.status());
-    if (!runner) return h->send_error(res, Status::unavailable("no executor runs jobs here"));
-    const std::string run = j.kind == "devenv" ? j.id : j.id + "-" + std::to_string(*attempt);
-    auto text = read_file(runner->executor().job_dir(run) + "/log");
-    // A job that has not started yet has no log: empty, not an error.
-    res.set_content(text.ok() ? std::move(*text) : std::string(), "text/plain; charset=utf-8");
-  });
-  h->on("POST", jp + "/cancel", jl + "/cancel", [h, &store, runner](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("job", "cancel", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    if (Status s = store.request_cancel(p->id, req.matches[2], h->principal().username); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    if (runner) runner->wake();
-    auto j = store.get(req.matches[2]);
-    if (!j.ok()) return h->send_error(res, j.status());
-    h->send_json(res, 202, j->to_json());
-  });
-  h->on("POST", jp + "/retry", jl + "/retry", [h, &store, runner](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("job", "create", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    auto j = store.retry(p->id, req.matches[2], h->principal().username);
-    if (!j.ok()) return h->send_error(res, j.status());
-    if (runner) runner->wake();
-    h->send_json(res, 201, j->to_json());
-  });
+  h->on("GET", jp + "/events", jl + "/events",
+        [h, job_of, &store](const httplib::Request& req, httplib::Response& res) {
+          jobs::Job j;
+          if (Status s = job_of(req, "get", j); !s.ok()) return h->send_error(res, s);
+          auto events = store.history(j.id);
+          if (!events.ok()) return h->send_error(res, events.status());
+          Json items = Json::array();
+          for (const auto& e : *events) items.push_back(e.to_json());
+          h->send_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
+        });
+  h->on("GET", jp + "/logs", jl + "/logs",
+        [h, job_of, runner](const httplib::Request& req, httplib::Response& res) {
+          jobs::Job j;
+          if (Status s = job_of(req, "get", j); !s.ok()) return h->send_error(res, s);
+          auto attempt = int_param(req, "attempt", 1, j.attempt, j.attempt);
+          if (!attempt.ok()) return h->send_error(res, attempt.status());
+          if (!runner) return h->send_error(res, Status::unavailable("no executor runs jobs here"));
+          const std::string run = j.kind == "devenv" ? j.id : j.id + "-" + std::to_string(*attempt);
+          auto text = read_file(runner->executor().job_dir(run) + "/log");
+          // A job that has not started yet has no log: empty, not an error.
+          res.set_content(text.ok() ? std::move(*text) : std::string(),
+                          "text/plain; charset=utf-8");
+        });
+  h->on("POST", jp + "/cancel", jl + "/cancel",
+        [h, &store, runner](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("job", "cancel", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          if (Status s = store.request_cancel(p->id, req.matches[2], h->principal().username);
+              !s.ok()) {
+            return h->send_error(res, s);
+          }
+          if (runner) runner->wake();
+          auto j = store.get(req.matches[2]);
+          if (!j.ok()) return h->send_error(res, j.status());
+          h->send_json(res, 202, j->to_json());
+        });
+  h->on("POST", jp + "/retry", jl + "/retry",
+        [h, &store, runner](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("job", "create", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          auto j = store.retry(p->id, req.matches[2], h->principal().username);
+          if (!j.ok()) return h->send_error(res, j.status());
+          if (runner) runner->wake();
+          h->send_json(res, 201, j->to_json());
+        });
 
   // ---- per-project job settings ----
-  h->on("GET", pr + "/job-settings", pl + "/job-settings", [h, &store](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("project", "get", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    auto s = store.settings(p->id);
-    if (!s.ok()) return h->send_error(res, s.status());
-    h->send_json(res, 200, s->to_json());
-  });
-  h->on("PUT", pr + "/job-settings", pl + "/job-settings", [h, &store](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("project", "update", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
-    auto body = h->body_object(req);
-    if (!body.ok()) return h->send_error(res, body.status());
-    auto current = store.settings(p->id);
-    if (!current.ok()) return h->send_error(res, current.status());
-    jobs::JobSettings s = *current;
-    for (const auto& [k, v] : body->items()) {
-      if (k == "allow_egress") {
-        if (!v.is_boolean()) {
-          return h->send_error(res,
-                               Status::invalid_argument("field 'allow_egress' must be a boolean"));
+  h->on("GET", pr + "/job-settings", pl + "/job-settings",
+        [h, &store](const httplib::Request& req, httplib::Response& res) {
+          auto p = h->project_of(req);
+          if (!p.ok()) return h->send_error(res, p.status());
+          if (Status s = h->allow("project", "get", p->workspace_id, &*p); !s.ok()) {
+            return h->send_error(res, s);
+          }
+          auto s = store.settings(p->id);
+          if (!s.ok()) return h->send_error(res, s.status());
+          h->send_json(res, 200, s->to_json());
+        });
+  h->on(
+      "PUT", pr + "/job-settings", pl + "/job-settings",
+      [h, &store](const httplib::Request& req, httplib::Response& res) {
+        auto p = h->project_of(req);
+        if (!p.ok()) return h->send_error(res, p.status());
+        if (Status s = h->allow("project", "update", p->workspace_id, &*p); !s.ok()) {
+          return h->send_error(res, s);
         }
-        // Letting jobs reach the network is the platform's decision.
-        if (v.get<bool>() && !s.allow_egress && !h->principal().is_platform_admin()) {
-          return h->send_error(res, Status::permission_denied(
-                                        "only a platform-admin may let a project's jobs reach "
-                                        "the network (allow_egress)"));
+        auto body = h->body_object(req);
+        if (!body.ok()) return h->send_error(res, body.status());
+        auto current = store.settings(p->id);
+        if (!current.ok()) return h->send_error(res, current.status());
+        jobs::JobSettings s = *current;
+        for (const auto& [k, v] : body->items()) {
+          if (k == "allow_egress") {
+            if (!v.is_boolean()) {
+              return h->send_error(
+                  res, Status::invalid_argument("field 'allow_egress' must be a boolean"));
+            }
+            // Letting jobs reach the network is the platform's decision.
+            if (v.get<bool>() && !s.allow_egress && !h->principal().is_platform_admin()) {
+              return h->send_error(res, Status::permission_denied(
+                                            "only a platform-admin may let a project's jobs reach "
+                                            "the network (allow_egress)"));
+            }
+            s.allow_egress = v.get<bool>();
+          } else if (k == "devenv_idle_s" || k == "devenv_gpu_idle_percent") {
+            const int64_t hi = k == "devenv_idle_s" ? 366LL * 24 * 3600 : 100;
+            if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > hi) {
+              return h->send_error(
+                  res, Status::invalid_argument("field '" + k + "' must be an integer from 1 to " +
+                                                std::to_string(hi)));
+            }
+            (k == "devenv_idle_s" ? s.devenv_idle_s : s.devenv_gpu_idle_percent) = v.get<int64_t>();
+          } else {
+            return h->send_error(
+                res, Status::invalid_argument("field '" + k +
+                                              "' is unknown; job settings are allow_egress, "
+                                              "devenv_idle_s, devenv_gpu_idle_percent"));
+          }
         }
-        s.allow_egress = v.get<bool>();
-      } else if (k == "devenv_idle_s" || k == "devenv_gpu_idle_percent") {
-        const int64_t hi = k == "devenv_idle_s" ? 366LL * 24 * 3600 : 100;
-        if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > hi) {
-          return h->send_error(res, Status::invalid_argument("field '" + k +
-                                                             "' must be an integer from 1 to " +
-                                                             std::to_string(hi)));
-        }
-        (k == "devenv_idle_s" ? s.devenv_idle_s : s.devenv_gpu_idle_percent) = v.get<int64_t>();
-      } else {
-        return h->send_error(res, Status::invalid_argument(
-                                      "field '" + k +
-                                      "' is unknown; job settings are allow_egress, "
-                                      "devenv_idle_s, devenv_gpu_idle_percent"));
-      }
-    }
-    if (Status w = store.set_settings(p->id, s); !w.ok()) return h->send_error(res, w);
-    h->send_json(res, 200, s.to_json());
-  });
+        if (Status w = store.set_settings(p->id, s); !w.ok()) return h->send_error(res, w);
+        h->send_json(res, 200, s.to_json());
+      });
 
-  h->on("GET", "/api/v1/nodes", "/api/v1/nodes", [h, runner](const httplib::Request&, httplib::Response& res) {
-    if (!runner) return h->send_json(res, 200, {{"items", Json::array()}});
-    h->send_json(res, 200, runner->nodes_json());
-  });
+  h->on("GET", "/api/v1/nodes", "/api/v1/nodes",
+        [h, runner](const httplib::Request&, httplib::Response& res) {
+          if (!runner) return h->send_json(res, 200, {{"items", Json::array()}});
+          h->send_json(res, 200, runner->nodes_json());
+        });
 
   // ---- dev environments ----
   auto proxy = [h, &store, runner](const httplib::Request& req, httplib::Response& res) {
@@ -352,8 +383,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
       return h->send_error(res, Status::not_found("job '" + j->id + "' does not exist"));
     }
     if (j->kind != "devenv") {
-      return h->send_error(res, Status::invalid_argument("job " + j->id +
-                                                         " is not a dev environment"));
+      return h->send_error(res,
+                           Status::invalid_argument("job " + j->id + " is not a dev environment"));
     }
     if (j->state != "running" || !runner) {
       return h->send_error(res, Status::failed_precondition(
@@ -365,10 +396,10 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
     if (target.empty()) target = "/";
     auto r = forward(runner->executor().network_namespace(j->id), j->spec.port, req, target);
     if (!r) {
-      return h->send_error(res, Status::unavailable("dev environment " + j->id +
-                                                    " does not answer on port " +
-                                                    std::to_string(j->spec.port) + " (" +
-                                                    httplib::to_string(r.error()) + ")"));
+      return h->send_error(
+          res, Status::unavailable("dev environment " + j->id + " does not answer on port " +
+                                   std::to_string(j->spec.port) + " (" +
+                                   httplib::to_string(r.error()) + ")"));
     }
     res.status = r->status;
     for (const auto& [k, v] : r->headers) {

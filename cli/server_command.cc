@@ -163,7 +163,8 @@ int run_server(const ConfigSources& sources) {
   iam::Quotas quotas(**db, Clock::system());
   jobs::JobStore job_store(**db, Clock::system(), ids, events);
   jobs::Datasets datasets(**db, Clock::system(), ids,
-                          jobs::DatasetPolicy{settings->dataset_roots, settings->data_dir});
+                          jobs::DatasetPolicy{settings->dataset_roots, settings->data_dir,
+                                              settings->data_dir + "/datasets"});
   std::unique_ptr<exec::LocalExecutor> executor;
   std::unique_ptr<jobs::JobRunner> runner;
   if (settings->jobs_enabled) {

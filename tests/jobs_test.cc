@@ -366,6 +366,73 @@ TEST(Jobs, AJobOnASecretDatasetReachesNothingOutsideItsSandbox) {
   EXPECT_EQ(outside.accepted(), 1);
 }
 
+// A dataset from an uploaded archive: unpacked safely into the platform's folder, mounted
+// like any other; a hostile archive is refused and leaves nothing behind.
+TEST(Jobs, DatasetsFromUploadedArchivesAreUnpackedSafely) {
+  testing::TempDir src;
+  fs::create_directories(src.path() / "set" / "sub");
+  ASSERT_TRUE(write_file(src.str() + "/set/a.txt", "alpha\n").ok());
+  ASSERT_TRUE(write_file(src.str() + "/set/sub/b.txt", "beta\n").ok());
+  auto tar = run_subprocess({.argv = {"tar", "-C", src.str() + "/set", "-czf",
+                                      src.str() + "/set.tar.gz", "a.txt", "sub"}});
+  ASSERT_TRUE(tar.ok() && tar->success());
+  // Hostile: a name that climbs out, and a symlink to the platform's database.
+  auto evil = run_subprocess(
+      {.argv = {"/usr/bin/python3", "-c",
+                "import io,tarfile,sys\n"
+                "t=tarfile.open(sys.argv[1],'w:gz')\n"
+                "i=tarfile.TarInfo('../../escaped.txt'); d=b'out'; i.size=len(d)\n"
+                "t.addfile(i, io.BytesIO(d))\n"
+                "l=tarfile.TarInfo('db'); l.type=tarfile.SYMTYPE; l.linkname='/etc/shadow'\n"
+                "t.addfile(l); t.close()\n",
+                src.str() + "/evil.tar.gz"}});
+  ASSERT_TRUE(evil.ok() && evil->success()) << (evil.ok() ? evil->err : "");
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.user("olga");
+  p.user("dev");
+  p.project("lab", "up", {{"olga", "data-owner"}, {"dev", "project-developer"}});
+  Api olga = p.user("olga");
+  Api dev = p.user("dev");
+  httplib::Client c("127.0.0.1", p.server->port());
+  auto upload = [&](const std::string& who_token, const std::string& name,
+                    const std::string& file) {
+    auto body = read_file(file);
+    auto r = c.Post("/api/v1/projects/up/datasets/" + name + "/archive?security_level=secret",
+                    {{"Authorization", "Bearer " + who_token}}, *body, "application/gzip");
+    return r ? r->status : 0;
+  };
+  // (tokens: log in again to read them)
+  auto token_of = [&](const std::string& name) {
+    auto r = c.Post("/api/v1/auth/login",
+                    json::dump(Json{{"username", name}, {"password", "password-" + name}}),
+                    "application/json");
+    return Json::parse(r->body)["token"].get<std::string>();
+  };
+  EXPECT_EQ(upload(token_of("dev"), "mine", src.str() + "/set.tar.gz"), 403);
+  EXPECT_EQ(upload(token_of("olga"), "evil", src.str() + "/evil.tar.gz"), 400);
+  int status = 0;
+  olga.call("GET", "/api/v1/projects/up/datasets/evil", nullptr, &status);
+  EXPECT_EQ(status, 404);
+  EXPECT_FALSE(fs::exists(p.data + "/escaped.txt"));
+  EXPECT_FALSE(fs::exists(p.data + "/datasets/escaped.txt"));
+  ASSERT_EQ(upload(token_of("olga"), "labels", src.str() + "/set.tar.gz"), 201);
+  Json j = dev.call("POST", "/api/v1/projects/up/jobs",
+                    {{"name", "read"},
+                     {"command", {"sh", "-c", "cat /data/labels/a.txt /data/labels/sub/b.txt"}},
+                     {"datasets", {"labels"}}});
+  auto done = wait_states(dev, "up", {j["id"]}, kTerminal);
+  EXPECT_EQ(done[j["id"]]["state"], "succeeded");
+  EXPECT_EQ(dev.text("/api/v1/projects/up/jobs/" + j["id"].get<std::string>() + "/logs"),
+            "alpha\nbeta\n");
+  const Json d = olga.call("GET", "/api/v1/projects/up/datasets/labels");
+  const std::string path = d["path"];
+  EXPECT_TRUE(fs::exists(path + "/sub/b.txt"));
+  olga.call("DELETE", "/api/v1/projects/up/datasets/labels", nullptr, &status);
+  EXPECT_EQ(status, 204);
+  EXPECT_FALSE(fs::exists(path)) << "an uploaded dataset's files go with it";
+}
+
 TEST(Jobs, AServerKilledWhileTwentyJobsRunAdoptsThemAfterARestart) {
   Platform p;
   ASSERT_TRUE(p.server);

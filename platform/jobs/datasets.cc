@@ -4,7 +4,9 @@
 
 #include <filesystem>
 
+#include "core/files.h"
 #include "platform/iam/tenancy.h"
+#include "sdk/package.h"
 
 namespace jz::jobs {
 
@@ -78,39 +80,95 @@ Result<Dataset> Datasets::create(const std::string& project_id, const std::strin
   // The sandbox user reads it: others must read the folder and pass every one above.
   struct stat st;
   if (::stat(real.c_str(), &st) != 0 || (st.st_mode & 05) != 05) {
-    return Status::failed_precondition("field 'path': jobs run as an unprivileged user, who "
-                                       "cannot read '" + real.string() +
-                                       "' (make it readable by others: chmod o+rx)");
+    return Status::failed_precondition(
+        "field 'path': jobs run as an unprivileged user, who "
+        "cannot read '" +
+        real.string() + "' (make it readable by others: chmod o+rx)");
   }
   for (fs::path p = real.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
     if (::stat(p.c_str(), &st) != 0 || (st.st_mode & 01) == 0) {
-      return Status::failed_precondition("field 'path': jobs run as an unprivileged user, who "
-                                         "cannot pass through '" + p.string() +
-                                         "' (chmod o+x it, or register a folder elsewhere)");
+      return Status::failed_precondition(
+          "field 'path': jobs run as an unprivileged user, who "
+          "cannot pass through '" +
+          p.string() + "' (chmod o+x it, or register a folder elsewhere)");
     }
   }
-  Dataset d{ids_.next("ds_"), project_id, name, real.string(), security_level, created_by,
-            clock_.now_unix_ms()};
-  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
-    auto r = c.exec(std::string("INSERT INTO datasets (") + kColumns +
-                        ") VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    {d.id, d.project_id, d.name, d.path, d.security_level, d.created_by,
-                     d.created_at_ms});
+  Dataset d{ids_.next("ds_"), project_id,          name, real.string(), security_level,
+            created_by,       clock_.now_unix_ms()};
+  JZ_RETURN_IF_ERROR(insert(d));
+  return d;
+}
+
+Status Datasets::insert(const Dataset& d) {
+  return db_.transact([&](store::Conn& c) -> Status {
+    auto r = c.exec(
+        std::string("INSERT INTO datasets (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+        {d.id, d.project_id, d.name, d.path, d.security_level, d.created_by, d.created_at_ms});
     if (!r.ok() && r.status().code() == Code::kAlreadyExists) {
-      return Status::already_exists("dataset '" + name + "' already exists in this project");
+      return Status::already_exists("dataset '" + d.name + "' already exists in this project");
     }
     return r.status();
-  }));
+  });
+}
+
+Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
+                                              const std::string& name, std::string_view archive,
+                                              const std::string& security_level,
+                                              const std::string& created_by) {
+  JZ_RETURN_IF_ERROR(iam::validate_resource_name("name", name));
+  if (security_rank(security_level) < 0) {
+    return Status::invalid_argument(
+        "query parameter 'security_level' must be open, internal or "
+        "secret");
+  }
+  if (policy_.upload_dir.empty()) {
+    return Status::failed_precondition("this server keeps no uploaded datasets");
+  }
+  if (get(project_id, name).ok()) {
+    return Status::already_exists("dataset '" + name + "' already exists in this project");
+  }
+  const fs::path dest = fs::path(policy_.upload_dir) / project_id / name;
+  std::error_code ec;
+  if (fs::exists(dest, ec)) fs::remove_all(dest, ec);  // a refused upload's leftovers
+  fs::create_directories(dest, ec);
+  if (ec) return Status::unavailable("cannot create " + dest.string() + ": " + ec.message());
+  // Jobs read it as an unprivileged user: folders 0755, files 0644, and 0711 above.
+  for (fs::path p = dest.parent_path(); p != fs::path(policy_.upload_dir).parent_path();
+       p = p.parent_path()) {
+    ::chmod(p.c_str(), 0711);
+  }
+  ::chmod(dest.c_str(), 0755);
+  sdk::PackageLimits limits;
+  limits.max_entries = 1000000;
+  Status unpacked = sdk::read_package_entries(
+      archive, limits, [&](const std::string& entry, std::string bytes) -> Status {
+        const fs::path file = dest / entry;
+        for (fs::path dir = file.parent_path(); dir != dest; dir = dir.parent_path()) {
+          fs::create_directories(dir, ec);
+          ::chmod(dir.c_str(), 0755);
+        }
+        return write_file(file.string(), bytes, 0644, true, false);
+      });
+  if (!unpacked.ok()) {
+    fs::remove_all(dest, ec);
+    return Status::invalid_argument("the archive was refused, nothing was kept: " +
+                                    unpacked.message());
+  }
+  Dataset d{ids_.next("ds_"), project_id,          name, dest.string(), security_level,
+            created_by,       clock_.now_unix_ms()};
+  if (Status s = insert(d); !s.ok()) {
+    fs::remove_all(dest, ec);
+    return s;
+  }
   return d;
 }
 
 Result<Dataset> Datasets::get(const std::string& project_id, const std::string& name) {
   std::optional<Dataset> d;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows,
-                        c.query(std::string("SELECT ") + kColumns +
-                                    " FROM datasets WHERE project_id = ? AND name = ?",
-                                {project_id, name}));
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kColumns +
+                                               " FROM datasets WHERE project_id = ? AND name = ?",
+                                           {project_id, name}));
     if (!rows.empty()) d = from_row(rows[0]);
     return {};
   }));
@@ -131,12 +189,20 @@ Result<std::vector<Dataset>> Datasets::list(const std::string& project_id) {
 }
 
 Status Datasets::remove(const std::string& project_id, const std::string& name) {
-  return db_.transact([&](store::Conn& c) -> Status {
+  JZ_ASSIGN_OR_RETURN(Dataset d, get(project_id, name));
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(int64_t n, c.exec("DELETE FROM datasets WHERE project_id = ? AND name = ?",
                                           {project_id, name}));
     if (n == 0) return Status::not_found("dataset '" + name + "' does not exist in this project");
     return {};
-  });
+  }));
+  // An uploaded dataset's files are the platform's; a registered folder is its owner's.
+  std::error_code ec;
+  if (!policy_.upload_dir.empty() &&
+      is_under(d.path, fs::weakly_canonical(policy_.upload_dir, ec))) {
+    fs::remove_all(d.path, ec);
+  }
+  return {};
 }
 
 Result<std::vector<DatasetFile>> Datasets::files(const Dataset& d, size_t limit) {

@@ -30,7 +30,8 @@ int security_rank(const std::string& level);
 
 struct DatasetPolicy {
   std::vector<std::string> roots;  // folders data owners may register from
-  std::string data_dir;            // the platform's own folder: never a dataset
+  std::string data_dir;            // the platform's own folder: never a registered dataset
+  std::string upload_dir;          // where uploaded archives are unpacked (the platform's)
 };
 
 struct DatasetFile {
@@ -46,8 +47,16 @@ class Datasets {
   Result<Dataset> create(const std::string& project_id, const std::string& name,
                          const std::string& path, const std::string& security_level,
                          const std::string& created_by, bool platform_admin);
+  // A dataset from an uploaded tar or tar.gz archive, unpacked into
+  // upload_dir/<project id>/<name> with the package rules (sdk/package.h: relative names
+  // only, no "..", no links of any kind, no devices, bounded sizes and counts); on any
+  // refusal nothing is kept.
+  Result<Dataset> create_from_archive(const std::string& project_id, const std::string& name,
+                                      std::string_view archive, const std::string& security_level,
+                                      const std::string& created_by);
   Result<Dataset> get(const std::string& project_id, const std::string& name);
   Result<std::vector<Dataset>> list(const std::string& project_id);
+  // Unregisters it; an uploaded dataset's files go too, a registered folder stays.
   Status remove(const std::string& project_id, const std::string& name);
   // The files (regular files; symlinks are listed as they are, never followed), at most
   // `limit`.
@@ -62,6 +71,7 @@ class Datasets {
   store::Database& db_;
   Clock& clock_;
   IdGenerator& ids_;
+  Status insert(const Dataset& d);
   DatasetPolicy policy_;
 };
 
