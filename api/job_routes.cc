@@ -76,6 +76,22 @@ httplib::Result forward(const std::string& netns, int port, const httplib::Reque
   return out;
 }
 
+// The route's {project}, once the caller may do resource:verb there; otherwise the error
+// is sent and nullopt returned.
+std::optional<iam::Project> guard(RouteHost* h, const httplib::Request& req, httplib::Response& res,
+                                  const char* resource, const char* verb) {
+  auto p = h->project_of(req);
+  if (!p.ok()) {
+    h->send_error(res, p.status());
+    return std::nullopt;
+  }
+  if (Status s = h->allow(resource, verb, p->workspace_id, &*p); !s.ok()) {
+    h->send_error(res, s);
+    return std::nullopt;
+  }
+  return std::move(*p);
+}
+
 }  // namespace
 
 void add_job_routes(RouteHost& host, const PlatformServices& services) {
@@ -90,11 +106,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
   // ---- datasets ----
   h->on("POST", pr + "/datasets", pl + "/datasets",
         [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("dataset", "create", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "dataset", "create");
+          if (!p) return;
           auto body = h->body_object(req);
           if (!body.ok()) return h->send_error(res, body.status());
           std::string fields[3];
@@ -112,11 +125,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
         });
   h->on("GET", pr + "/datasets", pl + "/datasets",
         [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("dataset", "list", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "dataset", "list");
+          if (!p) return;
           const bool owner = h->allow("dataset_data", "get", p->workspace_id, &*p).ok();
           auto all = datasets.list(p->id);
           if (!all.ok()) return h->send_error(res, all.status());
@@ -127,32 +137,23 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
   const std::string ds = pr + "/datasets/([a-z0-9-]+)";
   const std::string dl = pl + "/datasets/{dataset}";
   h->on("GET", ds, dl, [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("dataset", "get", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
+    auto p = guard(h, req, res, "dataset", "get");
+    if (!p) return;
     auto d = datasets.get(p->id, req.matches[2]);
     if (!d.ok()) return h->send_error(res, d.status());
     h->send_json(res, 200,
                  dataset_json(*d, h->allow("dataset_data", "get", p->workspace_id, &*p).ok()));
   });
   h->on("DELETE", ds, dl, [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-    auto p = h->project_of(req);
-    if (!p.ok()) return h->send_error(res, p.status());
-    if (Status s = h->allow("dataset", "delete", p->workspace_id, &*p); !s.ok()) {
-      return h->send_error(res, s);
-    }
+    auto p = guard(h, req, res, "dataset", "delete");
+    if (!p) return;
     if (Status s = datasets.remove(p->id, req.matches[2]); !s.ok()) return h->send_error(res, s);
     res.status = 204;
   });
   h->on("POST", ds + "/archive", dl + "/archive",
         [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("dataset", "create", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "dataset", "create");
+          if (!p) return;
           const std::string level = req.has_param("security_level")
                                         ? req.get_param_value("security_level")
                                         : std::string("internal");
@@ -163,11 +164,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
         });
   h->on("GET", ds + "/files", dl + "/files",
         [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("dataset_data", "get", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "dataset_data", "get");
+          if (!p) return;
           auto d = datasets.get(p->id, req.matches[2]);
           if (!d.ok()) return h->send_error(res, d.status());
           auto files = datasets.files(*d);
@@ -178,11 +176,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
         });
   h->on("GET", ds + "/files/(.+)", dl + "/files/{path}",
         [h, &datasets](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("dataset_data", "get", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "dataset_data", "get");
+          if (!p) return;
           auto d = datasets.get(p->id, req.matches[2]);
           if (!d.ok()) return h->send_error(res, d.status());
           auto path = datasets.file_path(*d, req.matches[3]);
@@ -195,11 +190,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
   // ---- jobs ----
   h->on("POST", pr + "/jobs", pl + "/jobs",
         [h, &store, &datasets, runner](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("job", "create", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "job", "create");
+          if (!p) return;
           auto body = h->body_object(req);
           if (!body.ok()) return h->send_error(res, body.status());
           auto spec = jobs::parse_job_request(*body);
@@ -219,11 +211,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
         });
   h->on("GET", pr + "/jobs", pl + "/jobs",
         [h, &store](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("job", "list", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "job", "list");
+          if (!p) return;
           jobs::ListFilter f;
           f.state = req.get_param_value("state");
           f.kind = req.get_param_value("kind");
@@ -282,11 +271,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
         });
   h->on("POST", jp + "/cancel", jl + "/cancel",
         [h, &store, runner](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("job", "cancel", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "job", "cancel");
+          if (!p) return;
           if (Status s = store.request_cancel(p->id, req.matches[2], h->principal().username);
               !s.ok()) {
             return h->send_error(res, s);
@@ -298,11 +284,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
         });
   h->on("POST", jp + "/retry", jl + "/retry",
         [h, &store, runner](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("job", "create", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "job", "create");
+          if (!p) return;
           auto j = store.retry(p->id, req.matches[2], h->principal().username);
           if (!j.ok()) return h->send_error(res, j.status());
           if (runner) runner->wake();
@@ -312,11 +295,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
   // ---- per-project job settings ----
   h->on("GET", pr + "/job-settings", pl + "/job-settings",
         [h, &store](const httplib::Request& req, httplib::Response& res) {
-          auto p = h->project_of(req);
-          if (!p.ok()) return h->send_error(res, p.status());
-          if (Status s = h->allow("project", "get", p->workspace_id, &*p); !s.ok()) {
-            return h->send_error(res, s);
-          }
+          auto p = guard(h, req, res, "project", "get");
+          if (!p) return;
           auto s = store.settings(p->id);
           if (!s.ok()) return h->send_error(res, s.status());
           h->send_json(res, 200, s->to_json());
@@ -324,11 +304,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
   h->on(
       "PUT", pr + "/job-settings", pl + "/job-settings",
       [h, &store](const httplib::Request& req, httplib::Response& res) {
-        auto p = h->project_of(req);
-        if (!p.ok()) return h->send_error(res, p.status());
-        if (Status s = h->allow("project", "update", p->workspace_id, &*p); !s.ok()) {
-          return h->send_error(res, s);
-        }
+        auto p = guard(h, req, res, "project", "update");
+        if (!p) return;
         auto body = h->body_object(req);
         if (!body.ok()) return h->send_error(res, body.status());
         auto current = store.settings(p->id);

@@ -16,6 +16,7 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
+#include "tests/support/loopback_listener.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -59,23 +60,6 @@ LaunchSpec shell(const std::string& id, const std::string& script) {
   return s;
 }
 
-// A TCP listener on loopback outside any sandbox.
-struct Listener {
-  int fd = -1, port = 0;
-  Listener() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd, 16);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  ~Listener() { ::close(fd); }
-};
-
 TEST(LocalExecutor, RunsACommandInASandboxAndRecordsHowItEnded) {
   testing::TempDir dir;
   auto e = make(dir.str());
@@ -102,9 +86,9 @@ TEST(LocalExecutor, TheSandboxReachesOnlyWhatItIsGiven) {
   std::filesystem::create_directories(data);
   ASSERT_TRUE(write_file(data + "/a.txt", "pixels").ok());
   ASSERT_TRUE(write_file(dir.str() + "/secret.db", "platform data").ok());
-  Listener outside;
+  testing::LoopbackListener outside;
   const std::string connect =
-      "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(outside.port) + " && echo connected";
+      "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(outside.port()) + " && echo connected";
 
   LaunchSpec s = shell("closed",
                        "cat /data/set/a.txt; echo; "

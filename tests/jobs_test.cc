@@ -20,6 +20,7 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
+#include "tests/support/loopback_listener.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -150,28 +151,6 @@ std::map<std::string, Json> wait_states(Api& api, const std::string& project,
 }
 
 const std::set<std::string> kTerminal = {"succeeded", "failed", "cancelled", "preempted", "lost"};
-
-// A TCP listener on loopback, outside every sandbox; counts connections.
-struct Listener {
-  int fd = -1, port = 0;
-  Listener() {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd, 16);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  int accepted() {
-    int n = 0;
-    for (int c; (c = ::accept(fd, nullptr, nullptr)) >= 0; ++n) ::close(c);
-    return n;
-  }
-  ~Listener() { ::close(fd); }
-};
 
 TEST(Jobs, TwoHundredJobsInThreeProjectsNeverExceedTheirQuotas) {
   Platform p;
@@ -318,12 +297,12 @@ TEST(Jobs, AJobOnASecretDatasetReachesNothingOutsideItsSandbox) {
            {{"name", "x"}, {"command", {"true"}}, {"datasets", {"other"}}}, &status);
   EXPECT_EQ(status, 400);
 
-  Listener outside;
+  testing::LoopbackListener outside;
   const std::string tries =
       "cat /data/"
       "$D/file.txt; echo; "
       "(exec 3<>/dev/tcp/127.0.0.1/" +
-      std::to_string(outside.port) +
+      std::to_string(outside.port()) +
       ") 2>/dev/null && echo NET-OK || echo NET-BLOCKED; "
       "(echo x >> /data/$D/file.txt) 2>/dev/null && echo WRITE-OK || echo WRITE-BLOCKED; "
       "cat " +
