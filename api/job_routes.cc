@@ -189,11 +189,13 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
 
   // ---- jobs ----
   h->on("POST", pr + "/jobs", pl + "/jobs",
-        [h, &store, &datasets, runner](const httplib::Request& req, httplib::Response& res) {
+        [h, &store, &datasets, runner, unavailable = services.jobs_unavailable](
+            const httplib::Request& req, httplib::Response& res) {
           auto p = guard(h, req, res, "job", "create");
           if (!p) return;
           auto body = h->body_object(req);
           if (!body.ok()) return h->send_error(res, body.status());
+          if (!unavailable.empty()) return h->send_error(res, Status::unavailable(unavailable));
           auto spec = jobs::parse_job_request(*body);
           if (!spec.ok()) return h->send_error(res, spec.status());
           for (const auto& name : spec->datasets) {

@@ -60,6 +60,8 @@ struct PlatformServices {
   jobs::Datasets* datasets = nullptr;
   jobs::JobRunner* runner = nullptr;
   iam::EventLog* events = nullptr;  // shared with the runner, so live streams wake at once
+  // Why no job can run here (no runner); "" when jobs run or were turned off.
+  std::string jobs_unavailable;
 };
 
 class ApiServer {

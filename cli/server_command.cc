@@ -167,6 +167,7 @@ int run_server(const ConfigSources& sources) {
                                               settings->data_dir + "/datasets"});
   std::unique_ptr<exec::LocalExecutor> executor;
   std::unique_ptr<jobs::JobRunner> runner;
+  std::string jobs_unavailable;
   if (settings->jobs_enabled) {
     exec::LocalExecutorOptions eo;
     eo.jobs_dir = settings->jobs_dir;
@@ -179,22 +180,28 @@ int run_server(const ConfigSources& sources) {
     eo.virtual_gpu_memory_mib = settings->virtual_gpu_memory_mib;
     eo.nvml_library = settings->nvml_library;
     auto e = exec::LocalExecutor::create(eo);
-    if (!e.ok()) {
-      return fail(e.status().with_context("jobs.enabled is true, but"), 1);
+    if (e.ok()) {
+      executor = std::move(*e);
+    } else {
+      // The API still serves; submitting a job says why none can run here.
+      jobs_unavailable = "jobs cannot run on this machine: " + e.status().message() +
+                         " (or set jobs.enabled=false)";
     }
-    executor = std::move(*e);
+  }
+  if (executor) {
     jobs::RunnerOptions ro;
     ro.grace = settings->jobs_grace;
     ro.tick = settings->jobs_tick;
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
                                                tenancy, *executor, logger, ro);
   }
-  api::PlatformServices services{&job_store, &datasets, runner.get(), &events};
+  api::PlatformServices services{&job_store, &datasets, runner.get(), &events, jobs_unavailable};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);
   Status bound = server.bind();
   if (!bound.ok()) return fail(bound, 1);
+  if (!jobs_unavailable.empty()) logger->error("{}", jobs_unavailable);
   if (runner) {
     const exec::MachineInfo& m = executor->machine();
     logger->info("jobs: this machine offers {} CPUs, {} MiB memory, {} GPUs ({}); cgroups: {}",

@@ -52,12 +52,21 @@ Cgroups Cgroups::detect(const std::string& name) {
     std::error_code ec;
     fs::create_directories(v2 + "/" + name, ec);
     if (!ec) {
-      // Controllers must be enabled down the path to the jobs' groups.
+      // Controllers must be enabled down the path to the jobs' groups. Inside a container
+      // the top group may hold processes, which v2 forbids: check that a job's group would
+      // get the memory and CPU files before relying on it.
       write_text(v2 + "/cgroup.subtree_control", "+memory +cpu +pids");
       write_text(v2 + "/" + name + "/cgroup.subtree_control", "+memory +cpu +pids");
-      c.version_ = "v2";
-      c.parents_ = {v2 + "/" + name};
-      return c;
+      const std::string probe = v2 + "/" + name + "/probe-" + std::to_string(::getpid());
+      fs::create_directories(probe, ec);
+      const bool usable =
+          !ec && fs::exists(probe + "/memory.max") && fs::exists(probe + "/cpu.max");
+      ::rmdir(probe.c_str());
+      if (usable) {
+        c.version_ = "v2";
+        c.parents_ = {v2 + "/" + name};
+        return c;
+      }
     }
   }
   std::vector<std::string> parents;

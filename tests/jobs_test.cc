@@ -412,6 +412,21 @@ TEST(Jobs, DatasetsFromUploadedArchivesAreUnpackedSafely) {
   EXPECT_FALSE(fs::exists(path)) << "an uploaded dataset's files go with it";
 }
 
+// Where no sandbox can start, the server still serves the API, says why in its log, and
+// refuses job submissions with that reason instead of queueing jobs that never run.
+TEST(Jobs, WithoutBubblewrapJobsAreRefusedWithTheReason) {
+  Platform p({"--set", "exec.bwrap=/nonexistent/bwrap"});
+  ASSERT_TRUE(p.server);
+  p.project("lab", "nobwrap", {});
+  Api admin = p.admin();
+  int status = 0;
+  Json e = admin.call("POST", "/api/v1/projects/nobwrap/jobs", job("x", {"true"}), &status);
+  EXPECT_EQ(status, 503);
+  const std::string message = e["error"]["message"];
+  EXPECT_NE(message.find("bubblewrap"), std::string::npos) << message;
+  EXPECT_NE(p.server->log().find("jobs cannot run on this machine"), std::string::npos);
+}
+
 TEST(Jobs, AServerKilledWhileTwentyJobsRunAdoptsThemAfterARestart) {
   Platform p;
   ASSERT_TRUE(p.server);
