@@ -7,9 +7,9 @@
 #include <atomic>
 #include <regex>
 
+#include "api/job_routes.h"
 #include "api/metrics.h"
 #include "api/openapi.h"
-#include "api/job_routes.h"
 #include "api/route_host.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -145,8 +145,7 @@ class ApiServer::Impl : public RouteHost {
         tenancy_(db, clock, ids_),
         authorizer_(tenancy_),
         quotas_(db, clock),
-        own_events_(services.events ? nullptr
-                                    : std::make_unique<iam::EventLog>(db, clock, ids_)),
+        own_events_(services.events ? nullptr : std::make_unique<iam::EventLog>(db, clock, ids_)),
         events_(services.events ? *services.events : *own_events_),
         services_(services),
         start_time_seconds_(std::chrono::duration<double>(clock.now().time_since_epoch()).count()) {
@@ -214,7 +213,6 @@ class ApiServer::Impl : public RouteHost {
   bool stopping() const override { return stopping_; }
 
  private:
-
   void configure() {
     const int threads = options_.threads;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

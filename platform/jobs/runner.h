@@ -67,10 +67,10 @@ class JobRunner {
   struct Active {
     std::string id, run_id, project_id, kind;
     int64_t seq = 0;
-    int64_t started_ms = 0;      // the run's start (engine time)
-    int64_t deadline_ms = 0;     // 0: none
+    int64_t started_ms = 0;   // the run's start (engine time)
+    int64_t deadline_ms = 0;  // 0: none
     int64_t last_activity_ms = 0;
-    std::string ending;          // "", "cancel", "preempt", "timeout", "idle"
+    std::string ending;  // "", "cancel", "preempt", "timeout", "idle"
     std::string ending_detail;
     bool running = false;
   };

@@ -35,10 +35,10 @@ struct JobRequest {
   std::string pool = "default";
   int priority = 0;
   bool preemptible = true;
-  int64_t runtime_limit_s = 0;            // 0: none
+  int64_t runtime_limit_s = 0;           // 0: none
   std::string restart_policy = "never";  // never | on_failure
   int max_restarts = 0;
-  int port = 8888;                        // devenv: the HTTP port inside its sandbox
+  int port = 8888;  // devenv: the HTTP port inside its sandbox
 
   Json to_json() const;
 };
