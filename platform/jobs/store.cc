@@ -96,6 +96,30 @@ Json JobEvent::to_json() const {
           {"exit_code", exit_code ? Json(*exit_code) : Json(nullptr)}};
 }
 
+// Appends a change of state to the project's events and the job's history.
+Status JobStore::record(store::Conn& c, const std::string& job_id, const std::string& project,
+                        const std::string& from, const Transition& t, const std::string& actor,
+                        int64_t& event_seq) {
+  iam::Event e;
+  e.project = project;
+  e.resource_type = "job";
+  e.resource_name = job_id;
+  e.type = "state";
+  e.reason = t.reason;
+  e.message = from + " -> " + t.to + (t.detail.empty() ? "" : ": " + t.detail);
+  if (t.exit_code) e.message += " (exit code " + std::to_string(*t.exit_code) + ")";
+  e.actor = actor;
+  JZ_RETURN_IF_ERROR(events_.append_in(c, e));
+  event_seq = e.seq;
+  return c
+      .exec(
+          "INSERT INTO job_events (job_id, seq, time_ms, from_state, to_state, reason, message, "
+          "exit_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          {job_id, e.seq, e.time_ms, from, t.to, t.reason, t.detail,
+           t.exit_code ? store::Value(*t.exit_code) : store::Value()})
+      .status();
+}
+
 Status JobStore::write_transition(store::Conn& c, const Job& before, const Transition& t,
                                   const std::string& actor, int64_t& event_seq) {
   const int64_t now = clock_.now_unix_ms();
@@ -128,23 +152,7 @@ Status JobStore::write_transition(store::Conn& c, const Job& before, const Trans
   sql += " WHERE id = ?";
   p.push_back(before.id);
   JZ_RETURN_IF_ERROR(c.exec(sql, p).status());
-  iam::Event e;
-  e.project = before.project;
-  e.resource_type = "job";
-  e.resource_name = before.id;
-  e.type = "state";
-  e.reason = t.reason;
-  e.message = before.state + " -> " + t.to + (t.detail.empty() ? "" : ": " + t.detail);
-  if (t.exit_code) e.message += " (exit code " + std::to_string(*t.exit_code) + ")";
-  e.actor = actor;
-  JZ_RETURN_IF_ERROR(events_.append_in(c, e));
-  event_seq = e.seq;
-  return c
-      .exec("INSERT INTO job_events (job_id, seq, time_ms, from_state, to_state, reason, message, "
-            "exit_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            {before.id, e.seq, e.time_ms, before.state, t.to, t.reason, t.detail,
-             t.exit_code ? store::Value(*t.exit_code) : store::Value()})
-      .status();
+  return record(c, before.id, before.project, before.state, t, actor, event_seq);
 }
 
 Result<Job> JobStore::create(const std::string& project_id, const std::string& project,
@@ -177,42 +185,32 @@ Result<Job> JobStore::create(const std::string& project_id, const std::string& p
                 j.kind, json::dump(spec.to_json()), j.state, j.reason, j.message, j.created_at_ms,
                 j.updated_at_ms})
             .status());
-    Job before = j;
-    before.state = "";
+    // The row is already queued; only the event and the history are recorded.
     Transition t{.to = "queued", .reason = "Queued", .detail = "submitted by " + username};
-    // The row is already queued; the transition only records the event.
-    iam::Event e;
-    e.project = project;
-    e.resource_type = "job";
-    e.resource_name = j.id;
-    e.type = "state";
-    e.reason = "Queued";
-    e.message = " -> queued: submitted by " + username;
-    e.actor = actor;
-    JZ_RETURN_IF_ERROR(events_.append_in(c, e));
-    event_seq = e.seq;
-    return c
-        .exec("INSERT INTO job_events (job_id, seq, time_ms, from_state, to_state, reason, "
-              "message, exit_code) VALUES (?, ?, ?, '', 'queued', 'Queued', ?, NULL)",
-              {j.id, e.seq, e.time_ms, t.detail})
-        .status();
+    return record(c, j.id, project, "", t, actor, event_seq);
   }));
   events_.notify(event_seq);
   return j;
 }
 
 Result<Job> JobStore::get(const std::string& id) {
-  std::optional<Job> out;
+  JZ_ASSIGN_OR_RETURN(
+      auto jobs, query_jobs(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ?", {id}));
+  if (jobs.empty()) return Status::not_found("job '" + id + "' does not exist");
+  return std::move(jobs[0]);
+}
+
+Result<std::vector<Job>> JobStore::query_jobs(const std::string& sql, const store::Params& p) {
+  std::vector<Job> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(
-        auto rows, c.query(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ?", {id}));
-    if (rows.empty()) return {};
-    JZ_ASSIGN_OR_RETURN(Job j, from_row(rows[0]));
-    out = std::move(j);
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(sql, p));
+    for (const auto& r : rows) {
+      JZ_ASSIGN_OR_RETURN(Job j, from_row(r));
+      out.push_back(std::move(j));
+    }
     return {};
   }));
-  if (!out) return Status::not_found("job '" + id + "' does not exist");
-  return *out;
+  return out;
 }
 
 Result<Job> JobStore::get_in(const std::string& project_id, const std::string& id) {
@@ -243,16 +241,7 @@ Result<std::vector<Job>> JobStore::list(const std::string& project_id, const Lis
   }
   sql += " ORDER BY seq DESC LIMIT ?";
   p.push_back(int64_t{f.limit});
-  std::vector<Job> out;
-  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(sql, p));
-    for (const auto& r : rows) {
-      JZ_ASSIGN_OR_RETURN(Job j, from_row(r));
-      out.push_back(std::move(j));
-    }
-    return {};
-  }));
-  return out;
+  return query_jobs(sql, p);
 }
 
 Status JobStore::request_cancel(const std::string& project_id, const std::string& id,
@@ -320,16 +309,7 @@ Result<std::vector<Job>> JobStore::in_states(const std::vector<std::string>& sta
   }
   sql += ") AND queue_seq > ? ORDER BY queue_seq";
   p.push_back(after);
-  std::vector<Job> out;
-  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(sql, p));
-    for (const auto& r : rows) {
-      JZ_ASSIGN_OR_RETURN(Job j, from_row(r));
-      out.push_back(std::move(j));
-    }
-    return {};
-  }));
-  return out;
+  return query_jobs(sql, p);
 }
 
 Result<std::vector<std::string>> JobStore::cancel_requested() {
@@ -352,8 +332,8 @@ Result<std::vector<JobEvent>> JobStore::history(const std::string& id) {
                                 "exit_code FROM job_events WHERE job_id = ? ORDER BY seq",
                                 {id}));
     for (const auto& r : rows) {
-      out.push_back({r.integer(0), r.integer(1), r.text(2), r.text(3), r.text(4), r.text(5),
-                     opt_int(r, 6)});
+      out.push_back(
+          {r.integer(0), r.integer(1), r.text(2), r.text(3), r.text(4), r.text(5), opt_int(r, 6)});
     }
     return {};
   }));
@@ -388,10 +368,11 @@ Status JobStore::set_settings(const std::string& project_id, const JobSettings& 
     JZ_RETURN_IF_ERROR(
         c.exec("DELETE FROM project_job_settings WHERE project_id = ?", {project_id}).status());
     return c
-        .exec("INSERT INTO project_job_settings (project_id, allow_egress, devenv_idle_s, "
-              "devenv_gpu_idle_percent, updated_at_ms) VALUES (?, ?, ?, ?, ?)",
-              {project_id, int64_t{s.allow_egress ? 1 : 0}, s.devenv_idle_s,
-               s.devenv_gpu_idle_percent, clock_.now_unix_ms()})
+        .exec(
+            "INSERT INTO project_job_settings (project_id, allow_egress, devenv_idle_s, "
+            "devenv_gpu_idle_percent, updated_at_ms) VALUES (?, ?, ?, ?, ?)",
+            {project_id, int64_t{s.allow_egress ? 1 : 0}, s.devenv_idle_s,
+             s.devenv_gpu_idle_percent, clock_.now_unix_ms()})
         .status();
   });
 }

@@ -59,9 +59,9 @@ struct Transition {
   std::string detail;
   std::optional<int64_t> exit_code;
   std::optional<Json> placement;
-  bool started = false;    // sets started_at
-  bool finished = false;   // sets finished_at
-  bool requeue = false;    // a new place in the queue
+  bool started = false;   // sets started_at
+  bool finished = false;  // sets finished_at
+  bool requeue = false;   // a new place in the queue
   bool next_attempt = false;
 };
 
@@ -112,6 +112,10 @@ class JobStore {
  private:
   Status write_transition(store::Conn& c, const Job& before, const Transition& t,
                           const std::string& actor, int64_t& event_seq);
+  Status record(store::Conn& c, const std::string& job_id, const std::string& project,
+                const std::string& from, const Transition& t, const std::string& actor,
+                int64_t& event_seq);
+  Result<std::vector<Job>> query_jobs(const std::string& sql, const store::Params& p);
   store::Database& db_;
   Clock& clock_;
   IdGenerator& ids_;
