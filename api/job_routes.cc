@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "api/route_util.h"
 #include "core/files.h"
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/runner.h"
@@ -24,20 +25,6 @@ Json dataset_json(const jobs::Dataset& d, bool show_path) {
   // Where the data lives on the server is for those who may see the data.
   if (show_path) j["path"] = d.path;
   return j;
-}
-
-Result<int64_t> int_param(const httplib::Request& req, const char* name, int64_t lo, int64_t hi,
-                          int64_t fallback) {
-  if (!req.has_param(name)) return fallback;
-  const std::string v = req.get_param_value(name);
-  char* end = nullptr;
-  const long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || n < lo || n > hi) {
-    return Status::invalid_argument("query parameter '" + std::string(name) +
-                                    "' must be an integer from " + std::to_string(lo) + " to " +
-                                    std::to_string(hi));
-  }
-  return n;
 }
 
 // Sends one request into a dev environment's sandbox. The connection is made from a
@@ -74,22 +61,6 @@ httplib::Result forward(const std::string& netns, int port, const httplib::Reque
   });
   t.join();
   return out;
-}
-
-// The route's {project}, once the caller may do resource:verb there; otherwise the error
-// is sent and nullopt returned.
-std::optional<iam::Project> guard(RouteHost* h, const httplib::Request& req, httplib::Response& res,
-                                  const char* resource, const char* verb) {
-  auto p = h->project_of(req);
-  if (!p.ok()) {
-    h->send_error(res, p.status());
-    return std::nullopt;
-  }
-  if (Status s = h->allow(resource, verb, p->workspace_id, &*p); !s.ok()) {
-    h->send_error(res, s);
-    return std::nullopt;
-  }
-  return std::move(*p);
 }
 
 }  // namespace
@@ -257,19 +228,6 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
           Json items = Json::array();
           for (const auto& e : *events) items.push_back(e.to_json());
           h->send_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
-        });
-  h->on("GET", jp + "/logs", jl + "/logs",
-        [h, job_of, runner](const httplib::Request& req, httplib::Response& res) {
-          jobs::Job j;
-          if (Status s = job_of(req, "get", j); !s.ok()) return h->send_error(res, s);
-          auto attempt = int_param(req, "attempt", 1, j.attempt, j.attempt);
-          if (!attempt.ok()) return h->send_error(res, attempt.status());
-          if (!runner) return h->send_error(res, Status::unavailable("no executor runs jobs here"));
-          const std::string run = j.kind == "devenv" ? j.id : j.id + "-" + std::to_string(*attempt);
-          auto text = read_file(runner->executor().job_dir(run) + "/log");
-          // A job that has not started yet has no log: empty, not an error.
-          res.set_content(text.ok() ? std::move(*text) : std::string(),
-                          "text/plain; charset=utf-8");
         });
   h->on("POST", jp + "/cancel", jl + "/cancel",
         [h, &store, runner](const httplib::Request& req, httplib::Response& res) {

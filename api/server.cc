@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "api/job_routes.h"
+#include "api/log_routes.h"
 #include "api/metrics.h"
 #include "api/openapi.h"
 #include "api/route_host.h"
@@ -588,7 +589,10 @@ class ApiServer::Impl : public RouteHost {
       res.status = 204;
     });
     tenancy_routes();
-    if (services_.jobs) add_job_routes(*this, services_);
+    if (services_.jobs) {
+      add_job_routes(*this, services_);
+      add_log_routes(*this, services_);
+    }
     on("GET", "/api/v1/openapi.json", "/api/v1/openapi.json",
        [this](const auto&, auto& res) { res.set_content(openapi_, kJson); });
     openapi_ = json::dump(build_openapi(routes_, version()));

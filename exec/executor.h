@@ -9,7 +9,9 @@
 //                 that the pid is still the same process)
 //   sandbox.json  the sandbox's init pid and PID namespace, once bubblewrap started it
 //   exit.json     how it ended (exit code, signal, OOM kill), written by the supervisor
-//   log           stdout and stderr
+//   logs/         stdout and stderr as filtered by the job's log policy (logs/store.h),
+//                 with stats.json: what passed and what was withheld, by reason
+//   raw/          the unfiltered output, only when the policy keeps it
 //   work/         writable, /job inside the sandbox (also the working directory)
 //   output/       writable, /output inside the sandbox
 // The server reads these files rather than holding pipes to the job, so a server killed
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "logs/policy.h"
 
 namespace jz::exec {
 
@@ -78,6 +81,10 @@ struct LaunchSpec {
   std::vector<std::string> gpu_uuids;
   int share_memory_mib = 0;  // a GPU share (with one uuid): the vGPU limits
   int share_cores_percent = 0;
+  // What of stdout and stderr reaches the log (logs/policy.h), and the security level it
+  // belongs to.
+  logs::LogPolicy log_policy;
+  std::string log_level = "open";
   // Launch again into the job's existing folder (a dev environment resumed): the
   // previous run's records go, work/, output/ and the log stay.
   bool resume = false;

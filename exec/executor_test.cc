@@ -16,6 +16,7 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
+#include "logs/store.h"
 #include "tests/support/loopback_listener.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -49,7 +50,7 @@ JobStatus wait_exit(Executor& e, const std::string& id, std::chrono::millisecond
 }
 
 std::string log_of(Executor& e, const std::string& id) {
-  auto r = read_file(e.job_dir(id) + "/log");
+  auto r = logs::read_log_text(e.job_dir(id) + "/logs");
   return r.ok() ? *r : "";
 }
 

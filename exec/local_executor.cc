@@ -235,7 +235,9 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
             {"cgroups", *groups},
             {"cgroup_version", cg.version()},
             {"uid", root ? options_.sandbox_uid : -1},
-            {"gid", root ? options_.sandbox_gid : -1}};
+            {"gid", root ? options_.sandbox_gid : -1},
+            {"log_policy", spec.log_policy.to_json()},
+            {"log_level", spec.log_level}};
   JZ_RETURN_IF_ERROR(write_file(dir + "/spec.json", json::dump(s), 0600, true, false));
 
   // posix_spawn (vfork underneath): forking the server, with its threads and libraries,

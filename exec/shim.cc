@@ -1,8 +1,9 @@
 // The supervisor of one job (`jizhan-shim DIR`): started by the local executor in a
 // session of its own, it joins the job's cgroups, starts bubblewrap as the sandbox user
-// with stdout and stderr into DIR/log, records the sandbox's pids, waits for it and
-// writes DIR/exit.json. It does not depend on the server: a server killed meanwhile finds
-// the result in the folder when it starts again.
+// with stdout and stderr into two pipes, records the sandbox's pids, filters what the job
+// writes into its log store (logs/capture.h) until both pipes close, waits for it and
+// writes DIR/exit.json (after the last line of the log). It does not depend on the server: a server
+// killed meanwhile finds the result in the folder when it starts again.
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "core/json.h"
 #include "exec/cgroup.h"
 #include "exec/executor.h"
+#include "logs/capture.h"
 
 namespace jz::exec {
 
@@ -65,10 +67,29 @@ int run_shim(const std::string& dir) {
            .ok()) {
     return 2;
   }
-  const int log = ::open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  int info[2];
-  if (log < 0 || ::pipe2(info, O_CLOEXEC) != 0) {
-    return finish(dir, {{"exit_code", -1}, {"error", "cannot open the job's log"}});
+  // The log filter is built before anything runs: a job whose policy cannot be applied
+  // does not run unfiltered.
+  logs::CaptureOptions co;
+  co.level = json::string_or(*spec, "log_level", "open");
+  co.policy = logs::default_policy(co.level);
+  if ((*spec).contains("log_policy")) {
+    auto p = logs::parse_policy((*spec)["log_policy"], false);
+    if (!p.ok()) {
+      return finish(dir, {{"exit_code", -1}, {"error", "the log policy: " + p.status().message()}});
+    }
+    co.policy = std::move(*p);
+  }
+  co.store_dir = dir + "/logs";
+  if (co.policy.keep_raw && co.policy.mode != logs::LogPolicy::Mode::kOpen)
+    co.raw_dir = dir + "/raw";
+  auto capture = logs::Capture::open(co);
+  if (!capture.ok()) {
+    return finish(dir, {{"exit_code", -1}, {"error", "the log: " + capture.status().message()}});
+  }
+  int out[2], err[2], info[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+      ::pipe2(info, O_CLOEXEC) != 0) {
+    return finish(dir, {{"exit_code", -1}, {"error", "cannot create the job's output pipes"}});
   }
   argv.insert(argv.begin() + 1, {"--info-fd", "3"});
   const pid_t child = ::fork();
@@ -77,8 +98,8 @@ int run_shim(const std::string& dir) {
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) ::signal(sig, SIG_DFL);
     const int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
     ::dup2(info[1], 3);
     // The sandbox joins the job's cgroups, the supervisor stays out: an OOM kill in the
     // job must not take the process that records it.
@@ -100,6 +121,8 @@ int run_shim(const std::string& dir) {
     ::_exit(127);
   }
   ::close(info[1]);
+  ::close(out[1]);
+  ::close(err[1]);
   std::string got;
   char buf[4096];
   for (;;) {
@@ -128,6 +151,8 @@ int run_shim(const std::string& dir) {
                                      {"started_at_ms", now_ms()}}),
                      0600, false, false);
   }
+  // Until the job's last process closes its output (the sandbox's end closes it).
+  Status logged = (*capture)->pump(out[0], err[0]);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
@@ -147,6 +172,7 @@ int run_shim(const std::string& dir) {
                  {"max_memory_bytes", u.max_memory_bytes},
                  {"cpu_usage_ms", u.cpu_usage_ms}};
   if (!parsed.is_object()) result["error"] = "the sandbox did not start (see the job's log)";
+  if (!logged.ok()) result["log_error"] = logged.message();
   return finish(dir, result);
 }
 

@@ -222,6 +222,16 @@ const std::vector<Migration>& migrations() {
        "  updated_at_ms BIGINT NOT NULL"
        ");",
        ""},
+      {8, "log_policies",
+       "CREATE TABLE log_policies ("
+       "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+       "  level TEXT NOT NULL,"
+       "  policy TEXT NOT NULL,"
+       "  updated_by TEXT NOT NULL,"
+       "  updated_at_ms BIGINT NOT NULL,"
+       "  PRIMARY KEY (project_id, level)"
+       ");",
+       ""},
   };
   return kAll;
 }

@@ -296,8 +296,8 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   TempDir data;
   std::filesystem::permissions(data.path(), std::filesystem::perms(0755));
   { std::ofstream(data.str() + "/labels.txt") << "cat\ndog\n"; }
-  ok({"dataset", "create", "runs", "labels", "--path", data.str(), "--level", "secret"});
-  EXPECT_TRUE(contains(ok({"dataset", "list", "runs"}), "secret"));
+  ok({"dataset", "create", "runs", "labels", "--path", data.str(), "--level", "internal"});
+  EXPECT_TRUE(contains(ok({"dataset", "list", "runs"}), "internal"));
   EXPECT_TRUE(contains(ok({"dataset", "files", "runs", "labels"}), "labels.txt"));
   // (-o json before the --: what follows it is the job's command)
   Json j = Json::parse(

@@ -382,6 +382,10 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     spec.read_only.push_back({d->path, "/data/" + name});
   }
   JZ_ASSIGN_OR_RETURN(JobSettings settings, jobs_.settings(j.project_id));
+  // The log filter of the strictest dataset's level (a job without data: open).
+  spec.log_level = strictest >= 2 ? "secret" : strictest == 1 ? "internal" : "open";
+  JZ_ASSIGN_OR_RETURN(auto policy, jobs_.log_policy(j.project_id, spec.log_level));
+  spec.log_policy = std::move(policy.policy);
   if (strictest >= 1) {
     spec.network = exec::Network::kNone;  // D1: internal and secret data never leave
   } else {

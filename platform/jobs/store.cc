@@ -377,4 +377,51 @@ Status JobStore::set_settings(const std::string& project_id, const JobSettings& 
   });
 }
 
+Result<JobStore::StoredLogPolicy> JobStore::log_policy(const std::string& project_id,
+                                                       const std::string& level) {
+  StoredLogPolicy out;
+  out.policy = logs::default_policy(level);
+  std::string text;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT policy, updated_by, updated_at_ms FROM "
+                                           "log_policies WHERE project_id = ? AND level = ?",
+                                           {project_id, level}));
+    if (!rows.empty()) {
+      text = rows[0].text(0);
+      out.updated_by = rows[0].text(1);
+      out.updated_at_ms = rows[0].integer(2);
+    }
+    return {};
+  }));
+  if (text.empty()) return out;
+  JZ_ASSIGN_OR_RETURN(Json j, json::parse(text, "stored log policy"));
+  // Stored policies were checked when they were set; parse again without compiling.
+  JZ_ASSIGN_OR_RETURN(out.policy, logs::parse_policy(j, false));
+  out.edited = true;
+  return out;
+}
+
+Status JobStore::set_log_policy(const std::string& project_id, const std::string& level,
+                                const logs::LogPolicy& policy, const std::string& by) {
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(
+        c.exec("DELETE FROM log_policies WHERE project_id = ? AND level = ?", {project_id, level})
+            .status());
+    return c
+        .exec(
+            "INSERT INTO log_policies (project_id, level, policy, updated_by, updated_at_ms) "
+            "VALUES (?, ?, ?, ?, ?)",
+            {project_id, level, json::dump(policy.to_json()), by, clock_.now_unix_ms()})
+        .status();
+  });
+}
+
+Status JobStore::reset_log_policy(const std::string& project_id, const std::string& level) {
+  return db_.with_conn([&](store::Conn& c) -> Status {
+    return c
+        .exec("DELETE FROM log_policies WHERE project_id = ? AND level = ?", {project_id, level})
+        .status();
+  });
+}
+
 }  // namespace jz::jobs

@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/id.h"
+#include "logs/policy.h"
 #include "platform/iam/events.h"
 #include "platform/jobs/spec.h"
 #include "store/database.h"
@@ -108,6 +109,20 @@ class JobStore {
 
   Result<JobSettings> settings(const std::string& project_id);
   Status set_settings(const std::string& project_id, const JobSettings& s);
+
+  // The log policy of a security level in a project: the data owners' edit, else the
+  // built-in one (logs/policy.h). `edited` says which.
+  struct StoredLogPolicy {
+    logs::LogPolicy policy;
+    bool edited = false;
+    std::string updated_by;
+    int64_t updated_at_ms = 0;
+  };
+  Result<StoredLogPolicy> log_policy(const std::string& project_id, const std::string& level);
+  Status set_log_policy(const std::string& project_id, const std::string& level,
+                        const logs::LogPolicy& policy, const std::string& by);
+  // Back to the built-in policy.
+  Status reset_log_policy(const std::string& project_id, const std::string& level);
 
  private:
   Status write_transition(store::Conn& c, const Job& before, const Transition& t,

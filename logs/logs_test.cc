@@ -1,0 +1,288 @@
+// Log policies, the leak filter, the segment store and capture.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "core/files.h"
+#include "logs/capture.h"
+#include "logs/filter.h"
+#include "logs/policy.h"
+#include "logs/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace jz::logs {
+namespace {
+
+LogPolicy policy_of(const std::string& text) {
+  auto j = json::parse(text);
+  EXPECT_TRUE(j.ok()) << text;
+  auto p = parse_policy(*j);
+  EXPECT_TRUE(p.ok()) << p.status().message();
+  return p.ok() ? *p : LogPolicy{};
+}
+
+std::vector<std::string> run(const LogPolicy& p, const std::string& text,
+                             std::map<std::string, Withheld>* withheld = nullptr) {
+  auto f = LogFilter::compile(p);
+  EXPECT_TRUE(f.ok()) << f.status().message();
+  std::vector<std::string> out;
+  (*f)->process_text(text, [&](std::string_view l) { out.emplace_back(l); });
+  if (withheld) *withheld = (*f)->withheld();
+  return out;
+}
+
+std::string error_of(const std::string& text) {
+  auto j = json::parse(text);
+  if (!j.ok()) return j.status().message();
+  auto p = parse_policy(*j);
+  return p.ok() ? "" : p.status().message();
+}
+
+TEST(LogPolicy, BadPoliciesAreRefusedWithTheFieldNamed) {
+  EXPECT_NE(error_of(R"({"mode":"grey"})").find("'mode'"), std::string::npos);
+  EXPECT_NE(error_of(R"({"mode":"open","colour":1})").find("'colour'"), std::string::npos);
+  EXPECT_NE(error_of(R"({"mode":"blacklist","rules":[{"name":"A","pattern":"x"}]})")
+                .find("rules[0].name"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"mode":"whitelist","rules":[{"name":"a","pattern":"x","action":"drop"}]})")
+                .find("blacklist rules only"),
+            std::string::npos);
+  // Back-references would not run in linear time: refused, naming the rule.
+  const std::string backref =
+      error_of(R"J({"mode":"blacklist","rules":[{"name":"twice","pattern":"(a+)\\1"}]})J");
+  EXPECT_NE(backref.find("rule 'twice'"), std::string::npos) << backref;
+  EXPECT_NE(error_of(R"J({"mode":"blacklist","rules":[{"name":"look","pattern":"a(?=b)"}]})J"), "");
+  EXPECT_NE(
+      error_of(R"({"mode":"blacklist","rules":[{"name":"all","pattern":"x*"}]})").find("empty"),
+      std::string::npos);
+  EXPECT_NE(error_of(R"({"mode":"blacklist","max_line_bytes":512,"detectors":{"long_line":1024}})")
+                .find("long_line"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          R"({"mode":"blacklist","rules":[{"name":"a","pattern":"x"},{"name":"a","pattern":"y"}]})")
+          .find("repeats"),
+      std::string::npos);
+  EXPECT_EQ(
+      error_of(R"({"mode":"blacklist","rules":[{"name":"a","pattern":"x","action":"redact"}]})"),
+      "");
+}
+
+TEST(LogPolicy, DefaultsCompileAndRoundTrip) {
+  for (const char* level : {"open", "internal", "secret"}) {
+    LogPolicy p = default_policy(level);
+    EXPECT_TRUE(compile_check(p).ok()) << level;
+    auto again = parse_policy(p.to_json());
+    ASSERT_TRUE(again.ok()) << level << ": " << again.status().message();
+    EXPECT_EQ(again->to_json(), p.to_json());
+  }
+  EXPECT_EQ(default_policy("secret").mode, LogPolicy::Mode::kWhitelist);
+  EXPECT_EQ(default_policy("internal").mode, LogPolicy::Mode::kBlacklist);
+  EXPECT_EQ(default_policy("open").mode, LogPolicy::Mode::kOpen);
+}
+
+TEST(LogFilter, BlacklistDropsAndRedacts) {
+  LogPolicy p = policy_of(R"({"mode":"blacklist","detectors":false,"rules":[
+    {"name":"path","pattern":"/data/[a-z]+/[^ ]+\\.jpg"},
+    {"name":"token","pattern":"token=[a-z0-9]+","action":"redact","ignore_case":true}]})");
+  std::map<std::string, Withheld> w;
+  auto out = run(p, "loading /data/faces/0001.jpg\nepoch 1 loss 0.5\nauth TOKEN=abc123 ok\n", &w);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], "epoch 1 loss 0.5");
+  EXPECT_EQ(out[1], "auth [redacted] ok");
+  EXPECT_EQ(w["rule:path"].lines, 1);
+  EXPECT_EQ(w["rule:path"].bytes, 28);
+  EXPECT_EQ(w["rule:token"].lines, 1);
+}
+
+TEST(LogFilter, WhitelistPassesOnlyWholeLineMatches) {
+  LogPolicy p = policy_of(R"({"mode":"whitelist","detectors":false,"rules":[
+    {"name":"loss","pattern":"epoch \\d+ loss [0-9.]+"},
+    {"name":"spaced","pattern":"a\\s+b"}]})");
+  std::map<std::string, Withheld> w;
+  // A line that only contains a whitelisted line is withheld; a pattern that could span
+  // a newline does not let the next line through.
+  auto out =
+      run(p, "epoch 1 loss 0.5\nxx epoch 2 loss 0.4\nepoch 3 loss 0.3 secret\na\nb\na  b\n\n", &w);
+  EXPECT_EQ(out, (std::vector<std::string>{"epoch 1 loss 0.5", "a  b"}));
+  EXPECT_EQ(w["whitelist"].lines, 5);
+}
+
+std::string lorem(size_t n) {
+  std::string s;
+  while (s.size() < n) s += "lorem ipsum ";
+  return s.substr(0, n);
+}
+
+TEST(LogFilter, DetectorsWithholdEncodedData) {
+  LogPolicy p = default_policy("internal");
+  const std::string b64(80, 'Q');
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"detector:base64", "x " + std::string(40, 'A') + std::string(40, 'z')},
+      {"detector:base64", "x " + std::string(70, '_') + " y"},
+      {"detector:hex", "dump " + std::string(70, 'f')},
+      {"detector:hex",
+       "ff d8 ff e0 00 10 4a 46 49 46 00 01 01 00 00 01 00 01 00 00 ff db 00 43 "
+       "00 08 06 06 07 06 05 08"},
+      {"detector:hex", R"(b'\x00\x10\x4a\x46\x49')"},
+      {"detector:image", R"(b'\xff\xd8\xff\xe0\x00\x10JFIF')"},
+      {"detector:numbers",
+       "pixels 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 "
+       "24 25 26 27 28 29 30 31 32 33"},
+      {"detector:data_uri", "see DATA:image/png;base64,AAAA"},
+      {"detector:image", "frame /9j/4AAQ"},
+      {"detector:image", "x iVBORw0KGgo"},
+      {"detector:binary", std::string("raw \xff\xd8\xff\xe0", 8)},
+      {"detector:image", "RIFF1234WEBP"},
+      {"detector:binary", std::string("a\x01z", 3)},
+      {"detector:entropy", "key Zx8Qw2Lp0Vn7Ty4Rm6Ks9Jd1Hf3Gb5Xc"},
+      {"detector:long_line", lorem(5000)},
+  };
+  for (const auto& [reason, line] : cases) {
+    std::map<std::string, Withheld> w;
+    auto out = run(p, line + "\nepoch 1 step 2 loss 0.25\n", &w);
+    EXPECT_EQ(out, std::vector<std::string>{"epoch 1 step 2 loss 0.25"}) << reason;
+    EXPECT_TRUE(w.count(reason)) << reason << ": " << line.substr(0, 60);
+  }
+  // Ordinary training output passes.
+  const std::string ok =
+      "\x1b[32mINFO\x1b[0m 2026-11-27 07:00:01 epoch 3/10 step 1200 loss 0.4321 lr 0.001\n"
+      "saving checkpoint to /job/output/ckpt-0003.pt (sha "
+      "3f2a9c1e8b7d6f5a4c3b2a1908f7e6d5c4b3a291)\n"
+      "Validation: mAP@0.5 = 0.8123, precision 0.91, recall 0.77\n"
+      "batch 16 x 3 x 640 x 640, workers 8, 12.3 it/s, ETA 01:22:10\n"
+      "这是一个中文日志行 loss=0.3\n";
+  std::map<std::string, Withheld> w;
+  EXPECT_EQ(run(p, ok, &w).size(), 5u) << (w.empty() ? "" : w.begin()->first);
+}
+
+TEST(LogFilter, PiecesOfAnOverLongLineAreWithheldTogether) {
+  LogPolicy p = policy_of(R"({"mode":"blacklist","max_line_bytes":256,
+    "detectors":{"long_line":200}})");
+  std::map<std::string, Withheld> w;
+  // 300 bytes: a 256-byte piece and a 44-byte continuation, both withheld.
+  auto out = run(p, lorem(300) + "\nshort\n", &w);
+  EXPECT_EQ(out, std::vector<std::string>{"short"});
+  EXPECT_EQ(w["detector:long_line"].lines, 2);
+}
+
+TEST(LogFilter, TotalCapWithholdsWhatComesAfterIt) {
+  LogPolicy p = policy_of(R"({"mode":"blacklist","detectors":false,"total_bytes":10})");
+  std::map<std::string, Withheld> w;
+  EXPECT_EQ(run(p, "abcd\nefgh\nijkl\nm\n", &w), (std::vector<std::string>{"abcd", "efgh"}));
+  EXPECT_EQ(w["cap:total"].lines, 2);
+}
+
+TEST(LogStore, AppendsReadsRangesTailsAndSearches) {
+  testing::TempDir dir;
+  const std::string d = dir.str() + "/log";
+  {
+    auto w = LogWriter::open(d);
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    for (int i = 1; i <= 5000; ++i) {
+      ASSERT_TRUE((*w)->append(1000 * i, i % 3 == 0 ? kStderr : 0,
+                               "line " + std::to_string(i) + std::string(100, '.'))
+                      .ok());
+    }
+  }
+  LogQuery q;
+  q.limit = 10;
+  auto page = read_log(d, q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->records.size(), 10u);
+  EXPECT_EQ(page->records[0].seq, 1);
+  EXPECT_EQ(page->next_seq, 11);
+  EXPECT_EQ(page->last_seq, 5000);
+  q.from_seq = 4000;
+  q.limit = 2;
+  page = read_log(d, q);
+  EXPECT_EQ(page->records[0].text.substr(0, 9), "line 4000");
+  q = {};
+  q.tail = 3;
+  page = read_log(d, q);
+  ASSERT_EQ(page->records.size(), 3u);
+  EXPECT_EQ(page->records[2].seq, 5000);
+  EXPECT_EQ(page->next_seq, 5001);
+  q = {};
+  q.since_us = 2000 * 1000;
+  q.until_us = 2002 * 1000;
+  page = read_log(d, q);
+  ASSERT_EQ(page->records.size(), 3u);
+  EXPECT_EQ(page->records[0].seq, 2000);
+  q = {};
+  q.regex = "^line 4[0-9]99\\.";
+  page = read_log(d, q);
+  ASSERT_EQ(page->records.size(), 10u);
+  q.stream = 1;
+  q.contains = "line 4";
+  q.regex = "";
+  page = read_log(d, q);
+  EXPECT_EQ(page->records.size(), 369u);  // multiples of 3 among 4, 40-49, 400-499, 4000-4999
+  q.regex = "(a";
+  EXPECT_FALSE(read_log(d, q).ok());
+
+  // A torn record at the end (a supervisor killed mid-write) is cut when the log is
+  // opened again, and appending goes on after the last whole record.
+  {
+    auto tail = read_file(d + "/seg-00000001.log");
+    ASSERT_TRUE(tail.ok());
+    ASSERT_TRUE(write_file(d + "/seg-00000001.log", tail->substr(0, tail->size() - 5), 0600).ok());
+    auto w = LogWriter::open(d);
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ((*w)->last_seq(), 4999);
+    ASSERT_TRUE((*w)->append(9000000, 0, "after").ok());
+  }
+  q = {};
+  q.tail = 1;
+  page = read_log(d, q);
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].seq, 5000);
+  EXPECT_EQ(page->records[0].text, "after");
+  // A missing folder is an empty log.
+  page = read_log(dir.str() + "/none", LogQuery{});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->records.empty());
+}
+
+TEST(LogCapture, CutsLinesKeepsStreamsApartAndCountsWithheld) {
+  testing::TempDir dir;
+  CaptureOptions o;
+  o.policy = policy_of(R"({"mode":"blacklist","max_line_bytes":256,"detectors":false,
+    "rules":[{"name":"secret","pattern":"SECRET"}]})");
+  o.store_dir = dir.str() + "/log";
+  o.raw_dir = dir.str() + "/raw";
+  auto c = Capture::open(o);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  // Lines arrive in arbitrary pieces; an unfinished line longer than the maximum goes out
+  // before its end arrives.
+  ASSERT_TRUE((*c)->feed(0, "hel", 1).ok());
+  ASSERT_TRUE((*c)->feed(1, "err 1\nSECRET x\n", 2).ok());
+  ASSERT_TRUE((*c)->feed(0, "lo\n" + std::string(600, 'x'), 3).ok());
+  ASSERT_TRUE((*c)->feed(0, "y\nlast", 4).ok());
+  ASSERT_TRUE((*c)->finish().ok());
+  auto page = read_log(o.store_dir, LogQuery{});
+  ASSERT_TRUE(page.ok());
+  std::vector<std::string> texts;
+  for (const auto& r : page->records) texts.push_back(r.text);
+  ASSERT_EQ(texts.size(), 6u);
+  EXPECT_EQ(texts[0], "err 1");
+  EXPECT_TRUE(page->records[0].flags & kStderr);
+  EXPECT_EQ(texts[1], "hello");
+  EXPECT_EQ(texts[2], std::string(256, 'x'));
+  EXPECT_TRUE(page->records[2].flags & kCut);
+  EXPECT_EQ(texts[4], std::string(88, 'x') + "y");
+  EXPECT_TRUE(page->records[4].flags & kContinued);
+  EXPECT_EQ(texts[5], "last");
+  auto raw = read_log(o.raw_dir, LogQuery{});
+  EXPECT_EQ(raw->records.size(), 7u);
+  auto stats = read_file(o.store_dir + "/stats.json");
+  ASSERT_TRUE(stats.ok());
+  auto j = json::parse(*stats);
+  EXPECT_EQ((*j)["withheld"]["rule:secret"]["lines"], 1);
+  EXPECT_EQ((*j)["input_lines"], 5);
+}
+
+}  // namespace
+}  // namespace jz::logs
