@@ -21,6 +21,7 @@
 #include "core/json.h"
 #include "core/subprocess.h"
 #include "tests/support/loopback_listener.h"
+#include "tests/support/platform_fixture.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -29,128 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-class Api {
- public:
-  Api(int port, std::string token) : cli_("127.0.0.1", port), token_(std::move(token)) {
-    cli_.set_read_timeout(30, 0);
-  }
-  Json call(const std::string& method, const std::string& path, const Json& body = nullptr,
-            int* status = nullptr) {
-    httplib::Headers h = {{"Authorization", "Bearer " + token_}};
-    httplib::Result r{nullptr, httplib::Error::Unknown};
-    const std::string text = body.is_null() ? "" : json::dump(body);
-    if (method == "GET") r = cli_.Get(path, h);
-    if (method == "POST") r = cli_.Post(path, h, text, "application/json");
-    if (method == "PUT") r = cli_.Put(path, h, text, "application/json");
-    if (method == "DELETE") r = cli_.Delete(path, h);
-    if (!r) {
-      ADD_FAILURE() << method << " " << path << ": no answer";
-      return nullptr;
-    }
-    if (status) *status = r->status;
-    if (!status && r->status >= 300) ADD_FAILURE() << method << " " << path << ": " << r->body;
-    Json j = Json::parse(r->body, nullptr, false);
-    return j.is_discarded() ? Json(r->body) : j;
-  }
-  std::string text(const std::string& path, int* status = nullptr) {
-    auto r = cli_.Get(path, {{"Authorization", "Bearer " + token_}});
-    if (status) *status = r ? r->status : 0;
-    return r ? r->body : "";
-  }
-
- private:
-  httplib::Client cli_;
-  std::string token_;
-};
-
-struct Platform {
-  testing::TempDir dir;
-  std::string data;
-  std::unique_ptr<testing::ServerProcess> server;
-  std::vector<std::string> extra;
-  std::map<std::string, std::string> env;
-
-  explicit Platform(std::vector<std::string> more = {},
-                    std::map<std::string, std::string> environment = {})
-      : env(std::move(environment)) {
-    // Job sandboxes run as an unprivileged user, who passes through the folders above
-    // the jobs folder.
-    fs::permissions(dir.path(), fs::perms(0711));
-    data = dir.str() + "/data";
-    extra = {"--set", "auth.password_hash_cost=minimum", "--set", "jobs.tick_ms=20"};
-    extra.insert(extra.end(), more.begin(), more.end());
-    start();
-  }
-  void start() {
-    auto s = testing::ServerProcess::start(data, extra, env);
-    if (!s.ok()) {
-      ADD_FAILURE() << s.status().message();
-      return;
-    }
-    server = std::move(*s);
-  }
-  Api admin() { return Api(server->port(), server->token()); }
-  // A user with a password, logged in.
-  Api user(const std::string& name) {
-    Api a = admin();
-    int status = 0;
-    a.call("POST", "/api/v1/users", {{"username", name}, {"password", "password-" + name}},
-           &status);
-    httplib::Client c("127.0.0.1", server->port());
-    auto r = c.Post("/api/v1/auth/login",
-                    json::dump(Json{{"username", name}, {"password", "password-" + name}}),
-                    "application/json");
-    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
-    return Api(server->port(), Json::parse(r->body)["token"].get<std::string>());
-  }
-  void project(const std::string& ws, const std::string& name,
-               const std::map<std::string, std::string>& members, const Json& quota = nullptr) {
-    Api a = admin();
-    int status = 0;
-    a.call("POST", "/api/v1/workspaces", {{"name", ws}}, &status);
-    a.call("POST", "/api/v1/workspaces/" + ws + "/projects", {{"name", name}});
-    for (const auto& [user, role] : members) {
-      a.call("POST", "/api/v1/projects/" + name + "/members", {{"username", user}, {"role", role}});
-    }
-    if (!quota.is_null()) a.call("PUT", "/api/v1/projects/" + name + "/quota", quota);
-  }
-};
-
-Json job(const std::string& name, const std::vector<std::string>& command, double cpu = 0.1,
-         int64_t memory_mib = 64) {
-  return {{"name", name},
-          {"command", command},
-          {"resources", {{"cpu", cpu}, {"memory_mib", memory_mib}}}};
-}
-
-// Waits until every job is in one of `states`; returns the jobs.
-std::map<std::string, Json> wait_states(Api& api, const std::string& project,
-                                        const std::vector<std::string>& ids,
-                                        const std::set<std::string>& states,
-                                        std::chrono::seconds limit = 120s) {
-  std::map<std::string, Json> out;
-  const auto until = std::chrono::steady_clock::now() + limit;
-  for (const auto& id : ids) {
-    for (;;) {
-      Json j = api.call("GET", "/api/v1/projects/" + project + "/jobs/" + id);
-      if (j.is_object() && states.count(json::string_or(j, "state"))) {
-        out[id] = j;
-        break;
-      }
-      if (std::chrono::steady_clock::now() > until) {
-        ADD_FAILURE() << "job " << id << " is still " << json::string_or(j, "state") << ": "
-                      << json::string_or(j, "message");
-        out[id] = j;
-        break;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-  }
-  return out;
-}
-
-const std::set<std::string> kTerminal = {"succeeded", "failed", "cancelled", "preempted", "lost"};
 
 TEST(Jobs, TwoHundredJobsInThreeProjectsNeverExceedTheirQuotas) {
   Platform p;
