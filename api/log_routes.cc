@@ -45,6 +45,8 @@ Result<logs::LogQuery> query_of(const httplib::Request& req, int64_t default_lim
   JZ_ASSIGN_OR_RETURN(q.tail, int_param(req, "tail", 0, 100000, 0));
   JZ_ASSIGN_OR_RETURN(q.since_us, time_param(req, "since"));
   JZ_ASSIGN_OR_RETURN(q.until_us, time_param(req, "until"));
+  // Times are shown to the millisecond: "until" takes in its whole millisecond.
+  if (q.until_us > 0) q.until_us += 999;
   if (req.has_param("stream")) {
     const std::string s = req.get_param_value("stream");
     if (s != "stdout" && s != "stderr") {

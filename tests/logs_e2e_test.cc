@@ -173,5 +173,135 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   EXPECT_EQ(status, 404);
 }
 
+
+// A job writes 1 GB of log lines as fast as it can through a blacklist with the
+// detectors on; every line the policy allows is in the store, once, in order.
+TEST(Logs, NoAllowedLineIsLostWhenAJobWritesAGigabyte) {
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.project("lab", "flood", {});
+  Api admin = p.admin();
+  admin.call("PUT", "/api/v1/projects/flood/log-policies/open",
+             {{"mode", "blacklist"}, {"rules", {{{"name", "drop"}, {"pattern", "DROP$"}}}}});
+  // 10^7 lines of 100 bytes; every 7th ends in DROP.
+  const std::string writer =
+      "import sys\n"
+      "out = sys.stdout.buffer\n"
+      "pad = 'x' * 49\n"
+      "for block in range(1000):\n"
+      "    lines = []\n"
+      "    for i in range(block * 10000, block * 10000 + 10000):\n"
+      "        tail = 'DROP' if i % 7 == 0 else 'KEEP'\n"
+      "        lines.append('%09d epoch 1 step %09d loss 0.1234 %s %s\\n' % (i, i, pad, tail))\n"
+      "    out.write(''.join(lines).encode())\n";
+  Json body = job("flood", {"/usr/bin/python3", "-c", writer}, 1, 256);
+  Json j = admin.call("POST", "/api/v1/projects/flood/jobs", body);
+  const std::string id = j["id"];
+  auto done = wait_states(admin, "flood", {id}, kTerminal, 600s);
+  ASSERT_EQ(done[id]["state"], "succeeded") << done[id].dump();
+
+  httplib::Client c("127.0.0.1", p.server->port());
+  c.set_read_timeout(300, 0);
+  int64_t next = 0, lines = 0, bytes = 0;
+  bool in_order = true;
+  std::string partial;
+  auto r = c.Get("/api/v1/projects/flood/jobs/" + id + "/logs/download",
+                 {{"Authorization", "Bearer " + p.server->token()}},
+                 [&](const char* data, size_t n) {
+                   bytes += static_cast<int64_t>(n);
+                   partial.append(data, n);
+                   size_t at = 0;
+                   for (size_t nl; (nl = partial.find('\n', at)) != std::string::npos; at = nl + 1) {
+                     // The next line the policy allows: skip multiples of 7.
+                     if (next % 7 == 0) ++next;
+                     const int64_t seen = std::strtoll(partial.c_str() + at, nullptr, 10);
+                     if (seen != next || partial.compare(nl - 4, 4, "KEEP") != 0) in_order = false;
+                     ++next;
+                     ++lines;
+                   }
+                   partial.erase(0, at);
+                   return true;
+                 });
+  ASSERT_TRUE(r) << "no answer";
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(partial.empty());
+  EXPECT_TRUE(in_order) << "a line is missing or out of order near " << next;
+  EXPECT_EQ(lines, 10000000 - 1428572);  // 10^7 minus the multiples of 7
+  Json stats = admin.call("GET", "/api/v1/projects/flood/jobs/" + id + "/logs/stats");
+  EXPECT_EQ(stats["input_bytes"], int64_t{1000000000});
+  EXPECT_EQ(stats["withheld"]["rule:drop"]["lines"], 1428572) << stats.dump();
+  EXPECT_EQ(stats["withheld"].size(), 1u) << stats.dump();
+}
+
+// Live follow over Server-Sent Events, tail, a time window, regex, search across jobs.
+TEST(Logs, FollowTailSearch) {
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.project("lab", "watch", {});
+  Api admin = p.admin();
+  Json j = admin.call(
+      "POST", "/api/v1/projects/watch/jobs",
+      job("slow", {"sh", "-c", "for i in 1 2 3 4 5; do echo step $i; sleep 0.3; done; echo oops >&2"}));
+  const std::string id = j["id"];
+  // Follow from the start: every line, then the end event, while the job runs.
+  httplib::Client c("127.0.0.1", p.server->port());
+  c.set_read_timeout(60, 0);
+  std::string events;
+  auto r = c.Get("/api/v1/projects/watch/jobs/" + id + "/logs?follow=true",
+                 {{"Authorization", "Bearer " + p.server->token()}},
+                 [&](const char* data, size_t n) {
+                   events.append(data, n);
+                   return true;
+                 });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_NE(events.find("\"text\":\"step " + std::to_string(i) + "\""), std::string::npos)
+        << events;
+  }
+  EXPECT_NE(events.find("\"stream\":\"stderr\""), std::string::npos);
+  EXPECT_NE(events.find("event: end"), std::string::npos) << events;
+  EXPECT_LT(events.find("step 5"), events.find("event: end"));
+  // Resuming after the third line sends the rest only.
+  std::string rest;
+  r = c.Get("/api/v1/projects/watch/jobs/" + id + "/logs?follow=true",
+            {{"Authorization", "Bearer " + p.server->token()}, {"Last-Event-ID", "3"}},
+            [&](const char* data, size_t n) {
+              rest.append(data, n);
+              return true;
+            });
+  EXPECT_EQ(rest.find("step 3"), std::string::npos);
+  EXPECT_NE(rest.find("step 4"), std::string::npos);
+
+  const std::string base = "/api/v1/projects/watch/jobs/" + id + "/logs";
+  EXPECT_EQ(admin.text(base + "?tail=2"), "step 5\noops\n");
+  EXPECT_EQ(admin.text(base + "?regex=%5Estep%20%5B24%5D%24"), "step 2\nstep 4\n");
+  EXPECT_EQ(admin.text(base + "?stream=stderr"), "oops\n");
+  EXPECT_EQ(admin.text(base + "?q=step%203"), "step 3\n");
+  Json page = admin.call("GET", base + "?format=json&from=2&limit=2");
+  ASSERT_EQ(page["items"].size(), 2u);
+  EXPECT_EQ(page["items"][0]["seq"], 2);
+  EXPECT_EQ(page["next_seq"], 4);
+  EXPECT_EQ(page["last_seq"], 6);
+  EXPECT_TRUE(page["complete"].is_boolean());
+  const std::string t = page["items"][1]["time"];
+  Json window = admin.call("GET", base + "?format=json&since=" + t + "&until=" + t);
+  ASSERT_GE(window["items"].size(), 1u);
+  EXPECT_EQ(window["items"][0]["text"], "step 3");
+  int status = 0;
+  admin.call("GET", base + "?regex=(unclosed", nullptr, &status);
+  EXPECT_EQ(status, 400);
+  admin.call("GET", base + "?since=yesterday", nullptr, &status);
+  EXPECT_EQ(status, 400);
+  // Search across the project's jobs.
+  Json other = admin.call("POST", "/api/v1/projects/watch/jobs", job("other", {"echo", "step 9"}));
+  wait_states(admin, "watch", {other["id"]}, kTerminal);
+  Json found = admin.call("GET", "/api/v1/projects/watch/logs/search?regex=step%20%5B59%5D");
+  ASSERT_EQ(found["items"].size(), 2u) << found.dump();
+  std::set<std::string> jobs_found;
+  for (const auto& it : found["items"]) jobs_found.insert(it["job_id"].get<std::string>());
+  EXPECT_EQ(jobs_found, (std::set<std::string>{id, other["id"]}));
+}
+
 }  // namespace
 }  // namespace jz
