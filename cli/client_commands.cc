@@ -843,8 +843,9 @@ void ClientCommands::job_commands(CLI::App& app) {
     std::vector<std::string> command, datasets, env;
     std::string gpus, cpu;
     int64_t memory_mib = 0, priority = 0, runtime_limit = 0, max_restarts = -1, port = 0,
-            timeout = 0, attempt = 0;
-    bool wait = false, not_preemptible = false;
+            timeout = 0, attempt = 0, tail = 0;
+    std::string grep, regex, since, until, stream;
+    bool wait = false, not_preemptible = false, follow = false, stats = false;
   };
   auto o = std::make_shared<JobOpts>();
   auto job_path = [o] {
@@ -977,18 +978,80 @@ void ClientCommands::job_commands(CLI::App& app) {
                   return {};
                 });
               }));
-  auto* logs =
-      leaf(*job, "logs", "Print a job's log (stdout and stderr)", [o, job_path](const Common& c) {
+  auto* logs = leaf(
+      *job, "logs",
+      "Print a job's log (stdout and stderr, as its dataset's log policy lets them through).\n"
+      "-f follows it live until the job ends. What the policy withheld is counted on stderr\n"
+      "(--stats prints the counts alone).",
+      [o, job_path](const Common& c) {
         return with_conn("job logs", c.server, true, [&](Conn& conn) -> Status {
+          std::vector<std::string> params;
+          if (o->attempt > 0) params.push_back("attempt=" + std::to_string(o->attempt));
+          if (o->stats) {
+            std::string path = job_path() + "/logs/stats";
+            if (!params.empty()) path += "?" + params[0];
+            JZ_ASSIGN_OR_RETURN(Json j, conn.api->call("GET", path));
+            show_object(c.output, j);
+            return {};
+          }
+          if (o->tail > 0) params.push_back("tail=" + std::to_string(o->tail));
+          if (!o->grep.empty()) params.push_back("q=" + url_encode(o->grep));
+          if (!o->regex.empty()) params.push_back("regex=" + url_encode(o->regex));
+          if (!o->since.empty()) params.push_back("since=" + url_encode(o->since));
+          if (!o->until.empty()) params.push_back("until=" + url_encode(o->until));
+          if (!o->stream.empty()) params.push_back("stream=" + url_encode(o->stream));
+          if (o->follow) params.push_back("follow=true");
           std::string path = job_path() + "/logs";
-          if (o->attempt > 0) path += "?attempt=" + std::to_string(o->attempt);
-          JZ_ASSIGN_OR_RETURN(std::string text, conn.api->get_text(path, "", nullptr));
-          std::cout << text << std::flush;
+          for (size_t i = 0; i < params.size(); ++i) path += (i ? "&" : "?") + params[i];
+          Json stats;
+          if (o->follow) {
+            JZ_RETURN_IF_ERROR(conn.api->stream(
+                path, [&](const std::string& event, const std::string& data) {
+                  auto j = json::parse(data, "log event");
+                  if (!j.ok()) return true;
+                  if (event == "line") {
+                    std::cout << json::string_or(*j, "text");
+                    if (!(*j)["cut"].is_boolean() || !(*j)["cut"].get<bool>()) std::cout << '\n';
+                    std::cout << std::flush;
+                  } else if (event == "end") {
+                    stats = (*j)["stats"];
+                    return false;
+                  }
+                  return true;
+                }));
+          } else {
+            JZ_ASSIGN_OR_RETURN(std::string text, conn.api->get_text(path, "", nullptr));
+            std::cout << text << std::flush;
+            std::string spath = job_path() + "/logs/stats";
+            if (o->attempt > 0) spath += "?attempt=" + std::to_string(o->attempt);
+            auto s = conn.api->call("GET", spath);
+            if (s.ok()) stats = *s;
+          }
+          // What the policy withheld: counts only (never content), on stderr.
+          if (stats.is_object() && stats["withheld"].is_object() && !stats["withheld"].empty()) {
+            int64_t lines = 0;
+            std::string by;
+            for (const auto& [reason, w] : stats["withheld"].items()) {
+              const int64_t n = w["lines"].is_number_integer() ? w["lines"].get<int64_t>() : 0;
+              lines += n;
+              by += (by.empty() ? "" : ", ") + reason + " " + std::to_string(n);
+            }
+            std::cerr << "jizhan: " << lines << " line(s) withheld by the "
+                      << json::string_or(stats, "level") << " log policy (" << by << ")\n";
+          }
           return {};
         });
       });
   add_id(logs);
   logs->add_option("--attempt", o->attempt, "An earlier attempt (default the latest)");
+  logs->add_flag("-f,--follow", o->follow, "Follow the log live until the job ends");
+  logs->add_option("--tail", o->tail, "Only the last N lines");
+  logs->add_option("--grep", o->grep, "Only lines containing this text");
+  logs->add_option("--regex", o->regex, "Only lines matching this RE2 expression");
+  logs->add_option("--since", o->since, "Lines from this time on (RFC 3339)");
+  logs->add_option("--until", o->until, "Lines up to this time (RFC 3339)");
+  logs->add_option("--stream", o->stream, "stdout or stderr only");
+  logs->add_flag("--stats", o->stats, "Print what passed and what was withheld, by reason");
   auto* cancel = leaf(
       *job, "cancel", "Cancel a job: SIGTERM to all its processes, SIGKILL after the grace period",
       [o, job_path](const Common& c) {
@@ -1090,6 +1153,60 @@ void ClientCommands::job_commands(CLI::App& app) {
           return {};
         });
       }));
+
+  // ---- log policies ----
+  auto* policy = app.add_subcommand(
+      "log-policy",
+      "What of a job's output reaches its log, per security level (data owners edit; "
+      "docs/LOGS.md)");
+  policy->require_subcommand(1);
+  struct PolicyOpts {
+    std::string project, level, file;
+  };
+  auto po = std::make_shared<PolicyOpts>();
+  auto policy_path = [po] {
+    return "/api/v1/projects/" + url_encode(po->project) + "/log-policies/" + url_encode(po->level);
+  };
+  auto add_level = [po](CLI::App* cmd) {
+    cmd->add_option("PROJECT", po->project, "Project")->required();
+    cmd->add_option("LEVEL", po->level, "open, internal or secret")
+        ->required()
+        ->check(CLI::IsMember({"open", "internal", "secret"}));
+  };
+  auto* pget = leaf(*policy, "get", "Show a level's policy (JSON)", [policy_path](const Common& c) {
+    return with_conn("log-policy get", c.server, true, [&](Conn& conn) -> Status {
+      JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("GET", policy_path()));
+      std::cout << out.dump(2) << "\n";
+      return {};
+    });
+  });
+  add_level(pget);
+  auto* pset = leaf(
+      *policy, "set",
+      "Replace a level's policy with a JSON document: {\"mode\": \"whitelist\", \"rules\": "
+      "[{\"name\": ..., \"pattern\": ...}], ...}",
+      [po, policy_path](const Common& c) {
+        return with_conn("log-policy set", c.server, true, [&](Conn& conn) -> Status {
+          std::ifstream in(po->file);
+          if (!in) return Status::not_found("cannot read --file '" + po->file + "'");
+          std::stringstream ss;
+          ss << in.rdbuf();
+          JZ_ASSIGN_OR_RETURN(Json body, json::parse(ss.str(), po->file));
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("PUT", policy_path(), &body));
+          std::cout << out.dump(2) << "\n";
+          return {};
+        });
+      });
+  add_level(pset);
+  pset->add_option("--file", po->file, "The policy (JSON)")->required();
+  add_level(leaf(*policy, "reset", "Back to the built-in policy of the level",
+                 [policy_path](const Common& c) {
+                   return with_conn("log-policy reset", c.server, true, [&](Conn& conn) -> Status {
+                     JZ_RETURN_IF_ERROR(conn.api->call("DELETE", policy_path()).status());
+                     std::cout << "reset\n";
+                     return {};
+                   });
+                 }));
 }
 
 }  // namespace jz::cli

@@ -147,7 +147,8 @@ Json LogRecord::to_json() const {
           {"time", format_rfc3339(Clock::WallTime(std::chrono::microseconds(time_us)))},
           {"stream", (flags & kStderr) ? "stderr" : "stdout"},
           {"text", text},
-          {"continued", (flags & kContinued) != 0}};
+          {"continued", (flags & kContinued) != 0},
+          {"cut", (flags & kCut) != 0}};
 }
 
 // ---- writer ----

@@ -309,6 +309,27 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   EXPECT_EQ(j["state"], "succeeded") << j.dump();
   const std::string id = j["id"];
   EXPECT_EQ(ok({"job", "logs", "runs", id}), "2\ncli\n");
+  EXPECT_EQ(ok({"job", "logs", "runs", id, "--tail", "1"}), "cli\n");
+  EXPECT_EQ(ok({"job", "logs", "runs", id, "--grep", "2"}), "2\n");
+  // A data owner's policy for the level: a blacklist rule; the developer sees the count.
+  {
+    std::ofstream(data.str() + "/policy.json")
+        << R"({"mode":"blacklist","rules":[{"name":"who","pattern":"^cli$"}]})";
+  }
+  EXPECT_TRUE(contains(ok({"log-policy", "set", "runs", "internal", "--file",
+                           data.str() + "/policy.json"}),
+                       "\"edited\": true"));
+  auto bad_policy = cli({"log-policy", "set", "runs", "internal", "--file", "/nonexistent"});
+  EXPECT_EQ(bad_policy.exit_code, 1);
+  Json redacted = Json::parse(ok({"job", "submit", "runs", "--dataset", "labels", "--cpu", "0.1",
+                                "--env", "WHO=cli", "--wait", "-o", "json", "--", "sh", "-c",
+                                "echo kept; echo $WHO"}));
+  auto filtered = cli({"job", "logs", "runs", redacted["id"], "-f"});
+  EXPECT_EQ(filtered.out, "kept\n");
+  EXPECT_TRUE(contains(filtered.err, "1 line(s) withheld") && contains(filtered.err, "rule:who"))
+      << filtered.err;
+  EXPECT_TRUE(contains(ok({"job", "logs", "runs", redacted["id"], "--stats"}), "rule:who"));
+  EXPECT_TRUE(contains(ok({"log-policy", "reset", "runs", "internal"}), "reset"));
   const std::string list = ok({"job", "list", "runs"});
   EXPECT_TRUE(contains(list, id) && contains(list, "succeeded")) << list;
   const std::string history = ok({"job", "history", "runs", id});
