@@ -170,19 +170,25 @@ void add_log_routes(RouteHost& host, const PlatformServices& services) {
             auto page = logs::read_log(logs_dir, *q);
             if (!page.ok()) return h->send_error(res, page.status());
             const bool ended = jobs::is_terminal(j.state) || exists(dir + "/exit.json");
+            // A log that retention removed says so (logs.retention_days, _mib).
+            auto expired = read_file(dir + "/logs-expired.json");
             if (format == "text") {
+              if (expired.ok()) res.set_header("X-Jizhan-Log-Expired", *expired);
               res.set_header("X-Jizhan-Next-Seq", std::to_string(page->next_seq));
               res.set_header("X-Jizhan-Last-Seq", std::to_string(page->last_seq));
               return res.set_content(logs::render_text(page->records), "text/plain; charset=utf-8");
             }
             Json items = Json::array();
             for (const auto& r : page->records) items.push_back(r.to_json());
-            return h->send_json(res, 200,
-                                {{"items", items},
-                                 {"next_seq", page->next_seq},
-                                 {"last_seq", page->last_seq},
-                                 {"complete", ended && page->next_seq > page->last_seq},
-                                 {"stats", stats_of(dir)}});
+            return h->send_json(
+                res, 200,
+                {{"items", items},
+                 {"next_seq", page->next_seq},
+                 {"last_seq", page->last_seq},
+                 {"complete", ended && page->next_seq > page->last_seq},
+                 {"stats", stats_of(dir)},
+                 {"expired",
+                  expired.ok() ? json::parse(*expired).value_or(Json(nullptr)) : Json(nullptr)}});
           }
           // Live follow (Server-Sent Events): "line" events (id = seq; Last-Event-ID
           // resumes), then one "end" event with the stats once the run ended and every

@@ -1005,8 +1005,8 @@ void ClientCommands::job_commands(CLI::App& app) {
           for (size_t i = 0; i < params.size(); ++i) path += (i ? "&" : "?") + params[i];
           Json stats;
           if (o->follow) {
-            JZ_RETURN_IF_ERROR(conn.api->stream(
-                path, [&](const std::string& event, const std::string& data) {
+            JZ_RETURN_IF_ERROR(
+                conn.api->stream(path, [&](const std::string& event, const std::string& data) {
                   auto j = json::parse(data, "log event");
                   if (!j.ok()) return true;
                   if (event == "line") {
@@ -1181,22 +1181,22 @@ void ClientCommands::job_commands(CLI::App& app) {
     });
   });
   add_level(pget);
-  auto* pset = leaf(
-      *policy, "set",
-      "Replace a level's policy with a JSON document: {\"mode\": \"whitelist\", \"rules\": "
-      "[{\"name\": ..., \"pattern\": ...}], ...}",
-      [po, policy_path](const Common& c) {
-        return with_conn("log-policy set", c.server, true, [&](Conn& conn) -> Status {
-          std::ifstream in(po->file);
-          if (!in) return Status::not_found("cannot read --file '" + po->file + "'");
-          std::stringstream ss;
-          ss << in.rdbuf();
-          JZ_ASSIGN_OR_RETURN(Json body, json::parse(ss.str(), po->file));
-          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("PUT", policy_path(), &body));
-          std::cout << out.dump(2) << "\n";
-          return {};
-        });
-      });
+  auto* pset =
+      leaf(*policy, "set",
+           "Replace a level's policy with a JSON document: {\"mode\": \"whitelist\", \"rules\": "
+           "[{\"name\": ..., \"pattern\": ...}], ...}",
+           [po, policy_path](const Common& c) {
+             return with_conn("log-policy set", c.server, true, [&](Conn& conn) -> Status {
+               std::ifstream in(po->file);
+               if (!in) return Status::not_found("cannot read --file '" + po->file + "'");
+               std::stringstream ss;
+               ss << in.rdbuf();
+               JZ_ASSIGN_OR_RETURN(Json body, json::parse(ss.str(), po->file));
+               JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("PUT", policy_path(), &body));
+               std::cout << out.dump(2) << "\n";
+               return {};
+             });
+           });
   add_level(pset);
   pset->add_option("--file", po->file, "The policy (JSON)")->required();
   add_level(leaf(*policy, "reset", "Back to the built-in policy of the level",

@@ -192,6 +192,9 @@ int run_server(const ConfigSources& sources) {
     jobs::RunnerOptions ro;
     ro.grace = settings->jobs_grace;
     ro.tick = settings->jobs_tick;
+    ro.jobs_dir = settings->jobs_dir;
+    ro.log_retention_age = settings->log_retention_age;
+    ro.log_retention_bytes = settings->log_retention_bytes;
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
                                                tenancy, *executor, logger, ro);
   }

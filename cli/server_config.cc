@@ -127,13 +127,18 @@ const ConfigSchema& server_schema() {
                    "false: the server serves the API only."});
     s.add({.name = "jobs.dir",
            .default_value = "",
-           .help = "Folder of the jobs' folders (work, output, log). Default DATA_DIR/jobs."});
+           .help = "Folder of the jobs' folders (work, output, logs). Default DATA_DIR/jobs."});
     s.add(integer("jobs.grace_period_s", "10", 0, 3600,
                   "Seconds between SIGTERM and SIGKILL when a job is cancelled, preempted or "
                   "runs past its limit."));
     s.add(integer("jobs.tick_ms", "100", 10, 10000,
                   "How often the job runner looks at jobs and runs a scheduling cycle when "
                   "nothing wakes it sooner."));
+    s.add(integer("logs.retention_days", "30", 0, 36500,
+                  "Days the logs of an ended job run are kept (0: no age limit)."));
+    s.add(integer("logs.retention_mib", "51200", 0, int64_t{1} << 40,
+                  "MiB that the logs of ended job runs may take in all; the oldest go first "
+                  "(0: no size limit)."));
     s.add({.name = "datasets.roots",
            .default_value = "",
            .help = "Folders under which data owners may register datasets, separated by ':'. "
@@ -228,6 +233,8 @@ Result<ServerSettings> server_settings(const Config& c) {
   if (s.jobs_dir.empty()) s.jobs_dir = s.data_dir + "/jobs";
   s.jobs_grace = std::chrono::seconds(c.get_int("jobs.grace_period_s"));
   s.jobs_tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
+  s.log_retention_age = std::chrono::hours(24 * c.get_int("logs.retention_days"));
+  s.log_retention_bytes = c.get_int("logs.retention_mib") << 20;
   const std::string roots = c.get_string("datasets.roots");
   for (size_t pos = 0; pos <= roots.size();) {
     size_t next = roots.find(':', pos);

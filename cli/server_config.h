@@ -36,6 +36,8 @@ struct ServerSettings {
   std::string jobs_dir;
   std::chrono::seconds jobs_grace{10};
   std::chrono::milliseconds jobs_tick{100};
+  std::chrono::seconds log_retention_age{std::chrono::hours(24 * 30)};
+  int64_t log_retention_bytes = int64_t{50} << 30;
   std::vector<std::string> dataset_roots;
   int virtual_gpus = 0;
   int64_t virtual_gpu_memory_mib = 16384;

@@ -1,5 +1,7 @@
 // Log policies, the leak filter, the segment store and capture.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -9,6 +11,7 @@
 #include "logs/capture.h"
 #include "logs/filter.h"
 #include "logs/policy.h"
+#include "logs/retention.h"
 #include "logs/store.h"
 #include "tests/support/temp_dir.h"
 
@@ -282,6 +285,56 @@ TEST(LogCapture, CutsLinesKeepsStreamsApartAndCountsWithheld) {
   auto j = json::parse(*stats);
   EXPECT_EQ((*j)["withheld"]["rule:secret"]["lines"], 1);
   EXPECT_EQ((*j)["input_lines"], 5);
+}
+
+}  // namespace
+}  // namespace jz::logs
+
+namespace jz::logs {
+namespace {
+
+// Four ended runs (1, 2, 3 and 40 days ago) and a running one, 30 days and 2 logs' worth
+// of bytes kept: the 40-day one goes for its age, the 3-day one for size; the running
+// one and the two newest stay.
+TEST(LogRetention, AgeThenSizeOldestFirstNeverARunningJob) {
+  testing::TempDir dir;
+  const auto now = std::chrono::system_clock::now();
+  auto run = [&](const std::string& name, int days_ago, bool ended) {
+    const std::string d = dir.str() + "/" + name;
+    ASSERT_EQ(::mkdir(d.c_str(), 0700), 0);
+    auto w = LogWriter::open(d + "/logs");
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->append(1, 0, std::string(1000, 'x')).ok());
+    ASSERT_TRUE((*w)->flush().ok());
+    if (ended) {
+      ASSERT_TRUE(write_file(d + "/exit.json", "{}", 0600).ok());
+      const auto t = std::chrono::system_clock::to_time_t(now - std::chrono::hours(24 * days_ago));
+      struct timespec times[2] = {{t, 0}, {t, 0}};
+      ASSERT_EQ(::utimensat(AT_FDCWD, (d + "/exit.json").c_str(), times, 0), 0);
+    }
+  };
+  run("a", 40, true);
+  run("b", 3, true);
+  run("c", 2, true);
+  run("d", 1, true);
+  run("running", 90, false);
+  const int64_t one = log_size(dir.str() + "/a/logs");
+  auto r = apply_retention(dir.str(), std::chrono::hours(24 * 30), 2 * one, now);
+  EXPECT_EQ(r.removed_by_age, 1);
+  EXPECT_EQ(r.removed_by_size, 1);
+  EXPECT_EQ(r.bytes_kept, 2 * one);
+  for (const char* gone : {"a", "b"}) {
+    EXPECT_NE(::access((dir.str() + "/" + gone + "/logs").c_str(), F_OK), 0) << gone;
+    auto why = read_file(dir.str() + "/" + gone + "/logs-expired.json");
+    ASSERT_TRUE(why.ok()) << gone;
+    EXPECT_NE(why->find(std::string(gone) == "a" ? "age" : "size"), std::string::npos);
+  }
+  for (const char* kept : {"c", "d", "running"}) {
+    EXPECT_EQ(::access((dir.str() + "/" + kept + "/logs").c_str(), F_OK), 0) << kept;
+  }
+  // Nothing more to do a second time.
+  r = apply_retention(dir.str(), std::chrono::hours(24 * 30), 2 * one, now);
+  EXPECT_EQ(r.removed_by_age + r.removed_by_size, 0);
 }
 
 }  // namespace

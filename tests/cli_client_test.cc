@@ -316,14 +316,14 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
     std::ofstream(data.str() + "/policy.json")
         << R"({"mode":"blacklist","rules":[{"name":"who","pattern":"^cli$"}]})";
   }
-  EXPECT_TRUE(contains(ok({"log-policy", "set", "runs", "internal", "--file",
-                           data.str() + "/policy.json"}),
-                       "\"edited\": true"));
+  EXPECT_TRUE(
+      contains(ok({"log-policy", "set", "runs", "internal", "--file", data.str() + "/policy.json"}),
+               "\"edited\": true"));
   auto bad_policy = cli({"log-policy", "set", "runs", "internal", "--file", "/nonexistent"});
   EXPECT_EQ(bad_policy.exit_code, 1);
-  Json redacted = Json::parse(ok({"job", "submit", "runs", "--dataset", "labels", "--cpu", "0.1",
-                                "--env", "WHO=cli", "--wait", "-o", "json", "--", "sh", "-c",
-                                "echo kept; echo $WHO"}));
+  Json redacted = Json::parse(
+      ok({"job", "submit", "runs", "--dataset", "labels", "--cpu", "0.1", "--env", "WHO=cli",
+          "--wait", "-o", "json", "--", "sh", "-c", "echo kept; echo $WHO"}));
   auto filtered = cli({"job", "logs", "runs", redacted["id"], "-f"});
   EXPECT_EQ(filtered.out, "kept\n");
   EXPECT_TRUE(contains(filtered.err, "1 line(s) withheld") && contains(filtered.err, "rule:who"))

@@ -83,8 +83,9 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   Api olga = p.user("olga");
   Api dev = p.user("dev");
   for (const char* name : {"strict", "blacklist", "builtin"}) {
-    olga.call("POST", std::string("/api/v1/projects/") + name + "/datasets",
-              {{"name", "faces"}, {"path", data_root.str() + "/faces"}, {"security_level", "secret"}});
+    olga.call(
+        "POST", std::string("/api/v1/projects/") + name + "/datasets",
+        {{"name", "faces"}, {"path", data_root.str() + "/faces"}, {"security_level", "secret"}});
   }
   olga.call("PUT", "/api/v1/projects/strict/log-policies/secret",
             {{"mode", "whitelist"},
@@ -110,8 +111,8 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
                        std::to_string(t), "/data/faces/face.png"},
                       0.2, 128);
       body["datasets"] = {"faces"};
-      ids[project].push_back(dev.call("POST", std::string("/api/v1/projects/") + project + "/jobs",
-                                      body)["id"]);
+      ids[project].push_back(
+          dev.call("POST", std::string("/api/v1/projects/") + project + "/jobs", body)["id"]);
     }
   }
   testing::TempDir scratch;
@@ -173,7 +174,6 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   EXPECT_EQ(status, 404);
 }
 
-
 // A job writes 1 GB of log lines as fast as it can through a blacklist with the
 // detectors on; every line the policy allows is in the store, once, in order.
 TEST(Logs, NoAllowedLineIsLostWhenAJobWritesAGigabyte) {
@@ -205,23 +205,23 @@ TEST(Logs, NoAllowedLineIsLostWhenAJobWritesAGigabyte) {
   int64_t next = 0, lines = 0, bytes = 0;
   bool in_order = true;
   std::string partial;
-  auto r = c.Get("/api/v1/projects/flood/jobs/" + id + "/logs/download",
-                 {{"Authorization", "Bearer " + p.server->token()}},
-                 [&](const char* data, size_t n) {
-                   bytes += static_cast<int64_t>(n);
-                   partial.append(data, n);
-                   size_t at = 0;
-                   for (size_t nl; (nl = partial.find('\n', at)) != std::string::npos; at = nl + 1) {
-                     // The next line the policy allows: skip multiples of 7.
-                     if (next % 7 == 0) ++next;
-                     const int64_t seen = std::strtoll(partial.c_str() + at, nullptr, 10);
-                     if (seen != next || partial.compare(nl - 4, 4, "KEEP") != 0) in_order = false;
-                     ++next;
-                     ++lines;
-                   }
-                   partial.erase(0, at);
-                   return true;
-                 });
+  auto r =
+      c.Get("/api/v1/projects/flood/jobs/" + id + "/logs/download",
+            {{"Authorization", "Bearer " + p.server->token()}}, [&](const char* data, size_t n) {
+              bytes += static_cast<int64_t>(n);
+              partial.append(data, n);
+              size_t at = 0;
+              for (size_t nl; (nl = partial.find('\n', at)) != std::string::npos; at = nl + 1) {
+                // The next line the policy allows: skip multiples of 7.
+                if (next % 7 == 0) ++next;
+                const int64_t seen = std::strtoll(partial.c_str() + at, nullptr, 10);
+                if (seen != next || partial.compare(nl - 4, 4, "KEEP") != 0) in_order = false;
+                ++next;
+                ++lines;
+              }
+              partial.erase(0, at);
+              return true;
+            });
   ASSERT_TRUE(r) << "no answer";
   EXPECT_EQ(r->status, 200);
   EXPECT_TRUE(partial.empty());
@@ -241,18 +241,19 @@ TEST(Logs, FollowTailSearch) {
   Api admin = p.admin();
   Json j = admin.call(
       "POST", "/api/v1/projects/watch/jobs",
-      job("slow", {"sh", "-c", "for i in 1 2 3 4 5; do echo step $i; sleep 0.3; done; echo oops >&2"}));
+      job("slow",
+          {"sh", "-c", "for i in 1 2 3 4 5; do echo step $i; sleep 0.3; done; echo oops >&2"}));
   const std::string id = j["id"];
   // Follow from the start: every line, then the end event, while the job runs.
   httplib::Client c("127.0.0.1", p.server->port());
   c.set_read_timeout(60, 0);
   std::string events;
-  auto r = c.Get("/api/v1/projects/watch/jobs/" + id + "/logs?follow=true",
-                 {{"Authorization", "Bearer " + p.server->token()}},
-                 [&](const char* data, size_t n) {
-                   events.append(data, n);
-                   return true;
-                 });
+  auto r =
+      c.Get("/api/v1/projects/watch/jobs/" + id + "/logs?follow=true",
+            {{"Authorization", "Bearer " + p.server->token()}}, [&](const char* data, size_t n) {
+              events.append(data, n);
+              return true;
+            });
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   for (int i = 1; i <= 5; ++i) {

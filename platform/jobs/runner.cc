@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "logs/retention.h"
+
 namespace jz::jobs {
 
 namespace {
@@ -495,6 +497,15 @@ void JobRunner::tick() {
   handle_cancels();
   poll_active(now);
   for (const auto& d : engine_.cycle(now)) apply(d, now);
+  if (!options_.jobs_dir.empty() && now >= next_retention_ms_) {
+    next_retention_ms_ = now + 60000;
+    auto r = logs::apply_retention(options_.jobs_dir, options_.log_retention_age,
+                                   options_.log_retention_bytes, clock_.now());
+    if (r.removed_by_age + r.removed_by_size > 0) {
+      logger_->info("log retention: removed {} run logs by age and {} by size ({} bytes)",
+                    r.removed_by_age, r.removed_by_size, r.bytes_freed);
+    }
+  }
   Json nodes = Json::array();
   const exec::MachineInfo& m = executor_.machine();
   Json gpus = Json::array();

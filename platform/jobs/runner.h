@@ -43,6 +43,10 @@ struct RunnerOptions {
   std::chrono::milliseconds quota_refresh{2000};
   sched::Policy policy = sched::Policy::kBinpack;
   std::string pool = "default";
+  // Log retention (logs/retention.h) over jobs_dir, checked every minute; 0: no limit.
+  std::string jobs_dir;
+  std::chrono::seconds log_retention_age{std::chrono::hours(24 * 30)};
+  int64_t log_retention_bytes = int64_t{50} << 30;
 };
 
 class JobRunner {
@@ -64,6 +68,7 @@ class JobRunner {
   exec::Executor& executor() { return executor_; }
 
  private:
+  int64_t next_retention_ms_ = 0;
   struct Active {
     std::string id, run_id, project_id, kind;
     int64_t seq = 0;

@@ -112,7 +112,7 @@ struct Platform {
 };
 
 inline Json job(const std::string& name, const std::vector<std::string>& command, double cpu = 0.1,
-         int64_t memory_mib = 64) {
+                int64_t memory_mib = 64) {
   return {{"name", name},
           {"command", command},
           {"resources", {{"cpu", cpu}, {"memory_mib", memory_mib}}}};
@@ -120,9 +120,9 @@ inline Json job(const std::string& name, const std::vector<std::string>& command
 
 // Waits until every job is in one of `states`; returns the jobs.
 inline std::map<std::string, Json> wait_states(Api& api, const std::string& project,
-                                        const std::vector<std::string>& ids,
-                                        const std::set<std::string>& states,
-                                        std::chrono::seconds limit = 120s) {
+                                               const std::vector<std::string>& ids,
+                                               const std::set<std::string>& states,
+                                               std::chrono::seconds limit = 120s) {
   std::map<std::string, Json> out;
   const auto until = std::chrono::steady_clock::now() + limit;
   for (const auto& id : ids) {
@@ -144,6 +144,7 @@ inline std::map<std::string, Json> wait_states(Api& api, const std::string& proj
   return out;
 }
 
-inline const std::set<std::string> kTerminal = {"succeeded", "failed", "cancelled", "preempted", "lost"};
+inline const std::set<std::string> kTerminal = {"succeeded", "failed", "cancelled", "preempted",
+                                                "lost"};
 
 }  // namespace jz
