@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "logs/classes.h"
+
 namespace jz::logs {
 
 namespace {
@@ -25,9 +27,8 @@ enum Detector : int {
 const char* const kDetectorNames[kDetectorCount] = {"base64", "hex",    "numbers", "data_uri",
                                                     "image",  "binary", "entropy", "long_line"};
 
-// Pattern ids: rules are 0..n-1; detectors start here; the entropy trigger is one more.
+// Pattern ids: rules are 0..n-1; detectors start here.
 constexpr unsigned kDetectorBase = 1u << 20;
-constexpr unsigned kEntropyTrigger = kDetectorBase + 1000;
 
 struct Pattern {
   std::string expr;
@@ -43,19 +44,12 @@ std::vector<Pattern> detector_patterns(const Detectors& d) {
     out.push_back({std::move(expr), flags, kDetectorBase + kind,
                    std::string("detector ") + kDetectorNames[kind]});
   };
-  const std::string b64 = std::to_string(d.base64_min);
-  add(kBase64, "[A-Za-z0-9+/]{" + b64 + ",}");
-  add(kBase64, "[A-Za-z0-9_-]{" + b64 + ",}");
   // Base64 in groups of four with blanks between (the same data, spread out).
   const std::string g4 = "[A-Za-z0-9+/=_-]{4}";
   add(kBase64, g4 + "(?:[ \\t]+" + g4 + "){" + std::to_string(d.base64_min / 4 - 1) + ",}");
-  add(kHex, "[0-9A-Fa-f]{" + std::to_string(d.hex_min) + ",}");
   add(kHex, "[0-9A-Fa-f]{2}(?:[ :,-][0-9A-Fa-f]{2}){" + std::to_string(d.hex_min / 2 - 1) + ",}");
   add(kHex, "(?:[0-9a-fA-F]{4} ){8}");      // xxd
   add(kHex, "(?:\\\\x[0-9A-Fa-f]{2}){4}");  // Python's bytes repr: \xff\xd8...
-  const std::string num = "[-+]?[0-9]+(?:\\.[0-9]+)?";
-  add(kNumbers,
-      num + "(?:[ \\t]*[,;|\\t ][ \\t]*" + num + "){" + std::to_string(d.numbers_min - 1) + ",}");
   add(kDataUri, "data:[a-z0-9.+/=;-]{0,100},", HS_FLAG_CASELESS);
   // Image signatures: base64 and base64url, hex, raw, escaped.
   for (const char* s : {"/9j/", "_9j_", "iVBORw0KGgo", "R0lGOD", "UklGR"}) add(kImage, s);
@@ -67,12 +61,8 @@ std::vector<Pattern> detector_patterns(const Detectors& d) {
   add(kImage, "\\x89PNG\\r\\n");
   add(kImage, "GIF8[79]a");
   add(kImage, "RIFF.{4}WEBP", HS_FLAG_DOTALL);
-  // Control bytes other than tab, carriage return and escape (colours), bytes that never
-  // occur in UTF-8, and continuation bytes without a lead byte.
-  add(kBinary, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1a\\x1c-\\x1f\\x7f\\xc0\\xc1\\xf5-\\xff]");
-  add(kBinary, "(?:^|[\\x00-\\x7f])[\\x80-\\xbf]", HS_FLAG_MULTILINE);
-  out.push_back(
-      {"[^\\s]{" + std::to_string(d.entropy_min) + ",}", 0, kEntropyTrigger, "detector entropy"});
+  // Runs of a class of bytes (base64, hex, numbers, long tokens, control bytes, UTF-8)
+  // are found by logs/classes.h, not here.
   return out;
 }
 
@@ -136,7 +126,7 @@ struct LogFilter::Impl {
   const std::vector<LineRef>* lines = nullptr;
   size_t cursor = 0;
   std::vector<uint32_t> verdict;  // 0 = none yet, else 1 + reason
-  std::vector<uint8_t> allowed, entropy;
+  std::vector<uint8_t> allowed, flags;
   struct Span {
     size_t line;
     uint32_t from, to;
@@ -170,9 +160,7 @@ struct LogFilter::Impl {
     if (to == 0) return 0;
     const size_t i = self->line_of(to - 1);
     const LineRef& l = (*self->lines)[i];
-    if (id == kEntropyTrigger) {
-      self->entropy[i] = 1;
-    } else if (id >= kDetectorBase) {
+    if (id >= kDetectorBase) {
       if (!self->verdict[i])
         self->verdict[i] = static_cast<uint32_t>(1 + self->detector_reason + (id - kDetectorBase));
     } else if (self->whitelist) {
@@ -228,7 +216,12 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
   const bool filtered = policy_.mode != LogPolicy::Mode::kOpen;
   if (filtered) {
     m.allowed.assign(n, 0);
-    m.entropy.assign(n, 0);
+    m.flags.assign(n, 0);
+    if (policy_.detectors.enabled) {
+      const Detectors& dd = policy_.detectors;
+      flag_lines(block, lines, std::min({dd.base64_min, dd.hex_min, dd.entropy_min}),
+                 2 * dd.numbers_min - 1, m.flags.data());
+    }
     if (m.db && !block.empty()) {
       hs_scan(m.db, block.data(), static_cast<unsigned>(block.size()), 0, m.scratch,
               &Impl::on_match, &m);
@@ -252,18 +245,29 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
         reason = m.detector_reason + kLongLine;
       }
       if (reason == SIZE_MAX && m.whitelist && !m.allowed[i]) reason = m.whitelist_reason;
-      if (reason == SIZE_MAX && m.entropy[i]) {
-        // Tokens (runs without blanks) long enough to check.
-        size_t a = 0;
-        while (a < text.size() && reason == SIZE_MAX) {
-          while (a < text.size() && std::isspace(static_cast<unsigned char>(text[a]))) ++a;
-          size_t b = a;
-          while (b < text.size() && !std::isspace(static_cast<unsigned char>(text[b]))) ++b;
-          if (static_cast<int>(b - a) >= d.entropy_min &&
-              entropy_bits(text.substr(a, b - a)) >= d.entropy_bits) {
-            reason = m.detector_reason + kEntropy;
+      const uint8_t f = d.enabled ? m.flags[i] : 0;
+      if (reason == SIZE_MAX && f) {
+        if ((f & kControl) || ((f & kNonAscii) && !valid_utf8(text))) {
+          reason = m.detector_reason + kBinary;
+        } else if ((f & kNumberRun) && has_number_run(text, d.numbers_min)) {
+          reason = m.detector_reason + kNumbers;
+        } else if (f & kLongToken) {
+          int kind = 0;
+          if (has_class_run(text, d.base64_min, d.hex_min, &kind)) {
+            reason = m.detector_reason + (kind == 1 ? kHex : kBase64);
           }
-          a = b;
+          // Tokens (runs without blanks) long enough to check for entropy.
+          size_t a = 0;
+          while (a < text.size() && reason == SIZE_MAX) {
+            while (a < text.size() && static_cast<unsigned char>(text[a]) <= 0x20) ++a;
+            size_t b = a;
+            while (b < text.size() && static_cast<unsigned char>(text[b]) > 0x20) ++b;
+            if (static_cast<int>(b - a) >= d.entropy_min &&
+                entropy_bits(text.substr(a, b - a)) >= d.entropy_bits) {
+              reason = m.detector_reason + kEntropy;
+            }
+            a = b;
+          }
         }
       }
     }

@@ -137,7 +137,9 @@ TEST(LogFilter, DetectorsWithholdEncodedData) {
       {"detector:data_uri", "see DATA:image/png;base64,AAAA"},
       {"detector:image", "frame /9j/4AAQ"},
       {"detector:image", "x iVBORw0KGgo"},
-      {"detector:binary", std::string("raw \xff\xd8\xff\xe0", 8)},
+      {"detector:image", std::string("raw \xff\xd8\xff\xe0", 8)},
+      {"detector:binary", "text \xc3\x28 invalid UTF-8"},
+      {"detector:binary", "stray \x80 continuation"},
       {"detector:image", "RIFF1234WEBP"},
       {"detector:binary", std::string("a\x01z", 3)},
       {"detector:entropy", "key Zx8Qw2Lp0Vn7Ty4Rm6Ks9Jd1Hf3Gb5Xc"},
@@ -185,7 +187,7 @@ TEST(LogStore, AppendsReadsRangesTailsAndSearches) {
     auto w = LogWriter::open(d);
     ASSERT_TRUE(w.ok()) << w.status().message();
     for (int i = 1; i <= 5000; ++i) {
-      ASSERT_TRUE((*w)->append(1000 * i, i % 3 == 0 ? kStderr : 0,
+      ASSERT_TRUE((*w)->append(1000 * i, i % 3 == 0 ? uint32_t{kStderr} : 0u,
                                "line " + std::to_string(i) + std::string(100, '.'))
                       .ok());
     }

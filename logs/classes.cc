@@ -1,0 +1,253 @@
+#include "logs/classes.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace jz::logs {
+
+namespace {
+
+// Masks of one 64-byte word: bit i for byte i.
+struct Masks {
+  uint64_t blank = 0;    // <= 0x20
+  uint64_t not_num = 0;  // not one of [0-9.,;|+-] or blank/tab
+  uint64_t control = 0;  // control bytes but tab, LF, CR, ESC; and DEL
+  uint64_t high = 0;     // >= 0x80
+};
+
+bool is_num_char(unsigned char c) {
+  return (c >= '0' && c <= '9') || c == ' ' || c == '\t' || c == '.' || c == ',' || c == ';' ||
+         c == '|' || c == '+' || c == '-';
+}
+bool is_control(unsigned char c) {
+  return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != 0x1b) || c == 0x7f;
+}
+
+Masks scalar_masks(const unsigned char* p, size_t n) {
+  Masks m;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = p[i];
+    const uint64_t bit = uint64_t{1} << i;
+    if (c <= 0x20) m.blank |= bit;
+    if (!is_num_char(c)) m.not_num |= bit;
+    if (is_control(c)) m.control |= bit;
+    if (c >= 0x80) m.high |= bit;
+  }
+  // Past the end: breaks every run.
+  for (size_t i = n; i < 64; ++i) {
+    m.blank |= uint64_t{1} << i;
+    m.not_num |= uint64_t{1} << i;
+  }
+  return m;
+}
+
+#if defined(__SSE2__)
+Masks vector_masks(const unsigned char* p) {
+  Masks m;
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i tab = _mm_set1_epi8('\t'), dot = _mm_set1_epi8('.'), comma = _mm_set1_epi8(',');
+  const __m128i semi = _mm_set1_epi8(';'), bar = _mm_set1_epi8('|'), plus = _mm_set1_epi8('+');
+  const __m128i minus = _mm_set1_epi8('-'), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+  const __m128i esc = _mm_set1_epi8(0x1b), del = _mm_set1_epi8(0x7f);
+  const __m128i zero = _mm_set1_epi8('0');
+  const __m128i nine = _mm_set1_epi8(9);
+  const __m128i c1f = _mm_set1_epi8(0x1f);
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i blank = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
+    const __m128i d = _mm_sub_epi8(v, zero);
+    __m128i num = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, space));
+    num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, dot)));
+    num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, semi)));
+    num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, bar), _mm_cmpeq_epi8(v, plus)));
+    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, minus));
+    __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);  // < 0x20
+    const __m128i allowed =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, esc)));
+    low = _mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi8(v, del));
+    const int shift = 16 * k;
+    m.blank |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(blank))) << shift;
+    m.not_num |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(num))) << shift;
+    m.control |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(low))) << shift;
+    m.high |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(v))) << shift;
+  }
+  return m;
+}
+#endif
+
+// Bits i where a run of zero bits of length >= k ends at i (at least one bit per run),
+// given `carry` zero bits before this word; updates carry.
+uint64_t long_runs(uint64_t m, uint64_t& carry, int k) {
+  uint64_t hits = 0;
+  const int first = m ? __builtin_ctzll(m) : 64;
+  if (first > 0 && carry + static_cast<uint64_t>(first) >= static_cast<uint64_t>(k)) {
+    hits |= uint64_t{1} << (first - 1);
+  }
+  if (k <= 64 && m) {
+    // x: bit i set when a one lies in [i - k + 1, i] (within this word).
+    uint64_t x = m;
+    int covered = 1;
+    while (covered * 2 <= k) {
+      x |= x << covered;
+      covered *= 2;
+    }
+    if (covered < k) x |= x << (k - covered);
+    uint64_t inside = ~x;
+    if (k > 1) inside &= ~((uint64_t{1} << (k - 1)) - 1);  // whole runs inside the word
+    hits |= inside;
+  }
+  carry = m ? static_cast<uint64_t>(__builtin_clzll(m)) : carry + 64;
+  return hits;
+}
+
+}  // namespace
+
+void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int token_min,
+                int number_span, uint8_t* flags) {
+  const auto* p = reinterpret_cast<const unsigned char*>(block.data());
+  const size_t n = block.size();
+  uint64_t carry_token = 0, carry_num = 0;
+  size_t cursor = 0;
+  auto mark = [&](uint64_t bits, size_t base, uint8_t flag) {
+    while (bits) {
+      const size_t pos = base + static_cast<size_t>(__builtin_ctzll(bits));
+      bits &= bits - 1;
+      // Positions come in order: move the cursor forward to the line holding pos.
+      while (cursor + 1 < lines.size() && lines[cursor + 1].offset <= pos) ++cursor;
+      if (cursor < lines.size()) flags[cursor] |= flag;
+    }
+  };
+  for (size_t base = 0; base < n; base += 64) {
+    Masks m;
+#if defined(__SSE2__)
+    if (base + 64 <= n) {
+      m = vector_masks(p + base);
+    } else {
+      m = scalar_masks(p + base, n - base);
+    }
+#else
+    m = scalar_masks(p + base, std::min<size_t>(64, n - base));
+#endif
+    const uint64_t tokens = long_runs(m.blank, carry_token, token_min);
+    const uint64_t numbers = long_runs(m.not_num, carry_num, number_span);
+    if (tokens | numbers | m.high | m.control) {
+      // Each kind walks forward from the line where this word starts.
+      const size_t start = cursor;
+      size_t reached = cursor;
+      for (auto [bits, flag] : {std::pair<uint64_t, uint8_t>{tokens, kLongToken},
+                                {numbers, kNumberRun},
+                                {m.high, kNonAscii},
+                                {m.control, kControl}}) {
+        cursor = start;
+        mark(bits, base, flag);
+        reached = std::max(reached, cursor);
+      }
+      cursor = reached;
+    }
+  }
+}
+
+bool has_class_run(std::string_view line, int base64_min, int hex_min, int* kind) {
+  int b64 = 0, url = 0, hex = 0;
+  for (unsigned char c : line) {
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    const bool ishex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    b64 = alnum || c == '+' || c == '/' ? b64 + 1 : 0;
+    url = alnum || c == '_' || c == '-' ? url + 1 : 0;
+    hex = ishex ? hex + 1 : 0;
+    if (hex >= hex_min) {
+      *kind = 1;
+      return true;
+    }
+    if (b64 >= base64_min || url >= base64_min) {
+      *kind = 0;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool has_number_run(std::string_view line, int numbers_min) {
+  // Numbers ([-+]?[0-9]+(.[0-9]+)?) in a row, each pair separated by blanks, or by one of
+  // , ; | with optional blanks around it.
+  const size_t n = line.size();
+  auto digit = [&](size_t at) { return at < n && line[at] >= '0' && line[at] <= '9'; };
+  auto blank = [&](size_t at) { return at < n && (line[at] == ' ' || line[at] == '\t'); };
+  int count = 0;
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i;
+    if (line[j] == '-' || line[j] == '+') ++j;
+    if (!digit(j)) {
+      count = 0;
+      ++i;
+      continue;
+    }
+    while (digit(j)) ++j;
+    if (j + 1 < n && line[j] == '.' && digit(j + 1)) {
+      ++j;
+      while (digit(j)) ++j;
+    }
+    if (++count >= numbers_min) return true;
+    size_t k = j;
+    while (blank(k)) ++k;
+    if (k < n && (line[k] == ',' || line[k] == ';' || line[k] == '|')) {
+      ++k;
+      while (blank(k)) ++k;
+    }
+    if (k == j) {
+      count = 0;  // no separator: the run ends here
+      i = j;
+      continue;
+    }
+    i = k;
+  }
+  return false;
+}
+
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace jz::logs

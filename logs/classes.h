@@ -1,0 +1,34 @@
+// The detectors that look at runs of a class of bytes (base64, base64url and hex runs,
+// long tokens for the entropy check, number dumps, control bytes, invalid UTF-8), done in
+// two steps: a vector pass over the whole block that finds the few lines where such a
+// run could be (long runs without blanks, long runs of number characters, control or
+// non-ASCII bytes), then exact checks on those lines only. A regular-expression engine
+// has to keep such classes active on every byte of ordinary logs; this pass costs about
+// one instruction a byte.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "logs/filter.h"
+
+namespace jz::logs {
+
+enum LineFlags : uint8_t {
+  kLongToken = 1,  // a run without blanks of at least token_min bytes
+  kNumberRun = 2,  // a run of number characters ([0-9.,;|+- \t]) of at least number_span
+  kNonAscii = 4,   // bytes >= 0x80: UTF-8 to check
+  kControl = 8,    // control bytes other than tab, CR and escape, or DEL
+};
+
+// Sets flags[i] for each line of `block` (as LogFilter::process takes it).
+void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int token_min,
+                int number_span, uint8_t* flags);
+
+// The exact checks. Each returns true when the detector fires on `line`.
+bool has_class_run(std::string_view line, int base64_min, int hex_min, int* kind);  // 0 b64, 1 hex
+bool has_number_run(std::string_view line, int numbers_min);
+bool valid_utf8(std::string_view line);
+
+}  // namespace jz::logs
