@@ -14,15 +14,24 @@ namespace {
 
 // Masks of one 64-byte word: bit i for byte i.
 struct Masks {
-  uint64_t blank = 0;    // <= 0x20
-  uint64_t not_num = 0;  // not one of [0-9.,;|+-] or blank/tab
-  uint64_t control = 0;  // control bytes but tab, LF, CR, ESC; and DEL
-  uint64_t high = 0;     // >= 0x80
+  uint64_t blank = 0;       // <= 0x20
+  uint64_t not_num = 0;     // not one of [0-9.,;|+-] or blank/tab
+  uint64_t control = 0;     // control bytes but tab, LF, CR, ESC; and DEL
+  uint64_t high = 0;        // >= 0x80
+  uint64_t not_hexsep = 0;  // not [0-9a-fA-F :,-]
+  uint64_t not_b64sep = 0;  // not [A-Za-z0-9+/=_-] or blank/tab
 };
 
 bool is_num_char(unsigned char c) {
   return (c >= '0' && c <= '9') || c == ' ' || c == '\t' || c == '.' || c == ',' || c == ';' ||
          c == '|' || c == '+' || c == '-';
+}
+bool is_hex(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_b64(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
+         c == '/' || c == '=' || c == '_' || c == '-';
 }
 bool is_control(unsigned char c) {
   return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != 0x1b) || c == 0x7f;
@@ -37,11 +46,16 @@ Masks scalar_masks(const unsigned char* p, size_t n) {
     if (!is_num_char(c)) m.not_num |= bit;
     if (is_control(c)) m.control |= bit;
     if (c >= 0x80) m.high |= bit;
+    if (!(is_hex(c) || c == ' ' || c == ':' || c == ',' || c == '-')) m.not_hexsep |= bit;
+    if (!(is_b64(c) || c == ' ' || c == '\t')) m.not_b64sep |= bit;
   }
   // Past the end: breaks every run.
   for (size_t i = n; i < 64; ++i) {
-    m.blank |= uint64_t{1} << i;
-    m.not_num |= uint64_t{1} << i;
+    const uint64_t bit = uint64_t{1} << i;
+    m.blank |= bit;
+    m.not_num |= bit;
+    m.not_hexsep |= bit;
+    m.not_b64sep |= bit;
   }
   return m;
 }
@@ -54,6 +68,9 @@ Masks vector_masks(const unsigned char* p) {
   const __m128i semi = _mm_set1_epi8(';'), bar = _mm_set1_epi8('|'), plus = _mm_set1_epi8('+');
   const __m128i minus = _mm_set1_epi8('-'), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
   const __m128i esc = _mm_set1_epi8(0x1b), del = _mm_set1_epi8(0x7f);
+  const __m128i lower = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), five = _mm_set1_epi8(5);
+  const __m128i twenty_five = _mm_set1_epi8(25), colon = _mm_set1_epi8(':');
+  const __m128i slash = _mm_set1_epi8('/'), eq = _mm_set1_epi8('='), under = _mm_set1_epi8('_');
   const __m128i zero = _mm_set1_epi8('0');
   const __m128i nine = _mm_set1_epi8(9);
   const __m128i c1f = _mm_set1_epi8(0x1f);
@@ -72,7 +89,23 @@ Masks vector_masks(const unsigned char* p) {
         _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
                      _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, esc)));
     low = _mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi8(v, del));
+    // Letters: v | 0x20 in a..z (or a..f for hex).
+    const __m128i l = _mm_sub_epi8(_mm_or_si128(v, lower), a);
+    const __m128i letter = _mm_cmpeq_epi8(_mm_min_epu8(l, twenty_five), l);
+    const __m128i hexletter = _mm_cmpeq_epi8(_mm_min_epu8(l, five), l);
+    const __m128i isdigit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+    const __m128i sp = _mm_cmpeq_epi8(v, space), dash = _mm_cmpeq_epi8(v, minus);
+    const __m128i hexsep =
+        _mm_or_si128(_mm_or_si128(_mm_or_si128(isdigit, hexletter), _mm_or_si128(sp, dash)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, colon), _mm_cmpeq_epi8(v, comma)));
+    const __m128i b64sep = _mm_or_si128(
+        _mm_or_si128(_mm_or_si128(isdigit, letter), _mm_or_si128(sp, dash)),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, plus), _mm_cmpeq_epi8(v, slash)),
+                     _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(v, under)),
+                                  _mm_cmpeq_epi8(v, tab))));
     const int shift = 16 * k;
+    m.not_hexsep |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(hexsep))) << shift;
+    m.not_b64sep |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(b64sep))) << shift;
     m.blank |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(blank))) << shift;
     m.not_num |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(num))) << shift;
     m.control |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(low))) << shift;
@@ -84,7 +117,7 @@ Masks vector_masks(const unsigned char* p) {
 
 // Bits i where a run of zero bits of length >= k ends at i (at least one bit per run),
 // given `carry` zero bits before this word; updates carry.
-uint64_t long_runs(uint64_t m, uint64_t& carry, int k) {
+inline __attribute__((always_inline)) uint64_t long_runs(uint64_t m, uint64_t& carry, int k) {
   uint64_t hits = 0;
   const int first = m ? __builtin_ctzll(m) : 64;
   if (first > 0 && carry + static_cast<uint64_t>(first) >= static_cast<uint64_t>(k)) {
@@ -110,10 +143,10 @@ uint64_t long_runs(uint64_t m, uint64_t& carry, int k) {
 }  // namespace
 
 void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int token_min,
-                int number_span, uint8_t* flags) {
+                int number_span, int group_span, uint8_t* flags) {
   const auto* p = reinterpret_cast<const unsigned char*>(block.data());
   const size_t n = block.size();
-  uint64_t carry_token = 0, carry_num = 0;
+  uint64_t carry_token = 0, carry_num = 0, carry_hex = 0, carry_b64 = 0;
   size_t cursor = 0;
   auto mark = [&](uint64_t bits, size_t base, uint8_t flag) {
     while (bits) {
@@ -137,12 +170,16 @@ void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int t
 #endif
     const uint64_t tokens = long_runs(m.blank, carry_token, token_min);
     const uint64_t numbers = long_runs(m.not_num, carry_num, number_span);
-    if (tokens | numbers | m.high | m.control) {
+    const uint64_t hex = long_runs(m.not_hexsep, carry_hex, 40);
+    const uint64_t b64 = long_runs(m.not_b64sep, carry_b64, group_span);
+    if (tokens | numbers | hex | b64 | m.high | m.control) {
       // Each kind walks forward from the line where this word starts.
       const size_t start = cursor;
       size_t reached = cursor;
       for (auto [bits, flag] : {std::pair<uint64_t, uint8_t>{tokens, kLongToken},
                                 {numbers, kNumberRun},
+                                {hex, kHexGroups},
+                                {b64, kB64Groups},
                                 {m.high, kNonAscii},
                                 {m.control, kControl}}) {
         cursor = start;
@@ -248,6 +285,69 @@ bool valid_utf8(std::string_view s) {
     i += len;
   }
   return true;
+}
+
+bool has_hex_groups(std::string_view line, int pairs) {
+  const size_t n = line.size();
+  auto hex = [&](size_t at) { return at < n && is_hex(static_cast<unsigned char>(line[at])); };
+  auto sep = [&](size_t at) {
+    return at < n && (line[at] == ' ' || line[at] == ':' || line[at] == ',' || line[at] == '-');
+  };
+  // Pairs: separators are not hex digits, so runs cannot overlap out of step.
+  for (size_t i = 0; i + 1 < n;) {
+    if (!(hex(i) && hex(i + 1))) {
+      ++i;
+      continue;
+    }
+    int count = 1;
+    size_t j = i + 2;
+    while (sep(j) && hex(j + 1) && hex(j + 2)) {
+      if (++count >= pairs) return true;
+      j += 3;
+    }
+    i = j > i + 2 ? j : i + 1;
+  }
+  // xxd: "8950 4e47 0d0a ..." eight groups of four and a space.
+  for (size_t i = 0; i + 4 < n;) {
+    int count = 0;
+    size_t j = i;
+    while (hex(j) && hex(j + 1) && hex(j + 2) && hex(j + 3) && j + 4 < n && line[j + 4] == ' ') {
+      if (++count >= 8) return true;
+      j += 5;
+    }
+    i = count > 0 ? j : i + 1;
+  }
+  return false;
+}
+
+bool has_b64_groups(std::string_view line, int groups) {
+  // Tokens split at blanks: the run is a token whose last four characters are base64, then
+  // tokens of exactly four, then one whose first four are.
+  const size_t n = line.size();
+  int count = 0;
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (line[i] == ' ' || line[i] == '\t')) ++i;
+    size_t j = i;
+    while (j < n && line[j] != ' ' && line[j] != '\t') ++j;
+    const size_t len = j - i;
+    auto all_b64 = [&](size_t from, size_t to) {
+      for (size_t k = from; k < to; ++k) {
+        if (!is_b64(static_cast<unsigned char>(line[k]))) return false;
+      }
+      return true;
+    };
+    if (len >= 4 && count > 0 && all_b64(i, i + 4)) {
+      if (++count >= groups) return true;
+    }
+    if (len == 4 && all_b64(i, j)) {
+      if (count == 0) count = 1;
+    } else {
+      count = len >= 4 && all_b64(j - 4, j) ? 1 : 0;
+    }
+    i = j;
+  }
+  return false;
 }
 
 }  // namespace jz::logs

@@ -16,19 +16,26 @@
 namespace jz::logs {
 
 enum LineFlags : uint8_t {
-  kLongToken = 1,  // a run without blanks of at least token_min bytes
-  kNumberRun = 2,  // a run of number characters ([0-9.,;|+- \t]) of at least number_span
-  kNonAscii = 4,   // bytes >= 0x80: UTF-8 to check
-  kControl = 8,    // control bytes other than tab, CR and escape, or DEL
+  kLongToken = 1,   // a run without blanks of at least token_min bytes
+  kNumberRun = 2,   // a run of number characters ([0-9.,;|+- \t]) of at least number_span
+  kNonAscii = 4,    // bytes >= 0x80: UTF-8 to check
+  kControl = 8,     // control bytes other than tab, CR and escape, or DEL
+  kHexGroups = 16,  // a run of hex digits and separators ([0-9a-fA-F :,-]) of 40 bytes
+  kB64Groups = 32,  // a run of base64 characters and blanks of group_span bytes
 };
 
 // Sets flags[i] for each line of `block` (as LogFilter::process takes it).
 void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int token_min,
-                int number_span, uint8_t* flags);
+                int number_span, int group_span, uint8_t* flags);
 
 // The exact checks. Each returns true when the detector fires on `line`.
 bool has_class_run(std::string_view line, int base64_min, int hex_min, int* kind);  // 0 b64, 1 hex
 bool has_number_run(std::string_view line, int numbers_min);
 bool valid_utf8(std::string_view line);
+// Hex byte pairs with one separator ([ :,-]) between, `pairs` in a row; or xxd-style
+// groups of four hex digits and a space, eight in a row.
+bool has_hex_groups(std::string_view line, int pairs);
+// Groups of four base64 characters with blanks between, `groups` in a row.
+bool has_b64_groups(std::string_view line, int groups);
 
 }  // namespace jz::logs

@@ -44,11 +44,6 @@ std::vector<Pattern> detector_patterns(const Detectors& d) {
     out.push_back({std::move(expr), flags, kDetectorBase + kind,
                    std::string("detector ") + kDetectorNames[kind]});
   };
-  // Base64 in groups of four with blanks between (the same data, spread out).
-  const std::string g4 = "[A-Za-z0-9+/=_-]{4}";
-  add(kBase64, g4 + "(?:[ \\t]+" + g4 + "){" + std::to_string(d.base64_min / 4 - 1) + ",}");
-  add(kHex, "[0-9A-Fa-f]{2}(?:[ :,-][0-9A-Fa-f]{2}){" + std::to_string(d.hex_min / 2 - 1) + ",}");
-  add(kHex, "(?:[0-9a-fA-F]{4} ){8}");      // xxd
   add(kHex, "(?:\\\\x[0-9A-Fa-f]{2}){4}");  // Python's bytes repr: \xff\xd8...
   add(kDataUri, "data:[a-z0-9.+/=;-]{0,100},", HS_FLAG_CASELESS);
   // Image signatures: base64 and base64url, hex, raw, escaped.
@@ -71,7 +66,8 @@ std::vector<Pattern> all_patterns(const LogPolicy& p) {
   if (p.mode == LogPolicy::Mode::kOpen) return out;
   for (size_t i = 0; i < p.rules.size(); ++i) {
     const LogRule& r = p.rules[i];
-    unsigned flags = HS_FLAG_MULTILINE;
+    // ^ and $ at line ends (only where a pattern has them: the flag costs speed).
+    unsigned flags = r.pattern.find_first_of("^$") != std::string::npos ? HS_FLAG_MULTILINE : 0;
     if (r.ignore_case) flags |= HS_FLAG_CASELESS;
     const std::string& expr = r.pattern;
     // Whitelist rules must match a whole line: their matches' starts are checked.
@@ -220,7 +216,7 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
     if (policy_.detectors.enabled) {
       const Detectors& dd = policy_.detectors;
       flag_lines(block, lines, std::min({dd.base64_min, dd.hex_min, dd.entropy_min}),
-                 2 * dd.numbers_min - 1, m.flags.data());
+                 2 * dd.numbers_min - 1, dd.base64_min / 4 * 5 - 1, m.flags.data());
     }
     if (m.db && !block.empty()) {
       hs_scan(m.db, block.data(), static_cast<unsigned>(block.size()), 0, m.scratch,
@@ -251,7 +247,12 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
           reason = m.detector_reason + kBinary;
         } else if ((f & kNumberRun) && has_number_run(text, d.numbers_min)) {
           reason = m.detector_reason + kNumbers;
-        } else if (f & kLongToken) {
+        } else if ((f & kHexGroups) && has_hex_groups(text, d.hex_min / 2)) {
+          reason = m.detector_reason + kHex;
+        } else if ((f & kB64Groups) && has_b64_groups(text, d.base64_min / 4)) {
+          reason = m.detector_reason + kBase64;
+        }
+        if (reason == SIZE_MAX && (f & kLongToken)) {
           int kind = 0;
           if (has_class_run(text, d.base64_min, d.hex_min, &kind)) {
             reason = m.detector_reason + (kind == 1 ? kHex : kBase64);

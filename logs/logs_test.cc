@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
 #include "core/files.h"
 #include "logs/capture.h"
+#include "logs/classes.h"
 #include "logs/filter.h"
 #include "logs/policy.h"
 #include "logs/retention.h"
@@ -337,6 +339,116 @@ TEST(LogRetention, AgeThenSizeOldestFirstNeverARunningJob) {
   // Nothing more to do a second time.
   r = apply_retention(dir.str(), std::chrono::hours(24 * 30), 2 * one, now);
   EXPECT_EQ(r.removed_by_age + r.removed_by_size, 0);
+}
+
+}  // namespace
+}  // namespace jz::logs
+
+namespace jz::logs {
+namespace {
+
+// The vector pass only chooses which lines get the exact checks: it must flag every line
+// where an exact check fires. Random lines from alphabets that make such runs likely,
+// at random offsets (so runs cross 64-byte words and 16-byte lanes).
+TEST(LogDetectors, TheVectorPassFlagsEveryLineAnExactCheckCatches) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> alphabets = {
+      "0123456789abcdef :,-",
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= ", "0123456789 ,;|.-+\t",
+      "abcdefXYZ019 \t\x01\x1b\x7f", "ab \xc3\xa9\xe4\xb8\xad\x80\xff"};
+  int caught[6] = {};
+  for (int round = 0; round < 300; ++round) {
+    std::string block;
+    std::vector<LineRef> lines;
+    block.append(rng() % 70, 'x');  // an offset for the first line
+    block.push_back('\n');
+    lines.push_back({0, static_cast<uint32_t>(block.size() - 1), false, false});
+    for (int i = 0; i < 20; ++i) {
+      const std::string& a = alphabets[rng() % alphabets.size()];
+      std::string line;
+      if (rng() % 2) {
+        for (size_t k = rng() % 300; k > 0; --k) line.push_back(a[rng() % a.size()]);
+      } else {
+        // Structured: numbers, hex pairs or base64 groups with separators, near the
+        // detectors' thresholds, a character changed now and then.
+        const int kind = static_cast<int>(rng() % 3);
+        const int count = 20 + static_cast<int>(rng() % 30);
+        const char* seps[] = {" ", ", ", ":", "-", "\t", " | ", "  "};
+        const char* sep = seps[rng() % 7];
+        for (int k = 0; k < count; ++k) {
+          if (k) line += sep;
+          if (kind == 0) {
+            line += std::to_string(rng() % 1000);
+          } else if (kind == 1) {
+            line += "0123456789abcdef"[rng() % 16];
+            line += "0123456789ABCDEF"[rng() % 16];
+          } else {
+            for (int c = 0; c < 4; ++c) line += alphabets[1][rng() % 65];
+          }
+        }
+        if (rng() % 3 == 0) line[rng() % line.size()] = a[rng() % a.size()];
+      }
+      LineRef l;
+      l.offset = static_cast<uint32_t>(block.size());
+      block += line;
+      l.length = static_cast<uint32_t>(line.size());
+      block.push_back('\n');
+      lines.push_back(l);
+    }
+    std::vector<uint8_t> flags(lines.size(), 0);
+    flag_lines(block, lines, 32, 63, 79, flags.data());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const std::string_view line =
+          std::string_view(block).substr(lines[i].offset, lines[i].length);
+      int kind = 0;
+      size_t longest = 0, run = 0;
+      bool control = false, high = false;
+      for (unsigned char c : line) {
+        run = c > 0x20 ? run + 1 : 0;
+        longest = std::max(longest, run);
+        control |= (c < 0x20 && c != '\t' && c != '\r' && c != 0x1b) || c == 0x7f;
+        high |= c >= 0x80;
+      }
+      const uint8_t f = flags[i];
+      auto expect = [&](bool fires, uint8_t flag, int which) {
+        if (!fires) return;
+        ++caught[which];
+        EXPECT_TRUE(f & flag) << "line " << i << " of round " << round << ": " << line;
+      };
+      expect(longest >= 32, kLongToken, 0);
+      expect(has_class_run(line, 64, 64, &kind), kLongToken, 0);
+      expect(has_number_run(line, 32), kNumberRun, 1);
+      expect(has_hex_groups(line, 32), kHexGroups, 2);
+      expect(has_b64_groups(line, 16), kB64Groups, 3);
+      expect(control, kControl, 4);
+      expect(high, kNonAscii, 5);
+    }
+  }
+  // The alphabets make every kind occur (or this test would prove nothing).
+  for (int k = 0; k < 6; ++k) EXPECT_GT(caught[k], 0) << "kind " << k;
+}
+
+TEST(LogDetectors, ExactChecks) {
+  EXPECT_TRUE(
+      has_hex_groups("89 50 4e 47 0d 0a 1a 0a 00 00 00 0d 49 48 44 52 00 00 00 20 00 00 "
+                     "00 20 08 02 00 00 00 fc 18 ed a3",
+                     32));
+  EXPECT_FALSE(has_hex_groups("89 50 4e 47 0d 0a 1a 0a", 32));
+  EXPECT_TRUE(has_hex_groups("00000000: 8950 4e47 0d0a 1a0a 0000 000d 4948 4452  .PNG", 32));
+  EXPECT_TRUE(
+      has_b64_groups("x iVBO Rw0K GgoA AAAN SUhE UgAA ACAA AAAg CAIA AAD8 GO2j AAAM "
+                     "GUlE QVR4 nGNg AAAA",
+                     16));
+  EXPECT_FALSE(has_b64_groups("this that with from into over just what when your", 16));
+  EXPECT_TRUE(
+      has_number_run("[137, 142, 155, 160, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, "
+                     "14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28]",
+                     32));
+  EXPECT_FALSE(has_number_run("epoch 1 step 2 loss 0.25 lr 0.001 time 12.5 eta 01:22:10", 32));
+  EXPECT_TRUE(valid_utf8("中文 ok é"));
+  EXPECT_FALSE(valid_utf8("\xc0\xaf"));      // overlong
+  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));  // surrogate
+  EXPECT_FALSE(valid_utf8("\xe4\xb8"));      // cut short
 }
 
 }  // namespace
