@@ -12,7 +12,7 @@ help:
 	@echo "make run     install, build, start the server (LISTEN=127.0.0.1:8080 DATA_DIR=./jizhan-data)"
 	@echo "make test    install, build, run every test"
 	@echo "make build   build the $(PRESET) preset (PRESET=debug|asan|release)"
-	@echo "make bench   HTTP vs nginx, route paths vs jq, COCO eval vs parse, isolated host vs in-process (writes bench/out/)"
+	@echo "make bench   HTTP vs nginx, route paths vs jq, COCO eval vs parse, isolated host vs in-process, jobs, log filter vs grep (writes bench/out/)"
 	@echo "make fuzz    build the libFuzzer targets with clang and run each briefly"
 	@echo "make fmt     clang-format every source file"
 	@echo "make lint    clang-tidy over the sources of core, store, api, cli (not tests)"
@@ -40,6 +40,7 @@ bench:
 	@bench/eval/run
 	@bench/sdk/run
 	@bench/jobs/run
+	@bench/logs/run
 
 fuzz:
 	@scripts/install-deps --fuzz
