@@ -119,7 +119,8 @@ void add_log_routes(RouteHost& host, const PlatformServices& services) {
     auto policy = logs::parse_policy(*body);
     if (!policy.ok()) return h->send_error(res, policy.status());
     const std::string level = req.matches[2];
-    if (Status s = store.set_log_policy(p->id, level, *policy, h->principal().username); !s.ok()) {
+    if (Status s = store.set_log_policy(p->id, p->name, level, *policy, h->principal().username);
+        !s.ok()) {
       return h->send_error(res, s);
     }
     auto lp = store.log_policy(p->id, level);
@@ -129,7 +130,8 @@ void add_log_routes(RouteHost& host, const PlatformServices& services) {
   h->on("DELETE", lv, ll, [h, &store](const httplib::Request& req, httplib::Response& res) {
     auto p = guard(h, req, res, "dataset", "update");
     if (!p) return;
-    if (Status s = store.reset_log_policy(p->id, req.matches[2]); !s.ok()) {
+    if (Status s = store.reset_log_policy(p->id, p->name, req.matches[2], h->principal().username);
+        !s.ok()) {
       return h->send_error(res, s);
     }
     res.status = 204;

@@ -192,7 +192,9 @@ TEST(Logs, NoAllowedLineIsLostWhenAJobWritesAGigabyte) {
       "import sys\n"
       "out = sys.stdout.buffer\n"
       "pad = 'x' * 49\n"
-      "for block in range(" + std::to_string(blocks) + "):\n"
+      "for block in range(" +
+      std::to_string(blocks) +
+      "):\n"
       "    lines = []\n"
       "    for i in range(block * 10000, block * 10000 + 10000):\n"
       "        tail = 'DROP' if i % 7 == 0 else 'KEEP'\n"

@@ -148,6 +148,40 @@ TEST_P(JobsTest, SettingsHaveDefaultsAndAreStoredPerProject) {
   EXPECT_FALSE(store_->settings(project_["other"])->allow_egress);
 }
 
+TEST_P(JobsTest, LogPoliciesDefaultPerLevelAreStoredPerProjectAndRecorded) {
+  auto p = store_->log_policy(project_["vision"], "secret");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_FALSE(p->edited);
+  EXPECT_EQ(p->policy.mode, logs::LogPolicy::Mode::kWhitelist);
+  logs::LogPolicy mine;
+  mine.mode = logs::LogPolicy::Mode::kBlacklist;
+  mine.rules = {{"ids", "ID[0-9]{6}", true, false}};
+  mine.keep_raw = true;
+  ASSERT_TRUE(store_->set_log_policy(project_["vision"], "vision", "secret", mine, "olga").ok());
+  p = store_->log_policy(project_["vision"], "secret");
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->edited);
+  EXPECT_EQ(p->updated_by, "olga");
+  EXPECT_EQ(p->policy.to_json(), mine.to_json());
+  // Another project and another level keep their built-in policies.
+  EXPECT_FALSE(store_->log_policy(project_["other"], "secret")->edited);
+  EXPECT_FALSE(store_->log_policy(project_["vision"], "internal")->edited);
+  ASSERT_TRUE(store_->reset_log_policy(project_["vision"], "vision", "secret", "olga").ok());
+  EXPECT_FALSE(store_->log_policy(project_["vision"], "secret")->edited);
+  // Both changes are in the project's events, with who made them.
+  auto evs = events_->list("vision", 0, 100);
+  ASSERT_TRUE(evs.ok());
+  std::vector<std::string> reasons;
+  for (const auto& e : *evs) {
+    if (e.resource_type == "log_policy") {
+      reasons.push_back(e.reason);
+      EXPECT_EQ(e.actor, "olga");
+      EXPECT_EQ(e.resource_name, "secret");
+    }
+  }
+  EXPECT_EQ(reasons, (std::vector<std::string>{"LogPolicyChanged", "LogPolicyReset"}));
+}
+
 TEST_P(JobsTest, DatasetsAreRegisteredOnlyFromAllowedReadableFolders) {
   const std::string root = dir_.str() + "/data", inside = root + "/coco";
   fs::create_directories(inside + "/images");

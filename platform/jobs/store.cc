@@ -401,27 +401,59 @@ Result<JobStore::StoredLogPolicy> JobStore::log_policy(const std::string& projec
   return out;
 }
 
-Status JobStore::set_log_policy(const std::string& project_id, const std::string& level,
-                                const logs::LogPolicy& policy, const std::string& by) {
-  return db_.transact([&](store::Conn& c) -> Status {
+namespace {
+
+iam::Event policy_event(const std::string& project, const std::string& level, const std::string& by,
+                        const logs::LogPolicy* p) {
+  iam::Event e;
+  e.project = project;
+  e.resource_type = "log_policy";
+  e.resource_name = level;
+  e.type = p ? "updated" : "deleted";
+  e.reason = p ? "LogPolicyChanged" : "LogPolicyReset";
+  e.actor = by;
+  if (p) {
+    e.message = std::string(logs::mode_name(p->mode)) + ", " + std::to_string(p->rules.size()) +
+                " rule(s), detectors " + (p->detectors.enabled ? "on" : "off") +
+                (p->keep_raw ? ", raw output kept" : "");
+  } else {
+    e.message = "back to the built-in policy";
+  }
+  return e;
+}
+
+}  // namespace
+
+Status JobStore::set_log_policy(const std::string& project_id, const std::string& project,
+                                const std::string& level, const logs::LogPolicy& policy,
+                                const std::string& by) {
+  iam::Event e = policy_event(project, level, by, &policy);
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     JZ_RETURN_IF_ERROR(
         c.exec("DELETE FROM log_policies WHERE project_id = ? AND level = ?", {project_id, level})
             .status());
-    return c
-        .exec(
-            "INSERT INTO log_policies (project_id, level, policy, updated_by, updated_at_ms) "
-            "VALUES (?, ?, ?, ?, ?)",
-            {project_id, level, json::dump(policy.to_json()), by, clock_.now_unix_ms()})
-        .status();
-  });
+    JZ_RETURN_IF_ERROR(
+        c.exec("INSERT INTO log_policies (project_id, level, policy, updated_by, updated_at_ms) "
+               "VALUES (?, ?, ?, ?, ?)",
+               {project_id, level, json::dump(policy.to_json()), by, clock_.now_unix_ms()})
+            .status());
+    return events_.append_in(c, e);
+  }));
+  events_.notify(e.seq);
+  return {};
 }
 
-Status JobStore::reset_log_policy(const std::string& project_id, const std::string& level) {
-  return db_.with_conn([&](store::Conn& c) -> Status {
-    return c
-        .exec("DELETE FROM log_policies WHERE project_id = ? AND level = ?", {project_id, level})
-        .status();
-  });
+Status JobStore::reset_log_policy(const std::string& project_id, const std::string& project,
+                                  const std::string& level, const std::string& by) {
+  iam::Event e = policy_event(project, level, by, nullptr);
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(
+        c.exec("DELETE FROM log_policies WHERE project_id = ? AND level = ?", {project_id, level})
+            .status());
+    return events_.append_in(c, e);
+  }));
+  events_.notify(e.seq);
+  return {};
 }
 
 }  // namespace jz::jobs

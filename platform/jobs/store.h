@@ -119,10 +119,13 @@ class JobStore {
     int64_t updated_at_ms = 0;
   };
   Result<StoredLogPolicy> log_policy(const std::string& project_id, const std::string& level);
-  Status set_log_policy(const std::string& project_id, const std::string& level,
-                        const logs::LogPolicy& policy, const std::string& by);
+  // Both record an event in the project (`project` is its name) naming who and what.
+  Status set_log_policy(const std::string& project_id, const std::string& project,
+                        const std::string& level, const logs::LogPolicy& policy,
+                        const std::string& by);
   // Back to the built-in policy.
-  Status reset_log_policy(const std::string& project_id, const std::string& level);
+  Status reset_log_policy(const std::string& project_id, const std::string& project,
+                          const std::string& level, const std::string& by);
 
  private:
   Status write_transition(store::Conn& c, const Job& before, const Transition& t,
