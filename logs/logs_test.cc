@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <random>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -449,6 +451,46 @@ TEST(LogDetectors, ExactChecks) {
   EXPECT_FALSE(valid_utf8("\xc0\xaf"));      // overlong
   EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));  // surrogate
   EXPECT_FALSE(valid_utf8("\xe4\xb8"));      // cut short
+}
+
+}  // namespace
+}  // namespace jz::logs
+
+namespace jz::logs {
+namespace {
+
+// The rate cap slows the writer (its writes block on a full pipe) and loses nothing.
+TEST(LogCapture, TheRateCapSlowsTheJobAndKeepsEveryLine) {
+  testing::TempDir dir;
+  CaptureOptions o;
+  o.policy = policy_of(R"({"mode":"blacklist","detectors":false,"rate_bytes_per_s":131072})");
+  o.store_dir = dir.str() + "/log";
+  auto c = Capture::open(o);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  int out[2], err[2];
+  ASSERT_EQ(::pipe(out), 0);
+  ASSERT_EQ(::pipe(err), 0);
+  ::close(err[1]);
+  // 384 KiB at 128 KiB/s: about two seconds past the first second's budget.
+  const auto start = std::chrono::steady_clock::now();
+  std::thread writer([&] {
+    std::string line(1023, 'x');
+    line.push_back('\n');
+    for (int i = 0; i < 384; ++i) {
+      ASSERT_EQ(::write(out[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    }
+    ::close(out[1]);
+  });
+  ASSERT_TRUE((*c)->pump(out[0], err[0]).ok());
+  writer.join();
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(1500));
+  auto page = read_log(o.store_dir, LogQuery{});
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->last_seq, 384);
+  Json stats = (*c)->stats();
+  EXPECT_GT(stats["throttled_ms"].get<int64_t>(), 1000) << stats.dump();
+  EXPECT_EQ(stats["passed_lines"], 384);
 }
 
 }  // namespace
