@@ -85,6 +85,7 @@ struct LaunchSpec {
   // belongs to.
   logs::LogPolicy log_policy;
   std::string log_level = "open";
+  std::string log_filter;  // the policy compiled (LogFilter::serialize), or "" to compile it there
   // Launch again into the job's existing folder (a dev environment resumed): the
   // previous run's records go, work/, output/ and the log stay.
   bool resume = false;

@@ -206,7 +206,8 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
         return Status::already_exists("job " + spec.job_id + " is still running");
       }
     }
-    for (const char* f : {"/spec.json", "/shim.json", "/sandbox.json", "/exit.json"}) {
+    for (const char* f :
+         {"/spec.json", "/shim.json", "/sandbox.json", "/exit.json", "/filter.db"}) {
       fs::remove(dir + f, ec);
     }
   }
@@ -238,6 +239,9 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
             {"gid", root ? options_.sandbox_gid : -1},
             {"log_policy", spec.log_policy.to_json()},
             {"log_level", spec.log_level}};
+  if (!spec.log_filter.empty()) {
+    JZ_RETURN_IF_ERROR(write_file(dir + "/filter.db", spec.log_filter, 0600, false, false));
+  }
   JZ_RETURN_IF_ERROR(write_file(dir + "/spec.json", json::dump(s), 0600, true, false));
 
   // posix_spawn (vfork underneath): forking the server, with its threads and libraries,

@@ -80,6 +80,8 @@ int run_shim(const std::string& dir) {
     co.policy = std::move(*p);
   }
   co.store_dir = dir + "/logs";
+  if (auto compiled = read_file(dir + "/filter.db"); compiled.ok())
+    co.compiled = std::move(*compiled);
   if (co.policy.keep_raw && co.policy.mode != logs::LogPolicy::Mode::kOpen)
     co.raw_dir = dir + "/raw";
   auto capture = logs::Capture::open(co);

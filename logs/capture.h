@@ -21,6 +21,7 @@ struct CaptureOptions {
   std::string level;      // the security level the policy belongs to (for stats.json)
   std::string store_dir;  // the filtered log
   std::string raw_dir;    // the unfiltered log, when the policy keeps it; "" otherwise
+  std::string compiled;   // LogFilter::serialize() of the policy, when at hand ("": compile)
 };
 
 class Capture {
@@ -49,6 +50,7 @@ class Capture {
   std::vector<LineRef> lines_;
   int64_t input_lines_ = 0, input_bytes_ = 0, throttled_ms_ = 0;
   int64_t last_stats_ms_ = 0;
+  bool precompiled_ = false;
 };
 
 }  // namespace jz::logs

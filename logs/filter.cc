@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "logs/classes.h"
@@ -179,10 +180,60 @@ LogFilter::LogFilter(LogPolicy policy)
     : policy_(std::move(policy)), impl_(std::make_unique<Impl>()) {}
 LogFilter::~LogFilter() = default;
 
+namespace {
+
+// What a serialized database was compiled from: it is loaded only for exactly this.
+std::string pattern_key(const std::vector<Pattern>& patterns) {
+  Json k = Json::array();
+  for (const auto& p : patterns) k.push_back({p.expr, p.flags, p.id});
+  return "jizhan-log-filter-1 " + json::dump(k) + "\n";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<LogFilter>> LogFilter::compile(const LogPolicy& policy) {
   std::unique_ptr<LogFilter> f(new LogFilter(policy));
-  Impl& m = *f->impl_;
-  JZ_ASSIGN_OR_RETURN(m.db, compile_all(all_patterns(policy)));
+  JZ_ASSIGN_OR_RETURN(f->impl_->db, compile_all(all_patterns(policy)));
+  JZ_RETURN_IF_ERROR(f->init());
+  return f;
+}
+
+Result<std::string> LogFilter::serialize() const {
+  std::string out = pattern_key(all_patterns(policy_));
+  if (!impl_->db) return out;
+  char* bytes = nullptr;
+  size_t length = 0;
+  if (hs_serialize_database(impl_->db, &bytes, &length) != HS_SUCCESS) {
+    return Status::internal("cannot serialize the log filter's database");
+  }
+  out.append(bytes, length);
+  std::free(bytes);
+  return out;
+}
+
+Result<std::unique_ptr<LogFilter>> LogFilter::load(const LogPolicy& policy,
+                                                   std::string_view bytes) {
+  const auto patterns = all_patterns(policy);
+  const std::string key = pattern_key(patterns);
+  if (bytes.substr(0, key.size()) != key) {
+    return Status::invalid_argument("the compiled log filter belongs to another policy");
+  }
+  bytes.remove_prefix(key.size());
+  std::unique_ptr<LogFilter> f(new LogFilter(policy));
+  if (!patterns.empty()) {
+    if (hs_deserialize_database(bytes.data(), bytes.size(), &f->impl_->db) != HS_SUCCESS) {
+      return Status::invalid_argument("the compiled log filter is damaged or from another machine");
+    }
+  } else if (!bytes.empty()) {
+    return Status::invalid_argument("the compiled log filter belongs to another policy");
+  }
+  JZ_RETURN_IF_ERROR(f->init());
+  return f;
+}
+
+Status LogFilter::init() {
+  Impl& m = *impl_;
+  const LogPolicy& policy = policy_;
   if (m.db && hs_alloc_scratch(m.db, &m.scratch) != HS_SUCCESS) {
     return Status::internal("cannot allocate Hyperscan scratch space");
   }
@@ -198,7 +249,7 @@ Result<std::unique_ptr<LogFilter>> LogFilter::compile(const LogPolicy& policy) {
   m.reasons.push_back("cap:total");
   m.counts.assign(m.reasons.size(), {});
   m.whitelist = policy.mode == LogPolicy::Mode::kWhitelist;
-  return f;
+  return {};
 }
 
 void LogFilter::process(std::string_view block, const std::vector<LineRef>& lines,

@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <random>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/files.h"
@@ -491,6 +491,38 @@ TEST(LogCapture, TheRateCapSlowsTheJobAndKeepsEveryLine) {
   Json stats = (*c)->stats();
   EXPECT_GT(stats["throttled_ms"].get<int64_t>(), 1000) << stats.dump();
   EXPECT_EQ(stats["passed_lines"], 384);
+}
+
+}  // namespace
+}  // namespace jz::logs
+
+namespace jz::logs {
+namespace {
+
+TEST(LogFilter, ACompiledFilterLoadsForItsPolicyOnly) {
+  LogPolicy p = default_policy("internal");
+  p.rules = {{"ids", "ID[0-9]{6}", false, false}};
+  auto f = LogFilter::compile(p);
+  ASSERT_TRUE(f.ok());
+  auto bytes = (*f)->serialize();
+  ASSERT_TRUE(bytes.ok());
+  auto loaded = LogFilter::load(p, *bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  std::vector<std::string> out;
+  (*loaded)->process_text("ok\nID123456\n" + std::string(80, 'Q') + "\n",
+                          [&](std::string_view l) { out.emplace_back(l); });
+  EXPECT_EQ(out, std::vector<std::string>{"ok"});
+  // Another policy (one more rule), damaged bytes: refused.
+  LogPolicy other = p;
+  other.rules.push_back({"more", "secret", false, false});
+  EXPECT_FALSE(LogFilter::load(other, *bytes).ok());
+  std::string damaged = *bytes;
+  damaged.resize(damaged.size() / 2);
+  EXPECT_FALSE(LogFilter::load(p, damaged).ok());
+  // An open policy has nothing to compile.
+  auto open = LogFilter::compile(default_policy("open"));
+  auto open_bytes = (*open)->serialize();
+  EXPECT_TRUE(LogFilter::load(default_policy("open"), *open_bytes).ok());
 }
 
 }  // namespace

@@ -166,6 +166,8 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   }
   EXPECT_EQ(withheld, 1) << stats.dump();
   EXPECT_EQ(stats["passed_lines"], 1) << stats.dump();  // "training finished"
+  // The server compiled the policy once; the job's supervisor loaded it.
+  EXPECT_EQ(stats["filter"], "precompiled") << stats.dump();
   EXPECT_EQ(stats.dump().find(png->substr(0, 8)), std::string::npos);
   dev.text("/api/v1/projects/strict/jobs/" + plain + "/logs/raw", &status);
   EXPECT_EQ(status, 403);

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "logs/filter.h"
 #include "logs/retention.h"
 
 namespace jz::jobs {
@@ -388,6 +389,19 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
   spec.log_level = strictest >= 2 ? "secret" : strictest == 1 ? "internal" : "open";
   JZ_ASSIGN_OR_RETURN(auto policy, jobs_.log_policy(j.project_id, spec.log_level));
   spec.log_policy = std::move(policy.policy);
+  if (spec.log_policy.mode != logs::LogPolicy::Mode::kOpen) {
+    const std::string key = json::dump(spec.log_policy.to_json());
+    auto it = compiled_filters_.find(key);
+    if (it == compiled_filters_.end()) {
+      auto f = logs::LogFilter::compile(spec.log_policy);
+      auto bytes = f.ok() ? (*f)->serialize() : Result<std::string>(f.status());
+      // A filter that does not compile here will not in the supervisor either: the job
+      // then ends with the reason, and runs unfiltered never.
+      if (compiled_filters_.size() >= 64) compiled_filters_.clear();
+      it = compiled_filters_.emplace(key, bytes.ok() ? *bytes : std::string()).first;
+    }
+    spec.log_filter = it->second;
+  }
   if (strictest >= 1) {
     spec.network = exec::Network::kNone;  // D1: internal and secret data never leave
   } else {

@@ -69,6 +69,8 @@ class JobRunner {
 
  private:
   int64_t next_retention_ms_ = 0;
+  // Log filters compiled once per policy (by its JSON), handed to each job's supervisor.
+  std::map<std::string, std::string> compiled_filters_;
   struct Active {
     std::string id, run_id, project_id, kind;
     int64_t seq = 0;
