@@ -120,6 +120,21 @@ uint64_t scan_segment(const std::string& path, uint64_t offset,
 
 }  // namespace
 
+namespace {
+
+// Reads the records from an index entry on, across segments, until f returns false.
+void scan_from(const std::string& dir, const IndexEntry& start,
+               const std::function<bool(const LogRecord&)>& f) {
+  bool stopped = false;
+  for (uint32_t seg = start.segment; !stopped; ++seg) {
+    const std::string path = segment_path(dir, seg);
+    if (::access(path.c_str(), F_OK) != 0) break;
+    scan_segment(path, seg == start.segment ? start.offset : 0, f, &stopped);
+  }
+}
+
+}  // namespace
+
 size_t parse_records(std::string_view data, const std::function<bool(const LogRecord&)>& f,
                      bool* corrupt) {
   size_t at = 0;
@@ -278,56 +293,37 @@ Result<LogPage> read_log(const std::string& dir, const LogQuery& q) {
     if (e.seq <= q.from_seq || (q.since_us > 0 && e.time_us < q.since_us)) start = e;
   }
   std::deque<LogRecord> tail;
-  bool done = false, hit_limit = false;
+  bool hit_limit = false;
   int64_t last_seen = 0;
-  for (uint32_t seg = start.segment; !done; ++seg) {
-    const std::string path = segment_path(dir, seg);
-    if (::access(path.c_str(), F_OK) != 0) break;
-    bool stopped = false;
-    scan_segment(
-        path, seg == start.segment ? start.offset : 0,
-        [&](const LogRecord& r) {
-          last_seen = r.seq;
-          if (r.seq < q.from_seq) return true;
-          if (q.since_us > 0 && r.time_us < q.since_us) return true;
-          if (q.until_us > 0 && r.time_us > q.until_us) {
-            done = true;
-            return false;
-          }
-          if (q.stream >= 0 && static_cast<int>(r.flags & kStderr) != q.stream) return true;
-          if (!q.contains.empty() && r.text.find(q.contains) == std::string::npos) return true;
-          if (re && !RE2::PartialMatch(r.text, *re)) return true;
-          if (q.tail > 0) {
-            tail.push_back(r);
-            if (static_cast<int64_t>(tail.size()) > q.tail) tail.pop_front();
-            return true;
-          }
-          page.records.push_back(r);
-          if (static_cast<int64_t>(page.records.size()) >= q.limit) {
-            done = hit_limit = true;
-            return false;
-          }
-          return true;
-        },
-        &stopped);
-  }
+  scan_from(dir, start, [&](const LogRecord& r) {
+    last_seen = r.seq;
+    if (r.seq < q.from_seq) return true;
+    if (q.since_us > 0 && r.time_us < q.since_us) return true;
+    if (q.until_us > 0 && r.time_us > q.until_us) return false;
+    if (q.stream >= 0 && static_cast<int>(r.flags & kStderr) != q.stream) return true;
+    if (!q.contains.empty() && r.text.find(q.contains) == std::string::npos) return true;
+    if (re && !RE2::PartialMatch(r.text, *re)) return true;
+    if (q.tail > 0) {
+      tail.push_back(r);
+      if (static_cast<int64_t>(tail.size()) > q.tail) tail.pop_front();
+      return true;
+    }
+    page.records.push_back(r);
+    if (static_cast<int64_t>(page.records.size()) >= q.limit) {
+      hit_limit = true;
+      return false;
+    }
+    return true;
+  });
   if (q.tail > 0) page.records.assign(tail.begin(), tail.end());
   page.next_seq = hit_limit ? page.records.back().seq + 1 : std::max(page.next_seq, last_seen + 1);
   // The newest record: from the last index entry on.
   const IndexEntry& last = index.back();
   page.last_seq = last.seq - 1;
-  for (uint32_t seg = last.segment;; ++seg) {
-    const std::string path = segment_path(dir, seg);
-    if (::access(path.c_str(), F_OK) != 0) break;
-    bool stopped = false;
-    scan_segment(
-        path, seg == last.segment ? last.offset : 0,
-        [&](const LogRecord& r) {
-          page.last_seq = r.seq;
-          return true;
-        },
-        &stopped);
-  }
+  scan_from(dir, last, [&](const LogRecord& r) {
+    page.last_seq = r.seq;
+    return true;
+  });
   return page;
 }
 

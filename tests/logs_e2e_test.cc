@@ -105,13 +105,15 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   EXPECT_EQ(dev.call("GET", "/api/v1/projects/strict/log-policies/secret")["policy"]["mode"],
             "whitelist");
 
-  // Every trick in every project, all queued at once.
+  // Every trick in every project, all queued at once. The job's program: png.py (reads the
+  // pixels) and attack.py.
+  const std::string attack =
+      *read_file(kRedteam + "/png.py") + "\n" + *read_file(kRedteam + "/attack.py");
   std::map<std::string, std::vector<std::string>> ids;
   for (const char* project : {"strict", "blacklist", "builtin"}) {
     for (int t = 1; t <= kTrickCount; ++t) {
       Json body = job("trick-" + std::to_string(t),
-                      {"/usr/bin/python3", "-c", *read_file(kRedteam + "/attack.py"),
-                       std::to_string(t), "/data/faces/face.png"},
+                      {"/usr/bin/python3", "-c", attack, std::to_string(t), "/data/faces/face.png"},
                       0.2, 128);
       body["datasets"] = {"faces"};
       ids[project].push_back(

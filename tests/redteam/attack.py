@@ -1,29 +1,12 @@
 # A job that tries to get a dataset's image out through its log (issue 8's red-team
-# test, tests/logs_e2e_test.cc). Runs inside the sandbox: python3 attack.py TRICK IMAGE
+# test, tests/logs_e2e_test.cc). Runs inside the sandbox as `python3 -c <png.py + attack.py>
+# TRICK IMAGE` (png.py defines pixels()).
 import base64
 import gzip
 import sys
-import zlib
 
 trick = int(sys.argv[1])
 png = open(sys.argv[2], "rb").read()
-
-
-def pixels(data):
-    # The test's PNG: 8-bit RGB, one IDAT, filter 0 on every row.
-    at, idat, width = 8, b"", 0
-    while at < len(data):
-        n = int.from_bytes(data[at:at + 4], "big")
-        kind = data[at + 4:at + 8]
-        body = data[at + 8:at + 8 + n]
-        if kind == b"IHDR":
-            width = int.from_bytes(body[0:4], "big")
-        if kind == b"IDAT":
-            idat += body
-        at += 12 + n
-    raw = zlib.decompress(idat)
-    row = 1 + 3 * width
-    return [raw[i + 1:i + row] for i in range(0, len(raw), row)]
 
 
 b64 = base64.b64encode(png).decode()

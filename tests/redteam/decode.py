@@ -7,31 +7,19 @@ import base64
 import binascii
 import difflib
 import re
+import os
 import sys
 import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from png import pixels  # noqa: E402
 
 png = open(sys.argv[1], "rb").read()
 log = open(sys.argv[2], "rb").read()
 lines = log.split(b"\n")
 
 
-def pixels(data):
-    at, idat, width = 8, b"", 0
-    while at < len(data):
-        n = int.from_bytes(data[at:at + 4], "big")
-        kind = data[at + 4:at + 8]
-        body = data[at + 8:at + 8 + n]
-        if kind == b"IHDR":
-            width = int.from_bytes(body[0:4], "big")
-        if kind == b"IDAT":
-            idat += body
-        at += 12 + n
-    raw = zlib.decompress(idat)
-    row = 1 + 3 * width
-    return b"".join(raw[i + 1:i + row] for i in range(0, len(raw), row))
-
-
-flat = pixels(png)
+flat = b"".join(pixels(png))
 
 
 def recovered(candidate, target):
