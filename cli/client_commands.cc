@@ -1020,8 +1020,27 @@ void ClientCommands::job_commands(CLI::App& app) {
                   return true;
                 }));
           } else {
-            JZ_ASSIGN_OR_RETURN(std::string text, conn.api->get_text(path, "", nullptr));
-            std::cout << text << std::flush;
+            // Page by page (10,000 lines or 64 MiB each), so a log of any size streams
+            // through in bounded memory; a tail is one page.
+            const std::string base = path + (params.empty() ? "?" : "&") + "format=json";
+            int64_t from = 1;
+            for (;;) {
+              std::string page_path = base + "&limit=10000";
+              if (o->tail == 0) page_path += "&from=" + std::to_string(from);
+              JZ_ASSIGN_OR_RETURN(Json page, conn.api->call("GET", page_path));
+              const Json items = page["items"];
+              for (const auto& r : items) {
+                std::cout << json::string_or(r, "text");
+                if (!r["cut"].is_boolean() || !r["cut"].get<bool>()) std::cout << '\n';
+              }
+              std::cout << std::flush;
+              const int64_t next =
+                  page["next_seq"].is_number_integer() ? page["next_seq"].get<int64_t>() : 0;
+              const int64_t last =
+                  page["last_seq"].is_number_integer() ? page["last_seq"].get<int64_t>() : 0;
+              if (o->tail > 0 || items.empty() || next <= from || next > last) break;
+              from = next;
+            }
             std::string spath = job_path() + "/logs/stats";
             if (o->attempt > 0) spath += "?attempt=" + std::to_string(o->attempt);
             auto s = conn.api->call("GET", spath);

@@ -527,3 +527,32 @@ TEST(LogFilter, ACompiledFilterLoadsForItsPolicyOnly) {
 
 }  // namespace
 }  // namespace jz::logs
+
+namespace jz::logs {
+namespace {
+
+// A read holds at most about max_bytes of text: a page ends early (and says where to go
+// on), a tail keeps the newest lines that fit.
+TEST(LogStore, OneReadIsBoundedInBytes) {
+  testing::TempDir dir;
+  const std::string d = dir.str() + "/log";
+  {
+    auto w = LogWriter::open(d);
+    ASSERT_TRUE(w.ok());
+    for (int i = 1; i <= 100; ++i) ASSERT_TRUE((*w)->append(i, 0, std::string(1000, 'a')).ok());
+  }
+  LogQuery q;
+  q.max_bytes = 10000;
+  auto page = read_log(d, q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->records.size(), 10u);
+  EXPECT_EQ(page->next_seq, 11);
+  q.tail = 50;
+  page = read_log(d, q);
+  ASSERT_EQ(page->records.size(), 10u);
+  EXPECT_EQ(page->records.back().seq, 100);
+  EXPECT_EQ(page->records.front().seq, 91);
+}
+
+}  // namespace
+}  // namespace jz::logs

@@ -293,6 +293,7 @@ Result<LogPage> read_log(const std::string& dir, const LogQuery& q) {
     if (e.seq <= q.from_seq || (q.since_us > 0 && e.time_us < q.since_us)) start = e;
   }
   std::deque<LogRecord> tail;
+  int64_t bytes = 0;
   bool hit_limit = false;
   int64_t last_seen = 0;
   scan_from(dir, start, [&](const LogRecord& r) {
@@ -303,13 +304,18 @@ Result<LogPage> read_log(const std::string& dir, const LogQuery& q) {
     if (q.stream >= 0 && static_cast<int>(r.flags & kStderr) != q.stream) return true;
     if (!q.contains.empty() && r.text.find(q.contains) == std::string::npos) return true;
     if (re && !RE2::PartialMatch(r.text, *re)) return true;
+    bytes += static_cast<int64_t>(r.text.size());
     if (q.tail > 0) {
       tail.push_back(r);
-      if (static_cast<int64_t>(tail.size()) > q.tail) tail.pop_front();
+      while (static_cast<int64_t>(tail.size()) > q.tail ||
+             (tail.size() > 1 && bytes > q.max_bytes)) {
+        bytes -= static_cast<int64_t>(tail.front().text.size());
+        tail.pop_front();
+      }
       return true;
     }
     page.records.push_back(r);
-    if (static_cast<int64_t>(page.records.size()) >= q.limit) {
+    if (static_cast<int64_t>(page.records.size()) >= q.limit || bytes >= q.max_bytes) {
       hit_limit = true;
       return false;
     }

@@ -70,6 +70,10 @@ struct LogQuery {
   int stream = -1;                     // -1 both, 0 stdout, 1 stderr
   std::string contains;                // substring
   std::string regex;                   // RE2 syntax (linear time)
+  // At most about this many bytes of text returned (a page ends after the record that
+  // reaches it; a tail keeps the newest records within it), so one read never holds
+  // gigabytes of a log with long lines in memory.
+  int64_t max_bytes = int64_t{64} << 20;
 };
 
 struct LogPage {

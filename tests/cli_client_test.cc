@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -330,6 +331,13 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
       << filtered.err;
   EXPECT_TRUE(contains(ok({"job", "logs", "runs", redacted["id"], "--stats"}), "rule:who"));
   EXPECT_TRUE(contains(ok({"log-policy", "reset", "runs", "internal"}), "reset"));
+  // A log longer than a page comes out whole, in order.
+  Json counted = Json::parse(ok({"job", "submit", "runs", "--cpu", "0.2", "--wait", "-o", "json",
+                                 "--", "seq", "1", "25000"}));
+  const std::string all = ok({"job", "logs", "runs", counted["id"]});
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 25000);
+  EXPECT_EQ(all.substr(0, 2), "1\n");
+  EXPECT_EQ(all.substr(all.size() - 6), "25000\n");
   const std::string list = ok({"job", "list", "runs"});
   EXPECT_TRUE(contains(list, id) && contains(list, "succeeded")) << list;
   const std::string history = ok({"job", "history", "runs", id});
