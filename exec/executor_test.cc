@@ -123,8 +123,8 @@ TEST(LocalExecutor, TerminateEndsTheWholeProcessTreeWithinTheGracePeriod) {
   ASSERT_TRUE(e);
   // Children in the background, one in a session of its own, all ignoring SIGTERM.
   ASSERT_TRUE(e->launch(shell("tree",
-                              "trap '' TERM; sleep 1000 & setsid sleep 1000 & "
-                              "(trap '' TERM; sleep 1000) & echo started; wait"))
+                              "trap '' TERM; sleep 86401 & setsid sleep 86401 & "
+                              "(trap '' TERM; sleep 86401) & echo started; wait"))
                   .ok());
   const auto until = std::chrono::steady_clock::now() + 20s;
   while (log_of(*e, "tree").find("started") == std::string::npos &&
@@ -140,8 +140,9 @@ TEST(LocalExecutor, TerminateEndsTheWholeProcessTreeWithinTheGracePeriod) {
   EXPECT_EQ(st.signal, SIGKILL);
   EXPECT_LT(took, 5s);
   EXPECT_GE(took, 900ms) << "SIGKILL waits for the grace period";
-  // Nothing of the job is left: no process in the machine runs `sleep 1000` from it.
-  auto ps = run_subprocess({.argv = {"pgrep", "-f", "^sleep 1000$"}});
+  // Nothing of the job is left: no process in the machine runs its `sleep 86401` (a
+  // duration no other test uses: tests run side by side, and one sleeps 1000).
+  auto ps = run_subprocess({.argv = {"pgrep", "-f", "^sleep 86401$"}});
   ASSERT_TRUE(ps.ok());
   EXPECT_EQ(ps->out, "") << "left behind: " << ps->out;
   e->release("tree");
