@@ -113,9 +113,9 @@ Status Capture::feed(int stream, std::string_view data, int64_t time_us) {
 
 Status Capture::flush_lines(int stream, int64_t time_us) {
   if (lines_.empty()) return {};
-  const uint32_t base = stream ? kStderr : 0;
+  const uint32_t base = stream ? uint32_t{kStderr} : 0u;
   auto flags_of = [&](const LineRef& l) {
-    return base | (l.continued ? kContinued : 0) | (l.cut ? kCut : 0);
+    return base | (l.continued ? uint32_t{kContinued} : 0u) | (l.cut ? uint32_t{kCut} : 0u);
   };
   Status failed;
   if (raw_) {

@@ -49,7 +49,6 @@ class Capture {
   std::string block_;
   std::vector<LineRef> lines_;
   int64_t input_lines_ = 0, input_bytes_ = 0, throttled_ms_ = 0;
-  int64_t last_stats_ms_ = 0;
   bool precompiled_ = false;
 };
 

@@ -89,7 +89,6 @@ uint64_t scan_segment(const std::string& path, uint64_t offset,
   size_t at = 0;
   uint64_t file_at = offset;
   char chunk[1 << 18];
-  LogRecord r;
   for (;;) {
     const ssize_t n = ::pread(fd, chunk, sizeof chunk, static_cast<off_t>(file_at));
     if (n < 0 && errno == EINTR) continue;
