@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/files.h"
+#include "logs/classes.h"
 
 namespace jz::logs {
 
@@ -71,14 +72,10 @@ Status Capture::feed(int stream, std::string_view data, int64_t time_us) {
       p += len;
     } while (p < line.size());
   };
+  newlines_.clear();
+  find_newlines(data, newlines_);
   size_t a = 0;
-  while (a < data.size()) {
-    const void* nl = std::memchr(data.data() + a, '\n', data.size() - a);
-    if (!nl) {
-      pend.append(data.substr(a));
-      break;
-    }
-    const size_t e = static_cast<size_t>(static_cast<const char*>(nl) - data.data());
+  for (const uint32_t e : newlines_) {
     if (pend.empty()) {
       emit(data.substr(a, e - a));
     } else {
@@ -90,6 +87,7 @@ Status Capture::feed(int stream, std::string_view data, int64_t time_us) {
     ++input_lines_;
     a = e + 1;
   }
+  if (a < data.size()) pend.append(data.substr(a));
   // An unfinished line already longer than the maximum: its whole pieces go out now.
   if (pend.size() > max) {
     const size_t whole = (pend.size() - 1) / max * max;

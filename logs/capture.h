@@ -48,6 +48,7 @@ class Capture {
   bool continuing_[2] = {false, false};  // its earlier pieces went out already
   std::string block_;
   std::vector<LineRef> lines_;
+  std::vector<uint32_t> newlines_;  // of the data being fed
   int64_t input_lines_ = 0, input_bytes_ = 0, throttled_ms_ = 0;
   bool precompiled_ = false;
 };

@@ -14,12 +14,13 @@ namespace {
 
 // Masks of one 64-byte word: bit i for byte i.
 struct Masks {
-  uint64_t blank = 0;       // <= 0x20
-  uint64_t not_num = 0;     // not one of [0-9.,;|+-] or blank/tab
-  uint64_t control = 0;     // control bytes but tab, LF, CR, ESC; and DEL
-  uint64_t high = 0;        // >= 0x80
-  uint64_t not_hexsep = 0;  // not [0-9a-fA-F :,-]
-  uint64_t not_b64sep = 0;  // not [A-Za-z0-9+/=_-] or blank/tab
+  uint64_t blank = 0;                  // <= 0x20
+  uint64_t not_num = 0;                // not one of [0-9.,;|+-] or blank/tab
+  uint64_t control = 0;                // control bytes but tab, LF, CR, ESC; and DEL
+  uint64_t high = 0;                   // >= 0x80
+  uint64_t not_hexsep = 0;             // not [0-9a-fA-F :,-]
+  uint64_t not_b64sep = 0;             // not [A-Za-z0-9+/=_-] or blank/tab
+  uint64_t not_gate[kGateCount] = {};  // not in the gate class (logs/gate.h)
 };
 
 bool is_num_char(unsigned char c) {
@@ -48,6 +49,9 @@ Masks scalar_masks(const unsigned char* p, size_t n) {
     if (c >= 0x80) m.high |= bit;
     if (!(is_hex(c) || c == ' ' || c == ':' || c == ',' || c == '-')) m.not_hexsep |= bit;
     if (!(is_b64(c) || c == ' ' || c == '\t')) m.not_b64sep |= bit;
+    for (int g = 0; g < kGateCount; ++g) {
+      if (!gate_bytes(static_cast<GateClass>(g)).test(c)) m.not_gate[g] |= bit;
+    }
   }
   // Past the end: breaks every run.
   for (size_t i = n; i < 64; ++i) {
@@ -56,6 +60,7 @@ Masks scalar_masks(const unsigned char* p, size_t n) {
     m.not_num |= bit;
     m.not_hexsep |= bit;
     m.not_b64sep |= bit;
+    for (auto& g : m.not_gate) g |= bit;
   }
   return m;
 }
@@ -110,6 +115,15 @@ Masks vector_masks(const unsigned char* p) {
     m.not_num |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(num))) << shift;
     m.control |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(low))) << shift;
     m.high |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(v))) << shift;
+    static_assert(kGateCount == 3, "the gate classes are spelled out here");
+    const int digits = _mm_movemask_epi8(isdigit);
+    m.not_gate[kGateDigits] |= uint64_t(static_cast<uint16_t>(~digits)) << shift;
+    m.not_gate[kGateDigitsSpaced] |=
+        uint64_t(static_cast<uint16_t>(~(digits | _mm_movemask_epi8(sp)))) << shift;
+    m.not_gate[kGateDigitsDotted] |=
+        uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(
+            _mm_or_si128(isdigit, _mm_or_si128(_mm_cmpeq_epi8(v, dot), _mm_cmpeq_epi8(v, colon))))))
+        << shift;
   }
   return m;
 }
@@ -142,19 +156,46 @@ inline __attribute__((always_inline)) uint64_t long_runs(uint64_t m, uint64_t& c
 
 }  // namespace
 
+void find_newlines(std::string_view data, std::vector<uint32_t>& out) {
+  const char* p = data.data();
+  const size_t n = data.size();
+  size_t base = 0;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  for (; base + 64 <= n; base += 64) {
+    uint64_t m = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + base + 16 * k));
+      m |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))) << (16 * k);
+    }
+    while (m) {
+      out.push_back(static_cast<uint32_t>(base + static_cast<size_t>(__builtin_ctzll(m))));
+      m &= m - 1;
+    }
+  }
+#endif
+  for (; base < n; ++base) {
+    if (p[base] == '\n') out.push_back(static_cast<uint32_t>(base));
+  }
+}
+
 void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int token_min,
-                int number_span, int group_span, uint8_t* flags) {
+                int number_span, int group_span, uint8_t* flags, const int* gate_runs,
+                uint8_t* gates) {
   const auto* p = reinterpret_cast<const unsigned char*>(block.data());
   const size_t n = block.size();
   uint64_t carry_token = 0, carry_num = 0, carry_hex = 0, carry_b64 = 0;
+  uint64_t carry_gate[kGateCount] = {};
+  bool gated = false;
+  for (int g = 0; gates && gate_runs && g < kGateCount; ++g) gated |= gate_runs[g] > 0;
   size_t cursor = 0;
-  auto mark = [&](uint64_t bits, size_t base, uint8_t flag) {
+  auto mark = [&](uint64_t bits, size_t base, uint8_t* out, uint8_t flag) {
     while (bits) {
       const size_t pos = base + static_cast<size_t>(__builtin_ctzll(bits));
       bits &= bits - 1;
       // Positions come in order: move the cursor forward to the line holding pos.
       while (cursor + 1 < lines.size() && lines[cursor + 1].offset <= pos) ++cursor;
-      if (cursor < lines.size()) flags[cursor] |= flag;
+      if (cursor < lines.size()) out[cursor] |= flag;
     }
   };
   for (size_t base = 0; base < n; base += 64) {
@@ -172,7 +213,17 @@ void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int t
     const uint64_t numbers = long_runs(m.not_num, carry_num, number_span);
     const uint64_t hex = long_runs(m.not_hexsep, carry_hex, 40);
     const uint64_t b64 = long_runs(m.not_b64sep, carry_b64, group_span);
-    if (tokens | numbers | hex | b64 | m.high | m.control) {
+    uint64_t gate_hits[kGateCount] = {};
+    uint64_t any_gate = 0;
+    if (gated) {
+      for (int g = 0; g < kGateCount; ++g) {
+        if (gate_runs[g] > 0) {
+          gate_hits[g] = long_runs(m.not_gate[g], carry_gate[g], gate_runs[g]);
+          any_gate |= gate_hits[g];
+        }
+      }
+    }
+    if (tokens | numbers | hex | b64 | m.high | m.control | any_gate) {
       // Each kind walks forward from the line where this word starts.
       const size_t start = cursor;
       size_t reached = cursor;
@@ -183,7 +234,12 @@ void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int t
                                 {m.high, kNonAscii},
                                 {m.control, kControl}}) {
         cursor = start;
-        mark(bits, base, flag);
+        mark(bits, base, flags, flag);
+        reached = std::max(reached, cursor);
+      }
+      for (int g = 0; any_gate && g < kGateCount; ++g) {
+        cursor = start;
+        mark(gate_hits[g], base, gates, static_cast<uint8_t>(1u << g));
         reached = std::max(reached, cursor);
       }
       cursor = reached;

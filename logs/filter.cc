@@ -1,6 +1,7 @@
 #include "logs/filter.h"
 
 #include <hs/hs.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,34 +9,45 @@
 #include <cstring>
 
 #include "logs/classes.h"
+#include "logs/gate.h"
 
 namespace jz::logs {
 
 namespace {
 
-// Reasons a line is withheld, in the order of LogFilter::Impl::reasons after the rules.
+// Reasons a line is withheld, in the order of LogFilter::Impl::reasons after the rules;
+// a line that several detectors catch counts under the most specific (the first here).
 enum Detector : int {
-  kBase64 = 0,
+  kImage = 0,
+  kDataUri,
+  kBase64,
   kHex,
   kNumbers,
-  kDataUri,
-  kImage,
   kBinary,
   kEntropy,
   kLongLine,
   kDetectorCount
 };
-const char* const kDetectorNames[kDetectorCount] = {"base64", "hex",    "numbers", "data_uri",
-                                                    "image",  "binary", "entropy", "long_line"};
+const char* const kDetectorNames[kDetectorCount] = {"image",   "data_uri", "base64",  "hex",
+                                                    "numbers", "binary",   "entropy", "long_line"};
 
 // Pattern ids: rules are 0..n-1; detectors start here.
 constexpr unsigned kDetectorBase = 1u << 20;
+
+// Databases: kMain holds the patterns scanned over whole blocks; kGated + g those gated
+// on class g (logs/gate.h), scanned over the lines with such a run; kWhole the whitelist
+// rules as ^(?:P)$, scanned over one line at a time; kRedactCheck the redact rules, scanned
+// over what a redaction left visible.
+enum Database : int { kMain = 0, kGated, kWhole = kGated + kGateCount, kRedactCheck, kDatabases };
 
 struct Pattern {
   std::string expr;
   unsigned flags;
   unsigned id;
   std::string what;  // for errors
+  int db = kMain;
+  int gate = -1;  // scanned only on lines with a run of this gate class (logs/gate.h)
+  int run = 0;    // of this length
 };
 
 std::vector<Pattern> detector_patterns(const Detectors& d) {
@@ -62,27 +74,48 @@ std::vector<Pattern> detector_patterns(const Detectors& d) {
   return out;
 }
 
-std::vector<Pattern> all_patterns(const LogPolicy& p) {
+// No pattern is compiled with HS_FLAG_SOM_LEFTMOST: vectorscan 5.4 can crash (a fortified
+// snprintf in its reverse scan, fixed upstream in 2026) on some such patterns over inputs
+// of more than 255 bytes. Whole-line matches and redaction spans are found without it.
+std::vector<Pattern> all_patterns(const LogPolicy& p, bool gates) {
   std::vector<Pattern> out;
   if (p.mode == LogPolicy::Mode::kOpen) return out;
+  const bool whitelist = p.mode == LogPolicy::Mode::kWhitelist;
   for (size_t i = 0; i < p.rules.size(); ++i) {
     const LogRule& r = p.rules[i];
-    // ^ and $ at line ends (only where a pattern has them: the flag costs speed).
-    unsigned flags = r.pattern.find_first_of("^$") != std::string::npos ? HS_FLAG_MULTILINE : 0;
-    if (r.ignore_case) flags |= HS_FLAG_CASELESS;
-    const std::string& expr = r.pattern;
-    // Whitelist rules must match a whole line: their matches' starts are checked.
-    if (p.mode == LogPolicy::Mode::kWhitelist || r.redact) {
-      flags |= HS_FLAG_SOM_LEFTMOST;
+    const unsigned caseless = r.ignore_case ? HS_FLAG_CASELESS : 0u;
+    const std::string what = "rule '" + r.name + "'";
+    const auto id = static_cast<unsigned>(i);
+    if (whitelist) {
+      // One line at a time, so ^ and $ are its ends.
+      out.push_back({"^(?:" + r.pattern + ")$", caseless | HS_FLAG_SINGLEMATCH, id, what, kWhole});
+      // As written too, in compile_check only: a pattern that is not whole on its own
+      // (`a)|(.*`) must not change the meaning of the wrapper.
+      out.push_back({r.pattern, caseless, id, what, kDatabases});
+      continue;
     }
-    out.push_back({expr, flags, static_cast<unsigned>(i), "rule '" + r.name + "'"});
+    // ^ and $ at line ends (only where a pattern has them: the flag costs speed).
+    const unsigned multiline =
+        r.pattern.find_first_of("^$") != std::string::npos ? HS_FLAG_MULTILINE : 0u;
+    Pattern pattern{r.pattern, caseless | multiline, id, what};
+    if (gates) {
+      pattern.gate = choose_gate(r.pattern, r.ignore_case, &pattern.run);
+      if (pattern.gate >= 0) pattern.db = kGated + pattern.gate;
+    }
+    out.push_back(pattern);
+    if (r.redact) out.push_back({r.pattern, caseless, id, what, kRedactCheck});
   }
   auto d = detector_patterns(p.detectors);
   out.insert(out.end(), d.begin(), d.end());
   return out;
 }
 
-Result<hs_database_t*> compile_all(const std::vector<Pattern>& patterns) {
+// Compiles the patterns that go into database `which`.
+Result<hs_database_t*> compile_all(const std::vector<Pattern>& all, int which) {
+  std::vector<Pattern> patterns;
+  for (const auto& p : all) {
+    if (p.db == which) patterns.push_back(p);
+  }
   if (patterns.empty()) return nullptr;
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
@@ -113,29 +146,72 @@ Result<hs_database_t*> compile_all(const std::vector<Pattern>& patterns) {
 
 }  // namespace
 
+// A rule that can match empty text (`\b`, `x*`) would match everywhere or between lines.
+Status check_widths(const LogPolicy& policy) {
+  if (policy.mode == LogPolicy::Mode::kOpen) return {};
+  for (const auto& r : policy.rules) {
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_expression_info(r.pattern.c_str(), r.ignore_case ? HS_FLAG_CASELESS : 0, &info, &err) !=
+        HS_SUCCESS) {
+      hs_free_compile_error(err);
+      continue;  // compiling says what is wrong
+    }
+    const unsigned width = info->min_width;
+    std::free(info);
+    if (width == 0) {
+      return Status::invalid_argument("rule '" + r.name +
+                                      "': the pattern can match empty text, so it would match "
+                                      "every line; make it match at least one character");
+    }
+  }
+  return {};
+}
+
+// The RE2 form of a redact rule, which finds where its matches are (Hyperscan says which
+// lines match; its start-of-match mode is not used, see all_patterns).
+Result<std::unique_ptr<RE2>> redact_locator(const LogRule& r) {
+  RE2::Options o;
+  o.set_encoding(RE2::Options::EncodingLatin1);
+  o.set_longest_match(true);
+  o.set_case_sensitive(!r.ignore_case);
+  o.set_log_errors(false);
+  auto re = std::make_unique<RE2>(r.pattern, o);
+  if (!re->ok()) {
+    return Status::invalid_argument(
+        "rule '" + r.name +
+        "': a redact rule's pattern must also be valid in RE2's syntax, "
+        "which finds the text to redact: " +
+        re->error() + " (or use \"action\": \"drop\")");
+  }
+  return re;
+}
+
 struct LogFilter::Impl {
-  hs_database_t* db = nullptr;
+  hs_database_t* dbs[kDatabases] = {};
+  int gate_runs[kGateCount] = {};  // the shortest run each gated database needs; 0 = none
+  bool any_gate = false;
   hs_scratch_t* scratch = nullptr;
   std::vector<std::string> reasons;  // rules, then detectors, then whitelist, cap:total
   std::vector<Withheld> counts;
   size_t whitelist_reason = 0, cap_reason = 0, detector_reason = 0;
+  bool whitelist = false;
+  std::vector<uint8_t> redact;                 // per rule
+  std::vector<std::unique_ptr<RE2>> locators;  // per redact rule: where its matches are
   // Per scan:
   const std::vector<LineRef>* lines = nullptr;
   size_t cursor = 0;
-  std::vector<uint32_t> verdict;  // 0 = none yet, else 1 + reason
-  std::vector<uint8_t> allowed, flags;
-  struct Span {
-    size_t line;
-    uint32_t from, to;
-    size_t reason;
-  };
-  std::vector<Span> spans;
-  bool whitelist = false;
-  std::vector<uint8_t> redact;  // per rule
+  std::vector<uint32_t> verdict;    // 0 = none yet, else 1 + reason
+  std::vector<uint32_t> to_redact;  // 0 = none, else 1 + the first redact rule that matched
+  std::vector<uint8_t> flags;
+  std::vector<uint8_t> gates;   // per line: bit g when a run of gate class g is there
+  unsigned long long base = 0;  // offset in the block of the data being scanned
 
   ~Impl() {
     if (scratch) hs_free_scratch(scratch);
-    if (db) hs_free_database(db);
+    for (auto* db : dbs) {
+      if (db) hs_free_database(db);
+    }
   }
 
   // The line holding byte `pos` (or its newline).
@@ -151,28 +227,75 @@ struct LogFilter::Impl {
     return cursor;
   }
 
-  static int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
+  static int on_match(unsigned int id, unsigned long long, unsigned long long to, unsigned int,
                       void* ctx) {
     auto* self = static_cast<Impl*>(ctx);
     if (to == 0) return 0;
-    const size_t i = self->line_of(to - 1);
-    const LineRef& l = (*self->lines)[i];
+    const size_t i = self->line_of(to + self->base - 1);
+    // A line that several rules or detectors match is counted under the first of them in
+    // the policy's order (rules, then detectors), whatever order the matches come in.
+    uint32_t& verdict = self->verdict[i];
     if (id >= kDetectorBase) {
-      if (!self->verdict[i])
-        self->verdict[i] = static_cast<uint32_t>(1 + self->detector_reason + (id - kDetectorBase));
-    } else if (self->whitelist) {
-      if (from == l.offset && to == static_cast<unsigned long long>(l.offset) + l.length)
-        self->allowed[i] = 1;
+      const auto reason = static_cast<uint32_t>(1 + self->detector_reason + (id - kDetectorBase));
+      if (!verdict || reason < verdict) verdict = reason;
     } else if (self->redact[id]) {
-      const uint32_t a =
-          static_cast<uint32_t>(std::max<unsigned long long>(from, l.offset) - l.offset);
-      const uint32_t b =
-          static_cast<uint32_t>(std::min<unsigned long long>(to, l.offset + l.length) - l.offset);
-      if (b > a) self->spans.push_back({i, a, b, id});
-    } else if (!self->verdict[i]) {
-      self->verdict[i] = 1 + id;
+      uint32_t& r = self->to_redact[i];
+      if (!r || 1 + id < r) r = 1 + id;
+    } else if (!verdict || 1 + id < verdict) {
+      verdict = 1 + id;
     }
     return 0;
+  }
+
+  static int stop(unsigned int, unsigned long long, unsigned long long, unsigned int, void* found) {
+    *static_cast<bool*>(found) = true;
+    return 1;  // one match is enough
+  }
+
+  // Whether a pattern of `db` matches inside `text` (one line or a piece of one).
+  bool matches(int db, std::string_view text) {
+    bool found = false;
+    if (dbs[db] && !text.empty()) {
+      hs_scan(dbs[db], text.data(), static_cast<unsigned>(text.size()), 0, scratch, &Impl::stop,
+              &found);
+    }
+    return found;
+  }
+
+  // Replaces each match of a redact rule in `text` with a mark (leftmost-longest matches,
+  // in rule order). Then the text left visible between marks is scanned again: false when
+  // a whole match is still there (the patterns' engines differ in a corner, or matches
+  // overlapped), and the caller withholds the line instead.
+  bool redact_line(std::string_view text, std::string& out, int64_t& hidden) {
+    std::vector<std::pair<size_t, size_t>> spans;
+    for (const auto& re : locators) {
+      if (!re) continue;
+      size_t pos = 0;
+      re2::StringPiece m;
+      while (pos <= text.size() && re->Match(re2::StringPiece(text.data(), text.size()), pos,
+                                             text.size(), RE2::UNANCHORED, &m, 1)) {
+        const size_t from = static_cast<size_t>(m.data() - text.data());
+        const size_t to = from + m.size();
+        if (to > from) spans.emplace_back(from, to);
+        pos = to > from ? to : from + 1;
+      }
+    }
+    std::sort(spans.begin(), spans.end());
+    out.clear();
+    hidden = 0;
+    size_t at = 0;
+    for (size_t k = 0; k < spans.size();) {
+      size_t from = spans[k].first, to = spans[k].second;
+      for (++k; k < spans.size() && spans[k].first <= to; ++k) to = std::max(to, spans[k].second);
+      if (matches(kRedactCheck, text.substr(at, from - at))) return false;
+      out.append(text.substr(at, from - at));
+      out.append("[redacted]");
+      hidden += static_cast<int64_t>(to - from);
+      at = to;
+    }
+    if (matches(kRedactCheck, text.substr(at))) return false;
+    out.append(text.substr(at));
+    return !spans.empty();
   }
 };
 
@@ -182,51 +305,94 @@ LogFilter::~LogFilter() = default;
 
 namespace {
 
-// What a serialized database was compiled from: it is loaded only for exactly this.
+// What a serialized filter was compiled from: it is loaded only for exactly this.
 std::string pattern_key(const std::vector<Pattern>& patterns) {
   Json k = Json::array();
-  for (const auto& p : patterns) k.push_back({p.expr, p.flags, p.id});
-  return "jizhan-log-filter-1 " + json::dump(k) + "\n";
+  for (const auto& p : patterns) {
+    if (p.db < kDatabases) k.push_back({p.expr, p.flags, p.id, p.db, p.run});
+  }
+  return "jizhan-log-filter-3 " + json::dump(k) + "\n";
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void set_gates(LogFilter::Impl& m, const std::vector<Pattern>& patterns) {
+  for (const auto& p : patterns) {
+    if (p.gate < 0) continue;
+    int& run = m.gate_runs[p.gate];
+    run = run == 0 ? p.run : std::min(run, p.run);
+    m.any_gate = true;
+  }
+}
+
+uint64_t get_u64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
+  return v;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<LogFilter>> LogFilter::compile(const LogPolicy& policy) {
+Result<std::unique_ptr<LogFilter>> LogFilter::compile(const LogPolicy& policy, bool gates) {
   std::unique_ptr<LogFilter> f(new LogFilter(policy));
-  JZ_ASSIGN_OR_RETURN(f->impl_->db, compile_all(all_patterns(policy)));
+  f->gates_ = gates;
+  const auto patterns = all_patterns(policy, gates);
+  JZ_RETURN_IF_ERROR(check_widths(policy));
+  for (int d = 0; d < kDatabases; ++d) {
+    JZ_ASSIGN_OR_RETURN(f->impl_->dbs[d], compile_all(patterns, d));
+  }
+  JZ_ASSIGN_OR_RETURN(hs_database_t * check, compile_all(patterns, kDatabases));
+  if (check) hs_free_database(check);
+  set_gates(*f->impl_, patterns);
   JZ_RETURN_IF_ERROR(f->init());
   return f;
 }
 
+// The key line, then for each database its length (8 bytes, little-endian; 0 = none) and
+// Hyperscan's bytes.
 Result<std::string> LogFilter::serialize() const {
-  std::string out = pattern_key(all_patterns(policy_));
-  if (!impl_->db) return out;
-  char* bytes = nullptr;
-  size_t length = 0;
-  if (hs_serialize_database(impl_->db, &bytes, &length) != HS_SUCCESS) {
-    return Status::internal("cannot serialize the log filter's database");
+  std::string out = pattern_key(all_patterns(policy_, gates_));
+  for (const auto* db : impl_->dbs) {
+    if (!db) {
+      put_u64(out, 0);
+      continue;
+    }
+    char* bytes = nullptr;
+    size_t length = 0;
+    if (hs_serialize_database(db, &bytes, &length) != HS_SUCCESS) {
+      return Status::internal("cannot serialize the log filter's database");
+    }
+    put_u64(out, length);
+    out.append(bytes, length);
+    std::free(bytes);
   }
-  out.append(bytes, length);
-  std::free(bytes);
   return out;
 }
 
 Result<std::unique_ptr<LogFilter>> LogFilter::load(const LogPolicy& policy,
                                                    std::string_view bytes) {
-  const auto patterns = all_patterns(policy);
+  const auto patterns = all_patterns(policy, true);
   const std::string key = pattern_key(patterns);
   if (bytes.substr(0, key.size()) != key) {
     return Status::invalid_argument("the compiled log filter belongs to another policy");
   }
   bytes.remove_prefix(key.size());
   std::unique_ptr<LogFilter> f(new LogFilter(policy));
-  if (!patterns.empty()) {
-    if (hs_deserialize_database(bytes.data(), bytes.size(), &f->impl_->db) != HS_SUCCESS) {
+  for (auto*& db : f->impl_->dbs) {
+    if (bytes.size() < 8 || get_u64(bytes) > bytes.size() - 8) {
+      return Status::invalid_argument("the compiled log filter is damaged");
+    }
+    const size_t length = get_u64(bytes);
+    bytes.remove_prefix(8);
+    if (length > 0 && hs_deserialize_database(bytes.data(), length, &db) != HS_SUCCESS) {
       return Status::invalid_argument("the compiled log filter is damaged or from another machine");
     }
-  } else if (!bytes.empty()) {
-    return Status::invalid_argument("the compiled log filter belongs to another policy");
+    bytes.remove_prefix(length);
   }
+  if (!bytes.empty()) return Status::invalid_argument("the compiled log filter is damaged");
+  set_gates(*f->impl_, patterns);
   JZ_RETURN_IF_ERROR(f->init());
   return f;
 }
@@ -234,12 +400,19 @@ Result<std::unique_ptr<LogFilter>> LogFilter::load(const LogPolicy& policy,
 Status LogFilter::init() {
   Impl& m = *impl_;
   const LogPolicy& policy = policy_;
-  if (m.db && hs_alloc_scratch(m.db, &m.scratch) != HS_SUCCESS) {
-    return Status::internal("cannot allocate Hyperscan scratch space");
+  for (auto* db : m.dbs) {
+    if (db && hs_alloc_scratch(db, &m.scratch) != HS_SUCCESS) {
+      return Status::internal("cannot allocate Hyperscan scratch space");
+    }
   }
   for (const auto& r : policy.rules) {
     m.reasons.push_back("rule:" + r.name);
-    m.redact.push_back(r.redact ? 1 : 0);
+    const bool redact = r.redact && policy.mode == LogPolicy::Mode::kBlacklist;
+    m.redact.push_back(redact ? 1 : 0);
+    if (redact) {
+      JZ_ASSIGN_OR_RETURN(auto re, redact_locator(r));
+      m.locators.push_back(std::move(re));
+    }
   }
   m.detector_reason = m.reasons.size();
   for (const char* d : kDetectorNames) m.reasons.push_back(std::string("detector:") + d);
@@ -259,29 +432,50 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
   m.lines = &lines;
   m.cursor = 0;
   m.verdict.assign(n, 0);
-  m.spans.clear();
+  m.to_redact.assign(n, 0);
   const bool filtered = policy_.mode != LogPolicy::Mode::kOpen;
   if (filtered) {
-    m.allowed.assign(n, 0);
     m.flags.assign(n, 0);
-    if (policy_.detectors.enabled) {
+    if (m.any_gate) m.gates.assign(n, 0);
+    if (policy_.detectors.enabled || m.any_gate) {
       const Detectors& dd = policy_.detectors;
-      flag_lines(block, lines, std::min({dd.base64_min, dd.hex_min, dd.entropy_min}),
-                 2 * dd.numbers_min - 1, dd.base64_min / 4 * 5 - 1, m.flags.data());
+      constexpr int kOff = 1 << 30;  // a run no line has
+      flag_lines(
+          block, lines, dd.enabled ? std::min({dd.base64_min, dd.hex_min, dd.entropy_min}) : kOff,
+          dd.enabled ? 2 * dd.numbers_min - 1 : kOff, dd.enabled ? dd.base64_min / 4 * 5 - 1 : kOff,
+          m.flags.data(), m.gate_runs, m.any_gate ? m.gates.data() : nullptr);
     }
-    if (m.db && !block.empty()) {
-      hs_scan(m.db, block.data(), static_cast<unsigned>(block.size()), 0, m.scratch,
+    m.base = 0;
+    if (m.dbs[kMain] && !block.empty()) {
+      hs_scan(m.dbs[kMain], block.data(), static_cast<unsigned>(block.size()), 0, m.scratch,
               &Impl::on_match, &m);
     }
+    // Each gated database over the runs of consecutive lines its class flagged.
+    for (int g = 0; m.any_gate && g < kGateCount; ++g) {
+      hs_database_t* db = m.dbs[kGated + g];
+      if (!db) continue;
+      const uint8_t bit = static_cast<uint8_t>(1u << g);
+      for (size_t i = 0; i < n;) {
+        if (!(m.gates[i] & bit)) {
+          ++i;
+          continue;
+        }
+        size_t j = i;
+        while (j + 1 < n && (m.gates[j + 1] & bit)) ++j;
+        // From the first line's start to past the last line's newline, as in the block.
+        const size_t from = lines[i].offset;
+        const size_t to = std::min(block.size(), size_t{lines[j].offset} + lines[j].length + 1);
+        m.base = from;
+        m.cursor = i;
+        hs_scan(db, block.data() + from, static_cast<unsigned>(to - from), 0, m.scratch,
+                &Impl::on_match, &m);
+        i = j + 1;
+      }
+    }
+    m.base = 0;
   }
   const Detectors& d = policy_.detectors;
   std::string redacted;
-  size_t next_span = 0;
-  if (!m.spans.empty()) {
-    std::stable_sort(m.spans.begin(), m.spans.end(), [](const Impl::Span& a, const Impl::Span& b) {
-      return a.line != b.line ? a.line < b.line : a.from < b.from;
-    });
-  }
   for (size_t i = 0; i < n; ++i) {
     const LineRef& l = lines[i];
     std::string_view text = block.substr(l.offset, l.length);
@@ -291,7 +485,9 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
           (l.continued || l.cut || static_cast<int>(l.length) > d.long_line)) {
         reason = m.detector_reason + kLongLine;
       }
-      if (reason == SIZE_MAX && m.whitelist && !m.allowed[i]) reason = m.whitelist_reason;
+      if (reason == SIZE_MAX && m.whitelist && !m.matches(kWhole, text)) {
+        reason = m.whitelist_reason;
+      }
       const uint8_t f = d.enabled ? m.flags[i] : 0;
       if (reason == SIZE_MAX && f) {
         if ((f & kControl) || ((f & kNonAscii) && !valid_utf8(text))) {
@@ -331,35 +527,15 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
     }
     // Redactions of this line: overlapping matches merged, one mark for each.
     std::string_view out = text;
-    if (next_span < m.spans.size() && m.spans[next_span].line == i) {
-      redacted.clear();
-      uint32_t at = 0, begin = 0, end = 0;
-      size_t rule = m.spans[next_span].reason;
+    if (reason == SIZE_MAX && m.to_redact[i]) {
+      const size_t rule = m.to_redact[i] - 1;
       int64_t hidden = 0;
-      auto close = [&] {
-        redacted.append(text.substr(at, begin - at));
-        redacted.append("[redacted]");
-        hidden += end - begin;
-        at = end;
-      };
-      bool open = false;
-      for (; next_span < m.spans.size() && m.spans[next_span].line == i; ++next_span) {
-        const auto& s = m.spans[next_span];
-        if (open && s.from <= end) {
-          end = std::max(end, s.to);
-          continue;
-        }
-        if (open) close();
-        begin = s.from;
-        end = s.to;
-        open = true;
-      }
-      if (open) close();
-      redacted.append(text.substr(at));
-      if (reason == SIZE_MAX) {
+      if (m.redact_line(text, redacted, hidden)) {
         m.counts[rule].lines += 1;
         m.counts[rule].bytes += hidden;
         out = redacted;
+      } else {
+        reason = rule;  // what to hide could not be told apart: the whole line
       }
     }
     if (reason != SIZE_MAX) {
@@ -387,10 +563,12 @@ void LogFilter::process_text(std::string_view text,
   std::string block;
   std::vector<LineRef> lines;
   const size_t max = static_cast<size_t>(policy_.max_line_bytes);
+  std::vector<uint32_t> newlines;
+  find_newlines(text, newlines);
+  newlines.push_back(static_cast<uint32_t>(text.size()));
   size_t a = 0;
-  while (a < text.size()) {
-    size_t e = text.find('\n', a);
-    if (e == std::string_view::npos) e = text.size();
+  for (const size_t e : newlines) {
+    if (a >= text.size()) break;
     size_t p = a;
     do {
       const size_t len = std::min(max, e - p);
@@ -410,8 +588,17 @@ void LogFilter::process_text(std::string_view text,
 }
 
 Status compile_check(const LogPolicy& policy) {
-  JZ_ASSIGN_OR_RETURN(hs_database_t * db, compile_all(all_patterns(policy)));
-  if (db) hs_free_database(db);
+  const auto patterns = all_patterns(policy, true);
+  JZ_RETURN_IF_ERROR(check_widths(policy));
+  for (int d = 0; d <= kDatabases; ++d) {  // kDatabases: the whitelist patterns as written
+    JZ_ASSIGN_OR_RETURN(hs_database_t * db, compile_all(patterns, d));
+    if (db) hs_free_database(db);
+  }
+  if (policy.mode == LogPolicy::Mode::kBlacklist) {
+    for (const auto& r : policy.rules) {
+      if (r.redact) JZ_RETURN_IF_ERROR(redact_locator(r).status());
+    }
+  }
   return {};
 }
 

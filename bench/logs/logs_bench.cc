@@ -7,7 +7,6 @@
 //                                       filters FILE in 1 MiB blocks as the job supervisor
 //                                       does; prints one JSON line
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "logs/classes.h"
 #include "logs/filter.h"
 
 namespace {
@@ -171,36 +171,46 @@ int filter(const char* file, const char* pattern_file, bool detectors) {
   const double compile_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int fd = ::open(file, O_RDONLY);
-  struct stat st {};
-  if (fd < 0 || ::fstat(fd, &st) != 0) return std::perror(file), 1;
-  const size_t size = static_cast<size_t>(st.st_size);
-  const char* data =
-      static_cast<const char*>(::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0));
-  if (data == MAP_FAILED) return std::perror("mmap"), 1;
-  // Blocks of whole lines of about 1 MiB, as the supervisor hands them over (a pipe read
-  // of up to 1 MiB; the lines are already newline-terminated, so no copy here).
+  if (fd < 0) return std::perror(file), 1;
+  // As the supervisor gets them: read() calls of up to 1 MiB into one reused buffer (a
+  // pipe read there, the page cache here: both a kernel copy, as grep's reads are), cut
+  // after the last whole line; the partial line moves to the front for the next read.
+  constexpr size_t kBlock = 1u << 20;
+  std::vector<char> buffer(2 * kBlock);
   std::vector<LineRef> lines;
+  std::vector<uint32_t> newlines;
   int64_t passed = 0;
+  size_t size = 0, kept = 0;
   const auto start = std::chrono::steady_clock::now();
-  size_t at = 0;
-  while (at < size) {
-    size_t end = std::min(size, at + (1u << 20));
-    while (end < size && data[end - 1] != '\n') ++end;
+  for (;;) {
+    if (kept > kBlock) return std::fprintf(stderr, "%s: a line over 1 MiB\n", file), 1;
+    const ssize_t got = ::read(fd, buffer.data() + kept, kBlock);
+    if (got < 0) return std::perror("read"), 1;
+    size += static_cast<size_t>(got);
+    const size_t have = kept + static_cast<size_t>(got);
+    if (have == 0) break;
+    const std::string_view data(buffer.data(), have);
     lines.clear();
-    size_t a = at;
-    while (a < end) {
-      const void* nl = std::memchr(data + a, '\n', end - a);
-      const size_t e = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : end;
+    newlines.clear();
+    jz::logs::find_newlines(data, newlines);
+    if (got == 0 && (newlines.empty() || newlines.back() + 1 != have)) {
+      newlines.push_back(static_cast<uint32_t>(have));  // the last line has no newline
+    }
+    uint32_t a = 0;
+    for (const uint32_t e : newlines) {
       LineRef l;
-      l.offset = static_cast<uint32_t>(a - at);
-      l.length = static_cast<uint32_t>(e - a);
+      l.offset = a;
+      l.length = e - a;
       lines.push_back(l);
       a = e + 1;
     }
-    (*f)->process(std::string_view(data + at, end - at), lines,
-                  [&](size_t, std::string_view) { ++passed; });
-    at = end;
+    const size_t used = std::min<size_t>(a, have);
+    (*f)->process(data.substr(0, used), lines, [&](size_t, std::string_view) { ++passed; });
+    kept = have - used;
+    std::memmove(buffer.data(), buffer.data() + used, kept);
+    if (got == 0) break;
   }
+  ::close(fd);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   jz::Json withheld = jz::Json::object();
   for (const auto& [k, w] : (*f)->withheld()) withheld[k] = w.lines;

@@ -1,0 +1,42 @@
+// Gates for patterns without a literal to anchor on (docs/LOGS.md, "Speed").
+//
+// A pattern such as `1[3-9][0-9]{9}` (a phone number) has no literal that Hyperscan can
+// search for first, so it has to stay active on every digit of every line, and training
+// logs are full of digits: four such patterns cost more than ninety literal-led ones. But
+// every match of it contains a run of 11 digits, and few log lines have one. The vector
+// pass of logs/classes.h flags the lines with a run of a gate class at least that long,
+// and such patterns are scanned on the flagged lines only.
+//
+// required_run() finds, from the pattern's syntax, the length of a run of a class that
+// every match must contain. It is conservative: any syntax it does not know, and any
+// pattern that can match a newline (a match could then reach across lines), gives 0,
+// and the pattern is scanned everywhere as before.
+#pragma once
+
+#include <bitset>
+#include <string_view>
+
+namespace jz::logs {
+
+enum GateClass : int {
+  kGateDigits = 0,    // [0-9]: IDs, phone and card numbers
+  kGateDigitsSpaced,  // [0-9 ]: the same written in groups (IBAN, card numbers)
+  kGateDigitsDotted,  // [0-9.:]: addresses (IPv4, IP:port)
+  kGateCount
+};
+
+// The bytes of a gate class.
+const std::bitset<256>& gate_bytes(GateClass c);
+// The shortest required run for which a pattern is gated on the class: shorter runs are
+// common in logs (timestamps, step counters, metrics), so gating there would not pay.
+int gate_min_run(GateClass c);
+
+// The length of a run of bytes of `cls` that every match of `pattern` contains (0 when
+// none is certain, the syntax is not understood, or the pattern can match a newline).
+// `caseless`: the pattern is compiled case-insensitively.
+int required_run(std::string_view pattern, bool caseless, const std::bitset<256>& cls);
+
+// The gate class for a pattern, or -1 for none; `run` gets the required run.
+int choose_gate(std::string_view pattern, bool caseless, int* run);
+
+}  // namespace jz::logs
