@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -500,18 +501,21 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
           reason = m.detector_reason + kBase64;
         }
         if (reason == SIZE_MAX && (f & kLongToken)) {
-          int kind = 0;
-          if (has_class_run(text, d.base64_min, d.hex_min, &kind)) {
-            reason = m.detector_reason + (kind == 1 ? kHex : kBase64);
-          }
-          // Tokens (runs without blanks) long enough to check for entropy.
+          // Tokens (runs without blanks) long enough to hold a base64 or hex run (which
+          // has no blanks either), or to check for entropy.
+          const int class_min = std::min(d.base64_min, d.hex_min);
           size_t a = 0;
           while (a < text.size() && reason == SIZE_MAX) {
             while (a < text.size() && static_cast<unsigned char>(text[a]) <= 0x20) ++a;
             size_t b = a;
             while (b < text.size() && static_cast<unsigned char>(text[b]) > 0x20) ++b;
-            if (static_cast<int>(b - a) >= d.entropy_min &&
-                entropy_bits(text.substr(a, b - a)) >= d.entropy_bits) {
+            const std::string_view token = text.substr(a, b - a);
+            int kind = 0;
+            if (static_cast<int>(token.size()) >= class_min &&
+                has_class_run(token, d.base64_min, d.hex_min, &kind)) {
+              reason = m.detector_reason + (kind == 1 ? kHex : kBase64);
+            } else if (static_cast<int>(token.size()) >= d.entropy_min &&
+                       entropy_bits(token) >= d.entropy_bits) {
               reason = m.detector_reason + kEntropy;
             }
             a = b;
@@ -604,17 +608,25 @@ Status compile_check(const LogPolicy& policy) {
 
 double entropy_bits(std::string_view s) {
   if (s.empty()) return 0;
-  uint32_t counts[256] = {};
+  // H = log2(n) - sum(c log2 c) / n over the byte counts c; only the bytes present are
+  // counted and cleared (tokens are short), and c log2 c comes from a table.
+  static const auto xlogx = [] {
+    std::array<double, 257> t{};
+    for (size_t c = 1; c < t.size(); ++c) t[c] = static_cast<double>(c) * std::log2(c);
+    return t;
+  }();
+  uint32_t counts[256];
+  for (unsigned char c : s) counts[c] = 0;
   for (unsigned char c : s) ++counts[c];
-  double h = 0;
-  const double n = static_cast<double>(s.size());
-  for (uint32_t c : counts) {
-    if (c) {
-      const double p = c / n;
-      h -= p * std::log2(p);
+  double sum = 0;
+  for (unsigned char c : s) {
+    if (const uint32_t k = counts[c]) {
+      sum += k < xlogx.size() ? xlogx[k] : static_cast<double>(k) * std::log2(k);
+      counts[c] = 0;
     }
   }
-  return h;
+  const double n = static_cast<double>(s.size());
+  return std::log2(n) - sum / n;
 }
 
 }  // namespace jz::logs

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <random>
 #include <regex>
 #include <string>
@@ -443,6 +445,29 @@ TEST(LogDetectors, TheVectorPassFlagsEveryLineAnExactCheckCatches) {
   // The alphabets make every kind occur (or this test would prove nothing).
   for (int k = 0; k < 6; ++k) EXPECT_GT(caught[k], 0) << "kind " << k;
   for (int g = 0; g < kGateCount; ++g) EXPECT_GT(gate_lines[g], 0) << "gate " << g;
+}
+
+TEST(LogDetectors, EntropyIsShannonsInBitsPerByte) {
+  EXPECT_EQ(entropy_bits(""), 0);
+  EXPECT_NEAR(entropy_bits("aaaa"), 0, 1e-12);
+  EXPECT_NEAR(entropy_bits("abab"), 1, 1e-12);
+  EXPECT_NEAR(entropy_bits("abcd"), 2, 1e-12);
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  EXPECT_NEAR(entropy_bits(all + all), 8, 1e-12);
+  std::mt19937 rng(3);
+  for (int round = 0; round < 200; ++round) {
+    std::string t;
+    for (size_t k = 1 + rng() % 600; k > 0; --k) t.push_back(static_cast<char>('a' + rng() % 40));
+    std::map<char, int> counts;
+    for (char c : t) ++counts[c];
+    double h = 0;
+    for (const auto& [c, k] : counts) {
+      const double p = static_cast<double>(k) / static_cast<double>(t.size());
+      h -= p * std::log2(p);
+    }
+    EXPECT_NEAR(entropy_bits(t), h, 1e-9) << t;
+  }
 }
 
 TEST(LogDetectors, ExactChecks) {
