@@ -23,7 +23,9 @@ struct Masks {
   uint64_t high = 0;                   // >= 0x80
   uint64_t not_hexsep = 0;             // not [0-9a-fA-F :,-]
   uint64_t not_b64sep = 0;             // not [A-Za-z0-9+/=_-] or blank/tab
-  uint64_t not_gate[kGateCount] = {};  // not in the gate class (logs/gate.h)
+  uint64_t not_gate[kGateCount] = {};  // not in the gate class (logs/gate.h); spaced
+                                       // digits are made from digits and spaces
+  uint64_t space = 0;                  // ' '
 };
 
 bool is_num_char(unsigned char c) {
@@ -52,9 +54,9 @@ Masks scalar_masks(const unsigned char* p, size_t n) {
     if (c >= 0x80) m.high |= bit;
     if (!(is_hex(c) || c == ' ' || c == ':' || c == ',' || c == '-')) m.not_hexsep |= bit;
     if (!(is_b64(c) || c == ' ' || c == '\t')) m.not_b64sep |= bit;
-    for (int g = 0; g < kGateCount; ++g) {
-      if (!gate_bytes(static_cast<GateClass>(g)).test(c)) m.not_gate[g] |= bit;
-    }
+    if (c == ' ') m.space |= bit;
+    if (!(c >= '0' && c <= '9')) m.not_gate[kGateDigits] |= bit;
+    if (!((c >= '0' && c <= '9') || c == '.' || c == ':')) m.not_gate[kGateDigitsDotted] |= bit;
   }
   // Past the end: breaks every run.
   for (size_t i = n; i < 64; ++i) {
@@ -121,8 +123,7 @@ Masks vector_masks(const unsigned char* p) {
     static_assert(kGateCount == 3, "the gate classes are spelled out here");
     const int digits = _mm_movemask_epi8(isdigit);
     m.not_gate[kGateDigits] |= uint64_t(static_cast<uint16_t>(~digits)) << shift;
-    m.not_gate[kGateDigitsSpaced] |=
-        uint64_t(static_cast<uint16_t>(~(digits | _mm_movemask_epi8(sp)))) << shift;
+    m.space |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(sp))) << shift;
     m.not_gate[kGateDigitsDotted] |=
         uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(
             _mm_or_si128(isdigit, _mm_or_si128(_mm_cmpeq_epi8(v, dot), _mm_cmpeq_epi8(v, colon))))))
@@ -160,17 +161,16 @@ constexpr NibbleTable kControlTable = table_of([](unsigned char c) {
   return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != 0x1b) || c == 0x7f;
 });
 constexpr NibbleTable kHexSepTable = table_of([](unsigned char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ' ' ||
-         c == ':' || c == ',' || c == '-';
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ' ' || c == ':' ||
+         c == ',' || c == '-';
 });
 constexpr NibbleTable kB64SepTable = table_of([](unsigned char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
-         c == '/' || c == '=' || c == '_' || c == '-' || c == ' ' || c == '\t';
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' || c == '/' ||
+         c == '=' || c == '_' || c == '-' || c == ' ' || c == '\t';
 });
-constexpr NibbleTable kGateTables[kGateCount] = {
-    table_of([](unsigned char c) { return is_digit(c); }),
-    table_of([](unsigned char c) { return is_digit(c) || c == ' '; }),
-    table_of([](unsigned char c) { return is_digit(c) || c == '.' || c == ':'; })};
+constexpr NibbleTable kDigitTable = table_of([](unsigned char c) { return is_digit(c); });
+constexpr NibbleTable kDottedTable =
+    table_of([](unsigned char c) { return is_digit(c) || c == '.' || c == ':'; });
 
 #pragma GCC push_options
 #pragma GCC target("avx2")
@@ -184,8 +184,8 @@ Masks vector_masks_avx2(const unsigned char* p) {
   const __m256i blank_t = JZ_TABLE(kBlankTable), num_t = JZ_TABLE(kNumTable);
   const __m256i control_t = JZ_TABLE(kControlTable), hex_t = JZ_TABLE(kHexSepTable);
   const __m256i b64_t = JZ_TABLE(kB64SepTable);
-  __m256i gate_t[kGateCount];
-  for (int g = 0; g < kGateCount; ++g) gate_t[g] = JZ_TABLE(kGateTables[g]);
+  const __m256i digit_t = JZ_TABLE(kDigitTable), dotted_t = JZ_TABLE(kDottedTable);
+  const __m256i space = _mm256_set1_epi8(' ');
 #undef JZ_TABLE
   Masks m;
   for (int half = 0; half < 2; ++half) {
@@ -203,7 +203,10 @@ Masks vector_masks_avx2(const unsigned char* p) {
     m.not_num |= outside(num_t) << shift;
     m.not_hexsep |= outside(hex_t) << shift;
     m.not_b64sep |= outside(b64_t) << shift;
-    for (int g = 0; g < kGateCount; ++g) m.not_gate[g] |= outside(gate_t[g]) << shift;
+    m.not_gate[kGateDigits] |= outside(digit_t) << shift;
+    m.not_gate[kGateDigitsDotted] |= outside(dotted_t) << shift;
+    m.space |= uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space))))
+               << shift;
     m.high |= uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(v))) << shift;
   }
   return m;
@@ -273,6 +276,7 @@ void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int t
   const size_t n = block.size();
   uint64_t carry_token = 0, carry_num = 0, carry_hex = 0, carry_b64 = 0;
   uint64_t carry_gate[kGateCount] = {};
+  uint64_t last_digit = 0;  // the last byte of the word before was a digit
   bool gated = false;
   for (int g = 0; gates && gate_runs && g < kGateCount; ++g) gated |= gate_runs[g] > 0;
   size_t cursor = 0;
@@ -303,6 +307,11 @@ void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int t
 #else
     m = scalar_masks(p + base, std::min<size_t>(64, n - base));
 #endif
+    // Spaced digits: digits, and spaces right after a digit (the last byte of the word
+    // before included).
+    const uint64_t digit = ~m.not_gate[kGateDigits];
+    m.not_gate[kGateDigitsSpaced] = ~(digit | (m.space & ((digit << 1) | last_digit)));
+    last_digit = digit >> 63;
     const uint64_t tokens = long_runs(m.blank, carry_token, token_min);
     const uint64_t numbers = long_runs(m.not_num, carry_num, number_span);
     const uint64_t hex = long_runs(m.not_hexsep, carry_hex, 40);

@@ -63,8 +63,9 @@ Runs repeat(const Runs& x, int lo) {
 // subset that log policies use. Anything else makes it give up (no gate).
 class Reader {
  public:
-  Reader(std::string_view p, bool caseless, const Bytes& cls)
-      : p_(p), caseless_(caseless), cls_(cls) {}
+  // `bridges`: a single space between digits counts as in the class.
+  Reader(std::string_view p, bool caseless, const Bytes& cls, bool bridges)
+      : p_(p), caseless_(caseless), cls_(cls), bridges_(bridges) {}
 
   std::optional<Runs> pattern() {
     auto r = alternation();
@@ -88,10 +89,51 @@ class Reader {
   std::optional<Runs> sequence() {
     Runs r;  // empty: all, 0
     while (i_ < p_.size() && p_[i_] != '|' && p_[i_] != ')') {
+      // A single space, maybe optional, between two pieces that end and start with
+      // digits: in the text it follows a digit, so it is part of the run.
+      int bridge = -1;  // the space's shortest length, when there is one
+      const size_t at = i_;
+      if (bridges_ && r.suf > 0 && p_[i_] == ' ') {
+        size_t j = i_ + 1;
+        bridge = 1;
+        if (j < p_.size() && p_[j] == '?') {
+          bridge = 0;
+          ++j;
+          if (j < p_.size() && (p_[j] == '?' || p_[j] == '+')) ++j;
+        }
+        const bool more =
+            j < p_.size() && (p_[j] == '*' || p_[j] == '+' || p_[j] == '{' || p_[j] == '?');
+        if (more || j >= p_.size() || p_[j] == '|' || p_[j] == ')') {
+          bridge = -1;
+        } else {
+          i_ = j;
+        }
+      }
+      if (bridge >= 0) {
+        auto a = quantified();
+        if (!a) return a;
+        if (a->pre > 0) {
+          r = bridged(r, bridge, *a);
+          continue;
+        }
+        i_ = at;  // not between digits: the space is read as any other byte
+      }
       auto a = quantified();
       if (!a) return a;
       r = concat(r, *a);
     }
+    return r;
+  }
+
+  // a, a space of length `space` (0 or 1) right after a digit, then b (b.pre > 0).
+  static Runs bridged(const Runs& a, int space, const Runs& b) {
+    Runs r;
+    r.all = a.all && b.all;
+    r.min = add(add(a.min, space), b.min);
+    r.pre = a.all ? add(add(a.min, space), b.pre) : a.pre;
+    r.suf = b.all ? add(add(b.min, space), a.suf) : b.suf;
+    r.best = std::max({a.best, b.best, add(add(a.suf, space), b.pre)});
+    if (r.all) r.pre = r.suf = r.best = r.min;
     return r;
   }
 
@@ -346,15 +388,25 @@ class Reader {
   size_t i_ = 0;
   bool caseless_;
   const Bytes& cls_;
+  bool bridges_;
   bool newline_ = false;
 };
 
 }  // namespace
 
-const std::bitset<256>& gate_bytes(GateClass c) {
-  static const Bytes classes[kGateCount] = {make("0123456789"), make("0123456789 "),
+namespace {
+
+const Bytes& class_bytes(GateClass g) {
+  static const Bytes classes[kGateCount] = {make("0123456789"), make("0123456789"),
                                             make("0123456789.:")};
-  return classes[c];
+  return classes[g];
+}
+
+}  // namespace
+
+bool gate_member(GateClass g, unsigned char prev, unsigned char c) {
+  if (g == kGateDigitsSpaced && c == ' ') return prev >= '0' && prev <= '9';
+  return class_bytes(g).test(c);
 }
 
 int gate_min_run(GateClass c) {
@@ -362,9 +414,9 @@ int gate_min_run(GateClass c) {
   return runs[c];
 }
 
-int required_run(std::string_view pattern, bool caseless, const std::bitset<256>& cls) {
+int required_run(std::string_view pattern, bool caseless, GateClass g) {
   if (pattern.empty()) return 0;
-  Reader r(pattern, caseless, cls);
+  Reader r(pattern, caseless, class_bytes(g), g == kGateDigitsSpaced);
   auto runs = r.pattern();
   return runs ? runs->best : 0;
 }
@@ -372,7 +424,7 @@ int required_run(std::string_view pattern, bool caseless, const std::bitset<256>
 int choose_gate(std::string_view pattern, bool caseless, int* run) {
   for (int c = 0; c < kGateCount; ++c) {
     const auto g = static_cast<GateClass>(c);
-    const int n = required_run(pattern, caseless, gate_bytes(g));
+    const int n = required_run(pattern, caseless, g);
     if (n >= gate_min_run(g)) {
       if (run) *run = n;
       return c;

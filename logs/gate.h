@@ -20,21 +20,23 @@ namespace jz::logs {
 
 enum GateClass : int {
   kGateDigits = 0,    // [0-9]: IDs, phone and card numbers
-  kGateDigitsSpaced,  // [0-9 ]: the same written in groups (IBAN, card numbers)
+  kGateDigitsSpaced,  // digits and a space after a digit: numbers written in groups (IBAN,
+                      // card numbers); a run of spaces (a progress bar) is not one
   kGateDigitsDotted,  // [0-9.:]: addresses (IPv4, IP:port)
   kGateCount
 };
 
-// The bytes of a gate class.
-const std::bitset<256>& gate_bytes(GateClass c);
+// Whether byte `c`, after byte `prev`, is in the run of a gate class.
+bool gate_member(GateClass g, unsigned char prev, unsigned char c);
 // The shortest required run for which a pattern is gated on the class: shorter runs are
 // common in logs (timestamps, step counters, metrics), so gating there would not pay.
 int gate_min_run(GateClass c);
 
-// The length of a run of bytes of `cls` that every match of `pattern` contains (0 when
+// The length of a run of gate class `g` that every match of `pattern` contains (0 when
 // none is certain, the syntax is not understood, or the pattern can match a newline).
-// `caseless`: the pattern is compiled case-insensitively.
-int required_run(std::string_view pattern, bool caseless, const std::bitset<256>& cls);
+// `caseless`: the pattern is compiled case-insensitively. For kGateDigitsSpaced a space
+// counts only where the pattern has a single space (` ` or ` ?`) between digits.
+int required_run(std::string_view pattern, bool caseless, GateClass g);
 
 // The gate class for a pattern, or -1 for none; `run` gets the required run.
 int choose_gate(std::string_view pattern, bool caseless, int* run);

@@ -432,9 +432,11 @@ TEST(LogDetectors, TheVectorPassFlagsEveryLineAnExactCheckCatches) {
       // The gate flags are exact: set when, and only when, the line has such a run.
       for (int g = 0; g < kGateCount; ++g) {
         int longest_gate = 0, r = 0;
+        unsigned char prev = '\n';
         for (unsigned char c : line) {
-          r = gate_bytes(static_cast<GateClass>(g)).test(c) ? r + 1 : 0;
+          r = gate_member(static_cast<GateClass>(g), prev, c) ? r + 1 : 0;
           longest_gate = std::max(longest_gate, r);
+          prev = c;
         }
         const bool has = longest_gate >= gate_runs[g];
         gate_lines[g] += has;
@@ -601,7 +603,7 @@ namespace jz::logs {
 namespace {
 
 int digits_run(const std::string& pattern, bool caseless = false) {
-  return required_run(pattern, caseless, gate_bytes(kGateDigits));
+  return required_run(pattern, caseless, kGateDigits);
 }
 
 TEST(LogGates, RequiredRunsFromThePatternSyntax) {
@@ -621,12 +623,15 @@ TEST(LogGates, RequiredRunsFromThePatternSyntax) {
   EXPECT_EQ(digits_run("\\b[0-9]{10}\\b"), 10);
   EXPECT_EQ(digits_run("^[0-9]{10}$"), 10);
   EXPECT_EQ(digits_run("(?<id>[0-9]{10})"), 10);
-  EXPECT_EQ(
-      required_run("[A-Z]{2}[0-9]{2} ?[0-9]{4} ?[0-9]{4}", false, gate_bytes(kGateDigitsSpaced)),
-      10);
-  EXPECT_EQ(
-      required_run("([0-9]{1,3}\\.){3}[0-9]{1,3}:[0-9]{2,5}", false, gate_bytes(kGateDigitsDotted)),
-      10);
+  EXPECT_EQ(required_run("[A-Z]{2}[0-9]{2} ?[0-9]{4} ?[0-9]{4}", false, kGateDigitsSpaced), 10);
+  auto spaced = [](const char* p) { return required_run(p, false, kGateDigitsSpaced); };
+  EXPECT_EQ(spaced("[0-9]{4} [0-9]{4} ?[0-9]{4}"), 13);
+  EXPECT_EQ(spaced("[0-9]{4}  [0-9]{4}"), 4);  // two spaces: the run ends
+  EXPECT_EQ(spaced("[0-9]{4} +[0-9]{4}"), 4);  // maybe many
+  EXPECT_EQ(spaced("[0-9]{4} x[0-9]{4}"), 4);  // not between digits
+  EXPECT_EQ(spaced("x [0-9]{12}"), 12);
+  EXPECT_EQ(spaced("[0-9]{4}( [0-9]{4}){2}"), 4);  // not modelled across groups
+  EXPECT_EQ(required_run("([0-9]{1,3}\\.){3}[0-9]{1,3}:[0-9]{2,5}", false, kGateDigitsDotted), 10);
   // Caseless: a letter stands for both cases (not a digit either way).
   EXPECT_EQ(digits_run("[0-9]{5}e[0-9]{5}", true), 5);
   // No gate where a match could reach across a newline, or for syntax not modelled.
@@ -647,9 +652,9 @@ TEST(LogGates, RequiredRunsFromThePatternSyntax) {
 // construct the gate reader models; lines over the same alphabet, with long digit runs.
 std::string random_pattern(std::mt19937& rng, int depth = 0) {
   static const std::vector<std::string> atoms = {
-      "[0-9]", "\\d", "[1-5]", "7", "0",      "a",        "[a-c]",
-      "\\.",   ":",   " ",     "x", "[0-9 ]", "[0-9.:]",  "[5-9a]",
-      "\\x33", "\\b", "^",     "$", "A",      "[0-9]{3}", "[0-9]{6}"};
+      "[0-9]", "\\d", "[1-5]", "7",        "0",        "a",         "[a-c]",     "\\.",
+      ":",     " ",   "x",     "[0-9 ]",   "[0-9.:]",  "[5-9a]",    "\\x33",     "\\b",
+      "^",     "$",   "A",     "[0-9]{3}", "[0-9]{6}", "[0-9]{4} ", "[0-9]{5} ?"};
   static const std::vector<std::string> quantifiers = {"",    "",     "",      "?",   "+",   "*",
                                                        "{2}", "{3,}", "{1,4}", "{4}", "{8}", "??"};
   std::string p;
@@ -840,7 +845,7 @@ TEST(LogFilter, AgreesWithAnotherRegexEngineOnWhatPasses) {
     }
     EXPECT_EQ(at, out.size()) << "round " << round;
   }
-  EXPECT_GT(passed_whole, 20);
+  EXPECT_GT(passed_whole, 5);
   EXPECT_GT(redacted_lines, 100);
   EXPECT_GT(dropped, 100);
 }
