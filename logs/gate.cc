@@ -64,8 +64,10 @@ Runs repeat(const Runs& x, int lo) {
 class Reader {
  public:
   // `bridges`: a single space between digits counts as in the class.
-  Reader(std::string_view p, bool caseless, const Bytes& cls, bool bridges)
-      : p_(p), caseless_(caseless), cls_(cls), bridges_(bridges) {}
+  // `literal`: the class is "a single byte" (or one letter in both cases): runs are then
+  // the literal strings every match contains.
+  Reader(std::string_view p, bool caseless, const Bytes& cls, bool bridges, bool literal = false)
+      : p_(p), caseless_(caseless), cls_(cls), bridges_(bridges), literal_(literal) {}
 
   std::optional<Runs> pattern() {
     auto r = alternation();
@@ -180,8 +182,15 @@ class Reader {
   Runs one(const Bytes& b) {
     if (b.test('\n')) newline_ = true;
     if (b.none()) return {false, 1, 0, 0, 0};
-    const bool in = (b & ~cls_).none();
+    const bool in = literal_ ? single(b) : (b & ~cls_).none();
     return in ? Runs{true, 1, 1, 1, 1} : Runs{false, 1, 0, 0, 0};
+  }
+
+  static bool single(const Bytes& b) {
+    if (b.count() == 1) return true;
+    if (b.count() != 2) return false;
+    const auto lo = b._Find_first();
+    return lo >= 'A' && lo <= 'Z' && b.test(lo + 32);
   }
 
   Bytes fold(Bytes b) const {
@@ -389,6 +398,7 @@ class Reader {
   bool caseless_;
   const Bytes& cls_;
   bool bridges_;
+  bool literal_;
   bool newline_ = false;
 };
 
@@ -421,7 +431,18 @@ int required_run(std::string_view pattern, bool caseless, GateClass g) {
   return runs ? runs->best : 0;
 }
 
+int required_literal(std::string_view pattern, bool caseless) {
+  if (pattern.empty()) return 0;
+  Reader r(pattern, caseless, class_bytes(kGateDigits), false, true);
+  auto runs = r.pattern();
+  return runs ? runs->best : 0;
+}
+
 int choose_gate(std::string_view pattern, bool caseless, int* run) {
+  if (required_literal(pattern, caseless) >= kAnchorLiteral) {
+    if (run) *run = 0;
+    return -1;  // Hyperscan searches for the literal first: fast enough without a gate
+  }
   for (int c = 0; c < kGateCount; ++c) {
     const auto g = static_cast<GateClass>(c);
     const int n = required_run(pattern, caseless, g);

@@ -38,7 +38,15 @@ int gate_min_run(GateClass c);
 // counts only where the pattern has a single space (` ` or ` ?`) between digits.
 int required_run(std::string_view pattern, bool caseless, GateClass g);
 
-// The gate class for a pattern, or -1 for none; `run` gets the required run.
+// About the length of a literal every match of `pattern` contains: a run of single bytes
+// (a letter in both cases counts; optional ones too, so `ab?c` gives 2 for "ac"/"abc").
+// For choosing whether to gate, not for correctness. 0 when the syntax is not understood.
+int required_literal(std::string_view pattern, bool caseless);
+// A pattern with a literal this long is not gated: Hyperscan anchors on it.
+constexpr int kAnchorLiteral = 3;
+
+// The gate class for a pattern, or -1 for none (a literal to anchor on, no run certain);
+// `run` gets the required run.
 int choose_gate(std::string_view pattern, bool caseless, int* run);
 
 }  // namespace jz::logs

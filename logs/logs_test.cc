@@ -641,7 +641,14 @@ TEST(LogGates, RequiredRunsFromThePatternSyntax) {
         "([0-9]{10}", "[0-9]{10}x)", "(?=1)[0-9]{10}", "\\x{31}[0-9]{10}", ""}) {
     EXPECT_EQ(digits_run(p), 0) << p;
   }
+  EXPECT_EQ(required_literal("(customer|person|plate)_id[=:] ?[0-9]{8}", false), 8);
+  EXPECT_EQ(required_literal("frame_[0-9]{8}\\.raw", false), 6);
+  EXPECT_EQ(required_literal("1[3-9][0-9]{9}", false), 1);
+  EXPECT_EQ(required_literal("[Tt]oken", false), 5);  // a letter in both cases counts
+  EXPECT_EQ(required_literal("[a-z]+_id", false), 3);
   int run = 0;
+  // A literal to anchor on: no gate, whatever digits follow.
+  EXPECT_EQ(choose_gate("frame_[0-9]{8}\\.raw", false, &run), -1);
   EXPECT_EQ(choose_gate("1[3-9][0-9]{9}", false, &run), kGateDigits);
   EXPECT_EQ(run, 11);
   EXPECT_EQ(choose_gate("password=[0-9]{4}", false, &run), -1);
@@ -734,7 +741,7 @@ TEST(LogGates, GatedScansFindExactlyWhatFullScansFind) {
     }
   }
   // The gates were used, and the gated rules matched lines (or this test proves nothing).
-  EXPECT_GT(gated_rules, 100);
+  EXPECT_GT(gated_rules, 40);
   EXPECT_GT(gated_withheld, 100);
 }
 

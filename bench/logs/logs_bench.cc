@@ -3,7 +3,7 @@
 //
 //   jz_bench_logs generate FILE BYTES   deterministic training-log text
 //   jz_bench_logs patterns FILE         100 patterns, POSIX ERE (grep -E) and Hyperscan alike
-//   jz_bench_logs filter FILE PATTERNS [detectors|no-detectors]
+//   jz_bench_logs filter FILE PATTERNS [detectors|no-detectors] [no-gates]
 //                                       filters FILE in 1 MiB blocks as the job supervisor
 //                                       does; prints one JSON line
 #include <fcntl.h>
@@ -154,7 +154,7 @@ int patterns(const char* path) {
   return p.size() == 100 ? 0 : (std::fprintf(stderr, "have %zu patterns\n", p.size()), 1);
 }
 
-int filter(const char* file, const char* pattern_file, bool detectors) {
+int filter(const char* file, const char* pattern_file, bool detectors, bool gates) {
   std::ifstream in(pattern_file);
   jz::logs::LogPolicy policy;
   policy.mode = jz::logs::LogPolicy::Mode::kBlacklist;
@@ -166,7 +166,7 @@ int filter(const char* file, const char* pattern_file, bool detectors) {
     if (!line.empty()) policy.rules.push_back({"p" + std::to_string(i++), line, false, false});
   }
   const auto t0 = std::chrono::steady_clock::now();
-  auto f = jz::logs::LogFilter::compile(policy);
+  auto f = jz::logs::LogFilter::compile(policy, gates);
   if (!f.ok()) return std::fprintf(stderr, "%s\n", f.status().message().c_str()), 1;
   const double compile_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -240,11 +240,12 @@ int main(int argc, char** argv) {
     std::printf("%s %.1f ms\n", argv[2], ms);
     return 0;
   }
-  if (cmd == "filter" && (argc == 4 || argc == 5)) {
-    return filter(argv[2], argv[3], argc == 4 || std::string(argv[4]) != "no-detectors");
+  if (cmd == "filter" && argc >= 4 && argc <= 6) {
+    return filter(argv[2], argv[3], argc == 4 || std::string(argv[4]) != "no-detectors",
+                  argc < 6 || std::string(argv[5]) != "no-gates");
   }
   std::fprintf(stderr,
                "usage: jz_bench_logs generate FILE BYTES | patterns FILE | filter FILE PATTERNS "
-               "[detectors|no-detectors] | compile LEVEL\n");
+               "[detectors|no-detectors] [no-gates] | compile LEVEL\n");
   return 2;
 }
