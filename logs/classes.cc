@@ -172,9 +172,9 @@ constexpr NibbleTable kDigitTable = table_of([](unsigned char c) { return is_dig
 constexpr NibbleTable kDottedTable =
     table_of([](unsigned char c) { return is_digit(c) || c == '.' || c == ':'; });
 
-#pragma GCC push_options
-#pragma GCC target("avx2")
-Masks vector_masks_avx2(const unsigned char* p) {
+// A function attribute (GCC and Clang both read it), and no lambdas inside: a lambda
+// would not inherit it.
+__attribute__((target("avx2"))) Masks vector_masks_avx2(const unsigned char* p) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i zero = _mm256_setzero_si256();
   const __m256i hibits = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0, 1,
@@ -193,10 +193,9 @@ Masks vector_masks_avx2(const unsigned char* p) {
     const __m256i lo = _mm256_and_si256(v, low4);
     const __m256i hb = _mm256_shuffle_epi8(hibits, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
     // Bits of the bytes that are not members of the class of table t.
-    auto outside = [&](const __m256i& t) {
-      const __m256i in = _mm256_and_si256(_mm256_shuffle_epi8(t, lo), hb);
-      return uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(in, zero))));
-    };
+#define outside(t)                                     \
+  uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8( \
+      _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8((t), lo), hb), zero))))
     const int shift = 32 * half;
     m.blank |= (~outside(blank_t) & 0xffffffffu) << shift;
     m.control |= (~outside(control_t) & 0xffffffffu) << shift;
@@ -208,10 +207,10 @@ Masks vector_masks_avx2(const unsigned char* p) {
     m.space |= uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space))))
                << shift;
     m.high |= uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(v))) << shift;
+#undef outside
   }
   return m;
 }
-#pragma GCC pop_options
 
 bool have_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2");
