@@ -93,9 +93,8 @@ struct Pattern {
   unsigned flags;
   unsigned id;
   std::string what;  // for errors
-  int db = kMain;
-  int gate = -1;  // scanned only on lines with a run of this gate class (logs/gate.h)
-  int run = 0;    // of this length
+  int db = kMain;    // kGated + g: scanned only on lines with a run of gate class g
+  int run = 0;       // of this length (logs/gate.h)
 };
 
 std::vector<Pattern> detector_patterns(const Detectors& d) {
@@ -137,7 +136,7 @@ std::vector<Pattern> all_patterns(const LogPolicy& p, bool gates) {
     if (whitelist) {
       // One line at a time, so ^ and $ are its ends.
       out.push_back({"^(?:" + r.pattern + ")$", caseless | HS_FLAG_SINGLEMATCH, id, what, kWhole});
-      // As written too, in compile_check only: a pattern that is not whole on its own
+      // As written too, compiled only to check it: a pattern that is not whole on its own
       // (`a)|(.*`) must not change the meaning of the wrapper.
       out.push_back({r.pattern, caseless, id, what, kDatabases});
       continue;
@@ -147,8 +146,8 @@ std::vector<Pattern> all_patterns(const LogPolicy& p, bool gates) {
         r.pattern.find_first_of("^$") != std::string::npos ? HS_FLAG_MULTILINE : 0u;
     Pattern pattern{r.pattern, caseless | multiline, id, what};
     if (gates) {
-      pattern.gate = choose_gate(r.pattern, r.ignore_case, &pattern.run);
-      if (pattern.gate >= 0) pattern.db = kGated + pattern.gate;
+      const int gate = choose_gate(r.pattern, r.ignore_case, &pattern.run);
+      if (gate >= 0) pattern.db = kGated + gate;
     }
     out.push_back(pattern);
     if (r.redact) out.push_back({r.pattern, caseless, id, what, kRedactCheck});
@@ -196,6 +195,8 @@ Result<hs_database_t*> compile_all(const std::vector<Pattern>& all, int which) {
 
 }  // namespace
 
+namespace {
+
 // A rule that can match empty text (`\b`, `x*`) would match everywhere or between lines.
 Status check_widths(const LogPolicy& policy) {
   if (policy.mode == LogPolicy::Mode::kOpen) return {};
@@ -236,6 +237,8 @@ Result<std::unique_ptr<RE2>> redact_locator(const LogRule& r) {
   }
   return re;
 }
+
+}  // namespace
 
 struct LogFilter::Impl {
   hs_database_t* dbs[kDatabases] = {};
@@ -318,7 +321,6 @@ struct LogFilter::Impl {
   bool redact_line(std::string_view text, std::string& out, int64_t& hidden) {
     std::vector<std::pair<size_t, size_t>> spans;
     for (const auto& re : locators) {
-      if (!re) continue;
       size_t pos = 0;
       re2::StringPiece m;
       while (pos <= text.size() && re->Match(re2::StringPiece(text.data(), text.size()), pos,
@@ -367,19 +369,19 @@ void put_u64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-void set_gates(LogFilter::Impl& m, const std::vector<Pattern>& patterns) {
-  for (const auto& p : patterns) {
-    if (p.gate < 0) continue;
-    int& run = m.gate_runs[p.gate];
-    run = run == 0 ? p.run : std::min(run, p.run);
-    m.any_gate = true;
-  }
-}
-
 uint64_t get_u64(std::string_view in) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
   return v;
+}
+
+void set_gates(LogFilter::Impl& m, const std::vector<Pattern>& patterns) {
+  for (const auto& p : patterns) {
+    if (p.db < kGated || p.db >= kWhole) continue;  // not a gated database
+    int& run = m.gate_runs[p.db - kGated];
+    run = run == 0 ? p.run : std::min(run, p.run);
+    m.any_gate = true;
+  }
 }
 
 }  // namespace
@@ -639,20 +641,9 @@ void LogFilter::process_text(std::string_view text,
   process(block, lines, [&](size_t, std::string_view line) { pass(line); });
 }
 
-Status compile_check(const LogPolicy& policy) {
-  const auto patterns = all_patterns(policy, true);
-  JZ_RETURN_IF_ERROR(check_widths(policy));
-  for (int d = 0; d <= kDatabases; ++d) {  // kDatabases: the whitelist patterns as written
-    JZ_ASSIGN_OR_RETURN(hs_database_t * db, compile_all(patterns, d));
-    if (db) hs_free_database(db);
-  }
-  if (policy.mode == LogPolicy::Mode::kBlacklist) {
-    for (const auto& r : policy.rules) {
-      if (r.redact) JZ_RETURN_IF_ERROR(redact_locator(r).status());
-    }
-  }
-  return {};
-}
+// Everything compile() checks (widths, every database, the whitelist patterns as written,
+// the redact rules' RE2 form), by compiling.
+Status compile_check(const LogPolicy& policy) { return LogFilter::compile(policy).status(); }
 
 double entropy_bits(std::string_view s) {
   if (s.empty()) return 0;

@@ -66,7 +66,7 @@ class Reader {
   // `bridges`: a single space between digits counts as in the class.
   // `literal`: the class is "a single byte" (or one letter in both cases): runs are then
   // the literal strings every match contains.
-  Reader(std::string_view p, bool caseless, const Bytes& cls, bool bridges, bool literal = false)
+  Reader(std::string_view p, bool caseless, const Bytes& cls, bool bridges, bool literal)
       : p_(p), caseless_(caseless), cls_(cls), bridges_(bridges), literal_(literal) {}
 
   std::optional<Runs> pattern() {
@@ -402,14 +402,19 @@ class Reader {
   bool newline_ = false;
 };
 
-}  // namespace
-
-namespace {
-
 const Bytes& class_bytes(GateClass g) {
   static const Bytes classes[kGateCount] = {make("0123456789"), make("0123456789"),
                                             make("0123456789.:")};
   return classes[g];
+}
+
+// The best run the reader finds, 0 when it cannot read the pattern.
+int best_run(std::string_view pattern, bool caseless, const Bytes& cls, bool bridges,
+             bool literal) {
+  if (pattern.empty()) return 0;
+  Reader r(pattern, caseless, cls, bridges, literal);
+  auto runs = r.pattern();
+  return runs ? runs->best : 0;
 }
 
 }  // namespace
@@ -425,17 +430,11 @@ int gate_min_run(GateClass c) {
 }
 
 int required_run(std::string_view pattern, bool caseless, GateClass g) {
-  if (pattern.empty()) return 0;
-  Reader r(pattern, caseless, class_bytes(g), g == kGateDigitsSpaced);
-  auto runs = r.pattern();
-  return runs ? runs->best : 0;
+  return best_run(pattern, caseless, class_bytes(g), g == kGateDigitsSpaced, false);
 }
 
 int required_literal(std::string_view pattern, bool caseless) {
-  if (pattern.empty()) return 0;
-  Reader r(pattern, caseless, class_bytes(kGateDigits), false, true);
-  auto runs = r.pattern();
-  return runs ? runs->best : 0;
+  return best_run(pattern, caseless, class_bytes(kGateDigits), false, true);
 }
 
 int choose_gate(std::string_view pattern, bool caseless, int* run) {
