@@ -1,6 +1,7 @@
 #include "logs/classes.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
@@ -8,6 +9,10 @@
 #include <emmintrin.h>
 #endif
 #if defined(__x86_64__)
+// GCC 12's AVX-512 headers warn on their own code (GCC bug 105593, fixed in 13).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #endif
 
@@ -71,73 +76,75 @@ Masks scalar_masks(const unsigned char* p, size_t n) {
 }
 
 #if defined(__SSE2__)
-Masks vector_masks(const unsigned char* p) {
-  Masks m;
-  const __m128i space = _mm_set1_epi8(0x20);
-  const __m128i tab = _mm_set1_epi8('\t'), dot = _mm_set1_epi8('.'), comma = _mm_set1_epi8(',');
-  const __m128i semi = _mm_set1_epi8(';'), bar = _mm_set1_epi8('|'), plus = _mm_set1_epi8('+');
-  const __m128i minus = _mm_set1_epi8('-'), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
-  const __m128i esc = _mm_set1_epi8(0x1b), del = _mm_set1_epi8(0x7f);
-  const __m128i lower = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), five = _mm_set1_epi8(5);
-  const __m128i twenty_five = _mm_set1_epi8(25), colon = _mm_set1_epi8(':');
-  const __m128i slash = _mm_set1_epi8('/'), eq = _mm_set1_epi8('='), under = _mm_set1_epi8('_');
-  const __m128i zero = _mm_set1_epi8('0');
-  const __m128i nine = _mm_set1_epi8(9);
-  const __m128i c1f = _mm_set1_epi8(0x1f);
-  for (int k = 0; k < 4; ++k) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    const __m128i blank = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
-    const __m128i d = _mm_sub_epi8(v, zero);
-    __m128i num = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
-    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, space));
-    num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, dot)));
-    num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, semi)));
-    num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, bar), _mm_cmpeq_epi8(v, plus)));
-    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, minus));
-    __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);  // < 0x20
-    const __m128i allowed =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, esc)));
-    low = _mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi8(v, del));
-    // Letters: v | 0x20 in a..z (or a..f for hex).
-    const __m128i l = _mm_sub_epi8(_mm_or_si128(v, lower), a);
-    const __m128i letter = _mm_cmpeq_epi8(_mm_min_epu8(l, twenty_five), l);
-    const __m128i hexletter = _mm_cmpeq_epi8(_mm_min_epu8(l, five), l);
-    const __m128i isdigit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
-    const __m128i sp = _mm_cmpeq_epi8(v, space), dash = _mm_cmpeq_epi8(v, minus);
-    const __m128i hexsep =
-        _mm_or_si128(_mm_or_si128(_mm_or_si128(isdigit, hexletter), _mm_or_si128(sp, dash)),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, colon), _mm_cmpeq_epi8(v, comma)));
-    const __m128i b64sep = _mm_or_si128(
-        _mm_or_si128(_mm_or_si128(isdigit, letter), _mm_or_si128(sp, dash)),
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, plus), _mm_cmpeq_epi8(v, slash)),
-                     _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(v, under)),
-                                  _mm_cmpeq_epi8(v, tab))));
-    const int shift = 16 * k;
-    m.not_hexsep |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(hexsep))) << shift;
-    m.not_b64sep |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(b64sep))) << shift;
-    m.blank |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(blank))) << shift;
-    m.not_num |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(num))) << shift;
-    m.control |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(low))) << shift;
-    m.high |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(v))) << shift;
-    static_assert(kGateCount == 3, "the gate classes are spelled out here");
-    const int digits = _mm_movemask_epi8(isdigit);
-    m.not_gate[kGateDigits] |= uint64_t(static_cast<uint16_t>(~digits)) << shift;
-    m.space |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(sp))) << shift;
-    m.not_gate[kGateDigitsDotted] |=
-        uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(
-            _mm_or_si128(isdigit, _mm_or_si128(_mm_cmpeq_epi8(v, dot), _mm_cmpeq_epi8(v, colon))))))
-        << shift;
+struct Sse2Masks {
+  static Masks of(const unsigned char* p) {
+    Masks m;
+    const __m128i space = _mm_set1_epi8(0x20);
+    const __m128i tab = _mm_set1_epi8('\t'), dot = _mm_set1_epi8('.'), comma = _mm_set1_epi8(',');
+    const __m128i semi = _mm_set1_epi8(';'), bar = _mm_set1_epi8('|'), plus = _mm_set1_epi8('+');
+    const __m128i minus = _mm_set1_epi8('-'), lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    const __m128i esc = _mm_set1_epi8(0x1b), del = _mm_set1_epi8(0x7f);
+    const __m128i lower = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), five = _mm_set1_epi8(5);
+    const __m128i twenty_five = _mm_set1_epi8(25), colon = _mm_set1_epi8(':');
+    const __m128i slash = _mm_set1_epi8('/'), eq = _mm_set1_epi8('='), under = _mm_set1_epi8('_');
+    const __m128i zero = _mm_set1_epi8('0');
+    const __m128i nine = _mm_set1_epi8(9);
+    const __m128i c1f = _mm_set1_epi8(0x1f);
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      const __m128i blank = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
+      const __m128i d = _mm_sub_epi8(v, zero);
+      __m128i num = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+      num = _mm_or_si128(num, _mm_cmpeq_epi8(v, space));
+      num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, dot)));
+      num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, semi)));
+      num = _mm_or_si128(num, _mm_or_si128(_mm_cmpeq_epi8(v, bar), _mm_cmpeq_epi8(v, plus)));
+      num = _mm_or_si128(num, _mm_cmpeq_epi8(v, minus));
+      __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v);  // < 0x20
+      const __m128i allowed =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
+                       _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, esc)));
+      low = _mm_or_si128(_mm_andnot_si128(allowed, low), _mm_cmpeq_epi8(v, del));
+      // Letters: v | 0x20 in a..z (or a..f for hex).
+      const __m128i l = _mm_sub_epi8(_mm_or_si128(v, lower), a);
+      const __m128i letter = _mm_cmpeq_epi8(_mm_min_epu8(l, twenty_five), l);
+      const __m128i hexletter = _mm_cmpeq_epi8(_mm_min_epu8(l, five), l);
+      const __m128i isdigit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+      const __m128i sp = _mm_cmpeq_epi8(v, space), dash = _mm_cmpeq_epi8(v, minus);
+      const __m128i hexsep =
+          _mm_or_si128(_mm_or_si128(_mm_or_si128(isdigit, hexletter), _mm_or_si128(sp, dash)),
+                       _mm_or_si128(_mm_cmpeq_epi8(v, colon), _mm_cmpeq_epi8(v, comma)));
+      const __m128i b64sep = _mm_or_si128(
+          _mm_or_si128(_mm_or_si128(isdigit, letter), _mm_or_si128(sp, dash)),
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, plus), _mm_cmpeq_epi8(v, slash)),
+                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(v, under)),
+                                    _mm_cmpeq_epi8(v, tab))));
+      const int shift = 16 * k;
+      m.not_hexsep |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(hexsep))) << shift;
+      m.not_b64sep |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(b64sep))) << shift;
+      m.blank |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(blank))) << shift;
+      m.not_num |= uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(num))) << shift;
+      m.control |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(low))) << shift;
+      m.high |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(v))) << shift;
+      static_assert(kGateCount == 3, "the gate classes are spelled out here");
+      const int digits = _mm_movemask_epi8(isdigit);
+      m.not_gate[kGateDigits] |= uint64_t(static_cast<uint16_t>(~digits)) << shift;
+      m.space |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(sp))) << shift;
+      m.not_gate[kGateDigitsDotted] |=
+          uint64_t(static_cast<uint16_t>(~_mm_movemask_epi8(_mm_or_si128(
+              isdigit, _mm_or_si128(_mm_cmpeq_epi8(v, dot), _mm_cmpeq_epi8(v, colon))))))
+          << shift;
+    }
+    return m;
   }
-  return m;
-}
+};
 #endif
 
 #if defined(__x86_64__)
-// The same masks with AVX2, where the processor has it (checked at run time): each class
-// is a 16-byte table indexed by a byte's low nibble, giving the high nibbles (0-7) of its
-// members; a byte is a member when the table's entry has the bit of its high nibble. Four
-// instructions a class for 32 bytes, for any set of ASCII bytes.
+// The same masks with AVX2 or AVX-512, where the processor has them (checked at run
+// time): each class is a 16-byte table indexed by a byte's low nibble, giving the high
+// nibbles (0-7) of its members; a byte is a member when the table's entry has the bit of
+// its high nibble. For 64 bytes, AVX2 takes eight instructions a class, AVX-512 two.
 struct NibbleTable {
   alignas(16) uint8_t lo[16] = {};
 };
@@ -171,62 +178,142 @@ constexpr NibbleTable kB64SepTable = table_of([](unsigned char c) {
 constexpr NibbleTable kDigitTable = table_of([](unsigned char c) { return is_digit(c); });
 constexpr NibbleTable kDottedTable =
     table_of([](unsigned char c) { return is_digit(c) || c == '.' || c == ':'; });
+// Bit (1 << high nibble) for high nibbles 0-7; none for bytes >= 0x80.
+alignas(16) constexpr uint8_t kHighBits[16] = {1, 2, 4, 8, 16, 32, 64, 128};
 
-// A function attribute (GCC and Clang both read it), and no lambdas inside: a lambda
-// would not inherit it.
-__attribute__((target("avx2"))) Masks vector_masks_avx2(const unsigned char* p) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i zero = _mm256_setzero_si256();
-  const __m256i hibits = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-                                          2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0);
-#define JZ_TABLE(t) \
-  _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>((t).lo)))
-  const __m256i blank_t = JZ_TABLE(kBlankTable), num_t = JZ_TABLE(kNumTable);
-  const __m256i control_t = JZ_TABLE(kControlTable), hex_t = JZ_TABLE(kHexSepTable);
-  const __m256i b64_t = JZ_TABLE(kB64SepTable);
-  const __m256i digit_t = JZ_TABLE(kDigitTable), dotted_t = JZ_TABLE(kDottedTable);
-  const __m256i space = _mm256_set1_epi8(' ');
+// Function attributes (GCC and Clang both read them), and no lambdas inside: a lambda
+// would not inherit them.
+struct Avx2Masks {
+  __attribute__((target("avx2"))) static Masks of(const unsigned char* p) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i zero = _mm256_setzero_si256();
+#define JZ_TABLE(t) _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(t)))
+    const __m256i hibits = JZ_TABLE(kHighBits);
+    const __m256i blank_t = JZ_TABLE(kBlankTable.lo), num_t = JZ_TABLE(kNumTable.lo);
+    const __m256i control_t = JZ_TABLE(kControlTable.lo), hex_t = JZ_TABLE(kHexSepTable.lo);
+    const __m256i b64_t = JZ_TABLE(kB64SepTable.lo);
+    const __m256i digit_t = JZ_TABLE(kDigitTable.lo), dotted_t = JZ_TABLE(kDottedTable.lo);
+    const __m256i space = _mm256_set1_epi8(' ');
 #undef JZ_TABLE
-  Masks m;
-  for (int half = 0; half < 2; ++half) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * half));
-    const __m256i lo = _mm256_and_si256(v, low4);
-    const __m256i hb = _mm256_shuffle_epi8(hibits, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
-    // Bits of the bytes that are not members of the class of table t.
+    Masks m;
+    for (int half = 0; half < 2; ++half) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * half));
+      const __m256i lo = _mm256_and_si256(v, low4);
+      const __m256i hb =
+          _mm256_shuffle_epi8(hibits, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+      // Bits of the bytes that are not members of the class of table t.
 #define outside(t)                                     \
   uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8( \
       _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8((t), lo), hb), zero))))
-    const int shift = 32 * half;
-    m.blank |= (~outside(blank_t) & 0xffffffffu) << shift;
-    m.control |= (~outside(control_t) & 0xffffffffu) << shift;
-    m.not_num |= outside(num_t) << shift;
-    m.not_hexsep |= outside(hex_t) << shift;
-    m.not_b64sep |= outside(b64_t) << shift;
-    m.not_gate[kGateDigits] |= outside(digit_t) << shift;
-    m.not_gate[kGateDigitsDotted] |= outside(dotted_t) << shift;
-    m.space |= uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space))))
-               << shift;
-    m.high |= uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(v))) << shift;
+      const int shift = 32 * half;
+      m.blank |= (~outside(blank_t) & 0xffffffffu) << shift;
+      m.control |= (~outside(control_t) & 0xffffffffu) << shift;
+      m.not_num |= outside(num_t) << shift;
+      m.not_hexsep |= outside(hex_t) << shift;
+      m.not_b64sep |= outside(b64_t) << shift;
+      m.not_gate[kGateDigits] |= outside(digit_t) << shift;
+      m.not_gate[kGateDigitsDotted] |= outside(dotted_t) << shift;
+      m.space |= uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space))))
+                 << shift;
+      m.high |= uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(v))) << shift;
 #undef outside
+    }
+    return m;
   }
-  return m;
-}
+};
 
-bool have_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
+// The tables four times over, for the four 16-byte lanes of a 512-bit register.
+struct WideTable {
+  alignas(64) uint8_t b[64] = {};
+};
+constexpr WideTable wide(const uint8_t* lo) {
+  WideTable w;
+  for (int i = 0; i < 64; ++i) w.b[i] = lo[i % 16];
+  return w;
 }
+constexpr WideTable kWideHighBits = wide(kHighBits), kWideBlank = wide(kBlankTable.lo);
+constexpr WideTable kWideNum = wide(kNumTable.lo), kWideControl = wide(kControlTable.lo);
+constexpr WideTable kWideHexSep = wide(kHexSepTable.lo), kWideB64Sep = wide(kB64SepTable.lo);
+constexpr WideTable kWideDigit = wide(kDigitTable.lo), kWideDotted = wide(kDottedTable.lo);
+
+struct Avx512Masks {
+  __attribute__((target("avx512bw"))) static Masks of(const unsigned char* p) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    const __m512i v = _mm512_loadu_si512(p);
+    const __m512i lo = _mm512_and_si512(v, low4);
+    const __m512i hb = _mm512_shuffle_epi8(_mm512_load_si512(kWideHighBits.b),
+                                           _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
+    // Bits of the bytes that are members of the class of table t.
+#define inside(t)        \
+  static_cast<uint64_t>( \
+      _mm512_test_epi8_mask(_mm512_shuffle_epi8(_mm512_load_si512((t).b), lo), hb))
+    Masks m;
+    m.blank = inside(kWideBlank);
+    m.control = inside(kWideControl);
+    m.not_num = ~inside(kWideNum);
+    m.not_hexsep = ~inside(kWideHexSep);
+    m.not_b64sep = ~inside(kWideB64Sep);
+    m.not_gate[kGateDigits] = ~inside(kWideDigit);
+    m.not_gate[kGateDigitsDotted] = ~inside(kWideDotted);
+    m.space = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(' '));
+    m.high = _mm512_movepi8_mask(v);
+#undef inside
+    return m;
+  }
+};
 #endif
 
-// Bits i where a run of zero bits of length >= k ends at i (at least one bit per run),
-// given `carry` zero bits before this word; updates carry.
-inline __attribute__((always_inline)) uint64_t long_runs(uint64_t m, uint64_t& carry, int k) {
+// The widest instructions the pass uses: 0 scalar or SSE2, 1 AVX2, 2 AVX-512BW.
+int detected_level() {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd")) return 2;
+  if (__builtin_cpu_supports("avx2")) return 1;
+#endif
+  return 0;
+}
+std::atomic<int> level_limit{2};
+
+// The runs the pass looks for: four detector classes, then the gate classes.
+constexpr int kTokenRun = 0, kNumberRunClass = 1, kHexRun = 2, kB64Run = 3, kGateRun0 = 4;
+constexpr int kRuns = kGateRun0 + kGateCount;
+constexpr uint8_t kRunFlag[kGateRun0] = {kLongToken, kNumberRun, kHexGroups, kB64Groups};
+
+// Finding runs of zero bits at least k long in a class's masks (runs of bytes outside
+// the class). For k <= 64, exactly. A longer run crosses a boundary between words: it is
+// found exactly where it crosses one boundary (the zero bits at the top of the word
+// before and at the bottom of this one), and a word of 64 zero bits counts as a run
+// (a few more lines are flagged for the exact checks, never fewer).
+// `low` and `high` have the lowest and highest bit of each aligned chunk of s bits, s
+// the largest power of two with 2s - 1 <= k (at most 32): every run of k zero bits holds
+// a whole chunk of zeros, and a word without one (one subtraction tells) has no run of k
+// inside it.
+struct RunSpec {
+  int k = 0;  // 0: not looked for
+  uint64_t low = 0, high = 0;
+  RunSpec() = default;
+  explicit RunSpec(int length) : k(std::max(length, 0)) {
+    int s = 1;
+    while (s < 32 && 4 * s - 1 <= k) s *= 2;
+    for (int i = 0; i < 64; i += s) {
+      low |= uint64_t{1} << i;
+      high |= uint64_t{1} << (i + s - 1);
+    }
+  }
+};
+
+// Bits i where a run of zero bits of length >= k ends at i, at least one bit per run,
+// given `carry` zero bits at the top of the word before (64: all); updates carry.
+inline __attribute__((always_inline)) uint64_t long_runs(uint64_t m, uint64_t& carry,
+                                                         const RunSpec& spec) {
+  const int k = spec.k;
   uint64_t hits = 0;
   const int first = m ? __builtin_ctzll(m) : 64;
   if (first > 0 && carry + static_cast<uint64_t>(first) >= static_cast<uint64_t>(k)) {
     hits |= uint64_t{1} << (first - 1);
   }
-  if (k <= 64 && m) {
+  if (k > 64) {
+    hits |= m ? 0 : 1;
+  } else if (m && ((m - spec.low) & ~m & spec.high)) {
     // x: bit i set when a one lies in [i - k + 1, i] (within this word).
     uint64_t x = m;
     int covered = 1;
@@ -235,13 +322,242 @@ inline __attribute__((always_inline)) uint64_t long_runs(uint64_t m, uint64_t& c
       covered *= 2;
     }
     if (covered < k) x |= x << (k - covered);
-    uint64_t inside = ~x;
-    if (k > 1) inside &= ~((uint64_t{1} << (k - 1)) - 1);  // whole runs inside the word
-    hits |= inside;
+    hits |= ~x & ~((uint64_t{1} << (k - 1)) - 1);  // whole runs inside the word
   }
-  carry = m ? static_cast<uint64_t>(__builtin_clzll(m)) : carry + 64;
+  carry = m ? static_cast<uint64_t>(__builtin_clzll(m)) : 64;
   return hits;
 }
+
+struct Pass {
+  std::string_view block;
+  const std::vector<LineRef>& lines;
+  RunSpec spec[kRuns];
+  uint8_t* flags;
+  uint8_t* gates;
+};
+
+// Where the pass is: for each class, the zero bits (run) just before the next word.
+struct PassState {
+  uint64_t carry[kRuns] = {};
+  uint64_t last_digit = 0;  // the last byte of the word before was a digit
+  size_t cursor = 0;        // the line of the last position marked
+};
+
+// Marks the line of each bit of `bits` (positions from `base`) with `flag`. Positions
+// come in order: `cursor` moves forward to the line holding each.
+inline __attribute__((always_inline)) void mark(const std::vector<LineRef>& lines, uint64_t bits,
+                                                size_t base, size_t& cursor, uint8_t* out,
+                                                uint8_t flag) {
+  while (bits) {
+    const size_t pos = base + static_cast<size_t>(__builtin_ctzll(bits));
+    bits &= bits - 1;
+    while (cursor + 1 < lines.size() && lines[cursor + 1].offset <= pos) ++cursor;
+    if (cursor < lines.size()) out[cursor] |= flag;
+  }
+}
+
+// Marks the lines of one word's hits; each kind walks forward from the line where the
+// word starts.
+inline void mark_word(const Pass& a, PassState& st, size_t base, const uint64_t* hits,
+                      uint64_t high, uint64_t control) {
+  const size_t start = st.cursor;
+  size_t reached = start;
+  auto one = [&](uint64_t bits, uint8_t* out, uint8_t flag) {
+    if (!bits) return;
+    size_t cursor = start;
+    mark(a.lines, bits, base, cursor, out, flag);
+    reached = std::max(reached, cursor);
+  };
+  for (int r = 0; r < kGateRun0; ++r) one(hits[r], a.flags, kRunFlag[r]);
+  one(high, a.flags, kNonAscii);
+  one(control, a.flags, kControl);
+  for (int g = 0; a.gates && g < kGateCount; ++g) {
+    one(hits[kGateRun0 + g], a.gates, static_cast<uint8_t>(1u << g));
+  }
+  st.cursor = reached;
+}
+
+// The class masks of one word in Run order, `stride` apart in `out`. Spaced digits are
+// digits, and spaces right after a digit (the last byte of the word before included).
+inline __attribute__((always_inline)) void run_masks(const Masks& m, uint64_t& last_digit,
+                                                     uint64_t* out, size_t stride) {
+  out[kTokenRun * stride] = m.blank;
+  out[kNumberRunClass * stride] = m.not_num;
+  out[kHexRun * stride] = m.not_hexsep;
+  out[kB64Run * stride] = m.not_b64sep;
+  const uint64_t digit = ~m.not_gate[kGateDigits];
+  out[(kGateRun0 + kGateDigits) * stride] = m.not_gate[kGateDigits];
+  out[(kGateRun0 + kGateDigitsSpaced) * stride] =
+      ~(digit | (m.space & ((digit << 1) | last_digit)));
+  out[(kGateRun0 + kGateDigitsDotted) * stride] = m.not_gate[kGateDigitsDotted];
+  last_digit = digit >> 63;
+}
+
+// The pass a word at a time from `base`, with the masks of whole words from M (inlined
+// into a function compiled for M's instructions) and of the last part word from
+// scalar_masks.
+template <class M>
+inline __attribute__((always_inline)) void flag_words(const Pass& a, PassState& st, size_t base) {
+  const auto* p = reinterpret_cast<const unsigned char*>(a.block.data());
+  const size_t n = a.block.size();
+  for (; base < n; base += 64) {
+    const Masks m = base + 64 <= n ? M::of(p + base) : scalar_masks(p + base, n - base);
+    uint64_t runs[kRuns], hits[kRuns];
+    run_masks(m, st.last_digit, runs, 1);
+    uint64_t any = m.high | m.control;
+    for (int r = 0; r < kRuns; ++r) {
+      hits[r] = a.spec[r].k ? long_runs(runs[r], st.carry[r], a.spec[r]) : 0;
+      any |= hits[r];
+    }
+    if (any) mark_word(a, st, base, hits, m.high, m.control);
+  }
+}
+
+struct ScalarMasks {
+  static Masks of(const unsigned char* p) { return scalar_masks(p, 64); }
+};
+
+#if defined(__x86_64__)
+// With AVX-512, eight words at a time: the masks of each class for 512 bytes in one
+// register, a 64-bit lane a word, and the runs found in all lanes at once (about 20
+// instructions a class for eight words, where a word at a time takes 15 a class for
+// each). A run across two words is the zero bits at the top of the word before (counted
+// by lzcnt) and at the bottom of this one.
+__attribute__((target("avx512bw,avx512cd"))) inline __m512i runs_of_8(__m512i m, __m512i before,
+                                                                      int k) {
+  const __m512i one = _mm512_set1_epi64(1);
+  __m512i hits;
+  if (k > 64) {
+    hits = _mm512_maskz_mov_epi64(_mm512_testn_epi64_mask(m, m), one);  // words of zeros
+  } else {
+    __m512i x = m;
+    int covered = 1;
+    while (covered * 2 <= k) {
+      x = _mm512_or_si512(x, _mm512_sll_epi64(x, _mm_cvtsi32_si128(covered)));
+      covered *= 2;
+    }
+    if (covered < k) x = _mm512_or_si512(x, _mm512_sll_epi64(x, _mm_cvtsi32_si128(k - covered)));
+    hits = _mm512_andnot_si512(
+        x, _mm512_set1_epi64(static_cast<long long>(~((uint64_t{1} << (k - 1)) - 1))));
+  }
+  // Across the boundary: zeros at the top of the word before, plus at the bottom of this
+  // one (64 - lzcnt of ~m & (m - 1), the bits below its lowest one).
+  const __m512i top = _mm512_lzcnt_epi64(before);
+  const __m512i bottom = _mm512_sub_epi64(
+      _mm512_set1_epi64(64), _mm512_lzcnt_epi64(_mm512_andnot_si512(m, _mm512_sub_epi64(m, one))));
+  const __mmask8 across =
+      _mm512_cmpge_epu64_mask(_mm512_add_epi64(top, bottom), _mm512_set1_epi64(k)) &
+      _mm512_testn_epi64_mask(m, one);
+  return _mm512_mask_or_epi64(hits, across, hits, one);
+}
+
+__attribute__((target("avx512bw,avx512cd"))) void flag_avx512(const Pass& a) {
+  const auto* p = reinterpret_cast<const unsigned char*>(a.block.data());
+  const size_t n = a.block.size();
+  PassState st;
+  __m512i before[kRuns];  // lane 7: the last word of the batch before (none: all ones)
+  for (auto& b : before) b = _mm512_set1_epi64(-1);
+  size_t base = 0;
+  for (; base + 512 <= n; base += 512) {
+    alignas(64) uint64_t runs[kRuns][8];
+    alignas(64) uint64_t hits[kRuns][8];
+    uint64_t high[8], control[8], odd = 0;
+    for (int w = 0; w < 8; ++w) {
+      const Masks m = Avx512Masks::of(p + base + 64 * w);
+      run_masks(m, st.last_digit, &runs[0][w], 8);
+      high[w] = m.high;
+      control[w] = m.control;
+      odd |= m.high | m.control;
+    }
+    unsigned words = odd ? 0xff : 0;  // the words with anything to mark
+    for (int c = 0; c < kRuns; ++c) {
+      const __m512i m = _mm512_load_si512(runs[c]);
+      const __m512i prior = _mm512_alignr_epi64(m, before[c], 7);
+      before[c] = m;
+      if (!a.spec[c].k) {
+        _mm512_store_si512(hits[c], _mm512_setzero_si512());
+        continue;
+      }
+      const __m512i h = runs_of_8(m, prior, a.spec[c].k);
+      _mm512_store_si512(hits[c], h);
+      words |= _mm512_test_epi64_mask(h, h);
+    }
+    for (int w = 0; words && w < 8; ++w) {
+      if (!(words & (1u << w))) continue;
+      uint64_t word_hits[kRuns];
+      for (int c = 0; c < kRuns; ++c) word_hits[c] = hits[c][w];
+      mark_word(a, st, base + 64 * static_cast<size_t>(w), word_hits, high[w], control[w]);
+    }
+  }
+  // The rest a word at a time, from the zero bits at the top of the last word.
+  for (int c = 0; c < kRuns; ++c) {
+    alignas(64) uint64_t lanes[8];
+    _mm512_store_si512(lanes, before[c]);
+    const uint64_t last = lanes[7];
+    st.carry[c] = last ? static_cast<uint64_t>(__builtin_clzll(last)) : 64;
+  }
+  flag_words<Avx512Masks>(a, st, base);
+}
+
+__attribute__((target("avx2"))) void flag_avx2(const Pass& a) {
+  PassState st;
+  flag_words<Avx2Masks>(a, st, 0);
+}
+#endif
+
+}  // namespace
+
+namespace {
+
+// Appends the offsets of the bits of `m` (a word at `base`) to `out` at `at`, which has
+// room for 64 more.
+inline __attribute__((always_inline)) void put_bits(uint64_t m, size_t base, uint32_t* out,
+                                                    size_t& at) {
+  while (m) {
+    out[at++] = static_cast<uint32_t>(base + static_cast<size_t>(__builtin_ctzll(m)));
+    m &= m - 1;
+  }
+}
+
+// The newlines of whole 64-byte words from `base`, the masks from M; returns where the
+// words end.
+template <class M>
+inline __attribute__((always_inline)) size_t newline_words(const char* p, size_t n, size_t base,
+                                                           std::vector<uint32_t>& out) {
+  size_t at = out.size();
+  for (; base + 64 <= n; base += 64) {
+    if (out.size() < at + 64) out.resize(std::max(2 * out.size(), at + 64));
+    put_bits(M::newlines(p + base), base, out.data(), at);
+  }
+  out.resize(at);
+  return base;
+}
+
+#if defined(__SSE2__)
+struct Sse2Newlines {
+  static uint64_t newlines(const char* p) {
+    const __m128i nl = _mm_set1_epi8('\n');
+    uint64_t m = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      m |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))) << (16 * k);
+    }
+    return m;
+  }
+};
+#endif
+
+#if defined(__x86_64__)
+struct Avx512Newlines {
+  __attribute__((target("avx512bw"))) static uint64_t newlines(const char* p) {
+    return _mm512_cmpeq_epi8_mask(_mm512_loadu_si512(p), _mm512_set1_epi8('\n'));
+  }
+};
+__attribute__((target("avx512bw"))) size_t newlines_avx512(const char* p, size_t n,
+                                                           std::vector<uint32_t>& out) {
+  return newline_words<Avx512Newlines>(p, n, 0, out);
+}
+#endif
 
 }  // namespace
 
@@ -249,104 +565,46 @@ void find_newlines(std::string_view data, std::vector<uint32_t>& out) {
   const char* p = data.data();
   const size_t n = data.size();
   size_t base = 0;
-#if defined(__SSE2__)
-  const __m128i nl = _mm_set1_epi8('\n');
-  for (; base + 64 <= n; base += 64) {
-    uint64_t m = 0;
-    for (int k = 0; k < 4; ++k) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + base + 16 * k));
-      m |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))) << (16 * k);
-    }
-    while (m) {
-      out.push_back(static_cast<uint32_t>(base + static_cast<size_t>(__builtin_ctzll(m))));
-      m &= m - 1;
-    }
+#if defined(__x86_64__)
+  static const int detected = detected_level();
+  if (std::min(detected, level_limit.load(std::memory_order_relaxed)) >= 2) {
+    base = newlines_avx512(p, n, out);
   }
+#endif
+#if defined(__SSE2__)
+  base = newline_words<Sse2Newlines>(p, n, base, out);
 #endif
   for (; base < n; ++base) {
     if (p[base] == '\n') out.push_back(static_cast<uint32_t>(base));
   }
 }
 
+int limit_vector_level(int level) { return level_limit.exchange(level); }
+
 void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int token_min,
                 int number_span, int group_span, uint8_t* flags, const int* gate_runs,
                 uint8_t* gates) {
-  const auto* p = reinterpret_cast<const unsigned char*>(block.data());
-  const size_t n = block.size();
-  uint64_t carry_token = 0, carry_num = 0, carry_hex = 0, carry_b64 = 0;
-  uint64_t carry_gate[kGateCount] = {};
-  uint64_t last_digit = 0;  // the last byte of the word before was a digit
-  bool gated = false;
-  for (int g = 0; gates && gate_runs && g < kGateCount; ++g) gated |= gate_runs[g] > 0;
-  size_t cursor = 0;
-  auto mark = [&](uint64_t bits, size_t base, uint8_t* out, uint8_t flag) {
-    while (bits) {
-      const size_t pos = base + static_cast<size_t>(__builtin_ctzll(bits));
-      bits &= bits - 1;
-      // Positions come in order: move the cursor forward to the line holding pos.
-      while (cursor + 1 < lines.size() && lines[cursor + 1].offset <= pos) ++cursor;
-      if (cursor < lines.size()) out[cursor] |= flag;
-    }
-  };
-#if defined(__x86_64__)
-  const bool avx2 = have_avx2();
-#endif
-  for (size_t base = 0; base < n; base += 64) {
-    Masks m;
-#if defined(__SSE2__)
-    if (base + 64 <= n) {
-#if defined(__x86_64__)
-      m = avx2 ? vector_masks_avx2(p + base) : vector_masks(p + base);
-#else
-      m = vector_masks(p + base);
-#endif
-    } else {
-      m = scalar_masks(p + base, n - base);
-    }
-#else
-    m = scalar_masks(p + base, std::min<size_t>(64, n - base));
-#endif
-    // Spaced digits: digits, and spaces right after a digit (the last byte of the word
-    // before included).
-    const uint64_t digit = ~m.not_gate[kGateDigits];
-    m.not_gate[kGateDigitsSpaced] = ~(digit | (m.space & ((digit << 1) | last_digit)));
-    last_digit = digit >> 63;
-    const uint64_t tokens = long_runs(m.blank, carry_token, token_min);
-    const uint64_t numbers = long_runs(m.not_num, carry_num, number_span);
-    const uint64_t hex = long_runs(m.not_hexsep, carry_hex, 40);
-    const uint64_t b64 = long_runs(m.not_b64sep, carry_b64, group_span);
-    uint64_t gate_hits[kGateCount] = {};
-    uint64_t any_gate = 0;
-    if (gated) {
-      for (int g = 0; g < kGateCount; ++g) {
-        if (gate_runs[g] > 0) {
-          gate_hits[g] = long_runs(m.not_gate[g], carry_gate[g], gate_runs[g]);
-          any_gate |= gate_hits[g];
-        }
-      }
-    }
-    if (tokens | numbers | hex | b64 | m.high | m.control | any_gate) {
-      // Each kind walks forward from the line where this word starts.
-      const size_t start = cursor;
-      size_t reached = cursor;
-      for (auto [bits, flag] : {std::pair<uint64_t, uint8_t>{tokens, kLongToken},
-                                {numbers, kNumberRun},
-                                {hex, kHexGroups},
-                                {b64, kB64Groups},
-                                {m.high, kNonAscii},
-                                {m.control, kControl}}) {
-        cursor = start;
-        mark(bits, base, flags, flag);
-        reached = std::max(reached, cursor);
-      }
-      for (int g = 0; any_gate && g < kGateCount; ++g) {
-        cursor = start;
-        mark(gate_hits[g], base, gates, static_cast<uint8_t>(1u << g));
-        reached = std::max(reached, cursor);
-      }
-      cursor = reached;
-    }
+  Pass a{block, lines, {}, flags, gates};
+  a.spec[kTokenRun] = RunSpec(token_min);
+  a.spec[kNumberRunClass] = RunSpec(number_span);
+  a.spec[kHexRun] = RunSpec(token_min > 0 ? 40 : 0);
+  a.spec[kB64Run] = RunSpec(group_span);
+  for (int g = 0; gates && gate_runs && g < kGateCount; ++g) {
+    a.spec[kGateRun0 + g] = RunSpec(gate_runs[g]);
   }
+  static const int detected = detected_level();
+  const int level = std::min(detected, level_limit.load(std::memory_order_relaxed));
+#if defined(__x86_64__)
+  if (level >= 2) return flag_avx512(a);
+  if (level == 1) return flag_avx2(a);
+#endif
+  PassState st;
+#if defined(__SSE2__)
+  flag_words<Sse2Masks>(a, st, 0);
+#else
+  flag_words<ScalarMasks>(a, st, 0);
+#endif
+  (void)level;
 }
 
 bool has_class_run(std::string_view line, int base64_min, int hex_min, int* kind) {

@@ -29,12 +29,21 @@ enum LineFlags : uint8_t {
 // where a memchr call per line is bound by its call cost on short lines).
 void find_newlines(std::string_view data, std::vector<uint32_t>& out);
 
-// Sets flags[i] for each line of `block` (as LogFilter::process takes it). With `gates`,
-// also sets bit g of gates[i] when line i has a run of at least gate_runs[g] bytes of gate
-// class g (logs/gate.h; 0 = not looked for).
+// Sets flags[i] for each line of `block` (as LogFilter::process takes it): a superset of
+// the lines the exact checks below fire on. token_min, number_span and group_span are
+// the run lengths looked for (0: none, the detectors are off). With `gates`, also sets
+// bit g of gates[i] when line i has a run of at least gate_runs[g] bytes of gate class g
+// (logs/gate.h; 0 = not looked for). Runs up to 64 bytes are found exactly; of a longer
+// length, a line with 64 bytes of the class in one 64-byte word of the block is flagged
+// too (such a line gets the exact checks, or its gated patterns, for nothing).
 void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int token_min,
                 int number_span, int group_span, uint8_t* flags, const int* gate_runs = nullptr,
                 uint8_t* gates = nullptr);
+
+// The widest vector instructions flag_lines may use from now on (0: SSE2, 1: AVX2, 2:
+// AVX-512BW; it never uses more than the processor has). Returns the limit before. For
+// tests, which run every path the machine can.
+int limit_vector_level(int level);
 
 // The exact checks. Each returns true when the detector fires on `line`.
 bool has_class_run(std::string_view line, int base64_min, int hex_min, int* kind);  // 0 b64, 1 hex

@@ -490,10 +490,9 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
     if (m.any_gate) m.gates.assign(n, 0);
     if (policy_.detectors.enabled || m.any_gate) {
       const Detectors& dd = policy_.detectors;
-      constexpr int kOff = 1 << 30;  // a run no line has
       flag_lines(
-          block, lines, dd.enabled ? std::min({dd.base64_min, dd.hex_min, dd.entropy_min}) : kOff,
-          dd.enabled ? 2 * dd.numbers_min - 1 : kOff, dd.enabled ? dd.base64_min / 4 * 5 - 1 : kOff,
+          block, lines, dd.enabled ? std::min({dd.base64_min, dd.hex_min, dd.entropy_min}) : 0,
+          dd.enabled ? 2 * dd.numbers_min - 1 : 0, dd.enabled ? dd.base64_min / 4 * 5 - 1 : 0,
           m.flags.data(), m.gate_runs, m.any_gate ? m.gates.data() : nullptr);
     }
     m.base = 0;
@@ -553,19 +552,29 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
         if (reason == SIZE_MAX && (f & kLongToken)) {
           // Tokens (runs without blanks) long enough to hold a base64 or hex run (which
           // has no blanks either), or to check for entropy.
+          // Only tokens of `shortest` bytes or more matter: from a token's possible start
+          // a, the bytes up to a + shortest are read from the end back, and the first
+          // blank met moves a past it (short tokens cost a byte or two each).
           const int class_min = std::min(d.base64_min, d.hex_min);
-          size_t a = 0;
-          while (a < text.size() && reason == SIZE_MAX) {
-            while (a < text.size() && static_cast<unsigned char>(text[a]) <= 0x20) ++a;
-            size_t b = a;
-            while (b < text.size() && static_cast<unsigned char>(text[b]) > 0x20) ++b;
+          const size_t shortest = static_cast<size_t>(std::min(class_min, d.entropy_min));
+          const size_t len = text.size();
+          size_t a = 0;  // 0, or just after a blank
+          while (a + shortest <= len && reason == SIZE_MAX) {
+            size_t j = a + shortest;
+            while (j > a && static_cast<unsigned char>(text[j - 1]) > 0x20) --j;
+            if (j > a) {
+              a = j;
+              continue;
+            }
+            size_t b = a + shortest;
+            while (b<len&& static_cast<unsigned char>(text[b])> 0x20) ++b;
             const std::string_view token = text.substr(a, b - a);
             int kind = 0;
             if (static_cast<int>(token.size()) >= class_min &&
                 has_class_run(token, d.base64_min, d.hex_min, &kind)) {
               reason = m.detector_reason + (kind == 1 ? kHex : kBase64);
             } else if (static_cast<int>(token.size()) >= d.entropy_min &&
-                       entropy_bits(token) >= d.entropy_bits) {
+                       entropy_reaches(token, d.entropy_bits)) {
               reason = m.detector_reason + kEntropy;
             }
             a = b;
@@ -644,6 +653,21 @@ void LogFilter::process_text(std::string_view text,
 // Everything compile() checks (widths, every database, the whitelist patterns as written,
 // the redact rules' RE2 form), by compiling.
 Status compile_check(const LogPolicy& policy) { return LogFilter::compile(policy).status(); }
+
+bool entropy_reaches(std::string_view s, double bits) {
+  // Plain stores, then a sum of 256 bytes (vectorised): no chain of updates through
+  // memory, as a bitmap would have.
+  alignas(64) uint8_t seen[256] = {};
+  for (unsigned char c : s) seen[c] = 1;
+  uint64_t words[32];
+  std::memcpy(words, seen, sizeof seen);
+  uint64_t sum = 0;
+  for (uint64_t w : words) sum += w;  // each byte of sum counts up to 32: no carries
+  int distinct = 0;
+  for (int i = 0; i < 8; ++i) distinct += static_cast<int>((sum >> (8 * i)) & 0xff);
+  if (static_cast<double>(distinct) < std::exp2(bits)) return false;
+  return entropy_bits(s) >= bits;
+}
 
 double entropy_bits(std::string_view s) {
   if (s.empty()) return 0;

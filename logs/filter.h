@@ -89,4 +89,9 @@ Status compile_check(const LogPolicy& policy);
 // Shannon entropy of `s` in bits per byte.
 double entropy_bits(std::string_view s);
 
+// Whether entropy_bits(s) >= bits. The number of distinct bytes d bounds the entropy
+// (at most log2 d), which settles most tokens of logs (paths, progress bars) without
+// the sum.
+bool entropy_reaches(std::string_view s, double bits);
+
 }  // namespace jz::logs

@@ -404,6 +404,15 @@ TEST(LogDetectors, TheVectorPassFlagsEveryLineAnExactCheckCatches) {
     std::vector<uint8_t> flags(lines.size(), 0), gates(lines.size(), 0);
     const int gate_runs[kGateCount] = {8, 12, 10};
     flag_lines(block, lines, 32, 63, 79, flags.data(), gate_runs, gates.data());
+    // Every vector path this machine has (SSE2, AVX2, AVX-512) flags the same lines.
+    for (int level = 0; level < 2; ++level) {
+      std::vector<uint8_t> other_flags(lines.size(), 0), other_gates(lines.size(), 0);
+      const int before = limit_vector_level(level);
+      flag_lines(block, lines, 32, 63, 79, other_flags.data(), gate_runs, other_gates.data());
+      limit_vector_level(before);
+      EXPECT_EQ(other_flags, flags) << "level " << level << ", round " << round;
+      EXPECT_EQ(other_gates, gates) << "level " << level << ", round " << round;
+    }
     for (size_t i = 0; i < lines.size(); ++i) {
       const std::string_view line =
           std::string_view(block).substr(lines[i].offset, lines[i].length);
@@ -447,6 +456,125 @@ TEST(LogDetectors, TheVectorPassFlagsEveryLineAnExactCheckCatches) {
   // The alphabets make every kind occur (or this test would prove nothing).
   for (int k = 0; k < 6; ++k) EXPECT_GT(caught[k], 0) << "kind " << k;
   for (int g = 0; g < kGateCount; ++g) EXPECT_GT(gate_lines[g], 0) << "gate " << g;
+}
+
+// The detectors withhold exactly the lines the exact checks catch, whatever the vector
+// pass and the token scan skip: random lines of tokens of every length around the
+// thresholds (low and high entropy, hex, numbers), blanks of every kind between them.
+// The alphabets cannot spell an image signature or a data URI (those are patterns).
+TEST(LogFilter, DetectorsWithholdExactlyWhatTheExactChecksCatch) {
+  LogPolicy p;
+  p.mode = LogPolicy::Mode::kBlacklist;
+  p.detectors.enabled = true;
+  p.detectors.long_line = 1 << 20;
+  // Thresholds the token lengths below straddle.
+  p.detectors.base64_min = 24;
+  p.detectors.hex_min = 28;
+  p.detectors.entropy_min = 20;
+  p.detectors.entropy_bits = 3.8;
+  p.detectors.numbers_min = 6;
+  const Detectors& d = p.detectors;
+  auto reference = [&](std::string_view line) {
+    if (has_number_run(line, d.numbers_min) || has_hex_groups(line, d.hex_min / 2) ||
+        has_b64_groups(line, d.base64_min / 4)) {
+      return true;
+    }
+    std::string token;
+    for (size_t i = 0; i <= line.size(); ++i) {
+      if (i < line.size() && static_cast<unsigned char>(line[i]) > 0x20) {
+        token.push_back(line[i]);
+        continue;
+      }
+      int kind = 0;
+      const int size = static_cast<int>(token.size());
+      if ((size >= std::min(d.base64_min, d.hex_min) &&
+           has_class_run(token, d.base64_min, d.hex_min, &kind)) ||
+          (size >= d.entropy_min && entropy_bits(token) >= d.entropy_bits)) {
+        return true;
+      }
+      token.clear();
+    }
+    return false;
+  };
+  const std::vector<std::string> alphabets = {"abcdefghijklmnopqrstuvwxyz0123456789+_-", "ab",
+                                              "0123456789abcdef", "0123456789"};
+  const char* blanks[] = {" ", "  ", "\t", " \t ", "\r "};
+  std::mt19937 rng(13);
+  int withheld = 0, passed = 0;
+  for (int round = 0; round < 40; ++round) {
+    std::string text;
+    std::vector<std::string> lines;
+    for (int i = 0; i < 200; ++i) {
+      std::string line;
+      for (int t = static_cast<int>(rng() % 12); t > 0; --t) {
+        if (!line.empty() || rng() % 3 == 0) line += blanks[rng() % 5];
+        const std::string& a = alphabets[rng() % alphabets.size()];
+        const size_t length = rng() % 2 ? 1 + rng() % 12 : 16 + rng() % 20;
+        for (size_t k = 0; k < length; ++k) line.push_back(a[rng() % a.size()]);
+      }
+      if (rng() % 4 == 0) line += blanks[rng() % 5];
+      text += line + "\n";
+      lines.push_back(line);
+    }
+    const std::vector<std::string> out = run(p, text);
+    std::vector<std::string> want;
+    for (const auto& line : lines) {
+      (reference(line) ? withheld : passed) += 1;
+      if (!reference(line)) want.push_back(line);
+    }
+    ASSERT_EQ(out, want) << "round " << round;
+  }
+  EXPECT_GT(withheld, 500);
+  EXPECT_GT(passed, 500);
+}
+
+// The vector newline finder, on every path this machine has, finds what a byte loop
+// finds, at every offset and length (whole 64-byte words and the rest), after what `out`
+// already holds.
+TEST(LogDetectors, NewlinesAreFoundAtEveryOffset) {
+  std::mt19937 rng(5);
+  for (int round = 0; round < 400; ++round) {
+    std::string text;
+    const int density = 1 + static_cast<int>(rng() % 40);
+    for (size_t k = rng() % 700; k > 0; --k) {
+      text.push_back(rng() % static_cast<unsigned>(density) == 0 ? '\n' : static_cast<char>(rng()));
+    }
+    std::vector<uint32_t> want = {7, 9};
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\n') want.push_back(static_cast<uint32_t>(i));
+    }
+    for (int level = 0; level <= 2; ++level) {
+      const int before = limit_vector_level(level);
+      std::vector<uint32_t> got = {7, 9};
+      find_newlines(text, got);
+      limit_vector_level(before);
+      EXPECT_EQ(got, want) << "level " << level << ", round " << round;
+    }
+  }
+}
+
+// The shortcut (distinct bytes bound the entropy) gives the sum's answer, also for
+// tokens right at the threshold (32 distinct bytes, evenly: exactly 5 bits).
+TEST(LogDetectors, TheEntropyShortcutAgreesWithTheSum) {
+  std::mt19937 rng(11);
+  int reached = 0, not_reached = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string t;
+    const int alphabet = 1 + static_cast<int>(rng() % 64);
+    for (size_t k = 1 + rng() % 200; k > 0; --k)
+      t.push_back(static_cast<char>(33 + rng() % alphabet));
+    for (double bits : {2.0, 4.5, 5.0, 6.0}) {
+      const bool want = entropy_bits(t) >= bits;
+      EXPECT_EQ(entropy_reaches(t, bits), want) << t << " at " << bits;
+      (want ? reached : not_reached) += 1;
+    }
+  }
+  std::string even;
+  for (int c = 0; c < 32; ++c) even.push_back(static_cast<char>('A' + c));
+  EXPECT_TRUE(entropy_reaches(even, 5.0));
+  EXPECT_FALSE(entropy_reaches(even, 5.01));
+  EXPECT_GT(reached, 100);
+  EXPECT_GT(not_reached, 100);
 }
 
 TEST(LogDetectors, EntropyIsShannonsInBitsPerByte) {
