@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "logs/classes.h"
 #include "logs/gate.h"
@@ -526,8 +527,21 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
   }
   const Detectors& d = policy_.detectors;
   std::string redacted;
+  // Most lines match nothing and were flagged by nothing: they pass at once, when no
+  // whitelist or cap has a say.
+  const bool quick = !m.whitelist && policy_.total_bytes <= 0;
+  const uint32_t long_line =
+      d.enabled ? static_cast<uint32_t>(d.long_line) : std::numeric_limits<uint32_t>::max();
   for (size_t i = 0; i < n; ++i) {
     const LineRef& l = lines[i];
+    if (quick && m.verdict[i] == 0 && m.to_redact[i] == 0 &&
+        (!filtered || !d.enabled ||
+         (m.flags[i] == 0 && !l.continued && !l.cut && l.length <= long_line))) {
+      passed_lines_ += 1;
+      passed_bytes_ += static_cast<int64_t>(l.length);
+      pass(i, std::string_view(block.data() + l.offset, l.length));
+      continue;
+    }
     std::string_view text = block.substr(l.offset, l.length);
     size_t reason = m.verdict[i] ? m.verdict[i] - 1 : SIZE_MAX;
     if (filtered) {
@@ -654,9 +668,29 @@ void LogFilter::process_text(std::string_view text,
 // the redact rules' RE2 form), by compiling.
 Status compile_check(const LogPolicy& policy) { return LogFilter::compile(policy).status(); }
 
+namespace {
+
+// c log2 c for counts up to 256.
+const std::array<double, 257>& xlogx() {
+  static const auto table = [] {
+    std::array<double, 257> t{};
+    for (size_t c = 1; c < t.size(); ++c) t[c] = static_cast<double>(c) * std::log2(c);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
 bool entropy_reaches(std::string_view s, double bits) {
+  // The bound needs 2^bits distinct bytes (computed again only when bits changes).
+  thread_local double last_bits = -1, needed = 0;
+  if (bits != last_bits) {
+    last_bits = bits;
+    needed = std::exp2(bits);
+  }
   // Plain stores, then a sum of 256 bytes (vectorised): no chain of updates through
-  // memory, as a bitmap would have.
+  // memory, as counting would have on a run of one byte ("#####").
   alignas(64) uint8_t seen[256] = {};
   for (unsigned char c : s) seen[c] = 1;
   uint64_t words[32];
@@ -665,31 +699,28 @@ bool entropy_reaches(std::string_view s, double bits) {
   for (uint64_t w : words) sum += w;  // each byte of sum counts up to 32: no carries
   int distinct = 0;
   for (int i = 0; i < 8; ++i) distinct += static_cast<int>((sum >> (8 * i)) & 0xff);
-  if (static_cast<double>(distinct) < std::exp2(bits)) return false;
+  if (static_cast<double>(distinct) < needed) return false;
   return entropy_bits(s) >= bits;
 }
 
 double entropy_bits(std::string_view s) {
   if (s.empty()) return 0;
-  // H = log2(n) - sum(c log2 c) / n over the byte counts c; only the bytes present are
-  // counted and cleared (tokens are short), and c log2 c comes from a table.
-  static const auto xlogx = [] {
-    std::array<double, 257> t{};
-    for (size_t c = 1; c < t.size(); ++c) t[c] = static_cast<double>(c) * std::log2(c);
-    return t;
-  }();
-  uint32_t counts[256];
-  for (unsigned char c : s) counts[c] = 0;
+  // H = log2(n) - sum(c log2 c) / n over the byte counts c. The counts stay zero between
+  // calls: only the bytes present are counted, and cleared as they are summed (tokens
+  // are short); c log2 c comes from a table.
+  thread_local uint32_t counts[256] = {};
+  const auto& t = xlogx();
   for (unsigned char c : s) ++counts[c];
   double sum = 0;
   for (unsigned char c : s) {
     if (const uint32_t k = counts[c]) {
-      sum += k < xlogx.size() ? xlogx[k] : static_cast<double>(k) * std::log2(k);
+      sum += k < t.size() ? t[k] : static_cast<double>(k) * std::log2(k);
       counts[c] = 0;
     }
   }
-  const double n = static_cast<double>(s.size());
-  return std::log2(n) - sum / n;
+  const size_t size = s.size();
+  const double n = static_cast<double>(size);
+  return (size < t.size() ? t[size] / n : std::log2(n)) - sum / n;
 }
 
 }  // namespace jz::logs
