@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (nl == std::string_view::npos || nl > 200) return 0;
   const std::string pattern(in.substr(0, nl));
   const std::string_view text = in.substr(nl + 1);
-  jz::logs::limit_vector_level(static_cast<int>(nl % 3));
+  jz::logs::limit_vector_level(static_cast<int>(nl % 4));
   for (int g = 0; g < jz::logs::kGateCount; ++g) {
     for (bool caseless : {false, true}) {
       if (jz::logs::required_run(pattern, caseless, static_cast<jz::logs::GateClass>(g)) < 0) {

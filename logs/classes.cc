@@ -261,17 +261,65 @@ struct Avx512Masks {
     return m;
   }
 };
+
+// With VBMI as well, one lookup in a 128-byte table (vpermi2b) gives every class of an
+// ASCII byte at once: bit k for the class of table k, bit 7 for the space.
+struct ByteTable {
+  alignas(64) uint8_t b[128] = {};
+};
+constexpr ByteTable class_bits() {
+  const NibbleTable* tables[] = {&kBlankTable,  &kControlTable, &kNumTable,   &kHexSepTable,
+                                 &kB64SepTable, &kDigitTable,   &kDottedTable};
+  ByteTable t;
+  for (int c = 0; c < 128; ++c) {
+    for (int k = 0; k < 7; ++k) {
+      if ((tables[k]->lo[c & 15] >> (c >> 4)) & 1) t.b[c] = static_cast<uint8_t>(t.b[c] | (1 << k));
+    }
+    if (c == ' ') t.b[c] = static_cast<uint8_t>(t.b[c] | 128);
+  }
+  return t;
+}
+constexpr ByteTable kClassBits = class_bits();
+
+struct Avx512VbmiMasks {
+  __attribute__((target("avx512bw,avx512vbmi"))) static Masks of(const unsigned char* p) {
+    const __m512i v = _mm512_loadu_si512(p);
+    const __m512i bits = _mm512_permutex2var_epi8(_mm512_load_si512(kClassBits.b), v,
+                                                  _mm512_load_si512(kClassBits.b + 64));
+    Masks m;
+    m.high = _mm512_movepi8_mask(v);
+    const __mmask64 ascii = ~m.high;  // the table is indexed by the low 7 bits
+#define inside(k)        \
+  static_cast<uint64_t>( \
+      _mm512_mask_test_epi8_mask(ascii, bits, _mm512_set1_epi8(static_cast<char>(1 << (k)))))
+    m.blank = inside(0);
+    m.control = inside(1);
+    m.not_num = ~inside(2);
+    m.not_hexsep = ~inside(3);
+    m.not_b64sep = ~inside(4);
+    m.not_gate[kGateDigits] = ~inside(5);
+    m.not_gate[kGateDigitsDotted] = ~inside(6);
+    m.space = inside(7);
+#undef inside
+    return m;
+  }
+};
 #endif
 
-// The widest instructions the pass uses: 0 scalar or SSE2, 1 AVX2, 2 AVX-512BW.
+// The widest instructions the pass uses: 0 scalar or SSE2, 1 AVX2, 2 AVX-512BW (and CD),
+// 3 AVX-512 with VBMI.
 int detected_level() {
 #if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
+      __builtin_cpu_supports("avx512vbmi")) {
+    return 3;
+  }
   if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd")) return 2;
   if (__builtin_cpu_supports("avx2")) return 1;
 #endif
   return 0;
 }
-std::atomic<int> level_limit{2};
+std::atomic<int> level_limit{3};
 
 // The runs the pass looks for: four detector classes, then the gate classes.
 constexpr int kTokenRun = 0, kNumberRunClass = 1, kHexRun = 2, kB64Run = 3, kGateRun0 = 4;
@@ -451,7 +499,34 @@ __attribute__((target("avx512bw,avx512cd"))) inline __m512i runs_of_8(__m512i m,
   return _mm512_mask_or_epi64(hits, across, hits, one);
 }
 
-__attribute__((target("avx512bw,avx512cd"))) void flag_avx512(const Pass& a) {
+// The masks of eight words, each class's in a row of `runs`.
+template <class M>
+inline __attribute__((always_inline)) void mask_batch(const unsigned char* p, uint64_t& last_digit,
+                                                      uint64_t (*runs)[8], uint64_t* high,
+                                                      uint64_t* control) {
+  for (int w = 0; w < 8; ++w) {
+    const Masks m = M::of(p + 64 * w);
+    run_masks(m, last_digit, &runs[0][w], 8);
+    high[w] = m.high;
+    control[w] = m.control;
+  }
+}
+using MaskBatch = void (*)(const unsigned char*, uint64_t&, uint64_t (*)[8], uint64_t*, uint64_t*);
+__attribute__((target("avx512bw"))) void mask_batch_avx512(const unsigned char* p,
+                                                           uint64_t& last_digit,
+                                                           uint64_t (*runs)[8], uint64_t* high,
+                                                           uint64_t* control) {
+  mask_batch<Avx512Masks>(p, last_digit, runs, high, control);
+}
+__attribute__((target("avx512bw,avx512vbmi"))) void mask_batch_vbmi(const unsigned char* p,
+                                                                    uint64_t& last_digit,
+                                                                    uint64_t (*runs)[8],
+                                                                    uint64_t* high,
+                                                                    uint64_t* control) {
+  mask_batch<Avx512VbmiMasks>(p, last_digit, runs, high, control);
+}
+
+__attribute__((target("avx512bw,avx512cd"))) void flag_avx512(const Pass& a, MaskBatch batch) {
   const auto* p = reinterpret_cast<const unsigned char*>(a.block.data());
   const size_t n = a.block.size();
   PassState st;
@@ -462,13 +537,8 @@ __attribute__((target("avx512bw,avx512cd"))) void flag_avx512(const Pass& a) {
     alignas(64) uint64_t runs[kRuns][8];
     alignas(64) uint64_t hits[kRuns][8];
     uint64_t high[8], control[8], odd = 0;
-    for (int w = 0; w < 8; ++w) {
-      const Masks m = Avx512Masks::of(p + base + 64 * w);
-      run_masks(m, st.last_digit, &runs[0][w], 8);
-      high[w] = m.high;
-      control[w] = m.control;
-      odd |= m.high | m.control;
-    }
+    batch(p + base, st.last_digit, runs, high, control);
+    for (int w = 0; w < 8; ++w) odd |= high[w] | control[w];
     unsigned words = odd ? 0xff : 0;  // the words with anything to mark
     for (int c = 0; c < kRuns; ++c) {
       const __m512i m = _mm512_load_si512(runs[c]);
@@ -595,7 +665,8 @@ void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int t
   static const int detected = detected_level();
   const int level = std::min(detected, level_limit.load(std::memory_order_relaxed));
 #if defined(__x86_64__)
-  if (level >= 2) return flag_avx512(a);
+  if (level >= 3) return flag_avx512(a, &mask_batch_vbmi);
+  if (level == 2) return flag_avx512(a, &mask_batch_avx512);
   if (level == 1) return flag_avx2(a);
 #endif
   PassState st;

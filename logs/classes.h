@@ -41,8 +41,8 @@ void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int t
                 uint8_t* gates = nullptr);
 
 // The widest vector instructions flag_lines may use from now on (0: SSE2, 1: AVX2, 2:
-// AVX-512BW; it never uses more than the processor has). Returns the limit before. For
-// tests, which run every path the machine can.
+// AVX-512BW and CD, 3: AVX-512 with VBMI; it never uses more than the processor has).
+// Returns the limit before. For tests, which run every path the machine can.
 int limit_vector_level(int level);
 
 // The exact checks. Each returns true when the detector fires on `line`.

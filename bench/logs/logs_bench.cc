@@ -242,16 +242,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "filter" && argc >= 4 && argc <= 6) {
-    // JZ_VECTOR_LEVEL=0|1|2 caps the line pass at SSE2, AVX2 or AVX-512 (to compare them).
+    // JZ_VECTOR_LEVEL=0|1|2|3 caps the line pass at SSE2, AVX2, AVX-512 or AVX-512 VBMI.
     if (const char* level = std::getenv("JZ_VECTOR_LEVEL")) {
       jz::logs::limit_vector_level(std::atoi(level));
     }
     return filter(argv[2], argv[3], argc == 4 || std::string(argv[4]) != "no-detectors",
                   argc < 6 || std::string(argv[5]) != "no-gates");
   }
-  std::fprintf(stderr,
-               "usage: jz_bench_logs generate FILE BYTES | patterns FILE | filter FILE PATTERNS "
-               "[detectors|no-detectors] [no-gates] | compile LEVEL\n"
-               "  JZ_VECTOR_LEVEL=0|1|2: the line pass uses at most SSE2, AVX2 or AVX-512\n");
+  std::fprintf(
+      stderr,
+      "usage: jz_bench_logs generate FILE BYTES | patterns FILE | filter FILE PATTERNS "
+      "[detectors|no-detectors] [no-gates] | compile LEVEL\n"
+      "  JZ_VECTOR_LEVEL=0|1|2|3: the line pass uses at most SSE2, AVX2, AVX-512, AVX-512 VBMI\n");
   return 2;
 }
