@@ -33,35 +33,43 @@ struct Masks {
   uint64_t space = 0;                  // ' '
 };
 
-bool is_num_char(unsigned char c) {
-  return (c >= '0' && c <= '9') || c == ' ' || c == '\t' || c == '.' || c == ',' || c == ';' ||
-         c == '|' || c == '+' || c == '-';
+// The classes, once: the scalar masks test them, the vector tables are built from them.
+constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_blank(unsigned char c) { return c <= 0x20; }
+constexpr bool is_num_char(unsigned char c) {
+  return is_digit(c) || c == ' ' || c == '\t' || c == '.' || c == ',' || c == ';' || c == '|' ||
+         c == '+' || c == '-';
 }
-bool is_hex(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+constexpr bool is_hex(unsigned char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
-bool is_b64(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
-         c == '/' || c == '=' || c == '_' || c == '-';
+constexpr bool is_b64(unsigned char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' || c == '/' ||
+         c == '=' || c == '_' || c == '-';
 }
-bool is_control(unsigned char c) {
+constexpr bool is_control(unsigned char c) {
   return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != 0x1b) || c == 0x7f;
 }
+constexpr bool is_hexsep(unsigned char c) {
+  return is_hex(c) || c == ' ' || c == ':' || c == ',' || c == '-';
+}
+constexpr bool is_b64sep(unsigned char c) { return is_b64(c) || c == ' ' || c == '\t'; }
+constexpr bool is_dotted(unsigned char c) { return is_digit(c) || c == '.' || c == ':'; }
 
 Masks scalar_masks(const unsigned char* p, size_t n) {
   Masks m;
   for (size_t i = 0; i < n; ++i) {
     const unsigned char c = p[i];
     const uint64_t bit = uint64_t{1} << i;
-    if (c <= 0x20) m.blank |= bit;
+    if (is_blank(c)) m.blank |= bit;
     if (!is_num_char(c)) m.not_num |= bit;
     if (is_control(c)) m.control |= bit;
     if (c >= 0x80) m.high |= bit;
-    if (!(is_hex(c) || c == ' ' || c == ':' || c == ',' || c == '-')) m.not_hexsep |= bit;
-    if (!(is_b64(c) || c == ' ' || c == '\t')) m.not_b64sep |= bit;
+    if (!is_hexsep(c)) m.not_hexsep |= bit;
+    if (!is_b64sep(c)) m.not_b64sep |= bit;
     if (c == ' ') m.space |= bit;
-    if (!(c >= '0' && c <= '9')) m.not_gate[kGateDigits] |= bit;
-    if (!((c >= '0' && c <= '9') || c == '.' || c == ':')) m.not_gate[kGateDigitsDotted] |= bit;
+    if (!is_digit(c)) m.not_gate[kGateDigits] |= bit;
+    if (!is_dotted(c)) m.not_gate[kGateDigitsDotted] |= bit;
   }
   // Past the end: breaks every run.
   for (size_t i = n; i < 64; ++i) {
@@ -149,8 +157,7 @@ struct NibbleTable {
   alignas(16) uint8_t lo[16] = {};
 };
 
-template <class In>
-constexpr NibbleTable table_of(In in) {
+constexpr NibbleTable table_of(bool (*in)(unsigned char)) {
   NibbleTable t;
   for (int c = 0; c < 0x80; ++c) {
     if (in(static_cast<unsigned char>(c))) t.lo[c & 15] |= static_cast<uint8_t>(1u << (c >> 4));
@@ -158,26 +165,10 @@ constexpr NibbleTable table_of(In in) {
   return t;
 }
 
-constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-constexpr NibbleTable kBlankTable = table_of([](unsigned char c) { return c <= 0x20; });
-constexpr NibbleTable kNumTable = table_of([](unsigned char c) {
-  return is_digit(c) || c == ' ' || c == '\t' || c == '.' || c == ',' || c == ';' || c == '|' ||
-         c == '+' || c == '-';
-});
-constexpr NibbleTable kControlTable = table_of([](unsigned char c) {
-  return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != 0x1b) || c == 0x7f;
-});
-constexpr NibbleTable kHexSepTable = table_of([](unsigned char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ' ' || c == ':' ||
-         c == ',' || c == '-';
-});
-constexpr NibbleTable kB64SepTable = table_of([](unsigned char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' || c == '/' ||
-         c == '=' || c == '_' || c == '-' || c == ' ' || c == '\t';
-});
-constexpr NibbleTable kDigitTable = table_of([](unsigned char c) { return is_digit(c); });
-constexpr NibbleTable kDottedTable =
-    table_of([](unsigned char c) { return is_digit(c) || c == '.' || c == ':'; });
+constexpr NibbleTable kBlankTable = table_of(is_blank), kNumTable = table_of(is_num_char);
+constexpr NibbleTable kControlTable = table_of(is_control), kHexSepTable = table_of(is_hexsep);
+constexpr NibbleTable kB64SepTable = table_of(is_b64sep), kDigitTable = table_of(is_digit);
+constexpr NibbleTable kDottedTable = table_of(is_dotted);
 // Bit (1 << high nibble) for high nibbles 0-7; none for bytes >= 0x80.
 alignas(16) constexpr uint8_t kHighBits[16] = {1, 2, 4, 8, 16, 32, 64, 128};
 
@@ -320,6 +311,12 @@ int detected_level() {
   return 0;
 }
 std::atomic<int> level_limit{3};
+
+// The level in use: what the processor has, within the limit.
+int vector_level() {
+  static const int detected = detected_level();
+  return std::min(detected, level_limit.load(std::memory_order_relaxed));
+}
 
 // The runs the pass looks for: four detector classes, then the gate classes.
 constexpr int kTokenRun = 0, kNumberRunClass = 1, kHexRun = 2, kB64Run = 3, kGateRun0 = 4;
@@ -575,10 +572,6 @@ __attribute__((target("avx2"))) void flag_avx2(const Pass& a) {
 }
 #endif
 
-}  // namespace
-
-namespace {
-
 // Appends the offsets of the bits of `m` (a word at `base`) to `out` at `at`, which has
 // room for 64 more.
 inline __attribute__((always_inline)) void put_bits(uint64_t m, size_t base, uint32_t* out,
@@ -636,10 +629,7 @@ void find_newlines(std::string_view data, std::vector<uint32_t>& out) {
   const size_t n = data.size();
   size_t base = 0;
 #if defined(__x86_64__)
-  static const int detected = detected_level();
-  if (std::min(detected, level_limit.load(std::memory_order_relaxed)) >= 2) {
-    base = newlines_avx512(p, n, out);
-  }
+  if (vector_level() >= 2) base = newlines_avx512(p, n, out);
 #endif
 #if defined(__SSE2__)
   base = newline_words<Sse2Newlines>(p, n, base, out);
@@ -662,8 +652,7 @@ void flag_lines(std::string_view block, const std::vector<LineRef>& lines, int t
   for (int g = 0; gates && gate_runs && g < kGateCount; ++g) {
     a.spec[kGateRun0 + g] = RunSpec(gate_runs[g]);
   }
-  static const int detected = detected_level();
-  const int level = std::min(detected, level_limit.load(std::memory_order_relaxed));
+  const int level = vector_level();
 #if defined(__x86_64__)
   if (level >= 3) return flag_avx512(a, &mask_batch_vbmi);
   if (level == 2) return flag_avx512(a, &mask_batch_avx512);

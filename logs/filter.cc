@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 
 #include "logs/classes.h"
 #include "logs/gate.h"
@@ -530,13 +529,13 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
   // Most lines match nothing and were flagged by nothing: they pass at once, when no
   // whitelist or cap has a say.
   const bool quick = !m.whitelist && policy_.total_bytes <= 0;
-  const uint32_t long_line =
-      d.enabled ? static_cast<uint32_t>(d.long_line) : std::numeric_limits<uint32_t>::max();
+  const bool detect = filtered && d.enabled;
   for (size_t i = 0; i < n; ++i) {
     const LineRef& l = lines[i];
-    if (quick && m.verdict[i] == 0 && m.to_redact[i] == 0 &&
-        (!filtered || !d.enabled ||
-         (m.flags[i] == 0 && !l.continued && !l.cut && l.length <= long_line))) {
+    const bool too_long =
+        detect && (l.continued || l.cut || static_cast<int>(l.length) > d.long_line);
+    const uint8_t f = detect ? m.flags[i] : 0;
+    if (quick && m.verdict[i] == 0 && m.to_redact[i] == 0 && !too_long && f == 0) {
       passed_lines_ += 1;
       passed_bytes_ += static_cast<int64_t>(l.length);
       pass(i, std::string_view(block.data() + l.offset, l.length));
@@ -545,14 +544,10 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
     std::string_view text = block.substr(l.offset, l.length);
     size_t reason = m.verdict[i] ? m.verdict[i] - 1 : SIZE_MAX;
     if (filtered) {
-      if (reason == SIZE_MAX && d.enabled &&
-          (l.continued || l.cut || static_cast<int>(l.length) > d.long_line)) {
-        reason = m.detector_reason + kLongLine;
-      }
+      if (reason == SIZE_MAX && too_long) reason = m.detector_reason + kLongLine;
       if (reason == SIZE_MAX && m.whitelist && !m.matches(kWhole, text)) {
         reason = m.whitelist_reason;
       }
-      const uint8_t f = d.enabled ? m.flags[i] : 0;
       if (reason == SIZE_MAX && f) {
         if ((f & kControl) || ((f & kNonAscii) && !valid_utf8(text))) {
           reason = m.detector_reason + kBinary;
@@ -565,23 +560,23 @@ void LogFilter::process(std::string_view block, const std::vector<LineRef>& line
         }
         if (reason == SIZE_MAX && (f & kLongToken)) {
           // Tokens (runs without blanks) long enough to hold a base64 or hex run (which
-          // has no blanks either), or to check for entropy.
-          // Only tokens of `shortest` bytes or more matter: from a token's possible start
-          // a, the bytes up to a + shortest are read from the end back, and the first
-          // blank met moves a past it (short tokens cost a byte or two each).
+          // has no blanks either), or to check for entropy: `shortest` bytes or more. From
+          // a token's possible start a, the bytes up to a + shortest are read from the end
+          // back, and the first blank met moves a past it (short tokens cost a byte or two).
           const int class_min = std::min(d.base64_min, d.hex_min);
           const size_t shortest = static_cast<size_t>(std::min(class_min, d.entropy_min));
           const size_t len = text.size();
+          auto blank = [&](size_t at) { return static_cast<unsigned char>(text[at]) <= 0x20; };
           size_t a = 0;  // 0, or just after a blank
           while (a + shortest <= len && reason == SIZE_MAX) {
             size_t j = a + shortest;
-            while (j > a && static_cast<unsigned char>(text[j - 1]) > 0x20) --j;
+            while (j > a && !blank(j - 1)) --j;
             if (j > a) {
               a = j;
               continue;
             }
             size_t b = a + shortest;
-            while (b<len&& static_cast<unsigned char>(text[b])> 0x20) ++b;
+            while (b < len && !blank(b)) ++b;
             const std::string_view token = text.substr(a, b - a);
             int kind = 0;
             if (static_cast<int>(token.size()) >= class_min &&
