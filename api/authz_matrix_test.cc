@@ -64,6 +64,21 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/workspaces/{ws}/members/absent",
        "",
        {"padmin", "wsadmin"}},
+      {"list dataset roots",
+       "GET",
+       "/api/v1/workspaces/{ws}/dataset-roots",
+       "",
+       {"padmin", "wsadmin", "wsregular", "wsviewer"}},
+      {"assign a dataset root",
+       "POST",
+       "/api/v1/workspaces/{ws}/dataset-roots",
+       R"({"path":"{rootsdir}/{unique}"})",
+       {"padmin"}},
+      {"remove a dataset root",
+       "DELETE",
+       "/api/v1/workspaces/{ws}/dataset-roots?path=/absent",
+       "",
+       {"padmin"}},
       {"create project",
        "POST",
        "/api/v1/workspaces/{ws}/projects",
@@ -88,7 +103,7 @@ std::vector<Endpoint> endpoints() {
       {"register dataset",
        "POST",
        "/api/v1/projects/{p}/datasets",
-       R"({"name":"{unique}","path":"{datadir}","security_level":"secret"})",
+       R"({"name":"{unique}","path":"{datadir}/{unique}","security_level":"secret"})",
        {"padmin", "wsadmin", "dataowner"}},
       {"list a dataset's files",
        "GET",
@@ -205,7 +220,8 @@ class AuthzMatrixTest : public ::testing::Test {
     events_ = std::make_unique<iam::EventLog>(*db_, Clock::system(), ids_);
     jobs_ = std::make_unique<jobs::JobStore>(*db_, Clock::system(), ids_, *events_);
     datasets_ = std::make_unique<jobs::Datasets>(*db_, Clock::system(), ids_,
-                                                 jobs::DatasetPolicy{{datadir()}, ""});
+                                                 jobs::DatasetPolicy{"", ""});
+    ASSERT_TRUE(datasets_->add_root(ws_a->id, datadir(), "padmin").ok());
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
@@ -278,6 +294,7 @@ TEST_F(AuthzMatrixTest, EveryRoleEveryEndpointOwnAndOtherTenant) {
                {std::pair<std::string, std::string>{"{ws}", std::string("ws-") + tenant},
                 {"{p}", project_name(tenant, probe % 64)},
                 {"{datadir}", datadir()},
+                {"{rootsdir}", dir_.str() + "/roots"},
                 {"{unique}", unique}}) {
             for (size_t at; (at = s.find(from)) != std::string::npos;)
               s.replace(at, from.size(), to);
@@ -285,6 +302,12 @@ TEST_F(AuthzMatrixTest, EveryRoleEveryEndpointOwnAndOtherTenant) {
         };
         subst(path);
         subst(body);
+        // A folder of its own for each probe that registers one.
+        for (const std::string& d : {datadir(), dir_.str() + "/roots"}) {
+          std::filesystem::create_directories(d + "/" + unique);
+          std::filesystem::permissions(d, std::filesystem::perms(0755));
+          std::filesystem::permissions(d + "/" + unique, std::filesystem::perms(0755));
+        }
         if (e.name == "delete project") {
           // A fresh project in the tenant's workspace for this one probe.
           path = "/api/v1/projects/del-" + unique;
@@ -473,6 +496,92 @@ TEST_F(AuthzMatrixTest, ApiTokensAreScopedListedAndRevocable) {
   EXPECT_EQ(call(secret, "GET", "/api/v1/projects/proj-a-5", ""), 200);
   EXPECT_EQ(dev.Delete("/api/v1/tokens/" + id)->status, 204);
   EXPECT_EQ(call(secret, "GET", "/api/v1/projects/proj-a-5", ""), 401);
+}
+
+// Issue 17, item 3: a project-admin granted data-owner (dataset_data:get, which the
+// admin lacks) to a developer and to themselves. One grants only what one holds.
+TEST_F(AuthzMatrixTest, NobodyGrantsRightsTheyDoNotHold) {
+  const std::string add = "/api/v1/projects/proj-a-7/members";
+  for (const char* who : {"prjdev", "prjadmin"}) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_bearer_token_auth(token_["prjadmin"]);
+    auto r = c.Post(add, std::string(R"({"username":")") + who + R"(","role":"data-owner"})",
+                    "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403) << who << ": " << r->body;
+    EXPECT_NE(r->body.find("dataset_data:get"), std::string::npos) << r->body;
+  }
+  // Nor take away (or replace) a role they could not grant.
+  EXPECT_EQ(call(token_["prjadmin"], "DELETE", add + "/dataowner", ""), 403);
+  EXPECT_EQ(call(token_["prjadmin"], "POST", add, R"({"username":"dataowner","role":"project-viewer"})"),
+            403);
+  // What the admin holds, the admin may grant.
+  EXPECT_EQ(call(token_["prjadmin"], "POST", add, R"({"username":"spare","role":"project-developer"})"),
+            201);
+  // A workspace-regular who creates a project is its admin, and no more.
+  httplib::Client reg("127.0.0.1", server_->port());
+  reg.set_bearer_token_auth(token_["wsregular"]);
+  ASSERT_EQ(reg.Post("/api/v1/workspaces/ws-a/projects", R"({"name":"mine"})", "application/json")
+                ->status,
+            201);
+  EXPECT_EQ(call(token_["wsregular"], "POST", "/api/v1/projects/mine/members",
+                 R"({"username":"wsregular","role":"data-owner"})"),
+            403);
+  // Workspace admins (and platform admins) appoint data owners.
+  EXPECT_EQ(call(token_["wsadmin"], "POST", add, R"({"username":"prjdev","role":"data-owner"})"),
+            201);
+  auto p = tenancy_->project("proj-a-7");
+  EXPECT_EQ(*tenancy_->role_of("project", p->id, accounts_->user_by_name("prjdev")->id),
+            "data-owner");
+  EXPECT_EQ(*tenancy_->role_of("project", p->id, accounts_->user_by_name("prjadmin")->id),
+            "project-admin");
+  // A workspace-regular cannot hand out workspace roles either.
+  EXPECT_EQ(call(token_["wsregular"], "POST", "/api/v1/workspaces/ws-a/members",
+                 R"({"username":"spare","role":"workspace-admin"})"),
+            403);
+}
+
+// Issue 17, item 13: a project-scoped token revoked its owner's session token, and token
+// creation ignored unknown fields.
+TEST_F(AuthzMatrixTest, ScopedTokensManageOnlyThemselvesAndUnknownFieldsAre400) {
+  auto dev = accounts_->user_by_name("prjdev");
+  iam::Token session, other;
+  auto session_secret = accounts_->issue_token(dev->id, "session", "s", "",
+                                               Clock::system().now_unix_ms() + 600000, &session);
+  auto other_secret = accounts_->issue_token(dev->id, "api", "o", "",
+                                             Clock::system().now_unix_ms() + 600000, &other);
+  iam::Token scoped_t;
+  auto scoped = accounts_->issue_token(dev->id, "api", "ci", "proj-a-1",
+                                       Clock::system().now_unix_ms() + 600000, &scoped_t);
+  ASSERT_TRUE(session_secret.ok() && other_secret.ok() && scoped.ok());
+  EXPECT_EQ(call(*scoped, "DELETE", "/api/v1/tokens/" + session.id, ""), 404);
+  EXPECT_EQ(call(*scoped, "DELETE", "/api/v1/tokens/" + other.id, ""), 404);
+  EXPECT_EQ(call(*session_secret, "GET", "/api/v1/projects/proj-a-1", ""), 200)
+      << "the owner's session survives";
+  httplib::Client sc("127.0.0.1", server_->port());
+  sc.set_bearer_token_auth(*scoped);
+  auto list = sc.Get("/api/v1/tokens");
+  ASSERT_EQ(list->status, 200);
+  EXPECT_EQ(list->body.find(session.id), std::string::npos) << list->body;
+  EXPECT_NE(list->body.find(scoped_t.id), std::string::npos) << list->body;
+  EXPECT_EQ(call(*scoped, "DELETE", "/api/v1/tokens/" + scoped_t.id, ""), 204);
+  EXPECT_EQ(call(*scoped, "GET", "/api/v1/projects/proj-a-1", ""), 401);
+
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(*session_secret);
+  auto r = c.Post("/api/v1/tokens", R"({"name":"x","platform_role":"platform-admin"})",
+                  "application/json");
+  ASSERT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("platform_role"), std::string::npos) << r->body;
+  auto admin = c.Post("/api/v1/users", R"({"username":"zz","password":"long-enough-password","rol":"x"})",
+                      "application/json");
+  EXPECT_EQ(admin->status, 403) << "non-admins are refused before the body is read";
+  httplib::Client pa("127.0.0.1", server_->port());
+  pa.set_bearer_token_auth(token_["padmin"]);
+  auto u = pa.Post("/api/v1/users", R"({"username":"zz","password":"long-enough-password","rol":"x"})",
+                   "application/json");
+  EXPECT_EQ(u->status, 400) << u->body;
+  EXPECT_FALSE(accounts_->user_by_name("zz").ok()) << "nothing stored";
 }
 
 TEST_F(AuthzMatrixTest, ShutdownEndsOpenEventStreams) {

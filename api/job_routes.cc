@@ -89,8 +89,8 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
             fields[i] = *v;
           }
           const auto& me = h->principal();
-          auto d = datasets.create(p->id, fields[0], fields[1], fields[2], me.username,
-                                   me.is_platform_admin());
+          auto d = datasets.create(p->id, p->workspace_id, fields[0], fields[1], fields[2],
+                                   me.username, me.is_platform_admin());
           if (!d.ok()) return h->send_error(res, d.status());
           h->send_json(res, 201, dataset_json(*d, true));
         });
@@ -170,10 +170,22 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
           auto spec = jobs::parse_job_request(*body);
           if (!spec.ok()) return h->send_error(res, spec.status());
           for (const auto& name : spec->datasets) {
-            if (!datasets.get(p->id, name).ok()) {
+            auto d = datasets.get(p->id, name);
+            if (!d.ok()) {
               return h->send_error(
                   res, Status::invalid_argument("field 'datasets': dataset '" + name +
                                                 "' does not exist in project " + p->name));
+            }
+            // People reach a dev environment while it runs (its proxy, its files): what
+            // it mounts is as good as downloaded. Internal and secret data are for batch
+            // jobs, whose output passes the log filter; data owners publish open samples
+            // for development.
+            if (spec->kind == "devenv" && jobs::security_rank(d->security_level) > 0) {
+              return h->send_error(
+                  res, Status::permission_denied(
+                           "field 'datasets': dataset '" + name + "' is " + d->security_level +
+                           "; dev environments mount open datasets only (ask a data owner "
+                           "for an open sample, or run a batch job on it)"));
             }
           }
           const auto& me = h->principal();
@@ -318,6 +330,17 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
     // Not a member: the environment looks missing.
     if (!h->allow("job", "get", p->workspace_id, &*p).ok()) {
       return h->send_error(res, Status::not_found("job '" + j->id + "' does not exist"));
+    }
+    // An environment is its owner's: other members (viewers, developers, tokens of other
+    // users) may see that it exists, not use it. Project admins may, and each of their
+    // requests is audited.
+    if (j->user_id != h->principal().user_id) {
+      if (Status s = h->allow("project", "update", p->workspace_id, &*p); !s.ok()) {
+        return h->send_error(res, Status::permission_denied(
+                                      "dev environment " + j->id + " belongs to " + j->username +
+                                      "; only its owner and project admins may reach it"));
+      }
+      h->audit_request("proxy", j->id);
     }
     if (j->kind != "devenv") {
       return h->send_error(res,

@@ -34,6 +34,9 @@ class RouteHost {
   virtual void send_error(httplib::Response& res, const Status& s) = 0;
   virtual Result<Json> body_object(const httplib::Request& req) = 0;
   virtual bool stopping() const = 0;
+  // Records this request in the audit trail even when it changes nothing (a GET), with
+  // this verb and resource name.
+  virtual void audit_request(const std::string& verb, const std::string& resource_name) = 0;
 };
 
 }  // namespace jz::api

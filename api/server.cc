@@ -18,6 +18,7 @@
 #include "platform/iam/events.h"
 #include "platform/iam/quota.h"
 #include "platform/iam/tenancy.h"
+#include "platform/jobs/datasets.h"
 #include "store/settings.h"
 
 namespace jz::api {
@@ -92,6 +93,7 @@ struct RequestContext {
   std::string resource_type, resource_name;
   std::string parent_name;         // a collection route's last path parameter
   std::string workspace, project;  // the tenant the request touched, for the audit
+  bool force_audit = false;        // audit even a GET (a project admin in a dev environment)
 };
 thread_local RequestContext t_ctx;
 
@@ -206,6 +208,11 @@ class ApiServer::Impl : public RouteHost {
 
   // RouteHost, for route modules in other files.
   const iam::Principal& principal() override { return *t_ctx.principal; }
+  void audit_request(const std::string& verb, const std::string& resource_name) override {
+    t_ctx.force_audit = true;
+    t_ctx.verb = verb;
+    t_ctx.resource_name = resource_name;
+  }
   void send_json(httplib::Response& res, int status, const Json& body) override {
     write_json(res, status, body);
   }
@@ -288,7 +295,8 @@ class ApiServer::Impl : public RouteHost {
       if (!t_ctx.active) begin_request(req, const_cast<httplib::Response&>(res));
       auto latency = clock_.steady_now() - t_ctx.start;
       metrics_.observe(req.method, t_ctx.route, res.status, latency);
-      if (audit_ && req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS") {
+      if (audit_ && (t_ctx.force_audit ||
+                     (req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS"))) {
         record_audit(req, res, latency);
       }
       if (options_.access_log) {
@@ -320,6 +328,7 @@ class ApiServer::Impl : public RouteHost {
     t_ctx.parent_name.clear();
     t_ctx.workspace.clear();
     t_ctx.project.clear();
+    t_ctx.force_audit = false;
     std::string incoming = req.get_header_value("X-Request-Id");
     t_ctx.request_id = valid_request_id(incoming) ? incoming : ids_.next("req_");
     res.set_header("X-Request-Id", t_ctx.request_id);
@@ -470,7 +479,7 @@ class ApiServer::Impl : public RouteHost {
       t_ctx.resource_type = "session";
       auto password = json::required_string(*body, "password");
       if (!password.ok()) return write_error(res, password.status());
-      auto login = auth_.login(*username, *password);
+      auto login = auth_.login(*username, *password, req.remote_addr);
       if (!login.ok()) return write_error(res, login.status());
       write_json(
           res, 200,
@@ -735,6 +744,23 @@ class ApiServer::Impl : public RouteHost {
     return items;
   }
 
+  Status grant_check(const iam::Role& role, const std::string& ws_id,
+                     const std::optional<iam::Project>& project) {
+    return authorizer_.check_grant(*t_ctx.principal, role, ws_id, project ? &*project : nullptr);
+  }
+  // Taking away (or replacing) a member's role needs the same rights as granting it.
+  Status revoke_check(const std::string& scope, const std::string& scope_id,
+                      const std::string& username, const std::string& ws_id,
+                      const std::optional<iam::Project>& project) {
+    JZ_ASSIGN_OR_RETURN(auto ms, tenancy_.members(scope, scope_id));
+    for (const auto& m : ms) {
+      if (m.username != username) continue;
+      JZ_ASSIGN_OR_RETURN(iam::Role current, tenancy_.role(m.role));
+      return grant_check(current, ws_id, project);
+    }
+    return {};
+  }
+
   // Shared by workspace and project member routes.
   void member_routes(const std::string& base_pattern, const std::string& base_label,
                      const std::string& scope) {
@@ -780,6 +806,13 @@ class ApiServer::Impl : public RouteHost {
          if (!username.ok()) return write_error(res, username.status());
          auto role = json::required_string(*body, "role");
          if (!role.ok()) return write_error(res, role.status());
+         // Nobody grants rights they do not hold, nor replaces a role they could not grant.
+         if (auto r = tenancy_.role(*role); r.ok() && r->scope == scope) {
+           if (Status g = grant_check(*r, ws_id, project); !g.ok()) return write_error(res, g);
+         }
+         if (Status g = revoke_check(scope, scope_id, *username, ws_id, project); !g.ok()) {
+           return write_error(res, g);
+         }
          Status s = tenancy_.add_member(scope, scope_id, *username, *role);
          if (!s.ok()) return write_error(res, s);
          if (project) {
@@ -797,11 +830,66 @@ class ApiServer::Impl : public RouteHost {
              !s.ok()) {
            return write_error(res, s);
          }
+         if (Status g = revoke_check(scope, scope_id, req.matches[2], ws_id, project); !g.ok()) {
+           return write_error(res, g);
+         }
          Status s = tenancy_.remove_member(scope, scope_id, req.matches[2]);
          if (!s.ok()) return write_error(res, s);
          if (project) {
            emit(project->name, "member", req.matches[2], "deleted", "MemberRemoved",
                 "user '" + std::string(req.matches[2]) + "' left the project");
+         }
+         res.status = 204;
+       });
+  }
+
+  // Folders under which a workspace's data owners register datasets: assigned by
+  // platform admins, read by the workspace's members.
+  void dataset_root_routes(const std::string& ws, const std::string& ws_label) {
+    auto root_json = [](const jobs::DatasetRoot& r) {
+      return Json{{"path", r.path},
+                  {"created_by", r.created_by},
+                  {"created_at", format_rfc3339(Clock::WallTime(
+                                     std::chrono::milliseconds(r.created_at_ms)))}};
+    };
+    on("GET", ws + "/dataset-roots", ws_label + "/dataset-roots",
+       [this, root_json](const auto& req, auto& res) {
+         auto w = workspace_of(req);
+         if (!w.ok()) return write_error(res, w.status());
+         if (Status s = allow("workspace", "get", w->id); !s.ok()) return write_error(res, s);
+         auto roots = services_.datasets->roots(w->id);
+         if (!roots.ok()) return write_error(res, roots.status());
+         std::vector<Json> items;
+         for (const auto& r : *roots) items.push_back(root_json(r));
+         write_page(req, res, std::move(items), "path");
+       });
+    on("POST", ws + "/dataset-roots", ws_label + "/dataset-roots",
+       [this, root_json](const auto& req, auto& res) {
+         auto w = workspace_of(req);
+         if (!w.ok()) return write_error(res, w.status());
+         if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
+         auto body = object_body(req);
+         if (!body.ok()) return write_error(res, body.status());
+         if (Status s = json::only_fields(*body, {"path"}); !s.ok()) return write_error(res, s);
+         auto path = json::required_string(*body, "path");
+         if (!path.ok()) return write_error(res, path.status());
+         auto r = services_.datasets->add_root(w->id, *path, t_ctx.principal->username);
+         if (!r.ok()) return write_error(res, r.status());
+         t_ctx.resource_name = r->path;
+         write_json(res, 201, root_json(*r));
+       });
+    on("DELETE", ws + "/dataset-roots", ws_label + "/dataset-roots",
+       [this](const auto& req, auto& res) {
+         auto w = workspace_of(req);
+         if (!w.ok()) return write_error(res, w.status());
+         if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
+         const std::string path = req.get_param_value("path");
+         if (path.empty()) {
+           return write_error(
+               res, Status::invalid_argument("query parameter 'path' names the root to remove"));
+         }
+         if (Status s = services_.datasets->remove_root(w->id, path); !s.ok()) {
+           return write_error(res, s);
          }
          res.status = 204;
        });
@@ -831,6 +919,9 @@ class ApiServer::Impl : public RouteHost {
       }
       auto body = object_body(req);
       if (!body.ok()) return write_error(res, body.status());
+      if (Status s = json::only_fields(*body, {"name", "project", "expires_in_s"}); !s.ok()) {
+        return write_error(res, s);
+      }
       auto name = json::required_string(*body, "name");
       if (!name.ok()) return write_error(res, name.status());
       if (name->empty() || name->size() > 64) {
@@ -872,15 +963,21 @@ class ApiServer::Impl : public RouteHost {
       auto tokens = accounts().tokens_of(t_ctx.principal->user_id);
       if (!tokens.ok()) return write_error(res, tokens.status());
       Json items = Json::array();
-      for (const auto& t : *tokens) items.push_back(token_json(t));
+      const iam::Principal& me = *t_ctx.principal;
+      for (const auto& t : *tokens) {
+        if (me.project_scope.empty() || t.id == me.token_id) items.push_back(token_json(t));
+      }
       write_json(res, 200, {{"items", items}, {"next_page_token", nullptr}});
     });
     on("DELETE", R"(/api/v1/tokens/(tok_[0-9A-Z]{26}))", "/api/v1/tokens/{id}",
        [this](const auto& req, auto& res) {
          auto t = accounts().token_by_id(req.matches[1]);
          const iam::Principal& me = *t_ctx.principal;
-         // Someone else's token looks the same as a missing one.
-         if (!t.ok() || (t->user_id != me.user_id && !me.is_platform_admin())) {
+         // Someone else's token looks the same as a missing one; a project-scoped token
+         // manages only itself (not its owner's session or other tokens).
+         const bool mine = t.ok() && t->user_id == me.user_id &&
+                           (me.project_scope.empty() || t->id == me.token_id);
+         if (!t.ok() || (!mine && !(me.is_platform_admin() && me.project_scope.empty()))) {
            return write_error(res, Status::not_found("token '" + std::string(req.matches[1]) +
                                                      "' does not exist"));
          }
@@ -892,6 +989,11 @@ class ApiServer::Impl : public RouteHost {
       if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
       auto body = object_body(req);
       if (!body.ok()) return write_error(res, body.status());
+      if (Status s = json::only_fields(
+              *body, {"username", "password", "display_name", "email", "platform_role"});
+          !s.ok()) {
+        return write_error(res, s);
+      }
       iam::User u;
       auto username = json::required_string(*body, "username");
       if (!username.ok()) return write_error(res, username.status());
@@ -916,6 +1018,17 @@ class ApiServer::Impl : public RouteHost {
       if (!created.ok()) return write_error(res, created.status());
       write_json(res, 201, user_json(*created));
     });
+    // Clears the failed logins counted against a user (from every address).
+    on("POST", R"(/api/v1/users/([a-z0-9._-]+)/unlock)", "/api/v1/users/{username}/unlock",
+       [this](const auto& req, auto& res) {
+         if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
+         const std::string name = req.matches[1];
+         auto u = accounts().user_by_name(name);
+         if (!u.ok()) return write_error(res, u.status());
+         t_ctx.resource_name = name;
+         auth_.unlock(name);
+         write_json(res, 200, user_json(*u));
+       });
     on("GET", "/api/v1/users", "/api/v1/users", [this](const auto& req, auto& res) {
       if (Status s = require_platform_admin(); !s.ok()) return write_error(res, s);
       auto users = accounts().users();
@@ -984,6 +1097,7 @@ class ApiServer::Impl : public RouteHost {
       res.status = 204;
     });
     member_routes(ws, ws_label, "workspace");
+    if (services_.datasets) dataset_root_routes(ws, ws_label);
     on("POST", ws + "/projects", ws_label + "/projects", [this](const auto& req, auto& res) {
       auto w = workspace_of(req);
       if (!w.ok()) return write_error(res, w.status());

@@ -12,6 +12,7 @@
 
 #include "cli/client.h"
 #include "core/clock.h"
+#include "core/text.h"
 
 namespace jz::cli {
 
@@ -225,6 +226,8 @@ int with_conn(const std::string& command, const std::string& server, bool need_t
 const std::vector<Column> kUserCols = {{"USERNAME", "username"}, {"DISPLAY NAME", "display_name"},
                                        {"EMAIL", "email"},       {"PLATFORM ROLE", "platform_role"},
                                        {"STATE", "state"},       {"CREATED", "created_at"}};
+const std::vector<Column> kRootCols = {
+    {"PATH", "path"}, {"ASSIGNED BY", "created_by"}, {"SINCE", "created_at"}};
 const std::vector<Column> kWorkspaceCols = {
     {"NAME", "name"}, {"DESCRIPTION", "description"}, {"CREATED", "created_at"}};
 const std::vector<Column> kProjectCols = {{"NAME", "name"},
@@ -410,6 +413,59 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
        })
       ->add_option("NAME", wo->name, "Workspace")
       ->required();
+
+  // Dataset roots: folders a platform admin assigns to a workspace, under which its data
+  // owners register datasets.
+  auto* roots = ws->add_subcommand(
+      "roots", "Folders under which a workspace's data owners register datasets");
+  roots->require_subcommand(1);
+  auto ro = std::make_shared<NameOpts>();  // name: workspace, description: path
+  auto roots_path = [ro] { return "/api/v1/workspaces/" + url_encode(ro->name) + "/dataset-roots"; };
+  auto* radd = leaf(*roots, "add",
+                    "Assign a folder on the server to a workspace (platform admins); a folder "
+                    "belongs to one workspace",
+                    [ro, roots_path](const Common& c) {
+                      return with_conn("workspace roots add", c.server, true,
+                                       [&](Conn& conn) -> Status {
+                                         Json body = {{"path", ro->description}};
+                                         JZ_ASSIGN_OR_RETURN(
+                                             Json out, conn.api->call("POST", roots_path(), &body));
+                                         show_object(c.output, out);
+                                         return {};
+                                       });
+                    });
+  auto* rlist = leaf(*roots, "list", "List a workspace's dataset roots",
+                     [ro, roots_path](const Common& c) {
+                       return with_conn("workspace roots list", c.server, true,
+                                        [&](Conn& conn) -> Status {
+                                          JZ_ASSIGN_OR_RETURN(Json items,
+                                                              list_all(*conn.api, roots_path()));
+                                          show_list(c.output, items, kRootCols);
+                                          return {};
+                                        });
+                     });
+  auto* rremove = leaf(*roots, "remove",
+                       "Take a root away from a workspace (platform admins); registered "
+                       "datasets stay",
+                       [ro, roots_path](const Common& c) {
+                         return with_conn(
+                             "workspace roots remove", c.server, true, [&](Conn& conn) -> Status {
+                               JZ_RETURN_IF_ERROR(
+                                   conn.api
+                                       ->call("DELETE",
+                                              roots_path() + "?path=" + url_encode(ro->description))
+                                       .status());
+                               std::cout << "Removed root " << ro->description << " from "
+                                         << ro->name << "\n";
+                               return {};
+                             });
+                       });
+  for (auto* cmd : {radd, rlist, rremove}) {
+    cmd->add_option("WORKSPACE", ro->name, "Workspace")->required();
+  }
+  for (auto* cmd : {radd, rremove}) {
+    cmd->add_option("PATH", ro->description, "Absolute folder on the server")->required();
+  }
 
   // ---- projects ----
   auto* pr = app.add_subcommand("project", "Manage projects (names are unique on the platform)");
@@ -845,7 +901,7 @@ void ClientCommands::job_commands(CLI::App& app) {
     int64_t memory_mib = 0, priority = 0, runtime_limit = 0, max_restarts = -1, port = 0,
             timeout = 0, attempt = 0, tail = 0;
     std::string grep, regex, since, until, stream;
-    bool wait = false, not_preemptible = false, follow = false, stats = false;
+    bool wait = false, not_preemptible = false, follow = false, stats = false, raw = false;
   };
   auto o = std::make_shared<JobOpts>();
   auto job_path = [o] {
@@ -985,6 +1041,12 @@ void ClientCommands::job_commands(CLI::App& app) {
       "(--stats prints the counts alone).",
       [o, job_path](const Common& c) {
         return with_conn("job logs", c.server, true, [&](Conn& conn) -> Status {
+          // A job's output is the job's: its escape sequences (colours, OSC 52 writing the
+          // clipboard, titles) must not drive the reader's terminal unless asked (--raw).
+          const bool raw = o->raw;
+          auto shown = [raw](const std::string& text) {
+            return raw ? text : escape_controls(text, {.keep_tab = true});
+          };
           std::vector<std::string> params;
           if (o->attempt > 0) params.push_back("attempt=" + std::to_string(o->attempt));
           if (o->stats) {
@@ -1010,7 +1072,7 @@ void ClientCommands::job_commands(CLI::App& app) {
                   auto j = json::parse(data, "log event");
                   if (!j.ok()) return true;
                   if (event == "line") {
-                    std::cout << json::string_or(*j, "text");
+                    std::cout << shown(json::string_or(*j, "text"));
                     if (!(*j)["cut"].is_boolean() || !(*j)["cut"].get<bool>()) std::cout << '\n';
                     std::cout << std::flush;
                   } else if (event == "end") {
@@ -1030,7 +1092,7 @@ void ClientCommands::job_commands(CLI::App& app) {
               JZ_ASSIGN_OR_RETURN(Json page, conn.api->call("GET", page_path));
               const Json items = page["items"];
               for (const auto& r : items) {
-                std::cout << json::string_or(r, "text");
+                std::cout << shown(json::string_or(r, "text"));
                 if (!r["cut"].is_boolean() || !r["cut"].get<bool>()) std::cout << '\n';
               }
               std::cout << std::flush;
@@ -1071,6 +1133,9 @@ void ClientCommands::job_commands(CLI::App& app) {
   logs->add_option("--until", o->until, "Lines up to this time (RFC 3339)");
   logs->add_option("--stream", o->stream, "stdout or stderr only");
   logs->add_flag("--stats", o->stats, "Print what passed and what was withheld, by reason");
+  logs->add_flag("--raw", o->raw,
+                 "Print lines byte for byte. By default control characters (terminal escape\n"
+                 "sequences such as colours or OSC 52 clipboard writes) are shown as \\x1b etc.");
   auto* cancel = leaf(
       *job, "cancel", "Cancel a job: SIGTERM to all its processes, SIGKILL after the grace period",
       [o, job_path](const Common& c) {

@@ -162,9 +162,11 @@ int run_server(const ConfigSources& sources) {
   iam::Tenancy tenancy(**db, Clock::system(), ids);
   iam::Quotas quotas(**db, Clock::system());
   jobs::JobStore job_store(**db, Clock::system(), ids, events);
-  jobs::Datasets datasets(**db, Clock::system(), ids,
-                          jobs::DatasetPolicy{settings->dataset_roots, settings->data_dir,
-                                              settings->data_dir + "/datasets"});
+  jobs::DatasetPolicy dataset_policy{settings->data_dir, settings->data_dir + "/datasets"};
+  dataset_policy.upload_max_bytes = static_cast<uint64_t>(settings->upload_max_bytes);
+  dataset_policy.upload_max_entries = static_cast<size_t>(settings->upload_max_entries);
+  dataset_policy.upload_max_ratio = static_cast<uint64_t>(settings->upload_max_ratio);
+  jobs::Datasets datasets(**db, Clock::system(), ids, dataset_policy);
   std::unique_ptr<exec::LocalExecutor> executor;
   std::unique_ptr<jobs::JobRunner> runner;
   std::string jobs_unavailable;
@@ -191,6 +193,7 @@ int run_server(const ConfigSources& sources) {
   if (executor) {
     jobs::RunnerOptions ro;
     ro.grace = settings->jobs_grace;
+    ro.max_pids = settings->jobs_max_pids;
     ro.tick = settings->jobs_tick;
     ro.jobs_dir = settings->jobs_dir;
     ro.log_retention_age = settings->log_retention_age;

@@ -131,6 +131,10 @@ const ConfigSchema& server_schema() {
     s.add(integer("jobs.grace_period_s", "10", 0, 3600,
                   "Seconds between SIGTERM and SIGKILL when a job is cancelled, preempted or "
                   "runs past its limit."));
+    s.add(integer("jobs.max_pids", "4096", 0, 4194304,
+                  "Processes and threads one job may have at once (the pids cgroup; without "
+                  "it, RLIMIT_NPROC of the sandbox user). A job past it cannot fork; when it "
+                  "then fails its reason is PidsLimit. 0: no limit."));
     s.add(integer("jobs.tick_ms", "100", 10, 10000,
                   "How often the job runner looks at jobs and runs a scheduling cycle when "
                   "nothing wakes it sooner."));
@@ -141,8 +145,15 @@ const ConfigSchema& server_schema() {
                   "(0: no size limit)."));
     s.add({.name = "datasets.roots",
            .default_value = "",
-           .help = "Folders under which data owners may register datasets, separated by ':'. "
-                   "Platform admins may register any folder outside the data folder."});
+           .help = "Removed: dataset roots are assigned to workspaces by platform admins "
+                   "(jizhan workspace roots add). A value here stops the server with that hint."});
+    s.add(integer("datasets.upload_max_bytes", std::to_string(int64_t{16} << 30), 1,
+                  int64_t{1} << 50, "Bytes an uploaded dataset archive may unpack to."));
+    s.add(integer("datasets.upload_max_entries", "1000000", 1, int64_t{1} << 32,
+                  "Files and folders in one uploaded dataset archive."));
+    s.add(integer("datasets.upload_max_ratio", "200", 0, int64_t{1} << 20,
+                  "Bytes an uploaded archive may unpack to per byte of the archive (a bound on "
+                  "compression bombs; archives under 1 MiB count as 1 MiB). 0: no bound."));
     s.add(integer("exec.virtual_gpus", "0", 0, 1024,
                   "Declare this many virtual GPUs instead of discovering real ones with NVML "
                   "(tests, demos, machines without GPUs)."));
@@ -232,24 +243,21 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.jobs_dir = c.get_string("jobs.dir");
   if (s.jobs_dir.empty()) s.jobs_dir = s.data_dir + "/jobs";
   s.jobs_grace = std::chrono::seconds(c.get_int("jobs.grace_period_s"));
+  s.jobs_max_pids = c.get_int("jobs.max_pids");
   s.jobs_tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
   s.log_retention_age = std::chrono::hours(24 * c.get_int("logs.retention_days"));
   s.log_retention_bytes = c.get_int("logs.retention_mib") << 20;
-  const std::string roots = c.get_string("datasets.roots");
-  for (size_t pos = 0; pos <= roots.size();) {
-    size_t next = roots.find(':', pos);
-    if (next == std::string::npos) next = roots.size();
-    std::string r = roots.substr(pos, next - pos);
-    if (!r.empty()) {
-      if (r[0] != '/') {
-        return Status::invalid_argument("config key 'datasets.roots' (" +
-                                        c.source_of("datasets.roots") + "): '" + r +
-                                        "' is not an absolute folder");
-      }
-      s.dataset_roots.push_back(r);
-    }
-    pos = next + 1;
+  // One list for every tenant let any data owner register any tenant's folder (issue 17).
+  if (!c.get_string("datasets.roots").empty()) {
+    return Status::invalid_argument(
+        "config key 'datasets.roots' (" + c.source_of("datasets.roots") +
+        ") is no longer read: dataset roots belong to one workspace each. Remove it and let a "
+        "platform admin assign each folder: jizhan workspace roots add WORKSPACE PATH (POST "
+        "/api/v1/workspaces/{workspace}/dataset-roots)");
   }
+  s.upload_max_bytes = c.get_int("datasets.upload_max_bytes");
+  s.upload_max_entries = c.get_int("datasets.upload_max_entries");
+  s.upload_max_ratio = c.get_int("datasets.upload_max_ratio");
   s.virtual_gpus = static_cast<int>(c.get_int("exec.virtual_gpus"));
   s.virtual_gpu_memory_mib = c.get_int("exec.virtual_gpu_memory_mib");
   s.sandbox_uid = static_cast<int>(c.get_int("exec.sandbox_uid"));

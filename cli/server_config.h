@@ -35,10 +35,12 @@ struct ServerSettings {
   bool jobs_enabled = true;
   std::string jobs_dir;
   std::chrono::seconds jobs_grace{10};
+  int64_t jobs_max_pids = 4096;
+  int64_t upload_max_bytes = int64_t{16} << 30, upload_max_entries = 1000000,
+          upload_max_ratio = 200;
   std::chrono::milliseconds jobs_tick{100};
   std::chrono::seconds log_retention_age{std::chrono::hours(24 * 30)};
   int64_t log_retention_bytes = int64_t{50} << 30;
-  std::vector<std::string> dataset_roots;
   int virtual_gpus = 0;
   int64_t virtual_gpu_memory_mib = 16384;
   int sandbox_uid = 65534, sandbox_gid = 65534;

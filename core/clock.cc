@@ -136,6 +136,8 @@ Result<Clock::WallTime> parse_rfc3339(std::string_view t) {
     return bad("expected 'Z' or an offset like +08:00 after the time");
   }
   if (pos != t.size()) return bad("unexpected text after the offset");
+  // The clock counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11.
+  if (year < 1678 || year > 2261) return bad("year out of range: 1678 to 2261");
   const int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
                        second - offset_min * 60;
   return Clock::WallTime(std::chrono::milliseconds(secs * 1000 + millis));

@@ -52,7 +52,9 @@ TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {
 TEST(Rfc3339, RejectsWithAReason) {
   for (const char* bad : {"", "2026", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-01-01",
                           "2026-01-01T24:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00+0800",
-                          "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zjunk", "yesterday"}) {
+                          "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zjunk", "yesterday",
+                          // beyond the clock's 64-bit nanoseconds (issue 17, item 14)
+                          "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z"}) {
     auto r = parse_rfc3339(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find("RFC 3339"), std::string::npos) << r.status().message();

@@ -2,7 +2,34 @@
 
 namespace jz::json {
 
+size_t depth_exceeded_at(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
 Result<Json> parse(std::string_view text, std::string_view what) {
+  if (size_t at = depth_exceeded_at(text); at != std::string_view::npos) {
+    return Status::invalid_argument(std::string(what) + " is nested too deeply (more than " +
+                                    std::to_string(kMaxDepth) + " levels at byte " +
+                                    std::to_string(at + 1) + ")");
+  }
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& e) {
@@ -91,6 +118,19 @@ Result<std::optional<std::string>> optional_string(const Json& obj, std::string_
   if (!v || v->is_null()) return std::optional<std::string>();
   if (!v->is_string()) return wrong_type(field, "a string", *v);
   return std::optional<std::string>(v->get<std::string>());
+}
+
+Status only_fields(const Json& obj, std::initializer_list<std::string_view> known) {
+  if (!obj.is_object()) return not_object();
+  for (const auto& [k, v] : obj.items()) {
+    bool ok = false;
+    for (auto n : known) ok = ok || n == k;
+    if (ok) continue;
+    std::string list;
+    for (auto n : known) list += std::string(list.empty() ? "" : ", ") + std::string(n);
+    return Status::invalid_argument("field '" + k + "' is unknown here; the fields are: " + list);
+  }
+  return {};
 }
 
 Result<std::optional<int64_t>> optional_int(const Json& obj, std::string_view field) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -18,8 +19,17 @@ using Json = nlohmann::json;
 
 namespace json {
 
+// How deep JSON from outside may nest. Deeper documents are refused before they are
+// parsed: serialising, comparing or walking one recursively would exhaust the stack.
+inline constexpr int kMaxDepth = 1000;
+
+// The byte offset at which `text` opens its (max_depth + 1)-th nested array or object,
+// or npos when it nests no deeper than max_depth. Brackets inside strings do not count;
+// the text need not be valid JSON (the parser judges that).
+size_t depth_exceeded_at(std::string_view text, int max_depth = kMaxDepth);
+
 // Parses `text`; on failure the message names `what` ("request body") and the byte
-// offset of the error.
+// offset of the error. Nesting deeper than kMaxDepth is an error too.
 Result<Json> parse(std::string_view text, std::string_view what = "JSON");
 
 // Field access on an object. `required_*` fail with invalid_argument naming the field
@@ -33,6 +43,9 @@ Result<int64_t> required_int(const Json& obj, std::string_view field);
 Result<std::optional<std::string>> optional_string(const Json& obj, std::string_view field);
 Result<std::optional<int64_t>> optional_int(const Json& obj, std::string_view field);
 Result<std::optional<bool>> optional_bool(const Json& obj, std::string_view field);
+// invalid_argument naming the first field of `obj` that is not in `known` (and listing
+// the known ones), so a misspelt or unsupported field is never silently ignored.
+Status only_fields(const Json& obj, std::initializer_list<std::string_view> known);
 
 // Human name of a JSON value's type, as used in error messages ("a string").
 std::string_view type_phrase(const Json& v);

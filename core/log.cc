@@ -5,6 +5,7 @@
 
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/text.h"
 
 namespace jz {
 namespace {
@@ -46,16 +47,29 @@ class TextFormatter final : public spdlog::formatter {
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     std::string_view payload(msg.payload.data(), msg.payload.size());
     if (payload.empty() || payload.front() != kFieldsMarker) {
-      inner_.format(msg, dest);
+      if (is_printable(payload)) {
+        inner_.format(msg, dest);
+        return;
+      }
+      // A message may quote input (a name in an error): escaped like the fields.
+      const std::string text = escape_controls(payload);
+      spdlog::details::log_msg copy = msg;
+      copy.payload = spdlog::string_view_t(text.data(), text.size());
+      inner_.format(copy, dest);
       return;
     }
     auto parsed = Json::parse(payload.substr(1), nullptr, false);
     std::string text;
     if (parsed.is_object()) {
       text = parsed.value("msg", "");
+      text = escape_controls(text);
       for (auto& [k, v] : parsed.items()) {
         if (k == "msg") continue;
-        text += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+        // Field values come from outside (a request's path): one line, no terminal
+        // controls, and a space cannot start a forged field.
+        EscapeOptions o;
+        o.escape_space = true;
+        text += " " + k + "=" + escape_controls(v.is_string() ? v.get<std::string>() : v.dump(), o);
       }
     }
     spdlog::details::log_msg copy = msg;

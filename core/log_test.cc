@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/json.h"
@@ -37,6 +38,27 @@ TEST(LogTest, TextAppendsFields) {
   auto logger = make_logger({.format = LogFormat::kText}, sink);
   log_with_fields(*logger, spdlog::level::info, "request", {{"status", "404"}});
   EXPECT_NE(out.str().find("request status=404"), std::string::npos) << out.str();
+}
+
+// Issue 17, item 11: a decoded request path with %0a forged a second access-log line, and
+// ANSI escapes reached the terminal of whoever tails the log.
+TEST(LogTest, TextFieldsCannotForgeLinesFieldsOrTerminalControls) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  auto logger = make_logger({.format = LogFormat::kText}, sink);
+  log_with_fields(*logger, spdlog::level::info, "request",
+                  {{"path", "/x\n2026-01-01T00:00:00.000 info  [jizhan] request path=/admin "
+                            "status=200\x1b[2J\xc2\x9b31m"},
+                   {"status", "404"}});
+  logger->info("refused name '{}'", "a\nb\x1b]52;c;aGk=\x07");
+  const std::string text = out.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x07'), std::string::npos) << text;
+  EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos) << "a C1 CSI passed";
+  EXPECT_EQ(text.find(" status=200"), std::string::npos) << "a space started a forged field";
+  EXPECT_NE(text.find(" status=404"), std::string::npos) << text;
+  EXPECT_NE(text.find("\\x1b[2J"), std::string::npos) << text;
 }
 
 TEST(LogTest, LevelsFilterAndParse) {

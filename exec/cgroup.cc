@@ -1,7 +1,11 @@
 #include "exec/cgroup.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -61,6 +65,7 @@ Cgroups Cgroups::detect(const std::string& name) {
       fs::create_directories(probe, ec);
       const bool usable =
           !ec && fs::exists(probe + "/memory.max") && fs::exists(probe + "/cpu.max");
+      c.pids_ = usable && fs::exists(probe + "/pids.max");
       ::rmdir(probe.c_str());
       if (usable) {
         c.version_ = "v2";
@@ -70,7 +75,7 @@ Cgroups Cgroups::detect(const std::string& name) {
     }
   }
   std::vector<std::string> parents;
-  for (const char* ctl : {"memory", "cpu", "cpuacct"}) {
+  for (const char* ctl : {"memory", "cpu", "cpuacct", "pids"}) {
     const std::string root = v2 + "/" + ctl;
     if (!writable_dir(root)) continue;
     std::error_code ec;
@@ -80,12 +85,13 @@ Cgroups Cgroups::detect(const std::string& name) {
   if (!parents.empty() && parents[0].find("/memory/") != std::string::npos) {
     c.version_ = "v1";
     c.parents_ = parents;
+    c.pids_ = parents.back().find("/pids/") != std::string::npos;
   }
   return c;
 }
 
 Result<std::vector<std::string>> Cgroups::create(const std::string& job_id, int64_t cpu_milli,
-                                                 int64_t memory_mib) const {
+                                                 int64_t memory_mib, int64_t max_pids) const {
   std::vector<std::string> groups;
   for (const auto& parent : parents_) {
     const std::string g = parent + "/" + job_id;
@@ -106,6 +112,9 @@ Result<std::vector<std::string>> Cgroups::create(const std::string& job_id, int6
         ok = ok && write_text(g + "/cpu.max", std::to_string(cpu_milli * period / 1000) + " " +
                                                   std::to_string(period));
       }
+      if (max_pids > 0 && pids_) ok = ok && write_text(g + "/pids.max", std::to_string(max_pids));
+    } else if (g.find("/pids/") != std::string::npos && max_pids > 0) {
+      ok = write_text(g + "/pids.max", std::to_string(max_pids));
     } else if (g.find("/memory/") != std::string::npos && memory_mib > 0) {
       ok = write_text(g + "/memory.limit_in_bytes", std::to_string(memory_mib << 20));
       // No swap beyond the limit where the kernel accounts it.
@@ -141,6 +150,8 @@ std::vector<int> Cgroups::pids(const std::string& group) {
 Cgroups::Usage Cgroups::usage(const std::vector<std::string>& groups, const std::string& version) {
   Usage u;
   for (const auto& g : groups) {
+    // pids.events: "max N", the forks refused at pids.max (v1 and v2 alike).
+    u.pids_limit_hits = std::max(u.pids_limit_hits, keyed(read_text(g + "/pids.events"), "max"));
     if (version == "v2") {
       u.oom_killed = keyed(read_text(g + "/memory.events"), "oom_kill") > 0;
       u.max_memory_bytes = std::atoll(read_text(g + "/memory.peak").c_str());
@@ -155,9 +166,11 @@ Cgroups::Usage Cgroups::usage(const std::vector<std::string>& groups, const std:
   return u;
 }
 
-void Cgroups::remove(const std::string& group) {
-  // v2's cgroup.kill and v1's emptiness rule: only an empty group can go.
-  ::rmdir(group.c_str());
+bool Cgroups::remove(const std::string& group) {
+  // Only an empty group can go (v1 and v2).
+  if (::rmdir(group.c_str()) == 0 || errno == ENOENT) return true;
+  for (int p : pids(group)) ::kill(p, SIGKILL);
+  return ::rmdir(group.c_str()) == 0 || errno == ENOENT;
 }
 
 }  // namespace jz::exec

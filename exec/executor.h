@@ -78,6 +78,9 @@ struct LaunchSpec {
   Network network = Network::kNone;
   int64_t cpu_milli = 0;   // 0: no limit
   int64_t memory_mib = 0;  // 0: no limit
+  // Processes and threads the job may have at once (the pids cgroup; without one,
+  // RLIMIT_NPROC of the sandbox user). 0: no limit.
+  int64_t max_pids = 0;
   std::vector<std::string> gpu_uuids;
   int share_memory_mib = 0;  // a GPU share (with one uuid): the vGPU limits
   int share_cores_percent = 0;
@@ -99,6 +102,7 @@ struct JobStatus {
   bool oom_killed = false;
   int64_t max_memory_bytes = 0;
   int64_t cpu_usage_ms = 0;
+  int64_t pids_limit_hits = 0;  // forks refused by the process limit
   std::string message;  // kLost: why
 };
 
@@ -158,6 +162,7 @@ class LocalExecutor : public Executor {
   explicit LocalExecutor(LocalExecutorOptions options);
   // Every pid of the job: its cgroup's and its PID namespace's.
   std::vector<int> job_pids(const std::string& job_id);
+  void remove_stale_groups();
   LocalExecutorOptions options_;
   MachineInfo machine_;
   std::string cgroup_version_;  // "v2", "v1", "none"
@@ -168,6 +173,9 @@ class LocalExecutor : public Executor {
     std::chrono::steady_clock::time_point deadline;
   };
   std::map<std::string, Kill> terminating_;
+  // Groups of ended jobs that could not be removed yet (a process the kernel was still
+  // tearing down); retried on later polls.
+  std::vector<std::string> stale_groups_;
 };
 
 // The supervisor: `jizhan-shim DIR` (see the folder layout above). Returns the

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "core/files.h"
@@ -161,6 +162,36 @@ TEST(LocalExecutor, MemoryLimitKillsAreReportedAsOom) {
   EXPECT_NE(st.exit_code, 0);
   EXPECT_TRUE(st.oom_killed) << "exit " << st.exit_code << " signal " << st.signal;
   e->release("oom");
+}
+
+// Issue 17, item 14: a job whose child was OOM-killed left its cgroup folders behind: a
+// process still in a group when the job ends (one the kernel is still tearing down, or a
+// stray) makes rmdir fail, and the folder stayed for good.
+TEST(LocalExecutor, ReleaseRemovesGroupsThatStillHoldAProcess) {
+  testing::TempDir dir;
+  auto e = make(dir.str());
+  ASSERT_TRUE(e);
+  if (e->machine().cgroups == "none") GTEST_SKIP() << "no cgroups here";
+  LaunchSpec s = shell("stray", "true");
+  s.memory_mib = 64;
+  s.max_pids = 16;
+  ASSERT_TRUE(e->launch(s).ok());
+  ASSERT_EQ(wait_exit(*e, "stray").phase, JobStatus::Phase::kExited);
+  auto spec = json::parse(*read_file(e->job_dir("stray") + "/spec.json"));
+  ASSERT_TRUE(spec.ok());
+  ASSERT_FALSE((*spec)["cgroups"].empty());
+  // A process left in the job's groups.
+  auto child = Child::spawn({.argv = {"/bin/sleep", "100"}});
+  ASSERT_TRUE(child.ok());
+  for (const auto& g : (*spec)["cgroups"]) {
+    std::ofstream procs(g.get<std::string>() + "/cgroup.procs");
+    procs << child->pid() << std::flush;
+    ASSERT_TRUE(procs) << g;
+  }
+  e->release("stray");
+  for (const auto& g : (*spec)["cgroups"]) {
+    EXPECT_FALSE(std::filesystem::exists(g.get<std::string>())) << g << " left behind";
+  }
 }
 
 TEST(LocalExecutor, JobsOutliveTheExecutorAndAreFoundAgain) {

@@ -230,9 +230,13 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
     }
   }
   Cgroups cg = Cgroups::detect(options_.cgroup_name);
-  auto groups = cg.create(spec.job_id, spec.cpu_milli, spec.memory_mib);
+  auto groups = cg.create(spec.job_id, spec.cpu_milli, spec.memory_mib, spec.max_pids);
   if (!groups.ok()) return groups.status();
   Json s = {{"argv", sandbox_argv(spec)},
+            {"max_pids", spec.max_pids},
+            // Without a pids cgroup the sandbox user's RLIMIT_NPROC bounds it (shared by
+            // the jobs that run as that user, so still a bound on the machine).
+            {"rlimit_nproc", cg.limits_pids() ? 0 : spec.max_pids},
             {"cgroups", *groups},
             {"cgroup_version", cg.version()},
             {"uid", root ? options_.sandbox_uid : -1},
@@ -330,6 +334,7 @@ void LocalExecutor::terminate(const std::string& job_id, std::chrono::millisecon
 JobStatus LocalExecutor::poll(const std::string& job_id) {
   const std::string dir = job_dir(job_id);
   JobStatus st;
+  remove_stale_groups();
   {
     std::lock_guard lock(mu_);
     if (auto c = children_.find(job_id); c != children_.end()) {
@@ -343,6 +348,7 @@ JobStatus LocalExecutor::poll(const std::string& job_id) {
     st.oom_killed = ex->value("oom_killed", false) == true;
     st.max_memory_bytes = int_or(*ex, "max_memory_bytes", 0);
     st.cpu_usage_ms = int_or(*ex, "cpu_usage_ms", 0);
+    st.pids_limit_hits = int_or(*ex, "pids_limit_hits", 0);
     st.message = json::string_or(*ex, "error", "");
     std::lock_guard lock(mu_);
     terminating_.erase(job_id);
@@ -388,13 +394,35 @@ JobStatus LocalExecutor::poll(const std::string& job_id) {
 
 void LocalExecutor::release(const std::string& job_id) {
   auto spec = read_json_file(job_dir(job_id) + "/spec.json");
+  std::vector<std::string> left;
   if (spec.ok() && (*spec)["cgroups"].is_array()) {
     for (const auto& g : (*spec)["cgroups"]) {
-      if (g.is_string()) Cgroups::remove(g.get<std::string>());
+      if (g.is_string()) left.push_back(g);
     }
+  }
+  // A process killed for memory may take the kernel a moment to tear down; it keeps its
+  // group busy until then. Up to half a second here, later polls after that.
+  for (int tries = 0; !left.empty() && tries < 50; ++tries) {
+    if (tries > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::erase_if(left, [](const std::string& g) { return Cgroups::remove(g); });
   }
   std::lock_guard lock(mu_);
   terminating_.erase(job_id);
+  stale_groups_.insert(stale_groups_.end(), left.begin(), left.end());
+}
+
+void LocalExecutor::remove_stale_groups() {
+  std::vector<std::string> groups;
+  {
+    std::lock_guard lock(mu_);
+    groups.swap(stale_groups_);
+  }
+  std::vector<std::string> left;
+  for (const auto& g : groups) {
+    if (!Cgroups::remove(g)) left.push_back(g);
+  }
+  std::lock_guard lock(mu_);
+  stale_groups_.insert(stale_groups_.end(), left.begin(), left.end());
 }
 
 std::string LocalExecutor::network_namespace(const std::string& job_id) {

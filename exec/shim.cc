@@ -7,10 +7,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -58,6 +61,8 @@ int run_shim(const std::string& dir) {
   }
   const std::string version = json::string_or(*spec, "cgroup_version", "none");
   const int uid = (*spec)["uid"].is_number_integer() ? (*spec)["uid"].get<int>() : -1;
+  const int64_t nproc =
+      (*spec)["rlimit_nproc"].is_number_integer() ? (*spec)["rlimit_nproc"].get<int64_t>() : 0;
   const int gid = (*spec)["gid"].is_number_integer() ? (*spec)["gid"].get<int>() : -1;
 
   const int self = static_cast<int>(::getpid());
@@ -93,7 +98,20 @@ int run_shim(const std::string& dir) {
       ::pipe2(info, O_CLOEXEC) != 0) {
     return finish(dir, {{"exit_code", -1}, {"error", "cannot create the job's output pipes"}});
   }
-  argv.insert(argv.begin() + 1, {"--info-fd", "3"});
+  // bubblewrap's options (host paths, environment values) travel in a memory file on fd
+  // 4, not on its command line, which ps and the job's own /proc/1/cmdline would show.
+  // The job's command stays on it, after "--".
+  const auto dashes = std::find(argv.begin() + 1, argv.end(), std::string("--"));
+  std::string options;
+  for (auto it = argv.begin() + 1; it != dashes; ++it) options.append(*it).push_back('\0');
+  const int args_fd = ::memfd_create("bwrap-args", MFD_CLOEXEC);
+  if (args_fd < 0 || ::write(args_fd, options.data(), options.size()) !=
+                         static_cast<ssize_t>(options.size()) ||
+      ::lseek(args_fd, 0, SEEK_SET) != 0) {
+    return finish(dir, {{"exit_code", -1}, {"error", "cannot pass the sandbox its options"}});
+  }
+  argv.erase(argv.begin() + 1, dashes);
+  argv.insert(argv.begin() + 1, {"--info-fd", "3", "--args", "4"});
   const pid_t child = ::fork();
   if (child < 0) return finish(dir, {{"exit_code", -1}, {"error", "fork failed"}});
   if (child == 0) {
@@ -103,11 +121,16 @@ int run_shim(const std::string& dir) {
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     ::dup2(info[1], 3);
+    ::dup2(args_fd, 4);
     // The sandbox joins the job's cgroups, the supervisor stays out: an OOM kill in the
     // job must not take the process that records it.
     if (Status s = Cgroups::join(groups, static_cast<int>(::getpid())); !s.ok()) {
       dprintf(2, "jizhan: %s\n", s.message().c_str());
       ::_exit(126);
+    }
+    if (nproc > 0) {
+      const rlimit lim{static_cast<rlim_t>(nproc), static_cast<rlim_t>(nproc)};
+      ::setrlimit(RLIMIT_NPROC, &lim);
     }
     if (uid >= 0) {
       if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
@@ -122,6 +145,7 @@ int run_shim(const std::string& dir) {
     dprintf(2, "jizhan: cannot run %s: %s\n", args[0], strerror(errno));
     ::_exit(127);
   }
+  ::close(args_fd);
   ::close(info[1]);
   ::close(out[1]);
   ::close(err[1]);
@@ -172,7 +196,8 @@ int run_shim(const std::string& dir) {
                  {"signal", sig},
                  {"oom_killed", u.oom_killed && sig == SIGKILL},
                  {"max_memory_bytes", u.max_memory_bytes},
-                 {"cpu_usage_ms", u.cpu_usage_ms}};
+                 {"cpu_usage_ms", u.cpu_usage_ms},
+                 {"pids_limit_hits", u.pids_limit_hits}};
   if (!parsed.is_object()) result["error"] = "the sandbox did not start (see the job's log)";
   if (!logged.ok()) result["log_error"] = logged.message();
   return finish(dir, result);

@@ -28,6 +28,7 @@ struct Selector {
 
 struct Segment {
   bool descendant = false;
+  bool spaced = false;  // blank space inside its brackets
   std::vector<Selector> selectors;
 };
 
@@ -41,6 +42,14 @@ struct PathQuery {
       if (k != Selector::kName && k != Selector::kIndex) return false;
     }
     return true;
+  }
+  // RFC 9535's singular-query (2.3.5.1), the form a comparison or a function's value
+  // argument takes: singular, and without blank space inside its brackets.
+  bool singular_form() const {
+    for (const auto& s : segments) {
+      if (s.spaced) return false;
+    }
+    return singular();
   }
 };
 
@@ -172,11 +181,15 @@ class Parser {
   Status bracketed(Segment& s, int depth) {
     ++pos_;  // '['
     for (;;) {
+      size_t before = pos_;
       skip_blank();
+      s.spaced = s.spaced || pos_ != before;
       Selector sel;
       JZ_RETURN_IF_ERROR(selector(sel, depth));
       s.selectors.push_back(std::move(sel));
+      before = pos_;
       skip_blank();
+      s.spaced = s.spaced || pos_ != before;
       if (peek() == ',') {
         ++pos_;
         continue;
@@ -468,8 +481,11 @@ class Parser {
   Status require_comparable(const Expr& e) const {
     if (e.kind == Expr::kLiteral) return {};
     if (e.kind == Expr::kQuery) {
-      if (e.query.singular()) return {};
-      return error("only singular queries (names and indexes) can be compared");
+      if (e.query.singular_form()) return {};
+      return error(e.query.singular()
+                       ? "a query compared must be written without blank space inside its "
+                         "brackets (RFC 9535 singular-query)"
+                       : "only singular queries (names and indexes) can be compared");
     }
     if (e.kind == Expr::kFunction && e.type() == Type::kValue) return {};
     return error("this cannot be compared: it is not a value");
@@ -604,7 +620,7 @@ class Parser {
       bool ok = false;
       switch (params[i]) {
         case Type::kValue:
-          ok = a.kind == Expr::kLiteral || (a.kind == Expr::kQuery && a.query.singular()) ||
+          ok = a.kind == Expr::kLiteral || (a.kind == Expr::kQuery && a.query.singular_form()) ||
                (a.kind == Expr::kFunction && a.type() == Type::kValue);
           break;
         case Type::kNodes:

@@ -127,6 +127,21 @@ TEST(JsonPath, ObjectMembersKeepDocumentOrder) {
   EXPECT_EQ(*vs[2], 3);
 }
 
+// Issue 17, item 15: blank space inside the brackets of a singular query in a comparison
+// was accepted; RFC 9535's grammar (2.3.5.1) has none there.
+TEST(JsonPath, ComparedQueriesHaveNoBlanksInsideTheirBrackets) {
+  for (const char* bad : {"$[?@[ 0] == 1]", "$[?@['a' ] == 1]", "$[?@[0 ] == 1]",
+                          "$[?1 == @[ 'a']]", "$[?length(@[ 0]) == 1]"}) {
+    auto q = Query::parse(bad);
+    EXPECT_FALSE(q.ok()) << bad;
+  }
+  for (const char* good : {"$[?@[0] == 1]", "$[?@['a'] == 1]", "$[?@[ 0]]", "$[ 0]",
+                           "$[?@.a[0] == 1]", "$[?length(@[0]) == 1]"}) {
+    auto q = Query::parse(good);
+    EXPECT_TRUE(q.ok()) << good << ": " << q.status().message();
+  }
+}
+
 TEST(JsonPath, SingularQueries) {
   EXPECT_TRUE(Query::parse("$.a[0]['b']")->singular());
   EXPECT_FALSE(Query::parse("$.a[*]")->singular());

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/json.h"
 #include "routepath/scan.h"
 
 namespace jz::routepath {
@@ -173,6 +174,15 @@ Result<Document> parse_document(std::string_view text, Format format, std::strin
     auto [line, col] = line_column(text, nul);
     return Status::invalid_argument(std::string(what) + ": JSON at line " + std::to_string(line) +
                                     ", column " + std::to_string(col) + ": a NUL byte");
+  }
+  // Outputs of untrusted algorithms: a document nested deeper than the scanner allows
+  // would exhaust the stack of the evaluator or of printing its results.
+  if (size_t at = json::depth_exceeded_at(text); at != std::string_view::npos) {
+    auto [line, col] = line_column(text, at);
+    return Status::invalid_argument(std::string(what) + ": JSON at line " + std::to_string(line) +
+                                    ", column " + std::to_string(col) +
+                                    ": nested too deeply (more than " +
+                                    std::to_string(json::kMaxDepth) + " levels)");
   }
   try {
     return Document(Value::parse(text));

@@ -129,5 +129,32 @@ TEST(RoutePath, DocumentErrorsNameLineAndColumn) {
       << x.status().message();
 }
 
+// Issue 17, item 15: `jizhan route query '$..x'` (or '$[0][0]') on 80,000 nested arrays
+// (a 160 KB file) died with SIGSEGV; algorithm outputs are untrusted.
+TEST(RoutePath, DeepNestingIsRefusedNotACrash) {
+  const std::string deep = std::string(80000, '[') + std::string(80000, ']');
+  auto d = parse_document(deep, Format::kJson, "out.json");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("nested too deeply"), std::string::npos)
+      << d.status().message();
+  EXPECT_NE(d.status().message().find("line 1, column 1001"), std::string::npos)
+      << d.status().message();
+  Status lines = for_each_json_line("{\"a\":1}\n" + deep + "\n", "out.jsonl",
+                                    [](const Document&, const std::string&) { return Status(); });
+  EXPECT_NE(lines.message().find("out.jsonl line 2"), std::string::npos) << lines.message();
+  // Brackets in strings do not count; 1,000 levels are fine, and every query works there.
+  const std::string ok = std::string(999, '[') + "{\"x\":\"[[[[\"}" + std::string(999, ']');
+  auto doc = parse_document(ok, Format::kJson, "ok.json");
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  for (const char* path : {"$..x", "$[0][0]", "$..*"}) {
+    auto q = RoutePath::parse(path);
+    ASSERT_TRUE(q.ok());
+    auto v = q->values(*doc);
+    ASSERT_TRUE(v.ok()) << path;
+    EXPECT_FALSE(v->empty()) << path;
+    for (const auto& value : *v) (void)value.dump();
+  }
+}
+
 }  // namespace
 }  // namespace jz::routepath

@@ -70,6 +70,8 @@ ReadResult read_message(int fd, Json& out, std::chrono::steady_clock::time_point
   std::string body(n, '\0');
   r = read_exact(fd, body.data(), n, deadline);
   if (r != ReadResult::kOk) return r;
+  // The child is untrusted: a message nested too deeply is a broken one.
+  if (json::depth_exceeded_at(body) != std::string::npos) return ReadResult::kClosed;
   out = Json::parse(body, nullptr, false);
   return out.is_discarded() ? ReadResult::kClosed : ReadResult::kOk;
 }
@@ -248,7 +250,9 @@ Result<std::string> IsolatedAlgo::process(const std::vector<jz_frame>& frames,
   JZ_ASSIGN_OR_RETURN(
       Json answer, call({{"op", "process"}, {"frames", list}, {"args", args}}, options_.timeout));
   const std::string result = answer.value("result", std::string());
-  Json parsed = Json::parse(result, nullptr, false);
+  Json parsed = json::depth_exceeded_at(result) == std::string::npos
+                    ? Json::parse(result, nullptr, false)
+                    : Json(Json::value_t::discarded);
   if (parsed.is_discarded() || !parsed.is_object()) {
     std::string head = result.substr(0, 80);
     return Status::internal("the algorithm returned malformed JSON (starting '" + head + "')");

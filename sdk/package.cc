@@ -423,6 +423,55 @@ Status read_package_entries(std::string_view bytes, const PackageLimits& limits,
       dirs);
 }
 
+namespace {
+
+// A new file `name` under `dest` for an entry's bytes: its folders made one component at a
+// time (0755), never through a link (only our unpacking writes under `dest`, and it writes
+// no links), the file itself created exclusively, 0644.
+Result<Sink> file_sink(const std::string& dest, const std::string& name) {
+  const fs::path target = fs::path(dest) / name;
+  fs::path built = dest;
+  for (const auto& part : fs::path(name).parent_path()) {
+    built /= part;
+    if (::mkdir(built.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::failed_precondition("cannot create folder for " + name + ": " +
+                                         std::strerror(errno));
+    }
+    ::chmod(built.c_str(), 0755);
+  }
+  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Status::failed_precondition("cannot write " + name + ": " + std::strerror(errno));
+  }
+  ::fchmod(fd, 0644);
+  return Sink{nullptr, fd};
+}
+
+Status close_sink(const std::string& name, Sink& s) {
+  if (s.fd < 0) return {};
+  int r = ::close(s.fd);
+  s.fd = -1;
+  if (r != 0) return Status::failed_precondition("cannot write " + name);
+  return {};
+}
+
+}  // namespace
+
+Status unpack_entries(std::string_view bytes, const std::string& dest,
+                      const PackageLimits& limits) {
+  ArchivePtr a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
+    return archive_error(a.get(), "cannot read the archive (not a tar or tar.gz?)");
+  }
+  std::map<std::string, PackageFile> found;
+  std::set<std::string> dirs;
+  return walk(
+      a.get(), limits, [&](const std::string& name) { return file_sink(dest, name); },
+      close_sink, found, dirs);
+}
+
 Result<PackageInfo> inspect_package_bytes(std::string_view bytes,
                                           const std::vector<PublicKey>& trusted_keys,
                                           const PackageLimits& limits) {
@@ -467,24 +516,9 @@ Result<PackageInfo> unpack_package(const std::string& file, const std::string& d
       [&](const std::string& name) -> Result<Sink> {
         if (name == kSignature) return Sink{&signature_text, -1};
         if (name == kManifest) return Sink{&manifest_text, -1};
-        // Parent folders are made here, one component at a time, never through a link
-        // (nothing in `dest` can be a link: only this function writes there).
-        fs::path target = fs::path(dest) / name;
-        fs::create_directories(target.parent_path(), ec);
-        if (ec) return Status::failed_precondition("cannot create folder for " + name);
-        int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0) {
-          return Status::failed_precondition("cannot write " + name + ": " + std::strerror(errno));
-        }
-        return Sink{nullptr, fd};
+        return file_sink(dest, name);
       },
-      [&](const std::string& name, Sink& s) -> Status {
-        if (s.fd < 0) return {};
-        int r = ::close(s.fd);
-        s.fd = -1;
-        if (r != 0) return Status::failed_precondition("cannot write " + name);
-        return {};
-      },
+      close_sink,
       found, dirs);
   if (!walked.ok()) return fail(walked);
   auto info = conclude(found, signature_text, manifest_text, trusted_keys);

@@ -64,6 +64,13 @@ struct PackageInfo {
 Status read_package_entries(std::string_view archive_bytes, const PackageLimits& limits,
                             const std::function<Status(const std::string&, std::string)>& on_file);
 
+// Unpacks a plain tar or tar.gz (no signature: a dataset upload) into the existing, empty
+// folder `dest` with the entry rules above, streaming each file to disk (memory stays
+// bounded whatever the archive expands to): folders 0755, files 0644, nothing through a
+// link. On error what was written stays for the caller to remove with `dest`.
+Status unpack_entries(std::string_view archive_bytes, const std::string& dest,
+                      const PackageLimits& limits);
+
 // Checks a package in memory: entries, hashes, signature, manifest, files the manifest
 // names. `trusted_keys` decides `trusted`; an untrusted signer is not an error here.
 Result<PackageInfo> inspect_package_bytes(std::string_view archive_bytes,

@@ -232,6 +232,16 @@ const std::vector<Migration>& migrations() {
        "  PRIMARY KEY (project_id, level)"
        ");",
        ""},
+      // Dataset roots belong to one workspace each (issue 17): data owners register
+      // datasets only under their own workspace's roots.
+      {9, "dataset_roots",
+       "CREATE TABLE dataset_roots ("
+       "  path TEXT PRIMARY KEY,"
+       "  workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+       "  created_by TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL"
+       ");",
+       ""},
   };
   return kAll;
 }

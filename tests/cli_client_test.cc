@@ -338,6 +338,14 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 25000);
   EXPECT_EQ(all.substr(0, 2), "1\n");
   EXPECT_EQ(all.substr(all.size() - 6), "25000\n");
+  // Issue 17, item 11: a job's terminal escapes (here an OSC 52 clipboard write and a
+  // colour) are shown, not obeyed, unless --raw asks for the bytes.
+  Json escapes = Json::parse(ok({"job", "submit", "runs", "--cpu", "0.1", "--wait", "-o", "json",
+                                 "--", "printf", "a\\033]52;c;aGk=\\033\\\\ \\033[31mred\\n"}));
+  const std::string shown = ok({"job", "logs", "runs", escapes["id"]});
+  EXPECT_EQ(shown.find('\x1b'), std::string::npos) << shown;
+  EXPECT_EQ(shown, "a\\x1b]52;c;aGk=\\x1b\\\\ \\x1b[31mred\n");
+  EXPECT_EQ(ok({"job", "logs", "runs", escapes["id"], "--raw"}), "a\x1b]52;c;aGk=\x1b\\ \x1b[31mred\n");
   const std::string list = ok({"job", "list", "runs"});
   EXPECT_TRUE(contains(list, id) && contains(list, "succeeded")) << list;
   const std::string history = ok({"job", "history", "runs", id});

@@ -137,7 +137,7 @@ TEST(Jobs, AJobOnASecretDatasetReachesNothingOutsideItsSandbox) {
     fs::create_directories(data_root.path() / d);
     ASSERT_TRUE(write_file(data_root.str() + "/" + d + "/file.txt", std::string(d) + "-data").ok());
   }
-  Platform p({"--set", "datasets.roots=" + data_root.str()});
+  Platform p;
   ASSERT_TRUE(p.server);
   p.user("olga");
   p.user("dev");
@@ -147,6 +147,7 @@ TEST(Jobs, AJobOnASecretDatasetReachesNothingOutsideItsSandbox) {
   Api olga = p.user("olga");
   Api dev = p.user("dev");
   Api admin = p.admin();
+  admin.call("POST", "/api/v1/workspaces/lab/dataset-roots", {{"path", data_root.str()}});
   auto dataset = [&](const std::string& project, const std::string& name,
                      const std::string& level) {
     olga.call("POST", "/api/v1/projects/" + project + "/datasets",
@@ -295,6 +296,114 @@ TEST(Jobs, DatasetsFromUploadedArchivesAreUnpackedSafely) {
   olga.call("DELETE", "/api/v1/projects/up/datasets/labels", nullptr, &status);
   EXPECT_EQ(status, 204);
   EXPECT_FALSE(fs::exists(path)) << "an uploaded dataset's files go with it";
+}
+
+// Peak resident memory of a process (VmHWM), in MiB.
+int64_t peak_rss_mib(int pid) {
+  auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+  if (!status.ok()) return -1;
+  auto at = status->find("VmHWM:");
+  return at == std::string::npos ? -1 : std::atoll(status->c_str() + at + 6) / 1024;
+}
+
+// Issue 17, item 7: each archive entry became a string in memory (a 1.5 MB upload took the
+// server from 0.3 to 2.4 GB), with no bound on how far an archive may expand.
+TEST(Jobs, UploadedArchivesStreamToDiskWithinTheirBounds) {
+  testing::TempDir src;
+  // 300 MB of zeros in one entry: a few hundred KB compressed.
+  auto tar = run_subprocess(
+      {.argv = {"/usr/bin/python3", "-c",
+                "import io,tarfile,sys\n"
+                "class Zeros(io.RawIOBase):\n"
+                "  def __init__(s, n): s.n = n\n"
+                "  def readable(s): return True\n"
+                "  def readinto(s, b):\n"
+                "    k = min(len(b), s.n); b[:k] = bytes(k); s.n -= k; return k\n"
+                "t = tarfile.open(sys.argv[1], 'w:gz', compresslevel=1)\n"
+                "i = tarfile.TarInfo('zeros.bin'); i.size = 300 << 20\n"
+                "t.addfile(i, io.BufferedReader(Zeros(i.size)))\n"
+                "t.close()\n",
+                src.str() + "/bomb.tar.gz"}});
+  ASSERT_TRUE(tar.ok() && tar->success()) << (tar.ok() ? tar->err : "");
+  const auto archive = read_file(src.str() + "/bomb.tar.gz");
+  ASSERT_TRUE(archive.ok());
+  ASSERT_LT(archive->size(), 2u << 20);
+  for (const bool bounded : {true, false}) {
+    Platform p({"--set", std::string("datasets.upload_max_ratio=") + (bounded ? "100" : "0")});
+    ASSERT_TRUE(p.server);
+    p.project("lab", "up", {});
+    const int64_t before = peak_rss_mib(p.server->pid());
+    httplib::Client c("127.0.0.1", p.server->port());
+    c.set_read_timeout(120, 0);
+    auto r = c.Post("/api/v1/projects/up/datasets/zeros/archive",
+                    {{"Authorization", "Bearer " + p.server->token()}}, *archive,
+                    "application/gzip");
+    ASSERT_TRUE(r);
+    if (bounded) {
+      // At most 100 times the archive (a small archive counts as 1 MiB): refused, and
+      // nothing kept.
+      EXPECT_EQ(r->status, 400) << r->body;
+      EXPECT_NE(r->body.find("datasets.upload_max_ratio"), std::string::npos) << r->body;
+      int status = 0;
+      p.admin().call("GET", "/api/v1/projects/up/datasets/zeros", nullptr, &status);
+      EXPECT_EQ(status, 404);
+    } else {
+      ASSERT_EQ(r->status, 201) << r->body;
+      Json d = p.admin().call("GET", "/api/v1/projects/up/datasets/zeros");
+      EXPECT_EQ(fs::file_size(d["path"].get<std::string>() + "/zeros.bin"), 300u << 20);
+      // Unpacked through a 64 KiB buffer: the server grew by far less than the data.
+      const int64_t after = peak_rss_mib(p.server->pid());
+      EXPECT_LT(after - before, 100) << before << " MiB before, " << after << " after";
+    }
+    // Nothing of the refused or finished upload is left in a temporary folder.
+    if (!fs::exists(p.data + "/datasets")) continue;
+    for (const auto& e : fs::recursive_directory_iterator(p.data + "/datasets")) {
+      EXPECT_EQ(e.path().filename().string().rfind(".upload-", 0), std::string::npos)
+          << e.path();
+    }
+  }
+}
+
+// Issue 17, item 8: concurrent uploads under one name raced, and the loser's cleanup
+// deleted the winner's files (19,811 of 20,000 left).
+TEST(Jobs, ConcurrentUploadsOfOneNameLeaveTheWinnersFilesWhole) {
+  testing::TempDir src;
+  auto tar = run_subprocess(
+      {.argv = {"/usr/bin/python3", "-c",
+                "import io,tarfile,sys\n"
+                "t = tarfile.open(sys.argv[1], 'w:gz')\n"
+                "for i in range(5000):\n"
+                "  d = b'%d\\n' % i; f = tarfile.TarInfo('f/%05d.txt' % i); f.size = len(d)\n"
+                "  t.addfile(f, io.BytesIO(d))\n"
+                "t.close()\n",
+                src.str() + "/many.tar.gz"}});
+  ASSERT_TRUE(tar.ok() && tar->success()) << (tar.ok() ? tar->err : "");
+  const auto archive = read_file(src.str() + "/many.tar.gz");
+  ASSERT_TRUE(archive.ok());
+  Platform p({"--set", "server.threads=16"});
+  ASSERT_TRUE(p.server);
+  p.project("lab", "up", {});
+  std::vector<int> codes(8, 0);
+  std::vector<std::thread> uploads;
+  for (size_t i = 0; i < codes.size(); ++i) {
+    uploads.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", p.server->port());
+      c.set_read_timeout(120, 0);
+      auto r = c.Post("/api/v1/projects/up/datasets/race/archive",
+                      {{"Authorization", "Bearer " + p.server->token()}}, *archive,
+                      "application/gzip");
+      codes[i] = r ? r->status : 0;
+    });
+  }
+  for (auto& t : uploads) t.join();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), 201), 1);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), 409), static_cast<long>(codes.size()) - 1);
+  Json d = p.admin().call("GET", "/api/v1/projects/up/datasets/race");
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(d["path"].get<std::string>())) {
+    files += e.is_regular_file() ? 1 : 0;
+  }
+  EXPECT_EQ(files, 5000u);
 }
 
 // Where no sandbox can start, the server still serves the API, says why in its log, and
@@ -454,6 +563,106 @@ TEST(Jobs, PreemptionRequeuesRuntimeLimitsOomAndRestartsOnFailure) {
   }
 }
 
+// Issue 17, item 4: jobs had no process limit (5,000 threads in a 256 MiB job; a bigger
+// one could take every PID of the machine). And item 14: a job whose child was OOM-killed
+// left its cgroup folders behind.
+TEST(Jobs, AJobIsHeldToItsProcessLimitAndLeavesNoCgroupBehind) {
+  Platform p({"--set", "jobs.max_pids=64"});
+  ASSERT_TRUE(p.server);
+  p.project("lab", "forks", {});
+  Api admin = p.admin();
+  Json nodes = admin.call("GET", "/api/v1/nodes");
+  // 500 threads and processes asked for, at most 64 had at once.
+  Json bomb = job("bomb",
+                  {"python3", "-c",
+                   "import threading, time\n"
+                   "threading.stack_size(65536)\n"
+                   "ts = []\n"
+                   "for i in range(500):\n"
+                   "    t = threading.Thread(target=time.sleep, args=(3,)); t.start(); ts.append(t)\n"
+                   "print('started', len(ts))\n"},
+                  0.2, 256);
+  Json b = admin.call("POST", "/api/v1/projects/forks/jobs", bomb);
+  auto done = wait_states(admin, "forks", {b["id"]}, kTerminal, 60s);
+  const std::string log = admin.text("/api/v1/projects/forks/jobs/" + b["id"].get<std::string>() + "/logs");
+  EXPECT_EQ(log.find("started 500"), std::string::npos) << log;
+  EXPECT_EQ(done[b["id"]]["state"], "failed") << done[b["id"]].dump();
+  if (nodes["items"][0]["cgroups"] != "none") {
+    EXPECT_EQ(done[b["id"]]["reason"], "PidsLimit") << done[b["id"]].dump();
+    EXPECT_NE(done[b["id"]]["message"].get<std::string>().find("jobs.max_pids"), std::string::npos)
+        << done[b["id"]].dump();
+  }
+  // Below the limit a job runs as before.
+  Json fine = job("fine", {"sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 0.2 & done; wait; echo ok"});
+  Json f = admin.call("POST", "/api/v1/projects/forks/jobs", fine);
+  done = wait_states(admin, "forks", {f["id"]}, kTerminal, 60s);
+  EXPECT_EQ(done[f["id"]]["state"], "succeeded") << done[f["id"]].dump();
+
+  if (nodes["items"][0]["cgroups"] == "none") GTEST_SKIP() << "no cgroups here";
+  // A child OOM-killed, the job goes on and ends: its groups go with it.
+  Json child = job("child-oom",
+                   {"sh", "-c", "(head -c 400M /dev/zero | tail > /dev/null); echo survived"}, 0.1,
+                   64);
+  Json c = admin.call("POST", "/api/v1/projects/forks/jobs", child);
+  const std::string run = c["id"].get<std::string>() + "-1";
+  done = wait_states(admin, "forks", {c["id"]}, kTerminal, 60s);
+  const std::string survived =
+      admin.text("/api/v1/projects/forks/jobs/" + c["id"].get<std::string>() + "/logs");
+  EXPECT_NE(survived.find("survived\n"), std::string::npos) << survived;
+  auto spec = json::parse(*read_file(p.data + "/jobs/" + run + "/spec.json"));
+  ASSERT_TRUE(spec.ok());
+  ASSERT_FALSE((*spec)["cgroups"].empty());
+  // Other jobs' polls retry a group the kernel was still emptying.
+  Json later = admin.call("POST", "/api/v1/projects/forks/jobs", job("later", {"sleep", "1"}));
+  wait_states(admin, "forks", {later["id"]}, kTerminal, 60s);
+  for (const auto& g : (*spec)["cgroups"]) {
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      gone = !fs::exists(g.get<std::string>());
+      if (!gone) std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(gone) << g.get<std::string>() << " left behind";
+  }
+}
+
+// Issue 17, item 14: bubblewrap's arguments (host paths, environment values) were visible
+// in ps on the machine and in the job's own /proc/1/cmdline.
+TEST(Jobs, TheSandboxsArgumentsShowNeitherHostPathsNorEnvironmentValues) {
+  testing::TempDir data_root;
+  fs::permissions(data_root.path(), fs::perms(0755));
+  fs::create_directories(data_root.path() / "d");
+  fs::permissions(data_root.path() / "d", fs::perms(0755));
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.project("lab", "args", {});
+  Api admin = p.admin();
+  admin.call("POST", "/api/v1/projects/args/datasets",
+             {{"name", "d"}, {"path", data_root.str() + "/d"}, {"security_level", "open"}});
+  const std::string value = "v4lue-" + std::to_string(::getpid());
+  Json j = job("show", {"sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $TOKEN; sleep 2"});
+  j["env"] = {{"TOKEN", value}};
+  j["datasets"] = {"d"};
+  Json made = admin.call("POST", "/api/v1/projects/args/jobs", j);
+  const std::string id = made["id"];
+  wait_states(admin, "args", {id}, {"running", "succeeded", "failed"});
+  // Every process on the machine, while the job runs.
+  std::string seen;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    auto cmd = read_file(e.path().string() + "/cmdline");
+    if (cmd.ok() && cmd->find(value) != std::string::npos) seen += e.path().string() + " ";
+  }
+  EXPECT_EQ(seen, "") << "the environment value is on a command line";
+  auto done = wait_states(admin, "args", {id}, kTerminal);
+  EXPECT_EQ(done[id]["state"], "succeeded") << done[id].dump();
+  const std::string log = admin.text("/api/v1/projects/args/jobs/" + id + "/logs");
+  EXPECT_NE(log.find(value), std::string::npos) << "the job has its environment: " << log;
+  const std::string first_line = log.substr(0, log.find('\n'));
+  EXPECT_EQ(first_line.find(value), std::string::npos) << first_line;
+  EXPECT_EQ(first_line.find(data_root.str()), std::string::npos) << first_line;
+  EXPECT_EQ(first_line.find(p.data), std::string::npos) << first_line;
+  EXPECT_NE(first_line.find("tr"), std::string::npos) << "the command itself stays: " << first_line;
+}
+
 // GPUs found through NVML (its C ABI faked here: two 80 GB devices) are handed to jobs by
 // UUID; a GPU share also gets its limits for the vGPU interposer.
 TEST(Jobs, GpusFromNvmlAreHandedOverByUuid) {
@@ -546,6 +755,78 @@ TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
   EXPECT_EQ(*read_file(p.data + "/jobs/" + id + "/work/starts"), "up\nup\n");
   admin.call("POST", "/api/v1/projects/dev/jobs/" + id + "/cancel");
   wait_states(admin, "dev", {id}, kTerminal);
+}
+
+// Issue 17, item 1: a devenv on a secret dataset served /data over HTTP, and any project
+// member (a viewer, a project-scoped token) downloaded the raw files through the proxy.
+TEST(Jobs, DevEnvironmentsMountOpenDataOnlyAndOnlyTheirOwnerReachesThem) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the proxy joins the sandbox's network namespace (root)";
+  testing::TempDir data_root;
+  fs::permissions(data_root.path(), fs::perms(0755));
+  for (const char* d : {"secret", "sample"}) {
+    fs::create_directories(data_root.path() / d);
+    fs::permissions(data_root.path() / d, fs::perms(0755));
+    ASSERT_TRUE(write_file(data_root.str() + "/" + d + "/file.txt", std::string(d) + "-bytes", 0644)
+                    .ok());
+  }
+  Platform p;
+  ASSERT_TRUE(p.server);
+  for (const char* u : {"olga", "dev", "dev2", "viewer", "padm"}) p.user(u);
+  p.project("lab", "env", {{"olga", "data-owner"}, {"dev", "project-developer"},
+                           {"dev2", "project-developer"}, {"viewer", "project-viewer"},
+                           {"padm", "project-admin"}});
+  Api admin = p.admin();
+  admin.call("POST", "/api/v1/workspaces/lab/dataset-roots", {{"path", data_root.str()}});
+  Api olga = p.user("olga"), dev = p.user("dev"), dev2 = p.user("dev2"),
+      viewer = p.user("viewer"), padm = p.user("padm");
+  olga.call("POST", "/api/v1/projects/env/datasets",
+            {{"name", "secret"}, {"path", data_root.str() + "/secret"}, {"security_level", "secret"}});
+  olga.call("POST", "/api/v1/projects/env/datasets",
+            {{"name", "sample"}, {"path", data_root.str() + "/sample"}, {"security_level", "open"}});
+  auto env = [](const std::string& dataset) {
+    return Json{{"name", "notebook"},
+                {"kind", "devenv"},
+                {"datasets", {dataset}},
+                {"command", {"sh", "-c", "cd /data && exec python3 -m http.server --bind 127.0.0.1 \"$JIZHAN_PORT\""}},
+                {"resources", {{"cpu", 0.2}, {"memory_mib", 256}}}};
+  };
+  int status = 0;
+  Json refused = dev.call("POST", "/api/v1/projects/env/jobs", env("secret"), &status);
+  EXPECT_EQ(status, 403) << refused.dump();
+  EXPECT_NE(refused.dump().find("open datasets only"), std::string::npos) << refused.dump();
+  Json j = dev.call("POST", "/api/v1/projects/env/jobs", env("sample"), &status);
+  ASSERT_EQ(status, 201) << j.dump();
+  const std::string id = j["id"].get<std::string>();
+  wait_states(dev, "env", {id}, {"running"});
+  const std::string url = "/devenvs/" + id + "/sample/file.txt";
+  std::string page;
+  for (int i = 0; i < 100 && page != "sample-bytes"; ++i) {
+    page = dev.text(url, &status);
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(page, "sample-bytes") << "its owner reaches it";
+  // Other members see the job, not its inside.
+  for (Api* a : {&dev2, &viewer}) {
+    const std::string body = a->text(url, &status);
+    EXPECT_EQ(status, 403) << body;
+    EXPECT_EQ(body.find("sample-bytes"), std::string::npos);
+  }
+  Json scoped = viewer.call("POST", "/api/v1/tokens", {{"name", "ci"}, {"project", "env"}});
+  Api viewer_scoped(p.server->port(), scoped["token"].get<std::string>());
+  viewer_scoped.text(url, &status);
+  EXPECT_EQ(status, 403);
+  // A project admin may, and is audited.
+  EXPECT_EQ(padm.text(url, &status), "sample-bytes");
+  EXPECT_EQ(status, 200);
+  std::string audit;
+  for (int i = 0; i < 100 && audit.find("\"proxy\"") == std::string::npos; ++i) {
+    audit = admin.text("/api/v1/audit?format=jsonl");
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(audit.find("\"proxy\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find(id), std::string::npos);
+  dev.call("POST", "/api/v1/projects/env/jobs/" + id + "/cancel");
+  wait_states(dev, "env", {id}, kTerminal);
 }
 
 }  // namespace

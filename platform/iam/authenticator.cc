@@ -12,40 +12,70 @@ Authenticator::Authenticator(Accounts& accounts, Clock& clock, AuthOptions optio
   dummy_hash_ = hash_password("not-a-real-password-0000", options_.hash_cost).value_or("");
 }
 
-Result<LoginResult> Authenticator::login(const std::string& username, const std::string& password) {
+namespace {
+constexpr size_t kMaxThrottleEntries = 100000;
+constexpr int kSourceFactor = 5;  // an address may fail this many times the threshold
+}  // namespace
+
+Status Authenticator::throttled(const std::string& key, int64_t now, const std::string& who) {
+  std::lock_guard lock(throttle_mu_);
+  auto it = failures_.find(key);
+  if (it == failures_.end() || it->second.next_allowed_ms <= now) return {};
+  const int64_t seconds = (it->second.next_allowed_ms - now + 999) / 1000;
+  return Status::resource_exhausted("too many failed logins " + who + "; try again in " +
+                                    std::to_string(seconds) +
+                                    " s (a platform admin can clear them)");
+}
+
+void Authenticator::fail(const std::string& key, int threshold, int64_t now) {
+  const int64_t cap = std::chrono::duration_cast<std::chrono::milliseconds>(options_.lockout).count();
+  std::lock_guard lock(throttle_mu_);
+  if (failures_.size() >= kMaxThrottleEntries && !failures_.count(key)) {
+    std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.last_ms > cap; });
+    if (failures_.size() >= kMaxThrottleEntries) failures_.erase(failures_.begin());
+  }
+  Failures& f = failures_[key];
+  // A quiet spell as long as the longest wait starts the count again.
+  if (f.count > 0 && now - f.last_ms > cap) f = Failures{};
+  ++f.count;
+  f.last_ms = now;
+  if (threshold > 0 && f.count >= threshold) {
+    const int doublings = std::min(f.count - threshold, 30);
+    f.next_allowed_ms = now + std::min<int64_t>(int64_t{1000} << doublings, cap);
+  }
+}
+
+void Authenticator::unlock(const std::string& username) {
+  const std::string prefix = "u\n" + username + "\n";
+  std::lock_guard lock(throttle_mu_);
+  std::erase_if(failures_, [&](const auto& kv) { return kv.first.rfind(prefix, 0) == 0; });
+}
+
+Result<LoginResult> Authenticator::login(const std::string& username, const std::string& password,
+                                         const std::string& source) {
   if (username.empty() || password.empty()) {
     return Status::invalid_argument("fields 'username' and 'password' are required");
   }
-  auto user = accounts_.user_by_name(username);
-  if (!user.ok()) {
-    if (user.status().code() != Code::kNotFound) return user.status();
-    (void)verify_password(dummy_hash_, password);  // same cost as a real check
-    return bad_credentials();
-  }
   const int64_t now = clock_.now_unix_ms();
-  if (user->locked_until_ms > now) {
-    int64_t minutes = (user->locked_until_ms - now + 59999) / 60000;
-    return Status::resource_exhausted("account '" + username + "' is locked after " +
-                                      std::to_string(user->failed_logins) +
-                                      " failed logins; try again in " + std::to_string(minutes) +
-                                      " minute(s) or ask a platform admin");
-  }
-  if (!verify_password(user->password_hash, password)) {
-    auto updated = accounts_.record_failed_login(
-        user->id, options_.lockout_threshold,
-        std::chrono::duration_cast<std::chrono::milliseconds>(options_.lockout).count());
-    if (updated.ok() && updated->locked_until_ms > now) {
-      return Status::resource_exhausted(
-          "account '" + username + "' is now locked after " +
-          std::to_string(updated->failed_logins) + " failed logins; try again in " +
-          std::to_string(options_.lockout.count() / 60) + " minute(s) or ask a platform admin");
-    }
+  const std::string user_key = "u\n" + username + "\n" + source, source_key = "s\n" + source;
+  // The same checks, in the same order, whether or not the user exists.
+  JZ_RETURN_IF_ERROR(throttled(source_key, now, "from this address"));
+  JZ_RETURN_IF_ERROR(throttled(user_key, now, "for this user from this address"));
+  auto user = accounts_.user_by_name(username);
+  if (!user.ok() && user.status().code() != Code::kNotFound) return user.status();
+  const bool known = user.ok();
+  if (!verify_password(known ? user->password_hash : dummy_hash_, password) || !known) {
+    fail(user_key, options_.lockout_threshold, now);
+    fail(source_key, options_.lockout_threshold * kSourceFactor, now);
     return bad_credentials();
   }
   if (user->state != "active") {
     return Status::permission_denied("account '" + username + "' is disabled");
   }
-  if (user->failed_logins != 0) JZ_RETURN_IF_ERROR(accounts_.reset_failed_logins(user->id));
+  {
+    std::lock_guard lock(throttle_mu_);
+    failures_.erase(user_key);
+  }
   LoginResult out;
   out.expires_at_ms =
       now + std::chrono::duration_cast<std::chrono::milliseconds>(options_.session_ttl).count();

@@ -1,8 +1,13 @@
 // Logins and bearer-token authentication.
 //
-// login() checks a username and password, counts failures and locks the account for
-// `lockout` after `lockout_threshold` failures in a row; an unknown user and a wrong
-// password get the same answer (and take the same time). authenticate() turns a
+// login() checks a username and password. Failures are counted per claimed username and
+// source address, never per account alone, so nobody can lock someone else out: after
+// `lockout_threshold` failures in a row for one name from one address, that pair waits
+// 1 s, then 2, 4, ... up to `lockout` before each further try; an address that fails
+// for many names (5 x the threshold) waits the same way for all. Unknown and known users
+// get the same answers, including the throttle (no user-existence oracle), and take the
+// same time. The counts live in this process (a restart clears them); platform admins
+// clear a user's with unlock(). authenticate() turns a
 // bearer secret into a Principal, trusting a resolved token for `token_cache` (a
 // per-request store lookup halved the throughput of authenticated routes).
 // Thread-safe.
@@ -50,7 +55,11 @@ class Authenticator {
  public:
   Authenticator(Accounts& accounts, Clock& clock, AuthOptions options);
 
-  Result<LoginResult> login(const std::string& username, const std::string& password);
+  // `source`: the client's address ("" in tests and tools).
+  Result<LoginResult> login(const std::string& username, const std::string& password,
+                            const std::string& source = "");
+  // Forgets the failed logins counted for this username, from every address.
+  void unlock(const std::string& username);
   Result<Principal> authenticate(const std::string& bearer_secret);
   // Revokes the token the principal authenticated with.
   Status logout(const Principal& principal);
@@ -64,6 +73,17 @@ class Authenticator {
   Clock& clock_;
   AuthOptions options_;
   std::string dummy_hash_;  // verified against when the user does not exist
+
+  struct Failures {
+    int count = 0;
+    int64_t last_ms = 0;
+    int64_t next_allowed_ms = 0;
+  };
+  // An error when `key` must wait; counts a failure with fail().
+  Status throttled(const std::string& key, int64_t now, const std::string& who);
+  void fail(const std::string& key, int threshold, int64_t now);
+  std::mutex throttle_mu_;
+  std::unordered_map<std::string, Failures> failures_;  // "u\n<name>\n<source>", "s\n<source>"
 
   struct Cached {
     Principal principal;

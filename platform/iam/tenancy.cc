@@ -295,19 +295,56 @@ Status Authorizer::check(const Principal& p, std::string_view resource, std::str
   }
   if (p.is_platform_admin()) return {};
   if (workspace_id.empty()) return denied();
+  JZ_ASSIGN_OR_RETURN(auto perms, held(p, workspace_id, project));
+  if (grants(perms, resource, verb)) return {};
+  return denied();
+}
+
+Result<std::vector<std::string>> Authorizer::held(const Principal& p,
+                                                  const std::string& workspace_id,
+                                                  const Project* project) {
+  std::vector<std::string> out;
   JZ_ASSIGN_OR_RETURN(std::string ws_role, tenancy_.role_of("workspace", workspace_id, p.user_id));
   if (!ws_role.empty()) {
     JZ_ASSIGN_OR_RETURN(Role r, tenancy_.role(ws_role));
-    if (grants(r.permissions, resource, verb)) return {};
+    out = std::move(r.permissions);
   }
   if (project) {
     JZ_ASSIGN_OR_RETURN(std::string pr_role, tenancy_.role_of("project", project->id, p.user_id));
     if (!pr_role.empty()) {
       JZ_ASSIGN_OR_RETURN(Role r, tenancy_.role(pr_role));
-      if (grants(r.permissions, resource, verb)) return {};
+      out.insert(out.end(), r.permissions.begin(), r.permissions.end());
     }
   }
-  return denied();
+  return out;
+}
+
+Status Authorizer::check_grant(const Principal& p, const Role& role,
+                               const std::string& workspace_id, const Project* project) {
+  if (!p.project_scope.empty() && (!project || project->name != p.project_scope)) {
+    return Status::permission_denied("this token is scoped to project '" + p.project_scope +
+                                     "' and may not act elsewhere");
+  }
+  if (p.is_platform_admin()) return {};
+  std::vector<std::string> mine;
+  if (!workspace_id.empty()) {
+    JZ_ASSIGN_OR_RETURN(mine, held(p, workspace_id, project));
+  }
+  std::string missing;
+  for (const auto& perm : role.permissions) {
+    const auto colon = perm.find(':');
+    if (colon == std::string::npos) continue;
+    // A wildcard in the role is held only by the same wildcard: grants("*") checks that.
+    if (!grants(mine, perm.substr(0, colon), perm.substr(colon + 1))) {
+      missing += (missing.empty() ? "" : ", ") + perm;
+    }
+  }
+  if (missing.empty()) return {};
+  return Status::permission_denied(
+      "user '" + p.username + "' may not grant or revoke role '" + role.name +
+      "': it holds permissions you do not hold here (" + missing +
+      "); one grants only roles whose permissions one holds: ask a " +
+      (role.scope == "project" ? "workspace-admin" : "platform-admin"));
 }
 
 }  // namespace jz::iam

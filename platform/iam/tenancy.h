@@ -95,7 +95,18 @@ class Authorizer {
   Status check(const Principal& p, std::string_view resource, std::string_view verb,
                const std::string& workspace_id, const Project* project = nullptr);
 
+  // OK when the principal may give `role` to someone in this workspace/project (or take
+  // it away): one grants only roles whose every permission one holds there (the rule of
+  // Kubernetes RBAC's escalation check), so a project-admin cannot make anyone, themselves
+  // included, a data-owner (dataset_data:get); a workspace-admin can. permission_denied
+  // names the first permission the caller lacks.
+  Status check_grant(const Principal& p, const Role& role, const std::string& workspace_id,
+                     const Project* project = nullptr);
+
  private:
+  // The permissions the principal holds here: its workspace role's and its project role's.
+  Result<std::vector<std::string>> held(const Principal& p, const std::string& workspace_id,
+                                        const Project* project);
   Tenancy& tenancy_;
 };
 

@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include <filesystem>
 
 #include "core/files.h"
@@ -39,42 +42,28 @@ constexpr const char* kColumns =
 
 }  // namespace
 
-Result<Dataset> Datasets::create(const std::string& project_id, const std::string& name,
-                                 const std::string& path, const std::string& security_level,
-                                 const std::string& created_by, bool platform_admin) {
+Result<Dataset> Datasets::create(const std::string& project_id, const std::string& workspace_id,
+                                 const std::string& name, const std::string& path,
+                                 const std::string& security_level, const std::string& created_by,
+                                 bool platform_admin) {
   JZ_RETURN_IF_ERROR(iam::validate_resource_name("name", name));
   if (security_rank(security_level) < 0) {
     return Status::invalid_argument("field 'security_level' must be open, internal or secret");
   }
-  if (path.empty() || path[0] != '/') {
-    return Status::invalid_argument("field 'path' must be an absolute folder on the server");
-  }
-  std::error_code ec;
-  const fs::path real = fs::canonical(path, ec);
-  if (ec || !fs::is_directory(real, ec)) {
-    return Status::invalid_argument("field 'path': '" + path + "' is not a folder on the server");
-  }
-  if (!policy_.data_dir.empty()) {
-    const fs::path data = fs::weakly_canonical(policy_.data_dir, ec);
-    if (is_under(real, data) || is_under(data, real)) {
-      return Status::permission_denied(
-          "field 'path': '" + path +
-          "' holds or is inside the platform's data folder, which is never a dataset");
-    }
-  }
+  JZ_ASSIGN_OR_RETURN(fs::path real, real_folder(path));
   if (!platform_admin) {
+    JZ_ASSIGN_OR_RETURN(auto mine, roots(workspace_id));
     bool allowed = false;
-    for (const auto& root : policy_.roots) {
-      const fs::path r = fs::weakly_canonical(root, ec);
-      if (!ec && is_under(real, r)) allowed = true;
-    }
+    for (const auto& root : mine) allowed = allowed || is_under(real, root.path);
     if (!allowed) {
       std::string list;
-      for (const auto& r : policy_.roots) list += (list.empty() ? "" : ", ") + r;
+      for (const auto& r : mine) list += (list.empty() ? "" : ", ") + r.path;
       return Status::permission_denied(
-          "field 'path': '" + path + "' is not under a dataset root (" +
-          (list.empty() ? "none configured: an operator sets datasets.roots" : list) +
-          "); ask a platform admin to register it or to add a root");
+          "field 'path': '" + path + "' is not under a dataset root of this workspace (" +
+          (list.empty() ? "none assigned: a platform admin assigns roots with POST "
+                          "/api/v1/workspaces/{workspace}/dataset-roots"
+                        : list) +
+          "); ask a platform admin to register it or to assign a root");
     }
   }
   // The sandbox user reads it: others must read the folder and pass every one above.
@@ -99,16 +88,105 @@ Result<Dataset> Datasets::create(const std::string& project_id, const std::strin
   return d;
 }
 
+Result<std::filesystem::path> Datasets::real_folder(const std::string& path) const {
+  if (path.empty() || path[0] != '/') {
+    return Status::invalid_argument("field 'path' must be an absolute folder on the server");
+  }
+  std::error_code ec;
+  const fs::path real = fs::canonical(path, ec);
+  if (ec || !fs::is_directory(real, ec)) {
+    return Status::invalid_argument("field 'path': '" + path + "' is not a folder on the server");
+  }
+  if (!policy_.data_dir.empty()) {
+    const fs::path data = fs::weakly_canonical(policy_.data_dir, ec);
+    if (is_under(real, data) || is_under(data, real)) {
+      return Status::permission_denied(
+          "field 'path': '" + path +
+          "' holds or is inside the platform's data folder, which is never a dataset");
+    }
+  }
+  return real;
+}
+
 Status Datasets::insert(const Dataset& d) {
   return db_.transact([&](store::Conn& c) -> Status {
-    auto r = c.exec(
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        c.query("SELECT project_id, name, path, security_level FROM datasets"));
+    for (const auto& r : rows) {
+      const fs::path other = r.text(2);
+      if (!is_under(d.path, other) && !is_under(other, d.path)) continue;
+      const std::string where = is_under(d.path, other) ? "inside" : "above";
+      if (r.text(0) != d.project_id) {
+        // Named neither the project nor the dataset: they may be another tenant's.
+        return Status::permission_denied("field 'path': '" + d.path + "' is " + where +
+                                         " a dataset of another project, and data belongs to "
+                                         "one project");
+      }
+      if (security_rank(d.security_level) < security_rank(r.text(3))) {
+        return Status::permission_denied(
+            "field 'security_level': '" + d.path + "' is " + where + " dataset '" + r.text(1) +
+            "', which is " + r.text(3) + "; the same data is never registered at a lower level");
+      }
+    }
+    auto w = c.exec(
         std::string("INSERT INTO datasets (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)",
         {d.id, d.project_id, d.name, d.path, d.security_level, d.created_by, d.created_at_ms});
-    if (!r.ok() && r.status().code() == Code::kAlreadyExists) {
+    if (!w.ok() && w.status().code() == Code::kAlreadyExists) {
       return Status::already_exists("dataset '" + d.name + "' already exists in this project");
     }
-    return r.status();
+    return w.status();
   });
+}
+
+Result<DatasetRoot> Datasets::add_root(const std::string& workspace_id, const std::string& path,
+                                       const std::string& created_by) {
+  JZ_ASSIGN_OR_RETURN(fs::path real, real_folder(path));
+  DatasetRoot root{real.string(), workspace_id, created_by, clock_.now_unix_ms()};
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT path, workspace_id FROM dataset_roots"));
+    for (const auto& r : rows) {
+      const fs::path other = r.text(0);
+      if (!is_under(real, other) && !is_under(other, real)) continue;
+      if (r.text(1) == workspace_id && other == real) {
+        return Status::already_exists("'" + root.path + "' is already a root of this workspace");
+      }
+      return Status::failed_precondition(
+          "field 'path': '" + root.path + "' overlaps the root '" + other.string() +
+          (r.text(1) == workspace_id
+               ? "' of this workspace"
+               : "' of another workspace; a folder belongs to one workspace"));
+    }
+    return c
+        .exec("INSERT INTO dataset_roots (path, workspace_id, created_by, created_at_ms) VALUES "
+              "(?, ?, ?, ?)",
+              {root.path, root.workspace_id, root.created_by, root.created_at_ms})
+        .status();
+  }));
+  return root;
+}
+
+Result<std::vector<DatasetRoot>> Datasets::roots(const std::string& workspace_id) {
+  std::vector<DatasetRoot> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT path, workspace_id, created_by, created_at_ms "
+                                           "FROM dataset_roots WHERE workspace_id = ? ORDER BY "
+                                           "path",
+                                           {workspace_id}));
+    for (const auto& r : rows) out.push_back({r.text(0), r.text(1), r.text(2), r.integer(3)});
+    return {};
+  }));
+  return out;
+}
+
+Status Datasets::remove_root(const std::string& workspace_id, const std::string& path) {
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(n, c.exec("DELETE FROM dataset_roots WHERE workspace_id = ? AND path = ?",
+                                  {workspace_id, path}));
+    return {};
+  }));
+  if (n == 0) return Status::not_found("'" + path + "' is not a dataset root of this workspace");
+  return {};
 }
 
 Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
@@ -127,32 +205,70 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
   if (get(project_id, name).ok()) {
     return Status::already_exists("dataset '" + name + "' already exists in this project");
   }
-  const fs::path dest = fs::path(policy_.upload_dir) / project_id / name;
+  // The name is reserved before anything is written: a second upload of the same name
+  // is refused here and never touches the first one's files.
+  const std::string key = project_id + "/" + name;
+  {
+    std::lock_guard lock(uploads_mu_);
+    if (!uploads_.insert(key).second) {
+      return Status::already_exists("dataset '" + name +
+                                    "' is being uploaded right now; wait for that upload");
+    }
+  }
+  struct Release {
+    Datasets* self;
+    std::string key;
+    ~Release() {
+      std::lock_guard lock(self->uploads_mu_);
+      self->uploads_.erase(key);
+    }
+  } release{this, key};
+  const fs::path project_dir = fs::path(policy_.upload_dir) / project_id;
+  const fs::path dest = project_dir / name;
   std::error_code ec;
-  if (fs::exists(dest, ec)) fs::remove_all(dest, ec);  // a refused upload's leftovers
-  fs::create_directories(dest, ec);
-  if (ec) return Status::unavailable("cannot create " + dest.string() + ": " + ec.message());
+  fs::create_directories(project_dir, ec);
+  if (ec) return Status::unavailable("cannot create " + project_dir.string() + ": " + ec.message());
   // Jobs read it as an unprivileged user: folders 0755, files 0644, and 0711 above.
-  for (fs::path p = dest.parent_path(); p != fs::path(policy_.upload_dir).parent_path();
+  for (fs::path p = project_dir; p != fs::path(policy_.upload_dir).parent_path();
        p = p.parent_path()) {
     ::chmod(p.c_str(), 0711);
   }
-  ::chmod(dest.c_str(), 0755);
+  // Unpacked into a private folder, then renamed into place in one step.
+  const fs::path tmp = project_dir / (".upload-" + ids_.next("tmp_"));
+  if (::mkdir(tmp.c_str(), 0700) != 0) {
+    return Status::unavailable("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  }
+  auto discard = [&](Status s) -> Status {
+    fs::remove_all(tmp, ec);
+    return s;
+  };
   sdk::PackageLimits limits;
-  limits.max_entries = 1000000;
-  Status unpacked = sdk::read_package_entries(
-      archive, limits, [&](const std::string& entry, std::string bytes) -> Status {
-        const fs::path file = dest / entry;
-        for (fs::path dir = file.parent_path(); dir != dest; dir = dir.parent_path()) {
-          fs::create_directories(dir, ec);
-          ::chmod(dir.c_str(), 0755);
-        }
-        return write_file(file.string(), bytes, 0644, true, false);
-      });
+  limits.max_entries = policy_.upload_max_entries;
+  limits.max_entry_bytes = limits.max_total_bytes = policy_.upload_max_bytes;
+  if (policy_.upload_max_ratio > 0) {
+    // A small archive that expands enormously is a bomb, not a dataset.
+    limits.max_total_bytes =
+        std::min<uint64_t>(limits.max_total_bytes,
+                           std::max<uint64_t>(archive.size(), 1 << 20) * policy_.upload_max_ratio);
+  }
+  Status unpacked = sdk::unpack_entries(archive, tmp.string(), limits);
   if (!unpacked.ok()) {
-    fs::remove_all(dest, ec);
-    return Status::invalid_argument("the archive was refused, nothing was kept: " +
-                                    unpacked.message());
+    std::string why = unpacked.message();
+    if (why.find("add up to more than") != std::string::npos && policy_.upload_max_ratio > 0) {
+      why += " (at most " + std::to_string(policy_.upload_max_ratio) +
+             " times the archive's size, datasets.upload_max_ratio, and " +
+             std::to_string(policy_.upload_max_bytes) + " bytes, datasets.upload_max_bytes)";
+    }
+    return discard(
+        Status::invalid_argument("the archive was refused, nothing was kept: " + why));
+  }
+  ::chmod(tmp.c_str(), 0755);
+  // A folder left by an upload that never finished (the server stopped): no dataset
+  // points at it, and no upload of this name runs now.
+  fs::remove_all(dest, ec);
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    return discard(Status::unavailable("cannot move the upload into place: " +
+                                       std::string(std::strerror(errno))));
   }
   Dataset d{ids_.next("ds_"), project_id,          name, dest.string(), security_level,
             created_by,       clock_.now_unix_ms()};
@@ -215,7 +331,8 @@ Result<std::vector<DatasetFile>> Datasets::files(const Dataset& d, size_t limit)
     const auto st = it->symlink_status(ec);
     if (ec || fs::is_directory(st)) continue;
     DatasetFile f;
-    f.path = fs::relative(it->path(), d.path, ec).string();
+    // Lexically: fs::relative() resolves symlinks, which named a link by its target.
+    f.path = it->path().lexically_relative(d.path).string();
     f.size = fs::is_regular_file(st) ? static_cast<int64_t>(it->file_size(ec)) : 0;
     out.push_back(f);
   }

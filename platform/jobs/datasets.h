@@ -2,15 +2,22 @@
 // registered by a data owner of a project, with a security level. Jobs of the project
 // mount it read-only; only data owners list or download its files.
 //
-// Registration rules: the path must be absolute, an existing folder, and (after
-// resolving symlinks) lie under one of the roots an operator configured; platform
-// admins may register any folder, except inside the platform's own data folder. The
-// sandbox user must be able to read it (others may read it and pass through every
-// folder above it), or jobs would fail later with a less clear error.
+// Registration rules: the path must be absolute and an existing folder. Data owners
+// register only under a root that a platform admin assigned to their project's workspace
+// (after resolving symlinks); platform admins may register any folder, except inside (or
+// above) the platform's own data folder. For everyone: a folder inside or above a dataset
+// of another project is refused (no project takes over another's data), and inside the
+// same project a folder that overlaps a registered dataset may not get a lower level (the
+// data keeps its strictest level). The sandbox user must be able to read it (others may
+// read it and pass through every folder above it), or jobs would fail later with a less
+// clear error.
 //
 // Thread-safe.
 #pragma once
 
+#include <filesystem>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,9 +36,19 @@ struct Dataset {
 int security_rank(const std::string& level);
 
 struct DatasetPolicy {
-  std::vector<std::string> roots;  // folders data owners may register from
-  std::string data_dir;            // the platform's own folder: never a registered dataset
-  std::string upload_dir;          // where uploaded archives are unpacked (the platform's)
+  std::string data_dir;    // the platform's own folder: never a registered dataset
+  std::string upload_dir;  // where uploaded archives are unpacked (the platform's)
+  // Bounds on what one uploaded archive may unpack to: bytes in all (also per file),
+  // files, and bytes per byte of the archive (0: no ratio bound).
+  uint64_t upload_max_bytes = uint64_t{16} << 30;
+  size_t upload_max_entries = 1000000;
+  uint64_t upload_max_ratio = 200;
+};
+
+// A folder under which a workspace's data owners may register datasets.
+struct DatasetRoot {
+  std::string path, workspace_id, created_by;
+  int64_t created_at_ms = 0;
 };
 
 struct DatasetFile {
@@ -44,13 +61,25 @@ class Datasets {
   Datasets(store::Database& db, Clock& clock, IdGenerator& ids, DatasetPolicy policy)
       : db_(db), clock_(clock), ids_(ids), policy_(std::move(policy)) {}
 
-  Result<Dataset> create(const std::string& project_id, const std::string& name,
-                         const std::string& path, const std::string& security_level,
-                         const std::string& created_by, bool platform_admin);
+  Result<Dataset> create(const std::string& project_id, const std::string& workspace_id,
+                         const std::string& name, const std::string& path,
+                         const std::string& security_level, const std::string& created_by,
+                         bool platform_admin);
+
+  // Roots are assigned by platform admins (the API checks who calls). A root is an
+  // existing absolute folder (symlinks resolved), neither inside nor above the data folder
+  // nor another workspace's root.
+  Result<DatasetRoot> add_root(const std::string& workspace_id, const std::string& path,
+                               const std::string& created_by);
+  Result<std::vector<DatasetRoot>> roots(const std::string& workspace_id);
+  // Datasets already registered under it stay registered.
+  Status remove_root(const std::string& workspace_id, const std::string& path);
   // A dataset from an uploaded tar or tar.gz archive, unpacked into
   // upload_dir/<project id>/<name> with the package rules (sdk/package.h: relative names
-  // only, no "..", no links of any kind, no devices, bounded sizes and counts); on any
-  // refusal nothing is kept.
+  // only, no "..", no links of any kind, no devices) and the policy's bounds, streamed to
+  // disk (bounded memory). The name is reserved first (a second upload of it gets
+  // already_exists and touches nothing), the files go to a private folder that is renamed
+  // into place at the end; on any refusal nothing is kept.
   Result<Dataset> create_from_archive(const std::string& project_id, const std::string& name,
                                       std::string_view archive, const std::string& security_level,
                                       const std::string& created_by);
@@ -71,8 +100,14 @@ class Datasets {
   store::Database& db_;
   Clock& clock_;
   IdGenerator& ids_;
+  // Stores `d` when it overlaps no dataset of another project and lowers the level of
+  // none of its own project's, in one transaction with those checks.
   Status insert(const Dataset& d);
+  // The folder `path` names, symlinks resolved, when it may hold datasets at all.
+  Result<std::filesystem::path> real_folder(const std::string& path) const;
   DatasetPolicy policy_;
+  std::mutex uploads_mu_;
+  std::set<std::string> uploads_;  // "<project id>/<name>" of uploads in progress
 };
 
 }  // namespace jz::jobs

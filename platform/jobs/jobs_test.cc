@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <set>
 
 #include "core/clock.h"
 #include "core/files.h"
@@ -25,12 +26,19 @@ class JobsTest : public ::testing::TestWithParam<store::Dialect> {
     ASSERT_TRUE(db.ok()) << db.status().to_string();
     db_ = std::move(db).value();
     tenancy_ = std::make_unique<iam::Tenancy>(*db_, clock_, ids_);
-    ASSERT_TRUE(tenancy_->create_workspace("lab", "").ok());
+    for (const char* w : {"lab", "rival"}) {
+      auto made = tenancy_->create_workspace(w, "");
+      ASSERT_TRUE(made.ok());
+      workspace_[w] = made->id;
+    }
     for (const char* p : {"vision", "other"}) {
       auto made = tenancy_->create_project("lab", p, "", "");
       ASSERT_TRUE(made.ok());
       project_[p] = made->id;
     }
+    auto theirs = tenancy_->create_project("rival", "theirs", "", "");
+    ASSERT_TRUE(theirs.ok());
+    project_["theirs"] = theirs->id;
     events_ = std::make_unique<iam::EventLog>(*db_, clock_, ids_);
     store_ = std::make_unique<JobStore>(*db_, clock_, ids_, *events_);
   }
@@ -49,7 +57,7 @@ class JobsTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<iam::Tenancy> tenancy_;
   std::unique_ptr<iam::EventLog> events_;
   std::unique_ptr<JobStore> store_;
-  std::map<std::string, std::string> project_;
+  std::map<std::string, std::string> project_, workspace_;
 };
 
 TEST_P(JobsTest, StateChangesAreRecordedWithTheirHistoryAndEvents) {
@@ -193,12 +201,13 @@ TEST_P(JobsTest, DatasetsAreRegisteredOnlyFromAllowedReadableFolders) {
   ASSERT_TRUE(write_file(dir_.str() + "/outside/secret.txt", "not yours").ok());
   fs::create_symlink(dir_.str() + "/outside", root + "/escape");
   fs::create_symlink(dir_.str() + "/outside/secret.txt", inside + "/link.txt");
-  Datasets ds(*db_, clock_, ids_, {{root}, dir_.str() + "/platform"});
+  Datasets ds(*db_, clock_, ids_, {dir_.str() + "/platform"});
   fs::create_directories(dir_.str() + "/platform");
+  ASSERT_TRUE(ds.add_root(workspace_["lab"], root, "admin").ok());
   const std::string p = project_["vision"];
   auto code = [&](const std::string& name, const std::string& path, const std::string& level,
                   bool admin = false) {
-    return ds.create(p, name, path, level, "olga", admin).status().code();
+    return ds.create(p, workspace_["lab"], name, path, level, "olga", admin).status().code();
   };
   EXPECT_EQ(code("coco", "data/coco", "open"), Code::kInvalidArgument) << "relative";
   EXPECT_EQ(code("coco", root + "/missing", "open"), Code::kInvalidArgument);
@@ -214,13 +223,17 @@ TEST_P(JobsTest, DatasetsAreRegisteredOnlyFromAllowedReadableFolders) {
   fs::permissions(inside, fs::perms(0700));
   EXPECT_EQ(code("coco", inside, "secret"), Code::kFailedPrecondition) << "unreadable by jobs";
   fs::permissions(inside, fs::perms(0755));
-  auto d = ds.create(p, "coco", inside, "secret", "olga", false);
+  auto d = ds.create(p, workspace_["lab"], "coco", inside, "secret", "olga", false);
   ASSERT_TRUE(d.ok()) << d.status().to_string();
   EXPECT_EQ(code("coco", inside, "secret"), Code::kAlreadyExists);
   EXPECT_TRUE(ds.get(project_["other"], "coco").status().code() == Code::kNotFound);
   auto files = ds.files(*d);
   ASSERT_TRUE(files.ok());
-  EXPECT_EQ(files->size(), 2u);
+  ASSERT_EQ(files->size(), 2u);
+  // Issue 17, item 14: a symlink was listed by its target's path, not its own name.
+  std::set<std::string> names;
+  for (const auto& f : *files) names.insert(f.path);
+  EXPECT_EQ(names, (std::set<std::string>{"images/1.jpg", "link.txt"}));
   EXPECT_TRUE(ds.file_path(*d, "images/1.jpg").ok());
   EXPECT_EQ(ds.file_path(*d, "../escape/secret.txt").status().code(), Code::kNotFound);
   EXPECT_EQ(ds.file_path(*d, "link.txt").status().code(), Code::kNotFound)
@@ -228,6 +241,71 @@ TEST_P(JobsTest, DatasetsAreRegisteredOnlyFromAllowedReadableFolders) {
   EXPECT_EQ(ds.file_path(*d, "images").status().code(), Code::kNotFound);
   ASSERT_TRUE(ds.remove(p, "coco").ok());
   EXPECT_EQ(ds.remove(p, "coco").code(), Code::kNotFound);
+}
+
+// Issue 17, item 2: roots were shared by every tenant and registration checked neither
+// ownership nor existing registrations, so another tenant's data owner registered a
+// secret folder (or the whole root) as open and read it.
+TEST_P(JobsTest, DatasetRootsBelongToOneWorkspaceAndDataToOneProject) {
+  const std::string shared = dir_.str() + "/shared", root = shared + "/data",
+                    rival_root = dir_.str() + "/rival";
+  for (const auto& d : {root + "/secret/x", root + "/open", rival_root}) fs::create_directories(d);
+  for (const auto& d :
+       {shared, root, root + "/secret", root + "/secret/x", root + "/open", rival_root}) {
+    fs::permissions(d, fs::perms(0755));
+  }
+  fs::create_symlink(root + "/secret", rival_root + "/link");
+  Datasets ds(*db_, clock_, ids_, {dir_.str() + "/platform"});
+  const std::string lab = workspace_["lab"], rival = workspace_["rival"];
+  ASSERT_TRUE(ds.add_root(lab, root, "admin").ok());
+  EXPECT_EQ(ds.add_root(rival, root + "/secret", "admin").status().code(),
+            Code::kFailedPrecondition)
+      << "a folder inside another workspace's root";
+  EXPECT_EQ(ds.add_root(rival, shared, "admin").status().code(), Code::kFailedPrecondition)
+      << "a folder above another workspace's root";
+  EXPECT_EQ(ds.add_root(lab, root, "admin").status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(ds.add_root(rival, rival_root + "/link", "admin").status().code(),
+            Code::kFailedPrecondition)
+      << "judged by where the symlink leads";
+  ASSERT_TRUE(ds.add_root(rival, rival_root, "admin").ok());
+  auto secret = ds.create(project_["vision"], lab, "vault", root + "/secret", "secret", "olga",
+                          false);
+  ASSERT_TRUE(secret.ok()) << secret.status().to_string();
+  auto create = [&](const std::string& project, const std::string& ws, const std::string& path,
+                    const std::string& level, bool admin = false) {
+    static int n = 0;
+    return ds.create(project_[project], ws, "d" + std::to_string(++n), path, level, "mallory",
+                     admin)
+        .status();
+  };
+  // Another tenant's data owner: not under their workspace's roots.
+  Status s = create("theirs", rival, root + "/secret", "open");
+  EXPECT_EQ(s.code(), Code::kPermissionDenied) << s.to_string();
+  EXPECT_EQ(create("theirs", rival, rival_root + "/link", "open").code(), Code::kPermissionDenied)
+      << "a symlink inside one's own root to another's data";
+  // Another project of the same workspace: never inside or above a registered dataset.
+  EXPECT_EQ(create("other", lab, root + "/secret/x", "open").code(), Code::kPermissionDenied);
+  s = create("other", lab, root, "secret");
+  EXPECT_EQ(s.code(), Code::kPermissionDenied) << s.to_string();
+  EXPECT_EQ(s.message().find("vault"), std::string::npos) << "names nothing of the other project";
+  // Not even a platform admin registers one project's data in another.
+  EXPECT_EQ(create("theirs", rival, root + "/secret", "secret", true).code(),
+            Code::kPermissionDenied);
+  // The same project: the same data never gets a lower level by registering it again.
+  EXPECT_EQ(create("vision", lab, root + "/secret", "open").code(), Code::kPermissionDenied);
+  EXPECT_EQ(create("vision", lab, root + "/secret/x", "internal").code(), Code::kPermissionDenied);
+  EXPECT_EQ(create("vision", lab, root, "open").code(), Code::kPermissionDenied) << "above it";
+  EXPECT_EQ(create("vision", lab, root + "/secret/x", "secret").code(), Code::kOk);
+  EXPECT_EQ(create("vision", lab, root + "/open", "open").code(), Code::kOk);
+  EXPECT_EQ(ds.get(project_["vision"], "vault")->security_level, "secret");
+  // Roots are listed per workspace and can be taken away; datasets stay.
+  EXPECT_EQ(ds.roots(lab)->size(), 1u);
+  EXPECT_EQ(ds.roots(rival)->at(0).path, fs::canonical(rival_root).string());
+  EXPECT_EQ(ds.remove_root(rival, root).code(), Code::kNotFound);
+  ASSERT_TRUE(ds.remove_root(lab, fs::canonical(root).string()).ok());
+  EXPECT_TRUE(ds.get(project_["vision"], "vault").ok());
+  EXPECT_EQ(create("vision", lab, root + "/open", "open").code(), Code::kPermissionDenied)
+      << "no root any more";
 }
 
 INSTANTIATE_TEST_SUITE_P(Dialects, JobsTest,

@@ -286,10 +286,15 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
       t.reason = "Succeeded";
     } else {
       t.to = "failed";
-      t.reason = st.oom_killed ? "OOMKilled" : "Failed";
+      t.reason = st.oom_killed ? "OOMKilled" : st.pids_limit_hits > 0 ? "PidsLimit" : "Failed";
       t.detail = st.oom_killed
                      ? "killed for using more than its " +
                            std::to_string(job->spec.resources.memory_mib) + " MiB of memory"
+                 : st.pids_limit_hits > 0
+                     ? "failed after " + std::to_string(st.pids_limit_hits) +
+                           " process or thread creation(s) were refused at its limit of " +
+                           std::to_string(options_.max_pids) +
+                           " processes and threads (server setting jobs.max_pids)"
                      : (st.message.empty() ? std::string() : st.message);
     }
   }
@@ -382,6 +387,11 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
                                          j.project);
     }
     strictest = std::max(strictest, security_rank(d->security_level));
+    // An interactive environment is reachable by people while it runs: open data only.
+    if (j.kind == "devenv" && security_rank(d->security_level) > 0) {
+      return Status::permission_denied("dataset '" + name + "' is " + d->security_level +
+                                       "; dev environments mount open datasets only");
+    }
     spec.read_only.push_back({d->path, "/data/" + name});
   }
   JZ_ASSIGN_OR_RETURN(JobSettings settings, jobs_.settings(j.project_id));
@@ -409,6 +419,7 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
   }
   spec.cpu_milli = j.spec.resources.cpu_milli;
   spec.memory_mib = j.spec.resources.memory_mib;
+  spec.max_pids = options_.max_pids;
   const auto& gpus = executor_.machine().gpus;
   for (const auto& w : placement) {
     if (!w.contains("gpus")) continue;

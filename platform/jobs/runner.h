@@ -40,6 +40,7 @@ namespace jz::jobs {
 struct RunnerOptions {
   std::chrono::milliseconds tick{100};
   std::chrono::milliseconds grace{10000};  // SIGTERM to SIGKILL on cancel/preempt/timeout
+  int64_t max_pids = 4096;  // processes and threads of one job at once (0: no limit)
   std::chrono::milliseconds quota_refresh{2000};
   sched::Policy policy = sched::Policy::kBinpack;
   std::string pool = "default";

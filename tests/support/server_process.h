@@ -26,6 +26,7 @@ class ServerProcess {
       const std::string& data_dir, const std::vector<std::string>& extra = {},
       const std::map<std::string, std::string>& env = {});
   int port() const { return port_; }
+  int pid() const { return child_->pid(); }
   const std::string& token() const { return token_; }
   const std::string& log_path() const { return log_path_; }
   std::string log() const;

@@ -1,0 +1,25 @@
+// Text that came from outside (a request path, a job's log line) made safe to print where
+// control characters mean something: a log file read line by line, a terminal.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace jz {
+
+struct EscapeOptions {
+  bool keep_tab = false;      // a tab passes as it is (job logs on a terminal)
+  bool escape_space = false;  // spaces too ("\x20"), for a key=value field
+};
+
+// Replaces every control character with a visible escape, so the text stays on one line
+// and cannot drive a terminal: C0 (\n, \r, \t, \e and the rest) and DEL as \n, \r, \t or
+// \xNN; C1 controls (U+0080..U+009F, the 8-bit CSI and OSC among them) as \u0080..\u009f;
+// bytes that are not valid UTF-8 as \xNN; a backslash as \\ so the escapes cannot be
+// forged. Valid UTF-8 text without controls comes back unchanged.
+std::string escape_controls(std::string_view s, EscapeOptions o = {});
+
+// True when escape_controls would change nothing.
+bool is_printable(std::string_view s, bool keep_tab = false);
+
+}  // namespace jz

@@ -1,0 +1,38 @@
+#include "core/text.h"
+
+#include <gtest/gtest.h>
+
+namespace jz {
+namespace {
+
+TEST(TextTest, ControlsBecomeVisibleEscapes) {
+  EXPECT_EQ(escape_controls("plain text, ünïcödé 中文"), "plain text, ünïcödé 中文");
+  EXPECT_EQ(escape_controls("a\nb\rc\td"), "a\\nb\\rc\\td");
+  EXPECT_EQ(escape_controls("a\tb", {.keep_tab = true}), "a\tb");
+  EXPECT_EQ(escape_controls("\x1b[31mred\x7f"), "\\x1b[31mred\\x7f");
+  EXPECT_EQ(escape_controls(std::string("nul\0x", 5)), "nul\\x00x");
+  EXPECT_EQ(escape_controls("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(escape_controls("\xc2\x9b" "31m"), "\\u009b31m");  // 8-bit CSI in UTF-8
+  EXPECT_EQ(escape_controls("\xc2\xa0"), "\xc2\xa0");          // NBSP is printable
+  EXPECT_EQ(escape_controls("\xff\xc3"), "\\xff\\xc3");         // not UTF-8
+  EXPECT_EQ(escape_controls("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(escape_controls("\xc0\xaf"), "\\xc0\\xaf");         // overlong '/'
+  EXPECT_EQ(escape_controls("a b", {.escape_space = true}), "a\\x20b");
+  EXPECT_TRUE(is_printable("fine"));
+  EXPECT_FALSE(is_printable("no\x1b"));
+}
+
+TEST(TextTest, EveryByteStringComesOutPrintableOnOneLine) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (const auto& s : {all, all + all.substr(0, 130), std::string("\xe4\xb8")}) {
+    const std::string e = escape_controls(s);
+    for (unsigned char c : e) {
+      EXPECT_TRUE(c >= 0x20 && c != 0x7f) << static_cast<int>(c);
+    }
+    EXPECT_EQ(e.find('\n'), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace jz
