@@ -3,11 +3,14 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <thread>
 
 #include "api/route_util.h"
 #include "core/files.h"
+#include "logs/capacity.h"
 #include "logs/store.h"
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/runner.h"
@@ -74,8 +77,47 @@ Json stats_of(const std::string& dir) {
   return j.ok() ? *j : Json(nullptr);
 }
 
+// What a job can say through the lines a policy lets pass (logs/capacity.h), for data
+// owners to see before they rely on it. Measured once per distinct policy (a few hundred
+// milliseconds for the built-in secret whitelist).
+Json leak_budget(const logs::LogPolicy& policy) {
+  if (policy.mode == logs::LogPolicy::Mode::kOpen) {
+    return {{"bounded", false}, {"why", "an open policy passes every line"}};
+  }
+  if (policy.mode == logs::LogPolicy::Mode::kBlacklist) {
+    return {{"bounded", false},
+            {"why", "a blacklist passes any line it does not recognise: only the caps bound it"},
+            {"total_bits", policy.total_bytes > 0 ? Json(8.0 * policy.total_bytes) : Json(nullptr)}};
+  }
+  static std::mutex mu;
+  static std::map<std::string, Json> cache;
+  const std::string key = json::dump(policy.to_json());
+  {
+    std::lock_guard lock(mu);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  Json out;
+  auto c = logs::policy_capacity(policy);
+  if (!c.ok()) {
+    out = {{"bounded", false}, {"why", c.status().message()}};
+  } else {
+    out = {{"bounded", true},
+           {"bits_per_line", c->bits_per_line},
+           {"bits_per_byte", c->bits_per_byte},
+           {"bits_per_s", policy.rate_bytes_per_s > 0 ? Json(c->bits_per_s) : Json(nullptr)},
+           {"total_bits", policy.total_bytes > 0 ? Json(c->total_bits) : Json(nullptr)}};
+  }
+  std::lock_guard lock(mu);
+  if (cache.size() >= 64) cache.clear();
+  cache[key] = out;
+  return out;
+}
+
 Json policy_json(const std::string& level, const jobs::JobStore::StoredLogPolicy& p) {
-  Json j = {{"level", level}, {"policy", p.policy.to_json()}, {"edited", p.edited}};
+  Json j = {{"level", level},
+            {"policy", p.policy.to_json()},
+            {"edited", p.edited},
+            {"leak_budget", leak_budget(p.policy)}};
   if (p.edited) {
     j["updated_by"] = p.updated_by;
     j["updated_at"] = format_rfc3339(Clock::WallTime(std::chrono::milliseconds(p.updated_at_ms)));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/files.h"
+#include "logs/capacity.h"
 #include "logs/capture.h"
 #include "logs/classes.h"
 #include "logs/filter.h"
@@ -1056,6 +1057,78 @@ TEST(LogFilter, AMatchIsFoundWhereverItLiesInTheBlock) {
     }
     EXPECT_EQ(passed, 0) << "of " << lines << " lines, gates " << gates;
   }
+}
+
+// The leak budget counter counts distinct lines exactly on small languages.
+TEST(LeakBudget, CountsTheLinesAWhitelistAllows) {
+  auto bits = [](std::vector<std::string> patterns, size_t max_len, bool icase = false) {
+    std::vector<LogRule> rules;
+    for (auto& p : patterns) rules.push_back({"r", p, false, icase});
+    auto c = whitelist_capacity(rules, max_len);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return c.ok() ? c->bits_per_line : -1.0;
+  };
+  EXPECT_DOUBLE_EQ(bits({"^(a|b)$"}, 100), 1.0);
+  EXPECT_NEAR(bits({"^[0-9]{3}$"}, 100), std::log2(1000.0), 1e-9);
+  EXPECT_NEAR(bits({"^\\d{1,2}$"}, 100), std::log2(110.0), 1e-9);
+  EXPECT_NEAR(bits({"^a+$"}, 10), std::log2(10.0), 1e-9);
+  EXPECT_NEAR(bits({"^(a|a)b?$"}, 10), 1.0, 1e-9) << "lines, not ways to match them";
+  EXPECT_NEAR(bits({"^ab$", "^(ab|cd)$"}, 10), 1.0, 1e-9) << "rules overlap";
+  EXPECT_NEAR(bits({"^ab$"}, 10, true), 2.0, 1e-9) << "ignore_case: ab Ab aB AB";
+  // Unanchored: lines of up to 2 bytes holding an x (no newline inside a line).
+  EXPECT_NEAR(bits({"x"}, 2), std::log2(1.0 + 255 + 255 - 1), 1e-9);
+  // Outside the subset: unknown, said so.
+  auto backref = whitelist_capacity({{"r", "^(a)\\1$", false, false}}, 10);
+  EXPECT_EQ(backref.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(backref.status().message().find("\\1"), std::string::npos);
+  auto c = whitelist_capacity({{"r", "^training (started|finished)$", false, false}}, 512);
+  ASSERT_TRUE(c.ok());
+  EXPECT_DOUBLE_EQ(c->bits_per_line, 1.0);
+  EXPECT_EQ(c->shortest_line, 16u);
+  // Two lines of 17 and 18 bytes with their newlines: 2^-17R + 2^-18R = 1.
+  EXPECT_NEAR(std::exp2(-17 * c->bits_per_byte) + std::exp2(-18 * c->bits_per_byte), 1.0, 1e-9);
+  EXPECT_GT(c->bits_per_byte, 1.0 / 18);
+  EXPECT_LT(c->bits_per_byte, 1.0 / 17);
+}
+
+// Issue 17, item 10: the built-in secret whitelist let field names of any length carry
+// data (hex written in the letters a-p: 48 bytes of a file a line). Its names now come
+// from a vocabulary and its numbers have bounded digits; the budget below is the one
+// docs/SECURITY.md states.
+TEST(LeakBudget, TheBuiltInSecretWhitelistCarriesAtMostItsStatedBudget) {
+  const LogPolicy secret = default_policy("secret");
+  auto c = policy_capacity(secret);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::cout << "built-in secret whitelist: " << c->bits_per_line << " bits a line (lines up to "
+            << c->longest_line << " bytes), at most " << c->bits_per_byte
+            << " bits a byte of log, " << c->bits_per_s << " bits/s at the rate cap, "
+            << c->total_bits << " bits in all\n";
+  // The budget stated in docs/SECURITY.md (rounded up there).
+  EXPECT_LE(c->bits_per_line, 620.0);
+  EXPECT_LE(c->bits_per_byte, 3.1);
+  EXPECT_LE(c->bits_per_s, 12800.0);
+  EXPECT_LE(c->total_bits, 13.1e6);
+  // The old rule, measured the same way: names of any length were the channel.
+  LogPolicy old = secret;
+  old.rules[0].pattern =
+      R"(^(epoch|step|iter|iteration|batch)[ =:]*\d+(/\d+)?([ ,|]+[a-z_]+[ =:]+-?\d+(\.\d+)?(e[-+]?\d+)?%?){0,8}$)";
+  auto before = policy_capacity(old);
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  std::cout << "the rule before issue 17: " << before->bits_per_line << " bits a line, "
+            << before->bits_per_byte << " bits a byte\n";
+  EXPECT_GT(before->bits_per_line, 2 * c->bits_per_line);
+  // Field names from outside the vocabulary no longer pass.
+  auto f = LogFilter::compile(secret);
+  ASSERT_TRUE(f.ok());
+  std::vector<std::string> passed;
+  (*f)->process_text(
+      "epoch 3 loss 0.25 acc 0.91 lr 0.001\n"
+      "step=120/5000, loss: 1.5e-3, top1 97.5%\n"
+      "epoch 1 abcdefghijklmnop 1 ponmlkjihgfedcba 2\n"
+      "epoch 1 loss 0.12345678901234567890\n",
+      [&](std::string_view l) { passed.emplace_back(l); });
+  EXPECT_EQ(passed, (std::vector<std::string>{"epoch 3 loss 0.25 acc 0.91 lr 0.001",
+                                              "step=120/5000, loss: 1.5e-3, top1 97.5%"}));
 }
 
 }  // namespace

@@ -198,6 +198,14 @@ Result<LogPolicy> parse_policy(const Json& body, bool check_patterns) {
   return p;
 }
 
+namespace {
+// The metric names the built-in secret whitelist lets through.
+constexpr const char* kMetricNames =
+    "epoch|step|iter|batch|loss|acc|accuracy|lr|top1|top5|map|map50|map75|precision|recall|f1|"
+    "iou|miou|auc|time|eta|fps|speed|grad_norm|val_loss|val_acc|train_loss|train_acc|wer|cer|"
+    "bleu|psnr|ssim|dice|mae|mse|rmse";
+}  // namespace
+
 LogPolicy default_policy(const std::string& level) {
   LogPolicy p;
   if (level == "internal") {
@@ -210,12 +218,18 @@ LogPolicy default_policy(const std::string& level) {
     p.detectors.enabled = true;
     p.detectors.long_line = 512;
     p.max_line_bytes = 4096;
-    p.total_bytes = int64_t{16} << 20;
-    p.rate_bytes_per_s = 256 << 10;
-    // Progress lines with at most eight named numbers, and a job's lifecycle.
+    // Progress lines are short and few: 4 KiB/s is a hundred a second. The caps are
+    // what bound the numbers' channel (docs/SECURITY.md, leak budgets).
+    p.total_bytes = int64_t{4} << 20;
+    p.rate_bytes_per_s = 4 << 10;
+    // Progress lines with at most eight named numbers, and a job's lifecycle. Names come
+    // from a vocabulary and numbers have bounded digits, separators are fixed: what a line
+    // can carry is the choice among these lines, counted in docs/SECURITY.md (the leak
+    // budget; logs/capacity.h). Free names ([a-z_]+) carried 48 bytes of a file a line.
     p.rules = {
         {"progress",
-         R"(^(epoch|step|iter|iteration|batch)[ =:]*\d+(/\d+)?([ ,|]+[a-z_]+[ =:]+-?\d+(\.\d+)?(e[-+]?\d+)?%?){0,8}$)",
+         std::string(R"(^(epoch|step|iter|iteration|batch)( |=|: ?)\d{1,7}(/\d{1,7})?)") +
+             R"(((, ?| \| | )()" + kMetricNames + R"()(=|: ?| )-?\d{1,7}(\.\d{1,6})?(e[-+]?\d{1,2})?%?){0,8}$)",
          false, true},
         {"lifecycle", R"(^(training|evaluation|validation|testing) (started|finished|done)\.?$)",
          false, true},

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "core/files.h"
@@ -55,8 +56,9 @@ const char* const kTricks[] = {"plain base64",
                                "raw bytes on stderr",
                                "one very long line",
                                "many short lines",
-                               "one bit per whitelisted line"};
-constexpr int kTrickCount = 13;
+                               "one bit per whitelisted line",
+                               "hex in the letters a-p as metric names"};
+constexpr int kTrickCount = 14;
 
 TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   testing::TempDir data_root;
@@ -110,6 +112,16 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   EXPECT_EQ(status, 403);
   EXPECT_EQ(dev.call("GET", "/api/v1/projects/strict/log-policies/secret")["policy"]["mode"],
             "whitelist");
+  // Each policy states its leak budget: the data owner's whitelist allows 2 + 11,110 lines.
+  Json budget = olga.call("GET", "/api/v1/projects/strict/log-policies/secret")["leak_budget"];
+  EXPECT_TRUE(budget["bounded"].get<bool>()) << budget.dump();
+  EXPECT_NEAR(budget["bits_per_line"].get<double>(), std::log2(11112.0), 1e-6) << budget.dump();
+  Json builtin = olga.call("GET", "/api/v1/projects/builtin/log-policies/secret")["leak_budget"];
+  EXPECT_LT(builtin["bits_per_line"].get<double>(), 620) << builtin.dump();
+  EXPECT_LT(builtin["bits_per_s"].get<double>(), 12800) << builtin.dump();
+  EXPECT_FALSE(
+      olga.call("GET", "/api/v1/projects/blacklist/log-policies/secret")["leak_budget"]["bounded"]
+          .get<bool>());
 
   // Every trick in every project, all queued at once. The job's program: png.py (reads the
   // pixels) and attack.py.
@@ -151,9 +163,13 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   // The acceptance: under the data owner's whitelist, none of the twelve tricks gets a
   // byte out. (13, an attacker who knows the whitelist and signals one bit per allowed
   // line, is the channel every whitelist leaves open; docs/SECURITY.md.)
-  for (int t = 1; t <= 12; ++t) {
+  for (int t = 1; t <= 14; ++t) {
+    if (t == 13) continue;
     EXPECT_EQ(got["strict"][t - 1], 0) << kTricks[t - 1] << " under the whitelist";
   }
+  // Issue 17, item 10: metric names of any length carried the data under the built-in
+  // secret whitelist; names now come from a vocabulary.
+  EXPECT_EQ(got["builtin"][14 - 1], 0) << kTricks[13] << " under the built-in whitelist";
   // What the blacklist stops, and what it cannot (docs/SECURITY.md states the same).
   for (int t : {1, 2, 3, 4, 5, 6, 7, 9, 11}) {
     EXPECT_EQ(got["blacklist"][t - 1], 0) << kTricks[t - 1] << " under the blacklist";
@@ -162,6 +178,7 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   EXPECT_LT(got["blacklist"][10 - 1], 32) << "raw bytes under the blacklist";
   EXPECT_GT(got["blacklist"][8 - 1], 1000) << "metrics-shaped lines are not a blacklist's to stop";
   EXPECT_GT(got["blacklist"][12 - 1], 1000) << "one byte per line is not a blacklist's to stop";
+  EXPECT_GT(got["blacklist"][14 - 1], 1000) << "low-entropy words are not a blacklist's to stop";
 
   // The developer sees what was withheld as counts, never the content; the raw log is for
   // data owners only.

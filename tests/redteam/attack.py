@@ -45,4 +45,9 @@ elif trick == 13:  # adaptive: one bit per line, as a choice between two whiteli
     for v in png[:32]:
         for bit in range(8):
             print("training finished" if (v >> (7 - bit)) & 1 else "training started")
+elif trick == 14:  # data in metric names: hex written in the letters a-p (low entropy)
+    letters = png.hex().translate(str.maketrans("0123456789abcdef", "abcdefghijklmnop"))
+    names = [letters[i:i + 16] for i in range(0, len(letters), 16)]
+    for i in range(0, len(names), 6):
+        print("epoch 1 " + " ".join(f"{n} 1" for n in names[i:i + 6]))
 print("training finished")

@@ -88,6 +88,21 @@ def bits(text):
     return bytes(out)
 
 
+def names(text):
+    # Words of the letters a-p after "epoch N", read back as hex digits.
+    out = bytearray()
+    for line in text.split(b"\n"):
+        if not line.startswith(b"epoch "):
+            continue
+        digits = b"".join(w for w in line.split()[2:] if re.fullmatch(rb"[a-p]{2,}", w))
+        digits = digits.translate(bytes.maketrans(b"abcdefghijklmnop", b"0123456789abcdef"))
+        out += digits
+    try:
+        return bytes.fromhex(out[: len(out) // 2 * 2].decode())
+    except ValueError:
+        return b""
+
+
 per_line_b64 = b"".join(b64(l) for l in lines)
 joined = b"\n".join(l for l in lines if re.fullmatch(rb"[A-Za-z0-9+/=]+", l or b"-"))
 candidates_png = [
@@ -102,6 +117,7 @@ candidates_png = [
     literal(log),
     log,
     bits(log),
+    names(log),
 ]
 best = max(recovered(c, png) for c in candidates_png)
 best = max(best, recovered(numbers(log), flat), recovered(metrics(log), flat))
