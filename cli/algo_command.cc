@@ -48,6 +48,13 @@ void add_trust_flags(CLI::App* c, std::vector<std::string>& trust) {
       ->option_text("KEY.pub");
 }
 
+void add_sandbox_flag(CLI::App* c, bool& no_sandbox) {
+  c->add_flag("--no-sandbox", no_sandbox,
+              "Load the library without the sandbox (it then runs with your rights: your\n"
+              "files, credentials and network). For libraries you built and trust; packages\n"
+              "from others run sandboxed (no network, read-only system, nothing of yours)");
+}
+
 std::string failure_kind(Code c) {
   switch (c) {
     case Code::kUnavailable:
@@ -146,6 +153,7 @@ AlgoCommands::AlgoCommands(CLI::App& app) {
   add_trust_flags(run, trust_);
   run->add_flag("--allow-untrusted", allow_untrusted_,
                 "Run a package whose signer is not trusted (it must still be intact)");
+  add_sandbox_flag(run, no_sandbox_);
   run->callback([this] { action_ = [this] { return this->run_frames(); }; });
 
   auto* check = algo->add_subcommand(
@@ -172,6 +180,7 @@ AlgoCommands::AlgoCommands(CLI::App& app) {
   add_trust_flags(check, trust_);
   check->add_flag("--allow-untrusted", allow_untrusted_,
                   "Check a package whose signer is not trusted");
+  add_sandbox_flag(check, no_sandbox_);
   check->callback([this] { action_ = [this] { return this->check(); }; });
 
   auto* serve = algo->add_subcommand(
@@ -205,6 +214,7 @@ AlgoCommands::AlgoCommands(CLI::App& app) {
   add_trust_flags(serve, trust_);
   serve->add_flag("--allow-untrusted", allow_untrusted_,
                   "Serve a package whose signer is not trusted");
+  add_sandbox_flag(serve, no_sandbox_);
   serve->callback([this] { action_ = [this] { return this->serve(); }; });
 
   auto* lic = app.add_subcommand(
@@ -367,6 +377,7 @@ int AlgoCommands::run_frames() {
   ho.host_binary = self_binary();
   ho.timeout = *timeout;
   ho.memory_limit_mb = memory_mb_;
+  ho.sandbox.enabled = !no_sandbox_;
   auto host = sdk::IsolatedAlgo::start(ho);
   if (!host.ok()) return fail(cmd, host.status());
   (*source)->decode_into((*host)->frame_buffer(), (*host)->frame_buffer_bytes());
@@ -468,6 +479,8 @@ int AlgoCommands::check() {
   co.threads = threads_;
   co.lifecycle_cycles = cycles_;
   co.max_growth_mib = max_growth_;
+  co.sandbox.enabled = !no_sandbox_;
+  co.host_binary = self_binary();
   if (!input_.empty()) {
     sdk::InputOptions io;
     io.input = input_;
@@ -546,6 +559,7 @@ int AlgoCommands::serve() {
   so.host.host_binary = self_binary();
   so.host.timeout = *timeout;
   so.host.memory_limit_mb = memory_mb_;
+  so.host.sandbox.enabled = !no_sandbox_;
   if (algo->manifest) so.manifest_json = algo->manifest->to_json().dump();
   if (algo->licence) so.qps = algo->licence->qps;
 

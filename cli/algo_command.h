@@ -31,6 +31,7 @@ class AlgoCommands {
   std::string package_, out_, key_, input_, args_, config_, output_ = "table";
   std::vector<std::string> trust_;
   bool allow_untrusted_ = false;
+  bool no_sandbox_ = false;
   // algo pack
   std::string dir_;
   // algo run

@@ -12,6 +12,7 @@
 #include "cli/server_config.h"
 #include "core/clock.h"
 #include "core/version.h"
+#include "sdk/conformance.h"
 #include "sdk/host.h"
 
 namespace {
@@ -152,6 +153,14 @@ int main(int argc, char** argv) {
   algo_host->add_option("SHM_BYTES", host_shm_bytes)->required();
   algo_host->add_option("MEMORY_MB", host_mem)->required();
 
+  // The sandboxed side of `jizhan algo check` (sdk/conformance.h); not for people.
+  int check_options_fd = -1, check_results_fd = -1;
+  auto* check_child =
+      app.add_subcommand("algo-check-child", "Run conformance checks for a parent process");
+  check_child->group("");
+  check_child->add_option("OPTIONS_FD", check_options_fd)->required();
+  check_child->add_option("RESULTS_FD", check_results_fd)->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -166,6 +175,7 @@ int main(int argc, char** argv) {
   if (*algo_host) {
     return jz::sdk::run_algo_host(host_lib, host_sock, host_shm, host_shm_bytes, host_mem);
   }
+  if (*check_child) return jz::sdk::run_conformance_child(check_options_fd, check_results_fd);
   if (*server) {
     auto src = sources_from(sf);
     if (!src.ok()) {

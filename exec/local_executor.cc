@@ -13,6 +13,7 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "core/sandbox.h"
 #include "core/subprocess.h"
 #include "exec/cgroup.h"
 #include "exec/executor.h"
@@ -70,21 +71,6 @@ int64_t int_or(const Json& j, const char* key, int64_t fallback) {
   return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
 }
 
-// System folders the sandbox sees read-only: each as on this machine (a folder is bound,
-// a symlink such as /lib -> usr/lib on merged-/usr systems is recreated).
-void add_system(std::vector<std::string>& argv) {
-  for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}) {
-    std::error_code ec;
-    auto st = fs::symlink_status(p, ec);
-    if (ec || !fs::exists(st)) continue;
-    if (fs::is_symlink(st)) {
-      argv.insert(argv.end(), {"--symlink", fs::read_symlink(p, ec).string(), p});
-    } else if (fs::is_directory(st)) {
-      argv.insert(argv.end(), {"--ro-bind", p, p});
-    }
-  }
-}
-
 }  // namespace
 
 LocalExecutor::LocalExecutor(LocalExecutorOptions options) : options_(std::move(options)) {}
@@ -124,7 +110,7 @@ Result<std::unique_ptr<LocalExecutor>> LocalExecutor::create(LocalExecutorOption
   // bubblewrap must run here: a quick sandbox that runs `true`.
   SubprocessOptions probe;
   probe.argv = {options.bwrap, "--unshare-all", "--die-with-parent"};
-  add_system(probe.argv);
+  add_system_binds(probe.argv);
   probe.argv.insert(probe.argv.end(), {"--proc", "/proc", "--dev", "/dev", "true"});
   probe.timeout = std::chrono::seconds(20);
   auto r = run_subprocess(probe);
@@ -159,20 +145,14 @@ std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) con
   std::vector<std::string> a = {options_.bwrap, "--unshare-all", "--die-with-parent",
                                 "--new-session"};
   if (spec.network == Network::kEgress) a.push_back("--share-net");
-  add_system(a);
+  add_system_binds(a);
   a.insert(a.end(),
            {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs",
             "/var", "--bind", dir + "/work", "/job", "--bind", dir + "/output", "/output"});
   for (const auto& m : spec.read_only)
     a.insert(a.end(), {"--ro-bind", m.host_path, m.sandbox_path});
-  if (!spec.gpu_uuids.empty()) {
-    // The GPUs' device files; CUDA_VISIBLE_DEVICES picks the job's own.
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/dev", ec)) {
-      const std::string name = e.path().filename().string();
-      if (name.rfind("nvidia", 0) == 0) a.insert(a.end(), {"--dev-bind", e.path(), e.path()});
-    }
-  }
+  // The GPUs' device files; CUDA_VISIBLE_DEVICES picks the job's own.
+  if (!spec.gpu_uuids.empty()) add_gpu_devices(a);
   a.insert(a.end(), {"--clearenv", "--setenv", "PATH",
                      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--setenv",
                      "HOME", "/job", "--setenv", "TMPDIR", "/tmp", "--setenv", "JIZHAN_JOB_ID",

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,9 +12,12 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
+#include "core/subprocess.h"
 #include "sdk/library.h"
+#include "sdk/sandbox.h"
 #include "sdk/schema.h"
 
 namespace jz::sdk {
@@ -437,39 +441,137 @@ class Checker {
   std::vector<std::string> reference_;
 };
 
+// Runs every check and writes each result as a JSON line to `fd` (the child's side).
+void run_checks(const CheckOptions& o, int fd) {
+  if (!o.package_dir.empty()) {
+    ::setenv("JIZHAN_PACKAGE_DIR", o.package_dir.c_str(), 1);
+    if (::chdir(o.package_dir.c_str()) != 0) ::_exit(3);
+  }
+  Checker c(o, [&](const CheckResult& r) {
+    std::string line =
+        Json{{"name", r.name}, {"passed", r.passed}, {"detail", r.detail}, {"seconds", r.seconds}}
+            .dump() +
+        "\n";
+    for (size_t done = 0; done < line.size();) {
+      ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+      if (n <= 0) ::_exit(4);
+      done += static_cast<size_t>(n);
+    }
+  });
+  c.run();
+}
+
+// The options as the sandboxed child reads them back (run_conformance_child): a JSON
+// header line, then each sample's pixels.
+std::string encode_options(const CheckOptions& o) {
+  Json samples = Json::array();
+  for (const auto& s : o.samples) samples.push_back({s.width, s.height, s.bgr.size()});
+  Json head = {{"library", o.library},         {"package_dir", o.package_dir},
+               {"config_json", o.config_json}, {"manifest", o.manifest},
+               {"repeats", o.repeats},         {"threads", o.threads},
+               {"lifecycle_cycles", o.lifecycle_cycles},
+               {"max_growth_mib", o.max_growth_mib}, {"samples", samples}};
+  std::string out = head.dump() + "\n";
+  for (const auto& s : o.samples) out.append(reinterpret_cast<const char*>(s.bgr.data()), s.bgr.size());
+  return out;
+}
+
 const char* kOrder[] = {"describe", "create",     "bad-config",   "bad-calls", "pixel-formats",
                         "output",   "repeatable", "entry-points", "threads",   "lifecycle"};
 
 }  // namespace
 
+int run_conformance_child(int options_fd, int results_fd) {
+  std::string all;
+  char buf[1 << 16];
+  for (ssize_t n; (n = ::read(options_fd, buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return 2;
+    all.append(buf, static_cast<size_t>(n));
+  }
+  const size_t nl = all.find('\n');
+  Json head = Json::parse(all.substr(0, nl == std::string::npos ? 0 : nl), nullptr, false);
+  if (!head.is_object()) return 2;
+  CheckOptions o;
+  o.library = json::string_or(head, "library");
+  o.package_dir = json::string_or(head, "package_dir");
+  o.config_json = json::string_or(head, "config_json", "{}");
+  o.manifest = head["manifest"];
+  o.repeats = head.value("repeats", 3);
+  o.threads = head.value("threads", 4);
+  o.lifecycle_cycles = head.value("lifecycle_cycles", 50);
+  o.max_growth_mib = head.value("max_growth_mib", 32.0);
+  size_t at = nl + 1;
+  for (const auto& s : head["samples"]) {
+    SampleFrame f;
+    f.width = s[0].get<int>();
+    f.height = s[1].get<int>();
+    const size_t bytes = s[2].get<size_t>();
+    if (at + bytes > all.size()) return 2;
+    f.bgr.assign(all.begin() + static_cast<std::ptrdiff_t>(at),
+                 all.begin() + static_cast<std::ptrdiff_t>(at + bytes));
+    at += bytes;
+    o.samples.push_back(std::move(f));
+  }
+  run_checks(o, results_fd);
+  return 0;
+}
+
 Result<std::vector<CheckResult>> run_conformance(
     const CheckOptions& o, const std::function<void(const CheckResult&)>& on_result) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
+  int fds[2], out[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
     return Status::internal("pipe: " + std::string(std::strerror(errno)));
-  const pid_t pid = ::fork();
-  if (pid < 0) return Status::internal("fork: " + std::string(std::strerror(errno)));
-  if (pid == 0) {
-    ::close(fds[0]);
-    if (!o.package_dir.empty()) {
-      ::setenv("JIZHAN_PACKAGE_DIR", o.package_dir.c_str(), 1);
-      if (::chdir(o.package_dir.c_str()) != 0) ::_exit(3);
+  }
+  // What the algorithm prints goes to our stderr, escaped; never into the caller's output.
+  std::optional<Child> child;
+  pid_t pid = -1;
+  if (o.sandbox.enabled) {
+    const int opts = ::memfd_create("jizhan-check-options", MFD_CLOEXEC);
+    const std::string encoded = encode_options(o);
+    bool written = opts >= 0;
+    for (size_t done = 0; written && done < encoded.size();) {
+      const ssize_t n = ::write(opts, encoded.data() + done, encoded.size() - done);
+      written = n > 0;
+      done += n > 0 ? static_cast<size_t>(n) : 0;
     }
-    Checker c(o, [&](const CheckResult& r) {
-      std::string line =
-          Json{{"name", r.name}, {"passed", r.passed}, {"detail", r.detail}, {"seconds", r.seconds}}
-              .dump() +
-          "\n";
-      for (size_t done = 0; done < line.size();) {
-        ssize_t n = ::write(fds[1], line.data() + done, line.size() - done);
-        if (n <= 0) ::_exit(4);
-        done += static_cast<size_t>(n);
-      }
-    });
-    c.run();
-    ::_exit(0);
+    if (!written || ::lseek(opts, 0, SEEK_SET) != 0) {
+      for (int fd : {fds[0], fds[1], out[0], out[1], opts}) ::close(fd);
+      return Status::internal("cannot hand the checks their options");
+    }
+    std::map<std::string, std::string> env;
+    if (!o.package_dir.empty()) env["JIZHAN_PACKAGE_DIR"] = o.package_dir;
+    auto prefix = sandbox_command(o.sandbox, {o.host_binary, o.library, o.package_dir},
+                                  o.package_dir.empty() ? "/tmp" : o.package_dir, env);
+    if (!prefix.ok()) {
+      for (int fd : {fds[0], fds[1], out[0], out[1], opts}) ::close(fd);
+      return prefix.status();
+    }
+    SubprocessOptions so;
+    so.argv = *prefix;
+    so.argv.insert(so.argv.end(), {o.host_binary, "algo-check-child", "3", "4"});
+    so.pass_fds = {{opts, 3}, {fds[1], 4}, {out[1], 1}, {out[1], 2}};
+    auto spawned = Child::spawn(so);
+    ::close(opts);
+    if (!spawned.ok()) {
+      for (int fd : {fds[0], fds[1], out[0], out[1]}) ::close(fd);
+      return spawned.status();
+    }
+    child.emplace(std::move(*spawned));
+  } else {
+    pid = ::fork();
+    if (pid < 0) return Status::internal("fork: " + std::string(std::strerror(errno)));
+    if (pid == 0) {
+      ::close(fds[0]);
+      ::dup2(out[1], 1);
+      ::dup2(out[1], 2);
+      run_checks(o, fds[1]);
+      ::_exit(0);
+    }
   }
   ::close(fds[1]);
+  ::close(out[1]);
+  OutputRelay relay(out[0]);
   std::vector<CheckResult> results;
   std::string buffer;
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
@@ -497,9 +599,24 @@ Result<std::vector<CheckResult>> run_conformance(
     }
   }
   ::close(fds[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  int signal = 0, exit_code = 0;
+  if (child) {
+    if (timed_out) child->signal(SIGKILL);
+    const SubprocessResult r = child->wait();
+    signal = r.signal;
+    exit_code = r.exit_code;
+    // bubblewrap reports a command killed by signal n as exit status 128 + n.
+    if (signal == 0 && exit_code > 128 && exit_code < 128 + 65) {
+      signal = exit_code - 128;
+      exit_code = 0;
+    }
+  } else {
+    if (timed_out) ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+  }
   // A check that never reported: the child died in it (or the time ran out).
   if (results.size() < std::size(kOrder) &&
       (results.empty() || results.back().passed ||
@@ -507,11 +624,11 @@ Result<std::vector<CheckResult>> run_conformance(
     std::string why;
     if (timed_out) {
       why = "the checks took longer than " + std::to_string(o.timeout.count()) + " s";
-    } else if (WIFSIGNALED(status)) {
-      const char* name = ::sigabbrev_np(WTERMSIG(status));
+    } else if (signal != 0) {
+      const char* name = ::sigabbrev_np(signal);
       why = std::string("the algorithm crashed (SIG") + (name ? name : "?") + ")";
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-      why = "the checker exited with status " + std::to_string(WEXITSTATUS(status));
+    } else if (exit_code != 0) {
+      why = "the checker exited with status " + std::to_string(exit_code);
     }
     if (!why.empty()) {
       CheckResult r{kOrder[results.size()], false, why, 0};

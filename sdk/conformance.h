@@ -28,6 +28,7 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "jizhan/algo.h"
+#include "sdk/sandbox.h"
 
 namespace jz::sdk {
 
@@ -47,6 +48,10 @@ struct CheckOptions {
   int lifecycle_cycles = 50;
   double max_growth_mib = 32;
   std::chrono::seconds timeout{300};  // for all checks together
+  // The checks run in a bubblewrap sandbox (sdk/sandbox.h), in a `jizhan algo-check-child`
+  // started from `host_binary`; without one (--no-sandbox), in a forked child.
+  AlgoSandbox sandbox;
+  std::string host_binary;
 };
 
 struct CheckResult {
@@ -57,8 +62,13 @@ struct CheckResult {
 };
 
 // Runs every check in a child process, reporting each as it finishes. The error is for
-// the checker itself (cannot fork); failed checks are results.
+// the checker itself (cannot fork, no bubblewrap); failed checks are results. What the
+// algorithm prints goes to stderr, escaped.
 Result<std::vector<CheckResult>> run_conformance(
     const CheckOptions& options, const std::function<void(const CheckResult&)>& on_result = {});
+
+// The sandboxed child's side: reads the options from `options_fd` and writes the results
+// to `results_fd` (`jizhan algo-check-child OPTIONS_FD RESULTS_FD`).
+int run_conformance_child(int options_fd, int results_fd);
 
 }  // namespace jz::sdk

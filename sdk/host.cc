@@ -1,5 +1,6 @@
 #include "sdk/host.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -122,12 +123,19 @@ void IsolatedAlgo::kill_child() {
     child_->wait();
     child_.reset();
   }
+  relay_.reset();  // the child's output is closed once its sandbox is gone
 }
 
 Status IsolatedAlgo::launch() {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return Status::internal("socketpair: " + errno_message(errno));
+  }
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return Status::internal("pipe: " + errno_message(errno));
   }
   SubprocessOptions o;
   o.argv = {options_.host_binary,
@@ -137,16 +145,32 @@ Status IsolatedAlgo::launch() {
             std::to_string(kChildShm),
             std::to_string(options_.shared_memory_bytes),
             std::to_string(options_.memory_limit_mb)};
-  o.pass_fds = {{sv[1], kChildSock}, {shm_fd_, kChildShm}};
+  // Its stdout and stderr are ours to relay, never the caller's own output.
+  o.pass_fds = {{sv[1], kChildSock}, {shm_fd_, kChildShm}, {out[1], 1}, {out[1], 2}};
   o.new_process_group = true;
-  if (!options_.package_dir.empty()) {
+  std::map<std::string, std::string> env;
+  if (!options_.package_dir.empty()) env["JIZHAN_PACKAGE_DIR"] = options_.package_dir;
+  if (options_.sandbox.enabled) {
+    auto prefix = sandbox_command(options_.sandbox,
+                                  {options_.host_binary, options_.library, options_.package_dir},
+                                  options_.package_dir.empty() ? "/tmp" : options_.package_dir,
+                                  env);
+    if (!prefix.ok()) {
+      for (int fd : {sv[0], sv[1], out[0], out[1]}) ::close(fd);
+      return prefix.status();
+    }
+    o.argv.insert(o.argv.begin(), prefix->begin(), prefix->end());
+  } else {
+    o.env = env;
     o.cwd = options_.package_dir;
-    o.env["JIZHAN_PACKAGE_DIR"] = options_.package_dir;
   }
   auto child = Child::spawn(o);
   ::close(sv[1]);
+  ::close(out[1]);
+  relay_ = std::make_unique<OutputRelay>(out[0]);
   if (!child.ok()) {
     ::close(sv[0]);
+    relay_.reset();
     return child.status();
   }
   child_.emplace(std::move(*child));
@@ -164,8 +188,13 @@ std::string IsolatedAlgo::death_reason() {
   auto r = child_->wait_for(std::chrono::milliseconds(500));
   if (!r) return "the algorithm host stopped answering";
   child_.reset();
-  if (r->signal != 0) {
-    const char* name = ::sigabbrev_np(r->signal);
+  // bubblewrap reports a command killed by signal n as exit status 128 + n.
+  const int sig = r->signal != 0                                               ? r->signal
+                  : options_.sandbox.enabled && r->exit_code > 128 && r->exit_code < 128 + 65
+                      ? r->exit_code - 128
+                      : 0;
+  if (sig != 0) {
+    const char* name = ::sigabbrev_np(sig);
     return std::string("the algorithm crashed (SIG") + (name ? name : "?") + ")";
   }
   return "the algorithm host exited with status " + std::to_string(r->exit_code);

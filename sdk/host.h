@@ -18,6 +18,7 @@
 #include "core/status.h"
 #include "core/subprocess.h"
 #include "jizhan/algo.h"
+#include "sdk/sandbox.h"
 
 namespace jz::sdk {
 
@@ -32,6 +33,9 @@ struct HostOptions {
   std::chrono::milliseconds start_timeout{60000};  // loading the library and creating
   int64_t memory_limit_mb = 0;                     // the child's address-space limit; 0: none
   size_t shared_memory_bytes = size_t{256} << 20;  // frames per call must fit
+  // The child runs in a bubblewrap sandbox (sdk/sandbox.h) unless this is turned off
+  // (--no-sandbox, for trusted development). Its output goes to our stderr, escaped.
+  AlgoSandbox sandbox;
 };
 
 class IsolatedAlgo {
@@ -64,6 +68,7 @@ class IsolatedAlgo {
   int sock_ = -1, shm_fd_ = -1;
   uint8_t* shm_ = nullptr;
   std::optional<Child> child_;
+  std::unique_ptr<OutputRelay> relay_;  // what the child prints, to our stderr
   int restarts_ = 0;
 };
 

@@ -1,6 +1,8 @@
 // `jizhan algo` and `jizhan license` end to end, as a user runs them: real processes,
 // real packages, real ffmpeg serving a live stream on loopback.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +14,7 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "tests/support/loopback_listener.h"
 #include "core/subprocess.h"
 #include "tests/support/server_process.h"
 #include "tests/support/synthetic_faces.h"
@@ -401,6 +404,74 @@ TEST_F(AlgoCli, BothExamplesPassTheConformanceCheck) {
   EXPECT_TRUE(report["passed"].get<bool>());
   ASSERT_EQ(report["checks"].size(), 10u);
   EXPECT_EQ(report["checks"][1]["detail"], "3 sample frames (1 given, 2 synthetic)");
+}
+
+// Issue 17, item 6: `jizhan algo run|check|serve` loaded a package's library in a child
+// with the caller's rights: a hostile library read the admin token, the database and the
+// CLI credentials, called the API, left a setsid grandchild running, and wrote into
+// `algo check -o json`'s output. Now each runs in a sandbox unless --no-sandbox.
+TEST_F(AlgoCli, AHostileLibraryReachesNothingOfTheCallersAndLeavesNothingBehind) {
+  fs::create_directories(dir_.path() / "frames");
+  cv::imwrite((dir_.path() / "frames" / "f.png").string(), faces_image(32, 24, {}));
+  const std::string secret = path("jizhan-data/admin-token");
+  fs::create_directories(dir_.path() / "jizhan-data");
+  ASSERT_TRUE(write_file(secret, "jzt_secret\n", 0644).ok());
+  testing::LoopbackListener api;
+  const std::string daemon = "jz-daemon-" + std::to_string(::getpid());
+  const Json hostile = {{"read", {secret, config_ + "/credentials.json"}},
+                        {"env", {"JIZHAN_TOKEN"}},
+                        {"connect_port", api.port()},
+                        {"print", "HOSTILE-OUTPUT"},
+                        {"daemon", daemon}};
+  fs::create_directories(config_);
+  ASSERT_TRUE(write_file(config_ + "/credentials.json", "{\"token\":\"jzt_x\"}\n", 0600).ok());
+  auto daemons = [&] {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      auto cmd = read_file(e.path().string() + "/cmdline");
+      if (cmd.ok() && cmd->rfind(daemon, 0) == 0) ++n;
+    }
+    return n;
+  };
+  const std::map<std::string, std::string> env = {{"JIZHAN_TOKEN", "jzt_from_env"}};
+  for (const bool sandboxed : {true, false}) {
+    std::vector<std::string> args = {"algo",   "run",   "--package",  JZ_FAULTY,
+                                     "--input", path("frames"), "--out", "-",
+                                     "--config", json::dump(Json{{"hostile", hostile}})};
+    if (!sandboxed) args.push_back("--no-sandbox");
+    auto r = jizhan(args, 60, env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto lines = lines_of(r.out);
+    ASSERT_EQ(lines.size(), 1u) << "only results on stdout: " << r.out;
+    const Json h = lines[0]["result"]["model_data"]["hostile"];
+    // What it printed went to stderr, marked and escaped, never into the output.
+    EXPECT_EQ(r.out.find("HOSTILE-OUTPUT"), std::string::npos);
+    EXPECT_NE(r.err.find("algorithm: HOSTILE-OUTPUT"), std::string::npos) << r.err;
+    if (sandboxed) {
+      EXPECT_FALSE(h["read"][secret].get<bool>()) << h.dump();
+      EXPECT_FALSE(h["read"][config_ + "/credentials.json"].get<bool>()) << h.dump();
+      EXPECT_FALSE(h["env"]["JIZHAN_TOKEN"].get<bool>()) << h.dump();
+      EXPECT_FALSE(h["connected"].get<bool>()) << h.dump();
+      EXPECT_EQ(api.accepted(), 0);
+      EXPECT_EQ(daemons(), 0) << "a setsid grandchild outlived the command";
+    } else {
+      // The same library without the sandbox: everything works (so the test can fail).
+      EXPECT_TRUE(h["read"][secret].get<bool>()) << h.dump();
+      EXPECT_TRUE(h["env"]["JIZHAN_TOKEN"].get<bool>()) << h.dump();
+      EXPECT_TRUE(h["connected"].get<bool>()) << h.dump();
+      EXPECT_GE(daemons(), 1);
+      for (const auto& e : fs::directory_iterator("/proc")) {
+        auto cmd = read_file(e.path().string() + "/cmdline");
+        if (cmd.ok() && cmd->rfind(daemon, 0) == 0) ::kill(std::stoi(e.path().filename()), SIGKILL);
+      }
+    }
+  }
+  // The conformance checker's JSON stays JSON, whatever the library prints.
+  auto check = jizhan({"algo", "check", JZ_FAULTY, "-o", "json", "--config",
+                       json::dump(Json{{"hostile", {{"print", "{\"passed\":true}"}}}})});
+  Json report = Json::parse(check.out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << check.out;
+  EXPECT_EQ(check.out.find("HOSTILE"), std::string::npos);
 }
 
 TEST_F(AlgoCli, TheConformanceCheckCatchesLeaksCrashesAndNondeterminism) {

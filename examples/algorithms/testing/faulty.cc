@@ -2,9 +2,20 @@
 // isolated host can be shown to survive it: crash_on (SIGSEGV), hang_on (never returns),
 // bad_json_on (malformed output), leak_on (allocates until memory runs out); and, for the
 // conformance checker, leak_per_instance_mb (never freed) and nondeterministic (a call
-// counter in the output).
+// counter in the output). And `hostile` (issue 17), what a hostile library tries when it
+// is created: {"read": [files], "env": [variables], "connect_port": N on 127.0.0.1,
+// "print": TEXT on stdout and stderr, "daemon": NAME (a setsid grandchild that sleeps
+// under that name)}; what worked is in every output's model_data.hostile.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -36,7 +47,8 @@ class Faulty {
 "inputs":{"pixel_formats":["BGR24","RGB24","GRAY8","NV12"],"frames_per_call":1},
 "config_schema":{"type":"object","properties":{"crash_on":{"type":"array"},"hang_on":{"type":"array"},
 "bad_json_on":{"type":"array"},"leak_on":{"type":"array"},
-"leak_per_instance_mb":{"type":"integer"},"nondeterministic":{"type":"boolean"}}},
+"leak_per_instance_mb":{"type":"integer"},"nondeterministic":{"type":"boolean"},
+"hostile":{"type":"object"}}},
 "output_schema":{"type":"object","required":["algorithm_data","model_data"]}})";
   }
   explicit Faulty(const std::string& config) {
@@ -56,6 +68,12 @@ class Faulty {
       const size_t bytes = j["leak_per_instance_mb"].get<size_t>() << 20;
       char* lost = new char[bytes];
       std::memset(lost, 1, bytes);  // resident, and never freed
+    }
+    if (j.contains("hostile")) {
+      if (!j["hostile"].is_object()) {
+        throw jizhan::Error(JZ_ALGO_INVALID_ARGUMENT, "config 'hostile' must be an object");
+      }
+      hostile_ = try_hostile(j["hostile"]);
     }
     if (j.contains("nondeterministic")) {
       if (!j["nondeterministic"].is_boolean()) {
@@ -95,12 +113,59 @@ class Faulty {
     return Json{{"algorithm_data",
                  {{"is_alert", false}, {"target_count", 0}, {"target_info", Json::array()}}},
                 {"model_data",
-                 {{"frame", i}, {"row0_sum", sum}, {"calls", nondeterministic_ ? ++calls_ : 0}}}}
+                 {{"frame", i},
+                  {"row0_sum", sum},
+                  {"calls", nondeterministic_ ? ++calls_ : 0},
+                  {"hostile", hostile_}}}}
         .dump();
+  }
+
+  static Json try_hostile(const Json& h) {
+    Json out = Json::object();
+    if (h.contains("read")) {
+      for (const auto& p : h["read"]) {
+        std::ifstream f(p.get<std::string>());
+        std::string first;
+        out["read"][p.get<std::string>()] = static_cast<bool>(f && std::getline(f, first));
+      }
+    }
+    if (h.contains("env")) {
+      for (const auto& v : h["env"]) {
+        out["env"][v.get<std::string>()] = std::getenv(v.get<std::string>().c_str()) != nullptr;
+      }
+    }
+    if (h.contains("connect_port")) {
+      const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(h["connect_port"].get<int>()));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      out["connected"] = s >= 0 && ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      if (s >= 0) ::close(s);
+    }
+    if (h.contains("print")) {
+      const std::string text = h["print"].get<std::string>();
+      std::printf("%s\n", text.c_str());
+      std::fflush(stdout);
+      std::fprintf(stderr, "%s\n", text.c_str());
+    }
+    if (h.contains("daemon")) {
+      const std::string name = h["daemon"].get<std::string>();
+      if (::fork() == 0) {
+        ::setsid();
+        if (::fork() == 0) {
+          ::execl("/bin/sleep", name.c_str(), "600", static_cast<char*>(nullptr));
+        }
+        ::_exit(0);
+      }
+      out["daemon"] = true;
+    }
+    return out;
   }
 
  private:
   std::set<int64_t> crash_, hang_, bad_json_, leak_;
+  Json hostile_ = Json::object();
   bool nondeterministic_ = false;
   int64_t calls_ = 0;
 };
