@@ -162,6 +162,11 @@ const ConfigSchema& server_schema() {
     s.add(integer("exec.sandbox_uid", "65534", 1, 4294967294LL,
                   "User id jobs run as when the server runs as root (default nobody)."));
     s.add(integer("exec.sandbox_gid", "65534", 1, 4294967294LL, "Group id jobs run as."));
+    s.add(integer("exec.project_uid_base", "1500000000", 0, 4000000000LL,
+                  "When the server runs as root, each project's jobs run as a user (and group) "
+                  "of their own: this number plus the project's (0, 1, 2, ... in the order "
+                  "projects first ran a job). Pick a range no account on the machine uses. 0: "
+                  "all jobs as exec.sandbox_uid."));
     s.add({.name = "exec.nvml_library",
            .default_value = "libnvidia-ml.so.1",
            .help = "The NVML library GPUs are discovered with (no GPUs when it does not "
@@ -261,6 +266,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.virtual_gpus = static_cast<int>(c.get_int("exec.virtual_gpus"));
   s.virtual_gpu_memory_mib = c.get_int("exec.virtual_gpu_memory_mib");
   s.sandbox_uid = static_cast<int>(c.get_int("exec.sandbox_uid"));
+  s.project_uid_base = c.get_int("exec.project_uid_base");
   s.sandbox_gid = static_cast<int>(c.get_int("exec.sandbox_gid"));
   s.bwrap = c.get_string("exec.bwrap");
   s.nvml_library = c.get_string("exec.nvml_library");

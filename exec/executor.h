@@ -67,6 +67,11 @@ const char* network_name(Network n);
 struct Mount {
   std::string host_path;
   std::string sandbox_path;
+  // The folder expected there (a dataset's registered identity): the supervisor opens
+  // host_path without following any symlink, compares, and mounts what it opened, so a
+  // folder replaced after the check is never the one mounted. 0: any folder (still opened
+  // without symlinks).
+  int64_t expect_dev = 0, expect_ino = 0;
 };
 
 struct LaunchSpec {
@@ -75,6 +80,9 @@ struct LaunchSpec {
   std::map<std::string, std::string> env;
   std::string workdir;           // inside the sandbox; default /job
   std::vector<Mount> read_only;  // datasets, project code
+  // The user the job runs as when the server runs as root (each project has its own);
+  // -1: the executor's sandbox_uid.
+  int64_t uid = -1, gid = -1;
   Network network = Network::kNone;
   int64_t cpu_milli = 0;   // 0: no limit
   int64_t memory_mib = 0;  // 0: no limit

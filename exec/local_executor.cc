@@ -200,10 +200,12 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
   }
   ::chmod(dir.c_str(), 0711);
   const bool root = ::geteuid() == 0;
+  const int64_t uid = spec.uid >= 0 ? spec.uid : options_.sandbox_uid;
+  const int64_t gid = spec.gid >= 0 ? spec.gid : options_.sandbox_gid;
   if (root) {
     for (const char* sub : {"/work", "/output"}) {
       ::chmod((dir + sub).c_str(), 0700);
-      if (::chown((dir + sub).c_str(), options_.sandbox_uid, options_.sandbox_gid) != 0) {
+      if (::chown((dir + sub).c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
         return Status::internal("cannot hand " + dir + sub +
                                 " to the sandbox user: " + errno_message(errno));
       }
@@ -212,15 +214,29 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
   Cgroups cg = Cgroups::detect(options_.cgroup_name);
   auto groups = cg.create(spec.job_id, spec.cpu_milli, spec.memory_mib, spec.max_pids);
   if (!groups.ok()) return groups.status();
-  Json s = {{"argv", sandbox_argv(spec)},
+  const std::vector<std::string> argv = sandbox_argv(spec);
+  // Where each read-only mount's host path sits in argv, for the supervisor to replace
+  // by the folder it opened and checked.
+  Json mounts = Json::array();
+  for (const auto& m : spec.read_only) {
+    for (size_t i = 1; i + 1 < argv.size(); ++i) {
+      if (argv[i - 1] == "--ro-bind" && argv[i] == m.host_path && argv[i + 1] == m.sandbox_path) {
+        mounts.push_back({{"index", i}, {"path", m.host_path}, {"dev", m.expect_dev},
+                          {"ino", m.expect_ino}});
+        break;
+      }
+    }
+  }
+  Json s = {{"argv", argv},
+            {"mounts", mounts},
             {"max_pids", spec.max_pids},
             // Without a pids cgroup the sandbox user's RLIMIT_NPROC bounds it (shared by
             // the jobs that run as that user, so still a bound on the machine).
             {"rlimit_nproc", cg.limits_pids() ? 0 : spec.max_pids},
             {"cgroups", *groups},
             {"cgroup_version", cg.version()},
-            {"uid", root ? options_.sandbox_uid : -1},
-            {"gid", root ? options_.sandbox_gid : -1},
+            {"uid", root ? uid : -1},
+            {"gid", root ? gid : -1},
             {"log_policy", spec.log_policy.to_json()},
             {"log_level", spec.log_level}};
   if (!spec.log_filter.empty()) {

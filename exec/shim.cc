@@ -41,6 +41,50 @@ int finish(const std::string& dir, Json result) {
   return s.ok() ? 0 : 1;
 }
 
+// Opens the folder `path` (absolute) one component at a time without following any
+// symlink, checks it is the expected one (device and inode; 0: any), and returns a
+// descriptor that the sandbox inherits (not close-on-exec, above the descriptors the
+// sandbox is given by number).
+Result<int> open_folder_no_symlinks(const std::string& path, int64_t dev, int64_t ino) {
+  auto changed = [&](const std::string& why) {
+    return Status::failed_precondition(
+        "the dataset folder '" + path + "' " + why +
+        " since it was registered; a data owner must register it again");
+  };
+  int fd = ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  std::string rest = path;
+  for (size_t start = 1; fd >= 0 && start < rest.size();) {
+    size_t end = rest.find('/', start);
+    if (end == std::string::npos) end = rest.size();
+    const std::string part = rest.substr(start, end - start);
+    start = end + 1;
+    if (part.empty() || part == ".") continue;
+    const int next = ::openat(fd, part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const int err = errno;
+    ::close(fd);
+    if (next < 0) {
+      return err == ENOTDIR || err == ELOOP ? changed("became a symlink or a file")
+                                            : changed("is gone (" + std::string(strerror(err)) + ")");
+    }
+    fd = next;
+  }
+  if (fd < 0) return changed("cannot be opened");
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return changed("is not a folder");
+  }
+  if ((dev != 0 || ino != 0) &&
+      (static_cast<int64_t>(st.st_dev) != dev || static_cast<int64_t>(st.st_ino) != ino)) {
+    ::close(fd);
+    return changed("was replaced by another folder");
+  }
+  const int kept = ::fcntl(fd, F_DUPFD, 10);  // not close-on-exec: bubblewrap mounts it
+  ::close(fd);
+  if (kept < 0) return Status::unavailable("cannot keep the dataset folder open");
+  return kept;
+}
+
 }  // namespace
 
 int run_shim(const std::string& dir) {
@@ -97,6 +141,22 @@ int run_shim(const std::string& dir) {
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
       ::pipe2(info, O_CLOEXEC) != 0) {
     return finish(dir, {{"exit_code", -1}, {"error", "cannot create the job's output pipes"}});
+  }
+  // Read-only mounts (datasets) are opened here, without following a symlink anywhere on
+  // the path, checked against the folder registered, and handed to bubblewrap by
+  // descriptor: what is mounted is what was checked, whatever happens to the path after.
+  if ((*spec)["mounts"].is_array()) {
+    for (const auto& m : (*spec)["mounts"]) {
+      const size_t index = m.value("index", size_t{0});
+      const std::string path = json::string_or(m, "path");
+      if (index == 0 || index >= argv.size() || argv[index] != path) {
+        return finish(dir, {{"exit_code", -1}, {"error", "the job's spec.json is inconsistent"}});
+      }
+      auto fd = open_folder_no_symlinks(path, m.value("dev", int64_t{0}), m.value("ino", int64_t{0}));
+      if (!fd.ok()) return finish(dir, {{"exit_code", -1}, {"error", fd.status().message()}});
+      argv[index - 1] = "--ro-bind-fd";
+      argv[index] = std::to_string(*fd);
+    }
   }
   // bubblewrap's options (host paths, environment values) travel in a memory file on fd
   // 4, not on its command line, which ps and the job's own /proc/1/cmdline would show.

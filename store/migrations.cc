@@ -242,6 +242,16 @@ const std::vector<Migration>& migrations() {
        "  created_at_ms BIGINT NOT NULL"
        ");",
        ""},
+      // A dataset's folder identity (device, inode) recorded at registration, checked
+      // at each job start (issue 17); each project's jobs run as a user of their own.
+      {10, "dataset_identity_project_uids",
+       "ALTER TABLE datasets ADD COLUMN folder_dev BIGINT NOT NULL DEFAULT 0;"
+       "ALTER TABLE datasets ADD COLUMN folder_ino BIGINT NOT NULL DEFAULT 0;"
+       "CREATE TABLE project_uids ("
+       "  project_id TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,"
+       "  uid_offset BIGINT NOT NULL UNIQUE"
+       ");",
+       ""},
   };
   return kAll;
 }

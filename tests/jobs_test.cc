@@ -298,6 +298,86 @@ TEST(Jobs, DatasetsFromUploadedArchivesAreUnpackedSafely) {
   EXPECT_FALSE(fs::exists(path)) << "an uploaded dataset's files go with it";
 }
 
+// Issue 17, item 5: a dataset path was checked at registration and mounted by name later:
+// replacing the folder with a symlink to another project's job folder let a job read that
+// project's /output (model weights). Datasets are now opened without symlinks at each
+// start and compared with the folder registered, and each project's jobs run as a user of
+// their own, so one project's jobs cannot read another's files even then.
+TEST(Jobs, ADatasetSwappedAfterRegistrationIsNeverMounted) {
+  if (::geteuid() != 0) GTEST_SKIP() << "per-project users need the server to run as root";
+  testing::TempDir root;
+  fs::permissions(root.path(), fs::perms(0755));
+  fs::create_directories(root.path() / "d");
+  fs::permissions(root.path() / "d", fs::perms(0755));
+  ASSERT_TRUE(write_file(root.str() + "/d/x.txt", "fine\n", 0644).ok());
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.user("olga");
+  p.project("lab", "alpha", {});
+  p.project("rivals", "beta", {{"olga", "data-owner"}});
+  Api admin = p.admin();
+  admin.call("POST", "/api/v1/workspaces/rivals/dataset-roots", {{"path", root.str()}});
+  Api olga = p.user("olga");
+  int status = 0;
+  olga.call("POST", "/api/v1/projects/beta/datasets",
+            {{"name", "d"}, {"path", root.str() + "/d"}, {"security_level", "internal"}}, &status);
+  ASSERT_EQ(status, 201);
+  // Project alpha trains a model: its weights in its job's /output.
+  Json a = admin.call("POST", "/api/v1/projects/alpha/jobs",
+                      job("train", {"sh", "-c", "echo WEIGHTS-OF-ALPHA > /output/w.bin; id -u"}));
+  auto done = wait_states(admin, "alpha", {a["id"]}, kTerminal);
+  ASSERT_EQ(done[a["id"]]["state"], "succeeded") << done[a["id"]].dump();
+  const std::string alpha_out = p.data + "/jobs/" + a["id"].get<std::string>() + "-1/output";
+  ASSERT_TRUE(fs::exists(alpha_out + "/w.bin"));
+  auto read_d = [&](const std::string& name) {
+    Json b = admin.call("POST", "/api/v1/projects/beta/jobs",
+                        [&] {
+                          Json j = job(name, {"sh", "-c", "id -u; cat /data/d/w.bin 2>/dev/null; cat /data/d/x.txt"});
+                          j["datasets"] = {"d"};
+                          return j;
+                        }());
+    auto ended = wait_states(admin, "beta", {b["id"]}, kTerminal);
+    return std::make_pair(ended[b["id"]],
+                          admin.text("/api/v1/projects/beta/jobs/" + b["id"].get<std::string>() +
+                                     "/logs"));
+  };
+  auto [first, first_log] = read_d("before");
+  EXPECT_EQ(first["state"], "succeeded") << first.dump();
+  EXPECT_NE(first_log.find("fine"), std::string::npos) << first_log;
+  // Each project's jobs run as their own user.
+  const std::string alpha_uid =
+      admin.text("/api/v1/projects/alpha/jobs/" + a["id"].get<std::string>() + "/logs");
+  const std::string beta_uid = first_log.substr(0, first_log.find('\n') + 1);
+  EXPECT_NE(alpha_uid, beta_uid);
+  EXPECT_NE(alpha_uid, "0\n");
+  struct stat st;
+  ASSERT_EQ(::stat(alpha_out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(std::to_string(st.st_uid) + "\n", alpha_uid);
+  // The data owner swaps the folder for a symlink to alpha's outputs.
+  fs::rename(root.path() / "d", root.path() / "d.old");
+  fs::create_directory_symlink(alpha_out, root.path() / "d");
+  auto [swapped, swapped_log] = read_d("swapped");
+  EXPECT_EQ(swapped_log.find("WEIGHTS-OF-ALPHA"), std::string::npos) << swapped_log;
+  EXPECT_EQ(swapped["state"], "failed") << swapped.dump();
+  EXPECT_NE(swapped["message"].get<std::string>().find("register it again"), std::string::npos)
+      << swapped.dump();
+  // ... or for another folder: not the one registered either.
+  fs::remove(root.path() / "d");
+  fs::create_directories(root.path() / "d");
+  fs::permissions(root.path() / "d", fs::perms(0755));
+  auto [replaced, replaced_log] = read_d("replaced");
+  EXPECT_EQ(replaced["state"], "failed") << replaced.dump();
+  EXPECT_NE(replaced["message"].get<std::string>().find("replaced by another folder"),
+            std::string::npos)
+      << replaced.dump();
+  // Put back, it mounts again.
+  fs::remove(root.path() / "d");
+  fs::rename(root.path() / "d.old", root.path() / "d");
+  auto [back, back_log] = read_d("back");
+  EXPECT_EQ(back["state"], "succeeded") << back.dump();
+}
+
 // Peak resident memory of a process (VmHWM), in MiB.
 int64_t peak_rss_mib(int pid) {
   auto status = read_file("/proc/" + std::to_string(pid) + "/status");

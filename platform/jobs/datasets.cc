@@ -34,11 +34,22 @@ bool is_under(const fs::path& p, const fs::path& root) {
 }
 
 Dataset from_row(const store::Row& r) {
-  return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.integer(6)};
+  return {r.text(0),    r.text(1),    r.text(2),    r.text(3), r.text(4),
+          r.text(5),    r.integer(6), r.integer(7), r.integer(8)};
 }
 
 constexpr const char* kColumns =
-    "id, project_id, name, path, security_level, created_by, created_at_ms";
+    "id, project_id, name, path, security_level, created_by, created_at_ms, folder_dev, "
+    "folder_ino";
+
+// Records the folder's device and inode.
+void identify(Dataset& d) {
+  struct stat st;
+  if (::lstat(d.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    d.folder_dev = static_cast<int64_t>(st.st_dev);
+    d.folder_ino = static_cast<int64_t>(st.st_ino);
+  }
+}
 
 }  // namespace
 
@@ -108,7 +119,8 @@ Result<std::filesystem::path> Datasets::real_folder(const std::string& path) con
   return real;
 }
 
-Status Datasets::insert(const Dataset& d) {
+Status Datasets::insert(Dataset& d) {
+  identify(d);
   return db_.transact([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(auto rows,
                         c.query("SELECT project_id, name, path, security_level FROM datasets"));
@@ -129,8 +141,9 @@ Status Datasets::insert(const Dataset& d) {
       }
     }
     auto w = c.exec(
-        std::string("INSERT INTO datasets (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)",
-        {d.id, d.project_id, d.name, d.path, d.security_level, d.created_by, d.created_at_ms});
+        std::string("INSERT INTO datasets (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {d.id, d.project_id, d.name, d.path, d.security_level, d.created_by, d.created_at_ms,
+         d.folder_dev, d.folder_ino});
     if (!w.ok() && w.status().code() == Code::kAlreadyExists) {
       return Status::already_exists("dataset '" + d.name + "' already exists in this project");
     }

@@ -30,6 +30,9 @@ namespace jz::jobs {
 struct Dataset {
   std::string id, project_id, name, path, security_level, created_by;
   int64_t created_at_ms = 0;
+  // The folder's identity when it was registered: a job mounts exactly that folder (a
+  // folder swapped for another, or for a symlink, is refused). 0: not recorded.
+  int64_t folder_dev = 0, folder_ino = 0;
 };
 
 // "open" < "internal" < "secret"; -1 when unknown.
@@ -102,7 +105,7 @@ class Datasets {
   IdGenerator& ids_;
   // Stores `d` when it overlaps no dataset of another project and lowers the level of
   // none of its own project's, in one transaction with those checks.
-  Status insert(const Dataset& d);
+  Status insert(Dataset& d);
   // The folder `path` names, symlinks resolved, when it may hold datasets at all.
   Result<std::filesystem::path> real_folder(const std::string& path) const;
   DatasetPolicy policy_;

@@ -392,7 +392,7 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
       return Status::permission_denied("dataset '" + name + "' is " + d->security_level +
                                        "; dev environments mount open datasets only");
     }
-    spec.read_only.push_back({d->path, "/data/" + name});
+    spec.read_only.push_back({d->path, "/data/" + name, d->folder_dev, d->folder_ino});
   }
   JZ_ASSIGN_OR_RETURN(JobSettings settings, jobs_.settings(j.project_id));
   // The log filter of the strictest dataset's level (a job without data: open).
@@ -420,6 +420,10 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
   spec.cpu_milli = j.spec.resources.cpu_milli;
   spec.memory_mib = j.spec.resources.memory_mib;
   spec.max_pids = options_.max_pids;
+  if (options_.project_uid_base > 0) {
+    JZ_ASSIGN_OR_RETURN(int64_t offset, jobs_.uid_offset(j.project_id));
+    spec.uid = spec.gid = options_.project_uid_base + offset;
+  }
   const auto& gpus = executor_.machine().gpus;
   for (const auto& w : placement) {
     if (!w.contains("gpus")) continue;

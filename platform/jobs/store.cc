@@ -346,6 +346,26 @@ Json JobSettings::to_json() const {
           {"devenv_gpu_idle_percent", devenv_gpu_idle_percent}};
 }
 
+Result<int64_t> JobStore::uid_offset(const std::string& project_id) {
+  int64_t offset = -1;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT uid_offset FROM project_uids WHERE "
+                                           "project_id = ?",
+                                           {project_id}));
+    if (!rows.empty()) {
+      offset = rows[0].integer(0);
+      return {};
+    }
+    JZ_ASSIGN_OR_RETURN(auto max, c.query("SELECT COALESCE(MAX(uid_offset), -1) FROM project_uids"));
+    offset = max[0].integer(0) + 1;
+    return c
+        .exec("INSERT INTO project_uids (project_id, uid_offset) VALUES (?, ?)",
+              {project_id, offset})
+        .status();
+  }));
+  return offset;
+}
+
 Result<JobSettings> JobStore::settings(const std::string& project_id) {
   JobSettings s;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {

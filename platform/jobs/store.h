@@ -108,6 +108,9 @@ class JobStore {
   Result<std::vector<JobEvent>> history(const std::string& id);
 
   Result<JobSettings> settings(const std::string& project_id);
+  // The project's own number among projects that ran jobs (0, 1, 2, ...; kept for good):
+  // its jobs run as user project_uid_base + this number.
+  Result<int64_t> uid_offset(const std::string& project_id);
   Status set_settings(const std::string& project_id, const JobSettings& s);
 
   // The log policy of a security level in a project: the data owners' edit, else the
