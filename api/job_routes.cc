@@ -122,14 +122,20 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
     res.status = 204;
   });
   h->on("POST", ds + "/archive", dl + "/archive",
-        [h, &datasets](const httplib::Request& req, httplib::Response& res) {
+        [h, &datasets, runner](const httplib::Request& req, httplib::Response& res) {
           auto p = guard(h, req, res, "dataset", "create");
           if (!p) return;
           const std::string level = req.has_param("security_level")
                                         ? req.get_param_value("security_level")
                                         : std::string("internal");
+          std::optional<int64_t> left;
+          if (runner) {
+            auto l = runner->storage_left(p->id);
+            if (!l.ok()) return h->send_error(res, l.status());
+            left = *l;
+          }
           auto d = datasets.create_from_archive(p->id, req.matches[2], req.body, level,
-                                                h->principal().username);
+                                                h->principal().username, left);
           if (!d.ok()) return h->send_error(res, d.status());
           h->send_json(res, 201, dataset_json(*d, true));
         });

@@ -19,6 +19,7 @@
 #include "platform/iam/quota.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/runner.h"
 #include "store/settings.h"
 
 namespace jz::api {
@@ -1154,7 +1155,14 @@ class ApiServer::Impl : public RouteHost {
       }
       auto q = quotas_.get(p->id);
       if (!q.ok()) return write_error(res, q.status());
-      write_json(res, 200, q->to_json());
+      Json out = q->to_json();
+      // What the project uses of the limits the job runner measures.
+      if (services_.runner) {
+        auto used = services_.runner->storage_used(p->id);
+        if (!used.ok()) return write_error(res, used.status());
+        out["usage"] = {{"storage_mib", static_cast<double>(*used) / (1 << 20)}};
+      }
+      write_json(res, 200, out);
     });
     on("PUT", pr + "/quota", pr_label + "/quota", [this](const auto& req, auto& res) {
       auto p = project_of(req);

@@ -694,7 +694,9 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
         std::tuple{"--concurrent-jobs", "concurrent_jobs", "Jobs running at once"},
         std::tuple{"--cpu-cores", "cpu_cores", "CPU cores; fractions allowed"},
         std::tuple{"--memory-mib", "memory_mib", "Memory in MiB"},
-        std::tuple{"--per-user-gpus", "per_user_gpus", "GPUs one user may hold in the project"}}) {
+        std::tuple{"--per-user-gpus", "per_user_gpus", "GPUs one user may hold in the project"},
+        std::tuple{"--storage-mib", "storage_mib",
+                   "Disk for job outputs, work folders, logs and uploaded datasets, in MiB"}}) {
     std::string f = field;
     qset->add_option_function<std::string>(
             flag, [qo, f](const std::string& v) { qo->limits[f] = v; }, help)

@@ -195,6 +195,7 @@ int run_server(const ConfigSources& sources) {
     ro.grace = settings->jobs_grace;
     ro.max_pids = settings->jobs_max_pids;
     ro.project_uid_base = settings->project_uid_base;
+    ro.storage_check = std::chrono::seconds(settings->storage_check_s);
     ro.tick = settings->jobs_tick;
     ro.jobs_dir = settings->jobs_dir;
     ro.log_retention_age = settings->log_retention_age;

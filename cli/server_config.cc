@@ -135,6 +135,10 @@ const ConfigSchema& server_schema() {
                   "Processes and threads one job may have at once (the pids cgroup; without "
                   "it, RLIMIT_NPROC of the sandbox user). A job past it cannot fork; when it "
                   "then fails its reason is PidsLimit. 0: no limit."));
+    s.add(integer("jobs.storage_check_s", "10", 1, 3600,
+                  "How often the disk use of projects with a storage quota (storage_mib) and "
+                  "running jobs is measured; past the quota their jobs stop with reason "
+                  "StorageQuotaExceeded."));
     s.add(integer("jobs.tick_ms", "100", 10, 10000,
                   "How often the job runner looks at jobs and runs a scheduling cycle when "
                   "nothing wakes it sooner."));
@@ -249,6 +253,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   if (s.jobs_dir.empty()) s.jobs_dir = s.data_dir + "/jobs";
   s.jobs_grace = std::chrono::seconds(c.get_int("jobs.grace_period_s"));
   s.jobs_max_pids = c.get_int("jobs.max_pids");
+  s.storage_check_s = c.get_int("jobs.storage_check_s");
   s.jobs_tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
   s.log_retention_age = std::chrono::hours(24 * c.get_int("logs.retention_days"));
   s.log_retention_bytes = c.get_int("logs.retention_mib") << 20;

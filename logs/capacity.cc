@@ -227,6 +227,7 @@ class Parser {
   Result<AstPtr> atom_() {
     const char c = peek();
     if (c == '(') {
+      if (++depth_ > 64) return bad("groups nested too deeply");
       ++pos_;
       if (peek() == '?') {
         if (pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') {
@@ -238,6 +239,7 @@ class Parser {
       JZ_ASSIGN_OR_RETURN(AstPtr inner, alternation());
       if (peek() != ')') return bad("expected ')'");
       ++pos_;
+      --depth_;
       return inner;
     }
     if (c == '[') {
@@ -264,13 +266,17 @@ class Parser {
   std::string p_;
   bool icase_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 class Builder {
  public:
+  static constexpr size_t kMaxNodes = 200000;
   std::vector<Node> nodes;
+  bool too_large = false;  // repeats expand to more than kMaxNodes: building stopped
   // Builds `a` so that it continues to `next`; returns its entry state.
   int build(const AstPtr& a, int next) {
+    if (too_large) return next;
     switch (a->kind) {
       case Ast::kEmpty:
         return next;
@@ -295,17 +301,21 @@ class Builder {
           nodes[loop].next = build(inner, loop);
           entry = loop;
         } else {
-          for (int i = a->max; i > a->min; --i) {
+          for (int i = a->max; i > a->min && !too_large; --i) {
             entry = add({Node::kSplit, {}, build(inner, entry), next});
           }
         }
-        for (int i = 0; i < a->min; ++i) entry = build(inner, entry);
+        for (int i = 0; i < a->min && !too_large; ++i) entry = build(inner, entry);
         return entry;
       }
     }
     return next;
   }
   int add(Node n) {
+    if (nodes.size() >= kMaxNodes) {
+      too_large = true;
+      return 0;
+    }
     nodes.push_back(n);
     return static_cast<int>(nodes.size()) - 1;
   }
@@ -358,7 +368,7 @@ Result<LineCapacity> whitelist_capacity(const std::vector<LogRule>& rules, size_
     int entry = b.build(anchored_end ? ast : std::make_shared<Ast>(Ast{Ast::kConcat, {}, {ast, any_star}}), match);
     if (!anchored_start) entry = b.build(any_star, entry);
     start = start < 0 ? entry : b.add({Node::kSplit, {}, entry, start});
-    if (b.nodes.size() > 200000) {
+    if (b.too_large) {
       return Status::invalid_argument("cannot measure the whitelist: its automaton is too large");
     }
   }

@@ -252,6 +252,11 @@ const std::vector<Migration>& migrations() {
        "  uid_offset BIGINT NOT NULL UNIQUE"
        ");",
        ""},
+      // Storage quotas (issue 17): a project's limit, and the bytes of uploaded datasets.
+      {11, "storage_quota",
+       "ALTER TABLE quotas ADD COLUMN storage_mib BIGINT;"
+       "ALTER TABLE datasets ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;",
+       ""},
   };
   return kAll;
 }

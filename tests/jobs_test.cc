@@ -378,6 +378,64 @@ TEST(Jobs, ADatasetSwappedAfterRegistrationIsNeverMounted) {
   EXPECT_EQ(back["state"], "succeeded") << back.dump();
 }
 
+// Issue 17, item 9: no storage limits: an open job wrote 300 MB to /output and 200 MB of
+// log in 20 s. A project's storage quota now covers outputs, work folders, logs and
+// uploaded datasets; its running jobs stop past it, new ones do not start, uploads that
+// would pass it are refused, and the quota API shows what is used.
+TEST(Jobs, AStorageQuotaStopsTheProjectsJobsAndUploads) {
+  Platform p({"--set", "jobs.storage_check_s=1"});
+  ASSERT_TRUE(p.server);
+  p.project("lab", "disk", {}, {{"storage_mib", 20}});
+  Api admin = p.admin();
+  // 4 MiB a step to /output and a log line a step, for a minute at most.
+  Json filler = job("fill", {"sh", "-c",
+                             "for i in $(seq 1 60); do head -c 4194304 /dev/urandom > "
+                             "/output/part$i; echo wrote part $i; sleep 0.2; done"},
+                    0.2, 128);
+  Json f = admin.call("POST", "/api/v1/projects/disk/jobs", filler);
+  auto done = wait_states(admin, "disk", {f["id"]}, kTerminal, 60s);
+  EXPECT_EQ(done[f["id"]]["state"], "failed") << done[f["id"]].dump();
+  EXPECT_EQ(done[f["id"]]["reason"], "StorageQuotaExceeded") << done[f["id"]].dump();
+  EXPECT_NE(done[f["id"]]["message"].get<std::string>().find("of its 20 MiB storage quota"),
+            std::string::npos)
+      << done[f["id"]].dump();
+  const std::string log = admin.text("/api/v1/projects/disk/jobs/" + f["id"].get<std::string>() + "/logs");
+  EXPECT_EQ(log.find("wrote part 60"), std::string::npos) << "stopped long before the end";
+  Json quota = admin.call("GET", "/api/v1/projects/disk/quota");
+  EXPECT_EQ(quota["storage_mib"], 20);
+  EXPECT_GT(quota["usage"]["storage_mib"].get<double>(), 20.0) << quota.dump();
+  // The GET body can be PUT back (usage is read-only and ignored).
+  int status = 0;
+  admin.call("PUT", "/api/v1/projects/disk/quota", quota, &status);
+  EXPECT_EQ(status, 200);
+  // Over the quota, a new job does not start.
+  Json next = admin.call("POST", "/api/v1/projects/disk/jobs", job("next", {"true"}));
+  done = wait_states(admin, "disk", {next["id"]}, kTerminal, 60s);
+  EXPECT_EQ(done[next["id"]]["state"], "failed");
+  EXPECT_EQ(done[next["id"]]["reason"], "StorageQuotaExceeded") << done[next["id"]].dump();
+  // Nor does an upload.
+  testing::TempDir src;
+  ASSERT_TRUE(write_file(src.str() + "/a.txt", "alpha\n").ok());
+  auto tar = run_subprocess({.argv = {"tar", "-C", src.str(), "-czf", src.str() + "/a.tar.gz", "a.txt"}});
+  ASSERT_TRUE(tar.ok() && tar->success());
+  httplib::Client c("127.0.0.1", p.server->port());
+  auto up = c.Post("/api/v1/projects/disk/datasets/more/archive",
+                   {{"Authorization", "Bearer " + p.server->token()}},
+                   *read_file(src.str() + "/a.tar.gz"), "application/gzip");
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->status, 429) << up->body;
+  EXPECT_NE(up->body.find("storage quota"), std::string::npos) << up->body;
+  // More room: the upload counts what it unpacks to.
+  admin.call("PUT", "/api/v1/projects/disk/quota", {{"storage_mib", 200}});
+  up = c.Post("/api/v1/projects/disk/datasets/more/archive",
+              {{"Authorization", "Bearer " + p.server->token()}},
+              *read_file(src.str() + "/a.tar.gz"), "application/gzip");
+  EXPECT_EQ(up->status, 201) << up->body;
+  Json ok = admin.call("POST", "/api/v1/projects/disk/jobs", job("fits", {"true"}));
+  done = wait_states(admin, "disk", {ok["id"]}, kTerminal, 60s);
+  EXPECT_EQ(done[ok["id"]]["state"], "succeeded") << done[ok["id"]].dump();
+}
+
 // Peak resident memory of a process (VmHWM), in MiB.
 int64_t peak_rss_mib(int pid) {
   auto status = read_file("/proc/" + std::to_string(pid) + "/status");

@@ -19,6 +19,7 @@ constexpr Field kFields[] = {
     {"cpu_cores", &Quota::cpu_milli, true, int64_t{10000000} * 1000},
     {"memory_mib", &Quota::memory_mib, false, int64_t{1} << 40},
     {"per_user_gpus", &Quota::per_user_gpus_milli, true, int64_t{100000} * 1000},
+    {"storage_mib", &Quota::storage_mib, false, int64_t{1} << 40},
 };
 
 std::optional<int64_t> opt(const store::Row& r, size_t i) {
@@ -51,12 +52,12 @@ Json Quota::to_json() const {
 Result<Quota> Quota::from_json(const Json& body) {
   if (!body.is_object()) return Status::invalid_argument("request body must be a JSON object");
   for (auto& [k, v] : body.items()) {
-    bool known = false;
+    bool known = k == "usage";  // what GET adds (read-only): a GET's body can be PUT back
     for (const auto& f : kFields) known = known || k == f.name;
     if (!known) {
       return Status::invalid_argument("unknown quota field '" + k +
                                       "': use gpus, gpu_memory_mib, concurrent_jobs, cpu_cores, "
-                                      "memory_mib, per_user_gpus");
+                                      "memory_mib, per_user_gpus, storage_mib");
     }
   }
   Quota q;
@@ -107,11 +108,12 @@ Result<Quota> Quotas::get(const std::string& project_id) {
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(auto rows,
                         c.query("SELECT gpus_milli, gpu_memory_mib, concurrent_jobs, cpu_milli, "
-                                "memory_mib, per_user_gpus_milli FROM quotas WHERE project_id = ?",
+                                "memory_mib, per_user_gpus_milli, storage_mib FROM quotas WHERE "
+                                "project_id = ?",
                                 {project_id}));
     if (rows.empty()) return {};
     const auto& r = rows[0];
-    q = Quota{opt(r, 0), opt(r, 1), opt(r, 2), opt(r, 3), opt(r, 4), opt(r, 5)};
+    q = Quota{opt(r, 0), opt(r, 1), opt(r, 2), opt(r, 3), opt(r, 4), opt(r, 5), opt(r, 6)};
     return {};
   }));
   return q;
@@ -134,10 +136,11 @@ Status Quotas::set(const std::string& project_id, const Quota& q, const QuotaUse
     return c
         .exec(
             "INSERT INTO quotas (project_id, gpus_milli, gpu_memory_mib, concurrent_jobs, "
-            "cpu_milli, memory_mib, per_user_gpus_milli, updated_at_ms) VALUES (?, ?, ?, ?, ?, "
-            "?, ?, ?)",
+            "cpu_milli, memory_mib, per_user_gpus_milli, storage_mib, updated_at_ms) VALUES (?, "
+            "?, ?, ?, ?, ?, ?, ?, ?)",
             {project_id, val(q.gpus_milli), val(q.gpu_memory_mib), val(q.concurrent_jobs),
-             val(q.cpu_milli), val(q.memory_mib), val(q.per_user_gpus_milli), clock_.now_unix_ms()})
+             val(q.cpu_milli), val(q.memory_mib), val(q.per_user_gpus_milli), val(q.storage_mib),
+             clock_.now_unix_ms()})
         .status();
   });
 }

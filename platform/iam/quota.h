@@ -1,6 +1,6 @@
 // Project quotas (mission B4): GPUs in whole-GPU equivalents (fractions allowed, kept
 // as thousandths), GPU memory, concurrent jobs, CPU cores (fractions allowed), memory,
-// and a per-user GPU limit inside the project. An absent limit is unlimited. Stored
+// a per-user GPU limit inside the project, and storage. An absent limit is unlimited. Stored
 // and validated here; the scheduler enforces them. Thread-safe.
 #pragma once
 
@@ -20,6 +20,9 @@ struct Quota {
   std::optional<int64_t> cpu_milli;
   std::optional<int64_t> memory_mib;
   std::optional<int64_t> per_user_gpus_milli;
+  // Disk a project's job outputs, work folders, logs and uploaded datasets may take; the
+  // job runner stops its jobs past it (reason StorageQuotaExceeded).
+  std::optional<int64_t> storage_mib;
 
   // {"gpus": 2.5, "gpu_memory_mib": ..., ..., "per_user_gpus": 1}; null = unlimited.
   Json to_json() const;

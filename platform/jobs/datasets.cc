@@ -34,13 +34,13 @@ bool is_under(const fs::path& p, const fs::path& root) {
 }
 
 Dataset from_row(const store::Row& r) {
-  return {r.text(0),    r.text(1),    r.text(2),    r.text(3), r.text(4),
-          r.text(5),    r.integer(6), r.integer(7), r.integer(8)};
+  return {r.text(0),    r.text(1),    r.text(2),    r.text(3),   r.text(4),
+          r.text(5),    r.integer(6), r.integer(7), r.integer(8), r.integer(9)};
 }
 
 constexpr const char* kColumns =
     "id, project_id, name, path, security_level, created_by, created_at_ms, folder_dev, "
-    "folder_ino";
+    "folder_ino, bytes";
 
 // Records the folder's device and inode.
 void identify(Dataset& d) {
@@ -141,9 +141,10 @@ Status Datasets::insert(Dataset& d) {
       }
     }
     auto w = c.exec(
-        std::string("INSERT INTO datasets (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        std::string("INSERT INTO datasets (") + kColumns +
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {d.id, d.project_id, d.name, d.path, d.security_level, d.created_by, d.created_at_ms,
-         d.folder_dev, d.folder_ino});
+         d.folder_dev, d.folder_ino, d.bytes});
     if (!w.ok() && w.status().code() == Code::kAlreadyExists) {
       return Status::already_exists("dataset '" + d.name + "' already exists in this project");
     }
@@ -205,12 +206,18 @@ Status Datasets::remove_root(const std::string& workspace_id, const std::string&
 Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
                                               const std::string& name, std::string_view archive,
                                               const std::string& security_level,
-                                              const std::string& created_by) {
+                                              const std::string& created_by,
+                                              std::optional<int64_t> quota_left) {
   JZ_RETURN_IF_ERROR(iam::validate_resource_name("name", name));
   if (security_rank(security_level) < 0) {
     return Status::invalid_argument(
         "query parameter 'security_level' must be open, internal or "
         "secret");
+  }
+  if (quota_left && *quota_left <= 0) {
+    return Status::resource_exhausted(
+        "the project's storage quota is used up (job outputs, logs and uploaded datasets); "
+        "free some or ask for a larger storage_mib");
   }
   if (policy_.upload_dir.empty()) {
     return Status::failed_precondition("this server keeps no uploaded datasets");
@@ -264,9 +271,18 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
         std::min<uint64_t>(limits.max_total_bytes,
                            std::max<uint64_t>(archive.size(), 1 << 20) * policy_.upload_max_ratio);
   }
+  if (quota_left) {
+    limits.max_total_bytes = std::min<uint64_t>(limits.max_total_bytes, *quota_left);
+  }
   Status unpacked = sdk::unpack_entries(archive, tmp.string(), limits);
   if (!unpacked.ok()) {
     std::string why = unpacked.message();
+    if (quota_left && why.find("add up to more than") != std::string::npos &&
+        limits.max_total_bytes == static_cast<uint64_t>(*quota_left)) {
+      return discard(Status::resource_exhausted(
+          "the archive unpacks to more than the " + std::to_string(*quota_left) +
+          " bytes the project's storage quota has left; nothing was kept"));
+    }
     if (why.find("add up to more than") != std::string::npos && policy_.upload_max_ratio > 0) {
       why += " (at most " + std::to_string(policy_.upload_max_ratio) +
              " times the archive's size, datasets.upload_max_ratio, and " +
@@ -285,11 +301,23 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
   }
   Dataset d{ids_.next("ds_"), project_id,          name, dest.string(), security_level,
             created_by,       clock_.now_unix_ms()};
+  d.bytes = disk_bytes(dest.string());
   if (Status s = insert(d); !s.ok()) {
     fs::remove_all(dest, ec);
     return s;
   }
   return d;
+}
+
+int64_t disk_bytes(const std::string& folder) {
+  int64_t total = 0;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) == 0) total += static_cast<int64_t>(st.st_blocks) * 512;
+  }
+  return total;
 }
 
 Result<Dataset> Datasets::get(const std::string& project_id, const std::string& name) {

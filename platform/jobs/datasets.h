@@ -17,6 +17,7 @@
 
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,10 +34,15 @@ struct Dataset {
   // The folder's identity when it was registered: a job mounts exactly that folder (a
   // folder swapped for another, or for a symlink, is refused). 0: not recorded.
   int64_t folder_dev = 0, folder_ino = 0;
+  int64_t bytes = 0;  // an uploaded dataset's size on disk (it counts to the storage quota)
 };
 
 // "open" < "internal" < "secret"; -1 when unknown.
 int security_rank(const std::string& level);
+
+// Bytes the files under `folder` take on disk (allocated blocks; sparse files count what
+// they hold).
+int64_t disk_bytes(const std::string& folder);
 
 struct DatasetPolicy {
   std::string data_dir;    // the platform's own folder: never a registered dataset
@@ -83,9 +89,11 @@ class Datasets {
   // disk (bounded memory). The name is reserved first (a second upload of it gets
   // already_exists and touches nothing), the files go to a private folder that is renamed
   // into place at the end; on any refusal nothing is kept.
+  // `quota_left`: bytes the project's storage quota still allows (none: unlimited).
   Result<Dataset> create_from_archive(const std::string& project_id, const std::string& name,
                                       std::string_view archive, const std::string& security_level,
-                                      const std::string& created_by);
+                                      const std::string& created_by,
+                                      std::optional<int64_t> quota_left = std::nullopt);
   Result<Dataset> get(const std::string& project_id, const std::string& name);
   Result<std::vector<Dataset>> list(const std::string& project_id);
   // Unregisters it; an uploaded dataset's files go too, a registered folder stays.

@@ -1,5 +1,7 @@
 #include "platform/jobs/runner.h"
 
+#include <filesystem>
+#include <optional>
 #include <set>
 
 #include "logs/filter.h"
@@ -276,6 +278,10 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
       t.to = "cancelled";
       t.reason = "Idle";
       t.detail = a.ending_detail + "; its folder is kept: retry the job to resume it";
+    } else if (a.ending == "storage") {
+      t.to = "failed";
+      t.reason = "StorageQuotaExceeded";
+      t.detail = a.ending_detail;
     } else if (a.ending == "timeout") {
       t.to = "failed";
       t.reason = "DeadlineExceeded";
@@ -372,7 +378,81 @@ void JobRunner::poll_active(int64_t now) {
   }
 }
 
+Result<int64_t> JobRunner::storage_used(const std::string& project_id) {
+  JZ_ASSIGN_OR_RETURN(auto runs, jobs_.run_ids(project_id));
+  int64_t total = 0;
+  for (const auto& run : runs) {
+    {
+      std::lock_guard lock(storage_mu_);
+      if (auto it = ended_run_bytes_.find(run); it != ended_run_bytes_.end()) {
+        total += it->second;
+        continue;
+      }
+    }
+    const std::string dir = executor_.job_dir(run);
+    const bool ended = std::filesystem::exists(dir + "/exit.json");
+    const int64_t bytes = disk_bytes(dir);
+    total += bytes;
+    if (ended) {
+      std::lock_guard lock(storage_mu_);
+      if (ended_run_bytes_.size() > 1000000) ended_run_bytes_.clear();
+      ended_run_bytes_[run] = bytes;
+    }
+  }
+  JZ_ASSIGN_OR_RETURN(auto sets, datasets_.list(project_id));
+  for (const auto& d : sets) total += d.bytes;
+  return total;
+}
+
+Result<std::optional<int64_t>> JobRunner::storage_left(const std::string& project_id) {
+  JZ_ASSIGN_OR_RETURN(iam::Quota q, quotas_.get(project_id));
+  if (!q.storage_mib) return std::optional<int64_t>();
+  JZ_ASSIGN_OR_RETURN(int64_t used, storage_used(project_id));
+  return std::optional<int64_t>((*q.storage_mib << 20) - used);
+}
+
+namespace {
+std::string storage_message(int64_t left, int64_t limit_mib) {
+  const int64_t used_mib = ((limit_mib << 20) - left) >> 20;
+  return "the project uses " + std::to_string(used_mib) + " MiB of its " +
+         std::to_string(limit_mib) +
+         " MiB storage quota (job outputs, work folders, logs and uploaded datasets); free "
+         "some or ask for a larger storage_mib";
+}
+}  // namespace
+
+// A project past its storage quota: its running jobs are stopped with the reason (they
+// are what grows it). Measured every storage_check, for projects with running jobs only.
+void JobRunner::check_storage(int64_t now) {
+  if (now < next_storage_check_ms_) return;
+  next_storage_check_ms_ = now + options_.storage_check.count();
+  std::set<std::string> projects;
+  for (const auto& [id, a] : active_) projects.insert(a.project_id);
+  for (const auto& project : projects) {
+    auto quota = quotas_.get(project);
+    if (!quota.ok() || !quota->storage_mib) continue;
+    auto left = storage_left(project);
+    if (!left.ok()) {
+      log_error("measuring the storage of project " + project, left.status());
+      continue;
+    }
+    if (!*left || **left >= 0) continue;
+    for (auto& [id, a] : active_) {
+      if (a.project_id != project || !a.ending.empty()) continue;
+      a.ending = "storage";
+      a.ending_detail = storage_message(**left, *quota->storage_mib);
+      executor_.terminate(a.run_id, options_.grace);
+    }
+  }
+}
+
 Status JobRunner::launch(const Job& j, const Json& placement) {
+  // A project already past its storage quota starts nothing more.
+  JZ_ASSIGN_OR_RETURN(auto left, storage_left(j.project_id));
+  if (left && *left < 0) {
+    JZ_ASSIGN_OR_RETURN(iam::Quota q, quotas_.get(j.project_id));
+    return Status::resource_exhausted(storage_message(*left, q.storage_mib.value_or(0)));
+  }
   exec::LaunchSpec spec;
   spec.job_id = j.kind == "devenv" ? j.id : j.run_id();
   spec.resume = j.kind == "devenv";
@@ -466,7 +546,8 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       Status launched = job.ok() ? launch(*job, placement) : job.status();
       if (!launched.ok()) {
         Transition f{.to = "failed",
-                     .reason = "LaunchFailed",
+                     .reason = launched.code() == Code::kResourceExhausted ? "StorageQuotaExceeded"
+                                                                          : "LaunchFailed",
                      .detail = launched.message(),
                      .finished = true};
         if (Status w = jobs_.transition(id, {"admitted"}, f); !w.ok()) log_error("failing", w);
@@ -526,6 +607,7 @@ void JobRunner::tick() {
   handle_cancels();
   poll_active(now);
   for (const auto& d : engine_.cycle(now)) apply(d, now);
+  check_storage(now);
   if (!options_.jobs_dir.empty() && now >= next_retention_ms_) {
     next_retention_ms_ = now + 60000;
     auto r = logs::apply_retention(options_.jobs_dir, options_.log_retention_age,

@@ -44,6 +44,8 @@ struct RunnerOptions {
   // Each project's jobs run as user (and group) project_uid_base + the project's number
   // when the server runs as root; 0: every job as the executor's sandbox user.
   int64_t project_uid_base = 0;
+  // How often the storage of projects with a storage quota and running jobs is measured.
+  std::chrono::milliseconds storage_check{10000};
   std::chrono::milliseconds quota_refresh{2000};
   sched::Policy policy = sched::Policy::kBinpack;
   std::string pool = "default";
@@ -70,6 +72,12 @@ class JobRunner {
   // The machine and what is in use, for GET /api/v1/nodes.
   Json nodes_json();
   exec::Executor& executor() { return executor_; }
+  // Bytes the project's runs (work, outputs, logs) and uploaded datasets take on disk.
+  // Runs that ended are measured once. Thread-safe.
+  Result<int64_t> storage_used(const std::string& project_id);
+  // What the project's storage quota still allows in bytes (negative: over it); none when
+  // it has no storage quota.
+  Result<std::optional<int64_t>> storage_left(const std::string& project_id);
 
  private:
   int64_t next_retention_ms_ = 0;
@@ -81,7 +89,7 @@ class JobRunner {
     int64_t started_ms = 0;   // the run's start (engine time)
     int64_t deadline_ms = 0;  // 0: none
     int64_t last_activity_ms = 0;
-    std::string ending;  // "", "cancel", "preempt", "timeout", "idle"
+    std::string ending;  // "", "cancel", "preempt", "timeout", "idle", "storage"
     std::string ending_detail;
     bool running = false;
   };
@@ -93,6 +101,7 @@ class JobRunner {
   void take_new_jobs();
   void handle_cancels();
   void poll_active(int64_t now);
+  void check_storage(int64_t now);
   void apply(const sched::Decision& d, int64_t now);
   Status launch(const Job& j, const Json& placement);
   void finish(Active& a, const exec::JobStatus& st);
@@ -120,6 +129,9 @@ class JobRunner {
   bool stop_ = false, woken_ = false;
   std::map<std::string, int64_t> touched_;  // job id -> ms
   Json nodes_cache_ = Json::object();
+  int64_t next_storage_check_ms_ = 0;
+  std::mutex storage_mu_;
+  std::map<std::string, int64_t> ended_run_bytes_;  // runs with exit.json: measured once
   std::thread thread_;
 };
 

@@ -346,6 +346,23 @@ Json JobSettings::to_json() const {
           {"devenv_gpu_idle_percent", devenv_gpu_idle_percent}};
 }
 
+Result<std::vector<std::string>> JobStore::run_ids(const std::string& project_id) {
+  std::vector<std::string> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT id, kind, attempt FROM jobs WHERE project_id = ?",
+                                           {project_id}));
+    for (const auto& r : rows) {
+      if (r.text(1) == "devenv") {
+        out.push_back(r.text(0));
+        continue;
+      }
+      for (int64_t a = 1; a <= r.integer(2); ++a) out.push_back(r.text(0) + "-" + std::to_string(a));
+    }
+    return {};
+  }));
+  return out;
+}
+
 Result<int64_t> JobStore::uid_offset(const std::string& project_id) {
   int64_t offset = -1;
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {

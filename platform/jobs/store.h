@@ -111,6 +111,8 @@ class JobStore {
   // The project's own number among projects that ran jobs (0, 1, 2, ...; kept for good):
   // its jobs run as user project_uid_base + this number.
   Result<int64_t> uid_offset(const std::string& project_id);
+  // The executor ids (folder names) of every run of the project's jobs, ended ones too.
+  Result<std::vector<std::string>> run_ids(const std::string& project_id);
   Status set_settings(const std::string& project_id, const JobSettings& s);
 
   // The log policy of a security level in a project: the data owners' edit, else the
