@@ -364,6 +364,21 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
       return {};
     });
   });
+  leaf(*user, "unlock",
+       "Clear the failed logins counted against a user, from every address, so they may\n"
+       "log in again at once",
+       [uo](const Common& c) {
+         return with_conn("user unlock", c.server, true, [&](Conn& conn) -> Status {
+           Json body = Json::object();
+           JZ_RETURN_IF_ERROR(
+               conn.api->call("POST", "/api/v1/users/" + url_encode(uo->username) + "/unlock", &body)
+                   .status());
+           std::cout << "Cleared the failed logins of " << uo->username << "\n";
+           return {};
+         });
+       })
+      ->add_option("USERNAME", uo->username, "User")
+      ->required();
 
   // ---- workspaces ----
   auto* ws = app.add_subcommand("workspace", "Manage workspaces (tenants that hold projects)");

@@ -104,9 +104,12 @@ const ConfigSchema& server_schema() {
     s.add(integer("auth.session_ttl_s", "43200", 60, 2592000,
                   "Lifetime of a login session token, in seconds (default 12 hours)."));
     s.add(integer("auth.lockout_threshold", "5", 1, 1000,
-                  "Failed logins in a row that lock an account."));
+                  "Failed logins in a row, for one username from one address, after which that "
+                  "pair waits before each try (1 s, doubling); an address failing for many "
+                  "names waits after 5 times this. Nobody can lock another's account."));
     s.add(integer("auth.lockout_s", "900", 1, 604800,
-                  "How long a locked account stays locked, in seconds."));
+                  "The longest such wait, in seconds; a quiet spell this long forgets the "
+                  "failures. POST /api/v1/users/{username}/unlock clears them at once."));
     s.add(integer("auth.token_cache_s", "10", 0, 300,
                   "Seconds a checked token is trusted without asking the store again; a "
                   "revocation made elsewhere (another server) applies within this time. 0 "

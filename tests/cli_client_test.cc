@@ -137,6 +137,13 @@ TEST_F(CliClientTest, TenancyQuotaTokenAuditAndEventsThroughTheCli) {
   ok({"user", "create", "alice", "--email", "alice@example.org"},
      std::string("alice-password-1\nalice-password-1\n"));
   ok({"member", "add", "alice", "-r", "project-developer", "-p", "cars"});
+  EXPECT_TRUE(contains(ok({"user", "unlock", "alice"}), "Cleared the failed logins of alice"));
+  // Dataset roots: assigned, listed, taken away.
+  TempDir root;
+  ok({"workspace", "roots", "add", "vision", root.str()});
+  EXPECT_TRUE(contains(ok({"workspace", "roots", "list", "vision"}), root.str()));
+  EXPECT_TRUE(contains(ok({"workspace", "roots", "remove", "vision", root.str()}), "Removed root"));
+  EXPECT_FALSE(contains(ok({"workspace", "roots", "list", "vision"}), root.str()));
 
   Json members = ok_json({"member", "list", "-p", "cars"});
   ASSERT_TRUE(members.is_array());
