@@ -735,6 +735,26 @@ TEST(Jobs, AJobIsHeldToItsProcessLimitAndLeavesNoCgroupBehind) {
   Json f = admin.call("POST", "/api/v1/projects/forks/jobs", fine);
   done = wait_states(admin, "forks", {f["id"]}, kTerminal, 60s);
   EXPECT_EQ(done[f["id"]]["state"], "succeeded") << done[f["id"]].dump();
+  EXPECT_EQ(done[f["id"]]["message"], "") << done[f["id"]].dump();
+  if (nodes["items"][0]["cgroups"] != "none") {
+    // A job that meets the limit and succeeds anyway is told so.
+    Json tolerant = job("tolerant", {"python3", "-c",
+                                     "import threading, time\n"
+                                     "n = 0\n"
+                                     "try:\n"
+                                     "    for i in range(100):\n"
+                                     "        threading.Thread(target=time.sleep, args=(1,)).start(); n += 1\n"
+                                     "except RuntimeError:\n"
+                                     "    pass\n"
+                                     "print('started', n)\n"},
+                        0.2, 256);
+    Json t = admin.call("POST", "/api/v1/projects/forks/jobs", tolerant);
+    done = wait_states(admin, "forks", {t["id"]}, kTerminal, 60s);
+    EXPECT_EQ(done[t["id"]]["state"], "succeeded") << done[t["id"]].dump();
+    EXPECT_NE(done[t["id"]]["message"].get<std::string>().find("refused at its limit of 64"),
+              std::string::npos)
+        << done[t["id"]].dump();
+  }
 
   if (nodes["items"][0]["cgroups"] == "none") GTEST_SKIP() << "no cgroups here";
   // A child OOM-killed, the job goes on and ends: its groups go with it.

@@ -290,6 +290,11 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
     } else if (st.exit_code == 0) {
       t.to = "succeeded";
       t.reason = "Succeeded";
+      if (st.pids_limit_hits > 0) {
+        t.detail = std::to_string(st.pids_limit_hits) +
+                   " process or thread creation(s) were refused at its limit of " +
+                   std::to_string(options_.max_pids) + " (server setting jobs.max_pids)";
+      }
     } else {
       t.to = "failed";
       t.reason = st.oom_killed ? "OOMKilled" : st.pids_limit_hits > 0 ? "PidsLimit" : "Failed";
