@@ -347,6 +347,8 @@ double log_add(double a, double b) {
   return hi + std::log2(1 + std::exp2(lo - hi));
 }
 
+constexpr size_t kMaxStates = 20000;
+
 }  // namespace
 
 Result<LineCapacity> whitelist_capacity(const std::vector<LogRule>& rules, size_t max_len) {
@@ -407,20 +409,49 @@ Result<LineCapacity> whitelist_capacity(const std::vector<LogRule>& rules, size_
     for (const auto& [set, count] : level) {
       auto it = moves.find(set);
       if (it == moves.end()) {
-        std::map<StateSet, int> by_target;
-        for (int c = 0; c < 256; ++c) {
-          if (c == '\n') continue;
-          std::vector<int> to;
-          for (int s : set) {
-            if (b.nodes[s].kind == Node::kByte && b.nodes[s].set[c]) to.push_back(b.nodes[s].next);
+        // Bytes that lead to the same states are one move: group them first, then take
+        // one closure a group (a handful, not 255).
+        std::map<std::vector<int>, int> by_next;
+        if (set.size() <= 64) {
+          // Which members take each byte, as a bit mask: bytes with one mask go together.
+          std::map<uint64_t, int> by_mask;
+          for (int c = 0; c < 256; ++c) {
+            if (c == '\n') continue;
+            uint64_t mask = 0;
+            for (size_t i = 0; i < set.size(); ++i) {
+              const Node& n = b.nodes[set[i]];
+              if (n.kind == Node::kByte && n.set[c]) mask |= uint64_t{1} << i;
+            }
+            if (mask) ++by_mask[mask];
           }
-          if (!to.empty()) ++by_target[closure(to)];
+          for (const auto& [mask, bytes] : by_mask) {
+            std::vector<int> to;
+            for (size_t i = 0; i < set.size(); ++i) {
+              if (mask >> i & 1) to.push_back(b.nodes[set[i]].next);
+            }
+            by_next[to] += bytes;
+          }
+        } else {
+          for (int c = 0; c < 256; ++c) {
+            if (c == '\n') continue;
+            std::vector<int> to;
+            for (int s : set) {
+              if (b.nodes[s].kind == Node::kByte && b.nodes[s].set[c]) to.push_back(b.nodes[s].next);
+            }
+            if (!to.empty()) ++by_next[to];
+          }
         }
+        std::map<StateSet, int> by_target;
+        for (const auto& [to, bytes] : by_next) by_target[closure(to)] += bytes;
         it = moves.emplace(set, std::vector<std::pair<StateSet, int>>(by_target.begin(),
                                                                        by_target.end()))
                  .first;
-        if (moves.size() > 200000) {
-          return Status::invalid_argument("cannot measure the whitelist: too many states");
+        // Patterns whose automaton grows exponentially with the line ((a|b)*a(a|b){20})
+        // are not measured: the budget is then unknown, said so.
+        if (moves.size() > kMaxStates) {
+          return Status::invalid_argument(
+              "cannot measure the whitelist: its lines need more than " +
+              std::to_string(kMaxStates) + " automaton states to count");
         }
       }
       for (const auto& [target, bytes] : it->second) {

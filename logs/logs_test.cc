@@ -1081,6 +1081,11 @@ TEST(LeakBudget, CountsTheLinesAWhitelistAllows) {
   auto backref = whitelist_capacity({{"r", "^(a)\\1$", false, false}}, 10);
   EXPECT_EQ(backref.status().code(), Code::kInvalidArgument);
   EXPECT_NE(backref.status().message().find("\\1"), std::string::npos);
+  // An automaton that grows exponentially with the line: refused, not run away with.
+  auto blowup = whitelist_capacity({{"r", "^(a|b)*a(a|b){24}$", false, false}}, 64);
+  EXPECT_EQ(blowup.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(blowup.status().message().find("automaton states"), std::string::npos)
+      << blowup.status().message();
   auto c = whitelist_capacity({{"r", "^training (started|finished)$", false, false}}, 512);
   ASSERT_TRUE(c.ok());
   EXPECT_DOUBLE_EQ(c->bits_per_line, 1.0);
