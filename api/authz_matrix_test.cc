@@ -219,8 +219,8 @@ class AuthzMatrixTest : public ::testing::Test {
     std::filesystem::permissions(datadir(), std::filesystem::perms(0755));
     events_ = std::make_unique<iam::EventLog>(*db_, Clock::system(), ids_);
     jobs_ = std::make_unique<jobs::JobStore>(*db_, Clock::system(), ids_, *events_);
-    datasets_ = std::make_unique<jobs::Datasets>(*db_, Clock::system(), ids_,
-                                                 jobs::DatasetPolicy{"", ""});
+    datasets_ =
+        std::make_unique<jobs::Datasets>(*db_, Clock::system(), ids_, jobs::DatasetPolicy{"", ""});
     ASSERT_TRUE(datasets_->add_root(ws_a->id, datadir(), "padmin").ok());
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
@@ -513,11 +513,13 @@ TEST_F(AuthzMatrixTest, NobodyGrantsRightsTheyDoNotHold) {
   }
   // Nor take away (or replace) a role they could not grant.
   EXPECT_EQ(call(token_["prjadmin"], "DELETE", add + "/dataowner", ""), 403);
-  EXPECT_EQ(call(token_["prjadmin"], "POST", add, R"({"username":"dataowner","role":"project-viewer"})"),
-            403);
+  EXPECT_EQ(
+      call(token_["prjadmin"], "POST", add, R"({"username":"dataowner","role":"project-viewer"})"),
+      403);
   // What the admin holds, the admin may grant.
-  EXPECT_EQ(call(token_["prjadmin"], "POST", add, R"({"username":"spare","role":"project-developer"})"),
-            201);
+  EXPECT_EQ(
+      call(token_["prjadmin"], "POST", add, R"({"username":"spare","role":"project-developer"})"),
+      201);
   // A workspace-regular who creates a project is its admin, and no more.
   httplib::Client reg("127.0.0.1", server_->port());
   reg.set_bearer_token_auth(token_["wsregular"]);
@@ -573,13 +575,15 @@ TEST_F(AuthzMatrixTest, ScopedTokensManageOnlyThemselvesAndUnknownFieldsAre400) 
                   "application/json");
   ASSERT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("platform_role"), std::string::npos) << r->body;
-  auto admin = c.Post("/api/v1/users", R"({"username":"zz","password":"long-enough-password","rol":"x"})",
-                      "application/json");
+  auto admin =
+      c.Post("/api/v1/users", R"({"username":"zz","password":"long-enough-password","rol":"x"})",
+             "application/json");
   EXPECT_EQ(admin->status, 403) << "non-admins are refused before the body is read";
   httplib::Client pa("127.0.0.1", server_->port());
   pa.set_bearer_token_auth(token_["padmin"]);
-  auto u = pa.Post("/api/v1/users", R"({"username":"zz","password":"long-enough-password","rol":"x"})",
-                   "application/json");
+  auto u =
+      pa.Post("/api/v1/users", R"({"username":"zz","password":"long-enough-password","rol":"x"})",
+              "application/json");
   EXPECT_EQ(u->status, 400) << u->body;
   EXPECT_FALSE(accounts_->user_by_name("zz").ok()) << "nothing stored";
 }

@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "api/route_util.h"
@@ -85,9 +85,10 @@ Json leak_budget(const logs::LogPolicy& policy) {
     return {{"bounded", false}, {"why", "an open policy passes every line"}};
   }
   if (policy.mode == logs::LogPolicy::Mode::kBlacklist) {
-    return {{"bounded", false},
-            {"why", "a blacklist passes any line it does not recognise: only the caps bound it"},
-            {"total_bits", policy.total_bytes > 0 ? Json(8.0 * policy.total_bytes) : Json(nullptr)}};
+    return {
+        {"bounded", false},
+        {"why", "a blacklist passes any line it does not recognise: only the caps bound it"},
+        {"total_bits", policy.total_bytes > 0 ? Json(8.0 * policy.total_bytes) : Json(nullptr)}};
   }
   static std::mutex mu;
   static std::map<std::string, Json> cache;

@@ -850,8 +850,8 @@ class ApiServer::Impl : public RouteHost {
     auto root_json = [](const jobs::DatasetRoot& r) {
       return Json{{"path", r.path},
                   {"created_by", r.created_by},
-                  {"created_at", format_rfc3339(Clock::WallTime(
-                                     std::chrono::milliseconds(r.created_at_ms)))}};
+                  {"created_at",
+                   format_rfc3339(Clock::WallTime(std::chrono::milliseconds(r.created_at_ms)))}};
     };
     on("GET", ws + "/dataset-roots", ws_label + "/dataset-roots",
        [this, root_json](const auto& req, auto& res) {

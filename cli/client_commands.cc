@@ -364,19 +364,20 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
       return {};
     });
   });
-  leaf(*user, "unlock",
-       "Clear the failed logins counted against a user, from every address, so they may\n"
-       "log in again at once",
-       [uo](const Common& c) {
-         return with_conn("user unlock", c.server, true, [&](Conn& conn) -> Status {
-           Json body = Json::object();
-           JZ_RETURN_IF_ERROR(
-               conn.api->call("POST", "/api/v1/users/" + url_encode(uo->username) + "/unlock", &body)
-                   .status());
-           std::cout << "Cleared the failed logins of " << uo->username << "\n";
-           return {};
-         });
-       })
+  leaf(
+      *user, "unlock",
+      "Clear the failed logins counted against a user, from every address, so they may\n"
+      "log in again at once",
+      [uo](const Common& c) {
+        return with_conn("user unlock", c.server, true, [&](Conn& conn) -> Status {
+          Json body = Json::object();
+          JZ_RETURN_IF_ERROR(
+              conn.api->call("POST", "/api/v1/users/" + url_encode(uo->username) + "/unlock", &body)
+                  .status());
+          std::cout << "Cleared the failed logins of " << uo->username << "\n";
+          return {};
+        });
+      })
       ->add_option("USERNAME", uo->username, "User")
       ->required();
 
@@ -435,46 +436,42 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
       "roots", "Folders under which a workspace's data owners register datasets");
   roots->require_subcommand(1);
   auto ro = std::make_shared<NameOpts>();  // name: workspace, description: path
-  auto roots_path = [ro] { return "/api/v1/workspaces/" + url_encode(ro->name) + "/dataset-roots"; };
-  auto* radd = leaf(*roots, "add",
-                    "Assign a folder on the server to a workspace (platform admins); a folder "
-                    "belongs to one workspace",
-                    [ro, roots_path](const Common& c) {
-                      return with_conn("workspace roots add", c.server, true,
-                                       [&](Conn& conn) -> Status {
-                                         Json body = {{"path", ro->description}};
-                                         JZ_ASSIGN_OR_RETURN(
-                                             Json out, conn.api->call("POST", roots_path(), &body));
-                                         show_object(c.output, out);
-                                         return {};
-                                       });
-                    });
-  auto* rlist = leaf(*roots, "list", "List a workspace's dataset roots",
-                     [ro, roots_path](const Common& c) {
-                       return with_conn("workspace roots list", c.server, true,
-                                        [&](Conn& conn) -> Status {
-                                          JZ_ASSIGN_OR_RETURN(Json items,
-                                                              list_all(*conn.api, roots_path()));
-                                          show_list(c.output, items, kRootCols);
-                                          return {};
-                                        });
-                     });
-  auto* rremove = leaf(*roots, "remove",
-                       "Take a root away from a workspace (platform admins); registered "
-                       "datasets stay",
-                       [ro, roots_path](const Common& c) {
-                         return with_conn(
-                             "workspace roots remove", c.server, true, [&](Conn& conn) -> Status {
-                               JZ_RETURN_IF_ERROR(
-                                   conn.api
-                                       ->call("DELETE",
-                                              roots_path() + "?path=" + url_encode(ro->description))
-                                       .status());
-                               std::cout << "Removed root " << ro->description << " from "
-                                         << ro->name << "\n";
-                               return {};
-                             });
-                       });
+  auto roots_path = [ro] {
+    return "/api/v1/workspaces/" + url_encode(ro->name) + "/dataset-roots";
+  };
+  auto* radd =
+      leaf(*roots, "add",
+           "Assign a folder on the server to a workspace (platform admins); a folder "
+           "belongs to one workspace",
+           [ro, roots_path](const Common& c) {
+             return with_conn("workspace roots add", c.server, true, [&](Conn& conn) -> Status {
+               Json body = {{"path", ro->description}};
+               JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("POST", roots_path(), &body));
+               show_object(c.output, out);
+               return {};
+             });
+           });
+  auto* rlist =
+      leaf(*roots, "list", "List a workspace's dataset roots", [ro, roots_path](const Common& c) {
+        return with_conn("workspace roots list", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, roots_path()));
+          show_list(c.output, items, kRootCols);
+          return {};
+        });
+      });
+  auto* rremove =
+      leaf(*roots, "remove",
+           "Take a root away from a workspace (platform admins); registered "
+           "datasets stay",
+           [ro, roots_path](const Common& c) {
+             return with_conn("workspace roots remove", c.server, true, [&](Conn& conn) -> Status {
+               JZ_RETURN_IF_ERROR(
+                   conn.api->call("DELETE", roots_path() + "?path=" + url_encode(ro->description))
+                       .status());
+               std::cout << "Removed root " << ro->description << " from " << ro->name << "\n";
+               return {};
+             });
+           });
   for (auto* cmd : {radd, rlist, rremove}) {
     cmd->add_option("WORKSPACE", ro->name, "Workspace")->required();
   }

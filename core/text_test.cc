@@ -12,11 +12,13 @@ TEST(TextTest, ControlsBecomeVisibleEscapes) {
   EXPECT_EQ(escape_controls("\x1b[31mred\x7f"), "\\x1b[31mred\\x7f");
   EXPECT_EQ(escape_controls(std::string("nul\0x", 5)), "nul\\x00x");
   EXPECT_EQ(escape_controls("back\\slash"), "back\\\\slash");
-  EXPECT_EQ(escape_controls("\xc2\x9b" "31m"), "\\u009b31m");  // 8-bit CSI in UTF-8
-  EXPECT_EQ(escape_controls("\xc2\xa0"), "\xc2\xa0");          // NBSP is printable
-  EXPECT_EQ(escape_controls("\xff\xc3"), "\\xff\\xc3");         // not UTF-8
+  EXPECT_EQ(escape_controls("\xc2\x9b"
+                            "31m"),
+            "\\u009b31m");                                        // 8-bit CSI in UTF-8
+  EXPECT_EQ(escape_controls("\xc2\xa0"), "\xc2\xa0");             // NBSP is printable
+  EXPECT_EQ(escape_controls("\xff\xc3"), "\\xff\\xc3");           // not UTF-8
   EXPECT_EQ(escape_controls("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
-  EXPECT_EQ(escape_controls("\xc0\xaf"), "\\xc0\\xaf");         // overlong '/'
+  EXPECT_EQ(escape_controls("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
   EXPECT_EQ(escape_controls("a b", {.escape_space = true}), "a\\x20b");
   EXPECT_TRUE(is_printable("fine"));
   EXPECT_FALSE(is_printable("no\x1b"));

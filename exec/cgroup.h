@@ -1,7 +1,7 @@
-// Control groups for jobs: CPU, memory and process-count limits, accounting, OOM detection and the list
-// of a job's processes. cgroup v2 when the unified hierarchy has the memory controller,
-// else v1 (memory, cpu and cpuacct hierarchies), else none (limits are then not
-// enforced and the server says so at start).
+// Control groups for jobs: CPU, memory and process-count limits, accounting, OOM detection and the
+// list of a job's processes. cgroup v2 when the unified hierarchy has the memory controller, else
+// v1 (memory, cpu and cpuacct hierarchies), else none (limits are then not enforced and the server
+// says so at start).
 #pragma once
 
 #include <cstdint>

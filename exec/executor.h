@@ -111,7 +111,7 @@ struct JobStatus {
   int64_t max_memory_bytes = 0;
   int64_t cpu_usage_ms = 0;
   int64_t pids_limit_hits = 0;  // forks refused by the process limit
-  std::string message;  // kLost: why
+  std::string message;          // kLost: why
 };
 
 class Executor {

@@ -221,8 +221,8 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
   for (const auto& m : spec.read_only) {
     for (size_t i = 1; i + 1 < argv.size(); ++i) {
       if (argv[i - 1] == "--ro-bind" && argv[i] == m.host_path && argv[i + 1] == m.sandbox_path) {
-        mounts.push_back({{"index", i}, {"path", m.host_path}, {"dev", m.expect_dev},
-                          {"ino", m.expect_ino}});
+        mounts.push_back(
+            {{"index", i}, {"path", m.host_path}, {"dev", m.expect_dev}, {"ino", m.expect_ino}});
         break;
       }
     }

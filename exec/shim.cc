@@ -63,8 +63,9 @@ Result<int> open_folder_no_symlinks(const std::string& path, int64_t dev, int64_
     const int err = errno;
     ::close(fd);
     if (next < 0) {
-      return err == ENOTDIR || err == ELOOP ? changed("became a symlink or a file")
-                                            : changed("is gone (" + std::string(strerror(err)) + ")");
+      return err == ENOTDIR || err == ELOOP
+                 ? changed("became a symlink or a file")
+                 : changed("is gone (" + std::string(strerror(err)) + ")");
     }
     fd = next;
   }
@@ -152,7 +153,8 @@ int run_shim(const std::string& dir) {
       if (index == 0 || index >= argv.size() || argv[index] != path) {
         return finish(dir, {{"exit_code", -1}, {"error", "the job's spec.json is inconsistent"}});
       }
-      auto fd = open_folder_no_symlinks(path, m.value("dev", int64_t{0}), m.value("ino", int64_t{0}));
+      auto fd =
+          open_folder_no_symlinks(path, m.value("dev", int64_t{0}), m.value("ino", int64_t{0}));
       if (!fd.ok()) return finish(dir, {{"exit_code", -1}, {"error", fd.status().message()}});
       argv[index - 1] = "--ro-bind-fd";
       argv[index] = std::to_string(*fd);
@@ -165,8 +167,8 @@ int run_shim(const std::string& dir) {
   std::string options;
   for (auto it = argv.begin() + 1; it != dashes; ++it) options.append(*it).push_back('\0');
   const int args_fd = ::memfd_create("bwrap-args", MFD_CLOEXEC);
-  if (args_fd < 0 || ::write(args_fd, options.data(), options.size()) !=
-                         static_cast<ssize_t>(options.size()) ||
+  if (args_fd < 0 ||
+      ::write(args_fd, options.data(), options.size()) != static_cast<ssize_t>(options.size()) ||
       ::lseek(args_fd, 0, SEEK_SET) != 0) {
     return finish(dir, {{"exit_code", -1}, {"error", "cannot pass the sandbox its options"}});
   }

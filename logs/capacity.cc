@@ -95,7 +95,8 @@ class Parser {
       } else if (c == '?') {
         hi = 1;
         ++pos_;
-      } else if (c == '{' && pos_ + 1 < p_.size() && std::isdigit(static_cast<unsigned char>(p_[pos_ + 1]))) {
+      } else if (c == '{' && pos_ + 1 < p_.size() &&
+                 std::isdigit(static_cast<unsigned char>(p_[pos_ + 1]))) {
         ++pos_;
         lo = number();
         hi = lo;
@@ -149,15 +150,39 @@ class Parser {
       for (int i = a; i <= b; ++i) s.set(i);
     };
     switch (c) {
-      case 'd': case 'D': range('0', '9'); break;
-      case 'w': case 'W': range('0', '9'); range('a', 'z'); range('A', 'Z'); s.set('_'); break;
-      case 's': case 'S': for (char x : {' ', '\t', '\n', '\r', '\f', '\v'}) s.set(static_cast<unsigned char>(x)); break;
-      case 't': s.set('\t'); return s;
-      case 'n': s.set('\n'); return s;
-      case 'r': s.set('\r'); return s;
-      case 'f': s.set('\f'); return s;
-      case 'v': s.set('\v'); return s;
-      case 'e': s.set(0x1b); return s;
+      case 'd':
+      case 'D':
+        range('0', '9');
+        break;
+      case 'w':
+      case 'W':
+        range('0', '9');
+        range('a', 'z');
+        range('A', 'Z');
+        s.set('_');
+        break;
+      case 's':
+      case 'S':
+        for (char x : {' ', '\t', '\n', '\r', '\f', '\v'}) s.set(static_cast<unsigned char>(x));
+        break;
+      case 't':
+        s.set('\t');
+        return s;
+      case 'n':
+        s.set('\n');
+        return s;
+      case 'r':
+        s.set('\r');
+        return s;
+      case 'f':
+        s.set('\f');
+        return s;
+      case 'v':
+        s.set('\v');
+        return s;
+      case 'e':
+        s.set(0x1b);
+        return s;
       case 'x': {
         if (pos_ + 2 > p_.size() || !std::isxdigit(static_cast<unsigned char>(p_[pos_])) ||
             !std::isxdigit(static_cast<unsigned char>(p_[pos_ + 1]))) {
@@ -367,7 +392,8 @@ Result<LineCapacity> whitelist_capacity(const std::vector<LogRule>& rules, size_
     bool anchored_start = false, anchored_end = false;
     Parser parser(rule.pattern, rule.ignore_case);
     JZ_ASSIGN_OR_RETURN(AstPtr ast, parser.parse(anchored_start, anchored_end));
-    int entry = b.build(anchored_end ? ast : std::make_shared<Ast>(Ast{Ast::kConcat, {}, {ast, any_star}}), match);
+    int entry = b.build(
+        anchored_end ? ast : std::make_shared<Ast>(Ast{Ast::kConcat, {}, {ast, any_star}}), match);
     if (!anchored_start) entry = b.build(any_star, entry);
     start = start < 0 ? entry : b.add({Node::kSplit, {}, entry, start});
     if (b.too_large) {
@@ -436,15 +462,17 @@ Result<LineCapacity> whitelist_capacity(const std::vector<LogRule>& rules, size_
             if (c == '\n') continue;
             std::vector<int> to;
             for (int s : set) {
-              if (b.nodes[s].kind == Node::kByte && b.nodes[s].set[c]) to.push_back(b.nodes[s].next);
+              if (b.nodes[s].kind == Node::kByte && b.nodes[s].set[c])
+                to.push_back(b.nodes[s].next);
             }
             if (!to.empty()) ++by_next[to];
           }
         }
         std::map<StateSet, int> by_target;
         for (const auto& [to, bytes] : by_next) by_target[closure(to)] += bytes;
-        it = moves.emplace(set, std::vector<std::pair<StateSet, int>>(by_target.begin(),
-                                                                       by_target.end()))
+        it = moves
+                 .emplace(set,
+                          std::vector<std::pair<StateSet, int>>(by_target.begin(), by_target.end()))
                  .first;
         // Patterns whose automaton grows exponentially with the line ((a|b)*a(a|b){20})
         // are not measured: the budget is then unknown, said so.

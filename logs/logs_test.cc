@@ -1105,9 +1105,8 @@ TEST(LeakBudget, TheBuiltInSecretWhitelistCarriesAtMostItsStatedBudget) {
   auto c = policy_capacity(secret);
   ASSERT_TRUE(c.ok()) << c.status().message();
   std::cout << "built-in secret whitelist: " << c->bits_per_line << " bits a line (lines up to "
-            << c->longest_line << " bytes), at most " << c->bits_per_byte
-            << " bits a byte of log, " << c->bits_per_s << " bits/s at the rate cap, "
-            << c->total_bits << " bits in all\n";
+            << c->longest_line << " bytes), at most " << c->bits_per_byte << " bits a byte of log, "
+            << c->bits_per_s << " bits/s at the rate cap, " << c->total_bits << " bits in all\n";
   // The budget stated in docs/SECURITY.md (rounded up there).
   EXPECT_LE(c->bits_per_line, 620.0);
   EXPECT_LE(c->bits_per_byte, 3.1);

@@ -229,7 +229,8 @@ LogPolicy default_policy(const std::string& level) {
     p.rules = {
         {"progress",
          std::string(R"(^(epoch|step|iter|iteration|batch)( |=|: ?)\d{1,7}(/\d{1,7})?)") +
-             R"(((, ?| \| | )()" + kMetricNames + R"()(=|: ?| )-?\d{1,7}(\.\d{1,6})?(e[-+]?\d{1,2})?%?){0,8}$)",
+             R"(((, ?| \| | )()" + kMetricNames +
+             R"()(=|: ?| )-?\d{1,7}(\.\d{1,6})?(e[-+]?\d{1,2})?%?){0,8}$)",
          false, true},
         {"lifecycle", R"(^(training|evaluation|validation|testing) (started|finished|done)\.?$)",
          false, true},

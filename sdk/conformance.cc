@@ -466,13 +466,18 @@ void run_checks(const CheckOptions& o, int fd) {
 std::string encode_options(const CheckOptions& o) {
   Json samples = Json::array();
   for (const auto& s : o.samples) samples.push_back({s.width, s.height, s.bgr.size()});
-  Json head = {{"library", o.library},         {"package_dir", o.package_dir},
-               {"config_json", o.config_json}, {"manifest", o.manifest},
-               {"repeats", o.repeats},         {"threads", o.threads},
+  Json head = {{"library", o.library},
+               {"package_dir", o.package_dir},
+               {"config_json", o.config_json},
+               {"manifest", o.manifest},
+               {"repeats", o.repeats},
+               {"threads", o.threads},
                {"lifecycle_cycles", o.lifecycle_cycles},
-               {"max_growth_mib", o.max_growth_mib}, {"samples", samples}};
+               {"max_growth_mib", o.max_growth_mib},
+               {"samples", samples}};
   std::string out = head.dump() + "\n";
-  for (const auto& s : o.samples) out.append(reinterpret_cast<const char*>(s.bgr.data()), s.bgr.size());
+  for (const auto& s : o.samples)
+    out.append(reinterpret_cast<const char*>(s.bgr.data()), s.bgr.size());
   return out;
 }
 

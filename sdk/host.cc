@@ -151,10 +151,9 @@ Status IsolatedAlgo::launch() {
   std::map<std::string, std::string> env;
   if (!options_.package_dir.empty()) env["JIZHAN_PACKAGE_DIR"] = options_.package_dir;
   if (options_.sandbox.enabled) {
-    auto prefix = sandbox_command(options_.sandbox,
-                                  {options_.host_binary, options_.library, options_.package_dir},
-                                  options_.package_dir.empty() ? "/tmp" : options_.package_dir,
-                                  env);
+    auto prefix = sandbox_command(
+        options_.sandbox, {options_.host_binary, options_.library, options_.package_dir},
+        options_.package_dir.empty() ? "/tmp" : options_.package_dir, env);
     if (!prefix.ok()) {
       for (int fd : {sv[0], sv[1], out[0], out[1]}) ::close(fd);
       return prefix.status();
@@ -189,7 +188,7 @@ std::string IsolatedAlgo::death_reason() {
   if (!r) return "the algorithm host stopped answering";
   child_.reset();
   // bubblewrap reports a command killed by signal n as exit status 128 + n.
-  const int sig = r->signal != 0                                               ? r->signal
+  const int sig = r->signal != 0 ? r->signal
                   : options_.sandbox.enabled && r->exit_code > 128 && r->exit_code < 128 + 65
                       ? r->exit_code - 128
                       : 0;

@@ -468,8 +468,8 @@ Status unpack_entries(std::string_view bytes, const std::string& dest,
   std::map<std::string, PackageFile> found;
   std::set<std::string> dirs;
   return walk(
-      a.get(), limits, [&](const std::string& name) { return file_sink(dest, name); },
-      close_sink, found, dirs);
+      a.get(), limits, [&](const std::string& name) { return file_sink(dest, name); }, close_sink,
+      found, dirs);
 }
 
 Result<PackageInfo> inspect_package_bytes(std::string_view bytes,
@@ -518,8 +518,7 @@ Result<PackageInfo> unpack_package(const std::string& file, const std::string& d
         if (name == kManifest) return Sink{&manifest_text, -1};
         return file_sink(dest, name);
       },
-      close_sink,
-      found, dirs);
+      close_sink, found, dirs);
   if (!walked.ok()) return fail(walked);
   auto info = conclude(found, signature_text, manifest_text, trusted_keys);
   if (!info.ok()) return fail(info.status());

@@ -62,9 +62,8 @@ Result<std::vector<std::string>> sandbox_command(const AlgoSandbox& sandbox,
   std::map<std::string, std::string> vars = {
       {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/tmp"}, {"TMPDIR", "/tmp"}};
   // (The sanitizers' options: a sanitized build's children keep the test's settings.)
-  for (const char* keep : {"LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES",
-                           "NVIDIA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "ASAN_OPTIONS",
-                           "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
+  for (const char* keep : {"LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+                           "OMP_NUM_THREADS", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
     if (const char* v = std::getenv(keep)) vars[keep] = v;
   }
   for (const auto& [k, v] : env) vars[k] = v;

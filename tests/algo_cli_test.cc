@@ -14,8 +14,8 @@
 
 #include "core/files.h"
 #include "core/json.h"
-#include "tests/support/loopback_listener.h"
 #include "core/subprocess.h"
+#include "tests/support/loopback_listener.h"
 #include "tests/support/server_process.h"
 #include "tests/support/synthetic_faces.h"
 #include "tests/support/temp_dir.h"
@@ -435,9 +435,9 @@ TEST_F(AlgoCli, AHostileLibraryReachesNothingOfTheCallersAndLeavesNothingBehind)
   };
   const std::map<std::string, std::string> env = {{"JIZHAN_TOKEN", "jzt_from_env"}};
   for (const bool sandboxed : {true, false}) {
-    std::vector<std::string> args = {"algo",   "run",   "--package",  JZ_FAULTY,
-                                     "--input", path("frames"), "--out", "-",
-                                     "--config", json::dump(Json{{"hostile", hostile}})};
+    std::vector<std::string> args = {
+        "algo",         "run",   "--package", JZ_FAULTY,  "--input",
+        path("frames"), "--out", "-",         "--config", json::dump(Json{{"hostile", hostile}})};
     if (!sandboxed) args.push_back("--no-sandbox");
     auto r = jizhan(args, 60, env);
     ASSERT_EQ(r.exit_code, 0) << r.err;

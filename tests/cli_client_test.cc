@@ -352,7 +352,8 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   const std::string shown = ok({"job", "logs", "runs", escapes["id"]});
   EXPECT_EQ(shown.find('\x1b'), std::string::npos) << shown;
   EXPECT_EQ(shown, "a\\x1b]52;c;aGk=\\x1b\\\\ \\x1b[31mred\n");
-  EXPECT_EQ(ok({"job", "logs", "runs", escapes["id"], "--raw"}), "a\x1b]52;c;aGk=\x1b\\ \x1b[31mred\n");
+  EXPECT_EQ(ok({"job", "logs", "runs", escapes["id"], "--raw"}),
+            "a\x1b]52;c;aGk=\x1b\\ \x1b[31mred\n");
   const std::string list = ok({"job", "list", "runs"});
   EXPECT_TRUE(contains(list, id) && contains(list, "succeeded")) << list;
   const std::string history = ok({"job", "history", "runs", id});

@@ -66,7 +66,8 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
   for (auto* d : {&ours, &theirs}) fs::permissions(d->path(), fs::perms(0755));
   fs::create_directories(ours.path() / "secret");
   fs::create_directories(theirs.path() / "mine");
-  for (auto p : {ours.path() / "secret", theirs.path() / "mine"}) fs::permissions(p, fs::perms(0755));
+  for (auto p : {ours.path() / "secret", theirs.path() / "mine"})
+    fs::permissions(p, fs::perms(0755));
   std::mt19937_64 rng(17);
   std::string secret(4096, '\0');
   for (auto& c : secret) c = static_cast<char>(rng());
@@ -78,7 +79,9 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
   ASSERT_TRUE(p.server);
   for (const char* u : {"olga", "dev", "view", "padm", "mallory", "eve"}) p.user(u);
   p.project("lab", "vault",
-            {{"olga", "data-owner"}, {"dev", "project-developer"}, {"view", "project-viewer"},
+            {{"olga", "data-owner"},
+             {"dev", "project-developer"},
+             {"view", "project-viewer"},
              {"padm", "project-admin"}});
   p.project("rival", "theirs", {{"eve", "data-owner"}});
   Api admin = p.admin();
@@ -87,10 +90,11 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
   admin.call("POST", "/api/v1/workspaces/lab/dataset-roots", {{"path", ours.str()}});
   admin.call("POST", "/api/v1/workspaces/rival/dataset-roots", {{"path", theirs.str()}});
   std::map<std::string, Api> seat;
-  for (const char* u : {"olga", "dev", "view", "padm", "mallory", "eve"}) seat.emplace(u, p.user(u));
-  seat.at("olga").call("POST", "/api/v1/projects/vault/datasets",
-                       {{"name", "secret"}, {"path", ours.str() + "/secret"},
-                        {"security_level", "secret"}});
+  for (const char* u : {"olga", "dev", "view", "padm", "mallory", "eve"})
+    seat.emplace(u, p.user(u));
+  seat.at("olga").call(
+      "POST", "/api/v1/projects/vault/datasets",
+      {{"name", "secret"}, {"path", ours.str() + "/secret"}, {"security_level", "secret"}});
   // A developer's job on the secret data: prints it, copies it to its outputs.
   Json copy = job("copy", {"sh", "-c",
                            "cat /data/secret/data.bin; od -An -tx1 /data/secret/data.bin; "
@@ -126,12 +130,14 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
     get(who, "log search", v + "/logs/search?q=" + hex(secret.substr(0, 4)).substr(0, 8));
     get(who, "job log download", v + "/jobs/" + copy_id + "/logs/download");
     // Dev environments never mount secret data.
-    Json env = {{"name", "peek"},
-                {"kind", "devenv"},
-                {"datasets", {"secret"}},
-                {"command", {"sh", "-c", "cd /data && exec python3 -m http.server \"$JIZHAN_PORT\""}},
-                {"resources", {{"cpu", 0.1}, {"memory_mib", 128}}}};
-    EXPECT_NE(call(who, "dev environment on the secret data", "POST", v + "/jobs", env), 201) << who;
+    Json env = {
+        {"name", "peek"},
+        {"kind", "devenv"},
+        {"datasets", {"secret"}},
+        {"command", {"sh", "-c", "cd /data && exec python3 -m http.server \"$JIZHAN_PORT\""}},
+        {"resources", {{"cpu", 0.1}, {"memory_mib", 128}}}};
+    EXPECT_NE(call(who, "dev environment on the secret data", "POST", v + "/jobs", env), 201)
+        << who;
     // Nobody makes themselves a data owner without holding its rights.
     EXPECT_NE(call(who, "grant oneself data-owner", "POST", v + "/members",
                    {{"username", who}, {"role", "data-owner"}}),
@@ -142,9 +148,10 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
   // Another tenant: a project of one's own, then the secret folder (or the root around it)
   // registered there; a job there reading the folder or the outputs by path.
   seat.at("mallory").call("POST", "/api/v1/workspaces/rival/projects", {{"name", "mine"}});
-  EXPECT_NE(call("mallory", "grant oneself data-owner in one's own project", "POST",
-                 "/api/v1/projects/mine/members", {{"username", "mallory"}, {"role", "data-owner"}}),
-            201);
+  EXPECT_NE(
+      call("mallory", "grant oneself data-owner in one's own project", "POST",
+           "/api/v1/projects/mine/members", {{"username", "mallory"}, {"role", "data-owner"}}),
+      201);
   for (const std::string& path : {ours.str() + "/secret", ours.str()}) {
     EXPECT_NE(call("eve", "register the folder in another tenant", "POST",
                    "/api/v1/projects/theirs/datasets",
@@ -158,14 +165,14 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
   Json pj = seat.at("mallory").call("POST", "/api/v1/projects/mine/jobs", probe);
   auto pdone = wait_states(seat.at("mallory"), "mine", {pj["id"]}, kTerminal);
   tried.push_back({"mallory", "a job of another project reads the folder and the outputs by path",
-                   0, seat.at("mallory").text("/api/v1/projects/mine/jobs/" +
-                                              pj["id"].get<std::string>() + "/logs")});
+                   0,
+                   seat.at("mallory").text("/api/v1/projects/mine/jobs/" +
+                                           pj["id"].get<std::string>() + "/logs")});
   // A data owner of another tenant swaps their own dataset for a symlink to ours.
   int status = 0;
-  seat.at("eve").call("POST", "/api/v1/projects/theirs/datasets",
-                      {{"name", "mine"}, {"path", theirs.str() + "/mine"},
-                       {"security_level", "open"}},
-                      &status);
+  seat.at("eve").call(
+      "POST", "/api/v1/projects/theirs/datasets",
+      {{"name", "mine"}, {"path", theirs.str() + "/mine"}, {"security_level", "open"}}, &status);
   ASSERT_EQ(status, 201);
   fs::remove(theirs.path() / "mine");
   fs::create_directory_symlink(ours.path() / "secret", theirs.path() / "mine");
@@ -174,9 +181,10 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
   Json sj = admin.call("POST", "/api/v1/projects/theirs/jobs", swap);
   auto sdone = wait_states(admin, "theirs", {sj["id"]}, kTerminal);
   EXPECT_EQ(sdone[sj["id"]]["state"], "failed") << sdone[sj["id"]].dump();
-  tried.push_back({"eve", "a dataset folder swapped for a symlink", 0,
-                   admin.text("/api/v1/projects/theirs/jobs/" + sj["id"].get<std::string>() +
-                              "/logs") + sdone[sj["id"]].dump()});
+  tried.push_back(
+      {"eve", "a dataset folder swapped for a symlink", 0,
+       admin.text("/api/v1/projects/theirs/jobs/" + sj["id"].get<std::string>() + "/logs") +
+           sdone[sj["id"]].dump()});
   // An upload that links to the data.
   auto evil = run_subprocess(
       {.argv = {"/usr/bin/python3", "-c",
@@ -192,7 +200,8 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
     httplib::Client c("127.0.0.1", p.server->port());
     for (const char* who : {"eve", "olga"}) {
       Json t = seat.at(who).call("POST", "/api/v1/tokens", {{"name", "up"}});
-      auto r = c.Post(std::string("/api/v1/projects/") + (who == std::string("eve") ? "theirs" : "vault") +
+      auto r = c.Post(std::string("/api/v1/projects/") +
+                          (who == std::string("eve") ? "theirs" : "vault") +
                           "/datasets/linked/archive?security_level=open",
                       {{"Authorization", "Bearer " + t["token"].get<std::string>()}},
                       *read_file(theirs.str() + "/evil.tar.gz"), "application/gzip");
@@ -213,8 +222,8 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
     EXPECT_EQ(r->exit_code, 0) << r->err;
     EXPECT_NE(r->out.find("\"read\""), std::string::npos) << r->out;
     EXPECT_EQ(r->out.find("true"), std::string::npos) << "the library read a file: " << r->out;
-    tried.push_back({"a hostile algorithm", "jizhan algo run reads the folder and the outputs", r->exit_code,
-                     r->out + r->err});
+    tried.push_back({"a hostile algorithm", "jizhan algo run reads the folder and the outputs",
+                     r->exit_code, r->out + r->err});
   }
 
   std::ostringstream table;

@@ -330,16 +330,14 @@ TEST(Jobs, ADatasetSwappedAfterRegistrationIsNeverMounted) {
   const std::string alpha_out = p.data + "/jobs/" + a["id"].get<std::string>() + "-1/output";
   ASSERT_TRUE(fs::exists(alpha_out + "/w.bin"));
   auto read_d = [&](const std::string& name) {
-    Json b = admin.call("POST", "/api/v1/projects/beta/jobs",
-                        [&] {
-                          Json j = job(name, {"sh", "-c", "id -u; cat /data/d/w.bin 2>/dev/null; cat /data/d/x.txt"});
-                          j["datasets"] = {"d"};
-                          return j;
-                        }());
+    Json b = admin.call("POST", "/api/v1/projects/beta/jobs", [&] {
+      Json j = job(name, {"sh", "-c", "id -u; cat /data/d/w.bin 2>/dev/null; cat /data/d/x.txt"});
+      j["datasets"] = {"d"};
+      return j;
+    }());
     auto ended = wait_states(admin, "beta", {b["id"]}, kTerminal);
-    return std::make_pair(ended[b["id"]],
-                          admin.text("/api/v1/projects/beta/jobs/" + b["id"].get<std::string>() +
-                                     "/logs"));
+    return std::make_pair(ended[b["id"]], admin.text("/api/v1/projects/beta/jobs/" +
+                                                     b["id"].get<std::string>() + "/logs"));
   };
   auto [first, first_log] = read_d("before");
   EXPECT_EQ(first["state"], "succeeded") << first.dump();
@@ -388,9 +386,10 @@ TEST(Jobs, AStorageQuotaStopsTheProjectsJobsAndUploads) {
   p.project("lab", "disk", {}, {{"storage_mib", 20}});
   Api admin = p.admin();
   // 4 MiB a step to /output and a log line a step, for a minute at most.
-  Json filler = job("fill", {"sh", "-c",
-                             "for i in $(seq 1 60); do head -c 4194304 /dev/urandom > "
-                             "/output/part$i; echo wrote part $i; sleep 0.2; done"},
+  Json filler = job("fill",
+                    {"sh", "-c",
+                     "for i in $(seq 1 60); do head -c 4194304 /dev/urandom > "
+                     "/output/part$i; echo wrote part $i; sleep 0.2; done"},
                     0.2, 128);
   Json f = admin.call("POST", "/api/v1/projects/disk/jobs", filler);
   auto done = wait_states(admin, "disk", {f["id"]}, kTerminal, 60s);
@@ -399,7 +398,8 @@ TEST(Jobs, AStorageQuotaStopsTheProjectsJobsAndUploads) {
   EXPECT_NE(done[f["id"]]["message"].get<std::string>().find("of its 20 MiB storage quota"),
             std::string::npos)
       << done[f["id"]].dump();
-  const std::string log = admin.text("/api/v1/projects/disk/jobs/" + f["id"].get<std::string>() + "/logs");
+  const std::string log =
+      admin.text("/api/v1/projects/disk/jobs/" + f["id"].get<std::string>() + "/logs");
   EXPECT_EQ(log.find("wrote part 60"), std::string::npos) << "stopped long before the end";
   Json quota = admin.call("GET", "/api/v1/projects/disk/quota");
   EXPECT_EQ(quota["storage_mib"], 20);
@@ -416,7 +416,8 @@ TEST(Jobs, AStorageQuotaStopsTheProjectsJobsAndUploads) {
   // Nor does an upload.
   testing::TempDir src;
   ASSERT_TRUE(write_file(src.str() + "/a.txt", "alpha\n").ok());
-  auto tar = run_subprocess({.argv = {"tar", "-C", src.str(), "-czf", src.str() + "/a.tar.gz", "a.txt"}});
+  auto tar =
+      run_subprocess({.argv = {"tar", "-C", src.str(), "-czf", src.str() + "/a.tar.gz", "a.txt"}});
   ASSERT_TRUE(tar.ok() && tar->success());
   httplib::Client c("127.0.0.1", p.server->port());
   auto up = c.Post("/api/v1/projects/disk/datasets/more/archive",
@@ -449,19 +450,19 @@ int64_t peak_rss_mib(int pid) {
 TEST(Jobs, UploadedArchivesStreamToDiskWithinTheirBounds) {
   testing::TempDir src;
   // 300 MB of zeros in one entry: a few hundred KB compressed.
-  auto tar = run_subprocess(
-      {.argv = {"/usr/bin/python3", "-c",
-                "import io,tarfile,sys\n"
-                "class Zeros(io.RawIOBase):\n"
-                "  def __init__(s, n): s.n = n\n"
-                "  def readable(s): return True\n"
-                "  def readinto(s, b):\n"
-                "    k = min(len(b), s.n); b[:k] = bytes(k); s.n -= k; return k\n"
-                "t = tarfile.open(sys.argv[1], 'w:gz', compresslevel=1)\n"
-                "i = tarfile.TarInfo('zeros.bin'); i.size = 300 << 20\n"
-                "t.addfile(i, io.BufferedReader(Zeros(i.size)))\n"
-                "t.close()\n",
-                src.str() + "/bomb.tar.gz"}});
+  auto tar =
+      run_subprocess({.argv = {"/usr/bin/python3", "-c",
+                               "import io,tarfile,sys\n"
+                               "class Zeros(io.RawIOBase):\n"
+                               "  def __init__(s, n): s.n = n\n"
+                               "  def readable(s): return True\n"
+                               "  def readinto(s, b):\n"
+                               "    k = min(len(b), s.n); b[:k] = bytes(k); s.n -= k; return k\n"
+                               "t = tarfile.open(sys.argv[1], 'w:gz', compresslevel=1)\n"
+                               "i = tarfile.TarInfo('zeros.bin'); i.size = 300 << 20\n"
+                               "t.addfile(i, io.BufferedReader(Zeros(i.size)))\n"
+                               "t.close()\n",
+                               src.str() + "/bomb.tar.gz"}});
   ASSERT_TRUE(tar.ok() && tar->success()) << (tar.ok() ? tar->err : "");
   const auto archive = read_file(src.str() + "/bomb.tar.gz");
   ASSERT_TRUE(archive.ok());
@@ -473,9 +474,9 @@ TEST(Jobs, UploadedArchivesStreamToDiskWithinTheirBounds) {
     const int64_t before = peak_rss_mib(p.server->pid());
     httplib::Client c("127.0.0.1", p.server->port());
     c.set_read_timeout(120, 0);
-    auto r = c.Post("/api/v1/projects/up/datasets/zeros/archive",
-                    {{"Authorization", "Bearer " + p.server->token()}}, *archive,
-                    "application/gzip");
+    auto r =
+        c.Post("/api/v1/projects/up/datasets/zeros/archive",
+               {{"Authorization", "Bearer " + p.server->token()}}, *archive, "application/gzip");
     ASSERT_TRUE(r);
     if (bounded) {
       // At most 100 times the archive (a small archive counts as 1 MiB): refused, and
@@ -496,8 +497,7 @@ TEST(Jobs, UploadedArchivesStreamToDiskWithinTheirBounds) {
     // Nothing of the refused or finished upload is left in a temporary folder.
     if (!fs::exists(p.data + "/datasets")) continue;
     for (const auto& e : fs::recursive_directory_iterator(p.data + "/datasets")) {
-      EXPECT_EQ(e.path().filename().string().rfind(".upload-", 0), std::string::npos)
-          << e.path();
+      EXPECT_EQ(e.path().filename().string().rfind(".upload-", 0), std::string::npos) << e.path();
     }
   }
 }
@@ -527,9 +527,9 @@ TEST(Jobs, ConcurrentUploadsOfOneNameLeaveTheWinnersFilesWhole) {
     uploads.emplace_back([&, i] {
       httplib::Client c("127.0.0.1", p.server->port());
       c.set_read_timeout(120, 0);
-      auto r = c.Post("/api/v1/projects/up/datasets/race/archive",
-                      {{"Authorization", "Bearer " + p.server->token()}}, *archive,
-                      "application/gzip");
+      auto r =
+          c.Post("/api/v1/projects/up/datasets/race/archive",
+                 {{"Authorization", "Bearer " + p.server->token()}}, *archive, "application/gzip");
       codes[i] = r ? r->status : 0;
     });
   }
@@ -711,18 +711,20 @@ TEST(Jobs, AJobIsHeldToItsProcessLimitAndLeavesNoCgroupBehind) {
   Api admin = p.admin();
   Json nodes = admin.call("GET", "/api/v1/nodes");
   // 500 threads and processes asked for, at most 64 had at once.
-  Json bomb = job("bomb",
-                  {"python3", "-c",
-                   "import threading, time\n"
-                   "threading.stack_size(65536)\n"
-                   "ts = []\n"
-                   "for i in range(500):\n"
-                   "    t = threading.Thread(target=time.sleep, args=(3,)); t.start(); ts.append(t)\n"
-                   "print('started', len(ts))\n"},
-                  0.2, 256);
+  Json bomb =
+      job("bomb",
+          {"python3", "-c",
+           "import threading, time\n"
+           "threading.stack_size(65536)\n"
+           "ts = []\n"
+           "for i in range(500):\n"
+           "    t = threading.Thread(target=time.sleep, args=(3,)); t.start(); ts.append(t)\n"
+           "print('started', len(ts))\n"},
+          0.2, 256);
   Json b = admin.call("POST", "/api/v1/projects/forks/jobs", bomb);
   auto done = wait_states(admin, "forks", {b["id"]}, kTerminal, 60s);
-  const std::string log = admin.text("/api/v1/projects/forks/jobs/" + b["id"].get<std::string>() + "/logs");
+  const std::string log =
+      admin.text("/api/v1/projects/forks/jobs/" + b["id"].get<std::string>() + "/logs");
   EXPECT_EQ(log.find("started 500"), std::string::npos) << log;
   EXPECT_EQ(done[b["id"]]["state"], "failed") << done[b["id"]].dump();
   if (nodes["items"][0]["cgroups"] != "none") {
@@ -731,22 +733,24 @@ TEST(Jobs, AJobIsHeldToItsProcessLimitAndLeavesNoCgroupBehind) {
         << done[b["id"]].dump();
   }
   // Below the limit a job runs as before.
-  Json fine = job("fine", {"sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 0.2 & done; wait; echo ok"});
+  Json fine =
+      job("fine", {"sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 0.2 & done; wait; echo ok"});
   Json f = admin.call("POST", "/api/v1/projects/forks/jobs", fine);
   done = wait_states(admin, "forks", {f["id"]}, kTerminal, 60s);
   EXPECT_EQ(done[f["id"]]["state"], "succeeded") << done[f["id"]].dump();
   EXPECT_EQ(done[f["id"]]["message"], "") << done[f["id"]].dump();
   if (nodes["items"][0]["cgroups"] != "none") {
     // A job that meets the limit and succeeds anyway is told so.
-    Json tolerant = job("tolerant", {"python3", "-c",
-                                     "import threading, time\n"
-                                     "n = 0\n"
-                                     "try:\n"
-                                     "    for i in range(100):\n"
-                                     "        threading.Thread(target=time.sleep, args=(1,)).start(); n += 1\n"
-                                     "except RuntimeError:\n"
-                                     "    pass\n"
-                                     "print('started', n)\n"},
+    Json tolerant = job("tolerant",
+                        {"python3", "-c",
+                         "import threading, time\n"
+                         "n = 0\n"
+                         "try:\n"
+                         "    for i in range(100):\n"
+                         "        threading.Thread(target=time.sleep, args=(1,)).start(); n += 1\n"
+                         "except RuntimeError:\n"
+                         "    pass\n"
+                         "print('started', n)\n"},
                         0.2, 256);
     Json t = admin.call("POST", "/api/v1/projects/forks/jobs", tolerant);
     done = wait_states(admin, "forks", {t["id"]}, kTerminal, 60s);
@@ -758,9 +762,9 @@ TEST(Jobs, AJobIsHeldToItsProcessLimitAndLeavesNoCgroupBehind) {
 
   if (nodes["items"][0]["cgroups"] == "none") GTEST_SKIP() << "no cgroups here";
   // A child OOM-killed, the job goes on and ends: its groups go with it.
-  Json child = job("child-oom",
-                   {"sh", "-c", "(head -c 400M /dev/zero | tail > /dev/null); echo survived"}, 0.1,
-                   64);
+  Json child =
+      job("child-oom", {"sh", "-c", "(head -c 400M /dev/zero | tail > /dev/null); echo survived"},
+          0.1, 64);
   Json c = admin.call("POST", "/api/v1/projects/forks/jobs", child);
   const std::string run = c["id"].get<std::string>() + "-1";
   done = wait_states(admin, "forks", {c["id"]}, kTerminal, 60s);
@@ -924,29 +928,36 @@ TEST(Jobs, DevEnvironmentsMountOpenDataOnlyAndOnlyTheirOwnerReachesThem) {
   for (const char* d : {"secret", "sample"}) {
     fs::create_directories(data_root.path() / d);
     fs::permissions(data_root.path() / d, fs::perms(0755));
-    ASSERT_TRUE(write_file(data_root.str() + "/" + d + "/file.txt", std::string(d) + "-bytes", 0644)
-                    .ok());
+    ASSERT_TRUE(
+        write_file(data_root.str() + "/" + d + "/file.txt", std::string(d) + "-bytes", 0644).ok());
   }
   Platform p;
   ASSERT_TRUE(p.server);
   for (const char* u : {"olga", "dev", "dev2", "viewer", "padm"}) p.user(u);
-  p.project("lab", "env", {{"olga", "data-owner"}, {"dev", "project-developer"},
-                           {"dev2", "project-developer"}, {"viewer", "project-viewer"},
-                           {"padm", "project-admin"}});
+  p.project("lab", "env",
+            {{"olga", "data-owner"},
+             {"dev", "project-developer"},
+             {"dev2", "project-developer"},
+             {"viewer", "project-viewer"},
+             {"padm", "project-admin"}});
   Api admin = p.admin();
   admin.call("POST", "/api/v1/workspaces/lab/dataset-roots", {{"path", data_root.str()}});
-  Api olga = p.user("olga"), dev = p.user("dev"), dev2 = p.user("dev2"),
-      viewer = p.user("viewer"), padm = p.user("padm");
-  olga.call("POST", "/api/v1/projects/env/datasets",
-            {{"name", "secret"}, {"path", data_root.str() + "/secret"}, {"security_level", "secret"}});
-  olga.call("POST", "/api/v1/projects/env/datasets",
-            {{"name", "sample"}, {"path", data_root.str() + "/sample"}, {"security_level", "open"}});
+  Api olga = p.user("olga"), dev = p.user("dev"), dev2 = p.user("dev2"), viewer = p.user("viewer"),
+      padm = p.user("padm");
+  olga.call(
+      "POST", "/api/v1/projects/env/datasets",
+      {{"name", "secret"}, {"path", data_root.str() + "/secret"}, {"security_level", "secret"}});
+  olga.call(
+      "POST", "/api/v1/projects/env/datasets",
+      {{"name", "sample"}, {"path", data_root.str() + "/sample"}, {"security_level", "open"}});
   auto env = [](const std::string& dataset) {
-    return Json{{"name", "notebook"},
-                {"kind", "devenv"},
-                {"datasets", {dataset}},
-                {"command", {"sh", "-c", "cd /data && exec python3 -m http.server --bind 127.0.0.1 \"$JIZHAN_PORT\""}},
-                {"resources", {{"cpu", 0.2}, {"memory_mib", 256}}}};
+    return Json{
+        {"name", "notebook"},
+        {"kind", "devenv"},
+        {"datasets", {dataset}},
+        {"command",
+         {"sh", "-c", "cd /data && exec python3 -m http.server --bind 127.0.0.1 \"$JIZHAN_PORT\""}},
+        {"resources", {{"cpu", 0.2}, {"memory_mib", 256}}}};
   };
   int status = 0;
   Json refused = dev.call("POST", "/api/v1/projects/env/jobs", env("secret"), &status);

@@ -93,10 +93,9 @@ TEST(Logs, ARedTeamJobCannotGetASecretImageOutThroughAWhitelist) {
   Api dev = p.user("dev");
   p.admin().call("POST", "/api/v1/workspaces/lab/dataset-roots", {{"path", data_root.str()}});
   for (const char* name : {"strict", "blacklist", "builtin"}) {
-    olga.call("POST", std::string("/api/v1/projects/") + name + "/datasets",
-              {{"name", "faces"},
-               {"path", data_root.str() + "/" + name},
-               {"security_level", "secret"}});
+    olga.call(
+        "POST", std::string("/api/v1/projects/") + name + "/datasets",
+        {{"name", "faces"}, {"path", data_root.str() + "/" + name}, {"security_level", "secret"}});
   }
   olga.call("PUT", "/api/v1/projects/strict/log-policies/secret",
             {{"mode", "whitelist"},
@@ -268,7 +267,8 @@ TEST(Logs, FollowTailSearch) {
   // Issue 17, item 14: times past what the clock holds overflowed into "every line".
   Json late = admin.call("GET", base + "?format=json&since=9999-12-31T23:59:59Z", nullptr, &status);
   EXPECT_TRUE(status == 400 || (status == 200 && late["items"].empty())) << late.dump();
-  Json early = admin.call("GET", base + "?format=json&until=0000-01-01T00:00:00Z", nullptr, &status);
+  Json early =
+      admin.call("GET", base + "?format=json&until=0000-01-01T00:00:00Z", nullptr, &status);
   EXPECT_TRUE(status == 400 || (status == 200 && early["items"].empty())) << early.dump();
   Json all = admin.call("GET", base + "?format=json&since=1900-01-01T00:00:00Z");
   EXPECT_EQ(all["items"].size(), 6u) << all.dump();

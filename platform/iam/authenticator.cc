@@ -28,7 +28,8 @@ Status Authenticator::throttled(const std::string& key, int64_t now, const std::
 }
 
 void Authenticator::fail(const std::string& key, int threshold, int64_t now) {
-  const int64_t cap = std::chrono::duration_cast<std::chrono::milliseconds>(options_.lockout).count();
+  const int64_t cap =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.lockout).count();
   std::lock_guard lock(throttle_mu_);
   if (failures_.size() >= kMaxThrottleEntries && !failures_.count(key)) {
     std::erase_if(failures_, [&](const auto& kv) { return now - kv.second.last_ms > cap; });

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-
 #include <filesystem>
 
 #include "core/files.h"
@@ -34,8 +33,8 @@ bool is_under(const fs::path& p, const fs::path& root) {
 }
 
 Dataset from_row(const store::Row& r) {
-  return {r.text(0),    r.text(1),    r.text(2),    r.text(3),   r.text(4),
-          r.text(5),    r.integer(6), r.integer(7), r.integer(8), r.integer(9)};
+  return {r.text(0), r.text(1),    r.text(2),    r.text(3),    r.text(4),
+          r.text(5), r.integer(6), r.integer(7), r.integer(8), r.integer(9)};
 }
 
 constexpr const char* kColumns =
@@ -135,16 +134,15 @@ Status Datasets::insert(Dataset& d) {
                                          "one project");
       }
       if (security_rank(d.security_level) < security_rank(r.text(3))) {
-        return Status::permission_denied(
-            "field 'security_level': '" + d.path + "' is " + where + " dataset '" + r.text(1) +
-            "', which is " + r.text(3) + "; the same data is never registered at a lower level");
+        return Status::permission_denied("field 'security_level': '" + d.path + "' is " + where +
+                                         " dataset '" + r.text(1) + "', which is " + r.text(3) +
+                                         "; the same data is never registered at a lower level");
       }
     }
-    auto w = c.exec(
-        std::string("INSERT INTO datasets (") + kColumns +
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {d.id, d.project_id, d.name, d.path, d.security_level, d.created_by, d.created_at_ms,
-         d.folder_dev, d.folder_ino, d.bytes});
+    auto w = c.exec(std::string("INSERT INTO datasets (") + kColumns +
+                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    {d.id, d.project_id, d.name, d.path, d.security_level, d.created_by,
+                     d.created_at_ms, d.folder_dev, d.folder_ino, d.bytes});
     if (!w.ok() && w.status().code() == Code::kAlreadyExists) {
       return Status::already_exists("dataset '" + d.name + "' already exists in this project");
     }
@@ -171,9 +169,10 @@ Result<DatasetRoot> Datasets::add_root(const std::string& workspace_id, const st
                : "' of another workspace; a folder belongs to one workspace"));
     }
     return c
-        .exec("INSERT INTO dataset_roots (path, workspace_id, created_by, created_at_ms) VALUES "
-              "(?, ?, ?, ?)",
-              {root.path, root.workspace_id, root.created_by, root.created_at_ms})
+        .exec(
+            "INSERT INTO dataset_roots (path, workspace_id, created_by, created_at_ms) VALUES "
+            "(?, ?, ?, ?)",
+            {root.path, root.workspace_id, root.created_by, root.created_at_ms})
         .status();
   }));
   return root;
@@ -288,8 +287,7 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
              " times the archive's size, datasets.upload_max_ratio, and " +
              std::to_string(policy_.upload_max_bytes) + " bytes, datasets.upload_max_bytes)";
     }
-    return discard(
-        Status::invalid_argument("the archive was refused, nothing was kept: " + why));
+    return discard(Status::invalid_argument("the archive was refused, nothing was kept: " + why));
   }
   ::chmod(tmp.c_str(), 0755);
   // A folder left by an upload that never finished (the server stopped): no dataset

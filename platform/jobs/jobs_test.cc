@@ -268,14 +268,14 @@ TEST_P(JobsTest, DatasetRootsBelongToOneWorkspaceAndDataToOneProject) {
             Code::kFailedPrecondition)
       << "judged by where the symlink leads";
   ASSERT_TRUE(ds.add_root(rival, rival_root, "admin").ok());
-  auto secret = ds.create(project_["vision"], lab, "vault", root + "/secret", "secret", "olga",
-                          false);
+  auto secret =
+      ds.create(project_["vision"], lab, "vault", root + "/secret", "secret", "olga", false);
   ASSERT_TRUE(secret.ok()) << secret.status().to_string();
   auto create = [&](const std::string& project, const std::string& ws, const std::string& path,
                     const std::string& level, bool admin = false) {
     static int n = 0;
-    return ds.create(project_[project], ws, "d" + std::to_string(++n), path, level, "mallory",
-                     admin)
+    return ds
+        .create(project_[project], ws, "d" + std::to_string(++n), path, level, "mallory", admin)
         .status();
   };
   // Another tenant's data owner: not under their workspace's roots.

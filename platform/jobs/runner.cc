@@ -552,7 +552,7 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       if (!launched.ok()) {
         Transition f{.to = "failed",
                      .reason = launched.code() == Code::kResourceExhausted ? "StorageQuotaExceeded"
-                                                                          : "LaunchFailed",
+                                                                           : "LaunchFailed",
                      .detail = launched.message(),
                      .finished = true};
         if (Status w = jobs_.transition(id, {"admitted"}, f); !w.ok()) log_error("failing", w);

@@ -40,7 +40,7 @@ namespace jz::jobs {
 struct RunnerOptions {
   std::chrono::milliseconds tick{100};
   std::chrono::milliseconds grace{10000};  // SIGTERM to SIGKILL on cancel/preempt/timeout
-  int64_t max_pids = 4096;  // processes and threads of one job at once (0: no limit)
+  int64_t max_pids = 4096;                 // processes and threads of one job at once (0: no limit)
   // Each project's jobs run as user (and group) project_uid_base + the project's number
   // when the server runs as root; 0: every job as the executor's sandbox user.
   int64_t project_uid_base = 0;

@@ -349,14 +349,16 @@ Json JobSettings::to_json() const {
 Result<std::vector<std::string>> JobStore::run_ids(const std::string& project_id) {
   std::vector<std::string> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT id, kind, attempt FROM jobs WHERE project_id = ?",
-                                           {project_id}));
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query("SELECT id, kind, attempt FROM jobs WHERE project_id = ?", {project_id}));
     for (const auto& r : rows) {
       if (r.text(1) == "devenv") {
         out.push_back(r.text(0));
         continue;
       }
-      for (int64_t a = 1; a <= r.integer(2); ++a) out.push_back(r.text(0) + "-" + std::to_string(a));
+      for (int64_t a = 1; a <= r.integer(2); ++a)
+        out.push_back(r.text(0) + "-" + std::to_string(a));
     }
     return {};
   }));
@@ -373,7 +375,8 @@ Result<int64_t> JobStore::uid_offset(const std::string& project_id) {
       offset = rows[0].integer(0);
       return {};
     }
-    JZ_ASSIGN_OR_RETURN(auto max, c.query("SELECT COALESCE(MAX(uid_offset), -1) FROM project_uids"));
+    JZ_ASSIGN_OR_RETURN(auto max,
+                        c.query("SELECT COALESCE(MAX(uid_offset), -1) FROM project_uids"));
     offset = max[0].integer(0) + 1;
     return c
         .exec("INSERT INTO project_uids (project_id, uid_offset) VALUES (?, ?)",
