@@ -182,16 +182,10 @@ void add_job_routes(RouteHost& host, const PlatformServices& services) {
                   res, Status::invalid_argument("field 'datasets': dataset '" + name +
                                                 "' does not exist in project " + p->name));
             }
-            // People reach a dev environment while it runs (its proxy, its files): what
-            // it mounts is as good as downloaded. Internal and secret data are for batch
-            // jobs, whose output passes the log filter; data owners publish open samples
-            // for development.
-            if (spec->kind == "devenv" && jobs::security_rank(d->security_level) > 0) {
-              return h->send_error(
-                  res, Status::permission_denied(
-                           "field 'datasets': dataset '" + name + "' is " + d->security_level +
-                           "; dev environments mount open datasets only (ask a data owner "
-                           "for an open sample, or run a batch job on it)"));
+            if (spec->kind == "devenv") {
+              if (Status s = jobs::devenv_may_mount(*d); !s.ok()) {
+                return h->send_error(res, Status(s.code(), "field 'datasets': " + s.message()));
+              }
             }
           }
           const auto& me = h->principal();

@@ -39,8 +39,9 @@ Result<int64_t> time_param(const httplib::Request& req, const char* name) {
   }
   const int64_t us =
       std::chrono::duration_cast<std::chrono::microseconds>(t->time_since_epoch()).count();
-  // 0 means "open" in a query: a time before 1970 is the earliest possible one.
-  return us > 0 ? us : std::string_view(name) == "until" ? -1 : 0;
+  // 0 means "open" in a query: a time before 1970 opens "since" and, for "until", is
+  // before the first possible line (1 µs: nothing).
+  return us > 0 ? us : std::string_view(name) == "until" ? 1 : 0;
 }
 
 // The query parameters of a log read: from, limit, tail, since, until, stream, q, regex.
@@ -53,7 +54,6 @@ Result<logs::LogQuery> query_of(const httplib::Request& req, int64_t default_lim
   JZ_ASSIGN_OR_RETURN(q.until_us, time_param(req, "until"));
   // Times are shown to the millisecond: "until" takes in its whole millisecond.
   if (q.until_us > 0) q.until_us += 999;
-  if (q.until_us < 0) q.until_us = 1;  // before the first possible line: nothing
   if (req.has_param("stream")) {
     const std::string s = req.get_param_value("stream");
     if (s != "stdout" && s != "stderr") {

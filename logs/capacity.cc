@@ -435,38 +435,30 @@ Result<LineCapacity> whitelist_capacity(const std::vector<LogRule>& rules, size_
     for (const auto& [set, count] : level) {
       auto it = moves.find(set);
       if (it == moves.end()) {
-        // Bytes that lead to the same states are one move: group them first, then take
-        // one closure a group (a handful, not 255).
+        // Which members take each byte, as a bit mask (64 members a word): bytes with one
+        // mask go together, and each group takes one closure (a handful, not 255).
+        const size_t words = (set.size() + 63) / 64;
+        std::map<std::vector<uint64_t>, int> by_mask;
+        for (int c = 0; c < 256; ++c) {
+          if (c == '\n') continue;
+          std::vector<uint64_t> mask(words, 0);
+          bool any_member = false;
+          for (size_t i = 0; i < set.size(); ++i) {
+            const Node& n = b.nodes[set[i]];
+            if (n.kind == Node::kByte && n.set[c]) {
+              mask[i / 64] |= uint64_t{1} << (i % 64);
+              any_member = true;
+            }
+          }
+          if (any_member) ++by_mask[mask];
+        }
         std::map<std::vector<int>, int> by_next;
-        if (set.size() <= 64) {
-          // Which members take each byte, as a bit mask: bytes with one mask go together.
-          std::map<uint64_t, int> by_mask;
-          for (int c = 0; c < 256; ++c) {
-            if (c == '\n') continue;
-            uint64_t mask = 0;
-            for (size_t i = 0; i < set.size(); ++i) {
-              const Node& n = b.nodes[set[i]];
-              if (n.kind == Node::kByte && n.set[c]) mask |= uint64_t{1} << i;
-            }
-            if (mask) ++by_mask[mask];
+        for (const auto& [mask, bytes] : by_mask) {
+          std::vector<int> to;
+          for (size_t i = 0; i < set.size(); ++i) {
+            if (mask[i / 64] >> (i % 64) & 1) to.push_back(b.nodes[set[i]].next);
           }
-          for (const auto& [mask, bytes] : by_mask) {
-            std::vector<int> to;
-            for (size_t i = 0; i < set.size(); ++i) {
-              if (mask >> i & 1) to.push_back(b.nodes[set[i]].next);
-            }
-            by_next[to] += bytes;
-          }
-        } else {
-          for (int c = 0; c < 256; ++c) {
-            if (c == '\n') continue;
-            std::vector<int> to;
-            for (int s : set) {
-              if (b.nodes[s].kind == Node::kByte && b.nodes[s].set[c])
-                to.push_back(b.nodes[s].next);
-            }
-            if (!to.empty()) ++by_next[to];
-          }
+          by_next[to] += bytes;
         }
         std::map<StateSet, int> by_target;
         for (const auto& [to, bytes] : by_next) by_target[closure(to)] += bytes;

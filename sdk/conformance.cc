@@ -546,10 +546,7 @@ Result<std::vector<CheckResult>> run_conformance(
       for (int fd : {fds[0], fds[1], out[0], out[1], opts}) ::close(fd);
       return Status::internal("cannot hand the checks their options");
     }
-    std::map<std::string, std::string> env;
-    if (!o.package_dir.empty()) env["JIZHAN_PACKAGE_DIR"] = o.package_dir;
-    auto prefix = sandbox_command(o.sandbox, {o.host_binary, o.library, o.package_dir},
-                                  o.package_dir.empty() ? "/tmp" : o.package_dir, env);
+    auto prefix = sandbox_command(o.sandbox, o.host_binary, o.library, o.package_dir);
     if (!prefix.ok()) {
       for (int fd : {fds[0], fds[1], out[0], out[1], opts}) ::close(fd);
       return prefix.status();

@@ -148,19 +148,16 @@ Status IsolatedAlgo::launch() {
   // Its stdout and stderr are ours to relay, never the caller's own output.
   o.pass_fds = {{sv[1], kChildSock}, {shm_fd_, kChildShm}, {out[1], 1}, {out[1], 2}};
   o.new_process_group = true;
-  std::map<std::string, std::string> env;
-  if (!options_.package_dir.empty()) env["JIZHAN_PACKAGE_DIR"] = options_.package_dir;
   if (options_.sandbox.enabled) {
-    auto prefix = sandbox_command(
-        options_.sandbox, {options_.host_binary, options_.library, options_.package_dir},
-        options_.package_dir.empty() ? "/tmp" : options_.package_dir, env);
+    auto prefix = sandbox_command(options_.sandbox, options_.host_binary, options_.library,
+                                  options_.package_dir);
     if (!prefix.ok()) {
       for (int fd : {sv[0], sv[1], out[0], out[1]}) ::close(fd);
       return prefix.status();
     }
     o.argv.insert(o.argv.begin(), prefix->begin(), prefix->end());
   } else {
-    o.env = env;
+    if (!options_.package_dir.empty()) o.env["JIZHAN_PACKAGE_DIR"] = options_.package_dir;
     o.cwd = options_.package_dir;
   }
   auto child = Child::spawn(o);

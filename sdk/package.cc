@@ -33,6 +33,14 @@ Status archive_error(archive* a, const std::string& what) {
   return bad_package(what + (m ? std::string(": ") + m : std::string()));
 }
 
+// A reader of tar or tar.gz archives, the only formats packages and uploads come in.
+ArchivePtr tar_reader() {
+  ArchivePtr a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_format_tar(a.get());
+  return a;
+}
+
 // A SHA-256 fed as bytes stream by.
 class Hasher {
  public:
@@ -404,9 +412,7 @@ Result<Manifest> pack(const PackOptions& o) {
 
 Status read_package_entries(std::string_view bytes, const PackageLimits& limits,
                             const std::function<Status(const std::string&, std::string)>& on_file) {
-  ArchivePtr a(archive_read_new(), archive_read_free);
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_format_tar(a.get());
+  ArchivePtr a = tar_reader();
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
     return archive_error(a.get(), "cannot read the archive (not a .jzpkg?)");
   }
@@ -459,9 +465,7 @@ Status close_sink(const std::string& name, Sink& s) {
 
 Status unpack_entries(std::string_view bytes, const std::string& dest,
                       const PackageLimits& limits) {
-  ArchivePtr a(archive_read_new(), archive_read_free);
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_format_tar(a.get());
+  ArchivePtr a = tar_reader();
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
     return archive_error(a.get(), "cannot read the archive (not a tar or tar.gz?)");
   }
@@ -501,9 +505,7 @@ Result<PackageInfo> unpack_package(const std::string& file, const std::string& d
     fs::remove_all(dest, ignored);
     return s;
   };
-  ArchivePtr a(archive_read_new(), archive_read_free);
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_format_tar(a.get());
+  ArchivePtr a = tar_reader();
   if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
     return fail(
         Status::not_found("cannot open package " + file + ": " + archive_error_string(a.get())));

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "core/sandbox.h"
 #include "core/text.h"
@@ -33,9 +34,9 @@ bool on_path(const std::string& program) {
 }  // namespace
 
 Result<std::vector<std::string>> sandbox_command(const AlgoSandbox& sandbox,
-                                                 const std::vector<std::string>& read_only,
-                                                 const std::string& workdir,
-                                                 const std::map<std::string, std::string>& env) {
+                                                 const std::string& host_binary,
+                                                 const std::string& library,
+                                                 const std::string& package_dir) {
   if (!on_path(sandbox.bwrap)) {
     return Status::failed_precondition(
         "algorithms run in a bubblewrap sandbox, and '" + sandbox.bwrap +
@@ -53,7 +54,7 @@ Result<std::vector<std::string>> sandbox_command(const AlgoSandbox& sandbox,
   if (fs::is_directory("/opt", ec)) a.insert(a.end(), {"--ro-bind", "/opt", "/opt"});
   if (fs::is_directory("/etc/jizhan", ec)) a.insert(a.end(), {"--tmpfs", "/etc/jizhan"});
   add_gpu_devices(a);
-  for (const auto& p : read_only) {
+  for (const auto& p : {host_binary, library, package_dir}) {
     if (p.empty()) continue;
     const std::string abs = fs::absolute(p, ec).lexically_normal().string();
     a.insert(a.end(), {"--ro-bind", abs, abs});
@@ -66,9 +67,9 @@ Result<std::vector<std::string>> sandbox_command(const AlgoSandbox& sandbox,
                            "OMP_NUM_THREADS", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
     if (const char* v = std::getenv(keep)) vars[keep] = v;
   }
-  for (const auto& [k, v] : env) vars[k] = v;
+  if (!package_dir.empty()) vars["JIZHAN_PACKAGE_DIR"] = package_dir;
   for (const auto& [k, v] : vars) a.insert(a.end(), {"--setenv", k, v});
-  if (!workdir.empty()) a.insert(a.end(), {"--chdir", workdir});
+  a.insert(a.end(), {"--chdir", package_dir.empty() ? "/tmp" : package_dir});
   a.push_back("--");
   return a;
 }

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <atomic>
-#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,15 +23,16 @@ struct AlgoSandbox {
   std::string bwrap = "bwrap";
 };
 
-// The bubblewrap command line up to and including "--": the child then runs with
-// `read_only` (absolute paths, files or folders) visible at the same paths, in
-// `workdir`, with only `env` and a few harmless variables of the caller's (locale, time
-// zone, the GPUs it may use). failed_precondition when bubblewrap is missing, saying
-// how to install it or to pass --no-sandbox.
+// The bubblewrap command line up to and including "--" for a child of `host_binary` (the
+// jizhan binary) that loads `library` from its unpacked `package_dir` (may be empty): those
+// three visible read-only at their own paths, the child started in the package (else
+// /tmp) with $JIZHAN_PACKAGE_DIR, and only a few harmless variables of the caller's
+// (locale, time zone, the GPUs it may use). failed_precondition when bubblewrap is
+// missing, saying how to install it or to pass --no-sandbox.
 Result<std::vector<std::string>> sandbox_command(const AlgoSandbox& sandbox,
-                                                 const std::vector<std::string>& read_only,
-                                                 const std::string& workdir,
-                                                 const std::map<std::string, std::string>& env);
+                                                 const std::string& host_binary,
+                                                 const std::string& library,
+                                                 const std::string& package_dir);
 
 // Reads what a child prints from `fd` (the read end of its stdout and stderr) until the
 // child's side closes, writing each line to stderr as "algorithm: LINE" with control

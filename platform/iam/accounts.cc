@@ -134,37 +134,6 @@ Result<int64_t> Accounts::count_users() {
   return n;
 }
 
-Result<User> Accounts::record_failed_login(const std::string& user_id, int threshold,
-                                           int64_t lock_ms) {
-  const int64_t now = clock_.now_unix_ms();
-  std::optional<User> out;
-  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
-    // One statement, so concurrent failures cannot undercount.
-    JZ_RETURN_IF_ERROR(
-        c.exec("UPDATE users SET failed_logins = failed_logins + 1, "
-               "locked_until_ms = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until_ms "
-               "END, updated_at_ms = ? WHERE id = ?",
-               {int64_t{threshold}, now + lock_ms, now, user_id})
-            .status());
-    JZ_ASSIGN_OR_RETURN(auto found, select_users(c, "WHERE id = ?", {user_id}));
-    if (!found.empty()) out = std::move(found.front());
-    return {};
-  }));
-  if (!out) return Status::not_found("user id '" + user_id + "' does not exist");
-  return *out;
-}
-
-Status Accounts::reset_failed_logins(const std::string& user_id) {
-  return db_.transact([&](store::Conn& c) {
-    return c
-        .exec(
-            "UPDATE users SET failed_logins = 0, locked_until_ms = 0 WHERE id = ? AND "
-            "(failed_logins <> 0 OR locked_until_ms <> 0)",
-            {user_id})
-        .status();
-  });
-}
-
 Result<std::string> Accounts::issue_token(const std::string& user_id, const std::string& kind,
                                           const std::string& name, const std::string& project,
                                           int64_t expires_at_ms, Token* token) {

@@ -282,6 +282,17 @@ Result<std::string> Tenancy::role_of(const std::string& scope, const std::string
   return role_name;
 }
 
+namespace {
+// A token scoped to a project acts only there.
+Status within_scope(const Principal& p, const Project* project) {
+  if (!p.project_scope.empty() && (!project || project->name != p.project_scope)) {
+    return Status::permission_denied("this token is scoped to project '" + p.project_scope +
+                                     "' and may not act elsewhere");
+  }
+  return {};
+}
+}  // namespace
+
 Status Authorizer::check(const Principal& p, std::string_view resource, std::string_view verb,
                          const std::string& workspace_id, const Project* project) {
   auto denied = [&] {
@@ -289,10 +300,7 @@ Status Authorizer::check(const Principal& p, std::string_view resource, std::str
                                      " " + std::string(resource) +
                                      (project ? " in project '" + project->name + "'" : ""));
   };
-  if (!p.project_scope.empty() && (!project || project->name != p.project_scope)) {
-    return Status::permission_denied("this token is scoped to project '" + p.project_scope +
-                                     "' and may not act elsewhere");
-  }
+  JZ_RETURN_IF_ERROR(within_scope(p, project));
   if (p.is_platform_admin()) return {};
   if (workspace_id.empty()) return denied();
   JZ_ASSIGN_OR_RETURN(auto perms, held(p, workspace_id, project));
@@ -321,10 +329,7 @@ Result<std::vector<std::string>> Authorizer::held(const Principal& p,
 
 Status Authorizer::check_grant(const Principal& p, const Role& role,
                                const std::string& workspace_id, const Project* project) {
-  if (!p.project_scope.empty() && (!project || project->name != p.project_scope)) {
-    return Status::permission_denied("this token is scoped to project '" + p.project_scope +
-                                     "' and may not act elsewhere");
-  }
+  JZ_RETURN_IF_ERROR(within_scope(p, project));
   if (p.is_platform_admin()) return {};
   std::vector<std::string> mine;
   if (!workspace_id.empty()) {

@@ -307,6 +307,13 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
   return d;
 }
 
+Status devenv_may_mount(const Dataset& d) {
+  if (security_rank(d.security_level) == 0) return {};
+  return Status::permission_denied("dataset '" + d.name + "' is " + d.security_level +
+                                   "; dev environments mount open datasets only (ask a data "
+                                   "owner for an open sample, or run a batch job on it)");
+}
+
 int64_t disk_bytes(const std::string& folder) {
   int64_t total = 0;
   std::error_code ec;

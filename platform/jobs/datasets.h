@@ -40,6 +40,11 @@ struct Dataset {
 // "open" < "internal" < "secret"; -1 when unknown.
 int security_rank(const std::string& level);
 
+// OK when a dev environment may mount `d`: people reach an environment interactively while
+// it runs, so whatever it mounts is as good as downloaded; only open data (a data owner's
+// published samples) goes there. Internal and secret data are for batch jobs.
+Status devenv_may_mount(const Dataset& d);
+
 // Bytes the files under `folder` take on disk (allocated blocks; sparse files count what
 // they hold).
 int64_t disk_bytes(const std::string& folder);

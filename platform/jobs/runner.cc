@@ -287,26 +287,28 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
       t.reason = "DeadlineExceeded";
       t.detail =
           "ran past its runtime limit of " + std::to_string(job->spec.runtime_limit_s) + " s";
-    } else if (st.exit_code == 0) {
-      t.to = "succeeded";
-      t.reason = "Succeeded";
-      if (st.pids_limit_hits > 0) {
-        t.detail = std::to_string(st.pids_limit_hits) +
-                   " process or thread creation(s) were refused at its limit of " +
-                   std::to_string(options_.max_pids) + " (server setting jobs.max_pids)";
-      }
     } else {
-      t.to = "failed";
-      t.reason = st.oom_killed ? "OOMKilled" : st.pids_limit_hits > 0 ? "PidsLimit" : "Failed";
-      t.detail = st.oom_killed
-                     ? "killed for using more than its " +
-                           std::to_string(job->spec.resources.memory_mib) + " MiB of memory"
-                 : st.pids_limit_hits > 0
-                     ? "failed after " + std::to_string(st.pids_limit_hits) +
-                           " process or thread creation(s) were refused at its limit of " +
-                           std::to_string(options_.max_pids) +
-                           " processes and threads (server setting jobs.max_pids)"
-                     : (st.message.empty() ? std::string() : st.message);
+      // Forks the process limit refused, said whether the job failed of them or not.
+      const std::string refused =
+          st.pids_limit_hits > 0
+              ? std::to_string(st.pids_limit_hits) +
+                    " process or thread creation(s) were refused at its limit of " +
+                    std::to_string(options_.max_pids) +
+                    " processes and threads (server setting jobs.max_pids)"
+              : "";
+      if (st.exit_code == 0) {
+        t.to = "succeeded";
+        t.reason = "Succeeded";
+        t.detail = refused;
+      } else {
+        t.to = "failed";
+        t.reason = st.oom_killed ? "OOMKilled" : !refused.empty() ? "PidsLimit" : "Failed";
+        t.detail = st.oom_killed
+                       ? "killed for using more than its " +
+                             std::to_string(job->spec.resources.memory_mib) + " MiB of memory"
+                   : !refused.empty() ? "failed after " + refused
+                                      : st.message;
+      }
     }
   }
   // Store first, then free the engine's resources: the log shows the release before
@@ -416,15 +418,16 @@ Result<std::optional<int64_t>> JobRunner::storage_left(const std::string& projec
   return std::optional<int64_t>((*q.storage_mib << 20) - used);
 }
 
-namespace {
-std::string storage_message(int64_t left, int64_t limit_mib) {
-  const int64_t used_mib = ((limit_mib << 20) - left) >> 20;
-  return "the project uses " + std::to_string(used_mib) + " MiB of its " +
-         std::to_string(limit_mib) +
+Result<std::string> JobRunner::storage_exceeded(const std::string& project_id) {
+  JZ_ASSIGN_OR_RETURN(iam::Quota q, quotas_.get(project_id));
+  if (!q.storage_mib) return std::string();
+  JZ_ASSIGN_OR_RETURN(int64_t used, storage_used(project_id));
+  if (used <= *q.storage_mib << 20) return std::string();
+  return "the project uses " + std::to_string(used >> 20) + " MiB of its " +
+         std::to_string(*q.storage_mib) +
          " MiB storage quota (job outputs, work folders, logs and uploaded datasets); free "
          "some or ask for a larger storage_mib";
 }
-}  // namespace
 
 // A project past its storage quota: its running jobs are stopped with the reason (they
 // are what grows it). Measured every storage_check, for projects with running jobs only.
@@ -434,18 +437,16 @@ void JobRunner::check_storage(int64_t now) {
   std::set<std::string> projects;
   for (const auto& [id, a] : active_) projects.insert(a.project_id);
   for (const auto& project : projects) {
-    auto quota = quotas_.get(project);
-    if (!quota.ok() || !quota->storage_mib) continue;
-    auto left = storage_left(project);
-    if (!left.ok()) {
-      log_error("measuring the storage of project " + project, left.status());
+    auto exceeded = storage_exceeded(project);
+    if (!exceeded.ok()) {
+      log_error("measuring the storage of project " + project, exceeded.status());
       continue;
     }
-    if (!*left || **left >= 0) continue;
+    if (exceeded->empty()) continue;
     for (auto& [id, a] : active_) {
       if (a.project_id != project || !a.ending.empty()) continue;
       a.ending = "storage";
-      a.ending_detail = storage_message(**left, *quota->storage_mib);
+      a.ending_detail = *exceeded;
       executor_.terminate(a.run_id, options_.grace);
     }
   }
@@ -453,11 +454,8 @@ void JobRunner::check_storage(int64_t now) {
 
 Status JobRunner::launch(const Job& j, const Json& placement) {
   // A project already past its storage quota starts nothing more.
-  JZ_ASSIGN_OR_RETURN(auto left, storage_left(j.project_id));
-  if (left && *left < 0) {
-    JZ_ASSIGN_OR_RETURN(iam::Quota q, quotas_.get(j.project_id));
-    return Status::resource_exhausted(storage_message(*left, q.storage_mib.value_or(0)));
-  }
+  JZ_ASSIGN_OR_RETURN(std::string exceeded, storage_exceeded(j.project_id));
+  if (!exceeded.empty()) return Status::resource_exhausted(exceeded);
   exec::LaunchSpec spec;
   spec.job_id = j.kind == "devenv" ? j.id : j.run_id();
   spec.resume = j.kind == "devenv";
@@ -472,11 +470,7 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
                                          j.project);
     }
     strictest = std::max(strictest, security_rank(d->security_level));
-    // An interactive environment is reachable by people while it runs: open data only.
-    if (j.kind == "devenv" && security_rank(d->security_level) > 0) {
-      return Status::permission_denied("dataset '" + name + "' is " + d->security_level +
-                                       "; dev environments mount open datasets only");
-    }
+    if (j.kind == "devenv") JZ_RETURN_IF_ERROR(devenv_may_mount(*d));
     spec.read_only.push_back({d->path, "/data/" + name, d->folder_dev, d->folder_ino});
   }
   JZ_ASSIGN_OR_RETURN(JobSettings settings, jobs_.settings(j.project_id));

@@ -102,6 +102,8 @@ class JobRunner {
   void handle_cancels();
   void poll_active(int64_t now);
   void check_storage(int64_t now);
+  // Why the project is past its storage quota, or "" when it is not (or has none).
+  Result<std::string> storage_exceeded(const std::string& project_id);
   void apply(const sched::Decision& d, int64_t now);
   Status launch(const Job& j, const Json& placement);
   void finish(Active& a, const exec::JobStatus& st);
