@@ -1,0 +1,117 @@
+// The platform's HTTP/1.1 server core: event-driven, so idle keep-alive connections,
+// half-sent requests and live streams (Server-Sent Events, chunked downloads) cost a
+// socket and a few hundred bytes each, never a thread.
+//
+// Model: `threads` threads wait on one epoll set (one-shot registrations, so one thread
+// serves a connection at a time). The thread that reads a complete request runs its
+// handler and writes the answer itself (no hand-over on the common path). Handlers may
+// block (a database query); one thread is always kept free of handlers, so reading,
+// writing, streams and the inline handlers (health checks) go on when every other thread
+// is busy; requests beyond that wait in a bounded backlog (503 when it is full).
+//
+// Deadlines: a request's head must arrive within header_timeout of its first byte, its
+// body must progress every body_timeout, an answer must drain within write_timeout of
+// its last progress, an idle keep-alive connection closes after keepalive_timeout
+// (408 for a partial request, silent otherwise). Limits: max_connections in all and
+// max_connections_per_client per remote address (503 beyond). Parsing is strict
+// (http/message.h).
+//
+// Thread safety: bind() and run() from one thread; stop(), wake() and stats() from any.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+#include "http/message.h"
+
+namespace jz::http {
+
+// A body produced over time (Server-Sent Events, a long download), sent chunked.
+class Stream {
+ public:
+  using Time = std::chrono::steady_clock::time_point;
+  struct Step {
+    bool done = false;  // the body is complete after what was appended
+    Time wake_at{};     // otherwise: call again at this time (or on Server::wake)
+  };
+  virtual ~Stream() = default;
+  // Appends the bytes ready now to `out`. Called on a server thread, when what was
+  // appended before has been written and wake_at came or wake() was called. Must not
+  // block for long (a page of a store, not a wait).
+  virtual Step next(std::string& out) = 0;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  // When set, `body` is sent first and the stream's bytes after it (chunked).
+  std::shared_ptr<Stream> stream;
+  bool close = false;  // close the connection after this answer
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;   // 0: any free port
+  int threads = 16;  // at least 2
+  size_t max_body_bytes = 8 << 20;
+  size_t max_head_bytes = 64 << 10;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds write_timeout{30000};
+  std::chrono::milliseconds keepalive_timeout{5000};
+  int keepalive_max_requests = 1000;
+  int max_connections = 10000;
+  int max_connections_per_client = 512;
+  size_t max_backlog = 2048;  // requests waiting for a thread
+  std::chrono::milliseconds stop_grace{10000};
+};
+
+struct ServerStats {
+  int64_t connections = 0;
+  int64_t streams = 0;
+  int64_t busy_threads = 0;
+  int64_t backlog = 0;
+};
+
+class Server {
+ public:
+  // Runs on a server thread for each complete request; may block.
+  using Handler = std::function<Response(Request&)>;
+  // Runs first, on the thread that read the request, and must not block; a response
+  // answers the request at once, nullopt passes it to the handler.
+  using InlineHandler = std::function<std::optional<Response>(Request&)>;
+  // Renders the server's own refusals (400, 408, 411, 413, 414, 431, 501, 503, 505) in
+  // the application's error format. `req` is null when no head was parsed.
+  using ErrorRenderer = std::function<Response(int status, const std::string& message,
+                                               const Request* req)>;
+
+  Server(ServerOptions options, Handler handler, InlineHandler inline_handler = {},
+         ErrorRenderer errors = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; an error names the address and what to do.
+  Status bind();
+  int port() const;
+  // Serves until stop(); returns after the last connection closed (or stop_grace).
+  Status run();
+  // Stops accepting, ends streams, lets requests in flight finish. Any thread; idempotent.
+  void stop();
+  bool stopping() const;
+  // Asks the stream of connection `id` (Request::connection_id) to be polled now.
+  void wake(uint64_t connection_id);
+  ServerStats stats() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jz::http
