@@ -1,25 +1,19 @@
-// The OpenAPI 3 document of the HTTP API (GET /api/v1/openapi.json).
-//
-// Paths and methods come from the routes as the server registered them, so the
-// document cannot name an endpoint the server does not serve, nor miss one it does.
-// Request bodies, responses and query parameters come from the table in openapi.cc,
-// keyed by "METHOD /label"; a test checks every documented required field against the
-// real handlers.
+// The OpenAPI 3.0 document of the API, built from the registered routes (api/framework.h):
+// each route's summary, path and query parameters, body and response schemas, success
+// status and documented error statuses. GET /api/v1/openapi.json serves it.
 #pragma once
 
-#include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/framework.h"
 #include "core/json.h"
 
 namespace jz::api {
 
-struct RouteDoc {
-  std::string method;  // GET, POST, PUT, DELETE
-  std::string label;   // "/api/v1/workspaces/{workspace}"
-};
+Json build_openapi(const std::vector<Route>& routes, std::string_view version);
 
-Json build_openapi(const std::vector<RouteDoc>& routes, std::string_view version);
+// The success status of a route: its own, else 201 for POST, 204 for DELETE, 200.
+int success_status(const Route& r);
 
 }  // namespace jz::api

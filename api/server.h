@@ -1,16 +1,12 @@
-// The HTTP API server (cpp-httplib underneath).
+// The HTTP API server: the event-driven HTTP core (http/server.h) under the declared
+// routes of api/routes/ (api/framework.h).
 //
-// Owns routing, authentication of /api/ routes (bearer tokens from a login or API
-// tokens, see platform/iam), request ids (X-Request-Id, taken from
-// the client when well-formed, generated otherwise), JSON error bodies
-// {"error":{"code","message","request_id"}}, the access log, Prometheus metrics,
-// body-size limits, read/write/keep-alive timeouts and graceful shutdown: stop() closes
-// the listening socket, lets requests in flight finish, then run() returns.
-//
-// Routes served now: GET /healthz, GET /readyz, GET /metrics, GET /api/v1/version,
-// POST /api/v1/auth/login, GET /api/v1/auth/whoami, POST /api/v1/auth/logout, and the
-// platform settings under /api/v1/settings and the audit trail under /api/v1/audit
-// (platform admins only).
+// Owns authentication of /api/ routes (bearer tokens from a login or API tokens, see
+// platform/iam), request ids (X-Request-Id, taken from the client when well-formed,
+// generated otherwise), JSON error bodies {"error":{"code","message","request_id"}},
+// the access log, Prometheus metrics, the audit of every mutating request, health and
+// readiness answered from memory, and graceful shutdown: stop() closes the listening
+// socket, ends live streams, lets requests in flight finish, then run() returns.
 //
 // Thread safety: bind() and run() are called from one thread; stop() from any thread.
 #pragma once
@@ -39,13 +35,17 @@ namespace jz::api {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port (see ApiServer::port())
-  int threads = 64;
+  int port = 8080;   // 0: any free port (see ApiServer::port())
+  int threads = 16;  // run handlers; one more is always kept for I/O
   size_t max_body_bytes = 8 << 20;
+  std::chrono::seconds header_timeout{10};
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds keepalive_timeout{5};
   int keepalive_max_requests = 1000;
+  int max_connections = 10000;
+  int max_connections_per_client = 512;
+  int max_streams_per_user = 32;
   bool access_log = true;
   bool metrics_public = true;  // false: /metrics needs a token too
 };

@@ -728,7 +728,7 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
       add("verb", verb);
       add("resource", resource);
       add("project", project);
-      for (auto [k, text] : {std::pair{"since_ms", &since}, std::pair{"until_ms", &until}}) {
+      for (auto [k, text] : {std::pair{"since", &since}, std::pair{"until", &until}}) {
         if (text->empty()) continue;
         // An RFC 3339 time, or a duration meaning that long ago.
         int64_t ms;
@@ -738,12 +738,13 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
           auto t = parse_rfc3339(*text);
           if (!t.ok()) {
             return Status::invalid_argument(
-                std::string(k == std::string("since_ms") ? "--since" : "--until") + ": " +
+                std::string(k == std::string("since") ? "--since" : "--until") + ": " +
                 t.status().message() + ", or a duration such as 24h meaning that long ago");
           }
           ms = std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
         }
-        add(k, std::to_string(std::max<int64_t>(0, ms)));
+        add(k,
+            format_rfc3339(Clock::WallTime(std::chrono::milliseconds(std::max<int64_t>(0, ms)))));
       }
       return q;
     }

@@ -33,18 +33,31 @@ const ConfigSchema& server_schema() {
            .default_value = "./jizhan-data",
            .help = "Folder for the SQLite database, the admin token and job data; created if "
                    "missing. Flag: --data-dir."});
-    s.add(integer("server.threads", "64", 1, 4096,
-                  "HTTP worker threads; each open keep-alive connection holds one."));
+    s.add(integer("server.threads", "16", 1, 4096,
+                  "Threads that run request handlers (one more serves I/O). Idle connections "
+                  "and live streams hold none; requests beyond wait in a backlog."));
     s.add(integer("server.max_body_bytes", "8388608", 1024, int64_t{1} << 30,
                   "Largest accepted request body; larger ones get 413."));
+    s.add(integer("server.header_timeout_s", "10", 1, 3600,
+                  "Seconds a client has to send a request's head, from its first byte (408 "
+                  "after)."));
     s.add(integer("server.read_timeout_s", "30", 1, 3600,
-                  "Seconds to wait for a client to send a request."));
+                  "Seconds a request body may stall before the request gets 408."));
     s.add(integer("server.write_timeout_s", "30", 1, 3600,
                   "Seconds to wait for a client to accept a response."));
     s.add(integer("server.keepalive_timeout_s", "5", 1, 3600,
                   "Seconds an idle keep-alive connection stays open."));
     s.add(integer("server.keepalive_max_requests", "1000", 1, 1000000,
                   "Requests served on one connection before it is closed."));
+    s.add(integer("server.max_connections", "10000", 16, 1000000,
+                  "Open connections in all; more get 503 (also bounded by the open-file "
+                  "limit)."));
+    s.add(integer("server.max_connections_per_client", "512", 1, 1000000,
+                  "Open connections from one client address; more get 503. Behind a reverse "
+                  "proxy every client is the proxy: raise it."));
+    s.add(integer("server.max_streams_per_user", "32", 1, 100000,
+                  "Live streams (event streams, log follows) one user holds at once; more get "
+                  "429."));
     s.add(integer("server.shutdown_timeout_s", "30", 1, 3600,
                   "On SIGTERM/SIGINT, seconds to let requests in flight finish before exiting "
                   "with status 1."));
@@ -207,7 +220,12 @@ Result<ServerSettings> server_settings(const Config& c) {
   }
   s.http.threads = static_cast<int>(c.get_int("server.threads"));
   s.http.max_body_bytes = static_cast<size_t>(c.get_int("server.max_body_bytes"));
+  s.http.header_timeout = std::chrono::seconds(c.get_int("server.header_timeout_s"));
   s.http.read_timeout = std::chrono::seconds(c.get_int("server.read_timeout_s"));
+  s.http.max_connections = static_cast<int>(c.get_int("server.max_connections"));
+  s.http.max_connections_per_client =
+      static_cast<int>(c.get_int("server.max_connections_per_client"));
+  s.http.max_streams_per_user = static_cast<int>(c.get_int("server.max_streams_per_user"));
   s.http.write_timeout = std::chrono::seconds(c.get_int("server.write_timeout_s"));
   s.http.keepalive_timeout = std::chrono::seconds(c.get_int("server.keepalive_timeout_s"));
   s.http.keepalive_max_requests = static_cast<int>(c.get_int("server.keepalive_max_requests"));

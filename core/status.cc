@@ -5,7 +5,7 @@
 
 namespace jz {
 namespace {
-constexpr std::array<std::string_view, 11> kNames = {
+constexpr std::array<std::string_view, 13> kNames = {
     "ok",
     "invalid_argument",
     "not_found",
@@ -17,6 +17,8 @@ constexpr std::array<std::string_view, 11> kNames = {
     "unavailable",
     "deadline_exceeded",
     "internal",
+    "condition_not_met",
+    "unprocessable",
 };
 }  // namespace
 
@@ -69,7 +71,11 @@ int http_status(Code code) {
     case Code::kAlreadyExists:
       return 409;
     case Code::kFailedPrecondition:
+      return 409;
+    case Code::kConditionNotMet:
       return 412;
+    case Code::kUnprocessable:
+      return 422;
     case Code::kResourceExhausted:
       return 429;
     case Code::kUnavailable:

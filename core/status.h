@@ -30,12 +30,16 @@ enum class Code {
   kUnavailable,
   kDeadlineExceeded,
   kInternal,
+  kConditionNotMet,  // an If-Match (or similar condition) of the request does not hold
+  kUnprocessable,    // well-formed and valid in shape, but refused by a rule of the domain
 };
 
 // The stable lower_snake name of a code ("invalid_argument"), as used in API errors.
 std::string_view code_name(Code code);
 // The HTTP status that answers an error of this code (200 for kOk): 400, 401, 403, 404,
-// 409, 412, 429, 500, 503, 504. The API server and `jizhan algo serve` both use it.
+// 409 (already_exists, failed_precondition: a conflict with the current state), 412
+// (condition_not_met), 422 (unprocessable), 429, 500, 503, 504. The API server and `jizhan algo
+// serve` both use it.
 int http_status(Code code);
 // Parses a name produced by code_name; nullopt for anything else.
 std::optional<Code> code_from_name(std::string_view name);
@@ -65,6 +69,8 @@ class [[nodiscard]] Status {
   static Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status deadline_exceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
   static Status internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status condition_not_met(std::string m) { return {Code::kConditionNotMet, std::move(m)}; }
+  static Status unprocessable(std::string m) { return {Code::kUnprocessable, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -12,7 +12,7 @@ TEST(StatusTest, DefaultIsOk) {
 }
 
 TEST(StatusTest, CodeNamesRoundTrip) {
-  for (int i = 0; i <= static_cast<int>(Code::kInternal); ++i) {
+  for (int i = 0; i <= static_cast<int>(Code::kUnprocessable); ++i) {
     auto code = static_cast<Code>(i);
     auto back = code_from_name(code_name(code));
     ASSERT_TRUE(back.has_value()) << code_name(code);
@@ -54,7 +54,8 @@ namespace jz {
 namespace {
 
 // One mapping for every HTTP answer of the platform (the API and `jizhan algo serve`
-// once disagreed: 412 against 500 for failed_precondition).
+// once disagreed: 412 against 500 for failed_precondition). A conflict with the current
+// state is 409; 412 is kept for conditions of the request (If-Match).
 TEST(StatusTest, HttpStatusOfEveryCode) {
   const std::vector<std::pair<Code, int>> expected = {{Code::kOk, 200},
                                                       {Code::kInvalidArgument, 400},
@@ -62,7 +63,9 @@ TEST(StatusTest, HttpStatusOfEveryCode) {
                                                       {Code::kPermissionDenied, 403},
                                                       {Code::kNotFound, 404},
                                                       {Code::kAlreadyExists, 409},
-                                                      {Code::kFailedPrecondition, 412},
+                                                      {Code::kFailedPrecondition, 409},
+                                                      {Code::kConditionNotMet, 412},
+                                                      {Code::kUnprocessable, 422},
                                                       {Code::kResourceExhausted, 429},
                                                       {Code::kInternal, 500},
                                                       {Code::kUnavailable, 503},

@@ -86,10 +86,11 @@ TEST(Jobs, TwoHundredJobsInThreeProjectsNeverExceedTheirQuotas) {
   };
   std::vector<Event> events;
   for (const char* project : {"pa", "pb", "pc"}) {
-    std::string after = "0";
+    std::string token;  // opaque: the next page's token
     for (;;) {
       Json page =
-          admin.call("GET", std::string("/api/v1/projects/") + project + "/events?after=" + after);
+          admin.call("GET", std::string("/api/v1/projects/") + project + "/events?page_size=1000" +
+                                (token.empty() ? "" : "&page_token=" + token));
       for (const auto& e : page["items"]) {
         if (e["resource_type"] != "job") continue;
         const std::string m = e["message"].get<std::string>();
@@ -100,7 +101,7 @@ TEST(Jobs, TwoHundredJobsInThreeProjectsNeverExceedTheirQuotas) {
                                                                          : colon - arrow - 4)});
       }
       if (page["next_page_token"].is_null()) break;
-      after = page["next_page_token"].get<std::string>();
+      token = page["next_page_token"].get<std::string>();
     }
   }
   std::sort(events.begin(), events.end(), [](auto& a, auto& b) { return a.seq < b.seq; });
@@ -172,10 +173,10 @@ TEST(Jobs, AJobOnASecretDatasetReachesNothingOutsideItsSandbox) {
   admin.call("POST", "/api/v1/projects/vault/datasets",
              {{"name", "platform"}, {"path", p.data}, {"security_level", "open"}}, &status);
   EXPECT_EQ(status, 403);
-  // A job may only name datasets of its own project.
+  // A job may only name datasets of its own project (well-formed, but refused).
   dev.call("POST", "/api/v1/projects/vault/jobs",
            {{"name", "x"}, {"command", {"true"}}, {"datasets", {"other"}}}, &status);
-  EXPECT_EQ(status, 400);
+  EXPECT_EQ(status, 422);
 
   testing::LoopbackListener outside;
   const std::string tries =
@@ -622,7 +623,7 @@ TEST(Jobs, CancelEndsTheWholeProcessTreeWithinTheGracePeriod) {
   EXPECT_EQ(ps->out, "") << "processes left behind";
   int status = 0;
   admin.call("POST", "/api/v1/projects/stop/jobs/" + id + "/cancel", nullptr, &status);
-  EXPECT_EQ(status, 412) << "an ended job cannot be cancelled";
+  EXPECT_EQ(status, 409) << "an ended job cannot be cancelled: a conflict with its state";
 }
 
 // Preemption on one (virtual) GPU: a higher-priority job of the same project preempts

@@ -49,6 +49,8 @@ class EventLog {
   void wait(int64_t after_seq, std::chrono::milliseconds timeout);
   // Releases every waiter (server shutdown).
   void wake_all();
+  // The newest seq appended through this object (0 before the first).
+  int64_t last_seq() const { return last_seq_; }
 
  private:
   store::Database& db_;

@@ -1,0 +1,180 @@
+// Users, API tokens and roles.
+#include "api/schema.h"
+#include "api/services.h"
+#include "platform/iam/passwords.h"
+
+namespace jz::api {
+
+namespace sc = schema;
+
+namespace {
+
+Json user_json(const iam::User& u) {
+  return {{"username", u.username},
+          {"display_name", u.display_name},
+          {"email", u.email},
+          {"state", u.state},
+          {"platform_role", u.platform_role},
+          {"created_at", wire_time(u.created_at_ms)}};
+}
+
+Json token_json(const iam::Token& t) {
+  return {{"id", t.id},
+          {"name", t.name},
+          {"kind", t.kind},
+          {"project", t.project.empty() ? Json(nullptr) : Json(t.project)},
+          {"created_at", wire_time(t.created_at_ms)},
+          {"expires_at", wire_time(t.expires_at_ms)},
+          {"revoked_at", t.revoked_at_ms ? Json(wire_time(*t.revoked_at_ms)) : Json(nullptr)}};
+}
+
+}  // namespace
+
+void add_account_routes(ApiRoutes& api, const ApiServices& s) {
+  iam::Accounts& accounts = s.auth.accounts();
+  api.add({
+      {.method = "GET",
+       .path = "/api/v1/roles",
+       .summary = "Roles and their permissions",
+       .response_schema = sc::list_of("Role"),
+       .paging = Paging::kKeyset,
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto roles, s.tenancy.roles());
+         std::vector<Json> items;
+         for (const auto& r : roles) {
+           items.push_back({{"name", r.name},
+                            {"scope", r.scope},
+                            {"permissions", r.permissions},
+                            {"builtin", r.builtin}});
+         }
+         return page_of(ctx, std::move(items), "name");
+       }},
+
+      // API tokens for scripts: named, optionally scoped to one project, expiring,
+      // revocable. The secret is shown once, in the creation response.
+      {.method = "POST",
+       .path = "/api/v1/tokens",
+       .summary = "Create an API token for the caller",
+       .body_schema = sc::object(
+           {{"name", {{"type", "string"}, {"minLength", 1}, {"maxLength", 64}}},
+            {"project", sc::nullable(sc::str("Limit the token to this project"))},
+            {"expires_in_s", {{"type", "integer"}, {"minimum", 60}, {"maximum", 31622400}}}},
+           {"name"}),
+       .response_schema = sc::ref("NewToken"),
+       .errors = {422},
+       .handler = [&s, &accounts](RequestContext& ctx) -> Result<Reply> {
+         const iam::Principal& me = ctx.me();
+         if (!me.project_scope.empty()) {
+           return Status::permission_denied("a project-scoped token may not create tokens");
+         }
+         const int64_t seconds = ctx.body.value("expires_in_s", int64_t{30 * 24 * 3600});
+         const std::string scope = ctx.body.value("project", Json()).is_string()
+                                       ? ctx.body["project"].get<std::string>()
+                                       : "";
+         if (!scope.empty()) {
+           // Only for a project the caller can see; the token never exceeds its owner.
+           auto p = s.tenancy.project(scope);
+           if (!p.ok() || !s.authorizer.check(me, "project", "get", p->workspace_id, &*p).ok()) {
+             return Status::unprocessable("field 'project': project '" + scope +
+                                          "' does not exist");
+           }
+           ctx.audit.project = scope;
+         }
+         iam::Token t;
+         JZ_ASSIGN_OR_RETURN(auto secret,
+                             accounts.issue_token(me.user_id, "api", ctx.body["name"], scope,
+                                                  s.clock.now_unix_ms() + seconds * 1000, &t));
+         ctx.audit.name = t.id;
+         Json out = token_json(t);
+         out["token"] = secret;
+         return Reply::created(out);
+       }},
+      {.method = "GET",
+       .path = "/api/v1/tokens",
+       .summary = "The caller's tokens",
+       .response_schema = sc::list_of("Token"),
+       .paging = Paging::kKeyset,
+       .handler = [&accounts](RequestContext& ctx) -> Result<Reply> {
+         const iam::Principal& me = ctx.me();
+         JZ_ASSIGN_OR_RETURN(auto tokens, accounts.tokens_of(me.user_id));
+         std::vector<Json> items;
+         for (const auto& t : tokens) {
+           if (me.project_scope.empty() || t.id == me.token_id) items.push_back(token_json(t));
+         }
+         return page_of(ctx, std::move(items), "id");
+       }},
+      {.method = "DELETE",
+       .path = "/api/v1/tokens/{token}",
+       .summary = "Revoke a token",
+       .handler = [&s, &accounts](RequestContext& ctx) -> Result<Reply> {
+         const iam::Principal& me = ctx.me();
+         auto t = accounts.token_by_id(ctx.param("token"));
+         // Someone else's token looks the same as a missing one; a project-scoped token
+         // manages only itself (not its owner's session or other tokens).
+         const bool mine = t.ok() && t->user_id == me.user_id &&
+                           (me.project_scope.empty() || t->id == me.token_id);
+         if (!t.ok() || (!mine && !(me.is_platform_admin() && me.project_scope.empty()))) {
+           return Status::not_found("token '" + ctx.param("token") + "' does not exist");
+         }
+         JZ_RETURN_IF_ERROR(s.auth.revoke(t->id));
+         return Reply::no_content();
+       }},
+
+      {.method = "POST",
+       .path = "/api/v1/users",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "Create a user (platform admins)",
+       .body_schema = sc::object({{"username", sc::str()},
+                                  {"password", sc::str("At least 10 characters")},
+                                  {"display_name", sc::str()},
+                                  {"email", sc::str()},
+                                  {"platform_role", sc::str()}},
+                                 {"username", "password"}),
+       .response_schema = sc::ref("User"),
+       .errors = {409, 422},
+       .handler = [&s, &accounts](RequestContext& ctx) -> Result<Reply> {
+         const std::string password = ctx.body["password"];
+         if (Status p = iam::check_password_policy(password); !p.ok()) {
+           return Status::unprocessable(p.message());
+         }
+         iam::User u;
+         u.username = ctx.body["username"];
+         u.display_name = ctx.body.value("display_name", "");
+         u.email = ctx.body.value("email", "");
+         if (ctx.body.contains("platform_role")) u.platform_role = ctx.body["platform_role"];
+         JZ_RETURN_IF_ERROR(iam::Accounts::validate_username(u.username));
+         JZ_ASSIGN_OR_RETURN(u.password_hash,
+                             iam::hash_password(password, s.auth.options().hash_cost));
+         JZ_ASSIGN_OR_RETURN(auto created, accounts.create_user(u));
+         return Reply::created(user_json(created));
+       }},
+      // Clears the failed logins counted against a user (from every address).
+      {.method = "POST",
+       .path = "/api/v1/users/{username}/unlock",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "Clear the failed logins counted against a user (platform admins)",
+       .response_schema = sc::ref("User"),
+       .success = 200,
+       .handler = [&s, &accounts](RequestContext& ctx) -> Result<Reply> {
+         const std::string& name = ctx.param("username");
+         JZ_ASSIGN_OR_RETURN(auto u, accounts.user_by_name(name));
+         ctx.audit.name = name;
+         s.auth.unlock(name);
+         return Reply::json(user_json(u));
+       }},
+      {.method = "GET",
+       .path = "/api/v1/users",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "List users (platform admins)",
+       .response_schema = sc::list_of("User"),
+       .paging = Paging::kKeyset,
+       .handler = [&accounts](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto users, accounts.users());
+         std::vector<Json> items;
+         for (const auto& u : users) items.push_back(user_json(u));
+         return page_of(ctx, std::move(items), "username");
+       }},
+  });
+}
+
+}  // namespace jz::api

@@ -1,0 +1,330 @@
+// Datasets, jobs, a project's job settings, and the machines that run jobs.
+#include "api/schema.h"
+#include "api/services.h"
+#include "core/files.h"
+#include "platform/jobs/datasets.h"
+#include "platform/jobs/runner.h"
+#include "platform/jobs/store.h"
+
+namespace jz::api {
+
+namespace sc = schema;
+
+namespace {
+
+Json dataset_json(const jobs::Dataset& d, bool show_path) {
+  Json j = {{"name", d.name},
+            {"security_level", d.security_level},
+            {"created_by", d.created_by},
+            {"created_at", wire_time(d.created_at_ms)}};
+  // Where the data lives on the server is for those who may see the data.
+  if (show_path) j["path"] = d.path;
+  return j;
+}
+
+}  // namespace
+
+void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
+  jobs::Datasets& datasets = *s.platform.datasets;
+  jobs::JobRunner* runner = s.platform.runner;
+  const std::string pr = "/api/v1/projects/{project}";
+  const std::string ds = pr + "/datasets/{dataset}";
+  api.add({
+      {.method = "POST",
+       .path = pr + "/datasets",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "create",
+       .summary = "Register a folder on the server as a dataset (data owners)",
+       .body_schema = sc::object(
+           {{"name", sc::str("DNS label")},
+            {"path", sc::str("Absolute folder on the server, under a root of the workspace")},
+            {"security_level", sc::one_of_strings({"open", "internal", "secret"})}},
+           {"name", "path", "security_level"}),
+       .response_schema = sc::ref("Dataset"),
+       .errors = {409},
+       .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
+         const auto& me = ctx.me();
+         JZ_ASSIGN_OR_RETURN(
+             auto d, datasets.create(ctx.project->id, ctx.project->workspace_id, ctx.body["name"],
+                                     ctx.body["path"], ctx.body["security_level"], me.username,
+                                     me.is_platform_admin()));
+         return Reply::created(dataset_json(d, true));
+       }},
+      {.method = "GET",
+       .path = pr + "/datasets",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "list",
+       .summary = "The project's datasets (paths shown to data owners)",
+       .response_schema = sc::list_of("Dataset"),
+       .paging = Paging::kKeyset,
+       .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
+         const bool owner = ctx.allow("dataset_data", "get").ok();
+         JZ_ASSIGN_OR_RETURN(auto all, datasets.list(ctx.project->id));
+         std::vector<Json> items;
+         for (const auto& d : all) items.push_back(dataset_json(d, owner));
+         return page_of(ctx, std::move(items), "name");
+       }},
+      {.method = "GET",
+       .path = ds,
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "get",
+       .summary = "A dataset",
+       .response_schema = sc::ref("Dataset"),
+       .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto d, datasets.get(ctx.project->id, ctx.param("dataset")));
+         return Reply::json(dataset_json(d, ctx.allow("dataset_data", "get").ok()));
+       }},
+      {.method = "DELETE",
+       .path = ds,
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "delete",
+       .summary = "Unregister a dataset (its files stay)",
+       .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
+         JZ_RETURN_IF_ERROR(datasets.remove(ctx.project->id, ctx.param("dataset")));
+         return Reply::no_content();
+       }},
+      {.method = "POST",
+       .path = ds + "/archive",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "create",
+       .summary = "Upload a tar or tar.gz archive as a new dataset (data owners); the body is "
+                  "the archive",
+       .response_schema = sc::ref("Dataset"),
+       .query = {{"security_level", "open, internal (default) or secret"}},
+       .errors = {409, 413, 422},
+       .raw_body = true,
+       .handler = [&datasets, runner](RequestContext& ctx) -> Result<Reply> {
+         const std::string level = ctx.http.has_param("security_level")
+                                       ? ctx.http.param("security_level")
+                                       : std::string("internal");
+         std::optional<int64_t> left;
+         if (runner) {
+           JZ_ASSIGN_OR_RETURN(left, runner->storage_left(ctx.project->id));
+         }
+         JZ_ASSIGN_OR_RETURN(
+             auto d, datasets.create_from_archive(ctx.project->id, ctx.param("dataset"),
+                                                  ctx.http.body, level, ctx.me().username, left));
+         return Reply::created(dataset_json(d, true));
+       }},
+      {.method = "GET",
+       .path = ds + "/files",
+       .scope = Scope::kProject,
+       .resource = "dataset_data",
+       .verb = "get",
+       .summary = "A dataset's files (data owners), by path",
+       .response_schema = sc::list_of("DatasetFile"),
+       .paging = Paging::kKeyset,
+       .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto d, datasets.get(ctx.project->id, ctx.param("dataset")));
+         JZ_ASSIGN_OR_RETURN(auto files, datasets.files(d));
+         std::vector<Json> items;
+         for (const auto& f : files) items.push_back({{"path", f.path}, {"size", f.size}});
+         return page_of(ctx, std::move(items), "path");
+       }},
+      {.method = "GET",
+       .path = ds + "/files/{path}",
+       .scope = Scope::kProject,
+       .resource = "dataset_data",
+       .verb = "get",
+       .summary = "Download one file of a dataset (data owners)",
+       .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto d, datasets.get(ctx.project->id, ctx.param("dataset")));
+         JZ_ASSIGN_OR_RETURN(auto path, datasets.file_path(d, ctx.param("path")));
+         JZ_ASSIGN_OR_RETURN(auto data, read_file(path));
+         return Reply::text(std::move(data), "application/octet-stream");
+       }},
+  });
+}
+
+void add_job_routes(ApiRoutes& api, const ApiServices& s) {
+  jobs::JobStore& store = *s.platform.jobs;
+  jobs::Datasets& datasets = *s.platform.datasets;
+  jobs::JobRunner* runner = s.platform.runner;
+  const std::string pr = "/api/v1/projects/{project}";
+  const std::string jp = pr + "/jobs/{id}";
+  api.add({
+      {.method = "POST",
+       .path = pr + "/jobs",
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "create",
+       .summary = "Submit a job (docs/JOBS.md)",
+       .body_schema = sc::ref("JobRequest"),
+       .response_schema = sc::ref("Job"),
+       .errors = {422, 503},
+       .handler = [&store, &datasets, runner, unavailable = s.platform.jobs_unavailable](
+                      RequestContext& ctx) -> Result<Reply> {
+         if (!unavailable.empty()) return Status::unavailable(unavailable);
+         JZ_ASSIGN_OR_RETURN(auto spec, jobs::parse_job_request(ctx.body));
+         const iam::Project& p = *ctx.project;
+         for (const auto& name : spec.datasets) {
+           auto d = datasets.get(p.id, name);
+           if (!d.ok()) {
+             return Status::unprocessable("field 'datasets': dataset '" + name +
+                                          "' does not exist in project " + p.name);
+           }
+           if (spec.kind == "devenv") {
+             if (Status m = jobs::devenv_may_mount(*d); !m.ok()) {
+               return Status(m.code(), "field 'datasets': " + m.message());
+             }
+           }
+         }
+         const auto& me = ctx.me();
+         JZ_ASSIGN_OR_RETURN(
+             auto j, store.create(p.id, p.name, me.user_id, me.username, spec, me.username));
+         if (runner) runner->wake();
+         return Reply::created(j.to_json());
+       }},
+      {.method = "GET",
+       .path = pr + "/jobs",
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "list",
+       .summary = "The project's jobs, newest first",
+       .response_schema = sc::list_of("Job"),
+       .paging = Paging::kKeyset,
+       .query = {{"state", "Only jobs in this state"},
+                 {"kind", "train, eval or devenv"},
+                 {"user", "Only this user's jobs"}},
+       .handler = [&store](RequestContext& ctx) -> Result<Reply> {
+         jobs::ListFilter f;
+         f.state = ctx.http.param("state");
+         f.kind = ctx.http.param("kind");
+         f.user = ctx.http.param("user");
+         f.limit = ctx.page.size;
+         if (!ctx.page.after.empty()) {
+           char* end = nullptr;
+           f.before_seq = std::strtoll(ctx.page.after.c_str(), &end, 10);
+           if (*end || f.before_seq < 1) return decode_page_token("!").status();
+         }
+         JZ_ASSIGN_OR_RETURN(auto list, store.list(ctx.project->id, f));
+         Json items = Json::array();
+         for (const auto& j : list) items.push_back(j.to_json());
+         const bool full = list.size() == static_cast<size_t>(f.limit) && !list.empty();
+         return Reply::page(std::move(items), full ? std::to_string(list.back().seq) : "");
+       }},
+      {.method = "GET",
+       .path = jp,
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "get",
+       .summary = "A job",
+       .response_schema = sc::ref("Job"),
+       .handler = [&store](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto j, store.get_in(ctx.project->id, ctx.param("id")));
+         return Reply::json(j.to_json());
+       }},
+      {.method = "GET",
+       .path = jp + "/events",
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "get",
+       .summary = "A job's changes of state, oldest first",
+       .response_schema = sc::list_of("JobEvent"),
+       .paging = Paging::kKeyset,
+       .handler = [&store](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto j, store.get_in(ctx.project->id, ctx.param("id")));
+         JZ_ASSIGN_OR_RETURN(auto events, store.history(j.id));
+         // Keyed by seq, zero-padded so that text order is number order.
+         std::vector<Json> items;
+         for (const auto& e : events) {
+           Json item = e.to_json();
+           char key[24];
+           std::snprintf(key, sizeof key, "%020lld", static_cast<long long>(e.seq));
+           item["_key"] = key;
+           items.push_back(std::move(item));
+         }
+         Reply r = page_of(ctx, std::move(items), "_key");
+         for (auto& item : r.body["items"]) item.erase("_key");
+         return r;
+       }},
+      {.method = "POST",
+       .path = jp + "/cancel",
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "cancel",
+       .summary = "Cancel a job: SIGTERM to its processes, SIGKILL after the grace period",
+       .response_schema = sc::ref("Job"),
+       .success = 202,
+       .errors = {409},
+       .handler = [&store, runner](RequestContext& ctx) -> Result<Reply> {
+         JZ_RETURN_IF_ERROR(
+             store.request_cancel(ctx.project->id, ctx.param("id"), ctx.me().username));
+         if (runner) runner->wake();
+         JZ_ASSIGN_OR_RETURN(auto j, store.get(ctx.param("id")));
+         return Reply::json(j.to_json(), 202);
+       }},
+      {.method = "POST",
+       .path = jp + "/retry",
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "create",
+       .summary = "Queue an ended job again (next attempt; a dev environment keeps its folder)",
+       .response_schema = sc::ref("Job"),
+       .errors = {409},
+       .handler = [&store, runner](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto j,
+                             store.retry(ctx.project->id, ctx.param("id"), ctx.me().username));
+         if (runner) runner->wake();
+         return Reply::created(j.to_json());
+       }},
+      {.method = "GET",
+       .path = pr + "/job-settings",
+       .scope = Scope::kProject,
+       .resource = "project",
+       .verb = "get",
+       .summary = "The project's job settings (ETag: their version)",
+       .response_schema = sc::ref("JobSettings"),
+       .handler = [&store](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto st, store.settings(ctx.project->id));
+         return std::move(Reply::json(st.to_json()).with_etag(etag_of(st.to_json())));
+       }},
+      {.method = "PUT",
+       .path = pr + "/job-settings",
+       .scope = Scope::kProject,
+       .resource = "project",
+       .verb = "update",
+       .summary = "Change job settings (allow_egress: platform admins only; If-Match: the ETag "
+                  "read)",
+       .body_schema = sc::object(
+           {{"allow_egress", sc::boolean()},
+            {"devenv_idle_s", {{"type", "integer"}, {"minimum", 1}, {"maximum", 31622400}}},
+            {"devenv_gpu_idle_percent", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}}}}),
+       .response_schema = sc::ref("JobSettings"),
+       .errors = {412},
+       .handler = [&store](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(jobs::JobSettings st, store.settings(ctx.project->id));
+         JZ_RETURN_IF_ERROR(ctx.check_if_match(etag_of(st.to_json())));
+         if (ctx.body.contains("allow_egress")) {
+           const bool egress = ctx.body["allow_egress"];
+           // Letting jobs reach the network is the platform's decision.
+           if (egress && !st.allow_egress && !ctx.me().is_platform_admin()) {
+             return Status::permission_denied(
+                 "only a platform-admin may let a project's jobs reach the network "
+                 "(allow_egress)");
+           }
+           st.allow_egress = egress;
+         }
+         if (ctx.body.contains("devenv_idle_s")) st.devenv_idle_s = ctx.body["devenv_idle_s"];
+         if (ctx.body.contains("devenv_gpu_idle_percent")) {
+           st.devenv_gpu_idle_percent = ctx.body["devenv_gpu_idle_percent"];
+         }
+         JZ_RETURN_IF_ERROR(store.set_settings(ctx.project->id, st));
+         return std::move(Reply::json(st.to_json()).with_etag(etag_of(st.to_json())));
+       }},
+      {.method = "GET",
+       .path = "/api/v1/nodes",
+       .summary = "The machines that run jobs and what is in use",
+       .handler = [runner](RequestContext&) -> Result<Reply> {
+         if (!runner) return Reply::json({{"items", Json::array()}, {"next_page_token", nullptr}});
+         return Reply::json(runner->nodes_json());
+       }},
+  });
+}
+
+}  // namespace jz::api

@@ -1,0 +1,187 @@
+// Version, sessions, platform settings and the audit trail.
+#include "api/schema.h"
+#include "api/services.h"
+#include "core/version.h"
+
+namespace jz::api {
+
+namespace sc = schema;
+
+namespace {
+
+Json setting_json(const store::Setting& s) {
+  return {{"key", s.key},
+          {"value", Json::parse(s.value_json, nullptr, false)},
+          {"revision", s.revision},
+          {"updated_at", wire_time(s.updated_at_ms)}};
+}
+
+Reply setting_reply(const store::Setting& s) {
+  return std::move(Reply::json(setting_json(s)).with_etag(std::to_string(s.revision)));
+}
+
+}  // namespace
+
+void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
+  const std::string version_body =
+      json::dump({{"name", "jizhan"},
+                  {"version", std::string(version())},
+                  {"revision", std::string(git_revision())},
+                  {"store", std::string(store::dialect_name(s.db.dialect()))}});
+  api.add({
+      {.method = "GET",
+       .path = "/api/v1/version",
+       .summary = "Version and source revision",
+       .response_schema = sc::object({{"name", sc::str()},
+                                      {"version", sc::str()},
+                                      {"revision", sc::str()},
+                                      {"store", sc::str("sqlite or postgres")}}),
+       .handler = [version_body](RequestContext&) -> Result<Reply> {
+         return Reply::text(version_body, "application/json");
+       }},
+      {.method = "POST",
+       .path = "/api/v1/auth/login",
+       .scope = Scope::kPublic,
+       .summary = "Log in with a password; returns a session token",
+       .body_schema =
+           sc::object({{"username", sc::str()}, {"password", sc::str()}}, {"username", "password"}),
+       .response_schema = sc::ref("Login"),
+       .success = 200,
+       .errors = {401, 429},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         const std::string username = ctx.body["username"];
+         ctx.audit.actor = username.substr(0, 64);
+         ctx.audit.verb = "login";
+         ctx.audit.type = "session";
+         JZ_ASSIGN_OR_RETURN(auto login,
+                             s.auth.login(username, ctx.body["password"], ctx.http.remote_addr));
+         return Reply::json(
+             {{"token", login.token},
+              {"expires_at", wire_time(login.expires_at_ms)},
+              {"user",
+               {{"username", login.user.username}, {"platform_role", login.user.platform_role}}}});
+       }},
+      {.method = "GET",
+       .path = "/api/v1/auth/whoami",
+       .summary = "The caller and its token",
+       .handler = [](RequestContext& ctx) -> Result<Reply> {
+         const iam::Principal& p = ctx.me();
+         return Reply::json(
+             {{"username", p.username},
+              {"platform_role", p.platform_role},
+              {"token",
+               {{"id", p.token_id}, {"kind", p.token_kind}, {"project", p.project_scope}}}});
+       }},
+      {.method = "POST",
+       .path = "/api/v1/auth/logout",
+       .summary = "End the caller's session",
+       .success = 204,
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         ctx.audit.verb = "logout";
+         ctx.audit.type = "session";
+         JZ_RETURN_IF_ERROR(s.auth.logout(ctx.me()));
+         return Reply::no_content();
+       }},
+
+      // ---- settings (platform admins) ----
+      {.method = "GET",
+       .path = "/api/v1/settings",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "List platform settings",
+       .response_schema = sc::list_of("Setting"),
+       .paging = Paging::kKeyset,
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto page, s.settings.list(ctx.page.after, ctx.page.size));
+         Json items = Json::array();
+         for (const auto& st : page.items) items.push_back(setting_json(st));
+         return Reply::page(std::move(items), page.next_page_token);
+       }},
+      {.method = "GET",
+       .path = "/api/v1/settings/{key}",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "Read a setting (ETag: its revision)",
+       .response_schema = sc::ref("Setting"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto st, s.settings.get(ctx.param("key")));
+         return setting_reply(st);
+       }},
+      {.method = "PUT",
+       .path = "/api/v1/settings/{key}",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "Write a setting (If-Match: the revision read, to refuse a lost update)",
+       .body_schema = sc::object({{"value", {{"description", "Any JSON value"}}}}, {"value"}),
+       .response_schema = sc::ref("Setting"),
+       .errors = {412},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (ctx.http.headers.has("If-Match")) {
+           auto current = s.settings.get(ctx.param("key"));
+           if (!current.ok() && current.status().code() != Code::kNotFound) return current.status();
+           JZ_RETURN_IF_ERROR(
+               ctx.check_if_match(current.ok() ? std::to_string(current->revision) : "none"));
+         }
+         JZ_ASSIGN_OR_RETURN(auto st,
+                             s.settings.put(ctx.param("key"), json::dump(ctx.body["value"])));
+         return setting_reply(st);
+       }},
+      {.method = "DELETE",
+       .path = "/api/v1/settings/{key}",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "Delete a setting",
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_RETURN_IF_ERROR(s.settings.remove(ctx.param("key")));
+         return Reply::no_content();
+       }},
+
+      // ---- the audit trail (platform admins) ----
+      {.method = "GET",
+       .path = "/api/v1/audit",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "Query the audit trail (platform admins), oldest first",
+       .response_schema = sc::list_of("AuditRecord"),
+       .paging = Paging::kKeyset,
+       .query = {{"user", "Only this user's records"},
+                 {"verb", "create, update, delete, login, login_failed, logout, ..."},
+                 {"resource", "A resource type"},
+                 {"project", "Only this project's records"},
+                 {"since", "From this time (RFC 3339)", "date-time"},
+                 {"until", "Before this time (RFC 3339)", "date-time"},
+                 {"format", "jsonl: JSON lines, with X-Next-Page-Token"}},
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.audit) {
+           return Status::failed_precondition(
+               "the audit trail is off on this server (audit.enabled)");
+         }
+         iam::AuditQuery q;
+         q.user = ctx.http.param("user");
+         q.verb = ctx.http.param("verb");
+         q.resource_type = ctx.http.param("resource");
+         q.project = ctx.http.param("project");
+         JZ_ASSIGN_OR_RETURN(auto since, ctx.time_param("since"));
+         JZ_ASSIGN_OR_RETURN(auto until, ctx.time_param("until"));
+         if (since) q.since_ms = *since / 1000;
+         if (until) q.until_ms = *until / 1000;
+         q.limit = ctx.page.size;
+         if (!ctx.page.after.empty()) {
+           char* end = nullptr;
+           q.after_seq = std::strtoll(ctx.page.after.c_str(), &end, 10);
+           if (*end || q.after_seq < 0) return decode_page_token("!").status();
+         }
+         JZ_ASSIGN_OR_RETURN(auto records, s.audit->query(q));
+         const bool full = records.size() == static_cast<size_t>(q.limit);
+         const std::string next = full ? std::to_string(records.back().seq) : "";
+         if (ctx.http.param("format") == "jsonl") {
+           std::string out;
+           for (const auto& r : records) out += json::dump(r.to_json()) + "\n";
+           Reply r = Reply::text(std::move(out), "application/x-ndjson");
+           if (full) r.headers.set("X-Next-Page-Token", encode_page_token(next));
+           return r;
+         }
+         Json items = Json::array();
+         for (const auto& r : records) items.push_back(r.to_json());
+         return Reply::page(std::move(items), next);
+       }},
+  });
+}
+
+}  // namespace jz::api

@@ -1,0 +1,382 @@
+#include "api/schema.h"
+
+#include <cmath>
+
+namespace jz::api::schema {
+
+Json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+namespace {
+Json described(Json s, const std::string& description) {
+  if (!description.empty()) s["description"] = description;
+  return s;
+}
+}  // namespace
+Json str(const std::string& description) { return described({{"type", "string"}}, description); }
+Json integer(const std::string& description) {
+  return described({{"type", "integer"}, {"format", "int64"}}, description);
+}
+Json number(const std::string& description) { return described({{"type", "number"}}, description); }
+Json boolean(const std::string& description) {
+  return described({{"type", "boolean"}}, description);
+}
+Json time(const std::string& description) {
+  return described({{"type", "string"}, {"format", "date-time"}}, description);
+}
+Json nullable(Json s) {
+  s["nullable"] = true;
+  return s;
+}
+Json one_of_strings(std::vector<std::string> values, const std::string& description) {
+  return described({{"type", "string"}, {"enum", std::move(values)}}, description);
+}
+Json array_of(Json items) { return {{"type", "array"}, {"items", std::move(items)}}; }
+Json object(Json properties, std::vector<std::string> required) {
+  Json o = {{"type", "object"}, {"properties", std::move(properties)}};
+  if (!required.empty()) o["required"] = required;
+  o["additionalProperties"] = false;
+  return o;
+}
+Json list_of(const std::string& item) {
+  return object({{"items", array_of(ref(item))},
+                 {"next_page_token", nullable(str("Pass as page_token for the next page"))}},
+                {"items", "next_page_token"});
+}
+
+namespace {
+Json time_string() { return time(); }
+Json open_object(Json properties, std::vector<std::string> required = {}) {
+  Json o = {{"type", "object"}, {"properties", std::move(properties)}};
+  if (!required.empty()) o["required"] = required;
+  return o;
+}
+
+Json build_components() {
+  Json limit = nullable({{"type", "number"}, {"minimum", 0}});
+  Json whole_limit = nullable({{"type", "integer"}, {"minimum", 0}});
+  return {
+      {"Error",
+       open_object(
+           {{"error",
+             open_object({{"code", str("invalid_argument, not_found, permission_denied, ...")},
+                          {"message", str("What was wrong and what to do")},
+                          {"request_id", str()}},
+                         {"code", "message", "request_id"})}},
+           {"error"})},
+      {"User", open_object({{"username", str()},
+                            {"display_name", str()},
+                            {"email", str()},
+                            {"state", str("active or disabled")},
+                            {"platform_role", str("platform-admin or platform-regular")},
+                            {"created_at", time_string()}},
+                           {"username", "state", "platform_role", "created_at"})},
+      {"Token", open_object({{"id", str("tok_...")},
+                             {"name", str()},
+                             {"kind", str("session or api")},
+                             {"project", nullable(str("The one project it may act on"))},
+                             {"created_at", time_string()},
+                             {"expires_at", time_string()},
+                             {"revoked_at", nullable(time_string())}},
+                            {"id", "name", "kind", "expires_at"})},
+      {"NewToken",
+       {{"allOf", Json::array({ref("Token"), open_object({{"token", str("The secret, shown once")}},
+                                                         {"token"})})}}},
+      {"Workspace",
+       open_object({{"name", str()}, {"description", str()}, {"created_at", time_string()}},
+                   {"name", "created_at"})},
+      {"Project", open_object({{"name", str()},
+                               {"workspace", str()},
+                               {"description", str()},
+                               {"created_at", time_string()}},
+                              {"name", "workspace", "created_at"})},
+      {"Member", open_object({{"username", str()}, {"role", str()}}, {"username", "role"})},
+      {"Role", open_object({{"name", str()},
+                            {"scope", str("platform, workspace or project")},
+                            {"permissions", {{"type", "array"}, {"items", str("resource:verb")}}},
+                            {"builtin", {{"type", "boolean"}}}},
+                           {"name", "scope", "permissions", "builtin"})},
+      {"Dataset", open_object({{"name", str()},
+                               {"security_level", str("open, internal or secret")},
+                               {"path", str("Shown to data owners")},
+                               {"created_by", str()},
+                               {"created_at", time_string()}},
+                              {"name", "security_level", "created_at"})},
+      {"JobRequest",
+       open_object(
+           {{"name", str()},
+            {"kind", str("train (default), eval or devenv")},
+            {"command", {{"type", "array"}, {"items", str()}}},
+            {"env", {{"type", "object"}, {"additionalProperties", str()}}},
+            {"workdir", str("Inside the sandbox; default /job")},
+            {"datasets", {{"type", "array"}, {"items", str("Dataset name, at /data/NAME")}}},
+            {"resources",
+             open_object({{"gpus", {{"type", "number"}, {"description", "Below 1: a share"}}},
+                          {"gpu_share",
+                           open_object({{"memory_mib", integer()}, {"cores_percent", integer()}},
+                                       {"memory_mib", "cores_percent"})},
+                          {"cpu", {{"type", "number"}}},
+                          {"memory_mib", integer()}})},
+            {"pool", str()},
+            {"priority", integer()},
+            {"preemptible", {{"type", "boolean"}}},
+            {"runtime_limit_s", integer()},
+            {"restart_policy", str("never or on_failure")},
+            {"max_restarts", integer()},
+            {"port", integer()}},
+           {"name", "command"})},
+      {"Job", open_object({{"id", str("job_...")},
+                           {"project", str()},
+                           {"name", str()},
+                           {"kind", str()},
+                           {"user", str()},
+                           {"state", str("queued, admitted, starting, running, succeeded, failed, "
+                                         "cancelled, preempted or lost")},
+                           {"reason", str()},
+                           {"message", str("Why it waits, or how it ended")},
+                           {"exit_code", nullable(integer())},
+                           {"attempt", integer()},
+                           {"placement", {{"type", "array"}, {"items", {{"type", "object"}}}}},
+                           {"cancel_requested", {{"type", "boolean"}}},
+                           {"created_at", time_string()},
+                           {"started_at", nullable(time_string())},
+                           {"finished_at", nullable(time_string())},
+                           {"spec", ref("JobRequest")},
+                           {"url", str("devenv: /devenvs/ID/")}},
+                          {"id", "project", "name", "kind", "state", "attempt", "created_at"})},
+      {"JobEvent", open_object({{"seq", integer()},
+                                {"time", time_string()},
+                                {"from", str()},
+                                {"to", str()},
+                                {"reason", str()},
+                                {"message", str()},
+                                {"exit_code", nullable(integer())}},
+                               {"seq", "time", "from", "to", "reason"})},
+      {"LogPolicy", open_object({{"mode", str("open, blacklist or whitelist")},
+                                 {"rules",
+                                  {{"type", "array"},
+                                   {"items", open_object({{"name", str()},
+                                                          {"pattern", str("Hyperscan syntax")},
+                                                          {"action", str("drop or redact")},
+                                                          {"ignore_case", {{"type", "boolean"}}}},
+                                                         {"name", "pattern"})}}},
+                                 {"detectors",
+                                  {{"type", "object"},
+                                   {"description", "true, false or settings (docs/LOGS.md)"}}},
+                                 {"max_line_bytes", integer()},
+                                 {"rate_bytes_per_s", integer()},
+                                 {"total_bytes", integer()},
+                                 {"keep_raw", {{"type", "boolean"}}}},
+                                {"mode"})},
+      {"LogPolicyEntry", open_object({{"level", str("open, internal or secret")},
+                                      {"policy", ref("LogPolicy")},
+                                      {"edited", {{"type", "boolean"}}},
+                                      {"updated_by", str()},
+                                      {"updated_at", time_string()}},
+                                     {"level", "policy", "edited"})},
+      {"JobSettings", open_object({{"allow_egress", {{"type", "boolean"}}},
+                                   {"devenv_idle_s", integer()},
+                                   {"devenv_gpu_idle_percent", integer()}})},
+      {"Quota",
+       {{"type", "object"},
+        {"additionalProperties", false},
+        {"description", "Absent or null limits are unlimited"},
+        {"properties",
+         {{"gpus", limit},
+          {"gpu_memory_mib", whole_limit},
+          {"concurrent_jobs", whole_limit},
+          {"cpu_cores", limit},
+          {"memory_mib", whole_limit},
+          {"per_user_gpus", limit},
+          {"storage_mib", whole_limit},
+          {"usage",
+           {{"type", "object"},
+            {"readOnly", true},
+            {"description", "What the project uses (GET only): storage_mib"}}}}}}},
+      {"AuditRecord", open_object({{"seq", integer()},
+                                   {"id", str()},
+                                   {"time", time_string()},
+                                   {"time_ms", integer()},
+                                   {"user", str()},
+                                   {"source_ip", str()},
+                                   {"user_agent", str()},
+                                   {"verb", str()},
+                                   {"resource_type", str()},
+                                   {"resource_name", str()},
+                                   {"workspace", str()},
+                                   {"project", str()},
+                                   {"request_summary", str()},
+                                   {"response_status", integer()},
+                                   {"latency_us", integer()},
+                                   {"request_id", str()},
+                                   {"prev_hash", str()},
+                                   {"hash", str()}},
+                                  {"seq", "id", "time", "verb", "hash", "prev_hash"})},
+      {"Event", open_object({{"seq", integer()},
+                             {"id", str()},
+                             {"time", time_string()},
+                             {"project", str()},
+                             {"resource_type", str()},
+                             {"resource_name", str()},
+                             {"type", str("created, updated, deleted or state")},
+                             {"reason", str()},
+                             {"message", str()},
+                             {"actor", str()}},
+                            {"seq", "id", "time", "project", "type", "reason"})},
+      {"Setting", open_object({{"key", str()},
+                               {"value", {{"description", "Any JSON value"}}},
+                               {"revision", integer()},
+                               {"updated_at", time_string()}},
+                              {"key", "value", "revision"})},
+      {"DatasetRoot",
+       open_object({{"path", str()}, {"created_by", str()}, {"created_at", time_string()}},
+                   {"path", "created_at"})},
+      {"DatasetFile", open_object({{"path", str()}, {"size", integer()}}, {"path", "size"})},
+      {"Login",
+       open_object({{"token", str()},
+                    {"expires_at", time_string()},
+                    {"user", open_object({{"username", str()}, {"platform_role", str()}})}},
+                   {"token", "expires_at"})},
+  };
+}
+
+bool is_integer(const Json& v) {
+  return v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
+                                   v.get<double>() == std::floor(v.get<double>()));
+}
+
+std::string where(const std::string& path) {
+  return path.empty() ? std::string("the request body") : "field '" + path + "'";
+}
+
+std::string article(const std::string& type) {
+  if (type == "integer" || type == "object" || type == "array") return "an " + type;
+  return "a " + type;
+}
+
+const Json& resolve(const Json& schema) {
+  const Json* s = &schema;
+  for (int depth = 0; depth < 8 && s->is_object() && s->contains("$ref"); ++depth) {
+    const std::string r = (*s)["$ref"].get<std::string>();
+    const std::string name = r.substr(r.rfind('/') + 1);
+    const Json& all = components();
+    if (!all.contains(name)) break;
+    s = &all[name];
+  }
+  return *s;
+}
+
+Status check(const Json& v, const Json& raw, const std::string& path) {
+  const Json& s = resolve(raw);
+  if (!s.is_object()) return {};
+  if (s.contains("allOf")) {
+    for (const auto& part : s["allOf"]) JZ_RETURN_IF_ERROR(check(v, part, path));
+  }
+  if (v.is_null()) {
+    if (s.value("nullable", false) || !s.contains("type")) return {};
+    return Status::invalid_argument(where(path) + " must not be null");
+  }
+  if (s.contains("type")) {
+    const std::string type = s["type"].get<std::string>();
+    bool ok = type == "string"    ? v.is_string()
+              : type == "integer" ? is_integer(v)
+              : type == "number"  ? v.is_number()
+              : type == "boolean" ? v.is_boolean()
+              : type == "object"  ? v.is_object()
+              : type == "array"   ? v.is_array()
+                                  : true;
+    if (!ok) {
+      return Status::invalid_argument(where(path) + " must be " + article(type) + ", got " +
+                                      std::string(json::type_phrase(v)));
+    }
+  }
+  if (s.contains("enum")) {
+    bool found = false;
+    std::string list;
+    for (const auto& e : s["enum"]) {
+      found = found || e == v;
+      list += (list.empty() ? "" : ", ") + (e.is_string() ? e.get<std::string>() : e.dump());
+    }
+    if (!found) return Status::invalid_argument(where(path) + " must be one of: " + list);
+  }
+  if (v.is_string()) {
+    const size_t n = v.get_ref<const std::string&>().size();
+    if (s.contains("minLength") && n < s["minLength"].get<size_t>()) {
+      return Status::invalid_argument(where(path) + " must be at least " +
+                                      std::to_string(s["minLength"].get<size_t>()) + " characters");
+    }
+    if (s.contains("maxLength") && n > s["maxLength"].get<size_t>()) {
+      return Status::invalid_argument(where(path) + " must be at most " +
+                                      std::to_string(s["maxLength"].get<size_t>()) + " characters");
+    }
+  }
+  if (v.is_number()) {
+    const double d = v.get<double>();
+    auto bound = [&](const char* key) { return s[key].get<double>(); };
+    auto text = [&](const char* key) { return s[key].dump(); };
+    if (s.contains("minimum") && d < bound("minimum")) {
+      return Status::invalid_argument(where(path) + " must be at least " + text("minimum"));
+    }
+    if (s.contains("maximum") && d > bound("maximum")) {
+      return Status::invalid_argument(where(path) + " must be at most " + text("maximum"));
+    }
+  }
+  if (v.is_array()) {
+    if (s.contains("minItems") && v.size() < s["minItems"].get<size_t>()) {
+      return Status::invalid_argument(where(path) + " must hold at least " + s["minItems"].dump() +
+                                      " items");
+    }
+    if (s.contains("maxItems") && v.size() > s["maxItems"].get<size_t>()) {
+      return Status::invalid_argument(where(path) + " must hold at most " + s["maxItems"].dump() +
+                                      " items");
+    }
+    if (s.contains("items")) {
+      for (size_t i = 0; i < v.size(); ++i) {
+        JZ_RETURN_IF_ERROR(check(v[i], s["items"], path + "[" + std::to_string(i) + "]"));
+      }
+    }
+  }
+  if (v.is_object()) {
+    const Json empty = Json::object();
+    const Json& props = s.contains("properties") ? s["properties"] : empty;
+    if (s.contains("required")) {
+      for (const auto& r : s["required"]) {
+        const std::string name = r.get<std::string>();
+        if (!v.contains(name)) {
+          return Status::invalid_argument("field '" + (path.empty() ? "" : path + ".") + name +
+                                          "' is required");
+        }
+      }
+    }
+    for (const auto& [k, item] : v.items()) {
+      const std::string sub = path.empty() ? k : path + "." + k;
+      if (props.contains(k)) {
+        if (resolve(props[k]).value("readOnly", false)) continue;
+        JZ_RETURN_IF_ERROR(check(item, props[k], sub));
+        continue;
+      }
+      if (!s.contains("additionalProperties")) continue;
+      const Json& extra = s["additionalProperties"];
+      if (extra.is_boolean() && !extra.get<bool>()) {
+        std::string list;
+        for (const auto& [name, p] : props.items()) list += (list.empty() ? "" : ", ") + name;
+        return Status::invalid_argument("field '" + sub + "' is unknown here; the fields are: " +
+                                        (list.empty() ? std::string("none") : list));
+      }
+      if (extra.is_object()) JZ_RETURN_IF_ERROR(check(item, extra, sub));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+const Json& components() {
+  static const Json all = build_components();
+  return all;
+}
+
+Status validate(const Json& value, const Json& schema) {
+  if (schema.is_null()) return {};
+  return check(value, schema, "");
+}
+
+}  // namespace jz::api::schema

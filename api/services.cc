@@ -1,0 +1,104 @@
+#include "api/services.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+
+namespace jz::api {
+
+Result<std::unique_ptr<Streams::Slot>> Streams::open(const std::string& user, uint64_t connection,
+                                                     const std::string& kind) {
+  std::lock_guard lock(mu_);
+  int& n = by_user_[user];
+  if (n >= per_user_) {
+    return Status::resource_exhausted(
+        "you hold " + std::to_string(n) + " live streams, the limit per user " +
+        "(server.max_streams_per_user); close one (a browser tab, a follow) and retry");
+  }
+  ++n;
+  by_kind_.emplace(kind, connection);
+  return std::make_unique<Slot>(*this, user, connection, kind);
+}
+
+void Streams::release(const Slot& s) {
+  std::lock_guard lock(mu_);
+  if (auto it = by_user_.find(s.user_); it != by_user_.end() && --it->second <= 0) {
+    by_user_.erase(it);
+  }
+  if (auto it = by_kind_.find({s.kind_, s.connection_}); it != by_kind_.end()) by_kind_.erase(it);
+}
+
+void Streams::wake(const std::string& kind) {
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = by_kind_.lower_bound({kind, 0}); it != by_kind_.end() && it->first == kind;
+         ++it) {
+      ids.push_back(it->second);
+    }
+  }
+  if (http::Server* s = server_.load()) {
+    for (uint64_t id : ids) s->wake(id);
+  }
+}
+
+int64_t Streams::open_count() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int64_t>(by_kind_.size());
+}
+
+void ApiServices::emit(const RequestContext& ctx, const std::string& project,
+                       const std::string& type, const std::string& name,
+                       const std::string& event_type, const std::string& reason,
+                       const std::string& message) const {
+  iam::Event e;
+  e.project = project;
+  e.resource_type = type;
+  e.resource_name = name;
+  e.type = event_type;
+  e.reason = reason;
+  e.message = message;
+  e.actor = ctx.caller ? ctx.caller->username : "";
+  if (auto r = events.append(std::move(e)); !r.ok()) {
+    log_with_fields(logger, spdlog::level::err, "event not stored",
+                    {{"request_id", ctx.request_id}, {"error", r.status().message()}});
+  }
+}
+
+std::string etag_of(const Json& representation) {
+  // FNV-1a: a tag only has to change when the text does.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : json::dump(representation)) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string wire_time(int64_t unix_ms) {
+  return format_rfc3339(Clock::WallTime(std::chrono::milliseconds(unix_ms)));
+}
+
+Reply page_of(const RequestContext& ctx, std::vector<Json> items, const char* key) {
+  std::sort(items.begin(), items.end(), [key](const Json& a, const Json& b) {
+    return a[key].get_ref<const std::string&>() < b[key].get_ref<const std::string&>();
+  });
+  const size_t size = static_cast<size_t>(ctx.page.size);
+  const std::string& after = ctx.page.after;
+  Json page = Json::array();
+  std::string next;
+  for (auto& item : items) {
+    const std::string& k = item[key].get_ref<const std::string&>();
+    if (!after.empty() && k <= after) continue;
+    if (page.size() == size) {
+      next = page.back()[key].get<std::string>();
+      break;
+    }
+    page.push_back(std::move(item));
+  }
+  return Reply::page(std::move(page), next);
+}
+
+}  // namespace jz::api

@@ -1,0 +1,111 @@
+// What route modules (api/routes/*.cc) work with: the platform's services, the live
+// stream registry, and small helpers every module shares. Built once by the server.
+//
+// Thread safety: the services are thread-safe; Streams is thread-safe.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "api/framework.h"
+#include "api/server.h"
+#include "http/server.h"
+#include "platform/iam/audit.h"
+#include "platform/iam/authenticator.h"
+#include "platform/iam/events.h"
+#include "platform/iam/quota.h"
+#include "platform/iam/tenancy.h"
+#include "store/database.h"
+#include "store/settings.h"
+
+namespace jz::api {
+
+// Live streams (Server-Sent Events, follows): at most `per_user` open at once per user
+// (429 beyond), and a way to wake every stream of a kind when news arrives.
+class Streams {
+ public:
+  explicit Streams(int per_user) : per_user_(per_user) {}
+  void attach(http::Server* server) { server_ = server; }
+
+  // A slot held while the stream lives; its destructor frees it.
+  class Slot {
+   public:
+    Slot(Streams& owner, std::string user, uint64_t connection, std::string kind)
+        : owner_(owner), user_(std::move(user)), connection_(connection), kind_(std::move(kind)) {}
+    ~Slot() { owner_.release(*this); }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+
+   private:
+    friend class Streams;
+    Streams& owner_;
+    std::string user_;
+    uint64_t connection_;
+    std::string kind_;
+  };
+
+  // resource_exhausted when the user holds per_user streams already.
+  Result<std::unique_ptr<Slot>> open(const std::string& user, uint64_t connection,
+                                     const std::string& kind);
+  // Polls every open stream of `kind` now.
+  void wake(const std::string& kind);
+  int64_t open_count() const;
+
+ private:
+  void release(const Slot& s);
+  const int per_user_;
+  std::atomic<http::Server*> server_{nullptr};
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, int> by_user_;
+  std::multiset<std::pair<std::string, uint64_t>> by_kind_;
+};
+
+struct ApiServices {
+  store::Database& db;
+  iam::Authenticator& auth;
+  iam::AuditLog* audit;  // null when audit.enabled=false
+  iam::Tenancy& tenancy;
+  iam::Authorizer& authorizer;
+  iam::Quotas& quotas;
+  iam::EventLog& events;
+  store::SettingsRepo& settings;
+  PlatformServices platform;
+  Clock& clock;
+  spdlog::logger& logger;
+  Streams& streams;
+  const ServerOptions& options;
+
+  // Records a lifecycle event of a project's resource; a failure is logged, not
+  // returned, since the change itself is already stored.
+  void emit(const RequestContext& ctx, const std::string& project, const std::string& type,
+            const std::string& name, const std::string& event_type, const std::string& reason,
+            const std::string& message) const;
+};
+
+// An entity tag for a representation: a hash of its JSON text.
+std::string etag_of(const Json& representation);
+
+// Times on the wire: RFC 3339 in UTC with milliseconds.
+std::string wire_time(int64_t unix_ms);
+
+// One page of rows already sorted by a unique key, for collections that come from a
+// source without keyset queries: items after ctx.page.after, at most ctx.page.size.
+Reply page_of(const RequestContext& ctx, std::vector<Json> sorted_items, const char* key);
+
+// Route modules.
+void add_platform_routes(ApiRoutes& api, const ApiServices& s);  // version, auth, settings, audit
+void add_account_routes(ApiRoutes& api, const ApiServices& s);   // users, tokens, roles
+void add_tenancy_routes(ApiRoutes& api, const ApiServices& s);   // workspaces, projects, members
+void add_project_routes(ApiRoutes& api, const ApiServices& s);   // quota, events
+void add_dataset_routes(ApiRoutes& api, const ApiServices& s);
+void add_job_routes(ApiRoutes& api, const ApiServices& s);
+void add_log_routes(ApiRoutes& api, const ApiServices& s);
+void add_devenv_routes(ApiRoutes& api, const ApiServices& s);
+
+}  // namespace jz::api
