@@ -150,8 +150,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std:
   return out;
 }
 
-std::optional<ParseError> parse_head(std::string_view head, const ParseLimits& limits,
-                                     Request& out, Framing& framing, uint64_t& length) {
+std::optional<ParseError> parse_head(std::string_view head, const ParseLimits& limits, Request& out,
+                                     Framing& framing, uint64_t& length) {
   framing = Framing::kNone;
   length = 0;
   // ---- request line ----
@@ -172,8 +172,8 @@ std::optional<ParseError> parse_head(std::string_view head, const ParseLimits& l
   std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
   if (target.size() > limits.max_target) {
-    return ParseError{414, "the request target is longer than " +
-                               std::to_string(limits.max_target) + " bytes"};
+    return ParseError{
+        414, "the request target is longer than " + std::to_string(limits.max_target) + " bytes"};
   }
   if (target.empty() || target.front() != '/' ||
       !std::all_of(target.begin(), target.end(),
@@ -185,8 +185,8 @@ std::optional<ParseError> parse_head(std::string_view head, const ParseLimits& l
   } else if (version == "HTTP/1.0") {
     out.minor_version = 0;
   } else if (version.size() == 8 && version.substr(0, 5) == "HTTP/" && version[6] == '.') {
-    return ParseError{505, "HTTP version " + std::string(version.substr(5)) +
-                               " is not supported; use HTTP/1.1"};
+    return ParseError{
+        505, "HTTP version " + std::string(version.substr(5)) + " is not supported; use HTTP/1.1"};
   } else {
     return bad("the request line must end in HTTP/1.1 or HTTP/1.0");
   }
@@ -273,7 +273,8 @@ std::optional<ParseError> parse_head(std::string_view head, const ParseLimits& l
     return std::nullopt;
   }
   if (out.method == "POST" || out.method == "PUT" || out.method == "PATCH") {
-    return ParseError{411, out.method + " needs a Content-Length header (or chunked Transfer-Encoding)"};
+    return ParseError{411,
+                      out.method + " needs a Content-Length header (or chunked Transfer-Encoding)"};
   }
   return std::nullopt;
 }
@@ -330,7 +331,8 @@ std::optional<ParseError> ChunkedDecoder::feed(std::string_view in, size_t& cons
       case State::kTrailer: {
         size_t eol = rest.find("\r\n");
         if (eol == std::string_view::npos) {
-          if (trailer_bytes_ + rest.size() > kMaxLine) return bad("the chunked trailer is too long");
+          if (trailer_bytes_ + rest.size() > kMaxLine)
+            return bad("the chunked trailer is too long");
           return std::nullopt;
         }
         trailer_bytes_ += eol + 2;
@@ -348,39 +350,72 @@ std::optional<ParseError> ChunkedDecoder::feed(std::string_view in, size_t& cons
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "";
   }
 }
 

@@ -86,8 +86,8 @@ size_t find_head_end(std::string_view buf, size_t from = 0);
 
 // Parses a complete head (request line, fields, the blank line) into `out`, and says how
 // the body is delimited (`length` for kLength). nullopt when the head is acceptable.
-std::optional<ParseError> parse_head(std::string_view head, const ParseLimits& limits,
-                                     Request& out, Framing& framing, uint64_t& length);
+std::optional<ParseError> parse_head(std::string_view head, const ParseLimits& limits, Request& out,
+                                     Framing& framing, uint64_t& length);
 
 // Percent-decoding; nullopt for a malformed escape. `plus_is_space` for query strings.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);

@@ -65,7 +65,7 @@ std::string hex(size_t n) {
 struct Conn {
   enum class State { kRead, kHandle, kWrite, kStream, kClosed };
   std::mutex mu;
-  std::atomic<bool> pending{false};         // a tick or wake came while mu was held
+  std::atomic<bool> pending{false};          // a tick or wake came while mu was held
   std::atomic<int64_t> deadline{INT64_MAX};  // steady ticks; read by the timer scan
   std::atomic<bool> woken{false};
   uint64_t id = 0;
@@ -522,8 +522,8 @@ class Server::Impl {
         if (c.in.size() > opt_.max_head_bytes) {
           status = 431;
           why = "the request head is larger than " + std::to_string(opt_.max_head_bytes) + " bytes";
-        } else if (size_t lf = c.in.find('\n'); lf != std::string::npos &&
-                                                 (lf == 0 || c.in[lf - 1] != '\r')) {
+        } else if (size_t lf = c.in.find('\n');
+                   lf != std::string::npos && (lf == 0 || c.in[lf - 1] != '\r')) {
           status = 400;
           why = "a line of the request head ends in a bare LF; HTTP needs CRLF";
         }
@@ -652,8 +652,8 @@ class Server::Impl {
   }
 
   void respond(Conn& c, Response r) {
-    const bool keep = !stopping_ && !r.close && c.req.keep_alive() &&
-                      c.served < opt_.keepalive_max_requests;
+    const bool keep =
+        !stopping_ && !r.close && c.req.keep_alive() && c.served < opt_.keepalive_max_requests;
     c.close_after = !keep;
     const bool chunked = r.stream && c.req.minor_version == 1;
     if (r.stream && !chunked) c.close_after = true;  // HTTP/1.0: the end of the body is the close
@@ -776,7 +776,8 @@ class Server::Impl {
   void next_request(Conn& c) {
     c.state = Conn::State::kRead;
     c.req.body.clear();
-    c.deadline = ticks(Clock::now() + (c.in.empty() ? opt_.keepalive_timeout : opt_.header_timeout));
+    c.deadline =
+        ticks(Clock::now() + (c.in.empty() ? opt_.keepalive_timeout : opt_.header_timeout));
     c.started = !c.in.empty();
   }
 

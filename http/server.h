@@ -87,8 +87,8 @@ class Server {
   using InlineHandler = std::function<std::optional<Response>(Request&)>;
   // Renders the server's own refusals (400, 408, 411, 413, 414, 431, 501, 503, 505) in
   // the application's error format. `req` is null when no head was parsed.
-  using ErrorRenderer = std::function<Response(int status, const std::string& message,
-                                               const Request* req)>;
+  using ErrorRenderer =
+      std::function<Response(int status, const std::string& message, const Request* req)>;
 
   Server(ServerOptions options, Handler handler, InlineHandler inline_handler = {},
          ErrorRenderer errors = {});

@@ -132,8 +132,7 @@ Response text(std::string body) {
 }
 
 Response echo(Request& req) {
-  return text(req.method + " " + req.path + " " + std::to_string(req.body.size()) + ":" +
-              req.body);
+  return text(req.method + " " + req.path + " " + std::to_string(req.body.size()) + ":" + req.body);
 }
 
 TEST(HttpServer, AnswersKeepAliveAndPipelinedRequests) {
