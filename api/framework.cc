@@ -94,11 +94,7 @@ Result<std::string> decode_page_token(const std::string& token) {
   int bits = 0;
   for (char c : token) {
     const char* at = std::strchr(kB64, c);
-    if (!at || c == '\0') {
-      return Status::invalid_argument(
-          "query parameter 'page_token' is not one this server issued: pass next_page_token "
-          "of the previous page");
-    }
+    if (!at || c == '\0') return invalid_page_token();
     acc = (acc << 6) | static_cast<uint32_t>(at - kB64);
     bits += 6;
     if (bits >= 8) {
@@ -107,6 +103,12 @@ Result<std::string> decode_page_token(const std::string& token) {
     }
   }
   return out;
+}
+
+Status invalid_page_token() {
+  return Status::invalid_argument(
+      "query parameter 'page_token' is not one this server issued: pass next_page_token of "
+      "the previous page");
 }
 
 Json error_body(const Status& s, const std::string& request_id) {

@@ -204,6 +204,9 @@ class ApiRoutes {
 // Opaque page tokens: the key, base64url-encoded. A token that does not decode is a 400.
 std::string encode_page_token(const std::string& key);
 Result<std::string> decode_page_token(const std::string& token);
+// The 400 for a page token this server did not issue (also for a decoded key a
+// collection cannot use, such as a non-numeric seq).
+Status invalid_page_token();
 
 // The HTTP status of an error, and the JSON body every error has:
 // {"error":{"code","message","request_id"}}.

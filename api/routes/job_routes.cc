@@ -200,7 +200,7 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
          if (!ctx.page.after.empty()) {
            char* end = nullptr;
            f.before_seq = std::strtoll(ctx.page.after.c_str(), &end, 10);
-           if (*end || f.before_seq < 1) return decode_page_token("!").status();
+           if (*end || f.before_seq < 1) return invalid_page_token();
          }
          JZ_ASSIGN_OR_RETURN(auto list, store.list(ctx.project->id, f));
          Json items = Json::array();

@@ -165,7 +165,7 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
          if (!ctx.page.after.empty()) {
            char* end = nullptr;
            q.after_seq = std::strtoll(ctx.page.after.c_str(), &end, 10);
-           if (*end || q.after_seq < 0) return decode_page_token("!").status();
+           if (*end || q.after_seq < 0) return invalid_page_token();
          }
          JZ_ASSIGN_OR_RETURN(auto records, s.audit->query(q));
          const bool full = records.size() == static_cast<size_t>(q.limit);
