@@ -91,4 +91,16 @@ std::string HttpMetrics::render(std::string_view version, std::string_view revis
   return out;
 }
 
+std::string connection_gauges(const http::ServerStats& st) {
+  return "# HELP jizhan_http_connections Open HTTP connections.\n"
+         "# TYPE jizhan_http_connections gauge\njizhan_http_connections " +
+         std::to_string(st.connections) +
+         "\n# HELP jizhan_http_streams Open live streams (events, log follows).\n"
+         "# TYPE jizhan_http_streams gauge\njizhan_http_streams " +
+         std::to_string(st.streams) +
+         "\n# HELP jizhan_http_busy_threads Threads running a handler.\n"
+         "# TYPE jizhan_http_busy_threads gauge\njizhan_http_busy_threads " +
+         std::to_string(st.busy_threads) + "\n";
+}
+
 }  // namespace jz::api

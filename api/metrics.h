@@ -13,6 +13,8 @@
 #include <string>
 #include <tuple>
 
+#include "http/server.h"
+
 namespace jz::api {
 
 class HttpMetrics {
@@ -35,6 +37,9 @@ class HttpMetrics {
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, Series> series_;
 };
+
+// The HTTP core's gauges: open connections, open streams, threads running a handler.
+std::string connection_gauges(const http::ServerStats& stats);
 
 // Escapes a label value per the exposition format (backslash, quote, newline).
 std::string escape_label_value(std::string_view v);

@@ -6,6 +6,7 @@
 #include "api/framework.h"
 #include "api/metrics.h"
 #include "api/openapi.h"
+#include "api/plumbing.h"
 #include "api/schema.h"
 #include "api/services.h"
 #include "core/log.h"
@@ -16,59 +17,9 @@
 
 namespace jz::api {
 
-Status parse_listen_address(std::string_view text, std::string& host, int& port) {
-  auto bad = [&](const std::string& why) {
-    return Status::invalid_argument("listen address '" + std::string(text) + "' " + why +
-                                    ": use HOST:PORT, for example 127.0.0.1:8080");
-  };
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return bad("has no port");
-  std::string_view h = text.substr(0, colon), p = text.substr(colon + 1);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  if (h.find(':') != std::string_view::npos && text.front() != '[') {
-    return bad("has an IPv6 host without brackets");
-  }
-  if (p.empty() || p.size() > 5) return bad("has an invalid port");
-  int n = 0;
-  for (char c : p) {
-    if (c < '0' || c > '9') return bad("has an invalid port");
-    n = n * 10 + (c - '0');
-  }
-  if (n > 65535) return bad("has a port above 65535");
-  host = h.empty() ? "0.0.0.0" : std::string(h);
-  port = n;
-  return {};
-}
-
 namespace {
 
 constexpr const char* kJson = "application/json";
-
-bool valid_request_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-http::ServerOptions http_options(const ServerOptions& o) {
-  http::ServerOptions h;
-  h.host = o.host;
-  h.port = o.port;
-  h.threads = std::max(2, o.threads + 1);
-  h.max_body_bytes = o.max_body_bytes;
-  h.header_timeout = o.header_timeout;
-  h.body_timeout = o.read_timeout;
-  h.write_timeout = o.write_timeout;
-  h.keepalive_timeout = o.keepalive_timeout;
-  h.keepalive_max_requests = o.keepalive_max_requests;
-  h.max_connections = o.max_connections;
-  h.max_connections_per_client = o.max_connections_per_client;
-  return h;
-}
 
 }  // namespace
 
@@ -215,17 +166,7 @@ class ApiServer::Impl {
 
   std::string metrics_text() const {
     std::string out = metrics_.render(version(), git_revision(), start_time_seconds_);
-    const http::ServerStats st = http_.stats();
-    out +=
-        "# HELP jizhan_http_connections Open HTTP connections.\n"
-        "# TYPE jizhan_http_connections gauge\njizhan_http_connections " +
-        std::to_string(st.connections) +
-        "\n# HELP jizhan_http_streams Open live streams (events, log follows).\n"
-        "# TYPE jizhan_http_streams gauge\njizhan_http_streams " +
-        std::to_string(st.streams) +
-        "\n# HELP jizhan_http_busy_threads Threads running a handler.\n"
-        "# TYPE jizhan_http_busy_threads gauge\njizhan_http_busy_threads " +
-        std::to_string(st.busy_threads) + "\n";
+    out += connection_gauges(http_.stats());
     return out;
   }
 
@@ -405,45 +346,7 @@ class ApiServer::Impl {
 
   void record_audit(const http::Request& req, const RequestContext& ctx, const Result<Reply>& reply,
                     int status, std::chrono::nanoseconds latency) {
-    iam::AuditRecord r;
-    r.user = ctx.caller ? ctx.caller->username : ctx.audit.actor;
-    r.source_ip = req.remote_addr;
-    r.user_agent = req.header("User-Agent").substr(0, 256);
-    if (!ctx.audit.verb.empty()) {
-      r.verb = ctx.audit.verb;
-    } else if (req.method == "POST") {
-      r.verb = "create";
-    } else if (req.method == "PUT" || req.method == "PATCH") {
-      r.verb = "update";
-    } else if (req.method == "DELETE") {
-      r.verb = "delete";
-    } else {
-      r.verb = req.method;
-    }
-    r.resource_type = ctx.audit.type;
-    r.resource_name = ctx.audit.name;
-    // A created resource is named by what the server answered, or, for a refused one, by
-    // the validated body: never by parsing the request again.
-    for (const Json* b : {reply.ok() ? &reply->body : nullptr, &ctx.body}) {
-      if (!r.resource_name.empty() || !b || !b->is_object()) continue;
-      for (const char* f : {"name", "username", "id", "path"}) {
-        if (b->contains(f) && (*b)[f].is_string()) {
-          r.resource_name = (*b)[f].get<std::string>().substr(0, 128);
-          break;
-        }
-      }
-    }
-    if (r.resource_name.empty() && !ctx.params_.empty())
-      r.resource_name = ctx.params_.back().second;
-    if (r.resource_name.empty() && ctx.audit.type.empty())
-      r.resource_name = req.path.substr(0, 256);
-    r.workspace = ctx.audit.workspace;
-    r.project = ctx.audit.project;
-    r.request_summary = iam::AuditLog::summarize_body(req.body);
-    r.response_status = status;
-    r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
-    r.request_id = ctx.request_id;
-    audit_->append_async(std::move(r));
+    audit_->append_async(audit_record_of(req, ctx, reply, status, latency));
   }
 
   ServerOptions options_;
