@@ -21,7 +21,7 @@ deps:
 	@scripts/install-deps
 
 build: deps
-	@cmake --preset $(PRESET) >/dev/null
+	@cmake --preset $(PRESET) -DJZ_WERROR=$(if $(WERROR),ON,OFF) >/dev/null
 	@cmake --build --preset $(PRESET)
 
 test: build

@@ -27,6 +27,7 @@
 #include "http/server.h"
 #include "platform/iam/authenticator.h"
 #include "platform/iam/tenancy.h"
+#include "store/rows.h"
 
 namespace jz::api {
 
@@ -66,6 +67,13 @@ struct Reply {
   // One page of a collection: {"items":[...],"next_page_token":...}. `next_key` is the
   // key after which the next page starts; empty at the end.
   static Reply page(Json items, const std::string& next_key);
+  // One keyset page from the store (store/rows.h), each item rendered by `render`.
+  template <class T, class F>
+  static Reply page(const store::Page<T>& p, F&& render) {
+    Json items = Json::array();
+    for (const auto& item : p.items) items.push_back(render(item));
+    return page(std::move(items), p.next_after);
+  }
   // Sets the ETag of the representation (quoted here).
   Reply& with_etag(const std::string& tag);
 };
@@ -117,6 +125,8 @@ class RequestContext {
   AuditTarget audit;
   Json body;  // the validated body of routes that declare one; null otherwise
   PageRequest page;
+  // The page request as the store's keyset queries take it.
+  store::PageSpec page_spec() const { return {.after = page.after, .limit = page.size}; }
 
   const iam::Principal& me() const { return *caller; }
   // A path parameter, decoded; "" when the route has none of that name.

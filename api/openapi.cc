@@ -118,6 +118,11 @@ Json build_openapi(const std::vector<Route>& routes, std::string_view version) {
     }
     op["responses"] = responses;
     if (r.scope == Scope::kPublic) op["security"] = Json::array();
+    // Who may call it, for tools and for the authorisation tests built from this document.
+    static constexpr const char* kScopes[] = {"public", "caller", "platform-admin", "workspace",
+                                              "project"};
+    op["x-jizhan-scope"] = kScopes[static_cast<int>(r.scope)];
+    if (!r.resource.empty()) op["x-jizhan-permission"] = r.resource + ":" + r.verb;
     paths[r.path][m] = op;
   }
   return {{"openapi", "3.0.3"},

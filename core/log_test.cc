@@ -49,7 +49,8 @@ TEST(LogTest, TextFieldsCannotForgeLinesFieldsOrTerminalControls) {
   log_with_fields(*logger, spdlog::level::info, "request",
                   {{"path",
                     "/x\n2026-01-01T00:00:00.000 info  [jizhan] request path=/admin "
-                    "status=200\x1b[2J\xc2\x9b31m"},
+                    "status=200\x1b[2J\xc2\x9b"
+                    "31m"},
                    {"status", "404"}});
   logger->info("refused name '{}'", "a\nb\x1b]52;c;aGk=\x07");
   const std::string text = out.str();

@@ -413,7 +413,9 @@ TEST(SchedulerRebuild, ARestartRebuildsTheSameView) {
       ASSERT_TRUE(st.ok()) << "seed " << seed << ": " << st.message();
     }
     for (const auto& [id, spec] : specs) {
-      if (a.is_pending(id)) ASSERT_TRUE(b.submit(spec, now).ok());
+      if (a.is_pending(id)) {
+        ASSERT_TRUE(b.submit(spec, now).ok());
+      }
     }
     ASSERT_TRUE(b.check_invariants().ok()) << b.check_invariants().message();
     for (const char* p : {"a", "b", "c"}) {

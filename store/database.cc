@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
 #include <unordered_map>
 
 namespace jz::store {
@@ -17,6 +18,20 @@ const std::string& Row::text(size_t i) const {
 int64_t Row::integer(size_t i) const {
   const auto& c = cols.at(i);
   return c && !c->empty() ? std::stoll(*c) : 0;
+}
+
+size_t Row::index_of(std::string_view column) const {
+  if (names) {
+    for (size_t i = 0; i < names->size(); ++i) {
+      if ((*names)[i] == column) return i;
+    }
+  }
+  std::string have;
+  for (const auto& n : names ? *names : std::vector<std::string>{}) {
+    have += (have.empty() ? "" : ", ") + n;
+  }
+  throw std::out_of_range("the query selected no column '" + std::string(column) +
+                          "' (it has: " + have + ")");
 }
 
 namespace {

@@ -37,11 +37,22 @@ std::string_view dialect_name(Dialect d);
 using Value = std::variant<std::monostate, int64_t, double, std::string>;
 using Params = std::vector<Value>;
 
+// Column names of one result, shared by its rows (lower case, as the SELECT names them:
+// "u.username" is "username", "x AS y" is "y").
+using ColumnNames = std::shared_ptr<const std::vector<std::string>>;
+
 struct Row {
   std::vector<std::optional<std::string>> cols;
+  ColumnNames names;
   bool is_null(size_t i) const { return !cols.at(i).has_value(); }
   const std::string& text(size_t i) const;  // "" for NULL
   int64_t integer(size_t i) const;          // 0 for NULL
+  // By column name (prefer these; see store/rows.h to bind whole structs). A name the
+  // query did not select throws std::out_of_range naming it and the columns it has.
+  size_t index_of(std::string_view column) const;
+  bool is_null(std::string_view column) const { return is_null(index_of(column)); }
+  const std::string& text(std::string_view column) const { return text(index_of(column)); }
+  int64_t integer(std::string_view column) const { return integer(index_of(column)); }
 };
 
 class Conn {

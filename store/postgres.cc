@@ -59,8 +59,11 @@ class PostgresConn final : public Conn {
     std::vector<Row> rows;
     const int nrows = PQntuples(res.get()), ncols = PQnfields(res.get());
     rows.reserve(nrows);
+    auto names = std::make_shared<std::vector<std::string>>();
+    for (int c = 0; c < ncols; ++c) names->push_back(PQfname(res.get(), c));
     for (int r = 0; r < nrows; ++r) {
       Row row;
+      row.names = names;
       row.cols.reserve(ncols);
       for (int c = 0; c < ncols; ++c) {
         if (PQgetisnull(res.get(), r, c)) {

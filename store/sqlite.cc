@@ -2,12 +2,20 @@
 // prepared statements.
 #include <sqlite3.h>
 
+#include <cctype>
 #include <unordered_map>
 
 #include "store/database.h"
 
 namespace jz::store {
 namespace {
+
+// SQLite keeps a column's name as written; PostgreSQL folds unquoted names to lower case.
+std::string lower_name(const char* name) {
+  std::string out = name ? name : "";
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 Status sqlite_error(sqlite3* db, int rc, std::string_view what) {
   std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -108,12 +116,19 @@ class SqliteConn final : public Conn {
       if (rc != SQLITE_OK) return sqlite_error(db_, rc, "binding parameter");
     }
     const int ncols = sqlite3_column_count(stmt);
+    ColumnNames names;
+    if (rows) {
+      auto n = std::make_shared<std::vector<std::string>>();
+      for (int c = 0; c < ncols; ++c) n->push_back(lower_name(sqlite3_column_name(stmt, c)));
+      names = std::move(n);
+    }
     for (;;) {
       int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) return sqlite_error(db_, rc, "running SQL");
       if (!rows) continue;
       Row row;
+      row.names = names;
       row.cols.reserve(ncols);
       for (int c = 0; c < ncols; ++c) {
         if (sqlite3_column_type(stmt, c) == SQLITE_NULL) {

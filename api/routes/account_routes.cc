@@ -39,15 +39,13 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
        .response_schema = sc::list_of("Role"),
        .paging = Paging::kKeyset,
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
-         JZ_ASSIGN_OR_RETURN(auto roles, s.tenancy.roles());
-         std::vector<Json> items;
-         for (const auto& r : roles) {
-           items.push_back({{"name", r.name},
-                            {"scope", r.scope},
-                            {"permissions", r.permissions},
-                            {"builtin", r.builtin}});
-         }
-         return page_of(ctx, std::move(items), "name");
+         JZ_ASSIGN_OR_RETURN(auto roles, s.tenancy.roles(ctx.page_spec()));
+         return Reply::page(roles, [](const iam::Role& r) {
+           return Json{{"name", r.name},
+                       {"scope", r.scope},
+                       {"permissions", r.permissions},
+                       {"builtin", r.builtin}};
+         });
        }},
 
       // API tokens for scripts: named, optionally scoped to one project, expiring,
@@ -96,12 +94,11 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
        .paging = Paging::kKeyset,
        .handler = [&accounts](RequestContext& ctx) -> Result<Reply> {
          const iam::Principal& me = ctx.me();
-         JZ_ASSIGN_OR_RETURN(auto tokens, accounts.tokens_of(me.user_id));
-         std::vector<Json> items;
-         for (const auto& t : tokens) {
-           if (me.project_scope.empty() || t.id == me.token_id) items.push_back(token_json(t));
-         }
-         return page_of(ctx, std::move(items), "id");
+         // A token scoped to a project sees only itself.
+         JZ_ASSIGN_OR_RETURN(auto tokens,
+                             accounts.tokens_of(me.user_id, ctx.page_spec(),
+                                                me.project_scope.empty() ? "" : me.token_id));
+         return Reply::page(tokens, token_json);
        }},
       {.method = "DELETE",
        .path = "/api/v1/tokens/{token}",
@@ -169,10 +166,8 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
        .response_schema = sc::list_of("User"),
        .paging = Paging::kKeyset,
        .handler = [&accounts](RequestContext& ctx) -> Result<Reply> {
-         JZ_ASSIGN_OR_RETURN(auto users, accounts.users());
-         std::vector<Json> items;
-         for (const auto& u : users) items.push_back(user_json(u));
-         return page_of(ctx, std::move(items), "username");
+         JZ_ASSIGN_OR_RETURN(auto users, accounts.users(ctx.page_spec()));
+         return Reply::page(users, user_json);
        }},
   });
 }

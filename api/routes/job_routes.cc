@@ -61,10 +61,8 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
        .paging = Paging::kKeyset,
        .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
          const bool owner = ctx.allow("dataset_data", "get").ok();
-         JZ_ASSIGN_OR_RETURN(auto all, datasets.list(ctx.project->id));
-         std::vector<Json> items;
-         for (const auto& d : all) items.push_back(dataset_json(d, owner));
-         return page_of(ctx, std::move(items), "name");
+         JZ_ASSIGN_OR_RETURN(auto page, datasets.list(ctx.project->id, ctx.page_spec()));
+         return Reply::page(page, [&](const jobs::Dataset& d) { return dataset_json(d, owner); });
        }},
       {.method = "GET",
        .path = ds,
@@ -229,19 +227,8 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
        .paging = Paging::kKeyset,
        .handler = [&store](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto j, store.get_in(ctx.project->id, ctx.param("id")));
-         JZ_ASSIGN_OR_RETURN(auto events, store.history(j.id));
-         // Keyed by seq, zero-padded so that text order is number order.
-         std::vector<Json> items;
-         for (const auto& e : events) {
-           Json item = e.to_json();
-           char key[24];
-           std::snprintf(key, sizeof key, "%020lld", static_cast<long long>(e.seq));
-           item["_key"] = key;
-           items.push_back(std::move(item));
-         }
-         Reply r = page_of(ctx, std::move(items), "_key");
-         for (auto& item : r.body["items"]) item.erase("_key");
-         return r;
+         JZ_ASSIGN_OR_RETURN(auto events, store.history(j.id, ctx.page_spec()));
+         return Reply::page(events, [](const jobs::JobEvent& e) { return e.to_json(); });
        }},
       {.method = "POST",
        .path = jp + "/cancel",

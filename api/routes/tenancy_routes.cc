@@ -22,28 +22,21 @@ Json project_json(const iam::Project& p) {
 }
 
 // The workspace's projects that the caller may see.
-Status add_visible_projects(const ApiServices& s, const RequestContext& ctx,
-                            const std::string& workspace, std::vector<Json>& items) {
-  JZ_ASSIGN_OR_RETURN(auto ps, s.tenancy.projects(workspace));
-  for (const auto& p : ps) {
-    if (s.authorizer.check(ctx.me(), "project", "get", p.workspace_id, &p).ok()) {
-      items.push_back(project_json(p));
-    }
-  }
-  return {};
+// The projects the caller may see (in one workspace when `workspace` is not empty).
+Result<Reply> visible_projects(const ApiServices& s, const RequestContext& ctx,
+                               const std::string& workspace) {
+  JZ_ASSIGN_OR_RETURN(auto page, s.tenancy.projects(ctx.me(), workspace, ctx.page_spec()));
+  return Reply::page(page, project_json);
 }
 
 // Taking away (or replacing) a member's role needs the rights to grant it.
 Status revoke_check(const ApiServices& s, const RequestContext& ctx, const std::string& scope,
                     const std::string& scope_id, const std::string& username) {
-  JZ_ASSIGN_OR_RETURN(auto ms, s.tenancy.members(scope, scope_id));
-  for (const auto& m : ms) {
-    if (m.username != username) continue;
-    JZ_ASSIGN_OR_RETURN(iam::Role current, s.tenancy.role(m.role));
-    const std::string ws = ctx.project ? ctx.project->workspace_id : ctx.workspace->id;
-    return s.authorizer.check_grant(ctx.me(), current, ws, ctx.project ? &*ctx.project : nullptr);
-  }
-  return {};
+  JZ_ASSIGN_OR_RETURN(auto m, s.tenancy.member(scope, scope_id, username));
+  if (!m) return {};
+  JZ_ASSIGN_OR_RETURN(iam::Role current, s.tenancy.role(m->role));
+  const std::string ws = ctx.project ? ctx.project->workspace_id : ctx.workspace->id;
+  return s.authorizer.check_grant(ctx.me(), current, ws, ctx.project ? &*ctx.project : nullptr);
 }
 
 // Member routes, the same under a workspace and a project.
@@ -63,10 +56,10 @@ std::vector<Route> member_routes(const ApiServices& s, const std::string& base, 
        .response_schema = sc::list_of("Member"),
        .paging = Paging::kKeyset,
        .handler = [&s, scope, scope_id](RequestContext& ctx) -> Result<Reply> {
-         JZ_ASSIGN_OR_RETURN(auto ms, s.tenancy.members(scope, scope_id(ctx)));
-         std::vector<Json> items;
-         for (const auto& m : ms) items.push_back({{"username", m.username}, {"role", m.role}});
-         return page_of(ctx, std::move(items), "username");
+         JZ_ASSIGN_OR_RETURN(auto ms, s.tenancy.members(scope, scope_id(ctx), ctx.page_spec()));
+         return Reply::page(ms, [](const iam::Member& m) {
+           return Json{{"username", m.username}, {"role", m.role}};
+         });
        }},
       {.method = "POST",
        .path = base + "/members",
@@ -138,14 +131,8 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
        .response_schema = sc::list_of("Workspace"),
        .paging = Paging::kKeyset,
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
-         JZ_ASSIGN_OR_RETURN(auto all, s.tenancy.workspaces());
-         std::vector<Json> items;
-         for (const auto& w : all) {
-           if (s.authorizer.check(ctx.me(), "workspace", "get", w.id).ok()) {
-             items.push_back(workspace_json(w));
-           }
-         }
-         return page_of(ctx, std::move(items), "name");
+         JZ_ASSIGN_OR_RETURN(auto page, s.tenancy.workspaces(ctx.me(), ctx.page_spec()));
+         return Reply::page(page, workspace_json);
        }},
       // Every project the caller may see, across workspaces (a project member need not
       // belong to the project's workspace); ?workspace=NAME narrows it to one.
@@ -156,18 +143,9 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
        .paging = Paging::kKeyset,
        .query = {{"workspace", "Only this workspace's projects"}},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
-         std::vector<iam::Workspace> workspaces;
-         if (const std::string only = ctx.http.param("workspace"); !only.empty()) {
-           JZ_ASSIGN_OR_RETURN(auto w, s.tenancy.workspace(only));
-           workspaces.push_back(std::move(w));
-         } else {
-           JZ_ASSIGN_OR_RETURN(workspaces, s.tenancy.workspaces());
-         }
-         std::vector<Json> items;
-         for (const auto& w : workspaces) {
-           JZ_RETURN_IF_ERROR(add_visible_projects(s, ctx, w.name, items));
-         }
-         return page_of(ctx, std::move(items), "name");
+         const std::string only = ctx.http.param("workspace");
+         if (!only.empty()) JZ_RETURN_IF_ERROR(s.tenancy.workspace(only).status());
+         return visible_projects(s, ctx, only);
        }},
       {.method = "GET",
        .path = ws,
@@ -219,9 +197,7 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
        .response_schema = sc::list_of("Project"),
        .paging = Paging::kKeyset,
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
-         std::vector<Json> items;
-         JZ_RETURN_IF_ERROR(add_visible_projects(s, ctx, ctx.workspace->name, items));
-         return page_of(ctx, std::move(items), "name");
+         return visible_projects(s, ctx, ctx.workspace->name);
        }},
       {.method = "GET",
        .path = pr,
@@ -268,10 +244,8 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
        .response_schema = sc::list_of("DatasetRoot"),
        .paging = Paging::kKeyset,
        .handler = [&datasets, root_json](RequestContext& ctx) -> Result<Reply> {
-         JZ_ASSIGN_OR_RETURN(auto roots, datasets.roots(ctx.workspace->id));
-         std::vector<Json> items;
-         for (const auto& r : roots) items.push_back(root_json(r));
-         return page_of(ctx, std::move(items), "path");
+         JZ_ASSIGN_OR_RETURN(auto roots, datasets.roots(ctx.workspace->id, ctx.page_spec()));
+         return Reply::page(roots, root_json);
        }},
       {.method = "POST",
        .path = ws + "/dataset-roots",

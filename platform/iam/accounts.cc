@@ -2,39 +2,29 @@
 
 #include "core/random.h"
 #include "platform/iam/passwords.h"
+#include "store/rows.h"
 
 namespace jz::iam {
 namespace {
 
-constexpr const char* kUserColumns =
-    "id, username, display_name, email, state, platform_role, password_hash, failed_logins, "
-    "locked_until_ms, created_at_ms, updated_at_ms";
+const store::RowMap<User> kUser{{"id", &User::id},
+                                {"username", &User::username},
+                                {"display_name", &User::display_name},
+                                {"email", &User::email},
+                                {"state", &User::state},
+                                {"platform_role", &User::platform_role},
+                                {"password_hash", &User::password_hash},
+                                {"failed_logins", &User::failed_logins},
+                                {"locked_until_ms", &User::locked_until_ms},
+                                {"created_at_ms", &User::created_at_ms},
+                                {"updated_at_ms", &User::updated_at_ms}};
 
-User user_from(const store::Row& r, size_t o = 0) {
-  User u;
-  u.id = r.text(o + 0);
-  u.username = r.text(o + 1);
-  u.display_name = r.text(o + 2);
-  u.email = r.text(o + 3);
-  u.state = r.text(o + 4);
-  u.platform_role = r.text(o + 5);
-  u.password_hash = r.text(o + 6);
-  u.failed_logins = r.integer(o + 7);
-  u.locked_until_ms = r.integer(o + 8);
-  u.created_at_ms = r.integer(o + 9);
-  u.updated_at_ms = r.integer(o + 10);
-  return u;
-}
+const std::string kUserSelect = "SELECT " + kUser.columns() + " FROM users";
 
-// The users matching `tail` ("WHERE id = ?", "ORDER BY username"): the one SELECT
-// every lookup shares, so the column list and its decoding live in one place.
-Result<std::vector<User>> select_users(store::Conn& c, const std::string& tail,
+// The users matching `where` ("WHERE id = ?"): the one SELECT every lookup shares.
+Result<std::vector<User>> select_users(store::Conn& c, const std::string& where,
                                        const store::Params& params) {
-  JZ_ASSIGN_OR_RETURN(
-      auto rows, c.query(std::string("SELECT ") + kUserColumns + " FROM users " + tail, params));
-  std::vector<User> out;
-  for (const auto& r : rows) out.push_back(user_from(r));
-  return out;
+  return store::query_all(c, kUser, kUserSelect + " " + where, params);
 }
 
 Status invalid_token() {
@@ -80,10 +70,10 @@ Result<User> Accounts::create_user(User u) {
   u.created_at_ms = u.updated_at_ms = clock_.now_unix_ms();
   Status s = db_.transact([&](store::Conn& c) {
     return c
-        .exec(std::string("INSERT INTO users (") + kUserColumns +
-                  ") VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
-              {u.id, u.username, u.display_name, u.email, u.state, u.platform_role, u.password_hash,
-               u.created_at_ms, u.updated_at_ms})
+        .exec(
+            "INSERT INTO users (" + kUser.columns() + ") VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            {u.id, u.username, u.display_name, u.email, u.state, u.platform_role, u.password_hash,
+             u.created_at_ms, u.updated_at_ms})
         .status();
   });
   if (s.code() == Code::kAlreadyExists) {
@@ -115,10 +105,12 @@ Result<User> Accounts::user_by_id(const std::string& id) {
   return std::move(*found);
 }
 
-Result<std::vector<User>> Accounts::users() {
-  std::vector<User> out;
+Result<store::Page<User>> Accounts::users(const store::PageSpec& page) {
+  store::Page<User> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(out, select_users(c, "ORDER BY username", {}));
+    JZ_ASSIGN_OR_RETURN(out, store::query_page<User>(
+                                 c, kUser, kUserSelect + " WHERE 1 = 1", {}, "username",
+                                 [](const User& u) { return u.username; }, page));
     return {};
   }));
   return out;
@@ -164,27 +156,25 @@ Result<std::pair<Token, User>> Accounts::resolve_token(const std::string& secret
   const int64_t now = clock_.now_unix_ms();
   std::optional<std::pair<Token, User>> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    // The token's columns are renamed (token_*) so that they do not meet the user's.
+    static const store::RowMap<Token> kJoinedToken{{"token_id", &Token::id},
+                                                   {"user_id", &Token::user_id},
+                                                   {"kind", &Token::kind},
+                                                   {"token_name", &Token::name},
+                                                   {"project", &Token::project},
+                                                   {"expires_at_ms", &Token::expires_at_ms},
+                                                   {"token_created_at_ms", &Token::created_at_ms}};
     JZ_ASSIGN_OR_RETURN(
         auto rows,
-        c.query(std::string("SELECT t.id, t.user_id, t.kind, t.name, t.project, t.expires_at_ms, "
-                            "t.created_at_ms, ") +
-                    "u.id, u.username, u.display_name, u.email, u.state, u.platform_role, "
-                    "u.password_hash, u.failed_logins, u.locked_until_ms, u.created_at_ms, "
-                    "u.updated_at_ms FROM tokens t JOIN users u ON u.id = t.user_id "
+        c.query("SELECT t.id AS token_id, t.user_id, t.kind, t.name AS token_name, t.project, "
+                "t.expires_at_ms, t.created_at_ms AS token_created_at_ms, " +
+                    kUser.columns("u.") +
+                    " FROM tokens t JOIN users u ON u.id = t.user_id "
                     "WHERE t.secret_hash = ? AND t.revoked_at_ms IS NULL AND t.expires_at_ms > ? "
                     "AND u.state = 'active'",
                 {sha256_hex(secret), now}));
     if (rows.empty()) return {};
-    const auto& r = rows[0];
-    Token t;
-    t.id = r.text(0);
-    t.user_id = r.text(1);
-    t.kind = r.text(2);
-    t.name = r.text(3);
-    t.project = r.text(4);
-    t.expires_at_ms = r.integer(5);
-    t.created_at_ms = r.integer(6);
-    out.emplace(std::move(t), user_from(r, 7));
+    out.emplace(kJoinedToken(rows[0]), kUser(rows[0]));
     return {};
   }));
   if (!out) return invalid_token();
@@ -192,29 +182,31 @@ Result<std::pair<Token, User>> Accounts::resolve_token(const std::string& secret
 }
 
 namespace {
-constexpr const char* kTokenColumns =
-    "id, user_id, kind, name, project, expires_at_ms, revoked_at_ms, created_at_ms";
-Token token_from(const store::Row& r) {
-  Token t;
-  t.id = r.text(0);
-  t.user_id = r.text(1);
-  t.kind = r.text(2);
-  t.name = r.text(3);
-  t.project = r.text(4);
-  t.expires_at_ms = r.integer(5);
-  if (!r.is_null(6)) t.revoked_at_ms = r.integer(6);
-  t.created_at_ms = r.integer(7);
-  return t;
-}
+const store::RowMap<Token> kToken{{"id", &Token::id},
+                                  {"user_id", &Token::user_id},
+                                  {"kind", &Token::kind},
+                                  {"name", &Token::name},
+                                  {"project", &Token::project},
+                                  {"expires_at_ms", &Token::expires_at_ms},
+                                  {"revoked_at_ms", &Token::revoked_at_ms},
+                                  {"created_at_ms", &Token::created_at_ms}};
+const std::string kTokenSelect = "SELECT " + kToken.columns() + " FROM tokens";
 }  // namespace
 
-Result<std::vector<Token>> Accounts::tokens_of(const std::string& user_id) {
-  std::vector<Token> out;
+Result<store::Page<Token>> Accounts::tokens_of(const std::string& user_id,
+                                               const store::PageSpec& page,
+                                               const std::string& only_id) {
+  std::string sql = kTokenSelect + " WHERE user_id = ?";
+  store::Params params{user_id};
+  if (!only_id.empty()) {
+    sql += " AND id = ?";
+    params.emplace_back(only_id);
+  }
+  store::Page<Token> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kTokenColumns +
-                                               " FROM tokens WHERE user_id = ? ORDER BY id DESC",
-                                           {user_id}));
-    for (const auto& r : rows) out.push_back(token_from(r));
+    JZ_ASSIGN_OR_RETURN(
+        out, store::query_page<Token>(
+                 c, kToken, sql, params, "id", [](const Token& t) { return t.id; }, page));
     return {};
   }));
   return out;
@@ -223,14 +215,11 @@ Result<std::vector<Token>> Accounts::tokens_of(const std::string& user_id) {
 Result<Token> Accounts::token_by_id(const std::string& token_id) {
   std::optional<Token> t;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(
-        auto rows,
-        c.query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE id = ?", {token_id}));
-    if (!rows.empty()) t = token_from(rows[0]);
+    JZ_ASSIGN_OR_RETURN(t, store::query_one(c, kToken, kTokenSelect + " WHERE id = ?", {token_id},
+                                            "token '" + token_id + "' does not exist"));
     return {};
   }));
-  if (!t) return Status::not_found("token '" + token_id + "' does not exist");
-  return *t;
+  return std::move(*t);
 }
 
 Status Accounts::revoke_token(const std::string& token_id) {

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/id.h"
 #include "store/database.h"
+#include "store/rows.h"
 
 namespace jz::iam {
 
@@ -59,7 +60,8 @@ class Accounts {
   Result<User> user_by_id(const std::string& id);
   Result<int64_t> count_users();
   // Every user, by username.
-  Result<std::vector<User>> users();
+  // Users by name, one keyset page.
+  Result<store::Page<User>> users(const store::PageSpec& page);
 
   // Issues a token and returns its secret (shown once, never stored).
   Result<std::string> issue_token(const std::string& user_id, const std::string& kind,
@@ -70,7 +72,9 @@ class Accounts {
   Result<std::pair<Token, User>> resolve_token(const std::string& secret);
   Status revoke_token(const std::string& token_id);
   // A user's tokens, newest first (no secrets: only hashes are stored).
-  Result<std::vector<Token>> tokens_of(const std::string& user_id);
+  // The user's tokens by id (oldest first), one keyset page; `only_id` narrows it to one.
+  Result<store::Page<Token>> tokens_of(const std::string& user_id, const store::PageSpec& page,
+                                       const std::string& only_id = "");
   Result<Token> token_by_id(const std::string& token_id);
 
   static Status validate_username(std::string_view username);

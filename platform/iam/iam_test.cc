@@ -300,9 +300,12 @@ TEST_P(TenancyTest, WorkspacesProjectsAndMembers) {
 
   ASSERT_TRUE(tenancy_->add_member("project", p->id, "bob", "project-viewer").ok());
   ASSERT_TRUE(tenancy_->add_member("project", p->id, "bob", "project-developer").ok());  // change
-  auto ms = tenancy_->members("project", p->id);
-  ASSERT_EQ(ms->size(), 2u);
-  EXPECT_EQ(ms->at(1).role, "project-developer");
+  auto ms = tenancy_->members("project", p->id, {});
+  ASSERT_EQ(ms->items.size(), 2u);
+  EXPECT_EQ(ms->items.at(1).role, "project-developer");
+  auto bob = tenancy_->member("project", p->id, "bob");
+  ASSERT_TRUE(bob.ok() && bob->has_value());
+  EXPECT_EQ((*bob)->role, "project-developer");
   EXPECT_EQ(tenancy_->add_member("project", p->id, "bob", "workspace-admin").code(),
             Code::kInvalidArgument);
   EXPECT_EQ(tenancy_->add_member("project", p->id, "carol", "project-viewer").code(),
@@ -366,10 +369,10 @@ TEST(QuotaJsonTest, MessagesNameTheField) {
 }
 
 TEST_P(TenancyTest, BuiltInRolesAreData) {
-  auto roles = tenancy_->roles();
+  auto roles = tenancy_->roles({});
   ASSERT_TRUE(roles.ok());
   std::set<std::string> names;
-  for (const auto& r : *roles) names.insert(r.name);
+  for (const auto& r : roles->items) names.insert(r.name);
   for (const char* n :
        {"platform-admin", "platform-regular", "workspace-admin", "workspace-regular",
         "workspace-viewer", "project-admin", "project-developer", "project-viewer", "data-owner"}) {

@@ -1,21 +1,36 @@
 #include "platform/iam/tenancy.h"
 
 #include "core/json.h"
+#include "store/rows.h"
 
 namespace jz::iam {
 namespace {
 
-Workspace workspace_from(const store::Row& r) {
-  return {r.text(0), r.text(1), r.text(2), r.integer(3)};
-}
+const store::RowMap<Workspace> kWorkspace{{"id", &Workspace::id},
+                                          {"name", &Workspace::name},
+                                          {"description", &Workspace::description},
+                                          {"created_at_ms", &Workspace::created_at_ms}};
+
+const std::string kWorkspaceSelect = "SELECT " + kWorkspace.columns() + " FROM workspaces";
+
+const store::RowMap<Project> kProject{{"id", &Project::id},
+                                      {"name", &Project::name},
+                                      {"workspace_id", &Project::workspace_id},
+                                      {"workspace", &Project::workspace},
+                                      {"description", &Project::description},
+                                      {"created_at_ms", &Project::created_at_ms}};
 
 constexpr const char* kProjectSelect =
-    "SELECT p.id, p.name, p.workspace_id, w.name, p.description, p.created_at_ms FROM projects p "
-    "JOIN workspaces w ON w.id = p.workspace_id";
+    "SELECT p.id, p.name, p.workspace_id, w.name AS workspace, p.description, p.created_at_ms "
+    "FROM projects p JOIN workspaces w ON w.id = p.workspace_id";
 
-Project project_from(const store::Row& r) {
-  return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.integer(5)};
-}
+const store::RowMap<Member> kMember{{"username", &Member::username},
+                                    {"role", &Member::role},
+                                    {"created_at_ms", &Member::created_at_ms}};
+
+constexpr const char* kMemberSelect =
+    "SELECT u.username, m.role, m.created_at_ms FROM members m JOIN users u ON u.id = m.user_id "
+    "WHERE m.scope = ? AND m.scope_id = ?";
 
 Status check_text(std::string_view field, const std::string& v, size_t max) {
   if (v.size() > max) {
@@ -77,23 +92,61 @@ Result<Workspace> Tenancy::create_workspace(const std::string& name,
 Result<Workspace> Tenancy::workspace(const std::string& name) {
   std::optional<Workspace> w;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT id, name, description, created_at_ms FROM "
-                                           "workspaces WHERE name = ?",
-                                           {name}));
-    if (!rows.empty()) w = workspace_from(rows[0]);
+    JZ_ASSIGN_OR_RETURN(w, store::query_one(c, kWorkspace, kWorkspaceSelect + " WHERE name = ?",
+                                            {name}, "workspace '" + name + "' does not exist"));
     return {};
   }));
-  if (!w) return Status::not_found("workspace '" + name + "' does not exist");
-  return *w;
+  return std::move(*w);
 }
 
-Result<std::vector<Workspace>> Tenancy::workspaces() {
-  std::vector<Workspace> out;
+Result<std::vector<std::string>> Tenancy::roles_granting(std::string_view resource,
+                                                         std::string_view verb) {
+  std::vector<std::string> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(
-        auto rows,
-        c.query("SELECT id, name, description, created_at_ms FROM workspaces ORDER BY name"));
-    for (const auto& r : rows) out.push_back(workspace_from(r));
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT name, permissions FROM roles"));
+    for (const auto& r : rows) {
+      auto perms = json::parse(r.text("permissions"));
+      if (!perms.ok() || !perms->is_array()) continue;
+      std::vector<std::string> list;
+      for (const auto& p : *perms) {
+        if (p.is_string()) list.push_back(p.get<std::string>());
+      }
+      if (grants(list, resource, verb)) out.push_back(r.text("name"));
+    }
+    return {};
+  }));
+  return out;
+}
+
+Result<store::Page<Workspace>> Tenancy::workspaces(const Principal& viewer,
+                                                   const store::PageSpec& page) {
+  store::Page<Workspace> out;
+  // A token scoped to a project sees no workspace (Authorizer::check with no project).
+  if (!viewer.project_scope.empty()) return out;
+  std::string sql = kWorkspaceSelect + " WHERE 1 = 1";
+  store::Params params;
+  if (!viewer.is_platform_admin()) {
+    JZ_ASSIGN_OR_RETURN(auto roles, roles_granting("workspace", "get"));
+    if (roles.empty()) return out;
+    sql +=
+        " AND id IN (SELECT scope_id FROM members WHERE scope = 'workspace' AND user_id = ? "
+        "AND role IN (";
+    params.emplace_back(viewer.user_id);
+    sql += store::in_list(roles, params) + "))";
+  }
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(out, store::query_page<Workspace>(
+                                 c, kWorkspace, sql, params, "name",
+                                 [](const Workspace& w) { return w.name; }, page));
+    return {};
+  }));
+  return out;
+}
+
+Result<std::vector<Project>> Tenancy::all_projects() {
+  std::vector<Project> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(out, store::query_all(c, kProject, std::string(kProjectSelect)));
     return {};
   }));
   return out;
@@ -146,22 +199,46 @@ Result<Project> Tenancy::create_project(const std::string& workspace_name, const
 Result<Project> Tenancy::project(const std::string& name) {
   std::optional<Project> p;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows,
-                        c.query(std::string(kProjectSelect) + " WHERE p.name = ?", {name}));
-    if (!rows.empty()) p = project_from(rows[0]);
+    JZ_ASSIGN_OR_RETURN(
+        p, store::query_one(c, kProject, std::string(kProjectSelect) + " WHERE p.name = ?", {name},
+                            "project '" + name + "' does not exist"));
     return {};
   }));
-  if (!p) return Status::not_found("project '" + name + "' does not exist");
-  return *p;
+  return std::move(*p);
 }
 
-Result<std::vector<Project>> Tenancy::projects(const std::string& workspace_name) {
-  std::vector<Project> out;
+Result<store::Page<Project>> Tenancy::projects(const Principal& viewer,
+                                               const std::string& workspace_name,
+                                               const store::PageSpec& page) {
+  std::string sql = std::string(kProjectSelect) + " WHERE 1 = 1";
+  store::Params params;
+  if (!workspace_name.empty()) {
+    sql += " AND w.name = ?";
+    params.emplace_back(workspace_name);
+  }
+  if (!viewer.project_scope.empty()) {
+    sql += " AND p.name = ?";
+    params.emplace_back(viewer.project_scope);
+  }
+  store::Page<Project> out;
+  if (!viewer.is_platform_admin()) {
+    // Visible through a workspace role or a project role that grants project:get.
+    JZ_ASSIGN_OR_RETURN(auto roles, roles_granting("project", "get"));
+    if (roles.empty()) return out;
+    sql +=
+        " AND (p.workspace_id IN (SELECT scope_id FROM members WHERE scope = 'workspace' AND "
+        "user_id = ? AND role IN (";
+    params.emplace_back(viewer.user_id);
+    sql += store::in_list(roles, params) +
+           ")) OR p.id IN (SELECT scope_id FROM members WHERE scope = 'project' AND user_id = ? "
+           "AND role IN (";
+    params.emplace_back(viewer.user_id);
+    sql += store::in_list(roles, params) + ")))";
+  }
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows,
-                        c.query(std::string(kProjectSelect) + " WHERE w.name = ? ORDER BY p.name",
-                                {workspace_name}));
-    for (const auto& r : rows) out.push_back(project_from(r));
+    JZ_ASSIGN_OR_RETURN(out, store::query_page<Project>(
+                                 c, kProject, sql, params, "p.name",
+                                 [](const Project& p) { return p.name; }, page));
     return {};
   }));
   return out;
@@ -183,8 +260,9 @@ Result<Role> Tenancy::role(const std::string& name) {
                                            "WHERE name = ?",
                                            {name}));
     if (rows.empty()) return {};
-    Role r{rows[0].text(0), rows[0].text(1), {}, rows[0].integer(3) != 0};
-    auto perms = json::parse(rows[0].text(2), "role permissions");
+    const store::Row& row = rows[0];
+    Role r{row.text("name"), row.text("scope"), {}, row.integer("builtin") != 0};
+    auto perms = json::parse(row.text("permissions"), "role permissions");
     if (perms.ok() && perms->is_array()) {
       for (const auto& p : *perms) {
         if (p.is_string()) r.permissions.push_back(p.get<std::string>());
@@ -197,17 +275,18 @@ Result<Role> Tenancy::role(const std::string& name) {
   return *out;
 }
 
-Result<std::vector<Role>> Tenancy::roles() {
-  std::vector<std::string> names;
+Result<store::Page<Role>> Tenancy::roles(const store::PageSpec& page) {
+  // A role's permissions are a JSON list, read by role(); the page is of names.
+  const store::RowMap<Role> kRoleName{{"name", &Role::name}};
+  store::Page<Role> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT name FROM roles ORDER BY scope, name"));
-    for (const auto& r : rows) names.push_back(r.text(0));
+    JZ_ASSIGN_OR_RETURN(out, store::query_page<Role>(
+                                 c, kRoleName, "SELECT name FROM roles WHERE 1 = 1", {}, "name",
+                                 [](const Role& r) { return r.name; }, page));
     return {};
   }));
-  std::vector<Role> out;
-  for (const auto& n : names) {
-    JZ_ASSIGN_OR_RETURN(Role r, role(n));
-    out.push_back(std::move(r));
+  for (auto& r : out.items) {
+    JZ_ASSIGN_OR_RETURN(r, role(r.name));
   }
   return out;
 }
@@ -254,19 +333,29 @@ Status Tenancy::remove_member(const std::string& scope, const std::string& scope
   return {};
 }
 
-Result<std::vector<Member>> Tenancy::members(const std::string& scope,
-                                             const std::string& scope_id) {
-  std::vector<Member> out;
+Result<store::Page<Member>> Tenancy::members(const std::string& scope, const std::string& scope_id,
+                                             const store::PageSpec& page) {
+  store::Page<Member> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows,
-                        c.query("SELECT u.username, m.role, m.created_at_ms FROM members m JOIN "
-                                "users u ON u.id = m.user_id WHERE m.scope = ? AND m.scope_id = ? "
-                                "ORDER BY u.username",
-                                {scope, scope_id}));
-    for (const auto& r : rows) out.push_back({r.text(0), r.text(1), r.integer(2)});
+    JZ_ASSIGN_OR_RETURN(out, store::query_page<Member>(
+                                 c, kMember, kMemberSelect, {scope, scope_id}, "u.username",
+                                 [](const Member& m) { return m.username; }, page));
     return {};
   }));
   return out;
+}
+
+Result<std::optional<Member>> Tenancy::member(const std::string& scope, const std::string& scope_id,
+                                              const std::string& username) {
+  std::vector<Member> found;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        found, store::query_all(c, kMember, std::string(kMemberSelect) + " AND u.username = ?",
+                                {scope, scope_id, username}));
+    return {};
+  }));
+  if (found.empty()) return std::optional<Member>();
+  return std::optional<Member>(std::move(found.front()));
 }
 
 Result<std::string> Tenancy::role_of(const std::string& scope, const std::string& scope_id,

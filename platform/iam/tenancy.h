@@ -18,6 +18,7 @@
 #include "core/id.h"
 #include "platform/iam/authenticator.h"
 #include "store/database.h"
+#include "store/rows.h"
 
 namespace jz::iam {
 
@@ -55,7 +56,8 @@ class Tenancy {
 
   Result<Workspace> create_workspace(const std::string& name, const std::string& description);
   Result<Workspace> workspace(const std::string& name);
-  Result<std::vector<Workspace>> workspaces();
+  // The workspaces `viewer` may see (workspace:get), by name, one keyset page.
+  Result<store::Page<Workspace>> workspaces(const Principal& viewer, const store::PageSpec& page);
   // Refuses while the workspace still has projects.
   Status delete_workspace(const std::string& name);
 
@@ -64,18 +66,29 @@ class Tenancy {
                                  const std::string& description,
                                  const std::string& creator_user_id);
   Result<Project> project(const std::string& name);
-  Result<std::vector<Project>> projects(const std::string& workspace);
+  // The projects `viewer` may see (project:get), by name, one keyset page; `workspace`
+  // narrows them to one workspace when not empty.
+  Result<store::Page<Project>> projects(const Principal& viewer, const std::string& workspace,
+                                        const store::PageSpec& page);
+  // Every project (for the runner's queues; not for listing to users).
+  Result<std::vector<Project>> all_projects();
   Status delete_project(const std::string& name);
 
   Result<Role> role(const std::string& name);
-  Result<std::vector<Role>> roles();
+  Result<store::Page<Role>> roles(const store::PageSpec& page);
+  // The names of the roles that grant resource:verb.
+  Result<std::vector<std::string>> roles_granting(std::string_view resource, std::string_view verb);
 
   // scope: "workspace" or "project"; scope_id the workspace or project id.
   Status add_member(const std::string& scope, const std::string& scope_id,
                     const std::string& username, const std::string& role);
   Status remove_member(const std::string& scope, const std::string& scope_id,
                        const std::string& username);
-  Result<std::vector<Member>> members(const std::string& scope, const std::string& scope_id);
+  Result<store::Page<Member>> members(const std::string& scope, const std::string& scope_id,
+                                      const store::PageSpec& page);
+  // The member of that name, or nothing.
+  Result<std::optional<Member>> member(const std::string& scope, const std::string& scope_id,
+                                       const std::string& username);
   // The user's role there, or "" when not a member.
   Result<std::string> role_of(const std::string& scope, const std::string& scope_id,
                               const std::string& user_id);

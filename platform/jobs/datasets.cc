@@ -32,14 +32,23 @@ bool is_under(const fs::path& p, const fs::path& root) {
   return true;
 }
 
-Dataset from_row(const store::Row& r) {
-  return {r.text(0), r.text(1),    r.text(2),    r.text(3),    r.text(4),
-          r.text(5), r.integer(6), r.integer(7), r.integer(8), r.integer(9)};
-}
+const store::RowMap<Dataset> kDataset{{"id", &Dataset::id},
+                                      {"project_id", &Dataset::project_id},
+                                      {"name", &Dataset::name},
+                                      {"path", &Dataset::path},
+                                      {"security_level", &Dataset::security_level},
+                                      {"created_by", &Dataset::created_by},
+                                      {"created_at_ms", &Dataset::created_at_ms},
+                                      {"folder_dev", &Dataset::folder_dev},
+                                      {"folder_ino", &Dataset::folder_ino},
+                                      {"bytes", &Dataset::bytes}};
+const std::string kColumns = kDataset.columns();
+const std::string kDatasetSelect = "SELECT " + kColumns + " FROM datasets";
 
-constexpr const char* kColumns =
-    "id, project_id, name, path, security_level, created_by, created_at_ms, folder_dev, "
-    "folder_ino, bytes";
+const store::RowMap<DatasetRoot> kRoot{{"path", &DatasetRoot::path},
+                                       {"workspace_id", &DatasetRoot::workspace_id},
+                                       {"created_by", &DatasetRoot::created_by},
+                                       {"created_at_ms", &DatasetRoot::created_at_ms}};
 
 // Records the folder's device and inode.
 void identify(Dataset& d) {
@@ -62,7 +71,14 @@ Result<Dataset> Datasets::create(const std::string& project_id, const std::strin
   }
   JZ_ASSIGN_OR_RETURN(fs::path real, real_folder(path));
   if (!platform_admin) {
-    JZ_ASSIGN_OR_RETURN(auto mine, roots(workspace_id));
+    std::vector<DatasetRoot> mine;
+    JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+      JZ_ASSIGN_OR_RETURN(mine, store::query_all(c, kRoot,
+                                                 "SELECT " + kRoot.columns() +
+                                                     " FROM dataset_roots WHERE workspace_id = ?",
+                                                 {workspace_id}));
+      return {};
+    }));
     bool allowed = false;
     for (const auto& root : mine) allowed = allowed || is_under(real, root.path);
     if (!allowed) {
@@ -178,14 +194,15 @@ Result<DatasetRoot> Datasets::add_root(const std::string& workspace_id, const st
   return root;
 }
 
-Result<std::vector<DatasetRoot>> Datasets::roots(const std::string& workspace_id) {
-  std::vector<DatasetRoot> out;
+Result<store::Page<DatasetRoot>> Datasets::roots(const std::string& workspace_id,
+                                                 const store::PageSpec& page) {
+  store::Page<DatasetRoot> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT path, workspace_id, created_by, created_at_ms "
-                                           "FROM dataset_roots WHERE workspace_id = ? ORDER BY "
-                                           "path",
-                                           {workspace_id}));
-    for (const auto& r : rows) out.push_back({r.text(0), r.text(1), r.text(2), r.integer(3)});
+    JZ_ASSIGN_OR_RETURN(
+        out,
+        store::query_page<DatasetRoot>(
+            c, kRoot, "SELECT " + kRoot.columns() + " FROM dataset_roots WHERE workspace_id = ?",
+            {workspace_id}, "path", [](const DatasetRoot& r) { return r.path; }, page));
     return {};
   }));
   return out;
@@ -328,26 +345,39 @@ int64_t disk_bytes(const std::string& folder) {
 Result<Dataset> Datasets::get(const std::string& project_id, const std::string& name) {
   std::optional<Dataset> d;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kColumns +
-                                               " FROM datasets WHERE project_id = ? AND name = ?",
-                                           {project_id, name}));
-    if (!rows.empty()) d = from_row(rows[0]);
+    JZ_ASSIGN_OR_RETURN(
+        d, store::query_one(c, kDataset, kDatasetSelect + " WHERE project_id = ? AND name = ?",
+                            {project_id, name},
+                            "dataset '" + name + "' does not exist in this project"));
     return {};
   }));
-  if (!d) return Status::not_found("dataset '" + name + "' does not exist in this project");
-  return *d;
+  return std::move(*d);
 }
 
-Result<std::vector<Dataset>> Datasets::list(const std::string& project_id) {
-  std::vector<Dataset> out;
+Result<store::Page<Dataset>> Datasets::list(const std::string& project_id,
+                                            const store::PageSpec& page) {
+  store::Page<Dataset> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(std::string("SELECT ") + kColumns +
-                                               " FROM datasets WHERE project_id = ? ORDER BY name",
-                                           {project_id}));
-    for (const auto& r : rows) out.push_back(from_row(r));
+    JZ_ASSIGN_OR_RETURN(
+        out, store::query_page<Dataset>(
+                 c, kDataset, kDatasetSelect + " WHERE project_id = ?", {project_id}, "name",
+                 [](const Dataset& d) { return d.name; }, page));
     return {};
   }));
   return out;
+}
+
+Result<int64_t> Datasets::total_bytes(const std::string& project_id) {
+  int64_t total = 0;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query("SELECT COALESCE(SUM(bytes), 0) AS total FROM datasets WHERE project_id = ?",
+                {project_id}));
+    total = rows.at(0).integer("total");
+    return {};
+  }));
+  return total;
 }
 
 Status Datasets::remove(const std::string& project_id, const std::string& name) {

@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/id.h"
 #include "store/database.h"
+#include "store/rows.h"
 
 namespace jz::jobs {
 
@@ -85,7 +86,10 @@ class Datasets {
   // nor another workspace's root.
   Result<DatasetRoot> add_root(const std::string& workspace_id, const std::string& path,
                                const std::string& created_by);
-  Result<std::vector<DatasetRoot>> roots(const std::string& workspace_id);
+  // The workspace's roots by path, one keyset page.
+  Result<store::Page<DatasetRoot>> roots(const std::string& workspace_id,
+                                         const store::PageSpec& page = {.after = "",
+                                                                        .limit = 1000});
   // Datasets already registered under it stay registered.
   Status remove_root(const std::string& workspace_id, const std::string& path);
   // A dataset from an uploaded tar or tar.gz archive, unpacked into
@@ -100,7 +104,10 @@ class Datasets {
                                       const std::string& created_by,
                                       std::optional<int64_t> quota_left = std::nullopt);
   Result<Dataset> get(const std::string& project_id, const std::string& name);
-  Result<std::vector<Dataset>> list(const std::string& project_id);
+  // The project's datasets by name, one keyset page.
+  Result<store::Page<Dataset>> list(const std::string& project_id, const store::PageSpec& page);
+  // The bytes of the project's uploaded datasets (they count to its storage quota).
+  Result<int64_t> total_bytes(const std::string& project_id);
   // Unregisters it; an uploaded dataset's files go too, a registered folder stays.
   Status remove(const std::string& project_id, const std::string& name);
   // The files (regular files; symlinks are listed as they are, never followed), at most

@@ -88,10 +88,11 @@ TEST_P(JobsTest, StateChangesAreRecordedWithTheirHistoryAndEvents) {
   auto h = store_->history(j->id);
   ASSERT_TRUE(h.ok());
   std::vector<std::string> path;
-  for (const auto& e : *h) path.push_back(e.from + ">" + e.to);
+  for (const auto& e : h->items) path.push_back(e.from + ">" + e.to);
   EXPECT_EQ(path, (std::vector<std::string>{">queued", "queued>admitted", "admitted>starting",
                                             "starting>running", "running>failed"}));
-  EXPECT_EQ(h->back().exit_code, 3);
+  EXPECT_EQ(h->items.back().exit_code, 3);
+  EXPECT_EQ(h->next_after, "");
   auto evs = events_->list("vision", 0, 100);
   ASSERT_TRUE(evs.ok());
   ASSERT_EQ(evs->size(), 5u);
@@ -299,8 +300,8 @@ TEST_P(JobsTest, DatasetRootsBelongToOneWorkspaceAndDataToOneProject) {
   EXPECT_EQ(create("vision", lab, root + "/open", "open").code(), Code::kOk);
   EXPECT_EQ(ds.get(project_["vision"], "vault")->security_level, "secret");
   // Roots are listed per workspace and can be taken away; datasets stay.
-  EXPECT_EQ(ds.roots(lab)->size(), 1u);
-  EXPECT_EQ(ds.roots(rival)->at(0).path, fs::canonical(rival_root).string());
+  EXPECT_EQ(ds.roots(lab)->items.size(), 1u);
+  EXPECT_EQ(ds.roots(rival)->items.at(0).path, fs::canonical(rival_root).string());
   EXPECT_EQ(ds.remove_root(rival, root).code(), Code::kNotFound);
   ASSERT_TRUE(ds.remove_root(lab, fs::canonical(root).string()).ok());
   EXPECT_TRUE(ds.get(project_["vision"], "vault").ok());

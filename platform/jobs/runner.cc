@@ -105,24 +105,21 @@ void JobRunner::loop() {
 Status JobRunner::refresh_queues(bool force) {
   if (!force && clock_.steady_now() - last_refresh_ < options_.quota_refresh) return {};
   last_refresh_ = clock_.steady_now();
-  JZ_ASSIGN_OR_RETURN(auto workspaces, tenancy_.workspaces());
-  for (const auto& w : workspaces) {
-    JZ_ASSIGN_OR_RETURN(auto projects, tenancy_.projects(w.name));
-    for (const auto& p : projects) {
-      JZ_ASSIGN_OR_RETURN(iam::Quota q, quotas_.get(p.id));
-      sched::QueueSpec s;
-      s.project = p.name;
-      // Quotas are hard limits per project here: no cohort, no borrowing.
-      s.nominal_milli = q.gpus_milli.value_or(int64_t{1'000'000'000});
-      s.borrowing_limit_milli = 0;
-      s.lending_limit_milli = 0;
-      s.per_user_milli = q.per_user_gpus_milli.value_or(sched::kUnlimited);
-      s.max_running_jobs = q.concurrent_jobs.value_or(sched::kUnlimited);
-      s.cpu_limit_milli = q.cpu_milli.value_or(sched::kUnlimited);
-      s.memory_limit_mib = q.memory_mib.value_or(sched::kUnlimited);
-      JZ_RETURN_IF_ERROR(engine_.set_queue(s));
-      known_projects_.insert(p.name);
-    }
+  JZ_ASSIGN_OR_RETURN(auto projects, tenancy_.all_projects());
+  for (const auto& p : projects) {
+    JZ_ASSIGN_OR_RETURN(iam::Quota q, quotas_.get(p.id));
+    sched::QueueSpec s;
+    s.project = p.name;
+    // Quotas are hard limits per project here: no cohort, no borrowing.
+    s.nominal_milli = q.gpus_milli.value_or(int64_t{1'000'000'000});
+    s.borrowing_limit_milli = 0;
+    s.lending_limit_milli = 0;
+    s.per_user_milli = q.per_user_gpus_milli.value_or(sched::kUnlimited);
+    s.max_running_jobs = q.concurrent_jobs.value_or(sched::kUnlimited);
+    s.cpu_limit_milli = q.cpu_milli.value_or(sched::kUnlimited);
+    s.memory_limit_mib = q.memory_mib.value_or(sched::kUnlimited);
+    JZ_RETURN_IF_ERROR(engine_.set_queue(s));
+    known_projects_.insert(p.name);
   }
   return {};
 }
@@ -406,9 +403,8 @@ Result<int64_t> JobRunner::storage_used(const std::string& project_id) {
       ended_run_bytes_[run] = bytes;
     }
   }
-  JZ_ASSIGN_OR_RETURN(auto sets, datasets_.list(project_id));
-  for (const auto& d : sets) total += d.bytes;
-  return total;
+  JZ_ASSIGN_OR_RETURN(int64_t dataset_bytes, datasets_.total_bytes(project_id));
+  return total + dataset_bytes;
 }
 
 Result<std::optional<int64_t>> JobRunner::storage_left(const std::string& project_id) {

@@ -1,5 +1,7 @@
 #include "platform/jobs/store.h"
 
+#include "store/rows.h"
+
 namespace jz::jobs {
 
 namespace {
@@ -324,17 +326,22 @@ Result<std::vector<std::string>> JobStore::cancel_requested() {
   return out;
 }
 
-Result<std::vector<JobEvent>> JobStore::history(const std::string& id) {
-  std::vector<JobEvent> out;
+Result<store::Page<JobEvent>> JobStore::history(const std::string& id,
+                                                const store::PageSpec& page) {
+  static const store::RowMap<JobEvent> kEvent{{"seq", &JobEvent::seq},
+                                              {"time_ms", &JobEvent::time_ms},
+                                              {"from_state", &JobEvent::from},
+                                              {"to_state", &JobEvent::to},
+                                              {"reason", &JobEvent::reason},
+                                              {"message", &JobEvent::message},
+                                              {"exit_code", &JobEvent::exit_code}};
+  store::Page<JobEvent> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows,
-                        c.query("SELECT seq, time_ms, from_state, to_state, reason, message, "
-                                "exit_code FROM job_events WHERE job_id = ? ORDER BY seq",
-                                {id}));
-    for (const auto& r : rows) {
-      out.push_back(
-          {r.integer(0), r.integer(1), r.text(2), r.text(3), r.text(4), r.text(5), opt_int(r, 6)});
-    }
+    JZ_ASSIGN_OR_RETURN(
+        out, store::query_page<JobEvent>(
+                 c, kEvent, "SELECT " + kEvent.columns() + " FROM job_events WHERE job_id = ?",
+                 {id}, "seq", [](const JobEvent& e) { return std::to_string(e.seq); }, page,
+                 /*integer_key=*/true));
     return {};
   }));
   return out;

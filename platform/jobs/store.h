@@ -21,6 +21,7 @@
 #include "platform/iam/events.h"
 #include "platform/jobs/spec.h"
 #include "store/database.h"
+#include "store/rows.h"
 
 namespace jz::jobs {
 
@@ -105,7 +106,9 @@ class JobStore {
   // Jobs in `states` with queue_seq > after, in queue order.
   Result<std::vector<Job>> in_states(const std::vector<std::string>& states, int64_t after = 0);
   Result<std::vector<std::string>> cancel_requested();
-  Result<std::vector<JobEvent>> history(const std::string& id);
+  // The job's changes of state by seq (oldest first), one keyset page.
+  Result<store::Page<JobEvent>> history(const std::string& id,
+                                        const store::PageSpec& page = {.after = "", .limit = 1000});
 
   Result<JobSettings> settings(const std::string& project_id);
   // The project's own number among projects that ran jobs (0, 1, 2, ...; kept for good):

@@ -1,0 +1,405 @@
+// The list contract over every collection route, on SQLite and PostgreSQL: the routes come
+// from the OpenAPI document (every GET with a page_token parameter), each collection is
+// filled with 2,500 items, and reading it page by page while new items are inserted gives
+// every item once (no duplicates, no gaps), in one stable order, and ends with a null
+// next_page_token. A collection route without a seeder here fails the test.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "api/server.h"
+#include "core/json.h"
+#include "platform/iam/accounts.h"
+#include "platform/iam/audit.h"
+#include "platform/iam/passwords.h"
+#include "platform/iam/tenancy.h"
+#include "platform/jobs/datasets.h"
+#include "platform/jobs/store.h"
+#include "store/settings.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
+
+namespace jz::api {
+namespace {
+
+constexpr int kItems = 2500;
+
+// How one collection is filled, inserted into while it is read, and keyed.
+struct Collection {
+  std::string key;   // the item field that identifies an item
+  std::string stem;  // how the seeded items' keys start ("" for numbered items)
+  std::function<Status(int from, int n)> insert;  // items from..from+n-1
+};
+
+class PagingTest : public ::testing::TestWithParam<store::Dialect> {
+ protected:
+  void SetUp() override {
+    auto db = testing::open_test_database(GetParam(), dir_);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    db_ = std::move(*db);
+    accounts_ = std::make_unique<iam::Accounts>(*db_, Clock::system(), ids_);
+    iam::AuthOptions ao;
+    ao.hash_cost = iam::HashCost::kMinimum;
+    auth_ = std::make_unique<iam::Authenticator>(*accounts_, Clock::system(), ao);
+    tenancy_ = std::make_unique<iam::Tenancy>(*db_, Clock::system(), ids_);
+    audit_ = std::make_unique<iam::AuditLog>(*db_, Clock::system(), ids_);
+    events_ = std::make_unique<iam::EventLog>(*db_, Clock::system(), ids_);
+    jobs_ = std::make_unique<jobs::JobStore>(*db_, Clock::system(), ids_, *events_);
+    datasets_ =
+        std::make_unique<jobs::Datasets>(*db_, Clock::system(), ids_, jobs::DatasetPolicy{"", ""});
+
+    iam::User admin;
+    admin.username = "admin";
+    admin.platform_role = std::string(iam::kPlatformAdmin);
+    admin.password_hash = *iam::hash_password("admin-password-x", iam::HashCost::kMinimum);
+    auto created = accounts_->create_user(admin);
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    admin_id_ = created->id;
+    token_ =
+        *accounts_->issue_token(admin_id_, "api", "t", "", Clock::system().now_unix_ms() + 3600000);
+    ASSERT_TRUE(tenancy_->create_workspace("ws", "").ok());
+    ws_id_ = tenancy_->workspace("ws")->id;
+    ASSERT_TRUE(tenancy_->create_project("ws", "proj", "", "").ok());
+    project_id_ = tenancy_->project("proj")->id;
+    auto job = jobs_->create(project_id_, "proj", admin_id_, "admin",
+                             *jobs::parse_job_request(Json{{"name", "j"}, {"command", {"true"}}}),
+                             "admin");
+    ASSERT_TRUE(job.ok()) << job.status().to_string();
+    job_id_ = job->id;
+    files_dir_ = dir_.str() + "/files";
+    std::filesystem::create_directories(files_dir_);
+    std::filesystem::permissions(dir_.str(), std::filesystem::perms(0755));
+    std::filesystem::permissions(files_dir_, std::filesystem::perms(0755));
+    ASSERT_TRUE(datasets_->add_root(ws_id_, dir_.str(), "admin").ok());
+    ASSERT_TRUE(
+        datasets_->create(project_id_, ws_id_, "files", files_dir_, "open", "admin", true).ok());
+
+    ServerOptions opts;
+    opts.port = 0;
+    opts.threads = 2;
+    opts.access_log = false;
+    server_ = std::make_unique<ApiServer>(
+        opts, *db_, *auth_, audit_.get(),
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
+        Clock::system(), PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get()});
+    ASSERT_TRUE(server_->bind().ok());
+    thread_ = std::thread([this] { (void)server_->run(); });
+  }
+
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Runs `sql` for i in [from, from+n) in one transaction, with the parameters of item i.
+  Status rows(const std::string& sql, int from, int n, const std::function<store::Params(int)>& p) {
+    return db_->transact([&](store::Conn& c) -> Status {
+      for (int i = from; i < from + n; ++i) JZ_RETURN_IF_ERROR(c.exec(sql, p(i)).status());
+      return {};
+    });
+  }
+
+  static std::string name(const char* prefix, int i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%05d", prefix, i);
+    return buf;
+  }
+
+  // Every collection route of the document, by its path template.
+  std::map<std::string, Collection> collections() {
+    const int64_t now = Clock::system().now_unix_ms();
+    std::map<std::string, Collection> c;
+    auto user_rows = [this, now](int from, int n) {
+      return rows(
+          "INSERT INTO users (id, username, display_name, email, state, platform_role, "
+          "password_hash, failed_logins, locked_until_ms, created_at_ms, updated_at_ms) VALUES "
+          "(?, ?, '', '', 'active', 'regular', 'x', 0, 0, ?, ?)",
+          from, n, [&](int i) {
+            return store::Params{name("usr_", i), name("user-", i), now, now};
+          });
+    };
+    c["/api/v1/users"] = {"username", "user-", user_rows};
+    c["/api/v1/tokens"] = {"id", "tok_Z", [this, now](int from, int n) {
+                             return rows(
+                                 "INSERT INTO tokens (id, user_id, kind, name, project, "
+                                 "secret_hash, expires_at_ms, created_at_ms) VALUES (?, ?, 'api', "
+                                 "'t', '', ?, ?, ?)",
+                                 from, n, [&](int i) {
+                                   return store::Params{name("tok_Z", i), admin_id_,
+                                                        name("hash", i), now + 3600000, now};
+                                 });
+                           }};
+    c["/api/v1/roles"] = {"name", "role-", [this](int from, int n) {
+                            return rows(
+                                "INSERT INTO roles (name, scope, permissions, builtin) VALUES (?, "
+                                "'project', '[\"job:get\"]', 0)",
+                                from, n, [&](int i) { return store::Params{name("role-", i)}; });
+                          }};
+    c["/api/v1/workspaces"] = {"name", "ws-", [this, now](int from, int n) {
+                                 return rows(
+                                     "INSERT INTO workspaces (id, name, description, "
+                                     "created_at_ms) VALUES (?, ?, '', ?)",
+                                     from, n, [&](int i) {
+                                       return store::Params{name("ws_", i), name("ws-", i), now};
+                                     });
+                               }};
+    auto project_rows = [this, now](const char* stem) {
+      return [this, now, stem](int from, int n) {
+        return rows(
+            "INSERT INTO projects (id, name, workspace_id, description, created_at_ms) VALUES "
+            "(?, ?, ?, '', ?)",
+            from, n, [&](int i) {
+              return store::Params{name((std::string("prj_") + stem).c_str(), i), name(stem, i),
+                                   ws_id_, now};
+            });
+      };
+    };
+    c["/api/v1/projects"] = {"name", "p-", project_rows("p-")};
+    c["/api/v1/workspaces/{workspace}/projects"] = {"name", "q-", project_rows("q-")};
+    // Members need users of their own: "mw-00001" for the workspace, "mp-00001" for the
+    // project.
+    auto member_rows = [this, now](const char* scope, const std::string& id) {
+      return [this, now, scope, id](int from, int n) -> Status {
+        const std::string stem = std::string("m") + scope[0] + "-";
+        JZ_RETURN_IF_ERROR(rows(
+            "INSERT INTO users (id, username, display_name, email, state, platform_role, "
+            "password_hash, failed_logins, locked_until_ms, created_at_ms, updated_at_ms) VALUES "
+            "(?, ?, '', '', 'active', 'regular', 'x', 0, 0, ?, ?)",
+            from, n, [&](int i) {
+              return store::Params{"usr_" + name(stem.c_str(), i), name(stem.c_str(), i), now, now};
+            }));
+        return rows(
+            "INSERT INTO members (scope, scope_id, user_id, role, created_at_ms) VALUES (?, ?, ?, "
+            "?, ?)",
+            from, n, [&](int i) {
+              return store::Params{scope, id, "usr_" + name(stem.c_str(), i),
+                                   std::string(scope) + "-viewer", now};
+            });
+      };
+    };
+    c["/api/v1/workspaces/{workspace}/members"] = {"username", "mw-",
+                                                   member_rows("workspace", ws_id_)};
+    c["/api/v1/projects/{project}/members"] = {"username", "mp-",
+                                               member_rows("project", project_id_)};
+    c["/api/v1/workspaces/{workspace}/dataset-roots"] = {
+        "path", "/data/root-", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO dataset_roots (path, workspace_id, created_by, created_at_ms) VALUES "
+              "(?, ?, 'admin', ?)",
+              from, n, [&](int i) {
+                return store::Params{name("/data/root-", i), ws_id_, now};
+              });
+        }};
+    c["/api/v1/projects/{project}/datasets"] = {
+        "name", "set-", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO datasets (id, project_id, name, path, security_level, created_by, "
+              "created_at_ms) VALUES (?, ?, ?, ?, 'open', 'admin', ?)",
+              from, n, [&](int i) {
+                return store::Params{name("ds_", i), project_id_, name("set-", i),
+                                     name("/data/set-", i), now};
+              });
+        }};
+    c["/api/v1/projects/{project}/datasets/{dataset}/files"] = {
+        "path", "f-", [this](int from, int n) -> Status {
+          for (int i = from; i < from + n; ++i) {
+            std::ofstream(files_dir_ + "/" + name("f-", i)) << i;
+          }
+          return {};
+        }};
+    c["/api/v1/projects/{project}/jobs"] = {
+        "id", "job_ZZZZZZZZZZZZZZZZZZZZ", [this](int from, int n) {
+          // Copies of the job created in SetUp, with their own id, seq and name.
+          return rows(
+              "INSERT INTO jobs (id, seq, queue_seq, project_id, project, user_id, username, "
+              "name, kind, spec, state, reason, message, exit_code, attempt, placement, "
+              "cancel_requested, created_at_ms, started_at_ms, finished_at_ms, updated_at_ms) "
+              "SELECT ?, ?, ?, project_id, project, user_id, username, ?, kind, spec, state, "
+              "reason, message, exit_code, attempt, placement, cancel_requested, created_at_ms, "
+              "started_at_ms, finished_at_ms, updated_at_ms FROM jobs WHERE id = ?",
+              from, n, [&](int i) {
+                return store::Params{name("job_ZZZZZZZZZZZZZZZZZZZZ", i), int64_t{10 + i},
+                                     int64_t{10 + i}, name("j-", i), job_id_};
+              });
+        }};
+    c["/api/v1/projects/{project}/jobs/{id}/events"] = {
+        "seq", "", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO job_events (job_id, seq, time_ms, from_state, to_state, reason, "
+              "message) VALUES (?, ?, ?, 'queued', 'queued', 'Test', '')",
+              from, n, [&](int i) {
+                return store::Params{job_id_, int64_t{100 + i}, now};
+              });
+        }};
+    c["/api/v1/projects/{project}/events"] = {
+        "seq", "", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO events (seq, id, time_ms, project, resource_type, resource_name, "
+              "type, reason, message, actor) VALUES (?, ?, ?, 'proj', 'x', 'y', 'created', "
+              "'Test', '', 'admin')",
+              from, n, [&](int i) {
+                return store::Params{int64_t{1000 + i}, name("evt_", i), now};
+              });
+        }};
+    c["/api/v1/audit"] = {
+        "seq", "", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO audit (seq, id, time_ms, user_name, source_ip, user_agent, verb, "
+              "resource_type, resource_name, workspace, project, request_summary, "
+              "response_status, latency_us, request_id, prev_hash, hash) VALUES (?, ?, ?, "
+              "'admin', '127.0.0.1', '', 'update', 'x', 'y', '', '', '', 200, 1, 'r', '', '')",
+              from, n, [&](int i) {
+                return store::Params{int64_t{1000 + i}, name("aud_", i), now};
+              });
+        }};
+    c["/api/v1/settings"] = {"key", "key-", [this, now](int from, int n) {
+                               return rows(
+                                   "INSERT INTO settings (key, value, revision, updated_at_ms) "
+                                   "VALUES (?, '1', 1, ?)",
+                                   from, n, [&](int i) {
+                                     return store::Params{name("key-", i), now};
+                                   });
+                             }};
+    return c;
+  }
+
+  // Bounded collections: a fixed set the platform defines, checked as they are.
+  static bool bounded(const std::string& path) {
+    return path == "/api/v1/projects/{project}/log-policies";  // one per security level
+  }
+
+  std::string fill(std::string path) const {
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{project}", "proj"},
+                            {"{workspace}", "ws"},
+                            {"{dataset}", "files"},
+                            {"{id}", job_id_}}) {
+      for (size_t at; (at = path.find(from)) != std::string::npos;)
+        path.replace(at, from.size(), to);
+    }
+    return path;
+  }
+
+  Json get(const std::string& path) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_bearer_token_auth(token_);
+    c.set_read_timeout(60);
+    auto r = c.Get(path);
+    if (!r) return Json();
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    return Json::parse(r->body, nullptr, false);
+  }
+
+  static std::string key_text(const Json& v) {
+    return v.is_string() ? v.get<std::string>() : v.dump();
+  }
+
+  testing::TempDir dir_;
+  IdGenerator ids_{Clock::system(), SecureRandom::instance()};
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<iam::Accounts> accounts_;
+  std::unique_ptr<iam::Authenticator> auth_;
+  std::unique_ptr<iam::Tenancy> tenancy_;
+  std::unique_ptr<iam::AuditLog> audit_;
+  std::unique_ptr<iam::EventLog> events_;
+  std::unique_ptr<jobs::JobStore> jobs_;
+  std::unique_ptr<jobs::Datasets> datasets_;
+  std::unique_ptr<ApiServer> server_;
+  std::thread thread_;
+  std::string token_, admin_id_, ws_id_, project_id_, job_id_, files_dir_;
+};
+
+TEST_P(PagingTest, EveryCollectionPagesOver2500ItemsWhileItemsAreInserted) {
+  const Json doc = get("/api/v1/openapi.json");
+  ASSERT_TRUE(doc.is_object());
+  auto all = collections();
+  int listed = 0;
+  for (const auto& [path, ops] : doc["paths"].items()) {
+    if (!ops.contains("get")) continue;
+    bool paged = false;
+    for (const auto& p : ops["get"].value("parameters", Json::array())) {
+      paged = paged || p.value("name", "") == "page_token";
+    }
+    if (!paged) continue;
+    ++listed;
+    if (bounded(path)) {
+      const Json page = get(fill(path) + "?page_size=1000");
+      EXPECT_TRUE(page["next_page_token"].is_null()) << path;
+      continue;
+    }
+    auto it = all.find(path);
+    ASSERT_NE(it, all.end()) << "collection route " << path
+                             << " has no seeder in api/paging_test.cc: add one";
+    const Collection& col = it->second;
+    ASSERT_TRUE(col.insert(0, kItems).ok()) << path;
+
+    std::set<std::string> seen;
+    std::vector<std::string> order;
+    std::string token;
+    int pages = 0, inserted = kItems;
+    for (;;) {
+      std::string url = fill(path) + "?page_size=97";
+      if (!token.empty()) url += "&page_token=" + token;
+      const Json page = get(url);
+      ASSERT_TRUE(page.is_object() && page["items"].is_array()) << url;
+      ASSERT_LE(page["items"].size(), 97u) << url;
+      for (const auto& item : page["items"]) {
+        ASSERT_TRUE(item.contains(col.key)) << path << ": no '" << col.key << "' in " << item;
+        const std::string k = key_text(item[col.key]);
+        EXPECT_TRUE(seen.insert(k).second) << path << ": " << k << " twice";
+        order.push_back(k);
+      }
+      ++pages;
+      // New items arrive while the list is read.
+      if (pages % 5 == 0) {
+        ASSERT_TRUE(col.insert(inserted, 3).ok()) << path;
+        inserted += 3;
+      }
+      if (page["next_page_token"].is_null()) break;
+      token = page["next_page_token"].get<std::string>();
+      ASSERT_LT(pages, 200) << path << ": the pages do not end";
+    }
+    // Every item there before the read began was seen once; newer ones at most once.
+    int originals = 0;
+    for (const auto& k : seen) {
+      if (!col.stem.empty() && k.rfind(col.stem, 0) == 0 && k.size() == col.stem.size() + 5 &&
+          std::atoi(k.substr(col.stem.size()).c_str()) < kItems) {
+        ++originals;
+      }
+    }
+    if (col.key == "seq") {
+      // Numbered items: every seq from the seeded range, in order (no gaps).
+      int64_t prev = -1, in_range = 0;
+      for (const auto& k : order) {
+        const int64_t n = std::stoll(k);
+        EXPECT_GT(n, prev) << path;
+        prev = n;
+        in_range += n >= 100 && n < 1000 + kItems;
+      }
+      EXPECT_GE(in_range, kItems) << path;
+    } else {
+      EXPECT_EQ(originals, kItems) << path << ": items were skipped";
+      // One order, page after page: ascending, or descending for newest-first lists.
+      const bool ascending = order.front() < order.back();
+      for (size_t i = 1; i < order.size(); ++i) {
+        EXPECT_EQ(order[i - 1] < order[i], ascending) << path << " at " << i;
+      }
+    }
+  }
+  EXPECT_GE(listed, 16) << "fewer collection routes than expected in the document";
+}
+
+INSTANTIATE_TEST_SUITE_P(BothStores, PagingTest,
+                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
+                         [](const auto& info) {
+                           return std::string(store::dialect_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace jz::api
