@@ -15,7 +15,7 @@ help:
 	@echo "make bench   HTTP vs nginx, route paths vs jq, COCO eval vs parse, isolated host vs in-process, jobs, log filter vs grep (writes bench/out/)"
 	@echo "make fuzz    build the libFuzzer targets with clang and run each briefly"
 	@echo "make fmt     clang-format every source file"
-	@echo "make lint    clang-tidy over the sources of core, store, api, cli (not tests)"
+	@echo "make lint    clang-tidy over the sources of every layered folder (not tests; ~15 min)"
 
 deps:
 	@scripts/install-deps
@@ -37,6 +37,7 @@ bench:
 	@scripts/install-deps --bench
 	@$(MAKE) --no-print-directory build PRESET=release
 	@bench/http/run
+	@bench/cli/run
 	@bench/eval/run
 	@bench/sdk/run
 	@bench/jobs/run
@@ -54,8 +55,7 @@ fmt:
 
 lint: build
 	@scripts/install-deps --dev
-	@echo $(filter-out %_test.cc,$(filter %.cc,$(filter core/% store/% api/% cli/%,$(SOURCES)))) | \
-	  xargs -n1 -P2 clang-tidy -p $(BUILD_DIR) --quiet 2>&1 | grep -v 'warnings generated' || true
+	@scripts/lint
 
 clean:
 	rm -rf build

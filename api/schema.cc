@@ -30,7 +30,7 @@ Json one_of_strings(std::vector<std::string> values, const std::string& descript
   return described({{"type", "string"}, {"enum", std::move(values)}}, description);
 }
 Json array_of(Json items) { return {{"type", "array"}, {"items", std::move(items)}}; }
-Json object(Json properties, std::vector<std::string> required) {
+Json object(Json properties, const std::vector<std::string>& required) {
   Json o = {{"type", "object"}, {"properties", std::move(properties)}};
   if (!required.empty()) o["required"] = required;
   o["additionalProperties"] = false;
@@ -44,7 +44,7 @@ Json list_of(const std::string& item) {
 
 namespace {
 Json time_string() { return time(); }
-Json open_object(Json properties, std::vector<std::string> required = {}) {
+Json open_object(Json properties, const std::vector<std::string>& required = {}) {
   Json o = {{"type", "object"}, {"properties", std::move(properties)}};
   if (!required.empty()) o["required"] = required;
   return o;

@@ -31,7 +31,7 @@ Json nullable(Json s);
 Json one_of_strings(std::vector<std::string> values, const std::string& description = "");
 Json array_of(Json items);
 // An object that refuses unknown fields.
-Json object(Json properties, std::vector<std::string> required = {});
+Json object(Json properties, const std::vector<std::string>& required = {});
 // {"items":[NAME...],"next_page_token":string|null}
 Json list_of(const std::string& item);
 

@@ -26,7 +26,7 @@ constexpr const char* kJson = "application/json";
 class ApiServer::Impl {
  public:
   Impl(ServerOptions options, store::Database& db, iam::Authenticator& auth, iam::AuditLog* audit,
-       std::shared_ptr<spdlog::logger> logger, Clock& clock, PlatformServices platform)
+       std::shared_ptr<spdlog::logger> logger, Clock& clock, const PlatformServices& platform)
       : options_(std::move(options)),
         db_(db),
         auth_(auth),
@@ -377,7 +377,7 @@ class ApiServer::Impl {
 
 ApiServer::ApiServer(ServerOptions options, store::Database& db, iam::Authenticator& auth,
                      iam::AuditLog* audit, std::shared_ptr<spdlog::logger> logger, Clock& clock,
-                     PlatformServices services)
+                     const PlatformServices& services)
     : impl_(std::make_unique<Impl>(std::move(options), db, auth, audit, std::move(logger), clock,
                                    services)) {}
 

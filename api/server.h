@@ -70,7 +70,7 @@ class ApiServer {
   // every login or logout is appended to it.
   ApiServer(ServerOptions options, store::Database& db, iam::Authenticator& auth,
             iam::AuditLog* audit, std::shared_ptr<spdlog::logger> logger,
-            Clock& clock = Clock::system(), PlatformServices services = {});
+            Clock& clock = Clock::system(), const PlatformServices& services = {});
   ~ApiServer();
 
   // Binds the listening socket; a busy port or a bad address is an error naming it.

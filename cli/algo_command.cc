@@ -492,7 +492,7 @@ int AlgoCommands::check() {
       sdk::SampleFrame s{f.bgr.cols, f.bgr.rows, {}};
       for (int y = 0; y < f.bgr.rows; ++y) {
         const uint8_t* row = f.bgr.ptr<uint8_t>(y);
-        s.bgr.insert(s.bgr.end(), row, row + f.bgr.cols * 3);
+        s.bgr.insert(s.bgr.end(), row, row + static_cast<ptrdiff_t>(f.bgr.cols) * 3);
       }
       co.samples.push_back(std::move(s));
     }
@@ -612,7 +612,7 @@ int AlgoCommands::issue() {
   for (std::string part; vs >> part;) {
     if (part.rfind(">=", 0) == 0) {
       l.min_version = part.substr(2);
-    } else if (part.rfind("<", 0) == 0) {
+    } else if (part.rfind('<', 0) == 0) {
       l.below_version = part.substr(1);
     } else {
       return fail(cmd, Status::invalid_argument("--versions '" + versions_ +

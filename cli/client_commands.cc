@@ -86,6 +86,7 @@ struct Column {
 void print_table(const Json& items, const std::vector<Column>& cols) {
   std::vector<std::vector<std::string>> rows;
   std::vector<size_t> width;
+  width.reserve(cols.size());
   for (const auto& c : cols) width.push_back(c.header.size());
   for (const auto& item : items) {
     std::vector<std::string> row;
@@ -108,6 +109,7 @@ void print_table(const Json& items, const std::vector<Column>& cols) {
     std::cout << out << "\n";
   };
   std::vector<std::string> headers;
+  headers.reserve(cols.size());
   for (const auto& c : cols) headers.push_back(c.header);
   line(headers);
   for (const auto& r : rows) line(r);

@@ -1,9 +1,13 @@
 // The `jizhan` command: the platform server and, as later issues add them, the
 // command-line client and offline tools.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
-#include "cli/algo_command.h"
+#include "cli/child_commands.h"
 #include "cli/client_commands.h"
 #include "cli/eval_command.h"
 #include "cli/route_command.h"
@@ -12,8 +16,6 @@
 #include "cli/server_config.h"
 #include "core/clock.h"
 #include "core/version.h"
-#include "sdk/conformance.h"
-#include "sdk/host.h"
 
 namespace {
 
@@ -54,9 +56,31 @@ void add_config_flags(CLI::App* cmd, ServerFlags& f) {
       ->option_text("KEY=VALUE");
 }
 
+// `algo` and `license` run in jizhan-algo, installed beside this program: it carries the
+// media and serving stacks (OpenCV, FFmpeg, gRPC), which the other commands do not load.
+int run_algo_program(int argc, char** argv) {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+  dir = dir.substr(0, dir.rfind('/') + 1);
+  const std::string program = dir + "jizhan-algo";
+  std::vector<char*> args{const_cast<char*>(program.c_str())};
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  ::execv(program.c_str(), args.data());
+  std::cerr << "jizhan " << argv[1] << ": cannot run " << program << ": "
+            << jz::errno_message(errno)
+            << "\n  the algorithm commands live in jizhan-algo, installed beside jizhan: "
+               "rebuild (make build) or copy it there\n";
+  return 127;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && (std::strcmp(argv[1], "algo") == 0 || std::strcmp(argv[1], "license") == 0)) {
+    return run_algo_program(argc, argv);
+  }
   CLI::App app{
       "Jizhan: a platform for computer-vision algorithm work on GPUs.\n"
       "Run `jizhan COMMAND --help` for the options of a command.",
@@ -137,29 +161,14 @@ int main(int argc, char** argv) {
   jz::cli::ClientCommands client(app, *audit);
   jz::cli::RouteCommands route(app);
   jz::cli::EvalCommands eval(app);
-  jz::cli::AlgoCommands algo(app);
+  // Listed for --help; run_algo_program() passes them to jizhan-algo before parsing.
+  app.add_subcommand(
+      "algo", "Algorithm packages: build, check, run and serve them (docs/ALGORITHM_SDK.md)");
+  app.add_subcommand("license",
+                     "Algorithm licences: keys, issuing, activation (docs/ALGORITHM_SDK.md)");
   jz::cli::SchedCommands sched(app);
 
-  // The child side of the isolated algorithm host (sdk/host.h); not for people.
-  std::string host_lib;
-  int host_sock = -1, host_shm = -1;
-  size_t host_shm_bytes = 0;
-  int64_t host_mem = 0;
-  auto* algo_host = app.add_subcommand("algo-host", "Run an algorithm for a parent process");
-  algo_host->group("");  // hidden from --help
-  algo_host->add_option("LIBRARY", host_lib)->required();
-  algo_host->add_option("SOCKET_FD", host_sock)->required();
-  algo_host->add_option("SHM_FD", host_shm)->required();
-  algo_host->add_option("SHM_BYTES", host_shm_bytes)->required();
-  algo_host->add_option("MEMORY_MB", host_mem)->required();
-
-  // The sandboxed side of `jizhan algo check` (sdk/conformance.h); not for people.
-  int check_options_fd = -1, check_results_fd = -1;
-  auto* check_child =
-      app.add_subcommand("algo-check-child", "Run conformance checks for a parent process");
-  check_child->group("");
-  check_child->add_option("OPTIONS_FD", check_options_fd)->required();
-  check_child->add_option("RESULTS_FD", check_results_fd)->required();
+  jz::cli::ChildCommands children(app);
 
   try {
     app.parse(argc, argv);
@@ -170,12 +179,8 @@ int main(int argc, char** argv) {
   if (client.chosen()) return client.run();
   if (route.chosen()) return route.run();
   if (eval.chosen()) return eval.run();
-  if (algo.chosen()) return algo.run();
   if (sched.chosen()) return sched.run();
-  if (*algo_host) {
-    return jz::sdk::run_algo_host(host_lib, host_sock, host_shm, host_shm_bytes, host_mem);
-  }
-  if (*check_child) return jz::sdk::run_conformance_child(check_options_fd, check_results_fd);
+  if (children.chosen()) return children.run();
   if (*server) {
     auto src = sources_from(sf);
     if (!src.ok()) {

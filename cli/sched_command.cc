@@ -113,7 +113,7 @@ int SchedCommands::bench() {
     sched::NodeSpec spec;
     spec.name = "node-" + std::to_string(n);
     spec.cpu_milli = 128000;
-    spec.memory_mib = 1024 * 1024;
+    spec.memory_mib = int64_t{1024} * 1024;
     for (int g = 0; g < gpus_per_node_; ++g) spec.gpus.push_back({"", 81920, 132, true});
     if (auto st = s.add_node(spec); !st.ok()) {
       std::cerr << "jizhan sched bench: error: " << st.message() << "\n";
@@ -147,7 +147,7 @@ int SchedCommands::bench() {
     }
     j.cpu_milli = 4000;
     j.memory_mib = 16384;
-    j.runtime_estimate_ms = 3600 * 1000;
+    j.runtime_estimate_ms = int64_t{3600} * 1000;
     if (auto st = s.submit(j, 0); !st.ok()) {
       std::cerr << "jizhan sched bench: error: " << st.message() << "\n";
       return 1;

@@ -250,7 +250,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.http.access_log = c.get_bool("log.access");
 
   s.audit_enabled = c.get_bool("audit.enabled");
-  if (std::string r = c.get_string("audit.retention"); !r.empty()) {
+  if (const std::string& r = c.get_string("audit.retention"); !r.empty()) {
     auto d = parse_duration(r);
     if (!d.ok()) {
       return Status::invalid_argument("config key 'audit.retention' (" +

@@ -113,7 +113,7 @@ Result<Clock::WallTime> parse_rfc3339(std::string_view t) {
   if (pos < t.size() && t[pos] == '.') {
     ++pos;
     size_t start = pos;
-    int scale = 100;
+    int64_t scale = 100;
     while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
       millis += (t[pos] - '0') * scale;
       scale /= 10;
@@ -131,15 +131,15 @@ Result<Clock::WallTime> parse_rfc3339(std::string_view t) {
         !read_digits(t, pos, 2, om) || oh > 23 || om > 59) {
       return bad("expected an offset +HH:MM");
     }
-    offset_min = sign * (oh * 60 + om);
+    offset_min = int64_t{sign} * (oh * 60 + om);
   } else {
     return bad("expected 'Z' or an offset like +08:00 after the time");
   }
   if (pos != t.size()) return bad("unexpected text after the offset");
   // The clock counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11.
   if (year < 1678 || year > 2261) return bad("year out of range: 1678 to 2261");
-  const int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                       second - offset_min * 60;
+  const int64_t secs = days_from_civil(year, month, day) * 86400 + int64_t{hour} * 3600 +
+                       int64_t{minute} * 60 + second - offset_min * 60;
   return Clock::WallTime(std::chrono::milliseconds(secs * 1000 + millis));
 }
 

@@ -11,7 +11,7 @@
 namespace jz {
 namespace {
 
-std::string why(int err) { return std::strerror(err); }
+std::string why(int err) { return errno_message(err); }
 
 }  // namespace
 

@@ -69,7 +69,6 @@ int http_status(Code code) {
     case Code::kNotFound:
       return 404;
     case Code::kAlreadyExists:
-      return 409;
     case Code::kFailedPrecondition:
       return 409;
     case Code::kConditionNotMet:

@@ -131,7 +131,10 @@ class [[nodiscard]] Result {
 // JZ_ASSIGN_OR_RETURN(auto x, make_x()): binds the value or returns the error.
 #define JZ_ASSIGN_OR_RETURN(lhs, expr) \
   JZ_ASSIGN_OR_RETURN_IMPL_(JZ_CONCAT_(jz_result_, __LINE__), lhs, expr)
+// `tmp` is a name and `lhs` a declaration ("auto x"): neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define JZ_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \
   if (!tmp.ok()) return tmp.status();             \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/files.h"
+#include "core/hash.h"
 #include "core/version.h"
 #include "eval/coco.h"
 #include "eval/html_report.h"
@@ -26,22 +27,6 @@ using routepath::Value;
 namespace {
 
 // ---- inputs -----------------------------------------------------------------------
-
-std::string sha256_file(const fs::path& p) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  std::ifstream in(p, std::ios::binary);
-  char buf[1 << 16];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    crypto_hash_sha256_update(&st, reinterpret_cast<unsigned char*>(buf),
-                              static_cast<unsigned long long>(in.gcount()));
-  }
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, out);
-  char hex[2 * sizeof out + 1];
-  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-  return hex;
-}
 
 std::vector<fs::path> input_files(const fs::path& p) {
   std::vector<fs::path> files;
@@ -57,24 +42,22 @@ std::vector<fs::path> input_files(const fs::path& p) {
   return files;
 }
 
-// A file's SHA-256, or for a folder the SHA-256 of "name  hash" lines of its files.
-Json input_json(const std::string& path) {
+// A file's SHA-256, or for a folder the SHA-256 of "name  hash" lines of its files; a file
+// that cannot be read is an error naming it.
+Result<Json> input_json(const std::string& path) {
   const fs::path p(path);
   std::string hash;
   if (fs::is_directory(p)) {
     std::string lines;
     for (const auto& f : input_files(p)) {
-      lines += f.filename().string() + "  " + sha256_file(f) + "\n";
+      JZ_ASSIGN_OR_RETURN(std::string h, sha256_file(f.string()));
+      lines += f.filename().string() + "  " + h + "\n";
     }
-    unsigned char out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(lines.data()), lines.size());
-    char hex[2 * sizeof out + 1];
-    sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-    hash = hex;
+    hash = sha256_hex(lines);
   } else {
-    hash = sha256_file(p);
+    JZ_ASSIGN_OR_RETURN(hash, sha256_file(path));
   }
-  return {{"path", path}, {"sha256", hash}};
+  return Json{{"path", path}, {"sha256", hash}};
 }
 
 Result<std::string> read_file(const fs::path& p) { return jz::read_file(p.string()); }
@@ -716,14 +699,15 @@ Result<EvalOutput> run_evaluation(const Template& t, const std::string& predicti
     }
   }
 
+  JZ_ASSIGN_OR_RETURN(Json predictions_input, input_json(predictions));
+  JZ_ASSIGN_OR_RETURN(Json annotations_input, input_json(annotations));
   Json report = {
       {"jizhan", {{"version", std::string(version())}, {"revision", std::string(git_revision())}}},
       {"created_at", format_rfc3339(Clock::system().now())},
       {"template", t.source},
       {"template_name", t.name},
       {"task", t.task},
-      {"inputs",
-       {{"predictions", input_json(predictions)}, {"annotations", input_json(annotations)}}}};
+      {"inputs", {{"predictions", predictions_input}, {"annotations", annotations_input}}}};
   std::string csv = "id,variable,index,prediction,annotation,correct,rule,note\n";
   Json samples = Json::object();
 

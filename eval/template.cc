@@ -88,7 +88,7 @@ class Located {
         return a;
       }
       case YAML::NodeType::Scalar: {
-        const std::string s = n.Scalar();
+        const std::string& s = n.Scalar();
         if (n.Tag() == "!") return s;  // quoted: a string
         if (s == "true" || s == "True") return true;
         if (s == "false" || s == "False") return false;

@@ -153,13 +153,14 @@ Cgroups::Usage Cgroups::usage(const std::vector<std::string>& groups, const std:
     u.pids_limit_hits = std::max(u.pids_limit_hits, keyed(read_text(g + "/pids.events"), "max"));
     if (version == "v2") {
       u.oom_killed = keyed(read_text(g + "/memory.events"), "oom_kill") > 0;
-      u.max_memory_bytes = std::atoll(read_text(g + "/memory.peak").c_str());
+      u.max_memory_bytes = std::strtoll(read_text(g + "/memory.peak").c_str(), nullptr, 10);
       u.cpu_usage_ms = keyed(read_text(g + "/cpu.stat"), "usage_usec") / 1000;
     } else if (g.find("/memory/") != std::string::npos) {
       u.oom_killed = keyed(read_text(g + "/memory.oom_control"), "oom_kill") > 0;
-      u.max_memory_bytes = std::atoll(read_text(g + "/memory.max_usage_in_bytes").c_str());
+      u.max_memory_bytes =
+          std::strtoll(read_text(g + "/memory.max_usage_in_bytes").c_str(), nullptr, 10);
     } else if (g.find("/cpuacct/") != std::string::npos) {
-      u.cpu_usage_ms = std::atoll(read_text(g + "/cpuacct.usage").c_str()) / 1000000;
+      u.cpu_usage_ms = std::strtoll(read_text(g + "/cpuacct.usage").c_str(), nullptr, 10) / 1000000;
     }
   }
   return u;

@@ -169,7 +169,7 @@ class LocalExecutor : public Executor {
  private:
   explicit LocalExecutor(LocalExecutorOptions options);
   // Every pid of the job: its cgroup's and its PID namespace's.
-  std::vector<int> job_pids(const std::string& job_id);
+  std::vector<int> job_pids(const std::string& job_id) const;
   void remove_stale_groups();
   LocalExecutorOptions options_;
   MachineInfo machine_;

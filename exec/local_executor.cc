@@ -277,7 +277,7 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
   return {};
 }
 
-std::vector<int> LocalExecutor::job_pids(const std::string& job_id) {
+std::vector<int> LocalExecutor::job_pids(const std::string& job_id) const {
   std::vector<int> pids;
   auto spec = read_json_file(job_dir(job_id) + "/spec.json");
   if (spec.ok() && (*spec)["cgroups"].is_array()) {
@@ -295,7 +295,7 @@ std::vector<int> LocalExecutor::job_pids(const std::string& job_id) {
       while (d) {
         dirent* e = ::readdir(d);
         if (!e) break;
-        const int pid = std::atoi(e->d_name);
+        const int pid = static_cast<int>(std::strtol(e->d_name, nullptr, 10));
         if (pid <= 0) continue;
         struct stat st;
         if (::stat(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), &st) == 0 &&

@@ -32,7 +32,7 @@ int64_t memory_mib() {
        {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
     auto r = read_file(p);
     if (!r.ok()) continue;
-    const int64_t bytes = std::atoll(r->c_str());
+    const int64_t bytes = std::strtoll(r->c_str(), nullptr, 10);
     if (bytes > 0 && (bytes >> 20) < mib) mib = bytes >> 20;
   }
   return mib;

@@ -63,9 +63,8 @@ Result<int> open_folder_no_symlinks(const std::string& path, int64_t dev, int64_
     const int err = errno;
     ::close(fd);
     if (next < 0) {
-      return err == ENOTDIR || err == ELOOP
-                 ? changed("became a symlink or a file")
-                 : changed("is gone (" + std::string(strerror(err)) + ")");
+      return err == ENOTDIR || err == ELOOP ? changed("became a symlink or a file")
+                                            : changed("is gone (" + jz::errno_message(err) + ")");
     }
     fd = next;
   }
@@ -196,15 +195,16 @@ int run_shim(const std::string& dir) {
     }
     if (uid >= 0) {
       if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
-        dprintf(2, "jizhan: cannot switch to the sandbox user %d: %s\n", uid, strerror(errno));
+        dprintf(2, "jizhan: cannot switch to the sandbox user %d: %m\n", uid);
         ::_exit(126);
       }
     }
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
     ::execvp(args[0], args.data());
-    dprintf(2, "jizhan: cannot run %s: %s\n", args[0], strerror(errno));
+    dprintf(2, "jizhan: cannot run %s: %m\n", args[0]);
     ::_exit(127);
   }
   ::close(args_fd);

@@ -65,34 +65,36 @@ std::string hex(size_t n) {
 struct Conn {
   enum class State { kRead, kHandle, kWrite, kStream, kClosed };
   std::mutex mu;
-  std::atomic<bool> pending{false};          // a tick or wake came while mu was held
   std::atomic<int64_t> deadline{INT64_MAX};  // steady ticks; read by the timer scan
-  std::atomic<bool> woken{false};
   uint64_t id = 0;
-  int fd = -1;
   std::string peer;
-  int peer_port = 0;
-  State state = State::kRead;
 
   // Reading.
   std::string in;
   size_t scanned = 0;  // where the search for the head's end resumes
-  bool have_head = false;
-  bool started = false;  // a byte of the current request arrived
   Request req;
-  Framing framing = Framing::kNone;
   uint64_t length = 0;
   std::optional<ChunkedDecoder> chunked;
-  bool peer_closed = false;
 
   // Writing.
   std::string out;
   size_t out_off = 0;
-  bool close_after = false;
   std::shared_ptr<Stream> stream;
-  bool stream_chunked = false;
   Time stream_wake{};
+
+  // The small members together, so that they pack.
+  int fd = -1;
+  int peer_port = 0;
   int served = 0;
+  State state = State::kRead;
+  Framing framing = Framing::kNone;
+  std::atomic<bool> pending{false};  // a tick or wake came while mu was held
+  std::atomic<bool> woken{false};
+  bool have_head = false;
+  bool started = false;  // a byte of the current request arrived
+  bool peer_closed = false;
+  bool close_after = false;
+  bool stream_chunked = false;
 };
 
 class Server::Impl {
@@ -219,13 +221,13 @@ class Server::Impl {
     std::unordered_map<uint64_t, std::shared_ptr<Conn>> conns;
   };
 
-  void add(int fd, uint64_t tag, uint32_t events) {
+  void add(int fd, uint64_t tag, uint32_t events) const {
     epoll_event ev{};
     ev.events = events;
     ev.data.u64 = tag;
     ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
   }
-  void rearm(int fd, uint64_t tag, uint32_t events) {
+  void rearm(int fd, uint64_t tag, uint32_t events) const {
     epoll_event ev{};
     ev.events = events | EPOLLONESHOT;
     ev.data.u64 = tag;
@@ -480,7 +482,7 @@ class Server::Impl {
   }
 
   // Reads what the socket holds. false: the connection is dead (reset).
-  bool read_some(Conn& c) {
+  bool read_some(Conn& c) const {
     char buf[kReadChunk];
     while (true) {
       const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
@@ -757,7 +759,7 @@ class Server::Impl {
   }
 
   // Writes what the socket takes. false: the peer is gone.
-  bool flush(Conn& c) {
+  bool flush(Conn& c) const {
     while (c.out_off < c.out.size()) {
       const ssize_t n =
           ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);

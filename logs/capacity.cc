@@ -129,7 +129,7 @@ class Parser {
     return n;
   }
 
-  AstPtr set_of(const ByteSet& s) {
+  AstPtr set_of(const ByteSet& s) const {
     auto a = std::make_shared<Ast>();
     a->kind = Ast::kSet;
     a->set = s;

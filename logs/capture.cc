@@ -166,7 +166,7 @@ Json Capture::stats() const {
           {"raw_kept", raw_ != nullptr}};
 }
 
-Status Capture::write_stats() {
+Status Capture::write_stats() const {
   return write_file(options_.store_dir + "/stats.json", json::dump(stats()), 0600, false, false);
 }
 
@@ -195,7 +195,7 @@ Status Capture::pump(int out_fd, int err_fd) {
     if (::poll(p, n, 1000) < 0) {
       if (errno == EINTR) continue;
       return Status::internal(std::string("poll on the job's output failed: ") +
-                              std::strerror(errno));
+                              errno_message(errno));
     }
     for (nfds_t i = 0; i < n; ++i) {
       if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;

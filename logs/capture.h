@@ -40,7 +40,7 @@ class Capture {
  private:
   Capture() = default;
   Status flush_lines(int stream, int64_t time_us);
-  Status write_stats();
+  Status write_stats() const;
   CaptureOptions options_;
   std::unique_ptr<LogFilter> filter_;
   std::unique_ptr<LogWriter> store_, raw_;

@@ -99,7 +99,7 @@ struct Sse2Masks {
     const __m128i nine = _mm_set1_epi8(9);
     const __m128i c1f = _mm_set1_epi8(0x1f);
     for (int k = 0; k < 4; ++k) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + size_t{16} * k));
       const __m128i blank = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
       const __m128i d = _mm_sub_epi8(v, zero);
       __m128i num = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
@@ -188,7 +188,7 @@ struct Avx2Masks {
 #undef JZ_TABLE
     Masks m;
     for (int half = 0; half < 2; ++half) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * half));
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + size_t{32} * half));
       const __m256i lo = _mm256_and_si256(v, low4);
       const __m256i hb =
           _mm256_shuffle_epi8(hibits, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
@@ -482,8 +482,8 @@ __attribute__((target("avx512bw,avx512cd"))) inline __m512i runs_of_8(__m512i m,
       covered *= 2;
     }
     if (covered < k) x = _mm512_or_si512(x, _mm512_sll_epi64(x, _mm_cvtsi32_si128(k - covered)));
-    hits = _mm512_andnot_si512(
-        x, _mm512_set1_epi64(static_cast<long long>(~((uint64_t{1} << (k - 1)) - 1))));
+    const uint64_t high = ~((uint64_t{1} << (k - 1)) - 1);
+    hits = _mm512_andnot_si512(x, _mm512_set1_epi64(static_cast<long long>(high)));
   }
   // Across the boundary: zeros at the top of the word before, plus at the bottom of this
   // one (64 - lzcnt of ~m & (m - 1), the bits below its lowest one).
@@ -502,7 +502,7 @@ inline __attribute__((always_inline)) void mask_batch(const unsigned char* p, ui
                                                       uint64_t (*runs)[8], uint64_t* high,
                                                       uint64_t* control) {
   for (int w = 0; w < 8; ++w) {
-    const Masks m = M::of(p + 64 * w);
+    const Masks m = M::of(p + size_t{64} * w);
     run_masks(m, last_digit, &runs[0][w], 8);
     high[w] = m.high;
     control[w] = m.control;
@@ -602,7 +602,7 @@ struct Sse2Newlines {
     const __m128i nl = _mm_set1_epi8('\n');
     uint64_t m = 0;
     for (int k = 0; k < 4; ++k) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + size_t{16} * k));
       m |= uint64_t(static_cast<uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))) << (16 * k);
     }
     return m;

@@ -310,7 +310,8 @@ class Reader {
                      : -1;
         };
         if (i_ + 1 < p_.size() && hex(p_[i_]) >= 0 && hex(p_[i_ + 1]) >= 0) {
-          out->set(static_cast<size_t>(hex(p_[i_]) * 16 + hex(p_[i_ + 1])));
+          const int byte = hex(p_[i_]) * 16 + hex(p_[i_ + 1]);
+          out->set(static_cast<size_t>(byte));
           i_ += 2;
           return true;
         }

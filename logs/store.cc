@@ -46,7 +46,7 @@ Status write_all(int fd, const std::string& data, const std::string& what) {
   while (done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::internal("cannot write " + what + ": " + std::strerror(errno));
+    if (n <= 0) return Status::internal("cannot write " + what + ": " + errno_message(errno));
     done += static_cast<size_t>(n);
   }
   return {};
@@ -95,7 +95,6 @@ uint64_t scan_segment(const std::string& path, uint64_t offset,
     if (n <= 0) break;
     file_at += static_cast<uint64_t>(n);
     buf.erase(0, at);
-    at = 0;
     buf.append(chunk, static_cast<size_t>(n));
     bool bad = false;
     at = parse_records(
@@ -169,7 +168,7 @@ Json LogRecord::to_json() const {
 
 Result<std::unique_ptr<LogWriter>> LogWriter::open(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status::internal("cannot create the log folder " + dir + ": " + std::strerror(errno));
+    return Status::internal("cannot create the log folder " + dir + ": " + errno_message(errno));
   }
   std::unique_ptr<LogWriter> w(new LogWriter());
   w->dir_ = dir;
@@ -178,7 +177,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::open(const std::string& dir) {
   while (::access(segment_path(dir, last + 1).c_str(), F_OK) == 0) ++last;
   w->index_fd_ = ::open((dir + "/index").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (w->index_fd_ < 0) {
-    return Status::internal("cannot open the log index in " + dir + ": " + std::strerror(errno));
+    return Status::internal("cannot open the log index in " + dir + ": " + errno_message(errno));
   }
   if (last == 0) {
     JZ_RETURN_IF_ERROR(w->roll());
@@ -197,7 +196,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::open(const std::string& dir) {
   w->fd_ = ::open(segment_path(dir, last).c_str(), O_WRONLY | O_CLOEXEC, 0600);
   if (w->fd_ < 0 || ::ftruncate(w->fd_, static_cast<off_t>(end)) != 0 ||
       ::lseek(w->fd_, 0, SEEK_END) < 0) {
-    return Status::internal("cannot reopen the log in " + dir + ": " + std::strerror(errno));
+    return Status::internal("cannot reopen the log in " + dir + ": " + errno_message(errno));
   }
   w->segment_size_ = end;
   w->last_indexed_ = end;
@@ -218,7 +217,7 @@ Status LogWriter::roll() {
   ++segment_;
   const std::string path = segment_path(dir_, segment_);
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd_ < 0) return Status::internal("cannot create " + path + ": " + std::strerror(errno));
+  if (fd_ < 0) return Status::internal("cannot create " + path + ": " + errno_message(errno));
   segment_size_ = 0;
   last_indexed_ = 0;
   put<int64_t>(index_buffer_, seq_ + 1);

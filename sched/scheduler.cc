@@ -393,7 +393,7 @@ struct Scheduler::State {
 
   // ---- fair share -----------------------------------------------------------------
 
-  void decay(Queue& q, int64_t now) {
+  void decay(Queue& q, int64_t now) const {
     const int64_t dt = std::max<int64_t>(0, now - q.decayed_at);
     if (dt == 0) return;
     const double f =

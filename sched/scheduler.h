@@ -48,7 +48,7 @@ struct NodeSpec {
   std::string pool = "default";
   std::string flavor = "gpu";  // the GPU model, e.g. "h100"
   int64_t cpu_milli = 64000;
-  int64_t memory_mib = 512 * 1024;
+  int64_t memory_mib = int64_t{512} * 1024;
   std::vector<GpuSpec> gpus;
 };
 
@@ -87,8 +87,8 @@ enum class Policy { kBinpack, kSpread };
 
 struct Options {
   Policy policy = Policy::kBinpack;
-  int64_t usage_half_life_ms = 3600 * 1000;  // fair share forgets usage at this rate
-  int64_t preemption_grace_ms = 30 * 1000;
+  int64_t usage_half_life_ms = int64_t{3600} * 1000;  // fair share forgets usage at this rate
+  int64_t preemption_grace_ms = int64_t{30} * 1000;
   bool backfill = true;
   int max_scan_per_queue = 8;  // jobs tried behind a blocked one in the same queue
 };

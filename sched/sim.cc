@@ -387,7 +387,7 @@ Result<Workload> parse_generator(std::string_view yaml, const std::string& what,
 Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload) {
   Options o;
   o.policy = cluster.policy;
-  o.preemption_grace_ms = 30 * 1000;
+  o.preemption_grace_ms = int64_t{30} * 1000;
   Scheduler s(o);
   std::map<std::string, double> pool_capacity;  // GPUs
   for (const auto& p : cluster.pools) {
@@ -420,7 +420,8 @@ Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload)
     if (j.session && j.active_minutes > 0 && j.busy > 0 && j.busy < 1) {
       const double active = j.active_minutes * 60, idle = active * (1 - j.busy) / j.busy;
       if (reclaim_s > 0) {
-        for (double at = 0; at < j.duration_s; at += active + idle) {
+        for (int64_t n = 0; n * (active + idle) < j.duration_s; ++n) {
+          const double at = static_cast<double>(n) * (active + idle);
           const double a = std::min(active, j.duration_s - at);
           const double held = a + std::min({idle, reclaim_s, std::max(0.0, j.duration_s - at - a)});
           pieces.push_back({&j, j.submit_s + at, held, a, alloc});
@@ -574,7 +575,7 @@ Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload)
   auto percentile = [](std::vector<double> v, double q) {
     if (v.empty()) return 0.0;
     std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))];
+    return v[std::min(v.size() - 1, static_cast<size_t>(std::llround(q * (v.size() - 1))))];
   };
   SimResult out;
   Json pools = Json::object();

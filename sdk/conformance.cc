@@ -198,7 +198,8 @@ class Checker {
     std::vector<SampleFrame> all = o_.samples;
     all.push_back(synthetic(320, 240, 0));
     all.push_back(synthetic(321, 179, 1));  // odd sizes: strides are not multiples of 4
-    for (size_t i = 0; i < all.size(); ++i) frames_.push_back(convert(all[i], JZ_PIXEL_BGR24, i));
+    for (size_t i = 0; i < all.size(); ++i)
+      frames_.push_back(convert(all[i], JZ_PIXEL_BGR24, static_cast<int64_t>(i)));
     return {true, std::to_string(frames_.size()) + " sample frames (" +
                       std::to_string(o_.samples.size()) + " given, 2 synthetic)"};
   }
@@ -380,6 +381,7 @@ class Checker {
   Outcome threads() {
     std::vector<std::string> errors(static_cast<size_t>(o_.threads));
     std::vector<std::thread> pool;
+    pool.reserve(static_cast<size_t>(o_.threads));
     for (int t = 0; t < o_.threads; ++t) {
       pool.emplace_back([&, t] {
         auto a = make(o_.config_json);
@@ -444,7 +446,8 @@ class Checker {
 // Runs every check and writes each result as a JSON line to `fd` (the child's side).
 void run_checks(const CheckOptions& o, int fd) {
   if (!o.package_dir.empty()) {
-    ::setenv("JIZHAN_PACKAGE_DIR", o.package_dir.c_str(), 1);
+    // The checking child is one thread until the checks start: setenv cannot race here.
+    ::setenv("JIZHAN_PACKAGE_DIR", o.package_dir.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
     if (::chdir(o.package_dir.c_str()) != 0) ::_exit(3);
   }
   Checker c(o, [&](const CheckResult& r) {
@@ -528,7 +531,7 @@ Result<std::vector<CheckResult>> run_conformance(
     const CheckOptions& o, const std::function<void(const CheckResult&)>& on_result) {
   int fds[2], out[2];
   if (::pipe2(fds, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
-    return Status::internal("pipe: " + std::string(std::strerror(errno)));
+    return Status::internal("pipe: " + errno_message(errno));
   }
   // What the algorithm prints goes to our stderr, escaped; never into the caller's output.
   std::optional<Child> child;
@@ -564,7 +567,7 @@ Result<std::vector<CheckResult>> run_conformance(
     child.emplace(std::move(*spawned));
   } else {
     pid = ::fork();
-    if (pid < 0) return Status::internal("fork: " + std::string(std::strerror(errno)));
+    if (pid < 0) return Status::internal("fork: " + errno_message(errno));
     if (pid == 0) {
       ::close(fds[0]);
       ::dup2(out[1], 1);

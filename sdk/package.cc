@@ -150,7 +150,7 @@ Status walk(archive* a, const PackageLimits& limits,
             int err = errno;
             (void)close_sink(name, sink);
             return Status::failed_precondition("cannot write '" + name +
-                                               "': " + std::strerror(err));
+                                               "': " + errno_message(err));
           }
           done += static_cast<size_t>(w);
         }
@@ -401,7 +401,7 @@ Result<Manifest> pack(const PackOptions& o) {
     s = Status::failed_precondition("cannot write " + o.out + ": " + archive_error_string(a.get()));
   }
   if (s.ok() && ::rename(tmp.c_str(), o.out.c_str()) != 0) {
-    s = Status::failed_precondition("cannot write " + o.out + ": " + std::strerror(errno));
+    s = Status::failed_precondition("cannot write " + o.out + ": " + errno_message(errno));
   }
   if (!s.ok()) {
     ::unlink(tmp.c_str());
@@ -441,13 +441,13 @@ Result<Sink> file_sink(const std::string& dest, const std::string& name) {
     built /= part;
     if (::mkdir(built.c_str(), 0755) != 0 && errno != EEXIST) {
       return Status::failed_precondition("cannot create folder for " + name + ": " +
-                                         std::strerror(errno));
+                                         errno_message(errno));
     }
     ::chmod(built.c_str(), 0755);
   }
   int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return Status::failed_precondition("cannot write " + name + ": " + std::strerror(errno));
+    return Status::failed_precondition("cannot write " + name + ": " + errno_message(errno));
   }
   ::fchmod(fd, 0644);
   return Sink{nullptr, fd};
@@ -484,8 +484,11 @@ Result<PackageInfo> inspect_package_bytes(std::string_view bytes,
   JZ_RETURN_IF_ERROR(
       read_package_entries(bytes, limits, [&](const std::string& name, std::string data) {
         found[name] = {sha256_hex(data), data.size()};
-        if (name == kSignature) signature_text = std::move(data);
-        if (name == kManifest) manifest_text = std::move(data);
+        if (name == kSignature) {
+          signature_text = std::move(data);
+        } else if (name == kManifest) {
+          manifest_text = std::move(data);
+        }
         return Status{};
       }));
   return conclude(found, signature_text, manifest_text, trusted_keys);

@@ -93,7 +93,7 @@ Result<std::shared_ptr<void>> hold_channels(const std::string& dir, const Licenc
     const std::string path = locks + "/" + l.id + "." + std::to_string(slot) + ".lock";
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-      return Status::failed_precondition("cannot open " + path + ": " + std::strerror(errno));
+      return Status::failed_precondition("cannot open " + path + ": " + errno_message(errno));
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
       fds->push_back(fd);

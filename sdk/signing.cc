@@ -92,30 +92,6 @@ Result<std::string> base64_decode(std::string_view text, std::string_view what) 
   return out;
 }
 
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  char hex[2 * sizeof h + 1];
-  sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-  return hex;
-}
-
-Result<std::string> sha256_file(const std::string& path, uint64_t* size) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  uint64_t total = 0;
-  JZ_RETURN_IF_ERROR(read_chunks(path, [&](const char* p, size_t n) {
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(p), n);
-    total += n;
-  }));
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, h);
-  char hex[2 * sizeof h + 1];
-  sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-  if (size) *size = total;
-  return std::string(hex);
-}
-
 std::string key_id_of(std::string_view public_key) { return sha256_hex(public_key).substr(0, 16); }
 
 SigningKey generate_signing_key(const std::string& name) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/hash.h"  // sha256_hex, sha256_file
 #include "core/json.h"
 #include "core/status.h"
 
@@ -29,9 +30,6 @@ struct SigningKey {
 
 std::string base64_encode(std::string_view bytes);
 Result<std::string> base64_decode(std::string_view text, std::string_view what);
-std::string sha256_hex(std::string_view bytes);
-// Streams a file through SHA-256; `size` receives its length when not null.
-Result<std::string> sha256_file(const std::string& path, uint64_t* size = nullptr);
 
 SigningKey generate_signing_key(const std::string& name);
 std::string key_id_of(std::string_view public_key);

@@ -28,7 +28,7 @@ struct SettingsPage {
 class SettingsRepo {
  public:
   static constexpr size_t kMaxKeyLength = 128;
-  static constexpr size_t kMaxValueBytes = 64 * 1024;
+  static constexpr size_t kMaxValueBytes = size_t{64} * 1024;
 
   SettingsRepo(Database& db, Clock& clock) : db_(db), clock_(clock) {}
 

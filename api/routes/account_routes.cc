@@ -65,7 +65,7 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
          if (!me.project_scope.empty()) {
            return Status::permission_denied("a project-scoped token may not create tokens");
          }
-         const int64_t seconds = ctx.body.value("expires_in_s", int64_t{30 * 24 * 3600});
+         const int64_t seconds = ctx.body.value("expires_in_s", int64_t{30} * 24 * 3600);
          const std::string scope = ctx.body.value("project", Json()).is_string()
                                        ? ctx.body["project"].get<std::string>()
                                        : "";

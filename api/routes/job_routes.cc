@@ -121,6 +121,7 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
          JZ_ASSIGN_OR_RETURN(auto d, datasets.get(ctx.project->id, ctx.param("dataset")));
          JZ_ASSIGN_OR_RETURN(auto files, datasets.files(d));
          std::vector<Json> items;
+         items.reserve(files.size());
          for (const auto& f : files) items.push_back({{"path", f.path}, {"size", f.size}});
          return page_of(ctx, std::move(items), "path");
        }},

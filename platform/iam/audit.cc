@@ -1,13 +1,13 @@
 #include "platform/iam/audit.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "core/hash.h"
 #include "platform/iam/passwords.h"
 
 namespace jz::iam {
@@ -276,24 +276,6 @@ std::string chain_fault(const AuditRecord& r, int64_t expected_seq, const std::s
   }
   return "";
 }
-
-class Sha256 {
- public:
-  Sha256() { crypto_hash_sha256_init(&state_); }
-  void update(std::string_view d) {
-    crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(d.data()), d.size());
-  }
-  std::string hex() {
-    unsigned char out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&state_, out);
-    char hex[2 * sizeof out + 1];
-    sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-    return hex;
-  }
-
- private:
-  crypto_hash_sha256_state state_;
-};
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/hash.h"  // sha256_hex (token lookups)
 #include "core/status.h"
 
 namespace jz::iam {
@@ -26,9 +27,5 @@ Status check_password_policy(std::string_view password);
 
 // A random password for the first admin: 20 characters from an unambiguous alphabet.
 std::string random_password();
-
-// Hex SHA-256, used for token lookups (tokens are 256-bit random, so a fast hash is
-// enough and lets the store find a token by an index).
-std::string sha256_hex(std::string_view data);
 
 }  // namespace jz::iam

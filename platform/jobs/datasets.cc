@@ -272,7 +272,7 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
   // Unpacked into a private folder, then renamed into place in one step.
   const fs::path tmp = project_dir / (".upload-" + ids_.next("tmp_"));
   if (::mkdir(tmp.c_str(), 0700) != 0) {
-    return Status::unavailable("cannot create " + tmp.string() + ": " + std::strerror(errno));
+    return Status::unavailable("cannot create " + tmp.string() + ": " + errno_message(errno));
   }
   auto discard = [&](Status s) -> Status {
     fs::remove_all(tmp, ec);
@@ -311,8 +311,8 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
   // points at it, and no upload of this name runs now.
   fs::remove_all(dest, ec);
   if (::rename(tmp.c_str(), dest.c_str()) != 0) {
-    return discard(Status::unavailable("cannot move the upload into place: " +
-                                       std::string(std::strerror(errno))));
+    return discard(
+        Status::unavailable("cannot move the upload into place: " + errno_message(errno)));
   }
   Dataset d{ids_.next("ds_"), project_id,          name, dest.string(), security_level,
             created_by,       clock_.now_unix_ms()};

@@ -21,7 +21,7 @@ std::string node_name(const exec::MachineInfo& m) {
 
 JobRunner::JobRunner(store::Database& db, Clock& clock, JobStore& jobs, Datasets& datasets,
                      iam::Quotas& quotas, iam::Tenancy& tenancy, exec::Executor& executor,
-                     std::shared_ptr<spdlog::logger> logger, RunnerOptions options)
+                     std::shared_ptr<spdlog::logger> logger, const RunnerOptions& options)
     : db_(db),
       clock_(clock),
       jobs_(jobs),

@@ -59,7 +59,7 @@ class JobRunner {
  public:
   JobRunner(store::Database& db, Clock& clock, JobStore& jobs, Datasets& datasets,
             iam::Quotas& quotas, iam::Tenancy& tenancy, exec::Executor& executor,
-            std::shared_ptr<spdlog::logger> logger, RunnerOptions options = {});
+            std::shared_ptr<spdlog::logger> logger, const RunnerOptions& options = {});
   ~JobRunner();
 
   // Rebuilds from the store, then runs the loop in a thread.

@@ -164,7 +164,7 @@ Result<JobRequest> parse_job_request(const Json& body) {
     }
   }
   if (j.command.front().empty()) return bad("command", "must start with a program");
-  if (total > 256 * 1024 || j.command.size() > 4096) {
+  if (total > size_t{256} * 1024 || j.command.size() > 4096) {
     return bad("command", "is too long (256 KiB and 4096 arguments at most)");
   }
   if (body.contains("env")) {

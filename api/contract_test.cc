@@ -1,12 +1,19 @@
-// The list contract over every collection route, on SQLite and PostgreSQL: the routes come
-// from the OpenAPI document (every GET with a page_token parameter), each collection is
-// filled with 2,500 items, and reading it page by page while new items are inserted gives
-// every item once (no duplicates, no gaps), in one stable order, and ends with a null
-// next_page_token. A collection route without a seeder here fails the test.
+// The API's contracts, on SQLite and PostgreSQL.
+//
+// Lists: the routes come from the OpenAPI document (every GET with a page_token
+// parameter), each collection is filled with 2,500 items, and reading it page by page
+// while new items are inserted gives every item once (no duplicates, no gaps), in one
+// stable order, and ends with a null next_page_token. A collection route without a seeder
+// here fails the test.
+//
+// The document: it validates against the OpenAPI 3.0 schema (@apidevtools/swagger-parser,
+// tests/openapi), and every operation it lists is served, answering with a status it
+// documents.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -335,7 +342,7 @@ TEST_P(PagingTest, EveryCollectionPagesOver2500ItemsWhileItemsAreInserted) {
     }
     auto it = all.find(path);
     ASSERT_NE(it, all.end()) << "collection route " << path
-                             << " has no seeder in api/paging_test.cc: add one";
+                             << " has no seeder in api/contract_test.cc: add one";
     const Collection& col = it->second;
     ASSERT_TRUE(col.insert(0, kItems).ok()) << path;
 
@@ -393,6 +400,56 @@ TEST_P(PagingTest, EveryCollectionPagesOver2500ItemsWhileItemsAreInserted) {
     }
   }
   EXPECT_GE(listed, 16) << "fewer collection routes than expected in the document";
+}
+
+TEST_P(PagingTest, TheOpenApiDocumentIsValidAndEveryOperationAnswersAsDocumented) {
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(token_);
+  auto r = c.Get("/api/v1/openapi.json");
+  ASSERT_TRUE(r && r->status == 200);
+  const std::string file = dir_.str() + "/openapi.json";
+  std::ofstream(file) << r->body;
+  const std::string validator = std::string(JZ_SOURCE_DIR) + "/tests/openapi";
+  ASSERT_TRUE(std::filesystem::exists(validator + "/node_modules/@apidevtools/swagger-parser"))
+      << "the validator's npm packages are missing: run scripts/install-deps";
+  const std::string cmd =
+      "node " + validator + "/validate.cjs " + file + " > " + dir_.str() + "/validate.out 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream out(dir_.str() + "/validate.out");
+  const std::string said((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << said;
+
+  // Every operation, called as a platform admin with its parameters filled and an empty
+  // JSON object as body, answers with one of the statuses it documents.
+  const Json doc = Json::parse(r->body);
+  int called = 0;
+  for (const auto& [path, ops] : doc["paths"].items()) {
+    for (const auto& [method, op] : ops.items()) {
+      std::string m = method;
+      for (auto& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      std::string url = fill(path);
+      for (auto [from, to] : {std::pair<std::string, std::string>{"{username}", "admin"},
+                              {"{key}", "k"},
+                              {"{level}", "secret"},
+                              {"{path}", "f-00001"}}) {
+        for (size_t at; (at = url.find(from)) != std::string::npos;)
+          url.replace(at, from.size(), to);
+      }
+      if (url.find("stream") != std::string::npos) continue;
+      ASSERT_TRUE(m == "GET" || m == "POST" || m == "PUT" || m == "DELETE") << m;
+      httplib::Result res = m == "GET"    ? c.Get(url)
+                            : m == "POST" ? c.Post(url, "{}", "application/json")
+                            : m == "PUT"  ? c.Put(url, "{}", "application/json")
+                                          : c.Delete(url);
+      ASSERT_TRUE(res) << m << " " << url << ": no answer";
+      const std::string status = std::to_string(res->status);
+      EXPECT_TRUE(op["responses"].contains(status))
+          << m << " " << path << " answered " << status << " (" << res->body.substr(0, 200)
+          << "), which its document does not list";
+      ++called;
+    }
+  }
+  EXPECT_GT(called, 60);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothStores, PagingTest,
