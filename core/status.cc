@@ -56,7 +56,7 @@ Status Status::with_context(std::string_view context) const {
   return {code_, std::move(m)};
 }
 
-int http_status(Code code)  {
+int http_status(Code code) {
   switch (code) {
     case Code::kOk:
       return 200;
