@@ -57,7 +57,6 @@ Status Status::with_context(std::string_view context) const {
 }
 
 int http_status(Code code) {
-  int unused = 0;
   switch (code) {
     case Code::kOk:
       return 200;
