@@ -1,7 +1,5 @@
 #include "store/settings.h"
 
-#include "api/framework.h"
-
 namespace jz::store {
 namespace {
 Setting from_row(const Row& r) { return {r.text(0), r.text(1), r.integer(2), r.integer(3)}; }
