@@ -1,6 +1,7 @@
 #include "platform/iam/tenancy.h"
 
 #include "core/json.h"
+#include "platform/jobs/store.h"
 #include "store/rows.h"
 
 namespace jz::iam {
