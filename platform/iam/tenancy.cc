@@ -1,7 +1,6 @@
 #include "platform/iam/tenancy.h"
 
 #include "core/json.h"
-#include "platform/jobs/store.h"
 #include "store/rows.h"
 
 namespace jz::iam {
