@@ -224,11 +224,6 @@ Status Database::transact(const std::function<Status(Conn&)>& fn) {
   return s;
 }
 
-std::string lint_demo(const std::vector<std::string>& v) {
-  const std::string first = v.at(0);
-  return first;
-}
-
 Status Database::ping() {
   return with_conn([](Conn& c) { return c.query("SELECT 1").status(); });
 }
