@@ -231,9 +231,9 @@ Status Database::ping() {
 Result<int64_t> Database::schema_version() {
   int64_t v = 0;
   JZ_RETURN_IF_ERROR(with_conn([&](Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows,
-                        c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
-    v = rows.at(0).integer(0);
+    JZ_ASSIGN_OR_RETURN(
+        auto rows, c.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations"));
+    v = rows.at(0).integer("version");
     return {};
   }));
   return v;
@@ -254,9 +254,9 @@ Status Database::apply_migrations() {
         // Two servers starting against one PostgreSQL take turns here.
         JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321001)").status());
       }
-      JZ_ASSIGN_OR_RETURN(auto rows,
-                          c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
-      int64_t current = rows.at(0).integer(0);
+      JZ_ASSIGN_OR_RETURN(
+          auto rows, c.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations"));
+      int64_t current = rows.at(0).integer("version");
       if (current > newest_known) {
         return Status::failed_precondition(
             "the database schema is at version " + std::to_string(current) +

@@ -2,7 +2,9 @@
 
 namespace jz::store {
 namespace {
-Setting from_row(const Row& r) { return {r.text(0), r.text(1), r.integer(2), r.integer(3)}; }
+Setting from_row(const Row& r) {
+  return {r.text("key"), r.text("value"), r.integer("revision"), r.integer("updated_at_ms")};
+}
 }  // namespace
 
 Status SettingsRepo::validate_key(std::string_view key) {

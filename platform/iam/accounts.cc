@@ -119,8 +119,8 @@ Result<store::Page<User>> Accounts::users(const store::PageSpec& page) {
 Result<int64_t> Accounts::count_users() {
   int64_t n = 0;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) FROM users"));
-    n = rows.at(0).integer(0);
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) AS n FROM users"));
+    n = rows.at(0).integer("n");
     return {};
   }));
   return n;

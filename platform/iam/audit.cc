@@ -9,6 +9,7 @@
 
 #include "core/hash.h"
 #include "platform/iam/passwords.h"
+#include "store/rows.h"
 
 namespace jz::iam {
 namespace {
@@ -19,27 +20,25 @@ constexpr const char* kColumns =
     "hash";
 const std::string kGenesis(64, '0');
 
-AuditRecord from_row(const store::Row& r) {
-  AuditRecord a;
-  a.seq = r.integer(0);
-  a.id = r.text(1);
-  a.time_ms = r.integer(2);
-  a.user = r.text(3);
-  a.source_ip = r.text(4);
-  a.user_agent = r.text(5);
-  a.verb = r.text(6);
-  a.resource_type = r.text(7);
-  a.resource_name = r.text(8);
-  a.workspace = r.text(9);
-  a.project = r.text(10);
-  a.request_summary = r.text(11);
-  a.response_status = r.integer(12);
-  a.latency_us = r.integer(13);
-  a.request_id = r.text(14);
-  a.prev_hash = r.text(15);
-  a.hash = r.text(16);
-  return a;
-}
+const store::RowMap<AuditRecord> kAudit{{"seq", &AuditRecord::seq},
+                                        {"id", &AuditRecord::id},
+                                        {"time_ms", &AuditRecord::time_ms},
+                                        {"user_name", &AuditRecord::user},
+                                        {"source_ip", &AuditRecord::source_ip},
+                                        {"user_agent", &AuditRecord::user_agent},
+                                        {"verb", &AuditRecord::verb},
+                                        {"resource_type", &AuditRecord::resource_type},
+                                        {"resource_name", &AuditRecord::resource_name},
+                                        {"workspace", &AuditRecord::workspace},
+                                        {"project", &AuditRecord::project},
+                                        {"request_summary", &AuditRecord::request_summary},
+                                        {"response_status", &AuditRecord::response_status},
+                                        {"latency_us", &AuditRecord::latency_us},
+                                        {"request_id", &AuditRecord::request_id},
+                                        {"prev_hash", &AuditRecord::prev_hash},
+                                        {"hash", &AuditRecord::hash}};
+
+AuditRecord from_row(const store::Row& r) { return kAudit(r); }
 
 bool secret_name(std::string name) {
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -117,13 +116,14 @@ Result<std::vector<AuditRecord>> AuditLog::append_batch(std::vector<AuditRecord>
       JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321002)").status());
     }
     JZ_ASSIGN_OR_RETURN(auto last,
-                        c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"));
+                        c.query("SELECT seq AS last_seq, hash AS last_hash FROM audit ORDER BY "
+                                "seq DESC LIMIT 1"));
     if (last.empty()) {  // everything archived: continue from the last checkpoint
       JZ_ASSIGN_OR_RETURN(last, c.query("SELECT last_seq, last_hash FROM audit_archives ORDER BY "
                                         "last_seq DESC LIMIT 1"));
     }
-    int64_t seq = last.empty() ? 0 : last[0].integer(0);
-    std::string prev = last.empty() ? kGenesis : last[0].text(1);
+    int64_t seq = last.empty() ? 0 : last[0].integer("last_seq");
+    std::string prev = last.empty() ? kGenesis : last[0].text("last_hash");
     for (auto& r : records) {
       r.seq = ++seq;
       r.prev_hash = prev;
@@ -242,20 +242,18 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditQuery& q) {
 
 namespace {
 
-AuditArchive archive_from_row(const store::Row& r) {
-  AuditArchive a;
-  a.last_seq = r.integer(0);
-  a.first_seq = r.integer(1);
-  a.first_prev_hash = r.text(2);
-  a.last_hash = r.text(3);
-  a.records = r.integer(4);
-  a.first_time_ms = r.integer(5);
-  a.last_time_ms = r.integer(6);
-  a.file = r.text(7);
-  a.file_sha256 = r.text(8);
-  a.archived_at_ms = r.integer(9);
-  return a;
-}
+const store::RowMap<AuditArchive> kArchive{{"last_seq", &AuditArchive::last_seq},
+                                           {"first_seq", &AuditArchive::first_seq},
+                                           {"first_prev_hash", &AuditArchive::first_prev_hash},
+                                           {"last_hash", &AuditArchive::last_hash},
+                                           {"records", &AuditArchive::records},
+                                           {"first_time_ms", &AuditArchive::first_time_ms},
+                                           {"last_time_ms", &AuditArchive::last_time_ms},
+                                           {"file", &AuditArchive::file},
+                                           {"file_sha256", &AuditArchive::file_sha256},
+                                           {"archived_at_ms", &AuditArchive::archived_at_ms}};
+
+AuditArchive archive_from_row(const store::Row& r) { return kArchive(r); }
 
 constexpr const char* kArchiveColumns =
     "last_seq, first_seq, first_prev_hash, last_hash, records, first_time_ms, last_time_ms, "
@@ -400,13 +398,14 @@ Result<std::optional<AuditArchive>> AuditLog::archive(int64_t before_ms, const s
   // is not old enough.
   int64_t first = 0, last = 0;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto range, c.query("SELECT MIN(seq), MAX(seq) FROM audit"));
-    if (range.empty() || range[0].is_null(0)) return {};
-    first = range[0].integer(0);
-    last = range[0].integer(1);
-    JZ_ASSIGN_OR_RETURN(auto young,
-                        c.query("SELECT MIN(seq) FROM audit WHERE time_ms >= ?", {before_ms}));
-    if (!young.empty() && !young[0].is_null(0)) last = young[0].integer(0) - 1;
+    JZ_ASSIGN_OR_RETURN(auto range,
+                        c.query("SELECT MIN(seq) AS first, MAX(seq) AS last FROM audit"));
+    if (range.empty() || range[0].is_null("first")) return {};
+    first = range[0].integer("first");
+    last = range[0].integer("last");
+    JZ_ASSIGN_OR_RETURN(
+        auto young, c.query("SELECT MIN(seq) AS first FROM audit WHERE time_ms >= ?", {before_ms}));
+    if (!young.empty() && !young[0].is_null("first")) last = young[0].integer("first") - 1;
     return {};
   }));
   if (first == 0 || last < first) return std::optional<AuditArchive>();
@@ -487,11 +486,12 @@ Result<std::optional<AuditArchive>> AuditLog::archive(int64_t before_ms, const s
     if (c.dialect() == store::Dialect::kPostgres) {
       JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321002)").status());
     }
-    JZ_ASSIGN_OR_RETURN(auto check,
-                        c.query("SELECT COUNT(*), MIN(seq) FROM audit WHERE seq <= ?", {last}));
+    JZ_ASSIGN_OR_RETURN(
+        auto check,
+        c.query("SELECT COUNT(*) AS n, MIN(seq) AS first FROM audit WHERE seq <= ?", {last}));
     JZ_ASSIGN_OR_RETURN(auto tail, c.query("SELECT hash FROM audit WHERE seq = ?", {last}));
-    if (check.empty() || check[0].integer(0) != a.records || check[0].integer(1) != first ||
-        tail.empty() || tail[0].text(0) != a.last_hash) {
+    if (check.empty() || check[0].integer("n") != a.records || check[0].integer("first") != first ||
+        tail.empty() || tail[0].text("hash") != a.last_hash) {
       return Status::failed_precondition(
           "the audit records changed while they were archived; nothing was archived");
     }

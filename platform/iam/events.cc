@@ -1,5 +1,7 @@
 #include "platform/iam/events.h"
 
+#include "store/rows.h"
+
 namespace jz::iam {
 
 Json Event::to_json() const {
@@ -21,8 +23,8 @@ Status EventLog::append_in(store::Conn& c, Event& e) {
   if (c.dialect() == store::Dialect::kPostgres) {
     JZ_RETURN_IF_ERROR(c.query("SELECT pg_advisory_xact_lock(7321003)").status());
   }
-  JZ_ASSIGN_OR_RETURN(auto last, c.query("SELECT COALESCE(MAX(seq), 0) FROM events"));
-  e.seq = last[0].integer(0) + 1;
+  JZ_ASSIGN_OR_RETURN(auto last, c.query("SELECT COALESCE(MAX(seq), 0) AS top FROM events"));
+  e.seq = last[0].integer("top") + 1;
   return c
       .exec(
           "INSERT INTO events (seq, id, time_ms, project, resource_type, resource_name, "
@@ -53,15 +55,21 @@ Result<std::vector<Event>> EventLog::list(const std::string& project, int64_t af
   }
   std::vector<Event> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(
-        auto rows, c.query("SELECT seq, id, time_ms, project, resource_type, resource_name, type, "
-                           "reason, message, actor FROM events WHERE project = ? AND seq > ? "
-                           "ORDER BY seq LIMIT ?",
-                           {project, after_seq, int64_t{limit}}));
-    for (const auto& r : rows) {
-      out.push_back({r.integer(0), r.text(1), r.integer(2), r.text(3), r.text(4), r.text(5),
-                     r.text(6), r.text(7), r.text(8), r.text(9)});
-    }
+    static const store::RowMap<Event> kEvent{{"seq", &Event::seq},
+                                             {"id", &Event::id},
+                                             {"time_ms", &Event::time_ms},
+                                             {"project", &Event::project},
+                                             {"resource_type", &Event::resource_type},
+                                             {"resource_name", &Event::resource_name},
+                                             {"type", &Event::type},
+                                             {"reason", &Event::reason},
+                                             {"message", &Event::message},
+                                             {"actor", &Event::actor}};
+    JZ_ASSIGN_OR_RETURN(out, store::query_all(c, kEvent,
+                                              "SELECT " + kEvent.columns() +
+                                                  " FROM events WHERE project = ? AND seq > ? "
+                                                  "ORDER BY seq LIMIT ?",
+                                              {project, after_seq, int64_t{limit}}));
     return {};
   }));
   return out;

@@ -155,11 +155,11 @@ Result<std::vector<Project>> Tenancy::all_projects() {
 Status Tenancy::delete_workspace(const std::string& name) {
   JZ_ASSIGN_OR_RETURN(Workspace w, workspace(name));
   return db_.transact([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto n,
-                        c.query("SELECT COUNT(*) FROM projects WHERE workspace_id = ?", {w.id}));
-    if (n[0].integer(0) > 0) {
+    JZ_ASSIGN_OR_RETURN(
+        auto n, c.query("SELECT COUNT(*) AS n FROM projects WHERE workspace_id = ?", {w.id}));
+    if (n[0].integer("n") > 0) {
       return Status::failed_precondition("workspace '" + name + "' still has " +
-                                         std::to_string(n[0].integer(0)) +
+                                         std::to_string(n[0].integer("n")) +
                                          " project(s): delete them first");
     }
     JZ_RETURN_IF_ERROR(
@@ -308,13 +308,13 @@ Status Tenancy::add_member(const std::string& scope, const std::string& scope_id
     // Adding an existing member changes the role.
     JZ_RETURN_IF_ERROR(
         c.exec("DELETE FROM members WHERE scope = ? AND scope_id = ? AND user_id = ?",
-               {scope, scope_id, users[0].text(0)})
+               {scope, scope_id, users[0].text("id")})
             .status());
     return c
         .exec(
             "INSERT INTO members (scope, scope_id, user_id, role, created_at_ms) VALUES (?, ?, "
             "?, ?, ?)",
-            {scope, scope_id, users[0].text(0), role_name, clock_.now_unix_ms()})
+            {scope, scope_id, users[0].text("id"), role_name, clock_.now_unix_ms()})
         .status();
   });
 }
@@ -365,7 +365,7 @@ Result<std::string> Tenancy::role_of(const std::string& scope, const std::string
     JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT role FROM members WHERE scope = ? AND scope_id "
                                            "= ? AND user_id = ?",
                                            {scope, scope_id, user_id}));
-    if (!rows.empty()) role_name = rows[0].text(0);
+    if (!rows.empty()) role_name = rows[0].text("role");
     return {};
   }));
   return role_name;

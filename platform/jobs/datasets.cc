@@ -140,18 +140,19 @@ Status Datasets::insert(Dataset& d) {
     JZ_ASSIGN_OR_RETURN(auto rows,
                         c.query("SELECT project_id, name, path, security_level FROM datasets"));
     for (const auto& r : rows) {
-      const fs::path other = r.text(2);
+      const fs::path other = r.text("path");
       if (!is_under(d.path, other) && !is_under(other, d.path)) continue;
       const std::string where = is_under(d.path, other) ? "inside" : "above";
-      if (r.text(0) != d.project_id) {
+      if (r.text("project_id") != d.project_id) {
         // Named neither the project nor the dataset: they may be another tenant's.
         return Status::permission_denied("field 'path': '" + d.path + "' is " + where +
                                          " a dataset of another project, and data belongs to "
                                          "one project");
       }
-      if (security_rank(d.security_level) < security_rank(r.text(3))) {
+      if (security_rank(d.security_level) < security_rank(r.text("security_level"))) {
         return Status::permission_denied("field 'security_level': '" + d.path + "' is " + where +
-                                         " dataset '" + r.text(1) + "', which is " + r.text(3) +
+                                         " dataset '" + r.text("name") + "', which is " +
+                                         r.text("security_level") +
                                          "; the same data is never registered at a lower level");
       }
     }
@@ -173,14 +174,14 @@ Result<DatasetRoot> Datasets::add_root(const std::string& workspace_id, const st
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT path, workspace_id FROM dataset_roots"));
     for (const auto& r : rows) {
-      const fs::path other = r.text(0);
+      const fs::path other = r.text("path");
       if (!is_under(real, other) && !is_under(other, real)) continue;
-      if (r.text(1) == workspace_id && other == real) {
+      if (r.text("workspace_id") == workspace_id && other == real) {
         return Status::already_exists("'" + root.path + "' is already a root of this workspace");
       }
       return Status::failed_precondition(
           "field 'path': '" + root.path + "' overlaps the root '" + other.string() +
-          (r.text(1) == workspace_id
+          (r.text("workspace_id") == workspace_id
                ? "' of this workspace"
                : "' of another workspace; a folder belongs to one workspace"));
     }

@@ -6,44 +6,37 @@ namespace jz::jobs {
 
 namespace {
 
-constexpr const char* kColumns =
-    "id, seq, queue_seq, project_id, project, user_id, username, name, kind, spec, state, "
-    "reason, message, exit_code, attempt, placement, cancel_requested, created_at_ms, "
-    "started_at_ms, finished_at_ms, updated_at_ms";
-
-std::optional<int64_t> opt_int(const store::Row& r, size_t i) {
-  if (r.is_null(i)) return std::nullopt;
-  return r.integer(i);
-}
+// The columns read as they are; spec and placement are JSON, parsed by from_row.
+const store::RowMap<Job> kJob{{"id", &Job::id},
+                              {"seq", &Job::seq},
+                              {"queue_seq", &Job::queue_seq},
+                              {"project_id", &Job::project_id},
+                              {"project", &Job::project},
+                              {"user_id", &Job::user_id},
+                              {"username", &Job::username},
+                              {"name", &Job::name},
+                              {"kind", &Job::kind},
+                              {"state", &Job::state},
+                              {"reason", &Job::reason},
+                              {"message", &Job::message},
+                              {"exit_code", &Job::exit_code},
+                              {"attempt", &Job::attempt},
+                              {"cancel_requested", &Job::cancel_requested},
+                              {"created_at_ms", &Job::created_at_ms},
+                              {"started_at_ms", &Job::started_at_ms},
+                              {"finished_at_ms", &Job::finished_at_ms},
+                              {"updated_at_ms", &Job::updated_at_ms}};
+const std::string kColumns = kJob.columns() + ", spec, placement";
 
 Result<Job> from_row(const store::Row& r) {
-  Job j;
-  j.id = r.text(0);
-  j.seq = r.integer(1);
-  j.queue_seq = r.integer(2);
-  j.project_id = r.text(3);
-  j.project = r.text(4);
-  j.user_id = r.text(5);
-  j.username = r.text(6);
-  j.name = r.text(7);
-  j.kind = r.text(8);
-  auto spec_json = json::parse(r.text(9), "job spec");
+  Job j = kJob(r);
+  auto spec_json = json::parse(r.text("spec"), "job spec");
   if (!spec_json.ok()) return Status::internal("job " + j.id + ": " + spec_json.status().message());
   auto spec = parse_job_request(*spec_json);
   if (!spec.ok()) return Status::internal("job " + j.id + ": " + spec.status().message());
   j.spec = std::move(*spec);
-  j.state = r.text(10);
-  j.reason = r.text(11);
-  j.message = r.text(12);
-  j.exit_code = opt_int(r, 13);
-  j.attempt = static_cast<int>(r.integer(14));
-  j.placement = Json::parse(r.text(15), nullptr, false);
+  j.placement = Json::parse(r.text("placement"), nullptr, false);
   if (j.placement.is_discarded()) j.placement = Json::array();
-  j.cancel_requested = r.integer(16) != 0;
-  j.created_at_ms = r.integer(17);
-  j.started_at_ms = opt_int(r, 18);
-  j.finished_at_ms = opt_int(r, 19);
-  j.updated_at_ms = r.integer(20);
   return j;
 }
 
@@ -145,9 +138,10 @@ Status JobStore::write_transition(store::Conn& c, const Job& before, const Trans
   }
   if (t.requeue) {
     JZ_RETURN_IF_ERROR(lock_sequences(c));
-    JZ_ASSIGN_OR_RETURN(auto q, c.query("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM jobs"));
+    JZ_ASSIGN_OR_RETURN(auto q,
+                        c.query("SELECT COALESCE(MAX(queue_seq), 0) + 1 AS next FROM jobs"));
     sql += ", queue_seq = ?, placement = '[]', cancel_requested = 0";
-    p.push_back(q[0].integer(0));
+    p.push_back(q[0].integer("next"));
     if (!t.exit_code) sql += ", exit_code = NULL";
   }
   if (t.next_attempt) sql += ", attempt = attempt + 1, started_at_ms = NULL, finished_at_ms = NULL";
@@ -175,14 +169,15 @@ Result<Job> JobStore::create(const std::string& project_id, const std::string& p
   int64_t event_seq = 0;
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     JZ_RETURN_IF_ERROR(lock_sequences(c));
-    JZ_ASSIGN_OR_RETURN(auto s, c.query("SELECT COALESCE(MAX(seq), 0) + 1, "
-                                        "COALESCE(MAX(queue_seq), 0) + 1 FROM jobs"));
-    j.seq = s[0].integer(0);
-    j.queue_seq = s[0].integer(1);
+    JZ_ASSIGN_OR_RETURN(auto s, c.query("SELECT COALESCE(MAX(seq), 0) + 1 AS seq, "
+                                        "COALESCE(MAX(queue_seq), 0) + 1 AS queue_seq FROM jobs"));
+    j.seq = s[0].integer("seq");
+    j.queue_seq = s[0].integer("queue_seq");
     JZ_RETURN_IF_ERROR(
-        c.exec(std::string("INSERT INTO jobs (") + kColumns +
-                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 1, '[]', 0, ?, NULL, "
-                   "NULL, ?)",
+        c.exec("INSERT INTO jobs (id, seq, queue_seq, project_id, project, user_id, username, "
+               "name, kind, spec, state, reason, message, exit_code, attempt, placement, "
+               "cancel_requested, created_at_ms, started_at_ms, finished_at_ms, updated_at_ms) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 1, '[]', 0, ?, NULL, NULL, ?)",
                {j.id, j.seq, j.queue_seq, j.project_id, j.project, j.user_id, j.username, j.name,
                 j.kind, json::dump(spec.to_json()), j.state, j.reason, j.message, j.created_at_ms,
                 j.updated_at_ms})
@@ -320,7 +315,7 @@ Result<std::vector<std::string>> JobStore::cancel_requested() {
     JZ_ASSIGN_OR_RETURN(auto rows,
                         c.query("SELECT id FROM jobs WHERE cancel_requested = 1 AND state IN "
                                 "('queued', 'admitted', 'starting', 'running')"));
-    for (const auto& r : rows) out.push_back(r.text(0));
+    for (const auto& r : rows) out.push_back(r.text("id"));
     return {};
   }));
   return out;
@@ -360,12 +355,12 @@ Result<std::vector<std::string>> JobStore::run_ids(const std::string& project_id
         auto rows,
         c.query("SELECT id, kind, attempt FROM jobs WHERE project_id = ?", {project_id}));
     for (const auto& r : rows) {
-      if (r.text(1) == "devenv") {
-        out.push_back(r.text(0));
+      if (r.text("kind") == "devenv") {
+        out.push_back(r.text("id"));
         continue;
       }
-      for (int64_t a = 1; a <= r.integer(2); ++a)
-        out.push_back(r.text(0) + "-" + std::to_string(a));
+      for (int64_t a = 1; a <= r.integer("attempt"); ++a)
+        out.push_back(r.text("id") + "-" + std::to_string(a));
     }
     return {};
   }));
@@ -379,12 +374,12 @@ Result<int64_t> JobStore::uid_offset(const std::string& project_id) {
                                            "project_id = ?",
                                            {project_id}));
     if (!rows.empty()) {
-      offset = rows[0].integer(0);
+      offset = rows[0].integer("uid_offset");
       return {};
     }
     JZ_ASSIGN_OR_RETURN(auto max,
-                        c.query("SELECT COALESCE(MAX(uid_offset), -1) FROM project_uids"));
-    offset = max[0].integer(0) + 1;
+                        c.query("SELECT COALESCE(MAX(uid_offset), -1) AS top FROM project_uids"));
+    offset = max[0].integer("top") + 1;
     return c
         .exec("INSERT INTO project_uids (project_id, uid_offset) VALUES (?, ?)",
               {project_id, offset})
@@ -401,9 +396,9 @@ Result<JobSettings> JobStore::settings(const std::string& project_id) {
                                 "FROM project_job_settings WHERE project_id = ?",
                                 {project_id}));
     if (!rows.empty()) {
-      s.allow_egress = rows[0].integer(0) != 0;
-      s.devenv_idle_s = rows[0].integer(1);
-      s.devenv_gpu_idle_percent = rows[0].integer(2);
+      s.allow_egress = rows[0].integer("allow_egress") != 0;
+      s.devenv_idle_s = rows[0].integer("devenv_idle_s");
+      s.devenv_gpu_idle_percent = rows[0].integer("devenv_gpu_idle_percent");
     }
     return {};
   }));
@@ -434,9 +429,9 @@ Result<JobStore::StoredLogPolicy> JobStore::log_policy(const std::string& projec
                                            "log_policies WHERE project_id = ? AND level = ?",
                                            {project_id, level}));
     if (!rows.empty()) {
-      text = rows[0].text(0);
-      out.updated_by = rows[0].text(1);
-      out.updated_at_ms = rows[0].integer(2);
+      text = rows[0].text("policy");
+      out.updated_by = rows[0].text("updated_by");
+      out.updated_at_ms = rows[0].integer("updated_at_ms");
     }
     return {};
   }));
