@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "api/schema.h"
+#include "core/text.h"
 
 namespace jz::api {
 
@@ -141,16 +142,13 @@ Status RequestContext::require_platform_admin() const {
 Result<int64_t> RequestContext::int_param(std::string_view name, int64_t lo, int64_t hi,
                                           int64_t fallback) const {
   if (!http.has_param(name)) return fallback;
-  const std::string v = http.param(name);
-  char* end = nullptr;
-  errno = 0;
-  const long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno == ERANGE || n < lo || n > hi) {
+  const std::optional<int64_t> n = parse_int64(http.param(name));
+  if (!n || *n < lo || *n > hi) {
     return Status::invalid_argument("query parameter '" + std::string(name) +
                                     "' must be an integer from " + std::to_string(lo) + " to " +
                                     std::to_string(hi));
   }
-  return static_cast<int64_t>(n);
+  return *n;
 }
 
 Result<std::optional<int64_t>> RequestContext::time_param(std::string_view name) const {

@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <charconv>
 #include <cstdint>
 
 namespace jz {
@@ -83,6 +84,15 @@ bool is_printable(std::string_view s, bool keep_tab) {
   EscapeOptions o;
   o.keep_tab = keep_tab;
   return escape_controls(s, o) == s;
+}
+
+std::optional<int64_t> parse_int64(std::string_view text) {
+  int64_t n = 0;
+  const char* end = text.data() + text.size();
+  if (text.empty() || text.front() == '+') return std::nullopt;
+  const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return n;
 }
 
 }  // namespace jz

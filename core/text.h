@@ -2,6 +2,8 @@
 // control characters mean something: a log file read line by line, a terminal.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +23,10 @@ std::string escape_controls(std::string_view s, EscapeOptions o = {});
 
 // True when escape_controls would change nothing.
 bool is_printable(std::string_view s, bool keep_tab = false);
+
+// A decimal integer, all of `text` ("-12", "0"; not "", "+1", " 1", "1x", or one that
+// overflows 64 bits): the one parser of numbers in query parameters, page tokens and
+// headers.
+std::optional<int64_t> parse_int64(std::string_view text);
 
 }  // namespace jz

@@ -36,5 +36,14 @@ TEST(TextTest, EveryByteStringComesOutPrintableOnOneLine) {
   }
 }
 
+TEST(ParseInt64, WholeTextOnly) {
+  EXPECT_EQ(parse_int64("0"), 0);
+  EXPECT_EQ(parse_int64("-12"), -12);
+  EXPECT_EQ(parse_int64("9223372036854775807"), INT64_MAX);
+  for (const char* bad : {"", "+1", " 1", "1 ", "1x", "0x10", "9223372036854775808", "-"}) {
+    EXPECT_EQ(parse_int64(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace jz

@@ -13,7 +13,6 @@
 #pragma once
 
 #include <algorithm>
-#include <charconv>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -22,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/text.h"
 #include "store/database.h"
 
 namespace jz::store {
@@ -136,12 +136,9 @@ Result<Page<T>> query_page(Conn& c, const RowMap<T>& map, std::string sql_where,
   if (!page.after.empty()) {
     sql_where += " AND " + std::string(key) + " > ?";
     if (integer_key) {
-      int64_t n = 0;
-      const auto* end = page.after.data() + page.after.size();
-      if (std::from_chars(page.after.data(), end, n).ptr != end) {
-        return Status::invalid_argument("page_token: not a position in this list");
-      }
-      params.emplace_back(n);
+      const std::optional<int64_t> n = parse_int64(page.after);
+      if (!n) return Status::invalid_argument("page_token: not a position in this list");
+      params.emplace_back(*n);
     } else {
       params.emplace_back(page.after);
     }

@@ -2,6 +2,7 @@
 #include "api/schema.h"
 #include "api/services.h"
 #include "core/files.h"
+#include "core/text.h"
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
@@ -197,9 +198,9 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
          f.user = ctx.http.param("user");
          f.limit = ctx.page.size;
          if (!ctx.page.after.empty()) {
-           char* end = nullptr;
-           f.before_seq = std::strtoll(ctx.page.after.c_str(), &end, 10);
-           if (*end || f.before_seq < 1) return invalid_page_token();
+           const auto before = parse_int64(ctx.page.after);
+           if (!before || *before < 1) return invalid_page_token();
+           f.before_seq = *before;
          }
          JZ_ASSIGN_OR_RETURN(auto list, store.list(ctx.project->id, f));
          Json items = Json::array();

@@ -10,6 +10,7 @@
 #include "api/schema.h"
 #include "api/services.h"
 #include "core/files.h"
+#include "core/text.h"
 #include "logs/capacity.h"
 #include "logs/store.h"
 #include "platform/jobs/datasets.h"
@@ -334,10 +335,8 @@ void add_log_routes(ApiRoutes& api, const ApiServices& s) {
                  expired.ok() ? json::parse(*expired).value_or(Json(nullptr)) : Json(nullptr)}});
          }
          if (ctx.http.headers.has("Last-Event-ID")) {
-           char* end = nullptr;
-           const std::string v = ctx.http.header("Last-Event-ID");
-           const long long n = std::strtoll(v.c_str(), &end, 10);
-           if (!v.empty() && !*end && n >= 0) q.from_seq = n + 1;
+           const auto n = parse_int64(ctx.http.header("Last-Event-ID"));
+           if (n && *n >= 0) q.from_seq = *n + 1;
          }
          JZ_ASSIGN_OR_RETURN(auto slot,
                              s.streams.open(ctx.me().username, ctx.http.connection_id, "logs"));

@@ -1,6 +1,7 @@
 // Version, sessions, platform settings and the audit trail.
 #include "api/schema.h"
 #include "api/services.h"
+#include "core/text.h"
 #include "core/version.h"
 
 namespace jz::api {
@@ -163,9 +164,9 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
          if (until) q.until_ms = *until / 1000;
          q.limit = ctx.page.size;
          if (!ctx.page.after.empty()) {
-           char* end = nullptr;
-           q.after_seq = std::strtoll(ctx.page.after.c_str(), &end, 10);
-           if (*end || q.after_seq < 0) return invalid_page_token();
+           const auto after = parse_int64(ctx.page.after);
+           if (!after || *after < 0) return invalid_page_token();
+           q.after_seq = *after;
          }
          JZ_ASSIGN_OR_RETURN(auto records, s.audit->query(q));
          const bool full = records.size() == static_cast<size_t>(q.limit);

@@ -1,6 +1,7 @@
 // A project's quota and its event log (a list, or a live Server-Sent Events stream).
 #include "api/schema.h"
 #include "api/services.h"
+#include "core/text.h"
 #include "platform/jobs/runner.h"
 
 namespace jz::api {
@@ -108,13 +109,12 @@ void add_project_routes(ApiRoutes& api, const ApiServices& s) {
                             : ctx.http.has_param("after") ? ctx.http.param("after")
                                                           : ctx.http.header("Last-Event-ID");
          if (!from.empty()) {
-           char* end = nullptr;
-           const long long n = std::strtoll(from.c_str(), &end, 10);
-           if (*end || n < 0) {
+           const auto n = parse_int64(from);
+           if (!n || *n < 0) {
              return Status::invalid_argument(
                  "'after' (or page_token, or Last-Event-ID) must be an event seq number");
            }
-           after = n;
+           after = *n;
          }
          const bool stream =
              ctx.http.param("stream") == "true" ||
