@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "core/archive.h"
+
 namespace jz::sdk {
 namespace {
 
@@ -34,24 +36,8 @@ bool semver(std::string_view v) {
 }  // namespace
 
 Status check_package_path(std::string_view p, std::string_view field) {
-  const std::string f(field);
-  if (p.empty()) return bad(f, "empty path");
-  if (p.size() > 255) return bad(f, "path longer than 255 bytes");
-  if (p.front() == '/')
-    return bad(f, "'" + std::string(p) + "' is absolute; use a path inside the package");
-  if (p.find('\\') != std::string_view::npos || p.find('\0') != std::string_view::npos) {
-    return bad(f, "backslashes and NUL bytes are not allowed in paths");
-  }
-  size_t start = 0;
-  while (start <= p.size()) {
-    size_t end = p.find('/', start);
-    if (end == std::string_view::npos) end = p.size();
-    const std::string_view seg = p.substr(start, end - start);
-    if (seg.empty() || seg == "." || seg == "..") {
-      return bad(f, "'" + std::string(p) + "' has an empty, '.' or '..' segment");
-    }
-    start = end + 1;
-  }
+  if (const std::string why = relative_path_fault(p); !why.empty())
+    return bad(std::string(field), why);
   return {};
 }
 

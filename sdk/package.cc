@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 
+#include "core/archive.h"
 #include "core/files.h"
 #include "sdk/library.h"
 
@@ -24,142 +25,18 @@ constexpr const char* kManifest = "manifest.json";
 constexpr const char* kSignature = "signature.json";
 constexpr uint64_t kMaxMetaBytes = 4 << 20;  // manifest.json and signature.json
 
-using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
+using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;  // pack() writes with it
 
 Status bad_package(const std::string& what) { return Status::invalid_argument("package: " + what); }
 
-Status archive_error(archive* a, const std::string& what) {
-  const char* m = archive_error_string(a);
-  return bad_package(what + (m ? std::string(": ") + m : std::string()));
-}
-
-// A reader of tar or tar.gz archives, the only formats packages and uploads come in.
-ArchivePtr tar_reader() {
-  ArchivePtr a(archive_read_new(), archive_read_free);
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_format_tar(a.get());
+// The package rules on top of the archive rules: manifest.json and signature.json are
+// small.
+ArchiveLimits archive_limits(const PackageLimits& limits) {
+  ArchiveLimits a = limits;
+  a.entry_cap = [](const std::string& name) {
+    return name == kManifest || name == kSignature ? kMaxMetaBytes : 0;
+  };
   return a;
-}
-
-// A SHA-256 fed as bytes stream by.
-class Hasher {
- public:
-  Hasher() { crypto_hash_sha256_init(&st_); }
-  void add(const void* p, size_t n) {
-    crypto_hash_sha256_update(&st_, static_cast<const unsigned char*>(p), n);
-    size_ += n;
-  }
-  PackageFile finish() {
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&st_, h);
-    char hex[2 * sizeof h + 1];
-    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-    return {hex, size_};
-  }
-
- private:
-  crypto_hash_sha256_state st_;
-  uint64_t size_ = 0;
-};
-
-// Where an entry's bytes go: nowhere but the hash, memory, or a file.
-struct Sink {
-  std::string* memory = nullptr;
-  int fd = -1;
-};
-
-// Walks every entry of an opened archive with the package rules; `open_sink` says where
-// each regular file's bytes go.
-Status walk(archive* a, const PackageLimits& limits,
-            const std::function<Result<Sink>(const std::string&)>& open_sink,
-            const std::function<Status(const std::string&, Sink&)>& close_sink,
-            std::map<std::string, PackageFile>& found, std::set<std::string>& dirs) {
-  uint64_t total = 0;
-  size_t entries = 0;
-  archive_entry* e = nullptr;
-  for (;;) {
-    int r = archive_read_next_header(a, &e);
-    if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK) return archive_error(a, "cannot read the archive (not a .jzpkg?)");
-    if (++entries > limits.max_entries) {
-      return bad_package("more than " + std::to_string(limits.max_entries) + " entries");
-    }
-    const char* raw = archive_entry_pathname(e);
-    std::string name = raw ? raw : "";
-    const auto type = archive_entry_filetype(e);
-    if (type == AE_IFDIR) {
-      while (!name.empty() && name.back() == '/') name.pop_back();
-    }
-    auto path_ok = check_package_path(name, "entry");
-    if (!path_ok.ok()) return bad_package("entry '" + name + "': " + path_ok.message());
-    if (archive_entry_hardlink(e) != nullptr) {
-      return bad_package("entry '" + name + "' is a hard link; packages hold regular files only");
-    }
-    if (type == AE_IFLNK) {
-      return bad_package("entry '" + name +
-                         "' is a symbolic link; packages hold regular files only");
-    }
-    if (type == AE_IFDIR) {
-      if (found.count(name)) return bad_package("'" + name + "' is both a file and a folder");
-      dirs.insert(name);
-      continue;
-    }
-    if (type != AE_IFREG) {
-      return bad_package("entry '" + name + "' is not a regular file or folder");
-    }
-    if (found.count(name) || dirs.count(name)) {
-      return bad_package("entry '" + name + "' appears twice");
-    }
-    for (size_t slash = name.find('/'); slash != std::string::npos;
-         slash = name.find('/', slash + 1)) {
-      if (found.count(name.substr(0, slash))) {
-        return bad_package("'" + name.substr(0, slash) + "' is both a file and a folder");
-      }
-    }
-    if (!archive_entry_size_is_set(e)) return bad_package("entry '" + name + "' has no size");
-    const int64_t declared = archive_entry_size(e);
-    const uint64_t cap =
-        (name == kManifest || name == kSignature) ? kMaxMetaBytes : limits.max_entry_bytes;
-    if (declared < 0 || static_cast<uint64_t>(declared) > cap) {
-      return bad_package("entry '" + name + "' is " + std::to_string(declared) +
-                         " bytes, over the limit of " + std::to_string(cap));
-    }
-    total += static_cast<uint64_t>(declared);
-    if (total > limits.max_total_bytes) {
-      return bad_package("the files add up to more than " + std::to_string(limits.max_total_bytes) +
-                         " bytes");
-    }
-    JZ_ASSIGN_OR_RETURN(Sink sink, open_sink(name));
-    Hasher h;
-    char buf[1 << 16];
-    for (;;) {
-      la_ssize_t n = archive_read_data(a, buf, sizeof buf);
-      if (n < 0) {
-        (void)close_sink(name, sink);
-        return archive_error(a, "entry '" + name + "' cannot be read");
-      }
-      if (n == 0) break;
-      h.add(buf, static_cast<size_t>(n));
-      if (sink.memory) sink.memory->append(buf, static_cast<size_t>(n));
-      if (sink.fd >= 0) {
-        size_t done = 0;
-        while (done < static_cast<size_t>(n)) {
-          ssize_t w = ::write(sink.fd, buf + done, static_cast<size_t>(n) - done);
-          if (w < 0 && errno == EINTR) continue;
-          if (w < 0) {
-            int err = errno;
-            (void)close_sink(name, sink);
-            return Status::failed_precondition("cannot write '" + name +
-                                               "': " + errno_message(err));
-          }
-          done += static_cast<size_t>(w);
-        }
-      }
-    }
-    found[name] = h.finish();
-    JZ_RETURN_IF_ERROR(close_sink(name, sink));
-  }
-  return {};
 }
 
 // Checks what was found against the signature and the manifest.
@@ -412,68 +289,23 @@ Result<Manifest> pack(const PackOptions& o) {
 
 Status read_package_entries(std::string_view bytes, const PackageLimits& limits,
                             const std::function<Status(const std::string&, std::string)>& on_file) {
-  ArchivePtr a = tar_reader();
-  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    return archive_error(a.get(), "cannot read the archive (not a .jzpkg?)");
-  }
+  JZ_ASSIGN_OR_RETURN(TarReader reader, TarReader::from_memory(bytes, "package", "a .jzpkg"));
   std::map<std::string, PackageFile> found;
   std::set<std::string> dirs;
   std::string current;
-  return walk(
-      a.get(), limits,
-      [&](const std::string&) -> Result<Sink> {
+  return reader.walk(
+      archive_limits(limits),
+      [&](const std::string&) -> Result<ArchiveSink> {
         current.clear();
-        return Sink{&current, -1};
+        return ArchiveSink{&current, -1};
       },
-      [&](const std::string& name, Sink&) { return on_file(name, std::move(current)); }, found,
-      dirs);
+      [&](const std::string& name, ArchiveSink&) { return on_file(name, std::move(current)); },
+      found, dirs);
 }
-
-namespace {
-
-// A new file `name` under `dest` for an entry's bytes: its folders made one component at a
-// time (0755), never through a link (only our unpacking writes under `dest`, and it writes
-// no links), the file itself created exclusively, 0644.
-Result<Sink> file_sink(const std::string& dest, const std::string& name) {
-  const fs::path target = fs::path(dest) / name;
-  fs::path built = dest;
-  for (const auto& part : fs::path(name).parent_path()) {
-    built /= part;
-    if (::mkdir(built.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::failed_precondition("cannot create folder for " + name + ": " +
-                                         errno_message(errno));
-    }
-    ::chmod(built.c_str(), 0755);
-  }
-  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Status::failed_precondition("cannot write " + name + ": " + errno_message(errno));
-  }
-  ::fchmod(fd, 0644);
-  return Sink{nullptr, fd};
-}
-
-Status close_sink(const std::string& name, Sink& s) {
-  if (s.fd < 0) return {};
-  int r = ::close(s.fd);
-  s.fd = -1;
-  if (r != 0) return Status::failed_precondition("cannot write " + name);
-  return {};
-}
-
-}  // namespace
 
 Status unpack_entries(std::string_view bytes, const std::string& dest,
                       const PackageLimits& limits) {
-  ArchivePtr a = tar_reader();
-  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    return archive_error(a.get(), "cannot read the archive (not a tar or tar.gz?)");
-  }
-  std::map<std::string, PackageFile> found;
-  std::set<std::string> dirs;
-  return walk(
-      a.get(), limits, [&](const std::string& name) { return file_sink(dest, name); }, close_sink,
-      found, dirs);
+  return unpack_tar(bytes, dest, limits, "archive");
 }
 
 Result<PackageInfo> inspect_package_bytes(std::string_view bytes,
@@ -508,19 +340,16 @@ Result<PackageInfo> unpack_package(const std::string& file, const std::string& d
     fs::remove_all(dest, ignored);
     return s;
   };
-  ArchivePtr a = tar_reader();
-  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) {
-    return fail(
-        Status::not_found("cannot open package " + file + ": " + archive_error_string(a.get())));
-  }
+  auto reader = TarReader::from_file(file, "package");
+  if (!reader.ok()) return fail(reader.status());
   std::map<std::string, PackageFile> found;
   std::set<std::string> dirs;
   std::string signature_text, manifest_text;
-  Status walked = walk(
-      a.get(), limits,
-      [&](const std::string& name) -> Result<Sink> {
-        if (name == kSignature) return Sink{&signature_text, -1};
-        if (name == kManifest) return Sink{&manifest_text, -1};
+  Status walked = reader->walk(
+      archive_limits(limits),
+      [&](const std::string& name) -> Result<ArchiveSink> {
+        if (name == kSignature) return ArchiveSink{&signature_text, -1};
+        if (name == kManifest) return ArchiveSink{&manifest_text, -1};
         return file_sink(dest, name);
       },
       close_sink, found, dirs);

@@ -15,22 +15,17 @@
 #include <string_view>
 #include <vector>
 
+#include "core/archive.h"
 #include "core/status.h"
 #include "sdk/manifest.h"
 #include "sdk/signing.h"
 
 namespace jz::sdk {
 
-struct PackageLimits {
-  uint64_t max_entry_bytes = uint64_t{4} << 30;   // one file
-  uint64_t max_total_bytes = uint64_t{16} << 30;  // all files
-  size_t max_entries = 10000;
-};
-
-struct PackageFile {
-  std::string sha256;
-  uint64_t size = 0;
-};
+// The archive rules (core/archive.h); a package's manifest.json and signature.json are
+// also held to 4 MiB each.
+using PackageLimits = ArchiveLimits;
+using PackageFile = ArchiveEntry;
 
 // What signature.json's payload says.
 struct PackageSignature {

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/archive.h"
 #include "core/files.h"
 #include "platform/iam/tenancy.h"
-#include "sdk/package.h"
 
 namespace jz::jobs {
 
@@ -279,7 +279,7 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
     fs::remove_all(tmp, ec);
     return s;
   };
-  sdk::PackageLimits limits;
+  ArchiveLimits limits;
   limits.max_entries = policy_.upload_max_entries;
   limits.max_entry_bytes = limits.max_total_bytes = policy_.upload_max_bytes;
   if (policy_.upload_max_ratio > 0) {
@@ -291,7 +291,7 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
   if (quota_left) {
     limits.max_total_bytes = std::min<uint64_t>(limits.max_total_bytes, *quota_left);
   }
-  Status unpacked = sdk::unpack_entries(archive, tmp.string(), limits);
+  Status unpacked = unpack_tar(archive, tmp.string(), limits, "archive");
   if (!unpacked.ok()) {
     std::string why = unpacked.message();
     if (quota_left && why.find("add up to more than") != std::string::npos &&
