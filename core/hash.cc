@@ -51,6 +51,16 @@ Result<std::string> sha256_file(const std::string& path, uint64_t* size) {
   return h.hex();
 }
 
+std::string base64_encode(std::string_view bytes) {
+  static const bool ready = sodium_init() >= 0;
+  (void)ready;
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
 std::string to_hex(const uint8_t* bytes, size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(2 * n, '0');

@@ -37,6 +37,9 @@ Result<std::string> sha256_file(const std::string& path, uint64_t* size = nullpt
 // SHA-1, for Sec-WebSocket-Accept only.
 std::array<uint8_t, 20> sha1(std::string_view bytes);
 
+// Base64 (RFC 4648, standard alphabet, padded).
+std::string base64_encode(std::string_view bytes);
+
 // Lower-case hex of any bytes.
 std::string to_hex(const uint8_t* bytes, size_t n);
 

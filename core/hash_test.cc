@@ -45,5 +45,13 @@ TEST(HashTest, Sha1KnownAnswers) {
   EXPECT_EQ(hex20(sha1(std::string(1000000, 'a'))), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
 }
 
+TEST(HashTest, Base64) {
+  // RFC 4648 section 10.
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+}
+
 }  // namespace
 }  // namespace jz

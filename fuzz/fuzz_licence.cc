@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!l.ok()) return 0;
   jz::Json envelope = {{"payload", l->to_json().dump()},
                        {"key_id", doc.key_id},
-                       {"signature", jz::sdk::base64_encode(doc.signature)}};
+                       {"signature", jz::base64_encode(doc.signature)}};
   auto again = jz::sdk::parse_licence(envelope.dump());
   if (!again.ok() || again->to_json() != l->to_json()) __builtin_trap();
   return 0;

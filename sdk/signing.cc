@@ -69,15 +69,6 @@ Result<Json> check_type(std::string_view text, const char* type, std::string_vie
 
 }  // namespace
 
-std::string base64_encode(std::string_view bytes) {
-  init_sodium();
-  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
 Result<std::string> base64_decode(std::string_view text, std::string_view what) {
   init_sodium();
   std::string out(text.size() / 4 * 3 + 3, '\0');

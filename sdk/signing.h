@@ -28,7 +28,6 @@ struct SigningKey {
   std::string secret;  // 64 raw bytes (libsodium's seed + public key form)
 };
 
-std::string base64_encode(std::string_view bytes);
 Result<std::string> base64_decode(std::string_view text, std::string_view what);
 
 SigningKey generate_signing_key(const std::string& name);
