@@ -35,8 +35,8 @@ TEST(WebSocket, HandshakeAcceptOfTheRfcExample) {
 TEST(WebSocket, DecodesTheRfcExamples) {
   std::vector<WsMessage> out;
   WsDecoder d;
-  EXPECT_FALSE(d.feed(bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}),
-                      out));
+  EXPECT_FALSE(
+      d.feed(bytes({0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}), out));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].opcode, WsOpcode::kText);
   EXPECT_EQ(out[0].payload, "Hello");
