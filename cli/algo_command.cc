@@ -36,9 +36,8 @@ int fail(const char* cmd, const Status& s) {
 }
 
 std::string self_binary() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "jizhan";
+  std::string self = self_executable();
+  return self.empty() ? "jizhan" : self;
 }
 
 void add_trust_flags(CLI::App* c, std::vector<std::string>& trust) {

@@ -15,6 +15,7 @@
 #include "cli/server_command.h"
 #include "cli/server_config.h"
 #include "core/clock.h"
+#include "core/files.h"
 #include "core/version.h"
 
 namespace {
@@ -59,9 +60,8 @@ void add_config_flags(CLI::App* cmd, ServerFlags& f) {
 // `algo` and `license` run in jizhan-algo, installed beside this program: it carries the
 // media and serving stacks (OpenCV, FFmpeg, gRPC), which the other commands do not load.
 int run_algo_program(int argc, char** argv) {
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+  std::string dir = jz::self_executable();
+  if (dir.empty()) dir = argv[0];
   dir = dir.substr(0, dir.rfind('/') + 1);
   const std::string program = dir + "jizhan-algo";
   std::vector<char*> args{const_cast<char*>(program.c_str())};

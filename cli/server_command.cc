@@ -14,6 +14,7 @@
 
 #include "api/server.h"
 #include "cli/server_config.h"
+#include "core/files.h"
 #include "core/version.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
@@ -27,9 +28,8 @@ namespace jz::cli {
 namespace {
 
 std::string self_binary() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "jizhan";
+  std::string self = self_executable();
+  return self.empty() ? "jizhan" : self;
 }
 
 int fail(const Status& s, int code) {

@@ -34,6 +34,12 @@ Status read_chunks(const std::string& path, const std::function<void(const char*
   return {};
 }
 
+std::string self_executable() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 Result<std::string> read_file(const std::string& path) {
   std::string out;
   JZ_RETURN_IF_ERROR(read_chunks(path, [&](const char* p, size_t n) { out.append(p, n); }));

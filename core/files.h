@@ -12,6 +12,9 @@ namespace jz {
 // Reads the file in chunks, calling `chunk` for each; errors name the file.
 Status read_chunks(const std::string& path, const std::function<void(const char*, size_t)>& chunk);
 
+// The running program's path (/proc/self/exe); "" when the system does not say.
+std::string self_executable();
+
 // The file's bytes; not_found (naming the file and the reason) when it cannot be read.
 Result<std::string> read_file(const std::string& path);
 

@@ -14,10 +14,6 @@
 namespace jz::iam {
 namespace {
 
-constexpr const char* kColumns =
-    "seq, id, time_ms, user_name, source_ip, user_agent, verb, resource_type, resource_name, "
-    "workspace, project, request_summary, response_status, latency_us, request_id, prev_hash, "
-    "hash";
 const std::string kGenesis(64, '0');
 
 const store::RowMap<AuditRecord> kAudit{{"seq", &AuditRecord::seq},
@@ -37,6 +33,9 @@ const store::RowMap<AuditRecord> kAudit{{"seq", &AuditRecord::seq},
                                         {"request_id", &AuditRecord::request_id},
                                         {"prev_hash", &AuditRecord::prev_hash},
                                         {"hash", &AuditRecord::hash}};
+
+// The INSERT's column order too.
+const std::string kColumns = kAudit.columns();
 
 AuditRecord from_row(const store::Row& r) { return kAudit(r); }
 
@@ -253,11 +252,9 @@ const store::RowMap<AuditArchive> kArchive{{"last_seq", &AuditArchive::last_seq}
                                            {"file_sha256", &AuditArchive::file_sha256},
                                            {"archived_at_ms", &AuditArchive::archived_at_ms}};
 
-AuditArchive archive_from_row(const store::Row& r) { return kArchive(r); }
+const std::string kArchiveColumns = kArchive.columns();  // the INSERT's order too
 
-constexpr const char* kArchiveColumns =
-    "last_seq, first_seq, first_prev_hash, last_hash, records, first_time_ms, last_time_ms, "
-    "file, file_sha256, archived_at_ms";
+AuditArchive archive_from_row(const store::Row& r) { return kArchive(r); }
 
 // Why `r` does not continue a chain at (expected_seq, prev); empty when it does.
 std::string chain_fault(const AuditRecord& r, int64_t expected_seq, const std::string& prev) {

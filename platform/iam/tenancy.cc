@@ -32,6 +32,14 @@ constexpr const char* kMemberSelect =
     "SELECT u.username, m.role, m.created_at_ms FROM members m JOIN users u ON u.id = m.user_id "
     "WHERE m.scope = ? AND m.scope_id = ?";
 
+// "COLUMN IN (the workspaces or projects where the user holds one of `roles`)".
+std::string held_through(const char* column, const char* scope, const std::string& user_id,
+                         const std::vector<std::string>& roles, store::Params& params) {
+  params.emplace_back(user_id);
+  return std::string(column) + " IN (SELECT scope_id FROM members WHERE scope = '" + scope +
+         "' AND user_id = ? AND role IN (" + store::in_list(roles, params) + "))";
+}
+
 Status check_text(std::string_view field, const std::string& v, size_t max) {
   if (v.size() > max) {
     return Status::invalid_argument("field '" + std::string(field) + "' must be at most " +
@@ -128,11 +136,7 @@ Result<store::Page<Workspace>> Tenancy::workspaces(const Principal& viewer,
   if (!viewer.is_platform_admin()) {
     JZ_ASSIGN_OR_RETURN(auto roles, roles_granting("workspace", "get"));
     if (roles.empty()) return out;
-    sql +=
-        " AND id IN (SELECT scope_id FROM members WHERE scope = 'workspace' AND user_id = ? "
-        "AND role IN (";
-    params.emplace_back(viewer.user_id);
-    sql += store::in_list(roles, params) + "))";
+    sql += " AND " + held_through("id", "workspace", viewer.user_id, roles, params);
   }
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(out, store::query_page<Workspace>(
@@ -225,15 +229,11 @@ Result<store::Page<Project>> Tenancy::projects(const Principal& viewer,
     // Visible through a workspace role or a project role that grants project:get.
     JZ_ASSIGN_OR_RETURN(auto roles, roles_granting("project", "get"));
     if (roles.empty()) return out;
-    sql +=
-        " AND (p.workspace_id IN (SELECT scope_id FROM members WHERE scope = 'workspace' AND "
-        "user_id = ? AND role IN (";
-    params.emplace_back(viewer.user_id);
-    sql += store::in_list(roles, params) +
-           ")) OR p.id IN (SELECT scope_id FROM members WHERE scope = 'project' AND user_id = ? "
-           "AND role IN (";
-    params.emplace_back(viewer.user_id);
-    sql += store::in_list(roles, params) + ")))";
+    // Two statements: the parameters must be added in the order the SQL names them.
+    const std::string by_workspace =
+        held_through("p.workspace_id", "workspace", viewer.user_id, roles, params);
+    const std::string by_project = held_through("p.id", "project", viewer.user_id, roles, params);
+    sql += " AND (" + by_workspace + " OR " + by_project + ")";
   }
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(out, store::query_page<Project>(
