@@ -50,6 +50,8 @@ http::ServerOptions http_options(const ServerOptions& o) {
   h.keepalive_max_requests = o.keepalive_max_requests;
   h.max_connections = o.max_connections;
   h.max_connections_per_client = o.max_connections_per_client;
+  h.ws_ping_interval = o.websocket_ping_interval;
+  h.ws_max_message_bytes = o.websocket_max_message_bytes;
   return h;
 }
 

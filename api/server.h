@@ -46,6 +46,8 @@ struct ServerOptions {
   int max_connections = 10000;
   int max_connections_per_client = 512;
   int max_streams_per_user = 32;
+  std::chrono::seconds websocket_ping_interval{30};
+  size_t websocket_max_message_bytes = 1 << 20;
   bool access_log = true;
   bool metrics_public = true;  // false: /metrics needs a token too
 };

@@ -58,6 +58,12 @@ const ConfigSchema& server_schema() {
     s.add(integer("server.max_streams_per_user", "32", 1, 100000,
                   "Live streams (event streams, log follows) one user holds at once; more get "
                   "429."));
+    s.add(integer("server.websocket_ping_interval_s", "30", 1, 3600,
+                  "A WebSocket peer silent this long is pinged, and dropped when nothing "
+                  "arrives within as long again."));
+    s.add(integer("server.websocket_max_message_bytes", "1048576", 1024, 1 << 30,
+                  "Largest WebSocket message a peer may send; larger ones close the "
+                  "connection with 1009."));
     s.add(integer("server.shutdown_timeout_s", "30", 1, 3600,
                   "On SIGTERM/SIGINT, seconds to let requests in flight finish before exiting "
                   "with status 1."));
@@ -227,6 +233,10 @@ Result<ServerSettings> server_settings(const Config& c) {
       static_cast<int>(c.get_int("server.max_connections_per_client"));
   s.http.max_streams_per_user = static_cast<int>(c.get_int("server.max_streams_per_user"));
   s.http.write_timeout = std::chrono::seconds(c.get_int("server.write_timeout_s"));
+  s.http.websocket_ping_interval =
+      std::chrono::seconds(c.get_int("server.websocket_ping_interval_s"));
+  s.http.websocket_max_message_bytes =
+      static_cast<size_t>(c.get_int("server.websocket_max_message_bytes"));
   s.http.keepalive_timeout = std::chrono::seconds(c.get_int("server.keepalive_timeout_s"));
   s.http.keepalive_max_requests = static_cast<int>(c.get_int("server.keepalive_max_requests"));
   s.http.metrics_public = c.get_bool("server.metrics_public");

@@ -37,6 +37,19 @@ constexpr char kHex[] = "0123456789abcdef";
 
 }  // namespace
 
+bool is_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<uint8_t>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t n = utf8_length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 std::string escape_controls(std::string_view s, EscapeOptions o) {
   std::string out;
   out.reserve(s.size());

@@ -21,6 +21,10 @@ struct EscapeOptions {
 // forged. Valid UTF-8 text without controls comes back unchanged.
 std::string escape_controls(std::string_view s, EscapeOptions o = {});
 
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or values past
+// U+10FFFF).
+bool is_utf8(std::string_view s);
+
 // True when escape_controls would change nothing.
 bool is_printable(std::string_view s, bool keep_tab = false);
 

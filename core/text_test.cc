@@ -45,5 +45,16 @@ TEST(ParseInt64, WholeTextOnly) {
   }
 }
 
+TEST(TextTest, Utf8IsCheckedWhole) {
+  EXPECT_TRUE(is_utf8(""));
+  EXPECT_TRUE(is_utf8("plain ascii"));
+  EXPECT_TRUE(is_utf8("\xe8\xae\xa1\xe7\xae\x97 \xf0\x9f\x99\x82"));  // 计算 and an emoji
+  EXPECT_FALSE(is_utf8("\xc0\xaf"));                                  // overlong '/'
+  EXPECT_FALSE(is_utf8("\xed\xa0\x80"));                              // a surrogate
+  EXPECT_FALSE(is_utf8("\xf4\x90\x80\x80"));                          // past U+10FFFF
+  EXPECT_FALSE(is_utf8("cut \xe8\xae"));                              // a sequence cut short
+  EXPECT_FALSE(is_utf8("\x80"));                                      // a lone continuation
+}
+
 }  // namespace
 }  // namespace jz

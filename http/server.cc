@@ -36,6 +36,8 @@ constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr size_t kReadChunk = 16 << 10;
 constexpr size_t kMaxPipelined = 64 << 10;  // bytes buffered behind a request in progress
 constexpr int kShards = 64;
+// An upgraded connection reads at most this much ahead of its session.
+constexpr size_t kWsReadBudget = 256 << 10;
 
 int64_t ticks(Time t) { return t.time_since_epoch().count(); }
 
@@ -62,8 +64,26 @@ std::string hex(size_t n) {
 
 }  // namespace
 
+// An upgraded connection's WebSocket state (only such connections carry one).
+struct WsConn {
+  std::shared_ptr<WebSocketSession> session;
+  std::shared_ptr<WebSocketChannel> channel;
+  WsDecoder decoder;
+  std::deque<WsMessage> inbox;  // decoded, waiting for the peer to take our answers
+  Time alive{};                 // the peer last sent, or took bytes
+  Time ping_sent{};             // a ping awaits its pong since then; {} when none does
+  Time close_by{};              // after our close frame: the peer's answer is due by then
+  uint16_t code = 1006;         // for on_close
+  std::string reason;
+  bool sent_close = false;
+  bool got_close = false;
+  bool failed = false;  // a protocol error: close once our close frame is out
+  WsError fail_with;
+  explicit WsConn(size_t max_message) : decoder(max_message) {}
+};
+
 struct Conn {
-  enum class State { kRead, kHandle, kWrite, kStream, kClosed };
+  enum class State { kRead, kHandle, kWrite, kStream, kWebSocket, kClosed };
   std::mutex mu;
   std::atomic<int64_t> deadline{INT64_MAX};  // steady ticks; read by the timer scan
   uint64_t id = 0;
@@ -81,6 +101,8 @@ struct Conn {
   size_t out_off = 0;
   std::shared_ptr<Stream> stream;
   Time stream_wake{};
+  std::shared_ptr<WebSocketSession> upgrade;  // becomes `ws` once the 101 is written
+  std::unique_ptr<WsConn> ws;
 
   // The small members together, so that they pack.
   int fd = -1;
@@ -108,6 +130,7 @@ class Server::Impl {
   ~Impl() {
     for (auto& shard : shards_) {
       for (auto& [id, c] : shard.conns) {
+        if (c->ws) c->ws->channel->mark_closed();
         if (c->fd >= 0) ::close(c->fd);
       }
     }
@@ -209,6 +232,7 @@ class Server::Impl {
     ServerStats s;
     s.connections = connections_;
     s.streams = streams_;
+    s.websockets = websockets_;
     s.busy_threads = busy_;
     std::lock_guard lock(backlog_mu_);
     s.backlog = static_cast<int64_t>(backlog_.size());
@@ -435,6 +459,10 @@ class Server::Impl {
           }
           c.out.clear();
           c.out_off = 0;
+          if (c.upgrade) {
+            open_websocket(c);
+            break;
+          }
           if (c.stream) {
             c.state = Conn::State::kStream;
             break;
@@ -474,11 +502,159 @@ class Server::Impl {
           c.deadline = ticks(Clock::now() + opt_.write_timeout);
           break;
         }
+        case Conn::State::kWebSocket:
+          return step_websocket(c);
         case Conn::State::kHandle:
         case Conn::State::kClosed:
           return;
       }
     }
+  }
+
+  // ---- upgraded connections ----
+
+  void open_websocket(Conn& c) {
+    auto w = std::make_unique<WsConn>(opt_.ws_max_message_bytes);
+    w->session = std::move(c.upgrade);
+    const uint64_t id = c.id;
+    w->channel =
+        std::make_shared<WebSocketChannel>(opt_.ws_max_queued_bytes, [this, id] { wake(id); });
+    w->alive = Clock::now();
+    c.ws = std::move(w);
+    c.state = Conn::State::kWebSocket;
+    ++websockets_;
+    // on_open's sends are taken by the step that follows.
+    c.ws->channel->begin_turn();
+    try {
+      c.ws->session->on_open(c.ws->channel);
+    } catch (...) {
+      send_close(c, 1011, "internal error");
+    }
+  }
+
+  // Queues our close frame; the connection ends when the peer answers (or has already
+  // sent its own), or at close_by.
+  void send_close(Conn& c, uint16_t code, std::string_view reason) const {
+    WsConn& w = *c.ws;
+    if (w.sent_close) return;
+    w.sent_close = true;
+    w.close_by = Clock::now() + opt_.ws_close_timeout;
+    if (!w.got_close) {
+      w.code = code;
+      w.reason = std::string(reason);
+    }
+    c.out += ws_frame(WsOpcode::kClose, ws_close_payload(code, reason));
+  }
+
+  void deliver(Conn& c, WsMessage& m) {
+    WsConn& w = *c.ws;
+    switch (m.opcode) {
+      case WsOpcode::kPing:
+        if (!w.sent_close) c.out += ws_frame(WsOpcode::kPong, m.payload);
+        return;
+      case WsOpcode::kPong:
+        return;  // liveness was noted when the bytes came
+      case WsOpcode::kClose: {
+        w.got_close = true;
+        uint16_t code = 1005;  // no code in the frame
+        if (m.payload.size() >= 2) {
+          code = static_cast<uint16_t>((static_cast<uint8_t>(m.payload[0]) << 8) |
+                                       static_cast<uint8_t>(m.payload[1]));
+        }
+        if (!w.sent_close) {
+          w.code = code;
+          w.reason = m.payload.size() > 2 ? m.payload.substr(2) : "";
+          send_close(c, code == 1005 ? 1000 : code, "");
+        }
+        return;
+      }
+      default:
+        if (w.sent_close) return;  // closing: the session hears no more
+        try {
+          w.session->on_message(m.opcode, std::move(m.payload));
+        } catch (...) {
+          send_close(c, 1011, "internal error");
+        }
+        return;
+    }
+  }
+
+  void step_websocket(Conn& c) {
+    WsConn& w = *c.ws;
+    Time now = Clock::now();
+    const size_t backlog = c.out.size() - c.out_off;  // left unsent when the socket was full
+    if (!c.in.empty()) {
+      w.alive = now;
+      w.ping_sent = Time{};
+      std::vector<WsMessage> messages;
+      const auto error = w.failed ? std::nullopt : w.decoder.feed(c.in, messages);
+      c.in.clear();
+      for (auto& m : messages) w.inbox.push_back(std::move(m));
+      if (error) {
+        w.failed = true;  // the messages before the bad frame still count
+        w.fail_with = *error;
+      }
+    }
+    if (c.peer_closed) return close(c);
+
+    // Liveness: ping a silent peer; drop one that stays silent through the ping.
+    if (!w.sent_close) {
+      if (w.ping_sent == Time{} && now - w.alive >= opt_.ws_ping_interval) {
+        w.ping_sent = now;
+        c.out += ws_frame(WsOpcode::kPing, "");
+      } else if (w.ping_sent != Time{} && now - w.ping_sent >= opt_.ws_ping_interval) {
+        w.reason = "the peer stopped answering pings";
+        return close(c);
+      }
+    }
+
+    // Messages go to the session while the peer takes what we send: one that stops
+    // reading stops being served (and read from), so what it costs stays bounded.
+    size_t unsent = 0;
+    bool wrote = false;
+    while (true) {
+      w.channel->begin_turn();
+      while (!w.inbox.empty() && !w.got_close &&
+             w.channel->queued_bytes() < opt_.ws_max_queued_bytes) {
+        WsMessage m = std::move(w.inbox.front());
+        w.inbox.pop_front();
+        deliver(c, m);
+      }
+      if (w.got_close) w.inbox.clear();  // nothing counts after a close frame
+      if (w.failed && w.inbox.empty()) send_close(c, w.fail_with.close_code, w.fail_with.reason);
+      if (auto asked = w.channel->take(c.out)) send_close(c, asked->code, asked->reason);
+      if (stopping_) send_close(c, 1001, "the server is shutting down");
+      const size_t before = c.out_off;
+      if (!flush(c)) return close(c);
+      wrote = wrote || c.out_off > before;
+      if (c.out_off == c.out.size()) {
+        c.out.clear();
+        c.out_off = 0;
+      }
+      unsent = c.out.size() - c.out_off;
+      w.channel->set_unsent(unsent);
+      // More to hand over, and the socket took everything: go on.
+      if (w.inbox.empty() || w.got_close || unsent > 0) break;
+    }
+    now = Clock::now();
+    if (backlog > 0 && wrote) {  // a full socket drained: the peer reads
+      w.alive = now;
+      w.ping_sent = Time{};
+    }
+    if (w.sent_close && unsent == 0 && (w.got_close || w.failed)) return close(c);
+    if (w.sent_close && now >= w.close_by) return close(c);
+
+    const Time due = w.sent_close            ? w.close_by
+                     : w.ping_sent != Time{} ? w.ping_sent + opt_.ws_ping_interval
+                                             : w.alive + opt_.ws_ping_interval;
+    c.deadline = ticks(due);
+    uint32_t events = EPOLLRDHUP;
+    // Back-pressure: a peer that does not take what we send is not read from.
+    if (!w.got_close && !w.failed && w.inbox.empty() && unsent < opt_.ws_max_queued_bytes) {
+      events |= EPOLLIN;
+    }
+    if (unsent > 0) events |= EPOLLOUT;
+    arm(c, events);
   }
 
   // Reads what the socket holds. false: the connection is dead (reset).
@@ -487,6 +663,11 @@ class Server::Impl {
     while (true) {
       const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
       if (n > 0) {
+        if (c.state == Conn::State::kWebSocket) {
+          c.in.append(buf, static_cast<size_t>(n));
+          if (c.in.size() >= kWsReadBudget) return true;  // the rest after the session's turn
+          continue;
+        }
         if (c.state == Conn::State::kRead) {
           if (!c.started) {
             c.started = true;
@@ -654,8 +835,11 @@ class Server::Impl {
   }
 
   void respond(Conn& c, Response r) {
-    const bool keep =
-        !stopping_ && !r.close && c.req.keep_alive() && c.served < opt_.keepalive_max_requests;
+    if (r.websocket && (r.status != 101 || stopping_ || r.close)) {
+      r = render_error(503, "the server is shutting down; retry shortly", &c.req);
+    }
+    const bool keep = !stopping_ && !r.close && c.req.keep_alive() &&
+                      (c.served < opt_.keepalive_max_requests || r.websocket);
     c.close_after = !keep;
     const bool chunked = r.stream && c.req.minor_version == 1;
     if (r.stream && !chunked) c.close_after = true;  // HTTP/1.0: the end of the body is the close
@@ -667,6 +851,7 @@ class Server::Impl {
       c.stream_wake = Time{};
       ++streams_;
     }
+    c.upgrade = std::move(r.websocket);
     c.state = Conn::State::kWrite;
     c.deadline = ticks(Clock::now() + opt_.write_timeout);
   }
@@ -725,7 +910,9 @@ class Server::Impl {
       out += std::to_string(r.body.size());
       out += "\r\n";
     }
-    if (close) {
+    if (r.websocket) {
+      out += "Connection: Upgrade\r\n";
+    } else if (close) {
       out += "Connection: close\r\n";
     } else if (minor == 0) {
       out += "Connection: keep-alive\r\n";
@@ -792,6 +979,7 @@ class Server::Impl {
       c.stream.reset();
       --streams_;
     }
+    c.upgrade.reset();
     {
       Shard& s = shard(c.id);
       std::lock_guard lock(s.mu);
@@ -802,6 +990,16 @@ class Server::Impl {
     c.fd = -1;
     count_client(c.peer, -1);
     --connections_;
+    if (c.ws) {
+      --websockets_;
+      c.ws->channel->mark_closed();
+      try {
+        c.ws->session->on_close(c.ws->code, c.ws->reason);
+      } catch (...) {
+        // The connection is gone; nothing is left to tell.
+      }
+      c.ws.reset();
+    }
   }
 
   ServerOptions opt_;
@@ -818,6 +1016,7 @@ class Server::Impl {
   std::atomic<uint64_t> next_id_{kFirstConnId};
   std::atomic<int64_t> connections_{0};
   std::atomic<int64_t> streams_{0};
+  std::atomic<int64_t> websockets_{0};
   std::atomic<int> busy_{0};
   Shard shards_[kShards];
   std::mutex clients_mu_;
@@ -827,6 +1026,22 @@ class Server::Impl {
   mutable std::mutex backlog_mu_;
   std::deque<std::shared_ptr<Conn>> backlog_;
 };
+
+Result<Response> accept_websocket(const Request& req, std::shared_ptr<WebSocketSession> session) {
+  if (!is_websocket_upgrade(req)) {
+    return Status::invalid_argument(
+        "this endpoint speaks WebSocket: send GET over HTTP/1.1 with 'Upgrade: websocket', "
+        "'Connection: Upgrade', 'Sec-WebSocket-Version: 13' and a Sec-WebSocket-Key");
+  }
+  auto accept = websocket_accept(req.header("Sec-WebSocket-Key"));
+  if (!accept.ok()) return accept.status();
+  Response r;
+  r.status = 101;
+  r.headers.set("Upgrade", "websocket");
+  r.headers.set("Sec-WebSocket-Accept", *accept);
+  r.websocket = std::move(session);
+  return r;
+}
 
 Server::Server(ServerOptions options, Handler handler, InlineHandler inline_handler,
                ErrorRenderer errors)

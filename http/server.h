@@ -16,6 +16,13 @@
 // max_connections_per_client per remote address (503 beyond). Parsing is strict
 // (http/message.h).
 //
+// WebSockets: a handler that returns accept_websocket() turns its connection into a
+// WebSocket once the 101 is written. The server decodes frames (http/websocket.h) and
+// hands messages to the session, writes what its channel queues, answers pings, pings a
+// silent peer, and completes the closing handshake (1001 to every peer on stop()). While
+// more than ws_max_queued_bytes wait for the peer, the server stops reading from it, so a
+// peer that sends without reading is held back instead of buffered.
+//
 // Thread safety: bind() and run() from one thread; stop(), wake() and stats() from any.
 #pragma once
 
@@ -27,6 +34,7 @@
 
 #include "core/status.h"
 #include "http/message.h"
+#include "http/websocket.h"
 
 namespace jz::http {
 
@@ -51,8 +59,14 @@ struct Response {
   std::string body;
   // When set, `body` is sent first and the stream's bytes after it (chunked).
   std::shared_ptr<Stream> stream;
+  // When set (with status 101), the connection becomes this WebSocket after the answer.
+  std::shared_ptr<WebSocketSession> websocket;
   bool close = false;  // close the connection after this answer
 };
+
+// Accepts a WebSocket upgrade for `session`: the 101 response a handler returns, or
+// invalid_argument saying what `req` lacks to be a well-formed upgrade.
+Result<Response> accept_websocket(const Request& req, std::shared_ptr<WebSocketSession> session);
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -69,11 +83,19 @@ struct ServerOptions {
   int max_connections_per_client = 512;
   size_t max_backlog = 2048;  // requests waiting for a thread
   std::chrono::milliseconds stop_grace{10000};
+  // WebSockets: the largest message a peer may send (1009 beyond); the bytes a channel
+  // may hold unsent; a silent peer is pinged after ws_ping_interval and dropped when
+  // nothing arrives within another; a closing handshake waits ws_close_timeout.
+  size_t ws_max_message_bytes = 1 << 20;
+  size_t ws_max_queued_bytes = 4 << 20;
+  std::chrono::milliseconds ws_ping_interval{30000};
+  std::chrono::milliseconds ws_close_timeout{5000};
 };
 
 struct ServerStats {
   int64_t connections = 0;
   int64_t streams = 0;
+  int64_t websockets = 0;
   int64_t busy_threads = 0;
   int64_t backlog = 0;
 };

@@ -11,6 +11,8 @@
 #include <condition_variable>
 #include <thread>
 
+#include "http/running_server.h"
+
 namespace jz::http {
 namespace {
 
@@ -24,7 +26,7 @@ class Raw {
     sockaddr_in local{};
     local.sin_family = AF_INET;
     inet_pton(AF_INET, from, &local.sin_addr);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local), 0) << from;
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -33,7 +35,7 @@ class Raw {
   }
   ~Raw() { ::close(fd_); }
   bool connected() const { return connected_; }
-  void send(std::string_view s) {
+  void send(std::string_view s) const {
     [[maybe_unused]] ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
   }
   // Reads until `until` appears in what was read, the peer closes, or the timeout.
@@ -96,22 +98,7 @@ class Raw {
   std::string buf_;
 };
 
-class Running {
- public:
-  Running(ServerOptions o, Server::Handler h, Server::InlineHandler ih = {})
-      : server(std::move(o), std::move(h), std::move(ih)) {
-    Status s = server.bind();
-    EXPECT_TRUE(s.ok()) << s.to_string();
-    thread = std::thread([this] { EXPECT_TRUE(server.run().ok()); });
-  }
-  ~Running() {
-    server.stop();
-    thread.join();
-  }
-  int port() const { return server.port(); }
-  Server server;
-  std::thread thread;
-};
+using Running = RunningServer;
 
 ServerOptions quick() {
   ServerOptions o;
@@ -256,6 +243,7 @@ TEST(HttpServer, LimitsConnectionsPerClient) {
   o.header_timeout = 5000ms;
   Running s(o, echo);
   std::vector<std::unique_ptr<Raw>> held;
+  held.reserve(3);
   for (int i = 0; i < 3; ++i) held.push_back(std::make_unique<Raw>(s.port(), "127.0.0.2"));
   std::this_thread::sleep_for(100ms);
   Raw over(s.port(), "127.0.0.2");
