@@ -118,6 +118,8 @@ class RequestContext {
 
   const http::Request& http;
   const iam::Principal* caller = nullptr;   // null on public routes
+  bool via_cookie = false;                  // authenticated by the console's session cookie
+  std::string csrf_token;                   // that session's CSRF token (api/session.h)
   std::optional<iam::Workspace> workspace;  // kWorkspace routes
   std::optional<iam::Project> project;      // kProject routes
   std::string request_id;

@@ -231,10 +231,11 @@ Json build_components() {
                    {"path", "created_at"})},
       {"DatasetFile", open_object({{"path", str()}, {"size", integer()}}, {"path", "size"})},
       {"Login",
-       open_object({{"token", str()},
+       open_object({{"token", str("the session token (absent with cookie: true)")},
+                    {"csrf_token", str("with cookie: true, the X-CSRF-Token of the session")},
                     {"expires_at", time_string()},
                     {"user", open_object({{"username", str()}, {"platform_role", str()}})}},
-                   {"token", "expires_at"})},
+                   {"expires_at"})},
   };
 }
 

@@ -3,12 +3,14 @@
 #include <atomic>
 #include <thread>
 
+#include "api/console.h"
 #include "api/framework.h"
 #include "api/metrics.h"
 #include "api/openapi.h"
 #include "api/plumbing.h"
 #include "api/schema.h"
 #include "api/services.h"
+#include "api/session.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "platform/iam/quota.h"
@@ -41,6 +43,7 @@ class ApiServer::Impl {
         own_events_(platform.events ? nullptr : std::make_unique<iam::EventLog>(db, clock, ids_)),
         events_(platform.events ? *platform.events : *own_events_),
         streams_(options_.max_streams_per_user),
+        console_(options_.console_dir),
         services_{db,        auth,     audit_, tenancy_, authorizer_, quotas_, events_,
                   settings_, platform, clock_, *logger_, streams_,    options_},
         routes_(tenancy_, authorizer_),
@@ -125,6 +128,12 @@ class ApiServer::Impl {
   }
 
   Status run() {
+    if (console_.loaded()) {
+      logger_->info("console: {} files from {}", console_.file_count(), console_.where());
+    } else {
+      logger_->warn("console: not built (looked in {}); the API works without it",
+                    console_.where());
+    }
     ready_ = db_.ping().ok();
     housekeeping_ = std::thread([this] { housekeeping(); });
     Status s = http_.run();
@@ -195,7 +204,7 @@ class ApiServer::Impl {
                     Reply::json({{"status", "ready"},
                                  {"store", std::string(store::dialect_name(db_.dialect()))}}));
     }
-    return std::nullopt;
+    return console_.serve(req);
   }
 
   bool needs_auth(const std::string& path) const {
@@ -231,21 +240,11 @@ class ApiServer::Impl {
                          std::optional<iam::Principal>& caller, std::string& label,
                          http::Headers& extra) {
     if (needs_auth(req.path)) {
-      const std::string h = req.header("Authorization");
-      constexpr std::string_view kBearer = "Bearer ";
-      if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0) {
-        extra.set("WWW-Authenticate", "Bearer");
-        return Status::unauthenticated(
-            "this endpoint needs 'Authorization: Bearer TOKEN': log in with POST "
-            "/api/v1/auth/login, or use an API token");
-      }
-      auto p = auth_.authenticate(h.substr(kBearer.size()));
-      if (!p.ok()) {
-        extra.set("WWW-Authenticate", "Bearer");
-        return p.status();
-      }
-      caller = std::move(*p);
+      JZ_ASSIGN_OR_RETURN(auto who, authenticate_request(req, auth_, extra));
+      caller = std::move(who.principal);
       ctx.caller = &*caller;
+      ctx.via_cookie = who.via_cookie;
+      ctx.csrf_token = std::move(who.csrf_token);
     }
     auto m = routes_.match(req);
     if (!m.route) {
@@ -363,6 +362,7 @@ class ApiServer::Impl {
   std::unique_ptr<iam::EventLog> own_events_;
   iam::EventLog& events_;
   Streams streams_;
+  ConsoleAssets console_;
   ApiServices services_;
   ApiRoutes routes_;
   http::Server http_;

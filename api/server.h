@@ -48,6 +48,8 @@ struct ServerOptions {
   int max_streams_per_user = 32;
   std::chrono::seconds websocket_ping_interval{30};
   size_t websocket_max_message_bytes = 1 << 20;
+  bool secure_cookies = false;  // the console's session cookie is sent over HTTPS only
+  std::string console_dir;      // the built console; "" finds it beside the program
   bool access_log = true;
   bool metrics_public = true;  // false: /metrics needs a token too
 };

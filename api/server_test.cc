@@ -6,9 +6,11 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
+#include "core/files.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/subprocess.h"
@@ -61,7 +63,7 @@ class ServerTest : public ::testing::Test {
     auto created = accounts_->create_user(u);
     EXPECT_TRUE(created.ok()) << created.status().to_string();
     auto token = accounts_->issue_token(created->id, "api", "test", "",
-                                        Clock::system().now_unix_ms() + 3600 * 1000);
+                                        Clock::system().now_unix_ms() + int64_t{3600} * 1000);
     EXPECT_TRUE(token.ok());
     return token.value_or("");
   }
@@ -174,6 +176,79 @@ TEST_F(ServerTest, LoginWhoamiLogout) {
   EXPECT_EQ(body(who)["token"]["kind"], "session");
   EXPECT_EQ(c.Post("/api/v1/auth/logout")->status, 204);
   expect_error(c.Get("/api/v1/auth/whoami"), 401, "unauthenticated", "expired or revoked");
+}
+
+TEST_F(ServerTest, TheConsolesSessionIsAnHttpOnlyCookieWithACsrfTokenOnChanges) {
+  auto anon = client(false);
+  auto login = anon.Post("/api/v1/auth/login",
+                         R"({"username":"alice","password":"alice-password","cookie":true})",
+                         "application/json");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  EXPECT_FALSE(body(login).contains("token")) << "the page never sees the session token";
+  const std::string csrf = body(login)["csrf_token"];
+  ASSERT_EQ(csrf.size(), 64u);
+  const std::string set_cookie = login->get_header_value("Set-Cookie");
+  for (const char* part : {"jz_session=", "HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="}) {
+    EXPECT_NE(set_cookie.find(part), std::string::npos) << part << " in " << set_cookie;
+  }
+  EXPECT_EQ(set_cookie.find("Secure"), std::string::npos) << "plain HTTP here";
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  EXPECT_NE(cookie.substr(11), csrf);
+
+  httplib::Client c("127.0.0.1", server_->port());
+  const httplib::Headers with_cookie = {{"Cookie", cookie}};
+  auto who = c.Get("/api/v1/auth/whoami", with_cookie);
+  ASSERT_EQ(who->status, 200) << who->body;
+  EXPECT_EQ(body(who)["username"], "alice");
+  EXPECT_EQ(body(who)["csrf_token"], csrf) << "a reloaded page learns it here";
+  EXPECT_EQ(who->get_header_value("Cache-Control"), "no-store");
+
+  // A change with the cookie alone (what a cross-site form or script would send) is
+  // refused, as is one with a wrong token or from another origin; nothing is changed.
+  const std::string token_body = R"({"name":"from-the-console"})";
+  expect_error(c.Post("/api/v1/tokens", with_cookie, token_body, "application/json"), 403,
+               "permission_denied", "X-CSRF-Token");
+  expect_error(
+      c.Post("/api/v1/tokens", {{"Cookie", cookie}, {"X-CSRF-Token", "0" + csrf.substr(1)}},
+             token_body, "application/json"),
+      403, "permission_denied", "X-CSRF-Token");
+  expect_error(
+      c.Post("/api/v1/tokens",
+             {{"Cookie", cookie}, {"X-CSRF-Token", csrf}, {"Origin", "http://evil.example"}},
+             token_body, "application/json"),
+      403, "permission_denied", "another site");
+  httplib::Client as_alice("127.0.0.1", server_->port());
+  as_alice.set_bearer_token_auth(user_token_);
+  auto tokens = as_alice.Get("/api/v1/tokens");
+  ASSERT_EQ(tokens->status, 200);
+  EXPECT_EQ(tokens->body.find("from-the-console"), std::string::npos) << tokens->body;
+  // With the token (and a same-origin Origin, as a browser sends) it goes through.
+  const std::string origin = "http://127.0.0.1:" + std::to_string(server_->port());
+  auto made =
+      c.Post("/api/v1/tokens", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}, {"Origin", origin}},
+             token_body, "application/json");
+  ASSERT_EQ(made->status, 201) << made->body;
+
+  // A cookie cannot carry an API token, or a made-up one.
+  expect_error(c.Get("/api/v1/auth/whoami", {{"Cookie", "jz_session=" + user_token_}}), 401,
+               "unauthenticated", "sign in again");
+  expect_error(c.Get("/api/v1/auth/whoami", {{"Cookie", "jz_session=nonsense"}}), 401,
+               "unauthenticated", "sign in again");
+  // The bearer header wins over a cookie and needs no CSRF token (scripts).
+  auto script = c.Post("/api/v1/auth/logout",
+                       {{"Cookie", cookie}, {"Authorization", "Bearer " + user_token_}}, "",
+                       "application/json");
+  EXPECT_EQ(script->status, 204) << script->body;
+  EXPECT_EQ(script->get_header_value("Set-Cookie"), "") << "not the console's session";
+
+  // Logging out ends the session and clears the cookie.
+  auto out = c.Post("/api/v1/auth/logout", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}}, "",
+                    "application/json");
+  ASSERT_EQ(out->status, 204) << out->body;
+  EXPECT_NE(out->get_header_value("Set-Cookie").find("jz_session=; Path=/; Max-Age=0"),
+            std::string::npos);
+  expect_error(c.Get("/api/v1/auth/whoami", with_cookie), 401, "unauthenticated", "sign in again");
 }
 
 TEST_F(ServerTest, SettingsAreForPlatformAdminsOnly) {
@@ -402,7 +477,55 @@ TEST_F(ServerTest, OpenApiSchemasMatchTheHandlers) {
 
 TEST_F(ServerTest, UnknownRouteIsJson404) {
   expect_error(client().Get("/api/v1/nothing-here"), 404, "not_found", "GET /api/v1/nothing-here");
-  expect_error(client().Get("/nothing"), 404, "not_found", "no such endpoint");
+  expect_error(client().Get("/api/nothing"), 404, "not_found", "no such endpoint");
+  // Other paths are the console's: without a built console a page says how to get one.
+  auto page = client(false).Get("/nothing");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 503);
+  EXPECT_NE(page->body.find("console is not built"), std::string::npos) << page->body;
+  EXPECT_EQ(client(false).Get("/missing.js")->status, 404);
+}
+
+class ConsoleServerTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    const std::string dist = dir_.str() + "/console";
+    std::filesystem::create_directories(dist + "/assets");
+    ASSERT_TRUE(write_file(dist + "/index.html", "<!doctype html><title>console</title>").ok());
+    ASSERT_TRUE(write_file(dist + "/assets/index-abc123.js", "console.log('hi')").ok());
+    ASSERT_TRUE(write_file(dist + "/assets/index-abc123.js.gz", "GZIPPED").ok());
+    ServerOptions o;
+    o.console_dir = dist;
+    start(o);
+  }
+};
+
+TEST_F(ConsoleServerTest, ServesTheConsoleWithCachingCompressionAndAStrictPolicy) {
+  auto c = client(false);
+  for (const char* page : {"/", "/jobs", "/projects/p1/jobs/job_1"}) {
+    auto r = c.Get(page);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << page;
+    EXPECT_EQ(r->body, "<!doctype html><title>console</title>") << page << ": deep links work";
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "no-cache");
+    const std::string csp = r->get_header_value("Content-Security-Policy");
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
+  }
+  auto js = c.Get("/assets/index-abc123.js", {{"Accept-Encoding", "identity"}});
+  EXPECT_EQ(js->body, "console.log('hi')");
+  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(js->get_header_value("Cache-Control"), "public, max-age=31536000, immutable");
+  httplib::Client raw("127.0.0.1", server_->port());
+  raw.set_decompress(false);
+  auto gz = raw.Get("/assets/index-abc123.js", {{"Accept-Encoding", "gzip, br"}});
+  EXPECT_EQ(gz->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(gz->body, "GZIPPED");
+  EXPECT_EQ(c.Get("/assets/index-other.js")->status, 404) << "a missing file is not the page";
+  EXPECT_EQ(c.Get("/assets/index-abc123.js.gz")->status, 404) << "only as an encoding";
+  // The API keeps its own answers under the console.
+  expect_error(c.Get("/api/v1/auth/whoami"), 401, "unauthenticated", "Bearer");
 }
 
 TEST_F(ServerTest, SettingsRoundTrip) {

@@ -58,6 +58,15 @@ const ConfigSchema& server_schema() {
     s.add(integer("server.max_streams_per_user", "32", 1, 100000,
                   "Live streams (event streams, log follows) one user holds at once; more get "
                   "429."));
+    s.add({.name = "server.secure_cookies",
+           .type = ConfigType::kBool,
+           .default_value = "false",
+           .help = "Mark the console's session cookie Secure (sent over HTTPS only): set it "
+                   "when users reach the server through a TLS proxy."});
+    s.add({.name = "server.console_dir",
+           .default_value = "",
+           .help = "Folder of the built web console. Empty: PREFIX/console or "
+                   "PREFIX/share/jizhan/console, PREFIX being the folder above the program's."});
     s.add(integer("server.websocket_ping_interval_s", "30", 1, 3600,
                   "A WebSocket peer silent this long is pinged, and dropped when nothing "
                   "arrives within as long again."));
@@ -240,6 +249,8 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.http.keepalive_timeout = std::chrono::seconds(c.get_int("server.keepalive_timeout_s"));
   s.http.keepalive_max_requests = static_cast<int>(c.get_int("server.keepalive_max_requests"));
   s.http.metrics_public = c.get_bool("server.metrics_public");
+  s.http.secure_cookies = c.get_bool("server.secure_cookies");
+  s.http.console_dir = c.get_string("server.console_dir");
   s.shutdown_timeout = std::chrono::seconds(c.get_int("server.shutdown_timeout_s"));
 
   std::string url = c.get_string("store.url");

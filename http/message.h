@@ -63,6 +63,9 @@ struct Request {
   std::string param(std::string_view name) const;
   std::string header(std::string_view name) const { return headers.get(name); }
   bool keep_alive() const;
+  // The value of cookie `name` from the Cookie headers (RFC 6265: "a=1; b=2", an optional
+  // pair of double quotes around a value); nullopt when absent. The first one wins.
+  std::optional<std::string> cookie(std::string_view name) const;
 };
 
 // How a request's body is delimited.

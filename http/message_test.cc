@@ -173,5 +173,21 @@ TEST(PercentDecode, DecodesAndRefusesBrokenEscapes) {
   EXPECT_EQ((*q)[2].second, "A");
 }
 
+TEST(Cookies, FoundByNameAcrossHeadersAndQuotes) {
+  Request r;
+  r.headers.add("Cookie", "theme=dark; jz_session=abc123;  lang=zh-CN");
+  r.headers.add("cookie", "later=\"quoted value\"; jz_session=second");
+  EXPECT_EQ(r.cookie("jz_session"), "abc123");
+  EXPECT_EQ(r.cookie("lang"), "zh-CN");
+  EXPECT_EQ(r.cookie("later"), "quoted value");
+  EXPECT_EQ(r.cookie("jz"), std::nullopt);
+  EXPECT_EQ(r.cookie("session"), std::nullopt) << "names match whole";
+  Request none;
+  EXPECT_EQ(none.cookie("jz_session"), std::nullopt);
+  Request empty;
+  empty.headers.add("Cookie", "jz_session=; other");
+  EXPECT_EQ(empty.cookie("jz_session"), "");
+}
+
 }  // namespace
 }  // namespace jz::http

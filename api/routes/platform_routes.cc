@@ -1,6 +1,7 @@
 // Version, sessions, platform settings and the audit trail.
 #include "api/schema.h"
 #include "api/services.h"
+#include "api/session.h"
 #include "core/text.h"
 #include "core/version.h"
 
@@ -44,8 +45,15 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
        .path = "/api/v1/auth/login",
        .scope = Scope::kPublic,
        .summary = "Log in with a password; returns a session token",
-       .body_schema =
-           sc::object({{"username", sc::str()}, {"password", sc::str()}}, {"username", "password"}),
+       .body_schema = sc::object(
+           {{"username", sc::str()},
+            {"password", sc::str()},
+            {"cookie",
+             {{"type", "boolean"},
+              {"description",
+               "true (the console): the session goes into an HttpOnly cookie and the answer "
+               "carries its csrf_token instead of the token"}}}},
+           {"username", "password"}),
        .response_schema = sc::ref("Login"),
        .success = 200,
        .errors = {401, 429},
@@ -56,22 +64,36 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
          ctx.audit.type = "session";
          JZ_ASSIGN_OR_RETURN(auto login,
                              s.auth.login(username, ctx.body["password"], ctx.http.remote_addr));
-         return Reply::json(
-             {{"token", login.token},
-              {"expires_at", wire_time(login.expires_at_ms)},
-              {"user",
-               {{"username", login.user.username}, {"platform_role", login.user.platform_role}}}});
+         Json user = {{"username", login.user.username},
+                      {"platform_role", login.user.platform_role}};
+         if (ctx.body.value("cookie", false)) {
+           const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::milliseconds(login.expires_at_ms - s.clock.now_unix_ms()));
+           Reply r = Reply::json({{"csrf_token", csrf_token_for(login.token)},
+                                  {"expires_at", wire_time(login.expires_at_ms)},
+                                  {"user", std::move(user)}});
+           r.headers.set("Set-Cookie", session_cookie(login.token, ttl, s.options.secure_cookies));
+           r.headers.set("Cache-Control", "no-store");
+           return r;
+         }
+         return Reply::json({{"token", login.token},
+                             {"expires_at", wire_time(login.expires_at_ms)},
+                             {"user", std::move(user)}});
        }},
       {.method = "GET",
        .path = "/api/v1/auth/whoami",
        .summary = "The caller and its token",
        .handler = [](RequestContext& ctx) -> Result<Reply> {
          const iam::Principal& p = ctx.me();
-         return Reply::json(
-             {{"username", p.username},
-              {"platform_role", p.platform_role},
-              {"token",
-               {{"id", p.token_id}, {"kind", p.token_kind}, {"project", p.project_scope}}}});
+         Json body = {
+             {"username", p.username},
+             {"platform_role", p.platform_role},
+             {"token", {{"id", p.token_id}, {"kind", p.token_kind}, {"project", p.project_scope}}}};
+         // A console page reloaded: it learns its session's CSRF token here.
+         if (ctx.via_cookie) body["csrf_token"] = ctx.csrf_token;
+         Reply r = Reply::json(std::move(body));
+         r.headers.set("Cache-Control", "no-store");
+         return r;
        }},
       {.method = "POST",
        .path = "/api/v1/auth/logout",
@@ -81,7 +103,10 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
          ctx.audit.verb = "logout";
          ctx.audit.type = "session";
          JZ_RETURN_IF_ERROR(s.auth.logout(ctx.me()));
-         return Reply::no_content();
+         Reply r = Reply::no_content();
+         if (ctx.via_cookie)
+           r.headers.set("Set-Cookie", cleared_session_cookie(s.options.secure_cookies));
+         return r;
        }},
 
       // ---- settings (platform admins) ----
