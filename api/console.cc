@@ -116,7 +116,7 @@ http::Response ConsoleAssets::answer(const File& f, const http::Request& req) co
 }
 
 std::optional<http::Response> ConsoleAssets::serve(const http::Request& req) const {
-  if ((req.method != "GET" && req.method != "HEAD") || is_api_path(req.path)) return std::nullopt;
+  if (req.method != "GET" || is_api_path(req.path)) return std::nullopt;
   if (auto it = files_.find(req.path); it != files_.end()) return answer(it->second, req);
   const size_t slash = req.path.rfind('/');
   const bool page = req.path.find('.', slash) == std::string::npos;

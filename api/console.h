@@ -29,7 +29,7 @@ class ConsoleAssets {
   explicit ConsoleAssets(const std::string& dir);
 
   // The answer for a console path; nullopt for the API's paths and for methods other
-  // than GET and HEAD.
+  // than GET.
   std::optional<http::Response> serve(const http::Request& req) const;
 
   bool loaded() const { return !files_.empty(); }

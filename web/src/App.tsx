@@ -1,0 +1,37 @@
+// Pages by address: every page and filter is a URL, so links can be shared and Back works.
+import type { ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Navigate, Route, Routes, useLocation } from 'react-router-dom';
+import { useSession } from './api/session';
+import { Shell } from './components/Shell';
+import { Login } from './pages/Login';
+import { NotFound, Planned } from './pages/NotFound';
+import { Overview } from './pages/Overview';
+import { Tokens } from './pages/Tokens';
+import { Workspaces } from './pages/Workspaces';
+
+function SignedIn({ children }: { children: ReactNode }) {
+  const { t } = useTranslation();
+  const { user, loading } = useSession();
+  const location = useLocation();
+  if (loading) return <p aria-busy="true">{t('common.loading')}</p>;
+  if (!user) {
+    const next = encodeURIComponent(location.pathname + location.search);
+    return <Navigate to={`/login?next=${next}`} replace />;
+  }
+  return <Shell>{children}</Shell>;
+}
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/login" element={<Login />} />
+      <Route path="/" element={<SignedIn><Overview /></SignedIn>} />
+      <Route path="/workspaces" element={<SignedIn><Workspaces /></SignedIn>} />
+      <Route path="/tokens" element={<SignedIn><Tokens /></SignedIn>} />
+      <Route path="/later/:feature" element={<SignedIn><Planned /></SignedIn>} />
+      <Route path="/index.html" element={<Navigate to="/" replace />} />
+      <Route path="*" element={<SignedIn><NotFound /></SignedIn>} />
+    </Routes>
+  );
+}

@@ -1,0 +1,71 @@
+// Calls to the platform's API from the console: same origin, the session cookie sent by
+// the browser, the session's CSRF token on every change (docs/SECURITY.md), and the API's
+// one error shape turned into ApiError.
+import type { components } from './schema';
+
+export type Schemas = components['schemas'];
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly requestId?: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+export function setCsrfToken(token: string): void {
+  csrfToken = token;
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const method = options.method ?? 'GET';
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrfToken;
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    credentials: 'same-origin',
+    signal: options.signal,
+  });
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const e = (data as { error?: { code?: string; message?: string; request_id?: string } } | null)
+      ?.error;
+    throw new ApiError(res.status, e?.code ?? 'unknown', e?.message ?? res.statusText, e?.request_id);
+  }
+  return data as T;
+}
+
+// One page of a collection (docs/API.md: keyset paging).
+export interface Page<T> {
+  items: T[];
+  next_page_token: string | null;
+}
+
+export function pagePath(path: string, pageSize: number, token?: string | null): string {
+  const q = new URLSearchParams({ page_size: String(pageSize) });
+  if (token) q.set('page_token', token);
+  return `${path}${path.includes('?') ? '&' : '?'}${q}`;
+}
+
+// Path segments are names the API validated; encode them anyway.
+export const seg = encodeURIComponent;

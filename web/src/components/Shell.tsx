@@ -1,0 +1,83 @@
+// The frame of every signed-in page: the header (product, language, account) and the
+// navigation. Places for what later releases add are shown, marked as coming.
+import type { ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { NavLink, useNavigate } from 'react-router-dom';
+import { isPlatformAdmin, useSession } from '../api/session';
+import { languages, setLanguage, type Language } from '../i18n';
+
+const later = ['scheduling', 'monitoring', 'alerts', 'metrics', 'autotest', 'store', 'audit'] as const;
+
+export function LanguageSwitch() {
+  const { t, i18n } = useTranslation();
+  return (
+    <label className="language">
+      <span>{t('user.language')}</span>
+      <select value={i18n.language} onChange={(e) => setLanguage(e.target.value as Language)}>
+        {languages.map((l) => (
+          <option key={l.code} value={l.code} lang={l.code}>
+            {l.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function Shell({ children }: { children: ReactNode }) {
+  const { t } = useTranslation();
+  const { user, signOut } = useSession();
+  const navigate = useNavigate();
+  const link = (to: string, label: string) => (
+    <li>
+      <NavLink to={to} end={to === '/'}>
+        {label}
+      </NavLink>
+    </li>
+  );
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        {t('app.skipToContent')}
+      </a>
+      <header className="topbar">
+        <NavLink to="/" className="brand">
+          {t('app.name')}
+        </NavLink>
+        <span className="tagline">{t('app.tagline')}</span>
+        <div className="spacer" />
+        <LanguageSwitch />
+        {user && (
+          <div className="account" aria-label={t('user.menu', { name: user.username })}>
+            <span className="who">
+              {user.username}
+              <small>{t(isPlatformAdmin(user) ? 'user.roles.platform-admin' : 'user.roles.platform-regular')}</small>
+            </span>
+            <button
+              type="button"
+              onClick={async () => {
+                await signOut();
+                navigate('/login');
+              }}
+            >
+              {t('user.signOut')}
+            </button>
+          </div>
+        )}
+      </header>
+      <nav className="sidenav" aria-label={t('nav.label')}>
+        <ul>
+          {link('/', t('nav.overview'))}
+          {link('/workspaces', t('nav.workspaces'))}
+          {link('/tokens', t('nav.tokens'))}
+          {isPlatformAdmin(user) && link('/users', t('nav.users'))}
+        </ul>
+        <p className="navgroup">{t('nav.later')}</p>
+        <ul>{later.map((k) => link(`/later/${k}`, t(`nav.${k}`)))}</ul>
+      </nav>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+    </div>
+  );
+}

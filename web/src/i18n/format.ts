@@ -1,0 +1,33 @@
+// Dates, numbers and durations in the console's language.
+import i18n from './index';
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+}
+
+export function formatNumber(n: number, options?: Intl.NumberFormatOptions): string {
+  return new Intl.NumberFormat(i18n.language, options).format(n);
+}
+
+export function formatDuration(seconds: number): string {
+  const units: [Intl.RelativeTimeFormatUnit, number][] = [
+    ['day', 86400],
+    ['hour', 3600],
+    ['minute', 60],
+    ['second', 1],
+  ];
+  const parts: string[] = [];
+  let left = Math.max(0, Math.round(seconds));
+  for (const [unit, size] of units) {
+    const n = Math.floor(left / size);
+    if (n > 0 || (unit === 'second' && parts.length === 0)) {
+      parts.push(new Intl.NumberFormat(i18n.language, { style: 'unit', unit, unitDisplay: 'short' }).format(n));
+    }
+    left -= n * size;
+    if (parts.length === 2) break;
+  }
+  return parts.join(' ');
+}

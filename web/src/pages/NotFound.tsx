@@ -1,0 +1,27 @@
+import { useTranslation } from 'react-i18next';
+import { Link, useParams } from 'react-router-dom';
+
+export function NotFound() {
+  const { t } = useTranslation();
+  return (
+    <section>
+      <h1>{t('notFound.title')}</h1>
+      <p>{t('notFound.body')}</p>
+      <Link to="/">{t('notFound.home')}</Link>
+    </section>
+  );
+}
+
+// A place kept for a feature of a later release.
+export function Planned() {
+  const { t } = useTranslation();
+  const { feature = '' } = useParams();
+  const known = ['scheduling', 'monitoring', 'alerts', 'metrics', 'autotest', 'store', 'audit'];
+  if (!known.includes(feature)) return <NotFound />;
+  return (
+    <section>
+      <h1>{t('planned.title', { feature: t(`nav.${feature}`) })}</h1>
+      <p>{t('planned.body')}</p>
+    </section>
+  );
+}
