@@ -108,6 +108,74 @@ test('sign in, create a workspace, make and revoke an API token, in both languag
   assert.deepEqual(page.problems, []);
 });
 
+test('a member submits a job from the form, follows its log, filters the list and cancels another', async () => {
+  await server.call('POST', '/api/v1/workspaces', { name: 'acme' });
+  await server.call('POST', '/api/v1/workspaces/acme/projects', { name: 'vision' });
+  await server.call('POST', '/api/v1/users', { username: 'dev1', password: 'dev1-password-123' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'dev1', role: 'project-developer' });
+  const page = await newPage(browser);
+  await signIn(page, server.base, 'dev1', 'dev1-password-123');
+  await page.getByRole('link', { name: 'vision' }).click();
+  await page.getByRole('heading', { name: 'Project vision' }).waitFor();
+  await page.getByText('No jobs match').waitFor();
+  await page.getByRole('link', { name: 'Submit a job' }).click();
+
+  // The form says what is wrong before sending anything.
+  await page.getByLabel('Name', { exact: true }).fill('hello');
+  await page.getByLabel('Command').fill('echo hello from the console; sleep 1; echo epoch 1 done');
+  await page.getByLabel('Environment').fill('not a pair');
+  await page.getByText('Line 1 is not NAME=value.').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Submit', exact: true }).isDisabled(), true);
+  await page.getByLabel('Environment').fill('EPOCHS=1');
+  await page.getByLabel('Memory (MiB)').fill('256');
+  await screenshot(page, 'submit-job-en');
+  await page.getByRole('button', { name: 'Submit', exact: true }).click();
+  await page.getByRole('heading', { name: 'Job hello' }).waitFor();
+  // The log follows live, then the job ends.
+  await page.locator('pre.log', { hasText: 'epoch 1 done' }).waitFor({ timeout: 60000 });
+  await page.locator('.badge', { hasText: 'Succeeded' }).first().waitFor({ timeout: 60000 });
+  assert.match(await page.locator('pre.log').textContent(), /hello from the console/);
+  await screenshot(page, 'job-detail-en');
+
+  // A second job, cancelled from its page.
+  await page.goto(`${server.base}/projects/vision/jobs/new`);
+  await page.getByLabel('Name', { exact: true }).fill('sleeper');
+  await page.getByLabel('Command').fill('sleep 300');
+  await page.getByLabel('Memory (MiB)').fill('64');
+  await page.getByRole('button', { name: 'Submit', exact: true }).click();
+  await page.getByRole('heading', { name: 'Job sleeper' }).waitFor();
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('.badge', { hasText: 'Cancelled' }).first().waitFor({ timeout: 60000 });
+
+  // The list: both jobs; a filter is part of the address and Back undoes it.
+  await page.getByRole('link', { name: 'Project vision' }).click();
+  await page.getByRole('link', { name: 'hello' }).waitFor();
+  await page.getByRole('link', { name: 'sleeper' }).waitFor();
+  await page.getByLabel('State').selectOption('succeeded');
+  await page.getByRole('link', { name: 'sleeper' }).waitFor({ state: 'detached' });
+  assert.match(page.url(), /\?state=succeeded$/);
+  await screenshot(page, 'jobs-en');
+  await page.goBack();
+  await page.getByRole('link', { name: 'sleeper' }).waitFor();
+  assert.deepEqual(page.problems, []);
+
+  // Someone of another workspace is told the project does not exist (the API's 404).
+  await server.call('POST', '/api/v1/workspaces', { name: 'other' });
+  await server.call('POST', '/api/v1/workspaces/other/projects', { name: 'theirs' });
+  await server.call('POST', '/api/v1/users', { username: 'outsider', password: 'outsider-password-1' });
+  await server.call('POST', '/api/v1/projects/theirs/members', { username: 'outsider', role: 'project-admin' });
+  const other = await newPage(browser);
+  await signIn(other, server.base, 'outsider', 'outsider-password-1');
+  const answer = other.waitForResponse((r) => r.url().includes('/api/v1/projects/vision/jobs'));
+  await other.goto(`${server.base}/projects/vision`);
+  assert.equal((await answer).status(), 404);
+  await other.getByText('This does not exist, or you may not see it.').waitFor();
+  await other.goto(`${server.base}/projects/vision/jobs/new`);
+  await other.getByRole('heading', { name: 'Submit a job to vision' }).waitFor();
+  assert.equal(await other.getByRole('button', { name: 'Submit', exact: true }).isDisabled(), true);
+});
+
 test('the page runs no inline script and sends the CSRF token; another site cannot post', async () => {
   const res = await fetch(`${server.base}/`);
   const csp = res.headers.get('content-security-policy');
@@ -166,7 +234,10 @@ test('no serious or critical accessibility violation on any page (axe-core)', as
   await page.getByLabel('User name').fill('admin');
   await page.getByLabel('Password').fill(adminPassword);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  for (const path of ['/', '/workspaces', '/tokens', '/later/monitoring', '/no-such-page']) {
+  const jobs = await server.call('GET', '/api/v1/projects/vision/jobs');
+  const pages = ['/', '/workspaces', '/tokens', '/later/monitoring', '/no-such-page', '/projects/vision',
+    '/projects/vision/jobs/new', `/projects/vision/jobs/${jobs.items[0].id}`];
+  for (const path of pages) {
     await page.goto(server.base + path);
     await page.getByRole('heading').first().waitFor();
     found[path] = await axe(page);

@@ -6,7 +6,10 @@ import { useSession } from './api/session';
 import { Shell } from './components/Shell';
 import { Login } from './pages/Login';
 import { NotFound, Planned } from './pages/NotFound';
+import { JobDetail } from './pages/JobDetail';
 import { Overview } from './pages/Overview';
+import { ProjectJobs } from './pages/ProjectJobs';
+import { SubmitJob } from './pages/SubmitJob';
 import { Tokens } from './pages/Tokens';
 import { Workspaces } from './pages/Workspaces';
 
@@ -29,6 +32,9 @@ export function App() {
       <Route path="/" element={<SignedIn><Overview /></SignedIn>} />
       <Route path="/workspaces" element={<SignedIn><Workspaces /></SignedIn>} />
       <Route path="/tokens" element={<SignedIn><Tokens /></SignedIn>} />
+      <Route path="/projects/:project" element={<SignedIn><ProjectJobs /></SignedIn>} />
+      <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />
+      <Route path="/projects/:project/jobs/:id" element={<SignedIn><JobDetail /></SignedIn>} />
       <Route path="/later/:feature" element={<SignedIn><Planned /></SignedIn>} />
       <Route path="/index.html" element={<Navigate to="/" replace />} />
       <Route path="*" element={<SignedIn><NotFound /></SignedIn>} />

@@ -1,12 +1,14 @@
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
 
-export function NotFound() {
+// No page at this address; or (`resource`) the API answered 404: it does not exist or
+// belongs to a project the caller may not see, and the console does not tell which.
+export function NotFound({ resource = false }: { resource?: boolean }) {
   const { t } = useTranslation();
   return (
     <section>
       <h1>{t('notFound.title')}</h1>
-      <p>{t('notFound.body')}</p>
+      <p role={resource ? 'alert' : undefined}>{resource ? t('errors.not_found') : t('notFound.body')}</p>
       <Link to="/">{t('notFound.home')}</Link>
     </section>
   );

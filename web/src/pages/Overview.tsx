@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
-import { api, pagePath, type Page, type Schemas } from '../api/client';
+import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { ErrorView } from '../components/ErrorView';
 import { Pager, usePageToken } from '../components/Pager';
@@ -44,7 +44,9 @@ export function Overview() {
           <tbody>
             {projects.data.items.map((p) => (
               <tr key={p.name}>
-                <td>{p.name}</td>
+                <td>
+                  <Link to={`/projects/${seg(p.name)}`}>{p.name}</Link>
+                </td>
                 <td>{p.workspace}</td>
                 <td>{formatTime(p.created_at)}</td>
               </tr>

@@ -1,0 +1,61 @@
+import { describe, expect, test } from 'vitest';
+import { checkJob, emptyForm } from './SubmitJob';
+
+describe('the job form', () => {
+  test('builds the request the API takes', () => {
+    const { problems, request } = checkJob({
+      ...emptyForm,
+      name: 'train-yolo',
+      command: 'python train.py --epochs 3',
+      env: 'EPOCHS=3\n\nLR=0.01',
+      datasets: 'coco, captions',
+      gpuMode: 'share',
+      shareMemory: '8192',
+      shareCores: '30',
+      cpu: '2.5',
+      memory: '4096',
+      priority: '10',
+      preemptible: true,
+      restartPolicy: 'on_failure',
+      maxRestarts: '2',
+    });
+    expect(problems).toEqual({});
+    expect(request).toEqual({
+      name: 'train-yolo',
+      command: ['sh', '-c', 'python train.py --epochs 3'],
+      env: { EPOCHS: '3', LR: '0.01' },
+      datasets: ['coco', 'captions'],
+      resources: { cpu: 2.5, memory_mib: 4096, gpu_share: { memory_mib: 8192, cores_percent: 30 } },
+      priority: 10,
+      preemptible: true,
+      restart_policy: 'on_failure',
+      max_restarts: 2,
+    });
+  });
+
+  test('names each wrong field and sends nothing', () => {
+    const { problems, request } = checkJob({
+      ...emptyForm,
+      name: 'x',
+      command: 'true',
+      env: 'GOOD=1\nnot a pair',
+      gpuMode: 'share',
+      shareCores: '150',
+      cpu: '-1',
+      runtimeLimit: '1.5',
+    });
+    expect(request).toBeUndefined();
+    expect(problems.env).toEqual({ key: 'submit.envInvalid', values: { line: 2 } });
+    expect(problems.shareCores).toEqual({ key: 'submit.mustBeWhole', values: { min: 1, max: 100 } });
+    expect(problems.cpu).toEqual({ key: 'submit.mustBePositive' });
+    expect(problems.runtimeLimit?.key).toBe('submit.mustBeWhole');
+    expect(problems.shareMemory).toBeUndefined();
+  });
+
+  test('needs a name and a command, and whole GPUs only in whole mode', () => {
+    expect(checkJob({ ...emptyForm, command: 'true' }).request).toBeUndefined();
+    expect(checkJob({ ...emptyForm, name: 'n' }).request).toBeUndefined();
+    const r = checkJob({ ...emptyForm, name: 'n', command: 'true', gpuMode: 'whole', gpus: '2' }).request;
+    expect(r?.resources).toEqual({ cpu: 1, memory_mib: 1024, gpus: 2 });
+  });
+});
