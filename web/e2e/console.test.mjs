@@ -69,6 +69,47 @@ test('sign in, create a workspace, make and revoke an API token, in both languag
   await page.getByText(/not a member of any project yet/).waitFor();
   await screenshot(page, 'overview-en');
 
+  // The workspace's page: a project, a member; then the project's members, quota, events.
+  await server.call('POST', '/api/v1/users', { username: 'dana', password: 'dana-password-123' });
+  await page.getByRole('link', { name: 'Workspaces' }).click();
+  await page.getByRole('link', { name: 'vision-team' }).click();
+  await page.getByRole('heading', { name: 'Workspace vision-team' }).waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('detector');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('link', { name: 'detector' }).waitFor();
+  await page.locator('#workspace-member-name').fill('dana');
+  await page.locator('#workspace-member-role').selectOption('workspace-regular');
+  await page.getByRole('button', { name: 'Add a member' }).click();
+  await page.getByRole('cell', { name: 'dana' }).waitFor();
+  await screenshot(page, 'workspace-en');
+  await page.getByRole('link', { name: 'detector' }).click();
+  await page.getByRole('link', { name: 'Members' }).click();
+  await page.locator('#project-member-name').fill('dana');
+  await page.locator('#project-member-role').selectOption('project-developer');
+  await page.getByRole('button', { name: 'Add a member' }).click();
+  await page.getByLabel('Role of dana').waitFor();
+  assert.equal(await page.getByLabel('Role of dana').inputValue(), 'project-developer');
+  const changed = page.waitForResponse(
+    (r) => r.url().endsWith('/api/v1/projects/detector/members') && r.request().method() === 'POST',
+  );
+  await page.getByLabel('Role of dana').selectOption('project-viewer');
+  assert.equal((await changed).status(), 201);
+  const members = await server.call('GET', '/api/v1/projects/detector/members');
+  assert.deepEqual(members.items.find((m) => m.username === 'dana'), { username: 'dana', role: 'project-viewer' });
+  await screenshot(page, 'project-members-en');
+  await page.getByRole('link', { name: 'Quota' }).click();
+  await page.getByLabel('GPUs', { exact: true }).fill('4');
+  await page.getByLabel('GPUs per user').fill('2');
+  await page.getByRole('button', { name: 'Save limits' }).click();
+  await page.getByText('Saved.').waitFor();
+  const quota = await server.call('GET', '/api/v1/projects/detector/quota');
+  assert.equal(quota.gpus, 4);
+  assert.equal(quota.per_user_gpus, 2);
+  await screenshot(page, 'project-quota-en');
+  await page.getByRole('link', { name: 'Events' }).click();
+  await page.getByRole('cell', { name: /dana/ }).first().waitFor();
+  await screenshot(page, 'project-events-en');
+
   await page.getByRole('link', { name: 'API tokens' }).click();
   await page.getByLabel('Name', { exact: true }).fill('ci-script');
   await page.getByRole('button', { name: 'Create' }).click();
@@ -236,7 +277,8 @@ test('no serious or critical accessibility violation on any page (axe-core)', as
   await page.getByRole('button', { name: 'Sign in' }).click();
   const jobs = await server.call('GET', '/api/v1/projects/vision/jobs');
   const pages = ['/', '/workspaces', '/tokens', '/later/monitoring', '/no-such-page', '/projects/vision',
-    '/projects/vision/jobs/new', `/projects/vision/jobs/${jobs.items[0].id}`];
+    '/projects/vision/jobs/new', `/projects/vision/jobs/${jobs.items[0].id}`, '/workspaces/vision-team',
+    '/projects/detector/members', '/projects/detector/quota', '/projects/detector/events'];
   for (const path of pages) {
     await page.goto(server.base + path);
     await page.getByRole('heading').first().waitFor();

@@ -9,8 +9,10 @@ import { NotFound, Planned } from './pages/NotFound';
 import { JobDetail } from './pages/JobDetail';
 import { Overview } from './pages/Overview';
 import { ProjectJobs } from './pages/ProjectJobs';
+import { ProjectEvents, ProjectMembers, ProjectQuota } from './pages/ProjectPages';
 import { SubmitJob } from './pages/SubmitJob';
 import { Tokens } from './pages/Tokens';
+import { WorkspaceDetail } from './pages/WorkspaceDetail';
 import { Workspaces } from './pages/Workspaces';
 
 function SignedIn({ children }: { children: ReactNode }) {
@@ -33,6 +35,10 @@ export function App() {
       <Route path="/workspaces" element={<SignedIn><Workspaces /></SignedIn>} />
       <Route path="/tokens" element={<SignedIn><Tokens /></SignedIn>} />
       <Route path="/projects/:project" element={<SignedIn><ProjectJobs /></SignedIn>} />
+      <Route path="/workspaces/:workspace" element={<SignedIn><WorkspaceDetail /></SignedIn>} />
+      <Route path="/projects/:project/members" element={<SignedIn><ProjectMembers /></SignedIn>} />
+      <Route path="/projects/:project/quota" element={<SignedIn><ProjectQuota /></SignedIn>} />
+      <Route path="/projects/:project/events" element={<SignedIn><ProjectEvents /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />
       <Route path="/projects/:project/jobs/:id" element={<SignedIn><JobDetail /></SignedIn>} />
       <Route path="/later/:feature" element={<SignedIn><Planned /></SignedIn>} />

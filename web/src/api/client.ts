@@ -25,13 +25,25 @@ export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   body?: unknown;
   signal?: AbortSignal;
+  ifMatch?: string; // the ETag read: the server refuses (412) when it changed meanwhile
+}
+
+// An answer with its ETag (docs/API.md: concurrent edits).
+export interface Tagged<T> {
+  body: T;
+  etag: string;
 }
 
 export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  return (await apiTagged<T>(path, options)).body;
+}
+
+export async function apiTagged<T>(path: string, options: RequestOptions = {}): Promise<Tagged<T>> {
   const method = options.method ?? 'GET';
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET') headers['X-CSRF-Token'] = csrfToken;
+  if (options.ifMatch) headers['If-Match'] = options.ifMatch;
   const res = await fetch(path, {
     method,
     headers,
@@ -39,7 +51,8 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     credentials: 'same-origin',
     signal: options.signal,
   });
-  if (res.status === 204) return undefined as T;
+  const etag = res.headers.get('ETag') ?? '';
+  if (res.status === 204) return { body: undefined as T, etag };
   const text = await res.text();
   let data: unknown = null;
   try {
@@ -52,7 +65,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
       ?.error;
     throw new ApiError(res.status, e?.code ?? 'unknown', e?.message ?? res.statusText, e?.request_id);
   }
-  return data as T;
+  return { body: data as T, etag };
 }
 
 // One page of a collection (docs/API.md: keyset paging).

@@ -5,6 +5,7 @@ import { Link, useParams, useSearchParams } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { Pager, usePageToken } from '../components/Pager';
+import { ProjectTabs } from '../components/ProjectTabs';
 import { formatTime } from '../i18n/format';
 import { NotFound } from './NotFound';
 import { isActive, jobKinds, jobStates, jobsPath } from './jobs';
@@ -40,13 +41,7 @@ export function ProjectJobs() {
   if (jobs.isError && (jobs.error as { status?: number }).status === 404) return <NotFound resource />;
   return (
     <section>
-      <div className="heading-row">
-        <h1>{t('project.title', { name: project })}</h1>
-        <Link className="button primary" to={`/projects/${seg(project)}/jobs/new`}>
-          {t('project.submit')}
-        </Link>
-      </div>
-      <h2>{t('project.jobs')}</h2>
+      <ProjectTabs project={project} />
       <form className="filters" aria-label={t('jobs.filters')} onSubmit={(e) => e.preventDefault()}>
         <label>
           {t('jobs.state')}

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { ErrorView, errorText } from '../components/ErrorView';
@@ -111,7 +112,9 @@ export function Workspaces() {
           <tbody>
             {list.data.items.map((w) => (
               <tr key={w.name}>
-                <td>{w.name}</td>
+                <td>
+                  <Link to={`/workspaces/${seg(w.name)}`}>{w.name}</Link>
+                </td>
                 <td>{w.description}</td>
                 <td>
                   <WorkspaceProjects workspace={w.name} />

@@ -1,0 +1,28 @@
+// The heading of every project page and the tabs between them.
+import { useTranslation } from 'react-i18next';
+import { Link, NavLink } from 'react-router-dom';
+import { seg } from '../api/client';
+
+export function ProjectTabs({ project }: { project: string }) {
+  const { t } = useTranslation();
+  const base = `/projects/${seg(project)}`;
+  return (
+    <>
+      <div className="heading-row">
+        <h1>{t('project.title', { name: project })}</h1>
+        <div className="spacer" />
+        <Link className="button primary" to={`${base}/jobs/new`}>
+          {t('project.submit')}
+        </Link>
+      </div>
+      <nav className="tabs" aria-label={t('project.tabs')}>
+        <NavLink to={base} end>
+          {t('project.jobs')}
+        </NavLink>
+        <NavLink to={`${base}/members`}>{t('project.members')}</NavLink>
+        <NavLink to={`${base}/quota`}>{t('project.quota')}</NavLink>
+        <NavLink to={`${base}/events`}>{t('project.events')}</NavLink>
+      </nav>
+    </>
+  );
+}

@@ -1,0 +1,189 @@
+// A project's members, quota and events.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useParams } from 'react-router-dom';
+import { ApiError, api, apiTagged, pagePath, seg, type Page, type Schemas } from '../api/client';
+import { ErrorView, errorText } from '../components/ErrorView';
+import { Members } from '../components/Members';
+import { ProjectTabs } from '../components/ProjectTabs';
+import { formatNumber, formatTime } from '../i18n/format';
+import { NotFound } from './NotFound';
+
+const projectBase = (p: string) => `/api/v1/projects/${seg(p)}`;
+const is404 = (e: unknown) => e instanceof ApiError && e.status === 404;
+
+export function ProjectMembers() {
+  const { project = '' } = useParams();
+  return (
+    <section>
+      <ProjectTabs project={project} />
+      <Members base={projectBase(project)} scope="project" />
+    </section>
+  );
+}
+
+const quotaFields = [
+  'gpus',
+  'gpu_memory_mib',
+  'per_user_gpus',
+  'concurrent_jobs',
+  'cpu_cores',
+  'memory_mib',
+  'storage_mib',
+] as const;
+type QuotaField = (typeof quotaFields)[number];
+type Quota = Partial<Record<QuotaField, number | null>> & { usage?: Partial<Record<QuotaField, number>> };
+
+// A bar of what is used against the limit (a limit of null: unlimited, no bar).
+export function UsageBar({ used, limit }: { used: number; limit: number | null | undefined }) {
+  const { t } = useTranslation();
+  if (limit === null || limit === undefined) {
+    return <span className="muted">{t('quota.usedOnly', { used: formatNumber(used, { maximumFractionDigits: 1 }) })}</span>;
+  }
+  const share = limit > 0 ? Math.min(1, used / limit) : 1;
+  const text = t('quota.used', {
+    used: formatNumber(used, { maximumFractionDigits: 1 }),
+    limit: formatNumber(limit),
+  });
+  return (
+    <span className="usage">
+      <meter min={0} max={1} value={share} high={0.85} aria-label={text} />
+      <span>{text}</span>
+    </span>
+  );
+}
+
+export function ProjectQuota() {
+  const { t } = useTranslation();
+  const { project = '' } = useParams();
+  const client = useQueryClient();
+  const path = `${projectBase(project)}/quota`;
+  const quota = useQuery({
+    queryKey: ['quota', project],
+    queryFn: () => apiTagged<Quota>(path),
+  });
+  const [draft, setDraft] = useState<Record<string, string>>({});
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    if (!quota.data) return;
+    const d: Record<string, string> = {};
+    for (const f of quotaFields) d[f] = quota.data.body[f] == null ? '' : String(quota.data.body[f]);
+    setDraft(d);
+  }, [quota.data]);
+  const invalid = (f: string) => draft[f] !== '' && draft[f] !== undefined && !(Number(draft[f]) >= 0);
+  const save = useMutation({
+    mutationFn: () => {
+      const body: Record<string, number | null> = {};
+      for (const f of quotaFields) body[f] = draft[f] === '' ? null : Number(draft[f]);
+      return api(path, { method: 'PUT', body, ifMatch: quota.data?.etag });
+    },
+    onSuccess: () => {
+      setSaved(true);
+      void client.invalidateQueries({ queryKey: ['quota', project] });
+    },
+    onError: () => void client.invalidateQueries({ queryKey: ['quota', project] }),
+  });
+  if (quota.isError && is404(quota.error)) return <NotFound resource />;
+  return (
+    <section>
+      <ProjectTabs project={project} />
+      <p className="lead">{t('quota.intro')}</p>
+      {quota.isError && <ErrorView error={quota.error} onRetry={() => quota.refetch()} />}
+      {quota.data && (
+        <form
+          className="card wide"
+          noValidate
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            setSaved(false);
+            if (!quotaFields.some(invalid)) save.mutate();
+          }}
+        >
+          <table className="plain">
+            <tbody>
+              {quotaFields.map((f) => (
+                <tr key={f}>
+                  <th scope="row">
+                    <label htmlFor={`quota-${f}`}>{t(`quota.fields.${f}`)}</label>
+                  </th>
+                  <td>
+                    <input
+                      id={`quota-${f}`}
+                      type="number"
+                      min={0}
+                      value={draft[f] ?? ''}
+                      aria-invalid={invalid(f)}
+                      onChange={(e) => setDraft((d) => ({ ...d, [f]: e.target.value }))}
+                    />
+                  </td>
+                  <td>
+                    {quota.data.body.usage?.[f] !== undefined && (
+                      <UsageBar used={quota.data.body.usage[f] ?? 0} limit={quota.data.body[f]} />
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {save.isError && (
+            <p className="error" role="alert">
+              {save.error instanceof ApiError && save.error.status === 412 ? t('quota.changed') : errorText(save.error, t)}
+            </p>
+          )}
+          {saved && !save.isPending && (
+            <p className="ok" role="status">
+              {t('quota.saved')}
+            </p>
+          )}
+          <button type="submit" className="primary" disabled={save.isPending || quotaFields.some(invalid)}>
+            {save.isPending ? t('quota.saving') : t('quota.save')}
+          </button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+export function ProjectEvents() {
+  const { t } = useTranslation();
+  const { project = '' } = useParams();
+  const events = useQuery({
+    queryKey: ['events', project],
+    queryFn: () => api<Page<Schemas['Event']>>(pagePath(`${projectBase(project)}/events`, 1000)),
+    refetchInterval: 3000,
+  });
+  if (events.isError && is404(events.error)) return <NotFound resource />;
+  const items = [...(events.data?.items ?? [])].reverse();
+  return (
+    <section>
+      <ProjectTabs project={project} />
+      {events.isError && <ErrorView error={events.error} onRetry={() => events.refetch()} />}
+      {events.data && items.length === 0 && <p className="empty">{t('events.empty')}</p>}
+      {items.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t('events.time')}</th>
+              <th scope="col">{t('events.what')}</th>
+              <th scope="col">{t('events.resource')}</th>
+              <th scope="col">{t('events.actor')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((e) => (
+              <tr key={e.seq}>
+                <td>{formatTime(e.time)}</td>
+                <td>{e.message || e.reason}</td>
+                <td>
+                  {e.resource_type} {e.resource_name}
+                </td>
+                <td>{e.actor}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
