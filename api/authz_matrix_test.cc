@@ -190,6 +190,7 @@ std::vector<Endpoint> endpoints() {
       {"create user", "POST", "/api/v1/users",
        R"({"username":"{unique}","password":"long-enough-password"})", admin, true},
       {"read audit", "GET", "/api/v1/audit", "", admin, true},
+      {"verify audit", "GET", "/api/v1/audit/verify", "", admin, true},
       {"read settings", "GET", "/api/v1/settings", "", admin, true},
       {"write settings", "PUT", "/api/v1/settings/k", R"({"value":1})", admin, true},
       {"read a setting", "GET", "/api/v1/settings/k", "", admin, true},

@@ -320,9 +320,25 @@ TEST_F(ServerTest, MutationsAndLoginsAreAuditedWithoutSecrets) {
   EXPECT_EQ(jsonl->get_header_value("Content-Type"), "application/x-ndjson");
   EXPECT_GE(std::count(jsonl->body.begin(), jsonl->body.end(), '\n'), 4);
   expect_error(c.Get("/api/v1/audit?since=yesterday"), 400, "invalid_argument", "since");
+  // By the answer's status and the request's source.
+  auto refused = c.Get("/api/v1/audit?status=401");
+  ASSERT_EQ(refused->status, 200) << refused->body;
+  ASSERT_EQ(body(refused)["items"].size(), 2u) << refused->body;
+  for (const auto& r : body(refused)["items"]) EXPECT_EQ(r["response_status"], 401);
+  EXPECT_EQ(body(c.Get("/api/v1/audit?source=127.0.0.1"))["items"].size(), 4u);
+  EXPECT_EQ(body(c.Get("/api/v1/audit?source=10.9.9.9"))["items"].size(), 0u);
+  expect_error(c.Get("/api/v1/audit?status=7"), 400, "invalid_argument", "status");
+  // The chain's verdict, for the console; checking it is itself on record.
+  auto verdict = c.Get("/api/v1/audit/verify");
+  ASSERT_EQ(verdict->status, 200) << verdict->body;
+  EXPECT_TRUE(body(verdict)["intact"].get<bool>());
+  EXPECT_GE(body(verdict)["records"].get<int64_t>(), 4);
+  EXPECT_TRUE(body(verdict)["first_bad_seq"].is_null());
+  EXPECT_EQ(wait_for_audit(*audit_, 5).back().verb, "verify");
   httplib::Client regular("127.0.0.1", server_->port());
   regular.set_bearer_token_auth(user_token_);
   expect_error(regular.Get("/api/v1/audit"), 403, "permission_denied", "platform-admin");
+  expect_error(regular.Get("/api/v1/audit/verify"), 403, "permission_denied", "platform-admin");
 }
 
 TEST_F(ServerTest, OpenApiDocumentMatchesTheRealRoutes) {

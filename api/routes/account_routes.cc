@@ -122,7 +122,7 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
        .scope = Scope::kPlatformAdmin,
        .summary = "Create a user (platform admins)",
        .body_schema = sc::object({{"username", sc::str()},
-                                  {"password", sc::str("At least 10 characters")},
+                                  {"password", sc::str("At least 12 characters")},
                                   {"display_name", sc::str()},
                                   {"email", sc::str()},
                                   {"platform_role", sc::str()}},

@@ -169,6 +169,8 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
                  {"verb", "create, update, delete, login, login_failed, logout, ..."},
                  {"resource", "A resource type"},
                  {"project", "Only this project's records"},
+                 {"status", "Only answers with this HTTP status (403, say)", "integer"},
+                 {"source", "Only requests from this address"},
                  {"since", "From this time (RFC 3339)", "date-time"},
                  {"until", "Before this time (RFC 3339)", "date-time"},
                  {"format", "jsonl: JSON lines, with X-Next-Page-Token"}},
@@ -183,6 +185,10 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
          q.verb = ctx.http.param("verb");
          q.resource_type = ctx.http.param("resource");
          q.project = ctx.http.param("project");
+         q.source_ip = ctx.http.param("source");
+         if (ctx.http.has_param("status")) {
+           JZ_ASSIGN_OR_RETURN(q.status, ctx.int_param("status", 100, 599, 0));
+         }
          JZ_ASSIGN_OR_RETURN(auto since, ctx.time_param("since"));
          JZ_ASSIGN_OR_RETURN(auto until, ctx.time_param("until"));
          if (since) q.since_ms = *since / 1000;
@@ -206,6 +212,35 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
          Json items = Json::array();
          for (const auto& r : records) items.push_back(r.to_json());
          return Reply::page(std::move(items), next);
+       }},
+      {.method = "GET",
+       .path = "/api/v1/audit/verify",
+       .scope = Scope::kPlatformAdmin,
+       .summary = "Verify the audit trail's hash chain, archives included (platform admins)",
+       .response_schema = sc::object(
+           {{"intact", {{"type", "boolean"}}},
+            {"records", sc::integer("Live records that verify")},
+            {"archived_records", sc::integer("Records in archives that verify")},
+            {"archives", sc::integer()},
+            {"first_bad_seq", sc::nullable(sc::integer("The first record that does not verify"))},
+            {"reason", sc::str("What is wrong, naming the archive file if any")}}),
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.audit) {
+           return Status::failed_precondition(
+               "the audit trail is off on this server (audit.enabled)");
+         }
+         ctx.audit.force = true;  // who checked, and when, is itself on record
+         ctx.audit.verb = "verify";
+         ctx.audit.type = "audit";
+         JZ_ASSIGN_OR_RETURN(auto v, s.audit->verify(true));
+         return Reply::json(
+             {{"intact", v.intact},
+              {"records", v.records},
+              {"archived_records", v.archived_records},
+              {"archives", v.archives},
+              {"first_bad_seq", v.first_bad ? Json(v.first_bad->seq) : Json(nullptr)},
+              {"reason", v.reason}});
        }},
   });
 }

@@ -220,6 +220,11 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditQuery& q) {
   eq("verb", q.verb);
   eq("resource_type", q.resource_type);
   eq("project", q.project);
+  eq("source_ip", q.source_ip);
+  if (q.status) {
+    sql += " AND response_status = ?";
+    params.emplace_back(*q.status);
+  }
   if (q.since_ms) {
     sql += " AND time_ms >= ?";
     params.emplace_back(*q.since_ms);

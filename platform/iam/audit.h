@@ -69,7 +69,8 @@ struct AuditArchive {
 };
 
 struct AuditQuery {
-  std::string user, verb, resource_type, project;
+  std::string user, verb, resource_type, project, source_ip;
+  std::optional<int64_t> status;  // the response's HTTP status
   std::optional<int64_t> since_ms, until_ms;
   int64_t after_seq = 0;  // page token
   int limit = 100;

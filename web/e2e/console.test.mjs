@@ -217,6 +217,40 @@ test('a member submits a job from the form, follows its log, filters the list an
   assert.equal(await other.getByRole('button', { name: 'Submit', exact: true }).isDisabled(), true);
 });
 
+test('an admin creates a user and finds a project\'s creation in the audit, and checks the chain', async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.base, 'admin', adminPassword);
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByLabel('User name').fill('Eve Smith');
+  await page.getByText(/Use lower-case letters, digits, dots/).waitFor();
+  await page.getByLabel('User name').fill('eve');
+  await page.getByLabel('Initial password').fill('short');
+  await page.getByText('Use at least 12 characters.').waitFor();
+  await page.getByLabel('Initial password').fill('eve-password-123');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('cell', { name: 'eve', exact: true }).waitFor();
+  await screenshot(page, 'users-en');
+
+  await page.getByRole('link', { name: 'Audit' }).click();
+  await page.getByLabel('Action').fill('create');
+  await page.getByLabel('Resource type').fill('projects');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('cell', { name: 'vision', exact: true }).first().waitFor();
+  assert.match(page.url(), /verb=create&resource=projects/);
+  const rows = await page.locator('tbody tr').count();
+  const api = await server.call('GET', '/api/v1/audit?verb=create&resource=projects');
+  assert.equal(rows, api.items.length);
+  await page.getByRole('button', { name: 'Verify the chain' }).click();
+  await page.getByText(/The chain is intact/).waitFor();
+  await screenshot(page, 'audit-en');
+  // Refusals by status.
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await page.getByLabel('Status').fill('404');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.waitForURL(/status=404/);
+  assert.deepEqual(page.problems, []);
+});
+
 test('the page runs no inline script and sends the CSRF token; another site cannot post', async () => {
   const res = await fetch(`${server.base}/`);
   const csp = res.headers.get('content-security-policy');
@@ -278,7 +312,7 @@ test('no serious or critical accessibility violation on any page (axe-core)', as
   const jobs = await server.call('GET', '/api/v1/projects/vision/jobs');
   const pages = ['/', '/workspaces', '/tokens', '/later/monitoring', '/no-such-page', '/projects/vision',
     '/projects/vision/jobs/new', `/projects/vision/jobs/${jobs.items[0].id}`, '/workspaces/vision-team',
-    '/projects/detector/members', '/projects/detector/quota', '/projects/detector/events'];
+    '/projects/detector/members', '/projects/detector/quota', '/projects/detector/events', '/users', '/audit'];
   for (const path of pages) {
     await page.goto(server.base + path);
     await page.getByRole('heading').first().waitFor();

@@ -6,12 +6,14 @@ import { useSession } from './api/session';
 import { Shell } from './components/Shell';
 import { Login } from './pages/Login';
 import { NotFound, Planned } from './pages/NotFound';
+import { Audit } from './pages/Audit';
 import { JobDetail } from './pages/JobDetail';
 import { Overview } from './pages/Overview';
 import { ProjectJobs } from './pages/ProjectJobs';
 import { ProjectEvents, ProjectMembers, ProjectQuota } from './pages/ProjectPages';
 import { SubmitJob } from './pages/SubmitJob';
 import { Tokens } from './pages/Tokens';
+import { Users } from './pages/Users';
 import { WorkspaceDetail } from './pages/WorkspaceDetail';
 import { Workspaces } from './pages/Workspaces';
 
@@ -41,6 +43,8 @@ export function App() {
       <Route path="/projects/:project/events" element={<SignedIn><ProjectEvents /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />
       <Route path="/projects/:project/jobs/:id" element={<SignedIn><JobDetail /></SignedIn>} />
+      <Route path="/users" element={<SignedIn><Users /></SignedIn>} />
+      <Route path="/audit" element={<SignedIn><Audit /></SignedIn>} />
       <Route path="/later/:feature" element={<SignedIn><Planned /></SignedIn>} />
       <Route path="/index.html" element={<Navigate to="/" replace />} />
       <Route path="*" element={<SignedIn><NotFound /></SignedIn>} />

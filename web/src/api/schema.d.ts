@@ -17,6 +17,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Verify the audit trail's hash chain, archives included (platform admins) */
+        get: operations["get_api_v1_audit_verify"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -1133,6 +1150,10 @@ export interface operations {
                 resource?: string;
                 /** @description Only this project's records */
                 project?: string;
+                /** @description Only answers with this HTTP status (403, say) */
+                status?: number;
+                /** @description Only requests from this address */
+                source?: string;
                 /** @description From this time (RFC 3339) */
                 since?: string;
                 /** @description Before this time (RFC 3339) */
@@ -1160,6 +1181,83 @@ export interface operations {
                         items: components["schemas"]["AuditRecord"][];
                         /** @description Pass as page_token for the next page */
                         next_page_token: string | null;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_audit_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: int64
+                         * @description Records in archives that verify
+                         */
+                        archived_records?: number;
+                        /** Format: int64 */
+                        archives?: number;
+                        /**
+                         * Format: int64
+                         * @description The first record that does not verify
+                         */
+                        first_bad_seq?: number | null;
+                        intact?: boolean;
+                        /** @description What is wrong, naming the archive file if any */
+                        reason?: string;
+                        /**
+                         * Format: int64
+                         * @description Live records that verify
+                         */
+                        records?: number;
                     };
                 };
             };
@@ -4108,7 +4206,7 @@ export interface operations {
                 "application/json": {
                     display_name?: string;
                     email?: string;
-                    /** @description At least 10 characters */
+                    /** @description At least 12 characters */
                     password: string;
                     platform_role?: string;
                     username: string;

@@ -6,7 +6,7 @@ import { NavLink, useNavigate } from 'react-router-dom';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { languages, setLanguage, type Language } from '../i18n';
 
-const later = ['scheduling', 'monitoring', 'alerts', 'metrics', 'autotest', 'store', 'audit'] as const;
+const later = ['scheduling', 'monitoring', 'alerts', 'metrics', 'autotest', 'store'] as const;
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -71,6 +71,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/workspaces', t('nav.workspaces'))}
           {link('/tokens', t('nav.tokens'))}
           {isPlatformAdmin(user) && link('/users', t('nav.users'))}
+          {isPlatformAdmin(user) && link('/audit', t('nav.audit'))}
         </ul>
         <p className="navgroup">{t('nav.later')}</p>
         <ul>{later.map((k) => link(`/later/${k}`, t(`nav.${k}`)))}</ul>
