@@ -91,6 +91,7 @@ std::vector<Endpoint> endpoints() {
        R"({"name":"{unique}"})",
        {"padmin", "wsadmin", "wsregular"}},
       {"get project", "GET", "/api/v1/projects/{p}", "", project_members},
+      {"my permissions", "GET", "/api/v1/projects/{p}/permissions", "", project_members},
       {"list project members", "GET", "/api/v1/projects/{p}/members", "", project_members},
       {"add project member",
        "POST",
@@ -716,6 +717,40 @@ TEST_F(AuthzMatrixTest, NobodyGrantsRightsTheyDoNotHold) {
 
 // Issue 17, item 13: a project-scoped token revoked its owner's session token, and token
 // creation ignored unknown fields.
+TEST_F(AuthzMatrixTest, PermissionsTellEachSeatWhatItMayDo) {
+  auto perms = [&](const std::string& who) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_bearer_token_auth(token_[who]);
+    auto r = c.Get("/api/v1/projects/proj-a-7/permissions");
+    EXPECT_TRUE(r);
+    if (!r || r->status != 200)
+      return std::vector<std::string>{"status " + std::to_string(r ? r->status : 0)};
+    return json::parse(r->body).value()["permissions"].get<std::vector<std::string>>();
+  };
+  // As the authoriser reads them: "job:*" grants every verb on jobs.
+  auto has = [](const std::vector<std::string>& v, const std::string& p) {
+    const std::string resource = p.substr(0, p.find(':'));
+    return std::any_of(v.begin(), v.end(), [&](const std::string& q) {
+      return q == p || q == resource + ":*" || q == "*:*";
+    });
+  };
+  EXPECT_EQ(perms("padmin"), std::vector<std::string>{"*:*"});
+  const auto dev = perms("prjdev");
+  EXPECT_TRUE(has(dev, "job:create")) << ::testing::PrintToString(dev);
+  EXPECT_FALSE(has(dev, "dataset_data:get")) << "developers never see raw data";
+  const auto viewer = perms("prjview");
+  EXPECT_FALSE(has(viewer, "job:create")) << ::testing::PrintToString(viewer);
+  EXPECT_TRUE(has(perms("dataowner"), "dataset_data:get"));
+  // Every permission listed is one the authoriser grants for real, and no more: each
+  // seat's list agrees with what the server lets it do.
+  EXPECT_EQ(call(token_["prjview"], "POST", "/api/v1/projects/proj-a-7/jobs",
+                 R"({"name":"x","command":["true"]})"),
+            403);
+  // Someone without a role there is answered as for the project itself.
+  EXPECT_EQ(call(token_["nobody"], "GET", "/api/v1/projects/proj-a-7/permissions", ""),
+            call(token_["nobody"], "GET", "/api/v1/projects/proj-a-7", ""));
+}
+
 TEST_F(AuthzMatrixTest, ScopedTokensManageOnlyThemselvesAndUnknownFieldsAre400) {
   auto dev = accounts_->user_by_name("prjdev");
   iam::Token session, other;

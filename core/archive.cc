@@ -98,6 +98,10 @@ Status TarReader::walk(const ArchiveLimits& limits,
     if (type == AE_IFDIR) {
       while (!name.empty() && name.back() == '/') name.pop_back();
     }
+    // `tar -C DIR .` names every entry "./..." and the folder itself "." : the same
+    // relative paths, spelled from the current folder.
+    while (name.size() > 2 && name.compare(0, 2, "./") == 0) name.erase(0, 2);
+    if (type == AE_IFDIR && name == ".") continue;
     if (const std::string why = relative_path_fault(name); !why.empty()) {
       return in.bad("entry '" + name + "': " + why);
     }

@@ -209,6 +209,19 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
        .handler = [](RequestContext& ctx) -> Result<Reply> {
          return Reply::json(project_json(*ctx.project));
        }},
+      {.method = "GET",
+       .path = pr + "/permissions",
+       .scope = Scope::kProject,
+       .resource = "project",
+       .verb = "get",
+       .summary = "What the caller may do in the project (for clients to offer only that)",
+       .response_schema = sc::object(
+           {{"permissions",
+             sc::array_of(sc::str("resource:verb; '*' matches any (a platform admin: *:*)"))}}),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto perms, s.authorizer.permissions(ctx.me(), *ctx.project));
+         return Reply::json({{"permissions", perms}});
+       }},
       {.method = "DELETE",
        .path = pr,
        .scope = Scope::kProject,

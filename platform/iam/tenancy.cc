@@ -397,6 +397,16 @@ Status Authorizer::check(const Principal& p, std::string_view resource, std::str
   return denied();
 }
 
+Result<std::vector<std::string>> Authorizer::permissions(const Principal& p,
+                                                         const Project& project) {
+  if (!within_scope(p, &project).ok()) return std::vector<std::string>{};
+  if (p.is_platform_admin()) return std::vector<std::string>{"*:*"};
+  JZ_ASSIGN_OR_RETURN(auto perms, held(p, project.workspace_id, &project));
+  std::sort(perms.begin(), perms.end());
+  perms.erase(std::unique(perms.begin(), perms.end()), perms.end());
+  return perms;
+}
+
 Result<std::vector<std::string>> Authorizer::held(const Principal& p,
                                                   const std::string& workspace_id,
                                                   const Project* project) {

@@ -116,6 +116,10 @@ class Authorizer {
   Status check_grant(const Principal& p, const Role& role, const std::string& workspace_id,
                      const Project* project = nullptr);
 
+  // The permissions ("resource:verb", '*' a wildcard) the principal holds in the project:
+  // "*:*" for a platform admin. What a client shows as possible; check() still decides.
+  Result<std::vector<std::string>> permissions(const Principal& p, const Project& project);
+
  private:
   // The permissions the principal holds here: its workspace role's and its project role's.
   Result<std::vector<std::string>> held(const Principal& p, const std::string& workspace_id,

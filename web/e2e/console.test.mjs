@@ -2,7 +2,10 @@
 // through, the security properties the browser must keep, accessibility (axe-core) and
 // the freshness of the API types the console is compiled against.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
@@ -217,6 +220,68 @@ test('a member submits a job from the form, follows its log, filters the list an
   assert.equal(await other.getByRole('button', { name: 'Submit', exact: true }).isDisabled(), true);
 });
 
+test('a data owner registers a secret dataset and uploads one; a developer sees names and levels only', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'jz-datasets-'));
+  chmodSync(root, 0o755); // jobs run as an unprivileged user who must reach the data
+  mkdirSync(join(root, 'captions'));
+  writeFileSync(join(root, 'captions', 'captions.txt'), 'a cat on a mat\n');
+  execFileSync('tar', ['-czf', join(root, 'upload.tar.gz'), '-C', join(root, 'captions'), '.']);
+  await server.call('POST', '/api/v1/workspaces/acme/dataset-roots', { path: root });
+  await server.call('POST', '/api/v1/users', { username: 'owner1', password: 'owner1-password-1' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'owner1', role: 'data-owner' });
+
+  const owner = await newPage(browser);
+  await signIn(owner, server.base, 'owner1', 'owner1-password-1');
+  await owner.goto(`${server.base}/projects/vision/datasets`);
+  await owner.getByLabel('Name', { exact: true }).fill('captions');
+  await owner.getByLabel('Security level').selectOption('secret');
+  await owner.getByLabel('Folder on the server').fill(join(root, 'captions'));
+  await owner.getByRole('button', { name: 'Register a server folder' }).click();
+  await owner.getByRole('cell', { name: join(root, 'captions') }).or(owner.getByRole('alert')).waitFor();
+  assert.equal(await owner.getByRole('alert').count(), 0, await owner.getByRole('alert').allTextContents().then(String));
+  await owner.getByLabel('Name', { exact: true }).fill('uploaded');
+  await owner.getByLabel('Archive (.tar or .tar.gz)').setInputFiles(join(root, 'upload.tar.gz'));
+  await owner.getByRole('button', { name: 'Upload an archive' }).click();
+  await owner.getByText('Dataset uploaded uploaded.').or(owner.getByRole('alert')).waitFor();
+  assert.equal(await owner.getByRole('alert').count(), 0, await owner.getByRole('alert').allTextContents().then(String));
+  await owner.getByRole('cell', { name: 'uploaded', exact: true }).waitFor();
+  await owner.locator('summary', { hasText: 'Log policy of level Secret' }).click();
+  const editor = owner.getByRole('textbox', { name: 'Log policy of level Secret' });
+  await editor.waitFor();
+  const edited = JSON.parse(await editor.inputValue());
+  assert.equal(edited.mode, 'whitelist');
+  edited.rate_bytes_per_s = 2048;
+  await editor.fill('{ not json');
+  await owner.getByText('This is not valid JSON.').waitFor();
+  await editor.fill(JSON.stringify(edited, null, 2));
+  await owner.getByRole('button', { name: 'Save policy' }).last().click();
+  await owner.getByText('Policy saved.').waitFor();
+  const stored = await server.call('GET', '/api/v1/projects/vision/log-policies/secret');
+  assert.equal(stored.policy.rate_bytes_per_s, 2048);
+  await screenshot(owner, 'datasets-owner-en');
+
+  const dev = await newPage(browser);
+  await signIn(dev, server.base, 'dev1', 'dev1-password-123');
+  await dev.goto(`${server.base}/projects/vision/datasets`);
+  await dev.getByRole('cell', { name: 'captions' }).waitFor();
+  await dev.getByText(/you see their names and levels/).waitFor();
+  assert.equal(await dev.getByRole('cell', { name: 'Secret' }).count() >= 1, true);
+  assert.equal(await dev.getByText(root).count(), 0, 'no path shown to a developer');
+  assert.equal(await dev.getByRole('button', { name: 'Register a server folder' }).count(), 0);
+  assert.equal(await dev.getByRole('button', { name: 'Delete' }).count(), 0);
+  const pageProblems = [...owner.problems, ...dev.problems];
+  // Nor does the API give it (the page shows what the API gives).
+  const asDev = await dev.evaluate(async () => (await fetch('/api/v1/projects/vision/datasets')).text());
+  assert.equal(asDev.includes(root), false);
+  assert.equal(
+    await dev.evaluate(async () => (await fetch('/api/v1/projects/vision/datasets/captions/files')).status),
+    403,
+  );
+  await screenshot(dev, 'datasets-developer-en');
+  assert.deepEqual(pageProblems, []);
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('an admin creates a user and finds a project\'s creation in the audit, and checks the chain', async () => {
   const page = await newPage(browser);
   await signIn(page, server.base, 'admin', adminPassword);
@@ -312,7 +377,7 @@ test('no serious or critical accessibility violation on any page (axe-core)', as
   const jobs = await server.call('GET', '/api/v1/projects/vision/jobs');
   const pages = ['/', '/workspaces', '/tokens', '/later/monitoring', '/no-such-page', '/projects/vision',
     '/projects/vision/jobs/new', `/projects/vision/jobs/${jobs.items[0].id}`, '/workspaces/vision-team',
-    '/projects/detector/members', '/projects/detector/quota', '/projects/detector/events', '/users', '/audit'];
+    '/projects/detector/members', '/projects/detector/quota', '/projects/detector/events', '/users', '/audit', '/projects/vision/datasets'];
   for (const path of pages) {
     await page.goto(server.base + path);
     await page.getByRole('heading').first().waitFor();

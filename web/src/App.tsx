@@ -7,6 +7,7 @@ import { Shell } from './components/Shell';
 import { Login } from './pages/Login';
 import { NotFound, Planned } from './pages/NotFound';
 import { Audit } from './pages/Audit';
+import { Datasets } from './pages/Datasets';
 import { JobDetail } from './pages/JobDetail';
 import { Overview } from './pages/Overview';
 import { ProjectJobs } from './pages/ProjectJobs';
@@ -38,6 +39,7 @@ export function App() {
       <Route path="/tokens" element={<SignedIn><Tokens /></SignedIn>} />
       <Route path="/projects/:project" element={<SignedIn><ProjectJobs /></SignedIn>} />
       <Route path="/workspaces/:workspace" element={<SignedIn><WorkspaceDetail /></SignedIn>} />
+      <Route path="/projects/:project/datasets" element={<SignedIn><Datasets /></SignedIn>} />
       <Route path="/projects/:project/members" element={<SignedIn><ProjectMembers /></SignedIn>} />
       <Route path="/projects/:project/quota" element={<SignedIn><ProjectQuota /></SignedIn>} />
       <Route path="/projects/:project/events" element={<SignedIn><ProjectEvents /></SignedIn>} />

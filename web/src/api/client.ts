@@ -20,6 +20,8 @@ let csrfToken = '';
 export function setCsrfToken(token: string): void {
   csrfToken = token;
 }
+// For the few requests made without api() (uploads with progress).
+export const currentCsrfToken = (): string => csrfToken;
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
