@@ -220,6 +220,43 @@ test('a member submits a job from the form, follows its log, filters the list an
   assert.equal(await other.getByRole('button', { name: 'Submit', exact: true }).isDisabled(), true);
 });
 
+test('a developer starts a dev environment, opens it through the platform, stops and resumes it', async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.base, 'dev1', 'dev1-password-123');
+  await page.goto(`${server.base}/projects/vision/jobs/new`);
+  await page.getByLabel('Name', { exact: true }).fill('lab');
+  await page.getByLabel('Kind').selectOption('devenv');
+  await page.getByLabel('Port the environment listens on').fill('8888');
+  await page.getByLabel('Command').fill('cd /job && echo "<h1>notebook home</h1>" > index.html && exec python3 -m http.server 8888');
+  await page.getByLabel('Memory (MiB)').fill('256');
+  await page.getByRole('button', { name: 'Submit', exact: true }).click();
+  await page.getByRole('heading', { name: 'Job lab' }).waitFor();
+  await page.goto(`${server.base}/projects/vision/devenvs`);
+  await page.getByText(/left idle for/).waitFor();
+  const open = page.getByRole('link', { name: 'Open' });
+  await open.waitFor({ timeout: 60000 });
+  await screenshot(page, 'devenvs-en');
+  // Through the platform's proxy, with the browser's session (no token in the page).
+  const [tab] = await Promise.all([page.context().waitForEvent('page'), open.click()]);
+  await tab.getByRole('heading', { name: 'notebook home' }).waitFor({ timeout: 30000 });
+  await tab.close();
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Resume' }).waitFor({ timeout: 60000 });
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.getByRole('link', { name: 'Open' }).waitFor({ timeout: 60000 });
+  // Someone without a session of the project reaches nothing there.
+  const anonymous = await fetch(`${server.base}${await page.getByRole('link', { name: 'Open' }).getAttribute('href')}`);
+  assert.equal(anonymous.status, 401);
+  // Left alone, it is stopped as idle (the project's setting, shortened here).
+  await server.call('PUT', '/api/v1/projects/vision/job-settings', { devenv_idle_s: 2 });
+  await page.getByRole('cell', { name: /no traffic for 2 s/ }).first().waitFor({ timeout: 90000 });
+  await page.getByRole('button', { name: 'Resume' }).first().waitFor();
+  await screenshot(page, 'devenvs-idle-en');
+  await server.call('PUT', '/api/v1/projects/vision/job-settings', { devenv_idle_s: 3600 });
+  assert.deepEqual(page.problems, []);
+});
+
 test('a data owner registers a secret dataset and uploads one; a developer sees names and levels only', async () => {
   const root = mkdtempSync(join(tmpdir(), 'jz-datasets-'));
   chmodSync(root, 0o755); // jobs run as an unprivileged user who must reach the data
@@ -377,7 +414,7 @@ test('no serious or critical accessibility violation on any page (axe-core)', as
   const jobs = await server.call('GET', '/api/v1/projects/vision/jobs');
   const pages = ['/', '/workspaces', '/tokens', '/later/monitoring', '/no-such-page', '/projects/vision',
     '/projects/vision/jobs/new', `/projects/vision/jobs/${jobs.items[0].id}`, '/workspaces/vision-team',
-    '/projects/detector/members', '/projects/detector/quota', '/projects/detector/events', '/users', '/audit', '/projects/vision/datasets'];
+    '/projects/detector/members', '/projects/detector/quota', '/projects/detector/events', '/users', '/audit', '/projects/vision/datasets', '/projects/vision/devenvs'];
   for (const path of pages) {
     await page.goto(server.base + path);
     await page.getByRole('heading').first().waitFor();

@@ -1,22 +1,28 @@
 // Pages by address: every page and filter is a URL, so links can be shared and Back works.
-import type { ReactNode } from 'react';
+import { Suspense, lazy, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { useSession } from './api/session';
 import { Shell } from './components/Shell';
 import { Login } from './pages/Login';
 import { NotFound, Planned } from './pages/NotFound';
-import { Audit } from './pages/Audit';
-import { Datasets } from './pages/Datasets';
-import { JobDetail } from './pages/JobDetail';
-import { Overview } from './pages/Overview';
-import { ProjectJobs } from './pages/ProjectJobs';
-import { ProjectEvents, ProjectMembers, ProjectQuota } from './pages/ProjectPages';
-import { SubmitJob } from './pages/SubmitJob';
-import { Tokens } from './pages/Tokens';
-import { Users } from './pages/Users';
-import { WorkspaceDetail } from './pages/WorkspaceDetail';
-import { Workspaces } from './pages/Workspaces';
+
+// Each page is its own chunk, loaded when first visited: the sign-in page carries
+// only what it needs (bench/web measures it).
+const Audit = lazy(() => import('./pages/Audit').then((m) => ({ default: m.Audit })));
+const DevEnvs = lazy(() => import('./pages/DevEnvs').then((m) => ({ default: m.DevEnvs })));
+const Datasets = lazy(() => import('./pages/Datasets').then((m) => ({ default: m.Datasets })));
+const JobDetail = lazy(() => import('./pages/JobDetail').then((m) => ({ default: m.JobDetail })));
+const Overview = lazy(() => import('./pages/Overview').then((m) => ({ default: m.Overview })));
+const ProjectJobs = lazy(() => import('./pages/ProjectJobs').then((m) => ({ default: m.ProjectJobs })));
+const SubmitJob = lazy(() => import('./pages/SubmitJob').then((m) => ({ default: m.SubmitJob })));
+const Tokens = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.Tokens })));
+const Users = lazy(() => import('./pages/Users').then((m) => ({ default: m.Users })));
+const WorkspaceDetail = lazy(() => import('./pages/WorkspaceDetail').then((m) => ({ default: m.WorkspaceDetail })));
+const Workspaces = lazy(() => import('./pages/Workspaces').then((m) => ({ default: m.Workspaces })));
+const ProjectEvents = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectEvents })));
+const ProjectMembers = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectMembers })));
+const ProjectQuota = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectQuota })));
 
 function SignedIn({ children }: { children: ReactNode }) {
   const { t } = useTranslation();
@@ -27,7 +33,11 @@ function SignedIn({ children }: { children: ReactNode }) {
     const next = encodeURIComponent(location.pathname + location.search);
     return <Navigate to={`/login?next=${next}`} replace />;
   }
-  return <Shell>{children}</Shell>;
+  return (
+    <Shell>
+      <Suspense fallback={<p aria-busy="true">{t('common.loading')}</p>}>{children}</Suspense>
+    </Shell>
+  );
 }
 
 export function App() {
@@ -39,6 +49,7 @@ export function App() {
       <Route path="/tokens" element={<SignedIn><Tokens /></SignedIn>} />
       <Route path="/projects/:project" element={<SignedIn><ProjectJobs /></SignedIn>} />
       <Route path="/workspaces/:workspace" element={<SignedIn><WorkspaceDetail /></SignedIn>} />
+      <Route path="/projects/:project/devenvs" element={<SignedIn><DevEnvs /></SignedIn>} />
       <Route path="/projects/:project/datasets" element={<SignedIn><Datasets /></SignedIn>} />
       <Route path="/projects/:project/members" element={<SignedIn><ProjectMembers /></SignedIn>} />
       <Route path="/projects/:project/quota" element={<SignedIn><ProjectQuota /></SignedIn>} />

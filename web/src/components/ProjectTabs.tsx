@@ -19,6 +19,7 @@ export function ProjectTabs({ project }: { project: string }) {
         <NavLink to={base} end>
           {t('project.jobs')}
         </NavLink>
+        <NavLink to={`${base}/devenvs`}>{t('project.devenvs')}</NavLink>
         <NavLink to={`${base}/datasets`}>{t('project.datasets')}</NavLink>
         <NavLink to={`${base}/members`}>{t('project.members')}</NavLink>
         <NavLink to={`${base}/quota`}>{t('project.quota')}</NavLink>

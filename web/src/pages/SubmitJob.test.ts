@@ -52,6 +52,16 @@ describe('the job form', () => {
     expect(problems.shareMemory).toBeUndefined();
   });
 
+  test('a dev environment names its port', () => {
+    const r = checkJob({ ...emptyForm, name: 'lab', command: 'jupyter lab', kind: 'devenv', port: '8888' }).request;
+    expect(r?.kind).toBe('devenv');
+    expect(r?.port).toBe(8888);
+    expect(checkJob({ ...emptyForm, name: 'lab', command: 'x', kind: 'devenv', port: '70000' }).problems.port?.key).toBe(
+      'submit.mustBeWhole',
+    );
+    expect(checkJob({ ...emptyForm, name: 't', command: 'x' }).request?.kind).toBeUndefined();
+  });
+
   test('needs a name and a command, and whole GPUs only in whole mode', () => {
     expect(checkJob({ ...emptyForm, command: 'true' }).request).toBeUndefined();
     expect(checkJob({ ...emptyForm, name: 'n' }).request).toBeUndefined();

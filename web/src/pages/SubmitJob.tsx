@@ -8,11 +8,13 @@ import { api, seg, type Schemas } from '../api/client';
 import { errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { formatNumber } from '../i18n/format';
-import { jobsPath } from './jobs';
+import { jobKinds, jobsPath } from './jobs';
 
 type GpuMode = 'none' | 'whole' | 'share';
 
 export interface JobForm {
+  kind: 'train' | 'eval' | 'devenv';
+  port: string;
   name: string;
   command: string;
   env: string;
@@ -32,6 +34,8 @@ export interface JobForm {
 }
 
 export const emptyForm: JobForm = {
+  kind: 'train',
+  port: '8888',
   name: '',
   command: '',
   env: '',
@@ -79,6 +83,7 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (f.priority) problems.priority = whole(f.priority, 0, 1000);
   if (f.runtimeLimit) problems.runtimeLimit = whole(f.runtimeLimit, 1, 365 * 86400);
   if (f.restartPolicy === 'on_failure') problems.maxRestarts = whole(f.maxRestarts, 0, 100);
+  if (f.kind === 'devenv') problems.port = whole(f.port, 1, 65535);
   for (const k of Object.keys(problems) as (keyof JobForm)[]) if (!problems[k]) delete problems[k];
   if (Object.keys(problems).length || !f.name.trim() || !f.command.trim()) return { problems };
   const resources: NonNullable<Schemas['JobRequest']['resources']> = {};
@@ -94,6 +99,8 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
     resources,
     restart_policy: f.restartPolicy,
   };
+  if (f.kind !== 'train') request.kind = f.kind;
+  if (f.kind === 'devenv') request.port = Number(f.port);
   if (Object.keys(env).length) request.env = env;
   const datasets = f.datasets.split(',').map((d) => d.trim()).filter(Boolean);
   if (datasets.length) request.datasets = datasets;
@@ -155,7 +162,19 @@ export function SubmitJob() {
           if (request) submit.mutate(request);
         }}
       >
-        {text('name', t('submit.name'))}
+        <div className="row">
+          {text('name', t('submit.name'))}
+          <Field id="job-kind" label={t('submit.kind')}>
+            <select id="job-kind" value={f.kind} onChange={(e) => set('kind', e.target.value as JobForm['kind'])}>
+              {jobKinds.map((k) => (
+                <option key={k} value={k}>
+                  {t(`jobs.kinds.${k}`)}
+                </option>
+              ))}
+            </select>
+          </Field>
+          {f.kind === 'devenv' && text('port', t('submit.port'), { type: 'number', help: t('submit.portHelp') })}
+        </div>
         <Field id="job-command" label={t('submit.command')} help={t('submit.commandHelp')}>
           <textarea
             id="job-command"
