@@ -353,6 +353,33 @@ test('an admin creates a user and finds a project\'s creation in the audit, and 
   assert.deepEqual(page.problems, []);
 });
 
+test('the main flow works from the keyboard alone', async () => {
+  const page = await newPage(browser);
+  await page.goto(`${server.base}/login`);
+  // The user name field has the focus; Tab goes to the password; Enter signs in.
+  await page.keyboard.type('admin');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(adminPassword);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  // The first Tab reaches the skip link, which moves the focus to the page's content.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
+  // Links of the navigation are reachable and followed with Enter.
+  await page.getByRole('link', { name: 'Workspaces' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Workspaces' }).waitFor();
+  // Focus is visible: the focused control draws an outline.
+  await page.getByLabel('Name', { exact: true }).focus();
+  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Tab');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none');
+  assert.deepEqual(page.problems, []);
+});
+
 test('the page runs no inline script and sends the CSRF token; another site cannot post', async () => {
   const res = await fetch(`${server.base}/`);
   const csp = res.headers.get('content-security-policy');
