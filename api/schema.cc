@@ -190,7 +190,9 @@ Json build_components() {
           {"usage",
            {{"type", "object"},
             {"readOnly", true},
-            {"description", "What the project uses (GET only): storage_mib"}}}}}}},
+            {"description",
+             "What the project uses now (GET only): gpus, cpu_cores, memory_mib, "
+             "concurrent_jobs (running), pending_jobs, storage_mib"}}}}}}},
       {"AuditRecord", open_object({{"seq", integer()},
                                    {"id", str()},
                                    {"time", time_string()},

@@ -377,6 +377,41 @@ TEST(Jobs, ADatasetSwappedAfterRegistrationIsNeverMounted) {
   EXPECT_EQ(back["state"], "succeeded") << back.dump();
 }
 
+// The quota API shows what the project's jobs hold now against each limit (the
+// console's usage bars), and gives it back when they end.
+TEST(Jobs, TheQuotaShowsWhatRunningJobsHold) {
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.project("lab", "usage", {}, {{"concurrent_jobs", 3}, {"cpu_cores", 4}, {"memory_mib", 2048}});
+  Api admin = p.admin();
+  Json a = admin.call("POST", "/api/v1/projects/usage/jobs", job("a", {"sleep", "60"}, 0.5, 128));
+  Json b = admin.call("POST", "/api/v1/projects/usage/jobs", job("b", {"sleep", "60"}, 0.25, 64));
+  wait_states(admin, "usage", {a["id"], b["id"]}, {"running"}, 60s);
+  Json usage;
+  for (int i = 0; i < 100; ++i) {  // the runner publishes it at its next tick
+    usage = admin.call("GET", "/api/v1/projects/usage/quota")["usage"];
+    if (usage.value("concurrent_jobs", 0) == 2) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(usage["concurrent_jobs"], 2) << usage.dump();
+  EXPECT_DOUBLE_EQ(usage["cpu_cores"].get<double>(), 0.75) << usage.dump();
+  EXPECT_EQ(usage["memory_mib"], 192) << usage.dump();
+  EXPECT_EQ(usage["gpus"], 0) << usage.dump();
+  EXPECT_EQ(usage["pending_jobs"], 0) << usage.dump();
+  for (const Json& j : {a, b}) {
+    admin.call("POST", "/api/v1/projects/usage/jobs/" + j["id"].get<std::string>() + "/cancel",
+               Json::object());
+  }
+  wait_states(admin, "usage", {a["id"], b["id"]}, kTerminal, 60s);
+  for (int i = 0; i < 100; ++i) {
+    usage = admin.call("GET", "/api/v1/projects/usage/quota")["usage"];
+    if (usage.value("concurrent_jobs", 1) == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(usage["concurrent_jobs"], 0) << usage.dump();
+  EXPECT_EQ(usage["memory_mib"], 0) << usage.dump();
+}
+
 // Issue 17, item 9: no storage limits: an open job wrote 300 MB to /output and 200 MB of
 // log in 20 s. A project's storage quota now covers outputs, work folders, logs and
 // uploaded datasets; its running jobs stop past it, new ones do not start, uploads that

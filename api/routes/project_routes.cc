@@ -64,7 +64,9 @@ void add_project_routes(ApiRoutes& api, const ApiServices& s) {
          // What the project uses of the limits the job runner measures.
          if (s.platform.runner) {
            JZ_ASSIGN_OR_RETURN(auto used, s.platform.runner->storage_used(ctx.project->id));
-           out["usage"] = {{"storage_mib", static_cast<double>(used) / (1 << 20)}};
+           Json usage = s.platform.runner->usage_json(ctx.project->name);
+           usage["storage_mib"] = static_cast<double>(used) / (1 << 20);
+           out["usage"] = std::move(usage);
          }
          return std::move(Reply::json(out).with_etag(etag_of(limits)));
        }},

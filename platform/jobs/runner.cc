@@ -86,6 +86,12 @@ Json JobRunner::nodes_json() {
   return nodes_cache_;
 }
 
+Json JobRunner::usage_json(const std::string& project_name) {
+  std::lock_guard lock(mu_);
+  auto it = usage_cache_.find(project_name);
+  return it == usage_cache_.end() ? Json::object() : it->second;
+}
+
 void JobRunner::loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
@@ -631,8 +637,19 @@ void JobRunner::tick() {
                    {"gpus_allocated", static_cast<double>(engine_.allocated_milli()) / 1000},
                    {"running_jobs", engine_.running_count()},
                    {"pending_jobs", engine_.pending_count()}});
+  std::map<std::string, Json> usage;
+  for (const auto& name : known_projects_) {
+    if (auto q = engine_.queue(name)) {
+      usage[name] = {{"gpus", static_cast<double>(q->used_milli) / 1000},
+                     {"cpu_cores", static_cast<double>(q->cpu_milli) / 1000},
+                     {"memory_mib", q->memory_mib},
+                     {"concurrent_jobs", q->running_jobs},
+                     {"pending_jobs", q->pending_jobs}};
+    }
+  }
   std::lock_guard lock(mu_);
   nodes_cache_ = {{"items", nodes}};
+  usage_cache_ = std::move(usage);
 }
 
 }  // namespace jz::jobs

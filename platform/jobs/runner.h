@@ -71,6 +71,10 @@ class JobRunner {
   void touch(const std::string& job_id);
   // The machine and what is in use, for GET /api/v1/nodes.
   Json nodes_json();
+  // What the project's jobs hold now (as of the last tick), against its quota: gpus,
+  // cpu_cores, memory_mib, concurrent_jobs (running) and pending_jobs. Empty when the
+  // runner has not seen the project yet.
+  Json usage_json(const std::string& project_name);
   exec::Executor& executor() { return executor_; }
   // Bytes the project's runs (work, outputs, logs) and uploaded datasets take on disk.
   // Runs that ended are measured once. Thread-safe.
@@ -131,6 +135,7 @@ class JobRunner {
   bool stop_ = false, woken_ = false;
   std::map<std::string, int64_t> touched_;  // job id -> ms
   Json nodes_cache_ = Json::object();
+  std::map<std::string, Json> usage_cache_;  // by project name
   int64_t next_storage_check_ms_ = 0;
   std::mutex storage_mu_;
   std::map<std::string, int64_t> ended_run_bytes_;  // runs with exit.json: measured once

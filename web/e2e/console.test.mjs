@@ -188,6 +188,14 @@ test('a member submits a job from the form, follows its log, filters the list an
   await page.getByLabel('Memory (MiB)').fill('64');
   await page.getByRole('button', { name: 'Submit', exact: true }).click();
   await page.getByRole('heading', { name: 'Job sleeper' }).waitFor();
+  await page.locator('.badge', { hasText: 'Running' }).first().waitFor({ timeout: 60000 });
+  // The quota page shows what the running job holds; a developer may not change limits.
+  await page.goto(`${server.base}/projects/vision/quota`);
+  await page.getByRole('row', { name: /Jobs at once/ }).getByText('1 used').waitFor({ timeout: 30000 });
+  await page.getByRole('row', { name: /Memory/ }).getByText('64 used').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Save limits' }).count(), 0);
+  await page.goBack();
+  await page.getByRole('heading', { name: 'Job sleeper' }).waitFor();
   page.once('dialog', (d) => d.accept());
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.locator('.badge', { hasText: 'Cancelled' }).first().waitFor({ timeout: 60000 });

@@ -1096,7 +1096,7 @@ export interface components {
             memory_mib?: number | null;
             per_user_gpus?: number | null;
             storage_mib?: number | null;
-            /** @description What the project uses (GET only): storage_mib */
+            /** @description What the project uses now (GET only): gpus, cpu_cores, memory_mib, concurrent_jobs (running), pending_jobs, storage_mib */
             readonly usage?: Record<string, never>;
         };
         Role: {

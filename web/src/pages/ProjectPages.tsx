@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router-dom';
 import { ApiError, api, apiTagged, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { ErrorView, errorText } from '../components/ErrorView';
+import { can, usePermissions } from '../api/permissions';
 import { Members } from '../components/Members';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { formatNumber, formatTime } from '../i18n/format';
@@ -23,6 +24,7 @@ export function ProjectMembers() {
   );
 }
 
+// In the order of the page; usage comes for all but GPU memory and the per-user limit.
 const quotaFields = [
   'gpus',
   'gpu_memory_mib',
@@ -59,9 +61,12 @@ export function ProjectQuota() {
   const { project = '' } = useParams();
   const client = useQueryClient();
   const path = `${projectBase(project)}/quota`;
+  const perms = usePermissions(project);
+  const mayEdit = can(perms.data, 'quota', 'update');
   const quota = useQuery({
     queryKey: ['quota', project],
     queryFn: () => apiTagged<Quota>(path),
+    refetchInterval: 5000, // the usage bars follow the running jobs
   });
   const [draft, setDraft] = useState<Record<string, string>>({});
   const [saved, setSaved] = useState(false);
@@ -70,7 +75,9 @@ export function ProjectQuota() {
     const d: Record<string, string> = {};
     for (const f of quotaFields) d[f] = quota.data.body[f] == null ? '' : String(quota.data.body[f]);
     setDraft(d);
-  }, [quota.data]);
+    // Only a new version of the limits resets the form, not fresh usage.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [quota.data?.etag]);
   const invalid = (f: string) => draft[f] !== '' && draft[f] !== undefined && !(Number(draft[f]) >= 0);
   const save = useMutation({
     mutationFn: () => {
@@ -112,6 +119,7 @@ export function ProjectQuota() {
                       id={`quota-${f}`}
                       type="number"
                       min={0}
+                      readOnly={!mayEdit}
                       value={draft[f] ?? ''}
                       aria-invalid={invalid(f)}
                       onChange={(e) => setDraft((d) => ({ ...d, [f]: e.target.value }))}
@@ -136,9 +144,11 @@ export function ProjectQuota() {
               {t('quota.saved')}
             </p>
           )}
-          <button type="submit" className="primary" disabled={save.isPending || quotaFields.some(invalid)}>
-            {save.isPending ? t('quota.saving') : t('quota.save')}
-          </button>
+          {mayEdit && (
+            <button type="submit" className="primary" disabled={save.isPending || quotaFields.some(invalid)}>
+              {save.isPending ? t('quota.saving') : t('quota.save')}
+            </button>
+          )}
         </form>
       )}
     </section>
