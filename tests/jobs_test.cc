@@ -20,6 +20,7 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
+#include "core/text.h"
 #include "tests/support/loopback_listener.h"
 #include "tests/support/platform_fixture.h"
 #include "tests/support/server_process.h"
@@ -478,7 +479,13 @@ int64_t peak_rss_mib(int pid) {
   auto status = read_file("/proc/" + std::to_string(pid) + "/status");
   if (!status.ok()) return -1;
   auto at = status->find("VmHWM:");
-  return at == std::string::npos ? -1 : std::atoll(status->c_str() + at + 6) / 1024;
+  if (at == std::string::npos) return -1;
+  // "VmHWM:   123456 kB"
+  const size_t digits = status->find_first_of("0123456789", at);
+  if (digits == std::string::npos) return -1;
+  const size_t end = status->find_first_not_of("0123456789", digits);
+  const auto kib = parse_int64(std::string_view(*status).substr(digits, end - digits));
+  return kib ? *kib / 1024 : -1;
 }
 
 // Issue 17, item 7: each archive entry became a string in memory (a 1.5 MB upload took the
