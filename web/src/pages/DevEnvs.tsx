@@ -5,6 +5,7 @@ import { Link, useParams } from 'react-router-dom';
 import { ApiError, api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { ProjectTabs } from '../components/ProjectTabs';
+import { Reason } from '../components/Reason';
 import { formatDuration, formatTime } from '../i18n/format';
 import { NotFound } from './NotFound';
 import { StateBadge } from './ProjectJobs';
@@ -58,7 +59,9 @@ export function DevEnvs() {
                 <td>
                   <StateBadge state={j.state} />
                 </td>
-                <td className="reason">{j.message || j.reason}</td>
+                <td>
+                  <Reason reason={j.reason} message={j.message} />
+                </td>
                 <td>{j.user}</td>
                 <td>{formatTime(j.started_at)}</td>
                 <td className="buttons">

@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
+import { Reason } from '../components/Reason';
 import { formatTime } from '../i18n/format';
 import { LogViewer } from './LogViewer';
 import { NotFound } from './NotFound';
@@ -79,7 +80,11 @@ export function JobDetail() {
         )}
       </div>
       {(cancel.isError || retry.isError) && <ErrorView error={cancel.error ?? retry.error} />}
-      {(j.message || j.reason) && <p className="reason-box">{j.message || j.reason}</p>}
+      {(j.message || j.reason) && (
+        <p className="reason-box">
+          <Reason reason={j.reason} message={j.message} />
+        </p>
+      )}
       <dl className="facts">
         <dt>{t('job.id')}</dt>
         <dd>{j.id}</dd>
@@ -115,7 +120,7 @@ export function JobDetail() {
             <li key={e.seq}>
               <time dateTime={e.time}>{formatTime(e.time)}</time>
               <StateBadge state={e.to} />
-              <span className="reason">{e.message || e.reason}</span>
+              <Reason reason={e.reason} message={e.message} />
             </li>
           ))}
         </ol>

@@ -6,6 +6,7 @@ import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { Pager, usePageToken } from '../components/Pager';
 import { ProjectTabs } from '../components/ProjectTabs';
+import { Reason } from '../components/Reason';
 import { formatTime } from '../i18n/format';
 import { NotFound } from './NotFound';
 import { isActive, jobKinds, jobStates, jobsPath } from './jobs';
@@ -94,7 +95,9 @@ export function ProjectJobs() {
                 <td>
                   <StateBadge state={j.state} />
                 </td>
-                <td className="reason">{j.message || j.reason}</td>
+                <td>
+                  <Reason reason={j.reason} message={j.message} />
+                </td>
                 <td>{t(`jobs.kinds.${j.kind}`, { defaultValue: j.kind })}</td>
                 <td>{j.user}</td>
                 <td>{formatTime(j.created_at)}</td>
