@@ -140,7 +140,11 @@ Json build_components() {
                            {"started_at", nullable(time_string())},
                            {"finished_at", nullable(time_string())},
                            {"spec", ref("JobRequest")},
-                           {"url", str("devenv: /devenvs/ID/")}},
+                           {"url", str("devenv: /devenvs/ID/")},
+                           {"idle_stop_at",
+                            described(time_string(),
+                                      "A running dev environment: when it stops if nothing "
+                                      "reaches it")}},
                           {"id", "project", "name", "kind", "state", "attempt", "created_at"})},
       {"JobEvent", open_object({{"seq", integer()},
                                 {"time", time_string()},

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
@@ -931,6 +932,37 @@ TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(page, "hello\n") << status;
+  // The job says when it stops if left alone: within the idle limit from now (2 s), and
+  // each request through the proxy pushes it back.
+  auto idle_at = [&] {
+    Json got = admin.call("GET", "/api/v1/projects/dev/jobs/" + id);
+    return json::string_or(got, "idle_stop_at");
+  };
+  std::string first = idle_at();
+  for (int i = 0; i < 50 && first.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    first = idle_at();
+  }
+  ASSERT_FALSE(first.empty()) << "a running dev environment says when it idles out";
+  auto micros = [](const std::string& t) -> int64_t {
+    auto w = parse_rfc3339(t);
+    return w.ok() ? std::chrono::duration_cast<std::chrono::microseconds>(w->time_since_epoch())
+                        .count()
+                  : 0;
+  };
+  const int64_t first_us = micros(first);
+  ASSERT_GT(first_us, 0) << first;
+  const int64_t now_us = Clock::system().now_unix_ms() * 1000;
+  EXPECT_GT(first_us, now_us - 1'000'000);
+  EXPECT_LE(first_us, now_us + 2'000'000);
+  std::this_thread::sleep_for(300ms);
+  admin.text("/devenvs/" + id + "/index.html", &status);
+  std::string later = first;
+  for (int i = 0; i < 50 && later == first; ++i) {
+    std::this_thread::sleep_for(20ms);
+    later = idle_at();
+  }
+  EXPECT_GT(micros(later), first_us) << first << " then " << later;
   outsider.text("/devenvs/" + id + "/index.html", &status);
   EXPECT_EQ(status, 404) << "not a member";
   httplib::Client anonymous("127.0.0.1", p.server->port());

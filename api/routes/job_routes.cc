@@ -13,6 +13,16 @@ namespace sc = schema;
 
 namespace {
 
+// A job as the API shows it; a running dev environment also says when it will be stopped
+// as idle (each request through its proxy pushes that back).
+Json job_json(const jobs::Job& j, jobs::JobRunner* runner) {
+  Json out = j.to_json();
+  if (runner && j.kind == "devenv") {
+    if (auto at = runner->idle_stop_at_ms(j.id)) out["idle_stop_at"] = wire_time(*at);
+  }
+  return out;
+}
+
 Json dataset_json(const jobs::Dataset& d, bool show_path) {
   Json j = {{"name", d.name},
             {"security_level", d.security_level},
@@ -191,7 +201,7 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
        .query = {{"state", "Only jobs in this state"},
                  {"kind", "train, eval or devenv"},
                  {"user", "Only this user's jobs"}},
-       .handler = [&store](RequestContext& ctx) -> Result<Reply> {
+       .handler = [&store, runner](RequestContext& ctx) -> Result<Reply> {
          jobs::ListFilter f;
          f.state = ctx.http.param("state");
          f.kind = ctx.http.param("kind");
@@ -204,7 +214,7 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
          }
          JZ_ASSIGN_OR_RETURN(auto list, store.list(ctx.project->id, f));
          Json items = Json::array();
-         for (const auto& j : list) items.push_back(j.to_json());
+         for (const auto& j : list) items.push_back(job_json(j, runner));
          const bool full = list.size() == static_cast<size_t>(f.limit) && !list.empty();
          return Reply::page(std::move(items), full ? std::to_string(list.back().seq) : "");
        }},
@@ -215,9 +225,9 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
        .verb = "get",
        .summary = "A job",
        .response_schema = sc::ref("Job"),
-       .handler = [&store](RequestContext& ctx) -> Result<Reply> {
+       .handler = [&store, runner](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto j, store.get_in(ctx.project->id, ctx.param("id")));
-         return Reply::json(j.to_json());
+         return Reply::json(job_json(j, runner));
        }},
       {.method = "GET",
        .path = jp + "/events",

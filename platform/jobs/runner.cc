@@ -86,6 +86,13 @@ Json JobRunner::nodes_json() {
   return nodes_cache_;
 }
 
+std::optional<int64_t> JobRunner::idle_stop_at_ms(const std::string& job_id) {
+  std::lock_guard lock(mu_);
+  auto it = idle_at_cache_.find(job_id);
+  if (it == idle_at_cache_.end()) return std::nullopt;
+  return it->second;
+}
+
 Json JobRunner::usage_json(const std::string& project_name) {
   std::lock_guard lock(mu_);
   auto it = usage_cache_.find(project_name);
@@ -348,6 +355,7 @@ void JobRunner::poll_active(int64_t now) {
   }
   std::vector<std::string> ids;
   for (const auto& [id, a] : active_) ids.push_back(id);
+  idle_at_.clear();  // filled again for the dev environments still running
   for (const auto& id : ids) {
     Active& a = active_.at(id);
     if (auto t = touched.find(id); t != touched.end()) a.last_activity_ms = t->second;
@@ -379,7 +387,9 @@ void JobRunner::poll_active(int64_t now) {
       auto settings = jobs_.settings(a.project_id);
       const int64_t idle_s = settings.ok() ? settings->devenv_idle_s : 3600;
       // GPU use would keep it alive too; without NVML utilization here, traffic decides.
+      idle_at_[id] = a.last_activity_ms + idle_s * 1000;
       if (now - a.last_activity_ms >= idle_s * 1000) {
+        idle_at_.erase(id);
         a.ending = "idle";
         a.ending_detail = "no traffic for " + std::to_string(idle_s) + " s";
         executor_.terminate(a.run_id, options_.grace);
@@ -650,6 +660,7 @@ void JobRunner::tick() {
   std::lock_guard lock(mu_);
   nodes_cache_ = {{"items", nodes}};
   usage_cache_ = std::move(usage);
+  idle_at_cache_ = idle_at_;
 }
 
 }  // namespace jz::jobs

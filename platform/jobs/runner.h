@@ -75,6 +75,9 @@ class JobRunner {
   // cpu_cores, memory_mib, concurrent_jobs (running) and pending_jobs. Empty when the
   // runner has not seen the project yet.
   Json usage_json(const std::string& project_name);
+  // When a running dev environment will be stopped as idle if nothing reaches it (Unix
+  // ms, as of the last tick); none for other jobs.
+  std::optional<int64_t> idle_stop_at_ms(const std::string& job_id);
   exec::Executor& executor() { return executor_; }
   // Bytes the project's runs (work, outputs, logs) and uploaded datasets take on disk.
   // Runs that ended are measured once. Thread-safe.
@@ -135,7 +138,9 @@ class JobRunner {
   bool stop_ = false, woken_ = false;
   std::map<std::string, int64_t> touched_;  // job id -> ms
   Json nodes_cache_ = Json::object();
-  std::map<std::string, Json> usage_cache_;  // by project name
+  std::map<std::string, Json> usage_cache_;       // by project name
+  std::map<std::string, int64_t> idle_at_;        // loop thread: job id -> idle stop (ms)
+  std::map<std::string, int64_t> idle_at_cache_;  // the same, published under mu_
   int64_t next_storage_check_ms_ = 0;
   std::mutex storage_mu_;
   std::map<std::string, int64_t> ended_run_bytes_;  // runs with exit.json: measured once

@@ -243,6 +243,7 @@ test('a developer starts a dev environment, opens it through the platform, stops
   await page.getByText(/left idle for/).waitFor();
   const open = page.getByRole('link', { name: 'Open' });
   await open.waitFor({ timeout: 60000 });
+  await page.getByText(/^if unused, in \d+ (minutes?|hours?)$/).waitFor({ timeout: 10000 });
   await screenshot(page, 'devenvs-en');
   // Through the platform's proxy, with the browser's session (no token in the page).
   const [tab] = await Promise.all([page.context().waitForEvent('page'), open.click()]);

@@ -958,6 +958,11 @@ export interface components {
             finished_at?: string | null;
             /** @description job_... */
             id: string;
+            /**
+             * Format: date-time
+             * @description A running dev environment: when it stops if nothing reaches it
+             */
+            idle_stop_at?: string;
             kind: string;
             /** @description Why it waits, or how it ended */
             message?: string;

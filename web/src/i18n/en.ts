@@ -139,6 +139,8 @@ export const en = {
     stop: 'Stop',
     resume: 'Resume',
     stopConfirm: 'Stop dev environment “{{name}}”? Unsaved work in it is lost.',
+    idleStop: 'Idle stop',
+    idleStopAt: 'if unused, {{when}}',
   },
   datasets: {
     empty: 'No datasets in this project yet.',

@@ -12,6 +12,19 @@ export function formatNumber(n: number, options?: Intl.NumberFormatOptions): str
   return new Intl.NumberFormat(i18n.language, options).format(n);
 }
 
+// "in 5 minutes", "5分钟后": a time relative to now.
+export function formatRelative(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  if (Number.isNaN(seconds)) return iso;
+  const f = new Intl.RelativeTimeFormat(i18n.language, { numeric: 'auto' });
+  const abs = Math.abs(seconds);
+  if (abs < 60) return f.format(seconds, 'second');
+  if (abs < 3600) return f.format(Math.round(seconds / 60), 'minute');
+  if (abs < 86400) return f.format(Math.round(seconds / 3600), 'hour');
+  return f.format(Math.round(seconds / 86400), 'day');
+}
+
 export function formatDuration(seconds: number): string {
   const units: [Intl.RelativeTimeFormatUnit, number][] = [
     ['day', 86400],

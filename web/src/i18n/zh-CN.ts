@@ -140,6 +140,8 @@ export const zhCN: Messages = {
     stop: '停止',
     resume: '恢复',
     stopConfirm: '停止开发环境 “{{name}}”？其中未保存的工作将丢失。',
+    idleStop: '空闲停止',
+    idleStopAt: '若无人使用，{{when}}',
   },
   datasets: {
     empty: '该项目还没有数据集。',

@@ -6,7 +6,7 @@ import { ApiError, api, pagePath, seg, type Page, type Schemas } from '../api/cl
 import { ErrorView } from '../components/ErrorView';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { Reason } from '../components/Reason';
-import { formatDuration, formatTime } from '../i18n/format';
+import { formatDuration, formatRelative, formatTime } from '../i18n/format';
 import { NotFound } from './NotFound';
 import { StateBadge } from './ProjectJobs';
 import { isActive, jobPath, jobsPath } from './jobs';
@@ -47,6 +47,7 @@ export function DevEnvs() {
               <th scope="col">{t('jobs.reason')}</th>
               <th scope="col">{t('jobs.user')}</th>
               <th scope="col">{t('job.started')}</th>
+              <th scope="col">{t('devenvs.idleStop')}</th>
               <th scope="col">{t('common.actions')}</th>
             </tr>
           </thead>
@@ -64,6 +65,13 @@ export function DevEnvs() {
                 </td>
                 <td>{j.user}</td>
                 <td>{formatTime(j.started_at)}</td>
+                <td>
+                  {j.state === 'running' && j.idle_stop_at && (
+                    <time dateTime={j.idle_stop_at} title={formatTime(j.idle_stop_at)}>
+                      {t('devenvs.idleStopAt', { when: formatRelative(j.idle_stop_at) })}
+                    </time>
+                  )}
+                </td>
                 <td className="buttons">
                   {j.state === 'running' && j.url && (
                     <a className="button primary" href={j.url} target="_blank" rel="noopener">
