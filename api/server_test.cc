@@ -265,7 +265,8 @@ TEST_F(ServerTest, SettingsAreForPlatformAdminsOnly) {
 // Audit records are written just after the response (as metrics are): poll briefly.
 std::vector<iam::AuditRecord> wait_for_audit(iam::AuditLog& log, size_t n) {
   std::vector<iam::AuditRecord> got;
-  for (int i = 0; i < 100; ++i) {
+  // Records are written just after each answer; a loaded machine (sanitizers) is slow.
+  for (int i = 0; i < 500; ++i) {
     got = log.query({.limit = 1000}).value_or(std::vector<iam::AuditRecord>{});
     if (got.size() >= n) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
