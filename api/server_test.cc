@@ -326,8 +326,9 @@ TEST_F(ServerTest, MutationsAndLoginsAreAuditedWithoutSecrets) {
   // By the answer's status and the request's source.
   auto refused = c.Get("/api/v1/audit?status=401");
   ASSERT_EQ(refused->status, 200) << refused->body;
-  ASSERT_EQ(body(refused)["items"].size(), 2u) << refused->body;
-  for (const auto& r : body(refused)["items"]) EXPECT_EQ(r["response_status"], 401);
+  const Json refused_body = body(refused);  // the loop below must not walk a temporary
+  ASSERT_EQ(refused_body["items"].size(), 2u) << refused->body;
+  for (const auto& r : refused_body["items"]) EXPECT_EQ(r["response_status"], 401);
   EXPECT_EQ(body(c.Get("/api/v1/audit?source=127.0.0.1"))["items"].size(), 4u);
   EXPECT_EQ(body(c.Get("/api/v1/audit?source=10.9.9.9"))["items"].size(), 0u);
   expect_error(c.Get("/api/v1/audit?status=7"), 400, "invalid_argument", "status");

@@ -116,12 +116,14 @@ TEST_F(PackageTest, AnythingChangedAfterSigningIsRefused) {
                 files[n] = std::move(d);
                 return Status{};
               }).ok());
-  auto rebuild = [&](std::map<std::string, std::string> f) {
+  auto rebuild = [&](const std::map<std::string, std::string>& f) {
     std::vector<Entry> entries;
-    for (auto& [n, d] : f) entries.push_back({n, d});
+    entries.reserve(f.size());
+    for (const auto& [n, d] : f) entries.push_back({n, d});
     return tar(entries);
   };
-  auto expect_refused = [&](std::map<std::string, std::string> f, const std::string& needle) {
+  auto expect_refused = [&](const std::map<std::string, std::string>& f,
+                            const std::string& needle) {
     auto r = inspect_package_bytes(rebuild(f), {key_.pub});
     ASSERT_FALSE(r.ok()) << needle;
     EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
@@ -179,24 +181,25 @@ TEST(PackageArchive, HostileEntriesAreRefusedByName) {
   PackageLimits limits;
   limits.max_entry_bytes = 1000;
   for (const auto& c : cases) {
-    Status s = read_package_entries(tar(c.entries), limits,
-                                    [](const std::string&, std::string) { return Status{}; });
+    Status s = read_package_entries(
+        tar(c.entries), limits, [](const std::string&, const std::string&) { return Status{}; });
     ASSERT_FALSE(s.ok()) << c.needle;
     EXPECT_NE(s.message().find(c.needle), std::string::npos) << s.message();
   }
   limits.max_entries = 3;
   std::vector<Entry> many;
+  many.reserve(5);
   for (int i = 0; i < 5; ++i) many.push_back({"f" + std::to_string(i), "x"});
   Status s = read_package_entries(tar(many), limits,
-                                  [](const std::string&, std::string) { return Status{}; });
+                                  [](const std::string&, const std::string&) { return Status{}; });
   EXPECT_NE(s.message().find("more than 3 entries"), std::string::npos) << s.message();
   limits = {};
   limits.max_total_bytes = 1500;
   s = read_package_entries(tar({{"a", std::string(1000, 'a')}, {"b", std::string(1000, 'b')}}),
-                           limits, [](const std::string&, std::string) { return Status{}; });
+                           limits, [](const std::string&, const std::string&) { return Status{}; });
   EXPECT_NE(s.message().find("add up to more than 1500"), std::string::npos) << s.message();
   s = read_package_entries("this is not an archive", {},
-                           [](const std::string&, std::string) { return Status{}; });
+                           [](const std::string&, const std::string&) { return Status{}; });
   EXPECT_NE(s.message().find("not a .jzpkg"), std::string::npos) << s.message();
 }
 
