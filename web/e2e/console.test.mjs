@@ -346,11 +346,15 @@ test('an admin creates a user and finds a project\'s creation in the audit, and 
   await page.getByLabel('Action').fill('create');
   await page.getByLabel('Resource type').fill('projects');
   await page.getByRole('button', { name: 'Search' }).click();
-  await page.getByRole('cell', { name: 'vision', exact: true }).first().waitFor();
-  assert.match(page.url(), /verb=create&resource=projects/);
-  const rows = await page.locator('tbody tr').count();
+  await page.waitForURL(/verb=create&resource=projects/);
+  // The filtered answer replaces the whole list: wait until the table shows it.
   const api = await server.call('GET', '/api/v1/audit?verb=create&resource=projects');
-  assert.equal(rows, api.items.length);
+  assert.ok(api.items.some((r) => r.resource_name === 'vision'));
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('tbody tr').length === n &&
+      [...document.querySelectorAll('tbody td')].some((td) => td.textContent === 'vision'),
+    api.items.length,
+  );
   await page.getByRole('button', { name: 'Verify the chain' }).click();
   await page.getByText(/The chain is intact/).waitFor();
   await screenshot(page, 'audit-en');
@@ -365,7 +369,9 @@ test('an admin creates a user and finds a project\'s creation in the audit, and 
 test('the main flow works from the keyboard alone', async () => {
   const page = await newPage(browser);
   await page.goto(`${server.base}/login`);
-  // The user name field has the focus; Tab goes to the password; Enter signs in.
+  // The user name field has the focus (once the page has started); Tab goes to the
+  // password; Enter signs in.
+  await page.waitForFunction(() => document.activeElement?.id === 'login-username');
   await page.keyboard.type('admin');
   await page.keyboard.press('Tab');
   await page.keyboard.type(adminPassword);
