@@ -211,10 +211,11 @@ TEST_F(ServerTest, TheConsolesSessionIsAnHttpOnlyCookieWithACsrfTokenOnChanges) 
   const std::string token_body = R"({"name":"from-the-console"})";
   expect_error(c.Post("/api/v1/tokens", with_cookie, token_body, "application/json"), 403,
                "permission_denied", "X-CSRF-Token");
-  expect_error(
-      c.Post("/api/v1/tokens", {{"Cookie", cookie}, {"X-CSRF-Token", "0" + csrf.substr(1)}},
-             token_body, "application/json"),
-      403, "permission_denied", "X-CSRF-Token");
+  // A wrong token: the real one with its first digit changed (never the same by chance).
+  const std::string wrong = (csrf[0] == '0' ? "1" : "0") + csrf.substr(1);
+  expect_error(c.Post("/api/v1/tokens", {{"Cookie", cookie}, {"X-CSRF-Token", wrong}}, token_body,
+                      "application/json"),
+               403, "permission_denied", "X-CSRF-Token");
   expect_error(
       c.Post("/api/v1/tokens",
              {{"Cookie", cookie}, {"X-CSRF-Token", csrf}, {"Origin", "http://evil.example"}},
