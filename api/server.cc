@@ -319,9 +319,7 @@ class ApiServer::Impl {
     }
     const auto latency = start ? clock_.steady_now() - *start : std::chrono::nanoseconds(0);
     observe(req, label, res.status, latency, res.body.size(), request_id);
-    if (ctx && audit_ &&
-        (ctx->audit.force ||
-         (req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS"))) {
+    if (ctx && audit_ && (ctx->audit.force || is_change(req.method))) {
       record_audit(req, *ctx, reply, res.status, latency);
     }
     return res;

@@ -6,10 +6,6 @@ namespace jz::api {
 
 namespace {
 
-bool is_change(const std::string& method) {
-  return method != "GET" && method != "HEAD" && method != "OPTIONS";
-}
-
 // Constant-time comparison: the CSRF token must not leak byte by byte through timing.
 bool same_secret(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -30,6 +26,10 @@ bool same_origin(const http::Request& req) {
 }
 
 }  // namespace
+
+bool is_change(const std::string& method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
 
 std::string csrf_token_for(std::string_view session_token) {
   return sha256_hex("jizhan-csrf\n" + std::string(session_token));

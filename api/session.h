@@ -20,6 +20,10 @@ namespace jz::api {
 inline constexpr std::string_view kSessionCookie = "jz_session";
 inline constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
 
+// Whether a request may change something (not GET, HEAD or OPTIONS): such requests need
+// the CSRF token with a cookie session, and are audited.
+bool is_change(const std::string& method);
+
 // The CSRF token of a session (64 hex characters).
 std::string csrf_token_for(std::string_view session_token);
 

@@ -556,11 +556,7 @@ class Server::Impl {
         return;  // liveness was noted when the bytes came
       case WsOpcode::kClose: {
         w.got_close = true;
-        uint16_t code = 1005;  // no code in the frame
-        if (m.payload.size() >= 2) {
-          code = static_cast<uint16_t>((static_cast<uint8_t>(m.payload[0]) << 8) |
-                                       static_cast<uint8_t>(m.payload[1]));
-        }
+        const uint16_t code = ws_close_code(m.payload);  // 1005: none in the frame
         if (!w.sent_close) {
           w.code = code;
           w.reason = m.payload.size() > 2 ? m.payload.substr(2) : "";

@@ -134,8 +134,7 @@ std::optional<WsError> WsDecoder::feed(std::string_view bytes, std::vector<WsMes
     if (control) {
       if (op == 0x8 && payload.size() == 1) return fail(1002, "a close frame of one byte");
       if (op == 0x8 && payload.size() >= 2) {
-        const auto code = static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
-                                                static_cast<uint8_t>(payload[1]));
+        const uint16_t code = ws_close_code(payload);
         if (!is_valid_close_code(code)) {
           return fail(1002, "close code " + std::to_string(code) + " may not be sent");
         }
@@ -204,6 +203,12 @@ std::string ws_masked_frame(WsOpcode opcode, std::string_view payload, uint32_t 
   out.append(payload);
   apply_mask(out.data() + at, payload.size(), key);
   return out;
+}
+
+uint16_t ws_close_code(std::string_view payload) {
+  if (payload.size() < 2) return 1005;
+  return static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
+                               static_cast<uint8_t>(payload[1]));
 }
 
 std::string ws_close_payload(uint16_t code, std::string_view reason) {

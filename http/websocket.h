@@ -84,6 +84,8 @@ std::string ws_frame(WsOpcode opcode, std::string_view payload);
 // continuation frames.
 std::string ws_masked_frame(WsOpcode opcode, std::string_view payload, uint32_t mask,
                             bool fin = true);
+// The code of a close frame's payload; 1005 when it carries none.
+uint16_t ws_close_code(std::string_view payload);
 // A close frame's payload: the code, then a reason cut to fit 123 bytes (never inside a
 // UTF-8 sequence).
 std::string ws_close_payload(uint16_t code, std::string_view reason);

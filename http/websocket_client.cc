@@ -23,12 +23,6 @@ std::chrono::milliseconds left_until(Clock::time_point end) {
 }
 }  // namespace
 
-uint16_t ws_close_code(std::string_view payload) {
-  if (payload.size() < 2) return 1005;
-  return static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
-                               static_cast<uint8_t>(payload[1]));
-}
-
 WebSocketClient::~WebSocketClient() {
   if (fd_ >= 0) ::close(fd_);
 }

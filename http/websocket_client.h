@@ -65,7 +65,4 @@ class WebSocketClient {
   std::mt19937 rng_{std::random_device{}()};
 };
 
-// The code of a close frame's payload; 1005 when it carries none.
-uint16_t ws_close_code(std::string_view payload);
-
 }  // namespace jz::http

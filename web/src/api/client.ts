@@ -16,6 +16,9 @@ export class ApiError extends Error {
   }
 }
 
+// The API's 404: the resource does not exist, or the caller may not see it.
+export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.status === 404;
+
 let csrfToken = '';
 export function setCsrfToken(token: string): void {
   csrfToken = token;

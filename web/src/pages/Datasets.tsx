@@ -5,7 +5,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router-dom';
-import { ApiError, api, apiTagged, currentCsrfToken, pagePath, seg, type Page, type Schemas } from '../api/client';
+import { ApiError, api, apiTagged, currentCsrfToken, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { can, usePermissions } from '../api/permissions';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
@@ -200,7 +200,7 @@ export function Datasets() {
     mutationFn: (name: string) => api(`${base}/${seg(name)}`, { method: 'DELETE' }),
     onSuccess: () => client.invalidateQueries({ queryKey: ['datasets', project] }),
   });
-  if (list.isError && list.error instanceof ApiError && list.error.status === 404) return <NotFound resource />;
+  if (isNotFound(list.error)) return <NotFound resource />;
   const owner = can(perms.data, 'dataset_data', 'get');
   const mayCreate = can(perms.data, 'dataset', 'create');
   const mayDelete = can(perms.data, 'dataset', 'delete');

@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
-import { ApiError, api, pagePath, seg, type Page, type Schemas } from '../api/client';
+import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { Reason } from '../components/Reason';
@@ -29,7 +29,7 @@ export function DevEnvs() {
       api(`${jobPath(project, id)}/${verb}`, { method: 'POST' }),
     onSuccess: () => client.invalidateQueries({ queryKey: ['devenvs', project] }),
   });
-  if (list.isError && list.error instanceof ApiError && list.error.status === 404) return <NotFound resource />;
+  if (isNotFound(list.error)) return <NotFound resource />;
   const idle = (settings.data as { devenv_idle_s?: number } | undefined)?.devenv_idle_s;
   return (
     <section>

@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
+import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { Reason } from '../components/Reason';
 import { formatTime } from '../i18n/format';
@@ -47,7 +47,7 @@ export function JobDetail() {
     mutationFn: () => api<Schemas['Job']>(`${path}/retry`, { method: 'POST' }),
     onSuccess: (j) => navigate(`/projects/${seg(project)}/jobs/${seg(j?.id ?? id)}`),
   });
-  if (job.isError && (job.error as { status?: number }).status === 404) return <NotFound resource />;
+  if (isNotFound(job.error)) return <NotFound resource />;
   if (job.isError) return <ErrorView error={job.error} onRetry={() => job.refetch()} />;
   if (!job.data) return <p aria-busy="true">{t('common.loading')}</p>;
   const j = job.data;

@@ -2,7 +2,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams, useSearchParams } from 'react-router-dom';
-import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
+import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { Pager, usePageToken } from '../components/Pager';
 import { ProjectTabs } from '../components/ProjectTabs';
@@ -39,7 +39,7 @@ export function ProjectJobs() {
     // Live: while a listed job may still change, look again every two seconds.
     refetchInterval: (q) => (q.state.data?.items.some((j) => isActive(j.state)) ? 2000 : false),
   });
-  if (jobs.isError && (jobs.error as { status?: number }).status === 404) return <NotFound resource />;
+  if (isNotFound(jobs.error)) return <NotFound resource />;
   return (
     <section>
       <ProjectTabs project={project} />

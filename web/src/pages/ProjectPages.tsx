@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router-dom';
-import { ApiError, api, apiTagged, pagePath, seg, type Page, type Schemas } from '../api/client';
+import { ApiError, api, apiTagged, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { can, usePermissions } from '../api/permissions';
 import { Members } from '../components/Members';
@@ -12,7 +12,6 @@ import { formatNumber, formatTime } from '../i18n/format';
 import { NotFound } from './NotFound';
 
 const projectBase = (p: string) => `/api/v1/projects/${seg(p)}`;
-const is404 = (e: unknown) => e instanceof ApiError && e.status === 404;
 
 export function ProjectMembers() {
   const { project = '' } = useParams();
@@ -91,7 +90,7 @@ export function ProjectQuota() {
     },
     onError: () => void client.invalidateQueries({ queryKey: ['quota', project] }),
   });
-  if (quota.isError && is404(quota.error)) return <NotFound resource />;
+  if (isNotFound(quota.error)) return <NotFound resource />;
   return (
     <section>
       <ProjectTabs project={project} />
@@ -163,7 +162,7 @@ export function ProjectEvents() {
     queryFn: () => api<Page<Schemas['Event']>>(pagePath(`${projectBase(project)}/events`, 1000)),
     refetchInterval: 3000,
   });
-  if (events.isError && is404(events.error)) return <NotFound resource />;
+  if (isNotFound(events.error)) return <NotFound resource />;
   const items = [...(events.data?.items ?? [])].reverse();
   return (
     <section>

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
-import { ApiError, api, pagePath, seg, type Page, type Schemas } from '../api/client';
+import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { Members } from '../components/Members';
@@ -29,7 +29,7 @@ export function WorkspaceDetail() {
       void client.invalidateQueries({ queryKey: ['projects'] });
     },
   });
-  if (projects.isError && projects.error instanceof ApiError && projects.error.status === 404) {
+  if (isNotFound(projects.error)) {
     return <NotFound resource />;
   }
   return (
