@@ -196,6 +196,12 @@ std::vector<Endpoint> endpoints() {
       {"write settings", "PUT", "/api/v1/settings/k", R"({"value":1})", admin, true},
       {"read a setting", "GET", "/api/v1/settings/k", "", admin, true},
       {"delete a setting", "DELETE", "/api/v1/settings/absent", "", admin, true},
+      {"export the cluster for the simulator", "GET", "/api/v1/scheduler/cluster", "", admin, true},
+      {"run the scheduling simulator", "POST", "/api/v1/scheduler/simulate",
+       R"({"cluster":"pools: [{name: default}]\nprojects: [{name: p, nominal_gpus: 1}]",)"
+       R"("workload":"submit_s,user,project,gpus,duration_s,priority\n0,u,p,1,60,0\n",)"
+       R"("workload_format":"csv"})",
+       admin, true},
       {"unlock a user", "POST", "/api/v1/users/spare/unlock", "", admin, true},
       {"list roles", "GET", "/api/v1/roles", "", all, true},
   };

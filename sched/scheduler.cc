@@ -44,6 +44,7 @@ const char* kind_name(Decision::Kind k) {
 
 struct Scheduler::State {
   struct Device {
+    std::string uuid;
     int mem_total = 0, mem_used = 0;
     int cores_used = 0;  // percent
     int shares = 0;
@@ -673,6 +674,7 @@ Status Scheduler::add_node(const NodeSpec& spec) {
   n.mem_total = spec.memory_mib;
   for (const auto& g : spec.gpus) {
     State::Device d;
+    d.uuid = g.uuid;
     d.mem_total = g.memory_mib;
     d.healthy = g.healthy;
     n.gpus.push_back(d);
@@ -1224,6 +1226,80 @@ size_t Scheduler::nominated_count() const { return s_->nominated.size(); }
 size_t Scheduler::running_count() const { return s_->running_jobs; }
 int64_t Scheduler::allocated_milli() const { return s_->allocated; }
 int64_t Scheduler::capacity_milli() const { return s_->capacity; }
+
+std::vector<Scheduler::NodeView> Scheduler::nodes_view() const {
+  const State& S = *s_;
+  std::vector<NodeView> out;
+  for (const State::Node& n : S.nodes) {
+    if (!n.alive) continue;
+    NodeView v{.name = n.name,
+               .pool = S.groups[n.group].pool,
+               .flavor = S.groups[n.group].flavor,
+               .cpu_milli = n.cpu_total,
+               .cpu_used_milli = n.cpu_used,
+               .memory_mib = n.mem_total,
+               .memory_used_mib = n.mem_used};
+    for (const State::Device& d : n.gpus) {
+      v.gpus.push_back({.uuid = d.uuid,
+                        .healthy = d.healthy,
+                        .memory_mib = d.mem_total,
+                        .memory_used_mib = d.exclusive ? d.mem_total : d.mem_used,
+                        .cores_used_percent = d.exclusive ? 100 : d.cores_used});
+    }
+    const int self = S.node_index.at(n.name);
+    for (int64_t id : n.jobs) {  // a std::set: job id order
+      const State::Job& j = S.jobs.at(id);
+      const bool share = State::is_share(j.spec);
+      for (const auto& [node, devices] : j.placement) {
+        if (node != self) continue;
+        for (int d : devices) {
+          DeviceView& dv = v.gpus[d];
+          dv.holders.push_back({.job = id,
+                                .project = j.spec.project,
+                                .user = j.spec.user,
+                                .whole = !share,
+                                .memory_mib = share ? j.spec.share_memory_mib : dv.memory_mib,
+                                .cores_percent = share ? j.spec.share_cores_percent : 100,
+                                .preempting = j.state == State::JobState::kPreempting});
+        }
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::vector<Scheduler::PendingView> Scheduler::queue_view() const {
+  const State& S = *s_;
+  struct Key {
+    int priority;
+    double share;
+    int64_t seq;
+    int64_t job;
+    bool operator<(const Key& o) const {
+      return std::tie(o.priority, share, seq) < std::tie(priority, o.share, o.seq);
+    }
+  };
+  std::vector<Key> keys;
+  for (const State::Queue& q : S.queues) {
+    const double share = S.share_of(q);
+    for (const auto& [neg_priority, seq, id] : q.pending)
+      keys.push_back({-neg_priority, share, seq, id});
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<PendingView> out;
+  out.reserve(keys.size());
+  for (const Key& k : keys) {
+    const State::Job& j = S.jobs.at(k.job);
+    out.push_back({.job = k.job,
+                   .project = j.spec.project,
+                   .user = j.spec.user,
+                   .priority = j.spec.priority,
+                   .charge_milli = j.charge * j.spec.workers,
+                   .reason = j.reason});
+  }
+  return out;
+}
 
 Status Scheduler::check_invariants() const {
   const State& S = *s_;

@@ -167,6 +167,41 @@ class Scheduler {
   int64_t capacity_milli() const;                  // healthy GPUs, x1000
   int64_t charge_milli(const JobSpec& job) const;  // per worker
 
+  // What each device holds, for the scheduling view: every node with its devices in
+  // index order, and on each device the jobs holding it (a whole GPU, or a share's memory
+  // and core percentage), in job id order.
+  struct Holder {
+    int64_t job = 0;
+    std::string project, user;
+    bool whole = false;
+    int memory_mib = 0;     // a share's; the device's for a whole GPU
+    int cores_percent = 0;  // a share's; 100 for a whole GPU
+    bool preempting = false;
+  };
+  struct DeviceView {
+    std::string uuid;
+    bool healthy = true;
+    int memory_mib = 0, memory_used_mib = 0, cores_used_percent = 0;
+    std::vector<Holder> holders;
+  };
+  struct NodeView {
+    std::string name, pool, flavor;
+    int64_t cpu_milli = 0, cpu_used_milli = 0, memory_mib = 0, memory_used_mib = 0;
+    std::vector<DeviceView> gpus;
+  };
+  std::vector<NodeView> nodes_view() const;
+  // The pending jobs in the order the next cycle considers them: by priority, then the
+  // queue's fair share (lowest first), then submission. The cycle takes a job and looks
+  // again, so a placement changes the order after it; this is the order as of now.
+  struct PendingView {
+    int64_t job = 0;
+    std::string project, user;
+    int priority = 0;
+    int64_t charge_milli = 0;  // all workers
+    std::string reason;        // "" before the first cycle looked at it
+  };
+  std::vector<PendingView> queue_view() const;
+
   // Recomputes every total from the allocations and checks the promises: no device over
   // its memory or cores, no node over its CPU or memory, no queue over nominal plus its
   // borrowing limit or its job, CPU or memory limits, no user over the per-user limit, no gang

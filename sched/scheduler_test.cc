@@ -582,5 +582,63 @@ TEST(SchedulerInvariants, HoldOverThousandsOfRandomHistories) {
   EXPECT_GT(preemptions, 50) << "the histories exercise preemption";
 }
 
+TEST(Scheduler, ViewsShowWhatEachDeviceHoldsAndTheQueueInOrder) {
+  Scheduler s;
+  ASSERT_TRUE(s.add_node(node("a", 2)).ok());
+  QueueSpec q = queue("vision", 2);
+  q.borrowing_limit_milli = 0;
+  ASSERT_TRUE(s.set_queue(q).ok());
+  ASSERT_TRUE(s.set_queue(queue("nlp", 8)).ok());
+  JobSpec share = job(1, "vision", 0);
+  share.share_cores_percent = 30;
+  share.share_memory_mib = 20000;
+  ASSERT_TRUE(s.submit(share, 0).ok());
+  ASSERT_TRUE(s.submit(job(2, "nlp", 1, 0, "bob"), 0).ok());
+  s.cycle(0);
+  // Waiting: vision has 1 of 2 GPUs left but the node has none whole; 3 outranks 4 by
+  // priority though submitted later.
+  ASSERT_TRUE(s.submit(job(4, "vision", 2), 1).ok());
+  ASSERT_TRUE(s.submit(job(3, "nlp", 1, 5, "bob"), 2).ok());
+  s.cycle(3);
+
+  auto nodes = s.nodes_view();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].name, "a");
+  EXPECT_EQ(nodes[0].pool, "default");
+  EXPECT_EQ(nodes[0].cpu_used_milli, 2000);
+  ASSERT_EQ(nodes[0].gpus.size(), 2u);
+  int shared = nodes[0].gpus[0].holders.size() == 1 && !nodes[0].gpus[0].holders[0].whole ? 0 : 1;
+  const auto& sd = nodes[0].gpus[shared];
+  const auto& wd = nodes[0].gpus[1 - shared];
+  EXPECT_EQ(sd.uuid, "a-gpu" + std::to_string(shared));
+  ASSERT_EQ(sd.holders.size(), 1u);
+  EXPECT_EQ(sd.holders[0].job, 1);
+  EXPECT_EQ(sd.holders[0].memory_mib, 20000);
+  EXPECT_EQ(sd.holders[0].cores_percent, 30);
+  EXPECT_EQ(sd.memory_used_mib, 20000);
+  EXPECT_EQ(sd.cores_used_percent, 30);
+  ASSERT_EQ(wd.holders.size(), 1u);
+  EXPECT_EQ(wd.holders[0].job, 2);
+  EXPECT_TRUE(wd.holders[0].whole);
+  EXPECT_EQ(wd.cores_used_percent, 100);
+  EXPECT_EQ(wd.memory_used_mib, 81920);
+
+  auto queue = s.queue_view();
+  ASSERT_EQ(queue.size(), 2u);
+  EXPECT_EQ(queue[0].job, 3);
+  EXPECT_EQ(queue[0].priority, 5);
+  EXPECT_EQ(queue[1].job, 4);
+  EXPECT_EQ(queue[1].charge_milli, 2000);
+  EXPECT_EQ(queue[1].project, "vision");
+  EXPECT_NE(queue[1].reason.find("vision"), std::string::npos) << queue[1].reason;
+  EXPECT_FALSE(queue[0].reason.empty());
+
+  // Taken away, a job leaves both views.
+  ASSERT_TRUE(s.finished(2, 4).ok());
+  ASSERT_TRUE(s.cancel(4, 4).ok());
+  EXPECT_TRUE(s.nodes_view()[0].gpus[1 - shared].holders.empty());
+  ASSERT_EQ(s.queue_view().size(), 1u);
+}
+
 }  // namespace
 }  // namespace jz::sched

@@ -627,6 +627,7 @@ Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload)
   out.summary_markdown = md;
 
   out.allocation_csv = "hour,pool,allocated,used\n";
+  out.series = Json::object();
   std::string svg;
   const int width = 800, height = 160, margin = 30;
   int y0 = 10;
@@ -636,6 +637,8 @@ Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload)
          "' font-family='sans-serif' font-size='12'>\n";
   for (const auto& [pool, cap] : pool_capacity) {
     const auto& h = hourly[pool];
+    Json& series = out.series[pool];
+    series = {{"hour", Json::array()}, {"allocated", Json::array()}, {"used", Json::array()}};
     std::string pa, pu;
     for (size_t i = 0; i < h.size(); ++i) {
       const double span = std::min(3600.0, horizon - i * 3600.0);
@@ -643,6 +646,9 @@ Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload)
       const double a = h[i].first / (cap * span), u = h[i].second / (cap * span);
       out.allocation_csv +=
           std::to_string(i) + "," + pool + "," + fmt(a, 4) + "," + fmt(u, 4) + "\n";
+      series["hour"].push_back(i);
+      series["allocated"].push_back(std::round(a * 10000) / 10000);
+      series["used"].push_back(std::round(u * 10000) / 10000);
       const double x =
           margin + (h.size() > 1 ? width * static_cast<double>(i) / (h.size() - 1) : 0);
       pa += fmt(x, 1) + "," + fmt(y0 + 20 + height * (1 - a), 1) + " ";

@@ -78,6 +78,7 @@ struct SimResult {
   Json summary;                  // per pool and per class figures, projects, totals
   std::string summary_markdown;  // the table a person reads
   std::string allocation_csv;    // time_h, pool, allocated, used (fractions of the pool)
+  Json series;                   // the same by pool: {pool: {hour: [], allocated: [], used: []}}
   std::string plot_svg;          // allocation and use over time, per pool
 };
 

@@ -65,6 +65,11 @@ projects: [{name: p, nominal_gpus: 4}, {name: q, nominal_gpus: 0}]
   EXPECT_EQ(s["classes"]["big"]["started"], 1);
   EXPECT_NE(r->plot_svg.find("<svg"), std::string::npos);
   EXPECT_NE(r->allocation_csv.find("hour,pool,allocated,used"), std::string::npos);
+  // The same by hour for charts: hour 0 all 4 GPUs (big), hour 1 bob's 2 for half of it.
+  const Json& series = r->series["default"];
+  EXPECT_EQ(series["hour"], Json::array({0, 1}));
+  EXPECT_EQ(series["allocated"], Json::array({1.0, 0.25}));
+  EXPECT_EQ(series["used"], Json::array({1.0, 0.25}));
 }
 
 TEST(Simulator, InputErrorsNameTheField) {

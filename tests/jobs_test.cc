@@ -414,6 +414,163 @@ TEST(Jobs, TheQuotaShowsWhatRunningJobsHold) {
   EXPECT_EQ(usage["memory_mib"], 0) << usage.dump();
 }
 
+// The scheduling view (issue 19): who holds each GPU and how much, the queue in order with
+// reasons, quota use; what each seat may see of it (another tenant, a viewer, a developer,
+// someone in no project); and the "what if" simulator, for platform admins only.
+TEST(Jobs, TheSchedulingViewShowsWhoHoldsEachGpuAndHidesOtherTenants) {
+  Platform p({"--set", "exec.virtual_gpus=2"});
+  ASSERT_TRUE(p.server);
+  Api alice = p.user("alice"), vera = p.user("vera"), bob = p.user("bob"),
+      mallory = p.user("mallory");
+  p.project("wsa", "sched-a", {{"alice", "project-developer"}, {"vera", "project-viewer"}},
+            {{"gpus", 1}});
+  p.project("wsb", "sched-b", {{"bob", "project-developer"}});
+  Api admin = p.admin();
+  auto gpu_job = [](const std::string& name) {
+    Json j = job(name, {"sleep", "60"});
+    j["resources"]["gpus"] = 1;
+    return j;
+  };
+  const std::string holder =
+      alice.call("POST", "/api/v1/projects/sched-a/jobs", gpu_job("holder"))["id"];
+  const std::string theirs =
+      bob.call("POST", "/api/v1/projects/sched-b/jobs", gpu_job("theirs"))["id"];
+  wait_states(admin, "sched-a", {holder}, {"running"});
+  wait_states(admin, "sched-b", {theirs}, {"running"});
+  const std::string waiter =
+      alice.call("POST", "/api/v1/projects/sched-a/jobs", gpu_job("waiter"))["id"];
+  const std::string second =
+      bob.call("POST", "/api/v1/projects/sched-b/jobs", gpu_job("second"))["id"];
+
+  // The admin sees everything, once both pending jobs have a reason.
+  Json view;
+  for (int i = 0; i < 200; ++i) {
+    view = admin.call("GET", "/api/v1/scheduler");
+    if (view["queue"].size() == 2 && !view["queue"][1]["reason"].get<std::string>().empty()) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(view["nodes"].size(), 1u) << view.dump();
+  const Json& gpus = view["nodes"][0]["gpus"];
+  ASSERT_EQ(gpus.size(), 2u) << view.dump();
+  std::map<std::string, Json> by_job;
+  for (const Json& g : gpus) {
+    ASSERT_EQ(g["holders"].size(), 1u) << g.dump();
+    EXPECT_EQ(g["cores_used_percent"], 100);
+    EXPECT_TRUE(g["virtual"].get<bool>());
+    by_job[g["holders"][0]["job"]] = g["holders"][0];
+  }
+  ASSERT_TRUE(by_job.count(holder) && by_job.count(theirs)) << view.dump();
+  EXPECT_EQ(by_job[holder]["user"], "alice");
+  EXPECT_EQ(by_job[holder]["name"], "holder");
+  EXPECT_TRUE(by_job[holder]["whole"].get<bool>());
+  EXPECT_EQ(view["gpus_allocated"], 2);
+  std::set<std::string> queued;
+  for (const Json& q : view["queue"]) {
+    queued.insert(q["job"].get<std::string>());
+    EXPECT_FALSE(q["reason"].get<std::string>().empty()) << q.dump();
+  }
+  EXPECT_EQ(queued, (std::set<std::string>{waiter, second}));
+  for (const Json& q : view["queue"]) {
+    if (q["job"] == waiter) {
+      EXPECT_NE(q["reason"].get<std::string>().find("sched-a"), std::string::npos) << q.dump();
+    }
+  }
+  Json quota_a;
+  for (const Json& pj : view["projects"]) {
+    if (pj["project"] == "sched-a") quota_a = pj;
+  }
+  EXPECT_EQ(quota_a["gpus_used"], 1) << view.dump();
+  EXPECT_EQ(quota_a["gpus_quota"], 1) << view.dump();
+  EXPECT_EQ(quota_a["pending_jobs"], 1) << view.dump();
+
+  // Each seat sees its own projects' jobs; another tenant's only as an amount held.
+  struct Seat {
+    const char* who;
+    Api* api;
+    std::string own_job, own_project, foreign_job, foreign_project, foreign_user;
+  };
+  for (const Seat& seat :
+       {Seat{"alice (developer)", &alice, holder, "sched-a", theirs, "sched-b", "bob"},
+        Seat{"vera (viewer)", &vera, holder, "sched-a", theirs, "sched-b", "bob"},
+        Seat{"bob (another tenant)", &bob, theirs, "sched-b", holder, "sched-a", "alice"},
+        Seat{"mallory (no project)", &mallory, "", "", holder, "sched-a", "alice"}}) {
+    SCOPED_TRACE(seat.who);
+    Json v = seat.api->call("GET", "/api/v1/scheduler");
+    const std::string text = v.dump();
+    EXPECT_EQ(text.find(seat.foreign_job), std::string::npos) << text;
+    EXPECT_EQ(text.find(seat.foreign_project), std::string::npos) << text;
+    EXPECT_EQ(text.find("\"" + seat.foreign_user + "\""), std::string::npos) << text;
+    int hidden = 0, own = 0;
+    for (const Json& g : v["nodes"][0]["gpus"]) {
+      for (const Json& h : g["holders"]) {
+        if (h.value("hidden", false)) {
+          ++hidden;
+          EXPECT_FALSE(h.contains("job") || h.contains("user") || h.contains("name")) << h.dump();
+          EXPECT_TRUE(h["whole"].get<bool>());
+        } else {
+          ++own;
+          EXPECT_EQ(h["job"], seat.own_job);
+        }
+      }
+    }
+    EXPECT_EQ(hidden + own, 2);
+    EXPECT_EQ(own, seat.own_job.empty() ? 0 : 1);
+    EXPECT_EQ(v["queue_length"], 2);
+    EXPECT_EQ(v["queue"].size(), seat.own_job.empty() ? 0u : 1u) << text;
+    EXPECT_EQ(v["projects"].size(), seat.own_job.empty() ? 0u : 1u) << text;
+    if (!seat.own_job.empty()) {
+      EXPECT_EQ(v["queue"][0]["project"], seat.own_project);
+      EXPECT_GE(v["queue"][0]["position"].get<int>(), 1);
+    }
+    // The simulator and the cluster's quotas are for platform admins.
+    int status = 0;
+    seat.api->call("GET", "/api/v1/scheduler/cluster", nullptr, &status);
+    EXPECT_EQ(status, 403);
+    seat.api->call("POST", "/api/v1/scheduler/simulate",
+                   {{"workload", "submit_s,user,project,gpus,duration_s,priority\n"},
+                    {"workload_format", "csv"}},
+                   &status);
+    EXPECT_EQ(status, 403);
+  }
+
+  // What if: the current cluster (2 GPUs, sched-a's quota of 1) with a trace.
+  Json cluster = admin.call("GET", "/api/v1/scheduler/cluster");
+  const std::string yaml = cluster["yaml"];
+  EXPECT_NE(yaml.find("gpus_per_node: 2"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("{name: sched-a, nominal_gpus: 1, borrowing_limit_gpus: 0}"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("{name: sched-b, nominal_gpus: 2, borrowing_limit_gpus: 0}"),
+            std::string::npos)
+      << yaml;
+  Json report = admin.call("POST", "/api/v1/scheduler/simulate",
+                           {{"workload",
+                             "submit_s,user,project,gpus,duration_s,priority\n"
+                             "0,alice,sched-a,1,3600,0\n"
+                             "0,alice,sched-a,1,3600,0\n"
+                             "0,bob,sched-b,1,7200,0\n"
+                             "7200,alice,sched-a,1,60,0\n"},
+                            {"workload_format", "csv"}});
+  // sched-a's second job waits for its first (quota 1): both of its hours hold 1 GPU, and
+  // bob's job the other: 2 of 2 GPUs for 2 hours (the last submission ends the run).
+  EXPECT_EQ(report["summary"]["jobs"], 4) << report.dump();
+  EXPECT_EQ(report["summary"]["classes"]["job"]["wait_p90_s"], 3600) << report.dump();
+  EXPECT_EQ(report["series"]["default"]["allocated"], Json::array({1.0, 1.0})) << report.dump();
+  EXPECT_EQ(report["cluster"], yaml);
+  int status = 0;
+  Json bad =
+      admin.call("POST", "/api/v1/scheduler/simulate",
+                 {{"workload", "submit_s,user\n0,alice\n"}, {"workload_format", "csv"}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(bad.dump().find("workload"), std::string::npos) << bad.dump();
+  for (const auto& [api, project, id] :
+       {std::tuple{&alice, "sched-a", holder}, std::tuple{&alice, "sched-a", waiter},
+        std::tuple{&bob, "sched-b", theirs}, std::tuple{&bob, "sched-b", second}}) {
+    api->call("POST", std::string("/api/v1/projects/") + project + "/jobs/" + id + "/cancel",
+              Json::object());
+  }
+}
+
 // Issue 17, item 9: no storage limits: an open job wrote 300 MB to /output and 200 MB of
 // log in 20 s. A project's storage quota now covers outputs, work folders, logs and
 // uploaded datasets; its running jobs stop past it, new ones do not start, uploads that

@@ -65,6 +65,7 @@ void JobRunner::stop() {
     stop_ = true;
   }
   cv_.notify_all();
+  scheduler_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -97,6 +98,107 @@ Json JobRunner::usage_json(const std::string& project_name) {
   std::lock_guard lock(mu_);
   auto it = usage_cache_.find(project_name);
   return it == usage_cache_.end() ? Json::object() : it->second;
+}
+
+Json JobRunner::scheduler_json() {
+  std::unique_lock lock(mu_);
+  scheduler_wanted_until_ = clock_.steady_now() + std::chrono::seconds(10);
+  const int64_t asked = clock_.now_unix_ms();
+  if (scheduler_cache_.is_null() || asked - scheduler_built_ms_ > 1000) {
+    // Not built lately (nobody asked): the next tick builds it.
+    woken_ = true;
+    cv_.notify_all();
+    scheduler_cv_.wait_for(lock, std::chrono::seconds(1), [&] {
+      return (!scheduler_cache_.is_null() && scheduler_built_ms_ >= asked) || stop_;
+    });
+  }
+  return scheduler_cache_.is_null() ? Json::object() : scheduler_cache_;
+}
+
+void JobRunner::prune_labels() {
+  for (auto it = labels_.begin(); it != labels_.end();) {
+    it = by_seq_.count(it->first) ? std::next(it) : labels_.erase(it);
+  }
+}
+
+Json JobRunner::build_scheduler_view(int64_t now) {
+  prune_labels();
+  auto job_fields = [this](int64_t seq, Json& out) {
+    auto id = by_seq_.find(seq);
+    out["job"] = id == by_seq_.end() ? "" : id->second;
+    auto label = labels_.find(seq);
+    out["name"] = label == labels_.end() ? "" : label->second.first;
+    out["kind"] = label == labels_.end() ? "" : label->second.second;
+  };
+  const exec::MachineInfo& m = executor_.machine();
+  Json nodes = Json::array();
+  for (const auto& n : engine_.nodes_view()) {
+    Json gpus = Json::array();
+    for (size_t i = 0; i < n.gpus.size(); ++i) {
+      const auto& d = n.gpus[i];
+      Json holders = Json::array();
+      for (const auto& h : d.holders) {
+        Json hj = {{"project", h.project},
+                   {"user", h.user},
+                   {"whole", h.whole},
+                   {"memory_mib", h.memory_mib},
+                   {"cores_percent", h.cores_percent},
+                   {"preempting", h.preempting}};
+        job_fields(h.job, hj);
+        holders.push_back(std::move(hj));
+      }
+      const bool known = n.name == node_name(m) && i < m.gpus.size();
+      gpus.push_back({{"index", i},
+                      {"uuid", d.uuid},
+                      {"model", known ? m.gpus[i].name : ""},
+                      {"virtual", known && m.gpus[i].is_virtual},
+                      {"healthy", d.healthy},
+                      {"memory_mib", d.memory_mib},
+                      {"memory_used_mib", d.memory_used_mib},
+                      {"cores_used_percent", d.cores_used_percent},
+                      {"holders", std::move(holders)}});
+    }
+    nodes.push_back({{"name", n.name},
+                     {"pool", n.pool},
+                     {"flavor", n.flavor},
+                     {"cpu", static_cast<double>(n.cpu_milli) / 1000},
+                     {"cpu_used", static_cast<double>(n.cpu_used_milli) / 1000},
+                     {"memory_mib", n.memory_mib},
+                     {"memory_used_mib", n.memory_used_mib},
+                     {"gpus", std::move(gpus)}});
+  }
+  Json queue = Json::array();
+  int64_t position = 0;
+  for (const auto& p : engine_.queue_view()) {
+    Json qj = {{"position", ++position},
+               {"project", p.project},
+               {"user", p.user},
+               {"priority", p.priority},
+               {"gpus", static_cast<double>(p.charge_milli) / 1000},
+               {"reason", p.reason}};
+    job_fields(p.job, qj);
+    queue.push_back(std::move(qj));
+  }
+  Json projects = Json::array();
+  for (const auto& name : known_projects_) {
+    auto q = engine_.queue(name);
+    if (!q) continue;
+    // An unlimited quota is a nominal of a million GPUs (refresh_queues).
+    Json quota = q->nominal_milli >= int64_t{1'000'000'000}
+                     ? Json(nullptr)
+                     : Json(static_cast<double>(q->nominal_milli) / 1000);
+    projects.push_back({{"project", name},
+                        {"gpus_used", static_cast<double>(q->used_milli) / 1000},
+                        {"gpus_quota", quota},
+                        {"running_jobs", q->running_jobs},
+                        {"pending_jobs", q->pending_jobs}});
+  }
+  return {{"nodes", std::move(nodes)},
+          {"queue", std::move(queue)},
+          {"projects", std::move(projects)},
+          {"gpus_total", static_cast<double>(engine_.capacity_milli()) / 1000},
+          {"gpus_allocated", static_cast<double>(engine_.allocated_milli()) / 1000},
+          {"as_of_ms", now}};
 }
 
 void JobRunner::loop() {
@@ -212,6 +314,7 @@ Status JobRunner::rebuild() {
     a.running = j.state == "running";
     if (!adopted.ok()) a.ending = "lost";
     by_seq_[j.seq] = j.id;
+    labels_[j.seq] = {j.name, j.kind};
     active_[j.id] = a;
     logger_->info("jobs: adopted job {} ({}) after a restart", j.id, j.state);
   }
@@ -234,6 +337,7 @@ void JobRunner::take_new_jobs() {
       continue;
     }
     by_seq_[j.seq] = j.id;
+    labels_[j.seq] = {j.name, j.kind};
   }
 }
 
@@ -657,10 +761,23 @@ void JobRunner::tick() {
                      {"pending_jobs", q->pending_jobs}};
     }
   }
+  if (labels_.size() > 2 * by_seq_.size() + 64) prune_labels();
+  bool wanted;
+  {
+    std::lock_guard lock(mu_);
+    wanted = clock_.steady_now() < scheduler_wanted_until_ &&
+             (scheduler_cache_.is_null() || now - scheduler_built_ms_ >= 500);
+  }
+  Json view = wanted ? build_scheduler_view(now) : Json();
   std::lock_guard lock(mu_);
   nodes_cache_ = {{"items", nodes}};
   usage_cache_ = std::move(usage);
   idle_at_cache_ = idle_at_;
+  if (wanted) {
+    scheduler_cache_ = std::move(view);
+    scheduler_built_ms_ = now;
+    scheduler_cv_.notify_all();
+  }
 }
 
 }  // namespace jz::jobs

@@ -78,6 +78,13 @@ class JobRunner {
   // When a running dev environment will be stopped as idle if nothing reaches it (Unix
   // ms, as of the last tick); none for other jobs.
   std::optional<int64_t> idle_stop_at_ms(const std::string& job_id);
+  // The scheduler's view for GET /api/v1/scheduler: every node and GPU with the jobs
+  // holding it (whole, or a share's memory and core %), the pending jobs in the order the
+  // next cycle considers them with their reasons, and each project's GPU use against its
+  // quota. Every project's jobs: the API hides what the caller may not see. Built by the
+  // runner's thread at most twice a second while someone asks (waits up to a second for
+  // the first one).
+  Json scheduler_json();
   exec::Executor& executor() { return executor_; }
   // Bytes the project's runs (work, outputs, logs) and uploaded datasets take on disk.
   // Runs that ended are measured once. Thread-safe.
@@ -141,6 +148,14 @@ class JobRunner {
   std::map<std::string, Json> usage_cache_;       // by project name
   std::map<std::string, int64_t> idle_at_;        // loop thread: job id -> idle stop (ms)
   std::map<std::string, int64_t> idle_at_cache_;  // the same, published under mu_
+  // The scheduler view (scheduler_json): built while wanted, published under mu_.
+  Json build_scheduler_view(int64_t now);
+  void prune_labels();  // names of jobs the engine no longer holds go
+  std::map<int64_t, std::pair<std::string, std::string>> labels_;  // engine id -> name, kind
+  Json scheduler_cache_;
+  int64_t scheduler_built_ms_ = 0;
+  Clock::SteadyTime scheduler_wanted_until_{};
+  std::condition_variable scheduler_cv_;
   int64_t next_storage_check_ms_ = 0;
   std::mutex storage_mu_;
   std::map<std::string, int64_t> ended_run_bytes_;  // runs with exit.json: measured once

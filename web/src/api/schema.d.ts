@@ -570,6 +570,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scheduler": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The scheduler's view: nodes and GPUs with the jobs holding them, the queue in order with reasons, GPU use per project (other tenants' jobs: amounts only) */
+        get: operations["get_api_v1_scheduler"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduler/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current cluster and project quotas as the simulator's cluster YAML */
+        get: operations["get_api_v1_scheduler_cluster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduler/simulate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What if: run the scheduling simulator (jizhan sched sim) on a cluster (default: the current one) with a workload; one at a time */
+        post: operations["post_api_v1_scheduler_simulate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings": {
         parameters: {
             query?: never;
@@ -946,6 +997,23 @@ export interface components {
             /** @description created, updated, deleted or state */
             type: string;
         };
+        GpuHolder: {
+            /** Format: int64 */
+            cores_percent: number;
+            /** @description Another tenant's job */
+            hidden?: boolean;
+            /** @description The job's id (absent when hidden) */
+            job?: string;
+            /** @description job or devenv */
+            kind?: string;
+            /** Format: int64 */
+            memory_mib: number;
+            name?: string;
+            preempting?: boolean;
+            project?: string;
+            user?: string;
+            whole: boolean;
+        };
         Job: {
             /** Format: int64 */
             attempt: number;
@@ -1085,6 +1153,24 @@ export interface components {
             /** @description The secret, shown once */
             token: string;
         };
+        PendingJob: {
+            /** @description GPUs asked, all workers (a share: its charge) */
+            gpus?: number;
+            job: string;
+            kind?: string;
+            name?: string;
+            /**
+             * Format: int64
+             * @description Place in the whole queue, from 1
+             */
+            position: number;
+            /** Format: int64 */
+            priority?: number;
+            project: string;
+            /** @description Why it waits, in words */
+            reason: string;
+            user?: string;
+        };
         Project: {
             /** Format: date-time */
             created_at: string;
@@ -1111,6 +1197,56 @@ export interface components {
             /** @description platform, workspace or project */
             scope: string;
         };
+        SchedulerGpu: {
+            /** Format: int64 */
+            cores_used_percent?: number;
+            healthy?: boolean;
+            holders: components["schemas"]["GpuHolder"][];
+            /** Format: int64 */
+            index: number;
+            /** Format: int64 */
+            memory_mib: number;
+            /** Format: int64 */
+            memory_used_mib?: number;
+            model?: string;
+            uuid?: string;
+            virtual?: boolean;
+        };
+        SchedulerNode: {
+            cpu?: number;
+            cpu_used?: number;
+            flavor?: string;
+            gpus: components["schemas"]["SchedulerGpu"][];
+            /** Format: int64 */
+            memory_mib?: number;
+            /** Format: int64 */
+            memory_used_mib?: number;
+            name: string;
+            pool: string;
+        };
+        SchedulerView: {
+            /** Format: date-time */
+            as_of?: string;
+            gpus_allocated?: number;
+            gpus_total?: number;
+            nodes: components["schemas"]["SchedulerNode"][];
+            projects: {
+                /** @description null: no GPU quota */
+                gpus_quota?: number | null;
+                gpus_used?: number;
+                /** Format: int64 */
+                pending_jobs?: number;
+                project?: string;
+                /** Format: int64 */
+                running_jobs?: number;
+            }[];
+            queue: components["schemas"]["PendingJob"][];
+            /**
+             * Format: int64
+             * @description Pending jobs of every tenant (non-admins)
+             */
+            queue_length?: number;
+        };
         Setting: {
             key: string;
             /** Format: int64 */
@@ -1119,6 +1255,17 @@ export interface components {
             updated_at?: string;
             /** @description Any JSON value */
             value: unknown;
+        };
+        SimulationReport: {
+            /** @description The cluster YAML simulated */
+            cluster?: string;
+            /** @description By pool: hour[], allocated[] and used[] (fractions) */
+            series: Record<string, never>;
+            /** @description hours, jobs, pools {allocated, used}, classes {wait percentiles}, projects {entitled, received}, users, preemptions, rejected, decisions */
+            summary: Record<string, never>;
+            summary_markdown?: string;
+            /** Format: int64 */
+            wall_ms?: number;
         };
         Token: {
             /** Format: date-time */
@@ -3817,6 +3964,196 @@ export interface operations {
             };
             /** @description No valid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_scheduler: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulerView"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_scheduler_cluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        yaml?: string;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_scheduler_simulate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Cluster YAML (docs/SCHEDULING.md); default: the current cluster, as GET /api/v1/scheduler/cluster gives it */
+                    cluster?: string;
+                    /** @description A trace (CSV) or a generator (YAML); the simulation ends at the last submission */
+                    workload: string;
+                    /** @enum {string} */
+                    workload_format: "csv" | "yaml";
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulationReport"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
