@@ -228,6 +228,88 @@ test('a member submits a job from the form, follows its log, filters the list an
   assert.equal(await other.getByRole('button', { name: 'Submit', exact: true }).isDisabled(), true);
 });
 
+test('a member\'s job takes a GPU on the scheduling view, a queued one says why; an admin asks what if', async () => {
+  await server.call('POST', '/api/v1/workspaces', { name: 'labs' });
+  await server.call('POST', '/api/v1/workspaces/labs/projects', { name: 'gpu-lab' });
+  await server.call('PUT', '/api/v1/projects/gpu-lab/quota', { gpus: 1 });
+  await server.call('POST', '/api/v1/users', { username: 'trainer', password: 'trainer-password-1' });
+  await server.call('POST', '/api/v1/projects/gpu-lab/members', { username: 'trainer', role: 'project-developer' });
+  const page = await newPage(browser);
+  await signIn(page, server.base, 'trainer', 'trainer-password-1');
+  await page.goto(`${server.base}/projects/gpu-lab/jobs/new`);
+  await page.getByLabel('Name', { exact: true }).fill('on-gpu');
+  await page.getByLabel('Command').fill('sleep 300');
+  await page.getByLabel('Whole GPUs').check();
+  await page.getByLabel('Number of GPUs').fill('1');
+  await page.getByLabel('Memory (MiB)').fill('64');
+  await page.getByRole('button', { name: 'Submit', exact: true }).click();
+  await page.getByRole('heading', { name: 'Job on-gpu' }).waitFor();
+  await page.locator('.badge', { hasText: 'Running' }).first().waitFor({ timeout: 60000 });
+  // A second GPU job of the project waits: its quota is one GPU.
+  const waiting = await server.call('POST', '/api/v1/projects/gpu-lab/jobs', {
+    name: 'waits',
+    command: ['sleep', '300'],
+    resources: { gpus: 1, cpu: 0.1, memory_mib: 64 },
+  });
+
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Scheduling' }).click();
+  await page.getByRole('heading', { name: 'Scheduling' }).waitFor();
+  const tile = page.locator('.gpu-tile', { has: page.getByRole('link', { name: 'on-gpu' }) });
+  await tile.waitFor({ timeout: 30000 });
+  await tile.getByText('whole GPU').waitFor();
+  const row = page.getByRole('row', { name: /waits/ });
+  await row.getByText(/project gpu-lab uses 1 of 1 GPUs/).waitFor({ timeout: 30000 });
+  await page.getByRole('row', { name: /gpu-lab/ }).getByText('1 of 1 used').waitFor();
+  await screenshot(page, 'scheduling-en');
+  // The job's link leads to its page.
+  await tile.getByRole('link', { name: 'on-gpu' }).click();
+  await page.getByRole('heading', { name: 'Job on-gpu' }).waitFor();
+  // A developer has no "what if": its address says it does not exist.
+  await page.goto(`${server.base}/scheduling/what-if`);
+  await page.getByText('This does not exist, or you may not see it.').waitFor();
+  assert.deepEqual(page.problems, []);
+
+  // Someone in no project sees that a GPU is held, not by what or whom.
+  await server.call('POST', '/api/v1/users', { username: 'stranger', password: 'stranger-password-1' });
+  const stranger = await newPage(browser);
+  await signIn(stranger, server.base, 'stranger', 'stranger-password-1');
+  await stranger.goto(`${server.base}/scheduling`);
+  await stranger.getByText('A job of a project you cannot see').first().waitFor({ timeout: 30000 });
+  const text = await stranger.locator('main').textContent();
+  assert.doesNotMatch(text, /on-gpu|waits|gpu-lab|trainer/);
+  await stranger.getByText(/Jobs of projects you cannot see in the queue: [1-9]/).waitFor();
+
+  // The admin runs the simulator on the current cluster and reads its report as charts.
+  const admin = await newPage(browser);
+  await signIn(admin, server.base, 'admin', adminPassword);
+  await admin.goto(`${server.base}/scheduling/what-if`);
+  await admin.getByRole('heading', { name: 'Scheduling' }).waitFor();
+  const cluster = admin.getByLabel('Cluster (YAML)');
+  await admin.waitForFunction(() => document.querySelector('#whatif-cluster')?.value.includes('gpu-lab'));
+  assert.match(await cluster.inputValue(), /gpus_per_node: 2/);
+  await admin.getByLabel('Workload', { exact: true }).fill('');
+  await admin.getByText('Enter a workload: a generator or a trace.').waitFor();
+  assert.equal(await admin.getByRole('button', { name: 'Simulate' }).isDisabled(), true);
+  await admin.getByLabel('Workload', { exact: true }).fill('seed: 2\nhours: 12\njobs_per_hour: 6\nclasses:\n  - {name: small, gpus: 1, minutes: 60}\n');
+  await admin.getByRole('button', { name: 'Simulate' }).click();
+  await admin.getByRole('heading', { name: 'Report' }).waitFor({ timeout: 60000 });
+  await admin.getByText(/\d+ jobs over [\d.]+ hours/).waitFor();
+  assert.equal(await admin.locator('.report .chart canvas').count() >= 3, true);
+  await admin.waitForTimeout(500); // the charts' entry animation
+  await screenshot(admin, 'what-if-en');
+  assert.deepEqual(admin.problems, []);
+  // A cluster that does not parse is refused with the field named (the browser logs the 400).
+  await cluster.fill('pools: [{name: default, nodes: 0}]\n');
+  await admin.getByRole('button', { name: 'Simulate' }).click();
+  await admin.getByRole('alert').getByText(/nodes/).waitFor();
+  assert.deepEqual(admin.problems, ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+  assert.deepEqual(stranger.problems, []);
+
+  for (const id of [waiting.id]) await server.call('POST', `/api/v1/projects/gpu-lab/jobs/${id}/cancel`, {});
+  const running = await server.call('GET', '/api/v1/projects/gpu-lab/jobs?state=running');
+  for (const j of running.items) await server.call('POST', `/api/v1/projects/gpu-lab/jobs/${j.id}/cancel`, {});
+});
+
 test('a developer starts a dev environment, opens it through the platform, stops and resumes it', async () => {
   const page = await newPage(browser);
   await signIn(page, server.base, 'dev1', 'dev1-password-123');
@@ -464,6 +546,8 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     members: '/projects/detector/members',
     quota: '/projects/detector/quota',
     events: '/projects/detector/events',
+    scheduling: '/scheduling',
+    'what-if': '/scheduling/what-if',
     planned: '/later/monitoring',
     'not-found': '/no-such-page',
   };

@@ -32,7 +32,9 @@ export async function startServer() {
   delete env.JIZHAN_BIN;
   const proc = spawn(
     bin,
-    ['server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--set', `server.console_dir=${consoleDir}`],
+    // Two virtual GPUs: jobs hold them and the scheduling view shows it.
+    ['server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--set', `server.console_dir=${consoleDir}`,
+      '--set', 'exec.virtual_gpus=2'],
     { env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';

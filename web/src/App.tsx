@@ -17,6 +17,8 @@ const Overview = lazy(() => import('./pages/Overview').then((m) => ({ default: m
 const ProjectJobs = lazy(() => import('./pages/ProjectJobs').then((m) => ({ default: m.ProjectJobs })));
 const SubmitJob = lazy(() => import('./pages/SubmitJob').then((m) => ({ default: m.SubmitJob })));
 const Tokens = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.Tokens })));
+const Scheduling = lazy(() => import('./pages/Scheduling').then((m) => ({ default: m.Scheduling })));
+const WhatIf = lazy(() => import('./pages/WhatIf').then((m) => ({ default: m.WhatIf })));
 const Users = lazy(() => import('./pages/Users').then((m) => ({ default: m.Users })));
 const WorkspaceDetail = lazy(() => import('./pages/WorkspaceDetail').then((m) => ({ default: m.WorkspaceDetail })));
 const Workspaces = lazy(() => import('./pages/Workspaces').then((m) => ({ default: m.Workspaces })));
@@ -56,6 +58,8 @@ export function App() {
       <Route path="/projects/:project/events" element={<SignedIn><ProjectEvents /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />
       <Route path="/projects/:project/jobs/:id" element={<SignedIn><JobDetail /></SignedIn>} />
+      <Route path="/scheduling" element={<SignedIn><Scheduling /></SignedIn>} />
+      <Route path="/scheduling/what-if" element={<SignedIn><WhatIf /></SignedIn>} />
       <Route path="/users" element={<SignedIn><Users /></SignedIn>} />
       <Route path="/audit" element={<SignedIn><Audit /></SignedIn>} />
       <Route path="/later/:feature" element={<SignedIn><Planned /></SignedIn>} />

@@ -6,7 +6,7 @@ import { NavLink, useNavigate } from 'react-router-dom';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { languages, setLanguage, type Language } from '../i18n';
 
-const later = ['scheduling', 'monitoring', 'alerts', 'metrics', 'autotest', 'store'] as const;
+const later = ['monitoring', 'alerts', 'metrics', 'autotest', 'store'] as const;
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -69,6 +69,7 @@ export function Shell({ children }: { children: ReactNode }) {
         <ul>
           {link('/', t('nav.overview'))}
           {link('/workspaces', t('nav.workspaces'))}
+          {link('/scheduling', t('nav.scheduling'))}
           {link('/tokens', t('nav.tokens'))}
           {isPlatformAdmin(user) && link('/users', t('nav.users'))}
           {isPlatformAdmin(user) && link('/audit', t('nav.audit'))}

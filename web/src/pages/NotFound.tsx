@@ -18,7 +18,7 @@ export function NotFound({ resource = false }: { resource?: boolean }) {
 export function Planned() {
   const { t } = useTranslation();
   const { feature = '' } = useParams();
-  const known = ['scheduling', 'monitoring', 'alerts', 'metrics', 'autotest', 'store'];
+  const known = ['monitoring', 'alerts', 'metrics', 'autotest', 'store'];
   if (!known.includes(feature)) return <NotFound />;
   return (
     <section>
