@@ -638,6 +638,27 @@ TEST_F(AuthzMatrixTest, EventsListAndStreamLive) {
   EXPECT_EQ(received.find("MemberAdded"), std::string::npos) << "resumed after Last-Event-ID";
   EXPECT_NE(received.find("event: updated"), std::string::npos) << received;
 
+  // after=latest: only what happens from now on (the console's job list follows this way).
+  auto all = Json::parse(c.Get("/api/v1/projects/proj-a-2/events")->body)["items"];
+  const int64_t newest = all.back()["seq"];
+  std::string fresh;
+  std::thread follower([&] {
+    httplib::Client s("127.0.0.1", server_->port());
+    s.set_bearer_token_auth(token_["prjview"]);
+    s.set_read_timeout(10, 0);
+    s.Get("/api/v1/projects/proj-a-2/events?stream=true&after=latest",
+          [&](const char* data, size_t n) {
+            fresh.append(data, n);
+            return fresh.find("\n\n") == std::string::npos;  // one event
+          });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(call(admin, "PUT", "/api/v1/projects/proj-a-2/quota", R"({"gpus":5})"), 200);
+  follower.join();
+  ASSERT_EQ(fresh.rfind("id: ", 0), 0u) << fresh;
+  EXPECT_GT(std::stoll(fresh.substr(4)), newest) << fresh;
+  EXPECT_NE(fresh.find("QuotaChanged"), std::string::npos) << fresh;
+
   // Another tenant's member may not read the stream.
   httplib::Client other("127.0.0.1", server_->port());
   other.set_bearer_token_auth(token_["nobody"]);

@@ -101,20 +101,27 @@ void add_project_routes(ApiRoutes& api, const ApiServices& s) {
                   "(stream=true or Accept: text/event-stream; Last-Event-ID resumes)",
        .response_schema = sc::list_of("Event"),
        .paging = Paging::kKeyset,
-       .query = {{"after", "Only events after this seq", "integer"},
+       .query = {{"after",
+                  "Only events after this seq; \"latest\": after the newest (only new ones)"},
                  {"stream", "true: stream as Server-Sent Events", "boolean"}},
        .errors = {429},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          int64_t after = 0;
-         // page_token (a list's next_page_token), after, or an SSE client's Last-Event-ID.
-         std::string from = !ctx.page.after.empty()       ? ctx.page.after
+         // An SSE client's Last-Event-ID (a reconnect resumes where it left off, whatever
+         // its address says), page_token (a list's next_page_token), or after.
+         const std::string resume = ctx.http.header("Last-Event-ID");
+         std::string from = !resume.empty()               ? resume
+                            : !ctx.page.after.empty()     ? ctx.page.after
                             : ctx.http.has_param("after") ? ctx.http.param("after")
-                                                          : ctx.http.header("Last-Event-ID");
-         if (!from.empty()) {
+                                                          : "";
+         if (from == "latest") {
+           JZ_ASSIGN_OR_RETURN(after, s.events.newest(ctx.project->name));
+         } else if (!from.empty()) {
            const auto n = parse_int64(from);
            if (!n || *n < 0) {
              return Status::invalid_argument(
-                 "'after' (or page_token, or Last-Event-ID) must be an event seq number");
+                 "'after' (or page_token, or Last-Event-ID) must be an event seq number or "
+                 "'latest'");
            }
            after = *n;
          }

@@ -48,6 +48,18 @@ Result<Event> EventLog::append(Event e) {
   return e;
 }
 
+Result<int64_t> EventLog::newest(const std::string& project) {
+  int64_t seq = 0;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events WHERE project = ?", {project}));
+    if (!rows.empty()) seq = rows[0].integer("seq");
+    return {};
+  }));
+  return seq;
+}
+
 Result<std::vector<Event>> EventLog::list(const std::string& project, int64_t after_seq,
                                           int limit) {
   if (limit < 1 || limit > 1000) {

@@ -44,6 +44,9 @@ class EventLog {
   Status append_in(store::Conn& c, Event& e);
   void notify(int64_t seq);
   Result<std::vector<Event>> list(const std::string& project, int64_t after_seq, int limit);
+  // The project's newest event's seq (0 when it has none): where a reader of only what
+  // happens from now on starts.
+  Result<int64_t> newest(const std::string& project);
   // Blocks until an event newer than `after_seq` may exist, `timeout` passes, or
   // wake_all() is called. Returns quickly; callers re-query with list().
   void wait(int64_t after_seq, std::chrono::milliseconds timeout);

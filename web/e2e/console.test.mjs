@@ -210,6 +210,18 @@ test('a member submits a job from the form, follows its log, filters the list an
   await screenshot(page, 'jobs-en');
   await page.goBack();
   await page.getByRole('link', { name: 'sleeper' }).waitFor();
+  // Live without reloading (the project's event stream): a job submitted elsewhere appears
+  // on top, and its row follows it to the end.
+  await page.getByText('Updated live').waitFor();
+  await server.call('POST', '/api/v1/projects/vision/jobs', {
+    name: 'arrives-live',
+    command: ['true'],
+    resources: { cpu: 0.1, memory_mib: 64 },
+  });
+  const liveRow = page.getByRole('row', { name: /arrives-live/ });
+  await liveRow.waitFor({ timeout: 30000 });
+  await liveRow.getByText('Succeeded').waitFor({ timeout: 60000 });
+  assert.equal(await page.locator('.virtual-list tbody tr:not(.spacer)').first().textContent().then((t) => t.includes('arrives-live')), true);
   assert.deepEqual(page.problems, []);
 
   // Someone of another workspace is told the project does not exist (the API's 404).
@@ -565,7 +577,9 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     for (const [name, path] of Object.entries(pages)) {
       await page.goto(server.base + path);
       await page.getByRole('heading').first().waitFor();
-      await page.waitForLoadState('networkidle');
+      // Pages that follow a live stream never go network-idle: give them a moment instead.
+      await page.waitForLoadState('networkidle', { timeout: 3000 }).catch(() => {});
+      await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached' });
       found[`${path} ${lang}`] = await axe(page);
       await screenshot(page, `page-${name}-${lang}`);
     }

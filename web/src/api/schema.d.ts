@@ -2323,8 +2323,8 @@ export interface operations {
     get_api_v1_projects_project_events: {
         parameters: {
             query?: {
-                /** @description Only events after this seq */
-                after?: number;
+                /** @description Only events after this seq; "latest": after the newest (only new ones) */
+                after?: string;
                 /** @description true: stream as Server-Sent Events */
                 stream?: boolean;
                 /** @description Items per page, 1 to 1000 (default 100) */

@@ -225,6 +225,9 @@ export const en = {
     reason: 'Reason',
     filters: 'Filters',
     live: 'Updated live',
+    count: '{{formatted}} jobs',
+    countMore: '{{formatted}} jobs loaded; scroll for more',
+    listLabel: 'Jobs (scroll for more)',
     states: {
       queued: 'Queued',
       admitted: 'Admitted',

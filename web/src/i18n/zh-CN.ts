@@ -226,6 +226,9 @@ export const zhCN: Messages = {
     reason: '原因',
     filters: '筛选',
     live: '实时更新',
+    count: '共 {{formatted}} 个作业',
+    countMore: '已载入 {{formatted}} 个作业；向下滚动载入更多',
+    listLabel: '作业（滚动查看更多）',
     states: {
       queued: '排队中',
       admitted: '已准入',

@@ -1,26 +1,38 @@
-// A project's jobs: filters (state, kind, user) and paging in the URL, states kept live.
-import { useQuery } from '@tanstack/react-query';
+// A project's jobs: filters (state, kind, user) in the URL; one long list, read in pages as
+// it scrolls and kept live by the project's event stream (useJobList), of which only the
+// rows in view are in the page (a fixed row height), so ten thousand jobs scroll as
+// smoothly as ten (bench/web measures it).
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams, useSearchParams } from 'react-router-dom';
-import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
+import { seg, isNotFound } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
-import { Pager, usePageToken } from '../components/Pager';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { Reason } from '../components/Reason';
-import { formatTime } from '../i18n/format';
+import { formatNumber, formatTime } from '../i18n/format';
 import { NotFound } from './NotFound';
-import { isActive, jobKinds, jobStates, jobsPath } from './jobs';
+import { jobKinds, jobStates, jobsPath } from './jobs';
+import { useJobList } from './useJobList';
+
+export const rowHeight = 41; // px: .virtual-list rows (styles.css) are this tall
+const overscan = 10;
 
 export function StateBadge({ state }: { state: string }) {
   const { t } = useTranslation();
   return <span className={`badge state-${state}`}>{t(`jobs.states.${state}`, { defaultValue: state })}</span>;
 }
 
+// The rows of `count` that a scroll box shows, with `overscan` more on each side.
+export function visibleRange(scrollTop: number, viewport: number, count: number): [number, number] {
+  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
+  const last = Math.min(count, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
+  return [first, Math.max(first, last)];
+}
+
 export function ProjectJobs() {
   const { t } = useTranslation();
   const { project = '' } = useParams();
   const [params, setParams] = useSearchParams();
-  const [token, go, back, hasPrevious] = usePageToken();
   const filter = (name: string) => params.get(name) ?? '';
   const setFilter = (name: string, value: string) => {
     const p = new URLSearchParams(params);
@@ -33,13 +45,21 @@ export function ProjectJobs() {
   const query = new URLSearchParams();
   for (const k of ['state', 'kind', 'user']) if (filter(k)) query.set(k, filter(k));
   const path = `${jobsPath(project)}${query.size ? `?${query}` : ''}`;
-  const jobs = useQuery({
-    queryKey: ['jobs', project, path, token],
-    queryFn: () => api<Page<Schemas['Job']>>(pagePath(path, 50, token)),
-    // Live: while a listed job may still change, look again every two seconds.
-    refetchInterval: (q) => (q.state.data?.items.some((j) => isActive(j.state)) ? 2000 : false),
-  });
+  const jobs = useJobList(project, path);
+  const box = useRef<HTMLDivElement>(null);
+  const [range, setRange] = useState<[number, number]>([0, 40]);
+  const count = jobs.items.length;
+  const onScroll = () => {
+    const el = box.current;
+    if (!el) return;
+    const r = visibleRange(el.scrollTop, el.clientHeight, count);
+    setRange((old) => (old[0] === r[0] && old[1] === r[1] ? old : r));
+    // Near the end of what is loaded: read the next page.
+    if (jobs.more && r[1] + 100 > count) jobs.loadMore();
+  };
+  useEffect(onScroll, [count]); // eslint-disable-line react-hooks/exhaustive-deps
   if (isNotFound(jobs.error)) return <NotFound resource />;
+  const [first, last] = [Math.min(range[0], count), Math.min(range[1], count)];
   return (
     <section>
       <ProjectTabs project={project} />
@@ -71,11 +91,18 @@ export function ProjectJobs() {
           <input value={filter('user')} onChange={(e) => setFilter('user', e.target.value.trim())} />
         </label>
       </form>
-      {jobs.isPending && <p aria-busy="true">{t('common.loading')}</p>}
-      {jobs.isError && <ErrorView error={jobs.error} onRetry={() => jobs.refetch()} />}
-      {jobs.data && jobs.data.items.length === 0 && <p className="empty">{t('jobs.empty')}</p>}
-      {jobs.data && jobs.data.items.length > 0 && (
-        <table>
+      {jobs.loading && count === 0 && <p aria-busy="true">{t('common.loading')}</p>}
+      {jobs.error !== null && !isNotFound(jobs.error) && <ErrorView error={jobs.error} onRetry={jobs.retry} />}
+      {!jobs.loading && !jobs.error && count === 0 && <p className="empty">{t('jobs.empty')}</p>}
+      {count > 0 && (
+        <p className="muted list-status" role="status">
+          {t(jobs.more ? 'jobs.countMore' : 'jobs.count', { count, formatted: formatNumber(count) })}
+          {jobs.live && <span className="live">{t('jobs.live')}</span>}
+        </p>
+      )}
+      {count > 0 && (
+        <div className="virtual-list" ref={box} onScroll={onScroll} tabIndex={0} aria-label={t('jobs.listLabel')}>
+        <table aria-rowcount={count + 1}>
           <thead>
             <tr>
               <th scope="col">{t('common.name')}</th>
@@ -87,8 +114,13 @@ export function ProjectJobs() {
             </tr>
           </thead>
           <tbody>
-            {jobs.data.items.map((j) => (
-              <tr key={j.id}>
+            {first > 0 && (
+              <tr className="spacer" aria-hidden="true" style={{ height: first * rowHeight }}>
+                <td colSpan={6} />
+              </tr>
+            )}
+            {jobs.items.slice(first, last).map((j, i) => (
+              <tr key={j.id} aria-rowindex={first + i + 2}>
                 <td>
                   <Link to={`/projects/${seg(project)}/jobs/${seg(j.id)}`}>{j.name}</Link>
                 </td>
@@ -103,10 +135,15 @@ export function ProjectJobs() {
                 <td>{formatTime(j.created_at)}</td>
               </tr>
             ))}
+            {last < count && (
+              <tr className="spacer" aria-hidden="true" style={{ height: (count - last) * rowHeight }}>
+                <td colSpan={6} />
+              </tr>
+            )}
           </tbody>
         </table>
+        </div>
       )}
-      <Pager next={jobs.data?.next_page_token} onNext={go} onPrevious={back} hasPrevious={hasPrevious} />
     </section>
   );
 }
