@@ -180,6 +180,24 @@ test('a member submits a job from the form, follows its log, filters the list an
   await page.locator('.badge', { hasText: 'Succeeded' }).first().waitFor({ timeout: 60000 });
   assert.match(await page.locator('pre.log').textContent(), /hello from the console/);
   await screenshot(page, 'job-detail-en');
+  // Jump by time: from the second line's time on (the browser's local time, to the second).
+  const jobId = page.url().split('/').pop();
+  const records = await server.call('GET', `/api/v1/projects/vision/jobs/${jobId}/logs?format=json`);
+  const local = (iso) => {
+    const d = new Date(iso);
+    const p2 = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+  };
+  const secondLine = records.items[1];
+  await page.getByLabel('Jump to time').fill(local(secondLine.time));
+  await page.getByRole('button', { name: 'Go', exact: true }).click();
+  await page.getByText(/^Lines from /).waitFor();
+  assert.match(await page.locator('pre.log').textContent(), /epoch 1 done/);
+  await page.getByLabel('Jump to time').fill(local(new Date(Date.parse(secondLine.time) + 3600e3).toISOString()));
+  await page.getByRole('button', { name: 'Go', exact: true }).click();
+  await page.getByText('No lines at or after that time.').waitFor();
+  await page.getByRole('button', { name: 'Back to the end' }).click();
+  await page.locator('pre.log', { hasText: 'hello from the console' }).waitFor();
 
   // A second job, cancelled from its page.
   await page.goto(`${server.base}/projects/vision/jobs/new`);

@@ -20,7 +20,8 @@ function freePort() {
   });
 }
 
-export async function startServer() {
+// `extra`: more `jizhan server` arguments (the benchmark relaxes durability with them).
+export async function startServer(extra = []) {
   const bin = process.env.JIZHAN_BIN;
   const consoleDir = process.env.JZ_CONSOLE_OUT;
   if (!bin || !consoleDir) throw new Error('set JIZHAN_BIN and JZ_CONSOLE_OUT (ctest does)');
@@ -34,7 +35,7 @@ export async function startServer() {
     bin,
     // Two virtual GPUs: jobs hold them and the scheduling view shows it.
     ['server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--set', `server.console_dir=${consoleDir}`,
-      '--set', 'exec.virtual_gpus=2'],
+      '--set', 'exec.virtual_gpus=2', ...extra],
     { env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -68,6 +69,7 @@ export async function startServer() {
   return {
     base,
     dataDir,
+    token,
     call,
     log: () => log,
     async stop() {

@@ -281,6 +281,11 @@ export const en = {
     noLines: 'No log lines yet.',
     withheld: '{{count}} lines withheld by the dataset’s log policy',
     ended: 'The run ended.',
+    jumpTo: 'Jump to time',
+    jump: 'Go',
+    backToLive: 'Back to the end',
+    showingFrom: 'Lines from {{time}}',
+    noLinesThen: 'No lines at or after that time.',
   },
   submit: {
     title: 'Submit a job to {{project}}',

@@ -1,15 +1,29 @@
 // Dates, numbers and durations in the console's language.
 import i18n from './index';
 
-export function formatTime(iso: string | null | undefined): string {
+// Building an Intl formatter costs far more than using one (long lists format thousands
+// of values): one per language and options, kept.
+const formatters = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat>();
+function cached<T extends Intl.DateTimeFormat | Intl.NumberFormat>(kind: string, options: object | undefined, make: () => T): T {
+  const key = `${kind}|${i18n.language}|${options ? JSON.stringify(options) : ''}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = make();
+    formatters.set(key, f);
+  }
+  return f as T;
+}
+
+export function formatTime(iso: string | null | undefined, seconds = false): string {
   if (!iso) return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+  const options = { dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short' } as const;
+  return cached('time', options, () => new Intl.DateTimeFormat(i18n.language, options)).format(d);
 }
 
 export function formatNumber(n: number, options?: Intl.NumberFormatOptions): string {
-  return new Intl.NumberFormat(i18n.language, options).format(n);
+  return cached('number', options, () => new Intl.NumberFormat(i18n.language, options)).format(n);
 }
 
 // "in 5 minutes", "5分钟后": a time relative to now.

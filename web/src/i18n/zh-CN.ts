@@ -282,6 +282,11 @@ export const zhCN: Messages = {
     noLines: '暂无日志。',
     withheld: '有 {{count}} 行被数据集的日志策略拦截',
     ended: '运行已结束。',
+    jumpTo: '跳转到时间',
+    jump: '跳转',
+    backToLive: '回到末尾',
+    showingFrom: '自 {{time}} 起的日志',
+    noLinesThen: '该时间及之后没有日志。',
   },
   submit: {
     title: '向 {{project}} 提交作业',

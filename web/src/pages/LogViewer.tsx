@@ -1,10 +1,11 @@
 // A job's log: the last lines, then live lines over Server-Sent Events while the run goes
-// on (batched once per frame, so a fast log never blocks the page), or the lines that
-// match a search. Lines the dataset's log policy withheld are counted, never shown.
+// on (batched once per frame, so a fast log never blocks the page), the lines that match a
+// search, or the lines from a time on (jump by time). Lines the dataset's log policy
+// withheld are counted, never shown.
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api } from '../api/client';
-import { formatNumber } from '../i18n/format';
+import { formatNumber, formatTime } from '../i18n/format';
 
 interface LogLine {
   seq: number;
@@ -35,6 +36,8 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
   const [following, setFollowing] = useState(false);
   const [ended, setEnded] = useState(false);
   const [search, setSearch] = useState('');
+  const [since, setSince] = useState(''); // RFC 3339: showing lines from then, not following
+  const [jumpDraft, setJumpDraft] = useState('');
   const [error, setError] = useState('');
   const buffer = useRef<LogLine[]>([]);
   const box = useRef<HTMLPreElement>(null);
@@ -55,13 +58,16 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
     const load = async () => {
       const q = new URLSearchParams({ format: 'json' });
       if (search) q.set('q', search);
-      else q.set('tail', '500');
+      if (since) {
+        q.set('since', since);
+        q.set('limit', String(kept));
+      } else if (!search) q.set('tail', '500');
       try {
         const page = await api<LogPage>(`${path}?${q}`);
         if (stop) return;
         setLines(page.items);
         setWithheld(withheldCount(page.stats));
-        if (search || page.complete || !active) {
+        if (search || since || page.complete || !active) {
           setEnded(page.complete);
           return;
         }
@@ -92,7 +98,7 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
       if (frame) cancelAnimationFrame(frame);
       setFollowing(false);
     };
-  }, [path, active, search]);
+  }, [path, active, search, since]);
 
   useEffect(() => {
     const el = box.current;
@@ -112,6 +118,27 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
             }}
           />
         </label>
+        <form
+          className="jump"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const d = new Date(jumpDraft);
+            if (!Number.isNaN(d.getTime())) setSince(d.toISOString());
+          }}
+        >
+          <label>
+            {t('job.jumpTo')}
+            <input type="datetime-local" step={1} value={jumpDraft} onChange={(e) => setJumpDraft(e.target.value)} />
+          </label>
+          <button type="submit" disabled={!jumpDraft}>
+            {t('job.jump')}
+          </button>
+          {since && (
+            <button type="button" onClick={() => setSince('')}>
+              {t('job.backToLive')}
+            </button>
+          )}
+        </form>
         {following && <span className="live">{t('job.following')}</span>}
         {ended && <span className="muted">{t('job.ended')}</span>}
         {withheld > 0 && (
@@ -123,6 +150,11 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
       {error && (
         <p className="error" role="alert">
           {error}
+        </p>
+      )}
+      {since && (
+        <p className="muted" role="status">
+          {lines.length > 0 ? t('job.showingFrom', { time: formatTime(lines[0].time, true) }) : t('job.noLinesThen')}
         </p>
       )}
       <pre ref={box} className="log" tabIndex={0} aria-label={t('job.logs')} aria-live="off">

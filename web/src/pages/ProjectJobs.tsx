@@ -2,10 +2,10 @@
 // it scrolls and kept live by the project's event stream (useJobList), of which only the
 // rows in view are in the page (a fixed row height), so ten thousand jobs scroll as
 // smoothly as ten (bench/web measures it).
-import { useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams, useSearchParams } from 'react-router-dom';
-import { seg, isNotFound } from '../api/client';
+import { seg, isNotFound, type Schemas } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { Reason } from '../components/Reason';
@@ -15,7 +15,8 @@ import { jobKinds, jobStates, jobsPath } from './jobs';
 import { useJobList } from './useJobList';
 
 export const rowHeight = 41; // px: .virtual-list rows (styles.css) are this tall
-const overscan = 10;
+const overscan = 20;
+const step = 10; // the window moves in steps of this many rows: fewer renders while scrolling
 
 export function StateBadge({ state }: { state: string }) {
   const { t } = useTranslation();
@@ -24,10 +25,33 @@ export function StateBadge({ state }: { state: string }) {
 
 // The rows of `count` that a scroll box shows, with `overscan` more on each side.
 export function visibleRange(scrollTop: number, viewport: number, count: number): [number, number] {
-  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
-  const last = Math.min(count, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
-  return [first, Math.max(first, last)];
+  const top = Math.floor(scrollTop / rowHeight);
+  const first = Math.max(0, Math.floor((top - overscan) / step) * step);
+  const last = Math.min(count, Math.ceil((top + Math.ceil(viewport / rowHeight) + overscan) / step) * step);
+  return [Math.min(first, count), Math.max(Math.min(first, count), last)];
 }
+
+// One row; a job object that did not change is not rendered again (scrolling moves the
+// window over the same objects; a live update replaces only the job that changed).
+const JobRow = memo(function JobRow({ job: j, project, index }: { job: Schemas['Job']; project: string; index: number }) {
+  const { t } = useTranslation();
+  return (
+    <tr aria-rowindex={index + 2}>
+      <td>
+        <Link to={`/projects/${seg(project)}/jobs/${seg(j.id)}`}>{j.name}</Link>
+      </td>
+      <td>
+        <StateBadge state={j.state} />
+      </td>
+      <td>
+        <Reason reason={j.reason} message={j.message} />
+      </td>
+      <td>{t(`jobs.kinds.${j.kind}`, { defaultValue: j.kind })}</td>
+      <td>{j.user}</td>
+      <td>{formatTime(j.created_at)}</td>
+    </tr>
+  );
+});
 
 export function ProjectJobs() {
   const { t } = useTranslation();
@@ -120,20 +144,7 @@ export function ProjectJobs() {
               </tr>
             )}
             {jobs.items.slice(first, last).map((j, i) => (
-              <tr key={j.id} aria-rowindex={first + i + 2}>
-                <td>
-                  <Link to={`/projects/${seg(project)}/jobs/${seg(j.id)}`}>{j.name}</Link>
-                </td>
-                <td>
-                  <StateBadge state={j.state} />
-                </td>
-                <td>
-                  <Reason reason={j.reason} message={j.message} />
-                </td>
-                <td>{t(`jobs.kinds.${j.kind}`, { defaultValue: j.kind })}</td>
-                <td>{j.user}</td>
-                <td>{formatTime(j.created_at)}</td>
-              </tr>
+              <JobRow key={j.id} job={j} project={project} index={first + i} />
             ))}
             {last < count && (
               <tr className="spacer" aria-hidden="true" style={{ height: (count - last) * rowHeight }}>
