@@ -221,21 +221,26 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
           }
           return {};
         }};
-    c["/api/v1/projects/{project}/jobs"] = {
+    // Copies of the job created in SetUp (the caller's), with their own id, seq and name:
+    // the project's list and the caller's own list show the same jobs, so a copy already
+    // made for one is kept for the other.
+    const Collection jobs = {
         "id", "job_ZZZZZZZZZZZZZZZZZZZZ", [this](int from, int n) {
-          // Copies of the job created in SetUp, with their own id, seq and name.
           return rows(
               "INSERT INTO jobs (id, seq, queue_seq, project_id, project, user_id, username, "
               "name, kind, spec, state, reason, message, exit_code, attempt, placement, "
               "cancel_requested, created_at_ms, started_at_ms, finished_at_ms, updated_at_ms) "
               "SELECT ?, ?, ?, project_id, project, user_id, username, ?, kind, spec, state, "
               "reason, message, exit_code, attempt, placement, cancel_requested, created_at_ms, "
-              "started_at_ms, finished_at_ms, updated_at_ms FROM jobs WHERE id = ?",
+              "started_at_ms, finished_at_ms, updated_at_ms FROM jobs WHERE id = ? "
+              "ON CONFLICT (id) DO NOTHING",
               from, n, [&](int i) {
                 return store::Params{name("job_ZZZZZZZZZZZZZZZZZZZZ", i), int64_t{10 + i},
                                      int64_t{10 + i}, name("j-", i), job_id_};
               });
         }};
+    c["/api/v1/projects/{project}/jobs"] = jobs;
+    c["/api/v1/jobs"] = jobs;
     c["/api/v1/projects/{project}/jobs/{id}/events"] = {
         "seq", "", [this, now](int from, int n) {
           return rows(

@@ -257,6 +257,8 @@ const std::vector<Migration>& migrations() {
        "ALTER TABLE quotas ADD COLUMN storage_mib BIGINT;"
        "ALTER TABLE datasets ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;",
        ""},
+      // A user's own jobs across projects (issue 19: the console's overview).
+      {12, "jobs_by_user", "CREATE INDEX jobs_user ON jobs (user_id, seq);", ""},
   };
   return kAll;
 }

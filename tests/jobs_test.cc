@@ -533,6 +533,18 @@ TEST(Jobs, TheSchedulingViewShowsWhoHoldsEachGpuAndHidesOtherTenants) {
     EXPECT_EQ(status, 403);
   }
 
+  // Each one's own jobs across projects (the console's overview), and no one else's.
+  auto mine = [](Api& api) {
+    std::set<std::string> ids;
+    Json page = api.call("GET", "/api/v1/jobs?active=true");
+    for (const Json& j : page["items"]) ids.insert(j["id"]);
+    return ids;
+  };
+  EXPECT_EQ(mine(alice), (std::set<std::string>{holder, waiter}));
+  EXPECT_EQ(mine(bob), (std::set<std::string>{theirs, second}));
+  EXPECT_TRUE(mine(mallory).empty());
+  EXPECT_TRUE(mine(vera).empty()) << "a viewer's list holds only the viewer's own jobs";
+
   // What if: the current cluster (2 GPUs, sched-a's quota of 1) with a trace.
   Json cluster = admin.call("GET", "/api/v1/scheduler/cluster");
   const std::string yaml = cluster["yaml"];
@@ -563,8 +575,11 @@ TEST(Jobs, TheSchedulingViewShowsWhoHoldsEachGpuAndHidesOtherTenants) {
                  {{"workload", "submit_s,user\n0,alice\n"}, {"workload_format", "csv"}}, &status);
   EXPECT_EQ(status, 400);
   EXPECT_NE(bad.dump().find("workload"), std::string::npos) << bad.dump();
+  // Taken out of the project, alice no longer sees her jobs there.
+  admin.call("DELETE", "/api/v1/projects/sched-a/members/alice");
+  EXPECT_TRUE(mine(alice).empty());
   for (const auto& [api, project, id] :
-       {std::tuple{&alice, "sched-a", holder}, std::tuple{&alice, "sched-a", waiter},
+       {std::tuple{&admin, "sched-a", holder}, std::tuple{&admin, "sched-a", waiter},
         std::tuple{&bob, "sched-b", theirs}, std::tuple{&bob, "sched-b", second}}) {
     api->call("POST", std::string("/api/v1/projects/") + project + "/jobs/" + id + "/cancel",
               Json::object());

@@ -190,6 +190,42 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
          if (runner) runner->wake();
          return Reply::created(j.to_json());
        }},
+      // The caller's own jobs across projects (the console's overview), less those of
+      // projects where the caller may no longer list jobs.
+      {.method = "GET",
+       .path = "/api/v1/jobs",
+       .summary = "The caller's own jobs across projects, newest first",
+       .response_schema = sc::list_of("Job"),
+       .paging = Paging::kKeyset,
+       .query = {{"active", "true: only queued to running jobs", "boolean"},
+                 {"state", "Only jobs in this state"}},
+       .handler = [&s, &store, runner](RequestContext& ctx) -> Result<Reply> {
+         jobs::ListFilter f;
+         f.user_id = ctx.me().user_id;
+         f.active = ctx.http.param("active") == "true";
+         f.state = ctx.http.param("state");
+         f.limit = ctx.page.size;
+         if (!ctx.page.after.empty()) {
+           const auto before = parse_int64(ctx.page.after);
+           if (!before || *before < 1) return invalid_page_token();
+           f.before_seq = *before;
+         }
+         JZ_ASSIGN_OR_RETURN(auto list, store.list("", f));
+         std::map<std::string, bool> may;  // by project
+         Json items = Json::array();
+         for (const auto& j : list) {
+           auto it = may.find(j.project);
+           if (it == may.end()) {
+             auto p = s.tenancy.project(j.project);
+             const bool ok =
+                 p.ok() && s.authorizer.check(ctx.me(), "job", "list", p->workspace_id, &*p).ok();
+             it = may.emplace(j.project, ok).first;
+           }
+           if (it->second) items.push_back(job_json(j, runner));
+         }
+         const bool full = list.size() == static_cast<size_t>(f.limit) && !list.empty();
+         return Reply::page(std::move(items), full ? std::to_string(list.back().seq) : "");
+       }},
       {.method = "GET",
        .path = pr + "/jobs",
        .scope = Scope::kProject,

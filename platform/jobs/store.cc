@@ -218,8 +218,17 @@ Result<Job> JobStore::get_in(const std::string& project_id, const std::string& i
 }
 
 Result<std::vector<Job>> JobStore::list(const std::string& project_id, const ListFilter& f) {
-  std::string sql = std::string("SELECT ") + kColumns + " FROM jobs WHERE project_id = ?";
-  store::Params p = {project_id};
+  std::string sql = std::string("SELECT ") + kColumns + " FROM jobs WHERE 1 = 1";
+  store::Params p;
+  if (!project_id.empty()) {
+    sql += " AND project_id = ?";
+    p.push_back(project_id);
+  }
+  if (!f.user_id.empty()) {
+    sql += " AND user_id = ?";
+    p.push_back(f.user_id);
+  }
+  if (f.active) sql += " AND state IN ('queued', 'admitted', 'starting', 'running')";
   if (!f.state.empty()) {
     sql += " AND state = ?";
     p.push_back(f.state);

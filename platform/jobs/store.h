@@ -78,6 +78,8 @@ struct JobSettings {
 
 struct ListFilter {
   std::string state, kind, user;
+  std::string user_id;     // only this user's jobs (by id)
+  bool active = false;     // only queued, admitted, starting and running jobs
   int64_t before_seq = 0;  // paging: newest first; 0 from the newest
   int limit = 100;
 };

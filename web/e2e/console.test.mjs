@@ -291,6 +291,13 @@ test('a member\'s job takes a GPU on the scheduling view, a queued one says why;
   await row.getByText(/project gpu-lab uses 1 of 1 GPUs/).waitFor({ timeout: 30000 });
   await page.getByRole('row', { name: /gpu-lab/ }).getByText('1 of 1 used').waitFor();
   await screenshot(page, 'scheduling-en');
+  // The overview lists the member's own running job, not the admin's queued one, and the
+  // project's GPU use.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('row', { name: /on-gpu/ }).locator('.badge', { hasText: 'Running' }).waitFor();
+  assert.equal(await page.getByRole('row', { name: /waits/ }).count(), 0);
+  await page.getByRole('row', { name: /gpu-lab/ }).getByText('1 of 1 used').waitFor();
+  await page.goBack();
   // The job's link leads to its page.
   await tile.getByRole('link', { name: 'on-gpu' }).click();
   await page.getByRole('heading', { name: 'Job on-gpu' }).waitFor();

@@ -82,6 +82,11 @@ export const en = {
     workspace: 'Workspace',
     noProjects: 'You are not a member of any project yet. Ask a workspace administrator to add you, or create a workspace if you are a platform administrator.',
     createWorkspace: 'Create a workspace',
+    myJobs: 'My running and queued jobs',
+    noJobs: 'None of your jobs is queued or running. Open a project to submit one.',
+    project: 'Project',
+    gpus: 'GPUs in use per project',
+    gpuUse: 'GPUs in use / quota',
   },
   workspaces: {
     title: 'Workspaces',

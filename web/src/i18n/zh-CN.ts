@@ -83,6 +83,11 @@ export const zhCN: Messages = {
     workspace: '工作空间',
     noProjects: '您还不是任何项目的成员。请联系工作空间管理员将您加入；如果您是平台管理员，可以先创建一个工作空间。',
     createWorkspace: '创建工作空间',
+    myJobs: '我运行中和排队中的作业',
+    noJobs: '您没有排队或运行中的作业。打开一个项目即可提交。',
+    project: '项目',
+    gpus: '各项目使用中的 GPU',
+    gpuUse: '使用中 GPU / 配额',
   },
   workspaces: {
     title: '工作空间',

@@ -5,7 +5,10 @@ import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { ErrorView } from '../components/ErrorView';
 import { Pager, usePageToken } from '../components/Pager';
+import { Reason } from '../components/Reason';
 import { formatTime } from '../i18n/format';
+import { StateBadge } from './ProjectJobs';
+import { UsageBar } from './ProjectPages';
 
 export function Overview() {
   const { t } = useTranslation();
@@ -14,6 +17,17 @@ export function Overview() {
   const projects = useQuery({
     queryKey: ['projects', token],
     queryFn: () => api<Page<Schemas['Project']>>(pagePath('/api/v1/projects', 50, token)),
+  });
+  const jobs = useQuery({
+    queryKey: ['my-jobs'],
+    queryFn: () => api<Page<Schemas['Job']>>('/api/v1/jobs?active=true&page_size=50'),
+    refetchInterval: 5000,
+  });
+  // GPU use per project, from the scheduler's view (the server cuts it to the caller's).
+  const gpus = useQuery({
+    queryKey: ['scheduler'],
+    queryFn: () => api<Schemas['SchedulerView']>('/api/v1/scheduler'),
+    refetchInterval: 5000,
   });
   return (
     <section>
@@ -55,6 +69,64 @@ export function Overview() {
         </table>
       )}
       <Pager next={projects.data?.next_page_token} onNext={go} onPrevious={back} hasPrevious={hasPrevious} />
+      <h2>{t('overview.myJobs')}</h2>
+      {jobs.isError && <ErrorView error={jobs.error} onRetry={() => jobs.refetch()} />}
+      {jobs.data && jobs.data.items.length === 0 && <p className="empty">{t('overview.noJobs')}</p>}
+      {jobs.data && jobs.data.items.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t('common.name')}</th>
+              <th scope="col">{t('overview.project')}</th>
+              <th scope="col">{t('jobs.state')}</th>
+              <th scope="col">{t('jobs.reason')}</th>
+              <th scope="col">{t('jobs.since')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.data.items.map((j) => (
+              <tr key={j.id}>
+                <td>
+                  <Link to={`/projects/${seg(j.project)}/jobs/${seg(j.id)}`}>{j.name}</Link>
+                </td>
+                <td>{j.project}</td>
+                <td>
+                  <StateBadge state={j.state} />
+                </td>
+                <td>
+                  <Reason reason={j.reason} message={j.message} />
+                </td>
+                <td>{formatTime(j.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {gpus.data && gpus.data.projects.length > 0 && (
+        <>
+          <h2>{t('overview.gpus')}</h2>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t('overview.project')}</th>
+                <th scope="col">{t('overview.gpuUse')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {gpus.data.projects.map((p) => (
+                <tr key={p.project}>
+                  <td>
+                    <Link to={`/projects/${seg(p.project ?? '')}/quota`}>{p.project}</Link>
+                  </td>
+                  <td>
+                    <UsageBar used={p.gpus_used ?? 0} limit={p.gpus_quota} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
     </section>
   );
 }
