@@ -65,6 +65,16 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/workspaces/{ws}/members/absent",
        "",
        {"padmin", "wsadmin"}},
+      {"read the workspace's audit",
+       "GET",
+       "/api/v1/workspaces/{ws}/audit",
+       "",
+       {"padmin", "wsadmin"}},
+      {"workspace permissions",
+       "GET",
+       "/api/v1/workspaces/{ws}/permissions",
+       "",
+       {"padmin", "wsadmin", "wsregular", "wsviewer"}},
       {"list dataset roots",
        "GET",
        "/api/v1/workspaces/{ws}/dataset-roots",
@@ -548,6 +558,30 @@ TEST_F(AuthzMatrixTest, ListsShowOnlyWhatTheCallerMaySee) {
   EXPECT_EQ(Json::parse(nobody.Get("/api/v1/projects")->body)["items"].size(), 0u);
 }
 
+// A workspace admin reads the audit of requests in their workspace, and nothing of another.
+TEST_F(AuthzMatrixTest, WorkspaceAdminsReadTheirWorkspacesAuditOnly) {
+  ASSERT_EQ(call(token_["wsadmin"], "PUT", "/api/v1/projects/proj-a-1/quota", R"({"gpus":3})"),
+            200);
+  audit_->flush();  // records are written by the trail's own thread
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_bearer_token_auth(token_["wsadmin"]);
+  auto mine = c.Get("/api/v1/workspaces/ws-a/audit?page_size=1000");
+  ASSERT_EQ(mine->status, 200) << mine->body;
+  Json items = Json::parse(mine->body)["items"];
+  ASSERT_FALSE(items.empty());
+  bool saw_quota = false;
+  for (const auto& r : items) {
+    EXPECT_EQ(r["workspace"], "ws-a") << r.dump();
+    saw_quota = saw_quota || (r["project"] == "proj-a-1" && r["resource_type"] == "quota");
+  }
+  EXPECT_TRUE(saw_quota) << mine->body;
+  // Another tenant's workspace looks missing; the platform's trail is for platform admins.
+  auto theirs = c.Get("/api/v1/workspaces/ws-b/audit");
+  EXPECT_EQ(theirs->status, 404);
+  EXPECT_EQ(theirs->body.find("proj-b"), std::string::npos);
+  EXPECT_EQ(c.Get("/api/v1/audit")->status, 403);
+}
+
 TEST_F(AuthzMatrixTest, ProjectScopedTokenActsOnlyInItsProject) {
   auto dev = accounts_->user_by_name("prjdev");
   auto scoped = accounts_->issue_token(dev->id, "api", "ci", "proj-a-1",
@@ -776,6 +810,20 @@ TEST_F(AuthzMatrixTest, PermissionsTellEachSeatWhatItMayDo) {
   // Someone without a role there is answered as for the project itself.
   EXPECT_EQ(call(token_["nobody"], "GET", "/api/v1/projects/proj-a-7/permissions", ""),
             call(token_["nobody"], "GET", "/api/v1/projects/proj-a-7", ""));
+
+  // The same for a workspace: its admin may read its audit trail, its viewer may not.
+  auto ws_perms = [&](const std::string& who) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_bearer_token_auth(token_[who]);
+    auto r = c.Get("/api/v1/workspaces/ws-a/permissions");
+    if (!r || r->status != 200) return std::vector<std::string>{"status"};
+    return json::parse(r->body).value()["permissions"].get<std::vector<std::string>>();
+  };
+  EXPECT_TRUE(has(ws_perms("wsadmin"), "audit:list"));
+  EXPECT_FALSE(has(ws_perms("wsviewer"), "audit:list"));
+  EXPECT_EQ(call(token_["wsviewer"], "GET", "/api/v1/workspaces/ws-a/audit", ""), 403);
+  EXPECT_EQ(call(token_["nobody"], "GET", "/api/v1/workspaces/ws-a/permissions", ""),
+            call(token_["nobody"], "GET", "/api/v1/workspaces/ws-a", ""));
 }
 
 TEST_F(AuthzMatrixTest, ScopedTokensManageOnlyThemselvesAndUnknownFieldsAre400) {

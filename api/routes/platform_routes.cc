@@ -22,6 +22,58 @@ Reply setting_reply(const store::Setting& s) {
   return std::move(Reply::json(setting_json(s)).with_etag(std::to_string(s.revision)));
 }
 
+const std::vector<QueryParam> kAuditQuery = {
+    {"user", "Only this user's records"},
+    {"verb", "create, update, delete, login, login_failed, logout, ..."},
+    {"resource", "A resource type"},
+    {"project", "Only this project's records"},
+    {"status", "Only answers with this HTTP status (403, say)", "integer"},
+    {"source", "Only requests from this address"},
+    {"since", "From this time (RFC 3339)", "date-time"},
+    {"until", "Before this time (RFC 3339)", "date-time"},
+    {"format", "jsonl: JSON lines, with X-Next-Page-Token"}};
+
+// The audit trail's records matching the request's filters, as a page or JSON lines;
+// `workspace` (a name) narrows them to requests in that workspace.
+Result<Reply> audit_list(const ApiServices& s, RequestContext& ctx, const std::string& workspace) {
+  if (!s.audit) {
+    return Status::failed_precondition("the audit trail is off on this server (audit.enabled)");
+  }
+  iam::AuditQuery q;
+  q.workspace = workspace;
+  q.user = ctx.http.param("user");
+  q.verb = ctx.http.param("verb");
+  q.resource_type = ctx.http.param("resource");
+  q.project = ctx.http.param("project");
+  q.source_ip = ctx.http.param("source");
+  if (ctx.http.has_param("status")) {
+    JZ_ASSIGN_OR_RETURN(q.status, ctx.int_param("status", 100, 599, 0));
+  }
+  JZ_ASSIGN_OR_RETURN(auto since, ctx.time_param("since"));
+  JZ_ASSIGN_OR_RETURN(auto until, ctx.time_param("until"));
+  if (since) q.since_ms = *since / 1000;
+  if (until) q.until_ms = *until / 1000;
+  q.limit = ctx.page.size;
+  if (!ctx.page.after.empty()) {
+    const auto after = parse_int64(ctx.page.after);
+    if (!after || *after < 0) return invalid_page_token();
+    q.after_seq = *after;
+  }
+  JZ_ASSIGN_OR_RETURN(auto records, s.audit->query(q));
+  const bool full = records.size() == static_cast<size_t>(q.limit);
+  const std::string next = full ? std::to_string(records.back().seq) : "";
+  if (ctx.http.param("format") == "jsonl") {
+    std::string out;
+    for (const auto& r : records) out += json::dump(r.to_json()) + "\n";
+    Reply r = Reply::text(std::move(out), "application/x-ndjson");
+    if (full) r.headers.set("X-Next-Page-Token", encode_page_token(next));
+    return r;
+  }
+  Json items = Json::array();
+  for (const auto& r : records) items.push_back(r.to_json());
+  return Reply::page(std::move(items), next);
+}
+
 }  // namespace
 
 void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
@@ -158,60 +210,28 @@ void add_platform_routes(ApiRoutes& api, const ApiServices& s) {
          return Reply::no_content();
        }},
 
-      // ---- the audit trail (platform admins) ----
+      // ---- the audit trail (platform admins; workspace admins: their workspace's) ----
       {.method = "GET",
        .path = "/api/v1/audit",
        .scope = Scope::kPlatformAdmin,
        .summary = "Query the audit trail (platform admins), oldest first",
        .response_schema = sc::list_of("AuditRecord"),
        .paging = Paging::kKeyset,
-       .query = {{"user", "Only this user's records"},
-                 {"verb", "create, update, delete, login, login_failed, logout, ..."},
-                 {"resource", "A resource type"},
-                 {"project", "Only this project's records"},
-                 {"status", "Only answers with this HTTP status (403, say)", "integer"},
-                 {"source", "Only requests from this address"},
-                 {"since", "From this time (RFC 3339)", "date-time"},
-                 {"until", "Before this time (RFC 3339)", "date-time"},
-                 {"format", "jsonl: JSON lines, with X-Next-Page-Token"}},
+       .query = kAuditQuery,
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> { return audit_list(s, ctx, ""); }},
+      {.method = "GET",
+       .path = "/api/v1/workspaces/{workspace}/audit",
+       .scope = Scope::kWorkspace,
+       .resource = "audit",
+       .verb = "list",
+       .summary = "Query the audit trail of requests in the workspace (workspace admins)",
+       .response_schema = sc::list_of("AuditRecord"),
+       .paging = Paging::kKeyset,
+       .query = kAuditQuery,
        .errors = {409},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
-         if (!s.audit) {
-           return Status::failed_precondition(
-               "the audit trail is off on this server (audit.enabled)");
-         }
-         iam::AuditQuery q;
-         q.user = ctx.http.param("user");
-         q.verb = ctx.http.param("verb");
-         q.resource_type = ctx.http.param("resource");
-         q.project = ctx.http.param("project");
-         q.source_ip = ctx.http.param("source");
-         if (ctx.http.has_param("status")) {
-           JZ_ASSIGN_OR_RETURN(q.status, ctx.int_param("status", 100, 599, 0));
-         }
-         JZ_ASSIGN_OR_RETURN(auto since, ctx.time_param("since"));
-         JZ_ASSIGN_OR_RETURN(auto until, ctx.time_param("until"));
-         if (since) q.since_ms = *since / 1000;
-         if (until) q.until_ms = *until / 1000;
-         q.limit = ctx.page.size;
-         if (!ctx.page.after.empty()) {
-           const auto after = parse_int64(ctx.page.after);
-           if (!after || *after < 0) return invalid_page_token();
-           q.after_seq = *after;
-         }
-         JZ_ASSIGN_OR_RETURN(auto records, s.audit->query(q));
-         const bool full = records.size() == static_cast<size_t>(q.limit);
-         const std::string next = full ? std::to_string(records.back().seq) : "";
-         if (ctx.http.param("format") == "jsonl") {
-           std::string out;
-           for (const auto& r : records) out += json::dump(r.to_json()) + "\n";
-           Reply r = Reply::text(std::move(out), "application/x-ndjson");
-           if (full) r.headers.set("X-Next-Page-Token", encode_page_token(next));
-           return r;
-         }
-         Json items = Json::array();
-         for (const auto& r : records) items.push_back(r.to_json());
-         return Reply::page(std::move(items), next);
+         return audit_list(s, ctx, ctx.workspace->name);
        }},
       {.method = "GET",
        .path = "/api/v1/audit/verify",

@@ -210,6 +210,20 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
          return Reply::json(project_json(*ctx.project));
        }},
       {.method = "GET",
+       .path = ws + "/permissions",
+       .scope = Scope::kWorkspace,
+       .resource = "workspace",
+       .verb = "get",
+       .summary = "What the caller may do in the workspace (for clients to offer only that)",
+       .response_schema = sc::object(
+           {{"permissions",
+             sc::array_of(sc::str("resource:verb; '*' matches any (a platform admin: *:*)"))}}),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto perms,
+                             s.authorizer.workspace_permissions(ctx.me(), ctx.workspace->id));
+         return Reply::json({{"permissions", perms}});
+       }},
+      {.method = "GET",
        .path = pr + "/permissions",
        .scope = Scope::kProject,
        .resource = "project",

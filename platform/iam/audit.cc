@@ -220,6 +220,7 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditQuery& q) {
   eq("verb", q.verb);
   eq("resource_type", q.resource_type);
   eq("project", q.project);
+  eq("workspace", q.workspace);
   eq("source_ip", q.source_ip);
   if (q.status) {
     sql += " AND response_status = ?";

@@ -70,6 +70,7 @@ struct AuditArchive {
 
 struct AuditQuery {
   std::string user, verb, resource_type, project, source_ip;
+  std::string workspace;          // only records of requests in this workspace (its name)
   std::optional<int64_t> status;  // the response's HTTP status
   std::optional<int64_t> since_ms, until_ms;
   int64_t after_seq = 0;  // page token

@@ -407,6 +407,17 @@ Result<std::vector<std::string>> Authorizer::permissions(const Principal& p,
   return perms;
 }
 
+Result<std::vector<std::string>> Authorizer::workspace_permissions(
+    const Principal& p, const std::string& workspace_id) {
+  // A token scoped to a project acts only there: nothing at the workspace's level.
+  if (!p.project_scope.empty()) return std::vector<std::string>{};
+  if (p.is_platform_admin()) return std::vector<std::string>{"*:*"};
+  JZ_ASSIGN_OR_RETURN(auto perms, held(p, workspace_id, nullptr));
+  std::sort(perms.begin(), perms.end());
+  perms.erase(std::unique(perms.begin(), perms.end()), perms.end());
+  return perms;
+}
+
 Result<std::vector<std::string>> Authorizer::held(const Principal& p,
                                                   const std::string& workspace_id,
                                                   const Project* project) {

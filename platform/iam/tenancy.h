@@ -119,6 +119,9 @@ class Authorizer {
   // The permissions ("resource:verb", '*' a wildcard) the principal holds in the project:
   // "*:*" for a platform admin. What a client shows as possible; check() still decides.
   Result<std::vector<std::string>> permissions(const Principal& p, const Project& project);
+  // The same for a workspace (its workspace role's only).
+  Result<std::vector<std::string>> workspace_permissions(const Principal& p,
+                                                         const std::string& workspace_id);
 
  private:
   // The permissions the principal holds here: its workspace role's and its project role's.

@@ -483,6 +483,34 @@ test('an admin creates a user and finds a project\'s creation in the audit, and 
   await page.getByRole('button', { name: 'Search' }).click();
   await page.waitForURL(/status=404/);
   assert.deepEqual(page.problems, []);
+
+  // A workspace admin reads the trail of their workspace only, and verifies nothing.
+  await server.call('POST', '/api/v1/workspaces', { name: 'audited' });
+  await server.call('POST', '/api/v1/workspaces/audited/projects', { name: 'ledger' });
+  await server.call('POST', '/api/v1/users', { username: 'wsboss', password: 'wsboss-password-1' });
+  await server.call('POST', '/api/v1/workspaces/audited/members', { username: 'wsboss', role: 'workspace-admin' });
+  const boss = await newPage(browser);
+  await signIn(boss, server.base, 'wsboss', 'wsboss-password-1');
+  assert.equal(await boss.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).count(), 0);
+  await boss.goto(`${server.base}/workspaces/audited`);
+  await boss.getByRole('link', { name: 'Audit trail' }).click();
+  await boss.getByRole('heading', { name: 'Audit of workspace audited' }).waitFor();
+  await boss.getByRole('cell', { name: 'ledger', exact: true }).first().waitFor();
+  const cells = await boss.locator('tbody td').allTextContents();
+  assert.equal(cells.includes('vision'), false, 'another workspace\'s records');
+  assert.equal(await boss.getByRole('button', { name: 'Verify the chain' }).count(), 0);
+  await screenshot(boss, 'workspace-audit-en');
+  // The workspace's viewer is offered no trail.
+  await server.call('POST', '/api/v1/users', { username: 'wspeek', password: 'wspeek-password-1' });
+  await server.call('POST', '/api/v1/workspaces/audited/members', { username: 'wspeek', role: 'workspace-viewer' });
+  const peek = await newPage(browser);
+  await signIn(peek, server.base, 'wspeek', 'wspeek-password-1');
+  await peek.goto(`${server.base}/workspaces/audited`);
+  await peek.getByRole('heading', { name: 'Workspace audited' }).waitFor();
+  await peek.waitForLoadState('networkidle');
+  assert.equal(await peek.getByRole('link', { name: 'Audit trail' }).count(), 0);
+  assert.deepEqual(boss.problems, []);
+  assert.deepEqual(peek.problems, []);
 });
 
 test('the main flow works from the keyboard alone', async () => {
@@ -572,6 +600,7 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     overview: '/',
     workspaces: '/workspaces',
     workspace: '/workspaces/vision-team',
+    'workspace-audit': '/workspaces/vision-team/audit',
     tokens: '/tokens',
     users: '/users',
     audit: '/audit',

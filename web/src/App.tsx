@@ -62,6 +62,7 @@ export function App() {
       <Route path="/scheduling/what-if" element={<SignedIn><WhatIf /></SignedIn>} />
       <Route path="/users" element={<SignedIn><Users /></SignedIn>} />
       <Route path="/audit" element={<SignedIn><Audit /></SignedIn>} />
+      <Route path="/workspaces/:workspace/audit" element={<SignedIn><Audit /></SignedIn>} />
       <Route path="/later/:feature" element={<SignedIn><Planned /></SignedIn>} />
       <Route path="/index.html" element={<Navigate to="/" replace />} />
       <Route path="*" element={<SignedIn><NotFound /></SignedIn>} />

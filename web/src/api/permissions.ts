@@ -19,3 +19,13 @@ export function usePermissions(project: string) {
     staleTime: 30_000,
   });
 }
+
+// The same for a workspace (GET /api/v1/workspaces/NAME/permissions).
+export function useWorkspacePermissions(workspace: string) {
+  return useQuery({
+    queryKey: ['permissions', 'workspace', workspace],
+    queryFn: () => api<{ permissions: string[] }>(`/api/v1/workspaces/${seg(workspace)}/permissions`),
+    select: (r) => r.permissions,
+    staleTime: 30_000,
+  });
+}

@@ -171,6 +171,7 @@ export const en = {
     policyInvalid: 'This is not valid JSON.',
   },
   workspace: {
+    audit: 'Audit trail',
     title: 'Workspace {{name}}',
     newProject: 'New project',
     noProjects: 'No projects in this workspace yet.',
@@ -401,6 +402,7 @@ export const en = {
     received: 'Received',
   },
   audit: {
+    workspaceTitle: 'Audit of workspace {{name}}',
     title: 'Audit',
     intro: 'Every change, sign-in and refusal, in order, chained by hashes so that a removed or altered record shows.',
     user: 'User',

@@ -172,6 +172,7 @@ export const zhCN: Messages = {
     policyInvalid: '这不是有效的 JSON。',
   },
   workspace: {
+    audit: '审计记录',
     title: '工作空间 {{name}}',
     newProject: '新建项目',
     noProjects: '该工作空间还没有项目。',
@@ -402,6 +403,7 @@ export const zhCN: Messages = {
     received: '实得',
   },
   audit: {
+    workspaceTitle: '工作空间 {{name}} 的审计',
     title: '审计',
     intro: '每一次变更、登录和拒绝，按顺序记录，并以哈希串联：删除或篡改任何一条都会暴露。',
     user: '用户',

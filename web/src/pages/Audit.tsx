@@ -1,14 +1,16 @@
-// The audit trail (platform admins): search by user, action, resource, project, status,
-// source and time, every filter in the URL; export what matches; verify the hash chain.
+// The audit trail (platform admins; a workspace's, at /workspaces/NAME/audit, for its
+// admins): search by user, action, resource, project, status, source and time, every
+// filter in the URL; export what matches; verify the hash chain (platform admins).
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useSearchParams } from 'react-router-dom';
-import { api, pagePath, type Page, type Schemas } from '../api/client';
+import { Link, useParams, useSearchParams } from 'react-router-dom';
+import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { Pager, usePageToken } from '../components/Pager';
 import { formatNumber, formatTime } from '../i18n/format';
+import { NotFound } from './NotFound';
 
 const filters = ['user', 'verb', 'resource', 'project', 'status', 'source', 'since', 'until'] as const;
 type Filter = (typeof filters)[number];
@@ -27,6 +29,8 @@ const toApiTime = (local: string) => (local ? new Date(local).toISOString() : ''
 
 export function Audit() {
   const { t } = useTranslation();
+  const { workspace } = useParams();
+  const base = workspace ? `/api/v1/workspaces/${seg(workspace)}/audit` : '/api/v1/audit';
   const [params, setParams] = useSearchParams();
   const [token, go, back, hasPrevious] = usePageToken();
   const [draft, setDraft] = useState<Record<Filter, string>>(
@@ -37,7 +41,7 @@ export function Audit() {
     const v = params.get(f);
     if (v) query.set(f, f === 'since' || f === 'until' ? toApiTime(v) : v);
   }
-  const path = `/api/v1/audit${query.size ? `?${query}` : ''}`;
+  const path = `${base}${query.size ? `?${query}` : ''}`;
   const records = useQuery({
     queryKey: ['audit', path, token],
     queryFn: () => api<Page<Schemas['AuditRecord']>>(pagePath(path, 100, token)),
@@ -52,9 +56,15 @@ export function Audit() {
   const exportQuery = new URLSearchParams(query);
   exportQuery.set('format', 'jsonl');
   exportQuery.set('page_size', '1000');
+  if (isNotFound(records.error)) return <NotFound resource />;
   return (
     <section>
-      <h1>{t('audit.title')}</h1>
+      {workspace && (
+        <p className="crumbs">
+          <Link to={`/workspaces/${seg(workspace)}`}>{t('workspace.title', { name: workspace })}</Link>
+        </p>
+      )}
+      <h1>{workspace ? t('audit.workspaceTitle', { name: workspace }) : t('audit.title')}</h1>
       <p className="lead">{t('audit.intro')}</p>
       <form className="card wide" onSubmit={search} noValidate>
         <div className="row">
@@ -82,12 +92,14 @@ export function Audit() {
           >
             {t('audit.clear')}
           </button>
-          <a className="button" href={`/api/v1/audit?${exportQuery}`} download="audit.jsonl">
+          <a className="button" href={`${base}?${exportQuery}`} download="audit.jsonl">
             {t('audit.export')}
           </a>
-          <button type="button" onClick={() => verify.mutate()} disabled={verify.isPending}>
-            {verify.isPending ? t('audit.verifying') : t('audit.verify')}
-          </button>
+          {!workspace && (
+            <button type="button" onClick={() => verify.mutate()} disabled={verify.isPending}>
+              {verify.isPending ? t('audit.verifying') : t('audit.verify')}
+            </button>
+          )}
         </div>
         {verify.data && (
           <p className={verify.data.intact ? 'ok' : 'error'} role="status">

@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView, errorText } from '../components/ErrorView';
+import { can, useWorkspacePermissions } from '../api/permissions';
 import { Field } from '../components/Field';
 import { Members } from '../components/Members';
 import { formatTime } from '../i18n/format';
@@ -20,6 +21,8 @@ export function WorkspaceDetail() {
     queryKey: ['projects', 'of', workspace],
     queryFn: () => api<Page<Schemas['Project']>>(pagePath(`${base}/projects`, 100)),
   });
+  // Workspace admins may read the workspace's audit trail: offered when the server says so.
+  const perms = useWorkspacePermissions(workspace);
   const [name, setName] = useState('');
   const invalid = name !== '' && !resourceName.test(name);
   const create = useMutation({
@@ -37,7 +40,15 @@ export function WorkspaceDetail() {
       <p className="crumbs">
         <Link to="/workspaces">{t('workspaces.title')}</Link>
       </p>
-      <h1>{t('workspace.title', { name: workspace })}</h1>
+      <div className="heading-row">
+        <h1>{t('workspace.title', { name: workspace })}</h1>
+        <div className="spacer" />
+        {can(perms.data, 'audit', 'list') && (
+          <Link className="button" to={`/workspaces/${seg(workspace)}/audit`}>
+            {t('workspace.audit')}
+          </Link>
+        )}
+      </div>
       <h2>{t('workspaces.projects')}</h2>
       {projects.isError && <ErrorView error={projects.error} onRetry={() => projects.refetch()} />}
       {projects.data && projects.data.items.length === 0 && <p className="empty">{t('workspace.noProjects')}</p>}
