@@ -693,6 +693,15 @@ TEST_F(AuthzMatrixTest, EventsListAndStreamLive) {
   EXPECT_GT(std::stoll(fresh.substr(4)), newest) << fresh;
   EXPECT_NE(fresh.find("QuotaChanged"), std::string::npos) << fresh;
 
+  // tail=N: the newest N, oldest first (the console's events page starts from them).
+  auto tail = c.Get("/api/v1/projects/proj-a-2/events?tail=2");
+  ASSERT_EQ(tail->status, 200) << tail->body;
+  auto last2 = Json::parse(tail->body)["items"];
+  ASSERT_EQ(last2.size(), 2u) << tail->body;
+  EXPECT_LT(last2[0]["seq"].get<int64_t>(), last2[1]["seq"].get<int64_t>());
+  EXPECT_EQ(last2[1]["seq"], std::stoll(fresh.substr(4))) << "the newest event last";
+  EXPECT_EQ(c.Get("/api/v1/projects/proj-a-2/events?tail=0")->status, 400);
+
   // Another tenant's member may not read the stream.
   httplib::Client other("127.0.0.1", server_->port());
   other.set_bearer_token_auth(token_["nobody"]);

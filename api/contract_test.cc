@@ -260,17 +260,22 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                 return store::Params{int64_t{1000 + i}, name("evt_", i), now};
               });
         }};
-    c["/api/v1/audit"] = {
+    // Records of requests in workspace "ws": the platform's trail and the workspace's show
+    // the same ones, so a record already made for one is kept for the other.
+    const Collection audit = {
         "seq", "", [this, now](int from, int n) {
           return rows(
               "INSERT INTO audit (seq, id, time_ms, user_name, source_ip, user_agent, verb, "
               "resource_type, resource_name, workspace, project, request_summary, "
               "response_status, latency_us, request_id, prev_hash, hash) VALUES (?, ?, ?, "
-              "'admin', '127.0.0.1', '', 'update', 'x', 'y', '', '', '', 200, 1, 'r', '', '')",
+              "'admin', '127.0.0.1', '', 'update', 'x', 'y', 'ws', '', '', 200, 1, 'r', '', '') "
+              "ON CONFLICT DO NOTHING",
               from, n, [&](int i) {
                 return store::Params{int64_t{1000 + i}, name("aud_", i), now};
               });
         }};
+    c["/api/v1/audit"] = audit;
+    c["/api/v1/workspaces/{workspace}/audit"] = audit;
     c["/api/v1/settings"] = {"key", "key-", [this, now](int from, int n) {
                                return rows(
                                    "INSERT INTO settings (key, value, revision, updated_at_ms) "

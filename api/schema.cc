@@ -264,8 +264,9 @@ Json build_components() {
            {{"type", "object"},
             {"readOnly", true},
             {"description",
-             "What the project uses now (GET only): gpus, cpu_cores, memory_mib, "
-             "concurrent_jobs (running), pending_jobs, storage_mib"}}}}}}},
+             "What the project uses now (GET only): gpus, gpu_memory_mib (held on its GPUs; a "
+             "whole GPU holds all of its memory), per_user_gpus ({user: GPUs}), cpu_cores, "
+             "memory_mib, concurrent_jobs (running), pending_jobs, storage_mib"}}}}}}},
       {"AuditRecord", open_object({{"seq", integer()},
                                    {"id", str()},
                                    {"time", time_string()},

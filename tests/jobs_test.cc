@@ -482,6 +482,11 @@ TEST(Jobs, TheSchedulingViewShowsWhoHoldsEachGpuAndHidesOtherTenants) {
   EXPECT_EQ(quota_a["gpus_used"], 1) << view.dump();
   EXPECT_EQ(quota_a["gpus_quota"], 1) << view.dump();
   EXPECT_EQ(quota_a["pending_jobs"], 1) << view.dump();
+  // The quota's usage: GPU memory held (a whole GPU's) and GPUs per user.
+  Json usage = alice.call("GET", "/api/v1/projects/sched-a/quota")["usage"];
+  EXPECT_EQ(usage["gpu_memory_mib"], by_job[holder].value("memory_mib", -1)) << usage.dump();
+  EXPECT_GT(usage["gpu_memory_mib"].get<int>(), 0) << usage.dump();
+  EXPECT_EQ(usage["per_user_gpus"], (Json{{"alice", 1}})) << usage.dump();
 
   // Each seat sees its own projects' jobs; another tenant's only as an amount held.
   struct Seat {

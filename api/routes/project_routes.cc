@@ -103,6 +103,7 @@ void add_project_routes(ApiRoutes& api, const ApiServices& s) {
        .paging = Paging::kKeyset,
        .query = {{"after",
                   "Only events after this seq; \"latest\": after the newest (only new ones)"},
+                 {"tail", "The last N events (1 to 1000), oldest first; no paging", "integer"},
                  {"stream", "true: stream as Server-Sent Events", "boolean"}},
        .errors = {429},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
@@ -128,6 +129,13 @@ void add_project_routes(ApiRoutes& api, const ApiServices& s) {
          const bool stream =
              ctx.http.param("stream") == "true" ||
              ctx.http.header("Accept").find("text/event-stream") != std::string::npos;
+         if (!stream && ctx.http.has_param("tail")) {
+           JZ_ASSIGN_OR_RETURN(const int64_t n, ctx.int_param("tail", 1, 1000, 100));
+           JZ_ASSIGN_OR_RETURN(auto evs, s.events.tail(ctx.project->name, static_cast<int>(n)));
+           Json items = Json::array();
+           for (const auto& e : evs) items.push_back(e.to_json());
+           return Reply::page(std::move(items), "");
+         }
          if (!stream) {
            JZ_ASSIGN_OR_RETURN(auto evs, s.events.list(ctx.project->name, after, ctx.page.size));
            Json items = Json::array();

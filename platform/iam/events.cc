@@ -1,5 +1,7 @@
 #include "platform/iam/events.h"
 
+#include <algorithm>
+
 #include "store/rows.h"
 
 namespace jz::iam {
@@ -60,6 +62,21 @@ Result<int64_t> EventLog::newest(const std::string& project) {
   return seq;
 }
 
+namespace {
+
+const store::RowMap<Event> kEvent{{"seq", &Event::seq},
+                                  {"id", &Event::id},
+                                  {"time_ms", &Event::time_ms},
+                                  {"project", &Event::project},
+                                  {"resource_type", &Event::resource_type},
+                                  {"resource_name", &Event::resource_name},
+                                  {"type", &Event::type},
+                                  {"reason", &Event::reason},
+                                  {"message", &Event::message},
+                                  {"actor", &Event::actor}};
+
+}  // namespace
+
 Result<std::vector<Event>> EventLog::list(const std::string& project, int64_t after_seq,
                                           int limit) {
   if (limit < 1 || limit > 1000) {
@@ -67,16 +84,6 @@ Result<std::vector<Event>> EventLog::list(const std::string& project, int64_t af
   }
   std::vector<Event> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    static const store::RowMap<Event> kEvent{{"seq", &Event::seq},
-                                             {"id", &Event::id},
-                                             {"time_ms", &Event::time_ms},
-                                             {"project", &Event::project},
-                                             {"resource_type", &Event::resource_type},
-                                             {"resource_name", &Event::resource_name},
-                                             {"type", &Event::type},
-                                             {"reason", &Event::reason},
-                                             {"message", &Event::message},
-                                             {"actor", &Event::actor}};
     JZ_ASSIGN_OR_RETURN(out, store::query_all(c, kEvent,
                                               "SELECT " + kEvent.columns() +
                                                   " FROM events WHERE project = ? AND seq > ? "
@@ -84,6 +91,21 @@ Result<std::vector<Event>> EventLog::list(const std::string& project, int64_t af
                                               {project, after_seq, int64_t{limit}}));
     return {};
   }));
+  return out;
+}
+
+Result<std::vector<Event>> EventLog::tail(const std::string& project, int limit) {
+  if (limit < 1 || limit > 1000) return Status::invalid_argument("tail must be between 1 and 1000");
+  std::vector<Event> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(out, store::query_all(c, kEvent,
+                                              "SELECT " + kEvent.columns() +
+                                                  " FROM events WHERE project = ? "
+                                                  "ORDER BY seq DESC LIMIT ?",
+                                              {project, int64_t{limit}}));
+    return {};
+  }));
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

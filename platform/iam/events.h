@@ -44,6 +44,8 @@ class EventLog {
   Status append_in(store::Conn& c, Event& e);
   void notify(int64_t seq);
   Result<std::vector<Event>> list(const std::string& project, int64_t after_seq, int limit);
+  // The project's last `limit` events, oldest first.
+  Result<std::vector<Event>> tail(const std::string& project, int limit);
   // The project's newest event's seq (0 when it has none): where a reader of only what
   // happens from now on starts.
   Result<int64_t> newest(const std::string& project);

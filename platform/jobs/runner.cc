@@ -751,10 +751,27 @@ void JobRunner::tick() {
                    {"gpus_allocated", static_cast<double>(engine_.allocated_milli()) / 1000},
                    {"running_jobs", engine_.running_count()},
                    {"pending_jobs", engine_.pending_count()}});
+  // GPU memory held (a whole GPU holds all of its memory) and GPUs per user, by project.
+  std::map<std::string, int64_t> gpu_memory;
+  std::map<std::string, std::set<std::string>> gpu_users;
+  for (const auto& n : engine_.nodes_view()) {
+    for (const auto& d : n.gpus) {
+      for (const auto& h : d.holders) {
+        gpu_memory[h.project] += h.memory_mib;
+        gpu_users[h.project].insert(h.user);
+      }
+    }
+  }
   std::map<std::string, Json> usage;
   for (const auto& name : known_projects_) {
     if (auto q = engine_.queue(name)) {
+      Json per_user = Json::object();
+      for (const auto& user : gpu_users[name]) {
+        per_user[user] = static_cast<double>(engine_.user_usage_milli(name, user)) / 1000;
+      }
       usage[name] = {{"gpus", static_cast<double>(q->used_milli) / 1000},
+                     {"gpu_memory_mib", gpu_memory[name]},
+                     {"per_user_gpus", std::move(per_user)},
                      {"cpu_cores", static_cast<double>(q->cpu_milli) / 1000},
                      {"memory_mib", q->memory_mib},
                      {"concurrent_jobs", q->running_jobs},

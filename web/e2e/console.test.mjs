@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { adminPassword, newPage, screenshot, signIn, startBrowser, startServer } from './harness.mjs';
+import { adminPassword, newPage, screenshot, signIn, startBrowser, startServer, until } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 let server;
@@ -112,6 +112,10 @@ test('sign in, create a workspace, make and revoke an API token, in both languag
   await page.getByRole('link', { name: 'Events' }).click();
   await page.getByRole('cell', { name: /dana/ }).first().waitFor();
   await screenshot(page, 'project-events-en');
+  // Live: a change made elsewhere appears on top without reloading.
+  await page.getByText('Updated live').waitFor();
+  await server.call('PUT', '/api/v1/projects/detector/quota', { gpus: 5, per_user_gpus: 2 });
+  await page.getByRole('row').nth(1).getByText(/"gpus":5/).waitFor();
 
   await page.getByRole('link', { name: 'API tokens' }).click();
   await page.getByLabel('Name', { exact: true }).fill('ci-script');
@@ -192,7 +196,9 @@ test('a member submits a job from the form, follows its log, filters the list an
   await page.getByLabel('Jump to time').fill(local(secondLine.time));
   await page.getByRole('button', { name: 'Go', exact: true }).click();
   await page.getByText(/^Lines from /).waitFor();
-  assert.match(await page.locator('pre.log').textContent(), /epoch 1 done/);
+  const jumped = await page.locator('pre.log').textContent();
+  assert.match(jumped, /epoch 1 done/);
+  assert.doesNotMatch(jumped, /hello from the console/, 'the lines before that time');
   await page.getByLabel('Jump to time').fill(local(new Date(Date.parse(secondLine.time) + 3600e3).toISOString()));
   await page.getByRole('button', { name: 'Go', exact: true }).click();
   await page.getByText('No lines at or after that time.').waitFor();
@@ -291,6 +297,22 @@ test('a member\'s job takes a GPU on the scheduling view, a queued one says why;
   await row.getByText(/project gpu-lab uses 1 of 1 GPUs/).waitFor({ timeout: 30000 });
   await page.getByRole('row', { name: /gpu-lab/ }).getByText('1 of 1 used').waitFor();
   await screenshot(page, 'scheduling-en');
+  // Live updates (every 2 s) do not move the page: no layout shift over three refreshes.
+  const shift = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        let total = 0;
+        const obs = new PerformanceObserver((l) => {
+          for (const e of l.getEntries()) if (!e.hadRecentInput) total += e.value;
+        });
+        obs.observe({ type: 'layout-shift' });
+        setTimeout(() => {
+          obs.disconnect();
+          resolve(total);
+        }, 6500);
+      }),
+  );
+  assert.ok(shift < 0.01, `layout shift ${shift} while the scheduling view updated`);
   // The overview lists the member's own running job, not the admin's queued one, and the
   // project's GPU use.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
@@ -322,7 +344,7 @@ test('a member\'s job takes a GPU on the scheduling view, a queued one says why;
   await admin.goto(`${server.base}/scheduling/what-if`);
   await admin.getByRole('heading', { name: 'Scheduling' }).waitFor();
   const cluster = admin.getByLabel('Cluster (YAML)');
-  await admin.waitForFunction(() => document.querySelector('#whatif-cluster')?.value.includes('gpu-lab'));
+  await until(admin, () => document.querySelector('#whatif-cluster')?.value.includes('gpu-lab'));
   assert.match(await cluster.inputValue(), /gpus_per_node: 2/);
   await admin.getByLabel('Workload', { exact: true }).fill('');
   await admin.getByText('Enter a workload: a generator or a trace.').waitFor();
@@ -469,7 +491,8 @@ test('an admin creates a user and finds a project\'s creation in the audit, and 
   // The filtered answer replaces the whole list: wait until the table shows it.
   const api = await server.call('GET', '/api/v1/audit?verb=create&resource=projects');
   assert.ok(api.items.some((r) => r.resource_name === 'vision'));
-  await page.waitForFunction(
+  await until(
+    page,
     (n) => document.querySelectorAll('tbody tr').length === n &&
       [...document.querySelectorAll('tbody td')].some((td) => td.textContent === 'vision'),
     api.items.length,
@@ -518,7 +541,7 @@ test('the main flow works from the keyboard alone', async () => {
   await page.goto(`${server.base}/login`);
   // The user name field has the focus (once the page has started); Tab goes to the
   // password; Enter signs in.
-  await page.waitForFunction(() => document.activeElement?.id === 'login-username');
+  await until(page, () => document.activeElement?.id === 'login-username');
   await page.keyboard.type('admin');
   await page.keyboard.press('Tab');
   await page.keyboard.type(adminPassword);
@@ -636,6 +659,11 @@ test('every page, in both languages: no serious or critical axe-core violation, 
       await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached' });
       found[`${path} ${lang}`] = await axe(page);
       await screenshot(page, `page-${name}-${lang}`);
+      // The smallest screen supported, 1280x720: nothing runs off the side of the page.
+      await page.setViewportSize({ width: 1280, height: 720 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) found[`${path} ${lang} at 1280x720`] = [`${overflow} px wider than the window`];
+      await page.setViewportSize({ width: 1440, height: 900 });
     }
     if (lang === 'en') {
       // Signed in, the login page sends to the overview; sign out for the Chinese login.

@@ -124,3 +124,15 @@ export async function signIn(page, base, username, password) {
   await page.getByRole('button', { name: /Sign in|登录/ }).click();
   await page.getByRole('navigation', { name: /Main|主导航/ }).waitFor();
 }
+
+// Waits until `predicate(arg)`, run in the page, is true. Playwright's waitForFunction
+// polls by evaluating a string in the page, which the console's CSP refuses (no eval):
+// this polls from here with evaluate instead.
+export async function until(page, predicate, arg, timeout = 30000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate(predicate, arg)) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${predicate}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1238,7 +1238,7 @@ export interface components {
             memory_mib?: number | null;
             per_user_gpus?: number | null;
             storage_mib?: number | null;
-            /** @description What the project uses now (GET only): gpus, cpu_cores, memory_mib, concurrent_jobs (running), pending_jobs, storage_mib */
+            /** @description What the project uses now (GET only): gpus, gpu_memory_mib (held on its GPUs; a whole GPU holds all of its memory), per_user_gpus ({user: GPUs}), cpu_cores, memory_mib, concurrent_jobs (running), pending_jobs, storage_mib */
             readonly usage?: Record<string, never>;
         };
         Role: {
@@ -2427,6 +2427,8 @@ export interface operations {
             query?: {
                 /** @description Only events after this seq; "latest": after the newest (only new ones) */
                 after?: string;
+                /** @description The last N events (1 to 1000), oldest first; no paging */
+                tail?: number;
                 /** @description true: stream as Server-Sent Events */
                 stream?: boolean;
                 /** @description Items per page, 1 to 1000 (default 100) */

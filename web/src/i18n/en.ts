@@ -196,6 +196,7 @@ export const en = {
     'data-owner': 'Data owner',
   },
   quota: {
+    noUserGpus: 'No user holds GPUs now.',
     intro: 'Limits for the whole project; empty means unlimited.',
     used: '{{used}} of {{limit}} used',
     usedOnly: '{{used}} used',

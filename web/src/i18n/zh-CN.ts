@@ -197,6 +197,7 @@ export const zhCN: Messages = {
     'data-owner': '数据所有者',
   },
   quota: {
+    noUserGpus: '目前没有用户占用 GPU。',
     intro: '整个项目的上限；留空表示不限。',
     used: '已用 {{used}} / {{limit}}',
     usedOnly: '已用 {{used}}',

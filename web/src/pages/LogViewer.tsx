@@ -38,6 +38,7 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
   const [search, setSearch] = useState('');
   const [since, setSince] = useState(''); // RFC 3339: showing lines from then, not following
   const [jumpDraft, setJumpDraft] = useState('');
+  const [loaded, setLoaded] = useState(false); // the lines shown are those of the current query
   const [error, setError] = useState('');
   const buffer = useRef<LogLine[]>([]);
   const box = useRef<HTMLPreElement>(null);
@@ -47,6 +48,7 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
     let frame = 0;
     let stop = false;
     setLines([]);
+    setLoaded(false);
     setEnded(false);
     setError('');
     const flush = () => {
@@ -66,6 +68,7 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
         const page = await api<LogPage>(`${path}?${q}`);
         if (stop) return;
         setLines(page.items);
+        setLoaded(true);
         setWithheld(withheldCount(page.stats));
         if (search || since || page.complete || !active) {
           setEnded(page.complete);
@@ -152,7 +155,7 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
           {error}
         </p>
       )}
-      {since && (
+      {since && loaded && (
         <p className="muted" role="status">
           {lines.length > 0 ? t('job.showingFrom', { time: formatTime(lines[0].time, true) }) : t('job.noLinesThen')}
         </p>

@@ -115,9 +115,7 @@ export function Overview() {
             <tbody>
               {gpus.data.projects.map((p) => (
                 <tr key={p.project}>
-                  <td>
-                    <Link to={`/projects/${seg(p.project ?? '')}/quota`}>{p.project}</Link>
-                  </td>
+                  <td>{p.project}</td>
                   <td>
                     <UsageBar used={p.gpus_used ?? 0} limit={p.gpus_quota} />
                   </td>

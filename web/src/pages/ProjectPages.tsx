@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router-dom';
-import { ApiError, api, apiTagged, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
+import { ApiError, api, apiTagged, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { can, usePermissions } from '../api/permissions';
 import { Members } from '../components/Members';
@@ -23,7 +23,7 @@ export function ProjectMembers() {
   );
 }
 
-// In the order of the page; usage comes for all but GPU memory and the per-user limit.
+// In the order of the page, each with what is in use now (per user for the per-user limit).
 const quotaFields = [
   'gpus',
   'gpu_memory_mib',
@@ -34,7 +34,30 @@ const quotaFields = [
   'storage_mib',
 ] as const;
 type QuotaField = (typeof quotaFields)[number];
-type Quota = Partial<Record<QuotaField, number | null>> & { usage?: Partial<Record<QuotaField, number>> };
+type Usage = Partial<Record<Exclude<QuotaField, 'per_user_gpus'>, number>> & { per_user_gpus?: Record<string, number> };
+type Quota = Partial<Record<QuotaField, number | null>> & { usage?: Usage };
+
+// What a quota row shows in use: one bar, or (GPUs per user) a bar per user holding GPUs.
+function QuotaUse({ field, quota }: { field: QuotaField; quota: Quota }) {
+  const { t } = useTranslation();
+  const usage = quota.usage;
+  if (!usage) return null;
+  if (field === 'per_user_gpus') {
+    const users = Object.entries(usage.per_user_gpus ?? {});
+    if (users.length === 0) return <span className="muted">{t('quota.noUserGpus')}</span>;
+    return (
+      <ul className="per-user">
+        {users.map(([user, used]) => (
+          <li key={user}>
+            <span>{user}</span> <UsageBar used={used} limit={quota.per_user_gpus} />
+          </li>
+        ))}
+      </ul>
+    );
+  }
+  const used = usage[field];
+  return used === undefined ? null : <UsageBar used={used} limit={quota[field]} />;
+}
 
 // A bar of what is used against the limit (a limit of null: unlimited, no bar).
 export function UsageBar({ used, limit }: { used: number; limit: number | null | undefined }) {
@@ -125,9 +148,7 @@ export function ProjectQuota() {
                     />
                   </td>
                   <td>
-                    {quota.data.body.usage?.[f] !== undefined && (
-                      <UsageBar used={quota.data.body.usage[f] ?? 0} limit={quota.data.body[f]} />
-                    )}
+                    <QuotaUse field={f} quota={quota.data.body} />
                   </td>
                 </tr>
               ))}
@@ -154,19 +175,47 @@ export function ProjectQuota() {
   );
 }
 
+const eventsKept = 500;
+
+// The project's newest events, then every new one as it happens (Server-Sent Events from
+// the last one shown; a reconnect resumes from the last one received).
 export function ProjectEvents() {
   const { t } = useTranslation();
   const { project = '' } = useParams();
   const events = useQuery({
     queryKey: ['events', project],
-    queryFn: () => api<Page<Schemas['Event']>>(pagePath(`${projectBase(project)}/events`, 1000)),
-    refetchInterval: 3000,
+    queryFn: () => api<Page<Schemas['Event']>>(`${projectBase(project)}/events?tail=200`),
+    staleTime: Infinity,
   });
+  const [live, setLive] = useState<Schemas['Event'][]>([]);
+  const [following, setFollowing] = useState(false);
+  const from = events.data ? (events.data.items.at(-1)?.seq ?? 0) : null;
+  useEffect(() => {
+    setLive([]);
+    if (from === null) return undefined;
+    const source = new EventSource(`${projectBase(project)}/events?stream=true&after=${from}`);
+    const onEvent = (e: MessageEvent) => {
+      const ev = JSON.parse(e.data as string) as Schemas['Event'];
+      setLive((old) => (old.some((o) => o.seq === ev.seq) ? old : [...old, ev].slice(-eventsKept)));
+    };
+    for (const type of ['created', 'updated', 'deleted', 'state']) source.addEventListener(type, onEvent);
+    source.onopen = () => setFollowing(true);
+    source.onerror = () => setFollowing(source.readyState === EventSource.OPEN);
+    return () => {
+      source.close();
+      setFollowing(false);
+    };
+  }, [project, from]);
   if (isNotFound(events.error)) return <NotFound resource />;
-  const items = [...(events.data?.items ?? [])].reverse();
+  const items = [...(events.data?.items ?? []), ...live].reverse().slice(0, eventsKept);
   return (
     <section>
       <ProjectTabs project={project} />
+      {following && (
+        <p className="muted" role="status">
+          <span className="live">{t('jobs.live')}</span>
+        </p>
+      )}
       {events.isError && <ErrorView error={events.error} onRetry={() => events.refetch()} />}
       {events.data && items.length === 0 && <p className="empty">{t('events.empty')}</p>}
       {items.length > 0 && (
