@@ -313,6 +313,12 @@ test('a member\'s job takes a GPU on the scheduling view, a queued one says why;
       }),
   );
   assert.ok(shift < 0.01, `layout shift ${shift} while the scheduling view updated`);
+  // In Chinese the engine's reason is said in Chinese, with its numbers.
+  await page.getByLabel('Language').selectOption('zh-CN');
+  await row.getByText('等待中：项目 gpu-lab 已使用 1 / 1 个 GPU（额定 1，借用上限 0）；此作业需要 1 个').waitFor();
+  await screenshot(page, 'scheduling-zh-CN');
+  await page.getByLabel('语言').selectOption('en');
+  await page.getByRole('heading', { name: 'Scheduling' }).waitFor();
   // The overview lists the member's own running job, not the admin's queued one, and the
   // project's GPU use.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();

@@ -8,6 +8,7 @@ import { Link, NavLink } from 'react-router-dom';
 import { api, seg, type Schemas } from '../api/client';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { ErrorView } from '../components/ErrorView';
+import { localReason } from '../components/schedulerReason';
 import { formatNumber, formatTime } from '../i18n/format';
 import { UsageBar } from './ProjectPages';
 
@@ -95,7 +96,7 @@ function GpuTile({ gpu }: { gpu: Gpu }) {
 }
 
 export function Scheduling() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const view = useQuery({
     queryKey: ['scheduler'],
     queryFn: () => api<View>('/api/v1/scheduler'),
@@ -173,7 +174,9 @@ export function Scheduling() {
                     <td>{q.user}</td>
                     <td>{formatNumber(q.priority ?? 0)}</td>
                     <td>{formatNumber(q.gpus ?? 0, { maximumFractionDigits: 2 })}</td>
-                    <td className="reason">{q.reason || t('scheduling.notYetLooked')}</td>
+                    <td className="reason">
+                      {q.reason ? localReason(q.reason, (k, a) => t(k, a), i18n.language) : t('scheduling.notYetLooked')}
+                    </td>
                   </tr>
                 ))}
               </tbody>
