@@ -386,7 +386,7 @@ TEST_P(PagingTest, EveryCollectionPagesOver2500ItemsWhileItemsAreInserted) {
     int originals = 0;
     for (const auto& k : seen) {
       if (!col.stem.empty() && k.rfind(col.stem, 0) == 0 && k.size() == col.stem.size() + 5 &&
-          std::atoi(k.substr(col.stem.size()).c_str()) < kItems) {
+          std::stoi(k.substr(col.stem.size())) < kItems) {
         ++originals;
       }
     }

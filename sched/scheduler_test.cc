@@ -17,7 +17,7 @@ NodeSpec node(const std::string& name, int gpus, const std::string& pool = "defa
   n.name = name;
   n.pool = pool;
   n.cpu_milli = 64000;
-  n.memory_mib = 256 * 1024;
+  n.memory_mib = int64_t{256} * 1024;
   for (int i = 0; i < gpus; ++i)
     n.gpus.push_back({name + "-gpu" + std::to_string(i), 81920, 132, true});
   return n;
@@ -358,11 +358,12 @@ TEST(SchedulerRebuild, ARestartRebuildsTheSameView) {
     std::mt19937_64 rng(seed);
     auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
     std::vector<NodeSpec> nodes;
+    nodes.reserve(4);
     std::vector<QueueSpec> queues;
     for (int n = 0; n < pick(1, 4); ++n) nodes.push_back(node("n" + std::to_string(n), pick(1, 8)));
     for (const char* p : {"a", "b", "c"}) {
       QueueSpec q = queue(p, pick(0, 8), "ws");
-      if (pick(0, 1)) q.per_user_milli = pick(1, 6) * 1000;
+      if (pick(0, 1)) q.per_user_milli = pick(1, 6) * int64_t{1000};
       queues.push_back(q);
     }
     auto fresh = [&](Scheduler& s) {
@@ -468,11 +469,11 @@ TEST(SchedulerInvariants, HoldOverThousandsOfRandomHistories) {
     const char* projects[] = {"a", "b", "c"};
     for (const char* p : projects) {
       QueueSpec q = queue(p, pick(0, 8), pick(0, 1) ? "ws" : "");
-      if (pick(0, 1)) q.borrowing_limit_milli = pick(0, 4) * 1000;
-      if (pick(0, 1)) q.lending_limit_milli = pick(0, 4) * 1000;
-      if (pick(0, 1)) q.per_user_milli = pick(1, 6) * 1000;
+      if (pick(0, 1)) q.borrowing_limit_milli = pick(0, 4) * int64_t{1000};
+      if (pick(0, 1)) q.lending_limit_milli = pick(0, 4) * int64_t{1000};
+      if (pick(0, 1)) q.per_user_milli = pick(1, 6) * int64_t{1000};
       if (pick(0, 3) == 0) q.max_running_jobs = pick(1, 6);
-      if (pick(0, 3) == 0) q.cpu_limit_milli = pick(1, 8) * 1000;
+      if (pick(0, 3) == 0) q.cpu_limit_milli = pick(1, 8) * int64_t{1000};
       ASSERT_TRUE(s.set_queue(q).ok());
     }
     std::map<int64_t, JobSpec> specs;
