@@ -38,7 +38,9 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
   const [search, setSearch] = useState('');
   const [since, setSince] = useState(''); // RFC 3339: showing lines from then, not following
   const [jumpDraft, setJumpDraft] = useState('');
-  const [loaded, setLoaded] = useState(false); // the lines shown are those of the current query
+  // Which query the lines shown answer: a new one (a jump) shows no stale status meanwhile.
+  const query = `${path}|${search}|${since}`;
+  const [loadedFor, setLoadedFor] = useState('');
   const [error, setError] = useState('');
   const buffer = useRef<LogLine[]>([]);
   const box = useRef<HTMLPreElement>(null);
@@ -48,7 +50,6 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
     let frame = 0;
     let stop = false;
     setLines([]);
-    setLoaded(false);
     setEnded(false);
     setError('');
     const flush = () => {
@@ -68,7 +69,7 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
         const page = await api<LogPage>(`${path}?${q}`);
         if (stop) return;
         setLines(page.items);
-        setLoaded(true);
+        setLoadedFor(`${path}|${search}|${since}`);
         setWithheld(withheldCount(page.stats));
         if (search || since || page.complete || !active) {
           setEnded(page.complete);
@@ -155,7 +156,7 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
           {error}
         </p>
       )}
-      {since && loaded && (
+      {since && loadedFor === query && (
         <p className="muted" role="status">
           {lines.length > 0 ? t('job.showingFrom', { time: formatTime(lines[0].time, true) }) : t('job.noLinesThen')}
         </p>
