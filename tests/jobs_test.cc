@@ -886,6 +886,13 @@ TEST(Jobs, PreemptionRequeuesRuntimeLimitsOomAndRestartsOnFailure) {
       "preempted/Preempted", "queued/Requeued",    "admitted/Admitted", "starting/Starting",
       "running/Running",     "succeeded/Succeeded"};
   EXPECT_EQ(path, expected);
+  // The preemption names the job it made room for by the platform's id, not the engine's
+  // number for it.
+  for (const auto& e : history["items"]) {
+    if (e["reason"] != "Preempted") continue;
+    const std::string message = e.value("message", "");
+    EXPECT_NE(message.find("preempted for job " + hid), std::string::npos) << message;
+  }
   EXPECT_EQ(admin.text("/api/v1/projects/gpu/jobs/" + lid + "/logs?attempt=1"), "run 1\n");
   EXPECT_EQ(admin.text("/api/v1/projects/gpu/jobs/" + lid + "/logs"), "run 2\ndone\n");
 

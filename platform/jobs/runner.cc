@@ -1,5 +1,6 @@
 #include "platform/jobs/runner.h"
 
+#include <cctype>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -115,6 +116,19 @@ Json JobRunner::scheduler_json() {
   return scheduler_cache_.is_null() ? Json::object() : scheduler_cache_;
 }
 
+std::string JobRunner::platform_words(std::string reason) const {
+  static constexpr std::string_view kJob = "for job ";
+  for (size_t at = reason.find(kJob); at != std::string::npos; at = reason.find(kJob, at + 1)) {
+    const size_t from = at + kJob.size();
+    size_t to = from;
+    while (to < reason.size() && std::isdigit(static_cast<unsigned char>(reason[to]))) ++to;
+    if (to == from) continue;
+    auto it = by_seq_.find(std::stoll(reason.substr(from, to - from)));
+    if (it != by_seq_.end()) reason.replace(from, to - from, it->second);
+  }
+  return reason;
+}
+
 void JobRunner::prune_labels() {
   for (auto it = labels_.begin(); it != labels_.end();) {
     it = by_seq_.count(it->first) ? std::next(it) : labels_.erase(it);
@@ -175,7 +189,7 @@ Json JobRunner::build_scheduler_view(int64_t now) {
                {"user", p.user},
                {"priority", p.priority},
                {"gpus", static_cast<double>(p.charge_milli) / 1000},
-               {"reason", p.reason}};
+               {"reason", platform_words(p.reason)}};
     job_fields(p.job, qj);
     queue.push_back(std::move(qj));
   }
@@ -693,7 +707,7 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       }
       if (a->second.ending.empty()) {
         a->second.ending = "preempt";
-        a->second.ending_detail = d.reason;
+        a->second.ending_detail = platform_words(d.reason);
         executor_.terminate(a->second.run_id, std::chrono::milliseconds(d.grace_ms));
       }
       return;
@@ -709,7 +723,7 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       auto& last = pending_message_[id];
       if (last == d.reason) return;
       last = d.reason;
-      (void)jobs_.set_message(id, d.reason);
+      (void)jobs_.set_message(id, platform_words(d.reason));
       return;
     }
   }

@@ -151,6 +151,9 @@ class JobRunner {
   // The scheduler view (scheduler_json): built while wanted, published under mu_.
   Json build_scheduler_view(int64_t now);
   void prune_labels();  // names of jobs the engine no longer holds go
+  // The engine's words with each "job N" (its own number for a job) as the platform's job
+  // id, which users can look up.
+  std::string platform_words(std::string reason) const;
   std::map<int64_t, std::pair<std::string, std::string>> labels_;  // engine id -> name, kind
   Json scheduler_cache_;
   int64_t scheduler_built_ms_ = 0;

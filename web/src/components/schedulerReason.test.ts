@@ -15,7 +15,7 @@ const samples: [string, string, string[]][] = [
   ['cohort', 'pending: project a uses 5 of 4 GPUs and its cohort ws has 0 more to lend (1 lendable, 1 borrowed)', ['ws']],
   ['heldPriority', 'pending: GPUs in pool default are held for a job of priority 5 whose preempted jobs are stopping', ['5']],
   ['heldJobEstimate', "pending: GPUs in pool default are held for job 2 (this job's estimate does not end before it starts)", ['2']],
-  ['heldJob', 'pending: GPUs in pool default are held for job 2', ['2']],
+  ['heldJob', 'pending: GPUs in pool default are held for job job_01M8YPHA777F6YPD6B5RTBBHWF', ['job_01M8YPHA777F6YPD6B5RTBBHWF']],
   ['preempting', 'pending: waiting for 2 preempted job(s) to stop', ['2']],
   ['noGpus', 'pending: no node in pool default has 4 free GPUs', ['4']],
   ['noGpusWorkers', 'pending: no node in pool train has 8 free GPUs for each of 2 workers', ['8', '2']],
