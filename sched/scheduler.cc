@@ -866,6 +866,15 @@ std::optional<Scheduler::UsageHistory> Scheduler::usage_history(const std::strin
   return UsageHistory{q.decayed, q.decayed_at};
 }
 
+std::optional<Scheduler::UsageHistory> Scheduler::usage_history(const std::string& project,
+                                                                int64_t now_ms) const {
+  auto it = s_->queue_index.find(project);
+  if (it == s_->queue_index.end()) return std::nullopt;
+  State::Queue q = s_->queues[it->second];  // a copy: decay() moves it forward
+  s_->decay(q, std::max(now_ms, q.decayed_at));
+  return UsageHistory{q.decayed, q.decayed_at};
+}
+
 Status Scheduler::set_usage_history(const std::string& project, const UsageHistory& h) {
   auto it = s_->queue_index.find(project);
   if (it == s_->queue_index.end()) return Status::not_found("no queue for project " + project);

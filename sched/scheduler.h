@@ -149,6 +149,9 @@ class Scheduler {
     int64_t at_ms = 0;
   };
   std::optional<UsageHistory> usage_history(const std::string& project) const;
+  // The same brought up to `now_ms` (what is held now counted until then), without
+  // changing the engine: what to persist so that a restart loses nothing.
+  std::optional<UsageHistory> usage_history(const std::string& project, int64_t now_ms) const;
   Status set_usage_history(const std::string& project, const UsageHistory& h);
 
   // One scheduling pass; decisions in the order made.

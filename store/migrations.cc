@@ -259,6 +259,15 @@ const std::vector<Migration>& migrations() {
        ""},
       // A user's own jobs across projects (issue 19: the console's overview).
       {12, "jobs_by_user", "CREATE INDEX jobs_user ON jobs (user_id, seq);", ""},
+      // Fair share remembers usage across restarts (issue 20): each project's decayed
+      // GPU usage (milli-GPU x ms) as of at_ms.
+      {13, "sched_usage",
+       "CREATE TABLE sched_usage ("
+       "  project TEXT PRIMARY KEY,"
+       "  decayed DOUBLE PRECISION NOT NULL,"
+       "  at_ms BIGINT NOT NULL"
+       ");",
+       ""},
   };
   return kAll;
 }

@@ -591,6 +591,36 @@ TEST(Jobs, TheSchedulingViewShowsWhoHoldsEachGpuAndHidesOtherTenants) {
   }
 }
 
+// Fair share remembers who used the GPUs lately across a restart (issue 20): each project's
+// decayed usage is written to the store (every 30 s and at stop) and read back at start.
+TEST(Jobs, FairShareUsageSurvivesARestart) {
+  Platform p({"--set", "exec.virtual_gpus=1"});
+  ASSERT_TRUE(p.server);
+  p.project("lab", "fair", {});
+  Api admin = p.admin();
+  Json j = job("used", {"sleep", "2"});
+  j["resources"]["gpus"] = 1;
+  const std::string id = admin.call("POST", "/api/v1/projects/fair/jobs", j)["id"];
+  wait_states(admin, "fair", {id}, {"succeeded"});
+  auto recent = [](Api& api) {
+    const Json view = api.call("GET", "/api/v1/scheduler");
+    for (const Json& pj : view["projects"]) {
+      if (pj["project"] == "fair") return pj.value("recent_gpu_hours", -1.0);
+    }
+    return -1.0;
+  };
+  const double before = recent(admin);
+  EXPECT_GE(before, 0.0005) << "about 2 s of one GPU";  // 2 s = 0.00056 GPU-hours
+  p.server->signal(SIGTERM);
+  p.server->wait();
+  p.start();
+  ASSERT_TRUE(p.server);
+  Api again = p.admin();
+  const double after = recent(again);
+  EXPECT_GT(after, 0.8 * before) << "forgotten at restart";
+  EXPECT_LE(after, before) << "it only decays";
+}
+
 // Issue 17, item 9: no storage limits: an open job wrote 300 MB to /output and 200 MB of
 // log in 20 s. A project's storage quota now covers outputs, work folders, logs and
 // uploaded datasets; its running jobs stop past it, new ones do not start, uploads that

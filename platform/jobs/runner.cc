@@ -1,6 +1,7 @@
 #include "platform/jobs/runner.h"
 
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -67,7 +68,39 @@ void JobRunner::stop() {
   }
   cv_.notify_all();
   scheduler_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // The loop has ended: the engine is this thread's now.
+  if (Status s = persist_usage(clock_.now_unix_ms()); !s.ok()) log_error("saving usage", s);
+}
+
+Status JobRunner::persist_usage(int64_t now) {
+  return db_.transact([&](store::Conn& c) -> Status {
+    for (const auto& name : known_projects_) {
+      auto h = engine_.usage_history(name, now);
+      if (!h) continue;
+      JZ_RETURN_IF_ERROR(
+          c.exec("INSERT INTO sched_usage (project, decayed, at_ms) VALUES (?, ?, ?) "
+                 "ON CONFLICT (project) DO UPDATE SET decayed = excluded.decayed, "
+                 "at_ms = excluded.at_ms",
+                 {name, h->decayed, h->at_ms})
+              .status());
+    }
+    return {};
+  });
+}
+
+Status JobRunner::restore_usage() {
+  return db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT project, decayed, at_ms FROM sched_usage"));
+    for (const auto& r : rows) {
+      const std::string project = r.text("project");
+      if (!known_projects_.count(project)) continue;  // deleted meanwhile
+      const double decayed = std::strtod(r.text("decayed").c_str(), nullptr);
+      JZ_RETURN_IF_ERROR(engine_.set_usage_history(project, {decayed, r.integer("at_ms")}));
+    }
+    return {};
+  });
 }
 
 void JobRunner::wake() {
@@ -201,8 +234,12 @@ Json JobRunner::build_scheduler_view(int64_t now) {
     Json quota = q->nominal_milli >= int64_t{1'000'000'000}
                      ? Json(nullptr)
                      : Json(static_cast<double>(q->nominal_milli) / 1000);
+    // Fair share's memory: GPU-hours, decayed by the half-life (1 h), as of now.
+    auto h = engine_.usage_history(name, now);
+    const double recent = h ? h->decayed / 1000 / 3.6e6 : 0;
     projects.push_back({{"project", name},
                         {"gpus_used", static_cast<double>(q->used_milli) / 1000},
+                        {"recent_gpu_hours", std::round(recent * 1e4) / 1e4},
                         {"gpus_quota", quota},
                         {"running_jobs", q->running_jobs},
                         {"pending_jobs", q->pending_jobs}});
@@ -285,6 +322,7 @@ sched::JobSpec JobRunner::engine_spec(const Job& j) const {
 
 Status JobRunner::rebuild() {
   JZ_RETURN_IF_ERROR(refresh_queues(true));
+  JZ_RETURN_IF_ERROR(restore_usage());
   JZ_ASSIGN_OR_RETURN(auto active, jobs_.in_states(kActive));
   const int64_t now = clock_.now_unix_ms();
   for (const Job& j : active) {
@@ -737,6 +775,12 @@ void JobRunner::tick() {
   poll_active(now);
   for (const auto& d : engine_.cycle(now)) apply(d, now);
   check_storage(now);
+  if (now >= next_usage_persist_ms_) {
+    if (next_usage_persist_ms_ > 0) {
+      if (Status s = persist_usage(now); !s.ok()) log_error("saving usage", s);
+    }
+    next_usage_persist_ms_ = now + options_.usage_persist.count();
+  }
   if (!options_.jobs_dir.empty() && now >= next_retention_ms_) {
     next_retention_ms_ = now + 60000;
     auto r = logs::apply_retention(options_.jobs_dir, options_.log_retention_age,

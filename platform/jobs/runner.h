@@ -47,6 +47,9 @@ struct RunnerOptions {
   // How often the storage of projects with a storage quota and running jobs is measured.
   std::chrono::milliseconds storage_check{10000};
   std::chrono::milliseconds quota_refresh{2000};
+  // How often each project's fair-share usage is written to the store (and at stop), so
+  // that a restart does not forget who used the GPUs lately.
+  std::chrono::milliseconds usage_persist{30000};
   sched::Policy policy = sched::Policy::kBinpack;
   std::string pool = "default";
   // Log retention (logs/retention.h) over jobs_dir, checked every minute; 0: no limit.
@@ -151,6 +154,10 @@ class JobRunner {
   // The scheduler view (scheduler_json): built while wanted, published under mu_.
   Json build_scheduler_view(int64_t now);
   void prune_labels();  // names of jobs the engine no longer holds go
+  // Fair-share usage: written to (sched_usage) and read back from the store.
+  Status persist_usage(int64_t now);
+  Status restore_usage();
+  int64_t next_usage_persist_ms_ = 0;
   // The engine's words with each "job N" (its own number for a job) as the platform's job
   // id, which users can look up.
   std::string platform_words(std::string reason) const;

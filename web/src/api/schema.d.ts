@@ -1288,6 +1288,8 @@ export interface components {
                 /** Format: int64 */
                 pending_jobs?: number;
                 project?: string;
+                /** @description Fair share's memory: GPU-hours used lately, halving every hour */
+                recent_gpu_hours?: number;
                 /** Format: int64 */
                 running_jobs?: number;
             }[];
