@@ -77,6 +77,14 @@ std::string etag_of(const Json& representation) {
   return buf;
 }
 
+bool JobVisibility::sees(const std::string& project) {
+  auto it = seen_.find(project);
+  if (it != seen_.end()) return it->second;
+  auto p = s_.tenancy.project(project);
+  const bool ok = p.ok() && s_.authorizer.check(me_, "job", "list", p->workspace_id, &*p).ok();
+  return seen_[project] = ok;
+}
+
 std::string wire_time(int64_t unix_ms) {
   return format_rfc3339(Clock::WallTime(std::chrono::milliseconds(unix_ms)));
 }

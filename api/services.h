@@ -88,6 +88,19 @@ struct ApiServices {
             const std::string& message) const;
 };
 
+// Which projects' jobs the caller may see (job:list there), by project name, each project
+// asked of the authoriser once: for answers that gather jobs of many projects.
+class JobVisibility {
+ public:
+  JobVisibility(const ApiServices& s, const iam::Principal& me) : s_(s), me_(me) {}
+  bool sees(const std::string& project);
+
+ private:
+  const ApiServices& s_;
+  const iam::Principal& me_;
+  std::unordered_map<std::string, bool> seen_;
+};
+
 // An entity tag for a representation: a hash of its JSON text.
 std::string etag_of(const Json& representation);
 

@@ -394,12 +394,19 @@ struct Scheduler::State {
 
   // ---- fair share -----------------------------------------------------------------
 
-  void decay(Queue& q, int64_t now) const {
+  // The queue's decayed usage as of `now` (its current usage counted since it was last
+  // decayed).
+  double decayed_until(const Queue& q, int64_t now) const {
     const int64_t dt = std::max<int64_t>(0, now - q.decayed_at);
-    if (dt == 0) return;
+    if (dt == 0) return q.decayed;
     const double f =
         std::exp2(-static_cast<double>(dt) / std::max<int64_t>(1, options.usage_half_life_ms));
-    q.decayed = q.decayed * f + static_cast<double>(q.used) * dt;
+    return q.decayed * f + static_cast<double>(q.used) * dt;
+  }
+
+  void decay(Queue& q, int64_t now) const {
+    if (now <= q.decayed_at) return;
+    q.decayed = decayed_until(q, now);
     q.decayed_at = now;
   }
 
@@ -870,9 +877,9 @@ std::optional<Scheduler::UsageHistory> Scheduler::usage_history(const std::strin
                                                                 int64_t now_ms) const {
   auto it = s_->queue_index.find(project);
   if (it == s_->queue_index.end()) return std::nullopt;
-  State::Queue q = s_->queues[it->second];  // a copy: decay() moves it forward
-  s_->decay(q, std::max(now_ms, q.decayed_at));
-  return UsageHistory{q.decayed, q.decayed_at};
+  const State::Queue& q = s_->queues[it->second];
+  const int64_t at = std::max(now_ms, q.decayed_at);
+  return UsageHistory{s_->decayed_until(q, at), at};
 }
 
 Status Scheduler::set_usage_history(const std::string& project, const UsageHistory& h) {

@@ -211,17 +211,10 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
            f.before_seq = *before;
          }
          JZ_ASSIGN_OR_RETURN(auto list, store.list("", f));
-         std::map<std::string, bool> may;  // by project
+         JobVisibility visible(s, ctx.me());
          Json items = Json::array();
          for (const auto& j : list) {
-           auto it = may.find(j.project);
-           if (it == may.end()) {
-             auto p = s.tenancy.project(j.project);
-             const bool ok =
-                 p.ok() && s.authorizer.check(ctx.me(), "job", "list", p->workspace_id, &*p).ok();
-             it = may.emplace(j.project, ok).first;
-           }
-           if (it->second) items.push_back(job_json(j, runner));
+           if (visible.sees(j.project)) items.push_back(job_json(j, runner));
          }
          const bool full = list.size() == static_cast<size_t>(f.limit) && !list.empty();
          return Reply::page(std::move(items), full ? std::to_string(list.back().seq) : "");

@@ -16,30 +16,10 @@ namespace sc = schema;
 
 namespace {
 
-// Which projects' jobs the caller may see (job:list there), asked once per project.
-class Visibility {
- public:
-  Visibility(const ApiServices& s, const iam::Principal& me) : s_(s), me_(me) {}
-  bool sees(const std::string& project) {
-    auto it = seen_.find(project);
-    if (it != seen_.end()) return it->second;
-    bool ok = false;
-    if (auto p = s_.tenancy.project(project); p.ok()) {
-      ok = s_.authorizer.check(me_, "job", "list", p->workspace_id, &*p).ok();
-    }
-    return seen_[project] = ok;
-  }
-
- private:
-  const ApiServices& s_;
-  const iam::Principal& me_;
-  std::map<std::string, bool> seen_;
-};
-
 // The runner's view, less what the caller may not see: a GPU held by another tenant's job
 // shows how much is held, not by whom; the queue keeps only visible jobs (at their place in
 // the whole queue); projects only visible ones.
-Json visible_view(Json view, Visibility& vis, bool admin) {
+Json visible_view(Json view, JobVisibility& vis, bool admin) {
   if (admin) return view;
   for (Json& node : view["nodes"]) {
     for (Json& gpu : node["gpus"]) {
@@ -138,7 +118,7 @@ void add_scheduler_routes(ApiRoutes& api, const ApiServices& s) {
          const int64_t as_of = view.value("as_of_ms", int64_t{0});
          view.erase("as_of_ms");
          view["as_of"] = wire_time(as_of);
-         Visibility vis(s, ctx.me());
+         JobVisibility vis(s, ctx.me());
          Reply r = Reply::json(visible_view(std::move(view), vis, ctx.me().is_platform_admin()));
          r.headers.set("Cache-Control", "no-store");
          return r;

@@ -69,7 +69,7 @@ export function LogViewer({ path, active }: { path: string; active: boolean }) {
         const page = await api<LogPage>(`${path}?${q}`);
         if (stop) return;
         setLines(page.items);
-        setLoadedFor(`${path}|${search}|${since}`);
+        setLoadedFor(query);
         setWithheld(withheldCount(page.stats));
         if (search || since || page.complete || !active) {
           setEnded(page.complete);

@@ -3,7 +3,7 @@
 // newest event on) instead of polling: a changed job is fetched again and patched in
 // place, a new one that fits the filters appears on top. Thousands of jobs cost one request
 // per page read and one per change, not a reload of the list every few seconds.
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 
 type Job = Schemas['Job'];
@@ -31,34 +31,11 @@ export function useJobList(project: string, path: string): JobList {
   const generation = useRef(0); // answers for an older path are dropped
   const busy = useRef(false);
 
-  useEffect(() => {
-    const gen = ++generation.current;
-    setItems([]);
-    setNext(null);
-    setError(null);
-    setLoading(true);
-    busy.current = true;
-    api<Page<Job>>(pagePath(path, pageSize))
-      .then((page) => {
-        if (gen !== generation.current) return;
-        setItems(page.items);
-        setNext(page.next_page_token ?? null);
-      })
-      .catch((e: unknown) => gen === generation.current && setError(e))
-      .finally(() => {
-        if (gen === generation.current) {
-          busy.current = false;
-          setLoading(false);
-        }
-      });
-  }, [path, attempt]);
-
-  const loadMore = useCallback(() => {
-    if (busy.current || !next) return;
-    const gen = generation.current;
+  // Reads one page (the newest with no token) and adds its jobs not already listed.
+  const read = (token: string | null, gen: number) => {
     busy.current = true;
     setLoading(true);
-    api<Page<Job>>(pagePath(path, pageSize, next))
+    api<Page<Job>>(pagePath(path, pageSize, token))
       .then((page) => {
         if (gen !== generation.current) return;
         setItems((old) => {
@@ -74,7 +51,19 @@ export function useJobList(project: string, path: string): JobList {
           setLoading(false);
         }
       });
-  }, [next, path]);
+  };
+
+  useEffect(() => {
+    const gen = ++generation.current;
+    setItems([]);
+    setNext(null);
+    setError(null);
+    read(null, gen);
+  }, [path, attempt]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const loadMore = () => {
+    if (!busy.current && next) read(next, generation.current);
+  };
 
   // Live: the project's events from now on; each job event names the job.
   const known = useRef(new Set<string>());
