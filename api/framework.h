@@ -39,6 +39,8 @@ struct Reply {
   std::string content_type;  // for raw bodies and streams
   http::Headers headers;
   std::shared_ptr<http::Stream> stream;
+  // The connection leaves the server after the handler (http::Response::takeover).
+  std::function<void(int fd, std::string rest)> takeover;
 
   static Reply json(Json body, int status = 200) {
     Reply r;

@@ -121,7 +121,12 @@ Json build_components() {
             {"runtime_limit_s", integer()},
             {"restart_policy", str("never or on_failure")},
             {"max_restarts", integer()},
-            {"port", integer()}},
+            {"port", integer()},
+            {"strip_prefix",
+             {{"type", "boolean"},
+              {"description",
+               "devenv: its server sees paths below /devenvs/ID (default false: the whole "
+               "path, JIZHAN_BASE_URL)"}}}},
            {"name", "command"})},
       {"Job", open_object(
                   {{"id", str("job_...")},

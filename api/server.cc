@@ -43,9 +43,10 @@ class ApiServer::Impl {
         own_events_(platform.events ? nullptr : std::make_unique<iam::EventLog>(db, clock, ids_)),
         events_(platform.events ? *platform.events : *own_events_),
         streams_(options_.max_streams_per_user),
+        proxy_(options_),
         console_(options_.console_dir),
-        services_{db,        auth,     audit_, tenancy_, authorizer_, quotas_, events_,
-                  settings_, platform, clock_, *logger_, streams_,    options_},
+        services_{db,        auth,     audit_, tenancy_, authorizer_, quotas_,  events_,
+                  settings_, platform, clock_, *logger_, streams_,    options_, proxy_},
         routes_(tenancy_, authorizer_),
         http_(
             http_options(options_), [this](http::Request& r) { return handle(r); },
@@ -151,6 +152,7 @@ class ApiServer::Impl {
       events_.wake_all();
     }
     http_.stop();
+    proxy_.tunnels.stop();
   }
 
  private:
@@ -306,6 +308,7 @@ class ApiServer::Impl {
       res.status = r.status;
       res.headers = std::move(r.headers);
       res.headers.set("X-Request-Id", request_id);
+      res.takeover = std::move(r.takeover);
       if (r.stream) {
         res.stream = std::move(r.stream);
         res.headers.set("Content-Type", r.content_type);
@@ -361,6 +364,7 @@ class ApiServer::Impl {
   std::unique_ptr<iam::EventLog> own_events_;
   iam::EventLog& events_;
   Streams streams_;
+  ProxyParts proxy_;
   ConsoleAssets console_;
   ApiServices services_;
   ApiRoutes routes_;

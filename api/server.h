@@ -52,6 +52,10 @@ struct ServerOptions {
   std::string console_dir;      // the built console; "" finds it beside the program
   bool access_log = true;
   bool metrics_public = true;  // false: /metrics needs a token too
+  // The dev-environment proxy (api/routes/devenv_routes.cc): threads that move its bytes,
+  // and the connections one environment may hold open through it.
+  int proxy_threads = 2;
+  int devenv_max_connections = 64;
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" for all interfaces).

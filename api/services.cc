@@ -20,6 +20,29 @@ Result<std::unique_ptr<Streams::Slot>> Streams::open(const std::string& user, ui
   return std::make_unique<Slot>(*this, user, connection, kind);
 }
 
+ProxyParts::ProxyParts(const ServerOptions& o)
+    : tunnels([&o] {
+        http::TunnelOptions t;
+        t.threads = o.proxy_threads;
+        t.max_tunnels = o.max_connections;
+        return t;
+      }()),
+      max_per_env(o.devenv_max_connections) {}
+
+bool ProxyParts::acquire(const std::string& env) {
+  std::lock_guard lock(mu_);
+  int& n = open_[env];
+  if (n >= max_per_env) return false;
+  ++n;
+  return true;
+}
+
+void ProxyParts::release(const std::string& env) {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(env);
+  if (it != open_.end() && --it->second <= 0) open_.erase(it);
+}
+
 void Streams::release(const Slot& s) {
   std::lock_guard lock(mu_);
   if (auto it = by_user_.find(s.user_); it != by_user_.end() && --it->second <= 0) {

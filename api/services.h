@@ -15,7 +15,9 @@
 
 #include "api/framework.h"
 #include "api/server.h"
+#include "http/netns_dial.h"
 #include "http/server.h"
+#include "http/tunnel.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/authenticator.h"
 #include "platform/iam/events.h"
@@ -66,6 +68,23 @@ class Streams {
   std::multiset<std::pair<std::string, uint64_t>> by_kind_;
 };
 
+// The dev-environment proxy's shared parts: the threads that carry proxied connections,
+// the threads that connect into sandboxes, and each environment's open connections.
+struct ProxyParts {
+  explicit ProxyParts(const ServerOptions& o);
+  // Counts a connection to `env`; false when it holds devenv_max_connections already.
+  bool acquire(const std::string& env);
+  void release(const std::string& env);
+
+  http::TunnelPool tunnels;
+  http::NetnsDialer dialer;
+  const int max_per_env;
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, int> open_;
+};
+
 struct ApiServices {
   store::Database& db;
   iam::Authenticator& auth;
@@ -80,6 +99,7 @@ struct ApiServices {
   spdlog::logger& logger;
   Streams& streams;
   const ServerOptions& options;
+  ProxyParts& proxy;
 
   // Records a lifecycle event of a project's resource; a failure is logged, not
   // returned, since the change itself is already stored.

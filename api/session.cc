@@ -1,6 +1,7 @@
 #include "api/session.h"
 
 #include "core/hash.h"
+#include "http/websocket.h"
 
 namespace jz::api {
 
@@ -81,6 +82,19 @@ Result<Caller> authenticate_request(const http::Request& req, iam::Authenticator
   }
   Caller caller{
       .principal = std::move(*p), .via_cookie = true, .csrf_token = csrf_token_for(*cookie)};
+  // A dev environment's own pages (Jupyter's scripts) cannot send the console's CSRF
+  // token: there a change, or a WebSocket, must name this origin (browsers send Origin
+  // with both), on top of the cookie's SameSite=Strict.
+  if (req.path.rfind("/devenvs/", 0) == 0) {
+    if ((is_change(req.method) || http::is_websocket_upgrade(req)) &&
+        (req.header("Origin").empty() || !same_origin(req))) {
+      return Status::permission_denied(
+          "a change or WebSocket to a dev environment made with the console's session must "
+          "come from this site (Origin '" +
+          req.header("Origin") + "')");
+    }
+    return caller;
+  }
   if (is_change(req.method)) {
     if (!same_origin(req)) {
       return Status::permission_denied("a change from another site (Origin '" +

@@ -70,6 +70,12 @@ const ConfigSchema& server_schema() {
     s.add(integer("server.websocket_ping_interval_s", "30", 1, 3600,
                   "A WebSocket peer silent this long is pinged, and dropped when nothing "
                   "arrives within as long again."));
+    s.add(integer("server.proxy_threads", "2", 1, 64,
+                  "Threads that carry dev environments' proxied connections (HTTP answers and "
+                  "WebSockets), each with bounded buffers."));
+    s.add(integer("server.devenv_max_connections", "64", 1, 100000,
+                  "Connections one dev environment may hold open through the proxy at once "
+                  "(a browser tab holds a few); more get 429."));
     s.add(integer("server.websocket_max_message_bytes", "1048576", 1024, 1 << 30,
                   "Largest WebSocket message a peer may send; larger ones close the "
                   "connection with 1009."));
@@ -246,6 +252,8 @@ Result<ServerSettings> server_settings(const Config& c) {
       std::chrono::seconds(c.get_int("server.websocket_ping_interval_s"));
   s.http.websocket_max_message_bytes =
       static_cast<size_t>(c.get_int("server.websocket_max_message_bytes"));
+  s.http.proxy_threads = static_cast<int>(c.get_int("server.proxy_threads"));
+  s.http.devenv_max_connections = static_cast<int>(c.get_int("server.devenv_max_connections"));
   s.http.keepalive_timeout = std::chrono::seconds(c.get_int("server.keepalive_timeout_s"));
   s.http.keepalive_max_requests = static_cast<int>(c.get_int("server.keepalive_max_requests"));
   s.http.metrics_public = c.get_bool("server.metrics_public");

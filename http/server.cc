@@ -831,6 +831,10 @@ class Server::Impl {
   }
 
   void respond(Conn& c, Response r) {
+    if (r.takeover && stopping_) {
+      r = render_error(503, "the server is shutting down; retry shortly", &c.req);
+    }
+    if (r.takeover) return hand_over(c, r.takeover);
     if (r.websocket && (r.status != 101 || stopping_ || r.close)) {
       r = render_error(503, "the server is shutting down; retry shortly", &c.req);
     }
@@ -967,6 +971,24 @@ class Server::Impl {
   }
 
   void arm(Conn& c, uint32_t events) { rearm(c.fd, c.id, events); }
+
+  // The connection leaves the server: no longer watched, counted or closed by it.
+  void hand_over(Conn& c, const std::function<void(int, std::string)>& to) {
+    c.state = Conn::State::kClosed;
+    {
+      Shard& s = shard(c.id);
+      std::lock_guard lock(s.mu);
+      s.conns.erase(c.id);
+    }
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+    const int fd = c.fd;
+    c.fd = -1;
+    count_client(c.peer, -1);
+    --connections_;
+    std::string rest = std::move(c.in);
+    c.in.clear();
+    to(fd, std::move(rest));  // owns fd from here on, even when it fails
+  }
 
   void close(Conn& c) {
     if (c.state == Conn::State::kClosed) return;

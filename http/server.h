@@ -62,6 +62,10 @@ struct Response {
   // When set (with status 101), the connection becomes this WebSocket after the answer.
   std::shared_ptr<WebSocketSession> websocket;
   bool close = false;  // close the connection after this answer
+  // When set, the server writes nothing and the connection leaves it at once: its socket
+  // (non-blocking) and the bytes read past the request go to this function, which owns
+  // them from then on (the proxy's tunnels, http/tunnel.h). It must not block.
+  std::function<void(int fd, std::string rest)> takeover;
 };
 
 // Accepts a WebSocket upgrade for `session`: the 101 response a handler returns, or

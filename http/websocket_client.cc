@@ -86,7 +86,20 @@ Status WebSocketClient::connect(const std::string& host, int port, const std::st
                                        (pending_.empty() ? "" : " " + pending_));
   }
   auto accept = websocket_accept(key);
-  if (!accept.ok() || head.find("Sec-WebSocket-Accept: " + *accept + "\r\n") == std::string::npos) {
+  // Field names are case-insensitive (Tornado writes "Sec-Websocket-Accept").
+  bool accepted = false;
+  for (size_t at = head.find("\r\n"); accept.ok() && at != std::string::npos;) {
+    const size_t next = head.find("\r\n", at + 2);
+    const std::string line = head.substr(at + 2, next == std::string::npos ? 0 : next - at - 2);
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos && iequals(line.substr(0, colon), "Sec-WebSocket-Accept")) {
+      size_t v = colon + 1;
+      while (v < line.size() && line[v] == ' ') ++v;
+      accepted = line.substr(v) == *accept;
+    }
+    at = next;
+  }
+  if (!accepted) {
     return Status::failed_precondition("the 101 answer lacks the right Sec-WebSocket-Accept");
   }
   return {};

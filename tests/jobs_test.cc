@@ -1130,6 +1130,7 @@ TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
   admin.call("PUT", "/api/v1/projects/dev/job-settings", {{"devenv_idle_s", 2}});
   Json env = {{"name", "notebook"},
               {"kind", "devenv"},
+              {"strip_prefix", true},
               {"command",
                {"sh", "-c",
                 "[ -f /job/index.html ] || echo hello > /job/index.html; echo up >> /job/starts; "
@@ -1243,6 +1244,7 @@ TEST(Jobs, DevEnvironmentsMountOpenDataOnlyAndOnlyTheirOwnerReachesThem) {
     return Json{
         {"name", "notebook"},
         {"kind", "devenv"},
+        {"strip_prefix", true},
         {"datasets", {dataset}},
         {"command",
          {"sh", "-c", "cd /data && exec python3 -m http.server --bind 127.0.0.1 \"$JIZHAN_PORT\""}},

@@ -687,7 +687,10 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
   spec.env["JIZHAN_JOB_ID"] = j.id;
   spec.env["JIZHAN_ATTEMPT"] = std::to_string(j.attempt);
   spec.env["JIZHAN_PROJECT"] = j.project;
-  if (j.kind == "devenv") spec.env["JIZHAN_PORT"] = std::to_string(j.spec.port);
+  if (j.kind == "devenv") {
+    spec.env["JIZHAN_PORT"] = std::to_string(j.spec.port);
+    spec.env["JIZHAN_BASE_URL"] = "/devenvs/" + j.id + "/";
+  }
   return executor_.launch(spec);
 }
 

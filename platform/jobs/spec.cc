@@ -116,22 +116,25 @@ Json JobRequest::to_json() const {
             {"restart_policy", restart_policy},
             {"max_restarts", max_restarts}};
   if (runtime_limit_s > 0) j["runtime_limit_s"] = runtime_limit_s;
-  if (kind == "devenv") j["port"] = port;
+  if (kind == "devenv") {
+    j["port"] = port;
+    j["strip_prefix"] = strip_prefix;
+  }
   return j;
 }
 
 Result<JobRequest> parse_job_request(const Json& body) {
   if (!body.is_object()) return Status::invalid_argument("a job must be a JSON object");
   static const std::set<std::string> known = {
-      "name",         "kind", "command",  "env",         "workdir",         "datasets",
-      "resources",    "pool", "priority", "preemptible", "runtime_limit_s", "restart_policy",
-      "max_restarts", "port"};
+      "name",         "kind", "command",     "env",         "workdir",         "datasets",
+      "resources",    "pool", "priority",    "preemptible", "runtime_limit_s", "restart_policy",
+      "max_restarts", "port", "strip_prefix"};
   for (const auto& [k, v] : body.items()) {
     if (!known.count(k)) {
       return bad(k,
                  "is unknown; a job has: name, kind, command, env, workdir, datasets, "
                  "resources, pool, priority, preemptible, runtime_limit_s, restart_policy, "
-                 "max_restarts, port");
+                 "max_restarts, port, strip_prefix");
     }
   }
   JobRequest j;
@@ -249,6 +252,11 @@ Result<JobRequest> parse_job_request(const Json& body) {
     if (j.kind != "devenv") return bad("port", "is for devenv jobs only");
     JZ_ASSIGN_OR_RETURN(int64_t p, int_in(body["port"], "port", 1, 65535));
     j.port = static_cast<int>(p);
+  }
+  if (body.contains("strip_prefix")) {
+    if (j.kind != "devenv") return bad("strip_prefix", "is for devenv jobs only");
+    if (!body["strip_prefix"].is_boolean()) return bad("strip_prefix", "must be true or false");
+    j.strip_prefix = body["strip_prefix"].get<bool>();
   }
   return j;
 }

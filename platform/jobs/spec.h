@@ -39,6 +39,9 @@ struct JobRequest {
   std::string restart_policy = "never";  // never | on_failure
   int max_restarts = 0;
   int port = 8888;  // devenv: the HTTP port inside its sandbox
+  // devenv: whether its server sees the proxy's whole path (/devenvs/ID/x, for servers
+  // with a base URL such as Jupyter's) or the path below it (/x).
+  bool strip_prefix = false;
 
   Json to_json() const;
 };
