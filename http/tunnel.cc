@@ -109,7 +109,8 @@ std::string proxy_response_head(std::string_view head, const Headers& set) {
   // "HTTP/1.x NNN reason"
   if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." ||
       (status_line[7] != '0' && status_line[7] != '1') || status_line[8] != ' ' ||
-      (status_line.size() > 12 && status_line[12] != ' ')) {
+      (status_line.size() > 12 && status_line[12] != ' ') ||
+      status_line.find_first_of("\r\n") != std::string_view::npos) {
     return "";
   }
   for (size_t i = 9; i < 12; ++i) {
@@ -368,7 +369,9 @@ class TunnelPool::Impl {
         }
         auto it = w.tunnels.find(tag / 2);
         if (it == w.tunnels.end()) continue;
-        if (!pump(*it->second)) {
+        const bool backend = (tag & 1) != 0;
+        const uint32_t ev = evs[i].events;
+        if (!pump(*it->second, backend ? 0 : ev, backend ? ev : 0)) {
           finish(w, it);
         } else {
           arm(w, *it->second);
@@ -408,7 +411,8 @@ class TunnelPool::Impl {
       ::epoll_ctl(w.epfd, EPOLL_CTL_ADD, ref.spec.client_fd, &ev);
       ev.data.u64 = key * 2 + 1;
       ::epoll_ctl(w.epfd, EPOLL_CTL_ADD, ref.spec.backend_fd, &ev);
-      if (stopping_ || !pump(ref)) {
+      constexpr uint32_t kAll = EPOLLIN | EPOLLOUT;
+      if (stopping_ || !pump(ref, kAll, kAll)) {
         finish(w, it);
       } else {
         arm(w, ref);
@@ -496,7 +500,8 @@ class TunnelPool::Impl {
     return true;
   }
 
-  // Reads what `fd` has into `pipe`. false: an error (not EOF, which sets pipe.eof).
+  // Reads what `fd` has into `pipe` (one recv). false: an error (not EOF, which sets
+  // pipe.eof).
   static bool fill(int fd, Pipe& pipe, size_t& got) {
     got = 0;
     while (!pipe.eof && pipe.room() > 0) {
@@ -504,7 +509,7 @@ class TunnelPool::Impl {
       if (n > 0) {
         pipe.end += static_cast<size_t>(n);
         got += static_cast<size_t>(n);
-        continue;
+        break;  // once per event (level-triggered: the rest comes back)
       }
       if (n == 0) {
         pipe.eof = true;
@@ -532,66 +537,65 @@ class TunnelPool::Impl {
     }
   }
 
-  // Moves bytes both ways as far as they go. false: the tunnel is done.
-  bool pump(Tunnel& t) {
-    for (int round = 0; round < 4; ++round) {
-      size_t moved = 0;
-      // Client -> backend.
-      if (!drain(t.spec.backend_fd, t.pre_up, t.up, to_backend_)) return false;
-      if (t.spec.duplex && t.pre_up.empty()) {
-        const size_t before = t.up.end;
-        size_t got = 0;
-        if (!fill(t.spec.client_fd, t.up, got)) return false;
-        if (got > 0) {
-          if (t.websocket &&
-              t.frames_up.feed(std::string_view(t.up.buf.data() + before, got)) > 0) {
-            report(t, TunnelActivity::Kind::kMessage);
-          }
-          moved += got;
-          if (!drain(t.spec.backend_fd, t.pre_up, t.up, to_backend_)) return false;
-        } else if (t.up.eof && !t.up.shut) {
-          if (!drain(t.spec.backend_fd, t.pre_up, t.up, to_backend_)) return false;
-        }
-      } else if (!t.spec.duplex) {
-        // Only a hang-up matters: the answer is for nobody then.
-        char probe;
-        const ssize_t n = ::recv(t.spec.client_fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0) return false;
-        if (n > 0) {
-          // Bytes past the request: discarded (never forwarded); read them off so the
-          // socket does not stay readable.
-          char sink[4096];
-          while (::recv(t.spec.client_fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
-          }
+  // Moves the bytes the events allow (all = both ends, both ways: a new tunnel). Each
+  // socket is read once per event: epoll is level-triggered, so what is left comes back.
+  // false: the tunnel is done.
+  bool pump(Tunnel& t, uint32_t client_ev, uint32_t backend_ev) {
+    constexpr uint32_t kIn = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+    // Client -> backend.
+    if (!drain(t.spec.backend_fd, t.pre_up, t.up, to_backend_)) return false;
+    // A full buffer paused reading the client; the backend taking bytes resumes it.
+    const bool read_client = (client_ev & kIn) || (backend_ev & EPOLLOUT);
+    if (t.spec.duplex && t.pre_up.empty() && read_client) {
+      const size_t before = t.up.end;
+      size_t got = 0;
+      if (!fill(t.spec.client_fd, t.up, got)) return false;
+      if (got > 0) {
+        t.last_byte = Clock::now();
+        if (t.websocket && t.frames_up.feed(std::string_view(t.up.buf.data() + before, got)) > 0) {
+          report(t, TunnelActivity::Kind::kMessage);
         }
       }
-      // Backend -> client.
-      {
-        const size_t before = t.down.end;
-        size_t got = 0;
-        if (!fill(t.spec.backend_fd, t.down, got)) return false;
-        if (got > 0) {
-          moved += got;
-          t.last_byte = Clock::now();
-          if (!t.head_done) {
-            if (!take_head(t)) return false;
-          } else if (t.websocket &&
-                     t.frames_down.feed(std::string_view(t.down.buf.data() + before, got)) > 0) {
-            report(t, TunnelActivity::Kind::kMessage);
-          }
-        } else if (t.down.eof && !t.head_done) {
-          return false;  // the backend hung up before answering
+      if (got > 0 || (t.up.eof && !t.up.shut)) {
+        if (!drain(t.spec.backend_fd, t.pre_up, t.up, to_backend_)) return false;
+      }
+    } else if (!t.spec.duplex && (client_ev & kIn)) {
+      // Only a hang-up matters: the answer is for nobody then.
+      char probe;
+      const ssize_t n = ::recv(t.spec.client_fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0) return false;
+      if (n > 0) {
+        // Bytes past the request: discarded (never forwarded); read them off so the
+        // socket does not stay readable.
+        char sink[4096];
+        while (::recv(t.spec.client_fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
         }
+      }
+    }
+    // Backend -> client.
+    if (!drain(t.spec.client_fd, t.pre_down, t.down, to_client_, t.head_done)) return false;
+    const bool read_backend = (backend_ev & kIn) || (client_ev & EPOLLOUT);
+    if (read_backend) {
+      const size_t before = t.down.end;
+      size_t got = 0;
+      if (!fill(t.spec.backend_fd, t.down, got)) return false;
+      if (got > 0) {
+        t.last_byte = Clock::now();
+        if (!t.head_done) {
+          if (!take_head(t)) return false;
+        } else if (t.websocket &&
+                   t.frames_down.feed(std::string_view(t.down.buf.data() + before, got)) > 0) {
+          report(t, TunnelActivity::Kind::kMessage);
+        }
+      } else if (t.down.eof && !t.head_done) {
+        return false;  // the backend hung up before answering
       }
       if (!drain(t.spec.client_fd, t.pre_down, t.down, to_client_, t.head_done)) return false;
-      if (moved > 0) t.last_byte = Clock::now();
-      // Done when what the backend sent is out and it finished: the end of a plain answer,
-      // or of a WebSocket (whose server closes the connection after the closing
-      // handshake; nothing the client sends later could be read).
-      if (t.down.eof && t.down.used() == 0 && t.pre_down.empty()) return false;
-      if (moved == 0) break;
     }
-    return true;
+    // Done when what the backend sent is out and it finished: the end of a plain answer,
+    // or of a WebSocket (whose server closes the connection after the closing handshake;
+    // nothing the client sends later could be read).
+    return !(t.down.eof && t.down.used() == 0 && t.pre_down.empty());
   }
 
   // The answer head is in down's buffer (once complete): rewrite it into pre_down.

@@ -1,4 +1,5 @@
-// WebSocket echo through the HTTP core (http/server.h) beside its anchor measured in the
+// WebSocket echo through the HTTP core (http/server.h), and through the dev-environment
+// proxy's tunnel (http/tunnel.h), beside their anchor measured in the
 // same run: the least a WebSocket echo server can do, on loopback (one thread per
 // connection that answers the handshake, then sends back every byte it receives: the
 // client's own masked frames, which the client decodes as well). Both are driven by the
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "http/server.h"
+#include "http/tunnel.h"
 #include "http/websocket_client.h"
 
 namespace {
@@ -121,6 +123,64 @@ class TcpEcho {
   std::thread accepter_;
 };
 
+// The dev-environment proxy's path (api/routes/devenv_routes.cc without the per-connection
+// authorisation and namespace entry): an http/server.h front whose handler connects to a
+// backend and hands both sockets to a TunnelPool.
+class Proxy {
+ public:
+  explicit Proxy(int backend_port)
+      : pool_([] {
+          jz::http::TunnelOptions t;
+          if (const char* n = std::getenv("JZ_PROXY_THREADS")) t.threads = std::atoi(n);
+          return t;
+        }()),
+        server_(
+            [] {
+              jz::http::ServerOptions o;
+              o.port = 0;
+              o.threads = 4;
+              return o;
+            }(),
+            [this, backend_port](jz::http::Request& req) {
+              jz::http::Response r;
+              const int b = ::socket(AF_INET, SOCK_STREAM, 0);
+              sockaddr_in a{};
+              a.sin_family = AF_INET;
+              a.sin_port = htons(static_cast<uint16_t>(backend_port));
+              inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+              if (::connect(b, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("no backend");
+              int yes = 1;
+              ::setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+              std::string head = jz::http::proxy_request_head(req, req.target, {}, {}, true);
+              r.takeover = [this, b, head = std::move(head)](int fd, const std::string& rest) {
+                jz::http::TunnelSpec t;
+                t.client_fd = fd;
+                t.backend_fd = b;
+                t.to_backend = head + rest;
+                t.duplex = true;
+                t.rewrite_head = [](std::string_view h) {
+                  return jz::http::proxy_response_head(h, {});
+                };
+                (void)pool_.open(std::move(t));
+              };
+              return r;
+            }) {
+    if (auto st = server_.bind(); !st.ok()) die(st.to_string());
+    running_ = std::thread([this] { (void)server_.run(); });
+  }
+  ~Proxy() {
+    server_.stop();
+    running_.join();
+    pool_.stop();
+  }
+  int port() const { return server_.port(); }
+
+ private:
+  jz::http::TunnelPool pool_;
+  jz::http::Server server_;
+  std::thread running_;
+};
+
 // One connection of the client: a message out, its echo back.
 class Conn {
  public:
@@ -204,14 +264,20 @@ int main(int argc, char** argv) {
   if (auto st = server.bind(); !st.ok()) die(st.to_string());
   std::thread running([&] { (void)server.run(); });
   TcpEcho anchor;
+  Proxy proxy(anchor.port());
+  Proxy proxy_ws(server.port());
 
-  // Alternate the two, twice, and keep each one's better round.
-  Result ws, tcp;
+  // Alternate the three, twice, and keep each one's better round.
+  Result ws, tcp, px, pw;
   for (int round = 0; round < 2; ++round) {
     Result t = measure(anchor.port(), payload, seconds, connections);
     Result w = measure(server.port(), payload, seconds, connections);
+    Result x = measure(proxy.port(), payload, seconds, connections);
     if (round == 0 || t.rate > tcp.rate) tcp = t;
     if (round == 0 || w.rate > ws.rate) ws = w;
+    if (round == 0 || x.rate > px.rate) px = x;
+    Result y = measure(proxy_ws.port(), payload, seconds, connections);
+    if (round == 0 || y.rate > pw.rate) pw = y;
   }
   server.stop();
   running.join();
@@ -227,7 +293,18 @@ int main(int argc, char** argv) {
               ws.rate);
   std::printf("| ratio (WebSocket / anchor) | %.2f | %.2f | %.2f |\n", ws.p50_us / tcp.p50_us,
               ws.p99_us / tcp.p99_us, ws.rate / tcp.rate);
-  std::printf("\nAdded per round trip: p50 %+.1f us, p99 %+.1f us.\n", ws.p50_us - tcp.p50_us,
-              ws.p99_us - tcp.p99_us);
+  std::printf("| the bare echo through the dev-environment proxy (tunnel) | %.1f | %.1f | %.0f |\n",
+              px.p50_us, px.p99_us, px.rate);
+  std::printf("| ratio (proxied / direct) | %.2f | %.2f | %.2f |\n", px.p50_us / tcp.p50_us,
+              px.p99_us / tcp.p99_us, px.rate / tcp.rate);
+  std::printf("| WebSocket through http/server.h, through the proxy | %.1f | %.1f | %.0f |\n",
+              pw.p50_us, pw.p99_us, pw.rate);
+  std::printf("| ratio (proxied / direct WebSocket server) | %.2f | %.2f | %.2f |\n",
+              pw.p50_us / ws.p50_us, pw.p99_us / ws.p99_us, pw.rate / ws.rate);
+  std::printf(
+      "\nAdded per round trip: WebSocket server p50 %+.1f us, p99 %+.1f us; proxy p50 %+.1f "
+      "us, p99 %+.1f us.\n",
+      ws.p50_us - tcp.p50_us, ws.p99_us - tcp.p99_us, px.p50_us - tcp.p50_us,
+      px.p99_us - tcp.p99_us);
   return 0;
 }
