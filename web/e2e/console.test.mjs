@@ -3,7 +3,7 @@
 // the freshness of the API types the console is compiled against.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
@@ -382,6 +382,7 @@ test('a developer starts a dev environment, opens it through the platform, stops
   await page.getByLabel('Name', { exact: true }).fill('lab');
   await page.getByLabel('Kind').selectOption('devenv');
   await page.getByLabel('Port the environment listens on').fill('8888');
+  await page.getByLabel(/^Serves from \//).check();
   await page.getByLabel('Command').fill('cd /job && echo "<h1>notebook home</h1>" > index.html && exec python3 -m http.server 8888');
   await page.getByLabel('Memory (MiB)').fill('256');
   await page.getByRole('button', { name: 'Submit', exact: true }).click();
@@ -410,6 +411,76 @@ test('a developer starts a dev environment, opens it through the platform, stops
   await page.getByRole('button', { name: 'Resume' }).first().waitFor();
   await screenshot(page, 'devenvs-idle-en');
   await server.call('PUT', '/api/v1/projects/vision/job-settings', { devenv_idle_s: 3600 });
+  assert.deepEqual(page.problems, []);
+});
+
+test('a developer opens Jupyter from the dev environments page and runs 1+1 in a notebook', async (t) => {
+  if (!existsSync('/usr/bin/jupyter-notebook')) return t.skip('jupyter-notebook is not installed (scripts/install-deps)');
+  if (process.getuid?.() !== 0) return t.skip('the proxy joins the sandbox network namespace (root)');
+  // dev1 submits examples/devenv/jupyter.json (on a share of a virtual GPU) with a token.
+  const login = await fetch(`${server.base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'dev1', password: 'dev1-password-123' }),
+  });
+  const { token } = await login.json();
+  const as = (method, path, body, headers = {}) =>
+    fetch(server.base + path, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const spec = JSON.parse(readFileSync(new URL('../../examples/devenv/jupyter.json', import.meta.url), 'utf8'));
+  const job = await (await as('POST', '/api/v1/projects/vision/jobs', { ...spec, name: 'jupyter' })).json();
+  assert.ok(job.id, JSON.stringify(job));
+  const base = `/devenvs/${job.id}/`;
+  // A notebook to open, saved through Jupyter's API (its XSRF cookie, sent back).
+  let xsrf = '';
+  for (let i = 0; i < 600 && !xsrf; i++) {
+    const r = await as('GET', `${base}tree`);
+    xsrf = (r.headers.get('set-cookie') || '').match(/_xsrf=([^;]+)/)?.[1] || '';
+    if (!xsrf) await new Promise((r2) => setTimeout(r2, 100));
+  }
+  assert.ok(xsrf, 'Jupyter came up behind the proxy');
+  const saved = await as(
+    'PUT',
+    `${base}api/contents/e2e.ipynb`,
+    { type: 'notebook', content: { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 } },
+    { Cookie: `_xsrf=${xsrf}`, 'X-XSRFToken': xsrf },
+  );
+  assert.ok(saved.ok, await saved.text());
+
+  const page = await newPage(browser);
+  await signIn(page, server.base, 'dev1', 'dev1-password-123');
+  await page.goto(`${server.base}/projects/vision/devenvs`);
+  const open = page.getByRole('row', { name: /jupyter/ }).getByRole('link', { name: 'Open' });
+  await open.waitFor({ timeout: 60000 });
+  // Jupyter in its own tab, through the platform with the browser's session.
+  const [tab] = await Promise.all([page.context().waitForEvent('page'), open.click()]);
+  await tab.waitForURL(/\/tree/, { timeout: 30000 });
+  await tab.getByText('e2e.ipynb').waitFor({ timeout: 30000 });
+  const frames = { sent: 0, received: 0 };
+  tab.on('websocket', (ws) => {
+    if (!ws.url().includes('/channels')) return;
+    ws.on('framesent', () => frames.sent++);
+    ws.on('framereceived', () => frames.received++);
+  });
+  await tab.goto(`${server.base}${base}notebooks/e2e.ipynb`);
+  await tab.locator('#kernel_indicator_icon.kernel_idle_icon').waitFor({ timeout: 60000 });
+  await tab.locator('.CodeMirror').first().click();
+  await tab.keyboard.type('1+1');
+  await tab.keyboard.press('Shift+Enter');
+  await tab.locator('.output_subarea', { hasText: /^\s*2\s*$/ }).first().waitFor({ timeout: 60000 });
+  assert.ok(frames.sent > 0 && frames.received > 0, `WebSocket frames both ways: ${JSON.stringify(frames)}`);
+  await screenshot(tab, 'devenv-jupyter-en');
+  await tab.close();
+  // Nobody else's browser session opens it: the admin's would run its pages.
+  const adminPage = await newPage(browser);
+  await signIn(adminPage, server.base, 'admin', adminPassword);
+  const refused = await adminPage.goto(`${server.base}${base}tree`);
+  assert.equal(refused.status(), 403);
+  await adminPage.context().close();
+  await as('POST', `/api/v1/projects/vision/jobs/${job.id}/cancel`);
   assert.deepEqual(page.problems, []);
 });
 

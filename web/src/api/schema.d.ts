@@ -910,17 +910,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A dev environment's HTTP server, through the platform (its owner; project admins, audited) */
+        /** A dev environment's HTTP server and WebSockets, through the platform (its owner; project admins with a token, audited) */
         get: operations["get_devenvs_id_"];
-        /** A dev environment's HTTP server, through the platform (its owner; project admins, audited) */
+        /** A dev environment's HTTP server and WebSockets, through the platform (its owner; project admins with a token, audited) */
         put: operations["put_devenvs_id_"];
-        /** A dev environment's HTTP server, through the platform (its owner; project admins, audited) */
+        /** A dev environment's HTTP server and WebSockets, through the platform (its owner; project admins with a token, audited) */
         post: operations["post_devenvs_id_"];
-        /** A dev environment's HTTP server, through the platform (its owner; project admins, audited) */
+        /** A dev environment's HTTP server and WebSockets, through the platform (its owner; project admins with a token, audited) */
         delete: operations["delete_devenvs_id_"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** A dev environment's HTTP server and WebSockets, through the platform (its owner; project admins with a token, audited) */
+        patch: operations["patch_devenvs_id_"];
         trace?: never;
     };
     "/healthz": {
@@ -1144,6 +1145,8 @@ export interface components {
             restart_policy?: string;
             /** Format: int64 */
             runtime_limit_s?: number;
+            /** @description devenv: its server sees paths below /devenvs/ID (default false: the whole path, JIZHAN_BASE_URL) */
+            strip_prefix?: boolean;
             /** @description Inside the sandbox; default /job */
             workdir?: string;
         };
@@ -5860,6 +5863,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not available now; see Retry-After */
             503: {
                 headers: {
@@ -5922,6 +5934,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5998,6 +6019,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not available now; see Retry-After */
             503: {
                 headers: {
@@ -6060,6 +6090,93 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_devenvs_id_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -302,6 +302,7 @@ export const en = {
     kind: 'Kind',
     port: 'Port the environment listens on',
     portHelp: 'The platform proxies the environment’s address to this port inside the sandbox.',
+    stripPrefix: 'Serves from / (the proxy removes /devenvs/ID from paths; leave off for Jupyter, which takes $JIZHAN_BASE_URL)',
     env: 'Environment',
     envHelp: 'One NAME=value per line.',
     envInvalid: 'Line {{line}} is not NAME=value.',

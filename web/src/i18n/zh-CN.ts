@@ -303,6 +303,7 @@ export const zhCN: Messages = {
     kind: '类型',
     port: '环境监听的端口',
     portHelp: '平台把环境的访问地址代理到沙箱内的这个端口。',
+    stripPrefix: '从 / 提供服务（代理去掉路径中的 /devenvs/ID；Jupyter 使用 $JIZHAN_BASE_URL，无需勾选）',
     env: '环境变量',
     envHelp: '每行一个 NAME=value。',
     envInvalid: '第 {{line}} 行不是 NAME=value 格式。',

@@ -56,6 +56,10 @@ describe('the job form', () => {
     const r = checkJob({ ...emptyForm, name: 'lab', command: 'jupyter lab', kind: 'devenv', port: '8888' }).request;
     expect(r?.kind).toBe('devenv');
     expect(r?.port).toBe(8888);
+    expect(r?.strip_prefix).toBeUndefined();
+    const served = checkJob({ ...emptyForm, name: 'web', command: 'x', kind: 'devenv', stripPrefix: true }).request;
+    expect(served?.strip_prefix).toBe(true);
+    expect(checkJob({ ...emptyForm, name: 't', command: 'x', stripPrefix: true }).request?.strip_prefix).toBeUndefined();
     expect(checkJob({ ...emptyForm, name: 'lab', command: 'x', kind: 'devenv', port: '70000' }).problems.port?.key).toBe(
       'submit.mustBeWhole',
     );

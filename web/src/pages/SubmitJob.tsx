@@ -15,6 +15,7 @@ type GpuMode = 'none' | 'whole' | 'share';
 export interface JobForm {
   kind: 'train' | 'eval' | 'devenv';
   port: string;
+  stripPrefix: boolean;
   name: string;
   command: string;
   env: string;
@@ -36,6 +37,7 @@ export interface JobForm {
 export const emptyForm: JobForm = {
   kind: 'train',
   port: '8888',
+  stripPrefix: false,
   name: '',
   command: '',
   env: '',
@@ -101,6 +103,7 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   };
   if (f.kind !== 'train') request.kind = f.kind;
   if (f.kind === 'devenv') request.port = Number(f.port);
+  if (f.kind === 'devenv' && f.stripPrefix) request.strip_prefix = true;
   if (Object.keys(env).length) request.env = env;
   const datasets = f.datasets.split(',').map((d) => d.trim()).filter(Boolean);
   if (datasets.length) request.datasets = datasets;
@@ -175,6 +178,12 @@ export function SubmitJob() {
           </Field>
           {f.kind === 'devenv' && text('port', t('submit.port'), { type: 'number', help: t('submit.portHelp') })}
         </div>
+        {f.kind === 'devenv' && (
+          <label className="inline">
+            <input type="checkbox" checked={f.stripPrefix} onChange={(e) => set('stripPrefix', e.target.checked)} />
+            {t('submit.stripPrefix')}
+          </label>
+        )}
         <Field id="job-command" label={t('submit.command')} help={t('submit.commandHelp')}>
           <textarea
             id="job-command"
