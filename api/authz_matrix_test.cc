@@ -213,6 +213,13 @@ std::vector<Endpoint> endpoints() {
        R"("workload_format":"csv"})",
        admin, true},
       {"unlock a user", "POST", "/api/v1/users/spare/unlock", "", admin, true},
+      {"read another user's account", "GET", "/api/v1/users/spare", "", admin, true},
+      {"update another user", "PATCH", "/api/v1/users/spare", R"({"display_name":"x"})", admin,
+       true},
+      {"disable another user", "PATCH", "/api/v1/users/spare", R"({"disabled":false})", admin,
+       true},
+      {"reset another user's password", "POST", "/api/v1/users/spare/password",
+       R"({"new_password":"long-enough-password-2"})", admin, true},
       {"list roles", "GET", "/api/v1/roles", "", all, true},
   };
 }
@@ -300,10 +307,11 @@ class AuthzMatrixTest : public ::testing::Test {
            const std::string& body) {
     httplib::Client c("127.0.0.1", server_->port());
     c.set_bearer_token_auth(token);
-    httplib::Result r = method == "GET"    ? c.Get(path)
-                        : method == "POST" ? c.Post(path, body, "application/json")
-                        : method == "PUT"  ? c.Put(path, body, "application/json")
-                                           : c.Delete(path);
+    httplib::Result r = method == "GET"     ? c.Get(path)
+                        : method == "POST"  ? c.Post(path, body, "application/json")
+                        : method == "PUT"   ? c.Put(path, body, "application/json")
+                        : method == "PATCH" ? c.Patch(path, body, "application/json")
+                                            : c.Delete(path);
     if (!r) return -1;
     // A project or workspace the caller may not see answers 404, like a missing one (no
     // probing of other tenants' names): for the matrix, that is a refusal.

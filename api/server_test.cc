@@ -180,6 +180,108 @@ TEST_F(ServerTest, LoginWhoamiLogout) {
   expect_error(c.Get("/api/v1/auth/whoami"), 401, "unauthenticated", "expired or revoked");
 }
 
+// Issue 20: accounts can be updated, disabled and enabled, and have their passwords
+// changed and reset; nobody manages another's account or raises their own rights.
+TEST_F(ServerTest, AccountsAreUpdatedDisabledAndTheirPasswordsChangedByTheRightSeats) {
+  make_user("bob", iam::kPlatformRegular);
+  auto as = [&](const std::string& token) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_read_timeout(10, 0);
+    c.set_bearer_token_auth(token);
+    return c;
+  };
+  auto login = [&](const std::string& user, const std::string& password) {
+    auto r = client(false).Post("/api/v1/auth/login",
+                                json::dump(Json{{"username", user}, {"password", password}}),
+                                "application/json");
+    return r && r->status == 200 ? body(r)["token"].get<std::string>() : std::string();
+  };
+  const std::string alice = login("alice", "alice-password");
+  ASSERT_FALSE(alice.empty());
+  auto a = as(alice);
+  // The profile: one's own, not another's; rights are not one's own to change.
+  auto r = a.Patch("/api/v1/users/alice", R"({"display_name":"Alice A.","email":"a@x.org"})",
+                   "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body(r)["display_name"], "Alice A.");
+  EXPECT_EQ(body(a.Get("/api/v1/users/alice"))["email"], "a@x.org");
+  expect_error(a.Patch("/api/v1/users/bob", R"({"display_name":"x"})", "application/json"), 403,
+               "permission_denied", "only platform admins");
+  expect_error(a.Get("/api/v1/users/bob"), 403, "permission_denied", "only platform admins");
+  expect_error(
+      a.Patch("/api/v1/users/alice", R"({"platform_role":"platform-admin"})", "application/json"),
+      403, "permission_denied", "only platform admins");
+  expect_error(a.Patch("/api/v1/users/alice", R"({"disabled":false})", "application/json"), 403,
+               "permission_denied", "only platform admins");
+  expect_error(a.Patch("/api/v1/users/alice", R"({"display_name":7})", "application/json"), 400,
+               "invalid_argument", "display_name");
+
+  // Disabled: her session and API token stop at once, and so do her logins.
+  const std::string alice_api = user_token_;
+  EXPECT_EQ(as(alice_api).Get("/api/v1/auth/whoami")->status, 200);
+  auto admin = client();
+  r = admin.Patch("/api/v1/users/alice", R"({"disabled":true})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body(r)["state"], "disabled");
+  EXPECT_EQ(a.Get("/api/v1/auth/whoami")->status, 401);
+  EXPECT_EQ(as(alice_api).Get("/api/v1/auth/whoami")->status, 401);
+  EXPECT_TRUE(login("alice", "alice-password").empty());
+  // Enabled again: her unexpired tokens work again.
+  ASSERT_EQ(admin.Patch("/api/v1/users/alice", R"({"disabled":false})", "application/json")->status,
+            200);
+  EXPECT_EQ(as(alice_api).Get("/api/v1/auth/whoami")->status, 200);
+  // The last admin cannot be disabled or demoted, nor can an admin disable themselves.
+  expect_error(admin.Patch("/api/v1/users/root", R"({"disabled":true})", "application/json"), 409,
+               "failed_precondition", "cannot disable yourself");
+  r = admin.Patch("/api/v1/users/bob", R"({"platform_role":"platform-admin"})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string bob = login("bob", "bob-password");
+  r = as(bob).Patch("/api/v1/users/root", R"({"platform_role":"platform-regular"})",
+                    "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(as(bob).Get("/api/v1/users")->status, 200) << "bob is an admin now";
+  expect_error(as(bob).Patch("/api/v1/users/bob", R"({"platform_role":"platform-regular"})",
+                             "application/json"),
+               409, "failed_precondition", "cannot");
+  // root is no admin any more: at once, for its cached token too.
+  expect_error(admin.Get("/api/v1/users"), 403, "permission_denied", "");
+
+  // Her own password: with the current one; her other sessions end, this one stays.
+  const std::string alice2 = login("alice", "alice-password");
+  expect_error(
+      a.Post("/api/v1/users/alice/password",
+             R"({"current_password":"wrong-wrong-wrong","new_password":"a-new-password-1"})",
+             "application/json"),
+      403, "permission_denied", "current password is wrong");
+  expect_error(
+      a.Post("/api/v1/users/alice/password",
+             R"({"current_password":"alice-password","new_password":"short"})", "application/json"),
+      422, "unprocessable", "");
+  r = a.Post("/api/v1/users/alice/password",
+             R"({"current_password":"alice-password","new_password":"a-new-password-1"})",
+             "application/json");
+  ASSERT_EQ(r->status, 204) << r->body;
+  EXPECT_EQ(a.Get("/api/v1/auth/whoami")->status, 200);
+  EXPECT_EQ(as(alice2).Get("/api/v1/auth/whoami")->status, 401);
+  EXPECT_EQ(as(alice_api).Get("/api/v1/auth/whoami")->status, 200) << "API tokens stay";
+  EXPECT_TRUE(login("alice", "alice-password").empty());
+  EXPECT_FALSE(login("alice", "a-new-password-1").empty());
+  // Another's password: platform admins only, and every session of theirs ends.
+  expect_error(as(alice_api).Post("/api/v1/users/bob/password",
+                                  R"({"new_password":"x-x-x-x-x-x-x-x"})", "application/json"),
+               403, "permission_denied", "only platform admins");
+  r = as(bob).Post("/api/v1/users/alice/password", R"({"new_password":"reset-by-bob-123"})",
+                   "application/json");
+  ASSERT_EQ(r->status, 204) << r->body;
+  EXPECT_EQ(a.Get("/api/v1/auth/whoami")->status, 401);
+  EXPECT_FALSE(login("alice", "reset-by-bob-123").empty());
+  // Nothing of it leaks a password into the audit trail.
+  auto trail = as(bob).Get("/api/v1/audit?page_size=1000");
+  ASSERT_EQ(trail->status, 200);
+  EXPECT_EQ(trail->body.find("reset-by-bob-123"), std::string::npos);
+  EXPECT_EQ(trail->body.find("a-new-password-1"), std::string::npos);
+}
+
 TEST_F(ServerTest, TheConsolesSessionIsAnHttpOnlyCookieWithACsrfTokenOnChanges) {
   auto anon = client(false);
   auto login = anon.Post("/api/v1/auth/login",

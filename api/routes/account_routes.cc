@@ -28,6 +28,17 @@ Json token_json(const iam::Token& t) {
           {"revoked_at", t.revoked_at_ms ? Json(wire_time(*t.revoked_at_ms)) : Json(nullptr)}};
 }
 
+// The account named in the path: the caller's own, or anyone's for platform admins.
+Result<iam::User> account_of(RequestContext& ctx, iam::Accounts& accounts) {
+  const std::string& name = ctx.param("username");
+  ctx.audit.name = name;
+  const iam::Principal& me = ctx.me();
+  if (name != me.username && !me.is_platform_admin()) {
+    return Status::permission_denied("only platform admins manage other users' accounts");
+  }
+  return accounts.user_by_name(name);
+}
+
 }  // namespace
 
 void add_account_routes(ApiRoutes& api, const ApiServices& s) {
@@ -158,6 +169,107 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
          ctx.audit.name = name;
          s.auth.unlock(name);
          return Reply::json(user_json(u));
+       }},
+      // One account: its owner and platform admins.
+      {.method = "GET",
+       .path = "/api/v1/users/{username}",
+       .scope = Scope::kCaller,
+       .summary = "A user's profile (the user; platform admins)",
+       .response_schema = sc::ref("User"),
+       .handler = [&accounts](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto u, account_of(ctx, accounts));
+         return Reply::json(user_json(u));
+       }},
+      // Profile fields for the user; state and platform role for platform admins. A
+      // disabled user's tokens and logins stop at once (this server; others within
+      // auth.token_cache_ms); enabling again brings the unexpired tokens back.
+      {.method = "PATCH",
+       .path = "/api/v1/users/{username}",
+       .scope = Scope::kCaller,
+       .summary = "Update a user: display name and email (the user); disabled and "
+                  "platform_role (platform admins)",
+       .body_schema = sc::object({{"display_name", {{"type", "string"}, {"maxLength", 256}}},
+                                  {"email", {{"type", "string"}, {"maxLength", 254}}},
+                                  {"disabled", {{"type", "boolean"}}},
+                                  {"platform_role", sc::str("platform-admin or platform-regular")}},
+                                 {}),
+       .response_schema = sc::ref("User"),
+       .success = 200,
+       .errors = {409},
+       .handler = [&s, &accounts](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto u, account_of(ctx, accounts));
+         const iam::Principal& me = ctx.me();
+         const bool admin = me.is_platform_admin();
+         iam::Accounts::UserChange change;
+         if (ctx.body.contains("display_name")) change.display_name = ctx.body["display_name"];
+         if (ctx.body.contains("email")) change.email = ctx.body["email"];
+         const bool touches_rights =
+             ctx.body.contains("disabled") || ctx.body.contains("platform_role");
+         if (touches_rights && !admin) {
+           return Status::permission_denied(
+               "only platform admins disable users or change platform roles");
+         }
+         if (ctx.body.contains("disabled")) {
+           change.state = ctx.body["disabled"].get<bool>() ? "disabled" : "active";
+         }
+         if (ctx.body.contains("platform_role")) change.platform_role = ctx.body["platform_role"];
+         const bool loses_admin =
+             u.platform_role == iam::kPlatformAdmin && u.state == "active" &&
+             (change.state.value_or("active") == "disabled" ||
+              change.platform_role.value_or(u.platform_role) != iam::kPlatformAdmin);
+         if (loses_admin && u.id == me.user_id) {
+           return Status::failed_precondition(
+               "you cannot disable yourself or give up your own platform-admin role; ask "
+               "another platform admin");
+         }
+         if (loses_admin) {
+           JZ_ASSIGN_OR_RETURN(int64_t admins, accounts.count_active_admins());
+           if (admins <= 1) {
+             return Status::failed_precondition(
+                 "'" + u.username + "' is the last active platform admin; make another first");
+           }
+         }
+         JZ_ASSIGN_OR_RETURN(auto updated, accounts.update_user(u.username, change));
+         if (touches_rights) s.auth.forget_user(updated.id);
+         return Reply::json(user_json(updated));
+       }},
+      // Passwords: the user changes theirs with the current one (other sessions end);
+      // platform admins set another user's (every session of theirs ends).
+      {.method = "POST",
+       .path = "/api/v1/users/{username}/password",
+       .scope = Scope::kCaller,
+       .summary = "Change a password (the user, with the current one) or reset it (platform "
+                  "admins); the user's other sessions end",
+       .body_schema = sc::object({{"current_password", sc::str("Needed for your own")},
+                                  {"new_password", sc::str("At least 12 characters")}},
+                                 {"new_password"}),
+       .success = 204,
+       .errors = {422},
+       .handler = [&s, &accounts](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto u, account_of(ctx, accounts));
+         const iam::Principal& me = ctx.me();
+         const bool own = u.id == me.user_id;
+         if (own) {
+           const std::string current = ctx.body.value("current_password", "");
+           if (current.empty() || !iam::verify_password(u.password_hash, current)) {
+             return Status::permission_denied(
+                 "the current password is wrong (field 'current_password')");
+           }
+         }
+         const std::string next = ctx.body["new_password"];
+         if (Status p = iam::check_password_policy(next); !p.ok()) {
+           return Status::unprocessable(p.message());
+         }
+         iam::Accounts::UserChange change;
+         JZ_ASSIGN_OR_RETURN(change.password_hash,
+                             iam::hash_password(next, s.auth.options().hash_cost));
+         JZ_RETURN_IF_ERROR(accounts.update_user(u.username, change).status());
+         // Sessions end (the caller's own stays when it changed its own); API tokens stay.
+         JZ_RETURN_IF_ERROR(
+             accounts.revoke_tokens_of(u.id, "session", own ? me.token_id : "").status());
+         s.auth.forget_user(u.id);
+         ctx.audit.name = u.username;
+         return Reply::no_content();
        }},
       {.method = "GET",
        .path = "/api/v1/users",

@@ -83,6 +83,67 @@ Result<User> Accounts::create_user(User u) {
   return u;
 }
 
+Result<User> Accounts::update_user(const std::string& username, const UserChange& change) {
+  JZ_ASSIGN_OR_RETURN(User u, user_by_name(username));
+  if (change.display_name) u.display_name = *change.display_name;
+  if (change.email) u.email = *change.email;
+  if (change.state) u.state = *change.state;
+  if (change.platform_role) u.platform_role = *change.platform_role;
+  if (change.password_hash) u.password_hash = *change.password_hash;
+  if (u.state != "active" && u.state != "disabled") {
+    return Status::invalid_argument("field 'state' must be active or disabled, got '" + u.state +
+                                    "'");
+  }
+  if (u.platform_role != kPlatformAdmin && u.platform_role != kPlatformRegular) {
+    return Status::invalid_argument(
+        "field 'platform_role' must be platform-admin or platform-regular, got '" +
+        u.platform_role + "'");
+  }
+  if (u.display_name.size() > 256) {
+    return Status::invalid_argument("field 'display_name' must be at most 256 characters");
+  }
+  if (u.email.size() > 254) {
+    return Status::invalid_argument("field 'email' must be at most 254 characters");
+  }
+  u.updated_at_ms = clock_.now_unix_ms();
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) {
+    return c
+        .exec(
+            "UPDATE users SET display_name = ?, email = ?, state = ?, platform_role = ?, "
+            "password_hash = ?, updated_at_ms = ? WHERE id = ?",
+            {u.display_name, u.email, u.state, u.platform_role, u.password_hash, u.updated_at_ms,
+             u.id})
+        .status();
+  }));
+  return u;
+}
+
+Result<int64_t> Accounts::revoke_tokens_of(const std::string& user_id, const std::string& kind,
+                                           const std::string& keep_id) {
+  int64_t n = 0;
+  const int64_t now = clock_.now_unix_ms();
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        n, c.exec("UPDATE tokens SET revoked_at_ms = ? WHERE user_id = ? AND revoked_at_ms IS NULL "
+                  "AND (? = '' OR kind = ?) AND id <> ?",
+                  {now, user_id, kind, kind, keep_id}));
+    return {};
+  }));
+  return n;
+}
+
+Result<int64_t> Accounts::count_active_admins() {
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) AS n FROM users WHERE platform_role "
+                                           "= ? AND state = 'active'",
+                                           {std::string(kPlatformAdmin)}));
+    n = rows.at(0).integer("n");
+    return {};
+  }));
+  return n;
+}
+
 Result<User> Accounts::user_by_name(const std::string& username) {
   JZ_ASSIGN_OR_RETURN(auto found, one_user("WHERE username = ?", username));
   if (!found) return Status::not_found("user '" + username + "' does not exist");

@@ -59,6 +59,22 @@ class Accounts {
   Result<User> user_by_name(const std::string& username);
   Result<User> user_by_id(const std::string& id);
   Result<int64_t> count_users();
+  // What update_user may change; unset fields stay.
+  struct UserChange {
+    std::optional<std::string> display_name;
+    std::optional<std::string> email;
+    std::optional<std::string> state;  // active | disabled
+    std::optional<std::string> platform_role;
+    std::optional<std::string> password_hash;
+  };
+  // Applies `change` to the user (validated as create_user does) and returns it.
+  Result<User> update_user(const std::string& username, const UserChange& change);
+  // Revokes the user's unrevoked tokens of `kind` ("" for every kind) except `keep_id`;
+  // returns how many.
+  Result<int64_t> revoke_tokens_of(const std::string& user_id, const std::string& kind,
+                                   const std::string& keep_id = "");
+  // Platform admins that are active (the last one may not be disabled or demoted).
+  Result<int64_t> count_active_admins();
   // Every user, by username.
   // Users by name, one keyset page.
   Result<store::Page<User>> users(const store::PageSpec& page);

@@ -124,4 +124,9 @@ Status Authenticator::revoke(const std::string& token_id) {
   return {};
 }
 
+void Authenticator::forget_user(const std::string& user_id) {
+  std::lock_guard lock(cache_mu_);
+  std::erase_if(cache_, [&](const auto& kv) { return kv.second.principal.user_id == user_id; });
+}
+
 }  // namespace jz::iam

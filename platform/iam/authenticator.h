@@ -65,6 +65,9 @@ class Authenticator {
   Status logout(const Principal& principal);
   // Revokes any token by id, effective at once on this server.
   Status revoke(const std::string& token_id);
+  // Drops what this server trusts of a user's tokens (disabled, password changed, role
+  // changed): their next request asks the store again.
+  void forget_user(const std::string& user_id);
   const AuthOptions& options() const { return options_; }
   Accounts& accounts() { return accounts_; }
 
