@@ -590,6 +590,61 @@ TEST_F(AuthzMatrixTest, WorkspaceAdminsReadTheirWorkspacesAuditOnly) {
   EXPECT_EQ(c.Get("/api/v1/audit")->status, 403);
 }
 
+// Issue 20: custom roles are made of permissions, by platform admins for every workspace
+// and by workspace admins for theirs; nobody makes or grants a role above their own.
+TEST_F(AuthzMatrixTest, CustomRolesAreMadeOnlyOfPermissionsTheirMakerHolds) {
+  const std::string labeler =
+      R"({"name":"labeler","scope":"project","permissions":["job:get","job:list","dataset:get"],)"
+      R"("workspace":"ws-a"})";
+  // Not a workspace admin there, or of another tenant: the workspace looks missing (which
+  // call() counts as a refusal, 403).
+  for (const char* who : {"wsregular", "wsviewer", "prjadmin", "prjdev", "nobody"}) {
+    EXPECT_EQ(call(token_[who], "POST", "/api/v1/roles", labeler), 403) << who;
+  }
+  const std::string in_b =
+      R"({"name":"x-b","scope":"project","permissions":["job:get"],"workspace":"ws-b"})";
+  EXPECT_EQ(call(token_["wsadmin"], "POST", "/api/v1/roles", in_b), 403);
+  // Without a workspace: platform admins only.
+  EXPECT_EQ(call(token_["wsadmin"], "POST", "/api/v1/roles",
+                 R"({"name":"y","scope":"project","permissions":["job:get"]})"),
+            403);
+  // Bad permissions and scopes say what is wrong and store nothing.
+  EXPECT_EQ(call(token_["padmin"], "POST", "/api/v1/roles",
+                 R"({"name":"z","scope":"project","permissions":["jobs:get"]})"),
+            400);
+  EXPECT_EQ(call(token_["padmin"], "POST", "/api/v1/roles",
+                 R"({"name":"z","scope":"platform","permissions":["job:get"]})"),
+            400);
+  EXPECT_FALSE(tenancy_->role("z").ok());
+  // The workspace admin makes one for ws-a; the name is then taken.
+  ASSERT_EQ(call(token_["wsadmin"], "POST", "/api/v1/roles", labeler), 201);
+  EXPECT_EQ(call(token_["padmin"], "POST", "/api/v1/roles", labeler), 409);
+  auto made = tenancy_->role("labeler");
+  ASSERT_TRUE(made.ok());
+  EXPECT_FALSE(made->builtin);
+  EXPECT_EQ(made->created_by, "wsadmin");
+  // A project admin may give it (they hold every permission in it)...
+  EXPECT_EQ(call(token_["prjadmin"], "POST", "/api/v1/projects/proj-a-1/members",
+                 R"({"username":"nobody","role":"labeler"})"),
+            201);
+  // ...but not a role with a permission they lack, made by the workspace admin.
+  ASSERT_EQ(call(token_["wsadmin"], "POST", "/api/v1/roles",
+                 R"({"name":"peeker","scope":"project","permissions":["dataset_data:get"],)"
+                 R"("workspace":"ws-a"})"),
+            201);
+  EXPECT_EQ(call(token_["prjadmin"], "POST", "/api/v1/projects/proj-a-1/members",
+                 R"({"username":"wsregular","role":"peeker"})"),
+            403);
+  // Deleting: not another workspace's admin, not while held, not a built-in one.
+  EXPECT_EQ(call(token_["prjadmin"], "DELETE", "/api/v1/roles/labeler", ""), 403);
+  EXPECT_EQ(call(token_["wsadmin"], "DELETE", "/api/v1/roles/labeler", ""), 409);
+  EXPECT_EQ(call(token_["padmin"], "DELETE", "/api/v1/roles/project-admin", ""), 409);
+  EXPECT_EQ(call(token_["wsadmin"], "DELETE", "/api/v1/roles/peeker", ""), 204);
+  EXPECT_EQ(call(token_["prjadmin"], "DELETE", "/api/v1/projects/proj-a-1/members/nobody", ""),
+            204);
+  EXPECT_EQ(call(token_["wsadmin"], "DELETE", "/api/v1/roles/labeler", ""), 204);
+}
+
 TEST_F(AuthzMatrixTest, ProjectScopedTokenActsOnlyInItsProject) {
   auto dev = accounts_->user_by_name("prjdev");
   auto scoped = accounts_->issue_token(dev->id, "api", "ci", "proj-a-1",

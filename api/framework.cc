@@ -21,6 +21,7 @@ constexpr ParamKind kParamKinds[] = {
     {"workspace", "[a-z0-9][a-z0-9-]{0,62}", "a lower-case name (letters, digits, '-')"},
     {"project", "[a-z0-9][a-z0-9-]{0,62}", "a lower-case name (letters, digits, '-')"},
     {"dataset", "[a-z0-9][a-z0-9-]{0,62}", "a lower-case name (letters, digits, '-')"},
+    {"role", "[a-z0-9][a-z0-9-]{0,62}", "a role name (lower-case letters, digits, '-')"},
     {"username", "[a-z0-9._-]{1,64}", "a user name (lower-case letters, digits, '.', '_', '-')"},
     {"key", "[^/]{1,256}", "a key of 1 to 256 characters"},
     {"id", "job_[0-9A-Z]{26}", "a job id (job_ and 26 characters)"},

@@ -92,7 +92,10 @@ Json build_components() {
       {"Role", open_object({{"name", str()},
                             {"scope", str("platform, workspace or project")},
                             {"permissions", {{"type", "array"}, {"items", str("resource:verb")}}},
-                            {"builtin", {{"type", "boolean"}}}},
+                            {"builtin", {{"type", "boolean"}}},
+                            {"workspace", nullable(str("Custom roles: the workspace it was "
+                                                       "made in; null: by a platform admin"))},
+                            {"created_by", str("Custom roles: who made it")}},
                            {"name", "scope", "permissions", "builtin"})},
       {"Dataset", open_object({{"name", str()},
                                {"security_level", str("open, internal or secret")},

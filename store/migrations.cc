@@ -268,6 +268,13 @@ const std::vector<Migration>& migrations() {
        "  at_ms BIGINT NOT NULL"
        ");",
        ""},
+      // Custom roles (issue 20): who made one, and in which workspace (NULL: a platform
+      // admin, for every workspace).
+      {14, "custom_roles",
+       "ALTER TABLE roles ADD COLUMN workspace_id TEXT REFERENCES workspaces(id) ON DELETE "
+       "CASCADE;"
+       "ALTER TABLE roles ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
+       ""},
   };
   return kAll;
 }

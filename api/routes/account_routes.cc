@@ -28,6 +28,18 @@ Json token_json(const iam::Token& t) {
           {"revoked_at", t.revoked_at_ms ? Json(wire_time(*t.revoked_at_ms)) : Json(nullptr)}};
 }
 
+Json role_json(const ApiServices& s, const iam::Role& r) {
+  Json j = {
+      {"name", r.name}, {"scope", r.scope}, {"permissions", r.permissions}, {"builtin", r.builtin}};
+  if (!r.builtin) {
+    auto w = r.workspace_id.empty() ? Result<iam::Workspace>(Status::not_found(""))
+                                    : s.tenancy.workspace_by_id(r.workspace_id);
+    j["workspace"] = w.ok() ? Json(w->name) : Json(nullptr);
+    j["created_by"] = r.created_by;
+  }
+  return j;
+}
+
 // The account named in the path: the caller's own, or anyone's for platform admins.
 Result<iam::User> account_of(RequestContext& ctx, iam::Accounts& accounts) {
   const std::string& name = ctx.param("username");
@@ -51,12 +63,73 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
        .paging = Paging::kKeyset,
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto roles, s.tenancy.roles(ctx.page_spec()));
-         return Reply::page(roles, [](const iam::Role& r) {
-           return Json{{"name", r.name},
-                       {"scope", r.scope},
-                       {"permissions", r.permissions},
-                       {"builtin", r.builtin}};
-         });
+         return Reply::page(roles, [&s](const iam::Role& r) { return role_json(s, r); });
+       }},
+      // Custom roles, made of permissions: platform admins for every workspace; a
+      // workspace admin for theirs, of permissions they hold there (nobody makes a role
+      // that holds more than they do). A role grants nothing until someone with every
+      // one of its permissions gives it to a member (check_grant).
+      {.method = "POST",
+       .path = "/api/v1/roles",
+       .scope = Scope::kCaller,
+       .summary = "Create a custom role (platform admins; workspace admins, of permissions "
+                  "they hold in their workspace)",
+       .body_schema = sc::object(
+           {{"name", sc::str()},
+            {"scope", sc::str("workspace or project")},
+            {"permissions", {{"type", "array"}, {"items", sc::str("RESOURCE:VERB")}}},
+            {"workspace", sc::str("The workspace it is made in (needed unless a platform admin)")}},
+           {"name", "scope", "permissions"}),
+       .response_schema = sc::ref("Role"),
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         iam::Role r;
+         r.name = ctx.body["name"];
+         r.scope = ctx.body["scope"];
+         for (const auto& p : ctx.body["permissions"]) r.permissions.push_back(p);
+         for (const auto& p : r.permissions) JZ_RETURN_IF_ERROR(iam::validate_permission(p));
+         r.created_by = ctx.me().username;
+         ctx.audit.name = r.name;
+         const std::string ws = ctx.body.value("workspace", "");
+         if (!ws.empty()) {
+           auto w = s.tenancy.workspace(ws);
+           if (!w.ok()) return Status::not_found("workspace '" + ws + "' does not exist");
+           ctx.audit.workspace = ws;
+           r.workspace_id = w->id;
+           // A workspace admin (roles are made where one may manage members)...
+           if (!s.authorizer.check(ctx.me(), "workspace_member", "create", w->id).ok()) {
+             return Status::not_found("workspace '" + ws + "' does not exist");
+           }
+           // ...of permissions held there.
+           JZ_RETURN_IF_ERROR(s.authorizer.check_grant(ctx.me(), r, w->id));
+         } else if (!ctx.me().is_platform_admin()) {
+           return Status::permission_denied(
+               "name the workspace the role is for (field 'workspace'); roles for every "
+               "workspace are made by platform admins");
+         }
+         JZ_ASSIGN_OR_RETURN(auto made, s.tenancy.create_role(r));
+         return Reply::created(role_json(s, made));
+       }},
+      {.method = "DELETE",
+       .path = "/api/v1/roles/{role}",
+       .scope = Scope::kCaller,
+       .summary = "Delete a custom role nobody holds (platform admins; the admins of the "
+                  "workspace it was made in)",
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         const std::string& name = ctx.param("role");
+         ctx.audit.name = name;
+         JZ_ASSIGN_OR_RETURN(auto r, s.tenancy.role(name));
+         if (!ctx.me().is_platform_admin()) {
+           if (r.workspace_id.empty() ||
+               !s.authorizer.check(ctx.me(), "workspace_member", "delete", r.workspace_id).ok()) {
+             return Status::permission_denied("role '" + name +
+                                              "' is deleted by platform admins or the admins "
+                                              "of the workspace it was made in");
+           }
+         }
+         JZ_RETURN_IF_ERROR(s.tenancy.delete_role(name));
+         return Reply::no_content();
        }},
 
       // API tokens for scripts: named, optionally scoped to one project, expiring,

@@ -1,5 +1,7 @@
 #include "platform/iam/tenancy.h"
 
+#include <set>
+
 #include "core/json.h"
 #include "store/rows.h"
 
@@ -102,6 +104,16 @@ Result<Workspace> Tenancy::workspace(const std::string& name) {
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(w, store::query_one(c, kWorkspace, kWorkspaceSelect + " WHERE name = ?",
                                             {name}, "workspace '" + name + "' does not exist"));
+    return {};
+  }));
+  return std::move(*w);
+}
+
+Result<Workspace> Tenancy::workspace_by_id(const std::string& id) {
+  std::optional<Workspace> w;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(w, store::query_one(c, kWorkspace, kWorkspaceSelect + " WHERE id = ?", {id},
+                                            "workspace " + id + " does not exist"));
     return {};
   }));
   return std::move(*w);
@@ -253,15 +265,83 @@ Status Tenancy::delete_project(const std::string& name) {
   });
 }
 
+Status validate_permission(std::string_view permission) {
+  static const std::set<std::string, std::less<>> kResources = {
+      "*",     "workspace", "project", "workspace_member", "project_member", "quota",
+      "event", "job",       "dataset", "dataset_data",     "scheduler",      "audit"};
+  const size_t colon = permission.find(':');
+  const std::string_view resource = permission.substr(0, colon);
+  const std::string_view verb =
+      colon == std::string_view::npos ? std::string_view() : permission.substr(colon + 1);
+  bool verb_ok = verb == "*" || !verb.empty();
+  for (char c : verb) verb_ok = verb_ok && (verb == "*" || (c >= 'a' && c <= 'z') || c == '_');
+  if (colon == std::string_view::npos || !kResources.count(resource) || !verb_ok ||
+      verb.size() > 32) {
+    return Status::invalid_argument(
+        "permission '" + std::string(permission) +
+        "' must be RESOURCE:VERB, RESOURCE one of *, workspace, project, workspace_member, "
+        "project_member, quota, event, job, dataset, dataset_data, scheduler, audit and VERB "
+        "lower-case letters and _ (get, list, create, update, delete, ...) or *");
+  }
+  return {};
+}
+
+Result<Role> Tenancy::create_role(Role r) {
+  JZ_RETURN_IF_ERROR(validate_resource_name("name", r.name));
+  if (r.scope != "workspace" && r.scope != "project") {
+    return Status::invalid_argument("field 'scope' must be workspace or project, got '" + r.scope +
+                                    "'");
+  }
+  if (r.permissions.empty() || r.permissions.size() > 100) {
+    return Status::invalid_argument("field 'permissions' must list 1 to 100 permissions");
+  }
+  for (const auto& p : r.permissions) JZ_RETURN_IF_ERROR(validate_permission(p));
+  r.builtin = false;
+  Json perms = r.permissions;
+  Status s = db_.transact([&](store::Conn& c) -> Status {
+    return c
+        .exec(
+            "INSERT INTO roles (name, scope, permissions, builtin, workspace_id, created_by) "
+            "VALUES (?, ?, ?, 0, ?, ?)",
+            {r.name, r.scope, json::dump(perms),
+             r.workspace_id.empty() ? store::Value(std::monostate{}) : store::Value(r.workspace_id),
+             r.created_by})
+        .status();
+  });
+  if (s.code() == Code::kAlreadyExists) {
+    return Status::already_exists("role '" + r.name + "' already exists");
+  }
+  JZ_RETURN_IF_ERROR(s);
+  return r;
+}
+
+Status Tenancy::delete_role(const std::string& name) {
+  JZ_ASSIGN_OR_RETURN(Role r, role(name));
+  if (r.builtin) {
+    return Status::failed_precondition("role '" + name + "' is built in; only custom roles go");
+  }
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto held,
+                        c.query("SELECT COUNT(*) AS n FROM members WHERE role = ?", {name}));
+    if (const int64_t n = held.at(0).integer("n"); n > 0) {
+      return Status::failed_precondition("role '" + name + "' is held by " + std::to_string(n) +
+                                         " member(s); give them another role first");
+    }
+    return c.exec("DELETE FROM roles WHERE name = ?", {name}).status();
+  });
+}
+
 Result<Role> Tenancy::role(const std::string& name) {
   std::optional<Role> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT name, scope, permissions, builtin FROM roles "
-                                           "WHERE name = ?",
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT name, scope, permissions, builtin, "
+                                           "workspace_id, created_by FROM roles WHERE name = ?",
                                            {name}));
     if (rows.empty()) return {};
     const store::Row& row = rows[0];
     Role r{row.text("name"), row.text("scope"), {}, row.integer("builtin") != 0};
+    r.workspace_id = row.is_null("workspace_id") ? "" : row.text("workspace_id");
+    r.created_by = row.text("created_by");
     auto perms = json::parse(row.text("permissions"), "role permissions");
     if (perms.ok() && perms->is_array()) {
       for (const auto& p : *perms) {

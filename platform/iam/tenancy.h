@@ -36,7 +36,13 @@ struct Role {
   std::string name, scope;  // scope: platform | workspace | project
   std::vector<std::string> permissions;
   bool builtin = false;
+  std::string workspace_id;  // custom roles: the workspace it was made in ("": by a platform admin)
+  std::string created_by;    // custom roles: the username that made it
 };
+
+// Whether "resource:verb" names a permission the platform checks (docs/API.md lists
+// them); '*' stands for any resource or verb.
+Status validate_permission(std::string_view permission);
 
 struct Member {
   std::string username, role;
@@ -56,6 +62,7 @@ class Tenancy {
 
   Result<Workspace> create_workspace(const std::string& name, const std::string& description);
   Result<Workspace> workspace(const std::string& name);
+  Result<Workspace> workspace_by_id(const std::string& id);
   // The workspaces `viewer` may see (workspace:get), by name, one keyset page.
   Result<store::Page<Workspace>> workspaces(const Principal& viewer, const store::PageSpec& page);
   // Refuses while the workspace still has projects.
@@ -75,6 +82,11 @@ class Tenancy {
   Status delete_project(const std::string& name);
 
   Result<Role> role(const std::string& name);
+  // A custom role (scope workspace or project, permissions validated); already_exists
+  // when the name is taken. Who may make it is the caller's check (Authorizer::check_grant).
+  Result<Role> create_role(Role role);
+  // Deletes a custom role; failed_precondition for a built-in one or one still held.
+  Status delete_role(const std::string& name);
   Result<store::Page<Role>> roles(const store::PageSpec& page);
   // The names of the roles that grant resource:verb.
   Result<std::vector<std::string>> roles_granting(std::string_view resource, std::string_view verb);
