@@ -653,6 +653,15 @@ TEST_F(AuthzMatrixTest, ProjectScopedTokenActsOnlyInItsProject) {
   EXPECT_EQ(call(*scoped, "GET", "/api/v1/projects/proj-a-1", ""), 200);
   EXPECT_EQ(call(*scoped, "GET", "/api/v1/projects/proj-a-2", ""), 403);
   EXPECT_EQ(call(*scoped, "GET", "/api/v1/workspaces/ws-a", ""), 403);
+  // Nor on accounts or roles, its owner's included (issue 20).
+  EXPECT_EQ(call(*scoped, "PATCH", "/api/v1/users/prjdev", R"({"display_name":"x"})"), 403);
+  EXPECT_EQ(call(*scoped, "GET", "/api/v1/users/prjdev", ""), 403);
+  EXPECT_EQ(call(*scoped, "POST", "/api/v1/users/prjdev/password",
+                 R"({"current_password":"prjdev-password","new_password":"long-enough-password"})"),
+            403);
+  EXPECT_EQ(call(*scoped, "POST", "/api/v1/roles",
+                 R"({"name":"r","scope":"project","permissions":["job:get"],"workspace":"ws-a"})"),
+            403);
 }
 
 TEST_F(AuthzMatrixTest, BadMemberInputIsA400AndChangesNothing) {

@@ -45,6 +45,10 @@ Result<iam::User> account_of(RequestContext& ctx, iam::Accounts& accounts) {
   const std::string& name = ctx.param("username");
   ctx.audit.name = name;
   const iam::Principal& me = ctx.me();
+  if (!me.project_scope.empty()) {
+    return Status::permission_denied("a token scoped to project '" + me.project_scope +
+                                     "' acts in that project only, not on accounts");
+  }
   if (name != me.username && !me.is_platform_admin()) {
     return Status::permission_denied("only platform admins manage other users' accounts");
   }
@@ -83,6 +87,9 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
        .response_schema = sc::ref("Role"),
        .errors = {409},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!ctx.me().project_scope.empty()) {
+           return Status::permission_denied("a token scoped to a project makes no roles");
+         }
          iam::Role r;
          r.name = ctx.body["name"];
          r.scope = ctx.body["scope"];
@@ -119,6 +126,9 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          const std::string& name = ctx.param("role");
          ctx.audit.name = name;
+         if (!ctx.me().project_scope.empty()) {
+           return Status::permission_denied("a token scoped to a project deletes no roles");
+         }
          JZ_ASSIGN_OR_RETURN(auto r, s.tenancy.role(name));
          if (!ctx.me().is_platform_admin()) {
            if (r.workspace_id.empty() ||
@@ -255,7 +265,7 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
        }},
       // Profile fields for the user; state and platform role for platform admins. A
       // disabled user's tokens and logins stop at once (this server; others within
-      // auth.token_cache_ms); enabling again brings the unexpired tokens back.
+      // auth.token_cache_s); enabling again brings the unexpired tokens back.
       {.method = "PATCH",
        .path = "/api/v1/users/{username}",
        .scope = Scope::kCaller,

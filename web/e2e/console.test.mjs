@@ -613,6 +613,84 @@ test('an admin creates a user and finds a project\'s creation in the audit, and 
   assert.deepEqual(peek.problems, []);
 });
 
+test('a user changes their profile and password; an admin disables, enables and resets them, and makes a role', async () => {
+  await server.call('POST', '/api/v1/users', { username: 'fay', password: 'fay-password-123' });
+  const fay = await newPage(browser);
+  await signIn(fay, server.base, 'fay', 'fay-password-123');
+  await fay.getByRole('link', { name: 'Account' }).click();
+  await fay.getByRole('heading', { name: 'Your account' }).waitFor();
+  await fay.getByLabel('Display name').fill('Fay Lin');
+  await fay.getByRole('button', { name: 'Save', exact: true }).click();
+  await fay.getByText('Saved.').waitFor();
+  assert.equal((await server.call('GET', '/api/v1/users/fay')).display_name, 'Fay Lin');
+  // The form says what is wrong before it sends anything.
+  await fay.getByLabel('Current password').fill('fay-password-123');
+  await fay.getByLabel('New password', { exact: true }).fill('fay-new-password-1');
+  await fay.getByLabel('New password again').fill('fay-new-password-2');
+  await fay.getByText('The two new passwords differ.').waitFor();
+  await fay.getByLabel('New password again').fill('fay-new-password-1');
+  await fay.getByRole('button', { name: 'Change password' }).click();
+  await fay.getByText(/Password changed/).waitFor();
+  await screenshot(fay, 'account-en');
+  // Her old password no longer signs in; the new one does.
+  const tryLogin = (password) =>
+    fetch(`${server.base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'fay', password }),
+    }).then((r) => r.status);
+  assert.equal(await tryLogin('fay-password-123'), 401);
+  assert.equal(await tryLogin('fay-new-password-1'), 200);
+
+  // The admin disables her: her open page is signed out at its next request.
+  const admin = await newPage(browser);
+  await signIn(admin, server.base, 'admin', adminPassword);
+  await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+  const row = admin.getByRole('row', { name: /^fay / });
+  admin.once('dialog', (d) => d.accept());
+  await row.getByRole('button', { name: 'Disable' }).click();
+  await row.getByRole('button', { name: 'Enable' }).waitFor();
+  await fay.reload();
+  await fay.waitForURL(/\/login/);
+  assert.equal(await tryLogin('fay-new-password-1'), 403);
+  await row.getByRole('button', { name: 'Enable' }).click();
+  await row.getByRole('button', { name: 'Disable' }).waitFor();
+  // And sets her a new password.
+  await row.getByRole('button', { name: 'Reset password' }).click();
+  await admin.getByLabel('New password for fay').fill('set-by-admin-123');
+  await admin.getByRole('button', { name: 'Set password', exact: true }).click();
+  await admin.getByText('Password of fay set; their sessions ended.').waitFor();
+  assert.equal(await tryLogin('set-by-admin-123'), 200);
+  await screenshot(admin, 'users-actions-en');
+
+  // A custom role, made from permissions, offered where members are added.
+  await admin.getByRole('link', { name: 'Roles' }).click();
+  await admin.getByLabel('Name', { exact: true }).fill('labeler');
+  await admin.getByLabel('Permissions').fill('job:get, listing');
+  await admin.getByText('Not resource:verb: listing').waitFor();
+  // An unknown resource passes the form; the server names what it takes.
+  await admin.getByLabel('Permissions').fill('jobs:list');
+  await admin.getByRole('button', { name: 'Create' }).click();
+  await admin.getByRole('alert').getByText(/must be RESOURCE:VERB/).waitFor();
+  await admin.getByLabel('Permissions').fill('job:get, job:list\ndataset:get');
+  await admin.getByRole('button', { name: 'Create' }).click();
+  await admin.getByRole('cell', { name: /^labeler/ }).waitFor();
+  await screenshot(admin, 'roles-en');
+  const roles = await server.call('GET', '/api/v1/roles');
+  const made = roles.items.find((r) => r.name === 'labeler');
+  assert.deepEqual(made.permissions, ['job:get', 'job:list', 'dataset:get']);
+  assert.equal(made.created_by, 'admin');
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'fay', role: 'labeler' });
+  // Held, it cannot be deleted; the page says why.
+  admin.once('dialog', (d) => d.accept());
+  await admin.getByRole('row', { name: /^labeler/ }).getByRole('button', { name: 'Delete' }).click();
+  await admin.getByText(/held by 1 member/).waitFor();
+  await server.call('DELETE', '/api/v1/projects/vision/members/fay');
+  assert.deepEqual(fay.problems.filter((p) => !p.includes('401')), []);
+  // The refusals asked for above (400: an unknown resource, 409: a held role) and no other.
+  assert.deepEqual(admin.problems.filter((p) => !/status of (400|409)/.test(p)), []);
+});
+
 test('the main flow works from the keyboard alone', async () => {
   const page = await newPage(browser);
   await page.goto(`${server.base}/login`);
@@ -703,6 +781,8 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     'workspace-audit': '/workspaces/vision-team/audit',
     tokens: '/tokens',
     users: '/users',
+    account: '/account',
+    roles: '/roles',
     audit: '/audit',
     jobs: '/projects/vision',
     'submit-job': '/projects/vision/jobs/new',

@@ -9,6 +9,8 @@ import { NotFound, Planned } from './pages/NotFound';
 
 // Each page is its own chunk, loaded when first visited: the sign-in page carries
 // only what it needs (bench/web measures it).
+const Account = lazy(() => import('./pages/Account').then((m) => ({ default: m.Account })));
+const Roles = lazy(() => import('./pages/Roles').then((m) => ({ default: m.Roles })));
 const Audit = lazy(() => import('./pages/Audit').then((m) => ({ default: m.Audit })));
 const DevEnvs = lazy(() => import('./pages/DevEnvs').then((m) => ({ default: m.DevEnvs })));
 const Datasets = lazy(() => import('./pages/Datasets').then((m) => ({ default: m.Datasets })));
@@ -61,6 +63,8 @@ export function App() {
       <Route path="/scheduling" element={<SignedIn><Scheduling /></SignedIn>} />
       <Route path="/scheduling/what-if" element={<SignedIn><WhatIf /></SignedIn>} />
       <Route path="/users" element={<SignedIn><Users /></SignedIn>} />
+      <Route path="/account" element={<SignedIn><Account /></SignedIn>} />
+      <Route path="/roles" element={<SignedIn><Roles /></SignedIn>} />
       <Route path="/audit" element={<SignedIn><Audit /></SignedIn>} />
       <Route path="/workspaces/:workspace/audit" element={<SignedIn><Audit /></SignedIn>} />
       <Route path="/later/:feature" element={<SignedIn><Planned /></SignedIn>} />

@@ -71,6 +71,8 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/workspaces', t('nav.workspaces'))}
           {link('/scheduling', t('nav.scheduling'))}
           {link('/tokens', t('nav.tokens'))}
+          {link('/account', t('nav.account'))}
+          {link('/roles', t('nav.roles'))}
           {isPlatformAdmin(user) && link('/users', t('nav.users'))}
           {isPlatformAdmin(user) && link('/audit', t('nav.audit'))}
         </ul>

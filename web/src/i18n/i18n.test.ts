@@ -82,3 +82,19 @@ describe('components', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('keys', () => {
+  test('every key a component names literally is in the catalogue', () => {
+    const dir = join(process.cwd(), 'src/');
+    const known = flatten(en);
+    const missing: string[] = [];
+    for (const f of sources(dir)) {
+      // t('a.b') and t('a.b', ...): literal keys only (template keys are checked by the
+      // pages' own tests and the browser tests' screenshots).
+      for (const m of readFileSync(f, 'utf8').matchAll(/\bt\(\s*'([a-zA-Z0-9_.-]+)'/g)) {
+        if (!known.has(m[1])) missing.push(`${f.slice(dir.length)}: ${m[1]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});

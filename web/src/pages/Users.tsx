@@ -89,6 +89,47 @@ function NewUser() {
   );
 }
 
+// Sets another user's password (platform admins): every session of theirs ends.
+function ResetPassword({ username, onDone }: { username: string; onDone: () => void }) {
+  const { t } = useTranslation();
+  const [password, setPassword] = useState('');
+  const short = password !== '' && password.length < 12;
+  const reset = useMutation({
+    mutationFn: () => api(`/api/v1/users/${seg(username)}/password`, { method: 'POST', body: { new_password: password } }),
+    onSuccess: onDone,
+  });
+  return (
+    <form
+      className="inline-form"
+      noValidate
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        if (password && !short) reset.mutate();
+      }}
+    >
+      <Field id={`reset-${username}`} label={t('users.newPassword', { name: username })} error={short ? t('users.passwordShort') : undefined}>
+        <input
+          id={`reset-${username}`}
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          aria-invalid={short}
+          aria-describedby={short ? `reset-${username}-help` : undefined}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </Field>
+      {reset.isError && (
+        <p className="error" role="alert">
+          {errorText(reset.error, t)}
+        </p>
+      )}
+      <button type="submit" className="primary" disabled={!password || short || reset.isPending}>
+        {t('users.setPassword')}
+      </button>
+    </form>
+  );
+}
+
 export function Users() {
   const { t } = useTranslation();
   const [token, go, back, hasPrevious] = usePageToken();
@@ -96,8 +137,16 @@ export function Users() {
     queryKey: ['users', token],
     queryFn: () => api<Page<Schemas['User']>>(pagePath('/api/v1/users', 100, token)),
   });
+  const client = useQueryClient();
+  const [resetting, setResetting] = useState('');
+  const [done, setDone] = useState('');
   const unlock = useMutation({
     mutationFn: (name: string) => api(`/api/v1/users/${seg(name)}/unlock`, { method: 'POST' }).then(() => name),
+  });
+  const setDisabled = useMutation({
+    mutationFn: ({ name, disabled }: { name: string; disabled: boolean }) =>
+      api(`/api/v1/users/${seg(name)}`, { method: 'PATCH', body: { disabled } }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['users'] }),
   });
   return (
     <section>
@@ -109,6 +158,12 @@ export function Users() {
         </p>
       )}
       {unlock.isError && <ErrorView error={unlock.error} />}
+      {setDisabled.isError && <ErrorView error={setDisabled.error} />}
+      {done && (
+        <p className="ok" role="status">
+          {t('users.passwordSet', { name: done })}
+        </p>
+      )}
       {users.isError && <ErrorView error={users.error} onRetry={() => users.refetch()} />}
       {users.data && (
         <table>
@@ -130,10 +185,42 @@ export function Users() {
                 <td>{t(`user.roles.${u.platform_role}`, { defaultValue: u.platform_role })}</td>
                 <td>{t(`users.states.${u.state}`, { defaultValue: u.state })}</td>
                 <td>{formatTime(u.created_at)}</td>
-                <td>
+                <td className="buttons">
                   <button type="button" onClick={() => unlock.mutate(u.username)}>
                     {t('users.unlock')}
                   </button>
+                  {u.state === 'active' ? (
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() =>
+                        window.confirm(t('users.disableConfirm', { name: u.username })) &&
+                        setDisabled.mutate({ name: u.username, disabled: true })
+                      }
+                    >
+                      {t('users.disable')}
+                    </button>
+                  ) : (
+                    <button type="button" onClick={() => setDisabled.mutate({ name: u.username, disabled: false })}>
+                      {t('users.enable')}
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    aria-expanded={resetting === u.username}
+                    onClick={() => setResetting(resetting === u.username ? '' : u.username)}
+                  >
+                    {t('users.resetPassword')}
+                  </button>
+                  {resetting === u.username && (
+                    <ResetPassword
+                      username={u.username}
+                      onDone={() => {
+                        setDone(u.username);
+                        setResetting('');
+                      }}
+                    />
+                  )}
                 </td>
               </tr>
             ))}
