@@ -138,6 +138,31 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/projects/{p}/datasets/{unique}/archive",
        "",
        {"padmin", "wsadmin", "dataowner"}},
+      {"start a resumable upload",
+       "POST",
+       "/api/v1/projects/{p}/uploads",
+       R"({"dataset":"{unique}","size":10})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"find one's upload of a dataset",
+       "GET",
+       "/api/v1/projects/{p}/datasets/absent/upload",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"read an upload",
+       "GET",
+       "/api/v1/projects/{p}/uploads/upl_00000000000000000000000000",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"send a chunk",
+       "PATCH",
+       "/api/v1/projects/{p}/uploads/upl_00000000000000000000000000",
+       "x",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"give up an upload",
+       "DELETE",
+       "/api/v1/projects/{p}/uploads/upl_00000000000000000000000000",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
       {"read a dataset file",
        "GET",
        "/api/v1/projects/{p}/datasets/absent/files/a.txt",
@@ -488,6 +513,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
     for (auto [from, to] : {std::pair<std::string, std::string>{"{project}", project},
                             {"{workspace}", "ws-b"},
                             {"{id}", "job_00000000000000000000000000"},
+                            {"{upload}", "upl_00000000000000000000000000"},
                             {"{dataset}", "absent"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},
@@ -503,10 +529,11 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                    const std::string& name) {
     httplib::Client c("127.0.0.1", server_->port());
     c.set_bearer_token_auth(token);
-    httplib::Result res = method == "GET"    ? c.Get(path)
-                          : method == "POST" ? c.Post(path, "{}", "application/json")
-                          : method == "PUT"  ? c.Put(path, "{}", "application/json")
-                                             : c.Delete(path);
+    httplib::Result res = method == "GET"     ? c.Get(path)
+                          : method == "POST"  ? c.Post(path, "{}", "application/json")
+                          : method == "PUT"   ? c.Put(path, "{}", "application/json")
+                          : method == "PATCH" ? c.Patch(path, "{}", "application/json")
+                                              : c.Delete(path);
     if (!res) return std::string("no answer");
     Json e = Json::parse(res->body, nullptr, false);
     std::string code, message;

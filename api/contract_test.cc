@@ -296,6 +296,8 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
     for (auto [from, to] : {std::pair<std::string, std::string>{"{project}", "proj"},
                             {"{workspace}", "ws"},
                             {"{dataset}", "files"},
+                            {"{upload}", "upl_00000000000000000000000000"},
+                            {"{role}", "no-such-role"},
                             {"{id}", job_id_}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
         path.replace(at, from.size(), to);

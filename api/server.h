@@ -29,6 +29,7 @@ namespace jz::jobs {
 class JobStore;
 class Datasets;
 class JobRunner;
+class Uploads;
 }  // namespace jz::jobs
 
 namespace jz::api {
@@ -70,6 +71,7 @@ struct PlatformServices {
   iam::EventLog* events = nullptr;  // shared with the runner, so live streams wake at once
   // Why no job can run here (no runner); "" when jobs run or were turned off.
   std::string jobs_unavailable;
+  jobs::Uploads* uploads = nullptr;  // resumable uploads (datasets today)
 };
 
 class ApiServer {

@@ -178,6 +178,22 @@ Result<Json> ApiClient::call(const std::string& method, const std::string& path,
   return *j;
 }
 
+Result<Json> ApiClient::patch_bytes(const std::string& path, std::string_view bytes,
+                                    const std::vector<std::pair<std::string, std::string>>& extra) {
+  httplib::Client cli(server_);
+  cli.set_connection_timeout(std::chrono::seconds(10));
+  cli.set_read_timeout(std::chrono::seconds(300));
+  cli.set_write_timeout(std::chrono::seconds(60));
+  auto headers = auth_headers(token_);
+  for (const auto& [k, v] : extra) headers.emplace(k, v);
+  auto res = cli.Patch(path, headers, bytes.data(), bytes.size(), "application/octet-stream");
+  if (!res || res->status >= 300) return error_from(res, server_);
+  if (res->body.empty()) return Json(nullptr);
+  auto j = json::parse(res->body, "the server's response");
+  if (!j.ok()) return Status::internal(j.status().message());
+  return *j;
+}
+
 Result<std::string> ApiClient::get_text(const std::string& path, const std::string& header_name,
                                         std::string* header_value) {
   httplib::Client cli(server_);

@@ -11,6 +11,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/json.h"
 #include "core/status.h"
@@ -52,6 +55,9 @@ class ApiClient {
   // Sends a request with an optional JSON body. 2xx: the parsed body (null for 204);
   // otherwise the server's error message with its HTTP status mapped to a Status code.
   Result<Json> call(const std::string& method, const std::string& path, const Json* body = nullptr);
+  // PATCH with a raw body and extra headers (a chunk of a resumable upload).
+  Result<Json> patch_bytes(const std::string& path, std::string_view bytes,
+                           const std::vector<std::pair<std::string, std::string>>& headers);
   // GET returning the raw body (for JSON-lines exports) and a response header.
   Result<std::string> get_text(const std::string& path, const std::string& header_name,
                                std::string* header_value);

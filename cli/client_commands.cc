@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/client.h"
+#include "cli/upload_command.h"
 #include "core/clock.h"
 #include "core/text.h"
 
@@ -1254,6 +1255,51 @@ void ClientCommands::job_commands(CLI::App& app) {
           return {};
         });
       }));
+
+  // Uploads an archive (or a folder, packed with tar first) in chunks that survive dropped
+  // connections: it resumes the caller's unfinished upload of the same dataset, in this
+  // run or a later one.
+  struct UploadOpts {
+    std::string file;
+    int chunk_mib = 8;
+    int retries = 8;
+    bool restart = false;
+  };
+  auto up = std::make_shared<UploadOpts>();
+  auto* upload =
+      leaf(*dataset, "upload",
+           "Upload a tar or tar.gz archive, or a folder (packed with tar), as a new dataset, "
+           "in chunks that resume after a dropped connection or a new run",
+           [d, up](const Common& c) {
+             return with_conn("dataset upload", c.server, true, [&](Conn& conn) -> Status {
+               UploadRequest r{.project = d->project,
+                               .dataset = d->name,
+                               .level = d->level,
+                               .path = up->file,
+                               .chunk_bytes = static_cast<size_t>(up->chunk_mib) << 20,
+                               .retries = up->retries,
+                               .restart = up->restart};
+               JZ_ASSIGN_OR_RETURN(Json made, upload_dataset(*conn.api, r));
+               show_object(c.output, made);
+               return {};
+             });
+           });
+  add_name(upload);
+  upload->add_option("FILE", up->file, "The .tar or .tar.gz archive, or a folder")
+      ->required()
+      ->check(CLI::ExistingPath);
+  upload->add_option("--level", d->level, "open, internal (default) or secret")
+      ->check(CLI::IsMember({"open", "internal", "secret"}));
+  upload
+      ->add_option("--chunk-mib", up->chunk_mib,
+                   "Chunk size in MiB (default 8; at most the server's server.max_body_bytes)")
+      ->check(CLI::Range(1, 1024));
+  upload
+      ->add_option("--retries", up->retries,
+                   "Tries per chunk when the connection drops (default 8, waiting 1, 2, 4 ... s)")
+      ->check(CLI::Range(0, 100));
+  upload->add_flag("--restart", up->restart,
+                   "Drop your unfinished upload of this dataset and start from the first byte");
 
   // ---- log policies ----
   auto* policy = app.add_subcommand(

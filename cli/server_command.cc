@@ -23,6 +23,7 @@
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
+#include "platform/jobs/uploads.h"
 
 namespace jz::cli {
 namespace {
@@ -167,6 +168,9 @@ int run_server(const ConfigSources& sources) {
   dataset_policy.upload_max_entries = static_cast<size_t>(settings->upload_max_entries);
   dataset_policy.upload_max_ratio = static_cast<uint64_t>(settings->upload_max_ratio);
   jobs::Datasets datasets(**db, Clock::system(), ids, dataset_policy);
+  // Resumable uploads keep their bytes beside the datasets they become.
+  jobs::Uploads uploads(**db, Clock::system(), ids, datasets,
+                        settings->data_dir + "/datasets/.partial");
   std::unique_ptr<exec::LocalExecutor> executor;
   std::unique_ptr<jobs::JobRunner> runner;
   std::string jobs_unavailable;
@@ -203,7 +207,8 @@ int run_server(const ConfigSources& sources) {
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
                                                tenancy, *executor, logger, ro);
   }
-  api::PlatformServices services{&job_store, &datasets, runner.get(), &events, jobs_unavailable};
+  api::PlatformServices services{&job_store, &datasets,        runner.get(),
+                                 &events,    jobs_unavailable, &uploads};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -206,4 +206,14 @@ Status unpack_tar(std::string_view bytes, const std::string& dest, const Archive
       dirs);
 }
 
+Status unpack_tar_file(const std::string& archive, const std::string& dest,
+                       const ArchiveLimits& limits, const std::string& noun) {
+  JZ_ASSIGN_OR_RETURN(TarReader reader, TarReader::from_file(archive, noun));
+  std::map<std::string, ArchiveEntry> found;
+  std::set<std::string> dirs;
+  return reader.walk(
+      limits, [&](const std::string& name) { return file_sink(dest, name); }, close_sink, found,
+      dirs);
+}
+
 }  // namespace jz

@@ -78,4 +78,8 @@ Status close_sink(const std::string& name, ArchiveSink& sink);
 Status unpack_tar(std::string_view bytes, const std::string& dest, const ArchiveLimits& limits,
                   const std::string& noun);
 
+// The same for an archive in a file, read from disk as it unpacks (bounded memory).
+Status unpack_tar_file(const std::string& archive, const std::string& dest,
+                       const ArchiveLimits& limits, const std::string& noun);
+
 }  // namespace jz

@@ -275,6 +275,22 @@ const std::vector<Migration>& migrations() {
        "CASCADE;"
        "ALTER TABLE roles ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
        ""},
+      // Resumable uploads (issue 20): what each becomes; the bytes are in a file whose
+      // length is the offset.
+      {15, "uploads",
+       "CREATE TABLE uploads ("
+       "  id TEXT PRIMARY KEY,"
+       "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+       "  dataset TEXT NOT NULL,"
+       "  security_level TEXT NOT NULL,"
+       "  size BIGINT NOT NULL,"
+       "  user_id TEXT NOT NULL,"
+       "  username TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  expires_at_ms BIGINT NOT NULL"
+       ");"
+       "CREATE INDEX uploads_dataset ON uploads (project_id, dataset, user_id);",
+       ""},
   };
   return kAll;
 }

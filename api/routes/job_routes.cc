@@ -6,6 +6,7 @@
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
+#include "platform/jobs/uploads.h"
 
 namespace jz::api {
 
@@ -34,6 +35,16 @@ Json dataset_json(const jobs::Dataset& d, bool show_path) {
 }
 
 }  // namespace
+
+Json upload_json(const jobs::Upload& u) {
+  return {{"id", u.id},
+          {"dataset", u.dataset},
+          {"security_level", u.security_level},
+          {"size", u.size},
+          {"offset", u.offset},
+          {"created_at", wire_time(u.created_at_ms)},
+          {"expires_at", wire_time(u.expires_at_ms)}};
+}
 
 void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
   jobs::Datasets& datasets = *s.platform.datasets;
@@ -119,6 +130,129 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
              auto d, datasets.create_from_archive(ctx.project->id, ctx.param("dataset"),
                                                   ctx.http.body, level, ctx.me().username, left));
          return Reply::created(dataset_json(d, true));
+       }},
+      // Resumable uploads (tus-style): announce, send chunks at offsets, resume.
+      {.method = "POST",
+       .path = pr + "/uploads",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "create",
+       .summary = "Start a resumable upload of a tar or tar.gz archive that becomes a dataset "
+                  "(data owners); send it with PATCH in chunks",
+       .body_schema =
+           sc::object({{"dataset", sc::str("The dataset it becomes")},
+                       {"size", {{"type", "integer"}, {"minimum", 1}}},
+                       {"security_level", sc::str("open, internal (default) or secret")}},
+                      {"dataset", "size"}),
+       .response_schema = sc::ref("Upload"),
+       .errors = {409, 429},
+       .handler = [&s, runner](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.uploads)
+           return Status::failed_precondition("this server takes no uploads");
+         std::optional<int64_t> left;
+         if (runner) {
+           JZ_ASSIGN_OR_RETURN(left, runner->storage_left(ctx.project->id));
+         }
+         JZ_ASSIGN_OR_RETURN(
+             auto u, s.platform.uploads->create(
+                         ctx.project->id, ctx.body["dataset"], ctx.body["size"].get<int64_t>(),
+                         ctx.body.value("security_level", "internal"), ctx.me().user_id,
+                         ctx.me().username, left, s.platform.datasets->policy().upload_max_bytes));
+         ctx.audit.name = u.dataset;
+         return Reply::created(upload_json(u));
+       }},
+      {.method = "GET",
+       .path = ds + "/upload",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "create",
+       .summary = "The caller's unfinished upload of this dataset, with its offset (how a "
+                  "client resumes)",
+       .response_schema = sc::ref("Upload"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.uploads)
+           return Status::failed_precondition("this server takes no uploads");
+         JZ_ASSIGN_OR_RETURN(auto u, s.platform.uploads->find(ctx.project->id, ctx.param("dataset"),
+                                                              ctx.me().user_id));
+         if (!u) {
+           return Status::not_found("you have no unfinished upload of dataset '" +
+                                    ctx.param("dataset") + "'");
+         }
+         return Reply::json(upload_json(*u));
+       }},
+      {.method = "GET",
+       .path = pr + "/uploads/{upload}",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "create",
+       .summary = "An upload and its offset (its uploader)",
+       .response_schema = sc::ref("Upload"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.uploads)
+           return Status::failed_precondition("this server takes no uploads");
+         JZ_ASSIGN_OR_RETURN(auto u, s.platform.uploads->get(ctx.project->id, ctx.param("upload"),
+                                                             ctx.me().user_id));
+         Reply r = Reply::json(upload_json(u));
+         r.headers.set("Upload-Offset", std::to_string(u.offset));
+         return r;
+       }},
+      {.method = "PATCH",
+       .path = pr + "/uploads/{upload}",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "create",
+       .summary = "Send a chunk of an upload at Upload-Offset (header), with an optional "
+                  "'Upload-Checksum: sha256 HEX'; the last one makes the dataset",
+       .response_schema = sc::object(
+           {{"offset", sc::integer()}, {"dataset", sc::nullable(sc::ref("Dataset"))}}, {"offset"}),
+       .success = 200,
+       .errors = {409, 413, 422, 429},
+       .raw_body = true,
+       .handler = [&s, runner](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.uploads)
+           return Status::failed_precondition("this server takes no uploads");
+         const auto offset = parse_int64(ctx.http.header("Upload-Offset"));
+         if (!offset || *offset < 0) {
+           return Status::invalid_argument(
+               "header Upload-Offset must give the byte the chunk starts at (GET the upload "
+               "for its offset)");
+         }
+         std::string sum;
+         if (const std::string c = ctx.http.header("Upload-Checksum"); !c.empty()) {
+           if (c.rfind("sha256 ", 0) != 0 || c.size() != 7 + 64) {
+             return Status::invalid_argument(
+                 "header Upload-Checksum must be 'sha256 ' and the chunk's 64 hex digits");
+           }
+           sum = c.substr(7);
+           for (auto& ch : sum)
+             ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+         }
+         std::optional<int64_t> left;
+         if (runner) {
+           JZ_ASSIGN_OR_RETURN(left, runner->storage_left(ctx.project->id));
+         }
+         JZ_ASSIGN_OR_RETURN(auto done, s.platform.uploads->append(
+                                            ctx.project->id, ctx.param("upload"), ctx.me().user_id,
+                                            *offset, ctx.http.body, sum, left));
+         Json body = {
+             {"offset", done.offset},
+             {"dataset", done.dataset ? dataset_json(*done.dataset, true) : Json(nullptr)}};
+         Reply r = Reply::json(std::move(body));
+         r.headers.set("Upload-Offset", std::to_string(done.offset));
+         return r;
+       }},
+      {.method = "DELETE",
+       .path = pr + "/uploads/{upload}",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "create",
+       .summary = "Give up an unfinished upload; its bytes go",
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.uploads)
+           return Status::failed_precondition("this server takes no uploads");
+         JZ_RETURN_IF_ERROR(
+             s.platform.uploads->remove(ctx.project->id, ctx.param("upload"), ctx.me().user_id));
+         return Reply::no_content();
        }},
       {.method = "GET",
        .path = ds + "/files",

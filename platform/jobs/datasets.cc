@@ -225,6 +225,32 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
                                               const std::string& security_level,
                                               const std::string& created_by,
                                               std::optional<int64_t> quota_left) {
+  return create_unpacked(project_id, name, archive.size(), security_level, created_by, quota_left,
+                         [&](const std::string& dest, const ArchiveLimits& limits) {
+                           return unpack_tar(archive, dest, limits, "archive");
+                         });
+}
+
+Result<Dataset> Datasets::create_from_archive_file(const std::string& project_id,
+                                                   const std::string& name,
+                                                   const std::string& archive_path,
+                                                   const std::string& security_level,
+                                                   const std::string& created_by,
+                                                   std::optional<int64_t> quota_left) {
+  std::error_code ec;
+  const uint64_t size = fs::file_size(archive_path, ec);
+  if (ec) return Status::unavailable("cannot read " + archive_path + ": " + ec.message());
+  return create_unpacked(project_id, name, size, security_level, created_by, quota_left,
+                         [&](const std::string& dest, const ArchiveLimits& limits) {
+                           return unpack_tar_file(archive_path, dest, limits, "archive");
+                         });
+}
+
+Result<Dataset> Datasets::create_unpacked(
+    const std::string& project_id, const std::string& name, uint64_t archive_bytes,
+    const std::string& security_level, const std::string& created_by,
+    std::optional<int64_t> quota_left,
+    const std::function<Status(const std::string& dest, const ArchiveLimits& limits)>& unpack) {
   JZ_RETURN_IF_ERROR(iam::validate_resource_name("name", name));
   if (security_rank(security_level) < 0) {
     return Status::invalid_argument(
@@ -286,12 +312,12 @@ Result<Dataset> Datasets::create_from_archive(const std::string& project_id,
     // A small archive that expands enormously is a bomb, not a dataset.
     limits.max_total_bytes =
         std::min<uint64_t>(limits.max_total_bytes,
-                           std::max<uint64_t>(archive.size(), 1 << 20) * policy_.upload_max_ratio);
+                           std::max<uint64_t>(archive_bytes, 1 << 20) * policy_.upload_max_ratio);
   }
   if (quota_left) {
     limits.max_total_bytes = std::min<uint64_t>(limits.max_total_bytes, *quota_left);
   }
-  Status unpacked = unpack_tar(archive, tmp.string(), limits, "archive");
+  Status unpacked = unpack(tmp.string(), limits);
   if (!unpacked.ok()) {
     std::string why = unpacked.message();
     if (quota_left && why.find("add up to more than") != std::string::npos &&

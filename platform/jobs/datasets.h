@@ -16,12 +16,14 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "core/archive.h"
 #include "core/clock.h"
 #include "core/id.h"
 #include "store/database.h"
@@ -103,6 +105,13 @@ class Datasets {
                                       std::string_view archive, const std::string& security_level,
                                       const std::string& created_by,
                                       std::optional<int64_t> quota_left = std::nullopt);
+  // The same for an archive in a file (a finished resumable upload, platform/jobs/uploads.h),
+  // read from disk as it unpacks.
+  Result<Dataset> create_from_archive_file(const std::string& project_id, const std::string& name,
+                                           const std::string& archive_path,
+                                           const std::string& security_level,
+                                           const std::string& created_by,
+                                           std::optional<int64_t> quota_left = std::nullopt);
   Result<Dataset> get(const std::string& project_id, const std::string& name);
   // The project's datasets by name, one keyset page.
   Result<store::Page<Dataset>> list(const std::string& project_id, const store::PageSpec& page);
@@ -129,6 +138,12 @@ class Datasets {
   // The folder `path` names, symlinks resolved, when it may hold datasets at all.
   Result<std::filesystem::path> real_folder(const std::string& path) const;
   DatasetPolicy policy_;
+  // create_from_archive's body: `unpack` fills the folder it is given.
+  Result<Dataset> create_unpacked(
+      const std::string& project_id, const std::string& name, uint64_t archive_bytes,
+      const std::string& security_level, const std::string& created_by,
+      std::optional<int64_t> quota_left,
+      const std::function<Status(const std::string& dest, const ArchiveLimits& limits)>& unpack);
   std::mutex uploads_mu_;
   std::set<std::string> uploads_;  // "<project id>/<name>" of uploads in progress
 };
