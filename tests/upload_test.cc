@@ -126,6 +126,16 @@ TEST(Uploads, AnArchiveArrivesIntactAfterADroppedConnectionAndAKilledClient) {
     offset = Json::parse(r->body)["offset"].get<int64_t>();
   }
   EXPECT_EQ(offset, 8 * kChunk);
+  // Announced again (a client that lost its id): the same upload, at its offset; another
+  // size is another file, refused while this one is unfinished.
+  Json announced = olga.call("POST", "/api/v1/projects/vision/uploads", announce, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(announced["id"], id);
+  EXPECT_EQ(announced["offset"], offset);
+  Json other_size = announce;
+  other_size["size"] = size + 1;
+  olga.call("POST", "/api/v1/projects/vision/uploads", other_size, &status);
+  EXPECT_EQ(status, 409);
   // Interrupted once: the connection drops in the middle of a chunk. Nothing of it counts.
   drop_mid_chunk(port, path, olga_token, offset, chunk_at(offset));
   std::this_thread::sleep_for(200ms);

@@ -138,7 +138,8 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
        .resource = "dataset",
        .verb = "create",
        .summary = "Start a resumable upload of a tar or tar.gz archive that becomes a dataset "
-                  "(data owners); send it with PATCH in chunks",
+                  "(data owners; 200 with your unfinished upload of the same dataset, size and "
+                  "level); send it with PATCH in chunks",
        .body_schema =
            sc::object({{"dataset", sc::str("The dataset it becomes")},
                        {"size", {{"type", "integer"}, {"minimum", 1}}},
@@ -159,7 +160,8 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
                          ctx.body.value("security_level", "internal"), ctx.me().user_id,
                          ctx.me().username, left, s.platform.datasets->policy().upload_max_bytes));
          ctx.audit.name = u.dataset;
-         return Reply::created(upload_json(u));
+         // 200 for an unfinished upload announced again (resume it at its offset).
+         return u.resumed ? Reply::json(upload_json(u)) : Reply::created(upload_json(u));
        }},
       {.method = "GET",
        .path = ds + "/upload",

@@ -75,6 +75,11 @@ Result<Upload> Uploads::create(const std::string& project_id, const std::string&
     return Status::already_exists("dataset '" + dataset + "' already exists in this project");
   }
   JZ_ASSIGN_OR_RETURN(auto open, find(project_id, dataset, user_id));
+  // The same upload announced again (a client that lost its id): resume it.
+  if (open && open->size == size && open->security_level == security_level) {
+    open->resumed = true;
+    return *open;
+  }
   if (open) {
     return Status::already_exists("you are uploading dataset '" + dataset + "' already (upload " +
                                   open->id + ", " + std::to_string(open->offset) + " of " +

@@ -34,6 +34,7 @@ struct Upload {
   std::string username;
   int64_t created_at_ms = 0;
   int64_t expires_at_ms = 0;  // unfinished uploads are dropped after this
+  bool resumed = false;       // create() found it unfinished (not stored)
 };
 
 // What a chunk did: the new offset, and the dataset when it was the last one.
@@ -47,8 +48,10 @@ class Uploads {
   Uploads(store::Database& db, Clock& clock, IdGenerator& ids, Datasets& datasets, std::string dir,
           std::chrono::hours keep = std::chrono::hours(24));
 
-  // A new upload of `size` bytes that becomes dataset `dataset` of the project.
-  // already_exists when the dataset exists; resource_exhausted past the storage quota
+  // A new upload of `size` bytes that becomes dataset `dataset` of the project, or the
+  // caller's unfinished one of the same dataset, size and level (its offset tells where to
+  // go on; created_at_ms tells it apart). already_exists when the dataset exists, or the
+  // caller's unfinished upload of it differs; resource_exhausted past the storage quota
   // (`quota_left`) or datasets.upload_max_bytes.
   Result<Upload> create(const std::string& project_id, const std::string& dataset, int64_t size,
                         const std::string& security_level, const std::string& user_id,

@@ -5,7 +5,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useParams } from 'react-router-dom';
-import { ApiError, api, apiTagged, currentCsrfToken, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
+import { api, apiTagged, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
+import { uploadDataset } from '../api/upload';
 import { can, usePermissions } from '../api/permissions';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
@@ -15,29 +16,6 @@ import { NotFound } from './NotFound';
 import { resourceName } from './Workspaces';
 
 const levels = ['open', 'internal', 'secret'] as const;
-
-// Uploads with XMLHttpRequest: fetch cannot report upload progress.
-function upload(path: string, file: File, onProgress: (percent: number) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', path);
-    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-    xhr.setRequestHeader('X-CSRF-Token', currentCsrfToken());
-    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(Math.round((100 * e.loaded) / e.total));
-    xhr.onload = () => {
-      if (xhr.status < 300) return resolve();
-      let e: { code?: string; message?: string; request_id?: string } = {};
-      try {
-        e = JSON.parse(xhr.responseText).error ?? {};
-      } catch {
-        // not JSON: keep the status text
-      }
-      reject(new ApiError(xhr.status, e.code ?? 'unknown', e.message ?? xhr.statusText, e.request_id));
-    };
-    xhr.onerror = () => reject(new TypeError('network'));
-    xhr.send(file);
-  });
-}
 
 function Register({ project, onDone }: { project: string; onDone: () => void }) {
   const { t } = useTranslation();
@@ -58,8 +36,11 @@ function Register({ project, onDone }: { project: string; onDone: () => void }) 
     },
   });
   const send = useMutation({
+    // In chunks that resume after a dropped connection (api/upload.ts).
     mutationFn: () =>
-      upload(`${base}/${seg(name)}/archive?security_level=${level}`, file!, (p) => setPercent(p)),
+      uploadDataset(project, name, level, file!, {
+        onProgress: (sent, total) => setPercent(Math.floor((100 * sent) / total)),
+      }),
     onSuccess: () => {
       setDone(t('datasets.uploaded', { name }));
       setName('');
