@@ -596,7 +596,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a resumable upload of a tar or tar.gz archive that becomes a dataset (data owners); send it with PATCH in chunks */
+        /** Start a resumable upload of a tar or tar.gz archive that becomes a dataset (data owners; 200 with your unfinished upload of the same dataset, size and level); send it with PATCH in chunks */
         post: operations["post_api_v1_projects_project_uploads"];
         delete?: never;
         options?: never;
