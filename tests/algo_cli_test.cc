@@ -70,7 +70,7 @@ class AlgoCli : public ::testing::Test {
   std::string face_detect_package(bool licence_required = false) {
     if (!fs::exists(path("vendor.key")))
       ok({"license", "keygen", "--name", "acme-vision", "--out", "vendor"});
-    const std::string out = path(licence_required ? "fd-licensed.jzpkg" : "fd.jzpkg");
+    std::string out = path(licence_required ? "fd-licensed.jzpkg" : "fd.jzpkg");
     ok({"algo", "pack", face_detect_folder(licence_required), "--key", "vendor.key", "--out", out});
     return out;
   }
