@@ -164,10 +164,12 @@ Result<Json> ApiClient::call(const std::string& method, const std::string& path,
   auto send = [&]() -> httplib::Result {
     if (method == "POST") return cli.Post(path, headers, text, "application/json");
     if (method == "PUT") return cli.Put(path, headers, text, "application/json");
+    if (method == "PATCH") return cli.Patch(path, headers, text, "application/json");
     if (method == "DELETE") return cli.Delete(path, headers);
     return cli.Get(path, headers);
   };
-  if (method != "GET" && method != "POST" && method != "PUT" && method != "DELETE") {
+  if (method != "GET" && method != "POST" && method != "PUT" && method != "PATCH" &&
+      method != "DELETE") {
     return Status::internal("unsupported method " + method);
   }
   auto res = send();

@@ -383,6 +383,48 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
       })
       ->add_option("USERNAME", uo->username, "User")
       ->required();
+  for (const bool disable : {true, false}) {
+    leaf(*user, disable ? "disable" : "enable",
+         disable ? "Disable a user: their sessions and API tokens stop at once, and logins fail"
+                 : "Enable a disabled user again (their unexpired tokens work again)",
+         [uo, disable](const Common& c) {
+           return with_conn(
+               disable ? "user disable" : "user enable", c.server, true, [&](Conn& conn) -> Status {
+                 Json body = {{"disabled", disable}};
+                 JZ_ASSIGN_OR_RETURN(
+                     Json out,
+                     conn.api->call("PATCH", "/api/v1/users/" + url_encode(uo->username), &body));
+                 show_object(c.output, out);
+                 return {};
+               });
+         })
+        ->add_option("USERNAME", uo->username, "User")
+        ->required();
+  }
+  leaf(*user, "password",
+       "Change your password (the current one, then the new one twice; your other sessions\n"
+       "end), or, as a platform admin, set another user's (all their sessions end). In\n"
+       "scripts each password is one line of standard input.",
+       [uo](const Common& c) {
+         return with_conn("user password", c.server, true, [&](Conn& conn) -> Status {
+           JZ_ASSIGN_OR_RETURN(Json me, conn.api->call("GET", "/api/v1/auth/whoami"));
+           const std::string name =
+               uo->username.empty() ? me["username"].get<std::string>() : uo->username;
+           Json body = Json::object();
+           if (name == me["username"]) {
+             JZ_ASSIGN_OR_RETURN(body["current_password"], read_secret("Current password", false));
+           }
+           JZ_ASSIGN_OR_RETURN(body["new_password"], read_secret("New password for " + name, true));
+           JZ_RETURN_IF_ERROR(
+               conn.api->call("POST", "/api/v1/users/" + url_encode(name) + "/password", &body)
+                   .status());
+           std::cout << "Password of " << name << " changed; " << name
+                     << (name == me["username"] ? "'s other sessions ended\n"
+                                                : "'s sessions ended\n");
+           return {};
+         });
+       })
+      ->add_option("USERNAME", uo->username, "Another user (platform admins); default: you");
 
   // ---- workspaces ----
   auto* ws = app.add_subcommand("workspace", "Manage workspaces (tenants that hold projects)");
@@ -596,7 +638,7 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
   scope_flags(mremove);
 
   // ---- roles ----
-  auto* role = app.add_subcommand("role", "Show roles and their permissions");
+  auto* role = app.add_subcommand("role", "Show roles and their permissions; make custom ones");
   role->require_subcommand(1);
   leaf(*role, "list", "List roles", [](const Common& c) {
     return with_conn("role list", c.server, true, [&](Conn& conn) -> Status {
@@ -609,6 +651,44 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
       return {};
     });
   });
+  struct RoleOpts {
+    std::string name, scope = "project", workspace;
+    std::vector<std::string> permissions;
+  };
+  auto ro2 = std::make_shared<RoleOpts>();
+  auto* rcreate =
+      leaf(*role, "create",
+           "Make a custom role of permissions: platform admins for every workspace; a\n"
+           "workspace's admins for theirs (--workspace), of permissions they hold there",
+           [ro2](const Common& c) {
+             return with_conn("role create", c.server, true, [&](Conn& conn) -> Status {
+               Json body = {
+                   {"name", ro2->name}, {"scope", ro2->scope}, {"permissions", ro2->permissions}};
+               if (!ro2->workspace.empty()) body["workspace"] = ro2->workspace;
+               JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("POST", "/api/v1/roles", &body));
+               show_object(c.output, out);
+               return {};
+             });
+           });
+  rcreate->add_option("NAME", ro2->name, "Lower-case name")->required();
+  rcreate->add_option("--scope", ro2->scope, "project (default) or workspace")
+      ->check(CLI::IsMember({"project", "workspace"}));
+  rcreate
+      ->add_option("--permission", ro2->permissions,
+                   "RESOURCE:VERB, repeated (job:get, dataset:list, project_member:*, ...)")
+      ->required();
+  rcreate->add_option("--workspace", ro2->workspace, "The workspace it is for");
+  leaf(*role, "delete", "Delete a custom role nobody holds",
+       [ro2](const Common& c) {
+         return with_conn("role delete", c.server, true, [&](Conn& conn) -> Status {
+           JZ_RETURN_IF_ERROR(
+               conn.api->call("DELETE", "/api/v1/roles/" + url_encode(ro2->name)).status());
+           std::cout << "Deleted role " << ro2->name << "\n";
+           return {};
+         });
+       })
+      ->add_option("NAME", ro2->name, "Role")
+      ->required();
 
   // ---- tokens ----
   auto* token = app.add_subcommand("token", "Manage API tokens for scripts");

@@ -33,7 +33,7 @@ class CliClientTest : public ::testing::Test {
   }
 
   // Runs `jizhan ARGS` as the user whose config folder is `who` (default: admin's).
-  SubprocessResult cli(std::vector<std::string> args, std::optional<std::string> input = {},
+  SubprocessResult cli(std::vector<std::string> args, const std::optional<std::string>& input = {},
                        const std::string& who = "admin",
                        std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), jizhan_binary());
@@ -48,11 +48,11 @@ class CliClientTest : public ::testing::Test {
     return r.ok() ? *r : SubprocessResult{};
   }
   // Runs a command that must succeed and returns its standard output.
-  std::string ok(std::vector<std::string> args, std::optional<std::string> input = {},
+  std::string ok(std::vector<std::string> args, const std::optional<std::string>& input = {},
                  const std::string& who = "admin") {
     std::string shown;
     for (const auto& a : args) shown += a + " ";
-    auto r = cli(std::move(args), std::move(input), who);
+    auto r = cli(std::move(args), input, who);
     EXPECT_EQ(r.exit_code, 0) << shown << "\nstderr: " << r.err;
     return r.out;
   }
@@ -262,6 +262,43 @@ TEST_F(CliClientTest, TenancyQuotaTokenAuditAndEventsThroughTheCli) {
   auto bad_since = cli({"audit", "export", "--since", "last tuesday"});
   EXPECT_EQ(bad_since.exit_code, 1);
   EXPECT_TRUE(contains(bad_since.err, "--since")) << bad_since.err;
+}
+
+TEST_F(CliClientTest, AccountsAndCustomRolesThroughTheCli) {
+  login("admin", kAdminPassword);
+  ok({"user", "create", "bob"}, std::string("bob-password-123\n"));
+  login("bob", "bob-password-123");
+  // Disabled: bob's stored session stops at once; enabled, it works again.
+  EXPECT_TRUE(contains(ok({"user", "disable", "bob"}), "disabled"));
+  auto refused = cli({"token", "list"}, std::nullopt, "bob");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_TRUE(contains(ok({"user", "enable", "bob"}), "active"));
+  ok({"token", "list"}, std::nullopt, "bob");
+  // His own password: the current one, then the new one; the old one signs in no more.
+  auto wrong =
+      cli({"user", "password"}, std::string("not-his-password\nbob-new-password-1\n"), "bob");
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_TRUE(contains(wrong.err, "current password is wrong")) << wrong.err;
+  EXPECT_TRUE(contains(
+      ok({"user", "password"}, std::string("bob-password-123\nbob-new-password-1\n"), "bob"),
+      "other sessions ended"));
+  EXPECT_NE(cli({"login", "--server", url_, "-u", "bob"}, std::string("bob-password-123\n"), "bob")
+                .exit_code,
+            0);
+  login("bob", "bob-new-password-1");
+  // An admin sets it; bob may not set the admin's.
+  ok({"user", "password", "bob"}, std::string("set-by-admin-123\n"));
+  login("bob", "set-by-admin-123");
+  auto not_his = cli({"user", "password", "admin"}, std::string("x-x-x-x-x-x-x-x\n"), "bob");
+  EXPECT_NE(not_his.exit_code, 0);
+  EXPECT_TRUE(contains(not_his.err, "only platform admins")) << not_his.err;
+  // A custom role, listed, then deleted.
+  ok({"role", "create", "labeler", "--permission", "job:get", "--permission", "job:list"});
+  EXPECT_TRUE(contains(ok({"role", "list"}), "labeler"));
+  auto bad = cli({"role", "create", "typo", "--permission", "jobs:get"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(contains(bad.err, "RESOURCE:VERB")) << bad.err;
+  EXPECT_TRUE(contains(ok({"role", "delete", "labeler"}), "Deleted role labeler"));
 }
 
 TEST_F(CliClientTest, EventsFollowStreamsNewEvents) {
