@@ -176,6 +176,9 @@ int run_server(const ConfigSources& sources) {
   // Resumable uploads keep their bytes beside the datasets they become.
   jobs::Uploads uploads(**db, Clock::system(), ids, datasets,
                         settings->data_dir + "/datasets/.partial");
+  if (auto gone = uploads.expire(); !gone.ok()) {
+    logger->warn("cannot drop expired uploads: {}", gone.status().message());
+  }
   std::unique_ptr<exec::LocalExecutor> executor;
   std::unique_ptr<jobs::JobRunner> runner;
   std::string jobs_unavailable;

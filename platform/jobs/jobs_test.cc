@@ -12,6 +12,7 @@
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/store.h"
+#include "platform/jobs/uploads.h"
 #include "tests/support/test_database.h"
 
 namespace jz::jobs {
@@ -189,6 +190,50 @@ TEST_P(JobsTest, LogPoliciesDefaultPerLevelAreStoredPerProjectAndRecorded) {
     }
   }
   EXPECT_EQ(reasons, (std::vector<std::string>{"LogPolicyChanged", "LogPolicyReset"}));
+}
+
+// Issue 20: an upload's offset is its file's length, it is its uploader's alone, and one
+// left unfinished goes with its bytes after its time.
+TEST_P(JobsTest, UploadsAreTheirUploadersAndUnfinishedOnesExpire) {
+  fs::create_directories(dir_.str() + "/platform");
+  Datasets ds(*db_, clock_, ids_, {dir_.str() + "/platform", dir_.str() + "/platform/up"});
+  const std::string parts = dir_.str() + "/platform/up/.partial";
+  Uploads uploads(*db_, clock_, ids_, ds, parts, std::chrono::hours(24));
+  const std::string p = project_["vision"];
+  auto u = uploads.create(p, "big", 10, "secret", "usr_a", "alice", std::nullopt, 1 << 20);
+  ASSERT_TRUE(u.ok()) << u.status().to_string();
+  EXPECT_EQ(uploads.create(p, "big", 10, "secret", "usr_a", "alice", std::nullopt, 1 << 20)->id,
+            u->id)
+      << "announced again: the same upload";
+  EXPECT_EQ(uploads.create(p, "big", 11, "secret", "usr_a", "alice", std::nullopt, 1 << 20)
+                .status()
+                .code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(uploads.create(p, "x", 10, "secret", "usr_a", "alice", 5, 1 << 20).status().code(),
+            Code::kResourceExhausted)
+      << "past the storage quota";
+  EXPECT_EQ(uploads.create(p, "y", 2 << 20, "open", "usr_a", "alice", std::nullopt, 1 << 20)
+                .status()
+                .code(),
+            Code::kResourceExhausted)
+      << "past datasets.upload_max_bytes";
+  auto chunk = uploads.append(p, u->id, "usr_a", 0, "hello", "", std::nullopt);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().to_string();
+  EXPECT_EQ(chunk->offset, 5);
+  EXPECT_EQ(uploads.get(p, u->id, "usr_b").status().code(), Code::kNotFound) << "another user";
+  EXPECT_EQ(uploads.get(project_["other"], u->id, "usr_a").status().code(), Code::kNotFound);
+  EXPECT_EQ(uploads.append(p, u->id, "usr_a", 3, "xx", "", std::nullopt).status().code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(uploads.append(p, u->id, "usr_a", 5, "world!", "", std::nullopt).status().code(),
+            Code::kInvalidArgument)
+      << "past the announced size";
+  EXPECT_EQ(uploads.get(p, u->id, "usr_a")->offset, 5);
+  EXPECT_TRUE(fs::exists(parts + "/" + u->id));
+  // A day later, the next upload's start drops it and its bytes.
+  clock_.advance(std::chrono::hours(25));
+  ASSERT_TRUE(uploads.create(p, "other", 10, "open", "usr_b", "bob", std::nullopt, 1 << 20).ok());
+  EXPECT_EQ(uploads.get(p, u->id, "usr_a").status().code(), Code::kNotFound);
+  EXPECT_FALSE(fs::exists(parts + "/" + u->id));
 }
 
 TEST_P(JobsTest, DatasetsAreRegisteredOnlyFromAllowedReadableFolders) {

@@ -61,6 +61,8 @@ Result<Upload> Uploads::create(const std::string& project_id, const std::string&
     return Status::invalid_argument("field 'security_level' must be open, internal or secret");
   }
   if (size <= 0) return Status::invalid_argument("field 'size' must be at least 1 byte");
+  // Uploads left unfinished past their time go whenever a new one starts (and at start-up).
+  JZ_RETURN_IF_ERROR(expire().status());
   if (static_cast<uint64_t>(size) > max_bytes) {
     return Status::resource_exhausted("an upload holds at most " + std::to_string(max_bytes) +
                                       " bytes (datasets.upload_max_bytes); this one would be " +

@@ -72,7 +72,7 @@ class Uploads {
                              const std::string& sha256_hex, std::optional<int64_t> quota_left);
   // Drops an unfinished upload and its bytes.
   Status remove(const std::string& project_id, const std::string& id, const std::string& user_id);
-  // Drops uploads past their expiry (the runner's housekeeping may call it).
+  // Drops uploads past their expiry (create() and the server's start call it).
   Result<int> expire();
 
  private:
