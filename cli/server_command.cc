@@ -175,7 +175,7 @@ int run_server(const ConfigSources& sources) {
   jobs::Datasets datasets(**db, Clock::system(), ids, dataset_policy);
   // Resumable uploads keep their bytes beside the datasets they become.
   jobs::Uploads uploads(**db, Clock::system(), ids, datasets,
-                        settings->data_dir + "/datasets/.partial");
+                        dataset_policy.upload_dir + "/.partial");
   if (auto gone = uploads.expire(); !gone.ok()) {
     logger->warn("cannot drop expired uploads: {}", gone.status().message());
   }

@@ -155,46 +155,43 @@ std::string proxy_response_head(std::string_view head, const Headers& set) {
 
 int WsFrameCounter::feed(std::string_view bytes) {
   int messages = 0;
-  while (!failed_ && !bytes.empty()) {
-    if (skip_ > 0) {
+  while (!failed_) {
+    if (skip_ > 0) {  // the current frame's payload
+      if (bytes.empty()) break;
       const uint64_t n = std::min<uint64_t>(skip_, bytes.size());
       skip_ -= n;
       bytes.remove_prefix(n);
       continue;
     }
     // A frame head: 2 bytes, then 0, 2 or 8 bytes of length, then 4 of mask when masked.
-    const size_t take = std::min<size_t>(14 - head_.size(), bytes.size());
-    head_.append(bytes.substr(0, take));
-    bytes.remove_prefix(take);
-    if (head_.size() < 2) continue;
-    const auto b0 = static_cast<uint8_t>(head_[0]);
-    const auto b1 = static_cast<uint8_t>(head_[1]);
-    const uint8_t len7 = b1 & 0x7F;
-    const size_t len_bytes = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
-    const size_t need = 2 + len_bytes + ((b1 & 0x80) ? 4 : 0);
-    if (head_.size() < need) continue;
-    uint64_t len = len7;
-    if (len_bytes > 0) {
-      len = 0;
-      for (size_t i = 0; i < len_bytes; ++i) len = (len << 8) | static_cast<uint8_t>(head_[2 + i]);
+    size_t need = 2;
+    if (head_.size() >= 2) {
+      const uint8_t len7 = static_cast<uint8_t>(head_[1]) & 0x7F;
+      need += (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((head_[1] & 0x80) ? 4 : 0);
     }
-    const uint8_t opcode = b0 & 0x0F;
+    if (head_.size() < need) {
+      if (bytes.empty()) break;
+      const size_t take = std::min(need - head_.size(), bytes.size());
+      head_.append(bytes.substr(0, take));
+      bytes.remove_prefix(take);
+      continue;
+    }
+    const uint8_t len7 = static_cast<uint8_t>(head_[1]) & 0x7F;
+    uint64_t len = len7;
+    if (len7 >= 126) {
+      len = 0;
+      for (size_t i = 0; i < (len7 == 126 ? 2u : 8u); ++i) {
+        len = (len << 8) | static_cast<uint8_t>(head_[2 + i]);
+      }
+    }
+    const uint8_t opcode = static_cast<uint8_t>(head_[0]) & 0x0F;
     if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xA || (len >> 63) != 0) {
       failed_ = true;
       break;
     }
     if (opcode == 0x1 || opcode == 0x2) ++messages;
-    // Bytes of the next frame read into head_ belong to it: give them back.
-    const size_t extra = head_.size() - need;
     skip_ = len;
-    std::string rest = head_.substr(need);
     head_.clear();
-    if (extra > 0) {
-      const uint64_t n = std::min<uint64_t>(skip_, rest.size());
-      skip_ -= n;
-      rest.erase(0, n);
-      if (!rest.empty()) messages += feed(rest);
-    }
   }
   return messages;
 }

@@ -128,7 +128,7 @@ class WsFrameCounter {
 
  private:
   uint64_t skip_ = 0;  // payload bytes of the current frame still to pass
-  std::string head_;   // a frame head split across reads
+  std::string head_;   // the current frame's head, as far as it arrived (2 to 14 bytes)
   bool failed_ = false;
 };
 

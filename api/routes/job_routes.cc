@@ -34,8 +34,6 @@ Json dataset_json(const jobs::Dataset& d, bool show_path) {
   return j;
 }
 
-}  // namespace
-
 Json upload_json(const jobs::Upload& u) {
   return {{"id", u.id},
           {"dataset", u.dataset},
@@ -45,6 +43,14 @@ Json upload_json(const jobs::Upload& u) {
           {"created_at", wire_time(u.created_at_ms)},
           {"expires_at", wire_time(u.expires_at_ms)}};
 }
+
+// The server's uploads, or why it takes none.
+Result<jobs::Uploads*> uploads_of(const ApiServices& s) {
+  if (!s.platform.uploads) return Status::failed_precondition("this server takes no uploads");
+  return s.platform.uploads;
+}
+
+}  // namespace
 
 void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
   jobs::Datasets& datasets = *s.platform.datasets;
@@ -148,14 +154,13 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
        .response_schema = sc::ref("Upload"),
        .errors = {409, 429},
        .handler = [&s, runner](RequestContext& ctx) -> Result<Reply> {
-         if (!s.platform.uploads)
-           return Status::failed_precondition("this server takes no uploads");
+         JZ_ASSIGN_OR_RETURN(jobs::Uploads * uploads, uploads_of(s));
          std::optional<int64_t> left;
          if (runner) {
            JZ_ASSIGN_OR_RETURN(left, runner->storage_left(ctx.project->id));
          }
          JZ_ASSIGN_OR_RETURN(
-             auto u, s.platform.uploads->create(
+             auto u, uploads->create(
                          ctx.project->id, ctx.body["dataset"], ctx.body["size"].get<int64_t>(),
                          ctx.body.value("security_level", "internal"), ctx.me().user_id,
                          ctx.me().username, left, s.platform.datasets->policy().upload_max_bytes));
@@ -172,10 +177,9 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
                   "client resumes)",
        .response_schema = sc::ref("Upload"),
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
-         if (!s.platform.uploads)
-           return Status::failed_precondition("this server takes no uploads");
-         JZ_ASSIGN_OR_RETURN(auto u, s.platform.uploads->find(ctx.project->id, ctx.param("dataset"),
-                                                              ctx.me().user_id));
+         JZ_ASSIGN_OR_RETURN(jobs::Uploads * uploads, uploads_of(s));
+         JZ_ASSIGN_OR_RETURN(
+             auto u, uploads->find(ctx.project->id, ctx.param("dataset"), ctx.me().user_id));
          if (!u) {
            return Status::not_found("you have no unfinished upload of dataset '" +
                                     ctx.param("dataset") + "'");
@@ -190,10 +194,9 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
        .summary = "An upload and its offset (its uploader)",
        .response_schema = sc::ref("Upload"),
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
-         if (!s.platform.uploads)
-           return Status::failed_precondition("this server takes no uploads");
-         JZ_ASSIGN_OR_RETURN(auto u, s.platform.uploads->get(ctx.project->id, ctx.param("upload"),
-                                                             ctx.me().user_id));
+         JZ_ASSIGN_OR_RETURN(jobs::Uploads * uploads, uploads_of(s));
+         JZ_ASSIGN_OR_RETURN(auto u,
+                             uploads->get(ctx.project->id, ctx.param("upload"), ctx.me().user_id));
          Reply r = Reply::json(upload_json(u));
          r.headers.set("Upload-Offset", std::to_string(u.offset));
          return r;
@@ -211,8 +214,7 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
        .errors = {409, 413, 422, 429},
        .raw_body = true,
        .handler = [&s, runner](RequestContext& ctx) -> Result<Reply> {
-         if (!s.platform.uploads)
-           return Status::failed_precondition("this server takes no uploads");
+         JZ_ASSIGN_OR_RETURN(jobs::Uploads * uploads, uploads_of(s));
          const auto offset = parse_int64(ctx.http.header("Upload-Offset"));
          if (!offset || *offset < 0) {
            return Status::invalid_argument(
@@ -233,9 +235,9 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
          if (runner) {
            JZ_ASSIGN_OR_RETURN(left, runner->storage_left(ctx.project->id));
          }
-         JZ_ASSIGN_OR_RETURN(auto done, s.platform.uploads->append(
-                                            ctx.project->id, ctx.param("upload"), ctx.me().user_id,
-                                            *offset, ctx.http.body, sum, left));
+         JZ_ASSIGN_OR_RETURN(auto done,
+                             uploads->append(ctx.project->id, ctx.param("upload"), ctx.me().user_id,
+                                             *offset, ctx.http.body, sum, left));
          Json body = {
              {"offset", done.offset},
              {"dataset", done.dataset ? dataset_json(*done.dataset, true) : Json(nullptr)}};
@@ -250,10 +252,9 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
        .verb = "create",
        .summary = "Give up an unfinished upload; its bytes go",
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
-         if (!s.platform.uploads)
-           return Status::failed_precondition("this server takes no uploads");
+         JZ_ASSIGN_OR_RETURN(jobs::Uploads * uploads, uploads_of(s));
          JZ_RETURN_IF_ERROR(
-             s.platform.uploads->remove(ctx.project->id, ctx.param("upload"), ctx.me().user_id));
+             uploads->remove(ctx.project->id, ctx.param("upload"), ctx.me().user_id));
          return Reply::no_content();
        }},
       {.method = "GET",

@@ -52,12 +52,18 @@ Status Accounts::validate_username(std::string_view name) {
   return {};
 }
 
-Result<User> Accounts::create_user(User u) {
-  JZ_RETURN_IF_ERROR(validate_username(u.username));
+namespace {
+
+// What a stored user must be, whether made or changed.
+Status validate_user(const User& u) {
+  JZ_RETURN_IF_ERROR(Accounts::validate_username(u.username));
+  if (u.state != "active" && u.state != "disabled") {
+    return Status::invalid_argument("field 'state' must be active or disabled, got '" + u.state +
+                                    "'");
+  }
   if (u.platform_role != kPlatformAdmin && u.platform_role != kPlatformRegular) {
     return Status::invalid_argument(
-        "field 'platform_role' must be platform-admin or "
-        "platform-regular, got '" +
+        "field 'platform_role' must be platform-admin or platform-regular, got '" +
         u.platform_role + "'");
   }
   if (u.display_name.size() > 256) {
@@ -66,6 +72,13 @@ Result<User> Accounts::create_user(User u) {
   if (u.email.size() > 254) {
     return Status::invalid_argument("field 'email' must be at most 254 characters");
   }
+  return {};
+}
+
+}  // namespace
+
+Result<User> Accounts::create_user(User u) {
+  JZ_RETURN_IF_ERROR(validate_user(u));
   u.id = ids_.next("usr_");
   u.created_at_ms = u.updated_at_ms = clock_.now_unix_ms();
   Status s = db_.transact([&](store::Conn& c) {
@@ -90,21 +103,7 @@ Result<User> Accounts::update_user(const std::string& username, const UserChange
   if (change.state) u.state = *change.state;
   if (change.platform_role) u.platform_role = *change.platform_role;
   if (change.password_hash) u.password_hash = *change.password_hash;
-  if (u.state != "active" && u.state != "disabled") {
-    return Status::invalid_argument("field 'state' must be active or disabled, got '" + u.state +
-                                    "'");
-  }
-  if (u.platform_role != kPlatformAdmin && u.platform_role != kPlatformRegular) {
-    return Status::invalid_argument(
-        "field 'platform_role' must be platform-admin or platform-regular, got '" +
-        u.platform_role + "'");
-  }
-  if (u.display_name.size() > 256) {
-    return Status::invalid_argument("field 'display_name' must be at most 256 characters");
-  }
-  if (u.email.size() > 254) {
-    return Status::invalid_argument("field 'email' must be at most 254 characters");
-  }
+  JZ_RETURN_IF_ERROR(validate_user(u));
   u.updated_at_ms = clock_.now_unix_ms();
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) {
     return c

@@ -99,24 +99,24 @@ Result<Workspace> Tenancy::create_workspace(const std::string& name,
   return w;
 }
 
-Result<Workspace> Tenancy::workspace(const std::string& name) {
+Result<Workspace> Tenancy::one_workspace(const std::string& column, const std::string& value,
+                                         const std::string& missing) {
   std::optional<Workspace> w;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(w, store::query_one(c, kWorkspace, kWorkspaceSelect + " WHERE name = ?",
-                                            {name}, "workspace '" + name + "' does not exist"));
+    JZ_ASSIGN_OR_RETURN(
+        w, store::query_one(c, kWorkspace, kWorkspaceSelect + " WHERE " + column + " = ?", {value},
+                            missing));
     return {};
   }));
   return std::move(*w);
 }
 
+Result<Workspace> Tenancy::workspace(const std::string& name) {
+  return one_workspace("name", name, "workspace '" + name + "' does not exist");
+}
+
 Result<Workspace> Tenancy::workspace_by_id(const std::string& id) {
-  std::optional<Workspace> w;
-  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(w, store::query_one(c, kWorkspace, kWorkspaceSelect + " WHERE id = ?", {id},
-                                            "workspace " + id + " does not exist"));
-    return {};
-  }));
-  return std::move(*w);
+  return one_workspace("id", id, "workspace " + id + " does not exist");
 }
 
 Result<std::vector<std::string>> Tenancy::roles_granting(std::string_view resource,
@@ -277,11 +277,12 @@ Status validate_permission(std::string_view permission) {
   for (char c : verb) verb_ok = verb_ok && (verb == "*" || (c >= 'a' && c <= 'z') || c == '_');
   if (colon == std::string_view::npos || !kResources.count(resource) || !verb_ok ||
       verb.size() > 32) {
-    return Status::invalid_argument(
-        "permission '" + std::string(permission) +
-        "' must be RESOURCE:VERB, RESOURCE one of *, workspace, project, workspace_member, "
-        "project_member, quota, event, job, dataset, dataset_data, scheduler, audit and VERB "
-        "lower-case letters and _ (get, list, create, update, delete, ...) or *");
+    std::string resources;
+    for (const auto& r : kResources) resources += (resources.empty() ? "" : ", ") + r;
+    return Status::invalid_argument("permission '" + std::string(permission) +
+                                    "' must be RESOURCE:VERB, RESOURCE one of " + resources +
+                                    " and VERB lower-case letters and _ (get, list, create, "
+                                    "update, delete, ...) or *");
   }
   return {};
 }

@@ -106,6 +106,10 @@ class Tenancy {
                               const std::string& user_id);
 
  private:
+  // The workspace whose `column` ("name" or "id") is `value`; not_found with `missing`.
+  Result<Workspace> one_workspace(const std::string& column, const std::string& value,
+                                  const std::string& missing);
+
   store::Database& db_;
   Clock& clock_;
   IdGenerator& ids_;

@@ -57,7 +57,7 @@ Result<Upload> Uploads::create(const std::string& project_id, const std::string&
                                const std::string& user_id, const std::string& username,
                                std::optional<int64_t> quota_left, uint64_t max_bytes) {
   JZ_RETURN_IF_ERROR(iam::validate_resource_name("dataset", dataset));
-  if (security_level != "open" && security_level != "internal" && security_level != "secret") {
+  if (security_rank(security_level) < 0) {
     return Status::invalid_argument("field 'security_level' must be open, internal or secret");
   }
   if (size <= 0) return Status::invalid_argument("field 'size' must be at least 1 byte");

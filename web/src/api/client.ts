@@ -65,12 +65,14 @@ export async function apiTagged<T>(path: string, options: RequestOptions = {}): 
   } catch {
     data = null;
   }
-  if (!res.ok) {
-    const e = (data as { error?: { code?: string; message?: string; request_id?: string } } | null)
-      ?.error;
-    throw new ApiError(res.status, e?.code ?? 'unknown', e?.message ?? res.statusText, e?.request_id);
-  }
+  if (!res.ok) throw errorOf(res.status, res.statusText, data);
   return { body: data as T, etag };
+}
+
+// The API's error body {"error": {code, message, request_id}} (or anything else) as an ApiError.
+export function errorOf(status: number, statusText: string, data: unknown): ApiError {
+  const e = (data as { error?: { code?: string; message?: string; request_id?: string } } | null)?.error;
+  return new ApiError(status, e?.code ?? 'unknown', e?.message ?? statusText, e?.request_id);
 }
 
 // One page of a collection (docs/API.md: keyset paging).

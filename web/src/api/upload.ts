@@ -3,7 +3,7 @@
 // a dropped connection or a crossed offset asks the server where the upload is and goes
 // on from there, and a page reloaded mid-way resumes the same upload when the same file
 // is chosen again.
-import { ApiError, api, currentCsrfToken, seg, type Schemas } from './client';
+import { ApiError, api, currentCsrfToken, errorOf, seg, type Schemas } from './client';
 
 export interface UploadOptions {
   chunkBytes?: number;
@@ -20,14 +20,14 @@ async function sha256Hex(bytes: ArrayBuffer): Promise<string | null> {
   return [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
-  let e: { code?: string; message?: string; request_id?: string } = {};
+async function failure(res: Response): Promise<ApiError> {
+  let data: unknown = null;
   try {
-    e = ((await res.json()) as { error?: typeof e }).error ?? {};
+    data = await res.json();
   } catch {
-    // not JSON: keep the status text
+    // not JSON: the status text says it
   }
-  return new ApiError(res.status, e.code ?? 'unknown', e.message ?? res.statusText, e.request_id);
+  return errorOf(res.status, res.statusText, data);
 }
 
 export async function uploadDataset(
@@ -82,8 +82,8 @@ export async function uploadDataset(
       if (r.dataset) return r.dataset;
       continue;
     }
-    if (res && res.status !== 409 && res.status < 500) throw await errorOf(res);
-    if (++tries > retries) throw res ? await errorOf(res) : new TypeError('network');
+    if (res && res.status !== 409 && res.status < 500) throw await failure(res);
+    if (++tries > retries) throw res ? await failure(res) : new TypeError('network');
     if (!res || res.status >= 500) await wait(1000 * 2 ** Math.min(tries - 1, 4));
     // Where is it now? Go on from there.
     offset = (await api<Upload>(url)).offset;
