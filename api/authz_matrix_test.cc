@@ -15,7 +15,9 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "platform/iam/tenancy.h"
+#include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
 #include "tests/support/temp_dir.h"
 
@@ -213,6 +215,47 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/retry",
        "",
        {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"read project code", "GET", "/api/v1/projects/{p}/code", "", project_members},
+      {"clone code", "GET", "/git/{p}/info/refs?service=git-upload-pack", "", project_members},
+      {"fetch code", "POST", "/git/{p}/git-upload-pack", "0000", project_members},
+      {"push advertisement",
+       "GET",
+       "/git/{p}/info/refs?service=git-receive-pack",
+       "",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"push code",
+       "POST",
+       "/git/{p}/git-receive-pack",
+       "0000",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"job outputs", "GET", "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/outputs", "",
+       project_members},
+      {"job output files", "GET",
+       "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/outputs/files", "",
+       project_members},
+      {"download a job output", "GET",
+       "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/outputs/files/a.bin", "",
+       project_members},
+      {"request a release",
+       "POST",
+       "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/outputs/release",
+       R"({"reason":"the model"})",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"list release requests",
+       "GET",
+       "/api/v1/projects/{p}/releases",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"approve a release",
+       "POST",
+       "/api/v1/projects/{p}/releases/rel_00000000000000000000000000/approve",
+       "{}",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"refuse a release",
+       "POST",
+       "/api/v1/projects/{p}/releases/rel_00000000000000000000000000/refuse",
+       "{}",
+       {"padmin", "wsadmin", "dataowner"}},
       {"get job settings", "GET", "/api/v1/projects/{p}/job-settings", "", project_members},
       {"set job settings",
        "PUT",
@@ -299,10 +342,14 @@ class AuthzMatrixTest : public ::testing::Test {
     datasets_ =
         std::make_unique<jobs::Datasets>(*db_, Clock::system(), ids_, jobs::DatasetPolicy{"", ""});
     ASSERT_TRUE(datasets_->add_root(ws_a->id, datadir(), "padmin").ok());
+    code_ = std::make_unique<jobs::CodeRepos>(jobs::CodeOptions{.root = dir_.str() + "/code"});
+    outputs_ = std::make_unique<jobs::Outputs>(*db_, Clock::system(), ids_);
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
-        Clock::system(), PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get()});
+        Clock::system(),
+        PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
+                         code_.get(), outputs_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -365,6 +412,8 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<iam::EventLog> events_;
   std::unique_ptr<jobs::JobStore> jobs_;
   std::unique_ptr<jobs::Datasets> datasets_;
+  std::unique_ptr<jobs::CodeRepos> code_;
+  std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::map<std::string, std::string> token_;
@@ -514,6 +563,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{workspace}", "ws-b"},
                             {"{id}", "job_00000000000000000000000000"},
                             {"{upload}", "upl_00000000000000000000000000"},
+                            {"{release}", "rel_00000000000000000000000000"},
                             {"{dataset}", "absent"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},

@@ -42,7 +42,7 @@ std::string html_escape(const std::string& s) {
 }
 
 bool is_api_path(const std::string& path) {
-  for (const char* prefix : {"/api/", "/devenvs/"}) {
+  for (const char* prefix : {"/api/", "/devenvs/", "/git/"}) {
     if (path.rfind(prefix, 0) == 0) return true;
   }
   return path == "/api" || path == "/metrics" || path == "/healthz" || path == "/readyz";

@@ -27,7 +27,9 @@
 #include "platform/iam/audit.h"
 #include "platform/iam/passwords.h"
 #include "platform/iam/tenancy.h"
+#include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
 #include "store/settings.h"
 #include "tests/support/temp_dir.h"
@@ -92,10 +94,14 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
     opts.port = 0;
     opts.threads = 2;
     opts.access_log = false;
+    code_ = std::make_unique<jobs::CodeRepos>(jobs::CodeOptions{.root = dir_.str() + "/code"});
+    outputs_ = std::make_unique<jobs::Outputs>(*db_, Clock::system(), ids_);
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
-        Clock::system(), PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get()});
+        Clock::system(),
+        PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
+                         code_.get(), outputs_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -239,6 +245,30 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                                      int64_t{10 + i}, name("j-", i), job_id_};
               });
         }};
+    c["/api/v1/projects/{project}/jobs/{id}/outputs/files"] = {
+        "path", "o-", [this, now](int from, int n) -> Status {
+          JZ_RETURN_IF_ERROR(rows(
+              "INSERT INTO job_outputs (job_id, project_id, dir, level, state, files, bytes, "
+              "truncated, skipped, recorded_at_ms) VALUES (?, ?, '/nowhere', 'open', 'open', 0, "
+              "0, 0, '', ?) ON CONFLICT DO NOTHING",
+              0, 1, [&](int) {
+                return store::Params{job_id_, project_id_, now};
+              }));
+          return rows(
+              "INSERT INTO job_output_files (job_id, path, size, sha256) VALUES (?, ?, 1, 'x')",
+              from, n, [&](int i) {
+                return store::Params{job_id_, name("o-", i)};
+              });
+        }};
+    c["/api/v1/projects/{project}/releases"] = {
+        "id", "rel_", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO releases (id, project_id, job_id, state, reason, requested_by, "
+              "requester, created_at_ms) VALUES (?, ?, ?, 'pending', 'r', 'usr_x', 'x', ?)",
+              from, n, [&](int i) {
+                return store::Params{name("rel_", i), project_id_, job_id_, now};
+              });
+        }};
     c["/api/v1/projects/{project}/jobs"] = jobs;
     c["/api/v1/jobs"] = jobs;
     c["/api/v1/projects/{project}/jobs/{id}/events"] = {
@@ -297,6 +327,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                             {"{workspace}", "ws"},
                             {"{dataset}", "files"},
                             {"{upload}", "upl_00000000000000000000000000"},
+                            {"{release}", "rel_00000000000000000000000000"},
                             {"{role}", "no-such-role"},
                             {"{id}", job_id_}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
@@ -329,6 +360,8 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<iam::EventLog> events_;
   std::unique_ptr<jobs::JobStore> jobs_;
   std::unique_ptr<jobs::Datasets> datasets_;
+  std::unique_ptr<jobs::CodeRepos> code_;
+  std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::string token_, admin_id_, ws_id_, project_id_, job_id_, files_dir_;

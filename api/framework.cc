@@ -27,6 +27,7 @@ constexpr ParamKind kParamKinds[] = {
     {"id", "job_[0-9A-Z]{26}", "a job id (job_ and 26 characters)"},
     {"token", "tok_[0-9A-Z]{26}", "a token id (tok_ and 26 characters)"},
     {"upload", "upl_[0-9A-Z]{26}", "an upload id (upl_ and 26 characters)"},
+    {"release", "rel_[0-9A-Z]{26}", "a release request id (rel_ and 26 characters)"},
     {"level", "open|internal|secret", "open, internal or secret"},
     {"path", ".+", "a file path"},
 };

@@ -43,6 +43,8 @@ http::ServerOptions http_options(const ServerOptions& o) {
   h.port = o.port;
   h.threads = std::max(2, o.threads + 1);
   h.max_body_bytes = o.max_body_bytes;
+  h.large_body_prefix = "/git/";
+  h.large_body_bytes = o.git_max_push_bytes;
   h.header_timeout = o.header_timeout;
   h.body_timeout = o.read_timeout;
   h.write_timeout = o.write_timeout;

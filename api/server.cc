@@ -65,6 +65,7 @@ class ApiServer::Impl {
       add_job_routes(routes_, services_);
       add_log_routes(routes_, services_);
       add_devenv_routes(routes_, services_);
+      add_code_routes(routes_, services_);
     }
     add_scheduler_routes(routes_, services_);
     // Answered from memory before routing (inline_answer); declared for the document.
@@ -212,7 +213,10 @@ class ApiServer::Impl {
 
   bool needs_auth(const std::string& path) const {
     if (path == "/api/v1/auth/login") return false;
-    if (path.rfind("/api/", 0) == 0 || path.rfind("/devenvs/", 0) == 0) return true;
+    if (path.rfind("/api/", 0) == 0 || path.rfind("/devenvs/", 0) == 0 ||
+        path.rfind("/git/", 0) == 0) {
+      return true;
+    }
     return path == "/metrics" && !options_.metrics_public;
   }
 

@@ -30,6 +30,8 @@ class JobStore;
 class Datasets;
 class JobRunner;
 class Uploads;
+class CodeRepos;
+class Outputs;
 }  // namespace jz::jobs
 
 namespace jz::api {
@@ -57,6 +59,8 @@ struct ServerOptions {
   // and the connections one environment may hold open through it.
   int proxy_threads = 2;
   int devenv_max_connections = 64;
+  // The largest git push (a request under /git/), held in memory while git takes it.
+  size_t git_max_push_bytes = 256 << 20;
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" for all interfaces).
@@ -72,6 +76,8 @@ struct PlatformServices {
   // Why no job can run here (no runner); "" when jobs run or were turned off.
   std::string jobs_unavailable;
   jobs::Uploads* uploads = nullptr;  // resumable uploads (datasets today)
+  jobs::CodeRepos* code = nullptr;   // project repositories (git over /git/)
+  jobs::Outputs* outputs = nullptr;  // job outputs and their release reviews
 };
 
 class ApiServer {

@@ -49,6 +49,31 @@ std::string cleared_session_cookie(bool secure) {
 Result<Caller> authenticate_request(const http::Request& req, iam::Authenticator& auth,
                                     http::Headers& extra) {
   const std::string h = req.header("Authorization");
+  // git over HTTP (/git/): git sends the token as the password of Basic auth, after a
+  // challenge; the console's cookie never counts there.
+  if (req.path.rfind("/git/", 0) == 0) {
+    constexpr std::string_view kBasic = "Basic ";
+    std::string token;
+    if (h.compare(0, kBasic.size(), kBasic) == 0) {
+      const auto decoded = base64_decode(h.substr(kBasic.size()), "the Basic credentials");
+      const size_t colon = decoded.ok() ? decoded->find(':') : std::string::npos;
+      if (colon != std::string::npos) token = decoded->substr(colon + 1);
+    } else if (h.rfind("Bearer ", 0) == 0) {
+      token = h.substr(7);
+    }
+    if (token.empty()) {
+      extra.set("WWW-Authenticate", "Basic realm=\"Jizhan\", charset=\"UTF-8\"");
+      return Status::unauthenticated(
+          "git needs your API token as the password (any user name): create one with "
+          "'jizhan token create' or in the console's account page");
+    }
+    auto p = auth.authenticate(token);
+    if (!p.ok()) {
+      extra.set("WWW-Authenticate", "Basic realm=\"Jizhan\", charset=\"UTF-8\"");
+      return p.status();
+    }
+    return Caller{.principal = std::move(*p)};
+  }
   if (!h.empty()) {
     constexpr std::string_view kBearer = "Bearer ";
     if (h.size() <= kBearer.size() || h.compare(0, kBearer.size(), kBearer) != 0) {

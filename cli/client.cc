@@ -207,6 +207,39 @@ Result<std::string> ApiClient::get_text(const std::string& path, const std::stri
   return res->body;
 }
 
+Result<int64_t> ApiClient::download(const std::string& path, const std::string& dest) {
+  httplib::Client cli(server_);
+  cli.set_connection_timeout(std::chrono::seconds(10));
+  cli.set_read_timeout(std::chrono::seconds(300));
+  std::ofstream out;
+  std::string error_body;
+  int http_status = 0;
+  int64_t written = 0;
+  auto res = cli.Get(
+      path, auth_headers(token_),
+      [&](const httplib::Response& r) {
+        http_status = r.status;
+        if (http_status < 300) out.open(dest, std::ios::binary | std::ios::trunc);
+        return http_status >= 300 || out.good();
+      },
+      [&](const char* bytes, size_t n) {
+        if (http_status >= 300) {
+          error_body.append(bytes, n);
+          return true;
+        }
+        out.write(bytes, static_cast<std::streamsize>(n));
+        written += static_cast<int64_t>(n);
+        return out.good();
+      });
+  if (http_status >= 300 || !res) {
+    if (res && !error_body.empty()) res->body = error_body;
+    return error_from(res, server_);
+  }
+  out.close();
+  if (!out) return Status::unavailable("cannot write " + dest);
+  return written;
+}
+
 Status ApiClient::stream(
     const std::string& path,
     const std::function<bool(const std::string&, const std::string&)>& on_event) {

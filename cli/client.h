@@ -61,6 +61,9 @@ class ApiClient {
   // GET returning the raw body (for JSON-lines exports) and a response header.
   Result<std::string> get_text(const std::string& path, const std::string& header_name,
                                std::string* header_value);
+  // GET streamed into the file `dest` (created, or truncated), never held in memory;
+  // returns the bytes written. An error answer leaves no file.
+  Result<int64_t> download(const std::string& path, const std::string& dest);
   // Follows a Server-Sent Events stream, calling on_event(event name, data) for each
   // event until it returns false, the server closes the stream, or an error occurs.
   Status stream(const std::string& path,

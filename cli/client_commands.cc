@@ -994,8 +994,8 @@ void ClientCommands::job_commands(CLI::App& app) {
   job->require_subcommand(1);
   struct JobOpts {
     std::string project, id, file, name, kind, restart, state, user;
-    std::vector<std::string> command, datasets, env;
-    std::string gpus, cpu;
+    std::vector<std::string> command, datasets, env, inputs;
+    std::string gpus, cpu, code, path, to, reason;
     int64_t memory_mib = 0, priority = 0, runtime_limit = 0, max_restarts = -1, port = 0,
             timeout = 0, attempt = 0, tail = 0;
     std::string grep, regex, since, until, stream;
@@ -1026,6 +1026,8 @@ void ClientCommands::job_commands(CLI::App& app) {
           if (!body.contains("name") && !o->command.empty()) body["name"] = o->command.front();
           if (!o->kind.empty()) body["kind"] = o->kind;
           if (!o->datasets.empty()) body["datasets"] = o->datasets;
+          if (!o->code.empty()) body["code"] = o->code;
+          if (!o->inputs.empty()) body["inputs"] = o->inputs;
           for (const auto& kv : o->env) {
             const auto eq = kv.find('=');
             if (eq == std::string::npos || eq == 0) {
@@ -1083,6 +1085,16 @@ void ClientCommands::job_commands(CLI::App& app) {
   submit->add_option("--dataset", o->datasets, "Mount this dataset read-only at /data/NAME")
       ->option_text("NAME");
   submit->add_option("--env", o->env, "An environment variable")->option_text("NAME=VALUE");
+  submit
+      ->add_option("--code", o->code,
+                   "Run this branch, tag or commit of the project's repository (read-only at "
+                   "/code; the job records the commit)")
+      ->option_text("REF");
+  submit
+      ->add_option("--input", o->inputs,
+                   "Read this ended job's outputs (read-only at /inputs/ID; held outputs "
+                   "hold this job's too)")
+      ->option_text("JOB");
   submit->add_option("--priority", o->priority, "-1000 to 1000 (default 0)");
   submit->add_flag("--not-preemptible", o->not_preemptible, "Never preempt this job");
   submit->add_option("--runtime-limit", o->runtime_limit, "End it after this many seconds")
@@ -1256,6 +1268,66 @@ void ClientCommands::job_commands(CLI::App& app) {
                   return {};
                 });
               }));
+  add_id(leaf(
+      *job, "outputs",
+      "What a job left in /output: state (open, held, released, expired), files and "
+      "sizes (hashes where you may download), the latest release request",
+      [o, job_path](const Common& c) {
+        return with_conn("job outputs", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(Json summary, conn.api->call("GET", job_path() + "/outputs"));
+          JZ_ASSIGN_OR_RETURN(Json files, list_all(*conn.api, job_path() + "/outputs/files"));
+          if (c.output == "json") {
+            summary["items"] = files;
+            show_object(c.output, summary);
+            return {};
+          }
+          std::cout << "state: " << summary.value("state", "") << " (read "
+                    << summary.value("level", "") << " data)\n";
+          if (summary.value("state", "") == "held") {
+            std::cout << "held: they leave when a data owner approves a release "
+                         "(jizhan job release)\n";
+          }
+          show_list(c.output, files, {{"PATH", "path"}, {"SIZE", "size"}, {"SHA256", "sha256"}});
+          return {};
+        });
+      }));
+  auto* download = leaf(
+      *job, "download", "Download one output file of a job (held outputs: data owners only)",
+      [o, job_path](const Common& c) {
+        return with_conn("job download", c.server, true, [&](Conn& conn) -> Status {
+          std::string encoded;
+          for (size_t start = 0; start <= o->path.size();) {
+            const size_t slash = o->path.find('/', start);
+            const size_t end = slash == std::string::npos ? o->path.size() : slash;
+            encoded += (start == 0 ? "" : "/") + url_encode(o->path.substr(start, end - start));
+            start = end + 1;
+          }
+          std::string dest = o->to;
+          if (dest.empty()) dest = o->path.substr(o->path.rfind('/') + 1);
+          JZ_ASSIGN_OR_RETURN(int64_t n,
+                              conn.api->download(job_path() + "/outputs/files/" + encoded, dest));
+          std::cerr << "wrote " << n << " bytes to " << dest << "\n";
+          return {};
+        });
+      });
+  add_id(download);
+  download->add_option("PATH", o->path, "The file, as `jizhan job outputs` lists it")->required();
+  download->add_option("--to", o->to, "Where to write it (default: its name, here)")
+      ->option_text("FILE");
+  auto* release =
+      leaf(*job, "release", "Ask the project's data owners to release a job's held outputs",
+           [o, job_path](const Common& c) {
+             return with_conn("job release", c.server, true, [&](Conn& conn) -> Status {
+               Json body = {{"reason", o->reason}};
+               JZ_ASSIGN_OR_RETURN(Json r,
+                                   conn.api->call("POST", job_path() + "/outputs/release", &body));
+               show_object(c.output, r);
+               return {};
+             });
+           });
+  add_id(release);
+  release->add_option("--reason", o->reason, "What the files are and why they should leave")
+      ->required();
   auto* wait =
       leaf(*job, "wait", "Wait for a job to end; exit 0 only when it succeeded",
            [o, job_path](const Common& c) {
@@ -1270,6 +1342,58 @@ void ClientCommands::job_commands(CLI::App& app) {
            });
   add_id(wait);
   wait->add_option("--timeout", o->timeout, "Give up after S seconds (exit 1)")->option_text("S");
+
+  // ---- release reviews (data owners) ----
+  auto* rel = app.add_subcommand(
+      "release", "Review requests to release held job outputs (the project's data owners)");
+  rel->require_subcommand(1);
+  struct ReleaseOpts {
+    std::string project, id, state = "pending", comment;
+  };
+  auto ro = std::make_shared<ReleaseOpts>();
+  auto* rlist = leaf(
+      *rel, "list", "A project's release requests (default: those pending)", [ro](const Common& c) {
+        return with_conn("release list", c.server, true, [&](Conn& conn) -> Status {
+          std::string path = "/api/v1/projects/" + url_encode(ro->project) + "/releases";
+          if (!ro->state.empty() && ro->state != "all") path += "?state=" + url_encode(ro->state);
+          JZ_ASSIGN_OR_RETURN(Json items, list_all(*conn.api, path));
+          show_list(c.output, items,
+                    {{"ID", "id"},
+                     {"JOB", "job_id"},
+                     {"STATE", "state"},
+                     {"REQUESTER", "requester"},
+                     {"REASON", "reason"},
+                     {"REVIEWER", "reviewer"}});
+          return {};
+        });
+      });
+  rlist->add_option("PROJECT", ro->project, "Project")->required();
+  rlist->add_option("--state", ro->state,
+                    "pending (default), approved, refused, superseded or all");
+  for (const bool approve : {true, false}) {
+    auto* cmd =
+        leaf(*rel, approve ? "approve" : "refuse",
+             approve ? "Approve a release request: the job's outputs may be downloaded"
+                     : "Refuse a release request: the job's outputs stay held",
+             [ro, approve](const Common& c) {
+               return with_conn(approve ? "release approve" : "release refuse", c.server, true,
+                                [&](Conn& conn) -> Status {
+                                  Json body = {{"comment", ro->comment}};
+                                  JZ_ASSIGN_OR_RETURN(
+                                      Json r,
+                                      conn.api->call("POST",
+                                                     "/api/v1/projects/" + url_encode(ro->project) +
+                                                         "/releases/" + url_encode(ro->id) +
+                                                         (approve ? "/approve" : "/refuse"),
+                                                     &body));
+                                  show_object(c.output, r);
+                                  return {};
+                                });
+             });
+    cmd->add_option("PROJECT", ro->project, "Project")->required();
+    cmd->add_option("ID", ro->id, "Release request id (rel_...)")->required();
+    cmd->add_option("--comment", ro->comment, "Shown to the requester");
+  }
 
   // ---- datasets ----
   auto* dataset = app.add_subcommand("dataset", "Register and inspect datasets (data owners)");

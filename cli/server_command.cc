@@ -21,7 +21,9 @@
 #include "platform/iam/bootstrap.h"
 #include "platform/iam/quota.h"
 #include "platform/iam/tenancy.h"
+#include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/outputs.h"
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
 #include "platform/jobs/uploads.h"
@@ -179,6 +181,21 @@ int run_server(const ConfigSources& sources) {
   if (auto gone = uploads.expire(); !gone.ok()) {
     logger->warn("cannot drop expired uploads: {}", gone.status().message());
   }
+  // Project repositories: git runs as the project's sandbox user when the server is root.
+  jobs::CodeOptions code_options;
+  code_options.root = settings->data_dir + "/code";
+  code_options.bwrap = settings->bwrap;
+  if (::geteuid() == 0) {
+    code_options.uid_of = [&job_store, base = settings->project_uid_base,
+                           fallback = settings->sandbox_uid](const std::string& project) {
+      if (base <= 0) return static_cast<int64_t>(fallback);
+      auto offset = job_store.uid_offset(project);
+      return offset.ok() ? base + *offset : static_cast<int64_t>(fallback);
+    };
+  }
+  jobs::CodeRepos code(code_options);
+  jobs::Outputs outputs(**db, Clock::system(), ids,
+                        jobs::OutputsOptions{.retention = settings->output_retention});
   std::unique_ptr<exec::LocalExecutor> executor;
   std::unique_ptr<jobs::JobRunner> runner;
   std::string jobs_unavailable;
@@ -214,9 +231,10 @@ int run_server(const ConfigSources& sources) {
     ro.log_retention_bytes = settings->log_retention_bytes;
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
                                                tenancy, *executor, logger, ro);
+    runner->attach(&code, &outputs);
   }
-  api::PlatformServices services{&job_store, &datasets,        runner.get(),
-                                 &events,    jobs_unavailable, &uploads};
+  api::PlatformServices services{&job_store,       &datasets, runner.get(), &events,
+                                 jobs_unavailable, &uploads,  &code,        &outputs};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

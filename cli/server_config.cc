@@ -76,6 +76,12 @@ const ConfigSchema& server_schema() {
     s.add(integer("server.devenv_max_connections", "64", 1, 100000,
                   "Connections one dev environment may hold open through the proxy at once "
                   "(a browser tab holds a few); more get 429."));
+    s.add(integer("server.git_max_push_bytes", "268435456", 1024, int64_t{16} << 30,
+                  "Largest git push to a project's repository (over /git/); it is held in "
+                  "memory while git takes it. Push a larger history in parts."));
+    s.add(integer("jobs.output_retention_h", "720", 0, int64_t{24} * 3660,
+                  "Hours a job's outputs are kept after it ends (names and sizes stay after); "
+                  "0 keeps them until the job is deleted."));
     s.add(integer("server.websocket_max_message_bytes", "1048576", 1024, 1 << 30,
                   "Largest WebSocket message a peer may send; larger ones close the "
                   "connection with 1009."));
@@ -254,6 +260,8 @@ Result<ServerSettings> server_settings(const Config& c) {
       static_cast<size_t>(c.get_int("server.websocket_max_message_bytes"));
   s.http.proxy_threads = static_cast<int>(c.get_int("server.proxy_threads"));
   s.http.devenv_max_connections = static_cast<int>(c.get_int("server.devenv_max_connections"));
+  s.http.git_max_push_bytes = static_cast<size_t>(c.get_int("server.git_max_push_bytes"));
+  s.output_retention = std::chrono::hours(c.get_int("jobs.output_retention_h"));
   s.http.keepalive_timeout = std::chrono::seconds(c.get_int("server.keepalive_timeout_s"));
   s.http.keepalive_max_requests = static_cast<int>(c.get_int("server.keepalive_max_requests"));
   s.http.metrics_public = c.get_bool("server.metrics_public");

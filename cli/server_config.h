@@ -36,6 +36,7 @@ struct ServerSettings {
   std::string jobs_dir;
   std::chrono::seconds jobs_grace{10};
   int64_t jobs_max_pids = 4096;
+  std::chrono::hours output_retention{24 * 30};
   int64_t project_uid_base = 1500000000;
   int64_t storage_check_s = 10;
   int64_t upload_max_bytes = int64_t{16} << 30, upload_max_entries = 1000000,

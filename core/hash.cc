@@ -61,6 +61,21 @@ std::string base64_encode(std::string_view bytes) {
   return out;
 }
 
+Result<std::string> base64_decode(std::string_view text, std::string_view what) {
+  static const bool ready = sodium_init() >= 0;
+  (void)ready;
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                        text.size(), nullptr, &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != text.data() + text.size()) {
+    return Status::invalid_argument(std::string(what) + " is not valid base64");
+  }
+  out.resize(len);
+  return out;
+}
+
 std::string to_hex(const uint8_t* bytes, size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(2 * n, '0');

@@ -39,6 +39,8 @@ std::array<uint8_t, 20> sha1(std::string_view bytes);
 
 // Base64 (RFC 4648, standard alphabet, padded).
 std::string base64_encode(std::string_view bytes);
+// Its inverse; invalid_argument naming `what` when `text` is not base64.
+Result<std::string> base64_decode(std::string_view text, std::string_view what);
 
 // Lower-case hex of any bytes.
 std::string to_hex(const uint8_t* bytes, size_t n);

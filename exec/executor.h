@@ -78,8 +78,9 @@ struct LaunchSpec {
   std::string job_id;
   std::vector<std::string> command;  // argv; looked up on the sandbox's PATH
   std::map<std::string, std::string> env;
-  std::string workdir;           // inside the sandbox; default /job
-  std::vector<Mount> read_only;  // datasets, project code
+  std::string workdir;            // inside the sandbox; default /job
+  std::vector<Mount> read_only;   // datasets, project code
+  std::vector<Mount> read_write;  // a dev environment's project repository
   // The user the job runs as when the server runs as root (each project has its own);
   // -1: the executor's sandbox_uid.
   int64_t uid = -1, gid = -1;

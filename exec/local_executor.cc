@@ -151,6 +151,7 @@ std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) con
             "/var", "--bind", dir + "/work", "/job", "--bind", dir + "/output", "/output"});
   for (const auto& m : spec.read_only)
     a.insert(a.end(), {"--ro-bind", m.host_path, m.sandbox_path});
+  for (const auto& m : spec.read_write) a.insert(a.end(), {"--bind", m.host_path, m.sandbox_path});
   // The GPUs' device files; CUDA_VISIBLE_DEVICES picks the job's own.
   if (!spec.gpu_uuids.empty()) add_gpu_devices(a);
   a.insert(a.end(), {"--clearenv", "--setenv", "PATH",
@@ -218,12 +219,18 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
   // Where each read-only mount's host path sits in argv, for the supervisor to replace
   // by the folder it opened and checked.
   Json mounts = Json::array();
-  for (const auto& m : spec.read_only) {
-    for (size_t i = 1; i + 1 < argv.size(); ++i) {
-      if (argv[i - 1] == "--ro-bind" && argv[i] == m.host_path && argv[i + 1] == m.sandbox_path) {
-        mounts.push_back(
-            {{"index", i}, {"path", m.host_path}, {"dev", m.expect_dev}, {"ino", m.expect_ino}});
-        break;
+  for (const bool rw : {false, true}) {
+    for (const auto& m : rw ? spec.read_write : spec.read_only) {
+      for (size_t i = 1; i + 1 < argv.size(); ++i) {
+        if (argv[i - 1] == (rw ? "--bind" : "--ro-bind") && argv[i] == m.host_path &&
+            argv[i + 1] == m.sandbox_path) {
+          mounts.push_back({{"index", i},
+                            {"path", m.host_path},
+                            {"dev", m.expect_dev},
+                            {"ino", m.expect_ino},
+                            {"rw", rw}});
+          break;
+        }
       }
     }
   }

@@ -155,7 +155,7 @@ int run_shim(const std::string& dir) {
       auto fd =
           open_folder_no_symlinks(path, m.value("dev", int64_t{0}), m.value("ino", int64_t{0}));
       if (!fd.ok()) return finish(dir, {{"exit_code", -1}, {"error", fd.status().message()}});
-      argv[index - 1] = "--ro-bind-fd";
+      argv[index - 1] = m.value("rw", false) ? "--bind-fd" : "--ro-bind-fd";
       argv[index] = std::to_string(*fd);
     }
   }

@@ -124,7 +124,15 @@ class Server::Impl {
   Impl(ServerOptions o, Handler h, InlineHandler ih, ErrorRenderer er)
       : opt_(std::move(o)), handler_(std::move(h)), inline_(std::move(ih)), errors_(std::move(er)) {
     if (opt_.threads < 2) opt_.threads = 2;
-    limits_.max_body = opt_.max_body_bytes;
+    limits_.max_body = std::max(opt_.max_body_bytes, opt_.large_body_bytes);
+  }
+
+  size_t body_limit(const Request& r) const {
+    if (opt_.large_body_bytes > 0 && !opt_.large_body_prefix.empty() &&
+        r.path.rfind(opt_.large_body_prefix, 0) == 0) {
+      return std::max(opt_.max_body_bytes, opt_.large_body_bytes);
+    }
+    return opt_.max_body_bytes;
   }
 
   ~Impl() {
@@ -723,11 +731,19 @@ class Server::Impl {
         why = e->message;
         return false;
       }
+      const size_t limit = body_limit(c.req);
+      if (c.framing == Framing::kLength && c.length > limit) {
+        status = 413;
+        why = "the request body (" + std::to_string(c.length) +
+              " bytes) is larger than the limit of " + std::to_string(limit) +
+              " bytes (server.max_body_bytes)";
+        return false;
+      }
       c.in.erase(0, end);
       c.scanned = 0;
       c.have_head = true;
       c.deadline = ticks(Clock::now() + opt_.body_timeout);
-      if (c.framing == Framing::kChunked) c.chunked.emplace(opt_.max_body_bytes);
+      if (c.framing == Framing::kChunked) c.chunked.emplace(limit);
       if (c.framing != Framing::kNone && iequals(c.req.header("Expect"), "100-continue") &&
           c.in.empty()) {
         static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";

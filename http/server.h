@@ -77,6 +77,10 @@ struct ServerOptions {
   int port = 8080;   // 0: any free port
   int threads = 16;  // at least 2
   size_t max_body_bytes = 8 << 20;
+  // Requests whose path starts with large_body_prefix may send up to large_body_bytes
+  // (git pushes); 0: no such path.
+  std::string large_body_prefix;
+  size_t large_body_bytes = 0;
   size_t max_head_bytes = 64 << 10;
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{30000};

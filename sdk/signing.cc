@@ -69,20 +69,6 @@ Result<Json> check_type(std::string_view text, const char* type, std::string_vie
 
 }  // namespace
 
-Result<std::string> base64_decode(std::string_view text, std::string_view what) {
-  init_sodium();
-  std::string out(text.size() / 4 * 3 + 3, '\0');
-  size_t len = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                        text.size(), nullptr, &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      end != text.data() + text.size()) {
-    return Status::invalid_argument(std::string(what) + " is not valid base64");
-  }
-  out.resize(len);
-  return out;
-}
-
 std::string key_id_of(std::string_view public_key) { return sha256_hex(public_key).substr(0, 16); }
 
 SigningKey generate_signing_key(const std::string& name) {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/hash.h"  // sha256_hex, sha256_file
+#include "core/hash.h"  // sha256_hex, sha256_file, base64_decode
 #include "core/json.h"
 #include "core/status.h"
 
@@ -27,8 +27,6 @@ struct SigningKey {
   PublicKey pub;
   std::string secret;  // 64 raw bytes (libsodium's seed + public key form)
 };
-
-Result<std::string> base64_decode(std::string_view text, std::string_view what);
 
 SigningKey generate_signing_key(const std::string& name);
 std::string key_id_of(std::string_view public_key);

@@ -418,6 +418,47 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   ok({"job", "cancel", "runs", lid, "--wait"});
 }
 
+// Outputs of a job on internal data from the command line: listed, held (no download),
+// a release asked for by a developer and approved by a data owner, then downloaded.
+TEST_F(CliClientTest, HeldOutputsAreReleasedAndDownloadedThroughTheCli) {
+  login("admin", kAdminPassword);
+  ok({"workspace", "create", "lab"});
+  ok({"project", "create", "runs", "--workspace", "lab"});
+  for (const char* who : {"dev", "olga"}) {
+    ok({"user", "create", who}, std::string(who) + "-password-123\n");
+  }
+  ok({"member", "add", "dev", "-r", "project-developer", "-p", "runs"});
+  ok({"member", "add", "olga", "-r", "data-owner", "-p", "runs"});
+  login("dev", "dev-password-123");
+  login("olga", "olga-password-123");
+  TempDir data;
+  std::filesystem::permissions(data.path(), std::filesystem::perms(0755));
+  { std::ofstream(data.str() + "/labels.txt") << "cat\n"; }
+  ok({"dataset", "create", "runs", "labels", "--path", data.str(), "--level", "internal"});
+  Json j = Json::parse(ok({"job", "submit", "runs", "--name", "train", "--cpu", "0.2", "--dataset",
+                           "labels", "--wait", "-o", "json", "--", "sh", "-c",
+                           "mkdir -p /output/m && cp /data/labels/labels.txt /output/m/w.bin"},
+                          std::nullopt, "dev"));
+  ASSERT_EQ(j["state"], "succeeded") << j.dump();
+  const std::string id = j["id"];
+  const std::string listed = ok({"job", "outputs", "runs", id}, std::nullopt, "dev");
+  EXPECT_TRUE(contains(listed, "held") && contains(listed, "m/w.bin")) << listed;
+  const std::string to = dir_.str() + "/w.bin";
+  auto refused = cli({"job", "download", "runs", id, "m/w.bin", "--to", to}, std::nullopt, "dev");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(contains(refused.err, "held")) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(to)) << "a refused download leaves no file";
+  Json r = ok_json({"job", "release", "runs", id, "--reason", "labels only"}, "dev");
+  EXPECT_EQ(r["state"], "pending");
+  EXPECT_TRUE(contains(ok({"release", "list", "runs"}, std::nullopt, "olga"), r["id"]));
+  Json approved = ok_json({"release", "approve", "runs", r["id"], "--comment", "ok"}, "olga");
+  EXPECT_EQ(approved["state"], "approved");
+  ok({"job", "download", "runs", id, "m/w.bin", "--to", to}, std::nullopt, "dev");
+  std::ifstream in(to);
+  std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, "cat\n");
+}
+
 TEST_F(CliClientTest, HelpOnEveryClientCommand) {
   for (auto args : std::vector<std::vector<std::string>>{{"login"},
                                                          {"logout"},
@@ -449,6 +490,12 @@ TEST_F(CliClientTest, HelpOnEveryClientCommand) {
                                                          {"job", "cancel"},
                                                          {"job", "retry"},
                                                          {"job", "wait"},
+                                                         {"job", "outputs"},
+                                                         {"job", "download"},
+                                                         {"job", "release"},
+                                                         {"release", "list"},
+                                                         {"release", "approve"},
+                                                         {"release", "refuse"},
                                                          {"dataset", "create"},
                                                          {"dataset", "list"},
                                                          {"dataset", "files"},

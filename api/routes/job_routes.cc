@@ -3,7 +3,9 @@
 #include "api/services.h"
 #include "core/files.h"
 #include "core/text.h"
+#include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/outputs.h"
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
 #include "platform/jobs/uploads.h"
@@ -288,6 +290,61 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
   });
 }
 
+namespace {
+
+// A job's code ref resolves to the commit it records (one it names must exist); a dev
+// environment's repository is writable when its owner may push; inputs are ended jobs
+// of this project with outputs a dev environment may hold.
+Status check_code_and_inputs(const ApiServices& s, const RequestContext& ctx,
+                             jobs::JobRequest& spec) {
+  const iam::Project& p = *ctx.project;
+  spec.code_write = false;
+  if (!spec.code_ref.empty() || spec.kind == "devenv") {
+    if (!s.platform.code) {
+      if (!spec.code_ref.empty())
+        return Status::unavailable("project code is not available on this server");
+    } else {
+      const bool may_read = ctx.allow("code", "get").ok();
+      if (!spec.code_ref.empty()) {
+        if (!may_read) return Status::permission_denied("field 'code': you may not read the code");
+        auto commit = s.platform.code->resolve(p.id, spec.code_ref);
+        if (!commit.ok()) {
+          return Status(commit.status().code() == Code::kInvalidArgument ? Code::kInvalidArgument
+                                                                         : Code::kUnprocessable,
+                        "field 'code': " + commit.status().message());
+        }
+        if (!spec.code_commit.empty() && spec.code_commit != *commit) {
+          return Status::unprocessable("field 'code': '" + spec.code_ref + "' is commit " +
+                                       *commit + ", not " + spec.code_commit);
+        }
+        spec.code_commit = *commit;
+      }
+      spec.code_write = spec.kind == "devenv" && ctx.allow("code", "push").ok();
+    }
+  }
+  for (const auto& id : spec.inputs) {
+    if (!s.platform.outputs)
+      return Status::unavailable("job outputs are not available on this server");
+    auto o = s.platform.outputs->get(p.id, id);
+    if (!o.ok()) {
+      return Status::unprocessable("field 'inputs': job " + id + " of project " + p.name +
+                                   " has no outputs (it does not exist here or has not ended)");
+    }
+    if (o->state == "expired") {
+      return Status::unprocessable("field 'inputs': the outputs of job " + id +
+                                   " were removed after the retention period");
+    }
+    if (spec.kind == "devenv" && o->state == "held") {
+      return Status::failed_precondition(
+          "field 'inputs': the outputs of job " + id + " are held (they come from " + o->level +
+          " data): a dev environment may mount open or released outputs only; use a batch job");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 void add_job_routes(ApiRoutes& api, const ApiServices& s) {
   jobs::JobStore& store = *s.platform.jobs;
   jobs::Datasets& datasets = *s.platform.datasets;
@@ -304,11 +361,12 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
        .body_schema = sc::ref("JobRequest"),
        .response_schema = sc::ref("Job"),
        .errors = {422, 503},
-       .handler = [&store, &datasets, runner, unavailable = s.platform.jobs_unavailable](
+       .handler = [&s, &store, &datasets, runner, unavailable = s.platform.jobs_unavailable](
                       RequestContext& ctx) -> Result<Reply> {
          if (!unavailable.empty()) return Status::unavailable(unavailable);
          JZ_ASSIGN_OR_RETURN(auto spec, jobs::parse_job_request(ctx.body));
          const iam::Project& p = *ctx.project;
+         JZ_RETURN_IF_ERROR(check_code_and_inputs(s, ctx, spec));
          for (const auto& name : spec.datasets) {
            auto d = datasets.get(p.id, name);
            if (!d.ok()) {

@@ -3,14 +3,17 @@
 // registration rules and file access that never leaves the dataset.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
 
 #include "core/clock.h"
 #include "core/files.h"
+#include "core/hash.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
 #include "platform/jobs/uploads.h"
 #include "tests/support/test_database.h"
@@ -234,6 +237,79 @@ TEST_P(JobsTest, UploadsAreTheirUploadersAndUnfinishedOnesExpire) {
   ASSERT_TRUE(uploads.create(p, "other", 10, "open", "usr_b", "bob", std::nullopt, 1 << 20).ok());
   EXPECT_EQ(uploads.get(p, u->id, "usr_a").status().code(), Code::kNotFound);
   EXPECT_FALSE(fs::exists(parts + "/" + u->id));
+}
+
+TEST_P(JobsTest, HeldOutputsAreReleasedOnlyByAnotherReviewerAndExpireWithTheirBytes) {
+  Outputs outputs(*db_, clock_, ids_, {.retention = std::chrono::hours(48), .max_files = 2});
+  const std::string p = project_["vision"];
+  const std::string dir = dir_.str() + "/out";
+  fs::create_directories(dir + "/sub");
+  ASSERT_TRUE(write_file(dir + "/model.bin", "weights").ok());
+  ASSERT_TRUE(write_file(dir + "/sub/b.txt", "b").ok());
+  ASSERT_TRUE(write_file(dir + "/sub/c.txt", "c").ok());
+  fs::create_symlink("/etc/passwd", dir + "/link");
+  auto o = outputs.record("job_a", p, dir, "secret");
+  ASSERT_TRUE(o.ok()) << o.status().to_string();
+  EXPECT_EQ(o->state, "held");
+  EXPECT_EQ(o->files, 2);
+  EXPECT_TRUE(o->truncated) << "three files, max_files 2";
+  EXPECT_NE(o->skipped.find("1 symbolic link"), std::string::npos) << o->skipped;
+  EXPECT_EQ(outputs.get(project_["other"], "job_a").status().code(), Code::kNotFound);
+  auto files = outputs.files("job_a", {.after = "", .limit = 10});
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(files->items.size(), 2u);
+  EXPECT_EQ(files->items[0].path, "model.bin");
+  EXPECT_EQ(files->items[0].sha256, sha256_hex("weights"));
+  // Only recorded regular files open, and never through a link.
+  auto fd = outputs.open_file(*o, "model.bin");
+  ASSERT_TRUE(fd.ok());
+  EXPECT_EQ(fd->second, 7);
+  ::close(fd->first);
+  EXPECT_EQ(outputs.open_file(*o, "link").status().code(), Code::kNotFound);
+  EXPECT_EQ(outputs.open_file(*o, "../out/model.bin").status().code(), Code::kNotFound);
+  fs::remove(dir + "/model.bin");
+  fs::create_symlink("/etc/passwd", dir + "/model.bin");  // swapped after the record
+  EXPECT_EQ(outputs.open_file(*o, "model.bin").status().code(), Code::kNotFound);
+
+  EXPECT_EQ(outputs.request(p, "job_a", "usr_d", "dev", "").status().code(),
+            Code::kInvalidArgument);
+  auto r = outputs.request(p, "job_a", "usr_d", "dev", "the model");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(outputs.request(p, "job_a", "usr_d", "dev", "again").status().code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(outputs.decide(p, r->id, "usr_d", "dev", true, "").status().code(),
+            Code::kPermissionDenied)
+      << "nobody reviews their own request";
+  EXPECT_EQ(outputs.decide(project_["other"], r->id, "usr_o", "olga", true, "").status().code(),
+            Code::kNotFound);
+  auto refused = outputs.decide(p, r->id, "usr_o", "olga", false, "no");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(outputs.get(p, "job_a")->state, "held");
+  auto r2 = outputs.request(p, "job_a", "usr_d", "dev", "blurred");
+  ASSERT_TRUE(r2.ok());
+  // A new attempt's outputs supersede the pending request.
+  ASSERT_TRUE(outputs.record("job_a", p, dir, "secret").ok());
+  EXPECT_EQ(outputs.release(p, r2->id)->state, "superseded");
+  auto r3 = outputs.request(p, "job_a", "usr_d", "dev", "final");
+  ASSERT_TRUE(r3.ok());
+  ASSERT_TRUE(outputs.decide(p, r3->id, "usr_o", "olga", true, "ok").ok());
+  EXPECT_EQ(outputs.get(p, "job_a")->state, "released");
+  EXPECT_EQ(outputs.request(p, "job_a", "usr_d", "dev", "more").status().code(),
+            Code::kFailedPrecondition);
+  auto queue = outputs.releases(p, "", "job_a", {.after = "", .limit = 10});
+  ASSERT_TRUE(queue.ok());
+  EXPECT_EQ(queue->items.size(), 3u);
+
+  auto open = outputs.record("job_b", p, dir, "open");
+  EXPECT_EQ(open->state, "open");
+  // Past the retention period the bytes go, the listing stays.
+  clock_.advance(std::chrono::hours(49));
+  auto gone = outputs.expire();
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(*gone, 2);
+  EXPECT_EQ(outputs.get(p, "job_a")->state, "expired");
+  EXPECT_FALSE(fs::exists(dir + "/sub/b.txt"));
+  EXPECT_EQ(outputs.files("job_a", {.after = "", .limit = 10})->items.size(), 2u);
 }
 
 TEST_P(JobsTest, DatasetsAreRegisteredOnlyFromAllowedReadableFolders) {

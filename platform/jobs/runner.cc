@@ -485,6 +485,17 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
   }
   (void)engine_.finished(a.seq, now);
   executor_.release(a.run_id);
+  if (outputs_) {
+    // What the run left in /output becomes the job's outputs, held when it read
+    // internal or secret data.
+    const std::string dir = executor_.job_dir(a.run_id) + "/output";
+    auto level = data_level(*job, nullptr);
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec)) {
+      auto rec = outputs_->record(a.id, a.project_id, dir, level.ok() ? *level : "secret");
+      if (!rec.ok()) log_error("recording the outputs of job " + a.id, rec.status());
+    }
+  }
   by_seq_.erase(a.seq);
   const std::string id = a.id;
   active_.erase(id);
@@ -630,16 +641,21 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
   spec.command = j.spec.command;
   spec.env = j.spec.env;
   spec.workdir = j.spec.workdir;
-  int strictest = -1;
-  for (const auto& name : j.spec.datasets) {
-    auto d = datasets_.get(j.project_id, name);
-    if (!d.ok()) {
-      return Status::failed_precondition("dataset '" + name + "' no longer exists in project " +
-                                         j.project);
-    }
-    strictest = std::max(strictest, security_rank(d->security_level));
-    if (j.kind == "devenv") JZ_RETURN_IF_ERROR(devenv_may_mount(*d));
-    spec.read_only.push_back({d->path, "/data/" + name, d->folder_dev, d->folder_ino});
+  JZ_ASSIGN_OR_RETURN(const std::string level, data_level(j, &spec));
+  const int strictest = security_rank(level);
+  if (!j.spec.code_commit.empty()) {
+    if (!code_) return Status::unavailable("project code is not available on this server");
+    JZ_ASSIGN_OR_RETURN(std::string snap, code_->snapshot(j.project_id, j.spec.code_commit));
+    spec.read_only.push_back({snap, "/code"});
+    spec.env["JIZHAN_CODE_COMMIT"] = j.spec.code_commit;
+    spec.env["JIZHAN_CODE_REF"] = j.spec.code_ref;
+  }
+  if (j.kind == "devenv" && code_) {
+    // The repository itself: `git clone /code.git` and `git push` work inside with no
+    // network; its owner's rights (push or not) were checked at submission.
+    JZ_RETURN_IF_ERROR(code_->ensure(j.project_id));
+    exec::Mount repo{code_->repo_path(j.project_id), "/code.git"};
+    (j.spec.code_write ? spec.read_write : spec.read_only).push_back(repo);
   }
   JZ_ASSIGN_OR_RETURN(JobSettings settings, jobs_.settings(j.project_id));
   // The log filter of the strictest dataset's level (a job without data: open).
@@ -692,6 +708,67 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     spec.env["JIZHAN_BASE_URL"] = "/devenvs/" + j.id + "/";
   }
   return executor_.launch(spec);
+}
+
+Result<std::string> JobRunner::data_level(const Job& j, exec::LaunchSpec* spec) {
+  std::string level = "open";
+  for (const auto& name : j.spec.datasets) {
+    auto d = datasets_.get(j.project_id, name);
+    if (!d.ok()) {
+      return Status::failed_precondition("dataset '" + name + "' no longer exists in project " +
+                                         j.project);
+    }
+    level = stricter_level(level, d->security_level);
+    if (!spec) continue;
+    if (j.kind == "devenv") JZ_RETURN_IF_ERROR(devenv_may_mount(*d));
+    spec->read_only.push_back({d->path, "/data/" + name, d->folder_dev, d->folder_ino});
+  }
+  for (const auto& id : j.spec.inputs) {
+    if (!outputs_) return Status::unavailable("job outputs are not available on this server");
+    auto o = outputs_->get(j.project_id, id);
+    if (!o.ok()) {
+      return Status::failed_precondition("input job " + id + ": " + o.status().message());
+    }
+    if (o->state == "expired") {
+      return Status::failed_precondition("the outputs of input job " + id +
+                                         " were removed after the retention period");
+    }
+    // Released outputs were approved to leave: they no longer carry their level.
+    const std::string input_level = o->state == "held" ? o->level : "open";
+    level = stricter_level(level, input_level);
+    if (!spec) continue;
+    if (j.kind == "devenv" && input_level != "open") {
+      return Status::failed_precondition(
+          "the outputs of job " + id +
+          " are held (they come from internal or secret data): a dev environment, which people "
+          "reach interactively, may mount open or released outputs only; use a batch job");
+    }
+    spec->read_only.push_back({o->dir, "/inputs/" + id});
+  }
+  return level;
+}
+
+void JobRunner::housekeeping(int64_t now) {
+  if (now < next_housekeeping_ms_) return;
+  next_housekeeping_ms_ = now + int64_t{3600} * 1000;
+  if (outputs_) {
+    auto n = outputs_->expire();
+    if (!n.ok()) log_error("expiring job outputs", n.status());
+    if (n.ok() && *n > 0)
+      logger_->info("job outputs: removed the files of {} jobs past retention", *n);
+  }
+  if (code_) {
+    // Snapshots that running jobs mount stay.
+    std::vector<std::string> keep;
+    for (const auto& [id, a] : active_) {
+      auto job = jobs_.get(id);
+      if (job.ok() && !job->spec.code_commit.empty()) {
+        keep.push_back(code_->snapshot_path(a.project_id, job->spec.code_commit));
+      }
+    }
+    const int n = code_->prune_snapshots(std::chrono::hours(24 * 7), keep);
+    if (n > 0) logger_->info("code: removed {} snapshots no job used for a week", n);
+  }
 }
 
 void JobRunner::apply(const sched::Decision& d, int64_t now) {
@@ -778,6 +855,7 @@ void JobRunner::tick() {
   poll_active(now);
   for (const auto& d : engine_.cycle(now)) apply(d, now);
   check_storage(now);
+  housekeeping(now);
   if (now >= next_usage_persist_ms_) {
     if (next_usage_persist_ms_ > 0) {
       if (Status s = persist_usage(now); !s.ok()) log_error("saving usage", s);

@@ -31,7 +31,9 @@
 #include "exec/executor.h"
 #include "platform/iam/quota.h"
 #include "platform/iam/tenancy.h"
+#include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
 #include "sched/scheduler.h"
 
@@ -65,6 +67,13 @@ class JobRunner {
             std::shared_ptr<spdlog::logger> logger, const RunnerOptions& options = {});
   ~JobRunner();
 
+  // Project code (snapshots mounted at /code, the repository in dev environments) and
+  // job outputs (recorded when a job ends; inputs mounted at /inputs); call before
+  // start(). Without them jobs that name code or inputs fail with the reason.
+  void attach(CodeRepos* code, Outputs* outputs) {
+    code_ = code;
+    outputs_ = outputs;
+  }
   // Rebuilds from the store, then runs the loop in a thread.
   Status start();
   void stop();
@@ -124,6 +133,14 @@ class JobRunner {
   void apply(const sched::Decision& d, int64_t now);
   Status launch(const Job& j, const Json& placement);
   void finish(Active& a, const exec::JobStatus& st);
+  // The strictest level of what the job reads: its datasets, and the held outputs of the
+  // jobs it names as inputs. Mounts them into `spec` when given.
+  Result<std::string> data_level(const Job& j, exec::LaunchSpec* spec);
+  // Hourly: outputs past their retention, code snapshots no job used for a week.
+  void housekeeping(int64_t now);
+  int64_t next_housekeeping_ms_ = 0;
+  CodeRepos* code_ = nullptr;
+  Outputs* outputs_ = nullptr;
   void log_error(const std::string& what, const Status& s);
 
   store::Database& db_;

@@ -1,5 +1,6 @@
 #include "platform/jobs/spec.h"
 
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -120,21 +121,27 @@ Json JobRequest::to_json() const {
     j["port"] = port;
     j["strip_prefix"] = strip_prefix;
   }
+  if (!code_ref.empty()) {
+    j["code"] = {{"ref", code_ref}};
+    if (!code_commit.empty()) j["code"]["commit"] = code_commit;
+  }
+  if (kind == "devenv") j["code_write"] = code_write;
+  if (!inputs.empty()) j["inputs"] = inputs;
   return j;
 }
 
 Result<JobRequest> parse_job_request(const Json& body) {
   if (!body.is_object()) return Status::invalid_argument("a job must be a JSON object");
   static const std::set<std::string> known = {
-      "name",         "kind", "command",     "env",         "workdir",         "datasets",
-      "resources",    "pool", "priority",    "preemptible", "runtime_limit_s", "restart_policy",
-      "max_restarts", "port", "strip_prefix"};
+      "name",         "kind", "command",      "env",         "workdir",         "datasets",
+      "resources",    "pool", "priority",     "preemptible", "runtime_limit_s", "restart_policy",
+      "max_restarts", "port", "strip_prefix", "code",        "code_write",      "inputs"};
   for (const auto& [k, v] : body.items()) {
     if (!known.count(k)) {
       return bad(k,
                  "is unknown; a job has: name, kind, command, env, workdir, datasets, "
                  "resources, pool, priority, preemptible, runtime_limit_s, restart_policy, "
-                 "max_restarts, port, strip_prefix");
+                 "max_restarts, port, strip_prefix, code, inputs");
     }
   }
   JobRequest j;
@@ -258,7 +265,71 @@ Result<JobRequest> parse_job_request(const Json& body) {
     if (!body["strip_prefix"].is_boolean()) return bad("strip_prefix", "must be true or false");
     j.strip_prefix = body["strip_prefix"].get<bool>();
   }
+  if (body.contains("code")) {
+    // "main", or {"ref": "main"} (the stored form adds "commit").
+    const Json& c = body["code"];
+    Json ref = c.is_object() ? c.value("ref", Json()) : c;
+    if (!ref.is_string() || !valid_ref(ref.get<std::string>())) {
+      return bad("code",
+                 "must name a branch, tag or commit of the project's repository (letters, "
+                 "digits and . _ / -; for example \"main\" or {\"ref\": \"v1.2\"})");
+    }
+    j.code_ref = ref.get<std::string>();
+    if (c.is_object()) {
+      for (const auto& [k, v] : c.items()) {
+        if (k != "ref" && k != "commit") return bad("code." + k, "is unknown (ref, commit)");
+      }
+      if (c.contains("commit")) {
+        const Json& commit = c["commit"];
+        if (!commit.is_string() || !is_commit_id(commit.get<std::string>())) {
+          return bad("code.commit", "must be a full commit id (40 hexadecimal digits)");
+        }
+        j.code_commit = commit.get<std::string>();
+      }
+    }
+  }
+  if (body.contains("code_write")) {
+    if (!body["code_write"].is_boolean()) return bad("code_write", "must be true or false");
+    j.code_write = body["code_write"].get<bool>();
+  }
+  if (body.contains("inputs")) {
+    const Json& in = body["inputs"];
+    if (!in.is_array() || in.size() > 16) {
+      return bad("inputs", "must be an array of at most 16 job ids of this project");
+    }
+    std::set<std::string> seen;
+    for (const auto& id : in) {
+      if (!id.is_string() || id.get<std::string>().empty() || id.get<std::string>().size() > 64 ||
+          id.get<std::string>().find_first_of("/.") != std::string::npos) {
+        return bad("inputs", "must hold job ids (for example job_01h...)");
+      }
+      if (!seen.insert(id.get<std::string>()).second) {
+        return bad("inputs", "names job '" + id.get<std::string>() + "' twice");
+      }
+      j.inputs.push_back(id.get<std::string>());
+    }
+  }
   return j;
+}
+
+bool valid_ref(const std::string& ref) {
+  if (ref.empty() || ref.size() > 200 || ref[0] == '-' || ref[0] == '/' || ref.back() == '/' ||
+      ref.back() == '.' || ref.find("..") != std::string::npos ||
+      ref.find("//") != std::string::npos || ref.find("@{") != std::string::npos) {
+    return false;
+  }
+  for (unsigned char c : ref) {
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '/' && c != '-') return false;
+  }
+  return true;
+}
+
+bool is_commit_id(const std::string& s) {
+  if (s.size() != 40) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
 }  // namespace jz::jobs

@@ -42,11 +42,27 @@ struct JobRequest {
   // devenv: whether its server sees the proxy's whole path (/devenvs/ID/x, for servers
   // with a base URL such as Jupyter's) or the path below it (/x).
   bool strip_prefix = false;
+  // Project code (platform/jobs/code.h): the ref the submitter named ("main", a tag, a
+  // commit), and the commit it resolved to at submission (the API fills it; a retry runs
+  // the same commit). Mounted read-only at /code. Empty: no code.
+  std::string code_ref, code_commit;
+  // devenv: the project's repository is mounted at /code.git read-write (the submitter
+  // may push) or read-only. Set by the API from the submitter's rights, never by them.
+  bool code_write = false;
+  // Jobs of the same project whose outputs this job reads, at /inputs/<job id>
+  // (read-only; held outputs stay inside the project: see platform/jobs/outputs.h).
+  std::vector<std::string> inputs;
 
   Json to_json() const;
 };
 
 // Parses and validates a request body (also the stored, normalized form).
 Result<JobRequest> parse_job_request(const Json& body);
+
+// A git ref (or abbreviated commit) a job may name: letters, digits, . _ / -, no "..",
+// not starting with '-' (never an option to git).
+bool valid_ref(const std::string& ref);
+// 40 lower-case hexadecimal digits.
+bool is_commit_id(const std::string& s);
 
 }  // namespace jz::jobs

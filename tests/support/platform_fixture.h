@@ -47,6 +47,7 @@ class Api {
     Json j = Json::parse(r->body, nullptr, false);
     return j.is_discarded() ? Json(r->body) : j;
   }
+  const std::string& token() const { return token_; }
   std::string text(const std::string& path, int* status = nullptr) {
     auto r = cli_.Get(path, {{"Authorization", "Bearer " + token_}});
     if (status) *status = r ? r->status : 0;
@@ -84,9 +85,9 @@ struct Platform {
     }
     server = std::move(*s);
   }
-  Api admin() { return Api(server->port(), server->token()); }
+  Api admin() const { return Api(server->port(), server->token()); }
   // A user with a password, logged in.
-  Api user(const std::string& name) {
+  Api user(const std::string& name) const {
     Api a = admin();
     int status = 0;
     a.call("POST", "/api/v1/users", {{"username", name}, {"password", "password-" + name}},
@@ -99,7 +100,8 @@ struct Platform {
     return Api(server->port(), Json::parse(r->body)["token"].get<std::string>());
   }
   void project(const std::string& ws, const std::string& name,
-               const std::map<std::string, std::string>& members, const Json& quota = nullptr) {
+               const std::map<std::string, std::string>& members,
+               const Json& quota = nullptr) const {
     Api a = admin();
     int status = 0;
     a.call("POST", "/api/v1/workspaces", {{"name", ws}}, &status);

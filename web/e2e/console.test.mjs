@@ -546,6 +546,96 @@ test('a data owner registers a secret dataset and uploads one; a developer sees 
   rmSync(root, { recursive: true, force: true });
 });
 
+test('a developer pushes code and runs it on secret data; its outputs leave only when a data owner approves', async () => {
+  // dev1 pushes with a session token as git's password.
+  const login = await fetch(`${server.base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'dev1', password: 'dev1-password-123' }),
+  });
+  const token = (await login.json()).token;
+  const root = mkdtempSync(join(tmpdir(), 'jz-code-'));
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, 'faces'));
+  writeFileSync(join(root, 'faces', 'face.txt'), 'a secret face\n');
+  await server.call('POST', '/api/v1/workspaces/acme/dataset-roots', { path: root });
+  await server.call('POST', '/api/v1/projects/vision/datasets', { name: 'faces', path: join(root, 'faces'), security_level: 'secret' });
+  const src = join(root, 'src');
+  mkdirSync(src);
+  const git = (...args) =>
+    execFileSync('git', ['-C', src, ...args], {
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'Dev One', GIT_AUTHOR_EMAIL: 'dev1@example.com', GIT_COMMITTER_NAME: 'Dev One', GIT_COMMITTER_EMAIL: 'dev1@example.com' },
+    }).toString();
+  git('init', '-q', '-b', 'main');
+  writeFileSync(join(src, 'train.sh'), 'cat /data/faces/face.txt > /output/model.bin\n');
+  git('add', 'train.sh');
+  git('commit', '-q', '-m', 'Train the face model');
+  const commit = git('rev-parse', 'HEAD').trim();
+  git('push', '-q', `${server.base.replace('://', `://dev1:${token}@`)}/git/vision`, 'main');
+
+  const dev = await newPage(browser);
+  await signIn(dev, server.base, 'dev1', 'dev1-password-123');
+  await dev.goto(`${server.base}/projects/vision/code`);
+  await dev.getByRole('cell', { name: 'Train the face model' }).waitFor();
+  assert.match(await dev.getByLabel('Clone command').textContent(), /git clone http:\/\/.*\/git\/vision/);
+  await dev.getByText('You may push to this repository.').waitFor();
+  await screenshot(dev, 'code-en');
+
+  // The job names the branch from the form; its page shows the commit it ran.
+  await dev.goto(`${server.base}/projects/vision/jobs/new`);
+  await dev.getByLabel('Name', { exact: true }).fill('train-faces');
+  await dev.getByLabel('Command').fill('sh /code/train.sh');
+  await dev.getByLabel('Datasets').fill('faces');
+  await dev.getByLabel('Code', { exact: true }).fill('main');
+  await dev.getByLabel('Memory (MiB)').fill('128');
+  await dev.getByRole('button', { name: 'Submit', exact: true }).click();
+  await dev.getByRole('heading', { name: 'Job train-faces' }).waitFor();
+  await dev.locator('.badge', { hasText: 'Succeeded' }).first().waitFor({ timeout: 60000 });
+  await dev.getByText(commit.slice(0, 10)).waitFor();
+  await dev.locator('.badge', { hasText: 'Held' }).waitFor();
+  await dev.getByRole('cell', { name: 'model.bin' }).waitFor();
+  assert.equal(await dev.getByRole('link', { name: 'model.bin' }).count(), 0, 'no download while held');
+  assert.equal(await dev.getByText('hidden while held').count(), 1);
+  const jobId = dev.url().split('/').pop();
+  const file = `/api/v1/projects/vision/jobs/${jobId}/outputs/files/model.bin`;
+  assert.equal(await dev.evaluate(async (f) => (await fetch(f)).status, file), 403);
+  await dev.getByLabel('Why should these outputs leave?').fill('The model only; it stores no images.');
+  await dev.getByRole('button', { name: 'Ask for a release' }).click();
+  await dev.getByText(/Waiting for review/).waitFor();
+  await screenshot(dev, 'job-outputs-held-en');
+
+  // The data owner refuses: the outputs stay held. Asked again, the owner approves.
+  const owner = await newPage(browser);
+  await signIn(owner, server.base, 'owner1', 'owner1-password-1');
+  await owner.goto(`${server.base}/projects/vision/reviews`);
+  const card = owner.getByRole('article', { name: 'Release request for train-faces' });
+  await card.getByText('The model only; it stores no images.').waitFor();
+  await card.getByText('faces').first().waitFor();
+  await screenshot(owner, 'reviews-en');
+  await card.getByLabel('Comment').fill('It copies a face verbatim.');
+  await card.getByRole('button', { name: 'Refuse' }).click();
+  await owner.getByText('No release requests.').waitFor();
+  await dev.reload();
+  await dev.getByText(/Refused/).waitFor();
+  await dev.locator('.badge', { hasText: 'Held' }).waitFor();
+  assert.equal(await dev.evaluate(async (f) => (await fetch(f)).status, file), 403);
+  await dev.getByLabel('Why should these outputs leave?').fill('Blurred now.');
+  await dev.getByRole('button', { name: 'Ask for a release' }).click();
+  await dev.getByText(/Waiting for review/).waitFor();
+  await owner.reload();
+  await card.getByRole('button', { name: 'Approve' }).click();
+  await owner.getByText('No release requests.').waitFor();
+  await dev.reload();
+  await dev.locator('.badge', { hasText: 'Released' }).waitFor();
+  await dev.getByRole('link', { name: 'model.bin' }).waitFor();
+  assert.equal(await dev.evaluate(async (f) => (await fetch(f)).text(), file), 'a secret face\n');
+  await screenshot(dev, 'job-outputs-released-en');
+  // The two downloads tried while the outputs were held answered 403, as they must.
+  assert.deepEqual([...dev.problems.filter((p) => !p.includes('403')), ...owner.problems], []);
+  assert.equal(dev.problems.length, 2);
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('an admin creates a user and finds a project\'s creation in the audit, and checks the chain', async () => {
   const page = await newPage(browser);
   await signIn(page, server.base, 'admin', adminPassword);
@@ -789,6 +879,8 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     job: `/projects/vision/jobs/${jobs.items[0].id}`,
     devenvs: '/projects/vision/devenvs',
     datasets: '/projects/vision/datasets',
+    code: '/projects/vision/code',
+    reviews: '/projects/vision/reviews',
     members: '/projects/detector/members',
     quota: '/projects/detector/quota',
     events: '/projects/detector/events',

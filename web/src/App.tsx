@@ -14,6 +14,8 @@ const Roles = lazy(() => import('./pages/Roles').then((m) => ({ default: m.Roles
 const Audit = lazy(() => import('./pages/Audit').then((m) => ({ default: m.Audit })));
 const DevEnvs = lazy(() => import('./pages/DevEnvs').then((m) => ({ default: m.DevEnvs })));
 const Datasets = lazy(() => import('./pages/Datasets').then((m) => ({ default: m.Datasets })));
+const Code = lazy(() => import('./pages/Code').then((m) => ({ default: m.Code })));
+const Reviews = lazy(() => import('./pages/Reviews').then((m) => ({ default: m.Reviews })));
 const JobDetail = lazy(() => import('./pages/JobDetail').then((m) => ({ default: m.JobDetail })));
 const Overview = lazy(() => import('./pages/Overview').then((m) => ({ default: m.Overview })));
 const ProjectJobs = lazy(() => import('./pages/ProjectJobs').then((m) => ({ default: m.ProjectJobs })));
@@ -55,6 +57,8 @@ export function App() {
       <Route path="/workspaces/:workspace" element={<SignedIn><WorkspaceDetail /></SignedIn>} />
       <Route path="/projects/:project/devenvs" element={<SignedIn><DevEnvs /></SignedIn>} />
       <Route path="/projects/:project/datasets" element={<SignedIn><Datasets /></SignedIn>} />
+      <Route path="/projects/:project/code" element={<SignedIn><Code /></SignedIn>} />
+      <Route path="/projects/:project/reviews" element={<SignedIn><Reviews /></SignedIn>} />
       <Route path="/projects/:project/members" element={<SignedIn><ProjectMembers /></SignedIn>} />
       <Route path="/projects/:project/quota" element={<SignedIn><ProjectQuota /></SignedIn>} />
       <Route path="/projects/:project/events" element={<SignedIn><ProjectEvents /></SignedIn>} />

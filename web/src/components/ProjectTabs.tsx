@@ -2,10 +2,12 @@
 import { useTranslation } from 'react-i18next';
 import { Link, NavLink } from 'react-router-dom';
 import { seg } from '../api/client';
+import { can, usePermissions } from '../api/permissions';
 
 export function ProjectTabs({ project }: { project: string }) {
   const { t } = useTranslation();
   const base = `/projects/${seg(project)}`;
+  const perms = usePermissions(project);
   return (
     <>
       <div className="heading-row">
@@ -20,7 +22,9 @@ export function ProjectTabs({ project }: { project: string }) {
           {t('project.jobs')}
         </NavLink>
         <NavLink to={`${base}/devenvs`}>{t('project.devenvs')}</NavLink>
+        <NavLink to={`${base}/code`}>{t('project.code')}</NavLink>
         <NavLink to={`${base}/datasets`}>{t('project.datasets')}</NavLink>
+        {can(perms.data, 'release', 'list') && <NavLink to={`${base}/reviews`}>{t('project.reviews')}</NavLink>}
         <NavLink to={`${base}/members`}>{t('project.members')}</NavLink>
         <NavLink to={`${base}/quota`}>{t('project.quota')}</NavLink>
         <NavLink to={`${base}/events`}>{t('project.events')}</NavLink>

@@ -9,6 +9,7 @@ import { Reason } from '../components/Reason';
 import { formatTime } from '../i18n/format';
 import { LogViewer } from './LogViewer';
 import { NotFound } from './NotFound';
+import { Outputs } from './Outputs';
 import { StateBadge } from './ProjectJobs';
 import { isActive, jobPath } from './jobs';
 
@@ -53,6 +54,7 @@ export function JobDetail() {
   const j = job.data;
   const argv = j.spec?.command ?? [];
   // The form's jobs run `sh -c TEXT`: show the text as it was written.
+  const code = j.spec?.code as { ref?: string; commit?: string } | undefined;
   const command = argv.length === 3 && argv[0] === 'sh' && argv[1] === '-c' ? argv[2] : argv.join(' ');
   return (
     <section>
@@ -108,7 +110,17 @@ export function JobDetail() {
         </dd>
         <dt>{t('job.resources')}</dt>
         <dd>{resources(j.spec) || '—'}</dd>
+        {code?.commit && (
+          <>
+            <dt>{t('job.code')}</dt>
+            <dd>
+              <Link to={`/projects/${seg(project)}/code`}>{code.ref}</Link> <code title={code.commit}>{code.commit.slice(0, 10)}</code>
+            </dd>
+          </>
+        )}
       </dl>
+      <h2>{t('job.outputs')}</h2>
+      <Outputs path={path} ended={!isActive(j.state)} />
       <h2>{t('job.logs')}</h2>
       <LogViewer path={`${path}/logs`} active={isActive(j.state)} />
       <h2>{t('job.timeline')}</h2>

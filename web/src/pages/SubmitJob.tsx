@@ -20,6 +20,8 @@ export interface JobForm {
   command: string;
   env: string;
   datasets: string;
+  code: string;
+  inputs: string;
   gpuMode: GpuMode;
   gpus: string;
   shareMemory: string;
@@ -42,6 +44,8 @@ export const emptyForm: JobForm = {
   command: '',
   env: '',
   datasets: '',
+  code: '',
+  inputs: '',
   gpuMode: 'none',
   gpus: '1',
   shareMemory: '4096',
@@ -86,6 +90,7 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (f.runtimeLimit) problems.runtimeLimit = whole(f.runtimeLimit, 1, 365 * 86400);
   if (f.restartPolicy === 'on_failure') problems.maxRestarts = whole(f.maxRestarts, 0, 100);
   if (f.kind === 'devenv') problems.port = whole(f.port, 1, 65535);
+  if (f.code.trim() && !/^[A-Za-z0-9._/-]+$/.test(f.code.trim())) problems.code = { key: 'submit.codeInvalid' };
   for (const k of Object.keys(problems) as (keyof JobForm)[]) if (!problems[k]) delete problems[k];
   if (Object.keys(problems).length || !f.name.trim() || !f.command.trim()) return { problems };
   const resources: NonNullable<Schemas['JobRequest']['resources']> = {};
@@ -107,6 +112,9 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (Object.keys(env).length) request.env = env;
   const datasets = f.datasets.split(',').map((d) => d.trim()).filter(Boolean);
   if (datasets.length) request.datasets = datasets;
+  if (f.code.trim()) request.code = f.code.trim();
+  const inputs = f.inputs.split(',').map((d) => d.trim()).filter(Boolean);
+  if (inputs.length) request.inputs = inputs;
   if (f.pool.trim()) request.pool = f.pool.trim();
   if (f.priority) request.priority = Number(f.priority);
   if (f.preemptible) request.preemptible = true;
@@ -204,6 +212,8 @@ export function SubmitJob() {
           />
         </Field>
         {text('datasets', t('submit.datasets'), { help: t('submit.datasetsHelp') })}
+        {text('code', t('submit.code'), { help: t('submit.codeHelp') })}
+        {text('inputs', t('submit.inputs'), { help: t('submit.inputsHelp') })}
         <fieldset>
           <legend>{t('submit.gpuMode')}</legend>
           {(['none', 'whole', 'share'] as const).map((m) => (
