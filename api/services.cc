@@ -73,19 +73,76 @@ int64_t Streams::open_count() const {
 void ApiServices::emit(const RequestContext& ctx, const std::string& project,
                        const std::string& type, const std::string& name,
                        const std::string& event_type, const std::string& reason,
-                       const std::string& message) const {
+                       const std::string& message, const std::string& subject) const {
   iam::Event e;
   e.project = project;
+  e.workspace = ctx.project && ctx.project->name == project ? ctx.project->workspace
+                : ctx.workspace                             ? ctx.workspace->name
+                                                            : "";
+  if (e.workspace.empty() && !project.empty()) {
+    if (auto p = tenancy.project(project); p.ok()) e.workspace = p->workspace;
+  }
+  e.subject = subject;
   e.resource_type = type;
   e.resource_name = name;
   e.type = event_type;
   e.reason = reason;
   e.message = message;
+  store_event(ctx, std::move(e));
+}
+
+void ApiServices::emit_workspace(const RequestContext& ctx, const std::string& workspace,
+                                 const std::string& type, const std::string& name,
+                                 const std::string& event_type, const std::string& reason,
+                                 const std::string& message, const std::string& subject) const {
+  iam::Event e;
+  e.workspace = workspace;
+  e.subject = subject;
+  e.resource_type = type;
+  e.resource_name = name;
+  e.type = event_type;
+  e.reason = reason;
+  e.message = message;
+  store_event(ctx, std::move(e));
+}
+
+void ApiServices::emit_user(const RequestContext& ctx, const std::string& username,
+                            const std::string& type, const std::string& event_type,
+                            const std::string& reason, const std::string& message) const {
+  iam::Event e;
+  e.subject = username;
+  e.resource_type = type;
+  e.resource_name = username;
+  e.type = event_type;
+  e.reason = reason;
+  e.message = message;
+  store_event(ctx, std::move(e));
+}
+
+void ApiServices::store_event(const RequestContext& ctx, iam::Event e) const {
   e.actor = ctx.caller ? ctx.caller->username : "";
   if (auto r = events.append(std::move(e)); !r.ok()) {
     log_with_fields(logger, spdlog::level::err, "event not stored",
                     {{"request_id", ctx.request_id}, {"error", r.status().message()}});
   }
+}
+
+Result<Reply> events_page(const ApiServices& s, const RequestContext& ctx, iam::EventLog::Of of,
+                          const std::string& key) {
+  const std::string from = !ctx.page.after.empty() ? ctx.page.after : ctx.http.param("after");
+  int64_t after = 0;
+  if (!from.empty()) {
+    const auto n = parse_int64(from);
+    if (!n || *n < 0) {
+      return Status::invalid_argument("'after' (or page_token) must be an event seq number");
+    }
+    after = *n;
+  }
+  JZ_ASSIGN_OR_RETURN(auto evs, s.events.list_of(of, key, after, ctx.page.size));
+  Json items = Json::array();
+  for (const auto& e : evs) items.push_back(e.to_json());
+  const bool full = evs.size() == static_cast<size_t>(ctx.page.size);
+  return Reply::page(std::move(items), full ? std::to_string(evs.back().seq) : "");
 }
 
 std::string etag_of(const Json& representation) {

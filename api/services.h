@@ -103,9 +103,20 @@ struct ApiServices {
 
   // Records a lifecycle event of a project's resource; a failure is logged, not
   // returned, since the change itself is already stored.
+  // It names the project's (or the route's) workspace; `subject` is the user it is about.
   void emit(const RequestContext& ctx, const std::string& project, const std::string& type,
             const std::string& name, const std::string& event_type, const std::string& reason,
-            const std::string& message) const;
+            const std::string& message, const std::string& subject = "") const;
+  // An event of a workspace (no project), or about a user only (no workspace).
+  void emit_workspace(const RequestContext& ctx, const std::string& workspace,
+                      const std::string& type, const std::string& name,
+                      const std::string& event_type, const std::string& reason,
+                      const std::string& message, const std::string& subject = "") const;
+  void emit_user(const RequestContext& ctx, const std::string& username, const std::string& type,
+                 const std::string& event_type, const std::string& reason,
+                 const std::string& message) const;
+  // Stores `e` with the caller as its actor (what the three above end in).
+  void store_event(const RequestContext& ctx, iam::Event e) const;
 };
 
 // Which projects' jobs the caller may see (job:list there), by project name, each project
@@ -130,6 +141,11 @@ std::string wire_time(int64_t unix_ms);
 // One page of rows already sorted by a unique key, for collections that come from a
 // source without keyset queries: items after ctx.page.after, at most ctx.page.size.
 Reply page_of(const RequestContext& ctx, std::vector<Json> sorted_items, const char* key);
+
+// One keyset page of the events of a workspace or about a user (by seq; `after` or the
+// page token says where it starts).
+Result<Reply> events_page(const ApiServices& s, const RequestContext& ctx, iam::EventLog::Of of,
+                          const std::string& key);
 
 // Route modules.
 void add_platform_routes(ApiRoutes& api, const ApiServices& s);  // version, auth, settings, audit

@@ -348,6 +348,13 @@ const std::vector<Migration>& migrations() {
        "list\",\"dataset:*\",\"dataset_data:get\",\"code:get\",\"release:*\"]' WHERE name = "
        "'data-owner' AND builtin = 1;",
        ""},
+      // Events of workspaces and about users (platform/iam/events.h).
+      {17, "workspace_user_events",
+       "ALTER TABLE events ADD COLUMN workspace TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE events ADD COLUMN subject TEXT NOT NULL DEFAULT '';"
+       "CREATE INDEX events_workspace ON events (workspace, seq);"
+       "CREATE INDEX events_subject ON events (subject, seq);",
+       ""},
   };
   return kAll;
 }

@@ -115,6 +115,10 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
                "workspace are made by platform admins");
          }
          JZ_ASSIGN_OR_RETURN(auto made, s.tenancy.create_role(r));
+         if (!ws.empty()) {
+           s.emit_workspace(ctx, ws, "role", made.name, "created", "RoleCreated",
+                            "role " + made.name + " was made for the workspace");
+         }
          return Reply::created(role_json(s, made));
        }},
       {.method = "DELETE",
@@ -139,6 +143,12 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
            }
          }
          JZ_RETURN_IF_ERROR(s.tenancy.delete_role(name));
+         if (!r.workspace_id.empty()) {
+           if (auto w = s.tenancy.workspace_by_id(r.workspace_id); w.ok()) {
+             s.emit_workspace(ctx, w->name, "role", name, "deleted", "RoleDeleted",
+                              "role " + name + " was deleted");
+           }
+         }
          return Reply::no_content();
        }},
 
@@ -177,6 +187,9 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
                              accounts.issue_token(me.user_id, "api", ctx.body["name"], scope,
                                                   s.clock.now_unix_ms() + seconds * 1000, &t));
          ctx.audit.name = t.id;
+         s.emit_user(ctx, me.username, "token", "created", "TokenCreated",
+                     "API token '" + t.name + "' (" + t.id + ")" +
+                         (scope.empty() ? "" : " for project " + scope) + " was created");
          Json out = token_json(t);
          out["token"] = secret;
          return Reply::created(out);
@@ -208,6 +221,10 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
            return Status::not_found("token '" + ctx.param("token") + "' does not exist");
          }
          JZ_RETURN_IF_ERROR(s.auth.revoke(t->id));
+         if (auto owner = accounts.user_by_id(t->user_id); owner.ok()) {
+           s.emit_user(ctx, owner->username, "token", "deleted", "TokenRevoked",
+                       "token '" + t->name + "' (" + t->id + ") was revoked");
+         }
          return Reply::no_content();
        }},
 
@@ -237,6 +254,8 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
          JZ_ASSIGN_OR_RETURN(u.password_hash,
                              iam::hash_password(password, s.auth.options().hash_cost));
          JZ_ASSIGN_OR_RETURN(auto created, accounts.create_user(u));
+         s.emit_user(ctx, created.username, "user", "created", "UserCreated",
+                     "the account " + created.username + " was created");
          return Reply::created(user_json(created));
        }},
       // Clears the failed logins counted against a user (from every address).
@@ -314,6 +333,20 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
          }
          JZ_ASSIGN_OR_RETURN(auto updated, accounts.update_user(u.username, change));
          if (touches_rights) s.auth.forget_user(updated.id);
+         if (updated.state != u.state) {
+           const bool off = updated.state == "disabled";
+           s.emit_user(ctx, u.username, "user", "state", off ? "UserDisabled" : "UserEnabled",
+                       off ? "the account was disabled: its sessions and tokens stopped"
+                           : "the account was enabled again");
+         }
+         if (updated.platform_role != u.platform_role) {
+           s.emit_user(ctx, u.username, "user", "updated", "PlatformRoleChanged",
+                       "platform role " + u.platform_role + " -> " + updated.platform_role);
+         }
+         if (updated.display_name != u.display_name || updated.email != u.email) {
+           s.emit_user(ctx, u.username, "user", "updated", "ProfileChanged",
+                       "display name or email changed");
+         }
          return Reply::json(user_json(updated));
        }},
       // Passwords: the user changes theirs with the current one (other sessions end);
@@ -352,7 +385,22 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s) {
              accounts.revoke_tokens_of(u.id, "session", own ? me.token_id : "").status());
          s.auth.forget_user(u.id);
          ctx.audit.name = u.username;
+         s.emit_user(ctx, u.username, "user", "updated", own ? "PasswordChanged" : "PasswordReset",
+                     own ? "the password was changed; other sessions ended"
+                         : "the password was reset by " + me.username + "; every session ended");
          return Reply::no_content();
+       }},
+      {.method = "GET",
+       .path = "/api/v1/users/{username}/events",
+       .scope = Scope::kCaller,
+       .summary = "Events about a user: account, tokens, memberships (the user; platform "
+                  "admins), oldest first",
+       .response_schema = sc::list_of("Event"),
+       .paging = Paging::kKeyset,
+       .query = {{"after", "Only events after this seq"}},
+       .handler = [&s, &accounts](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto u, account_of(ctx, accounts));
+         return events_page(s, ctx, iam::EventLog::Of::kUser, u.username);
        }},
       {.method = "GET",
        .path = "/api/v1/users",

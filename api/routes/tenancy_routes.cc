@@ -83,7 +83,13 @@ std::vector<Route> member_routes(const ApiServices& s, const std::string& base, 
          JZ_RETURN_IF_ERROR(s.tenancy.add_member(scope, scope_id(ctx), username, role));
          if (ctx.project) {
            s.emit(ctx, ctx.project->name, "member", username, "updated", "MemberAdded",
-                  "user '" + username + "' is now " + role);
+                  "user '" + username + "' is now " + role + " of project " + ctx.project->name,
+                  username);
+         } else {
+           s.emit_workspace(
+               ctx, ctx.workspace->name, "member", username, "updated", "MemberAdded",
+               "user '" + username + "' is now " + role + " of workspace " + ctx.workspace->name,
+               username);
          }
          return Reply::created({{"username", username}, {"role", role}});
        }},
@@ -99,7 +105,11 @@ std::vector<Route> member_routes(const ApiServices& s, const std::string& base, 
          JZ_RETURN_IF_ERROR(s.tenancy.remove_member(scope, scope_id(ctx), username));
          if (ctx.project) {
            s.emit(ctx, ctx.project->name, "member", username, "deleted", "MemberRemoved",
-                  "user '" + username + "' left the project");
+                  "user '" + username + "' left project " + ctx.project->name, username);
+         } else {
+           s.emit_workspace(
+               ctx, ctx.workspace->name, "member", username, "deleted", "MemberRemoved",
+               "user '" + username + "' left workspace " + ctx.workspace->name, username);
          }
          return Reply::no_content();
        }},
@@ -123,6 +133,8 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
          ctx.audit.workspace = ctx.body["name"];
          JZ_ASSIGN_OR_RETURN(auto w, s.tenancy.create_workspace(ctx.body["name"],
                                                                 ctx.body.value("description", "")));
+         s.emit_workspace(ctx, w.name, "workspace", w.name, "created", "WorkspaceCreated",
+                          "workspace " + w.name + " was created");
          return Reply::created(workspace_json(w));
        }},
       {.method = "GET",
@@ -169,6 +181,19 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
          JZ_RETURN_IF_ERROR(s.authorizer.check(ctx.me(), "workspace", "delete", ""));
          JZ_RETURN_IF_ERROR(s.tenancy.delete_workspace(ctx.workspace->name));
          return Reply::no_content();
+       }},
+      {.method = "GET",
+       .path = ws + "/events",
+       .scope = Scope::kWorkspace,
+       .resource = "event",
+       .verb = "list",
+       .summary = "The workspace's events (its members, projects, roles, dataset roots, and "
+                  "its projects' events), oldest first",
+       .response_schema = sc::list_of("Event"),
+       .paging = Paging::kKeyset,
+       .query = {{"after", "Only events after this seq"}},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         return events_page(s, ctx, iam::EventLog::Of::kWorkspace, ctx.workspace->name);
        }},
       {.method = "POST",
        .path = ws + "/projects",
@@ -286,11 +311,14 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
            {"path"}),
        .response_schema = sc::ref("DatasetRoot"),
        .errors = {409},
-       .handler = [&datasets, root_json](RequestContext& ctx) -> Result<Reply> {
+       .handler = [&s, &datasets, root_json](RequestContext& ctx) -> Result<Reply> {
          JZ_RETURN_IF_ERROR(ctx.require_platform_admin());
          JZ_ASSIGN_OR_RETURN(
              auto r, datasets.add_root(ctx.workspace->id, ctx.body["path"], ctx.me().username));
          ctx.audit.name = r.path;
+         s.emit_workspace(ctx, ctx.workspace->name, "dataset-root", r.path, "created",
+                          "DatasetRootAdded",
+                          "data owners of the workspace may register datasets under " + r.path);
          return Reply::created(root_json(r));
        }},
       {.method = "DELETE",
@@ -300,7 +328,7 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
        .verb = "get",
        .summary = "Take a dataset root away from the workspace (platform admins; datasets stay)",
        .query = {{"path", "The root to remove"}},
-       .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
+       .handler = [&s, &datasets](RequestContext& ctx) -> Result<Reply> {
          JZ_RETURN_IF_ERROR(ctx.require_platform_admin());
          const std::string path = ctx.http.param("path");
          if (path.empty()) {
@@ -308,6 +336,8 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s) {
          }
          ctx.audit.name = path;
          JZ_RETURN_IF_ERROR(datasets.remove_root(ctx.workspace->id, path));
+         s.emit_workspace(ctx, ctx.workspace->name, "dataset-root", path, "deleted",
+                          "DatasetRootRemoved", "no new datasets under " + path);
          return Reply::no_content();
        }},
   });

@@ -7,16 +7,19 @@
 namespace jz::iam {
 
 Json Event::to_json() const {
-  return {{"seq", seq},
-          {"id", id},
-          {"time", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(time_ms)))},
-          {"project", project},
-          {"resource_type", resource_type},
-          {"resource_name", resource_name},
-          {"type", type},
-          {"reason", reason},
-          {"message", message},
-          {"actor", actor}};
+  Json j = {{"seq", seq},
+            {"id", id},
+            {"time", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(time_ms)))},
+            {"project", project},
+            {"resource_type", resource_type},
+            {"resource_name", resource_name},
+            {"type", type},
+            {"reason", reason},
+            {"message", message},
+            {"actor", actor}};
+  if (!workspace.empty()) j["workspace"] = workspace;
+  if (!subject.empty()) j["subject"] = subject;
+  return j;
 }
 
 Status EventLog::append_in(store::Conn& c, Event& e) {
@@ -29,10 +32,11 @@ Status EventLog::append_in(store::Conn& c, Event& e) {
   e.seq = last[0].integer("top") + 1;
   return c
       .exec(
-          "INSERT INTO events (seq, id, time_ms, project, resource_type, resource_name, "
-          "type, reason, message, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          {e.seq, e.id, e.time_ms, e.project, e.resource_type, e.resource_name, e.type, e.reason,
-           e.message, e.actor})
+          "INSERT INTO events (seq, id, time_ms, project, workspace, subject, resource_type, "
+          "resource_name, type, reason, message, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+          "?)",
+          {e.seq, e.id, e.time_ms, e.project, e.workspace, e.subject, e.resource_type,
+           e.resource_name, e.type, e.reason, e.message, e.actor})
       .status();
 }
 
@@ -68,6 +72,8 @@ const store::RowMap<Event> kEvent{{"seq", &Event::seq},
                                   {"id", &Event::id},
                                   {"time_ms", &Event::time_ms},
                                   {"project", &Event::project},
+                                  {"workspace", &Event::workspace},
+                                  {"subject", &Event::subject},
                                   {"resource_type", &Event::resource_type},
                                   {"resource_name", &Event::resource_name},
                                   {"type", &Event::type},
@@ -79,16 +85,23 @@ const store::RowMap<Event> kEvent{{"seq", &Event::seq},
 
 Result<std::vector<Event>> EventLog::list(const std::string& project, int64_t after_seq,
                                           int limit) {
+  return list_of(Of::kProject, project, after_seq, limit);
+}
+
+Result<std::vector<Event>> EventLog::list_of(Of of, const std::string& key, int64_t after_seq,
+                                             int limit) {
   if (limit < 1 || limit > 1000) {
     return Status::invalid_argument("page size must be between 1 and 1000");
   }
   std::vector<Event> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(out, store::query_all(c, kEvent,
-                                              "SELECT " + kEvent.columns() +
-                                                  " FROM events WHERE project = ? AND seq > ? "
-                                                  "ORDER BY seq LIMIT ?",
-                                              {project, after_seq, int64_t{limit}}));
+                                              "SELECT " + kEvent.columns() + " FROM events WHERE " +
+                                                  (of == Of::kProject     ? "project"
+                                                   : of == Of::kWorkspace ? "workspace"
+                                                                          : "subject") +
+                                                  " = ? AND seq > ? ORDER BY seq LIMIT ?",
+                                              {key, after_seq, int64_t{limit}}));
     return {};
   }));
   return out;

@@ -1,5 +1,8 @@
 // Lifecycle events of resources (created, updated, deleted, state changes) with a
-// reason and a message, per project, in one platform-wide order (seq). Readers page
+// reason and a message, in one platform-wide order (seq). An event belongs to a project
+// (its jobs, members, code...), to a workspace (its members, projects, dataset roots;
+// a project's events name their workspace too), and may be about a user (`subject`: their
+// account, tokens and memberships), so each of them can list what concerns them. Readers page
 // with after_seq; live readers (Server-Sent Events) wait() for a newer seq.
 //
 // Thread-safe. wait() wakes on appends made through this object, and otherwise
@@ -24,7 +27,9 @@ struct Event {
   int64_t seq = 0;
   std::string id;
   int64_t time_ms = 0;
-  std::string project;
+  std::string project;    // "" for events of a workspace or a user only
+  std::string workspace;  // the workspace it happened in, "" for a user's own events
+  std::string subject;    // the user it is about, if any
   std::string resource_type, resource_name;
   std::string type;    // created | updated | deleted | state
   std::string reason;  // CamelCase, machine-readable: "MemberAdded"
@@ -44,6 +49,9 @@ class EventLog {
   Status append_in(store::Conn& c, Event& e);
   void notify(int64_t seq);
   Result<std::vector<Event>> list(const std::string& project, int64_t after_seq, int limit);
+  // A workspace's events (its own and its projects'), and those about one user.
+  enum class Of { kProject, kWorkspace, kUser };
+  Result<std::vector<Event>> list_of(Of of, const std::string& key, int64_t after_seq, int limit);
   // The project's last `limit` events, oldest first.
   Result<std::vector<Event>> tail(const std::string& project, int limit);
   // The project's newest event's seq (0 when it has none): where a reader of only what

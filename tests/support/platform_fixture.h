@@ -37,6 +37,7 @@ class Api {
     if (method == "GET") r = cli_.Get(path, h);
     if (method == "POST") r = cli_.Post(path, h, text, "application/json");
     if (method == "PUT") r = cli_.Put(path, h, text, "application/json");
+    if (method == "PATCH") r = cli_.Patch(path, h, text, "application/json");
     if (method == "DELETE") r = cli_.Delete(path, h);
     if (!r) {
       ADD_FAILURE() << method << " " << path << ": no answer";

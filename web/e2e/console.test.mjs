@@ -84,6 +84,12 @@ test('sign in, create a workspace, make and revoke an API token, in both languag
   await page.locator('#workspace-member-role').selectOption('workspace-regular');
   await page.getByRole('button', { name: 'Add a member' }).click();
   await page.getByRole('cell', { name: 'dana' }).waitFor();
+  // The workspace's events: it was made, got a project and a member.
+  await page.reload();
+  const wsEvents = page.getByRole('table', { name: 'Events' });
+  for (const reason of ['WorkspaceCreated', 'ProjectCreated', 'MemberAdded']) {
+    await wsEvents.getByText(reason).waitFor();
+  }
   await screenshot(page, 'workspace-en');
   await page.getByRole('link', { name: 'detector' }).click();
   await page.getByRole('link', { name: 'Members' }).click();
@@ -721,6 +727,11 @@ test('a user changes their profile and password; an admin disables, enables and 
   await fay.getByLabel('New password again').fill('fay-new-password-1');
   await fay.getByRole('button', { name: 'Change password' }).click();
   await fay.getByText(/Password changed/).waitFor();
+  // Her account's activity lists it, with the account's creation.
+  await fay.reload();
+  const activity = fay.getByRole('table', { name: 'Recent activity' });
+  await activity.getByText('PasswordChanged').waitFor();
+  await activity.getByText('UserCreated').waitFor();
   await screenshot(fay, 'account-en');
   // Her old password no longer signs in; the new one does.
   const tryLogin = (password) =>

@@ -952,6 +952,23 @@ export interface paths {
         patch: operations["patch_api_v1_users_username_"];
         trace?: never;
     };
+    "/api/v1/users/{username}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Events about a user: account, tokens, memberships (the user; platform admins), oldest first */
+        get: operations["get_api_v1_users_username_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/{username}/password": {
         parameters: {
             query?: never;
@@ -1070,6 +1087,23 @@ export interface paths {
         post: operations["post_api_v1_workspaces_workspace_dataset_roots"];
         /** Take a dataset root away from the workspace (platform admins; datasets stay) */
         delete: operations["delete_api_v1_workspaces_workspace_dataset_roots"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{workspace}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's events (its members, projects, roles, dataset roots, and its projects' events), oldest first */
+        get: operations["get_api_v1_workspaces_workspace_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1331,16 +1365,20 @@ export interface components {
             actor?: string;
             id: string;
             message?: string;
+            /** @description "" for an event of a workspace or a user */
             project: string;
             reason: string;
             resource_name?: string;
             resource_type?: string;
             /** Format: int64 */
             seq: number;
+            /** @description The user it is about */
+            subject?: string;
             /** Format: date-time */
             time: string;
             /** @description created, updated, deleted or state */
             type: string;
+            workspace?: string;
         };
         GpuHolder: {
             /** Format: int64 */
@@ -6293,6 +6331,66 @@ export interface operations {
             };
         };
     };
+    get_api_v1_users_username_events: {
+        parameters: {
+            query?: {
+                /** @description Only events after this seq */
+                after?: string;
+                /** @description Items per page, 1 to 1000 (default 100) */
+                page_size?: number;
+                /** @description next_page_token of the previous page */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Event"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     post_api_v1_users_username_password: {
         parameters: {
             query?: never;
@@ -6939,6 +7037,75 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_workspaces_workspace_events: {
+        parameters: {
+            query?: {
+                /** @description Only events after this seq */
+                after?: string;
+                /** @description Items per page, 1 to 1000 (default 100) */
+                page_size?: number;
+                /** @description next_page_token of the previous page */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Event"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
+                };
             };
             /** @description Invalid: a parameter or the body is wrong (the message says which) */
             400: {

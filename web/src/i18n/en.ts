@@ -151,6 +151,7 @@ export const en = {
     currentNeeded: 'Enter your current password.',
     mismatch: 'The two new passwords differ.',
     same: 'The new password is the current one.',
+    activity: 'Recent activity',
   },
   rolesPage: {
     title: 'Roles',
@@ -223,6 +224,7 @@ export const en = {
     title: 'Workspace {{name}}',
     newProject: 'New project',
     noProjects: 'No projects in this workspace yet.',
+    events: 'Events',
   },
   members: {
     empty: 'No members yet.',

@@ -152,6 +152,7 @@ export const zhCN: Messages = {
     currentNeeded: '请输入当前密码。',
     mismatch: '两次输入的新密码不一致。',
     same: '新密码与当前密码相同。',
+    activity: '最近动态',
   },
   rolesPage: {
     title: '角色',
@@ -224,6 +225,7 @@ export const zhCN: Messages = {
     title: '工作空间 {{name}}',
     newProject: '新建项目',
     noProjects: '该工作空间还没有项目。',
+    events: '事件',
   },
   members: {
     empty: '还没有成员。',

@@ -4,6 +4,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg, type Schemas } from '../api/client';
 import { useSession } from '../api/session';
+import { EventList } from '../components/EventList';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { formatTime } from '../i18n/format';
@@ -157,6 +158,12 @@ export function Account() {
       {me.isError && <ErrorView error={me.error} onRetry={() => me.refetch()} />}
       {me.data && <Profile user={me.data} />}
       {name && <Password username={name} />}
+      {name && (
+        <>
+          <h2>{t('account.activity')}</h2>
+          <EventList path={`/api/v1/users/${seg(name)}/events`} label={t('account.activity')} />
+        </>
+      )}
     </section>
   );
 }

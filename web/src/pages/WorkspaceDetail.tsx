@@ -7,6 +7,7 @@ import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/
 import { ErrorView, errorText } from '../components/ErrorView';
 import { can, useWorkspacePermissions } from '../api/permissions';
 import { Field } from '../components/Field';
+import { EventList } from '../components/EventList';
 import { Members } from '../components/Members';
 import { formatTime } from '../i18n/format';
 import { NotFound } from './NotFound';
@@ -106,6 +107,12 @@ export function WorkspaceDetail() {
       </form>
       <h2>{t('project.members')}</h2>
       <Members base={base} scope="workspace" />
+      {can(perms.data, 'event', 'list') && (
+        <>
+          <h2>{t('workspace.events')}</h2>
+          <EventList path={`${base}/events`} label={t('workspace.events')} />
+        </>
+      )}
     </section>
   );
 }
