@@ -144,7 +144,11 @@ Json build_components() {
                "job runs its snapshot, read-only at /code, and records the commit"}}},
             {"code_write", boolean("devenv, set by the platform: the repository at /code.git is "
                                    "writable (its owner may push)")},
-            {"inputs", array_of(str("A job of this project whose outputs are at /inputs/ID"))}},
+            {"inputs", array_of(str("A job of this project whose outputs are at /inputs/ID"))},
+            {"environment",
+             open_object({{"packages", array_of(str("A Debian package the node must have"))},
+                          {"venv", str("A Python venv at /project/venvs/NAME, made on first use")}},
+                         {})}},
            {"name", "command"})},
       {"Job", open_object(
                   {{"id", str("job_...")},

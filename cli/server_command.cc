@@ -227,6 +227,7 @@ int run_server(const ConfigSources& sources) {
     ro.storage_check = std::chrono::seconds(settings->storage_check_s);
     ro.tick = settings->jobs_tick;
     ro.jobs_dir = settings->jobs_dir;
+    ro.volumes_dir = settings->data_dir + "/volumes";
     ro.log_retention_age = settings->log_retention_age;
     ro.log_retention_bytes = settings->log_retention_bytes;
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,

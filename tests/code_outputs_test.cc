@@ -304,3 +304,79 @@ TEST(CodeAndOutputs, ADevEnvironmentPushesThroughItsMountAndItsHooksReachNothing
 
 }  // namespace
 }  // namespace jz
+
+namespace jz {
+namespace {
+
+// An environment description: packages the node must have (a missing one is refused,
+// named), a venv made on first use in the project's volume, which later jobs find; a job
+// on secret data sees the volume read-only, so nothing it read lands where a dev
+// environment would show it.
+TEST(CodeAndOutputs, AnEnvironmentNamesPackagesAndAVenvInTheProjectVolume) {
+  testing::TempDir data_root;
+  fs::permissions(data_root.path(), fs::perms(0755));
+  fs::create_directories(data_root.path() / "faces");
+  ASSERT_TRUE(write_file(data_root.str() + "/faces/file.txt", "secret-faces").ok());
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.user("dev");
+  p.project("lab", "vision", {{"dev", "project-developer"}});
+  Api admin = p.admin(), dev = p.user("dev");
+  admin.call("POST", "/api/v1/workspaces/lab/dataset-roots", {{"path", data_root.str()}});
+  admin.call(
+      "POST", "/api/v1/projects/vision/datasets",
+      {{"name", "faces"}, {"path", data_root.str() + "/faces"}, {"security_level", "secret"}});
+  auto run = [&](const Json& spec) {
+    Json j = dev.call("POST", "/api/v1/projects/vision/jobs", spec);
+    const std::string id = j["id"];
+    return wait_states(dev, "vision", {id}, kTerminal)[id];
+  };
+  auto output = [&](const Json& j, const std::string& file) {
+    return dev.text("/api/v1/projects/vision/jobs/" + j["id"].get<std::string>() +
+                    "/outputs/files/" + file);
+  };
+
+  int status = 0;
+  Json missing = job("x", {"true"});
+  missing["environment"] = {{"packages", {"python3", "no-such-package-zz"}}};
+  Json refused = dev.call("POST", "/api/v1/projects/vision/jobs", missing, &status);
+  EXPECT_EQ(status, 422);
+  EXPECT_NE(refused.dump().find("no-such-package-zz"), std::string::npos) << refused.dump();
+  EXPECT_EQ(refused.dump().find("python3 "), std::string::npos) << "only the missing one";
+
+  Json first = job("first", {"sh", "-c",
+                             "python -c 'import sys; print(sys.prefix)' > /output/prefix.txt && "
+                             "echo kept > /project/notes.txt"});
+  first["environment"] = {{"packages", {"python3"}}, {"venv", "tools"}};
+  first["resources"]["memory_mib"] = 256;
+  first["resources"]["cpu"] = 1;  // the venv is made once, in a few seconds of a core
+  Json a = run(first);
+  ASSERT_EQ(a["state"], "succeeded")
+      << a.dump()
+      << dev.text("/api/v1/projects/vision/jobs/" + a["id"].get<std::string>() + "/logs");
+  EXPECT_EQ(output(a, "prefix.txt"), "/project/venvs/tools\n");
+
+  Json second = job("second", {"sh", "-c",
+                               "cp /project/notes.txt /output/notes.txt && test -x "
+                               "/project/venvs/tools/bin/python"});
+  Json b = run(second);
+  ASSERT_EQ(b["state"], "succeeded") << b.dump();
+  EXPECT_EQ(output(b, "notes.txt"), "kept\n") << "the volume stays between jobs";
+
+  // On secret data the volume is read-only: no writing, no new venv.
+  Json leak = job("leak", {"sh", "-c", "cat /data/faces/file.txt > /project/leak.txt"});
+  leak["datasets"] = {"faces"};
+  EXPECT_EQ(run(leak)["state"], "failed");
+  Json venv = job("venv", {"true"});
+  venv["datasets"] = {"faces"};
+  venv["environment"] = {{"venv", "fresh"}};
+  Json v = run(venv);
+  EXPECT_EQ(v["state"], "failed");
+  EXPECT_EQ(v["exit_code"], 127);
+  Json look = job("look", {"sh", "-c", "ls /project > /output/listing.txt"});
+  Json l = run(look);
+  EXPECT_EQ(output(l, "listing.txt"), "notes.txt\nvenvs\n");
+}
+
+}  // namespace
+}  // namespace jz

@@ -5,6 +5,7 @@
 #include "core/text.h"
 #include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/environment.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
@@ -320,6 +321,14 @@ Status check_code_and_inputs(const ApiServices& s, const RequestContext& ctx,
         spec.code_commit = *commit;
       }
       spec.code_write = spec.kind == "devenv" && ctx.allow("code", "push").ok();
+    }
+  }
+  if (!spec.packages.empty()) {
+    auto missing = jobs::missing_packages(spec.packages);
+    if (!missing.ok()) return missing.status();
+    if (!missing->empty()) {
+      return Status::unprocessable("field 'environment.packages': " +
+                                   jobs::missing_packages_message(*missing));
     }
   }
   for (const auto& id : spec.inputs) {

@@ -1,5 +1,8 @@
 #include "platform/jobs/runner.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -8,6 +11,7 @@
 
 #include "logs/filter.h"
 #include "logs/retention.h"
+#include "platform/jobs/environment.h"
 
 namespace jz::jobs {
 
@@ -699,6 +703,48 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     sched::JobSpec es = engine_spec(j);
     spec.share_cores_percent = es.share_cores_percent;
     spec.share_memory_mib = es.share_memory_mib;
+  }
+  // The environment description: packages the node must have; the project's volume and
+  // a venv in it.
+  if (!j.spec.packages.empty()) {
+    JZ_ASSIGN_OR_RETURN(auto missing, missing_packages(j.spec.packages));
+    if (!missing.empty()) return Status::failed_precondition(missing_packages_message(missing));
+  }
+  if (!options_.volumes_dir.empty()) {
+    const std::string volume = options_.volumes_dir + "/" + j.project_id;
+    std::error_code ec;
+    std::filesystem::create_directories(volume, ec);
+    if (ec) return Status::unavailable("cannot create the project's volume: " + ec.message());
+    ::chmod(options_.volumes_dir.c_str(), 0711);
+    ::chmod(volume.c_str(), 0700);
+    if (::geteuid() == 0) {
+      const int64_t uid = spec.uid >= 0 ? spec.uid : options_.sandbox_uid;
+      const int64_t gid = spec.gid >= 0 ? spec.gid : options_.sandbox_gid;
+      if (::chown(volume.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
+        return Status::internal("cannot hand the project's volume to its user");
+      }
+    }
+    // What a job on internal or secret data writes must not reach a dev environment
+    // (where people read it): for those the volume is read-only.
+    (strictest >= 1 ? spec.read_only : spec.read_write).push_back({volume, "/project"});
+    if (!j.spec.venv.empty()) {
+      const std::string venv = "/project/venvs/" + j.spec.venv;
+      spec.env["VIRTUAL_ENV"] = venv;
+      spec.env["PATH"] = venv + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+      // Made on first use, by the job's own user, with the node's Python packages visible.
+      std::vector<std::string> wrapped = {
+          "/bin/sh", "-c",
+          "if [ ! -x \"$VIRTUAL_ENV/bin/python\" ]; then /usr/bin/python3 -m venv "
+          "--system-site-packages \"$VIRTUAL_ENV\" >&2 || /usr/bin/python3 -m venv --without-pip "
+          "--system-site-packages \"$VIRTUAL_ENV\" >&2 || { echo \"jizhan: cannot make the venv "
+          "$VIRTUAL_ENV (a job on internal or secret data sees /project read-only: make it from "
+          "a dev environment or a job on open data first)\" >&2; exit 127; }; fi; exec \"$@\"",
+          "jizhan-venv"};
+      wrapped.insert(wrapped.end(), spec.command.begin(), spec.command.end());
+      spec.command = std::move(wrapped);
+    }
+  } else if (!j.spec.venv.empty()) {
+    return Status::failed_precondition("this server keeps no project volumes for venvs");
   }
   spec.env["JIZHAN_JOB_ID"] = j.id;
   spec.env["JIZHAN_ATTEMPT"] = std::to_string(j.attempt);

@@ -56,6 +56,12 @@ struct RunnerOptions {
   std::string pool = "default";
   // Log retention (logs/retention.h) over jobs_dir, checked every minute; 0: no limit.
   std::string jobs_dir;
+  // Each project's volume, <volumes_dir>/<project id>, at /project in its jobs (writable
+  // for those on open data only); "" for none.
+  std::string volumes_dir;
+  // The user jobs run as when the server is root and projects have no users of their own
+  // (the executor's sandbox user): the owner of their project's volume.
+  int64_t sandbox_uid = 65534, sandbox_gid = 65534;
   std::chrono::seconds log_retention_age{std::chrono::hours(24 * 30)};
   int64_t log_retention_bytes = int64_t{50} << 30;
 };

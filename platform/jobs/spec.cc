@@ -127,6 +127,11 @@ Json JobRequest::to_json() const {
   }
   if (kind == "devenv") j["code_write"] = code_write;
   if (!inputs.empty()) j["inputs"] = inputs;
+  if (!packages.empty() || !venv.empty()) {
+    j["environment"] = Json::object();
+    if (!packages.empty()) j["environment"]["packages"] = packages;
+    if (!venv.empty()) j["environment"]["venv"] = venv;
+  }
   return j;
 }
 
@@ -135,13 +140,14 @@ Result<JobRequest> parse_job_request(const Json& body) {
   static const std::set<std::string> known = {
       "name",         "kind", "command",      "env",         "workdir",         "datasets",
       "resources",    "pool", "priority",     "preemptible", "runtime_limit_s", "restart_policy",
-      "max_restarts", "port", "strip_prefix", "code",        "code_write",      "inputs"};
+      "max_restarts", "port", "strip_prefix", "code",        "code_write",      "inputs",
+      "environment"};
   for (const auto& [k, v] : body.items()) {
     if (!known.count(k)) {
       return bad(k,
                  "is unknown; a job has: name, kind, command, env, workdir, datasets, "
                  "resources, pool, priority, preemptible, runtime_limit_s, restart_policy, "
-                 "max_restarts, port, strip_prefix, code, inputs");
+                 "max_restarts, port, strip_prefix, code, inputs, environment");
     }
   }
   JobRequest j;
@@ -309,7 +315,61 @@ Result<JobRequest> parse_job_request(const Json& body) {
       j.inputs.push_back(id.get<std::string>());
     }
   }
+  if (body.contains("environment")) {
+    const Json& e = body["environment"];
+    if (!e.is_object()) return bad("environment", "must be an object: {packages, venv}");
+    for (const auto& [k, v] : e.items()) {
+      if (k != "packages" && k != "venv")
+        return bad("environment." + k, "is unknown (packages, venv)");
+    }
+    if (e.contains("packages")) {
+      const Json& p = e["packages"];
+      if (!p.is_array() || p.size() > 64) {
+        return bad("environment.packages", "must be an array of at most 64 Debian package names");
+      }
+      for (const auto& n : p) {
+        if (!n.is_string() || !valid_package(n.get<std::string>())) {
+          return bad("environment.packages",
+                     "must hold Debian package names (lower-case letters, digits, + - . ; for "
+                     "example python3-numpy)");
+        }
+        j.packages.push_back(n.get<std::string>());
+      }
+    }
+    if (e.contains("venv")) {
+      const Json& v = e["venv"];
+      static const auto ok_name = [](const std::string& n) {
+        if (n.empty() || n.size() > 63 || !std::isalnum(static_cast<unsigned char>(n[0]))) {
+          return false;
+        }
+        for (unsigned char c : n) {
+          if (!std::isalnum(c) && c != '-' && c != '_' && c != '.') return false;
+        }
+        return n.find("..") == std::string::npos;
+      };
+      if (!v.is_string() || !ok_name(v.get<std::string>())) {
+        return bad("environment.venv",
+                   "must name a venv of the project's volume (letters, digits, - _ .; for "
+                   "example \"default\")");
+      }
+      j.venv = v.get<std::string>();
+    }
+  }
   return j;
+}
+
+bool valid_package(const std::string& name) {
+  // Debian Policy 5.6.1: lower-case letters, digits, + - .; at least two characters,
+  // starting with a letter or digit.
+  if (name.size() < 2 || name.size() > 100) return false;
+  if (!std::islower(static_cast<unsigned char>(name[0])) &&
+      !std::isdigit(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  for (unsigned char c : name) {
+    if (!std::islower(c) && !std::isdigit(c) && c != '+' && c != '-' && c != '.') return false;
+  }
+  return true;
 }
 
 bool valid_ref(const std::string& ref) {

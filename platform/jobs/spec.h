@@ -52,6 +52,11 @@ struct JobRequest {
   // Jobs of the same project whose outputs this job reads, at /inputs/<job id>
   // (read-only; held outputs stay inside the project: see platform/jobs/outputs.h).
   std::vector<std::string> inputs;
+  // The environment the command needs (platform/jobs/environment.h): Debian packages
+  // that must be installed on the node, and a Python venv in the project's volume
+  // (/project/venvs/NAME, made on first use, with the system's packages visible).
+  std::vector<std::string> packages;
+  std::string venv;
 
   Json to_json() const;
 };
@@ -62,6 +67,8 @@ Result<JobRequest> parse_job_request(const Json& body);
 // A git ref (or abbreviated commit) a job may name: letters, digits, . _ / -, no "..",
 // not starting with '-' (never an option to git).
 bool valid_ref(const std::string& ref);
+// A Debian package name (Policy 5.6.1).
+bool valid_package(const std::string& name);
 // 40 lower-case hexadecimal digits.
 bool is_commit_id(const std::string& s);
 

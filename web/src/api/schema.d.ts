@@ -1474,6 +1474,11 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            environment?: {
+                packages?: string[];
+                /** @description A Python venv at /project/venvs/NAME, made on first use */
+                venv?: string;
+            };
             inputs?: string[];
             /** @description train (default), eval or devenv */
             kind?: string;

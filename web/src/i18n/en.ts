@@ -389,6 +389,11 @@ export const en = {
     codeInvalid: 'Letters, digits and . _ / - only.',
     inputs: 'Inputs',
     inputsHelp: 'Comma-separated ids of this project’s ended jobs; their outputs appear at /inputs/ID.',
+    packages: 'Debian packages',
+    packagesHelp: 'Space- or comma-separated; the node must have them installed (the job is refused, naming the missing ones, otherwise).',
+    venv: 'Python venv',
+    venvHelp: 'A venv of the project’s volume, /project/venvs/NAME, made on first use with the node’s Python packages visible.',
+    venvInvalid: 'Letters, digits and . _ - only.',
   },
   code: {
     clone: 'Clone and push',

@@ -390,6 +390,11 @@ export const zhCN: Messages = {
     codeInvalid: '只能包含字母、数字及 . _ / -。',
     inputs: '输入',
     inputsHelp: '本项目已结束作业的 ID，以逗号分隔；其输出位于 /inputs/ID。',
+    packages: 'Debian 软件包',
+    packagesHelp: '以空格或逗号分隔；节点上必须已安装（否则作业被拒绝，并列出缺少的包）。',
+    venv: 'Python 虚拟环境',
+    venvHelp: '项目卷中的虚拟环境 /project/venvs/名称，首次使用时创建，可见节点的 Python 包。',
+    venvInvalid: '只能包含字母、数字及 . _ -。',
   },
   code: {
     clone: '克隆与推送',

@@ -22,6 +22,8 @@ export interface JobForm {
   datasets: string;
   code: string;
   inputs: string;
+  packages: string;
+  venv: string;
   gpuMode: GpuMode;
   gpus: string;
   shareMemory: string;
@@ -46,6 +48,8 @@ export const emptyForm: JobForm = {
   datasets: '',
   code: '',
   inputs: '',
+  packages: '',
+  venv: '',
   gpuMode: 'none',
   gpus: '1',
   shareMemory: '4096',
@@ -91,6 +95,7 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (f.restartPolicy === 'on_failure') problems.maxRestarts = whole(f.maxRestarts, 0, 100);
   if (f.kind === 'devenv') problems.port = whole(f.port, 1, 65535);
   if (f.code.trim() && !/^[A-Za-z0-9._/-]+$/.test(f.code.trim())) problems.code = { key: 'submit.codeInvalid' };
+  if (f.venv.trim() && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.venv.trim())) problems.venv = { key: 'submit.venvInvalid' };
   for (const k of Object.keys(problems) as (keyof JobForm)[]) if (!problems[k]) delete problems[k];
   if (Object.keys(problems).length || !f.name.trim() || !f.command.trim()) return { problems };
   const resources: NonNullable<Schemas['JobRequest']['resources']> = {};
@@ -115,6 +120,12 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (f.code.trim()) request.code = f.code.trim();
   const inputs = f.inputs.split(',').map((d) => d.trim()).filter(Boolean);
   if (inputs.length) request.inputs = inputs;
+  const packages = f.packages.split(/[\s,]+/).filter(Boolean);
+  if (packages.length || f.venv.trim()) {
+    request.environment = {};
+    if (packages.length) request.environment.packages = packages;
+    if (f.venv.trim()) request.environment.venv = f.venv.trim();
+  }
   if (f.pool.trim()) request.pool = f.pool.trim();
   if (f.priority) request.priority = Number(f.priority);
   if (f.preemptible) request.preemptible = true;
@@ -214,6 +225,8 @@ export function SubmitJob() {
         {text('datasets', t('submit.datasets'), { help: t('submit.datasetsHelp') })}
         {text('code', t('submit.code'), { help: t('submit.codeHelp') })}
         {text('inputs', t('submit.inputs'), { help: t('submit.inputsHelp') })}
+        {text('packages', t('submit.packages'), { help: t('submit.packagesHelp') })}
+        {text('venv', t('submit.venv'), { help: t('submit.venvHelp') })}
         <fieldset>
           <legend>{t('submit.gpuMode')}</legend>
           {(['none', 'whole', 'share'] as const).map((m) => (
