@@ -541,7 +541,7 @@ TEST_F(ServerTest, OpenApiSchemasMatchTheHandlers) {
     for (auto [from, to] : {std::pair<std::string, std::string>{"{workspace}", "docws"},
                             {"{project}", "docpr"},
                             {"{key}", "doc.key"},
-                            {"{username}", "nobody"},
+                            {"{username}", "root"},
                             {"{token}", "tok_00000000000000000000000000"}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
         path.replace(at, from.size(), to);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 
@@ -48,6 +49,56 @@ Status own_folder(const std::string& path, int64_t uid, unsigned mode) {
 }
 
 }  // namespace
+
+Result<CgiHead> parse_cgi_head(std::string_view text) {
+  size_t end = text.find("\r\n\r\n"), skip = 4;
+  const size_t lf = text.find("\n\n");
+  if (lf != std::string_view::npos && (end == std::string_view::npos || lf < end)) {
+    end = lf;
+    skip = 2;
+  }
+  if (end == std::string_view::npos) return Status::invalid_argument("no end of the head");
+  CgiHead out;
+  out.body_offset = end + skip;
+  size_t start = 0;
+  while (start < end) {
+    size_t eol = text.find('\n', start);
+    if (eol == std::string_view::npos || eol > end) eol = end;
+    std::string_view line = text.substr(start, eol - start);
+    start = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return Status::invalid_argument("a head line without a field name");
+    }
+    std::string name(line.substr(0, colon));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    for (char c : name) {
+      if (c <= ' ' || c == 0x7f) return Status::invalid_argument("a bad field name");
+    }
+    for (char c : value) {
+      if ((static_cast<unsigned char>(c) < ' ' && c != '\t') || c == 0x7f) {
+        return Status::invalid_argument("a control character in a field");
+      }
+    }
+    if (name == "Status") {
+      if (value.size() < 3 || !std::isdigit(static_cast<unsigned char>(value[0])) ||
+          !std::isdigit(static_cast<unsigned char>(value[1])) ||
+          !std::isdigit(static_cast<unsigned char>(value[2])) ||
+          (value.size() > 3 && value[3] != ' ')) {
+        return Status::invalid_argument("a bad Status line");
+      }
+      out.status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+      if (out.status < 100 || out.status > 599) return Status::invalid_argument("a bad status");
+    } else {
+      out.headers.emplace_back(std::move(name), std::string(value));
+    }
+  }
+  return out;
+}
 
 CodeRepos::CodeRepos(CodeOptions options) : options_(std::move(options)) {}
 
@@ -325,33 +376,22 @@ Result<GitHttpReply> CodeRepos::http_backend(const std::string& project_id,
     if (fd >= 0) ::close(fd);
     return Status::internal("git http-backend failed: " + trimmed(r.err));
   }
-  // The CGI head: "Name: value" lines, then an empty line.
   std::string head(16384, '\0');
   const ssize_t n = ::pread(fd, head.data(), head.size(), 0);
   head.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  size_t end = head.find("\r\n\r\n"), skip = 4;
-  if (end == std::string::npos) end = head.find("\n\n"), skip = 2;
-  if (end == std::string::npos) {
+  auto parsed = parse_cgi_head(head);
+  if (!parsed.ok()) {
     ::close(fd);
-    return Status::internal("git http-backend answered without a head: " + trimmed(r.err));
+    return Status::internal("git http-backend answered badly (" + parsed.status().message() +
+                            "): " + trimmed(r.err));
   }
   GitHttpReply out;
-  for (auto line : split(head.substr(0, end), '\n')) {
-    line = trimmed(line);
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string name = line.substr(0, colon), value = line.substr(colon + 1);
-    while (!value.empty() && value[0] == ' ') value.erase(0, 1);
-    if (name == "Status") {
-      out.status = static_cast<int>(std::strtol(value.c_str(), nullptr, 10));
-    } else {
-      out.headers.emplace_back(std::move(name), std::move(value));
-    }
-  }
+  out.status = parsed->status;
+  out.headers = std::move(parsed->headers);
   struct stat st;
   ::fstat(fd, &st);
   out.fd = fd;
-  out.offset = static_cast<int64_t>(end + skip);
+  out.offset = static_cast<int64_t>(parsed->body_offset);
   out.size = static_cast<int64_t>(st.st_size) - out.offset;
   return out;
 }

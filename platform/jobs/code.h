@@ -20,6 +20,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -61,6 +62,16 @@ struct GitHttpReply {
   int fd = -1;
   int64_t offset = 0, size = 0;
 };
+
+// The head of a CGI answer ("Status: 404 Not Found", "Name: value" lines, an empty line;
+// CRLF or LF): the status (200 when not given), the other fields, and where the body
+// starts. invalid_argument when `text` holds no complete head or a malformed line.
+struct CgiHead {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  size_t body_offset = 0;
+};
+Result<CgiHead> parse_cgi_head(std::string_view text);
 
 class CodeRepos {
  public:

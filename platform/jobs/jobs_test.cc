@@ -12,6 +12,7 @@
 #include "core/files.h"
 #include "core/hash.h"
 #include "platform/iam/tenancy.h"
+#include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
@@ -237,6 +238,23 @@ TEST_P(JobsTest, UploadsAreTheirUploadersAndUnfinishedOnesExpire) {
   ASSERT_TRUE(uploads.create(p, "other", 10, "open", "usr_b", "bob", std::nullopt, 1 << 20).ok());
   EXPECT_EQ(uploads.get(p, u->id, "usr_a").status().code(), Code::kNotFound);
   EXPECT_FALSE(fs::exists(parts + "/" + u->id));
+}
+
+TEST(CgiHead, StatusFieldsAndTheBodyOffsetAreRead) {
+  auto h = parse_cgi_head("Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nbody");
+  ASSERT_TRUE(h.ok()) << h.status().to_string();
+  EXPECT_EQ(h->status, 404);
+  ASSERT_EQ(h->headers.size(), 1u);
+  EXPECT_EQ(h->headers[0].second, "text/plain");
+  EXPECT_EQ(h->body_offset, 51u);
+  auto lf = parse_cgi_head("Content-Type: a/b\n\nrest");
+  ASSERT_TRUE(lf.ok());
+  EXPECT_EQ(lf->status, 200);
+  EXPECT_EQ(lf->body_offset, 19u);
+  for (const char* bad : {"no end\r\n", "Status: 99x\r\n\r\n", ": v\r\n\r\n", "A: b\rc\r\n\r\n",
+                          "Status: 700\r\n\r\n"}) {
+    EXPECT_FALSE(parse_cgi_head(bad).ok()) << bad;
+  }
 }
 
 TEST_P(JobsTest, HeldOutputsAreReleasedOnlyByAnotherReviewerAndExpireWithTheirBytes) {

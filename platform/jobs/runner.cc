@@ -591,6 +591,9 @@ Result<int64_t> JobRunner::storage_used(const std::string& project_id) {
     }
   }
   JZ_ASSIGN_OR_RETURN(int64_t dataset_bytes, datasets_.total_bytes(project_id));
+  // The project's volume and repository grow with what its people put there.
+  if (!options_.volumes_dir.empty()) total += disk_bytes(options_.volumes_dir + "/" + project_id);
+  if (code_) total += disk_bytes(code_->repo_path(project_id));
   return total + dataset_bytes;
 }
 

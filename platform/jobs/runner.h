@@ -104,7 +104,8 @@ class JobRunner {
   // the first one).
   Json scheduler_json();
   exec::Executor& executor() { return executor_; }
-  // Bytes the project's runs (work, outputs, logs) and uploaded datasets take on disk.
+  // Bytes the project's runs (work, outputs, logs), uploaded datasets, volume and code
+  // repository take on disk.
   // Runs that ended are measured once. Thread-safe.
   Result<int64_t> storage_used(const std::string& project_id);
   // What the project's storage quota still allows in bytes (negative: over it); none when
