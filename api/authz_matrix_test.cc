@@ -19,6 +19,7 @@
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
+#include "tests/support/http_send.h"
 #include "tests/support/temp_dir.h"
 
 namespace jz::api {
@@ -384,11 +385,7 @@ class AuthzMatrixTest : public ::testing::Test {
            const std::string& body) {
     httplib::Client c("127.0.0.1", server_->port());
     c.set_bearer_token_auth(token);
-    httplib::Result r = method == "GET"     ? c.Get(path)
-                        : method == "POST"  ? c.Post(path, body, "application/json")
-                        : method == "PUT"   ? c.Put(path, body, "application/json")
-                        : method == "PATCH" ? c.Patch(path, body, "application/json")
-                                            : c.Delete(path);
+    httplib::Result r = testing::send(c, method, path, body);
     if (!r) return -1;
     // A project or workspace the caller may not see answers 404, like a missing one (no
     // probing of other tenants' names): for the matrix, that is a refusal.
@@ -584,11 +581,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                    const std::string& name) {
     httplib::Client c("127.0.0.1", server_->port());
     c.set_bearer_token_auth(token);
-    httplib::Result res = method == "GET"     ? c.Get(path)
-                          : method == "POST"  ? c.Post(path, "{}", "application/json")
-                          : method == "PUT"   ? c.Put(path, "{}", "application/json")
-                          : method == "PATCH" ? c.Patch(path, "{}", "application/json")
-                                              : c.Delete(path);
+    httplib::Result res = testing::send(c, method, path);
     if (!res) return std::string("no answer");
     Json e = Json::parse(res->body, nullptr, false);
     std::string code, message;

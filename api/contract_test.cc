@@ -32,6 +32,7 @@
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
 #include "store/settings.h"
+#include "tests/support/http_send.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_database.h"
 
@@ -498,11 +499,7 @@ TEST_P(PagingTest, TheOpenApiDocumentIsValidAndEveryOperationAnswersAsDocumented
       }
       if (url.find("stream") != std::string::npos) continue;
       ASSERT_TRUE(m == "GET" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE") << m;
-      httplib::Result res = m == "GET"     ? c.Get(url)
-                            : m == "POST"  ? c.Post(url, "{}", "application/json")
-                            : m == "PUT"   ? c.Put(url, "{}", "application/json")
-                            : m == "PATCH" ? c.Patch(url, "{}", "application/json")
-                                           : c.Delete(url);
+      httplib::Result res = testing::send(c, m, url);
       ASSERT_TRUE(res) << m << " " << url << ": no answer";
       const std::string status = std::to_string(res->status);
       EXPECT_TRUE(op["responses"].contains(status))

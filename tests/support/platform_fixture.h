@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "tests/support/http_send.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -32,13 +33,8 @@ class Api {
   Json call(const std::string& method, const std::string& path, const Json& body = nullptr,
             int* status = nullptr) {
     httplib::Headers h = {{"Authorization", "Bearer " + token_}};
-    httplib::Result r{nullptr, httplib::Error::Unknown};
     const std::string text = body.is_null() ? "" : json::dump(body);
-    if (method == "GET") r = cli_.Get(path, h);
-    if (method == "POST") r = cli_.Post(path, h, text, "application/json");
-    if (method == "PUT") r = cli_.Put(path, h, text, "application/json");
-    if (method == "PATCH") r = cli_.Patch(path, h, text, "application/json");
-    if (method == "DELETE") r = cli_.Delete(path, h);
+    httplib::Result r = testing::send(cli_, method, path, text, h);
     if (!r) {
       ADD_FAILURE() << method << " " << path << ": no answer";
       return nullptr;
