@@ -70,11 +70,26 @@ int64_t Streams::open_count() const {
   return static_cast<int64_t>(by_kind_.size());
 }
 
+namespace {
+
+iam::Event event_of(const std::string& type, const std::string& name, const std::string& event_type,
+                    const std::string& reason, const std::string& message) {
+  iam::Event e;
+  e.resource_type = type;
+  e.resource_name = name;
+  e.type = event_type;
+  e.reason = reason;
+  e.message = message;
+  return e;
+}
+
+}  // namespace
+
 void ApiServices::emit(const RequestContext& ctx, const std::string& project,
                        const std::string& type, const std::string& name,
                        const std::string& event_type, const std::string& reason,
                        const std::string& message, const std::string& subject) const {
-  iam::Event e;
+  iam::Event e = event_of(type, name, event_type, reason, message);
   e.project = project;
   e.workspace = ctx.project && ctx.project->name == project ? ctx.project->workspace
                 : ctx.workspace                             ? ctx.workspace->name
@@ -83,11 +98,6 @@ void ApiServices::emit(const RequestContext& ctx, const std::string& project,
     if (auto p = tenancy.project(project); p.ok()) e.workspace = p->workspace;
   }
   e.subject = subject;
-  e.resource_type = type;
-  e.resource_name = name;
-  e.type = event_type;
-  e.reason = reason;
-  e.message = message;
   store_event(ctx, std::move(e));
 }
 
@@ -95,27 +105,17 @@ void ApiServices::emit_workspace(const RequestContext& ctx, const std::string& w
                                  const std::string& type, const std::string& name,
                                  const std::string& event_type, const std::string& reason,
                                  const std::string& message, const std::string& subject) const {
-  iam::Event e;
+  iam::Event e = event_of(type, name, event_type, reason, message);
   e.workspace = workspace;
   e.subject = subject;
-  e.resource_type = type;
-  e.resource_name = name;
-  e.type = event_type;
-  e.reason = reason;
-  e.message = message;
   store_event(ctx, std::move(e));
 }
 
 void ApiServices::emit_user(const RequestContext& ctx, const std::string& username,
                             const std::string& type, const std::string& event_type,
                             const std::string& reason, const std::string& message) const {
-  iam::Event e;
+  iam::Event e = event_of(type, username, event_type, reason, message);
   e.subject = username;
-  e.resource_type = type;
-  e.resource_name = username;
-  e.type = event_type;
-  e.reason = reason;
-  e.message = message;
   store_event(ctx, std::move(e));
 }
 

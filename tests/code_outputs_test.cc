@@ -47,11 +47,16 @@ std::string commit(const std::string& dir, const std::string& script, const std:
   return id;
 }
 
+// A folder "faces" with one file, for a secret dataset; jobs' users may read it.
+void make_faces(const testing::TempDir& root) {
+  fs::permissions(root.path(), fs::perms(0755));
+  fs::create_directories(root.path() / "faces");
+  ASSERT_TRUE(write_file(root.str() + "/faces/file.txt", "secret-faces").ok());
+}
+
 TEST(CodeAndOutputs, CodeAtACommitRunsAndHeldOutputsLeaveOnlyWhenADataOwnerApproves) {
   testing::TempDir data_root;
-  fs::permissions(data_root.path(), fs::perms(0755));
-  fs::create_directories(data_root.path() / "faces");
-  ASSERT_TRUE(write_file(data_root.str() + "/faces/file.txt", "secret-faces").ok());
+  ASSERT_NO_FATAL_FAILURE(make_faces(data_root));
   Platform p;
   ASSERT_TRUE(p.server);
   const int port = p.server->port();
@@ -314,9 +319,7 @@ namespace {
 // environment would show it.
 TEST(CodeAndOutputs, AnEnvironmentNamesPackagesAndAVenvInTheProjectVolume) {
   testing::TempDir data_root;
-  fs::permissions(data_root.path(), fs::perms(0755));
-  fs::create_directories(data_root.path() / "faces");
-  ASSERT_TRUE(write_file(data_root.str() + "/faces/file.txt", "secret-faces").ok());
+  ASSERT_NO_FATAL_FAILURE(make_faces(data_root));
   Platform p;
   ASSERT_TRUE(p.server);
   p.user("dev");
