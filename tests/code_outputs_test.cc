@@ -381,5 +381,30 @@ TEST(CodeAndOutputs, AnEnvironmentNamesPackagesAndAVenvInTheProjectVolume) {
   EXPECT_EQ(output(l, "listing.txt"), "notes.txt\nvenvs\n");
 }
 
+// Whoever sees a job ended finds its outputs: they are recorded before the end is, however
+// long hashing them takes (a large file keeps the runner at it for a while).
+TEST(CodeAndOutputs, AJobSeenToHaveEndedHasItsOutputsRecorded) {
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.user("dev");
+  p.project("lab", "vision", {{"dev", "project-developer"}});
+  Api dev = p.user("dev");
+  Json spec = job("big", {"sh", "-c", "head -c 268435456 /dev/zero > /output/big.bin"});
+  Json made = dev.call("POST", "/api/v1/projects/vision/jobs", spec);
+  const std::string path = "/api/v1/projects/vision/jobs/" + made["id"].get<std::string>();
+  const auto until = std::chrono::steady_clock::now() + 120s;
+  Json j;
+  while (std::chrono::steady_clock::now() < until) {
+    j = dev.call("GET", path);
+    if (kTerminal.count(json::string_or(j, "state"))) break;
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_EQ(j["state"], "succeeded") << j.dump();
+  int status = 0;
+  Json outputs = dev.call("GET", path + "/outputs", {}, &status);
+  ASSERT_EQ(status, 200) << outputs.dump();
+  EXPECT_EQ(outputs["bytes"], 268435456) << outputs.dump();
+}
+
 }  // namespace
 }  // namespace jz

@@ -481,17 +481,10 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
       }
     }
   }
-  // Store first, then free the engine's resources: the log shows the release before
-  // any admission that uses them.
-  if (Status s = jobs_.transition(a.id, kActive, t); !s.ok()) {
-    log_error("recording the end of job " + a.id, s);
-    return;
-  }
-  (void)engine_.finished(a.seq, now);
-  executor_.release(a.run_id);
   if (outputs_) {
     // What the run left in /output becomes the job's outputs, held when it read
-    // internal or secret data.
+    // internal or secret data; recorded before the end is, so whoever sees the job
+    // ended finds them.
     const std::string dir = executor_.job_dir(a.run_id) + "/output";
     auto level = data_level(*job, nullptr);
     std::error_code ec;
@@ -500,6 +493,14 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
       if (!rec.ok()) log_error("recording the outputs of job " + a.id, rec.status());
     }
   }
+  // Store first, then free the engine's resources: the log shows the release before
+  // any admission that uses them.
+  if (Status s = jobs_.transition(a.id, kActive, t); !s.ok()) {
+    log_error("recording the end of job " + a.id, s);
+    return;
+  }
+  (void)engine_.finished(a.seq, now);
+  executor_.release(a.run_id);
   by_seq_.erase(a.seq);
   const std::string id = a.id;
   active_.erase(id);
