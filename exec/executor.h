@@ -98,6 +98,10 @@ struct LaunchSpec {
   logs::LogPolicy log_policy;
   std::string log_level = "open";
   std::string log_filter;  // the policy compiled (LogFilter::serialize), or "" to compile it there
+  // Who the job is (job, project, workspace, user, ...; a GPU share's limits), written
+  // to labels.json in the job's folder for the node agent (gpu/monitor.h); the job
+  // itself cannot write there.
+  std::map<std::string, std::string> labels;
   // Launch again into the job's existing folder (a dev environment resumed): the
   // previous run's records go, work/, output/ and the log stay.
   bool resume = false;

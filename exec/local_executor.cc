@@ -187,8 +187,8 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
         return Status::already_exists("job " + spec.job_id + " is still running");
       }
     }
-    for (const char* f :
-         {"/spec.json", "/shim.json", "/sandbox.json", "/exit.json", "/filter.db"}) {
+    for (const char* f : {"/spec.json", "/shim.json", "/sandbox.json", "/exit.json", "/filter.db",
+                          "/labels.json"}) {
       fs::remove(dir + f, ec);
     }
   }
@@ -250,6 +250,9 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
     JZ_RETURN_IF_ERROR(write_file(dir + "/filter.db", spec.log_filter, 0600, false, false));
   }
   JZ_RETURN_IF_ERROR(write_file(dir + "/spec.json", json::dump(s), 0600, true, false));
+  Json labels = Json::object();
+  for (const auto& [k, v] : spec.labels) labels[k] = v;
+  JZ_RETURN_IF_ERROR(write_file(dir + "/labels.json", json::dump(labels), 0644, false, false));
 
   // posix_spawn (vfork underneath): forking the server, with its threads and libraries,
   // costs tens of milliseconds on every job's start.

@@ -708,6 +708,15 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     spec.share_cores_percent = es.share_cores_percent;
     spec.share_memory_mib = es.share_memory_mib;
   }
+  // Who the job is, for the node agent's per-job series (labels.json beside the run,
+  // where the job cannot write).
+  spec.labels = {{"job", j.id},    {"project", j.project}, {"user", j.username},
+                 {"kind", j.kind}, {"name", j.name},       {"run", spec.job_id}};
+  if (auto p = tenancy_.project(j.project); p.ok()) spec.labels["workspace"] = p->workspace;
+  if (spec.share_memory_mib > 0) {
+    spec.labels["gpu_memory_limit_mib"] = std::to_string(spec.share_memory_mib);
+    spec.labels["gpu_cores_percent"] = std::to_string(spec.share_cores_percent);
+  }
   // The environment description: packages the node must have; the project's volume and
   // a venv in it.
   if (!j.spec.packages.empty()) {
