@@ -3,6 +3,11 @@
 //   jz_bench_monitor render GPUS      /metrics of GPUS GPUs with every series and a job's
 //                                     process each: the render's time (best of 20) beside
 //                                     the same snapshot dumped as JSON by nlohmann (anchor)
+//   jz_bench_monitor ingest DIR SERIES SECONDS
+//                                     samples into the embedded store (metrics/tsdb.h):
+//                                     SERIES series, one sample a second each for SECONDS,
+//                                     a batch per second as the collector sends them; beside
+//                                     appending the same samples to a plain vector (anchor)
 //   jz_bench_monitor scenario PATH GPUS PROCS [PID...]
 //                                     a fake NVML scenario: GPUS GPUs, PROCS processes
 //                                     spread over them (the PIDs given, reused in turn)
@@ -14,6 +19,7 @@
 #include <vector>
 
 #include "gpu/monitor.h"
+#include "metrics/tsdb.h"
 
 namespace {
 
@@ -112,6 +118,48 @@ int main(int argc, char** argv) {
         "{\"gpus\":%d,\"series\":%zu,\"lines\":%zu,\"bytes\":%zu,\"render_ms\":%.3f,"
         "\"json_bytes\":%zu,\"json_ms\":%.3f}\n",
         gpus, series, lines, text.size(), render, json.size(), anchor);
+    return 0;
+  }
+  if (cmd == "ingest" && argc == 5) {
+    const int series = std::stoi(argv[3]), seconds = std::stoi(argv[4]);
+    jz::metrics::TsdbOptions o;
+    o.dir = argv[2];
+    o.max_series = static_cast<size_t>(series);
+    auto db = jz::metrics::Tsdb::open(o);
+    if (!db.ok()) {
+      std::cerr << db.status().to_string() << "\n";
+      return 1;
+    }
+    std::vector<uint32_t> ids;
+    ids.reserve(static_cast<size_t>(series));
+    for (int i = 0; i < series; ++i) {
+      ids.push_back(*(*db)->series("DCGM_FI_DEV_GPU_UTIL", {{"gpu", std::to_string(i)}}));
+    }
+    const int64_t t0 = 1'800'000'000'000;
+    std::vector<jz::metrics::Tsdb::Sample> batch(ids.size());
+    // Twice: into fresh files (the first touch of each page is the kernel's), then the
+    // next SECONDS into the same rings.
+    double cold_s = 0, store_s = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      const auto a = std::chrono::steady_clock::now();
+      for (int64_t s = int64_t{pass} * seconds; s < int64_t{pass + 1} * seconds; ++s) {
+        for (size_t i = 0; i < ids.size(); ++i) batch[i] = {ids[i], t0 + s * 1000, double(s % 100)};
+        (*db)->append(batch);
+      }
+      (pass == 0 ? cold_s : store_s) =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+    }
+    std::vector<std::vector<double>> plain(ids.size());
+    const auto b = std::chrono::steady_clock::now();
+    for (int s = 0; s < seconds; ++s) {
+      for (size_t i = 0; i < ids.size(); ++i) plain[i].push_back(double(s % 100));
+    }
+    const double plain_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - b).count();
+    const double n = double(series) * seconds;
+    std::printf(
+        "{\"samples\":%.0f,\"cold_per_s\":%.0f,\"store_per_s\":%.0f,\"vector_per_s\":%.0f}\n", n,
+        n / cold_s, n / store_s, n / plain_s);
     return 0;
   }
   if (cmd == "scenario" && argc >= 5) {
