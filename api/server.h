@@ -33,6 +33,9 @@ class Uploads;
 class CodeRepos;
 class Outputs;
 }  // namespace jz::jobs
+namespace jz::monitor {
+class Monitor;
+}  // namespace jz::monitor
 
 namespace jz::api {
 
@@ -75,9 +78,10 @@ struct PlatformServices {
   iam::EventLog* events = nullptr;  // shared with the runner, so live streams wake at once
   // Why no job can run here (no runner); "" when jobs run or were turned off.
   std::string jobs_unavailable;
-  jobs::Uploads* uploads = nullptr;  // resumable uploads (datasets today)
-  jobs::CodeRepos* code = nullptr;   // project repositories (git over /git/)
-  jobs::Outputs* outputs = nullptr;  // job outputs and their release reviews
+  jobs::Uploads* uploads = nullptr;     // resumable uploads (datasets today)
+  jobs::CodeRepos* code = nullptr;      // project repositories (git over /git/)
+  jobs::Outputs* outputs = nullptr;     // job outputs and their release reviews
+  monitor::Monitor* monitor = nullptr;  // the node agent's series (GPU dashboard, resources)
 };
 
 class ApiServer {

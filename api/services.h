@@ -157,6 +157,7 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s);
 void add_log_routes(ApiRoutes& api, const ApiServices& s);
 void add_devenv_routes(ApiRoutes& api, const ApiServices& s);
 void add_code_routes(ApiRoutes& api, const ApiServices& s);  // git, code page, outputs, releases
-void add_scheduler_routes(ApiRoutes& api, const ApiServices& s);  // view, what-if simulator
+void add_scheduler_routes(ApiRoutes& api, const ApiServices& s);   // view, what-if simulator
+void add_monitoring_routes(ApiRoutes& api, const ApiServices& s);  // GPU series, job resources
 
 }  // namespace jz::api

@@ -27,6 +27,7 @@
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
 #include "platform/jobs/uploads.h"
+#include "platform/monitor/monitor.h"
 
 namespace jz::cli {
 namespace {
@@ -234,8 +235,28 @@ int run_server(const ConfigSources& sources) {
                                                tenancy, *executor, logger, ro);
     runner->attach(&code, &outputs);
   }
-  api::PlatformServices services{&job_store,       &datasets, runner.get(), &events,
-                                 jobs_unavailable, &uploads,  &code,        &outputs};
+  // GPU monitoring: the node agent for this machine, its series, GPU health to the runner.
+  std::unique_ptr<monitor::Monitor> node_monitor;
+  if (settings->monitoring_agent && runner) {
+    monitor::MonitorOptions mo;
+    mo.agent_binary =
+        std::filesystem::path(self_binary()).parent_path().append("jizhan-agent").string();
+    mo.state_dir = settings->data_dir + "/monitor";
+    mo.nvml_library = settings->nvml_library;
+    mo.jobs_dir = settings->jobs_dir;
+    mo.filesystems = {settings->data_dir};
+    mo.interval = settings->monitoring_interval;
+    mo.tsdb.tiers = settings->monitoring_tiers;
+    mo.tsdb.max_series = static_cast<size_t>(settings->monitoring_max_series);
+    node_monitor = std::make_unique<monitor::Monitor>(mo, Clock::system(), logger);
+    runner->attach_monitor(node_monitor.get());
+    node_monitor->on_health([r = runner.get()](const monitor::HealthChange& c) {
+      r->set_gpu_health(c.uuid, c.healthy, c.reason);
+    });
+  }
+  api::PlatformServices services{&job_store, &datasets,        runner.get(),
+                                 &events,    jobs_unavailable, &uploads,
+                                 &code,      &outputs,         node_monitor.get()};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);
@@ -250,6 +271,11 @@ int run_server(const ConfigSources& sources) {
       logger->warn("jobs: no writable cgroups here: CPU and memory limits are not enforced");
     }
     if (Status s = runner->start(); !s.ok()) return fail(s.with_context("jobs"), 1);
+  }
+  if (node_monitor) {
+    if (Status s = node_monitor->start(); !s.ok()) {
+      logger->error("monitoring: {} (GPU metrics and health are off)", s.message());
+    }
   }
 
   const std::string url = display_url(settings->http.host, server.port());
@@ -293,6 +319,7 @@ int run_server(const ConfigSources& sources) {
     if (finished.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
   }
   serving.join();
+  if (node_monitor) node_monitor->stop();
   if (runner) runner->stop();  // jobs keep running; the next start adopts them
   Status result = finished.get();
   if (!result.ok()) {

@@ -218,6 +218,21 @@ const ConfigSchema& server_schema() {
            .default_value = "libnvidia-ml.so.1",
            .help = "The NVML library GPUs are discovered with (no GPUs when it does not "
                    "load)."});
+    s.add({.name = "monitoring.agent",
+           .type = ConfigType::kBool,
+           .default_value = "true",
+           .help = "Run jizhan-agent (beside jizhan) for this machine: GPU and node metrics, "
+                   "GPU health (a GPU that fails leaves placement), dev environments' GPU "
+                   "use against their idleness. docs/MONITORING.md."});
+    s.add(integer("monitoring.interval_ms", "1000", 100, 60000,
+                  "How often the agent samples and the server collects."));
+    s.add(integer("monitoring.max_series", "4096", 16, 1000000,
+                  "Series the embedded time-series store keeps at most (each takes at most "
+                  "1.3 MB of disk with the default tiers)."));
+    s.add({.name = "monitoring.tiers",
+           .default_value = "1s:1h,10s:24h,1m:30d",
+           .help = "The embedded store's resolutions: STEP:KEEP pairs, finest first (units "
+                   "s, m, h, d). Changing them starts the store again."});
     s.add({.name = "exec.bwrap",
            .default_value = "bwrap",
            .help = "The bubblewrap program that sandboxes jobs."});
@@ -333,6 +348,12 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.sandbox_gid = static_cast<int>(c.get_int("exec.sandbox_gid"));
   s.bwrap = c.get_string("exec.bwrap");
   s.nvml_library = c.get_string("exec.nvml_library");
+  s.monitoring_agent = c.get_bool("monitoring.agent");
+  s.monitoring_interval = std::chrono::milliseconds(c.get_int("monitoring.interval_ms"));
+  s.monitoring_max_series = c.get_int("monitoring.max_series");
+  auto tiers = metrics::parse_tiers(c.get_string("monitoring.tiers"));
+  if (!tiers.ok()) return tiers.status().with_context("config key 'monitoring.tiers'");
+  s.monitoring_tiers = std::move(*tiers);
   return s;
 }
 

@@ -9,6 +9,7 @@
 #include "api/server.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "metrics/tsdb.h"
 #include "platform/iam/authenticator.h"
 #include "store/database.h"
 
@@ -33,6 +34,7 @@ struct ServerSettings {
   std::string audit_archive_dir;
   std::chrono::seconds bootstrap_token_ttl{std::chrono::hours(24 * 90)};
   bool jobs_enabled = true;
+  bool monitoring_agent = true;
   std::string jobs_dir;
   std::chrono::seconds jobs_grace{10};
   int64_t jobs_max_pids = 4096;
@@ -49,6 +51,9 @@ struct ServerSettings {
   int sandbox_uid = 65534, sandbox_gid = 65534;
   std::string bwrap = "bwrap";
   std::string nvml_library = "libnvidia-ml.so.1";
+  std::chrono::milliseconds monitoring_interval{1000};
+  int64_t monitoring_max_series = 4096;
+  std::vector<metrics::Tier> monitoring_tiers;
 };
 
 Result<ServerSettings> server_settings(const Config& config);

@@ -4,6 +4,8 @@
 // purpose: it links nothing but the C library dynamically (NVML is dlopen'ed), so a plain
 // copy runs on any Linux GPU machine. docs/MONITORING.md.
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -52,6 +54,8 @@ Options:
   --once                 print one sample to stdout and exit (with --json: as JSON)
   --json                 with --once: JSON instead of Prometheus text
   --port-file PATH       write the port bound to PATH once listening
+  --exit-with-parent     stop when the process that started it ends (how the server runs
+                         it: no agent outlives a server that was killed)
   --help                 this text
   --version              the version
 )";
@@ -62,7 +66,7 @@ struct Args {
   int port = 9400;
   double interval_s = 1;
   std::string token_file, port_file;
-  bool once = false, json = false;
+  bool once = false, json = false, exit_with_parent = false;
   jz::gpu::MonitorOptions monitor;
 };
 
@@ -128,6 +132,8 @@ Args parse(int argc, char** argv) {
       a.once = true;
     } else if (arg == "--json") {
       a.json = true;
+    } else if (arg == "--exit-with-parent") {
+      a.exit_with_parent = true;
     } else {
       a.exit = usage_error("unknown option '" + arg + "'");
     }
@@ -194,6 +200,8 @@ int main(int argc, char** argv) {
               << "): reporting no GPUs\n";
   }
 
+  const pid_t parent = getppid();
+  if (args.exit_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);  // and checked each sample
   // Signals go to one thread that stops the server.
   sigset_t set;
   sigemptyset(&set);
@@ -263,6 +271,12 @@ int main(int argc, char** argv) {
     auto next = std::chrono::steady_clock::now() + every;
     std::unique_lock lock(mu);
     while (!cv.wait_until(lock, next, [&] { return stopping; })) {
+      if (args.exit_with_parent && getppid() != parent) {
+        std::cerr << "jizhan-agent: the process that started it is gone; stopping\n";
+        stopping = true;
+        server.stop();
+        break;
+      }
       lock.unlock();
       latest.set(monitor.sample(now_ms()));
       lock.lock();

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/clock.h"
 #include "core/files.h"
 
 namespace jz::metrics {
@@ -56,6 +57,50 @@ Status append_line(const std::string& path, const std::string& line) {
 }
 
 }  // namespace
+
+namespace {
+
+// A whole number of seconds ("10s", "5m", "24h", "1h30m", "2w"); nullopt when not that.
+std::optional<int64_t> duration_s(std::string_view t) {
+  auto d = parse_duration(t);
+  if (!d.ok() || d->count() % 1000 != 0) return std::nullopt;
+  return d->count() / 1000;
+}
+
+}  // namespace
+
+Result<std::vector<Tier>> parse_tiers(const std::string& text) {
+  std::vector<Tier> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    std::string_view part(text.data() + at, comma - at);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    const size_t colon = part.find(':');
+    auto step = colon == std::string_view::npos ? std::nullopt : duration_s(part.substr(0, colon));
+    auto keep = colon == std::string_view::npos ? std::nullopt : duration_s(part.substr(colon + 1));
+    if (!step || !keep) {
+      return Status::invalid_argument(
+          "'" + std::string(part) +
+          "' is not STEP:KEEP (e.g. 10s:24h; units s, m, h, d, w): tiers are written like "
+          "1s:1h,10s:24h,1m:30d");
+    }
+    if (*keep < *step || *keep % *step != 0 || *keep / *step > 10'000'000) {
+      return Status::invalid_argument("tier " + std::string(part) +
+                                      ": its keep must be a whole number of steps, at most ten "
+                                      "million");
+    }
+    if (!out.empty() && *step <= out.back().step.count()) {
+      return Status::invalid_argument("tier " + std::string(part) +
+                                      ": each tier's step must be coarser than the one before");
+    }
+    out.push_back({std::chrono::seconds(*step), std::chrono::seconds(*keep)});
+    if (out.size() > 8) return Status::invalid_argument("at most 8 tiers");
+    at = comma + 1;
+  }
+  return out;
+}
 
 Result<Aggregation> parse_aggregation(const std::string& text) {
   if (text == "avg" || text.empty()) return Aggregation::kAvg;

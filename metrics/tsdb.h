@@ -44,6 +44,10 @@ struct TsdbOptions {
   std::chrono::seconds forget_after{std::chrono::hours(24 * 30)};
 };
 
+// "1s:1h,10s:24h,1m:30d": STEP:KEEP pairs (units s, m, h, d), each step coarser than the
+// one before and dividing its keep; invalid_argument saying what is wrong otherwise.
+Result<std::vector<Tier>> parse_tiers(const std::string& text);
+
 enum class Aggregation { kAvg, kMin, kMax };
 // "avg", "min" or "max"; invalid_argument naming the choices otherwise.
 Result<Aggregation> parse_aggregation(const std::string& text);

@@ -124,5 +124,20 @@ TEST(Tsdb, SeriesAreFoundByLabelsBoundedInNumberAndKeptAcrossARestart) {
   EXPECT_EQ(parse_aggregation("p99").status().code(), Code::kInvalidArgument);
 }
 
+TEST(Tsdb, TiersAreParsedOrRefusedWithTheReason) {
+  auto t = parse_tiers("1s:1h, 10s:24h,1m:30d");
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  ASSERT_EQ(t->size(), 3u);
+  EXPECT_EQ((*t)[1].step, 10s);
+  EXPECT_EQ((*t)[2].keep, std::chrono::hours(24 * 30));
+  for (const char* bad :
+       {"", "1s", "1s:", "x:1h", "1s:1h,1s:2h", "10s:15s", "0s:1h", "1y:2y", "1s:1h,,10s:1d"}) {
+    auto r = parse_tiers(bad);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_NE(parse_tiers("10s:15s").status().message().find("whole number of steps"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace jz::metrics

@@ -909,19 +909,20 @@ Status Scheduler::submit(const JobSpec& spec, int64_t now_ms) {
   j.user = S.users.emplace(spec.user, static_cast<int>(S.users.size())).first->second;
   j.seq = ++S.seq;
   j.charge = charge_milli(spec);
-  // A request no node of its pool could ever hold is rejected now, with the reason.
+  // A request no node of its pool could ever hold is rejected now, with the reason. GPUs
+  // out of service count: they come back after a repair, and a job waits for them.
   bool possible = false;
   for (int g : S.groups_for(spec)) {
     for (int n : S.groups[g].nodes) {
       const State::Node& node = S.nodes[n];
       if (node.cpu_total < spec.cpu_milli || node.mem_total < spec.memory_mib) continue;
-      int healthy = 0, max_mem = 0;
+      int gpus = 0, max_mem = 0;
       for (const auto& d : node.gpus) {
-        healthy += d.healthy;
-        max_mem = std::max(max_mem, d.healthy ? d.mem_total : 0);
+        ++gpus;
+        max_mem = std::max(max_mem, d.mem_total);
       }
-      if (State::is_share(spec) ? max_mem >= spec.share_memory_mib && healthy > 0
-                                : healthy >= spec.gpus) {
+      if (State::is_share(spec) ? max_mem >= spec.share_memory_mib && gpus > 0
+                                : gpus >= spec.gpus) {
         possible = true;
         break;
       }

@@ -13,6 +13,7 @@
 #include "core/subprocess.h"
 #include "exec/executor.h"
 #include "gpu/node.h"
+#include "tests/support/platform_fixture.h"
 #include "tests/support/temp_dir.h"
 
 namespace jz {
@@ -115,6 +116,155 @@ TEST(NodeAgent, AttributesARealJobsGpuUseToItsLabelsWhichTheJobCannotRewrite) {
     std::this_thread::sleep_for(50ms);
   }
   (*e)->release(spec.job_id);
+}
+
+// The server runs the agent (the fake NVML's scenario rewritten as the test goes): a job's
+// GPU use reaches its resources (its project's people only), every GPU's series reach the
+// dashboard, and a GPU that reports XID 79 or 48 leaves placement, with events.
+TEST(GpuMonitoring, JobsSeeTheirGpuUseAndAFailingGpuLeavesPlacement) {
+  testing::TempDir sc;
+  const std::string scenario = sc.str() + "/scenario";
+  const std::string gpus = "gpu uuid=GPU-fake-0000-0 util=10\ngpu uuid=GPU-fake-0000-1 util=20\n";
+  ASSERT_TRUE(write_file(scenario, gpus).ok());
+  Platform p({"--set", std::string("exec.nvml_library=") + JZ_FAKE_NVML, "--set",
+              "monitoring.interval_ms=200"},
+             {{"FAKE_NVML_SCENARIO", scenario}});
+  ASSERT_TRUE(p.server);
+  for (const char* u : {"dev", "viewer", "stranger", "olga"}) p.user(u);
+  p.project("lab", "vision",
+            {{"dev", "project-developer"}, {"viewer", "project-viewer"}, {"olga", "data-owner"}});
+  p.project("other", "elsewhere", {{"stranger", "project-developer"}});
+  Api dev = p.user("dev"), viewer = p.user("viewer"), stranger = p.user("stranger"),
+      olga = p.user("olga"), admin = p.admin();
+  auto rewrite = [&](const std::string& text) {
+    const std::string tmp = scenario + ".new";
+    ASSERT_TRUE(write_file(tmp, text).ok());
+    fs::rename(tmp, scenario);
+  };
+
+  Json a = job("a", {"sh", "-c", "echo $CUDA_VISIBLE_DEVICES; exec sleep 120"});
+  a["resources"]["gpus"] = 1;
+  const std::string id = dev.call("POST", "/api/v1/projects/vision/jobs", a)["id"];
+  const std::string path = "/api/v1/projects/vision/jobs/" + id;
+  std::string uuid;
+  for (int i = 0; i < 300 && uuid.empty(); ++i) {
+    uuid = dev.text(path + "/logs");
+    if (uuid.empty()) std::this_thread::sleep_for(50ms);
+  }
+  while (!uuid.empty() && uuid.back() == '\n') uuid.pop_back();
+  ASSERT_EQ(uuid.rfind("GPU-fake-0000-", 0), 0u) << uuid;
+  const std::string index = uuid.substr(uuid.size() - 1);
+  std::vector<int64_t> pids;
+  for (int i = 0; i < 100 && pids.empty(); ++i) {
+    pids = pids_of("jizhan", id + "-1");
+    if (pids.empty()) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_FALSE(pids.empty());
+  rewrite(gpus + "process gpu=" + index + " pid=" + std::to_string(pids[0]) +
+          " used_mib=2048 sm=60\nprocess gpu=" + index + " pid=999999 used_mib=5 sm=1\n");
+
+  // The job's resources show its own processes' use, not the stranger process's.
+  auto latest = [&](const Json& r, const std::string& metric) -> double {
+    for (const auto& s : r["series"]) {
+      if (s["metric"] == metric && !s["points"].empty()) return s["points"].back()[1];
+    }
+    return -1;
+  };
+  Json res;
+  for (int i = 0; i < 200; ++i) {
+    res = dev.call("GET", path + "/resources?range=1m&step=1s");
+    if (latest(res, "jizhan_job_gpu_memory_used_mib") == 2048) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(latest(res, "jizhan_job_gpu_memory_used_mib"), 2048) << res.dump();
+  EXPECT_EQ(latest(res, "jizhan_job_gpu_util"), 60);
+  EXPECT_GE(latest(res, "jizhan_job_memory_bytes"), 0);
+  int status = 0;
+  viewer.call("GET", path + "/resources?range=1m", nullptr, &status);
+  EXPECT_EQ(status, 200) << "a viewer of the project sees its jobs' resources";
+  stranger.call("GET", path + "/resources?range=1m", nullptr, &status);
+  EXPECT_EQ(status, 404) << "another tenant's developer sees nothing of them";
+  stranger.call("GET", "/api/v1/projects/vision/jobs/" + id + "/resources?range=5y", nullptr,
+                &status);
+  EXPECT_EQ(status, 404);
+  dev.call("GET", path + "/resources?range=1h&step=100ms", nullptr, &status);
+  EXPECT_EQ(status, 400) << "a step under a second";
+
+  // A job on secret data: its developer sees its use per minute and rounded, its data
+  // owner as it is.
+  testing::TempDir data_root;
+  fs::permissions(data_root.path(), fs::perms(0755));
+  fs::create_directories(data_root.path() / "faces");
+  ASSERT_TRUE(write_file(data_root.str() + "/faces/f.txt", "secret").ok());
+  admin.call("POST", "/api/v1/workspaces/lab/dataset-roots", {{"path", data_root.str()}});
+  admin.call(
+      "POST", "/api/v1/projects/vision/datasets",
+      {{"name", "faces"}, {"path", data_root.str() + "/faces"}, {"security_level", "secret"}});
+  Json secret = job("s", {"sh", "-c", "exec sleep 120"});
+  secret["datasets"] = {"faces"};
+  const std::string sid = dev.call("POST", "/api/v1/projects/vision/jobs", secret)["id"];
+  const std::string spath = "/api/v1/projects/vision/jobs/" + sid + "/resources?range=10m&step=1s";
+  Json coarse, fine;
+  for (int i = 0; i < 200; ++i) {
+    fine = olga.call("GET", spath);
+    if (latest(fine, "jizhan_job_memory_bytes") > 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  coarse = dev.call("GET", spath);
+  EXPECT_EQ(coarse["step_s"], 60) << coarse.dump();
+  EXPECT_TRUE(coarse.contains("coarse"));
+  for (const auto& sr : coarse["series"]) {
+    for (const auto& pt : sr["points"]) {
+      if (sr["metric"] == "jizhan_job_memory_bytes") {
+        EXPECT_EQ(pt[1].get<double>(), 0.0);
+      }
+    }
+  }
+  EXPECT_EQ(fine["step_s"], 1) << "the data's owner sees every second";
+  EXPECT_FALSE(fine.contains("coarse"));
+  EXPECT_GT(latest(fine, "jizhan_job_memory_bytes"), 0) << fine.dump();
+  dev.call("POST", "/api/v1/projects/vision/jobs/" + sid + "/cancel");
+
+  // The dashboard: every GPU's series; /nodes: the live readings.
+  Json dash = dev.call("GET", "/api/v1/monitoring/gpus?metric=utilization&range=1m&step=1s");
+  ASSERT_EQ(dash["series"].size(), 2u) << dash.dump();
+  EXPECT_EQ(dash["series"][1]["labels"]["UUID"], "GPU-fake-0000-1");
+  EXPECT_EQ(dash["series"][1]["points"].back()[1], 20);
+  dev.call("GET", "/api/v1/monitoring/gpus?metric=fan", nullptr, &status);
+  EXPECT_EQ(status, 400);
+  Json nodes = dev.call("GET", "/api/v1/nodes");
+  EXPECT_EQ(nodes["items"][0]["monitoring"]["agent"], "ok") << nodes.dump();
+  EXPECT_EQ(nodes["items"][0]["gpus"][1]["live"]["gpu_util"], 20);
+
+  // XID 79 on the job's GPU and 48 on the other: both leave placement; the job hears of it.
+  const std::string other = index == "0" ? "1" : "0";
+  rewrite(gpus + "xid gpu=" + index + " code=79\nxid gpu=" + other + " code=48\n");
+  bool out = false;
+  for (int i = 0; i < 200 && !out; ++i) {
+    nodes = admin.call("GET", "/api/v1/nodes");
+    out = nodes["items"][0]["gpus"][0]["healthy"] == false &&
+          nodes["items"][0]["gpus"][1]["healthy"] == false;
+    if (!out) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(out) << nodes.dump();
+  EXPECT_EQ(nodes["items"][0]["gpus"][std::stoi(index)]["unhealthy_reason"], "XID 79");
+  Json events = dev.call("GET", "/api/v1/projects/vision/events");
+  bool told = false;
+  for (const auto& e : events["items"]) {
+    if (e["reason"] == "GpuUnhealthy" && e["resource_name"] == id) told = true;
+  }
+  EXPECT_TRUE(told) << events.dump();
+  Json other_events = stranger.call("GET", "/api/v1/projects/elsewhere/events");
+  for (const auto& e : other_events["items"]) EXPECT_NE(e["reason"], "GpuUnhealthy");
+  // A new GPU job waits: one GPU is held, the other out of service.
+  Json b = job("b", {"true"});
+  b["resources"]["gpus"] = 1;
+  const std::string bid = dev.call("POST", "/api/v1/projects/vision/jobs", b)["id"];
+  std::this_thread::sleep_for(1500ms);
+  Json bj = dev.call("GET", "/api/v1/projects/vision/jobs/" + bid);
+  EXPECT_EQ(bj["state"], "queued") << bj.dump();
+  dev.call("POST", path + "/cancel");
+  dev.call("POST", "/api/v1/projects/vision/jobs/" + bid + "/cancel");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
 #include "platform/jobs/uploads.h"
+#include "platform/monitor/monitor.h"
 
 namespace jz::api {
 
@@ -354,6 +355,47 @@ Status check_code_and_inputs(const ApiServices& s, const RequestContext& ctx,
 
 }  // namespace
 
+namespace {
+
+// The node agent's latest readings beside what the runner knows of each node and GPU:
+// utilisation, memory in use, temperature, power, health.
+void add_live_readings(Json& nodes, monitor::Monitor& mon) {
+  const Json latest = mon.latest();
+  const std::string status = mon.agent_status();
+  std::map<std::string, const Json*> by_uuid;
+  const Json* sample = nullptr;
+  for (const auto& [host, s] : latest.items()) {
+    sample = &s;
+    if (auto gs = s.find("gpus"); gs != s.end() && gs->is_array()) {
+      for (const Json& g : *gs) by_uuid[g.value("uuid", "")] = &g;
+    }
+  }
+  for (Json& n : nodes["items"]) {
+    n["monitoring"] = {{"agent", status.empty() ? "ok" : status}};
+    if (sample) {
+      const Json node = sample->value("node", Json::object());
+      n["monitoring"]["memory_used_mib"] = (node.value("memory_total_bytes", int64_t{0}) -
+                                            node.value("memory_available_bytes", int64_t{0})) >>
+                                           20;
+      n["monitoring"]["load1"] = node.value("load1", 0.0);
+      n["monitoring"]["sampled_at"] = wire_time(sample->value("at_ms", int64_t{0}));
+    }
+    for (Json& g : n["gpus"]) {
+      auto it = by_uuid.find(g.value("uuid", ""));
+      if (it == by_uuid.end()) continue;
+      const Json& r = *it->second;
+      Json live = Json::object();
+      for (const char* k : {"gpu_util", "mem_copy_util", "fb_used_mib", "fb_total_mib",
+                            "gpu_temp_c", "power_w", "last_xid"}) {
+        if (r.contains(k)) live[k] = r[k];
+      }
+      g["live"] = std::move(live);
+    }
+  }
+}
+
+}  // namespace
+
 void add_job_routes(ApiRoutes& api, const ApiServices& s) {
   jobs::JobStore& store = *s.platform.jobs;
   jobs::Datasets& datasets = *s.platform.datasets;
@@ -552,9 +594,11 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
       {.method = "GET",
        .path = "/api/v1/nodes",
        .summary = "The machines that run jobs and what is in use",
-       .handler = [runner](RequestContext&) -> Result<Reply> {
+       .handler = [runner, mon = s.platform.monitor](RequestContext&) -> Result<Reply> {
          if (!runner) return Reply::json({{"items", Json::array()}, {"next_page_token", nullptr}});
-         return Reply::json(runner->nodes_json());
+         Json nodes = runner->nodes_json();
+         if (mon) add_live_readings(nodes, *mon);
+         return Reply::json(std::move(nodes));
        }},
   });
 }

@@ -12,6 +12,7 @@
 #include "logs/filter.h"
 #include "logs/retention.h"
 #include "platform/jobs/environment.h"
+#include "platform/monitor/monitor.h"
 
 namespace jz::jobs {
 
@@ -113,6 +114,72 @@ void JobRunner::wake() {
     woken_ = true;
   }
   cv_.notify_all();
+}
+
+void JobRunner::set_gpu_health(const std::string& uuid, bool healthy, const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    health_changes_.push_back({uuid, healthy, reason});
+  }
+  wake();
+}
+
+void JobRunner::apply_health_changes(int64_t now) {
+  std::vector<HealthChange> changes;
+  {
+    std::lock_guard lock(mu_);
+    changes.swap(health_changes_);
+  }
+  const exec::MachineInfo& m = executor_.machine();
+  for (const auto& c : changes) {
+    int index = -1;
+    for (size_t i = 0; i < m.gpus.size(); ++i) {
+      if (m.gpus[i].uuid == c.uuid) index = static_cast<int>(i);
+    }
+    if (index < 0) continue;  // not a GPU jobs are placed on
+    const std::string node = node_name(m);
+    if (Status s = engine_.set_gpu_health(node, index, c.healthy); !s.ok()) {
+      log_error("setting the health of GPU " + c.uuid, s);
+      continue;
+    }
+    gpu_health_[c.uuid] = c.healthy ? "" : c.reason;
+    const std::string what =
+        "GPU " + std::to_string(index) + " (" + c.uuid + ") of node " + node +
+        (c.healthy ? " is back in service" : " is out of service: " + c.reason);
+    if (c.healthy) {
+      logger_->info("jobs: {}", what);
+    } else {
+      logger_->warn("jobs: {}; no job is placed on it", what);
+    }
+    iam::Event node_event;
+    node_event.resource_type = "node";
+    node_event.resource_name = node;
+    node_event.type = "updated";
+    node_event.reason = c.healthy ? "GpuHealthy" : "GpuUnhealthy";
+    node_event.message = what;
+    node_event.actor = "system";
+    if (auto e = jobs_.events().append(node_event); !e.ok()) log_error("recording", e.status());
+    if (c.healthy) continue;
+    // Each job running on it hears of it, in its project.
+    for (const auto& n : engine_.nodes_view()) {
+      if (n.name != node || index >= static_cast<int>(n.gpus.size())) continue;
+      for (const auto& h : n.gpus[static_cast<size_t>(index)].holders) {
+        auto it = by_seq_.find(h.job);
+        if (it == by_seq_.end()) continue;
+        iam::Event e;
+        e.project = h.project;
+        if (auto p = tenancy_.project(h.project); p.ok()) e.workspace = p->workspace;
+        e.resource_type = "job";
+        e.resource_name = it->second;
+        e.type = "updated";
+        e.reason = "GpuUnhealthy";
+        e.message = "the job runs on " + what;
+        e.actor = "system";
+        if (auto r = jobs_.events().append(e); !r.ok()) log_error("recording", r.status());
+      }
+    }
+  }
+  (void)now;
 }
 
 void JobRunner::touch(const std::string& job_id) {
@@ -368,6 +435,7 @@ Status JobRunner::rebuild() {
     a.deadline_ms = j.spec.runtime_limit_s > 0 ? a.started_ms + j.spec.runtime_limit_s * 1000 : 0;
     a.last_activity_ms = now;
     a.running = j.state == "running";
+    a.uses_gpu = j.spec.resources.gpus > 0 || j.spec.resources.is_share();
     if (!adopted.ok()) a.ending = "lost";
     by_seq_[j.seq] = j.id;
     labels_[j.seq] = {j.name, j.kind};
@@ -558,12 +626,25 @@ void JobRunner::poll_active(int64_t now) {
     if (a.kind == "devenv" && a.running) {
       auto settings = jobs_.settings(a.project_id);
       const int64_t idle_s = settings.ok() ? settings->devenv_idle_s : 3600;
-      // GPU use would keep it alive too; without NVML utilization here, traffic decides.
+      const int64_t gpu_idle = settings.ok() ? settings->devenv_gpu_idle_percent : 5;
+      // Its GPUs' use over the idle window, where the node agent measured it: use at or
+      // above the project's devenv_gpu_idle_percent keeps it alive like traffic does.
+      std::optional<double> util;
+      if (monitor_ && a.uses_gpu) {
+        util = monitor_->run_gpu_util(a.run_id, std::chrono::seconds(idle_s));
+      }
+      if (util && *util >= static_cast<double>(gpu_idle)) a.last_activity_ms = now;
       idle_at_[id] = a.last_activity_ms + idle_s * 1000;
       if (now - a.last_activity_ms >= idle_s * 1000) {
         idle_at_.erase(id);
         a.ending = "idle";
         a.ending_detail = "no traffic for " + std::to_string(idle_s) + " s";
+        if (util) {
+          char use[64];
+          std::snprintf(use, sizeof use, "%.1f%%", *util);
+          a.ending_detail += " and its GPUs at " + std::string(use) + " (under " +
+                             std::to_string(gpu_idle) + "%) over that time";
+        }
         executor_.terminate(a.run_id, options_.grace);
       }
     }
@@ -872,6 +953,7 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       a.started_ms = now;
       a.deadline_ms = job->spec.runtime_limit_s > 0 ? now + job->spec.runtime_limit_s * 1000 : 0;
       a.last_activity_ms = now;
+      a.uses_gpu = job->spec.resources.gpus > 0 || job->spec.resources.is_share();
       active_[id] = a;
       pending_message_.erase(id);
       return;
@@ -909,6 +991,7 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
 void JobRunner::tick() {
   const int64_t now = clock_.now_unix_ms();
   if (Status s = refresh_queues(false); !s.ok()) log_error("refreshing quotas", s);
+  apply_health_changes(now);
   take_new_jobs();
   handle_cancels();
   poll_active(now);
@@ -937,7 +1020,9 @@ void JobRunner::tick() {
     gpus.push_back({{"uuid", g.uuid},
                     {"name", g.name},
                     {"memory_mib", g.memory_mib},
-                    {"virtual", g.is_virtual}});
+                    {"virtual", g.is_virtual},
+                    {"healthy", !gpu_health_.count(g.uuid) || gpu_health_[g.uuid].empty()},
+                    {"unhealthy_reason", gpu_health_.count(g.uuid) ? gpu_health_[g.uuid] : ""}});
   }
   nodes.push_back({{"name", node_name(m)},
                    {"pool", options_.pool},

@@ -37,6 +37,10 @@
 #include "platform/jobs/store.h"
 #include "sched/scheduler.h"
 
+namespace jz::monitor {
+class Monitor;
+}
+
 namespace jz::jobs {
 
 struct RunnerOptions {
@@ -80,6 +84,13 @@ class JobRunner {
     code_ = code;
     outputs_ = outputs;
   }
+  // The node monitor: dev environments' GPU use counts against their idleness. Call before
+  // start().
+  void attach_monitor(monitor::Monitor* m) { monitor_ = m; }
+  // A GPU left (or came back into) service, e.g. after an XID 79 (the monitor's listener
+  // calls it, from any thread): the scheduler stops placing on it, and the node and every
+  // job running on it get an event.
+  void set_gpu_health(const std::string& uuid, bool healthy, const std::string& reason);
   // Rebuilds from the store, then runs the loop in a thread.
   Status start();
   void stop();
@@ -125,7 +136,17 @@ class JobRunner {
     std::string ending;  // "", "cancel", "preempt", "timeout", "idle", "storage"
     std::string ending_detail;
     bool running = false;
+    bool uses_gpu = false;
   };
+  struct HealthChange {
+    std::string uuid;
+    bool healthy = true;
+    std::string reason;
+  };
+  std::vector<HealthChange> health_changes_;       // under mu_
+  std::map<std::string, std::string> gpu_health_;  // uuid -> why out of service (runner thread)
+  monitor::Monitor* monitor_ = nullptr;
+  void apply_health_changes(int64_t now);
   void loop();
   Status rebuild();
   void tick();

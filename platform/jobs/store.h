@@ -88,6 +88,7 @@ class JobStore {
  public:
   JobStore(store::Database& db, Clock& clock, IdGenerator& ids, iam::EventLog& events)
       : db_(db), clock_(clock), ids_(ids), events_(events) {}
+  iam::EventLog& events() { return events_; }
 
   Result<Job> create(const std::string& project_id, const std::string& project,
                      const std::string& user_id, const std::string& username,

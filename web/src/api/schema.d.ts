@@ -102,6 +102,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/monitoring/gpus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every GPU's series of one metric over a range (the GPU dashboard); points are [unix ms, value] */
+        get: operations["get_api_v1_monitoring_gpus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/nodes": {
         parameters: {
             query?: never;
@@ -526,6 +543,23 @@ export interface paths {
         put?: never;
         /** Ask the project's data owners to release the job's held outputs */
         post: operations["post_api_v1_projects_project_jobs_id_outputs_release"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/jobs/{id}/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job's resources over a range: its GPUs' utilisation and memory (per GPU), CPU cores and memory; points are [unix ms, value] */
+        get: operations["get_api_v1_projects_project_jobs_id_resources"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2120,6 +2154,79 @@ export interface operations {
             };
             /** @description No valid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_monitoring_gpus: {
+        parameters: {
+            query?: {
+                /** @description utilization (default), memory, memory_copy, temperature, power or sm_clock */
+                metric?: string;
+                /** @description How far back from end: a duration (default 1h) */
+                range?: string;
+                /** @description The end, RFC 3339 (default now) */
+                end?: string;
+                /** @description Seconds between points: a duration (default range / 240, at least 1s) */
+                step?: string;
+                /** @description Within each step: avg (default), min or max */
+                agg?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description why the series are per minute and rounded, when they are */
+                        coarse?: string;
+                        /** Format: date-time */
+                        end: string;
+                        metric?: string;
+                        series: {
+                            labels: Record<string, never>;
+                            metric?: string;
+                            points: number[][];
+                        }[];
+                        /** Format: date-time */
+                        start: string;
+                        /** Format: int64 */
+                        step_s: number;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4058,6 +4165,98 @@ export interface operations {
             };
             /** @description No such resource (or one of another tenant) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_jobs_id_resources: {
+        parameters: {
+            query?: {
+                /** @description How far back from end: a duration (default 1h) */
+                range?: string;
+                /** @description The end, RFC 3339 (default now) */
+                end?: string;
+                /** @description Seconds between points: a duration (default range / 240, at least 1s) */
+                step?: string;
+                /** @description Within each step: avg (default), min or max */
+                agg?: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description why the series are per minute and rounded, when they are */
+                        coarse?: string;
+                        /** Format: date-time */
+                        end: string;
+                        metric?: string;
+                        series: {
+                            labels: Record<string, never>;
+                            metric?: string;
+                            points: number[][];
+                        }[];
+                        /** Format: date-time */
+                        start: string;
+                        /** Format: int64 */
+                        step_s: number;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,214 @@
+// Monitoring: the GPUs' series for the dashboard (every node and GPU: utilisation,
+// memory, temperature, power) and one job's resources (its GPUs' use, CPU, memory), from
+// the embedded time-series store the server fills from the node agent
+// (platform/monitor/monitor.h). docs/MONITORING.md.
+#include <algorithm>
+#include <cmath>
+
+#include "api/schema.h"
+#include "api/services.h"
+#include "core/clock.h"
+#include "metrics/tsdb.h"
+#include "platform/jobs/datasets.h"
+#include "platform/jobs/store.h"
+#include "platform/monitor/monitor.h"
+
+namespace jz::api {
+
+namespace sc = schema;
+
+namespace {
+
+constexpr int64_t kMaxPoints = 11000;  // per series, as Prometheus's query_range
+
+struct Range {
+  int64_t start_ms = 0, end_ms = 0, step_ms = 0;
+  metrics::Aggregation agg = metrics::Aggregation::kAvg;
+};
+
+// range (a duration back from end, default 1h), end (RFC 3339, default now), step (a
+// duration, default range / 240, at least 1 s), agg (avg, min, max).
+Result<Range> range_of(const RequestContext& ctx, Clock& clock) {
+  Range r;
+  JZ_ASSIGN_OR_RETURN(auto end_us, ctx.time_param("end"));
+  r.end_ms = end_us ? *end_us / 1000 : clock.now_unix_ms();
+  int64_t span_ms = 3'600'000;
+  if (const std::string t = ctx.http.param("range"); !t.empty()) {
+    JZ_ASSIGN_OR_RETURN(auto d, parse_duration(t));
+    span_ms = d.count();
+  }
+  r.start_ms = r.end_ms - span_ms;
+  r.step_ms = std::max<int64_t>(1000, span_ms / 240 / 1000 * 1000);
+  if (const std::string t = ctx.http.param("step"); !t.empty()) {
+    JZ_ASSIGN_OR_RETURN(auto d, parse_duration(t));
+    r.step_ms = d.count();
+  }
+  if (r.step_ms < 1000 || r.step_ms % 1000 != 0) {
+    return Status::invalid_argument("query parameter 'step' must be a whole number of seconds");
+  }
+  if (span_ms / r.step_ms > kMaxPoints) {
+    return Status::invalid_argument(
+        "range / step gives more than 11000 points a series: raise 'step' or shorten 'range'");
+  }
+  JZ_ASSIGN_OR_RETURN(r.agg, metrics::parse_aggregation(ctx.http.param("agg")));
+  return r;
+}
+
+Json series_json(metrics::Tsdb& db, const metrics::SeriesInfo& s, const Range& r,
+                 const std::vector<std::string>& keep_labels) {
+  Json labels = Json::object();
+  for (const auto& k : keep_labels) {
+    if (auto it = s.labels.find(k); it != s.labels.end()) labels[k] = it->second;
+  }
+  Json points = Json::array();
+  for (const auto& p : db.range(s.id, r.start_ms, r.end_ms, r.step_ms, r.agg)) {
+    points.push_back({p.t_ms, p.value});
+  }
+  return {{"labels", std::move(labels)}, {"points", std::move(points)}};
+}
+
+Json range_json(const Range& r) {
+  return {
+      {"start", wire_time(r.start_ms)}, {"end", wire_time(r.end_ms)}, {"step_s", r.step_ms / 1000}};
+}
+
+// Rounds a job's use for those who may not see its data: few levels a minute bound what
+// it can signal (docs/SECURITY.md).
+double coarse_value(const std::string& metric, double v) {
+  if (metric == "jizhan_job_gpu_util") return std::round(v / 10) * 10;
+  if (metric == "jizhan_job_gpu_memory_used_mib") return std::round(v / 1024) * 1024;
+  if (metric == "jizhan_job_cpu_cores") return std::round(v * 2) / 2;
+  return std::round(v / double(int64_t{1} << 30)) * double(int64_t{1} << 30);  // memory bytes
+}
+
+Result<metrics::Tsdb*> store_of(monitor::Monitor* m) {
+  if (!m || !m->store()) {
+    return Status::failed_precondition(
+        "this server keeps no GPU metrics (monitoring.agent=false, or jobs are off)");
+  }
+  return m->store();
+}
+
+const std::vector<QueryParam> kRangeQuery = {
+    {"range", "How far back from end: a duration (default 1h)"},
+    {"end", "The end, RFC 3339 (default now)", "date-time"},
+    {"step", "Seconds between points: a duration (default range / 240, at least 1s)"},
+    {"agg", "Within each step: avg (default), min or max"}};
+
+}  // namespace
+
+void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
+  monitor::Monitor* mon = s.platform.monitor;
+  jobs::JobStore* store = s.platform.jobs;
+  const Json series_schema = sc::object(
+      {{"start", sc::time()},
+       {"end", sc::time()},
+       {"step_s", sc::integer()},
+       {"metric", sc::str()},
+       {"coarse", sc::str("why the series are per minute and rounded, when they are")},
+       {"series", sc::array_of(sc::object({{"metric", sc::str()},
+                                           {"labels", {{"type", "object"}}},
+                                           {"points", sc::array_of(sc::array_of(sc::number()))}},
+                                          {"labels", "points"}))}},
+      {"start", "end", "step_s", "series"});
+  std::vector<QueryParam> gpu_query = kRangeQuery;
+  gpu_query.insert(gpu_query.begin(), {"metric",
+                                       "utilization (default), memory, memory_copy, temperature, "
+                                       "power or sm_clock"});
+  api.add({
+      {.method = "GET",
+       .path = "/api/v1/monitoring/gpus",
+       .summary = "Every GPU's series of one metric over a range (the GPU dashboard); points "
+                  "are [unix ms, value]",
+       .response_schema = series_schema,
+       .query = gpu_query,
+       .errors = {409},
+       .handler = [&s, mon](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(metrics::Tsdb * db, store_of(mon));
+         JZ_ASSIGN_OR_RETURN(Range r, range_of(ctx, s.clock));
+         static const std::map<std::string, std::string> kMetrics = {
+             {"utilization", "DCGM_FI_DEV_GPU_UTIL"},      {"memory", "DCGM_FI_DEV_FB_USED"},
+             {"memory_copy", "DCGM_FI_DEV_MEM_COPY_UTIL"}, {"temperature", "DCGM_FI_DEV_GPU_TEMP"},
+             {"power", "DCGM_FI_DEV_POWER_USAGE"},         {"sm_clock", "DCGM_FI_DEV_SM_CLOCK"}};
+         std::string metric = ctx.http.param("metric");
+         if (metric.empty()) metric = "utilization";
+         auto it = kMetrics.find(metric);
+         if (it == kMetrics.end()) {
+           return Status::invalid_argument(
+               "metric must be utilization, memory, memory_copy, temperature, power or "
+               "sm_clock, not '" +
+               metric + "'");
+         }
+         auto found = db->find(it->second, {});
+         std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+           auto key = [](const metrics::SeriesInfo& x) {
+             return std::make_pair(x.labels.at("Hostname"), std::stoi(x.labels.at("gpu")));
+           };
+           return key(a) < key(b);
+         });
+         Json series = Json::array();
+         for (const auto& f : found) {
+           series.push_back(series_json(*db, f, r, {"Hostname", "gpu", "UUID"}));
+         }
+         Json out = range_json(r);
+         out["metric"] = metric;
+         out["series"] = std::move(series);
+         return Reply::json(std::move(out));
+       }},
+  });
+  if (!store) return;
+  api.add({
+      {.method = "GET",
+       .path = "/api/v1/projects/{project}/jobs/{id}/resources",
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "get",
+       .summary = "A job's resources over a range: its GPUs' utilisation and memory (per GPU), "
+                  "CPU cores and memory; points are [unix ms, value]",
+       .response_schema = series_schema,
+       .query = kRangeQuery,
+       .errors = {409},
+       .handler = [&s, mon, store](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto j, store->get_in(ctx.project->id, ctx.param("id")));
+         JZ_ASSIGN_OR_RETURN(metrics::Tsdb * db, store_of(mon));
+         JZ_ASSIGN_OR_RETURN(Range r, range_of(ctx, s.clock));
+         // A job on internal or secret data could signal through its resource use: to
+         // anyone but its data's owners, its series come in minutes and coarse steps.
+         int level = 0;
+         if (s.platform.datasets) {
+           for (const auto& name : j.spec.datasets) {
+             auto d = s.platform.datasets->get(ctx.project->id, name);
+             level = std::max(level, d.ok() ? jobs::security_rank(d->security_level) : 2);
+           }
+         }
+         const bool coarse = level >= 1 && !ctx.allow("dataset_data", "get").ok();
+         if (coarse) r.step_ms = std::max<int64_t>(60'000, (r.step_ms + 59'999) / 60'000 * 60'000);
+         // A job's series carry its id and project (labels.json, written by the
+         // executor where the job cannot reach): both must match.
+         const metrics::Labels match = {{"job", j.id}, {"project", ctx.project->name}};
+         Json series = Json::array();
+         for (const char* metric : {"jizhan_job_gpu_util", "jizhan_job_gpu_memory_used_mib",
+                                    "jizhan_job_cpu_cores", "jizhan_job_memory_bytes"}) {
+           for (const auto& f : db->find(metric, match)) {
+             Json one = series_json(*db, f, r, {"Hostname", "gpu", "UUID", "run"});
+             one["metric"] = metric;
+             if (coarse) {
+               for (Json& p : one["points"]) p[1] = coarse_value(metric, p[1].get<double>());
+             }
+             series.push_back(std::move(one));
+           }
+         }
+         Json out = range_json(r);
+         out["series"] = std::move(series);
+         if (coarse) {
+           out["coarse"] =
+               "the job read internal or secret data: its use is shown per minute and rounded "
+               "(GPU use to 10 points, memory to 1 GiB, CPU to half a core) to all but the "
+               "data's owners";
+         }
+         return Reply::json(std::move(out));
+       }},
+  });
+}
+
+}  // namespace jz::api
