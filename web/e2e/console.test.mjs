@@ -3,7 +3,7 @@
 // the freshness of the API types the console is compiled against.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
@@ -870,6 +870,66 @@ test('the page runs no inline script and sends the CSRF token; another site cann
   assert.equal(tokens.items.filter((t) => t.name === 'stolen').length, 0);
 });
 
+test('the GPU dashboard shows every GPU now and over time, a job its resources, a failing GPU its reason', async () => {
+  // A server of its own whose GPUs come from the fake NVML, driven by a scenario file.
+  const dir = mkdtempSync(join(tmpdir(), 'jz-gpus-'));
+  const scenario = join(dir, 'scenario');
+  const gpus =
+    'gpu uuid=GPU-fake-0000-0 util=37 used_mib=2048 temp=55 power_mw=150000\n' +
+    'gpu uuid=GPU-fake-0000-1 util=81 used_mib=4096 temp=66 power_mw=300000\n';
+  writeFileSync(scenario, gpus);
+  process.env.FAKE_NVML_SCENARIO = scenario;
+  const gpuServer = await startServer([
+    '--set', `exec.nvml_library=${process.env.JZ_FAKE_NVML}`,
+    '--set', 'exec.virtual_gpus=0',
+    '--set', 'monitoring.interval_ms=250',
+  ]);
+  delete process.env.FAKE_NVML_SCENARIO;
+  try {
+    await gpuServer.call('POST', '/api/v1/workspaces', { name: 'ops' });
+    await gpuServer.call('POST', '/api/v1/workspaces/ops/projects', { name: 'watch' });
+    const job = await gpuServer.call('POST', '/api/v1/projects/watch/jobs', {
+      name: 'busy',
+      command: ['sleep', '300'],
+      resources: { gpus: 1, cpu: 0.1, memory_mib: 64 },
+    });
+    const page = await newPage(browser);
+    await signIn(page, gpuServer.base, 'admin', adminPassword);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Monitoring' }).click();
+    await page.getByRole('heading', { name: 'GPU monitoring' }).waitFor();
+    await page.getByRole('cell', { name: /^37%/ }).waitFor({ timeout: 15000 });
+    await page.getByRole('cell', { name: /^81%/ }).waitFor();
+    assert.equal(await page.getByRole('cell', { name: '66 °C' }).count(), 1);
+    // A chart per metric, a line per GPU, over the range picked.
+    for (const name of ['Utilisation', 'Memory used', 'Temperature', 'Power']) {
+      await page.getByRole('img', { name }).locator('canvas').first().waitFor();
+    }
+    await page.getByLabel('Range').selectOption('15m');
+    const dash = await gpuServer.call('GET', '/api/v1/monitoring/gpus?metric=utilization&range=15m');
+    assert.equal(dash.series.length, 2);
+    await screenshot(page, 'monitoring-en');
+
+    // XID 79 on GPU 1: out of service, with the reason, on the dashboard and the tiles.
+    writeFileSync(`${scenario}.new`, `${gpus}xid gpu=1 code=79\n`);
+    renameSync(`${scenario}.new`, scenario);
+    await page.getByText('Out of service: XID 79').waitFor({ timeout: 15000 });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Scheduling' }).click();
+    await page.getByText(/^Now (37|81) % · (55|66) °C · (150|300) W/).first().waitFor({ timeout: 15000 });
+    await page.getByText('Unhealthy: nothing is placed here.').waitFor();
+
+    // The job's page: its resources over time.
+    await page.goto(`${gpuServer.base}/projects/watch/jobs/${job.id}`);
+    await page.getByRole('heading', { name: 'Resources' }).waitFor();
+    await page.getByRole('img', { name: 'CPU of the job' }).waitFor({ timeout: 15000 });
+    await page.getByRole('img', { name: 'Memory of the job' }).waitFor();
+    await screenshot(page, 'job-resources-en');
+    await gpuServer.call('POST', `/api/v1/projects/watch/jobs/${job.id}/cancel`);
+  } finally {
+    await gpuServer.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('every page, in both languages: no serious or critical axe-core violation, a screenshot', async () => {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, bypassCSP: true });
   const page = await context.newPage();
@@ -897,7 +957,8 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     events: '/projects/detector/events',
     scheduling: '/scheduling',
     'what-if': '/scheduling/what-if',
-    planned: '/later/monitoring',
+    monitoring: '/monitoring',
+    planned: '/later/alerts',
     'not-found': '/no-such-page',
   };
   for (const lang of ['en', 'zh-CN']) {

@@ -6,7 +6,7 @@ import { NavLink, useNavigate } from 'react-router-dom';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { languages, setLanguage, type Language } from '../i18n';
 
-const later = ['monitoring', 'alerts', 'metrics', 'autotest', 'store'] as const;
+const later = ['alerts', 'metrics', 'autotest', 'store'] as const;
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -70,6 +70,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/', t('nav.overview'))}
           {link('/workspaces', t('nav.workspaces'))}
           {link('/scheduling', t('nav.scheduling'))}
+          {link('/monitoring', t('nav.monitoring'))}
           {link('/tokens', t('nav.tokens'))}
           {link('/account', t('nav.account'))}
           {link('/roles', t('nav.roles'))}

@@ -8,6 +8,7 @@ import { ErrorView } from '../components/ErrorView';
 import { Reason } from '../components/Reason';
 import { formatTime } from '../i18n/format';
 import { LogViewer } from './LogViewer';
+import { JobResources } from './Monitoring';
 import { NotFound } from './NotFound';
 import { Outputs } from './Outputs';
 import { StateBadge } from './ProjectJobs';
@@ -119,6 +120,8 @@ export function JobDetail() {
           </>
         )}
       </dl>
+      <h2>{t('monitoring.resources')}</h2>
+      <JobResources path={path} />
       <h2>{t('job.outputs')}</h2>
       <Outputs path={path} ended={!isActive(j.state)} />
       <h2>{t('job.logs')}</h2>

@@ -6,9 +6,45 @@ import { isPlatformAdmin, useSession } from '../api/session';
 import { ErrorView } from '../components/ErrorView';
 import { Pager, usePageToken } from '../components/Pager';
 import { Reason } from '../components/Reason';
-import { formatTime } from '../i18n/format';
+import { formatNumber, formatTime } from '../i18n/format';
+import { useNodes } from './Monitoring';
 import { StateBadge } from './ProjectJobs';
 import { UsageBar } from './ProjectPages';
+
+// Each pool's GPUs and their mean utilisation now, from the node agents' readings.
+function PoolUse() {
+  const { t } = useTranslation();
+  const nodes = useNodes();
+  const pools = new Map<string, { gpus: number; util: number; measured: number }>();
+  for (const n of nodes.data?.items ?? []) {
+    const p = pools.get(n.pool ?? 'default') ?? { gpus: 0, util: 0, measured: 0 };
+    for (const g of n.gpus) {
+      p.gpus += 1;
+      if (g.live?.gpu_util !== undefined) {
+        p.util += g.live.gpu_util;
+        p.measured += 1;
+      }
+    }
+    pools.set(n.pool ?? 'default', p);
+  }
+  const measured = [...pools].filter(([, p]) => p.measured > 0);
+  if (measured.length === 0) return null;
+  return (
+    <ul className="pool-use">
+      {measured.map(([pool, p]) => (
+        <li key={pool}>
+          <Link to="/monitoring">
+            {t('monitoring.poolUse', {
+              pool,
+              gpus: formatNumber(p.gpus),
+              util: formatNumber(p.util / p.measured, { maximumFractionDigits: 0 }),
+            })}
+          </Link>
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 export function Overview() {
   const { t } = useTranslation();
@@ -102,6 +138,7 @@ export function Overview() {
           </tbody>
         </table>
       )}
+      <PoolUse />
       {gpus.data && gpus.data.projects.length > 0 && (
         <>
           <h2>{t('overview.gpus')}</h2>

@@ -10,6 +10,7 @@ import { isPlatformAdmin, useSession } from '../api/session';
 import { ErrorView } from '../components/ErrorView';
 import { localReason } from '../components/schedulerReason';
 import { formatNumber, formatTime } from '../i18n/format';
+import { useLiveGpus } from './Monitoring';
 import { UsageBar } from './ProjectPages';
 
 type View = Schemas['SchedulerView'];
@@ -61,6 +62,7 @@ function HolderLine({ h }: { h: Holder }) {
 
 function GpuTile({ gpu }: { gpu: Gpu }) {
   const { t } = useTranslation();
+  const live = useLiveGpus().get(gpu.uuid ?? '')?.live;
   const memUsed = gpu.memory_used_mib ?? 0;
   const cores = gpu.cores_used_percent ?? 0;
   const free = gpu.holders.length === 0;
@@ -81,6 +83,16 @@ function GpuTile({ gpu }: { gpu: Gpu }) {
           <meter min={0} max={100} value={cores} aria-label={t('scheduling.coresLabel')} />
         </span>
       </div>
+      {live?.gpu_util !== undefined && (
+        <p className="gpu-live">
+          {t('monitoring.live', {
+            util: formatNumber(live.gpu_util),
+            temp: formatNumber(live.gpu_temp_c ?? 0),
+            power: formatNumber(live.power_w ?? 0, { maximumFractionDigits: 0 }),
+          })}
+          <meter min={0} max={100} value={live.gpu_util} aria-label={t('monitoring.liveLabel')} />
+        </p>
+      )}
       {gpu.healthy === false && <p className="error-text">{t('scheduling.unhealthy')}</p>}
       {free ? (
         <p className="muted">{t('scheduling.free')}</p>
