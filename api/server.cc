@@ -15,6 +15,7 @@
 #include "core/version.h"
 #include "platform/iam/quota.h"
 #include "platform/iam/tenancy.h"
+#include "platform/jobs/runner.h"
 #include "store/settings.h"
 
 namespace jz::api {
@@ -181,6 +182,7 @@ class ApiServer::Impl {
   std::string metrics_text() const {
     std::string out = metrics_.render(version(), git_revision(), start_time_seconds_);
     out += connection_gauges(http_.stats());
+    if (services_.platform.runner) out += services_.platform.runner->metrics_text();
     return out;
   }
 

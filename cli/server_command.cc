@@ -231,6 +231,7 @@ int run_server(const ConfigSources& sources) {
     ro.volumes_dir = settings->data_dir + "/volumes";
     ro.log_retention_age = settings->log_retention_age;
     ro.log_retention_bytes = settings->log_retention_bytes;
+    ro.training_gpu_idle = settings->monitoring_training_idle;
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
                                                tenancy, *executor, logger, ro);
     runner->attach(&code, &outputs);

@@ -229,6 +229,10 @@ const ConfigSchema& server_schema() {
     s.add(integer("monitoring.max_series", "4096", 16, 1000000,
                   "Series the embedded time-series store keeps at most (each takes at most "
                   "1.3 MB of disk with the default tiers)."));
+    s.add(integer("monitoring.training_idle_s", "1800", 0, int64_t{7} * 86400,
+                  "A job (not a dev environment) whose GPUs stay under its project's "
+                  "devenv_gpu_idle_percent this long gets a GpuIdle event, once until it uses "
+                  "them again. 0: never."));
     s.add({.name = "monitoring.tiers",
            .default_value = "1s:1h,10s:24h,1m:30d",
            .help = "The embedded store's resolutions: STEP:KEEP pairs, finest first (units "
@@ -351,6 +355,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.monitoring_agent = c.get_bool("monitoring.agent");
   s.monitoring_interval = std::chrono::milliseconds(c.get_int("monitoring.interval_ms"));
   s.monitoring_max_series = c.get_int("monitoring.max_series");
+  s.monitoring_training_idle = std::chrono::seconds(c.get_int("monitoring.training_idle_s"));
   auto tiers = metrics::parse_tiers(c.get_string("monitoring.tiers"));
   if (!tiers.ok()) return tiers.status().with_context("config key 'monitoring.tiers'");
   s.monitoring_tiers = std::move(*tiers);

@@ -53,6 +53,7 @@ struct ServerSettings {
   std::string nvml_library = "libnvidia-ml.so.1";
   std::chrono::milliseconds monitoring_interval{1000};
   int64_t monitoring_max_series = 4096;
+  std::chrono::seconds monitoring_training_idle{1800};
   std::vector<metrics::Tier> monitoring_tiers;
 };
 

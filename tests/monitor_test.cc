@@ -127,7 +127,7 @@ TEST(GpuMonitoring, JobsSeeTheirGpuUseAndAFailingGpuLeavesPlacement) {
   const std::string gpus = "gpu uuid=GPU-fake-0000-0 util=10\ngpu uuid=GPU-fake-0000-1 util=20\n";
   ASSERT_TRUE(write_file(scenario, gpus).ok());
   Platform p({"--set", std::string("exec.nvml_library=") + JZ_FAKE_NVML, "--set",
-              "monitoring.interval_ms=200"},
+              "monitoring.interval_ms=200", "--set", "monitoring.training_idle_s=1"},
              {{"FAKE_NVML_SCENARIO", scenario}});
   ASSERT_TRUE(p.server);
   for (const char* u : {"dev", "viewer", "stranger", "olga"}) p.user(u);
@@ -236,6 +236,22 @@ TEST(GpuMonitoring, JobsSeeTheirGpuUseAndAFailingGpuLeavesPlacement) {
   EXPECT_EQ(nodes["items"][0]["monitoring"]["agent"], "ok") << nodes.dump();
   EXPECT_EQ(nodes["items"][0]["gpus"][1]["live"]["gpu_util"], 20);
 
+  // A job that holds a GPU and uses none of it: its owner hears of it, once.
+  Json idle = job("idle", {"sleep", "120"});
+  idle["resources"]["gpus"] = 1;
+  const std::string iid = dev.call("POST", "/api/v1/projects/vision/jobs", idle)["id"];
+  int told_idle = 0;
+  for (int i = 0; i < 300 && told_idle == 0; ++i) {
+    Json evs = dev.call("GET", "/api/v1/projects/vision/events");
+    for (const auto& e : evs["items"]) {
+      if (e["reason"] == "GpuIdle" && e["resource_name"] == iid) ++told_idle;
+    }
+    if (told_idle == 0) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(told_idle, 1) << "a job holding an idle GPU raises one GpuIdle event";
+  dev.call("POST", "/api/v1/projects/vision/jobs/" + iid + "/cancel");
+  wait_states(dev, "vision", {iid}, kTerminal);
+
   // XID 79 on the job's GPU and 48 on the other: both leave placement; the job hears of it.
   const std::string other = index == "0" ? "1" : "0";
   rewrite(gpus + "xid gpu=" + index + " code=79\nxid gpu=" + other + " code=48\n");
@@ -265,6 +281,83 @@ TEST(GpuMonitoring, JobsSeeTheirGpuUseAndAFailingGpuLeavesPlacement) {
   EXPECT_EQ(bj["state"], "queued") << bj.dump();
   dev.call("POST", path + "/cancel");
   dev.call("POST", "/api/v1/projects/vision/jobs/" + bid + "/cancel");
+}
+
+// A real Prometheus (Debian's) scrapes the server's agent (with its token) and the server;
+// it holds the scenario's values under dcgm-exporter's names, and the platform's own
+// series; promtool finds nothing to fix in the server's /metrics.
+TEST(GpuMonitoring, PrometheusScrapesTheAgentAndTheServer) {
+  if (::system("command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1") !=
+      0) {
+    GTEST_SKIP() << "prometheus is not installed (make test installs Debian's)";
+  }
+  testing::TempDir dir;
+  const std::string scenario = dir.str() + "/scenario";
+  ASSERT_TRUE(write_file(scenario, "gpu uuid=GPU-fake-0000-0 util=42 temp=51\n").ok());
+  Platform p({"--set", std::string("exec.nvml_library=") + JZ_FAKE_NVML, "--set",
+              "monitoring.interval_ms=200"},
+             {{"FAKE_NVML_SCENARIO", scenario}});
+  ASSERT_TRUE(p.server);
+  std::string agent_port;
+  for (int i = 0; i < 100 && agent_port.empty(); ++i) {
+    auto port = read_file(p.data + "/monitor/agent-port");
+    if (port.ok()) agent_port = port->substr(0, port->find('\n'));
+    if (agent_port.empty()) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_FALSE(agent_port.empty()) << "the server started no agent";
+  const int prom_port = testing::free_port();
+  ASSERT_TRUE(write_file(dir.str() + "/prometheus.yml",
+                         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                         "scrape_configs:\n"
+                         "  - job_name: jizhan-agent\n"
+                         "    honor_labels: true\n"
+                         "    authorization: {credentials_file: " +
+                             p.data +
+                             "/monitor/agent-token}\n"
+                             "    static_configs: [{targets: ['127.0.0.1:" +
+                             agent_port +
+                             "']}]\n"
+                             "  - job_name: jizhan-server\n"
+                             "    static_configs: [{targets: ['127.0.0.1:" +
+                             std::to_string(p.server->port()) + "']}]\n")
+                  .ok());
+  SubprocessOptions so;
+  so.argv = {"prometheus", "--config.file=" + dir.str() + "/prometheus.yml",
+             "--storage.tsdb.path=" + dir.str() + "/tsdb",
+             "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)};
+  so.output_file = dir.str() + "/prometheus.log";
+  auto prom = Child::spawn(so);
+  ASSERT_TRUE(prom.ok()) << prom.status().to_string();
+  httplib::Client c("127.0.0.1", prom_port);
+  auto value = [&](const std::string& query) -> std::string {
+    auto r = c.Get("/api/v1/query", httplib::Params{{"query", query}}, httplib::Headers{});
+    if (!r || r->status != 200) return "";
+    Json j = Json::parse(r->body, nullptr, false);
+    if (!j.is_object() || j["data"]["result"].empty()) return "";
+    return j["data"]["result"][0]["value"][1].get<std::string>();
+  };
+  std::string util, total, up;
+  for (int i = 0; i < 300 && (util.empty() || total.empty()); ++i) {
+    util =
+        value(R"(DCGM_FI_DEV_GPU_UTIL{UUID="GPU-fake-0000-0",modelName="NVIDIA H100 80GB HBM3"})");
+    total = value(R"(jizhan_gpus{state="total",job="jizhan-server"})");
+    if (util.empty() || total.empty()) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(util, "42") << read_file(dir.str() + "/prometheus.log").value_or("");
+  EXPECT_EQ(total, "1");
+  EXPECT_EQ(value(R"(up{job="jizhan-agent"})"), "1");
+  EXPECT_EQ(value(R"(DCGM_FI_DEV_GPU_TEMP{gpu="0"})"), "51");
+
+  // promtool: the server's exposition as it is.
+  auto metrics = httplib::Client("127.0.0.1", p.server->port()).Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  SubprocessOptions check;
+  check.argv = {"promtool", "check", "metrics"};
+  check.stdin_data = metrics->body;
+  check.timeout = 30s;
+  auto r = run_subprocess(check);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0) << r->out << r->err;
 }
 
 }  // namespace

@@ -182,6 +182,121 @@ void JobRunner::apply_health_changes(int64_t now) {
   (void)now;
 }
 
+void JobRunner::check_training_gpu_idle(Active& a, int64_t now) {
+  if (now < a.next_idle_check_ms) return;
+  a.next_idle_check_ms = now + 10'000;
+  auto settings = jobs_.settings(a.project_id);
+  const int64_t threshold = settings.ok() ? settings->devenv_gpu_idle_percent : 5;
+  auto util = monitor_->run_gpu_util(a.run_id, options_.training_gpu_idle);
+  if (!util) return;
+  const bool idle = *util < static_cast<double>(threshold);
+  if (!idle) {
+    a.gpu_idle_reported = false;
+    return;
+  }
+  if (a.gpu_idle_reported) return;
+  a.gpu_idle_reported = true;
+  auto job = jobs_.get(a.id);
+  if (!job.ok()) return;
+  char use[32];
+  std::snprintf(use, sizeof use, "%.1f%%", *util);
+  iam::Event e;
+  e.project = job->project;
+  if (auto p = tenancy_.project(job->project); p.ok()) e.workspace = p->workspace;
+  e.subject = job->username;
+  e.resource_type = "job";
+  e.resource_name = a.id;
+  e.type = "updated";
+  e.reason = "GpuIdle";
+  e.message = "the job holds its GPUs but used them at " + std::string(use) + " (under " +
+              std::to_string(threshold) + "%) for the last " +
+              std::to_string(options_.training_gpu_idle.count() / 60) +
+              " minutes; cancel it if it is stuck, or give the GPUs back";
+  e.actor = "system";
+  if (auto r = jobs_.events().append(e); !r.ok()) log_error("recording", r.status());
+}
+
+std::string JobRunner::metrics_text() {
+  std::lock_guard lock(mu_);
+  std::string out = metrics_cache_;
+  // The wait histogram is kept under mu_ (admissions add to it between ticks).
+  out += "# HELP jizhan_job_wait_seconds Time from a job's submission to its admission.\n";
+  out += "# TYPE jizhan_job_wait_seconds histogram\n";
+  for (size_t b = 0; b < kWaitBuckets.size(); ++b) {
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", kWaitBuckets[b]);
+    out += "jizhan_job_wait_seconds_bucket{le=\"" + std::string(le) + "\"} " +
+           std::to_string(wait_buckets_[b]) + "\n";
+  }
+  out += "jizhan_job_wait_seconds_bucket{le=\"+Inf\"} " + std::to_string(wait_count_) + "\n";
+  char sum[32];
+  std::snprintf(sum, sizeof sum, "%.3f", wait_sum_s_);
+  out += "jizhan_job_wait_seconds_sum " + std::string(sum) + "\n";
+  out += "jizhan_job_wait_seconds_count " + std::to_string(wait_count_) + "\n";
+  return out;
+}
+
+std::string JobRunner::render_metrics(const std::map<std::string, Json>& usage) const {
+  auto number = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.10g", v);
+    return std::string(b);
+  };
+  // Project names are [a-z0-9-]: nothing in them needs escaping in a label value.
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  family("jizhan_jobs", "gauge",
+         "Jobs the scheduler holds, by project and state (pending: waiting for resources; "
+         "running: holding them).");
+  for (const auto& [project, u] : usage) {
+    out += "jizhan_jobs{project=\"" + project + "\",state=\"pending\"} " +
+           std::to_string(u.value("pending_jobs", int64_t{0})) + "\n";
+    out += "jizhan_jobs{project=\"" + project + "\",state=\"running\"} " +
+           std::to_string(u.value("concurrent_jobs", int64_t{0})) + "\n";
+  }
+  family("jizhan_queue_length", "gauge", "Jobs waiting for resources.");
+  out += "jizhan_queue_length " + std::to_string(engine_.pending_count()) + "\n";
+  family("jizhan_project_gpus_used", "gauge", "GPUs a project's jobs hold (shares as fractions).");
+  for (const auto& [project, u] : usage) {
+    out += "jizhan_project_gpus_used{project=\"" + project + "\"} " + number(u.value("gpus", 0.0)) +
+           "\n";
+  }
+  family("jizhan_project_gpus_quota", "gauge",
+         "A project's guaranteed GPUs (absent: no GPU quota).");
+  for (const auto& [project, u] : usage) {
+    auto q = engine_.queue(project);
+    if (q && q->nominal_milli < sched::kUnlimited / 2) {
+      out += "jizhan_project_gpus_quota{project=\"" + project + "\"} " +
+             number(static_cast<double>(q->nominal_milli) / 1000) + "\n";
+    }
+  }
+  family("jizhan_project_cpu_cores_used", "gauge", "CPU cores a project's jobs hold.");
+  for (const auto& [project, u] : usage) {
+    out += "jizhan_project_cpu_cores_used{project=\"" + project + "\"} " +
+           number(u.value("cpu_cores", 0.0)) + "\n";
+  }
+  family("jizhan_project_memory_used_bytes", "gauge", "Memory a project's jobs hold.");
+  for (const auto& [project, u] : usage) {
+    out += "jizhan_project_memory_used_bytes{project=\"" + project + "\"} " +
+           std::to_string(u.value("memory_mib", int64_t{0}) << 20) + "\n";
+  }
+  family("jizhan_gpus", "gauge", "GPUs of the cluster: total, allocated (x1), out of service.");
+  int64_t total = 0, unhealthy = 0;
+  for (const auto& n : engine_.nodes_view()) {
+    for (const auto& d : n.gpus) {
+      ++total;
+      unhealthy += d.healthy ? 0 : 1;
+    }
+  }
+  out += "jizhan_gpus{state=\"total\"} " + std::to_string(total) + "\n";
+  out += "jizhan_gpus{state=\"allocated\"} " +
+         number(static_cast<double>(engine_.allocated_milli()) / 1000) + "\n";
+  out += "jizhan_gpus{state=\"unhealthy\"} " + std::to_string(unhealthy) + "\n";
+  return out;
+}
+
 void JobRunner::touch(const std::string& job_id) {
   std::lock_guard lock(mu_);
   touched_[job_id] = clock_.now_unix_ms();
@@ -623,6 +738,10 @@ void JobRunner::poll_active(int64_t now) {
       executor_.terminate(a.run_id, options_.grace);
       continue;
     }
+    if (a.kind != "devenv" && a.running && a.uses_gpu && monitor_ &&
+        options_.training_gpu_idle.count() > 0) {
+      check_training_gpu_idle(a, now);
+    }
     if (a.kind == "devenv" && a.running) {
       auto settings = jobs_.settings(a.project_id);
       const int64_t idle_s = settings.ok() ? settings->devenv_idle_s : 3600;
@@ -944,6 +1063,19 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       }
       Transition st{.to = "starting", .reason = "Starting", .detail = "sandbox launched"};
       if (Status w = jobs_.transition(id, {"admitted"}, st); !w.ok()) log_error("starting", w);
+      {
+        // How long it queued, for jizhan_job_wait_seconds (a first attempt: since it was
+        // submitted).
+        const double wait_s = static_cast<double>(now - job->created_at_ms) / 1000;
+        std::lock_guard lock(mu_);
+        if (job->attempt == 1 && wait_s >= 0) {
+          for (size_t b = 0; b < kWaitBuckets.size(); ++b) {
+            if (wait_s <= kWaitBuckets[b]) ++wait_buckets_[b];
+          }
+          ++wait_count_;
+          wait_sum_s_ += wait_s;
+        }
+      }
       Active a;
       a.id = id;
       a.run_id = job->kind == "devenv" ? job->id : job->run_id();
@@ -1061,6 +1193,7 @@ void JobRunner::tick() {
                      {"pending_jobs", q->pending_jobs}};
     }
   }
+  std::string metrics = render_metrics(usage);
   if (labels_.size() > 2 * by_seq_.size() + 64) prune_labels();
   bool wanted;
   {
@@ -1072,6 +1205,7 @@ void JobRunner::tick() {
   std::lock_guard lock(mu_);
   nodes_cache_ = {{"items", nodes}};
   usage_cache_ = std::move(usage);
+  metrics_cache_ = std::move(metrics);
   idle_at_cache_ = idle_at_;
   if (wanted) {
     scheduler_cache_ = std::move(view);

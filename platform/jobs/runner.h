@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -68,6 +69,10 @@ struct RunnerOptions {
   int64_t sandbox_uid = 65534, sandbox_gid = 65534;
   std::chrono::seconds log_retention_age{std::chrono::hours(24 * 30)};
   int64_t log_retention_bytes = int64_t{50} << 30;
+  // A job (not a dev environment) whose GPUs stay under its project's
+  // devenv_gpu_idle_percent this long gets a GpuIdle event, once until it uses them
+  // again (the node monitor measures; 0: never).
+  std::chrono::seconds training_gpu_idle{std::chrono::minutes(30)};
 };
 
 class JobRunner {
@@ -91,6 +96,9 @@ class JobRunner {
   // calls it, from any thread): the scheduler stops placing on it, and the node and every
   // job running on it get an event.
   void set_gpu_health(const std::string& uuid, bool healthy, const std::string& reason);
+  // The scheduler's metrics in the Prometheus text format (jizhan_jobs, queue length,
+  // projects' use against quotas, GPUs, queue waits), as of the last tick.
+  std::string metrics_text();
   // Rebuilds from the store, then runs the loop in a thread.
   Status start();
   void stop();
@@ -137,6 +145,8 @@ class JobRunner {
     std::string ending_detail;
     bool running = false;
     bool uses_gpu = false;
+    bool gpu_idle_reported = false;  // a GpuIdle event since it last used its GPUs
+    int64_t next_idle_check_ms = 0;
   };
   struct HealthChange {
     std::string uuid;
@@ -146,7 +156,15 @@ class JobRunner {
   std::vector<HealthChange> health_changes_;       // under mu_
   std::map<std::string, std::string> gpu_health_;  // uuid -> why out of service (runner thread)
   monitor::Monitor* monitor_ = nullptr;
+  static constexpr std::array<double, 9> kWaitBuckets = {1,   5,    15,    60,   300,
+                                                         900, 3600, 14400, 86400};
+  std::array<int64_t, 9> wait_buckets_{};  // under mu_; cumulative per bucket
+  int64_t wait_count_ = 0;
+  double wait_sum_s_ = 0;
+  std::string metrics_cache_;  // under mu_
+  std::string render_metrics(const std::map<std::string, Json>& usage) const;
   void apply_health_changes(int64_t now);
+  void check_training_gpu_idle(Active& a, int64_t now);
   void loop();
   Status rebuild();
   void tick();

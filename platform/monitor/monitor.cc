@@ -286,6 +286,8 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
          node.value("memory_total_bytes", 0.0) - node.value("memory_available_bytes", 0.0));
   tsdb_->append(batch);
 
+  // Runs' GPU use is known only where the agent sees GPUs (not virtual ones).
+  if (uuid_of.empty()) run_util.clear();
   {
     std::lock_guard lock(mu_);
     const int64_t bucket = t / kBucketMs * kBucketMs;
