@@ -32,6 +32,7 @@ class JobRunner;
 class Uploads;
 class CodeRepos;
 class Outputs;
+class Metering;
 }  // namespace jz::jobs
 namespace jz::monitor {
 class Monitor;
@@ -82,6 +83,7 @@ struct PlatformServices {
   jobs::CodeRepos* code = nullptr;      // project repositories (git over /git/)
   jobs::Outputs* outputs = nullptr;     // job outputs and their release reviews
   monitor::Monitor* monitor = nullptr;  // the node agent's series (GPU dashboard, resources)
+  jobs::Metering* metering = nullptr;   // usage and cost from the job history
 };
 
 class ApiServer {

@@ -940,6 +940,86 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
   elist->add_option("PROJECT", eo->project, "Project")->required();
   elist->add_flag("-f,--follow", eo->follow, "Stream new events until interrupted");
   elist->add_option("--after", eo->after, "Only events after this seq number")->option_text("SEQ");
+
+  struct UsageOpts {
+    std::string from, to, by = "project", project, workspace, user;
+    bool csv = false;
+  };
+  auto usage_opts = std::make_shared<UsageOpts>();
+  auto* usage = leaf(
+      app, "usage",
+      "GPU-hours (shares by their fraction), GPU-memory, CPU-core and memory GiB-hours and\n"
+      "cost of the projects you see, from the job history, grouped as you ask:\n"
+      "  jizhan usage --from 2026-12-01 --to 2026-12-08 --by project,day\n"
+      "  jizhan usage --by user --project vision --csv > usage.csv",
+      [uo = usage_opts](const Common& c) {
+        return with_conn("usage", c.server, true, [&](Conn& conn) -> Status {
+          std::string path = "/api/v1/usage?by=" + url_encode(uo->by);
+          for (const auto& [k, v] :
+               std::vector<std::pair<const char*, std::string>>{{"from", uo->from},
+                                                                {"to", uo->to},
+                                                                {"project", uo->project},
+                                                                {"workspace", uo->workspace},
+                                                                {"user", uo->user}}) {
+            if (!v.empty()) path += std::string("&") + k + "=" + url_encode(v);
+          }
+          if (uo->csv) {
+            JZ_ASSIGN_OR_RETURN(std::string text,
+                                conn.api->get_text(path + "&format=csv", "", nullptr));
+            std::cout << text;
+            return {};
+          }
+          JZ_ASSIGN_OR_RETURN(Json r, conn.api->call("GET", path));
+          if (c.output == "json") {
+            std::cout << r.dump(2) << "\n";
+            return {};
+          }
+          std::vector<Column> cols;
+          for (const auto& d : r["by"]) {
+            std::string h = d.get<std::string>();
+            for (auto& ch : h) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            cols.push_back({h, d.get<std::string>()});
+          }
+          const std::string currency = r.value("currency", "");
+          for (const auto& [h, k] : std::vector<std::pair<std::string, std::string>>{
+                   {"GPU-H", "gpu_hours"},
+                   {"GPU-MEM-GIB-H", "gpu_memory_gib_hours"},
+                   {"CPU-CORE-H", "cpu_core_hours"},
+                   {"MEM-GIB-H", "memory_gib_hours"},
+                   {"COST" + (currency.empty() ? "" : " (" + currency + ")"), "cost"}}) {
+            cols.push_back({h, k});
+          }
+          Json rows = r["rows"];
+          Json total = r["total"];
+          if (!cols.empty() && !r["by"].empty()) total[cols[0].key] = "TOTAL";
+          rows.push_back(total);
+          for (auto& row : rows) {
+            for (const char* k : {"gpu_hours", "gpu_memory_gib_hours", "cpu_core_hours",
+                                  "memory_gib_hours", "cost"}) {
+              char buf[32];
+              std::snprintf(buf, sizeof buf, "%.2f", row.value(k, 0.0));
+              row[k] = buf;
+            }
+          }
+          std::cout << "usage from " << r.value("from", "") << " to " << r.value("to", "") << "\n";
+          print_table(rows, cols);
+          return {};
+        });
+      });
+  usage
+      ->add_option("--from", usage_opts->from,
+                   "First day (2026-12-01) or time; default 30 days ago")
+      ->option_text("DAY");
+  usage->add_option("--to", usage_opts->to, "The day after the last, or a time; default tomorrow")
+      ->option_text("DAY");
+  usage
+      ->add_option("--by", usage_opts->by,
+                   "job, user, project, workspace, day, pool (comma-separated)")
+      ->option_text("DIMS");
+  usage->add_option("--project", usage_opts->project, "Only this project");
+  usage->add_option("--workspace", usage_opts->workspace, "Only this workspace's projects");
+  usage->add_option("--user", usage_opts->user, "Only this user's jobs");
+  usage->add_flag("--csv", usage_opts->csv, "Print CSV (for spreadsheets) instead of a table");
   job_commands(app);
 }
 

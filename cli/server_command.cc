@@ -23,6 +23,7 @@
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/metering.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
@@ -255,9 +256,10 @@ int run_server(const ConfigSources& sources) {
       r->set_gpu_health(c.uuid, c.healthy, c.reason);
     });
   }
-  api::PlatformServices services{&job_store, &datasets,        runner.get(),
-                                 &events,    jobs_unavailable, &uploads,
-                                 &code,      &outputs,         node_monitor.get()};
+  jobs::Metering metering(**db, Clock::system(), settings->metering_prices);
+  api::PlatformServices services{&job_store,         &datasets, runner.get(), &events,
+                                 jobs_unavailable,   &uploads,  &code,        &outputs,
+                                 node_monitor.get(), &metering};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -237,6 +237,14 @@ const ConfigSchema& server_schema() {
            .default_value = "1s:1h,10s:24h,1m:30d",
            .help = "The embedded store's resolutions: STEP:KEEP pairs, finest first (units "
                    "s, m, h, d). Changing them starts the store again."});
+    s.add({.name = "metering.prices",
+           .default_value = "",
+           .help = "Prices per hour by pool, for usage reports: POOL: gpu=P, gpu_memory=P, "
+                   "cpu=P, memory=P; ... (memories per GiB; * for every other pool), e.g. "
+                   "default: gpu=2.5, cpu=0.04, memory=0.005. Empty: no costs."});
+    s.add({.name = "metering.currency",
+           .default_value = "CNY",
+           .help = "The currency of metering.prices, shown with costs."});
     s.add({.name = "exec.bwrap",
            .default_value = "bwrap",
            .help = "The bubblewrap program that sandboxes jobs."});
@@ -355,6 +363,10 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.monitoring_agent = c.get_bool("monitoring.agent");
   s.monitoring_interval = std::chrono::milliseconds(c.get_int("monitoring.interval_ms"));
   s.monitoring_max_series = c.get_int("monitoring.max_series");
+  auto prices =
+      jobs::parse_prices(c.get_string("metering.prices"), c.get_string("metering.currency"));
+  if (!prices.ok()) return prices.status().with_context("config key 'metering.prices'");
+  s.metering_prices = std::move(*prices);
   s.monitoring_training_idle = std::chrono::seconds(c.get_int("monitoring.training_idle_s"));
   auto tiers = metrics::parse_tiers(c.get_string("monitoring.tiers"));
   if (!tiers.ok()) return tiers.status().with_context("config key 'monitoring.tiers'");

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "metrics/tsdb.h"
 #include "platform/iam/authenticator.h"
+#include "platform/jobs/metering.h"
 #include "store/database.h"
 
 namespace jz::cli {
@@ -55,6 +56,7 @@ struct ServerSettings {
   int64_t monitoring_max_series = 4096;
   std::chrono::seconds monitoring_training_idle{1800};
   std::vector<metrics::Tier> monitoring_tiers;
+  jobs::Prices metering_prices;
 };
 
 Result<ServerSettings> server_settings(const Config& config);

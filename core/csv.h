@@ -25,4 +25,9 @@ struct Csv {
 };
 Result<Csv> parse_csv(std::string_view text, const std::string& what);
 
+// One field as RFC 4180 writes it (quoted when it holds a comma, quote or line end).
+std::string csv_field(std::string_view s);
+// Fields joined with commas, ending with LF.
+std::string csv_line(const std::vector<std::string>& fields);
+
 }  // namespace jz

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "core/clock.h"
+#include "core/csv.h"
 #include "core/files.h"
 #include "core/hash.h"
 #include "core/version.h"
@@ -538,16 +539,6 @@ Json variable_metrics(const Variable& var, const VariableStats& st, const std::s
         {"rows_are", "annotation"}, {"rows", labels}, {"columns", columns}, {"counts", matrix}};
   }
   return m;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // ---- detection --------------------------------------------------------------------

@@ -355,6 +355,9 @@ const std::vector<Migration>& migrations() {
        "CREATE INDEX events_workspace ON events (workspace, seq);"
        "CREATE INDEX events_subject ON events (subject, seq);",
        ""},
+      // What an admission allocated, for metering (platform/jobs/metering.h).
+      {18, "job_event_allocations",
+       "ALTER TABLE job_events ADD COLUMN allocation TEXT NOT NULL DEFAULT '';", ""},
   };
   return kAll;
 }

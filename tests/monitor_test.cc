@@ -14,6 +14,7 @@
 #include "exec/executor.h"
 #include "gpu/node.h"
 #include "tests/support/platform_fixture.h"
+#include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace jz {
@@ -358,6 +359,67 @@ TEST(GpuMonitoring, PrometheusScrapesTheAgentAndTheServer) {
   auto r = run_subprocess(check);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 0) << r->out << r->err;
+}
+
+// Usage from the job history through the API and the CLI: a project's GPU job is metered
+// and priced; another tenant sees none of it, asked for it by name or not.
+TEST(Metering, UsageReachesThoseWhoSeeTheProjectOnlyAndTheCliPrintsIt) {
+  Platform p({"--set", "exec.virtual_gpus=2", "--set", "metering.prices=default: gpu=3, cpu=0.5"});
+  ASSERT_TRUE(p.server);
+  for (const char* u : {"dev", "stranger"}) p.user(u);
+  p.project("lab", "vision", {{"dev", "project-developer"}});
+  p.project("other", "elsewhere", {{"stranger", "project-developer"}});
+  Api dev = p.user("dev"), stranger = p.user("stranger"), admin = p.admin();
+  Json spec = job("metered", {"sleep", "1"}, 1);
+  spec["resources"]["gpus"] = 1;
+  const std::string id = dev.call("POST", "/api/v1/projects/vision/jobs", spec)["id"];
+  EXPECT_EQ(wait_states(dev, "vision", {id}, kTerminal)[id]["state"], "succeeded");
+
+  Json mine = dev.call("GET", "/api/v1/usage?by=project,user");
+  ASSERT_EQ(mine["rows"].size(), 1u) << mine.dump();
+  const Json& row = mine["rows"][0];
+  EXPECT_EQ(row["project"], "vision");
+  EXPECT_EQ(row["user"], "dev");
+  // About a second of one GPU and one core: 1/3600 GPU-hours, and its price.
+  EXPECT_GT(row["gpu_hours"].get<double>(), 0.8 / 3600);
+  EXPECT_LT(row["gpu_hours"].get<double>(), 30.0 / 3600);
+  EXPECT_NEAR(row["cost"].get<double>(),
+              row["gpu_hours"].get<double>() * 3 + row["cpu_core_hours"].get<double>() * 0.5, 1e-6);
+  EXPECT_EQ(mine["currency"], "CNY");
+  Json all = admin.call("GET", "/api/v1/usage?by=job");
+  ASSERT_EQ(all["rows"].size(), 1u);
+  EXPECT_EQ(all["rows"][0]["job"], id);
+  // Another tenant: nothing, even by the project's name.
+  Json theirs = stranger.call("GET", "/api/v1/usage?by=project");
+  EXPECT_TRUE(theirs["rows"].empty()) << theirs.dump();
+  Json named = stranger.call("GET", "/api/v1/usage?by=job&project=vision");
+  EXPECT_TRUE(named["rows"].empty()) << named.dump();
+  EXPECT_EQ(named["total"]["gpu_hours"], 0.0);
+  int status = 0;
+  dev.call("GET", "/api/v1/usage?by=colour", nullptr, &status);
+  EXPECT_EQ(status, 400);
+  dev.call("GET", "/api/v1/usage?from=2026-12-10&to=2026-12-01", nullptr, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(dev.text("/api/v1/usage?by=project&format=csv").substr(0, 18), "project,gpu_hours,");
+
+  // The CLI: a table with a total, and CSV.
+  testing::TempDir home;
+  SubprocessOptions so;
+  so.argv = {
+      testing::jizhan_binary(), "usage",    "--by",
+      "project,user",           "--server", "http://127.0.0.1:" + std::to_string(p.server->port())};
+  so.env = {{"JIZHAN_TOKEN", p.server->token()}, {"JIZHAN_CONFIG_DIR", home.str()}};
+  so.timeout = 30s;
+  auto table = run_subprocess(so);
+  ASSERT_TRUE(table.ok());
+  EXPECT_EQ(table->exit_code, 0) << table->err;
+  EXPECT_NE(table->out.find("vision"), std::string::npos) << table->out;
+  EXPECT_NE(table->out.find("TOTAL"), std::string::npos) << table->out;
+  EXPECT_NE(table->out.find("COST (CNY)"), std::string::npos) << table->out;
+  so.argv.push_back("--csv");
+  auto csv = run_subprocess(so);
+  ASSERT_TRUE(csv.ok());
+  EXPECT_EQ(csv->out.substr(0, 23), "project,user,gpu_hours,") << csv->out << csv->err;
 }
 
 }  // namespace

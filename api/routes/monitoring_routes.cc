@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "metrics/tsdb.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/metering.h"
 #include "platform/jobs/store.h"
 #include "platform/monitor/monitor.h"
 
@@ -89,6 +90,18 @@ Result<metrics::Tsdb*> store_of(monitor::Monitor* m) {
   return m->store();
 }
 
+// "2026-12-01" (midnight UTC) or an RFC 3339 time, in Unix ms.
+Result<int64_t> day_or_time(const std::string& name, const std::string& text) {
+  const bool date_only = text.size() == 10 && text.find('T') == std::string::npos;
+  auto t = parse_rfc3339(date_only ? text + "T00:00:00Z" : text);
+  if (!t.ok()) {
+    return Status::invalid_argument(
+        "query parameter '" + name +
+        "' must be a day (2026-12-01) or an RFC 3339 time: " + t.status().message());
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+}
+
 const std::vector<QueryParam> kRangeQuery = {
     {"range", "How far back from end: a duration (default 1h)"},
     {"end", "The end, RFC 3339 (default now)", "date-time"},
@@ -156,6 +169,79 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
          return Reply::json(std::move(out));
        }},
   });
+  if (s.platform.metering) {
+    jobs::Metering* metering = s.platform.metering;
+    api.add({
+        {.method = "GET",
+         .path = "/api/v1/usage",
+         .summary = "Usage (GPU-, GPU-memory-, CPU- and memory-hours, cost) of the projects the "
+                    "caller sees, grouped by job, user, project, workspace, day or pool; "
+                    "format=csv for a file",
+         .response_schema = sc::object({{"from", sc::time()},
+                                        {"to", sc::time()},
+                                        {"by", sc::array_of(sc::str())},
+                                        {"currency", sc::str()},
+                                        {"rows", sc::array_of({{"type", "object"}})},
+                                        {"total", {{"type", "object"}}}},
+                                       {"from", "to", "by", "rows", "total"}),
+         .query = {{"from", "The first day (2026-12-01) or time; default 30 days before to"},
+                   {"to", "The day after the last (exclusive) or a time; default tomorrow"},
+                   {"by", "Comma-separated: job, user, project (default), workspace, day, pool"},
+                   {"project", "Only this project"},
+                   {"workspace", "Only this workspace's projects"},
+                   {"user", "Only this user's jobs"},
+                   {"format", "json (default) or csv"}},
+         .handler = [&s, metering](RequestContext& ctx) -> Result<Reply> {
+           const int64_t now = s.clock.now_unix_ms();
+           constexpr int64_t kDay = 86'400'000;
+           jobs::UsageQuery q;
+           q.to_ms = now / kDay * kDay + kDay;
+           if (const std::string t = ctx.http.param("to"); !t.empty()) {
+             JZ_ASSIGN_OR_RETURN(q.to_ms, day_or_time("to", t));
+           }
+           q.from_ms = q.to_ms - 30 * kDay;
+           if (const std::string f = ctx.http.param("from"); !f.empty()) {
+             JZ_ASSIGN_OR_RETURN(q.from_ms, day_or_time("from", f));
+           }
+           if (q.to_ms <= q.from_ms || q.to_ms - q.from_ms > 3660 * kDay) {
+             return Status::invalid_argument("'from' must come before 'to', at most ten years");
+           }
+           std::string by = ctx.http.param("by");
+           if (by.empty()) by = "project";
+           for (size_t at = 0; at <= by.size();) {
+             const size_t comma = std::min(by.find(',', at), by.size());
+             if (comma > at) q.by.push_back(by.substr(at, comma - at));
+             at = comma + 1;
+           }
+           q.user = ctx.http.param("user");
+           const std::string only_project = ctx.http.param("project");
+           const std::string only_workspace = ctx.http.param("workspace");
+           JobVisibility vis(s, ctx.me());
+           JZ_ASSIGN_OR_RETURN(auto projects, s.tenancy.all_projects());
+           for (const auto& p : projects) {
+             if (!only_project.empty() && p.name != only_project) continue;
+             if (!only_workspace.empty() && p.workspace != only_workspace) continue;
+             if (ctx.me().is_platform_admin() || vis.sees(p.name)) q.project_ids.insert(p.id);
+           }
+           JZ_ASSIGN_OR_RETURN(auto report, metering->usage(q));
+           if (ctx.http.param("format") == "csv") {
+             return Reply::text(jobs::usage_csv(q.by, report.rows), "text/csv; charset=utf-8");
+           }
+           Json rows = Json::array();
+           for (const auto& r : report.rows) {
+             Json row = r.totals.to_json();
+             for (const auto& [k, v] : r.key) row[k] = v;
+             rows.push_back(std::move(row));
+           }
+           return Reply::json({{"from", wire_time(q.from_ms)},
+                               {"to", wire_time(q.to_ms)},
+                               {"by", q.by},
+                               {"currency", metering->prices().currency},
+                               {"rows", std::move(rows)},
+                               {"total", report.total.to_json()}});
+         }},
+    });
+  }
   if (!store) return;
   api.add({
       {.method = "GET",

@@ -14,6 +14,7 @@
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/metering.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
 #include "platform/jobs/uploads.h"
@@ -446,6 +447,141 @@ TEST_P(JobsTest, DatasetRootsBelongToOneWorkspaceAndDataToOneProject) {
   EXPECT_TRUE(ds.get(project_["vision"], "vault").ok());
   EXPECT_EQ(create("vision", lab, root + "/open", "open").code(), Code::kPermissionDenied)
       << "no root any more";
+}
+
+// Metering from the job history, on a fake clock and through a restart: each job's usage
+// is the integral of what its admissions allocated until it left admitted, starting and
+// running; a project's total is the sum of its jobs' and of its days'; costs follow the
+// pool's prices; a job still running counts until now.
+TEST_P(JobsTest, UsageIsTheExactIntegralOfAllocationsThroughRestarts) {
+  const int64_t t0 = clock_.now_unix_ms();  // 2026-01-01T00:00:00Z
+  constexpr int64_t h = 3'600'000;
+  auto at = [&](int64_t ms) { clock_.set(Clock::WallTime(std::chrono::milliseconds(t0 + ms))); };
+  auto move = [&](const std::string& id, const std::string& from, const std::string& to,
+                  std::optional<Json> allocation = std::nullopt) {
+    Transition t{.to = to, .reason = "Test"};
+    t.allocation = std::move(allocation);
+    t.requeue = to == "queued";
+    ASSERT_TRUE(store_->transition(id, {from}, t).ok()) << from << " -> " << to;
+  };
+  const Json a_alloc = {{"gpu_milli", 2000},
+                        {"gpu_memory_mib", 163840},
+                        {"cpu_milli", 4000},
+                        {"memory_mib", 8192},
+                        {"pool", "default"}};
+  const Json b_alloc = {{"gpu_milli", 500},
+                        {"gpu_memory_mib", 40960},
+                        {"cpu_milli", 1000},
+                        {"memory_mib", 2048},
+                        {"pool", "default"}};
+  auto a = store_->create(project_["vision"], "vision", "u1", "alice", request("a"), "alice");
+  auto b = store_->create(project_["vision"], "vision", "u2", "bob", request("b"), "bob");
+  auto c = store_->create(project_["other"], "other", "u2", "bob", request("c"), "bob");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  at(1 * h);
+  move(b->id, "queued", "admitted", b_alloc);
+  move(b->id, "admitted", "starting");
+  move(b->id, "starting", "running");
+  at(2 * h);
+  move(c->id, "queued", "admitted", b_alloc);
+  at(2 * h + h / 2);
+  move(c->id, "admitted", "cancelled");
+  at(3 * h);
+  move(b->id, "running", "preempted");
+  move(b->id, "preempted", "queued");
+  // The server restarts: a new store over the same database.
+  store_ = std::make_unique<JobStore>(*db_, clock_, ids_, *events_);
+  at(5 * h);
+  move(b->id, "queued", "admitted", b_alloc);
+  move(b->id, "admitted", "running");
+  at(22 * h);
+  move(a->id, "queued", "admitted", a_alloc);
+  at(22 * h + 60'000);
+  move(a->id, "admitted", "running");
+  at(26 * h);
+  move(a->id, "running", "succeeded");
+  at(30 * h);  // now: b still runs
+
+  auto prices = parse_prices("default: gpu=2, cpu=0.1", "CNY");
+  ASSERT_TRUE(prices.ok()) << prices.status().to_string();
+  Metering m(*db_, clock_, *prices);
+  UsageQuery q{
+      .from_ms = t0, .to_ms = t0 + 48 * h, .by = {"job"}, .project_ids = {project_["vision"]}};
+  auto jobs = m.usage(q);
+  ASSERT_TRUE(jobs.ok()) << jobs.status().to_string();
+  ASSERT_EQ(jobs->rows.size(), 2u);
+  std::map<std::string, UsageTotals> by_job;
+  for (const auto& r : jobs->rows) by_job[r.key.at("job")] = r.totals;
+  EXPECT_EQ(by_job[a->id].gpu_milli_ms, h * 2000 * 4);
+  EXPECT_EQ(by_job[a->id].gpu_memory_mib_ms, h * 163840 * 4);
+  EXPECT_EQ(by_job[a->id].cpu_milli_ms, h * 4000 * 4);
+  EXPECT_EQ(by_job[a->id].memory_mib_ms, h * 8192 * 4);
+  EXPECT_EQ(by_job[b->id].gpu_milli_ms, h * 500 * 27) << "2 h, preempted, then 25 h to now";
+  EXPECT_NEAR(by_job[a->id].cost, 2 * 4 * 2 + 4 * 4 * 0.1, 1e-9);
+  EXPECT_NEAR(by_job[b->id].cost, 0.5 * 27 * 2 + 1 * 27 * 0.1, 1e-9);
+  EXPECT_NEAR(jobs->total.to_json()["gpu_hours"].get<double>(), 8 + 13.5, 1e-9);
+
+  // The project's total is the sum of its jobs'; its days' sum to it too.
+  q.by = {"project"};
+  auto project = m.usage(q);
+  ASSERT_TRUE(project.ok());
+  ASSERT_EQ(project->rows.size(), 1u);
+  EXPECT_EQ(project->rows[0].totals.gpu_milli_ms,
+            by_job[a->id].gpu_milli_ms + by_job[b->id].gpu_milli_ms);
+  EXPECT_EQ(project->rows[0].totals.memory_mib_ms,
+            by_job[a->id].memory_mib_ms + by_job[b->id].memory_mib_ms);
+  q.by = {"project", "day"};
+  auto days = m.usage(q);
+  ASSERT_TRUE(days.ok());
+  ASSERT_EQ(days->rows.size(), 2u);
+  EXPECT_EQ(days->rows[0].key.at("day"), "2026-01-01");
+  EXPECT_EQ(days->rows[0].totals.gpu_milli_ms, h * 2000 * 2 + h * 500 * (2 + 19));
+  EXPECT_EQ(days->rows[1].key.at("day"), "2026-01-02");
+  EXPECT_EQ(days->rows[1].totals.gpu_milli_ms, h * 2000 * 2 + h * 500 * 6);
+  EXPECT_EQ(days->total, project->total);
+  // By user and workspace, with the other project: bob's cancelled half hour counts.
+  q.by = {"workspace", "user"};
+  q.project_ids.insert(project_["other"]);
+  auto users = m.usage(q);
+  ASSERT_TRUE(users.ok());
+  ASSERT_EQ(users->rows.size(), 2u);
+  EXPECT_EQ(users->rows[1].key.at("user"), "bob");
+  EXPECT_EQ(users->rows[1].totals.gpu_milli_ms, h * 500 * 27 + 500 * h / 2);
+  // A window cuts intervals; another user's filter; nothing outside.
+  auto window = m.usage({.from_ms = t0 + 2 * h,
+                         .to_ms = t0 + 6 * h,
+                         .by = {},
+                         .project_ids = {project_["vision"]},
+                         .user = "bob"});
+  ASSERT_TRUE(window.ok());
+  EXPECT_EQ(window->total.gpu_milli_ms, h * 500 * (1 + 1));
+  EXPECT_EQ(
+      m.usage(
+           {.from_ms = t0, .to_ms = t0 + h, .by = {"flavour"}, .project_ids = {project_["vision"]}})
+          .status()
+          .code(),
+      Code::kInvalidArgument);
+  const std::string csv = usage_csv({"job"}, jobs->rows);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "job,gpu_hours,gpu_memory_gib_hours,cpu_core_hours,memory_gib_hours,cost");
+  EXPECT_NE(csv.find(a->id + ",8.000000,640.000000,16.000000,32.000000,17.600000"),
+            std::string::npos)
+      << csv;
+}
+
+TEST(Prices, AreParsedPerPoolOrRefusedWithTheReason) {
+  auto p = parse_prices("default: gpu=2.5, cpu=0.04; *: gpu=1; big_pool: memory=0.01", "CNY");
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(p->rates("default")->gpu_hour, 2.5);
+  EXPECT_EQ(p->rates("elsewhere")->gpu_hour, 1);
+  EXPECT_EQ(p->rates("big_pool")->memory_gib_hour, 0.01);
+  EXPECT_TRUE(parse_prices("", "CNY").ok());
+  EXPECT_EQ(parse_prices("", "CNY")->rates("default"), nullptr);
+  for (const char* bad :
+       {"gpu=1", "default: gpu", "default: gpu=-1", "default: fans=1", "Default: gpu=1",
+        "a: gpu=1; a: cpu=1", "a: gpu=1,,cpu=2", "a: gpu=nan"}) {
+    EXPECT_EQ(parse_prices(bad, "CNY").status().code(), Code::kInvalidArgument) << bad;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Dialects, JobsTest,

@@ -216,6 +216,28 @@ void JobRunner::check_training_gpu_idle(Active& a, int64_t now) {
   if (auto r = jobs_.events().append(e); !r.ok()) log_error("recording", r.status());
 }
 
+Json JobRunner::allocation_of(const Job& j, const sched::Decision& d) const {
+  const sched::JobSpec es = engine_spec(j);
+  const exec::MachineInfo& m = executor_.machine();
+  const int64_t workers = std::max<int64_t>(1, static_cast<int64_t>(d.placement.size()));
+  int64_t gpu_memory = 0;
+  if (j.spec.resources.is_share()) {
+    gpu_memory = int64_t{es.share_memory_mib} * workers;
+  } else {
+    for (const auto& w : d.placement) {
+      for (int g : w.gpus) {
+        if (g >= 0 && g < static_cast<int>(m.gpus.size())) gpu_memory += m.gpus[g].memory_mib;
+      }
+    }
+  }
+  return {{"gpu_milli", engine_.charge_milli(es) * workers},
+          {"gpu_memory_mib", gpu_memory},
+          {"cpu_milli", es.cpu_milli * workers},
+          {"memory_mib", es.memory_mib * workers},
+          {"pool", options_.pool},
+          {"flavor", m.gpus.empty() ? "cpu" : m.gpus[0].name}};
+}
+
 std::string JobRunner::metrics_text() {
   std::lock_guard lock(mu_);
   std::string out = metrics_cache_;
@@ -1040,6 +1062,7 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       for (const auto& w : d.placement) placement.push_back({{"node", w.node}, {"gpus", w.gpus}});
       Transition t{
           .to = "admitted", .reason = "Admitted", .detail = d.reason, .placement = placement};
+      if (auto before = jobs_.get(id); before.ok()) t.allocation = allocation_of(*before, d);
       Status s = jobs_.transition(id, {"queued"}, t);
       if (!s.ok()) {
         // Cancelled or changed meanwhile: give the room back.

@@ -163,6 +163,8 @@ class JobRunner {
   double wait_sum_s_ = 0;
   std::string metrics_cache_;  // under mu_
   std::string render_metrics(const std::map<std::string, Json>& usage) const;
+  // What an admission holds, recorded with its event for metering.
+  Json allocation_of(const Job& j, const sched::Decision& d) const;
   void apply_health_changes(int64_t now);
   void check_training_gpu_idle(Active& a, int64_t now);
   void loop();

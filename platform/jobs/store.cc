@@ -109,9 +109,10 @@ Status JobStore::record(store::Conn& c, const std::string& job_id, const std::st
   return c
       .exec(
           "INSERT INTO job_events (job_id, seq, time_ms, from_state, to_state, reason, message, "
-          "exit_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          "exit_code, allocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
           {job_id, e.seq, e.time_ms, from, t.to, t.reason, t.detail,
-           t.exit_code ? store::Value(*t.exit_code) : store::Value()})
+           t.exit_code ? store::Value(*t.exit_code) : store::Value(),
+           t.allocation ? json::dump(*t.allocation) : std::string()})
       .status();
 }
 

@@ -61,6 +61,9 @@ struct Transition {
   std::string detail;
   std::optional<int64_t> exit_code;
   std::optional<Json> placement;
+  // What an admission holds (gpu_milli, gpu_memory_mib, cpu_milli, memory_mib, pool,
+  // flavor), kept with the event for metering.
+  std::optional<Json> allocation;
   bool started = false;   // sets started_at
   bool finished = false;  // sets finished_at
   bool requeue = false;   // a new place in the queue

@@ -870,7 +870,7 @@ test('the page runs no inline script and sends the CSRF token; another site cann
   assert.equal(tokens.items.filter((t) => t.name === 'stolen').length, 0);
 });
 
-test('the GPU dashboard shows every GPU now and over time, a job its resources, a failing GPU its reason', async () => {
+test('the GPU dashboard shows every GPU now and over time, a job its resources and usage, a failing GPU its reason', async () => {
   // A server of its own whose GPUs come from the fake NVML, driven by a scenario file.
   const dir = mkdtempSync(join(tmpdir(), 'jz-gpus-'));
   const scenario = join(dir, 'scenario');
@@ -924,6 +924,18 @@ test('the GPU dashboard shows every GPU now and over time, a job its resources, 
     await page.getByRole('img', { name: 'Memory of the job' }).waitFor();
     await screenshot(page, 'job-resources-en');
     await gpuServer.call('POST', `/api/v1/projects/watch/jobs/${job.id}/cancel`);
+
+    // Usage: the job's GPU time, totals, a chart by day, a table by project, a CSV file.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
+    await page.getByRole('heading', { name: 'Usage and cost' }).waitFor();
+    await page.getByRole('cell', { name: 'watch' }).waitFor({ timeout: 15000 });
+    await page.getByRole('img', { name: 'GPU-hours by day and project' }).waitFor();
+    await page.getByLabel('Group by').selectOption('user');
+    await page.getByRole('cell', { name: 'admin' }).waitFor();
+    const href = await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href');
+    const csv = await page.evaluate((h) => fetch(h).then((r) => r.text()), href);
+    assert.match(csv, /^user,gpu_hours,gpu_memory_gib_hours,cpu_core_hours,memory_gib_hours,cost\nadmin,0\.0/);
+    await screenshot(page, 'usage-en');
   } finally {
     await gpuServer.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -958,6 +970,7 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     scheduling: '/scheduling',
     'what-if': '/scheduling/what-if',
     monitoring: '/monitoring',
+    usage: '/usage',
     planned: '/later/alerts',
     'not-found': '/no-such-page',
   };

@@ -24,6 +24,7 @@ const Tokens = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.Tok
 const Scheduling = lazy(() => import('./pages/Scheduling').then((m) => ({ default: m.Scheduling })));
 const WhatIf = lazy(() => import('./pages/WhatIf').then((m) => ({ default: m.WhatIf })));
 const Monitoring = lazy(() => import('./pages/Monitoring').then((m) => ({ default: m.Monitoring })));
+const Usage = lazy(() => import('./pages/Usage').then((m) => ({ default: m.Usage })));
 const Users = lazy(() => import('./pages/Users').then((m) => ({ default: m.Users })));
 const WorkspaceDetail = lazy(() => import('./pages/WorkspaceDetail').then((m) => ({ default: m.WorkspaceDetail })));
 const Workspaces = lazy(() => import('./pages/Workspaces').then((m) => ({ default: m.Workspaces })));
@@ -68,6 +69,7 @@ export function App() {
       <Route path="/scheduling" element={<SignedIn><Scheduling /></SignedIn>} />
       <Route path="/scheduling/what-if" element={<SignedIn><WhatIf /></SignedIn>} />
       <Route path="/monitoring" element={<SignedIn><Monitoring /></SignedIn>} />
+      <Route path="/usage" element={<SignedIn><Usage /></SignedIn>} />
       <Route path="/users" element={<SignedIn><Users /></SignedIn>} />
       <Route path="/account" element={<SignedIn><Account /></SignedIn>} />
       <Route path="/roles" element={<SignedIn><Roles /></SignedIn>} />

@@ -950,6 +950,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage (GPU-, GPU-memory-, CPU- and memory-hours, cost) of the projects the caller sees, grouped by job, user, project, workspace, day or pool; format=csv for a file */
+        get: operations["get_api_v1_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -6277,6 +6294,68 @@ export interface operations {
             };
             /** @description No such resource (or one of another tenant) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_usage: {
+        parameters: {
+            query?: {
+                /** @description The first day (2026-12-01) or time; default 30 days before to */
+                from?: string;
+                /** @description The day after the last (exclusive) or a time; default tomorrow */
+                to?: string;
+                /** @description Comma-separated: job, user, project (default), workspace, day, pool */
+                by?: string;
+                /** @description Only this project */
+                project?: string;
+                /** @description Only this workspace's projects */
+                workspace?: string;
+                /** @description Only this user's jobs */
+                user?: string;
+                /** @description json (default) or csv */
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        by: string[];
+                        currency?: string;
+                        /** Format: date-time */
+                        from: string;
+                        rows: Record<string, never>[];
+                        /** Format: date-time */
+                        to: string;
+                        total: Record<string, never>;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -71,6 +71,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/workspaces', t('nav.workspaces'))}
           {link('/scheduling', t('nav.scheduling'))}
           {link('/monitoring', t('nav.monitoring'))}
+          {link('/usage', t('nav.usage'))}
           {link('/tokens', t('nav.tokens'))}
           {link('/account', t('nav.account'))}
           {link('/roles', t('nav.roles'))}
