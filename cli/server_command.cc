@@ -250,6 +250,7 @@ int run_server(const ConfigSources& sources) {
     mo.interval = settings->monitoring_interval;
     mo.tsdb.tiers = settings->monitoring_tiers;
     mo.tsdb.max_series = static_cast<size_t>(settings->monitoring_max_series);
+    mo.prometheus_url = settings->monitoring_prometheus_url;
     node_monitor = std::make_unique<monitor::Monitor>(mo, Clock::system(), logger);
     runner->attach_monitor(node_monitor.get());
     node_monitor->on_health([r = runner.get()](const monitor::HealthChange& c) {

@@ -233,6 +233,11 @@ const ConfigSchema& server_schema() {
                   "A job (not a dev environment) whose GPUs stay under its project's "
                   "devenv_gpu_idle_percent this long gets a GpuIdle event, once until it uses "
                   "them again. 0: never."));
+    s.add({.name = "monitoring.prometheus_url",
+           .default_value = "",
+           .help = "A Prometheus (http://host:9090) that scrapes the agents (honor_labels: "
+                   "true): charts are then read from it instead of the embedded store. Empty: "
+                   "the embedded store."});
     s.add({.name = "monitoring.tiers",
            .default_value = "1s:1h,10s:24h,1m:30d",
            .help = "The embedded store's resolutions: STEP:KEEP pairs, finest first (units "
@@ -363,6 +368,15 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.monitoring_agent = c.get_bool("monitoring.agent");
   s.monitoring_interval = std::chrono::milliseconds(c.get_int("monitoring.interval_ms"));
   s.monitoring_max_series = c.get_int("monitoring.max_series");
+  s.monitoring_prometheus_url = c.get_string("monitoring.prometheus_url");
+  if (!s.monitoring_prometheus_url.empty() &&
+      s.monitoring_prometheus_url.rfind("http://", 0) != 0 &&
+      s.monitoring_prometheus_url.rfind("https://", 0) != 0) {
+    return Status::invalid_argument(
+        "config key 'monitoring.prometheus_url' must start with "
+        "http:// or https://, not '" +
+        s.monitoring_prometheus_url + "'");
+  }
   auto prices =
       jobs::parse_prices(c.get_string("metering.prices"), c.get_string("metering.currency"));
   if (!prices.ok()) return prices.status().with_context("config key 'metering.prices'");

@@ -56,6 +56,7 @@ struct ServerSettings {
   int64_t monitoring_max_series = 4096;
   std::chrono::seconds monitoring_training_idle{1800};
   std::vector<metrics::Tier> monitoring_tiers;
+  std::string monitoring_prometheus_url;
   jobs::Prices metering_prices;
 };
 

@@ -349,6 +349,27 @@ TEST(GpuMonitoring, PrometheusScrapesTheAgentAndTheServer) {
   EXPECT_EQ(value(R"(up{job="jizhan-agent"})"), "1");
   EXPECT_EQ(value(R"(DCGM_FI_DEV_GPU_TEMP{gpu="0"})"), "51");
 
+  // A server reading its charts from this Prometheus answers with the scenario's values.
+  Platform reader(
+      {"--set", "monitoring.prometheus_url=http://127.0.0.1:" + std::to_string(prom_port)});
+  ASSERT_TRUE(reader.server);
+  Json charts;
+  for (int i = 0; i < 100; ++i) {  // until a scrape lies inside the range's steps
+    charts =
+        reader.admin().call("GET", "/api/v1/monitoring/gpus?metric=utilization&range=2m&step=2s");
+    if (!charts["series"].empty() && !charts["series"][0]["points"].empty()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(charts["source"], "prometheus");
+  ASSERT_EQ(charts["series"].size(), 1u) << charts.dump();
+  EXPECT_EQ(charts["series"][0]["labels"]["UUID"], "GPU-fake-0000-0");
+  ASSERT_FALSE(charts["series"][0]["points"].empty());
+  EXPECT_EQ(charts["series"][0]["points"].back()[1], 42.0);
+  Json temps = reader.admin().call(
+      "GET", "/api/v1/monitoring/gpus?metric=temperature&range=2m&step=2s&agg=max");
+  ASSERT_EQ(temps["series"].size(), 1u);
+  EXPECT_EQ(temps["series"][0]["points"].back()[1], 51.0);
+
   // promtool: the server's exposition as it is.
   auto metrics = httplib::Client("127.0.0.1", p.server->port()).Get("/metrics");
   ASSERT_TRUE(metrics && metrics->status == 200);

@@ -8,6 +8,7 @@
 #include "api/schema.h"
 #include "api/services.h"
 #include "core/clock.h"
+#include "core/text.h"
 #include "metrics/tsdb.h"
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/metering.h"
@@ -55,16 +56,13 @@ Result<Range> range_of(const RequestContext& ctx, Clock& clock) {
   return r;
 }
 
-Json series_json(metrics::Tsdb& db, const metrics::SeriesInfo& s, const Range& r,
-                 const std::vector<std::string>& keep_labels) {
+Json series_json(const monitor::QuerySeries& s, const std::vector<std::string>& keep_labels) {
   Json labels = Json::object();
   for (const auto& k : keep_labels) {
     if (auto it = s.labels.find(k); it != s.labels.end()) labels[k] = it->second;
   }
   Json points = Json::array();
-  for (const auto& p : db.range(s.id, r.start_ms, r.end_ms, r.step_ms, r.agg)) {
-    points.push_back({p.t_ms, p.value});
-  }
+  for (const auto& p : s.points) points.push_back({p.t_ms, p.value});
   return {{"labels", std::move(labels)}, {"points", std::move(points)}};
 }
 
@@ -82,12 +80,12 @@ double coarse_value(const std::string& metric, double v) {
   return std::round(v / double(int64_t{1} << 30)) * double(int64_t{1} << 30);  // memory bytes
 }
 
-Result<metrics::Tsdb*> store_of(monitor::Monitor* m) {
-  if (!m || !m->store()) {
+Result<monitor::Monitor*> monitor_of(monitor::Monitor* m) {
+  if (!m) {
     return Status::failed_precondition(
         "this server keeps no GPU metrics (monitoring.agent=false, or jobs are off)");
   }
-  return m->store();
+  return m;
 }
 
 // "2026-12-01" (midnight UTC) or an RFC 3339 time, in Unix ms.
@@ -119,6 +117,7 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
        {"step_s", sc::integer()},
        {"metric", sc::str()},
        {"coarse", sc::str("why the series are per minute and rounded, when they are")},
+       {"source", sc::one_of_strings({"embedded", "prometheus"}, "where the series come from")},
        {"series", sc::array_of(sc::object({{"metric", sc::str()},
                                            {"labels", {{"type", "object"}}},
                                            {"points", sc::array_of(sc::array_of(sc::number()))}},
@@ -137,7 +136,7 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
        .query = gpu_query,
        .errors = {409},
        .handler = [&s, mon](RequestContext& ctx) -> Result<Reply> {
-         JZ_ASSIGN_OR_RETURN(metrics::Tsdb * db, store_of(mon));
+         JZ_ASSIGN_OR_RETURN(monitor::Monitor * m, monitor_of(mon));
          JZ_ASSIGN_OR_RETURN(Range r, range_of(ctx, s.clock));
          static const std::map<std::string, std::string> kMetrics = {
              {"utilization", "DCGM_FI_DEV_GPU_UTIL"},      {"memory", "DCGM_FI_DEV_FB_USED"},
@@ -152,18 +151,21 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
                "sm_clock, not '" +
                metric + "'");
          }
-         auto found = db->find(it->second, {});
-         std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
-           auto key = [](const metrics::SeriesInfo& x) {
-             return std::make_pair(x.labels.at("Hostname"), std::stoi(x.labels.at("gpu")));
+         JZ_ASSIGN_OR_RETURN(auto found,
+                             m->query(it->second, {}, r.start_ms, r.end_ms, r.step_ms, r.agg));
+         auto key = [](const monitor::QuerySeries& x) {
+           auto get = [&](const char* k) {
+             auto f = x.labels.find(k);
+             return f == x.labels.end() ? std::string() : f->second;
            };
-           return key(a) < key(b);
-         });
+           return std::make_pair(get("Hostname"), parse_int64(get("gpu")).value_or(0));
+         };
+         std::sort(found.begin(), found.end(),
+                   [&](const auto& a, const auto& b) { return key(a) < key(b); });
          Json series = Json::array();
-         for (const auto& f : found) {
-           series.push_back(series_json(*db, f, r, {"Hostname", "gpu", "UUID"}));
-         }
+         for (const auto& f : found) series.push_back(series_json(f, {"Hostname", "gpu", "UUID"}));
          Json out = range_json(r);
+         out["source"] = m->source();
          out["metric"] = metric;
          out["series"] = std::move(series);
          return Reply::json(std::move(out));
@@ -256,7 +258,7 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
        .errors = {409},
        .handler = [&s, mon, store](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto j, store->get_in(ctx.project->id, ctx.param("id")));
-         JZ_ASSIGN_OR_RETURN(metrics::Tsdb * db, store_of(mon));
+         JZ_ASSIGN_OR_RETURN(monitor::Monitor * m, monitor_of(mon));
          JZ_ASSIGN_OR_RETURN(Range r, range_of(ctx, s.clock));
          // A job on internal or secret data could signal through its resource use: to
          // anyone but its data's owners, its series come in minutes and coarse steps.
@@ -275,8 +277,10 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
          Json series = Json::array();
          for (const char* metric : {"jizhan_job_gpu_util", "jizhan_job_gpu_memory_used_mib",
                                     "jizhan_job_cpu_cores", "jizhan_job_memory_bytes"}) {
-           for (const auto& f : db->find(metric, match)) {
-             Json one = series_json(*db, f, r, {"Hostname", "gpu", "UUID", "run"});
+           JZ_ASSIGN_OR_RETURN(auto found,
+                               m->query(metric, match, r.start_ms, r.end_ms, r.step_ms, r.agg));
+           for (const auto& f : found) {
+             Json one = series_json(f, {"Hostname", "gpu", "UUID", "run"});
              one["metric"] = metric;
              if (coarse) {
                for (Json& p : one["points"]) p[1] = coarse_value(metric, p[1].get<double>());
@@ -285,6 +289,7 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
            }
          }
          Json out = range_json(r);
+         out["source"] = m->source();
          out["series"] = std::move(series);
          if (coarse) {
            out["coarse"] =

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "core/files.h"
@@ -314,6 +315,99 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
   if (health_listener_) {
     for (const auto& c : changes) health_listener_(c);
   }
+}
+
+namespace {
+
+// A label value inside a PromQL string.
+std::string promql_quote(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Result<std::vector<QuerySeries>> Monitor::query(const std::string& metric,
+                                                const metrics::Labels& match, int64_t start_ms,
+                                                int64_t end_ms, int64_t step_ms,
+                                                metrics::Aggregation agg) const {
+  std::vector<QuerySeries> out;
+  if (options_.prometheus_url.empty()) {
+    if (!tsdb_) {
+      return Status::failed_precondition(
+          "this server keeps no GPU metrics (monitoring.agent=false, or jobs are off)");
+    }
+    for (const auto& s : tsdb_->find(metric, match)) {
+      out.push_back({s.labels, tsdb_->range(s.id, start_ms, end_ms, step_ms, agg)});
+    }
+    return out;
+  }
+  std::string selector;
+  for (const auto& [k, v] : match)
+    selector += (selector.empty() ? "" : ",") + k + "=" + promql_quote(v);
+  const std::string window = "[" + std::to_string(step_ms / 1000) + "s]";
+  const char* fn = agg == metrics::Aggregation::kMax   ? "max_over_time"
+                   : agg == metrics::Aggregation::kMin ? "min_over_time"
+                                                       : "avg_over_time";
+  std::string promql = metric == "jizhan_job_cpu_cores"
+                           ? "rate(jizhan_job_cpu_seconds_total{" + selector + "}[" +
+                                 std::to_string(std::max<int64_t>(step_ms / 1000, 30)) + "s])"
+                           : std::string(fn) + "(" + metric + "{" + selector + "}" + window + ")";
+  // Prometheus's value at t covers (t - step, t]; ours are labelled with their step's start.
+  const std::string start = std::to_string((start_ms + step_ms) / 1000);
+  const std::string end = std::to_string(end_ms / 1000);
+  const std::string url = options_.prometheus_url;
+  const size_t scheme = url.find("://");
+  const std::string host =
+      scheme == std::string::npos ? url : url.substr(0, url.find('/', scheme + 3));
+  const std::string prefix =
+      scheme == std::string::npos || url.find('/', scheme + 3) == std::string::npos
+          ? ""
+          : url.substr(url.find('/', scheme + 3));
+  httplib::Client c(host);
+  c.set_connection_timeout(5);
+  c.set_read_timeout(30);
+  auto r = c.Get(prefix + "/api/v1/query_range",
+                 httplib::Params{{"query", promql},
+                                 {"start", start},
+                                 {"end", end},
+                                 {"step", std::to_string(step_ms / 1000) + "s"}},
+                 httplib::Headers{});
+  if (!r) {
+    return Status::unavailable(
+        "Prometheus at " + url +
+        " (monitoring.prometheus_url) did not answer: " + httplib::to_string(r.error()));
+  }
+  Json body = Json::parse(r->body, nullptr, false);
+  if (r->status != 200 || !body.is_object() || body.value("status", "") != "success") {
+    return Status::unavailable(
+        "Prometheus at " + url + " refused " + promql + ": " +
+        (body.is_object() ? body.value("error", r->body.substr(0, 200)) : r->body.substr(0, 200)));
+  }
+  for (const Json& res : body["data"].value("result", Json::array())) {
+    QuerySeries q;
+    const Json labels = res.value("metric", Json::object());
+    for (const auto& [k, v] : labels.items()) {
+      if (v.is_string() && k != "__name__" && k != "instance") q.labels[k] = v.get<std::string>();
+    }
+    for (const Json& pt : res.value("values", Json::array())) {
+      if (!pt.is_array() || pt.size() != 2 || !pt[0].is_number() || !pt[1].is_string()) continue;
+      const double v = std::strtod(pt[1].get<std::string>().c_str(), nullptr);
+      if (!std::isfinite(v)) continue;
+      const auto t = static_cast<int64_t>(pt[0].get<double>() * 1000);
+      q.points.push_back({t - step_ms, v});
+    }
+    out.push_back(std::move(q));
+  }
+  return out;
 }
 
 std::optional<double> Monitor::run_gpu_util(const std::string& run,

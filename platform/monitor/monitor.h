@@ -51,6 +51,16 @@ struct MonitorOptions {
   metrics::TsdbOptions tsdb;  // its dir defaults to state_dir + "/tsdb"
   // Extra environment for the agent (the tests' fake NVML scenario).
   std::map<std::string, std::string> agent_env;
+  // When set (http://host:9090), charts are read from this Prometheus's HTTP API
+  // (query_range) instead of the embedded store; it must scrape the agents with
+  // honor_labels: true (docs/MONITORING.md).
+  std::string prometheus_url;
+};
+
+// One series of a query: its labels and its points.
+struct QuerySeries {
+  metrics::Labels labels;
+  std::vector<metrics::Point> points;
 };
 
 // A GPU that left or came back into service.
@@ -83,6 +93,15 @@ class Monitor {
   std::optional<double> run_gpu_util(const std::string& run,
                                      std::chrono::milliseconds window) const;
   metrics::Tsdb* store() { return tsdb_.get(); }
+  // The series of `metric` whose labels include `match`, one point per step from the
+  // embedded store or, with prometheus_url, from Prometheus (AGG_over_time over each step;
+  // jizhan_job_cpu_cores as the rate of jizhan_job_cpu_seconds_total). failed_precondition
+  // when neither is there; unavailable naming Prometheus when it does not answer.
+  Result<std::vector<QuerySeries>> query(const std::string& metric, const metrics::Labels& match,
+                                         int64_t start_ms, int64_t end_ms, int64_t step_ms,
+                                         metrics::Aggregation agg) const;
+  // "embedded" or "prometheus".
+  std::string source() const { return options_.prometheus_url.empty() ? "embedded" : "prometheus"; }
   // Why there is no agent ("" when one runs).
   std::string agent_status() const;
 

@@ -2217,6 +2217,11 @@ export interface operations {
                             metric?: string;
                             points: number[][];
                         }[];
+                        /**
+                         * @description where the series come from
+                         * @enum {string}
+                         */
+                        source?: "embedded" | "prometheus";
                         /** Format: date-time */
                         start: string;
                         /** Format: int64 */
@@ -4229,6 +4234,11 @@ export interface operations {
                             metric?: string;
                             points: number[][];
                         }[];
+                        /**
+                         * @description where the series come from
+                         * @enum {string}
+                         */
+                        source?: "embedded" | "prometheus";
                         /** Format: date-time */
                         start: string;
                         /** Format: int64 */
