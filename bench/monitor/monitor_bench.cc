@@ -8,6 +8,11 @@
 //                                     SERIES series, one sample a second each for SECONDS,
 //                                     a batch per second as the collector sends them; beside
 //                                     appending the same samples to a plain vector (anchor)
+//   jz_bench_monitor query-data DIR OPENMETRICS GPUS HOURS END_S
+//                                     the same samples (one every 10 s per GPU's
+//                                     DCGM_FI_DEV_GPU_UTIL, HOURS up to END_S) into an
+//                                     embedded store at DIR and an OpenMetrics file for
+//                                     promtool tsdb create-blocks-from openmetrics
 //   jz_bench_monitor scenario PATH GPUS PROCS [PID...]
 //                                     a fake NVML scenario: GPUS GPUs, PROCS processes
 //                                     spread over them (the PIDs given, reused in turn)
@@ -160,6 +165,38 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"samples\":%.0f,\"cold_per_s\":%.0f,\"store_per_s\":%.0f,\"vector_per_s\":%.0f}\n", n,
         n / cold_s, n / store_s, n / plain_s);
+    return 0;
+  }
+  if (cmd == "query-data" && argc == 7) {
+    const int gpus = std::stoi(argv[4]);
+    const int64_t hours = std::stoll(argv[5]), end_s = std::stoll(argv[6]);
+    jz::metrics::TsdbOptions o;
+    o.dir = argv[2];
+    auto db = jz::metrics::Tsdb::open(o);
+    if (!db.ok()) {
+      std::cerr << db.status().to_string() << "\n";
+      return 1;
+    }
+    std::ofstream om(argv[3]);
+    std::vector<uint32_t> ids;
+    std::vector<std::string> labels;
+    for (int i = 0; i < gpus; ++i) {
+      const std::string gpu = std::to_string(i), uuid = "GPU-bench-" + std::to_string(i);
+      ids.push_back(*(*db)->series("DCGM_FI_DEV_GPU_UTIL",
+                                   {{"Hostname", "bench"}, {"UUID", uuid}, {"gpu", gpu}}));
+      labels.push_back("{Hostname=\"bench\",UUID=\"" + uuid + "\",gpu=\"" + gpu + "\"}");
+    }
+    om << "# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n";
+    std::vector<jz::metrics::Tsdb::Sample> batch(ids.size());
+    for (int64_t t = end_s - hours * 3600; t < end_s; t += 10) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        const double v = static_cast<double>((t / 10 + static_cast<int64_t>(i) * 7) % 101);
+        batch[i] = {ids[i], t * 1000, v};
+        om << "DCGM_FI_DEV_GPU_UTIL" << labels[i] << " " << v << " " << t << "\n";
+      }
+      (*db)->append(batch);
+    }
+    om << "# EOF\n";
     return 0;
   }
   if (cmd == "scenario" && argc >= 5) {
