@@ -178,6 +178,7 @@ std::vector<Endpoint> endpoints() {
        {"padmin", "wsadmin", "dataowner"}},
       {"job events", "GET", "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/events", "",
        project_members},
+      {"project resources", "GET", "/api/v1/projects/{p}/resources", "", project_members},
       {"job resources", "GET", "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/resources",
        "", project_members},
       {"submit job",

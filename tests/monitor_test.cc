@@ -180,7 +180,18 @@ TEST(GpuMonitoring, JobsSeeTheirGpuUseAndAFailingGpuLeavesPlacement) {
   EXPECT_EQ(latest(res, "jizhan_job_gpu_memory_used_mib"), 2048) << res.dump();
   EXPECT_EQ(latest(res, "jizhan_job_gpu_util"), 60);
   EXPECT_GE(latest(res, "jizhan_job_memory_bytes"), 0);
+  // The project's use, by user: the job's, under its user.
+  Json proj;
+  for (int i = 0; i < 100; ++i) {
+    proj = viewer.call("GET", "/api/v1/projects/vision/resources?range=1m&step=1s");
+    if (latest(proj, "jizhan_job_gpu_memory_used_mib") == 2048) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(latest(proj, "jizhan_job_gpu_memory_used_mib"), 2048) << proj.dump();
+  EXPECT_EQ(proj["series"][0]["labels"]["user"], "dev") << proj.dump();
   int status = 0;
+  stranger.call("GET", "/api/v1/projects/vision/resources?range=1m", nullptr, &status);
+  EXPECT_EQ(status, 404) << "another tenant sees nothing of the project's use";
   viewer.call("GET", path + "/resources?range=1m", nullptr, &status);
   EXPECT_EQ(status, 200) << "a viewer of the project sees its jobs' resources";
   stranger.call("GET", path + "/resources?range=1m", nullptr, &status);

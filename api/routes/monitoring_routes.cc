@@ -247,6 +247,97 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
   if (!store) return;
   api.add({
       {.method = "GET",
+       .path = "/api/v1/projects/{project}/resources",
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "list",
+       .summary = "A project's measured GPU use over a range, its jobs' series summed by user "
+                  "(or by job): GPU utilisation (percent of one GPU) and GPU memory; points "
+                  "are [unix ms, value]",
+       .response_schema = series_schema,
+       .query =
+           [] {
+             auto q = kRangeQuery;
+             q.push_back({"by", "user (default) or job"});
+             return q;
+           }(),
+       .errors = {409},
+       .handler = [&s, mon, store](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(monitor::Monitor * m, monitor_of(mon));
+         JZ_ASSIGN_OR_RETURN(Range r, range_of(ctx, s.clock));
+         std::string by = ctx.http.param("by");
+         if (by.empty()) by = "user";
+         if (by != "user" && by != "job") {
+           return Status::invalid_argument("by must be user or job, not '" + by + "'");
+         }
+         // Jobs that read internal or secret data could signal through the sum as through
+         // their own series: then the same minutes and rounding, for all but data owners.
+         const bool owner = ctx.allow("dataset_data", "get").ok();
+         bool coarse = false;
+         std::map<std::string, bool> job_coarse;
+         auto is_coarse = [&](const std::string& job_id) {
+           auto it = job_coarse.find(job_id);
+           if (it != job_coarse.end()) return it->second;
+           bool c = false;
+           auto j = store->get_in(ctx.project->id, job_id);
+           if (j.ok() && s.platform.datasets) {
+             for (const auto& name : j->spec.datasets) {
+               auto d = s.platform.datasets->get(ctx.project->id, name);
+               if (!d.ok() || jobs::security_rank(d->security_level) >= 1) c = true;
+             }
+           }
+           return job_coarse[job_id] = c;
+         };
+         const metrics::Labels match = {{"project", ctx.project->name}};
+         std::vector<std::pair<std::string, std::vector<monitor::QuerySeries>>> found;
+         for (const char* metric : {"jizhan_job_gpu_util", "jizhan_job_gpu_memory_used_mib"}) {
+           JZ_ASSIGN_OR_RETURN(auto f,
+                               m->query(metric, match, r.start_ms, r.end_ms, r.step_ms, r.agg));
+           for (const auto& q : f) {
+             auto job = q.labels.find("job");
+             if (!owner && job != q.labels.end() && is_coarse(job->second)) coarse = true;
+           }
+           found.emplace_back(metric, std::move(f));
+         }
+         if (coarse) {
+           r.step_ms = std::max<int64_t>(60'000, (r.step_ms + 59'999) / 60'000 * 60'000);
+           found.clear();
+           for (const char* metric : {"jizhan_job_gpu_util", "jizhan_job_gpu_memory_used_mib"}) {
+             JZ_ASSIGN_OR_RETURN(auto f,
+                                 m->query(metric, match, r.start_ms, r.end_ms, r.step_ms, r.agg));
+             found.emplace_back(metric, std::move(f));
+           }
+         }
+         Json series = Json::array();
+         for (const auto& [metric, list] : found) {
+           std::map<std::string, std::map<int64_t, double>> sums;  // by user or job
+           for (const auto& q : list) {
+             auto key = q.labels.find(by);
+             auto& sum = sums[key == q.labels.end() ? "" : key->second];
+             for (const auto& p : q.points) sum[p.t_ms] += p.value;
+           }
+           for (const auto& [key, points] : sums) {
+             Json pts = Json::array();
+             for (const auto& [t, v] : points) {
+               pts.push_back({t, coarse ? coarse_value(metric, v) : v});
+             }
+             series.push_back(
+                 {{"metric", metric}, {"labels", {{by, key}}}, {"points", std::move(pts)}});
+           }
+         }
+         Json out = range_json(r);
+         out["source"] = m->source();
+         out["series"] = std::move(series);
+         if (coarse) {
+           out["coarse"] =
+               "a job of the project read internal or secret data: the project's use is shown "
+               "per minute and rounded to all but the data's owners";
+         }
+         return Reply::json(std::move(out));
+       }},
+  });
+  api.add({
+      {.method = "GET",
        .path = "/api/v1/projects/{project}/jobs/{id}/resources",
        .scope = Scope::kProject,
        .resource = "job",

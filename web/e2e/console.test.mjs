@@ -923,6 +923,10 @@ test('the GPU dashboard shows every GPU now and over time, a job its resources a
     await page.getByRole('img', { name: 'CPU of the job' }).waitFor({ timeout: 15000 });
     await page.getByRole('img', { name: 'Memory of the job' }).waitFor();
     await screenshot(page, 'job-resources-en');
+    // The project's measured use, on its quota page (no GPU process in the scenario yet).
+    await page.goto(`${gpuServer.base}/projects/watch/quota`);
+    await page.getByRole('heading', { name: 'Measured GPU use' }).waitFor();
+    await page.getByText('No GPU use measured for this project in this range.').waitFor();
     await gpuServer.call('POST', `/api/v1/projects/watch/jobs/${job.id}/cancel`);
 
     // Usage: the job's GPU time, totals, a chart by day, a table by project, a CSV file.

@@ -757,6 +757,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project's measured GPU use over a range, its jobs' series summed by user (or by job): GPU utilisation (percent of one GPU) and GPU memory; points are [unix ms, value] */
+        get: operations["get_api_v1_projects_project_resources"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/uploads": {
         parameters: {
             query?: never;
@@ -5254,6 +5271,104 @@ export interface operations {
             };
             /** @description No such resource (or one of another tenant) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_resources: {
+        parameters: {
+            query?: {
+                /** @description How far back from end: a duration (default 1h) */
+                range?: string;
+                /** @description The end, RFC 3339 (default now) */
+                end?: string;
+                /** @description Seconds between points: a duration (default range / 240, at least 1s) */
+                step?: string;
+                /** @description Within each step: avg (default), min or max */
+                agg?: string;
+                /** @description user (default) or job */
+                by?: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description why the series are per minute and rounded, when they are */
+                        coarse?: string;
+                        /** Format: date-time */
+                        end: string;
+                        metric?: string;
+                        series: {
+                            labels: Record<string, never>;
+                            metric?: string;
+                            points: number[][];
+                        }[];
+                        /**
+                         * @description where the series come from
+                         * @enum {string}
+                         */
+                        source?: "embedded" | "prometheus";
+                        /** Format: date-time */
+                        start: string;
+                        /** Format: int64 */
+                        step_s: number;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -297,3 +297,43 @@ export function JobResources({ path }: { path: string }) {
     </div>
   );
 }
+
+// A project's measured GPU use, its jobs' series summed by user.
+export function ProjectGpuUse({ project }: { project: string }) {
+  const { t } = useTranslation();
+  const [range, setRange] = useState<Range>('1h');
+  const q = useQuery({
+    queryKey: ['project-resources', project, range],
+    queryFn: () => api<SeriesAnswer>(`/api/v1/projects/${encodeURIComponent(project)}/resources?range=${range}`),
+    refetchInterval: 10000,
+  });
+  const pick = (metric: string) => q.data?.series.filter((s) => s.metric === metric) ?? [];
+  const userName = (s: Series) => s.labels.user ?? '';
+  return (
+    <div>
+      <h2>{t('monitoring.projectUse')}</h2>
+      <RangePicker value={range} onChange={setRange} />
+      {q.isError && <ErrorView error={q.error} onRetry={() => q.refetch()} />}
+      {q.data?.coarse && <p className="muted">{t('monitoring.projectCoarse')}</p>}
+      {q.data && q.data.series.length === 0 && <p className="muted">{t('monitoring.noProjectUse')}</p>}
+      {q.data && q.data.series.length > 0 && (
+        <div className="charts">
+          <SeriesChart
+            title={t('monitoring.projectGpuUtil')}
+            unit="%"
+            series={pick('jizhan_job_gpu_util')}
+            name={userName}
+            span={q.data}
+          />
+          <SeriesChart
+            title={t('monitoring.projectGpuMemory')}
+            unit="MiB"
+            series={pick('jizhan_job_gpu_memory_used_mib')}
+            name={userName}
+            span={q.data}
+          />
+        </div>
+      )}
+    </div>
+  );
+}

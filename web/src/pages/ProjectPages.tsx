@@ -9,6 +9,7 @@ import { can, usePermissions } from '../api/permissions';
 import { Members } from '../components/Members';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { formatNumber, formatTime } from '../i18n/format';
+import { ProjectGpuUse } from './Monitoring';
 import { NotFound } from './NotFound';
 
 const projectBase = (p: string) => `/api/v1/projects/${seg(p)}`;
@@ -171,6 +172,7 @@ export function ProjectQuota() {
           )}
         </form>
       )}
+      <ProjectGpuUse project={project} />
     </section>
   );
 }
