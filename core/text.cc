@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <sstream>
 
 namespace jz {
 
@@ -106,6 +107,16 @@ std::optional<int64_t> parse_int64(std::string_view text) {
   const auto [ptr, ec] = std::from_chars(text.data(), end, n);
   if (ec != std::errc() || ptr != end) return std::nullopt;
   return n;
+}
+
+int64_t keyed_number(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string k;
+  int64_t v = 0;
+  while (in >> k >> v) {
+    if (k == key) return v;
+  }
+  return 0;
 }
 
 }  // namespace jz

@@ -33,4 +33,8 @@ bool is_printable(std::string_view s, bool keep_tab = false);
 // headers.
 std::optional<int64_t> parse_int64(std::string_view text);
 
+// The number after `key` in "key value" lines (the kernel's cgroup files: cpu.stat,
+// memory.events, memory.oom_control); 0 when absent.
+int64_t keyed_number(const std::string& text, const std::string& key);
+
 }  // namespace jz

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/files.h"
+#include "core/text.h"
 
 namespace jz::exec {
 
@@ -27,17 +28,6 @@ bool write_text(const std::string& path, const std::string& text) {
 std::string read_text(const std::string& path) {
   auto r = read_file(path);
   return r.ok() ? *r : "";
-}
-
-// "key value" lines (memory.events, cpu.stat, memory.oom_control).
-int64_t keyed(const std::string& text, const std::string& key) {
-  std::istringstream in(text);
-  std::string k;
-  int64_t v = 0;
-  while (in >> k >> v) {
-    if (k == key) return v;
-  }
-  return 0;
 }
 
 bool writable_dir(const std::string& path) {
@@ -150,13 +140,14 @@ Cgroups::Usage Cgroups::usage(const std::vector<std::string>& groups, const std:
   Usage u;
   for (const auto& g : groups) {
     // pids.events: "max N", the forks refused at pids.max (v1 and v2 alike).
-    u.pids_limit_hits = std::max(u.pids_limit_hits, keyed(read_text(g + "/pids.events"), "max"));
+    u.pids_limit_hits =
+        std::max(u.pids_limit_hits, keyed_number(read_text(g + "/pids.events"), "max"));
     if (version == "v2") {
-      u.oom_killed = keyed(read_text(g + "/memory.events"), "oom_kill") > 0;
+      u.oom_killed = keyed_number(read_text(g + "/memory.events"), "oom_kill") > 0;
       u.max_memory_bytes = std::strtoll(read_text(g + "/memory.peak").c_str(), nullptr, 10);
-      u.cpu_usage_ms = keyed(read_text(g + "/cpu.stat"), "usage_usec") / 1000;
+      u.cpu_usage_ms = keyed_number(read_text(g + "/cpu.stat"), "usage_usec") / 1000;
     } else if (g.find("/memory/") != std::string::npos) {
-      u.oom_killed = keyed(read_text(g + "/memory.oom_control"), "oom_kill") > 0;
+      u.oom_killed = keyed_number(read_text(g + "/memory.oom_control"), "oom_kill") > 0;
       u.max_memory_bytes =
           std::strtoll(read_text(g + "/memory.max_usage_in_bytes").c_str(), nullptr, 10);
     } else if (g.find("/cpuacct/") != std::string::npos) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/files.h"
+#include "core/text.h"
 
 namespace jz::gpu {
 
@@ -24,17 +25,6 @@ std::string text_of(const std::string& path) {
 int64_t number_of(const std::string& path) {
   const std::string t = text_of(path);
   return t.empty() ? -1 : std::strtoll(t.c_str(), nullptr, 10);
-}
-
-// "key value" lines (cpu.stat).
-int64_t keyed(const std::string& text, const std::string& key) {
-  std::istringstream in(text);
-  std::string k;
-  int64_t v = 0;
-  while (in >> k >> v) {
-    if (k == key) return v;
-  }
-  return 0;
 }
 
 }  // namespace
@@ -142,7 +132,7 @@ std::vector<JobReading> read_jobs(const std::string& cgroup_root, const std::str
   };
   if (unified) {
     each(v2, [](JobReading& j, const std::string& g) {
-      j.cpu_seconds = keyed(text_of(g + "/cpu.stat"), "usage_usec") / 1e6;
+      j.cpu_seconds = keyed_number(text_of(g + "/cpu.stat"), "usage_usec") / 1e6;
       j.memory_bytes = std::max<int64_t>(0, number_of(g + "/memory.current"));
       const std::string max = text_of(g + "/memory.max");
       if (!max.empty() && max.rfind("max", 0) != 0) {

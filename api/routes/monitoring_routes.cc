@@ -80,6 +80,22 @@ double coarse_value(const std::string& metric, double v) {
   return std::round(v / double(int64_t{1} << 30)) * double(int64_t{1} << 30);  // memory bytes
 }
 
+// Whether a job read internal or secret data (a dataset no longer there counts as
+// secret): its use could carry what it read.
+bool reads_guarded_data(const ApiServices& s, const std::string& project_id, const jobs::Job& j) {
+  if (!s.platform.datasets) return false;
+  for (const auto& name : j.spec.datasets) {
+    auto d = s.platform.datasets->get(project_id, name);
+    if (!d.ok() || jobs::security_rank(d->security_level) >= 1) return true;
+  }
+  return false;
+}
+
+// The step of series shown coarsely: whole minutes, at least one.
+int64_t coarse_step(int64_t step_ms) {
+  return std::max<int64_t>(60'000, (step_ms + 59'999) / 60'000 * 60'000);
+}
+
 Result<monitor::Monitor*> monitor_of(monitor::Monitor* m) {
   if (!m) {
     return Status::failed_precondition(
@@ -278,15 +294,8 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
          auto is_coarse = [&](const std::string& job_id) {
            auto it = job_coarse.find(job_id);
            if (it != job_coarse.end()) return it->second;
-           bool c = false;
            auto j = store->get_in(ctx.project->id, job_id);
-           if (j.ok() && s.platform.datasets) {
-             for (const auto& name : j->spec.datasets) {
-               auto d = s.platform.datasets->get(ctx.project->id, name);
-               if (!d.ok() || jobs::security_rank(d->security_level) >= 1) c = true;
-             }
-           }
-           return job_coarse[job_id] = c;
+           return job_coarse[job_id] = j.ok() && reads_guarded_data(s, ctx.project->id, *j);
          };
          const metrics::Labels match = {{"project", ctx.project->name}};
          std::vector<std::pair<std::string, std::vector<monitor::QuerySeries>>> found;
@@ -300,7 +309,7 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
            found.emplace_back(metric, std::move(f));
          }
          if (coarse) {
-           r.step_ms = std::max<int64_t>(60'000, (r.step_ms + 59'999) / 60'000 * 60'000);
+           r.step_ms = coarse_step(r.step_ms);
            found.clear();
            for (const char* metric : {"jizhan_job_gpu_util", "jizhan_job_gpu_memory_used_mib"}) {
              JZ_ASSIGN_OR_RETURN(auto f,
@@ -353,15 +362,9 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
          JZ_ASSIGN_OR_RETURN(Range r, range_of(ctx, s.clock));
          // A job on internal or secret data could signal through its resource use: to
          // anyone but its data's owners, its series come in minutes and coarse steps.
-         int level = 0;
-         if (s.platform.datasets) {
-           for (const auto& name : j.spec.datasets) {
-             auto d = s.platform.datasets->get(ctx.project->id, name);
-             level = std::max(level, d.ok() ? jobs::security_rank(d->security_level) : 2);
-           }
-         }
-         const bool coarse = level >= 1 && !ctx.allow("dataset_data", "get").ok();
-         if (coarse) r.step_ms = std::max<int64_t>(60'000, (r.step_ms + 59'999) / 60'000 * 60'000);
+         const bool coarse =
+             reads_guarded_data(s, ctx.project->id, j) && !ctx.allow("dataset_data", "get").ok();
+         if (coarse) r.step_ms = coarse_step(r.step_ms);
          // A job's series carry its id and project (labels.json, written by the
          // executor where the job cannot reach): both must match.
          const metrics::Labels match = {{"job", j.id}, {"project", ctx.project->name}};

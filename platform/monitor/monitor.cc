@@ -20,11 +20,6 @@ namespace {
 constexpr int64_t kBucketMs = 10'000;                       // run utilisation buckets
 constexpr int64_t kRunUtilKeepMs = int64_t{24} * 3600'000;  // the longest idle window
 
-std::string str(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 }  // namespace
 
 Monitor::Monitor(MonitorOptions options, Clock& clock, std::shared_ptr<spdlog::logger> logger)
@@ -171,7 +166,7 @@ void Monitor::collect() {
   ingest(sample, clock_.now_unix_ms());
   std::lock_guard lock(mu_);
   agent_status_ = "";
-  const std::string host = str(sample, "hostname");
+  const std::string host = json::string_or(sample, "hostname");
   latest_ = Json::object();
   latest_[host] = std::move(sample);
 }
@@ -188,7 +183,7 @@ void Monitor::record(std::vector<metrics::Tsdb::Sample>& batch, const std::strin
 }
 
 void Monitor::ingest(const Json& sample, int64_t now_ms) {
-  const std::string host = str(sample, "hostname");
+  const std::string host = json::string_or(sample, "hostname");
   const int64_t t = sample.value("at_ms", now_ms);
   std::vector<metrics::Tsdb::Sample> batch;
   std::vector<HealthChange> changes;
@@ -200,7 +195,7 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
       {"sm_clock_mhz", "DCGM_FI_DEV_SM_CLOCK"}};
   for (const Json& g : sample.value("gpus", Json::array())) {
     const int index = g.value("index", 0);
-    const std::string uuid = str(g, "uuid");
+    const std::string uuid = json::string_or(g, "uuid");
     uuid_of[index] = uuid;
     const metrics::Labels labels = {
         {"Hostname", host}, {"gpu", std::to_string(index)}, {"UUID", uuid}};
@@ -214,8 +209,8 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
     std::lock_guard lock(mu_);
     auto it = healthy_.find(uuid);
     if (it == healthy_.end() ? !healthy : it->second != healthy) {
-      changes.push_back(
-          {host, uuid, index, healthy, healthy ? "back in service" : str(g, "unhealthy_reason")});
+      changes.push_back({host, uuid, index, healthy,
+                         healthy ? "back in service" : json::string_or(g, "unhealthy_reason")});
     }
     healthy_[uuid] = healthy;
   }
@@ -224,10 +219,10 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
   std::map<std::string, metrics::Labels> job_labels;
   std::map<std::string, double> run_util;
   for (const Json& j : sample.value("jobs", Json::array())) {
-    const std::string run = str(j, "run");
+    const std::string run = json::string_or(j, "run");
     metrics::Labels l = {{"Hostname", host}, {"run", run}};
     const Json labels = j.value("labels", Json::object());
-    for (const char* k : {"job", "project", "workspace", "user"}) l[k] = str(labels, k);
+    for (const char* k : {"job", "project", "workspace", "user"}) l[k] = json::string_or(labels, k);
     job_labels[run] = l;
     run_util[run] = 0;
     record(batch, "jizhan_job_memory_bytes", l, t, j.value("memory_bytes", 0.0));
@@ -245,7 +240,7 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
   };
   std::map<std::pair<std::string, int>, Use> use;
   for (const Json& p : sample.value("processes", Json::array())) {
-    const std::string run = str(p, "run");
+    const std::string run = json::string_or(p, "run");
     if (run.empty()) continue;
     Use& u = use[{run, p.value("gpu", 0)}];
     u.memory += p.value("used_mib", 0.0);
