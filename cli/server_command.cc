@@ -212,6 +212,11 @@ int run_server(const ConfigSources& sources) {
     eo.virtual_gpus = settings->virtual_gpus;
     eo.virtual_gpu_memory_mib = settings->virtual_gpu_memory_mib;
     eo.nvml_library = settings->nvml_library;
+    eo.vgpu_library =
+        settings->vgpu_library == "auto"
+            ? std::filesystem::path(self_binary()).parent_path().append("libjzvgpu.so").string()
+            : settings->vgpu_library;
+    eo.cuda_driver = settings->cuda_driver;
     auto e = exec::LocalExecutor::create(eo);
     if (e.ok()) {
       executor = std::move(*e);

@@ -218,6 +218,15 @@ const ConfigSchema& server_schema() {
            .default_value = "libnvidia-ml.so.1",
            .help = "The NVML library GPUs are discovered with (no GPUs when it does not "
                    "load)."});
+    s.add({.name = "exec.vgpu_library",
+           .default_value = "auto",
+           .help = "The vGPU library that holds GPU shares to their memory and compute limits "
+                   "inside their sandboxes (docs/VGPU.md). auto: libjzvgpu.so beside jizhan; "
+                   "a path; or empty to run shares without limits (accounting only)."});
+    s.add({.name = "exec.cuda_driver",
+           .default_value = "",
+           .help = "The CUDA driver library jobs load, when it is not the machine's "
+                   "libcuda.so.1 (for tests with a fake driver). Empty: the machine's."});
     s.add({.name = "monitoring.agent",
            .type = ConfigType::kBool,
            .default_value = "true",
@@ -365,6 +374,8 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.sandbox_gid = static_cast<int>(c.get_int("exec.sandbox_gid"));
   s.bwrap = c.get_string("exec.bwrap");
   s.nvml_library = c.get_string("exec.nvml_library");
+  s.vgpu_library = c.get_string("exec.vgpu_library");
+  s.cuda_driver = c.get_string("exec.cuda_driver");
   s.monitoring_agent = c.get_bool("monitoring.agent");
   s.monitoring_interval = std::chrono::milliseconds(c.get_int("monitoring.interval_ms"));
   s.monitoring_max_series = c.get_int("monitoring.max_series");

@@ -52,6 +52,8 @@ struct ServerSettings {
   int sandbox_uid = 65534, sandbox_gid = 65534;
   std::string bwrap = "bwrap";
   std::string nvml_library = "libnvidia-ml.so.1";
+  std::string vgpu_library = "auto";  // "auto": libjzvgpu.so beside jizhan; "": none
+  std::string cuda_driver;
   std::chrono::milliseconds monitoring_interval{1000};
   int64_t monitoring_max_series = 4096;
   std::chrono::seconds monitoring_training_idle{1800};

@@ -149,8 +149,14 @@ struct LocalExecutorOptions {
   int virtual_gpus = 0;
   int64_t virtual_gpu_memory_mib = 16384;
   std::string nvml_library = "libnvidia-ml.so.1";
-  // Extra environment for GPU shares (the vGPU interposer, once it exists).
-  std::map<std::string, std::string> share_env;
+  // The vGPU library (gpu/vgpu: libjzvgpu.so) that holds a GPU share to its limits: the
+  // sandbox of a share preloads it through /etc/ld.so.preload, with its limits in
+  // /etc/jizhan/vgpu.conf, both read-only there (docs/VGPU.md). "": shares run without it
+  // (their limits are then only the scheduler's accounting).
+  std::string vgpu_library;
+  // The CUDA driver the jobs use when it is not the machine's libcuda.so.1 (tests: a fake
+  // one): shown in sandboxes at /opt/jizhan/cuda/libcuda.so.1, on LD_LIBRARY_PATH.
+  std::string cuda_driver;
 };
 
 class LocalExecutor : public Executor {
@@ -170,6 +176,11 @@ class LocalExecutor : public Executor {
 
   // The bwrap argv for a spec (for tests and docs).
   std::vector<std::string> sandbox_argv(const LaunchSpec& spec) const;
+  // Whether GPU shares get the vGPU library; its files for one (limits, preload, the
+  // shared region owned by the job's user) in the job's folder.
+  bool enforces_shares() const;
+  Status prepare_vgpu(const LaunchSpec& spec, const std::string& dir, int64_t uid,
+                      int64_t gid) const;
 
  private:
   explicit LocalExecutor(LocalExecutorOptions options);

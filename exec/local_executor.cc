@@ -140,12 +140,73 @@ std::string LocalExecutor::job_dir(const std::string& job_id) const {
   return options_.jobs_dir + "/" + job_id;
 }
 
+namespace {
+
+bool is_share(const LaunchSpec& spec) {
+  return spec.share_cores_percent > 0 || spec.share_memory_mib > 0;
+}
+constexpr const char* kVgpuLibrary = "/opt/jizhan/lib/libjzvgpu.so";
+constexpr const char* kVgpuRegion = "/run/jizhan/vgpu/region";
+constexpr const char* kCudaDir = "/opt/jizhan/cuda";
+
+}  // namespace
+
+bool LocalExecutor::enforces_shares() const { return !options_.vgpu_library.empty(); }
+
+Status LocalExecutor::prepare_vgpu(const LaunchSpec& spec, const std::string& dir, int64_t uid,
+                                   int64_t gid) const {
+  if (::access(options_.vgpu_library.c_str(), R_OK) != 0) {
+    return Status::failed_precondition(
+        "the vGPU library '" + options_.vgpu_library +
+        "' that holds GPU shares to their limits is missing: reinstall jizhan (it is built "
+        "beside it), or set exec.vgpu_library to \"\" to run shares without limits");
+  }
+  const std::string v = dir + "/vgpu";
+  std::error_code ec;
+  fs::create_directories(v, ec);
+  if (ec) return Status::unavailable("cannot create " + v + ": " + ec.message());
+  ::chmod(v.c_str(), 0711);
+  // The machine's own preloads stay, after ours.
+  std::string preload = std::string(kVgpuLibrary) + "\n";
+  if (auto host = read_file("/etc/ld.so.preload"); host.ok()) preload += *host;
+  JZ_RETURN_IF_ERROR(write_file(v + "/ld.so.preload", preload, 0644, false, false));
+  std::string conf = "# Written by the executor for " + spec.job_id + " (docs/VGPU.md).\n";
+  if (spec.share_memory_mib > 0) {
+    conf += "JZ_VGPU_MEMORY_LIMIT=" + std::to_string(spec.share_memory_mib) + "m\n";
+  }
+  if (spec.share_cores_percent > 0 && spec.share_cores_percent < 100) {
+    conf += "JZ_VGPU_CORE_LIMIT=" + std::to_string(spec.share_cores_percent) + "\n";
+  }
+  conf += std::string("JZ_VGPU_REGION=") + kVgpuRegion + "\n";
+  std::string uuids;
+  for (const auto& u : spec.gpu_uuids) uuids += (uuids.empty() ? "" : ",") + u;
+  if (!uuids.empty()) conf += "JZ_VGPU_UUIDS=" + uuids + "\n";
+  if (!options_.cuda_driver.empty()) {
+    conf += std::string("JZ_VGPU_DRIVER=") + kCudaDir + "/libcuda.so.1\n";
+  }
+  JZ_RETURN_IF_ERROR(write_file(v + "/vgpu.conf", conf, 0644, false, false));
+  // The job's processes share it; empty (the library lays it out), the job's own.
+  JZ_RETURN_IF_ERROR(write_file(v + "/region", "", 0600, false, false));
+  if (::geteuid() == 0 &&
+      ::chown((v + "/region").c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
+    return Status::internal("cannot hand " + v +
+                            "/region to the sandbox user: " + errno_message(errno));
+  }
+  return {};
+}
+
 std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) const {
   const std::string dir = job_dir(spec.job_id);
   std::vector<std::string> a = {options_.bwrap, "--unshare-all", "--die-with-parent",
                                 "--new-session"};
   if (spec.network == Network::kEgress) a.push_back("--share-net");
-  add_system_binds(a);
+  const bool vgpu = is_share(spec) && enforces_shares();
+  if (vgpu) {
+    add_system_binds(a, {{"/etc/ld.so.preload", dir + "/vgpu/ld.so.preload"},
+                         {"/etc/jizhan/vgpu.conf", dir + "/vgpu/vgpu.conf"}});
+  } else {
+    add_system_binds(a);
+  }
   a.insert(a.end(),
            {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs",
             "/var", "--bind", dir + "/work", "/job", "--bind", dir + "/output", "/output"});
@@ -154,6 +215,13 @@ std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) con
   for (const auto& m : spec.read_write) a.insert(a.end(), {"--bind", m.host_path, m.sandbox_path});
   // The GPUs' device files; CUDA_VISIBLE_DEVICES picks the job's own.
   if (!spec.gpu_uuids.empty()) add_gpu_devices(a);
+  if (vgpu) {
+    a.insert(a.end(), {"--ro-bind", options_.vgpu_library, kVgpuLibrary, "--bind",
+                       dir + "/vgpu/region", kVgpuRegion});
+  }
+  if (!options_.cuda_driver.empty() && !spec.gpu_uuids.empty()) {
+    a.insert(a.end(), {"--ro-bind", options_.cuda_driver, std::string(kCudaDir) + "/libcuda.so.1"});
+  }
   a.insert(a.end(), {"--clearenv", "--setenv", "PATH",
                      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--setenv",
                      "HOME", "/job", "--setenv", "TMPDIR", "/tmp", "--setenv", "JIZHAN_JOB_ID",
@@ -165,10 +233,13 @@ std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) con
     env["CUDA_VISIBLE_DEVICES"] = list;
     env["NVIDIA_VISIBLE_DEVICES"] = list;
   }
-  if (spec.share_cores_percent > 0 || spec.share_memory_mib > 0) {
+  if (is_share(spec)) {
+    // For the job's information: the limits themselves come from /etc/jizhan/vgpu.conf.
     env["JIZHAN_VGPU_MEMORY_MIB"] = std::to_string(spec.share_memory_mib);
     env["JIZHAN_VGPU_CORES_PERCENT"] = std::to_string(spec.share_cores_percent);
-    for (const auto& [k, v] : options_.share_env) env[k] = v;
+  }
+  if (!options_.cuda_driver.empty() && !spec.gpu_uuids.empty()) {
+    env["LD_LIBRARY_PATH"] = kCudaDir;
   }
   for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
   a.insert(a.end(), {"--chdir", spec.workdir.empty() ? "/job" : spec.workdir, "--"});
@@ -212,6 +283,7 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
       }
     }
   }
+  if (is_share(spec) && enforces_shares()) JZ_RETURN_IF_ERROR(prepare_vgpu(spec, dir, uid, gid));
   Cgroups cg = Cgroups::detect(options_.cgroup_name);
   auto groups = cg.create(spec.job_id, spec.cpu_milli, spec.memory_mib, spec.max_pids);
   if (!groups.ok()) return groups.status();

@@ -48,11 +48,10 @@ Result<std::vector<std::string>> sandbox_command(const AlgoSandbox& sandbox,
   add_system_binds(a);
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
                      "--tmpfs", "/var"});
-  // Vendor software (CUDA, TensorRT) often lives in /opt; the platform's own settings
-  // under /etc/jizhan stay out.
+  // Vendor software (CUDA, TensorRT) often lives in /opt (the platform's own settings
+  // under /etc/jizhan stay out: add_system_binds).
   std::error_code ec;
   if (fs::is_directory("/opt", ec)) a.insert(a.end(), {"--ro-bind", "/opt", "/opt"});
-  if (fs::is_directory("/etc/jizhan", ec)) a.insert(a.end(), {"--tmpfs", "/etc/jizhan"});
   add_gpu_devices(a);
   for (const auto& p : {host_binary, library, package_dir}) {
     if (p.empty()) continue;

@@ -295,6 +295,188 @@ TEST(GpuMonitoring, JobsSeeTheirGpuUseAndAFailingGpuLeavesPlacement) {
   dev.call("POST", "/api/v1/projects/vision/jobs/" + bid + "/cancel");
 }
 
+// The attribution case: two jobs sharing one GPU (half of it each) and one holding
+// the other whole. Each job sees its own processes' use against its limit; the project's
+// sum by job and by user is the scenario's; metering charges a share half a GPU and the
+// project's total is the sum of its jobs'.
+TEST(GpuMonitoring, TwoSharesOnOneGpuAndAWholeGpuAreEachAttributedAndMetered) {
+  testing::TempDir sc;
+  const std::string scenario = sc.str() + "/scenario";
+  const std::string gpus =
+      "gpu uuid=GPU-fake-0000-0 memory_mib=40000 util=0\n"
+      "gpu uuid=GPU-fake-0000-1 memory_mib=40000 util=0\n";
+  ASSERT_TRUE(write_file(scenario, gpus).ok());
+  Platform p({"--set", std::string("exec.nvml_library=") + JZ_FAKE_NVML, "--set",
+              "monitoring.interval_ms=200"},
+             {{"FAKE_NVML_SCENARIO", scenario}});
+  ASSERT_TRUE(p.server);
+  p.user("dev");
+  p.user("ann");
+  p.project("lab", "vision", {{"dev", "project-developer"}, {"ann", "project-developer"}});
+  Api dev = p.user("dev"), ann = p.user("ann");
+
+  // Two halves (dev's and ann's) and a whole GPU (dev's).
+  struct Run {
+    std::string id, uuid;
+    std::vector<int64_t> pids;
+    int used_mib, sm;
+  };
+  std::vector<Run> runs(3);
+  const std::vector<std::pair<Api*, double>> asks = {{&dev, 0.5}, {&ann, 0.5}, {&dev, 1}};
+  for (size_t i = 0; i < runs.size(); ++i) {
+    Json spec =
+        job("j" + std::to_string(i), {"sh", "-c", "echo $CUDA_VISIBLE_DEVICES; exec sleep 120"});
+    spec["resources"]["gpus"] = asks[i].second;
+    runs[i].id = asks[i].first->call("POST", "/api/v1/projects/vision/jobs", spec)["id"];
+  }
+  for (auto& r : runs) {
+    const std::string path = "/api/v1/projects/vision/jobs/" + r.id;
+    for (int i = 0; i < 300 && r.uuid.empty(); ++i) {
+      r.uuid = dev.text(path + "/logs");
+      if (r.uuid.empty()) std::this_thread::sleep_for(50ms);
+    }
+    while (!r.uuid.empty() && r.uuid.back() == '\n') r.uuid.pop_back();
+    ASSERT_EQ(r.uuid.rfind("GPU-fake-0000-", 0), 0u) << r.uuid;
+    for (int i = 0; i < 100 && r.pids.empty(); ++i) {
+      r.pids = pids_of("jizhan", r.id + "-1");
+      if (r.pids.empty()) std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_FALSE(r.pids.empty());
+  }
+  ASSERT_EQ(runs[0].uuid, runs[1].uuid) << "the two halves share one GPU";
+  ASSERT_NE(runs[0].uuid, runs[2].uuid) << "the whole GPU is the other one";
+  runs[0].used_mib = 3000, runs[0].sm = 30;
+  runs[1].used_mib = 5000, runs[1].sm = 25;
+  runs[2].used_mib = 20000, runs[2].sm = 90;
+  std::string text = gpus;
+  for (const auto& r : runs) {
+    text += "process gpu=" + r.uuid.substr(r.uuid.size() - 1) +
+            " pid=" + std::to_string(r.pids[0]) + " used_mib=" + std::to_string(r.used_mib) +
+            " sm=" + std::to_string(r.sm) + "\n";
+  }
+  ASSERT_TRUE(write_file(scenario + ".new", text).ok());
+  fs::rename(scenario + ".new", scenario);
+
+  auto latest = [](const Json& res, const std::string& metric, const std::string& key = "",
+                   const std::string& value = "") -> double {
+    for (const auto& s : res["series"]) {
+      if (s["metric"] != metric || s["points"].empty()) continue;
+      if (!key.empty() && s["labels"].value(key, "") != value) continue;
+      return s["points"].back()[1];
+    }
+    return -1;
+  };
+  // Each job: its own use, and its limit.
+  for (const auto& r : runs) {
+    const std::string path = "/api/v1/projects/vision/jobs/" + r.id + "/resources?range=1m&step=1s";
+    Json res;
+    for (int i = 0; i < 200; ++i) {
+      res = dev.call("GET", path);
+      if (latest(res, "jizhan_job_gpu_memory_used_mib") == r.used_mib) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(latest(res, "jizhan_job_gpu_memory_used_mib"), r.used_mib) << res.dump();
+    EXPECT_EQ(latest(res, "jizhan_job_gpu_util"), r.sm) << res.dump();
+    const bool share = &r != &runs[2];
+    EXPECT_EQ(res["gpu_limits"]["share"], share) << res.dump();
+    EXPECT_EQ(res["gpu_limits"]["memory_mib"], share ? 20000 : 40000) << res.dump();
+    EXPECT_EQ(res["gpu_limits"]["cores_percent"], share ? 50 : 100) << res.dump();
+  }
+  // The project's sums: by job, each job's; by user, dev's two jobs together.
+  Json by_job = ann.call("GET", "/api/v1/projects/vision/resources?range=1m&step=1s&by=job");
+  for (const auto& r : runs) {
+    EXPECT_EQ(latest(by_job, "jizhan_job_gpu_memory_used_mib", "job", r.id), r.used_mib)
+        << by_job.dump();
+  }
+  Json by_user = ann.call("GET", "/api/v1/projects/vision/resources?range=1m&step=1s");
+  EXPECT_EQ(latest(by_user, "jizhan_job_gpu_memory_used_mib", "user", "dev"),
+            runs[0].used_mib + runs[2].used_mib)
+      << by_user.dump();
+  EXPECT_EQ(latest(by_user, "jizhan_job_gpu_util", "user", "dev"), runs[0].sm + runs[2].sm);
+  EXPECT_EQ(latest(by_user, "jizhan_job_gpu_memory_used_mib", "user", "ann"), runs[1].used_mib);
+
+  // Metering, once they ended: a share is half a GPU for as long as it held it (against
+  // its 0.1 core over the same time: GPU-hours 5 times its core-hours, 10 for a whole
+  // GPU); the project is the sum of its jobs.
+  for (const auto& r : runs) dev.call("POST", "/api/v1/projects/vision/jobs/" + r.id + "/cancel");
+  wait_states(dev, "vision", {runs[0].id, runs[1].id, runs[2].id}, kTerminal);
+  Json jobs = dev.call("GET", "/api/v1/usage?by=job");
+  ASSERT_EQ(jobs["rows"].size(), 3u) << jobs.dump();
+  double gpu_sum = 0, cpu_sum = 0;
+  for (const auto& row : jobs["rows"]) {
+    const bool whole = row["job"] == runs[2].id;
+    const double gpu = row["gpu_hours"], cpu = row["cpu_core_hours"];
+    EXPECT_GT(cpu, 0);
+    EXPECT_NEAR(gpu / cpu, whole ? 10.0 : 5.0, 1e-9) << row.dump();
+    EXPECT_NEAR(row["gpu_memory_gib_hours"].get<double>() / cpu,
+                (whole ? 40000.0 : 20000.0) / 1024 / 0.1, 1e-6)
+        << row.dump();
+    gpu_sum += gpu;
+    cpu_sum += cpu;
+  }
+  Json project = dev.call("GET", "/api/v1/usage?by=project");
+  ASSERT_EQ(project["rows"].size(), 1u);
+  EXPECT_NEAR(project["rows"][0]["gpu_hours"].get<double>(), gpu_sum, 1e-12);
+  EXPECT_NEAR(project["rows"][0]["cpu_core_hours"].get<double>(), cpu_sum, 1e-12);
+  Json users = dev.call("GET", "/api/v1/usage?by=user");
+  ASSERT_EQ(users["rows"].size(), 2u) << users.dump();
+  EXPECT_NEAR(
+      users["rows"][0]["gpu_hours"].get<double>() + users["rows"][1]["gpu_hours"].get<double>(),
+      gpu_sum, 1e-12);
+}
+
+// A GPU share runs held to its limits (gpu/vgpu): its sandbox preloads the vGPU library
+// from /etc/ld.so.preload with the limits in /etc/jizhan/vgpu.conf, both read-only; a
+// program there that asks the (fake) driver for memory sees its share, and cannot take
+// more.
+TEST(Vgpu, AShareJobRunsHeldToItsLimitsInsideItsSandbox) {
+  Platform p({"--set", "exec.virtual_gpus=1", "--set", "exec.virtual_gpu_memory_mib=8192", "--set",
+              std::string("exec.cuda_driver=") + JZ_FAKE_CUDA});
+  ASSERT_TRUE(p.server);
+  p.user("dev");
+  p.project("lab", "vision", {{"dev", "project-developer"}});
+  Api dev = p.user("dev");
+  const std::string script =
+      "import ctypes\n"
+      "c = ctypes.CDLL('libcuda.so.1')\n"
+      "c.cuInit(0)\n"
+      "ctx = ctypes.c_void_p()\n"
+      "c.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), 0)\n"
+      "c.cuCtxSetCurrent(ctx)\n"
+      "f, t = ctypes.c_size_t(), ctypes.c_size_t()\n"
+      "c.cuMemGetInfo_v2(ctypes.byref(f), ctypes.byref(t))\n"
+      "p = ctypes.c_ulonglong()\n"
+      "print('total', t.value)\n"
+      "print('over', c.cuMemAlloc_v2(ctypes.byref(p), ctypes.c_size_t(t.value + 1)))\n"
+      "print('within', c.cuMemAlloc_v2(ctypes.byref(p), ctypes.c_size_t(t.value // 2)))\n"
+      "print('preloaded', 'libjzvgpu' in open('/proc/self/maps').read())\n"
+      "try:\n"
+      "    open('/etc/jizhan/vgpu.conf', 'a')\n"
+      "    print('writable', True)\n"
+      "except OSError:\n"
+      "    print('writable', False)\n";
+  Json spec = job("share", {"python3", "-c", script});
+  spec["resources"]["gpus"] = 0.5;
+  const std::string id = dev.call("POST", "/api/v1/projects/vision/jobs", spec)["id"];
+  auto done = wait_states(dev, "vision", {id}, kTerminal);
+  const std::string log = dev.text("/api/v1/projects/vision/jobs/" + id + "/logs");
+  EXPECT_EQ(done[id]["state"], "succeeded") << log;
+  EXPECT_NE(log.find("total 4294967296\n"), std::string::npos) << "half of 8 GiB\n" << log;
+  EXPECT_NE(log.find("over 2\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("within 0\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("preloaded True\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("writable False\n"), std::string::npos) << log;
+
+  // A whole GPU is not limited: the same program sees the device.
+  Json whole = job("whole", {"python3", "-c", script});
+  whole["resources"]["gpus"] = 1;
+  const std::string wid = dev.call("POST", "/api/v1/projects/vision/jobs", whole)["id"];
+  wait_states(dev, "vision", {wid}, kTerminal);
+  const std::string wlog = dev.text("/api/v1/projects/vision/jobs/" + wid + "/logs");
+  EXPECT_NE(wlog.find("preloaded False\n"), std::string::npos) << wlog;
+  EXPECT_NE(wlog.find("total 17179869184\n"), std::string::npos) << wlog;
+}
+
 // A real Prometheus (Debian's) scrapes the server's agent (with its token) and the server;
 // it holds the scenario's values under dcgm-exporter's names, and the platform's own
 // series; promtool finds nothing to fix in the server's /metrics.

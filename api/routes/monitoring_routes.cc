@@ -12,6 +12,7 @@
 #include "metrics/tsdb.h"
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/metering.h"
+#include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
 #include "platform/monitor/monitor.h"
 
@@ -139,6 +140,13 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
                                            {"points", sc::array_of(sc::array_of(sc::number()))}},
                                           {"labels", "points"}))}},
       {"start", "end", "step_s", "series"});
+  Json job_schema = series_schema;
+  job_schema["properties"]["gpu_limits"] =
+      sc::object({{"share", {{"type", "boolean"}}},
+                  {"gpus", sc::integer()},
+                  {"memory_mib", sc::integer("what the job may allocate on each GPU")},
+                  {"cores_percent", sc::integer("its share of each GPU's cores")}},
+                 {"share", "cores_percent"});
   std::vector<QueryParam> gpu_query = kRangeQuery;
   gpu_query.insert(gpu_query.begin(), {"metric",
                                        "utilization (default), memory, memory_copy, temperature, "
@@ -353,7 +361,7 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
        .verb = "get",
        .summary = "A job's resources over a range: its GPUs' utilisation and memory (per GPU), "
                   "CPU cores and memory; points are [unix ms, value]",
-       .response_schema = series_schema,
+       .response_schema = job_schema,
        .query = kRangeQuery,
        .errors = {409},
        .handler = [&s, mon, store](RequestContext& ctx) -> Result<Reply> {
@@ -385,6 +393,11 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s) {
          Json out = range_json(r);
          out["source"] = m->source();
          out["series"] = std::move(series);
+         if (s.platform.runner) {
+           if (Json limits = s.platform.runner->gpu_limits(j); !limits.is_null()) {
+             out["gpu_limits"] = std::move(limits);
+           }
+         }
          if (coarse) {
            out["coarse"] =
                "the job read internal or secret data: its use is shown per minute and rounded "

@@ -238,6 +238,32 @@ Json JobRunner::allocation_of(const Job& j, const sched::Decision& d) const {
           {"flavor", m.gpus.empty() ? "cpu" : m.gpus[0].name}};
 }
 
+Json JobRunner::gpu_limits(const Job& j) const {
+  const Resources& r = j.spec.resources;
+  if (r.is_share()) {
+    const sched::JobSpec es = engine_spec(j);
+    return {{"share", true},
+            {"memory_mib", es.share_memory_mib},
+            {"cores_percent", es.share_cores_percent > 0 ? es.share_cores_percent : 100}};
+  }
+  if (r.gpus <= 0) return nullptr;
+  // The devices it was placed on (the first worker's; workers get alike devices).
+  const auto& gpus = executor_.machine().gpus;
+  int64_t memory = 0;
+  for (const auto& w : j.placement) {
+    if (!w.contains("gpus")) continue;
+    for (const auto& g : w["gpus"]) {
+      const int idx = g.get<int>();
+      if (idx >= 0 && idx < static_cast<int>(gpus.size())) {
+        memory = std::max<int64_t>(memory, gpus[idx].memory_mib);
+      }
+    }
+  }
+  Json out = {{"share", false}, {"gpus", r.gpus}, {"cores_percent", 100}};
+  if (memory > 0) out["memory_mib"] = memory;
+  return out;
+}
+
 std::string JobRunner::metrics_text() {
   std::lock_guard lock(mu_);
   std::string out = metrics_cache_;

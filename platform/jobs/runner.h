@@ -123,6 +123,10 @@ class JobRunner {
   // the first one).
   Json scheduler_json();
   exec::Executor& executor() { return executor_; }
+  // What the job may use of each GPU it holds, for its resources view: a share's memory
+  // and core percentage (its vGPU limit; share: true), or the whole device (its memory,
+  // 100%). Null for a job without GPUs.
+  Json gpu_limits(const Job& j) const;
   // Bytes the project's runs (work, outputs, logs), uploaded datasets, volume and code
   // repository take on disk.
   // Runs that ended are measured once. Thread-safe.

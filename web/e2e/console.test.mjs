@@ -920,6 +920,8 @@ test('the GPU dashboard shows every GPU now and over time, a job its resources a
     // The job's page: its resources over time.
     await page.goto(`${gpuServer.base}/projects/watch/jobs/${job.id}`);
     await page.getByRole('heading', { name: 'Resources' }).waitFor();
+    // What it may use of its GPU (the fake device's 81559 MiB, all of it).
+    await page.getByText('1 whole GPU(s): 81559 MiB of memory each, all their cores.').waitFor();
     await page.getByRole('img', { name: 'CPU of the job' }).waitFor({ timeout: 15000 });
     await page.getByRole('img', { name: 'Memory of the job' }).waitFor();
     await screenshot(page, 'job-resources-en');

@@ -4245,6 +4245,21 @@ export interface operations {
                         coarse?: string;
                         /** Format: date-time */
                         end: string;
+                        gpu_limits?: {
+                            /**
+                             * Format: int64
+                             * @description its share of each GPU's cores
+                             */
+                            cores_percent: number;
+                            /** Format: int64 */
+                            gpus?: number;
+                            /**
+                             * Format: int64
+                             * @description what the job may allocate on each GPU
+                             */
+                            memory_mib?: number;
+                            share: boolean;
+                        };
                         metric?: string;
                         series: {
                             labels: Record<string, never>;

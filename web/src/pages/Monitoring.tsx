@@ -44,6 +44,8 @@ export interface SeriesAnswer {
   step_s: number;
   coarse?: string;
   series: Series[];
+  // A job's: what it may use of each GPU it holds.
+  gpu_limits?: { share: boolean; gpus?: number; memory_mib?: number; cores_percent: number };
 }
 
 // The nodes with the agent's latest readings, every 5 s.
@@ -257,6 +259,13 @@ export function JobResources({ path }: { path: string }) {
       <RangePicker value={range} onChange={setRange} />
       {q.isError && <ErrorView error={q.error} onRetry={() => q.refetch()} />}
       {q.data?.coarse && <p className="muted">{t('monitoring.coarse')}</p>}
+      {q.data?.gpu_limits && (
+        <p className="muted" data-testid="gpu-limits">
+          {q.data.gpu_limits.share
+            ? t('monitoring.shareLimit', { memory: q.data.gpu_limits.memory_mib ?? '?', cores: q.data.gpu_limits.cores_percent })
+            : t('monitoring.wholeLimit', { gpus: q.data.gpu_limits.gpus ?? 1, memory: q.data.gpu_limits.memory_mib ?? '?' })}
+        </p>
+      )}
       {q.data && q.data.series.length === 0 && <p className="muted">{t('monitoring.noResources')}</p>}
       {q.data && q.data.series.length > 0 && (
         <div className="charts">
