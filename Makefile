@@ -45,6 +45,7 @@ bench:
 	@bench/upload/run
 	@bench/ws/run
 	@bench/monitor/run
+	@bench/vgpu/run
 	@bench/web/run
 
 fuzz:

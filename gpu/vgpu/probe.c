@@ -14,6 +14,8 @@
  *                              launches kernels on each device for SECONDS, util[d]=%
  *   nvml LIBRARY               NVML's memory and processes of its device 0, as nvidia-smi
  *                              asks: nvml_total, nvml_used, nvml_free, processes, pid0...
+ *   bench N                    N launches of an empty kernel, then N allocations and frees
+ *                              of 1 MiB: launch_ns=, alloc_free_ns= (bench/vgpu)
  *   exec PROGRAM ARGS...       runs PROGRAM with an empty environment
  * PROBE_PTSZ=1 asks for the per-thread default stream variants. */
 #define _GNU_SOURCE
@@ -362,6 +364,27 @@ int main(int argc, char** argv) {
     alloc_fn direct = (alloc_fn)dlsym(g_driver, "cuMemAlloc_v2");
     CUdeviceptr p;
     printf("dlsym:cuMemAlloc_v2=%d\n", direct ? direct(&p, bytes) : -1);
+  } else if (strcmp(cmd, "bench") == 0 && argc > 2) {
+    start(0);
+    const long n = atol(argv[2]);
+    CUmodule m;
+    ((module_fn)need("cuModuleLoadData"))(&m, "");
+    CUfunction f;
+    ((function_fn)need("cuModuleGetFunction"))(&f, m, "sleep_0");
+    launch_fn launch = (launch_fn)need("cuLaunchKernel");
+    alloc_fn alloc_ = (alloc_fn)need("cuMemAlloc");
+    free_fn free_ = (free_fn)need("cuMemFree");
+    int64_t t0 = now_ns();
+    for (long i = 0; i < n; ++i) launch(f, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL);
+    const int64_t t1 = now_ns();
+    CUdeviceptr p;
+    for (long i = 0; i < n; ++i) {
+      alloc_(&p, 1 << 20);
+      free_(p);
+    }
+    const int64_t t2 = now_ns();
+    printf("launch_ns=%.1f\nalloc_free_ns=%.1f\n", (double)(t1 - t0) / (double)n,
+           (double)(t2 - t1) / (double)n);
   } else if (strcmp(cmd, "compute") == 0 && argc > 5) {
     ((init_fn)need("cuInit"))(0);
     const int n = atoi(argv[2]);

@@ -118,17 +118,49 @@ void jz_vgpu_region_close(jz_vgpu_region* r) {
   if (r) munmap(r, sizeof *r);
 }
 
+static void free_slot(jz_vgpu_region* r, jz_vgpu_slot* s) {
+  for (int d = 0; d < JZ_VGPU_MAX_DEVICES; ++d) {
+    r->used[d] -= s->used[d] < r->used[d] ? s->used[d] : r->used[d];
+  }
+  memset(s, 0, sizeof *s);
+}
+
+static void recount(jz_vgpu_region* r) {
+  memset(r->used, 0, sizeof r->used);
+  for (int i = 0; i < JZ_VGPU_MAX_SLOTS; ++i) {
+    if (r->slots[i].pid == 0) continue;
+    for (int d = 0; d < JZ_VGPU_MAX_DEVICES; ++d) r->used[d] += r->slots[i].used[d];
+  }
+}
+
 int jz_vgpu_region_reap(jz_vgpu_region* r) {
   int freed = 0;
   for (int i = 0; i < JZ_VGPU_MAX_SLOTS; ++i) {
     jz_vgpu_slot* s = &r->slots[i];
     if (s->pid == 0) continue;
     if (jz_vgpu_process_start(s->pid) != s->start_time) {
-      memset(s, 0, sizeof *s);
+      free_slot(r, s);
       ++freed;
     }
   }
   return freed;
+}
+
+void jz_vgpu_region_charge(jz_vgpu_region* r, jz_vgpu_slot* s, int device, uint64_t bytes) {
+  s->used[device] += bytes;
+  r->used[device] += bytes;
+}
+
+void jz_vgpu_region_uncharge(jz_vgpu_region* r, jz_vgpu_slot* s, int device, uint64_t bytes) {
+  if (bytes > s->used[device]) bytes = s->used[device];
+  s->used[device] -= bytes;
+  r->used[device] -= bytes < r->used[device] ? bytes : r->used[device];
+}
+
+void jz_vgpu_region_clear(jz_vgpu_region* r) {
+  memset(r->slots, 0, sizeof r->slots);
+  memset(r->used, 0, sizeof r->used);
+  memset(r->compute, 0, sizeof r->compute);
 }
 
 int jz_vgpu_region_lock(jz_vgpu_region* r) {
@@ -137,6 +169,7 @@ int jz_vgpu_region_lock(jz_vgpu_region* r) {
     /* Its holder died inside: what it held goes with its slot. */
     pthread_mutex_consistent(&r->lock);
     jz_vgpu_region_reap(r);
+    recount(r); /* it may have died between a slot and the sum */
     rc = 0;
   }
   return rc;
@@ -145,31 +178,27 @@ int jz_vgpu_region_lock(jz_vgpu_region* r) {
 void jz_vgpu_region_unlock(jz_vgpu_region* r) { pthread_mutex_unlock(&r->lock); }
 
 jz_vgpu_slot* jz_vgpu_region_slot(jz_vgpu_region* r, int32_t pid, uint64_t start_time) {
-  jz_vgpu_slot* free_slot = NULL;
+  jz_vgpu_slot* empty = NULL;
   for (int i = 0; i < JZ_VGPU_MAX_SLOTS; ++i) {
     jz_vgpu_slot* s = &r->slots[i];
     if (s->pid == pid && s->start_time == start_time) return s;
-    if (s->pid == pid) memset(s, 0, sizeof *s); /* an earlier process with this pid */
-    if (s->pid == 0 && !free_slot) free_slot = s;
+    if (s->pid == pid) free_slot(r, s); /* an earlier process with this pid */
+    if (s->pid == 0 && !empty) empty = s;
   }
-  if (!free_slot && jz_vgpu_region_reap(r) > 0) {
-    for (int i = 0; i < JZ_VGPU_MAX_SLOTS && !free_slot; ++i) {
-      if (r->slots[i].pid == 0) free_slot = &r->slots[i];
+  if (!empty && jz_vgpu_region_reap(r) > 0) {
+    for (int i = 0; i < JZ_VGPU_MAX_SLOTS && !empty; ++i) {
+      if (r->slots[i].pid == 0) empty = &r->slots[i];
     }
   }
-  if (free_slot) {
-    memset(free_slot, 0, sizeof *free_slot);
-    free_slot->start_time = start_time;
-    free_slot->pid = pid;
+  if (empty) {
+    memset(empty, 0, sizeof *empty);
+    empty->start_time = start_time;
+    empty->pid = pid;
   }
-  return free_slot;
+  return empty;
 }
 
 uint64_t jz_vgpu_region_used(const jz_vgpu_region* r, int device) {
-  uint64_t sum = 0;
   if (device < 0 || device >= JZ_VGPU_MAX_DEVICES) return 0;
-  for (int i = 0; i < JZ_VGPU_MAX_SLOTS; ++i) {
-    if (r->slots[i].pid != 0) sum += r->slots[i].used[device];
-  }
-  return sum;
+  return r->used[device];
 }

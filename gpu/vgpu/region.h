@@ -8,8 +8,9 @@
  *   slots:  JZ_VGPU_MAX_SLOTS of {pid, start time, used bytes per device}.
  * Crash safety: the mutex is robust, so a process killed while holding it leaves it to the
  * next locker (EOWNERDEAD), which then frees every slot whose process is gone (its pid no
- * longer runs with the start time recorded). A slot's counters are single 64-bit words, so
- * a process killed mid-update leaves a value that is simply freed with its slot. Creation
+ * longer runs with the start time recorded) and recounts the per-device sums from the
+ * slots. A slot's counters are single 64-bit words, so a process killed mid-update leaves
+ * a value that is simply freed with its slot. Creation
  * and initialisation run under flock(2), which the kernel releases if the creator dies. */
 #ifndef JZ_GPU_VGPU_REGION_H
 #define JZ_GPU_VGPU_REGION_H
@@ -48,6 +49,7 @@ typedef struct {
   char lock_pad[64 - sizeof(pthread_mutex_t) % 64];
   uint64_t memory_limit[JZ_VGPU_MAX_DEVICES];
   int32_t core_limit[JZ_VGPU_MAX_DEVICES];
+  uint64_t used[JZ_VGPU_MAX_DEVICES]; /* the sum of the slots', kept with them */
   jz_vgpu_compute compute[JZ_VGPU_MAX_DEVICES];
   jz_vgpu_slot slots[JZ_VGPU_MAX_SLOTS];
 } jz_vgpu_region;
@@ -67,8 +69,13 @@ void jz_vgpu_region_unlock(jz_vgpu_region* r);
 jz_vgpu_slot* jz_vgpu_region_slot(jz_vgpu_region* r, int32_t pid, uint64_t start_time);
 /* Under the lock: frees the slots of processes that are gone; returns how many. */
 int jz_vgpu_region_reap(jz_vgpu_region* r);
-/* Under the lock: bytes the job holds on `device`. */
+/* Under the lock: bytes the job holds on `device` (the slots' sum, kept as they change). */
 uint64_t jz_vgpu_region_used(const jz_vgpu_region* r, int device);
+/* Under the lock: a slot takes or gives back bytes on a device (never below zero). */
+void jz_vgpu_region_charge(jz_vgpu_region* r, jz_vgpu_slot* s, int device, uint64_t bytes);
+void jz_vgpu_region_uncharge(jz_vgpu_region* r, jz_vgpu_slot* s, int device, uint64_t bytes);
+/* Under the lock: every slot and the sums cleared (jzvgpu-tool --reset). */
+void jz_vgpu_region_clear(jz_vgpu_region* r);
 
 /* A process's start time (clock ticks since boot), 0 when it does not exist. */
 uint64_t jz_vgpu_process_start(int32_t pid);

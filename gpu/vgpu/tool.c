@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "gpu/vgpu/region.h"
 
@@ -50,11 +51,20 @@ int main(int argc, char** argv) {
     fprintf(stderr, "jzvgpu-tool: %s\n", err);
     return 1;
   }
-  if (pthread_mutex_lock(&r->lock) == EOWNERDEAD) pthread_mutex_consistent(&r->lock);
+  /* The job can write its region: never wait on its lock for long. */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 2;
+  const int locked = pthread_mutex_timedlock(&r->lock, &until);
+  if (locked == EOWNERDEAD) pthread_mutex_consistent(&r->lock);
+  if (locked != 0 && locked != EOWNERDEAD) {
+    fprintf(stderr, "jzvgpu-tool: the region's lock is held; reading without it\n");
+    if (reset) return 1;
+  }
   if (reset) {
-    memset(r->slots, 0, sizeof r->slots);
-    memset(r->compute, 0, sizeof r->compute);
+    jz_vgpu_region_clear(r);
     pthread_mutex_unlock(&r->lock);
+    jz_vgpu_region_close(r);
     printf("%s: every slot and the compute state cleared\n", path);
     return 0;
   }
@@ -89,7 +99,7 @@ int main(int argc, char** argv) {
     printf("\n");
   }
   if (processes == 0) printf("no process holds memory\n");
-  pthread_mutex_unlock(&r->lock);
+  if (locked == 0 || locked == EOWNERDEAD) pthread_mutex_unlock(&r->lock);
   jz_vgpu_region_close(r);
   return 0;
 }

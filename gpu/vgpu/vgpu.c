@@ -161,11 +161,14 @@ int jz_vgpu_core_limited(void) {
   return g_core_limited;
 }
 
+/* This process's pid (getpid() is a system call; kept, and renewed in a forked child). */
+static int32_t g_pid;
+
 /* This process's slot (under the region's lock), found again after a fork. */
 static jz_vgpu_slot* my_slot(void) {
   static jz_vgpu_slot* slot;
   static int32_t slot_pid;
-  const int32_t pid = (int32_t)getpid();
+  const int32_t pid = g_pid ? g_pid : (int32_t)getpid();
   if (slot && slot_pid == pid) return slot;
   slot = jz_vgpu_region_slot(g_region, pid, jz_vgpu_process_start(pid));
   slot_pid = pid;
@@ -196,7 +199,7 @@ static CUresult reserve(int dev, uint64_t size) {
       if (jz_vgpu_region_reap(g_region) > 0) used = jz_vgpu_region_used(g_region, dev);
     }
     if (size <= limit && used <= limit - size) {
-      s->used[dev] += size;
+      jz_vgpu_region_charge(g_region, s, dev, size);
       r = CUDA_SUCCESS;
     }
   }
@@ -207,7 +210,7 @@ static CUresult reserve(int dev, uint64_t size) {
 static void unreserve(int dev, uint64_t size) {
   if (!g_region || jz_vgpu_region_lock(g_region) != 0) return;
   jz_vgpu_slot* s = my_slot();
-  if (s) s->used[dev] -= size < s->used[dev] ? size : s->used[dev];
+  if (s) jz_vgpu_region_uncharge(g_region, s, dev, size);
   jz_vgpu_region_unlock(g_region);
 }
 
@@ -275,6 +278,7 @@ static int untrack(uint64_t key, uint64_t* size, int* dev) {
 }
 
 static void after_fork_child(void) {
+  g_pid = (int32_t)getpid();
   /* Contexts do not survive a fork: the child starts with nothing allocated. */
   free(g_table);
   g_table = NULL;
@@ -282,6 +286,7 @@ static void after_fork_child(void) {
   pthread_mutex_init(&g_table_mu, NULL);
 }
 __attribute__((constructor)) static void on_load(void) {
+  g_pid = (int32_t)getpid();
   pthread_atfork(NULL, NULL, after_fork_child);
 }
 /* A process that exits normally gives its slot back (the driver frees its memory); one
@@ -290,7 +295,11 @@ __attribute__((destructor)) static void on_unload(void) {
   if (!g_region || jz_vgpu_region_lock(g_region) != 0) return;
   const int32_t pid = (int32_t)getpid();
   for (int i = 0; i < JZ_VGPU_MAX_SLOTS; ++i) {
-    if (g_region->slots[i].pid == pid) memset(&g_region->slots[i], 0, sizeof g_region->slots[i]);
+    jz_vgpu_slot* s = &g_region->slots[i];
+    if (s->pid != pid) continue;
+    for (int d = 0; d < JZ_VGPU_MAX_DEVICES; ++d)
+      jz_vgpu_region_uncharge(g_region, s, d, s->used[d]);
+    memset(s, 0, sizeof *s);
   }
   jz_vgpu_region_unlock(g_region);
 }

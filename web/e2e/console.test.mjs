@@ -925,6 +925,17 @@ test('the GPU dashboard shows every GPU now and over time, a job its resources a
     await page.getByRole('img', { name: 'CPU of the job' }).waitFor({ timeout: 15000 });
     await page.getByRole('img', { name: 'Memory of the job' }).waitFor();
     await screenshot(page, 'job-resources-en');
+    // A share says what it may use: half of the GPU's memory and cores (its vGPU limit).
+    const half = await gpuServer.call('POST', '/api/v1/projects/watch/jobs', {
+      name: 'half',
+      command: ['sleep', '300'],
+      resources: { gpus: 0.5, cpu: 0.1, memory_mib: 64 },
+    });
+    await page.goto(`${gpuServer.base}/projects/watch/jobs/${half.id}`);
+    await page
+      .getByText("A GPU share: up to 40779 MiB of GPU memory and 50 % of the GPU's cores (the vGPU limit).")
+      .waitFor({ timeout: 15000 });
+    await gpuServer.call('POST', `/api/v1/projects/watch/jobs/${half.id}/cancel`);
     // The project's measured use, on its quota page (no GPU process in the scenario yet).
     await page.goto(`${gpuServer.base}/projects/watch/quota`);
     await page.getByRole('heading', { name: 'Measured GPU use' }).waitFor();

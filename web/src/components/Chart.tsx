@@ -1,4 +1,5 @@
-// An ECharts chart (tree-shaken: line and bar charts, axes, legend, tooltip, zoom) that
+// An ECharts chart (tree-shaken: line and bar charts, axes, legend, tooltip, zoom, mark
+// lines) that
 // follows its container's size. Tooltips are drawn on the canvas (richText), so nothing
 // needs inline styles the console's Content-Security-Policy refuses. ECharts' aria option
 // describes the chart to screen readers from its data.
@@ -8,6 +9,7 @@ import {
   DataZoomComponent,
   GridComponent,
   LegendComponent,
+  MarkLineComponent,
   TitleComponent,
   TooltipComponent,
 } from 'echarts/components';
@@ -23,6 +25,7 @@ echarts.use([
   GridComponent,
   LegendComponent,
   LineChart,
+  MarkLineComponent,
   TitleComponent,
   TooltipComponent,
 ]);

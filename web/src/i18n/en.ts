@@ -488,6 +488,7 @@ export const en = {
     cores: 'cores',
     coarse: 'This job read internal or secret data: its use is shown per minute and rounded to all but the data\'s owners.',
     noResources: 'No resource use recorded for this job in this range (nothing runs, or this server keeps no metrics).',
+    limitLine: 'the share\'s limit',
     shareLimit: 'A GPU share: up to {{memory}} MiB of GPU memory and {{cores}} % of the GPU\'s cores (the vGPU limit).',
     wholeLimit: '{{gpus}} whole GPU(s): {{memory}} MiB of memory each, all their cores.',
     live: 'Now {{util}} % · {{temp}} °C · {{power}} W',

@@ -489,6 +489,7 @@ export const zhCN: Messages = {
     cores: '核',
     coarse: '该任务读取了内部或机密数据：除数据所有者外，其资源使用按分钟并取整显示。',
     noResources: '该时间范围内没有此任务的资源使用记录（未运行，或本服务器未保存指标）。',
+    limitLine: '共享限额',
     shareLimit: 'GPU 共享：最多 {{memory}} MiB 显存、GPU 算力的 {{cores}} %（vGPU 限额）。',
     wholeLimit: '{{gpus}} 块整卡：每块 {{memory}} MiB 显存，全部算力。',
     live: '当前 {{util}} % · {{temp}} °C · {{power}} W',

@@ -95,6 +95,7 @@ export function SeriesChart({
   name,
   max,
   span,
+  limit,
 }: {
   title: string;
   unit: string;
@@ -102,6 +103,8 @@ export function SeriesChart({
   name: (s: Series) => string;
   max?: number;
   span: { start: string; end: string };
+  // A dashed line at what the job may use (a GPU share's limit), with its label.
+  limit?: { value: number; label: string };
 }) {
   const option = useMemo<ChartOption>(
     () => ({
@@ -115,15 +118,26 @@ export function SeriesChart({
       xAxis: { type: 'time', min: Date.parse(span.start), max: Date.parse(span.end) },
       yAxis: { type: 'value', min: 0, max, name: unit },
       dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }],
-      series: series.map((s) => ({
+      series: series.map((s, i) => ({
         name: name(s),
         type: 'line',
         // A line of one or two points would not show without its symbols.
         showSymbol: s.points.length < 3,
         data: s.points,
+        ...(limit && i === 0
+          ? {
+              markLine: {
+                silent: true,
+                symbol: 'none',
+                lineStyle: { type: 'dashed' },
+                label: { formatter: limit.label },
+                data: [{ yAxis: limit.value }],
+              },
+            }
+          : {}),
       })),
     }),
-    [title, unit, series, name, max, span],
+    [title, unit, series, name, max, span, limit],
   );
   return <Chart option={option} label={title} />;
 }
@@ -254,6 +268,15 @@ export function JobResources({ path }: { path: string }) {
   const gpuName = (s: Series) => t('monitoring.gpuName', { node: s.labels.Hostname ?? '', gpu: s.labels.gpu ?? '' });
   const runName = (s: Series) => s.labels.run ?? '';
   const gib = (s: Series[]) => s.map((x) => ({ ...x, points: x.points.map(([ts, v]) => [ts, v / 2 ** 30] as [number, number]) }));
+  const share = q.data?.gpu_limits?.share ? q.data.gpu_limits : undefined;
+  const memoryLimit = useMemo(
+    () => (share?.memory_mib ? { value: share.memory_mib, label: t('monitoring.limitLine') } : undefined),
+    [share?.memory_mib, t],
+  );
+  const coresLimit = useMemo(
+    () => (share && share.cores_percent < 100 ? { value: share.cores_percent, label: t('monitoring.limitLine') } : undefined),
+    [share, t],
+  );
   return (
     <div>
       <RangePicker value={range} onChange={setRange} />
@@ -276,6 +299,7 @@ export function JobResources({ path }: { path: string }) {
               series={pick('jizhan_job_gpu_util')}
               name={gpuName}
               span={q.data}
+              limit={coresLimit}
             />
           )}
           {pick('jizhan_job_gpu_memory_used_mib').length > 0 && (
@@ -285,6 +309,7 @@ export function JobResources({ path }: { path: string }) {
               series={pick('jizhan_job_gpu_memory_used_mib')}
               name={gpuName}
               span={q.data}
+              limit={memoryLimit}
             />
           )}
           <SeriesChart
