@@ -260,9 +260,19 @@ struct Scheduler::State {
     return j.share_cores_percent > 0 || j.share_memory_mib > 0;
   }
 
-  // One worker: a node (and devices) for it, or -1.
+  // One worker: a node (and devices) for it, or -1. The best candidates in the policy's
+  // order are looked at first (a window of each free-GPU bucket, of share devices); only
+  // when none of them has room is every candidate looked at, so a job waits for room only
+  // when no node has it, CPU and memory included.
   int find_node(const JobSpec& j, std::vector<int>& devices) const {
+    const int n = find_node_within(j, devices, false);
+    return n >= 0 ? n : find_node_within(j, devices, true);
+  }
+
+  int find_node_within(const JobSpec& j, std::vector<int>& devices, bool exhaustive) const {
     const bool spread = options.policy == Policy::kSpread;
+    const int share_window = exhaustive ? std::numeric_limits<int>::max() : 512;
+    const int whole_window = exhaustive ? std::numeric_limits<int>::max() : 64;
     for (int gi : groups_for(j)) {
       const Group& g = groups[gi];
       if (is_share(j)) {
@@ -274,15 +284,15 @@ struct Scheduler::State {
         int scanned = 0;
         if (!spread) {
           for (auto it = g.share_devices.lower_bound({cores, 0, -1, -1});
-               it != g.share_devices.end() && scanned < 512; ++it, ++scanned) {
+               it != g.share_devices.end() && scanned < share_window; ++it, ++scanned) {
             if (check(*it)) {
               devices = {std::get<3>(*it)};
               return std::get<2>(*it);
             }
           }
         } else {
-          for (auto it = g.share_devices.rbegin(); it != g.share_devices.rend() && scanned < 512;
-               ++it, ++scanned) {
+          for (auto it = g.share_devices.rbegin();
+               it != g.share_devices.rend() && scanned < share_window; ++it, ++scanned) {
             if (std::get<0>(*it) < cores) break;
             if (check(*it)) {
               devices = {std::get<3>(*it)};
@@ -307,7 +317,7 @@ struct Scheduler::State {
         if (k < 0 || k > top) continue;
         int scanned = 0;
         for (int n : g.by_free[k]) {
-          if (++scanned > 64) break;
+          if (++scanned > whole_window) break;
           if (!fits_node(nodes[n], j)) continue;
           devices.clear();
           const Node& node = nodes[n];
@@ -993,13 +1003,26 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
   };
   for (size_t qi = 0; qi < S.queues.size(); ++qi) push(static_cast<int>(qi));
 
-  // Per group: the smallest whole-GPU and share requests that found no room this cycle
-  // (and no preemption), and the backfill reservation of the first blocked job.
-  struct Memo {
-    int whole = std::numeric_limits<int>::max();
-    int cores = std::numeric_limits<int>::max();
+  // Per group: requests that found no room this cycle (and no preemption). Room only
+  // shrinks within a cycle, so a request at least as large in every respect (GPUs or the
+  // share's cores and memory, CPU, memory, workers) has none either and is not looked
+  // for again. Then the backfill reservation of the first blocked job.
+  struct Failed {
+    bool share;
+    int gpus, cores, share_mib;
+    int64_t cpu, mem;
+    int workers;
   };
-  std::vector<Memo> memo(S.groups.size());
+  auto failed_of = [](const JobSpec& s) {
+    return Failed{State::is_share(s), s.gpus,      std::max(1, s.share_cores_percent),
+                  s.share_memory_mib, s.cpu_milli, s.memory_mib,
+                  s.workers};
+  };
+  auto covers = [](const Failed& f, const Failed& j) {
+    if (f.share != j.share || f.cpu > j.cpu || f.mem > j.mem || f.workers > j.workers) return false;
+    return f.share ? f.cores <= j.cores && f.share_mib <= j.share_mib : f.gpus <= j.gpus;
+  };
+  std::vector<std::vector<Failed>> memo(S.groups.size());
   struct Reservation {
     int64_t shadow = 0;
     int priority = 0;
@@ -1109,14 +1132,13 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
           continue;
         }
       }
-      // Skip quickly what cannot fit in a group that is already full for smaller requests.
+      // Skip quickly what cannot fit in a group that had no room for a smaller request.
       bool hopeless = true;
+      const Failed shape = failed_of(j.spec);
       for (int g : S.groups_for(j.spec)) {
-        const Memo& m = memo[g];
-        if (State::is_share(j.spec) ? std::max(1, j.spec.share_cores_percent) < m.cores
-                                    : j.spec.gpus < m.whole) {
-          hopeless = false;
-        }
+        bool covered = false;
+        for (const Failed& f : memo[g]) covered = covered || covers(f, shape);
+        if (!covered) hopeless = false;
       }
       std::vector<WorkerPlacement> placement;
       if ((!hopeless || S.groups_for(j.spec).empty()) && S.place(j, &placement)) {
@@ -1170,21 +1192,30 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
         continue;
       }
       for (int g : S.groups_for(j.spec)) {
-        Memo& m = memo[g];
-        if (State::is_share(j.spec)) {
-          m.cores = std::min(m.cores, std::max(1, j.spec.share_cores_percent));
-        } else {
-          m.whole = std::min(m.whole, j.spec.gpus);
-        }
+        if (memo[g].size() < 32) memo[g].push_back(shape);
       }
+      // What is missing: the GPUs, or (when a node has those) the CPU and memory beside.
+      JobSpec gpus_alone = j.spec;
+      gpus_alone.cpu_milli = 0;
+      gpus_alone.memory_mib = 0;
+      std::vector<int> unused;
+      const bool cpu_or_memory =
+          (!State::is_share(j.spec) && j.spec.gpus == 0) || S.find_node(gpus_alone, unused) >= 0;
       std::string need =
-          State::is_share(j.spec)
-              ? "a GPU with " + std::to_string(std::max(1, j.spec.share_cores_percent)) +
+          cpu_or_memory ? std::string()
+          : State::is_share(j.spec)
+              ? "has a GPU with " + std::to_string(std::max(1, j.spec.share_cores_percent)) +
                     "% of its cores and " + std::to_string(j.spec.share_memory_mib) + " MiB free"
-              : std::to_string(j.spec.gpus) + " free GPUs";
+              : "has " + std::to_string(j.spec.gpus) + " free GPUs";
+      if (cpu_or_memory) {
+        need = std::string(State::is_share(j.spec) || j.spec.gpus > 0 ? "with room for its GPUs "
+                                                                      : "") +
+               "has " + gpus_text(j.spec.cpu_milli) + " CPUs and " +
+               std::to_string(j.spec.memory_mib) + " MiB of memory free";
+      }
       S.set_reason(
           j,
-          "pending: no node in pool " + j.spec.pool + " has " + need +
+          "pending: no node in pool " + j.spec.pool + " " + need +
               (j.spec.workers > 1 ? " for each of " + std::to_string(j.spec.workers) + " workers"
                                   : "") +
               (why_not.empty() ? "" : "; " + why_not),

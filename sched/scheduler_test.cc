@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -581,6 +583,161 @@ TEST(SchedulerInvariants, HoldOverThousandsOfRandomHistories) {
   }
   EXPECT_GT(placements, 10000);
   EXPECT_GT(preemptions, 50) << "the histories exercise preemption";
+}
+
+// Exact placement: over random heterogeneous clusters (GPU counts, models, CPU, memory,
+// device sizes) and random jobs (CPU-only, whole GPUs, shares, gangs, CPU and memory, a
+// model or any), arriving and ending, a job is reported waiting for room only when a
+// brute-force oracle over every node agrees that none has it; and nothing placed is
+// more than a node or device holds.
+TEST(SchedulerExact, AJobWaitsForRoomOnlyWhenNoNodeHasIt) {
+  struct Dev {
+    int mem_total = 0, mem_used = 0, cores_used = 0, shares = 0;
+    bool exclusive = false;
+  };
+  struct Model {
+    std::string pool, flavor;
+    int64_t cpu_free = 0, mem_free = 0;
+    std::vector<Dev> gpus;
+  };
+  int checked = 0, placed_total = 0;
+  for (int seed = 1; seed <= 60; ++seed) {
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    Options o;
+    o.policy = seed % 2 ? Policy::kBinpack : Policy::kSpread;
+    Scheduler s(o);
+    std::map<std::string, Model> model;
+    const int node_count = pick(3, 30);
+    for (int i = 0; i < node_count; ++i) {
+      NodeSpec n;
+      n.name = "n" + std::to_string(i);
+      n.pool = pick(0, 3) == 0 ? "other" : "default";
+      n.flavor = pick(0, 1) ? "a100" : "v100";
+      n.cpu_milli = int64_t{1000} * pick(4, 96);
+      n.memory_mib = int64_t{1024} * pick(8, 512);
+      const int gpus = std::vector<int>{0, 1, 2, 4, 8}[pick(0, 4)];
+      const int device_mib = pick(0, 1) ? 16384 : 81920;
+      Model m{n.pool, n.flavor, n.cpu_milli, n.memory_mib, {}};
+      for (int g = 0; g < gpus; ++g) {
+        n.gpus.push_back({n.name + "-" + std::to_string(g), device_mib, 80, true});
+        m.gpus.push_back({device_mib, 0, 0, 0, false});
+      }
+      ASSERT_TRUE(s.add_node(n).ok());
+      model[n.name] = m;
+    }
+    // How many workers of `j` the cluster could take now, by trying every node.
+    auto room_for = [&](const JobSpec& j) {
+      int64_t total = 0;
+      for (const auto& [name, m] : model) {
+        if (m.pool != j.pool || (!j.flavor.empty() && j.flavor != m.flavor)) continue;
+        int64_t c = std::numeric_limits<int64_t>::max();
+        if (j.cpu_milli > 0) c = std::min(c, m.cpu_free / j.cpu_milli);
+        if (j.memory_mib > 0) c = std::min(c, m.mem_free / j.memory_mib);
+        if (j.share_cores_percent > 0) {
+          int64_t fits = 0;
+          for (const Dev& d : m.gpus) {
+            if (d.exclusive) continue;
+            int64_t k = (100 - d.cores_used) / j.share_cores_percent;
+            if (j.share_memory_mib > 0)
+              k = std::min<int64_t>(k, (d.mem_total - d.mem_used) / j.share_memory_mib);
+            fits += std::max<int64_t>(0, k);
+          }
+          c = std::min(c, fits);
+        } else if (j.gpus > 0) {
+          int64_t empty = 0;
+          for (const Dev& d : m.gpus) empty += !d.exclusive && d.shares == 0;
+          c = std::min(c, empty / j.gpus);
+        }
+        total += c;
+        if (total >= j.workers) return true;
+      }
+      return false;
+    };
+    std::map<int64_t, JobSpec> specs;
+    std::map<int64_t, std::vector<WorkerPlacement>> running;
+    auto apply = [&](const JobSpec& j, const std::vector<WorkerPlacement>& where, int sign) {
+      for (const auto& w : where) {
+        Model& m = model.at(w.node);
+        m.cpu_free -= sign * j.cpu_milli;
+        m.mem_free -= sign * j.memory_mib;
+        ASSERT_GE(m.cpu_free, 0) << w.node;
+        ASSERT_GE(m.mem_free, 0) << w.node;
+        for (int g : w.gpus) {
+          Dev& d = m.gpus.at(g);
+          if (j.share_cores_percent > 0) {
+            d.cores_used += sign * j.share_cores_percent;
+            d.mem_used += sign * j.share_memory_mib;
+            d.shares += sign;
+            ASSERT_LE(d.cores_used, 100);
+            ASSERT_LE(d.mem_used, d.mem_total);
+            ASSERT_FALSE(d.exclusive);
+          } else {
+            ASSERT_TRUE(sign < 0 || (!d.exclusive && d.shares == 0)) << w.node << " gpu " << g;
+            d.exclusive = sign > 0;
+          }
+        }
+      }
+    };
+    int64_t now = 1000;
+    for (int64_t id = 1; id <= 150; ++id) {
+      JobSpec j;
+      j.id = id;
+      j.project = "p" + std::to_string(id);  // a queue each: no queue's reservation holds another
+      j.user = "u";
+      j.preemptible = false;
+      j.pool = pick(0, 4) == 0 ? "other" : "default";
+      if (pick(0, 3) == 0) j.flavor = pick(0, 1) ? "a100" : "v100";
+      const int kind = pick(0, 9);
+      if (kind < 2) {
+        j.gpus = 0;
+      } else if (kind < 6) {
+        j.gpus = std::vector<int>{1, 1, 1, 2, 4, 8}[pick(0, 5)];
+      } else {
+        j.share_cores_percent = std::vector<int>{10, 25, 30, 50, 70, 100}[pick(0, 5)];
+        j.share_memory_mib = pick(1, 20) * 1000;
+      }
+      j.cpu_milli = int64_t{500} * pick(0, 64);
+      j.memory_mib = int64_t{1024} * pick(0, 128);
+      j.workers = pick(0, 9) == 0 ? pick(2, 3) : 1;
+      QueueSpec q;
+      q.project = j.project;
+      q.nominal_milli = kUnlimited / 2;
+      ASSERT_TRUE(s.set_queue(q).ok());
+      if (!s.submit(j, now).ok()) continue;  // no node could ever hold it
+      specs[id] = j;
+      // Now and then some running jobs end.
+      if (pick(0, 3) == 0 && !running.empty()) {
+        auto it = running.begin();
+        std::advance(it, pick(0, static_cast<int>(running.size()) - 1));
+        ASSERT_TRUE(s.finished(it->first, now).ok());
+        apply(specs.at(it->first), it->second, -1);
+        running.erase(it);
+      }
+      now += 1000;
+      for (const Decision& d : s.cycle(now)) {
+        if (d.kind == Decision::Kind::kPlace) {
+          apply(specs.at(d.job), d.placement, +1);
+          running[d.job] = d.placement;
+          ++placed_total;
+        }
+        ASSERT_NE(d.kind, Decision::Kind::kPreempt);
+      }
+      for (const auto& [pid, spec] : specs) {
+        if (!s.is_pending(pid)) continue;
+        const std::string why = s.reason(pid);
+        if (why.rfind("pending: no node", 0) != 0) continue;
+        ++checked;
+        EXPECT_FALSE(room_for(spec))
+            << "seed " << seed << ": job " << pid << " (" << spec.gpus << " GPUs, share "
+            << spec.share_cores_percent << "% " << spec.share_memory_mib << " MiB, "
+            << spec.cpu_milli << " mCPU, " << spec.memory_mib << " MiB, " << spec.workers
+            << " workers, flavor '" << spec.flavor << "') waits with room for it: " << why;
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000) << "the oracle saw few waiting jobs";
+  EXPECT_GT(placed_total, 3000);
 }
 
 TEST(Scheduler, ViewsShowWhatEachDeviceHoldsAndTheQueueInOrder) {

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     int khz = 0;
     cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
-    const long long cycles = (long long)khz * 1;  // about 1 ms a kernel
+    const long long cycles = (long long)khz * 1;                  // about 1 ms a kernel
     for (int i = 0; i < 50; ++i) spin<<<sms * 2, 128>>>(cycles);  // warm up, learn
     cudaDeviceSynchronize();
     const double seconds = std::atof(argv[2]), t0 = now_s();

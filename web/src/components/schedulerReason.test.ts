@@ -21,6 +21,10 @@ const samples: [string, string, string[]][] = [
   ['noGpusWorkers', 'pending: no node in pool train has 8 free GPUs for each of 2 workers', ['8', '2']],
   ['noShare', 'pending: no node in pool dev has a GPU with 50% of its cores and 20000 MiB free', ['50', '20000']],
   ['noShareWorkers', 'pending: no node in pool dev has a GPU with 50% of its cores and 20000 MiB free for each of 2 workers', ['20000']],
+  ['noCpuMemory', 'pending: no node in pool default with room for its GPUs has 8 CPUs and 65536 MiB of memory free', ['8', '65536']],
+  ['noCpuMemoryWorkers', 'pending: no node in pool train with room for its GPUs has 0.50 CPUs and 1024 MiB of memory free for each of 4 workers', ['0.50', '1024', '4']],
+  ['noCpuOnly', 'pending: no node in pool default has 16 CPUs and 4096 MiB of memory free', ['16', '4096']],
+  ['noCpuOnlyWorkers', 'pending: no node in pool default has 16 CPUs and 4096 MiB of memory free for each of 3 workers', ['16', '3']],
 ];
 
 describe('the scheduler reasons in Chinese', () => {

@@ -39,6 +39,18 @@ const patterns: [string, RegExp, string[]][] = [
     ['pool', 'cores', 'memory', 'workers'],
   ],
   ['noShare', new RegExp(`^no node in pool ${name} has a GPU with ${num}% of its cores and ${num} MiB free$`), ['pool', 'cores', 'memory']],
+  [
+    'noCpuMemoryWorkers',
+    new RegExp(`^no node in pool ${name} with room for its GPUs has ${num} CPUs and ${num} MiB of memory free for each of ${num} workers$`),
+    ['pool', 'cpus', 'memory', 'workers'],
+  ],
+  ['noCpuMemory', new RegExp(`^no node in pool ${name} with room for its GPUs has ${num} CPUs and ${num} MiB of memory free$`), ['pool', 'cpus', 'memory']],
+  [
+    'noCpuOnlyWorkers',
+    new RegExp(`^no node in pool ${name} has ${num} CPUs and ${num} MiB of memory free for each of ${num} workers$`),
+    ['pool', 'cpus', 'memory', 'workers'],
+  ],
+  ['noCpuOnly', new RegExp(`^no node in pool ${name} has ${num} CPUs and ${num} MiB of memory free$`), ['pool', 'cpus', 'memory']],
 ];
 
 export const schedulerReasonKeys = patterns.map(([key]) => key);

@@ -584,6 +584,10 @@ export const en = {
     noGpus: 'no node in pool {{pool}} has {{gpus}} free GPUs',
     noShareWorkers: 'no node in pool {{pool}} has a GPU with {{cores}}% of its cores and {{memory}} MiB free for each of {{workers}} workers',
     noShare: 'no node in pool {{pool}} has a GPU with {{cores}}% of its cores and {{memory}} MiB free',
+    noCpuMemoryWorkers: 'no node in pool {{pool}} with room for its GPUs has {{cpus}} CPUs and {{memory}} MiB of memory free for each of {{workers}} workers',
+    noCpuMemory: 'no node in pool {{pool}} with room for its GPUs has {{cpus}} CPUs and {{memory}} MiB of memory free',
+    noCpuOnlyWorkers: 'no node in pool {{pool}} has {{cpus}} CPUs and {{memory}} MiB of memory free for each of {{workers}} workers',
+    noCpuOnly: 'no node in pool {{pool}} has {{cpus}} CPUs and {{memory}} MiB of memory free',
   },
   audit: {
     workspaceTitle: 'Audit of workspace {{name}}',

@@ -585,6 +585,10 @@ export const zhCN: Messages = {
     noGpus: '资源池 {{pool}} 中没有节点有 {{gpus}} 个空闲 GPU',
     noShareWorkers: '资源池 {{pool}} 中没有节点能为 {{workers}} 个工作进程各提供一块空闲 {{cores}}% 算力和 {{memory}} MiB 显存的 GPU',
     noShare: '资源池 {{pool}} 中没有节点有一块空闲 {{cores}}% 算力和 {{memory}} MiB 显存的 GPU',
+    noCpuMemoryWorkers: '资源池 {{pool}} 中有空闲 GPU 的节点都不能为 {{workers}} 个工作进程各提供 {{cpus}} 个 CPU 和 {{memory}} MiB 内存',
+    noCpuMemory: '资源池 {{pool}} 中有空闲 GPU 的节点都没有 {{cpus}} 个 CPU 和 {{memory}} MiB 空闲内存',
+    noCpuOnlyWorkers: '资源池 {{pool}} 中没有节点能为 {{workers}} 个工作进程各提供 {{cpus}} 个 CPU 和 {{memory}} MiB 内存',
+    noCpuOnly: '资源池 {{pool}} 中没有节点有 {{cpus}} 个 CPU 和 {{memory}} MiB 空闲内存',
   },
   audit: {
     workspaceTitle: '工作空间 {{name}} 的审计',
