@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,8 +12,10 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "core/text.h"
 #include "sched/scheduler.h"
 #include "sched/sim.h"
+#include "sched/trace.h"
 
 namespace jz::cli {
 namespace {
@@ -64,6 +67,123 @@ SchedCommands::SchedCommands(CLI::App& app) {
       ->option_text("TRACE.csv|GENERATOR.yaml");
   sim->add_option("--out", out_, "Output folder (created)")->required()->option_text("DIR");
   sim->callback([this] { action_ = [this] { return this->sim(); }; });
+
+  auto* trace = sched->add_subcommand(
+      "trace",
+      "The FGD paper's arrival-only experiment on an openb trace (Alibaba's\n"
+      "cluster-trace-gpu-v2023): tasks drawn with replacement arrive until their GPU requests\n"
+      "reach --until times the cluster's GPUs; none leaves. Prints, per seed and on average,\n"
+      "the percent of GPUs allocated when the requests first reach each whole percent, the\n"
+      "failed arrivals and those some node had room for (must be 0). docs/SCHEDULING.md.");
+  trace->add_option("--nodes", trace_nodes_, "openb_node_list_gpu_node.csv")
+      ->required()
+      ->option_text("NODES.csv");
+  trace->add_option("--tasks", trace_tasks_, "An openb_pod_list_*.csv")
+      ->required()
+      ->option_text("TASKS.csv");
+  trace->add_option("--policy", policy_, "binpack or spread")
+      ->check(CLI::IsMember({"binpack", "spread"}))
+      ->capture_default_str();
+  trace->add_option("--seeds", trace_seeds_, "A seed or a range (42-51, the paper's)")
+      ->capture_default_str();
+  trace->add_option("--until", trace_until_, "Requests as a multiple of the GPUs")
+      ->check(CLI::Range(0.01, 10.0))
+      ->capture_default_str();
+  trace->add_option("--out", trace_out_, "Also write the curve (percent, one column a seed)")
+      ->option_text("CURVE.csv");
+  trace->callback([this] { action_ = [this] { return this->trace(); }; });
+}
+
+int SchedCommands::trace() {
+  const char* cmd = "jizhan sched trace";
+  auto fail = [&](const Status& s) {
+    std::cerr << cmd << ": error: " << s.message() << "\n";
+    return 1;
+  };
+  uint64_t first = 0, last = 0;
+  {
+    const size_t dash = trace_seeds_.find('-');
+    auto a = parse_int64(trace_seeds_.substr(0, dash));
+    auto b = dash == std::string::npos ? a : parse_int64(trace_seeds_.substr(dash + 1));
+    if (!a || !b || *a < 0 || *b < *a || *b - *a > 1000) {
+      return fail(Status::invalid_argument("--seeds is a seed (42) or a range (42-51), not '" +
+                                           trace_seeds_ + "'"));
+    }
+    first = static_cast<uint64_t>(*a);
+    last = static_cast<uint64_t>(*b);
+  }
+  auto ntext = read_file(trace_nodes_);
+  if (!ntext.ok()) return fail(ntext.status());
+  auto nodes = sched::parse_openb_nodes(*ntext, trace_nodes_);
+  if (!nodes.ok()) return fail(nodes.status());
+  auto ttext = read_file(trace_tasks_);
+  if (!ttext.ok()) return fail(ttext.status());
+  auto tasks = sched::parse_openb_tasks(*ttext, trace_tasks_);
+  if (!tasks.ok()) return fail(tasks.status());
+  std::vector<sched::ArrivalCurve> curves;
+  for (uint64_t seed = first; seed <= last; ++seed) {
+    sched::ArrivalOptions o;
+    o.policy = policy_ == "spread" ? sched::Policy::kSpread : sched::Policy::kBinpack;
+    o.seed = seed;
+    o.until = trace_until_;
+    auto c = sched::run_arrivals(*nodes, *tasks, o);
+    if (!c.ok()) return fail(c.status());
+    std::cerr << cmd << ": seed " << seed << ": " << c->arrivals << " arrivals, " << c->failed
+              << " failed (" << c->failed_with_room << " with room somewhere), "
+              << (c->allocated.size() > 100 ? c->allocated[100] : -1) << "% at 100% requested; "
+              << "left free: " << c->free_whole_milli / 1000 << " whole GPUs, "
+              << c->free_partial_milli / 1000.0 << " in pieces, " << c->cpu_starved_nodes
+              << " nodes with free GPUs under 4 free CPUs; " << c->seconds << " s\n";
+    curves.push_back(std::move(*c));
+  }
+  const size_t points = curves[0].allocated.size();
+  std::string csv = "requested_percent";
+  for (uint64_t seed = first; seed <= last; ++seed) csv += ",seed" + std::to_string(seed);
+  csv += ",mean\n";
+  Json mean = Json::array();
+  for (size_t x = 0; x < points; ++x) {
+    double sum = 0;
+    csv += std::to_string(x);
+    for (const auto& c : curves) {
+      char b[32];
+      std::snprintf(b, sizeof b, ",%.2f", c.allocated[x]);
+      csv += b;
+      sum += c.allocated[x];
+    }
+    char b[32];
+    std::snprintf(b, sizeof b, ",%.2f\n", sum / static_cast<double>(curves.size()));
+    csv += b;
+    mean.push_back(std::round(sum / static_cast<double>(curves.size()) * 100) / 100);
+  }
+  if (!trace_out_.empty()) {
+    Status w = write_file(trace_out_, csv);
+    if (!w.ok()) return fail(w);
+  }
+  int64_t failed = 0, with_room = 0, arrivals = 0;
+  double lo = 1e9, hi = -1, seconds = 0;
+  for (const auto& c : curves) {
+    failed += c.failed;
+    with_room += c.failed_with_room;
+    arrivals += c.arrivals;
+    seconds += c.seconds;
+    if (points > 100) {
+      lo = std::min(lo, c.allocated[100]);
+      hi = std::max(hi, c.allocated[100]);
+    }
+  }
+  Json out = {{"policy", policy_},
+              {"seeds", curves.size()},
+              {"capacity_gpus", curves[0].capacity_milli / 1000},
+              {"arrivals", arrivals},
+              {"failed", failed},
+              {"failed_with_room", with_room},
+              {"seconds", std::round(seconds * 1000) / 1000},
+              {"mean_allocated_percent", mean}};
+  if (points > 100) {
+    out["at_100"] = {{"mean", mean[100]}, {"min", lo}, {"max", hi}};
+  }
+  std::cout << out.dump() << "\n";
+  return 0;
 }
 
 int SchedCommands::sim() {

@@ -16,6 +16,7 @@ class SchedCommands {
  private:
   int bench();
   int sim();
+  int trace();
   std::function<int()> action_;
   int nodes_ = 1000, gpus_per_node_ = 8, projects_ = 50;
   int64_t jobs_ = 100000;
@@ -23,6 +24,8 @@ class SchedCommands {
   uint64_t seed_ = 1;
   std::string policy_ = "binpack";
   std::string cluster_, workload_, out_;
+  std::string trace_nodes_, trace_tasks_, trace_seeds_ = "42-51", trace_out_;
+  double trace_until_ = 1.3;
 };
 
 }  // namespace jz::cli

@@ -241,6 +241,17 @@ struct Scheduler::State {
 
   // ---- placement --------------------------------------------------------------------
 
+  // A job's flavor: "" (any), one model, or several ("V100M16|V100M32": any of them).
+  static bool flavor_accepts(const std::string& wanted, const std::string& flavor) {
+    if (wanted.empty()) return true;
+    for (size_t at = 0; at <= wanted.size();) {
+      const size_t bar = std::min(wanted.find('|', at), wanted.size());
+      if (wanted.compare(at, bar - at, flavor) == 0 && bar - at == flavor.size()) return true;
+      at = bar + 1;
+    }
+    return false;
+  }
+
   bool fits_node(const Node& n, const JobSpec& j) const {
     return n.alive && n.cpu_total - n.cpu_used >= j.cpu_milli &&
            n.mem_total - n.mem_used >= j.memory_mib;
@@ -249,7 +260,7 @@ struct Scheduler::State {
   std::vector<int> groups_for(const JobSpec& j) const {
     std::vector<int> out;
     for (size_t i = 0; i < groups.size(); ++i) {
-      if (groups[i].pool == j.pool && (j.flavor.empty() || groups[i].flavor == j.flavor)) {
+      if (groups[i].pool == j.pool && flavor_accepts(j.flavor, groups[i].flavor)) {
         out.push_back(static_cast<int>(i));
       }
     }
@@ -273,6 +284,29 @@ struct Scheduler::State {
     const bool spread = options.policy == Policy::kSpread;
     const int share_window = exhaustive ? std::numeric_limits<int>::max() : 512;
     const int whole_window = exhaustive ? std::numeric_limits<int>::max() : 64;
+    if (!is_share(j) && j.gpus == 0) {
+      // CPU only: under binpack, on the nodes with the fewest free GPUs first (a node's
+      // CPU and memory taken where GPUs are free would strand them); under spread, the
+      // most.
+      const std::vector<int> gs = groups_for(j);
+      int top = 0;
+      for (int gi : gs) top = std::max(top, static_cast<int>(groups[gi].by_free.size()) - 1);
+      for (int k = spread ? top : 0; spread ? k >= 0 : k <= top; k += spread ? -1 : 1) {
+        for (int gi : gs) {
+          const Group& g = groups[gi];
+          if (k >= static_cast<int>(g.by_free.size())) continue;
+          int scanned = 0;
+          for (int n : g.by_free[k]) {
+            if (++scanned > whole_window) break;
+            if (fits_node(nodes[n], j)) {
+              devices.clear();
+              return n;
+            }
+          }
+        }
+      }
+      return -1;
+    }
     for (int gi : groups_for(j)) {
       const Group& g = groups[gi];
       if (is_share(j)) {
@@ -304,15 +338,6 @@ struct Scheduler::State {
       }
       const int need = j.gpus;
       const int top = static_cast<int>(g.by_free.size()) - 1;
-      if (need == 0) {  // CPU only
-        for (int n : g.nodes) {
-          if (fits_node(nodes[n], j)) {
-            devices.clear();
-            return n;
-          }
-        }
-        continue;
-      }
       for (int k = spread ? top : need; spread ? k >= need : k <= top; k += spread ? -1 : 1) {
         if (k < 0 || k > top) continue;
         int scanned = 0;

@@ -79,7 +79,7 @@ struct JobSpec {
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
   std::string pool = "default";
-  std::string flavor;               // "" is any
+  std::string flavor;               // "" is any; "a|b": any of these GPU models
   int64_t runtime_estimate_ms = 0;  // 0: unknown (never backfilled)
 };
 
