@@ -49,8 +49,8 @@ SchedCommands::SchedCommands(CLI::App& app) {
   bench->add_option("--jobs", jobs_, "Pending jobs")->capture_default_str();
   bench->add_option("--projects", projects_, "Projects (queues)")->capture_default_str();
   bench->add_flag("--shares", shares_, "Half of the jobs ask for a GPU share");
-  bench->add_option("--policy", policy_, "binpack or spread")
-      ->check(CLI::IsMember({"binpack", "spread"}))
+  bench->add_option("--policy", policy_, "binpack, spread or fgd")
+      ->check(CLI::IsMember({"binpack", "spread", "fgd"}))
       ->capture_default_str();
   bench->add_option("--seed", seed_, "Random seed")->capture_default_str();
   bench->callback([this] { action_ = [this] { return this->bench(); }; });
@@ -81,8 +81,8 @@ SchedCommands::SchedCommands(CLI::App& app) {
   trace->add_option("--tasks", trace_tasks_, "An openb_pod_list_*.csv")
       ->required()
       ->option_text("TASKS.csv");
-  trace->add_option("--policy", policy_, "binpack or spread")
-      ->check(CLI::IsMember({"binpack", "spread"}))
+  trace->add_option("--policy", policy_, "binpack, spread or fgd")
+      ->check(CLI::IsMember({"binpack", "spread", "fgd"}))
       ->capture_default_str();
   trace->add_option("--seeds", trace_seeds_, "A seed or a range (42-51, the paper's)")
       ->capture_default_str();
@@ -123,7 +123,9 @@ int SchedCommands::trace() {
   std::vector<sched::ArrivalCurve> curves;
   for (uint64_t seed = first; seed <= last; ++seed) {
     sched::ArrivalOptions o;
-    o.policy = policy_ == "spread" ? sched::Policy::kSpread : sched::Policy::kBinpack;
+    o.policy = policy_ == "spread" ? sched::Policy::kSpread
+               : policy_ == "fgd"  ? sched::Policy::kFgd
+                                   : sched::Policy::kBinpack;
     o.seed = seed;
     o.until = trace_until_;
     auto c = sched::run_arrivals(*nodes, *tasks, o);
@@ -227,7 +229,9 @@ int SchedCommands::bench() {
     return 2;
   }
   sched::Options o;
-  o.policy = policy_ == "spread" ? sched::Policy::kSpread : sched::Policy::kBinpack;
+  o.policy = policy_ == "spread" ? sched::Policy::kSpread
+             : policy_ == "fgd"  ? sched::Policy::kFgd
+                                 : sched::Policy::kBinpack;
   sched::Scheduler s(o);
   for (int n = 0; n < nodes_; ++n) {
     sched::NodeSpec spec;

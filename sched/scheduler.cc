@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <queue>
 #include <set>
 #include <tuple>
@@ -239,6 +240,175 @@ struct Scheduler::State {
     return "";
   }
 
+  // ---- fragmentation-aware placement (Policy::kFgd) ------------------------------------
+  // After FGD (USENIX ATC'23): the fragmentation of a node for the workload is the GPU
+  // capacity it has free that a job drawn from the workload could not use there (all of
+  // it when the job's CPU, memory, model or GPU count does not fit; the pieces too small
+  // for its share; the partly used GPUs for whole-GPU jobs), weighted by how often each
+  // kind of job was seen. A job goes where it adds the least fragmentation; CPU-only jobs
+  // too, so they do not take the CPU that GPUs need.
+  struct WorkType {
+    bool share = false;
+    int gpus = 0, cores = 0, share_mib = 0;
+    int64_t cpu = 0, mem = 0;
+    std::string flavor;
+    double p = 0;
+  };
+  // Kinds of GPU jobs seen (CPU-only ones leave no GPU unusable), each weighted by how
+  // often it came times the GPU it asks for (what the measure is of); the 128 heaviest.
+  std::map<std::tuple<bool, int, int, int, int64_t, int64_t, std::string>, int64_t> type_counts;
+  std::vector<WorkType> work_types;
+  int64_t observed = 0, observed_since_refresh = 0;
+  mutable std::unordered_map<uint64_t, double> frag_cache;
+
+  void observe(const JobSpec& j) {
+    if (options.policy != Policy::kFgd || (!is_share(j) && j.gpus == 0)) return;
+    ++type_counts[{is_share(j), j.gpus, std::max(1, j.share_cores_percent), j.share_memory_mib,
+                   j.cpu_milli, j.memory_mib, j.flavor}];
+    ++observed;
+    if (++observed_since_refresh >= std::max<int64_t>(1, std::min<int64_t>(observed / 4, 4096))) {
+      refresh_types();
+    }
+  }
+
+  void refresh_types() {
+    std::vector<std::pair<int64_t, const decltype(type_counts)::key_type*>> by_count;
+    for (const auto& [k, c] : type_counts) by_count.push_back({c, &k});
+    std::stable_sort(by_count.begin(), by_count.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    if (by_count.size() > 128) by_count.resize(128);
+    double total = 0;
+    auto weight = [](int64_t c, const decltype(type_counts)::key_type& k) {
+      const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = k;
+      return static_cast<double>(c) * (share ? cores * 10 : gpus * 1000);
+    };
+    for (const auto& [c, k] : by_count) total += weight(c, *k);
+    work_types.clear();
+    for (const auto& [c, k] : by_count) {
+      const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = *k;
+      work_types.push_back(
+          {share, gpus, cores, share_mib, cpu, mem, flavor, weight(c, *k) / total});
+    }
+    frag_cache.clear();
+    observed_since_refresh = 0;
+  }
+
+  // A node as fragmentation sees it: free CPU and memory, per device the free cores
+  // (percent; -1 for a device that cannot take anything) and free memory.
+  struct FreeView {
+    int group = 0;
+    int64_t cpu = 0, mem = 0;
+    std::vector<std::pair<int, int>> devs;  // free cores (100: whole), free MiB
+  };
+  FreeView view_of(const Node& n) const {
+    FreeView v{n.group, n.cpu_total - n.cpu_used, n.mem_total - n.mem_used, {}};
+    for (const Device& d : n.gpus) {
+      if (!d.healthy || d.exclusive) {
+        v.devs.push_back({-1, 0});
+      } else {
+        v.devs.push_back({100 - d.cores_used, d.mem_total - d.mem_used});
+      }
+    }
+    return v;
+  }
+  static uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+  }
+  double fragmentation(const FreeView& v) const {
+    std::vector<std::pair<int, int>> sorted = v.devs;
+    std::sort(sorted.begin(), sorted.end());
+    uint64_t key = mix(mix(mix(1, static_cast<uint64_t>(v.group)), static_cast<uint64_t>(v.cpu)),
+                       static_cast<uint64_t>(v.mem));
+    for (const auto& [c, m] : sorted)
+      key = mix(mix(key, static_cast<uint64_t>(c + 2)), static_cast<uint64_t>(m));
+    auto hit = frag_cache.find(key);
+    if (hit != frag_cache.end()) return hit->second;
+    auto free_milli = [](const std::pair<int, int>& d) { return d.first <= 0 ? 0 : d.first * 10; };
+    int64_t all = 0, partial = 0;
+    int whole = 0;
+    for (const auto& d : sorted) {
+      all += free_milli(d);
+      if (d.first == 100) {
+        ++whole;
+      } else {
+        partial += free_milli(d);
+      }
+    }
+    double f = 0;
+    const std::string& flavor = groups[static_cast<size_t>(v.group)].flavor;
+    for (const WorkType& t : work_types) {
+      if (v.cpu < t.cpu || v.mem < t.mem || !flavor_accepts(t.flavor, flavor)) {
+        f += t.p * static_cast<double>(all);
+      } else if (t.share) {
+        int64_t unusable = 0;
+        for (const auto& d : sorted) {
+          if (d.first < t.cores || d.second < t.share_mib) unusable += free_milli(d);
+        }
+        f += t.p * static_cast<double>(unusable);
+      } else {
+        f += t.p * static_cast<double>(whole < t.gpus ? all : partial);
+      }
+    }
+    frag_cache.emplace(key, f);
+    return f;
+  }
+
+  // The node (and devices) where the job adds the least fragmentation; ties to the device
+  // a share leaves the least of, then the node with the fewest free GPUs, then the first.
+  // Every node of the job's groups is looked at (states repeat: each is measured once).
+  int find_node_fgd(const JobSpec& j, std::vector<int>& devices) const {
+    double best = std::numeric_limits<double>::infinity();
+    std::tuple<int, int, int> best_tie{0, 0, 0};
+    int best_node = -1;
+    std::vector<int> best_devices;
+    for (int gi : groups_for(j)) {
+      for (int n : groups[gi].nodes) {
+        const Node& node = nodes[n];
+        if (!fits_node(node, j)) continue;
+        FreeView v = view_of(node);
+        const double before = fragmentation(v);
+        v.cpu -= j.cpu_milli;
+        v.mem -= j.memory_mib;
+        auto consider = [&](const FreeView& after, std::vector<int> devs, int left) {
+          const double delta = fragmentation(after) - before;
+          const auto tie = std::make_tuple(left, node.free_whole, n);
+          if (delta < best - 1e-9 || (delta <= best + 1e-9 && tie < best_tie)) {
+            best = delta;
+            best_tie = tie;
+            best_node = n;
+            best_devices = std::move(devs);
+          }
+        };
+        if (is_share(j)) {
+          const int cores = std::max(1, j.share_cores_percent);
+          std::set<std::pair<int, int>> tried;
+          for (size_t d = 0; d < v.devs.size(); ++d) {
+            const auto [c, m] = v.devs[d];
+            if (c < cores || m < j.share_memory_mib || !tried.insert({c, m}).second) continue;
+            FreeView after = v;
+            after.devs[d] = {c - cores, m - j.share_memory_mib};
+            if (after.devs[d].first <= 0 || after.devs[d].second <= 0) after.devs[d].first = -1;
+            consider(after, {static_cast<int>(d)}, c - cores);
+          }
+        } else if (j.gpus > 0) {
+          std::vector<int> devs;
+          for (size_t d = 0; d < v.devs.size() && static_cast<int>(devs.size()) < j.gpus; ++d) {
+            if (v.devs[d].first == 100 && node.gpus[d].empty()) devs.push_back(static_cast<int>(d));
+          }
+          if (static_cast<int>(devs.size()) < j.gpus) continue;
+          FreeView after = v;
+          for (int d : devs) after.devs[static_cast<size_t>(d)] = {-1, 0};
+          consider(after, devs, 0);
+        } else {
+          consider(v, {}, 0);
+        }
+      }
+    }
+    devices = best_devices;
+    return best_node;
+  }
+
   // ---- placement --------------------------------------------------------------------
 
   // A job's flavor: "" (any), one model, or several ("V100M16|V100M32": any of them).
@@ -276,6 +446,7 @@ struct Scheduler::State {
   // when none of them has room is every candidate looked at, so a job waits for room only
   // when no node has it, CPU and memory included.
   int find_node(const JobSpec& j, std::vector<int>& devices) const {
+    if (options.policy == Policy::kFgd) return find_node_fgd(j, devices);
     const int n = find_node_within(j, devices, false);
     return n >= 0 ? n : find_node_within(j, devices, true);
   }
@@ -976,6 +1147,7 @@ Status Scheduler::submit(const JobSpec& spec, int64_t now_ms) {
     return {};
   }
   S.queues[j.queue].pending.insert({-spec.priority, j.seq, spec.id});
+  S.observe(spec);
   S.jobs.emplace(spec.id, std::move(j));
   return {};
 }

@@ -14,7 +14,7 @@
 //
 // A cycle looks at queues in fair-share order (lowest dominant share of decayed usage
 // first, by weight), each queue's jobs by priority then submission, and for each job
-// checks the quotas, finds a placement (binpack or spread, whole GPUs of a worker on one
+// checks the quotas, finds a placement (binpack, spread or fgd, whole GPUs of a worker on one
 // node), backfills behind a blocked job when runtime estimates allow it, and preempts
 // when that admits a higher-priority job or reclaims lent quota. Every decision and every
 // non-decision has a reason ("pending: project vision-a uses 8 of 8 GPUs").
@@ -83,7 +83,9 @@ struct JobSpec {
   int64_t runtime_estimate_ms = 0;  // 0: unknown (never backfilled)
 };
 
-enum class Policy { kBinpack, kSpread };
+// binpack: the fullest node (and device) that fits; spread: the emptiest; fgd: where the
+// job adds the least fragmentation for the workload seen so far (after FGD, ATC'23).
+enum class Policy { kBinpack, kSpread, kFgd };
 
 struct Options {
   Policy policy = Policy::kBinpack;

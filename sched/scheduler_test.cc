@@ -605,7 +605,7 @@ TEST(SchedulerExact, AJobWaitsForRoomOnlyWhenNoNodeHasIt) {
     std::mt19937_64 rng(seed);
     auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
     Options o;
-    o.policy = seed % 2 ? Policy::kBinpack : Policy::kSpread;
+    o.policy = seed % 3 == 0 ? Policy::kFgd : seed % 3 == 1 ? Policy::kBinpack : Policy::kSpread;
     Scheduler s(o);
     std::map<std::string, Model> model;
     const int node_count = pick(3, 30);

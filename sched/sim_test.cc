@@ -81,7 +81,7 @@ TEST(Simulator, InputErrorsNameTheField) {
       {"pools: [{name: a}]\nprojects: [{name: p}, {name: p}]",
        "c.yaml.projects[1].name: 'p' twice"},
       {"policy: fifo\npools: [{name: a}]\nprojects: [{name: p}]",
-       "c.yaml.policy: binpack or spread"},
+       "c.yaml.policy: binpack, spread or fgd"},
       {"pools: [{name: a}\n", "c.yaml:"},
   };
   for (const auto& [text, needle] : clusters) {
