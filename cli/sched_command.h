@@ -15,12 +15,13 @@ class SchedCommands {
 
  private:
   int bench();
+  int churn();
   int sim();
   int trace();
   std::function<int()> action_;
   int nodes_ = 1000, gpus_per_node_ = 8, projects_ = 50;
   int64_t jobs_ = 100000;
-  bool shares_ = false;
+  bool shares_ = false, churn_ = false;
   uint64_t seed_ = 1;
   std::string policy_ = "binpack";
   std::string cluster_, workload_, out_;
