@@ -58,6 +58,7 @@ struct Scheduler::State {
     int64_t cpu_total = 0, cpu_used = 0, mem_total = 0, mem_used = 0;
     std::vector<Device> gpus;
     int free_whole = 0;
+    bool indexed = false;    // counted in its group's free_whole
     std::set<int64_t> jobs;  // running jobs with a worker here
     bool alive = true;
   };
@@ -67,6 +68,10 @@ struct Scheduler::State {
     std::vector<std::set<int>> by_free;                      // free whole GPUs -> nodes
     std::set<std::tuple<int, int, int, int>> share_devices;  // free cores, free MiB, node, gpu
     std::set<int> nodes;
+    int64_t free_whole = 0;  // whole GPUs free on its nodes
+    // When its running jobs' workers end (started + estimate; unknown: never), with what
+    // each holds there: the backfill reservation's start time without a walk of them all.
+    std::set<std::tuple<int64_t, int, int64_t, int64_t>> ends;  // end, node, job, milli
   };
   enum class JobState { kPending, kRunning, kPreempting };
   struct Job {
@@ -120,13 +125,15 @@ struct Scheduler::State {
     for (size_t i = 0; i < groups.size(); ++i) {
       if (groups[i].pool == pool && groups[i].flavor == flavor) return static_cast<int>(i);
     }
-    groups.push_back({pool, flavor, {}, {}, {}});
+    groups.push_back({pool, flavor, {}, {}, {}, 0, {}});
     return static_cast<int>(groups.size() - 1);
   }
 
   void unindex(int n) {
     Node& node = nodes[n];
     Group& g = groups[node.group];
+    if (node.indexed) g.free_whole -= node.free_whole;
+    node.indexed = false;
     if (node.free_whole < static_cast<int>(g.by_free.size())) g.by_free[node.free_whole].erase(n);
     for (size_t d = 0; d < node.gpus.size(); ++d) {
       const Device& dev = node.gpus[d];
@@ -144,6 +151,8 @@ struct Scheduler::State {
     if (static_cast<int>(g.by_free.size()) <= node.free_whole)
       g.by_free.resize(node.free_whole + 1);
     g.by_free[node.free_whole].insert(n);
+    g.free_whole += node.free_whole;
+    node.indexed = true;
     for (size_t d = 0; d < node.gpus.size(); ++d) {
       const Device& dev = node.gpus[d];
       if (!dev.healthy || dev.exclusive || dev.cores_used >= 100 || dev.mem_used >= dev.mem_total)
@@ -570,7 +579,9 @@ struct Scheduler::State {
   void release(Job& job) {
     for (const auto& [n, devices] : job.placement) {
       if (nodes[n].alive) allocate(n, devices, job.spec, -1);
-      nodes[n].jobs.erase(job.spec.id);
+      if (nodes[n].jobs.erase(job.spec.id)) {
+        groups[nodes[n].group].ends.erase({end_of(job), n, job.spec.id, job.charge});
+      }
     }
     job.placement.clear();
     Queue& q = queues[job.queue];
@@ -595,7 +606,16 @@ struct Scheduler::State {
     job.state = JobState::kRunning;
     job.started_ms = now;
     job.reason.clear();
-    for (const auto& [n, devices] : job.placement) nodes[n].jobs.insert(job.spec.id);
+    for (const auto& [n, devices] : job.placement) {
+      if (nodes[n].jobs.insert(job.spec.id).second) {
+        groups[nodes[n].group].ends.insert({end_of(job), n, job.spec.id, job.charge});
+      }
+    }
+  }
+
+  static int64_t end_of(const Job& j) {
+    const int64_t est = j.spec.runtime_estimate_ms;
+    return est > 0 ? j.started_ms + est : kUnlimited;
   }
 
   // ---- fair share -----------------------------------------------------------------
@@ -629,27 +649,32 @@ struct Scheduler::State {
   // The estimated time enough GPUs free up in the job's pool, from running jobs' estimates;
   // kUnlimited when some needed job has no estimate.
   int64_t shadow_time(const Job& job, int64_t now) const {
+    // Free whole GPUs of the job's groups, then, in the order they end, what running
+    // workers hold, until the job's need is met.
+    const std::vector<int> gs = groups_for(job.spec);
     int64_t free = 0;
-    std::vector<std::pair<int64_t, int64_t>> ends;  // end, milli
-    for (int gi : groups_for(job.spec)) {
-      for (int n : groups[gi].nodes) {
-        const Node& node = nodes[n];
-        for (const Device& d : node.gpus) free += d.healthy && d.empty() ? 1000 : 0;
-        for (int64_t id : node.jobs) {
-          const Job& r = jobs.at(id);
-          const int64_t est = r.spec.runtime_estimate_ms;
-          ends.push_back({est > 0 ? r.started_ms + est : kUnlimited, r.charge});
-        }
-      }
-    }
+    for (int gi : gs) free += groups[gi].free_whole * 1000;
     const int64_t need = job.charge * job.spec.workers;
     if (free >= need) return now;
-    std::sort(ends.begin(), ends.end());
-    for (const auto& [end, milli] : ends) {
-      free += milli;
-      if (free >= need) return std::max(now, end);
+    std::vector<std::set<std::tuple<int64_t, int, int64_t, int64_t>>::const_iterator> at, end;
+    for (int gi : gs) {
+      at.push_back(groups[gi].ends.begin());
+      end.push_back(groups[gi].ends.end());
     }
-    return kUnlimited;
+    for (;;) {
+      int next = -1;
+      for (size_t i = 0; i < at.size(); ++i) {
+        if (at[i] != end[i] &&
+            (next < 0 || std::get<0>(*at[i]) < std::get<0>(*at[static_cast<size_t>(next)]))) {
+          next = static_cast<int>(i);
+        }
+      }
+      if (next < 0) return kUnlimited;
+      const auto [when, node, id, milli] = *at[static_cast<size_t>(next)]++;
+      if (when >= kUnlimited) return kUnlimited;
+      free += milli;
+      if (free >= need) return std::max(now, when);
+    }
   }
 
   // ---- preemption -----------------------------------------------------------------
@@ -917,6 +942,11 @@ Result<std::vector<int64_t>> Scheduler::remove_node(const std::string& name) {
   }
   S.unindex(n);
   for (const auto& d : S.nodes[n].gpus) S.capacity -= d.healthy ? 1000 : 0;
+  // Its workers no longer count for when room frees.
+  for (int64_t id : S.nodes[n].jobs) {
+    const State::Job& j = S.jobs.at(id);
+    S.groups[S.nodes[n].group].ends.erase({State::end_of(j), n, id, j.charge});
+  }
   S.nodes[n].alive = false;
   S.groups[S.nodes[n].group].nodes.erase(n);
   S.node_index.erase(it);
