@@ -330,7 +330,7 @@ struct Scheduler::State {
     uint64_t key = mix(mix(mix(1, static_cast<uint64_t>(v.group)), static_cast<uint64_t>(v.cpu)),
                        static_cast<uint64_t>(v.mem));
     for (const auto& [c, m] : sorted)
-      key = mix(mix(key, static_cast<uint64_t>(c + 2)), static_cast<uint64_t>(m));
+      key = mix(mix(key, static_cast<uint64_t>(c) + 2), static_cast<uint64_t>(m));
     auto hit = frag_cache.find(key);
     if (hit != frag_cache.end()) return hit->second;
     auto free_milli = [](const std::pair<int, int>& d) { return d.first <= 0 ? 0 : d.first * 10; };
