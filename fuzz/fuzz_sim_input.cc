@@ -11,13 +11,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto cluster = jz::sched::parse_cluster(text, "cluster.yaml");
   if (cluster.ok()) {
     for (const auto& p : cluster->pools) {
-      if (p.nodes < 1 || p.gpus_per_node < 1 || p.name.empty()) __builtin_trap();
+      if (p.nodes < 1 || p.gpus_per_node < 1 || p.name.empty() || p.gpus() < 1) __builtin_trap();
     }
   }
   auto trace = jz::sched::parse_trace(text, "trace.csv");
   if (trace.ok()) {
     for (const auto& j : trace->jobs) {
-      if ((j.gpus > 0) == (j.share_cores_percent > 0) || j.duration_s < 1) __builtin_trap();
+      if ((j.gpus > 0 && j.share_cores_percent > 0) || j.duration_s < 1) __builtin_trap();
+      // A job without GPUs (CPU only) asks for CPU or memory.
+      if (j.gpus == 0 && j.share_cores_percent == 0 && j.cpu <= 0 && j.memory_mib <= 0) {
+        __builtin_trap();
+      }
     }
   }
   jz::sched::ClusterSpec c;

@@ -141,6 +141,13 @@ std::string fmt(double v, int digits = 3) {
 
 }  // namespace
 
+int64_t PoolSpec::gpus() const {
+  if (node_types.empty()) return int64_t{nodes} * gpus_per_node;
+  int64_t sum = 0;
+  for (const auto& k : node_types) sum += int64_t{k.nodes} * k.gpus_per_node;
+  return sum;
+}
+
 Result<ClusterSpec> parse_cluster(std::string_view yaml, const std::string& what) {
   JZ_ASSIGN_OR_RETURN(Json j, load_yaml(yaml, what));
   ClusterSpec c;
@@ -160,14 +167,47 @@ Result<ClusterSpec> parse_cluster(std::string_view yaml, const std::string& what
   std::set<std::string> names;
   int64_t total_nodes = 0;
   for (size_t i = 0; i < j["pools"].size(); ++i) {
-    Fields f(j["pools"][i], what + ".pools[" + std::to_string(i) + "]");
-    JZ_RETURN_IF_ERROR(f.only({"name", "nodes", "gpus_per_node", "gpu_memory_mib", "flavor"}));
+    const std::string at = what + ".pools[" + std::to_string(i) + "]";
+    Fields f(j["pools"][i], at);
+    JZ_RETURN_IF_ERROR(f.only({"name", "nodes", "gpus_per_node", "gpu_memory_mib", "flavor",
+                               "cpus_per_node", "memory_gib_per_node", "node_types"}));
     PoolSpec p;
     JZ_ASSIGN_OR_RETURN(p.name, f.text("name", "", true));
     JZ_ASSIGN_OR_RETURN(p.nodes, f.integer("nodes", 1, 1, 100000));
     JZ_ASSIGN_OR_RETURN(p.gpus_per_node, f.integer("gpus_per_node", 8, 1, 64));
     JZ_ASSIGN_OR_RETURN(p.gpu_memory_mib, f.integer("gpu_memory_mib", 81920, 1024, 1 << 22));
     JZ_ASSIGN_OR_RETURN(p.flavor, f.text("flavor", "gpu"));
+    JZ_ASSIGN_OR_RETURN(p.cpus_per_node, f.integer("cpus_per_node", 256, 1, 1 << 20));
+    JZ_ASSIGN_OR_RETURN(p.memory_gib_per_node, f.integer("memory_gib_per_node", 2048, 1, 1 << 20));
+    const Json& types = j["pools"][i].contains("node_types") ? j["pools"][i]["node_types"] : Json();
+    if (!types.is_null()) {
+      if (!types.is_array() || types.empty() || types.size() > 1000) {
+        return Status::invalid_argument(at + ".node_types: a list of 1 to 1000 kinds of node");
+      }
+      int64_t nodes = 0, gpus = 0;
+      for (size_t t = 0; t < types.size(); ++t) {
+        Fields tf(types[t], at + ".node_types[" + std::to_string(t) + "]");
+        JZ_RETURN_IF_ERROR(tf.only({"nodes", "gpus_per_node", "gpu_memory_mib", "flavor",
+                                    "cpus_per_node", "memory_gib_per_node"}));
+        NodeType k;
+        JZ_ASSIGN_OR_RETURN(k.nodes, tf.integer("nodes", 1, 1, 100000));
+        JZ_ASSIGN_OR_RETURN(k.gpus_per_node, tf.integer("gpus_per_node", p.gpus_per_node, 0, 64));
+        JZ_ASSIGN_OR_RETURN(k.gpu_memory_mib,
+                            tf.integer("gpu_memory_mib", p.gpu_memory_mib, 1024, 1 << 22));
+        JZ_ASSIGN_OR_RETURN(k.flavor, tf.text("flavor", p.flavor));
+        JZ_ASSIGN_OR_RETURN(k.cpus_per_node,
+                            tf.integer("cpus_per_node", p.cpus_per_node, 1, 1 << 20));
+        JZ_ASSIGN_OR_RETURN(k.memory_gib_per_node,
+                            tf.integer("memory_gib_per_node", p.memory_gib_per_node, 1, 1 << 20));
+        nodes += k.nodes;
+        gpus += int64_t{k.nodes} * k.gpus_per_node;
+        if (nodes > 100000)
+          return Status::invalid_argument(at + ".node_types: more than 100,000 nodes");
+        p.node_types.push_back(k);
+      }
+      if (gpus == 0) return Status::invalid_argument(at + ".node_types: no node has a GPU");
+      p.nodes = static_cast<int>(nodes);
+    }
     if (!names.insert(p.name).second) {
       return Status::invalid_argument(what + ".pools[" + std::to_string(i) + "].name: '" + p.name +
                                       "' twice");
@@ -256,8 +296,15 @@ Result<Workload> parse_trace(std::string_view text, const std::string& what) {
     j.gpus = static_cast<int>(gpus);
     j.share_cores_percent = static_cast<int>(cores);
     j.share_memory_mib = static_cast<int>(mem);
-    if ((j.gpus > 0) == (j.share_cores_percent > 0)) {
-      return Status::invalid_argument(at + ": give gpus or share_cores_percent (one of them)");
+    if (j.gpus > 0 && j.share_cores_percent > 0) {
+      return Status::invalid_argument(at + ": give gpus or share_cores_percent, not both");
+    }
+    JZ_ASSIGN_OR_RETURN(j.cpu, num("cpu", 1, 0, 4096));
+    JZ_ASSIGN_OR_RETURN(double memory, num("memory_mib", 1024, 0, 1 << 30));
+    j.memory_mib = static_cast<int64_t>(memory);
+    j.flavor = str("flavor", "");
+    if (j.gpus == 0 && j.share_cores_percent == 0 && j.cpu <= 0 && j.memory_mib <= 0) {
+      return Status::invalid_argument(at + ": a job without GPUs needs cpu or memory_mib");
     }
     JZ_ASSIGN_OR_RETURN(j.duration_s, num("duration_s", 0, 1, 1e8, true));
     JZ_ASSIGN_OR_RETURN(double prio, num("priority", 0, -1000, 1000, true));
@@ -321,18 +368,28 @@ Result<Workload> parse_generator(std::string_view yaml, const std::string& what,
   double total_weight = 0;
   for (size_t i = 0; i < j["classes"].size(); ++i) {
     Fields f(j["classes"][i], what + ".classes[" + std::to_string(i) + "]");
-    JZ_RETURN_IF_ERROR(f.only({"name", "weight", "gpus", "share_cores_percent", "share_memory_mib",
-                               "workers", "minutes", "distribution", "priority", "pool", "session",
-                               "busy", "active_minutes", "estimate"}));
+    JZ_RETURN_IF_ERROR(
+        f.only({"name", "weight", "gpus", "share_cores_percent", "share_memory_mib", "workers",
+                "minutes", "distribution", "priority", "pool", "session", "busy", "active_minutes",
+                "estimate", "cpu", "memory_mib", "flavor"}));
     Class c;
     JZ_ASSIGN_OR_RETURN(c.tmpl.cls, f.text("name", "", true));
     JZ_ASSIGN_OR_RETURN(c.weight, f.number("weight", 1, 0, 1e6));
     JZ_ASSIGN_OR_RETURN(c.tmpl.gpus, f.integer("gpus", 0, 0, 64));
     JZ_ASSIGN_OR_RETURN(c.tmpl.share_cores_percent, f.integer("share_cores_percent", 0, 0, 100));
     JZ_ASSIGN_OR_RETURN(c.tmpl.share_memory_mib, f.integer("share_memory_mib", 0, 0, 1 << 22));
-    if ((c.tmpl.gpus > 0) == (c.tmpl.share_cores_percent > 0)) {
+    if (c.tmpl.gpus > 0 && c.tmpl.share_cores_percent > 0) {
       return Status::invalid_argument(what + ".classes[" + std::to_string(i) +
-                                      "]: give gpus or share_cores_percent (one of them)");
+                                      "]: give gpus or share_cores_percent, not both (neither: "
+                                      "CPU-only jobs)");
+    }
+    JZ_ASSIGN_OR_RETURN(c.tmpl.cpu, f.number("cpu", 1, 0, 4096));
+    JZ_ASSIGN_OR_RETURN(c.tmpl.memory_mib, f.integer("memory_mib", 1024, 0, 1 << 30));
+    JZ_ASSIGN_OR_RETURN(c.tmpl.flavor, f.text("flavor", ""));
+    if (c.tmpl.gpus == 0 && c.tmpl.share_cores_percent == 0 && c.tmpl.cpu <= 0 &&
+        c.tmpl.memory_mib <= 0) {
+      return Status::invalid_argument(what + ".classes[" + std::to_string(i) +
+                                      "]: a class without GPUs needs cpu or memory_mib");
     }
     JZ_ASSIGN_OR_RETURN(c.tmpl.workers, f.integer("workers", 1, 1, 1024));
     JZ_ASSIGN_OR_RETURN(c.minutes, f.number("minutes", 30, 0.1, 1e6));
@@ -393,18 +450,26 @@ Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload)
   Scheduler s(o);
   std::map<std::string, double> pool_capacity;  // GPUs
   for (const auto& p : cluster.pools) {
-    for (int n = 0; n < p.nodes; ++n) {
-      NodeSpec ns;
-      ns.name = p.name + "-" + std::to_string(n);
-      ns.pool = p.name;
-      ns.flavor = p.flavor;
-      ns.cpu_milli = 256000;
-      ns.memory_mib = 2 << 20;
-      for (int g = 0; g < p.gpus_per_node; ++g)
-        ns.gpus.push_back({"", p.gpu_memory_mib, 132, true});
-      JZ_RETURN_IF_ERROR(s.add_node(ns));
+    std::vector<NodeType> kinds = p.node_types;
+    if (kinds.empty()) {
+      kinds.push_back({p.nodes, p.gpus_per_node, p.gpu_memory_mib, p.flavor, p.cpus_per_node,
+                       p.memory_gib_per_node});
     }
-    pool_capacity[p.name] = static_cast<double>(p.nodes) * p.gpus_per_node;
+    int n = 0;
+    for (const NodeType& k : kinds) {
+      for (int i = 0; i < k.nodes; ++i) {
+        NodeSpec ns;
+        ns.name = p.name + "-" + std::to_string(n++);
+        ns.pool = p.name;
+        ns.flavor = k.gpus_per_node > 0 ? k.flavor : "cpu";
+        ns.cpu_milli = int64_t{k.cpus_per_node} * 1000;
+        ns.memory_mib = k.memory_gib_per_node * 1024;
+        for (int g = 0; g < k.gpus_per_node; ++g)
+          ns.gpus.push_back({"", k.gpu_memory_mib, 132, true});
+        JZ_RETURN_IF_ERROR(s.add_node(ns));
+      }
+    }
+    pool_capacity[p.name] = static_cast<double>(p.gpus());
   }
   for (const auto& q : cluster.queues) JZ_RETURN_IF_ERROR(s.set_queue(q));
 
@@ -470,8 +535,9 @@ Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload)
     js.share_cores_percent = p.job->share_cores_percent;
     js.share_memory_mib = p.job->share_memory_mib;
     js.pool = p.job->pool;
-    js.cpu_milli = 1000;
-    js.memory_mib = 1024;
+    js.cpu_milli = static_cast<int64_t>(std::llround(p.job->cpu * 1000));
+    js.memory_mib = p.job->memory_mib;
+    js.flavor = p.job->flavor;
     js.runtime_estimate_ms = p.job->estimate_s > 0 ? static_cast<int64_t>(remaining * 1000) : 0;
     JZ_RETURN_IF_ERROR(s.submit(js, static_cast<int64_t>(t * 1000)));
     runs[js.id] = {piece, first_submit, t, -1, remaining, 0};

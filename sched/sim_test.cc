@@ -72,6 +72,61 @@ projects: [{name: p, nominal_gpus: 4}, {name: q, nominal_gpus: 0}]
   EXPECT_EQ(series["used"], Json::array({1.0, 0.25}));
 }
 
+// A heterogeneous pool (8-GPU A100 nodes with few CPUs, 2-GPU T4 nodes, CPU-only nodes)
+// and jobs with CPU, memory and GPU models: each goes where it can, CPU-only jobs too.
+TEST(Simulator, HeterogeneousNodesCpuOnlyJobsAndModels) {
+  auto c = parse_cluster(R"(
+pools:
+  - name: mixed
+    node_types:
+      - {nodes: 1, gpus_per_node: 8, flavor: a100, cpus_per_node: 16, memory_gib_per_node: 512}
+      - {nodes: 2, gpus_per_node: 2, flavor: t4, cpus_per_node: 64}
+      - {nodes: 1, gpus_per_node: 0, cpus_per_node: 32}
+projects: [{name: p, nominal_gpus: 12}]
+)",
+                         "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->pools[0].gpus(), 12);
+  EXPECT_EQ(c->pools[0].nodes, 4);
+  auto w = parse_trace(
+      "submit_s,user,project,gpus,duration_s,priority,class,pool,cpu,memory_mib,flavor\n"
+      // 8 A100s but 16 CPUs on that node: two 8-CPU jobs of 4 GPUs fit, a third waits.
+      "0,a,p,4,3600,0,a100,mixed,8,1024,a100\n"
+      "0,a,p,4,3600,0,a100,mixed,8,1024,a100\n"
+      // T4 jobs only on T4 nodes; a job accepting either model takes what is left.
+      "0,b,p,2,3600,0,t4,mixed,4,1024,t4\n"
+      "0,b,p,2,3600,0,any,mixed,4,1024,t4|a100\n"
+      // CPU-only: 40 cores fit nowhere but a T4 node (64), 30 on the CPU node.
+      "0,c,p,0,3600,0,cpu40,mixed,40,4096,\n"
+      "0,c,p,0,3600,0,cpu30,mixed,30,4096,\n"
+      // (last: once it waits, the pool is held for it and jobs behind it wait too)
+      "0,a,p,1,3600,0,a100wait,mixed,1,1024,a100\n"
+      // (the simulation runs until the last submission)
+      "7200,d,p,0,60,0,late,mixed,1,1024,\n",
+      "t.csv");
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  auto r = simulate(*c, *w);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const Json& s = r->summary;
+  EXPECT_EQ(s["classes"]["a100"]["started"], 2) << s.dump();
+  EXPECT_DOUBLE_EQ(s["classes"]["a100"]["wait_p50_s"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(s["classes"]["a100wait"]["wait_p50_s"].get<double>(), 3600) << s.dump();
+  EXPECT_DOUBLE_EQ(s["classes"]["t4"]["wait_p50_s"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(s["classes"]["any"]["wait_p50_s"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(s["classes"]["cpu40"]["wait_p50_s"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(s["classes"]["cpu30"]["wait_p50_s"].get<double>(), 0);
+
+  auto bad = parse_cluster(
+      "pools: [{name: x, node_types: [{nodes: 2, gpus_per_node: 0}]}]\nprojects: [{name: p}]",
+      "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "c.yaml.pools[0].node_types: no node has a GPU");
+  auto none = parse_trace(
+      "submit_s,user,project,gpus,duration_s,priority,cpu,memory_mib\n0,a,p,0,60,0,0,0\n", "t.csv");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().message(), "t.csv line 2: a job without GPUs needs cpu or memory_mib");
+}
+
 TEST(Simulator, InputErrorsNameTheField) {
   const std::pair<const char*, const char*> clusters[] = {
       {"pools: []\nprojects: [{name: p}]", "c.yaml.pools: required"},
@@ -95,8 +150,8 @@ TEST(Simulator, InputErrorsNameTheField) {
        "give a 'gpus' or a 'share_cores_percent' column"},
       {"submit_s,user,project,gpus,duration_s,priority\nx,a,p,1,10,0\n",
        "t.csv line 2: submit_s 'x' is not a number"},
-      {"submit_s,user,project,gpus,duration_s,priority\n0,a,p,0,10,0\n",
-       "line 2: give gpus or share_cores_percent"},
+      {"submit_s,user,project,gpus,share_cores_percent,duration_s,priority\n0,a,p,1,50,10,0\n",
+       "line 2: give gpus or share_cores_percent, not both"},
       // found by fuzz_sim_input: an empty duration was read as 0
       {"submit_s,user,project,gpus,duration_s,priority\n0,a,p,1,,0\n",
        "t.csv line 2: duration_s is empty"},
