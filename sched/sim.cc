@@ -696,41 +696,78 @@ Result<SimResult> simulate(const ClusterSpec& cluster, const Workload& workload)
 
   out.allocation_csv = "hour,pool,allocated,used\n";
   out.series = Json::object();
+  // One chart per pool: allocated and used (percent of its GPUs) by hour, with a y axis
+  // (0-100 %, gridlines every 25), an x axis (hours, about eight ticks), a legend.
   std::string svg;
-  const int width = 800, height = 160, margin = 30;
-  int y0 = 10;
-  svg += "<svg xmlns='http://www.w3.org/2000/svg' width='" + std::to_string(width + 2 * margin) +
-         "' height='" +
-         std::to_string(static_cast<int>(pool_capacity.size()) * (height + 40) + 20) +
+  const int width = 760, height = 160, left = 56, right = 24, top = 34, bottom = 36;
+  const int panel = top + height + bottom;
+  int y0 = 0;
+  svg += "<svg xmlns='http://www.w3.org/2000/svg' width='" + std::to_string(left + width + right) +
+         "' height='" + std::to_string(static_cast<int>(pool_capacity.size()) * panel + 8) +
          "' font-family='sans-serif' font-size='12'>\n";
   for (const auto& [pool, cap] : pool_capacity) {
     const auto& h = hourly[pool];
     Json& series = out.series[pool];
     series = {{"hour", Json::array()}, {"allocated", Json::array()}, {"used", Json::array()}};
     std::string pa, pu;
+    size_t points = 0;
     for (size_t i = 0; i < h.size(); ++i) {
       const double span = std::min(3600.0, horizon - i * 3600.0);
       if (span <= 0) break;
+      ++points;
+    }
+    auto x_of = [&](double hour) {
+      return left + (points > 1 ? width * hour / static_cast<double>(points - 1) : 0.0);
+    };
+    auto y_of = [&](double fraction) { return y0 + top + height * (1 - fraction); };
+    for (size_t i = 0; i < points; ++i) {
+      const double span = std::min(3600.0, horizon - i * 3600.0);
       const double a = h[i].first / (cap * span), u = h[i].second / (cap * span);
       out.allocation_csv +=
           std::to_string(i) + "," + pool + "," + fmt(a, 4) + "," + fmt(u, 4) + "\n";
       series["hour"].push_back(i);
       series["allocated"].push_back(std::round(a * 10000) / 10000);
       series["used"].push_back(std::round(u * 10000) / 10000);
-      const double x =
-          margin + (h.size() > 1 ? width * static_cast<double>(i) / (h.size() - 1) : 0);
-      pa += fmt(x, 1) + "," + fmt(y0 + 20 + height * (1 - a), 1) + " ";
-      pu += fmt(x, 1) + "," + fmt(y0 + 20 + height * (1 - u), 1) + " ";
+      pa += fmt(x_of(static_cast<double>(i)), 1) + "," + fmt(y_of(a), 1) + " ";
+      pu += fmt(x_of(static_cast<double>(i)), 1) + "," + fmt(y_of(u), 1) + " ";
     }
-    svg += "<text x='" + std::to_string(margin) + "' y='" + std::to_string(y0 + 12) + "'>pool " +
-           pool + " (" + fmt(cap, 0) +
-           " GPUs): allocated (blue) and used (orange), by hour</text>\n";
-    svg += "<rect x='" + std::to_string(margin) + "' y='" + std::to_string(y0 + 20) + "' width='" +
-           std::to_string(width) + "' height='" + std::to_string(height) +
-           "' fill='none' stroke='#999'/>\n";
+    svg += "<text x='" + std::to_string(left) + "' y='" + std::to_string(y0 + 16) + "'>pool " +
+           pool + " (" + fmt(cap, 0) + " GPUs), by hour</text>\n";
+    // The legend, top right.
+    const int lx = left + width - 170;
+    svg += "<line x1='" + std::to_string(lx) + "' y1='" + std::to_string(y0 + 12) + "' x2='" +
+           std::to_string(lx + 18) + "' y2='" + std::to_string(y0 + 12) +
+           "' stroke='#1f77b4' stroke-width='2'/><text x='" + std::to_string(lx + 22) + "' y='" +
+           std::to_string(y0 + 16) + "'>allocated</text>\n";
+    svg += "<line x1='" + std::to_string(lx + 90) + "' y1='" + std::to_string(y0 + 12) + "' x2='" +
+           std::to_string(lx + 108) + "' y2='" + std::to_string(y0 + 12) +
+           "' stroke='#ff7f0e' stroke-width='2'/><text x='" + std::to_string(lx + 112) + "' y='" +
+           std::to_string(y0 + 16) + "'>used</text>\n";
+    // The y axis: percent of the pool's GPUs, with gridlines.
+    for (int pct = 0; pct <= 100; pct += 25) {
+      const std::string y = fmt(y_of(pct / 100.0), 1);
+      svg += "<line x1='" + std::to_string(left) + "' y1='" + y + "' x2='" +
+             std::to_string(left + width) + "' y2='" + y + "' stroke='" +
+             (pct == 0 ? "#666" : "#ddd") + "'/><text x='" + std::to_string(left - 6) + "' y='" +
+             fmt(y_of(pct / 100.0) + 4, 1) + "' text-anchor='end'>" + std::to_string(pct) +
+             " %</text>\n";
+    }
+    svg += "<line x1='" + std::to_string(left) + "' y1='" + fmt(y_of(1), 1) + "' x2='" +
+           std::to_string(left) + "' y2='" + fmt(y_of(0), 1) + "' stroke='#666'/>\n";
+    // The x axis: hours, about eight ticks.
+    const size_t last = points > 0 ? points - 1 : 0;
+    const size_t step = std::max<size_t>(1, (last + 7) / 8);
+    for (size_t hour = 0; hour <= last; hour += step) {
+      const std::string x = fmt(x_of(static_cast<double>(hour)), 1);
+      svg += "<line x1='" + x + "' y1='" + fmt(y_of(0), 1) + "' x2='" + x + "' y2='" +
+             fmt(y_of(0) + 5, 1) + "' stroke='#666'/><text x='" + x + "' y='" +
+             fmt(y_of(0) + 18, 1) + "' text-anchor='middle'>" + std::to_string(hour) + "</text>\n";
+    }
+    svg += "<text x='" + std::to_string(left + width / 2) + "' y='" + fmt(y_of(0) + 32, 1) +
+           "' text-anchor='middle'>hour</text>\n";
     svg += "<polyline fill='none' stroke='#1f77b4' stroke-width='2' points='" + pa + "'/>\n";
     svg += "<polyline fill='none' stroke='#ff7f0e' stroke-width='2' points='" + pu + "'/>\n";
-    y0 += height + 40;
+    y0 += panel;
   }
   svg += "</svg>\n";
   out.plot_svg = svg;

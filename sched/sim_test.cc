@@ -64,6 +64,11 @@ projects: [{name: p, nominal_gpus: 4}, {name: q, nominal_gpus: 0}]
   EXPECT_DOUBLE_EQ(s["classes"]["small"]["wait_p50_s"].get<double>(), 3600);
   EXPECT_EQ(s["classes"]["big"]["started"], 1);
   EXPECT_NE(r->plot_svg.find("<svg"), std::string::npos);
+  // Axes with ticks and labels, and a legend.
+  for (const char* label : {">allocated</text>", ">used</text>", ">0 %</text>", ">100 %</text>",
+                            ">hour</text>", ">0</text>", ">1</text>"}) {
+    EXPECT_NE(r->plot_svg.find(label), std::string::npos) << label << "\n" << r->plot_svg;
+  }
   EXPECT_NE(r->allocation_csv.find("hour,pool,allocated,used"), std::string::npos);
   // The same by hour for charts: hour 0 all 4 GPUs (big), hour 1 bob's 2 for half of it.
   const Json& series = r->series["default"];
