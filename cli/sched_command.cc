@@ -131,9 +131,7 @@ int SchedCommands::trace() {
   std::vector<sched::ArrivalCurve> curves;
   for (uint64_t seed = first; seed <= last; ++seed) {
     sched::ArrivalOptions o;
-    o.policy = policy_ == "spread" ? sched::Policy::kSpread
-               : policy_ == "fgd"  ? sched::Policy::kFgd
-                                   : sched::Policy::kBinpack;
+    o.policy = *sched::policy_named(policy_);
     o.seed = seed;
     o.until = trace_until_;
     auto c = sched::run_arrivals(*nodes, *tasks, o);
@@ -230,6 +228,30 @@ int SchedCommands::sim() {
   return 0;
 }
 
+// The benchmarks' cluster: --nodes nodes of --gpus-per-node GPUs (128 CPUs, 1 TiB each),
+// --projects projects with equal nominal quotas in one cohort (with `per_user`, a user may
+// hold half a project's quota and one GPU more).
+Status SchedCommands::bench_cluster(sched::Scheduler& s, bool per_user) const {
+  for (int n = 0; n < nodes_; ++n) {
+    sched::NodeSpec spec;
+    spec.name = "node-" + std::to_string(n);
+    spec.cpu_milli = 128000;
+    spec.memory_mib = int64_t{1024} * 1024;
+    for (int g = 0; g < gpus_per_node_; ++g) spec.gpus.push_back({"", 81920, 132, true});
+    JZ_RETURN_IF_ERROR(s.add_node(spec));
+  }
+  const int64_t capacity = int64_t{nodes_} * gpus_per_node_ * 1000;
+  for (int p = 0; p < projects_; ++p) {
+    sched::QueueSpec q;
+    q.project = "project-" + std::to_string(p);
+    q.cohort = "workspace";
+    q.nominal_milli = capacity / projects_;
+    if (per_user) q.per_user_milli = q.nominal_milli / 2 + 1000;
+    JZ_RETURN_IF_ERROR(s.set_queue(q));
+  }
+  return {};
+}
+
 int SchedCommands::churn() {
   const char* cmd = "jizhan sched bench --churn";
   if (nodes_ < 1 || gpus_per_node_ < 1 || projects_ < 1 || jobs_ < 1) {
@@ -238,30 +260,14 @@ int SchedCommands::churn() {
     return 2;
   }
   sched::Options o;
-  o.policy = policy_ == "spread" ? sched::Policy::kSpread
-             : policy_ == "fgd"  ? sched::Policy::kFgd
-                                 : sched::Policy::kBinpack;
+  o.policy = *sched::policy_named(policy_);  // CLI checked the name
   o.preemption_grace_ms = 30000;
   sched::Scheduler s(o);
-  for (int n = 0; n < nodes_; ++n) {
-    sched::NodeSpec spec;
-    spec.name = "node-" + std::to_string(n);
-    spec.cpu_milli = 128000;
-    spec.memory_mib = int64_t{1024} * 1024;
-    for (int g = 0; g < gpus_per_node_; ++g) spec.gpus.push_back({"", 81920, 132, true});
-    if (auto st = s.add_node(spec); !st.ok()) {
-      std::cerr << cmd << ": error: " << st.message() << "\n";
-      return 1;
-    }
+  if (Status st = bench_cluster(s, false); !st.ok()) {
+    std::cerr << cmd << ": error: " << st.message() << "\n";
+    return 1;
   }
   const int64_t capacity = int64_t{nodes_} * gpus_per_node_ * 1000;
-  for (int p = 0; p < projects_; ++p) {
-    sched::QueueSpec q;
-    q.project = "project-" + std::to_string(p);
-    q.cohort = "workspace";
-    q.nominal_milli = capacity / projects_;
-    (void)s.set_queue(q);
-  }
   // Arrivals keep the cluster a little over-asked: the mean request (about 1.3 GPUs) times
   // the mean run (20 simulated minutes) times the rate is 1.1 times the GPUs.
   std::mt19937_64 rng(seed_);
@@ -372,30 +378,13 @@ int SchedCommands::bench() {
     return 2;
   }
   sched::Options o;
-  o.policy = policy_ == "spread" ? sched::Policy::kSpread
-             : policy_ == "fgd"  ? sched::Policy::kFgd
-                                 : sched::Policy::kBinpack;
+  o.policy = *sched::policy_named(policy_);  // CLI checked the name
   sched::Scheduler s(o);
-  for (int n = 0; n < nodes_; ++n) {
-    sched::NodeSpec spec;
-    spec.name = "node-" + std::to_string(n);
-    spec.cpu_milli = 128000;
-    spec.memory_mib = int64_t{1024} * 1024;
-    for (int g = 0; g < gpus_per_node_; ++g) spec.gpus.push_back({"", 81920, 132, true});
-    if (auto st = s.add_node(spec); !st.ok()) {
-      std::cerr << "jizhan sched bench: error: " << st.message() << "\n";
-      return 1;
-    }
+  if (Status st = bench_cluster(s, true); !st.ok()) {
+    std::cerr << "jizhan sched bench: error: " << st.message() << "\n";
+    return 1;
   }
   const int64_t capacity = int64_t{nodes_} * gpus_per_node_ * 1000;
-  for (int p = 0; p < projects_; ++p) {
-    sched::QueueSpec q;
-    q.project = "project-" + std::to_string(p);
-    q.cohort = "workspace";
-    q.nominal_milli = capacity / projects_;
-    q.per_user_milli = q.nominal_milli / 2 + 1000;
-    (void)s.set_queue(q);
-  }
   std::mt19937_64 rng(seed_);
   const double before = rss_mib();
   for (int64_t i = 0; i < jobs_; ++i) {

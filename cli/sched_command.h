@@ -5,6 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "core/status.h"
+#include "sched/scheduler.h"
+
 namespace jz::cli {
 
 class SchedCommands {
@@ -16,6 +19,7 @@ class SchedCommands {
  private:
   int bench();
   int churn();
+  Status bench_cluster(sched::Scheduler& s, bool per_user) const;
   int sim();
   int trace();
   std::function<int()> action_;

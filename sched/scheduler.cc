@@ -29,6 +29,23 @@ int64_t sat_add(int64_t a, int64_t b) {
 
 }  // namespace
 
+std::optional<Policy> policy_named(const std::string& name) {
+  if (name == "binpack") return Policy::kBinpack;
+  if (name == "spread") return Policy::kSpread;
+  if (name == "fgd") return Policy::kFgd;
+  return std::nullopt;
+}
+
+bool flavor_accepts(const std::string& wanted, const std::string& flavor) {
+  if (wanted.empty()) return true;
+  for (size_t at = 0; at <= wanted.size();) {
+    const size_t bar = std::min(wanted.find('|', at), wanted.size());
+    if (bar - at == flavor.size() && wanted.compare(at, bar - at, flavor) == 0) return true;
+    at = bar + 1;
+  }
+  return false;
+}
+
 const char* kind_name(Decision::Kind k) {
   switch (k) {
     case Decision::Kind::kPlace:
@@ -419,17 +436,6 @@ struct Scheduler::State {
   }
 
   // ---- placement --------------------------------------------------------------------
-
-  // A job's flavor: "" (any), one model, or several ("V100M16|V100M32": any of them).
-  static bool flavor_accepts(const std::string& wanted, const std::string& flavor) {
-    if (wanted.empty()) return true;
-    for (size_t at = 0; at <= wanted.size();) {
-      const size_t bar = std::min(wanted.find('|', at), wanted.size());
-      if (wanted.compare(at, bar - at, flavor) == 0 && bar - at == flavor.size()) return true;
-      at = bar + 1;
-    }
-    return false;
-  }
 
   bool fits_node(const Node& n, const JobSpec& j) const {
     return n.alive && n.cpu_total - n.cpu_used >= j.cpu_milli &&

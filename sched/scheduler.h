@@ -86,6 +86,11 @@ struct JobSpec {
 // binpack: the fullest node (and device) that fits; spread: the emptiest; fgd: where the
 // job adds the least fragmentation for the workload seen so far (after FGD, ATC'23).
 enum class Policy { kBinpack, kSpread, kFgd };
+// "binpack", "spread" or "fgd"; none for another name.
+std::optional<Policy> policy_named(const std::string& name);
+// Whether a job's flavor ("" any; "a100" one model; "v100m16|v100m32" any of several)
+// takes a node of `flavor`.
+bool flavor_accepts(const std::string& wanted, const std::string& flavor);
 
 struct Options {
   Policy policy = Policy::kBinpack;

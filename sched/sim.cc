@@ -154,12 +154,9 @@ Result<ClusterSpec> parse_cluster(std::string_view yaml, const std::string& what
   Fields top(j, what);
   JZ_RETURN_IF_ERROR(top.only({"policy", "idle_reclaim_minutes", "pools", "projects"}));
   JZ_ASSIGN_OR_RETURN(std::string policy, top.text("policy", "binpack"));
-  if (policy != "binpack" && policy != "spread" && policy != "fgd") {
-    return Status::invalid_argument(what + ".policy: binpack, spread or fgd");
-  }
-  c.policy = policy == "spread" ? Policy::kSpread
-             : policy == "fgd"  ? Policy::kFgd
-                                : Policy::kBinpack;
+  const std::optional<Policy> named = policy_named(policy);
+  if (!named) return Status::invalid_argument(what + ".policy: binpack, spread or fgd");
+  c.policy = *named;
   JZ_ASSIGN_OR_RETURN(c.idle_reclaim_minutes, top.number("idle_reclaim_minutes", 0, 0, 10080));
   if (!j.contains("pools") || !j["pools"].is_array() || j["pools"].empty()) {
     return Status::invalid_argument(what + ".pools: required, a list of pools");

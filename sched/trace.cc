@@ -159,20 +159,11 @@ Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
   q.nominal_milli = kUnlimited / 2;
   JZ_RETURN_IF_ERROR(s.set_queue(q));
 
-  auto accepts = [](const std::string& wanted, const std::string& model) {
-    if (wanted.empty()) return true;
-    for (size_t at = 0; at <= wanted.size();) {
-      const size_t bar = std::min(wanted.find('|', at), wanted.size());
-      if (wanted.compare(at, bar - at, model) == 0 && bar - at == model.size()) return true;
-      at = bar + 1;
-    }
-    return false;
-  };
   auto room_somewhere = [&](const JobSpec& j) {
     for (const Free& f : free) {
       if (f.cpu < j.cpu_milli || f.mem < j.memory_mib) continue;
       if (j.gpus == 0 && j.share_cores_percent == 0) return true;
-      if (!accepts(j.flavor, f.model) || f.cores.empty()) continue;
+      if (!flavor_accepts(j.flavor, f.model) || f.cores.empty()) continue;
       if (j.share_cores_percent > 0) {
         for (int c : f.cores) {
           if (c >= j.share_cores_percent) return true;
