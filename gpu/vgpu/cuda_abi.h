@@ -64,6 +64,26 @@ typedef struct {
   unsigned int NumChannels, Flags;
 } CUDA_ARRAY3D_DESCRIPTOR;
 
+/* An array element's bytes by CUarray_format, every channel: 8-, 16- and 32-bit plain
+ * formats exactly; others (block-compressed, YUV) as 4 bytes a channel, never under. */
+static inline uint64_t jz_cuda_element_bytes(int format, unsigned channels) {
+  uint64_t b = 4;
+  switch (format) {
+    case 0x01: /* UNSIGNED_INT8 */
+    case 0x08: /* SIGNED_INT8 */
+      b = 1;
+      break;
+    case 0x02: /* UNSIGNED_INT16 */
+    case 0x09: /* SIGNED_INT16 */
+    case 0x10: /* HALF */
+      b = 2;
+      break;
+    default:
+      break;
+  }
+  return b * (channels ? channels : 1);
+}
+
 enum { CU_MEM_LOCATION_TYPE_DEVICE = 1 };
 typedef struct {
   int type; /* CUmemLocationType */

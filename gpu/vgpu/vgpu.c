@@ -460,23 +460,6 @@ EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr p, CUstream s) {
 }
 
 /* Arrays: their size from the descriptor (the element's bytes by format, every channel). */
-static uint64_t element_bytes(int format, unsigned channels) {
-  uint64_t b = 4; /* the widest plain format; block-compressed ones take less */
-  switch (format) {
-    case 0x01:
-    case 0x08:
-      b = 1;
-      break;
-    case 0x02:
-    case 0x09:
-    case 0x10:
-      b = 2;
-      break;
-    default:
-      break;
-  }
-  return b * (channels ? channels : 1);
-}
 static uint64_t mul_sat(uint64_t a, uint64_t b) {
   if (a && b > UINT64_MAX / a) return UINT64_MAX;
   return a * b;
@@ -487,10 +470,10 @@ typedef CUresult (*array_fn)(CUarray*, const CUDA_ARRAY_DESCRIPTOR*);
 EXPORT CUresult cuArrayCreate_v2(CUarray* a, const CUDA_ARRAY_DESCRIPTOR* d) {
   REAL(array_fn, cuArrayCreate_v2);
   if (!a || !d) return cuArrayCreate_v2_real(a, d);
-  COUNTED_ALLOC(
-      current_device(NULL),
-      mul_sat(mul_sat(d->Width, extent(d->Height)), element_bytes(d->Format, d->NumChannels)),
-      cuArrayCreate_v2_real(a, d), (uint64_t)(uintptr_t)*a);
+  COUNTED_ALLOC(current_device(NULL),
+                mul_sat(mul_sat(d->Width, extent(d->Height)),
+                        jz_cuda_element_bytes(d->Format, d->NumChannels)),
+                cuArrayCreate_v2_real(a, d), (uint64_t)(uintptr_t)*a);
 }
 typedef CUresult (*array3d_fn)(CUarray*, const CUDA_ARRAY3D_DESCRIPTOR*);
 EXPORT CUresult cuArray3DCreate_v2(CUarray* a, const CUDA_ARRAY3D_DESCRIPTOR* d) {
@@ -498,7 +481,7 @@ EXPORT CUresult cuArray3DCreate_v2(CUarray* a, const CUDA_ARRAY3D_DESCRIPTOR* d)
   if (!a || !d) return cuArray3DCreate_v2_real(a, d);
   COUNTED_ALLOC(current_device(NULL),
                 mul_sat(mul_sat(mul_sat(d->Width, extent(d->Height)), extent(d->Depth)),
-                        element_bytes(d->Format, d->NumChannels)),
+                        jz_cuda_element_bytes(d->Format, d->NumChannels)),
                 cuArray3DCreate_v2_real(a, d), (uint64_t)(uintptr_t)*a);
 }
 typedef CUresult (*array_destroy_fn)(CUarray);
@@ -511,7 +494,7 @@ static uint64_t mipmap_bytes(const CUDA_ARRAY3D_DESCRIPTOR* d, unsigned levels) 
   for (unsigned l = 0; l < (levels ? levels : 1) && l < 64; ++l) {
     const uint64_t w = d->Width >> l, h = d->Height >> l, z = d->Depth >> l;
     const uint64_t level = mul_sat(mul_sat(mul_sat(w ? w : 1, h ? h : 1), z ? z : 1),
-                                   element_bytes(d->Format, d->NumChannels));
+                                   jz_cuda_element_bytes(d->Format, d->NumChannels));
     sum = sum > UINT64_MAX - level ? UINT64_MAX : sum + level;
   }
   return sum;

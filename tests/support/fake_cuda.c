@@ -283,23 +283,6 @@ EXPORT CUresult cuMemGetInfo(unsigned int* free_bytes, unsigned int* total) {
   return r;
 }
 
-static uint64_t element_bytes(int format, unsigned channels) {
-  uint64_t b = 4;
-  switch (format) {
-    case 0x01:
-    case 0x08:
-      b = 1;
-      break;
-    case 0x02:
-    case 0x09:
-    case 0x10:
-      b = 2;
-      break;
-    default:
-      break;
-  }
-  return b * (channels ? channels : 1);
-}
 static CUresult new_array(CUarray* a, uint64_t bytes) {
   struct CUarray_st* arr = calloc(1, sizeof *arr);
   CUresult r = take(current_device(), bytes, &arr->key);
@@ -312,11 +295,11 @@ static CUresult new_array(CUarray* a, uint64_t bytes) {
 }
 EXPORT CUresult cuArrayCreate_v2(CUarray* a, const CUDA_ARRAY_DESCRIPTOR* d) {
   return new_array(
-      a, d->Width * (d->Height ? d->Height : 1) * element_bytes(d->Format, d->NumChannels));
+      a, d->Width * (d->Height ? d->Height : 1) * jz_cuda_element_bytes(d->Format, d->NumChannels));
 }
 EXPORT CUresult cuArray3DCreate_v2(CUarray* a, const CUDA_ARRAY3D_DESCRIPTOR* d) {
   return new_array(a, d->Width * (d->Height ? d->Height : 1) * (d->Depth ? d->Depth : 1) *
-                          element_bytes(d->Format, d->NumChannels));
+                          jz_cuda_element_bytes(d->Format, d->NumChannels));
 }
 EXPORT CUresult cuArrayDestroy(CUarray a) {
   if (!a) return CUDA_ERROR_INVALID_HANDLE;
@@ -329,7 +312,8 @@ EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* m, const CUDA_ARRAY3D_D
   uint64_t bytes = 0;
   for (unsigned l = 0; l < (levels ? levels : 1); ++l) {
     uint64_t w = d->Width >> l, h = d->Height >> l, z = d->Depth >> l;
-    bytes += (w ? w : 1) * (h ? h : 1) * (z ? z : 1) * element_bytes(d->Format, d->NumChannels);
+    bytes +=
+        (w ? w : 1) * (h ? h : 1) * (z ? z : 1) * jz_cuda_element_bytes(d->Format, d->NumChannels);
   }
   return new_array((CUarray*)m, bytes);
 }
