@@ -27,7 +27,7 @@ class SchedCommands {
   int64_t jobs_ = 100000;
   bool shares_ = false, churn_ = false;
   uint64_t seed_ = 1;
-  std::string policy_ = "binpack";
+  std::string policy_ = "fgd";
   std::string cluster_, workload_, out_;
   std::string trace_nodes_, trace_tasks_, trace_seeds_ = "42-51", trace_out_;
   double trace_until_ = 1.3;

@@ -233,6 +233,7 @@ int run_server(const ConfigSources& sources) {
     ro.project_uid_base = settings->project_uid_base;
     ro.storage_check = std::chrono::seconds(settings->storage_check_s);
     ro.tick = settings->jobs_tick;
+    ro.policy = settings->placement_policy;
     ro.jobs_dir = settings->jobs_dir;
     ro.volumes_dir = settings->data_dir + "/volumes";
     ro.log_retention_age = settings->log_retention_age;

@@ -182,6 +182,14 @@ const ConfigSchema& server_schema() {
                   "How often the disk use of projects with a storage quota (storage_mib) and "
                   "running jobs is measured; past the quota their jobs stop with reason "
                   "StorageQuotaExceeded."));
+    s.add({.name = "jobs.placement_policy",
+           .type = ConfigType::kEnum,
+           .default_value = "fgd",
+           .help = "Where the scheduler places jobs (docs/SCHEDULING.md): fgd (where a job adds "
+                   "the least GPU fragmentation for the workload seen so far; the most GPUs "
+                   "allocated), binpack (the fullest node that fits) or spread (as fgd, but "
+                   "ties go to the emptiest node).",
+           .choices = {"fgd", "binpack", "spread"}});
     s.add(integer("jobs.tick_ms", "100", 10, 10000,
                   "How often the job runner looks at jobs and runs a scheduling cycle when "
                   "nothing wakes it sooner."));
@@ -354,6 +362,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.jobs_max_pids = c.get_int("jobs.max_pids");
   s.storage_check_s = c.get_int("jobs.storage_check_s");
   s.jobs_tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
+  s.placement_policy = *sched::policy_named(c.get_string("jobs.placement_policy"));  // checked
   s.log_retention_age = std::chrono::hours(24 * c.get_int("logs.retention_days"));
   s.log_retention_bytes = c.get_int("logs.retention_mib") << 20;
   // One list for every tenant let any data owner register any tenant's folder (issue 17).

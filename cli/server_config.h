@@ -12,6 +12,7 @@
 #include "metrics/tsdb.h"
 #include "platform/iam/authenticator.h"
 #include "platform/jobs/metering.h"
+#include "sched/scheduler.h"
 #include "store/database.h"
 
 namespace jz::cli {
@@ -45,6 +46,7 @@ struct ServerSettings {
   int64_t upload_max_bytes = int64_t{16} << 30, upload_max_entries = 1000000,
           upload_max_ratio = 200;
   std::chrono::milliseconds jobs_tick{100};
+  sched::Policy placement_policy = sched::Policy::kFgd;
   std::chrono::seconds log_retention_age{std::chrono::hours(24 * 30)};
   int64_t log_retention_bytes = int64_t{50} << 30;
   int virtual_gpus = 0;

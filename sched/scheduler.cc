@@ -76,6 +76,7 @@ struct Scheduler::State {
     std::vector<Device> gpus;
     int free_whole = 0;
     bool indexed = false;    // counted in its group's free_whole
+    int cls = -1;            // fgd: its class of nodes in the same state
     std::set<int64_t> jobs;  // running jobs with a worker here
     bool alive = true;
   };
@@ -143,6 +144,7 @@ struct Scheduler::State {
       if (groups[i].pool == pool && groups[i].flavor == flavor) return static_cast<int>(i);
     }
     groups.push_back({pool, flavor, {}, {}, {}, 0, {}});
+    ++kinds_epoch;  // kinds of jobs may now have one more group of nodes
     return static_cast<int>(groups.size() - 1);
   }
 
@@ -151,6 +153,7 @@ struct Scheduler::State {
     Group& g = groups[node.group];
     if (node.indexed) g.free_whole -= node.free_whole;
     node.indexed = false;
+    if (options.policy != Policy::kBinpack) leave_class(n);
     if (node.free_whole < static_cast<int>(g.by_free.size())) g.by_free[node.free_whole].erase(n);
     for (size_t d = 0; d < node.gpus.size(); ++d) {
       const Device& dev = node.gpus[d];
@@ -177,6 +180,7 @@ struct Scheduler::State {
       g.share_devices.insert(
           {100 - dev.cores_used, dev.mem_total - dev.mem_used, n, static_cast<int>(d)});
     }
+    if (options.policy != Policy::kBinpack) join_class(n);
   }
 
   // ---- quotas ---------------------------------------------------------------------
@@ -280,17 +284,28 @@ struct Scheduler::State {
     std::string flavor;
     double p = 0;
   };
-  // Kinds of GPU jobs seen (CPU-only ones leave no GPU unusable), each weighted by how
-  // often it came times the GPU it asks for (what the measure is of); the 128 heaviest.
-  std::map<std::tuple<bool, int, int, int, int64_t, int64_t, std::string>, int64_t> type_counts;
+  // The workload is the GPU jobs in the engine now, running or pending (CPU-only ones
+  // leave no GPU unusable), by kind, each weighted by how many there are times the GPU it
+  // asks for (what the measure is of); the 128 heaviest. It is looked at again after a
+  // quarter more submissions (at least every 4,096), with counts rounded to a quarter of
+  // an octave: the measure (and what is cached under it) changes when the mix does, not
+  // with every job.
+  using TypeKey = std::tuple<bool, int, int, int, int64_t, int64_t, std::string>;
+  std::map<TypeKey, int64_t> type_counts;
   std::vector<WorkType> work_types;
+  std::vector<std::pair<TypeKey, int64_t>> measured;  // the rounded counts in use
   int64_t observed = 0, observed_since_refresh = 0;
   mutable std::unordered_map<uint64_t, double> frag_cache;
 
-  void observe(const JobSpec& j) {
-    if (options.policy != Policy::kFgd || (!is_share(j) && j.gpus == 0)) return;
-    ++type_counts[{is_share(j), j.gpus, std::max(1, j.share_cores_percent), j.share_memory_mib,
-                   j.cpu_milli, j.memory_mib, j.flavor}];
+  void observe(const JobSpec& j, int sign) {
+    if (options.policy == Policy::kBinpack || (!is_share(j) && j.gpus == 0)) return;
+    const TypeKey key{
+        is_share(j),  j.gpus,  std::max(1, j.share_cores_percent), j.share_memory_mib, j.cpu_milli,
+        j.memory_mib, j.flavor};
+    auto it = type_counts.emplace(key, 0).first;
+    it->second += sign;
+    if (it->second <= 0) type_counts.erase(it);
+    if (sign < 0) return;
     ++observed;
     if (++observed_since_refresh >= std::max<int64_t>(1, std::min<int64_t>(observed / 4, 4096))) {
       refresh_types();
@@ -298,25 +313,32 @@ struct Scheduler::State {
   }
 
   void refresh_types() {
-    std::vector<std::pair<int64_t, const decltype(type_counts)::key_type*>> by_count;
-    for (const auto& [k, c] : type_counts) by_count.push_back({c, &k});
-    std::stable_sort(by_count.begin(), by_count.end(),
-                     [](const auto& a, const auto& b) { return a.first > b.first; });
-    if (by_count.size() > 128) by_count.resize(128);
-    double total = 0;
-    auto weight = [](int64_t c, const decltype(type_counts)::key_type& k) {
-      const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = k;
-      return static_cast<double>(c) * (share ? cores * 10 : gpus * 1000);
-    };
-    for (const auto& [c, k] : by_count) total += weight(c, *k);
-    work_types.clear();
-    for (const auto& [c, k] : by_count) {
-      const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = *k;
-      work_types.push_back(
-          {share, gpus, cores, share_mib, cpu, mem, flavor, weight(c, *k) / total});
-    }
-    frag_cache.clear();
     observed_since_refresh = 0;
+    auto request = [](const TypeKey& k) {
+      const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = k;
+      return share ? cores * 10 : gpus * 1000;
+    };
+    // Counts in quarters of an octave: 4 log2(count), rounded.
+    std::vector<std::pair<TypeKey, int64_t>> rounded;
+    for (const auto& [k, c] : type_counts) {
+      rounded.push_back({k, std::llround(4 * std::log2(static_cast<double>(c)))});
+    }
+    auto weight = [&](const std::pair<TypeKey, int64_t>& r) {
+      return std::exp2(static_cast<double>(r.second) / 4) * request(r.first);
+    };
+    std::stable_sort(rounded.begin(), rounded.end(),
+                     [&](const auto& x, const auto& y) { return weight(x) > weight(y); });
+    if (rounded.size() > 128) rounded.resize(128);
+    if (rounded == measured) return;
+    measured = std::move(rounded);
+    double total = 0;
+    for (const auto& r : measured) total += weight(r);
+    work_types.clear();
+    for (const auto& r : measured) {
+      const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = r.first;
+      work_types.push_back({share, gpus, cores, share_mib, cpu, mem, flavor, weight(r) / total});
+    }
+    measure_changed();
   }
 
   // A node as fragmentation sees it: free CPU and memory, per device the free cores
@@ -380,59 +402,239 @@ struct Scheduler::State {
     return f;
   }
 
+  // Nodes in the same state (group, free CPU and memory, the multiset of their devices'
+  // free cores and memory) are one class: measured once, ranked once per kind of job.
+  // A kind of job keeps its classes ranked by the fragmentation it would add there,
+  // brought up to date lazily from a log of classes that gained their first node or lost
+  // their last; a choice per class and kind is kept until the workload's measure changes.
+  // A job's place is then the first class of its kind's ranking: exact (every class that
+  // can take it is ranked) without weighing every node for every job.
+  struct NodeClass {
+    FreeView view;  // devices sorted
+    std::set<int> members;
+    int free_whole = 0;
+  };
+  struct Choice {
+    bool fits = false;
+    int64_t delta = 0;                      // added fragmentation, x1e6
+    int left = 0;                           // cores a share leaves on its device
+    std::vector<std::pair<int, int>> devs;  // the device states it takes
+  };
+  // delta, left, free GPUs, first node, class (unique even while a ranking is behind)
+  using Ranked = std::set<std::tuple<int64_t, int, int, int, int>>;
+  struct Kind {
+    JobSpec proto;
+    std::vector<int> groups;
+    Ranked ranked;
+    std::unordered_map<int, Ranked::iterator> where;
+    size_t synced = 0;
+    uint64_t epoch = 0;
+  };
+  std::vector<NodeClass> classes;
+  std::unordered_map<uint64_t, std::vector<int>> class_by_key;
+  std::vector<std::set<int>> live_classes;  // per group: classes with a node
+  std::vector<int> class_log;               // classes that became live or empty
+  uint64_t kinds_epoch = 1;                 // bumped when every ranking must be rebuilt
+  std::map<std::tuple<std::string, std::string, bool, int, int, int, int64_t, int64_t>, int>
+      kind_ids;
+  std::unordered_map<int, Kind> kinds;
+  int next_kind = 0;
+  mutable std::unordered_map<uint64_t, Choice> choices;  // class << 32 | kind
+
+  uint64_t key_of(const FreeView& v) const {
+    uint64_t key = mix(mix(mix(1, static_cast<uint64_t>(v.group)), static_cast<uint64_t>(v.cpu)),
+                       static_cast<uint64_t>(v.mem));
+    for (const auto& [c, m] : v.devs)
+      key = mix(mix(key, static_cast<uint64_t>(c) + 2), static_cast<uint64_t>(m));
+    return key;
+  }
+
+  void join_class(int n) {
+    Node& node = nodes[n];
+    FreeView v = view_of(node);
+    std::sort(v.devs.begin(), v.devs.end());
+    std::vector<int>& same = class_by_key[key_of(v)];
+    int c = -1;
+    for (int k : same) {
+      const FreeView& o = classes[static_cast<size_t>(k)].view;
+      if (o.group == v.group && o.cpu == v.cpu && o.mem == v.mem && o.devs == v.devs) c = k;
+    }
+    if (c < 0) {
+      c = static_cast<int>(classes.size());
+      NodeClass nc;
+      for (const auto& d : v.devs) nc.free_whole += d.first == 100 ? 1 : 0;
+      nc.view = std::move(v);
+      classes.push_back(std::move(nc));
+      same.push_back(c);
+    }
+    NodeClass& cls = classes[static_cast<size_t>(c)];
+    // A class is ranked by its first node: a new first one is news to the rankings.
+    const bool first = cls.members.empty() || n < *cls.members.begin();
+    cls.members.insert(n);
+    node.cls = c;
+    if (cls.members.size() == 1) {
+      if (live_classes.size() <= static_cast<size_t>(node.group))
+        live_classes.resize(node.group + 1);
+      live_classes[static_cast<size_t>(node.group)].insert(c);
+    }
+    if (first) log_class(c);
+  }
+
+  void leave_class(int n) {
+    Node& node = nodes[n];
+    if (node.cls < 0) return;
+    NodeClass& cls = classes[static_cast<size_t>(node.cls)];
+    const bool first = n == *cls.members.begin();
+    cls.members.erase(n);
+    if (cls.members.empty()) live_classes[static_cast<size_t>(node.group)].erase(node.cls);
+    if (first) log_class(node.cls);
+    node.cls = -1;
+  }
+
+  void log_class(int c) {
+    class_log.push_back(c);
+    // A long log is dropped: rankings are rebuilt when next asked.
+    if (class_log.size() > (size_t{1} << 16) + 4 * classes.size()) {
+      class_log.clear();
+      ++kinds_epoch;
+    }
+  }
+
+  // A new measure of the workload: every choice and ranking is stale.
+  void measure_changed() {
+    frag_cache.clear();
+    choices.clear();
+    ++kinds_epoch;
+    if (kinds.size() > 4096) {
+      kinds.clear();
+      kind_ids.clear();
+    }
+  }
+
+  // The best place in class `c` for one worker of kind `k`, kept until the measure changes.
+  const Choice& choice(int c, int k) const {
+    const uint64_t key = static_cast<uint64_t>(c) << 32 | static_cast<uint32_t>(k);
+    auto hit = choices.find(key);
+    if (hit != choices.end()) return hit->second;
+    const JobSpec& j = kinds.at(k).proto;
+    const FreeView& v = classes[static_cast<size_t>(c)].view;
+    Choice best;
+    if (v.cpu >= j.cpu_milli && v.mem >= j.memory_mib) {
+      const double before = fragmentation(v);
+      FreeView after = v;
+      after.cpu -= j.cpu_milli;
+      after.mem -= j.memory_mib;
+      auto consider = [&](const FreeView& a, std::vector<std::pair<int, int>> devs, int left) {
+        const auto delta = static_cast<int64_t>(std::llround((fragmentation(a) - before) * 1e6));
+        if (!best.fits || std::tie(delta, left) < std::tie(best.delta, best.left)) {
+          best = {true, delta, left, std::move(devs)};
+        }
+      };
+      if (is_share(j)) {
+        const int cores = std::max(1, j.share_cores_percent);
+        for (size_t d = 0; d < v.devs.size(); ++d) {
+          const auto [fc, fm] = v.devs[d];
+          if (fc < cores || fm < j.share_memory_mib || (d > 0 && v.devs[d - 1] == v.devs[d]))
+            continue;
+          FreeView a = after;
+          a.devs[d] = {fc - cores, fm - j.share_memory_mib};
+          if (a.devs[d].first <= 0 || a.devs[d].second <= 0) a.devs[d].first = -1;
+          consider(a, {v.devs[d]}, fc - cores);
+        }
+      } else if (j.gpus > 0) {
+        std::vector<std::pair<int, int>> taken;
+        FreeView a = after;
+        for (size_t d = 0; d < a.devs.size() && static_cast<int>(taken.size()) < j.gpus; ++d) {
+          if (a.devs[d].first != 100) continue;
+          taken.push_back(a.devs[d]);
+          a.devs[d] = {-1, 0};
+        }
+        if (static_cast<int>(taken.size()) == j.gpus) consider(a, std::move(taken), 0);
+      } else {
+        consider(after, {}, 0);
+      }
+    }
+    return choices.emplace(key, std::move(best)).first->second;
+  }
+
+  int kind_of(const JobSpec& j) {
+    auto key = std::make_tuple(j.pool, j.flavor, is_share(j), is_share(j) ? 0 : j.gpus,
+                               is_share(j) ? std::max(1, j.share_cores_percent) : 0,
+                               is_share(j) ? j.share_memory_mib : 0, j.cpu_milli, j.memory_mib);
+    auto [it, fresh] = kind_ids.emplace(std::move(key), next_kind);
+    if (fresh) {
+      Kind& k = kinds[next_kind++];
+      k.proto = j;
+      k.proto.workers = 1;
+    }
+    return it->second;
+  }
+
+  // Puts class `c` where it belongs in kind `k`'s ranking (or out of it when it has no node
+  // or cannot take the kind).
+  void rank(Kind& k, int id, int c) {
+    const NodeClass& cls = classes[static_cast<size_t>(c)];
+    auto at = k.where.find(c);
+    std::optional<std::tuple<int64_t, int, int, int, int>> key;
+    if (!cls.members.empty()) {
+      const Choice& ch = choice(c, id);
+      // Ties: the device a share leaves the least of; then, under fgd, the node with the
+      // fewest free GPUs, under spread the most; then the node added first.
+      if (ch.fits) {
+        key = {ch.delta, ch.left,
+               options.policy == Policy::kSpread ? -cls.free_whole : cls.free_whole,
+               *cls.members.begin(), c};
+      }
+    }
+    if (at != k.where.end()) {
+      if (key && *at->second == *key) return;
+      k.ranked.erase(at->second);
+      k.where.erase(at);
+    }
+    if (key) k.where[c] = k.ranked.insert(*key).first;
+  }
+
   // The node (and devices) where the job adds the least fragmentation; ties to the device
-  // a share leaves the least of, then the node with the fewest free GPUs, then the first.
-  // Every node of the job's groups is looked at (states repeat: each is measured once).
-  int find_node_fgd(const JobSpec& j, std::vector<int>& devices) const {
-    double best = std::numeric_limits<double>::infinity();
-    std::tuple<int, int, int> best_tie{0, 0, 0};
-    int best_node = -1;
-    std::vector<int> best_devices;
-    for (int gi : groups_for(j)) {
-      for (int n : groups[gi].nodes) {
-        const Node& node = nodes[n];
-        if (!fits_node(node, j)) continue;
-        FreeView v = view_of(node);
-        const double before = fragmentation(v);
-        v.cpu -= j.cpu_milli;
-        v.mem -= j.memory_mib;
-        auto consider = [&](const FreeView& after, std::vector<int> devs, int left) {
-          const double delta = fragmentation(after) - before;
-          const auto tie = std::make_tuple(left, node.free_whole, n);
-          if (delta < best - 1e-9 || (delta <= best + 1e-9 && tie < best_tie)) {
-            best = delta;
-            best_tie = tie;
-            best_node = n;
-            best_devices = std::move(devs);
-          }
-        };
-        if (is_share(j)) {
-          const int cores = std::max(1, j.share_cores_percent);
-          std::set<std::pair<int, int>> tried;
-          for (size_t d = 0; d < v.devs.size(); ++d) {
-            const auto [c, m] = v.devs[d];
-            if (c < cores || m < j.share_memory_mib || !tried.insert({c, m}).second) continue;
-            FreeView after = v;
-            after.devs[d] = {c - cores, m - j.share_memory_mib};
-            if (after.devs[d].first <= 0 || after.devs[d].second <= 0) after.devs[d].first = -1;
-            consider(after, {static_cast<int>(d)}, c - cores);
-          }
-        } else if (j.gpus > 0) {
-          std::vector<int> devs;
-          for (size_t d = 0; d < v.devs.size() && static_cast<int>(devs.size()) < j.gpus; ++d) {
-            if (v.devs[d].first == 100 && node.gpus[d].empty()) devs.push_back(static_cast<int>(d));
-          }
-          if (static_cast<int>(devs.size()) < j.gpus) continue;
-          FreeView after = v;
-          for (int d : devs) after.devs[static_cast<size_t>(d)] = {-1, 0};
-          consider(after, devs, 0);
-        } else {
-          consider(v, {}, 0);
+  // a share leaves the least of, then the node with the fewest free GPUs, then the class
+  // seen first, then the node added first.
+  int find_node_fgd(const JobSpec& j, std::vector<int>& devices) {
+    const int id = kind_of(j);
+    Kind& k = kinds.at(id);
+    if (k.epoch != kinds_epoch) {
+      k.ranked.clear();
+      k.where.clear();
+      k.groups = groups_for(k.proto);
+      for (int g : k.groups) {
+        if (static_cast<size_t>(g) >= live_classes.size()) continue;
+        for (int c : live_classes[static_cast<size_t>(g)]) rank(k, id, c);
+      }
+      k.epoch = kinds_epoch;
+    } else {
+      for (size_t i = k.synced; i < class_log.size(); ++i) {
+        const int c = class_log[i];
+        const int g = classes[static_cast<size_t>(c)].view.group;
+        if (std::find(k.groups.begin(), k.groups.end(), g) != k.groups.end()) rank(k, id, c);
+      }
+    }
+    k.synced = class_log.size();
+    if (k.ranked.empty()) return -1;
+    const int c = std::get<4>(*k.ranked.begin());
+    const int n = *classes[static_cast<size_t>(c)].members.begin();
+    // The devices in the states the choice takes.
+    const Node& node = nodes[static_cast<size_t>(n)];
+    const FreeView v = view_of(node);
+    std::vector<bool> used(v.devs.size(), false);
+    devices.clear();
+    for (const auto& want : choice(c, id).devs) {
+      for (size_t d = 0; d < v.devs.size(); ++d) {
+        if (!used[d] && v.devs[d] == want) {
+          used[d] = true;
+          devices.push_back(static_cast<int>(d));
+          break;
         }
       }
     }
-    devices = best_devices;
-    return best_node;
+    return n;
   }
 
   // ---- placement --------------------------------------------------------------------
@@ -456,28 +658,26 @@ struct Scheduler::State {
     return j.share_cores_percent > 0 || j.share_memory_mib > 0;
   }
 
-  // One worker: a node (and devices) for it, or -1. The best candidates in the policy's
-  // order are looked at first (a window of each free-GPU bucket, of share devices); only
-  // when none of them has room is every candidate looked at, so a job waits for room only
-  // when no node has it, CPU and memory included.
-  int find_node(const JobSpec& j, std::vector<int>& devices) const {
-    if (options.policy == Policy::kFgd) return find_node_fgd(j, devices);
+  // One worker: a node (and devices) for it, or -1. fgd and spread rank classes of nodes
+  // (above). binpack looks at the best candidates first (a window of each free-GPU bucket,
+  // of share devices); only when none of them has room is every candidate looked at. Both
+  // are exact: a job waits for room only when no node has it, CPU and memory included.
+  int find_node(const JobSpec& j, std::vector<int>& devices) {
+    if (options.policy != Policy::kBinpack) return find_node_fgd(j, devices);
     const int n = find_node_within(j, devices, false);
     return n >= 0 ? n : find_node_within(j, devices, true);
   }
 
   int find_node_within(const JobSpec& j, std::vector<int>& devices, bool exhaustive) const {
-    const bool spread = options.policy == Policy::kSpread;
     const int share_window = exhaustive ? std::numeric_limits<int>::max() : 512;
     const int whole_window = exhaustive ? std::numeric_limits<int>::max() : 64;
     if (!is_share(j) && j.gpus == 0) {
-      // CPU only: under binpack, on the nodes with the fewest free GPUs first (a node's
-      // CPU and memory taken where GPUs are free would strand them); under spread, the
-      // most.
+      // CPU only: on the nodes with the fewest free GPUs first (a node's CPU and memory
+      // taken where GPUs are free would strand them).
       const std::vector<int> gs = groups_for(j);
       int top = 0;
       for (int gi : gs) top = std::max(top, static_cast<int>(groups[gi].by_free.size()) - 1);
-      for (int k = spread ? top : 0; spread ? k >= 0 : k <= top; k += spread ? -1 : 1) {
+      for (int k = 0; k <= top; ++k) {
         for (int gi : gs) {
           const Group& g = groups[gi];
           if (k >= static_cast<int>(g.by_free.size())) continue;
@@ -496,36 +696,23 @@ struct Scheduler::State {
     for (int gi : groups_for(j)) {
       const Group& g = groups[gi];
       if (is_share(j)) {
+        // The fullest device that fits.
         const int cores = std::max(1, j.share_cores_percent);
-        auto check = [&](const std::tuple<int, int, int, int>& t) {
-          const auto& [free_cores, free_mem, n, d] = t;
-          return free_cores >= cores && free_mem >= j.share_memory_mib && fits_node(nodes[n], j);
-        };
         int scanned = 0;
-        if (!spread) {
-          for (auto it = g.share_devices.lower_bound({cores, 0, -1, -1});
-               it != g.share_devices.end() && scanned < share_window; ++it, ++scanned) {
-            if (check(*it)) {
-              devices = {std::get<3>(*it)};
-              return std::get<2>(*it);
-            }
-          }
-        } else {
-          for (auto it = g.share_devices.rbegin();
-               it != g.share_devices.rend() && scanned < share_window; ++it, ++scanned) {
-            if (std::get<0>(*it) < cores) break;
-            if (check(*it)) {
-              devices = {std::get<3>(*it)};
-              return std::get<2>(*it);
-            }
+        for (auto it = g.share_devices.lower_bound({cores, 0, -1, -1});
+             it != g.share_devices.end() && scanned < share_window; ++it, ++scanned) {
+          const auto& [free_cores, free_mem, n, d] = *it;
+          if (free_cores >= cores && free_mem >= j.share_memory_mib && fits_node(nodes[n], j)) {
+            devices = {d};
+            return n;
           }
         }
         continue;
       }
+      // The node with the fewest free GPUs that fits.
       const int need = j.gpus;
       const int top = static_cast<int>(g.by_free.size()) - 1;
-      for (int k = spread ? top : need; spread ? k >= need : k <= top; k += spread ? -1 : 1) {
-        if (k < 0 || k > top) continue;
+      for (int k = std::max(need, 0); k <= top; ++k) {
         int scanned = 0;
         for (int n : g.by_free[k]) {
           if (++scanned > whole_window) break;
@@ -870,6 +1057,7 @@ struct Scheduler::State {
       preempted_for.erase(v);
     }
     if (nominated.erase(id)) hold_quota(jobs.at(id), -1);
+    observe(jobs.at(id).spec, -1);
     jobs.erase(id);
   }
 
@@ -1105,6 +1293,7 @@ Status Scheduler::adopt(const JobSpec& spec, const std::vector<WorkerPlacement>&
   S.queues[job.queue].pending.insert({-spec.priority, job.seq, spec.id});  // start() takes it out
   S.start(job, started_ms);
   S.track(job, true);
+  S.observe(spec, +1);
   return {};
 }
 
@@ -1183,7 +1372,7 @@ Status Scheduler::submit(const JobSpec& spec, int64_t now_ms) {
     return {};
   }
   S.queues[j.queue].pending.insert({-spec.priority, j.seq, spec.id});
-  S.observe(spec);
+  S.observe(spec, +1);
   S.jobs.emplace(spec.id, std::move(j));
   return {};
 }

@@ -14,7 +14,7 @@
 //
 // A cycle looks at queues in fair-share order (lowest dominant share of decayed usage
 // first, by weight), each queue's jobs by priority then submission, and for each job
-// checks the quotas, finds a placement (binpack, spread or fgd, whole GPUs of a worker on one
+// checks the quotas, finds a placement (fgd, spread or binpack, whole GPUs of a worker on one
 // node), backfills behind a blocked job when runtime estimates allow it, and preempts
 // when that admits a higher-priority job or reclaims lent quota. Every decision and every
 // non-decision has a reason ("pending: project vision-a uses 8 of 8 GPUs").
@@ -83,8 +83,9 @@ struct JobSpec {
   int64_t runtime_estimate_ms = 0;  // 0: unknown (never backfilled)
 };
 
-// binpack: the fullest node (and device) that fits; spread: the emptiest; fgd: where the
-// job adds the least fragmentation for the workload seen so far (after FGD, ATC'23).
+// fgd (the default): where the job adds the least fragmentation for the workload in the
+// engine (after FGD, ATC'23), ties to the fullest node; spread: the same measure, ties to
+// the emptiest node; binpack: the fullest node (and device) that fits.
 enum class Policy { kBinpack, kSpread, kFgd };
 // "binpack", "spread" or "fgd"; none for another name.
 std::optional<Policy> policy_named(const std::string& name);
@@ -93,7 +94,7 @@ std::optional<Policy> policy_named(const std::string& name);
 bool flavor_accepts(const std::string& wanted, const std::string& flavor);
 
 struct Options {
-  Policy policy = Policy::kBinpack;
+  Policy policy = Policy::kFgd;
   int64_t usage_half_life_ms = int64_t{3600} * 1000;  // fair share forgets usage at this rate
   int64_t preemption_grace_ms = int64_t{30} * 1000;
   bool backfill = true;

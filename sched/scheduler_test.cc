@@ -55,7 +55,7 @@ std::vector<Decision> of_kind(const std::vector<Decision>& all, Decision::Kind k
 }
 
 TEST(Scheduler, BinpackFillsANodeSpreadBalances) {
-  for (Policy p : {Policy::kBinpack, Policy::kSpread}) {
+  for (Policy p : {Policy::kBinpack, Policy::kSpread, Policy::kFgd}) {
     Scheduler s({.policy = p});
     ASSERT_TRUE(s.add_node(node("a", 8)).ok());
     ASSERT_TRUE(s.add_node(node("b", 8)).ok());
@@ -65,8 +65,8 @@ TEST(Scheduler, BinpackFillsANodeSpreadBalances) {
     ASSERT_EQ(placed.size(), 4u);
     std::map<std::string, int> per_node;
     for (const auto& d : placed) per_node[d.placement[0].node] += 2;
-    if (p == Policy::kBinpack) {
-      EXPECT_EQ(per_node.size(), 1u) << "binpack keeps whole nodes free";
+    if (p != Policy::kSpread) {
+      EXPECT_EQ(per_node.size(), 1u) << "binpack and fgd keep whole nodes free";
     } else {
       EXPECT_EQ(per_node["a"], 4);
       EXPECT_EQ(per_node["b"], 4);
@@ -300,8 +300,7 @@ TEST(SchedulerInvariants, UnderQuotaJobsAreNotStarvedBeyondOneGracePeriod) {
     std::mt19937_64 rng(seed);
     auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
     const int64_t grace = 30000;
-    Scheduler s(
-        {.policy = seed % 2 ? Policy::kBinpack : Policy::kSpread, .preemption_grace_ms = grace});
+    Scheduler s({.policy = static_cast<Policy>(seed % 3), .preemption_grace_ms = grace});
     int total = 0;
     for (int n = 0; n < pick(1, 4); ++n) {
       const int g = pick(2, 8);
@@ -461,8 +460,7 @@ TEST(SchedulerInvariants, HoldOverThousandsOfRandomHistories) {
   for (uint64_t seed = 1; seed <= 5000; ++seed) {
     std::mt19937_64 rng(seed);
     auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-    Scheduler s(
-        {.policy = seed % 2 ? Policy::kBinpack : Policy::kSpread, .backfill = seed % 3 != 0});
+    Scheduler s({.policy = static_cast<Policy>(seed % 3), .backfill = seed % 4 != 0});
     const int node_count = pick(1, 4);
     for (int n = 0; n < node_count; ++n) {
       ASSERT_TRUE(

@@ -153,7 +153,7 @@ Result<ClusterSpec> parse_cluster(std::string_view yaml, const std::string& what
   ClusterSpec c;
   Fields top(j, what);
   JZ_RETURN_IF_ERROR(top.only({"policy", "idle_reclaim_minutes", "pools", "projects"}));
-  JZ_ASSIGN_OR_RETURN(std::string policy, top.text("policy", "binpack"));
+  JZ_ASSIGN_OR_RETURN(std::string policy, top.text("policy", "fgd"));
   const std::optional<Policy> named = policy_named(policy);
   if (!named) return Status::invalid_argument(what + ".policy: binpack, spread or fgd");
   c.policy = *named;

@@ -3,7 +3,7 @@
 // Deterministic: the same inputs and seed give the same results.
 //
 // Cluster YAML:
-//   policy: binpack                 # or spread
+//   policy: fgd                     # (the default), binpack or spread
 //   idle_reclaim_minutes: 0         # dev sessions idle this long give their GPUs back (0: never)
 //   pools:
 //     - {name: training, nodes: 16, gpus_per_node: 8, gpu_memory_mib: 81920, flavor: h100,

@@ -57,7 +57,7 @@ struct RunnerOptions {
   // How often each project's fair-share usage is written to the store (and at stop), so
   // that a restart does not forget who used the GPUs lately.
   std::chrono::milliseconds usage_persist{30000};
-  sched::Policy policy = sched::Policy::kBinpack;
+  sched::Policy policy = sched::Policy::kFgd;
   std::string pool = "default";
   // Log retention (logs/retention.h) over jobs_dir, checked every minute; 0: no limit.
   std::string jobs_dir;
