@@ -102,6 +102,9 @@ struct Scheduler::State {
     std::vector<std::pair<int, std::vector<int>>> placement;  // node, devices
     std::string reason;
     int waiting_for = 0;  // preempted jobs still stopping for this one
+    // Its groups of nodes (groups_for), kept while no group is added.
+    mutable std::vector<int> groups;
+    mutable int64_t groups_version = -1;
   };
   struct Queue {
     QueueSpec spec;
@@ -144,16 +147,26 @@ struct Scheduler::State {
       if (groups[i].pool == pool && groups[i].flavor == flavor) return static_cast<int>(i);
     }
     groups.push_back({pool, flavor, {}, {}, {}, 0, {}});
+    ++groups_version;
     ++kinds_epoch;  // kinds of jobs may now have one more group of nodes
     return static_cast<int>(groups.size() - 1);
   }
+
+  // binpack looks nodes up by free whole GPUs and share devices by free room; fgd and
+  // spread by class of node state. Every policy keeps each group's free whole GPUs. While
+  // `tentative` (a preemption search trying victims on one node and undoing it), classes
+  // are left as they were: the node is back in its state before anything looks.
+  bool tentative = false;
 
   void unindex(int n) {
     Node& node = nodes[n];
     Group& g = groups[node.group];
     if (node.indexed) g.free_whole -= node.free_whole;
     node.indexed = false;
-    if (options.policy != Policy::kBinpack) leave_class(n);
+    if (options.policy != Policy::kBinpack) {
+      if (!tentative) leave_class(n);
+      return;
+    }
     if (node.free_whole < static_cast<int>(g.by_free.size())) g.by_free[node.free_whole].erase(n);
     for (size_t d = 0; d < node.gpus.size(); ++d) {
       const Device& dev = node.gpus[d];
@@ -168,11 +181,15 @@ struct Scheduler::State {
     Group& g = groups[node.group];
     node.free_whole = 0;
     for (const Device& d : node.gpus) node.free_whole += d.healthy && d.empty() ? 1 : 0;
+    g.free_whole += node.free_whole;
+    node.indexed = true;
+    if (options.policy != Policy::kBinpack) {
+      if (!tentative) join_class(n);
+      return;
+    }
     if (static_cast<int>(g.by_free.size()) <= node.free_whole)
       g.by_free.resize(node.free_whole + 1);
     g.by_free[node.free_whole].insert(n);
-    g.free_whole += node.free_whole;
-    node.indexed = true;
     for (size_t d = 0; d < node.gpus.size(); ++d) {
       const Device& dev = node.gpus[d];
       if (!dev.healthy || dev.exclusive || dev.cores_used >= 100 || dev.mem_used >= dev.mem_total)
@@ -180,7 +197,6 @@ struct Scheduler::State {
       g.share_devices.insert(
           {100 - dev.cores_used, dev.mem_total - dev.mem_used, n, static_cast<int>(d)});
     }
-    if (options.policy != Policy::kBinpack) join_class(n);
   }
 
   // ---- quotas ---------------------------------------------------------------------
@@ -411,6 +427,7 @@ struct Scheduler::State {
   // can take it is ranked) without weighing every node for every job.
   struct NodeClass {
     FreeView view;  // devices sorted
+    uint64_t key = 0;  // key_of(view)
     std::set<int> members;
     int free_whole = 0;
   };
@@ -420,8 +437,8 @@ struct Scheduler::State {
     int left = 0;                           // cores a share leaves on its device
     std::vector<std::pair<int, int>> devs;  // the device states it takes
   };
-  // delta, left, free GPUs, first node, class (unique even while a ranking is behind)
-  using Ranked = std::set<std::tuple<int64_t, int, int, int, int>>;
+  // delta, left, free GPUs, the state's key (a tie-break that a restart repeats), class
+  using Ranked = std::set<std::tuple<int64_t, int, int, uint64_t, int>>;
   struct Kind {
     JobSpec proto;
     std::vector<int> groups;
@@ -453,7 +470,8 @@ struct Scheduler::State {
     Node& node = nodes[n];
     FreeView v = view_of(node);
     std::sort(v.devs.begin(), v.devs.end());
-    std::vector<int>& same = class_by_key[key_of(v)];
+    const uint64_t key = key_of(v);
+    std::vector<int>& same = class_by_key[key];
     int c = -1;
     for (int k : same) {
       const FreeView& o = classes[static_cast<size_t>(k)].view;
@@ -462,32 +480,31 @@ struct Scheduler::State {
     if (c < 0) {
       c = static_cast<int>(classes.size());
       NodeClass nc;
+      nc.key = key;
       for (const auto& d : v.devs) nc.free_whole += d.first == 100 ? 1 : 0;
       nc.view = std::move(v);
       classes.push_back(std::move(nc));
       same.push_back(c);
     }
     NodeClass& cls = classes[static_cast<size_t>(c)];
-    // A class is ranked by its first node: a new first one is news to the rankings.
-    const bool first = cls.members.empty() || n < *cls.members.begin();
     cls.members.insert(n);
     node.cls = c;
     if (cls.members.size() == 1) {
-      if (live_classes.size() <= static_cast<size_t>(node.group))
-        live_classes.resize(node.group + 1);
+      if (live_classes.size() <= static_cast<size_t>(node.group)) live_classes.resize(node.group + 1);
       live_classes[static_cast<size_t>(node.group)].insert(c);
+      log_class(c);
     }
-    if (first) log_class(c);
   }
 
   void leave_class(int n) {
     Node& node = nodes[n];
     if (node.cls < 0) return;
     NodeClass& cls = classes[static_cast<size_t>(node.cls)];
-    const bool first = n == *cls.members.begin();
     cls.members.erase(n);
-    if (cls.members.empty()) live_classes[static_cast<size_t>(node.group)].erase(node.cls);
-    if (first) log_class(node.cls);
+    if (cls.members.empty()) {
+      live_classes[static_cast<size_t>(node.group)].erase(node.cls);
+      log_class(node.cls);
+    }
     node.cls = -1;
   }
 
@@ -575,15 +592,16 @@ struct Scheduler::State {
   void rank(Kind& k, int id, int c) {
     const NodeClass& cls = classes[static_cast<size_t>(c)];
     auto at = k.where.find(c);
-    std::optional<std::tuple<int64_t, int, int, int, int>> key;
+    std::optional<std::tuple<int64_t, int, int, uint64_t, int>> key;
     if (!cls.members.empty()) {
       const Choice& ch = choice(c, id);
       // Ties: the device a share leaves the least of; then, under fgd, the node with the
-      // fewest free GPUs, under spread the most; then the node added first.
+      // fewest free GPUs, under spread the most; then by the state (its key). In the
+      // class, the node added first.
       if (ch.fits) {
         key = {ch.delta, ch.left,
                options.policy == Policy::kSpread ? -cls.free_whole : cls.free_whole,
-               *cls.members.begin(), c};
+               cls.key, c};
       }
     }
     if (at != k.where.end()) {
@@ -642,6 +660,15 @@ struct Scheduler::State {
   bool fits_node(const Node& n, const JobSpec& j) const {
     return n.alive && n.cpu_total - n.cpu_used >= j.cpu_milli &&
            n.mem_total - n.mem_used >= j.memory_mib;
+  }
+
+  int64_t groups_version = 0;
+  const std::vector<int>& groups_of(const Job& j) const {
+    if (j.groups_version != groups_version) {
+      j.groups = groups_for(j.spec);
+      j.groups_version = groups_version;
+    }
+    return j.groups;
   }
 
   std::vector<int> groups_for(const JobSpec& j) const {
@@ -844,7 +871,7 @@ struct Scheduler::State {
   int64_t shadow_time(const Job& job, int64_t now) const {
     // Free whole GPUs of the job's groups, then, in the order they end, what running
     // workers hold, until the job's need is met.
-    const std::vector<int> gs = groups_for(job.spec);
+    const std::vector<int>& gs = groups_of(job);
     int64_t free = 0;
     for (int gi : gs) free += groups[gi].free_whole * 1000;
     const int64_t need = job.charge * job.spec.workers;
@@ -929,44 +956,54 @@ struct Scheduler::State {
       if (q.cohort < 0 || queues[r.queue].cohort != q.cohort || !borrowing(r)) return false;
       return under_nominal || r.spec.priority < job.spec.priority;
     };
-    auto order = [&](int64_t a, int64_t b) {
-      const Job& x = jobs.at(a);
-      const Job& y = jobs.at(b);
-      return std::make_tuple(!borrowing(x), x.spec.priority, -x.started_ms, a) <
-             std::make_tuple(!borrowing(y), y.spec.priority, -y.started_ms, b);
-    };
     const size_t start_mark = log.size();
     std::vector<int64_t> victims;
     std::set<int64_t> taken;
     int blocked_by_non_preemptible = 0;
+    // A candidate victim with what orders it: borrowers first, lowest priority first,
+    // youngest first.
+    struct Candidate {
+      bool lending;  // its queue is within its nominal quota
+      int priority;
+      int64_t neg_started, id;
+      const Job* job;
+      bool operator<(const Candidate& o) const {
+        return std::tie(lending, priority, neg_started, id) <
+               std::tie(o.lending, o.priority, o.neg_started, o.id);
+      }
+    };
+    std::vector<Candidate> list;
     for (int w = 0; w < job.spec.workers; ++w) {
       std::vector<int> devices;
       int n = find_node(job.spec, devices);
       if (n < 0) {
         int best_node = -1;
         size_t best_count = 0;
-        for (int gi : groups_for(job.spec)) {
+        for (int gi : groups_of(job)) {
+          // One victim is the fewest there can be: the first node it frees is the one.
+          if (best_node >= 0 && best_count <= 1) break;
           for (int cand : groups[gi].nodes) {
-            std::vector<int64_t> list;
+            if (best_node >= 0 && best_count <= 1) break;
+            list.clear();
             for (int64_t id : nodes[cand].jobs) {
               if (taken.count(id)) continue;
               const Job& r = jobs.at(id);
               if (eligible(r)) {
-                list.push_back(id);
+                list.push_back({!borrowing(r), r.spec.priority, -r.started_ms, id, &r});
               } else if (!r.spec.preemptible && r.spec.priority < job.spec.priority) {
                 ++blocked_by_non_preemptible;
               }
             }
             if (list.empty()) continue;
-            std::sort(list.begin(), list.end(), order);
+            std::sort(list.begin(), list.end());
             const size_t mark = log.size();
             size_t k = 0;
             bool fit = false;
-            for (int64_t id : list) {
+            tentative = true;
+            for (const Candidate& v : list) {
               if (best_node >= 0 && k + 1 >= best_count) break;  // cannot beat the best
-              const Job& r = jobs.at(id);
-              for (const auto& [rn, rdev] : r.placement) {
-                if (rn == cand) apply(rn, rdev, r.spec, -1);
+              for (const auto& [rn, rdev] : v.job->placement) {
+                if (rn == cand) apply(rn, rdev, v.job->spec, -1);
               }
               ++k;
               if (worker_fits(job.spec, cand)) {
@@ -975,11 +1012,13 @@ struct Scheduler::State {
               }
             }
             rollback(mark);
+            tentative = false;
             if (fit) {
               best_node = cand;
               best_count = k;
               // Remember the victims: the first k of this node's order.
-              best_list = std::vector<int64_t>(list.begin(), list.begin() + static_cast<long>(k));
+              best_list.clear();
+              for (size_t i = 0; i < k; ++i) best_list.push_back(list[i].id);
             }
           }
         }
@@ -1040,7 +1079,7 @@ struct Scheduler::State {
     const Queue& q = queues[j.queue];
     const bool reclaim = q.used + j.charge * j.spec.workers <= q.spec.nominal_milli &&
                          q.cohort >= 0 && cohorts[q.cohort].borrowed > 0;
-    for (int g : groups_for(j.spec)) {
+    for (int g : groups_of(j)) {
       if (g >= static_cast<int>(preemptible_priorities.size())) continue;
       const auto& m = preemptible_priorities[g];
       if (m.empty()) continue;
@@ -1557,13 +1596,13 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
       // Skip quickly what cannot fit in a group that had no room for a smaller request.
       bool hopeless = true;
       const Failed shape = failed_of(j.spec);
-      for (int g : S.groups_for(j.spec)) {
+      for (int g : S.groups_of(j)) {
         bool covered = false;
         for (const Failed& f : memo[g]) covered = covered || covers(f, shape);
         if (!covered) hopeless = false;
       }
       std::vector<WorkerPlacement> placement;
-      if ((!hopeless || S.groups_for(j.spec).empty()) && S.place(j, &placement)) {
+      if ((!hopeless || S.groups_of(j).empty()) && S.place(j, &placement)) {
         S.start(j, now);
         S.track(j, true);
         std::string where;
@@ -1613,7 +1652,7 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
         hold_hard(j);
         continue;
       }
-      for (int g : S.groups_for(j.spec)) {
+      for (int g : S.groups_of(j)) {
         if (memo[g].size() < 32) memo[g].push_back(shape);
       }
       // What is missing: the GPUs, or (when a node has those) the CPU and memory beside.
