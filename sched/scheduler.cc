@@ -7,7 +7,6 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace jz::sched {
 namespace {
@@ -105,6 +104,9 @@ struct Scheduler::State {
     // Its groups of nodes (groups_for), kept while no group is added.
     mutable std::vector<int> groups;
     mutable int64_t groups_version = -1;
+    int64_t tried_cycle = -1;    // the last cycle that looked at it
+    int64_t explained_ms = -1;   // when "no node has room" was last worked out for it
+    uint64_t refusal_key = 0;    // the quota refusal its reason says (0: none)
   };
   struct Queue {
     QueueSpec spec;
@@ -135,7 +137,7 @@ struct Scheduler::State {
   std::unordered_map<std::string, int> cohort_index;
   std::unordered_map<std::string, int> users;
   std::unordered_map<int64_t, Job> jobs;
-  int64_t seq = 0;
+  int64_t seq = 0, cycles = 0;
   int64_t capacity = 0, allocated = 0;
   int min_device_mem = 0;
   size_t running_jobs = 0;
@@ -225,51 +227,79 @@ struct Scheduler::State {
   }
 
   // Why the queue cannot take `amount` more for `user`; "" when it can. `user_level`
-  // says the refusal is the user's limit (other users' jobs may still go).
+  // says the refusal is the user's limit (other users' jobs may still go). With `key`: on
+  // entry the key of the job's last refusal, on return this one's; when they are the same
+  // refusal with the same numbers, kSameRefusal is returned without writing it again.
+  static constexpr const char* kSameRefusal = "=";
   std::string quota_refusal(const Queue& q, const Job& j, int64_t amount,
-                            bool* user_level = nullptr) const {
+                            bool* user_level = nullptr, uint64_t* key = nullptr) const {
     const int user = j.user;
     const std::string& user_name = j.spec.user;
     if (user_level) *user_level = false;
+    auto refuse = [&](uint64_t code, std::initializer_list<int64_t> numbers, bool user_wide,
+                      auto&& text) -> std::string {
+      if (user_level) *user_level = user_wide;
+      uint64_t h = code;
+      for (int64_t v : numbers) h = mix(h, static_cast<uint64_t>(v));
+      h |= 1;  // never 0, the key of no refusal
+      if (key) {
+        const bool same = *key == h;
+        *key = h;
+        if (same) return kSameRefusal;
+      }
+      return text();
+    };
     // Limits besides GPUs. Reported as `user_level` too: a refusal here says nothing
     // about jobs asking for more GPUs, so the queue's scan goes on.
     const int64_t cpu = j.spec.cpu_milli * j.spec.workers, mem = j.spec.memory_mib * j.spec.workers;
     if (q.running + q.reserved_jobs + 1 > q.spec.max_running_jobs) {
-      if (user_level) *user_level = true;
-      return "project " + q.spec.project + " runs " + std::to_string(q.running) + " of the " +
-             std::to_string(q.spec.max_running_jobs) + " jobs its quota allows at once";
+      return refuse(1, {q.running, q.spec.max_running_jobs}, true, [&] {
+        return "project " + q.spec.project + " runs " + std::to_string(q.running) + " of the " +
+               std::to_string(q.spec.max_running_jobs) + " jobs its quota allows at once";
+      });
     }
     if (q.cpu_used + q.reserved_cpu + cpu > q.spec.cpu_limit_milli) {
-      if (user_level) *user_level = true;
-      return "project " + q.spec.project + " uses " + gpus_text(q.cpu_used) + " of " +
-             gpus_text(q.spec.cpu_limit_milli) + " CPUs; this job needs " + gpus_text(cpu);
+      return refuse(2, {q.cpu_used, q.spec.cpu_limit_milli, cpu}, true, [&] {
+        return "project " + q.spec.project + " uses " + gpus_text(q.cpu_used) + " of " +
+               gpus_text(q.spec.cpu_limit_milli) + " CPUs; this job needs " + gpus_text(cpu);
+      });
     }
     if (q.mem_used + q.reserved_mem + mem > q.spec.memory_limit_mib) {
-      if (user_level) *user_level = true;
-      return "project " + q.spec.project + " uses " + std::to_string(q.mem_used) + " of " +
-             std::to_string(q.spec.memory_limit_mib) + " MiB of memory; this job needs " +
-             std::to_string(mem);
+      return refuse(3, {q.mem_used, q.spec.memory_limit_mib, mem}, true, [&] {
+        return "project " + q.spec.project + " uses " + std::to_string(q.mem_used) + " of " +
+               std::to_string(q.spec.memory_limit_mib) + " MiB of memory; this job needs " +
+               std::to_string(mem);
+      });
     }
     const int64_t after = q.used + q.reserved + amount;
     const int64_t cap = sat_add(q.spec.nominal_milli, q.spec.borrowing_limit_milli);
     if (after > cap) {
-      return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " + limit_text(cap) +
-             " GPUs (nominal " + gpus_text(q.spec.nominal_milli) + ", borrowing limit " +
-             limit_text(q.spec.borrowing_limit_milli) + "); this job needs " + gpus_text(amount);
+      return refuse(4, {q.used, cap, q.spec.nominal_milli, q.spec.borrowing_limit_milli, amount},
+                    false, [&] {
+                      return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " +
+                             limit_text(cap) + " GPUs (nominal " +
+                             gpus_text(q.spec.nominal_milli) + ", borrowing limit " +
+                             limit_text(q.spec.borrowing_limit_milli) + "); this job needs " +
+                             gpus_text(amount);
+                    });
     }
     auto uu = q.user_used.find(user);
     auto ur = q.user_reserved.find(user);
     const int64_t mine =
         (uu == q.user_used.end() ? 0 : uu->second) + (ur == q.user_reserved.end() ? 0 : ur->second);
     if (mine + amount > q.spec.per_user_milli) {
-      if (user_level) *user_level = true;
-      return "user " + user_name + " uses " + gpus_text(mine) + " of the " +
-             gpus_text(q.spec.per_user_milli) + " GPUs a user may use in project " + q.spec.project;
+      return refuse(5, {mine, q.spec.per_user_milli}, true, [&] {
+        return "user " + user_name + " uses " + gpus_text(mine) + " of the " +
+               gpus_text(q.spec.per_user_milli) + " GPUs a user may use in project " +
+               q.spec.project;
+      });
     }
     if (after > q.spec.nominal_milli) {
       if (q.cohort < 0) {
-        return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " +
-               gpus_text(q.spec.nominal_milli) + " GPUs and has no cohort to borrow from";
+        return refuse(6, {q.used, q.spec.nominal_milli}, false, [&] {
+          return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " +
+                 gpus_text(q.spec.nominal_milli) + " GPUs and has no cohort to borrow from";
+        });
       }
       const Cohort& c = cohorts[q.cohort];
       const int64_t borrowed_after = c.borrowed - borrowed_of(q) + (after - q.spec.nominal_milli);
@@ -277,12 +307,16 @@ struct Scheduler::State {
       // or they preempted their own lower-priority jobs for it)
       const int64_t lendable_after = c.lendable - lendable_of(q);
       if (borrowed_after > lendable_after) {
-        return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " +
-               gpus_text(q.spec.nominal_milli) + " GPUs and its cohort " + q.spec.cohort + " has " +
-               gpus_text(std::max<int64_t>(0, lendable_after - c.borrowed)) + " more to lend (" +
-               gpus_text(lendable_after) + " lendable, " + gpus_text(c.borrowed) + " borrowed)";
+        return refuse(7, {q.used, q.spec.nominal_milli, lendable_after, c.borrowed}, false, [&] {
+          return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " +
+                 gpus_text(q.spec.nominal_milli) + " GPUs and its cohort " + q.spec.cohort +
+                 " has " + gpus_text(std::max<int64_t>(0, lendable_after - c.borrowed)) +
+                 " more to lend (" + gpus_text(lendable_after) + " lendable, " +
+                 gpus_text(c.borrowed) + " borrowed)";
+        });
       }
     }
+    if (key) *key = 0;
     return "";
   }
 
@@ -379,13 +413,10 @@ struct Scheduler::State {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
     return h * 0xff51afd7ed558ccdull;
   }
+  // `v.devs` sorted.
   double fragmentation(const FreeView& v) const {
-    std::vector<std::pair<int, int>> sorted = v.devs;
-    std::sort(sorted.begin(), sorted.end());
-    uint64_t key = mix(mix(mix(1, static_cast<uint64_t>(v.group)), static_cast<uint64_t>(v.cpu)),
-                       static_cast<uint64_t>(v.mem));
-    for (const auto& [c, m] : sorted)
-      key = mix(mix(key, static_cast<uint64_t>(c) + 2), static_cast<uint64_t>(m));
+    const std::vector<std::pair<int, int>>& sorted = v.devs;
+    const uint64_t key = key_of(v);
     auto hit = frag_cache.find(key);
     if (hit != frag_cache.end()) return hit->second;
     auto free_milli = [](const std::pair<int, int>& d) { return d.first <= 0 ? 0 : d.first * 10; };
@@ -425,17 +456,19 @@ struct Scheduler::State {
   // their last; a choice per class and kind is kept until the workload's measure changes.
   // A job's place is then the first class of its kind's ranking: exact (every class that
   // can take it is ranked) without weighing every node for every job.
+  struct Choice {
+    uint32_t measure = 0;  // the measure it was made under (0: none yet)
+    bool fits = false;
+    int64_t delta = 0;     // added fragmentation, x1e6
+    int left = 0;          // cores a share leaves on its device
+    std::pair<int, int> share_device{0, 0};  // the state (free cores, MiB) of a share's device
+  };
   struct NodeClass {
     FreeView view;  // devices sorted
     uint64_t key = 0;  // key_of(view)
     std::set<int> members;
     int free_whole = 0;
-  };
-  struct Choice {
-    bool fits = false;
-    int64_t delta = 0;                      // added fragmentation, x1e6
-    int left = 0;                           // cores a share leaves on its device
-    std::vector<std::pair<int, int>> devs;  // the device states it takes
+    mutable std::vector<Choice> choices;  // by kind
   };
   // delta, left, free GPUs, the state's key (a tie-break that a restart repeats), class
   using Ranked = std::set<std::tuple<int64_t, int, int, uint64_t, int>>;
@@ -456,7 +489,7 @@ struct Scheduler::State {
       kind_ids;
   std::unordered_map<int, Kind> kinds;
   int next_kind = 0;
-  mutable std::unordered_map<uint64_t, Choice> choices;  // class << 32 | kind
+  uint32_t measure_version = 1;
 
   uint64_t key_of(const FreeView& v) const {
     uint64_t key = mix(mix(mix(1, static_cast<uint64_t>(v.group)), static_cast<uint64_t>(v.cpu)),
@@ -520,58 +553,64 @@ struct Scheduler::State {
   // A new measure of the workload: every choice and ranking is stale.
   void measure_changed() {
     frag_cache.clear();
-    choices.clear();
+    ++measure_version;  // every class's choices are stale
     ++kinds_epoch;
     if (kinds.size() > 4096) {
       kinds.clear();
       kind_ids.clear();
+      next_kind = 0;
     }
   }
 
   // The best place in class `c` for one worker of kind `k`, kept until the measure changes.
   const Choice& choice(int c, int k) const {
-    const uint64_t key = static_cast<uint64_t>(c) << 32 | static_cast<uint32_t>(k);
-    auto hit = choices.find(key);
-    if (hit != choices.end()) return hit->second;
+    std::vector<Choice>& memo = classes[static_cast<size_t>(c)].choices;
+    if (memo.size() <= static_cast<size_t>(k)) memo.resize(static_cast<size_t>(k) + 1);
+    Choice& best = memo[static_cast<size_t>(k)];
+    if (best.measure == measure_version) return best;
+    best = Choice{};
+    best.measure = measure_version;
     const JobSpec& j = kinds.at(k).proto;
     const FreeView& v = classes[static_cast<size_t>(c)].view;
-    Choice best;
-    if (v.cpu >= j.cpu_milli && v.mem >= j.memory_mib) {
-      const double before = fragmentation(v);
-      FreeView after = v;
-      after.cpu -= j.cpu_milli;
-      after.mem -= j.memory_mib;
-      auto consider = [&](const FreeView& a, std::vector<std::pair<int, int>> devs, int left) {
-        const auto delta = static_cast<int64_t>(std::llround((fragmentation(a) - before) * 1e6));
-        if (!best.fits || std::tie(delta, left) < std::tie(best.delta, best.left)) {
-          best = {true, delta, left, std::move(devs)};
-        }
-      };
-      if (is_share(j)) {
-        const int cores = std::max(1, j.share_cores_percent);
-        for (size_t d = 0; d < v.devs.size(); ++d) {
-          const auto [fc, fm] = v.devs[d];
-          if (fc < cores || fm < j.share_memory_mib || (d > 0 && v.devs[d - 1] == v.devs[d]))
-            continue;
-          FreeView a = after;
-          a.devs[d] = {fc - cores, fm - j.share_memory_mib};
-          if (a.devs[d].first <= 0 || a.devs[d].second <= 0) a.devs[d].first = -1;
-          consider(a, {v.devs[d]}, fc - cores);
-        }
-      } else if (j.gpus > 0) {
-        std::vector<std::pair<int, int>> taken;
-        FreeView a = after;
-        for (size_t d = 0; d < a.devs.size() && static_cast<int>(taken.size()) < j.gpus; ++d) {
-          if (a.devs[d].first != 100) continue;
-          taken.push_back(a.devs[d]);
-          a.devs[d] = {-1, 0};
-        }
-        if (static_cast<int>(taken.size()) == j.gpus) consider(a, std::move(taken), 0);
-      } else {
-        consider(after, {}, 0);
+    if (v.cpu < j.cpu_milli || v.mem < j.memory_mib) return best;
+    const double before = fragmentation(v);
+    FreeView after = v;
+    after.cpu -= j.cpu_milli;
+    after.mem -= j.memory_mib;
+    auto consider = [&](FreeView& a, std::pair<int, int> device, int left) {
+      std::sort(a.devs.begin(), a.devs.end());
+      const auto delta = static_cast<int64_t>(std::llround((fragmentation(a) - before) * 1e6));
+      if (!best.fits || std::tie(delta, left) < std::tie(best.delta, best.left)) {
+        best.fits = true;
+        best.delta = delta;
+        best.left = left;
+        best.share_device = device;
       }
+    };
+    if (is_share(j)) {
+      const int cores = std::max(1, j.share_cores_percent);
+      for (size_t d = 0; d < v.devs.size(); ++d) {
+        const auto [fc, fm] = v.devs[d];
+        if (fc < cores || fm < j.share_memory_mib || (d > 0 && v.devs[d - 1] == v.devs[d]))
+          continue;
+        FreeView a = after;
+        a.devs[d] = {fc - cores, fm - j.share_memory_mib};
+        if (a.devs[d].first <= 0 || a.devs[d].second <= 0) a.devs[d].first = -1;
+        consider(a, v.devs[d], fc - cores);
+      }
+    } else if (j.gpus > 0) {
+      // The whole devices with the least memory (first in sorted order).
+      int taken = 0;
+      for (size_t d = 0; d < after.devs.size() && taken < j.gpus; ++d) {
+        if (after.devs[d].first != 100) continue;
+        after.devs[d] = {-1, 0};
+        ++taken;
+      }
+      if (taken == j.gpus) consider(after, {0, 0}, 0);
+    } else {
+      consider(after, {0, 0}, 0);
     }
-    return choices.emplace(key, std::move(best)).first->second;
+    return best;
   }
 
   int kind_of(const JobSpec& j) {
@@ -638,19 +677,30 @@ struct Scheduler::State {
     if (k.ranked.empty()) return -1;
     const int c = std::get<4>(*k.ranked.begin());
     const int n = *classes[static_cast<size_t>(c)].members.begin();
-    // The devices in the states the choice takes.
+    // The devices: a share's in the state its choice takes; whole ones with the least
+    // memory first, as the choice measured them.
     const Node& node = nodes[static_cast<size_t>(n)];
-    const FreeView v = view_of(node);
-    std::vector<bool> used(v.devs.size(), false);
     devices.clear();
-    for (const auto& want : choice(c, id).devs) {
-      for (size_t d = 0; d < v.devs.size(); ++d) {
-        if (!used[d] && v.devs[d] == want) {
-          used[d] = true;
+    if (is_share(j)) {
+      const auto want = choice(c, id).share_device;
+      for (size_t d = 0; d < node.gpus.size(); ++d) {
+        const Device& dev = node.gpus[d];
+        if (dev.healthy && !dev.exclusive && 100 - dev.cores_used == want.first &&
+            dev.mem_total - dev.mem_used == want.second) {
           devices.push_back(static_cast<int>(d));
           break;
         }
       }
+    } else if (j.gpus > 0) {
+      std::vector<std::pair<int, int>> whole;  // memory, index
+      for (size_t d = 0; d < node.gpus.size(); ++d) {
+        if (node.gpus[d].healthy && node.gpus[d].empty())
+          whole.push_back({node.gpus[d].mem_total, static_cast<int>(d)});
+      }
+      std::sort(whole.begin(), whole.end());
+      for (int i = 0; i < j.gpus && i < static_cast<int>(whole.size()); ++i)
+        devices.push_back(whole[static_cast<size_t>(i)].second);
+      std::sort(devices.begin(), devices.end());
     }
     return n;
   }
@@ -826,6 +876,7 @@ struct Scheduler::State {
     job.state = JobState::kRunning;
     job.started_ms = now;
     job.reason.clear();
+    job.refusal_key = 0;
     for (const auto& [n, devices] : job.placement) {
       if (nodes[n].jobs.insert(job.spec.id).second) {
         groups[nodes[n].group].ends.insert({end_of(job), n, job.spec.id, job.charge});
@@ -1110,6 +1161,7 @@ struct Scheduler::State {
   }
 
   void set_reason(Job& j, std::string reason, std::vector<Decision>& out) {
+    j.refusal_key = 0;  // the caller sets it again for a quota refusal
     if (j.reason == reason) return;
     j.reason = std::move(reason);
     out.push_back({Decision::Kind::kPending, j.spec.id, {}, 0, 0, j.reason});
@@ -1505,7 +1557,7 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
     auto [h, fresh] = hard_held.emplace(j.spec.pool, j.spec.priority);
     if (!fresh) h->second = std::max(h->second, j.spec.priority);
   };
-  std::unordered_set<int64_t> tried_now;
+  const int64_t this_cycle = ++S.cycles;
 
   // Jobs that preempted others come first once their victims have stopped; until then
   // they hold their pool.
@@ -1545,23 +1597,30 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
     bool placed = false;
     // Each job is tried once a cycle: a job that could not start is not tried again when
     // its queue comes round after others started (it would preempt what was just placed).
-    std::vector<int64_t> ids;
+    // (Job addresses are stable: nothing is added or erased until the next queue.)
+    std::vector<State::Job*> scan;
     for (auto it = q.pending.begin();
-         it != q.pending.end() && static_cast<int>(ids.size()) < S.options.max_scan_per_queue;
+         it != q.pending.end() && static_cast<int>(scan.size()) < S.options.max_scan_per_queue;
          ++it) {
-      if (!tried_now.count(std::get<2>(*it))) ids.push_back(std::get<2>(*it));
+      State::Job& j = S.jobs.at(std::get<2>(*it));
+      if (j.tried_cycle != this_cycle) scan.push_back(&j);
     }
-    for (int64_t id : ids) {
+    for (State::Job* jp : scan) {
       ++tried;
-      tried_now.insert(id);
-      State::Job& j = S.jobs.at(id);
+      State::Job& j = *jp;
+      const int64_t id = j.spec.id;
+      j.tried_cycle = this_cycle;
       if (j.waiting_for > 0) continue;  // its victims are still stopping
       const int64_t amount = j.charge * j.spec.workers;
       if (amount >= min_quota_failure) continue;
       bool user_level = false;
-      std::string refusal = S.quota_refusal(q, j, amount, &user_level);
+      uint64_t key = j.refusal_key;
+      std::string refusal = S.quota_refusal(q, j, amount, &user_level, &key);
       if (!refusal.empty()) {
-        S.set_reason(j, "pending: " + refusal, out);
+        if (refusal != State::kSameRefusal) {
+          S.set_reason(j, "pending: " + refusal, out);
+          j.refusal_key = key;
+        }
         if (!user_level) min_quota_failure = amount;
         continue;
       }
@@ -1655,7 +1714,19 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
       for (int g : S.groups_of(j)) {
         if (memo[g].size() < 32) memo[g].push_back(shape);
       }
+      if (!reserved.count(j.spec.pool)) {
+        reserved.emplace(j.spec.pool,
+                         Reservation{S.options.backfill ? S.shadow_time(j, now) : kUnlimited,
+                                     j.spec.priority, id, j.queue});
+      }
       // What is missing: the GPUs, or (when a node has those) the CPU and memory beside.
+      // Worked out again at most every 30 s for a job that stays without room.
+      static const std::string kNoRoom = "pending: no node in pool ";
+      if (why_not.empty() && j.reason.compare(0, kNoRoom.size(), kNoRoom) == 0 &&
+          j.explained_ms >= 0 && now - j.explained_ms < 30000) {
+        continue;
+      }
+      j.explained_ms = now;
       JobSpec gpus_alone = j.spec;
       gpus_alone.cpu_milli = 0;
       gpus_alone.memory_mib = 0;
@@ -1681,11 +1752,6 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
                                   : "") +
               (why_not.empty() ? "" : "; " + why_not),
           out);
-      if (!reserved.count(j.spec.pool)) {
-        reserved.emplace(j.spec.pool,
-                         Reservation{S.options.backfill ? S.shadow_time(j, now) : kUnlimited,
-                                     j.spec.priority, id, j.queue});
-      }
     }
     (void)tried;
     if (placed) push(e.queue);
