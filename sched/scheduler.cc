@@ -60,6 +60,24 @@ const char* kind_name(Decision::Kind k) {
 }
 
 struct Scheduler::State {
+  // A small set of job ids as a sorted vector: a node runs a few jobs at a time.
+  struct SortedIds {
+    std::vector<int64_t> ids;
+    bool insert(int64_t id) {
+      auto at = std::lower_bound(ids.begin(), ids.end(), id);
+      if (at != ids.end() && *at == id) return false;
+      ids.insert(at, id);
+      return true;
+    }
+    bool erase(int64_t id) {
+      auto at = std::lower_bound(ids.begin(), ids.end(), id);
+      if (at == ids.end() || *at != id) return false;
+      ids.erase(at);
+      return true;
+    }
+    std::vector<int64_t>::const_iterator begin() const { return ids.begin(); }
+    std::vector<int64_t>::const_iterator end() const { return ids.end(); }
+  };
   struct Device {
     std::string uuid;
     int mem_total = 0, mem_used = 0;
@@ -74,9 +92,9 @@ struct Scheduler::State {
     int64_t cpu_total = 0, cpu_used = 0, mem_total = 0, mem_used = 0;
     std::vector<Device> gpus;
     int free_whole = 0;
-    bool indexed = false;    // counted in its group's free_whole
-    int cls = -1;            // fgd: its class of nodes in the same state
-    std::set<int64_t> jobs;  // running jobs with a worker here
+    bool indexed = false;  // counted in its group's free_whole
+    int cls = -1;          // fgd: its class of nodes in the same state
+    SortedIds jobs;        // running jobs with a worker here
     bool alive = true;
   };
   // Nodes of one pool and flavor, indexed for placement.
@@ -104,9 +122,9 @@ struct Scheduler::State {
     // Its groups of nodes (groups_for), kept while no group is added.
     mutable std::vector<int> groups;
     mutable int64_t groups_version = -1;
-    int64_t tried_cycle = -1;    // the last cycle that looked at it
-    int64_t explained_ms = -1;   // when "no node has room" was last worked out for it
-    uint64_t refusal_key = 0;    // the quota refusal its reason says (0: none)
+    int64_t tried_cycle = -1;   // the last cycle that looked at it
+    int64_t explained_ms = -1;  // when "no node has room" was last worked out for it
+    uint64_t refusal_key = 0;   // the quota refusal its reason says (0: none)
   };
   struct Queue {
     QueueSpec spec;
@@ -277,10 +295,9 @@ struct Scheduler::State {
       return refuse(4, {q.used, cap, q.spec.nominal_milli, q.spec.borrowing_limit_milli, amount},
                     false, [&] {
                       return "project " + q.spec.project + " uses " + gpus_text(q.used) + " of " +
-                             limit_text(cap) + " GPUs (nominal " +
-                             gpus_text(q.spec.nominal_milli) + ", borrowing limit " +
-                             limit_text(q.spec.borrowing_limit_milli) + "); this job needs " +
-                             gpus_text(amount);
+                             limit_text(cap) + " GPUs (nominal " + gpus_text(q.spec.nominal_milli) +
+                             ", borrowing limit " + limit_text(q.spec.borrowing_limit_milli) +
+                             "); this job needs " + gpus_text(amount);
                     });
     }
     auto uu = q.user_used.find(user);
@@ -337,13 +354,13 @@ struct Scheduler::State {
   // The workload is the GPU jobs in the engine now, running or pending (CPU-only ones
   // leave no GPU unusable), by kind, each weighted by how many there are times the GPU it
   // asks for (what the measure is of); the 128 heaviest. It is looked at again after a
-  // quarter more submissions (at least every 4,096), with counts rounded to a quarter of
-  // an octave: the measure (and what is cached under it) changes when the mix does, not
-  // with every job.
+  // quarter more submissions (at least every 4,096) and changes only when the mix has:
+  // a kind's weight moved by a fifth (and by more than 0.1 % of the whole), or a kind
+  // came or went. A steady mix keeps its measure and everything cached under it.
   using TypeKey = std::tuple<bool, int, int, int, int64_t, int64_t, std::string>;
   std::map<TypeKey, int64_t> type_counts;
   std::vector<WorkType> work_types;
-  std::vector<std::pair<TypeKey, int64_t>> measured;  // the rounded counts in use
+  std::map<TypeKey, double> measured;  // each kind's weight in the measure in use
   int64_t observed = 0, observed_since_refresh = 0;
   mutable std::unordered_map<uint64_t, double> frag_cache;
 
@@ -364,29 +381,35 @@ struct Scheduler::State {
 
   void refresh_types() {
     observed_since_refresh = 0;
-    auto request = [](const TypeKey& k) {
+    auto weight = [](const TypeKey& k, int64_t count) {
       const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = k;
-      return share ? cores * 10 : gpus * 1000;
+      return static_cast<double>(count) * (share ? cores * 10 : gpus * 1000);
     };
-    // Counts in quarters of an octave: 4 log2(count), rounded.
-    std::vector<std::pair<TypeKey, int64_t>> rounded;
-    for (const auto& [k, c] : type_counts) {
-      rounded.push_back({k, std::llround(4 * std::log2(static_cast<double>(c)))});
-    }
-    auto weight = [&](const std::pair<TypeKey, int64_t>& r) {
-      return std::exp2(static_cast<double>(r.second) / 4) * request(r.first);
-    };
-    std::stable_sort(rounded.begin(), rounded.end(),
-                     [&](const auto& x, const auto& y) { return weight(x) > weight(y); });
-    if (rounded.size() > 128) rounded.resize(128);
-    if (rounded == measured) return;
-    measured = std::move(rounded);
+    std::vector<std::pair<double, const TypeKey*>> heaviest;
+    for (const auto& [k, c] : type_counts) heaviest.push_back({weight(k, c), &k});
+    std::stable_sort(heaviest.begin(), heaviest.end(),
+                     [](const auto& x, const auto& y) { return x.first > y.first; });
+    if (heaviest.size() > 128) heaviest.resize(128);
     double total = 0;
-    for (const auto& r : measured) total += weight(r);
+    for (const auto& [w, k] : heaviest) total += w;
+    std::map<TypeKey, double> now;
+    for (const auto& [w, k] : heaviest) now[*k] = w / total;
+    auto moved = [](double was, double is) {
+      const double d = std::abs(is - was);
+      return d > 0.001 && d > 0.2 * std::max(was, is);
+    };
+    bool changed = false;
+    for (const auto& [k, p] : now) {
+      auto it = measured.find(k);
+      changed = changed || moved(it == measured.end() ? 0 : it->second, p);
+    }
+    for (const auto& [k, p] : measured) changed = changed || (!now.count(k) && moved(p, 0));
+    if (!changed) return;
+    measured = std::move(now);
     work_types.clear();
-    for (const auto& r : measured) {
-      const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = r.first;
-      work_types.push_back({share, gpus, cores, share_mib, cpu, mem, flavor, weight(r) / total});
+    for (const auto& [k, p] : measured) {
+      const auto& [share, gpus, cores, share_mib, cpu, mem, flavor] = k;
+      work_types.push_back({share, gpus, cores, share_mib, cpu, mem, flavor, p});
     }
     measure_changed();
   }
@@ -398,8 +421,12 @@ struct Scheduler::State {
     int64_t cpu = 0, mem = 0;
     std::vector<std::pair<int, int>> devs;  // free cores (100: whole), free MiB
   };
-  FreeView view_of(const Node& n) const {
-    FreeView v{n.group, n.cpu_total - n.cpu_used, n.mem_total - n.mem_used, {}};
+  // Node `n` as fragmentation sees it, devices sorted, into `v` (whose storage is reused).
+  void view_of(const Node& n, FreeView& v) const {
+    v.group = n.group;
+    v.cpu = n.cpu_total - n.cpu_used;
+    v.mem = n.mem_total - n.mem_used;
+    v.devs.clear();
     for (const Device& d : n.gpus) {
       if (!d.healthy || d.exclusive) {
         v.devs.push_back({-1, 0});
@@ -407,8 +434,10 @@ struct Scheduler::State {
         v.devs.push_back({100 - d.cores_used, d.mem_total - d.mem_used});
       }
     }
-    return v;
+    std::sort(v.devs.begin(), v.devs.end());
   }
+  FreeView scratch;  // join_class's
+
   static uint64_t mix(uint64_t h, uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
     return h * 0xff51afd7ed558ccdull;
@@ -459,12 +488,12 @@ struct Scheduler::State {
   struct Choice {
     uint32_t measure = 0;  // the measure it was made under (0: none yet)
     bool fits = false;
-    int64_t delta = 0;     // added fragmentation, x1e6
-    int left = 0;          // cores a share leaves on its device
+    int64_t delta = 0;                       // added fragmentation, x1e6
+    int left = 0;                            // cores a share leaves on its device
     std::pair<int, int> share_device{0, 0};  // the state (free cores, MiB) of a share's device
   };
   struct NodeClass {
-    FreeView view;  // devices sorted
+    FreeView view;     // devices sorted
     uint64_t key = 0;  // key_of(view)
     std::set<int> members;
     int free_whole = 0;
@@ -501,8 +530,8 @@ struct Scheduler::State {
 
   void join_class(int n) {
     Node& node = nodes[n];
-    FreeView v = view_of(node);
-    std::sort(v.devs.begin(), v.devs.end());
+    FreeView& v = scratch;
+    view_of(node, v);
     const uint64_t key = key_of(v);
     std::vector<int>& same = class_by_key[key];
     int c = -1;
@@ -515,7 +544,7 @@ struct Scheduler::State {
       NodeClass nc;
       nc.key = key;
       for (const auto& d : v.devs) nc.free_whole += d.first == 100 ? 1 : 0;
-      nc.view = std::move(v);
+      nc.view = v;
       classes.push_back(std::move(nc));
       same.push_back(c);
     }
@@ -523,7 +552,8 @@ struct Scheduler::State {
     cls.members.insert(n);
     node.cls = c;
     if (cls.members.size() == 1) {
-      if (live_classes.size() <= static_cast<size_t>(node.group)) live_classes.resize(node.group + 1);
+      if (live_classes.size() <= static_cast<size_t>(node.group))
+        live_classes.resize(node.group + 1);
       live_classes[static_cast<size_t>(node.group)].insert(c);
       log_class(c);
     }
@@ -639,8 +669,7 @@ struct Scheduler::State {
       // class, the node added first.
       if (ch.fits) {
         key = {ch.delta, ch.left,
-               options.policy == Policy::kSpread ? -cls.free_whole : cls.free_whole,
-               cls.key, c};
+               options.policy == Policy::kSpread ? -cls.free_whole : cls.free_whole, cls.key, c};
       }
     }
     if (at != k.where.end()) {
@@ -878,8 +907,10 @@ struct Scheduler::State {
     job.reason.clear();
     job.refusal_key = 0;
     for (const auto& [n, devices] : job.placement) {
-      if (nodes[n].jobs.insert(job.spec.id).second) {
-        groups[nodes[n].group].ends.insert({end_of(job), n, job.spec.id, job.charge});
+      if (nodes[n].jobs.insert(job.spec.id)) {
+        // (A worker that may never end is not kept: the walk stops there anyway.)
+        if (end_of(job) < kUnlimited)
+          groups[nodes[n].group].ends.insert({end_of(job), n, job.spec.id, job.charge});
       }
     }
   }
@@ -1102,7 +1133,7 @@ struct Scheduler::State {
 
   // Priorities of running preemptible jobs per group, so a cycle knows cheaply whether
   // preemption could help at all.
-  std::vector<std::multiset<int>> preemptible_priorities;
+  std::vector<std::map<int, int64_t>> preemptible_priorities;  // priority -> running jobs
   std::vector<Decision> rejected;  // decided at submit, reported by the next cycle
   // Jobs that preempted others: they go first once their victims stop, and until then
   // hold their pool against jobs of lower or equal priority.
@@ -1111,16 +1142,18 @@ struct Scheduler::State {
 
   void track(const Job& j, bool add) {
     if (!j.spec.preemptible) return;
-    std::set<int> seen;
+    int last = -1;  // a gang's workers on nodes of one group count once
+    std::vector<int> seen;
     for (const auto& [n, devices] : j.placement) {
       const int g = nodes[n].group;
-      if (!seen.insert(g).second) continue;
+      if (g == last || std::find(seen.begin(), seen.end(), g) != seen.end()) continue;
+      seen.push_back(last = g);
       if (static_cast<int>(preemptible_priorities.size()) <= g)
         preemptible_priorities.resize(g + 1);
       auto& m = preemptible_priorities[g];
       if (add) {
-        m.insert(j.spec.priority);
-      } else if (auto it = m.find(j.spec.priority); it != m.end()) {
+        ++m[j.spec.priority];
+      } else if (auto it = m.find(j.spec.priority); it != m.end() && --it->second == 0) {
         m.erase(it);
       }
     }
@@ -1134,7 +1167,7 @@ struct Scheduler::State {
       if (g >= static_cast<int>(preemptible_priorities.size())) continue;
       const auto& m = preemptible_priorities[g];
       if (m.empty()) continue;
-      if (reclaim || *m.begin() < j.spec.priority) return true;
+      if (reclaim || m.begin()->first < j.spec.priority) return true;
     }
     return false;
   }
@@ -1822,7 +1855,7 @@ std::vector<Scheduler::NodeView> Scheduler::nodes_view() const {
                         .cores_used_percent = d.exclusive ? 100 : d.cores_used});
     }
     const int self = S.node_index.at(n.name);
-    for (int64_t id : n.jobs) {  // a std::set: job id order
+    for (int64_t id : n.jobs) {  // sorted: job id order
       const State::Job& j = S.jobs.at(id);
       const bool share = State::is_share(j.spec);
       for (const auto& [node, devices] : j.placement) {
