@@ -60,23 +60,27 @@ const char* kind_name(Decision::Kind k) {
 }
 
 struct Scheduler::State {
-  // A small set of job ids as a sorted vector: a node runs a few jobs at a time.
+  // A set of ids as a sorted vector: a node runs a few jobs at a time; a class's nodes are
+  // inserted and erased far more often than there are many of them.
+  template <typename Id>
   struct SortedIds {
-    std::vector<int64_t> ids;
-    bool insert(int64_t id) {
+    std::vector<Id> ids;
+    bool empty() const { return ids.empty(); }
+    size_t size() const { return ids.size(); }
+    bool insert(Id id) {
       auto at = std::lower_bound(ids.begin(), ids.end(), id);
       if (at != ids.end() && *at == id) return false;
       ids.insert(at, id);
       return true;
     }
-    bool erase(int64_t id) {
+    bool erase(Id id) {
       auto at = std::lower_bound(ids.begin(), ids.end(), id);
       if (at == ids.end() || *at != id) return false;
       ids.erase(at);
       return true;
     }
-    std::vector<int64_t>::const_iterator begin() const { return ids.begin(); }
-    std::vector<int64_t>::const_iterator end() const { return ids.end(); }
+    typename std::vector<Id>::const_iterator begin() const { return ids.begin(); }
+    typename std::vector<Id>::const_iterator end() const { return ids.end(); }
   };
   struct Device {
     std::string uuid;
@@ -92,9 +96,9 @@ struct Scheduler::State {
     int64_t cpu_total = 0, cpu_used = 0, mem_total = 0, mem_used = 0;
     std::vector<Device> gpus;
     int free_whole = 0;
-    bool indexed = false;  // counted in its group's free_whole
-    int cls = -1;          // fgd: its class of nodes in the same state
-    SortedIds jobs;        // running jobs with a worker here
+    bool indexed = false;     // counted in its group's free_whole
+    int cls = -1;             // fgd: its class of nodes in the same state
+    SortedIds<int64_t> jobs;  // running jobs with a worker here
     bool alive = true;
   };
   // Nodes of one pool and flavor, indexed for placement.
@@ -122,7 +126,6 @@ struct Scheduler::State {
     // Its groups of nodes (groups_for), kept while no group is added.
     mutable std::vector<int> groups;
     mutable int64_t groups_version = -1;
-    int64_t tried_cycle = -1;   // the last cycle that looked at it
     int64_t explained_ms = -1;  // when "no node has room" was last worked out for it
     uint64_t refusal_key = 0;   // the quota refusal its reason says (0: none)
   };
@@ -155,7 +158,7 @@ struct Scheduler::State {
   std::unordered_map<std::string, int> cohort_index;
   std::unordered_map<std::string, int> users;
   std::unordered_map<int64_t, Job> jobs;
-  int64_t seq = 0, cycles = 0;
+  int64_t seq = 0;
   int64_t capacity = 0, allocated = 0;
   int min_device_mem = 0;
   size_t running_jobs = 0;
@@ -495,7 +498,7 @@ struct Scheduler::State {
   struct NodeClass {
     FreeView view;     // devices sorted
     uint64_t key = 0;  // key_of(view)
-    std::set<int> members;
+    SortedIds<int> members;
     int free_whole = 0;
     mutable std::vector<Choice> choices;  // by kind
   };
@@ -505,7 +508,7 @@ struct Scheduler::State {
     JobSpec proto;
     std::vector<int> groups;
     Ranked ranked;
-    std::unordered_map<int, Ranked::iterator> where;
+    std::vector<Ranked::iterator> where;  // by class; ranked.end(): not ranked
     size_t synced = 0;
     uint64_t epoch = 0;
   };
@@ -660,7 +663,8 @@ struct Scheduler::State {
   // or cannot take the kind).
   void rank(Kind& k, int id, int c) {
     const NodeClass& cls = classes[static_cast<size_t>(c)];
-    auto at = k.where.find(c);
+    if (k.where.size() <= static_cast<size_t>(c)) k.where.resize(classes.size(), k.ranked.end());
+    auto& at = k.where[static_cast<size_t>(c)];
     std::optional<std::tuple<int64_t, int, int, uint64_t, int>> key;
     if (!cls.members.empty()) {
       const Choice& ch = choice(c, id);
@@ -672,12 +676,12 @@ struct Scheduler::State {
                options.policy == Policy::kSpread ? -cls.free_whole : cls.free_whole, cls.key, c};
       }
     }
-    if (at != k.where.end()) {
-      if (key && *at->second == *key) return;
-      k.ranked.erase(at->second);
-      k.where.erase(at);
+    if (at != k.ranked.end()) {
+      if (key && *at == *key) return;
+      k.ranked.erase(at);
+      at = k.ranked.end();
     }
-    if (key) k.where[c] = k.ranked.insert(*key).first;
+    if (key) at = k.ranked.insert(*key).first;
   }
 
   // The node (and devices) where the job adds the least fragmentation; ties to the device
@@ -688,7 +692,7 @@ struct Scheduler::State {
     Kind& k = kinds.at(id);
     if (k.epoch != kinds_epoch) {
       k.ranked.clear();
-      k.where.clear();
+      k.where.assign(classes.size(), k.ranked.end());
       k.groups = groups_for(k.proto);
       for (int g : k.groups) {
         if (static_cast<size_t>(g) >= live_classes.size()) continue;
@@ -1142,12 +1146,12 @@ struct Scheduler::State {
 
   void track(const Job& j, bool add) {
     if (!j.spec.preemptible) return;
-    int last = -1;  // a gang's workers on nodes of one group count once
-    std::vector<int> seen;
-    for (const auto& [n, devices] : j.placement) {
-      const int g = nodes[n].group;
-      if (g == last || std::find(seen.begin(), seen.end(), g) != seen.end()) continue;
-      seen.push_back(last = g);
+    // A gang's workers on nodes of one group count once.
+    for (size_t w = 0; w < j.placement.size(); ++w) {
+      const int g = nodes[j.placement[w].first].group;
+      bool seen = false;
+      for (size_t e = 0; e < w && !seen; ++e) seen = nodes[j.placement[e].first].group == g;
+      if (seen) continue;
       if (static_cast<int>(preemptible_priorities.size()) <= g)
         preemptible_priorities.resize(g + 1);
       auto& m = preemptible_priorities[g];
@@ -1590,7 +1594,7 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
     auto [h, fresh] = hard_held.emplace(j.spec.pool, j.spec.priority);
     if (!fresh) h->second = std::max(h->second, j.spec.priority);
   };
-  const int64_t this_cycle = ++S.cycles;
+  std::vector<std::optional<std::tuple<int, int64_t, int64_t>>> tried_up_to(S.queues.size());
 
   // Jobs that preempted others come first once their victims have stopped; until then
   // they hold their pool.
@@ -1630,19 +1634,22 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
     bool placed = false;
     // Each job is tried once a cycle: a job that could not start is not tried again when
     // its queue comes round after others started (it would preempt what was just placed).
+    // The jobs tried are a prefix of the queue's order (a visit tries them in order and
+    // stops at the one it places; nothing is submitted during a cycle): the next visit
+    // starts after the last one tried.
     // (Job addresses are stable: nothing is added or erased until the next queue.)
+    auto& from = tried_up_to[static_cast<size_t>(e.queue)];
     std::vector<State::Job*> scan;
-    for (auto it = q.pending.begin();
+    for (auto it = from ? q.pending.upper_bound(*from) : q.pending.begin();
          it != q.pending.end() && static_cast<int>(scan.size()) < S.options.max_scan_per_queue;
          ++it) {
-      State::Job& j = S.jobs.at(std::get<2>(*it));
-      if (j.tried_cycle != this_cycle) scan.push_back(&j);
+      scan.push_back(&S.jobs.at(std::get<2>(*it)));
     }
     for (State::Job* jp : scan) {
       ++tried;
       State::Job& j = *jp;
       const int64_t id = j.spec.id;
-      j.tried_cycle = this_cycle;
+      from = std::make_tuple(-j.spec.priority, j.seq, id);
       if (j.waiting_for > 0) continue;  // its victims are still stopping
       const int64_t amount = j.charge * j.spec.workers;
       if (amount >= min_quota_failure) continue;
@@ -1661,12 +1668,20 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
       // queue's nominal quota only by a reservation of its own queue (guarantees are per
       // queue: another queue's reservation cannot take them) or by room a preemption is
       // making.
+      // (Held reasons are written once while the holder stays the same: a pool held for
+      // one job holds back every job behind it each cycle.)
+      auto held = [&](uint64_t code, int64_t holder, auto&& text) {
+        const uint64_t key = State::mix(code, static_cast<uint64_t>(holder)) | 1;
+        if (j.refusal_key == key) return;
+        S.set_reason(j, text(), out);
+        j.refusal_key = key;
+      };
       if (auto h = hard_held.find(j.spec.pool);
           h != hard_held.end() && h->second >= j.spec.priority) {
-        S.set_reason(j,
-                     "pending: GPUs in pool " + j.spec.pool + " are held for a job of priority " +
-                         std::to_string(h->second) + " whose preempted jobs are stopping",
-                     out);
+        held(8, h->second, [&] {
+          return "pending: GPUs in pool " + j.spec.pool + " are held for a job of priority " +
+                 std::to_string(h->second) + " whose preempted jobs are stopping";
+        });
         continue;
       }
       auto r = reserved.find(j.spec.pool);
@@ -1675,13 +1690,12 @@ std::vector<Decision> Scheduler::cycle(int64_t now) {
         const bool ends_in_time = S.options.backfill && j.spec.runtime_estimate_ms > 0 &&
                                   now + j.spec.runtime_estimate_ms <= r->second.shadow;
         if (!ends_in_time) {
-          S.set_reason(
-              j,
-              "pending: GPUs in pool " + j.spec.pool + " are held for job " +
-                  std::to_string(r->second.job) +
-                  (S.options.backfill ? " (this job's estimate does not end before it starts)"
-                                      : ""),
-              out);
+          held(9, r->second.job, [&] {
+            return "pending: GPUs in pool " + j.spec.pool + " are held for job " +
+                   std::to_string(r->second.job) +
+                   (S.options.backfill ? " (this job's estimate does not end before it starts)"
+                                       : "");
+          });
           continue;
         }
       }
