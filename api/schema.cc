@@ -263,6 +263,9 @@ Json build_components() {
                           {"pending_jobs", integer()}}))},
                     {"gpus_total", number()},
                     {"gpus_allocated", number()},
+                    {"policy", one_of_strings({"fgd", "binpack", "spread"},
+                                              "Where jobs are placed (config "
+                                              "jobs.placement_policy, docs/SCHEDULING.md)")},
                     {"as_of", time_string()}},
                    {"nodes", "queue", "projects"})},
       {"SimulationReport",

@@ -45,6 +45,18 @@ bool flavor_accepts(const std::string& wanted, const std::string& flavor) {
   return false;
 }
 
+const char* policy_name(Policy p) {
+  switch (p) {
+    case Policy::kBinpack:
+      return "binpack";
+    case Policy::kSpread:
+      return "spread";
+    case Policy::kFgd:
+      return "fgd";
+  }
+  return "?";
+}
+
 const char* kind_name(Decision::Kind k) {
   switch (k) {
     case Decision::Kind::kPlace:

@@ -89,6 +89,7 @@ struct JobSpec {
 enum class Policy { kBinpack, kSpread, kFgd };
 // "binpack", "spread" or "fgd"; none for another name.
 std::optional<Policy> policy_named(const std::string& name);
+const char* policy_name(Policy p);
 // Whether a job's flavor ("" any; "a100" one model; "v100m16|v100m32" any of several)
 // takes a node of `flavor`.
 bool flavor_accepts(const std::string& wanted, const std::string& flavor);

@@ -69,7 +69,8 @@ Result<std::string> cluster_yaml(const ApiServices& s, const Json& view) {
   }
   std::string y =
       "# The current cluster (GET /api/v1/scheduler/cluster); change it to ask \"what if\".\n"
-      "policy: fgd\npools:\n";
+      "policy: " +
+      view.value("policy", std::string("fgd")) + "\npools:\n";
   for (const auto& [name, p] : pools) {
     y += "  - {name: " + name + ", nodes: " + std::to_string(p.nodes) +
          ", gpus_per_node: " + std::to_string(std::max(1, p.gpus)) +

@@ -483,6 +483,7 @@ Json JobRunner::build_scheduler_view(int64_t now) {
           {"projects", std::move(projects)},
           {"gpus_total", static_cast<double>(engine_.capacity_milli()) / 1000},
           {"gpus_allocated", static_cast<double>(engine_.allocated_milli()) / 1000},
+          {"policy", sched::policy_name(options_.policy)},
           {"as_of_ms", now}};
 }
 

@@ -302,6 +302,8 @@ test('a member\'s job takes a GPU on the scheduling view, a queued one says why;
   const row = page.getByRole('row', { name: /waits/ });
   await row.getByText(/project gpu-lab uses 1 of 1 GPUs/).waitFor({ timeout: 30000 });
   await page.getByRole('row', { name: /gpu-lab/ }).getByText('1 of 1 used').waitFor();
+  // The placement policy in use (the default: fgd).
+  await page.getByText('Placement: fgd, where a job leaves the fewest GPUs unusable').waitFor();
   await screenshot(page, 'scheduling-en');
   // Live updates (every 2 s) do not move the page: no layout shift over three refreshes.
   const shift = await page.evaluate(
@@ -322,6 +324,7 @@ test('a member\'s job takes a GPU on the scheduling view, a queued one says why;
   // In Chinese the engine's reason is said in Chinese, with its numbers.
   await page.getByLabel('Language').selectOption('zh-CN');
   await row.getByText('等待中：项目 gpu-lab 已使用 1 / 1 个 GPU（额定 1，借用上限 0）；此作业需要 1 个').waitFor();
+  await page.getByText('放置策略：fgd').waitFor();
   await screenshot(page, 'scheduling-zh-CN');
   await page.getByLabel('语言').selectOption('en');
   await page.getByRole('heading', { name: 'Scheduling' }).waitFor();

@@ -1760,6 +1760,11 @@ export interface components {
             gpus_allocated?: number;
             gpus_total?: number;
             nodes: components["schemas"]["SchedulerNode"][];
+            /**
+             * @description Where jobs are placed (config jobs.placement_policy, docs/SCHEDULING.md)
+             * @enum {string}
+             */
+            policy?: "fgd" | "binpack" | "spread";
             projects: {
                 /** @description null: no GPU quota */
                 gpus_quota?: number | null;

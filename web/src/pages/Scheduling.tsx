@@ -131,6 +131,7 @@ export function Scheduling() {
             })}{' '}
             <span className="muted">{t('scheduling.asOf', { time: formatTime(v.as_of) })}</span>
           </p>
+          {v.policy && <p className="muted">{t(`scheduling.policy_${v.policy}`)}</p>}
           <h2>{t('scheduling.nodes')}</h2>
           {v.nodes.length === 0 && <p className="empty">{t('scheduling.noNodes')}</p>}
           {v.nodes.map((n) => (
