@@ -616,7 +616,7 @@ TEST(SchedulerExact, AJobWaitsForRoomOnlyWhenNoNodeHasIt) {
     o.policy = seed % 3 == 0 ? Policy::kFgd : seed % 3 == 1 ? Policy::kBinpack : Policy::kSpread;
     Scheduler s(o);
     std::map<std::string, Model> model;
-    const int node_count = pick(3, 30);
+    const int node_count = pick(3, 60);
     for (int i = 0; i < node_count; ++i) {
       NodeSpec n;
       n.name = "n" + std::to_string(i);
@@ -688,7 +688,7 @@ TEST(SchedulerExact, AJobWaitsForRoomOnlyWhenNoNodeHasIt) {
       }
     };
     int64_t now = 1000;
-    for (int64_t id = 1; id <= 150; ++id) {
+    for (int64_t id = 1; id <= 250; ++id) {
       JobSpec j;
       j.id = id;
       j.project = "p" + std::to_string(id);  // a queue each: no queue's reservation holds another
