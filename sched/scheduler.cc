@@ -141,6 +141,10 @@ struct Scheduler::State {
     int64_t explained_ms = -1;  // when "no node has room" was last worked out for it
     uint64_t refusal_key = 0;   // the quota refusal its reason says (0: none)
     int pool = -1;              // pool_ids[spec.pool]
+    // Its kind's count in the workload (fgd, spread), while it is in the engine.
+    std::optional<std::map<std::tuple<bool, int, int, int, int64_t, int64_t, std::string>,
+                           int64_t>::iterator>
+        counted;
   };
   struct Queue {
     QueueSpec spec;
@@ -460,25 +464,34 @@ struct Scheduler::State {
   // a kind's weight moved by a fifth (and by more than 0.1 % of the whole), or a kind
   // came or went. A steady mix keeps its measure and everything cached under it.
   using TypeKey = std::tuple<bool, int, int, int, int64_t, int64_t, std::string>;
+  static_assert(std::is_same_v<decltype(Job::counted)::value_type,
+                               std::map<TypeKey, int64_t>::iterator>);
   std::map<TypeKey, int64_t> type_counts;
   std::vector<WorkType> work_types;
   std::map<TypeKey, double> measured;  // each kind's weight in the measure in use
   int64_t observed = 0, observed_since_refresh = 0;
   mutable std::unordered_map<uint64_t, double> frag_cache;
 
-  void observe(const JobSpec& j, int sign) {
+  // A job joins the workload when it comes (submitted or adopted) and leaves it when it
+  // leaves the engine.
+  void observe(Job& job) {
+    const JobSpec& j = job.spec;
     if (options.policy == Policy::kBinpack || (!is_share(j) && j.gpus == 0)) return;
     const TypeKey key{
         is_share(j),  j.gpus,  std::max(1, j.share_cores_percent), j.share_memory_mib, j.cpu_milli,
         j.memory_mib, j.flavor};
     auto it = type_counts.emplace(key, 0).first;
-    it->second += sign;
-    if (it->second <= 0) type_counts.erase(it);
-    if (sign < 0) return;
+    ++it->second;
+    job.counted = it;
     ++observed;
     if (++observed_since_refresh >= std::max<int64_t>(1, std::min<int64_t>(observed / 4, 4096))) {
       refresh_types();
     }
+  }
+  void unobserve(Job& job) {
+    if (!job.counted) return;
+    if (--(*job.counted)->second <= 0) type_counts.erase(*job.counted);
+    job.counted.reset();
   }
 
   void refresh_types() {
@@ -1287,7 +1300,7 @@ struct Scheduler::State {
       preempted_for.erase(v);
     }
     if (nominated.erase(id)) hold_quota(jobs.at(id), -1);
-    observe(jobs.at(id).spec, -1);
+    unobserve(jobs.at(id));
     jobs.erase(id);
   }
 
@@ -1525,7 +1538,7 @@ Status Scheduler::adopt(const JobSpec& spec, const std::vector<WorkerPlacement>&
   S.queues[job.queue].pending.insert({-spec.priority, job.seq, spec.id});  // start() takes it out
   S.start(job, started_ms);
   S.track(job, true);
-  S.observe(spec, +1);
+  S.observe(job);
   return {};
 }
 
@@ -1605,8 +1618,7 @@ Status Scheduler::submit(const JobSpec& spec, int64_t now_ms) {
     return {};
   }
   S.queues[j.queue].pending.insert({-spec.priority, j.seq, spec.id});
-  S.observe(spec, +1);
-  S.jobs.emplace(spec.id, std::move(j));
+  S.observe(S.jobs.emplace(spec.id, std::move(j)));
   return {};
 }
 
