@@ -142,8 +142,8 @@ struct Scheduler::State {
     uint64_t refusal_key = 0;   // the quota refusal its reason says (0: none)
     int pool = -1;              // pool_ids[spec.pool]
     // Its kind's count in the workload (fgd, spread), while it is in the engine.
-    std::optional<std::map<std::tuple<bool, int, int, int, int64_t, int64_t, std::string>,
-                           int64_t>::iterator>
+    std::optional<
+        std::map<std::tuple<bool, int, int, int, int64_t, int64_t, std::string>, int64_t>::iterator>
         counted;
   };
   struct Queue {
@@ -464,8 +464,8 @@ struct Scheduler::State {
   // a kind's weight moved by a fifth (and by more than 0.1 % of the whole), or a kind
   // came or went. A steady mix keeps its measure and everything cached under it.
   using TypeKey = std::tuple<bool, int, int, int, int64_t, int64_t, std::string>;
-  static_assert(std::is_same_v<decltype(Job::counted)::value_type,
-                               std::map<TypeKey, int64_t>::iterator>);
+  static_assert(
+      std::is_same_v<decltype(Job::counted)::value_type, std::map<TypeKey, int64_t>::iterator>);
   std::map<TypeKey, int64_t> type_counts;
   std::vector<WorkType> work_types;
   std::map<TypeKey, double> measured;  // each kind's weight in the measure in use
