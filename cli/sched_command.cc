@@ -79,16 +79,25 @@ SchedCommands::SchedCommands(CLI::App& app) {
   auto* trace = sched->add_subcommand(
       "trace",
       "The FGD paper's arrival-only experiment on an openb trace (Alibaba's\n"
-      "cluster-trace-gpu-v2023): tasks drawn with replacement arrive until their GPU requests\n"
-      "reach --until times the cluster's GPUs; none leaves. Prints, per seed and on average,\n"
-      "the percent of GPUs allocated when the requests first reach each whole percent, the\n"
-      "failed arrivals and those some node had room for (must be 0). docs/SCHEDULING.md.");
-  trace->add_option("--nodes", trace_nodes_, "openb_node_list_gpu_node.csv")
-      ->required()
-      ->option_text("NODES.csv");
-  trace->add_option("--tasks", trace_tasks_, "An openb_pod_list_*.csv")
-      ->required()
-      ->option_text("TASKS.csv");
+      "cluster-trace-gpu-v2023), or on a cluster and workload of `sched sim`: tasks drawn\n"
+      "with replacement arrive until their GPU requests reach --until times the cluster's\n"
+      "GPUs; none leaves. Prints, per seed and on average, the percent of GPUs allocated\n"
+      "when the requests first reach each whole percent, the failed arrivals and those some\n"
+      "node had room for (must be 0). docs/SCHEDULING.md.");
+  auto* nodes = trace->add_option("--nodes", trace_nodes_, "openb_node_list_gpu_node.csv")
+                    ->option_text("NODES.csv");
+  auto* cluster =
+      trace->add_option("--cluster", trace_cluster_, "Or a cluster YAML of `sched sim` (its nodes)")
+          ->option_text("CLUSTER.yaml");
+  nodes->excludes(cluster);
+  auto* tasks = trace->add_option("--tasks", trace_tasks_, "An openb_pod_list_*.csv")
+                    ->option_text("TASKS.csv");
+  auto* workload = trace
+                       ->add_option("--workload", trace_workload_,
+                                    "Or a workload of `sched sim`, a trace (.csv) or a "
+                                    "generator (.yaml): the kinds of tasks drawn")
+                       ->option_text("WORKLOAD");
+  tasks->excludes(workload);
   trace->add_option("--policy", policy_, "binpack, spread or fgd")
       ->check(CLI::IsMember({"binpack", "spread", "fgd"}))
       ->capture_default_str();
@@ -120,21 +129,59 @@ int SchedCommands::trace() {
     first = static_cast<uint64_t>(*a);
     last = static_cast<uint64_t>(*b);
   }
-  auto ntext = read_file(trace_nodes_);
-  if (!ntext.ok()) return fail(ntext.status());
-  auto nodes = sched::parse_openb_nodes(*ntext, trace_nodes_);
-  if (!nodes.ok()) return fail(nodes.status());
-  auto ttext = read_file(trace_tasks_);
-  if (!ttext.ok()) return fail(ttext.status());
-  auto tasks = sched::parse_openb_tasks(*ttext, trace_tasks_);
-  if (!tasks.ok()) return fail(tasks.status());
+  if (trace_nodes_.empty() == trace_cluster_.empty() ||
+      trace_tasks_.empty() == trace_workload_.empty()) {
+    return fail(Status::invalid_argument(
+        "give the nodes (--nodes NODES.csv or --cluster CLUSTER.yaml) and the tasks (--tasks "
+        "TASKS.csv or --workload WORKLOAD.csv|.yaml)"));
+  }
+  std::vector<sched::TraceNode> nodes;
+  std::optional<sched::ClusterSpec> cluster;
+  if (!trace_nodes_.empty()) {
+    auto text = read_file(trace_nodes_);
+    if (!text.ok()) return fail(text.status());
+    auto parsed = sched::parse_openb_nodes(*text, trace_nodes_);
+    if (!parsed.ok()) return fail(parsed.status());
+    nodes = std::move(*parsed);
+  } else {
+    auto text = read_file(trace_cluster_);
+    if (!text.ok()) return fail(text.status());
+    auto parsed = sched::parse_cluster(*text, trace_cluster_);
+    if (!parsed.ok()) return fail(parsed.status());
+    cluster = std::move(*parsed);
+    nodes = sched::trace_nodes_of(*cluster);
+  }
+  std::vector<sched::TraceTask> tasks;
+  if (!trace_tasks_.empty()) {
+    auto text = read_file(trace_tasks_);
+    if (!text.ok()) return fail(text.status());
+    auto parsed = sched::parse_openb_tasks(*text, trace_tasks_);
+    if (!parsed.ok()) return fail(parsed.status());
+    tasks = std::move(*parsed);
+  } else {
+    auto text = read_file(trace_workload_);
+    if (!text.ok()) return fail(text.status());
+    const bool csv = trace_workload_.size() >= 4 &&
+                     trace_workload_.compare(trace_workload_.size() - 4, 4, ".csv") == 0;
+    Result<sched::Workload> parsed = Status::internal("unset");
+    if (csv) {
+      parsed = sched::parse_trace(*text, trace_workload_);
+    } else {
+      // A generator's classes may name pools: it needs the cluster (a default one without).
+      parsed = sched::parse_generator(*text, trace_workload_,
+                                      cluster ? *cluster : sched::ClusterSpec{}, 1e6);
+    }
+    if (!parsed.ok()) return fail(parsed.status());
+    tasks = sched::trace_tasks_of(*parsed);
+    if (tasks.empty()) return fail(Status::invalid_argument(trace_workload_ + ": no jobs"));
+  }
   std::vector<sched::ArrivalCurve> curves;
   for (uint64_t seed = first; seed <= last; ++seed) {
     sched::ArrivalOptions o;
     o.policy = *sched::policy_named(policy_);
     o.seed = seed;
     o.until = trace_until_;
-    auto c = sched::run_arrivals(*nodes, *tasks, o);
+    auto c = sched::run_arrivals(nodes, tasks, o);
     if (!c.ok()) return fail(c.status());
     std::cerr << cmd << ": seed " << seed << ": " << c->arrivals << " arrivals, " << c->failed
               << " failed (" << c->failed_with_room << " with room somewhere), "

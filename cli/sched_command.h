@@ -30,6 +30,7 @@ class SchedCommands {
   std::string policy_ = "fgd";
   std::string cluster_, workload_, out_;
   std::string trace_nodes_, trace_tasks_, trace_seeds_ = "42-51", trace_out_;
+  std::string trace_cluster_, trace_workload_;
   double trace_until_ = 1.3;
 };
 

@@ -8,6 +8,7 @@
 
 #include "core/csv.h"
 #include "core/text.h"
+#include "sched/sim.h"
 
 namespace jz::sched {
 
@@ -100,11 +101,12 @@ Result<std::vector<TraceTask>> parse_openb_tasks(std::string_view text, const st
 NodeSpec node_of(const TraceNode& n) {
   NodeSpec s;
   s.name = n.name;
+  s.pool = n.pool;
   s.flavor = n.model.empty() ? "cpu" : n.model;
   s.cpu_milli = n.cpu_milli;
   s.memory_mib = n.memory_mib;
   for (int g = 0; g < n.gpus; ++g)
-    s.gpus.push_back({n.name + "-" + std::to_string(g), 1, 100, true});
+    s.gpus.push_back({n.name + "-" + std::to_string(g), n.gpu_memory_mib, 100, true});
   return s;
 }
 
@@ -117,14 +119,65 @@ JobSpec job_of(const TraceTask& t, int64_t id) {
   j.cpu_milli = t.cpu_milli;
   j.memory_mib = t.memory_mib;
   j.flavor = t.models;
+  j.pool = t.pool;
+  j.workers = std::max(1, t.workers);
   if (t.gpus > 0 && t.gpu_milli < 1000) {
     // A share of a whole percent of the cores (the trace's are multiples of 10 milli;
     // others round up, never under).
     j.share_cores_percent = (t.gpu_milli + 9) / 10;
+    j.share_memory_mib = t.share_memory_mib;
   } else {
     j.gpus = t.gpus;
   }
   return j;
+}
+
+std::vector<TraceNode> trace_nodes_of(const ClusterSpec& cluster) {
+  std::vector<TraceNode> out;
+  for (const PoolSpec& p : cluster.pools) {
+    std::vector<NodeType> kinds = p.node_types;
+    if (kinds.empty()) {
+      kinds.push_back({p.nodes, p.gpus_per_node, p.gpu_memory_mib, p.flavor, p.cpus_per_node,
+                       p.memory_gib_per_node});
+    }
+    for (const NodeType& k : kinds) {
+      for (int i = 0; i < k.nodes; ++i) {
+        TraceNode n;
+        n.name = p.name + "-" + std::to_string(out.size());
+        n.pool = p.name;
+        n.model = k.gpus_per_node > 0 ? k.flavor : "";
+        n.cpu_milli = int64_t{1000} * k.cpus_per_node;
+        n.memory_mib = k.memory_gib_per_node * 1024;
+        n.gpus = k.gpus_per_node;
+        n.gpu_memory_mib = k.gpu_memory_mib;
+        out.push_back(std::move(n));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<TraceTask> trace_tasks_of(const Workload& workload) {
+  std::vector<TraceTask> out;
+  for (const SimJob& j : workload.jobs) {
+    TraceTask t;
+    t.name = j.cls;
+    t.pool = j.pool;
+    t.cpu_milli = std::llround(j.cpu * 1000);
+    t.memory_mib = j.memory_mib;
+    t.models = j.flavor;
+    t.workers = std::max(1, j.workers);
+    if (j.share_cores_percent > 0 || j.share_memory_mib > 0) {
+      t.gpus = 1;
+      t.gpu_milli = std::clamp(j.share_cores_percent, 1, 100) * 10;
+      t.share_memory_mib = j.share_memory_mib;
+    } else if (j.gpus > 0) {
+      t.gpus = j.gpus;
+      t.gpu_milli = 1000;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
@@ -140,9 +193,10 @@ Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
   Scheduler s(o);
   // The free room of each node, kept from the decisions, for the brute-force check.
   struct Free {
-    std::string model;
+    std::string model, pool;
     int64_t cpu = 0, mem = 0;
-    std::vector<int> cores;  // per GPU: percent free; -1 when held whole
+    std::vector<int> cores;    // per GPU: percent free; -1 when held whole
+    std::vector<int> gpu_mib;  // per GPU: MiB free
   };
   std::vector<Free> free;
   std::map<std::string, size_t> index;
@@ -150,7 +204,8 @@ Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
   for (const auto& n : nodes) {
     JZ_RETURN_IF_ERROR(s.add_node(node_of(n)));
     index[n.name] = free.size();
-    free.push_back({n.model, n.cpu_milli, n.memory_mib, std::vector<int>(n.gpus, 100)});
+    free.push_back({n.model, n.pool, n.cpu_milli, n.memory_mib, std::vector<int>(n.gpus, 100),
+                    std::vector<int>(n.gpus, n.gpu_memory_mib)});
     curve.capacity_milli += int64_t{1000} * n.gpus;
   }
   if (curve.capacity_milli == 0) return Status::invalid_argument("the nodes have no GPUs");
@@ -159,20 +214,32 @@ Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
   q.nominal_milli = kUnlimited / 2;
   JZ_RETURN_IF_ERROR(s.set_queue(q));
 
+  // Whether the nodes as they are could take every worker of `j` (each node as many as
+  // fit there).
   auto room_somewhere = [&](const JobSpec& j) {
+    int64_t workers = 0;
     for (const Free& f : free) {
-      if (f.cpu < j.cpu_milli || f.mem < j.memory_mib) continue;
-      if (j.gpus == 0 && j.share_cores_percent == 0) return true;
-      if (!flavor_accepts(j.flavor, f.model) || f.cores.empty()) continue;
-      if (j.share_cores_percent > 0) {
-        for (int c : f.cores) {
-          if (c >= j.share_cores_percent) return true;
+      if (f.pool != j.pool) continue;
+      int64_t fit = std::numeric_limits<int64_t>::max();
+      if (j.cpu_milli > 0) fit = std::min(fit, f.cpu / j.cpu_milli);
+      if (j.memory_mib > 0) fit = std::min(fit, f.mem / j.memory_mib);
+      if (j.gpus > 0 || j.share_cores_percent > 0) {
+        if (!flavor_accepts(j.flavor, f.model) || f.cores.empty()) continue;
+        int64_t units = 0;
+        for (size_t g = 0; g < f.cores.size(); ++g) {
+          if (j.share_cores_percent > 0) {
+            if (f.cores[g] <= 0) continue;
+            int64_t u = f.cores[g] / j.share_cores_percent;
+            if (j.share_memory_mib > 0) u = std::min<int64_t>(u, f.gpu_mib[g] / j.share_memory_mib);
+            units += u;
+          } else {
+            units += f.cores[g] == 100 ? 1 : 0;
+          }
         }
-      } else {
-        int empty = 0;
-        for (int c : f.cores) empty += c == 100;
-        if (empty >= j.gpus) return true;
+        fit = std::min(fit, j.share_cores_percent > 0 ? units : units / j.gpus);
       }
+      workers += fit;
+      if (workers >= j.workers) return true;
     }
     return false;
   };
@@ -187,7 +254,9 @@ Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
   while (next <= top) {
     const TraceTask& t = tasks[pick(rng)];
     const JobSpec j = job_of(t, ++curve.arrivals);
-    requested += t.request_milli();
+    // What the engine charges (a share: the larger of its cores and its memory fraction;
+    // openb's shares ask for no memory, so this is their gpu_milli).
+    requested += s.charge_milli(j) * j.workers;
     now += 1;
     bool placed = false;
     if (s.submit(j, now).ok()) {
@@ -201,6 +270,7 @@ Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
           for (int g : w.gpus) {
             if (j.share_cores_percent > 0) {
               f.cores[static_cast<size_t>(g)] -= j.share_cores_percent;
+              f.gpu_mib[static_cast<size_t>(g)] -= j.share_memory_mib;
             } else {
               f.cores[static_cast<size_t>(g)] = -1;
             }

@@ -31,15 +31,20 @@ struct TraceNode {
   std::string name, model;
   int64_t cpu_milli = 0, memory_mib = 0;
   int gpus = 0;
+  int gpu_memory_mib = 1;  // each GPU's MiB (openb does not say: its shares ask for none)
+  std::string pool = "default";
 };
 
 struct TraceTask {
   std::string name;
   int64_t cpu_milli = 0, memory_mib = 0;
-  int gpus = 0;        // whole GPUs (gpu_milli 1000), or 1 for a share
-  int gpu_milli = 0;   // per GPU: 1000, or the share's
-  std::string models;  // accepted GPU models, '|'-separated; "" any
-  int64_t request_milli() const { return int64_t{gpus} * gpu_milli; }
+  int gpus = 0;              // whole GPUs (gpu_milli 1000), or 1 for a share
+  int gpu_milli = 0;         // per GPU: 1000, or the share's
+  std::string models;        // accepted GPU models, '|'-separated; "" any
+  int share_memory_mib = 0;  // a share's GPU memory
+  int workers = 1;           // a gang: all or none
+  std::string pool = "default";
+  int64_t request_milli() const { return int64_t{gpus} * gpu_milli * workers; }
 };
 
 Result<std::vector<TraceNode>> parse_openb_nodes(std::string_view csv, const std::string& what);
@@ -50,8 +55,16 @@ Result<std::vector<TraceTask>> parse_openb_tasks(std::string_view csv, const std
 NodeSpec node_of(const TraceNode& n);
 JobSpec job_of(const TraceTask& t, int64_t id);
 
+// The same experiment on a cluster and a workload of `jizhan sched sim` (sim.h): every
+// node of every pool, and every job of the workload as a task (its submit times and
+// durations are not used: tasks are drawn from it and none leaves).
+struct ClusterSpec;
+struct Workload;
+std::vector<TraceNode> trace_nodes_of(const ClusterSpec& cluster);
+std::vector<TraceTask> trace_tasks_of(const Workload& workload);
+
 struct ArrivalOptions {
-  Policy policy = Policy::kBinpack;
+  Policy policy = Policy::kFgd;
   uint64_t seed = 42;
   double until = 1.3;  // of the cluster's GPUs requested
 };

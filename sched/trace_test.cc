@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sched/sim.h"
+
 namespace jz::sched {
 namespace {
 
@@ -61,6 +63,67 @@ TEST(Trace, TheArrivalCurveOfShareThatPackExactly) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->allocated[100], 0);
   EXPECT_EQ(c->failed, c->arrivals);
+  EXPECT_EQ(c->failed_with_room, 0);
+}
+
+// The experiment on a cluster and a workload of the simulator: pools, GPU memory of
+// shares, gangs and CPU-only jobs as the simulator reads them.
+TEST(Trace, AClusterAndWorkloadOfTheSimulatorRunTheSameExperiment) {
+  auto cluster = parse_cluster(
+      "pools:\n"
+      "  - name: train\n"
+      "    node_types:\n"
+      "      - {nodes: 2, gpus_per_node: 2, gpu_memory_mib: 81920, flavor: a100,\n"
+      "         cpus_per_node: 64, memory_gib_per_node: 256}\n"
+      "      - {nodes: 1, gpus_per_node: 0, cpus_per_node: 8}\n"
+      "projects:\n"
+      "  - {name: p, nominal_gpus: 4}\n",
+      "c.yaml");
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  const std::vector<TraceNode> nodes = trace_nodes_of(*cluster);
+  ASSERT_EQ(nodes.size(), 3u);
+  EXPECT_EQ(nodes[0].pool, "train");
+  EXPECT_EQ(nodes[0].gpus, 2);
+  EXPECT_EQ(nodes[0].gpu_memory_mib, 81920);
+  EXPECT_EQ(nodes[2].gpus, 0);
+  // Shares of half a GPU's cores and 40,000 MiB: two to a GPU, by memory as by cores.
+  auto shares = parse_trace(
+      "submit_s,user,project,share_cores_percent,share_memory_mib,duration_s,priority,pool\n"
+      "0,u,p,50,40000,60,0,train\n",
+      "w.csv");
+  ASSERT_TRUE(shares.ok()) << shares.status().message();
+  std::vector<TraceTask> tasks = trace_tasks_of(*shares);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].request_milli(), 500);
+  ArrivalOptions o;
+  o.until = 1.5;
+  auto c = run_arrivals(nodes, tasks, o);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->capacity_milli, 4000);
+  EXPECT_EQ(c->allocated[100], 100);
+  EXPECT_EQ(c->failed, 4);
+  EXPECT_EQ(c->failed_with_room, 0);
+  // 50,000 MiB each: one to a GPU by memory (each charged its memory fraction, 50,000 of
+  // 81,920 MiB rounded up: 611 milli-GPU), so half the cores stay free and no arrival
+  // after the fourth finds room.
+  tasks[0].share_memory_mib = 50000;
+  c = run_arrivals(nodes, tasks, o);
+  ASSERT_TRUE(c.ok());
+  EXPECT_DOUBLE_EQ(c->allocated[100], 100.0 * 4 * 611 / 4000);
+  EXPECT_EQ(c->failed, c->arrivals - 4);
+  EXPECT_EQ(c->failed_with_room, 0);
+  // A gang of two workers of two GPUs is the whole pool: the first takes it all.
+  auto gang = parse_trace(
+      "submit_s,user,project,gpus,workers,duration_s,priority,pool\n0,u,p,2,2,60,0,train\n",
+      "g.csv");
+  ASSERT_TRUE(gang.ok()) << gang.status().message();
+  tasks = trace_tasks_of(*gang);
+  EXPECT_EQ(tasks[0].request_milli(), 4000);
+  c = run_arrivals(nodes, tasks, o);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->allocated[100], 100);
+  EXPECT_EQ(c->arrivals, 2);
+  EXPECT_EQ(c->failed, 1);
   EXPECT_EQ(c->failed_with_room, 0);
 }
 
