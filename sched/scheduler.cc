@@ -615,12 +615,16 @@ struct Scheduler::State {
     mutable std::vector<Choice> choices;  // by kind
   };
   // delta, left, free GPUs, the state's key (a tie-break that a restart repeats), class
-  using Ranked = std::set<std::tuple<int64_t, int, int, uint64_t, int>>;
+  using RankKey = std::tuple<int64_t, int, int, uint64_t, int>;
+  // A kind's ranking: a min-heap of classes. Under one measure a class's place for a kind
+  // never changes, only whether it has a node: a class that loses its last node is marked
+  // out and dropped when it reaches the top; one that gains a node again is marked in.
+  enum : uint8_t { kUnranked = 0, kIn = 1, kOut = 2 };
   struct Kind {
     JobSpec proto;
     std::vector<int> groups;
-    Ranked ranked;
-    std::vector<Ranked::iterator> where;  // by class; ranked.end(): not ranked
+    std::vector<RankKey> heap;   // std::greater: the least first
+    std::vector<uint8_t> state;  // by class: kUnranked, kIn (in the heap), kOut (in, lazily)
     size_t synced = 0;
     uint64_t epoch = 0;
   };
@@ -771,29 +775,31 @@ struct Scheduler::State {
     return it->second;
   }
 
-  // Puts class `c` where it belongs in kind `k`'s ranking (or out of it when it has no node
-  // or cannot take the kind).
+  // Puts class `c` in kind `k`'s ranking when it has a node and can take the kind; marks it
+  // out otherwise.
   void rank(Kind& k, int id, int c) {
     const NodeClass& cls = classes[static_cast<size_t>(c)];
-    if (k.where.size() <= static_cast<size_t>(c)) k.where.resize(classes.size(), k.ranked.end());
-    auto& at = k.where[static_cast<size_t>(c)];
-    std::optional<std::tuple<int64_t, int, int, uint64_t, int>> key;
-    if (!cls.members.empty()) {
-      const Choice& ch = choice(c, id);
-      // Ties: the device a share leaves the least of; then, under fgd, the node with the
-      // fewest free GPUs, under spread the most; then by the state (its key). In the
-      // class, the node added first.
-      if (ch.fits) {
-        key = {ch.delta, ch.left,
-               options.policy == Policy::kSpread ? -cls.free_whole : cls.free_whole, cls.key, c};
-      }
+    if (k.state.size() <= static_cast<size_t>(c)) k.state.resize(classes.size(), kUnranked);
+    uint8_t& st = k.state[static_cast<size_t>(c)];
+    if (cls.members.empty()) {
+      if (st == kIn) st = kOut;
+      return;
     }
-    if (at != k.ranked.end()) {
-      if (key && *at == *key) return;
-      k.ranked.erase(at);
-      at = k.ranked.end();
+    if (st == kOut) {
+      st = kIn;  // still in the heap, in its place
+      return;
     }
-    if (key) at = k.ranked.insert(*key).first;
+    if (st == kIn) return;
+    const Choice& ch = choice(c, id);
+    if (!ch.fits) return;  // (looked at again only under another measure)
+    // Ties: the device a share leaves the least of; then, under fgd, the node with the
+    // fewest free GPUs, under spread the most; then by the state (its key). In the class,
+    // the node added first.
+    k.heap.push_back({ch.delta, ch.left,
+                      options.policy == Policy::kSpread ? -cls.free_whole : cls.free_whole, cls.key,
+                      c});
+    std::push_heap(k.heap.begin(), k.heap.end(), std::greater<>());
+    st = kIn;
   }
 
   // The node (and devices) where the job adds the least fragmentation; ties to the device
@@ -803,8 +809,8 @@ struct Scheduler::State {
     const int id = kind_of(j);
     Kind& k = kinds.at(id);
     if (k.epoch != kinds_epoch) {
-      k.ranked.clear();
-      k.where.assign(classes.size(), k.ranked.end());
+      k.heap.clear();
+      k.state.assign(classes.size(), kUnranked);
       k.groups = groups_for(k.proto);
       for (int g : k.groups) {
         if (static_cast<size_t>(g) >= live_classes.size()) continue;
@@ -819,8 +825,13 @@ struct Scheduler::State {
       }
     }
     k.synced = class_log.size();
-    if (k.ranked.empty()) return -1;
-    const int c = std::get<4>(*k.ranked.begin());
+    while (!k.heap.empty() && k.state[static_cast<size_t>(std::get<4>(k.heap.front()))] == kOut) {
+      k.state[static_cast<size_t>(std::get<4>(k.heap.front()))] = kUnranked;
+      std::pop_heap(k.heap.begin(), k.heap.end(), std::greater<>());
+      k.heap.pop_back();
+    }
+    if (k.heap.empty()) return -1;
+    const int c = std::get<4>(k.heap.front());
     const int n = *classes[static_cast<size_t>(c)].members.begin();
     // The devices: a share's in the state its choice takes; whole ones with the least
     // memory first, as the choice measured them.
