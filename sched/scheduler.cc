@@ -831,9 +831,8 @@ struct Scheduler::State {
     st = kIn;
   }
 
-  // The node (and devices) where the job adds the least fragmentation; ties to the device
-  // a share leaves the least of, then the node with the fewest free GPUs, then the class
-  // seen first, then the node added first.
+  // The node (and devices) where the job adds the least fragmentation: the first class of
+  // its kind's ranking (ties as rank() says), its node added first.
   int find_node_fgd(const JobSpec& j, std::vector<int>& devices) {
     const int id = kind_of(j);
     Kind& k = kinds.at(id);
