@@ -125,6 +125,8 @@ struct Scheduler::State {
     std::set<std::tuple<int64_t, int, int64_t, int64_t>> ends;  // end, node, job, milli
   };
   enum class JobState { kPending, kRunning, kPreempting };
+  // A kind of GPU job in fgd's workload: share?, GPUs, cores, share MiB, CPU, memory, models.
+  using TypeKey = std::tuple<bool, int, int, int, int64_t, int64_t, std::string>;
   struct Job {
     JobSpec spec;
     int queue = -1, user = -1;
@@ -142,9 +144,7 @@ struct Scheduler::State {
     uint64_t refusal_key = 0;   // the quota refusal its reason says (0: none)
     int pool = -1;              // pool_ids[spec.pool]
     // Its kind's count in the workload (fgd, spread), while it is in the engine.
-    std::optional<
-        std::map<std::tuple<bool, int, int, int, int64_t, int64_t, std::string>, int64_t>::iterator>
-        counted;
+    std::optional<std::map<TypeKey, int64_t>::iterator> counted;
   };
   struct Queue {
     QueueSpec spec;
@@ -463,9 +463,6 @@ struct Scheduler::State {
   // quarter more submissions (at least every 4,096) and changes only when the mix has:
   // a kind's weight moved by a fifth (and by more than 0.1 % of the whole), or a kind
   // came or went. A steady mix keeps its measure and everything cached under it.
-  using TypeKey = std::tuple<bool, int, int, int, int64_t, int64_t, std::string>;
-  static_assert(
-      std::is_same_v<decltype(Job::counted)::value_type, std::map<TypeKey, int64_t>::iterator>);
   std::map<TypeKey, int64_t> type_counts;
   std::vector<WorkType> work_types;
   std::map<TypeKey, double> measured;  // each kind's weight in the measure in use
@@ -515,28 +512,30 @@ struct Scheduler::State {
     // rarer shapes weighing more. (On the openb trace the 39 nodes of 128 CPUs were all
     // opened by small jobs before the first 8-GPU job of 120 CPUs came: 95.08 %; kept
     // whole, no such job fails before the cluster is full: 95.14 %.)
-    std::map<std::tuple<int64_t, int64_t, int>, int> shapes;  // cpu, memory, GPUs -> nodes
-    for (const Node& n : nodes) {
-      if (n.alive && !n.gpus.empty() && options.policy == Policy::kFgd)
-        ++shapes[{n.cpu_total, n.mem_total, static_cast<int>(n.gpus.size())}];
-    }
-    std::vector<std::pair<TypeKey, double>> reserve;
-    double rarity = 0;
-    for (const auto& [shape, count] : shapes) {
-      const auto& [cpu, mem, gpus] = shape;
-      bool dominated = false;
-      for (const auto& [other, c] : shapes) {
-        const auto& [ocpu, omem, ogpus] = other;
-        dominated = dominated || (other != shape && ocpu >= cpu && omem >= mem && ogpus >= gpus);
+    if (options.policy == Policy::kFgd) {                       // (spread is to open nodes)
+      std::map<std::tuple<int64_t, int64_t, int>, int> shapes;  // cpu, memory, GPUs -> nodes
+      for (const Node& n : nodes) {
+        if (n.alive && !n.gpus.empty())
+          ++shapes[{n.cpu_total, n.mem_total, static_cast<int>(n.gpus.size())}];
       }
-      if (dominated) continue;
-      reserve.push_back({{false, gpus, 1, 0, cpu * 9 / 10, mem * 9 / 10, ""}, 1.0 / count});
-      rarity += 1.0 / count;
-    }
-    constexpr double kReserve = 0.1;
-    if (!reserve.empty() && options.policy == Policy::kFgd) {  // spread is to break nodes
-      for (auto& [k, p] : now) p *= 1 - kReserve;
-      for (const auto& [k, r] : reserve) now[k] += kReserve * r / rarity;
+      std::vector<std::pair<TypeKey, double>> reserve;
+      double rarity = 0;
+      for (const auto& [shape, count] : shapes) {
+        const auto& [cpu, mem, gpus] = shape;
+        bool dominated = false;
+        for (const auto& [other, c] : shapes) {
+          const auto& [ocpu, omem, ogpus] = other;
+          dominated = dominated || (other != shape && ocpu >= cpu && omem >= mem && ogpus >= gpus);
+        }
+        if (dominated) continue;
+        reserve.push_back({{false, gpus, 1, 0, cpu * 9 / 10, mem * 9 / 10, ""}, 1.0 / count});
+        rarity += 1.0 / count;
+      }
+      constexpr double kReserve = 0.1;
+      if (!reserve.empty()) {
+        for (auto& [k, p] : now) p *= 1 - kReserve;
+        for (const auto& [k, r] : reserve) now[k] += kReserve * r / rarity;
+      }
     }
     auto moved = [](double was, double is) {
       const double d = std::abs(is - was);
@@ -1419,11 +1418,6 @@ Result<std::vector<int64_t>> Scheduler::remove_node(const std::string& name) {
   }
   S.unindex(n);
   for (const auto& d : S.nodes[n].gpus) S.capacity -= d.healthy ? 1000 : 0;
-  // Its workers no longer count for when room frees.
-  for (int64_t id : S.nodes[n].jobs) {
-    const State::Job& j = S.jobs.at(id);
-    S.groups[S.nodes[n].group].ends.erase({State::end_of(j), n, id, j.charge});
-  }
   S.nodes[n].alive = false;
   S.groups[S.nodes[n].group].nodes.erase(n);
   S.node_index.erase(it);
