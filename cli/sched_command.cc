@@ -36,6 +36,20 @@ double peak_rss_mib() {
   return u.ru_maxrss / 1024.0;
 }
 
+Result<sched::ClusterSpec> read_cluster(const std::string& path) {
+  JZ_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  return sched::parse_cluster(text, path);
+}
+
+// A workload file: a trace (.csv) or a generator (YAML, which may name the cluster's pools).
+Result<sched::Workload> read_workload(const std::string& path, const sched::ClusterSpec& cluster,
+                                      double max_jobs) {
+  JZ_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  const bool csv = path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
+  return csv ? sched::parse_trace(text, path)
+             : sched::parse_generator(text, path, cluster, max_jobs);
+}
+
 }  // namespace
 
 SchedCommands::SchedCommands(CLI::App& app) {
@@ -144,9 +158,7 @@ int SchedCommands::trace() {
     if (!parsed.ok()) return fail(parsed.status());
     nodes = std::move(*parsed);
   } else {
-    auto text = read_file(trace_cluster_);
-    if (!text.ok()) return fail(text.status());
-    auto parsed = sched::parse_cluster(*text, trace_cluster_);
+    auto parsed = read_cluster(trace_cluster_);
     if (!parsed.ok()) return fail(parsed.status());
     cluster = std::move(*parsed);
     nodes = sched::trace_nodes_of(*cluster);
@@ -159,18 +171,8 @@ int SchedCommands::trace() {
     if (!parsed.ok()) return fail(parsed.status());
     tasks = std::move(*parsed);
   } else {
-    auto text = read_file(trace_workload_);
-    if (!text.ok()) return fail(text.status());
-    const bool csv = trace_workload_.size() >= 4 &&
-                     trace_workload_.compare(trace_workload_.size() - 4, 4, ".csv") == 0;
-    Result<sched::Workload> parsed = Status::internal("unset");
-    if (csv) {
-      parsed = sched::parse_trace(*text, trace_workload_);
-    } else {
-      // A generator's classes may name pools: it needs the cluster (a default one without).
-      parsed = sched::parse_generator(*text, trace_workload_,
-                                      cluster ? *cluster : sched::ClusterSpec{}, 1e6);
-    }
+    // (Without a cluster, a generator's pools are checked against a default one.)
+    auto parsed = read_workload(trace_workload_, cluster ? *cluster : sched::ClusterSpec{}, 1e6);
     if (!parsed.ok()) return fail(parsed.status());
     tasks = sched::trace_tasks_of(*parsed);
     if (tasks.empty()) return fail(Status::invalid_argument(trace_workload_ + ": no jobs"));
@@ -247,15 +249,9 @@ int SchedCommands::sim() {
     std::cerr << cmd << ": error: " << s.message() << "\n";
     return 1;
   };
-  auto ctext = read_file(cluster_);
-  if (!ctext.ok()) return fail(ctext.status());
-  auto cluster = sched::parse_cluster(*ctext, cluster_);
+  auto cluster = read_cluster(cluster_);
   if (!cluster.ok()) return fail(cluster.status());
-  auto wtext = read_file(workload_);
-  if (!wtext.ok()) return fail(wtext.status());
-  const bool csv = workload_.size() > 4 && workload_.compare(workload_.size() - 4, 4, ".csv") == 0;
-  auto workload = csv ? sched::parse_trace(*wtext, workload_)
-                      : sched::parse_generator(*wtext, workload_, *cluster);
+  auto workload = read_workload(workload_, *cluster, 2e6);
   if (!workload.ok()) return fail(workload.status());
   std::cerr << cmd << ": simulating " << workload->jobs.size() << " jobs...\n";
   auto result = sched::simulate(*cluster, *workload);
