@@ -1,0 +1,801 @@
+#include "platform/alerts/alerts.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/hash.h"
+
+namespace jz::alerts {
+
+namespace {
+
+const std::vector<BuiltinRule> kRules = {
+    {"job_failed",
+     "warning",
+     true,
+     {"Failed", "PidsLimit", "Rejected", "Unschedulable", "DeadlineExceeded",
+      "StorageQuotaExceeded"},
+     "A job failed"},
+    {"job_oom_killed",
+     "warning",
+     true,
+     {"OOMKilled"},
+     "A job was killed for running out of memory"},
+    {"job_lost", "critical", true, {"Lost"}, "A job was lost (its supervisor is gone)"},
+    {"job_succeeded", "info", true, {"Succeeded"}, "A job finished"},
+    {"gpu_idle", "warning", true, {"GpuIdle"}, "A job holds GPUs it does not use"},
+    {"gpu_unhealthy", "critical", true, {"GpuUnhealthy"}, "A GPU is out of service"},
+};
+
+const BuiltinRule* rule_by_id(const std::string& id) {
+  for (const auto& r : kRules) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+
+const BuiltinRule* rule_by_reason(const std::string& reason) {
+  for (const auto& r : kRules) {
+    if (std::find(r.reasons.begin(), r.reasons.end(), reason) != r.reasons.end()) return &r;
+  }
+  return nullptr;
+}
+
+struct ReceiverRow {
+  std::string id, scope, scope_id, name, channel, config, secret, min_severity, rules;
+  bool enabled = true;
+  int64_t rate_per_minute = 20;
+  std::string created_by;
+  int64_t created_at_ms = 0;
+};
+const store::RowMap<ReceiverRow> kReceiver{{"id", &ReceiverRow::id},
+                                           {"scope", &ReceiverRow::scope},
+                                           {"scope_id", &ReceiverRow::scope_id},
+                                           {"name", &ReceiverRow::name},
+                                           {"channel", &ReceiverRow::channel},
+                                           {"config", &ReceiverRow::config},
+                                           {"secret", &ReceiverRow::secret},
+                                           {"min_severity", &ReceiverRow::min_severity},
+                                           {"rules", &ReceiverRow::rules},
+                                           {"enabled", &ReceiverRow::enabled},
+                                           {"rate_per_minute", &ReceiverRow::rate_per_minute},
+                                           {"created_by", &ReceiverRow::created_by},
+                                           {"created_at_ms", &ReceiverRow::created_at_ms}};
+const std::string kReceiverSelect = "SELECT " + kReceiver.columns() + " FROM alert_receivers";
+
+Receiver receiver_of(const ReceiverRow& row) {
+  Receiver r;
+  r.id = row.id;
+  r.scope = row.scope;
+  r.scope_id = row.scope_id;
+  r.name = row.name;
+  r.channel = row.channel;
+  r.config = Json::parse(row.config, nullptr, false);
+  if (!r.config.is_object()) r.config = Json::object();
+  r.secret_sealed = row.secret;
+  r.min_severity = row.min_severity;
+  const Json rules = Json::parse(row.rules, nullptr, false);
+  if (rules.is_array()) {
+    for (const auto& x : rules) {
+      if (x.is_string()) r.rules.push_back(x.get<std::string>());
+    }
+  }
+  r.enabled = row.enabled;
+  r.rate_per_minute = static_cast<int>(row.rate_per_minute);
+  r.created_by = row.created_by;
+  r.created_at_ms = row.created_at_ms;
+  return r;
+}
+
+const store::RowMap<Notification> kNotification{{"id", &Notification::id},
+                                                {"receiver_id", &Notification::receiver_id},
+                                                {"receiver_name", &Notification::receiver_name},
+                                                {"scope", &Notification::scope},
+                                                {"scope_id", &Notification::scope_id},
+                                                {"dedup_key", &Notification::dedup_key},
+                                                {"rule", &Notification::rule},
+                                                {"severity", &Notification::severity},
+                                                {"title", &Notification::title},
+                                                {"state", &Notification::state},
+                                                {"message", &Notification::message},
+                                                {"attempts", &Notification::attempts},
+                                                {"next_attempt_ms", &Notification::next_attempt_ms},
+                                                {"created_at_ms", &Notification::created_at_ms},
+                                                {"delivered_at_ms", &Notification::delivered_at_ms},
+                                                {"last_code", &Notification::last_code},
+                                                {"last_answer", &Notification::last_answer}};
+const std::string kNotificationSelect = "SELECT " + kNotification.columns() + " FROM notifications";
+
+std::string time_text(int64_t ms) {
+  return format_rfc3339(Clock::WallTime(std::chrono::milliseconds(ms)));
+}
+
+Status check_scope(const std::string& scope, const std::string& scope_id) {
+  if (scope == "platform" && scope_id.empty()) return {};
+  if ((scope == "project" || scope == "workspace") && !scope_id.empty()) return {};
+  return Status::internal("alerts: bad scope " + scope + "/" + scope_id);
+}
+
+// The name of a receiver: what a URL path can hold.
+bool valid_name(const std::string& n) {
+  if (n.empty() || n.size() > 63) return false;
+  for (char c : n) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return std::isalnum(static_cast<unsigned char>(n.front()));
+}
+
+Message message_of(const Notification& n) {
+  Message m;
+  const Json alert = Json::parse(n.message, nullptr, false);
+  m.alert = alert.is_object() ? alert : Json::object();
+  m.status = m.alert.value("status", "firing");
+  m.severity = n.severity;
+  m.title = n.title;
+  m.text = m.alert.value("annotations", Json::object()).value("description", "");
+  m.link = m.alert.value("generatorURL", "");
+  m.receiver = n.receiver_name;
+  m.group_key = n.dedup_key;
+  return m;
+}
+
+}  // namespace
+
+int severity_rank(const std::string& s) {
+  if (s == "info") return 0;
+  if (s == "warning") return 1;
+  if (s == "critical") return 2;
+  return -1;
+}
+
+const std::vector<BuiltinRule>& builtin_rules() { return kRules; }
+
+Json RuleSetting::to_json() const {
+  const BuiltinRule* r = rule_by_id(rule);
+  return {{"rule", rule},
+          {"enabled", enabled},
+          {"severity", severity},
+          {"set_by", set_by},
+          {"summary", r ? r->summary : ""},
+          {"reasons", r ? r->reasons : std::vector<std::string>{}}};
+}
+
+Json Receiver::to_json() const {
+  return {{"id", id},
+          {"name", name},
+          {"scope", scope},
+          {"channel", channel},
+          {"config", config},
+          {"has_secret", !secret_sealed.empty()},
+          {"min_severity", min_severity},
+          {"rules", rules},
+          {"enabled", enabled},
+          {"rate_per_minute", rate_per_minute},
+          {"created_by", created_by},
+          {"created_at", time_text(created_at_ms)}};
+}
+
+Json Notification::to_json() const {
+  Json j = {{"id", id},
+            {"receiver", receiver_name},
+            {"rule", rule},
+            {"severity", severity},
+            {"title", title},
+            {"state", state},
+            {"attempts", attempts},
+            {"created_at", time_text(created_at_ms)},
+            {"last_code", last_code},
+            {"last_answer", last_answer}};
+  if (state == "pending") j["next_attempt_at"] = time_text(next_attempt_ms);
+  if (delivered_at_ms) j["delivered_at"] = time_text(*delivered_at_ms);
+  return j;
+}
+
+AlertService::AlertService(store::Database& db, Clock& clock, IdGenerator& ids,
+                           iam::Tenancy& tenancy, SecretBox box, AlertOptions options,
+                           std::shared_ptr<spdlog::logger> logger)
+    : db_(db),
+      clock_(clock),
+      ids_(ids),
+      tenancy_(tenancy),
+      box_(std::move(box)),
+      options_(std::move(options)),
+      logger_(std::move(logger)) {}
+
+AlertService::~AlertService() { stop(); }
+
+// ---- rules -------------------------------------------------------------------------
+
+Result<RuleSetting> AlertService::setting_in(store::Conn& c, const BuiltinRule& r,
+                                             const std::string& project_id) {
+  RuleSetting s{r.id, r.enabled, r.severity, "default"};
+  JZ_ASSIGN_OR_RETURN(
+      auto rows, c.query("SELECT scope, enabled, severity FROM alert_rule_settings WHERE rule = ? "
+                         "AND ((scope = 'platform' AND scope_id = '') OR (scope = 'project' AND "
+                         "scope_id = ?))",
+                         {r.id, project_id}));
+  for (const std::string scope : {"platform", "project"}) {
+    for (const auto& row : rows) {
+      if (row.text("scope") != scope) continue;
+      s.enabled = row.integer("enabled") != 0;
+      s.severity = row.text("severity");
+      s.set_by = scope;
+    }
+  }
+  return s;
+}
+
+Result<std::vector<RuleSetting>> AlertService::rules(const std::string& scope,
+                                                     const std::string& scope_id) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  std::vector<RuleSetting> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    for (const auto& r : kRules) {
+      JZ_ASSIGN_OR_RETURN(auto s, setting_in(c, r, scope == "project" ? scope_id : ""));
+      out.push_back(std::move(s));
+    }
+    return {};
+  }));
+  return out;
+}
+
+Result<RuleSetting> AlertService::set_rule(const std::string& scope, const std::string& scope_id,
+                                           const std::string& rule, const Json& patch,
+                                           const std::string& actor) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  const BuiltinRule* r = rule_by_id(rule);
+  if (!r) return Status::not_found("no alert rule '" + rule + "'");
+  if (!patch.is_object()) return Status::invalid_argument("the body must be an object");
+  for (const auto& [k, v] : patch.items()) {
+    if (k != "enabled" && k != "severity" && k != "reset") {
+      return Status::invalid_argument("'" + k + "': a rule has enabled and severity (or reset)");
+    }
+  }
+  if (patch.contains("enabled") && !patch["enabled"].is_boolean()) {
+    return Status::invalid_argument("enabled: true or false");
+  }
+  if (patch.contains("severity") &&
+      (!patch["severity"].is_string() || severity_rank(patch["severity"].get<std::string>()) < 0)) {
+    return Status::invalid_argument("severity: one of info, warning, critical");
+  }
+  RuleSetting out;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    const std::string project = scope == "project" ? scope_id : "";
+    if (patch.value("reset", false)) {
+      JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_rule_settings WHERE scope = ? AND scope_id = ? "
+                                "AND rule = ?",
+                                {scope, scope_id, rule})
+                             .status());
+    } else {
+      JZ_ASSIGN_OR_RETURN(RuleSetting now, setting_in(c, *r, project));
+      const bool enabled = patch.value("enabled", now.enabled);
+      const std::string severity = patch.value("severity", now.severity);
+      JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_rule_settings WHERE scope = ? AND scope_id = ? "
+                                "AND rule = ?",
+                                {scope, scope_id, rule})
+                             .status());
+      JZ_RETURN_IF_ERROR(
+          c.exec("INSERT INTO alert_rule_settings (scope, scope_id, rule, enabled, severity, "
+                 "updated_by, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 {scope, scope_id, rule, int64_t{enabled ? 1 : 0}, severity, actor,
+                  clock_.now_unix_ms()})
+              .status());
+    }
+    JZ_ASSIGN_OR_RETURN(out, setting_in(c, *r, project));
+    return {};
+  }));
+  return out;
+}
+
+// ---- receivers ---------------------------------------------------------------------
+
+Status AlertService::apply(Receiver& r, const Json& body, bool creating) {
+  if (!body.is_object()) return Status::invalid_argument("the body must be an object");
+  static const std::set<std::string> kFields = {
+      "name", "channel", "config", "secret", "min_severity", "rules", "enabled", "rate_per_minute"};
+  for (const auto& [k, v] : body.items()) {
+    if (!kFields.count(k)) {
+      return Status::invalid_argument(
+          "'" + k +
+          "': a receiver has name, channel, config, secret, min_severity, rules, enabled, "
+          "rate_per_minute");
+    }
+  }
+  if (creating) {
+    if (!body.contains("name") || !body["name"].is_string() ||
+        !valid_name(body["name"].get<std::string>())) {
+      return Status::invalid_argument(
+          "name: 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit");
+    }
+    r.name = body["name"].get<std::string>();
+    if (!body.contains("channel") || !body["channel"].is_string()) {
+      return Status::invalid_argument(
+          "channel: one of webhook, slack, dingtalk, wecom, feishu, email");
+    }
+    r.channel = body["channel"].get<std::string>();
+    r.rate_per_minute = r.channel == "dingtalk" ? 20 : 60;
+  } else if (body.contains("name") && body["name"] != r.name) {
+    return Status::invalid_argument("name: a receiver keeps its name (create another)");
+  } else if (body.contains("channel") && body["channel"] != r.channel) {
+    return Status::invalid_argument("channel: a receiver keeps its channel (create another)");
+  }
+  if (body.contains("config")) r.config = body["config"];
+  if (body.contains("secret")) {
+    if (!body["secret"].is_string() || body["secret"].get<std::string>().size() > 4096) {
+      return Status::invalid_argument("secret: a string of at most 4096 bytes");
+    }
+    const std::string s = body["secret"].get<std::string>();
+    r.secret_sealed = s.empty() ? "" : box_.seal(s);
+  }
+  if (body.contains("min_severity")) {
+    if (!body["min_severity"].is_string() ||
+        severity_rank(body["min_severity"].get<std::string>()) < 0) {
+      return Status::invalid_argument("min_severity: one of info, warning, critical");
+    }
+    r.min_severity = body["min_severity"].get<std::string>();
+  }
+  if (body.contains("rules")) {
+    if (!body["rules"].is_array()) return Status::invalid_argument("rules: a list of rule ids");
+    r.rules.clear();
+    for (const auto& x : body["rules"]) {
+      if (!x.is_string() || !rule_by_id(x.get<std::string>())) {
+        return Status::invalid_argument("rules: '" +
+                                        (x.is_string() ? x.get<std::string>() : x.dump()) +
+                                        "' is not a rule (GET .../alert-rules lists them)");
+      }
+      r.rules.push_back(x.get<std::string>());
+    }
+  }
+  if (body.contains("enabled")) {
+    if (!body["enabled"].is_boolean()) return Status::invalid_argument("enabled: true or false");
+    r.enabled = body["enabled"].get<bool>();
+  }
+  if (body.contains("rate_per_minute")) {
+    if (!body["rate_per_minute"].is_number_integer() ||
+        body["rate_per_minute"].get<int64_t>() < 1 ||
+        body["rate_per_minute"].get<int64_t>() > 6000) {
+      return Status::invalid_argument("rate_per_minute: 1 to 6000");
+    }
+    r.rate_per_minute = body["rate_per_minute"].get<int>();
+  }
+  return check_config(r.channel, r.config, !r.secret_sealed.empty());
+}
+
+Result<Receiver> AlertService::create_receiver(const std::string& scope,
+                                               const std::string& scope_id, const Json& body,
+                                               const std::string& actor) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  Receiver r;
+  r.scope = scope;
+  r.scope_id = scope_id;
+  JZ_RETURN_IF_ERROR(apply(r, body, true));
+  r.id = ids_.next("rcv_");
+  r.created_by = actor;
+  r.created_at_ms = clock_.now_unix_ms();
+  Status s = db_.transact([&](store::Conn& c) -> Status {
+    return c
+        .exec(
+            "INSERT INTO alert_receivers (id, scope, scope_id, name, channel, config, secret, "
+            "min_severity, rules, enabled, rate_per_minute, created_by, created_at_ms) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            {r.id, scope, scope_id, r.name, r.channel, json::dump(r.config), r.secret_sealed,
+             r.min_severity, json::dump(Json(r.rules)), int64_t{r.enabled ? 1 : 0},
+             int64_t{r.rate_per_minute}, actor, r.created_at_ms})
+        .status();
+  });
+  if (s.code() == Code::kAlreadyExists) {
+    return Status::already_exists("a receiver named '" + r.name + "' exists here");
+  }
+  JZ_RETURN_IF_ERROR(s);
+  return r;
+}
+
+Result<Receiver> AlertService::receiver_in(store::Conn& c, const std::string& scope,
+                                           const std::string& scope_id, const std::string& name) {
+  JZ_ASSIGN_OR_RETURN(
+      auto row, store::query_one(c, kReceiver,
+                                 kReceiverSelect + " WHERE scope = ? AND scope_id = ? AND name = ?",
+                                 {scope, scope_id, name}, "no receiver '" + name + "'"));
+  return receiver_of(row);
+}
+
+Result<Receiver> AlertService::receiver(const std::string& scope, const std::string& scope_id,
+                                        const std::string& name) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  Result<Receiver> out = Status::internal("unset");
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    out = receiver_in(c, scope, scope_id, name);
+    return out.status();
+  }));
+  return out;
+}
+
+Result<Receiver> AlertService::update_receiver(const std::string& scope,
+                                               const std::string& scope_id, const std::string& name,
+                                               const Json& patch) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  Receiver r;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(r, receiver_in(c, scope, scope_id, name));
+    JZ_RETURN_IF_ERROR(apply(r, patch, false));
+    return c
+        .exec(
+            "UPDATE alert_receivers SET config = ?, secret = ?, min_severity = ?, rules = ?, "
+            "enabled = ?, rate_per_minute = ? WHERE id = ?",
+            {json::dump(r.config), r.secret_sealed, r.min_severity, json::dump(Json(r.rules)),
+             int64_t{r.enabled ? 1 : 0}, int64_t{r.rate_per_minute}, r.id})
+        .status();
+  }));
+  return r;
+}
+
+Status AlertService::delete_receiver(const std::string& scope, const std::string& scope_id,
+                                     const std::string& name) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(Receiver r, receiver_in(c, scope, scope_id, name));
+    JZ_RETURN_IF_ERROR(c.exec("UPDATE notifications SET state = 'cancelled', last_answer = "
+                              "'the receiver was deleted' WHERE receiver_id = ? AND state = "
+                              "'pending'",
+                              {r.id})
+                           .status());
+    return c.exec("DELETE FROM alert_receivers WHERE id = ?", {r.id}).status();
+  });
+}
+
+Result<store::Page<Receiver>> AlertService::receivers(const std::string& scope,
+                                                      const std::string& scope_id,
+                                                      const store::PageSpec& page) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  store::Page<Receiver> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        store::query_page<ReceiverRow>(
+            c, kReceiver, kReceiverSelect + " WHERE scope = ? AND scope_id = ?", {scope, scope_id},
+            "name", [](const ReceiverRow& r) { return r.name; }, page));
+    for (const auto& row : rows.items) out.items.push_back(receiver_of(row));
+    out.next_after = rows.next_after;
+    return {};
+  }));
+  return out;
+}
+
+Answer AlertService::send_to(const Receiver& r, const Message& m) {
+  std::string secret;
+  if (!r.secret_sealed.empty()) {
+    auto opened = box_.open(r.secret_sealed);
+    if (!opened.ok()) return Answer{false, 0, opened.status().message()};
+    secret = *opened;
+  }
+  auto out = build_request(r.channel, r.config, secret, m, clock_.now_unix_ms());
+  if (!out.ok()) return Answer{false, 0, out.status().message()};
+  SendOptions o;
+  o.allow_private = options_.allow_private_networks;
+  o.timeout_ms = options_.send_timeout_ms;
+  o.ca_file = options_.ca_file;
+  return send(r.channel, *out, o);
+}
+
+Result<Answer> AlertService::test_receiver(const std::string& scope, const std::string& scope_id,
+                                           const std::string& name, const std::string& actor) {
+  JZ_ASSIGN_OR_RETURN(Receiver r, receiver(scope, scope_id, name));
+  const int64_t now = clock_.now_unix_ms();
+  Notification n;
+  n.id = ids_.next("ntf_");
+  n.receiver_id = r.id;
+  n.receiver_name = r.name;
+  n.scope = scope;
+  n.scope_id = scope_id;
+  n.dedup_key = "test:" + n.id;
+  n.rule = "test";
+  n.severity = "info";
+  n.title = "Test message from Jizhan (receiver " + r.name + ")";
+  const Json alert = {
+      {"status", "firing"},
+      {"labels", {{"alertname", "test"}, {"severity", "info"}, {"receiver", r.name}}},
+      {"annotations",
+       {{"summary", n.title},
+        {"description", "Sent by " + actor + " to check that this receiver works."}}},
+      {"startsAt", time_text(now)},
+      {"endsAt", "0001-01-01T00:00:00Z"},
+      {"generatorURL", options_.console_url},
+      {"fingerprint", sha256_hex(n.id).substr(0, 16)}};
+  n.message = json::dump(alert);
+  const Answer a = send_to(r, message_of(n));
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    return c
+        .exec(
+            "INSERT INTO notifications (id, receiver_id, receiver_name, scope, scope_id, "
+            "dedup_key, rule, severity, title, message, state, attempts, next_attempt_ms, "
+            "created_at_ms, delivered_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+            {n.id, n.receiver_id, n.receiver_name, scope, scope_id, n.dedup_key, n.rule, n.severity,
+             n.title, n.message, std::string(a.ok ? "delivered" : "failed"), now, now,
+             a.ok ? store::Value(now) : store::Value(), int64_t{a.code}, a.detail.substr(0, 1024)})
+        .status();
+  }));
+  return a;
+}
+
+Result<store::Page<Notification>> AlertService::notifications(const std::string& scope,
+                                                              const std::string& scope_id,
+                                                              const store::PageSpec& page) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  store::Page<Notification> out;
+  const int limit = std::max(1, page.limit);
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    std::string sql = kNotificationSelect + " WHERE scope = ? AND scope_id = ?";
+    store::Params params{scope, scope_id};
+    if (!page.after.empty()) {
+      sql += " AND id < ?";
+      params.emplace_back(page.after);
+    }
+    sql += " ORDER BY id DESC LIMIT " + std::to_string(limit + 1);
+    JZ_ASSIGN_OR_RETURN(out.items, store::query_all(c, kNotification, sql, params));
+    if (static_cast<int>(out.items.size()) > limit) {
+      out.items.resize(static_cast<size_t>(limit));
+      out.next_after = out.items.back().id;
+    }
+    return {};
+  }));
+  return out;
+}
+
+// ---- the engine --------------------------------------------------------------------
+
+Result<int> AlertService::evaluate_once(int batch) {
+  int queued = 0, read = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto cur, c.query("SELECT seq FROM alert_cursors WHERE name = 'events'"));
+    if (cur.empty()) {
+      // The first start: what happened before alerts existed is history, not news.
+      JZ_ASSIGN_OR_RETURN(auto top, c.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events"));
+      return c
+          .exec("INSERT INTO alert_cursors (name, seq) VALUES ('events', ?)",
+                {top[0].integer("seq")})
+          .status();
+    }
+    const int64_t after = cur[0].integer("seq");
+    JZ_ASSIGN_OR_RETURN(auto evs, c.query("SELECT seq, time_ms, project, workspace, "
+                                          "resource_type, resource_name, reason, message FROM "
+                                          "events WHERE seq > ? ORDER BY seq LIMIT " +
+                                              std::to_string(batch),
+                                          {after}));
+    if (evs.empty()) return {};
+    read = static_cast<int>(evs.size());
+    std::map<std::string, std::pair<std::string, std::string>> projects;  // name -> id, ws id
+    for (const auto& e : evs) {
+      const BuiltinRule* rule = rule_by_reason(e.text("reason"));
+      if (!rule) continue;
+      const std::string project = e.text("project");
+      std::string project_id, workspace_id;
+      if (!project.empty()) {
+        auto it = projects.find(project);
+        if (it == projects.end()) {
+          JZ_ASSIGN_OR_RETURN(
+              auto p, c.query("SELECT id, workspace_id FROM projects WHERE name = ?", {project}));
+          it = projects
+                   .emplace(project, p.empty()
+                                         ? std::pair<std::string, std::string>{}
+                                         : std::pair{p[0].text("id"), p[0].text("workspace_id")})
+                   .first;
+        }
+        std::tie(project_id, workspace_id) = it->second;
+        if (project_id.empty()) continue;  // deleted meanwhile
+      }
+      JZ_ASSIGN_OR_RETURN(RuleSetting setting, setting_in(c, *rule, project_id));
+      if (!setting.enabled) continue;
+      const int64_t seq = e.integer("seq");
+      const std::string type = e.text("resource_type"), name = e.text("resource_name");
+      std::string link = options_.console_url;
+      if (!link.empty()) {
+        link += type == "job" && !project.empty() ? "/projects/" + project + "/jobs/" + name
+                : !project.empty()                ? "/projects/" + project + "/events"
+                                                  : "/monitoring";
+      }
+      const std::string title = rule->summary + ": " + type + " " + name +
+                                (project.empty() ? "" : " in project " + project);
+      Json labels = {{"alertname", rule->id},
+                     {"severity", setting.severity},
+                     {"reason", e.text("reason")},
+                     {"resource_type", type},
+                     {"resource", name}};
+      if (!project.empty()) labels["project"] = project;
+      const Json alert = {
+          {"status", "firing"},
+          {"labels", labels},
+          {"annotations",
+           {{"summary", title},
+            {"description", e.text("message") + (project.empty() ? "" : "\nproject: " + project) +
+                                "\nreason: " + e.text("reason") +
+                                "\ntime: " + time_text(e.integer("time_ms"))}}},
+          {"startsAt", time_text(e.integer("time_ms"))},
+          {"endsAt", "0001-01-01T00:00:00Z"},
+          {"generatorURL", link},
+          {"fingerprint", sha256_hex(json::dump(labels)).substr(0, 16)}};
+      const std::string text = json::dump(alert);
+      JZ_ASSIGN_OR_RETURN(
+          auto recv,
+          store::query_all(c, kReceiver,
+                           kReceiverSelect +
+                               " WHERE enabled = 1 AND ((scope = 'platform' AND scope_id = '') OR "
+                               "(scope = 'workspace' AND scope_id = ?) OR (scope = 'project' AND "
+                               "scope_id = ?))",
+                           {workspace_id.empty() ? std::string("-") : workspace_id,
+                            project_id.empty() ? std::string("-") : project_id}));
+      for (const auto& row : recv) {
+        const Receiver r = receiver_of(row);
+        if (severity_rank(setting.severity) < severity_rank(r.min_severity)) continue;
+        if (!r.rules.empty() &&
+            std::find(r.rules.begin(), r.rules.end(), rule->id) == r.rules.end())
+          continue;
+        const int64_t now = clock_.now_unix_ms();
+        JZ_ASSIGN_OR_RETURN(
+            const int64_t n,
+            c.exec("INSERT INTO notifications (id, receiver_id, receiver_name, scope, scope_id, "
+                   "dedup_key, rule, severity, title, message, state, attempts, next_attempt_ms, "
+                   "created_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                   "'pending', 0, ?, ?, 0, '') ON CONFLICT DO NOTHING",
+                   {ids_.next("ntf_"), r.id, r.name, r.scope, r.scope_id,
+                    "evt:" + std::to_string(seq) + ":" + rule->id, rule->id, setting.severity,
+                    title, text, now, now}));
+        queued += static_cast<int>(n);
+      }
+    }
+    return c
+        .exec("UPDATE alert_cursors SET seq = ? WHERE name = 'events'", {evs.back().integer("seq")})
+        .status();
+  }));
+  queued_ += queued;
+  return read;
+}
+
+void AlertService::deliver_receiver(const std::string& receiver_id) {
+  const int64_t now = clock_.now_unix_ms();
+  std::optional<Receiver> r;
+  std::vector<Notification> due;
+  Status s = db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kReceiver, kReceiverSelect + " WHERE id = ?",
+                                                    {receiver_id}));
+    if (rows.empty()) return {};
+    r = receiver_of(rows[0]);
+    JZ_ASSIGN_OR_RETURN(
+        due, store::query_all(c, kNotification,
+                              kNotificationSelect + " WHERE receiver_id = ? AND state = 'pending' "
+                                                    "AND next_attempt_ms <= ? ORDER BY "
+                                                    "created_at_ms, id LIMIT 100",
+                              {receiver_id, now}));
+    return {};
+  });
+  if (!s.ok()) {
+    logger_->warn("alerts: cannot read the notifications of {}: {}", receiver_id, s.message());
+    return;
+  }
+  if (!r) {
+    (void)db_.transact([&](store::Conn& c) {
+      return c
+          .exec(
+              "UPDATE notifications SET state = 'cancelled', last_answer = 'the receiver was "
+              "deleted' WHERE receiver_id = ? AND state = 'pending'",
+              {receiver_id})
+          .status();
+    });
+    return;
+  }
+  for (const Notification& n : due) {
+    {
+      std::lock_guard lock(mu_);
+      auto& times = sent_[receiver_id];
+      const int64_t t = clock_.now_unix_ms();
+      times.erase(
+          std::remove_if(times.begin(), times.end(), [t](int64_t x) { return x <= t - 60'000; }),
+          times.end());
+      if (static_cast<int>(times.size()) >= r->rate_per_minute) return;  // the rest wait
+      times.push_back(t);
+    }
+    const Answer a =
+        r->enabled ? send_to(*r, message_of(n)) : Answer{false, 0, "the receiver is disabled"};
+    const int64_t t = clock_.now_unix_ms();
+    const int64_t attempts = n.attempts + 1;
+    std::string state = "pending";
+    int64_t next = t;
+    if (a.ok) {
+      state = "delivered";
+    } else if (attempts >= options_.max_attempts) {
+      state = "failed";
+    } else {
+      // Exponential backoff with jitter: base x 2^(attempts-1), at most backoff_max, then
+      // a random half to all of it.
+      const double full = std::min<double>(
+          static_cast<double>(options_.backoff_max.count()),
+          static_cast<double>(options_.backoff_base.count()) * std::pow(2.0, attempts - 1));
+      const double u =
+          static_cast<double>(SecureRandom::instance().next_u64() >> 11) / 9007199254740992.0;
+      next = t + static_cast<int64_t>(full * (0.5 + 0.5 * u));
+    }
+    Status w = db_.transact([&](store::Conn& c) -> Status {
+      JZ_RETURN_IF_ERROR(
+          c.exec("UPDATE notifications SET state = ?, attempts = ?, next_attempt_ms = ?, "
+                 "delivered_at_ms = ?, last_code = ?, last_answer = ? WHERE id = ? AND state = "
+                 "'pending'",
+                 {state, attempts, next, a.ok ? store::Value(t) : store::Value(), int64_t{a.code},
+                  a.detail.substr(0, 1024), n.id})
+              .status());
+      if (a.ok || state != "pending") return {};
+      // The receiver is failing: what else it has due waits as long (without an attempt).
+      return c
+          .exec(
+              "UPDATE notifications SET next_attempt_ms = ? WHERE receiver_id = ? AND state = "
+              "'pending' AND next_attempt_ms < ?",
+              {next, receiver_id, next})
+          .status();
+    });
+    if (!w.ok()) logger_->warn("alerts: cannot record a delivery: {}", w.message());
+    if (!a.ok) {
+      logger_->info("alerts: receiver {} ({}) refused notification {} (attempt {}): {} {}", r->name,
+                    r->channel, n.id, attempts, a.code, a.detail.substr(0, 200));
+      return;  // a failing receiver waits for its backoff; the others go on
+    }
+  }
+}
+
+int AlertService::deliver_once() {
+  std::vector<std::string> receivers;
+  Status s = db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT DISTINCT receiver_id FROM notifications WHERE "
+                                           "state = 'pending' AND next_attempt_ms <= ? LIMIT 1000",
+                                           {clock_.now_unix_ms()}));
+    for (const auto& row : rows) receivers.push_back(row.text("receiver_id"));
+    return {};
+  });
+  if (!s.ok() || receivers.empty()) return 0;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < receivers.size(); i = next++) deliver_receiver(receivers[i]);
+  };
+  const int n = std::clamp(options_.delivery_threads, 1, static_cast<int>(receivers.size()));
+  std::vector<std::thread> threads;
+  for (int i = 1; i < n; ++i) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  return static_cast<int>(receivers.size());
+}
+
+Status AlertService::start() {
+  if (auto first = evaluate_once(); !first.ok()) return first.status();
+  loop_ = std::thread([this] { loop(); });
+  return {};
+}
+
+void AlertService::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+}
+
+void AlertService::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, options_.tick, [this] { return stopping_; })) return;
+    }
+    for (;;) {
+      auto n = evaluate_once();
+      if (!n.ok()) {
+        logger_->warn("alerts: cannot evaluate the rules: {}", n.status().message());
+        break;
+      }
+      if (*n < 500) break;
+    }
+    deliver_once();
+  }
+}
+
+}  // namespace jz::alerts

@@ -1,0 +1,176 @@
+// Alerts and notifications: built-in rules over the platform's events, receivers per
+// platform, workspace and project, and an outbox in the database that delivers every
+// notification at least once.
+//
+// How a notification travels:
+//  1. evaluate_once() reads the events after its cursor (events.seq), turns those a
+//     rule matches into alerts (the rule's settings: the project's, else the platform's,
+//     else the rule's defaults), and for every receiver that takes the alert (its scope
+//     holds the event, it is enabled, the severity is at least its minimum, it takes the
+//     rule) inserts a notification keyed by (receiver, "evt:<seq>:<rule>"); the cursor
+//     moves in the same transaction. A crash repeats nothing and loses nothing: the
+//     events are stored, the key refuses doubles.
+//  2. deliver_once() sends the notifications that are due, each receiver in turn on one
+//     of a few worker threads (a slow or failing receiver holds one worker, not the
+//     others), at most `rate_per_minute` a minute per receiver; an answer of 2xx (and, for
+//     the robots, an error code of 0) is a delivery, anything else a retry after an
+//     exponential backoff with jitter, until max_attempts.
+//
+// Thread-safe. start() runs both every `tick` on a thread of its own.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/id.h"
+#include "core/json.h"
+#include "core/random.h"
+#include "core/status.h"
+#include "platform/alerts/channels.h"
+#include "platform/alerts/secrets.h"
+#include "platform/iam/tenancy.h"
+#include "store/database.h"
+#include "store/rows.h"
+
+namespace jz::alerts {
+
+// info < warning < critical; -1 for anything else.
+int severity_rank(const std::string& s);
+
+struct BuiltinRule {
+  std::string id;
+  std::string severity;              // the default
+  bool enabled = true;               // by default
+  std::vector<std::string> reasons;  // the event reasons it fires on
+  std::string summary;               // what it means (English; the console translates by id)
+};
+const std::vector<BuiltinRule>& builtin_rules();
+
+// A rule as one scope sees it.
+struct RuleSetting {
+  std::string rule;
+  bool enabled = true;
+  std::string severity;
+  std::string set_by;  // default | platform | project: where the setting comes from
+  Json to_json() const;
+};
+
+struct Receiver {
+  std::string id, scope, scope_id, name, channel;
+  Json config = Json::object();
+  std::string secret_sealed;  // "" for none; never leaves the service
+  std::string min_severity = "info";
+  std::vector<std::string> rules;  // empty: every rule
+  bool enabled = true;
+  int rate_per_minute = 20;
+  std::string created_by;
+  int64_t created_at_ms = 0;
+  Json to_json() const;  // has_secret, never the secret
+};
+
+struct Notification {
+  std::string id, receiver_id, receiver_name, scope, scope_id, dedup_key, rule, severity, title,
+      state;
+  std::string message;  // the alert (JSON text)
+  int64_t attempts = 0, next_attempt_ms = 0, created_at_ms = 0;
+  std::optional<int64_t> delivered_at_ms;
+  int64_t last_code = 0;
+  std::string last_answer;
+  Json to_json() const;
+};
+
+struct AlertOptions {
+  bool allow_private_networks = false;  // receivers on loopback and private networks
+  int max_attempts = 10;
+  std::chrono::milliseconds backoff_base{5000}, backoff_max{3600 * 1000};
+  std::chrono::milliseconds tick{1000};
+  int delivery_threads = 4;
+  int send_timeout_ms = 10000;
+  std::string console_url;  // links in messages ("" for none)
+  std::string ca_file;      // extra CA certificates for TLS receivers
+};
+
+class AlertService {
+ public:
+  AlertService(store::Database& db, Clock& clock, IdGenerator& ids, iam::Tenancy& tenancy,
+               SecretBox box, AlertOptions options, std::shared_ptr<spdlog::logger> logger);
+  ~AlertService();
+
+  // ---- rules: scope "platform" (scope_id "") or "project" (the project's id) ----
+  Result<std::vector<RuleSetting>> rules(const std::string& scope, const std::string& scope_id);
+  // Sets what `patch` holds (enabled, severity); {"reset": true} drops this scope's setting.
+  Result<RuleSetting> set_rule(const std::string& scope, const std::string& scope_id,
+                               const std::string& rule, const Json& patch,
+                               const std::string& actor);
+
+  // ---- receivers ----
+  // `body`: name, channel, config, secret, min_severity, rules, enabled, rate_per_minute.
+  Result<Receiver> create_receiver(const std::string& scope, const std::string& scope_id,
+                                   const Json& body, const std::string& actor);
+  // Changes the fields `patch` holds ("secret": "" removes the secret).
+  Result<Receiver> update_receiver(const std::string& scope, const std::string& scope_id,
+                                   const std::string& name, const Json& patch);
+  Status delete_receiver(const std::string& scope, const std::string& scope_id,
+                         const std::string& name);
+  Result<Receiver> receiver(const std::string& scope, const std::string& scope_id,
+                            const std::string& name);
+  Result<store::Page<Receiver>> receivers(const std::string& scope, const std::string& scope_id,
+                                          const store::PageSpec& page);
+  // Sends a test message now and says what the receiver answered.
+  Result<Answer> test_receiver(const std::string& scope, const std::string& scope_id,
+                               const std::string& name, const std::string& actor);
+
+  // ---- delivery history, newest first ----
+  Result<store::Page<Notification>> notifications(const std::string& scope,
+                                                  const std::string& scope_id,
+                                                  const store::PageSpec& page);
+
+  // ---- the engine ----
+  // Events after the cursor into notifications (at most `batch` events); how many events
+  // it read (queued() counts the notifications).
+  Result<int> evaluate_once(int batch = 500);
+  // Sends what is due now; how many attempts it made.
+  int deliver_once();
+  int64_t queued() const { return queued_; }
+  Status start();
+  void stop();
+
+ private:
+  struct Ctx;
+  Result<Receiver> receiver_in(store::Conn& c, const std::string& scope,
+                               const std::string& scope_id, const std::string& name);
+  Result<RuleSetting> setting_in(store::Conn& c, const BuiltinRule& r,
+                                 const std::string& project_id);
+  Status apply(Receiver& r, const Json& body, bool creating);
+  Answer send_to(const Receiver& r, const Message& m);
+  void deliver_receiver(const std::string& receiver_id);
+  void loop();
+
+  store::Database& db_;
+  Clock& clock_;
+  IdGenerator& ids_;
+  iam::Tenancy& tenancy_;
+  SecretBox box_;
+  AlertOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread loop_;
+  std::map<std::string, std::vector<int64_t>> sent_;
+  std::atomic<int64_t> queued_{0};  // receiver -> send times (rate limit)
+};
+
+}  // namespace jz::alerts
