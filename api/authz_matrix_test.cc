@@ -14,6 +14,7 @@
 #include "api/server.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "platform/alerts/alerts.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
@@ -271,6 +272,50 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/projects/{p}/job-settings",
        R"({"devenv_idle_s":60})",
        {"padmin", "wsadmin", "prjadmin"}},
+      {"list alert rules", "GET", "/api/v1/projects/{p}/alert-rules", "", project_members},
+      {"set an alert rule",
+       "PATCH",
+       "/api/v1/projects/{p}/alert-rules/job_failed",
+       R"({"enabled":false})",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"list receivers", "GET", "/api/v1/projects/{p}/receivers", "", project_members},
+      {"add a receiver",
+       "POST",
+       "/api/v1/projects/{p}/receivers",
+       R"({"name":"{unique}","channel":"slack","config":{"url":"https://hooks.example/x"}})",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"get a receiver", "GET", "/api/v1/projects/{p}/receivers/team", "", project_members},
+      {"change a receiver",
+       "PATCH",
+       "/api/v1/projects/{p}/receivers/team",
+       R"({"enabled":true})",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"test a receiver",
+       "POST",
+       "/api/v1/projects/{p}/receivers/team/test",
+       "{}",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"remove a receiver",
+       "DELETE",
+       "/api/v1/projects/{p}/receivers/nobody-here",
+       "",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"delivery history", "GET", "/api/v1/projects/{p}/notifications", "", project_members},
+      {"platform alert rules", "GET", "/api/v1/alerting/alert-rules", "", admin, true},
+      {"set a platform alert rule", "PATCH", "/api/v1/alerting/alert-rules/job_lost",
+       R"({"severity":"critical"})", admin, true},
+      {"platform receivers", "GET", "/api/v1/alerting/receivers", "", admin, true},
+      {"add a platform receiver", "POST", "/api/v1/alerting/receivers",
+       R"({"name":"{unique}","channel":"slack","config":{"url":"https://hooks.example/x"}})", admin,
+       true},
+      {"get a platform receiver", "GET", "/api/v1/alerting/receivers/ops", "", admin, true},
+      {"change a platform receiver", "PATCH", "/api/v1/alerting/receivers/ops",
+       R"({"enabled":true})", admin, true},
+      {"test a platform receiver", "POST", "/api/v1/alerting/receivers/ops/test", "{}", admin,
+       true},
+      {"remove a platform receiver", "DELETE", "/api/v1/alerting/receivers/nobody-here", "", admin,
+       true},
+      {"platform delivery history", "GET", "/api/v1/alerting/notifications", "", admin, true},
       {"delete project", "DELETE", "/api/v1/projects/{p}", "", {"padmin", "wsadmin"}},
       {"delete workspace", "DELETE", "/api/v1/workspaces/{ws}", "", admin, true},
       {"create workspace", "POST", "/api/v1/workspaces", R"({"name":"{unique}"})", admin, true},
@@ -353,12 +398,36 @@ class AuthzMatrixTest : public ::testing::Test {
     ASSERT_TRUE(datasets_->add_root(ws_a->id, datadir(), "padmin").ok());
     code_ = std::make_unique<jobs::CodeRepos>(jobs::CodeOptions{.root = dir_.str() + "/code"});
     outputs_ = std::make_unique<jobs::Outputs>(*db_, Clock::system(), ids_);
+    alerts_ = std::make_unique<alerts::AlertService>(
+        *db_, Clock::system(), ids_, *tenancy_, alerts::SecretBox::with_key("k"),
+        alerts::AlertOptions{},
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    // A receiver "team" in every project and "ops" of the platform (tests send to
+    // loopback: refused as a private address, never sent).
+    for (int i = 0; i < 128; ++i) {
+      auto p = tenancy_->project(project_name(i < 64 ? "a" : "b", i % 64));
+      ASSERT_TRUE(p.ok());
+      ASSERT_TRUE(alerts_
+                      ->create_receiver("project", p->id,
+                                        {{"name", "team"},
+                                         {"channel", "webhook"},
+                                         {"config", {{"url", "http://127.0.0.1:1/x"}}}},
+                                        "padmin")
+                      .ok());
+    }
+    ASSERT_TRUE(alerts_
+                    ->create_receiver("platform", "",
+                                      {{"name", "ops"},
+                                       {"channel", "webhook"},
+                                       {"config", {{"url", "http://127.0.0.1:1/x"}}}},
+                                      "padmin")
+                    .ok());
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
-                         code_.get(), outputs_.get()});
+                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -419,6 +488,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
+  std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::map<std::string, std::string> token_;
@@ -570,6 +640,8 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{upload}", "upl_00000000000000000000000000"},
                             {"{release}", "rel_00000000000000000000000000"},
                             {"{dataset}", "absent"},
+                            {"{rule}", "job_failed"},
+                            {"{receiver}", "team"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},
                             {"{key}", "k"},

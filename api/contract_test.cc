@@ -23,6 +23,7 @@
 
 #include "api/server.h"
 #include "core/json.h"
+#include "platform/alerts/alerts.h"
 #include "platform/iam/accounts.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/passwords.h"
@@ -97,12 +98,16 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
     opts.access_log = false;
     code_ = std::make_unique<jobs::CodeRepos>(jobs::CodeOptions{.root = dir_.str() + "/code"});
     outputs_ = std::make_unique<jobs::Outputs>(*db_, Clock::system(), ids_);
+    alerts_ = std::make_unique<alerts::AlertService>(
+        *db_, Clock::system(), ids_, *tenancy_, alerts::SecretBox::with_key("k"),
+        alerts::AlertOptions{},
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
-                         code_.get(), outputs_.get()});
+                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -270,6 +275,37 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                 return store::Params{name("rel_", i), project_id_, job_id_, now};
               });
         }};
+    auto receiver_rows = [this, now](const char* scope, std::string id, const char* stem) {
+      return [this, now, scope, id, stem](int from, int n) {
+        return rows(
+            "INSERT INTO alert_receivers (id, scope, scope_id, name, channel, config, secret, "
+            "min_severity, rules, enabled, rate_per_minute, created_by, created_at_ms) VALUES "
+            "(?, ?, ?, ?, 'slack', '{\"url\":\"https://h\"}', '', 'info', '[]', 1, 20, 'admin', ?)",
+            from, n, [&](int i) {
+              return store::Params{"rcv_" + name(stem, i), std::string(scope), id, name(stem, i),
+                                   now};
+            });
+      };
+    };
+    c["/api/v1/projects/{project}/receivers"] = {"name", "r-",
+                                                 receiver_rows("project", project_id_, "r-")};
+    c["/api/v1/alerting/receivers"] = {"name", "s-", receiver_rows("platform", "", "s-")};
+    auto notification_rows = [this, now](const char* scope, std::string id, const char* stem) {
+      return [this, now, scope, id, stem](int from, int n) {
+        return rows(
+            "INSERT INTO notifications (id, receiver_id, receiver_name, scope, scope_id, "
+            "dedup_key, rule, severity, title, message, state, attempts, next_attempt_ms, "
+            "created_at_ms, last_code, last_answer) VALUES (?, 'rcv_x', 'x', ?, ?, ?, "
+            "'job_failed', 'warning', 't', '{}', 'failed', 1, 0, ?, 0, '')",
+            from, n, [&](int i) {
+              return store::Params{name(stem, i), std::string(scope), id, name(stem, i), now};
+            });
+      };
+    };
+    c["/api/v1/projects/{project}/notifications"] = {
+        "id", "ntf_p", notification_rows("project", project_id_, "ntf_p")};
+    c["/api/v1/alerting/notifications"] = {"id", "ntf_q",
+                                           notification_rows("platform", "", "ntf_q")};
     c["/api/v1/projects/{project}/jobs"] = jobs;
     c["/api/v1/jobs"] = jobs;
     c["/api/v1/projects/{project}/jobs/{id}/events"] = {
@@ -379,6 +415,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
+  std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::string token_, admin_id_, ws_id_, project_id_, job_id_, files_dir_;

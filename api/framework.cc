@@ -29,6 +29,9 @@ constexpr ParamKind kParamKinds[] = {
     {"upload", "upl_[0-9A-Z]{26}", "an upload id (upl_ and 26 characters)"},
     {"release", "rel_[0-9A-Z]{26}", "a release request id (rel_ and 26 characters)"},
     {"level", "open|internal|secret", "open, internal or secret"},
+    {"rule", "[a-z][a-z_]{0,62}", "an alert rule id (lower-case letters and '_')"},
+    {"receiver", "[a-z0-9][a-z0-9_-]{0,62}",
+     "a receiver name (lower-case letters, digits, '-', '_')"},
     {"path", ".+", "a file path"},
 };
 

@@ -37,6 +37,9 @@ class Metering;
 namespace jz::monitor {
 class Monitor;
 }  // namespace jz::monitor
+namespace jz::alerts {
+class AlertService;
+}  // namespace jz::alerts
 
 namespace jz::api {
 
@@ -79,11 +82,12 @@ struct PlatformServices {
   iam::EventLog* events = nullptr;  // shared with the runner, so live streams wake at once
   // Why no job can run here (no runner); "" when jobs run or were turned off.
   std::string jobs_unavailable;
-  jobs::Uploads* uploads = nullptr;     // resumable uploads (datasets today)
-  jobs::CodeRepos* code = nullptr;      // project repositories (git over /git/)
-  jobs::Outputs* outputs = nullptr;     // job outputs and their release reviews
-  monitor::Monitor* monitor = nullptr;  // the node agent's series (GPU dashboard, resources)
-  jobs::Metering* metering = nullptr;   // usage and cost from the job history
+  jobs::Uploads* uploads = nullptr;        // resumable uploads (datasets today)
+  jobs::CodeRepos* code = nullptr;         // project repositories (git over /git/)
+  jobs::Outputs* outputs = nullptr;        // job outputs and their release reviews
+  monitor::Monitor* monitor = nullptr;     // the node agent's series (GPU dashboard, resources)
+  jobs::Metering* metering = nullptr;      // usage and cost from the job history
+  alerts::AlertService* alerts = nullptr;  // alert rules, receivers and deliveries
 };
 
 class ApiServer {

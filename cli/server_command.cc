@@ -17,6 +17,7 @@
 #include "cli/server_config.h"
 #include "core/files.h"
 #include "core/version.h"
+#include "platform/alerts/alerts.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
 #include "platform/iam/quota.h"
@@ -264,9 +265,20 @@ int run_server(const ConfigSources& sources) {
     });
   }
   jobs::Metering metering(**db, Clock::system(), settings->metering_prices);
-  api::PlatformServices services{&job_store,         &datasets, runner.get(), &events,
-                                 jobs_unavailable,   &uploads,  &code,        &outputs,
-                                 node_monitor.get(), &metering};
+  // Alerts: rules over the events, receivers and the outbox that delivers to them.
+  std::unique_ptr<alerts::AlertService> alert_service;
+  if (settings->alerts_enabled) {
+    auto box = alerts::SecretBox::open_or_create(settings->data_dir + "/secrets.key");
+    if (!box.ok()) return fail(box.status().with_context("alerts"), 1);
+    alerts::AlertOptions ao = settings->alerts;
+    if (ao.console_url.empty())
+      ao.console_url = display_url(settings->http.host, settings->http.port);
+    alert_service = std::make_unique<alerts::AlertService>(**db, Clock::system(), ids, tenancy,
+                                                           std::move(*box), ao, logger);
+  }
+  api::PlatformServices services{
+      &job_store, &datasets, runner.get(),       &events,   jobs_unavailable,   &uploads,
+      &code,      &outputs,  node_monitor.get(), &metering, alert_service.get()};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);
@@ -281,6 +293,9 @@ int run_server(const ConfigSources& sources) {
       logger->warn("jobs: no writable cgroups here: CPU and memory limits are not enforced");
     }
     if (Status s = runner->start(); !s.ok()) return fail(s.with_context("jobs"), 1);
+  }
+  if (alert_service) {
+    if (Status s = alert_service->start(); !s.ok()) return fail(s.with_context("alerts"), 1);
   }
   if (node_monitor) {
     if (Status s = node_monitor->start(); !s.ok()) {

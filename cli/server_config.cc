@@ -16,6 +16,12 @@ namespace jz::cli {
 const ConfigSchema& server_schema() {
   static const ConfigSchema schema = [] {
     ConfigSchema s;
+    auto boolean = [](std::string name, std::string def, std::string help) {
+      return ConfigKey{.name = std::move(name),
+                       .type = ConfigType::kBool,
+                       .default_value = std::move(def),
+                       .help = std::move(help)};
+    };
     auto integer = [](std::string name, std::string def, int64_t min, int64_t max,
                       std::string help) {
       return ConfigKey{.name = std::move(name),
@@ -250,6 +256,32 @@ const ConfigSchema& server_schema() {
                   "A job (not a dev environment) whose GPUs stay under its project's "
                   "devenv_gpu_idle_percent this long gets a GpuIdle event, once until it uses "
                   "them again. 0: never."));
+    s.add(boolean("alerts.enabled", "true",
+                  "Alert rules and notification delivery (docs/ALERTS.md): events such as a "
+                  "failed job are sent to the receivers of their project, workspace and the "
+                  "platform."));
+    s.add(boolean("alerts.allow_private_networks", "false",
+                  "Let receivers (webhooks, robots, SMTP servers) be on loopback, private or "
+                  "link-local addresses. Off, a receiver's URL cannot reach the server's own "
+                  "network, whatever its name resolves to."));
+    s.add({.name = "alerts.console_url",
+           .default_value = "",
+           .help = "The console's address as receivers' readers reach it, for the links in "
+                   "messages (https://jizhan.example.com). Empty: the server's own address."});
+    s.add(integer("alerts.max_attempts", "10", 1, 100,
+                  "Attempts to deliver one notification (with an exponential backoff from 5 "
+                  "s to an hour, with jitter) before it is marked failed."));
+    s.add(integer("alerts.tick_ms", "1000", 10, 60000,
+                  "How often new events are turned into notifications and due ones are sent."));
+    s.add(integer("alerts.backoff_ms", "5000", 10, 3600000,
+                  "The first retry's delay after a failed delivery; each next one doubles "
+                  "(at most an hour), a random half to all of it."));
+    s.add(integer("alerts.delivery_threads", "4", 1, 64,
+                  "Receivers sent to at once; a slow or failing receiver holds one of them."));
+    s.add({.name = "alerts.ca_file",
+           .default_value = "",
+           .help = "Extra CA certificates (PEM) trusted for TLS receivers and SMTP servers. "
+                   "Empty: the system's."});
     s.add({.name = "monitoring.prometheus_url",
            .default_value = "",
            .help = "A Prometheus (http://host:9090) that scrapes the agents (honor_labels: "
@@ -405,6 +437,14 @@ Result<ServerSettings> server_settings(const Config& c) {
   auto tiers = metrics::parse_tiers(c.get_string("monitoring.tiers"));
   if (!tiers.ok()) return tiers.status().with_context("config key 'monitoring.tiers'");
   s.monitoring_tiers = std::move(*tiers);
+  s.alerts_enabled = c.get_bool("alerts.enabled");
+  s.alerts.allow_private_networks = c.get_bool("alerts.allow_private_networks");
+  s.alerts.console_url = c.get_string("alerts.console_url");
+  s.alerts.max_attempts = static_cast<int>(c.get_int("alerts.max_attempts"));
+  s.alerts.delivery_threads = static_cast<int>(c.get_int("alerts.delivery_threads"));
+  s.alerts.tick = std::chrono::milliseconds(c.get_int("alerts.tick_ms"));
+  s.alerts.backoff_base = std::chrono::milliseconds(c.get_int("alerts.backoff_ms"));
+  s.alerts.ca_file = c.get_string("alerts.ca_file");
   return s;
 }
 

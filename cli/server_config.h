@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "metrics/tsdb.h"
+#include "platform/alerts/alerts.h"
 #include "platform/iam/authenticator.h"
 #include "platform/jobs/metering.h"
 #include "sched/scheduler.h"
@@ -62,6 +63,8 @@ struct ServerSettings {
   std::vector<metrics::Tier> monitoring_tiers;
   std::string monitoring_prometheus_url;
   jobs::Prices metering_prices;
+  bool alerts_enabled = true;
+  alerts::AlertOptions alerts;
 };
 
 Result<ServerSettings> server_settings(const Config& config);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/subprocess.h"
 #include "platform/iam/events.h"
 #include "platform/iam/tenancy.h"
@@ -27,11 +28,16 @@ class PyReceiver {
  public:
   explicit PyReceiver(const std::string& secret, int max_skew = 0) {
     SubprocessOptions o;
-    o.argv = {"python3",     std::string(JZ_SOURCE_DIR) + "/tests/support/alert_receiver.py",
-              "--port-file", (dir_.path() / "port").string(),
-              "--log",       (dir_.path() / "log").string(),
-              "--secret",    secret,
-              "--max-skew",  std::to_string(max_skew)};
+    o.argv = {"/usr/bin/python3",
+              std::string(JZ_SOURCE_DIR) + "/tests/support/alert_receiver.py",
+              "--port-file",
+              (dir_.path() / "port").string(),
+              "--log",
+              (dir_.path() / "log").string(),
+              "--secret",
+              secret,
+              "--max-skew",
+              std::to_string(max_skew)};
     auto c = Child::spawn(o);
     EXPECT_TRUE(c.ok()) << c.status().to_string();
     child_.emplace(std::move(*c));
@@ -135,6 +141,102 @@ TEST(Channels, PrivateAddressesAreRefusedUnlessAllowed) {
   out->url = "http://localhost:1/webhook";
   EXPECT_NE(send("webhook", *out, SendOptions{}).detail.find("private network"), std::string::npos);
   EXPECT_TRUE(rx.log().empty());
+}
+
+// A real SMTP server (aiosmtpd) that requires STARTTLS and AUTH, with a certificate made
+// for 127.0.0.1 that the sender trusts through ca_file (alerts.ca_file).
+class SmtpServer {
+ public:
+  SmtpServer() {
+    const std::string cert = (dir_.path() / "cert.pem").string(),
+                      key = (dir_.path() / "key.pem").string();
+    auto made =
+        run_subprocess({.argv = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                 "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                 "-days", "1", "-keyout", key, "-out", cert},
+                        .timeout = std::chrono::seconds(60)});
+    EXPECT_TRUE(made.ok() && made->success()) << (made.ok() ? made->err : made.status().message());
+    SubprocessOptions o;
+    o.argv = {"/usr/bin/python3",
+              std::string(JZ_SOURCE_DIR) + "/tests/support/smtp_server.py",
+              "--port-file",
+              (dir_.path() / "port").string(),
+              "--log",
+              (dir_.path() / "log").string(),
+              "--cert",
+              cert,
+              "--key",
+              key,
+              "--user",
+              "alerts",
+              "--password",
+              "mail-secret"};
+    auto c = Child::spawn(o);
+    EXPECT_TRUE(c.ok());
+    child_.emplace(std::move(*c));
+    for (int i = 0; i < 400 && !fs::exists(dir_.path() / "port"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    std::ifstream(dir_.path() / "port") >> port_;
+    EXPECT_GT(port_, 0) << "the SMTP server did not start";
+    ca_ = cert;
+  }
+  std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
+  const std::string& ca() const { return ca_; }
+  std::vector<Json> log() const {
+    std::vector<Json> out;
+    std::ifstream in(dir_.path() / "log");
+    for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
+    return out;
+  }
+
+ private:
+  testing::TempDir dir_;
+  std::optional<Child> child_;
+  int port_ = 0;
+  std::string ca_;
+};
+
+TEST(Channels, EmailGoesThroughARealSmtpServerWithStartTlsAndAuth) {
+  SmtpServer smtp;
+  const Json config = {{"smtp_url", smtp.url()},
+                       {"from", "jizhan@example.com"},
+                       {"to", {"team@example.com", "lead@example.com"}},
+                       {"username", "alerts"}};
+  SendOptions o;
+  o.allow_private = true;
+  o.ca_file = smtp.ca();
+  auto out = build_request("email", config, "mail-secret", sample(), real_now_ms());
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  const Answer a = send("email", *out, o);
+  ASSERT_TRUE(a.ok) << a.code << " " << a.detail;
+  const auto log = smtp.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0]["user"], "alerts");
+  EXPECT_EQ(log[0]["from"], "jizhan@example.com");
+  EXPECT_EQ(log[0]["to"], Json({"team@example.com", "lead@example.com"}));
+  const std::string data = log[0]["data"];
+  EXPECT_NE(data.find("Subject: =?UTF-8?B?"), std::string::npos);
+  EXPECT_NE(data.find("Content-Type: text/plain; charset=utf-8"), std::string::npos);
+  // The body is base64: the link is in it once decoded.
+  const size_t body =
+      data.find("\n\n") != std::string::npos ? data.find("\n\n") : data.find("\r\n\r\n");
+  std::string b64;
+  for (char ch : data.substr(body)) {
+    if (!std::isspace(static_cast<unsigned char>(ch))) b64 += ch;
+  }
+  auto text = base64_decode(b64, "mail body");
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find(sample().link), std::string::npos) << *text;
+  EXPECT_NE(text->find("[FIRING] [warning] A job failed"), std::string::npos) << *text;
+
+  // A wrong password: the server refuses; no TLS trust: nothing is sent.
+  auto wrong = build_request("email", config, "not-it", sample(), real_now_ms());
+  EXPECT_FALSE(send("email", *wrong, o).ok);
+  SendOptions untrusted = o;
+  untrusted.ca_file.clear();
+  EXPECT_FALSE(send("email", *out, untrusted).ok);
+  EXPECT_EQ(smtp.log().size(), 1u);
 }
 
 TEST(Channels, ConfigurationErrorsNameTheField) {

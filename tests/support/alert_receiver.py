@@ -92,15 +92,16 @@ class Handler(BaseHTTPRequestHandler):
             n = counts[url.path]
         if flaky and n % args.fail_every != 0:
             status, answer = 500, {"error": "flaky receiver"}
+        # Logged before the answer: whoever got the answer finds the line.
+        with lock, open(args.log, "a") as f:
+            f.write(json.dumps({"path": url.path, "channel": channel, "signature": signature,
+                                "status": status, "body": body}) + "\n")
         out = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
-        with lock, open(args.log, "a") as f:
-            f.write(json.dumps({"path": url.path, "channel": channel, "signature": signature,
-                                "status": status, "body": body}) + "\n")
 
 
 def main():

@@ -962,6 +962,108 @@ test('the GPU dashboard shows every GPU now and over time, a job its resources a
   }
 });
 
+test('a project admin adds a webhook receiver, tests it and turns a rule off; a failed job reaches it, in both languages', async () => {
+  // A receiver on loopback (allowed on this server only): it records what it is sent.
+  const received = [];
+  const hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      received.push({ path: req.url, body: JSON.parse(body) });
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+    });
+  });
+  await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${hook.address().port}/hooks/team`;
+  const alertServer = await startServer(['--set', 'alerts.allow_private_networks=true']);
+  try {
+    await alertServer.call('POST', '/api/v1/workspaces', { name: 'lab' });
+    await alertServer.call('POST', '/api/v1/workspaces/lab/projects', { name: 'vision' });
+    await alertServer.call('POST', '/api/v1/users', { username: 'pam', password: 'pam-password-123' });
+    await alertServer.call('POST', '/api/v1/users', { username: 'dev', password: 'dev-password-123' });
+    await alertServer.call('POST', '/api/v1/projects/vision/members', { username: 'pam', role: 'project-admin' });
+    await alertServer.call('POST', '/api/v1/projects/vision/members', { username: 'dev', role: 'project-developer' });
+    const page = await newPage(browser);
+    await signIn(page, alertServer.base, 'pam', 'pam-password-123');
+    await page.goto(`${alertServer.base}/projects/vision`);
+    await page.getByRole('navigation', { name: 'Project pages' }).getByRole('link', { name: 'Alerts' }).click();
+    await page.getByRole('heading', { name: 'Rules' }).waitFor();
+    await page.getByText('No receivers yet: nobody is told when something happens.').waitFor();
+
+    // A bad name is flagged; a good receiver is added, its secret never shown again.
+    await page.locator('#receiver-name').fill('Team');
+    await page.getByText(/Use lower-case letters, digits/).waitFor();
+    await page.locator('#receiver-name').fill('team');
+    await page.locator('#receiver-channel').selectOption('webhook');
+    await page.locator('#receiver-url').fill(hookUrl);
+    await page.locator('#receiver-secret').fill('hook-secret');
+    await page.getByRole('button', { name: 'Add receiver' }).click();
+    await page.getByRole('rowheader', { name: 'team' }).waitFor();
+    const stored = await alertServer.call('GET', '/api/v1/projects/vision/receivers/team');
+    assert.equal(stored.has_secret, true);
+    assert.equal(JSON.stringify(stored).includes('hook-secret'), false);
+
+    // A test message: delivered, signed, and in the history.
+    await page.getByRole('button', { name: 'Send a test message to team' }).click();
+    await page.getByText('Delivered (answer 200).').waitFor();
+    assert.equal(received.length, 1);
+    assert.equal(received[0].body.version, '4');
+    assert.equal(received[0].body.alerts[0].labels.alertname, 'test');
+    const history = page.getByRole('table', { name: 'Delivery history' });
+    await history.getByText('Delivered').first().waitFor();
+
+    // "A job finished" off for this project; a failed job still reaches the receiver.
+    await page.getByLabel('A job finished: on').click();
+    await until(page, () => !document.querySelector('input[aria-label="A job finished: on"]')?.checked);
+    const rules = await alertServer.call('GET', '/api/v1/projects/vision/alert-rules');
+    assert.equal(rules.find((r) => r.rule === 'job_succeeded').enabled, false);
+    assert.equal(rules.find((r) => r.rule === 'job_succeeded').set_by, 'project');
+    const ok = await alertServer.call('POST', '/api/v1/projects/vision/jobs', {
+      name: 'fine', command: ['true'], resources: { cpu: 0.1, memory_mib: 64 },
+    });
+    const bad = await alertServer.call('POST', '/api/v1/projects/vision/jobs', {
+      name: 'broken', command: ['false'], resources: { cpu: 0.1, memory_mib: 64 },
+    });
+    await history.getByText(new RegExp(`A job failed: job ${bad.id}`)).waitFor({ timeout: 30000 });
+    const failed = received.find((r) => r.body.alerts[0].labels.alertname === 'job_failed');
+    assert.equal(failed.body.alerts[0].labels.project, 'vision');
+    assert.equal(failed.body.alerts[0].labels.resource, bad.id);
+    assert.match(failed.body.alerts[0].generatorURL, new RegExp(`/projects/vision/jobs/${bad.id}$`));
+    assert.equal(received.some((r) => r.body.alerts[0].labels.resource === ok.id), false);
+    await screenshot(page, 'project-alerts-en');
+
+    // A developer reads the rules, receivers and history but changes nothing.
+    const devPage = await newPage(browser, { language: 'zh-CN' });
+    await devPage.goto(`${alertServer.base}/login`);
+    await devPage.evaluate(() => localStorage.setItem('jz.lang', 'zh-CN'));
+    await signIn(devPage, alertServer.base, 'dev', 'dev-password-123');
+    await devPage.goto(`${alertServer.base}/projects/vision/alerts`);
+    await devPage.getByRole('heading', { name: '接收者' }).waitFor();
+    await devPage.getByRole('rowheader', { name: 'team' }).waitFor();
+    assert.equal(await devPage.getByLabel('作业完成：启用').isDisabled(), true);
+    assert.equal(await devPage.getByRole('button', { name: '添加接收者' }).count(), 0);
+    await devPage.getByRole('table', { name: '发送记录' }).getByText('已送达').first().waitFor();
+    await screenshot(devPage, 'project-alerts-zh-CN');
+    const refused = await devPage.evaluate(() =>
+      fetch('/api/v1/auth/whoami')
+        .then((r) => r.json())
+        .then((w) =>
+          fetch('/api/v1/projects/vision/receivers', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': w.csrf_token },
+            body: JSON.stringify({ name: 'mine', channel: 'slack', config: { url: 'https://hooks.example/x' } }),
+          }),
+        )
+        .then((r) => r.status),
+    );
+    assert.equal(refused, 403);
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await alertServer.stop();
+    hook.close();
+  }
+});
+
 test('every page, in both languages: no serious or critical axe-core violation, a screenshot', async () => {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, bypassCSP: true });
   const page = await context.newPage();
@@ -991,7 +1093,9 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     'what-if': '/scheduling/what-if',
     monitoring: '/monitoring',
     usage: '/usage',
-    planned: '/later/alerts',
+    alerts: '/projects/detector/alerts',
+    'platform-alerts': '/alerting',
+    planned: '/later/metrics',
     'not-found': '/no-such-page',
   };
   for (const lang of ['en', 'zh-CN']) {

@@ -16,6 +16,8 @@ const DevEnvs = lazy(() => import('./pages/DevEnvs').then((m) => ({ default: m.D
 const Datasets = lazy(() => import('./pages/Datasets').then((m) => ({ default: m.Datasets })));
 const Code = lazy(() => import('./pages/Code').then((m) => ({ default: m.Code })));
 const Reviews = lazy(() => import('./pages/Reviews').then((m) => ({ default: m.Reviews })));
+const ProjectAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.ProjectAlerts })));
+const PlatformAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.PlatformAlerts })));
 const JobDetail = lazy(() => import('./pages/JobDetail').then((m) => ({ default: m.JobDetail })));
 const Overview = lazy(() => import('./pages/Overview').then((m) => ({ default: m.Overview })));
 const ProjectJobs = lazy(() => import('./pages/ProjectJobs').then((m) => ({ default: m.ProjectJobs })));
@@ -64,6 +66,8 @@ export function App() {
       <Route path="/projects/:project/members" element={<SignedIn><ProjectMembers /></SignedIn>} />
       <Route path="/projects/:project/quota" element={<SignedIn><ProjectQuota /></SignedIn>} />
       <Route path="/projects/:project/events" element={<SignedIn><ProjectEvents /></SignedIn>} />
+      <Route path="/projects/:project/alerts" element={<SignedIn><ProjectAlerts /></SignedIn>} />
+      <Route path="/alerting" element={<SignedIn><PlatformAlerts /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />
       <Route path="/projects/:project/jobs/:id" element={<SignedIn><JobDetail /></SignedIn>} />
       <Route path="/scheduling" element={<SignedIn><Scheduling /></SignedIn>} />

@@ -28,6 +28,7 @@ export function ProjectTabs({ project }: { project: string }) {
         <NavLink to={`${base}/members`}>{t('project.members')}</NavLink>
         <NavLink to={`${base}/quota`}>{t('project.quota')}</NavLink>
         <NavLink to={`${base}/events`}>{t('project.events')}</NavLink>
+        {can(perms.data, 'alert', 'list') && <NavLink to={`${base}/alerts`}>{t('project.alerts')}</NavLink>}
       </nav>
     </>
   );

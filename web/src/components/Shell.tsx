@@ -6,7 +6,7 @@ import { NavLink, useNavigate } from 'react-router-dom';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { languages, setLanguage, type Language } from '../i18n';
 
-const later = ['alerts', 'metrics', 'autotest', 'store'] as const;
+const later = ['metrics', 'autotest', 'store'] as const;
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -77,6 +77,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/roles', t('nav.roles'))}
           {isPlatformAdmin(user) && link('/users', t('nav.users'))}
           {isPlatformAdmin(user) && link('/audit', t('nav.audit'))}
+          {isPlatformAdmin(user) && link('/alerting', t('nav.alerts'))}
         </ul>
         <p className="navgroup">{t('nav.later')}</p>
         <ul>{later.map((k) => link(`/later/${k}`, t(`nav.${k}`)))}</ul>

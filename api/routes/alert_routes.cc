@@ -1,0 +1,158 @@
+// Alerts: built-in rules and their settings, receivers (channels) and the delivery
+// history, of a project (project admins change them; its members read them) and of the
+// platform (platform admins). A receiver's secret is written, never read back.
+#include "api/schema.h"
+#include "api/services.h"
+#include "platform/alerts/alerts.h"
+
+namespace jz::api {
+
+namespace sc = schema;
+
+namespace {
+
+struct Where {
+  std::string base;  // the path prefix
+  Scope scope;
+  const char* name;  // "project" | "platform"
+};
+
+std::string scope_id(const RequestContext& ctx, const Where& w) {
+  return w.scope == Scope::kProject ? ctx.project->id : "";
+}
+
+Status unavailable() {
+  return Status::unavailable("alerts are not running on this server (see the server's log)");
+}
+
+void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
+  alerts::AlertService* a = s.platform.alerts;
+  const std::string of = w.scope == Scope::kProject ? "the project's" : "the platform's";
+  auto route = [&](Route r) {
+    r.scope = w.scope;
+    if (w.scope == Scope::kProject) r.resource = "alert";
+    return r;
+  };
+  api.add({
+      route({.method = "GET",
+             .path = w.base + "/alert-rules",
+             .verb = "list",
+             .summary = "The built-in alert rules as " + of + " settings make them",
+             .response_schema = sc::array_of(sc::ref("AlertRule")),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto rules, a->rules(w.name, scope_id(ctx, w)));
+               Json out = Json::array();
+               for (const auto& r : rules) out.push_back(r.to_json());
+               return Reply::json(out);
+             }}),
+      route({.method = "PATCH",
+             .path = w.base + "/alert-rules/{rule}",
+             .verb = "update",
+             .summary = "Turn a rule on or off or change its severity here (reset: back to the "
+                        "next scope's setting)",
+             .body_schema = sc::ref("AlertRulePatch"),
+             .response_schema = sc::ref("AlertRule"),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto r, a->set_rule(w.name, scope_id(ctx, w), ctx.param("rule"),
+                                                       ctx.body, ctx.me().username));
+               return Reply::json(r.to_json());
+             }}),
+      route({.method = "GET",
+             .path = w.base + "/receivers",
+             .verb = "list",
+             .summary = std::string("The receivers of ") + of + " notifications, by name",
+             .response_schema = sc::list_of("Receiver"),
+             .paging = Paging::kKeyset,
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return Reply::page(Json::array(), "");  // alerts off: none
+               JZ_ASSIGN_OR_RETURN(auto page, a->receivers(w.name, scope_id(ctx, w),
+                                                           {ctx.page.after, ctx.page.size}));
+               return Reply::page(page, [](const alerts::Receiver& r) { return r.to_json(); });
+             }}),
+      route({.method = "POST",
+             .path = w.base + "/receivers",
+             .verb = "update",
+             .summary = "Add a receiver: a channel (webhook, slack, dingtalk, wecom, feishu, "
+                        "email) and what it takes",
+             .body_schema = sc::ref("ReceiverCreate"),
+             .response_schema = sc::ref("Receiver"),
+             .errors = {409},
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto r, a->create_receiver(w.name, scope_id(ctx, w), ctx.body,
+                                                              ctx.me().username));
+               return Reply::created(r.to_json());
+             }}),
+      route({.method = "GET",
+             .path = w.base + "/receivers/{receiver}",
+             .verb = "list",
+             .summary = "One receiver (its secret is never shown)",
+             .response_schema = sc::ref("Receiver"),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto r,
+                                   a->receiver(w.name, scope_id(ctx, w), ctx.param("receiver")));
+               return Reply::json(r.to_json());
+             }}),
+      route({.method = "PATCH",
+             .path = w.base + "/receivers/{receiver}",
+             .verb = "update",
+             .summary = "Change a receiver's configuration, secret, filters or rate",
+             .body_schema = sc::ref("ReceiverPatch"),
+             .response_schema = sc::ref("Receiver"),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto r, a->update_receiver(w.name, scope_id(ctx, w),
+                                                              ctx.param("receiver"), ctx.body));
+               return Reply::json(r.to_json());
+             }}),
+      route({.method = "DELETE",
+             .path = w.base + "/receivers/{receiver}",
+             .verb = "update",
+             .summary = "Remove a receiver (what it still had to send is cancelled)",
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_RETURN_IF_ERROR(
+                   a->delete_receiver(w.name, scope_id(ctx, w), ctx.param("receiver")));
+               return Reply::no_content();
+             }}),
+      route({.method = "POST",
+             .path = w.base + "/receivers/{receiver}/test",
+             .verb = "update",
+             .summary = "Send a test message now and answer what the receiver said",
+             .response_schema = sc::ref("ReceiverTest"),
+             .success = 200,
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto answer,
+                                   a->test_receiver(w.name, scope_id(ctx, w), ctx.param("receiver"),
+                                                    ctx.me().username));
+               return Reply::json(
+                   {{"ok", answer.ok}, {"code", answer.code}, {"detail", answer.detail}});
+             }}),
+      route({.method = "GET",
+             .path = w.base + "/notifications",
+             .verb = "list",
+             .summary = std::string("Delivery history of ") + of +
+                        " receivers, newest first: state, attempts and the last answer",
+             .response_schema = sc::list_of("Notification"),
+             .paging = Paging::kKeyset,
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return Reply::page(Json::array(), "");  // alerts off: none
+               JZ_ASSIGN_OR_RETURN(auto page, a->notifications(w.name, scope_id(ctx, w),
+                                                               {ctx.page.after, ctx.page.size}));
+               return Reply::page(page, [](const alerts::Notification& n) { return n.to_json(); });
+             }}),
+  });
+}
+
+}  // namespace
+
+void add_alert_routes(ApiRoutes& api, const ApiServices& s) {
+  add_for(api, s, {"/api/v1/projects/{project}", Scope::kProject, "project"});
+  add_for(api, s, {"/api/v1/alerting", Scope::kPlatformAdmin, "platform"});
+}
+
+}  // namespace jz::api
