@@ -313,7 +313,7 @@ class AlertServiceTest : public ::testing::TestWithParam<store::Dialect> {
   }
 
   Receiver receiver(const std::string& project, const std::string& name, const std::string& url,
-                    Json extra = Json::object()) {
+                    const Json& extra = Json::object()) {
     Json body = {{"name", name}, {"channel", "webhook"}, {"config", {{"url", url}}}};
     body.update(extra);
     auto r = project.empty()

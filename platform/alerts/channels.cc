@@ -154,7 +154,7 @@ size_t on_body(char* data, size_t size, size_t n, void* p) {
 size_t on_read(char* buf, size_t size, size_t n, void* p) {
   auto* call = static_cast<Call*>(p);
   const size_t len = std::min(size * n, call->upload.size() - call->uploaded);
-  std::memcpy(buf, call->upload.data() + call->uploaded, len);
+  std::copy_n(call->upload.data() + call->uploaded, len, buf);
   call->uploaded += len;
   return len;
 }

@@ -29,12 +29,12 @@ Result<SecretBox> SecretBox::open_or_create(const std::string& path) {
     }
     if (errno != EEXIST) {
       return Status::internal("cannot create the secrets key " + path + ": " +
-                              std::strerror(errno));
+                              errno_message(errno));
     }
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);  // another process made it
   }
   if (fd < 0)
-    return Status::internal("cannot read the secrets key " + path + ": " + std::strerror(errno));
+    return Status::internal("cannot read the secrets key " + path + ": " + errno_message(errno));
   struct stat st {};
   const bool ok = ::fstat(fd, &st) == 0 && st.st_size == static_cast<off_t>(key.size()) &&
                   ::read(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
