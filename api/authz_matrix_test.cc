@@ -301,6 +301,39 @@ std::vector<Endpoint> endpoints() {
        "",
        {"padmin", "wsadmin", "prjadmin"}},
       {"delivery history", "GET", "/api/v1/projects/{p}/notifications", "", project_members},
+      {"list custom rules", "GET", "/api/v1/projects/{p}/custom-rules", "", project_members},
+      {"add a custom rule",
+       "POST",
+       "/api/v1/projects/{p}/custom-rules",
+       R"({"name":"{unique}","expr":"jizhan_job_gpu_util < 5","for":"10m"})",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"get a custom rule", "GET", "/api/v1/projects/{p}/custom-rules/idle", "", project_members},
+      {"change a custom rule",
+       "PATCH",
+       "/api/v1/projects/{p}/custom-rules/idle",
+       R"({"severity":"info"})",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"remove a custom rule",
+       "DELETE",
+       "/api/v1/projects/{p}/custom-rules/nothing-here",
+       "",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"preview an expression", "POST", "/api/v1/projects/{p}/alert-preview",
+       R"({"expr":"jizhan_job_gpu_util"})", project_members},
+      {"active alerts", "GET", "/api/v1/projects/{p}/alerts", "", project_members},
+      {"export rules", "GET", "/api/v1/projects/{p}/prometheus-rules", "", project_members},
+      {"platform custom rules", "GET", "/api/v1/alerting/custom-rules", "", admin, true},
+      {"add a platform custom rule", "POST", "/api/v1/alerting/custom-rules",
+       R"({"name":"{unique}","expr":"jizhan_gpu_healthy == 0"})", admin, true},
+      {"get a platform custom rule", "GET", "/api/v1/alerting/custom-rules/down", "", admin, true},
+      {"change a platform custom rule", "PATCH", "/api/v1/alerting/custom-rules/down",
+       R"({"severity":"critical"})", admin, true},
+      {"remove a platform custom rule", "DELETE", "/api/v1/alerting/custom-rules/nothing-here", "",
+       admin, true},
+      {"preview a platform expression", "POST", "/api/v1/alerting/alert-preview",
+       R"({"expr":"jizhan_gpu_healthy"})", admin, true},
+      {"platform active alerts", "GET", "/api/v1/alerting/alerts", "", admin, true},
+      {"export platform rules", "GET", "/api/v1/alerting/prometheus-rules", "", admin, true},
       {"platform alert rules", "GET", "/api/v1/alerting/alert-rules", "", admin, true},
       {"set a platform alert rule", "PATCH", "/api/v1/alerting/alert-rules/job_lost",
        R"({"severity":"critical"})", admin, true},
@@ -415,6 +448,20 @@ class AuthzMatrixTest : public ::testing::Test {
                                         "padmin")
                       .ok());
     }
+    alerts_->attach_metrics(&metrics_);  // no series: previews answer nothing
+    for (int i = 0; i < 128; ++i) {
+      auto p = tenancy_->project(project_name(i < 64 ? "a" : "b", i % 64));
+      ASSERT_TRUE(alerts_
+                      ->create_custom_rule("project", p->id,
+                                           {{"name", "idle"}, {"expr", "jizhan_job_gpu_util < 5"}},
+                                           "padmin")
+                      .ok());
+    }
+    ASSERT_TRUE(alerts_
+                    ->create_custom_rule("platform", "",
+                                         {{"name", "down"}, {"expr", "jizhan_gpu_healthy == 0"}},
+                                         "padmin")
+                    .ok());
     ASSERT_TRUE(alerts_
                     ->create_receiver("platform", "",
                                       {{"name", "ops"},
@@ -488,6 +535,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
+  alerts::promql::MemorySource metrics_;
   std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
@@ -642,6 +690,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{dataset}", "absent"},
                             {"{rule}", "job_failed"},
                             {"{receiver}", "team"},
+                            {"{custom}", "idle"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},
                             {"{key}", "k"},

@@ -30,6 +30,7 @@ constexpr ParamKind kParamKinds[] = {
     {"release", "rel_[0-9A-Z]{26}", "a release request id (rel_ and 26 characters)"},
     {"level", "open|internal|secret", "open, internal or secret"},
     {"rule", "[a-z][a-z_]{0,62}", "an alert rule id (lower-case letters and '_')"},
+    {"custom", "[a-z0-9][a-z0-9_-]{0,62}", "a rule name (lower-case letters, digits, '-', '_')"},
     {"receiver", "[a-z0-9][a-z0-9_-]{0,62}",
      "a receiver name (lower-case letters, digits, '-', '_')"},
     {"path", ".+", "a file path"},

@@ -13,6 +13,7 @@
 #include "api/session.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "platform/alerts/alerts.h"
 #include "platform/iam/quota.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/runner.h"
@@ -184,6 +185,7 @@ class ApiServer::Impl {
     std::string out = metrics_.render(version(), git_revision(), start_time_seconds_);
     out += connection_gauges(http_.stats());
     if (services_.platform.runner) out += services_.platform.runner->metrics_text();
+    if (services_.platform.alerts) out += services_.platform.alerts->metrics_text();
     return out;
   }
 

@@ -902,6 +902,33 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
       ->option_text("FILE");
 
   // ---- events ----
+  // Alerts: the rules of a project (or of the platform) as a Prometheus rule file.
+  auto* alert = app.add_subcommand("alert", "Alert rules, receivers and deliveries (docs/ALERTS.md)");
+  alert->require_subcommand(1);
+  auto* arules = alert->add_subcommand("rules", "Alert rules");
+  arules->require_subcommand(1);
+  auto alert_project = std::make_shared<std::string>();
+  auto* alert_export =
+      leaf(*arules, "export",
+           "Print the rules of a project (--project) or of the platform (platform admins) as a\n"
+           "Prometheus rule file: custom rules with the project's matcher in every selector,\n"
+           "built-in ones over jizhan_alert_events_total (the server's /metrics). `promtool\n"
+           "check rules` accepts it; point Prometheus's rule_files at it and its Alertmanager\n"
+           "at Jizhan (POST /api/v2/alerts) to route and deliver through Jizhan.",
+           [alert_project](const Common& c) {
+             const auto& ao = alert_project;
+             return with_conn("alert rules export", c.server, true, [&](Conn& conn) -> Status {
+               const std::string path =
+                   ao->empty() ? "/api/v1/alerting/prometheus-rules"
+                               : "/api/v1/projects/" + url_encode(*ao) + "/prometheus-rules";
+               JZ_ASSIGN_OR_RETURN(std::string text, conn.api->get_text(path, "", nullptr));
+               std::cout << text << std::flush;
+               return {};
+             });
+           });
+  alert_export->add_option("--project", *alert_project,
+                           "The project (default: the platform's rules)");
+
   auto* events = app.add_subcommand("events", "Lifecycle events of a project's resources");
   events->require_subcommand(1);
   struct EventOpts {

@@ -44,6 +44,42 @@ int fail(const Status& s, int code) {
   return code;
 }
 
+// The monitor's series as custom alert rules read them: every series of the metric at
+// the finest step, the equality matchers asked of the store, the others applied here.
+class MonitorSource : public alerts::promql::Source {
+ public:
+  explicit MonitorSource(monitor::Monitor& m) : monitor_(m) {}
+  std::vector<alerts::promql::Series> select(const std::string& metric,
+                                             const std::vector<alerts::promql::Matcher>& matchers,
+                                             int64_t start_ms, int64_t end_ms) const override {
+    metrics::Labels exact;
+    for (const auto& m : matchers) {
+      if (m.op == alerts::promql::Matcher::Op::kEq && !m.value.empty()) exact[m.label] = m.value;
+    }
+    std::vector<alerts::promql::Series> out;
+    auto got = monitor_.query(metric, exact, start_ms, end_ms, 1000, metrics::Aggregation::kAvg);
+    if (!got.ok()) return out;
+    static const std::string kEmpty;
+    for (auto& q : *got) {
+      bool ok = true;
+      for (const auto& m : matchers) {
+        auto it = q.labels.find(m.label);
+        ok = ok && m.matches(it == q.labels.end() ? kEmpty : it->second);
+      }
+      if (!ok) continue;
+      alerts::promql::Series s{std::move(q.labels), {}};
+      for (const auto& p : q.points) {
+        if (p.t_ms >= start_ms && p.t_ms <= end_ms) s.points.push_back({p.t_ms, p.value});
+      }
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  monitor::Monitor& monitor_;
+};
+
 std::string display_url(const std::string& host, int port) {
   std::string h = host == "0.0.0.0" ? "127.0.0.1" : host;
   if (h.find(':') != std::string::npos) h = "[" + h + "]";
@@ -265,7 +301,11 @@ int run_server(const ConfigSources& sources) {
     });
   }
   jobs::Metering metering(**db, Clock::system(), settings->metering_prices);
-  // Alerts: rules over the events, receivers and the outbox that delivers to them.
+  // Alerts: rules over the events, receivers and the outbox that delivers to them; custom
+  // rules read the monitor's series (embedded store or Prometheus). The source is made
+  // first, so it outlives the service's thread.
+  std::unique_ptr<MonitorSource> alert_metrics;
+  if (node_monitor) alert_metrics = std::make_unique<MonitorSource>(*node_monitor);
   std::unique_ptr<alerts::AlertService> alert_service;
   if (settings->alerts_enabled) {
     auto box = alerts::SecretBox::open_or_create(settings->data_dir + "/secrets.key");
@@ -275,6 +315,7 @@ int run_server(const ConfigSources& sources) {
       ao.console_url = display_url(settings->http.host, settings->http.port);
     alert_service = std::make_unique<alerts::AlertService>(**db, Clock::system(), ids, tenancy,
                                                            std::move(*box), ao, logger);
+    if (alert_metrics) alert_service->attach_metrics(alert_metrics.get());
   }
   api::PlatformServices services{
       &job_store, &datasets, runner.get(),       &events,   jobs_unavailable,   &uploads,

@@ -273,6 +273,8 @@ const ConfigSchema& server_schema() {
                   "s to an hour, with jitter) before it is marked failed."));
     s.add(integer("alerts.tick_ms", "1000", 10, 60000,
                   "How often new events are turned into notifications and due ones are sent."));
+    s.add(integer("alerts.rule_interval_s", "15", 1, 3600,
+                  "How often custom alert rules are evaluated over the metrics."));
     s.add(integer("alerts.backoff_ms", "5000", 10, 3600000,
                   "The first retry's delay after a failed delivery; each next one doubles "
                   "(at most an hour), a random half to all of it."));
@@ -443,6 +445,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.alerts.max_attempts = static_cast<int>(c.get_int("alerts.max_attempts"));
   s.alerts.delivery_threads = static_cast<int>(c.get_int("alerts.delivery_threads"));
   s.alerts.tick = std::chrono::milliseconds(c.get_int("alerts.tick_ms"));
+  s.alerts.rule_interval = std::chrono::seconds(c.get_int("alerts.rule_interval_s"));
   s.alerts.backoff_base = std::chrono::milliseconds(c.get_int("alerts.backoff_ms"));
   s.alerts.ca_file = c.get_string("alerts.ca_file");
   return s;

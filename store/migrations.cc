@@ -431,6 +431,39 @@ const std::vector<Migration>& migrations() {
        "list\",\"dataset:*\",\"dataset_data:get\",\"code:get\",\"release:*\",\"alert:list\"]' "
        "WHERE name = 'data-owner' AND builtin = 1;",
        ""},
+      // Custom alert rules and the alerts they hold (platform/alerts/alerts.h).
+      {20, "alert_custom_rules",
+       "CREATE TABLE alert_custom_rules ("
+       "  id TEXT PRIMARY KEY,"
+       "  scope TEXT NOT NULL,"
+       "  scope_id TEXT NOT NULL,"
+       "  name TEXT NOT NULL,"
+       "  expr TEXT NOT NULL,"
+       "  for_ms BIGINT NOT NULL,"
+       "  severity TEXT NOT NULL,"
+       "  labels TEXT NOT NULL,"
+       "  annotations TEXT NOT NULL,"
+       "  enabled INTEGER NOT NULL,"
+       "  created_by TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  UNIQUE (scope, scope_id, name)"
+       ");"
+       "CREATE TABLE alerts_active ("
+       "  fingerprint TEXT PRIMARY KEY,"
+       "  rule_id TEXT NOT NULL,"
+       "  rule TEXT NOT NULL,"
+       "  scope TEXT NOT NULL,"
+       "  scope_id TEXT NOT NULL,"
+       "  state TEXT NOT NULL,"
+       "  labels TEXT NOT NULL,"
+       "  annotations TEXT NOT NULL,"
+       "  value TEXT NOT NULL,"
+       "  active_since_ms BIGINT NOT NULL,"
+       "  fired_at_ms BIGINT NOT NULL"
+       ");"
+       "CREATE INDEX alerts_active_rule ON alerts_active (rule_id);"
+       "CREATE INDEX alerts_active_scope ON alerts_active (scope, scope_id);",
+       ""},
   };
   return kAll;
 }

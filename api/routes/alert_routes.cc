@@ -133,6 +133,110 @@ void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
                    {{"ok", answer.ok}, {"code", answer.code}, {"detail", answer.detail}});
              }}),
       route({.method = "GET",
+             .path = w.base + "/custom-rules",
+             .verb = "list",
+             .summary = "Custom rules (PromQL subset) of this scope",
+             .response_schema = sc::array_of(sc::ref("CustomRule")),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto rules, a->custom_rules(w.name, scope_id(ctx, w)));
+               Json out = Json::array();
+               for (const auto& r : rules) out.push_back(r.to_json());
+               return Reply::json(out);
+             }}),
+      route({.method = "POST",
+             .path = w.base + "/custom-rules",
+             .verb = "update",
+             .summary = "Add a custom rule: an expression, how long it must hold (for), "
+                        "severity, labels and annotations",
+             .body_schema = sc::ref("CustomRuleCreate"),
+             .response_schema = sc::ref("CustomRule"),
+             .errors = {409},
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto r, a->create_custom_rule(w.name, scope_id(ctx, w), ctx.body,
+                                                                 ctx.me().username));
+               return Reply::created(r.to_json());
+             }}),
+      route({.method = "GET",
+             .path = w.base + "/custom-rules/{custom}",
+             .verb = "list",
+             .summary = "One custom rule",
+             .response_schema = sc::ref("CustomRule"),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto r,
+                                   a->custom_rule(w.name, scope_id(ctx, w), ctx.param("custom")));
+               return Reply::json(r.to_json());
+             }}),
+      route({.method = "PATCH",
+             .path = w.base + "/custom-rules/{custom}",
+             .verb = "update",
+             .summary = "Change a custom rule (its pending alerts start over)",
+             .body_schema = sc::ref("CustomRulePatch"),
+             .response_schema = sc::ref("CustomRule"),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto r, a->update_custom_rule(w.name, scope_id(ctx, w),
+                                                                 ctx.param("custom"), ctx.body));
+               return Reply::json(r.to_json());
+             }}),
+      route({.method = "DELETE",
+             .path = w.base + "/custom-rules/{custom}",
+             .verb = "update",
+             .summary = "Remove a custom rule (its alerts end without a resolved message)",
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_RETURN_IF_ERROR(
+                   a->delete_custom_rule(w.name, scope_id(ctx, w), ctx.param("custom")));
+               return Reply::no_content();
+             }}),
+      route({.method = "POST",
+             .path = w.base + "/alert-preview",
+             .verb = "list",
+             .summary = "What an expression gives now in this scope: what a rule would fire "
+                        "(its for aside)",
+             .body_schema = sc::ref("AlertPreviewRequest"),
+             .response_schema = sc::ref("AlertPreview"),
+             .success = 200,
+             .errors = {503},
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto samples, a->preview(w.name, scope_id(ctx, w),
+                                                            ctx.body.value("expr", std::string())));
+               Json out = Json::array();
+               for (const auto& x : samples) {
+                 Json labels = Json::object();
+                 for (const auto& [k, v] : x.labels) labels[k] = v;
+                 out.push_back({{"labels", labels}, {"value", x.value}});
+               }
+               return Reply::json({{"samples", out}});
+             }}),
+      route({.method = "GET",
+             .path = w.base + "/alerts",
+             .verb = "list",
+             .summary = "Alerts of custom rules now: pending (not yet held for their for) or "
+                        "firing",
+             .response_schema = sc::array_of(sc::ref("ActiveAlert")),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return Reply::json(Json::array());
+               JZ_ASSIGN_OR_RETURN(auto alerts, a->active(w.name, scope_id(ctx, w)));
+               Json out = Json::array();
+               for (const auto& x : alerts) out.push_back(x.to_json());
+               return Reply::json(out);
+             }}),
+      route({.method = "GET",
+             .path = w.base + "/prometheus-rules",
+             .verb = "list",
+             .summary = "This scope's rules as a Prometheus rule file (YAML; promtool check "
+                        "rules passes): custom rules scoped as here, built-in ones over "
+                        "jizhan_alert_events_total",
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto text, a->export_rules(w.name, scope_id(ctx, w)));
+               return Reply::text(std::move(text), "application/yaml; charset=utf-8");
+             }}),
+      route({.method = "GET",
              .path = w.base + "/notifications",
              .verb = "list",
              .summary = std::string("Delivery history of ") + of +

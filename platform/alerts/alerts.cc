@@ -549,6 +549,7 @@ Result<store::Page<Notification>> AlertService::notifications(const std::string&
 
 Result<int> AlertService::evaluate_once(int batch) {
   int queued = 0, read = 0;
+  std::map<std::pair<std::string, std::string>, int64_t> seen;
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(auto cur, c.query("SELECT seq FROM alert_cursors WHERE name = 'events'"));
     if (cur.empty()) {
@@ -568,11 +569,13 @@ Result<int> AlertService::evaluate_once(int batch) {
     if (evs.empty()) return {};
     read = static_cast<int>(evs.size());
     std::map<std::string, std::pair<std::string, std::string>> projects;  // name -> id, ws id
+    seen.clear();
+    for (const auto& e : evs) ++seen[{e.text("project"), e.text("reason")}];
     for (const auto& e : evs) {
       const BuiltinRule* rule = rule_by_reason(e.text("reason"));
       if (!rule) continue;
       const std::string project = e.text("project");
-      std::string project_id, workspace_id;
+      std::string project_id;
       if (!project.empty()) {
         auto it = projects.find(project);
         if (it == projects.end()) {
@@ -584,7 +587,7 @@ Result<int> AlertService::evaluate_once(int batch) {
                                          : std::pair{p[0].text("id"), p[0].text("workspace_id")})
                    .first;
         }
-        std::tie(project_id, workspace_id) = it->second;
+        project_id = it->second.first;
         if (project_id.empty()) continue;  // deleted meanwhile
       }
       JZ_ASSIGN_OR_RETURN(RuleSetting setting, setting_in(c, *rule, project_id));
@@ -617,40 +620,20 @@ Result<int> AlertService::evaluate_once(int batch) {
           {"endsAt", "0001-01-01T00:00:00Z"},
           {"generatorURL", link},
           {"fingerprint", sha256_hex(json::dump(labels)).substr(0, 16)}};
-      const std::string text = json::dump(alert);
-      JZ_ASSIGN_OR_RETURN(
-          auto recv,
-          store::query_all(c, kReceiver,
-                           kReceiverSelect +
-                               " WHERE enabled = 1 AND ((scope = 'platform' AND scope_id = '') OR "
-                               "(scope = 'workspace' AND scope_id = ?) OR (scope = 'project' AND "
-                               "scope_id = ?))",
-                           {workspace_id.empty() ? std::string("-") : workspace_id,
-                            project_id.empty() ? std::string("-") : project_id}));
-      for (const auto& row : recv) {
-        const Receiver r = receiver_of(row);
-        if (severity_rank(setting.severity) < severity_rank(r.min_severity)) continue;
-        if (!r.rules.empty() &&
-            std::find(r.rules.begin(), r.rules.end(), rule->id) == r.rules.end())
-          continue;
-        const int64_t now = clock_.now_unix_ms();
-        JZ_ASSIGN_OR_RETURN(
-            const int64_t n,
-            c.exec("INSERT INTO notifications (id, receiver_id, receiver_name, scope, scope_id, "
-                   "dedup_key, rule, severity, title, message, state, attempts, next_attempt_ms, "
-                   "created_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                   "'pending', 0, ?, ?, 0, '') ON CONFLICT DO NOTHING",
-                   {ids_.next("ntf_"), r.id, r.name, r.scope, r.scope_id,
-                    "evt:" + std::to_string(seq) + ":" + rule->id, rule->id, setting.severity,
-                    title, text, now, now}));
-        queued += static_cast<int>(n);
-      }
+      JZ_RETURN_IF_ERROR(queue_in(c, project_id.empty() ? "platform" : "project", project_id,
+                                  rule->id, setting.severity,
+                                  "evt:" + std::to_string(seq) + ":" + rule->id, title, alert,
+                                  queued));
     }
     return c
         .exec("UPDATE alert_cursors SET seq = ? WHERE name = 'events'", {evs.back().integer("seq")})
         .status();
   }));
   queued_ += queued;
+  {
+    std::lock_guard lock(counts_mu_);
+    for (const auto& [k, n] : seen) event_counts_[k] += n;
+  }
   return read;
 }
 
@@ -794,8 +777,599 @@ void AlertService::loop() {
       }
       if (*n < 500) break;
     }
+    if (metrics_ && clock_.now_unix_ms() >= next_rules_ms_) {
+      next_rules_ms_ = clock_.now_unix_ms() + options_.rule_interval.count();
+      if (auto r = evaluate_rules(); !r.ok()) {
+        logger_->warn("alerts: cannot evaluate the custom rules: {}", r.status().message());
+      }
+    }
     deliver_once();
   }
+}
+
+// ---- receivers of an alert ---------------------------------------------------------
+
+Status AlertService::queue_in(store::Conn& c, const std::string& scope,
+                              const std::string& scope_id, const std::string& rule,
+                              const std::string& severity, const std::string& key,
+                              const std::string& title, const Json& alert, int& queued) {
+  std::string project_id, workspace_id;
+  if (scope == "project") {
+    project_id = scope_id;
+    JZ_ASSIGN_OR_RETURN(auto p, c.query("SELECT workspace_id FROM projects WHERE id = ?", {scope_id}));
+    if (!p.empty()) workspace_id = p[0].text("workspace_id");
+  } else if (scope == "workspace") {
+    workspace_id = scope_id;
+  }
+  JZ_ASSIGN_OR_RETURN(
+      auto recv,
+      store::query_all(c, kReceiver,
+                       kReceiverSelect +
+                           " WHERE enabled = 1 AND ((scope = 'platform' AND scope_id = '') OR "
+                           "(scope = 'workspace' AND scope_id = ?) OR (scope = 'project' AND "
+                           "scope_id = ?))",
+                       {workspace_id.empty() ? std::string("-") : workspace_id,
+                        project_id.empty() ? std::string("-") : project_id}));
+  const std::string text = json::dump(alert);
+  for (const auto& row : recv) {
+    const Receiver r = receiver_of(row);
+    if (severity_rank(severity) < severity_rank(r.min_severity)) continue;
+    if (!r.rules.empty() && std::find(r.rules.begin(), r.rules.end(), rule) == r.rules.end()) {
+      continue;
+    }
+    const int64_t now = clock_.now_unix_ms();
+    JZ_ASSIGN_OR_RETURN(
+        const int64_t n,
+        c.exec("INSERT INTO notifications (id, receiver_id, receiver_name, scope, scope_id, "
+               "dedup_key, rule, severity, title, message, state, attempts, next_attempt_ms, "
+               "created_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+               "'pending', 0, ?, ?, 0, '') ON CONFLICT DO NOTHING",
+               {ids_.next("ntf_"), r.id, r.name, r.scope, r.scope_id, key, rule, severity, title,
+                text, now, now}));
+    queued += static_cast<int>(n);
+  }
+  return {};
+}
+
+// ---- custom rules ------------------------------------------------------------------
+
+namespace {
+
+struct RuleRow {
+  std::string id, scope, scope_id, name, expr;
+  int64_t for_ms = 0;
+  std::string severity, labels, annotations;
+  bool enabled = true;
+  std::string created_by;
+  int64_t created_at_ms = 0;
+};
+const store::RowMap<RuleRow> kRuleRow{{"id", &RuleRow::id},
+                                      {"scope", &RuleRow::scope},
+                                      {"scope_id", &RuleRow::scope_id},
+                                      {"name", &RuleRow::name},
+                                      {"expr", &RuleRow::expr},
+                                      {"for_ms", &RuleRow::for_ms},
+                                      {"severity", &RuleRow::severity},
+                                      {"labels", &RuleRow::labels},
+                                      {"annotations", &RuleRow::annotations},
+                                      {"enabled", &RuleRow::enabled},
+                                      {"created_by", &RuleRow::created_by},
+                                      {"created_at_ms", &RuleRow::created_at_ms}};
+const std::string kRuleSelect = "SELECT " + kRuleRow.columns() + " FROM alert_custom_rules";
+
+CustomRule rule_of(const RuleRow& row) {
+  CustomRule r;
+  r.id = row.id;
+  r.scope = row.scope;
+  r.scope_id = row.scope_id;
+  r.name = row.name;
+  r.expr = row.expr;
+  r.for_ms = row.for_ms;
+  r.severity = row.severity;
+  r.labels = Json::parse(row.labels, nullptr, false);
+  if (!r.labels.is_object()) r.labels = Json::object();
+  r.annotations = Json::parse(row.annotations, nullptr, false);
+  if (!r.annotations.is_object()) r.annotations = Json::object();
+  r.enabled = row.enabled;
+  r.created_by = row.created_by;
+  r.created_at_ms = row.created_at_ms;
+  return r;
+}
+
+struct ActiveRow {
+  std::string fingerprint, rule_id, rule, scope, scope_id, state, labels, annotations, value;
+  int64_t active_since_ms = 0, fired_at_ms = 0;
+};
+const store::RowMap<ActiveRow> kActiveRow{{"fingerprint", &ActiveRow::fingerprint},
+                                          {"rule_id", &ActiveRow::rule_id},
+                                          {"rule", &ActiveRow::rule},
+                                          {"scope", &ActiveRow::scope},
+                                          {"scope_id", &ActiveRow::scope_id},
+                                          {"state", &ActiveRow::state},
+                                          {"labels", &ActiveRow::labels},
+                                          {"annotations", &ActiveRow::annotations},
+                                          {"value", &ActiveRow::value},
+                                          {"active_since_ms", &ActiveRow::active_since_ms},
+                                          {"fired_at_ms", &ActiveRow::fired_at_ms}};
+const std::string kActiveSelect = "SELECT " + kActiveRow.columns() + " FROM alerts_active";
+
+ActiveAlert active_of(const ActiveRow& row) {
+  ActiveAlert a;
+  a.fingerprint = row.fingerprint;
+  a.rule_id = row.rule_id;
+  a.rule = row.rule;
+  a.scope = row.scope;
+  a.scope_id = row.scope_id;
+  a.state = row.state;
+  a.labels = Json::parse(row.labels, nullptr, false);
+  a.annotations = Json::parse(row.annotations, nullptr, false);
+  a.value = std::strtod(row.value.c_str(), nullptr);
+  a.active_since_ms = row.active_since_ms;
+  a.fired_at_ms = row.fired_at_ms;
+  return a;
+}
+
+// "5m", "1h30m", "90s", "0s": a duration in the PromQL form; invalid_argument otherwise.
+Result<int64_t> duration_ms(const std::string& text) {
+  auto e = promql::parse("m[" + text + "]");
+  if (text == "0s" || text == "0" || text.empty()) return 0;
+  if (!e.ok() || (*e)->kind != promql::Expr::Kind::kSelector) {
+    return Status::invalid_argument("for: '" + text + "' is not a duration like 5m or 1h30m");
+  }
+  return (*e)->range_ms;
+}
+
+bool valid_label_name(const std::string& n) {
+  if (n.empty() || n.size() > 100 || n.rfind("__", 0) == 0) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(n[i]);
+    if (!(std::isalpha(c) || c == '_' || (i > 0 && std::isdigit(c)))) return false;
+  }
+  return true;
+}
+
+// {{ $labels.NAME }} and {{ $value }} in an annotation, as Prometheus fills them.
+std::string fill_template(std::string text, const promql::Labels& labels, double value) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    const size_t open = text.find("{{", i);
+    if (open == std::string::npos) {
+      out += text.substr(i);
+      break;
+    }
+    const size_t close = text.find("}}", open);
+    if (close == std::string::npos) {
+      out += text.substr(i);
+      break;
+    }
+    out += text.substr(i, open - i);
+    std::string inner = text.substr(open + 2, close - open - 2);
+    inner.erase(0, inner.find_first_not_of(' '));
+    inner.erase(inner.find_last_not_of(' ') + 1);
+    if (inner == "$value") {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%g", value);
+      out += buf;
+    } else if (inner.rfind("$labels.", 0) == 0) {
+      auto it = labels.find(inner.substr(8));
+      if (it != labels.end()) out += it->second;
+    } else {
+      out += text.substr(open, close + 2 - open);
+    }
+    i = close + 2;
+  }
+  return out;
+}
+
+std::string yaml_string(const std::string& s) { return json::dump(Json(s)); }
+
+}  // namespace
+
+Json CustomRule::to_json() const {
+  return {{"id", id},
+          {"name", name},
+          {"scope", scope},
+          {"expr", expr},
+          {"for", promql::format_duration(for_ms)},
+          {"severity", severity},
+          {"labels", labels},
+          {"annotations", annotations},
+          {"enabled", enabled},
+          {"created_by", created_by},
+          {"created_at", time_text(created_at_ms)}};
+}
+
+Json ActiveAlert::to_json() const {
+  Json j = {{"fingerprint", fingerprint},
+            {"rule", rule},
+            {"state", state},
+            {"labels", labels},
+            {"annotations", annotations},
+            {"value", value},
+            {"active_since", time_text(active_since_ms)}};
+  if (fired_at_ms) j["fired_at"] = time_text(fired_at_ms);
+  return j;
+}
+
+Status AlertService::apply_rule(CustomRule& r, const Json& body, bool creating) {
+  if (!body.is_object()) return Status::invalid_argument("the body must be an object");
+  static const std::set<std::string> kFields = {"name",   "expr",        "for",    "severity",
+                                                "labels", "annotations", "enabled"};
+  for (const auto& [k, v] : body.items()) {
+    if (!kFields.count(k)) {
+      return Status::invalid_argument(
+          "'" + k + "': a rule has name, expr, for, severity, labels, annotations, enabled");
+    }
+  }
+  if (creating) {
+    if (!body.contains("name") || !body["name"].is_string() ||
+        !valid_name(body["name"].get<std::string>())) {
+      return Status::invalid_argument(
+          "name: 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit");
+    }
+    r.name = body["name"].get<std::string>();
+    for (const auto& b : kRules) {
+      if (b.id == r.name) return Status::invalid_argument("name: '" + r.name + "' is a built-in rule's");
+    }
+    if (!body.contains("expr")) return Status::invalid_argument("expr: required");
+  } else if (body.contains("name") && body["name"] != r.name) {
+    return Status::invalid_argument("name: a rule keeps its name (create another)");
+  }
+  if (body.contains("expr")) {
+    if (!body["expr"].is_string()) return Status::invalid_argument("expr: a PromQL expression");
+    JZ_ASSIGN_OR_RETURN(auto e, promql::parse(body["expr"].get<std::string>()));
+    if (!promql::is_vector(*e)) {
+      return Status::invalid_argument("expr: a rule's expression must select series, not a number");
+    }
+    r.expr = promql::format(*e);
+  }
+  if (body.contains("for")) {
+    if (!body["for"].is_string()) return Status::invalid_argument("for: a duration like 5m");
+    JZ_ASSIGN_OR_RETURN(r.for_ms, duration_ms(body["for"].get<std::string>()));
+    if (r.for_ms > 7LL * 86'400'000) return Status::invalid_argument("for: at most a week");
+  }
+  if (body.contains("severity")) {
+    if (!body["severity"].is_string() || severity_rank(body["severity"].get<std::string>()) < 0) {
+      return Status::invalid_argument("severity: one of info, warning, critical");
+    }
+    r.severity = body["severity"].get<std::string>();
+  }
+  for (const char* field : {"labels", "annotations"}) {
+    if (!body.contains(field)) continue;
+    const Json& m = body[field];
+    if (!m.is_object() || m.size() > 32) {
+      return Status::invalid_argument(std::string(field) + ": an object of at most 32 strings");
+    }
+    for (const auto& [k, v] : m.items()) {
+      if (!valid_label_name(k) || !v.is_string() || v.get<std::string>().size() > 4096) {
+        return Status::invalid_argument(std::string(field) + "." + k +
+                                        ": names are letters, digits and '_'; values strings");
+      }
+      if (std::string(field) == "labels" &&
+          (k == "alertname" || k == "severity" || k == "project" || k == "workspace")) {
+        return Status::invalid_argument("labels." + k + ": set by the platform");
+      }
+    }
+    (std::string(field) == "labels" ? r.labels : r.annotations) = m;
+  }
+  if (body.contains("enabled")) {
+    if (!body["enabled"].is_boolean()) return Status::invalid_argument("enabled: true or false");
+    r.enabled = body["enabled"].get<bool>();
+  }
+  return {};
+}
+
+Result<CustomRule> AlertService::create_custom_rule(const std::string& scope,
+                                                    const std::string& scope_id, const Json& body,
+                                                    const std::string& actor) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  CustomRule r;
+  r.scope = scope;
+  r.scope_id = scope_id;
+  JZ_RETURN_IF_ERROR(apply_rule(r, body, true));
+  r.id = ids_.next("arl_");
+  r.created_by = actor;
+  r.created_at_ms = clock_.now_unix_ms();
+  Status s = db_.transact([&](store::Conn& c) -> Status {
+    return c
+        .exec("INSERT INTO alert_custom_rules (id, scope, scope_id, name, expr, for_ms, severity, "
+              "labels, annotations, enabled, created_by, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, "
+              "?, ?, ?, ?, ?, ?)",
+              {r.id, scope, scope_id, r.name, r.expr, r.for_ms, r.severity, json::dump(r.labels),
+               json::dump(r.annotations), int64_t{r.enabled ? 1 : 0}, actor, r.created_at_ms})
+        .status();
+  });
+  if (s.code() == Code::kAlreadyExists) {
+    return Status::already_exists("a rule named '" + r.name + "' exists here");
+  }
+  JZ_RETURN_IF_ERROR(s);
+  return r;
+}
+
+Result<CustomRule> AlertService::custom_rule(const std::string& scope, const std::string& scope_id,
+                                             const std::string& name) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  CustomRule out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto row, store::query_one(c, kRuleRow,
+                                                   kRuleSelect +
+                                                       " WHERE scope = ? AND scope_id = ? AND name = ?",
+                                                   {scope, scope_id, name},
+                                                   "no alert rule '" + name + "'"));
+    out = rule_of(row);
+    return {};
+  }));
+  return out;
+}
+
+Result<std::vector<CustomRule>> AlertService::custom_rules(const std::string& scope,
+                                                           const std::string& scope_id) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  std::vector<CustomRule> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kRuleRow,
+                                                    kRuleSelect +
+                                                        " WHERE scope = ? AND scope_id = ? ORDER "
+                                                        "BY name LIMIT 1000",
+                                                    {scope, scope_id}));
+    for (const auto& row : rows) out.push_back(rule_of(row));
+    return {};
+  }));
+  return out;
+}
+
+Result<CustomRule> AlertService::update_custom_rule(const std::string& scope,
+                                                    const std::string& scope_id,
+                                                    const std::string& name, const Json& patch) {
+  JZ_ASSIGN_OR_RETURN(CustomRule r, custom_rule(scope, scope_id, name));
+  JZ_RETURN_IF_ERROR(apply_rule(r, patch, false));
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(c.exec("UPDATE alert_custom_rules SET expr = ?, for_ms = ?, severity = ?, "
+                              "labels = ?, annotations = ?, enabled = ? WHERE id = ?",
+                              {r.expr, r.for_ms, r.severity, json::dump(r.labels),
+                               json::dump(r.annotations), int64_t{r.enabled ? 1 : 0}, r.id})
+                           .status());
+    // A changed rule starts over: its alerts are looked at afresh at the next evaluation.
+    return c.exec("DELETE FROM alerts_active WHERE rule_id = ? AND state = 'pending'", {r.id})
+        .status();
+  }));
+  return r;
+}
+
+Status AlertService::delete_custom_rule(const std::string& scope, const std::string& scope_id,
+                                        const std::string& name) {
+  JZ_ASSIGN_OR_RETURN(CustomRule r, custom_rule(scope, scope_id, name));
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE rule_id = ?", {r.id}).status());
+    return c.exec("DELETE FROM alert_custom_rules WHERE id = ?", {r.id}).status();
+  });
+}
+
+Result<std::optional<promql::Matcher>> AlertService::scope_matcher(store::Conn& c,
+                                                                    const std::string& scope,
+                                                                    const std::string& scope_id) {
+  if (scope == "platform") return std::optional<promql::Matcher>();
+  const bool project = scope == "project";
+  JZ_ASSIGN_OR_RETURN(auto rows, c.query(project ? "SELECT name FROM projects WHERE id = ?"
+                                                 : "SELECT name FROM workspaces WHERE id = ?",
+                                         {scope_id}));
+  if (rows.empty()) return Status::not_found("the rule's " + scope + " is gone");
+  JZ_ASSIGN_OR_RETURN(auto m, promql::make_matcher(project ? "project" : "workspace",
+                                                   promql::Matcher::Op::kEq, rows[0].text("name")));
+  return std::optional<promql::Matcher>(std::move(m));
+}
+
+Result<std::shared_ptr<const promql::Expr>> AlertService::scoped_expr(store::Conn& c,
+                                                                      const CustomRule& r) {
+  JZ_ASSIGN_OR_RETURN(auto e, promql::parse(r.expr));
+  JZ_ASSIGN_OR_RETURN(auto m, scope_matcher(c, r.scope, r.scope_id));
+  return m ? promql::with_matcher(*e, *m) : e;
+}
+
+Result<std::vector<promql::Sample>> AlertService::preview(const std::string& scope,
+                                                          const std::string& scope_id,
+                                                          const std::string& expr) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  if (!metrics_) return Status::unavailable("no metrics here: the monitor is off (monitoring.agent)");
+  CustomRule r;
+  r.scope = scope;
+  r.scope_id = scope_id;
+  JZ_RETURN_IF_ERROR(apply_rule(r, {{"expr", expr}}, false));
+  std::shared_ptr<const promql::Expr> e;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(e, scoped_expr(c, r));
+    return {};
+  }));
+  JZ_ASSIGN_OR_RETURN(auto v, promql::evaluate(*e, *metrics_, clock_.now_unix_ms()));
+  if (v.samples.size() > 1000) v.samples.resize(1000);
+  return v.samples;
+}
+
+Result<std::vector<ActiveAlert>> AlertService::active(const std::string& scope,
+                                                      const std::string& scope_id) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  std::vector<ActiveAlert> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kActiveRow,
+                                                    kActiveSelect +
+                                                        " WHERE scope = ? AND scope_id = ? ORDER "
+                                                        "BY active_since_ms LIMIT 1000",
+                                                    {scope, scope_id}));
+    for (const auto& row : rows) out.push_back(active_of(row));
+    return {};
+  }));
+  return out;
+}
+
+Result<int> AlertService::evaluate_rules() {
+  if (!metrics_) return 0;
+  const int64_t now = clock_.now_unix_ms();
+  int changed = 0, queued = 0;
+  std::vector<CustomRule> rules;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kRuleRow,
+                                                    kRuleSelect + " WHERE enabled = 1 ORDER BY id"));
+    for (const auto& row : rows) rules.push_back(rule_of(row));
+    return {};
+  }));
+  for (const CustomRule& r : rules) {
+    Status s = db_.transact([&](store::Conn& c) -> Status {
+      auto e = scoped_expr(c, r);
+      if (!e.ok()) return {};  // its scope is gone
+      auto v = promql::evaluate(**e, *metrics_, now);
+      if (!v.ok()) return {};
+      JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kActiveRow,
+                                                      kActiveSelect + " WHERE rule_id = ?", {r.id}));
+      std::map<std::string, ActiveAlert> was;
+      for (const auto& row : rows) was.emplace(row.fingerprint, active_of(row));
+      std::string scope_label;
+      JZ_ASSIGN_OR_RETURN(auto m, scope_matcher(c, r.scope, r.scope_id));
+      auto alert_json = [&](const ActiveAlert& a, const std::string& status, int64_t ends) {
+        return Json{{"status", status},
+                    {"labels", a.labels},
+                    {"annotations", a.annotations},
+                    {"startsAt", time_text(a.fired_at_ms ? a.fired_at_ms : a.active_since_ms)},
+                    {"endsAt", ends ? time_text(ends) : "0001-01-01T00:00:00Z"},
+                    {"generatorURL", options_.console_url},
+                    {"fingerprint", a.fingerprint}};
+      };
+      auto notify = [&](const ActiveAlert& a, const std::string& status) -> Status {
+        const std::string title = a.annotations.value("summary", r.name) +
+                                  (status == "resolved" ? " (resolved)" : "");
+        return queue_in(c, r.scope, r.scope_id, r.name, r.severity,
+                        "rule:" + r.id + ":" + a.fingerprint + ":" +
+                            std::to_string(a.fired_at_ms) + ":" + status,
+                        title, alert_json(a, status, status == "resolved" ? now : 0), queued);
+      };
+      std::set<std::string> present;
+      for (const auto& sample : v->samples) {
+        promql::Labels labels = sample.labels;
+        for (const auto& [k, x] : r.labels.items()) labels[k] = x.get<std::string>();
+        labels["alertname"] = r.name;
+        labels["severity"] = r.severity;
+        if (m) labels[m->label] = m->value;
+        Json lj = Json::object();
+        for (const auto& [k, x] : labels) lj[k] = x;
+        const std::string fp = sha256_hex(r.id + json::dump(lj)).substr(0, 16);
+        if (!present.insert(fp).second) continue;
+        Json ann = Json::object();
+        for (const auto& [k, x] : r.annotations.items()) {
+          ann[k] = fill_template(x.get<std::string>(), labels, sample.value);
+        }
+        if (!ann.contains("summary")) ann["summary"] = r.name + " (" + r.expr + ")";
+        char value[64];
+        std::snprintf(value, sizeof value, "%.17g", sample.value);
+        auto it = was.find(fp);
+        ActiveAlert a;
+        a.fingerprint = fp;
+        a.rule_id = r.id;
+        a.rule = r.name;
+        a.scope = r.scope;
+        a.scope_id = r.scope_id;
+        a.labels = lj;
+        a.annotations = ann;
+        a.value = sample.value;
+        a.active_since_ms = it == was.end() ? now : it->second.active_since_ms;
+        a.fired_at_ms = it == was.end() ? 0 : it->second.fired_at_ms;
+        a.state = it == was.end() ? "pending" : it->second.state;
+        const bool fire = a.state == "pending" && now - a.active_since_ms >= r.for_ms;
+        if (fire) {
+          a.state = "firing";
+          a.fired_at_ms = now;
+          ++changed;
+          JZ_RETURN_IF_ERROR(notify(a, "firing"));
+        } else if (it == was.end()) {
+          ++changed;
+        }
+        JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
+        JZ_RETURN_IF_ERROR(
+            c.exec("INSERT INTO alerts_active (fingerprint, rule_id, rule, scope, scope_id, state, "
+                   "labels, annotations, value, active_since_ms, fired_at_ms) VALUES (?, ?, ?, ?, "
+                   "?, ?, ?, ?, ?, ?, ?)",
+                   {fp, r.id, r.name, r.scope, r.scope_id, a.state, json::dump(lj),
+                    json::dump(ann), std::string(value), a.active_since_ms, a.fired_at_ms})
+                .status());
+      }
+      for (const auto& [fp, a] : was) {
+        if (present.count(fp)) continue;
+        ++changed;
+        if (a.state == "firing") JZ_RETURN_IF_ERROR(notify(a, "resolved"));
+        JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
+      }
+      return {};
+    });
+    if (!s.ok()) logger_->warn("alerts: rule {} not evaluated: {}", r.name, s.message());
+  }
+  queued_ += queued;
+  return changed;
+}
+
+Result<std::string> AlertService::export_rules(const std::string& scope,
+                                               const std::string& scope_id) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  JZ_ASSIGN_OR_RETURN(auto settings, rules(scope, scope_id));
+  JZ_ASSIGN_OR_RETURN(auto custom, custom_rules(scope, scope_id));
+  std::string group = "jizhan-platform";
+  std::optional<promql::Matcher> m;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(m, scope_matcher(c, scope, scope_id));
+    return {};
+  }));
+  if (m) group = "jizhan-" + scope + "-" + m->value;
+  std::string out = "# Alert rules of " + (m ? scope + " " + m->value : std::string("the platform")) +
+                    ", exported by Jizhan. Built-in rules read jizhan_alert_events_total from\n"
+                    "# the server's /metrics; custom rules read the agents' series.\n"
+                    "groups:\n  - name: " + yaml_string(group) + "\n    rules:\n";
+  auto emit = [&](const std::string& name, const promql::Expr& e, int64_t for_ms,
+                  Json labels, const Json& annotations) {
+    out += "      - alert: " + yaml_string(name) + "\n        expr: " + yaml_string(promql::format(e)) + "\n";
+    if (for_ms > 0) out += "        for: " + promql::format_duration(for_ms) + "\n";
+    if (m) labels[m->label] = m->value;
+    out += "        labels: " + json::dump(labels) + "\n        annotations: " + json::dump(annotations) + "\n";
+  };
+  for (const auto& s : settings) {
+    if (!s.enabled) continue;
+    const BuiltinRule* b = rule_by_id(s.rule);
+    std::string reasons;
+    for (const auto& x : b->reasons) reasons += (reasons.empty() ? "" : "|") + x;
+    auto e = promql::parse("rate(jizhan_alert_events_total{reason=~\"" + reasons + "\"}[5m]) > 0");
+    auto scoped = m ? promql::with_matcher(**e, *m) : *e;
+    emit(s.rule, *scoped, 0, {{"severity", s.severity}}, {{"summary", b->summary}});
+  }
+  for (const auto& r : custom) {
+    if (!r.enabled) continue;
+    auto e = promql::parse(r.expr);
+    if (!e.ok()) continue;
+    auto scoped = m ? promql::with_matcher(**e, *m) : *e;
+    Json labels = r.labels;
+    labels["severity"] = r.severity;
+    emit(r.name, *scoped, r.for_ms, labels, r.annotations);
+  }
+  return out;
+}
+
+std::string AlertService::metrics_text() const {
+  std::string out =
+      "# HELP jizhan_alert_events_total Events the alert engine read since the server started, "
+      "by project and reason.\n# TYPE jizhan_alert_events_total counter\n";
+  std::lock_guard lock(counts_mu_);
+  auto esc = [](const std::string& v) {
+    std::string o;
+    for (char c : v) {
+      if (c == '\\' || c == '"') o += '\\';
+      if (c == '\n') {
+        o += "\\n";
+        continue;
+      }
+      o += c;
+    }
+    return o;
+  };
+  for (const auto& [k, n] : event_counts_) {
+    out += "jizhan_alert_events_total{project=\"" + esc(k.first) + "\",reason=\"" + esc(k.second) +
+           "\"} " + std::to_string(n) + "\n";
+  }
+  return out;
 }
 
 }  // namespace jz::alerts

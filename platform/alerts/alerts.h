@@ -38,6 +38,7 @@
 #include "core/random.h"
 #include "core/status.h"
 #include "platform/alerts/channels.h"
+#include "platform/alerts/promql.h"
 #include "platform/alerts/secrets.h"
 #include "platform/iam/tenancy.h"
 #include "store/database.h"
@@ -90,11 +91,34 @@ struct Notification {
   Json to_json() const;
 };
 
+// A rule in the PromQL subset (promql.h), of the platform, a workspace or a project (whose
+// rules see only its series: every selector gets project="NAME", workspace="NAME").
+struct CustomRule {
+  std::string id, scope, scope_id, name, expr;
+  int64_t for_ms = 0;  // pending this long before firing
+  std::string severity = "warning";
+  Json labels = Json::object(), annotations = Json::object();
+  bool enabled = true;
+  std::string created_by;
+  int64_t created_at_ms = 0;
+  Json to_json() const;
+};
+
+// An alert of a custom rule now: pending (its `for` not yet over) or firing.
+struct ActiveAlert {
+  std::string fingerprint, rule_id, rule, scope, scope_id, state;
+  Json labels = Json::object(), annotations = Json::object();
+  double value = 0;
+  int64_t active_since_ms = 0, fired_at_ms = 0;
+  Json to_json() const;
+};
+
 struct AlertOptions {
   bool allow_private_networks = false;  // receivers on loopback and private networks
   int max_attempts = 10;
   std::chrono::milliseconds backoff_base{5000}, backoff_max{3600 * 1000};
   std::chrono::milliseconds tick{1000};
+  std::chrono::milliseconds rule_interval{15000};  // custom rules are evaluated this often
   int delivery_threads = 4;
   int send_timeout_ms = 10000;
   std::string console_url;  // links in messages ("" for none)
@@ -131,6 +155,35 @@ class AlertService {
   Result<Answer> test_receiver(const std::string& scope, const std::string& scope_id,
                                const std::string& name, const std::string& actor);
 
+  // ---- custom rules ----
+  // Where their series come from (none: custom rules never fire, previews say so).
+  void attach_metrics(const promql::Source* source) { metrics_ = source; }
+  // `body`: name, expr, for ("5m"), severity, labels, annotations, enabled.
+  Result<CustomRule> create_custom_rule(const std::string& scope, const std::string& scope_id,
+                                        const Json& body, const std::string& actor);
+  Result<CustomRule> update_custom_rule(const std::string& scope, const std::string& scope_id,
+                                        const std::string& name, const Json& patch);
+  Status delete_custom_rule(const std::string& scope, const std::string& scope_id,
+                            const std::string& name);
+  Result<CustomRule> custom_rule(const std::string& scope, const std::string& scope_id,
+                                 const std::string& name);
+  Result<std::vector<CustomRule>> custom_rules(const std::string& scope,
+                                               const std::string& scope_id);
+  // What `expr` gives now in this scope (its `for` ignored): what would fire.
+  Result<std::vector<promql::Sample>> preview(const std::string& scope,
+                                              const std::string& scope_id,
+                                              const std::string& expr);
+  // The alerts of custom rules pending or firing now.
+  Result<std::vector<ActiveAlert>> active(const std::string& scope, const std::string& scope_id);
+  // Evaluates every enabled custom rule once, at now; how many alerts changed state.
+  Result<int> evaluate_rules();
+  // The scope's rules as a Prometheus rule file (YAML): its custom rules scoped as here,
+  // and the built-in ones over jizhan_alert_events_total (metrics_text()).
+  Result<std::string> export_rules(const std::string& scope, const std::string& scope_id);
+  // jizhan_alert_events_total{project, reason}: the events the engine has read since the
+  // server started, in the Prometheus text format.
+  std::string metrics_text() const;
+
   // ---- delivery history, newest first ----
   Result<store::Page<Notification>> notifications(const std::string& scope,
                                                   const std::string& scope_id,
@@ -153,6 +206,14 @@ class AlertService {
   Result<RuleSetting> setting_in(store::Conn& c, const BuiltinRule& r,
                                  const std::string& project_id);
   Status apply(Receiver& r, const Json& body, bool creating);
+  Status apply_rule(CustomRule& r, const Json& body, bool creating);
+  // The matcher a scope puts on every selector (none for the platform).
+  Result<std::optional<promql::Matcher>> scope_matcher(store::Conn& c, const std::string& scope,
+                                                       const std::string& scope_id);
+  Result<std::shared_ptr<const promql::Expr>> scoped_expr(store::Conn& c, const CustomRule& r);
+  Status queue_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
+                  const std::string& rule, const std::string& severity, const std::string& key,
+                  const std::string& title, const Json& alert, int& queued);
   Answer send_to(const Receiver& r, const Message& m);
   void deliver_receiver(const std::string& receiver_id);
   void loop();
@@ -170,7 +231,11 @@ class AlertService {
   bool stopping_ = false;
   std::thread loop_;
   std::map<std::string, std::vector<int64_t>> sent_;
-  std::atomic<int64_t> queued_{0};  // receiver -> send times (rate limit)
+  std::atomic<int64_t> queued_{0};
+  const promql::Source* metrics_ = nullptr;
+  int64_t next_rules_ms_ = 0;
+  mutable std::mutex counts_mu_;
+  std::map<std::pair<std::string, std::string>, int64_t> event_counts_;  // project, reason  // receiver -> send times (rate limit)
 };
 
 }  // namespace jz::alerts

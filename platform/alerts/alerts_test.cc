@@ -545,6 +545,118 @@ TEST_P(AlertServiceTest, ReceiversKeepTheirSecretAndRefuseBadInput) {
   EXPECT_EQ(service_->receiver("project", p, "ding").status().code(), Code::kNotFound);
 }
 
+TEST_P(AlertServiceTest, ACustomRuleFiresAfterItsForSeesOnlyItsScopeAndResolves) {
+  PyReceiver rx("");
+  receiver("vision", "team", rx.url("/webhook/v"));
+  receiver("theirs", "team", rx.url("/webhook/t"));
+  const int64_t t0 = clock_.now_unix_ms();
+  // GPU memory of a job in each project, nearly full, over the next 20 minutes.
+  promql::MemorySource full;
+  for (const char* p : {"vision", "theirs"}) {
+    std::vector<promql::Point> used, limit;
+    for (int i = 0; i <= 40; ++i) {
+      used.push_back({t0 + i * 30000, 95});
+      limit.push_back({t0 + i * 30000, 100});
+    }
+    full.add("jizhan_job_gpu_memory_used_mib", {{"job", std::string("job-") + p}, {"project", p}}, used);
+    full.add("jizhan_job_gpu_memory_limit_mib", {{"job", std::string("job-") + p}, {"project", p}}, limit);
+  }
+  service_->attach_metrics(&full);
+  auto rule = service_->create_custom_rule(
+      "project", project_["vision"],
+      {{"name", "gpu-memory-high"},
+       {"expr", "jizhan_job_gpu_memory_used_mib / jizhan_job_gpu_memory_limit_mib * 100 > 90"},
+       {"for", "5m"},
+       {"severity", "critical"},
+       {"labels", {{"team", "cv"}}},
+       {"annotations", {{"summary", "job {{ $labels.job }} uses {{ $value }}% of its GPU memory"}}}},
+      "alice");
+  ASSERT_TRUE(rule.ok()) << rule.status().to_string();
+  // What would fire now, in this project only.
+  auto now = service_->preview("project", project_["vision"], rule->expr);
+  ASSERT_TRUE(now.ok());
+  ASSERT_EQ(now->size(), 1u);
+  EXPECT_EQ((*now)[0].labels.at("job"), "job-vision");
+  ASSERT_TRUE(service_->evaluate_rules().ok());
+  auto active = service_->active("project", project_["vision"]);
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].state, "pending");
+  service_->deliver_once();
+  EXPECT_TRUE(rx.log().empty());  // not for 5 minutes yet
+  clock_.advance(std::chrono::minutes(5));
+  ASSERT_TRUE(service_->evaluate_rules().ok());
+  service_->deliver_once();
+  auto log = rx.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0]["path"], "/webhook/v");
+  const Json& a = log[0]["body"]["alerts"][0];
+  EXPECT_EQ(a["labels"]["alertname"], "gpu-memory-high");
+  EXPECT_EQ(a["labels"]["project"], "vision");
+  EXPECT_EQ(a["labels"]["team"], "cv");
+  EXPECT_EQ(a["labels"]["severity"], "critical");
+  EXPECT_EQ(a["annotations"]["summary"], "job job-vision uses 95% of its GPU memory");
+  EXPECT_EQ(log[0]["body"]["status"], "firing");
+  // Still firing: nothing new. Then the series go quiet: resolved, once.
+  clock_.advance(std::chrono::minutes(1));
+  ASSERT_TRUE(service_->evaluate_rules().ok());
+  service_->deliver_once();
+  EXPECT_EQ(rx.log().size(), 1u);
+  promql::MemorySource empty;
+  service_->attach_metrics(&empty);
+  clock_.advance(std::chrono::minutes(1));
+  ASSERT_TRUE(service_->evaluate_rules().ok());
+  service_->deliver_once();
+  log = rx.log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1]["body"]["status"], "resolved");
+  EXPECT_TRUE(service_->active("project", project_["vision"])->empty());
+  // Bad rules are refused with the reason.
+  for (const Json& bad : {Json{{"name", "x"}, {"expr", "1 + 1"}},
+                          Json{{"name", "x"}, {"expr", "rate(m)"}},
+                          Json{{"name", "x"}, {"expr", "m"}, {"labels", {{"project", "theirs"}}}},
+                          Json{{"name", "x"}, {"expr", "m"}, {"for", "soon"}},
+                          Json{{"name", "job_failed"}, {"expr", "m"}}}) {
+    EXPECT_EQ(service_->create_custom_rule("project", project_["vision"], bad, "a").status().code(),
+              Code::kInvalidArgument)
+        << bad.dump();
+  }
+}
+
+TEST_P(AlertServiceTest, ExportedRulesPassPromtoolWithTheScopeInEveryExpression) {
+  if (!fs::exists("/usr/bin/promtool")) GTEST_SKIP() << "no promtool";
+  ASSERT_TRUE(service_
+                  ->create_custom_rule("project", project_["vision"],
+                                       {{"name", "slow-steps"},
+                                        {"expr", "avg_over_time(jizhan_job_gpu_util[10m]) < 5"},
+                                        {"for", "15m"},
+                                        {"annotations", {{"summary", "{{ $labels.job }} idles"}}}},
+                                       "alice")
+                  .ok());
+  ASSERT_TRUE(service_->set_rule("project", project_["vision"], "job_succeeded", {{"enabled", false}}, "a").ok());
+  auto text = service_->export_rules("project", project_["vision"]);
+  ASSERT_TRUE(text.ok()) << text.status().to_string();
+  // (JSON-quoted in the YAML)
+  EXPECT_NE(text->find(R"(avg_over_time(jizhan_job_gpu_util{project=\"vision\"}[10m]) < 5)"),
+            std::string::npos)
+      << *text;
+  EXPECT_NE(text->find(R"(rate(jizhan_alert_events_total{project=\"vision\", reason=~\"OOMKilled\"}[5m]) > 0)"),
+            std::string::npos)
+      << *text;
+  EXPECT_EQ(text->find("job_succeeded"), std::string::npos);  // off here
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "rules.yml").string();
+  std::ofstream(path) << *text;
+  auto r = run_subprocess({.argv = {"/usr/bin/promtool", "check", "rules", path},
+                           .timeout = std::chrono::seconds(60)});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->success()) << r->out << r->err << *text;
+  auto platform = service_->export_rules("platform", "");
+  std::ofstream(path) << *platform;
+  r = run_subprocess({.argv = {"/usr/bin/promtool", "check", "rules", path},
+                      .timeout = std::chrono::seconds(60)});
+  EXPECT_TRUE(r->success()) << r->out << r->err << *platform;
+}
+
 INSTANTIATE_TEST_SUITE_P(Dialects, AlertServiceTest,
                          ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
                          [](const auto& info) {

@@ -694,6 +694,8 @@ std::string format(const Expr& e) {
   return "";
 }
 
+std::string format_duration(int64_t ms) { return duration_text(ms); }
+
 std::shared_ptr<const Expr> with_matcher(const Expr& e, const Matcher& m) {
   auto out = std::make_shared<Expr>(e);
   if (out->kind == Expr::Kind::kSelector) {

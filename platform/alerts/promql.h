@@ -68,6 +68,9 @@ Result<std::shared_ptr<const Expr>> parse(std::string_view text);
 // The expression as PromQL text (canonical: what export writes).
 std::string format(const Expr& e);
 
+// A duration as PromQL writes it (90000: "1m30s"; 0: "0s").
+std::string format_duration(int64_t ms);
+
 // A copy of `e` with `m` added to every selector (a project's rules see only its series).
 std::shared_ptr<const Expr> with_matcher(const Expr& e, const Matcher& m);
 
