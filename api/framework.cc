@@ -324,8 +324,13 @@ Result<Reply> ApiRoutes::run(const Route& route, RequestContext& ctx) const {
   JZ_RETURN_IF_ERROR(resolve_scope(route, ctx));
   if (!route.body_schema.is_null() && !route.raw_body) {
     JZ_ASSIGN_OR_RETURN(ctx.body, json::parse(ctx.http.body, "request body"));
-    if (!ctx.body.is_object())
-      return Status::invalid_argument("request body must be a JSON object");
+    // An object, unless the route takes a list (Alertmanager's API does).
+    const bool list =
+        route.body_schema.is_object() && route.body_schema.value("type", "") == "array";
+    if (list ? !ctx.body.is_array() : !ctx.body.is_object()) {
+      return Status::invalid_argument(list ? "request body must be a JSON array"
+                                           : "request body must be a JSON object");
+    }
     JZ_RETURN_IF_ERROR(schema::validate(ctx.body, route.body_schema));
   }
   if (route.paging == Paging::kKeyset) {

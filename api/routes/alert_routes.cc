@@ -252,11 +252,76 @@ void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
   });
 }
 
+// Alerts from Prometheus or Alertmanager: each goes to the project its `project` label
+// names (the caller needs alert:update there) or, without one, to the platform (platform
+// admins only). All are checked before any is taken.
+Result<Reply> take_alerts(const ApiServices& s, RequestContext& ctx, const Json& alerts) {
+  alerts::AlertService* a = s.platform.alerts;
+  if (!a) return unavailable();
+  if (!alerts.is_array() || alerts.size() > 1000) {
+    return Status::invalid_argument("alerts: a list of at most 1000 alerts");
+  }
+  std::vector<std::pair<std::string, std::string>> scopes;  // scope, scope id
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    Status ok = alerts::AlertService::check_incoming(alerts[i]);
+    if (!ok.ok()) return ok.with_context("alerts[" + std::to_string(i) + "]");
+    const std::string project = alerts[i]["labels"].value("project", "");
+    if (project.empty()) {
+      if (!ctx.me().is_platform_admin()) {
+        return Status::permission_denied(
+            "alerts[" + std::to_string(i) +
+            "]: an alert without a project label is the platform's: platform admins only");
+      }
+      scopes.push_back({"platform", ""});
+      continue;
+    }
+    auto p = s.tenancy.project(project);
+    Status allowed = p.ok() ? s.authorizer.check(ctx.me(), "alert", "update", p->workspace_id, &*p)
+                            : Status::permission_denied("");
+    if (!allowed.ok()) {
+      // A project one may not see reads as one that does not exist.
+      return Status::permission_denied("alerts[" + std::to_string(i) + "]: project '" + project +
+                                       "': no such project, or alert:update is not yours there");
+    }
+    scopes.push_back({"project", p->id});
+  }
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    JZ_RETURN_IF_ERROR(a->ingest(scopes[i].first, scopes[i].second, alerts[i]));
+  }
+  return Reply::json({{"accepted", alerts.size()}});
+}
+
 }  // namespace
 
 void add_alert_routes(ApiRoutes& api, const ApiServices& s) {
   add_for(api, s, {"/api/v1/projects/{project}", Scope::kProject, "project"});
   add_for(api, s, {"/api/v1/alerting", Scope::kPlatformAdmin, "platform"});
+  api.add({
+      {.method = "POST",
+       .path = "/api/v2/alerts",
+       .scope = Scope::kCaller,
+       .summary = "Alertmanager's API for Prometheus: a list of alerts (labels, annotations, "
+                  "startsAt, endsAt); each goes to its project label's receivers (alert:update "
+                  "there) or the platform's (platform admins)",
+       .body_schema = sc::array_of({{"type", "object"}}),
+       .success = 200,
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         return take_alerts(s, ctx, ctx.body);
+       }},
+      {.method = "POST",
+       .path = "/api/v1/alerting/alertmanager",
+       .scope = Scope::kCaller,
+       .summary = "An Alertmanager webhook receiver (payload version 4): its alerts are routed "
+                  "and delivered as /api/v2/alerts's",
+       .body_schema = {{"type", "object"}},
+       .success = 200,
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (ctx.body.value("version", "") != "4") {
+           return Status::invalid_argument("version: Alertmanager's webhook payload version 4");
+         }
+         return take_alerts(s, ctx, ctx.body.value("alerts", Json()));
+       }},
+  });
 }
 
 }  // namespace jz::api

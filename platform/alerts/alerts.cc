@@ -340,11 +340,24 @@ Status AlertService::apply(Receiver& r, const Json& body, bool creating) {
   if (body.contains("rules")) {
     if (!body["rules"].is_array()) return Status::invalid_argument("rules: a list of rule ids");
     r.rules.clear();
+    // Built-in rules' ids, custom rules' names, or the alertname of alerts that come
+    // from Prometheus.
+    auto rule_name = [](const std::string& n) {
+      if (n.empty() || n.size() > 100) return false;
+      for (char c : n) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != ':' &&
+            c != '.') {
+          return false;
+        }
+      }
+      return true;
+    };
+    if (body["rules"].size() > 100) return Status::invalid_argument("rules: at most 100");
     for (const auto& x : body["rules"]) {
-      if (!x.is_string() || !rule_by_id(x.get<std::string>())) {
-        return Status::invalid_argument("rules: '" +
-                                        (x.is_string() ? x.get<std::string>() : x.dump()) +
-                                        "' is not a rule (GET .../alert-rules lists them)");
+      if (!x.is_string() || !rule_name(x.get<std::string>())) {
+        return Status::invalid_argument(
+            "rules: '" + (x.is_string() ? x.get<std::string>() : x.dump()) +
+            "' is not a rule name (a built-in rule, a custom rule, or an alertname)");
       }
       r.rules.push_back(x.get<std::string>());
     }
@@ -1370,6 +1383,91 @@ std::string AlertService::metrics_text() const {
            "\"} " + std::to_string(n) + "\n";
   }
   return out;
+}
+
+// ---- alerts from Prometheus or Alertmanager ----------------------------------------
+
+Status AlertService::check_incoming(const Json& alert) {
+  if (!alert.is_object()) return Status::invalid_argument("an alert must be an object");
+  const Json labels = alert.value("labels", Json());
+  if (!labels.is_object() || labels.empty() || labels.size() > 64) {
+    return Status::invalid_argument("labels: an object of 1 to 64 labels");
+  }
+  for (const auto& [k, v] : labels.items()) {
+    if (!valid_label_name(k) || !v.is_string() || v.get<std::string>().size() > 1024) {
+      return Status::invalid_argument("labels." + k + ": a label name and a string value");
+    }
+  }
+  if (!labels.contains("alertname")) return Status::invalid_argument("labels.alertname: required");
+  const Json ann = alert.value("annotations", Json::object());
+  if (!ann.is_object() || ann.size() > 64) {
+    return Status::invalid_argument("annotations: an object of at most 64 strings");
+  }
+  for (const auto& [k, v] : ann.items()) {
+    if (!v.is_string() || v.get<std::string>().size() > 8192) {
+      return Status::invalid_argument("annotations." + k + ": a string of at most 8192 bytes");
+    }
+  }
+  for (const char* t : {"startsAt", "endsAt"}) {
+    if (alert.contains(t) && (!alert[t].is_string() || alert[t].get<std::string>().size() > 64)) {
+      return Status::invalid_argument(std::string(t) + ": an RFC 3339 time");
+    }
+  }
+  return {};
+}
+
+Status AlertService::ingest(const std::string& scope, const std::string& scope_id,
+                            const Json& alert) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  JZ_RETURN_IF_ERROR(check_incoming(alert));
+  const Json& labels = alert["labels"];
+  const int64_t now = clock_.now_unix_ms();
+  const std::string starts = alert.value("startsAt", time_text(now));
+  const std::string ends = alert.value("endsAt", "");
+  // Alertmanager's "0001-01-01T00:00:00Z" (or none) is open; a time past is the end.
+  bool resolved = false;
+  if (!ends.empty() && ends.rfind("0001-", 0) != 0) {
+    auto t = parse_rfc3339(ends);
+    resolved = t.ok() && std::chrono::duration_cast<std::chrono::milliseconds>(
+                             t->time_since_epoch()).count() <= now;
+  }
+  const std::string status = resolved ? "resolved" : "firing";
+  const std::string sev = labels.value("severity", "");
+  const std::string severity = severity_rank(sev) >= 0 ? sev : "warning";
+  const std::string name = labels["alertname"].get<std::string>();
+  const std::string fp = sha256_hex(scope + "/" + scope_id + json::dump(labels)).substr(0, 16);
+  Json ann = alert.value("annotations", Json::object());
+  std::string title = ann.value("summary", "");
+  if (title.empty()) {
+    title = name;
+    for (const auto& [k, v] : labels.items()) {
+      if (k != "alertname" && k != "severity") title += " " + k + "=" + v.get<std::string>();
+    }
+  }
+  if (resolved) title += " (resolved)";
+  if (!ann.contains("description")) ann["description"] = title;
+  const Json out = {{"status", status},
+                    {"labels", labels},
+                    {"annotations", ann},
+                    {"startsAt", starts},
+                    {"endsAt", resolved ? ends : "0001-01-01T00:00:00Z"},
+                    {"generatorURL", alert.value("generatorURL", "")},
+                    {"fingerprint", fp}};
+  int queued = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(queue_in(c, scope, scope_id, name, severity,
+                                "ext:" + fp + ":" + starts + ":" + status, title, out, queued));
+    JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
+    if (resolved) return {};
+    return c
+        .exec("INSERT INTO alerts_active (fingerprint, rule_id, rule, scope, scope_id, state, "
+              "labels, annotations, value, active_since_ms, fired_at_ms) VALUES (?, 'external', "
+              "?, ?, ?, 'firing', ?, ?, '0', ?, ?)",
+              {fp, name, scope, scope_id, json::dump(labels), json::dump(ann), now, now})
+        .status();
+  }));
+  queued_ += queued;
+  return {};
 }
 
 }  // namespace jz::alerts

@@ -184,6 +184,14 @@ class AlertService {
   // server started, in the Prometheus text format.
   std::string metrics_text() const;
 
+  // ---- alerts from Prometheus or Alertmanager ----
+  // One alert as Alertmanager's API takes it (labels with alertname, annotations,
+  // startsAt, endsAt, generatorURL), in a scope the caller may act in: notified to that
+  // scope's receivers once per firing (its startsAt) and once when it ends (endsAt past).
+  Status ingest(const std::string& scope, const std::string& scope_id, const Json& alert);
+  // invalid_argument naming what is wrong with an alert of that form.
+  static Status check_incoming(const Json& alert);
+
   // ---- delivery history, newest first ----
   Result<store::Page<Notification>> notifications(const std::string& scope,
                                                   const std::string& scope_id,

@@ -529,7 +529,7 @@ TEST_P(AlertServiceTest, ReceiversKeepTheirSecretAndRefuseBadInput) {
         Json{{"name", "x"},
              {"channel", "slack"},
              {"config", {{"url", "https://h"}}},
-             {"rules", {"nope"}}},
+             {"rules", {"no pe"}}},
         Json{{"name", "x"},
              {"channel", "slack"},
              {"config", {{"url", "https://h"}}},
