@@ -987,7 +987,7 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
     await signIn(page, alertServer.base, 'pam', 'pam-password-123');
     await page.goto(`${alertServer.base}/projects/vision`);
     await page.getByRole('navigation', { name: 'Project pages' }).getByRole('link', { name: 'Alerts' }).click();
-    await page.getByRole('heading', { name: 'Rules' }).waitFor();
+    await page.getByRole('heading', { name: 'Rules', exact: true }).waitFor();
     await page.getByText('No receivers yet: nobody is told when something happens.').waitFor();
 
     // A bad name is flagged; a good receiver is added, its secret never shown again.
@@ -1030,6 +1030,28 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
     assert.equal(failed.body.alerts[0].labels.resource, bad.id);
     assert.match(failed.body.alerts[0].generatorURL, new RegExp(`/projects/vision/jobs/${bad.id}$`));
     assert.equal(received.some((r) => r.body.alerts[0].labels.resource === ok.id), false);
+    // A custom rule from the form: previewed, added, and exported with the project's
+    // matcher in its expression; an alert Prometheus sends (POST /api/v2/alerts) shows as
+    // firing and reaches the receiver.
+    await page.locator('#rule-name').fill('idle-gpus');
+    await page.locator('#rule-expr').fill('avg_over_time(jizhan_job_gpu_util[30m]) < 5');
+    await page.locator('#rule-for').fill('10m');
+    await page.locator('#rule-summary').fill('{{ $labels.job }} idles');
+    await page.getByRole('button', { name: 'What would fire now?' }).click();
+    await page.getByText(/Nothing matches now\.|series match now|no metrics here/).waitFor();
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByRole('table', { name: 'Custom rules' }).getByRole('rowheader', { name: 'idle-gpus' }).waitFor();
+    const href = await page.getByRole('link', { name: 'Download as a Prometheus rule file' }).getAttribute('href');
+    const yaml = await page.evaluate((h) => fetch(h).then((r) => r.text()), href);
+    assert.match(yaml, /avg_over_time\(jizhan_job_gpu_util\{project=\\"vision\\"\}\[30m\]\) < 5/);
+    assert.match(yaml, /for: 10m/);
+    await alertServer.call('POST', '/api/v2/alerts', [
+      { labels: { alertname: 'LossDiverged', project: 'vision', severity: 'critical' },
+        annotations: { summary: 'loss is NaN in run 7' } },
+    ]);
+    await page.getByRole('table', { name: 'Alerts now' }).getByRole('rowheader', { name: 'LossDiverged' }).waitFor({ timeout: 15000 });
+    await history.getByText('loss is NaN in run 7').waitFor({ timeout: 15000 });
+    assert.ok(received.some((r) => r.body.alerts[0].labels.alertname === 'LossDiverged'));
     await screenshot(page, 'project-alerts-en');
 
     // A developer reads the rules, receivers and history but changes nothing.

@@ -18,10 +18,15 @@ type Rule = Schemas['AlertRule'];
 type Receiver = Schemas['Receiver'];
 type Notification = Schemas['Notification'];
 type TestAnswer = Schemas['ReceiverTest'];
+type CustomRule = Schemas['CustomRule'];
+type ActiveAlert = Schemas['ActiveAlert'];
+type Preview = Schemas['AlertPreview'];
 
 const channels = ['webhook', 'slack', 'dingtalk', 'wecom', 'feishu', 'email'] as const;
 const severities = ['info', 'warning', 'critical'] as const;
 const namePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+// An expression, not words: the same in every language.
+const exprExample = 'avg_over_time(jizhan_job_gpu_util[30m]) < 5';
 
 export function ProjectAlerts() {
   const { project = '' } = useParams();
@@ -54,7 +59,9 @@ export function PlatformAlerts() {
 function Alerts({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; mayEdit: boolean }) {
   return (
     <>
+      <Active base={base} scopeKey={scopeKey} />
       <Rules base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
+      <CustomRules base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <Receivers base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <History base={base} scopeKey={scopeKey} />
     </>
@@ -128,6 +135,230 @@ function Rules({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; ma
         </table>
       )}
     </>
+  );
+}
+
+function labelText(labels: Record<string, string>, skip: string[] = []): string {
+  return Object.entries(labels)
+    .filter(([k]) => !skip.includes(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+}
+
+function Active({ base, scopeKey }: { base: string; scopeKey: string }) {
+  const { t } = useTranslation();
+  const active = useQuery({
+    queryKey: ['alerts', scopeKey, 'active'],
+    queryFn: () => api<ActiveAlert[]>(`${base}/alerts`),
+    refetchInterval: 5000,
+  });
+  return (
+    <>
+      <h2>{t('alerts.active')}</h2>
+      {active.isError && <ErrorView error={active.error} onRetry={() => active.refetch()} />}
+      {active.data && active.data.length === 0 && <p className="empty">{t('alerts.noActive')}</p>}
+      {active.data && active.data.length > 0 && (
+        <table aria-label={t('alerts.active')}>
+          <thead>
+            <tr>
+              <th scope="col">{t('alerts.rule')}</th>
+              <th scope="col">{t('alerts.state')}</th>
+              <th scope="col">{t('alerts.what')}</th>
+              <th scope="col">{t('alerts.labels')}</th>
+              <th scope="col">{t('alerts.since')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {active.data.map((a) => (
+              <tr key={a.fingerprint}>
+                <th scope="row">{a.rule}</th>
+                <td>{t(`alerts.activeStates.${a.state}`)}</td>
+                <td>{a.annotations.summary ?? ''}</td>
+                <td className="mono">{labelText(a.labels, ['alertname'])}</td>
+                <td>{formatTime(a.fired_at ?? a.active_since)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+function CustomRules({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; mayEdit: boolean }) {
+  const { t } = useTranslation();
+  const client = useQueryClient();
+  const key = ['alerts', scopeKey, 'custom'];
+  const rules = useQuery({ queryKey: key, queryFn: () => api<CustomRule[]>(`${base}/custom-rules`) });
+  const refresh = () => void client.invalidateQueries({ queryKey: key });
+  const toggle = useMutation({
+    mutationFn: (r: CustomRule) => api<CustomRule>(`${base}/custom-rules/${seg(r.name)}`, { method: 'PATCH', body: { enabled: !r.enabled } }),
+    onSettled: refresh,
+  });
+  const remove = useMutation({
+    mutationFn: (name: string) => api<void>(`${base}/custom-rules/${seg(name)}`, { method: 'DELETE' }),
+    onSettled: refresh,
+  });
+  const failed = [toggle, remove].find((m) => m.isError);
+  return (
+    <>
+      <div className="heading-row">
+        <h2>{t('alerts.customRules')}</h2>
+        <div className="spacer" />
+        <a className="button" href={`${base}/prometheus-rules`} download="jizhan-rules.yml">
+          {t('alerts.export')}
+        </a>
+      </div>
+      <p className="muted">{t('alerts.customIntro')}</p>
+      {rules.isError && <ErrorView error={rules.error} onRetry={() => rules.refetch()} />}
+      {failed && (
+        <p className="error" role="alert">
+          {errorText(failed.error, t)}
+        </p>
+      )}
+      {rules.data && rules.data.length === 0 && <p className="empty">{t('alerts.noCustom')}</p>}
+      {rules.data && rules.data.length > 0 && (
+        <table aria-label={t('alerts.customRules')}>
+          <thead>
+            <tr>
+              <th scope="col">{t('alerts.name')}</th>
+              <th scope="col">{t('alerts.expr')}</th>
+              <th scope="col">{t('alerts.for')}</th>
+              <th scope="col">{t('alerts.severity')}</th>
+              <th scope="col">{t('alerts.state')}</th>
+              {mayEdit && <th scope="col">{t('alerts.actions')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {rules.data.map((r) => (
+              <tr key={r.name}>
+                <th scope="row">{r.name}</th>
+                <td className="mono">{r.expr}</td>
+                <td>{r.for}</td>
+                <td>{t(`alerts.severities.${r.severity}`)}</td>
+                <td>{r.enabled ? t('alerts.enabled') : t('alerts.disabled')}</td>
+                {mayEdit && (
+                  <td className="actions">
+                    <button type="button" onClick={() => toggle.mutate(r)}>
+                      {r.enabled ? t('alerts.disable') : t('alerts.enable')}
+                    </button>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => window.confirm(t('alerts.removeRuleConfirm', { name: r.name })) && remove.mutate(r.name)}
+                    >
+                      {t('alerts.remove')}
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {mayEdit && <AddCustomRule base={base} onAdded={refresh} />}
+    </>
+  );
+}
+
+function AddCustomRule({ base, onAdded }: { base: string; onAdded: () => void }) {
+  const { t } = useTranslation();
+  const [name, setName] = useState('');
+  const [expr, setExpr] = useState('');
+  const [forText, setFor] = useState('5m');
+  const [severity, setSeverity] = useState<(typeof severities)[number]>('warning');
+  const [summary, setSummary] = useState('');
+  const add = useMutation({
+    mutationFn: () =>
+      api<CustomRule>(`${base}/custom-rules`, {
+        method: 'POST',
+        body: { name, expr, for: forText, severity, ...(summary ? { annotations: { summary } } : {}) },
+      }),
+    onSuccess: () => {
+      setName('');
+      setExpr('');
+      setSummary('');
+      preview.reset();
+      onAdded();
+    },
+  });
+  const preview = useMutation({
+    mutationFn: () => api<Preview>(`${base}/alert-preview`, { method: 'POST', body: { expr } }),
+  });
+  const badName = name !== '' && !namePattern.test(name);
+  return (
+    <form
+      className="card wide"
+      noValidate
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        if (!badName && name && expr) add.mutate();
+      }}
+    >
+      <h3>{t('alerts.addRule')}</h3>
+      <div className="row">
+        <Field id="rule-name" label={t('alerts.name')} error={badName ? t('alerts.nameRule') : undefined}>
+          <input id="rule-name" value={name} aria-invalid={badName} onChange={(e) => setName(e.target.value)} />
+        </Field>
+        <Field id="rule-for" label={t('alerts.for')} help={t('alerts.forHelp')}>
+          <input id="rule-for" value={forText} aria-describedby="rule-for-help" onChange={(e) => setFor(e.target.value)} />
+        </Field>
+        <Field id="rule-severity" label={t('alerts.severity')}>
+          <select id="rule-severity" value={severity} onChange={(e) => setSeverity(e.target.value as (typeof severities)[number])}>
+            {severities.map((s) => (
+              <option key={s} value={s}>
+                {t(`alerts.severities.${s}`)}
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <Field id="rule-expr" label={t('alerts.expr')} help={t('alerts.exprHelp')}>
+        <textarea
+          id="rule-expr"
+          className="mono"
+          rows={2}
+          value={expr}
+          aria-describedby="rule-expr-help"
+          placeholder={exprExample}
+          onChange={(e) => setExpr(e.target.value)}
+        />
+      </Field>
+      <Field id="rule-summary" label={t('alerts.summary')} help={t('alerts.summaryHelp', { labels: '{{ $labels.job }}', value: '{{ $value }}' })}>
+        <input id="rule-summary" value={summary} aria-describedby="rule-summary-help" onChange={(e) => setSummary(e.target.value)} />
+      </Field>
+      {(add.isError || preview.isError) && (
+        <p className="error" role="alert">
+          {errorText(add.error ?? preview.error, t)}
+        </p>
+      )}
+      {preview.data && (
+        <div role="status">
+          {preview.data.samples.length === 0 ? (
+            <p className="muted">{t('alerts.previewNone')}</p>
+          ) : (
+            <>
+              <p>{t('alerts.previewSome', { count: preview.data.samples.length })}</p>
+              <ul className="mono">
+                {preview.data.samples.slice(0, 20).map((x) => (
+                  <li key={labelText(x.labels)}>
+                    {labelText(x.labels)} = {x.value}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </div>
+      )}
+      <div className="actions">
+        <button type="button" disabled={!expr || preview.isPending} onClick={() => preview.mutate()}>
+          {t('alerts.preview')}
+        </button>
+        <button type="submit" className="primary" disabled={add.isPending || badName || !name || !expr}>
+          {t('alerts.addRuleButton')}
+        </button>
+      </div>
+    </form>
   );
 }
 
