@@ -464,6 +464,21 @@ const std::vector<Migration>& migrations() {
        "CREATE INDEX alerts_active_rule ON alerts_active (rule_id);"
        "CREATE INDEX alerts_active_scope ON alerts_active (scope, scope_id);",
        ""},
+      // Silences of alerts (platform/alerts/alerts.h).
+      {21, "alert_silences",
+       "CREATE TABLE alert_silences ("
+       "  id TEXT PRIMARY KEY,"
+       "  scope TEXT NOT NULL,"
+       "  scope_id TEXT NOT NULL,"
+       "  matchers TEXT NOT NULL,"
+       "  starts_at_ms BIGINT NOT NULL,"
+       "  ends_at_ms BIGINT NOT NULL,"
+       "  created_by TEXT NOT NULL,"
+       "  comment TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL"
+       ");"
+       "CREATE INDEX alert_silences_scope ON alert_silences (scope, scope_id, ends_at_ms);",
+       ""},
   };
   return kAll;
 }

@@ -237,6 +237,40 @@ void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
                return Reply::text(std::move(text), "application/yaml; charset=utf-8");
              }}),
       route({.method = "GET",
+             .path = w.base + "/silences",
+             .verb = "list",
+             .summary = "Silences that have not ended (and those ended in the last day)",
+             .response_schema = sc::array_of(sc::ref("Silence")),
+             .handler = [a, w, &s](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return Reply::json(Json::array());
+               JZ_ASSIGN_OR_RETURN(auto list, a->silences(w.name, scope_id(ctx, w)));
+               Json out = Json::array();
+               for (const auto& x : list) out.push_back(x.to_json(s.clock.now_unix_ms()));
+               return Reply::json(out);
+             }}),
+      route({.method = "POST",
+             .path = w.base + "/silences",
+             .verb = "update",
+             .summary = "Silence alerts whose labels match, for a while (with why)",
+             .body_schema = sc::ref("SilenceCreate"),
+             .response_schema = sc::ref("Silence"),
+             .handler = [a, w, &s](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto x, a->create_silence(w.name, scope_id(ctx, w), ctx.body,
+                                                             ctx.me().username));
+               return Reply::created(x.to_json(s.clock.now_unix_ms()));
+             }}),
+      route({.method = "DELETE",
+             .path = w.base + "/silences/{silence}",
+             .verb = "update",
+             .summary = "End a silence now",
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_RETURN_IF_ERROR(
+                   a->expire_silence(w.name, scope_id(ctx, w), ctx.param("silence")));
+               return Reply::no_content();
+             }}),
+      route({.method = "GET",
              .path = w.base + "/notifications",
              .verb = "list",
              .summary = std::string("Delivery history of ") + of +

@@ -633,10 +633,9 @@ Result<int> AlertService::evaluate_once(int batch) {
           {"endsAt", "0001-01-01T00:00:00Z"},
           {"generatorURL", link},
           {"fingerprint", sha256_hex(json::dump(labels)).substr(0, 16)}};
-      JZ_RETURN_IF_ERROR(queue_in(c, project_id.empty() ? "platform" : "project", project_id,
-                                  rule->id, setting.severity,
-                                  "evt:" + std::to_string(seq) + ":" + rule->id, title, alert,
-                                  queued));
+      JZ_RETURN_IF_ERROR(queue_in(
+          c, project_id.empty() ? "platform" : "project", project_id, rule->id, setting.severity,
+          "evt:" + std::to_string(seq) + ":" + rule->id, title, alert, queued));
     }
     return c
         .exec("UPDATE alert_cursors SET seq = ? WHERE name = 'events'", {evs.back().integer("seq")})
@@ -800,16 +799,74 @@ void AlertService::loop() {
   }
 }
 
+
+namespace {
+
+// A silence's matchers from JSON: a list of {label, op, value}.
+Result<std::vector<promql::Matcher>> silence_matchers(const Json& list) {
+  if (!list.is_array() || list.empty() || list.size() > 32) {
+    return Status::invalid_argument("matchers: a list of 1 to 32 matchers");
+  }
+  std::vector<promql::Matcher> out;
+  for (const auto& m : list) {
+    if (!m.is_object() || !m.value("label", Json()).is_string() ||
+        !m.value("value", Json()).is_string()) {
+      return Status::invalid_argument("matchers: each has a label, an op and a value");
+    }
+    const std::string op = m.value("op", "=");
+    const promql::Matcher::Op o = op == "="    ? promql::Matcher::Op::kEq
+                                  : op == "!=" ? promql::Matcher::Op::kNe
+                                  : op == "=~" ? promql::Matcher::Op::kRe
+                                  : op == "!~" ? promql::Matcher::Op::kNre
+                                               : static_cast<promql::Matcher::Op>(-1);
+    if (static_cast<int>(o) < 0) return Status::invalid_argument("matchers: op is =, !=, =~ or !~");
+    JZ_ASSIGN_OR_RETURN(auto x, promql::make_matcher(m["label"].get<std::string>(), o,
+                                                     m["value"].get<std::string>()));
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+Json matchers_json(const std::vector<promql::Matcher>& ms) {
+  static const char* kOps[] = {"=", "!=", "=~", "!~"};
+  Json out = Json::array();
+  for (const auto& m : ms) {
+    out.push_back({{"label", m.label}, {"op", kOps[static_cast<int>(m.op)]}, {"value", m.value}});
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Silence::matches(const Json& labels) const {
+  for (const auto& m : matchers) {
+    const std::string v = labels.is_object() ? labels.value(m.label, "") : "";
+    if (!m.matches(v)) return false;
+  }
+  return !matchers.empty();
+}
+
+Json Silence::to_json(int64_t now_ms) const {
+  return {{"id", id},
+          {"matchers", matchers_json(matchers)},
+          {"starts_at", time_text(starts_at_ms)},
+          {"ends_at", time_text(ends_at_ms)},
+          {"state", now_ms < starts_at_ms ? "pending" : now_ms < ends_at_ms ? "active" : "expired"},
+          {"created_by", created_by},
+          {"comment", comment}};
+}
+
 // ---- receivers of an alert ---------------------------------------------------------
 
-Status AlertService::queue_in(store::Conn& c, const std::string& scope,
-                              const std::string& scope_id, const std::string& rule,
-                              const std::string& severity, const std::string& key,
-                              const std::string& title, const Json& alert, int& queued) {
+Status AlertService::queue_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
+                              const std::string& rule, const std::string& severity,
+                              const std::string& key, const std::string& title, const Json& alert,
+                              int& queued) {
   std::string project_id, workspace_id;
   if (scope == "project") {
     project_id = scope_id;
-    JZ_ASSIGN_OR_RETURN(auto p, c.query("SELECT workspace_id FROM projects WHERE id = ?", {scope_id}));
+    JZ_ASSIGN_OR_RETURN(auto p,
+                        c.query("SELECT workspace_id FROM projects WHERE id = ?", {scope_id}));
     if (!p.empty()) workspace_id = p[0].text("workspace_id");
   } else if (scope == "workspace") {
     workspace_id = scope_id;
@@ -824,6 +881,22 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope,
                        {workspace_id.empty() ? std::string("-") : workspace_id,
                         project_id.empty() ? std::string("-") : project_id}));
   const std::string text = json::dump(alert);
+  // Silences of the platform and of the alert's own workspace and project.
+  const int64_t at = clock_.now_unix_ms();
+  JZ_ASSIGN_OR_RETURN(
+      auto sil, c.query("SELECT matchers FROM alert_silences WHERE starts_at_ms <= ? AND "
+                        "ends_at_ms > ? AND ((scope = 'platform' AND scope_id = '') OR (scope = "
+                        "'workspace' AND scope_id = ?) OR (scope = 'project' AND scope_id = ?))",
+                        {at, at, workspace_id.empty() ? std::string("-") : workspace_id,
+                         project_id.empty() ? std::string("-") : project_id}));
+  bool silenced = false;
+  for (const auto& row : sil) {
+    Silence si;
+    auto ms = silence_matchers(Json::parse(row.text("matchers"), nullptr, false));
+    if (!ms.ok()) continue;
+    si.matchers = std::move(*ms);
+    silenced = silenced || si.matches(alert.value("labels", Json::object()));
+  }
   for (const auto& row : recv) {
     const Receiver r = receiver_of(row);
     if (severity_rank(severity) < severity_rank(r.min_severity)) continue;
@@ -835,10 +908,11 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope,
         const int64_t n,
         c.exec("INSERT INTO notifications (id, receiver_id, receiver_name, scope, scope_id, "
                "dedup_key, rule, severity, title, message, state, attempts, next_attempt_ms, "
-               "created_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-               "'pending', 0, ?, ?, 0, '') ON CONFLICT DO NOTHING",
+               "created_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+               "0, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
                {ids_.next("ntf_"), r.id, r.name, r.scope, r.scope_id, key, rule, severity, title,
-                text, now, now}));
+                text, std::string(silenced ? "silenced" : "pending"), now, now,
+                std::string(silenced ? "a silence matched" : "")}));
     queued += static_cast<int>(n);
   }
   return {};
@@ -1022,7 +1096,8 @@ Status AlertService::apply_rule(CustomRule& r, const Json& body, bool creating) 
     }
     r.name = body["name"].get<std::string>();
     for (const auto& b : kRules) {
-      if (b.id == r.name) return Status::invalid_argument("name: '" + r.name + "' is a built-in rule's");
+      if (b.id == r.name)
+        return Status::invalid_argument("name: '" + r.name + "' is a built-in rule's");
     }
     if (!body.contains("expr")) return Status::invalid_argument("expr: required");
   } else if (body.contains("name") && body["name"] != r.name) {
@@ -1085,11 +1160,12 @@ Result<CustomRule> AlertService::create_custom_rule(const std::string& scope,
   r.created_at_ms = clock_.now_unix_ms();
   Status s = db_.transact([&](store::Conn& c) -> Status {
     return c
-        .exec("INSERT INTO alert_custom_rules (id, scope, scope_id, name, expr, for_ms, severity, "
-              "labels, annotations, enabled, created_by, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, "
-              "?, ?, ?, ?, ?, ?)",
-              {r.id, scope, scope_id, r.name, r.expr, r.for_ms, r.severity, json::dump(r.labels),
-               json::dump(r.annotations), int64_t{r.enabled ? 1 : 0}, actor, r.created_at_ms})
+        .exec(
+            "INSERT INTO alert_custom_rules (id, scope, scope_id, name, expr, for_ms, severity, "
+            "labels, annotations, enabled, created_by, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?)",
+            {r.id, scope, scope_id, r.name, r.expr, r.for_ms, r.severity, json::dump(r.labels),
+             json::dump(r.annotations), int64_t{r.enabled ? 1 : 0}, actor, r.created_at_ms})
         .status();
   });
   if (s.code() == Code::kAlreadyExists) {
@@ -1104,11 +1180,10 @@ Result<CustomRule> AlertService::custom_rule(const std::string& scope, const std
   JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
   CustomRule out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto row, store::query_one(c, kRuleRow,
-                                                   kRuleSelect +
-                                                       " WHERE scope = ? AND scope_id = ? AND name = ?",
-                                                   {scope, scope_id, name},
-                                                   "no alert rule '" + name + "'"));
+    JZ_ASSIGN_OR_RETURN(
+        auto row, store::query_one(c, kRuleRow,
+                                   kRuleSelect + " WHERE scope = ? AND scope_id = ? AND name = ?",
+                                   {scope, scope_id, name}, "no alert rule '" + name + "'"));
     out = rule_of(row);
     return {};
   }));
@@ -1120,11 +1195,11 @@ Result<std::vector<CustomRule>> AlertService::custom_rules(const std::string& sc
   JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
   std::vector<CustomRule> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kRuleRow,
-                                                    kRuleSelect +
-                                                        " WHERE scope = ? AND scope_id = ? ORDER "
-                                                        "BY name LIMIT 1000",
-                                                    {scope, scope_id}));
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        store::query_all(c, kRuleRow,
+                                         kRuleSelect + " WHERE scope = ? AND scope_id = ? ORDER "
+                                                       "BY name LIMIT 1000",
+                                         {scope, scope_id}));
     for (const auto& row : rows) out.push_back(rule_of(row));
     return {};
   }));
@@ -1159,8 +1234,8 @@ Status AlertService::delete_custom_rule(const std::string& scope, const std::str
 }
 
 Result<std::optional<promql::Matcher>> AlertService::scope_matcher(store::Conn& c,
-                                                                    const std::string& scope,
-                                                                    const std::string& scope_id) {
+                                                                   const std::string& scope,
+                                                                   const std::string& scope_id) {
   if (scope == "platform") return std::optional<promql::Matcher>();
   const bool project = scope == "project";
   JZ_ASSIGN_OR_RETURN(auto rows, c.query(project ? "SELECT name FROM projects WHERE id = ?"
@@ -1183,7 +1258,8 @@ Result<std::vector<promql::Sample>> AlertService::preview(const std::string& sco
                                                           const std::string& scope_id,
                                                           const std::string& expr) {
   JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
-  if (!metrics_) return Status::unavailable("no metrics here: the monitor is off (monitoring.agent)");
+  if (!metrics_)
+    return Status::unavailable("no metrics here: the monitor is off (monitoring.agent)");
   CustomRule r;
   r.scope = scope;
   r.scope_id = scope_id;
@@ -1203,11 +1279,11 @@ Result<std::vector<ActiveAlert>> AlertService::active(const std::string& scope,
   JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
   std::vector<ActiveAlert> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kActiveRow,
-                                                    kActiveSelect +
-                                                        " WHERE scope = ? AND scope_id = ? ORDER "
-                                                        "BY active_since_ms LIMIT 1000",
-                                                    {scope, scope_id}));
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        store::query_all(c, kActiveRow,
+                                         kActiveSelect + " WHERE scope = ? AND scope_id = ? ORDER "
+                                                         "BY active_since_ms LIMIT 1000",
+                                         {scope, scope_id}));
     for (const auto& row : rows) out.push_back(active_of(row));
     return {};
   }));
@@ -1220,8 +1296,8 @@ Result<int> AlertService::evaluate_rules() {
   int changed = 0, queued = 0;
   std::vector<CustomRule> rules;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kRuleRow,
-                                                    kRuleSelect + " WHERE enabled = 1 ORDER BY id"));
+    JZ_ASSIGN_OR_RETURN(
+        auto rows, store::query_all(c, kRuleRow, kRuleSelect + " WHERE enabled = 1 ORDER BY id"));
     for (const auto& row : rows) rules.push_back(rule_of(row));
     return {};
   }));
@@ -1231,8 +1307,8 @@ Result<int> AlertService::evaluate_rules() {
       if (!e.ok()) return {};  // its scope is gone
       auto v = promql::evaluate(**e, *metrics_, now);
       if (!v.ok()) return {};
-      JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kActiveRow,
-                                                      kActiveSelect + " WHERE rule_id = ?", {r.id}));
+      JZ_ASSIGN_OR_RETURN(
+          auto rows, store::query_all(c, kActiveRow, kActiveSelect + " WHERE rule_id = ?", {r.id}));
       std::map<std::string, ActiveAlert> was;
       for (const auto& row : rows) was.emplace(row.fingerprint, active_of(row));
       std::string scope_label;
@@ -1247,11 +1323,11 @@ Result<int> AlertService::evaluate_rules() {
                     {"fingerprint", a.fingerprint}};
       };
       auto notify = [&](const ActiveAlert& a, const std::string& status) -> Status {
-        const std::string title = a.annotations.value("summary", r.name) +
-                                  (status == "resolved" ? " (resolved)" : "");
+        const std::string title =
+            a.annotations.value("summary", r.name) + (status == "resolved" ? " (resolved)" : "");
         return queue_in(c, r.scope, r.scope_id, r.name, r.severity,
-                        "rule:" + r.id + ":" + a.fingerprint + ":" +
-                            std::to_string(a.fired_at_ms) + ":" + status,
+                        "rule:" + r.id + ":" + a.fingerprint + ":" + std::to_string(a.fired_at_ms) +
+                            ":" + status,
                         title, alert_json(a, status, status == "resolved" ? now : 0), queued);
       };
       std::set<std::string> present;
@@ -1294,20 +1370,22 @@ Result<int> AlertService::evaluate_rules() {
         } else if (it == was.end()) {
           ++changed;
         }
-        JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
+        JZ_RETURN_IF_ERROR(
+            c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
         JZ_RETURN_IF_ERROR(
             c.exec("INSERT INTO alerts_active (fingerprint, rule_id, rule, scope, scope_id, state, "
                    "labels, annotations, value, active_since_ms, fired_at_ms) VALUES (?, ?, ?, ?, "
                    "?, ?, ?, ?, ?, ?, ?)",
-                   {fp, r.id, r.name, r.scope, r.scope_id, a.state, json::dump(lj),
-                    json::dump(ann), std::string(value), a.active_since_ms, a.fired_at_ms})
+                   {fp, r.id, r.name, r.scope, r.scope_id, a.state, json::dump(lj), json::dump(ann),
+                    std::string(value), a.active_since_ms, a.fired_at_ms})
                 .status());
       }
       for (const auto& [fp, a] : was) {
         if (present.count(fp)) continue;
         ++changed;
         if (a.state == "firing") JZ_RETURN_IF_ERROR(notify(a, "resolved"));
-        JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
+        JZ_RETURN_IF_ERROR(
+            c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
       }
       return {};
     });
@@ -1329,16 +1407,20 @@ Result<std::string> AlertService::export_rules(const std::string& scope,
     return {};
   }));
   if (m) group = "jizhan-" + scope + "-" + m->value;
-  std::string out = "# Alert rules of " + (m ? scope + " " + m->value : std::string("the platform")) +
+  std::string out = "# Alert rules of " +
+                    (m ? scope + " " + m->value : std::string("the platform")) +
                     ", exported by Jizhan. Built-in rules read jizhan_alert_events_total from\n"
                     "# the server's /metrics; custom rules read the agents' series.\n"
-                    "groups:\n  - name: " + yaml_string(group) + "\n    rules:\n";
-  auto emit = [&](const std::string& name, const promql::Expr& e, int64_t for_ms,
-                  Json labels, const Json& annotations) {
-    out += "      - alert: " + yaml_string(name) + "\n        expr: " + yaml_string(promql::format(e)) + "\n";
+                    "groups:\n  - name: " +
+                    yaml_string(group) + "\n    rules:\n";
+  auto emit = [&](const std::string& name, const promql::Expr& e, int64_t for_ms, Json labels,
+                  const Json& annotations) {
+    out += "      - alert: " + yaml_string(name) +
+           "\n        expr: " + yaml_string(promql::format(e)) + "\n";
     if (for_ms > 0) out += "        for: " + promql::format_duration(for_ms) + "\n";
     if (m) labels[m->label] = m->value;
-    out += "        labels: " + json::dump(labels) + "\n        annotations: " + json::dump(annotations) + "\n";
+    out += "        labels: " + json::dump(labels) +
+           "\n        annotations: " + json::dump(annotations) + "\n";
   };
   for (const auto& s : settings) {
     if (!s.enabled) continue;
@@ -1428,8 +1510,9 @@ Status AlertService::ingest(const std::string& scope, const std::string& scope_i
   bool resolved = false;
   if (!ends.empty() && ends.rfind("0001-", 0) != 0) {
     auto t = parse_rfc3339(ends);
-    resolved = t.ok() && std::chrono::duration_cast<std::chrono::milliseconds>(
-                             t->time_since_epoch()).count() <= now;
+    resolved =
+        t.ok() &&
+        std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count() <= now;
   }
   const std::string status = resolved ? "resolved" : "firing";
   const std::string sev = labels.value("severity", "");
@@ -1460,14 +1543,124 @@ Status AlertService::ingest(const std::string& scope, const std::string& scope_i
     JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
     if (resolved) return {};
     return c
-        .exec("INSERT INTO alerts_active (fingerprint, rule_id, rule, scope, scope_id, state, "
-              "labels, annotations, value, active_since_ms, fired_at_ms) VALUES (?, 'external', "
-              "?, ?, ?, 'firing', ?, ?, '0', ?, ?)",
-              {fp, name, scope, scope_id, json::dump(labels), json::dump(ann), now, now})
+        .exec(
+            "INSERT INTO alerts_active (fingerprint, rule_id, rule, scope, scope_id, state, "
+            "labels, annotations, value, active_since_ms, fired_at_ms) VALUES (?, 'external', "
+            "?, ?, ?, 'firing', ?, ?, '0', ?, ?)",
+            {fp, name, scope, scope_id, json::dump(labels), json::dump(ann), now, now})
         .status();
   }));
   queued_ += queued;
   return {};
+}
+
+// ---- silences ----------------------------------------------------------------------
+
+Result<Silence> AlertService::create_silence(const std::string& scope,
+                                             const std::string& scope_id, const Json& body,
+                                             const std::string& actor) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  if (!body.is_object()) return Status::invalid_argument("the body must be an object");
+  for (const auto& [k, v] : body.items()) {
+    if (k != "matchers" && k != "starts_at" && k != "ends_at" && k != "duration" &&
+        k != "comment") {
+      return Status::invalid_argument(
+          "'" + k + "': a silence has matchers, starts_at, ends_at or duration, comment");
+    }
+  }
+  Silence si;
+  si.scope = scope;
+  si.scope_id = scope_id;
+  Json matchers = body.value("matchers", Json());
+  if (matchers.is_string()) {
+    // `alertname="x", job=~"a.*"`: the selector syntax of the rules.
+    auto e = promql::parse("m{" + matchers.get<std::string>() + "}");
+    if (!e.ok() || (*e)->kind != promql::Expr::Kind::kSelector) {
+      return Status::invalid_argument("matchers: write them as label=\"value\", label=~\"re\", ...");
+    }
+    matchers = matchers_json((*e)->matchers);
+  }
+  JZ_ASSIGN_OR_RETURN(si.matchers, silence_matchers(matchers));
+  const int64_t now = clock_.now_unix_ms();
+  auto time_of = [&](const char* field, int64_t fallback) -> Result<int64_t> {
+    if (!body.contains(field)) return fallback;
+    if (!body[field].is_string()) return Status::invalid_argument(std::string(field) + ": an RFC 3339 time");
+    JZ_ASSIGN_OR_RETURN(auto t, parse_rfc3339(body[field].get<std::string>()));
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  JZ_ASSIGN_OR_RETURN(si.starts_at_ms, time_of("starts_at", now));
+  if (body.contains("duration")) {
+    if (!body["duration"].is_string()) return Status::invalid_argument("duration: like 2h");
+    JZ_ASSIGN_OR_RETURN(int64_t d, duration_ms(body["duration"].get<std::string>()));
+    si.ends_at_ms = si.starts_at_ms + d;
+  } else {
+    JZ_ASSIGN_OR_RETURN(si.ends_at_ms, time_of("ends_at", 0));
+  }
+  if (si.ends_at_ms <= si.starts_at_ms || si.ends_at_ms <= now) {
+    return Status::invalid_argument("ends_at (or duration): a silence must end after it starts and after now");
+  }
+  if (si.ends_at_ms - si.starts_at_ms > 366LL * 86'400'000) {
+    return Status::invalid_argument("duration: at most a year");
+  }
+  si.comment = body.value("comment", Json()).is_string() ? body["comment"].get<std::string>() : "";
+  if (si.comment.empty() || si.comment.size() > 1000) {
+    return Status::invalid_argument("comment: why the silence (1 to 1000 characters)");
+  }
+  si.id = ids_.next("sil_");
+  si.created_by = actor;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    return c
+        .exec("INSERT INTO alert_silences (id, scope, scope_id, matchers, starts_at_ms, "
+              "ends_at_ms, created_by, comment, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {si.id, scope, scope_id, json::dump(matchers_json(si.matchers)), si.starts_at_ms,
+               si.ends_at_ms, actor, si.comment, now})
+        .status();
+  }));
+  return si;
+}
+
+Status AlertService::expire_silence(const std::string& scope, const std::string& scope_id,
+                                    const std::string& id) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  const int64_t now = clock_.now_unix_ms();
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(n, c.exec("UPDATE alert_silences SET ends_at_ms = ? WHERE id = ? AND "
+                                  "scope = ? AND scope_id = ? AND ends_at_ms > ?",
+                                  {now, id, scope, scope_id, now}));
+    return {};
+  }));
+  if (n == 0) return Status::not_found("no silence '" + id + "' that has not ended");
+  return {};
+}
+
+Result<std::vector<Silence>> AlertService::silences(const std::string& scope,
+                                                    const std::string& scope_id) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  std::vector<Silence> out;
+  const int64_t now = clock_.now_unix_ms();
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT id, matchers, starts_at_ms, ends_at_ms, "
+                                           "created_by, comment FROM alert_silences WHERE scope = "
+                                           "? AND scope_id = ? AND ends_at_ms > ? ORDER BY "
+                                           "ends_at_ms DESC LIMIT 1000",
+                                           {scope, scope_id, now - 86'400'000}));
+    for (const auto& row : rows) {
+      Silence si;
+      si.id = row.text("id");
+      si.scope = scope;
+      si.scope_id = scope_id;
+      auto ms = silence_matchers(Json::parse(row.text("matchers"), nullptr, false));
+      if (ms.ok()) si.matchers = std::move(*ms);
+      si.starts_at_ms = row.integer("starts_at_ms");
+      si.ends_at_ms = row.integer("ends_at_ms");
+      si.created_by = row.text("created_by");
+      si.comment = row.text("comment");
+      out.push_back(std::move(si));
+    }
+    return {};
+  }));
+  return out;
 }
 
 }  // namespace jz::alerts

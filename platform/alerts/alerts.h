@@ -113,6 +113,17 @@ struct ActiveAlert {
   Json to_json() const;
 };
 
+// A silence: while it lasts, alerts of its scope whose labels match all its matchers are
+// not sent (the history shows them as silenced).
+struct Silence {
+  std::string id, scope, scope_id;
+  std::vector<promql::Matcher> matchers;
+  int64_t starts_at_ms = 0, ends_at_ms = 0;
+  std::string created_by, comment;
+  bool matches(const Json& labels) const;
+  Json to_json(int64_t now_ms) const;
+};
+
 struct AlertOptions {
   bool allow_private_networks = false;  // receivers on loopback and private networks
   int max_attempts = 10;
@@ -183,6 +194,18 @@ class AlertService {
   // jizhan_alert_events_total{project, reason}: the events the engine has read since the
   // server started, in the Prometheus text format.
   std::string metrics_text() const;
+
+  // ---- silences ----
+  // `body`: matchers (a list of {label, op: = != =~ !~, value}, or the text
+  // `alertname="x", job=~"a.*"`), starts_at (default now), ends_at or duration ("2h"),
+  // comment (required).
+  Result<Silence> create_silence(const std::string& scope, const std::string& scope_id,
+                                 const Json& body, const std::string& actor);
+  // Ends a silence now.
+  Status expire_silence(const std::string& scope, const std::string& scope_id,
+                        const std::string& id);
+  // The scope's silences that have not ended, and those ended in the last day.
+  Result<std::vector<Silence>> silences(const std::string& scope, const std::string& scope_id);
 
   // ---- alerts from Prometheus or Alertmanager ----
   // One alert as Alertmanager's API takes it (labels with alertname, annotations,

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -93,9 +94,15 @@ class Handler(BaseHTTPRequestHandler):
         if flaky and n % args.fail_every != 0:
             status, answer = 500, {"error": "flaky receiver"}
         # Logged before the answer: whoever got the answer finds the line.
-        with lock, open(args.log, "a") as f:
-            f.write(json.dumps({"path": url.path, "channel": channel, "signature": signature,
-                                "status": status, "body": body}) + "\n")
+        line = json.dumps({"path": url.path, "channel": channel, "signature": signature,
+                           "status": status, "body": body}) + "\n"
+        with lock:
+            # One write of the whole line: a reader never sees half of it.
+            fd = os.open(args.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
         out = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -116,7 +123,6 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
-    import os
     os.rename(args.port_file + ".tmp", args.port_file)
     server.serve_forever()
 

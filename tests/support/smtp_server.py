@@ -23,10 +23,15 @@ lock = threading.Lock()
 class Handler:
     async def handle_DATA(self, server, session, envelope):
         user = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
-        with lock, open(args.log, "a") as f:
-            f.write(json.dumps({"user": user, "from": envelope.mail_from,
-                                "to": envelope.rcpt_tos,
-                                "data": envelope.content.decode("utf-8", "replace")}) + "\n")
+        line = json.dumps({"user": user, "from": envelope.mail_from, "to": envelope.rcpt_tos,
+                           "data": envelope.content.decode("utf-8", "replace")}) + "\n"
+        with lock:
+            # One write of the whole line: a reader never sees half of it.
+            fd = os.open(args.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
         return "250 Message accepted"
 
 

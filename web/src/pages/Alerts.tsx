@@ -21,12 +21,14 @@ type TestAnswer = Schemas['ReceiverTest'];
 type CustomRule = Schemas['CustomRule'];
 type ActiveAlert = Schemas['ActiveAlert'];
 type Preview = Schemas['AlertPreview'];
+type Silence = Schemas['Silence'];
 
 const channels = ['webhook', 'slack', 'dingtalk', 'wecom', 'feishu', 'email'] as const;
 const severities = ['info', 'warning', 'critical'] as const;
 const namePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 // An expression, not words: the same in every language.
 const exprExample = 'avg_over_time(jizhan_job_gpu_util[30m]) < 5';
+const silenceExample = 'alertname="job_failed", resource=~"job_01.*"';
 
 export function ProjectAlerts() {
   const { project = '' } = useParams();
@@ -62,6 +64,7 @@ function Alerts({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; m
       <Active base={base} scopeKey={scopeKey} />
       <Rules base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <CustomRules base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
+      <Silences base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <Receivers base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <History base={base} scopeKey={scopeKey} />
     </>
@@ -359,6 +362,109 @@ function AddCustomRule({ base, onAdded }: { base: string; onAdded: () => void })
         </button>
       </div>
     </form>
+  );
+}
+
+function Silences({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; mayEdit: boolean }) {
+  const { t } = useTranslation();
+  const client = useQueryClient();
+  const key = ['alerts', scopeKey, 'silences'];
+  const silences = useQuery({ queryKey: key, queryFn: () => api<Silence[]>(`${base}/silences`) });
+  const [matchers, setMatchers] = useState('');
+  const [duration, setDuration] = useState('2h');
+  const [comment, setComment] = useState('');
+  const refresh = () => void client.invalidateQueries({ queryKey: key });
+  const add = useMutation({
+    mutationFn: () => api<Silence>(`${base}/silences`, { method: 'POST', body: { matchers, duration, comment } }),
+    onSuccess: () => {
+      setMatchers('');
+      setComment('');
+      refresh();
+    },
+  });
+  const end = useMutation({
+    mutationFn: (id: string) => api<void>(`${base}/silences/${seg(id)}`, { method: 'DELETE' }),
+    onSettled: refresh,
+  });
+  const shown = (silences.data ?? []).filter((x) => x.state !== 'expired');
+  return (
+    <>
+      <h2>{t('alerts.silences')}</h2>
+      <p className="muted">{t('alerts.silencesIntro')}</p>
+      {silences.isError && <ErrorView error={silences.error} onRetry={() => silences.refetch()} />}
+      {end.isError && (
+        <p className="error" role="alert">
+          {errorText(end.error, t)}
+        </p>
+      )}
+      {silences.data && shown.length === 0 && <p className="empty">{t('alerts.noSilences')}</p>}
+      {shown.length > 0 && (
+        <table aria-label={t('alerts.silences')}>
+          <thead>
+            <tr>
+              <th scope="col">{t('alerts.matchers')}</th>
+              <th scope="col">{t('alerts.until')}</th>
+              <th scope="col">{t('alerts.comment')}</th>
+              <th scope="col">{t('alerts.by')}</th>
+              {mayEdit && <th scope="col">{t('alerts.actions')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((x) => {
+              const text = x.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ');
+              return (
+                <tr key={x.id}>
+                  <th scope="row" className="mono">
+                    {text}
+                  </th>
+                  <td>{formatTime(x.ends_at)}</td>
+                  <td>{x.comment}</td>
+                  <td>{x.created_by ?? ''}</td>
+                  {mayEdit && (
+                    <td className="actions">
+                      <button type="button" onClick={() => end.mutate(x.id)}>
+                        {t('alerts.endSilence')}
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {mayEdit && (
+        <form
+          className="card wide"
+          noValidate
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            if (matchers && comment) add.mutate();
+          }}
+        >
+          <h3>{t('alerts.addSilence')}</h3>
+          <Field id="silence-matchers" label={t('alerts.matchers')} help={t('alerts.matchersHelp', { example: silenceExample })}>
+            <input id="silence-matchers" className="mono" value={matchers} aria-describedby="silence-matchers-help" onChange={(e) => setMatchers(e.target.value)} />
+          </Field>
+          <div className="row">
+            <Field id="silence-duration" label={t('alerts.duration')}>
+              <input id="silence-duration" value={duration} onChange={(e) => setDuration(e.target.value)} />
+            </Field>
+            <Field id="silence-comment" label={t('alerts.comment')}>
+              <input id="silence-comment" value={comment} onChange={(e) => setComment(e.target.value)} />
+            </Field>
+          </div>
+          {add.isError && (
+            <p className="error" role="alert">
+              {errorText(add.error, t)}
+            </p>
+          )}
+          <button type="submit" className="primary" disabled={add.isPending || !matchers || !comment}>
+            {t('alerts.addSilenceButton')}
+          </button>
+        </form>
+      )}
+    </>
   );
 }
 
