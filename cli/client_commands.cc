@@ -903,7 +903,8 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
 
   // ---- events ----
   // Alerts: the rules of a project (or of the platform) as a Prometheus rule file.
-  auto* alert = app.add_subcommand("alert", "Alert rules, receivers and deliveries (docs/ALERTS.md)");
+  auto* alert =
+      app.add_subcommand("alert", "Alert rules, receivers and deliveries (docs/ALERTS.md)");
   alert->require_subcommand(1);
   auto* arules = alert->add_subcommand("rules", "Alert rules");
   arules->require_subcommand(1);

@@ -31,7 +31,8 @@ std::map<std::string, int> accepted(const fs::path& log) {
   std::ifstream in(log);
   for (std::string line; std::getline(in, line);) {
     const Json l = Json::parse(line, nullptr, false);
-    if (l.is_object() && l["status"] == 200) ++out[l["body"]["alerts"][0]["labels"]["resource"].get<std::string>()];
+    if (l.is_object() && l["status"] == 200)
+      ++out[l["body"]["alerts"][0]["labels"]["resource"].get<std::string>()];
   }
   return out;
 }

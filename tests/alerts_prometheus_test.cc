@@ -57,16 +57,16 @@ std::string read_file(const fs::path& p) {
 }
 
 TEST(AlertsPrometheus, AnExportedRuleFiresInPrometheusThroughAlertmanagerToTheProjectsEmail) {
-  for (const char* bin : {"/usr/bin/prometheus", "/usr/bin/prometheus-alertmanager",
-                          "/usr/bin/promtool"}) {
+  for (const char* bin :
+       {"/usr/bin/prometheus", "/usr/bin/prometheus-alertmanager", "/usr/bin/promtool"}) {
     if (!fs::exists(bin)) GTEST_SKIP() << bin << " is missing (scripts/install-deps)";
   }
   testing::TempDir dir;
   const fs::path d = dir.path();
   // The SMTP server: STARTTLS and AUTH, with a certificate for 127.0.0.1 Jizhan trusts.
   auto made = run_subprocess(
-      {.argv = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout",
+      {.argv = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout",
                 (d / "key.pem").string(), "-out", (d / "cert.pem").string()},
        .timeout = std::chrono::seconds(60)});
   ASSERT_TRUE(made.ok() && made->success());
@@ -118,8 +118,9 @@ TEST(AlertsPrometheus, AnExportedRuleFiresInPrometheusThroughAlertmanagerToThePr
   auto rules = testing::send(c, "GET", "/api/v1/alerting/prometheus-rules", "");
   ASSERT_TRUE(rules && rules->status == 200);
   std::ofstream(d / "rules.yml") << rules->body;
-  auto checked = run_subprocess({.argv = {"/usr/bin/promtool", "check", "rules", (d / "rules.yml").string()},
-                                 .timeout = std::chrono::seconds(60)});
+  auto checked =
+      run_subprocess({.argv = {"/usr/bin/promtool", "check", "rules", (d / "rules.yml").string()},
+                      .timeout = std::chrono::seconds(60)});
   ASSERT_TRUE(checked.ok() && checked->success()) << checked->out << checked->err << rules->body;
 
   // A failed job's event, as the runner writes it.
@@ -150,20 +151,19 @@ TEST(AlertsPrometheus, AnExportedRuleFiresInPrometheusThroughAlertmanagerToThePr
       << port << "/api/v1/alerting/alertmanager\n        send_resolved: true\n"
       << "        http_config:\n          authorization:\n            credentials: " << token
       << "\n";
-  auto am = spawn({"/usr/bin/prometheus-alertmanager",
-                   "--config.file=" + (d / "alertmanager.yml").string(),
-                   "--storage.path=" + (d / "am").string(),
-                   "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
-                   "--cluster.listen-address="},
-                  d / "alertmanager.log");
+  auto am = spawn(
+      {"/usr/bin/prometheus-alertmanager", "--config.file=" + (d / "alertmanager.yml").string(),
+       "--storage.path=" + (d / "am").string(),
+       "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
+      d / "alertmanager.log");
   // Prometheus: scrapes Jizhan's /metrics (with the token), evaluates the exported rules.
   std::ofstream(d / "prometheus.yml")
       << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - "
       << (d / "rules.yml").string()
       << "\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:"
       << am_port << "']\nscrape_configs:\n  - job_name: jizhan\n    authorization:\n"
-      << "      credentials: " << token << "\n    static_configs:\n      - targets: ['127.0.0.1:"
-      << port << "']\n";
+      << "      credentials: " << token
+      << "\n    static_configs:\n      - targets: ['127.0.0.1:" << port << "']\n";
   auto prom = spawn({"/usr/bin/prometheus", "--config.file=" + (d / "prometheus.yml").string(),
                      "--storage.tsdb.path=" + (d / "prom").string(),
                      "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
@@ -189,12 +189,14 @@ TEST(AlertsPrometheus, AnExportedRuleFiresInPrometheusThroughAlertmanagerToThePr
                              << read_file(d / "prometheus.log").substr(0, 4000)
                              << "\n--- alertmanager\n"
                              << read_file(d / "alertmanager.log").substr(0, 4000)
-                             << "\n--- jizhan\n" << (*server)->log().substr(0, 4000);
+                             << "\n--- jizhan\n"
+                             << (*server)->log().substr(0, 4000);
   const Json m = Json::parse(mail.substr(0, mail.find('\n')));
   EXPECT_EQ(m["to"], Json({"vision-team@example.com"}));
   EXPECT_EQ(m["user"], "alerts");
   const std::string text = m["data"];
-  const size_t body = text.find("\r\n\r\n") != std::string::npos ? text.find("\r\n\r\n") : text.find("\n\n");
+  const size_t body =
+      text.find("\r\n\r\n") != std::string::npos ? text.find("\r\n\r\n") : text.find("\n\n");
   std::string b64;
   for (char ch : text.substr(body)) {
     if (!std::isspace(static_cast<unsigned char>(ch))) b64 += ch;

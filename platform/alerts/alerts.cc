@@ -799,7 +799,6 @@ void AlertService::loop() {
   }
 }
 
-
 namespace {
 
 // A silence's matchers from JSON: a list of {label, op, value}.
@@ -851,7 +850,9 @@ Json Silence::to_json(int64_t now_ms) const {
           {"matchers", matchers_json(matchers)},
           {"starts_at", time_text(starts_at_ms)},
           {"ends_at", time_text(ends_at_ms)},
-          {"state", now_ms < starts_at_ms ? "pending" : now_ms < ends_at_ms ? "active" : "expired"},
+          {"state", now_ms < starts_at_ms ? "pending"
+                    : now_ms < ends_at_ms ? "active"
+                                          : "expired"},
           {"created_by", created_by},
           {"comment", comment}};
 }
@@ -1556,9 +1557,8 @@ Status AlertService::ingest(const std::string& scope, const std::string& scope_i
 
 // ---- silences ----------------------------------------------------------------------
 
-Result<Silence> AlertService::create_silence(const std::string& scope,
-                                             const std::string& scope_id, const Json& body,
-                                             const std::string& actor) {
+Result<Silence> AlertService::create_silence(const std::string& scope, const std::string& scope_id,
+                                             const Json& body, const std::string& actor) {
   JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
   if (!body.is_object()) return Status::invalid_argument("the body must be an object");
   for (const auto& [k, v] : body.items()) {
@@ -1576,7 +1576,8 @@ Result<Silence> AlertService::create_silence(const std::string& scope,
     // `alertname="x", job=~"a.*"`: the selector syntax of the rules.
     auto e = promql::parse("m{" + matchers.get<std::string>() + "}");
     if (!e.ok() || (*e)->kind != promql::Expr::Kind::kSelector) {
-      return Status::invalid_argument("matchers: write them as label=\"value\", label=~\"re\", ...");
+      return Status::invalid_argument(
+          "matchers: write them as label=\"value\", label=~\"re\", ...");
     }
     matchers = matchers_json((*e)->matchers);
   }
@@ -1584,7 +1585,8 @@ Result<Silence> AlertService::create_silence(const std::string& scope,
   const int64_t now = clock_.now_unix_ms();
   auto time_of = [&](const char* field, int64_t fallback) -> Result<int64_t> {
     if (!body.contains(field)) return fallback;
-    if (!body[field].is_string()) return Status::invalid_argument(std::string(field) + ": an RFC 3339 time");
+    if (!body[field].is_string())
+      return Status::invalid_argument(std::string(field) + ": an RFC 3339 time");
     JZ_ASSIGN_OR_RETURN(auto t, parse_rfc3339(body[field].get<std::string>()));
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   };
@@ -1597,7 +1599,8 @@ Result<Silence> AlertService::create_silence(const std::string& scope,
     JZ_ASSIGN_OR_RETURN(si.ends_at_ms, time_of("ends_at", 0));
   }
   if (si.ends_at_ms <= si.starts_at_ms || si.ends_at_ms <= now) {
-    return Status::invalid_argument("ends_at (or duration): a silence must end after it starts and after now");
+    return Status::invalid_argument(
+        "ends_at (or duration): a silence must end after it starts and after now");
   }
   if (si.ends_at_ms - si.starts_at_ms > 366LL * 86'400'000) {
     return Status::invalid_argument("duration: at most a year");
@@ -1610,10 +1613,11 @@ Result<Silence> AlertService::create_silence(const std::string& scope,
   si.created_by = actor;
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     return c
-        .exec("INSERT INTO alert_silences (id, scope, scope_id, matchers, starts_at_ms, "
-              "ends_at_ms, created_by, comment, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              {si.id, scope, scope_id, json::dump(matchers_json(si.matchers)), si.starts_at_ms,
-               si.ends_at_ms, actor, si.comment, now})
+        .exec(
+            "INSERT INTO alert_silences (id, scope, scope_id, matchers, starts_at_ms, "
+            "ends_at_ms, created_by, comment, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            {si.id, scope, scope_id, json::dump(matchers_json(si.matchers)), si.starts_at_ms,
+             si.ends_at_ms, actor, si.comment, now})
         .status();
   }));
   return si;

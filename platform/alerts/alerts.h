@@ -181,8 +181,7 @@ class AlertService {
   Result<std::vector<CustomRule>> custom_rules(const std::string& scope,
                                                const std::string& scope_id);
   // What `expr` gives now in this scope (its `for` ignored): what would fire.
-  Result<std::vector<promql::Sample>> preview(const std::string& scope,
-                                              const std::string& scope_id,
+  Result<std::vector<promql::Sample>> preview(const std::string& scope, const std::string& scope_id,
                                               const std::string& expr);
   // The alerts of custom rules pending or firing now.
   Result<std::vector<ActiveAlert>> active(const std::string& scope, const std::string& scope_id);
@@ -266,7 +265,8 @@ class AlertService {
   const promql::Source* metrics_ = nullptr;
   int64_t next_rules_ms_ = 0;
   mutable std::mutex counts_mu_;
-  std::map<std::pair<std::string, std::string>, int64_t> event_counts_;  // project, reason  // receiver -> send times (rate limit)
+  std::map<std::pair<std::string, std::string>, int64_t>
+      event_counts_;  // project, reason  // receiver -> send times (rate limit)
 };
 
 }  // namespace jz::alerts

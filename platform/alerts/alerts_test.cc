@@ -564,8 +564,10 @@ TEST_P(AlertServiceTest, ACustomRuleFiresAfterItsForSeesOnlyItsScopeAndResolves)
       used.push_back({t0 + i * 30000, 95});
       limit.push_back({t0 + i * 30000, 100});
     }
-    full.add("jizhan_job_gpu_memory_used_mib", {{"job", std::string("job-") + p}, {"project", p}}, used);
-    full.add("jizhan_job_gpu_memory_limit_mib", {{"job", std::string("job-") + p}, {"project", p}}, limit);
+    full.add("jizhan_job_gpu_memory_used_mib", {{"job", std::string("job-") + p}, {"project", p}},
+             used);
+    full.add("jizhan_job_gpu_memory_limit_mib", {{"job", std::string("job-") + p}, {"project", p}},
+             limit);
   }
   service_->attach_metrics(&full);
   auto rule = service_->create_custom_rule(
@@ -575,7 +577,8 @@ TEST_P(AlertServiceTest, ACustomRuleFiresAfterItsForSeesOnlyItsScopeAndResolves)
        {"for", "5m"},
        {"severity", "critical"},
        {"labels", {{"team", "cv"}}},
-       {"annotations", {{"summary", "job {{ $labels.job }} uses {{ $value }}% of its GPU memory"}}}},
+       {"annotations",
+        {{"summary", "job {{ $labels.job }} uses {{ $value }}% of its GPU memory"}}}},
       "alice");
   ASSERT_TRUE(rule.ok()) << rule.status().to_string();
   // What would fire now, in this project only.
@@ -617,11 +620,11 @@ TEST_P(AlertServiceTest, ACustomRuleFiresAfterItsForSeesOnlyItsScopeAndResolves)
   EXPECT_EQ(log[1]["body"]["status"], "resolved");
   EXPECT_TRUE(service_->active("project", project_["vision"])->empty());
   // Bad rules are refused with the reason.
-  for (const Json& bad : {Json{{"name", "x"}, {"expr", "1 + 1"}},
-                          Json{{"name", "x"}, {"expr", "rate(m)"}},
-                          Json{{"name", "x"}, {"expr", "m"}, {"labels", {{"project", "theirs"}}}},
-                          Json{{"name", "x"}, {"expr", "m"}, {"for", "soon"}},
-                          Json{{"name", "job_failed"}, {"expr", "m"}}}) {
+  for (const Json& bad :
+       {Json{{"name", "x"}, {"expr", "1 + 1"}}, Json{{"name", "x"}, {"expr", "rate(m)"}},
+        Json{{"name", "x"}, {"expr", "m"}, {"labels", {{"project", "theirs"}}}},
+        Json{{"name", "x"}, {"expr", "m"}, {"for", "soon"}},
+        Json{{"name", "job_failed"}, {"expr", "m"}}}) {
     EXPECT_EQ(service_->create_custom_rule("project", project_["vision"], bad, "a").status().code(),
               Code::kInvalidArgument)
         << bad.dump();
@@ -638,28 +641,32 @@ TEST_P(AlertServiceTest, ExportedRulesPassPromtoolWithTheScopeInEveryExpression)
                                         {"annotations", {{"summary", "{{ $labels.job }} idles"}}}},
                                        "alice")
                   .ok());
-  ASSERT_TRUE(service_->set_rule("project", project_["vision"], "job_succeeded", {{"enabled", false}}, "a").ok());
+  ASSERT_TRUE(
+      service_->set_rule("project", project_["vision"], "job_succeeded", {{"enabled", false}}, "a")
+          .ok());
   auto text = service_->export_rules("project", project_["vision"]);
   ASSERT_TRUE(text.ok()) << text.status().to_string();
   // (JSON-quoted in the YAML)
   EXPECT_NE(text->find(R"(avg_over_time(jizhan_job_gpu_util{project=\"vision\"}[10m]) < 5)"),
             std::string::npos)
       << *text;
-  EXPECT_NE(text->find(R"(rate(jizhan_alert_events_total{project=\"vision\", reason=~\"OOMKilled\"}[5m]) > 0)"),
-            std::string::npos)
+  EXPECT_NE(
+      text->find(
+          R"(rate(jizhan_alert_events_total{project=\"vision\", reason=~\"OOMKilled\"}[5m]) > 0)"),
+      std::string::npos)
       << *text;
   EXPECT_EQ(text->find("job_succeeded"), std::string::npos);  // off here
   testing::TempDir dir;
   const std::string path = (dir.path() / "rules.yml").string();
   std::ofstream(path) << *text;
-  auto r = run_subprocess({.argv = {"/usr/bin/promtool", "check", "rules", path},
-                           .timeout = std::chrono::seconds(60)});
+  auto r = run_subprocess(
+      {.argv = {"/usr/bin/promtool", "check", "rules", path}, .timeout = std::chrono::seconds(60)});
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->success()) << r->out << r->err << *text;
   auto platform = service_->export_rules("platform", "");
   std::ofstream(path) << *platform;
-  r = run_subprocess({.argv = {"/usr/bin/promtool", "check", "rules", path},
-                      .timeout = std::chrono::seconds(60)});
+  r = run_subprocess(
+      {.argv = {"/usr/bin/promtool", "check", "rules", path}, .timeout = std::chrono::seconds(60)});
   EXPECT_TRUE(r->success()) << r->out << r->err << *platform;
 }
 
@@ -667,19 +674,21 @@ TEST_P(AlertServiceTest, ASilenceHoldsBackMatchingAlertsOfItsScopeUntilItEnds) {
   PyReceiver rx("");
   receiver("vision", "team", rx.url("/webhook/v"));
   receiver("theirs", "team", rx.url("/webhook/t"));
-  auto si = service_->create_silence("project", project_["vision"],
-                                     {{"matchers", "alertname=\"job_failed\", resource=~\"job_a.*\""},
-                                      {"duration", "1h"},
-                                      {"comment", "known bad dataset"}},
-                                     "alice");
+  auto si =
+      service_->create_silence("project", project_["vision"],
+                               {{"matchers", "alertname=\"job_failed\", resource=~\"job_a.*\""},
+                                {"duration", "1h"},
+                                {"comment", "known bad dataset"}},
+                               "alice");
   ASSERT_TRUE(si.ok()) << si.status().to_string();
-  job_event("vision", "job_a1", "Failed");   // silenced
-  job_event("vision", "job_b1", "Failed");   // another job: sent
-  job_event("vision", "job_a2", "Lost");     // another rule: sent
-  job_event("theirs", "job_a3", "Failed");   // another project: sent
+  job_event("vision", "job_a1", "Failed");  // silenced
+  job_event("vision", "job_b1", "Failed");  // another job: sent
+  job_event("vision", "job_a2", "Lost");    // another rule: sent
+  job_event("theirs", "job_a3", "Failed");  // another project: sent
   run();
   std::map<std::string, int> got;
-  for (const auto& l : rx.log()) ++got[l["body"]["alerts"][0]["labels"]["resource"].get<std::string>()];
+  for (const auto& l : rx.log())
+    ++got[l["body"]["alerts"][0]["labels"]["resource"].get<std::string>()];
   EXPECT_EQ(got.count("job_a1"), 0u);
   EXPECT_EQ(got["job_b1"], 1);
   EXPECT_EQ(got["job_a2"], 1);
@@ -689,28 +698,39 @@ TEST_P(AlertServiceTest, ASilenceHoldsBackMatchingAlertsOfItsScopeUntilItEnds) {
   EXPECT_EQ(silenced, 1);
   // Ended (by hand, or by time): the next one is sent.
   ASSERT_TRUE(service_->expire_silence("project", project_["vision"], si->id).ok());
-  EXPECT_EQ(service_->expire_silence("project", project_["vision"], si->id).code(), Code::kNotFound);
-  EXPECT_EQ(service_->expire_silence("project", project_["theirs"], si->id).code(), Code::kNotFound);
+  EXPECT_EQ(service_->expire_silence("project", project_["vision"], si->id).code(),
+            Code::kNotFound);
+  EXPECT_EQ(service_->expire_silence("project", project_["theirs"], si->id).code(),
+            Code::kNotFound);
   job_event("vision", "job_a4", "Failed");
   run();
   got.clear();
-  for (const auto& l : rx.log()) ++got[l["body"]["alerts"][0]["labels"]["resource"].get<std::string>()];
+  for (const auto& l : rx.log())
+    ++got[l["body"]["alerts"][0]["labels"]["resource"].get<std::string>()];
   EXPECT_EQ(got["job_a4"], 1);
   // One that ends by its time.
-  ASSERT_TRUE(service_->create_silence("platform", "", {{"matchers", "alertname=\"job_lost\""}, {"duration", "10m"}, {"comment", "c"}}, "root").ok());
+  ASSERT_TRUE(
+      service_
+          ->create_silence(
+              "platform", "",
+              {{"matchers", "alertname=\"job_lost\""}, {"duration", "10m"}, {"comment", "c"}},
+              "root")
+          .ok());
   job_event("vision", "job_c1", "Lost");
   run();
   clock_.advance(std::chrono::minutes(11));
   job_event("vision", "job_c2", "Lost");
   run();
   got.clear();
-  for (const auto& l : rx.log()) ++got[l["body"]["alerts"][0]["labels"]["resource"].get<std::string>()];
+  for (const auto& l : rx.log())
+    ++got[l["body"]["alerts"][0]["labels"]["resource"].get<std::string>()];
   EXPECT_EQ(got.count("job_c1"), 0u);
   EXPECT_EQ(got["job_c2"], 1);
-  for (const Json& bad : {Json{{"matchers", "alertname=x"}, {"duration", "1h"}, {"comment", "c"}},
-                          Json{{"matchers", Json::array()}, {"duration", "1h"}, {"comment", "c"}},
-                          Json{{"matchers", "a=\"b\""}, {"duration", "1h"}},
-                          Json{{"matchers", "a=\"b\""}, {"ends_at", "2000-01-01T00:00:00Z"}, {"comment", "c"}}}) {
+  for (const Json& bad :
+       {Json{{"matchers", "alertname=x"}, {"duration", "1h"}, {"comment", "c"}},
+        Json{{"matchers", Json::array()}, {"duration", "1h"}, {"comment", "c"}},
+        Json{{"matchers", "a=\"b\""}, {"duration", "1h"}},
+        Json{{"matchers", "a=\"b\""}, {"ends_at", "2000-01-01T00:00:00Z"}, {"comment", "c"}}}) {
     EXPECT_EQ(service_->create_silence("project", project_["vision"], bad, "a").status().code(),
               Code::kInvalidArgument)
         << bad.dump();
