@@ -296,6 +296,7 @@ Result<Reply> take_alerts(const ApiServices& s, RequestContext& ctx, const Json&
     return Status::invalid_argument("alerts: a list of at most 1000 alerts");
   }
   std::vector<std::pair<std::string, std::string>> scopes;  // scope, scope id
+  std::map<std::string, std::string> allowed_projects;      // name -> id ("": refused)
   for (size_t i = 0; i < alerts.size(); ++i) {
     Status ok = alerts::AlertService::check_incoming(alerts[i]);
     if (!ok.ok()) return ok.with_context("alerts[" + std::to_string(i) + "]");
@@ -309,19 +310,23 @@ Result<Reply> take_alerts(const ApiServices& s, RequestContext& ctx, const Json&
       scopes.push_back({"platform", ""});
       continue;
     }
-    auto p = s.tenancy.project(project);
-    Status allowed = p.ok() ? s.authorizer.check(ctx.me(), "alert", "update", p->workspace_id, &*p)
-                            : Status::permission_denied("");
+    auto cached = allowed_projects.find(project);
+    if (cached == allowed_projects.end()) {
+      auto p = s.tenancy.project(project);
+      Status ok = p.ok() ? s.authorizer.check(ctx.me(), "alert", "update", p->workspace_id, &*p)
+                         : Status::permission_denied("");
+      cached = allowed_projects.emplace(project, ok.ok() ? p->id : "").first;
+    }
+    const Status allowed =
+        cached->second.empty() ? Status::permission_denied("") : Status::ok_status();
     if (!allowed.ok()) {
       // A project one may not see reads as one that does not exist.
       return Status::permission_denied("alerts[" + std::to_string(i) + "]: project '" + project +
                                        "': no such project, or alert:update is not yours there");
     }
-    scopes.push_back({"project", p->id});
+    scopes.push_back({"project", cached->second});
   }
-  for (size_t i = 0; i < alerts.size(); ++i) {
-    JZ_RETURN_IF_ERROR(a->ingest(scopes[i].first, scopes[i].second, alerts[i]));
-  }
+  JZ_RETURN_IF_ERROR(a->ingest_all(scopes, std::vector<Json>(alerts.begin(), alerts.end())));
   return Reply::json({{"accepted", alerts.size()}});
 }
 

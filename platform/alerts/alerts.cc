@@ -582,6 +582,8 @@ Result<int> AlertService::evaluate_once(int batch) {
     if (evs.empty()) return {};
     read = static_cast<int>(evs.size());
     std::map<std::string, std::pair<std::string, std::string>> projects;  // name -> id, ws id
+    std::map<std::pair<std::string, std::string>, RuleSetting> settings;  // rule, project id
+    TargetCache targets;
     seen.clear();
     for (const auto& e : evs) ++seen[{e.text("project"), e.text("reason")}];
     for (const auto& e : evs) {
@@ -603,7 +605,12 @@ Result<int> AlertService::evaluate_once(int batch) {
         project_id = it->second.first;
         if (project_id.empty()) continue;  // deleted meanwhile
       }
-      JZ_ASSIGN_OR_RETURN(RuleSetting setting, setting_in(c, *rule, project_id));
+      auto known = settings.find({rule->id, project_id});
+      if (known == settings.end()) {
+        JZ_ASSIGN_OR_RETURN(RuleSetting got, setting_in(c, *rule, project_id));
+        known = settings.emplace(std::pair{rule->id, project_id}, std::move(got)).first;
+      }
+      const RuleSetting& setting = known->second;
       if (!setting.enabled) continue;
       const int64_t seq = e.integer("seq");
       const std::string type = e.text("resource_type"), name = e.text("resource_name");
@@ -635,7 +642,7 @@ Result<int> AlertService::evaluate_once(int batch) {
           {"fingerprint", sha256_hex(json::dump(labels)).substr(0, 16)}};
       JZ_RETURN_IF_ERROR(queue_in(
           c, project_id.empty() ? "platform" : "project", project_id, rule->id, setting.severity,
-          "evt:" + std::to_string(seq) + ":" + rule->id, title, alert, queued));
+          "evt:" + std::to_string(seq) + ":" + rule->id, title, alert, queued, &targets));
     }
     return c
         .exec("UPDATE alert_cursors SET seq = ? WHERE name = 'events'", {evs.back().integer("seq")})
@@ -862,44 +869,54 @@ Json Silence::to_json(int64_t now_ms) const {
 Status AlertService::queue_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
                               const std::string& rule, const std::string& severity,
                               const std::string& key, const std::string& title, const Json& alert,
-                              int& queued) {
-  std::string project_id, workspace_id;
-  if (scope == "project") {
-    project_id = scope_id;
-    JZ_ASSIGN_OR_RETURN(auto p,
-                        c.query("SELECT workspace_id FROM projects WHERE id = ?", {scope_id}));
-    if (!p.empty()) workspace_id = p[0].text("workspace_id");
-  } else if (scope == "workspace") {
-    workspace_id = scope_id;
+                              int& queued, TargetCache* cache) {
+  TargetCache local;
+  TargetCache& targets = cache ? *cache : local;
+  auto found = targets.find(scope + "/" + scope_id);
+  if (found == targets.end()) {
+    Targets t;
+    std::string project_id, workspace_id;
+    if (scope == "project") {
+      project_id = scope_id;
+      JZ_ASSIGN_OR_RETURN(auto p,
+                          c.query("SELECT workspace_id FROM projects WHERE id = ?", {scope_id}));
+      if (!p.empty()) workspace_id = p[0].text("workspace_id");
+    } else if (scope == "workspace") {
+      workspace_id = scope_id;
+    }
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        store::query_all(c, kReceiver,
+                         kReceiverSelect +
+                             " WHERE enabled = 1 AND ((scope = 'platform' AND scope_id = '') OR "
+                             "(scope = 'workspace' AND scope_id = ?) OR (scope = 'project' AND "
+                             "scope_id = ?))",
+                         {workspace_id.empty() ? std::string("-") : workspace_id,
+                          project_id.empty() ? std::string("-") : project_id}));
+    for (const auto& row : rows) t.receivers.push_back(receiver_of(row));
+    // Silences of the platform and of the alert's own workspace and project.
+    const int64_t at = clock_.now_unix_ms();
+    JZ_ASSIGN_OR_RETURN(
+        auto sil, c.query("SELECT matchers FROM alert_silences WHERE starts_at_ms <= ? AND "
+                          "ends_at_ms > ? AND ((scope = 'platform' AND scope_id = '') OR (scope = "
+                          "'workspace' AND scope_id = ?) OR (scope = 'project' AND scope_id = ?))",
+                          {at, at, workspace_id.empty() ? std::string("-") : workspace_id,
+                           project_id.empty() ? std::string("-") : project_id}));
+    for (const auto& row : sil) {
+      Silence si;
+      auto ms = silence_matchers(Json::parse(row.text("matchers"), nullptr, false));
+      if (!ms.ok()) continue;
+      si.matchers = std::move(*ms);
+      t.silences.push_back(std::move(si));
+    }
+    found = targets.emplace(scope + "/" + scope_id, std::move(t)).first;
   }
-  JZ_ASSIGN_OR_RETURN(
-      auto recv,
-      store::query_all(c, kReceiver,
-                       kReceiverSelect +
-                           " WHERE enabled = 1 AND ((scope = 'platform' AND scope_id = '') OR "
-                           "(scope = 'workspace' AND scope_id = ?) OR (scope = 'project' AND "
-                           "scope_id = ?))",
-                       {workspace_id.empty() ? std::string("-") : workspace_id,
-                        project_id.empty() ? std::string("-") : project_id}));
   const std::string text = json::dump(alert);
-  // Silences of the platform and of the alert's own workspace and project.
-  const int64_t at = clock_.now_unix_ms();
-  JZ_ASSIGN_OR_RETURN(
-      auto sil, c.query("SELECT matchers FROM alert_silences WHERE starts_at_ms <= ? AND "
-                        "ends_at_ms > ? AND ((scope = 'platform' AND scope_id = '') OR (scope = "
-                        "'workspace' AND scope_id = ?) OR (scope = 'project' AND scope_id = ?))",
-                        {at, at, workspace_id.empty() ? std::string("-") : workspace_id,
-                         project_id.empty() ? std::string("-") : project_id}));
   bool silenced = false;
-  for (const auto& row : sil) {
-    Silence si;
-    auto ms = silence_matchers(Json::parse(row.text("matchers"), nullptr, false));
-    if (!ms.ok()) continue;
-    si.matchers = std::move(*ms);
-    silenced = silenced || si.matches(alert.value("labels", Json::object()));
-  }
-  for (const auto& row : recv) {
-    const Receiver r = receiver_of(row);
+  const Json no_labels = Json::object();
+  const Json& labels = alert.contains("labels") ? alert["labels"] : no_labels;
+  for (const Silence& si : found->second.silences) silenced = silenced || si.matches(labels);
+  for (const Receiver& r : found->second.receivers) {
     if (severity_rank(severity) < severity_rank(r.min_severity)) continue;
     if (!r.rules.empty() && std::find(r.rules.begin(), r.rules.end(), rule) == r.rules.end()) {
       continue;
@@ -1501,8 +1518,32 @@ Status AlertService::check_incoming(const Json& alert) {
 
 Status AlertService::ingest(const std::string& scope, const std::string& scope_id,
                             const Json& alert) {
-  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
-  JZ_RETURN_IF_ERROR(check_incoming(alert));
+  return ingest_all({{scope, scope_id}}, {alert});
+}
+
+Status AlertService::ingest_all(const std::vector<std::pair<std::string, std::string>>& scopes,
+                                const std::vector<Json>& alerts) {
+  if (scopes.size() != alerts.size()) return Status::internal("alerts: scopes and alerts differ");
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    JZ_RETURN_IF_ERROR(check_scope(scopes[i].first, scopes[i].second));
+    JZ_RETURN_IF_ERROR(check_incoming(alerts[i]));
+  }
+  int queued = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    TargetCache targets;
+    for (size_t i = 0; i < alerts.size(); ++i) {
+      JZ_RETURN_IF_ERROR(
+          ingest_in(c, scopes[i].first, scopes[i].second, alerts[i], queued, &targets));
+    }
+    return {};
+  }));
+  queued_ += queued;
+  return {};
+}
+
+Status AlertService::ingest_in(store::Conn& c, const std::string& scope,
+                               const std::string& scope_id, const Json& alert, int& queued,
+                               TargetCache* cache) {
   const Json& labels = alert["labels"];
   const int64_t now = clock_.now_unix_ms();
   const std::string starts = alert.value("startsAt", time_text(now));
@@ -1537,22 +1578,18 @@ Status AlertService::ingest(const std::string& scope, const std::string& scope_i
                     {"endsAt", resolved ? ends : "0001-01-01T00:00:00Z"},
                     {"generatorURL", alert.value("generatorURL", "")},
                     {"fingerprint", fp}};
-  int queued = 0;
-  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
-    JZ_RETURN_IF_ERROR(queue_in(c, scope, scope_id, name, severity,
-                                "ext:" + fp + ":" + starts + ":" + status, title, out, queued));
-    JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
-    if (resolved) return {};
-    return c
-        .exec(
-            "INSERT INTO alerts_active (fingerprint, rule_id, rule, scope, scope_id, state, "
-            "labels, annotations, value, active_since_ms, fired_at_ms) VALUES (?, 'external', "
-            "?, ?, ?, 'firing', ?, ?, '0', ?, ?)",
-            {fp, name, scope, scope_id, json::dump(labels), json::dump(ann), now, now})
-        .status();
-  }));
-  queued_ += queued;
-  return {};
+  JZ_RETURN_IF_ERROR(queue_in(c, scope, scope_id, name, severity,
+                              "ext:" + fp + ":" + starts + ":" + status, title, out, queued,
+                              cache));
+  JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alerts_active WHERE fingerprint = ?", {fp}).status());
+  if (resolved) return {};
+  return c
+      .exec(
+          "INSERT INTO alerts_active (fingerprint, rule_id, rule, scope, scope_id, state, "
+          "labels, annotations, value, active_since_ms, fired_at_ms) VALUES (?, 'external', "
+          "?, ?, ?, 'firing', ?, ?, '0', ?, ?)",
+          {fp, name, scope, scope_id, json::dump(labels), json::dump(ann), now, now})
+      .status();
 }
 
 // ---- silences ----------------------------------------------------------------------

@@ -211,6 +211,9 @@ class AlertService {
   // startsAt, endsAt, generatorURL), in a scope the caller may act in: notified to that
   // scope's receivers once per firing (its startsAt) and once when it ends (endsAt past).
   Status ingest(const std::string& scope, const std::string& scope_id, const Json& alert);
+  // Many at once, in one transaction: alerts[i] in scopes[i] (scope, scope id).
+  Status ingest_all(const std::vector<std::pair<std::string, std::string>>& scopes,
+                    const std::vector<Json>& alerts);
   // invalid_argument naming what is wrong with an alert of that form.
   static Status check_incoming(const Json& alert);
 
@@ -241,9 +244,19 @@ class AlertService {
   Result<std::optional<promql::Matcher>> scope_matcher(store::Conn& c, const std::string& scope,
                                                        const std::string& scope_id);
   Result<std::shared_ptr<const promql::Expr>> scoped_expr(store::Conn& c, const CustomRule& r);
+  // What an alert of a scope goes to: the receivers whose scope holds it, and the
+  // silences there now. Looked up once per scope in a batch (`cache`, may be null).
+  struct Targets {
+    std::vector<Receiver> receivers;
+    std::vector<Silence> silences;
+  };
+  using TargetCache = std::map<std::string, Targets>;
+  Status ingest_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
+                   const Json& alert, int& queued, TargetCache* cache);
   Status queue_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
                   const std::string& rule, const std::string& severity, const std::string& key,
-                  const std::string& title, const Json& alert, int& queued);
+                  const std::string& title, const Json& alert, int& queued,
+                  TargetCache* cache = nullptr);
   Answer send_to(const Receiver& r, const Message& m);
   void deliver_receiver(const std::string& receiver_id);
   void loop();

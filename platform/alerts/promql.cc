@@ -15,7 +15,7 @@ namespace {
 
 constexpr size_t kMaxText = 4096;
 constexpr int kMaxDepth = 64;
-constexpr int64_t kLookbackMs = 5 * 60 * 1000;
+constexpr int64_t kLookbackMs = int64_t{5} * 60 * 1000;
 
 const std::set<std::string> kRangeFunctions = {"rate", "avg_over_time", "max_over_time",
                                                "min_over_time"};

@@ -19,7 +19,7 @@ std::string roundtrip(const std::string& text) {
   auto e = parse(text);
   EXPECT_TRUE(e.ok()) << text << ": " << e.status().to_string();
   if (!e.ok()) return "";
-  const std::string f = format(**e);
+  std::string f = format(**e);
   auto again = parse(f);
   EXPECT_TRUE(again.ok()) << f;
   EXPECT_EQ(format(**again), f);
@@ -63,8 +63,9 @@ MemorySource sample_source() {
   // A counter per node at 15 s steps over 10 minutes, with a reset on b.
   std::vector<Point> a, b;
   for (int i = 0; i <= 40; ++i) {
-    a.push_back({i * 15000, 10.0 * i});
-    b.push_back({i * 15000, i < 20 ? 3.0 * i : 3.0 * (i - 20)});
+    const int64_t at = int64_t{15000} * i;
+    a.push_back({at, 10.0 * i});
+    b.push_back({at, i < 20 ? 3.0 * i : 3.0 * (i - 20)});
   }
   s.add("x_total", {{"node", "a"}, {"project", "vision"}}, a);
   s.add("x_total", {{"node", "b"}, {"project", "other"}}, b);
@@ -187,7 +188,7 @@ TEST(Promql, PrometheusComputesWhatWeCompute) {
     }
     return "";
   };
-  const int64_t t = 10 * 60000;
+  const int64_t t = int64_t{10} * 60000;
   std::string tests =
       "rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n" +
       series_yaml + "    promql_expr_test:\n";
