@@ -38,6 +38,7 @@ struct ServerSettings {
   std::chrono::seconds bootstrap_token_ttl{std::chrono::hours(24 * 90)};
   bool jobs_enabled = true;
   bool monitoring_agent = true;
+  bool alerts_enabled = true;
   std::string jobs_dir;
   std::chrono::seconds jobs_grace{10};
   int64_t jobs_max_pids = 4096;
@@ -63,7 +64,6 @@ struct ServerSettings {
   std::vector<metrics::Tier> monitoring_tiers;
   std::string monitoring_prometheus_url;
   jobs::Prices metering_prices;
-  bool alerts_enabled = true;
   alerts::AlertOptions alerts;
 };
 

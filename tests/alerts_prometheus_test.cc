@@ -35,8 +35,10 @@ int free_port() {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    a.sin_port = 0;
+  }
   ::close(fd);
   return ntohs(a.sin_port);
 }
@@ -62,7 +64,7 @@ TEST(AlertsPrometheus, AnExportedRuleFiresInPrometheusThroughAlertmanagerToThePr
     if (!fs::exists(bin)) GTEST_SKIP() << bin << " is missing (scripts/install-deps)";
   }
   testing::TempDir dir;
-  const fs::path d = dir.path();
+  const fs::path& d = dir.path();
   // The SMTP server: STARTTLS and AUTH, with a certificate for 127.0.0.1 Jizhan trusts.
   auto made = run_subprocess(
       {.argv = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -51,7 +52,8 @@ int route(const std::string& dir, int n) {
   IdGenerator ids(Clock::system(), SecureRandom::instance());
   iam::Tenancy tenancy(**db, Clock::system(), ids);
   iam::EventLog events(**db, Clock::system(), ids);
-  auto logger = std::make_shared<spdlog::logger>("b", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("b", std::make_shared<spdlog::sinks::null_sink_mt>());
   alerts::AlertService a(**db, Clock::system(), ids, tenancy, alerts::SecretBox::with_key("k"), {},
                          logger);
   (void)a.evaluate_once();  // the cursor starts here
@@ -72,8 +74,16 @@ int route(const std::string& dir, int n) {
       }
     }
   }
-  (void)a.create_receiver("platform", "", {{"name", "ops"}, {"channel", "slack"}, {"config", {{"url", "https://hooks.example/ops"}}}}, "bench");
-  (void)a.create_receiver("platform", "", {{"name", "oncall"}, {"channel", "slack"}, {"config", {{"url", "https://hooks.example/oncall"}}}, {"rules", {"job_lost"}}}, "bench");
+  (void)a.create_receiver(
+      "platform", "",
+      {{"name", "ops"}, {"channel", "slack"}, {"config", {{"url", "https://hooks.example/ops"}}}},
+      "bench");
+  (void)a.create_receiver("platform", "",
+                          {{"name", "oncall"},
+                           {"channel", "slack"},
+                           {"config", {{"url", "https://hooks.example/oncall"}}},
+                           {"rules", {"job_lost"}}},
+                          "bench");
   // The events, written in batches as the runner would have.
   for (int i = 0; i < n;) {
     Status s = (*db)->transact([&](store::Conn& c) -> Status {
@@ -166,10 +176,18 @@ int rules(const std::string& dir, int nrules, int nseries) {
                 : "rate(" + name + "{gpu=~\"[0-3]\"}[5m]) > 0.5";
     } else {
       switch (r % 4) {
-        case 0: e = name + " > " + std::to_string(90 + r % 9); break;
-        case 1: e = "avg_over_time(" + name + "[5m]) < " + std::to_string(r % 10); break;
-        case 2: e = "max by (project) (" + name + "{project!=\"p0\"}) >= 99"; break;
-        default: e = name + "{node=~\"n1.*\"} / 100 > 0.95"; break;
+        case 0:
+          e = name + " > " + std::to_string(90 + r % 9);
+          break;
+        case 1:
+          e = "avg_over_time(" + name + "[5m]) < " + std::to_string(r % 10);
+          break;
+        case 2:
+          e = "max by (project) (" + name + "{project!=\"p0\"}) >= 99";
+          break;
+        default:
+          e = name + "{node=~\"n1.*\"} / 100 > 0.95";
+          break;
       }
     }
     auto parsed = pq::parse(e);
@@ -205,8 +223,9 @@ int rules(const std::string& dir, int nrules, int nseries) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "route" && argc == 4) return route(argv[2], std::atoi(argv[3]));
-  if (mode == "rules" && argc == 5) return rules(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
+  auto number = [](const char* text) { return static_cast<int>(std::strtol(text, nullptr, 10)); };
+  if (mode == "route" && argc == 4) return route(argv[2], number(argv[3]));
+  if (mode == "rules" && argc == 5) return rules(argv[2], number(argv[3]), number(argv[4]));
   std::cerr << "usage: jz_bench_alerts route DIR N | rules DIR RULES SERIES\n";
   return 2;
 }

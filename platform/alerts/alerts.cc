@@ -1034,7 +1034,7 @@ bool valid_label_name(const std::string& n) {
 }
 
 // {{ $labels.NAME }} and {{ $value }} in an annotation, as Prometheus fills them.
-std::string fill_template(std::string text, const promql::Labels& labels, double value) {
+std::string fill_template(const std::string& text, const promql::Labels& labels, double value) {
   std::string out;
   for (size_t i = 0; i < text.size();) {
     const size_t open = text.find("{{", i);

@@ -561,8 +561,8 @@ TEST_P(AlertServiceTest, ACustomRuleFiresAfterItsForSeesOnlyItsScopeAndResolves)
   for (const char* p : {"vision", "theirs"}) {
     std::vector<promql::Point> used, limit;
     for (int i = 0; i <= 40; ++i) {
-      used.push_back({t0 + i * 30000, 95});
-      limit.push_back({t0 + i * 30000, 100});
+      used.push_back({t0 + int64_t{30000} * i, 95});
+      limit.push_back({t0 + int64_t{30000} * i, 100});
     }
     full.add("jizhan_job_gpu_memory_used_mib", {{"job", std::string("job-") + p}, {"project", p}},
              used);
