@@ -290,6 +290,19 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
     c["/api/v1/projects/{project}/receivers"] = {"name", "r-",
                                                  receiver_rows("project", project_id_, "r-")};
     c["/api/v1/alerting/receivers"] = {"name", "s-", receiver_rows("platform", "", "s-")};
+    c["/api/v1/me/receivers"] = {"name", "u-", receiver_rows("user", admin_id_, "u-")};
+    c["/api/v1/me/inbox"] = {
+        "id", "inb_", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO alert_inbox (id, user_id, dedup_key, rule, "
+              "severity, title, labels, link, created_at_ms) VALUES (?, ?, "
+              "?, 'job_failed', 'warning', 't', '{}', '', ?)",
+              from, n, [&](int i) {
+                return store::Params{name("inb_", i), admin_id_, name("k", i), now};
+              });
+        }};
+    c["/api/v1/workspaces/{workspace}/receivers"] = {"name", "w-",
+                                                     receiver_rows("workspace", ws_id_, "w-")};
     auto notification_rows = [this, now](const char* scope, std::string id, const char* stem) {
       return [this, now, scope, id, stem](int from, int n) {
         return rows(
@@ -306,6 +319,9 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
         "id", "ntf_p", notification_rows("project", project_id_, "ntf_p")};
     c["/api/v1/alerting/notifications"] = {"id", "ntf_q",
                                            notification_rows("platform", "", "ntf_q")};
+    c["/api/v1/me/notifications"] = {"id", "ntf_u", notification_rows("user", admin_id_, "ntf_u")};
+    c["/api/v1/workspaces/{workspace}/notifications"] = {
+        "id", "ntf_w", notification_rows("workspace", ws_id_, "ntf_w")};
     c["/api/v1/projects/{project}/jobs"] = jobs;
     c["/api/v1/jobs"] = jobs;
     c["/api/v1/projects/{project}/jobs/{id}/events"] = {

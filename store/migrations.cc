@@ -479,6 +479,65 @@ const std::vector<Migration>& migrations() {
        ");"
        "CREATE INDEX alert_silences_scope ON alert_silences (scope, scope_id, ends_at_ms);",
        ""},
+      // Receivers that group alerts (Alertmanager's group_by, group_wait, group_interval,
+      // repeat_interval) and speak a language; the groups they hold (platform/alerts).
+      {22, "alert_groups",
+       "ALTER TABLE alert_receivers ADD COLUMN grouping TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE alert_receivers ADD COLUMN language TEXT NOT NULL DEFAULT 'en';"
+       "CREATE TABLE alert_groups ("
+       "  id TEXT PRIMARY KEY,"
+       "  receiver_id TEXT NOT NULL,"
+       "  group_key TEXT NOT NULL,"
+       "  group_labels TEXT NOT NULL,"
+       "  next_flush_ms BIGINT,"
+       "  repeat_at_ms BIGINT,"
+       "  last_sent_ms BIGINT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  UNIQUE (receiver_id, group_key)"
+       ");"
+       "CREATE INDEX alert_groups_flush ON alert_groups (next_flush_ms);"
+       "CREATE INDEX alert_groups_repeat ON alert_groups (repeat_at_ms);"
+       "CREATE TABLE alert_group_alerts ("
+       "  group_id TEXT NOT NULL,"
+       "  fingerprint TEXT NOT NULL,"
+       "  alert TEXT NOT NULL,"
+       "  status TEXT NOT NULL,"
+       "  severity TEXT NOT NULL,"
+       "  title TEXT NOT NULL,"
+       "  oneshot INTEGER NOT NULL,"
+       "  changed INTEGER NOT NULL,"
+       "  updated_at_ms BIGINT NOT NULL,"
+       "  PRIMARY KEY (group_id, fingerprint)"
+       ");",
+       ""},
+      // How long a project's job may wait in the queue before its owner hears of it.
+      {23, "job_settings_queued_alert",
+       "ALTER TABLE project_job_settings ADD COLUMN queued_alert_s BIGINT NOT NULL DEFAULT 1800;",
+       ""},
+      // A user's own notifications (the console's bell) and which rules they follow for their
+      // own jobs (platform/alerts).
+      {24, "alert_inbox",
+       "CREATE TABLE alert_inbox ("
+       "  id TEXT PRIMARY KEY,"
+       "  user_id TEXT NOT NULL,"
+       "  dedup_key TEXT NOT NULL,"
+       "  rule TEXT NOT NULL,"
+       "  severity TEXT NOT NULL,"
+       "  title TEXT NOT NULL,"
+       "  labels TEXT NOT NULL,"
+       "  link TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  read_at_ms BIGINT,"
+       "  UNIQUE (user_id, dedup_key)"
+       ");"
+       "CREATE INDEX alert_inbox_user ON alert_inbox (user_id, id);"
+       "CREATE TABLE alert_subscriptions ("
+       "  user_id TEXT NOT NULL,"
+       "  rule TEXT NOT NULL,"
+       "  subscribed INTEGER NOT NULL,"
+       "  PRIMARY KEY (user_id, rule)"
+       ");",
+       ""},
   };
   return kAll;
 }

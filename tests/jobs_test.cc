@@ -1127,7 +1127,8 @@ TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
   p.project("lab", "dev", {});
   Api admin = p.admin();
   Api outsider = p.user("outsider");
-  admin.call("PUT", "/api/v1/projects/dev/job-settings", {{"devenv_idle_s", 2}});
+  admin.call("PUT", "/api/v1/projects/dev/job-settings",
+             {{"devenv_idle_s", 2}, {"queued_alert_s", 1}});
   Json env = {{"name", "notebook"},
               {"kind", "devenv"},
               {"strip_prefix", true},
@@ -1195,6 +1196,20 @@ TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
   EXPECT_EQ(done[id]["state"], "cancelled");
   EXPECT_EQ(done[id]["reason"], "Idle");
   wait_states(admin, "dev", {g["id"].get<std::string>()}, {"succeeded"});
+  // Its owner was warned before it stopped; the job that waited past the project's
+  // queued_alert_s (1 s) was reported once, with the scheduler's reason.
+  std::vector<std::string> soon, waited;
+  const Json evs = admin.call("GET", "/api/v1/projects/dev/events?page_size=1000");
+  for (const auto& e : evs["items"]) {
+    if (e["reason"] == "IdleSoon") soon.push_back(json::string_or(e, "resource_name"));
+    if (e["reason"] == "QueuedTooLong") {
+      waited.push_back(json::string_or(e, "resource_name"));
+      EXPECT_NE(json::string_or(e, "message").find("the scheduler says: "), std::string::npos)
+          << e.dump();
+    }
+  }
+  EXPECT_EQ(soon, std::vector<std::string>{id});
+  EXPECT_EQ(waited, std::vector<std::string>{g["id"].get<std::string>()});
   // Resumed: its folder was kept.
   admin.call("POST", "/api/v1/projects/dev/jobs/" + id + "/retry");
   wait_states(admin, "dev", {id}, {"running"});

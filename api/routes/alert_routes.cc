@@ -1,6 +1,7 @@
 // Alerts: built-in rules and their settings, receivers (channels) and the delivery
-// history, of a project (project admins change them; its members read them) and of the
-// platform (platform admins). A receiver's secret is written, never read back.
+// history, of a project (project admins change them; its members read them), of a
+// workspace (its admins; its viewers read) and of the platform (platform admins). A
+// receiver's secret is written, never read back.
 #include "api/schema.h"
 #include "api/services.h"
 #include "platform/alerts/alerts.h"
@@ -14,51 +15,34 @@ namespace {
 struct Where {
   std::string base;  // the path prefix
   Scope scope;
-  const char* name;  // "project" | "platform"
+  const char* name;  // "project" | "workspace" | "platform" | "user"
 };
 
 std::string scope_id(const RequestContext& ctx, const Where& w) {
-  return w.scope == Scope::kProject ? ctx.project->id : "";
+  if (w.scope == Scope::kProject) return ctx.project->id;
+  if (w.scope == Scope::kWorkspace) return ctx.workspace->id;
+  if (w.scope == Scope::kCaller) return ctx.me().user_id;
+  return "";
 }
 
 Status unavailable() {
   return Status::unavailable("alerts are not running on this server (see the server's log)");
 }
 
-void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
+// Receivers and their delivery history: of a project, a workspace, the platform, or the
+// caller (their own, for the alerts of their own jobs).
+void add_receivers(ApiRoutes& api, const ApiServices& s, const Where& w) {
   alerts::AlertService* a = s.platform.alerts;
-  const std::string of = w.scope == Scope::kProject ? "the project's" : "the platform's";
+  const std::string of = w.scope == Scope::kProject     ? "the project's"
+                         : w.scope == Scope::kWorkspace ? "the workspace's"
+                         : w.scope == Scope::kCaller    ? "your own"
+                                                        : "the platform's";
   auto route = [&](Route r) {
     r.scope = w.scope;
-    if (w.scope == Scope::kProject) r.resource = "alert";
+    if (w.scope == Scope::kProject || w.scope == Scope::kWorkspace) r.resource = "alert";
     return r;
   };
   api.add({
-      route({.method = "GET",
-             .path = w.base + "/alert-rules",
-             .verb = "list",
-             .summary = "The built-in alert rules as " + of + " settings make them",
-             .response_schema = sc::array_of(sc::ref("AlertRule")),
-             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
-               if (!a) return unavailable();
-               JZ_ASSIGN_OR_RETURN(auto rules, a->rules(w.name, scope_id(ctx, w)));
-               Json out = Json::array();
-               for (const auto& r : rules) out.push_back(r.to_json());
-               return Reply::json(out);
-             }}),
-      route({.method = "PATCH",
-             .path = w.base + "/alert-rules/{rule}",
-             .verb = "update",
-             .summary = "Turn a rule on or off or change its severity here (reset: back to the "
-                        "next scope's setting)",
-             .body_schema = sc::ref("AlertRulePatch"),
-             .response_schema = sc::ref("AlertRule"),
-             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
-               if (!a) return unavailable();
-               JZ_ASSIGN_OR_RETURN(auto r, a->set_rule(w.name, scope_id(ctx, w), ctx.param("rule"),
-                                                       ctx.body, ctx.me().username));
-               return Reply::json(r.to_json());
-             }}),
       route({.method = "GET",
              .path = w.base + "/receivers",
              .verb = "list",
@@ -131,6 +115,59 @@ void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
                                                     ctx.me().username));
                return Reply::json(
                    {{"ok", answer.ok}, {"code", answer.code}, {"detail", answer.detail}});
+             }}),
+      route({.method = "GET",
+             .path = w.base + "/notifications",
+             .verb = "list",
+             .summary = std::string("Delivery history of ") + of +
+                        " receivers, newest first: state, attempts and the last answer",
+             .response_schema = sc::list_of("Notification"),
+             .paging = Paging::kKeyset,
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return Reply::page(Json::array(), "");  // alerts off: none
+               JZ_ASSIGN_OR_RETURN(auto page, a->notifications(w.name, scope_id(ctx, w),
+                                                               {ctx.page.after, ctx.page.size}));
+               return Reply::page(page, [](const alerts::Notification& n) { return n.to_json(); });
+             }}),
+  });
+}
+
+void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
+  alerts::AlertService* a = s.platform.alerts;
+  const std::string of = w.scope == Scope::kProject     ? "the project's"
+                         : w.scope == Scope::kWorkspace ? "the workspace's"
+                                                        : "the platform's";
+  auto route = [&](Route r) {
+    r.scope = w.scope;
+    if (w.scope != Scope::kPlatformAdmin) r.resource = "alert";
+    return r;
+  };
+  add_receivers(api, s, w);
+  api.add({
+      route({.method = "GET",
+             .path = w.base + "/alert-rules",
+             .verb = "list",
+             .summary = "The built-in alert rules as " + of + " settings make them",
+             .response_schema = sc::array_of(sc::ref("AlertRule")),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto rules, a->rules(w.name, scope_id(ctx, w)));
+               Json out = Json::array();
+               for (const auto& r : rules) out.push_back(r.to_json());
+               return Reply::json(out);
+             }}),
+      route({.method = "PATCH",
+             .path = w.base + "/alert-rules/{rule}",
+             .verb = "update",
+             .summary = "Turn a rule on or off or change its severity here (reset: back to the "
+                        "next scope's setting)",
+             .body_schema = sc::ref("AlertRulePatch"),
+             .response_schema = sc::ref("AlertRule"),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto r, a->set_rule(w.name, scope_id(ctx, w), ctx.param("rule"),
+                                                       ctx.body, ctx.me().username));
+               return Reply::json(r.to_json());
              }}),
       route({.method = "GET",
              .path = w.base + "/custom-rules",
@@ -270,19 +307,6 @@ void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
                    a->expire_silence(w.name, scope_id(ctx, w), ctx.param("silence")));
                return Reply::no_content();
              }}),
-      route({.method = "GET",
-             .path = w.base + "/notifications",
-             .verb = "list",
-             .summary = std::string("Delivery history of ") + of +
-                        " receivers, newest first: state, attempts and the last answer",
-             .response_schema = sc::list_of("Notification"),
-             .paging = Paging::kKeyset,
-             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
-               if (!a) return Reply::page(Json::array(), "");  // alerts off: none
-               JZ_ASSIGN_OR_RETURN(auto page, a->notifications(w.name, scope_id(ctx, w),
-                                                               {ctx.page.after, ctx.page.size}));
-               return Reply::page(page, [](const alerts::Notification& n) { return n.to_json(); });
-             }}),
   });
 }
 
@@ -334,7 +358,79 @@ Result<Reply> take_alerts(const ApiServices& s, RequestContext& ctx, const Json&
 
 void add_alert_routes(ApiRoutes& api, const ApiServices& s) {
   add_for(api, s, {"/api/v1/projects/{project}", Scope::kProject, "project"});
+  add_for(api, s, {"/api/v1/workspaces/{workspace}", Scope::kWorkspace, "workspace"});
   add_for(api, s, {"/api/v1/alerting", Scope::kPlatformAdmin, "platform"});
+  // The caller's own: receivers, the bell (the alerts of their own jobs) and the rules they
+  // follow for their jobs. Nobody reaches another user's.
+  add_receivers(api, s, {"/api/v1/me", Scope::kCaller, "user"});
+  alerts::AlertService* a = s.platform.alerts;
+  api.add({
+      {.method = "GET",
+       .path = "/api/v1/me/inbox",
+       .scope = Scope::kCaller,
+       .summary = "Your notifications: the alerts of the rules you follow about your own jobs, "
+                  "newest first",
+       .response_schema = sc::list_of("InboxItem"),
+       .paging = Paging::kKeyset,
+       .query = {{"unread", "true: only those not yet read"}},
+       .handler = [a](RequestContext& ctx) -> Result<Reply> {
+         if (!a) return Reply::page(Json::array(), "");
+         const bool unread = ctx.http.has_param("unread") && ctx.http.param("unread") == "true";
+         JZ_ASSIGN_OR_RETURN(auto page,
+                             a->inbox(ctx.me().user_id, {ctx.page.after, ctx.page.size}, unread));
+         return Reply::page(page, [](const alerts::InboxItem& i) { return i.to_json(); });
+       }},
+      {.method = "GET",
+       .path = "/api/v1/me/inbox/unread",
+       .scope = Scope::kCaller,
+       .summary = "How many of your notifications are not read (the console's bell)",
+       .response_schema = sc::object({{"unread", sc::integer()}}, {"unread"}),
+       .handler = [a](RequestContext& ctx) -> Result<Reply> {
+         if (!a) return Reply::json({{"unread", 0}});
+         JZ_ASSIGN_OR_RETURN(const int64_t n, a->unread(ctx.me().user_id));
+         return Reply::json({{"unread", n}});
+       }},
+      {.method = "POST",
+       .path = "/api/v1/me/inbox/read",
+       .scope = Scope::kCaller,
+       .summary = "Mark your notifications read: these ids, or all",
+       .body_schema = sc::object({{"ids", sc::array_of(sc::str())}, {"all", sc::boolean()}}),
+       .response_schema = sc::object({{"marked", sc::integer()}}, {"marked"}),
+       .success = 200,
+       .handler = [a](RequestContext& ctx) -> Result<Reply> {
+         if (!a) return unavailable();
+         std::vector<std::string> ids;
+         for (const auto& x : ctx.body.value("ids", Json::array())) ids.push_back(x);
+         JZ_ASSIGN_OR_RETURN(const int64_t n,
+                             a->mark_read(ctx.me().user_id, ids, ctx.body.value("all", false)));
+         return Reply::json({{"marked", n}});
+       }},
+      {.method = "GET",
+       .path = "/api/v1/me/subscriptions",
+       .scope = Scope::kCaller,
+       .summary = "The rules about jobs you follow for your own jobs (each on unless you turned "
+                  "it off)",
+       .response_schema = sc::array_of(sc::ref("Subscription")),
+       .handler = [a](RequestContext& ctx) -> Result<Reply> {
+         if (!a) return unavailable();
+         JZ_ASSIGN_OR_RETURN(auto subs, a->subscriptions(ctx.me().user_id));
+         Json out = Json::array();
+         for (const auto& x : subs) out.push_back(x.to_json());
+         return Reply::json(out);
+       }},
+      {.method = "PATCH",
+       .path = "/api/v1/me/subscriptions/{rule}",
+       .scope = Scope::kCaller,
+       .summary = "Follow a rule for your own jobs, or stop",
+       .body_schema = sc::object({{"subscribed", sc::boolean()}}, {"subscribed"}),
+       .response_schema = sc::ref("Subscription"),
+       .handler = [a](RequestContext& ctx) -> Result<Reply> {
+         if (!a) return unavailable();
+         JZ_ASSIGN_OR_RETURN(auto sub, a->subscribe(ctx.me().user_id, ctx.param("rule"),
+                                                    ctx.body["subscribed"].get<bool>()));
+         return Reply::json(sub.to_json());
+       }},
+  });
   api.add({
       {.method = "POST",
        .path = "/api/v2/alerts",

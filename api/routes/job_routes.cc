@@ -568,7 +568,12 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
        .body_schema = sc::object(
            {{"allow_egress", sc::boolean()},
             {"devenv_idle_s", {{"type", "integer"}, {"minimum", 1}, {"maximum", 31622400}}},
-            {"devenv_gpu_idle_percent", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}}}}),
+            {"devenv_gpu_idle_percent", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}}},
+            {"queued_alert_s",
+             {{"type", "integer"},
+              {"minimum", 0},
+              {"maximum", 31622400},
+              {"description", "A job queued this long gets a QueuedTooLong event (0: never)"}}}}),
        .response_schema = sc::ref("JobSettings"),
        .errors = {412},
        .handler = [&store](RequestContext& ctx) -> Result<Reply> {
@@ -588,6 +593,7 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
          if (ctx.body.contains("devenv_gpu_idle_percent")) {
            st.devenv_gpu_idle_percent = ctx.body["devenv_gpu_idle_percent"];
          }
+         if (ctx.body.contains("queued_alert_s")) st.queued_alert_s = ctx.body["queued_alert_s"];
          JZ_RETURN_IF_ERROR(store.set_settings(ctx.project->id, st));
          return std::move(Reply::json(st.to_json()).with_etag(etag_of(st.to_json())));
        }},

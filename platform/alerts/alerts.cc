@@ -25,7 +25,51 @@ const std::vector<BuiltinRule> kRules = {
     {"job_succeeded", "info", true, {"Succeeded"}, "A job finished"},
     {"gpu_idle", "warning", true, {"GpuIdle"}, "A job holds GPUs it does not use"},
     {"gpu_unhealthy", "critical", true, {"GpuUnhealthy"}, "A GPU is out of service"},
+    {"job_queued_long",
+     "warning",
+     true,
+     {"QueuedTooLong"},
+     "A job has waited in the queue longer than its project allows"},
+    {"devenv_idle_soon",
+     "warning",
+     true,
+     {"IdleSoon"},
+     "A dev environment is about to be stopped for idleness"},
+    {"gpu_share_memory_high",
+     "warning",
+     true,
+     {},
+     "A GPU share uses over 90 % of its GPU-memory limit",
+     "jizhan_job_gpu_memory_used_mib / jizhan_job_gpu_memory_limit_mib > 0.9",
+     60'000},
+    {"node_disk_full",
+     "critical",
+     true,
+     {},
+     "A node's disk is over 90 % full",
+     "jizhan_node_filesystem_avail_bytes / jizhan_node_filesystem_size_bytes < 0.1",
+     300'000,
+     /*platform_only=*/true},
 };
+
+// The rules' summaries in Chinese (the console's words: web/src/i18n/zh-CN.ts).
+const std::map<std::string, std::string> kSummaryZh = {
+    {"job_failed", "作业失败"},
+    {"job_oom_killed", "作业内存不足被终止"},
+    {"job_lost", "作业丢失"},
+    {"job_succeeded", "作业完成"},
+    {"gpu_idle", "作业占用 GPU 但未使用"},
+    {"gpu_unhealthy", "GPU 停止服务"},
+    {"job_queued_long", "作业排队时间超过项目上限"},
+    {"devenv_idle_soon", "开发环境即将因空闲被停止"},
+    {"gpu_share_memory_high", "GPU 共享份额的显存用量超过上限的 90%"},
+    {"node_disk_full", "节点磁盘已用超过 90%"},
+};
+
+// The rules about a job that its owner may follow for their own jobs (on by default).
+const std::set<std::string> kPersonal = {"job_failed",      "job_oom_killed", "job_lost",
+                                         "job_succeeded",   "gpu_idle",       "job_queued_long",
+                                         "devenv_idle_soon"};
 
 const BuiltinRule* rule_by_id(const std::string& id) {
   for (const auto& r : kRules) {
@@ -45,6 +89,7 @@ struct ReceiverRow {
   std::string id, scope, scope_id, name, channel, config, secret, min_severity, rules;
   bool enabled = true;
   int64_t rate_per_minute = 20;
+  std::string grouping, language;
   std::string created_by;
   int64_t created_at_ms = 0;
 };
@@ -59,6 +104,8 @@ const store::RowMap<ReceiverRow> kReceiver{{"id", &ReceiverRow::id},
                                            {"rules", &ReceiverRow::rules},
                                            {"enabled", &ReceiverRow::enabled},
                                            {"rate_per_minute", &ReceiverRow::rate_per_minute},
+                                           {"grouping", &ReceiverRow::grouping},
+                                           {"language", &ReceiverRow::language},
                                            {"created_by", &ReceiverRow::created_by},
                                            {"created_at_ms", &ReceiverRow::created_at_ms}};
 const std::string kReceiverSelect = "SELECT " + kReceiver.columns() + " FROM alert_receivers";
@@ -82,6 +129,16 @@ Receiver receiver_of(const ReceiverRow& row) {
   }
   r.enabled = row.enabled;
   r.rate_per_minute = static_cast<int>(row.rate_per_minute);
+  const Json g = Json::parse(row.grouping, nullptr, false);
+  if (g.is_object()) {
+    for (const auto& x : g.value("group_by", Json::array())) {
+      if (x.is_string()) r.group_by.push_back(x.get<std::string>());
+    }
+    r.group_wait_ms = g.value("group_wait_ms", r.group_wait_ms);
+    r.group_interval_ms = g.value("group_interval_ms", r.group_interval_ms);
+    r.repeat_interval_ms = g.value("repeat_interval_ms", r.repeat_interval_ms);
+  }
+  r.language = row.language.empty() ? "en" : row.language;
   r.created_by = row.created_by;
   r.created_at_ms = row.created_at_ms;
   return r;
@@ -112,7 +169,9 @@ std::string time_text(int64_t ms) {
 
 Status check_scope(const std::string& scope, const std::string& scope_id) {
   if (scope == "platform" && scope_id.empty()) return {};
-  if ((scope == "project" || scope == "workspace") && !scope_id.empty()) return {};
+  if ((scope == "project" || scope == "workspace" || scope == "user") && !scope_id.empty()) {
+    return {};
+  }
   return Status::internal("alerts: bad scope " + scope + "/" + scope_id);
 }
 
@@ -128,18 +187,107 @@ bool valid_name(const std::string& n) {
   return std::isalnum(static_cast<unsigned char>(n.front()));
 }
 
-Message message_of(const Notification& n) {
+bool valid_label_name(const std::string& n) {
+  if (n.empty() || n.size() > 100 || n.rfind("__", 0) == 0) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(n[i]);
+    if (!(std::isalpha(c) || c == '_' || (i > 0 && std::isdigit(c)))) return false;
+  }
+  return true;
+}
+
+std::string grouping_json(const Receiver& r) {
+  if (!r.grouped()) return "";
+  return json::dump(Json{{"group_by", r.group_by},
+                         {"group_wait_ms", r.group_wait_ms},
+                         {"group_interval_ms", r.group_interval_ms},
+                         {"repeat_interval_ms", r.repeat_interval_ms}});
+}
+
+// An alert's title and text in a language. The built-in rules' alerts of events are worded
+// from their labels (their annotations hold the English); others keep their annotations.
+std::pair<std::string, std::string> words_of(const Json& alert, const std::string& language) {
+  const Json labels = alert.value("labels", Json::object());
+  const Json ann = alert.value("annotations", Json::object());
+  std::string title = ann.value("summary", labels.value("alertname", ""));
+  std::string text = ann.value("description", "");
+  const std::string rule = labels.value("alertname", "");
+  auto zh = kSummaryZh.find(rule);
+  if (language != "zh-CN" || zh == kSummaryZh.end()) return {title, text};
+  const std::string project = labels.value("project", "");
+  if (labels.contains("resource")) {
+    static const std::map<std::string, std::string> kTypes = {
+        {"job", "作业"}, {"gpu", "GPU"}, {"node", "节点"}};
+    const std::string type = labels.value("resource_type", "");
+    auto t = kTypes.find(type);
+    title = zh->second + "：" + (t == kTypes.end() ? type : t->second) + " " +
+            labels.value("resource", "") + (project.empty() ? "" : "（项目 " + project + "）");
+    text = ann.value("message", "") + (project.empty() ? "" : "\n项目：" + project) + "\n原因：" +
+           labels.value("reason", "") + "\n时间：" + alert.value("startsAt", "");
+  } else {
+    title = zh->second;
+    for (const auto& [k, v] : labels.items()) {
+      if (k != "alertname" && k != "severity" && v.is_string()) {
+        title += " " + k + "=" + v.get<std::string>();
+      }
+    }
+  }
+  if (alert.value("status", "firing") == "resolved") title += "（已恢复）";
+  return {title, text};
+}
+
+// What a notification says, in the receiver's language: one alert, or a group's.
+Message message_of(const Notification& n, const std::string& language = "en") {
   Message m;
-  const Json alert = Json::parse(n.message, nullptr, false);
-  m.alert = alert.is_object() ? alert : Json::object();
-  m.status = m.alert.value("status", "firing");
+  m.language = language;
+  const Json body = Json::parse(n.message, nullptr, false);
+  if (body.is_object() && body.contains("alerts") && body["alerts"].is_array()) {
+    m.alerts = body["alerts"];
+    m.group_labels = body.value("group_labels", Json::object());
+  } else {
+    m.alerts = Json::array({body.is_object() ? body : Json::object()});
+  }
+  m.status = "resolved";
+  for (const auto& a : m.alerts) {
+    if (a.value("status", "firing") == "firing") m.status = "firing";
+  }
   m.severity = n.severity;
-  m.title = n.title;
-  m.text = m.alert.value("annotations", Json::object()).value("description", "");
-  m.link = m.alert.value("generatorURL", "");
   m.receiver = n.receiver_name;
   m.group_key = n.dedup_key;
+  const Json& first = m.alerts[0];
+  m.link = first.value("generatorURL", "");
+  if (m.alerts.size() == 1) {
+    auto [title, text] = words_of(first, language);
+    m.title = language == "en" ? n.title : title;
+    m.text = text;
+    return m;
+  }
+  std::string labels;
+  for (const auto& [k, v] : m.group_labels.items()) {
+    if (v.is_string()) labels += " " + k + "=" + v.get<std::string>();
+  }
+  m.title = std::to_string(m.alerts.size()) +
+            (language == "zh-CN" ? " 条告警：" + labels.substr(labels.empty() ? 0 : 1)
+                                 : " alerts:" + labels);
+  for (const auto& a : m.alerts) {
+    const std::string status =
+        word(language, a.value("status", "firing") == "resolved" ? "RESOLVED" : "FIRING");
+    m.text += (m.text.empty() ? "" : "\n") + std::string("- [") + status + "] " +
+              words_of(a, language).first;
+  }
   return m;
+}
+
+// "5m", "1h30m", "90s", "0s": a duration in the PromQL form; invalid_argument naming
+// `field` otherwise.
+Result<int64_t> duration_ms(const std::string& text, const std::string& field = "for") {
+  auto e = promql::parse("m[" + text + "]");
+  if (text == "0s" || text == "0" || text.empty()) return 0;
+  if (!e.ok() || (*e)->kind != promql::Expr::Kind::kSelector) {
+    return Status::invalid_argument(field + ": '" + text +
+                                    "' is not a duration like 30s, 5m or 1h30m");
+  }
+  return (*e)->range_ms;
 }
 
 }  // namespace
@@ -160,7 +308,8 @@ Json RuleSetting::to_json() const {
           {"severity", severity},
           {"set_by", set_by},
           {"summary", r ? r->summary : ""},
-          {"reasons", r ? r->reasons : std::vector<std::string>{}}};
+          {"reasons", r ? r->reasons : std::vector<std::string>{}},
+          {"expr", r ? r->expr : ""}};
 }
 
 Json Receiver::to_json() const {
@@ -174,6 +323,11 @@ Json Receiver::to_json() const {
           {"rules", rules},
           {"enabled", enabled},
           {"rate_per_minute", rate_per_minute},
+          {"group_by", group_by},
+          {"group_wait", promql::format_duration(group_wait_ms)},
+          {"group_interval", promql::format_duration(group_interval_ms)},
+          {"repeat_interval", promql::format_duration(repeat_interval_ms)},
+          {"language", language},
           {"created_by", created_by},
           {"created_at", time_text(created_at_ms)}};
 }
@@ -210,14 +364,22 @@ AlertService::~AlertService() { stop(); }
 // ---- rules -------------------------------------------------------------------------
 
 Result<RuleSetting> AlertService::setting_in(store::Conn& c, const BuiltinRule& r,
-                                             const std::string& project_id) {
+                                             const std::string& project_id,
+                                             std::string workspace_id) {
   RuleSetting s{r.id, r.enabled, r.severity, "default"};
+  if (workspace_id.empty() && !project_id.empty()) {
+    JZ_ASSIGN_OR_RETURN(auto p,
+                        c.query("SELECT workspace_id FROM projects WHERE id = ?", {project_id}));
+    if (!p.empty()) workspace_id = p[0].text("workspace_id");
+  }
   JZ_ASSIGN_OR_RETURN(
-      auto rows, c.query("SELECT scope, enabled, severity FROM alert_rule_settings WHERE rule = ? "
-                         "AND ((scope = 'platform' AND scope_id = '') OR (scope = 'project' AND "
-                         "scope_id = ?))",
-                         {r.id, project_id}));
-  for (const std::string scope : {"platform", "project"}) {
+      auto rows,
+      c.query("SELECT scope, enabled, severity FROM alert_rule_settings WHERE rule = ? AND "
+              "((scope = 'platform' AND scope_id = '') OR (scope = 'workspace' AND scope_id = ?) "
+              "OR (scope = 'project' AND scope_id = ?))",
+              {r.id, workspace_id.empty() ? std::string("-") : workspace_id,
+               project_id.empty() ? std::string("-") : project_id}));
+  for (const std::string scope : {"platform", "workspace", "project"}) {
     for (const auto& row : rows) {
       if (row.text("scope") != scope) continue;
       s.enabled = row.integer("enabled") != 0;
@@ -234,7 +396,9 @@ Result<std::vector<RuleSetting>> AlertService::rules(const std::string& scope,
   std::vector<RuleSetting> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
     for (const auto& r : kRules) {
-      JZ_ASSIGN_OR_RETURN(auto s, setting_in(c, r, scope == "project" ? scope_id : ""));
+      if (r.platform_only && scope != "platform") continue;
+      JZ_ASSIGN_OR_RETURN(auto s, setting_in(c, r, scope == "project" ? scope_id : "",
+                                             scope == "workspace" ? scope_id : ""));
       out.push_back(std::move(s));
     }
     return {};
@@ -247,7 +411,10 @@ Result<RuleSetting> AlertService::set_rule(const std::string& scope, const std::
                                            const std::string& actor) {
   JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
   const BuiltinRule* r = rule_by_id(rule);
-  if (!r) return Status::not_found("no alert rule '" + rule + "'");
+  if (!r || (r->platform_only && scope != "platform")) {
+    return Status::not_found("no alert rule '" + rule + "'" +
+                             (r ? " here: it is the platform's (its machines)" : ""));
+  }
   if (!patch.is_object()) return Status::invalid_argument("the body must be an object");
   for (const auto& [k, v] : patch.items()) {
     if (k != "enabled" && k != "severity" && k != "reset") {
@@ -264,13 +431,14 @@ Result<RuleSetting> AlertService::set_rule(const std::string& scope, const std::
   RuleSetting out;
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     const std::string project = scope == "project" ? scope_id : "";
+    const std::string workspace = scope == "workspace" ? scope_id : "";
     if (patch.value("reset", false)) {
       JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_rule_settings WHERE scope = ? AND scope_id = ? "
                                 "AND rule = ?",
                                 {scope, scope_id, rule})
                              .status());
     } else {
-      JZ_ASSIGN_OR_RETURN(RuleSetting now, setting_in(c, *r, project));
+      JZ_ASSIGN_OR_RETURN(RuleSetting now, setting_in(c, *r, project, workspace));
       const bool enabled = patch.value("enabled", now.enabled);
       const std::string severity = patch.value("severity", now.severity);
       JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_rule_settings WHERE scope = ? AND scope_id = ? "
@@ -284,7 +452,7 @@ Result<RuleSetting> AlertService::set_rule(const std::string& scope, const std::
                   clock_.now_unix_ms()})
               .status());
     }
-    JZ_ASSIGN_OR_RETURN(out, setting_in(c, *r, project));
+    JZ_ASSIGN_OR_RETURN(out, setting_in(c, *r, project, workspace));
     return {};
   }));
   return out;
@@ -292,16 +460,66 @@ Result<RuleSetting> AlertService::set_rule(const std::string& scope, const std::
 
 // ---- receivers ---------------------------------------------------------------------
 
+namespace {
+
+// group_by, group_wait, group_interval, repeat_interval of a receiver's body.
+Status apply_grouping(Receiver& r, const Json& body) {
+  if (body.contains("group_by")) {
+    const Json& g = body["group_by"];
+    if (!g.is_array() || g.size() > 16) {
+      return Status::invalid_argument(
+          "group_by: a list of at most 16 label names (or [\"...\"]: a group per alert; []: no "
+          "grouping)");
+    }
+    r.group_by.clear();
+    for (const auto& x : g) {
+      const std::string n = x.is_string() ? x.get<std::string>() : "";
+      if (!(n == "..." && g.size() == 1) && !valid_label_name(n)) {
+        return Status::invalid_argument("group_by: '" + (x.is_string() ? n : x.dump()) +
+                                        "' is not a label name (or '...' alone)");
+      }
+      r.group_by.push_back(n);
+    }
+  }
+  struct Field {
+    const char* name;
+    int64_t* ms;
+    int64_t min, max;
+    const char* range;
+  };
+  for (const Field& f :
+       {Field{"group_wait", &r.group_wait_ms, 0, 3'600'000, "0s to 1h"},
+        Field{"group_interval", &r.group_interval_ms, 1000, 86'400'000, "1s to 24h"},
+        Field{"repeat_interval", &r.repeat_interval_ms, 0, 30 * 86'400'000LL,
+              "0s (never) or 1m to 30d"}}) {
+    if (!body.contains(f.name)) continue;
+    if (!body[f.name].is_string()) {
+      return Status::invalid_argument(std::string(f.name) + ": a duration like 30s, 5m or 4h");
+    }
+    JZ_ASSIGN_OR_RETURN(const int64_t ms, duration_ms(body[f.name].get<std::string>(), f.name));
+    const bool too_short_repeat = f.ms == &r.repeat_interval_ms && ms > 0 && ms < 60'000;
+    if (ms < f.min || ms > f.max || too_short_repeat) {
+      return Status::invalid_argument(std::string(f.name) + ": " + f.range);
+    }
+    *f.ms = ms;
+  }
+  return {};
+}
+
+}  // namespace
+
 Status AlertService::apply(Receiver& r, const Json& body, bool creating) {
   if (!body.is_object()) return Status::invalid_argument("the body must be an object");
   static const std::set<std::string> kFields = {
-      "name", "channel", "config", "secret", "min_severity", "rules", "enabled", "rate_per_minute"};
+      "name",           "channel",         "config",          "secret",   "min_severity",
+      "rules",          "enabled",         "rate_per_minute", "group_by", "group_wait",
+      "group_interval", "repeat_interval", "language"};
   for (const auto& [k, v] : body.items()) {
     if (!kFields.count(k)) {
       return Status::invalid_argument(
           "'" + k +
           "': a receiver has name, channel, config, secret, min_severity, rules, enabled, "
-          "rate_per_minute");
+          "rate_per_minute, group_by, group_wait, group_interval, repeat_interval, language");
     }
   }
   if (creating) {
@@ -374,6 +592,13 @@ Status AlertService::apply(Receiver& r, const Json& body, bool creating) {
     }
     r.rate_per_minute = body["rate_per_minute"].get<int>();
   }
+  JZ_RETURN_IF_ERROR(apply_grouping(r, body));
+  if (body.contains("language")) {
+    if (body["language"] != "en" && body["language"] != "zh-CN") {
+      return Status::invalid_argument("language: en or zh-CN");
+    }
+    r.language = body["language"].get<std::string>();
+  }
   return check_config(r.channel, r.config, !r.secret_sealed.empty());
 }
 
@@ -392,11 +617,11 @@ Result<Receiver> AlertService::create_receiver(const std::string& scope,
     return c
         .exec(
             "INSERT INTO alert_receivers (id, scope, scope_id, name, channel, config, secret, "
-            "min_severity, rules, enabled, rate_per_minute, created_by, created_at_ms) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "min_severity, rules, enabled, rate_per_minute, grouping, language, created_by, "
+            "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             {r.id, scope, scope_id, r.name, r.channel, json::dump(r.config), r.secret_sealed,
              r.min_severity, json::dump(Json(r.rules)), int64_t{r.enabled ? 1 : 0},
-             int64_t{r.rate_per_minute}, actor, r.created_at_ms})
+             int64_t{r.rate_per_minute}, grouping_json(r), r.language, actor, r.created_at_ms})
         .status();
   });
   if (s.code() == Code::kAlreadyExists) {
@@ -437,9 +662,10 @@ Result<Receiver> AlertService::update_receiver(const std::string& scope,
     return c
         .exec(
             "UPDATE alert_receivers SET config = ?, secret = ?, min_severity = ?, rules = ?, "
-            "enabled = ?, rate_per_minute = ? WHERE id = ?",
+            "enabled = ?, rate_per_minute = ?, grouping = ?, language = ? WHERE id = ?",
             {json::dump(r.config), r.secret_sealed, r.min_severity, json::dump(Json(r.rules)),
-             int64_t{r.enabled ? 1 : 0}, int64_t{r.rate_per_minute}, r.id})
+             int64_t{r.enabled ? 1 : 0}, int64_t{r.rate_per_minute}, grouping_json(r), r.language,
+             r.id})
         .status();
   }));
   return r;
@@ -455,6 +681,11 @@ Status AlertService::delete_receiver(const std::string& scope, const std::string
                               "'pending'",
                               {r.id})
                            .status());
+    JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_group_alerts WHERE group_id IN (SELECT id FROM "
+                              "alert_groups WHERE receiver_id = ?)",
+                              {r.id})
+                           .status());
+    JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_groups WHERE receiver_id = ?", {r.id}).status());
     return c.exec("DELETE FROM alert_receivers WHERE id = ?", {r.id}).status();
   });
 }
@@ -506,7 +737,8 @@ Result<Answer> AlertService::test_receiver(const std::string& scope, const std::
   n.dedup_key = "test:" + n.id;
   n.rule = "test";
   n.severity = "info";
-  n.title = "Test message from Jizhan (receiver " + r.name + ")";
+  n.title = r.language == "zh-CN" ? "Jizhan 测试消息（接收者 " + r.name + "）"
+                                  : "Test message from Jizhan (receiver " + r.name + ")";
   const Json alert = {
       {"status", "firing"},
       {"labels", {{"alertname", "test"}, {"severity", "info"}, {"receiver", r.name}}},
@@ -518,7 +750,7 @@ Result<Answer> AlertService::test_receiver(const std::string& scope, const std::
       {"generatorURL", options_.console_url},
       {"fingerprint", sha256_hex(n.id).substr(0, 16)}};
   n.message = json::dump(alert);
-  const Answer a = send_to(r, message_of(n));
+  const Answer a = send_to(r, message_of(n, r.language));
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     return c
         .exec(
@@ -584,13 +816,14 @@ Result<int> AlertService::evaluate_once(int batch) {
     std::map<std::string, std::pair<std::string, std::string>> projects;  // name -> id, ws id
     std::map<std::pair<std::string, std::string>, RuleSetting> settings;  // rule, project id
     TargetCache targets;
+    OwnerCache owners;
     seen.clear();
     for (const auto& e : evs) ++seen[{e.text("project"), e.text("reason")}];
     for (const auto& e : evs) {
       const BuiltinRule* rule = rule_by_reason(e.text("reason"));
       if (!rule) continue;
       const std::string project = e.text("project");
-      std::string project_id;
+      std::string project_id, workspace_id;
       if (!project.empty()) {
         auto it = projects.find(project);
         if (it == projects.end()) {
@@ -603,15 +836,15 @@ Result<int> AlertService::evaluate_once(int batch) {
                    .first;
         }
         project_id = it->second.first;
+        workspace_id = it->second.second;
         if (project_id.empty()) continue;  // deleted meanwhile
       }
       auto known = settings.find({rule->id, project_id});
       if (known == settings.end()) {
-        JZ_ASSIGN_OR_RETURN(RuleSetting got, setting_in(c, *rule, project_id));
+        JZ_ASSIGN_OR_RETURN(RuleSetting got, setting_in(c, *rule, project_id, workspace_id));
         known = settings.emplace(std::pair{rule->id, project_id}, std::move(got)).first;
       }
       const RuleSetting& setting = known->second;
-      if (!setting.enabled) continue;
       const int64_t seq = e.integer("seq");
       const std::string type = e.text("resource_type"), name = e.text("resource_name");
       std::string link = options_.console_url;
@@ -633,6 +866,7 @@ Result<int> AlertService::evaluate_once(int batch) {
           {"labels", labels},
           {"annotations",
            {{"summary", title},
+            {"message", e.text("message")},
             {"description", e.text("message") + (project.empty() ? "" : "\nproject: " + project) +
                                 "\nreason: " + e.text("reason") +
                                 "\ntime: " + time_text(e.integer("time_ms"))}}},
@@ -640,9 +874,18 @@ Result<int> AlertService::evaluate_once(int batch) {
           {"endsAt", "0001-01-01T00:00:00Z"},
           {"generatorURL", link},
           {"fingerprint", sha256_hex(json::dump(labels)).substr(0, 16)}};
-      JZ_RETURN_IF_ERROR(queue_in(
-          c, project_id.empty() ? "platform" : "project", project_id, rule->id, setting.severity,
-          "evt:" + std::to_string(seq) + ":" + rule->id, title, alert, queued, &targets));
+      const std::string key = "evt:" + std::to_string(seq) + ":" + rule->id;
+      if (setting.enabled) {
+        JZ_RETURN_IF_ERROR(queue_in(c, project_id.empty() ? "platform" : "project", project_id,
+                                    rule->id, setting.severity, key, title, alert, queued, &targets,
+                                    /*oneshot=*/true));
+      }
+      // The job's owner, for their own jobs, whatever the project's setting.
+      if (type == "job" && kPersonal.count(rule->id)) {
+        JZ_RETURN_IF_ERROR(notify_owner(
+            c, name, *rule, setting.severity, key, title, alert,
+            project.empty() ? "" : "/projects/" + project + "/jobs/" + name, queued, owners));
+      }
     }
     return c
         .exec("UPDATE alert_cursors SET seq = ? WHERE name = 'events'", {evs.back().integer("seq")})
@@ -699,8 +942,8 @@ void AlertService::deliver_receiver(const std::string& receiver_id) {
       if (static_cast<int>(times.size()) >= r->rate_per_minute) return;  // the rest wait
       times.push_back(t);
     }
-    const Answer a =
-        r->enabled ? send_to(*r, message_of(n)) : Answer{false, 0, "the receiver is disabled"};
+    const Answer a = r->enabled ? send_to(*r, message_of(n, r->language))
+                                : Answer{false, 0, "the receiver is disabled"};
     const int64_t t = clock_.now_unix_ms();
     const int64_t attempts = n.attempts + 1;
     std::string state = "pending";
@@ -746,6 +989,9 @@ void AlertService::deliver_receiver(const std::string& receiver_id) {
 }
 
 int AlertService::deliver_once() {
+  if (auto f = flush_groups(); !f.ok()) {
+    logger_->warn("alerts: cannot flush the alert groups: {}", f.status().message());
+  }
   std::vector<std::string> receivers;
   Status s = db_.with_conn([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT DISTINCT receiver_id FROM notifications WHERE "
@@ -869,7 +1115,7 @@ Json Silence::to_json(int64_t now_ms) const {
 Status AlertService::queue_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
                               const std::string& rule, const std::string& severity,
                               const std::string& key, const std::string& title, const Json& alert,
-                              int& queued, TargetCache* cache) {
+                              int& queued, TargetCache* cache, bool oneshot) {
   TargetCache local;
   TargetCache& targets = cache ? *cache : local;
   auto found = targets.find(scope + "/" + scope_id);
@@ -911,17 +1157,30 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope, const st
     }
     found = targets.emplace(scope + "/" + scope_id, std::move(t)).first;
   }
-  const std::string text = json::dump(alert);
   bool silenced = false;
   const Json no_labels = Json::object();
   const Json& labels = alert.contains("labels") ? alert["labels"] : no_labels;
   for (const Silence& si : found->second.silences) silenced = silenced || si.matches(labels);
-  for (const Receiver& r : found->second.receivers) {
+  return route_to(c, found->second.receivers, rule, severity, key, title, alert, silenced, oneshot,
+                  queued);
+}
+
+Status AlertService::route_to(store::Conn& c, const std::vector<Receiver>& receivers,
+                              const std::string& rule, const std::string& severity,
+                              const std::string& key, const std::string& title, const Json& alert,
+                              bool silenced, bool oneshot, int& queued) {
+  const std::string text = json::dump(alert);
+  for (const Receiver& r : receivers) {
     if (severity_rank(severity) < severity_rank(r.min_severity)) continue;
     if (!r.rules.empty() && std::find(r.rules.begin(), r.rules.end(), rule) == r.rules.end()) {
       continue;
     }
     const int64_t now = clock_.now_unix_ms();
+    if (r.grouped() && !silenced) {
+      JZ_RETURN_IF_ERROR(group_in(c, r, severity, title, alert, oneshot, now));
+      ++queued;
+      continue;
+    }
     JZ_ASSIGN_OR_RETURN(
         const int64_t n,
         c.exec("INSERT INTO notifications (id, receiver_id, receiver_name, scope, scope_id, "
@@ -934,6 +1193,345 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope, const st
     queued += static_cast<int>(n);
   }
   return {};
+}
+
+Status AlertService::group_in(store::Conn& c, const Receiver& r, const std::string& severity,
+                              const std::string& title, const Json& alert, bool oneshot,
+                              int64_t now) {
+  const Json labels = alert.value("labels", Json::object());
+  Json group_labels = Json::object();
+  if (r.group_by.size() == 1 && r.group_by[0] == "...") {
+    group_labels = labels;
+  } else {
+    for (const auto& l : r.group_by) group_labels[l] = labels.value(l, "");
+  }
+  const std::string key = json::dump(group_labels);
+  JZ_ASSIGN_OR_RETURN(auto g, c.query("SELECT id, next_flush_ms, last_sent_ms FROM alert_groups "
+                                      "WHERE receiver_id = ? AND group_key = ?",
+                                      {r.id, key}));
+  std::string group_id;
+  if (g.empty()) {
+    group_id = ids_.next("grp_");
+    JZ_RETURN_IF_ERROR(c.exec("INSERT INTO alert_groups (id, receiver_id, group_key, group_labels, "
+                              "next_flush_ms, repeat_at_ms, last_sent_ms, created_at_ms) VALUES "
+                              "(?, ?, ?, ?, ?, NULL, 0, ?)",
+                              {group_id, r.id, key, key, now + r.group_wait_ms, now})
+                           .status());
+  } else {
+    group_id = g[0].text("id");
+  }
+  const std::string fingerprint =
+      alert.value("fingerprint", sha256_hex(json::dump(labels)).substr(0, 16));
+  const std::string status = alert.value("status", "firing");
+  JZ_ASSIGN_OR_RETURN(auto was, c.query("SELECT status FROM alert_group_alerts WHERE group_id = ? "
+                                        "AND fingerprint = ?",
+                                        {group_id, fingerprint}));
+  if (!was.empty() && was[0].text("status") == status) {
+    // Known as it is: kept up to date, nothing new to say.
+    return c
+        .exec(
+            "UPDATE alert_group_alerts SET alert = ?, severity = ?, title = ?, updated_at_ms = ? "
+            "WHERE group_id = ? AND fingerprint = ?",
+            {json::dump(alert), severity, title, now, group_id, fingerprint})
+        .status();
+  }
+  if (was.empty() && status == "resolved") return {};  // never told: nothing to resolve
+  JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_group_alerts WHERE group_id = ? AND fingerprint = ?",
+                            {group_id, fingerprint})
+                         .status());
+  JZ_RETURN_IF_ERROR(c.exec("INSERT INTO alert_group_alerts (group_id, fingerprint, alert, status, "
+                            "severity, title, oneshot, changed, updated_at_ms) VALUES (?, ?, ?, ?, "
+                            "?, ?, ?, 1, ?)",
+                            {group_id, fingerprint, json::dump(alert), status, severity, title,
+                             int64_t{oneshot ? 1 : 0}, now})
+                         .status());
+  // A group told before waits group_interval after its last message.
+  if (!g.empty() && g[0].is_null("next_flush_ms")) {
+    JZ_RETURN_IF_ERROR(
+        c.exec("UPDATE alert_groups SET next_flush_ms = ? WHERE id = ?",
+               {std::max(now, g[0].integer("last_sent_ms") + r.group_interval_ms), group_id})
+            .status());
+  }
+  return {};
+}
+
+Result<int> AlertService::flush_groups() {
+  const int64_t now = clock_.now_unix_ms();
+  int flushed = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto groups,
+                        c.query("SELECT id, receiver_id, group_labels FROM alert_groups WHERE "
+                                "next_flush_ms <= ? OR repeat_at_ms <= ? ORDER BY id LIMIT 500",
+                                {now, now}));
+    std::map<std::string, std::optional<Receiver>> receivers;
+    for (const auto& g : groups) {
+      const std::string id = g.text("id");
+      auto known = receivers.find(g.text("receiver_id"));
+      if (known == receivers.end()) {
+        JZ_ASSIGN_OR_RETURN(auto rows,
+                            store::query_all(c, kReceiver, kReceiverSelect + " WHERE id = ?",
+                                             {g.text("receiver_id")}));
+        known = receivers
+                    .emplace(g.text("receiver_id"),
+                             rows.empty() ? std::nullopt : std::optional(receiver_of(rows[0])))
+                    .first;
+      }
+      JZ_ASSIGN_OR_RETURN(auto members,
+                          c.query("SELECT fingerprint, alert, status, severity, title, changed "
+                                  "FROM alert_group_alerts WHERE group_id = ? ORDER BY "
+                                  "updated_at_ms, fingerprint",
+                                  {id}));
+      // Every alert still firing, and those resolved since the last message.
+      Json alerts = Json::array();
+      std::string severity = "info", rule, title;
+      bool firing = false, same_rule = true;
+      for (const auto& m : members) {
+        if (m.text("status") != "firing" && m.integer("changed") == 0) continue;
+        Json a = Json::parse(m.text("alert"), nullptr, false);
+        if (!a.is_object()) continue;
+        firing = firing || m.text("status") == "firing";
+        if (severity_rank(m.text("severity")) > severity_rank(severity)) {
+          severity = m.text("severity");
+        }
+        const std::string name = a.value("labels", Json::object()).value("alertname", "");
+        if (alerts.empty()) rule = name;
+        same_rule = same_rule && name == rule;
+        title = m.text("title");
+        alerts.push_back(std::move(a));
+      }
+      if (!known->second || alerts.empty()) {
+        JZ_RETURN_IF_ERROR(
+            c.exec("DELETE FROM alert_group_alerts WHERE group_id = ?", {id}).status());
+        JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_groups WHERE id = ?", {id}).status());
+        continue;
+      }
+      const Receiver& r = *known->second;
+      const Json group_labels = Json::parse(g.text("group_labels"), nullptr, false);
+      if (alerts.size() > 1) {
+        title = std::to_string(alerts.size()) + " alerts:";
+        for (const auto& [k, v] : group_labels.items()) {
+          if (v.is_string()) title += " " + k + "=" + v.get<std::string>();
+        }
+      }
+      const Json body = {{"group_labels", group_labels}, {"alerts", alerts}};
+      JZ_RETURN_IF_ERROR(
+          c.exec("INSERT INTO notifications (id, receiver_id, receiver_name, scope, scope_id, "
+                 "dedup_key, rule, severity, title, message, state, attempts, next_attempt_ms, "
+                 "created_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "'pending', 0, ?, ?, 0, '')",
+                 {ids_.next("ntf_"), r.id, r.name, r.scope, r.scope_id,
+                  "grp:" + id + ":" + std::to_string(now), same_rule ? rule : "group", severity,
+                  title, json::dump(body), now, now})
+              .status());
+      ++flushed;
+      // Told: what was resolved or said once leaves the group; the rest is unchanged now.
+      JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_group_alerts WHERE group_id = ? AND (status = "
+                                "'resolved' OR oneshot = 1)",
+                                {id})
+                             .status());
+      JZ_RETURN_IF_ERROR(
+          c.exec("UPDATE alert_group_alerts SET changed = 0 WHERE group_id = ?", {id}).status());
+      JZ_ASSIGN_OR_RETURN(
+          auto left,
+          c.query("SELECT COUNT(*) AS n FROM alert_group_alerts WHERE group_id = ?", {id}));
+      // An empty group lives on for group_interval, so what comes meanwhile waits as long
+      // (a flush then finds it empty and drops it); one still firing repeats.
+      const bool empty = left[0].integer("n") == 0;
+      JZ_RETURN_IF_ERROR(
+          c.exec("UPDATE alert_groups SET next_flush_ms = NULL, last_sent_ms = ?, repeat_at_ms = ? "
+                 "WHERE id = ?",
+                 {now,
+                  empty                      ? store::Value(now + r.group_interval_ms)
+                  : r.repeat_interval_ms > 0 ? store::Value(now + r.repeat_interval_ms)
+                                             : store::Value(),
+                  id})
+              .status());
+    }
+    return {};
+  }));
+  return flushed;
+}
+
+Status AlertService::notify_owner(store::Conn& c, const std::string& job_id,
+                                  const BuiltinRule& rule, const std::string& severity,
+                                  const std::string& key, const std::string& title,
+                                  const Json& alert, const std::string& path, int& queued,
+                                  OwnerCache& cache) {
+  auto owner = cache.owner_of.find(job_id);
+  if (owner == cache.owner_of.end()) {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT user_id FROM jobs WHERE id = ?", {job_id}));
+    owner = cache.owner_of.emplace(job_id, rows.empty() ? "" : rows[0].text("user_id")).first;
+  }
+  const std::string& user_id = owner->second;
+  if (user_id.empty()) return {};
+  auto user = cache.users.find(user_id);
+  if (user == cache.users.end()) {
+    OwnerCache::User u;
+    JZ_ASSIGN_OR_RETURN(auto subs, c.query("SELECT rule, subscribed FROM alert_subscriptions WHERE "
+                                           "user_id = ?",
+                                           {user_id}));
+    for (const auto& row : subs) u.subscribed[row.text("rule")] = row.integer("subscribed") != 0;
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        store::query_all(c, kReceiver,
+                                         kReceiverSelect + " WHERE scope = 'user' AND scope_id = ? "
+                                                           "AND enabled = 1",
+                                         {user_id}));
+    for (const auto& row : rows) u.receivers.push_back(receiver_of(row));
+    user = cache.users.emplace(user_id, std::move(u)).first;
+  }
+  auto sub = user->second.subscribed.find(rule.id);
+  if (sub != user->second.subscribed.end() && !sub->second) return {};
+  JZ_RETURN_IF_ERROR(
+      c.exec("INSERT INTO alert_inbox (id, user_id, dedup_key, rule, severity, "
+             "title, labels, link, created_at_ms, read_at_ms) VALUES (?, ?, ?, ?, "
+             "?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
+             {ids_.next("inb_"), user_id, key, rule.id, severity, title,
+              json::dump(alert.value("labels", Json::object())), path, clock_.now_unix_ms()})
+          .status());
+  return route_to(c, user->second.receivers, rule.id, severity, key, title, alert,
+                  /*silenced=*/false, /*oneshot=*/true, queued);
+}
+
+Json InboxItem::to_json() const {
+  Json j = {{"id", id},
+            {"rule", rule},
+            {"severity", severity},
+            {"title", title},
+            {"labels", labels},
+            {"link", link},
+            {"created_at", time_text(created_at_ms)},
+            {"read", read_at_ms.has_value()}};
+  return j;
+}
+
+Json Subscription::to_json() const {
+  const BuiltinRule* r = rule_by_id(rule);
+  return {{"rule", rule}, {"subscribed", subscribed}, {"summary", r ? r->summary : ""}};
+}
+
+namespace {
+struct InboxRow {
+  std::string id, rule, severity, title, labels, link;
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> read_at_ms;
+};
+const store::RowMap<InboxRow> kInboxRow{{"id", &InboxRow::id},
+                                        {"rule", &InboxRow::rule},
+                                        {"severity", &InboxRow::severity},
+                                        {"title", &InboxRow::title},
+                                        {"labels", &InboxRow::labels},
+                                        {"link", &InboxRow::link},
+                                        {"created_at_ms", &InboxRow::created_at_ms},
+                                        {"read_at_ms", &InboxRow::read_at_ms}};
+}  // namespace
+
+Result<store::Page<InboxItem>> AlertService::inbox(const std::string& user_id,
+                                                   const store::PageSpec& page, bool unread_only) {
+  store::Page<InboxItem> out;
+  const int limit = std::max(1, page.limit);
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    std::string sql = "SELECT " + kInboxRow.columns() + " FROM alert_inbox WHERE user_id = ?";
+    store::Params params{user_id};
+    if (unread_only) sql += " AND read_at_ms IS NULL";
+    if (!page.after.empty()) {
+      sql += " AND id < ?";
+      params.push_back(page.after);
+    }
+    sql += " ORDER BY id DESC LIMIT " + std::to_string(limit + 1);
+    JZ_ASSIGN_OR_RETURN(auto rows, store::query_all(c, kInboxRow, sql, params));
+    for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(limit); ++i) {
+      InboxItem it;
+      it.id = rows[i].id;
+      it.rule = rows[i].rule;
+      it.severity = rows[i].severity;
+      it.title = rows[i].title;
+      it.labels = Json::parse(rows[i].labels, nullptr, false);
+      if (!it.labels.is_object()) it.labels = Json::object();
+      it.link = rows[i].link;
+      it.created_at_ms = rows[i].created_at_ms;
+      it.read_at_ms = rows[i].read_at_ms;
+      out.items.push_back(std::move(it));
+    }
+    if (rows.size() > static_cast<size_t>(limit)) out.next_after = out.items.back().id;
+    return {};
+  }));
+  return out;
+}
+
+Result<int64_t> AlertService::unread(const std::string& user_id) {
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) AS n FROM alert_inbox WHERE user_id = "
+                                           "? AND read_at_ms IS NULL",
+                                           {user_id}));
+    n = rows[0].integer("n");
+    return {};
+  }));
+  return n;
+}
+
+Result<int64_t> AlertService::mark_read(const std::string& user_id,
+                                        const std::vector<std::string>& ids, bool all) {
+  if (!all && (ids.empty() || ids.size() > 1000)) {
+    return Status::invalid_argument("ids: 1 to 1000 notification ids (or all: true)");
+  }
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    const int64_t now = clock_.now_unix_ms();
+    if (all) {
+      JZ_ASSIGN_OR_RETURN(n, c.exec("UPDATE alert_inbox SET read_at_ms = ? WHERE user_id = ? AND "
+                                    "read_at_ms IS NULL",
+                                    {now, user_id}));
+      return {};
+    }
+    for (const auto& id : ids) {
+      // Only the caller's own: another user's id marks nothing.
+      JZ_ASSIGN_OR_RETURN(const int64_t one,
+                          c.exec("UPDATE alert_inbox SET read_at_ms = ? WHERE id = ? AND user_id = "
+                                 "? AND read_at_ms IS NULL",
+                                 {now, id, user_id}));
+      n += one;
+    }
+    return {};
+  }));
+  return n;
+}
+
+Result<std::vector<Subscription>> AlertService::subscriptions(const std::string& user_id) {
+  std::vector<Subscription> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT rule, subscribed FROM alert_subscriptions WHERE "
+                                           "user_id = ?",
+                                           {user_id}));
+    for (const auto& r : kRules) {
+      if (!kPersonal.count(r.id)) continue;
+      Subscription sub{r.id, true};
+      for (const auto& row : rows) {
+        if (row.text("rule") == r.id) sub.subscribed = row.integer("subscribed") != 0;
+      }
+      out.push_back(std::move(sub));
+    }
+    return {};
+  }));
+  return out;
+}
+
+Result<Subscription> AlertService::subscribe(const std::string& user_id, const std::string& rule,
+                                             bool on) {
+  if (!kPersonal.count(rule)) {
+    return Status::not_found("no rule '" + rule +
+                             "' to follow for one's own jobs (GET .../subscriptions lists them)");
+  }
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_RETURN_IF_ERROR(
+        c.exec("DELETE FROM alert_subscriptions WHERE user_id = ? AND rule = ?", {user_id, rule})
+            .status());
+    return c
+        .exec("INSERT INTO alert_subscriptions (user_id, rule, subscribed) VALUES (?, ?, ?)",
+              {user_id, rule, int64_t{on ? 1 : 0}})
+        .status();
+  }));
+  return Subscription{rule, on};
 }
 
 // ---- custom rules ------------------------------------------------------------------
@@ -1012,25 +1610,6 @@ ActiveAlert active_of(const ActiveRow& row) {
   a.active_since_ms = row.active_since_ms;
   a.fired_at_ms = row.fired_at_ms;
   return a;
-}
-
-// "5m", "1h30m", "90s", "0s": a duration in the PromQL form; invalid_argument otherwise.
-Result<int64_t> duration_ms(const std::string& text) {
-  auto e = promql::parse("m[" + text + "]");
-  if (text == "0s" || text == "0" || text.empty()) return 0;
-  if (!e.ok() || (*e)->kind != promql::Expr::Kind::kSelector) {
-    return Status::invalid_argument("for: '" + text + "' is not a duration like 5m or 1h30m");
-  }
-  return (*e)->range_ms;
-}
-
-bool valid_label_name(const std::string& n) {
-  if (n.empty() || n.size() > 100 || n.rfind("__", 0) == 0) return false;
-  for (size_t i = 0; i < n.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(n[i]);
-    if (!(std::isalpha(c) || c == '_' || (i > 0 && std::isdigit(c)))) return false;
-  }
-  return true;
 }
 
 // {{ $labels.NAME }} and {{ $value }} in an annotation, as Prometheus fills them.
@@ -1319,6 +1898,20 @@ Result<int> AlertService::evaluate_rules() {
     for (const auto& row : rows) rules.push_back(rule_of(row));
     return {};
   }));
+  // The built-in rules over metrics, evaluated over every series as the platform's.
+  for (const auto& b : kRules) {
+    if (b.expr.empty()) continue;
+    CustomRule r;
+    r.id = "builtin:" + b.id;
+    r.scope = "platform";
+    r.name = b.id;
+    r.expr = b.expr;
+    r.for_ms = b.for_ms;
+    r.severity = b.severity;
+    r.annotations = {{"summary", b.summary}};
+    r.builtin = &b;
+    rules.push_back(std::move(r));
+  }
   for (const CustomRule& r : rules) {
     Status s = db_.transact([&](store::Conn& c) -> Status {
       auto e = scoped_expr(c, r);
@@ -1343,17 +1936,44 @@ Result<int> AlertService::evaluate_rules() {
       auto notify = [&](const ActiveAlert& a, const std::string& status) -> Status {
         const std::string title =
             a.annotations.value("summary", r.name) + (status == "resolved" ? " (resolved)" : "");
-        return queue_in(c, r.scope, r.scope_id, r.name, r.severity,
+        return queue_in(c, a.scope, a.scope_id, r.name, a.labels.value("severity", r.severity),
                         "rule:" + r.id + ":" + a.fingerprint + ":" + std::to_string(a.fired_at_ms) +
                             ":" + status,
                         title, alert_json(a, status, status == "resolved" ? now : 0), queued);
       };
       std::set<std::string> present;
+      std::map<std::string, std::optional<std::pair<std::string, RuleSetting>>> by_project;
       for (const auto& sample : v->samples) {
         promql::Labels labels = sample.labels;
         for (const auto& [k, x] : r.labels.items()) labels[k] = x.get<std::string>();
         labels["alertname"] = r.name;
         labels["severity"] = r.severity;
+        std::string alert_scope = r.scope, alert_scope_id = r.scope_id;
+        if (r.builtin) {
+          // The project the series belongs to, with its setting of the rule.
+          auto pl = sample.labels.find("project");
+          const std::string project = pl == sample.labels.end() ? "" : pl->second;
+          auto known = by_project.find(project);
+          if (known == by_project.end()) {
+            std::string project_id;
+            if (!project.empty()) {
+              JZ_ASSIGN_OR_RETURN(auto p,
+                                  c.query("SELECT id FROM projects WHERE name = ?", {project}));
+              if (!p.empty()) project_id = p[0].text("id");
+            }
+            JZ_ASSIGN_OR_RETURN(RuleSetting st, setting_in(c, *r.builtin, project_id));
+            known = by_project
+                        .emplace(project, st.enabled ? std::optional(std::pair{project_id, st})
+                                                     : std::nullopt)
+                        .first;
+          }
+          if (!known->second) continue;  // off there
+          labels["severity"] = known->second->second.severity;
+          if (!known->second->first.empty()) {
+            alert_scope = "project";
+            alert_scope_id = known->second->first;
+          }
+        }
         if (m) labels[m->label] = m->value;
         Json lj = Json::object();
         for (const auto& [k, x] : labels) lj[k] = x;
@@ -1371,8 +1991,8 @@ Result<int> AlertService::evaluate_rules() {
         a.fingerprint = fp;
         a.rule_id = r.id;
         a.rule = r.name;
-        a.scope = r.scope;
-        a.scope_id = r.scope_id;
+        a.scope = alert_scope;
+        a.scope_id = alert_scope_id;
         a.labels = lj;
         a.annotations = ann;
         a.value = sample.value;
@@ -1394,7 +2014,7 @@ Result<int> AlertService::evaluate_rules() {
             c.exec("INSERT INTO alerts_active (fingerprint, rule_id, rule, scope, scope_id, state, "
                    "labels, annotations, value, active_since_ms, fired_at_ms) VALUES (?, ?, ?, ?, "
                    "?, ?, ?, ?, ?, ?, ?)",
-                   {fp, r.id, r.name, r.scope, r.scope_id, a.state, json::dump(lj), json::dump(ann),
+                   {fp, r.id, r.name, a.scope, a.scope_id, a.state, json::dump(lj), json::dump(ann),
                     std::string(value), a.active_since_ms, a.fired_at_ms})
                 .status());
       }
@@ -1443,6 +2063,12 @@ Result<std::string> AlertService::export_rules(const std::string& scope,
   for (const auto& s : settings) {
     if (!s.enabled) continue;
     const BuiltinRule* b = rule_by_id(s.rule);
+    if (!b->expr.empty()) {
+      auto e = promql::parse(b->expr);
+      auto scoped = m ? promql::with_matcher(**e, *m) : *e;
+      emit(s.rule, *scoped, b->for_ms, {{"severity", s.severity}}, {{"summary", b->summary}});
+      continue;
+    }
     std::string reasons;
     for (const auto& x : b->reasons) reasons += (reasons.empty() ? "" : "|") + x;
     auto e = promql::parse("rate(jizhan_alert_events_total{reason=~\"" + reasons + "\"}[5m]) > 0");

@@ -55,6 +55,12 @@ struct BuiltinRule {
   bool enabled = true;               // by default
   std::vector<std::string> reasons;  // the event reasons it fires on
   std::string summary;               // what it means (English; the console translates by id)
+  // A rule over metrics instead of events: its expression (PromQL subset) and for. Its
+  // alerts go to the project their `project` label names (with that project's setting),
+  // others to the platform.
+  std::string expr;
+  int64_t for_ms = 0;
+  bool platform_only = false;  // of the platform's machines: no project or workspace sets it
 };
 const std::vector<BuiltinRule>& builtin_rules();
 
@@ -63,7 +69,7 @@ struct RuleSetting {
   std::string rule;
   bool enabled = true;
   std::string severity;
-  std::string set_by;  // default | platform | project: where the setting comes from
+  std::string set_by;  // default | platform | workspace | project: where it comes from
   Json to_json() const;
 };
 
@@ -75,8 +81,17 @@ struct Receiver {
   std::vector<std::string> rules;  // empty: every rule
   bool enabled = true;
   int rate_per_minute = 20;
+  // Grouping as Alertmanager groups: alerts with the same values of these labels go out
+  // together in one message ("..." alone: every label, a group per alert); empty: each
+  // alert alone at once, never repeated. A new group waits group_wait for more; a group
+  // that changed waits group_interval after its last message; one still firing is sent
+  // again every repeat_interval (0: never).
+  std::vector<std::string> group_by;
+  int64_t group_wait_ms = 30'000, group_interval_ms = 300'000, repeat_interval_ms = 4 * 3'600'000;
+  std::string language = "en";  // en | zh-CN: the words of its messages
   std::string created_by;
   int64_t created_at_ms = 0;
+  bool grouped() const { return !group_by.empty(); }
   Json to_json() const;  // has_secret, never the secret
 };
 
@@ -101,6 +116,7 @@ struct CustomRule {
   bool enabled = true;
   std::string created_by;
   int64_t created_at_ms = 0;
+  const BuiltinRule* builtin = nullptr;  // a built-in rule over metrics, evaluated as one
   Json to_json() const;
 };
 
@@ -122,6 +138,23 @@ struct Silence {
   std::string created_by, comment;
   bool matches(const Json& labels) const;
   Json to_json(int64_t now_ms) const;
+};
+
+// A user's own notification (the console's bell): an alert about one of their jobs.
+struct InboxItem {
+  std::string id, rule, severity, title;
+  Json labels = Json::object();
+  std::string link;  // the console page it is about ("/projects/P/jobs/J")
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> read_at_ms;
+  Json to_json() const;
+};
+
+// A rule about jobs as one user follows it for their own jobs.
+struct Subscription {
+  std::string rule;
+  bool subscribed = true;
+  Json to_json() const;
 };
 
 struct AlertOptions {
@@ -217,6 +250,18 @@ class AlertService {
   // invalid_argument naming what is wrong with an alert of that form.
   static Status check_incoming(const Json& alert);
 
+  // ---- a user's own: their jobs' alerts (scope "user" holds their receivers) ----
+  // The alerts of the rules they follow about their own jobs, newest first.
+  Result<store::Page<InboxItem>> inbox(const std::string& user_id, const store::PageSpec& page,
+                                       bool unread_only);
+  Result<int64_t> unread(const std::string& user_id);
+  // Marks these (only the user's own), or all, read; how many changed.
+  Result<int64_t> mark_read(const std::string& user_id, const std::vector<std::string>& ids,
+                            bool all);
+  // The rules about jobs, each followed unless the user turned it off.
+  Result<std::vector<Subscription>> subscriptions(const std::string& user_id);
+  Result<Subscription> subscribe(const std::string& user_id, const std::string& rule, bool on);
+
   // ---- delivery history, newest first ----
   Result<store::Page<Notification>> notifications(const std::string& scope,
                                                   const std::string& scope_id,
@@ -226,7 +271,10 @@ class AlertService {
   // Events after the cursor into notifications (at most `batch` events); how many events
   // it read (queued() counts the notifications).
   Result<int> evaluate_once(int batch = 500);
-  // Sends what is due now; how many attempts it made.
+  // Turns the groups that are due (group_wait, group_interval, repeat_interval) into
+  // notifications; how many.
+  Result<int> flush_groups();
+  // Flushes the groups, then sends what is due now; how many receivers it sent to.
   int deliver_once();
   int64_t queued() const { return queued_; }
   Status start();
@@ -236,8 +284,10 @@ class AlertService {
   struct Ctx;
   Result<Receiver> receiver_in(store::Conn& c, const std::string& scope,
                                const std::string& scope_id, const std::string& name);
+  // The rule as a project (or, with no project, a workspace; neither: the platform) has
+  // it: the project's setting wins over its workspace's, which wins over the platform's.
   Result<RuleSetting> setting_in(store::Conn& c, const BuiltinRule& r,
-                                 const std::string& project_id);
+                                 const std::string& project_id, std::string workspace_id = "");
   Status apply(Receiver& r, const Json& body, bool creating);
   Status apply_rule(CustomRule& r, const Json& body, bool creating);
   // The matcher a scope puts on every selector (none for the platform).
@@ -253,10 +303,31 @@ class AlertService {
   using TargetCache = std::map<std::string, Targets>;
   Status ingest_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
                    const Json& alert, int& queued, TargetCache* cache);
+  // `oneshot`: an alert of an event, sent once and never repeated or resolved.
   Status queue_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
                   const std::string& rule, const std::string& severity, const std::string& key,
                   const std::string& title, const Json& alert, int& queued,
-                  TargetCache* cache = nullptr);
+                  TargetCache* cache = nullptr, bool oneshot = false);
+  // The receivers' notifications (or group entries) of one alert.
+  Status route_to(store::Conn& c, const std::vector<Receiver>& receivers, const std::string& rule,
+                  const std::string& severity, const std::string& key, const std::string& title,
+                  const Json& alert, bool silenced, bool oneshot, int& queued);
+  // The owner of a job, their subscriptions and receivers, looked up once in a batch.
+  struct OwnerCache {
+    std::map<std::string, std::string> owner_of;  // job id -> user id ("": none)
+    struct User {
+      std::map<std::string, bool> subscribed;
+      std::vector<Receiver> receivers;
+    };
+    std::map<std::string, User> users;
+  };
+  // An alert about a job to its owner: their bell, and their receivers, if they follow it.
+  Status notify_owner(store::Conn& c, const std::string& job_id, const BuiltinRule& rule,
+                      const std::string& severity, const std::string& key, const std::string& title,
+                      const Json& alert, const std::string& path, int& queued, OwnerCache& cache);
+  // Puts an alert into the receiver's group for it.
+  Status group_in(store::Conn& c, const Receiver& r, const std::string& severity,
+                  const std::string& title, const Json& alert, bool oneshot, int64_t now);
   Answer send_to(const Receiver& r, const Message& m);
   void deliver_receiver(const std::string& receiver_id);
   void loop();

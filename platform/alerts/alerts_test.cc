@@ -74,9 +74,9 @@ Message sample() {
   m.link = "http://console.example/projects/vision/jobs/job_1";
   m.receiver = "team";
   m.group_key = "evt:1:job_failed";
-  m.alert = {{"status", "firing"},
-             {"labels", {{"alertname", "job_failed"}, {"project", "vision"}}},
-             {"annotations", {{"summary", m.title}}}};
+  m.alerts = Json::array({{{"status", "firing"},
+                           {"labels", {{"alertname", "job_failed"}, {"project", "vision"}}},
+                           {"annotations", {{"summary", m.title}}}}});
   return m;
 }
 
@@ -570,6 +570,9 @@ TEST_P(AlertServiceTest, ACustomRuleFiresAfterItsForSeesOnlyItsScopeAndResolves)
              limit);
   }
   service_->attach_metrics(&full);
+  // The built-in rule over the same series is another test's.
+  ASSERT_TRUE(
+      service_->set_rule("platform", "", "gpu_share_memory_high", {{"enabled", false}}, "a").ok());
   auto rule = service_->create_custom_rule(
       "project", project_["vision"],
       {{"name", "gpu-memory-high"},
@@ -735,6 +738,297 @@ TEST_P(AlertServiceTest, ASilenceHoldsBackMatchingAlertsOfItsScopeUntilItEnds) {
               Code::kInvalidArgument)
         << bad.dump();
   }
+}
+
+TEST_P(AlertServiceTest, BuiltInMetricRulesReachTheSeriesProjectWithItsSetting) {
+  PyReceiver rx("");
+  receiver("vision", "team", rx.url("/webhook/vision"));
+  receiver("theirs", "team", rx.url("/webhook/theirs"));
+  receiver("", "ops", rx.url("/webhook/ops"), {{"rules", {"node_disk_full"}}});
+  const int64_t t0 = clock_.now_unix_ms();
+  promql::MemorySource m;
+  auto flat = [&](double v) {
+    std::vector<promql::Point> pts;
+    for (int i = 0; i <= 40; ++i) pts.push_back({t0 + int64_t{30000} * i, v});
+    return pts;
+  };
+  for (const char* p : {"vision", "theirs"}) {
+    const promql::Labels l = {{"job", std::string("job-") + p}, {"project", p}};
+    m.add("jizhan_job_gpu_memory_used_mib", l, flat(3900));
+    m.add("jizhan_job_gpu_memory_limit_mib", l, flat(4096));
+  }
+  m.add("jizhan_node_filesystem_avail_bytes", {{"Hostname", "n1"}, {"path", "/data"}}, flat(5));
+  m.add("jizhan_node_filesystem_size_bytes", {{"Hostname", "n1"}, {"path", "/data"}}, flat(100));
+  service_->attach_metrics(&m);
+  // Their project turned the rule off; ours made it critical.
+  ASSERT_TRUE(service_
+                  ->set_rule("project", project_["theirs"], "gpu_share_memory_high",
+                             {{"enabled", false}}, "a")
+                  .ok());
+  ASSERT_TRUE(service_
+                  ->set_rule("project", project_["vision"], "gpu_share_memory_high",
+                             {{"severity", "critical"}}, "a")
+                  .ok());
+  ASSERT_TRUE(service_->evaluate_rules().ok());
+  service_->deliver_once();
+  EXPECT_TRUE(rx.log().empty());  // pending: 1 minute for the share, 5 for the disk
+  clock_.advance(std::chrono::minutes(1));
+  ASSERT_TRUE(service_->evaluate_rules().ok());
+  service_->deliver_once();
+  auto log = rx.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0]["path"], "/webhook/vision");
+  EXPECT_EQ(log[0]["body"]["alerts"][0]["labels"]["alertname"], "gpu_share_memory_high");
+  EXPECT_EQ(log[0]["body"]["alerts"][0]["labels"]["severity"], "critical");
+  EXPECT_EQ(service_->active("project", project_["vision"])->size(), 1u);
+  EXPECT_TRUE(service_->active("project", project_["theirs"])->empty());
+  clock_.advance(std::chrono::minutes(4));
+  ASSERT_TRUE(service_->evaluate_rules().ok());
+  service_->deliver_once();
+  log = rx.log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1]["path"], "/webhook/ops");
+  EXPECT_EQ(log[1]["body"]["alerts"][0]["labels"]["alertname"], "node_disk_full");
+  EXPECT_EQ(log[1]["body"]["alerts"][0]["labels"]["path"], "/data");
+  // Exported with their expressions, scoped to the project.
+  auto yaml = service_->export_rules("project", project_["vision"]);
+  ASSERT_TRUE(yaml.ok());
+  EXPECT_NE(yaml->find(R"((jizhan_job_gpu_memory_used_mib{project=\"vision\"} / )"
+                       R"(jizhan_job_gpu_memory_limit_mib{project=\"vision\"}) > 0.9)"),
+            std::string::npos)
+      << *yaml;
+  // A node's disk is the platform's: not a project's rule.
+  EXPECT_EQ(yaml->find("node_disk_full"), std::string::npos) << *yaml;
+  const auto rules = service_->rules("project", project_["vision"]);
+  ASSERT_TRUE(rules.ok());
+  for (const auto& r : *rules) EXPECT_NE(r.rule, "node_disk_full");
+  EXPECT_EQ(
+      service_->set_rule("project", project_["vision"], "node_disk_full", {{"enabled", false}}, "a")
+          .status()
+          .code(),
+      Code::kNotFound);
+  auto platform = service_->export_rules("platform", "");
+  EXPECT_NE(platform->find("node_disk_full"), std::string::npos);
+}
+
+TEST_P(AlertServiceTest, GroupsWaitGoOutTogetherAndRepeatWhileFiringOnAFakeClock) {
+  PyReceiver rx("");
+  receiver("vision", "grouped", rx.url("/webhook/g"),
+           {{"group_by", {"alertname"}},
+            {"group_wait", "30s"},
+            {"group_interval", "5m"},
+            {"repeat_interval", "1h"}});
+  auto messages = [&] {
+    std::vector<Json> out;
+    for (const auto& l : rx.log()) out.push_back(l["body"]);
+    return out;
+  };
+  // Three failures at once wait group_wait, then go out in one message.
+  for (const char* j : {"job_a", "job_b", "job_c"}) job_event("vision", j, "Failed");
+  run();
+  clock_.advance(std::chrono::seconds(29));
+  run();
+  EXPECT_TRUE(rx.log().empty());
+  clock_.advance(std::chrono::seconds(1));
+  run();
+  auto got = messages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["alerts"].size(), 3u);
+  EXPECT_EQ(got[0]["groupLabels"], Json({{"alertname", "job_failed"}}));
+  EXPECT_EQ(got[0]["commonLabels"]["project"], "vision");
+  EXPECT_FALSE(got[0]["commonLabels"].contains("resource"));
+  EXPECT_EQ(history("vision")[0].title, "3 alerts: alertname=job_failed");
+  // A fourth, a minute later, waits for group_interval after that message; events are
+  // said once, so it goes alone.
+  clock_.advance(std::chrono::minutes(1));
+  job_event("vision", "job_d", "Failed");
+  run();
+  clock_.advance(std::chrono::minutes(3));
+  run();
+  EXPECT_EQ(messages().size(), 1u);
+  clock_.advance(std::chrono::minutes(1));
+  run();
+  got = messages();
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_EQ(got[1]["alerts"].size(), 1u);
+  EXPECT_EQ(got[1]["alerts"][0]["labels"]["resource"], "job_d");
+  clock_.advance(std::chrono::hours(2));
+  run();
+  EXPECT_EQ(messages().size(), 2u);  // events never repeat
+
+  // A rule's alert repeats while it fires, then its end goes out once.
+  const int64_t t0 = clock_.now_unix_ms();
+  promql::MemorySource idle;
+  std::vector<promql::Point> pts;
+  for (int i = 0; i <= 400; ++i) pts.push_back({t0 + int64_t{30000} * i, 1});
+  idle.add("jizhan_job_gpu_util", {{"job", "job-x"}, {"project", "vision"}}, pts);
+  service_->attach_metrics(&idle);
+  ASSERT_TRUE(service_
+                  ->create_custom_rule("project", project_["vision"],
+                                       {{"name", "idle"},
+                                        {"expr", "jizhan_job_gpu_util < 5"},
+                                        {"for", "0s"},
+                                        {"severity", "warning"}},
+                                       "alice")
+                  .ok());
+  auto tick = [&](std::chrono::seconds step) {
+    clock_.advance(step);
+    ASSERT_TRUE(service_->evaluate_rules().ok());
+    run();
+  };
+  tick(std::chrono::seconds(0));
+  tick(std::chrono::seconds(30));
+  got = messages();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2]["status"], "firing");
+  EXPECT_EQ(got[2]["groupLabels"], Json({{"alertname", "idle"}}));
+  for (int i = 0; i < 5; ++i) tick(std::chrono::minutes(10));  // 50 minutes: quiet
+  EXPECT_EQ(messages().size(), 3u);
+  tick(std::chrono::minutes(10));  // an hour after the last message: again
+  got = messages();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[3]["alerts"][0]["labels"]["job"], "job-x");
+  EXPECT_EQ(got[3]["status"], "firing");
+  promql::MemorySource none;
+  service_->attach_metrics(&none);
+  tick(std::chrono::minutes(1));  // resolved, told after group_interval
+  EXPECT_EQ(messages().size(), 4u);
+  tick(std::chrono::minutes(4));
+  got = messages();
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[4]["status"], "resolved");
+  EXPECT_EQ(got[4]["alerts"][0]["status"], "resolved");
+  tick(std::chrono::hours(3));
+  EXPECT_EQ(messages().size(), 5u);
+
+  // A silenced alert is recorded as silenced and joins no group.
+  ASSERT_TRUE(service_
+                  ->create_silence("project", project_["vision"],
+                                   {{"matchers", "alertname=\"job_failed\""},
+                                    {"duration", "1h"},
+                                    {"comment", "maintenance"}},
+                                   "alice")
+                  .ok());
+  job_event("vision", "job_e", "Failed");
+  run();
+  clock_.advance(std::chrono::minutes(10));
+  run();
+  EXPECT_EQ(messages().size(), 5u);
+  EXPECT_EQ(history("vision")[0].state, "silenced");
+  // Bad grouping is refused with the reason.
+  for (const Json& bad : {Json{{"group_by", "alertname"}}, Json{{"group_by", {"a b"}}},
+                          Json{{"group_by", {"...", "job"}}}, Json{{"group_wait", "2h"}},
+                          Json{{"repeat_interval", "10s"}}, Json{{"group_interval", "soon"}},
+                          Json{{"language", "fr"}}}) {
+    Json body = {{"name", "bad"}, {"channel", "webhook"}, {"config", {{"url", "http://h"}}}};
+    body.update(bad);
+    EXPECT_EQ(service_->create_receiver("project", project_["vision"], body, "a").status().code(),
+              Code::kInvalidArgument)
+        << bad.dump();
+  }
+}
+
+TEST_P(AlertServiceTest, AReceiverInChineseGetsChineseWordsWithTheConsoleLink) {
+  PyReceiver rx("");
+  receiver("vision", "zh", rx.url("/slack/zh"), {{"channel", "slack"}, {"language", "zh-CN"}});
+  receiver("vision", "en", rx.url("/slack/en"), {{"channel", "slack"}});
+  job_event("vision", "job_a", "OOMKilled");
+  run();
+  std::map<std::string, std::string> text;
+  for (const auto& l : rx.log()) text[l["path"]] = l["body"]["text"].get<std::string>();
+  ASSERT_EQ(text.size(), 2u);
+  EXPECT_NE(text["/slack/zh"].find("[告警] [警告] 作业内存不足被终止：作业 job_a（项目 vision）"),
+            std::string::npos)
+      << text["/slack/zh"];
+  EXPECT_NE(text["/slack/zh"].find("原因：OOMKilled"), std::string::npos) << text["/slack/zh"];
+  EXPECT_NE(text["/slack/en"].find("[FIRING] [warning] A job was killed for running out of memory: "
+                                   "job job_a in project vision"),
+            std::string::npos)
+      << text["/slack/en"];
+  for (const auto& [path, t] : text) {
+    EXPECT_NE(t.find("http://console.example/projects/vision/jobs/job_a"), std::string::npos)
+        << path;
+  }
+  auto zh = service_->receiver("project", project_["vision"], "zh");
+  EXPECT_EQ(zh->to_json()["language"], "zh-CN");
+  EXPECT_EQ(zh->to_json()["group_by"], Json::array());
+}
+
+TEST_P(AlertServiceTest, AJobsOwnerHearsOfTheirOwnJobsOnlyAndChoosesWhich) {
+  PyReceiver rx("");
+  // Two jobs of the project, one of Ann's, one of Bob's.
+  int64_t seq = 0;
+  for (const auto& [job, user] : std::vector<std::pair<std::string, std::string>>{
+           {"job_a", "usr_ann"}, {"job_b", "usr_bob"}}) {
+    ++seq;
+    ASSERT_TRUE(db_->transact([&](store::Conn& c) {
+                     return c
+                         .exec(
+                             "INSERT INTO jobs (id, seq, queue_seq, project_id, project, "
+                             "user_id, username, name, kind, spec, state, reason, message, "
+                             "exit_code, attempt, placement, cancel_requested, created_at_ms, "
+                             "started_at_ms, finished_at_ms, updated_at_ms) VALUES (?, ?, ?, "
+                             "?, 'vision', ?, ?, 'j', 'train', '{}', 'running', '', '', NULL, "
+                             "1, '[]', 0, 0, NULL, NULL, 0)",
+                             {job, seq, seq, project_["vision"], user, user.substr(4)})
+                         .status();
+                   })
+                    .ok());
+  }
+  ASSERT_TRUE(service_
+                  ->create_receiver("user", "usr_ann",
+                                    {{"name", "mine"},
+                                     {"channel", "webhook"},
+                                     {"config", {{"url", rx.url("/webhook/ann")}}}},
+                                    "ann")
+                  .ok());
+  // The project's receivers hear of no failure; the owners still do, of their own jobs.
+  ASSERT_TRUE(
+      service_->set_rule("project", project_["vision"], "job_failed", {{"enabled", false}}, "a")
+          .ok());
+  job_event("vision", "job_a", "Failed");
+  job_event("vision", "job_b", "OOMKilled");
+  job_event("vision", "job_a", "Succeeded");
+  job_event("vision", "job_a", "GpuUnhealthy");  // not a rule one follows
+  run();
+  auto ann = service_->inbox("usr_ann", {"", 100}, false);
+  ASSERT_TRUE(ann.ok()) << ann.status().to_string();
+  ASSERT_EQ(ann->items.size(), 2u);
+  EXPECT_EQ(ann->items[0].rule, "job_succeeded");  // newest first
+  EXPECT_EQ(ann->items[1].rule, "job_failed");
+  EXPECT_EQ(ann->items[1].link, "/projects/vision/jobs/job_a");
+  EXPECT_EQ(ann->items[1].labels["resource"], "job_a");
+  EXPECT_EQ(*service_->unread("usr_ann"), 2);
+  auto bob = service_->inbox("usr_bob", {"", 100}, false);
+  ASSERT_EQ(bob->items.size(), 1u);
+  EXPECT_EQ(bob->items[0].rule, "job_oom_killed");
+  std::map<std::string, int> got;
+  for (const auto& l : rx.log()) ++got[l["body"]["alerts"][0]["labels"]["alertname"]];
+  EXPECT_EQ(got, (std::map<std::string, int>{{"job_failed", 1}, {"job_succeeded", 1}}));
+  // Ann stops following finished jobs.
+  ASSERT_TRUE(service_->subscribe("usr_ann", "job_succeeded", false).ok());
+  job_event("vision", "job_a", "Succeeded");
+  run();
+  EXPECT_EQ(service_->inbox("usr_ann", {"", 100}, false)->items.size(), 2u);
+  EXPECT_EQ(rx.log().size(), 2u);
+  const auto subs = service_->subscriptions("usr_ann");
+  ASSERT_TRUE(subs.ok());
+  EXPECT_EQ(subs->size(), 7u);
+  for (const auto& sub : *subs) EXPECT_EQ(sub.subscribed, sub.rule != "job_succeeded") << sub.rule;
+  EXPECT_EQ(service_->subscribe("usr_ann", "gpu_unhealthy", true).status().code(), Code::kNotFound);
+  // Nobody marks or reads another's: Bob's id marks nothing for Ann.
+  EXPECT_EQ(*service_->mark_read("usr_ann", {bob->items[0].id}, false), 0);
+  EXPECT_EQ(*service_->unread("usr_bob"), 1);
+  EXPECT_EQ(*service_->mark_read("usr_ann", {ann->items[1].id}, false), 1);
+  EXPECT_EQ(service_->inbox("usr_ann", {"", 100}, true)->items.size(), 1u);
+  EXPECT_EQ(*service_->mark_read("usr_ann", {}, true), 1);
+  EXPECT_EQ(*service_->unread("usr_ann"), 0);
+  EXPECT_EQ(service_->mark_read("usr_ann", {}, false).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(service_->receiver("user", "usr_bob", "mine").status().code(), Code::kNotFound);
+  // Ann's receiver's history is hers: two deliveries; the project has no receivers.
+  EXPECT_EQ(service_->notifications("user", "usr_ann", {"", 100})->items.size(), 2u);
+  EXPECT_TRUE(service_->notifications("user", "usr_bob", {"", 100})->items.empty());
+  EXPECT_TRUE(history("vision").empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Dialects, AlertServiceTest,

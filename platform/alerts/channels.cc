@@ -46,8 +46,8 @@ Status need_url(const Json& config, const std::string& channel, bool smtp = fals
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 std::string headline(const Message& m) {
-  std::string status = m.status == "resolved" ? "RESOLVED" : "FIRING";
-  return "[" + status + "] [" + m.severity + "] " + first_line(m.title);
+  const std::string status = word(m.language, m.status == "resolved" ? "RESOLVED" : "FIRING");
+  return "[" + status + "] [" + word(m.language, m.severity) + "] " + first_line(m.title);
 }
 
 std::string plain(const Message& m) {
@@ -62,14 +62,33 @@ std::string markdown(const Message& m) {
   return out;
 }
 
+// What every alert's `field` object holds with the same value.
+Json common(const Json& alerts, const char* field) {
+  Json out = Json::object();
+  bool first = true;
+  for (const auto& a : alerts) {
+    const Json mine = a.value(field, Json::object());
+    if (first) {
+      out = mine;
+      first = false;
+      continue;
+    }
+    for (auto it = out.begin(); it != out.end();) {
+      it = mine.contains(it.key()) && mine[it.key()] == it.value() ? std::next(it) : out.erase(it);
+    }
+  }
+  return out;
+}
+
 Json alertmanager_payload(const Message& m) {
-  Json labels = m.alert.value("labels", Json::object());
-  Json annotations = m.alert.value("annotations", Json::object());
+  const Json labels = common(m.alerts, "labels");
+  Json group = m.group_labels;
+  if (group.empty()) group = {{"alertname", labels.value("alertname", "")}};
   return {{"version", "4"},         {"groupKey", m.group_key},
           {"truncatedAlerts", 0},   {"status", m.status},
-          {"receiver", m.receiver}, {"groupLabels", {{"alertname", labels.value("alertname", "")}}},
-          {"commonLabels", labels}, {"commonAnnotations", annotations},
-          {"externalURL", m.link},  {"alerts", Json::array({m.alert})}};
+          {"receiver", m.receiver}, {"groupLabels", group},
+          {"commonLabels", labels}, {"commonAnnotations", common(m.alerts, "annotations")},
+          {"externalURL", m.link},  {"alerts", m.alerts}};
 }
 
 std::string rfc2047(const std::string& s) { return "=?UTF-8?B?" + base64_encode(s) + "?="; }
@@ -170,6 +189,19 @@ void global_init() {
 }  // namespace
 
 const std::vector<std::string>& channel_names() { return kChannels; }
+
+std::string word(const std::string& language, const std::string& english) {
+  if (language != "zh-CN") return english;
+  static const std::vector<std::pair<std::string, std::string>> kZh = {{"FIRING", "告警"},
+                                                                       {"RESOLVED", "已恢复"},
+                                                                       {"info", "提示"},
+                                                                       {"warning", "警告"},
+                                                                       {"critical", "严重"}};
+  for (const auto& [en, zh] : kZh) {
+    if (en == english) return zh;
+  }
+  return english;
+}
 
 Status check_config(const std::string& channel, const Json& config, bool has_secret) {
   if (!config.is_object()) return Status::invalid_argument("config: must be an object");

@@ -43,8 +43,15 @@ struct Message {
   std::string link;               // the console page it is about ("" for none)
   std::string receiver;           // the receiver's name
   std::string group_key;
-  Json alert;  // Alertmanager's alert object: status, labels, annotations, startsAt, ...
+  std::string language = "en";  // en | zh-CN
+  // Alertmanager's alert objects (status, labels, annotations, startsAt, ...): one, or a
+  // group's, whose common labels are `group_labels`.
+  Json alerts = Json::array();
+  Json group_labels = Json::object();
 };
+
+// The channels' fixed words in a language (en, zh-CN): FIRING, RESOLVED, the severities.
+std::string word(const std::string& language, const std::string& english);
 
 struct Outgoing {
   std::string url;

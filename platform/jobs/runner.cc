@@ -626,6 +626,59 @@ void JobRunner::take_new_jobs() {
     }
     by_seq_[j.seq] = j.id;
     labels_[j.seq] = {j.name, j.kind};
+    waiting_[j.seq] = {j.id, j.project_id, j.project, j.username, j.updated_at_ms, false};
+  }
+}
+
+void JobRunner::job_event(const std::string& job_id, const std::string& project,
+                          const std::string& username, const std::string& reason,
+                          const std::string& message) {
+  iam::Event e;
+  e.project = project;
+  if (auto p = tenancy_.project(project); p.ok()) e.workspace = p->workspace;
+  e.subject = username;
+  e.resource_type = "job";
+  e.resource_name = job_id;
+  e.type = "updated";
+  e.reason = reason;
+  e.message = message;
+  e.actor = "system";
+  if (auto r = jobs_.events().append(e); !r.ok()) log_error("recording", r.status());
+}
+
+void JobRunner::check_waiting(int64_t now) {
+  if (now < next_wait_check_ms_) return;
+  next_wait_check_ms_ = now + 250;
+  std::set<int64_t> queued;
+  for (const auto& p : engine_.queue_view()) {
+    queued.insert(p.job);
+    auto w = waiting_.find(p.job);
+    if (w == waiting_.end() || w->second.reported) continue;
+    // The projects' limits, read again every 30 s.
+    auto known = queued_alert_s_.find(w->second.project_id);
+    if (known == queued_alert_s_.end() || now - known->second.second >= 30'000) {
+      auto st = jobs_.settings(w->second.project_id);
+      known = queued_alert_s_
+                  .insert_or_assign(w->second.project_id,
+                                    std::pair{st.ok() ? st->queued_alert_s : int64_t{1800}, now})
+                  .first;
+    }
+    const int64_t limit_s = known->second.first;
+    if (limit_s <= 0 || now - w->second.since_ms < limit_s * 1000) continue;
+    w->second.reported = true;
+    const std::string why = p.reason.empty() ? "not yet looked at" : platform_words(p.reason);
+    auto span = [](int64_t s) {
+      return s < 120    ? std::to_string(s) + " s"
+             : s < 7200 ? std::to_string(s / 60) + " min"
+                        : std::to_string(s / 3600) + " h";
+    };
+    job_event(w->second.id, w->second.project, w->second.username, "QueuedTooLong",
+              "queued for " + span((now - w->second.since_ms) / 1000) +
+                  " (the project's limit: " + span(limit_s) + "); the scheduler says: " + why);
+  }
+  // Those placed, cancelled or gone since.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    it = queued.count(it->first) ? std::next(it) : waiting_.erase(it);
   }
 }
 
@@ -803,6 +856,24 @@ void JobRunner::poll_active(int64_t now) {
       }
       if (util && *util >= static_cast<double>(gpu_idle)) a.last_activity_ms = now;
       idle_at_[id] = a.last_activity_ms + idle_s * 1000;
+      // Its owner is warned first: a tenth of the idle time before (at most 10 minutes).
+      const int64_t warn_ms = std::min<int64_t>(600'000, idle_s * 100);
+      const int64_t left_ms = idle_at_[id] - now;
+      if (left_ms > warn_ms) {
+        a.idle_warned = false;
+      } else if (!a.idle_warned && left_ms > 0) {
+        a.idle_warned = true;
+        auto job = jobs_.get(id);
+        if (job.ok()) {
+          job_event(id, job->project, job->username, "IdleSoon",
+                    "the dev environment has been idle (no traffic" +
+                        std::string(util ? ", GPUs under " + std::to_string(gpu_idle) + "%" : "") +
+                        ") and will be stopped at " +
+                        format_rfc3339(Clock::WallTime(std::chrono::milliseconds(idle_at_[id]))) +
+                        " (in " + std::to_string((left_ms + 59'999) / 60'000) +
+                        " minutes) unless it is used; its folder is kept");
+        }
+      }
       if (now - a.last_activity_ms >= idle_s * 1000) {
         idle_at_.erase(id);
         a.ending = "idle";
@@ -1178,6 +1249,7 @@ void JobRunner::tick() {
   handle_cancels();
   poll_active(now);
   for (const auto& d : engine_.cycle(now)) apply(d, now);
+  check_waiting(now);
   check_storage(now);
   housekeeping(now);
   if (now >= next_usage_persist_ms_) {

@@ -150,8 +150,24 @@ class JobRunner {
     bool running = false;
     bool uses_gpu = false;
     bool gpu_idle_reported = false;  // a GpuIdle event since it last used its GPUs
+    bool idle_warned = false;        // an IdleSoon event since its last activity (devenvs)
     int64_t next_idle_check_ms = 0;
   };
+  // Jobs in the queue, to tell their owners when one waits longer than its project's
+  // queued_alert_s (a QueuedTooLong event, once per wait).
+  struct Waiting {
+    std::string id, project_id, project, username;
+    int64_t since_ms = 0;
+    bool reported = false;
+  };
+  std::map<int64_t, Waiting> waiting_;  // engine id -> (runner thread)
+  int64_t next_wait_check_ms_ = 0;
+  std::map<std::string, std::pair<int64_t, int64_t>>
+      queued_alert_s_;  // project id -> limit, read at
+  void check_waiting(int64_t now);
+  // Records an event about a job (its owner is the subject).
+  void job_event(const std::string& job_id, const std::string& project, const std::string& username,
+                 const std::string& reason, const std::string& message);
   struct HealthChange {
     std::string uuid;
     bool healthy = true;

@@ -355,7 +355,8 @@ Result<store::Page<JobEvent>> JobStore::history(const std::string& id,
 Json JobSettings::to_json() const {
   return {{"allow_egress", allow_egress},
           {"devenv_idle_s", devenv_idle_s},
-          {"devenv_gpu_idle_percent", devenv_gpu_idle_percent}};
+          {"devenv_gpu_idle_percent", devenv_gpu_idle_percent},
+          {"queued_alert_s", queued_alert_s}};
 }
 
 Result<std::vector<std::string>> JobStore::run_ids(const std::string& project_id) {
@@ -402,13 +403,14 @@ Result<JobSettings> JobStore::settings(const std::string& project_id) {
   JobSettings s;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(auto rows,
-                        c.query("SELECT allow_egress, devenv_idle_s, devenv_gpu_idle_percent "
-                                "FROM project_job_settings WHERE project_id = ?",
+                        c.query("SELECT allow_egress, devenv_idle_s, devenv_gpu_idle_percent, "
+                                "queued_alert_s FROM project_job_settings WHERE project_id = ?",
                                 {project_id}));
     if (!rows.empty()) {
       s.allow_egress = rows[0].integer("allow_egress") != 0;
       s.devenv_idle_s = rows[0].integer("devenv_idle_s");
       s.devenv_gpu_idle_percent = rows[0].integer("devenv_gpu_idle_percent");
+      s.queued_alert_s = rows[0].integer("queued_alert_s");
     }
     return {};
   }));
@@ -422,9 +424,9 @@ Status JobStore::set_settings(const std::string& project_id, const JobSettings& 
     return c
         .exec(
             "INSERT INTO project_job_settings (project_id, allow_egress, devenv_idle_s, "
-            "devenv_gpu_idle_percent, updated_at_ms) VALUES (?, ?, ?, ?, ?)",
+            "devenv_gpu_idle_percent, queued_alert_s, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
             {project_id, int64_t{s.allow_egress ? 1 : 0}, s.devenv_idle_s,
-             s.devenv_gpu_idle_percent, clock_.now_unix_ms()})
+             s.devenv_gpu_idle_percent, s.queued_alert_s, clock_.now_unix_ms()})
         .status();
   });
 }

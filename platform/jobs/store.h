@@ -76,6 +76,7 @@ struct JobSettings {
   bool allow_egress = false;
   int64_t devenv_idle_s = 3600;
   int64_t devenv_gpu_idle_percent = 5;  // GPU use below this counts as idle
+  int64_t queued_alert_s = 1800;  // a job queued this long gets a QueuedTooLong event (0: never)
   Json to_json() const;
 };
 

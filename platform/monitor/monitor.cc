@@ -225,6 +225,15 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
     for (const char* k : {"job", "project", "workspace", "user"}) l[k] = json::string_or(labels, k);
     job_labels[run] = l;
     run_util[run] = 0;
+    // A GPU share's memory limit, beside its use (the alert on a share near its limit).
+    const std::string limit = json::string_or(labels, "gpu_memory_limit_mib");
+    if (!limit.empty()) {
+      char* end = nullptr;
+      const double mib = std::strtod(limit.c_str(), &end);
+      if (end != limit.c_str() && *end == '\0' && mib > 0) {
+        record(batch, "jizhan_job_gpu_memory_limit_mib", l, t, mib);
+      }
+    }
     record(batch, "jizhan_job_memory_bytes", l, t, j.value("memory_bytes", 0.0));
     const double cpu = j.value("cpu_seconds", 0.0);
     auto prev = cpu_seconds_.find(run);
@@ -280,6 +289,12 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
   cpu_seconds_["\x01node:" + host] = {static_cast<int64_t>(idle * 1e6), total};
   record(batch, "jizhan_node_memory_used_bytes", nl, t,
          node.value("memory_total_bytes", 0.0) - node.value("memory_available_bytes", 0.0));
+  for (const Json& f : node.value("filesystems", Json::array())) {
+    metrics::Labels fl = nl;
+    fl["path"] = json::string_or(f, "path");
+    record(batch, "jizhan_node_filesystem_size_bytes", fl, t, f.value("size_bytes", 0.0));
+    record(batch, "jizhan_node_filesystem_avail_bytes", fl, t, f.value("avail_bytes", 0.0));
+  }
   tsdb_->append(batch);
 
   // Runs' GPU use is known only where the agent sees GPUs (not virtual ones).

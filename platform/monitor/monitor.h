@@ -9,8 +9,9 @@
 //   DCGM_FI_DEV_GPU_UTIL, _MEM_COPY_UTIL, _FB_USED, _FB_FREE, _GPU_TEMP, _POWER_USAGE,
 //   _SM_CLOCK [gpu, UUID]; jizhan_gpu_healthy [gpu, UUID];
 //   jizhan_job_gpu_util, jizhan_job_gpu_memory_used_mib [gpu, UUID, job, run, project,
-//   workspace, user]; jizhan_job_cpu_cores, jizhan_job_memory_bytes [job, run, project,
-//   workspace, user]; jizhan_node_cpu_util, jizhan_node_memory_used_bytes.
+//   workspace, user]; jizhan_job_gpu_memory_limit_mib (GPU shares) and jizhan_job_cpu_cores,
+//   jizhan_job_memory_bytes [job, run, project, workspace, user]; jizhan_node_cpu_util,
+//   jizhan_node_memory_used_bytes; jizhan_node_filesystem_size_bytes, _avail_bytes [path].
 //
 // Thread-safe.
 #pragma once

@@ -1064,6 +1064,33 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
     ]);
     await history.getByRole('row', { name: /loss is NaN in run 8.*Silenced/ }).waitFor({ timeout: 15000 });
     assert.equal(received.length, before);
+    // A receiver in Chinese that groups by alert name: two alerts go out in one message.
+    await page.locator('#receiver-name').fill('digest');
+    await page.locator('#receiver-channel').selectOption('slack');
+    await page.locator('#receiver-url').fill(hookUrl.replace('/team', '/digest'));
+    await page.locator('#receiver-language').selectOption('zh-CN');
+    await page.locator('#receiver-group-by').fill('alertname');
+    await page.locator('#receiver-group-wait').fill('2s');
+    await page.getByRole('button', { name: 'Add receiver' }).click();
+    const digestRow = page.getByRole('row', { name: /digest/ });
+    await digestRow.getByText('By alertname: wait 2s, then every 5m; repeat 4h').waitFor();
+    await digestRow.getByText('简体中文').waitFor();
+    await alertServer.call('POST', '/api/v2/alerts', [
+      { labels: { alertname: 'DiskSlow', project: 'vision', node: 'a' }, annotations: { summary: 'disk slow on a' } },
+      { labels: { alertname: 'DiskSlow', project: 'vision', node: 'b' }, annotations: { summary: 'disk slow on b' } },
+    ]);
+    await history.getByRole('row', { name: /2 alerts: alertname=DiskSlow/ }).waitFor({ timeout: 15000 });
+    for (let i = 0; i < 100 && !received.some((r) => r.path === '/hooks/digest'); i++) await new Promise((r) => setTimeout(r, 100));
+    const digest = received.filter((r) => r.path === '/hooks/digest');
+    assert.equal(digest.length, 1);
+    assert.match(digest[0].body.text, /^\[告警\] \[警告\] 2 条告警：alertname=DiskSlow/);
+    assert.match(digest[0].body.text, /disk slow on a/);
+    assert.match(digest[0].body.text, /disk slow on b/);
+    // The limits the built-in rules watch: a job queued 45 minutes is reported.
+    await page.locator('#queued-alert-minutes').fill('45');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    await page.getByText('Saved.').waitFor();
+    assert.equal((await alertServer.call('GET', '/api/v1/projects/vision/job-settings')).queued_alert_s, 2700);
     await screenshot(page, 'project-alerts-en');
 
     // A developer reads the rules, receivers and history but changes nothing.
@@ -1076,6 +1103,8 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
     await devPage.getByRole('rowheader', { name: 'team' }).waitFor();
     assert.equal(await devPage.getByLabel('作业完成：启用').isDisabled(), true);
     assert.equal(await devPage.getByRole('button', { name: '添加接收者' }).count(), 0);
+    assert.equal(await devPage.locator('#queued-alert-minutes').inputValue(), '45');
+    assert.equal(await devPage.locator('#queued-alert-minutes').isDisabled(), true);
     await devPage.getByRole('table', { name: '发送记录' }).getByText('已送达').first().waitFor();
     await screenshot(devPage, 'project-alerts-zh-CN');
     const refused = await devPage.evaluate(() =>
@@ -1108,6 +1137,7 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     workspaces: '/workspaces',
     workspace: '/workspaces/vision-team',
     'workspace-audit': '/workspaces/vision-team/audit',
+    'workspace-alerts': '/workspaces/vision-team/alerts',
     tokens: '/tokens',
     users: '/users',
     account: '/account',

@@ -18,6 +18,7 @@ const Code = lazy(() => import('./pages/Code').then((m) => ({ default: m.Code })
 const Reviews = lazy(() => import('./pages/Reviews').then((m) => ({ default: m.Reviews })));
 const ProjectAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.ProjectAlerts })));
 const PlatformAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.PlatformAlerts })));
+const WorkspaceAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.WorkspaceAlerts })));
 const JobDetail = lazy(() => import('./pages/JobDetail').then((m) => ({ default: m.JobDetail })));
 const Overview = lazy(() => import('./pages/Overview').then((m) => ({ default: m.Overview })));
 const ProjectJobs = lazy(() => import('./pages/ProjectJobs').then((m) => ({ default: m.ProjectJobs })));
@@ -79,6 +80,7 @@ export function App() {
       <Route path="/roles" element={<SignedIn><Roles /></SignedIn>} />
       <Route path="/audit" element={<SignedIn><Audit /></SignedIn>} />
       <Route path="/workspaces/:workspace/audit" element={<SignedIn><Audit /></SignedIn>} />
+      <Route path="/workspaces/:workspace/alerts" element={<SignedIn><WorkspaceAlerts /></SignedIn>} />
       <Route path="/later/:feature" element={<SignedIn><Planned /></SignedIn>} />
       <Route path="/index.html" element={<Navigate to="/" replace />} />
       <Route path="*" element={<SignedIn><NotFound /></SignedIn>} />

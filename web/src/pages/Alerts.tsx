@@ -1,12 +1,13 @@
-// Alerts of a project (a tab of its pages) or of the platform (admins): the built-in
-// rules with this scope's settings, the receivers notifications go to (add one, send it a
+// Alerts of a project (a tab of its pages), of a workspace (its admins change them, its
+// viewers read them) or of the platform (admins): the built-in rules with this scope's
+// settings, the receivers notifications go to (add one, send it a
 // test message, turn it off, remove it), and the delivery history.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useParams } from 'react-router-dom';
+import { Link, useParams } from 'react-router-dom';
 import { api, isNotFound, seg, type Page, type Schemas } from '../api/client';
-import { can, usePermissions } from '../api/permissions';
+import { can, usePermissions, useWorkspacePermissions } from '../api/permissions';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
@@ -25,6 +26,7 @@ type Silence = Schemas['Silence'];
 
 const channels = ['webhook', 'slack', 'dingtalk', 'wecom', 'feishu', 'email'] as const;
 const severities = ['info', 'warning', 'critical'] as const;
+const languages = ['en', 'zh-CN'] as const;
 const namePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 // An expression, not words: the same in every language.
 const exprExample = 'avg_over_time(jizhan_job_gpu_util[30m]) < 5';
@@ -42,6 +44,32 @@ export function ProjectAlerts() {
     <section>
       <ProjectTabs project={project} />
       <Alerts base={`/api/v1/projects/${seg(project)}`} scopeKey={project} mayEdit={can(perms.data, 'alert', 'update')} />
+      <Thresholds project={project} mayEdit={can(perms.data, 'project', 'update')} />
+    </section>
+  );
+}
+
+export function WorkspaceAlerts() {
+  const { t } = useTranslation();
+  const { workspace = '' } = useParams();
+  const perms = useWorkspacePermissions(workspace);
+  const rules = useQuery({
+    queryKey: ['alerts', `ws:${workspace}`, 'rules'],
+    queryFn: () => api<Rule[]>(`/api/v1/workspaces/${seg(workspace)}/alert-rules`),
+  });
+  if (isNotFound(rules.error)) return <NotFound resource />;
+  return (
+    <section>
+      <p className="crumbs">
+        <Link to={`/workspaces/${seg(workspace)}`}>{t('workspace.title', { name: workspace })}</Link>
+      </p>
+      <h1>{t('alerts.workspaceTitle', { name: workspace })}</h1>
+      <p className="lead">{t('alerts.workspaceIntro')}</p>
+      <Alerts
+        base={`/api/v1/workspaces/${seg(workspace)}`}
+        scopeKey={`ws:${workspace}`}
+        mayEdit={can(perms.data, 'alert', 'update')}
+      />
     </section>
   );
 }
@@ -68,6 +96,87 @@ function Alerts({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; m
       <Receivers base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <History base={base} scopeKey={scopeKey} />
     </>
+  );
+}
+
+// The project's job settings the built-in rules read: how long a job may wait in the
+// queue, and how long a dev environment may idle (its owner is warned before the end).
+function Thresholds({ project, mayEdit }: { project: string; mayEdit: boolean }) {
+  const { t } = useTranslation();
+  const client = useQueryClient();
+  const key = ['job-settings', project];
+  const settings = useQuery({
+    queryKey: key,
+    queryFn: () => api<Schemas['JobSettings']>(`/api/v1/projects/${seg(project)}/job-settings`),
+  });
+  const [queued, setQueued] = useState<string | null>(null);
+  const [idle, setIdle] = useState<string | null>(null);
+  const minutes = (s: number | undefined) => (s === undefined ? '' : String(Math.round(s / 60)));
+  const queuedText = queued ?? minutes(settings.data?.queued_alert_s);
+  const idleText = idle ?? minutes(settings.data?.devenv_idle_s);
+  const bad = !/^\d+$/.test(queuedText) || !/^\d+$/.test(idleText) || Number(idleText) < 1;
+  const save = useMutation({
+    mutationFn: () =>
+      api<Schemas['JobSettings']>(`/api/v1/projects/${seg(project)}/job-settings`, {
+        method: 'PUT',
+        body: { queued_alert_s: Number(queuedText) * 60, devenv_idle_s: Number(idleText) * 60 },
+      }),
+    onSuccess: () => {
+      setQueued(null);
+      setIdle(null);
+      void client.invalidateQueries({ queryKey: key });
+    },
+  });
+  if (!settings.data) return null;
+  return (
+    <form
+      className="card wide"
+      noValidate
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        if (!bad) save.mutate();
+      }}
+    >
+      <h2>{t('alerts.thresholds')}</h2>
+      <p className="muted">{t('alerts.thresholdsIntro')}</p>
+      <div className="row">
+        <Field id="queued-alert-minutes" label={t('alerts.queuedMinutes')} help={t('alerts.queuedMinutesHelp')}>
+          <input
+            id="queued-alert-minutes"
+            inputMode="numeric"
+            value={queuedText}
+            disabled={!mayEdit}
+            aria-describedby="queued-alert-minutes-help"
+            onChange={(e) => setQueued(e.target.value)}
+          />
+        </Field>
+        <Field id="devenv-idle-minutes" label={t('alerts.idleMinutes')} help={t('alerts.idleMinutesHelp')}>
+          <input
+            id="devenv-idle-minutes"
+            inputMode="numeric"
+            value={idleText}
+            disabled={!mayEdit}
+            aria-describedby="devenv-idle-minutes-help"
+            onChange={(e) => setIdle(e.target.value)}
+          />
+        </Field>
+      </div>
+      {save.isError && (
+        <p className="error" role="alert">
+          {errorText(save.error, t)}
+        </p>
+      )}
+      {save.isSuccess && queued === null && idle === null && (
+        <p role="status" className="ok">
+          {t('alerts.thresholdsSaved')}
+        </p>
+      )}
+      {mayEdit && (
+        <button type="submit" className="primary" disabled={bad || save.isPending}>
+          {t('alerts.saveThresholds')}
+        </button>
+      )}
+    </form>
   );
 }
 
@@ -522,6 +631,8 @@ function Receivers({ base, scopeKey, mayEdit }: { base: string; scopeKey: string
               <th scope="col">{t('alerts.channel')}</th>
               <th scope="col">{t('alerts.target')}</th>
               <th scope="col">{t('alerts.minSeverity')}</th>
+              <th scope="col">{t('alerts.grouping')}</th>
+              <th scope="col">{t('alerts.language')}</th>
               <th scope="col">{t('alerts.state')}</th>
               {mayEdit && <th scope="col">{t('alerts.actions')}</th>}
             </tr>
@@ -533,6 +644,17 @@ function Receivers({ base, scopeKey, mayEdit }: { base: string; scopeKey: string
                 <td>{t(`alerts.channels.${r.channel}`)}</td>
                 <td className="mono">{target(r)}</td>
                 <td>{t(`alerts.severities.${r.min_severity}`)}</td>
+                <td>
+                  {r.group_by.length === 0
+                    ? t('alerts.noGrouping')
+                    : t('alerts.groupingText', {
+                        labels: r.group_by.join(', '),
+                        wait: r.group_wait,
+                        interval: r.group_interval,
+                        repeat: r.repeat_interval === '0s' ? t('alerts.never') : r.repeat_interval,
+                      })}
+                </td>
+                <td>{t(`alerts.languages.${r.language}`)}</td>
                 <td>
                   {r.enabled ? t('alerts.enabled') : t('alerts.disabled')}
                   {answers[r.name] && (
@@ -581,7 +703,16 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
   const [username, setUsername] = useState('');
   const [secret, setSecret] = useState('');
   const [minSeverity, setMinSeverity] = useState<(typeof severities)[number]>('info');
+  const [language, setLanguage] = useState<(typeof languages)[number]>('en');
+  const [groupBy, setGroupBy] = useState('');
+  const [groupWait, setGroupWait] = useState('30s');
+  const [groupInterval, setGroupInterval] = useState('5m');
+  const [repeatInterval, setRepeatInterval] = useState('4h');
   const email = channel === 'email';
+  const groupLabels = groupBy
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const add = useMutation({
     mutationFn: () => {
       const config: Record<string, unknown> = email
@@ -589,7 +720,17 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
         : { url };
       return api<Receiver>(`${base}/receivers`, {
         method: 'POST',
-        body: { name, channel, config, min_severity: minSeverity, ...(secret ? { secret } : {}) },
+        body: {
+          name,
+          channel,
+          config,
+          min_severity: minSeverity,
+          language,
+          ...(secret ? { secret } : {}),
+          ...(groupLabels.length > 0
+            ? { group_by: groupLabels, group_wait: groupWait, group_interval: groupInterval, repeat_interval: repeatInterval }
+            : {}),
+        },
       });
     },
     onSuccess: () => {
@@ -659,6 +800,33 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
       <Field id="receiver-secret" label={email ? t('alerts.password') : t('alerts.secret')}>
         <input id="receiver-secret" type="password" autoComplete="new-password" value={secret} onChange={(e) => setSecret(e.target.value)} />
       </Field>
+      <div className="row">
+        <Field id="receiver-language" label={t('alerts.language')}>
+          <select id="receiver-language" value={language} onChange={(e) => setLanguage(e.target.value as (typeof languages)[number])}>
+            {languages.map((l) => (
+              <option key={l} value={l}>
+                {t(`alerts.languages.${l}`)}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field id="receiver-group-by" label={t('alerts.groupBy')} help={t('alerts.groupByHelp')}>
+          <input id="receiver-group-by" value={groupBy} aria-describedby="receiver-group-by-help" onChange={(e) => setGroupBy(e.target.value)} />
+        </Field>
+      </div>
+      {groupLabels.length > 0 && (
+        <div className="row">
+          <Field id="receiver-group-wait" label={t('alerts.groupWait')}>
+            <input id="receiver-group-wait" value={groupWait} onChange={(e) => setGroupWait(e.target.value)} />
+          </Field>
+          <Field id="receiver-group-interval" label={t('alerts.groupInterval')}>
+            <input id="receiver-group-interval" value={groupInterval} onChange={(e) => setGroupInterval(e.target.value)} />
+          </Field>
+          <Field id="receiver-repeat-interval" label={t('alerts.repeatInterval')}>
+            <input id="receiver-repeat-interval" value={repeatInterval} onChange={(e) => setRepeatInterval(e.target.value)} />
+          </Field>
+        </div>
+      )}
       {add.isError && (
         <p className="error" role="alert">
           {errorText(add.error, t)}

@@ -44,6 +44,11 @@ export function WorkspaceDetail() {
       <div className="heading-row">
         <h1>{t('workspace.title', { name: workspace })}</h1>
         <div className="spacer" />
+        {can(perms.data, 'alert', 'list') && (
+          <Link className="button" to={`/workspaces/${seg(workspace)}/alerts`}>
+            {t('workspace.alerts')}
+          </Link>
+        )}
         {can(perms.data, 'audit', 'list') && (
           <Link className="button" to={`/workspaces/${seg(workspace)}/audit`}>
             {t('workspace.audit')}
