@@ -50,6 +50,14 @@ const std::vector<BuiltinRule> kRules = {
      "jizhan_node_filesystem_avail_bytes / jizhan_node_filesystem_size_bytes < 0.1",
      300'000,
      /*platform_only=*/true},
+    {"node_down",
+     "critical",
+     true,
+     {},
+     "A node's agent does not answer",
+     "jizhan_node_up == 0",
+     60'000,
+     /*platform_only=*/true},
 };
 
 // The rules' summaries in Chinese (the console's words: web/src/i18n/zh-CN.ts).
@@ -64,6 +72,7 @@ const std::map<std::string, std::string> kSummaryZh = {
     {"devenv_idle_soon", "开发环境即将因空闲被停止"},
     {"gpu_share_memory_high", "GPU 共享份额的显存用量超过上限的 90%"},
     {"node_disk_full", "节点磁盘已用超过 90%"},
+    {"node_down", "节点代理无响应"},
 };
 
 // The rules about a job that its owner may follow for their own jobs (on by default).
@@ -861,6 +870,7 @@ Result<int> AlertService::evaluate_once(int batch) {
                      {"resource_type", type},
                      {"resource", name}};
       if (!project.empty()) labels["project"] = project;
+      if (type == "node") labels["Hostname"] = name;  // as the node's series name it
       const Json alert = {
           {"status", "firing"},
           {"labels", labels},
@@ -1148,6 +1158,13 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope, const st
                           "'workspace' AND scope_id = ?) OR (scope = 'project' AND scope_id = ?))",
                           {at, at, workspace_id.empty() ? std::string("-") : workspace_id,
                            project_id.empty() ? std::string("-") : project_id}));
+    // Nodes down now: their other alerts are held (inhibited) while it lasts.
+    JZ_ASSIGN_OR_RETURN(auto down, c.query("SELECT labels FROM alerts_active WHERE rule = "
+                                           "'node_down' AND state = 'firing'"));
+    for (const auto& row : down) {
+      const Json l = Json::parse(row.text("labels"), nullptr, false);
+      if (l.is_object() && l.contains("Hostname")) t.down_hosts.insert(l.value("Hostname", ""));
+    }
     for (const auto& row : sil) {
       Silence si;
       auto ms = silence_matchers(Json::parse(row.text("matchers"), nullptr, false));
@@ -1161,14 +1178,20 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope, const st
   const Json no_labels = Json::object();
   const Json& labels = alert.contains("labels") ? alert["labels"] : no_labels;
   for (const Silence& si : found->second.silences) silenced = silenced || si.matches(labels);
-  return route_to(c, found->second.receivers, rule, severity, key, title, alert, silenced, oneshot,
+  std::string held = silenced ? "silenced" : "";
+  const std::string host = labels.value("Hostname", "");
+  if (held.empty() && !host.empty() && rule != "node_down" &&
+      found->second.down_hosts.count(host)) {
+    held = "inhibited";
+  }
+  return route_to(c, found->second.receivers, rule, severity, key, title, alert, held, oneshot,
                   queued);
 }
 
 Status AlertService::route_to(store::Conn& c, const std::vector<Receiver>& receivers,
                               const std::string& rule, const std::string& severity,
                               const std::string& key, const std::string& title, const Json& alert,
-                              bool silenced, bool oneshot, int& queued) {
+                              const std::string& held, bool oneshot, int& queued) {
   const std::string text = json::dump(alert);
   for (const Receiver& r : receivers) {
     if (severity_rank(severity) < severity_rank(r.min_severity)) continue;
@@ -1176,7 +1199,7 @@ Status AlertService::route_to(store::Conn& c, const std::vector<Receiver>& recei
       continue;
     }
     const int64_t now = clock_.now_unix_ms();
-    if (r.grouped() && !silenced) {
+    if (r.grouped() && held.empty()) {
       JZ_RETURN_IF_ERROR(group_in(c, r, severity, title, alert, oneshot, now));
       ++queued;
       continue;
@@ -1188,8 +1211,13 @@ Status AlertService::route_to(store::Conn& c, const std::vector<Receiver>& recei
                "created_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                "0, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
                {ids_.next("ntf_"), r.id, r.name, r.scope, r.scope_id, key, rule, severity, title,
-                text, std::string(silenced ? "silenced" : "pending"), now, now,
-                std::string(silenced ? "a silence matched" : "")}));
+                text, held.empty() ? std::string("pending") : held, now, now,
+                held == "silenced" ? std::string("a silence matched")
+                : held == "inhibited"
+                    ? "held back: node " +
+                          alert.value("labels", Json::object()).value("Hostname", "") +
+                          " is down (node_down firing)"
+                    : std::string()}));
     queued += static_cast<int>(n);
   }
   return {};
@@ -1389,7 +1417,7 @@ Status AlertService::notify_owner(store::Conn& c, const std::string& job_id,
               json::dump(alert.value("labels", Json::object())), path, clock_.now_unix_ms()})
           .status());
   return route_to(c, user->second.receivers, rule.id, severity, key, title, alert,
-                  /*silenced=*/false, /*oneshot=*/true, queued);
+                  /*held=*/"", /*oneshot=*/true, queued);
 }
 
 Json InboxItem::to_json() const {

@@ -299,6 +299,7 @@ class AlertService {
   struct Targets {
     std::vector<Receiver> receivers;
     std::vector<Silence> silences;
+    std::set<std::string> down_hosts;  // node_down firing for these Hostnames
   };
   using TargetCache = std::map<std::string, Targets>;
   Status ingest_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
@@ -308,10 +309,11 @@ class AlertService {
                   const std::string& rule, const std::string& severity, const std::string& key,
                   const std::string& title, const Json& alert, int& queued,
                   TargetCache* cache = nullptr, bool oneshot = false);
-  // The receivers' notifications (or group entries) of one alert.
+  // The receivers' notifications (or group entries) of one alert; `held`: "" (send),
+  // "silenced" or "inhibited" (recorded, not sent).
   Status route_to(store::Conn& c, const std::vector<Receiver>& receivers, const std::string& rule,
                   const std::string& severity, const std::string& key, const std::string& title,
-                  const Json& alert, bool silenced, bool oneshot, int& queued);
+                  const Json& alert, const std::string& held, bool oneshot, int& queued);
   // The owner of a job, their subscriptions and receivers, looked up once in a batch.
   struct OwnerCache {
     std::map<std::string, std::string> owner_of;  // job id -> user id ("": none)

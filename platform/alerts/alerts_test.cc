@@ -811,6 +811,79 @@ TEST_P(AlertServiceTest, BuiltInMetricRulesReachTheSeriesProjectWithItsSetting) 
   EXPECT_NE(platform->find("node_disk_full"), std::string::npos);
 }
 
+TEST_P(AlertServiceTest, ANodeDownHoldsBackItsOtherAlertsUntilItIsBack) {
+  PyReceiver rx("");
+  receiver("", "ops", rx.url("/webhook/ops"));
+  const int64_t t0 = clock_.now_unix_ms();
+  auto source = [&](double n1_up) {
+    auto m = std::make_unique<promql::MemorySource>();
+    auto flat = [&](double v) {
+      std::vector<promql::Point> pts;
+      for (int i = 0; i <= 60; ++i) pts.push_back({t0 + int64_t{30000} * i, v});
+      return pts;
+    };
+    m->add("jizhan_node_up", {{"Hostname", "n1"}}, flat(n1_up));
+    m->add("jizhan_node_up", {{"Hostname", "n2"}}, flat(1));
+    for (const char* h : {"n1", "n2"}) {
+      m->add("DCGM_FI_DEV_GPU_TEMP", {{"Hostname", h}, {"gpu", "0"}}, flat(95));
+    }
+    return m;
+  };
+  auto down = source(0), up = source(1);
+  service_->attach_metrics(down.get());
+  ASSERT_TRUE(service_
+                  ->create_custom_rule(
+                      "platform", "",
+                      {{"name", "hot"}, {"expr", "DCGM_FI_DEV_GPU_TEMP > 90"}, {"for", "2m"}}, "a")
+                  .ok());
+  auto tick = [&](std::chrono::seconds step) {
+    clock_.advance(step);
+    ASSERT_TRUE(service_->evaluate_rules().ok());
+    run();
+  };
+  auto sent = [&] {
+    std::vector<std::string> out;
+    for (const auto& l : rx.log()) {
+      const Json& a = l["body"]["alerts"][0];
+      out.push_back(a["labels"]["alertname"].get<std::string>() + ":" +
+                    a["labels"].value("Hostname", "") + ":" + a["status"].get<std::string>());
+    }
+    return out;
+  };
+  tick(std::chrono::seconds(0));
+  tick(std::chrono::minutes(1));  // n1's agent silent for a minute: node_down
+  EXPECT_EQ(sent(), std::vector<std::string>{"node_down:n1:firing"});
+  tick(std::chrono::minutes(1));  // both GPUs hot for 2 minutes: n1's is held back
+  EXPECT_EQ(sent(), (std::vector<std::string>{"node_down:n1:firing", "hot:n2:firing"}));
+  // An event about the node is held back too.
+  iam::Event e;
+  e.resource_type = "node";
+  e.resource_name = "n1";
+  e.type = "updated";
+  e.reason = "GpuUnhealthy";
+  e.message = "GPU 0 of node n1 is out of service: XID 79";
+  e.actor = "system";
+  ASSERT_TRUE(events_->append(e).ok());
+  run();
+  EXPECT_EQ(sent().size(), 2u);
+  int inhibited = 0;
+  for (const auto& n : history("")) {
+    if (n.state != "inhibited") continue;
+    ++inhibited;
+    EXPECT_NE(n.last_answer.find("node n1 is down"), std::string::npos) << n.last_answer;
+  }
+  EXPECT_EQ(inhibited, 2);  // hot on n1, gpu_unhealthy of n1
+  // Back: the end of node_down is told, and the node's alerts go out again.
+  service_->attach_metrics(up.get());
+  tick(std::chrono::seconds(30));
+  ASSERT_TRUE(events_->append(e).ok());
+  run();
+  const auto got = sent();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[2], "node_down:n1:resolved");
+  EXPECT_EQ(got[3], "gpu_unhealthy:n1:firing");
+}
+
 TEST_P(AlertServiceTest, GroupsWaitGoOutTogetherAndRepeatWhileFiringOnAFakeClock) {
   PyReceiver rx("");
   receiver("vision", "grouped", rx.url("/webhook/g"),

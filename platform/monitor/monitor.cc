@@ -155,6 +155,17 @@ void Monitor::collect() {
   c.set_read_timeout(5);
   auto r = c.Get("/v1/sample", {{"Authorization", "Bearer " + token_}});
   if (!r || r->status != 200) {
+    // The node is down as far as alerts go (jizhan_node_up 0, rule node_down).
+    std::string host;
+    {
+      std::lock_guard lock(mu_);
+      if (!latest_.empty()) host = latest_.begin().key();
+    }
+    if (!host.empty()) {
+      std::vector<metrics::Tsdb::Sample> batch;
+      record(batch, "jizhan_node_up", {{"Hostname", host}}, clock_.now_unix_ms(), 0);
+      tsdb_->append(batch);
+    }
     std::lock_guard lock(mu_);
     agent_status_ = "the agent did not answer (" +
                     (r ? "HTTP " + std::to_string(r->status) : httplib::to_string(r.error())) +
@@ -287,6 +298,7 @@ void Monitor::ingest(const Json& sample, int64_t now_ms) {
     record(batch, "jizhan_node_cpu_util", nl, t, 100 * std::clamp(busy, 0.0, 1.0));
   }
   cpu_seconds_["\x01node:" + host] = {static_cast<int64_t>(idle * 1e6), total};
+  record(batch, "jizhan_node_up", nl, t, 1);
   record(batch, "jizhan_node_memory_used_bytes", nl, t,
          node.value("memory_total_bytes", 0.0) - node.value("memory_available_bytes", 0.0));
   for (const Json& f : node.value("filesystems", Json::array())) {

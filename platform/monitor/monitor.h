@@ -11,7 +11,8 @@
 //   jizhan_job_gpu_util, jizhan_job_gpu_memory_used_mib [gpu, UUID, job, run, project,
 //   workspace, user]; jizhan_job_gpu_memory_limit_mib (GPU shares) and jizhan_job_cpu_cores,
 //   jizhan_job_memory_bytes [job, run, project, workspace, user]; jizhan_node_cpu_util,
-//   jizhan_node_memory_used_bytes; jizhan_node_filesystem_size_bytes, _avail_bytes [path].
+//   jizhan_node_memory_used_bytes; jizhan_node_filesystem_size_bytes, _avail_bytes [path];
+//   jizhan_node_up (1 for each sample, 0 when the agent does not answer).
 //
 // Thread-safe.
 #pragma once

@@ -1120,6 +1120,40 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
         .then((r) => r.status),
     );
     assert.equal(refused, 403);
+    // The job's owner hears of their own job on the bell, whatever the project's rules.
+    const mine = await devPage.evaluate(() =>
+      fetch('/api/v1/auth/whoami')
+        .then((r) => r.json())
+        .then((w) =>
+          fetch('/api/v1/projects/vision/jobs', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': w.csrf_token },
+            body: JSON.stringify({ name: 'mine', command: ['false'], resources: { cpu: 0.1, memory_mib: 64 } }),
+          }),
+        )
+        .then((r) => r.json()),
+    );
+    await devPage.reload();
+    await devPage.getByRole('link', { name: '通知：1 条未读' }).waitFor({ timeout: 30000 });
+    await devPage.getByRole('link', { name: '通知：1 条未读' }).click();
+    const inbox = devPage.getByRole('table', { name: '我的通知' });
+    await inbox.getByRole('rowheader', { name: /作业失败/ }).waitFor();
+    await inbox.getByRole('link', { name: mine.id }).waitFor();
+    await devPage.getByRole('button', { name: `将 ${mine.id} 标为已读` }).click();
+    await devPage.getByRole('link', { name: '通知：0 条未读' }).waitFor();
+    await devPage.getByLabel('作业完成', { exact: true }).click();
+    await until(devPage, () => ![...document.querySelectorAll('ul.checks input')].some((i) => i.checked && i.parentElement.textContent.includes('作业完成')));
+    await screenshot(devPage, 'notifications-zh-CN');
+    // Nobody else's: the admin's bell holds the admin's jobs (the finished one too, though
+    // the project turned that rule off), never the developer's.
+    const adminInbox = await alertServer.call('GET', '/api/v1/me/inbox');
+    const about = adminInbox.items.map((i) => `${i.rule}:${i.labels.resource}`);
+    assert.ok(about.includes(`job_failed:${bad.id}`), about.join(' '));
+    assert.ok(about.includes(`job_succeeded:${ok.id}`), about.join(' '));
+    assert.equal(about.some((x) => x.endsWith(mine.id)), false);
+    const devSubs = await devPage.evaluate(() => fetch('/api/v1/me/subscriptions').then((r) => r.json()));
+    assert.equal(devSubs.find((x) => x.rule === 'job_succeeded').subscribed, false);
+    assert.equal((await alertServer.call('GET', '/api/v1/me/subscriptions')).find((x) => x.rule === 'job_succeeded').subscribed, true);
     assert.deepEqual(page.problems, []);
   } finally {
     await alertServer.stop();
@@ -1138,6 +1172,7 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     workspace: '/workspaces/vision-team',
     'workspace-audit': '/workspaces/vision-team/audit',
     'workspace-alerts': '/workspaces/vision-team/alerts',
+    notifications: '/notifications',
     tokens: '/tokens',
     users: '/users',
     account: '/account',

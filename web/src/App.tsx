@@ -19,6 +19,7 @@ const Reviews = lazy(() => import('./pages/Reviews').then((m) => ({ default: m.R
 const ProjectAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.ProjectAlerts })));
 const PlatformAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.PlatformAlerts })));
 const WorkspaceAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.WorkspaceAlerts })));
+const Notifications = lazy(() => import('./pages/Notifications').then((m) => ({ default: m.Notifications })));
 const JobDetail = lazy(() => import('./pages/JobDetail').then((m) => ({ default: m.JobDetail })));
 const Overview = lazy(() => import('./pages/Overview').then((m) => ({ default: m.Overview })));
 const ProjectJobs = lazy(() => import('./pages/ProjectJobs').then((m) => ({ default: m.ProjectJobs })));
@@ -69,6 +70,7 @@ export function App() {
       <Route path="/projects/:project/events" element={<SignedIn><ProjectEvents /></SignedIn>} />
       <Route path="/projects/:project/alerts" element={<SignedIn><ProjectAlerts /></SignedIn>} />
       <Route path="/alerting" element={<SignedIn><PlatformAlerts /></SignedIn>} />
+      <Route path="/notifications" element={<SignedIn><Notifications /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />
       <Route path="/projects/:project/jobs/:id" element={<SignedIn><JobDetail /></SignedIn>} />
       <Route path="/scheduling" element={<SignedIn><Scheduling /></SignedIn>} />

@@ -2652,7 +2652,7 @@ export interface components {
             rule: string;
             severity: string;
             /** @enum {string} */
-            state: "pending" | "delivered" | "failed" | "cancelled" | "silenced";
+            state: "pending" | "delivered" | "failed" | "cancelled" | "silenced" | "inhibited";
             title: string;
         };
         OutputFile: {

@@ -1,10 +1,11 @@
-// The frame of every signed-in page: the header (product, language, account) and the
-// navigation. Places for what later releases add are shown, marked as coming.
+// The frame of every signed-in page: the header (product, language, the bell with one's
+// unread notifications, account) and the navigation. Places for what later releases add are shown, marked as coming.
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { NavLink, useNavigate } from 'react-router-dom';
 import { isPlatformAdmin, useSession } from '../api/session';
 import { languages, setLanguage, type Language } from '../i18n';
+import { useUnread } from '../pages/Notifications';
 
 const later = ['metrics', 'autotest', 'store'] as const;
 
@@ -21,6 +22,26 @@ export function LanguageSwitch() {
         ))}
       </select>
     </label>
+  );
+}
+
+// The bell: a link to one's notifications saying how many are unread.
+function Bell() {
+  const { t } = useTranslation();
+  const unread = useUnread();
+  const n = unread.data?.unread ?? 0;
+  return (
+    <NavLink to="/notifications" className="bell" aria-label={t('inbox.bell', { count: n })}>
+      <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2">
+        <path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9" />
+        <path d="M13.7 21a2 2 0 0 1-3.4 0" />
+      </svg>
+      {n > 0 && (
+        <span className="badge" aria-hidden="true">
+          {n > 99 ? '99+' : n}
+        </span>
+      )}
+    </NavLink>
   );
 }
 
@@ -47,6 +68,7 @@ export function Shell({ children }: { children: ReactNode }) {
         <span className="tagline">{t('app.tagline')}</span>
         <div className="spacer" />
         <LanguageSwitch />
+        {user && <Bell />}
         {user && (
           <div className="account" aria-label={t('user.menu', { name: user.username })}>
             <span className="who">

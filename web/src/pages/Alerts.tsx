@@ -588,7 +588,7 @@ function target(r: Receiver): string {
   }
 }
 
-function Receivers({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; mayEdit: boolean }) {
+export function Receivers({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; mayEdit: boolean }) {
   const { t } = useTranslation();
   const client = useQueryClient();
   const key = ['alerts', scopeKey, 'receivers'];
@@ -839,7 +839,7 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
   );
 }
 
-function History({ base, scopeKey }: { base: string; scopeKey: string }) {
+export function History({ base, scopeKey }: { base: string; scopeKey: string }) {
   const { t } = useTranslation();
   const history = useQuery({
     queryKey: ['alerts', scopeKey, 'history'],
