@@ -363,7 +363,8 @@ Json build_components() {
       {"AlertRule",
        open_object({{"rule", str("job_failed, job_oom_killed, job_lost, job_succeeded, gpu_idle, "
                                  "gpu_unhealthy, gpu_share_memory_high, node_disk_full, "
-                                 "devenv_idle_soon, job_queued_long")},
+                                 "devenv_idle_soon, job_queued_long, quota_nearly_used, "
+                                 "node_down")},
                     {"enabled", boolean()},
                     {"severity", one_of_strings({"info", "warning", "critical"})},
                     {"set_by", one_of_strings({"default", "platform", "workspace", "project"},

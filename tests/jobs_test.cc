@@ -1124,7 +1124,7 @@ TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
   Platform p({"--set", "exec.virtual_gpus=1"});
   ASSERT_TRUE(p.server);
   p.user("outsider");
-  p.project("lab", "dev", {});
+  p.project("lab", "dev", {}, {{"gpus", 1}});
   Api admin = p.admin();
   Api outsider = p.user("outsider");
   admin.call("PUT", "/api/v1/projects/dev/job-settings",
@@ -1198,10 +1198,11 @@ TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
   wait_states(admin, "dev", {g["id"].get<std::string>()}, {"succeeded"});
   // Its owner was warned before it stopped; the job that waited past the project's
   // queued_alert_s (1 s) was reported once, with the scheduler's reason.
-  std::vector<std::string> soon, waited;
+  std::vector<std::string> soon, waited, quota;
   const Json evs = admin.call("GET", "/api/v1/projects/dev/events?page_size=1000");
   for (const auto& e : evs["items"]) {
     if (e["reason"] == "IdleSoon") soon.push_back(json::string_or(e, "resource_name"));
+    if (e["reason"] == "QuotaNearlyUsed") quota.push_back(json::string_or(e, "message"));
     if (e["reason"] == "QueuedTooLong") {
       waited.push_back(json::string_or(e, "resource_name"));
       EXPECT_NE(json::string_or(e, "message").find("the scheduler says: "), std::string::npos)
@@ -1210,6 +1211,10 @@ TEST(Jobs, AnIdleDevEnvironmentIsStoppedItsGpuReleasedAndItResumes) {
   }
   EXPECT_EQ(soon, std::vector<std::string>{id});
   EXPECT_EQ(waited, std::vector<std::string>{g["id"].get<std::string>()});
+  // The project's one GPU taken: told (again when the waiting job takes it, if the check
+  // saw it free between).
+  ASSERT_GE(quota.size(), 1u);
+  EXPECT_NE(quota[0].find("hold 1.0 of its 1.0 GPUs (100%)"), std::string::npos) << quota[0];
   // Resumed: its folder was kept.
   admin.call("POST", "/api/v1/projects/dev/jobs/" + id + "/retry");
   wait_states(admin, "dev", {id}, {"running"});

@@ -35,6 +35,11 @@ const std::vector<BuiltinRule> kRules = {
      true,
      {"IdleSoon"},
      "A dev environment is about to be stopped for idleness"},
+    {"quota_nearly_used",
+     "warning",
+     true,
+     {"QuotaNearlyUsed"},
+     "A project holds 90 % of its GPU quota"},
     {"gpu_share_memory_high",
      "warning",
      true,
@@ -70,6 +75,7 @@ const std::map<std::string, std::string> kSummaryZh = {
     {"gpu_unhealthy", "GPU 停止服务"},
     {"job_queued_long", "作业排队时间超过项目上限"},
     {"devenv_idle_soon", "开发环境即将因空闲被停止"},
+    {"quota_nearly_used", "项目已使用 90% 的 GPU 配额"},
     {"gpu_share_memory_high", "GPU 共享份额的显存用量超过上限的 90%"},
     {"node_disk_full", "节点磁盘已用超过 90%"},
     {"node_down", "节点代理无响应"},
@@ -226,7 +232,7 @@ std::pair<std::string, std::string> words_of(const Json& alert, const std::strin
   const std::string project = labels.value("project", "");
   if (labels.contains("resource")) {
     static const std::map<std::string, std::string> kTypes = {
-        {"job", "作业"}, {"gpu", "GPU"}, {"node", "节点"}};
+        {"job", "作业"}, {"gpu", "GPU"}, {"node", "节点"}, {"project", "项目"}};
     const std::string type = labels.value("resource_type", "");
     auto t = kTypes.find(type);
     title = zh->second + "：" + (t == kTypes.end() ? type : t->second) + " " +

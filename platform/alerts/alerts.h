@@ -87,7 +87,7 @@ struct Receiver {
   // that changed waits group_interval after its last message; one still firing is sent
   // again every repeat_interval (0: never).
   std::vector<std::string> group_by;
-  int64_t group_wait_ms = 30'000, group_interval_ms = 300'000, repeat_interval_ms = 4 * 3'600'000;
+  int64_t group_wait_ms = 30'000, group_interval_ms = 300'000, repeat_interval_ms = 14'400'000;
   std::string language = "en";  // en | zh-CN: the words of its messages
   std::string created_by;
   int64_t created_at_ms = 0;

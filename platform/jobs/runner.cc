@@ -646,6 +646,37 @@ void JobRunner::job_event(const std::string& job_id, const std::string& project,
   if (auto r = jobs_.events().append(e); !r.ok()) log_error("recording", r.status());
 }
 
+void JobRunner::check_quotas(int64_t now) {
+  if (now < next_quota_check_ms_) return;
+  next_quota_check_ms_ = now + 2000;
+  for (const auto& name : known_projects_) {
+    auto q = engine_.queue(name);
+    // No quota (a nominal of a million GPUs stands for none) or none of GPUs.
+    if (!q || q->nominal_milli <= 0 || q->nominal_milli >= int64_t{1'000'000'000}) continue;
+    const double share = static_cast<double>(q->used_milli) / static_cast<double>(q->nominal_milli);
+    bool& told = quota_warned_[name];
+    if (share < 0.8) told = false;
+    if (share < 0.9 || told) continue;
+    told = true;
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "the project's jobs hold %.1f of its %.1f GPUs (%.0f%%): more wait in the "
+                  "queue or borrow idle GPUs others may take back",
+                  static_cast<double>(q->used_milli) / 1000,
+                  static_cast<double>(q->nominal_milli) / 1000, share * 100);
+    iam::Event e;
+    e.project = name;
+    if (auto p = tenancy_.project(name); p.ok()) e.workspace = p->workspace;
+    e.resource_type = "project";
+    e.resource_name = name;
+    e.type = "updated";
+    e.reason = "QuotaNearlyUsed";
+    e.message = text;
+    e.actor = "scheduler";
+    if (auto r = jobs_.events().append(e); !r.ok()) log_error("recording", r.status());
+  }
+}
+
 void JobRunner::check_waiting(int64_t now) {
   if (now < next_wait_check_ms_) return;
   next_wait_check_ms_ = now + 250;
@@ -1250,6 +1281,7 @@ void JobRunner::tick() {
   poll_active(now);
   for (const auto& d : engine_.cycle(now)) apply(d, now);
   check_waiting(now);
+  check_quotas(now);
   check_storage(now);
   housekeeping(now);
   if (now >= next_usage_persist_ms_) {

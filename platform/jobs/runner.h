@@ -165,6 +165,11 @@ class JobRunner {
   std::map<std::string, std::pair<int64_t, int64_t>>
       queued_alert_s_;  // project id -> limit, read at
   void check_waiting(int64_t now);
+  // A project that holds 90 % of its GPU quota gets a QuotaNearlyUsed event (again once it
+  // went back under 80 %).
+  void check_quotas(int64_t now);
+  int64_t next_quota_check_ms_ = 0;
+  std::map<std::string, bool> quota_warned_;  // project -> told (runner thread)
   // Records an event about a job (its owner is the subject).
   void job_event(const std::string& job_id, const std::string& project, const std::string& username,
                  const std::string& reason, const std::string& message);

@@ -2281,7 +2281,7 @@ export interface components {
             /** @description A rule over metrics: its expression ("": over events) */
             expr?: string;
             reasons?: string[];
-            /** @description job_failed, job_oom_killed, job_lost, job_succeeded, gpu_idle, gpu_unhealthy, gpu_share_memory_high, node_disk_full, devenv_idle_soon, job_queued_long */
+            /** @description job_failed, job_oom_killed, job_lost, job_succeeded, gpu_idle, gpu_unhealthy, gpu_share_memory_high, node_disk_full, devenv_idle_soon, job_queued_long, quota_nearly_used, node_down */
             rule: string;
             /**
              * @description Where the setting comes from

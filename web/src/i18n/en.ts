@@ -661,6 +661,7 @@ export const en = {
       gpu_idle: 'A job holds GPUs it does not use',
       gpu_unhealthy: 'A GPU is out of service',
       job_queued_long: 'A job has waited in the queue longer than its project allows',
+      quota_nearly_used: 'A project holds 90 % of its GPU quota',
       devenv_idle_soon: 'A dev environment is about to be stopped for idleness',
       gpu_share_memory_high: 'A GPU share uses over 90 % of its GPU-memory limit',
       node_disk_full: "A node's disk is over 90 % full",

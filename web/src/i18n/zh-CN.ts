@@ -662,6 +662,7 @@ export const zhCN: Messages = {
       gpu_idle: '作业占用 GPU 但未使用',
       gpu_unhealthy: 'GPU 停止服务',
       job_queued_long: '作业排队时间超过项目上限',
+      quota_nearly_used: '项目已使用 90% 的 GPU 配额',
       devenv_idle_soon: '开发环境即将因空闲被停止',
       gpu_share_memory_high: 'GPU 共享份额的显存用量超过上限的 90%',
       node_disk_full: '节点磁盘已用超过 90%',
