@@ -467,6 +467,7 @@ Json build_components() {
                     {"rules", array_of(str())},
                     {"enabled", boolean()},
                     {"rate_per_minute", integer()},
+                    {"matchers", array_of({{"type", "object"}})},
                     {"group_by", array_of(str())},
                     {"group_wait", str()},
                     {"group_interval", str()},
@@ -498,7 +499,12 @@ Json build_components() {
                 str("A group that changed waits this long after its last message (5m)")},
                {"repeat_interval",
                 str("A group still firing is sent again this often (4h; 0s: never)")},
-               {"language", one_of_strings({"en", "zh-CN"})}},
+               {"language", one_of_strings({"en", "zh-CN"})},
+               {"matchers",
+                {{"description",
+                  "Label matchers every alert it takes must satisfy: the text team=\"cv\", "
+                  "severity=~\"warning|critical\" or a list of {label, op, value}; \"\" or [] "
+                  "for none"}}}},
               {"name", "channel", "config"})},
       {"ReceiverPatch",
        object({{"config", {{"type", "object"}}},
@@ -518,7 +524,12 @@ Json build_components() {
                 str("A group that changed waits this long after its last message (5m)")},
                {"repeat_interval",
                 str("A group still firing is sent again this often (4h; 0s: never)")},
-               {"language", one_of_strings({"en", "zh-CN"})}})},
+               {"language", one_of_strings({"en", "zh-CN"})},
+               {"matchers",
+                {{"description",
+                  "Label matchers every alert it takes must satisfy: the text team=\"cv\", "
+                  "severity=~\"warning|critical\" or a list of {label, op, value}; \"\" or [] "
+                  "for none"}}}})},
       {"InboxItem",
        open_object({{"id", str("inb_...")},
                     {"rule", str()},

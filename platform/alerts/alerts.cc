@@ -125,6 +125,61 @@ const store::RowMap<ReceiverRow> kReceiver{{"id", &ReceiverRow::id},
                                            {"created_at_ms", &ReceiverRow::created_at_ms}};
 const std::string kReceiverSelect = "SELECT " + kReceiver.columns() + " FROM alert_receivers";
 
+// A silence's matchers from JSON: a list of {label, op, value}.
+Result<std::vector<promql::Matcher>> silence_matchers(const Json& list) {
+  if (!list.is_array() || list.empty() || list.size() > 32) {
+    return Status::invalid_argument("matchers: a list of 1 to 32 matchers");
+  }
+  std::vector<promql::Matcher> out;
+  for (const auto& m : list) {
+    if (!m.is_object() || !m.value("label", Json()).is_string() ||
+        !m.value("value", Json()).is_string()) {
+      return Status::invalid_argument("matchers: each has a label, an op and a value");
+    }
+    const std::string op = m.value("op", "=");
+    const promql::Matcher::Op o = op == "="    ? promql::Matcher::Op::kEq
+                                  : op == "!=" ? promql::Matcher::Op::kNe
+                                  : op == "=~" ? promql::Matcher::Op::kRe
+                                  : op == "!~" ? promql::Matcher::Op::kNre
+                                               : static_cast<promql::Matcher::Op>(-1);
+    if (static_cast<int>(o) < 0) return Status::invalid_argument("matchers: op is =, !=, =~ or !~");
+    JZ_ASSIGN_OR_RETURN(auto x, promql::make_matcher(m["label"].get<std::string>(), o,
+                                                     m["value"].get<std::string>()));
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+Json matchers_json(const std::vector<promql::Matcher>& ms) {
+  static const char* kOps[] = {"=", "!=", "=~", "!~"};
+  Json out = Json::array();
+  for (const auto& m : ms) {
+    out.push_back({{"label", m.label}, {"op", kOps[static_cast<int>(m.op)]}, {"value", m.value}});
+  }
+  return out;
+}
+
+// Matchers as the API takes them: the text `alertname="x", job=~"a.*"` (the selector
+// syntax of the rules) or a list of {label, op, value}.
+Result<std::vector<promql::Matcher>> matchers_of(Json matchers) {
+  if (matchers.is_string()) {
+    auto e = promql::parse("m{" + matchers.get<std::string>() + "}");
+    if (!e.ok() || (*e)->kind != promql::Expr::Kind::kSelector) {
+      return Status::invalid_argument(
+          "matchers: write them as label=\"value\", label=~\"re\", ...");
+    }
+    matchers = matchers_json((*e)->matchers);
+  }
+  return silence_matchers(matchers);
+}
+
+bool all_match(const std::vector<promql::Matcher>& ms, const Json& labels) {
+  for (const auto& m : ms) {
+    if (!m.matches(labels.is_object() ? labels.value(m.label, "") : "")) return false;
+  }
+  return true;
+}
+
 Receiver receiver_of(const ReceiverRow& row) {
   Receiver r;
   r.id = row.id;
@@ -152,6 +207,7 @@ Receiver receiver_of(const ReceiverRow& row) {
     r.group_wait_ms = g.value("group_wait_ms", r.group_wait_ms);
     r.group_interval_ms = g.value("group_interval_ms", r.group_interval_ms);
     r.repeat_interval_ms = g.value("repeat_interval_ms", r.repeat_interval_ms);
+    if (auto ms = silence_matchers(g.value("matchers", Json())); ms.ok()) r.matchers = *ms;
   }
   r.language = row.language.empty() ? "en" : row.language;
   r.created_by = row.created_by;
@@ -211,12 +267,14 @@ bool valid_label_name(const std::string& n) {
   return true;
 }
 
+// What a receiver routes by beyond its rules and severity, and how it groups (one column).
 std::string grouping_json(const Receiver& r) {
-  if (!r.grouped()) return "";
+  if (!r.grouped() && r.matchers.empty()) return "";
   return json::dump(Json{{"group_by", r.group_by},
                          {"group_wait_ms", r.group_wait_ms},
                          {"group_interval_ms", r.group_interval_ms},
-                         {"repeat_interval_ms", r.repeat_interval_ms}});
+                         {"repeat_interval_ms", r.repeat_interval_ms},
+                         {"matchers", matchers_json(r.matchers)}});
 }
 
 // An alert's title and text in a language. The built-in rules' alerts of events are worded
@@ -338,6 +396,7 @@ Json Receiver::to_json() const {
           {"rules", rules},
           {"enabled", enabled},
           {"rate_per_minute", rate_per_minute},
+          {"matchers", matchers_json(matchers)},
           {"group_by", group_by},
           {"group_wait", promql::format_duration(group_wait_ms)},
           {"group_interval", promql::format_duration(group_interval_ms)},
@@ -528,13 +587,14 @@ Status AlertService::apply(Receiver& r, const Json& body, bool creating) {
   static const std::set<std::string> kFields = {
       "name",           "channel",         "config",          "secret",   "min_severity",
       "rules",          "enabled",         "rate_per_minute", "group_by", "group_wait",
-      "group_interval", "repeat_interval", "language"};
+      "group_interval", "repeat_interval", "language",        "matchers"};
   for (const auto& [k, v] : body.items()) {
     if (!kFields.count(k)) {
       return Status::invalid_argument(
           "'" + k +
           "': a receiver has name, channel, config, secret, min_severity, rules, enabled, "
-          "rate_per_minute, group_by, group_wait, group_interval, repeat_interval, language");
+          "rate_per_minute, matchers, group_by, group_wait, group_interval, repeat_interval, "
+          "language");
     }
   }
   if (creating) {
@@ -608,6 +668,15 @@ Status AlertService::apply(Receiver& r, const Json& body, bool creating) {
     r.rate_per_minute = body["rate_per_minute"].get<int>();
   }
   JZ_RETURN_IF_ERROR(apply_grouping(r, body));
+  if (body.contains("matchers")) {
+    // [] or "" clears them; otherwise every one must match an alert's labels.
+    const Json& m = body["matchers"];
+    if ((m.is_array() && m.empty()) || (m.is_string() && m.get<std::string>().empty())) {
+      r.matchers.clear();
+    } else {
+      JZ_ASSIGN_OR_RETURN(r.matchers, matchers_of(m));
+    }
+  }
   if (body.contains("language")) {
     if (body["language"] != "en" && body["language"] != "zh-CN") {
       return Status::invalid_argument("language: en or zh-CN");
@@ -1068,50 +1137,8 @@ void AlertService::loop() {
   }
 }
 
-namespace {
-
-// A silence's matchers from JSON: a list of {label, op, value}.
-Result<std::vector<promql::Matcher>> silence_matchers(const Json& list) {
-  if (!list.is_array() || list.empty() || list.size() > 32) {
-    return Status::invalid_argument("matchers: a list of 1 to 32 matchers");
-  }
-  std::vector<promql::Matcher> out;
-  for (const auto& m : list) {
-    if (!m.is_object() || !m.value("label", Json()).is_string() ||
-        !m.value("value", Json()).is_string()) {
-      return Status::invalid_argument("matchers: each has a label, an op and a value");
-    }
-    const std::string op = m.value("op", "=");
-    const promql::Matcher::Op o = op == "="    ? promql::Matcher::Op::kEq
-                                  : op == "!=" ? promql::Matcher::Op::kNe
-                                  : op == "=~" ? promql::Matcher::Op::kRe
-                                  : op == "!~" ? promql::Matcher::Op::kNre
-                                               : static_cast<promql::Matcher::Op>(-1);
-    if (static_cast<int>(o) < 0) return Status::invalid_argument("matchers: op is =, !=, =~ or !~");
-    JZ_ASSIGN_OR_RETURN(auto x, promql::make_matcher(m["label"].get<std::string>(), o,
-                                                     m["value"].get<std::string>()));
-    out.push_back(std::move(x));
-  }
-  return out;
-}
-
-Json matchers_json(const std::vector<promql::Matcher>& ms) {
-  static const char* kOps[] = {"=", "!=", "=~", "!~"};
-  Json out = Json::array();
-  for (const auto& m : ms) {
-    out.push_back({{"label", m.label}, {"op", kOps[static_cast<int>(m.op)]}, {"value", m.value}});
-  }
-  return out;
-}
-
-}  // namespace
-
 bool Silence::matches(const Json& labels) const {
-  for (const auto& m : matchers) {
-    const std::string v = labels.is_object() ? labels.value(m.label, "") : "";
-    if (!m.matches(v)) return false;
-  }
-  return !matchers.empty();
+  return !matchers.empty() && all_match(matchers, labels);
 }
 
 Json Silence::to_json(int64_t now_ms) const {
@@ -1202,6 +1229,9 @@ Status AlertService::route_to(store::Conn& c, const std::vector<Receiver>& recei
   for (const Receiver& r : receivers) {
     if (severity_rank(severity) < severity_rank(r.min_severity)) continue;
     if (!r.rules.empty() && std::find(r.rules.begin(), r.rules.end(), rule) == r.rules.end()) {
+      continue;
+    }
+    if (!r.matchers.empty() && !all_match(r.matchers, alert.value("labels", Json::object()))) {
       continue;
     }
     const int64_t now = clock_.now_unix_ms();
@@ -2268,17 +2298,7 @@ Result<Silence> AlertService::create_silence(const std::string& scope, const std
   Silence si;
   si.scope = scope;
   si.scope_id = scope_id;
-  Json matchers = body.value("matchers", Json());
-  if (matchers.is_string()) {
-    // `alertname="x", job=~"a.*"`: the selector syntax of the rules.
-    auto e = promql::parse("m{" + matchers.get<std::string>() + "}");
-    if (!e.ok() || (*e)->kind != promql::Expr::Kind::kSelector) {
-      return Status::invalid_argument(
-          "matchers: write them as label=\"value\", label=~\"re\", ...");
-    }
-    matchers = matchers_json((*e)->matchers);
-  }
-  JZ_ASSIGN_OR_RETURN(si.matchers, silence_matchers(matchers));
+  JZ_ASSIGN_OR_RETURN(si.matchers, matchers_of(body.value("matchers", Json())));
   const int64_t now = clock_.now_unix_ms();
   auto time_of = [&](const char* field, int64_t fallback) -> Result<int64_t> {
     if (!body.contains(field)) return fallback;

@@ -79,6 +79,8 @@ struct Receiver {
   std::string secret_sealed;  // "" for none; never leaves the service
   std::string min_severity = "info";
   std::vector<std::string> rules;  // empty: every rule
+  // Label matchers every alert it takes must satisfy (empty: any): `team="cv"`.
+  std::vector<promql::Matcher> matchers;
   bool enabled = true;
   int rate_per_minute = 20;
   // Grouping as Alertmanager groups: alerts with the same values of these labels go out

@@ -358,6 +358,8 @@ TEST_P(AlertServiceTest, AProjectsAlertReachesOnlyReceiversWhoseScopeHoldsIt) {
   receiver("theirs", "team", rx.url("/webhook/theirs"));
   receiver("", "ops", rx.url("/webhook/ops"), {{"rules", {"gpu_unhealthy", "job_lost"}}});
   receiver("", "all", rx.url("/webhook/all"), {{"min_severity", "critical"}});
+  // Routed by label matchers: the lost jobs of the project only.
+  receiver("vision", "lost", rx.url("/webhook/lost"), {{"matchers", "reason=~\"Lost|Preempted\""}});
   job_event("vision", "job_a", "Failed");
   job_event("vision", "job_b", "Lost");
   job_event("vision", "job_c", "Running");  // no rule
@@ -368,7 +370,16 @@ TEST_P(AlertServiceTest, AProjectsAlertReachesOnlyReceiversWhoseScopeHoldsIt) {
   EXPECT_EQ(got["/webhook/theirs"], 0);
   EXPECT_EQ(got["/webhook/ops"], 1);  // job_lost only
   EXPECT_EQ(got["/webhook/all"], 1);  // critical only: the lost job
-  EXPECT_EQ(history("vision").size(), 2u);
+  EXPECT_EQ(got["/webhook/lost"], 1);
+  auto lost = service_->receiver("project", project_["vision"], "lost");
+  EXPECT_EQ(lost->to_json()["matchers"],
+            Json::array({{{"label", "reason"}, {"op", "=~"}, {"value", "Lost|Preempted"}}}));
+  // [] clears them.
+  auto cleared = service_->update_receiver("project", project_["vision"], "lost",
+                                           {{"matchers", Json::array()}});
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_TRUE(cleared->matchers.empty());
+  EXPECT_EQ(history("vision").size(), 3u);  // team's two, lost's one
   EXPECT_TRUE(history("theirs").empty());
   for (const auto& n : history("vision")) EXPECT_EQ(n.state, "delivered") << n.last_answer;
   const auto log = rx.log();
@@ -992,7 +1003,8 @@ TEST_P(AlertServiceTest, GroupsWaitGoOutTogetherAndRepeatWhileFiringOnAFakeClock
   for (const Json& bad : {Json{{"group_by", "alertname"}}, Json{{"group_by", {"a b"}}},
                           Json{{"group_by", {"...", "job"}}}, Json{{"group_wait", "2h"}},
                           Json{{"repeat_interval", "10s"}}, Json{{"group_interval", "soon"}},
-                          Json{{"language", "fr"}}}) {
+                          Json{{"language", "fr"}}, Json{{"matchers", "not a matcher"}},
+                          Json{{"matchers", {{{"label", "a"}, {"op", "<"}, {"value", "1"}}}}}}) {
     Json body = {{"name", "bad"}, {"channel", "webhook"}, {"config", {{"url", "http://h"}}}};
     body.update(bad);
     EXPECT_EQ(service_->create_receiver("project", project_["vision"], body, "a").status().code(),

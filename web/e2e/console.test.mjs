@@ -1069,12 +1069,14 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
     await page.locator('#receiver-channel').selectOption('slack');
     await page.locator('#receiver-url').fill(hookUrl.replace('/team', '/digest'));
     await page.locator('#receiver-language').selectOption('zh-CN');
+    await page.locator('#receiver-matchers').fill('alertname=~"Disk.*"');
     await page.locator('#receiver-group-by').fill('alertname');
     await page.locator('#receiver-group-wait').fill('2s');
     await page.getByRole('button', { name: 'Add receiver' }).click();
     const digestRow = page.getByRole('row', { name: /digest/ });
     await digestRow.getByText('By alertname: wait 2s, then every 5m; repeat 4h').waitFor();
     await digestRow.getByText('简体中文').waitFor();
+    await digestRow.getByText('alertname=~"Disk.*"').waitFor();
     await alertServer.call('POST', '/api/v2/alerts', [
       { labels: { alertname: 'DiskSlow', project: 'vision', node: 'a' }, annotations: { summary: 'disk slow on a' } },
       { labels: { alertname: 'DiskSlow', project: 'vision', node: 'b' }, annotations: { summary: 'disk slow on b' } },

@@ -2736,6 +2736,7 @@ export interface components {
             id: string;
             /** @enum {string} */
             language: "en" | "zh-CN";
+            matchers?: Record<string, never>[];
             /** @enum {string} */
             min_severity: "info" | "warning" | "critical";
             name: string;
@@ -2759,6 +2760,8 @@ export interface components {
             group_wait?: string;
             /** @enum {string} */
             language?: "en" | "zh-CN";
+            /** @description Label matchers every alert it takes must satisfy: the text team="cv", severity=~"warning|critical" or a list of {label, op, value}; "" or [] for none */
+            matchers?: unknown;
             /** @enum {string} */
             min_severity?: "info" | "warning" | "critical";
             /** @description 1 to 63 lower-case letters, digits, '-' or '_' */
@@ -2785,6 +2788,8 @@ export interface components {
             group_wait?: string;
             /** @enum {string} */
             language?: "en" | "zh-CN";
+            /** @description Label matchers every alert it takes must satisfy: the text team="cv", severity=~"warning|critical" or a list of {label, op, value}; "" or [] for none */
+            matchers?: unknown;
             /** @enum {string} */
             min_severity?: "info" | "warning" | "critical";
             /** Format: int64 */

@@ -612,6 +612,7 @@ export const en = {
     silencesIntro: 'While a silence lasts, alerts whose labels match it are not sent (the history shows them as silenced).',
     noSilences: 'No silences.',
     matchers: 'Matchers',
+    receiverMatchersHelp: 'Only alerts whose labels match all of these (for example severity="critical", team="cv"). Empty: every alert of this scope.',
     matchersHelp: 'Labels the alerts must have, for example {{example}}.',
     until: 'Until',
     comment: 'Why',

@@ -613,6 +613,7 @@ export const zhCN: Messages = {
     silencesIntro: '静默期间，标签匹配的告警不会发送（发送记录中显示为已静默）。',
     noSilences: '没有静默。',
     matchers: '匹配条件',
+    receiverMatchersHelp: '只接收标签满足全部条件的告警（例如 severity="critical", team="cv"）。留空：本范围的所有告警。',
     matchersHelp: '告警须带有的标签，例如 {{example}}。',
     until: '截止',
     comment: '原因',

@@ -31,6 +31,7 @@ const namePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 // An expression, not words: the same in every language.
 const exprExample = 'avg_over_time(jizhan_job_gpu_util[30m]) < 5';
 const silenceExample = 'alertname="job_failed", resource=~"job_01.*"';
+const matchersExample = 'severity="critical", team="cv"';
 
 export function ProjectAlerts() {
   const { project = '' } = useParams();
@@ -642,7 +643,15 @@ export function Receivers({ base, scopeKey, mayEdit }: { base: string; scopeKey:
               <tr key={r.name}>
                 <th scope="row">{r.name}</th>
                 <td>{t(`alerts.channels.${r.channel}`)}</td>
-                <td className="mono">{target(r)}</td>
+                <td className="mono">
+                  {target(r)}
+                  {r.matchers && r.matchers.length > 0 && (
+                    <>
+                      <br />
+                      <small>{r.matchers.map((m) => `${String(m.label)}${String(m.op)}"${String(m.value)}"`).join(', ')}</small>
+                    </>
+                  )}
+                </td>
                 <td>{t(`alerts.severities.${r.min_severity}`)}</td>
                 <td>
                   {r.group_by.length === 0
@@ -705,6 +714,7 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
   const [minSeverity, setMinSeverity] = useState<(typeof severities)[number]>('info');
   const [language, setLanguage] = useState<(typeof languages)[number]>('en');
   const [groupBy, setGroupBy] = useState('');
+  const [matchers, setMatchers] = useState('');
   const [groupWait, setGroupWait] = useState('30s');
   const [groupInterval, setGroupInterval] = useState('5m');
   const [repeatInterval, setRepeatInterval] = useState('4h');
@@ -727,6 +737,7 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
           min_severity: minSeverity,
           language,
           ...(secret ? { secret } : {}),
+          ...(matchers.trim() ? { matchers: matchers.trim() } : {}),
           ...(groupLabels.length > 0
             ? { group_by: groupLabels, group_wait: groupWait, group_interval: groupInterval, repeat_interval: repeatInterval }
             : {}),
@@ -809,6 +820,16 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
               </option>
             ))}
           </select>
+        </Field>
+        <Field id="receiver-matchers" label={t('alerts.matchers')} help={t('alerts.receiverMatchersHelp')}>
+          <input
+            id="receiver-matchers"
+            className="mono"
+            value={matchers}
+            placeholder={matchersExample}
+            aria-describedby="receiver-matchers-help"
+            onChange={(e) => setMatchers(e.target.value)}
+          />
         </Field>
         <Field id="receiver-group-by" label={t('alerts.groupBy')} help={t('alerts.groupByHelp')}>
           <input id="receiver-group-by" value={groupBy} aria-describedby="receiver-group-by-help" onChange={(e) => setGroupBy(e.target.value)} />
