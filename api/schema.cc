@@ -468,6 +468,7 @@ Json build_components() {
                     {"enabled", boolean()},
                     {"rate_per_minute", integer()},
                     {"matchers", array_of({{"type", "object"}})},
+                    {"templates", {{"type", "object"}}},
                     {"group_by", array_of(str())},
                     {"group_wait", str()},
                     {"group_interval", str()},
@@ -504,7 +505,13 @@ Json build_components() {
                 {{"description",
                   "Label matchers every alert it takes must satisfy: the text team=\"cv\", "
                   "severity=~\"warning|critical\" or a list of {label, op, value}; \"\" or [] "
-                  "for none"}}}},
+                  "for none"}}},
+               {"templates",
+                {{"type", "object"},
+                 {"description",
+                  "Its own title and text for chat and mail: {{ $status }}, {{ $severity }}, "
+                  "{{ $count }}, {{ $title }}, {{ $text }}, {{ $link }}, {{ $receiver }}, "
+                  "{{ $labels.NAME }}, {{ $annotations.NAME }} ({} for the built-in words)"}}}},
               {"name", "channel", "config"})},
       {"ReceiverPatch",
        object({{"config", {{"type", "object"}}},
@@ -529,7 +536,13 @@ Json build_components() {
                 {{"description",
                   "Label matchers every alert it takes must satisfy: the text team=\"cv\", "
                   "severity=~\"warning|critical\" or a list of {label, op, value}; \"\" or [] "
-                  "for none"}}}})},
+                  "for none"}}},
+               {"templates",
+                {{"type", "object"},
+                 {"description",
+                  "Its own title and text for chat and mail: {{ $status }}, {{ $severity }}, "
+                  "{{ $count }}, {{ $title }}, {{ $text }}, {{ $link }}, {{ $receiver }}, "
+                  "{{ $labels.NAME }}, {{ $annotations.NAME }} ({} for the built-in words)"}}}})},
       {"InboxItem",
        open_object({{"id", str("inb_...")},
                     {"rule", str()},

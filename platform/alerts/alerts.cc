@@ -208,6 +208,8 @@ Receiver receiver_of(const ReceiverRow& row) {
     r.group_interval_ms = g.value("group_interval_ms", r.group_interval_ms);
     r.repeat_interval_ms = g.value("repeat_interval_ms", r.repeat_interval_ms);
     if (auto ms = silence_matchers(g.value("matchers", Json())); ms.ok()) r.matchers = *ms;
+    r.templates = g.value("templates", Json::object());
+    if (!r.templates.is_object()) r.templates = Json::object();
   }
   r.language = row.language.empty() ? "en" : row.language;
   r.created_by = row.created_by;
@@ -269,12 +271,13 @@ bool valid_label_name(const std::string& n) {
 
 // What a receiver routes by beyond its rules and severity, and how it groups (one column).
 std::string grouping_json(const Receiver& r) {
-  if (!r.grouped() && r.matchers.empty()) return "";
+  if (!r.grouped() && r.matchers.empty() && r.templates.empty()) return "";
   return json::dump(Json{{"group_by", r.group_by},
                          {"group_wait_ms", r.group_wait_ms},
                          {"group_interval_ms", r.group_interval_ms},
                          {"repeat_interval_ms", r.repeat_interval_ms},
-                         {"matchers", matchers_json(r.matchers)}});
+                         {"matchers", matchers_json(r.matchers)},
+                         {"templates", r.templates}});
 }
 
 // An alert's title and text in a language. The built-in rules' alerts of events are worded
@@ -351,6 +354,83 @@ Message message_of(const Notification& n, const std::string& language = "en") {
   return m;
 }
 
+// The labels (or annotations) every alert of a message has with the same value.
+Json common_of(const Json& alerts, const char* field) {
+  Json out;
+  for (const auto& a : alerts) {
+    const Json mine = a.value(field, Json::object());
+    if (out.is_null()) {
+      out = mine;
+      continue;
+    }
+    for (auto it = out.begin(); it != out.end();) {
+      it = mine.contains(it.key()) && mine[it.key()] == it.value() ? std::next(it) : out.erase(it);
+    }
+  }
+  return out.is_object() ? out : Json::object();
+}
+
+// Fills a receiver's template: each {{ NAME }} by `value(NAME)`; false when a name is not
+// one a template may use (`bad` names it).
+bool fill_message(const std::string& text,
+                  const std::function<std::optional<std::string>(const std::string&)>& value,
+                  std::string& out, std::string& bad) {
+  out.clear();
+  for (size_t i = 0; i < text.size();) {
+    const size_t open = text.find("{{", i);
+    const size_t close = open == std::string::npos ? open : text.find("}}", open);
+    if (close == std::string::npos) {
+      out += text.substr(i);
+      break;
+    }
+    out += text.substr(i, open - i);
+    std::string name = text.substr(open + 2, close - open - 2);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    auto v = value(name);
+    if (!v) {
+      bad = name;
+      return false;
+    }
+    out += *v;
+    i = close + 2;
+  }
+  return true;
+}
+
+// What a template's names stand for in a message (nullopt: not a name templates take).
+std::optional<std::string> message_value(const Message& m, const Json& labels, const Json& ann,
+                                         const std::string& name) {
+  auto field = [](const Json& j, const std::string& k) {
+    return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+  };
+  if (name.rfind("$labels.", 0) == 0) return field(labels, name.substr(8));
+  if (name.rfind("$annotations.", 0) == 0) return field(ann, name.substr(13));
+  if (name == "$status") return word(m.language, m.status == "resolved" ? "RESOLVED" : "FIRING");
+  if (name == "$severity") return word(m.language, m.severity);
+  if (name == "$count") return std::to_string(m.alerts.size());
+  if (name == "$title") return m.title;
+  if (name == "$text") return m.text;
+  if (name == "$link") return m.link;
+  if (name == "$receiver") return m.receiver;
+  return std::nullopt;
+}
+
+// A receiver's own wording, when it has one.
+void apply_templates(Message& m, const Json& templates) {
+  if (templates.empty()) return;
+  const Json labels = common_of(m.alerts, "labels"), ann = common_of(m.alerts, "annotations");
+  auto value = [&](const std::string& n) { return message_value(m, labels, ann, n); };
+  std::string title, text, bad;
+  if (templates.contains("title") &&
+      fill_message(templates.value("title", ""), value, title, bad)) {
+    m.title = title;
+  }
+  if (templates.contains("text") && fill_message(templates.value("text", ""), value, text, bad)) {
+    m.text = text;
+  }
+}
+
 // "5m", "1h30m", "90s", "0s": a duration in the PromQL form; invalid_argument naming
 // `field` otherwise.
 Result<int64_t> duration_ms(const std::string& text, const std::string& field = "for") {
@@ -397,6 +477,7 @@ Json Receiver::to_json() const {
           {"enabled", enabled},
           {"rate_per_minute", rate_per_minute},
           {"matchers", matchers_json(matchers)},
+          {"templates", templates},
           {"group_by", group_by},
           {"group_wait", promql::format_duration(group_wait_ms)},
           {"group_interval", promql::format_duration(group_interval_ms)},
@@ -587,14 +668,14 @@ Status AlertService::apply(Receiver& r, const Json& body, bool creating) {
   static const std::set<std::string> kFields = {
       "name",           "channel",         "config",          "secret",   "min_severity",
       "rules",          "enabled",         "rate_per_minute", "group_by", "group_wait",
-      "group_interval", "repeat_interval", "language",        "matchers"};
+      "group_interval", "repeat_interval", "language",        "matchers", "templates"};
   for (const auto& [k, v] : body.items()) {
     if (!kFields.count(k)) {
       return Status::invalid_argument(
           "'" + k +
           "': a receiver has name, channel, config, secret, min_severity, rules, enabled, "
           "rate_per_minute, matchers, group_by, group_wait, group_interval, repeat_interval, "
-          "language");
+          "language, templates");
     }
   }
   if (creating) {
@@ -668,6 +749,33 @@ Status AlertService::apply(Receiver& r, const Json& body, bool creating) {
     r.rate_per_minute = body["rate_per_minute"].get<int>();
   }
   JZ_RETURN_IF_ERROR(apply_grouping(r, body));
+  if (body.contains("templates")) {
+    const Json& t = body["templates"];
+    if (!t.is_object()) {
+      return Status::invalid_argument("templates: an object with title and text ({} for none)");
+    }
+    const Message probe;
+    for (const auto& [k, v] : t.items()) {
+      if ((k != "title" && k != "text") || !v.is_string() || v.get<std::string>().size() > 2000) {
+        return Status::invalid_argument("templates." + k +
+                                        ": templates are title and text, strings of at most "
+                                        "2000 bytes");
+      }
+      std::string out, bad;
+      if (!fill_message(
+              v.get<std::string>(),
+              [&](const std::string& n) {
+                return message_value(probe, Json::object(), Json::object(), n);
+              },
+              out, bad)) {
+        return Status::invalid_argument(
+            "templates." + k + ": '{{ " + bad +
+            " }}' is not a name templates take ($status, $severity, $count, $title, $text, "
+            "$link, $receiver, $labels.NAME, $annotations.NAME)");
+      }
+    }
+    r.templates = t;
+  }
   if (body.contains("matchers")) {
     // [] or "" clears them; otherwise every one must match an alert's labels.
     const Json& m = body["matchers"];
@@ -834,7 +942,9 @@ Result<Answer> AlertService::test_receiver(const std::string& scope, const std::
       {"generatorURL", options_.console_url},
       {"fingerprint", sha256_hex(n.id).substr(0, 16)}};
   n.message = json::dump(alert);
-  const Answer a = send_to(r, message_of(n, r.language));
+  Message m = message_of(n, r.language);
+  apply_templates(m, r.templates);
+  const Answer a = send_to(r, m);
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     return c
         .exec(
@@ -1027,8 +1137,9 @@ void AlertService::deliver_receiver(const std::string& receiver_id) {
       if (static_cast<int>(times.size()) >= r->rate_per_minute) return;  // the rest wait
       times.push_back(t);
     }
-    const Answer a = r->enabled ? send_to(*r, message_of(n, r->language))
-                                : Answer{false, 0, "the receiver is disabled"};
+    Message m = message_of(n, r->language);
+    apply_templates(m, r->templates);
+    const Answer a = r->enabled ? send_to(*r, m) : Answer{false, 0, "the receiver is disabled"};
     const int64_t t = clock_.now_unix_ms();
     const int64_t attempts = n.attempts + 1;
     std::string state = "pending";

@@ -91,6 +91,11 @@ struct Receiver {
   std::vector<std::string> group_by;
   int64_t group_wait_ms = 30'000, group_interval_ms = 300'000, repeat_interval_ms = 14'400'000;
   std::string language = "en";  // en | zh-CN: the words of its messages
+  // The site's own wording for chat and mail (not the webhook's JSON): "title" and "text"
+  // with {{ $status }}, {{ $severity }}, {{ $count }}, {{ $title }}, {{ $text }},
+  // {{ $link }}, {{ $receiver }}, {{ $labels.NAME }}, {{ $annotations.NAME }} (common to
+  // the message's alerts). Empty: the built-in words.
+  Json templates = Json::object();
   std::string created_by;
   int64_t created_at_ms = 0;
   bool grouped() const { return !group_by.empty(); }

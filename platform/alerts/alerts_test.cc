@@ -1034,6 +1034,44 @@ TEST_P(AlertServiceTest, AReceiverInChineseGetsChineseWordsWithTheConsoleLink) {
     EXPECT_NE(t.find("http://console.example/projects/vision/jobs/job_a"), std::string::npos)
         << path;
   }
+  // A receiver's own wording, with the alert's labels and annotations.
+  receiver("vision", "own", rx.url("/slack/own"),
+           {{"channel", "slack"},
+            {"templates",
+             {{"title", "{{ $labels.project }}/{{ $labels.resource }}: {{ $status }}"},
+              {"text",
+               "{{ $count }} alert(s), reason {{ $labels.reason }}; runbook "
+               "https://wiki.example/{{ $labels.alertname }}"}}}});
+  job_event("vision", "job_b", "Lost");
+  run();
+  std::string own;
+  for (const auto& l : rx.log()) {
+    if (l["path"] == "/slack/own") own = l["body"]["text"].get<std::string>();
+  }
+  EXPECT_NE(own.find("[FIRING] [critical] vision/job_b: FIRING\n1 alert(s), reason Lost; runbook "
+                     "https://wiki.example/job_lost"),
+            std::string::npos)
+      << own;
+  for (const Json& bad : {Json{{"title", "{{ $nope }}"}}, Json{{"subject", "x"}}, Json("x"),
+                          Json{{"text", Json(3)}}}) {
+    Json body = {{"name", "bad"},
+                 {"channel", "slack"},
+                 {"config", {{"url", "http://h"}}},
+                 {"templates", bad}};
+    auto r = service_->create_receiver("project", project_["vision"], body, "a");
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad.dump();
+  }
+  EXPECT_NE(service_
+                ->create_receiver("project", project_["vision"],
+                                  {{"name", "bad"},
+                                   {"channel", "slack"},
+                                   {"config", {{"url", "http://h"}}},
+                                   {"templates", {{"title", "{{ $nope }}"}}}},
+                                  "a")
+                .status()
+                .message()
+                .find("$labels.NAME"),
+            std::string::npos);
   auto zh = service_->receiver("project", project_["vision"], "zh");
   EXPECT_EQ(zh->to_json()["language"], "zh-CN");
   EXPECT_EQ(zh->to_json()["group_by"], Json::array());

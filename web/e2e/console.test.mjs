@@ -1072,6 +1072,8 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
     await page.locator('#receiver-matchers').fill('alertname=~"Disk.*"');
     await page.locator('#receiver-group-by').fill('alertname');
     await page.locator('#receiver-group-wait').fill('2s');
+    await page.getByText('Wording (optional)').click();
+    await page.locator('#receiver-text-template').fill('{{ $text }}\n-- {{ $receiver }}, {{ $count }}');
     await page.getByRole('button', { name: 'Add receiver' }).click();
     const digestRow = page.getByRole('row', { name: /digest/ });
     await digestRow.getByText('By alertname: wait 2s, then every 5m; repeat 4h').waitFor();
@@ -1088,6 +1090,7 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
     assert.match(digest[0].body.text, /^\[告警\] \[警告\] 2 条告警：alertname=DiskSlow/);
     assert.match(digest[0].body.text, /disk slow on a/);
     assert.match(digest[0].body.text, /disk slow on b/);
+    assert.match(digest[0].body.text, /\n-- digest, 2$/);
     // The limits the built-in rules watch: a job queued 45 minutes is reported.
     await page.locator('#queued-alert-minutes').fill('45');
     await page.getByRole('button', { name: 'Save limits' }).click();

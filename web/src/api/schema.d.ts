@@ -2746,6 +2746,7 @@ export interface components {
             rules: string[];
             /** @enum {string} */
             scope?: "platform" | "workspace" | "project" | "user";
+            templates?: Record<string, never>;
         };
         ReceiverCreate: {
             /** @enum {string} */
@@ -2776,6 +2777,8 @@ export interface components {
             rules?: string[];
             /** @description Signing secret, robot secret or SMTP password; stored encrypted */
             secret?: string;
+            /** @description Its own title and text for chat and mail: {{ $status }}, {{ $severity }}, {{ $count }}, {{ $title }}, {{ $text }}, {{ $link }}, {{ $receiver }}, {{ $labels.NAME }}, {{ $annotations.NAME }} ({} for the built-in words) */
+            templates?: Record<string, never>;
         };
         ReceiverPatch: {
             config?: Record<string, never>;
@@ -2799,6 +2802,8 @@ export interface components {
             rules?: string[];
             /** @description "" removes it */
             secret?: string;
+            /** @description Its own title and text for chat and mail: {{ $status }}, {{ $severity }}, {{ $count }}, {{ $title }}, {{ $text }}, {{ $link }}, {{ $receiver }}, {{ $labels.NAME }}, {{ $annotations.NAME }} ({} for the built-in words) */
+            templates?: Record<string, never>;
         };
         ReceiverTest: {
             /**

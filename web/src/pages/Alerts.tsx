@@ -32,6 +32,12 @@ const namePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const exprExample = 'avg_over_time(jizhan_job_gpu_util[30m]) < 5';
 const silenceExample = 'alertname="job_failed", resource=~"job_01.*"';
 const matchersExample = 'severity="critical", team="cv"';
+// Template names are the same in every language.
+const templateNames = ['$status', '$severity', '$count', '$title', '$text', '$link', '$receiver', '$labels.NAME', '$annotations.NAME']
+  .map((n) => `{{ ${n} }}`)
+  .join(' ');
+const titleTemplateExample = '{{ $labels.project }}: {{ $title }}';
+const textTemplateExample = '{{ $text }}\nRunbook: https://wiki.example/{{ $labels.alertname }}';
 
 export function ProjectAlerts() {
   const { project = '' } = useParams();
@@ -715,6 +721,8 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
   const [language, setLanguage] = useState<(typeof languages)[number]>('en');
   const [groupBy, setGroupBy] = useState('');
   const [matchers, setMatchers] = useState('');
+  const [titleTemplate, setTitleTemplate] = useState('');
+  const [textTemplate, setTextTemplate] = useState('');
   const [groupWait, setGroupWait] = useState('30s');
   const [groupInterval, setGroupInterval] = useState('5m');
   const [repeatInterval, setRepeatInterval] = useState('4h');
@@ -738,6 +746,9 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
           language,
           ...(secret ? { secret } : {}),
           ...(matchers.trim() ? { matchers: matchers.trim() } : {}),
+          ...(titleTemplate || textTemplate
+            ? { templates: { ...(titleTemplate ? { title: titleTemplate } : {}), ...(textTemplate ? { text: textTemplate } : {}) } }
+            : {}),
           ...(groupLabels.length > 0
             ? { group_by: groupLabels, group_wait: groupWait, group_interval: groupInterval, repeat_interval: repeatInterval }
             : {}),
@@ -835,6 +846,29 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
           <input id="receiver-group-by" value={groupBy} aria-describedby="receiver-group-by-help" onChange={(e) => setGroupBy(e.target.value)} />
         </Field>
       </div>
+      <details>
+        <summary>{t('alerts.wording')}</summary>
+        <p className="muted">{t('alerts.wordingHelp', { names: templateNames, interpolation: { escapeValue: false } })}</p>
+        <Field id="receiver-title-template" label={t('alerts.titleTemplate')}>
+          <input
+            id="receiver-title-template"
+            className="mono"
+            value={titleTemplate}
+            placeholder={titleTemplateExample}
+            onChange={(e) => setTitleTemplate(e.target.value)}
+          />
+        </Field>
+        <Field id="receiver-text-template" label={t('alerts.textTemplate')}>
+          <textarea
+            id="receiver-text-template"
+            className="mono"
+            rows={3}
+            value={textTemplate}
+            placeholder={textTemplateExample}
+            onChange={(e) => setTextTemplate(e.target.value)}
+          />
+        </Field>
+      </details>
       {groupLabels.length > 0 && (
         <div className="row">
           <Field id="receiver-group-wait" label={t('alerts.groupWait')}>
