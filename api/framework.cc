@@ -32,6 +32,7 @@ constexpr ParamKind kParamKinds[] = {
     {"rule", "[a-z][a-z_]{0,62}", "an alert rule id (lower-case letters and '_')"},
     {"custom", "[a-z0-9][a-z0-9_-]{0,62}", "a rule name (lower-case letters, digits, '-', '_')"},
     {"silence", "sil_[0-9A-Z]{26}", "a silence id (sil_ and 26 characters)"},
+    {"inhibition", "inh_[0-9A-Z]{26}", "an inhibition rule id (inh_ and 26 characters)"},
     {"receiver", "[a-z0-9][a-z0-9_-]{0,62}",
      "a receiver name (lower-case letters, digits, '-', '_')"},
     {"path", ".+", "a file path"},

@@ -538,6 +538,22 @@ const std::vector<Migration>& migrations() {
        "  PRIMARY KEY (user_id, rule)"
        ");",
        ""},
+      // Inhibition rules a scope writes (platform/alerts): while a source alert fires, the
+      // targets that share its `equal` labels are held back.
+      {25, "alert_inhibitions",
+       "CREATE TABLE alert_inhibitions ("
+       "  id TEXT PRIMARY KEY,"
+       "  scope TEXT NOT NULL,"
+       "  scope_id TEXT NOT NULL,"
+       "  source_matchers TEXT NOT NULL,"
+       "  target_matchers TEXT NOT NULL,"
+       "  equal TEXT NOT NULL,"
+       "  comment TEXT NOT NULL,"
+       "  created_by TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL"
+       ");"
+       "CREATE INDEX alert_inhibitions_scope ON alert_inhibitions (scope, scope_id);",
+       ""},
   };
   return kAll;
 }

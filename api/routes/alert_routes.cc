@@ -307,6 +307,41 @@ void add_for(ApiRoutes& api, const ApiServices& s, const Where& w) {
                    a->expire_silence(w.name, scope_id(ctx, w), ctx.param("silence")));
                return Reply::no_content();
              }}),
+      route({.method = "GET",
+             .path = w.base + "/inhibitions",
+             .verb = "list",
+             .summary = "Inhibition rules: while a source alert fires, targets sharing its "
+                        "`equal` labels are held back",
+             .response_schema = sc::array_of(sc::ref("Inhibition")),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return Reply::json(Json::array());
+               JZ_ASSIGN_OR_RETURN(auto list, a->inhibitions(w.name, scope_id(ctx, w)));
+               Json out = Json::array();
+               for (const auto& x : list) out.push_back(x.to_json());
+               return Reply::json(out);
+             }}),
+      route({.method = "POST",
+             .path = w.base + "/inhibitions",
+             .verb = "update",
+             .summary = "Add an inhibition rule (source, target, equal, why)",
+             .body_schema = sc::ref("InhibitionCreate"),
+             .response_schema = sc::ref("Inhibition"),
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_ASSIGN_OR_RETURN(auto x, a->create_inhibition(w.name, scope_id(ctx, w), ctx.body,
+                                                                ctx.me().username));
+               return Reply::created(x.to_json());
+             }}),
+      route({.method = "DELETE",
+             .path = w.base + "/inhibitions/{inhibition}",
+             .verb = "update",
+             .summary = "Remove an inhibition rule",
+             .handler = [a, w](RequestContext& ctx) -> Result<Reply> {
+               if (!a) return unavailable();
+               JZ_RETURN_IF_ERROR(
+                   a->delete_inhibition(w.name, scope_id(ctx, w), ctx.param("inhibition")));
+               return Reply::no_content();
+             }}),
   });
 }
 

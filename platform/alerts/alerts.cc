@@ -1302,6 +1302,41 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope, const st
                           "'workspace' AND scope_id = ?) OR (scope = 'project' AND scope_id = ?))",
                           {at, at, workspace_id.empty() ? std::string("-") : workspace_id,
                            project_id.empty() ? std::string("-") : project_id}));
+    // Inhibition rules of the scope and above, and what fires there now.
+    JZ_ASSIGN_OR_RETURN(
+        auto inh,
+        c.query("SELECT id, source_matchers, target_matchers, equal FROM alert_inhibitions "
+                "WHERE (scope = 'platform' AND scope_id = '') OR (scope = 'workspace' AND "
+                "scope_id = ?) OR (scope = 'project' AND scope_id = ?)",
+                {workspace_id.empty() ? std::string("-") : workspace_id,
+                 project_id.empty() ? std::string("-") : project_id}));
+    for (const auto& row : inh) {
+      Inhibition in;
+      in.id = row.text("id");
+      auto src = silence_matchers(Json::parse(row.text("source_matchers"), nullptr, false));
+      auto dst = silence_matchers(Json::parse(row.text("target_matchers"), nullptr, false));
+      const Json eq = Json::parse(row.text("equal"), nullptr, false);
+      if (!src.ok() || !dst.ok()) continue;
+      in.source = std::move(*src);
+      in.target = std::move(*dst);
+      for (const auto& x : eq.is_array() ? eq : Json::array()) {
+        if (x.is_string()) in.equal.push_back(x.get<std::string>());
+      }
+      t.inhibitions.push_back(std::move(in));
+    }
+    if (!t.inhibitions.empty()) {
+      JZ_ASSIGN_OR_RETURN(
+          auto firing,
+          c.query("SELECT labels FROM alerts_active WHERE state = 'firing' AND ((scope = "
+                  "'platform' AND scope_id = '') OR (scope = 'workspace' AND scope_id = ?) OR "
+                  "(scope = 'project' AND scope_id = ?))",
+                  {workspace_id.empty() ? std::string("-") : workspace_id,
+                   project_id.empty() ? std::string("-") : project_id}));
+      for (const auto& row : firing) {
+        Json l = Json::parse(row.text("labels"), nullptr, false);
+        if (l.is_object()) t.firing.push_back(std::move(l));
+      }
+    }
     // Nodes down now: their other alerts are held (inhibited) while it lasts.
     JZ_ASSIGN_OR_RETURN(auto down, c.query("SELECT labels FROM alerts_active WHERE rule = "
                                            "'node_down' AND state = 'firing'"));
@@ -1328,9 +1363,38 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope, const st
       found->second.down_hosts.count(host)) {
     held = "inhibited";
   }
+  for (const Inhibition& in : found->second.inhibitions) {
+    if (!held.empty()) break;
+    // An alert never holds itself back (Alertmanager's rule too).
+    if (!all_match(in.target, labels) || all_match(in.source, labels)) continue;
+    for (const Json& src : found->second.firing) {
+      if (!all_match(in.source, src)) continue;
+      bool same = true;
+      for (const auto& l : in.equal) same = same && src.value(l, "") == labels.value(l, "");
+      if (same) {
+        held = "inhibited:" + src.value("alertname", "");
+        break;
+      }
+    }
+  }
   return route_to(c, found->second.receivers, rule, severity, key, title, alert, held, oneshot,
                   queued);
 }
+
+namespace {
+// What the history says of a notification held back.
+std::string held_answer(const std::string& held, const Json& alert) {
+  if (held == "silenced") return "a silence matched";
+  if (held == "inhibited") {
+    return "held back: node " + alert.value("labels", Json::object()).value("Hostname", "") +
+           " is down (node_down firing)";
+  }
+  if (held.rfind("inhibited:", 0) == 0) {
+    return "held back by an inhibition rule: " + held.substr(10) + " fires";
+  }
+  return "";
+}
+}  // namespace
 
 Status AlertService::route_to(store::Conn& c, const std::vector<Receiver>& receivers,
                               const std::string& rule, const std::string& severity,
@@ -1358,13 +1422,8 @@ Status AlertService::route_to(store::Conn& c, const std::vector<Receiver>& recei
                "created_at_ms, last_code, last_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                "0, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
                {ids_.next("ntf_"), r.id, r.name, r.scope, r.scope_id, key, rule, severity, title,
-                text, held.empty() ? std::string("pending") : held, now, now,
-                held == "silenced" ? std::string("a silence matched")
-                : held == "inhibited"
-                    ? "held back: node " +
-                          alert.value("labels", Json::object()).value("Hostname", "") +
-                          " is down (node_down firing)"
-                    : std::string()}));
+                text, held.empty() ? std::string("pending") : held.substr(0, held.find(':')), now,
+                now, held_answer(held, alert)}));
     queued += static_cast<int>(n);
   }
   return {};
@@ -1474,7 +1533,8 @@ Result<int> AlertService::flush_groups() {
         title = m.text("title");
         alerts.push_back(std::move(a));
       }
-      if (!known->second || alerts.empty()) {
+      // A receiver removed or turned off meanwhile: its groups go with it.
+      if (!known->second || !known->second->enabled || alerts.empty()) {
         JZ_RETURN_IF_ERROR(
             c.exec("DELETE FROM alert_group_alerts WHERE group_id = ?", {id}).status());
         JZ_RETURN_IF_ERROR(c.exec("DELETE FROM alert_groups WHERE id = ?", {id}).status());
@@ -2391,6 +2451,122 @@ Status AlertService::ingest_in(store::Conn& c, const std::string& scope,
           "?, ?, ?, 'firing', ?, ?, '0', ?, ?)",
           {fp, name, scope, scope_id, json::dump(labels), json::dump(ann), now, now})
       .status();
+}
+
+// ---- inhibition rules --------------------------------------------------------------
+
+Json Inhibition::to_json() const {
+  return {{"id", id},
+          {"source", matchers_json(source)},
+          {"target", matchers_json(target)},
+          {"equal", equal},
+          {"comment", comment},
+          {"created_by", created_by},
+          {"created_at", time_text(created_at_ms)}};
+}
+
+Result<Inhibition> AlertService::create_inhibition(const std::string& scope,
+                                                   const std::string& scope_id, const Json& body,
+                                                   const std::string& actor) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  if (scope == "user") return Status::invalid_argument("inhibition rules belong to a scope");
+  if (!body.is_object()) return Status::invalid_argument("the body must be an object");
+  for (const auto& [k, v] : body.items()) {
+    if (k != "source" && k != "target" && k != "equal" && k != "comment") {
+      return Status::invalid_argument("'" + k +
+                                      "': an inhibition rule has source, target, equal, comment");
+    }
+  }
+  Inhibition in;
+  in.scope = scope;
+  in.scope_id = scope_id;
+  auto src = matchers_of(body.value("source", Json()));
+  if (!src.ok()) return Status::invalid_argument("source: " + src.status().message());
+  auto dst = matchers_of(body.value("target", Json()));
+  if (!dst.ok()) return Status::invalid_argument("target: " + dst.status().message());
+  in.source = std::move(*src);
+  in.target = std::move(*dst);
+  const Json eq = body.value("equal", Json::array());
+  if (!eq.is_array() || eq.size() > 16) {
+    return Status::invalid_argument("equal: a list of at most 16 label names");
+  }
+  for (const auto& x : eq) {
+    if (!x.is_string() || !valid_label_name(x.get<std::string>())) {
+      return Status::invalid_argument(
+          "equal: '" + (x.is_string() ? x.get<std::string>() : x.dump()) + "' is not a label name");
+    }
+    in.equal.push_back(x.get<std::string>());
+  }
+  in.comment = body.value("comment", Json("")).is_string() ? body.value("comment", "") : "";
+  if (in.comment.empty() || in.comment.size() > 1000) {
+    return Status::invalid_argument("comment: say why (1 to 1000 characters)");
+  }
+  in.id = ids_.next("inh_");
+  in.created_by = actor;
+  in.created_at_ms = clock_.now_unix_ms();
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    return c
+        .exec(
+            "INSERT INTO alert_inhibitions (id, scope, scope_id, source_matchers, "
+            "target_matchers, equal, comment, created_by, created_at_ms) VALUES (?, ?, ?, ?, "
+            "?, ?, ?, ?, ?)",
+            {in.id, scope, scope_id, json::dump(matchers_json(in.source)),
+             json::dump(matchers_json(in.target)), json::dump(Json(in.equal)), in.comment, actor,
+             in.created_at_ms})
+        .status();
+  }));
+  return in;
+}
+
+Status AlertService::delete_inhibition(const std::string& scope, const std::string& scope_id,
+                                       const std::string& id) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  int64_t n = 0;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(n, c.exec("DELETE FROM alert_inhibitions WHERE id = ? AND scope = ? AND "
+                                  "scope_id = ?",
+                                  {id, scope, scope_id}));
+    return {};
+  }));
+  if (n == 0) return Status::not_found("no inhibition rule '" + id + "' here");
+  return {};
+}
+
+Result<std::vector<Inhibition>> AlertService::inhibitions(const std::string& scope,
+                                                          const std::string& scope_id) {
+  JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
+  std::vector<Inhibition> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT id, source_matchers, target_matchers, equal, "
+                                           "comment, created_by, created_at_ms FROM "
+                                           "alert_inhibitions WHERE scope = ? AND scope_id = ? "
+                                           "ORDER BY id LIMIT 1000",
+                                           {scope, scope_id}));
+    for (const auto& row : rows) {
+      Inhibition in;
+      in.id = row.text("id");
+      in.scope = scope;
+      in.scope_id = scope_id;
+      if (auto m = silence_matchers(Json::parse(row.text("source_matchers"), nullptr, false));
+          m.ok()) {
+        in.source = std::move(*m);
+      }
+      if (auto m = silence_matchers(Json::parse(row.text("target_matchers"), nullptr, false));
+          m.ok()) {
+        in.target = std::move(*m);
+      }
+      const Json eq = Json::parse(row.text("equal"), nullptr, false);
+      for (const auto& x : eq.is_array() ? eq : Json::array()) {
+        if (x.is_string()) in.equal.push_back(x.get<std::string>());
+      }
+      in.comment = row.text("comment");
+      in.created_by = row.text("created_by");
+      in.created_at_ms = row.integer("created_at_ms");
+      out.push_back(std::move(in));
+    }
+    return {};
+  }));
+  return out;
 }
 
 // ---- silences ----------------------------------------------------------------------

@@ -164,6 +164,18 @@ struct Subscription {
   Json to_json() const;
 };
 
+// An inhibition rule of a scope, as Alertmanager's: while an alert of the scope that
+// matches `source` fires, alerts of the scope that match `target` and have the same values
+// of the `equal` labels are held back (recorded as inhibited, sent to nobody).
+struct Inhibition {
+  std::string id, scope, scope_id;
+  std::vector<promql::Matcher> source, target;
+  std::vector<std::string> equal;
+  std::string comment, created_by;
+  int64_t created_at_ms = 0;
+  Json to_json() const;
+};
+
 struct AlertOptions {
   bool allow_private_networks = false;  // receivers on loopback and private networks
   int max_attempts = 10;
@@ -246,6 +258,15 @@ class AlertService {
   // The scope's silences that have not ended, and those ended in the last day.
   Result<std::vector<Silence>> silences(const std::string& scope, const std::string& scope_id);
 
+  // ---- inhibition rules ----
+  // `body`: source and target (matchers, as a silence's), equal (label names), comment.
+  Result<Inhibition> create_inhibition(const std::string& scope, const std::string& scope_id,
+                                       const Json& body, const std::string& actor);
+  Status delete_inhibition(const std::string& scope, const std::string& scope_id,
+                           const std::string& id);
+  Result<std::vector<Inhibition>> inhibitions(const std::string& scope,
+                                              const std::string& scope_id);
+
   // ---- alerts from Prometheus or Alertmanager ----
   // One alert as Alertmanager's API takes it (labels with alertname, annotations,
   // startsAt, endsAt, generatorURL), in a scope the caller may act in: notified to that
@@ -306,7 +327,9 @@ class AlertService {
   struct Targets {
     std::vector<Receiver> receivers;
     std::vector<Silence> silences;
-    std::set<std::string> down_hosts;  // node_down firing for these Hostnames
+    std::set<std::string> down_hosts;     // node_down firing for these Hostnames
+    std::vector<Inhibition> inhibitions;  // of the alert's scope and those above it
+    std::vector<Json> firing;             // labels of the alerts firing there now
   };
   using TargetCache = std::map<std::string, Targets>;
   Status ingest_in(store::Conn& c, const std::string& scope, const std::string& scope_id,

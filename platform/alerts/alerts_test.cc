@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "core/clock.h"
@@ -893,6 +894,69 @@ TEST_P(AlertServiceTest, ANodeDownHoldsBackItsOtherAlertsUntilItIsBack) {
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(got[2], "node_down:n1:resolved");
   EXPECT_EQ(got[3], "gpu_unhealthy:n1:firing");
+}
+
+TEST_P(AlertServiceTest, AnInhibitionRuleHoldsBackTargetsSharingItsLabelsWhileTheSourceFires) {
+  PyReceiver rx("");
+  receiver("vision", "team", rx.url("/webhook/v"));
+  receiver("theirs", "team", rx.url("/webhook/t"));
+  auto rule =
+      service_->create_inhibition("project", project_["vision"],
+                                  {{"source", "alertname=\"LossDiverged\""},
+                                   {"target", "severity=\"warning\""},
+                                   {"equal", {"run"}},
+                                   {"comment", "a diverged run's other warnings are noise"}},
+                                  "pam");
+  ASSERT_TRUE(rule.ok()) << rule.status().to_string();
+  auto alert = [](const std::string& name, const std::string& run, const std::string& sev) {
+    return Json{{"labels", {{"alertname", name}, {"run", run}, {"severity", sev}}},
+                {"annotations", {{"summary", name + " in run " + run}}}};
+  };
+  ASSERT_TRUE(
+      service_->ingest("project", project_["vision"], alert("LossDiverged", "7", "critical")).ok());
+  for (const auto& run : {"7", "8"}) {
+    ASSERT_TRUE(
+        service_->ingest("project", project_["vision"], alert("SlowSteps", run, "warning")).ok());
+  }
+  // Another project's alerts are not its business.
+  ASSERT_TRUE(
+      service_->ingest("project", project_["theirs"], alert("LossDiverged", "7", "critical")).ok());
+  ASSERT_TRUE(
+      service_->ingest("project", project_["theirs"], alert("SlowSteps", "7", "warning")).ok());
+  service_->deliver_once();
+  std::multiset<std::string> got;
+  for (const auto& l : rx.log()) {
+    got.insert(l["path"].get<std::string>() + " " +
+               l["body"]["alerts"][0]["annotations"]["summary"].get<std::string>());
+  }
+  EXPECT_EQ(got, (std::multiset<std::string>{
+                     "/webhook/v LossDiverged in run 7", "/webhook/v SlowSteps in run 8",
+                     "/webhook/t LossDiverged in run 7", "/webhook/t SlowSteps in run 7"}));
+  bool held = false;
+  for (const auto& n : history("vision")) {
+    if (n.title == "SlowSteps in run 7") {
+      held = n.state == "inhibited" &&
+             n.last_answer == "held back by an inhibition rule: LossDiverged fires";
+    }
+  }
+  EXPECT_TRUE(held);
+  // Listed, removed; and refused when it says too little.
+  auto list = service_->inhibitions("project", project_["vision"]);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(list->at(0).to_json()["equal"], Json::array({"run"}));
+  EXPECT_TRUE(service_->inhibitions("project", project_["theirs"])->empty());
+  EXPECT_EQ(service_->delete_inhibition("project", project_["theirs"], rule->id).code(),
+            Code::kNotFound);
+  EXPECT_TRUE(service_->delete_inhibition("project", project_["vision"], rule->id).ok());
+  for (const Json& bad :
+       {Json{{"source", "a=\"b\""}, {"target", "c=\"d\""}},
+        Json{{"source", "a=\"b\""}, {"target", "nonsense"}, {"comment", "x"}},
+        Json{{"source", "a=\"b\""}, {"target", "c=\"d\""}, {"equal", {"a b"}}, {"comment", "x"}},
+        Json{{"source", "a=\"b\""}, {"target", "c=\"d\""}, {"comment", "x"}, {"when", 1}}}) {
+    EXPECT_EQ(service_->create_inhibition("project", project_["vision"], bad, "a").status().code(),
+              Code::kInvalidArgument)
+        << bad.dump();
+  }
 }
 
 TEST_P(AlertServiceTest, GroupsWaitGoOutTogetherAndRepeatWhileFiringOnAFakeClock) {

@@ -1064,6 +1064,18 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
     ]);
     await history.getByRole('row', { name: /loss is NaN in run 8.*Silenced/ }).waitFor({ timeout: 15000 });
     assert.equal(received.length, before);
+    // An inhibition rule: while a run's loss has diverged, its warnings are held back.
+    await page.locator('#inhibit-source').fill('alertname="LossDiverged"');
+    await page.locator('#inhibit-target').fill('severity="warning"');
+    await page.locator('#inhibit-equal').fill('run');
+    await page.locator('#inhibit-comment').fill('a diverged run says enough');
+    await page.getByRole('button', { name: 'Add inhibition rule' }).click();
+    await page.getByRole('table', { name: 'Inhibition rules' }).getByRole('cell', { name: 'a diverged run says enough', exact: true }).waitFor();
+    await alertServer.call('POST', '/api/v2/alerts', [
+      { labels: { alertname: 'SlowSteps', project: 'vision', run: '8', severity: 'warning' }, annotations: { summary: 'slow steps in run 8' } },
+    ]);
+    await history.getByRole('row', { name: /slow steps in run 8.*Inhibited/ }).waitFor({ timeout: 15000 });
+    assert.equal(received.length, before);
     // A receiver in Chinese that groups by alert name: two alerts go out in one message.
     await page.locator('#receiver-name').fill('digest');
     await page.locator('#receiver-channel').selectOption('slack');

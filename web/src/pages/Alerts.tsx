@@ -23,6 +23,7 @@ type CustomRule = Schemas['CustomRule'];
 type ActiveAlert = Schemas['ActiveAlert'];
 type Preview = Schemas['AlertPreview'];
 type Silence = Schemas['Silence'];
+type Inhibition = Schemas['Inhibition'];
 
 const channels = ['webhook', 'slack', 'dingtalk', 'wecom', 'feishu', 'email'] as const;
 const severities = ['info', 'warning', 'critical'] as const;
@@ -32,6 +33,9 @@ const namePattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const exprExample = 'avg_over_time(jizhan_job_gpu_util[30m]) < 5';
 const silenceExample = 'alertname="job_failed", resource=~"job_01.*"';
 const matchersExample = 'severity="critical", team="cv"';
+const inhibitSourceExample = 'alertname="LossDiverged"';
+const inhibitTargetExample = 'severity="warning"';
+const inhibitEqualExample = 'project, run';
 // Template names are the same in every language.
 const templateNames = ['$status', '$severity', '$count', '$title', '$text', '$link', '$receiver', '$labels.NAME', '$annotations.NAME']
   .map((n) => `{{ ${n} }}`)
@@ -100,6 +104,7 @@ function Alerts({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; m
       <Rules base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <CustomRules base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <Silences base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
+      <Inhibitions base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <Receivers base={base} scopeKey={scopeKey} mayEdit={mayEdit} />
       <History base={base} scopeKey={scopeKey} />
     </>
@@ -478,6 +483,129 @@ function AddCustomRule({ base, onAdded }: { base: string; onAdded: () => void })
         </button>
       </div>
     </form>
+  );
+}
+
+type Matchers = { label?: unknown; op?: unknown; value?: unknown }[];
+const matchersText = (ms: Matchers) => ms.map((m) => `${String(m.label)}${String(m.op)}"${String(m.value)}"`).join(', ');
+
+function Inhibitions({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; mayEdit: boolean }) {
+  const { t } = useTranslation();
+  const client = useQueryClient();
+  const key = ['alerts', scopeKey, 'inhibitions'];
+  const list = useQuery({ queryKey: key, queryFn: () => api<Inhibition[]>(`${base}/inhibitions`) });
+  const [source, setSource] = useState('');
+  const [target, setTarget] = useState('');
+  const [equal, setEqual] = useState('');
+  const [comment, setComment] = useState('');
+  const refresh = () => void client.invalidateQueries({ queryKey: key });
+  const add = useMutation({
+    mutationFn: () =>
+      api<Inhibition>(`${base}/inhibitions`, {
+        method: 'POST',
+        body: {
+          source,
+          target,
+          comment,
+          equal: equal
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        },
+      }),
+    onSuccess: () => {
+      setSource('');
+      setTarget('');
+      setEqual('');
+      setComment('');
+      refresh();
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => api<void>(`${base}/inhibitions/${seg(id)}`, { method: 'DELETE' }),
+    onSettled: refresh,
+  });
+  const items = list.data ?? [];
+  return (
+    <>
+      <h2>{t('alerts.inhibitions')}</h2>
+      <p className="muted">{t('alerts.inhibitionsIntro')}</p>
+      {list.isError && <ErrorView error={list.error} onRetry={() => list.refetch()} />}
+      {remove.isError && (
+        <p className="error" role="alert">
+          {errorText(remove.error, t)}
+        </p>
+      )}
+      {list.data && items.length === 0 && <p className="empty">{t('alerts.noInhibitions')}</p>}
+      {items.length > 0 && (
+        <table aria-label={t('alerts.inhibitions')}>
+          <thead>
+            <tr>
+              <th scope="col">{t('alerts.inhibitSource')}</th>
+              <th scope="col">{t('alerts.inhibitTarget')}</th>
+              <th scope="col">{t('alerts.inhibitEqual')}</th>
+              <th scope="col">{t('alerts.comment')}</th>
+              {mayEdit && <th scope="col">{t('alerts.actions')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((x) => (
+              <tr key={x.id}>
+                <th scope="row" className="mono">
+                  {matchersText(x.source as Matchers)}
+                </th>
+                <td className="mono">{matchersText(x.target as Matchers)}</td>
+                <td className="mono">{(x.equal ?? []).join(', ')}</td>
+                <td>{x.comment}</td>
+                {mayEdit && (
+                  <td className="actions">
+                    <button type="button" onClick={() => remove.mutate(x.id)}>
+                      {t('alerts.removeInhibition', { comment: x.comment })}
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {mayEdit && (
+        <form
+          className="card wide"
+          noValidate
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            if (source && target && comment) add.mutate();
+          }}
+        >
+          <h3>{t('alerts.addInhibition')}</h3>
+          <div className="row">
+            <Field id="inhibit-source" label={t('alerts.inhibitSource')}>
+              <input id="inhibit-source" className="mono" value={source} placeholder={inhibitSourceExample} onChange={(e) => setSource(e.target.value)} />
+            </Field>
+            <Field id="inhibit-target" label={t('alerts.inhibitTarget')}>
+              <input id="inhibit-target" className="mono" value={target} placeholder={inhibitTargetExample} onChange={(e) => setTarget(e.target.value)} />
+            </Field>
+          </div>
+          <div className="row">
+            <Field id="inhibit-equal" label={t('alerts.inhibitEqual')}>
+              <input id="inhibit-equal" className="mono" value={equal} placeholder={inhibitEqualExample} onChange={(e) => setEqual(e.target.value)} />
+            </Field>
+            <Field id="inhibit-comment" label={t('alerts.comment')}>
+              <input id="inhibit-comment" value={comment} onChange={(e) => setComment(e.target.value)} />
+            </Field>
+          </div>
+          {add.isError && (
+            <p className="error" role="alert">
+              {errorText(add.error, t)}
+            </p>
+          )}
+          <button type="submit" className="primary" disabled={add.isPending || !source || !target || !comment}>
+            {t('alerts.addInhibitionButton')}
+          </button>
+        </form>
+      )}
+    </>
   );
 }
 
