@@ -660,7 +660,7 @@ export const en = {
     workspaceIntro: "Rules as this workspace sets them for its projects (a project's own setting wins), and receivers that hear of every project in it.",
     platformIntro: 'Rules as the whole platform sets them, and receivers that hear of every project (narrow them by rule or severity).',
     rules: 'Rules',
-    rulesIntro: 'What the platform tells you about. A project’s setting overrides the platform’s, which overrides the default.',
+    rulesIntro: 'What the platform tells you about. A project’s setting overrides its workspace’s, which overrides the platform’s, which overrides the default.',
     rule: 'Rule',
     on: 'On',
     severity: 'Severity',
