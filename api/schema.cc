@@ -50,6 +50,39 @@ Json open_object(Json properties, const std::vector<std::string>& required = {})
   return o;
 }
 
+// The fields a receiver's body may hold besides its name, channel, config and secret (the
+// same when it is created and when it is changed), added to `fields`.
+Json with_receiver_options(Json fields) {
+  const Json options = {
+      {"min_severity", one_of_strings({"info", "warning", "critical"})},
+      {"rules", array_of(str())},
+      {"enabled", boolean()},
+      {"rate_per_minute", integer("1 to 6000 (DingTalk robots: 20)")},
+      {"group_by",
+       {{"type", "array"},
+        {"items", str()},
+        {"description",
+         "Labels whose values make a group ([\"...\"]: a group per alert; []: no "
+         "grouping, each alert at once)"}}},
+      {"group_wait", str("A new group waits this long for more (30s; 0s to 1h)")},
+      {"group_interval", str("A group that changed waits this long after its last message (5m)")},
+      {"repeat_interval", str("A group still firing is sent again this often (4h; 0s: never)")},
+      {"language", one_of_strings({"en", "zh-CN"})},
+      {"matchers",
+       {{"description",
+         "Label matchers every alert it takes must satisfy: the text team=\"cv\", "
+         "severity=~\"warning|critical\" or a list of {label, op, value}; \"\" or [] "
+         "for none"}}},
+      {"templates",
+       {{"type", "object"},
+        {"description",
+         "Its own title and text for chat and mail: {{ $status }}, {{ $severity }}, "
+         "{{ $count }}, {{ $title }}, {{ $text }}, {{ $link }}, {{ $receiver }}, "
+         "{{ $labels.NAME }}, {{ $annotations.NAME }} ({} for the built-in words)"}}}};
+  for (const auto& [k, v] : options.items()) fields[k] = v;
+  return fields;
+}
+
 Json build_components() {
   Json limit = nullable({{"type", "number"}, {"minimum", 0}});
   Json whole_limit = nullable({{"type", "integer"}, {"minimum", 0}});
@@ -497,69 +530,16 @@ Json build_components() {
                     "enabled", "rate_per_minute", "group_by", "group_wait", "group_interval",
                     "repeat_interval", "language"})},
       {"ReceiverCreate",
-       object({{"name", str("1 to 63 lower-case letters, digits, '-' or '_'")},
-               {"channel",
-                one_of_strings({"webhook", "slack", "dingtalk", "wecom", "feishu", "email"})},
-               {"config", {{"type", "object"}}},
-               {"secret", str("Signing secret, robot secret or SMTP password; stored encrypted")},
-               {"min_severity", one_of_strings({"info", "warning", "critical"})},
-               {"rules", array_of(str())},
-               {"enabled", boolean()},
-               {"rate_per_minute", integer("1 to 6000 (DingTalk robots: 20)")},
-               {"group_by",
-                {{"type", "array"},
-                 {"items", str()},
-                 {"description",
-                  "Labels whose values make a group ([\"...\"]: a group per alert; []: no "
-                  "grouping, each alert at once)"}}},
-               {"group_wait", str("A new group waits this long for more (30s; 0s to 1h)")},
-               {"group_interval",
-                str("A group that changed waits this long after its last message (5m)")},
-               {"repeat_interval",
-                str("A group still firing is sent again this often (4h; 0s: never)")},
-               {"language", one_of_strings({"en", "zh-CN"})},
-               {"matchers",
-                {{"description",
-                  "Label matchers every alert it takes must satisfy: the text team=\"cv\", "
-                  "severity=~\"warning|critical\" or a list of {label, op, value}; \"\" or [] "
-                  "for none"}}},
-               {"templates",
-                {{"type", "object"},
-                 {"description",
-                  "Its own title and text for chat and mail: {{ $status }}, {{ $severity }}, "
-                  "{{ $count }}, {{ $title }}, {{ $text }}, {{ $link }}, {{ $receiver }}, "
-                  "{{ $labels.NAME }}, {{ $annotations.NAME }} ({} for the built-in words)"}}}},
+       object(with_receiver_options(
+                  {{"name", str("1 to 63 lower-case letters, digits, '-' or '_'")},
+                   {"channel",
+                    one_of_strings({"webhook", "slack", "dingtalk", "wecom", "feishu", "email"})},
+                   {"config", {{"type", "object"}}},
+                   {"secret",
+                    str("Signing secret, robot secret or SMTP password; stored encrypted")}}),
               {"name", "channel", "config"})},
-      {"ReceiverPatch",
-       object({{"config", {{"type", "object"}}},
-               {"secret", str("\"\" removes it")},
-               {"min_severity", one_of_strings({"info", "warning", "critical"})},
-               {"rules", array_of(str())},
-               {"enabled", boolean()},
-               {"rate_per_minute", integer()},
-               {"group_by",
-                {{"type", "array"},
-                 {"items", str()},
-                 {"description",
-                  "Labels whose values make a group ([\"...\"]: a group per alert; []: no "
-                  "grouping, each alert at once)"}}},
-               {"group_wait", str("A new group waits this long for more (30s; 0s to 1h)")},
-               {"group_interval",
-                str("A group that changed waits this long after its last message (5m)")},
-               {"repeat_interval",
-                str("A group still firing is sent again this often (4h; 0s: never)")},
-               {"language", one_of_strings({"en", "zh-CN"})},
-               {"matchers",
-                {{"description",
-                  "Label matchers every alert it takes must satisfy: the text team=\"cv\", "
-                  "severity=~\"warning|critical\" or a list of {label, op, value}; \"\" or [] "
-                  "for none"}}},
-               {"templates",
-                {{"type", "object"},
-                 {"description",
-                  "Its own title and text for chat and mail: {{ $status }}, {{ $severity }}, "
-                  "{{ $count }}, {{ $title }}, {{ $text }}, {{ $link }}, {{ $receiver }}, "
-                  "{{ $labels.NAME }}, {{ $annotations.NAME }} ({} for the built-in words)"}}}})},
+      {"ReceiverPatch", object(with_receiver_options({{"config", {{"type", "object"}}},
+                                                      {"secret", str("\"\" removes it")}}))},
       {"InboxItem",
        open_object({{"id", str("inb_...")},
                     {"rule", str()},

@@ -248,6 +248,25 @@ Status check_scope(const std::string& scope, const std::string& scope_id) {
   return Status::internal("alerts: bad scope " + scope + "/" + scope_id);
 }
 
+// Rows of the platform, a workspace and a project at once: `kInScopes` with the parameters
+// `in_scopes(workspace id, project id)` ("" for none).
+const std::string kInScopes =
+    "((scope = 'platform' AND scope_id = '') OR (scope = 'workspace' AND scope_id = ?) OR "
+    "(scope = 'project' AND scope_id = ?))";
+store::Params in_scopes(const std::string& workspace_id, const std::string& project_id) {
+  return {workspace_id.empty() ? std::string("-") : workspace_id,
+          project_id.empty() ? std::string("-") : project_id};
+}
+
+// "k=v k=v" of the string-valued labels, each after a space.
+std::string labels_text(const Json& labels) {
+  std::string out;
+  for (const auto& [k, v] : labels.items()) {
+    if (v.is_string()) out += " " + k + "=" + v.get<std::string>();
+  }
+  return out;
+}
+
 // The name of a receiver: what a URL path can hold.
 bool valid_name(const std::string& n) {
   if (n.empty() || n.size() > 63) return false;
@@ -338,10 +357,7 @@ Message message_of(const Notification& n, const std::string& language = "en") {
     m.text = text;
     return m;
   }
-  std::string labels;
-  for (const auto& [k, v] : m.group_labels.items()) {
-    if (v.is_string()) labels += " " + k + "=" + v.get<std::string>();
-  }
+  const std::string labels = labels_text(m.group_labels);
   m.title = std::to_string(m.alerts.size()) +
             (language == "zh-CN" ? " 条告警：" + labels.substr(labels.empty() ? 0 : 1)
                                  : " alerts:" + labels);
@@ -352,22 +368,6 @@ Message message_of(const Notification& n, const std::string& language = "en") {
               words_of(a, language).first;
   }
   return m;
-}
-
-// The labels (or annotations) every alert of a message has with the same value.
-Json common_of(const Json& alerts, const char* field) {
-  Json out;
-  for (const auto& a : alerts) {
-    const Json mine = a.value(field, Json::object());
-    if (out.is_null()) {
-      out = mine;
-      continue;
-    }
-    for (auto it = out.begin(); it != out.end();) {
-      it = mine.contains(it.key()) && mine[it.key()] == it.value() ? std::next(it) : out.erase(it);
-    }
-  }
-  return out.is_object() ? out : Json::object();
 }
 
 // Fills a receiver's template: each {{ NAME }} by `value(NAME)`; false when a name is not
@@ -529,11 +529,13 @@ Result<RuleSetting> AlertService::setting_in(store::Conn& c, const BuiltinRule& 
   }
   JZ_ASSIGN_OR_RETURN(
       auto rows,
-      c.query("SELECT scope, enabled, severity FROM alert_rule_settings WHERE rule = ? AND "
-              "((scope = 'platform' AND scope_id = '') OR (scope = 'workspace' AND scope_id = ?) "
-              "OR (scope = 'project' AND scope_id = ?))",
-              {r.id, workspace_id.empty() ? std::string("-") : workspace_id,
-               project_id.empty() ? std::string("-") : project_id}));
+      c.query("SELECT scope, enabled, severity FROM alert_rule_settings WHERE rule = ? AND " +
+                  kInScopes,
+              [&] {
+                store::Params p{r.id};
+                for (auto& v : in_scopes(workspace_id, project_id)) p.push_back(std::move(v));
+                return p;
+              }()));
   for (const std::string scope : {"platform", "workspace", "project"}) {
     for (const auto& row : rows) {
       if (row.text("scope") != scope) continue;
@@ -1266,6 +1268,31 @@ Json Silence::to_json(int64_t now_ms) const {
 
 // ---- receivers of an alert ---------------------------------------------------------
 
+namespace {
+const std::string kInhibitionColumns =
+    "id, scope, scope_id, source_matchers, target_matchers, equal, comment, created_by, "
+    "created_at_ms";
+// A stored inhibition rule into `in`; false when its matchers do not read (it then holds
+// nothing back).
+bool inhibition_of(const store::Row& row, Inhibition& in) {
+  in.id = row.text("id");
+  in.scope = row.text("scope");
+  in.scope_id = row.text("scope_id");
+  auto src = silence_matchers(Json::parse(row.text("source_matchers"), nullptr, false));
+  auto dst = silence_matchers(Json::parse(row.text("target_matchers"), nullptr, false));
+  if (src.ok()) in.source = std::move(*src);
+  if (dst.ok()) in.target = std::move(*dst);
+  const Json eq = Json::parse(row.text("equal"), nullptr, false);
+  for (const auto& x : eq.is_array() ? eq : Json::array()) {
+    if (x.is_string()) in.equal.push_back(x.get<std::string>());
+  }
+  in.comment = row.text("comment");
+  in.created_by = row.text("created_by");
+  in.created_at_ms = row.integer("created_at_ms");
+  return src.ok() && dst.ok();
+}
+}  // namespace
+
 Status AlertService::queue_in(store::Conn& c, const std::string& scope, const std::string& scope_id,
                               const std::string& rule, const std::string& severity,
                               const std::string& key, const std::string& title, const Json& alert,
@@ -1286,52 +1313,30 @@ Status AlertService::queue_in(store::Conn& c, const std::string& scope, const st
     }
     JZ_ASSIGN_OR_RETURN(
         auto rows,
-        store::query_all(c, kReceiver,
-                         kReceiverSelect +
-                             " WHERE enabled = 1 AND ((scope = 'platform' AND scope_id = '') OR "
-                             "(scope = 'workspace' AND scope_id = ?) OR (scope = 'project' AND "
-                             "scope_id = ?))",
-                         {workspace_id.empty() ? std::string("-") : workspace_id,
-                          project_id.empty() ? std::string("-") : project_id}));
+        store::query_all(c, kReceiver, kReceiverSelect + " WHERE enabled = 1 AND " + kInScopes,
+                         in_scopes(workspace_id, project_id)));
     for (const auto& row : rows) t.receivers.push_back(receiver_of(row));
     // Silences of the platform and of the alert's own workspace and project.
     const int64_t at = clock_.now_unix_ms();
-    JZ_ASSIGN_OR_RETURN(
-        auto sil, c.query("SELECT matchers FROM alert_silences WHERE starts_at_ms <= ? AND "
-                          "ends_at_ms > ? AND ((scope = 'platform' AND scope_id = '') OR (scope = "
-                          "'workspace' AND scope_id = ?) OR (scope = 'project' AND scope_id = ?))",
-                          {at, at, workspace_id.empty() ? std::string("-") : workspace_id,
-                           project_id.empty() ? std::string("-") : project_id}));
+    store::Params window{at, at};
+    for (auto& v : in_scopes(workspace_id, project_id)) window.push_back(std::move(v));
+    JZ_ASSIGN_OR_RETURN(auto sil, c.query("SELECT matchers FROM alert_silences WHERE starts_at_ms "
+                                          "<= ? AND ends_at_ms > ? AND " +
+                                              kInScopes,
+                                          window));
     // Inhibition rules of the scope and above, and what fires there now.
-    JZ_ASSIGN_OR_RETURN(
-        auto inh,
-        c.query("SELECT id, source_matchers, target_matchers, equal FROM alert_inhibitions "
-                "WHERE (scope = 'platform' AND scope_id = '') OR (scope = 'workspace' AND "
-                "scope_id = ?) OR (scope = 'project' AND scope_id = ?)",
-                {workspace_id.empty() ? std::string("-") : workspace_id,
-                 project_id.empty() ? std::string("-") : project_id}));
+    JZ_ASSIGN_OR_RETURN(auto inh, c.query("SELECT " + kInhibitionColumns +
+                                              " FROM alert_inhibitions WHERE " + kInScopes,
+                                          in_scopes(workspace_id, project_id)));
     for (const auto& row : inh) {
       Inhibition in;
-      in.id = row.text("id");
-      auto src = silence_matchers(Json::parse(row.text("source_matchers"), nullptr, false));
-      auto dst = silence_matchers(Json::parse(row.text("target_matchers"), nullptr, false));
-      const Json eq = Json::parse(row.text("equal"), nullptr, false);
-      if (!src.ok() || !dst.ok()) continue;
-      in.source = std::move(*src);
-      in.target = std::move(*dst);
-      for (const auto& x : eq.is_array() ? eq : Json::array()) {
-        if (x.is_string()) in.equal.push_back(x.get<std::string>());
-      }
-      t.inhibitions.push_back(std::move(in));
+      if (inhibition_of(row, in)) t.inhibitions.push_back(std::move(in));
     }
     if (!t.inhibitions.empty()) {
       JZ_ASSIGN_OR_RETURN(
           auto firing,
-          c.query("SELECT labels FROM alerts_active WHERE state = 'firing' AND ((scope = "
-                  "'platform' AND scope_id = '') OR (scope = 'workspace' AND scope_id = ?) OR "
-                  "(scope = 'project' AND scope_id = ?))",
-                  {workspace_id.empty() ? std::string("-") : workspace_id,
-                   project_id.empty() ? std::string("-") : project_id}));
+          c.query("SELECT labels FROM alerts_active WHERE state = 'firing' AND " + kInScopes,
+                  in_scopes(workspace_id, project_id)));
       for (const auto& row : firing) {
         Json l = Json::parse(row.text("labels"), nullptr, false);
         if (l.is_object()) t.firing.push_back(std::move(l));
@@ -1543,10 +1548,7 @@ Result<int> AlertService::flush_groups() {
       const Receiver& r = *known->second;
       const Json group_labels = Json::parse(g.text("group_labels"), nullptr, false);
       if (alerts.size() > 1) {
-        title = std::to_string(alerts.size()) + " alerts:";
-        for (const auto& [k, v] : group_labels.items()) {
-          if (v.is_string()) title += " " + k + "=" + v.get<std::string>();
-        }
+        title = std::to_string(alerts.size()) + " alerts:" + labels_text(group_labels);
       }
       const Json body = {{"group_labels", group_labels}, {"alerts", alerts}};
       JZ_RETURN_IF_ERROR(
@@ -2190,13 +2192,18 @@ Result<int> AlertService::evaluate_rules() {
           const std::string project = pl == sample.labels.end() ? "" : pl->second;
           auto known = by_project.find(project);
           if (known == by_project.end()) {
-            std::string project_id;
+            std::string project_id, workspace_id;
             if (!project.empty()) {
-              JZ_ASSIGN_OR_RETURN(auto p,
-                                  c.query("SELECT id FROM projects WHERE name = ?", {project}));
-              if (!p.empty()) project_id = p[0].text("id");
+              JZ_ASSIGN_OR_RETURN(auto p, c.query("SELECT id, workspace_id FROM projects WHERE "
+                                                  "name = ?",
+                                                  {project}));
+              if (!p.empty()) {
+                project_id = p[0].text("id");
+                workspace_id = p[0].text("workspace_id");
+              }
             }
-            JZ_ASSIGN_OR_RETURN(RuleSetting st, setting_in(c, *r.builtin, project_id));
+            JZ_ASSIGN_OR_RETURN(RuleSetting st,
+                                setting_in(c, *r.builtin, project_id, workspace_id));
             known = by_project
                         .emplace(project, st.enabled ? std::optional(std::pair{project_id, st})
                                                      : std::nullopt)
@@ -2537,31 +2544,13 @@ Result<std::vector<Inhibition>> AlertService::inhibitions(const std::string& sco
   JZ_RETURN_IF_ERROR(check_scope(scope, scope_id));
   std::vector<Inhibition> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT id, source_matchers, target_matchers, equal, "
-                                           "comment, created_by, created_at_ms FROM "
-                                           "alert_inhibitions WHERE scope = ? AND scope_id = ? "
-                                           "ORDER BY id LIMIT 1000",
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT " + kInhibitionColumns +
+                                               " FROM alert_inhibitions WHERE scope = ? AND "
+                                               "scope_id = ? ORDER BY id LIMIT 1000",
                                            {scope, scope_id}));
     for (const auto& row : rows) {
       Inhibition in;
-      in.id = row.text("id");
-      in.scope = scope;
-      in.scope_id = scope_id;
-      if (auto m = silence_matchers(Json::parse(row.text("source_matchers"), nullptr, false));
-          m.ok()) {
-        in.source = std::move(*m);
-      }
-      if (auto m = silence_matchers(Json::parse(row.text("target_matchers"), nullptr, false));
-          m.ok()) {
-        in.target = std::move(*m);
-      }
-      const Json eq = Json::parse(row.text("equal"), nullptr, false);
-      for (const auto& x : eq.is_array() ? eq : Json::array()) {
-        if (x.is_string()) in.equal.push_back(x.get<std::string>());
-      }
-      in.comment = row.text("comment");
-      in.created_by = row.text("created_by");
-      in.created_at_ms = row.integer("created_at_ms");
+      (void)inhibition_of(row, in);  // listed even if its matchers no longer read
       out.push_back(std::move(in));
     }
     return {};

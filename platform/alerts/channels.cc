@@ -62,32 +62,14 @@ std::string markdown(const Message& m) {
   return out;
 }
 
-// What every alert's `field` object holds with the same value.
-Json common(const Json& alerts, const char* field) {
-  Json out = Json::object();
-  bool first = true;
-  for (const auto& a : alerts) {
-    const Json mine = a.value(field, Json::object());
-    if (first) {
-      out = mine;
-      first = false;
-      continue;
-    }
-    for (auto it = out.begin(); it != out.end();) {
-      it = mine.contains(it.key()) && mine[it.key()] == it.value() ? std::next(it) : out.erase(it);
-    }
-  }
-  return out;
-}
-
 Json alertmanager_payload(const Message& m) {
-  const Json labels = common(m.alerts, "labels");
+  const Json labels = common_of(m.alerts, "labels");
   Json group = m.group_labels;
   if (group.empty()) group = {{"alertname", labels.value("alertname", "")}};
   return {{"version", "4"},         {"groupKey", m.group_key},
           {"truncatedAlerts", 0},   {"status", m.status},
           {"receiver", m.receiver}, {"groupLabels", group},
-          {"commonLabels", labels}, {"commonAnnotations", common(m.alerts, "annotations")},
+          {"commonLabels", labels}, {"commonAnnotations", common_of(m.alerts, "annotations")},
           {"externalURL", m.link},  {"alerts", m.alerts}};
 }
 
@@ -189,6 +171,21 @@ void global_init() {
 }  // namespace
 
 const std::vector<std::string>& channel_names() { return kChannels; }
+
+Json common_of(const Json& alerts, const char* field) {
+  Json out;
+  for (const auto& a : alerts) {
+    const Json mine = a.value(field, Json::object());
+    if (out.is_null()) {
+      out = mine;
+      continue;
+    }
+    for (auto it = out.begin(); it != out.end();) {
+      it = mine.contains(it.key()) && mine[it.key()] == it.value() ? std::next(it) : out.erase(it);
+    }
+  }
+  return out.is_object() ? out : Json::object();
+}
 
 std::string word(const std::string& language, const std::string& english) {
   if (language != "zh-CN") return english;

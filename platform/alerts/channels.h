@@ -50,6 +50,9 @@ struct Message {
   Json group_labels = Json::object();
 };
 
+// What every alert's `field` object ("labels", "annotations") holds with the same value.
+Json common_of(const Json& alerts, const char* field);
+
 // The channels' fixed words in a language (en, zh-CN): FIRING, RESOLVED, the severities.
 std::string word(const std::string& language, const std::string& english);
 

@@ -200,20 +200,11 @@ void JobRunner::check_training_gpu_idle(Active& a, int64_t now) {
   if (!job.ok()) return;
   char use[32];
   std::snprintf(use, sizeof use, "%.1f%%", *util);
-  iam::Event e;
-  e.project = job->project;
-  if (auto p = tenancy_.project(job->project); p.ok()) e.workspace = p->workspace;
-  e.subject = job->username;
-  e.resource_type = "job";
-  e.resource_name = a.id;
-  e.type = "updated";
-  e.reason = "GpuIdle";
-  e.message = "the job holds its GPUs but used them at " + std::string(use) + " (under " +
-              std::to_string(threshold) + "%) for the last " +
-              std::to_string(options_.training_gpu_idle.count() / 60) +
-              " minutes; cancel it if it is stuck, or give the GPUs back";
-  e.actor = "system";
-  if (auto r = jobs_.events().append(e); !r.ok()) log_error("recording", r.status());
+  job_event(a.id, job->project, job->username, "GpuIdle",
+            "the job holds its GPUs but used them at " + std::string(use) + " (under " +
+                std::to_string(threshold) + "%) for the last " +
+                std::to_string(options_.training_gpu_idle.count() / 60) +
+                " minutes; cancel it if it is stuck, or give the GPUs back");
 }
 
 Json JobRunner::allocation_of(const Job& j, const sched::Decision& d) const {

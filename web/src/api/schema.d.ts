@@ -2920,7 +2920,10 @@ export interface components {
             matchers?: unknown;
             /** @enum {string} */
             min_severity?: "info" | "warning" | "critical";
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description 1 to 6000 (DingTalk robots: 20)
+             */
             rate_per_minute?: number;
             /** @description A group still firing is sent again this often (4h; 0s: never) */
             repeat_interval?: string;

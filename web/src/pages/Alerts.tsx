@@ -655,7 +655,7 @@ function Silences({ base, scopeKey, mayEdit }: { base: string; scopeKey: string;
           </thead>
           <tbody>
             {shown.map((x) => {
-              const text = x.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ');
+              const text = matchersText(x.matchers);
               return (
                 <tr key={x.id}>
                   <th scope="row" className="mono">
@@ -782,7 +782,7 @@ export function Receivers({ base, scopeKey, mayEdit }: { base: string; scopeKey:
                   {r.matchers && r.matchers.length > 0 && (
                     <>
                       <br />
-                      <small>{r.matchers.map((m) => `${String(m.label)}${String(m.op)}"${String(m.value)}"`).join(', ')}</small>
+                      <small>{matchersText(r.matchers as Matchers)}</small>
                     </>
                   )}
                 </td>
