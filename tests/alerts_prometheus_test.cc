@@ -207,11 +207,16 @@ TEST(AlertsPrometheus, AnExportedRuleFiresInPrometheusThroughAlertmanagerToThePr
   ASSERT_TRUE(decoded.ok());
   EXPECT_NE(decoded->find("[FIRING] [critical] project vision has failed jobs"), std::string::npos)
       << *decoded;
-  // The project's delivery history shows it; the project's alerts list it as firing.
-  const Json history = call("GET", "/api/v1/projects/vision/notifications", Json());
+  // The project's delivery history shows it (the worker records the answer after the mail
+  // server has the message, so wait for that); the project's alerts list it as firing.
+  Json history;
   bool seen = false;
-  for (const auto& n : history["items"]) {
-    seen = seen || (n["rule"] == "failed_jobs_seen" && n["state"] == "delivered");
+  for (int i = 0; i < 200 && !seen; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    history = call("GET", "/api/v1/projects/vision/notifications", Json());
+    for (const auto& n : history["items"]) {
+      seen = seen || (n["rule"] == "failed_jobs_seen" && n["state"] == "delivered");
+    }
   }
   EXPECT_TRUE(seen) << history.dump();
   const Json active = call("GET", "/api/v1/projects/vision/alerts", Json());
