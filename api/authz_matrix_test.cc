@@ -20,6 +20,7 @@
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
+#include "platform/training/runs.h"
 #include "tests/support/http_send.h"
 #include "tests/support/temp_dir.h"
 
@@ -341,6 +342,24 @@ std::vector<Endpoint> endpoints() {
       {"test my receiver", "POST", "/api/v1/me/receivers/team/test", "{}", all, true},
       {"remove my receiver", "DELETE", "/api/v1/me/receivers/nobody-here", "", all, true},
       {"my delivery history", "GET", "/api/v1/me/notifications", "", all, true},
+      // Training runs: read by the project's members, started and logged to by those who
+      // submit jobs (a run takes records from its owner only: tests/training_e2e_test.cc).
+      {"list runs", "GET", "/api/v1/projects/{p}/runs", "", project_members},
+      {"start a run",
+       "POST",
+       "/api/v1/projects/{p}/runs",
+       R"({"name":"{unique}"})",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"get a run", "GET", "/api/v1/projects/{p}/runs/nothing-here", "", project_members},
+      {"log to a run",
+       "POST",
+       "/api/v1/projects/{p}/runs/nothing-here/records",
+       R"({"records":[]})",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"a run's series", "GET", "/api/v1/projects/{p}/runs/nothing-here/series?tag=loss", "",
+       project_members},
+      {"compare runs", "GET", "/api/v1/projects/{p}/series?runs=nothing-here&tag=loss", "",
+       project_members},
       {"list inhibitions", "GET", "/api/v1/projects/{p}/inhibitions", "", project_members},
       {"add an inhibition",
        "POST",
@@ -536,6 +555,8 @@ class AuthzMatrixTest : public ::testing::Test {
     ASSERT_TRUE(datasets_->add_root(ws_a->id, datadir(), "padmin").ok());
     code_ = std::make_unique<jobs::CodeRepos>(jobs::CodeOptions{.root = dir_.str() + "/code"});
     outputs_ = std::make_unique<jobs::Outputs>(*db_, Clock::system(), ids_);
+    runs_ = std::make_unique<training::RunService>(
+        *db_, Clock::system(), ids_, training::RunOptions{.dir = dir_.str() + "/training"});
     alerts_ = std::make_unique<alerts::AlertService>(
         *db_, Clock::system(), ids_, *tenancy_, alerts::SecretBox::with_key("k"),
         alerts::AlertOptions{},
@@ -579,7 +600,8 @@ class AuthzMatrixTest : public ::testing::Test {
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
-                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get()});
+                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(),
+                         runs_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -640,6 +662,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
+  std::unique_ptr<training::RunService> runs_;
   alerts::promql::MemorySource metrics_;
   std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<ApiServer> server_;
@@ -798,6 +821,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{custom}", "idle"},
                             {"{silence}", "sil_00000000000000000000000000"},
                             {"{inhibition}", "inh_00000000000000000000000000"},
+                            {"{run}", "exp-1"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},
                             {"{key}", "k"},

@@ -32,6 +32,7 @@
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
+#include "platform/training/runs.h"
 #include "store/settings.h"
 #include "tests/support/http_send.h"
 #include "tests/support/temp_dir.h"
@@ -98,6 +99,8 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
     opts.access_log = false;
     code_ = std::make_unique<jobs::CodeRepos>(jobs::CodeOptions{.root = dir_.str() + "/code"});
     outputs_ = std::make_unique<jobs::Outputs>(*db_, Clock::system(), ids_);
+    runs_ = std::make_unique<training::RunService>(
+        *db_, Clock::system(), ids_, training::RunOptions{.dir = dir_.str() + "/training"});
     alerts_ = std::make_unique<alerts::AlertService>(
         *db_, Clock::system(), ids_, *tenancy_, alerts::SecretBox::with_key("k"),
         alerts::AlertOptions{},
@@ -107,7 +110,8 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
-                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get()});
+                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(),
+                         runs_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -301,6 +305,17 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                 return store::Params{name("inb_", i), admin_id_, name("k", i), now};
               });
         }};
+    c["/api/v1/projects/{project}/runs"] = {
+        "id", "run_", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO training_runs (id, project_id, name, owner_id, job_id, state, config, "
+              "last_values, points, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, '', "
+              "'running', '{}', '{}', 0, ?, ?)",
+              from, n, [&](int i) {
+                return store::Params{name("run_", i), project_id_, name("r", i),
+                                     admin_id_,       now,         now};
+              });
+        }};
     c["/api/v1/workspaces/{workspace}/receivers"] = {"name", "w-",
                                                      receiver_rows("workspace", ws_id_, "w-")};
     auto notification_rows = [this, now](const char* scope, std::string id, const char* stem) {
@@ -431,6 +446,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
+  std::unique_ptr<training::RunService> runs_;
   std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;

@@ -35,6 +35,8 @@ constexpr ParamKind kParamKinds[] = {
     {"inhibition", "inh_[0-9A-Z]{26}", "an inhibition rule id (inh_ and 26 characters)"},
     {"receiver", "[a-z0-9][a-z0-9_-]{0,62}",
      "a receiver name (lower-case letters, digits, '-', '_')"},
+    {"run", "[A-Za-z0-9][A-Za-z0-9._-]{0,99}",
+     "a run name (letters, digits, '.', '_', '-'; 1 to 100)"},
     {"path", ".+", "a file path"},
 };
 

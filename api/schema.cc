@@ -44,6 +44,10 @@ Json list_of(const std::string& item) {
 
 namespace {
 Json time_string() { return time(); }
+// A metric's value: a number, or "NaN", "Infinity", "-Infinity" (JSON has no such numbers).
+Json metric_value() {
+  return {{"oneOf", Json::array({number(), one_of_strings({"NaN", "Infinity", "-Infinity"})})}};
+}
 Json open_object(Json properties, const std::vector<std::string>& required = {}) {
   Json o = {{"type", "object"}, {"properties", std::move(properties)}};
   if (!required.empty()) o["required"] = required;
@@ -550,6 +554,37 @@ Json build_components() {
                     {"created_at", time_string()},
                     {"read", boolean()}},
                    {"id", "rule", "severity", "title", "labels", "link", "created_at", "read"})},
+      {"TrainingRun",
+       open_object({{"id", str("run_...")},
+                    {"name", str()},
+                    {"owner", str("The user who logs to it")},
+                    {"job_id", nullable(str("The job it belongs to"))},
+                    {"state", one_of_strings({"running", "finished"})},
+                    {"config", {{"type", "object"}}},
+                    {"last", {{"type", "object"}}},
+                    {"points", integer("Points logged")},
+                    {"progress", nullable(object({{"done", integer()}, {"total", integer()}}))},
+                    {"created_at", time_string()},
+                    {"updated_at", time_string()},
+                    {"finished_at", nullable(time_string())},
+                    {"tags", array_of(str())},
+                    {"notes", array_of(object({{"time", time_string()}, {"text", str()}}))}},
+                   {"id", "name", "owner", "state", "config", "last", "points", "created_at"})},
+      {"Series",
+       open_object({{"run", str()},
+                    {"tag", str()},
+                    {"total", integer("Points in the series")},
+                    {"in_range", integer("Of them, in the range asked")},
+                    {"reduced", boolean("Fewer points returned than in the range")},
+                    {"points", array_of(open_object({{"x", number()},
+                                                     {"step", integer()},
+                                                     {"time", integer("Unix milliseconds")},
+                                                     {"value", metric_value()},
+                                                     {"min", metric_value()},
+                                                     {"max", metric_value()},
+                                                     {"count", integer()}},
+                                                    {"x", "step", "time", "value"}))}},
+                   {"run", "tag", "total", "in_range", "reduced", "points"})},
       {"Subscription", open_object({{"rule", str()}, {"subscribed", boolean()}, {"summary", str()}},
                                    {"rule", "subscribed"})},
       {"ReceiverTest",

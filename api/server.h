@@ -40,6 +40,9 @@ class Monitor;
 namespace jz::alerts {
 class AlertService;
 }  // namespace jz::alerts
+namespace jz::training {
+class RunService;
+}  // namespace jz::training
 
 namespace jz::api {
 
@@ -88,6 +91,7 @@ struct PlatformServices {
   monitor::Monitor* monitor = nullptr;     // the node agent's series (GPU dashboard, resources)
   jobs::Metering* metering = nullptr;      // usage and cost from the job history
   alerts::AlertService* alerts = nullptr;  // alert rules, receivers and deliveries
+  training::RunService* runs = nullptr;    // training runs: metrics, notes, progress
 };
 
 class ApiServer {

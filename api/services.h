@@ -159,6 +159,7 @@ void add_devenv_routes(ApiRoutes& api, const ApiServices& s);
 void add_code_routes(ApiRoutes& api, const ApiServices& s);  // git, code page, outputs, releases
 void add_scheduler_routes(ApiRoutes& api, const ApiServices& s);   // view, what-if simulator
 void add_monitoring_routes(ApiRoutes& api, const ApiServices& s);  // GPU series, job resources
+void add_training_routes(ApiRoutes& api, const ApiServices& s);    // runs, records, series
 void add_alert_routes(ApiRoutes& api, const ApiServices& s);       // rules, receivers, deliveries
 
 }  // namespace jz::api

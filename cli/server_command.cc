@@ -30,6 +30,7 @@
 #include "platform/jobs/store.h"
 #include "platform/jobs/uploads.h"
 #include "platform/monitor/monitor.h"
+#include "platform/training/runs.h"
 
 namespace jz::cli {
 namespace {
@@ -235,6 +236,8 @@ int run_server(const ConfigSources& sources) {
   jobs::CodeRepos code(code_options);
   jobs::Outputs outputs(**db, Clock::system(), ids,
                         jobs::OutputsOptions{.retention = settings->output_retention});
+  training::RunService runs(**db, Clock::system(), ids,
+                            training::RunOptions{.dir = settings->data_dir + "/training"});
   std::unique_ptr<exec::LocalExecutor> executor;
   std::unique_ptr<jobs::JobRunner> runner;
   std::string jobs_unavailable;
@@ -318,8 +321,8 @@ int run_server(const ConfigSources& sources) {
     if (alert_metrics) alert_service->attach_metrics(alert_metrics.get());
   }
   api::PlatformServices services{
-      &job_store, &datasets, runner.get(),       &events,   jobs_unavailable,   &uploads,
-      &code,      &outputs,  node_monitor.get(), &metering, alert_service.get()};
+      &job_store, &datasets, runner.get(),       &events,   jobs_unavailable,    &uploads,
+      &code,      &outputs,  node_monitor.get(), &metering, alert_service.get(), &runs};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -554,6 +554,35 @@ const std::vector<Migration>& migrations() {
        ");"
        "CREATE INDEX alert_inhibitions_scope ON alert_inhibitions (scope, scope_id);",
        ""},
+      // Training runs (platform/training): what training code reports; the points are in
+      // run stores under DATA/training.
+      {26, "training_runs",
+       "CREATE TABLE training_runs ("
+       "  id TEXT PRIMARY KEY,"
+       "  project_id TEXT NOT NULL,"
+       "  name TEXT NOT NULL,"
+       "  owner_id TEXT NOT NULL,"
+       "  job_id TEXT NOT NULL,"
+       "  state TEXT NOT NULL,"
+       "  config TEXT NOT NULL,"
+       "  progress_done BIGINT,"
+       "  progress_total BIGINT,"
+       "  last_values TEXT NOT NULL,"
+       "  points BIGINT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  updated_at_ms BIGINT NOT NULL,"
+       "  finished_at_ms BIGINT,"
+       "  UNIQUE (project_id, name)"
+       ");"
+       "CREATE INDEX training_runs_job ON training_runs (project_id, job_id);"
+       "CREATE TABLE training_notes ("
+       "  run_id TEXT NOT NULL,"
+       "  seq BIGINT NOT NULL,"
+       "  time_ms BIGINT NOT NULL,"
+       "  text TEXT NOT NULL,"
+       "  PRIMARY KEY (run_id, seq)"
+       ");",
+       ""},
   };
   return kAll;
 }

@@ -1438,6 +1438,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's training runs, newest first */
+        get: operations["get_api_v1_projects_project_runs"];
+        put?: never;
+        /** Start a training run of your own (to log to from outside a job) */
+        post: operations["post_api_v1_projects_project_runs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/runs/{run}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A training run: configuration, progress, last values, tags and notes */
+        get: operations["get_api_v1_projects_project_runs_run_"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/runs/{run}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Log to your run: metrics, configuration, notes, progress, its end ({"records": [...]} or one record per line as application/x-ndjson) */
+        post: operations["post_api_v1_projects_project_runs_run_records"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/runs/{run}/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One tag's curve of a run: a range on an axis, at most so many points */
+        get: operations["get_api_v1_projects_project_runs_run_series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One tag's curves of several runs at once (to compare them) */
+        get: operations["get_api_v1_projects_project_series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/silences": {
         parameters: {
             query?: never;
@@ -3026,6 +3112,37 @@ export interface components {
              */
             queue_length?: number;
         };
+        Series: {
+            /**
+             * Format: int64
+             * @description Of them, in the range asked
+             */
+            in_range: number;
+            points: {
+                /** Format: int64 */
+                count?: number;
+                max?: number | ("NaN" | "Infinity" | "-Infinity");
+                min?: number | ("NaN" | "Infinity" | "-Infinity");
+                /** Format: int64 */
+                step: number;
+                /**
+                 * Format: int64
+                 * @description Unix milliseconds
+                 */
+                time: number;
+                value: number | ("NaN" | "Infinity" | "-Infinity");
+                x: number;
+            }[];
+            /** @description Fewer points returned than in the range */
+            reduced: boolean;
+            run: string;
+            tag: string;
+            /**
+             * Format: int64
+             * @description Points in the series
+             */
+            total: number;
+        };
         Setting: {
             key: string;
             /** Format: int64 */
@@ -3095,6 +3212,42 @@ export interface components {
             project?: string | null;
             /** Format: date-time */
             revoked_at?: string | null;
+        };
+        TrainingRun: {
+            config: Record<string, never>;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /** @description run_... */
+            id: string;
+            /** @description The job it belongs to */
+            job_id?: string | null;
+            last: Record<string, never>;
+            name: string;
+            notes?: {
+                text?: string;
+                /** Format: date-time */
+                time?: string;
+            }[];
+            /** @description The user who logs to it */
+            owner: string;
+            /**
+             * Format: int64
+             * @description Points logged
+             */
+            points: number;
+            progress?: {
+                /** Format: int64 */
+                done?: number;
+                /** Format: int64 */
+                total?: number;
+            } | null;
+            /** @enum {string} */
+            state: "running" | "finished";
+            tags?: string[];
+            /** Format: date-time */
+            updated_at?: string;
         };
         Upload: {
             /** Format: date-time */
@@ -9774,6 +9927,459 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_runs: {
+        parameters: {
+            query?: {
+                /** @description Only the runs of this job (job_...) */
+                job?: string;
+                /** @description Items per page, 1 to 1000 (default 100) */
+                page_size?: number;
+                /** @description next_page_token of the previous page */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["TrainingRun"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_runs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    config?: Record<string, never>;
+                    /** @description 1 to 100 letters, digits, '.', '_' or '-'; default run-N */
+                    name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingRun"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_runs_run_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                run: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingRun"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_runs_run_records: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                run: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    records: Record<string, never>[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: int64
+                         * @description Points stored
+                         */
+                        points: number;
+                        /**
+                         * Format: int64
+                         * @description The run's tags
+                         */
+                        tags: number;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_runs_run_series: {
+        parameters: {
+            query?: {
+                /** @description The tag (such as train/loss) */
+                tag?: string;
+                /** @description The x axis: step (default), wall (seconds since the epoch) or relative (seconds since the series' first point) */
+                x?: string;
+                /** @description The start of the range on the x axis (default: the first point) */
+                from?: string;
+                /** @description The end of the range on the x axis, included (default: the last point) */
+                to?: string;
+                /** @description At most this many points, 2 to 100000 (default 1000): more are reduced by min/max-preserving LTTB */
+                points?: number;
+                /** @description true: POINTS buckets of equal width over [from, to] instead, each the mean, least and greatest value (the same x positions for every run given the same range) */
+                grid?: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+                run: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Series"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_series: {
+        parameters: {
+            query?: {
+                /** @description The tag (such as train/loss) */
+                tag?: string;
+                /** @description The x axis: step (default), wall (seconds since the epoch) or relative (seconds since the series' first point) */
+                x?: string;
+                /** @description The start of the range on the x axis (default: the first point) */
+                from?: string;
+                /** @description The end of the range on the x axis, included (default: the last point) */
+                to?: string;
+                /** @description At most this many points, 2 to 100000 (default 1000): more are reduced by min/max-preserving LTTB */
+                points?: number;
+                /** @description true: POINTS buckets of equal width over [from, to] instead, each the mean, least and greatest value (the same x positions for every run given the same range) */
+                grid?: string;
+                /** @description The runs, comma-separated (at most 50) */
+                runs?: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        series: components["schemas"]["Series"][];
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,304 @@
+#include "platform/training/runs.h"
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "store/rows.h"
+
+namespace jz::training {
+
+namespace {
+
+std::string time_text(int64_t ms) {
+  return format_rfc3339(Clock::WallTime(std::chrono::milliseconds(ms)));
+}
+
+struct RunRow {
+  std::string id, project_id, name, owner_id, owner, job_id, state, config, last_values;
+  std::optional<int64_t> progress_done, progress_total, finished_at_ms;
+  int64_t points = 0, created_at_ms = 0, updated_at_ms = 0;
+};
+const store::RowMap<RunRow> kRunRow{{"r.id", &RunRow::id},
+                                    {"r.project_id", &RunRow::project_id},
+                                    {"r.name", &RunRow::name},
+                                    {"r.owner_id", &RunRow::owner_id},
+                                    {"u.username", &RunRow::owner},
+                                    {"r.job_id", &RunRow::job_id},
+                                    {"r.state", &RunRow::state},
+                                    {"r.config", &RunRow::config},
+                                    {"r.last_values", &RunRow::last_values},
+                                    {"r.progress_done", &RunRow::progress_done},
+                                    {"r.progress_total", &RunRow::progress_total},
+                                    {"r.finished_at_ms", &RunRow::finished_at_ms},
+                                    {"r.points", &RunRow::points},
+                                    {"r.created_at_ms", &RunRow::created_at_ms},
+                                    {"r.updated_at_ms", &RunRow::updated_at_ms}};
+// Columns are read back by their unqualified names.
+const store::RowMap<RunRow> kRunRead{{"id", &RunRow::id},
+                                     {"project_id", &RunRow::project_id},
+                                     {"name", &RunRow::name},
+                                     {"owner_id", &RunRow::owner_id},
+                                     {"username", &RunRow::owner},
+                                     {"job_id", &RunRow::job_id},
+                                     {"state", &RunRow::state},
+                                     {"config", &RunRow::config},
+                                     {"last_values", &RunRow::last_values},
+                                     {"progress_done", &RunRow::progress_done},
+                                     {"progress_total", &RunRow::progress_total},
+                                     {"finished_at_ms", &RunRow::finished_at_ms},
+                                     {"points", &RunRow::points},
+                                     {"created_at_ms", &RunRow::created_at_ms},
+                                     {"updated_at_ms", &RunRow::updated_at_ms}};
+const std::string kSelect = "SELECT " + kRunRow.columns() +
+                            " FROM training_runs r LEFT JOIN users u ON u.id = r.owner_id";
+
+Json object_of(const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_object() ? j : Json::object();
+}
+
+Run run_of(const RunRow& r) {
+  Run out;
+  out.id = r.id;
+  out.project_id = r.project_id;
+  out.name = r.name;
+  out.owner_id = r.owner_id;
+  out.owner = r.owner;
+  out.job_id = r.job_id;
+  out.state = r.state;
+  out.config = object_of(r.config);
+  out.last = object_of(r.last_values);
+  out.progress_done = r.progress_done;
+  out.progress_total = r.progress_total;
+  out.points = r.points;
+  out.created_at_ms = r.created_at_ms;
+  out.updated_at_ms = r.updated_at_ms;
+  out.finished_at_ms = r.finished_at_ms;
+  return out;
+}
+
+}  // namespace
+
+Json Run::to_json() const {
+  Json j = {{"id", id},
+            {"name", name},
+            {"owner", owner},
+            {"job_id", job_id.empty() ? Json() : Json(job_id)},
+            {"state", state},
+            {"config", config},
+            {"last", last},
+            {"points", points},
+            {"created_at", time_text(created_at_ms)},
+            {"updated_at", time_text(updated_at_ms)},
+            {"finished_at", finished_at_ms ? Json(time_text(*finished_at_ms)) : Json()},
+            {"progress", Json()}};
+  if (progress_total) {
+    j["progress"] = {{"done", progress_done.value_or(0)}, {"total", *progress_total}};
+  }
+  return j;
+}
+
+RunService::RunService(store::Database& db, Clock& clock, IdGenerator& ids, RunOptions options)
+    : db_(db), clock_(clock), ids_(ids), options_(std::move(options)) {}
+
+RunService::~RunService() = default;
+
+Result<Run> RunService::create(const std::string& project_id, const std::string& name,
+                               const std::string& owner_id, const std::string& job_id) {
+  const std::string id = ids_.next("run_");
+  const int64_t now = clock_.now_unix_ms();
+  std::string chosen = name;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    if (chosen.empty()) {
+      JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) AS n FROM training_runs WHERE "
+                                             "project_id = ?",
+                                             {project_id}));
+      chosen = "run-" + std::to_string(rows[0].integer("n") + 1);
+    }
+    auto w = c.exec(
+        "INSERT INTO training_runs (id, project_id, name, owner_id, job_id, state, config, "
+        "progress_done, progress_total, last_values, points, created_at_ms, updated_at_ms, "
+        "finished_at_ms) VALUES (?, ?, ?, ?, ?, 'running', '{}', NULL, NULL, '{}', 0, ?, ?, NULL)",
+        {id, project_id, chosen, owner_id, job_id, now, now});
+    if (!w.ok() && w.status().code() == Code::kAlreadyExists) {
+      return Status::already_exists("run '" + chosen + "' already exists in this project");
+    }
+    return w.status();
+  }));
+  return get(project_id, chosen);
+}
+
+Result<Run> RunService::get(const std::string& project_id, const std::string& name) {
+  Result<Run> out = Status::not_found("no run '" + name + "' in this project");
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(kSelect + " WHERE r.project_id = ? AND r.name = ?",
+                                           {project_id, name}));
+    if (!rows.empty()) out = run_of(kRunRead(rows[0]));
+    return {};
+  }));
+  return out;
+}
+
+Result<store::Page<Run>> RunService::list(const std::string& project_id,
+                                          const store::PageSpec& page, const std::string& job_id) {
+  store::Page<Run> out;
+  const int limit = std::max(1, page.limit);
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    std::string sql = kSelect + " WHERE r.project_id = ?";
+    store::Params params{project_id};
+    if (!job_id.empty()) {
+      sql += " AND r.job_id = ?";
+      params.emplace_back(job_id);
+    }
+    if (!page.after.empty()) {
+      sql += " AND r.id < ?";
+      params.emplace_back(page.after);
+    }
+    sql += " ORDER BY r.id DESC LIMIT " + std::to_string(limit + 1);
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(sql, params));
+    for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(limit); ++i) {
+      out.items.push_back(run_of(kRunRead(rows[i])));
+    }
+    if (rows.size() > static_cast<size_t>(limit)) out.next_after = out.items.back().id;
+    return {};
+  }));
+  return out;
+}
+
+Result<IngestResult> RunService::ingest(const Run& run, const std::vector<Record>& records) {
+  if (records.size() > options_.max_records) {
+    return Status::invalid_argument("at most " + std::to_string(options_.max_records) +
+                                    " records in one call; send the rest in another");
+  }
+  std::lock_guard lock(mu_);
+  // The run as stored now (another call may have finished it).
+  JZ_ASSIGN_OR_RETURN(Run now, get(run.project_id, run.name));
+  if (now.state != "running") {
+    return Status::failed_precondition("run '" + run.name +
+                                       "' has finished: it takes no more records (start a new "
+                                       "run)");
+  }
+  if (writers_.size() >= 256 && !writers_.count(run.id)) writers_.clear();  // closes them
+  auto& writer = writers_[run.id];
+  if (!writer) {
+    JZ_ASSIGN_OR_RETURN(writer, RunWriter::open(dir_of(run)));
+  }
+  // Bounds first, so a call that breaks one stores nothing.
+  std::set<std::string> new_tags;
+  size_t notes = 0;
+  for (const Record& r : records) {
+    if (r.kind == Record::Kind::kNote) ++notes;
+    if (r.kind != Record::Kind::kLog) continue;
+    for (const auto& [tag, v] : r.values) {
+      if (writer->count(tag) == 0) new_tags.insert(tag);
+    }
+  }
+  const size_t existing_tags = writer->tag_count();
+  if (existing_tags + new_tags.size() > options_.max_tags) {
+    return Status::resource_exhausted(
+        "run '" + run.name + "' would have " + std::to_string(existing_tags + new_tags.size()) +
+        " tags; a run may have at most " + std::to_string(options_.max_tags) +
+        " (log fewer distinct names, e.g. one tag per metric rather than per step)");
+  }
+  int64_t stored_notes = 0;
+  if (notes > 0) {
+    JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+      JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) AS n FROM training_notes WHERE "
+                                             "run_id = ?",
+                                             {run.id}));
+      stored_notes = rows[0].integer("n");
+      return {};
+    }));
+    if (static_cast<size_t>(stored_notes) + notes > options_.max_notes) {
+      return Status::resource_exhausted("run '" + run.name + "' may keep at most " +
+                                        std::to_string(options_.max_notes) + " notes");
+    }
+  }
+  const int64_t now_ms = clock_.now_unix_ms();
+  IngestResult out;
+  Json config = now.config;
+  Json last = now.last;
+  std::optional<int64_t> done = now.progress_done, total = now.progress_total;
+  bool finish = false;
+  std::vector<Note> new_notes;
+  for (const Record& r : records) {
+    switch (r.kind) {
+      case Record::Kind::kLog: {
+        const int64_t wall = r.wall_us ? r.wall_us : now_ms * 1000;
+        for (const auto& [tag, v] : r.values) {
+          JZ_RETURN_IF_ERROR(writer->append(tag, {r.step, wall, v}));
+          last[tag] = {{"step", r.step}, {"value", value_json(v)}, {"time", wall / 1000}};
+          ++out.points;
+        }
+        break;
+      }
+      case Record::Kind::kConfig:
+        for (const auto& [k, v] : r.config.items()) config[k] = v;
+        break;
+      case Record::Kind::kNote:
+        new_notes.push_back({now_ms, r.text});
+        break;
+      case Record::Kind::kProgress:
+        done = r.done;
+        total = r.total;
+        break;
+      case Record::Kind::kFinish:
+        finish = true;
+        break;
+    }
+  }
+  JZ_RETURN_IF_ERROR(writer->flush());
+  out.tags = writer->tag_count();
+  if (config.size() > kMaxConfigKeys) {
+    return Status::resource_exhausted("a run's configuration may have at most " +
+                                      std::to_string(kMaxConfigKeys) + " values");
+  }
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    store::Params p{json::dump(config),
+                    json::dump(last),
+                    done ? store::Value(*done) : store::Value(),
+                    total ? store::Value(*total) : store::Value(),
+                    store::Value(now.points + out.points),
+                    store::Value(now_ms),
+                    finish ? std::string("finished") : now.state,
+                    finish ? store::Value(now_ms) : now.finished_at_ms ? store::Value(*now.finished_at_ms)
+                                                       : store::Value(),
+                    run.id};
+    JZ_RETURN_IF_ERROR(c.exec("UPDATE training_runs SET config = ?, last_values = ?, "
+                              "progress_done = ?, progress_total = ?, points = ?, "
+                              "updated_at_ms = ?, state = ?, finished_at_ms = ? WHERE id = ?",
+                              p)
+                           .status());
+    int64_t seq = stored_notes;
+    for (const Note& n : new_notes) {
+      JZ_RETURN_IF_ERROR(c.exec("INSERT INTO training_notes (run_id, seq, time_ms, text) "
+                                "VALUES (?, ?, ?, ?)",
+                                {run.id, ++seq, n.time_ms, n.text})
+                             .status());
+    }
+    return {};
+  }));
+  if (finish) writers_.erase(run.id);
+  return out;
+}
+
+Result<std::vector<std::string>> RunService::tags(const Run& run) { return read_tags(dir_of(run)); }
+
+Result<Series> RunService::series(const Run& run, const std::string& tag, const SeriesQuery& q) {
+  return read_series(dir_of(run), tag, q);
+}
+
+Result<std::vector<Note>> RunService::notes(const Run& run) {
+  std::vector<Note> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT time_ms, text FROM training_notes WHERE "
+                                           "run_id = ? ORDER BY seq",
+                                           {run.id}));
+    for (const auto& r : rows) out.push_back({r.integer("time_ms"), r.text("text")});
+    return {};
+  }));
+  return out;
+}
+
+}  // namespace jz::training

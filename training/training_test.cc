@@ -1,0 +1,248 @@
+// Training records, the run store and its downsampling, checked against brute force.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+#include "training/records.h"
+#include "training/store.h"
+
+namespace jz::training {
+namespace {
+
+TEST(TrainingRecords, LinesParseAndEveryErrorNamesItsLine) {
+  auto r = parse_lines(
+      "{\"kind\":\"log\",\"step\":3,\"time\":1700000000.5,\"values\":{\"train/loss\":0.25,"
+      "\"acc\":\"NaN\",\"x\":\"-Infinity\"}}\n\n"
+      "{\"kind\":\"config\",\"values\":{\"lr\":0.001,\"model\":\"tiny\"}}\n"
+      "{\"kind\":\"note\",\"text\":\"warm-up done\"}\r\n"
+      "{\"kind\":\"progress\",\"done\":3,\"total\":10}\n"
+      "{\"kind\":\"finish\"}");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 5u);
+  const Record& log = (*r)[0];
+  EXPECT_EQ(log.step, 3);
+  EXPECT_EQ(log.wall_us, 1700000000500000);
+  ASSERT_EQ(log.values.size(), 3u);
+  EXPECT_TRUE(std::isnan(log.values[0].second));  // "acc" (keys come sorted)
+  EXPECT_EQ(log.values[1].first, "train/loss");
+  EXPECT_TRUE(std::isinf(log.values[2].second) && log.values[2].second < 0);
+  EXPECT_EQ((*r)[1].config["model"], "tiny");
+  EXPECT_EQ((*r)[2].text, "warm-up done");
+  EXPECT_EQ((*r)[3].done, 3);
+  EXPECT_EQ((*r)[4].kind, Record::Kind::kFinish);
+  // Formatting and parsing again give the same records.
+  for (const Record& x : *r) {
+    auto again = parse_lines(format_record(x));
+    ASSERT_TRUE(again.ok()) << format_record(x);
+    EXPECT_EQ(format_record((*again)[0]), format_record(x));
+  }
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"{\"kind\":\"log\",\"values\":{\"a\":1}}", "\"step\" is missing"},
+      {"{\"kind\":\"log\",\"step\":-1,\"values\":{\"a\":1}}", "whole number"},
+      {"{\"kind\":\"log\",\"step\":1,\"values\":{}}", "needs \"values\""},
+      {"{\"kind\":\"log\",\"step\":1,\"values\":{\"a b\":1}}", "letters, digits"},
+      {"{\"kind\":\"log\",\"step\":1,\"values\":{\"a\":\"1\"}}", "must be a number"},
+      {"{\"kind\":\"log\",\"step\":1,\"time\":-3,\"values\":{\"a\":1}}", "seconds since"},
+      {"{\"kind\":\"config\",\"values\":{\"a\":{\"b\":1}}}", "flatten nested"},
+      {"{\"kind\":\"progress\",\"done\":5,\"total\":3}", "done <= total"},
+      {"{\"kind\":\"image\"}", "unknown kind"},
+      {"[1]", "JSON object"},
+      {"{\"kind\":", "JSON"},
+  };
+  for (const auto& [text, says] : bad) {
+    auto e = parse_lines("{\"kind\":\"finish\"}\n" + text);
+    ASSERT_FALSE(e.ok()) << text;
+    EXPECT_NE(e.status().message().find("line 2"), std::string::npos) << e.status().message();
+    EXPECT_NE(e.status().message().find(says), std::string::npos) << e.status().message();
+  }
+  EXPECT_FALSE(check_tag(std::string(129, 'a')).ok());
+  EXPECT_TRUE(check_tag("val/acc:top-1_x.y").ok());
+}
+
+std::vector<Point> make_points(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0, 0.2);
+  std::vector<Point> out;
+  for (size_t i = 0; i < n; ++i) {
+    double v = std::exp(-static_cast<double>(i) / 3000.0) + noise(rng);
+    if (i % 997 == 5) v = std::numeric_limits<double>::quiet_NaN();
+    out.push_back(
+        {static_cast<int64_t>(i * 2), 1700000000000000 + static_cast<int64_t>(i) * 1000, v});
+  }
+  out[12345 % n].value = 50;   // a spike a chart must show
+  out[23456 % n].value = -50;  // and a dip
+  return out;
+}
+
+TEST(TrainingStore, PointsComeBackAsWrittenAndAReaderSeesWhatIsFlushed) {
+  testing::TempDir dir;
+  const std::string d = dir.str() + "/run";
+  auto w = RunWriter::open(d);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  const auto pts = make_points(10000, 1);
+  for (const Point& p : pts) {
+    ASSERT_TRUE((*w)->append("loss", p).ok());
+    ASSERT_TRUE((*w)->append("lr", {p.step, p.wall_us, 0.1}).ok());
+  }
+  // Not flushed yet: the tags are there, the buffered points are not.
+  auto early = read_series(d, "loss", {.points = 0});
+  ASSERT_TRUE(early.ok());
+  EXPECT_LT(early->total, 10000);
+  ASSERT_TRUE((*w)->flush().ok());
+  EXPECT_EQ(*read_tags(d), (std::vector<std::string>{"loss", "lr"}));
+  auto all = read_series(d, "loss", {.points = 0});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->total, 10000);
+  ASSERT_EQ(all->points.size(), 10000u);
+  for (size_t i = 0; i < pts.size(); ++i) {
+    ASSERT_EQ(all->points[i].step, pts[i].step);
+    ASSERT_EQ(all->points[i].wall_us, pts[i].wall_us);
+    if (std::isnan(pts[i].value)) {
+      ASSERT_TRUE(std::isnan(all->points[i].value));
+    } else {
+      ASSERT_EQ(all->points[i].value, pts[i].value);
+    }
+  }
+  EXPECT_EQ((*w)->last_points().at("lr").value, 0.1);
+  auto missing = read_series(d, "acc", {});
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+}
+
+TEST(TrainingStore, ACrashCutRecordIsDroppedAndMissingSummariesAreRebuilt) {
+  testing::TempDir dir;
+  const std::string d = dir.str() + "/run";
+  const auto pts = make_points(9000, 2);
+  {
+    auto w = RunWriter::open(d);
+    ASSERT_TRUE(w.ok());
+    for (const Point& p : pts) ASSERT_TRUE((*w)->append("loss", p).ok());
+  }
+  // A crash: half a record at the end, the summaries lost.
+  {
+    FILE* f = std::fopen((d + "/0.pts").c_str(), "ab");
+    std::fwrite("abcdefghij", 1, 10, f);
+    std::fclose(f);
+  }
+  ASSERT_EQ(::truncate((d + "/0.l1").c_str(), 32 * 10 + 7), 0);
+  ASSERT_EQ(::truncate((d + "/0.l2").c_str(), 0), 0);
+  auto reduced_before = read_series(d, "loss", {.points = 100});
+  ASSERT_TRUE(reduced_before.ok());
+  {
+    auto w = RunWriter::open(d);
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    EXPECT_EQ((*w)->count("loss"), 9000);
+    ASSERT_TRUE((*w)->append("loss", {18000, 1800000000000000, 1.5}).ok());
+  }
+  EXPECT_EQ(std::filesystem::file_size(d + "/0.pts"), 9001u * 24);
+  EXPECT_EQ(std::filesystem::file_size(d + "/0.l1"), 9001u / 64 * 32);
+  EXPECT_EQ(std::filesystem::file_size(d + "/0.l2"), 9001u / 4096 * 32);
+  auto after = read_series(d, "loss", {.points = 100});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->total, 9001);
+  EXPECT_EQ(after->points.back().value, 1.5);
+}
+
+// The least and greatest finite values of [lo, hi) by brute force.
+std::pair<double, double> extremes(const std::vector<Point>& pts, size_t lo, size_t hi) {
+  double mn = std::numeric_limits<double>::infinity(), mx = -mn;
+  for (size_t i = lo; i < hi; ++i) {
+    if (!std::isfinite(pts[i].value)) continue;
+    mn = std::min(mn, pts[i].value);
+    mx = std::max(mx, pts[i].value);
+  }
+  return {mn, mx};
+}
+
+TEST(TrainingStore, DownsamplingKeepsTheEndsTheExtremesAndAGridMatchesBruteForce) {
+  testing::TempDir dir;
+  const std::string d = dir.str() + "/run";
+  const auto pts = make_points(300000, 3);
+  {
+    auto w = RunWriter::open(d);
+    ASSERT_TRUE(w.ok());
+    for (const Point& p : pts) ASSERT_TRUE((*w)->append("loss", p).ok());
+  }
+  // Whole series, and a range by step, by wall time and by relative time.
+  struct Case {
+    SeriesQuery q;
+    size_t lo, hi;
+  };
+  const std::vector<Case> cases = {
+      {{.points = 1000}, 0, pts.size()},
+      {{.x = Axis::kStep, .from = 20001, .to = 400000, .points = 500}, 10001, 200001},
+      {{.x = Axis::kWall, .from = 1700000000.5, .to = 1700000100.0, .points = 300}, 500, 100001},
+      {{.x = Axis::kRelative, .from = 7, .to = 8, .points = 2000}, 7000, 8001},
+  };
+  for (const Case& c : cases) {
+    auto s = read_series(d, "loss", c.q);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_EQ(s->in_range, static_cast<int64_t>(c.hi - c.lo));
+    ASSERT_LE(s->points.size(), static_cast<size_t>(c.q.points));
+    EXPECT_TRUE(s->reduced == (c.hi - c.lo > static_cast<size_t>(c.q.points)));
+    EXPECT_EQ(s->points.front().step, pts[c.lo].step);
+    EXPECT_EQ(s->points.back().step, pts[c.hi - 1].step);
+    const auto [mn, mx] = extremes(pts, c.lo, c.hi);
+    double got_mn = std::numeric_limits<double>::infinity(), got_mx = -got_mn;
+    int64_t last_step = -1;
+    for (const auto& p : s->points) {
+      got_mn = std::min(got_mn, p.value);
+      got_mx = std::max(got_mx, p.value);
+      EXPECT_GT(p.step, last_step);  // in order, no repeats
+      last_step = p.step;
+    }
+    EXPECT_EQ(got_mn, mn);
+    EXPECT_EQ(got_mx, mx);
+  }
+  // A grid: equal-width buckets on the step axis, each the mean, least and greatest value.
+  auto g = read_series(d, "loss", {.from = 0, .to = 100000, .points = 64, .grid = true});
+  ASSERT_TRUE(g.ok());
+  ASSERT_EQ(g->points.size(), 64u);
+  const double width = 100000.0 / 64;
+  for (size_t b = 0; b < 64; ++b) {
+    const auto& p = g->points[b];
+    EXPECT_DOUBLE_EQ(p.x, width * static_cast<double>(b));
+    double sum = 0, mn = std::numeric_limits<double>::infinity(), mx = -mn;
+    int64_t n = 0;
+    for (const Point& x : pts) {
+      const double step = static_cast<double>(x.step);
+      const bool in = step >= p.x && (b == 63 ? step <= 100000 : step < p.x + width);
+      if (!in || !std::isfinite(x.value)) continue;
+      sum += x.value;
+      mn = std::min(mn, x.value);
+      mx = std::max(mx, x.value);
+      ++n;
+    }
+    EXPECT_EQ(p.count, n) << b;
+    EXPECT_NEAR(p.value, sum / static_cast<double>(n), 1e-9) << b;
+    EXPECT_EQ(p.min, mn);
+    EXPECT_EQ(p.max, mx);
+  }
+}
+
+TEST(TrainingStore, LttbPicksTheTriangleCornersOfASmallCurve) {
+  const std::vector<double> x = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  const std::vector<double> y = {0, 0, 9, 0, 0, 0, -9, 0, 0};
+  EXPECT_EQ(lttb(x, y, 4), (std::vector<size_t>{0, 2, 6, 8}));
+  EXPECT_EQ(lttb(x, y, 20).size(), 9u);
+  EXPECT_EQ(lttb({}, {}, 3).size(), 0u);
+}
+
+TEST(TrainingStore, AxisNamesAreCheckedWithTheChoices) {
+  EXPECT_EQ(*parse_axis("wall"), Axis::kWall);
+  auto bad = parse_axis("epoch");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("relative"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jz::training
