@@ -309,8 +309,8 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
         "id", "run_", [this, now](int from, int n) {
           return rows(
               "INSERT INTO training_runs (id, project_id, name, owner_id, job_id, state, config, "
-              "last_values, points, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, '', "
-              "'running', '{}', '{}', 0, ?, ?)",
+              "store_dir, records_offset, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, '', "
+              "'running', '{}', '', 0, ?, ?)",
               from, n, [&](int i) {
                 return store::Params{name("run_", i), project_id_, name("r", i),
                                      admin_id_,       now,         now};

@@ -257,6 +257,9 @@ int run_server(const ConfigSources& sources) {
             ? std::filesystem::path(self_binary()).parent_path().append("libjzvgpu.so").string()
             : settings->vgpu_library;
     eo.cuda_driver = settings->cuda_driver;
+    // The Python training client beside the binary (the build copies it there).
+    const auto client = std::filesystem::path(self_binary()).parent_path() / "python";
+    if (std::filesystem::is_directory(client / "jizhan")) eo.python_client = client.string();
     auto e = exec::LocalExecutor::create(eo);
     if (e.ok()) {
       executor = std::move(*e);
@@ -282,6 +285,7 @@ int run_server(const ConfigSources& sources) {
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
                                                tenancy, *executor, logger, ro);
     runner->attach(&code, &outputs);
+    runner->attach_runs(&runs);
   }
   // GPU monitoring: the node agent for this machine, its series, GPU health to the runner.
   std::unique_ptr<monitor::Monitor> node_monitor;

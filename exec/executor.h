@@ -157,6 +157,10 @@ struct LocalExecutorOptions {
   // The CUDA driver the jobs use when it is not the machine's libcuda.so.1 (tests: a fake
   // one): shown in sandboxes at /opt/jizhan/cuda/libcuda.so.1, on LD_LIBRARY_PATH.
   std::string cuda_driver;
+  // The Python training client (a folder holding the `jizhan` package): shown read-only in
+  // every sandbox at /opt/jizhan/python, on PYTHONPATH, so `import jizhan` needs no
+  // installation. "": not shown.
+  std::string python_client;
 };
 
 class LocalExecutor : public Executor {

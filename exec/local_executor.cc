@@ -147,6 +147,8 @@ bool is_share(const LaunchSpec& spec) {
 }
 constexpr const char* kVgpuLibrary = "/opt/jizhan/lib/libjzvgpu.so";
 constexpr const char* kVgpuRegion = "/run/jizhan/vgpu/region";
+constexpr const char* kMetricsSocket = "/run/jizhan/metrics.sock";
+constexpr const char* kPythonClient = "/opt/jizhan/python";
 constexpr const char* kCudaDir = "/opt/jizhan/cuda";
 
 }  // namespace
@@ -209,7 +211,9 @@ std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) con
   }
   a.insert(a.end(),
            {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs",
-            "/var", "--bind", dir + "/work", "/job", "--bind", dir + "/output", "/output"});
+            "/var", "--bind", dir + "/work", "/job", "--bind", dir + "/output", "/output",
+            // The job's metrics channel (its supervisor listens: exec/metrics_channel.h).
+            "--bind", dir + "/metrics.sock", kMetricsSocket});
   for (const auto& m : spec.read_only)
     a.insert(a.end(), {"--ro-bind", m.host_path, m.sandbox_path});
   for (const auto& m : spec.read_write) a.insert(a.end(), {"--bind", m.host_path, m.sandbox_path});
@@ -225,7 +229,8 @@ std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) con
   a.insert(a.end(), {"--clearenv", "--setenv", "PATH",
                      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--setenv",
                      "HOME", "/job", "--setenv", "TMPDIR", "/tmp", "--setenv", "JIZHAN_JOB_ID",
-                     spec.job_id, "--setenv", "JIZHAN_OUTPUT_DIR", "/output"});
+                     spec.job_id, "--setenv", "JIZHAN_OUTPUT_DIR", "/output", "--setenv",
+                     "JIZHAN_METRICS_SOCKET", kMetricsSocket});
   std::map<std::string, std::string> env = spec.env;
   if (!spec.gpu_uuids.empty()) {
     std::string list;
@@ -240,6 +245,12 @@ std::vector<std::string> LocalExecutor::sandbox_argv(const LaunchSpec& spec) con
   }
   if (!options_.cuda_driver.empty() && !spec.gpu_uuids.empty()) {
     env["LD_LIBRARY_PATH"] = kCudaDir;
+  }
+  if (!options_.python_client.empty()) {
+    a.insert(a.end(), {"--ro-bind", options_.python_client, kPythonClient});
+    auto it = env.find("PYTHONPATH");
+    env["PYTHONPATH"] =
+        it == env.end() ? std::string(kPythonClient) : it->second + ":" + kPythonClient;
   }
   for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
   a.insert(a.end(), {"--chdir", spec.workdir.empty() ? "/job" : spec.workdir, "--"});
@@ -259,7 +270,7 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
       }
     }
     for (const char* f : {"/spec.json", "/shim.json", "/sandbox.json", "/exit.json", "/filter.db",
-                          "/labels.json"}) {
+                          "/labels.json", "/metrics.sock"}) {
       fs::remove(dir + f, ec);
     }
   }
@@ -317,7 +328,8 @@ Status LocalExecutor::launch(const LaunchSpec& spec) {
             {"uid", root ? uid : -1},
             {"gid", root ? gid : -1},
             {"log_policy", spec.log_policy.to_json()},
-            {"log_level", spec.log_level}};
+            {"log_level", spec.log_level},
+            {"metrics", true}};
   if (!spec.log_filter.empty()) {
     JZ_RETURN_IF_ERROR(write_file(dir + "/filter.db", spec.log_filter, 0600, false, false));
   }

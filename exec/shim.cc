@@ -21,6 +21,7 @@
 #include "core/json.h"
 #include "exec/cgroup.h"
 #include "exec/executor.h"
+#include "exec/metrics_channel.h"
 #include "logs/capture.h"
 
 namespace jz::exec {
@@ -136,6 +137,26 @@ int run_shim(const std::string& dir) {
   auto capture = logs::Capture::open(co);
   if (!capture.ok()) {
     return finish(dir, {{"exit_code", -1}, {"error", "the log: " + capture.status().message()}});
+  }
+  // The metrics channel (exec/metrics_channel.h), bound by the level's rules, its notes
+  // through a filter of the same policy (the capture's is not shared: one per thread).
+  std::unique_ptr<MetricsChannel> metrics;
+  if ((*spec).value("metrics", false)) {
+    auto filter = co.compiled.empty() ? logs::LogFilter::compile(co.policy)
+                                      : logs::LogFilter::load(co.policy, co.compiled);
+    if (!filter.ok()) filter = logs::LogFilter::compile(co.policy);
+    if (!filter.ok()) {
+      return finish(
+          dir, {{"exit_code", -1}, {"error", "the metrics filter: " + filter.status().message()}});
+    }
+    auto channel = MetricsChannel::open(dir + "/metrics.sock", dir + "/metrics",
+                                        MetricsBounds::for_level(co.level), std::move(*filter));
+    if (!channel.ok()) {
+      return finish(dir, {{"exit_code", -1},
+                          {"error", "the metrics channel: " + channel.status().message()}});
+    }
+    metrics = std::move(*channel);
+    metrics->start();
   }
   int out[2], err[2], info[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
@@ -253,6 +274,7 @@ int run_shim(const std::string& dir) {
     sig = WTERMSIG(status);
     exit_code = 128 + sig;
   }
+  if (metrics) metrics->stop();
   Cgroups::Usage u = Cgroups::usage(groups, version);
   Json result = {{"exit_code", exit_code},
                  {"signal", sig},

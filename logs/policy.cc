@@ -206,6 +206,20 @@ constexpr const char* kMetricNames =
     "bleu|psnr|ssim|dice|mae|mse|rmse";
 }  // namespace
 
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    std::string_view all = kMetricNames;
+    while (!all.empty()) {
+      const size_t bar = all.find('|');
+      out.emplace_back(all.substr(0, bar));
+      all = bar == std::string_view::npos ? std::string_view() : all.substr(bar + 1);
+    }
+    return out;
+  }();
+  return names;
+}
+
 LogPolicy default_policy(const std::string& level) {
   LogPolicy p;
   if (level == "internal") {

@@ -65,4 +65,8 @@ Result<LogPolicy> parse_policy(const Json& body, bool check_patterns = true);
 // owner edits it.
 LogPolicy default_policy(const std::string& level);
 
+// The metric names the built-in secret whitelist lets through ("loss", "acc", ...; also
+// the names a job on secret data may give its metrics: exec/metrics_channel.h).
+const std::vector<std::string>& metric_names();
+
 }  // namespace jz::logs

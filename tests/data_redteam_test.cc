@@ -3,7 +3,8 @@
 // of random bytes, and from every seat (a developer, a viewer and a project admin of its
 // project; a workspace member and a data owner of another tenant) every way in that the
 // attacker's-eye probe used is tried: the files API, the dataset's metadata, job logs (the
-// filtered log, the raw log, log search), dev environments and their proxy, granting
+// filtered log, the raw log, log search), the metrics channel (tag names, notes,
+// configuration, values), dev environments and their proxy, granting
 // oneself the data-owner role, registering the folder (or the folder around it) in
 // another project, an upload that links to it, a job of another project reading it or
 // another job's outputs by path, a swapped dataset folder, and an algorithm library run
@@ -107,6 +108,37 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
   const std::string copy_out = p.data + "/jobs/" + copy_id + "-1/output/copy.bin";
   ASSERT_EQ(*read_file(copy_out), secret) << "the job had the data (so a leak could happen)";
 
+  // The same developer's job sends the data out through its metrics channel
+  // (exec/metrics_channel.h): as tag names, notes, configuration strings and names, and one
+  // byte per value. Under `secret` only vocabulary names, numbers and filtered notes pass.
+  Json exfil = job("exfil",
+                   {"/usr/bin/python3", "-c",
+                    "import binascii, jizhan\n"
+                    "data = open('/data/secret/data.bin', 'rb').read()\n"
+                    "h = binascii.hexlify(data).decode()\n"
+                    "run = jizhan.init()\n"
+                    "for i in range(0, 512, 16):\n"
+                    "    run.log({'x' + h[i:i + 16]: 1, 'loss/' + h[i:i + 16]: 1})\n"
+                    "    run.note(h[i:i + 64])\n"
+                    "    run.config({h[i:i + 16]: h[i:i + 64], 'lr': h[i:i + 64]})\n"
+                    "for b in data[:400]:\n"
+                    "    run.log({'loss': b})\n"
+                    "run.finish()\n"},
+                   0.2, 128);
+  exfil["datasets"] = {"secret"};
+  Json ej = seat.at("dev").call("POST", "/api/v1/projects/vault/jobs", exfil);
+  const std::string exfil_id = ej["id"];
+  auto edone = wait_states(seat.at("dev"), "vault", {exfil_id}, kTerminal);
+  ASSERT_EQ(edone[exfil_id]["state"], "succeeded") << edone[exfil_id].dump();
+  {
+    // What the bounds let through: numbers of the vocabulary's names, within the rate.
+    Json run = seat.at("dev").call("GET", "/api/v1/projects/vault/runs/" + exfil_id);
+    EXPECT_EQ(run["tags"], Json({"loss"})) << run.dump();
+    EXPECT_EQ(run["config"], Json::object()) << run.dump();
+    EXPECT_EQ(run["notes"], Json::array()) << run.dump();
+    EXPECT_LE(run["points"].get<int64_t>(), 200 + 20 * 60) << run.dump();
+  }
+
   std::vector<Attempt> tried;
   auto get = [&](const std::string& who, const std::string& channel, const std::string& path) {
     int status = 0;
@@ -129,6 +161,9 @@ TEST(DataSandbox, NoSeatReadsAByteOfASecretDataset) {
     get(who, "raw job log", v + "/jobs/" + copy_id + "/logs/raw");
     get(who, "log search", v + "/logs/search?q=" + hex(secret.substr(0, 4)).substr(0, 8));
     get(who, "job log download", v + "/jobs/" + copy_id + "/logs/download");
+    get(who, "the metrics channel: the run", v + "/runs/" + exfil_id);
+    get(who, "the metrics channel: its runs", v + "/runs");
+    get(who, "the metrics channel: a series", v + "/runs/" + exfil_id + "/series?tag=loss");
     // Dev environments never mount secret data.
     Json env = {
         {"name", "peek"},

@@ -6,7 +6,10 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 
+#include "core/clock.h"
+#include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
 #include "tests/support/platform_fixture.h"
@@ -58,9 +61,9 @@ TEST(TrainingRuns, ThePythonClientLogsARunAndTheApiGivesItsCurvesBack) {
       outsider = p.user("outsider");
   const std::string url = "http://127.0.0.1:" + std::to_string(p.server->port());
 
-  auto out = python(kTraining, {{"JIZHAN_URL", url},
-                                {"JIZHAN_TOKEN", ann.token()},
-                                {"JIZHAN_PROJECT", "vision"}});
+  auto out =
+      python(kTraining,
+             {{"JIZHAN_URL", url}, {"JIZHAN_TOKEN", ann.token()}, {"JIZHAN_PROJECT", "vision"}});
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_TRUE(out->success()) << out->out << out->err;
   EXPECT_NE(out->out.find("sent [] 0"), std::string::npos) << out->out << out->err;
@@ -73,14 +76,15 @@ TEST(TrainingRuns, ThePythonClientLogsARunAndTheApiGivesItsCurvesBack) {
   EXPECT_EQ(run["config"]["model.depth"], 4);
   EXPECT_EQ(run["progress"]["done"], 200);
   EXPECT_EQ(run["progress"]["total"], 300);
-  EXPECT_EQ(run["tags"], Json({"train/acc", "train/loss"}));  // first seen (a record's in name order)
+  EXPECT_EQ(run["tags"],
+            Json({"train/acc", "train/loss"}));  // first seen (a record's in name order)
   ASSERT_EQ(run["notes"].size(), 1u);
   EXPECT_EQ(run["notes"][0]["text"], "learning rate halved at step 200");
   EXPECT_EQ(run["last"]["train/loss"]["value"], "NaN");
 
   // Every point, then a reduced curve that keeps the ends.
-  const Json all = viewer.call("GET",
-                               "/api/v1/projects/vision/runs/exp-1/series?tag=train/loss&points=1000");
+  const Json all =
+      viewer.call("GET", "/api/v1/projects/vision/runs/exp-1/series?tag=train/loss&points=1000");
   ASSERT_EQ(all["points"].size(), 301u) << all.dump().substr(0, 500);
   EXPECT_FALSE(all["reduced"].get<bool>());
   EXPECT_DOUBLE_EQ(all["points"][0]["value"].get<double>(), 2.0);
@@ -98,10 +102,9 @@ TEST(TrainingRuns, ThePythonClientLogsARunAndTheApiGivesItsCurvesBack) {
   EXPECT_EQ(status, 400);
 
   // A run continued by name is the same run; a finished one takes nothing more.
-  auto again = python("import jizhan\nrun = jizhan.init(name='exp-1')\nrun.log({'x': 1})\n",
-                      {{"JIZHAN_URL", url},
-                       {"JIZHAN_TOKEN", ann.token()},
-                       {"JIZHAN_PROJECT", "vision"}});
+  auto again =
+      python("import jizhan\nrun = jizhan.init(name='exp-1')\nrun.log({'x': 1})\n",
+             {{"JIZHAN_URL", url}, {"JIZHAN_TOKEN", ann.token()}, {"JIZHAN_PROJECT", "vision"}});
   ASSERT_TRUE(again.ok());
   EXPECT_NE(again->err.find("has finished"), std::string::npos) << again->out << again->err;
 
@@ -140,8 +143,9 @@ TEST(TrainingRuns, ThePythonClientLogsARunAndTheApiGivesItsCurvesBack) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   const Json compared = viewer.call(
-      "GET", "/api/v1/projects/vision/series?runs=exp-1,uploaded&tag=train/loss&grid=true&points=10"
-             "&from=0&to=299");
+      "GET",
+      "/api/v1/projects/vision/series?runs=exp-1,uploaded&tag=train/loss&grid=true&points=10"
+      "&from=0&to=299");
   ASSERT_EQ(compared["series"].size(), 2u);
   for (const auto& s : compared["series"]) {
     ASSERT_EQ(s["points"].size(), 10u) << s.dump();
@@ -155,6 +159,118 @@ TEST(TrainingRuns, ThePythonClientLogsARunAndTheApiGivesItsCurvesBack) {
   }
   const Json list = viewer.call("GET", "/api/v1/projects/vision/runs");
   EXPECT_EQ(list["items"].size(), 3u);
+}
+
+// The job of the next test: ten epochs a third of a second apart, each logged through the
+// client and printed (the log line's time is when the job logged it), then every way out
+// the bounds of the secret level close.
+const char* kSecretJob = R"(
+import time, jizhan
+run = jizhan.init()
+run.config(lr=0.001, model="resnet-with-a-secret-name")
+for epoch in range(10):
+    run.log({"train/loss": 1.0 / (epoch + 1), "val/acc": epoch / 10.0}, step=epoch)
+    print("epoch %d" % epoch, flush=True)
+    time.sleep(0.33)
+run.note("the data starts with 89504e470d0a1a0a")
+for i in range(40):
+    run.log({"leak_%02d" % i: i}, step=10)
+for i in range(3000):
+    run.log({"train/acc": (i * 7919) % 256}, step=100 + i)
+run.progress(10, 10)
+run.finish()
+print("training finished", flush=True)
+)";
+
+TEST(TrainingRuns, ASecretJobsCurvesArriveWithinASecondAndOnlyTheirBoundsGetOut) {
+  testing::TempDir data_root;
+  fs::permissions(data_root.path(), fs::perms(0755));
+  fs::create_directories(data_root.path() / "faces");
+  fs::permissions(data_root.path() / "faces", fs::perms(0755));
+  ASSERT_TRUE(write_file(data_root.str() + "/faces/a.bin", "secret bytes", 0644).ok());
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.user("olga");
+  p.user("dev");
+  p.project("lab", "vault", {{"olga", "data-owner"}, {"dev", "project-developer"}});
+  Api olga = p.user("olga"), dev = p.user("dev");
+  p.admin().call("POST", "/api/v1/workspaces/lab/dataset-roots", {{"path", data_root.str()}});
+  olga.call(
+      "POST", "/api/v1/projects/vault/datasets",
+      {{"name", "faces"}, {"path", data_root.str() + "/faces"}, {"security_level", "secret"}});
+  Json body = job("train", {"/usr/bin/python3", "-c", kSecretJob}, 0.5, 256);
+  body["datasets"] = {"faces"};
+  const Json submitted = dev.call("POST", "/api/v1/projects/vault/jobs", body);
+  ASSERT_TRUE(submitted.contains("id")) << submitted.dump();
+  const std::string id = submitted["id"];
+  const std::string series = "/api/v1/projects/vault/runs/" + id + "/series?points=100000&tag=";
+
+  // Watch the job's log and its curve: each epoch's point must be visible within a second
+  // of its log line.
+  std::map<int64_t, int64_t> logged_ms, seen_ms;
+  const auto start = std::chrono::steady_clock::now();
+  while (seen_ms.size() < 10 && std::chrono::steady_clock::now() - start < 90s) {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    int status = 0;
+    const Json s = dev.call("GET", series + "val/acc", nullptr, &status);
+    if (status == 200) {
+      for (const auto& pt : s["points"]) seen_ms.emplace(pt["step"].get<int64_t>(), now_ms);
+    }
+    Json logs = dev.call("GET", "/api/v1/projects/vault/jobs/" + id + "/logs?format=json");
+    if (!logs.is_object()) logs = Json::object();
+    for (const auto& rec : logs.value("items", Json::array())) {
+      const std::string text = rec.value("text", "");
+      auto at = parse_rfc3339(rec.value("time", ""));
+      if (text.rfind("epoch ", 0) == 0 && at.ok()) {
+        logged_ms.emplace(
+            std::stoll(text.substr(6)),
+            std::chrono::duration_cast<std::chrono::milliseconds>(at->time_since_epoch()).count());
+      }
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(seen_ms.size(), 10u) << dev.call("GET", "/api/v1/projects/vault/jobs/" + id).dump();
+  int64_t worst = 0;
+  for (const auto& [epoch, at] : logged_ms) {
+    ASSERT_TRUE(seen_ms.count(epoch));
+    worst = std::max(worst, seen_ms[epoch] - at);
+    EXPECT_LT(seen_ms[epoch] - at, 1000)
+        << "epoch " << epoch << " took " << seen_ms[epoch] - at << " ms to be seen";
+  }
+  EXPECT_GE(logged_ms.size(), 5u) << "the log's times are the reference";
+  std::cout << "from log line to curve: at most " << worst << " ms over " << logged_ms.size()
+            << " epochs\n";
+  auto done = wait_states(dev, "vault", {id}, kTerminal);
+  ASSERT_EQ(done[id]["state"], "succeeded") << done[id].dump();
+
+  // What got out: numbers within the bounds, no text.
+  Json run = dev.call("GET", "/api/v1/projects/vault/runs/" + id);
+  ASSERT_TRUE(run.contains("channel")) << run.dump();
+  EXPECT_EQ(run["state"], "finished");
+  EXPECT_EQ(run["job_id"], id);
+  EXPECT_EQ(run["owner"], "dev");
+  EXPECT_EQ(run["config"], Json({{"lr", 0.001}})) << "no string, no name outside the list";
+  EXPECT_EQ(run["notes"].size(), 0u) << run["notes"].dump();
+  EXPECT_EQ(run["tags"], Json({"train/loss", "val/acc", "train/acc"})) << "no free names";
+  EXPECT_EQ(run["progress"]["done"], 10);
+  Json dropped = run["channel"]["dropped"];
+  EXPECT_EQ(dropped["tag not in the vocabulary"], 40) << run["channel"].dump();
+  EXPECT_EQ(dropped["config name not in the vocabulary"], 1) << run["channel"].dump();
+  EXPECT_EQ(dropped["note withheld"], 1) << run["channel"].dump();
+  const Json acc = dev.call("GET", series + "train/acc");
+  const int64_t passed = acc["total"];
+  EXPECT_GT(dropped.value("rate", 0), 2000) << run["channel"].dump();
+  // At most the burst and 20 a second for as long as the job ran (the 20 epoch points
+  // before took some of the burst).
+  EXPECT_LE(passed, 200 + 20 * 5) << "points over the rate got out";
+  EXPECT_EQ(passed + dropped.value("rate", 0), 3000) << run["channel"].dump();
+  // Nobody logs to a job's run from outside it.
+  int status = 0;
+  dev.call("POST", "/api/v1/projects/vault/runs/" + id + "/records",
+           {{"records", {{{"kind", "log"}, {"step", 1}, {"values", {{"loss", 1}}}}}}}, &status);
+  EXPECT_EQ(status, 409);
 }
 
 }  // namespace

@@ -373,6 +373,27 @@ Result<std::vector<std::string>> read_tags(const std::string& dir) {
   return out;
 }
 
+RunSummary summarize(const std::string& dir) {
+  RunSummary out;
+  auto tags = read_tags(dir);
+  if (!tags.ok()) return out;
+  for (size_t i = 0; i < tags->size(); ++i) {
+    const std::string path = tag_file(dir, static_cast<int>(i), ".pts");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st {};
+    const uint64_t n = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) / kPointSize : 0;
+    char rec[kPointSize];
+    if (n > 0 && ::pread(fd, rec, kPointSize, static_cast<off_t>((n - 1) * kPointSize)) ==
+                     static_cast<ssize_t>(kPointSize)) {
+      out.points += static_cast<int64_t>(n);
+      out.last.emplace_back((*tags)[i], point_at(rec, 0));
+    }
+    ::close(fd);
+  }
+  return out;
+}
+
 Result<Axis> parse_axis(const std::string& text) {
   if (text == "step" || text.empty()) return Axis::kStep;
   if (text == "wall") return Axis::kWall;

@@ -81,6 +81,13 @@ class RunWriter {
 // The tags of the run in DIR, in the order they first came; empty when DIR has none.
 Result<std::vector<std::string>> read_tags(const std::string& dir);
 
+// How many points the run in DIR has, and the last point of each tag (in tag order).
+struct RunSummary {
+  int64_t points = 0;
+  std::vector<std::pair<std::string, Point>> last;
+};
+RunSummary summarize(const std::string& dir);
+
 enum class Axis { kStep, kWall, kRelative };
 // "step", "wall" or "relative"; invalid_argument naming the choices otherwise.
 Result<Axis> parse_axis(const std::string& text);

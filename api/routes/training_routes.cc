@@ -14,18 +14,21 @@ namespace sc = schema;
 namespace {
 
 Result<training::RunService*> runs_of(const ApiServices& s) {
-  if (!s.platform.runs) return Status::unavailable("training runs are not available on this server");
+  if (!s.platform.runs)
+    return Status::unavailable("training runs are not available on this server");
   return s.platform.runs;
 }
 
 Status check_run_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 100 && std::isalnum(static_cast<unsigned char>(name[0]));
+  bool ok =
+      !name.empty() && name.size() <= 100 && std::isalnum(static_cast<unsigned char>(name[0]));
   for (char c : name) {
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
   }
   if (!ok) {
-    return Status::invalid_argument("field 'name': a run name has 1 to 100 letters, digits, '.', "
-                                    "'_' or '-', starting with a letter or digit");
+    return Status::invalid_argument(
+        "field 'name': a run name has 1 to 100 letters, digits, '.', "
+        "'_' or '-', starting with a letter or digit");
   }
   return {};
 }
@@ -53,8 +56,10 @@ Result<training::SeriesQuery> series_query(const RequestContext& ctx) {
 Json series_json(const std::string& run, const training::Series& s, bool grid) {
   Json points = Json::array();
   for (const auto& p : s.points) {
-    Json j = {{"x", p.x}, {"step", p.step}, {"time", p.wall_us / 1000}, {"value",
-                                                                        training::value_json(p.value)}};
+    Json j = {{"x", p.x},
+              {"step", p.step},
+              {"time", p.wall_us / 1000},
+              {"value", training::value_json(p.value)}};
     if (grid) {
       j["min"] = training::value_json(p.min);
       j["max"] = training::value_json(p.max);
@@ -62,14 +67,15 @@ Json series_json(const std::string& run, const training::Series& s, bool grid) {
     }
     points.push_back(std::move(j));
   }
-  return {{"run", run},     {"tag", s.tag},         {"total", s.total}, {"in_range", s.in_range},
+  return {{"run", run},           {"tag", s.tag},    {"total", s.total}, {"in_range", s.in_range},
           {"reduced", s.reduced}, {"points", points}};
 }
 
 const std::vector<QueryParam> kSeriesQuery = {
     {"tag", "The tag (such as train/loss)"},
-    {"x", "The x axis: step (default), wall (seconds since the epoch) or relative (seconds "
-          "since the series' first point)"},
+    {"x",
+     "The x axis: step (default), wall (seconds since the epoch) or relative (seconds "
+     "since the series' first point)"},
     {"from", "The start of the range on the x axis (default: the first point)"},
     {"to", "The end of the range on the x axis, included (default: the last point)"},
     {"points",
@@ -107,9 +113,9 @@ void add_training_routes(ApiRoutes& api, const ApiServices& s) {
        .resource = "job",
        .verb = "create",
        .summary = "Start a training run of your own (to log to from outside a job)",
-       .body_schema =
-           sc::object({{"name", sc::str("1 to 100 letters, digits, '.', '_' or '-'; default run-N")},
-                       {"config", {{"type", "object"}}}}),
+       .body_schema = sc::object(
+           {{"name", sc::str("1 to 100 letters, digits, '.', '_' or '-'; default run-N")},
+            {"config", {{"type", "object"}}}}),
        .response_schema = sc::ref("TrainingRun"),
        .errors = {409},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
@@ -144,9 +150,9 @@ void add_training_routes(ApiRoutes& api, const ApiServices& s) {
          JZ_ASSIGN_OR_RETURN(auto notes, runs->notes(run));
          Json n = Json::array();
          for (const auto& x : notes) {
-           n.push_back({{"time", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(
-                                     x.time_ms)))},
-                        {"text", x.text}});
+           n.push_back(
+               {{"time", format_rfc3339(Clock::WallTime(std::chrono::milliseconds(x.time_ms)))},
+                {"text", x.text}});
          }
          j["notes"] = n;
          return Reply::json(j);
@@ -222,11 +228,12 @@ void add_training_routes(ApiRoutes& api, const ApiServices& s) {
        .verb = "get",
        .summary = "One tag's curves of several runs at once (to compare them)",
        .response_schema = sc::object({{"series", sc::array_of(sc::ref("Series"))}}, {"series"}),
-       .query = [] {
-         auto q = kSeriesQuery;
-         q.push_back({"runs", "The runs, comma-separated (at most 50)"});
-         return q;
-       }(),
+       .query =
+           [] {
+             auto q = kSeriesQuery;
+             q.push_back({"runs", "The runs, comma-separated (at most 50)"});
+             return q;
+           }(),
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto* runs, runs_of(s));
          JZ_ASSIGN_OR_RETURN(auto q, series_query(ctx));

@@ -806,6 +806,11 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
     log_error("recording the end of job " + a.id, s);
     return;
   }
+  if (runs_) {
+    if (Status s = runs_->job_ended(a.project_id, a.id); !s.ok()) {
+      log_error("finishing the training run of job " + a.id, s);
+    }
+  }
   (void)engine_.finished(a.seq, now);
   executor_.release(a.run_id);
   by_seq_.erase(a.seq);
@@ -1203,6 +1208,11 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
         (void)engine_.finished(d.job, now);
         by_seq_.erase(d.job);
         return;
+      }
+      if (runs_) {
+        Status r = runs_->job_started(job->project_id, job->id, job->user_id,
+                                      executor_.job_dir(job->run_id()) + "/metrics");
+        if (!r.ok()) log_error("starting the training run of job " + id, r);
       }
       Transition st{.to = "starting", .reason = "Starting", .detail = "sandbox launched"};
       if (Status w = jobs_.transition(id, {"admitted"}, st); !w.ok()) log_error("starting", w);

@@ -36,6 +36,7 @@
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
+#include "platform/training/runs.h"
 #include "sched/scheduler.h"
 
 namespace jz::monitor {
@@ -92,6 +93,9 @@ class JobRunner {
   // The node monitor: dev environments' GPU use counts against their idleness. Call before
   // start().
   void attach_monitor(monitor::Monitor* m) { monitor_ = m; }
+  // Training runs: each job gets one (named after it) where its metrics channel writes.
+  // Call before start().
+  void attach_runs(training::RunService* runs) { runs_ = runs; }
   // A GPU left (or came back into) service, e.g. after an XID 79 (the monitor's listener
   // calls it, from any thread): the scheduler stops placing on it, and the node and every
   // job running on it get an event.
@@ -214,6 +218,7 @@ class JobRunner {
   int64_t next_housekeeping_ms_ = 0;
   CodeRepos* code_ = nullptr;
   Outputs* outputs_ = nullptr;
+  training::RunService* runs_ = nullptr;
   void log_error(const std::string& what, const Status& s);
 
   store::Database& db_;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/files.h"
 #include "store/rows.h"
 
 namespace jz::training {
@@ -15,9 +16,9 @@ std::string time_text(int64_t ms) {
 }
 
 struct RunRow {
-  std::string id, project_id, name, owner_id, owner, job_id, state, config, last_values;
+  std::string id, project_id, name, owner_id, owner, job_id, state, config, store_dir;
   std::optional<int64_t> progress_done, progress_total, finished_at_ms;
-  int64_t points = 0, created_at_ms = 0, updated_at_ms = 0;
+  int64_t records_offset = 0, created_at_ms = 0, updated_at_ms = 0;
 };
 const store::RowMap<RunRow> kRunRow{{"r.id", &RunRow::id},
                                     {"r.project_id", &RunRow::project_id},
@@ -27,11 +28,11 @@ const store::RowMap<RunRow> kRunRow{{"r.id", &RunRow::id},
                                     {"r.job_id", &RunRow::job_id},
                                     {"r.state", &RunRow::state},
                                     {"r.config", &RunRow::config},
-                                    {"r.last_values", &RunRow::last_values},
+                                    {"r.store_dir", &RunRow::store_dir},
                                     {"r.progress_done", &RunRow::progress_done},
                                     {"r.progress_total", &RunRow::progress_total},
                                     {"r.finished_at_ms", &RunRow::finished_at_ms},
-                                    {"r.points", &RunRow::points},
+                                    {"r.records_offset", &RunRow::records_offset},
                                     {"r.created_at_ms", &RunRow::created_at_ms},
                                     {"r.updated_at_ms", &RunRow::updated_at_ms}};
 // Columns are read back by their unqualified names.
@@ -43,15 +44,15 @@ const store::RowMap<RunRow> kRunRead{{"id", &RunRow::id},
                                      {"job_id", &RunRow::job_id},
                                      {"state", &RunRow::state},
                                      {"config", &RunRow::config},
-                                     {"last_values", &RunRow::last_values},
+                                     {"store_dir", &RunRow::store_dir},
                                      {"progress_done", &RunRow::progress_done},
                                      {"progress_total", &RunRow::progress_total},
                                      {"finished_at_ms", &RunRow::finished_at_ms},
-                                     {"points", &RunRow::points},
+                                     {"records_offset", &RunRow::records_offset},
                                      {"created_at_ms", &RunRow::created_at_ms},
                                      {"updated_at_ms", &RunRow::updated_at_ms}};
-const std::string kSelect = "SELECT " + kRunRow.columns() +
-                            " FROM training_runs r LEFT JOIN users u ON u.id = r.owner_id";
+const std::string kSelect =
+    "SELECT " + kRunRow.columns() + " FROM training_runs r LEFT JOIN users u ON u.id = r.owner_id";
 
 Json object_of(const std::string& text) {
   Json j = Json::parse(text, nullptr, false);
@@ -68,10 +69,10 @@ Run run_of(const RunRow& r) {
   out.job_id = r.job_id;
   out.state = r.state;
   out.config = object_of(r.config);
-  out.last = object_of(r.last_values);
+  out.store_dir = r.store_dir;
+  out.records_offset = r.records_offset;
   out.progress_done = r.progress_done;
   out.progress_total = r.progress_total;
-  out.points = r.points;
   out.created_at_ms = r.created_at_ms;
   out.updated_at_ms = r.updated_at_ms;
   out.finished_at_ms = r.finished_at_ms;
@@ -93,6 +94,7 @@ Json Run::to_json() const {
             {"updated_at", time_text(updated_at_ms)},
             {"finished_at", finished_at_ms ? Json(time_text(*finished_at_ms)) : Json()},
             {"progress", Json()}};
+  if (channel.is_object()) j["channel"] = channel;
   if (progress_total) {
     j["progress"] = {{"done", progress_done.value_or(0)}, {"total", *progress_total}};
   }
@@ -118,8 +120,8 @@ Result<Run> RunService::create(const std::string& project_id, const std::string&
     }
     auto w = c.exec(
         "INSERT INTO training_runs (id, project_id, name, owner_id, job_id, state, config, "
-        "progress_done, progress_total, last_values, points, created_at_ms, updated_at_ms, "
-        "finished_at_ms) VALUES (?, ?, ?, ?, ?, 'running', '{}', NULL, NULL, '{}', 0, ?, ?, NULL)",
+        "progress_done, progress_total, store_dir, records_offset, created_at_ms, updated_at_ms, "
+        "finished_at_ms) VALUES (?, ?, ?, ?, ?, 'running', '{}', NULL, NULL, '', 0, ?, ?, NULL)",
         {id, project_id, chosen, owner_id, job_id, now, now});
     if (!w.ok() && w.status().code() == Code::kAlreadyExists) {
       return Status::already_exists("run '" + chosen + "' already exists in this project");
@@ -132,11 +134,15 @@ Result<Run> RunService::create(const std::string& project_id, const std::string&
 Result<Run> RunService::get(const std::string& project_id, const std::string& name) {
   Result<Run> out = Status::not_found("no run '" + name + "' in this project");
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(kSelect + " WHERE r.project_id = ? AND r.name = ?",
-                                           {project_id, name}));
+    JZ_ASSIGN_OR_RETURN(
+        auto rows, c.query(kSelect + " WHERE r.project_id = ? AND r.name = ?", {project_id, name}));
     if (!rows.empty()) out = run_of(kRunRead(rows[0]));
     return {};
   }));
+  if (out.ok()) {
+    JZ_RETURN_IF_ERROR(sync(*out));
+    fill_from_store(*out);
+  }
   return out;
 }
 
@@ -163,13 +169,170 @@ Result<store::Page<Run>> RunService::list(const std::string& project_id,
     if (rows.size() > static_cast<size_t>(limit)) out.next_after = out.items.back().id;
     return {};
   }));
+  for (Run& r : out.items) {
+    JZ_RETURN_IF_ERROR(sync(r));
+    fill_from_store(r);
+  }
   return out;
+}
+
+void RunService::fill_from_store(Run& run) const {
+  const RunSummary sum = summarize(dir_of(run));
+  if (!run.store_dir.empty()) {
+    auto stats = read_file(run.store_dir + "/stats.json");
+    if (stats.ok()) run.channel = Json::parse(*stats, nullptr, false);
+    if (run.channel.is_discarded()) run.channel = Json();
+  }
+  run.points = sum.points;
+  run.last = Json::object();
+  for (const auto& [tag, p] : sum.last) {
+    run.last[tag] = {{"step", p.step}, {"value", value_json(p.value)}, {"time", p.wall_us / 1000}};
+  }
+}
+
+Status RunService::apply(store::Conn& c, const Run& run, const std::vector<Record>& records,
+                         std::optional<int64_t> records_offset) {
+  Json config = run.config;
+  std::optional<int64_t> done = run.progress_done, total = run.progress_total;
+  bool finish = false;
+  std::vector<std::string> notes;
+  for (const Record& r : records) {
+    switch (r.kind) {
+      case Record::Kind::kLog:
+        break;
+      case Record::Kind::kConfig:
+        for (const auto& [k, v] : r.config.items()) {
+          if (config.size() < kMaxConfigKeys || config.contains(k)) config[k] = v;
+        }
+        break;
+      case Record::Kind::kNote:
+        notes.push_back(r.text);
+        break;
+      case Record::Kind::kProgress:
+        done = r.done;
+        total = r.total;
+        break;
+      case Record::Kind::kFinish:
+        finish = true;
+        break;
+    }
+  }
+  const int64_t now_ms = clock_.now_unix_ms();
+  JZ_ASSIGN_OR_RETURN(auto counted, c.query("SELECT COUNT(*) AS n FROM training_notes WHERE "
+                                            "run_id = ?",
+                                            {run.id}));
+  int64_t seq = counted[0].integer("n");
+  for (const std::string& text : notes) {
+    if (static_cast<size_t>(seq) >= options_.max_notes) break;  // a job's: the rest are dropped
+    JZ_RETURN_IF_ERROR(c.exec("INSERT INTO training_notes (run_id, seq, time_ms, text) VALUES "
+                              "(?, ?, ?, ?)",
+                              {run.id, ++seq, now_ms, text})
+                           .status());
+  }
+  const bool finished = finish || run.state != "running";
+  store::Params p{json::dump(config),
+                  done ? store::Value(*done) : store::Value(),
+                  total ? store::Value(*total) : store::Value(),
+                  store::Value(now_ms),
+                  finished ? std::string("finished") : std::string("running"),
+                  run.finished_at_ms ? store::Value(*run.finished_at_ms)
+                  : finish           ? store::Value(now_ms)
+                                     : store::Value(),
+                  store::Value(records_offset.value_or(run.records_offset)),
+                  run.id};
+  return c
+      .exec(
+          "UPDATE training_runs SET config = ?, progress_done = ?, progress_total = ?, "
+          "updated_at_ms = ?, state = ?, finished_at_ms = ?, records_offset = ? WHERE id = ?",
+          p)
+      .status();
+}
+
+Status RunService::sync(Run& run) {
+  if (run.store_dir.empty()) return {};
+  const std::string path = run.store_dir + "/records.jsonl";
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || static_cast<int64_t>(size) <= run.records_offset) return {};
+  std::lock_guard lock(sync_mu_);
+  JZ_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  if (static_cast<int64_t>(text.size()) <= run.records_offset) return {};
+  // Whole lines only (the supervisor may be mid-line).
+  const size_t end = text.rfind('\n');
+  if (end == std::string::npos || static_cast<int64_t>(end) < run.records_offset) return {};
+  std::vector<Record> records;
+  const std::string_view fresh(text.data() + run.records_offset,
+                               end + 1 - static_cast<size_t>(run.records_offset));
+  size_t at = 0;
+  while (at < fresh.size()) {
+    const size_t nl = fresh.find('\n', at);
+    auto j = json::parse(fresh.substr(at, nl - at), "a record");
+    at = nl + 1;
+    if (!j.ok()) continue;  // written by our supervisor: cannot happen; skipped if it does
+    auto r = parse_record(*j);
+    if (r.ok()) records.push_back(std::move(*r));
+  }
+  const int64_t offset = static_cast<int64_t>(end) + 1;
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+    // Taken by another caller meanwhile?
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT " + kRunRow.columns() +
+                                               " FROM training_runs r LEFT JOIN users u ON u.id = "
+                                               "r.owner_id WHERE r.id = ?",
+                                           {run.id}));
+    if (rows.empty()) return {};
+    Run now = run_of(kRunRead(rows[0]));
+    if (now.records_offset != run.records_offset) {
+      run = now;
+      return {};
+    }
+    JZ_RETURN_IF_ERROR(apply(c, now, records, offset));
+    return {};
+  }));
+  return db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query(kSelect + " WHERE r.id = ?", {run.id}));
+    if (!rows.empty()) run = run_of(kRunRead(rows[0]));
+    return {};
+  });
+}
+
+Status RunService::job_started(const std::string& project_id, const std::string& job_id,
+                               const std::string& owner_id, const std::string& store_dir) {
+  const int64_t now = clock_.now_unix_ms();
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto n, c.exec("UPDATE training_runs SET store_dir = ?, "
+                                       "records_offset = 0, state = 'running', "
+                                       "finished_at_ms = NULL, updated_at_ms = ? WHERE "
+                                       "project_id = ? AND name = ?",
+                                       {store_dir, now, project_id, job_id}));
+    if (n > 0) return {};
+    return c
+        .exec(
+            "INSERT INTO training_runs (id, project_id, name, owner_id, job_id, state, config, "
+            "progress_done, progress_total, store_dir, records_offset, created_at_ms, "
+            "updated_at_ms, finished_at_ms) VALUES (?, ?, ?, ?, ?, 'running', '{}', NULL, NULL, "
+            "?, 0, ?, ?, NULL)",
+            {ids_.next("run_"), project_id, job_id, owner_id, job_id, store_dir, now, now})
+        .status();
+  });
+}
+
+Status RunService::job_ended(const std::string& project_id, const std::string& job_id) {
+  auto run = get(project_id, job_id);  // takes what the folder still holds
+  if (!run.ok()) return run.status().code() == Code::kNotFound ? Status() : run.status();
+  if (run->state != "running") return {};
+  return db_.transact(
+      [&](store::Conn& c) { return apply(c, *run, {Record{.kind = Record::Kind::kFinish}}, {}); });
 }
 
 Result<IngestResult> RunService::ingest(const Run& run, const std::vector<Record>& records) {
   if (records.size() > options_.max_records) {
     return Status::invalid_argument("at most " + std::to_string(options_.max_records) +
                                     " records in one call; send the rest in another");
+  }
+  if (!run.store_dir.empty()) {
+    return Status::failed_precondition("run '" + run.name +
+                                       "' is its job's: the job logs to it from inside (the "
+                                       "client finds the job's metrics socket)");
   }
   std::lock_guard lock(mu_);
   // The run as stored now (another call may have finished it).
@@ -186,9 +349,10 @@ Result<IngestResult> RunService::ingest(const Run& run, const std::vector<Record
   }
   // Bounds first, so a call that breaks one stores nothing.
   std::set<std::string> new_tags;
-  size_t notes = 0;
+  size_t notes = 0, config_keys = 0;
   for (const Record& r : records) {
     if (r.kind == Record::Kind::kNote) ++notes;
+    if (r.kind == Record::Kind::kConfig) config_keys += r.config.size();
     if (r.kind != Record::Kind::kLog) continue;
     for (const auto& [tag, v] : r.values) {
       if (writer->count(tag) == 0) new_tags.insert(tag);
@@ -201,85 +365,48 @@ Result<IngestResult> RunService::ingest(const Run& run, const std::vector<Record
         " tags; a run may have at most " + std::to_string(options_.max_tags) +
         " (log fewer distinct names, e.g. one tag per metric rather than per step)");
   }
-  int64_t stored_notes = 0;
+  if (now.config.size() + config_keys > kMaxConfigKeys) {
+    Json merged = now.config;
+    for (const Record& r : records) {
+      if (r.kind != Record::Kind::kConfig) continue;
+      for (const auto& [k, v] : r.config.items()) merged[k] = v;
+    }
+    if (merged.size() > kMaxConfigKeys) {
+      return Status::resource_exhausted("a run's configuration may have at most " +
+                                        std::to_string(kMaxConfigKeys) + " values");
+    }
+  }
   if (notes > 0) {
+    int64_t stored = 0;
     JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
       JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) AS n FROM training_notes WHERE "
                                              "run_id = ?",
                                              {run.id}));
-      stored_notes = rows[0].integer("n");
+      stored = rows[0].integer("n");
       return {};
     }));
-    if (static_cast<size_t>(stored_notes) + notes > options_.max_notes) {
+    if (static_cast<size_t>(stored) + notes > options_.max_notes) {
       return Status::resource_exhausted("run '" + run.name + "' may keep at most " +
                                         std::to_string(options_.max_notes) + " notes");
     }
   }
-  const int64_t now_ms = clock_.now_unix_ms();
+  const int64_t now_us = clock_.now_unix_ms() * 1000;
   IngestResult out;
-  Json config = now.config;
-  Json last = now.last;
-  std::optional<int64_t> done = now.progress_done, total = now.progress_total;
-  bool finish = false;
-  std::vector<Note> new_notes;
   for (const Record& r : records) {
-    switch (r.kind) {
-      case Record::Kind::kLog: {
-        const int64_t wall = r.wall_us ? r.wall_us : now_ms * 1000;
-        for (const auto& [tag, v] : r.values) {
-          JZ_RETURN_IF_ERROR(writer->append(tag, {r.step, wall, v}));
-          last[tag] = {{"step", r.step}, {"value", value_json(v)}, {"time", wall / 1000}};
-          ++out.points;
-        }
-        break;
-      }
-      case Record::Kind::kConfig:
-        for (const auto& [k, v] : r.config.items()) config[k] = v;
-        break;
-      case Record::Kind::kNote:
-        new_notes.push_back({now_ms, r.text});
-        break;
-      case Record::Kind::kProgress:
-        done = r.done;
-        total = r.total;
-        break;
-      case Record::Kind::kFinish:
-        finish = true;
-        break;
+    if (r.kind != Record::Kind::kLog) continue;
+    const int64_t wall = r.wall_us ? r.wall_us : now_us;
+    for (const auto& [tag, v] : r.values) {
+      JZ_RETURN_IF_ERROR(writer->append(tag, {r.step, wall, v}));
+      ++out.points;
     }
   }
   JZ_RETURN_IF_ERROR(writer->flush());
   out.tags = writer->tag_count();
-  if (config.size() > kMaxConfigKeys) {
-    return Status::resource_exhausted("a run's configuration may have at most " +
-                                      std::to_string(kMaxConfigKeys) + " values");
+  JZ_RETURN_IF_ERROR(
+      db_.transact([&](store::Conn& c) { return apply(c, now, records, std::nullopt); }));
+  for (const Record& r : records) {
+    if (r.kind == Record::Kind::kFinish) writers_.erase(run.id);
   }
-  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
-    store::Params p{json::dump(config),
-                    json::dump(last),
-                    done ? store::Value(*done) : store::Value(),
-                    total ? store::Value(*total) : store::Value(),
-                    store::Value(now.points + out.points),
-                    store::Value(now_ms),
-                    finish ? std::string("finished") : now.state,
-                    finish ? store::Value(now_ms) : now.finished_at_ms ? store::Value(*now.finished_at_ms)
-                                                       : store::Value(),
-                    run.id};
-    JZ_RETURN_IF_ERROR(c.exec("UPDATE training_runs SET config = ?, last_values = ?, "
-                              "progress_done = ?, progress_total = ?, points = ?, "
-                              "updated_at_ms = ?, state = ?, finished_at_ms = ? WHERE id = ?",
-                              p)
-                           .status());
-    int64_t seq = stored_notes;
-    for (const Note& n : new_notes) {
-      JZ_RETURN_IF_ERROR(c.exec("INSERT INTO training_notes (run_id, seq, time_ms, text) "
-                                "VALUES (?, ?, ?, ?)",
-                                {run.id, ++seq, n.time_ms, n.text})
-                             .status());
-    }
-    return {};
-  }));
-  if (finish) writers_.erase(run.id);
   return out;
 }
 
