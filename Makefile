@@ -46,6 +46,7 @@ bench:
 	@bench/ws/run
 	@bench/monitor/run
 	@bench/alerts/run
+	@bench/training/run
 	@bench/vgpu/run
 	@bench/sched/trace
 	@bench/web/run

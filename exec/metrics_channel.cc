@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "core/files.h"
@@ -39,8 +39,8 @@ int64_t now_us() {
 bool vocabulary_tag(std::string_view tag) {
   const size_t slash = tag.find('/');
   if (slash != std::string_view::npos) {
-    static const std::set<std::string, std::less<>> kPrefixes = {"train", "val", "valid",
-                                                                 "test", "eval"};
+    static const std::set<std::string, std::less<>> kPrefixes = {"train", "val", "valid", "test",
+                                                                 "eval"};
     if (!kPrefixes.count(tag.substr(0, slash))) return false;
     tag = tag.substr(slash + 1);
   }
@@ -50,9 +50,9 @@ bool vocabulary_tag(std::string_view tag) {
 
 bool vocabulary_config(std::string_view name) {
   static const std::set<std::string, std::less<>> kNames = {
-      "lr",         "learning_rate", "batch_size", "epochs",      "steps",  "momentum",
-      "weight_decay", "seed",        "warmup",     "warmup_steps", "dropout", "image_size",
-      "num_classes", "workers"};
+      "lr",       "learning_rate", "batch_size",  "epochs", "steps",
+      "momentum", "weight_decay",  "seed",        "warmup", "warmup_steps",
+      "dropout",  "image_size",    "num_classes", "workers"};
   return kNames.count(name) > 0;
 }
 
@@ -257,42 +257,30 @@ void MetricsChannel::handle(const std::string& line, int64_t now) {
     ++records_;
   };
   switch (r.kind) {
-    case Kind::kLog: {
-      const int64_t wall = bounds_.client_time && r.wall_us ? r.wall_us : now;
-      for (const auto& [tag, v] : r.values) {
-        if (tag.size() > bounds_.max_tag_length) {
-          drop("tag too long");
-          continue;
-        }
-        if (bounds_.vocabulary && !vocabulary_tag(tag)) {
-          drop("tag not in the vocabulary");
-          continue;
-        }
-        if (writer_->count(tag) == 0 && writer_->tag_count() >= bounds_.max_tags) {
-          drop("too many tags");
-          continue;
-        }
-        if (bounds_.max_step_jump > 0) {
-          auto it = last_step_.find(tag);
-          const int64_t last = it == last_step_.end() ? 0 : it->second;
-          if (r.step < last || r.step - last > bounds_.max_step_jump) {
-            drop("step");
-            continue;
-          }
-        }
-        if (!admit_point(now)) {
-          drop("rate");
-          continue;
-        }
-        if (!writer_->append(tag, {r.step, wall, round_significant(v, bounds_.digits)}).ok()) {
-          drop("unwritable");
-          continue;
-        }
-        last_step_[tag] = r.step;
-        ++points_;
-      }
+    case Kind::kLog:
+    case Kind::kPoints:
+      training::for_each_point(
+          r, [&](const std::string& tag, int64_t step, int64_t client_wall, double v) {
+            const int64_t wall = bounds_.client_time && client_wall ? client_wall : now;
+            if (tag.size() > bounds_.max_tag_length) return drop("tag too long");
+            if (bounds_.vocabulary && !vocabulary_tag(tag))
+              return drop("tag not in the vocabulary");
+            if (writer_->count(tag) == 0 && writer_->tag_count() >= bounds_.max_tags) {
+              return drop("too many tags");
+            }
+            if (bounds_.max_step_jump > 0) {
+              auto it = last_step_.find(tag);
+              const int64_t last = it == last_step_.end() ? 0 : it->second;
+              if (step < last || step - last > bounds_.max_step_jump) return drop("step");
+            }
+            if (!admit_point(now)) return drop("rate");
+            if (!writer_->append(tag, {step, wall, round_significant(v, bounds_.digits)}).ok()) {
+              return drop("unwritable");
+            }
+            last_step_[tag] = step;
+            ++points_;
+          });
       return;
-    }
     case Kind::kConfig: {
       Json kept = Json::object();
       for (const auto& [k, v] : r.config.items()) {

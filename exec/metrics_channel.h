@@ -39,9 +39,9 @@ struct MetricsBounds {
   size_t max_tag_length = training::kMaxTagLength;
   double points_per_second = 0;  // 0: unbounded
   double burst = 0;
-  int digits = 0;            // significant digits kept; 0: all
-  bool text_config = true;   // configuration strings
-  bool client_time = true;   // the client's timestamps (else the receiver's clock)
+  int digits = 0;             // significant digits kept; 0: all
+  bool text_config = true;    // configuration strings
+  bool client_time = true;    // the client's timestamps (else the receiver's clock)
   int64_t max_step_jump = 0;  // > 0: a tag's steps never go back and move by at most this
   bool vocabulary = false;    // tags and configuration names from fixed lists only
   static MetricsBounds for_level(const std::string& level);

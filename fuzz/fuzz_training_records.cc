@@ -20,6 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     tr::Record a = r, b = (*again)[0];
     if (a.wall_us - b.wall_us > 1 || b.wall_us - a.wall_us > 1) __builtin_trap();
     a.wall_us = b.wall_us = 0;
+    if (a.walls_us.size() != b.walls_us.size()) __builtin_trap();
+    for (size_t i = 0; i < a.walls_us.size(); ++i) {
+      if (a.walls_us[i] - b.walls_us[i] > 1 || b.walls_us[i] - a.walls_us[i] > 1) __builtin_trap();
+    }
+    a.walls_us.clear();
+    b.walls_us.clear();
     if (tr::format_record(a) != tr::format_record(b)) __builtin_trap();
   }
   return 0;

@@ -76,8 +76,7 @@ TEST(TrainingRuns, ThePythonClientLogsARunAndTheApiGivesItsCurvesBack) {
   EXPECT_EQ(run["config"]["model.depth"], 4);
   EXPECT_EQ(run["progress"]["done"], 200);
   EXPECT_EQ(run["progress"]["total"], 300);
-  EXPECT_EQ(run["tags"],
-            Json({"train/acc", "train/loss"}));  // first seen (a record's in name order)
+  EXPECT_EQ(run["tags"], Json({"train/loss", "train/acc"}));  // in the order first logged
   ASSERT_EQ(run["notes"].size(), 1u);
   EXPECT_EQ(run["notes"][0]["text"], "learning rate halved at step 200");
   EXPECT_EQ(run["last"]["train/loss"]["value"], "NaN");

@@ -57,7 +57,7 @@ Status check_tag(std::string_view tag) {
 Result<Record> parse_record(const Json& j) {
   if (!j.is_object()) return bad("each record must be a JSON object");
   if (!j.contains("kind") || !j["kind"].is_string()) {
-    return bad("\"kind\" is missing (log, config, note, progress or finish)");
+    return bad("\"kind\" is missing (log, points, config, note, progress or finish)");
   }
   const std::string& kind = j["kind"].get_ref<const std::string&>();
   Record r;
@@ -81,6 +81,46 @@ Result<Record> parse_record(const Json& j) {
       JZ_RETURN_IF_ERROR(check_tag(tag));
       JZ_ASSIGN_OR_RETURN(double x, number_of(v, tag));
       r.values.emplace_back(tag, x);
+    }
+  } else if (kind == "points") {
+    r.kind = Record::Kind::kPoints;
+    if (!j.contains("tag") || !j["tag"].is_string()) return bad("a points record needs \"tag\"");
+    r.tag = j["tag"].get<std::string>();
+    JZ_RETURN_IF_ERROR(check_tag(r.tag));
+    if (!j.contains("steps") || !j["steps"].is_array() || !j.contains("values") ||
+        !j["values"].is_array()) {
+      return bad("a points record needs \"steps\" and \"values\": arrays of one length");
+    }
+    const Json& steps = j["steps"];
+    const Json& values = j["values"];
+    const bool timed = j.contains("times");
+    if (timed && !j["times"].is_array()) return bad("\"times\" must be an array");
+    const size_t n = steps.size();
+    if (values.size() != n || (timed && j["times"].size() != n)) {
+      return bad("\"steps\", \"values\" and \"times\" must have one length");
+    }
+    if (n == 0 || n > kMaxColumnPoints) {
+      return bad("a points record holds 1 to " + std::to_string(kMaxColumnPoints) + " points");
+    }
+    r.steps.reserve(n);
+    r.column.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Json& s = steps[i];
+      if (!s.is_number_integer() || s.get<int64_t>() < 0 || s.get<int64_t>() > (int64_t{1} << 53)) {
+        return bad("steps[" + std::to_string(i) + "] must be a whole number from 0 to 2^53");
+      }
+      r.steps.push_back(s.get<int64_t>());
+      JZ_ASSIGN_OR_RETURN(double v, number_of(values[i], r.tag));
+      r.column.push_back(v);
+    }
+    if (timed) {
+      r.walls_us.reserve(n);
+      for (const Json& t : j["times"]) {
+        if (!t.is_number() || !(t.get<double>() >= 0) || t.get<double>() > 1e11) {
+          return bad("\"times\" must be seconds since the epoch");
+        }
+        r.walls_us.push_back(static_cast<int64_t>(std::llround(t.get<double>() * 1e6)));
+      }
     }
   } else if (kind == "config") {
     r.kind = Record::Kind::kConfig;
@@ -121,7 +161,7 @@ Result<Record> parse_record(const Json& j) {
     r.kind = Record::Kind::kFinish;
   } else {
     return bad("unknown kind \"" + kind.substr(0, 40) +
-               "\" (use log, config, note, progress or finish)");
+               "\" (use log, points, config, note, progress or finish)");
   }
   return r;
 }
@@ -162,6 +202,17 @@ std::string format_record(const Record& r) {
       Json v = Json::object();
       for (const auto& [k, x] : r.values) v[k] = value_json(x);
       j["values"] = v;
+      break;
+    }
+    case Record::Kind::kPoints: {
+      Json values = Json::array();
+      for (double v : r.column) values.push_back(value_json(v));
+      j = {{"kind", "points"}, {"tag", r.tag}, {"steps", r.steps}, {"values", values}};
+      if (!r.walls_us.empty()) {
+        Json times = Json::array();
+        for (int64_t w : r.walls_us) times.push_back(static_cast<double>(w) / 1e6);
+        j["times"] = times;
+      }
       break;
     }
     case Record::Kind::kConfig:

@@ -199,6 +199,7 @@ Status RunService::apply(store::Conn& c, const Run& run, const std::vector<Recor
   for (const Record& r : records) {
     switch (r.kind) {
       case Record::Kind::kLog:
+      case Record::Kind::kPoints:
         break;
       case Record::Kind::kConfig:
         for (const auto& [k, v] : r.config.items()) {
@@ -353,10 +354,13 @@ Result<IngestResult> RunService::ingest(const Run& run, const std::vector<Record
   for (const Record& r : records) {
     if (r.kind == Record::Kind::kNote) ++notes;
     if (r.kind == Record::Kind::kConfig) config_keys += r.config.size();
-    if (r.kind != Record::Kind::kLog) continue;
-    for (const auto& [tag, v] : r.values) {
-      if (writer->count(tag) == 0) new_tags.insert(tag);
+    if (r.kind == Record::Kind::kPoints) {
+      if (writer->count(r.tag) == 0) new_tags.insert(r.tag);
+      continue;
     }
+    for_each_point(r, [&](const std::string& tag, int64_t, int64_t, double) {
+      if (writer->count(tag) == 0) new_tags.insert(tag);
+    });
   }
   const size_t existing_tags = writer->tag_count();
   if (existing_tags + new_tags.size() > options_.max_tags) {
@@ -392,14 +396,15 @@ Result<IngestResult> RunService::ingest(const Run& run, const std::vector<Record
   }
   const int64_t now_us = clock_.now_unix_ms() * 1000;
   IngestResult out;
+  Status written;
   for (const Record& r : records) {
-    if (r.kind != Record::Kind::kLog) continue;
-    const int64_t wall = r.wall_us ? r.wall_us : now_us;
-    for (const auto& [tag, v] : r.values) {
-      JZ_RETURN_IF_ERROR(writer->append(tag, {r.step, wall, v}));
+    for_each_point(r, [&](const std::string& tag, int64_t step, int64_t wall, double v) {
+      if (!written.ok()) return;
+      written = writer->append(tag, {step, wall ? wall : now_us, v});
       ++out.points;
-    }
+    });
   }
+  JZ_RETURN_IF_ERROR(written);
   JZ_RETURN_IF_ERROR(writer->flush());
   out.tags = writer->tag_count();
   JZ_RETURN_IF_ERROR(
