@@ -358,6 +358,8 @@ std::vector<Endpoint> endpoints() {
        {"padmin", "wsadmin", "prjadmin", "prjdev"}},
       {"a run's series", "GET", "/api/v1/projects/{p}/runs/nothing-here/series?tag=loss", "",
        project_members},
+      {"a run as an event file", "GET", "/api/v1/projects/{p}/runs/nothing-here/tensorboard", "",
+       project_members},
       {"compare runs", "GET", "/api/v1/projects/{p}/series?runs=nothing-here&tag=loss", "",
        project_members},
       {"list inhibitions", "GET", "/api/v1/projects/{p}/inhibitions", "", project_members},

@@ -196,6 +196,20 @@ Result<Json> ApiClient::patch_bytes(const std::string& path, std::string_view by
   return *j;
 }
 
+Result<Json> ApiClient::post_bytes(const std::string& path, std::string_view bytes,
+                                   const std::string& content_type) {
+  httplib::Client cli(server_);
+  cli.set_connection_timeout(std::chrono::seconds(10));
+  cli.set_read_timeout(std::chrono::seconds(300));
+  cli.set_write_timeout(std::chrono::seconds(60));
+  auto res = cli.Post(path, auth_headers(token_), bytes.data(), bytes.size(), content_type);
+  if (!res || res->status >= 300) return error_from(res, server_);
+  if (res->body.empty()) return Json(nullptr);
+  auto j = json::parse(res->body, "the server's response");
+  if (!j.ok()) return Status::internal(j.status().message());
+  return *j;
+}
+
 Result<std::string> ApiClient::get_text(const std::string& path, const std::string& header_name,
                                         std::string* header_value) {
   httplib::Client cli(server_);

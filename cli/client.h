@@ -58,6 +58,9 @@ class ApiClient {
   // PATCH with a raw body and extra headers (a chunk of a resumable upload).
   Result<Json> patch_bytes(const std::string& path, std::string_view bytes,
                            const std::vector<std::pair<std::string, std::string>>& headers);
+  // POST with a raw body of `content_type` (records as JSON lines); the answer as call().
+  Result<Json> post_bytes(const std::string& path, std::string_view bytes,
+                          const std::string& content_type);
   // GET returning the raw body (for JSON-lines exports) and a response header.
   Result<std::string> get_text(const std::string& path, const std::string& header_name,
                                std::string* header_value);

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -14,6 +16,8 @@
 #include "cli/upload_command.h"
 #include "core/clock.h"
 #include "core/text.h"
+#include "training/records.h"
+#include "training/tensorboard.h"
 
 namespace jz::cli {
 
@@ -1049,6 +1053,7 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
   usage->add_option("--user", usage_opts->user, "Only this user's jobs");
   usage->add_flag("--csv", usage_opts->csv, "Print CSV (for spreadsheets) instead of a table");
   job_commands(app);
+  metrics_commands(app);
 }
 
 namespace {
@@ -1666,6 +1671,223 @@ void ClientCommands::job_commands(CLI::App& app) {
                      return {};
                    });
                  }));
+}
+
+void ClientCommands::metrics_commands(CLI::App& app) {
+  auto* metrics = app.add_subcommand(
+      "metrics", "Training runs: their curves, uploads, TensorBoard files (docs/TRAINING.md)");
+  metrics->require_subcommand(1);
+  struct MetricsOpts {
+    std::string project, run, file, path, out, job;
+  };
+  auto o = std::make_shared<MetricsOpts>();
+  auto runs_path = [o] { return "/api/v1/projects/" + url_encode(o->project) + "/runs"; };
+  auto* runs = leaf(*metrics, "runs", "List a project's training runs, newest first",
+                    [o, runs_path](const Common& c) {
+                      return with_conn("metrics runs", c.server, true, [&](Conn& conn) -> Status {
+                        std::string path = runs_path() + "?page_size=200";
+                        if (!o->job.empty()) path += "&job=" + url_encode(o->job);
+                        JZ_ASSIGN_OR_RETURN(Json page, conn.api->call("GET", path));
+                        show_list(c.output, page["items"],
+                                  {{"NAME", "name"},
+                                   {"OWNER", "owner"},
+                                   {"STATE", "state"},
+                                   {"POINTS", "points"},
+                                   {"PROGRESS", "progress.done"},
+                                   {"OF", "progress.total"},
+                                   {"JOB", "job_id"},
+                                   {"UPDATED", "updated_at"}});
+                        return {};
+                      });
+                    });
+  runs->add_option("project", o->project, "The project")->required();
+  runs->add_option("--job", o->job, "Only the run of this job");
+  auto* show = leaf(
+      *metrics, "show", "Show a run: configuration, progress, the last value of each tag, notes",
+      [o, runs_path](const Common& c) {
+        return with_conn("metrics show", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(Json run,
+                              conn.api->call("GET", runs_path() + "/" + url_encode(o->run)));
+          show_object(c.output, run);
+          return {};
+        });
+      });
+  show->add_option("project", o->project, "The project")->required();
+  show->add_option("run", o->run, "The run (a job's run is named after the job)")->required();
+
+  // Starts the run (or continues one of yours by that name) and returns its records path.
+  auto open_run = [o, runs_path](Conn& conn, const std::string& fallback) -> Result<std::string> {
+    const std::string name = o->run.empty() ? fallback : o->run;
+    Json body = {{"name", name}};
+    auto made = conn.api->call("POST", runs_path(), &body);
+    if (!made.ok() && made.status().code() != Code::kAlreadyExists) return made.status();
+    return runs_path() + "/" + url_encode(name) + "/records";
+  };
+  // A name for a run from a file or folder name: what a run name may hold.
+  auto name_of = [](const std::string& path) {
+    std::string base = std::filesystem::path(path).filename().string();
+    if (base.empty()) base = std::filesystem::path(path).parent_path().filename().string();
+    std::string out;
+    for (char ch : base) {
+      out += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ? ch : '-';
+    }
+    if (out.empty() || !std::isalnum(static_cast<unsigned char>(out[0]))) out = "run-" + out;
+    return out.substr(0, 100);
+  };
+
+  auto* upload =
+      leaf(*metrics, "upload",
+           "Send the records a client wrote offline (JIZHAN_OFFLINE=FILE, one JSON record a line)\n"
+           "to a run of yours: a new one named after the file, or --run NAME (continued when it\n"
+           "exists and is yours and running).",
+           [o, open_run, name_of](const Common& c) {
+             return with_conn("metrics upload", c.server, true, [&](Conn& conn) -> Status {
+               std::ifstream in(o->file, std::ios::binary);
+               if (!in) return Status::not_found("cannot read '" + o->file + "'");
+               std::stringstream ss;
+               ss << in.rdbuf();
+               const std::string text = ss.str();
+               // Checked whole before anything is sent: a bad line names itself.
+               JZ_RETURN_IF_ERROR(training::parse_lines(text).status());
+               JZ_ASSIGN_OR_RETURN(std::string path, open_run(conn, name_of(o->file)));
+               int64_t points = 0, tags = 0;
+               constexpr size_t kChunk = size_t{4} << 20;
+               for (size_t at = 0; at < text.size();) {
+                 size_t end = std::min(text.size(), at + kChunk);
+                 if (end < text.size()) {
+                   const size_t nl = text.rfind('\n', end);
+                   end = nl == std::string::npos || nl < at ? text.find('\n', end) : nl + 1;
+                   if (end == std::string::npos) end = text.size();
+                 }
+                 JZ_ASSIGN_OR_RETURN(Json r, conn.api->post_bytes(path, text.substr(at, end - at),
+                                                                  "application/x-ndjson"));
+                 points += r.value("points", int64_t{0});
+                 tags = r.value("tags", int64_t{0});
+                 at = end;
+               }
+               std::cout << "uploaded " << points << " points (" << tags << " tags) to "
+                         << path.substr(0, path.size() - 8) << "\n";
+               return {};
+             });
+           });
+  upload->add_option("project", o->project, "The project")->required();
+  upload->add_option("file", o->file, "The records file")->required()->check(CLI::ExistingFile);
+  upload->add_option("--run", o->run, "The run's name (default: the file's)");
+
+  auto* import = leaf(
+      *metrics, "import",
+      "Read TensorBoard event files (a file, or every events.out.tfevents.* file under a\n"
+      "folder) into a run of yours: their scalars (simple values and one-element tensors);\n"
+      "images, histograms and the like are counted and left out.",
+      [o, open_run, name_of](const Common& c) {
+        return with_conn("metrics import", c.server, true, [&](Conn& conn) -> Status {
+          std::vector<std::string> files;
+          std::error_code ec;
+          if (std::filesystem::is_directory(o->path, ec)) {
+            for (const auto& e : std::filesystem::recursive_directory_iterator(o->path, ec)) {
+              if (e.is_regular_file() &&
+                  e.path().filename().string().find("tfevents") != std::string::npos) {
+                files.push_back(e.path().string());
+              }
+            }
+            std::sort(files.begin(), files.end());
+          } else {
+            files.push_back(o->path);
+          }
+          if (files.empty()) {
+            return Status::not_found("no events.out.tfevents.* file under '" + o->path + "'");
+          }
+          // tag -> steps, values, times
+          std::map<std::string, std::tuple<Json, Json, Json>> columns;
+          int64_t others = 0, scalars = 0;
+          for (const auto& f : files) {
+            std::ifstream in(f, std::ios::binary);
+            std::stringstream ss;
+            ss << in.rdbuf();
+            auto read = training::read_event_file(ss.str());
+            if (!read.ok()) return read.status().with_context(f);
+            others += read->other_values;
+            for (const auto& sc : read->scalars) {
+              if (!training::check_tag(sc.tag).ok()) {
+                ++others;  // a tag name the platform refuses
+                continue;
+              }
+              auto& [steps, values, times] = columns[sc.tag];
+              steps.push_back(std::max<int64_t>(0, sc.step));
+              values.push_back(training::value_json(sc.value));
+              times.push_back(sc.wall_s);
+              ++scalars;
+            }
+          }
+          JZ_ASSIGN_OR_RETURN(std::string path, open_run(conn, name_of(o->path)));
+          Json records = Json::array();
+          size_t pending = 0;
+          auto send = [&]() -> Status {
+            if (records.empty()) return {};
+            Json body = {{"records", records}};
+            JZ_RETURN_IF_ERROR(conn.api->call("POST", path, &body).status());
+            records = Json::array();
+            pending = 0;
+            return {};
+          };
+          for (auto& [tag, col] : columns) {
+            auto& [steps, values, times] = col;
+            for (size_t i = 0; i < steps.size(); i += 20000) {
+              const size_t n = std::min<size_t>(20000, steps.size() - i);
+              records.push_back({{"kind", "points"},
+                                 {"tag", tag},
+                                 {"steps", Json(steps.begin() + i, steps.begin() + i + n)},
+                                 {"values", Json(values.begin() + i, values.begin() + i + n)},
+                                 {"times", Json(times.begin() + i, times.begin() + i + n)}});
+              pending += n;
+              if (pending >= 50000) JZ_RETURN_IF_ERROR(send());
+            }
+          }
+          JZ_RETURN_IF_ERROR(send());
+          std::cout << "imported " << scalars << " scalars of " << columns.size() << " tags from "
+                    << files.size() << " file(s) into " << path.substr(0, path.size() - 8);
+          if (others > 0) std::cout << " (" << others << " other values left out)";
+          std::cout << "\n";
+          return {};
+        });
+      });
+  import->add_option("project", o->project, "The project")->required();
+  import->add_option("path", o->path, "An event file or a folder of them")
+      ->required()
+      ->check(CLI::ExistingPath);
+  import->add_option("--run", o->run, "The run's name (default: the file's or folder's)");
+
+  auto* export_tb = leaf(
+      *metrics, "export-tb",
+      "Write a run as a TensorBoard event file into a folder (created when missing); then\n"
+      "`tensorboard --logdir DIR` shows it.",
+      [o, runs_path](const Common& c) {
+        return with_conn("metrics export-tb", c.server, true, [&](Conn& conn) -> Status {
+          std::error_code ec;
+          std::filesystem::create_directories(o->out, ec);
+          if (ec)
+            return Status::invalid_argument("cannot create '" + o->out + "': " + ec.message());
+          JZ_ASSIGN_OR_RETURN(Json run,
+                              conn.api->call("GET", runs_path() + "/" + url_encode(o->run)));
+          auto created = parse_rfc3339(run.value("created_at", ""));
+          const int64_t secs =
+              created.ok()
+                  ? std::chrono::duration_cast<std::chrono::seconds>(created->time_since_epoch())
+                        .count()
+                  : 0;
+          const std::string dest =
+              (std::filesystem::path(o->out) / training::event_file_name(secs, "jizhan")).string();
+          JZ_ASSIGN_OR_RETURN(
+              int64_t bytes,
+              conn.api->download(runs_path() + "/" + url_encode(o->run) + "/tensorboard", dest));
+          std::cout << "wrote " << dest << " (" << bytes << " bytes, " << run.value("points", 0)
+                    << " points)\n";
+          return {};
+        });
+      });
+  export_tb->add_option("project", o->project, "The project")->required();
+  export_tb->add_option("run", o->run, "The run")->required();
+  export_tb->add_option("--out", o->out, "The folder (a TensorBoard log folder)")->required();
 }
 
 }  // namespace jz::cli

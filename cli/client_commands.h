@@ -1,7 +1,7 @@
 // The client commands of `jizhan`: login, logout, whoami, user, workspace, project,
-// member, role, token, quota, audit list|export, events, job and dataset. Each talks to a running
-// server over HTTP (see cli/client.h for where the server and the token come from)
-// and prints a table, or the server's JSON with `-o json`.
+// member, role, token, quota, audit list|export, events, job, dataset and metrics. Each talks to a
+// running server over HTTP (see cli/client.h for where the server and the token come from) and
+// prints a table, or the server's JSON with `-o json`.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -32,6 +32,8 @@ class ClientCommands {
   // job submit|list|get|history|logs|cancel|retry|wait and dataset create|list|get|
   // delete|files (client_commands.cc).
   void job_commands(CLI::App& app);
+  // metrics runs|show|upload|import|export-tb (client_commands.cc).
+  void metrics_commands(CLI::App& app);
 
   std::function<int()> action_;
   Common common_;

@@ -272,5 +272,101 @@ TEST(TrainingRuns, ASecretJobsCurvesArriveWithinASecondAndOnlyTheirBoundsGetOut)
   EXPECT_EQ(status, 409);
 }
 
+// A real training loop: a two-layer network learns XOR-like classes from synthetic data on
+// the CPU (Debian's python3-torch), logging loss and accuracy every step.
+const char* kTorchJob = R"(
+import torch, jizhan
+torch.manual_seed(0)
+x = torch.randn(512, 2)
+y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()
+model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+opt = torch.optim.Adam(model.parameters(), lr=0.05)
+run = jizhan.init()
+run.config(lr=0.05, batch_size=512, epochs=300)
+for step in range(300):
+    opt.zero_grad()
+    out = model(x)
+    loss = torch.nn.functional.cross_entropy(out, y)
+    loss.backward()
+    opt.step()
+    acc = (out.argmax(1) == y).float().mean().item()
+    run.log({"train/loss": loss.item(), "train/acc": acc}, step=step)
+    if step % 30 == 0:
+        run.progress(step, 300)
+run.finish()
+print("training finished: loss %.3f acc %.3f" % (loss.item(), acc), flush=True)
+)";
+
+TEST(TrainingRuns, ATorchTrainingLoopsCurvesReachTheApiAndATensorBoardFile) {
+  if (!fs::exists("/usr/lib/python3/dist-packages/torch")) {
+    GTEST_SKIP() << "python3-torch is missing (scripts/install-deps)";
+  }
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.user("ann");
+  p.project("lab", "vision", {{"ann", "project-developer"}});
+  Api ann = p.user("ann");
+  const Json submitted = ann.call("POST", "/api/v1/projects/vision/jobs",
+                                  job("xor", {"/usr/bin/python3", "-c", kTorchJob}, 1, 1024));
+  const std::string id = submitted.value("id", "");
+  ASSERT_FALSE(id.empty()) << submitted.dump();
+  auto done = wait_states(ann, "vision", {id}, kTerminal, 300s);
+  ASSERT_EQ(done[id]["state"], "succeeded")
+      << done[id].dump() << ann.text("/api/v1/projects/vision/jobs/" + id + "/logs");
+  const Json run = ann.call("GET", "/api/v1/projects/vision/runs/" + id);
+  EXPECT_EQ(run["points"], 600) << run.dump();
+  EXPECT_EQ(run["config"]["batch_size"], 512);
+  const Json loss =
+      ann.call("GET", "/api/v1/projects/vision/runs/" + id + "/series?tag=train/loss&points=1000");
+  ASSERT_EQ(loss["points"].size(), 300u);
+  const double first = loss["points"][0]["value"], last = loss["points"][299]["value"];
+  EXPECT_LT(last, first / 3) << "the model learned";
+  const Json acc =
+      ann.call("GET", "/api/v1/projects/vision/runs/" + id + "/series?tag=train/acc&points=1000");
+  EXPECT_GT(acc["points"][299]["value"].get<double>(), 0.85);
+
+  // The CLI writes the run as an event file; another reader (protobuf's, with message
+  // definitions of its own) finds the same curves.
+  testing::TempDir tb;
+  std::map<std::string, std::string> env = {
+      {"JIZHAN_SERVER", "http://127.0.0.1:" + std::to_string(p.server->port())},
+      {"JIZHAN_TOKEN", ann.token()},
+      {"JIZHAN_CONFIG_DIR", tb.str() + "/config"}};
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), testing::jizhan_binary());
+    return run_subprocess({.argv = args, .env = env, .timeout = std::chrono::seconds(60)});
+  };
+  auto exported = cli({"metrics", "export-tb", "vision", id, "--out", tb.str() + "/logs"});
+  ASSERT_TRUE(exported.ok() && exported->success()) << exported->out << exported->err;
+  auto checked = run_subprocess(
+      {.argv = {"/usr/bin/python3", testing::source_dir() + "/tests/support/tfevents_check.py",
+                tb.str() + "/logs"},
+       .timeout = std::chrono::seconds(60)});
+  ASSERT_TRUE(checked.ok() && checked->success()) << checked->out << checked->err;
+  const Json tf = Json::parse(checked->out);
+  EXPECT_EQ(tf["file_version"], "brain.Event:2");
+  EXPECT_EQ(tf["events"], 601);
+  ASSERT_EQ(tf["tags"]["train/loss"].size(), 300u);
+  for (size_t i = 0; i < 300; i += 37) {
+    EXPECT_EQ(tf["tags"]["train/loss"][i][0], i);
+    EXPECT_FLOAT_EQ(tf["tags"]["train/loss"][i][2].get<float>(),
+                    static_cast<float>(loss["points"][i]["value"].get<double>()));
+  }
+  // And back: the event file imported into a run of ann's is the same curve.
+  auto imported = cli({"metrics", "import", "vision", tb.str() + "/logs", "--run", "xor-again"});
+  ASSERT_TRUE(imported.ok() && imported->success()) << imported->out << imported->err;
+  EXPECT_NE(imported->out.find("imported 600 scalars of 2 tags"), std::string::npos)
+      << imported->out;
+  const Json again = ann.call("GET",
+                              "/api/v1/projects/vision/runs/xor-again/series?tag=train/"
+                              "loss&points=1000");
+  ASSERT_EQ(again["points"].size(), 300u);
+  EXPECT_FLOAT_EQ(again["points"][299]["value"].get<float>(), static_cast<float>(last));
+  auto listed = cli({"metrics", "runs", "vision"});
+  ASSERT_TRUE(listed.ok() && listed->success());
+  EXPECT_NE(listed->out.find("xor-again"), std::string::npos) << listed->out;
+  EXPECT_NE(listed->out.find(id), std::string::npos) << listed->out;
+}
+
 }  // namespace
 }  // namespace jz

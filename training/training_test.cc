@@ -14,6 +14,7 @@
 #include "tests/support/temp_dir.h"
 #include "training/records.h"
 #include "training/store.h"
+#include "training/tensorboard.h"
 
 namespace jz::training {
 namespace {
@@ -242,6 +243,94 @@ TEST(TrainingStore, AxisNamesAreCheckedWithTheChoices) {
   auto bad = parse_axis("epoch");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("relative"), std::string::npos);
+}
+
+// RFC 3720, B.4: the CRC-32C of 32 bytes of zeros, of ones, ascending and descending.
+TEST(TensorBoard, Crc32cMatchesRfc3720) {
+  std::string asc, desc;
+  for (int i = 0; i < 32; ++i) {
+    asc.push_back(static_cast<char>(i));
+    desc.push_back(static_cast<char>(31 - i));
+  }
+  EXPECT_EQ(crc32c(std::string(32, '\0')), 0x8a9136aau);
+  EXPECT_EQ(crc32c(std::string(32, '\xff')), 0x62a8ab43u);
+  EXPECT_EQ(crc32c(asc), 0x46dd794eu);
+  EXPECT_EQ(crc32c(desc), 0x113fdb5cu);
+  // An iSCSI read command PDU (the RFC's fifth vector).
+  const unsigned char pdu[48] = {0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00,
+                                 0x00, 0x18, 0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  EXPECT_EQ(crc32c(std::string_view(reinterpret_cast<const char*>(pdu), 48)), 0xd9963a56u);
+  // Incremental use gives the same.
+  EXPECT_EQ(crc32c(asc.substr(7), crc32c(asc.substr(0, 7))), 0x46dd794eu);
+}
+
+TEST(TensorBoard, ScalarsWrittenReadBackAndDamageIsNamed) {
+  std::string file;
+  EventWriter w(file);
+  w.file_version(1700000000.0);
+  for (int i = 0; i < 100; ++i) {
+    w.scalar(1700000000.0 + i, i * 10, i % 2 ? "train/loss" : "val/acc", 1.0f / (i + 1));
+  }
+  auto r = read_event_file(file);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->file_version, "brain.Event:2");
+  EXPECT_EQ(r->events, 101);
+  ASSERT_EQ(r->scalars.size(), 100u);
+  EXPECT_EQ(r->scalars[3].tag, "train/loss");
+  EXPECT_EQ(r->scalars[3].step, 30);
+  EXPECT_EQ(r->scalars[3].wall_s, 1700000003.0);
+  EXPECT_EQ(r->scalars[3].value, 1.0f / 4);
+  EXPECT_FALSE(r->truncated);
+  // Cut mid-record: what is whole is read, the cut is said.
+  auto cut = read_event_file(std::string_view(file).substr(0, file.size() - 5));
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->scalars.size(), 99u);
+  EXPECT_TRUE(cut->truncated);
+  // A flipped bit: the CRC catches it, with the place.
+  std::string bad = file;
+  bad[bad.size() - 10] ^= 1;
+  auto broken = read_event_file(bad);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.status().message().find("CRC"), std::string::npos);
+  EXPECT_NE(broken.status().message().find("at byte"), std::string::npos);
+}
+
+// What tf.summary.scalar writes in TensorFlow 2: a tensor under the scalars plugin, its
+// value in tensor_content, float_val (packed) or double_val.
+TEST(TensorBoard, TensorScalarsAreRead) {
+  auto event = [](const std::string& tensor) {
+    std::string value =
+        std::string("\x0a\x04loss") + "\x42" + static_cast<char>(tensor.size()) + tensor;
+    std::string summary = "\x0a" + std::string(1, static_cast<char>(value.size())) + value;
+    std::string e = std::string("\x10\x07") + "\x2a" +
+                    std::string(1, static_cast<char>(summary.size())) + summary;
+    std::string file, len;
+    const uint64_t n = e.size();
+    len.assign(reinterpret_cast<const char*>(&n), 8);
+    const uint32_t c1 = masked_crc32c(len), c2 = masked_crc32c(e);
+    file = len + std::string(reinterpret_cast<const char*>(&c1), 4) + e +
+           std::string(reinterpret_cast<const char*>(&c2), 4);
+    return file;
+  };
+  const float f = 0.25f;
+  const double d = 0.125;
+  const std::string content =
+      std::string("\x08\x01") + "\x22\x04" + std::string(reinterpret_cast<const char*>(&f), 4);
+  const std::string packed_float =
+      std::string("\x08\x01") + "\x2a\x04" + std::string(reinterpret_cast<const char*>(&f), 4);
+  const std::string one_double =
+      std::string("\x08\x02") + "\x31" + std::string(reinterpret_cast<const char*>(&d), 8);
+  for (const auto& [tensor, want] : std::vector<std::pair<std::string, double>>{
+           {content, 0.25}, {packed_float, 0.25}, {one_double, 0.125}}) {
+    auto r = read_event_file(event(tensor));
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_EQ(r->scalars.size(), 1u);
+    EXPECT_EQ(r->scalars[0].step, 7);
+    EXPECT_EQ(r->scalars[0].value, want);
+  }
 }
 
 }  // namespace

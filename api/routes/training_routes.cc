@@ -6,6 +6,7 @@
 #include "api/schema.h"
 #include "api/services.h"
 #include "platform/training/runs.h"
+#include "training/tensorboard.h"
 
 namespace jz::api {
 
@@ -220,6 +221,26 @@ void add_training_routes(ApiRoutes& api, const ApiServices& s) {
          JZ_RETURN_IF_ERROR(training::check_tag(tag));
          JZ_ASSIGN_OR_RETURN(auto series, runs->series(run, tag, q));
          return Reply::json(series_json(run.name, series, q.grid));
+       }},
+      {.method = "GET",
+       .path = rp + "/tensorboard",
+       .scope = Scope::kProject,
+       .resource = "job",
+       .verb = "get",
+       .summary = "The run as a TensorBoard event file (every point a scalar; at most "
+                  "5,000,000 points): `jizhan metrics export-tb` writes it into a log "
+                  "folder",
+       .errors = {429},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* runs, runs_of(s));
+         JZ_ASSIGN_OR_RETURN(auto run, runs->get(ctx.project->id, ctx.param("run")));
+         JZ_ASSIGN_OR_RETURN(std::string file,
+                             training::run_event_file(runs->dir_of(run), 5'000'000));
+         Reply r = Reply::text(std::move(file), "application/octet-stream");
+         r.headers.set("Content-Disposition",
+                       "attachment; filename=\"" +
+                           training::event_file_name(run.created_at_ms / 1000, "jizhan") + "\"");
+         return r;
        }},
       {.method = "GET",
        .path = pr + "/series",

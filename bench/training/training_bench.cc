@@ -1,9 +1,9 @@
 // Benchmark tool for bench/training/run (not a test).
 //   jz_bench_training ingest PORT TOKEN PROJECT N BATCH log|points
 //       N points (one tag; "log" records, one a point, or "points" records, a column of
-//       BATCH points) sent to a running server over loopback in bodies of BATCH points, one keep-alive connection, waiting for each answer; beside
-//       it the anchor: the same bodies parsed and stored in this process (the store's own
-//       rate, no HTTP). Prints JSON.
+//       BATCH points) sent to a running server over loopback in bodies of BATCH points, one
+//       keep-alive connection, waiting for each answer; beside it the anchor: the same bodies
+//       parsed and stored in this process (the store's own rate, no HTTP). Prints JSON.
 //   jz_bench_training downsample DIR N POINTS
 //       N points written to a run store in DIR, then one tag's curve reduced to POINTS
 //       (best of 5); beside it the anchor: one pass over every point (least, greatest and
@@ -59,8 +59,8 @@ std::string body_of(int64_t from, int64_t n, bool columns) {
   return b + "]}";
 }
 
-int ingest(int port, const std::string& token, const std::string& project, int64_t n,
-           int64_t batch, bool columns) {
+int ingest(int port, const std::string& token, const std::string& project, int64_t n, int64_t batch,
+           bool columns) {
   httplib::Client c("127.0.0.1", port);
   c.set_bearer_token_auth(token);
   c.set_keep_alive(true);
@@ -98,8 +98,10 @@ int ingest(int port, const std::string& token, const std::string& project, int64
     for (const Json& r : j["records"]) {
       auto rec = training::parse_record(r);
       if (!rec.ok()) return 1;
-      training::for_each_point(*rec, [&](const std::string& tag, int64_t step, int64_t wall,
-                                         double v) { (void)(*w)->append(tag, {step, wall, v}); });
+      training::for_each_point(*rec,
+                               [&](const std::string& tag, int64_t step, int64_t wall, double v) {
+                                 (void)(*w)->append(tag, {step, wall, v});
+                               });
     }
     (void)(*w)->flush();
   }
