@@ -14,6 +14,7 @@ Json json_content(const Json& schema) { return {{"application/json", {{"schema",
 Json query_schema(const std::string& type) {
   if (type == "integer") return {{"type", "integer"}};
   if (type == "boolean") return {{"type", "boolean"}};
+  if (type == "number") return {{"type", "number"}};
   if (type == "date-time") return {{"type", "string"}, {"format", "date-time"}};
   return {{"type", "string"}};
 }

@@ -288,6 +288,8 @@ void MetricsChannel::handle(const std::string& line, int64_t now) {
           drop("config name not in the vocabulary");
         } else if (v.is_string() && !bounds_.text_config) {
           drop("config text");
+        } else if (!admit_point(now)) {  // a value is a point's worth of the rate
+          drop("rate");
         } else if (v.is_number() && bounds_.digits > 0) {
           kept[k] = round_significant(v.get<double>(), bounds_.digits);
         } else {
@@ -302,6 +304,8 @@ void MetricsChannel::handle(const std::string& line, int64_t now) {
       std::string text = r.text;
       std::replace(text.begin(), text.end(), '\n', ' ');
       std::replace(text.begin(), text.end(), '\r', ' ');
+      r.text = text;  // one line, filtered or not
+      if (!admit_point(now)) return drop("rate");
       if (!filter_) return keep(r);
       std::string passed;
       bool any = false;

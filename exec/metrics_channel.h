@@ -8,9 +8,10 @@
 //   open, internal  up to 1,000 tags; notes through the dataset's log filter
 //   secret          numbers only: up to 32 tags named from a vocabulary ("loss",
 //                   "train/acc", "val/map50": the log whitelist's metric names, after
-//                   train/, val/, valid/, test/ or eval/), 20 points a second (bursts of
-//                   200; progress: 1 a second, bursts of 10), values kept to 4 significant
-//                   digits, steps that never go back and move by at most 2^20, the
+//                   train/, val/, valid/, test/ or eval/); 20 points a second, bursts of
+//                   200 (a configuration value or a note counts as a point; progress has
+//                   its own 1 a second, bursts of 10); values kept to 4 significant
+//                   digits; steps that never go back and move by at most 2^20; the
 //                   receiver's clock; configuration: numbers under a few hyper-parameter
 //                   names (lr, batch_size, epochs, ...); notes through the log filter
 // What a bound stops is dropped and counted in DIR/metrics/stats.json, never stored.

@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string out;
   tr::EventWriter w(out);
   w.file_version(1);
-  for (const auto& s : file->scalars) w.scalar(s.wall_s, s.step, s.tag, static_cast<float>(s.value));
+  for (const auto& s : file->scalars)
+    w.scalar(s.wall_s, s.step, s.tag, static_cast<float>(s.value));
   auto again = tr::read_event_file(out);
   if (!again.ok() || again->scalars.size() != file->scalars.size() || again->truncated) {
     __builtin_trap();

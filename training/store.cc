@@ -506,10 +506,31 @@ Result<Series> read_series(const std::string& dir, const std::string& tag, const
     return s;
   }
 
+  std::vector<uint64_t> chosen;  // the indices returned, in order
+  auto finish = [&]() -> Result<Series> {
+    for (uint64_t i : chosen) push(i);
+    if (q.smoothing > 0 && !chosen.empty()) {
+      // One pass from the series' start; non-finite values are skipped.
+      double last = 0, debias = 1;
+      size_t k = 0;
+      for (uint64_t i = 0; i <= chosen.back(); ++i) {
+        const double v = f.at(i).value;
+        if (std::isfinite(v)) {
+          last = last * q.smoothing + (1 - q.smoothing) * v;
+          debias *= q.smoothing;
+        }
+        if (i == chosen[k]) {
+          s.points[k].smoothed = debias < 1 ? last / (1 - debias) : v;
+          ++k;
+        }
+      }
+    }
+    return s;
+  };
   const uint64_t n = i1 - i0;
   if (q.points <= 0 || n <= static_cast<uint64_t>(q.points)) {
-    for (uint64_t i = i0; i < i1; ++i) push(i);
-    return s;
+    for (uint64_t i = i0; i < i1; ++i) chosen.push_back(i);
+    return finish();
   }
   // Min/max preselection (two candidates per bucket, from the summaries), then LTTB.
   const uint64_t buckets = std::min<uint64_t>(n, static_cast<uint64_t>(q.points) * 2);
@@ -536,9 +557,9 @@ Result<Series> read_series(const std::string& dir, const std::string& tag, const
     xs.push_back(x_of(p));
     ys.push_back(p.value);
   }
-  for (size_t k : lttb(xs, ys, static_cast<size_t>(q.points))) push(cand[k]);
+  for (size_t k : lttb(xs, ys, static_cast<size_t>(q.points))) chosen.push_back(cand[k]);
   s.reduced = true;
-  return s;
+  return finish();
 }
 
 }  // namespace jz::training

@@ -102,12 +102,18 @@ struct SeriesQuery {
   // With `grid`, instead: `points` buckets of equal width over [from, to] (the same for
   // every run given the same range), each with the mean, least and greatest value.
   bool grid = false;
+  // > 0 (below 1): each point also carries the debiased exponential moving average of the
+  // series at it (TensorBoard's smoothing: s = w*s + (1-w)*v, divided by 1 - w^n), over
+  // every point from the series' start, so it does not change with the range or the point
+  // count. Not with `grid`.
+  double smoothing = 0;
 };
 
 struct SeriesPoint {
   int64_t step = 0, wall_us = 0;
   double x = 0, value = 0;
   double min = 0, max = 0;  // grid buckets only
+  double smoothed = 0;      // with smoothing
   int64_t count = 0;        // grid buckets only: finite values in the bucket
 };
 

@@ -262,7 +262,8 @@ Result<std::string> run_event_file(const std::string& dir, int64_t max_points) {
   using Head = std::tuple<int64_t, int64_t, size_t, size_t>;  // wall, step, series, index
   std::priority_queue<Head, std::vector<Head>, std::greater<>> heads;
   for (size_t i = 0; i < all.size(); ++i) {
-    if (!all[i].points.empty()) heads.emplace(all[i].points[0].wall_us, all[i].points[0].step, i, 0);
+    if (!all[i].points.empty())
+      heads.emplace(all[i].points[0].wall_us, all[i].points[0].step, i, 0);
   }
   while (!heads.empty()) {
     const auto [wall, step, si, pi] = heads.top();

@@ -230,6 +230,40 @@ TEST(TrainingStore, DownsamplingKeepsTheEndsTheExtremesAndAGridMatchesBruteForce
   }
 }
 
+TEST(TrainingStore, SmoothingIsTheDebiasedAverageWhateverTheRangeOrPointCount) {
+  testing::TempDir dir;
+  const std::string d = dir.str() + "/run";
+  const auto pts = make_points(50000, 4);
+  {
+    auto w = RunWriter::open(d);
+    ASSERT_TRUE(w.ok());
+    for (const Point& p : pts) ASSERT_TRUE((*w)->append("loss", p).ok());
+  }
+  // By brute force, as TensorBoard smooths.
+  const double w = 0.9;
+  std::vector<double> want(pts.size());
+  double last = 0;
+  int n = 0;
+  for (size_t i = 0; i < pts.size(); ++i) {
+    if (std::isfinite(pts[i].value)) {
+      last = last * w + (1 - w) * pts[i].value;
+      ++n;
+    }
+    want[i] = n > 0 ? last / (1 - std::pow(w, n)) : pts[i].value;
+  }
+  for (const SeriesQuery& q :
+       {SeriesQuery{.points = 0, .smoothing = w}, SeriesQuery{.points = 300, .smoothing = w},
+        SeriesQuery{.from = 40000, .to = 50000, .points = 50, .smoothing = w}}) {
+    auto s = read_series(d, "loss", q);
+    ASSERT_TRUE(s.ok());
+    ASSERT_FALSE(s->points.empty());
+    for (const auto& p : s->points) {
+      const size_t i = static_cast<size_t>(p.step / 2);
+      ASSERT_NEAR(p.smoothed, want[i], 1e-9 * std::max(1.0, std::abs(want[i]))) << i;
+    }
+  }
+}
+
 TEST(TrainingStore, LttbPicksTheTriangleCornersOfASmallCurve) {
   const std::vector<double> x = {0, 1, 2, 3, 4, 5, 6, 7, 8};
   const std::vector<double> y = {0, 0, 9, 0, 0, 0, -9, 0, 0};

@@ -51,16 +51,31 @@ Result<training::SeriesQuery> series_query(const RequestContext& ctx) {
   }
   JZ_ASSIGN_OR_RETURN(q.points, ctx.int_param("points", 2, 100000, 1000));
   q.grid = ctx.http.param("grid") == "true";
+  if (ctx.http.has_param("smoothing")) {
+    const std::string text = ctx.http.param("smoothing");
+    char* end = nullptr;
+    q.smoothing = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(q.smoothing >= 0) ||
+        !(q.smoothing < 1)) {
+      return Status::invalid_argument(
+          "query parameter 'smoothing' must be a number from 0 (none) to below 1 (0.6 is "
+          "TensorBoard's default)");
+    }
+    if (q.grid && q.smoothing > 0) {
+      return Status::invalid_argument("smoothing applies to curves, not to grid=true buckets");
+    }
+  }
   return q;
 }
 
-Json series_json(const std::string& run, const training::Series& s, bool grid) {
+Json series_json(const std::string& run, const training::Series& s, bool grid, bool smoothed) {
   Json points = Json::array();
   for (const auto& p : s.points) {
     Json j = {{"x", p.x},
               {"step", p.step},
               {"time", p.wall_us / 1000},
               {"value", training::value_json(p.value)}};
+    if (smoothed) j["smoothed"] = training::value_json(p.smoothed);
     if (grid) {
       j["min"] = training::value_json(p.min);
       j["max"] = training::value_json(p.max);
@@ -85,7 +100,11 @@ const std::vector<QueryParam> kSeriesQuery = {
      "integer"},
     {"grid",
      "true: POINTS buckets of equal width over [from, to] instead, each the mean, least and "
-     "greatest value (the same x positions for every run given the same range)"}};
+     "greatest value (the same x positions for every run given the same range)"},
+    {"smoothing",
+     "0 to below 1: each point also carries `smoothed`, the debiased moving average at it "
+     "over the whole series (TensorBoard's smoothing; the same whatever the range or points)",
+     "number"}};
 
 }  // namespace
 
@@ -220,7 +239,7 @@ void add_training_routes(ApiRoutes& api, const ApiServices& s) {
          const std::string tag = ctx.http.param("tag");
          JZ_RETURN_IF_ERROR(training::check_tag(tag));
          JZ_ASSIGN_OR_RETURN(auto series, runs->series(run, tag, q));
-         return Reply::json(series_json(run.name, series, q.grid));
+         return Reply::json(series_json(run.name, series, q.grid, q.smoothing > 0));
        }},
       {.method = "GET",
        .path = rp + "/tensorboard",
@@ -276,11 +295,11 @@ void add_training_routes(ApiRoutes& api, const ApiServices& s) {
            JZ_ASSIGN_OR_RETURN(auto run, runs->get(ctx.project->id, name));
            auto series = runs->series(run, tag, q);
            if (!series.ok() && series.status().code() == Code::kNotFound) {
-             out.push_back(series_json(run.name, training::Series{.tag = tag}, q.grid));
+             out.push_back(series_json(run.name, training::Series{.tag = tag}, q.grid, false));
              continue;
            }
            JZ_RETURN_IF_ERROR(series.status());
-           out.push_back(series_json(run.name, *series, q.grid));
+           out.push_back(series_json(run.name, *series, q.grid, q.smoothing > 0));
          }
          return Reply::json({{"series", out}});
        }},

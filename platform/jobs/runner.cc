@@ -585,6 +585,7 @@ Status JobRunner::rebuild() {
     a.run_id = run;
     a.project_id = j.project_id;
     a.kind = j.kind;
+    a.user_id = j.user_id;
     a.seq = j.seq;
     a.started_ms = j.started_at_ms.value_or(now);
     a.deadline_ms = j.spec.runtime_limit_s > 0 ? a.started_ms + j.spec.runtime_limit_s * 1000 : 0;
@@ -704,6 +705,22 @@ void JobRunner::check_waiting(int64_t now) {
   }
 }
 
+void JobRunner::start_run_if_reported(Active& a) {
+  if (a.has_run || !runs_) return;
+  const std::string dir = executor_.job_dir(a.run_id) + "/metrics";
+  std::error_code ec;
+  bool reported = std::filesystem::exists(dir + "/tags", ec);
+  if (!reported) {
+    const auto size = std::filesystem::file_size(dir + "/records.jsonl", ec);
+    reported = !ec && size > 0;
+  }
+  if (!reported) return;
+  if (Status s = runs_->job_started(a.project_id, a.id, a.user_id, dir); !s.ok()) {
+    return log_error("starting the training run of job " + a.id, s);
+  }
+  a.has_run = true;
+}
+
 void JobRunner::handle_cancels() {
   auto ids = jobs_.cancel_requested();
   if (!ids.ok()) return log_error("reading cancel requests", ids.status());
@@ -807,7 +824,8 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
     return;
   }
   if (runs_) {
-    if (Status s = runs_->job_ended(a.project_id, a.id); !s.ok()) {
+    start_run_if_reported(a);
+    if (Status s = a.has_run ? runs_->job_ended(a.project_id, a.id) : Status(); !s.ok()) {
       log_error("finishing the training run of job " + a.id, s);
     }
   }
@@ -844,6 +862,7 @@ void JobRunner::poll_active(int64_t now) {
     Active& a = active_.at(id);
     if (auto t = touched.find(id); t != touched.end()) a.last_activity_ms = t->second;
     exec::JobStatus st = executor_.poll(a.run_id);
+    if (runs_ && !a.has_run) start_run_if_reported(a);
     // A job that ran and ended between two looks still ran: record that first, so every
     // run's history reads starting -> running -> its end.
     const bool ran = st.phase == exec::JobStatus::Phase::kRunning ||
@@ -1209,11 +1228,6 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
         by_seq_.erase(d.job);
         return;
       }
-      if (runs_) {
-        Status r = runs_->job_started(job->project_id, job->id, job->user_id,
-                                      executor_.job_dir(job->run_id()) + "/metrics");
-        if (!r.ok()) log_error("starting the training run of job " + id, r);
-      }
       Transition st{.to = "starting", .reason = "Starting", .detail = "sandbox launched"};
       if (Status w = jobs_.transition(id, {"admitted"}, st); !w.ok()) log_error("starting", w);
       {
@@ -1234,6 +1248,7 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
       a.run_id = job->kind == "devenv" ? job->id : job->run_id();
       a.project_id = job->project_id;
       a.kind = job->kind;
+      a.user_id = job->user_id;
       a.seq = d.job;
       a.started_ms = now;
       a.deadline_ms = job->spec.runtime_limit_s > 0 ? now + job->spec.runtime_limit_s * 1000 : 0;

@@ -144,7 +144,8 @@ class JobRunner {
   // Log filters compiled once per policy (by its JSON), handed to each job's supervisor.
   std::map<std::string, std::string> compiled_filters_;
   struct Active {
-    std::string id, run_id, project_id, kind;
+    std::string id, run_id, project_id, kind, user_id;
+    bool has_run = false;  // its training run exists (made when the job first reports)
     int64_t seq = 0;
     int64_t started_ms = 0;   // the run's start (engine time)
     int64_t deadline_ms = 0;  // 0: none
@@ -165,6 +166,8 @@ class JobRunner {
     bool reported = false;
   };
   std::map<int64_t, Waiting> waiting_;  // engine id -> (runner thread)
+  // Makes the job's training run once its metrics channel has taken something.
+  void start_run_if_reported(Active& a);
   int64_t next_wait_check_ms_ = 0;
   std::map<std::string, std::pair<int64_t, int64_t>>
       queued_alert_s_;  // project id -> limit, read at

@@ -300,6 +300,11 @@ Status RunService::job_started(const std::string& project_id, const std::string&
                                const std::string& owner_id, const std::string& store_dir) {
   const int64_t now = clock_.now_unix_ms();
   return db_.transact([&](store::Conn& c) -> Status {
+    // Seen again after a restart: as it was. A new attempt (another folder): from its start.
+    JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT store_dir FROM training_runs WHERE "
+                                           "project_id = ? AND name = ?",
+                                           {project_id, job_id}));
+    if (!rows.empty() && rows[0].text("store_dir") == store_dir) return {};
     JZ_ASSIGN_OR_RETURN(auto n, c.exec("UPDATE training_runs SET store_dir = ?, "
                                        "records_offset = 0, state = 'running', "
                                        "finished_at_ms = NULL, updated_at_ms = ? WHERE "

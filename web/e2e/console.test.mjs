@@ -1178,6 +1178,120 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
   }
 });
 
+test('a job logs curves through the client; a developer compares runs, smooths, zooms and changes the axes', async () => {
+  // A job of dev1's (a developer of vision since the job-form test) logs through the
+  // client the platform puts in every sandbox; a second run comes from a script outside.
+  const script = [
+    'import math, time, jizhan',
+    'run = jizhan.init()',
+    'run.config(lr=0.01, batch_size=32)',
+    'for step in range(400):',
+    '    run.log({"train/loss": math.exp(-step / 80) + 0.05 * math.sin(step), "train/acc": 1 - math.exp(-step / 80)}, step=step)',
+    '    if step % 100 == 0: run.progress(step, 400)',
+    'run.progress(400, 400)',
+    'run.note("finished all 400 steps")',
+    'run.finish()',
+  ].join('\n');
+  const dev = await fetch(`${server.base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'dev1', password: 'dev1-password-123' }),
+  }).then((r) => r.json());
+  const as = (method, path, body) =>
+    fetch(server.base + path, {
+      method,
+      headers: { Authorization: `Bearer ${dev.token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then((r) => r.json());
+  const job = await as('POST', '/api/v1/projects/vision/jobs', {
+    name: 'curves',
+    command: ['/usr/bin/python3', '-c', script],
+    resources: { cpu: 0.5, memory_mib: 256 },
+  });
+  await as('POST', '/api/v1/projects/vision/runs', { name: 'baseline', config: { lr: 0.1, batch_size: 64 } });
+  const steps = [...Array(400).keys()];
+  await as('POST', '/api/v1/projects/vision/runs/baseline/records', {
+    records: [
+      { kind: 'points', tag: 'train/loss', steps, values: steps.map((i) => Math.exp(-i / 200) + 0.1) },
+      { kind: 'points', tag: 'train/acc', steps, values: steps.map((i) => 0.9 * (1 - Math.exp(-i / 200))) },
+      { kind: 'finish' },
+    ],
+  });
+  for (let i = 0; ; ++i) {
+    const j = await as('GET', `/api/v1/projects/vision/jobs/${job.id}`);
+    if (j.state === 'succeeded') break;
+    assert.ok(!['failed', 'cancelled'].includes(j.state) && i < 600, JSON.stringify(j));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const page = await newPage(browser);
+  await signIn(page, server.base, 'dev1', 'dev1-password-123');
+  // The job's page: its metrics with the curve.
+  await page.goto(`${server.base}/projects/vision/jobs/${job.id}`);
+  await page.getByRole('heading', { name: 'Metrics' }).waitFor();
+  await page.getByRole('img', { name: 'Curve of train/loss' }).waitFor();
+  await page.getByText('400 points in range', { exact: false }).first().waitFor();
+  await screenshot(page, 'job-metrics-en');
+  // The sidebar's Training metrics leads to the project's runs.
+  await page.getByRole('link', { name: 'Training metrics' }).click();
+  await page.getByRole('button', { name: 'vision' }).click();
+  await page.getByRole('heading', { name: 'Training runs' }).waitFor();
+  const table = page.getByRole('table', { name: 'Runs with their hyper-parameters and last values' });
+  await table.getByRole('link', { name: job.id }).waitFor();
+  await table.getByRole('link', { name: 'baseline' }).waitFor();
+  // Sort by the learning rate: baseline's 0.1 comes after 0.01.
+  await table.getByRole('button', { name: 'lr' }).click();
+  const names = async () => (await table.locator('tbody tr td:nth-child(2)').allTextContents()).map((t) => t.trim());
+  assert.deepEqual(await names(), [job.id, 'baseline']);
+  await table.getByRole('button', { name: 'lr' }).click();
+  assert.deepEqual(await names(), ['baseline', job.id]);
+  // Pick both: their curves overlaid, smoothed by the server.
+  const smoothed = page.waitForResponse((r) => r.url().includes('/series?') && r.url().includes('smoothing=0.6'));
+  // (The choice goes through the address: the box shows it once the page has moved.)
+  await page.getByLabel(`Compare run ${job.id}`).click();
+  await page.getByRole('heading', { name: 'Curves of 1 runs' }).waitFor();
+  await page.getByLabel('Compare run baseline').click();
+  await page.getByRole('heading', { name: 'Curves of 2 runs' }).waitFor();
+  const answer = await (await smoothed).json();
+  assert.equal(answer.series.length, 2);
+  assert.ok(answer.series.every((s) => s.points.length === 400 && typeof s.points[399].smoothed === 'number'));
+  await page.getByRole('img', { name: 'Curve of train/acc' }).waitFor();
+  assert.match(page.url(), /compare=/);
+  await screenshot(page, 'runs-compare-en');
+  // The x axis by wall time, a log scale, no smoothing, side by side: each in the address.
+  const byWall = page.waitForResponse((r) => r.url().includes('/series?') && r.url().includes('x=wall'));
+  await page.getByLabel('X axis').selectOption('wall');
+  await byWall;
+  await page.getByLabel('Log scale').click();
+  await page.getByLabel('Smoothing').fill('0');
+  await page.getByLabel('Layout').selectOption('side');
+  await until(page, () => document.querySelectorAll('figure.curve').length === 4);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('x'), 'wall');
+  assert.equal(url.searchParams.get('log'), '1');
+  assert.equal(url.searchParams.get('layout'), 'side');
+  assert.equal(url.searchParams.get('smooth'), '0');
+  await screenshot(page, 'runs-side-en');
+  // Zooming asks the server for the range again at full detail.
+  await page.getByLabel('Layout').selectOption('overlay');
+  await page.getByLabel('X axis').selectOption('step');
+  const zoomed = page.waitForResponse((r) => r.url().includes('/series?') && r.url().includes('from='));
+  const chart = page.getByRole('img', { name: 'Curve of train/loss' });
+  const box = await chart.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, -600);
+  const z = await zoomed;
+  const range = new URL(z.url());
+  assert.ok(Number(range.searchParams.get('to')) - Number(range.searchParams.get('from')) < 399, z.url());
+  await page.getByRole('button', { name: 'Reset zoom' }).first().click();
+  // A run's own page: its hyper-parameters and notes.
+  await page.getByRole('link', { name: job.id }).click();
+  await page.getByRole('heading', { name: `Run ${job.id}` }).waitFor();
+  await page.getByText('finished all 400 steps').waitFor();
+  await page.getByRole('rowheader', { name: 'batch_size' }).waitFor();
+  assert.deepEqual(page.problems, []);
+});
+
 test('every page, in both languages: no serious or critical axe-core violation, a screenshot', async () => {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, bypassCSP: true });
   const page = await context.newPage();
@@ -1211,7 +1325,10 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     usage: '/usage',
     alerts: '/projects/detector/alerts',
     'platform-alerts': '/alerting',
-    planned: '/later/metrics',
+    runs: '/projects/vision/runs?compare=baseline',
+    'runs-home': '/runs',
+    run: '/projects/vision/runs/baseline',
+    planned: '/later/autotest',
     'not-found': '/no-such-page',
   };
   for (const lang of ['en', 'zh-CN']) {

@@ -34,6 +34,9 @@ const WorkspaceDetail = lazy(() => import('./pages/WorkspaceDetail').then((m) =>
 const Workspaces = lazy(() => import('./pages/Workspaces').then((m) => ({ default: m.Workspaces })));
 const ProjectEvents = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectEvents })));
 const ProjectMembers = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectMembers })));
+const ProjectRuns = lazy(() => import('./pages/Runs').then((m) => ({ default: m.ProjectRuns })));
+const RunDetail = lazy(() => import('./pages/Runs').then((m) => ({ default: m.RunDetail })));
+const RunsHome = lazy(() => import('./pages/Runs').then((m) => ({ default: m.RunsHome })));
 const ProjectQuota = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectQuota })));
 
 function SignedIn({ children }: { children: ReactNode }) {
@@ -69,6 +72,9 @@ export function App() {
       <Route path="/projects/:project/quota" element={<SignedIn><ProjectQuota /></SignedIn>} />
       <Route path="/projects/:project/events" element={<SignedIn><ProjectEvents /></SignedIn>} />
       <Route path="/projects/:project/alerts" element={<SignedIn><ProjectAlerts /></SignedIn>} />
+      <Route path="/projects/:project/runs" element={<SignedIn><ProjectRuns /></SignedIn>} />
+      <Route path="/projects/:project/runs/:run" element={<SignedIn><RunDetail /></SignedIn>} />
+      <Route path="/runs" element={<SignedIn><RunsHome /></SignedIn>} />
       <Route path="/alerting" element={<SignedIn><PlatformAlerts /></SignedIn>} />
       <Route path="/notifications" element={<SignedIn><Notifications /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />

@@ -3140,6 +3140,7 @@ export interface components {
                 count?: number;
                 max?: number | ("NaN" | "Infinity" | "-Infinity");
                 min?: number | ("NaN" | "Infinity" | "-Infinity");
+                smoothed?: number | ("NaN" | "Infinity" | "-Infinity");
                 /** Format: int64 */
                 step: number;
                 /**
@@ -3231,7 +3232,24 @@ export interface components {
             revoked_at?: string | null;
         };
         TrainingRun: {
-            config: Record<string, never>;
+            channel?: {
+                dropped?: {
+                    [key: string]: number;
+                };
+                /**
+                 * Format: int64
+                 * @description Points the job's metrics channel stored
+                 */
+                points?: number;
+                /**
+                 * Format: int64
+                 * @description Other records it passed
+                 */
+                records?: number;
+            };
+            config: {
+                [key: string]: unknown;
+            };
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -3240,7 +3258,9 @@ export interface components {
             id: string;
             /** @description The job it belongs to */
             job_id?: string | null;
-            last: Record<string, never>;
+            last: {
+                [key: string]: unknown;
+            };
             name: string;
             notes?: {
                 text?: string;
@@ -3256,9 +3276,9 @@ export interface components {
             points: number;
             progress?: {
                 /** Format: int64 */
-                done?: number;
+                done: number;
                 /** Format: int64 */
-                total?: number;
+                total: number;
             } | null;
             /** @enum {string} */
             state: "running" | "finished";
@@ -10274,6 +10294,8 @@ export interface operations {
                 points?: number;
                 /** @description true: POINTS buckets of equal width over [from, to] instead, each the mean, least and greatest value (the same x positions for every run given the same range) */
                 grid?: string;
+                /** @description 0 to below 1: each point also carries `smoothed`, the debiased moving average at it over the whole series (TensorBoard's smoothing; the same whatever the range or points) */
+                smoothing?: number;
             };
             header?: never;
             path: {
@@ -10412,6 +10434,8 @@ export interface operations {
                 points?: number;
                 /** @description true: POINTS buckets of equal width over [from, to] instead, each the mean, least and greatest value (the same x positions for every run given the same range) */
                 grid?: string;
+                /** @description 0 to below 1: each point also carries `smoothed`, the debiased moving average at it over the whole series (TensorBoard's smoothing; the same whatever the range or points) */
+                smoothing?: number;
                 /** @description The runs, comma-separated (at most 50) */
                 runs?: string;
             };

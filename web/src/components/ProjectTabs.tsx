@@ -21,6 +21,7 @@ export function ProjectTabs({ project }: { project: string }) {
         <NavLink to={base} end>
           {t('project.jobs')}
         </NavLink>
+        <NavLink to={`${base}/runs`}>{t('project.runs')}</NavLink>
         <NavLink to={`${base}/devenvs`}>{t('project.devenvs')}</NavLink>
         <NavLink to={`${base}/code`}>{t('project.code')}</NavLink>
         <NavLink to={`${base}/datasets`}>{t('project.datasets')}</NavLink>

@@ -7,7 +7,7 @@ import { isPlatformAdmin, useSession } from '../api/session';
 import { languages, setLanguage, type Language } from '../i18n';
 import { useUnread } from '../pages/Notifications';
 
-const later = ['metrics', 'autotest', 'store'] as const;
+const later = ['autotest', 'store'] as const;
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -93,6 +93,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/workspaces', t('nav.workspaces'))}
           {link('/scheduling', t('nav.scheduling'))}
           {link('/monitoring', t('nav.monitoring'))}
+          {link('/runs', t('nav.metrics'))}
           {link('/usage', t('nav.usage'))}
           {link('/tokens', t('nav.tokens'))}
           {link('/account', t('nav.account'))}

@@ -11,6 +11,7 @@ import { LogViewer } from './LogViewer';
 import { JobResources } from './Monitoring';
 import { NotFound } from './NotFound';
 import { Outputs } from './Outputs';
+import { JobMetrics } from './Runs';
 import { StateBadge } from './ProjectJobs';
 import { isActive, jobPath } from './jobs';
 
@@ -120,6 +121,8 @@ export function JobDetail() {
           </>
         )}
       </dl>
+      <h2>{t('job.metrics')}</h2>
+      <JobMetrics project={project} job={j.id} live={isActive(j.state)} />
       <h2>{t('monitoring.resources')}</h2>
       <JobResources path={path} />
       <h2>{t('job.outputs')}</h2>
