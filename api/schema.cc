@@ -152,6 +152,14 @@ Json build_components() {
        open_object(
            {{"name", str()},
             {"kind", str("train (default), eval or devenv")},
+            {"monitor",
+             object({{"stalled_minutes", integer("No metric and no log line this long: "
+                                                 "TrainingStalled (default 30; 0 off)")},
+                     {"progress_every_percent",
+                      integer("TrainingProgress at each multiple (default 25; 0 off)")},
+                     {"nan", boolean("LossNaN when a loss becomes NaN or infinite (default on)")},
+                     {"completion", boolean("TrainingCompleted with the final metrics")},
+                     {"milestones", array_of(str("TAG OP NUMBER, such as val/acc >= 0.9"))}})},
             {"command", {{"type", "array"}, {"items", str()}}},
             {"env", {{"type", "object"}, {"additionalProperties", str()}}},
             {"workdir", str("Inside the sandbox; default /job")},
@@ -205,6 +213,11 @@ Json build_components() {
                    {"started_at", nullable(time_string())},
                    {"finished_at", nullable(time_string())},
                    {"spec", ref("JobRequest")},
+                   {"progress", object({{"done", integer()},
+                                        {"total", integer()},
+                                        {"source", one_of_strings({"metrics", "log"})},
+                                        {"eta_s", integer("Seconds left at the pace so far")}},
+                                       {"done", "total", "source"})},
                    {"url", str("devenv: /devenvs/ID/")},
                    {"idle_stop_at", described(time_string(),
                                               "A running dev environment: when it stops if nothing "
@@ -401,7 +414,8 @@ Json build_components() {
        open_object({{"rule", str("job_failed, job_oom_killed, job_lost, job_succeeded, gpu_idle, "
                                  "gpu_unhealthy, gpu_share_memory_high, node_disk_full, "
                                  "devenv_idle_soon, job_queued_long, quota_nearly_used, "
-                                 "node_down")},
+                                 "node_down, training_stalled, training_nan, "
+                                 "training_milestone, training_progress, training_completed")},
                     {"enabled", boolean()},
                     {"severity", one_of_strings({"info", "warning", "critical"})},
                     {"set_by", one_of_strings({"default", "platform", "workspace", "project"},

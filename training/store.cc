@@ -373,6 +373,21 @@ Result<std::vector<std::string>> read_tags(const std::string& dir) {
   return out;
 }
 
+std::vector<Point> read_points(const std::string& dir, const std::string& tag, int64_t from,
+                               int64_t max) {
+  std::vector<Point> out;
+  auto tags = read_tags(dir);
+  if (!tags.ok()) return out;
+  auto it = std::find(tags->begin(), tags->end(), tag);
+  if (it == tags->end() || from < 0 || max <= 0) return out;
+  const SeriesFiles f(dir, static_cast<int>(it - tags->begin()));
+  for (auto i = static_cast<uint64_t>(from); i < f.size() && out.size() < static_cast<size_t>(max);
+       ++i) {
+    out.push_back(f.at(i));
+  }
+  return out;
+}
+
 RunSummary summarize(const std::string& dir) {
   RunSummary out;
   auto tags = read_tags(dir);

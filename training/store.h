@@ -81,6 +81,10 @@ class RunWriter {
 // The tags of the run in DIR, in the order they first came; empty when DIR has none.
 Result<std::vector<std::string>> read_tags(const std::string& dir);
 
+// Points [from, from + max) of a tag as stored (fewer at the end; none for an unknown tag).
+std::vector<Point> read_points(const std::string& dir, const std::string& tag, int64_t from,
+                               int64_t max);
+
 // How many points the run in DIR has, and the last point of each tag (in tag order).
 struct RunSummary {
   int64_t points = 0;

@@ -19,11 +19,18 @@ namespace sc = schema;
 namespace {
 
 // A job as the API shows it; a running dev environment also says when it will be stopped
-// as idle (each request through its proxy pushes that back).
+// as idle (each request through its proxy pushes that back), a running training job its
+// progress and ETA (from its run, else its log).
 Json job_json(const jobs::Job& j, jobs::JobRunner* runner) {
   Json out = j.to_json();
   if (runner && j.kind == "devenv") {
     if (auto at = runner->idle_stop_at_ms(j.id)) out["idle_stop_at"] = wire_time(*at);
+  }
+  if (runner && j.kind != "devenv") {
+    if (auto p = runner->job_progress(j.id)) {
+      out["progress"] = {{"done", p->done}, {"total", p->total}, {"source", p->source}};
+      if (p->eta_s) out["progress"]["eta_s"] = *p->eta_s;
+    }
   }
   return out;
 }

@@ -40,6 +40,23 @@ const std::vector<BuiltinRule> kRules = {
      true,
      {"QuotaNearlyUsed"},
      "A project holds 90 % of its GPU quota"},
+    {"training_stalled",
+     "warning",
+     true,
+     {"TrainingStalled"},
+     "A training job has logged nothing for a while"},
+    {"training_nan", "critical", true, {"LossNaN"}, "A training job's loss became NaN or infinite"},
+    {"training_milestone",
+     "info",
+     true,
+     {"MilestoneReached"},
+     "A training job reached a milestone its owner set"},
+    {"training_progress", "info", true, {"TrainingProgress"}, "A training job's progress"},
+    {"training_completed",
+     "info",
+     true,
+     {"TrainingCompleted"},
+     "A training job finished, with its final metrics"},
     {"gpu_share_memory_high",
      "warning",
      true,
@@ -76,15 +93,21 @@ const std::map<std::string, std::string> kSummaryZh = {
     {"job_queued_long", "作业排队时间超过项目上限"},
     {"devenv_idle_soon", "开发环境即将因空闲被停止"},
     {"quota_nearly_used", "项目已使用 90% 的 GPU 配额"},
+    {"training_stalled", "训练作业一段时间内没有任何输出"},
+    {"training_nan", "训练作业的损失变为 NaN 或无穷大"},
+    {"training_milestone", "训练作业达到所有者设定的里程碑"},
+    {"training_progress", "训练作业的进度"},
+    {"training_completed", "训练作业完成及其最终指标"},
     {"gpu_share_memory_high", "GPU 共享份额的显存用量超过上限的 90%"},
     {"node_disk_full", "节点磁盘已用超过 90%"},
     {"node_down", "节点代理无响应"},
 };
 
 // The rules about a job that its owner may follow for their own jobs (on by default).
-const std::set<std::string> kPersonal = {"job_failed",      "job_oom_killed", "job_lost",
-                                         "job_succeeded",   "gpu_idle",       "job_queued_long",
-                                         "devenv_idle_soon"};
+const std::set<std::string> kPersonal = {
+    "job_failed",   "job_oom_killed",     "job_lost",          "job_succeeded",
+    "gpu_idle",     "job_queued_long",    "devenv_idle_soon",  "training_stalled",
+    "training_nan", "training_milestone", "training_progress", "training_completed"};
 
 const BuiltinRule* rule_by_id(const std::string& id) {
   for (const auto& r : kRules) {

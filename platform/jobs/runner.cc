@@ -705,6 +705,16 @@ void JobRunner::check_waiting(int64_t now) {
   }
 }
 
+void JobRunner::attach_runs(training::RunService* runs) {
+  runs_ = runs;
+  watch_ =
+      runs ? std::make_unique<training::TrainingWatch>(*runs, jobs_.events(), clock_) : nullptr;
+}
+
+std::optional<training::JobProgress> JobRunner::job_progress(const std::string& job_id) const {
+  return watch_ ? watch_->progress(job_id) : std::nullopt;
+}
+
 void JobRunner::start_run_if_reported(Active& a) {
   if (a.has_run || !runs_) return;
   const std::string dir = executor_.job_dir(a.run_id) + "/metrics";
@@ -823,6 +833,7 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
     log_error("recording the end of job " + a.id, s);
     return;
   }
+  if (watch_ && a.watched) watch_->ended(a.id, t.to == "succeeded");
   if (runs_) {
     start_run_if_reported(a);
     if (Status s = a.has_run ? runs_->job_ended(a.project_id, a.id) : Status(); !s.ok()) {
@@ -875,6 +886,22 @@ void JobRunner::poll_active(int64_t now) {
       a.running = true;
       a.started_ms = now;
       a.last_activity_ms = now;
+    }
+    if (watch_ && a.running && !a.watched && a.kind != "devenv") {
+      a.watched = true;
+      auto job = jobs_.get(id);
+      auto settings = job.ok() ? training::parse_watch_settings(job->spec.monitor)
+                               : Result<training::WatchSettings>(job.status());
+      if (settings.ok()) {
+        watch_->watch({.job_id = id,
+                       .project = job->project,
+                       .project_id = a.project_id,
+                       .name = job->name,
+                       .run_dir = executor_.job_dir(a.run_id) + "/metrics",
+                       .log_dir = executor_.job_dir(a.run_id) + "/logs",
+                       .settings = *settings,
+                       .started_ms = job->started_at_ms.value_or(now)});
+      }
     }
     if (st.phase == exec::JobStatus::Phase::kExited || st.phase == exec::JobStatus::Phase::kLost) {
       finish(a, st);
@@ -1297,6 +1324,10 @@ void JobRunner::tick() {
   poll_active(now);
   for (const auto& d : engine_.cycle(now)) apply(d, now);
   check_waiting(now);
+  if (watch_ && now >= next_watch_ms_) {
+    next_watch_ms_ = now + 2000;
+    watch_->check();
+  }
   check_quotas(now);
   check_storage(now);
   housekeeping(now);

@@ -37,6 +37,7 @@
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
 #include "platform/training/runs.h"
+#include "platform/training/watch.h"
 #include "sched/scheduler.h"
 
 namespace jz::monitor {
@@ -95,7 +96,10 @@ class JobRunner {
   void attach_monitor(monitor::Monitor* m) { monitor_ = m; }
   // Training runs: each job gets one (named after it) where its metrics channel writes.
   // Call before start().
-  void attach_runs(training::RunService* runs) { runs_ = runs; }
+  // The runner also watches training jobs unattended (platform/training/watch.h).
+  void attach_runs(training::RunService* runs);
+  // A running training job's progress (from its run, else its log) and ETA.
+  std::optional<training::JobProgress> job_progress(const std::string& job_id) const;
   // A GPU left (or came back into) service, e.g. after an XID 79 (the monitor's listener
   // calls it, from any thread): the scheduler stops placing on it, and the node and every
   // job running on it get an event.
@@ -146,6 +150,7 @@ class JobRunner {
   struct Active {
     std::string id, run_id, project_id, kind, user_id;
     bool has_run = false;  // its training run exists (made when the job first reports)
+    bool watched = false;  // handed to the training watch
     int64_t seq = 0;
     int64_t started_ms = 0;   // the run's start (engine time)
     int64_t deadline_ms = 0;  // 0: none
@@ -222,6 +227,8 @@ class JobRunner {
   CodeRepos* code_ = nullptr;
   Outputs* outputs_ = nullptr;
   training::RunService* runs_ = nullptr;
+  std::unique_ptr<training::TrainingWatch> watch_;
+  int64_t next_watch_ms_ = 0;
   void log_error(const std::string& what, const Status& s);
 
   store::Database& db_;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "platform/training/watch.h"
+
 namespace jz::jobs {
 
 namespace {
@@ -127,6 +129,7 @@ Json JobRequest::to_json() const {
   }
   if (kind == "devenv") j["code_write"] = code_write;
   if (!inputs.empty()) j["inputs"] = inputs;
+  if (!monitor.is_null()) j["monitor"] = monitor;
   if (!packages.empty() || !venv.empty()) {
     j["environment"] = Json::object();
     if (!packages.empty()) j["environment"]["packages"] = packages;
@@ -138,16 +141,16 @@ Json JobRequest::to_json() const {
 Result<JobRequest> parse_job_request(const Json& body) {
   if (!body.is_object()) return Status::invalid_argument("a job must be a JSON object");
   static const std::set<std::string> known = {
-      "name",         "kind", "command",      "env",         "workdir",         "datasets",
-      "resources",    "pool", "priority",     "preemptible", "runtime_limit_s", "restart_policy",
-      "max_restarts", "port", "strip_prefix", "code",        "code_write",      "inputs",
-      "environment"};
+      "name",         "kind",   "command",      "env",         "workdir",         "datasets",
+      "resources",    "pool",   "priority",     "preemptible", "runtime_limit_s", "restart_policy",
+      "max_restarts", "port",   "strip_prefix", "code",        "code_write",      "inputs",
+      "environment",  "monitor"};
   for (const auto& [k, v] : body.items()) {
     if (!known.count(k)) {
       return bad(k,
                  "is unknown; a job has: name, kind, command, env, workdir, datasets, "
                  "resources, pool, priority, preemptible, runtime_limit_s, restart_policy, "
-                 "max_restarts, port, strip_prefix, code, inputs, environment");
+                 "max_restarts, port, strip_prefix, code, inputs, environment, monitor");
     }
   }
   JobRequest j;
@@ -241,6 +244,10 @@ Result<JobRequest> parse_job_request(const Json& body) {
   if (body.contains("preemptible")) {
     if (!body["preemptible"].is_boolean()) return bad("preemptible", "must be true or false");
     j.preemptible = body["preemptible"].get<bool>();
+  }
+  if (body.contains("monitor") && !body["monitor"].is_null()) {
+    JZ_ASSIGN_OR_RETURN(auto watch, training::parse_watch_settings(body["monitor"]));
+    j.monitor = watch.to_json();
   }
   if (body.contains("runtime_limit_s")) {
     JZ_ASSIGN_OR_RETURN(j.runtime_limit_s,

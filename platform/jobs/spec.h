@@ -57,6 +57,8 @@ struct JobRequest {
   // (/project/venvs/NAME, made on first use, with the system's packages visible).
   std::vector<std::string> packages;
   std::string venv;
+  // How the job is watched unattended (platform/training/watch.h): null for the defaults.
+  Json monitor;
 
   Json to_json() const;
 };

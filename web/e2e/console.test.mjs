@@ -1289,6 +1289,36 @@ test('a job logs curves through the client; a developer compares runs, smooths, 
   await page.getByRole('heading', { name: `Run ${job.id}` }).waitFor();
   await page.getByText('finished all 400 steps').waitFor();
   await page.getByRole('rowheader', { name: 'batch_size' }).waitFor();
+
+  // A job watched unattended: its progress read from its log (no client), a milestone
+  // checked as typed, its owner told of its progress.
+  await page.goto(`${server.base}/projects/vision/jobs/new`);
+  await page.getByLabel('Name', { exact: true }).fill('watched');
+  await page.getByLabel('Command').fill('for i in 1 2 3 4 5 6 7 8; do echo "epoch $i/8"; sleep 1; done');
+  await page.getByLabel('Memory (MiB)').fill('64');
+  await page.getByLabel('Milestones').fill('val/acc => 0.9');
+  await page.getByText('Line 1 is not TAG OP NUMBER (such as val/acc >= 0.9).').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Submit', exact: true }).isDisabled(), true);
+  await page.getByLabel('Milestones').fill('val/acc >= 0.9');
+  await page.getByLabel('Tell me its progress every (%)').fill('50');
+  await screenshot(page, 'submit-watch-en');
+  await page.getByRole('button', { name: 'Submit', exact: true }).click();
+  await page.getByRole('heading', { name: 'Job watched' }).waitFor();
+  await page.getByText(/of 8, from its log/).waitFor({ timeout: 30000 });
+  await screenshot(page, 'job-progress-en');
+  await page.locator('.badge', { hasText: 'Succeeded' }).first().waitFor({ timeout: 60000 });
+  await page.getByText('val/acc >= 0.9').waitFor();
+  const watchedId = page.url().split('/').pop();
+  const watched = await as('GET', `/api/v1/projects/vision/jobs/${watchedId}`);
+  assert.deepEqual(watched.spec.monitor.milestones, ['val/acc >= 0.9']);
+  assert.equal(watched.spec.monitor.progress_every_percent, 50);
+  let told = [];
+  for (let i = 0; i < 100 && told.length === 0; ++i) {
+    const inbox = await as('GET', '/api/v1/me/inbox');
+    told = inbox.items.filter((n) => n.rule === 'training_progress');
+    if (told.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(told.length, 1, 'the owner hears of 50 % once');
   assert.deepEqual(page.problems, []);
 });
 

@@ -2489,7 +2489,7 @@ export interface components {
             /** @description A rule over metrics: its expression ("": over events) */
             expr?: string;
             reasons?: string[];
-            /** @description job_failed, job_oom_killed, job_lost, job_succeeded, gpu_idle, gpu_unhealthy, gpu_share_memory_high, node_disk_full, devenv_idle_soon, job_queued_long, quota_nearly_used, node_down */
+            /** @description job_failed, job_oom_killed, job_lost, job_succeeded, gpu_idle, gpu_unhealthy, gpu_share_memory_high, node_disk_full, devenv_idle_soon, job_queued_long, quota_nearly_used, node_down, training_stalled, training_nan, training_milestone, training_progress, training_completed */
             rule: string;
             /**
              * @description Where the setting comes from
@@ -2709,6 +2709,19 @@ export interface components {
             message?: string;
             name: string;
             placement?: Record<string, never>[];
+            progress?: {
+                /** Format: int64 */
+                done: number;
+                /**
+                 * Format: int64
+                 * @description Seconds left at the pace so far
+                 */
+                eta_s?: number;
+                /** @enum {string} */
+                source: "metrics" | "log";
+                /** Format: int64 */
+                total: number;
+            };
             project: string;
             reason?: string;
             spec?: components["schemas"]["JobRequest"];
@@ -2774,6 +2787,23 @@ export interface components {
             kind?: string;
             /** Format: int64 */
             max_restarts?: number;
+            monitor?: {
+                /** @description TrainingCompleted with the final metrics */
+                completion?: boolean;
+                milestones?: string[];
+                /** @description LossNaN when a loss becomes NaN or infinite (default on) */
+                nan?: boolean;
+                /**
+                 * Format: int64
+                 * @description TrainingProgress at each multiple (default 25; 0 off)
+                 */
+                progress_every_percent?: number;
+                /**
+                 * Format: int64
+                 * @description No metric and no log line this long: TrainingStalled (default 30; 0 off)
+                 */
+                stalled_minutes?: number;
+            };
             name: string;
             pool?: string;
             /** Format: int64 */

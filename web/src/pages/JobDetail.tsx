@@ -6,7 +6,7 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { ErrorView } from '../components/ErrorView';
 import { Reason } from '../components/Reason';
-import { formatTime } from '../i18n/format';
+import { formatDuration, formatNumber, formatTime } from '../i18n/format';
 import { LogViewer } from './LogViewer';
 import { JobResources } from './Monitoring';
 import { NotFound } from './NotFound';
@@ -112,6 +112,27 @@ export function JobDetail() {
         </dd>
         <dt>{t('job.resources')}</dt>
         <dd>{resources(j.spec) || '—'}</dd>
+        {j.progress && (
+          <>
+            <dt>{t('job.progress')}</dt>
+            <dd className="progress-cell">
+              <progress max={j.progress.total} value={j.progress.done} aria-label={t('job.progress')} />{' '}
+              {formatNumber((100 * j.progress.done) / Math.max(1, j.progress.total), { maximumFractionDigits: 0 })}%{' '}
+              {t('job.progressOf', {
+                done: j.progress.done,
+                total: j.progress.total,
+                source: t(`job.progressSources.${j.progress.source}`),
+              })}
+              {j.progress.eta_s !== undefined && <> {t('job.eta', { time: formatDuration(j.progress.eta_s) })}</>}
+            </dd>
+          </>
+        )}
+        {(j.spec?.monitor?.milestones ?? []).length > 0 && (
+          <>
+            <dt>{t('job.milestones')}</dt>
+            <dd>{(j.spec?.monitor?.milestones ?? []).join('; ')}</dd>
+          </>
+        )}
         {code?.commit && (
           <>
             <dt>{t('job.code')}</dt>

@@ -72,4 +72,21 @@ describe('the job form', () => {
     const r = checkJob({ ...emptyForm, name: 'n', command: 'true', gpuMode: 'whole', gpus: '2' }).request;
     expect(r?.resources).toEqual({ cpu: 1, memory_mib: 1024, gpus: 2 });
   });
+
+  test('sends how the job is watched only where it differs from the defaults', () => {
+    const base = { ...emptyForm, name: 'w', command: 'python train.py' };
+    expect(checkJob(base).request?.monitor).toBeUndefined();
+    const { problems, request } = checkJob({
+      ...base,
+      milestones: 'val/acc >= 0.9\n\nloss<0.05',
+      stalledMinutes: '0',
+      watchNan: false,
+    });
+    expect(problems).toEqual({});
+    expect(request?.monitor).toEqual({ stalled_minutes: 0, nan: false, milestones: ['val/acc >= 0.9', 'loss<0.05'] });
+    const bad = checkJob({ ...base, milestones: 'val/acc >= 0.9\nacc is high', progressEvery: '101' });
+    expect(bad.problems.milestones).toEqual({ key: 'submit.milestoneInvalid', values: { line: 2 } });
+    expect(bad.problems.progressEvery).toBeDefined();
+    expect(bad.request).toBeUndefined();
+  });
 });

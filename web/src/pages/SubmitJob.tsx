@@ -36,6 +36,12 @@ export interface JobForm {
   runtimeLimit: string;
   restartPolicy: 'never' | 'on_failure';
   maxRestarts: string;
+  // Watching the job unattended (platform/training/watch.h)
+  stalledMinutes: string;
+  progressEvery: string;
+  milestones: string;
+  watchNan: boolean;
+  watchCompletion: boolean;
 }
 
 export const emptyForm: JobForm = {
@@ -62,7 +68,14 @@ export const emptyForm: JobForm = {
   runtimeLimit: '',
   restartPolicy: 'never',
   maxRestarts: '0',
+  stalledMinutes: '30',
+  progressEvery: '25',
+  milestones: '',
+  watchNan: true,
+  watchCompletion: true,
 };
+
+const milestoneForm = /^\s*[A-Za-z0-9_.\-/:]+\s*(>=|<=|>|<)\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$/;
 
 type Problem = { key: string; values?: Record<string, unknown> };
 
@@ -94,6 +107,11 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (f.runtimeLimit) problems.runtimeLimit = whole(f.runtimeLimit, 1, 365 * 86400);
   if (f.restartPolicy === 'on_failure') problems.maxRestarts = whole(f.maxRestarts, 0, 100);
   if (f.kind === 'devenv') problems.port = whole(f.port, 1, 65535);
+  problems.stalledMinutes = whole(f.stalledMinutes, 0, 10080);
+  problems.progressEvery = whole(f.progressEvery, 0, 100);
+  const milestones = f.milestones.split('\n').map((l) => l.trim()).filter(Boolean);
+  const badMilestone = milestones.findIndex((m) => !milestoneForm.test(m));
+  if (badMilestone >= 0) problems.milestones = { key: 'submit.milestoneInvalid', values: { line: badMilestone + 1 } };
   if (f.code.trim() && !/^[A-Za-z0-9._/-]+$/.test(f.code.trim())) problems.code = { key: 'submit.codeInvalid' };
   if (f.venv.trim() && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.venv.trim())) problems.venv = { key: 'submit.venvInvalid' };
   for (const k of Object.keys(problems) as (keyof JobForm)[]) if (!problems[k]) delete problems[k];
@@ -131,6 +149,14 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (f.preemptible) request.preemptible = true;
   if (f.runtimeLimit) request.runtime_limit_s = Number(f.runtimeLimit);
   if (f.restartPolicy === 'on_failure') request.max_restarts = Number(f.maxRestarts);
+  // Only what differs from the platform's defaults.
+  const monitor: NonNullable<Schemas['JobRequest']['monitor']> = {};
+  if (f.stalledMinutes !== emptyForm.stalledMinutes) monitor.stalled_minutes = Number(f.stalledMinutes);
+  if (f.progressEvery !== emptyForm.progressEvery) monitor.progress_every_percent = Number(f.progressEvery);
+  if (!f.watchNan) monitor.nan = false;
+  if (!f.watchCompletion) monitor.completion = false;
+  if (milestones.length) monitor.milestones = milestones;
+  if (f.kind !== 'devenv' && Object.keys(monitor).length) request.monitor = monitor;
   return { problems, request };
 }
 
@@ -265,6 +291,43 @@ export function SubmitJob() {
           <input type="checkbox" checked={f.preemptible} onChange={(e) => set('preemptible', e.target.checked)} />
           {t('submit.preemptible')}
         </label>
+        {f.kind !== 'devenv' && (
+          <fieldset>
+            <legend>{t('submit.watch')}</legend>
+            <p className="muted">{t('submit.watchHelp')}</p>
+            <div className="row">
+              {text('stalledMinutes', t('submit.stalledMinutes'), { type: 'number', help: t('submit.zeroOff') })}
+              {text('progressEvery', t('submit.progressEvery'), { type: 'number', help: t('submit.zeroOff') })}
+            </div>
+            <Field
+              id="job-milestones"
+              label={t('submit.milestones')}
+              help={t('submit.milestonesHelp')}
+              error={say('milestones')}
+            >
+              <textarea
+                id="job-milestones"
+                rows={2}
+                value={f.milestones}
+                aria-invalid={!!problems.milestones}
+                aria-describedby="job-milestones-help"
+                onChange={(e) => set('milestones', e.target.value)}
+              />
+            </Field>
+            <label className="inline">
+              <input type="checkbox" checked={f.watchNan} onChange={(e) => set('watchNan', e.target.checked)} />
+              {t('submit.watchNan')}
+            </label>
+            <label className="inline">
+              <input
+                type="checkbox"
+                checked={f.watchCompletion}
+                onChange={(e) => set('watchCompletion', e.target.checked)}
+              />
+              {t('submit.watchCompletion')}
+            </label>
+          </fieldset>
+        )}
         {submit.isError && (
           <p className="error" role="alert">
             {errorText(submit.error, t)}
