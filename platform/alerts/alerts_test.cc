@@ -15,12 +15,10 @@
 #include "core/clock.h"
 #include "core/hash.h"
 #include "core/subprocess.h"
-#include "logs/store.h"
 #include "platform/iam/events.h"
 #include "platform/iam/tenancy.h"
-#include "platform/training/watch.h"
+#include "tests/support/smtp_server.h"
 #include "tests/support/test_database.h"
-#include "training/store.h"
 
 namespace jz::alerts {
 namespace {
@@ -150,65 +148,8 @@ TEST(Channels, PrivateAddressesAreRefusedUnlessAllowed) {
   EXPECT_TRUE(rx.log().empty());
 }
 
-// A real SMTP server (aiosmtpd) that requires STARTTLS and AUTH, with a certificate made
-// for 127.0.0.1 that the sender trusts through ca_file (alerts.ca_file).
-class SmtpServer {
- public:
-  SmtpServer() {
-    const std::string cert = (dir_.path() / "cert.pem").string(),
-                      key = (dir_.path() / "key.pem").string();
-    auto made =
-        run_subprocess({.argv = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                                 "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                                 "-days", "1", "-keyout", key, "-out", cert},
-                        .timeout = std::chrono::seconds(60)});
-    EXPECT_TRUE(made.ok() && made->success()) << (made.ok() ? made->err : made.status().message());
-    SubprocessOptions o;
-    o.argv = {"/usr/bin/python3",
-              std::string(JZ_SOURCE_DIR) + "/tests/support/smtp_server.py",
-              "--port-file",
-              (dir_.path() / "port").string(),
-              "--log",
-              (dir_.path() / "log").string(),
-              "--cert",
-              cert,
-              "--key",
-              key,
-              "--user",
-              "alerts",
-              "--password",
-              "mail-secret"};
-    auto c = Child::spawn(o);
-    EXPECT_TRUE(c.ok());
-    child_.emplace(std::move(*c));
-    for (int i = 0; i < 400 && !fs::exists(dir_.path() / "port"); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    std::ifstream(dir_.path() / "port") >> port_;
-    EXPECT_GT(port_, 0) << "the SMTP server did not start";
-    ca_ = cert;
-  }
-  std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
-  const std::string& ca() const { return ca_; }
-  std::vector<Json> log() const {
-    std::vector<Json> out;
-    std::ifstream in(dir_.path() / "log");
-    for (std::string line; std::getline(in, line);) {
-      Json l = Json::parse(line, nullptr, false);
-      if (l.is_object()) out.push_back(std::move(l));
-    }
-    return out;
-  }
-
- private:
-  testing::TempDir dir_;
-  std::optional<Child> child_;
-  int port_ = 0;
-  std::string ca_;
-};
-
 TEST(Channels, EmailGoesThroughARealSmtpServerWithStartTlsAndAuth) {
-  SmtpServer smtp;
+  testing::SmtpServer smtp;
   const Json config = {{"smtp_url", smtp.url()},
                        {"from", "jizhan@example.com"},
                        {"to", {"team@example.com", "lead@example.com"}},
@@ -1204,7 +1145,7 @@ TEST_P(AlertServiceTest, AJobsOwnerHearsOfTheirOwnJobsOnlyAndChoosesWhich) {
   EXPECT_EQ(rx.log().size(), 2u);
   const auto subs = service_->subscriptions("usr_ann");
   ASSERT_TRUE(subs.ok());
-  EXPECT_EQ(subs->size(), 7u);
+  EXPECT_EQ(subs->size(), 12u);  // the job rules, the training ones among them
   for (const auto& sub : *subs) EXPECT_EQ(sub.subscribed, sub.rule != "job_succeeded") << sub.rule;
   EXPECT_EQ(service_->subscribe("usr_ann", "gpu_unhealthy", true).status().code(), Code::kNotFound);
   // Nobody marks or reads another's: Bob's id marks nothing for Ann.
@@ -1220,121 +1161,6 @@ TEST_P(AlertServiceTest, AJobsOwnerHearsOfTheirOwnJobsOnlyAndChoosesWhich) {
   EXPECT_EQ(service_->notifications("user", "usr_ann", {"", 100})->items.size(), 2u);
   EXPECT_TRUE(service_->notifications("user", "usr_bob", {"", 100})->items.empty());
   EXPECT_TRUE(history("vision").empty());
-}
-
-// Unattended training (issue 25, E2): the training watch sees a job's run and log on a
-// fake clock, and its stall, NaN loss, milestone, progress and completion each reach the
-// project's mailbox through a real SMTP server.
-TEST_P(AlertServiceTest, TrainingWatchMailsStallsNaNMilestonesProgressAndCompletion) {
-  SmtpServer smtp;
-  service_ = make_service(smtp.ca());
-  ASSERT_TRUE(service_->evaluate_once().ok());
-  ASSERT_TRUE(service_
-                  ->create_receiver("project", project_["vision"],
-                                    {{"name", "mail"},
-                                     {"channel", "email"},
-                                     {"config",
-                                      {{"smtp_url", smtp.url()},
-                                       {"from", "jizhan@example.com"},
-                                       {"to", {"team@example.com"}},
-                                       {"username", "alerts"}}},
-                                     {"secret", "mail-secret"},
-                                     {"rules",
-                                      {"training_stalled", "training_nan", "training_milestone",
-                                       "training_progress", "training_completed"}}},
-                                    "admin")
-                  .ok());
-  training::RunService runs(*db_, clock_, ids_,
-                            training::RunOptions{.dir = dir_.str() + "/training"});
-  const std::string job = "job_01TRAINWATCH00000000000000";
-  const std::string run_dir = dir_.str() + "/job/metrics", log_dir = dir_.str() + "/job/logs";
-  ASSERT_TRUE(runs.job_started(project_["vision"], job, "owner-id", run_dir).ok());
-  auto writer = training::RunWriter::open(run_dir);
-  ASSERT_TRUE(writer.ok());
-  auto log = logs::LogWriter::open(log_dir);
-  ASSERT_TRUE(log.ok());
-  auto settings = training::parse_watch_settings({{"stalled_minutes", 10},
-                                                  {"milestones", {"val/acc >= 0.9"}},
-                                                  {"progress_every_percent", 50}});
-  ASSERT_TRUE(settings.ok());
-  training::TrainingWatch watch(runs, *events_, clock_);
-  watch.watch({.job_id = job,
-               .project = "vision",
-               .project_id = project_["vision"],
-               .name = "resnet",
-               .run_dir = run_dir,
-               .log_dir = log_dir,
-               .settings = *settings,
-               .started_ms = clock_.now_unix_ms()});
-  int64_t step = 0;
-  auto point = [&](const std::string& tag, double v) {
-    ASSERT_TRUE((*writer)->append(tag, {step++, clock_.now_unix_ms() * 1000, v}).ok());
-    ASSERT_TRUE((*writer)->flush().ok());
-  };
-  auto mails = [&] {
-    std::vector<std::string> out;
-    for (const auto& m : smtp.log()) {
-      const std::string data = m["data"];
-      const size_t body =
-          data.find("\n\n") != std::string::npos ? data.find("\n\n") : data.find("\r\n\r\n");
-      std::string b64;
-      for (char ch : data.substr(body)) {
-        if (!std::isspace(static_cast<unsigned char>(ch))) b64 += ch;
-      }
-      auto text = base64_decode(b64, "mail body");
-      out.push_back(text.ok() ? *text : "");
-    }
-    return out;
-  };
-  auto tick = [&](int64_t seconds) {
-    clock_.advance(std::chrono::seconds(seconds));
-    watch.check();
-    run();
-  };
-  // Training goes well: nothing to say. Then the log says epoch 5/10 (50 %).
-  point("train/loss", 0.9);
-  point("val/acc", 0.5);
-  tick(60);
-  EXPECT_TRUE(mails().empty());
-  ASSERT_TRUE((*log)->append(clock_.now_unix_ms() * 1000, 0, "Epoch 5/10").ok());
-  ASSERT_TRUE((*log)->flush().ok());
-  tick(60);
-  ASSERT_EQ(mails().size(), 1u);
-  EXPECT_NE(mails()[0].find("resnet is 50 % done (5 of 10), about 2 min left"), std::string::npos)
-      << mails()[0];
-  ASSERT_TRUE(watch.progress(job));
-  EXPECT_EQ(watch.progress(job)->source, "log");
-  // The milestone, once.
-  point("val/acc", 0.93);
-  tick(60);
-  point("val/acc", 0.95);
-  tick(60);
-  ASSERT_EQ(mails().size(), 2u);
-  EXPECT_NE(mails()[1].find("val/acc >= 0.9 reached at step"), std::string::npos) << mails()[1];
-  // The loss diverges.
-  point("train/loss", std::numeric_limits<double>::quiet_NaN());
-  tick(60);
-  ASSERT_EQ(mails().size(), 3u);
-  EXPECT_NE(mails()[2].find("train/loss is NaN"), std::string::npos) << mails()[2];
-  // Ten quiet minutes: stalled (said once, not every look).
-  tick(300);
-  EXPECT_EQ(mails().size(), 3u);
-  tick(300);
-  tick(120);
-  ASSERT_EQ(mails().size(), 4u);
-  EXPECT_NE(mails()[3].find("has logged no metric and no line for 10 min"), std::string::npos)
-      << mails()[3];
-  // It moves again, and finishes: the final metrics.
-  point("train/loss", 0.05);
-  point("val/acc", 0.97);
-  tick(60);
-  watch.ended(job, true);
-  run();
-  ASSERT_EQ(mails().size(), 5u);
-  EXPECT_NE(mails()[4].find("resnet finished training"), std::string::npos) << mails()[4];
-  EXPECT_NE(mails()[4].find("train/loss 0.05"), std::string::npos) << mails()[4];
-  EXPECT_NE(mails()[4].find("val/acc 0.97"), std::string::npos) << mails()[4];
-  EXPECT_FALSE(watch.progress(job)) << "forgotten once ended";
 }
 
 INSTANTIATE_TEST_SUITE_P(Dialects, AlertServiceTest,

@@ -102,8 +102,10 @@ Result<WatchSettings> parse_watch_settings(const Json& j) {
   auto bad = [](const std::string& what) {
     return Status::invalid_argument("field 'monitor': " + what);
   };
-  if (!j.is_object()) return bad("must be an object (stalled_minutes, progress_every_percent, "
-                                 "nan, completion, milestones)");
+  if (!j.is_object())
+    return bad(
+        "must be an object (stalled_minutes, progress_every_percent, "
+        "nan, completion, milestones)");
   for (const auto& [k, v] : j.items()) {
     if (k == "stalled_minutes") {
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 7 * 24 * 60) {
@@ -121,13 +123,15 @@ Result<WatchSettings> parse_watch_settings(const Json& j) {
     } else if (k == "milestones") {
       if (!v.is_array() || v.size() > 20) return bad("milestones must be a list of at most 20");
       for (const auto& m : v) {
-        if (!m.is_string()) return bad("each milestone must be a string such as \"val/acc >= 0.9\"");
+        if (!m.is_string())
+          return bad("each milestone must be a string such as \"val/acc >= 0.9\"");
         auto parsed = parse_milestone(m.get<std::string>());
         if (!parsed.ok()) return bad(std::string(parsed.status().message()));
         s.milestones.push_back(*parsed);
       }
     } else {
-      return bad("'" + k + "' is unknown (stalled_minutes, progress_every_percent, nan, "
+      return bad("'" + k +
+                 "' is unknown (stalled_minutes, progress_every_percent, nan, "
                  "completion, milestones)");
     }
   }

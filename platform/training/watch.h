@@ -39,7 +39,7 @@ struct Milestone {
 Result<Milestone> parse_milestone(std::string_view text);
 
 struct WatchSettings {
-  int64_t stalled_s = 1800;  // 0: off
+  int64_t stalled_s = 1800;   // 0: off
   int progress_percent = 25;  // 0: off
   bool nan = true;
   bool completion = true;
