@@ -265,11 +265,42 @@ TEST(TrainingRuns, ASecretJobsCurvesArriveWithinASecondAndOnlyTheirBoundsGetOut)
   // before took some of the burst).
   EXPECT_LE(passed, 200 + 20 * 5) << "points over the rate got out";
   EXPECT_EQ(passed + dropped.value("rate", 0), 3000) << run["channel"].dump();
+  // A failed job on secret data: no line of its log goes into its message (notifications
+  // reach chat rooms and mailboxes outside the platform).
+  Json failing = job("fails", {"sh", "-c", "echo epoch 1; exit 1"});
+  failing["datasets"] = {"faces"};
+  const std::string fid = dev.call("POST", "/api/v1/projects/vault/jobs", failing)["id"];
+  auto fdone = wait_states(dev, "vault", {fid}, kTerminal);
+  ASSERT_EQ(fdone[fid]["state"], "failed");
+  EXPECT_EQ(fdone[fid].value("message", "").find("its log ends"), std::string::npos)
+      << fdone[fid].dump();
   // Nobody logs to a job's run from outside it.
   int status = 0;
   dev.call("POST", "/api/v1/projects/vault/runs/" + id + "/records",
            {{"records", {{{"kind", "log"}, {"step", 1}, {"values", {{"loss", 1}}}}}}}, &status);
   EXPECT_EQ(status, 409);
+}
+
+// An error exit tells why without a visit: the job's message (and its Failed event, which
+// the job_failed rule sends its owner) ends with the last lines of its filtered log.
+TEST(TrainingRuns, AFailedJobSaysTheLastLinesOfItsLog) {
+  Platform p;
+  ASSERT_TRUE(p.server);
+  p.user("ann");
+  p.project("lab", "vision", {{"ann", "project-developer"}});
+  Api ann = p.user("ann");
+  const Json submitted = ann.call(
+      "POST", "/api/v1/projects/vision/jobs",
+      job("broken", {"sh", "-c", "echo loading data; echo 'ValueError: bad shape' >&2; exit 2"}));
+  const std::string id = submitted.value("id", "");
+  ASSERT_FALSE(id.empty()) << submitted.dump();
+  auto done = wait_states(ann, "vision", {id}, kTerminal);
+  ASSERT_EQ(done[id]["state"], "failed");
+  const std::string message = done[id].value("message", "");
+  EXPECT_NE(message.find("its log ends: loading data | ValueError: bad shape"), std::string::npos)
+      << message;
+  const Json events = ann.call("GET", "/api/v1/projects/vision/jobs/" + id + "/events");
+  EXPECT_NE(events.dump().find("ValueError: bad shape"), std::string::npos) << events.dump();
 }
 
 // A real training loop: a two-layer network learns XOR-like classes from synthetic data on

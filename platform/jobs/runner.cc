@@ -9,8 +9,10 @@
 #include <optional>
 #include <set>
 
+#include "core/text.h"
 #include "logs/filter.h"
 #include "logs/retention.h"
+#include "logs/store.h"
 #include "platform/jobs/environment.h"
 #include "platform/monitor/monitor.h"
 
@@ -812,6 +814,22 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
                              std::to_string(job->spec.resources.memory_mib) + " MiB of memory"
                    : !refused.empty() ? "failed after " + refused
                                       : st.message;
+        auto level = t.reason == "Failed" ? data_level(*job, nullptr) : Result<std::string>("");
+        if (t.reason == "Failed" && level.ok() && *level == "open") {
+          // The last lines of its log, so the notification says why without a visit. Only
+          // for open data: notifications reach chat rooms and mailboxes outside the
+          // platform, where a log under a dataset's policy was never meant to go.
+          logs::LogQuery q;
+          q.tail = 3;
+          q.max_bytes = 4096;
+          auto page = logs::read_log(executor_.job_dir(a.run_id) + "/logs", q);
+          std::string last;
+          for (const auto& r : page.ok() ? page->records : std::vector<logs::LogRecord>{}) {
+            std::string line = escape_controls(r.text.substr(0, 200), {});
+            if (!line.empty()) last += (last.empty() ? "" : " | ") + line;
+          }
+          if (!last.empty()) t.detail += "; its log ends: " + last;
+        }
       }
     }
   }
