@@ -96,4 +96,15 @@ Status write_file(const std::string& path, std::string_view data, unsigned mode,
   return {};
 }
 
+Status write_all(int fd, std::string_view data, const std::string& what) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::internal("cannot write " + what + ": " + errno_message(errno));
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
 }  // namespace jz

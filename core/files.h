@@ -26,6 +26,9 @@ Result<std::string> read_file(const std::string& path);
 Status write_file(const std::string& path, std::string_view data, unsigned mode = 0644,
                   bool exclusive = false, bool durable = true);
 
+// Writes all of `data` to `fd` (again after short writes and EINTR); errors name `what`.
+Status write_all(int fd, std::string_view data, const std::string& what);
+
 // A new private folder under $TMPDIR (else /tmp) named PREFIX-XXXXXX.
 Result<std::string> make_temp_dir(const std::string& prefix);
 

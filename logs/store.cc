@@ -10,7 +10,9 @@
 #include <cstring>
 #include <deque>
 
+#include "core/bytes.h"
 #include "core/clock.h"
+#include "core/files.h"
 
 namespace jz::logs {
 
@@ -26,30 +28,6 @@ std::string segment_path(const std::string& dir, uint32_t n) {
   char name[32];
   std::snprintf(name, sizeof name, "/seg-%08u.log", n);
   return dir + name;
-}
-
-template <typename T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-template <typename T>
-T get(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-
-Status write_all(int fd, const std::string& data, const std::string& what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::internal("cannot write " + what + ": " + errno_message(errno));
-    done += static_cast<size_t>(n);
-  }
-  return {};
 }
 
 struct IndexEntry {
@@ -72,8 +50,8 @@ std::vector<IndexEntry> read_index(const std::string& dir) {
   ::close(fd);
   for (size_t at = 0; at + kIndexEntry <= data.size(); at += kIndexEntry) {
     const char* p = data.data() + at;
-    out.push_back(
-        {get<int64_t>(p), get<int64_t>(p + 8), get<uint32_t>(p + 16), get<uint32_t>(p + 20)});
+    out.push_back({get_bytes<int64_t>(p), get_bytes<int64_t>(p + 8), get_bytes<uint32_t>(p + 16),
+                   get_bytes<uint32_t>(p + 20)});
   }
   return out;
 }
@@ -139,15 +117,15 @@ size_t parse_records(std::string_view data, const std::function<bool(const LogRe
   LogRecord r;
   while (at + kHeader <= data.size()) {
     const char* p = data.data() + at;
-    const uint32_t len = get<uint32_t>(p);
+    const uint32_t len = get_bytes<uint32_t>(p);
     if (len > kMaxRecord) {
       if (corrupt) *corrupt = true;
       break;
     }
     if (at + kHeader + len > data.size()) break;
-    r.flags = get<uint32_t>(p + 4);
-    r.seq = get<int64_t>(p + 8);
-    r.time_us = get<int64_t>(p + 16);
+    r.flags = get_bytes<uint32_t>(p + 4);
+    r.seq = get_bytes<int64_t>(p + 8);
+    r.time_us = get_bytes<int64_t>(p + 16);
     r.text.assign(p + kHeader, len);
     at += kHeader + len;
     if (!f(r)) break;
@@ -220,10 +198,10 @@ Status LogWriter::roll() {
   if (fd_ < 0) return Status::internal("cannot create " + path + ": " + errno_message(errno));
   segment_size_ = 0;
   last_indexed_ = 0;
-  put<int64_t>(index_buffer_, seq_ + 1);
-  put<int64_t>(index_buffer_, last_time_);
-  put<uint32_t>(index_buffer_, segment_);
-  put<uint32_t>(index_buffer_, 0);
+  put_bytes<int64_t>(index_buffer_, seq_ + 1);
+  put_bytes<int64_t>(index_buffer_, last_time_);
+  put_bytes<uint32_t>(index_buffer_, segment_);
+  put_bytes<uint32_t>(index_buffer_, 0);
   return {};
 }
 
@@ -231,19 +209,19 @@ Status LogWriter::append(int64_t time_us, uint32_t flags, std::string_view text)
   if (segment_size_ >= kSegmentBytes) JZ_RETURN_IF_ERROR(roll());
   if (time_us < last_time_) time_us = last_time_;  // times never decrease
   if (segment_size_ - last_indexed_ >= kIndexEvery) {
-    put<int64_t>(index_buffer_, seq_ + 1);
-    put<int64_t>(index_buffer_, time_us);
-    put<uint32_t>(index_buffer_, segment_);
-    put<uint32_t>(index_buffer_, static_cast<uint32_t>(segment_size_));
+    put_bytes<int64_t>(index_buffer_, seq_ + 1);
+    put_bytes<int64_t>(index_buffer_, time_us);
+    put_bytes<uint32_t>(index_buffer_, segment_);
+    put_bytes<uint32_t>(index_buffer_, static_cast<uint32_t>(segment_size_));
     last_indexed_ = segment_size_;
   }
   if (text.size() > kMaxRecord) text = text.substr(0, kMaxRecord);
   ++seq_;
   last_time_ = time_us;
-  put<uint32_t>(buffer_, static_cast<uint32_t>(text.size()));
-  put<uint32_t>(buffer_, flags);
-  put<int64_t>(buffer_, seq_);
-  put<int64_t>(buffer_, time_us);
+  put_bytes<uint32_t>(buffer_, static_cast<uint32_t>(text.size()));
+  put_bytes<uint32_t>(buffer_, flags);
+  put_bytes<int64_t>(buffer_, seq_);
+  put_bytes<int64_t>(buffer_, time_us);
   buffer_.append(text);
   segment_size_ += kHeader + text.size();
   if (buffer_.size() >= (1u << 20)) return flush();

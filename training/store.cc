@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "core/bytes.h"
 #include "core/files.h"
 
 namespace jz::training {
@@ -26,34 +27,9 @@ std::string sys_error(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
 }
 
-Status write_all(int fd, const std::string& data, const std::string& path) {
-  size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t w = ::write(fd, data.data() + off, data.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return Status::internal(sys_error("cannot write", path));
-    off += static_cast<size_t>(w);
-  }
-  return {};
-}
-
-template <typename T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
-template <typename T>
-T get(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-
 Point point_at(const char* base, uint64_t i) {
   const char* p = base + i * kPointSize;
-  return {get<int64_t>(p), get<int64_t>(p + 8), get<double>(p + 16)};
+  return {get_bytes<int64_t>(p), get_bytes<int64_t>(p + 8), get_bytes<double>(p + 16)};
 }
 
 std::string tag_file(const std::string& dir, int id, const char* ext) {
@@ -161,11 +137,11 @@ class SeriesFiles {
   Agg summary(const Mapped& m, uint64_t e) const {
     const char* p = m.data() + e * kSumSize;
     Agg a;
-    a.n = get<uint64_t>(p + 24);
+    a.n = get_bytes<uint64_t>(p + 24);
     if (a.n == 0) return a;
-    a.min_idx = get<uint64_t>(p);
-    a.max_idx = get<uint64_t>(p + 8);
-    a.sum = get<double>(p + 16);
+    a.min_idx = get_bytes<uint64_t>(p);
+    a.max_idx = get_bytes<uint64_t>(p + 8);
+    a.sum = get_bytes<double>(p + 16);
     a.min = at(a.min_idx).value;
     a.max = at(a.max_idx).value;
     return a;
@@ -190,10 +166,10 @@ void RunWriter::add_to(Level& b, uint64_t idx, double v) {
 
 namespace {
 void emit(std::string& out, const auto& b) {
-  put<uint64_t>(out, b.min_idx);
-  put<uint64_t>(out, b.max_idx);
-  put<double>(out, b.sum);
-  put<uint64_t>(out, b.n);
+  put_bytes<uint64_t>(out, b.min_idx);
+  put_bytes<uint64_t>(out, b.max_idx);
+  put_bytes<double>(out, b.sum);
+  put_bytes<uint64_t>(out, b.n);
 }
 }  // namespace
 
@@ -306,9 +282,9 @@ Status RunWriter::append(const std::string& tag, const Point& p) {
     it = index_.find(tag);
   }
   Tag& t = *files_[static_cast<size_t>(it->second)];
-  put<int64_t>(t.buf, p.step);
-  put<int64_t>(t.buf, p.wall_us);
-  put<double>(t.buf, p.value);
+  put_bytes<int64_t>(t.buf, p.step);
+  put_bytes<int64_t>(t.buf, p.wall_us);
+  put_bytes<double>(t.buf, p.value);
   buffered_ += kPointSize;
   const auto idx = static_cast<uint64_t>(t.count++);
   add_to(t.b1, idx, p.value);

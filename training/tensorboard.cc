@@ -7,6 +7,7 @@
 #include <queue>
 #include <tuple>
 
+#include "core/bytes.h"
 #include "training/store.h"
 
 namespace jz::training {
@@ -35,14 +36,7 @@ void put_key(std::string& out, int field, int wire) {
   put_varint(out, static_cast<uint64_t>(field) << 3 | static_cast<uint64_t>(wire));
 }
 
-template <typename T>
-void put_fixed(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
-void put_bytes(std::string& out, int field, std::string_view bytes) {
+void put_field(std::string& out, int field, std::string_view bytes) {
   put_key(out, field, 2);
   put_varint(out, bytes.size());
   out.append(bytes);
@@ -201,34 +195,34 @@ uint32_t masked_crc32c(std::string_view data) {
 
 void EventWriter::record(const std::string& event) {
   std::string len;
-  put_fixed<uint64_t>(len, event.size());
+  put_bytes<uint64_t>(len, event.size());
   out_ += len;
-  put_fixed<uint32_t>(out_, masked_crc32c(len));
+  put_bytes<uint32_t>(out_, masked_crc32c(len));
   out_ += event;
-  put_fixed<uint32_t>(out_, masked_crc32c(event));
+  put_bytes<uint32_t>(out_, masked_crc32c(event));
 }
 
 void EventWriter::file_version(double wall_s) {
   std::string e;
   put_key(e, 1, 1);
-  put_fixed<double>(e, wall_s);
-  put_bytes(e, 3, "brain.Event:2");
+  put_bytes<double>(e, wall_s);
+  put_field(e, 3, "brain.Event:2");
   record(e);
 }
 
 void EventWriter::scalar(double wall_s, int64_t step, const std::string& tag, float value) {
   std::string v;
-  put_bytes(v, 1, tag);
+  put_field(v, 1, tag);
   put_key(v, 2, 5);
-  put_fixed<float>(v, value);
+  put_bytes<float>(v, value);
   std::string summary;
-  put_bytes(summary, 1, v);
+  put_field(summary, 1, v);
   std::string e;
   put_key(e, 1, 1);
-  put_fixed<double>(e, wall_s);
+  put_bytes<double>(e, wall_s);
   put_key(e, 2, 0);
   put_varint(e, static_cast<uint64_t>(step));
-  put_bytes(e, 5, summary);
+  put_field(e, 5, summary);
   record(e);
 }
 
