@@ -247,14 +247,14 @@ void add_training_routes(ApiRoutes& api, const ApiServices& s) {
        .resource = "job",
        .verb = "get",
        .summary = "The run as a TensorBoard event file (every point a scalar; at most "
-                  "5,000,000 points): `jizhan metrics export-tb` writes it into a log "
+                  "1,000,000 points): `jizhan metrics export-tb` writes it into a log "
                   "folder",
        .errors = {429},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto* runs, runs_of(s));
          JZ_ASSIGN_OR_RETURN(auto run, runs->get(ctx.project->id, ctx.param("run")));
          JZ_ASSIGN_OR_RETURN(std::string file,
-                             training::run_event_file(runs->dir_of(run), 5'000'000));
+                             training::run_event_file(runs->dir_of(run), 1'000'000));
          Reply r = Reply::text(std::move(file), "application/octet-stream");
          r.headers.set("Content-Disposition",
                        "attachment; filename=\"" +

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "core/files.h"
@@ -256,14 +257,19 @@ Status RunService::sync(Run& run) {
   const auto size = std::filesystem::file_size(path, ec);
   if (ec || static_cast<int64_t>(size) <= run.records_offset) return {};
   std::lock_guard lock(sync_mu_);
-  JZ_ASSIGN_OR_RETURN(std::string text, read_file(path));
-  if (static_cast<int64_t>(text.size()) <= run.records_offset) return {};
-  // Whole lines only (the supervisor may be mid-line).
+  // What came since the last look (at most 8 MiB at a time), whole lines only: the
+  // supervisor may be mid-line.
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(run.records_offset);
+  std::string text(static_cast<size_t>(std::min<int64_t>(
+                       static_cast<int64_t>(size) - run.records_offset, int64_t{8} << 20)),
+                   '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
   const size_t end = text.rfind('\n');
-  if (end == std::string::npos || static_cast<int64_t>(end) < run.records_offset) return {};
+  if (end == std::string::npos) return {};
   std::vector<Record> records;
-  const std::string_view fresh(text.data() + run.records_offset,
-                               end + 1 - static_cast<size_t>(run.records_offset));
+  const std::string_view fresh(text.data(), end + 1);
   size_t at = 0;
   while (at < fresh.size()) {
     const size_t nl = fresh.find('\n', at);
@@ -273,7 +279,7 @@ Status RunService::sync(Run& run) {
     auto r = parse_record(*j);
     if (r.ok()) records.push_back(std::move(*r));
   }
-  const int64_t offset = static_cast<int64_t>(end) + 1;
+  const int64_t offset = run.records_offset + static_cast<int64_t>(end) + 1;
   JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
     // Taken by another caller meanwhile?
     JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT " + kRunRow.columns() +
