@@ -1181,12 +1181,24 @@ test('a project admin adds a webhook receiver, tests it and turns a rule off; a 
 test('a job logs curves through the client; a developer compares runs, smooths, zooms and changes the axes', async () => {
   // A job of dev1's (a developer of vision since the job-form test) logs through the
   // client the platform puts in every sandbox; a second run comes from a script outside.
+  // A real training loop (Debian's python3-torch on the CPU): a small network learns
+  // XOR-like classes from synthetic data, 400 steps.
   const script = [
-    'import math, time, jizhan',
+    'import torch, jizhan',
+    'torch.manual_seed(0)',
+    'x = torch.randn(512, 2)',
+    'y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()',
+    'model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))',
+    'opt = torch.optim.Adam(model.parameters(), lr=0.01)',
     'run = jizhan.init()',
     'run.config(lr=0.01, batch_size=32)',
     'for step in range(400):',
-    '    run.log({"train/loss": math.exp(-step / 80) + 0.05 * math.sin(step), "train/acc": 1 - math.exp(-step / 80)}, step=step)',
+    '    opt.zero_grad()',
+    '    out = model(x)',
+    '    loss = torch.nn.functional.cross_entropy(out, y)',
+    '    loss.backward()',
+    '    opt.step()',
+    '    run.log({"train/loss": loss.item(), "train/acc": (out.argmax(1) == y).float().mean().item()}, step=step)',
     '    if step % 100 == 0: run.progress(step, 400)',
     'run.progress(400, 400)',
     'run.note("finished all 400 steps")',
@@ -1206,7 +1218,7 @@ test('a job logs curves through the client; a developer compares runs, smooths, 
   const job = await as('POST', '/api/v1/projects/vision/jobs', {
     name: 'curves',
     command: ['/usr/bin/python3', '-c', script],
-    resources: { cpu: 0.5, memory_mib: 256 },
+    resources: { cpu: 1, memory_mib: 1024 },
   });
   await as('POST', '/api/v1/projects/vision/runs', { name: 'baseline', config: { lr: 0.1, batch_size: 64 } });
   const steps = [...Array(400).keys()];
