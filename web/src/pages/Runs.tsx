@@ -160,7 +160,7 @@ function TagChart({
       animation: false,
       title: { text: title, left: 0, textStyle: { fontSize: 14 } },
       legend: { top: 0, right: 0, type: 'scroll' },
-      grid: { left: 64, right: 24, top: 48, bottom: 64 },
+      grid: { left: 64, right: 24, top: 48, bottom: 72 },
       tooltip: {
         trigger: 'axis',
         valueFormatter: (v: unknown) => formatNumber(Number(v), { maximumSignificantDigits: 6 }),
@@ -171,6 +171,8 @@ function TagChart({
           : {
               type: 'value',
               name: t(`runs.axisUnits.${x}`),
+              nameLocation: 'middle',
+              nameGap: 24,
               scale: true,
               ...(range ? { min: range.from, max: range.to } : {}),
             },
