@@ -542,7 +542,8 @@ TEST_F(ServerTest, OpenApiSchemasMatchTheHandlers) {
                             {"{project}", "docpr"},
                             {"{key}", "doc.key"},
                             {"{username}", "root"},
-                            {"{token}", "tok_00000000000000000000000000"}}) {
+                            {"{token}", "tok_00000000000000000000000000"},
+                            {"{run}", "doc-run"}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
         path.replace(at, from.size(), to);
     }

@@ -1834,11 +1834,13 @@ void ClientCommands::metrics_commands(CLI::App& app) {
             auto& [steps, values, times] = col;
             for (size_t i = 0; i < steps.size(); i += 20000) {
               const size_t n = std::min<size_t>(20000, steps.size() - i);
+              const auto from = static_cast<std::ptrdiff_t>(i);
+              const auto to = static_cast<std::ptrdiff_t>(i + n);
               records.push_back({{"kind", "points"},
                                  {"tag", tag},
-                                 {"steps", Json(steps.begin() + i, steps.begin() + i + n)},
-                                 {"values", Json(values.begin() + i, values.begin() + i + n)},
-                                 {"times", Json(times.begin() + i, times.begin() + i + n)}});
+                                 {"steps", Json(steps.begin() + from, steps.begin() + to)},
+                                 {"values", Json(values.begin() + from, values.begin() + to)},
+                                 {"times", Json(times.begin() + from, times.begin() + to)}});
               pending += n;
               if (pending >= 50000) JZ_RETURN_IF_ERROR(send());
             }

@@ -94,7 +94,7 @@ Result<std::unique_ptr<MetricsChannel>> MetricsChannel::open(
   const std::string records = store_dir + "/records.jsonl";
   c->records_fd_ = ::open(records.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (c->records_fd_ < 0) {
-    return Status::internal("cannot open " + records + ": " + std::strerror(errno));
+    return Status::internal("cannot open " + records + ": " + errno_message(errno));
   }
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -109,7 +109,7 @@ Result<std::unique_ptr<MetricsChannel>> MetricsChannel::open(
   if (c->listen_fd_ < 0 ||
       ::bind(c->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::chmod(socket_path.c_str(), 0666) != 0 || ::listen(c->listen_fd_, 16) != 0) {
-    return Status::internal("cannot listen on " + socket_path + ": " + std::strerror(errno));
+    return Status::internal("cannot listen on " + socket_path + ": " + errno_message(errno));
   }
   c->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (c->stop_fd_ < 0) return Status::internal("cannot create an eventfd");

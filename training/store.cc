@@ -24,7 +24,7 @@ constexpr uint64_t kBlock1 = 64, kBlock2 = 4096;
 constexpr size_t kFlushAt = size_t{1} << 20;
 
 std::string sys_error(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
+  return what + " " + path + ": " + errno_message(errno);
 }
 
 Point point_at(const char* base, uint64_t i) {

@@ -97,7 +97,7 @@ const std::map<std::string, std::string> kSummaryZh = {
     {"training_nan", "训练作业的损失变为 NaN 或无穷大"},
     {"training_milestone", "训练作业达到所有者设定的里程碑"},
     {"training_progress", "训练作业的进度"},
-    {"training_completed", "训练作业完成及其最终指标"},
+    {"training_completed", "训练结束，附最终指标"},
     {"gpu_share_memory_high", "GPU 共享份额的显存用量超过上限的 90%"},
     {"node_disk_full", "节点磁盘已用超过 90%"},
     {"node_down", "节点代理无响应"},

@@ -426,9 +426,12 @@ Result<IngestResult> RunService::ingest(const Run& run, const std::vector<Record
   return out;
 }
 
-Result<std::vector<std::string>> RunService::tags(const Run& run) { return read_tags(dir_of(run)); }
+Result<std::vector<std::string>> RunService::tags(const Run& run) const {
+  return read_tags(dir_of(run));
+}
 
-Result<Series> RunService::series(const Run& run, const std::string& tag, const SeriesQuery& q) {
+Result<Series> RunService::series(const Run& run, const std::string& tag,
+                                  const SeriesQuery& q) const {
   return read_series(dir_of(run), tag, q);
 }
 

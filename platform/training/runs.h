@@ -79,8 +79,8 @@ class RunService {
   // per run, the notes per run; a record beyond them fails the call before anything of
   // it is stored.
   Result<IngestResult> ingest(const Run& run, const std::vector<Record>& records);
-  Result<std::vector<std::string>> tags(const Run& run);
-  Result<Series> series(const Run& run, const std::string& tag, const SeriesQuery& q);
+  Result<std::vector<std::string>> tags(const Run& run) const;
+  Result<Series> series(const Run& run, const std::string& tag, const SeriesQuery& q) const;
   Result<std::vector<Note>> notes(const Run& run);
   std::string dir_of(const Run& run) const {
     return run.store_dir.empty() ? options_.dir + "/" + run.id : run.store_dir;

@@ -21,7 +21,7 @@ std::string number(double v) {
 
 std::string duration(int64_t s) {
   if (s < 90) return std::to_string(s) + " s";
-  if (s < 90 * 60) return std::to_string((s + 30) / 60) + " min";
+  if (s < int64_t{90} * 60) return std::to_string((s + 30) / 60) + " min";
   return std::to_string(s / 3600) + " h " + std::to_string((s % 3600 + 30) / 60) + " min";
 }
 
@@ -108,7 +108,8 @@ Result<WatchSettings> parse_watch_settings(const Json& j) {
         "nan, completion, milestones)");
   for (const auto& [k, v] : j.items()) {
     if (k == "stalled_minutes") {
-      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 7 * 24 * 60) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+          v.get<int64_t>() > int64_t{7} * 24 * 60) {
         return bad("stalled_minutes must be 0 (off) to 10080");
       }
       s.stalled_s = v.get<int64_t>() * 60;

@@ -741,7 +741,7 @@ export const zhCN: Messages = {
       training_nan: '训练作业的损失变为 NaN 或无穷大',
       training_milestone: '训练作业达到所有者设定的里程碑',
       training_progress: '训练作业的进度',
-      training_completed: '训练作业完成及其最终指标',
+      training_completed: '训练结束，附最终指标',
     },
     severities: { info: '提示', warning: '警告', critical: '严重' },
     setByValues: { default: '默认', platform: '平台', workspace: '工作空间', project: '本项目' },
