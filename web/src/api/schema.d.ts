@@ -1514,7 +1514,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The run as a TensorBoard event file (every point a scalar; at most 5,000,000 points): `jizhan metrics export-tb` writes it into a log folder */
+        /** The run as a TensorBoard event file (every point a scalar; at most 1,000,000 points): `jizhan metrics export-tb` writes it into a log folder */
         get: operations["get_api_v1_projects_project_runs_run_tensorboard"];
         put?: never;
         post?: never;
