@@ -390,8 +390,8 @@ Result<Axis> parse_axis(const std::string& text) {
   if (text == "wall") return Axis::kWall;
   if (text == "relative") return Axis::kRelative;
   return Status::invalid_argument("unknown x axis \"" + text +
-                                  "\": use step, wall (seconds since the epoch) or relative "
-                                  "(seconds since the series' first point)");
+                                  "\": use step, wall (seconds since the epoch), relative "
+                                  "(seconds since the series' first point) or tag:NAME");
 }
 
 std::vector<size_t> lttb(const std::vector<double>& x, const std::vector<double>& y, size_t n) {
@@ -460,8 +460,9 @@ Result<Series> read_series(const std::string& dir, const std::string& tag, const
     }
     return 0.0;
   };
-  const uint64_t i0 = q.from ? f.bound(wall, *q.from + shift, false) : 0;
-  const uint64_t i1 = q.to ? f.bound(wall, *q.to + shift, true) : f.size();
+  const bool by_index = q.x_tag.empty();  // from/to are on this series' own axis
+  const uint64_t i0 = q.from && by_index ? f.bound(wall, *q.from + shift, false) : 0;
+  const uint64_t i1 = q.to && by_index ? f.bound(wall, *q.to + shift, true) : f.size();
   if (i1 <= i0) return s;
   s.in_range = static_cast<int64_t>(i1 - i0);
   auto push = [&](uint64_t i) {
@@ -518,6 +519,46 @@ Result<Series> read_series(const std::string& dir, const std::string& tag, const
     }
     return s;
   };
+  if (!q.x_tag.empty()) {
+    auto xi = std::find(tags.begin(), tags.end(), q.x_tag);
+    if (xi == tags.end()) return Status::not_found("the run has no tag \"" + q.x_tag + "\"");
+    const SeriesFiles xf(dir, static_cast<int>(xi - tags.begin()));
+    constexpr uint64_t kMaxJoined = 2'000'000;
+    if (f.size() > kMaxJoined || xf.size() > kMaxJoined) {
+      return Status::resource_exhausted(
+          "a curve against another tag takes series of at most "
+          "2,000,000 points");
+    }
+    // (from/to were taken as steps above: the whole series, filtered by x below.)
+    uint64_t k = 0;
+    bool any = false;
+    double xv = 0;
+    std::vector<std::pair<uint64_t, double>> joined;  // y index, x
+    for (uint64_t i = 0; i < f.size(); ++i) {
+      const Point y = f.at(i);
+      while (k < xf.size() && xf.at(k).step <= y.step) {
+        xv = xf.at(k++).value;
+        any = true;
+      }
+      if (!any || !std::isfinite(xv)) continue;
+      if ((q.from && xv < *q.from) || (q.to && xv > *q.to)) continue;
+      joined.emplace_back(i, xv);
+    }
+    s.in_range = static_cast<int64_t>(joined.size());
+    const size_t stride =
+        q.points > 0 && joined.size() > static_cast<size_t>(q.points)
+            ? (joined.size() + static_cast<size_t>(q.points) - 1) / static_cast<size_t>(q.points)
+            : 1;
+    s.reduced = stride > 1;
+    std::vector<double> xs;
+    for (size_t j = 0; j < joined.size(); j += stride) {
+      chosen.push_back(joined[j].first);
+      xs.push_back(joined[j].second);
+    }
+    JZ_ASSIGN_OR_RETURN(Series out, finish());
+    for (size_t j = 0; j < out.points.size(); ++j) out.points[j].x = xs[j];
+    return out;
+  }
   const uint64_t n = i1 - i0;
   if (q.points <= 0 || n <= static_cast<uint64_t>(q.points)) {
     for (uint64_t i = i0; i < i1; ++i) chosen.push_back(i);

@@ -111,6 +111,12 @@ struct SeriesQuery {
   // every point from the series' start, so it does not change with the range or the point
   // count. Not with `grid`.
   double smoothing = 0;
+  // Another tag as the x axis: each point's x is that tag's value as of its step (the
+  // latest point of that tag at or before it); points before its first are left out.
+  // `from`/`to` are then values of that tag; at most 2,000,000 points a side; the curve is
+  // reduced by taking every n-th point (the x order is not the series' order). Not with
+  // `grid`.
+  std::string x_tag;
 };
 
 struct SeriesPoint {

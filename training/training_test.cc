@@ -264,6 +264,38 @@ TEST(TrainingStore, SmoothingIsTheDebiasedAverageWhateverTheRangeOrPointCount) {
   }
 }
 
+TEST(TrainingStore, ACurveAgainstAnotherTagTakesThatTagsValueAsOfEachStep) {
+  testing::TempDir dir;
+  const std::string d = dir.str() + "/run";
+  {
+    auto w = RunWriter::open(d);
+    ASSERT_TRUE(w.ok());
+    for (int64_t step = 0; step < 1000; ++step) {
+      ASSERT_TRUE((*w)->append("loss", {step, step, 1.0 / static_cast<double>(step + 1)}).ok());
+      // The learning rate, logged every 10 steps from step 5 on.
+      if (step % 10 == 5) {
+        ASSERT_TRUE((*w)->append("lr", {step, step, static_cast<double>(step) / 1000}).ok());
+      }
+    }
+  }
+  auto s = read_series(d, "loss", {.points = 0, .x_tag = "lr"});
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->points.size(), 995u) << "steps before lr's first point have no x";
+  EXPECT_EQ(s->points[0].step, 5);
+  EXPECT_DOUBLE_EQ(s->points[0].x, 0.005);
+  EXPECT_EQ(s->points[7].step, 12);
+  EXPECT_DOUBLE_EQ(s->points[7].x, 0.005) << "as of step 12: lr's point of step 5";
+  EXPECT_DOUBLE_EQ(s->points[10].x, 0.015);
+  // A range of lr values, and a point count.
+  auto some = read_series(d, "loss", {.from = 0.1, .to = 0.2, .points = 20, .x_tag = "lr"});
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->in_range, 100);  // lr 0.105 to 0.195: steps 105 to 204
+  EXPECT_LE(some->points.size(), 20u);
+  EXPECT_TRUE(some->reduced);
+  for (const auto& p : some->points) EXPECT_TRUE(p.x >= 0.1 && p.x <= 0.2) << p.x;
+  EXPECT_EQ(read_series(d, "loss", {.x_tag = "acc"}).status().code(), Code::kNotFound);
+}
+
 TEST(TrainingStore, LttbPicksTheTriangleCornersOfASmallCurve) {
   const std::vector<double> x = {0, 1, 2, 3, 4, 5, 6, 7, 8};
   const std::vector<double> y = {0, 0, 9, 0, 0, 0, -9, 0, 0};
@@ -306,7 +338,7 @@ TEST(TensorBoard, ScalarsWrittenReadBackAndDamageIsNamed) {
   EventWriter w(file);
   w.file_version(1700000000.0);
   for (int i = 0; i < 100; ++i) {
-    w.scalar(1700000000.0 + i, i * 10, i % 2 ? "train/loss" : "val/acc", 1.0f / (i + 1));
+    w.scalar(1700000000.0 + i, int64_t{i} * 10, i % 2 ? "train/loss" : "val/acc", 1.0f / (i + 1));
   }
   auto r = read_event_file(file);
   ASSERT_TRUE(r.ok()) << r.status().message();

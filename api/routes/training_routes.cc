@@ -37,7 +37,13 @@ Status check_run_name(const std::string& name) {
 // The series query of a request: x, from, to, points, grid.
 Result<training::SeriesQuery> series_query(const RequestContext& ctx) {
   training::SeriesQuery q;
-  JZ_ASSIGN_OR_RETURN(q.x, training::parse_axis(ctx.http.param("x")));
+  const std::string x = ctx.http.param("x");
+  if (x.rfind("tag:", 0) == 0) {
+    q.x_tag = x.substr(4);
+    JZ_RETURN_IF_ERROR(training::check_tag(q.x_tag));
+  } else {
+    JZ_ASSIGN_OR_RETURN(q.x, training::parse_axis(x));
+  }
   for (auto [name, slot] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
     if (!ctx.http.has_param(name)) continue;
     const std::string text = ctx.http.param(name);
@@ -65,6 +71,9 @@ Result<training::SeriesQuery> series_query(const RequestContext& ctx) {
       return Status::invalid_argument("smoothing applies to curves, not to grid=true buckets");
     }
   }
+  if (q.grid && !q.x_tag.empty()) {
+    return Status::invalid_argument("grid=true buckets an axis of time or steps, not another tag");
+  }
   return q;
 }
 
@@ -90,8 +99,8 @@ Json series_json(const std::string& run, const training::Series& s, bool grid, b
 const std::vector<QueryParam> kSeriesQuery = {
     {"tag", "The tag (such as train/loss)"},
     {"x",
-     "The x axis: step (default), wall (seconds since the epoch) or relative (seconds "
-     "since the series' first point)"},
+     "The x axis: step (default), wall (seconds since the epoch), relative (seconds "
+     "since the series' first point), or tag:NAME (another tag's value as of each step)"},
     {"from", "The start of the range on the x axis (default: the first point)"},
     {"to", "The end of the range on the x axis, included (default: the last point)"},
     {"points",

@@ -1296,6 +1296,14 @@ test('a job logs curves through the client; a developer compares runs, smooths, 
   const range = new URL(z.url());
   assert.ok(Number(range.searchParams.get('to')) - Number(range.searchParams.get('from')) < 399, z.url());
   await page.getByRole('button', { name: 'Reset zoom' }).first().click();
+  // Against another tag: accuracy as the x axis (its value as of each step).
+  const byAcc = page.waitForResponse(
+    (r) => r.url().includes('/series?') && decodeURIComponent(r.url()).includes('x=tag:train/acc'),
+  );
+  await page.getByLabel('X axis').selectOption('tag:train/acc');
+  const accAnswer = await (await byAcc).json();
+  assert.ok(accAnswer.series.every((s) => s.points.length > 0 && s.points.every((p) => p.x >= 0 && p.x <= 1)));
+  await page.getByLabel('X axis').selectOption('step');
   // A run's own page: its hyper-parameters and notes.
   await page.getByRole('link', { name: job.id }).click();
   await page.getByRole('heading', { name: `Run ${job.id}` }).waitFor();

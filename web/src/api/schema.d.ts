@@ -10314,7 +10314,7 @@ export interface operations {
             query?: {
                 /** @description The tag (such as train/loss) */
                 tag?: string;
-                /** @description The x axis: step (default), wall (seconds since the epoch) or relative (seconds since the series' first point) */
+                /** @description The x axis: step (default), wall (seconds since the epoch), relative (seconds since the series' first point), or tag:NAME (another tag's value as of each step) */
                 x?: string;
                 /** @description The start of the range on the x axis (default: the first point) */
                 from?: string;
@@ -10454,7 +10454,7 @@ export interface operations {
             query?: {
                 /** @description The tag (such as train/loss) */
                 tag?: string;
-                /** @description The x axis: step (default), wall (seconds since the epoch) or relative (seconds since the series' first point) */
+                /** @description The x axis: step (default), wall (seconds since the epoch), relative (seconds since the series' first point), or tag:NAME (another tag's value as of each step) */
                 x?: string;
                 /** @description The start of the range on the x axis (default: the first point) */
                 from?: string;

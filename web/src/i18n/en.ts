@@ -208,7 +208,7 @@ export const en = {
     job: 'Job',
     compareTitle: 'Curves of {{count}} runs',
     xAxis: 'X axis',
-    axes: { step: 'Step', wall: 'Wall time', relative: 'Relative time' },
+    axes: { step: 'Step', wall: 'Wall time', relative: 'Relative time', tag: 'By {{tag}}' },
     axisUnits: { step: 'step', wall: 'time', relative: 'seconds' },
     smoothing: 'Smoothing',
     logScale: 'Log scale',

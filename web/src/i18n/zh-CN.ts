@@ -209,7 +209,7 @@ export const zhCN: Messages = {
     job: '作业',
     compareTitle: '{{count}} 条记录的曲线',
     xAxis: '横轴',
-    axes: { step: '步数', wall: '时间', relative: '相对时间' },
+    axes: { step: '步数', wall: '时间', relative: '相对时间', tag: '按 {{tag}}' },
     axisUnits: { step: '步', wall: '时间', relative: '秒' },
     smoothing: '平滑',
     logScale: '对数坐标',

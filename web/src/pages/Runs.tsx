@@ -17,16 +17,18 @@ import { NotFound } from './NotFound';
 
 type Run = Schemas['TrainingRun'];
 type Series = Schemas['Series'];
-type Axis = 'step' | 'wall' | 'relative';
+type Axis = 'step' | 'wall' | 'relative' | `tag:${string}`;
 type Layout = 'overlay' | 'side';
 
 const POINTS = 1000;
 const axes: Axis[] = ['step', 'wall', 'relative'];
+const isTagAxis = (x: Axis) => x.startsWith('tag:');
 
 // The curve settings, read from and written to the address.
 function useCurveSettings() {
   const [params, setParams] = useSearchParams();
-  const x = (axes as string[]).includes(params.get('x') ?? '') ? (params.get('x') as Axis) : 'step';
+  const asked = params.get('x') ?? '';
+  const x: Axis = (axes as string[]).includes(asked) || asked.startsWith('tag:') ? (asked as Axis) : 'step';
   const smoothing = Math.min(0.99, Math.max(0, Number(params.get('smooth') ?? '0.6') || 0));
   const log = params.get('log') === '1';
   const layout: Layout = params.get('layout') === 'side' ? 'side' : 'overlay';
@@ -44,7 +46,7 @@ function useCurveSettings() {
 }
 type Settings = ReturnType<typeof useCurveSettings>;
 
-function CurveControls({ settings, several }: { settings: Settings; several: boolean }) {
+function CurveControls({ settings, several, tags }: { settings: Settings; several: boolean; tags: string[] }) {
   const { t } = useTranslation();
   const { x, smoothing, log, layout, set } = settings;
   return (
@@ -55,6 +57,11 @@ function CurveControls({ settings, several }: { settings: Settings; several: boo
           {axes.map((a) => (
             <option key={a} value={a}>
               {t(`runs.axes.${a}`)}
+            </option>
+          ))}
+          {tags.map((tag) => (
+            <option key={tag} value={`tag:${tag}`}>
+              {t('runs.axes.tag', { tag })}
             </option>
           ))}
         </select>
@@ -170,7 +177,7 @@ function TagChart({
           ? { type: 'time', ...(range ? { min: range.from * 1000, max: range.to * 1000 } : {}) }
           : {
               type: 'value',
-              name: t(`runs.axisUnits.${x}`),
+              name: isTagAxis(x) ? x.slice(4) : t(`runs.axisUnits.${x}`),
               nameLocation: 'middle',
               nameGap: 24,
               scale: true,
@@ -365,7 +372,7 @@ export function ProjectRuns() {
       {pickedRuns.length > 0 && (
         <>
           <h2>{t('runs.compareTitle', { count: pickedRuns.length })}</h2>
-          <CurveControls settings={settings} several={pickedRuns.length > 1} />
+          <CurveControls settings={settings} several={pickedRuns.length > 1} tags={tags} />
           <Curves project={project} runs={pickedRuns.map((r) => r.name)} tags={tags} settings={settings} />
         </>
       )}
@@ -446,7 +453,7 @@ export function RunView({ project, name, compact }: { project: string; name: str
         )}
       </dl>
       <Dropped run={r} />
-      <CurveControls settings={settings} several={false} />
+      <CurveControls settings={settings} several={false} tags={r.tags ?? []} />
       <Curves project={project} runs={[r.name]} tags={r.tags ?? []} settings={settings} />
       {config.length > 0 && (
         <>
