@@ -22,6 +22,7 @@
 #include "store/database.h"
 #include "tests/support/http_send.h"
 #include "tests/support/server_process.h"
+#include "tests/support/smtp_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace jz {
@@ -196,14 +197,7 @@ TEST(AlertsPrometheus, AnExportedRuleFiresInPrometheusThroughAlertmanagerToThePr
   const Json m = Json::parse(mail.substr(0, mail.find('\n')));
   EXPECT_EQ(m["to"], Json({"vision-team@example.com"}));
   EXPECT_EQ(m["user"], "alerts");
-  const std::string text = m["data"];
-  const size_t body =
-      text.find("\r\n\r\n") != std::string::npos ? text.find("\r\n\r\n") : text.find("\n\n");
-  std::string b64;
-  for (char ch : text.substr(body)) {
-    if (!std::isspace(static_cast<unsigned char>(ch))) b64 += ch;
-  }
-  auto decoded = base64_decode(b64, "mail");
+  auto decoded = testing::mail_body(m["data"]);
   ASSERT_TRUE(decoded.ok());
   EXPECT_NE(decoded->find("[FIRING] [critical] project vision has failed jobs"), std::string::npos)
       << *decoded;

@@ -118,14 +118,7 @@ TEST_P(TrainingWatchMail, StallsNaNMilestonesProgressAndCompletionReachAMailbox)
   auto mails = [&] {
     std::vector<std::string> out;
     for (const auto& m : smtp.log()) {
-      const std::string data = m["data"];
-      const size_t body =
-          data.find("\n\n") != std::string::npos ? data.find("\n\n") : data.find("\r\n\r\n");
-      std::string b64;
-      for (char ch : data.substr(body)) {
-        if (!std::isspace(static_cast<unsigned char>(ch))) b64 += ch;
-      }
-      auto text = base64_decode(b64, "mail body");
+      auto text = testing::mail_body(m["data"]);
       out.push_back(text.ok() ? *text : "");
     }
     return out;

@@ -52,15 +52,7 @@ class PyReceiver {
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
-  std::vector<Json> log() const {
-    std::vector<Json> out;
-    std::ifstream in(dir_.path() / "log");
-    for (std::string line; std::getline(in, line);) {
-      Json l = Json::parse(line, nullptr, false);
-      if (l.is_object()) out.push_back(std::move(l));
-    }
-    return out;
-  }
+  std::vector<Json> log() const { return testing::read_json_lines(dir_.path() / "log"); }
 
  private:
   testing::TempDir dir_;
@@ -170,13 +162,7 @@ TEST(Channels, EmailGoesThroughARealSmtpServerWithStartTlsAndAuth) {
   EXPECT_NE(data.find("Subject: =?UTF-8?B?"), std::string::npos);
   EXPECT_NE(data.find("Content-Type: text/plain; charset=utf-8"), std::string::npos);
   // The body is base64: the link is in it once decoded.
-  const size_t body =
-      data.find("\n\n") != std::string::npos ? data.find("\n\n") : data.find("\r\n\r\n");
-  std::string b64;
-  for (char ch : data.substr(body)) {
-    if (!std::isspace(static_cast<unsigned char>(ch))) b64 += ch;
-  }
-  auto text = base64_decode(b64, "mail body");
+  auto text = testing::mail_body(data);
   ASSERT_TRUE(text.ok());
   EXPECT_NE(text->find(sample().link), std::string::npos) << *text;
   EXPECT_NE(text->find("[FIRING] [warning] A job failed"), std::string::npos) << *text;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -12,12 +14,36 @@
 #include <thread>
 #include <vector>
 
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/subprocess.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace jz::testing {
+
+// The JSON objects of a file written one a line (lines that are not objects skipped).
+inline std::vector<Json> read_json_lines(const std::filesystem::path& path) {
+  std::vector<Json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    Json l = Json::parse(line, nullptr, false);
+    if (l.is_object()) out.push_back(std::move(l));
+  }
+  return out;
+}
+
+// The text of a mail as the SMTP server logged it ("data": headers, a blank line, the body
+// in base64), decoded.
+inline Result<std::string> mail_body(const std::string& data) {
+  const size_t body = std::min(data.find("\n\n"), data.find("\r\n\r\n"));
+  if (body == std::string::npos) return Status::invalid_argument("a mail without a body");
+  std::string b64;
+  for (char ch : data.substr(body)) {
+    if (!std::isspace(static_cast<unsigned char>(ch))) b64 += ch;
+  }
+  return base64_decode(b64, "mail body");
+}
 
 // A real SMTP server (aiosmtpd) that requires STARTTLS and AUTH, with a certificate made
 // for 127.0.0.1 that the sender trusts through ca_file (alerts.ca_file).
@@ -59,15 +85,7 @@ class SmtpServer {
   }
   std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
   const std::string& ca() const { return ca_; }
-  std::vector<Json> log() const {
-    std::vector<Json> out;
-    std::ifstream in(dir_.path() / "log");
-    for (std::string line; std::getline(in, line);) {
-      Json l = Json::parse(line, nullptr, false);
-      if (l.is_object()) out.push_back(std::move(l));
-    }
-    return out;
-  }
+  std::vector<Json> log() const { return read_json_lines(dir_.path() / "log"); }
 
  private:
   testing::TempDir dir_;
