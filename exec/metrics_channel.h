@@ -20,7 +20,6 @@
 // configuration, progress, the end) appended to DIR/metrics/records.jsonl for the server.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>

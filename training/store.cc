@@ -232,8 +232,7 @@ Status RunWriter::open_tag(int id, Tag& t) {
       return Status::internal(sys_error("cannot truncate", tag_file(dir_, id, exts[l])));
     }
   }
-  // (At least the last point, the writer's last.)
-  const uint64_t from = std::min({have[0] * kBlock1, have[1] * kBlock2, n > 0 ? n - 1 : 0});
+  const uint64_t from = std::min(have[0] * kBlock1, have[1] * kBlock2);
   std::vector<Point> points(n - from);
   static_assert(sizeof(Point) == kPointSize);
   if (n > from && ::pread(t.fd, points.data(), (n - from) * kPointSize,
@@ -253,7 +252,6 @@ Status RunWriter::open_tag(int id, Tag& t) {
     for (uint64_t i = n / block * block; i < n; ++i) add_to(*open[l], i, points[i - from].value);
     JZ_RETURN_IF_ERROR(write_all(fds[l], missing, tag_file(dir_, id, exts[l])));
   }
-  if (n > 0) t.last = points.back();
   return {};
 }
 
@@ -297,7 +295,6 @@ Status RunWriter::append(const std::string& tag, const Point& p) {
     emit(t.l2_buf, t.b2);
     t.b2 = {};
   }
-  t.last = p;
   if (buffered_ >= kFlushAt) return flush();
   return {};
 }
@@ -323,14 +320,6 @@ Status RunWriter::flush() {
 int64_t RunWriter::count(const std::string& tag) const {
   auto it = index_.find(tag);
   return it == index_.end() ? 0 : files_[static_cast<size_t>(it->second)]->count;
-}
-
-std::map<std::string, Point> RunWriter::last_points() const {
-  std::map<std::string, Point> out;
-  for (size_t i = 0; i < tags_.size(); ++i) {
-    if (files_[i]->count > 0) out[tags_[i]] = files_[i]->last;
-  }
-  return out;
 }
 
 // ---- reading ---------------------------------------------------------------------------

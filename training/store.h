@@ -50,8 +50,6 @@ class RunWriter {
   size_t tag_count() const { return tags_.size(); }
   // Points of `tag` stored or buffered; 0 for an unknown tag.
   int64_t count(const std::string& tag) const;
-  // The last point of each tag that has one.
-  std::map<std::string, Point> last_points() const;
 
  private:
   struct Level {
@@ -65,7 +63,6 @@ class RunWriter {
     int64_t count = 0;  // points stored or buffered
     std::string buf, l1_buf, l2_buf;
     Level b1, b2;  // the open blocks
-    Point last;
   };
   RunWriter() = default;
   Status add_tag(const std::string& name, int id);

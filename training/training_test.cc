@@ -114,7 +114,11 @@ TEST(TrainingStore, PointsComeBackAsWrittenAndAReaderSeesWhatIsFlushed) {
       ASSERT_EQ(all->points[i].value, pts[i].value);
     }
   }
-  EXPECT_EQ((*w)->last_points().at("lr").value, 0.1);
+  const RunSummary sum = summarize(d);
+  EXPECT_EQ(sum.points, 20000);
+  ASSERT_EQ(sum.last.size(), 2u);
+  EXPECT_EQ(sum.last[1].first, "lr");
+  EXPECT_EQ(sum.last[1].second.value, 0.1);
   auto missing = read_series(d, "acc", {});
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
 }
