@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "platform/alerts/alerts.h"
+#include "platform/autotest/autotest.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
@@ -362,6 +363,61 @@ std::vector<Endpoint> endpoints() {
        project_members},
       {"compare runs", "GET", "/api/v1/projects/{p}/series?runs=nothing-here&tag=loss", "",
        project_members},
+      // The automatic test service: data owners keep suites and alone read sample-level
+      // results; those who submit jobs upload algorithms; members read.
+      {"list suites", "GET", "/api/v1/projects/{p}/suites", "", project_members},
+      {"make a suite",
+       "POST",
+       "/api/v1/projects/{p}/suites",
+       R"({"name":"s-{unique}","dataset":"absent","template":"task: counting\npredictions: {id: sample}\nvariables:\n  - {name: n, path: n@num}\n","annotations":{"file":"t.jsonl","content":""}})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"get a suite", "GET", "/api/v1/projects/{p}/suites/nothing-here", "", project_members},
+      {"change a suite",
+       "PATCH",
+       "/api/v1/projects/{p}/suites/nothing-here",
+       R"({"thresholds":["mAP >= 0.5"]})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"delete a suite",
+       "DELETE",
+       "/api/v1/projects/{p}/suites/nothing-here",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"a suite's versions", "GET", "/api/v1/projects/{p}/suites/nothing-here/versions", "",
+       project_members},
+      {"list algorithms", "GET", "/api/v1/projects/{p}/algorithms", "", project_members},
+      {"upload an algorithm",
+       "POST",
+       "/api/v1/projects/{p}/algorithms",
+       "{}",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"get an algorithm", "GET", "/api/v1/projects/{p}/algorithms/none/1.0.0", "",
+       project_members},
+      {"delete an algorithm",
+       "DELETE",
+       "/api/v1/projects/{p}/algorithms/none/1.0.0",
+       "",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"list evaluations", "GET", "/api/v1/projects/{p}/evaluations", "", project_members},
+      {"evaluate",
+       "POST",
+       "/api/v1/projects/{p}/evaluations",
+       R"({"suite":"none","algorithm":"none","version":"1.0.0"})",
+       {"padmin", "wsadmin", "prjadmin", "prjdev", "dataowner"}},
+      {"get an evaluation", "GET",
+       "/api/v1/projects/{p}/evaluations/eval_00000000000000000000000000", "", project_members},
+      {"cancel an evaluation",
+       "POST",
+       "/api/v1/projects/{p}/evaluations/eval_00000000000000000000000000/cancel",
+       "{}",
+       {"padmin", "wsadmin", "prjadmin", "prjdev", "dataowner"}},
+      {"an evaluation's report", "GET",
+       "/api/v1/projects/{p}/evaluations/eval_00000000000000000000000000/report", "",
+       project_members},
+      {"an evaluation's sample-level files",
+       "GET",
+       "/api/v1/projects/{p}/evaluations/eval_00000000000000000000000000/files/samples.csv",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
       {"list inhibitions", "GET", "/api/v1/projects/{p}/inhibitions", "", project_members},
       {"add an inhibition",
        "POST",
@@ -597,13 +653,17 @@ class AuthzMatrixTest : public ::testing::Test {
                                        {"config", {{"url", "http://127.0.0.1:1/x"}}}},
                                       "padmin")
                     .ok());
+    autotest_ = std::make_unique<autotest::AutotestService>(
+        *db_, Clock::system(), ids_, *jobs_, *datasets_, *outputs_,
+        autotest::AutotestOptions{.dir = dir_.str() + "/autotest"},
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
-                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(),
-                         runs_.get()});
+                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
+                         autotest_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -667,6 +727,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<training::RunService> runs_;
   alerts::promql::MemorySource metrics_;
   std::unique_ptr<alerts::AlertService> alerts_;
+  std::unique_ptr<autotest::AutotestService> autotest_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::map<std::string, std::string> token_;
@@ -824,6 +885,11 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{silence}", "sil_00000000000000000000000000"},
                             {"{inhibition}", "inh_00000000000000000000000000"},
                             {"{run}", "exp-1"},
+                            {"{suite}", "none"},
+                            {"{algorithm}", "none"},
+                            {"{version}", "1.0.0"},
+                            {"{evaluation}", "eval_00000000000000000000000000"},
+                            {"{file}", "report.json"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},
                             {"{key}", "k"},

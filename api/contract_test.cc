@@ -24,6 +24,7 @@
 #include "api/server.h"
 #include "core/json.h"
 #include "platform/alerts/alerts.h"
+#include "platform/autotest/autotest.h"
 #include "platform/iam/accounts.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/passwords.h"
@@ -105,13 +106,17 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
         *db_, Clock::system(), ids_, *tenancy_, alerts::SecretBox::with_key("k"),
         alerts::AlertOptions{},
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    autotest_ = std::make_unique<autotest::AutotestService>(
+        *db_, Clock::system(), ids_, *jobs_, *datasets_, *outputs_,
+        autotest::AutotestOptions{.dir = dir_.str() + "/autotest"},
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
-                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(),
-                         runs_.get()});
+                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
+                         autotest_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -316,6 +321,49 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                                      admin_id_,       now,         now};
               });
         }};
+    // The automatic test service: suites by name (a row and its version), packages and
+    // evaluations newest first.
+    c["/api/v1/projects/{project}/suites"] = {
+        "name", "s-", [this, now](int from, int n) {
+          return db_->transact([&](store::Conn& conn) -> Status {
+            for (int i = from; i < from + n; ++i) {
+              JZ_RETURN_IF_ERROR(
+                  conn.exec("INSERT INTO autotest_suites (id, project_id, name, "
+                            "version, created_by, created_at_ms, updated_at_ms) "
+                            "VALUES (?, ?, ?, 1, 'admin', ?, ?)",
+                            {name("suite_", i), project_id_, name("s-", i), now, now})
+                      .status());
+              JZ_RETURN_IF_ERROR(conn.exec("INSERT INTO autotest_suite_versions (suite_id, "
+                                           "version, spec, created_by, created_at_ms) VALUES (?, "
+                                           "1, '{\"dataset\":\"files\",\"level\":\"open\"}', "
+                                           "'admin', ?)",
+                                           {name("suite_", i), now})
+                                     .status());
+            }
+            return {};
+          });
+        }};
+    c["/api/v1/projects/{project}/algorithms"] = {
+        "id", "algo_", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO autotest_algorithms (id, project_id, name, version, info, state, "
+              "check_result, message, uploaded_by, created_at_ms) VALUES (?, ?, 'a', ?, '{}', "
+              "'ready', '[]', '', 'admin', ?)",
+              from, n, [&](int i) {
+                return store::Params{name("algo_", i), project_id_, "1.0." + std::to_string(i),
+                                     now};
+              });
+        }};
+    c["/api/v1/projects/{project}/evaluations"] = {
+        "id", "eval_", [this, now](int from, int n) {
+          return rows(
+              "INSERT INTO autotest_evaluations (id, project_id, suite_id, suite_version, "
+              "algorithm_id, job_id, state, message, config, result, owner_id, created_at_ms) "
+              "VALUES (?, ?, 'suite_x', 1, 'algo_x', ?, 'passed', '', 'null', '{}', ?, ?)",
+              from, n, [&](int i) {
+                return store::Params{name("eval_", i), project_id_, job_id_, admin_id_, now};
+              });
+        }};
     c["/api/v1/workspaces/{workspace}/receivers"] = {"name", "w-",
                                                      receiver_rows("workspace", ws_id_, "w-")};
     auto notification_rows = [this, now](const char* scope, std::string id, const char* stem) {
@@ -413,6 +461,11 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                             {"{release}", "rel_00000000000000000000000000"},
                             {"{role}", "no-such-role"},
                             {"{username}", "admin"},
+                            {"{suite}", "none"},
+                            {"{algorithm}", "none"},
+                            {"{version}", "1.0.0"},
+                            {"{evaluation}", "eval_00000000000000000000000000"},
+                            {"{file}", "report.json"},
                             {"{id}", job_id_}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
         path.replace(at, from.size(), to);
@@ -448,6 +501,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;
   std::unique_ptr<alerts::AlertService> alerts_;
+  std::unique_ptr<autotest::AutotestService> autotest_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::string token_, admin_id_, ws_id_, project_id_, job_id_, files_dir_;

@@ -37,6 +37,13 @@ constexpr ParamKind kParamKinds[] = {
      "a receiver name (lower-case letters, digits, '-', '_')"},
     {"run", "[A-Za-z0-9][A-Za-z0-9._-]{0,99}",
      "a run name (letters, digits, '.', '_', '-'; 1 to 100)"},
+    {"suite", "[a-z0-9][a-z0-9_-]{0,63}", "a suite name (lower-case letters, digits, '_', '-')"},
+    {"algorithm", "[a-z0-9_-]{1,64}", "an algorithm name (lower-case letters, digits, '_', '-')"},
+    {"version", "[0-9]{1,9}\\.[0-9]{1,9}\\.[0-9]{1,9}(-[0-9A-Za-z.-]{1,40})?",
+     "a version (MAJOR.MINOR.PATCH)"},
+    {"evaluation", "eval_[0-9A-Z]{26}", "an evaluation id (eval_ and 26 characters)"},
+    {"file", "report\\.json|report\\.html|samples\\.csv",
+     "report.json, report.html or samples.csv"},
     {"path", ".+", "a file path"},
 };
 

@@ -43,6 +43,9 @@ class AlertService;
 namespace jz::training {
 class RunService;
 }  // namespace jz::training
+namespace jz::autotest {
+class AutotestService;
+}  // namespace jz::autotest
 
 namespace jz::api {
 
@@ -92,6 +95,7 @@ struct PlatformServices {
   jobs::Metering* metering = nullptr;      // usage and cost from the job history
   alerts::AlertService* alerts = nullptr;  // alert rules, receivers and deliveries
   training::RunService* runs = nullptr;    // training runs: metrics, notes, progress
+  autotest::AutotestService* autotest = nullptr;  // suites, algorithms, evaluations
 };
 
 class ApiServer {

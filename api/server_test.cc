@@ -543,7 +543,8 @@ TEST_F(ServerTest, OpenApiSchemasMatchTheHandlers) {
                             {"{key}", "doc.key"},
                             {"{username}", "root"},
                             {"{token}", "tok_00000000000000000000000000"},
-                            {"{run}", "doc-run"}}) {
+                            {"{run}", "doc-run"},
+                            {"{suite}", "doc-suite"}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
         path.replace(at, from.size(), to);
     }

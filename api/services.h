@@ -161,5 +161,6 @@ void add_scheduler_routes(ApiRoutes& api, const ApiServices& s);   // view, what
 void add_monitoring_routes(ApiRoutes& api, const ApiServices& s);  // GPU series, job resources
 void add_training_routes(ApiRoutes& api, const ApiServices& s);    // runs, records, series
 void add_alert_routes(ApiRoutes& api, const ApiServices& s);       // rules, receivers, deliveries
+void add_autotest_routes(ApiRoutes& api, const ApiServices& s);  // suites, algorithms, evaluations
 
 }  // namespace jz::api

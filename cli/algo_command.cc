@@ -1,9 +1,12 @@
 #include "cli/algo_command.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -136,6 +139,11 @@ AlgoCommands::AlgoCommands(CLI::App& app) {
   run->add_option("--out", out_, "JSON-lines output, '-' for standard output")
       ->required()
       ->option_text("OUT.jsonl");
+  run->add_option("--summary", summary_,
+                  "Also write the summary as JSON: frames, results, errors by kind, restarts,\n"
+                  "seconds, frames/s, per-frame latency percentiles (ms) and the algorithm's\n"
+                  "peak resident memory (MiB)")
+      ->option_text("FILE.json");
   run->add_option("--config", config_, "JSON object merged over the package's default config")
       ->option_text("JSON");
   run->add_option("--args", args_, "JSON object overriding the config for every call")
@@ -397,6 +405,18 @@ int AlgoCommands::run_frames() {
   auto last_progress = start;
   int64_t frames = 0, results = 0, errors = 0;
   std::map<std::string, int64_t> by_kind;
+  std::vector<double> latencies;  // of the calls that reached the algorithm
+  // A frame's sample id, which templates join on (docs/ALGORITHM_SDK.md): an image's path
+  // inside the folder (or its file name), a video or stream frame's number.
+  const bool images = std::string_view((*source)->kind()) == "folder" ||
+                      std::string_view((*source)->kind()) == "image";
+  const std::string folder_prefix =
+      (input_.empty() || input_.back() == '/') ? input_ : input_ + "/";
+  auto sample_of = [&](const sdk::Frame& fr) -> std::string {
+    if (!images) return std::to_string(fr.index);
+    if (fr.source.rfind(folder_prefix, 0) == 0) return fr.source.substr(folder_prefix.size());
+    return std::filesystem::path(fr.source).filename().string();
+  };
   sdk::Frame f;
   while (!g_stop && (*source)->next(f)) {
     if (qps > 0) {  // the licence's rate: pace the calls
@@ -405,14 +425,22 @@ int AlgoCommands::run_frames() {
       std::this_thread::sleep_until(due);
     }
     ++frames;
-    nlohmann::ordered_json line = {
-        {"frame", f.index}, {"timestamp_ms", f.timestamp_us / 1000.0}, {"source", f.source}};
+    nlohmann::ordered_json line = {{"frame", f.index},
+                                   {"timestamp_ms", f.timestamp_us / 1000.0},
+                                   {"source", f.source},
+                                   {"sample", sample_of(f)}};
     Status err;
     if (!f.error.empty()) {
       err = Status::invalid_argument(f.error);
       by_kind["undecodable"]++;
     } else {
+      const auto called = std::chrono::steady_clock::now();
       auto r = (*host)->process({f.view()}, args_);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - called)
+              .count();
+      latencies.push_back(ms);
+      line["latency_ms"] = std::round(ms * 1000) / 1000;
       if (r.ok()) {
         Json j = Json::parse(*r, nullptr, false);
         line["result"] = j.is_discarded() ? Json(*r) : j;
@@ -457,6 +485,41 @@ int AlgoCommands::run_frames() {
     std::cerr << "; the algorithm was restarted " << (*host)->restarts() << " times";
   std::cerr << (out_ == "-" ? "" : "; output in " + out_) << (g_stop ? " (stopped)" : "") << "\n";
   if (out_ != "-" && !file) return fail(cmd, Status::failed_precondition("cannot write " + out_));
+  if (!summary_.empty()) {
+    const int restarts = (*host)->restarts();
+    host->reset();  // the child ends and is waited for: its peak memory is counted below
+    struct rusage ru {};
+    ::getrusage(RUSAGE_CHILDREN, &ru);
+    std::sort(latencies.begin(), latencies.end());
+    auto pct = [&](double q) -> Json {
+      if (latencies.empty()) return nullptr;
+      // Nearest rank: the smallest latency with at least q of the calls at or below it.
+      auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(latencies.size())));
+      return std::round(latencies[std::max<size_t>(rank, 1) - 1] * 1000) / 1000;
+    };
+    Json kinds = Json::object();
+    for (const auto& [kind, n] : by_kind) {
+      std::string k = kind;
+      std::replace(k.begin(), k.end(), ' ', '_');  // "timed out": timed_out
+      kinds[k] = n;
+    }
+    const Json summary = {
+        {"input_kind", (*source)->kind()},
+        {"frames", frames},
+        {"results", results},
+        {"errors", errors},
+        {"errors_by_kind", kinds},
+        {"restarts", restarts},
+        {"seconds", std::round(secs * 1000) / 1000},
+        {"fps", secs > 0 ? std::round(frames / secs * 1000) / 1000 : 0.0},
+        {"latency_ms",
+         {{"p50", pct(0.5)}, {"p90", pct(0.9)}, {"p99", pct(0.99)}, {"max", pct(1.0)}}},
+        {"peak_rss_mib", std::round(static_cast<double>(ru.ru_maxrss) / 1024 * 10) / 10},
+        {"stopped", static_cast<bool>(g_stop)}};
+    std::ofstream sf(summary_, std::ios::trunc);
+    sf << summary.dump(2) << "\n";
+    if (!sf.flush()) return fail(cmd, Status::failed_precondition("cannot write " + summary_));
+  }
   return 0;
 }
 

@@ -29,6 +29,7 @@ class AlgoCommands {
   std::function<int()> action_;
   // shared by several commands
   std::string package_, out_, key_, input_, args_, config_, output_ = "table";
+  std::string summary_;  // algo run: the summary as JSON, to this file
   std::vector<std::string> trust_;
   bool allow_untrusted_ = false;
   bool no_sandbox_ = false;

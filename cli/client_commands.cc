@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/client.h"
+#include "cli/client_util.h"
 #include "cli/upload_command.h"
 #include "core/clock.h"
 #include "core/text.h"
@@ -21,15 +22,7 @@
 
 namespace jz::cli {
 
-namespace {
-
 // ---- connection -----------------------------------------------------------------
-
-struct Conn {
-  std::unique_ptr<ApiClient> api;
-  std::string config_dir;
-  std::optional<Credentials> stored;
-};
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -84,10 +77,6 @@ Json field(const Json& obj, const std::string& key) {
   }
 }
 
-struct Column {
-  std::string header, key;
-};
-
 void print_table(const Json& items, const std::vector<Column>& cols) {
   std::vector<std::vector<std::string>> rows;
   std::vector<size_t> width;
@@ -120,7 +109,7 @@ void print_table(const Json& items, const std::vector<Column>& cols) {
   for (const auto& r : rows) line(r);
 }
 
-void print_fields(const Json& obj, const std::string& prefix = "") {
+void print_fields(const Json& obj, const std::string& prefix) {
   size_t w = 0;
   for (auto it = obj.begin(); it != obj.end(); ++it)
     w = std::max(w, prefix.size() + it.key().size());
@@ -169,6 +158,22 @@ Result<Json> list_all(ApiClient& api, const std::string& path) {
   return all;
 }
 
+int report(const std::string& command, const Status& s) {
+  std::cerr << "jizhan " << command << ": error: " << s.message() << "\n";
+  return 1;
+}
+
+// Runs `fn(conn)`, reporting errors as `jizhan COMMAND: error: ...`.
+int with_conn(const std::string& command, const std::string& server, bool need_token,
+              const std::function<Status(Conn&)>& fn) {
+  auto conn = connect(server, need_token);
+  if (!conn.ok()) return report(command, conn.status());
+  Status s = fn(*conn);
+  return s.ok() ? 0 : report(command, s);
+}
+
+namespace {
+
 // ---- input ----------------------------------------------------------------------
 
 // From the terminal without echo, or one line of standard input in scripts.
@@ -214,20 +219,6 @@ Result<Json> limit_value(const std::string& flag, const std::string& text) {
   }
   if (v == static_cast<double>(static_cast<int64_t>(v))) return Json(static_cast<int64_t>(v));
   return Json(v);
-}
-
-int report(const std::string& command, const Status& s) {
-  std::cerr << "jizhan " << command << ": error: " << s.message() << "\n";
-  return 1;
-}
-
-// Runs `fn(conn)`, reporting errors as `jizhan COMMAND: error: ...`.
-int with_conn(const std::string& command, const std::string& server, bool need_token,
-              const std::function<Status(Conn&)>& fn) {
-  auto conn = connect(server, need_token);
-  if (!conn.ok()) return report(command, conn.status());
-  Status s = fn(*conn);
-  return s.ok() ? 0 : report(command, s);
 }
 
 const std::vector<Column> kUserCols = {{"USERNAME", "username"}, {"DISPLAY NAME", "display_name"},
@@ -1054,6 +1045,7 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
   usage->add_flag("--csv", usage_opts->csv, "Print CSV (for spreadsheets) instead of a table");
   job_commands(app);
   metrics_commands(app);
+  autotest_commands(app);
 }
 
 namespace {

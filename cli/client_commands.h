@@ -34,6 +34,8 @@ class ClientCommands {
   void job_commands(CLI::App& app);
   // metrics runs|show|upload|import|export-tb (client_commands.cc).
   void metrics_commands(CLI::App& app);
+  // autotest suite|algorithm|submit|list|show (autotest_command.cc).
+  void autotest_commands(CLI::App& app);
 
   std::function<int()> action_;
   Common common_;

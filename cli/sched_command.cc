@@ -96,7 +96,8 @@ SchedCommands::SchedCommands(CLI::App& app) {
       "cluster-trace-gpu-v2023), or on a cluster and workload of `sched sim`: tasks drawn\n"
       "with replacement arrive until their GPU requests reach --until times the cluster's\n"
       "GPUs; none leaves. Prints, per seed and on average, the percent of GPUs allocated\n"
-      "when the requests first reach each whole percent, the failed arrivals and those some\n"
+      "at each whole percent of requests (the mean over the arrivals whose requests round\n"
+      "to it, as the paper's artifact), the failed arrivals and those some\n"
       "node had room for (must be 0). docs/SCHEDULING.md.");
   auto* nodes = trace->add_option("--nodes", trace_nodes_, "openb_node_list_gpu_node.csv")
                     ->option_text("NODES.csv");

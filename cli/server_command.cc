@@ -18,6 +18,7 @@
 #include "core/files.h"
 #include "core/version.h"
 #include "platform/alerts/alerts.h"
+#include "platform/autotest/autotest.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
 #include "platform/iam/quota.h"
@@ -282,6 +283,9 @@ int run_server(const ConfigSources& sources) {
     ro.log_retention_age = settings->log_retention_age;
     ro.log_retention_bytes = settings->log_retention_bytes;
     ro.training_gpu_idle = settings->monitoring_training_idle;
+    // Evaluations run uploaded packages with the jizhan-algo beside this binary.
+    ro.algorithms_dir = settings->data_dir + "/autotest/algorithms";
+    ro.tools_dir = std::filesystem::path(self_binary()).parent_path().string();
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
                                                tenancy, *executor, logger, ro);
     runner->attach(&code, &outputs);
@@ -324,9 +328,26 @@ int run_server(const ConfigSources& sources) {
                                                            std::move(*box), ao, logger);
     if (alert_metrics) alert_service->attach_metrics(alert_metrics.get());
   }
-  api::PlatformServices services{
-      &job_store, &datasets, runner.get(),       &events,   jobs_unavailable,    &uploads,
-      &code,      &outputs,  node_monitor.get(), &metering, alert_service.get(), &runs};
+  // The automatic test service: suites, uploaded algorithms, evaluations (eval jobs).
+  autotest::AutotestOptions ato;
+  ato.dir = settings->data_dir + "/autotest";
+  ato.algo_binary =
+      std::filesystem::path(self_binary()).parent_path().append("jizhan-algo").string();
+  autotest::AutotestService autotest_service(**db, Clock::system(), ids, job_store, datasets,
+                                             outputs, ato, logger);
+  api::PlatformServices services{&job_store,
+                                 &datasets,
+                                 runner.get(),
+                                 &events,
+                                 jobs_unavailable,
+                                 &uploads,
+                                 &code,
+                                 &outputs,
+                                 node_monitor.get(),
+                                 &metering,
+                                 alert_service.get(),
+                                 &runs,
+                                 &autotest_service};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);
@@ -345,6 +366,7 @@ int run_server(const ConfigSources& sources) {
   if (alert_service) {
     if (Status s = alert_service->start(); !s.ok()) return fail(s.with_context("alerts"), 1);
   }
+  if (Status s = autotest_service.start(); !s.ok()) return fail(s.with_context("autotest"), 1);
   if (node_monitor) {
     if (Status s = node_monitor->start(); !s.ok()) {
       logger->error("monitoring: {} (GPU metrics and health are off)", s.message());
@@ -393,6 +415,7 @@ int run_server(const ConfigSources& sources) {
   }
   serving.join();
   if (node_monitor) node_monitor->stop();
+  autotest_service.stop();
   if (runner) runner->stop();  // jobs keep running; the next start adopts them
   Status result = finished.get();
   if (!result.ok()) {

@@ -108,7 +108,12 @@ std::string pr_svg(const Json& curve, const std::string& title) {
 
 }  // namespace
 
-std::string html_report(const Json& r) {
+std::string html_report(const Json& report) {
+  // A copy where what a report may lack (a redacted one has no inputs or version) is empty.
+  Json r = report.is_object() ? report : Json::object();
+  for (const char* k : {"jizhan", "samples", "metrics"}) {
+    if (!r.contains(k) || !r[k].is_object()) r[k] = Json::object();
+  }
   std::string h =
       "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Jizhan evaluation: " +
       esc(text(r.value("template_name", Json("")))) +
@@ -121,12 +126,19 @@ std::string html_report(const Json& r) {
        esc(text(r.value("created_at", Json("")))) + " by jizhan " +
        esc(text(r["jizhan"].value("version", Json("")))) + " (" +
        esc(text(r["jizhan"].value("revision", Json("")))) + ").</p>";
-  h += "<table><tr><th>input</th><th>path</th><th>sha256</th></tr>";
-  for (const char* side : {"predictions", "annotations"}) {
-    const Json& in = r["inputs"][side];
-    h += "<tr><td>" + std::string(side) + "</td>" + cell(in["path"]) + cell(in["sha256"]) + "</tr>";
+  if (r.contains("inputs") && r["inputs"].is_object()) {
+    h += "<table><tr><th>input</th><th>path</th><th>sha256</th></tr>";
+    for (const char* side : {"predictions", "annotations"}) {
+      const Json in = r["inputs"].value(side, Json::object());
+      h += "<tr><td>" + std::string(side) + "</td>" + cell(in.value("path", Json())) +
+           cell(in.value("sha256", Json())) + "</tr>";
+    }
+    h += "</table>";
+  } else {
+    h += "<p>Sample-level results (ids, inputs, the worst samples) are left out of this "
+         "report.</p>";
   }
-  h += "</table><h2>Samples</h2><table>";
+  h += "<h2>Samples</h2><table>";
   for (auto it = r["samples"].begin(); it != r["samples"].end(); ++it) {
     if (it->is_array()) continue;
     h += "<tr><td>" + esc(it.key()) + "</td>" + cell(*it) + "</tr>";

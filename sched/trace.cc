@@ -247,8 +247,13 @@ Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
   std::mt19937_64 rng(options.seed);
   std::uniform_int_distribution<size_t> pick(0, tasks.size() - 1);
   const int top = static_cast<int>(options.until * 100);
-  curve.allocated.assign(static_cast<size_t>(top) + 1, -1);
-  int next = 0;  // the next whole percent to record
+  // Per whole percent x: the allocated share after each arrival whose requests round to
+  // x % (the paper's artifact rounds to the nearest), summed and counted; and the share
+  // when the requests first reached x %, for a percent no arrival rounds to (one arrival
+  // larger than a percent of the cluster).
+  std::vector<double> sum(static_cast<size_t>(top) + 1, 0), first(sum.size(), -1);
+  std::vector<int64_t> count(sum.size(), 0);
+  int next = 0;  // the next whole percent to reach
   int64_t requested = 0, now = 0;
   const auto t0 = std::chrono::steady_clock::now();
   while (next <= top) {
@@ -286,8 +291,17 @@ Result<ArrivalCurve> run_arrivals(const std::vector<TraceNode>& nodes,
     const double allocated = 100.0 * static_cast<double>(s.allocated_milli()) /
                              static_cast<double>(curve.capacity_milli);
     while (next <= top && requested * 100 >= int64_t{next} * curve.capacity_milli) {
-      curve.allocated[static_cast<size_t>(next++)] = allocated;
+      first[static_cast<size_t>(next++)] = allocated;
     }
+    const int64_t rounded = (requested * 200 + curve.capacity_milli) / (2 * curve.capacity_milli);
+    if (rounded <= top) {
+      sum[static_cast<size_t>(rounded)] += allocated;
+      ++count[static_cast<size_t>(rounded)];
+    }
+  }
+  curve.allocated.resize(sum.size());
+  for (size_t x = 0; x < sum.size(); ++x) {
+    curve.allocated[x] = count[x] > 0 ? sum[x] / static_cast<double>(count[x]) : first[x];
   }
   curve.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Where the unallocated GPUs are at the end, and what strands them.

@@ -13,8 +13,8 @@
 // time until their GPU requests reach `until` (1.3) times the cluster's GPUs; none leaves;
 // each is placed at once or fails (and counts as requested). After each arrival the share
 // of the cluster's GPUs allocated (milli-GPU) is recorded against the share requested so
-// far; the curve holds, for every whole percent x of requested, the allocated share when
-// the requests first reached x %.
+// far; the curve holds, for every whole percent x of requested, the mean allocated share
+// over the arrivals whose requests round to x % (as the paper's artifact averages them).
 #pragma once
 
 #include <cstdint>
@@ -70,8 +70,9 @@ struct ArrivalOptions {
 };
 
 struct ArrivalCurve {
-  // allocated[x]: the percent of the cluster's GPUs allocated when the requests first
-  // reached x percent of them (x = 0 .. until x 100).
+  // allocated[x]: the mean percent of the cluster's GPUs allocated after the arrivals whose
+  // requests round to x percent of them (when none does: the percent when the requests
+  // first reached x), x = 0 .. until x 100.
   std::vector<double> allocated;
   int64_t capacity_milli = 0;
   int64_t arrivals = 0, failed = 0;

@@ -35,6 +35,19 @@ bool semver(std::string_view v) {
 
 }  // namespace
 
+bool valid_package_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool valid_version(std::string_view version) { return version.size() <= 64 && semver(version); }
+
 Status check_package_path(std::string_view p, std::string_view field) {
   if (const std::string why = relative_path_fault(p); !why.empty())
     return bad(std::string(field), why);
@@ -77,12 +90,7 @@ Result<Manifest> parse_manifest(std::string_view text) {
   };
   JZ_RETURN_IF_ERROR(str("name", m.name));
   if (m.name.empty() || m.name.size() > 64) return bad("name", "1 to 64 characters");
-  for (char c : m.name) {
-    if (!std::islower(static_cast<unsigned char>(c)) &&
-        !std::isdigit(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
-      return bad("name", "use a-z, 0-9, '_' and '-' only");
-    }
-  }
+  if (!valid_package_name(m.name)) return bad("name", "use a-z, 0-9, '_' and '-' only");
   JZ_RETURN_IF_ERROR(str("version", m.version));
   if (!semver(m.version)) return bad("version", "'" + m.version + "' is not MAJOR.MINOR.PATCH");
   if (!j.contains("abi_version") || !j["abi_version"].is_number_integer()) {

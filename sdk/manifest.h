@@ -37,4 +37,9 @@ Status check_package_path(std::string_view path, std::string_view field);
 // Parses manifest.json text; errors read "manifest.json: field 'models[1].sha256': ...".
 Result<Manifest> parse_manifest(std::string_view text);
 
+// A package name: 1 to 64 of a-z, 0-9, '_' and '-'.
+bool valid_package_name(std::string_view name);
+// A semantic version: MAJOR.MINOR.PATCH, optionally -PRERELEASE of [0-9A-Za-z.-].
+bool valid_version(std::string_view version);
+
 }  // namespace jz::sdk

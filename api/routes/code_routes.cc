@@ -207,11 +207,23 @@ void add_code_routes(ApiRoutes& api, const ApiServices& s) {
        .summary = "The job's output files by path: size, and SHA-256 where you may download",
        .response_schema = sc::list_of("OutputFile"),
        .paging = Paging::kKeyset,
+       .errors = {403},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(jobs::Outputs * outputs, outputs_of(s));
          JZ_ASSIGN_OR_RETURN(auto o, outputs->get(ctx.project->id, ctx.param("id")));
-         // Held outputs show names and sizes only.
+         // Held outputs show names and sizes only; those of an evaluation (whose algorithm
+         // chose the names, having seen a hidden test set) not even that.
          const bool full = may_download(ctx, o);
+         if (!full && o.state == "held") {
+           auto job = s.platform.jobs ? s.platform.jobs->get_in(ctx.project->id, o.job_id)
+                                      : Result<jobs::Job>(Status::not_found(""));
+           if (job.ok() && job->kind == "eval") {
+             return Status::permission_denied(
+                 "job " + o.job_id + " evaluated an algorithm on " + o.level +
+                 " data: its outputs are listed to the project's data owners only; its "
+                 "evaluation shows what you may see");
+           }
+         }
          JZ_ASSIGN_OR_RETURN(auto page, outputs->files(o.job_id, ctx.page_spec()));
          return Reply::page(page, [full](const jobs::OutputFile& f) {
            Json j = {{"path", f.path}, {"size", f.size}};

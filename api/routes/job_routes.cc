@@ -424,6 +424,12 @@ void add_job_routes(ApiRoutes& api, const ApiServices& s) {
          if (!unavailable.empty()) return Status::unavailable(unavailable);
          JZ_ASSIGN_OR_RETURN(auto spec, jobs::parse_job_request(ctx.body));
          const iam::Project& p = *ctx.project;
+         if (!spec.algorithm_name.empty()) {
+           return Status::unprocessable(
+               "field 'algorithm': only the automatic test service runs uploaded algorithms; "
+               "submit an evaluation instead (POST /api/v1/projects/" +
+               p.name + "/evaluations, or `jizhan autotest submit`)");
+         }
          JZ_RETURN_IF_ERROR(check_code_and_inputs(s, ctx, spec));
          for (const auto& name : spec.datasets) {
            auto d = datasets.get(p.id, name);

@@ -1069,6 +1069,22 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     spec.env["JIZHAN_CODE_COMMIT"] = j.spec.code_commit;
     spec.env["JIZHAN_CODE_REF"] = j.spec.code_ref;
   }
+  if (!j.spec.algorithm_name.empty()) {
+    // An evaluation: its package (the names were checked when the job was made, so the
+    // path stays inside algorithms_dir) and the programs that run it.
+    if (options_.algorithms_dir.empty() || options_.tools_dir.empty()) {
+      return Status::unavailable("this server runs no evaluations (no algorithm folder)");
+    }
+    const std::string dir = options_.algorithms_dir + "/" + j.project_id + "/" +
+                            j.spec.algorithm_name + "/" + j.spec.algorithm_version;
+    if (!std::filesystem::is_directory(dir)) {
+      return Status::failed_precondition("algorithm " + j.spec.algorithm_name + " " +
+                                         j.spec.algorithm_version +
+                                         " is no longer uploaded in project " + j.project);
+    }
+    spec.read_only.push_back({dir, "/algorithm"});
+    spec.read_only.push_back({options_.tools_dir, "/opt/jizhan/bin"});
+  }
   if (j.kind == "devenv" && code_) {
     // The repository itself: `git clone /code.git` and `git push` work inside with no
     // network; its owner's rights (push or not) were checked at submission.

@@ -75,6 +75,11 @@ struct RunnerOptions {
   // devenv_gpu_idle_percent this long gets a GpuIdle event, once until it uses them
   // again (the node monitor measures; 0: never).
   std::chrono::seconds training_gpu_idle{std::chrono::minutes(30)};
+  // Evaluations (platform/autotest): uploaded packages are in
+  // <algorithms_dir>/<project id>/<name>/<version>/ (mounted read-only at /algorithm), and
+  // the platform's programs (jizhan-algo) in tools_dir (at /opt/jizhan/bin). "": jobs that
+  // name an algorithm fail with the reason.
+  std::string algorithms_dir, tools_dir;
 };
 
 class JobRunner {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "platform/training/watch.h"
+#include "sdk/manifest.h"
 
 namespace jz::jobs {
 
@@ -130,6 +131,8 @@ Json JobRequest::to_json() const {
   if (kind == "devenv") j["code_write"] = code_write;
   if (!inputs.empty()) j["inputs"] = inputs;
   if (!monitor.is_null()) j["monitor"] = monitor;
+  if (!algorithm_name.empty())
+    j["algorithm"] = {{"name", algorithm_name}, {"version", algorithm_version}};
   if (!packages.empty() || !venv.empty()) {
     j["environment"] = Json::object();
     if (!packages.empty()) j["environment"]["packages"] = packages;
@@ -141,10 +144,10 @@ Json JobRequest::to_json() const {
 Result<JobRequest> parse_job_request(const Json& body) {
   if (!body.is_object()) return Status::invalid_argument("a job must be a JSON object");
   static const std::set<std::string> known = {
-      "name",         "kind",   "command",      "env",         "workdir",         "datasets",
-      "resources",    "pool",   "priority",     "preemptible", "runtime_limit_s", "restart_policy",
-      "max_restarts", "port",   "strip_prefix", "code",        "code_write",      "inputs",
-      "environment",  "monitor"};
+      "name",         "kind",    "command",      "env",         "workdir",         "datasets",
+      "resources",    "pool",    "priority",     "preemptible", "runtime_limit_s", "restart_policy",
+      "max_restarts", "port",    "strip_prefix", "code",        "code_write",      "inputs",
+      "environment",  "monitor", "algorithm"};
   for (const auto& [k, v] : body.items()) {
     if (!known.count(k)) {
       return bad(k,
@@ -300,6 +303,18 @@ Result<JobRequest> parse_job_request(const Json& body) {
         j.code_commit = commit.get<std::string>();
       }
     }
+  }
+  if (body.contains("algorithm")) {
+    const Json& a = body["algorithm"];
+    if (!a.is_object() || !a.contains("name") || !a["name"].is_string() || !a.contains("version") ||
+        !a["version"].is_string() || a.size() != 2 ||
+        !sdk::valid_package_name(a["name"].get<std::string>()) ||
+        !sdk::valid_version(a["version"].get<std::string>())) {
+      return bad("algorithm",
+                 "must be {\"name\": NAME, \"version\": VERSION} of an uploaded package");
+    }
+    j.algorithm_name = a["name"].get<std::string>();
+    j.algorithm_version = a["version"].get<std::string>();
   }
   if (body.contains("code_write")) {
     if (!body["code_write"].is_boolean()) return bad("code_write", "must be true or false");

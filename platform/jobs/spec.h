@@ -59,6 +59,11 @@ struct JobRequest {
   std::string venv;
   // How the job is watched unattended (platform/training/watch.h): null for the defaults.
   Json monitor;
+  // An evaluation of the automatic test service (platform/autotest): the project's
+  // uploaded algorithm package (name and version) it runs, read-only at /algorithm, with
+  // the platform's programs at /opt/jizhan/bin. Set by that service only: a submitted job
+  // that names one is refused by the API.
+  std::string algorithm_name, algorithm_version;
 
   Json to_json() const;
 };

@@ -1342,6 +1342,112 @@ test('a job logs curves through the client; a developer compares runs, smooths, 
   assert.deepEqual(page.problems, []);
 });
 
+test('a data owner makes a test suite; a developer uploads a package, evaluates it and reads a redacted report', async () => {
+  const bin = process.env.JIZHAN_BIN;
+  const build = join(bin, '..', '..');
+  const root = mkdtempSync(join(tmpdir(), 'jz-autotest-'));
+  chmodSync(root, 0o755);
+  // Images the browser side need not decode: binary PPM with solid rectangles.
+  const truth = [];
+  mkdirSync(join(root, 'blobs'));
+  const colours = [['red', [255, 0, 0]], ['green', [0, 255, 0]], ['blue', [0, 0, 255]]];
+  for (let i = 0; i < 6; i++) {
+    const w = 80, h = 60;
+    const px = Buffer.alloc(w * h * 3, 90);
+    const boxes = [];
+    colours.forEach(([label, rgb], k) => {
+      const x = 4 + k * 25, y = 5 + ((i * 7 + k * 11) % 30), bw = 12 + ((i + k) % 6), bh = 10 + (k % 5);
+      for (let yy = y; yy < y + bh; yy++) for (let xx = x; xx < x + bw; xx++) px.set(rgb, (yy * w + xx) * 3);
+      boxes.push({ label, x, y, width: bw, height: bh });
+    });
+    const name = `b${i}.ppm`;
+    writeFileSync(join(root, 'blobs', name), Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`), px]));
+    truth.push({ image: name, boxes: i === 0 ? [...boxes, { label: 'yellow', x: 70, y: 50, width: 5, height: 5 }] : boxes });
+  }
+  writeFileSync(join(root, 'truth.jsonl'), truth.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  writeFileSync(
+    join(root, 'blobs.yaml'),
+    'name: blobs\ntask: detection\npredictions: {id: sample}\nannotations: {id: image}\ndetection:\n' +
+      '  objects:\n    prediction: result.algorithm_data.target_info[*]\n    annotation: boxes[*]\n' +
+      "  box: {prediction: '@box', annotation: '@box'}\n  label: {prediction: name, annotation: label}\n" +
+      '  score: {prediction: confidence@num}\n  metric: coco\n',
+  );
+  execFileSync('tar', ['-czf', join(root, 'blobs.tgz'), '-C', join(root, 'blobs'), ...truth.map((t) => t.image)]);
+  // The package, signed with a key of the test's own.
+  const env = { ...process.env, JIZHAN_CONFIG_DIR: join(root, 'config') };
+  delete env.JIZHAN_BIN;
+  mkdirSync(join(root, 'pkg'));
+  writeFileSync(join(root, 'pkg', 'manifest.json'), JSON.stringify({ library: 'color_blobs.so' }));
+  writeFileSync(join(root, 'pkg', 'color_blobs.so'), readFileSync(join(build, 'examples', 'algorithms', 'color_blobs.so')));
+  execFileSync(bin, ['license', 'keygen', '--name', 'acme-vision', '--out', join(root, 'vendor')], { env });
+  execFileSync(bin, ['algo', 'pack', join(root, 'pkg'), '--key', join(root, 'vendor.key'), '--out', join(root, 'color_blobs.jzpkg')], { env });
+
+  await server.call('POST', '/api/v1/users', { username: 'owner2', password: 'owner2-password-1' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'owner2', role: 'data-owner' });
+  const up = await fetch(`${server.base}/api/v1/projects/vision/datasets/blobs/archive?security_level=secret`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/octet-stream' },
+    body: readFileSync(join(root, 'blobs.tgz')),
+  });
+  assert.equal(up.status, 201, await up.text());
+
+  const owner = await newPage(browser);
+  await signIn(owner, server.base, 'owner2', 'owner2-password-1');
+  await owner.goto(`${server.base}/projects/vision/tests`);
+  await owner.getByRole('heading', { name: 'Test suites' }).waitFor();
+  await owner.getByLabel('Name', { exact: true }).fill('blobs');
+  await owner.getByLabel('Samples (dataset)').selectOption('blobs');
+  await owner.getByLabel('Template', { exact: true }).fill(readFileSync(join(root, 'blobs.yaml'), 'utf8'));
+  await owner.getByLabel('Annotations', { exact: true }).setInputFiles(join(root, 'truth.jsonl'));
+  await owner.getByLabel('Pass thresholds').fill('mAP >= 0.5\np99_latency_ms <= 10000');
+  await owner.getByRole('button', { name: 'Make the suite' }).click();
+  await owner.getByRole('cell', { name: 'blobs', exact: true }).or(owner.getByRole('alert')).waitFor();
+  assert.equal(await owner.getByRole('alert').count(), 0, await owner.getByRole('alert').allTextContents().then(String));
+  await owner.getByText('mAP >= 0.5', { exact: true }).waitFor();
+  await screenshot(owner, 'tests-owner-en');
+
+  const dev = await newPage(browser);
+  await signIn(dev, server.base, 'dev1', 'dev1-password-123');
+  await dev.goto(`${server.base}/projects/vision`);
+  await dev.getByRole('link', { name: 'Tests', exact: true }).click();
+  await dev.getByRole('heading', { name: 'Algorithm packages' }).waitFor();
+  assert.equal(await dev.getByRole('button', { name: 'Make the suite' }).count(), 0, 'developers make no suites');
+  await dev.getByLabel('Package (.jzpkg)').setInputFiles(join(root, 'color_blobs.jzpkg'));
+  await dev.getByRole('button', { name: 'Upload the package' }).click();
+  await dev.getByText('acme-vision').waitFor();
+  await dev.getByRole('cell', { name: 'Ready' }).waitFor({ timeout: 120000 });
+  await dev.getByLabel('Suite', { exact: true }).selectOption('blobs');
+  await dev.getByLabel('Package', { exact: true }).selectOption('color_blobs@1.0.0');
+  await dev.getByLabel('Configuration (JSON, optional)').fill('{ nope');
+  await dev.getByText('Write a JSON object, such as {"tolerance": 30}.').first().waitFor();
+  await dev.getByLabel('Configuration (JSON, optional)').fill('{"tolerance": 30}');
+  await dev.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  await dev.getByRole('heading', { name: /^Evaluation eval_/ }).waitFor();
+  await dev.getByText('Passed', { exact: true }).or(dev.getByText('Failed', { exact: true })).or(dev.getByText('Error', { exact: true })).waitFor({ timeout: 180000 });
+  await dev.getByText('Passed', { exact: true }).waitFor();
+  await dev.getByText(/This suite’s data is hidden from you/).waitFor();
+  await dev.getByRole('cell', { name: 'mAP >= 0.5' }).waitFor();
+  await dev.getByRole('rowheader', { name: 'AP', exact: true }).waitFor();
+  await dev.getByRole('rowheader', { name: 'Latency p99 (ms)' }).waitFor();
+  await dev.locator('canvas').first().waitFor();
+  assert.equal(await dev.getByText('b0.ppm').count(), 0, 'no sample id shown to a developer');
+  assert.equal(await dev.getByRole('table', { name: 'Worst samples' }).count(), 0);
+  const url = dev.url();
+  const id = url.slice(url.lastIndexOf('/') + 1);
+  const report = await dev.evaluate(async (u) => (await fetch(u)).text(), `/api/v1/projects/vision/evaluations/${id}/report`);
+  assert.equal(report.includes('b0.ppm'), false);
+  await screenshot(dev, 'tests-evaluation-developer-en');
+
+  await owner.goto(url);
+  await owner.getByText('Passed', { exact: true }).waitFor();
+  assert.equal(await owner.getByText(/This suite’s data is hidden from you/).count(), 0);
+  await owner.getByRole('table', { name: 'Worst samples' }).waitFor();
+  await owner.getByRole('cell', { name: 'b0.ppm' }).waitFor();
+  await screenshot(owner, 'tests-evaluation-owner-en');
+  assert.deepEqual([...owner.problems, ...dev.problems], []);
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('every page, in both languages: no serious or critical axe-core violation, a screenshot', async () => {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, bypassCSP: true });
   const page = await context.newPage();
@@ -1378,9 +1484,13 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     runs: '/projects/vision/runs?compare=baseline',
     'runs-home': '/runs',
     run: '/projects/vision/runs/baseline',
-    planned: '/later/autotest',
+    tests: '/projects/vision/tests',
+    'tests-home': '/tests',
+    planned: '/later/store',
     'not-found': '/no-such-page',
   };
+  const evaluations = await server.call('GET', '/api/v1/projects/vision/evaluations');
+  if (evaluations.items.length > 0) pages.evaluation = `/projects/vision/tests/${evaluations.items[0].id}`;
   for (const lang of ['en', 'zh-CN']) {
     await page.goto(`${server.base}/login`);
     await page.evaluate((l) => localStorage.setItem('jz.lang', l), lang);

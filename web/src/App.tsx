@@ -37,6 +37,9 @@ const ProjectMembers = lazy(() => import('./pages/ProjectPages').then((m) => ({ 
 const ProjectRuns = lazy(() => import('./pages/Runs').then((m) => ({ default: m.ProjectRuns })));
 const RunDetail = lazy(() => import('./pages/Runs').then((m) => ({ default: m.RunDetail })));
 const RunsHome = lazy(() => import('./pages/Runs').then((m) => ({ default: m.RunsHome })));
+const ProjectTests = lazy(() => import('./pages/Autotest').then((m) => ({ default: m.ProjectTests })));
+const EvaluationView = lazy(() => import('./pages/Autotest').then((m) => ({ default: m.EvaluationView })));
+const TestsHome = lazy(() => import('./pages/Autotest').then((m) => ({ default: m.TestsHome })));
 const ProjectQuota = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectQuota })));
 
 function SignedIn({ children }: { children: ReactNode }) {
@@ -75,6 +78,9 @@ export function App() {
       <Route path="/projects/:project/runs" element={<SignedIn><ProjectRuns /></SignedIn>} />
       <Route path="/projects/:project/runs/:run" element={<SignedIn><RunDetail /></SignedIn>} />
       <Route path="/runs" element={<SignedIn><RunsHome /></SignedIn>} />
+      <Route path="/tests" element={<SignedIn><TestsHome /></SignedIn>} />
+      <Route path="/projects/:project/tests" element={<SignedIn><ProjectTests /></SignedIn>} />
+      <Route path="/projects/:project/tests/:id" element={<SignedIn><EvaluationView /></SignedIn>} />
       <Route path="/alerting" element={<SignedIn><PlatformAlerts /></SignedIn>} />
       <Route path="/notifications" element={<SignedIn><Notifications /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />

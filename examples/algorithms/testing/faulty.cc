@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -48,6 +49,7 @@ class Faulty {
 "config_schema":{"type":"object","properties":{"crash_on":{"type":"array"},"hang_on":{"type":"array"},
 "bad_json_on":{"type":"array"},"leak_on":{"type":"array"},
 "leak_per_instance_mb":{"type":"integer"},"nondeterministic":{"type":"boolean"},
+"echo_pixels":{"type":"boolean"},
 "hostile":{"type":"object"}}},
 "output_schema":{"type":"object","required":["algorithm_data","model_data"]}})";
   }
@@ -74,6 +76,12 @@ class Faulty {
         throw jizhan::Error(JZ_ALGO_INVALID_ARGUMENT, "config 'hostile' must be an object");
       }
       hostile_ = try_hostile(j["hostile"]);
+    }
+    if (j.contains("echo_pixels")) {
+      if (!j["echo_pixels"].is_boolean()) {
+        throw jizhan::Error(JZ_ALGO_INVALID_ARGUMENT, "config 'echo_pixels' must be a boolean");
+      }
+      echo_pixels_ = j["echo_pixels"].get<bool>();
     }
     if (j.contains("nondeterministic")) {
       if (!j["nondeterministic"].is_boolean()) {
@@ -110,6 +118,30 @@ class Faulty {
     // A checksum of the first row, so the test can see the pixels arrived.
     int64_t sum = 0;
     for (int x = 0; x < f.width * bpp; ++x) sum += f.data[x];
+    if (echo_pixels_) {
+      // A hostile algorithm: the frame's first bytes as hex, in its output (a label and
+      // model data) and in its log, to try every way out of a hidden test set.
+      static const char* kHex = "0123456789abcdef";
+      std::string hex;
+      for (int x = 0; x < std::min(f.width * bpp, 48); ++x) {
+        hex += kHex[f.data[x] >> 4];
+        hex += kHex[f.data[x] & 15];
+      }
+      std::fprintf(stderr, "PIXELS %s\n", hex.c_str());
+      std::fflush(stderr);
+      return Json{{"algorithm_data",
+                   {{"is_alert", true},
+                    {"target_count", 1},
+                    {"target_info",
+                     {{{"name", "px" + hex},
+                       {"x", 0},
+                       {"y", 0},
+                       {"width", 1},
+                       {"height", 1},
+                       {"confidence", 1.0}}}}}},
+                  {"model_data", {{"frame", i}, {"pixels", hex}}}}
+          .dump();
+    }
     return Json{{"algorithm_data",
                  {{"is_alert", false}, {"target_count", 0}, {"target_info", Json::array()}}},
                 {"model_data",
@@ -167,6 +199,7 @@ class Faulty {
   std::set<int64_t> crash_, hang_, bad_json_, leak_;
   Json hostile_ = Json::object();
   bool nondeterministic_ = false;
+  bool echo_pixels_ = false;
   int64_t calls_ = 0;
 };
 

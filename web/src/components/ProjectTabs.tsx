@@ -22,6 +22,7 @@ export function ProjectTabs({ project }: { project: string }) {
           {t('project.jobs')}
         </NavLink>
         <NavLink to={`${base}/runs`}>{t('project.runs')}</NavLink>
+        <NavLink to={`${base}/tests`}>{t('project.tests')}</NavLink>
         <NavLink to={`${base}/devenvs`}>{t('project.devenvs')}</NavLink>
         <NavLink to={`${base}/code`}>{t('project.code')}</NavLink>
         <NavLink to={`${base}/datasets`}>{t('project.datasets')}</NavLink>

@@ -7,7 +7,7 @@ import { isPlatformAdmin, useSession } from '../api/session';
 import { languages, setLanguage, type Language } from '../i18n';
 import { useUnread } from '../pages/Notifications';
 
-const later = ['autotest', 'store'] as const;
+const later = ['store'] as const;
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -94,6 +94,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/scheduling', t('nav.scheduling'))}
           {link('/monitoring', t('nav.monitoring'))}
           {link('/runs', t('nav.metrics'))}
+          {link('/tests', t('nav.autotest'))}
           {link('/usage', t('nav.usage'))}
           {link('/tokens', t('nav.tokens'))}
           {link('/account', t('nav.account'))}
