@@ -612,6 +612,15 @@ export function EvaluationView() {
               <a href={`${base}/report`} target="_blank" rel="noreferrer">
                 {t('autotest.htmlReport')}
               </a>
+              {can(perms.data, 'suite', 'samples') &&
+                ['report.json', 'samples.csv'].map((f) => (
+                  <span key={f}>
+                    {' · '}
+                    <a href={`${base}/files/${f}`} download>
+                      {f}
+                    </a>
+                  </span>
+                ))}
             </p>
           )}
           {thresholds.length > 0 && (
