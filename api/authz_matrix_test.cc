@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "platform/alerts/alerts.h"
 #include "platform/autotest/autotest.h"
+#include "platform/autotest/competitions.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
@@ -418,6 +419,29 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/projects/{p}/evaluations/eval_00000000000000000000000000/files/samples.csv",
        "",
        {"padmin", "wsadmin", "dataowner"}},
+      {"list competitions", "GET", "/api/v1/projects/{p}/competitions", "", project_members},
+      {"organise a competition",
+       "POST",
+       "/api/v1/projects/{p}/competitions",
+       R"({"name":"c-{unique}","public_suite":"none","hidden_suite":"none","opens_at":"2027-01-01T00:00:00Z","closes_at":"2027-02-01T00:00:00Z","columns":[{"name":"n","path":"result.n"}],"teams":{"t":["x"]}})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"get a competition", "GET", "/api/v1/projects/{p}/competitions/none", "", project_members},
+      {"change a competition",
+       "PATCH",
+       "/api/v1/projects/{p}/competitions/none",
+       R"({"daily_limit":3})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"submit to a competition",
+       "POST",
+       "/api/v1/projects/{p}/competitions/none/submissions",
+       R"({"split":"public","algorithm":"a","version":"1.0.0","csv":"sample,n\n"})",
+       {"padmin", "wsadmin", "prjadmin", "prjdev", "dataowner"}},
+      {"a competition's submissions", "GET", "/api/v1/projects/{p}/competitions/none/submissions",
+       "", project_members},
+      {"a competition's board", "GET", "/api/v1/projects/{p}/competitions/none/board", "",
+       project_members},
+      {"a competition's verdicts", "GET", "/api/v1/projects/{p}/competitions/none/verdicts", "",
+       project_members},
       {"list inhibitions", "GET", "/api/v1/projects/{p}/inhibitions", "", project_members},
       {"add an inhibition",
        "POST",
@@ -657,13 +681,17 @@ class AuthzMatrixTest : public ::testing::Test {
         *db_, Clock::system(), ids_, *jobs_, *datasets_, *outputs_,
         autotest::AutotestOptions{.dir = dir_.str() + "/autotest"},
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    competitions_ = std::make_unique<autotest::CompetitionService>(
+        *db_, Clock::system(), ids_, *autotest_, dir_.str() + "/autotest/competitions",
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    ASSERT_TRUE(competitions_->open().ok());
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
                          code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
-                         autotest_.get()});
+                         autotest_.get(), competitions_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -728,6 +756,7 @@ class AuthzMatrixTest : public ::testing::Test {
   alerts::promql::MemorySource metrics_;
   std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<autotest::AutotestService> autotest_;
+  std::unique_ptr<autotest::CompetitionService> competitions_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::map<std::string, std::string> token_;
@@ -889,6 +918,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{algorithm}", "none"},
                             {"{version}", "1.0.0"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
+                            {"{competition}", "none"},
                             {"{file}", "report.json"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},

@@ -25,6 +25,7 @@
 #include "core/json.h"
 #include "platform/alerts/alerts.h"
 #include "platform/autotest/autotest.h"
+#include "platform/autotest/competitions.h"
 #include "platform/iam/accounts.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/passwords.h"
@@ -110,13 +111,17 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
         *db_, Clock::system(), ids_, *jobs_, *datasets_, *outputs_,
         autotest::AutotestOptions{.dir = dir_.str() + "/autotest"},
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    competitions_ = std::make_unique<autotest::CompetitionService>(
+        *db_, Clock::system(), ids_, *autotest_, dir_.str() + "/autotest/competitions",
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    ASSERT_TRUE(competitions_->open().ok());
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
                          code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
-                         autotest_.get()});
+                         autotest_.get(), competitions_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -465,6 +470,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                             {"{algorithm}", "none"},
                             {"{version}", "1.0.0"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
+                            {"{competition}", "none"},
                             {"{file}", "report.json"},
                             {"{id}", job_id_}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
@@ -502,6 +508,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<training::RunService> runs_;
   std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<autotest::AutotestService> autotest_;
+  std::unique_ptr<autotest::CompetitionService> competitions_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::string token_, admin_id_, ws_id_, project_id_, job_id_, files_dir_;

@@ -42,6 +42,8 @@ constexpr ParamKind kParamKinds[] = {
     {"version", "[0-9]{1,9}\\.[0-9]{1,9}\\.[0-9]{1,9}(-[0-9A-Za-z.-]{1,40})?",
      "a version (MAJOR.MINOR.PATCH)"},
     {"evaluation", "eval_[0-9A-Z]{26}", "an evaluation id (eval_ and 26 characters)"},
+    {"competition", "[a-z0-9][a-z0-9_-]{0,63}",
+     "a competition name (lower-case letters, digits, '_', '-')"},
     {"file", "report\\.json|report\\.html|samples\\.csv",
      "report.json, report.html or samples.csv"},
     {"path", ".+", "a file path"},

@@ -45,6 +45,7 @@ class RunService;
 }  // namespace jz::training
 namespace jz::autotest {
 class AutotestService;
+class CompetitionService;
 }  // namespace jz::autotest
 
 namespace jz::api {
@@ -95,7 +96,8 @@ struct PlatformServices {
   jobs::Metering* metering = nullptr;      // usage and cost from the job history
   alerts::AlertService* alerts = nullptr;  // alert rules, receivers and deliveries
   training::RunService* runs = nullptr;    // training runs: metrics, notes, progress
-  autotest::AutotestService* autotest = nullptr;  // suites, algorithms, evaluations
+  autotest::AutotestService* autotest = nullptr;         // suites, algorithms, evaluations
+  autotest::CompetitionService* competitions = nullptr;  // teams, boards, signed verdicts
 };
 
 class ApiServer {

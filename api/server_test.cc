@@ -544,7 +544,8 @@ TEST_F(ServerTest, OpenApiSchemasMatchTheHandlers) {
                             {"{username}", "root"},
                             {"{token}", "tok_00000000000000000000000000"},
                             {"{run}", "doc-run"},
-                            {"{suite}", "doc-suite"}}) {
+                            {"{suite}", "doc-suite"},
+                            {"{competition}", "doc-comp"}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
         path.replace(at, from.size(), to);
     }

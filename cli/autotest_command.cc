@@ -11,6 +11,8 @@
 #include "cli/client_util.h"
 #include "core/clock.h"
 #include "core/text.h"
+#include "platform/autotest/competitions.h"
+#include "sdk/signing.h"
 
 namespace jz::cli {
 
@@ -484,6 +486,165 @@ void ClientCommands::autotest_commands(CLI::App& app) {
   show->add_option("project", o->project, "The project")->required();
   show->add_option("id", o->id, "The evaluation (eval_...)")->required();
   show->add_option("--html", o->html, "Write the HTML report to this file");
+
+  // ---- competitions
+  struct CompOpts {
+    std::string competition, split = "public", csv, package, out, key, file, results;
+    std::vector<std::string> columns;
+  };
+  auto co = std::make_shared<CompOpts>();
+  // PROJECT/COMPETITION as the API's path.
+  auto comp_path = [co]() -> Result<std::string> {
+    const size_t slash = co->competition.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == co->competition.size()) {
+      return Status::invalid_argument("the competition is PROJECT/COMPETITION, not '" +
+                                      co->competition + "'");
+    }
+    return "/api/v1/projects/" + url_encode(co->competition.substr(0, slash)) + "/competitions/" +
+           url_encode(co->competition.substr(slash + 1));
+  };
+  auto* csv = at->add_subcommand(
+      "csv",
+      "Turn `jizhan algo run` results into a competition's results CSV: one row a sample, a\n"
+      "column a value of the result line (--column NAME=result.PATH, as the competition\n"
+      "names them). Offline: no server.");
+  csv->add_option("results", co->results, "The results (JSON lines of jizhan algo run)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  csv->add_option("--column", co->columns, "NAME=result.PATH; repeatable, in order")->required();
+  csv->add_option("--out", co->out, "The CSV (default standard output)");
+  csv->callback([this, co] {
+    action_ = [co]() -> int {
+      std::vector<autotest::CsvColumn> cols;
+      for (const auto& c : co->columns) {
+        const size_t eq = c.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          return report("autotest csv",
+                        Status::invalid_argument("--column is NAME=result.PATH, not '" + c + "'"));
+        }
+        cols.push_back({c.substr(0, eq), c.substr(eq + 1)});
+      }
+      auto text = slurp(co->results, "results");
+      auto out =
+          text.ok() ? autotest::results_csv(*text, cols) : Result<std::string>(text.status());
+      if (!out.ok()) return report("autotest csv", out.status());
+      if (co->out.empty()) {
+        std::cout << *out;
+      } else {
+        std::ofstream f(co->out, std::ios::trunc);
+        f << *out;
+        if (!f.flush())
+          return report("autotest csv", Status::failed_precondition("cannot write " + co->out));
+      }
+      return 0;
+    };
+  });
+  auto* compete = leaf(
+      *at, "compete",
+      "Submit your team's results CSV to a competition, with the uploaded package\n"
+      "(NAME@VERSION) that made it; prints its score (the hidden split's after the close)",
+      [co, comp_path](const Common& c) {
+        return with_conn("autotest compete", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(std::string path, comp_path());
+          JZ_ASSIGN_OR_RETURN(std::string text, slurp(co->csv, "CSV"));
+          const size_t at_sign = co->package.find('@');
+          if (at_sign == std::string::npos) {
+            return Status::invalid_argument("--package is NAME@VERSION of an uploaded package");
+          }
+          Json body = {{"split", co->split},
+                       {"algorithm", co->package.substr(0, at_sign)},
+                       {"version", co->package.substr(at_sign + 1)},
+                       {"csv", text}};
+          JZ_ASSIGN_OR_RETURN(Json sub, conn.api->call("POST", path + "/submissions", &body));
+          show_object(c.output, sub);
+          return {};
+        });
+      });
+  compete->add_option("competition", co->competition, "PROJECT/COMPETITION")->required();
+  compete->add_option("--split", co->split, "public (default) or hidden")->capture_default_str();
+  compete->add_option("--csv", co->csv, "The results CSV")->required()->check(CLI::ExistingFile);
+  compete->add_option("--package", co->package, "NAME@VERSION of the uploaded package")->required();
+  auto* board =
+      leaf(*at, "board", "A competition's leaderboard (--split hidden after the close)",
+           [co, comp_path](const Common& c) {
+             return with_conn("autotest board", c.server, true, [&](Conn& conn) -> Status {
+               JZ_ASSIGN_OR_RETURN(std::string path, comp_path());
+               JZ_ASSIGN_OR_RETURN(
+                   Json b, conn.api->call("GET", path + "/board?split=" + url_encode(co->split)));
+               show_list(c.output, b["items"],
+                         {{"RANK", "rank"},
+                          {"TEAM", "team"},
+                          {"SCORE", "score"},
+                          {"PACKAGE", "algorithm"},
+                          {"VERSION", "version"},
+                          {"SUBMITTED", "submitted_at"},
+                          {"VERDICT", "verdict"}});
+               return {};
+             });
+           });
+  board->add_option("competition", co->competition, "PROJECT/COMPETITION")->required();
+  board->add_option("--split", co->split, "public (default) or hidden")->capture_default_str();
+  auto* verdicts =
+      leaf(*at, "verdicts",
+           "Save a competition's signed verdicts into a folder (one TEAM.json each) and\n"
+           "the platform's key (verdict-key.pub), for `verify-verdict`",
+           [co, comp_path](const Common& c) {
+             return with_conn("autotest verdicts", c.server, true, [&](Conn& conn) -> Status {
+               JZ_ASSIGN_OR_RETURN(std::string path, comp_path());
+               JZ_ASSIGN_OR_RETURN(Json list, conn.api->call("GET", path + "/verdicts"));
+               JZ_ASSIGN_OR_RETURN(Json key, conn.api->call("GET", "/api/v1/autotest/verdict-key"));
+               std::error_code ec;
+               std::filesystem::create_directories(co->out, ec);
+               if (ec) return Status::invalid_argument("cannot create " + co->out);
+               std::ofstream(co->out + "/verdict-key.pub") << key.dump(2) << "\n";
+               for (const auto& v : list["items"]) {
+                 if (!v["document"].is_object()) continue;
+                 const std::string file = co->out + "/" + v.value("team", "team") + ".json";
+                 std::ofstream(file) << v["document"].dump(2) << "\n";
+                 std::cout << "wrote " << file << "\n";
+               }
+               return {};
+             });
+           });
+  verdicts->add_option("competition", co->competition, "PROJECT/COMPETITION")->required();
+  verdicts->add_option("--out", co->out, "The folder")->required();
+  auto* verify = at->add_subcommand(
+      "verify-verdict",
+      "Check a competition verdict offline: its Ed25519 signature by the platform's key\n"
+      "(GET /api/v1/autotest/verdict-key, or `autotest verdicts`). Exit 0 and the verdict\n"
+      "when it holds, 1 when the document was changed or signed by another key.");
+  verify->add_option("verdict", co->file, "The verdict document (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  verify->add_option("--key", co->key, "The platform's verdict key (.pub)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  verify->callback([this, co] {
+    action_ = [co]() -> int {
+      const char* cmd = "autotest verify-verdict";
+      auto text = slurp(co->file, "verdict");
+      if (!text.ok()) return report(cmd, text.status());
+      auto doc = sdk::parse_signed_document(*text, co->file);
+      if (!doc.ok()) return report(cmd, doc.status());
+      auto key = sdk::read_public_key(co->key);
+      if (!key.ok()) return report(cmd, key.status());
+      if (doc->key_id != key->key_id || !sdk::signature_valid(*doc, *key)) {
+        std::cerr
+            << "jizhan " << cmd << ": " << co->file
+            << ": the signature does not verify: the verdict was changed after it was signed, or "
+               "another key signed it (key "
+            << doc->key_id << ", expected " << key->key_id << ")\n";
+        return 1;
+      }
+      const Json p = Json::parse(doc->payload, nullptr, false);
+      std::cout << co->file << ": signed by " << key->name << " (key " << key->key_id << "): team "
+                << json::string_or(p, "team") << ", " << json::string_or(p, "algorithm") << " "
+                << json::string_or(p, "version") << " in competition "
+                << json::string_or(p, "competition") << ": " << json::string_or(p, "verdict")
+                << "\n";
+      return 0;
+    };
+  });
 }
 
 }  // namespace jz::cli

@@ -19,6 +19,7 @@
 #include "core/version.h"
 #include "platform/alerts/alerts.h"
 #include "platform/autotest/autotest.h"
+#include "platform/autotest/competitions.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
 #include "platform/iam/quota.h"
@@ -335,6 +336,10 @@ int run_server(const ConfigSources& sources) {
       std::filesystem::path(self_binary()).parent_path().append("jizhan-algo").string();
   autotest::AutotestService autotest_service(**db, Clock::system(), ids, job_store, datasets,
                                              outputs, ato, logger);
+  autotest::CompetitionService competitions(**db, Clock::system(), ids, autotest_service,
+                                            ato.dir + "/competitions", logger);
+  if (Status s = competitions.open(); !s.ok()) return fail(s.with_context("competitions"), 1);
+  autotest_service.also_tick([&competitions] { competitions.tick(); });
   api::PlatformServices services{&job_store,
                                  &datasets,
                                  runner.get(),
@@ -347,7 +352,8 @@ int run_server(const ConfigSources& sources) {
                                  &metering,
                                  alert_service.get(),
                                  &runs,
-                                 &autotest_service};
+                                 &autotest_service,
+                                 &competitions};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -648,6 +648,48 @@ const std::vector<Migration>& migrations() {
        "'\"job:list\",\"suite:*\",\"algorithm:get\",\"algorithm:list\",\"evaluation:*\"') "
        "WHERE name = 'data-owner' AND builtin = 1;",
        ""},
+      // Competitions (platform/autotest/competitions.h): teams' submitted CSVs and the
+      // signed verdicts of the re-runs.
+      {28, "autotest_competitions",
+       "CREATE TABLE autotest_competitions ("
+       "  id TEXT PRIMARY KEY,"
+       "  project_id TEXT NOT NULL,"
+       "  name TEXT NOT NULL,"
+       "  spec TEXT NOT NULL,"
+       "  state TEXT NOT NULL,"
+       "  created_by TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  UNIQUE (project_id, name)"
+       ");"
+       "CREATE TABLE autotest_submissions ("
+       "  id TEXT PRIMARY KEY,"
+       "  competition_id TEXT NOT NULL,"
+       "  team TEXT NOT NULL,"
+       "  user_id TEXT NOT NULL,"
+       "  username TEXT NOT NULL,"
+       "  split TEXT NOT NULL,"
+       "  algorithm TEXT NOT NULL,"
+       "  version TEXT NOT NULL,"
+       "  csv_sha256 TEXT NOT NULL,"
+       "  state TEXT NOT NULL,"
+       "  message TEXT NOT NULL,"
+       "  metrics TEXT NOT NULL,"
+       "  score TEXT,"
+       "  created_at_ms BIGINT NOT NULL"
+       ");"
+       "CREATE INDEX autotest_submissions_team ON autotest_submissions (competition_id, team, "
+       "created_at_ms);"
+       "CREATE TABLE autotest_verdicts ("
+       "  id TEXT PRIMARY KEY,"
+       "  competition_id TEXT NOT NULL,"
+       "  team TEXT NOT NULL,"
+       "  submission_id TEXT NOT NULL,"
+       "  evaluation_id TEXT NOT NULL,"
+       "  state TEXT NOT NULL,"
+       "  document TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL"
+       ");",
+       ""},
   };
   return kAll;
 }

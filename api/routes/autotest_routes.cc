@@ -6,6 +6,7 @@
 #include "api/services.h"
 #include "core/files.h"
 #include "platform/autotest/autotest.h"
+#include "platform/autotest/competitions.h"
 #include "platform/autotest/report.h"
 #include "platform/jobs/runner.h"
 #include "platform/jobs/store.h"
@@ -21,6 +22,13 @@ Result<autotest::AutotestService*> service_of(const ApiServices& s) {
     return Status::unavailable("the automatic test service is not available on this server");
   }
   return s.platform.autotest;
+}
+
+Result<autotest::CompetitionService*> competitions_of(const ApiServices& s) {
+  if (!s.platform.competitions) {
+    return Status::unavailable("competitions are not available on this server");
+  }
+  return s.platform.competitions;
 }
 
 // Whether the caller sees sample-level results of this evaluation.
@@ -329,6 +337,172 @@ void add_autotest_routes(ApiRoutes& api, const ApiServices& s) {
                             : name == "report.html" ? "text/html; charset=utf-8"
                                                     : "text/csv; charset=utf-8";
          return Reply::text(std::move(data), type);
+       }},
+  });
+
+  // ---- competitions
+  const std::string cp = pr + "/competitions/{competition}";
+  const Json competition_body = sc::object(
+      {{"name", sc::str("1 to 64 of a-z, 0-9, '_', '-'")},
+       {"title", sc::str()},
+       {"public_suite", sc::str("The public leaderboard's suite")},
+       {"hidden_suite", sc::str("The final, hidden split's suite")},
+       {"rank_by", sc::str("The metric that ranks (default accuracy)")},
+       {"higher_is_better", sc::boolean()},
+       {"opens_at", sc::time()},
+       {"closes_at", sc::time()},
+       {"daily_limit", sc::integer("Submissions per team per UTC day (default 5)")},
+       {"verify_top", sc::integer("Teams whose packages are run again at the close (default 3)")},
+       {"columns",
+        sc::array_of(sc::object({{"name", sc::str()}, {"path", sc::str()}}, {"name", "path"}))},
+       {"tolerances", {{"type", "object"}, {"additionalProperties", sc::number()}}},
+       {"teams", {{"type", "object"}, {"additionalProperties", sc::array_of(sc::str())}}}});
+  api.add({
+      {.method = "GET",
+       .path = pr + "/competitions",
+       .scope = Scope::kProject,
+       .resource = "suite",
+       .verb = "list",
+       .summary = "The project's competitions",
+       .response_schema = sc::list_of("Competition"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.competitions) return Reply::page(Json::array(), "");
+         JZ_ASSIGN_OR_RETURN(auto list, s.platform.competitions->list(ctx.project->id));
+         Json items = Json::array();
+         for (const auto& c : list) items.push_back(c.to_json());
+         return Reply::page(std::move(items), "");
+       }},
+      {.method = "POST",
+       .path = pr + "/competitions",
+       .scope = Scope::kProject,
+       .resource = "suite",
+       .verb = "create",
+       .summary = "Organise a competition (data owners): a public and a hidden suite, times, a "
+                  "daily limit, teams, the results CSV's columns",
+       .body_schema = competition_body,
+       .response_schema = sc::ref("Competition"),
+       .errors = {409, 422},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* cs, competitions_of(s));
+         JZ_ASSIGN_OR_RETURN(
+             auto c, cs->create(ctx.project->id, ctx.project->name, ctx.body, ctx.me().username));
+         ctx.audit.name = c.name;
+         return Reply::created(c.to_json());
+       }},
+      {.method = "GET",
+       .path = cp,
+       .scope = Scope::kProject,
+       .resource = "suite",
+       .verb = "get",
+       .summary = "A competition",
+       .response_schema = sc::ref("Competition"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* cs, competitions_of(s));
+         JZ_ASSIGN_OR_RETURN(auto c, cs->get(ctx.project->id, ctx.param("competition")));
+         Json j = c.to_json();
+         j["your_team"] = c.team_of(ctx.me().username);
+         return Reply::json(j);
+       }},
+      {.method = "PATCH",
+       .path = cp,
+       .scope = Scope::kProject,
+       .resource = "suite",
+       .verb = "update",
+       .summary = "Change a competition's times, limits or teams (until it closes)",
+       .body_schema = competition_body,
+       .response_schema = sc::ref("Competition"),
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* cs, competitions_of(s));
+         JZ_ASSIGN_OR_RETURN(auto c,
+                             cs->update(ctx.project->id, ctx.param("competition"), ctx.body));
+         return Reply::json(c.to_json());
+       }},
+      {.method = "POST",
+       .path = cp + "/submissions",
+       .scope = Scope::kProject,
+       .resource = "evaluation",
+       .verb = "create",
+       .summary = "Submit your team's results CSV for a split with the package that made it; "
+                  "scored at once",
+       .body_schema =
+           sc::object({{"split", sc::str("public or hidden")},
+                       {"algorithm", sc::str()},
+                       {"version", sc::str()},
+                       {"csv", sc::str("The results CSV: sample and the competition's columns")}},
+                      {"split", "algorithm", "version", "csv"}),
+       .response_schema = sc::ref("Submission"),
+       .errors = {409, 422, 429},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* cs, competitions_of(s));
+         const auto& me = ctx.me();
+         JZ_ASSIGN_OR_RETURN(
+             auto sub,
+             cs->submit(ctx.project->id, ctx.param("competition"), me.user_id, me.username,
+                        json::string_or(ctx.body, "split"), json::string_or(ctx.body, "algorithm"),
+                        json::string_or(ctx.body, "version"), json::string_or(ctx.body, "csv")));
+         ctx.audit.name = sub.id;
+         return Reply::created(sub.to_json(sub.split == "public"));
+       }},
+      {.method = "GET",
+       .path = cp + "/submissions",
+       .scope = Scope::kProject,
+       .resource = "evaluation",
+       .verb = "list",
+       .summary = "Your team's submissions (the organisers': everyone's); hidden-split scores "
+                  "after the close",
+       .response_schema = sc::list_of("Submission"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.competitions) return Reply::page(Json::array(), "");
+         autotest::CompetitionService* cs = s.platform.competitions;
+         JZ_ASSIGN_OR_RETURN(auto c, cs->get(ctx.project->id, ctx.param("competition")));
+         const bool organiser = ctx.allow("suite", "samples").ok();
+         std::optional<std::string> team;
+         if (!organiser) team = c.team_of(ctx.me().username);
+         JZ_ASSIGN_OR_RETURN(auto list, cs->submissions(ctx.project->id, c.name, team));
+         const auto board = cs->board(ctx.project->id, c.name, "hidden", false);
+         Json items = Json::array();
+         for (const auto& x : list)
+           items.push_back(x.to_json(x.split == "public" || organiser || board.ok()));
+         return Reply::page(std::move(items), "");
+       }},
+      {.method = "GET",
+       .path = cp + "/board",
+       .scope = Scope::kProject,
+       .resource = "suite",
+       .verb = "get",
+       .summary = "A split's leaderboard: each team's best, ties to the earlier submission; the "
+                  "hidden split's after the close",
+       .query = {{"split", "public (default) or hidden"}},
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* cs, competitions_of(s));
+         const std::string split = ctx.http.has_param("split") ? ctx.http.param("split") : "public";
+         JZ_ASSIGN_OR_RETURN(auto b, cs->board(ctx.project->id, ctx.param("competition"), split,
+                                               ctx.allow("suite", "samples").ok()));
+         return Reply::json(b);
+       }},
+      {.method = "GET",
+       .path = cp + "/verdicts",
+       .scope = Scope::kProject,
+       .resource = "suite",
+       .verb = "get",
+       .summary = "The signed verdicts of the re-runs (jizhan autotest verify-verdict checks one)",
+       .response_schema = sc::list_of("Verdict"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.competitions) return Reply::page(Json::array(), "");
+         autotest::CompetitionService* cs = s.platform.competitions;
+         JZ_ASSIGN_OR_RETURN(auto list, cs->verdicts(ctx.project->id, ctx.param("competition")));
+         Json items = Json::array();
+         for (const auto& v : list) items.push_back(v.to_json());
+         return Reply::page(std::move(items), "");
+       }},
+      {.method = "GET",
+       .path = "/api/v1/autotest/verdict-key",
+       .summary = "The public key competition verdicts are signed with (save it as a .pub file)",
+       .handler = [&s](RequestContext&) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* cs, competitions_of(s));
+         return Reply::json(cs->public_key());
        }},
   });
 }

@@ -988,6 +988,20 @@ Status AutotestService::finish(Evaluation& e, const std::string& state, const st
   });
 }
 
+std::string AutotestService::annotations_path(const Suite& s) const {
+  return suite_dir(s.id, s.version) + "/annotations" + extension_of(s.annotations_file);
+}
+
+Result<std::string> AutotestService::results_path(const Evaluation& e) {
+  JZ_ASSIGN_OR_RETURN(auto out, outputs_.get(e.project_id, e.job_id));
+  const std::string path = out.dir + "/results.jsonl";
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status::not_found("evaluation " + e.id + " left no results");
+  }
+  return path;
+}
+
 Status AutotestService::score(Evaluation& e) {
   auto out = outputs_.get(e.project_id, e.job_id);
   if (!out.ok()) return Status::unavailable("the job's outputs are not recorded yet");
@@ -1017,8 +1031,7 @@ Status AutotestService::score(Evaluation& e) {
   }
   auto t = eval::parse_template(s.template_text, "template");
   if (!t.ok()) return finish(e, "error", "the suite's template: " + t.status().message(), {});
-  const std::string annotations =
-      suite_dir(s.id, s.version) + "/annotations" + extension_of(s.annotations_file);
+  const std::string annotations = annotations_path(s);
   const std::string dir = evaluation_dir(e.id);
   auto report = eval::run_evaluation(*t, results, annotations, dir);
   if (!report.ok()) {
@@ -1137,6 +1150,7 @@ void AutotestService::tick() {
 void AutotestService::loop() {
   while (!stop_) {
     tick();
+    if (also_) also_();
     std::unique_lock<std::mutex> lock(wake_mu_);
     wake_cv_.wait_for(lock, options_.tick, [this] { return woken_ || stop_.load(); });
     woken_ = false;

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -176,6 +177,11 @@ class AutotestService {
   Result<std::string> report_file(const Evaluation& e, const std::string& name) const;
   // The report as one HTML page: the full one, or made from the redacted view.
   Result<std::string> report_html(const Evaluation& e, bool full) const;
+  // Where a suite version's annotations are, and an ended evaluation's results.jsonl.
+  std::string annotations_path(const Suite& s) const;
+  Result<std::string> results_path(const Evaluation& e);
+  // More work for the background thread, each tick (competitions: closing, verdicts).
+  void also_tick(std::function<void()> fn) { also_ = std::move(fn); }
 
   // Checks and scores what is due now (the thread calls it; tests may call it directly).
   void tick();
@@ -209,6 +215,7 @@ class AutotestService {
   std::condition_variable wake_cv_;
   bool woken_ = false;
   std::atomic<bool> stop_{false};
+  std::function<void()> also_;
   std::thread thread_;
 };
 

@@ -118,6 +118,20 @@ std::vector<ThresholdResult> judge(const std::vector<Threshold>& thresholds, con
   return out;
 }
 
+std::optional<double> metric_value(const Json& metrics, const std::string& dotted) {
+  std::vector<std::string> path;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = dotted.find('.', start);
+    path.push_back(dotted.substr(start, dot == std::string::npos ? dot : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  const Json* v = at_path(metrics, path);
+  if (!v || !v->is_number()) return std::nullopt;
+  return v->get<double>();
+}
+
 Json thresholds_json(const std::vector<ThresholdResult>& results) {
   Json out = Json::array();
   for (const auto& r : results) {

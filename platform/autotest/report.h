@@ -33,6 +33,9 @@ struct ThresholdResult {
 };
 std::vector<ThresholdResult> judge(const std::vector<Threshold>& thresholds, const Json& metrics);
 Json thresholds_json(const std::vector<ThresholdResult>& results);
+// The number at a dotted name in `metrics` ("accuracy", "variables.age.mae"); none when
+// absent or not a number.
+std::optional<double> metric_value(const Json& metrics, const std::string& dotted);
 
 // The metrics thresholds read: the evaluation engine's (report.json's "metrics") with
 // the performance beside them (fps, p50_latency_ms, p90_latency_ms, p99_latency_ms,
