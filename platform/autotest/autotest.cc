@@ -1111,6 +1111,7 @@ void AutotestService::tick() {
     return {};
   });
   if (!listed.ok()) logger_->warn("autotest: {}", listed.message());
+  busy_ = !active.empty() || !checking.empty();
   for (auto& e : active) {
     auto job = jobs_.get(e.job_id);
     if (!job.ok()) {
@@ -1151,8 +1152,11 @@ void AutotestService::loop() {
   while (!stop_) {
     tick();
     if (also_) also_();
+    // While evaluations run, their ends are noticed within 50 ms (the verdict is what a
+    // user waits for); otherwise at the tick.
     std::unique_lock<std::mutex> lock(wake_mu_);
-    wake_cv_.wait_for(lock, options_.tick, [this] { return woken_ || stop_.load(); });
+    const auto wait = busy_ ? std::min(options_.tick, std::chrono::milliseconds(50)) : options_.tick;
+    wake_cv_.wait_for(lock, wait, [this] { return woken_ || stop_.load(); });
     woken_ = false;
   }
 }

@@ -216,6 +216,7 @@ class AutotestService {
   bool woken_ = false;
   std::atomic<bool> stop_{false};
   std::function<void()> also_;
+  std::atomic<bool> busy_{false};  // evaluations or checks under way at the last tick
   std::thread thread_;
 };
 
