@@ -10,6 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "core/clock.h"
 #include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
@@ -522,6 +523,163 @@ TEST_F(Autotest, SubmitWaitsAndExitsByTheVerdict) {
   r = jizhan({"autotest", "submit", "vision/nosuch", "color_blobs@1.0.0", "--wait"}, env);
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("no suite 'nosuch'"), std::string::npos) << r.err;
+}
+
+// A competition on a real server, three teams, as they work: each runs its package offline
+// over the final split's images, turns the results into the competition's CSV and submits
+// it with the CLI; beta edits a value first, gamma writes its numbers differently. The
+// organiser ends the competition; the platform runs the top packages again and signs a
+// verdict for each, which the CLI checks offline; a changed verdict fails.
+TEST_F(Autotest, ACompetitionReRunsTheTopTeamsAndSignsVerdictsTheCliChecks) {
+  ASSERT_TRUE(p_.server);
+  for (const char* u : {"dev2", "dev3"}) {
+    users_.emplace(u, p_.user(u));
+    p_.admin().call("POST", "/api/v1/projects/vision/members",
+                    {{"username", u}, {"role", "project-developer"}});
+  }
+  Json pub = Json::array(), hid = Json::array();
+  blob_images(path("pub"), pub, 3);
+  blob_images(path("hid"), hid, 5);
+  upload_dataset("pub", path("pub"), "open");
+  upload_dataset("hid", path("hid"), "internal");
+  const char* kCount = R"(name: count
+task: counting
+predictions: {id: sample}
+annotations: {id: image}
+variables:
+  - name: n
+    prediction: result.algorithm_data.target_count@num
+    annotation: n@num
+    rule: {type: numeric, abs: 0}
+)";
+  // Annotated: the red, green and blue boxes (color_blobs finds them), not the yellow ones.
+  auto counts = [](const Json& truth) {
+    Json out = Json::array();
+    for (const auto& t : truth) {
+      int n = 0;
+      for (const auto& b : t["boxes"]) n += b["label"] != "yellow";
+      out.push_back({{"image", t["image"]}, {"n", n}});
+    }
+    return out;
+  };
+  // The final split's annotator counted one box more on img-04 than color_blobs finds there.
+  Json final_truth = counts(hid);
+  for (auto& t : final_truth) {
+    if (t["image"] == "img-04.png") t["n"] = t["n"].get<int>() + 1;
+  }
+  for (auto [name, dataset, truth] : {std::tuple{"cup-public", "pub", counts(pub)},
+                                      std::tuple{"cup-final", "hid", final_truth}}) {
+    as("owner").call("POST", "/api/v1/projects/vision/suites",
+                     {{"name", name},
+                      {"dataset", dataset},
+                      {"template", kCount},
+                      {"annotations", {{"file", "truth.jsonl"}, {"content", jsonl(truth)}}}});
+  }
+  upload("dev", pack(JZ_COLOR_BLOBS, "color_blobs"));
+  const auto now = std::chrono::system_clock::now();
+  as("owner").call("POST", "/api/v1/projects/vision/competitions",
+                   {{"name", "cup"},
+                    {"public_suite", "cup-public"},
+                    {"hidden_suite", "cup-final"},
+                    {"rank_by", "accuracy"},
+                    {"opens_at", format_rfc3339(now - std::chrono::minutes(1))},
+                    {"closes_at", format_rfc3339(now + std::chrono::hours(1))},
+                    {"daily_limit", 2},
+                    {"columns", {{{"name", "n"}, {"path", "result.algorithm_data.target_count"}}}},
+                    {"tolerances", {{"n", 0.5}}},
+                    {"teams", {{"alpha", {"dev"}}, {"beta", {"dev2"}}, {"gamma", {"dev3"}}}}});
+  // Each team's results on the final split, made offline, as the competition's CSV.
+  ok({"algo", "run", "--package", path("color_blobs.jzpkg"), "--trust", path("vendor.pub"),
+      "--input", path("hid"), "--out", path("hid.jsonl")});
+  ok({"autotest", "csv", path("hid.jsonl"), "--column", "n=result.algorithm_data.target_count",
+      "--out", path("alpha.csv")});
+  const std::string honest = *read_file(path("alpha.csv"));
+  std::string edited = honest, reworded = honest;
+  // beta claims one more box on img-04 than its algorithm found (as the annotations say);
+  // gamma writes 3 as 3.0.
+  const size_t at = edited.find("img-04.png,") + 11;
+  edited[at] = static_cast<char>(edited[at] + 1);
+  for (size_t i = 0; (i = reworded.find(",3\n", i)) != std::string::npos; i += 5)
+    reworded.replace(i, 3, ",3.0\n");
+  ASSERT_NE(reworded, honest);
+  ASSERT_TRUE(write_file(path("beta.csv"), edited).ok());
+  ASSERT_TRUE(write_file(path("gamma.csv"), reworded).ok());
+  auto env_of = [&](const std::string& user) {
+    return std::map<std::string, std::string>{
+        {"JIZHAN_SERVER", "http://127.0.0.1:" + std::to_string(p_.server->port())},
+        {"JIZHAN_TOKEN", as(user).token()}};
+  };
+  for (auto [user, file] : {std::pair{"dev", "alpha.csv"}, std::pair{"dev2", "beta.csv"},
+                            std::pair{"dev3", "gamma.csv"}}) {
+    auto r = jizhan({"autotest", "compete", "vision/cup", "--split", "hidden", "--csv", path(file),
+                     "--package", "color_blobs@1.0.0"},
+                    env_of(user));
+    EXPECT_EQ(r.exit_code, 0) << user << ": " << r.out << r.err;
+  }
+  // alpha's second goes through, its third of the day does not.
+  EXPECT_EQ(jizhan({"autotest", "compete", "vision/cup", "--split", "hidden", "--csv",
+                    path("alpha.csv"), "--package", "color_blobs@1.0.0"},
+                   env_of("dev"))
+                .exit_code,
+            0);
+  auto third = jizhan({"autotest", "compete", "vision/cup", "--split", "hidden", "--csv",
+                       path("alpha.csv"), "--package", "color_blobs@1.0.0"},
+                      env_of("dev"));
+  EXPECT_EQ(third.exit_code, 1);
+  EXPECT_NE(third.err.find("team alpha has made its 2 submissions of the day"), std::string::npos)
+      << third.err;
+  // The final board waits for the close.
+  auto early = jizhan({"autotest", "board", "vision/cup", "--split", "hidden"}, env_of("dev"));
+  EXPECT_EQ(early.exit_code, 1);
+  EXPECT_NE(early.err.find("shown when the competition closes"), std::string::npos) << early.err;
+  int status = 0;
+  as("dev").call("PATCH", "/api/v1/projects/vision/competitions/cup", {{"daily_limit", 9}},
+                 &status);
+  EXPECT_EQ(status, 403);  // teams do not change the rules
+
+  // The organiser ends it now; the platform runs the three packages again.
+  as("owner").call("PATCH", "/api/v1/projects/vision/competitions/cup",
+                   {{"closes_at", format_rfc3339(std::chrono::system_clock::now())}});
+  Json board;
+  const auto until = std::chrono::steady_clock::now() + 240s;
+  while (std::chrono::steady_clock::now() < until) {
+    board = as("viewer").call("GET", "/api/v1/projects/vision/competitions/cup/board?split=hidden",
+                              nullptr, &status);
+    bool done = status == 200 && board["items"].size() == 3;
+    for (const auto& row : board.value("items", Json::array()))
+      done = done && row["verdict"].is_string() && row["verdict"] != "re-running";
+    if (done) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(board["items"].size(), 3u) << board.dump(2);
+  EXPECT_EQ(board["items"][0]["team"], "beta") << board.dump(2);  // the edited CSV scored best
+  EXPECT_EQ(board["items"][0]["verdict"], "modified");
+  EXPECT_EQ(board["items"][1]["team"], "alpha");  // alpha and gamma tie; alpha submitted first
+  EXPECT_EQ(board["items"][1]["verdict"], "identical");
+  EXPECT_EQ(board["items"][2]["team"], "gamma");
+  EXPECT_EQ(board["items"][2]["verdict"], "within tolerance");
+
+  // The signed verdicts, checked offline with the platform's key.
+  auto saved =
+      jizhan({"autotest", "verdicts", "vision/cup", "--out", path("verdicts")}, env_of("viewer"));
+  ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+  for (auto [team, verdict] : {std::pair{"alpha", "identical"}, std::pair{"beta", "modified"},
+                               std::pair{"gamma", "within tolerance"}}) {
+    auto r = jizhan({"autotest", "verify-verdict", path("verdicts/" + std::string(team) + ".json"),
+                     "--key", path("verdicts/verdict-key.pub")});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find(std::string("team ") + team), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::string(": ") + verdict + "\n"), std::string::npos) << r.out;
+  }
+  Json doc = Json::parse(*read_file(path("verdicts/beta.json")));
+  std::string payload = doc["payload"];
+  payload.replace(payload.find("\"modified\""), 10, "\"identical\"");
+  doc["payload"] = payload;
+  ASSERT_TRUE(write_file(path("verdicts/beta.json"), doc.dump()).ok());
+  auto forged = jizhan({"autotest", "verify-verdict", path("verdicts/beta.json"), "--key",
+                        path("verdicts/verdict-key.pub")});
+  EXPECT_EQ(forged.exit_code, 1) << forged.out;
+  EXPECT_NE(forged.err.find("does not verify"), std::string::npos) << forged.err;
 }
 
 }  // namespace
