@@ -15,6 +15,7 @@ import { adminPassword, newPage, screenshot, signIn, startBrowser, startServer, 
 const require = createRequire(import.meta.url);
 let server;
 let browser;
+let autotestRoot; // the files the automatic tests test makes, for the competition test
 
 before(async () => {
   server = await startServer();
@@ -1446,6 +1447,81 @@ test('a data owner makes a test suite; a developer uploads a package, evaluates 
   assert.equal(files.inputs.annotations.sha256.length, 64);
   await screenshot(owner, 'tests-evaluation-owner-en');
   assert.deepEqual([...owner.problems, ...dev.problems], []);
+  autotestRoot = root;
+});
+
+test('an organiser runs a competition from the console; a team submits its CSV and reads its signed verdict', async () => {
+  const root = autotestRoot;
+  assert.ok(root, 'the automatic tests test runs first');
+  const bin = process.env.JIZHAN_BIN;
+  const env = { ...process.env, JIZHAN_CONFIG_DIR: join(root, 'config') };
+  delete env.JIZHAN_BIN;
+  // Counting suites on the same images: three boxes each.
+  const counts = readFileSync(join(root, 'truth.jsonl'), 'utf8').trim().split('\n').map((l) => ({ image: JSON.parse(l).image, n: 3 }));
+  const template =
+    'name: n\ntask: counting\npredictions: {id: sample}\nannotations: {id: image}\nvariables:\n' +
+    '  - name: n\n    prediction: result.algorithm_data.target_count@num\n    annotation: n@num\n    rule: {type: numeric, abs: 0}\n';
+  for (const name of ['cup-public', 'cup-final']) {
+    await server.call('POST', '/api/v1/projects/vision/suites', {
+      name,
+      dataset: 'blobs',
+      template,
+      annotations: { file: 'n.jsonl', content: counts.map((c) => JSON.stringify(c)).join('\n') + '\n' },
+    });
+  }
+  const owner = await newPage(browser);
+  await signIn(owner, server.base, 'owner2', 'owner2-password-1');
+  await owner.goto(`${server.base}/projects/vision/tests`);
+  await owner.getByRole('heading', { name: 'Competitions' }).waitFor();
+  await owner.getByLabel('Competition name').fill('cup');
+  await owner.getByLabel('Public split (suite)').selectOption('cup-public');
+  await owner.getByLabel('Hidden split (suite)').selectOption('cup-final');
+  await owner.getByLabel('Opens').fill('2026-01-01T00:00');
+  await owner.getByLabel('Closes').fill('2030-01-01T00:00');
+  await owner.getByLabel('CSV columns').fill('n=result.algorithm_data.target_count');
+  await owner.getByLabel('Teams').fill('alpha=dev1');
+  await owner.getByRole('button', { name: 'Organise the competition' }).click();
+  await owner.getByRole('link', { name: 'cup', exact: true }).or(owner.getByRole('alert')).waitFor();
+  assert.equal(await owner.getByRole('alert').count(), 0, await owner.getByRole('alert').allTextContents().then(String));
+
+  // The team's CSV, made offline from its package's results.
+  execFileSync(bin, ['algo', 'run', '--package', join(root, 'color_blobs.jzpkg'), '--trust', join(root, 'vendor.pub'),
+    '--input', join(root, 'blobs'), '--out', join(root, 'cup.jsonl')], { env });
+  execFileSync(bin, ['autotest', 'csv', join(root, 'cup.jsonl'), '--column', 'n=result.algorithm_data.target_count',
+    '--out', join(root, 'alpha.csv')], { env });
+  const dev = await newPage(browser);
+  await signIn(dev, server.base, 'dev1', 'dev1-password-123');
+  await dev.goto(`${server.base}/projects/vision/tests`);
+  await dev.getByRole('link', { name: 'cup', exact: true }).click();
+  await dev.getByRole('heading', { name: 'Competition cup' }).waitFor();
+  await dev.getByText('alpha', { exact: true }).first().waitFor();
+  for (const split of ['Public', 'Hidden']) {
+    await dev.getByLabel('Split', { exact: true }).selectOption({ label: split });
+    await dev.getByLabel('Made by package').selectOption('color_blobs@1.0.0');
+    await dev.getByLabel('Results CSV').setInputFiles(join(root, 'alpha.csv'));
+    await dev.getByRole('button', { name: 'Submit', exact: true }).click();
+    await dev.getByRole('cell', { name: split, exact: true }).or(dev.getByRole('alert')).waitFor();
+    assert.equal(await dev.getByRole('alert').count(), 0, await dev.getByRole('alert').allTextContents().then(String));
+  }
+  await dev.getByRole('table', { name: 'Public board' }).getByRole('cell', { name: 'alpha' }).waitFor();
+  await dev.getByRole('cell', { name: 'After the close' }).waitFor();
+  await dev.getByText(/Shown when the competition closes/).waitFor();
+  await screenshot(dev, 'competition-open-en');
+
+  // The organiser ends it; the platform runs alpha's package again and signs the verdict.
+  await server.call('PATCH', '/api/v1/projects/vision/competitions/cup', { closes_at: new Date().toISOString() });
+  const final = dev.getByRole('table', { name: 'Final board (hidden split)' });
+  await final.getByRole('cell', { name: 'Identical' }).waitFor({ timeout: 120000 });
+  await dev.getByRole('heading', { name: 'Signed verdicts' }).waitFor();
+  const href = await dev.getByRole('link', { name: 'Save' }).first().getAttribute('href');
+  const doc = JSON.parse(decodeURIComponent(href.slice(href.indexOf(',') + 1)));
+  writeFileSync(join(root, 'alpha-verdict.json'), JSON.stringify(doc));
+  const key = await fetch(`${server.base}/api/v1/autotest/verdict-key`, { headers: { Authorization: `Bearer ${server.token}` } });
+  writeFileSync(join(root, 'verdict-key.pub'), await key.text());
+  const verified = execFileSync(bin, ['autotest', 'verify-verdict', join(root, 'alpha-verdict.json'), '--key', join(root, 'verdict-key.pub')], { env }).toString();
+  assert.match(verified, /team alpha, color_blobs 1\.0\.0 in competition cup: identical/);
+  await screenshot(dev, 'competition-verified-en');
+  assert.deepEqual([...owner.problems, ...dev.problems], []);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -1492,6 +1568,8 @@ test('every page, in both languages: no serious or critical axe-core violation, 
   };
   const evaluations = await server.call('GET', '/api/v1/projects/vision/evaluations');
   if (evaluations.items.length > 0) pages.evaluation = `/projects/vision/tests/${evaluations.items[0].id}`;
+  const competitions = await server.call('GET', '/api/v1/projects/vision/competitions');
+  if (competitions.items.length > 0) pages.competition = `/projects/vision/tests/competitions/${competitions.items[0].name}`;
   for (const lang of ['en', 'zh-CN']) {
     await page.goto(`${server.base}/login`);
     await page.evaluate((l) => localStorage.setItem('jz.lang', l), lang);

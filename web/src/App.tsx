@@ -40,6 +40,7 @@ const RunsHome = lazy(() => import('./pages/Runs').then((m) => ({ default: m.Run
 const ProjectTests = lazy(() => import('./pages/Autotest').then((m) => ({ default: m.ProjectTests })));
 const EvaluationView = lazy(() => import('./pages/Autotest').then((m) => ({ default: m.EvaluationView })));
 const TestsHome = lazy(() => import('./pages/Autotest').then((m) => ({ default: m.TestsHome })));
+const CompetitionView = lazy(() => import('./pages/Competitions').then((m) => ({ default: m.CompetitionView })));
 const ProjectQuota = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectQuota })));
 
 function SignedIn({ children }: { children: ReactNode }) {
@@ -81,6 +82,7 @@ export function App() {
       <Route path="/tests" element={<SignedIn><TestsHome /></SignedIn>} />
       <Route path="/projects/:project/tests" element={<SignedIn><ProjectTests /></SignedIn>} />
       <Route path="/projects/:project/tests/:id" element={<SignedIn><EvaluationView /></SignedIn>} />
+      <Route path="/projects/:project/tests/competitions/:name" element={<SignedIn><CompetitionView /></SignedIn>} />
       <Route path="/alerting" element={<SignedIn><PlatformAlerts /></SignedIn>} />
       <Route path="/notifications" element={<SignedIn><Notifications /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />

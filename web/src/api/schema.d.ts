@@ -365,6 +365,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/autotest/verdict-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public key competition verdicts are signed with (save it as a .pub file) */
+        get: operations["get_api_v1_autotest_verdict_key"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs": {
         parameters: {
             query?: never;
@@ -737,6 +754,94 @@ export interface paths {
         };
         /** The project's repository: where to clone it, its branches, recent commits */
         get: operations["get_api_v1_projects_project_code"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/competitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's competitions */
+        get: operations["get_api_v1_projects_project_competitions"];
+        put?: never;
+        /** Organise a competition (data owners): a public and a hidden suite, times, a daily limit, teams, the results CSV's columns */
+        post: operations["post_api_v1_projects_project_competitions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/competitions/{competition}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A competition */
+        get: operations["get_api_v1_projects_project_competitions_competition_"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a competition's times, limits or teams (until it closes) */
+        patch: operations["patch_api_v1_projects_project_competitions_competition_"];
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/competitions/{competition}/board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A split's leaderboard: each team's best, ties to the earlier submission; the hidden split's after the close */
+        get: operations["get_api_v1_projects_project_competitions_competition_board"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/competitions/{competition}/submissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your team's submissions (the organisers': everyone's); hidden-split scores after the close */
+        get: operations["get_api_v1_projects_project_competitions_competition_submissions"];
+        put?: never;
+        /** Submit your team's results CSV for a split with the package that made it; scored at once */
+        post: operations["post_api_v1_projects_project_competitions_competition_submissions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/competitions/{competition}/verdicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed verdicts of the re-runs (jizhan autotest verify-verdict checks one) */
+        get: operations["get_api_v1_projects_project_competitions_competition_verdicts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2728,6 +2833,37 @@ export interface components {
             verb: string;
             workspace?: string;
         };
+        Competition: {
+            /** Format: date-time */
+            closes_at: string;
+            columns?: {
+                name?: string;
+                path?: string;
+            }[];
+            /** Format: date-time */
+            created_at?: string;
+            created_by?: string;
+            /** Format: int64 */
+            daily_limit?: number;
+            hidden_suite: string;
+            higher_is_better?: boolean;
+            /** @description comp_... */
+            id: string;
+            name: string;
+            /** Format: date-time */
+            opens_at: string;
+            public_suite: string;
+            rank_by?: string;
+            /** @enum {string} */
+            state: "open" | "verifying" | "verified";
+            teams?: Record<string, never>;
+            title?: string;
+            tolerances?: Record<string, never>;
+            /** Format: int64 */
+            verify_top?: number;
+            /** @description Your team, or empty */
+            your_team?: string;
+        };
         CustomRule: {
             annotations: {
                 [key: string]: string;
@@ -3470,6 +3606,24 @@ export interface components {
             /** Format: int64 */
             wall_ms?: number;
         };
+        Submission: {
+            algorithm?: string;
+            /** Format: date-time */
+            created_at: string;
+            csv_sha256?: string;
+            /** @description sub_... */
+            id: string;
+            message?: string;
+            /** @description Hidden split: after the close */
+            score?: number | null;
+            /** @enum {string} */
+            split: "public" | "hidden";
+            /** @enum {string} */
+            state: "scored" | "error";
+            team: string;
+            user?: string;
+            version?: string;
+        };
         Subscription: {
             rule: string;
             subscribed: boolean;
@@ -3612,6 +3766,20 @@ export interface components {
             /** @description active or disabled */
             state: string;
             username: string;
+        };
+        Verdict: {
+            /** Format: date-time */
+            created_at?: string;
+            /** @description The signed envelope: payload, key_id, signature */
+            document?: Record<string, never>;
+            /** @description The re-run */
+            evaluation?: string;
+            /** @description vrd_... */
+            id: string;
+            /** @enum {string} */
+            state: "running" | "done";
+            submission: string;
+            team: string;
         };
         Workspace: {
             /** Format: date-time */
@@ -5214,6 +5382,42 @@ export interface operations {
             };
         };
     };
+    get_api_v1_autotest_verdict_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_api_v1_jobs: {
         parameters: {
             query?: {
@@ -6699,6 +6903,641 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectCode"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_competitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Competition"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_competitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: date-time */
+                    closes_at?: string;
+                    columns?: {
+                        name: string;
+                        path: string;
+                    }[];
+                    /**
+                     * Format: int64
+                     * @description Submissions per team per UTC day (default 5)
+                     */
+                    daily_limit?: number;
+                    /** @description The final, hidden split's suite */
+                    hidden_suite?: string;
+                    higher_is_better?: boolean;
+                    /** @description 1 to 64 of a-z, 0-9, '_', '-' */
+                    name?: string;
+                    /** Format: date-time */
+                    opens_at?: string;
+                    /** @description The public leaderboard's suite */
+                    public_suite?: string;
+                    /** @description The metric that ranks (default accuracy) */
+                    rank_by?: string;
+                    teams?: {
+                        [key: string]: string[];
+                    };
+                    title?: string;
+                    tolerances?: {
+                        [key: string]: number;
+                    };
+                    /**
+                     * Format: int64
+                     * @description Teams whose packages are run again at the close (default 3)
+                     */
+                    verify_top?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Competition"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but refused by a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_competitions_competition_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                competition: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Competition"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_api_v1_projects_project_competitions_competition_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                competition: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: date-time */
+                    closes_at?: string;
+                    columns?: {
+                        name: string;
+                        path: string;
+                    }[];
+                    /**
+                     * Format: int64
+                     * @description Submissions per team per UTC day (default 5)
+                     */
+                    daily_limit?: number;
+                    /** @description The final, hidden split's suite */
+                    hidden_suite?: string;
+                    higher_is_better?: boolean;
+                    /** @description 1 to 64 of a-z, 0-9, '_', '-' */
+                    name?: string;
+                    /** Format: date-time */
+                    opens_at?: string;
+                    /** @description The public leaderboard's suite */
+                    public_suite?: string;
+                    /** @description The metric that ranks (default accuracy) */
+                    rank_by?: string;
+                    teams?: {
+                        [key: string]: string[];
+                    };
+                    title?: string;
+                    tolerances?: {
+                        [key: string]: number;
+                    };
+                    /**
+                     * Format: int64
+                     * @description Teams whose packages are run again at the close (default 3)
+                     */
+                    verify_top?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Competition"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_competitions_competition_board: {
+        parameters: {
+            query?: {
+                /** @description public (default) or hidden */
+                split?: string;
+            };
+            header?: never;
+            path: {
+                project: string;
+                competition: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_competitions_competition_submissions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                competition: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Submission"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_competitions_competition_submissions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                competition: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    algorithm: string;
+                    /** @description The results CSV: sample and the competition's columns */
+                    csv: string;
+                    /** @description public or hidden */
+                    split: string;
+                    version: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Submission"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but refused by a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_competitions_competition_verdicts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                competition: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Verdict"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
                 };
             };
             /** @description Invalid: a parameter or the body is wrong (the message says which) */

@@ -15,6 +15,7 @@ import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { formatNumber, formatTime } from '../i18n/format';
+import { CompetitionList } from './Competitions';
 import { NotFound } from './NotFound';
 
 type Suite = Schemas['Suite'];
@@ -476,6 +477,7 @@ export function ProjectTests() {
       <Evaluations project={project} mayStart={can(perms.data, 'evaluation', 'create')} />
       <Algorithms project={project} mayUpload={can(perms.data, 'algorithm', 'create')} />
       <Suites project={project} mayMake={can(perms.data, 'suite', 'create')} />
+      <CompetitionList project={project} />
     </section>
   );
 }
