@@ -1155,7 +1155,8 @@ void AutotestService::loop() {
     // While evaluations run, their ends are noticed within 50 ms (the verdict is what a
     // user waits for); otherwise at the tick.
     std::unique_lock<std::mutex> lock(wake_mu_);
-    const auto wait = busy_ ? std::min(options_.tick, std::chrono::milliseconds(50)) : options_.tick;
+    const auto wait =
+        busy_ ? std::min(options_.tick, std::chrono::milliseconds(50)) : options_.tick;
     wake_cv_.wait_for(lock, wait, [this] { return woken_ || stop_.load(); });
     woken_ = false;
   }

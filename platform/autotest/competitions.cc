@@ -238,6 +238,7 @@ Result<std::string> results_csv(std::string_view results_jsonl,
                                       ": not a result line with a sample");
     }
     std::vector<std::string> row;
+    row.reserve(columns.size());
     for (const auto& c : columns) row.push_back(value_text(value_at(j, c.path)));
     rows[j["sample"].get<std::string>()] = std::move(row);
   }
@@ -727,6 +728,7 @@ Result<Json> CompetitionService::board(const std::string& project_id, const std:
     if (it == best.end() || better(s, it->second)) best[s.team] = s;
   }
   std::vector<Submission> ranked;
+  ranked.reserve(best.size());
   for (auto& [team, s] : best) ranked.push_back(s);
   std::sort(ranked.begin(), ranked.end(), better);
   JZ_ASSIGN_OR_RETURN(auto vs, verdicts(project_id, name));

@@ -276,9 +276,10 @@ Json redact_metrics(const Json& m) {
     } else if (k == "confusion_matrix" && v.is_object() && has_classes) {
       // Rows are annotations; columns keep the annotated labels and "(missing)", and
       // pool every other answer as "(other)".
-      auto array_at = [&v](const char* key) {
-        auto it = v.find(key);
-        return it != v.end() && it->is_array() ? *it : Json::array();
+      const Json& matrix = v;
+      auto array_at = [&matrix](const char* key) {
+        auto it = matrix.find(key);
+        return it != matrix.end() && it->is_array() ? *it : Json::array();
       };
       const Json rows = array_at("rows"), cols = array_at("columns"), counts = array_at("counts");
       Json new_rows = Json::array(), new_cols = Json::array(), new_counts = Json::array();
