@@ -133,7 +133,7 @@ class Autotest : public ::testing::Test {
         Json::parse(raw(user, "POST", "/api/v1/projects/vision/algorithms", *read_file(pkg), 201));
     const std::string url = "/api/v1/projects/vision/algorithms/" + a["name"].get<std::string>() +
                             "/" + a["version"].get<std::string>();
-    for (int i = 0; i < 600 && a.value("state", "") == "checking"; ++i) {
+    for (int i = 0; i < 1800 && a.value("state", "") == "checking"; ++i) {
       std::this_thread::sleep_for(100ms);
       a = as(user).call("GET", url);
     }
