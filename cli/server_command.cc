@@ -340,6 +340,25 @@ int run_server(const ConfigSources& sources) {
                                             ato.dir + "/competitions", logger);
   if (Status s = competitions.open(); !s.ok()) return fail(s.with_context("competitions"), 1);
   autotest_service.also_tick([&competitions] { competitions.tick(); });
+  if (node_monitor) {
+    // An evaluation's GPU memory: the peak of its job's per-GPU series, summed over GPUs.
+    autotest_service.gpu_memory_of(
+        [m = node_monitor.get()](const jobs::Job& j) -> std::optional<double> {
+          if (!j.started_at_ms || !j.finished_at_ms) return std::nullopt;
+          const int64_t from = *j.started_at_ms, to = *j.finished_at_ms + 1000;
+          auto found =
+              m->query("jizhan_job_gpu_memory_used_mib", {{"job", j.id}, {"project", j.project}},
+                       from, to, to - from, metrics::Aggregation::kMax);
+          if (!found.ok() || found->empty()) return std::nullopt;
+          double sum = 0;
+          for (const auto& series : *found) {
+            double peak = 0;
+            for (const auto& p : series.points) peak = std::max(peak, p.value);
+            sum += peak;
+          }
+          return sum;
+        });
+  }
   api::PlatformServices services{&job_store,
                                  &datasets,
                                  runner.get(),

@@ -1048,6 +1048,11 @@ Status AutotestService::score(Evaluation& e) {
                                                    static_cast<double>(summary.frames)
                                              : 0.0}};
   Json perf = summary.performance;
+  if (gpu_memory_) {
+    auto job = jobs_.get(e.job_id);
+    const auto mib = job.ok() ? gpu_memory_(*job) : std::nullopt;
+    if (mib) perf["gpu_memory_mib"] = std::round(*mib);
+  }
   Json extra = perf;
   extra["errors"] = summary.errors;
   extra["error_rate"] = errors["rate"];

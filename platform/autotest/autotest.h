@@ -182,6 +182,12 @@ class AutotestService {
   Result<std::string> results_path(const Evaluation& e);
   // More work for the background thread, each tick (competitions: closing, verdicts).
   void also_tick(std::function<void()> fn) { also_ = std::move(fn); }
+  // The GPU memory an ended job held at its peak, in MiB (the GPU monitor's series), or
+  // none without a GPU or a monitor: an evaluation's performance.gpu_memory_mib. Call
+  // before start().
+  void gpu_memory_of(std::function<std::optional<double>(const jobs::Job&)> fn) {
+    gpu_memory_ = std::move(fn);
+  }
 
   // Checks and scores what is due now (the thread calls it; tests may call it directly).
   void tick();
@@ -216,6 +222,7 @@ class AutotestService {
   bool woken_ = false;
   std::atomic<bool> stop_{false};
   std::function<void()> also_;
+  std::function<std::optional<double>(const jobs::Job&)> gpu_memory_;
   std::atomic<bool> busy_{false};  // evaluations or checks under way at the last tick
   std::thread thread_;
 };

@@ -261,6 +261,31 @@ TEST_F(Competitions, BoardsLimitsReRunsAndSignedVerdicts) {
   }
 }
 
+// An evaluation's performance takes its job's peak GPU memory from the GPU monitor (here a
+// stand-in for it), and the redacted view rounds it like every other number.
+TEST_F(Competitions, AnEvaluationReportsItsJobsPeakGpuMemory) {
+  std::string asked;
+  tests_->gpu_memory_of([&asked](const jobs::Job& j) -> std::optional<double> {
+    asked = j.id;
+    return 2047.6;
+  });
+  AutotestService::EvaluationRequest r;
+  r.suite = "hid";
+  r.algorithm = "color_blobs";
+  r.version = "1.0.0";
+  r.resources = {{"gpus", 1}, {"cpu", 1}, {"memory_mib", 1024}};
+  auto e = tests_->evaluate(project_, "contest", r, "usr_ann", "ann");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  end_reruns();
+  tests_->tick();
+  auto done = tests_->evaluation(project_, e->id);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, "passed") << done->message;
+  EXPECT_EQ(asked, e->job_id);
+  EXPECT_EQ(done->to_json(true)["result"]["performance"]["gpu_memory_mib"], 2048);
+  EXPECT_EQ(done->to_json(false)["result"]["performance"]["gpu_memory_mib"], 2050);  // 3 digits
+}
+
 TEST(CompetitionCsv, ResultsToCsvAndBackAgain) {
   const std::vector<CsvColumn> cols = {{"count", "result.algorithm_data.target_count"},
                                        {"label", "result.model_data.label"}};
