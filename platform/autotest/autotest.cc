@@ -37,17 +37,6 @@ Json parse_object(const std::string& text) {
   return j.is_discarded() ? Json::object() : j;
 }
 
-bool valid_suite_name(const std::string& n) {
-  if (n.empty() || n.size() > 64 || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
-  for (char c : n) {
-    if (!std::islower(static_cast<unsigned char>(c)) &&
-        !std::isdigit(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
 // A relative path inside a dataset: no "..", ".", empty parts or leading '/'.
 bool valid_relative(const std::string& p) {
   if (p.size() > 1000 || p.front() == '/' || p.find('\0') != std::string::npos) return false;
@@ -348,7 +337,7 @@ Result<SuiteInput> parse_suite_input(const Json& body, bool update) {
     return {};
   };
   JZ_RETURN_IF_ERROR(str("name", in.name, !update, 64));
-  if (!update && !valid_suite_name(in.name)) {
+  if (!update && !valid_name(in.name)) {
     return bad("name", "1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit");
   }
   JZ_RETURN_IF_ERROR(str("description", in.description, false, 2000));

@@ -28,20 +28,9 @@ Status bad(const std::string& field, const std::string& why) {
   return Status::invalid_argument("field '" + field + "': " + why);
 }
 
-std::vector<std::string> split_dots(const std::string& path) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = path.find('.', start);
-    out.push_back(path.substr(start, dot == std::string::npos ? dot : dot - start));
-    if (dot == std::string::npos) return out;
-    start = dot + 1;
-  }
-}
-
 bool valid_path(const std::string& p) {
   if (p.empty() || p.size() > 200 || p.rfind("result.", 0) != 0) return false;
-  for (const auto& part : split_dots(p)) {
+  for (const auto& part : split_dotted(p)) {
     if (part.empty()) return false;
     for (char c : part) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
@@ -208,7 +197,7 @@ Verdict verdict_of(const VerdictRow& r) {
 // A result line's value at a dotted path; null when absent.
 Json value_at(const Json& line, const std::string& path) {
   const Json* cur = &line;
-  for (const auto& part : split_dots(path)) {
+  for (const auto& part : split_dotted(path)) {
     if (!cur->is_object()) return nullptr;
     auto it = cur->find(part);
     if (it == cur->end()) return nullptr;
@@ -289,7 +278,7 @@ Result<std::string> csv_predictions(const Csv& csv, const std::vector<CsvColumn>
         value = Json::parse(text, nullptr, false);
       if (value.is_discarded()) value = d;
       Json* cur = &line;
-      const auto parts = split_dots(columns[c].path);
+      const auto parts = split_dotted(columns[c].path);
       for (size_t p = 0; p + 1 < parts.size(); ++p) {
         Json& next = (*cur)[parts[p]];
         if (!next.is_object()) next = Json::object();
@@ -380,13 +369,9 @@ Result<Competition> parse_competition(const Json& body, const std::optional<Comp
     return {};
   };
   JZ_RETURN_IF_ERROR(str("name", c.name, true));
-  bool name_ok =
-      !c.name.empty() && c.name.size() <= 64 && std::isalnum(static_cast<unsigned char>(c.name[0]));
-  for (char ch : c.name)
-    name_ok = name_ok && (std::islower(static_cast<unsigned char>(ch)) ||
-                          std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
-  if (!name_ok)
+  if (!valid_name(c.name)) {
     return bad("name", "1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit");
+  }
   JZ_RETURN_IF_ERROR(str("title", c.title, false));
   JZ_RETURN_IF_ERROR(str("public_suite", c.public_suite, true));
   JZ_RETURN_IF_ERROR(str("hidden_suite", c.hidden_suite, true));

@@ -56,6 +56,30 @@ double round_to(double v, int digits) {
 
 }  // namespace
 
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  for (char c : name) {
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> split_dotted(std::string_view dotted) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = dotted.find('.', start);
+    out.emplace_back(dotted.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) return out;
+    start = dot + 1;
+  }
+}
+
 Result<Threshold> parse_threshold(std::string_view text) {
   auto bad = [&](const std::string& why) {
     return Status::invalid_argument("threshold '" + std::string(text) + "': " + why +
@@ -70,14 +94,9 @@ Result<Threshold> parse_threshold(std::string_view text) {
   const std::string name(text.substr(name_start, i - name_start));
   if (name.empty()) return bad("no metric name");
   Threshold t;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = name.find('.', start);
-    const std::string part = name.substr(start, dot == std::string::npos ? dot : dot - start);
+  t.path = split_dotted(name);
+  for (const auto& part : t.path) {
     if (part.empty()) return bad("an empty part in the metric name");
-    t.path.push_back(part);
-    if (dot == std::string::npos) break;
-    start = dot + 1;
   }
   while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
   for (const char* op : {">=", "<=", "==", ">", "<"}) {
@@ -119,15 +138,7 @@ std::vector<ThresholdResult> judge(const std::vector<Threshold>& thresholds, con
 }
 
 std::optional<double> metric_value(const Json& metrics, const std::string& dotted) {
-  std::vector<std::string> path;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = dotted.find('.', start);
-    path.push_back(dotted.substr(start, dot == std::string::npos ? dot : dot - start));
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  const Json* v = at_path(metrics, path);
+  const Json* v = at_path(metrics, split_dotted(dotted));
   if (!v || !v->is_number()) return std::nullopt;
   return v->get<double>();
 }

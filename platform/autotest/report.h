@@ -15,6 +15,13 @@
 
 namespace jz::autotest {
 
+// A suite's or a competition's name: 1 to 64 of a-z, 0-9, '_' and '-', starting with a
+// letter or digit.
+bool valid_name(const std::string& name);
+// A dotted name split at its dots ("variables.age.mae": variables, age, mae); parts may be
+// empty ("a..b").
+std::vector<std::string> split_dotted(std::string_view dotted);
+
 // A pass threshold: NAME OP NUMBER, such as "mAP >= 0.6" or "p99_latency_ms <= 50".
 // NAME is a dotted path into the evaluation's metrics ("variables.age.mae"); OP one of
 // >=, >, <=, <, ==.

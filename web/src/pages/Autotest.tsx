@@ -17,6 +17,7 @@ import { ProjectTabs } from '../components/ProjectTabs';
 import { formatNumber, formatTime } from '../i18n/format';
 import { CompetitionList } from './Competitions';
 import { NotFound } from './NotFound';
+import { useAlgorithms, useSuites } from './autotestQueries';
 
 type Suite = Schemas['Suite'];
 type Algorithm = Schemas['Algorithm'];
@@ -175,10 +176,7 @@ function NewSuite({ project, onDone }: { project: string; onDone: () => void }) 
 function Suites({ project, mayMake }: { project: string; mayMake: boolean }) {
   const { t } = useTranslation();
   const qc = useQueryClient();
-  const suites = useQuery({
-    queryKey: ['suites', project],
-    queryFn: () => api<Page<Suite>>(pagePath(`/api/v1/projects/${seg(project)}/suites`, 1000)),
-  });
+  const suites = useSuites(project);
   return (
     <section aria-labelledby="suites-h">
       <h2 id="suites-h">{t('autotest.suites')}</h2>
@@ -230,11 +228,7 @@ function Algorithms({ project, mayUpload }: { project: string; mayUpload: boolea
   const { t } = useTranslation();
   const qc = useQueryClient();
   const [file, setFile] = useState<File | null>(null);
-  const algorithms = useQuery({
-    queryKey: ['algorithms', project],
-    queryFn: () => api<Page<Algorithm>>(pagePath(`/api/v1/projects/${seg(project)}/algorithms`, 1000)),
-    refetchInterval: (q) => (q.state.data?.items.some((a) => a.state === 'checking') ? 1000 : false),
-  });
+  const algorithms = useAlgorithms(project, true);
   const upload = useMutation({
     mutationFn: () => uploadPackage(project, file!),
     onSuccess: () => {
@@ -316,14 +310,8 @@ function Evaluate({ project, onDone }: { project: string; onDone: (e: Evaluation
   const [suite, setSuite] = useState('');
   const [algorithm, setAlgorithm] = useState('');
   const [config, setConfig] = useState('');
-  const suites = useQuery({
-    queryKey: ['suites', project],
-    queryFn: () => api<Page<Suite>>(pagePath(`/api/v1/projects/${seg(project)}/suites`, 1000)),
-  });
-  const algorithms = useQuery({
-    queryKey: ['algorithms', project],
-    queryFn: () => api<Page<Algorithm>>(pagePath(`/api/v1/projects/${seg(project)}/algorithms`, 1000)),
-  });
+  const suites = useSuites(project);
+  const algorithms = useAlgorithms(project);
   let parsed: Json = undefined;
   let configBad = false;
   if (config.trim() !== '') {

@@ -7,13 +7,14 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
-import { api, isNotFound, pagePath, seg, type Page, type Schemas } from '../api/client';
+import { api, isNotFound, seg, type Page, type Schemas } from '../api/client';
 import { can, usePermissions } from '../api/permissions';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { formatNumber, formatTime } from '../i18n/format';
 import { NotFound } from './NotFound';
+import { useAlgorithms, useSuites } from './autotestQueries';
 
 type Competition = Schemas['Competition'];
 type Submission = Schemas['Submission'];
@@ -56,10 +57,7 @@ export function NewCompetition({ project, onDone }: { project: string; onDone: (
   const [limit, setLimit] = useState('5');
   const [columns, setColumns] = useState('');
   const [teams, setTeams] = useState('');
-  const suites = useQuery({
-    queryKey: ['suites', project],
-    queryFn: () => api<Page<Schemas['Suite']>>(pagePath(`/api/v1/projects/${seg(project)}/suites`, 1000)),
-  });
+  const suites = useSuites(project);
   const cols = pairs(columns);
   const teamPairs = pairs(teams);
   const make = useMutation({
@@ -261,10 +259,7 @@ function Submit({ project, name, onDone }: { project: string; name: string; onDo
   const [split, setSplit] = useState('public');
   const [algorithm, setAlgorithm] = useState('');
   const [file, setFile] = useState<File | null>(null);
-  const algorithms = useQuery({
-    queryKey: ['algorithms', project],
-    queryFn: () => api<Page<Schemas['Algorithm']>>(pagePath(`/api/v1/projects/${seg(project)}/algorithms`, 1000)),
-  });
+  const algorithms = useAlgorithms(project);
   const send = useMutation({
     mutationFn: async () => {
       const [a, version] = algorithm.split('@');
