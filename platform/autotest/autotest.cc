@@ -227,10 +227,6 @@ Evaluation evaluation_of(const EvaluationRow& r) {
   return e;
 }
 
-bool active_state(const std::string& s) {
-  return s == "queued" || s == "running" || s == "scoring";
-}
-
 }  // namespace
 
 // ---- JSON ---------------------------------------------------------------------------
