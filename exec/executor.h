@@ -105,6 +105,17 @@ struct LaunchSpec {
   // Launch again into the job's existing folder (a dev environment resumed): the
   // previous run's records go, work/, output/ and the log stay.
   bool resume = false;
+  // Cluster executors (exec/kubernetes): where each worker of the gang runs and on which
+  // GPUs (the scheduler's choice; one entry per worker), the container image, and the
+  // runtime limit enforced by the cluster too (activeDeadlineSeconds; 0: none). The
+  // local executor runs one worker on its machine and ignores them.
+  struct Worker {
+    std::string node;
+    std::vector<std::string> gpu_uuids;
+  };
+  std::vector<Worker> workers;
+  std::string image;
+  int64_t runtime_limit_s = 0;
 };
 
 struct JobStatus {
@@ -116,7 +127,11 @@ struct JobStatus {
   int64_t max_memory_bytes = 0;
   int64_t cpu_usage_ms = 0;
   int64_t pids_limit_hits = 0;  // forks refused by the process limit
-  std::string message;          // kLost: why
+  std::string message;          // kLost: why; kExited: what ended it, when not the command
+  // kExited by something other than the command's own exit (cluster executors): the
+  // platform's reason, "OOMKilled", "DeadlineExceeded", "Evicted" or "LaunchFailed" (an
+  // image that cannot be pulled, a container that cannot be created), with `message`.
+  std::string reason;
 };
 
 class Executor {

@@ -112,10 +112,11 @@ struct Scheduler::State {
     int cls = -1;             // fgd: its class of nodes in the same state
     SortedIds<int64_t> jobs;  // running jobs with a worker here
     bool alive = true;
+    bool cordoned = false;  // takes no new work (set_node_schedulable)
   };
   // Nodes of one pool and flavor, indexed for placement.
   struct Group {
-    std::string pool, flavor;
+    std::string pool, flavor, cluster;
     std::vector<std::set<int>> by_free;                      // free whole GPUs -> nodes
     std::set<std::tuple<int, int, int, int>> share_devices;  // free cores, free MiB, node, gpu
     std::set<int> nodes;
@@ -268,11 +269,12 @@ struct Scheduler::State {
 
   // ---- indexes -------------------------------------------------------------------
 
-  int group_of(const std::string& pool, const std::string& flavor) {
+  int group_of(const std::string& pool, const std::string& flavor, const std::string& cluster) {
     for (size_t i = 0; i < groups.size(); ++i) {
-      if (groups[i].pool == pool && groups[i].flavor == flavor) return static_cast<int>(i);
+      if (groups[i].pool == pool && groups[i].flavor == flavor && groups[i].cluster == cluster)
+        return static_cast<int>(i);
     }
-    groups.push_back({pool, flavor, {}, {}, {}, 0, {}});
+    groups.push_back({pool, flavor, cluster, {}, {}, {}, 0, {}});
     ++groups_version;
     ++kinds_epoch;  // kinds of jobs may now have one more group of nodes
     return static_cast<int>(groups.size() - 1);
@@ -303,7 +305,7 @@ struct Scheduler::State {
 
   void index(int n) {
     Node& node = nodes[n];
-    if (!node.alive) return;
+    if (!node.alive || node.cordoned) return;
     Group& g = groups[node.group];
     node.free_whole = 0;
     for (const Device& d : node.gpus) node.free_whole += d.healthy && d.empty() ? 1 : 0;
@@ -661,7 +663,8 @@ struct Scheduler::State {
   std::vector<std::set<int>> live_classes;  // per group: classes with a node
   std::vector<int> class_log;               // classes that became live or empty
   uint64_t kinds_epoch = 1;                 // bumped when every ranking must be rebuilt
-  std::map<std::tuple<std::string, std::string, bool, int, int, int, int64_t, int64_t>, int>
+  std::map<std::tuple<std::string, std::string, std::string, bool, int, int, int, int64_t, int64_t>,
+           int>
       kind_ids;
   std::unordered_map<int, Kind> kinds;
   int next_kind = 0;
@@ -791,7 +794,7 @@ struct Scheduler::State {
   }
 
   int kind_of(const JobSpec& j) {
-    auto key = std::make_tuple(j.pool, j.flavor, is_share(j), is_share(j) ? 0 : j.gpus,
+    auto key = std::make_tuple(j.pool, j.flavor, j.clusters, is_share(j), is_share(j) ? 0 : j.gpus,
                                is_share(j) ? std::max(1, j.share_cores_percent) : 0,
                                is_share(j) ? j.share_memory_mib : 0, j.cpu_milli, j.memory_mib);
     auto [it, fresh] = kind_ids.emplace(std::move(key), next_kind);
@@ -891,7 +894,7 @@ struct Scheduler::State {
   // ---- placement --------------------------------------------------------------------
 
   bool fits_node(const Node& n, const JobSpec& j) const {
-    return n.alive && n.cpu_total - n.cpu_used >= j.cpu_milli &&
+    return n.alive && !n.cordoned && n.cpu_total - n.cpu_used >= j.cpu_milli &&
            n.mem_total - n.mem_used >= j.memory_mib;
   }
 
@@ -911,7 +914,8 @@ struct Scheduler::State {
   std::vector<int> groups_for(const JobSpec& j) const {
     std::vector<int> out;
     for (size_t i = 0; i < groups.size(); ++i) {
-      if (groups[i].pool == j.pool && flavor_accepts(j.flavor, groups[i].flavor)) {
+      if (groups[i].pool == j.pool && flavor_accepts(j.flavor, groups[i].flavor) &&
+          flavor_accepts(j.clusters, groups[i].cluster)) {
         out.push_back(static_cast<int>(i));
       }
     }
@@ -1012,12 +1016,33 @@ struct Scheduler::State {
     index(n);
   }
 
-  // Places every worker, or none.
+  // Places every worker, or none; a gang's workers in one cluster (tried in turn when the
+  // job may go to several).
   bool place(Job& job, std::vector<WorkerPlacement>* out) {
+    if (job.spec.workers > 1) {
+      std::vector<std::string> clusters;
+      for (int g : groups_of(job)) {
+        if (std::find(clusters.begin(), clusters.end(), groups[g].cluster) == clusters.end())
+          clusters.push_back(groups[g].cluster);
+      }
+      if (clusters.size() > 1) {
+        for (const auto& c : clusters) {
+          JobSpec one = job.spec;
+          one.clusters = c;
+          if (place_as(job, one, out)) return true;
+        }
+        return false;
+      }
+    }
+    return place_as(job, job.spec, out);
+  }
+
+  // Places the job's workers on nodes `spec` accepts (the job's own, or narrowed).
+  bool place_as(Job& job, const JobSpec& spec, std::vector<WorkerPlacement>* out) {
     std::vector<std::pair<int, std::vector<int>>> done;
     for (int w = 0; w < job.spec.workers; ++w) {
       std::vector<int> devices;
-      const int n = find_node(job.spec, devices);
+      const int n = find_node(spec, devices);
       if (n < 0) {
         for (auto it = done.rbegin(); it != done.rend(); ++it)
           allocate(it->first, it->second, job.spec, -1);
@@ -1223,6 +1248,7 @@ struct Scheduler::State {
           // One victim is the fewest there can be: the first node it frees is the one.
           if (best_node >= 0 && best_count <= 1) break;
           for (int cand : groups[gi].nodes) {
+            if (nodes[cand].cordoned) continue;
             if (best_node >= 0 && best_count <= 1) break;
             list.clear();
             for (int64_t id : nodes[cand].jobs) {
@@ -1383,7 +1409,7 @@ Status Scheduler::add_node(const NodeSpec& spec) {
   }
   State::Node n;
   n.name = spec.name;
-  n.group = S.group_of(spec.pool, spec.flavor);
+  n.group = S.group_of(spec.pool, spec.flavor, spec.cluster);
   n.cpu_total = spec.cpu_milli;
   n.mem_total = spec.memory_mib;
   for (const auto& g : spec.gpus) {
@@ -1436,6 +1462,18 @@ Status Scheduler::set_gpu_health(const std::string& node, int gpu, bool healthy)
   S.unindex(it->second);
   n.gpus[gpu].healthy = healthy;
   S.capacity += healthy ? 1000 : -1000;
+  S.index(it->second);
+  return {};
+}
+
+Status Scheduler::set_node_schedulable(const std::string& node, bool schedulable) {
+  State& S = *s_;
+  auto it = S.node_index.find(node);
+  if (it == S.node_index.end()) return Status::not_found("no node " + node + " in the cluster");
+  State::Node& n = S.nodes[it->second];
+  if (n.cordoned == !schedulable) return {};
+  S.unindex(it->second);
+  n.cordoned = !schedulable;
   S.index(it->second);
   return {};
 }

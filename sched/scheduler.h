@@ -47,6 +47,7 @@ struct NodeSpec {
   std::string name;
   std::string pool = "default";
   std::string flavor = "gpu";  // the GPU model, e.g. "h100"
+  std::string cluster;         // where it is (the local machine, a Kubernetes cluster)
   int64_t cpu_milli = 64000;
   int64_t memory_mib = int64_t{512} * 1024;
   std::vector<GpuSpec> gpus;
@@ -80,6 +81,7 @@ struct JobSpec {
   int64_t memory_mib = 0;
   std::string pool = "default";
   std::string flavor;               // "" is any; "a|b": any of these GPU models
+  std::string clusters;             // "" is any; "a|b": any of these clusters (a gang stays in one)
   int64_t runtime_estimate_ms = 0;  // 0: unknown (never backfilled)
 };
 
@@ -140,6 +142,8 @@ class Scheduler {
   // Running jobs with a worker on the node are returned: the caller reports them lost.
   Result<std::vector<int64_t>> remove_node(const std::string& name);
   Status set_gpu_health(const std::string& node, int gpu, bool healthy);
+  // A node that takes no new work (its cluster stopped answering); what runs there stays.
+  Status set_node_schedulable(const std::string& node, bool schedulable);
   Status set_queue(const QueueSpec& queue);
 
   // Job events.

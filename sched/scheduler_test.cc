@@ -808,3 +808,79 @@ TEST(Scheduler, ViewsShowWhatEachDeviceHoldsAndTheQueueInOrder) {
 
 }  // namespace
 }  // namespace jz::sched
+
+namespace jz::sched {
+namespace {
+
+NodeSpec in_cluster(NodeSpec n, const std::string& cluster) {
+  n.cluster = cluster;
+  return n;
+}
+
+TEST(Scheduler, GangsStayInOneClusterAndJobsGoWhereTheyMay) {
+  for (Policy p : {Policy::kBinpack, Policy::kSpread, Policy::kFgd}) {
+    Scheduler s({.policy = p});
+    ASSERT_TRUE(s.add_node(in_cluster(node("a1", 4), "a")).ok());
+    ASSERT_TRUE(s.add_node(in_cluster(node("b1", 4), "b")).ok());
+    ASSERT_TRUE(s.add_node(in_cluster(node("b2", 4), "b")).ok());
+    ASSERT_TRUE(s.set_queue(queue("p", 100)).ok());
+    // Two workers of 4 GPUs: only cluster b has two such nodes.
+    JobSpec gang = job(1, "p", 4);
+    gang.workers = 2;
+    ASSERT_TRUE(s.submit(gang, 0).ok());
+    auto d = of_kind(s.cycle(0), Decision::Kind::kPlace);
+    ASSERT_EQ(d.size(), 1u) << policy_name(p);
+    std::set<std::string> nodes;
+    for (const auto& w : d[0].placement) nodes.insert(w.node);
+    EXPECT_EQ(nodes, (std::set<std::string>{"b1", "b2"})) << policy_name(p);
+    // Another such gang would need a1 and a node of b: it waits rather than split.
+    JobSpec gang2 = job(2, "p", 4);
+    gang2.workers = 2;
+    ASSERT_TRUE(s.submit(gang2, 1).ok());
+    EXPECT_TRUE(of_kind(s.cycle(1), Decision::Kind::kPlace).empty()) << policy_name(p);
+    ASSERT_TRUE(s.cancel(2, 2).ok());
+    // A job limited to cluster b waits for it even with a1 free.
+    JobSpec only_b = job(3, "p", 1);
+    only_b.clusters = "b";
+    ASSERT_TRUE(s.submit(only_b, 3).ok());
+    EXPECT_TRUE(of_kind(s.cycle(3), Decision::Kind::kPlace).empty()) << policy_name(p);
+    ASSERT_TRUE(s.cancel(3, 4).ok());
+    JobSpec a_or_b = job(4, "p", 1);
+    a_or_b.clusters = "b|a";
+    ASSERT_TRUE(s.submit(a_or_b, 4).ok());
+    d = of_kind(s.cycle(4), Decision::Kind::kPlace);
+    ASSERT_EQ(d.size(), 1u) << policy_name(p);
+    EXPECT_EQ(d[0].job, 4);
+    EXPECT_EQ(d[0].placement[0].node, "a1");
+    EXPECT_TRUE(s.check_invariants().ok());
+  }
+}
+
+TEST(Scheduler, AnUnschedulableNodeTakesNothingNewAndKeepsWhatRuns) {
+  for (Policy p : {Policy::kBinpack, Policy::kSpread, Policy::kFgd}) {
+    Scheduler s({.policy = p});
+    ASSERT_TRUE(s.add_node(in_cluster(node("x1", 2), "x")).ok());
+    ASSERT_TRUE(s.add_node(in_cluster(node("y1", 2), "y")).ok());
+    ASSERT_TRUE(s.set_queue(queue("p", 100)).ok());
+    JobSpec first = job(1, "p", 2);
+    first.clusters = "x";
+    ASSERT_TRUE(s.submit(first, 0).ok());
+    ASSERT_EQ(of_kind(s.cycle(0), Decision::Kind::kPlace).size(), 1u);
+    ASSERT_TRUE(s.set_node_schedulable("y1", false).ok());
+    ASSERT_TRUE(s.submit(job(2, "p", 1), 1).ok());
+    EXPECT_TRUE(of_kind(s.cycle(1), Decision::Kind::kPlace).empty()) << policy_name(p);
+    EXPECT_TRUE(s.is_running(1));
+    ASSERT_TRUE(s.set_node_schedulable("x1", false).ok());
+    ASSERT_TRUE(s.finished(1, 2).ok()) << "a job on an unschedulable node ends as usual";
+    EXPECT_TRUE(of_kind(s.cycle(2), Decision::Kind::kPlace).empty()) << policy_name(p);
+    ASSERT_TRUE(s.set_node_schedulable("y1", true).ok());
+    auto d = of_kind(s.cycle(3), Decision::Kind::kPlace);
+    ASSERT_EQ(d.size(), 1u) << policy_name(p);
+    EXPECT_EQ(d[0].placement[0].node, "y1");
+    EXPECT_FALSE(s.set_node_schedulable("nowhere", false).ok());
+    EXPECT_TRUE(s.check_invariants().ok());
+  }
+}
+
+}  // namespace
+}  // namespace jz::sched

@@ -124,7 +124,9 @@ class Autotest : public ::testing::Test {
     EXPECT_TRUE(r) << url;
     if (!r) return "";
     if (got) *got = r->status;
-    if (want) EXPECT_EQ(r->status, want) << method << " " << url << ": " << r->body;
+    if (want) {
+      EXPECT_EQ(r->status, want) << method << " " << url << ": " << r->body;
+    }
     return r->body;
   }
   // Uploads a package as `user` and waits for its checks.
@@ -282,7 +284,9 @@ TEST_F(Autotest, ASecretSuiteScoresColorBlobsAsOfflineAndDevelopersSeeNoSample) 
     EXPECT_EQ(text.find("img-"), std::string::npos) << who << ": " << text;
     EXPECT_FALSE(seen["result"].contains("worst_samples")) << who;
     for (const auto& [k, v] : offline["samples"].items()) {
-      if (v.is_number_integer()) EXPECT_EQ(seen["result"]["samples"][k], v) << who << " " << k;
+      if (v.is_number_integer()) {
+        EXPECT_EQ(seen["result"]["samples"][k], v) << who << " " << k;
+      }
     }
     EXPECT_NEAR(seen["result"]["metrics"]["AP"].get<double>(), ap, 1e-4);
     const std::string html =
