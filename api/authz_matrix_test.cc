@@ -328,6 +328,13 @@ std::vector<Endpoint> endpoints() {
       {"active alerts", "GET", "/api/v1/projects/{p}/alerts", "", project_members},
       {"export rules", "GET", "/api/v1/projects/{p}/prometheus-rules", "", project_members},
       // One's own notifications, subscriptions and receivers: everyone, their own only.
+      // Clusters: everyone signed in sees them (never credentials); platform admins change them.
+      {"list clusters", "GET", "/api/v1/clusters", "", all, true},
+      {"get a cluster", "GET", "/api/v1/clusters/local", "", all, true},
+      {"register a cluster", "POST", "/api/v1/clusters",
+       R"({"name":"c1","kubeconfig":"not: [yaml"})", admin, true},
+      {"change a cluster", "PATCH", "/api/v1/clusters/c1", R"({"enabled":false})", admin, true},
+      {"remove a cluster", "DELETE", "/api/v1/clusters/c1", "", admin, true},
       {"my inbox", "GET", "/api/v1/me/inbox", "", all, true},
       {"my unread count", "GET", "/api/v1/me/inbox/unread", "", all, true},
       {"mark my notifications read", "POST", "/api/v1/me/inbox/read", R"({"all":true})", all, true},
@@ -919,6 +926,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{version}", "1.0.0"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
+                            {"{cluster}", "c1"},
                             {"{file}", "report.json"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},

@@ -471,6 +471,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                             {"{version}", "1.0.0"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
+                            {"{cluster}", "c1"},
                             {"{file}", "report.json"},
                             {"{id}", job_id_}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)

@@ -44,6 +44,8 @@ constexpr ParamKind kParamKinds[] = {
     {"evaluation", "eval_[0-9A-Z]{26}", "an evaluation id (eval_ and 26 characters)"},
     {"competition", "[a-z0-9][a-z0-9_-]{0,63}",
      "a competition name (lower-case letters, digits, '_', '-')"},
+    {"cluster", "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?",
+     "a cluster name (lower-case letters, digits and '-')"},
     {"file", "report\\.json|report\\.html|samples\\.csv",
      "report.json, report.html or samples.csv"},
     {"path", ".+", "a file path"},

@@ -43,6 +43,9 @@ class AlertService;
 namespace jz::training {
 class RunService;
 }  // namespace jz::training
+namespace jz::clusters {
+class ClusterRegistry;
+}
 namespace jz::autotest {
 class AutotestService;
 class CompetitionService;
@@ -98,6 +101,7 @@ struct PlatformServices {
   training::RunService* runs = nullptr;    // training runs: metrics, notes, progress
   autotest::AutotestService* autotest = nullptr;         // suites, algorithms, evaluations
   autotest::CompetitionService* competitions = nullptr;  // teams, boards, signed verdicts
+  clusters::ClusterRegistry* clusters = nullptr;         // this machine and Kubernetes clusters
 };
 
 class ApiServer {

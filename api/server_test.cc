@@ -545,7 +545,8 @@ TEST_F(ServerTest, OpenApiSchemasMatchTheHandlers) {
                             {"{token}", "tok_00000000000000000000000000"},
                             {"{run}", "doc-run"},
                             {"{suite}", "doc-suite"},
-                            {"{competition}", "doc-comp"}}) {
+                            {"{competition}", "doc-comp"},
+                            {"{cluster}", "local"}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
         path.replace(at, from.size(), to);
     }

@@ -20,6 +20,7 @@
 #include "platform/alerts/alerts.h"
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
+#include "platform/clusters/registry.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
 #include "platform/iam/quota.h"
@@ -271,6 +272,21 @@ int run_server(const ConfigSources& sources) {
                          " (or set jobs.enabled=false)";
     }
   }
+  // The cluster registry: this machine's executor and every Kubernetes cluster registered,
+  // as one executor for the runner.
+  std::unique_ptr<clusters::ClusterRegistry> cluster_registry;
+  if (executor) {
+    auto box = alerts::SecretBox::open_or_create(settings->data_dir + "/secrets.key");
+    if (!box.ok()) return fail(box.status().with_context("clusters"), 1);
+    clusters::RegistryOptions co;
+    co.jobs_dir = settings->jobs_dir;
+    co.node_sync = settings->clusters_sync;
+    co.unavailable_after = settings->clusters_unavailable_after;
+    co.retry = settings->clusters_sync * 2;
+    cluster_registry = std::make_unique<clusters::ClusterRegistry>(
+        **db, Clock::system(), std::move(*box), executor.get(), co, logger);
+    if (Status s = cluster_registry->start(); !s.ok()) return fail(s.with_context("clusters"), 1);
+  }
   if (executor) {
     jobs::RunnerOptions ro;
     ro.grace = settings->jobs_grace;
@@ -288,7 +304,7 @@ int run_server(const ConfigSources& sources) {
     ro.algorithms_dir = settings->data_dir + "/autotest/algorithms";
     ro.tools_dir = std::filesystem::path(self_binary()).parent_path().string();
     runner = std::make_unique<jobs::JobRunner>(**db, Clock::system(), job_store, datasets, quotas,
-                                               tenancy, *executor, logger, ro);
+                                               tenancy, *cluster_registry, logger, ro);
     runner->attach(&code, &outputs);
     runner->attach_runs(&runs);
   }
@@ -372,7 +388,8 @@ int run_server(const ConfigSources& sources) {
                                  alert_service.get(),
                                  &runs,
                                  &autotest_service,
-                                 &competitions};
+                                 &competitions,
+                                 cluster_registry.get()};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

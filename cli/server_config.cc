@@ -196,6 +196,13 @@ const ConfigSchema& server_schema() {
                    "allocated), binpack (the fullest node that fits) or spread (as fgd, but "
                    "ties go to the emptiest node).",
            .choices = {"fgd", "binpack", "spread"}});
+    s.add(integer("clusters.sync_ms", "5000", 100, 600000,
+                  "How often each registered Kubernetes cluster's nodes (capacity, GPUs, "
+                  "readiness) are read (docs/KUBERNETES.md); clusters that did not answer are "
+                  "retried twice as often apart."));
+    s.add(integer("clusters.unavailable_after_ms", "15000", 100, 3600000,
+                  "A cluster that has not answered for this long is unavailable: its nodes take "
+                  "no new job (queued work goes to other clusters), what runs there stays."));
     s.add(integer("jobs.tick_ms", "100", 10, 10000,
                   "How often the job runner looks at jobs and runs a scheduling cycle when "
                   "nothing wakes it sooner."));
@@ -396,6 +403,9 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.jobs_max_pids = c.get_int("jobs.max_pids");
   s.storage_check_s = c.get_int("jobs.storage_check_s");
   s.jobs_tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
+  s.clusters_sync = std::chrono::milliseconds(c.get_int("clusters.sync_ms"));
+  s.clusters_unavailable_after =
+      std::chrono::milliseconds(c.get_int("clusters.unavailable_after_ms"));
   s.placement_policy = *sched::policy_named(c.get_string("jobs.placement_policy"));  // checked
   s.log_retention_age = std::chrono::hours(24 * c.get_int("logs.retention_days"));
   s.log_retention_bytes = c.get_int("logs.retention_mib") << 20;

@@ -48,6 +48,8 @@ struct ServerSettings {
   int64_t upload_max_bytes = int64_t{16} << 30, upload_max_entries = 1000000,
           upload_max_ratio = 200;
   std::chrono::milliseconds jobs_tick{100};
+  std::chrono::milliseconds clusters_sync{5000};
+  std::chrono::milliseconds clusters_unavailable_after{15000};
   sched::Policy placement_policy = sched::Policy::kFgd;
   std::chrono::seconds log_retention_age{std::chrono::hours(24 * 30)};
   int64_t log_retention_bytes = int64_t{50} << 30;

@@ -114,6 +114,7 @@ struct LaunchSpec {
     std::vector<std::string> gpu_uuids;
   };
   std::vector<Worker> workers;
+  std::string cluster;  // the cluster of its nodes ("" or "local": this machine)
   std::string image;
   int64_t runtime_limit_s = 0;
 };
@@ -134,10 +135,30 @@ struct JobStatus {
   std::string reason;
 };
 
+// One node jobs may be placed on.
+struct NodeInfo {
+  std::string name;               // unique within its cluster
+  std::string cluster = "local";  // "local": this machine; else a Kubernetes cluster's name
+  std::string pool;               // "": the runner's pool
+  bool schedulable = true;        // false: takes no new job (its cluster stopped answering)
+  MachineInfo machine;
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
   virtual const MachineInfo& machine() const = 0;
+  // The nodes jobs may be placed on (a LaunchSpec's workers name them); by default the
+  // machine itself. A copy: nodes come and go.
+  virtual std::vector<NodeInfo> nodes() const {
+    NodeInfo n;
+    n.machine = machine();
+    n.name = n.machine.hostname.empty() ? "local" : n.machine.hostname;
+    return {n};
+  }
+  // Changes whenever nodes() would answer differently (a node joined, left or became
+  // unschedulable), so a caller may look again at once.
+  virtual uint64_t nodes_version() const { return 0; }
   // Starts the job; returns once its supervisor runs (the sandbox starts after).
   virtual Status launch(const LaunchSpec& spec) = 0;
   // Where the job stands, from its folder; also ends a termination whose grace period

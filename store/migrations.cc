@@ -690,6 +690,23 @@ const std::vector<Migration>& migrations() {
        "  created_at_ms BIGINT NOT NULL"
        ");",
        ""},
+      // Kubernetes clusters as executors (issue 27): the registry (credentials sealed with
+      // the server's secret key; "" for the pod's own service account) and the clusters a
+      // project's jobs may use (a JSON list; NULL: any).
+      {29, "clusters",
+       "CREATE TABLE clusters ("
+       "  name TEXT PRIMARY KEY,"
+       "  region TEXT NOT NULL,"
+       "  credentials TEXT NOT NULL,"
+       "  context TEXT NOT NULL,"
+       "  settings TEXT NOT NULL,"
+       "  enabled BIGINT NOT NULL,"
+       "  created_by TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  updated_at_ms BIGINT NOT NULL"
+       ");"
+       "ALTER TABLE quotas ADD COLUMN clusters TEXT;",
+       ""},
   };
   return kAll;
 }

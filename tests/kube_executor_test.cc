@@ -114,7 +114,7 @@ TEST(KubeExecutor, RunsAJobAndKeepsItsLog) {
   // The capacity of the cluster, from its nodes.
   EXPECT_EQ(c.executor->machine().gpus.size(), 8u);
   EXPECT_EQ(c.executor->machine().cpu_milli, 16000);
-  auto nodes = c.executor->nodes();
+  auto nodes = c.executor->cluster_nodes();
   ASSERT_EQ(nodes.size(), 2u);
   EXPECT_EQ(nodes[0].flavor, "A100");
   EXPECT_EQ(nodes[0].machine.gpus[0].uuid, "GPU-gpu-1-0");

@@ -209,6 +209,7 @@ Status KubeExecutor::sync_nodes() {
   if (!list.ok()) {
     if (Clock::now() - last_answer_ > options_.unavailable_after)
       unavailable_reason_ = list.status().message();
+    note_nodes_change();
     return list.status();
   }
   last_answer_ = Clock::now();
@@ -280,7 +281,20 @@ Status KubeExecutor::sync_nodes() {
   }
   nodes_ = std::move(nodes);
   machine_ = std::move(all);
+  note_nodes_change();
   return {};
+}
+
+void KubeExecutor::note_nodes_change() {
+  std::string digest = unavailable_reason_.empty() ? "up" : "down";
+  for (const auto& n : nodes_) {
+    digest += "|" + n.name + (n.ready ? "+" : "-") + std::to_string(n.machine.gpus.size()) + ":" +
+              std::to_string(n.machine.cpu_milli) + ":" + std::to_string(n.machine.memory_mib);
+  }
+  if (digest != nodes_digest_) {
+    nodes_digest_ = std::move(digest);
+    ++nodes_version_;
+  }
 }
 
 void KubeExecutor::node_loop() {
@@ -303,9 +317,39 @@ const exec::MachineInfo& KubeExecutor::machine() const {
   return machine_;
 }
 
-std::vector<ClusterNode> KubeExecutor::nodes() const {
+std::vector<ClusterNode> KubeExecutor::cluster_nodes() const {
   std::lock_guard lock(mu_);
   return nodes_;
+}
+
+std::vector<exec::NodeInfo> KubeExecutor::nodes() const {
+  std::lock_guard lock(mu_);
+  std::vector<exec::NodeInfo> out;
+  for (const auto& n : nodes_) {
+    exec::NodeInfo i;
+    i.name = n.name;
+    i.cluster = options_.cluster.name;
+    auto pool = n.labels.find("jizhan.io/pool");
+    i.pool = pool != n.labels.end() ? pool->second : options_.cluster.pool;
+    i.schedulable = n.ready && unavailable_reason_.empty();
+    i.machine = n.machine;
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+int64_t KubeExecutor::active_runs() const {
+  std::lock_guard lock(mu_);
+  int64_t n = 0;
+  for (const auto& [id, r] : runs_) n += r->released ? 0 : 1;
+  return n;
+}
+
+bool KubeExecutor::knows(const std::string& job_id) const {
+  auto text = read_file(job_dir(job_id) + "/kube.json");
+  if (!text.ok()) return false;
+  Json rec = Json::parse(*text, nullptr, false);
+  return rec.is_object() && str(rec, "cluster") == options_.cluster.name;
 }
 
 bool KubeExecutor::available() const {
@@ -372,6 +416,7 @@ void KubeExecutor::watch_loop(const std::string& kind, std::string rv) {
           std::lock_guard lock(mu_);
           if (Clock::now() - last_answer_ > options_.unavailable_after)
             unavailable_reason_ = s.message();
+          note_nodes_change();
         }
         std::this_thread::sleep_for(backoff);
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
@@ -405,6 +450,7 @@ void KubeExecutor::watch_loop(const std::string& kind, std::string rv) {
     if (got_any) {
       last_answer_ = Clock::now();
       unavailable_reason_.clear();
+      note_nodes_change();
     }
     if (gone) {
       ++restarts_["gone"];
@@ -415,6 +461,7 @@ void KubeExecutor::watch_loop(const std::string& kind, std::string rv) {
       ++restarts_["broken"];
       if (Clock::now() - last_answer_ > options_.unavailable_after)
         unavailable_reason_ = s.message();
+      note_nodes_change();
       lock.unlock();
       std::this_thread::sleep_for(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));

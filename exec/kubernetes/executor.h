@@ -80,7 +80,15 @@ class KubeExecutor : public exec::Executor {
   std::string network_namespace(const std::string&) override { return ""; }
 
   const ClusterConfig& cluster() const { return options_.cluster; }
-  std::vector<ClusterNode> nodes() const;
+  // The cluster's nodes for the scheduler: ready ones schedulable while the cluster
+  // answers; the pool from the node label jizhan.io/pool, else the cluster's.
+  std::vector<exec::NodeInfo> nodes() const override;
+  uint64_t nodes_version() const override { return nodes_version_.load(); }
+  std::vector<ClusterNode> cluster_nodes() const;
+  // Whether a run was launched here (its record names this cluster).
+  bool knows(const std::string& job_id) const;
+  // Runs launched here that have not been released.
+  int64_t active_runs() const;
   bool available() const;
   std::string unavailable_reason() const;
   // Watch restarts by cause, for tests and metrics: "gone" (410), "broken", "timeout".
@@ -91,6 +99,7 @@ class KubeExecutor : public exec::Executor {
   struct Run;
   struct Follower;
   Status sync_nodes();
+  void note_nodes_change();  // under mu_: bumps nodes_version_ when nodes() changed
   void node_loop();
   void watch_loop(const std::string& kind, std::string rv);
   Status relist(const std::string& kind, std::string* rv);
@@ -113,6 +122,8 @@ class KubeExecutor : public exec::Executor {
   std::map<std::string, std::string> by_name_;        // "namespace/name" -> run id
   std::map<std::string, int64_t> restarts_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> nodes_version_{0};
+  std::string nodes_digest_;  // what nodes() would say, to tell a change
   std::vector<std::thread> threads_;
   std::vector<std::thread> followers_;
 };

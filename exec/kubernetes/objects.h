@@ -35,6 +35,7 @@ struct VolumeSource {
 struct ClusterConfig {
   std::string name = "cluster";
   std::string region;
+  std::string pool;                          // the scheduler's pool of its nodes ("": the server's)
   std::string namespace_prefix = "jizhan-";  // a project's namespace: prefix + project
   std::string image = "python:3.11-slim";    // for jobs that name no image
   std::vector<VolumeSource> volumes;

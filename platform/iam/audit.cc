@@ -41,7 +41,7 @@ AuditRecord from_row(const store::Row& r) { return kAudit(r); }
 
 bool secret_name(std::string name) {
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* s : {"password", "secret", "token", "key", "credential"}) {
+  for (const char* s : {"password", "secret", "token", "key", "credential", "kubeconfig"}) {
     if (name.find(s) != std::string::npos) return true;
   }
   return false;

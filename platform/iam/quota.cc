@@ -1,6 +1,9 @@
 #include "platform/iam/quota.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "platform/iam/tenancy.h"
 
 namespace jz::iam {
 namespace {
@@ -46,18 +49,19 @@ Json Quota::to_json() const {
       j[f.name] = *v;
     }
   }
+  j["clusters"] = clusters.empty() ? Json(nullptr) : Json(clusters);
   return j;
 }
 
 Result<Quota> Quota::from_json(const Json& body) {
   if (!body.is_object()) return Status::invalid_argument("request body must be a JSON object");
   for (auto& [k, v] : body.items()) {
-    bool known = k == "usage";  // what GET adds (read-only): a GET's body can be PUT back
+    bool known = k == "usage" || k == "clusters";  // usage: what GET adds (read-only)
     for (const auto& f : kFields) known = known || k == f.name;
     if (!known) {
       return Status::invalid_argument("unknown quota field '" + k +
                                       "': use gpus, gpu_memory_mib, concurrent_jobs, cpu_cores, "
-                                      "memory_mib, per_user_gpus, storage_mib");
+                                      "memory_mib, per_user_gpus, storage_mib, clusters");
     }
   }
   Quota q;
@@ -97,6 +101,23 @@ Result<Quota> Quota::from_json(const Json& body) {
     }
     q.*f.member = stored;
   }
+  if (auto it = body.find("clusters"); it != body.end() && !it->is_null()) {
+    if (!it->is_array() || it->size() > 64) {
+      return Status::invalid_argument(
+          "field 'clusters' must be a list of cluster names (or null: any)");
+    }
+    for (const auto& c : *it) {
+      const std::string name = c.is_string() ? c.get<std::string>() : "";
+      if (!validate_cluster_name(name).ok()) {
+        return Status::invalid_argument(
+            "field 'clusters': '" + name +
+            "' is not a cluster name (lowercase letters, digits and '-', "
+            "up to 63)");
+      }
+      if (std::find(q.clusters.begin(), q.clusters.end(), name) == q.clusters.end())
+        q.clusters.push_back(name);
+    }
+  }
   if (q.gpus_milli && q.per_user_gpus_milli && *q.per_user_gpus_milli > *q.gpus_milli) {
     return Status::invalid_argument("field 'per_user_gpus' may not exceed the project's 'gpus'");
   }
@@ -106,14 +127,22 @@ Result<Quota> Quota::from_json(const Json& body) {
 Result<Quota> Quotas::get(const std::string& project_id) {
   Quota q;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
-    JZ_ASSIGN_OR_RETURN(auto rows,
-                        c.query("SELECT gpus_milli, gpu_memory_mib, concurrent_jobs, cpu_milli, "
-                                "memory_mib, per_user_gpus_milli, storage_mib FROM quotas WHERE "
-                                "project_id = ?",
-                                {project_id}));
+    JZ_ASSIGN_OR_RETURN(
+        auto rows, c.query("SELECT gpus_milli, gpu_memory_mib, concurrent_jobs, cpu_milli, "
+                           "memory_mib, per_user_gpus_milli, storage_mib, clusters FROM quotas "
+                           "WHERE project_id = ?",
+                           {project_id}));
     if (rows.empty()) return {};
     const auto& r = rows[0];
-    q = Quota{opt(r, 0), opt(r, 1), opt(r, 2), opt(r, 3), opt(r, 4), opt(r, 5), opt(r, 6)};
+    q = Quota{opt(r, 0), opt(r, 1), opt(r, 2), opt(r, 3), opt(r, 4), opt(r, 5), opt(r, 6), {}};
+    if (!r.is_null(7)) {
+      Json list = Json::parse(r.text(7), nullptr, false);
+      if (list.is_array()) {
+        for (const auto& c : list) {
+          if (c.is_string()) q.clusters.push_back(c.get<std::string>());
+        }
+      }
+    }
     return {};
   }));
   return q;
@@ -136,10 +165,12 @@ Status Quotas::set(const std::string& project_id, const Quota& q, const QuotaUse
     return c
         .exec(
             "INSERT INTO quotas (project_id, gpus_milli, gpu_memory_mib, concurrent_jobs, "
-            "cpu_milli, memory_mib, per_user_gpus_milli, storage_mib, updated_at_ms) VALUES (?, "
-            "?, ?, ?, ?, ?, ?, ?, ?)",
+            "cpu_milli, memory_mib, per_user_gpus_milli, storage_mib, clusters, updated_at_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             {project_id, val(q.gpus_milli), val(q.gpu_memory_mib), val(q.concurrent_jobs),
              val(q.cpu_milli), val(q.memory_mib), val(q.per_user_gpus_milli), val(q.storage_mib),
+             q.clusters.empty() ? store::Value(std::monostate{})
+                                : store::Value(json::dump(Json(q.clusters))),
              clock_.now_unix_ms()})
         .status();
   });

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/json.h"
@@ -23,8 +24,12 @@ struct Quota {
   // Disk a project's job outputs, work folders, logs and uploaded datasets may take; the
   // job runner stops its jobs past it (reason StorageQuotaExceeded).
   std::optional<int64_t> storage_mib;
+  // The clusters its jobs may run on (names from the cluster registry, "local" for this
+  // machine); empty: any.
+  std::vector<std::string> clusters;
 
-  // {"gpus": 2.5, "gpu_memory_mib": ..., ..., "per_user_gpus": 1}; null = unlimited.
+  // {"gpus": 2.5, "gpu_memory_mib": ..., ..., "per_user_gpus": 1, "clusters": ["a"]};
+  // null = unlimited (clusters: null or [] = any).
   Json to_json() const;
   // Parses and validates a PUT body; every message names its field. Unknown fields are
   // errors too, so a misspelt limit is not silently ignored.

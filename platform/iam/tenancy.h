@@ -51,6 +51,10 @@ struct Member {
 
 // Workspace and project names: DNS labels, [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?.
 Status validate_resource_name(std::string_view field, std::string_view name);
+// Cluster names (the registry's, and "local"): the same rule.
+inline Status validate_cluster_name(std::string_view name) {
+  return validate_resource_name("cluster", name);
+}
 // True when `permissions` grants resource:verb.
 bool grants(const std::vector<std::string>& permissions, std::string_view resource,
             std::string_view verb);

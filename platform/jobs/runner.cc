@@ -22,10 +22,6 @@ namespace {
 
 const std::vector<std::string> kActive = {"admitted", "starting", "running"};
 
-std::string node_name(const exec::MachineInfo& m) {
-  return m.hostname.empty() ? "local" : m.hostname;
-}
-
 }  // namespace
 
 JobRunner::JobRunner(store::Database& db, Clock& clock, JobStore& jobs, Datasets& datasets,
@@ -50,21 +46,98 @@ void JobRunner::log_error(const std::string& what, const Status& s) {
 }
 
 Status JobRunner::start() {
-  const exec::MachineInfo& m = executor_.machine();
-  sched::NodeSpec n;
-  n.name = node_name(m);
-  n.pool = options_.pool;
-  n.flavor = m.gpus.empty() ? "cpu" : (m.gpus[0].name.empty() ? "gpu" : m.gpus[0].name);
-  n.cpu_milli = m.cpu_milli;
-  n.memory_mib = m.memory_mib;
-  for (const auto& g : m.gpus) {
-    n.gpus.push_back(
-        {g.uuid, static_cast<int>(g.memory_mib), g.sm_count > 0 ? g.sm_count : 100, true});
-  }
-  JZ_RETURN_IF_ERROR(engine_.add_node(n));
+  JZ_RETURN_IF_ERROR(sync_nodes(clock_.now_unix_ms()));
   JZ_RETURN_IF_ERROR(rebuild());
   thread_ = std::thread([this] { loop(); });
   return {};
+}
+
+namespace {
+std::string engine_node_name(const exec::NodeInfo& n) {
+  return n.cluster == "local" ? n.name : n.cluster + "/" + n.name;
+}
+}  // namespace
+
+Status JobRunner::sync_nodes(int64_t now) {
+  next_node_sync_ms_ = now + 1000;
+  nodes_version_ = executor_.nodes_version();
+  std::map<std::string, exec::NodeInfo> now_nodes;
+  for (auto& n : executor_.nodes()) now_nodes[engine_node_name(n)] = std::move(n);
+  std::map<std::string, exec::NodeInfo> before;
+  {
+    std::lock_guard lock(nodes_mu_);
+    before = nodes_;
+  }
+  for (const auto& [name, n] : now_nodes) {
+    auto was = before.find(name);
+    const bool same_shape = was != before.end() &&
+                            was->second.machine.gpus.size() == n.machine.gpus.size() &&
+                            was->second.machine.cpu_milli == n.machine.cpu_milli &&
+                            was->second.machine.memory_mib == n.machine.memory_mib;
+    if (was != before.end() && !same_shape) {
+      // Resized (a node's allocatable changed): taken out and added again below.
+      now_nodes.erase(name);
+      continue;
+    }
+    if (was == before.end()) {
+      const exec::MachineInfo& m = n.machine;
+      sched::NodeSpec spec;
+      spec.name = name;
+      spec.pool = n.pool.empty() ? options_.pool : n.pool;
+      spec.cluster = n.cluster;
+      spec.flavor = m.gpus.empty() ? "cpu" : (m.gpus[0].name.empty() ? "gpu" : m.gpus[0].name);
+      spec.cpu_milli = m.cpu_milli;
+      spec.memory_mib = m.memory_mib;
+      for (const auto& g : m.gpus) {
+        spec.gpus.push_back({g.uuid, static_cast<int>(std::max<int64_t>(1, g.memory_mib)),
+                             g.sm_count > 0 ? g.sm_count : 100, true});
+      }
+      JZ_RETURN_IF_ERROR(engine_.add_node(spec));
+      logger_->info("jobs: node {} ({}) joins with {} GPU(s)", name, n.cluster, m.gpus.size());
+    }
+    if (was == before.end() || was->second.schedulable != n.schedulable) {
+      if (Status st = engine_.set_node_schedulable(name, n.schedulable); !st.ok()) {
+        log_error("cordoning " + name, st);
+      } else if (was != before.end()) {
+        logger_->warn("jobs: node {} {}", name,
+                      n.schedulable ? "takes jobs again"
+                                    : "takes no new job (its cluster stopped answering)");
+      }
+    }
+  }
+  // Nodes that left (or changed shape): their jobs are lost.
+  for (const auto& [name, n] : before) {
+    if (now_nodes.count(name)) continue;
+    auto lost = engine_.remove_node(name);
+    if (!lost.ok()) {
+      log_error("removing node " + name, lost.status());
+      continue;
+    }
+    logger_->warn("jobs: node {} left; {} job(s) on it are lost", name, lost->size());
+    for (int64_t seq : *lost) {
+      auto id = by_seq_.find(seq);
+      if (id == by_seq_.end()) continue;
+      auto a = active_.find(id->second);
+      if (a == active_.end()) continue;
+      exec::JobStatus st;
+      st.phase = exec::JobStatus::Phase::kLost;
+      st.message = "its node " + name + " left the cluster";
+      finish(a->second, st);
+    }
+  }
+  {
+    std::lock_guard lock(nodes_mu_);
+    nodes_ = std::move(now_nodes);
+  }
+  return {};
+}
+
+std::optional<exec::GpuInfo> JobRunner::gpu_at(const std::string& node, int index) const {
+  std::lock_guard lock(nodes_mu_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || index < 0 || index >= static_cast<int>(it->second.machine.gpus.size()))
+    return std::nullopt;
+  return it->second.machine.gpus[static_cast<size_t>(index)];
 }
 
 void JobRunner::stop() {
@@ -132,14 +205,21 @@ void JobRunner::apply_health_changes(int64_t now) {
     std::lock_guard lock(mu_);
     changes.swap(health_changes_);
   }
-  const exec::MachineInfo& m = executor_.machine();
   for (const auto& c : changes) {
     int index = -1;
-    for (size_t i = 0; i < m.gpus.size(); ++i) {
-      if (m.gpus[i].uuid == c.uuid) index = static_cast<int>(i);
+    std::string node;
+    {
+      std::lock_guard lock(nodes_mu_);
+      for (const auto& [name, n] : nodes_) {
+        for (size_t i = 0; i < n.machine.gpus.size(); ++i) {
+          if (n.machine.gpus[i].uuid == c.uuid) {
+            index = static_cast<int>(i);
+            node = name;
+          }
+        }
+      }
     }
     if (index < 0) continue;  // not a GPU jobs are placed on
-    const std::string node = node_name(m);
     if (Status s = engine_.set_gpu_health(node, index, c.healthy); !s.ok()) {
       log_error("setting the health of GPU " + c.uuid, s);
       continue;
@@ -211,15 +291,21 @@ void JobRunner::check_training_gpu_idle(Active& a, int64_t now) {
 
 Json JobRunner::allocation_of(const Job& j, const sched::Decision& d) const {
   const sched::JobSpec es = engine_spec(j);
-  const exec::MachineInfo& m = executor_.machine();
   const int64_t workers = std::max<int64_t>(1, static_cast<int64_t>(d.placement.size()));
   int64_t gpu_memory = 0;
+  std::string flavor = "cpu", cluster = "local";
+  for (const auto& w : d.placement) {
+    if (auto g = gpu_at(w.node, w.gpus.empty() ? 0 : w.gpus[0]); g && !g->name.empty())
+      flavor = g->name;
+    std::lock_guard lock(nodes_mu_);
+    if (auto n = nodes_.find(w.node); n != nodes_.end()) cluster = n->second.cluster;
+  }
   if (j.spec.resources.is_share()) {
     gpu_memory = int64_t{es.share_memory_mib} * workers;
   } else {
     for (const auto& w : d.placement) {
       for (int g : w.gpus) {
-        if (g >= 0 && g < static_cast<int>(m.gpus.size())) gpu_memory += m.gpus[g].memory_mib;
+        if (auto info = gpu_at(w.node, g)) gpu_memory += info->memory_mib;
       }
     }
   }
@@ -228,7 +314,8 @@ Json JobRunner::allocation_of(const Job& j, const sched::Decision& d) const {
           {"cpu_milli", es.cpu_milli * workers},
           {"memory_mib", es.memory_mib * workers},
           {"pool", options_.pool},
-          {"flavor", m.gpus.empty() ? "cpu" : m.gpus[0].name}};
+          {"flavor", flavor},
+          {"cluster", cluster}};
 }
 
 Json JobRunner::gpu_limits(const Job& j) const {
@@ -241,14 +328,13 @@ Json JobRunner::gpu_limits(const Job& j) const {
   }
   if (r.gpus <= 0) return nullptr;
   // The devices it was placed on (the first worker's; workers get alike devices).
-  const auto& gpus = executor_.machine().gpus;
   int64_t memory = 0;
   for (const auto& w : j.placement) {
     if (!w.contains("gpus")) continue;
     for (const auto& g : w["gpus"]) {
-      const int idx = g.get<int>();
-      if (idx >= 0 && idx < static_cast<int>(gpus.size())) {
-        memory = std::max<int64_t>(memory, gpus[idx].memory_mib);
+      if (!g.is_number_integer()) continue;
+      if (auto info = gpu_at(json::string_or(w, "node"), g.get<int>())) {
+        memory = std::max<int64_t>(memory, info->memory_mib);
       }
     }
   }
@@ -404,9 +490,16 @@ Json JobRunner::build_scheduler_view(int64_t now) {
     out["name"] = label == labels_.end() ? "" : label->second.first;
     out["kind"] = label == labels_.end() ? "" : label->second.second;
   };
-  const exec::MachineInfo& m = executor_.machine();
+  std::map<std::string, exec::NodeInfo> infos;
+  {
+    std::lock_guard lock(nodes_mu_);
+    infos = nodes_;
+  }
   Json nodes = Json::array();
   for (const auto& n : engine_.nodes_view()) {
+    auto info = infos.find(n.name);
+    const exec::MachineInfo empty;
+    const exec::MachineInfo& m = info == infos.end() ? empty : info->second.machine;
     Json gpus = Json::array();
     for (size_t i = 0; i < n.gpus.size(); ++i) {
       const auto& d = n.gpus[i];
@@ -421,7 +514,7 @@ Json JobRunner::build_scheduler_view(int64_t now) {
         job_fields(h.job, hj);
         holders.push_back(std::move(hj));
       }
-      const bool known = n.name == node_name(m) && i < m.gpus.size();
+      const bool known = i < m.gpus.size();
       gpus.push_back({{"index", i},
                       {"uuid", d.uuid},
                       {"model", known ? m.gpus[i].name : ""},
@@ -514,6 +607,10 @@ Status JobRunner::refresh_queues(bool force) {
     s.memory_limit_mib = q.memory_mib.value_or(sched::kUnlimited);
     JZ_RETURN_IF_ERROR(engine_.set_queue(s));
     known_projects_.insert(p.name);
+    std::string clusters;
+    for (const auto& c : q.clusters) clusters += (clusters.empty() ? "" : "|") + c;
+    std::lock_guard lock(nodes_mu_);
+    project_clusters_[p.name] = clusters;
   }
   return {};
 }
@@ -532,8 +629,11 @@ sched::JobSpec JobRunner::engine_spec(const Job& j) const {
     if (r.gpu_fraction > 0) {
       // A fraction of the smallest device's memory.
       int64_t smallest = 0;
-      for (const auto& g : executor_.machine().gpus) {
-        if (smallest == 0 || g.memory_mib < smallest) smallest = g.memory_mib;
+      std::lock_guard lock(nodes_mu_);
+      for (const auto& [name, n] : nodes_) {
+        for (const auto& g : n.machine.gpus) {
+          if (smallest == 0 || g.memory_mib < smallest) smallest = g.memory_mib;
+        }
       }
       mem = static_cast<int64_t>(static_cast<double>(smallest) * r.gpu_fraction);
     }
@@ -545,6 +645,11 @@ sched::JobSpec JobRunner::engine_spec(const Job& j) const {
   s.memory_mib = r.memory_mib;
   s.pool = j.spec.pool;
   s.runtime_estimate_ms = j.spec.runtime_limit_s * 1000;
+  {
+    std::lock_guard lock(nodes_mu_);
+    if (auto c = project_clusters_.find(j.project); c != project_clusters_.end())
+      s.clusters = c->second;
+  }
   return s;
 }
 
@@ -802,7 +907,12 @@ void JobRunner::finish(Active& a, const exec::JobStatus& st) {
                     std::to_string(options_.max_pids) +
                     " processes and threads (server setting jobs.max_pids)"
               : "";
-      if (st.exit_code == 0) {
+      if (!st.reason.empty() && st.reason != "OOMKilled") {
+        // Ended by its cluster: past its deadline there, evicted, or never started.
+        t.to = "failed";
+        t.reason = st.reason;
+        t.detail = st.message;
+      } else if (st.exit_code == 0) {
         t.to = "succeeded";
         t.reason = "Succeeded";
         t.detail = refused;
@@ -895,7 +1005,8 @@ void JobRunner::poll_active(int64_t now) {
     // A job that ran and ended between two looks still ran: record that first, so every
     // run's history reads starting -> running -> its end.
     const bool ran = st.phase == exec::JobStatus::Phase::kRunning ||
-                     (st.phase == exec::JobStatus::Phase::kExited && st.message.empty());
+                     (st.phase == exec::JobStatus::Phase::kExited &&
+                      (st.reason.empty() ? st.message.empty() : st.reason != "LaunchFailed"));
     if (ran && !a.running) {
       Transition t{.to = "running", .reason = "Running", .detail = "", .started = true};
       if (Status s = jobs_.transition(id, {"admitted", "starting"}, t); !s.ok()) {
@@ -1122,14 +1233,27 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     JZ_ASSIGN_OR_RETURN(int64_t offset, jobs_.uid_offset(j.project_id));
     spec.uid = spec.gid = options_.project_uid_base + offset;
   }
-  const auto& gpus = executor_.machine().gpus;
+  // Where each worker runs: its node (by the executor's name) and its GPUs by UUID.
   for (const auto& w : placement) {
-    if (!w.contains("gpus")) continue;
-    for (const auto& g : w["gpus"]) {
-      const int idx = g.get<int>();
-      if (idx >= 0 && idx < static_cast<int>(gpus.size())) spec.gpu_uuids.push_back(gpus[idx].uuid);
+    const std::string engine_node = json::string_or(w, "node");
+    exec::LaunchSpec::Worker worker;
+    {
+      std::lock_guard lock(nodes_mu_);
+      auto n = nodes_.find(engine_node);
+      worker.node = n == nodes_.end() ? engine_node : n->second.name;
+      if (n != nodes_.end()) spec.cluster = n->second.cluster;
     }
+    if (w.contains("gpus") && w["gpus"].is_array()) {
+      for (const auto& g : w["gpus"]) {
+        if (!g.is_number_integer()) continue;
+        if (auto info = gpu_at(engine_node, g.get<int>())) worker.gpu_uuids.push_back(info->uuid);
+      }
+    }
+    // (The local executor runs a gang as one process holding every worker's GPUs.)
+    spec.gpu_uuids.insert(spec.gpu_uuids.end(), worker.gpu_uuids.begin(), worker.gpu_uuids.end());
+    spec.workers.push_back(std::move(worker));
   }
+  spec.runtime_limit_s = j.spec.runtime_limit_s;
   if (j.spec.resources.is_share()) {
     sched::JobSpec es = engine_spec(j);
     spec.share_cores_percent = es.share_cores_percent;
@@ -1352,6 +1476,9 @@ void JobRunner::apply(const sched::Decision& d, int64_t now) {
 void JobRunner::tick() {
   const int64_t now = clock_.now_unix_ms();
   if (Status s = refresh_queues(false); !s.ok()) log_error("refreshing quotas", s);
+  if (now >= next_node_sync_ms_ || executor_.nodes_version() != nodes_version_) {
+    if (Status s = sync_nodes(now); !s.ok()) log_error("syncing the nodes", s);
+  }
   apply_health_changes(now);
   take_new_jobs();
   handle_cancels();
@@ -1381,26 +1508,35 @@ void JobRunner::tick() {
     }
   }
   Json nodes = Json::array();
-  const exec::MachineInfo& m = executor_.machine();
-  Json gpus = Json::array();
-  for (const auto& g : m.gpus) {
-    gpus.push_back({{"uuid", g.uuid},
-                    {"name", g.name},
-                    {"memory_mib", g.memory_mib},
-                    {"virtual", g.is_virtual},
-                    {"healthy", !gpu_health_.count(g.uuid) || gpu_health_[g.uuid].empty()},
-                    {"unhealthy_reason", gpu_health_.count(g.uuid) ? gpu_health_[g.uuid] : ""}});
+  std::map<std::string, exec::NodeInfo> infos;
+  {
+    std::lock_guard lock(nodes_mu_);
+    infos = nodes_;
   }
-  nodes.push_back({{"name", node_name(m)},
-                   {"pool", options_.pool},
-                   {"cpu", static_cast<double>(m.cpu_milli) / 1000},
-                   {"memory_mib", m.memory_mib},
-                   {"gpus", gpus},
-                   {"gpu_source", m.gpu_source},
-                   {"cgroups", m.cgroups},
-                   {"gpus_allocated", static_cast<double>(engine_.allocated_milli()) / 1000},
-                   {"running_jobs", engine_.running_count()},
-                   {"pending_jobs", engine_.pending_count()}});
+  for (const auto& [name, info] : infos) {
+    const exec::MachineInfo& m = info.machine;
+    Json gpus = Json::array();
+    for (const auto& g : m.gpus) {
+      gpus.push_back({{"uuid", g.uuid},
+                      {"name", g.name},
+                      {"memory_mib", g.memory_mib},
+                      {"virtual", g.is_virtual},
+                      {"healthy", !gpu_health_.count(g.uuid) || gpu_health_[g.uuid].empty()},
+                      {"unhealthy_reason", gpu_health_.count(g.uuid) ? gpu_health_[g.uuid] : ""}});
+    }
+    nodes.push_back({{"name", name},
+                     {"cluster", info.cluster},
+                     {"schedulable", info.schedulable},
+                     {"pool", info.pool.empty() ? options_.pool : info.pool},
+                     {"cpu", static_cast<double>(m.cpu_milli) / 1000},
+                     {"memory_mib", m.memory_mib},
+                     {"gpus", gpus},
+                     {"gpu_source", m.gpu_source},
+                     {"cgroups", m.cgroups},
+                     {"gpus_allocated", static_cast<double>(engine_.allocated_milli()) / 1000},
+                     {"running_jobs", engine_.running_count()},
+                     {"pending_jobs", engine_.pending_count()}});
+  }
   // GPU memory held (a whole GPU holds all of its memory) and GPUs per user, by project.
   std::map<std::string, int64_t> gpu_memory;
   std::map<std::string, std::set<std::string>> gpu_users;

@@ -279,6 +279,20 @@ class JobRunner {
   int64_t next_storage_check_ms_ = 0;
   std::mutex storage_mu_;
   std::map<std::string, int64_t> ended_run_bytes_;  // runs with exit.json: measured once
+  // The nodes the engine places on (the executor's: this machine, Kubernetes clusters'),
+  // by engine name ("cluster/node" for a cluster's, the machine's own name for it), and
+  // each project's clusters ("" any, "a|b"), from its quota. Guarded by nodes_mu_ (API
+  // threads read them).
+  mutable std::mutex nodes_mu_;
+  std::map<std::string, exec::NodeInfo> nodes_;
+  std::map<std::string, std::string> project_clusters_;
+  int64_t next_node_sync_ms_ = 0;
+  uint64_t nodes_version_ = 0;
+  // Brings the engine's nodes in line with the executor's: new ones added, gone ones
+  // removed (their jobs lost), unschedulable ones cordoned. Runner thread.
+  Status sync_nodes(int64_t now);
+  // The GPU at `index` of an engine node; null when unknown.
+  std::optional<exec::GpuInfo> gpu_at(const std::string& node, int index) const;
   std::thread thread_;
 };
 
