@@ -244,7 +244,7 @@ int run_server(const ConfigSources& sources) {
   std::unique_ptr<exec::LocalExecutor> executor;
   std::unique_ptr<jobs::JobRunner> runner;
   std::string jobs_unavailable;
-  if (settings->jobs_enabled) {
+  if (settings->jobs_enabled && settings->jobs_local) {
     exec::LocalExecutorOptions eo;
     eo.jobs_dir = settings->jobs_dir;
     eo.shim_binary =
@@ -275,7 +275,8 @@ int run_server(const ConfigSources& sources) {
   // The cluster registry: this machine's executor and every Kubernetes cluster registered,
   // as one executor for the runner.
   std::unique_ptr<clusters::ClusterRegistry> cluster_registry;
-  if (executor) {
+  const bool jobs_run = executor || (settings->jobs_enabled && !settings->jobs_local);
+  if (jobs_run) {
     auto box = alerts::SecretBox::open_or_create(settings->data_dir + "/secrets.key");
     if (!box.ok()) return fail(box.status().with_context("clusters"), 1);
     clusters::RegistryOptions co;
@@ -287,7 +288,7 @@ int run_server(const ConfigSources& sources) {
         **db, Clock::system(), std::move(*box), executor.get(), co, logger);
     if (Status s = cluster_registry->start(); !s.ok()) return fail(s.with_context("clusters"), 1);
   }
-  if (executor) {
+  if (jobs_run) {
     jobs::RunnerOptions ro;
     ro.grace = settings->jobs_grace;
     ro.max_pids = settings->jobs_max_pids;
@@ -396,13 +397,17 @@ int run_server(const ConfigSources& sources) {
   Status bound = server.bind();
   if (!bound.ok()) return fail(bound, 1);
   if (!jobs_unavailable.empty()) logger->error("{}", jobs_unavailable);
-  if (runner) {
+  if (runner && !executor) {
+    logger->info("jobs: run on the registered Kubernetes clusters only (jobs.local=false)");
+  } else if (runner) {
     const exec::MachineInfo& m = executor->machine();
     logger->info("jobs: this machine offers {} CPUs, {} MiB memory, {} GPUs ({}); cgroups: {}",
                  m.cpu_milli / 1000, m.memory_mib, m.gpus.size(), m.gpu_source, m.cgroups);
     if (m.cgroups == "none") {
       logger->warn("jobs: no writable cgroups here: CPU and memory limits are not enforced");
     }
+  }
+  if (runner) {
     if (Status s = runner->start(); !s.ok()) return fail(s.with_context("jobs"), 1);
   }
   if (alert_service) {

@@ -174,6 +174,12 @@ const ConfigSchema& server_schema() {
            .default_value = "true",
            .help = "Run jobs on this machine (the local executor: bubblewrap sandboxes). "
                    "false: the server serves the API only."});
+    s.add({.name = "jobs.local",
+           .type = ConfigType::kBool,
+           .default_value = "true",
+           .help = "Run jobs on this machine too (the local executor). false: only on the "
+                   "Kubernetes clusters registered (POST /api/v1/clusters; docs/KUBERNETES.md), "
+                   "as when the server itself runs in a cluster."});
     s.add({.name = "jobs.dir",
            .default_value = "",
            .help = "Folder of the jobs' folders (work, output, logs). Default DATA_DIR/jobs."});
@@ -403,6 +409,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.jobs_max_pids = c.get_int("jobs.max_pids");
   s.storage_check_s = c.get_int("jobs.storage_check_s");
   s.jobs_tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
+  s.jobs_local = c.get_bool("jobs.local");
   s.clusters_sync = std::chrono::milliseconds(c.get_int("clusters.sync_ms"));
   s.clusters_unavailable_after =
       std::chrono::milliseconds(c.get_int("clusters.unavailable_after_ms"));

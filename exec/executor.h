@@ -72,6 +72,9 @@ struct Mount {
   // folder replaced after the check is never the one mounted. 0: any folder (still opened
   // without symlinks).
   int64_t expect_dev = 0, expect_ino = 0;
+  // Left out where it cannot be mounted (a cluster with no volume for it: the project
+  // volume), instead of failing the launch.
+  bool optional = false;
 };
 
 struct LaunchSpec {

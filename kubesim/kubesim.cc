@@ -1131,7 +1131,7 @@ struct KubeSim::State {
       // A container starts clean: no signal blocked or ignored that this process had.
       sigset_t none;
       sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
       for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
       ::setpgid(0, 0);
       ::dup2(fds[1], 1);
@@ -1177,8 +1177,8 @@ struct KubeSim::State {
     readers.emplace_back([this, fd, key, proc, log] { read_container(fd, key, proc, log); });
   }
 
-  void read_container(int fd, const std::string& key, std::shared_ptr<Proc> proc,
-                      std::shared_ptr<PodLog> log) {
+  void read_container(int fd, const std::string& key, const std::shared_ptr<Proc>& proc,
+                      const std::shared_ptr<PodLog>& log) {
     std::string pending;
     char buf[8192];
     while (true) {
@@ -1331,20 +1331,20 @@ struct KubeSim::State {
   }
 
   void serve_watch(const httplib::Request& req, httplib::Response& res, const ResourceInfo& info,
-                   const std::string& ns, Selector labels, FieldSelector fields);
+                   const std::string& ns, const Selector& labels, const FieldSelector& fields);
   void serve_log(const httplib::Request& req, httplib::Response& res, const std::string& ns,
                  const std::string& name);
 };
 
 void KubeSim::State::serve_watch(const httplib::Request& req, httplib::Response& res,
-                                 const ResourceInfo& info, const std::string& ns, Selector labels,
-                                 FieldSelector fields) {
+                                 const ResourceInfo& info, const std::string& ns,
+                                 const Selector& labels, const FieldSelector& fields) {
   const std::string from = req.get_param_value("resourceVersion");
   const bool bookmarks = req.get_param_value("allowWatchBookmarks") == "true" ||
                          req.get_param_value("allowWatchBookmarks") == "1";
   int64_t timeout_s = 1800;
   if (req.has_param("timeoutSeconds"))
-    timeout_s = std::atoll(req.get_param_value("timeoutSeconds").c_str());
+    timeout_s = std::strtoll(req.get_param_value("timeoutSeconds").c_str(), nullptr, 10);
   const std::string resource = info.resource;
   auto matches = [=](const std::string& res_name, const std::string& obj_ns, const Json& o) {
     return res_name == resource && (ns.empty() || obj_ns == ns) &&
@@ -1514,7 +1514,8 @@ ApiError api_error(const Status& s) {
   const size_t a = m.find(' ');
   const size_t b = m.find(' ', a + 1);
   if (a == std::string::npos || b == std::string::npos) return {500, "InternalError", m};
-  return {std::atoi(m.substr(0, a).c_str()), m.substr(a + 1, b - a - 1), m.substr(b + 1)};
+  return {static_cast<int>(std::strtol(m.substr(0, a).c_str(), nullptr, 10)),
+          m.substr(a + 1, b - a - 1), m.substr(b + 1)};
 }
 
 bool rule_allows(const std::vector<Rule>& rules, const std::string& group,
@@ -1661,6 +1662,53 @@ Status KubeSim::resume() {
     if (req.path == "/version") {
       return send(res, 200, {{"major", "1"}, {"minor", "30"}, {"gitVersion", "v1.30.0-kubesim"}});
     }
+    // Discovery (the legacy documents), for kubectl.
+    if (req.path == "/api") {
+      return send(res, 200,
+                  {{"kind", "APIVersions"},
+                   {"versions", Json::array({"v1"})},
+                   {"serverAddressByClientCIDRs", Json::array()}});
+    }
+    if (req.path == "/apis") {
+      Json groups = Json::array();
+      std::set<std::string> seen;
+      for (const auto& r : resources()) {
+        if (r.group.empty() || !seen.insert(r.group).second) continue;
+        Json v = {{"groupVersion", r.api_version()}, {"version", r.version}};
+        groups.push_back(
+            {{"name", r.group}, {"versions", Json::array({v})}, {"preferredVersion", v}});
+      }
+      return send(res, 200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}});
+    }
+    for (const auto& gv : {std::string("/api/v1"), std::string("/apis/batch/v1"),
+                           std::string("/apis/networking.k8s.io/v1")}) {
+      if (req.path != gv) continue;
+      Json list = Json::array();
+      const Json verbs = {"create", "delete", "get", "list", "patch", "update", "watch"};
+      for (const auto& r : resources()) {
+        if ((r.group.empty() ? "/api/" + r.version : "/apis/" + r.api_version()) != gv) continue;
+        std::string singular = r.kind;
+        for (auto& ch : singular)
+          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        list.push_back({{"name", r.resource},
+                        {"singularName", singular},
+                        {"namespaced", r.namespaced},
+                        {"kind", r.kind},
+                        {"verbs", verbs}});
+        if (r.resource == "pods") {
+          list.push_back({{"name", "pods/log"},
+                          {"singularName", ""},
+                          {"namespaced", true},
+                          {"kind", "Pod"},
+                          {"verbs", Json::array({"get"})}});
+        }
+      }
+      return send(res, 200,
+                  {{"kind", "APIResourceList"},
+                   {"apiVersion", "v1"},
+                   {"groupVersion", gv.substr(gv.find('/', 1) + 1)},
+                   {"resources", list}});
+    }
     if (req.path == "/healthz" || req.path == "/readyz") {
       res.set_content("ok", "text/plain");
       return;
@@ -1748,7 +1796,7 @@ Status KubeSim::resume() {
                      {"metadata", {{"resourceVersion", std::to_string(st.rv)}}},
                      {"items", items}});
       }
-      return st.serve_watch(req, res, info, ns, std::move(*labels), std::move(*fields));
+      return st.serve_watch(req, res, info, ns, *labels, *fields);
     }
     if (verb == "create") {
       auto body = body_json();
@@ -1778,7 +1826,7 @@ Status KubeSim::resume() {
       std::string propagation = req.get_param_value("propagationPolicy");
       std::optional<int64_t> grace;
       if (req.has_param("gracePeriodSeconds")) {
-        grace = std::atoll(req.get_param_value("gracePeriodSeconds").c_str());
+        grace = std::strtoll(req.get_param_value("gracePeriodSeconds").c_str(), nullptr, 10);
       }
       if (!req.body.empty()) {
         auto body = body_json();

@@ -44,13 +44,11 @@ int main(int argc, char** argv) {
   std::string port_file;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "jizhan-kubesim: %s needs a value (see --help)\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    if (a != "-h" && a != "--help" && a.rfind("--", 0) == 0 && i + 1 >= argc) {
+      std::fprintf(stderr, "jizhan-kubesim: %s needs a value (see --help)\n", a.c_str());
+      return 2;
+    }
+    auto value = [&]() -> std::string { return argv[++i]; };
     if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -62,7 +60,7 @@ int main(int argc, char** argv) {
         return 2;
       }
       o.listen_host = v.substr(0, colon);
-      o.port = std::atoi(v.c_str() + colon + 1);
+      o.port = static_cast<int>(std::strtol(v.c_str() + colon + 1, nullptr, 10));
     } else if (a == "--node") {
       const std::string v = value();
       jz::kubesim::NodeConfig n;
@@ -75,9 +73,9 @@ int main(int argc, char** argv) {
         start = c + 1;
       }
       n.name = f[0];
-      if (f.size() > 1) n.cpu_milli = std::atoll(f[1].c_str()) * 1000;
-      if (f.size() > 2) n.memory_mib = std::atoll(f[2].c_str());
-      if (f.size() > 3) n.gpus = std::atoi(f[3].c_str());
+      if (f.size() > 1) n.cpu_milli = std::strtoll(f[1].c_str(), nullptr, 10) * 1000;
+      if (f.size() > 2) n.memory_mib = std::strtoll(f[2].c_str(), nullptr, 10);
+      if (f.size() > 3) n.gpus = static_cast<int>(std::strtol(f[3].c_str(), nullptr, 10));
       if (f.size() > 4) n.gpu_product = f[4];
       o.nodes.push_back(n);
     } else if (a == "--token") {

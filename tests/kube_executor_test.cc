@@ -13,6 +13,7 @@
 #include "core/subprocess.h"
 #include "exec/kubernetes/executor.h"
 #include "kubesim/kubesim.h"
+#include "logs/policy.h"
 #include "logs/store.h"
 #include "tests/support/temp_dir.h"
 
@@ -193,6 +194,28 @@ TEST(KubeExecutor, SecretJobGetsItsDenyAllPolicyBeforeItRuns) {
   for (int i = 0; i < 300 && !c.sim->list("networkpolicies").empty(); ++i)
     std::this_thread::sleep_for(10ms);
   EXPECT_TRUE(c.sim->list("networkpolicies").empty()) << "owned by the Job: collected with it";
+}
+
+// A hostile job on secret data prints what it read: its pod's log reaches the platform
+// only through the secret level's filter, as a local job's does.
+TEST(KubeExecutor, ASecretJobsPodLogPassesTheLevelsFilter) {
+  Cluster c;
+  c.start();
+  exec::LaunchSpec s = job("leaky",
+                           "echo c2VjcmV0LWltYWdlLWJ5dGVzLTAxMjM0NTY3ODlhYmNkZWY=; "
+                           "echo /data/faces/0001.jpg 4a6f686e20446f65; echo done");
+  s.network = exec::Network::kNone;
+  s.log_level = "secret";
+  s.log_policy = logs::default_policy("secret");
+  ASSERT_TRUE(c.executor->launch(s).ok());
+  EXPECT_EQ(c.wait_end("leaky").exit_code, 0);
+  const std::string log = c.log("leaky");
+  EXPECT_EQ(log.find("c2VjcmV0"), std::string::npos) << log;
+  EXPECT_EQ(log.find("0001.jpg"), std::string::npos) << log;
+  EXPECT_EQ(log.find("4a6f686e"), std::string::npos) << log;
+  auto stats = read_file(c.executor->job_dir("leaky") + "/logs/stats.json");
+  ASSERT_TRUE(stats.ok());
+  EXPECT_NE(stats->find("\"secret\""), std::string::npos) << *stats;
 }
 
 TEST(KubeExecutor, GangOfFourRunsAllOrNothing) {

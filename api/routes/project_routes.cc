@@ -88,6 +88,8 @@ void add_project_routes(ApiRoutes& api, const ApiServices& s) {
          body.erase("usage");  // what GET shows; not a limit
          JZ_ASSIGN_OR_RETURN(auto q, iam::Quota::from_json(body));
          JZ_RETURN_IF_ERROR(s.quotas.set(ctx.project->id, q));
+         // Jobs submitted from now on are admitted (and limited to clusters) under it.
+         if (s.platform.runner) s.platform.runner->quotas_changed();
          s.emit(ctx, ctx.project->name, "quota", ctx.project->name, "updated", "QuotaChanged",
                 json::dump(q.to_json()));
          return std::move(Reply::json(q.to_json()).with_etag(etag_of(q.to_json())));

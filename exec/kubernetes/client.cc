@@ -74,7 +74,7 @@ size_t header_cb(char* data, size_t size, size_t n, void* user) {
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower == kRetry)
       static_cast<Headers*>(user)->retry_after =
-          std::atoi(std::string(h.substr(kRetry.size())).c_str());
+          static_cast<int>(std::strtol(std::string(h.substr(kRetry.size())).c_str(), nullptr, 10));
   }
   return size * n;
 }

@@ -268,7 +268,7 @@ Status KubeExecutor::sync_nodes() {
       g.name = str(d, "name").empty() ? c.flavor : str(d, "name");
       g.memory_mib = at(d, "memory_mib").is_number_integer() ? d["memory_mib"].get<int64_t>() : 0;
       if (g.memory_mib == 0 && c.labels.count("nvidia.com/gpu.memory")) {
-        g.memory_mib = std::atoll(c.labels["nvidia.com/gpu.memory"].c_str());
+        g.memory_mib = std::strtoll(c.labels["nvidia.com/gpu.memory"].c_str(), nullptr, 10);
       }
       c.machine.gpus.push_back(g);
     }

@@ -1,6 +1,8 @@
 // The objects a job becomes on Kubernetes, and kubeconfig reading (no cluster needed).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "core/files.h"
 #include "exec/kubernetes/client.h"
 #include "exec/kubernetes/objects.h"
@@ -215,6 +217,34 @@ contexts:
             std::string::npos);
   EXPECT_FALSE(parse_kubeconfig("a: [", "").ok());
   EXPECT_FALSE(parse_kubeconfig("- just\n- a list\n", "").ok());
+}
+
+}  // namespace
+}  // namespace jz::kube
+
+namespace jz::kube {
+namespace {
+
+TEST(Kubeconfig, InClusterUsesThePodsServiceAccount) {
+  testing::TempDir dir;
+  ASSERT_TRUE(write_file(dir.str() + "/token", "sa-token\n").ok());
+  ASSERT_TRUE(write_file(dir.str() + "/namespace", "jizhan-system").ok());
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  auto outside = in_cluster_auth(dir.str());
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("not running in a Kubernetes pod"), std::string::npos);
+  ::setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+  ::setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+  auto a = in_cluster_auth(dir.str());
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  EXPECT_EQ(a->server, "https://10.96.0.1:443");
+  EXPECT_EQ(a->token, "sa-token");
+  EXPECT_EQ(a->ca_file, dir.str() + "/ca.crt");
+  EXPECT_EQ(a->namespace_, "jizhan-system");
+  ::setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+  EXPECT_EQ(in_cluster_auth(dir.str())->server, "https://[fd00::1]:443");
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  ::unsetenv("KUBERNETES_SERVICE_PORT");
 }
 
 }  // namespace

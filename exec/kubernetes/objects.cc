@@ -131,6 +131,7 @@ Result<JobObjects> make_objects(const exec::LaunchSpec& spec, const ClusterConfi
                                (p.back() == '/' || m.host_path[p.size()] == '/'));
       if (under && (!best || p.size() > best->server_path.size())) best = &v;
     }
+    if (!best && m.optional) return {};
     if (!best) {
       return Status::invalid_argument(
           "cluster '" + cluster.name + "' has no volume for the server folder '" + m.host_path +

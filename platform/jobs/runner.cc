@@ -526,6 +526,8 @@ Json JobRunner::build_scheduler_view(int64_t now) {
                       {"holders", std::move(holders)}});
     }
     nodes.push_back({{"name", n.name},
+                     {"cluster", info == infos.end() ? "local" : info->second.cluster},
+                     {"schedulable", info == infos.end() || info->second.schedulable},
                      {"pool", n.pool},
                      {"flavor", n.flavor},
                      {"cpu", static_cast<double>(n.cpu_milli) / 1000},
@@ -590,6 +592,7 @@ void JobRunner::loop() {
 }
 
 Status JobRunner::refresh_queues(bool force) {
+  if (quotas_changed_.exchange(false)) force = true;
   if (!force && clock_.steady_now() - last_refresh_ < options_.quota_refresh) return {};
   last_refresh_ = clock_.steady_now();
   JZ_ASSIGN_OR_RETURN(auto projects, tenancy_.all_projects());
@@ -1290,7 +1293,8 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     }
     // What a job on internal or secret data writes must not reach a dev environment
     // (where people read it): for those the volume is read-only.
-    (strictest >= 1 ? spec.read_only : spec.read_write).push_back({volume, "/project"});
+    (strictest >= 1 ? spec.read_only : spec.read_write)
+        .push_back({.host_path = volume, .sandbox_path = "/project", .optional = true});
     if (!j.spec.venv.empty()) {
       const std::string venv = "/project/venvs/" + j.spec.venv;
       spec.env["VIRTUAL_ENV"] = venv;

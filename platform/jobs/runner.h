@@ -117,6 +117,12 @@ class JobRunner {
   void stop();
   // Runs a tick soon (after a submission or a cancel request).
   void wake();
+  // A project's quota changed: read every quota again before the next jobs are taken (so a
+  // job submitted after the change is admitted, and limited to clusters, under it).
+  void quotas_changed() {
+    quotas_changed_ = true;
+    wake();
+  }
   // Traffic to a dev environment (the proxy calls it): it is not idle.
   void touch(const std::string& job_id);
   // The machine and what is in use, for GET /api/v1/nodes.
@@ -253,6 +259,7 @@ class JobRunner {
   Clock::SteadyTime last_refresh_{};
   std::set<std::string> known_projects_;
 
+  std::atomic<bool> quotas_changed_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false, woken_ = false;

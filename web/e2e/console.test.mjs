@@ -2,10 +2,10 @@
 // through, the security properties the browser must keep, accessibility (axe-core) and
 // the freshness of the API types the console is compiled against.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
@@ -269,6 +269,114 @@ test('a member submits a job from the form, follows its log, filters the list an
   await other.goto(`${server.base}/projects/vision/jobs/new`);
   await other.getByRole('heading', { name: 'Submit a job to vision' }).waitFor();
   assert.equal(await other.getByRole('button', { name: 'Submit', exact: true }).isDisabled(), true);
+});
+
+// Waits (in Node, not the page) until `check` is true.
+async function eventually(check, timeout = 30000) {
+  const end = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${check}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('an admin registers a Kubernetes cluster, a project limited to it runs there and the scheduling view shows it', async () => {
+  // A cluster: the Kubernetes API test server with one GPU node.
+  const dir = mkdtempSync(join(tmpdir(), 'jz-kubesim-'));
+  const sim = spawn(
+    join(dirname(process.env.JIZHAN_BIN), 'jizhan-kubesim'),
+    ['--listen', '127.0.0.1:0', '--port-file', join(dir, 'port'), '--token', 'console=console-token',
+      '--node', 'k8s-gpu-1:8:16384:2:A100'],
+    { stdio: 'ignore' },
+  );
+  try {
+    await eventually(() => existsSync(join(dir, 'port')) && readFileSync(join(dir, 'port'), 'utf8').trim() !== '');
+    const port = readFileSync(join(dir, 'port'), 'utf8').trim();
+    const kubeconfig = [
+      'apiVersion: v1', 'kind: Config', 'current-context: sim', 'clusters:', '- name: sim', '  cluster:',
+      `    server: http://127.0.0.1:${port}`, 'users:', '- name: console', '  user:', '    token: console-token',
+      'contexts:', '- name: sim', '  context: {cluster: sim, user: console}', '',
+    ].join('\n');
+    await server.call('POST', '/api/v1/workspaces', { name: 'k8s' });
+    await server.call('POST', '/api/v1/workspaces/k8s/projects', { name: 'on-k8s' });
+    await server.call('POST', '/api/v1/users', { username: 'k8sdev', password: 'k8sdev-password-1' });
+    await server.call('POST', '/api/v1/projects/on-k8s/members', { username: 'k8sdev', role: 'project-developer' });
+
+    const page = await newPage(browser);
+    await signIn(page, server.base, 'admin', adminPassword);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clusters' }).click();
+    await page.getByRole('heading', { name: 'Clusters', exact: true }).waitFor();
+    await page.getByRole('row', { name: /local/ }).getByText('this machine').waitFor();
+    const form = page.getByRole('form', { name: 'Register a Kubernetes cluster' });
+    await form.getByLabel('Name', { exact: true }).fill('Bad_Name');
+    await form.getByText('Lower-case letters, digits and “-”').waitFor();
+    assert.ok(await form.getByRole('button', { name: 'Connect and register' }).isDisabled());
+    await form.getByLabel('Name', { exact: true }).fill('east');
+    await form.getByLabel('Region').fill('cn-east');
+    await form.getByLabel('Kubeconfig').fill(kubeconfig);
+    await form.getByLabel('Server folders on the cluster').fill('not a mapping');
+    await form.getByText('Not SERVER_PATH=claim:NAME or SERVER_PATH=host:/PATH: not a mapping').waitFor();
+    await form.getByLabel('Server folders on the cluster').fill(`${server.dataDir}=host:${server.dataDir}`);
+    await form.getByRole('button', { name: 'Connect and register' }).click();
+    const row = page.getByRole('row', { name: /east/ });
+    await row.getByText('ready', { exact: true }).waitFor({ timeout: 20000 });
+    await row.getByText('1 of 1 ready').waitFor();
+    assert.equal((await page.content()).includes('console-token'), false, 'the credentials never come back');
+    await screenshot(page, 'clusters-en');
+
+    // The project's jobs may run on east only (its quota), and one does.
+    await page.goto(`${server.base}/projects/on-k8s/quota`);
+    await page.getByLabel('Clusters').fill('east');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    await page.getByText('Saved.').waitFor();
+    const quota = await server.call('GET', '/api/v1/projects/on-k8s/quota');
+    assert.deepEqual(quota.clusters, ['east']);
+    const job = await server.call('POST', '/api/v1/projects/on-k8s/jobs', {
+      name: 'on-east',
+      command: ['sh', '-c', 'echo hello from $NVIDIA_VISIBLE_DEVICES; sleep 30'],
+      resources: { gpus: 1, cpu: 0.5, memory_mib: 128 },
+    });
+    let last;
+    await eventually(async () => {
+      last = await server.call('GET', `/api/v1/projects/on-k8s/jobs/${job.id}`);
+      if (['failed', 'lost', 'cancelled'].includes(last.state)) throw new Error(JSON.stringify(last));
+      return last.state === 'running';
+    });
+    await page.goto(`${server.base}/scheduling`);
+    const east = page.getByRole('region', { name: 'Cluster east' });
+    await east.locator('.gpu-tile', { has: page.getByRole('link', { name: 'on-east' }) }).waitFor({ timeout: 30000 });
+    await page.getByRole('region', { name: 'This machine' }).waitFor();
+    await screenshot(page, 'scheduling-clusters-en');
+    const running = await server.call('GET', `/api/v1/projects/on-k8s/jobs/${job.id}`);
+    assert.ok(running.placement[0].node.startsWith('east/'), JSON.stringify(running.placement));
+    await server.call('POST', `/api/v1/projects/on-k8s/jobs/${job.id}/cancel`, {});
+
+    // A developer sees the clusters, not the form.
+    const dev = await newPage(browser);
+    await signIn(dev, server.base, 'k8sdev', 'k8sdev-password-1');
+    await dev.goto(`${server.base}/clusters`);
+    await dev.getByRole('row', { name: /east/ }).waitFor();
+    assert.equal(await dev.getByRole('form', { name: 'Register a Kubernetes cluster' }).count(), 0);
+    await dev.close();
+
+    // In Chinese; then disabled and removed.
+    await page.goto(`${server.base}/clusters`);
+    await page.getByLabel('Language').selectOption('zh-CN');
+    await page.getByRole('heading', { name: '集群', exact: true }).waitFor();
+    await page.getByRole('row', { name: /east/ }).getByText('就绪', { exact: true }).waitFor();
+    await screenshot(page, 'clusters-zh-CN');
+    await page.getByLabel('语言').selectOption('en');
+    await eventually(async () => (await server.call('GET', `/api/v1/projects/on-k8s/jobs/${job.id}`)).state === 'cancelled');
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await row.getByText('disabled', { exact: true }).waitFor();
+    page.once('dialog', (d) => d.accept());
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await eventually(async () => (await page.getByRole('row', { name: /east/ }).count()) === 0);
+    await page.close();
+  } finally {
+    sim.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a member\'s job takes a GPU on the scheduling view, a queued one says why; an admin asks what if', async () => {
@@ -1554,6 +1662,7 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     events: '/projects/detector/events',
     scheduling: '/scheduling',
     'what-if': '/scheduling/what-if',
+    clusters: '/clusters',
     monitoring: '/monitoring',
     usage: '/usage',
     alerts: '/projects/detector/alerts',

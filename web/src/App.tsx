@@ -26,6 +26,7 @@ const ProjectJobs = lazy(() => import('./pages/ProjectJobs').then((m) => ({ defa
 const SubmitJob = lazy(() => import('./pages/SubmitJob').then((m) => ({ default: m.SubmitJob })));
 const Tokens = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.Tokens })));
 const Scheduling = lazy(() => import('./pages/Scheduling').then((m) => ({ default: m.Scheduling })));
+const Clusters = lazy(() => import('./pages/Clusters').then((m) => ({ default: m.Clusters })));
 const WhatIf = lazy(() => import('./pages/WhatIf').then((m) => ({ default: m.WhatIf })));
 const Monitoring = lazy(() => import('./pages/Monitoring').then((m) => ({ default: m.Monitoring })));
 const Usage = lazy(() => import('./pages/Usage').then((m) => ({ default: m.Usage })));
@@ -88,6 +89,7 @@ export function App() {
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />
       <Route path="/projects/:project/jobs/:id" element={<SignedIn><JobDetail /></SignedIn>} />
       <Route path="/scheduling" element={<SignedIn><Scheduling /></SignedIn>} />
+      <Route path="/clusters" element={<SignedIn><Clusters /></SignedIn>} />
       <Route path="/scheduling/what-if" element={<SignedIn><WhatIf /></SignedIn>} />
       <Route path="/monitoring" element={<SignedIn><Monitoring /></SignedIn>} />
       <Route path="/usage" element={<SignedIn><Usage /></SignedIn>} />

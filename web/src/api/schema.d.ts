@@ -382,6 +382,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clusters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This machine and the Kubernetes clusters jobs run on: state, nodes, GPUs (never credentials) */
+        get: operations["get_api_v1_clusters"];
+        put?: never;
+        /** Register a Kubernetes cluster (connects first: an unreachable one is refused unless force) */
+        post: operations["post_api_v1_clusters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clusters/{cluster}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A cluster */
+        get: operations["get_api_v1_clusters_cluster_"];
+        put?: never;
+        post?: never;
+        /** Remove a cluster (refused while jobs of the platform run there) */
+        delete: operations["delete_api_v1_clusters_cluster_"];
+        options?: never;
+        head?: never;
+        /** Change a cluster's credentials or settings, or disable it */
+        patch: operations["patch_api_v1_clusters_cluster_"];
+        trace?: never;
+    };
     "/api/v1/jobs": {
         parameters: {
             query?: never;
@@ -2833,6 +2870,50 @@ export interface components {
             verb: string;
             workspace?: string;
         };
+        Cluster: {
+            context?: string;
+            cpu?: number;
+            /** Format: date-time */
+            created_at?: string;
+            created_by?: string;
+            /** @description kubeconfig or in_cluster (never shown) */
+            credentials?: string;
+            enabled: boolean;
+            /** Format: int64 */
+            gpus: number;
+            image?: string | null;
+            image_pull_secrets?: string[] | null;
+            /** @enum {string} */
+            kind: "local" | "kubernetes";
+            /** Format: int64 */
+            memory_mib?: number;
+            /** @description "local" for this machine */
+            name: string;
+            namespace_prefix?: string | null;
+            node_selector?: string | null;
+            /** Format: int64 */
+            nodes: number;
+            output_claim?: string | null;
+            pool?: string | null;
+            priority_class?: string | null;
+            /** Format: int64 */
+            ready_nodes?: number;
+            /** @description Why it is not ready */
+            reason?: string;
+            region?: string;
+            runtime_class?: string | null;
+            /** @description The API server's address */
+            server?: string;
+            /** @enum {string} */
+            state: "ready" | "unreachable" | "disabled";
+            /** Format: date-time */
+            updated_at?: string;
+            volumes?: {
+                claim?: string;
+                host_path?: string;
+                server_path?: string;
+            }[] | null;
+        };
         Competition: {
             /** Format: date-time */
             closes_at: string;
@@ -3331,6 +3412,7 @@ export interface components {
         };
         /** @description Absent or null limits are unlimited */
         Quota: {
+            clusters?: string[] | null;
             concurrent_jobs?: number | null;
             cpu_cores?: number | null;
             gpu_memory_mib?: number | null;
@@ -3483,6 +3565,8 @@ export interface components {
             virtual?: boolean;
         };
         SchedulerNode: {
+            /** @description "local" (this machine) or a cluster's name */
+            cluster?: string;
             cpu?: number;
             cpu_used?: number;
             flavor?: string;
@@ -3493,6 +3577,8 @@ export interface components {
             memory_used_mib?: number;
             name: string;
             pool: string;
+            /** @description false: takes no new job (its cluster stopped answering, or is disabled) */
+            schedulable?: boolean;
         };
         SchedulerView: {
             /** Format: date-time */
@@ -5409,6 +5495,372 @@ export interface operations {
             };
             /** @description No valid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_clusters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Cluster"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_clusters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The kubeconfig context (default: its current-context) */
+                    context?: string;
+                    /** @description false: it takes no new job */
+                    enabled?: boolean;
+                    /** @description Register it even if it does not answer now */
+                    force?: boolean;
+                    /** @description The image of jobs that name none */
+                    image?: string;
+                    image_pull_secrets?: string[];
+                    /** @description Use the server's own service account (it runs in that cluster) */
+                    in_cluster?: boolean;
+                    /** @description A kubeconfig's YAML text (token or client certificate) */
+                    kubeconfig?: string;
+                    /** @description Lower-case letters, digits and '-' */
+                    name?: string;
+                    /** @description A project's namespace: prefix + project (default jizhan-) */
+                    namespace_prefix?: string;
+                    /** @description A label selector: which nodes are the platform's */
+                    node_selector?: string;
+                    /** @description A PVC for jobs' /output (default: released with the pod) */
+                    output_claim?: string;
+                    /** @description The scheduler's pool of its nodes */
+                    pool?: string;
+                    priority_class?: string;
+                    region?: string;
+                    runtime_class?: string;
+                    volumes?: {
+                        /** @description A PVC holding it in each project namespace */
+                        claim?: string;
+                        /** @description Or the same folder on every node */
+                        host_path?: string;
+                        /** @description A folder of the server */
+                        server_path: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but refused by a rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_clusters_cluster_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_api_v1_clusters_cluster_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_api_v1_clusters_cluster_: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The kubeconfig context (default: its current-context) */
+                    context?: string;
+                    /** @description false: it takes no new job */
+                    enabled?: boolean;
+                    /** @description Register it even if it does not answer now */
+                    force?: boolean;
+                    /** @description The image of jobs that name none */
+                    image?: string;
+                    image_pull_secrets?: string[];
+                    /** @description Use the server's own service account (it runs in that cluster) */
+                    in_cluster?: boolean;
+                    /** @description A kubeconfig's YAML text (token or client certificate) */
+                    kubeconfig?: string;
+                    /** @description Lower-case letters, digits and '-' */
+                    name?: string;
+                    /** @description A project's namespace: prefix + project (default jizhan-) */
+                    namespace_prefix?: string;
+                    /** @description A label selector: which nodes are the platform's */
+                    node_selector?: string;
+                    /** @description A PVC for jobs' /output (default: released with the pod) */
+                    output_claim?: string;
+                    /** @description The scheduler's pool of its nodes */
+                    pool?: string;
+                    priority_class?: string;
+                    region?: string;
+                    runtime_class?: string;
+                    volumes?: {
+                        /** @description A PVC holding it in each project namespace */
+                        claim?: string;
+                        /** @description Or the same folder on every node */
+                        host_path?: string;
+                        /** @description A folder of the server */
+                        server_path: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but refused by a rule */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -92,6 +92,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/', t('nav.overview'))}
           {link('/workspaces', t('nav.workspaces'))}
           {link('/scheduling', t('nav.scheduling'))}
+          {link('/clusters', t('nav.clusters'))}
           {link('/monitoring', t('nav.monitoring'))}
           {link('/runs', t('nav.metrics'))}
           {link('/tests', t('nav.autotest'))}

@@ -36,7 +36,7 @@ const quotaFields = [
 ] as const;
 type QuotaField = (typeof quotaFields)[number];
 type Usage = Partial<Record<Exclude<QuotaField, 'per_user_gpus'>, number>> & { per_user_gpus?: Record<string, number> };
-type Quota = Partial<Record<QuotaField, number | null>> & { usage?: Usage };
+type Quota = Partial<Record<QuotaField, number | null>> & { usage?: Usage; clusters?: string[] | null };
 
 // What a quota row shows in use: one bar, or (GPUs per user) a bar per user holding GPUs.
 function QuotaUse({ field, quota }: { field: QuotaField; quota: Quota }) {
@@ -79,6 +79,9 @@ export function UsageBar({ used, limit }: { used: number; limit: number | null |
   );
 }
 
+// "a, b c" -> ["a", "b", "c"]: the clusters a project's jobs may use.
+export const clusterList = (text: string): string[] => text.split(/[\s,]+/).filter(Boolean);
+
 export function ProjectQuota() {
   const { t } = useTranslation();
   const { project = '' } = useParams();
@@ -92,20 +95,24 @@ export function ProjectQuota() {
     refetchInterval: 5000, // the usage bars follow the running jobs
   });
   const [draft, setDraft] = useState<Record<string, string>>({});
+  const [clusters, setClusters] = useState('');
   const [saved, setSaved] = useState(false);
   useEffect(() => {
     if (!quota.data) return;
     const d: Record<string, string> = {};
     for (const f of quotaFields) d[f] = quota.data.body[f] == null ? '' : String(quota.data.body[f]);
     setDraft(d);
+    setClusters((quota.data.body.clusters ?? []).join(', '));
     // Only a new version of the limits resets the form, not fresh usage.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [quota.data?.etag]);
   const invalid = (f: string) => draft[f] !== '' && draft[f] !== undefined && !(Number(draft[f]) >= 0);
   const save = useMutation({
     mutationFn: () => {
-      const body: Record<string, number | null> = {};
+      const body: Record<string, number | string[] | null> = {};
       for (const f of quotaFields) body[f] = draft[f] === '' ? null : Number(draft[f]);
+      const names = clusterList(clusters);
+      body.clusters = names.length ? names : null;
       return api(path, { method: 'PUT', body, ifMatch: quota.data?.etag });
     },
     onSuccess: () => {
@@ -153,6 +160,25 @@ export function ProjectQuota() {
                   </td>
                 </tr>
               ))}
+              <tr>
+                <th scope="row">
+                  <label htmlFor="quota-clusters">{t('quota.clusters')}</label>
+                </th>
+                <td>
+                  <input
+                    id="quota-clusters"
+                    readOnly={!mayEdit}
+                    value={clusters}
+                    aria-describedby="quota-clusters-help"
+                    onChange={(e) => setClusters(e.target.value)}
+                  />
+                </td>
+                <td>
+                  <small id="quota-clusters-help" className="muted">
+                    {t('quota.clustersHelp')}
+                  </small>
+                </td>
+              </tr>
             </tbody>
           </table>
           {save.isError && (

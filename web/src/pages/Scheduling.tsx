@@ -17,6 +17,18 @@ type View = Schemas['SchedulerView'];
 type Gpu = Schemas['SchedulerGpu'];
 type Holder = Schemas['GpuHolder'];
 
+type Node = View['nodes'][number];
+
+// Nodes by cluster: this machine first, then the clusters by name.
+function byCluster(nodes: Node[]): [string, Node[]][] {
+  const groups = new Map<string, Node[]>();
+  for (const n of nodes) {
+    const c = n.cluster ?? 'local';
+    groups.set(c, [...(groups.get(c) ?? []), n]);
+  }
+  return [...groups.entries()].sort(([a], [b]) => (a === 'local' ? -1 : b === 'local' ? 1 : a.localeCompare(b)));
+}
+
 const gib = (mib: number) => formatNumber(mib / 1024, { maximumFractionDigits: 1 });
 
 export function SchedulingTabs() {
@@ -134,30 +146,38 @@ export function Scheduling() {
           {v.policy && <p className="muted">{t(`scheduling.policy_${v.policy}`)}</p>}
           <h2>{t('scheduling.nodes')}</h2>
           {v.nodes.length === 0 && <p className="empty">{t('scheduling.noNodes')}</p>}
-          {v.nodes.map((n) => (
-            <section key={n.name} className="card wide node" aria-label={t('scheduling.node', { name: n.name })}>
-              <h3>
-                {t('scheduling.node', { name: n.name })}{' '}
-                <span className="muted">
-                  {t('scheduling.nodeFacts', {
-                    pool: n.pool,
-                    flavor: n.flavor ?? '',
-                    cpuUsed: formatNumber(n.cpu_used ?? 0, { maximumFractionDigits: 1 }),
-                    cpu: formatNumber(n.cpu ?? 0, { maximumFractionDigits: 1 }),
-                    memUsed: gib(n.memory_used_mib ?? 0),
-                    mem: gib(n.memory_mib ?? 0),
-                  })}
-                </span>
+          {byCluster(v.nodes).map(([cluster, nodes]) => (
+            <section key={cluster} className="cluster" aria-label={cluster === 'local' ? t('scheduling.thisMachine') : t('scheduling.cluster', { name: cluster })}>
+              <h3 className="cluster-name">
+                {cluster === 'local' ? t('scheduling.thisMachine') : t('scheduling.cluster', { name: cluster })}
               </h3>
-              {n.gpus.length === 0 ? (
-                <p className="muted">{t('scheduling.noGpus')}</p>
-              ) : (
-                <ul className="gpu-grid">
-                  {n.gpus.map((g) => (
-                    <GpuTile key={g.index} gpu={g} />
-                  ))}
-                </ul>
-              )}
+              {nodes.map((n) => (
+                <section key={n.name} className="card wide node" aria-label={t('scheduling.node', { name: n.name })}>
+                  <h4>
+                    {t('scheduling.node', { name: n.name })}{' '}
+                    {n.schedulable === false && <span className="badge state-lost">{t('scheduling.noNewJobs')}</span>}{' '}
+                    <span className="muted">
+                      {t('scheduling.nodeFacts', {
+                        pool: n.pool,
+                        flavor: n.flavor ?? '',
+                        cpuUsed: formatNumber(n.cpu_used ?? 0, { maximumFractionDigits: 1 }),
+                        cpu: formatNumber(n.cpu ?? 0, { maximumFractionDigits: 1 }),
+                        memUsed: gib(n.memory_used_mib ?? 0),
+                        mem: gib(n.memory_mib ?? 0),
+                      })}
+                    </span>
+                  </h4>
+                  {n.gpus.length === 0 ? (
+                    <p className="muted">{t('scheduling.noGpus')}</p>
+                  ) : (
+                    <ul className="gpu-grid">
+                      {n.gpus.map((g) => (
+                        <GpuTile key={g.index} gpu={g} />
+                      ))}
+                    </ul>
+                  )}
+                </section>
+              ))}
             </section>
           ))}
           <h2>{t('scheduling.queue')}</h2>
