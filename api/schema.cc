@@ -163,6 +163,8 @@ Json build_components() {
             {"command", {{"type", "array"}, {"items", str()}}},
             {"env", {{"type", "object"}, {"additionalProperties", str()}}},
             {"workdir", str("Inside the sandbox; default /job")},
+            {"image", str("A container image: the job runs on a Kubernetes cluster, in it "
+                          "(default: the cluster's image)")},
             {"datasets", {{"type", "array"}, {"items", str("Dataset name, at /data/NAME")}}},
             {"resources",
              open_object({{"gpus", {{"type", "number"}, {"description", "Below 1: a share"}}},

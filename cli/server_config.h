@@ -37,6 +37,7 @@ struct ServerSettings {
   std::string audit_archive_dir;
   std::chrono::seconds bootstrap_token_ttl{std::chrono::hours(24 * 90)};
   bool jobs_enabled = true;
+  bool jobs_local = true;  // also on this machine (false: on registered clusters only)
   bool monitoring_agent = true;
   bool alerts_enabled = true;
   std::string jobs_dir;
@@ -48,7 +49,6 @@ struct ServerSettings {
   int64_t upload_max_bytes = int64_t{16} << 30, upload_max_entries = 1000000,
           upload_max_ratio = 200;
   std::chrono::milliseconds jobs_tick{100};
-  bool jobs_local = true;
   std::chrono::milliseconds clusters_sync{5000};
   std::chrono::milliseconds clusters_unavailable_after{15000};
   sched::Policy placement_policy = sched::Policy::kFgd;

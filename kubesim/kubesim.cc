@@ -1122,35 +1122,50 @@ struct KubeSim::State {
     fs::create_directories(dir, ec);
     std::string cwd = str_at(c, "workingDir");
     if (cwd.empty() || !fs::is_directory(cwd, ec)) cwd = dir;
+    // Everything the child needs is made before the fork: between fork and exec a
+    // multi-threaded process may only make async-signal-safe calls (no allocation).
+    std::string program = argv[0];
+    if (program.find('/') == std::string::npos) {
+      for (const char* d :
+           {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+        const std::string candidate = std::string(d) + "/" + program;
+        if (::access(candidate.c_str(), X_OK) == 0) {
+          program = candidate;
+          break;
+        }
+      }
+    }
+    std::vector<char*> child_argv, child_env;
+    for (auto& a : argv) child_argv.push_back(a.data());
+    child_argv.push_back(nullptr);
+    for (auto& e : env) child_env.push_back(e.data());
+    child_env.push_back(nullptr);
+    const std::string not_found = "exec " + program + ": no such program\n";
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return;
+    const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     auto proc = std::make_shared<Proc>();
     proc->memory_limit = memory_limit_bytes(pod);
+    sigset_t none;
+    sigemptyset(&none);
     const pid_t pid = ::fork();
     if (pid == 0) {
       // A container starts clean: no signal blocked or ignored that this process had.
-      sigset_t none;
-      sigemptyset(&none);
       ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
       for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) ::signal(sig, SIG_DFL);
       ::setpgid(0, 0);
       ::dup2(fds[1], 1);
       ::dup2(fds[1], 2);
-      const int null = ::open("/dev/null", O_RDONLY);
       ::dup2(null, 0);
       if (::chdir(cwd.c_str()) != 0) ::_exit(127);
-      std::vector<char*> a, e;
-      for (auto& s : argv) a.push_back(s.data());
-      a.push_back(nullptr);
-      for (auto& s : env) e.push_back(s.data());
-      e.push_back(nullptr);
-      ::execvpe(a[0], a.data(), e.data());
-      dprintf(2, "exec %s: %m\n", a[0]);
+      ::execve(program.c_str(), child_argv.data(), child_env.data());
+      (void)!::write(2, not_found.data(), not_found.size());
       ::_exit(127);
     }
     // Its own process group from here on (set on both sides: a kill of the group right
     // after the fork must not miss it).
     if (pid > 0) ::setpgid(pid, pid);
+    if (null >= 0) ::close(null);
     ::close(fds[1]);
     if (pid < 0) {
       ::close(fds[0]);
@@ -1620,7 +1635,7 @@ Status KubeSim::resume() {
   } else {
     server = std::make_unique<httplib::Server>();
   }
-  server->new_task_queue = [] { return new httplib::ThreadPool(512); };
+  server->new_task_queue = [] { return new httplib::ThreadPool(128); };
   std::weak_ptr<State> weak = state_;
   auto handler = [weak](const httplib::Request& req, httplib::Response& res) {
     auto sp = weak.lock();

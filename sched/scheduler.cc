@@ -1685,6 +1685,7 @@ Status Scheduler::submit(const JobSpec& spec, int64_t now_ms) {
                           0,
                           "no node in pool " + spec.pool +
                               (spec.flavor.empty() ? "" : " with " + spec.flavor + " GPUs") +
+                              (spec.clusters.empty() ? "" : " of cluster(s) " + spec.clusters) +
                               " could ever hold one worker of this job"});
     return {};
   }

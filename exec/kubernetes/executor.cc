@@ -130,23 +130,23 @@ struct KubeExecutor::Run {
   std::string id, ns, name, dir;
   std::vector<exec::LaunchSpec::Worker> workers;
   Json job;  // the Job as last seen (null: none)
-  bool job_seen = false, job_gone = false;
   std::map<std::string, Json> pods;
   std::string last_state;  // the last one in events.jsonl
-  bool ended = false;
   exec::JobStatus status;
-  bool terminating = false;
   Clock::time_point kill_at{};
-  bool killed = false;
+  Clock::time_point terminal_at{};
+  Clock::time_point unschedulable_since{};
   std::set<std::string> placed;
   std::map<std::string, std::shared_ptr<Follower>> followers;  // pod ->
   std::shared_ptr<CaptureBox> capture;
   Json log_positions = Json::object();  // pod -> {last_us, same}, as saved
-  Clock::time_point terminal_at{};
-  Clock::time_point unschedulable_since{};
-  bool released = false;
   // Work to do outside the lock: patches and deletions.
   std::vector<std::pair<std::string, Json>> patches;
+  bool job_seen = false, job_gone = false;
+  bool ended = false;
+  bool terminating = false;
+  bool killed = false;
+  bool released = false;
   bool delete_job = false;
 };
 

@@ -652,6 +652,24 @@ sched::JobSpec JobRunner::engine_spec(const Job& j) const {
     std::lock_guard lock(nodes_mu_);
     if (auto c = project_clusters_.find(j.project); c != project_clusters_.end())
       s.clusters = c->second;
+    if (j.kind == "devenv") {
+      // Dev environments are reached through this machine's proxy: they run here.
+      s.clusters = sched::flavor_accepts(s.clusters, "local")
+                       ? "local"
+                       : "(this machine, for a dev environment)";
+    } else if (!j.spec.image.empty()) {
+      // A container image: a Kubernetes cluster's job (this machine runs none in images).
+      std::set<std::string> allowed;
+      for (const auto& [name, n] : nodes_) {
+        if (n.cluster != "local" && sched::flavor_accepts(s.clusters, n.cluster)) {
+          allowed.insert(n.cluster);
+        }
+      }
+      std::string list;
+      for (const auto& c : allowed) list += (list.empty() ? "" : "|") + c;
+      // None: a name no node has, so the engine says no node could hold it.
+      s.clusters = list.empty() ? "(a Kubernetes cluster, for its image)" : list;
+    }
   }
   return s;
 }
@@ -1257,6 +1275,7 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     spec.workers.push_back(std::move(worker));
   }
   spec.runtime_limit_s = j.spec.runtime_limit_s;
+  spec.image = j.spec.image;
   if (j.spec.resources.is_share()) {
     sched::JobSpec es = engine_spec(j);
     spec.share_cores_percent = es.share_cores_percent;

@@ -1,5 +1,6 @@
 #include "platform/jobs/spec.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <set>
@@ -120,6 +121,7 @@ Json JobRequest::to_json() const {
             {"restart_policy", restart_policy},
             {"max_restarts", max_restarts}};
   if (runtime_limit_s > 0) j["runtime_limit_s"] = runtime_limit_s;
+  if (!image.empty()) j["image"] = image;
   if (kind == "devenv") {
     j["port"] = port;
     j["strip_prefix"] = strip_prefix;
@@ -147,13 +149,13 @@ Result<JobRequest> parse_job_request(const Json& body) {
       "name",         "kind",    "command",      "env",         "workdir",         "datasets",
       "resources",    "pool",    "priority",     "preemptible", "runtime_limit_s", "restart_policy",
       "max_restarts", "port",    "strip_prefix", "code",        "code_write",      "inputs",
-      "environment",  "monitor", "algorithm"};
+      "environment",  "monitor", "algorithm",    "image"};
   for (const auto& [k, v] : body.items()) {
     if (!known.count(k)) {
       return bad(k,
                  "is unknown; a job has: name, kind, command, env, workdir, datasets, "
                  "resources, pool, priority, preemptible, runtime_limit_s, restart_policy, "
-                 "max_restarts, port, strip_prefix, code, inputs, environment, monitor");
+                 "max_restarts, port, strip_prefix, code, inputs, environment, monitor, image");
     }
   }
   JobRequest j;
@@ -207,6 +209,20 @@ Result<JobRequest> parse_job_request(const Json& body) {
         return bad("env." + k, "may not hold NUL characters");
       }
       j.env[k] = v.get<std::string>();
+    }
+  }
+  if (body.contains("image") && !body["image"].is_null()) {
+    if (!body["image"].is_string()) return bad("image", "must be a string");
+    j.image = body["image"].get<std::string>();
+    const bool ok = !j.image.empty() && j.image.size() <= 255 && j.image[0] != '-' &&
+                    std::all_of(j.image.begin(), j.image.end(), [](char c) {
+                      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                             c == '-' || c == '/' || c == ':' || c == '@';
+                    });
+    if (!ok) {
+      return bad("image",
+                 "must be a container image reference such as registry.example.com/team/train:1.2 "
+                 "(letters, digits and . _ - / : @; at most 255)");
     }
   }
   if (body.contains("workdir")) {

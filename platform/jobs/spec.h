@@ -30,6 +30,9 @@ struct JobRequest {
   std::vector<std::string> command;
   std::map<std::string, std::string> env;
   std::string workdir = "/job";
+  // A container image (Kubernetes clusters run the job in it; this machine runs jobs on its
+  // own system, so a job naming one is placed on a cluster). "": the cluster's default.
+  std::string image;
   std::vector<std::string> datasets;
   Resources resources;
   std::string pool = "default";

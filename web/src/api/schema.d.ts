@@ -3228,6 +3228,8 @@ export interface components {
                 /** @description A Python venv at /project/venvs/NAME, made on first use */
                 venv?: string;
             };
+            /** @description A container image: the job runs on a Kubernetes cluster, in it (default: the cluster's image) */
+            image?: string;
             inputs?: string[];
             /** @description train (default), eval or devenv */
             kind?: string;

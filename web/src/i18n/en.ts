@@ -588,6 +588,9 @@ export const en = {
     milestones: 'Milestones',
   },
   submit: {
+    image: 'Container image',
+    imageHelp: 'Optional: the job then runs on a Kubernetes cluster, in this image.',
+    imageInvalid: 'An image reference such as registry.example.com/team/train:1.2.',
     title: 'Submit a job to {{project}}',
     name: 'Name',
     command: 'Command',

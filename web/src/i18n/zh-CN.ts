@@ -589,6 +589,9 @@ export const zhCN: Messages = {
     milestones: '里程碑',
   },
   submit: {
+    image: '容器镜像',
+    imageHelp: '可选：作业将在 Kubernetes 集群上以此镜像运行。',
+    imageInvalid: '应为镜像引用，例如 registry.example.com/team/train:1.2。',
     title: '向 {{project}} 提交作业',
     name: '名称',
     command: '命令',

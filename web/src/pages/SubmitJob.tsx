@@ -31,6 +31,7 @@ export interface JobForm {
   cpu: string;
   memory: string;
   pool: string;
+  image: string;
   priority: string;
   preemptible: boolean;
   runtimeLimit: string;
@@ -65,6 +66,7 @@ export const emptyForm: JobForm = {
   pool: '',
   priority: '',
   preemptible: false,
+  image: '',
   runtimeLimit: '',
   restartPolicy: 'never',
   maxRestarts: '0',
@@ -105,6 +107,7 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (f.memory) problems.memory = whole(f.memory, 1, 1 << 24);
   if (f.priority) problems.priority = whole(f.priority, 0, 1000);
   if (f.runtimeLimit) problems.runtimeLimit = whole(f.runtimeLimit, 1, 365 * 86400);
+  if (f.image.trim() && !/^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/.test(f.image.trim())) problems.image = { key: 'submit.imageInvalid' };
   if (f.restartPolicy === 'on_failure') problems.maxRestarts = whole(f.maxRestarts, 0, 100);
   if (f.kind === 'devenv') problems.port = whole(f.port, 1, 65535);
   problems.stalledMinutes = whole(f.stalledMinutes, 0, 10080);
@@ -148,6 +151,7 @@ export function checkJob(f: JobForm): { problems: Partial<Record<keyof JobForm, 
   if (f.priority) request.priority = Number(f.priority);
   if (f.preemptible) request.preemptible = true;
   if (f.runtimeLimit) request.runtime_limit_s = Number(f.runtimeLimit);
+  if (f.image.trim()) request.image = f.image.trim();
   if (f.restartPolicy === 'on_failure') request.max_restarts = Number(f.maxRestarts);
   // Only what differs from the platform's defaults.
   const monitor: NonNullable<Schemas['JobRequest']['monitor']> = {};
@@ -271,6 +275,7 @@ export function SubmitJob() {
           {text('cpu', t('submit.cpu'), { type: 'number', step: '0.1' })}
           {text('memory', t('submit.memory'), { type: 'number' })}
           {text('pool', t('submit.pool'), { help: t('submit.optional') })}
+          {text('image', t('submit.image'), { help: t('submit.imageHelp') })}
           {text('priority', t('submit.priority'), { type: 'number', help: t('submit.optional') })}
         </div>
         <div className="row">
