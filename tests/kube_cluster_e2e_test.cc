@@ -137,31 +137,7 @@ TEST(KubeClusters, TwoHundredJobsAcrossTwoClustersNeverExceedTheirQuotas) {
   // the quota.
   std::map<std::string, const Submitted*> by_id;
   for (const auto& s : all) by_id[s.id] = &s;
-  struct Event {
-    int64_t seq;
-    std::string project, job, from, to;
-  };
-  std::vector<Event> events;
-  for (const char* project : {"pa", "pb", "pc"}) {
-    std::string token;
-    for (;;) {
-      Json page =
-          admin.call("GET", std::string("/api/v1/projects/") + project + "/events?page_size=1000" +
-                                (token.empty() ? "" : "&page_token=" + token));
-      for (const auto& e : page["items"]) {
-        if (e["resource_type"] != "job") continue;
-        const std::string m = e["message"].get<std::string>();
-        const auto arrow = m.find(" -> ");
-        const auto colon = m.find(':', arrow);
-        events.push_back({e["seq"].get<int64_t>(), project, e["resource_name"], m.substr(0, arrow),
-                          m.substr(arrow + 4, colon == std::string::npos ? std::string::npos
-                                                                         : colon - arrow - 4)});
-      }
-      if (page["next_page_token"].is_null()) break;
-      token = page["next_page_token"].get<std::string>();
-    }
-  }
-  std::sort(events.begin(), events.end(), [](auto& a, auto& b) { return a.seq < b.seq; });
+  const auto events = job_events(admin, {"pa", "pb", "pc"});
   auto holds = [](const std::string& s) {
     return s == "admitted" || s == "starting" || s == "running";
   };

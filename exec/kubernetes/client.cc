@@ -89,28 +89,20 @@ void setup(CURL* c, const ClientOptions& o, const std::string& path, curl_slist*
   }
   *headers = curl_slist_append(*headers, "Accept: application/json");
   *headers = curl_slist_append(*headers, "User-Agent: jizhan-executor");
-  if (!o.auth.client_cert_pem.empty()) {
-    curl_blob b{const_cast<char*>(o.auth.client_cert_pem.data()), o.auth.client_cert_pem.size(),
-                CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &b);
-    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-  } else if (!o.auth.client_cert_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_SSLCERT, o.auth.client_cert_file.c_str());
-  }
-  if (!o.auth.client_key_pem.empty()) {
-    curl_blob b{const_cast<char*>(o.auth.client_key_pem.data()), o.auth.client_key_pem.size(),
-                CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &b);
-    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-  } else if (!o.auth.client_key_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_SSLKEY, o.auth.client_key_file.c_str());
-  }
-  if (!o.auth.ca_pem.empty()) {
-    curl_blob b{const_cast<char*>(o.auth.ca_pem.data()), o.auth.ca_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
-  } else if (!o.auth.ca_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_CAINFO, o.auth.ca_file.c_str());
-  }
+  // Each credential as PEM data (copied into curl) or as a file.
+  auto pem_or_file = [c](const std::string& pem, CURLoption blob_option, const std::string& file,
+                         CURLoption file_option) {
+    if (!pem.empty()) {
+      curl_blob b{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+      curl_easy_setopt(c, blob_option, &b);
+    } else if (!file.empty()) {
+      curl_easy_setopt(c, file_option, file.c_str());
+    }
+  };
+  pem_or_file(o.auth.client_cert_pem, CURLOPT_SSLCERT_BLOB, o.auth.client_cert_file,
+              CURLOPT_SSLCERT);
+  pem_or_file(o.auth.client_key_pem, CURLOPT_SSLKEY_BLOB, o.auth.client_key_file, CURLOPT_SSLKEY);
+  pem_or_file(o.auth.ca_pem, CURLOPT_CAINFO_BLOB, o.auth.ca_file, CURLOPT_CAINFO);
   if (o.auth.insecure_skip_tls_verify) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);

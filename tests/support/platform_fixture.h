@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -145,5 +146,36 @@ inline std::map<std::string, Json> wait_states(Api& api, const std::string& proj
 
 inline const std::set<std::string> kTerminal = {"succeeded", "failed", "cancelled", "preempted",
                                                 "lost"};
+
+// One change of a job's state, from its project's event log.
+struct JobEvent {
+  int64_t seq;
+  std::string project, job, from, to;
+};
+
+// Every job's changes of state in the projects, in the platform's order (the events' seq).
+inline std::vector<JobEvent> job_events(Api& admin, const std::vector<std::string>& projects) {
+  std::vector<JobEvent> events;
+  for (const auto& project : projects) {
+    std::string token;  // opaque: the next page's token
+    for (;;) {
+      Json page = admin.call("GET", "/api/v1/projects/" + project + "/events?page_size=1000" +
+                                        (token.empty() ? "" : "&page_token=" + token));
+      for (const auto& e : page["items"]) {
+        if (e["resource_type"] != "job") continue;
+        const std::string m = e["message"].get<std::string>();
+        const auto arrow = m.find(" -> ");
+        const auto colon = m.find(':', arrow);
+        events.push_back({e["seq"].get<int64_t>(), project, e["resource_name"], m.substr(0, arrow),
+                          m.substr(arrow + 4, colon == std::string::npos ? std::string::npos
+                                                                         : colon - arrow - 4)});
+      }
+      if (page["next_page_token"].is_null()) break;
+      token = page["next_page_token"].get<std::string>();
+    }
+  }
+  std::sort(events.begin(), events.end(), [](auto& a, auto& b) { return a.seq < b.seq; });
+  return events;
+}
 
 }  // namespace jz
