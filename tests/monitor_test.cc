@@ -372,7 +372,10 @@ TEST(GpuMonitoring, TwoSharesOnOneGpuAndAWholeGpuAreEachAttributedAndMetered) {
     Json res;
     for (int i = 0; i < 200; ++i) {
       res = dev.call("GET", path);
-      if (latest(res, "jizhan_job_gpu_memory_used_mib") == r.used_mib) break;
+      // Both series of the sample (they arrive as separate points: wait for each).
+      if (latest(res, "jizhan_job_gpu_memory_used_mib") == r.used_mib &&
+          latest(res, "jizhan_job_gpu_util") == r.sm)
+        break;
       std::this_thread::sleep_for(100ms);
     }
     EXPECT_EQ(latest(res, "jizhan_job_gpu_memory_used_mib"), r.used_mib) << res.dump();
