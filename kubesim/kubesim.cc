@@ -420,11 +420,9 @@ struct KubeSim::State {
                    "the request");
       }
       meta["namespace"] = ns;
-      if (!find("namespaces", "", ns)) {
-        return err(404, "NotFound", "namespaces \"" + ns + "\" not found");
-      }
       const Json* nso = find("namespaces", "", ns);
-      if (nso && at_or_null(*nso, "metadata").contains("deletionTimestamp")) {
+      if (!nso) return err(404, "NotFound", "namespaces \"" + ns + "\" not found");
+      if (at_or_null(*nso, "metadata").contains("deletionTimestamp")) {
         return err(403, "Forbidden",
                    info.resource + " \"" + str_at(meta, "name") +
                        "\" is forbidden: unable to "
@@ -1468,8 +1466,6 @@ void KubeSim::State::serve_log(const httplib::Request& req, httplib::Response& r
     if (it == logs.end()) {
       const Json& c = (*pod)["spec"]["containers"][0];
       std::string reason = "ContainerCreating";
-      const Json& st = at_or_null(at_or_null(pod->value("status", Json()), "containerStatuses"), 0);
-      (void)st;
       for (const auto& cs : at_or_null((*pod)["status"], "containerStatuses")) {
         const std::string r = str_at(at_or_null(cs, "state"), "waiting", "reason");
         if (!r.empty()) reason = r;

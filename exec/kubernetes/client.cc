@@ -57,6 +57,12 @@ YAML::Node entry(const YAML::Node& root, const char* list, const std::string& na
   return {};
 }
 
+// The body as JSON (null when it is not).
+void parse_body(ApiResponse& r) {
+  r.json = Json::parse(r.body, nullptr, false);
+  if (r.json.is_discarded()) r.json = nullptr;
+}
+
 size_t collect(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
@@ -303,8 +309,7 @@ Result<ApiResponse> KubeClient::once(const std::string& method, const std::strin
                                (err[0] ? err : curl_easy_strerror(rc)));
   }
   r.status = static_cast<int>(status);
-  r.json = Json::parse(r.body, nullptr, false);
-  if (r.json.is_discarded()) r.json = nullptr;
+  parse_body(r);
   *retry_after_s = h.retry_after;
   return r;
 }
@@ -443,8 +448,7 @@ Status KubeClient::stream(const std::string& path,
     ApiResponse r;
     r.status = static_cast<int>(status);
     r.body = s.error_body;
-    r.json = Json::parse(r.body, nullptr, false);
-    if (r.json.is_discarded()) r.json = nullptr;
+    parse_body(r);
     return api_status(r, "GET " + path);
   }
   if (rc != CURLE_OK) {

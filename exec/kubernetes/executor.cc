@@ -91,10 +91,8 @@ bool launch_failure(const std::string& reason) {
 }
 
 int64_t index_of(const Json& pod) {
-  const std::string v = str(pod, "metadata", "annotations");
-  const Json& a = at(at(pod, "metadata"), "annotations");
-  const Json& i = at(a, "batch.kubernetes.io/job-completion-index");
-  (void)v;
+  const Json& i =
+      at(at(at(pod, "metadata"), "annotations"), "batch.kubernetes.io/job-completion-index");
   if (!i.is_string()) return 0;
   try {
     return std::stoll(i.get<std::string>());
