@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -223,11 +224,34 @@ struct PodLog {
 struct Proc {
   pid_t pid = 0;
   int64_t memory_limit = 0;
+  // Read end of a close-on-exec pipe the child holds until its exec: until it reads as
+  // closed the child is still a copy of this process and its memory is not the container's.
+  int exec_fd = -1;
+  bool execed = false;
   bool oom = false;
   bool terminating = false;
   SteadyTime kill_at{};
   bool exited = false;
   int status = 0;
+
+  Proc() = default;
+  Proc(const Proc&) = delete;
+  Proc& operator=(const Proc&) = delete;
+  ~Proc() {
+    if (exec_fd >= 0) ::close(exec_fd);
+  }
+
+  // Whether the child has replaced this process's image with the container's program.
+  bool has_execed() {
+    if (execed || exec_fd < 0) return true;
+    pollfd p{.fd = exec_fd, .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLIN)) != 0) {
+      ::close(exec_fd);
+      exec_fd = -1;
+      execed = true;
+    }
+    return execed;
+  }
 };
 
 struct HistoryEvent {
@@ -1139,8 +1163,13 @@ struct KubeSim::State {
     for (auto& e : env) child_env.push_back(e.data());
     child_env.push_back(nullptr);
     const std::string not_found = "exec " + program + ": no such program\n";
-    int fds[2];
+    int fds[2], exec_fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return;
+    if (::pipe2(exec_fds, O_CLOEXEC) != 0) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return;
+    }
     const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     auto proc = std::make_shared<Proc>();
     proc->memory_limit = memory_limit_bytes(pod);
@@ -1165,6 +1194,8 @@ struct KubeSim::State {
     if (pid > 0) ::setpgid(pid, pid);
     if (null >= 0) ::close(null);
     ::close(fds[1]);
+    ::close(exec_fds[1]);
+    proc->exec_fd = exec_fds[0];
     if (pid < 0) {
       ::close(fds[0]);
       return;
@@ -1256,7 +1287,7 @@ struct KubeSim::State {
     for (auto& [k, p] : procs) {
       if (p->exited) continue;
       if (p->terminating && now >= p->kill_at) ::kill(-p->pid, SIGKILL);
-      if (p->memory_limit > 0 && !p->oom && tree_rss(p->pid) > p->memory_limit) {
+      if (p->memory_limit > 0 && !p->oom && p->has_execed() && tree_rss(p->pid) > p->memory_limit) {
         p->oom = true;
         ::kill(-p->pid, SIGKILL);
       }

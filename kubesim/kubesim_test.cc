@@ -436,6 +436,38 @@ TEST(KubeSim, FailuresHaveTheRealReasons) {
             std::string::npos);
 }
 
+// A container's memory is its program's, never the simulator's: between the fork and the
+// exec the child is a copy of this (large) process, and a limit checked in that window must
+// not kill it (CI under AddressSanitizer saw jobs OOMKilled for the test's own memory).
+TEST(KubeSim, MemoryLimitCountsTheContainerNotTheSimulator) {
+  // This process holds 512 MiB more than any container's limit below.
+  std::vector<char> ballast(size_t{512} << 20);
+  for (size_t i = 0; i < ballast.size(); i += 4096) ballast[i] = static_cast<char>(i);
+  Options o;
+  o.controller_interval = 1ms;
+  Sim s(o);
+  constexpr int kJobs = 40;
+  for (int i = 0; i < kJobs; ++i) {
+    Json j = job("small-" + std::to_string(i), {"/bin/sh", "-c", "exit 0"},
+                 {{"spec", {{"completions", 3}, {"parallelism", 3}}}});
+    j["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        {"limits", {{"memory", "256Mi"}}}};
+    ASSERT_EQ(s.call("POST", "/apis/batch/v1/namespaces/default/jobs", j).first, 201);
+  }
+  for (int i = 0; i < kJobs; ++i) {
+    Json done = s.wait_for("jobs", "default", "small-" + std::to_string(i), [](const Json& j) {
+      return job_condition(j, "Complete") || job_condition(j, "Failed");
+    });
+    EXPECT_TRUE(job_condition(done, "Complete")) << done.dump();
+  }
+  for (const auto& p : s.sim->list("pods", "default")) {
+    EXPECT_NE(p["status"]["containerStatuses"][0]["state"]["terminated"].value("reason", ""),
+              "OOMKilled")
+        << p["metadata"]["name"];
+  }
+  EXPECT_NE(ballast[4096], 7);  // keeps the ballast alive to here
+}
+
 TEST(KubeSim, DeletingAJobOrphansItsPodsUnlessTold) {
   Sim s;
   for (const char* name : {"orphaned", "background"}) {
