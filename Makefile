@@ -31,6 +31,7 @@ run: build
 	@scripts/run
 
 asan:
+	@scripts/install-deps --fuzz
 	@$(MAKE) --no-print-directory test PRESET=asan
 
 bench:

@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "platform/alerts/alerts.h"
+#include "platform/algostore/store.h"
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
 #include "platform/iam/tenancy.h"
@@ -327,6 +328,59 @@ std::vector<Endpoint> endpoints() {
        R"({"expr":"jizhan_job_gpu_util"})", project_members},
       {"active alerts", "GET", "/api/v1/projects/{p}/alerts", "", project_members},
       {"export rules", "GET", "/api/v1/projects/{p}/prometheus-rules", "", project_members},
+      // The algorithm store: members read listings; developers list algorithms; project
+      // admins sell (orders, codes, the publisher key); the store front is everyone's.
+      {"the publisher key", "GET", "/api/v1/projects/{p}/store/publisher", "", project_members},
+      {"set the publisher key",
+       "PUT",
+       "/api/v1/projects/{p}/store/publisher",
+       "{}",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"list listings", "GET", "/api/v1/projects/{p}/listings", "", project_members},
+      {"put a listing",
+       "PUT",
+       "/api/v1/projects/{p}/listings/none",
+       R"({"title":"t","tiers":[{"name":"basic"}]})",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"get a listing", "GET", "/api/v1/projects/{p}/listings/none", "", project_members},
+      {"list a version",
+       "POST",
+       "/api/v1/projects/{p}/listings/none/versions",
+       R"({"version":"1.0.0"})",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"remove a listing",
+       "DELETE",
+       "/api/v1/projects/{p}/listings/absent",
+       "",
+       {"padmin", "wsadmin", "prjadmin", "prjdev"}},
+      {"list orders", "GET", "/api/v1/projects/{p}/orders", "", {"padmin", "wsadmin", "prjadmin"}},
+      {"make an order",
+       "POST",
+       "/api/v1/projects/{p}/orders",
+       R"({"listing":"none","tier":"basic","customer":"c","seats":1})",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"get an order",
+       "GET",
+       "/api/v1/projects/{p}/orders/ord_00000000000000000000000000",
+       "",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"revoke a code",
+       "POST",
+       "/api/v1/projects/{p}/codes/acd_00000000000000000000000000/revoke",
+       "{}",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"a code's activations",
+       "GET",
+       "/api/v1/projects/{p}/codes/acd_00000000000000000000000000/activations",
+       "",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"answer an offline activation",
+       "POST",
+       "/api/v1/projects/{p}/store/offline-activations",
+       R"({"request":"{}"})",
+       {"padmin", "wsadmin", "prjadmin"}},
+      {"the store front", "GET", "/api/v1/store/listings", "", all, true},
+      {"a store listing", "GET", "/api/v1/store/listings/proj-a-1/none", "", all, true},
       // One's own notifications, subscriptions and receivers: everyone, their own only.
       // Clusters: everyone signed in sees them (never credentials); platform admins change them.
       {"list clusters", "GET", "/api/v1/clusters", "", all, true},
@@ -692,13 +746,17 @@ class AuthzMatrixTest : public ::testing::Test {
         *db_, Clock::system(), ids_, *autotest_, dir_.str() + "/autotest/competitions",
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     ASSERT_TRUE(competitions_->open().ok());
+    store_ = std::make_unique<algostore::AlgorithmStore>(
+        *db_, Clock::system(), ids_, *autotest_, alerts::SecretBox::with_key(std::string(32, 's')),
+        algostore::StoreOptions{},
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
                          code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
-                         autotest_.get(), competitions_.get()});
+                         autotest_.get(), competitions_.get(), nullptr, store_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -764,6 +822,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<alerts::AlertService> alerts_;
   std::unique_ptr<autotest::AutotestService> autotest_;
   std::unique_ptr<autotest::CompetitionService> competitions_;
+  std::unique_ptr<algostore::AlgorithmStore> store_;
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;
   std::map<std::string, std::string> token_;
@@ -927,6 +986,9 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
                             {"{cluster}", "c1"},
+                            {"{order}", "ord_00000000000000000000000000"},
+                            {"{activation_code}", "acd_00000000000000000000000000"},
+                            {"{download}", std::string(48, '0')},
                             {"{file}", "report.json"},
                             {"{level}", "secret"},
                             {"{username}", "absent"},

@@ -472,6 +472,9 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
                             {"{cluster}", "c1"},
+                            {"{order}", "ord_00000000000000000000000000"},
+                            {"{activation_code}", "acd_00000000000000000000000000"},
+                            {"{download}", std::string(48, '0')},
                             {"{file}", "report.json"},
                             {"{id}", job_id_}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)

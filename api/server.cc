@@ -75,6 +75,7 @@ class ApiServer::Impl {
     add_training_routes(routes_, services_);
     add_autotest_routes(routes_, services_);
     add_cluster_routes(routes_, services_);
+    add_store_routes(routes_, services_);
     // Answered from memory before routing (inline_answer); declared for the document.
     routes_.add(Route{.method = "GET",
                       .path = "/healthz",

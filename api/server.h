@@ -46,6 +46,9 @@ class RunService;
 namespace jz::clusters {
 class ClusterRegistry;
 }
+namespace jz::algostore {
+class AlgorithmStore;
+}
 namespace jz::autotest {
 class AutotestService;
 class CompetitionService;
@@ -102,6 +105,7 @@ struct PlatformServices {
   autotest::AutotestService* autotest = nullptr;         // suites, algorithms, evaluations
   autotest::CompetitionService* competitions = nullptr;  // teams, boards, signed verdicts
   clusters::ClusterRegistry* clusters = nullptr;         // this machine and Kubernetes clusters
+  algostore::AlgorithmStore* algostore = nullptr;        // listings, orders, activations
 };
 
 class ApiServer {

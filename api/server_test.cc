@@ -546,7 +546,11 @@ TEST_F(ServerTest, OpenApiSchemasMatchTheHandlers) {
                             {"{run}", "doc-run"},
                             {"{suite}", "doc-suite"},
                             {"{competition}", "doc-comp"},
-                            {"{cluster}", "local"}}) {
+                            {"{cluster}", "local"},
+                            {"{algorithm}", "doc-algo"},
+                            {"{order}", "ord_00000000000000000000000000"},
+                            {"{activation_code}", "acd_00000000000000000000000000"},
+                            {"{download}", std::string(48, '0')}}) {
       for (size_t at; (at = path.find(from)) != std::string::npos;)
         path.replace(at, from.size(), to);
     }

@@ -162,6 +162,7 @@ void add_monitoring_routes(ApiRoutes& api, const ApiServices& s);  // GPU series
 void add_training_routes(ApiRoutes& api, const ApiServices& s);    // runs, records, series
 void add_alert_routes(ApiRoutes& api, const ApiServices& s);       // rules, receivers, deliveries
 void add_autotest_routes(ApiRoutes& api, const ApiServices& s);  // suites, algorithms, evaluations
+void add_store_routes(ApiRoutes& api, const ApiServices& s);     // the algorithm store
 void add_cluster_routes(ApiRoutes& api, const ApiServices& s);  // this machine, Kubernetes clusters
 
 }  // namespace jz::api

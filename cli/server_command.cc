@@ -18,6 +18,7 @@
 #include "core/files.h"
 #include "core/version.h"
 #include "platform/alerts/alerts.h"
+#include "platform/algostore/store.h"
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
 #include "platform/clusters/registry.h"
@@ -376,6 +377,13 @@ int run_server(const ConfigSources& sources) {
           return sum;
         });
   }
+  // The algorithm store: listings of the packages tested here, orders, activations.
+  auto store_box = alerts::SecretBox::open_or_create(settings->data_dir + "/secrets.key");
+  if (!store_box.ok()) return fail(store_box.status().with_context("store"), 1);
+  algostore::StoreOptions sto;
+  sto.licence_days = settings->store_licence_days;
+  algostore::AlgorithmStore algorithm_store(**db, Clock::system(), ids, autotest_service,
+                                            std::move(*store_box), sto, logger);
   api::PlatformServices services{&job_store,
                                  &datasets,
                                  runner.get(),
@@ -390,7 +398,8 @@ int run_server(const ConfigSources& sources) {
                                  &runs,
                                  &autotest_service,
                                  &competitions,
-                                 cluster_registry.get()};
+                                 cluster_registry.get(),
+                                 &algorithm_store};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -209,6 +209,11 @@ const ConfigSchema& server_schema() {
     s.add(integer("clusters.unavailable_after_ms", "15000", 100, 3600000,
                   "A cluster that has not answered for this long is unavailable: its nodes take "
                   "no new job (queued work goes to other clusters), what runs there stays."));
+    s.add(integer("store.licence_days", "30", 1, 3650,
+                  "How long a licence the algorithm store issues lasts before the customer's "
+                  "client must renew it (activate again; never past the order's term). A "
+                  "revoked code renews nothing, so this is how long a revocation takes to "
+                  "reach a machine that is online (docs/STORE.md)."));
     s.add(integer("jobs.tick_ms", "100", 10, 10000,
                   "How often the job runner looks at jobs and runs a scheduling cycle when "
                   "nothing wakes it sooner."));
@@ -411,6 +416,7 @@ Result<ServerSettings> server_settings(const Config& c) {
   s.jobs_tick = std::chrono::milliseconds(c.get_int("jobs.tick_ms"));
   s.jobs_local = c.get_bool("jobs.local");
   s.clusters_sync = std::chrono::milliseconds(c.get_int("clusters.sync_ms"));
+  s.store_licence_days = c.get_int("store.licence_days");
   s.clusters_unavailable_after =
       std::chrono::milliseconds(c.get_int("clusters.unavailable_after_ms"));
   s.placement_policy = *sched::policy_named(c.get_string("jobs.placement_policy"));  // checked

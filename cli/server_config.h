@@ -51,6 +51,7 @@ struct ServerSettings {
   std::chrono::milliseconds jobs_tick{100};
   std::chrono::milliseconds clusters_sync{5000};
   std::chrono::milliseconds clusters_unavailable_after{15000};
+  int64_t store_licence_days = 30;
   sched::Policy placement_policy = sched::Policy::kFgd;
   std::chrono::seconds log_retention_age{std::chrono::hours(24 * 30)};
   int64_t log_retention_bytes = int64_t{50} << 30;

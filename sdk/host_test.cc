@@ -53,7 +53,7 @@ TEST(IsolatedAlgo, SurvivesACrashAndAHang) {
     ++errors;
     if (i == 3) {
       EXPECT_EQ(out.status().code(), Code::kUnavailable) << out.status().message();
-#if !defined(__SANITIZE_ADDRESS__)  // (AddressSanitizer turns the SIGSEGV into its own exit)
+#if !defined(JZ_ASAN)  // (AddressSanitizer turns the SIGSEGV into its own exit)
       EXPECT_NE(out.status().message().find("crashed (SIGSEGV)"), std::string::npos)
           << out.status().message();
 #endif
@@ -86,7 +86,7 @@ TEST(IsolatedAlgo, MalformedOutputAndBadConfigAreErrors) {
   EXPECT_EQ(too_big.status().code(), Code::kResourceExhausted);
 }
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(JZ_ASAN)
 // (AddressSanitizer reserves terabytes of address space, so an address-space limit
 // cannot be tested under it.)
 TEST(IsolatedAlgo, MemoryBlowUpCostsOneFrame) {

@@ -204,13 +204,65 @@ Result<Issued> issue_licence(IssueOptions o) {
     return Status::invalid_argument("licence: limits cannot be negative (0 is unlimited)");
   }
   Issued out;
-  out.activation_code = new_activation_code();
-  l.id = "L-" + random_hex(SecureRandom::instance(), 6);
+  if (o.activation_code.empty()) {
+    out.activation_code = new_activation_code();
+  } else {
+    JZ_ASSIGN_OR_RETURN(out.activation_code, normalize_activation_code(o.activation_code));
+  }
+  if (l.id.empty()) l.id = "L-" + random_hex(SecureRandom::instance(), 6);
   l.activation_sha256 = sha256_hex(out.activation_code);
   l.issuer = o.key.pub.name;
   l.key_id = o.key.pub.key_id;
   out.licence = l;
   out.file_text = sign_document(o.key, l.to_json().dump()).dump(2) + "\n";
+  return out;
+}
+
+std::string make_activation_request(const SigningKey& install_key, std::string_view code,
+                                    const std::string& fingerprint, Clock::WallTime now) {
+  const Json payload = {{"type", "jizhan-activation-request"},
+                        {"code", std::string(code)},
+                        {"fingerprint", fingerprint},
+                        {"install_key", public_key_json(install_key.pub)},
+                        {"created_at", format_rfc3339(now)}};
+  return sign_document(install_key, payload.dump()).dump(2) + "\n";
+}
+
+Result<ActivationRequest> parse_activation_request(std::string_view text) {
+  JZ_ASSIGN_OR_RETURN(SignedDocument d, parse_signed_document(text, "activation request"));
+  const Json p = Json::parse(d.payload, nullptr, false);
+  if (p.is_discarded() || !p.is_object() ||
+      json::string_or(p, "type") != "jizhan-activation-request") {
+    return Status::invalid_argument(
+        "activation request: payload is not an activation request (make one with `jizhan "
+        "client activate CODE --offline FILE`)");
+  }
+  ActivationRequest r;
+  if (!p.contains("install_key") || !p["install_key"].is_object()) {
+    return Status::invalid_argument("activation request: no 'install_key'");
+  }
+  JZ_ASSIGN_OR_RETURN(r.install_key, parse_public_key(p["install_key"].dump()));
+  if (r.install_key.key_id != d.key_id || !signature_valid(d, r.install_key)) {
+    return Status::invalid_argument(
+        "activation request: the signature does not match its install key: the file was "
+        "changed after the client wrote it");
+  }
+  JZ_ASSIGN_OR_RETURN(r.code, normalize_activation_code(json::string_or(p, "code")));
+  r.fingerprint = json::string_or(p, "fingerprint");
+  if (r.fingerprint.empty() || r.fingerprint.size() > 128) {
+    return Status::invalid_argument("activation request: 'fingerprint' is missing");
+  }
+  r.created_at = json::string_or(p, "created_at");
+  return r;
+}
+
+std::string client_fingerprint(std::string_view machine, const PublicKey& install_key) {
+  const std::string h = sha256_hex(std::string(machine) + "\n" + install_key.key_id);
+  std::string out;
+  for (size_t i = 0; i < 16; ++i) {
+    if (i > 0 && i % 4 == 0) out += '-';
+    out += h[i];
+  }
   return out;
 }
 

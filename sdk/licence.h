@@ -58,8 +58,9 @@ Result<std::string> normalize_activation_code(std::string_view code);
 Result<std::string> machine_fingerprint();
 
 struct IssueOptions {
-  Licence licence;  // id, activation_sha256, issuer and key_id are filled in
+  Licence licence;  // activation_sha256, issuer and key_id are filled in; id when empty
   SigningKey key;
+  std::string activation_code;  // the code it is for; "" makes a new one
 };
 struct Issued {
   Licence licence;
@@ -82,6 +83,25 @@ struct LicenceUse {
 // Each refusal has its own message: other algorithm, version out of range, other machine,
 // not yet valid, expired, over the channel limit.
 Status check_licence(const Licence& l, const LicenceUse& use);
+
+// An activation request for a machine that cannot reach the store (offline activation):
+// the code and the machine's fingerprint, signed by the client's install key, whose public
+// half it carries. The store answers it with a licence file.
+struct ActivationRequest {
+  std::string code;  // normalised
+  std::string fingerprint;
+  PublicKey install_key;
+  std::string created_at;
+};
+std::string make_activation_request(const SigningKey& install_key, std::string_view code,
+                                    const std::string& fingerprint, Clock::WallTime now);
+// Parses a request and checks it is signed by the key it carries; each fault named.
+Result<ActivationRequest> parse_activation_request(std::string_view text);
+
+// A client install's fingerprint: this machine's (machine_fingerprint) and the install
+// key's id, hashed into 4x4 hex groups. Copied to another machine, the install (and its
+// licences) no longer match; two installs on one machine are two machines to the store.
+std::string client_fingerprint(std::string_view machine, const PublicKey& install_key);
 
 // Installed licences: `$JIZHAN_CONFIG_DIR/licences` (else the XDG/HOME equivalents).
 std::string licence_dir();

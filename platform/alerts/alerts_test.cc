@@ -1076,8 +1076,11 @@ TEST_P(AlertServiceTest, AJobsOwnerHearsOfTheirOwnJobsOnlyAndChoosesWhich) {
   PyReceiver rx("");
   // Two jobs of the project, one of Ann's, one of Bob's.
   int64_t seq = 0;
-  for (const auto& [job, user] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& job_user : std::vector<std::pair<std::string, std::string>>{
            {"job_a", "usr_ann"}, {"job_b", "usr_bob"}}) {
+    // Named copies: a lambda may not capture structured bindings before C++20's DR
+    // (clang 14 refuses).
+    const std::string job = job_user.first, user = job_user.second;
     ++seq;
     ASSERT_TRUE(db_->transact([&](store::Conn& c) {
                      return c

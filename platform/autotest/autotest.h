@@ -153,6 +153,10 @@ class AutotestService {
                                             const store::PageSpec& page);
   Status delete_algorithm(const std::string& project_id, const std::string& name,
                           const std::string& version);
+  // Where an uploaded algorithm's package is kept.
+  std::string package_path(const Algorithm& a) const {
+    return algorithm_dir(a.project_id, a.name, a.version) + "/package.jzpkg";
+  }
 
   // ---- evaluations
   struct EvaluationRequest {

@@ -269,7 +269,8 @@ Status validate_permission(std::string_view permission) {
   static const std::set<std::string, std::less<>> kResources = {
       "*",     "workspace", "project", "workspace_member", "project_member", "quota",
       "event", "job",       "dataset", "dataset_data",     "scheduler",      "audit",
-      "code",  "release",   "suite",   "algorithm",        "evaluation"};
+      "code",  "release",   "suite",   "algorithm",        "evaluation",     "listing",
+      "order"};
   const size_t colon = permission.find(':');
   const std::string_view resource = permission.substr(0, colon);
   const std::string_view verb =
