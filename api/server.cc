@@ -256,14 +256,18 @@ class ApiServer::Impl {
   Result<Reply> dispatch(const http::Request& req, RequestContext& ctx,
                          std::optional<iam::Principal>& caller, std::string& label,
                          http::Headers& extra) {
-    if (needs_auth(req.path)) {
+    auto m = routes_.match(req);
+    // A public route (the store's activation service: its callers are machines holding a
+    // code, not accounts) takes no token; every other path under /api/ needs one, even to
+    // learn that it does not exist.
+    const bool open_route = m.route && m.route->scope == Scope::kPublic;
+    if (needs_auth(req.path) && !open_route) {
       JZ_ASSIGN_OR_RETURN(auto who, authenticate_request(req, auth_, extra));
       caller = std::move(who.principal);
       ctx.caller = &*caller;
       ctx.via_cookie = who.via_cookie;
       ctx.csrf_token = std::move(who.csrf_token);
     }
-    auto m = routes_.match(req);
     if (!m.route) {
       if (!m.allow.empty()) extra.set("Allow", m.allow);  // 405, see finish()
       return m.error;

@@ -7,14 +7,17 @@
 
 #include "cli/algo_command.h"
 #include "cli/child_commands.h"
+#include "cli/store_client.h"
 #include "core/version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Jizhan's algorithm commands (run as `jizhan algo` and `jizhan license`).",
-               "jizhan"};
+  CLI::App app{
+      "Jizhan's algorithm commands (run as `jizhan algo`, `jizhan license` and `jizhan client`).",
+      "jizhan"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(jz::version()));
   jz::cli::AlgoCommands algo(app);
+  jz::cli::StoreClientCommands client(app);
 
   jz::cli::ChildCommands children(app);
 
@@ -24,6 +27,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (algo.chosen()) return algo.run();
+  if (client.chosen()) return client.run();
   if (children.chosen()) return children.run();
   return 0;
 }

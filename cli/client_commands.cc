@@ -1046,6 +1046,7 @@ ClientCommands::ClientCommands(CLI::App& app, CLI::App& audit) {
   job_commands(app);
   metrics_commands(app);
   autotest_commands(app);
+  store_commands(app);
 }
 
 namespace {

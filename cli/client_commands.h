@@ -36,6 +36,9 @@ class ClientCommands {
   void metrics_commands(CLI::App& app);
   // autotest suite|algorithm|submit|list|show (autotest_command.cc).
   void autotest_commands(CLI::App& app);
+  // store browse|publisher|listing|order|orders|revoke|activations|activate-offline
+  // (store_command.cc).
+  void store_commands(CLI::App& app);
 
   std::function<int()> action_;
   Common common_;

@@ -57,7 +57,7 @@ void add_config_flags(CLI::App* cmd, ServerFlags& f) {
       ->option_text("KEY=VALUE");
 }
 
-// `algo` and `license` run in jizhan-algo, installed beside this program: it carries the
+// `algo`, `license` and `client` run in jizhan-algo, installed beside this program: it carries the
 // media and serving stacks (OpenCV, FFmpeg, gRPC), which the other commands do not load.
 int run_algo_program(int argc, char** argv) {
   std::string dir = jz::self_executable();
@@ -78,7 +78,8 @@ int run_algo_program(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && (std::strcmp(argv[1], "algo") == 0 || std::strcmp(argv[1], "license") == 0)) {
+  if (argc > 1 && (std::strcmp(argv[1], "algo") == 0 || std::strcmp(argv[1], "license") == 0 ||
+                   std::strcmp(argv[1], "client") == 0)) {
     return run_algo_program(argc, argv);
   }
   CLI::App app{
@@ -166,6 +167,9 @@ int main(int argc, char** argv) {
       "algo", "Algorithm packages: build, check, run and serve them (docs/ALGORITHM_SDK.md)");
   app.add_subcommand("license",
                      "Algorithm licences: keys, issuing, activation (docs/ALGORITHM_SDK.md)");
+  app.add_subcommand("client",
+                     "The customer's side of the algorithm store: activate, install, renew "
+                     "(docs/STORE.md)");
   jz::cli::SchedCommands sched(app);
 
   jz::cli::ChildCommands children(app);

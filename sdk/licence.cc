@@ -144,11 +144,39 @@ Result<std::string> normalize_activation_code(std::string_view code) {
   return out;
 }
 
+namespace {
+// The first 16 hex digits of a hash, upper case, in groups of four: "3F2A-...".
+std::string hex_groups(const std::string& hex) {
+  std::string out;
+  for (size_t i = 0; i < 16 && i < hex.size(); ++i) {
+    if (i > 0 && i % 4 == 0) out += '-';
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(hex[i])));
+  }
+  return out;
+}
+}  // namespace
+
 Result<std::string> machine_fingerprint() {
   // The machine id systemd or D-Bus keeps; without one (a bare container), the network
   // interfaces' hardware addresses and the host name.
   std::string id;
+  // A container whose /etc/machine-id does not outlive it names a file on a volume that
+  // does (JIZHAN_MACHINE_ID_FILE): it must exist and hold at least 16 characters.
+  if (const char* own = std::getenv("JIZHAN_MACHINE_ID_FILE"); own && *own) {
+    auto text = read_file(own);
+    if (!text.ok()) {
+      return Status::failed_precondition("JIZHAN_MACHINE_ID_FILE: " + text.status().message());
+    }
+    id = *text;
+    while (!id.empty() && std::isspace(static_cast<unsigned char>(id.back()))) id.pop_back();
+    if (id.size() < 16) {
+      return Status::failed_precondition(std::string("JIZHAN_MACHINE_ID_FILE: ") + own +
+                                         " must hold an id of at least 16 characters (`cat "
+                                         "/proc/sys/kernel/random/uuid > FILE` makes one)");
+    }
+  }
   for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+    if (!id.empty()) break;
     auto text = read_file(path);
     if (!text.ok()) continue;
     id = *text;
@@ -176,13 +204,7 @@ Result<std::string> machine_fingerprint() {
         "network interface (create it with `systemd-machine-id-setup` or `dbus-uuidgen "
         "--ensure=/etc/machine-id`)");
   }
-  std::string h = sha256_hex("jizhan-machine-v1:" + id).substr(0, 16);
-  std::string out;
-  for (size_t i = 0; i < h.size(); ++i) {
-    if (i > 0 && i % 4 == 0) out += '-';
-    out += static_cast<char>(std::toupper(static_cast<unsigned char>(h[i])));
-  }
-  return out;
+  return hex_groups(sha256_hex("jizhan-machine-v1:" + id));
 }
 
 Result<Issued> issue_licence(IssueOptions o) {
@@ -257,13 +279,8 @@ Result<ActivationRequest> parse_activation_request(std::string_view text) {
 }
 
 std::string client_fingerprint(std::string_view machine, const PublicKey& install_key) {
-  const std::string h = sha256_hex(std::string(machine) + "\n" + install_key.key_id);
-  std::string out;
-  for (size_t i = 0; i < 16; ++i) {
-    if (i > 0 && i % 4 == 0) out += '-';
-    out += h[i];
-  }
-  return out;
+  return hex_groups(
+      sha256_hex("jizhan-client-v1:" + std::string(machine) + "\n" + install_key.key_id));
 }
 
 Result<Licence> parse_licence(std::string_view text, SignedDocument* doc) {

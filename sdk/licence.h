@@ -55,6 +55,8 @@ Result<std::string> normalize_activation_code(std::string_view code);
 
 // This machine's fingerprint, as 4x4 hex groups: SHA-256 of /etc/machine-id (or D-Bus's);
 // where neither exists (a bare container), of the network hardware addresses and host name.
+// A container whose machine id does not persist names a file that does in
+// JIZHAN_MACHINE_ID_FILE.
 Result<std::string> machine_fingerprint();
 
 struct IssueOptions {

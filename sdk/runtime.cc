@@ -66,7 +66,11 @@ Result<OpenedAlgorithm> open_algorithm(const OpenOptions& o) {
     LicenceUse use;
     use.algorithm = info.manifest.name;
     use.version = info.manifest.version;
-    JZ_ASSIGN_OR_RETURN(use.machine, machine_fingerprint());
+    if (o.machine.empty()) {
+      JZ_ASSIGN_OR_RETURN(use.machine, machine_fingerprint());
+    } else {
+      use.machine = o.machine;
+    }
     use.now = SystemClock().now();
     use.channels = o.channels;
     const std::string dir = o.licence_dir.empty() ? licence_dir() : o.licence_dir;

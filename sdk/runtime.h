@@ -22,6 +22,7 @@ struct OpenOptions {
   bool allow_untrusted = false;    // run a package whose signer is not trusted
   int channels = 1;                // licence channels to hold (streams, served instances)
   std::string licence_dir;         // empty: licence_dir()
+  std::string machine;             // the fingerprint licences must name; empty: this machine's
 };
 
 struct OpenedAlgorithm {

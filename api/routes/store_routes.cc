@@ -25,19 +25,22 @@ Result<algostore::AlgorithmStore*> store_of(const ApiServices& s) {
   return s.platform.algostore;
 }
 
-// Whether the caller may see the listing in the store front: public ones, their own
-// workspace's, and those naming a workspace they belong to as a customer.
+// Whether the caller may see the listing in the store front: public ones, and those of a
+// workspace the caller belongs to (as a member of it or of one of its projects): the
+// seller's own, or one named as a customer.
 bool visible_to(const ApiServices& s, const iam::Principal& me, const algostore::Listing& l) {
   if (l.visibility == "public" || me.is_platform_admin()) return true;
-  auto member_of = [&](const std::string& scope, const std::string& id) {
-    auto role = s.tenancy.role_of(scope, id, me.user_id);
-    return role.ok() && !role->empty();
+  auto belongs = [&](const iam::Workspace& ws) {
+    auto role = s.tenancy.role_of("workspace", ws.id, me.user_id);
+    if (role.ok() && !role->empty()) return true;
+    auto projects = s.tenancy.projects(me, ws.name, {.after = "", .limit = 1});
+    return projects.ok() && !projects->items.empty();
   };
-  if (member_of("workspace", l.workspace_id) || member_of("project", l.project_id)) return true;
+  if (auto own = s.tenancy.workspace_by_id(l.workspace_id); own.ok() && belongs(*own)) return true;
   if (l.visibility != "customers") return false;
   for (const auto& name : l.customers) {
     auto ws = s.tenancy.workspace(name);
-    if (ws.ok() && member_of("workspace", ws->id)) return true;
+    if (ws.ok() && belongs(*ws)) return true;
   }
   return false;
 }
@@ -329,7 +332,7 @@ void add_store_routes(ApiRoutes& api, const ApiServices& s) {
        .path = "/api/v1/store/downloads/{download}",
        .scope = Scope::kPublic,
        .summary = "Download the package an activation answered with (its link lasts an hour)",
-       .errors = {401},
+       .errors = {401, 409},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto* st, store_of(s));
          JZ_ASSIGN_OR_RETURN(std::string path, st->download_path(ctx.param("download")));

@@ -159,7 +159,7 @@ const store::RowMap<ActivationRow> kActivation{{"id", &ActivationRow::id},
 bool valid_fingerprint(const std::string& f) {
   if (f.size() < 8 || f.size() > 64) return false;
   for (char c : f) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-')) return false;
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return false;
   }
   return true;
 }
@@ -809,7 +809,7 @@ Result<Activation> AlgorithmStore::activate_in(Conn& c, const std::string& raw_c
   JZ_ASSIGN_OR_RETURN(std::string code, sdk::normalize_activation_code(raw_code));
   if (!valid_fingerprint(fingerprint)) {
     return Status::invalid_argument(
-        "field 'fingerprint' must be the machine's fingerprint (8 to 64 of 0-9, a-f and '-'; "
+        "field 'fingerprint' must be the machine's fingerprint (8 to 64 hex digits and '-'; "
         "`jizhan client fingerprint`)");
   }
   const bool postgres = db_.dialect() == store::Dialect::kPostgres;
