@@ -247,6 +247,67 @@ Json Activation::to_json() const {
           {"renewed", renewed}};
 }
 
+Status apply_listing_body(const Json& body, Listing& l) {
+  JZ_RETURN_IF_ERROR(json::only_fields(
+      body, {"title", "description", "details", "tiers", "visibility", "customers"}));
+  if (body.contains("title")) {
+    if (!body["title"].is_string() || body["title"].get<std::string>().empty() ||
+        body["title"].get<std::string>().size() > 200) {
+      return Status::invalid_argument("field 'title' must be 1 to 200 characters");
+    }
+    l.title = body["title"];
+  }
+  if (body.contains("description")) {
+    if (!body["description"].is_string() || body["description"].get<std::string>().size() > 20000) {
+      return Status::invalid_argument("field 'description' must be text of at most 20000 bytes");
+    }
+    l.description = body["description"];
+  }
+  if (body.contains("details")) {
+    if (!body["details"].is_object() || body["details"].dump().size() > 20000) {
+      return Status::invalid_argument(
+          "field 'details' must be an object ({inputs, hardware, tags}) of at most 20000 bytes");
+    }
+    if (body["details"].contains("tags")) {
+      const Json& tags = body["details"]["tags"];
+      bool ok = tags.is_array() && tags.size() <= 20;
+      for (const auto& t : tags) ok = ok && t.is_string() && !t.get<std::string>().empty();
+      if (!ok) return Status::invalid_argument("field 'details.tags' must list up to 20 words");
+    }
+    l.details = body["details"];
+  }
+  if (body.contains("tiers")) {
+    JZ_ASSIGN_OR_RETURN(l.tiers, parse_tiers(body["tiers"]));
+  }
+  if (body.contains("visibility")) {
+    const std::string v =
+        body["visibility"].is_string() ? body["visibility"].get<std::string>() : std::string();
+    if (v != "public" && v != "workspace" && v != "customers") {
+      return Status::invalid_argument(
+          "field 'visibility' must be public, workspace (the project's) or customers (the "
+          "workspaces in 'customers')");
+    }
+    l.visibility = v;
+  }
+  if (body.contains("customers")) {
+    if (!body["customers"].is_array() || body["customers"].size() > 500) {
+      return Status::invalid_argument("field 'customers' must list up to 500 workspace names");
+    }
+    l.customers.clear();
+    for (const auto& c : body["customers"]) {
+      if (!c.is_string() || c.get<std::string>().empty()) {
+        return Status::invalid_argument("field 'customers' must list workspace names");
+      }
+      l.customers.push_back(c);
+    }
+  }
+  if (l.visibility == "customers" && l.customers.empty()) {
+    return Status::invalid_argument(
+        "visibility 'customers' needs the customers' workspaces in 'customers'");
+  }
+  return {};
+}
+
 AlgorithmStore::AlgorithmStore(store::Database& db, Clock& clock, IdGenerator& ids,
                                autotest::AutotestService& autotest, alerts::SecretBox box,
                                StoreOptions options, std::shared_ptr<spdlog::logger> logger)
@@ -350,61 +411,7 @@ Result<Listing> AlgorithmStore::put_listing(const std::string& project_id,
     l.created_by = actor;
     l.created_at_ms = clock_.now_unix_ms();
   }
-  if (body.contains("title")) {
-    if (!body["title"].is_string() || body["title"].get<std::string>().empty() ||
-        body["title"].get<std::string>().size() > 200) {
-      return Status::invalid_argument("field 'title' must be 1 to 200 characters");
-    }
-    l.title = body["title"];
-  }
-  if (body.contains("description")) {
-    if (!body["description"].is_string() || body["description"].get<std::string>().size() > 20000) {
-      return Status::invalid_argument("field 'description' must be text of at most 20000 bytes");
-    }
-    l.description = body["description"];
-  }
-  if (body.contains("details")) {
-    if (!body["details"].is_object() || body["details"].dump().size() > 20000) {
-      return Status::invalid_argument(
-          "field 'details' must be an object ({inputs, hardware, tags}) of at most 20000 bytes");
-    }
-    if (body["details"].contains("tags")) {
-      const Json& tags = body["details"]["tags"];
-      bool ok = tags.is_array() && tags.size() <= 20;
-      for (const auto& t : tags) ok = ok && t.is_string() && !t.get<std::string>().empty();
-      if (!ok) return Status::invalid_argument("field 'details.tags' must list up to 20 words");
-    }
-    l.details = body["details"];
-  }
-  if (body.contains("tiers")) {
-    JZ_ASSIGN_OR_RETURN(l.tiers, parse_tiers(body["tiers"]));
-  }
-  if (body.contains("visibility")) {
-    const std::string v =
-        body["visibility"].is_string() ? body["visibility"].get<std::string>() : std::string();
-    if (v != "public" && v != "workspace" && v != "customers") {
-      return Status::invalid_argument(
-          "field 'visibility' must be public, workspace (the project's) or customers (the "
-          "workspaces in 'customers')");
-    }
-    l.visibility = v;
-  }
-  if (body.contains("customers")) {
-    if (!body["customers"].is_array() || body["customers"].size() > 500) {
-      return Status::invalid_argument("field 'customers' must list up to 500 workspace names");
-    }
-    l.customers.clear();
-    for (const auto& c : body["customers"]) {
-      if (!c.is_string() || c.get<std::string>().empty()) {
-        return Status::invalid_argument("field 'customers' must list workspace names");
-      }
-      l.customers.push_back(c);
-    }
-  }
-  if (l.visibility == "customers" && l.customers.empty()) {
-    return Status::invalid_argument(
-        "visibility 'customers' needs the customers' workspaces in 'customers'");
-  }
+  JZ_RETURN_IF_ERROR(apply_listing_body(body, l));
   l.updated_at_ms = clock_.now_unix_ms();
   Json customers = Json::array();
   for (const auto& c : l.customers) customers.push_back(c);

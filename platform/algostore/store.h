@@ -65,6 +65,11 @@ struct Listing {
   Json to_json() const;
 };
 
+// Applies a listing's request body ({title, description, details, tiers, visibility,
+// customers}; what it leaves out is kept) to `l`; each error names its field and `l` may
+// be half changed then.
+Status apply_listing_body(const Json& body, Listing& l);
+
 struct Order {
   std::string id, listing_id, project_id, listing, tier, customer;
   int64_t seats = 0;
