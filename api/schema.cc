@@ -720,7 +720,10 @@ Json build_components() {
                                               {"version", "sha256"}))},
             {"created_by", str()},
             {"created_at", time_string()},
-            {"updated_at", time_string()}},
+            {"updated_at", time_string()},
+            {"yours", object({{"sell", boolean("You may sell it (order:create)")},
+                              {"manage", boolean("You may change it (listing:update)")}},
+                             {"sell", "manage"})}},
            {"id", "project", "name", "title", "tiers", "visibility", "versions"})},
       {"Order",
        open_object(

@@ -304,7 +304,13 @@ void add_store_routes(ApiRoutes& api, const ApiServices& s) {
          auto l = st->listing(p->id, ctx.param("algorithm"));
          // Hidden and missing look alike: the store front does not confirm a name exists.
          if (!l.ok() || !visible_to(s, ctx.me(), *l)) return Status::not_found(missing);
-         return Reply::json(l->to_json());
+         // What the caller may do with it, so a customer's page asks nothing it may not.
+         Json out = l->to_json();
+         out["yours"] = {
+             {"sell", s.authorizer.check(ctx.me(), "order", "create", p->workspace_id, &*p).ok()},
+             {"manage",
+              s.authorizer.check(ctx.me(), "listing", "update", p->workspace_id, &*p).ok()}};
+         return Reply::json(std::move(out));
        }},
       // ---- the activation service (customers' machines: the code is the credential)
       {.method = "POST",

@@ -1558,6 +1558,94 @@ test('a data owner makes a test suite; a developer uploads a package, evaluates 
   autotestRoot = root;
 });
 
+test('a project admin lists a tested package in the store and sells it; a customer finds it; a revoked code renews nothing', async () => {
+  assert.ok(autotestRoot, 'runs after the automatic test test (before the competition test removes its files), whose evaluated package it lists');
+  // The project's publisher key is the one its package was signed with.
+  const key = JSON.parse(readFileSync(join(autotestRoot, 'vendor.key'), 'utf8'));
+  await server.call('PUT', '/api/v1/projects/vision/store/publisher', { signing_key: key });
+  await server.call('POST', '/api/v1/users', { username: 'seller3', password: 'seller3-password-1' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'seller3', role: 'project-admin' });
+  await server.call('POST', '/api/v1/users', { username: 'buyer3', password: 'buyer3-password-1' });
+  await server.call('POST', '/api/v1/users', { username: 'stranger3', password: 'stranger3-password-1' });
+  await server.call('POST', '/api/v1/workspaces', { name: 'acme-co' });
+  await server.call('POST', '/api/v1/workspaces/acme-co/members', { username: 'buyer3', role: 'workspace-viewer' });
+
+  const seller = await newPage(browser);
+  await signIn(seller, server.base, 'seller3', 'seller3-password-1');
+  await seller.goto(`${server.base}/projects/vision`);
+  await seller.getByRole('link', { name: 'Store', exact: true }).click();
+  await seller.getByText(/Key “acme-vision”/).waitFor();
+  const form = seller.getByRole('form', { name: 'New listing' });
+  await form.getByLabel('Algorithm', { exact: true }).fill('color_blobs');
+  await form.getByLabel('Title', { exact: true }).fill('Colour blobs');
+  await form.getByLabel('Visible to').selectOption('customers');
+  await form.getByLabel('Customer workspaces').fill('acme-co');
+  await form.getByLabel('Tags').fill('demo, blobs');
+  await form.getByLabel('Price tiers').fill('basic, two');
+  await form.getByText('Cannot read “basic, two”').waitFor();
+  assert.equal(await form.getByRole('button', { name: 'Save the listing' }).isDisabled(), true);
+  await form.getByLabel('Price tiers').fill('basic, 2, 25, 365, 100 CNY/year');
+  await form.getByRole('button', { name: 'Save the listing' }).click();
+  await seller.getByText('No version listed yet: customers do not see it.').waitFor();
+  const listVersion = seller.getByRole('form', { name: 'List a version of color_blobs' });
+  await listVersion.getByRole('checkbox').first().check();
+  await listVersion.getByRole('button', { name: 'List it' }).click();
+  await seller.getByText('Listed: 1.0.0').waitFor();
+  assert.equal(await seller.getByRole('alert').count(), 0, await seller.getByRole('alert').allTextContents().then(String));
+
+  // Its page: the report of the suite it passed; sell two seats.
+  await seller.getByRole('link', { name: 'Colour blobs' }).click();
+  await seller.getByRole('heading', { name: 'Colour blobs' }).waitFor();
+  await seller.getByRole('table', { name: 'Reports' }).getByRole('rowheader').first().waitFor();
+  await seller.getByLabel('Customer', { exact: true }).fill('Acme Co');
+  await seller.getByLabel('Seats').fill('2');
+  await seller.getByRole('button', { name: 'Make the activation codes' }).click();
+  await seller.getByRole('status').getByText(/^Order ord_/).waitFor();
+  const codes = await seller.getByRole('status').locator('code').allTextContents();
+  assert.equal(codes.length, 2);
+  await screenshot(seller, 'store-listing-en');
+
+  // The customer's workspace finds it; someone else does not.
+  const buyer = await newPage(browser);
+  await signIn(buyer, server.base, 'buyer3', 'buyer3-password-1');
+  await buyer.goto(`${server.base}/store`);
+  await buyer.getByRole('button', { name: 'demo' }).click();
+  await buyer.getByRole('link', { name: 'Colour blobs' }).waitFor();
+  await screenshot(buyer, 'store-front-en');
+  assert.equal(await buyer.getByRole('link', { name: 'Store', exact: true }).count(), 0, 'a customer has no project store tab');
+  const stranger = await newPage(browser);
+  await signIn(stranger, server.base, 'stranger3', 'stranger3-password-1');
+  await stranger.goto(`${server.base}/store`);
+  await stranger.getByText('No listing you may see matches.').waitFor();
+  await stranger.goto(`${server.base}/store/vision/color_blobs`);
+  await stranger.getByText('No such listing, or it is not shown to you.').waitFor();
+
+  // A machine activates the first code; the seller sees it, then revokes the code.
+  const activate = (code) =>
+    fetch(`${server.base}/api/v1/activate`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code, fingerprint: 'AAAA-BBBB-CCCC-DDDD' }),
+    });
+  const first = await activate(codes[0]);
+  assert.equal(first.status, 200, await first.clone().text());
+  await seller.goto(`${server.base}/projects/vision/store`);
+  const row = seller.locator('li', { hasText: codes[0] });
+  await row.getByText('1 of 1 seats used').waitFor();
+  await row.getByRole('button', { name: 'Machines' }).click();
+  await row.getByRole('rowheader', { name: 'AAAA-BBBB-CCCC-DDDD' }).waitFor();
+  seller.once('dialog', (d) => d.accept('contract ended'));
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.getByText('Revoked', { exact: true }).waitFor();
+  await screenshot(seller, 'store-orders-en');
+  const renewal = await activate(codes[0]);
+  assert.equal(renewal.status, 403);
+  assert.match((await renewal.json()).error.message, /contract ended/);
+  assert.deepEqual([...seller.problems, ...buyer.problems], []);
+  // The stranger's only trouble: the listing it may not see answered 404.
+  assert.deepEqual(stranger.problems, ['Failed to load resource: the server responded with a status of 404 (Not Found)']);
+});
+
 test('an organiser runs a competition from the console; a team submits its CSV and reads its signed verdict', async () => {
   const root = autotestRoot;
   assert.ok(root, 'the automatic tests test runs first');
@@ -1672,6 +1760,9 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     run: '/projects/vision/runs/baseline',
     tests: '/projects/vision/tests',
     'tests-home': '/tests',
+    store: '/store',
+    'store-listing': '/store/vision/color_blobs',
+    'project-store': '/projects/vision/store',
     planned: '/later/store',
     'not-found': '/no-such-page',
   };

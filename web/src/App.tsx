@@ -42,6 +42,9 @@ const ProjectTests = lazy(() => import('./pages/Autotest').then((m) => ({ defaul
 const EvaluationView = lazy(() => import('./pages/Autotest').then((m) => ({ default: m.EvaluationView })));
 const TestsHome = lazy(() => import('./pages/Autotest').then((m) => ({ default: m.TestsHome })));
 const CompetitionView = lazy(() => import('./pages/Competitions').then((m) => ({ default: m.CompetitionView })));
+const StoreFront = lazy(() => import('./pages/Store').then((m) => ({ default: m.StoreFront })));
+const ListingView = lazy(() => import('./pages/Store').then((m) => ({ default: m.ListingView })));
+const ProjectStore = lazy(() => import('./pages/Store').then((m) => ({ default: m.ProjectStore })));
 const ProjectQuota = lazy(() => import('./pages/ProjectPages').then((m) => ({ default: m.ProjectQuota })));
 
 function SignedIn({ children }: { children: ReactNode }) {
@@ -84,6 +87,9 @@ export function App() {
       <Route path="/projects/:project/tests" element={<SignedIn><ProjectTests /></SignedIn>} />
       <Route path="/projects/:project/tests/:id" element={<SignedIn><EvaluationView /></SignedIn>} />
       <Route path="/projects/:project/tests/competitions/:name" element={<SignedIn><CompetitionView /></SignedIn>} />
+      <Route path="/store" element={<SignedIn><StoreFront /></SignedIn>} />
+      <Route path="/store/:project/:algorithm" element={<SignedIn><ListingView /></SignedIn>} />
+      <Route path="/projects/:project/store" element={<SignedIn><ProjectStore /></SignedIn>} />
       <Route path="/alerting" element={<SignedIn><PlatformAlerts /></SignedIn>} />
       <Route path="/notifications" element={<SignedIn><Notifications /></SignedIn>} />
       <Route path="/projects/:project/jobs/new" element={<SignedIn><SubmitJob /></SignedIn>} />

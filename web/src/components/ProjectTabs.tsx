@@ -23,6 +23,7 @@ export function ProjectTabs({ project }: { project: string }) {
         </NavLink>
         <NavLink to={`${base}/runs`}>{t('project.runs')}</NavLink>
         <NavLink to={`${base}/tests`}>{t('project.tests')}</NavLink>
+        {can(perms.data, 'listing', 'list') && <NavLink to={`${base}/store`}>{t('project.store')}</NavLink>}
         <NavLink to={`${base}/devenvs`}>{t('project.devenvs')}</NavLink>
         <NavLink to={`${base}/code`}>{t('project.code')}</NavLink>
         <NavLink to={`${base}/datasets`}>{t('project.datasets')}</NavLink>

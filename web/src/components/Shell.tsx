@@ -7,7 +7,7 @@ import { isPlatformAdmin, useSession } from '../api/session';
 import { languages, setLanguage, type Language } from '../i18n';
 import { useUnread } from '../pages/Notifications';
 
-const later = ['store'] as const;
+const later: readonly string[] = [];
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -96,6 +96,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {link('/monitoring', t('nav.monitoring'))}
           {link('/runs', t('nav.metrics'))}
           {link('/tests', t('nav.autotest'))}
+          {link('/store', t('nav.store'))}
           {link('/usage', t('nav.usage'))}
           {link('/tokens', t('nav.tokens'))}
           {link('/account', t('nav.account'))}
@@ -104,8 +105,8 @@ export function Shell({ children }: { children: ReactNode }) {
           {isPlatformAdmin(user) && link('/audit', t('nav.audit'))}
           {isPlatformAdmin(user) && link('/alerting', t('nav.alerts'))}
         </ul>
-        <p className="navgroup">{t('nav.later')}</p>
-        <ul>{later.map((k) => link(`/later/${k}`, t(`nav.${k}`)))}</ul>
+        {later.length > 0 && <p className="navgroup">{t('nav.later')}</p>}
+        {later.length > 0 && <ul>{later.map((k) => link(`/later/${k}`, t(`nav.${k}`)))}</ul>}
       </nav>
       <main id="main" tabIndex={-1}>
         {children}
