@@ -18,7 +18,7 @@ using store::Params;
 
 constexpr int64_t kDayMs = 86'400'000;
 
-Json parse_json_column(const std::string& text, Json fallback) {
+Json parse_json_column(const std::string& text, const Json& fallback) {
   Json j = Json::parse(text, nullptr, false);
   return j.is_discarded() ? fallback : j;
 }
@@ -454,6 +454,7 @@ Result<Listing> AlgorithmStore::listing(const std::string& project_id, const std
                                          "listing_id = ?",
                                          {l.id}));
     std::vector<Json> versions;
+    versions.reserve(vs.size());
     for (const auto& v : vs) {
       versions.push_back({{"version", v.text(0)},
                           {"sha256", v.text(1)},
