@@ -11,6 +11,7 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "sdk/licence.h"
+#include "sdk/manifest.h"
 #include "sdk/package.h"
 
 namespace jz::cli {
@@ -62,16 +63,9 @@ Result<Install> open_install(const std::string& dir) {
   return in;
 }
 
-bool valid_name(const std::string& n) {
-  if (n.empty() || n.size() > 64) return false;
-  for (char c : n) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
-
 Result<Json> read_install(const Install& in, const std::string& name) {
-  if (!valid_name(name)) return Status::invalid_argument("'" + name + "' is not an algorithm name");
+  if (!sdk::valid_package_name(name))
+    return Status::invalid_argument("'" + name + "' is not an algorithm name");
   auto text = read_file(in.algorithm_dir(name) + "/install.json");
   if (!text.ok()) {
     return Status::not_found(name + " is not installed here (" + in.dir +
@@ -101,7 +95,8 @@ Result<Json> install_delivery(const Install& in, const Delivery& d) {
         ": an answer meant for another machine (replayed or copied); activate this machine "
         "with its own code");
   }
-  if (!valid_name(l.algorithm)) return Status::invalid_argument("licence: bad algorithm name");
+  if (!sdk::valid_package_name(l.algorithm))
+    return Status::invalid_argument("licence: bad algorithm name");
   uint64_t size = 0;
   JZ_ASSIGN_OR_RETURN(std::string actual, sha256_file(d.package_file, &size));
   if (!d.expected_sha256.empty() && actual != d.expected_sha256) {

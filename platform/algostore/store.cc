@@ -164,6 +164,30 @@ bool valid_fingerprint(const std::string& f) {
   return true;
 }
 
+// A listing's versions, newest first, each with its reports.
+Result<Json> versions_of(Conn& c, const std::string& listing_id) {
+  JZ_ASSIGN_OR_RETURN(auto vs, c.query("SELECT version, sha256, size, reports, notes, "
+                                       "created_by, created_at_ms FROM store_versions WHERE "
+                                       "listing_id = ?",
+                                       {listing_id}));
+  std::vector<Json> versions;
+  versions.reserve(vs.size());
+  for (const auto& v : vs) {
+    versions.push_back({{"version", v.text(0)},
+                        {"sha256", v.text(1)},
+                        {"size", v.integer(2)},
+                        {"reports", parse_json_column(v.text(3), Json::array())},
+                        {"notes", v.text(4)},
+                        {"created_by", v.text(5)},
+                        {"created_at", iso(v.integer(6))}});
+  }
+  std::sort(versions.begin(), versions.end(), [](const Json& a, const Json& b) {
+    return sdk::compare_versions(a["version"].get<std::string>(), b["version"].get<std::string>()) >
+           0;
+  });
+  return Json(std::move(versions));
+}
+
 // The newest listed version of a listing (or not_found with the reason).
 struct VersionRow {
   std::string version, algorithm_id, sha256;
@@ -449,27 +473,7 @@ Result<Listing> AlgorithmStore::listing(const std::string& project_id, const std
                                            {project_id, name}));
     if (rows.empty()) return Status::not_found("no listing '" + name + "' in this project");
     l = read_listing(rows[0]);
-    JZ_ASSIGN_OR_RETURN(auto vs, c.query("SELECT version, sha256, size, reports, notes, "
-                                         "created_by, created_at_ms FROM store_versions WHERE "
-                                         "listing_id = ?",
-                                         {l.id}));
-    std::vector<Json> versions;
-    versions.reserve(vs.size());
-    for (const auto& v : vs) {
-      versions.push_back({{"version", v.text(0)},
-                          {"sha256", v.text(1)},
-                          {"size", v.integer(2)},
-                          {"reports", parse_json_column(v.text(3), Json::array())},
-                          {"notes", v.text(4)},
-                          {"created_by", v.text(5)},
-                          {"created_at", iso(v.integer(6))}});
-    }
-    std::sort(versions.begin(), versions.end(), [](const Json& a, const Json& b) {
-      return sdk::compare_versions(a["version"].get<std::string>(),
-                                   b["version"].get<std::string>()) > 0;
-    });
-    l.versions = Json::array();
-    for (auto& v : versions) l.versions.push_back(std::move(v));
+    JZ_ASSIGN_OR_RETURN(l.versions, versions_of(c, l.id));
     return {};
   }));
   return l;
@@ -482,13 +486,12 @@ Result<std::vector<Listing>> AlgorithmStore::listings(const std::string& project
                                                " FROM store_listings WHERE project_id = ? "
                                                "ORDER BY name",
                                            {project_id}));
-    for (const auto& r : rows) out.push_back(read_listing(r));
+    for (const auto& r : rows) {
+      out.push_back(read_listing(r));
+      JZ_ASSIGN_OR_RETURN(out.back().versions, versions_of(c, out.back().id));
+    }
     return {};
   }));
-  for (auto& l : out) {
-    JZ_ASSIGN_OR_RETURN(Listing full, listing(project_id, l.name));
-    l.versions = full.versions;
-  }
   return out;
 }
 
@@ -522,10 +525,16 @@ Result<std::vector<Listing>> AlgorithmStore::store_front(
           lower(l.name + "\n" + l.title + "\n" + l.description + "\n" + tags.dump());
       if (hay.find(needle) == std::string::npos) continue;
     }
-    JZ_ASSIGN_OR_RETURN(Listing full, listing(l.project_id, l.name));
-    if (full.versions.empty()) continue;  // nothing to sell yet
-    out.push_back(std::move(full));
+    out.push_back(std::move(l));
   }
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](Conn& c) -> Status {
+    for (auto& l : out) {
+      JZ_ASSIGN_OR_RETURN(l.versions, versions_of(c, l.id));
+    }
+    return {};
+  }));
+  // Nothing to sell yet: not in the store front.
+  std::erase_if(out, [](const Listing& l) { return l.versions.empty(); });
   return out;
 }
 

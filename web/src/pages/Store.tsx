@@ -370,6 +370,7 @@ function PublisherCard({ project, admin }: { project: string; admin: boolean }) 
 function ListingForm({ project, editing }: { project: string; editing?: Listing }) {
   const { t } = useTranslation();
   const client = useQueryClient();
+  const key = editing?.name ?? ''; // one form per listing: ids unique on the page
   const [name, setName] = useState(editing?.name ?? '');
   const [title, setTitle] = useState(editing?.title ?? '');
   const [description, setDescription] = useState(editing?.description ?? '');
@@ -409,14 +410,14 @@ function ListingForm({ project, editing }: { project: string; editing?: Listing 
     >
       <h3>{editing ? t('store.editListing', { name: editing.name }) : t('store.newListing')}</h3>
       <div className="row">
-        <Field id={`l-name-${editing?.name ?? ''}`} label={t('store.algorithm')} help={t('store.algorithmHelp')}>
-          <input id={`l-name-${editing?.name ?? ''}`} value={name} disabled={!!editing} onChange={(e) => setName(e.target.value)} />
+        <Field id={`l-name-${key}`} label={t('store.algorithm')} help={t('store.algorithmHelp')}>
+          <input id={`l-name-${key}`} value={name} disabled={!!editing} onChange={(e) => setName(e.target.value)} />
         </Field>
-        <Field id={`l-title-${editing?.name ?? ''}`} label={t('store.listingTitle')}>
-          <input id={`l-title-${editing?.name ?? ''}`} value={title} maxLength={200} onChange={(e) => setTitle(e.target.value)} />
+        <Field id={`l-title-${key}`} label={t('store.listingTitle')}>
+          <input id={`l-title-${key}`} value={title} maxLength={200} onChange={(e) => setTitle(e.target.value)} />
         </Field>
-        <Field id={`l-vis-${editing?.name ?? ''}`} label={t('store.visibility')}>
-          <select id={`l-vis-${editing?.name ?? ''}`} value={visibility} onChange={(e) => setVisibility(e.target.value)}>
+        <Field id={`l-vis-${key}`} label={t('store.visibility')}>
+          <select id={`l-vis-${key}`} value={visibility} onChange={(e) => setVisibility(e.target.value)}>
             {['public', 'workspace', 'customers'].map((v) => (
               <option key={v} value={v}>
                 {t(`store.visibility_${v}`)}
@@ -425,27 +426,27 @@ function ListingForm({ project, editing }: { project: string; editing?: Listing 
           </select>
         </Field>
       </div>
-      <Field id={`l-desc-${editing?.name ?? ''}`} label={t('store.description')}>
-        <textarea id={`l-desc-${editing?.name ?? ''}`} rows={3} value={description} onChange={(e) => setDescription(e.target.value)} />
+      <Field id={`l-desc-${key}`} label={t('store.description')}>
+        <textarea id={`l-desc-${key}`} rows={3} value={description} onChange={(e) => setDescription(e.target.value)} />
       </Field>
       <div className="row">
-        <Field id={`l-inputs-${editing?.name ?? ''}`} label={t('store.inputs')} help={t('store.commaHelp')}>
-          <input id={`l-inputs-${editing?.name ?? ''}`} value={inputs} onChange={(e) => setInputs(e.target.value)} />
+        <Field id={`l-inputs-${key}`} label={t('store.inputs')} help={t('store.commaHelp')}>
+          <input id={`l-inputs-${key}`} value={inputs} onChange={(e) => setInputs(e.target.value)} />
         </Field>
-        <Field id={`l-tags-${editing?.name ?? ''}`} label={t('store.tags')} help={t('store.commaHelp')}>
-          <input id={`l-tags-${editing?.name ?? ''}`} value={tags} onChange={(e) => setTags(e.target.value)} />
+        <Field id={`l-tags-${key}`} label={t('store.tags')} help={t('store.commaHelp')}>
+          <input id={`l-tags-${key}`} value={tags} onChange={(e) => setTags(e.target.value)} />
         </Field>
-        <Field id={`l-customers-${editing?.name ?? ''}`} label={t('store.customers')} help={t('store.customersHelp')}>
-          <input id={`l-customers-${editing?.name ?? ''}`} value={customers} onChange={(e) => setCustomers(e.target.value)} />
+        <Field id={`l-customers-${key}`} label={t('store.customers')} help={t('store.customersHelp')}>
+          <input id={`l-customers-${key}`} value={customers} onChange={(e) => setCustomers(e.target.value)} />
         </Field>
       </div>
       <Field
-        id={`l-tiers-${editing?.name ?? ''}`}
+        id={`l-tiers-${key}`}
         label={t('store.tiers')}
         help={t('store.tiersHelp')}
         error={badTier ? t('store.badTier', { line: badTier }) : undefined}
       >
-        <textarea id={`l-tiers-${editing?.name ?? ''}`} rows={3} spellCheck={false} value={tiers} aria-invalid={!!badTier} onChange={(e) => setTiers(e.target.value)} />
+        <textarea id={`l-tiers-${key}`} rows={3} spellCheck={false} value={tiers} aria-invalid={!!badTier} onChange={(e) => setTiers(e.target.value)} />
       </Field>
       {save.isError && (
         <p className="error" role="alert">
