@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/client.h"
+#include "cli/client_install.h"
 #include "core/clock.h"
 #include "core/files.h"
 #include "core/hash.h"
@@ -25,172 +26,6 @@ int fail(const std::string& cmd, const Status& s) {
   return s.code() == Code::kInvalidArgument ? 2 : 1;
 }
 
-std::string default_dir() {
-  if (const char* d = std::getenv("JIZHAN_CLIENT_DIR"); d && *d) return d;
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) {
-    return std::string(x) + "/jizhan/client";
-  }
-  if (const char* h = std::getenv("HOME"); h && *h) {
-    return std::string(h) + "/.local/share/jizhan/client";
-  }
-  return "jizhan-client";
-}
-
-// This install: its folder, its key and the fingerprint the store knows it by.
-struct Install {
-  std::string dir;
-  sdk::SigningKey key;
-  std::string fingerprint;
-  std::string licences() const { return dir + "/licences"; }
-  std::string algorithm_dir(const std::string& name) const { return dir + "/algorithms/" + name; }
-};
-
-Result<Install> open_install(const std::string& dir) {
-  Install in;
-  in.dir = dir;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::failed_precondition("cannot create " + dir + ": " + ec.message());
-  ::chmod(dir.c_str(), 0700);
-  const std::string key = dir + "/install.key";
-  if (!fs::exists(key, ec)) {
-    JZ_RETURN_IF_ERROR(
-        sdk::write_key_pair(sdk::generate_signing_key("jizhan-client"), dir + "/install"));
-  }
-  JZ_ASSIGN_OR_RETURN(in.key, sdk::read_signing_key(key));
-  JZ_ASSIGN_OR_RETURN(std::string machine, sdk::machine_fingerprint());
-  in.fingerprint = sdk::client_fingerprint(machine, in.key.pub);
-  return in;
-}
-
-Result<Json> read_install(const Install& in, const std::string& name) {
-  if (!sdk::valid_package_name(name))
-    return Status::invalid_argument("'" + name + "' is not an algorithm name");
-  auto text = read_file(in.algorithm_dir(name) + "/install.json");
-  if (!text.ok()) {
-    return Status::not_found(name + " is not installed here (" + in.dir +
-                             "; `jizhan client list`)");
-  }
-  return json::parse(*text, "install.json");
-}
-
-struct Delivery {
-  std::string licence_text, code, package_file, expected_sha256, server;
-  sdk::PublicKey publisher;
-};
-
-// Checks a licence and its package against each other, the publisher and this install,
-// then installs both. Nothing is changed when a check fails; each failure says which.
-Result<Json> install_delivery(const Install& in, const Delivery& d) {
-  sdk::SignedDocument doc;
-  JZ_ASSIGN_OR_RETURN(sdk::Licence l, sdk::parse_licence(d.licence_text, &doc));
-  if (!sdk::licence_signed_by(doc, d.publisher)) {
-    return Status::permission_denied(
-        "licence " + l.id + ": its signature does not match the publisher's key '" +
-        d.publisher.name + "': it was changed after it was issued; nothing installed");
-  }
-  if (l.machine != in.fingerprint) {
-    return Status::permission_denied(
-        "licence " + l.id + " is for machine " + l.machine + ", this install is " + in.fingerprint +
-        ": an answer meant for another machine (replayed or copied); activate this machine "
-        "with its own code");
-  }
-  if (!sdk::valid_package_name(l.algorithm))
-    return Status::invalid_argument("licence: bad algorithm name");
-  uint64_t size = 0;
-  JZ_ASSIGN_OR_RETURN(std::string actual, sha256_file(d.package_file, &size));
-  if (!d.expected_sha256.empty() && actual != d.expected_sha256) {
-    return Status::permission_denied(
-        "the package downloaded is not the one the store sold (SHA-256 " + actual.substr(0, 16) +
-        "..., expected " + d.expected_sha256.substr(0, 16) +
-        "...): it was swapped or damaged on the way; nothing installed");
-  }
-  JZ_ASSIGN_OR_RETURN(std::string tmp, make_temp_dir("jizhan-client"));
-  auto info = sdk::unpack_package(d.package_file, tmp + "/pkg", {d.publisher});
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  if (!info.ok()) {
-    return Status::permission_denied("the package is not signed by the publisher of its licence (" +
-                                     d.publisher.name + "): " + info.status().message());
-  }
-  if (info->manifest.name != l.algorithm) {
-    return Status::permission_denied("the package is " + info->manifest.name +
-                                     ", the licence is for " + l.algorithm);
-  }
-  // The publisher is pinned at the first install: an update signed by another key is not
-  // this algorithm.
-  if (auto before = read_install(in, l.algorithm); before.ok()) {
-    const std::string pinned = json::string_or((*before)["publisher"], "key_id");
-    if (!pinned.empty() && pinned != d.publisher.key_id) {
-      return Status::permission_denied(l.algorithm + " was installed from publisher key " + pinned +
-                                       "; this one is signed by " + d.publisher.key_id +
-                                       ": refused (remove it first to "
-                                       "change publishers)");
-    }
-  }
-  sdk::LicenceUse use{.algorithm = l.algorithm,
-                      .version = info->manifest.version,
-                      .machine = in.fingerprint,
-                      .now = SystemClock().now(),
-                      .channels = 1};
-  JZ_ASSIGN_OR_RETURN(sdk::Licence stored, sdk::activate_licence(d.licence_text, d.code,
-                                                                 in.licences(), &d.publisher, use));
-  const std::string dest = in.algorithm_dir(l.algorithm);
-  fs::create_directories(dest, ec);
-  if (ec) return Status::failed_precondition("cannot create " + dest + ": " + ec.message());
-  fs::copy_file(d.package_file, dest + "/package.jzpkg.new", fs::copy_options::overwrite_existing,
-                ec);
-  if (!ec) fs::rename(dest + "/package.jzpkg.new", dest + "/package.jzpkg", ec);
-  if (ec) return Status::failed_precondition("cannot install into " + dest + ": " + ec.message());
-  JZ_ASSIGN_OR_RETURN(std::string code, sdk::normalize_activation_code(d.code));
-  Json record = {{"name", l.algorithm},
-                 {"version", info->manifest.version},
-                 {"sha256", actual},
-                 {"size", size},
-                 {"licence_id", stored.id},
-                 {"valid_until", format_rfc3339(stored.valid_until)},
-                 {"channels", stored.channels},
-                 {"qps", stored.qps},
-                 {"customer", stored.customer},
-                 {"publisher", sdk::public_key_json(d.publisher)},
-                 {"server", d.server},
-                 {"code", code},
-                 {"installed_at", format_rfc3339(SystemClock().now())}};
-  JZ_RETURN_IF_ERROR(write_file(dest + "/install.json", record.dump(2) + "\n", 0600));
-  return record;
-}
-
-// Activates (or renews) `code` at `server` and installs what it answers.
-Result<Json> activate_online(const Install& in, const std::string& server_url,
-                             const std::string& code) {
-  JZ_ASSIGN_OR_RETURN(std::string server, normalize_server_url(server_url));
-  JZ_ASSIGN_OR_RETURN(std::string normal, sdk::normalize_activation_code(code));
-  ApiClient api(server, "");
-  const Json body = {{"code", normal}, {"fingerprint", in.fingerprint}};
-  JZ_ASSIGN_OR_RETURN(Json a, api.call("POST", "/api/v1/activate", &body));
-  Delivery d;
-  d.licence_text = json::string_or(a, "licence");
-  d.code = normal;
-  d.expected_sha256 = json::string_or(a, "sha256");
-  d.server = server;
-  if (!a.contains("publisher") || !a["publisher"].is_object()) {
-    return Status::failed_precondition("the store's answer names no publisher key");
-  }
-  JZ_ASSIGN_OR_RETURN(d.publisher, sdk::parse_public_key(a["publisher"].dump()));
-  const std::string download = json::string_or(a, "download");
-  if (download.rfind("/api/v1/store/downloads/", 0) != 0) {
-    return Status::failed_precondition("the store's answer has no download link");
-  }
-  JZ_ASSIGN_OR_RETURN(std::string tmp, make_temp_dir("jizhan-download"));
-  d.package_file = tmp + "/package.jzpkg";
-  auto got = api.download(download, d.package_file);
-  Result<Json> out = got.ok() ? install_delivery(in, d) : Result<Json>(got.status());
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  if (out.ok()) (*out)["renewed"] = a.value("renewed", false);
-  return out;
-}
-
 void print_install(const Json& r, bool renewed) {
   std::cout << (renewed ? "renewed " : "installed ") << r.value("name", "") << " "
             << r.value("version", "") << " (licence " << r.value("licence_id", "")
@@ -205,7 +40,7 @@ StoreClientCommands::StoreClientCommands(CLI::App& app) {
   auto* client = app.add_subcommand(
       "client",
       "The customer's side of the algorithm store: activate bought algorithms on this machine, "
-      "install, renew and list them (docs/STORE.md)");
+      "install, update, list and serve them (docs/STORE.md)");
   client->require_subcommand(1);
   auto dir_flag = [&](CLI::App* c) {
     c->add_option("--dir", dir_,
@@ -246,11 +81,58 @@ StoreClientCommands::StoreClientCommands(CLI::App& app) {
   ls->callback([this] { action_ = [this] { return list(); }; });
 
   auto* rn = client->add_subcommand(
-      "renew",
-      "Renew every licence installed online (and take a newer version when the store has one); "
-      "a revoked or expired code is reported with its reason");
+      "update",
+      "Renew every licence installed online and take a newer version when the store has one "
+      "(also `renew`); a revoked or expired code is reported with its reason");
+  rn->alias("renew");
   dir_flag(rn);
   rn->callback([this] { action_ = [this] { return renew(); }; });
+
+  auto* sv = client->add_subcommand(
+      "serve",
+      "Run installed algorithms on sources (RTSP/HTTP streams, video files, image folders) and\n"
+      "answer requests over HTTP/gRPC, within each licence's channels and frames a second;\n"
+      "results go to OUT/SOURCE.jsonl, usage is reported to the store (queued while it cannot\n"
+      "be reached). Runs until Ctrl-C, or until every source ended when there are no endpoints.");
+  sv->add_option(
+        "--source", serve_.sources,
+        "ALGORITHM=INPUT: analyse a stream URL (rtsp://, http://, ...), a video file or a\n"
+        "folder of images (repeatable; each holds one licence channel)")
+      ->option_text("ALGORITHM=INPUT");
+  sv->add_option("--endpoint", serve_.endpoints,
+                 "ALGORITHM=HOST:PORT: answer POST /v1/process over HTTP there (repeatable)")
+      ->option_text("ALGORITHM=HOST:PORT");
+  sv->add_option("--config", serve_.config,
+                 "A plan file (JSON): sources, endpoints (with gRPC, instances, tokens), output,\n"
+                 "report_interval, grace, renew_before (docs/STORE.md); flags add to it")
+      ->option_text("FILE");
+  sv->add_option("--out", serve_.out, "The results folder (default DIR/results)")
+      ->option_text("FOLDER");
+  sv->add_option("--fps", serve_.fps, "--source streams and videos: at most N frames a second")
+      ->option_text("N");
+  sv->add_option("--max-frames", serve_.max_frames, "--source: stop after N frames")
+      ->option_text("N");
+  sv->add_option(
+        "--grace", serve_.grace,
+        "How long an expired licence keeps serving while it is renewed (default 72h; 0: none)")
+      ->option_text("DURATION");
+  sv->add_option("--report-interval", serve_.report_interval,
+                 "How often usage is reported to the store (default 60s)")
+      ->option_text("DURATION");
+  sv->add_option("--renew-before", serve_.renew_before,
+                 "Renew a licence online from this long before its end (default 7d)")
+      ->option_text("DURATION");
+  sv->add_option("--timeout", serve_.timeout,
+                 "Time one frame may take before its child is killed (default 10s)")
+      ->option_text("DURATION")
+      ->capture_default_str();
+  sv->add_option("--memory-limit", serve_.memory_mb,
+                 "Each child's address-space limit in MiB (0: none)")
+      ->option_text("MIB");
+  sv->add_flag("--no-sandbox", serve_.no_sandbox,
+               "Run the algorithms without the sandbox (they then run with your rights)");
+  dir_flag(sv);
+  sv->callback([this] { action_ = [this] { return serve(); }; });
 
   auto* rm = client->add_subcommand("remove", "Remove an installed algorithm and its licences");
   rm->add_option("name", name_, "The algorithm")->required();
@@ -259,7 +141,7 @@ StoreClientCommands::StoreClientCommands(CLI::App& app) {
 }
 
 int StoreClientCommands::fingerprint() {
-  auto in = open_install(dir_.empty() ? default_dir() : dir_);
+  auto in = open_install(dir_.empty() ? default_client_dir() : dir_);
   if (!in.ok()) return fail("jizhan client fingerprint", in.status());
   std::cout << in->fingerprint << "\n";
   return 0;
@@ -272,7 +154,7 @@ int StoreClientCommands::activate() {
                          "give --server URL (online) or --offline FILE (a request to send the "
                          "seller), one of them"));
   }
-  auto in = open_install(dir_.empty() ? default_dir() : dir_);
+  auto in = open_install(dir_.empty() ? default_client_dir() : dir_);
   if (!in.ok()) return fail(cmd, in.status());
   if (!offline_.empty()) {
     auto normal = sdk::normalize_activation_code(code_);
@@ -293,7 +175,7 @@ int StoreClientCommands::activate() {
 
 int StoreClientCommands::install() {
   const std::string cmd = "jizhan client install";
-  auto in = open_install(dir_.empty() ? default_dir() : dir_);
+  auto in = open_install(dir_.empty() ? default_client_dir() : dir_);
   if (!in.ok()) return fail(cmd, in.status());
   auto text = read_file(licence_);
   if (!text.ok()) return fail(cmd, text.status());
@@ -316,7 +198,7 @@ int StoreClientCommands::install() {
 
 int StoreClientCommands::list() {
   const std::string cmd = "jizhan client list";
-  auto in = open_install(dir_.empty() ? default_dir() : dir_);
+  auto in = open_install(dir_.empty() ? default_client_dir() : dir_);
   if (!in.ok()) return fail(cmd, in.status());
   Json items = Json::array();
   std::error_code ec;
@@ -343,14 +225,14 @@ int StoreClientCommands::list() {
                    ? sdk::parse_licence(record["licence"].dump())
                    : Result<sdk::Licence>(Status::not_found("no licence"));
     if (!lic.ok()) {
-      state = "licence missing or damaged: run `jizhan client renew`";
+      state = "licence missing or damaged: run `jizhan client update`";
     } else if (lic->machine != in->fingerprint) {
       state = "licence is for machine " + lic->machine + ", this is " + in->fingerprint +
               ": copied from another machine; activate this one with its own code";
     } else if (!sha.ok() || *sha != json::string_or(*r, "sha256")) {
-      state = "package changed since it was installed: run `jizhan client renew`";
+      state = "package changed since it was installed: run `jizhan client update`";
     } else if (!until.ok() || *until <= SystemClock().now()) {
-      state = "licence expired: run `jizhan client renew`";
+      state = "licence expired: run `jizhan client update`";
     }
     item["state"] = state;
     items.push_back(std::move(item));
@@ -371,7 +253,7 @@ int StoreClientCommands::list() {
 
 int StoreClientCommands::renew() {
   const std::string cmd = "jizhan client renew";
-  auto in = open_install(dir_.empty() ? default_dir() : dir_);
+  auto in = open_install(dir_.empty() ? default_client_dir() : dir_);
   if (!in.ok()) return fail(cmd, in.status());
   std::error_code ec;
   int failed = 0, renewed = 0;
@@ -397,9 +279,14 @@ int StoreClientCommands::renew() {
   return failed ? 1 : 0;
 }
 
+int StoreClientCommands::serve() {
+  serve_.dir = dir_;
+  return client_serve(serve_);
+}
+
 int StoreClientCommands::remove() {
   const std::string cmd = "jizhan client remove";
-  auto in = open_install(dir_.empty() ? default_dir() : dir_);
+  auto in = open_install(dir_.empty() ? default_client_dir() : dir_);
   if (!in.ok()) return fail(cmd, in.status());
   auto r = read_install(*in, name_);
   if (!r.ok()) return fail(cmd, r.status());

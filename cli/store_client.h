@@ -5,18 +5,17 @@
 //   jizhan client activate CODE --server URL        online: licence, download, checks, install
 //   jizhan client activate CODE --offline FILE      writes a signed activation request
 //   jizhan client install --licence F --package P   installs what a seller answered offline
-//   jizhan client list | renew | remove NAME
+//   jizhan client list | update (renew) | remove NAME
+//   jizhan client serve --source ALGORITHM=INPUT ...   runs them (cli/client_serve.h)
 //
-// The install folder (--dir, else $JIZHAN_CLIENT_DIR, else ~/.local/share/jizhan/client)
-// holds the install key (install.key, 0600: with the machine's id it makes the fingerprint,
-// so a copied folder is another machine), licences/ (as `jizhan license activate` keeps
-// them) and algorithms/NAME/ (package.jzpkg, install.json: version, SHA-256, publisher key,
-// server and code for renewals).
+// The install folder is cli/client_install.h's.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+
+#include "cli/client_serve.h"
 
 namespace jz::cli {
 
@@ -33,9 +32,11 @@ class StoreClientCommands {
   int list();
   int renew();
   int remove();
+  int serve();
 
   std::function<int()> action_;
   std::string dir_, server_, code_, offline_, licence_, package_, name_, output_ = "table";
+  ClientServeFlags serve_;
 };
 
 }  // namespace jz::cli

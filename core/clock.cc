@@ -1,7 +1,9 @@
 #include "core/clock.h"
 
+#include <algorithm>
 #include <ctime>
 #include <thread>
+#include <utility>
 
 namespace jz {
 
@@ -186,6 +188,20 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view t) {
   }
   if (total_ms == 0) return bad();
   return std::chrono::milliseconds(total_ms);
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  int64_t s = std::max<int64_t>(0, d.count() / 1000);
+  if (s == 0) return "0s";
+  std::string out;
+  for (auto [unit, secs] : {std::pair{'d', int64_t{86'400}}, std::pair{'h', int64_t{3'600}},
+                            std::pair{'m', int64_t{60}}, std::pair{'s', int64_t{1}}}) {
+    if (s >= secs) {
+      out += std::to_string(s / secs) + unit;
+      s %= secs;
+    }
+  }
+  return out;
 }
 
 }  // namespace jz

@@ -66,5 +66,7 @@ Result<Clock::WallTime> parse_rfc3339(std::string_view text);
 // Parses a duration: a positive integer with a unit, "90s", "15m", "12h", "30d", "2w";
 // several may be joined ("1h30m"). Errors name the text and the units.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+// The inverse, in whole seconds and the largest units: 3h, 1d12h, 90 s as "1m30s", "0s".
+std::string format_duration(std::chrono::milliseconds d);
 
 }  // namespace jz

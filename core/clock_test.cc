@@ -75,5 +75,17 @@ TEST(Duration, ParsesUnitsAndSums) {
   }
 }
 
+TEST(Duration, FormatsInTheLargestUnitsAndParsesBack) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(format_duration(milliseconds(0)), "0s");
+  EXPECT_EQ(format_duration(milliseconds(999)), "0s");
+  EXPECT_EQ(format_duration(milliseconds(90'000)), "1m30s");
+  EXPECT_EQ(format_duration(milliseconds(72LL * 3'600'000)), "3d");
+  EXPECT_EQ(format_duration(milliseconds(36LL * 3'600'000 + 5'000)), "1d12h5s");
+  for (const char* text : {"45s", "2h", "1d1h1m1s", "10d"}) {
+    EXPECT_EQ(format_duration(*parse_duration(text)), text);
+  }
+}
+
 }  // namespace
 }  // namespace jz

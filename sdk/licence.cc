@@ -356,10 +356,14 @@ Status check_licence(const Licence& l, const LicenceUse& use) {
   if (use.now < l.valid_from) {
     return refuse(l, "is not valid before " + format_rfc3339(l.valid_from));
   }
-  if (use.now >= l.valid_until) {
-    return refuse(l, "expired on " + format_rfc3339(l.valid_until) + "; ask " +
-                         (l.issuer.empty() ? std::string("the vendor") : l.issuer) +
-                         " for a renewal");
+  if (use.now >= l.valid_until + use.grace) {
+    return refuse(
+        l, "expired on " + format_rfc3339(l.valid_until) +
+               (use.grace.count() > 0 ? " and its grace period of " + format_duration(use.grace) +
+                                            " ended on " + format_rfc3339(l.valid_until + use.grace)
+                                      : std::string()) +
+               "; ask " + (l.issuer.empty() ? std::string("the vendor") : l.issuer) +
+               " for a renewal");
   }
   if (l.channels > 0 && use.channels > l.channels) {
     return Status::resource_exhausted("licence " + l.id + " allows " + std::to_string(l.channels) +

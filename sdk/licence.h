@@ -81,6 +81,9 @@ struct LicenceUse {
   std::string machine;  // this machine's fingerprint
   Clock::WallTime now;
   int channels = 1;
+  // A licence past its end is still accepted this long after it (the customer's client
+  // keeps serving while it renews: `jizhan client serve --grace`); 0: none.
+  std::chrono::seconds grace{0};
 };
 // Each refusal has its own message: other algorithm, version out of range, other machine,
 // not yet valid, expired, over the channel limit.

@@ -117,6 +117,23 @@ TEST(Licence, EachRefusalHasItsOwnMessage) {
   EXPECT_LT(compare_versions("1.9.0", "1.10.0"), 0);
 }
 
+TEST(Licence, AGracePeriodKeepsAnExpiredLicenceUntilItEnds) {
+  const Licence l = base();
+  LicenceUse u = use();
+  u.now = l.valid_until + std::chrono::hours(10);
+  EXPECT_FALSE(check_licence(l, u).ok()) << "no grace: expired";
+  u.grace = std::chrono::hours(72);
+  EXPECT_TRUE(check_licence(l, u).ok()) << "10 h into a 72 h grace period";
+  u.now = l.valid_until + std::chrono::hours(72);
+  Status s = check_licence(l, u);
+  EXPECT_EQ(s.code(), Code::kPermissionDenied);
+  EXPECT_NE(s.message().find("expired on " + format_rfc3339(l.valid_until) +
+                             " and its grace period of 3d ended on " +
+                             format_rfc3339(l.valid_until + std::chrono::hours(72))),
+            std::string::npos)
+      << s.message();
+}
+
 TEST(Licence, ActivationInstallsOnlyWithItsCodeAndFindExplainsRefusals) {
   testing::TempDir dir;
   auto vendor = generate_signing_key("acme-vision");

@@ -50,6 +50,7 @@ Result<OpenedAlgorithm> open_algorithm(const OpenOptions& o) {
                                     ": expected a .jzpkg file (`jizhan algo pack`) or a .so");
   }
   JZ_ASSIGN_OR_RETURN(auto keys, load_trusted_keys(o.trust));
+  keys.insert(keys.end(), o.trusted_keys.begin(), o.trusted_keys.end());
   JZ_ASSIGN_OR_RETURN(std::string templ, make_temp_dir("jizhan-pkg"));
   out.cleanup = std::shared_ptr<void>(nullptr, [templ](void*) {
     std::error_code ignored;
@@ -62,7 +63,7 @@ Result<OpenedAlgorithm> open_algorithm(const OpenOptions& o) {
   out.default_config = info.manifest.default_config;
   out.publisher = info.signature.public_key;
   out.manifest = info.manifest;
-  if (info.manifest.licence_required) {
+  if (info.manifest.licence_required || o.require_licence) {
     LicenceUse use;
     use.algorithm = info.manifest.name;
     use.version = info.manifest.version;
@@ -73,6 +74,7 @@ Result<OpenedAlgorithm> open_algorithm(const OpenOptions& o) {
     }
     use.now = SystemClock().now();
     use.channels = o.channels;
+    use.grace = o.licence_grace;
     const std::string dir = o.licence_dir.empty() ? licence_dir() : o.licence_dir;
     JZ_ASSIGN_OR_RETURN(out.licence, find_licence(dir, *out.publisher, use));
     if (out.licence->channels > 0) {

@@ -3,6 +3,7 @@
 // config and, when its manifest asks for one, a licence that allows this use.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,12 +18,15 @@
 namespace jz::sdk {
 
 struct OpenOptions {
-  std::string package;             // FILE.jzpkg or LIBRARY.so
-  std::vector<std::string> trust;  // extra trusted public key files
-  bool allow_untrusted = false;    // run a package whose signer is not trusted
-  int channels = 1;                // licence channels to hold (streams, served instances)
-  std::string licence_dir;         // empty: licence_dir()
-  std::string machine;             // the fingerprint licences must name; empty: this machine's
+  std::string package;                  // FILE.jzpkg or LIBRARY.so
+  std::vector<std::string> trust;       // extra trusted public key files
+  bool allow_untrusted = false;         // run a package whose signer is not trusted
+  int channels = 1;                     // licence channels to hold (streams, served instances)
+  std::string licence_dir;              // empty: licence_dir()
+  std::string machine;                  // the fingerprint licences must name; empty: this machine's
+  std::vector<PublicKey> trusted_keys;  // trusted besides `trust` and the trusted-keys folder
+  bool require_licence = false;         // even when the manifest does not ask for one
+  std::chrono::seconds licence_grace{0};  // accept a licence this long past its end
 };
 
 struct OpenedAlgorithm {

@@ -153,6 +153,7 @@ struct AlgoServer::Impl {
   // the licence's rate, as a token bucket
   std::mutex rate_mu;
   double tokens = 0;
+  std::atomic<int64_t> frames{0};  // calls that reached an instance
   std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
 
   std::unique_ptr<grpc::Server> grpc_server;
@@ -194,6 +195,7 @@ struct AlgoServer::Impl {
       free.pop_front();
     }
     auto r = algo->process({frame}, args);
+    frames.fetch_add(1);
     {
       std::lock_guard<std::mutex> lock(mu);
       free.push_back(algo);
@@ -302,6 +304,7 @@ AlgoServer::~AlgoServer() { shutdown(); }
 int AlgoServer::grpc_port() const { return impl_->grpc_port; }
 int AlgoServer::http_port() const { return impl_->http_port; }
 const Json& AlgoServer::description() const { return impl_->description; }
+int64_t AlgoServer::frames() const { return impl_->frames.load(); }
 
 void AlgoServer::shutdown() {
   if (impl_->grpc_server) {

@@ -35,6 +35,8 @@ class AlgoServer {
   int grpc_port() const;
   int http_port() const;
   const Json& description() const;
+  // Frames that reached the algorithm so far (usage reports count them).
+  int64_t frames() const;
   void shutdown();
 
   struct Impl;

@@ -15,6 +15,7 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
+#include "tests/support/json_lines.h"
 #include "tests/support/loopback_listener.h"
 #include "tests/support/server_process.h"
 #include "tests/support/synthetic_faces.h"
@@ -23,15 +24,6 @@
 namespace jz::testing {
 namespace {
 namespace fs = std::filesystem;
-
-std::vector<Json> lines_of(const std::string& text) {
-  std::vector<Json> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty()) out.push_back(Json::parse(l));
-  }
-  return out;
-}
 
 class AlgoCli : public ::testing::Test {
  protected:

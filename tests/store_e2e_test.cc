@@ -2,7 +2,10 @@
 // face_detect is evaluated, listed with its report, sold as two seats; two customer
 // installs activate, a third is refused; tampered licences, swapped packages, answers
 // replayed for another machine and installs copied to another machine are each refused
-// with their own message; a revoked code renews nothing; an offline request is answered.
+// with their own message; each customer's client analyses a live HTTP video stream and
+// reports its usage (queued while the store cannot be reached); a revoked code renews
+// nothing; an offline request is answered; an expired licence serves through its grace
+// period and then stops.
 // Every seat of the project and another tenant try what they must not do.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -12,11 +15,15 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/subprocess.h"
+#include "tests/support/json_lines.h"
 #include "tests/support/platform_fixture.h"
 #include "tests/support/synthetic_faces.h"
+#include "tests/support/temp_dir.h"
 
 namespace jz {
 namespace {
+
+using testing::lines_of;
 
 const char* kCountTemplate = R"(name: faces
 task: counting
@@ -85,6 +92,51 @@ class Store : public ::testing::Test {
     EXPECT_EQ(r->status, want) << method << " " << u << ": " << r->body;
     return r->body;
   }
+  // A live MPEG-TS stream of the two-face still over HTTP, served by ffmpeg to one client
+  // for `seconds`; the URL is returned, the process kept until the fixture ends.
+  std::string live_stream(int seconds) {
+    if (!fs::exists(path("faces.png"))) {
+      // At twice the stills' size: the stream's compression keeps both faces findable.
+      cv::imwrite(path("faces.png"),
+                  testing::faces_image(640, 480, {{180, 240, 200}, {460, 220, 160}}));
+    }
+    const std::string url = "http://127.0.0.1:" + std::to_string(testing::free_port()) + "/live.ts";
+    auto ffmpeg = Child::spawn({.argv = {"ffmpeg",  "-loglevel",
+                                         "quiet",   "-re",
+                                         "-loop",   "1",
+                                         "-i",      path("faces.png"),
+                                         "-t",      std::to_string(seconds),
+                                         "-r",      "25",
+                                         "-c:v",    "mpeg2video",
+                                         "-q:v",    "2",
+                                         "-f",      "mpegts",
+                                         "-listen", "1",
+                                         url},
+                                .new_process_group = true});
+    EXPECT_TRUE(ffmpeg.ok()) << ffmpeg.status().message();
+    if (ffmpeg.ok()) streams_.push_back(std::move(*ffmpeg));
+    return url;
+  }
+  void TearDown() override {
+    for (auto& c : streams_) {
+      c.signal(SIGKILL);
+      c.wait();
+    }
+  }
+  // The usage the store holds for each machine a code activated, by fingerprint.
+  std::map<std::string, int64_t> frames_reported(const std::string& code_id) {
+    std::map<std::string, int64_t> out;
+    for (const auto& a :
+         as("seller").call("GET", "/api/v1/projects/vision/codes/" + code_id + "/activations")) {
+      out[a["fingerprint"]] = a["usage"]["frames"].get<int64_t>();
+    }
+    return out;
+  }
+  std::string fingerprint_of(const std::string& dir) {
+    std::string f = ok(client({"fingerprint"}, dir));
+    return f.substr(0, f.find('\n'));
+  }
+
   // A client command for the install folder `dir`.
   std::vector<std::string> client(std::vector<std::string> args, const std::string& dir) {
     args.insert(args.begin(), "client");
@@ -96,6 +148,7 @@ class Store : public ::testing::Test {
   Platform p_;
   std::string config_;
   std::map<std::string, Api> users_;
+  std::vector<Child> streams_;
 };
 
 TEST_F(Store, FaceDetectIsListedSoldActivatedRefusedAndRevoked) {
@@ -229,6 +282,70 @@ TEST_F(Store, FaceDetectIsListedSoldActivatedRefusedAndRevoked) {
       .call("GET", "/api/v1/projects/vision/codes/" + code_id + "/activations", nullptr, &status);
   EXPECT_EQ(status, 404);
 
+  // Each customer's client analyses a live HTTP video stream (the client waits for the
+  // stream to come up) and reports the frames it analysed to the store.
+  const std::string fp1 = fingerprint_of("c1"), fp2 = fingerprint_of("c2");
+  for (const char* c : {"c1", "c2"}) {
+    const std::string out = ok(
+        client({"serve", "--source", "face_detect=" + live_stream(30), "--max-frames", "8", "--fps",
+                "10", "--report-interval", "1s", "--out", path(std::string(c) + "-results")},
+               c));
+    const auto lines = lines_of(*read_file(path(std::string(c) + "-results/face_detect-1.jsonl")));
+    ASSERT_EQ(lines.size(), 8u) << c;
+    for (const auto& l : lines) {
+      EXPECT_EQ(l["result"]["algorithm_data"]["target_count"], 2) << l.dump();
+      EXPECT_EQ(l["source"], "face_detect-1");
+    }
+  }
+  EXPECT_EQ(frames_reported(code_id), (std::map<std::string, int64_t>{{fp1, 8}, {fp2, 8}}));
+  // Two sources on a two-channel licence run; three are over the licence.
+  ok(client({"serve", "--source", "face_detect=" + path("stills"), "--source",
+             "face_detect=" + path("stills/s00.png"), "--report-interval", "1s"},
+            "c1"));
+  refused(client({"serve", "--source", "face_detect=" + path("stills"), "--source",
+                  "face_detect=" + path("stills"), "--source", "face_detect=" + path("stills")},
+                 "c1"),
+          "allows 2 channels; 3 requested (over limit)");
+  // An endpoint answers requests with the same licence; its usage is reported while it runs.
+  const int port = testing::free_port();
+  auto serve = Child::spawn(
+      {.argv = {testing::jizhan_binary(), "client", "serve", "--dir", path("c1"), "--endpoint",
+                "face_detect=127.0.0.1:" + std::to_string(port), "--report-interval", "1s"},
+       .env = {{"TMPDIR", p_.dir.str()}},
+       .output_file = path("endpoint.log")});
+  ASSERT_TRUE(serve.ok()) << serve.status().message();
+  httplib::Client ep("127.0.0.1", port);
+  ep.set_read_timeout(60, 0);
+  for (int i = 0; i < 600 && !ep.Get("/readyz"); ++i) std::this_thread::sleep_for(100ms);
+  const std::string image = *read_file(path("faces.png"));
+  for (int i = 0; i < 3; ++i) {
+    auto r = ep.Post("/v1/process", image, "image/png");
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : *read_file(path("endpoint.log")));
+    EXPECT_EQ(Json::parse(r->body)["algorithm_data"]["target_count"], 2) << r->body;
+  }
+  for (int i = 0; i < 300 && frames_reported(code_id)[fp1] < 16; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(frames_reported(code_id)[fp1], 16) << "reported while it serves";
+  serve->signal(SIGTERM);
+  EXPECT_EQ(serve->wait().exit_code, 0) << *read_file(path("endpoint.log"));
+  // While the store cannot be reached, c2's reports wait in its queue; once it can, they
+  // are sent, and a report is never counted twice.
+  const std::string install_json = path("c2/algorithms/face_detect/install.json");
+  const std::string saved = *read_file(install_json);
+  Json cut = Json::parse(saved);
+  cut["server"] = "http://127.0.0.1:1";
+  ASSERT_TRUE(write_file(install_json, cut.dump(2)).ok());
+  auto offline = jizhan(client({"serve", "--source", "face_detect=" + path("stills")}, "c2"));
+  EXPECT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_NE(offline.err.find("wait in"), std::string::npos) << offline.err;
+  EXPECT_EQ(lines_of(*read_file(path("c2/usage/queue.jsonl"))).size(), 1u);
+  EXPECT_EQ(frames_reported(code_id)[fp2], 8);
+  ASSERT_TRUE(write_file(install_json, saved).ok());
+  ok(client({"serve", "--source", "face_detect=" + path("stills")}, "c2"));
+  EXPECT_EQ(frames_reported(code_id), (std::map<std::string, int64_t>{{fp1, 16}, {fp2, 16}}));
+  EXPECT_EQ(*read_file(path("c2/usage/queue.jsonl")), "");
+
   // Tampering. An edited licence:
   const std::string lic_file = [&] {
     for (const auto& f : fs::directory_iterator(path("c1/licences"))) {
@@ -275,6 +392,11 @@ TEST_F(Store, FaceDetectIsListedSoldActivatedRefusedAndRevoked) {
   EXPECT_NE(ok(client({"list"}, "c1-copy"), {{"JIZHAN_MACHINE_ID_FILE", path("other-machine-id")}})
                 .find("copied from another machine"),
             std::string::npos);
+  refused(client({"serve", "--source", "face_detect=" + path("stills")}, "c1-copy"),
+          "this machine is", {{"JIZHAN_MACHINE_ID_FILE", path("other-machine-id")}});
+  // ... and c2's swapped package does not run.
+  refused(client({"serve", "--source", "face_detect=" + path("stills")}, "c2"),
+          "the package changed since it was installed");
 
   // Revoked: the next renewal fails with the seller's reason.
   for (const char* who : {"dev", "buyer", "outsider"}) {
@@ -283,7 +405,13 @@ TEST_F(Store, FaceDetectIsListedSoldActivatedRefusedAndRevoked) {
     EXPECT_TRUE(status == 403 || status == 404) << who << " " << status;
   }
   ok({"store", "revoke", "vision", code_id, "--reason", "contract ended"}, seller);
-  refused(client({"renew"}, "c1"), "contract ended");
+  refused(client({"update"}, "c1"), "contract ended");
+  // A serve that tries to renew says why it could not, and serves on within the licence.
+  auto serving = jizhan(client(
+      {"serve", "--source", "face_detect=" + path("stills"), "--renew-before", "400d"}, "c1"));
+  EXPECT_EQ(serving.exit_code, 0) << serving.err;
+  EXPECT_NE(serving.err.find("could not be renewed: "), std::string::npos) << serving.err;
+  EXPECT_NE(serving.err.find("contract ended"), std::string::npos) << serving.err;
 
   // Offline: a request file answered by the seller, installed without the network.
   const Json second = as("seller").call(
@@ -301,6 +429,44 @@ TEST_F(Store, FaceDetectIsListedSoldActivatedRefusedAndRevoked) {
              "--code", code2},
             "c5"));
   EXPECT_EQ(Json::parse(ok(client({"list", "-o", "json"}, "c5")))["items"][0]["state"], "ok");
+}
+
+// A licence that ends while its algorithm serves a live stream: the client serves on
+// through the grace period, then stops with a message that says what to do; the next start
+// is refused. A licence is held to its channels.
+TEST_F(Store, AnExpiredLicenceServesThroughItsGracePeriodThenStops) {
+  ok({"license", "keygen", "--name", "vendor", "--out", path("vendor")});
+  fs::create_directories(path("face_detect"));
+  fs::copy(JZ_FACE_DETECT_DIR, path("face_detect"),
+           fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  ok({"algo", "pack", path("face_detect"), "--key", path("vendor.key"), "--out",
+      path("face_detect.jzpkg")});
+  const std::string fp = fingerprint_of("g");
+  const std::string issued = ok({"license", "issue", "--key", path("vendor.key"), "--algorithm",
+                                 "face_detect", "--customer", "Acme", "--machine", fp, "--channels",
+                                 "1", "--valid-for", "8s", "--out", path("short.jzlic")});
+  const std::string code = issued.substr(issued.find("activation code: ") + 17, 19);
+  ok(client({"install", "--licence", path("short.jzlic"), "--package", path("face_detect.jzpkg"),
+             "--code", code},
+            "g"));
+  refused(client({"serve", "--source", "face_detect=" + live_stream(5), "--source",
+                  "face_detect=" + live_stream(5)},
+                 "g"),
+          "allows 1 channel; 2 requested (over limit)");
+  auto r = jizhan(client({"serve", "--source", "face_detect=" + live_stream(60), "--fps", "5",
+                          "--grace", "4s", "--out", path("g-results")},
+                         "g"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("serving on in its grace period until"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("and its grace period of 4s ended on"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("face_detect stopped. Renew it"), std::string::npos) << r.err;
+  EXPECT_GT(lines_of(*read_file(path("g-results/face_detect-1.jsonl"))).size(), 5u);
+  // Installed offline: its usage waits for a store to send it to.
+  EXPECT_FALSE(lines_of(*read_file(path("g/usage/queue.jsonl"))).empty());
+  refused(client({"serve", "--source", "face_detect=" + path("faces.png"), "--grace", "4s"}, "g"),
+          "and its grace period of 4s ended on");
+  refused(client({"serve", "--source", "face_detect=" + path("faces.png"), "--grace", "0"}, "g"),
+          "expired on");
 }
 
 }  // namespace

@@ -1629,11 +1629,29 @@ test('a project admin lists a tested package in the store and sells it; a custom
     });
   const first = await activate(codes[0]);
   assert.equal(first.status, 200, await first.clone().text());
+  // Its client reports what it analysed (as `jizhan client serve` does); a report sent
+  // twice counts once.
+  const now = new Date().toISOString();
+  const report = {
+    code: codes[0],
+    fingerprint: 'AAAA-BBBB-CCCC-DDDD',
+    licence: (await first.json()).licence_id,
+    reports: [{ id: 'r-1', from: now, to: now, frames: 1234, channels: 1, algorithm: 'color_blobs' }],
+  };
+  for (let i = 0; i < 2; i++) {
+    const sent = await fetch(`${server.base}/api/v1/store/usage`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(report),
+    });
+    assert.equal(sent.status, 200, await sent.text());
+  }
   await seller.goto(`${server.base}/projects/vision/store`);
   const row = seller.locator('li', { hasText: codes[0] });
   await row.getByText('1 of 1 seats used').waitFor();
   await row.getByRole('button', { name: 'Machines' }).click();
   await row.getByRole('rowheader', { name: 'AAAA-BBBB-CCCC-DDDD' }).waitFor();
+  await row.getByRole('cell', { name: '1,234', exact: true }).waitFor();
   seller.once('dialog', (d) => d.accept('contract ended'));
   await row.getByRole('button', { name: 'Revoke' }).click();
   await row.getByText('Revoked', { exact: true }).waitFor();
