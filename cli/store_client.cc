@@ -63,6 +63,12 @@ StoreClientCommands::StoreClientCommands(CLI::App& app) {
   act->add_option("--offline", offline_,
                   "Write an activation request to FILE instead (for a machine without network)")
       ->option_text("FILE");
+  act->add_option("--licence", licence_,
+                  "Install the licence FILE the seller answered the request with (with --package; "
+                  "as `jizhan client install`)")
+      ->option_text("FILE");
+  act->add_option("--package", package_, "With --licence: the package (.jzpkg)")
+      ->option_text("FILE");
   dir_flag(act);
   act->callback([this] { action_ = [this] { return activate(); }; });
 
@@ -149,10 +155,17 @@ int StoreClientCommands::fingerprint() {
 
 int StoreClientCommands::activate() {
   const std::string cmd = "jizhan client activate";
-  if (server_.empty() == offline_.empty()) {
+  const int ways = !server_.empty() + !offline_.empty() + !licence_.empty();
+  if (ways != 1) {
     return fail(cmd, Status::invalid_argument(
-                         "give --server URL (online) or --offline FILE (a request to send the "
-                         "seller), one of them"));
+                         "give one of --server URL (online), --offline FILE (a request to send "
+                         "the seller) or --licence FILE --package FILE (the seller's answer)"));
+  }
+  if (!licence_.empty()) {
+    if (package_.empty()) {
+      return fail(cmd, Status::invalid_argument("--licence needs --package FILE.jzpkg"));
+    }
+    return install();
   }
   auto in = open_install(dir_.empty() ? default_client_dir() : dir_);
   if (!in.ok()) return fail(cmd, in.status());

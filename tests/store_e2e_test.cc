@@ -413,6 +413,36 @@ TEST_F(Store, FaceDetectIsListedSoldActivatedRefusedAndRevoked) {
   EXPECT_NE(serving.err.find("could not be renewed: "), std::string::npos) << serving.err;
   EXPECT_NE(serving.err.find("contract ended"), std::string::npos) << serving.err;
 
+  // 50 machines activate a 10-seat code at once over HTTP: exactly 10 get a licence.
+  const Json ten = as("seller").call("POST", "/api/v1/projects/vision/orders",
+                                     {{"listing", "face_detect"},
+                                      {"tier", "basic"},
+                                      {"customer", "Acme"},
+                                      {"seats", 10},
+                                      {"codes_per", "order"}});
+  ASSERT_EQ(ten["codes"].size(), 1u) << ten.dump(2);
+  std::vector<int> answers(50);
+  std::vector<std::thread> machines;
+  for (int i = 0; i < 50; ++i) {
+    machines.emplace_back([&, i] {
+      char fingerprint[32];
+      std::snprintf(fingerprint, sizeof fingerprint, "%04X-0000-0000-%04X", i, 50 - i);
+      httplib::Client c("127.0.0.1", p_.server->port());
+      c.set_read_timeout(60, 0);
+      const Json body = {{"code", ten["codes"][0]["code"]}, {"fingerprint", fingerprint}};
+      auto r = c.Post("/api/v1/activate", body.dump(), "application/json");
+      answers[i] = r ? r->status : -1;
+    });
+  }
+  for (auto& t : machines) t.join();
+  EXPECT_EQ(std::count(answers.begin(), answers.end(), 200), 10);
+  EXPECT_EQ(std::count(answers.begin(), answers.end(), 409), 40);
+  EXPECT_EQ(as("seller")
+                .call("GET", "/api/v1/projects/vision/codes/" +
+                                 ten["codes"][0]["id"].get<std::string>() + "/activations")
+                .size(),
+            10u);
+
   // Offline: a request file answered by the seller, installed without the network.
   const Json second = as("seller").call(
       "POST", "/api/v1/projects/vision/orders",
@@ -425,8 +455,10 @@ TEST_F(Store, FaceDetectIsListedSoldActivatedRefusedAndRevoked) {
   EXPECT_EQ(status, 404) << "another seller cannot answer it";
   ok({"store", "activate-offline", "vision", path("request.json"), "--out", path("offline.jzlic")},
      seller);
-  ok(client({"install", "--licence", path("offline.jzlic"), "--package", path("face_detect.jzpkg"),
-             "--code", code2},
+  refused(client({"activate", code2, "--licence", path("offline.jzlic")}, "c5"),
+          "--licence needs --package");
+  ok(client({"activate", code2, "--licence", path("offline.jzlic"), "--package",
+             path("face_detect.jzpkg")},
             "c5"));
   EXPECT_EQ(Json::parse(ok(client({"list", "-o", "json"}, "c5")))["items"][0]["state"], "ok");
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <utility>
 
 #include "core/hash.h"
@@ -690,6 +691,40 @@ Result<Order> AlgorithmStore::create_order(const std::string& project_id, const 
   return order(project_id, o.id);
 }
 
+namespace {
+
+// An order's listing name and codes (opened), each with its seats in use: one query for
+// the codes, one for their activation counts.
+Status fill_order(Conn& c, const alerts::SecretBox& box, Order& o) {
+  JZ_ASSIGN_OR_RETURN(auto name,
+                      c.query("SELECT name FROM store_listings WHERE id = ?", {o.listing_id}));
+  if (!name.empty()) o.listing = name[0].text(0);
+  JZ_ASSIGN_OR_RETURN(auto codes,
+                      store::query_all(c, kCode,
+                                       "SELECT " + kCode.columns() +
+                                           " FROM store_codes WHERE order_id = ? ORDER BY id",
+                                       {o.id}));
+  JZ_ASSIGN_OR_RETURN(auto counts,
+                      c.query("SELECT a.code_id, COUNT(*) FROM store_activations a JOIN "
+                              "store_codes k ON k.id = a.code_id WHERE k.order_id = ? GROUP BY "
+                              "a.code_id",
+                              {o.id}));
+  std::map<std::string, int64_t> used;
+  for (const auto& r : counts) used[r.text(0)] = r.integer(1);
+  o.codes.clear();
+  for (const auto& k : codes) {
+    auto plain = box.open(k.sealed);
+    Json code = {{"id", k.id},       {"code", plain.ok() ? *plain : std::string()},
+                 {"seats", k.seats}, {"used", used.count(k.id) ? used[k.id] : 0},
+                 {"state", k.state}, {"reason", k.reason}};
+    if (k.revoked_at_ms) code["revoked_at"] = iso(*k.revoked_at_ms);
+    o.codes.push_back(std::move(code));
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<Order> AlgorithmStore::order(const std::string& project_id, const std::string& id) {
   Order o;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](Conn& c) -> Status {
@@ -698,51 +733,28 @@ Result<Order> AlgorithmStore::order(const std::string& project_id, const std::st
                c, kOrder,
                "SELECT " + kOrder.columns() + " FROM store_orders WHERE id = ? AND project_id = ?",
                {id, project_id}, "no order " + id + " in this project"));
-    JZ_ASSIGN_OR_RETURN(auto name,
-                        c.query("SELECT name FROM store_listings WHERE id = ?", {o.listing_id}));
-    if (!name.empty()) o.listing = name[0].text(0);
-    JZ_ASSIGN_OR_RETURN(auto codes,
-                        store::query_all(c, kCode,
-                                         "SELECT " + kCode.columns() +
-                                             " FROM store_codes WHERE order_id = ? ORDER BY id",
-                                         {o.id}));
-    for (const auto& k : codes) {
-      JZ_ASSIGN_OR_RETURN(auto used, c.query("SELECT COUNT(*) FROM store_activations WHERE "
-                                             "code_id = ?",
-                                             {k.id}));
-      auto plain = box_.open(k.sealed);
-      Json code = {{"id", k.id},       {"code", plain.ok() ? *plain : std::string()},
-                   {"seats", k.seats}, {"used", used.empty() ? 0 : used[0].integer(0)},
-                   {"state", k.state}, {"reason", k.reason}};
-      if (k.revoked_at_ms) code["revoked_at"] = iso(*k.revoked_at_ms);
-      o.codes.push_back(std::move(code));
-    }
-    return {};
+    return fill_order(c, box_, o);
   }));
   return o;
 }
 
 Result<std::vector<Order>> AlgorithmStore::orders(const std::string& project_id,
                                                   const std::string& listing_name) {
-  std::vector<std::string> ids;
+  std::vector<Order> out;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](Conn& c) -> Status {
-    std::string sql =
-        "SELECT o.id FROM store_orders o JOIN store_listings l ON l.id = o.listing_id WHERE "
-        "o.project_id = ?";
+    std::string sql = "SELECT " + kOrder.columns() + " FROM store_orders WHERE project_id = ?";
     Params p{project_id};
     if (!listing_name.empty()) {
-      sql += " AND l.name = ?";
+      sql += " AND listing_id IN (SELECT id FROM store_listings WHERE project_id = ? AND name = ?)";
+      p.emplace_back(project_id);
       p.emplace_back(listing_name);
     }
-    JZ_ASSIGN_OR_RETURN(auto rows, c.query(sql + " ORDER BY o.id DESC", p));
-    for (const auto& r : rows) ids.push_back(r.text(0));
+    JZ_ASSIGN_OR_RETURN(out, store::query_all(c, kOrder, sql + " ORDER BY id DESC", p));
+    for (auto& o : out) {
+      JZ_RETURN_IF_ERROR(fill_order(c, box_, o));
+    }
     return {};
   }));
-  std::vector<Order> out;
-  for (const auto& id : ids) {
-    JZ_ASSIGN_OR_RETURN(Order o, order(project_id, id));
-    out.push_back(std::move(o));
-  }
   return out;
 }
 
