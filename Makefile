@@ -12,7 +12,7 @@ help:
 	@echo "make run     install, build, start the server (LISTEN=127.0.0.1:8080 DATA_DIR=./jizhan-data)"
 	@echo "make test    install, build, run every test"
 	@echo "make build   build the $(PRESET) preset (PRESET=debug|asan|release)"
-	@echo "make bench   HTTP vs nginx, route paths vs jq, COCO eval vs parse, isolated host vs in-process, jobs, log filter vs grep, WebSocket echo and the dev-environment proxy vs a bare echo, a 2 GiB resumable upload vs cp, the node agent vs node_exporter, alert routing vs Alertmanager and rules vs Prometheus, the vGPU library vs direct driver calls, the openb trace vs the FGD paper, the console in Chromium (writes bench/out/)"
+	@echo "make bench   HTTP vs nginx, route paths vs jq, COCO eval vs parse, isolated host vs in-process, jobs, log filter vs grep, WebSocket echo and the dev-environment proxy vs a bare echo, a 2 GiB resumable upload vs cp, the node agent vs node_exporter, alert routing vs Alertmanager and rules vs Prometheus, the vGPU library vs direct driver calls, the openb trace vs the FGD paper, perceptual hashing vs OpenCV's img_hash, the console in Chromium (writes bench/out/)"
 	@echo "make fuzz    build the libFuzzer targets with clang and run each briefly"
 	@echo "make fmt     clang-format every source file"
 	@echo "make lint    clang-tidy over the sources of every layered folder (not tests; ~15 min)"
@@ -50,6 +50,7 @@ bench:
 	@bench/training/run
 	@bench/vgpu/run
 	@bench/sched/trace
+	@bench/data/run
 	@bench/web/run
 
 fuzz:

@@ -7,17 +7,20 @@
 
 #include "cli/algo_command.h"
 #include "cli/child_commands.h"
+#include "cli/data_command.h"
 #include "cli/store_client.h"
 #include "core/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "Jizhan's algorithm commands (run as `jizhan algo`, `jizhan license` and `jizhan client`).",
+      "Jizhan's algorithm commands (run as `jizhan algo`, `jizhan license`, `jizhan client` and "
+      "`jizhan data`).",
       "jizhan"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(jz::version()));
   jz::cli::AlgoCommands algo(app);
   jz::cli::StoreClientCommands client(app);
+  jz::cli::DataCommands data(app);
 
   jz::cli::ChildCommands children(app);
 
@@ -28,6 +31,7 @@ int main(int argc, char** argv) {
   }
   if (algo.chosen()) return algo.run();
   if (client.chosen()) return client.run();
+  if (data.chosen()) return data.run();
   if (children.chosen()) return children.run();
   return 0;
 }

@@ -57,8 +57,9 @@ void add_config_flags(CLI::App* cmd, ServerFlags& f) {
       ->option_text("KEY=VALUE");
 }
 
-// `algo`, `license` and `client` run in jizhan-algo, installed beside this program: it carries the
-// media and serving stacks (OpenCV, FFmpeg, gRPC), which the other commands do not load.
+// `algo`, `license`, `client` and `data` run in jizhan-algo, installed beside this program: it
+// carries the media and serving stacks (OpenCV, FFmpeg, gRPC), which the other commands do not
+// load.
 int run_algo_program(int argc, char** argv) {
   std::string dir = jz::self_executable();
   if (dir.empty()) dir = argv[0];
@@ -79,7 +80,7 @@ int run_algo_program(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && (std::strcmp(argv[1], "algo") == 0 || std::strcmp(argv[1], "license") == 0 ||
-                   std::strcmp(argv[1], "client") == 0)) {
+                   std::strcmp(argv[1], "client") == 0 || std::strcmp(argv[1], "data") == 0)) {
     return run_algo_program(argc, argv);
   }
   CLI::App app{
@@ -168,8 +169,11 @@ int main(int argc, char** argv) {
   app.add_subcommand("license",
                      "Algorithm licences: keys, issuing, activation (docs/ALGORITHM_SDK.md)");
   app.add_subcommand("client",
-                     "The customer's side of the algorithm store: activate, install, renew "
-                     "(docs/STORE.md)");
+                     "The customer's side of the algorithm store: activate, install, update, "
+                     "serve (docs/STORE.md)");
+  app.add_subcommand("data",
+                     "The data platform's tools on a local folder of images: perceptual hashes, "
+                     "duplicate groups (docs/DATA.md)");
   jz::cli::SchedCommands sched(app);
 
   jz::cli::ChildCommands children(app);

@@ -1,0 +1,31 @@
+// `jizhan data ...`: the data platform's tools on a local folder of images (docs/DATA.md),
+// run in jizhan-algo (they decode images with OpenCV).
+//
+//   jizhan data hash FILE...           each image's perceptual hash (data/phash.h)
+//   jizhan data dedup DIR [--radius N] exact and near-duplicate groups, for review
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace jz::cli {
+
+class DataCommands {
+ public:
+  explicit DataCommands(CLI::App& app);
+  bool chosen() const { return static_cast<bool>(action_); }
+  int run() { return action_(); }
+
+ private:
+  int hash();
+  int dedup();
+
+  std::function<int()> action_;
+  std::vector<std::string> files_;
+  std::string dir_, output_ = "table";
+  int radius_ = 10;
+};
+
+}  // namespace jz::cli
