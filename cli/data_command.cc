@@ -11,6 +11,7 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "data/dedup.h"
+#include "data/formats.h"
 #include "data/phash.h"
 
 namespace jz::cli {
@@ -26,6 +27,111 @@ bool image_name(const fs::path& p) {
     if (ext == e) return true;
   }
   return false;
+}
+
+// Files under `dir` (recursively) whose names end in one of `exts`, as sorted relative paths.
+Result<std::vector<std::string>> files_under(const std::string& dir,
+                                             const std::vector<std::string>& exts) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::not_found(dir + " is not a folder");
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    std::string ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (std::find(exts.begin(), exts.end(), ext) != exts.end()) {
+      out.push_back(fs::relative(it->path(), dir, ec).generic_string());
+    }
+  }
+  if (ec) return Status::failed_precondition("cannot list " + dir + ": " + ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string without_extension(const std::string& path) {
+  const size_t dot = path.rfind('.');
+  const size_t slash = path.rfind('/');
+  return dot == std::string::npos || (slash != std::string::npos && dot < slash)
+             ? path
+             : path.substr(0, dot);
+}
+
+void add_categories(std::vector<std::string>& cats, const data::AnnotatedImage& img) {
+  for (const auto& b : img.boxes) {
+    if (std::find(cats.begin(), cats.end(), b.category) == cats.end()) cats.push_back(b.category);
+  }
+}
+
+Result<data::Annotations> read_annotations(const std::string& format, const std::string& in,
+                                           const std::string& images) {
+  data::Annotations a;
+  if (format == "coco") {
+    JZ_ASSIGN_OR_RETURN(std::string text, read_file(in));
+    return data::read_coco(text, in);
+  }
+  if (format == "voc" || format == "json") {
+    JZ_ASSIGN_OR_RETURN(auto files, files_under(in, {format == "voc" ? ".xml" : ".json"}));
+    for (const auto& f : files) {
+      JZ_ASSIGN_OR_RETURN(std::string text, read_file(in + "/" + f));
+      if (format == "voc") {
+        JZ_ASSIGN_OR_RETURN(auto img, data::read_voc(text, f, a.categories));
+        a.images.push_back(std::move(img));
+      } else {
+        JZ_ASSIGN_OR_RETURN(auto img, data::read_image_json(text, f));
+        add_categories(a.categories, img);
+        a.images.push_back(std::move(img));
+      }
+    }
+    return a;
+  }
+  // YOLO: IN/classes.txt, IN/labels/STEM.txt for each image under the images folder, whose
+  // sizes YOLO does not record.
+  JZ_ASSIGN_OR_RETURN(std::string list, read_file(in + "/classes.txt"));
+  JZ_ASSIGN_OR_RETURN(a.categories, data::read_class_list(list, in + "/classes.txt"));
+  JZ_ASSIGN_OR_RETURN(
+      auto files, files_under(images, {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}));
+  for (const auto& f : files) {
+    const cv::Mat img = cv::imread(images + "/" + f, cv::IMREAD_UNCHANGED);
+    if (img.empty()) {
+      return Status::invalid_argument(images + "/" + f +
+                                      ": cannot be decoded, and YOLO needs each image's size");
+    }
+    data::AnnotatedImage ai{f, img.cols, img.rows, {}, {}};
+    const std::string label = in + "/labels/" + without_extension(f) + ".txt";
+    std::error_code ec;
+    if (fs::exists(label, ec)) {
+      JZ_ASSIGN_OR_RETURN(std::string text, read_file(label));
+      JZ_ASSIGN_OR_RETURN(ai.boxes, data::read_yolo(text, "labels/" + without_extension(f) + ".txt",
+                                                    a.categories, ai.width, ai.height));
+    }
+    a.images.push_back(std::move(ai));
+  }
+  return a;
+}
+
+Status write_annotations(const std::string& format, const data::Annotations& a,
+                         const std::string& out) {
+  std::error_code ec;
+  auto put = [&](const std::string& path, const std::string& text) -> Status {
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    return write_file(path, text);
+  };
+  if (format == "coco") return put(out, data::write_coco(a));
+  for (const auto& img : a.images) {
+    const std::string stem = without_extension(img.file);
+    if (format == "voc") {
+      JZ_RETURN_IF_ERROR(put(out + "/" + stem + ".xml", data::write_voc(img)));
+    } else if (format == "json") {
+      JZ_RETURN_IF_ERROR(put(out + "/" + stem + ".json", data::write_image_json(img)));
+    } else {
+      JZ_RETURN_IF_ERROR(
+          put(out + "/labels/" + stem + ".txt", data::write_yolo(img, a.categories)));
+    }
+  }
+  if (format == "yolo") return put(out + "/classes.txt", data::write_class_list(a.categories));
+  return {};
 }
 
 }  // namespace
@@ -57,6 +163,50 @@ DataCommands::DataCommands(CLI::App& app) {
       ->capture_default_str();
   d->add_option("-o,--output", output_, "table or json")->check(CLI::IsMember({"table", "json"}));
   d->callback([this] { action_ = [this] { return dedup(); }; });
+
+  const std::vector<std::string> formats = {"coco", "voc", "yolo", "json"};
+  auto* c = data->add_subcommand(
+      "convert",
+      "Convert box annotations between COCO (IN/OUT: one .json file), Pascal VOC (a folder of\n"
+      ".xml, one per image), YOLO (a folder: classes.txt and labels/STEM.txt; the images, for\n"
+      "their sizes, in IN/images unless --images says) and image JSON (a folder of .json, one\n"
+      "per image; the only one that keeps image tags). Nothing is written unless every input\n"
+      "file reads; errors name the file and the field (docs/DATA.md).");
+  c->add_option("--from", from_, "coco, voc, yolo or json")
+      ->required()
+      ->check(CLI::IsMember(formats));
+  c->add_option("--to", to_, "coco, voc, yolo or json")->required()->check(CLI::IsMember(formats));
+  c->add_option("IN", in_, "The annotations to read")->required();
+  c->add_option("OUT", out_, "Where to write them")->required();
+  c->add_option("--images", images_, "--from yolo: the images' folder (default IN/images)")
+      ->option_text("DIR");
+  c->callback([this] { action_ = [this] { return convert(); }; });
+}
+
+int DataCommands::convert() {
+  const char* cmd = "jizhan data convert";
+  auto a = read_annotations(from_, in_, images_.empty() ? in_ + "/images" : images_);
+  if (!a.ok()) {
+    std::cerr << cmd << ": " << a.status().message() << "\n";
+    return 1;
+  }
+  size_t boxes = 0, tags = 0;
+  for (const auto& img : a->images) {
+    boxes += img.boxes.size();
+    tags += img.tags.size();
+  }
+  if (Status s = write_annotations(to_, *a, out_); !s.ok()) {
+    std::cerr << cmd << ": " << s.message() << "\n";
+    return 1;
+  }
+  std::cout << "converted " << a->images.size() << " images, " << boxes << " boxes, "
+            << a->categories.size() << " categories from " << from_ << " to " << to_ << ": " << out_
+            << "\n";
+  if (tags > 0 && to_ != "json") {
+    std::cout << "note: " << tags << " image tags are not kept: only image JSON holds them\n";
+  }
+  if (to_ == "yolo") std::cout << "note: YOLO labels need the images beside them (images/)\n";
+  return 0;
 }
 
 int DataCommands::hash() {

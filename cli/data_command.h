@@ -3,6 +3,7 @@
 //
 //   jizhan data hash FILE...           each image's perceptual hash (data/phash.h)
 //   jizhan data dedup DIR [--radius N] exact and near-duplicate groups, for review
+//   jizhan data convert --from F --to G IN OUT   annotations between COCO, VOC, YOLO, JSON
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -21,10 +22,11 @@ class DataCommands {
  private:
   int hash();
   int dedup();
+  int convert();
 
   std::function<int()> action_;
   std::vector<std::string> files_;
-  std::string dir_, output_ = "table";
+  std::string dir_, output_ = "table", from_, to_, in_, out_, images_;
   int radius_ = 10;
 };
 

@@ -1,7 +1,9 @@
 // `jizhan data hash|dedup` on a folder of images, through the real CLI (docs/DATA.md).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "core/files.h"
 #include "core/json.h"
@@ -24,6 +26,7 @@ SubprocessResult jizhan(std::vector<std::string> args) {
 
 void write(const std::string& path, const cv::Mat& img, const std::string& ext, int q = 92) {
   const auto bytes = encode(img, ext, q);
+  fs::create_directories(fs::path(path).parent_path());
   ASSERT_TRUE(write_file(path, std::string(bytes.begin(), bytes.end())).ok());
 }
 
@@ -70,6 +73,67 @@ TEST(DataCli, DedupGroupsCopiesOfAPictureAndKeepsTheLargest) {
   auto bad = jizhan({"data", "dedup", d, "--radius", "99"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("--radius"), std::string::npos) << bad.err;
+}
+
+// COCO -> VOC -> YOLO -> image JSON -> COCO through the CLI, the YOLO step reading the
+// images' sizes; a malformed file stops the conversion before anything is written.
+TEST(DataCli, ConvertGoesThroughEveryFormatAndBack) {
+  TempDir dir;
+  const std::string d = dir.str();
+  const Json coco = {
+      {"images",
+       {{{"id", 1}, {"file_name", "a.jpg"}, {"width", 320}, {"height", 240}},
+        {{"id", 2}, {"file_name", "sub/b.png"}, {"width", 200}, {"height", 100}}}},
+      {"categories", {{{"id", 1}, {"name", "car"}}, {{"id", 2}, {"name", "traffic light"}}}},
+      {"annotations",
+       {{{"id", 1}, {"image_id", 1}, {"category_id", 2}, {"bbox", {10, 20, 30, 40}}},
+        {{"id", 2}, {"image_id", 2}, {"category_id", 1}, {"bbox", {0, 0, 200, 100}}},
+        {{"id", 3}, {"image_id", 1}, {"category_id", 1}, {"bbox", {319, 239, 1, 1}}}}}};
+  ASSERT_TRUE(write_file(d + "/in.json", coco.dump()).ok());
+  auto ok = [&](std::vector<std::string> args) {
+    auto r = jizhan(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_NE(ok({"data", "convert", "--from", "coco", "--to", "voc", d + "/in.json", d + "/voc"})
+                .find("converted 2 images, 3 boxes, 2 categories"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(d + "/voc/sub/b.xml"));
+  ok({"data", "convert", "--from", "voc", "--to", "yolo", d + "/voc", d + "/yolo"});
+  EXPECT_EQ(*read_file(d + "/yolo/classes.txt"), "traffic light\ncar\n")
+      << "VOC's order: as first seen";
+  // YOLO keeps no sizes: the images give them.
+  write(d + "/yolo-images/a.jpg", scene(1, 320, 240), ".jpg");
+  write(d + "/yolo-images/sub/b.png", scene(2, 200, 100), ".png");
+  ok({"data", "convert", "--from", "yolo", "--to", "json", d + "/yolo", d + "/json", "--images",
+      d + "/yolo-images"});
+  ok({"data", "convert", "--from", "json", "--to", "coco", d + "/json", d + "/out.json"});
+  const Json back = Json::parse(*read_file(d + "/out.json"));
+  ASSERT_EQ(back["annotations"].size(), 3u);
+  std::map<std::string, std::vector<long>> boxes;  // file/category -> box
+  for (const auto& a : back["annotations"]) {
+    const std::string file = back["images"][a["image_id"].get<int>() - 1]["file_name"];
+    const std::string cat = back["categories"][a["category_id"].get<int>() - 1]["name"];
+    std::vector<long> box;
+    for (const auto& v : a["bbox"]) box.push_back(std::lround(v.get<double>()));
+    boxes[file + "/" + cat] = box;
+  }
+  EXPECT_EQ(boxes["a.jpg/traffic light"], (std::vector<long>{10, 20, 30, 40}));
+  EXPECT_EQ(boxes["a.jpg/car"], (std::vector<long>{319, 239, 1, 1}));
+  EXPECT_EQ(boxes["sub/b.png/car"], (std::vector<long>{0, 0, 200, 100}));
+
+  // A malformed VOC file: named with its field; nothing written.
+  ASSERT_TRUE(write_file(d + "/voc/sub/bad.xml",
+                         "<annotation><filename>x.jpg</filename><size><width>9</width>"
+                         "<height>9</height></size><object><name>car</name><bndbox><xmin>1</xmin>"
+                         "<ymin>1</ymin><xmax>5</xmax></bndbox></object></annotation>")
+                  .ok());
+  auto bad =
+      jizhan({"data", "convert", "--from", "voc", "--to", "coco", d + "/voc", d + "/no.json"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("sub/bad.xml: object[0].bndbox.ymax: missing"), std::string::npos)
+      << bad.err;
+  EXPECT_FALSE(fs::exists(d + "/no.json"));
 }
 
 }  // namespace
