@@ -4,12 +4,15 @@
 //   jizhan data hash FILE...           each image's perceptual hash (data/phash.h)
 //   jizhan data dedup DIR [--radius N] exact and near-duplicate groups, for review
 //   jizhan data convert --from F --to G IN OUT   annotations between COCO, VOC, YOLO, JSON
+//   jizhan data quality DIR [--brisque]          blur, exposure, size, corruption checks
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "data/quality.h"
 
 namespace jz::cli {
 
@@ -23,11 +26,13 @@ class DataCommands {
   int hash();
   int dedup();
   int convert();
+  int quality();
 
   std::function<int()> action_;
   std::vector<std::string> files_;
   std::string dir_, output_ = "table", from_, to_, in_, out_, images_;
   int radius_ = 10;
+  data::QualityOptions quality_;
 };
 
 }  // namespace jz::cli

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <opencv2/imgproc.hpp>
 
 #include "core/files.h"
 #include "core/json.h"
@@ -134,6 +135,40 @@ TEST(DataCli, ConvertGoesThroughEveryFormatAndBack) {
   EXPECT_NE(bad.err.find("sub/bad.xml: object[0].bndbox.ymax: missing"), std::string::npos)
       << bad.err;
   EXPECT_FALSE(fs::exists(d + "/no.json"));
+}
+
+// `data quality` flags what is wrong with each image, and by how much, and passes the rest.
+TEST(DataCli, QualityFlagsBlurryDarkSmallAndCutImages) {
+  TempDir dir;
+  const std::string d = dir.str() + "/photos";
+  write(d + "/fine.jpg", scene(7), ".jpg");
+  write(d + "/fine2.png", scene(8), ".png");
+  cv::Mat blurred;
+  cv::GaussianBlur(scene(9), blurred, cv::Size(0, 0), 4);
+  write(d + "/sub/blurred.jpg", blurred, ".jpg");
+  write(d + "/dark.jpg", brightened(scene(10), 0.15), ".jpg");
+  write(d + "/tiny.jpg", scene(11, 40, 30), ".jpg");
+  const auto whole = encode(scene(12), ".jpg", 92);
+  ASSERT_TRUE(write_file(d + "/cut.jpg", std::string(whole.begin(), whole.begin() + 4000)).ok());
+  auto r = jizhan({"data", "quality", d, "--brisque", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json out = Json::parse(r.out);
+  EXPECT_EQ(out["images"], 6);
+  EXPECT_EQ(out["flagged"], 4);
+  std::map<std::string, std::string> problems;  // each image's, one a line
+  for (const auto& i : out["items"]) {
+    for (const auto& p : i["problems"]) problems[i["name"]] += "\n" + p.get<std::string>();
+  }
+  EXPECT_EQ(problems["fine.jpg"], "");
+  EXPECT_EQ(problems["fine2.png"], "");
+  EXPECT_NE(problems["sub/blurred.jpg"].find("\nblurry: sharpness"), std::string::npos);
+  EXPECT_NE(problems["dark.jpg"].find("\ndark: mean"), std::string::npos) << problems["dark.jpg"];
+  EXPECT_NE(problems["tiny.jpg"].find("\nsmall: 40x30"), std::string::npos);
+  EXPECT_NE(problems["cut.jpg"].find("\ncorrupt: the file is cut short"), std::string::npos);
+  // The threshold is the user's: a lower one passes the blurred image.
+  const std::string table = jizhan({"data", "quality", d, "--min-sharpness", "0.5"}).out;
+  EXPECT_NE(table.find("6 images, 3 flagged"), std::string::npos) << table;
+  EXPECT_EQ(table.find("blurred.jpg"), std::string::npos) << table;
 }
 
 }  // namespace
