@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/img_hash.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <random>
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
         jz::testing::encode(jz::testing::scene(static_cast<uint64_t>(i), 1920, 1080), ".jpg", 90));
     bytes += jpegs.back().size();
   }
+  std::printf("OpenCV %s, dispatching to: %s\n\n", CV_VERSION, cv::getCPUFeaturesLine().c_str());
   std::printf(
       "## Perceptual hashing of 1080p JPEGs (%d images, %.0f KiB each on average, %d "
       "threads)\n\n",
