@@ -476,7 +476,7 @@ TEST_F(Store, AnExpiredLicenceServesThroughItsGracePeriodThenStops) {
   const std::string fp = fingerprint_of("g");
   const std::string issued = ok({"license", "issue", "--key", path("vendor.key"), "--algorithm",
                                  "face_detect", "--customer", "Acme", "--machine", fp, "--channels",
-                                 "1", "--valid-for", "8s", "--out", path("short.jzlic")});
+                                 "1", "--valid-for", "15s", "--out", path("short.jzlic")});
   const std::string code = issued.substr(issued.find("activation code: ") + 17, 19);
   ok(client({"install", "--licence", path("short.jzlic"), "--package", path("face_detect.jzpkg"),
              "--code", code},
@@ -486,17 +486,17 @@ TEST_F(Store, AnExpiredLicenceServesThroughItsGracePeriodThenStops) {
                  "g"),
           "allows 1 channel; 2 requested (over limit)");
   auto r = jizhan(client({"serve", "--source", "face_detect=" + live_stream(60), "--fps", "5",
-                          "--grace", "4s", "--out", path("g-results")},
+                          "--grace", "5s", "--out", path("g-results")},
                          "g"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("serving on in its grace period until"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("and its grace period of 4s ended on"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("and its grace period of 5s ended on"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("face_detect stopped. Renew it"), std::string::npos) << r.err;
   EXPECT_GT(lines_of(*read_file(path("g-results/face_detect-1.jsonl"))).size(), 5u);
   // Installed offline: its usage waits for a store to send it to.
   EXPECT_FALSE(lines_of(*read_file(path("g/usage/queue.jsonl"))).empty());
-  refused(client({"serve", "--source", "face_detect=" + path("faces.png"), "--grace", "4s"}, "g"),
-          "and its grace period of 4s ended on");
+  refused(client({"serve", "--source", "face_detect=" + path("faces.png"), "--grace", "5s"}, "g"),
+          "and its grace period of 5s ended on");
   refused(client({"serve", "--source", "face_detect=" + path("faces.png"), "--grace", "0"}, "g"),
           "expired on");
 }
