@@ -18,10 +18,15 @@ Status bad(const std::string& what, const std::string& field, const std::string&
   return Status::invalid_argument(what + ": " + field + ": " + why);
 }
 
-// Shortest text of a coordinate: whole numbers without a point, else up to 6 decimals.
+// Shortest text of a coordinate: whole numbers without a point, else up to 6 decimals;
+// beyond any image (and any integer), in exponent form.
 std::string num(double v) {
-  if (std::abs(v - std::round(v)) < 1e-9) return std::to_string(std::llround(v));
   char buf[64];
+  if (!(std::abs(v) < 1e15)) {
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+  }
+  if (std::abs(v - std::round(v)) < 1e-9) return std::to_string(std::llround(v));
   std::snprintf(buf, sizeof buf, "%.6f", v);
   std::string s = buf;
   while (!s.empty() && s.back() == '0') s.pop_back();
@@ -39,10 +44,10 @@ Status check_file(const std::string& what, const std::string& field, const std::
   return {};
 }
 
-Status check_size(const std::string& what, const std::string& field, int64_t w, int64_t h) {
-  if (w < 1 || h < 1 || w > kMaxSide || h > kMaxSide) {
+Status check_size(const std::string& what, const std::string& field, double w, double h) {
+  if (!(w >= 1 && h >= 1 && w <= kMaxSide && h <= kMaxSide)) {
     return bad(what, field,
-               "the image size " + std::to_string(w) + "x" + std::to_string(h) + " is not 1 to " +
+               "the image size " + num(w) + "x" + num(h) + " is not 1 to " +
                    std::to_string(kMaxSide) + " pixels a side");
   }
   return {};
@@ -60,11 +65,12 @@ Status check_box(const std::string& what, const std::string& field, const Box& b
   for (double v : {b.x, b.y, b.width, b.height}) {
     if (!std::isfinite(v)) return bad(what, field, "coordinates must be finite numbers");
   }
-  if (b.width <= 0 || b.height <= 0) {
+  // (Smaller boxes are no boxes, and no format could write them back: YOLO's 8 decimals
+  // hold a hundredth of a pixel of the largest image.)
+  if (b.width < 0.01 || b.height < 0.01) {
     return bad(what, field,
                "the box is " + num(b.width) + " x " + num(b.height) +
-                   " pixels: it must be larger "
-                   "than 0 in both");
+                   " pixels: it must be at least 0.01 pixel in both");
   }
   if (b.x < -1 || b.y < -1 || b.x + b.width > w + 1 || b.y + b.height > h + 1) {
     return bad(what, field,
@@ -183,7 +189,7 @@ Result<Annotations> read_coco(std::string_view text, const std::string& what) {
     JZ_RETURN_IF_ERROR(check_file(what, where + ".file_name", img.file));
     JZ_ASSIGN_OR_RETURN(int64_t w, int_member(imgs[i], "width", what, where));
     JZ_ASSIGN_OR_RETURN(int64_t h, int_member(imgs[i], "height", what, where));
-    JZ_RETURN_IF_ERROR(check_size(what, where, w, h));
+    JZ_RETURN_IF_ERROR(check_size(what, where, static_cast<double>(w), static_cast<double>(h)));
     img.width = static_cast<int>(w);
     img.height = static_cast<int>(h);
     if (!image_of.emplace(id, out.images.size()).second) {
@@ -271,10 +277,10 @@ Result<AnnotatedImage> read_voc(std::string_view text, const std::string& what,
   if (!size) return bad(what, "size", "missing (VOC gives the image's width and height)");
   JZ_ASSIGN_OR_RETURN(double w, parse_number(size.child_value("width"), what, "size.width"));
   JZ_ASSIGN_OR_RETURN(double h, parse_number(size.child_value("height"), what, "size.height"));
+  JZ_RETURN_IF_ERROR(check_size(what, "size", w, h));
   if (w != std::floor(w) || h != std::floor(h)) {
     return bad(what, "size", "width and height are whole pixels");
   }
-  JZ_RETURN_IF_ERROR(check_size(what, "size", static_cast<int64_t>(w), static_cast<int64_t>(h)));
   img.width = static_cast<int>(w);
   img.height = static_cast<int>(h);
   int n = 0;
@@ -430,7 +436,8 @@ Result<AnnotatedImage> read_image_json(std::string_view text, const std::string&
   JZ_RETURN_IF_ERROR(check_file(what, "file", img.file));
   JZ_ASSIGN_OR_RETURN(int64_t w, int_member(j, "width", what, "image"));
   JZ_ASSIGN_OR_RETURN(int64_t h, int_member(j, "height", what, "image"));
-  JZ_RETURN_IF_ERROR(check_size(what, "width, height", w, h));
+  JZ_RETURN_IF_ERROR(
+      check_size(what, "width, height", static_cast<double>(w), static_cast<double>(h)));
   img.width = static_cast<int>(w);
   img.height = static_cast<int>(h);
   const Json tags = j.value("tags", Json::array());

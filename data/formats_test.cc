@@ -212,6 +212,24 @@ TEST(Formats, MalformedFilesNameTheFileAndTheField) {
              .status();
        },
        "v.xml: object[0].bndbox.xmax: 'abc' is not a number"},
+      {[] {
+         std::vector<std::string> c;  // found by fuzz_voc: a size beyond any integer
+         return read_voc("<annotation><filename>a.jpg</filename><size><width>500</width>"
+                         "<height>1e30</height></size></annotation>",
+                         "v.xml", c)
+             .status();
+       },
+       "v.xml: size: the image size 500x1e+30 is not 1 to 100000 pixels a side"},
+      {[] {
+         std::vector<std::string> c;
+         return read_voc(
+                    "<annotation><filename>a.jpg</filename><size><width>9</width><height>9</height>"
+                    "</size><object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>1e300"
+                    "</xmax><ymax>2</ymax></bndbox></object></annotation>",
+                    "v.xml", c)
+             .status();
+       },
+       "v.xml: object[0].bndbox: the box (0, 0, 1e+300 x 2) lies outside its 9x9 image"},
       {[] { return read_yolo("0 0.5 0.5 0.1", "l.txt", {"a"}, 10, 10).status(); },
        "l.txt: line 1: 4 values; a box is 5"},
       {[] {
@@ -220,6 +238,10 @@ TEST(Formats, MalformedFilesNameTheFileAndTheField) {
        "l.txt: line 2 class: '3' is not a class index: the class list has 2 (0 to 1)"},
       {[] { return read_yolo("0 0.5 1.5 0.1 0.1", "l.txt", {"a"}, 10, 10).status(); },
        "l.txt: line 1 cy: '1.5' is outside 0..1"},
+      {[] {  // found by fuzz_yolo: a box no format can write back
+         return read_yolo("0 0.5 0.5 0.2 1e-20", "l.txt", {"a"}, 10, 10).status();
+       },
+       "l.txt: line 1: the box is 2 x 0 pixels: it must be at least 0.01 pixel in both"},
       {[] { return read_yolo("0 0.5 0.5 0 0.1", "l.txt", {"a"}, 10, 10).status(); },
        "l.txt: line 1: the box is 0 x 1 pixels"},
       {[] { return read_class_list("a\n\nb\n", "classes.txt").status(); },
