@@ -214,9 +214,10 @@ TEST(Formats, MalformedFilesNameTheFileAndTheField) {
        "v.xml: object[0].bndbox.xmax: 'abc' is not a number"},
       {[] {
          std::vector<std::string> c;  // found by fuzz_voc: a size beyond any integer
-         return read_voc("<annotation><filename>a.jpg</filename><size><width>500</width>"
-                         "<height>1e30</height></size></annotation>",
-                         "v.xml", c)
+         return read_voc(
+                    "<annotation><filename>a.jpg</filename><size><width>500</width>"
+                    "<height>1e30</height></size></annotation>",
+                    "v.xml", c)
              .status();
        },
        "v.xml: size: the image size 500x1e+30 is not 1 to 100000 pixels a side"},
