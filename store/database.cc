@@ -1,5 +1,6 @@
 #include "store/database.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
@@ -196,14 +197,44 @@ Status Database::with_conn(const std::function<Status(Conn&)>& fn) {
   return s;
 }
 
+bool Database::WriteQueue::enter(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t ticket = next_++;
+  if (cv_.wait_for(lock, timeout, [&] { return serving_ == ticket; })) return true;
+  abandoned_.push_back(ticket);
+  skip_abandoned();
+  return false;
+}
+
+void Database::WriteQueue::leave() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++serving_;
+  skip_abandoned();
+  cv_.notify_all();
+}
+
+void Database::WriteQueue::skip_abandoned() {
+  for (auto it = std::find(abandoned_.begin(), abandoned_.end(), serving_); it != abandoned_.end();
+       it = std::find(abandoned_.begin(), abandoned_.end(), serving_)) {
+    abandoned_.erase(it);
+    ++serving_;
+    cv_.notify_all();
+  }
+}
+
 Status Database::transact(const std::function<Status(Conn&)>& fn) {
   const bool sqlite = dialect() == Dialect::kSqlite;
-  std::unique_lock<std::timed_mutex> write_turn(sqlite_write_mu_, std::defer_lock);
-  if (sqlite && !write_turn.try_lock_for(options_.busy_timeout)) {
+  if (sqlite && !sqlite_writes_.enter(options_.busy_timeout)) {
     return Status::unavailable("the database stayed busy with other writes for " +
                                std::to_string(options_.busy_timeout.count()) +
                                " ms (store.busy_timeout_ms); retry");
   }
+  struct Leave {
+    WriteQueue* q;
+    ~Leave() {
+      if (q) q->leave();
+    }
+  } leave{sqlite ? &sqlite_writes_ : nullptr};
   JZ_ASSIGN_OR_RETURN(auto conn, pool_->acquire());
   auto begin = conn->exec(sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   if (!begin.ok()) {

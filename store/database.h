@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -118,10 +119,23 @@ class Database {
   Status apply_migrations();
   DatabaseOptions options_;
   std::unique_ptr<Pool> pool_;
-  // SQLite has one writer at a time. Writers of this process queue here, blocked,
-  // instead of in SQLite's busy handler, which polls with growing sleeps and lets some
-  // writers starve past the busy timeout under steady contention.
-  std::timed_mutex sqlite_write_mu_;
+  // SQLite has one writer at a time. Writers of this process queue here, blocked and in
+  // the order they came (tickets: a plain mutex, like SQLite's busy handler, lets some
+  // writers starve past the busy timeout under steady contention).
+  class WriteQueue {
+   public:
+    // Waits for this writer's turn at most `timeout`; false (and out of the queue) after.
+    bool enter(std::chrono::milliseconds timeout);
+    void leave();
+
+   private:
+    void skip_abandoned();  // with mu_ held
+    std::mutex mu_;
+    std::condition_variable cv_;
+    uint64_t next_ = 0, serving_ = 0;
+    std::vector<uint64_t> abandoned_;
+  };
+  WriteQueue sqlite_writes_;
   friend class Pool;
 };
 
