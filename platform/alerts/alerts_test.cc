@@ -736,8 +736,8 @@ TEST_P(AlertServiceTest, BuiltInMetricRulesReachTheSeriesProjectWithItsSetting) 
   // Exported with their expressions, scoped to the project.
   auto yaml = service_->export_rules("project", project_["vision"]);
   ASSERT_TRUE(yaml.ok());
-  EXPECT_NE(yaml->find(R"((jizhan_job_gpu_memory_used_mib{project=\"vision\"} / )"
-                       R"(jizhan_job_gpu_memory_limit_mib{project=\"vision\"}) > 0.9)"),
+  EXPECT_NE(yaml->find(R"(jizhan_job_gpu_memory_used_mib{project=\"vision\"} / )"
+                       R"(jizhan_job_gpu_memory_limit_mib{project=\"vision\"} > 0.9)"),
             std::string::npos)
       << *yaml;
   // A node's disk is the platform's: not a project's rule.

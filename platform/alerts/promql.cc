@@ -600,9 +600,21 @@ Result<Value> eval(const Expr& e, const Source& src, int64_t t) {
   return Status::internal("promql: unknown node");
 }
 
-std::string format_operand(const Expr& e) {
+// How tightly a node binds: comparisons 1, + and - 2, * and / 3, everything else (unary minus,
+// calls, selectors, numbers) 4.
+int precedence(const Expr& e) {
+  if (e.kind != Expr::Kind::kBinary) return 4;
+  if (is_comparison(e.op)) return 1;
+  return e.op == "+" || e.op == "-" ? 2 : 3;
+}
+
+// An operand in parentheses only where the parser would otherwise group it differently
+// (binary operators are left-associative). Redundant parentheses would make each round trip
+// nest deeper, and a long chain could pass the depth limit once formatted.
+std::string format_operand(const Expr& e, int parent, bool right) {
   const std::string f = format(e);
-  return e.kind == Expr::Kind::kBinary || e.kind == Expr::Kind::kNegate ? "(" + f + ")" : f;
+  const int p = precedence(e);
+  return p < parent || (right && p == parent) ? "(" + f + ")" : f;
 }
 
 }  // namespace
@@ -687,9 +699,10 @@ std::string format(const Expr& e) {
       return out + " (" + format(*e.a) + ")";
     }
     case Expr::Kind::kNegate:
-      return "-" + format_operand(*e.a);
+      return "-" + format_operand(*e.a, 4, false);
     case Expr::Kind::kBinary:
-      return format_operand(*e.a) + " " + e.op + " " + format_operand(*e.b);
+      return format_operand(*e.a, precedence(e), false) + " " + e.op + " " +
+             format_operand(*e.b, precedence(e), true);
   }
   return "";
 }

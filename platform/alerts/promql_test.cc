@@ -35,11 +35,30 @@ TEST(Promql, TextParsesAndFormatsCanonically) {
             "sum by (node) (rate(x_total[1h30m]))");
   EXPECT_EQ(roundtrip("max(avg_over_time(m[10m])) by (gpu)"),
             "max by (gpu) (avg_over_time(m[10m]))");
-  EXPECT_EQ(roundtrip("a / b * 100 >= 90"), "((a / b) * 100) >= 90");
+  EXPECT_EQ(roundtrip("a / b * 100 >= 90"), "a / b * 100 >= 90");
+  EXPECT_EQ(roundtrip("(a / b) * 100 >= (90)"), "a / b * 100 >= 90");
+  EXPECT_EQ(roundtrip("a - (b - c) / (d * e)"), "a - (b - c) / (d * e)");
+  EXPECT_EQ(roundtrip("(a > 1) == (b < 2)"), "a > 1 == (b < 2)");
   EXPECT_EQ(roundtrip("-(a - 1)"), "-(a - 1)");
+  EXPECT_EQ(roundtrip("- - -a * -b"), "---a * -b");
   EXPECT_EQ(roundtrip("{__name__=\"m\", l!~\"x.*\"}"), "m{l!~\"x.*\"}");
   EXPECT_EQ(roundtrip("m{l=\"a\\\"b\"}"), "m{l=\"a\\\"b\"}");
   EXPECT_EQ(roundtrip("min_over_time(m[90s]) == 0"), "min_over_time(m[1m30s]) == 0");
+}
+
+// Formatting adds no parentheses the parser would not need: a chain of operators or signs
+// that parses within the depth limit formats to text that parses again (found by fuzzing:
+// each redundant pair nested one level deeper, and "-------j---j..." failed on re-reading).
+TEST(Promql, LongChainsFormatWithinTheDepthLimit) {
+  std::string chain = "m";
+  for (int i = 0; i < 100; ++i) chain += i % 2 ? " - m" : " / m";
+  EXPECT_EQ(roundtrip(chain), chain);
+  const std::string signs = std::string(40, '-') + "m";
+  EXPECT_EQ(roundtrip(signs + " - " + signs), signs + " - " + signs);
+  EXPECT_EQ(
+      roundtrip("-------j---j-m-n-rrn--n--jm-m-j---j-m-n-rrjm-m-j---j-m-n-rrn--jm-m--mjm-m-nnr"),
+      "-------j - --j - m - n - rrn - -n - -jm - m - j - --j - m - n - rrjm - m - j - --j - "
+      "m - n - rrn - -jm - m - -mjm - m - nnr");
 }
 
 TEST(Promql, ErrorsSayWhereAndWhat) {
