@@ -812,6 +812,29 @@ const std::vector<Migration>& migrations() {
        "'\"job:list\",\"listing:get\",\"listing:list\"') WHERE name IN ('project-viewer', "
        "'workspace-viewer', 'data-owner') AND builtin = 1;",
        ""},
+      {31, "dataset_versions",
+       "CREATE TABLE dataset_versions ("
+       "  id TEXT PRIMARY KEY,"
+       "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+       "  dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,"
+       "  number BIGINT NOT NULL,"
+       "  parent BIGINT NOT NULL,"
+       "  message TEXT NOT NULL,"
+       "  manifest TEXT NOT NULL,"
+       "  files BIGINT NOT NULL,"
+       "  bytes BIGINT NOT NULL,"
+       "  new_bytes BIGINT NOT NULL,"
+       "  added BIGINT NOT NULL,"
+       "  removed BIGINT NOT NULL,"
+       "  changed BIGINT NOT NULL,"
+       "  splits TEXT NOT NULL,"
+       "  tags TEXT NOT NULL,"
+       "  created_by TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  UNIQUE (dataset_id, number)"
+       ");"
+       "CREATE INDEX dataset_versions_project ON dataset_versions (project_id);",
+       ""},
   };
   return kAll;
 }
