@@ -18,6 +18,7 @@
 #include "platform/algostore/store.h"
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
+#include "platform/datasets/versions.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
@@ -181,6 +182,35 @@ std::vector<Endpoint> endpoints() {
       {"read a dataset file",
        "GET",
        "/api/v1/projects/{p}/datasets/absent/files/a.txt",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"make a dataset version",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/versions",
+       R"({"message":"m"})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"list dataset versions", "GET", "/api/v1/projects/{p}/datasets/absent/versions", "",
+       project_members},
+      {"get a dataset version", "GET", "/api/v1/projects/{p}/datasets/absent/versions/1", "",
+       project_members},
+      {"delete a dataset version",
+       "DELETE",
+       "/api/v1/projects/{p}/datasets/absent/versions/1",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"derive a dataset version",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/versions/1/changes",
+       R"({"remove":["a.jpg"]})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"list a version's files",
+       "GET",
+       "/api/v1/projects/{p}/datasets/absent/versions/1/files",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"read a version's file",
+       "GET",
+       "/api/v1/projects/{p}/datasets/absent/versions/1/files/a.jpg",
        "",
        {"padmin", "wsadmin", "dataowner"}},
       {"job events", "GET", "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/events", "",
@@ -696,6 +726,9 @@ class AuthzMatrixTest : public ::testing::Test {
     datasets_ =
         std::make_unique<jobs::Datasets>(*db_, Clock::system(), ids_, jobs::DatasetPolicy{"", ""});
     ASSERT_TRUE(datasets_->add_root(ws_a->id, datadir(), "padmin").ok());
+    versions_ = std::make_unique<datasets::DatasetVersions>(
+        *db_, Clock::system(), ids_, *datasets_,
+        datasets::VersionOptions{.dir = dir_.str() + "/versions"});
     code_ = std::make_unique<jobs::CodeRepos>(jobs::CodeOptions{.root = dir_.str() + "/code"});
     outputs_ = std::make_unique<jobs::Outputs>(*db_, Clock::system(), ids_);
     runs_ = std::make_unique<training::RunService>(
@@ -756,7 +789,8 @@ class AuthzMatrixTest : public ::testing::Test {
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
                          code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
-                         autotest_.get(), competitions_.get(), nullptr, store_.get()});
+                         autotest_.get(), competitions_.get(), nullptr, store_.get(),
+                         versions_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -815,6 +849,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<iam::EventLog> events_;
   std::unique_ptr<jobs::JobStore> jobs_;
   std::unique_ptr<jobs::Datasets> datasets_;
+  std::unique_ptr<datasets::DatasetVersions> versions_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;
@@ -983,6 +1018,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{suite}", "none"},
                             {"{algorithm}", "none"},
                             {"{version}", "1.0.0"},
+                            {"{number}", "1"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
                             {"{cluster}", "c1"},

@@ -26,6 +26,7 @@
 #include "platform/alerts/alerts.h"
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
+#include "platform/datasets/versions.h"
 #include "platform/iam/accounts.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/passwords.h"
@@ -68,6 +69,9 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
     jobs_ = std::make_unique<jobs::JobStore>(*db_, Clock::system(), ids_, *events_);
     datasets_ =
         std::make_unique<jobs::Datasets>(*db_, Clock::system(), ids_, jobs::DatasetPolicy{"", ""});
+    versions_ = std::make_unique<datasets::DatasetVersions>(
+        *db_, Clock::system(), ids_, *datasets_,
+        datasets::VersionOptions{.dir = dir_.str() + "/versions"});
 
     iam::User admin;
     admin.username = "admin";
@@ -121,7 +125,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
                          code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
-                         autotest_.get(), competitions_.get()});
+                         autotest_.get(), competitions_.get(), nullptr, nullptr, versions_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -246,6 +250,17 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
             std::ofstream(files_dir_ + "/" + name("f-", i)) << i;
           }
           return {};
+        }};
+    // A version is immutable: its files are those of the folder when it was made (the
+    // seeded ones, and whatever the folder's own seeder added before); later inserts add
+    // nothing to it.
+    c["/api/v1/projects/{project}/datasets/{dataset}/versions/{number}/files"] = {
+        "path", "f-", [this](int from, int n) -> Status {
+          if (from > 0) return {};
+          for (int i = from; i < from + n; ++i) {
+            std::ofstream(files_dir_ + "/" + name("f-", i)) << i;
+          }
+          return versions_->snapshot(project_id_, "files", {}, "admin").status();
         }};
     // Copies of the job created in SetUp (the caller's), with their own id, seq and name:
     // the project's list and the caller's own list show the same jobs, so a copy already
@@ -469,6 +484,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                             {"{suite}", "none"},
                             {"{algorithm}", "none"},
                             {"{version}", "1.0.0"},
+                            {"{number}", "1"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
                             {"{cluster}", "c1"},
@@ -507,6 +523,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<iam::EventLog> events_;
   std::unique_ptr<jobs::JobStore> jobs_;
   std::unique_ptr<jobs::Datasets> datasets_;
+  std::unique_ptr<datasets::DatasetVersions> versions_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;

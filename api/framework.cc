@@ -41,6 +41,7 @@ constexpr ParamKind kParamKinds[] = {
     {"algorithm", "[a-z0-9_-]{1,64}", "an algorithm name (lower-case letters, digits, '_', '-')"},
     {"version", "[0-9]{1,9}\\.[0-9]{1,9}\\.[0-9]{1,9}(-[0-9A-Za-z.-]{1,40})?",
      "a version (MAJOR.MINOR.PATCH)"},
+    {"number", "[0-9]{1,9}", "a version number (1, 2, ...)"},
     {"evaluation", "eval_[0-9A-Z]{26}", "an evaluation id (eval_ and 26 characters)"},
     {"competition", "[a-z0-9][a-z0-9_-]{0,63}",
      "a competition name (lower-case letters, digits, '_', '-')"},

@@ -64,6 +64,7 @@ class ApiServer::Impl {
     add_project_routes(routes_, services_);
     if (platform.jobs) {
       add_dataset_routes(routes_, services_);
+      add_dataset_version_routes(routes_, services_);
       add_job_routes(routes_, services_);
       add_log_routes(routes_, services_);
       add_devenv_routes(routes_, services_);

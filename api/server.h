@@ -49,6 +49,9 @@ class ClusterRegistry;
 namespace jz::algostore {
 class AlgorithmStore;
 }
+namespace jz::datasets {
+class DatasetVersions;
+}
 namespace jz::autotest {
 class AutotestService;
 class CompetitionService;
@@ -106,6 +109,7 @@ struct PlatformServices {
   autotest::CompetitionService* competitions = nullptr;  // teams, boards, signed verdicts
   clusters::ClusterRegistry* clusters = nullptr;         // this machine and Kubernetes clusters
   algostore::AlgorithmStore* algostore = nullptr;        // listings, orders, activations
+  datasets::DatasetVersions* versions = nullptr;         // dataset versions and their files
 };
 
 class ApiServer {

@@ -153,6 +153,7 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s);   // users, token
 void add_tenancy_routes(ApiRoutes& api, const ApiServices& s);   // workspaces, projects, members
 void add_project_routes(ApiRoutes& api, const ApiServices& s);   // quota, events
 void add_dataset_routes(ApiRoutes& api, const ApiServices& s);
+void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s);  // versions, their files
 void add_job_routes(ApiRoutes& api, const ApiServices& s);
 void add_log_routes(ApiRoutes& api, const ApiServices& s);
 void add_devenv_routes(ApiRoutes& api, const ApiServices& s);

@@ -22,6 +22,7 @@
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
 #include "platform/clusters/registry.h"
+#include "platform/datasets/versions.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
 #include "platform/iam/quota.h"
@@ -219,6 +220,9 @@ int run_server(const ConfigSources& sources) {
   dataset_policy.upload_max_entries = static_cast<size_t>(settings->upload_max_entries);
   dataset_policy.upload_max_ratio = static_cast<uint64_t>(settings->upload_max_ratio);
   jobs::Datasets datasets(**db, Clock::system(), ids, dataset_policy);
+  // Versions keep their files beside the datasets (content-addressed, per project).
+  datasets::DatasetVersions versions(**db, Clock::system(), ids, datasets,
+                                     {.dir = settings->data_dir + "/dataset-versions"});
   // Resumable uploads keep their bytes beside the datasets they become.
   jobs::Uploads uploads(**db, Clock::system(), ids, datasets,
                         dataset_policy.upload_dir + "/.partial");
@@ -309,6 +313,8 @@ int run_server(const ConfigSources& sources) {
                                                tenancy, *cluster_registry, logger, ro);
     runner->attach(&code, &outputs);
     runner->attach_runs(&runs);
+    runner->also_count_storage(
+        [&versions](const std::string& project) { return versions.stored_bytes(project); });
   }
   // GPU monitoring: the node agent for this machine, its series, GPU health to the runner.
   std::unique_ptr<monitor::Monitor> node_monitor;
@@ -399,7 +405,8 @@ int run_server(const ConfigSources& sources) {
                                  &autotest_service,
                                  &competitions,
                                  cluster_registry.get(),
-                                 &algorithm_store};
+                                 &algorithm_store,
+                                 &versions};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

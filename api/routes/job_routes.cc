@@ -3,6 +3,7 @@
 #include "api/services.h"
 #include "core/files.h"
 #include "core/text.h"
+#include "platform/datasets/versions.h"
 #include "platform/jobs/code.h"
 #include "platform/jobs/datasets.h"
 #include "platform/jobs/environment.h"
@@ -119,9 +120,13 @@ void add_dataset_routes(ApiRoutes& api, const ApiServices& s) {
        .scope = Scope::kProject,
        .resource = "dataset",
        .verb = "delete",
-       .summary = "Unregister a dataset (its files stay)",
-       .handler = [&datasets](RequestContext& ctx) -> Result<Reply> {
+       .summary = "Unregister a dataset (a registered folder's files stay; its versions go)",
+       .handler = [&datasets, &s](RequestContext& ctx) -> Result<Reply> {
          JZ_RETURN_IF_ERROR(datasets.remove(ctx.project->id, ctx.param("dataset")));
+         // Its versions went with it in the database; their stored files go now.
+         if (s.platform.versions) {
+           JZ_RETURN_IF_ERROR(s.platform.versions->collect_garbage(ctx.project->id));
+         }
          return Reply::no_content();
        }},
       {.method = "POST",

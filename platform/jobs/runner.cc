@@ -1138,6 +1138,10 @@ Result<int64_t> JobRunner::storage_used(const std::string& project_id) {
   // The project's volume and repository grow with what its people put there.
   if (!options_.volumes_dir.empty()) total += disk_bytes(options_.volumes_dir + "/" + project_id);
   if (code_) total += disk_bytes(code_->repo_path(project_id));
+  if (also_storage_) {
+    JZ_ASSIGN_OR_RETURN(int64_t more, also_storage_(project_id));
+    total += more;
+  }
   return total + dataset_bytes;
 }
 
@@ -1155,7 +1159,8 @@ Result<std::string> JobRunner::storage_exceeded(const std::string& project_id) {
   if (used <= *q.storage_mib << 20) return std::string();
   return "the project uses " + std::to_string(used >> 20) + " MiB of its " +
          std::to_string(*q.storage_mib) +
-         " MiB storage quota (job outputs, work folders, logs and uploaded datasets); free "
+         " MiB storage quota (job outputs, work folders, logs, uploaded datasets and dataset "
+         "versions); free "
          "some or ask for a larger storage_mib";
 }
 

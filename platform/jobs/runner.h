@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -146,8 +147,13 @@ class JobRunner {
   // and core percentage (its vGPU limit; share: true), or the whole device (its memory,
   // 100%). Null for a job without GPUs.
   Json gpu_limits(const Job& j) const;
+  // More bytes a project stores elsewhere (dataset versions), counted by storage_used.
+  // Call before start().
+  void also_count_storage(std::function<Result<int64_t>(const std::string& project_id)> fn) {
+    also_storage_ = std::move(fn);
+  }
   // Bytes the project's runs (work, outputs, logs), uploaded datasets, volume and code
-  // repository take on disk.
+  // repository take on disk, with what also_count_storage adds.
   // Runs that ended are measured once. Thread-safe.
   Result<int64_t> storage_used(const std::string& project_id);
   // What the project's storage quota still allows in bytes (negative: over it); none when
@@ -156,6 +162,7 @@ class JobRunner {
 
  private:
   int64_t next_retention_ms_ = 0;
+  std::function<Result<int64_t>(const std::string&)> also_storage_;
   // Log filters compiled once per policy (by its JSON), handed to each job's supervisor.
   std::map<std::string, std::string> compiled_filters_;
   struct Active {
