@@ -664,6 +664,104 @@ test('a data owner registers a secret dataset and uploads one; a developer sees 
   rmSync(root, { recursive: true, force: true });
 });
 
+// Three 8x8 PNGs (red, blue, green): real images for the thumbnails.
+const pngs = [
+  'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGM4ISeHFTEMLQkAkL9BAbKfPiIAAAAASUVORK5CYII=',
+  'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGOQkzuBFTEMLQkAO79BAXNTPmcAAAAASUVORK5CYII=',
+  'iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGOQWyCHFTEMLQkAfgM3AbhjqwwAAAAASUVORK5CYII=',
+].map((b) => Buffer.from(b, 'base64'));
+
+test('a data owner makes dataset versions and browses their thumbnails by split; a developer sees counts only', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'jz-versions-'));
+  chmodSync(root, 0o755);
+  const street = join(root, 'street');
+  for (const d of ['train/cars', 'val']) mkdirSync(join(street, d), { recursive: true });
+  writeFileSync(join(street, 'train/cars/a.png'), pngs[0]);
+  writeFileSync(join(street, 'train/cars/b.png'), pngs[1]);
+  writeFileSync(join(street, 'val/c.png'), pngs[0]); // the same bytes as a.png: stored once
+  await server.call('POST', '/api/v1/workspaces/acme/dataset-roots', { path: root });
+  await server.call('POST', '/api/v1/projects/vision/datasets', { name: 'street', path: street, security_level: 'secret' });
+  await server.call('POST', '/api/v1/users', { username: 'vowner', password: 'vowner-password-1' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'vowner', role: 'data-owner' });
+  await server.call('POST', '/api/v1/users', { username: 'vdev', password: 'vdev-password-12' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'vdev', role: 'project-developer' });
+
+  const owner = await newPage(browser);
+  await signIn(owner, server.base, 'vowner', 'vowner-password-1');
+  await owner.goto(`${server.base}/projects/vision/datasets`);
+  await owner.getByRole('link', { name: 'street' }).click();
+  await owner.getByText('No versions yet.', { exact: false }).waitFor();
+  await owner.getByLabel('Message').fill('first import');
+  await owner.getByLabel('Tags').fill('raw, night');
+  await owner.getByLabel('Tag new files with their top folder').check();
+  await owner.getByRole('button', { name: 'Make version' }).click();
+  await owner.getByText(/Version 1 made: 3 files/).or(owner.getByRole('alert')).waitFor();
+  assert.equal(await owner.getByRole('alert').count(), 0, await owner.getByRole('alert').allTextContents().then(String));
+  const v1 = owner.getByRole('row', { name: /v1 first import/ });
+  await v1.waitFor();
+  const v1Text = await v1.textContent();
+  assert.match(v1Text, /\+3 −0 ~0/);
+  assert.match(v1Text, /train 2/);
+  assert.match(v1Text, /val 1/);
+  assert.match(v1Text, /raw 3/);
+  // What this version stored: two files of 8x8 pixels, not three (c.png is a.png's bytes).
+  const made = await server.call('GET', '/api/v1/projects/vision/datasets/street/versions/1');
+  assert.equal(made.files, 3);
+  assert.equal(made.new_bytes, pngs[0].length + pngs[1].length);
+
+  // The folder changes; the next version stores only the new file.
+  mkdirSync(join(street, 'test'));
+  writeFileSync(join(street, 'test/d.png'), pngs[2]);
+  await owner.getByLabel('Message').fill('week 2');
+  await owner.getByLabel('Tags').fill('');
+  await owner.getByRole('button', { name: 'Make version' }).click();
+  await owner.getByText(/Version 2 made: 4 files/).waitFor();
+  const v2Text = await owner.getByRole('row', { name: /v2 week 2/ }).textContent();
+  assert.match(v2Text, /\+1 −0 ~0/);
+  assert.match(v2Text, /test 1/);
+
+  // Browse version 1: its three pictures, shown; then only its val split.
+  await v1.getByRole('button', { name: 'Browse' }).click();
+  const files = owner.getByRole('region', { name: 'Files of version 1' });
+  await files.getByRole('img').nth(2).waitFor();
+  assert.equal(await files.getByRole('img').count(), 3, 'version 1 has no d.png');
+  const shown = 'section[aria-label="Files of version 1"] img';
+  await until(owner, (sel) => {
+    const imgs = [...document.querySelectorAll(sel)];
+    return imgs.length === 3 && imgs.every((i) => i.complete && i.naturalWidth === 8);
+  }, shown);
+  await files.getByLabel('Split').selectOption('val');
+  await until(owner, (sel) => document.querySelectorAll(sel).length === 1, shown);
+  await files.getByRole('img', { name: 'val/c.png' }).waitFor();
+  await screenshot(owner, 'dataset-versions-owner-en');
+
+  // A developer: counts, no files, no paths, no making.
+  const dev = await newPage(browser);
+  await signIn(dev, server.base, 'vdev', 'vdev-password-12');
+  await dev.goto(`${server.base}/projects/vision/datasets/street`);
+  await dev.getByRole('row', { name: /v2 week 2/ }).waitFor();
+  await dev.getByText(/only data owners see its files/).waitFor();
+  assert.equal(await dev.getByRole('button', { name: 'Browse' }).count(), 0);
+  assert.equal(await dev.getByRole('button', { name: 'Make version' }).count(), 0);
+  assert.equal(await dev.getByText('a.png').count(), 0);
+  // (What the refusals below print in the console is expected.)
+  const pageProblems = [...owner.problems, ...dev.problems];
+  for (const path of ['/files', '/files/train/cars/a.png']) {
+    assert.equal(
+      await dev.evaluate(async (p) => (await fetch(`/api/v1/projects/vision/datasets/street/versions/1${p}`)).status, path),
+      403,
+      path,
+    );
+  }
+  const made2 = await dev.evaluate(async () =>
+    (await fetch('/api/v1/projects/vision/datasets/street/versions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status,
+  );
+  assert.equal(made2, 403, 'a developer makes no version');
+  await screenshot(dev, 'dataset-versions-developer-en');
+  assert.deepEqual(pageProblems, []);
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('a developer pushes code and runs it on secret data; its outputs leave only when a data owner approves', async () => {
   // dev1 pushes with a session token as git's password.
   const login = await fetch(`${server.base}/api/v1/auth/login`, {
@@ -1761,6 +1859,7 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     job: `/projects/vision/jobs/${jobs.items[0].id}`,
     devenvs: '/projects/vision/devenvs',
     datasets: '/projects/vision/datasets',
+    dataset: '/projects/vision/datasets/street',
     code: '/projects/vision/code',
     reviews: '/projects/vision/reviews',
     members: '/projects/detector/members',

@@ -14,6 +14,7 @@ const Roles = lazy(() => import('./pages/Roles').then((m) => ({ default: m.Roles
 const Audit = lazy(() => import('./pages/Audit').then((m) => ({ default: m.Audit })));
 const DevEnvs = lazy(() => import('./pages/DevEnvs').then((m) => ({ default: m.DevEnvs })));
 const Datasets = lazy(() => import('./pages/Datasets').then((m) => ({ default: m.Datasets })));
+const DatasetDetail = lazy(() => import('./pages/DatasetDetail').then((m) => ({ default: m.DatasetDetail })));
 const Code = lazy(() => import('./pages/Code').then((m) => ({ default: m.Code })));
 const Reviews = lazy(() => import('./pages/Reviews').then((m) => ({ default: m.Reviews })));
 const ProjectAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.ProjectAlerts })));
@@ -74,6 +75,7 @@ export function App() {
       <Route path="/workspaces/:workspace" element={<SignedIn><WorkspaceDetail /></SignedIn>} />
       <Route path="/projects/:project/devenvs" element={<SignedIn><DevEnvs /></SignedIn>} />
       <Route path="/projects/:project/datasets" element={<SignedIn><Datasets /></SignedIn>} />
+      <Route path="/projects/:project/datasets/:dataset" element={<SignedIn><DatasetDetail /></SignedIn>} />
       <Route path="/projects/:project/code" element={<SignedIn><Code /></SignedIn>} />
       <Route path="/projects/:project/reviews" element={<SignedIn><Reviews /></SignedIn>} />
       <Route path="/projects/:project/members" element={<SignedIn><ProjectMembers /></SignedIn>} />

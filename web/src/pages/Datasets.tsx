@@ -4,7 +4,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useParams } from 'react-router-dom';
+import { Link, useParams } from 'react-router-dom';
 import { api, apiTagged, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { uploadDataset } from '../api/upload';
 import { can, usePermissions } from '../api/permissions';
@@ -209,7 +209,9 @@ export function Datasets() {
           <tbody>
             {list.data.items.map((d) => (
               <tr key={d.name}>
-                <td>{d.name}</td>
+                <td>
+                  <Link to={`/projects/${seg(project)}/datasets/${seg(d.name)}`}>{d.name}</Link>
+                </td>
                 <td>
                   <span className={`badge level-${d.security_level}`}>
                     {t(`datasets.levels.${d.security_level}`, { defaultValue: d.security_level })}
