@@ -3,6 +3,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -1565,6 +1566,112 @@ void ClientCommands::job_commands(CLI::App& app) {
           return {};
         });
       }));
+
+  // ---- dataset versions ----
+  struct VersionOpts {
+    std::string message;
+    std::vector<std::string> tags, splits;
+    bool tag_by_folder = false;
+    int64_t number = 0;
+    std::string split, tag;
+  };
+  auto vo = std::make_shared<VersionOpts>();
+  auto* snapshot = leaf(
+      *dataset, "snapshot",
+      "Make a version of the dataset's folder as it is now: each file stored once, so a version "
+      "costs only what it adds; unchanged files keep their split and tags",
+      [ds_path, vo](const Common& c) {
+        return with_conn("dataset snapshot", c.server, true, [&](Conn& conn) -> Status {
+          Json body = {{"message", vo->message}, {"tag_by_folder", vo->tag_by_folder}};
+          if (!vo->tags.empty()) body["tags"] = vo->tags;
+          if (!vo->splits.empty()) {
+            body["splits"] = Json::object();
+            for (const auto& kv : vo->splits) {
+              const size_t eq = kv.find('=');
+              double share = 0;
+              const char* end = kv.data() + kv.size();
+              if (eq == std::string::npos ||
+                  std::from_chars(kv.data() + eq + 1, end, share).ptr != end ||
+                  eq + 1 == kv.size()) {
+                return Status::invalid_argument("--split '" + kv +
+                                                "' must be NAME=SHARE, e.g. train=0.8");
+              }
+              body["splits"][kv.substr(0, eq)] = share;
+            }
+          }
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("POST", ds_path() + "/versions", &body));
+          show_object(c.output, out);
+          return {};
+        });
+      });
+  add_name(snapshot);
+  snapshot->add_option("-m,--message", vo->message, "What this version is");
+  snapshot->add_option("--tag", vo->tags, "A tag for every file new in this version (repeat)");
+  snapshot->add_flag("--tag-by-folder", vo->tag_by_folder,
+                     "Tag each new file with its top folder's name");
+  snapshot->add_option("--split", vo->splits,
+                       "NAME=SHARE for new files, shares summing to 1 (repeat: --split train=0.8 "
+                       "--split val=0.2); default: by the top folder (train, val, test)");
+  add_name(
+      leaf(*dataset, "versions", "A dataset's versions, newest first", [ds_path](const Common& c) {
+        return with_conn("dataset versions", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("GET", ds_path() + "/versions"));
+          show_list(c.output, out["items"],
+                    {{"VERSION", "number"},
+                     {"FILES", "files"},
+                     {"BYTES", "bytes"},
+                     {"NEW_BYTES", "new_bytes"},
+                     {"ADDED", "added"},
+                     {"REMOVED", "removed"},
+                     {"CHANGED", "changed"},
+                     {"BY", "created_by"},
+                     {"MESSAGE", "message"}});
+          return {};
+        });
+      }));
+  auto* vfiles = leaf(
+      *dataset, "version-files", "A version's files with their splits and tags (data owners)",
+      [ds_path, vo](const Common& c) {
+        return with_conn("dataset version-files", c.server, true, [&](Conn& conn) -> Status {
+          std::string q;
+          if (!vo->split.empty()) q += "&split=" + url_encode(vo->split);
+          if (!vo->tag.empty()) q += "&tag=" + url_encode(vo->tag);
+          JZ_ASSIGN_OR_RETURN(
+              Json items,
+              list_all(*conn.api, ds_path() + "/versions/" + std::to_string(vo->number) + "/files" +
+                                      (q.empty() ? "" : "?" + q.substr(1))));
+          for (auto& f : items) {
+            std::string tags;
+            for (const auto& t : f["tags"])
+              tags += (tags.empty() ? "" : ",") + t.get<std::string>();
+            f["tag_list"] = tags;
+          }
+          show_list(c.output, items,
+                    {{"PATH", "path"}, {"SIZE", "size"}, {"SPLIT", "split"}, {"TAGS", "tag_list"}});
+          return {};
+        });
+      });
+  add_name(vfiles);
+  vfiles->add_option("VERSION", vo->number, "Version number")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  vfiles->add_option("--split", vo->split, "Only this split");
+  vfiles->add_option("--tag", vo->tag, "Only files with this tag");
+  auto* vdelete = leaf(
+      *dataset, "version-delete", "Delete a version; the files no other version holds go with it",
+      [ds_path, vo](const Common& c) {
+        return with_conn("dataset version-delete", c.server, true, [&](Conn& conn) -> Status {
+          JZ_RETURN_IF_ERROR(
+              conn.api->call("DELETE", ds_path() + "/versions/" + std::to_string(vo->number))
+                  .status());
+          std::cout << "deleted\n";
+          return {};
+        });
+      });
+  add_name(vdelete);
+  vdelete->add_option("VERSION", vo->number, "Version number")
+      ->required()
+      ->check(CLI::PositiveNumber);
 
   // Uploads an archive (or a folder, packed with tar first) in chunks that survive dropped
   // connections: it resumes the caller's unfinished upload of the same dataset, in this

@@ -344,6 +344,28 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   ok({"dataset", "create", "runs", "labels", "--path", data.str(), "--level", "internal"});
   EXPECT_TRUE(contains(ok({"dataset", "list", "runs"}), "internal"));
   EXPECT_TRUE(contains(ok({"dataset", "files", "runs", "labels"}), "labels.txt"));
+  // Versions: a snapshot, another after a change, their files, one deleted.
+  Json v1 = ok_json({"dataset", "snapshot", "runs", "labels", "-m", "first", "--tag", "raw",
+                     "--split", "train=0.5", "--split", "val=0.5"});
+  EXPECT_EQ(v1["number"], 1);
+  EXPECT_EQ(v1["files"], 1);
+  EXPECT_EQ(v1["tags"]["raw"], 1);
+  { std::ofstream(data.str() + "/more.txt") << "bird\n"; }
+  Json v2 = ok_json({"dataset", "snapshot", "runs", "labels", "-m", "second"});
+  EXPECT_EQ(v2["added"], 1);
+  EXPECT_EQ(v2["new_bytes"], 5);
+  const std::string versions = ok({"dataset", "versions", "runs", "labels"});
+  EXPECT_TRUE(contains(versions, "second")) << versions;
+  EXPECT_LT(versions.find("second"), versions.find("first")) << "newest first";
+  const std::string vfiles =
+      ok({"dataset", "version-files", "runs", "labels", "2", "--tag", "raw"});
+  EXPECT_TRUE(contains(vfiles, "labels.txt")) << vfiles;
+  EXPECT_FALSE(contains(vfiles, "more.txt")) << "the tag was on version 1's files only";
+  auto bad_split = cli({"dataset", "snapshot", "runs", "labels", "--split", "train"});
+  EXPECT_EQ(bad_split.exit_code, 1);
+  EXPECT_TRUE(contains(bad_split.err, "must be NAME=SHARE")) << bad_split.err;
+  ok({"dataset", "version-delete", "runs", "labels", "1"});
+  EXPECT_EQ(ok_json({"dataset", "versions", "runs", "labels"}).size(), 1u);
   // (-o json before the --: what follows it is the job's command)
   Json j = Json::parse(
       ok({"job",     "submit",    "runs",   "--name",
@@ -499,6 +521,10 @@ TEST_F(CliClientTest, HelpOnEveryClientCommand) {
                                                          {"dataset", "create"},
                                                          {"dataset", "list"},
                                                          {"dataset", "files"},
+                                                         {"dataset", "snapshot"},
+                                                         {"dataset", "versions"},
+                                                         {"dataset", "version-files"},
+                                                         {"dataset", "version-delete"},
                                                          {"audit", "list"},
                                                          {"audit", "export"},
                                                          {"audit", "verify"},
