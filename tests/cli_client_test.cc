@@ -378,6 +378,18 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   EXPECT_EQ(ok({"job", "logs", "runs", id}), "2\ncli\n");
   EXPECT_EQ(ok({"job", "logs", "runs", id, "--tail", "1"}), "cli\n");
   EXPECT_EQ(ok({"job", "logs", "runs", id, "--grep", "2"}), "2\n");
+  // A job on version 2 reads that version, read-only, whatever the folder holds now.
+  { std::ofstream(data.str() + "/more.txt") << "changed since\n"; }
+  Json on_version =
+      Json::parse(ok({"job", "submit", "runs", "--name", "versioned", "--cpu", "0.2", "--dataset",
+                      "labels@2", "--wait", "-o", "json", "--", "sh", "-c",
+                      "cat /data/labels@2/more.txt; ls /data/labels@2 | wc -l; "
+                      "touch /data/labels@2/x 2>/dev/null || echo read-only"}));
+  EXPECT_EQ(on_version["state"], "succeeded") << on_version.dump();
+  EXPECT_EQ(ok({"job", "logs", "runs", on_version["id"]}), "bird\n2\nread-only\n");
+  auto no_version = cli({"job", "submit", "runs", "--dataset", "labels@9", "--", "true"});
+  EXPECT_EQ(no_version.exit_code, 1);
+  EXPECT_TRUE(contains(no_version.err, "labels@9")) << no_version.err;
   // A data owner's policy for the level: a blacklist rule; the developer sees the count.
   {
     std::ofstream(data.str() + "/policy.json")

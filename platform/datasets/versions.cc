@@ -214,7 +214,21 @@ Result<SnapshotRequest> parse_snapshot_request(const Json& body) {
 
 DatasetVersions::DatasetVersions(store::Database& db, Clock& clock, IdGenerator& ids,
                                  jobs::Datasets& datasets, VersionOptions options)
-    : db_(db), clock_(clock), ids_(ids), datasets_(datasets), options_(std::move(options)) {}
+    : db_(db), clock_(clock), ids_(ids), datasets_(datasets), options_(std::move(options)) {
+  datasets_.resolve_versions([this](const jobs::Dataset& d, int64_t number) -> Result<std::string> {
+    std::optional<Version> v;
+    JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+      JZ_ASSIGN_OR_RETURN(
+          auto rows, c.query(kSelect + " WHERE dataset_id = ? AND number = ?", {d.id, number}));
+      if (!rows.empty()) v = version_of(rows.at(0), d.name);
+      return {};
+    }));
+    if (!v) {
+      return Status::not_found("dataset '" + d.name + "' has no version " + std::to_string(number));
+    }
+    return tree(*v);
+  });
+}
 
 std::string DatasetVersions::blob_path(const std::string& project_id,
                                        const std::string& sha) const {
@@ -477,6 +491,15 @@ Result<Version> DatasetVersions::commit(const jobs::Dataset& d, std::vector<Vers
     }
   }
   fs::create_directories(building, ec);
+  // Jobs read the folder as an unprivileged user: folders 0755 (files are 0444), 0711 above.
+  ::chmod(building.c_str(), 0755);
+  for (fs::recursive_directory_iterator it(building, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec)) ::chmod(it->path().c_str(), 0755);
+  }
+  for (fs::path p = fs::path(dest).parent_path(); p != fs::path(options_.dir).parent_path();
+       p = p.parent_path()) {
+    ::chmod(p.c_str(), 0711);
+  }
   // The store's files reach the disk before the version that names them is recorded.
   if (const int fd = ::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
     ::syncfs(fd);

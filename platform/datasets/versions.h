@@ -100,6 +100,7 @@ struct VersionOptions {
 
 class DatasetVersions {
  public:
+  // Also tells `datasets` how "NAME@N" finds a version's folder (jobs mount it).
   DatasetVersions(store::Database& db, Clock& clock, IdGenerator& ids, jobs::Datasets& datasets,
                   VersionOptions options);
 

@@ -127,6 +127,15 @@ TEST_P(VersionsTest, ASnapshotStoresEachContentOnceAndALaterOneOnlyWhatChanged) 
   EXPECT_EQ(*read_file(*versions_->file_path(v1, "train/dogs/b.jpg")), std::string(2000, 'b'));
   EXPECT_TRUE(versions_->file_path(v1, "test/d.jpg").ok());
   EXPECT_FALSE(versions_->file_path(v2, "test/d.jpg").ok());
+  // What a job naming "faces@1" mounts: version 1's folder, at the dataset's level.
+  auto mounted = datasets_->get(project_, "faces@1");
+  ASSERT_TRUE(mounted.ok()) << mounted.status().to_string();
+  EXPECT_EQ(mounted->path, versions_->tree(v1));
+  EXPECT_EQ(mounted->name, "faces@1");
+  EXPECT_EQ(mounted->security_level, "secret");
+  for (const std::string bad : {"faces@9", "faces@0", "faces@x", "faces@", "@1", "nope@1"}) {
+    EXPECT_EQ(datasets_->get(project_, bad).status().code(), Code::kNotFound) << bad;
+  }
   auto list = versions_->list(project_, "faces");
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 2u);
@@ -248,8 +257,9 @@ TEST_P(VersionsTest, NoLinkOutNoPathOutAndNoBytesSharedBetweenProjects) {
   const Version w = snap(other_, "theirs");
   EXPECT_EQ(w.new_bytes, 7) << "another project's copy must not make this one free";
   EXPECT_EQ(v.new_bytes, 7);
-  // Another project cannot name this project's dataset.
+  // Another project cannot name this project's dataset, nor its versions for a job.
   EXPECT_EQ(versions_->get(other_, "d", 1).status().code(), Code::kNotFound);
+  EXPECT_EQ(datasets_->get(other_, "d@1").status().code(), Code::kNotFound);
   EXPECT_EQ(versions_->snapshot(other_, "d", {}, "x").status().code(), Code::kNotFound);
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/archive.h"
 #include "core/files.h"
+#include "core/text.h"
 #include "platform/iam/tenancy.h"
 
 namespace jz::jobs {
@@ -370,6 +371,21 @@ int64_t disk_bytes(const std::string& folder) {
 }
 
 Result<Dataset> Datasets::get(const std::string& project_id, const std::string& name) {
+  if (const size_t at = name.find('@'); at != std::string::npos) {
+    const std::string base = name.substr(0, at);
+    const auto number = parse_int64(name.substr(at + 1));
+    if (!number || *number < 1 || base.empty()) {
+      return Status::not_found("'" + name +
+                               "' names no dataset version: write NAME@N, N 1, 2, ...");
+    }
+    JZ_ASSIGN_OR_RETURN(Dataset d, get(project_id, base));
+    if (!version_folder_) return Status::not_found("this server keeps no dataset versions");
+    JZ_ASSIGN_OR_RETURN(d.path, version_folder_(d, *number));
+    d.name = name;
+    d.folder_dev = d.folder_ino = 0;  // the platform's own folder, never swapped
+    d.bytes = 0;
+    return d;
+  }
   std::optional<Dataset> d;
   JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
     JZ_ASSIGN_OR_RETURN(

@@ -112,7 +112,16 @@ class Datasets {
                                            const std::string& security_level,
                                            const std::string& created_by,
                                            std::optional<int64_t> quota_left = std::nullopt);
+  // A dataset by name; "NAME@N" is version N of dataset NAME (platform/datasets/versions.h):
+  // the dataset with its name as given and its path the version's read-only folder, which
+  // is what a job naming it mounts at /data/NAME@N.
   Result<Dataset> get(const std::string& project_id, const std::string& name);
+  // How "NAME@N" finds version N's folder (set once at start; without it such names are
+  // not found).
+  void resolve_versions(
+      std::function<Result<std::string>(const Dataset& d, int64_t number)> folder_of) {
+    version_folder_ = std::move(folder_of);
+  }
   // The project's datasets by name, one keyset page.
   Result<store::Page<Dataset>> list(const std::string& project_id, const store::PageSpec& page);
   // The bytes of the project's uploaded datasets (they count to its storage quota).
@@ -144,6 +153,7 @@ class Datasets {
       const std::string& security_level, const std::string& created_by,
       std::optional<int64_t> quota_left,
       const std::function<Status(const std::string& dest, const ArchiveLimits& limits)>& unpack);
+  std::function<Result<std::string>(const Dataset&, int64_t)> version_folder_;
   std::mutex uploads_mu_;
   std::set<std::string> uploads_;  // "<project id>/<name>" of uploads in progress
 };
