@@ -205,6 +205,139 @@ DataCommands::DataCommands(CLI::App& app) {
       ->capture_default_str();
   q->add_option("-o,--output", output_, "table or json")->check(CLI::IsMember({"table", "json"}));
   q->callback([this] { action_ = [this] { return quality(); }; });
+
+  auto* k = data->add_subcommand(
+      "curate",
+      "Hash and check every image under DIR in one pass and write one JSON report to --out:\n"
+      "each image's SHA-256, perceptual hash (with its algorithm and version), size and\n"
+      "quality measures with what it fails, and the duplicate groups (--radius). The\n"
+      "platform's curation job runs it on a dataset version; its proposals go to a person's\n"
+      "review. Deletes nothing. Exit 1 when the report cannot be written.");
+  k->add_option("DIR", dir_, "The folder (searched recursively)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  k->add_option("--out", out_, "The report (JSON)")->required();
+  k->add_option("--radius", radius_, "Near-duplicate radius in bits (0-32)")
+      ->check(CLI::Range(0, 32))
+      ->capture_default_str();
+  k->add_option("--min-sharpness", t.min_sharpness, "Blurry under this")->capture_default_str();
+  k->add_option("--min-brightness", t.min_brightness, "Dark under this mean grey level")
+      ->capture_default_str();
+  k->add_option("--max-brightness", t.max_brightness, "Overexposed over this mean grey level")
+      ->capture_default_str();
+  k->add_option("--min-width", t.min_width, "Small under this width")->capture_default_str();
+  k->add_option("--min-height", t.min_height, "Small under this height")->capture_default_str();
+  k->add_flag("--brisque", quality_.brisque, "Also score BRISQUE (about 30 ms an image)");
+  k->add_option("--max-brisque", t.max_brisque, "Poor over this BRISQUE score")
+      ->capture_default_str();
+  k->callback([this] { action_ = [this] { return curate(); }; });
+}
+
+int DataCommands::curate() {
+  const char* cmd = "jizhan data curate";
+  auto names = files_under(dir_, {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"});
+  if (!names.ok()) {
+    std::cerr << cmd << ": " << names.status().message() << "\n";
+    return 1;
+  }
+  struct Item {
+    std::string error;
+    data::QualityReport q;
+    data::ImageRecord r;
+    bool hashed = false;
+  };
+  std::vector<Item> items(names->size());
+  std::atomic<size_t> next{0}, done{0};
+  std::vector<std::thread> pool;
+  for (unsigned w = 0; w < std::max(1u, std::thread::hardware_concurrency()); ++w) {
+    pool.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < names->size();) {
+        Item& it = items[i];
+        auto bytes = read_file(dir_ + "/" + (*names)[i]);
+        if (!bytes.ok()) {
+          it.error = bytes.status().message();
+          continue;
+        }
+        auto q = data::assess_quality(*bytes, quality_);
+        if (q.ok()) it.q = *q;
+        it.r.name = (*names)[i];
+        it.r.sha256 = sha256_hex(*bytes);
+        it.r.pixels = static_cast<int64_t>(it.q.width) * it.q.height;
+        auto h = data::phash_encoded(*bytes, (*names)[i]);
+        if (h.ok()) {
+          it.r.phash = *h;
+          it.hashed = true;
+        } else if (it.q.problems.empty()) {
+          it.q.corrupt = true;
+          it.q.problems.push_back("corrupt: " + h.status().message());
+        }
+        const size_t n = done.fetch_add(1) + 1;
+        if (n % 1000 == 0) std::cerr << cmd << ": " << n << " of " << names->size() << " images\n";
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  std::vector<data::ImageRecord> hashed;
+  Json files = Json::array();
+  int flagged = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& it = items[i];
+    Json f = {{"path", (*names)[i]}};
+    if (!it.error.empty()) {
+      f["problems"] = Json::array({"unreadable: " + it.error});
+      ++flagged;
+      files.push_back(std::move(f));
+      continue;
+    }
+    f["sha256"] = it.r.sha256;
+    if (it.hashed) {
+      f["phash"] = data::hash_hex(it.r.phash);
+      hashed.push_back(it.r);
+    }
+    f["width"] = it.q.width;
+    f["height"] = it.q.height;
+    f["sharpness"] = it.q.sharpness;
+    f["brightness"] = it.q.brightness;
+    if (it.q.brisque >= 0) f["brisque"] = it.q.brisque;
+    f["problems"] = it.q.problems;
+    flagged += !it.q.problems.empty();
+    files.push_back(std::move(f));
+  }
+  Json groups = Json::array();
+  for (const auto& g : data::group_duplicates(hashed, radius_)) {
+    Json members = Json::array();
+    for (size_t i = 1; i < g.members.size(); ++i) {
+      const auto& m = hashed[g.members[i]];
+      members.push_back({{"path", m.name},
+                         {"distance", data::hamming(m.phash, hashed[g.members[0]].phash)},
+                         {"exact", m.sha256 == hashed[g.members[0]].sha256}});
+    }
+    groups.push_back({{"keep", hashed[g.members[0]].name}, {"members", members}});
+  }
+  const auto& t = quality_.thresholds;
+  Json report = {
+      {"algorithm", data::kPhashAlgorithm},
+      {"algorithm_version", data::kPhashVersion},
+      {"radius", radius_},
+      {"thresholds",
+       {{"min_sharpness", t.min_sharpness},
+        {"min_brightness", t.min_brightness},
+        {"max_brightness", t.max_brightness},
+        {"min_width", t.min_width},
+        {"min_height", t.min_height},
+        {"brisque", quality_.brisque},
+        {"max_brisque", t.max_brisque}}},
+      {"images", files.size()},
+      {"flagged", flagged},
+      {"files", std::move(files)},
+      {"groups", std::move(groups)}};
+  if (Status s = write_file(out_, report.dump()); !s.ok()) {
+    std::cerr << cmd << ": " << s.message() << "\n";
+    return 1;
+  }
+  std::cerr << cmd << ": " << report["images"] << " images, " << flagged << " flagged, "
+            << report["groups"].size() << " duplicate groups\n";
+  return 0;
 }
 
 int DataCommands::quality() {

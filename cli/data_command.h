@@ -5,6 +5,8 @@
 //   jizhan data dedup DIR [--radius N] exact and near-duplicate groups, for review
 //   jizhan data convert --from F --to G IN OUT   annotations between COCO, VOC, YOLO, JSON
 //   jizhan data quality DIR [--brisque]          blur, exposure, size, corruption checks
+//   jizhan data curate DIR --out FILE            both, as one report (the platform's
+//                                                curation job: platform/datasets/curation.h)
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -27,6 +29,7 @@ class DataCommands {
   int dedup();
   int convert();
   int quality();
+  int curate();
 
   std::function<int()> action_;
   std::vector<std::string> files_;

@@ -1,0 +1,234 @@
+// Curation on both databases: the job it queues, the report read back as hostile input
+// (only the version's own files, bounded reasons), the review queue, decisions, and the
+// version applying it makes; nothing removed without a confirmation.
+#include "platform/datasets/curation.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include <filesystem>
+
+#include "core/files.h"
+#include "core/random.h"
+#include "platform/iam/events.h"
+#include "platform/iam/tenancy.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_database.h"
+
+namespace jz::datasets {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CurationTest : public ::testing::TestWithParam<store::Dialect> {
+ protected:
+  void SetUp() override {
+    auto db = testing::open_test_database(GetParam(), dir_);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    db_ = std::move(*db);
+    tenancy_ = std::make_unique<iam::Tenancy>(*db_, clock_, ids_);
+    events_ = std::make_unique<iam::EventLog>(*db_, clock_, ids_);
+    jobs_ = std::make_unique<jobs::JobStore>(*db_, clock_, ids_, *events_);
+    outputs_ = std::make_unique<jobs::Outputs>(*db_, clock_, ids_);
+    datasets_ = std::make_unique<jobs::Datasets>(*db_, clock_, ids_, jobs::DatasetPolicy{"", ""});
+    versions_ = std::make_unique<DatasetVersions>(*db_, clock_, ids_, *datasets_,
+                                                  VersionOptions{.dir = dir_.str() + "/store"});
+    curations_ = std::make_unique<CurationService>(
+        *db_, clock_, ids_, *jobs_, *outputs_, *versions_,
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    ASSERT_TRUE(tenancy_->create_workspace("ws", "").ok());
+    ASSERT_TRUE(tenancy_->create_project("ws", "vision", "", "").ok());
+    project_ = tenancy_->project("vision")->id;
+    const std::string folder = dir_.str() + "/data/street";
+    fs::create_directories(folder);
+    ASSERT_TRUE(write_file(folder + "/a.png", "aaaa").ok());
+    ASSERT_TRUE(write_file(folder + "/b.png", "aaaa").ok());
+    ASSERT_TRUE(write_file(folder + "/c.png", "cccc").ok());
+    ASSERT_TRUE(datasets_
+                    ->create(project_, tenancy_->project("vision")->workspace_id, "street", folder,
+                             "secret", "owner", true)
+                    .ok());
+    ASSERT_TRUE(versions_->snapshot(project_, "street", {}, "owner").ok());
+  }
+
+  // The job ends with `report` as its /output/curation.json (none: no report).
+  void job_ends(const Curation& c, const std::string& state,
+                const std::optional<std::string>& report) {
+    ASSERT_TRUE(jobs_->transition(c.job_id, {"queued"}, {.to = "running", .started = true}).ok());
+    curations_->tick();
+    EXPECT_EQ(curations_->get(project_, c.id)->state, "running");
+    const std::string out = dir_.str() + "/out-" + c.id;
+    fs::create_directories(out);
+    if (report) {
+      ASSERT_TRUE(write_file(out + "/curation.json", *report).ok());
+    }
+    ASSERT_TRUE(outputs_->record(c.job_id, project_, out, "secret").ok());
+    ASSERT_TRUE(
+        jobs_
+            ->transition(c.job_id, {"running"},
+                         {.to = state, .exit_code = state == "succeeded" ? 0 : 1, .finished = true})
+            .ok());
+    curations_->tick();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  FakeClock clock_;
+  IdGenerator ids_{clock_, SecureRandom::instance()};
+  std::unique_ptr<iam::Tenancy> tenancy_;
+  std::unique_ptr<iam::EventLog> events_;
+  std::unique_ptr<jobs::JobStore> jobs_;
+  std::unique_ptr<jobs::Outputs> outputs_;
+  std::unique_ptr<jobs::Datasets> datasets_;
+  std::unique_ptr<DatasetVersions> versions_;
+  std::unique_ptr<CurationService> curations_;
+  std::string project_;
+};
+
+TEST_P(CurationTest, AJobFindsProposalsAPersonDecidesAndANewVersionLeavesOutOnlyTheConfirmed) {
+  CurationOptions o;
+  o.radius = 6;
+  o.min_width = 100;
+  auto c = curations_->start(project_, "vision", "street", 0, o, "usr_owner", "owner");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->state, "queued");
+  EXPECT_EQ(c->number, 1);
+  // The job: the platform's tool on the version, mounted read-only, as any job of the project.
+  auto job = jobs_->get(c->job_id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->spec.datasets, std::vector<std::string>{"street@1"});
+  EXPECT_EQ(job->spec.command.at(0), "/opt/jizhan/bin/jizhan-algo");
+  EXPECT_EQ(job->spec.command.at(3), "/data/street@1");
+  EXPECT_NE(std::find(job->spec.command.begin(), job->spec.command.end(), "--min-width"),
+            job->spec.command.end());
+  EXPECT_EQ(job->username, "owner");
+
+  // The report as a hostile job could write it: paths outside the version, a kept image the
+  // version lacks, a huge reason; only the version's own files count.
+  Json report = {{"algorithm", "dct64"},
+                 {"algorithm_version", 1},
+                 {"files",
+                  {{{"path", "a.png"},
+                    {"phash", "00000000000000ff"},
+                    {"width", 640},
+                    {"height", 480},
+                    {"sharpness", 90.5},
+                    {"brightness", 120},
+                    {"problems", Json::array()}},
+                   {{"path", "b.png"}, {"phash", "00000000000000ff"}, {"problems", Json::array()}},
+                   {{"path", "c.png"},
+                    {"phash", "ff00000000000000"},
+                    {"width", 32},
+                    {"height", 32},
+                    {"problems", {"small: 32x32, under 100x100", std::string(5000, 'x')}}},
+                   {{"path", "../../etc/passwd"}, {"problems", {"corrupt"}}},
+                   {{"path", "elsewhere.png"}, {"problems", {"corrupt"}}}}},
+                 {"groups",
+                  {{{"keep", "a.png"}, {"members", {{{"path", "b.png"}, {"distance", 0}}}}},
+                   {{"keep", "ghost.png"}, {"members", {{{"path", "c.png"}, {"distance", 1}}}}}}}};
+  job_ends(*c, "succeeded", report.dump());
+  auto got = curations_->get(project_, c->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->state, "review") << got->message;
+  EXPECT_EQ(got->summary["images"], 3);
+  EXPECT_EQ(got->summary["flagged"], 1);
+  EXPECT_EQ(got->summary["groups"], 1);
+  EXPECT_EQ(got->summary["pending"], 2);
+  EXPECT_EQ(got->summary["algorithm"], "dct64/1");
+  auto all = curations_->proposals(*got);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].path, "b.png");
+  EXPECT_EQ((*all)[0].kind, "duplicate");
+  EXPECT_EQ((*all)[0].keep, "a.png");
+  EXPECT_EQ((*all)[0].reason, "exact duplicate of a.png");
+  EXPECT_EQ((*all)[1].path, "c.png");
+  EXPECT_EQ((*all)[1].kind, "quality");
+  EXPECT_LE((*all)[1].reason.size(), 500u);
+  EXPECT_EQ((*all)[1].reason.rfind("small: 32x32", 0), 0u);
+  // The hashes are kept per content, with their algorithm.
+  ASSERT_TRUE(db_->with_conn([&](store::Conn& conn) -> Status {
+                   JZ_ASSIGN_OR_RETURN(auto rows,
+                                       conn.query("SELECT algorithm, phash FROM dataset_facts "
+                                                  "WHERE project_id = ? ORDER BY phash",
+                                                  {project_}));
+                   EXPECT_EQ(rows.size(), 2u) << "a.png and b.png are one content";
+                   EXPECT_EQ(rows.at(0).text("algorithm"), "dct64/1");
+                   return Status();
+                 })
+                  .ok());
+
+  // Nothing applies before a confirmation; decisions name real proposals.
+  EXPECT_EQ(curations_->apply(project_, c->id, "owner").status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(curations_->decide(project_, c->id, {{"a.png", "confirmed"}}, "owner").code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(curations_->decide(project_, c->id, {{"b.png", "maybe"}}, "owner").code(),
+            Code::kInvalidArgument);
+  ASSERT_TRUE(
+      curations_
+          ->decide(project_, c->id, {{"b.png", "confirmed"}, {"c.png", "rejected"}}, "reviewer")
+          .ok());
+  EXPECT_EQ(curations_->get(project_, c->id)->summary["confirmed"], 1);
+  auto v2 = curations_->apply(project_, c->id, "reviewer");
+  ASSERT_TRUE(v2.ok()) << v2.status().to_string();
+  EXPECT_EQ(v2->number, 2);
+  EXPECT_EQ(v2->files, 2);
+  EXPECT_EQ(v2->removed, 1);
+  EXPECT_FALSE(versions_->file_path(*v2, "b.png").ok());
+  EXPECT_TRUE(versions_->file_path(*v2, "c.png").ok()) << "rejected: kept";
+  EXPECT_TRUE(versions_->file_path(*versions_->get(project_, "street", 1), "b.png").ok())
+      << "version 1 is untouched";
+  got = curations_->get(project_, c->id);
+  EXPECT_EQ(got->state, "applied");
+  EXPECT_EQ(got->applied_version, 2);
+  EXPECT_EQ(curations_->apply(project_, c->id, "reviewer").status().code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(curations_->decide(project_, c->id, {{"c.png", "confirmed"}}, "x").code(),
+            Code::kFailedPrecondition);
+  auto list = curations_->list(project_, "street");
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ(curations_->get("prj_other", c->id).status().code(), Code::kNotFound);
+}
+
+TEST_P(CurationTest, AFailedJobOrAMissingOrForgedReportFailsTheCurationWithTheReason) {
+  auto failed = curations_->start(project_, "vision", "street", 1, {}, "u", "owner");
+  ASSERT_TRUE(failed.ok());
+  job_ends(*failed, "failed", std::nullopt);
+  EXPECT_EQ(curations_->get(project_, failed->id)->state, "failed");
+  EXPECT_NE(curations_->get(project_, failed->id)->message.find("curation job failed"),
+            std::string::npos);
+  auto none = curations_->start(project_, "vision", "street", 1, {}, "u", "owner");
+  job_ends(*none, "succeeded", std::nullopt);
+  EXPECT_NE(curations_->get(project_, none->id)->message.find("left no report"), std::string::npos);
+  auto forged = curations_->start(project_, "vision", "street", 1, {}, "u", "owner");
+  job_ends(*forged, "succeeded", R"({"files": "all of them"})");
+  EXPECT_EQ(curations_->get(project_, forged->id)->state, "failed");
+  EXPECT_EQ(curations_->start(project_, "vision", "street", 7, {}, "u", "owner").status().code(),
+            Code::kNotFound);
+}
+
+TEST(CurationOptions, ParseAndSayWhatIsWrong) {
+  auto o = parse_curation_options(Json::parse(R"({"radius": 4, "brisque": true})"));
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->radius, 4);
+  EXPECT_TRUE(o->brisque);
+  EXPECT_EQ(o->min_width, 64);
+  auto msg = [](const char* body) {
+    return parse_curation_options(Json::parse(body)).status().message();
+  };
+  EXPECT_NE(msg(R"({"radius": 40})").find("'radius' must be a number from 0 to 32"),
+            std::string::npos);
+  EXPECT_NE(msg(R"({"min_brightness": 200, "max_brightness": 100})").find("above"),
+            std::string::npos);
+  EXPECT_NE(msg(R"({"brisque": 1})").find("true or false"), std::string::npos);
+  EXPECT_FALSE(parse_curation_options(Json::parse(R"({"radius_bits": 4})")).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Dialects, CurationTest,
+                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
+                         [](const auto& info) {
+                           return std::string(store::dialect_name(info.param));
+                         });
+
+}  // namespace
+}  // namespace jz::datasets
