@@ -18,6 +18,7 @@
 #include "platform/algostore/store.h"
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
+#include "platform/datasets/curation.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
@@ -206,6 +207,31 @@ std::vector<Endpoint> endpoints() {
       {"list a version's files",
        "GET",
        "/api/v1/projects/{p}/datasets/absent/versions/1/files",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"curate a version",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/versions/1/curations",
+       "{}",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"list curations", "GET", "/api/v1/projects/{p}/datasets/absent/curations", "",
+       project_members},
+      {"get a curation", "GET",
+       "/api/v1/projects/{p}/datasets/absent/curations/cur_00000000000000000000000000", "",
+       project_members},
+      {"a curation's proposals",
+       "GET",
+       "/api/v1/projects/{p}/datasets/absent/curations/cur_00000000000000000000000000/proposals",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"decide proposals",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/curations/cur_00000000000000000000000000/decisions",
+       R"({"decisions":{"a.jpg":"confirmed"}})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"apply a curation",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/curations/cur_00000000000000000000000000/apply",
        "",
        {"padmin", "wsadmin", "dataowner"}},
       {"read a version's file",
@@ -731,6 +757,9 @@ class AuthzMatrixTest : public ::testing::Test {
         datasets::VersionOptions{.dir = dir_.str() + "/versions"});
     code_ = std::make_unique<jobs::CodeRepos>(jobs::CodeOptions{.root = dir_.str() + "/code"});
     outputs_ = std::make_unique<jobs::Outputs>(*db_, Clock::system(), ids_);
+    curations_ = std::make_unique<datasets::CurationService>(
+        *db_, Clock::system(), ids_, *jobs_, *outputs_, *versions_,
+        std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     runs_ = std::make_unique<training::RunService>(
         *db_, Clock::system(), ids_, training::RunOptions{.dir = dir_.str() + "/training"});
     alerts_ = std::make_unique<alerts::AlertService>(
@@ -790,7 +819,7 @@ class AuthzMatrixTest : public ::testing::Test {
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
                          code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
                          autotest_.get(), competitions_.get(), nullptr, store_.get(),
-                         versions_.get()});
+                         versions_.get(), curations_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -850,6 +879,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<jobs::JobStore> jobs_;
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<datasets::DatasetVersions> versions_;
+  std::unique_ptr<datasets::CurationService> curations_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;
@@ -1019,6 +1049,7 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{algorithm}", "none"},
                             {"{version}", "1.0.0"},
                             {"{number}", "1"},
+                            {"{curation}", "cur_00000000000000000000000000"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
                             {"{cluster}", "c1"},

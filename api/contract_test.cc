@@ -485,6 +485,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                             {"{algorithm}", "none"},
                             {"{version}", "1.0.0"},
                             {"{number}", "1"},
+                            {"{curation}", "cur_00000000000000000000000000"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
                             {"{cluster}", "c1"},

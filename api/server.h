@@ -51,6 +51,7 @@ class AlgorithmStore;
 }
 namespace jz::datasets {
 class DatasetVersions;
+class CurationService;
 }
 namespace jz::autotest {
 class AutotestService;
@@ -110,6 +111,7 @@ struct PlatformServices {
   clusters::ClusterRegistry* clusters = nullptr;         // this machine and Kubernetes clusters
   algostore::AlgorithmStore* algostore = nullptr;        // listings, orders, activations
   datasets::DatasetVersions* versions = nullptr;         // dataset versions and their files
+  datasets::CurationService* curations = nullptr;        // duplicates and quality, reviewed
 };
 
 class ApiServer {

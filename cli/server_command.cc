@@ -22,6 +22,7 @@
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
 #include "platform/clusters/registry.h"
+#include "platform/datasets/curation.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
@@ -390,6 +391,10 @@ int run_server(const ConfigSources& sources) {
   sto.licence_days = settings->store_licence_days;
   algostore::AlgorithmStore algorithm_store(**db, Clock::system(), ids, autotest_service,
                                             std::move(*store_box), sto, logger);
+  // Curations of dataset versions: their jobs' reports become review queues.
+  datasets::CurationService curations(**db, Clock::system(), ids, job_store, outputs, versions,
+                                      logger);
+  if (Status s = curations.start_thread(); !s.ok()) return fail(s, 1);
   api::PlatformServices services{&job_store,
                                  &datasets,
                                  runner.get(),
@@ -406,7 +411,8 @@ int run_server(const ConfigSources& sources) {
                                  &competitions,
                                  cluster_registry.get(),
                                  &algorithm_store,
-                                 &versions};
+                                 &versions,
+                                 &curations};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

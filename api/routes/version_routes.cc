@@ -8,6 +8,7 @@
 #include "api/services.h"
 #include "core/files.h"
 #include "core/text.h"
+#include "platform/datasets/curation.h"
 #include "platform/datasets/versions.h"
 #include "platform/jobs/runner.h"
 
@@ -114,11 +115,185 @@ Result<datasets::Changes> parse_changes(const Json& body) {
   return ch;
 }
 
+Result<datasets::CurationService*> curations_of(const ApiServices& s) {
+  if (!s.platform.curations) return Status::unavailable("this server runs no curations");
+  return s.platform.curations;
+}
+
+Json curation_json(const datasets::Curation& c) {
+  Json j = {{"id", c.id},
+            {"dataset", c.dataset},
+            {"version", c.number},
+            {"job_id", c.job_id},
+            {"state", c.state},
+            {"message", c.message},
+            {"options", c.options.to_json()},
+            {"summary", c.summary},
+            {"applied_version", c.applied_version > 0 ? Json(c.applied_version) : Json(nullptr)},
+            {"created_by", c.created_by},
+            {"created_at", wire_time(c.created_at_ms)}};
+  j["finished_at"] = c.finished_at_ms ? Json(wire_time(*c.finished_at_ms)) : Json(nullptr);
+  return j;
+}
+
+// The curation the path names, of the dataset it names.
+Result<datasets::Curation> curation_in(const ApiServices& s, const RequestContext& ctx) {
+  JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
+  auto c = curations->get(ctx.project->id, ctx.param("curation"));
+  if (!c.ok() || c->dataset != ctx.param("dataset")) {
+    return Status::not_found("dataset '" + ctx.param("dataset") + "' has no curation " +
+                             ctx.param("curation"));
+  }
+  return *c;
+}
+
 }  // namespace
 
 void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s) {
   const std::string vs = "/api/v1/projects/{project}/datasets/{dataset}/versions";
   const std::string v = vs + "/{number}";
+  const std::string cs = "/api/v1/projects/{project}/datasets/{dataset}/curations";
+  const std::string cur = cs + "/{curation}";
+  api.add({
+      {.method = "POST",
+       .path = v + "/curations",
+       .scope = Scope::kProject,
+       .resource = "dataset_data",
+       .verb = "get",
+       .summary = "Find near-duplicates and poor images in a version (data owners who may "
+                  "update the dataset): a job of the project, in its sandbox; its proposals "
+                  "wait for a person's review",
+       .body_schema = sc::object(
+           {{"radius", sc::integer("Near-duplicate radius in bits, 0-32 (default 10)")},
+            {"min_sharpness", sc::number("Blurry under this variance of the Laplacian (20)")},
+            {"min_brightness", sc::number("Dark under this mean grey level (40)")},
+            {"max_brightness", sc::number("Overexposed over this mean grey level (215)")},
+            {"min_width", sc::integer("Small under this width (64)")},
+            {"min_height", sc::integer("Small under this height (64)")},
+            {"brisque", sc::boolean("Also score BRISQUE (slower)")},
+            {"max_brisque", sc::number("Poor over this BRISQUE score (60)")}},
+           {}),
+       .response_schema = sc::ref("Curation"),
+       .errors = {422},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
+         JZ_RETURN_IF_ERROR(ctx.allow("dataset", "update"));
+         JZ_ASSIGN_OR_RETURN(int64_t n, version_param(ctx));
+         JZ_ASSIGN_OR_RETURN(auto o, datasets::parse_curation_options(ctx.body));
+         JZ_ASSIGN_OR_RETURN(
+             auto c, curations->start(ctx.project->id, ctx.project->name, ctx.param("dataset"), n,
+                                      o, ctx.me().user_id, ctx.me().username));
+         if (s.platform.runner) s.platform.runner->wake();
+         ctx.audit.name = ctx.param("dataset") + "@" + std::to_string(n);
+         return Reply::created(curation_json(c));
+       }},
+      {.method = "GET",
+       .path = cs,
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "get",
+       .summary = "The dataset's curations, newest first (at most 100): state and counts",
+       .response_schema = sc::list_of("Curation"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
+         JZ_ASSIGN_OR_RETURN(auto list, curations->list(ctx.project->id, ctx.param("dataset")));
+         Json items = Json::array();
+         for (const auto& c : list) items.push_back(curation_json(c));
+         return Reply::page(std::move(items), "");
+       }},
+      {.method = "GET",
+       .path = cur,
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "get",
+       .summary = "One curation: state and counts",
+       .response_schema = sc::ref("Curation"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto c, curation_in(s, ctx));
+         return Reply::json(curation_json(c));
+       }},
+      {.method = "GET",
+       .path = cur + "/proposals",
+       .scope = Scope::kProject,
+       .resource = "dataset_data",
+       .verb = "get",
+       .summary = "The review queue (data owners): each proposed removal with its reason, a "
+                  "duplicate's kept image, and the decision; ?decision= filters",
+       .response_schema = sc::list_of("Proposal"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto c, curation_in(s, ctx));
+         JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
+         const std::string decision = ctx.http.param("decision");
+         if (!decision.empty() && decision != "pending" && decision != "confirmed" &&
+             decision != "rejected") {
+           return Status::invalid_argument("decision must be pending, confirmed or rejected");
+         }
+         JZ_ASSIGN_OR_RETURN(auto list, curations->proposals(c, decision));
+         Json items = Json::array();
+         for (const auto& p : list) {
+           items.push_back({{"path", p.path},
+                            {"kind", p.kind},
+                            {"reason", p.reason},
+                            {"keep", p.keep.empty() ? Json(nullptr) : Json(p.keep)},
+                            {"distance", p.distance},
+                            {"decision", p.decision},
+                            {"decided_by", p.decided_by},
+                            {"decided_at",
+                             p.decided_at_ms ? Json(wire_time(*p.decided_at_ms)) : Json(nullptr)}});
+         }
+         return Reply::page(std::move(items), "");
+       }},
+      {.method = "POST",
+       .path = cur + "/decisions",
+       .scope = Scope::kProject,
+       .resource = "dataset_data",
+       .verb = "get",
+       .summary = "Confirm or reject proposed removals (data owners who may update the "
+                  "dataset): {\"decisions\": {PATH: confirmed | rejected | pending}}",
+       .body_schema = sc::object({{"decisions", {{"type", "object"}}}}, {"decisions"}),
+       .response_schema = sc::ref("Curation"),
+       .success = 200,
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_RETURN_IF_ERROR(ctx.allow("dataset", "update"));
+         JZ_ASSIGN_OR_RETURN(auto c, curation_in(s, ctx));
+         JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
+         const Json& d = ctx.body["decisions"];
+         if (!d.is_object() || d.empty() || d.size() > 100000) {
+           return Status::invalid_argument(
+               "field 'decisions' must map 1 to 100000 paths to confirmed, rejected or pending");
+         }
+         std::map<std::string, std::string> decisions;
+         for (const auto& [path, v] : d.items()) {
+           if (!v.is_string()) {
+             return Status::invalid_argument("field 'decisions': '" + path +
+                                             "' must map to confirmed, rejected or pending");
+           }
+           decisions[path] = v.get<std::string>();
+         }
+         JZ_RETURN_IF_ERROR(curations->decide(ctx.project->id, c.id, decisions, ctx.me().username));
+         JZ_ASSIGN_OR_RETURN(auto after, curations->get(ctx.project->id, c.id));
+         ctx.audit.name = c.id;
+         return Reply::json(curation_json(after));
+       }},
+      {.method = "POST",
+       .path = cur + "/apply",
+       .scope = Scope::kProject,
+       .resource = "dataset_data",
+       .verb = "get",
+       .summary = "Make the next version without the confirmed removals (data owners who may "
+                  "update the dataset); the curated version stays as it was",
+       .response_schema = sc::ref("DatasetVersion"),
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_RETURN_IF_ERROR(ctx.allow("dataset", "update"));
+         JZ_ASSIGN_OR_RETURN(auto c, curation_in(s, ctx));
+         JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
+         JZ_ASSIGN_OR_RETURN(auto v, curations->apply(ctx.project->id, c.id, ctx.me().username));
+         ctx.audit.name = c.id;
+         return Reply::created(version_json(v));
+       }},
+  });
   api.add({
       {.method = "POST",
        .path = vs,

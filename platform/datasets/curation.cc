@@ -161,7 +161,7 @@ Result<Curation> CurationService::start(const std::string& project_id, const std
                {"kind", "eval"},
                {"command", command},
                {"datasets", {mounted}},
-               {"resources", {{"cpu", 2}, {"memory_mib", 4096}, {"gpus", 0}}},
+               {"resources", {{"cpu", 1}, {"memory_mib", 2048}, {"gpus", 0}}},
                {"runtime_limit_s", 24 * 3600},
                {"restart_policy", "never"}};
   auto spec = jobs::parse_job_request(body);

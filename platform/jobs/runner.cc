@@ -1220,8 +1220,11 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
                                          " is no longer uploaded in project " + j.project);
     }
     spec.read_only.push_back({dir, "/algorithm"});
-    spec.read_only.push_back({options_.tools_dir, "/opt/jizhan/bin"});
   }
+  // The platform's own programs (jizhan-algo: the algorithm runner, the data tools that
+  // curation jobs run), read-only, for every job.
+  if (!options_.tools_dir.empty())
+    spec.read_only.push_back({options_.tools_dir, "/opt/jizhan/bin"});
   if (j.kind == "devenv" && code_) {
     // The repository itself: `git clone /code.git` and `git push` work inside with no
     // network; its owner's rights (push or not) were checked at submission.

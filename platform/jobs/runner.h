@@ -77,9 +77,9 @@ struct RunnerOptions {
   // again (the node monitor measures; 0: never).
   std::chrono::seconds training_gpu_idle{std::chrono::minutes(30)};
   // Evaluations (platform/autotest): uploaded packages are in
-  // <algorithms_dir>/<project id>/<name>/<version>/ (mounted read-only at /algorithm), and
-  // the platform's programs (jizhan-algo) in tools_dir (at /opt/jizhan/bin). "": jobs that
-  // name an algorithm fail with the reason.
+  // <algorithms_dir>/<project id>/<name>/<version>/ (mounted read-only at /algorithm); ""
+  // there: jobs that name an algorithm fail with the reason. The platform's programs
+  // (jizhan-algo) are in tools_dir, mounted read-only at /opt/jizhan/bin in every job.
   std::string algorithms_dir, tools_dir;
 };
 

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
+import { deflateSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import openapiTS, { astToString } from 'openapi-typescript';
@@ -758,6 +759,131 @@ test('a data owner makes dataset versions and browses their thumbnails by split;
   );
   assert.equal(made2, 403, 'a developer makes no version');
   await screenshot(dev, 'dataset-versions-developer-en');
+  assert.deepEqual(pageProblems, []);
+  rmSync(root, { recursive: true, force: true });
+});
+
+// A PNG of w x h pixels, pixel(x, y) -> [r, g, b] (for pictures with structure to hash).
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function png(w, h, pixel) {
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set(pixel(x, y), y * (w * 3 + 1) + 1 + x * 3);
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+test('a data owner has a version checked for duplicates and quality, reviews the proposals and applies them', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'jz-curation-'));
+  chmodSync(root, 0o755);
+  const scenes = join(root, 'scenes');
+  mkdirSync(scenes);
+  const scene = (shift) => (x, y) => {
+    const v = ((x >> 4) + (y >> 5)) % 2 ? 200 : 60;
+    const g = x < 48 && y > 40 ? 230 : v;
+    return [Math.min(255, g + shift), Math.min(255, v + shift), (x * 2) % 256];
+  };
+  writeFileSync(join(scenes, 'big1.png'), png(96, 96, scene(0)));
+  writeFileSync(join(scenes, 'big1-bright.png'), png(96, 96, scene(4))); // a brighter copy
+  writeFileSync(join(scenes, 'other.png'), png(96, 96, (x, y) => {
+    const v = Math.hypot(x - 70, y - 30) < 25 ? 220 : y % 12 < 6 ? 50 : 170;
+    return [v, 255 - v, 120];
+  }));
+  writeFileSync(join(scenes, 'tiny.png'), png(16, 16, (x, y) => ((x + y) % 4 < 2 ? [40, 200, 90] : [200, 40, 90])));
+  await server.call('POST', '/api/v1/workspaces/acme/dataset-roots', { path: root });
+  await server.call('POST', '/api/v1/projects/vision/datasets', { name: 'scenes', path: scenes, security_level: 'secret' });
+  await server.call('POST', '/api/v1/projects/vision/datasets/scenes/versions', { message: 'import' });
+  await server.call('POST', '/api/v1/users', { username: 'cowner', password: 'cowner-password-1' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'cowner', role: 'data-owner' });
+  await server.call('POST', '/api/v1/users', { username: 'cdev', password: 'cdev-password-12' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'cdev', role: 'project-developer' });
+
+  const owner = await newPage(browser);
+  await signIn(owner, server.base, 'cowner', 'cowner-password-1');
+  await owner.goto(`${server.base}/projects/vision/datasets/scenes`);
+  const section = owner.getByRole('region', { name: 'Duplicates and quality' });
+  await section.getByLabel('Near-duplicate radius (bits)').fill('12');
+  await section.getByRole('button', { name: 'Check this version' }).click();
+  // The job runs in the project's sandbox; its report becomes the review queue.
+  const row = section.getByRole('row', { name: /v1/ });
+  await row.getByText('In review').or(row.getByText('Failed')).waitFor({ timeout: 120000 });
+  assert.match(await row.textContent(), /4 images, 1 duplicate groups, 1 flagged/, await row.textContent());
+  const queue = owner.getByRole('region', { name: 'Review queue of version 1' });
+  const dup = queue.getByRole('listitem', { name: 'big1.png' });
+  const small = queue.getByRole('listitem', { name: 'tiny.png' });
+  await dup.waitFor();
+  assert.match(await dup.textContent(), /near-duplicate of big1-bright\.png/);
+  assert.match(await small.textContent(), /small: 16x16, under 64x64/);
+  await until(owner, () => {
+    const imgs = [...document.querySelectorAll('li[aria-label="big1.png"] img')];
+    return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth === 96);
+  });
+  assert.equal(await queue.getByRole('button', { name: /Make a version without/ }).isDisabled(), true, 'nothing confirmed yet');
+  await dup.getByRole('button', { name: 'Confirm removal' }).click();
+  await dup.getByText('Confirmed', { exact: true }).waitFor();
+  await small.getByRole('button', { name: 'Keep it' }).click();
+  await small.getByText('Rejected', { exact: true }).waitFor();
+  await screenshot(owner, 'dataset-review-owner-en');
+  await queue.getByRole('button', { name: 'Make a version without the 1 confirmed' }).click();
+  await owner.getByText('Version 2 made with 3 files.').waitFor();
+  await owner.getByRole('row', { name: /v2 curation cur_/ }).waitFor();
+  const v2 = await server.call('GET', '/api/v1/projects/vision/datasets/scenes/versions/2/files');
+  assert.deepEqual(v2.items.map((f) => f.path), ['big1-bright.png', 'other.png', 'tiny.png']);
+  const v1 = await server.call('GET', '/api/v1/projects/vision/datasets/scenes/versions/1/files');
+  assert.equal(v1.items.length, 4, 'version 1 keeps every file');
+
+  // A developer sees the counts, never the queue.
+  const dev = await newPage(browser);
+  await signIn(dev, server.base, 'cdev', 'cdev-password-12');
+  await dev.goto(`${server.base}/projects/vision/datasets/scenes`);
+  await dev.getByText('Applied as version 2').waitFor();
+  assert.equal(await dev.getByRole('button', { name: 'Review' }).count(), 0);
+  assert.equal(await dev.getByText('big1.png').count(), 0);
+  const pageProblems = [...owner.problems, ...dev.problems];
+  const curations = await server.call('GET', '/api/v1/projects/vision/datasets/scenes/curations');
+  const id = curations.items[0].id;
+  for (const [method, path] of [
+    ['GET', `/curations/${id}/proposals`],
+    ['POST', `/curations/${id}/decisions`],
+    ['POST', `/curations/${id}/apply`],
+    ['POST', '/versions/1/curations'],
+  ]) {
+    const status = await dev.evaluate(
+      async ([m, p]) =>
+        (await fetch(`/api/v1/projects/vision/datasets/scenes${p}`, {
+          method: m,
+          headers: { 'Content-Type': 'application/json' },
+          body: m === 'POST' ? '{"decisions":{"tiny.png":"confirmed"}}' : undefined,
+        })).status,
+      [method, path],
+    );
+    assert.equal(status, 403, `${method} ${path}`);
+  }
+  await screenshot(dev, 'dataset-review-developer-en');
   assert.deepEqual(pageProblems, []);
   rmSync(root, { recursive: true, force: true });
 });
@@ -1860,6 +1986,7 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     devenvs: '/projects/vision/devenvs',
     datasets: '/projects/vision/datasets',
     dataset: '/projects/vision/datasets/street',
+    'dataset-curation': '/projects/vision/datasets/scenes',
     code: '/projects/vision/code',
     reviews: '/projects/vision/reviews',
     members: '/projects/detector/members',

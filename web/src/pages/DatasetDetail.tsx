@@ -16,6 +16,8 @@ import { formatBytes } from './Outputs';
 
 type Version = Schemas['DatasetVersion'];
 type VersionFile = Schemas['VersionFile'];
+type Curation = Schemas['Curation'];
+type Proposal = Schemas['Proposal'];
 
 const imageFile = /\.(jpe?g|png|webp|bmp|gif)$/i;
 
@@ -203,6 +205,213 @@ function Browser({ base, version }: { base: string; version: Version }) {
   );
 }
 
+const fileUrl = (base: string, version: number, path: string) =>
+  `${base}/versions/${version}/files/${path.split('/').map(seg).join('/')}`;
+
+function Thumb({ src, path, label }: { src: string; path: string; label?: string }) {
+  return (
+    <figure className="thumb">
+      {imageFile.test(path) ? <img src={src} alt={path} loading="lazy" /> : <div className="file-icon" aria-hidden="true">▤</div>}
+      <figcaption className="thumb-caption">
+        {label && <strong>{label}</strong>}
+        <code title={path}>{path}</code>
+      </figcaption>
+    </figure>
+  );
+}
+
+// Curations: start one on a version; follow its state; the review queue (data owners).
+function Curations({ base, versions, owner, mayMake }: { base: string; versions: Version[]; owner: boolean; mayMake: boolean }) {
+  const { t } = useTranslation();
+  const client = useQueryClient();
+  const [version, setVersion] = useState<number>(versions[0]?.number ?? 1);
+  const [radius, setRadius] = useState('10');
+  const [minSide, setMinSide] = useState('64');
+  const [open, setOpen] = useState<string | null>(null);
+  const list = useQuery({
+    queryKey: ['curations', base],
+    queryFn: () => api<Page<Curation>>(`${base}/curations`),
+    // Follow running ones.
+    refetchInterval: (q) =>
+      q.state.data?.items.some((c) => c.state === 'queued' || c.state === 'running') ? 1000 : false,
+  });
+  const start = useMutation({
+    mutationFn: () =>
+      api<Curation>(`${base}/versions/${version}/curations`, {
+        method: 'POST',
+        body: { radius: Number(radius), min_width: Number(minSide), min_height: Number(minSide) },
+      }),
+    onSuccess: (c) => {
+      setOpen(c.id);
+      client.invalidateQueries({ queryKey: ['curations', base] });
+    },
+  });
+  const shown = list.data?.items.find((c) => c.id === open) ?? list.data?.items.find((c) => c.state === 'review');
+  return (
+    <section aria-label={t('curation.title')}>
+      <h2>{t('curation.title')}</h2>
+      <p className="help">{t('curation.help')}</p>
+      {owner && mayMake && versions.length > 0 && (
+        <form className="row" noValidate onSubmit={(e: FormEvent) => e.preventDefault()}>
+          <Field id="c-version" label={t('curation.version')}>
+            <select id="c-version" value={version} onChange={(e) => setVersion(Number(e.target.value))}>
+              {versions.map((v) => (
+                <option key={v.number} value={v.number}>
+                  {t('versions.label', { number: v.number })}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field id="c-radius" label={t('curation.radius')} help={t('curation.radiusHelp')}>
+            <input id="c-radius" type="number" min={0} max={32} value={radius} aria-describedby="c-radius-help" onChange={(e) => setRadius(e.target.value)} />
+          </Field>
+          <Field id="c-side" label={t('curation.minSide')}>
+            <input id="c-side" type="number" min={0} value={minSide} onChange={(e) => setMinSide(e.target.value)} />
+          </Field>
+          <div className="field end">
+            <button type="button" className="primary" disabled={start.isPending} onClick={() => start.mutate()}>
+              {t('curation.start')}
+            </button>
+          </div>
+        </form>
+      )}
+      {start.isError && (
+        <p className="error" role="alert">
+          {errorText(start.error, t)}
+        </p>
+      )}
+      {list.isError && <ErrorView error={list.error} onRetry={() => list.refetch()} />}
+      {list.data && list.data.items.length > 0 && (
+        <table aria-label={t('curation.list')}>
+          <thead>
+            <tr>
+              <th scope="col">{t('curation.version')}</th>
+              <th scope="col">{t('curation.state')}</th>
+              <th scope="col">{t('curation.found')}</th>
+              <th scope="col">{t('curation.decided')}</th>
+              <th scope="col">{t('versions.by')}</th>
+              <th scope="col">{t('common.created')}</th>
+              {owner && <th scope="col">{t('common.actions')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.items.map((c) => {
+              const s = (c.summary ?? {}) as Record<string, number | string>;
+              return (
+                <tr key={c.id}>
+                  <td>{t('versions.label', { number: c.version })}</td>
+                  <td>
+                    <span className={`badge curation-${c.state}`}>{t(`curation.states.${c.state}`, { defaultValue: c.state })}</span>
+                    {c.message && <div className="muted">{c.message}</div>}
+                    {c.applied_version && <div>{t('curation.appliedAs', { number: c.applied_version })}</div>}
+                  </td>
+                  <td>{c.state === 'queued' || c.state === 'running' ? '…' : t('curation.counts', { images: s.images ?? 0, groups: s.groups ?? 0, flagged: s.flagged ?? 0 })}</td>
+                  <td>{t('curation.decisions', { pending: s.pending ?? 0, confirmed: s.confirmed ?? 0, rejected: s.rejected ?? 0 })}</td>
+                  <td>{c.created_by}</td>
+                  <td>{formatTime(c.created_at)}</td>
+                  {owner && (
+                    <td>
+                      {(c.state === 'review' || c.state === 'applied') && (
+                        <button type="button" onClick={() => setOpen(c.id)} aria-pressed={shown?.id === c.id}>
+                          {t('curation.review')}
+                        </button>
+                      )}
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {owner && shown && (shown.state === 'review' || shown.state === 'applied') && (
+        <Review key={shown.id} base={base} curation={shown} mayDecide={mayMake && shown.state === 'review'} />
+      )}
+    </section>
+  );
+}
+
+function Review({ base, curation, mayDecide }: { base: string; curation: Curation; mayDecide: boolean }) {
+  const { t } = useTranslation();
+  const client = useQueryClient();
+  const root = `${base}/curations/${curation.id}`;
+  const proposals = useQuery({ queryKey: ['proposals', root], queryFn: () => api<Page<Proposal>>(`${root}/proposals`) });
+  const refresh = () => {
+    client.invalidateQueries({ queryKey: ['proposals', root] });
+    client.invalidateQueries({ queryKey: ['curations', base] });
+  };
+  const decide = useMutation({
+    mutationFn: (decisions: Record<string, string>) => api(`${root}/decisions`, { method: 'POST', body: { decisions } }),
+    onSuccess: refresh,
+  });
+  const apply = useMutation({
+    mutationFn: () => api<Version>(`${root}/apply`, { method: 'POST' }),
+    onSuccess: () => {
+      refresh();
+      client.invalidateQueries({ queryKey: ['versions'] });
+    },
+  });
+  const items = proposals.data?.items ?? [];
+  const pending = items.filter((p) => p.decision === 'pending');
+  const confirmed = items.filter((p) => p.decision === 'confirmed').length;
+  return (
+    <section aria-label={t('curation.queue', { number: curation.version })}>
+      <h3>{t('curation.queue', { number: curation.version })}</h3>
+      {proposals.isError && <ErrorView error={proposals.error} />}
+      {items.length === 0 && proposals.isSuccess && <p className="empty">{t('curation.nothing')}</p>}
+      {mayDecide && pending.length > 1 && (
+        <p>
+          <button type="button" onClick={() => decide.mutate(Object.fromEntries(pending.filter((p) => p.kind === 'duplicate').map((p) => [p.path, 'confirmed'])))}>
+            {t('curation.confirmDuplicates')}
+          </button>
+        </p>
+      )}
+      <ul className="proposals">
+        {items.map((p) => (
+          <li key={p.path} className={`proposal decision-${p.decision}`} aria-label={p.path}>
+            <div className="pair">
+              {p.keep && <Thumb src={fileUrl(base, curation.version, p.keep)} path={p.keep} label={t('curation.kept')} />}
+              <Thumb src={fileUrl(base, curation.version, p.path)} path={p.path} label={t('curation.proposed')} />
+            </div>
+            <p>
+              <span className="badge">{t(`curation.kinds.${p.kind}`, { defaultValue: p.kind })}</span> {p.reason}
+            </p>
+            <p>
+              <span className={`badge decision-${p.decision}`}>{t(`curation.decisionNames.${p.decision}`, { defaultValue: p.decision })}</span>
+              {p.decided_by && <span className="muted"> {t('curation.decidedBy', { name: p.decided_by })}</span>}
+            </p>
+            {mayDecide && (
+              <p>
+                <button type="button" className="danger" disabled={p.decision === 'confirmed'} onClick={() => decide.mutate({ [p.path]: 'confirmed' })}>
+                  {t('curation.confirm')}
+                </button>{' '}
+                <button type="button" disabled={p.decision === 'rejected'} onClick={() => decide.mutate({ [p.path]: 'rejected' })}>
+                  {t('curation.reject')}
+                </button>
+              </p>
+            )}
+          </li>
+        ))}
+      </ul>
+      {(decide.error ?? apply.error) && (
+        <p className="error" role="alert">
+          {errorText(decide.error ?? apply.error, t)}
+        </p>
+      )}
+      {mayDecide && (
+        <button type="button" className="primary" disabled={confirmed === 0 || apply.isPending} onClick={() => apply.mutate()}>
+          {t('curation.apply', { count: confirmed })}
+        </button>
+      )}
+      {apply.isSuccess && (
+        <p className="ok" role="status">
+          {t('curation.applied', { number: apply.data.number, files: apply.data.files })}
+        </p>
+      )}
+    </section>
+  );
+}
+
 export function DatasetDetail() {
   const { t } = useTranslation();
   const { project = '', dataset = '' } = useParams();
@@ -268,7 +477,7 @@ export function DatasetDetail() {
           <tbody>
             {versions.data.items.map((v) => (
               <tr key={v.number}>
-                <td>v{v.number}</td>
+                <td>{t('versions.label', { number: v.number })}</td>
                 <td>{v.message}</td>
                 <td>{formatNumber(v.files)}</td>
                 <td>{formatBytes(v.bytes)}</td>
@@ -302,6 +511,9 @@ export function DatasetDetail() {
         </table>
       )}
       {owner && shown && <Browser key={shown.number} base={base} version={shown} />}
+      {versions.data && versions.data.items.length > 0 && (
+        <Curations base={base} versions={versions.data.items} owner={owner} mayMake={mayMake} />
+      )}
     </section>
   );
 }
