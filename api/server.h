@@ -52,7 +52,7 @@ class AlgorithmStore;
 namespace jz::datasets {
 class DatasetVersions;
 class CurationService;
-}
+}  // namespace jz::datasets
 namespace jz::autotest {
 class AutotestService;
 class CompetitionService;

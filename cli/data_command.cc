@@ -315,22 +315,21 @@ int DataCommands::curate() {
     groups.push_back({{"keep", hashed[g.members[0]].name}, {"members", members}});
   }
   const auto& t = quality_.thresholds;
-  Json report = {
-      {"algorithm", data::kPhashAlgorithm},
-      {"algorithm_version", data::kPhashVersion},
-      {"radius", radius_},
-      {"thresholds",
-       {{"min_sharpness", t.min_sharpness},
-        {"min_brightness", t.min_brightness},
-        {"max_brightness", t.max_brightness},
-        {"min_width", t.min_width},
-        {"min_height", t.min_height},
-        {"brisque", quality_.brisque},
-        {"max_brisque", t.max_brisque}}},
-      {"images", files.size()},
-      {"flagged", flagged},
-      {"files", std::move(files)},
-      {"groups", std::move(groups)}};
+  Json report = {{"algorithm", data::kPhashAlgorithm},
+                 {"algorithm_version", data::kPhashVersion},
+                 {"radius", radius_},
+                 {"thresholds",
+                  {{"min_sharpness", t.min_sharpness},
+                   {"min_brightness", t.min_brightness},
+                   {"max_brightness", t.max_brightness},
+                   {"min_width", t.min_width},
+                   {"min_height", t.min_height},
+                   {"brisque", quality_.brisque},
+                   {"max_brisque", t.max_brisque}}},
+                 {"images", files.size()},
+                 {"flagged", flagged},
+                 {"files", std::move(files)},
+                 {"groups", std::move(groups)}};
   if (Status s = write_file(out_, report.dump()); !s.ok()) {
     std::cerr << cmd << ": " << s.message() << "\n";
     return 1;
