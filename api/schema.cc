@@ -176,6 +176,7 @@ Json build_components() {
             {"pool", str()},
             {"priority", integer()},
             {"preemptible", {{"type", "boolean"}}},
+            {"tools", boolean("Mount the platform's programs (jizhan-algo) at /opt/jizhan/bin")},
             {"runtime_limit_s", integer()},
             {"restart_policy", str("never or on_failure")},
             {"max_restarts", integer()},

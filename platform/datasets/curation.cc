@@ -163,7 +163,8 @@ Result<Curation> CurationService::start(const std::string& project_id, const std
                {"datasets", {mounted}},
                {"resources", {{"cpu", 1}, {"memory_mib", 2048}, {"gpus", 0}}},
                {"runtime_limit_s", 24 * 3600},
-               {"restart_policy", "never"}};
+               {"restart_policy", "never"},
+               {"tools", true}};
   auto spec = jobs::parse_job_request(body);
   if (!spec.ok()) return Status::internal("the curation job: " + spec.status().message());
   JZ_ASSIGN_OR_RETURN(auto job,

@@ -98,6 +98,7 @@ TEST_P(CurationTest, AJobFindsProposalsAPersonDecidesAndANewVersionLeavesOutOnly
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(job->spec.datasets, std::vector<std::string>{"street@1"});
   EXPECT_EQ(job->spec.command.at(0), "/opt/jizhan/bin/jizhan-algo");
+  EXPECT_TRUE(job->spec.tools) << "the job mounts the platform's programs";
   EXPECT_EQ(job->spec.command.at(3), "/data/street@1");
   EXPECT_NE(std::find(job->spec.command.begin(), job->spec.command.end(), "--min-width"),
             job->spec.command.end());

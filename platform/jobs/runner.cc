@@ -1222,9 +1222,13 @@ Status JobRunner::launch(const Job& j, const Json& placement) {
     spec.read_only.push_back({dir, "/algorithm"});
   }
   // The platform's own programs (jizhan-algo: the algorithm runner, the data tools that
-  // curation jobs run), read-only, for every job.
-  if (!options_.tools_dir.empty())
+  // curation jobs run), read-only, for evaluations and jobs that ask (`tools`).
+  if (!j.spec.algorithm_name.empty() || j.spec.tools) {
+    if (options_.tools_dir.empty()) {
+      return Status::unavailable("this server has no folder of its programs to mount (tools)");
+    }
     spec.read_only.push_back({options_.tools_dir, "/opt/jizhan/bin"});
+  }
   if (j.kind == "devenv" && code_) {
     // The repository itself: `git clone /code.git` and `git push` work inside with no
     // network; its owner's rights (push or not) were checked at submission.

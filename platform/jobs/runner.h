@@ -79,7 +79,8 @@ struct RunnerOptions {
   // Evaluations (platform/autotest): uploaded packages are in
   // <algorithms_dir>/<project id>/<name>/<version>/ (mounted read-only at /algorithm); ""
   // there: jobs that name an algorithm fail with the reason. The platform's programs
-  // (jizhan-algo) are in tools_dir, mounted read-only at /opt/jizhan/bin in every job.
+  // (jizhan-algo) are in tools_dir, mounted read-only at /opt/jizhan/bin in evaluations
+  // and in jobs with `tools` (curation).
   std::string algorithms_dir, tools_dir;
 };
 

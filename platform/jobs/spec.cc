@@ -121,6 +121,7 @@ Json JobRequest::to_json() const {
             {"restart_policy", restart_policy},
             {"max_restarts", max_restarts}};
   if (runtime_limit_s > 0) j["runtime_limit_s"] = runtime_limit_s;
+  if (tools) j["tools"] = true;
   if (!image.empty()) j["image"] = image;
   if (kind == "devenv") {
     j["port"] = port;
@@ -145,17 +146,36 @@ Json JobRequest::to_json() const {
 
 Result<JobRequest> parse_job_request(const Json& body) {
   if (!body.is_object()) return Status::invalid_argument("a job must be a JSON object");
-  static const std::set<std::string> known = {
-      "name",         "kind",    "command",      "env",         "workdir",         "datasets",
-      "resources",    "pool",    "priority",     "preemptible", "runtime_limit_s", "restart_policy",
-      "max_restarts", "port",    "strip_prefix", "code",        "code_write",      "inputs",
-      "environment",  "monitor", "algorithm",    "image"};
+  static const std::set<std::string> known = {"name",
+                                              "kind",
+                                              "command",
+                                              "env",
+                                              "workdir",
+                                              "datasets",
+                                              "resources",
+                                              "pool",
+                                              "priority",
+                                              "preemptible",
+                                              "runtime_limit_s",
+                                              "restart_policy",
+                                              "max_restarts",
+                                              "port",
+                                              "strip_prefix",
+                                              "code",
+                                              "code_write",
+                                              "inputs",
+                                              "environment",
+                                              "monitor",
+                                              "algorithm",
+                                              "image",
+                                              "tools"};
   for (const auto& [k, v] : body.items()) {
     if (!known.count(k)) {
       return bad(k,
                  "is unknown; a job has: name, kind, command, env, workdir, datasets, "
                  "resources, pool, priority, preemptible, runtime_limit_s, restart_policy, "
-                 "max_restarts, port, strip_prefix, code, inputs, environment, monitor, image");
+                 "max_restarts, port, strip_prefix, code, inputs, environment, monitor, image, "
+                 "tools");
     }
   }
   JobRequest j;
@@ -259,6 +279,10 @@ Result<JobRequest> parse_job_request(const Json& body) {
   if (body.contains("priority")) {
     JZ_ASSIGN_OR_RETURN(int64_t p, int_in(body["priority"], "priority", -1000, 1000));
     j.priority = static_cast<int>(p);
+  }
+  if (body.contains("tools")) {
+    if (!body["tools"].is_boolean()) return bad("tools", "must be true or false");
+    j.tools = body["tools"].get<bool>();
   }
   if (body.contains("preemptible")) {
     if (!body["preemptible"].is_boolean()) return bad("preemptible", "must be true or false");

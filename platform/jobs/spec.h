@@ -38,6 +38,10 @@ struct JobRequest {
   std::string pool = "default";
   int priority = 0;
   bool preemptible = true;
+  // The platform's programs (jizhan-algo) read-only at /opt/jizhan/bin: what curation jobs
+  // run (evaluations get them anyway). On a Kubernetes cluster the server's folder of
+  // programs needs a volume of the cluster.
+  bool tools = false;
   int64_t runtime_limit_s = 0;           // 0: none
   std::string restart_policy = "never";  // never | on_failure
   int max_restarts = 0;

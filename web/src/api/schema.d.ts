@@ -3792,6 +3792,8 @@ export interface components {
             runtime_limit_s?: number;
             /** @description devenv: its server sees paths below /devenvs/ID (default false: the whole path, JIZHAN_BASE_URL) */
             strip_prefix?: boolean;
+            /** @description Mount the platform's programs (jizhan-algo) at /opt/jizhan/bin */
+            tools?: boolean;
             /** @description Inside the sandbox; default /job */
             workdir?: string;
         };
