@@ -81,7 +81,7 @@ std::string split_for(const std::string& path, const SnapshotRequest& r) {
     }
     return r.split_ratios.rbegin()->first;
   }
-  const std::string top = top_folder(path);
+  std::string top = top_folder(path);
   if (top == "train" || top == "test") return top;
   if (top == "val" || top == "valid" || top == "validation") return "val";
   return "train";
@@ -249,7 +249,7 @@ Result<std::string> DatasetVersions::store_file(const std::string& project_id, i
   const int out = ::mkstemp(tmp.data());
   if (out < 0) {
     return Status::unavailable("cannot write to the dataset store (" + tmp_dir +
-                               "): " + std::strerror(errno));
+                               "): " + errno_message(errno));
   }
   Sha256 h;
   std::string buf(1 << 20, '\0');
@@ -259,7 +259,7 @@ Result<std::string> DatasetVersions::store_file(const std::string& project_id, i
     const ssize_t n = ::read(source_fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      st = Status::unavailable(std::string("read failed: ") + std::strerror(errno));
+      st = Status::unavailable(std::string("read failed: ") + errno_message(errno));
       break;
     }
     if (n == 0) break;
@@ -286,8 +286,7 @@ Result<std::string> DatasetVersions::store_file(const std::string& project_id, i
   if (::rename(tmp.c_str(), dest.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    return Status::unavailable("cannot store a file in the dataset store: " +
-                               std::string(std::strerror(e)));
+    return Status::unavailable("cannot store a file in the dataset store: " + errno_message(e));
   }
   *added = copied;
   return sha;
@@ -330,7 +329,7 @@ Result<Version> DatasetVersions::snapshot(const std::string& project_id, const s
     const int fd = ::open(it->path().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       return fail(Status::unavailable("cannot read '" + rel + "' of dataset '" + d.name +
-                                      "': " + std::strerror(errno)));
+                                      "': " + errno_message(errno)));
     }
     struct stat fst;
     if (::fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
@@ -563,7 +562,7 @@ Result<Version> DatasetVersions::get(const std::string& project_id, const std::s
   return *out;
 }
 
-Result<std::vector<VersionFile>> DatasetVersions::manifest(const Version& v) {
+Result<std::vector<VersionFile>> DatasetVersions::manifest(const Version& v) const {
   const std::string path = options_.dir + "/manifests/" + v.project_id + "/" + v.manifest + ".json";
   JZ_ASSIGN_OR_RETURN(std::string text, read_file(path));
   auto j = json::parse(text);
@@ -587,7 +586,7 @@ Result<std::vector<VersionFile>> DatasetVersions::files(const Version& v, const 
   return out;
 }
 
-Result<std::string> DatasetVersions::file_path(const Version& v, const std::string& path) {
+Result<std::string> DatasetVersions::file_path(const Version& v, const std::string& path) const {
   auto missing = [&] {
     return Status::not_found("version " + std::to_string(v.number) + " of dataset '" + v.dataset +
                              "' has no file '" + path + "'");
@@ -655,7 +654,7 @@ Status DatasetVersions::collect_garbage(const std::string& project_id) {
   return {};
 }
 
-Result<int64_t> DatasetVersions::stored_bytes(const std::string& project_id) {
+Result<int64_t> DatasetVersions::stored_bytes(const std::string& project_id) const {
   int64_t total = 0;
   for (const std::string& root :
        {options_.dir + "/blobs/" + project_id, options_.dir + "/manifests/" + project_id}) {

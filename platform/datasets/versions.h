@@ -120,7 +120,7 @@ class DatasetVersions {
   // The version's files by path, filtered, one page.
   Result<std::vector<VersionFile>> files(const Version& v, const FileFilter& f);
   // The stored file behind `path` (for download): not_found when the version has none.
-  Result<std::string> file_path(const Version& v, const std::string& path);
+  Result<std::string> file_path(const Version& v, const std::string& path) const;
   // The read-only folder of the version's files (what a job mounts).
   std::string tree(const Version& v) const;
   // Deletes the version, its folder and the stored files no other version holds.
@@ -129,10 +129,10 @@ class DatasetVersions {
   // more (a deleted dataset's versions go with it in the database; their files go here).
   Status collect_garbage(const std::string& project_id);
   // Bytes the project's stored files take (they count to its storage quota).
-  Result<int64_t> stored_bytes(const std::string& project_id);
+  Result<int64_t> stored_bytes(const std::string& project_id) const;
 
  private:
-  Result<std::vector<VersionFile>> manifest(const Version& v);
+  Result<std::vector<VersionFile>> manifest(const Version& v) const;
   // Stores the manifest and the folder, and records the version.
   Result<Version> commit(const jobs::Dataset& d, std::vector<VersionFile> files,
                          const std::optional<Version>& parent, const std::string& message,
