@@ -372,7 +372,9 @@ Result<Version> DatasetVersions::snapshot(const std::string& project_id, const s
     }
     files.push_back(std::move(f));
   }
-  auto v = commit(d, std::move(files), parent, r.message, new_bytes, actor);
+  std::map<std::string, std::string> parent_shas;
+  for (const auto& [path, f] : before) parent_shas.emplace(path, f.sha256);
+  auto v = commit(d, std::move(files), parent, std::move(parent_shas), r.message, new_bytes, actor);
   if (!v.ok()) return fail(v.status());
   return v;
 }
@@ -384,7 +386,11 @@ Result<Version> DatasetVersions::derive(const std::string& project_id, const std
   JZ_ASSIGN_OR_RETURN(Version from, get(project_id, dataset, base));
   JZ_ASSIGN_OR_RETURN(auto files, manifest(from));
   std::map<std::string, size_t> at;
-  for (size_t i = 0; i < files.size(); ++i) at[files[i].path] = i;
+  std::map<std::string, std::string> base_shas;
+  for (size_t i = 0; i < files.size(); ++i) {
+    at[files[i].path] = i;
+    base_shas[files[i].path] = files[i].sha256;
+  }
   auto find = [&](const std::string& path) -> Result<size_t> {
     auto it = at.find(path);
     if (it == at.end()) {
@@ -419,11 +425,12 @@ Result<Version> DatasetVersions::derive(const std::string& project_id, const std
   kept.reserve(files.size());
   for (size_t i = 0; i < files.size(); ++i)
     if (!gone[i]) kept.push_back(std::move(files[i]));
-  return commit(d, std::move(kept), from, ch.message, 0, actor);
+  return commit(d, std::move(kept), from, std::move(base_shas), ch.message, 0, actor);
 }
 
 Result<Version> DatasetVersions::commit(const jobs::Dataset& d, std::vector<VersionFile> files,
                                         const std::optional<Version>& parent,
+                                        std::map<std::string, std::string> before,
                                         const std::string& message, int64_t new_bytes,
                                         const std::string& actor) {
   std::sort(files.begin(), files.end(),
@@ -438,11 +445,6 @@ Result<Version> DatasetVersions::commit(const jobs::Dataset& d, std::vector<Vers
   v.new_bytes = new_bytes;
   v.created_by = actor;
   v.created_at_ms = clock_.now_unix_ms();
-  std::map<std::string, std::string> before;  // path -> sha of the parent
-  if (parent) {
-    JZ_ASSIGN_OR_RETURN(auto old, manifest(*parent));
-    for (const auto& f : old) before[f.path] = f.sha256;
-  }
   for (const auto& f : files) {
     ++v.files;
     v.bytes += f.size;

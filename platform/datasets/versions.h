@@ -133,9 +133,11 @@ class DatasetVersions {
 
  private:
   Result<std::vector<VersionFile>> manifest(const Version& v) const;
-  // Stores the manifest and the folder, and records the version.
+  // Stores the manifest and the folder, and records the version. `before`: the parent's
+  // files (path -> SHA-256), as the caller already read them, for what changed.
   Result<Version> commit(const jobs::Dataset& d, std::vector<VersionFile> files,
-                         const std::optional<Version>& parent, const std::string& message,
+                         const std::optional<Version>& parent,
+                         std::map<std::string, std::string> before, const std::string& message,
                          int64_t new_bytes, const std::string& actor);
   // Copies `source` into the project's store (hashing what it copies); its SHA-256, and
   // whether it was new, by `added`.
