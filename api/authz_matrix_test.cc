@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/server.h"
+#include "core/files.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "platform/alerts/alerts.h"
@@ -19,6 +20,7 @@
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
 #include "platform/datasets/curation.h"
+#include "platform/datasets/labelling.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
@@ -239,6 +241,62 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/projects/{p}/datasets/absent/versions/1/files/a.jpg",
        "",
        {"padmin", "wsadmin", "dataowner"}},
+      {"make a labelling task",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/label-tasks",
+       R"({"name":"t","spec":{"classes":["a"]},"annotators":["spare"],"reviewers":["spare"]})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"list labelling tasks", "GET", "/api/v1/projects/{p}/label-tasks", "", project_members},
+      {"one's labelling work", "GET", "/api/v1/projects/{p}/label-work", "", project_members},
+      {"get a labelling task", "GET",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000", "", project_members},
+      {"delete a labelling task",
+       "DELETE",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000",
+       "",
+       {"padmin", "wsadmin", "prjadmin", "dataowner"}},
+      {"a labelling task's jobs", "GET",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/jobs", "", project_members},
+      {"a labelling task's statistics", "GET",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/statistics", "",
+       project_members},
+      {"export a labelling task",
+       "POST",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/export",
+       "{}",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"reassign a labelling job",
+       "PATCH",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/jobs/"
+       "lbj_00000000000000000000000000",
+       "{}",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"get a labelling job", "GET",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/jobs/"
+       "lbj_00000000000000000000000000",
+       "", project_members},
+      {"a labelling job's image", "GET",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/jobs/"
+       "lbj_00000000000000000000000000/images/a.jpg",
+       "", project_members},
+      {"save an image's shapes",
+       "PUT",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/jobs/"
+       "lbj_00000000000000000000000000/images/a.jpg",
+       R"({"width":1,"height":1,"shapes":[]})",
+       {"padmin", "wsadmin", "prjadmin", "dataowner"}},
+      {"submit a labelling job",
+       "POST",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/jobs/"
+       "lbj_00000000000000000000000000/submit",
+       "",
+       {"padmin", "wsadmin", "prjadmin", "dataowner"}},
+      {"review a labelling job",
+       "POST",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/jobs/"
+       "lbj_00000000000000000000000000/review",
+       R"({"decision":"accept"})",
+       {"padmin", "wsadmin", "prjadmin", "dataowner"}},
       {"job events", "GET", "/api/v1/projects/{p}/jobs/job_00000000000000000000000000/events", "",
        project_members},
       {"project resources", "GET", "/api/v1/projects/{p}/resources", "", project_members},
@@ -760,6 +818,7 @@ class AuthzMatrixTest : public ::testing::Test {
     curations_ = std::make_unique<datasets::CurationService>(
         *db_, Clock::system(), ids_, *jobs_, *outputs_, *versions_,
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    labelling_ = std::make_unique<datasets::Labelling>(*db_, Clock::system(), ids_, *versions_);
     runs_ = std::make_unique<training::RunService>(
         *db_, Clock::system(), ids_, training::RunOptions{.dir = dir_.str() + "/training"});
     alerts_ = std::make_unique<alerts::AlertService>(
@@ -819,7 +878,7 @@ class AuthzMatrixTest : public ::testing::Test {
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
                          code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
                          autotest_.get(), competitions_.get(), nullptr, store_.get(),
-                         versions_.get(), curations_.get()});
+                         versions_.get(), curations_.get(), labelling_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -880,6 +939,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<datasets::DatasetVersions> versions_;
   std::unique_ptr<datasets::CurationService> curations_;
+  std::unique_ptr<datasets::Labelling> labelling_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;
@@ -1050,6 +1110,8 @@ TEST_F(AuthzMatrixTest, AnotherTenantsProjectLooksLikeAMissingOne) {
                             {"{version}", "1.0.0"},
                             {"{number}", "1"},
                             {"{curation}", "cur_00000000000000000000000000"},
+                            {"{task}", "lbt_00000000000000000000000000"},
+                            {"{label_job}", "lbj_00000000000000000000000000"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
                             {"{cluster}", "c1"},
@@ -1537,6 +1599,107 @@ TEST_F(AuthzMatrixTest, ShutdownEndsOpenEventStreams) {
   thread_.join();  // would hang if the stream kept its worker
   reader.join();
   thread_ = std::thread([] {});  // TearDown stops and joins again
+}
+
+}  // namespace
+}  // namespace jz::api
+
+namespace jz::api {
+namespace {
+
+// Labelling from every seat: a job's images and shapes are its annotator's, its reviewer's
+// and the data owners'; another annotator, a developer, a viewer, a project admin (who
+// holds label_task:* but not the data) and another tenant see the task's counts at most.
+// Nobody names as annotator someone without the annotator role, and only data owners
+// make tasks, reassign jobs and export.
+TEST_F(AuthzMatrixTest, LabellingJobsAreSeenAndDrawnOnlyByTheirPeople) {
+  auto p = tenancy_->project("proj-a-7");
+  ASSERT_TRUE(p.ok());
+  const std::string folder = datadir() + "/street";
+  std::filesystem::create_directories(folder);
+  ASSERT_TRUE(write_file(folder + "/a.png", "png-a").ok());
+  ASSERT_TRUE(write_file(folder + "/b.png", "png-b").ok());
+  ASSERT_TRUE(
+      datasets_->create(p->id, p->workspace_id, "street", folder, "secret", "dataowner", false)
+          .ok());
+  ASSERT_TRUE(versions_->snapshot(p->id, "street", {}, "dataowner").ok());
+  for (const char* who : {"ann", "bob", "rev"}) {
+    token_[who] = make_user(who, false);
+    ASSERT_TRUE(tenancy_->add_member("project", p->id, who, "annotator").ok());
+  }
+  const std::string base = "/api/v1/projects/proj-a-7";
+  const std::string make = base + "/datasets/street/label-tasks";
+  const std::string body =
+      R"({"name":"cars","spec":{"classes":["car"]},"job_size":1,"annotators":["ann","bob"],)"
+      R"("reviewers":["rev"]})";
+  // Only data owners make tasks; a project admin may not hand out the data.
+  EXPECT_EQ(call(token_["prjadmin"], "POST", make, body), 403);
+  EXPECT_EQ(call(token_["ann"], "POST", make, body), 403);
+  EXPECT_EQ(call(token_["dataowner"], "POST", make,
+                 R"({"name":"x","spec":{"classes":["car"]},"annotators":["prjdev"],)"
+                 R"("reviewers":["rev"]})"),
+            400)
+      << "a developer holds no annotator role";
+  httplib::Client owner("127.0.0.1", server_->port());
+  owner.set_bearer_token_auth(token_["dataowner"]);
+  auto made = owner.Post(make, body, "application/json");
+  ASSERT_TRUE(made);
+  ASSERT_EQ(made->status, 201) << made->body;
+  const std::string task =
+      base + "/label-tasks/" + Json::parse(made->body)["id"].get<std::string>();
+  auto jobs = owner.Get(task + "/jobs");
+  ASSERT_EQ(jobs->status, 200);
+  const Json items = Json::parse(jobs->body)["items"];
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_FALSE(items[0].contains("files")) << "the list names no image";
+  const std::string j1 = task + "/jobs/" + items[0]["id"].get<std::string>();  // ann's: a.png
+  const std::string j2 = task + "/jobs/" + items[1]["id"].get<std::string>();  // bob's: b.png
+
+  EXPECT_EQ(call(token_["ann"], "GET", j1, ""), 200);
+  EXPECT_EQ(call(token_["ann"], "GET", j1 + "/images/a.png", ""), 200);
+  EXPECT_EQ(call(token_["rev"], "GET", j1 + "/images/a.png", ""), 200);
+  EXPECT_EQ(call(token_["dataowner"], "GET", j1 + "/images/a.png", ""), 200);
+  for (const char* who : {"bob", "prjdev", "prjview", "prjadmin", "wsviewer"}) {
+    EXPECT_EQ(call(token_[who], "GET", j1, ""), 403) << who;
+    EXPECT_EQ(call(token_[who], "GET", j1 + "/images/a.png", ""), 403) << who;
+    EXPECT_EQ(
+        call(token_[who], "PUT", j1 + "/images/a.png", R"({"width":10,"height":10,"shapes":[]})"),
+        403)
+        << who;
+    // Counts are for everyone who sees the project's tasks.
+    EXPECT_EQ(call(token_[who], "GET", task + "/statistics", ""), 200) << who;
+  }
+  EXPECT_EQ(call(make_user("stranger", false), "GET", task, ""), 403) << "not a member";
+  // Another image through one's own job, or a path out of the version: not found.
+  EXPECT_EQ(call(token_["ann"], "GET", j1 + "/images/b.png", ""), 404);
+  EXPECT_EQ(call(token_["ann"], "GET", j1 + "/images/..%2F..%2Fj.db", ""), 404);
+  // Hostile shapes are refused and change nothing.
+  EXPECT_EQ(call(token_["ann"], "PUT", j1 + "/images/a.png",
+                 R"({"width":10,"height":10,"shapes":[{"type":"box","label":"car","x":1e308,)"
+                 R"("y":0,"width":1e308,"height":5}]})"),
+            400);
+  EXPECT_EQ(call(token_["ann"], "PUT", j1 + "/images/a.png",
+                 R"({"width":10,"height":10,"shapes":[{"type":"box","label":"car","x":1,"y":1,)"
+                 R"("width":5,"height":5}]})"),
+            204);
+  // The reviewer may not review before submission, nor the annotator review her own job.
+  EXPECT_EQ(call(token_["rev"], "POST", j1 + "/review", R"({"decision":"accept"})"), 409);
+  EXPECT_EQ(call(token_["ann"], "POST", j1 + "/submit", ""), 200);
+  EXPECT_EQ(call(token_["ann"], "POST", j1 + "/review", R"({"decision":"accept"})"), 403);
+  EXPECT_EQ(
+      call(token_["ann"], "PUT", j1 + "/images/a.png", R"({"width":10,"height":10,"shapes":[]})"),
+      403)
+      << "submitted: the reviewer's now";
+  // Reassigning and exporting are the data owners'.
+  EXPECT_EQ(call(token_["prjadmin"], "PATCH", j2, R"({"annotator":"ann"})"), 403);
+  EXPECT_EQ(call(token_["ann"], "PATCH", j2, R"({"annotator":"ann"})"), 403);
+  EXPECT_EQ(call(token_["dataowner"], "PATCH", j2, R"({"annotator":"prjdev"})"), 400);
+  EXPECT_EQ(call(token_["prjadmin"], "POST", task + "/export", "{}"), 403);
+  EXPECT_EQ(call(token_["dataowner"], "POST", task + "/export", "{}"), 409) << "not accepted";
+  // The other tenant's data owner is a stranger here.
+  EXPECT_EQ(call(token_["dataowner"], "GET",
+                 "/api/v1/projects/proj-b-7/label-tasks/lbt_00000000000000000000000000", ""),
+            403);
 }
 
 }  // namespace

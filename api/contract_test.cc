@@ -26,6 +26,7 @@
 #include "platform/alerts/alerts.h"
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
+#include "platform/datasets/labelling.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/accounts.h"
 #include "platform/iam/audit.h"
@@ -119,13 +120,15 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
         *db_, Clock::system(), ids_, *autotest_, dir_.str() + "/autotest/competitions",
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     ASSERT_TRUE(competitions_->open().ok());
+    labelling_ = std::make_unique<datasets::Labelling>(*db_, Clock::system(), ids_, *versions_);
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
         PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
                          code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
-                         autotest_.get(), competitions_.get(), nullptr, nullptr, versions_.get()});
+                         autotest_.get(), competitions_.get(), nullptr, nullptr, versions_.get(),
+                         nullptr, labelling_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -486,6 +489,8 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                             {"{version}", "1.0.0"},
                             {"{number}", "1"},
                             {"{curation}", "cur_00000000000000000000000000"},
+                            {"{task}", "lbt_00000000000000000000000000"},
+                            {"{label_job}", "lbj_00000000000000000000000000"},
                             {"{evaluation}", "eval_00000000000000000000000000"},
                             {"{competition}", "none"},
                             {"{cluster}", "c1"},
@@ -525,6 +530,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<jobs::JobStore> jobs_;
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<datasets::DatasetVersions> versions_;
+  std::unique_ptr<datasets::Labelling> labelling_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;

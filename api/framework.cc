@@ -43,6 +43,8 @@ constexpr ParamKind kParamKinds[] = {
      "a version (MAJOR.MINOR.PATCH)"},
     {"number", "[0-9]{1,9}", "a version number (1, 2, ...)"},
     {"curation", "cur_[0-9A-Z]{26}", "a curation id (cur_ and 26 characters)"},
+    {"task", "lbt_[0-9A-Z]{26}", "a labelling task id (lbt_ and 26 characters)"},
+    {"label_job", "lbj_[0-9A-Z]{26}", "a labelling job id (lbj_ and 26 characters)"},
     {"evaluation", "eval_[0-9A-Z]{26}", "an evaluation id (eval_ and 26 characters)"},
     {"competition", "[a-z0-9][a-z0-9_-]{0,63}",
      "a competition name (lower-case letters, digits, '_', '-')"},

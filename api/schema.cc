@@ -54,6 +54,23 @@ Json open_object(Json properties, const std::vector<std::string>& required = {})
   return o;
 }
 
+Json label_job() {
+  return open_object({{"id", str()},
+                      {"seq", integer("1, 2, ... in the task")},
+                      {"images", integer()},
+                      {"opened", integer("Images saved at least once")},
+                      {"shapes", integer()},
+                      {"annotator", str()},
+                      {"reviewer", str()},
+                      {"state", str("annotating, review, rework or accepted")},
+                      {"note", str("The reviewer's, when sent back")},
+                      {"reworks", integer()},
+                      {"started_at", nullable(time_string())},
+                      {"submitted_at", nullable(time_string())},
+                      {"accepted_at", nullable(time_string())}},
+                     {"id", "seq", "images", "annotator", "reviewer", "state"});
+}
+
 // The fields a receiver's body may hold besides its name, channel, config and secret (the
 // same when it is created and when it is changed), added to `fields`.
 Json with_receiver_options(Json fields) {
@@ -446,6 +463,44 @@ Json build_components() {
                                 {"decided_by", str()},
                                 {"decided_at", nullable(time_string())}},
                                {"path", "kind", "reason", "decision"})},
+      {"LabelTask",
+       open_object({{"id", str()},
+                    {"name", str()},
+                    {"dataset", str()},
+                    {"version", integer("The version labelled")},
+                    {"spec", {{"type", "object"}, {"description", "classes, shapes, attributes"}}},
+                    {"state", str("open or exported")},
+                    {"images", integer()},
+                    {"jobs", {{"type", "object"}, {"description", "job state -> jobs"}}},
+                    {"exported_version", nullable(integer("The version the export made"))},
+                    {"created_by", str()},
+                    {"created_at", time_string()}},
+                   {"id", "name", "dataset", "version", "spec", "state", "images", "jobs"})},
+      {"LabelJob", label_job()},
+      {"LabelWork", [] {
+         Json j = label_job();
+         j["properties"]["task"] = str();
+         j["properties"]["task_id"] = str();
+         j["properties"]["dataset"] = str();
+         j["properties"]["role"] = one_of_strings({"annotate", "review"});
+         for (const char* f : {"task", "task_id", "dataset", "role"}) j["required"].push_back(f);
+         return j;
+       }()},
+      {"LabelJobDetail", [] {
+         Json j = label_job();
+         j["properties"]["task"] = ref("LabelTask");
+         j["properties"]["items"] = array_of(open_object(
+             {{"path", str()},
+              {"width", integer("0 until the image is first saved")},
+              {"height", integer()},
+              {"shapes", array_of({{"type", "object"}})},
+              {"submitted", {{"description", "The shapes as the annotator last submitted them"}}},
+              {"source", str("human or model")},
+              {"updated_by", str()}},
+             {"path", "width", "height", "shapes"}));
+         for (const char* f : {"task", "items"}) j["required"].push_back(f);
+         return j;
+       }()},
       {"VersionFile", open_object({{"path", str()},
                                    {"sha256", str()},
                                    {"size", integer()},

@@ -52,6 +52,7 @@ class AlgorithmStore;
 namespace jz::datasets {
 class DatasetVersions;
 class CurationService;
+class Labelling;
 }  // namespace jz::datasets
 namespace jz::autotest {
 class AutotestService;
@@ -112,6 +113,7 @@ struct PlatformServices {
   algostore::AlgorithmStore* algostore = nullptr;        // listings, orders, activations
   datasets::DatasetVersions* versions = nullptr;         // dataset versions and their files
   datasets::CurationService* curations = nullptr;        // duplicates and quality, reviewed
+  datasets::Labelling* labelling = nullptr;              // labelling tasks, jobs, shapes
 };
 
 class ApiServer {

@@ -169,6 +169,20 @@ std::string wire_time(int64_t unix_ms) {
   return format_rfc3339(Clock::WallTime(std::chrono::milliseconds(unix_ms)));
 }
 
+Reply data_file_reply(std::string bytes, const std::string& path) {
+  const size_t dot = path.find_last_of('.');
+  std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string type = "application/octet-stream";
+  if (ext == "jpg" || ext == "jpeg") type = "image/jpeg";
+  if (ext == "png" || ext == "webp" || ext == "bmp" || ext == "gif") type = "image/" + ext;
+  Reply r = Reply::text(std::move(bytes), type);
+  r.headers.set("Content-Security-Policy", "sandbox; default-src 'none'");
+  r.headers.set("X-Content-Type-Options", "nosniff");
+  r.headers.set("Cache-Control", "private, max-age=86400, immutable");
+  return r;
+}
+
 Reply page_of(const RequestContext& ctx, std::vector<Json> items, const char* key) {
   std::sort(items.begin(), items.end(), [key](const Json& a, const Json& b) {
     return a[key].get_ref<const std::string&>() < b[key].get_ref<const std::string&>();

@@ -138,6 +138,11 @@ std::string etag_of(const Json& representation);
 // Times on the wire: RFC 3339 in UTC with milliseconds.
 std::string wire_time(int64_t unix_ms);
 
+// A data owner's file as an answer: images as what they are (so the console shows them),
+// anything else as bytes to save; never run as a page of ours (sandboxing CSP, nosniff),
+// cached privately (a version's files never change).
+Reply data_file_reply(std::string bytes, const std::string& path);
+
 // One page of rows already sorted by a unique key, for collections that come from a
 // source without keyset queries: items after ctx.page.after, at most ctx.page.size.
 Reply page_of(const RequestContext& ctx, std::vector<Json> sorted_items, const char* key);
@@ -154,6 +159,7 @@ void add_tenancy_routes(ApiRoutes& api, const ApiServices& s);   // workspaces, 
 void add_project_routes(ApiRoutes& api, const ApiServices& s);   // quota, events
 void add_dataset_routes(ApiRoutes& api, const ApiServices& s);
 void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s);  // versions, their files
+void add_label_routes(ApiRoutes& api, const ApiServices& s);            // labelling tasks and jobs
 void add_job_routes(ApiRoutes& api, const ApiServices& s);
 void add_log_routes(ApiRoutes& api, const ApiServices& s);
 void add_devenv_routes(ApiRoutes& api, const ApiServices& s);

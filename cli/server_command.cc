@@ -23,6 +23,7 @@
 #include "platform/autotest/competitions.h"
 #include "platform/clusters/registry.h"
 #include "platform/datasets/curation.h"
+#include "platform/datasets/labelling.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
@@ -395,6 +396,8 @@ int run_server(const ConfigSources& sources) {
   datasets::CurationService curations(**db, Clock::system(), ids, job_store, outputs, versions,
                                       logger);
   if (Status s = curations.start_thread(); !s.ok()) return fail(s, 1);
+  // Labelling tasks over versions: jobs, shapes, review, export.
+  datasets::Labelling labelling(**db, Clock::system(), ids, versions);
   api::PlatformServices services{&job_store,
                                  &datasets,
                                  runner.get(),
@@ -412,7 +415,8 @@ int run_server(const ConfigSources& sources) {
                                  cluster_registry.get(),
                                  &algorithm_store,
                                  &versions,
-                                 &curations};
+                                 &curations,
+                                 &labelling};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -81,6 +81,52 @@ Status check_box(const std::string& what, const std::string& field, const Box& b
   return {};
 }
 
+// A polygon of at least 3 points inside its image (x1, y1, x2, y2, ...); `b` gets its
+// bounding box.
+Status read_polygon(const Json& points, const std::string& what, const std::string& field, Box& b,
+                    int w, int h) {
+  if (!points.is_array() || points.size() < 6 || points.size() % 2 != 0 || points.size() > 20000) {
+    return bad(what, field, "must be a list of 3 to 10000 points as x1, y1, x2, y2, ...");
+  }
+  std::vector<double> p;
+  for (const Json& v : points) {
+    if (!v.is_number() || !std::isfinite(v.get<double>())) {
+      return bad(what, field, "coordinates must be finite numbers");
+    }
+    p.push_back(v.get<double>());
+  }
+  double x0 = p[0], y0 = p[1], x1 = p[0], y1 = p[1];
+  for (size_t i = 0; i < p.size(); i += 2) {
+    x0 = std::min(x0, p[i]);
+    x1 = std::max(x1, p[i]);
+    y0 = std::min(y0, p[i + 1]);
+    y1 = std::max(y1, p[i + 1]);
+  }
+  Box bounds = b;
+  bounds.x = x0;
+  bounds.y = y0;
+  bounds.width = x1 - x0;
+  bounds.height = y1 - y0;
+  JZ_RETURN_IF_ERROR(check_box(what, field, bounds, w, h));
+  b.polygon = std::move(p);
+  return {};
+}
+
+// {NAME: VALUE} of strings.
+Status read_attributes(const Json& o, const std::string& what, const std::string& field, Box& b) {
+  if (!o.is_object() || o.size() > 100) {
+    return bad(what, field, "must be an object of at most 100 names and string values");
+  }
+  for (const auto& [k, v] : o.items()) {
+    if (k.empty() || k.size() > 200 || !v.is_string() || v.get<std::string>().size() > 1000) {
+      return bad(what, field + "." + k,
+                 "must be a string of at most 1000 characters under a name of 1 to 200");
+    }
+    b.attributes[k] = v.get<std::string>();
+  }
+  return {};
+}
+
 Result<int64_t> int_member(const Json& o, const char* name, const std::string& what,
                            const std::string& where) {
   if (!o.contains(name)) return bad(what, where + "." + name, "missing");
@@ -151,6 +197,18 @@ Result<double> parse_number(const std::string& text, const std::string& what,
 
 // ---- COCO ----------------------------------------------------------------------------
 
+namespace {
+// The shoelace formula: COCO's area of a polygon.
+double polygon_area(const std::vector<double>& p) {
+  double twice = 0;
+  for (size_t i = 0; i + 1 < p.size(); i += 2) {
+    const size_t j = (i + 2) % p.size();
+    twice += p[i] * p[j + 1] - p[j] * p[i + 1];
+  }
+  return std::abs(twice) / 2;
+}
+}  // namespace
+
 Result<Annotations> read_coco(std::string_view text, const std::string& what) {
   auto parsed = json::parse(text, what);
   if (!parsed.ok()) return Status::invalid_argument(parsed.status().message());
@@ -220,6 +278,17 @@ Result<Annotations> read_coco(std::string_view text, const std::string& what) {
     Box b{out.categories[ca->second], bbox[0].get<double>(), bbox[1].get<double>(),
           bbox[2].get<double>(), bbox[3].get<double>()};
     JZ_RETURN_IF_ERROR(check_box(what, where + ".bbox", b, img.width, img.height));
+    // One polygon is kept (a shape drawn as several, or as RLE, is its box only).
+    const Json& seg = anns[i].value("segmentation", Json());
+    if (seg.is_array() && seg.size() == 1) {
+      Box shaped = b;
+      JZ_RETURN_IF_ERROR(
+          read_polygon(seg[0], what, where + ".segmentation[0]", shaped, img.width, img.height));
+      b.polygon = std::move(shaped.polygon);
+    }
+    if (anns[i].contains("attributes")) {
+      JZ_RETURN_IF_ERROR(read_attributes(anns[i]["attributes"], what, where + ".attributes", b));
+    }
     img.boxes.push_back(std::move(b));
   }
   return out;
@@ -241,12 +310,18 @@ std::string write_coco(const Annotations& a) {
     for (const auto& b : img.boxes) {
       auto c = id_of.find(b.category);
       if (c == id_of.end()) continue;  // a category the list does not hold
-      out["annotations"].push_back({{"id", next++},
+      nlohmann::ordered_json ann = {{"id", next++},
                                     {"image_id", i + 1},
                                     {"category_id", c->second},
                                     {"bbox", {b.x, b.y, b.width, b.height}},
                                     {"area", b.width * b.height},
-                                    {"iscrowd", 0}});
+                                    {"iscrowd", 0}};
+      if (!b.polygon.empty()) {
+        ann["segmentation"] = Json::array({b.polygon});
+        ann["area"] = polygon_area(b.polygon);
+      }
+      if (!b.attributes.empty()) ann["attributes"] = b.attributes;
+      out["annotations"].push_back(std::move(ann));
     }
   }
   return out.dump(1) + "\n";
@@ -453,7 +528,8 @@ Result<AnnotatedImage> read_image_json(std::string_view text, const std::string&
   for (size_t i = 0; i < boxes.size(); ++i) {
     const std::string where = "boxes[" + std::to_string(i) + "]";
     if (!boxes[i].is_object()) return bad(what, where, "must be an object");
-    if (Status s = json::only_fields(boxes[i], {"category", "x", "y", "width", "height"});
+    if (Status s = json::only_fields(
+            boxes[i], {"category", "x", "y", "width", "height", "polygon", "attributes"});
         !s.ok()) {
       return bad(what, where, s.message());
     }
@@ -465,6 +541,15 @@ Result<AnnotatedImage> read_image_json(std::string_view text, const std::string&
     JZ_ASSIGN_OR_RETURN(b.width, number_member(boxes[i], "width", what, where));
     JZ_ASSIGN_OR_RETURN(b.height, number_member(boxes[i], "height", what, where));
     JZ_RETURN_IF_ERROR(check_box(what, where, b, img.width, img.height));
+    if (boxes[i].contains("polygon")) {
+      Box shaped = b;
+      JZ_RETURN_IF_ERROR(read_polygon(boxes[i]["polygon"], what, where + ".polygon", shaped,
+                                      img.width, img.height));
+      b.polygon = std::move(shaped.polygon);
+    }
+    if (boxes[i].contains("attributes")) {
+      JZ_RETURN_IF_ERROR(read_attributes(boxes[i]["attributes"], what, where + ".attributes", b));
+    }
     img.boxes.push_back(std::move(b));
   }
   return img;
@@ -477,11 +562,11 @@ std::string write_image_json(const AnnotatedImage& img) {
                                 {"tags", img.tags},
                                 {"boxes", Json::array()}};
   for (const auto& b : img.boxes) {
-    out["boxes"].push_back({{"category", b.category},
-                            {"x", b.x},
-                            {"y", b.y},
-                            {"width", b.width},
-                            {"height", b.height}});
+    nlohmann::ordered_json box = {
+        {"category", b.category}, {"x", b.x}, {"y", b.y}, {"width", b.width}, {"height", b.height}};
+    if (!b.polygon.empty()) box["polygon"] = b.polygon;
+    if (!b.attributes.empty()) box["attributes"] = b.attributes;
+    out["boxes"].push_back(std::move(box));
   }
   return out.dump(1) + "\n";
 }

@@ -3,7 +3,8 @@
 // errors name the file (`what`) and the field; each format keeps what it can hold:
 //
 //   format          holds                                      coordinates
-//   COCO            images (file, size), boxes, categories     [x, y, width, height], pixels
+//   COCO            images (file, size), boxes, polygons       [x, y, width, height], pixels
+//                   (segmentation), attributes, categories
 //   Pascal VOC      one image: file, size, boxes               xmin ymin xmax ymax, 1-based,
 //                                                              inclusive (VOC's convention)
 //   YOLO            one image's boxes (+ the class list)       class cx cy w h, 0..1 of the
@@ -15,6 +16,7 @@
 // pixels come back to the pixel through every format (docs/DATA.md).
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,9 +25,12 @@
 
 namespace jz::data {
 
+// A box; a polygon's box is its bounding box, and its points are kept beside it.
 struct Box {
   std::string category;
   double x = 0, y = 0, width = 0, height = 0;
+  std::vector<double> polygon;                    // x1, y1, x2, y2, ... (empty: a box)
+  std::map<std::string, std::string> attributes;  // e.g. occluded: yes
   bool operator==(const Box&) const = default;
 };
 
@@ -61,7 +66,8 @@ Result<std::vector<std::string>> read_class_list(std::string_view text, const st
 std::string write_class_list(const std::vector<std::string>& categories);
 
 // Our per-image JSON: {"file", "width", "height", "tags": [...], "boxes": [{"category",
-// "x", "y", "width", "height"}]}.
+// "x", "y", "width", "height", "polygon": [x1, y1, ...], "attributes": {NAME: VALUE}}]}
+// (polygon and attributes only when a box has them).
 Result<AnnotatedImage> read_image_json(std::string_view text, const std::string& what);
 std::string write_image_json(const AnnotatedImage& image);
 

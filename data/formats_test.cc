@@ -130,6 +130,48 @@ TEST(Formats, TheImageJsonKeepsEverythingExactly) {
   EXPECT_EQ(cats, (std::vector<std::string>{"car", "dog"}));
 }
 
+// Labelling exports polygons and attributes: COCO keeps them (segmentation, attributes)
+// and so does the image JSON; VOC and YOLO keep the polygon's box.
+TEST(Formats, PolygonsAndAttributesSurviveCocoAndTheImageJson) {
+  Box tri{"roof", 10, 5, 20, 15, {10, 20, 30, 20, 20, 5}, {{"occluded", "no"}}};
+  Annotations a{{"roof"}, {{"h/1.jpg", 64, 48, {tri, {"roof", 1, 2, 3, 4}}, {}}}};
+  auto coco = read_coco(write_coco(a), "c.json");
+  ASSERT_TRUE(coco.ok()) << coco.status().message();
+  ASSERT_EQ(coco->images.size(), 1u);
+  EXPECT_EQ(coco->images[0].boxes, a.images[0].boxes);
+  EXPECT_NE(write_coco(a).find("\"area\": 150"), std::string::npos) << "the polygon's area";
+  auto one = read_image_json(write_image_json(a.images[0]), "i.json");
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(*one, a.images[0]);
+  std::vector<std::string> cats;
+  auto voc = read_voc(write_voc(a.images[0]), "v.xml", cats);
+  ASSERT_TRUE(voc.ok()) << voc.status().message();
+  EXPECT_EQ(voc->boxes[0], (Box{"roof", 10, 5, 20, 15})) << "VOC holds the box only";
+
+  auto bad = read_coco(R"({"images":[{"id":1,"file_name":"a","width":9,"height":9}],
+      "categories":[{"id":1,"name":"x"}],
+      "annotations":[{"image_id":1,"category_id":1,"bbox":[0,0,1,1],
+                      "segmentation":[[0,0,1,1]]}]})",
+                       "c.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("annotations[0].segmentation[0]: must be a list of 3"),
+            std::string::npos)
+      << bad.status().message();
+  auto outside = read_image_json(R"({"file":"a","width":9,"height":9,
+      "boxes":[{"category":"x","x":0,"y":0,"width":1,"height":1,"polygon":[0,0,50,0,0,5]}]})",
+                                 "i.json");
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("boxes[0].polygon: the box"), std::string::npos)
+      << outside.status().message();
+  auto attr = read_image_json(R"({"file":"a","width":9,"height":9,
+      "boxes":[{"category":"x","x":0,"y":0,"width":1,"height":1,"attributes":{"k":1}}]})",
+                              "i.json");
+  ASSERT_FALSE(attr.ok());
+  EXPECT_NE(attr.status().message().find("boxes[0].attributes.k: must be a string"),
+            std::string::npos)
+      << attr.status().message();
+}
+
 // Each malformed input is refused naming the file and the field.
 TEST(Formats, MalformedFilesNameTheFileAndTheField) {
   const std::string coco_ok =

@@ -41,20 +41,6 @@ Json version_json(const datasets::Version& v) {
   return j;
 }
 
-// Images as what they are, so the console shows them; everything else as bytes to save.
-std::string content_type_of(const std::string& path) {
-  std::string ext = path.substr(
-      path.find_last_of('.') == std::string::npos ? path.size() : path.find_last_of('.') + 1);
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
-  if (ext == "png") return "image/png";
-  if (ext == "webp") return "image/webp";
-  if (ext == "bmp") return "image/bmp";
-  if (ext == "gif") return "image/gif";
-  return "application/octet-stream";
-}
-
 // A {path: value} object of the changes body, each value checked by `each`.
 template <class F>
 Status each_path(const Json& body, const char* field, F&& each) {
@@ -437,12 +423,7 @@ void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s) {
          JZ_ASSIGN_OR_RETURN(auto ver, versions->get(ctx.project->id, ctx.param("dataset"), n));
          JZ_ASSIGN_OR_RETURN(auto path, versions->file_path(ver, ctx.param("path")));
          JZ_ASSIGN_OR_RETURN(auto data, read_file(path));
-         Reply r = Reply::text(std::move(data), content_type_of(ctx.param("path")));
-         // The bytes are the data owner's, never a page of ours.
-         r.headers.set("Content-Security-Policy", "sandbox; default-src 'none'");
-         r.headers.set("X-Content-Type-Options", "nosniff");
-         r.headers.set("Cache-Control", "private, max-age=86400, immutable");
-         return r;
+         return data_file_reply(std::move(data), ctx.param("path"));
        }},
   });
 }

@@ -1,6 +1,7 @@
 #include "platform/datasets/versions.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -424,8 +425,41 @@ Result<Version> DatasetVersions::derive(const std::string& project_id, const std
   std::vector<VersionFile> kept;
   kept.reserve(files.size());
   for (size_t i = 0; i < files.size(); ++i)
-    if (!gone[i]) kept.push_back(std::move(files[i]));
-  return commit(d, std::move(kept), from, std::move(base_shas), ch.message, 0, actor);
+    if (!gone[i] && !ch.add.count(files[i].path)) kept.push_back(std::move(files[i]));
+  std::vector<std::string> stored;  // blobs this version added (removed again on failure)
+  auto fail = [&](Status s) -> Status {
+    for (const auto& sha : stored) ::unlink(blob_path(project_id, sha).c_str());
+    return s;
+  };
+  int64_t new_bytes = 0;
+  if (!ch.add.empty()) JZ_RETURN_IF_ERROR(check_label("split", ch.add_split));
+  for (const auto& [path, content] : ch.add) {
+    const fs::path rel = fs::path(path).lexically_normal();
+    if (path.empty() || path.size() > 1000 || rel.is_absolute() || rel.generic_string() != path ||
+        *rel.begin() == "..") {
+      return fail(
+          Status::invalid_argument("'" + path + "' must be a relative path inside the dataset"));
+    }
+    const int fd = ::memfd_create("version-file", MFD_CLOEXEC);
+    if (fd < 0) return fail(Status::unavailable("memfd_create: " + errno_message(errno)));
+    Status w = write_all(fd, content, "a version's new file");
+    if (w.ok() && ::lseek(fd, 0, SEEK_SET) != 0) w = Status::unavailable("lseek failed");
+    int64_t added = 0;
+    auto sha = w.ok() ? store_file(project_id, fd, static_cast<int64_t>(content.size()), &added)
+                      : Result<std::string>(w);
+    ::close(fd);
+    if (!sha.ok())
+      return fail(Status(sha.status().code(), "'" + path + "': " + sha.status().message()));
+    if (added > 0) stored.push_back(*sha);
+    new_bytes += added;
+    kept.push_back({.path = path,
+                    .sha256 = *sha,
+                    .size = static_cast<int64_t>(content.size()),
+                    .split = ch.add_split});
+  }
+  auto v = commit(d, std::move(kept), from, std::move(base_shas), ch.message, new_bytes, actor);
+  if (!v.ok()) return fail(v.status());
+  return v;
 }
 
 Result<Version> DatasetVersions::commit(const jobs::Dataset& d, std::vector<VersionFile> files,

@@ -84,6 +84,10 @@ struct Changes {
   std::set<std::string> remove;                                           // paths
   std::map<std::string, std::string> set_split;                           // path -> split
   std::map<std::string, std::vector<std::string>> add_tags, remove_tags;  // path -> tags
+  // Files written into the version (path -> content; an existing path is replaced), e.g.
+  // a labelling task's annotations. They go to `add_split` with no tags.
+  std::map<std::string, std::string> add;
+  std::string add_split = "train";
 };
 
 struct FileFilter {

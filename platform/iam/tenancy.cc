@@ -270,7 +270,7 @@ Status validate_permission(std::string_view permission) {
       "*",     "workspace", "project", "workspace_member", "project_member", "quota",
       "event", "job",       "dataset", "dataset_data",     "scheduler",      "audit",
       "code",  "release",   "suite",   "algorithm",        "evaluation",     "listing",
-      "order"};
+      "order", "label_task"};
   const size_t colon = permission.find(':');
   const std::string_view resource = permission.substr(0, colon);
   const std::string_view verb =

@@ -888,6 +888,163 @@ test('a data owner has a version checked for duplicates and quality, reviews the
   rmSync(root, { recursive: true, force: true });
 });
 
+// Draws a box on the tool's drawing area, from and to fractions of its width and height.
+async function drawBox(page, area, [x0, y0], [x1, y1]) {
+  const b = await area.boundingBox();
+  await page.mouse.move(b.x + b.width * x0, b.y + b.height * y0);
+  await page.mouse.down();
+  await page.mouse.move(b.x + b.width * ((x0 + x1) / 2), b.y + b.height * ((y0 + y1) / 2), { steps: 4 });
+  await page.mouse.move(b.x + b.width * x1, b.y + b.height * y1, { steps: 4 });
+  await page.mouse.up();
+}
+
+test('a labelling task with two annotators and a reviewer: boxes and polygons drawn, reviewed, reworked, exported; statistics right', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'jz-labelling-'));
+  chmodSync(root, 0o755);
+  const parts = join(root, 'parts');
+  mkdirSync(parts);
+  const picture = (tint) => png(160, 120, (x, y) => [(x + tint) % 256, (y * 2) % 256, tint]);
+  writeFileSync(join(parts, 'a.png'), picture(10));
+  writeFileSync(join(parts, 'b.png'), picture(90));
+  writeFileSync(join(parts, 'c.png'), picture(170));
+  await server.call('POST', '/api/v1/workspaces/acme/dataset-roots', { path: root });
+  await server.call('POST', '/api/v1/projects/vision/datasets', { name: 'parts', path: parts, security_level: 'secret' });
+  await server.call('POST', '/api/v1/projects/vision/datasets/parts/versions', { message: 'import' });
+  const people = { lowner: 'data-owner', lann: 'annotator', lbob: 'annotator', lrev: 'annotator' };
+  for (const [name, role] of Object.entries(people)) {
+    await server.call('POST', '/api/v1/users', { username: name, password: `${name}-password-1` });
+    await server.call('POST', '/api/v1/projects/vision/members', { username: name, role });
+  }
+  const as = async (name) => {
+    const page = await newPage(browser);
+    await signIn(page, server.base, name, `${name}-password-1`);
+    await page.goto(`${server.base}/projects/vision/labelling`);
+    return page;
+  };
+
+  // The data owner makes the task in the console.
+  const owner = await as('lowner');
+  const form = owner.getByRole('form', { name: 'New labelling task' });
+  await form.getByLabel('Name', { exact: true }).fill('parts');
+  await form.getByLabel('Dataset').selectOption('parts');
+  await form.getByLabel('Classes').fill('car, person');
+  await form.getByLabel('Polygon').check();
+  await form.getByLabel('Attributes').fill('occluded: no | yes');
+  await form.getByLabel('Images per job').fill('2');
+  await form.getByLabel('Annotators').fill('lann, lbob');
+  await form.getByLabel('Reviewers').fill('lrev');
+  await form.getByRole('button', { name: 'Create task' }).click();
+  await owner.getByText('Task parts made over 3 images.').or(owner.getByRole('alert')).waitFor();
+  assert.equal(await owner.getByRole('alert').count(), 0, await owner.getByRole('alert').allTextContents().then(String));
+  await screenshot(owner, 'labelling-owner-en');
+
+  // Ann: job 1 (a.png, b.png). A car box by mouse, a person polygon by clicks and Enter.
+  const ann = await as('lann');
+  await ann.getByRole('link', { name: 'Annotate parts, job 1 (2 images)' }).click();
+  const areaA = ann.getByRole('img', { name: 'Drawing area of a.png' });
+  await areaA.waitFor();
+  await drawBox(ann, areaA, [0.25, 0.25], [0.75, 0.5]);
+  const shapesAnn = ann.getByRole('list', { name: 'Shapes on this image' });
+  await shapesAnn.getByText(/^car Box at 40, 30 \(80 × 30\)$/).waitFor();
+  await ann.keyboard.press('n'); // saves and goes on
+  const areaB = ann.getByRole('img', { name: 'Drawing area of b.png' });
+  await areaB.waitFor();
+  await ann.keyboard.press('p');
+  await ann.keyboard.press('2');
+  const bb = await areaB.boundingBox();
+  for (const [fx, fy] of [[0.1, 0.1], [0.5, 0.1], [0.3, 0.8]]) {
+    await ann.mouse.click(bb.x + bb.width * fx, bb.y + bb.height * fy);
+  }
+  await ann.keyboard.press('Enter');
+  await shapesAnn.getByText(/^person Polygon at 16, 12 \(64 × 84\)$/).waitFor();
+  await ann.keyboard.press('s');
+  await ann.getByText('Saved.').waitFor();
+  await ann.getByRole('button', { name: 'Submit for review' }).click();
+  await ann.getByText('In review').first().waitFor();
+  // Bob's job is not Ann's to see (the refused fetches are the only errors her page logs).
+  const annProblems = [...ann.problems];
+  const taskId = (await server.call('GET', '/api/v1/projects/vision/label-tasks')).items.find((t) => t.name === 'parts').id;
+  const jobs = await server.call('GET', `/api/v1/projects/vision/label-tasks/${taskId}/jobs`);
+  const job2 = `/api/v1/projects/vision/label-tasks/${taskId}/jobs/${jobs.items[1].id}`;
+  assert.equal(await ann.evaluate(async (u) => (await fetch(u)).status, job2), 403);
+  assert.equal(await ann.evaluate(async (u) => (await fetch(`${u}/images/c.png`)).status, job2), 403);
+
+  // Bob: job 2 (c.png), one car box.
+  const bob = await as('lbob');
+  await bob.getByRole('link', { name: 'Annotate parts, job 2 (1 image)' }).click();
+  const areaC = bob.getByRole('img', { name: 'Drawing area of c.png' });
+  await areaC.waitFor();
+  await drawBox(bob, areaC, [0.5, 0.5], [0.9, 0.9]);
+  await bob.getByRole('button', { name: 'Submit for review' }).click();
+  await bob.getByText('In review').first().waitFor();
+
+  // The reviewer accepts Ann's job and sends Bob's back.
+  const rev = await as('lrev');
+  await rev.getByRole('link', { name: 'Review parts, job 1 (2 images)' }).click();
+  await rev.getByRole('img', { name: 'Drawing area of a.png' }).waitFor();
+  await rev.getByRole('list', { name: 'Shapes on this image' }).getByText(/^car Box/).waitFor();
+  await screenshot(rev, 'labelling-tool-review-en');
+  await rev.getByRole('button', { name: 'Accept job' }).click();
+  await rev.getByText('Accepted').first().waitFor();
+  await rev.goto(`${server.base}/projects/vision/labelling`);
+  await rev.getByRole('link', { name: 'Review parts, job 2 (1 image)' }).click();
+  await rev.getByRole('img', { name: 'Drawing area of c.png' }).waitFor();
+  await rev.getByLabel('Note to the annotator').fill('the person on the left is missing');
+  await rev.getByRole('button', { name: 'Send back' }).click();
+  await rev.getByText('Rework').first().waitFor();
+
+  // Bob reworks: the note is shown; a person box added with the keyboard's class 2.
+  await bob.goto(`${server.base}/projects/vision/labelling`);
+  await bob.getByText('the person on the left is missing').waitFor();
+  await bob.getByRole('link', { name: 'Annotate parts, job 2 (1 image)' }).click();
+  await bob.getByText('Sent back by the reviewer: the person on the left is missing').waitFor();
+  const areaC2 = bob.getByRole('img', { name: 'Drawing area of c.png' });
+  await areaC2.waitFor();
+  await bob.keyboard.press('2');
+  await drawBox(bob, areaC2, [0.05, 0.1], [0.2, 0.6]);
+  await bob.getByRole('list', { name: 'Shapes on this image' }).getByText(/^person Box/).waitFor();
+  await bob.getByRole('button', { name: 'Submit for review' }).click();
+  await bob.getByText('In review').first().waitFor();
+  await rev.goto(`${server.base}/projects/vision/labelling`);
+  await rev.getByRole('link', { name: 'Review parts, job 2 (1 image)' }).click();
+  await rev.getByRole('list', { name: 'Shapes on this image' }).getByText(/^person Box/).waitFor();
+  await rev.getByRole('button', { name: 'Accept job' }).click();
+  await rev.getByText('Accepted').first().waitFor();
+
+  // The data owner reads the statistics and exports.
+  await owner.goto(`${server.base}/projects/vision/labelling`);
+  await owner.getByRole('link', { name: 'parts', exact: true }).click();
+  const stats = owner.getByRole('table', { name: 'Annotator statistics' });
+  const annRow = stats.getByRole('row', { name: /^lann/ });
+  const bobRow = stats.getByRole('row', { name: /^lbob/ });
+  await annRow.waitFor();
+  // annotator, jobs, accepted, images, shapes, reworks, work time, images an hour, agreement
+  const cells = async (row) => (await row.getByRole('cell').allTextContents()).map((c) => c.trim());
+  const a = await cells(annRow);
+  assert.deepEqual([a[0], a[1], a[2], a[3], a[4], a[7]], ['1', '1', '2', '2', '0', '100%']);
+  const b = await cells(bobRow);
+  assert.deepEqual([b[0], b[1], b[2], b[3], b[4], b[7]], ['1', '1', '1', '2', '1', '100%']);
+  await screenshot(owner, 'labelling-task-en');
+  await owner.getByRole('button', { name: 'Export as a new version' }).click();
+  await owner.getByText('Version 2 made with the labels.').or(owner.getByRole('alert')).waitFor();
+  assert.equal(await owner.getByRole('alert').count(), 0, await owner.getByRole('alert').allTextContents().then(String));
+
+  // The export reads back as COCO, to the pixel of what was drawn.
+  const coco = JSON.parse(
+    await owner.evaluate(async () => (await fetch('/api/v1/projects/vision/datasets/parts/versions/2/files/labels/parts/coco.json')).text()),
+  );
+  assert.deepEqual(coco.categories.map((c) => c.name), ['car', 'person']);
+  assert.deepEqual(coco.images.map((i) => [i.file_name, i.width, i.height]), [['a.png', 160, 120], ['b.png', 160, 120], ['c.png', 160, 120]]);
+  const boxes = coco.annotations.map((x) => [x.image_id, x.category_id, x.bbox.map(Math.round), x.attributes]);
+  assert.deepEqual(boxes[0], [1, 1, [40, 30, 80, 30], { occluded: 'no' }]);
+  assert.deepEqual(boxes[1].slice(0, 3), [2, 2, [16, 12, 64, 84]]);
+  assert.equal(coco.annotations[1].segmentation[0].length, 6, 'the polygon\'s three points');
+  assert.equal(coco.annotations.filter((x) => x.image_id === 3).length, 2);
+  const pageProblems = [...owner.problems, ...annProblems, ...bob.problems, ...rev.problems];
+  assert.deepEqual(pageProblems, []);
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('a developer pushes code and runs it on secret data; its outputs leave only when a data owner approves', async () => {
   // dev1 pushes with a session token as git's password.
   const login = await fetch(`${server.base}/api/v1/auth/login`, {
@@ -1987,6 +2144,7 @@ test('every page, in both languages: no serious or critical axe-core violation, 
     datasets: '/projects/vision/datasets',
     dataset: '/projects/vision/datasets/street',
     'dataset-curation': '/projects/vision/datasets/scenes',
+    labelling: '/projects/vision/labelling',
     code: '/projects/vision/code',
     reviews: '/projects/vision/reviews',
     members: '/projects/detector/members',
@@ -2012,6 +2170,13 @@ test('every page, in both languages: no serious or critical axe-core violation, 
   };
   const evaluations = await server.call('GET', '/api/v1/projects/vision/evaluations');
   if (evaluations.items.length > 0) pages.evaluation = `/projects/vision/tests/${evaluations.items[0].id}`;
+  const labelTasks = await server.call('GET', '/api/v1/projects/vision/label-tasks');
+  if (labelTasks.items.length > 0) {
+    const task = labelTasks.items[0];
+    pages['label-task'] = `/projects/vision/labelling/${task.id}`;
+    const labelJobs = await server.call('GET', `/api/v1/projects/vision/label-tasks/${task.id}/jobs`);
+    pages['label-tool'] = `/projects/vision/labelling/${task.id}/jobs/${labelJobs.items[0].id}`;
+  }
   const competitions = await server.call('GET', '/api/v1/projects/vision/competitions');
   if (competitions.items.length > 0) pages.competition = `/projects/vision/tests/competitions/${competitions.items[0].name}`;
   for (const lang of ['en', 'zh-CN']) {

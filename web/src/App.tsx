@@ -15,6 +15,9 @@ const Audit = lazy(() => import('./pages/Audit').then((m) => ({ default: m.Audit
 const DevEnvs = lazy(() => import('./pages/DevEnvs').then((m) => ({ default: m.DevEnvs })));
 const Datasets = lazy(() => import('./pages/Datasets').then((m) => ({ default: m.Datasets })));
 const DatasetDetail = lazy(() => import('./pages/DatasetDetail').then((m) => ({ default: m.DatasetDetail })));
+const Labelling = lazy(() => import('./pages/Labelling').then((m) => ({ default: m.Labelling })));
+const LabelTaskView = lazy(() => import('./pages/Labelling').then((m) => ({ default: m.LabelTaskView })));
+const LabelTool = lazy(() => import('./pages/Labelling').then((m) => ({ default: m.LabelTool })));
 const Code = lazy(() => import('./pages/Code').then((m) => ({ default: m.Code })));
 const Reviews = lazy(() => import('./pages/Reviews').then((m) => ({ default: m.Reviews })));
 const ProjectAlerts = lazy(() => import('./pages/Alerts').then((m) => ({ default: m.ProjectAlerts })));
@@ -76,6 +79,9 @@ export function App() {
       <Route path="/projects/:project/devenvs" element={<SignedIn><DevEnvs /></SignedIn>} />
       <Route path="/projects/:project/datasets" element={<SignedIn><Datasets /></SignedIn>} />
       <Route path="/projects/:project/datasets/:dataset" element={<SignedIn><DatasetDetail /></SignedIn>} />
+      <Route path="/projects/:project/labelling" element={<SignedIn><Labelling /></SignedIn>} />
+      <Route path="/projects/:project/labelling/:task" element={<SignedIn><LabelTaskView /></SignedIn>} />
+      <Route path="/projects/:project/labelling/:task/jobs/:job" element={<SignedIn><LabelTool /></SignedIn>} />
       <Route path="/projects/:project/code" element={<SignedIn><Code /></SignedIn>} />
       <Route path="/projects/:project/reviews" element={<SignedIn><Reviews /></SignedIn>} />
       <Route path="/projects/:project/members" element={<SignedIn><ProjectMembers /></SignedIn>} />

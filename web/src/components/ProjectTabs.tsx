@@ -27,6 +27,7 @@ export function ProjectTabs({ project }: { project: string }) {
         <NavLink to={`${base}/devenvs`}>{t('project.devenvs')}</NavLink>
         <NavLink to={`${base}/code`}>{t('project.code')}</NavLink>
         <NavLink to={`${base}/datasets`}>{t('project.datasets')}</NavLink>
+        {can(perms.data, 'label_task', 'list') && <NavLink to={`${base}/labelling`}>{t('project.labelling')}</NavLink>}
         {can(perms.data, 'release', 'list') && <NavLink to={`${base}/reviews`}>{t('project.reviews')}</NavLink>}
         <NavLink to={`${base}/members`}>{t('project.members')}</NavLink>
         <NavLink to={`${base}/quota`}>{t('project.quota')}</NavLink>
