@@ -278,7 +278,9 @@ Result<Json> check_shapes(const LabelSpec& spec, const Json& shapes, int width, 
     if (!attrs.is_object())
       return Status::invalid_argument(where + ".attributes must be an object");
     Json a = Json::object();
-    for (const auto& [name, value] : attrs.items()) {
+    for (const auto& item : attrs.items()) {
+      const std::string& name = item.key();
+      const Json& value = item.value();
       auto it = std::find_if(spec.attributes.begin(), spec.attributes.end(),
                              [&](const LabelAttribute& la) { return la.name == name; });
       if (it == spec.attributes.end()) {
