@@ -26,33 +26,6 @@ Result<std::string> slurp(const std::string& path, const char* what) {
   return ss.str();
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
-          out += ' ';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 // A JUnit XML document of an evaluation: one test case per threshold (a failure when it
 // did not pass), one error case when the evaluation did not end in a verdict.
 std::string junit_of(const Json& e) {
@@ -65,33 +38,34 @@ std::string junit_of(const Json& e) {
   for (const auto& t : thresholds) failures += !t.value("passed", false);
   std::ostringstream x;
   x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\""
-    << xml_escape("autotest." + suite) << "\" tests=\""
+    << escape_markup("autotest." + suite) << "\" tests=\""
     << (verdict ? std::max<size_t>(thresholds.size(), 1) : 1) << "\" failures=\"" << failures
     << "\" errors=\"" << (verdict ? 0 : 1) << "\">\n";
   x << "    <properties>\n";
   for (const char* k : {"id", "algorithm", "algorithm_version", "suite_version", "job_id"}) {
     if (e.contains(k)) {
-      x << "      <property name=\"" << k << "\" value=\"" << xml_escape(cell(e[k])) << "\"/>\n";
+      x << "      <property name=\"" << k << "\" value=\"" << escape_markup(cell(e[k])) << "\"/>\n";
     }
   }
   x << "    </properties>\n";
   if (!verdict) {
-    x << "    <testcase classname=\"" << xml_escape(suite) << "\" name=\"evaluation\">\n"
-      << "      <error message=\"" << xml_escape(state + ": " + json::string_or(e, "message"))
+    x << "    <testcase classname=\"" << escape_markup(suite) << "\" name=\"evaluation\">\n"
+      << "      <error message=\"" << escape_markup(state + ": " + json::string_or(e, "message"))
       << "\"/>\n    </testcase>\n";
   } else if (thresholds.empty()) {
-    x << "    <testcase classname=\"" << xml_escape(suite) << "\" name=\"scored\"/>\n";
+    x << "    <testcase classname=\"" << escape_markup(suite) << "\" name=\"scored\"/>\n";
   }
   for (const auto& t : thresholds) {
     const std::string name = json::string_or(t, "threshold");
-    x << "    <testcase classname=\"" << xml_escape(suite) << "\" name=\"" << xml_escape(name)
+    x << "    <testcase classname=\"" << escape_markup(suite) << "\" name=\"" << escape_markup(name)
       << "\"";
     if (t.value("passed", false)) {
       x << "/>\n";
     } else {
-      x << ">\n      <failure message=\"" << xml_escape(name) << ": "
-        << xml_escape(t.contains("value") && !t["value"].is_null() ? json::dump(t["value"])
-                                                                   : std::string("no such metric"))
+      x << ">\n      <failure message=\"" << escape_markup(name) << ": "
+        << escape_markup(t.contains("value") && !t["value"].is_null()
+                             ? json::dump(t["value"])
+                             : std::string("no such metric"))
         << "\"/>\n    </testcase>\n";
     }
   }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace jz {
 namespace {
@@ -105,6 +106,17 @@ Status write_all(int fd, std::string_view data, const std::string& what) {
     done += static_cast<size_t>(n);
   }
   return {};
+}
+
+bool path_is_under(const std::string& path, const std::string& root) {
+  const std::filesystem::path p(path), r(root);
+  auto q = p.begin();
+  for (const auto& c : r) {
+    if (c.empty()) continue;  // a trailing separator
+    if (q == p.end() || *q != c) return false;
+    ++q;
+  }
+  return true;
 }
 
 }  // namespace jz

@@ -29,6 +29,11 @@ Status write_file(const std::string& path, std::string_view data, unsigned mode 
 // Writes all of `data` to `fd` (again after short writes and EINTR); errors name `what`.
 Status write_all(int fd, std::string_view data, const std::string& what);
 
+// Whether `path` is `root` or inside it, comparing whole components as written (no
+// resolving: pass paths already made canonical). "/data/a" is under "/data" and "/data/",
+// "/database" is not.
+bool path_is_under(const std::string& path, const std::string& root);
+
 // A new private folder under $TMPDIR (else /tmp) named PREFIX-XXXXXX.
 Result<std::string> make_temp_dir(const std::string& prefix);
 

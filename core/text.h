@@ -25,6 +25,11 @@ std::string escape_controls(std::string_view s, EscapeOptions o = {});
 // U+10FFFF).
 bool is_utf8(std::string_view s);
 
+// Text for XML or HTML, in an element or a quoted attribute: & < > " ' as entities, and
+// control characters other than tab, line feed and carriage return (which XML 1.0 does not
+// allow at all) as spaces.
+std::string escape_markup(std::string_view s);
+
 // True when escape_controls would change nothing.
 bool is_printable(std::string_view s, bool keep_tab = false);
 

@@ -58,3 +58,17 @@ TEST(TextTest, Utf8IsCheckedWhole) {
 
 }  // namespace
 }  // namespace jz
+
+namespace jz {
+namespace {
+
+// One escape for the XML we write (VOC, JUnit) and the HTML reports.
+TEST(Text, EscapeMarkupLeavesNoMarkupAndNoCharacterXmlRefuses) {
+  EXPECT_EQ(escape_markup(R"(<a href="x">Tom & 'Jerry'</a>)"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;");
+  EXPECT_EQ(escape_markup(std::string("a\0b\x01\x7f\tc\nd", 9)), "a b  \tc\nd");
+  EXPECT_EQ(escape_markup("中文 ünï"), "中文 ünï");
+}
+
+}  // namespace
+}  // namespace jz

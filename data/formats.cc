@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/json.h"
+#include "core/text.h"
 
 namespace jz::data {
 namespace {
@@ -34,8 +35,17 @@ std::string num(double v) {
   return s;
 }
 
+bool has_controls(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+  });
+}
+
 Status check_file(const std::string& what, const std::string& field, const std::string& file) {
   if (file.empty()) return bad(what, field, "no file name");
+  if (has_controls(file)) {
+    return bad(what, field, "a file name must not hold control characters (XML cannot)");
+  }
   if (file.size() > 1024 || file[0] == '/' || file.find('\0') != std::string::npos ||
       file == ".." || file.rfind("../", 0) == 0 || file.find("/../") != std::string::npos ||
       (file.size() >= 3 && file.compare(file.size() - 3, 3, "/..") == 0)) {
@@ -54,8 +64,9 @@ Status check_size(const std::string& what, const std::string& field, double w, d
 }
 
 Status check_category(const std::string& what, const std::string& field, const std::string& c) {
-  if (c.empty() || c.size() > 200 || c.find_first_of("\n\r") != std::string::npos) {
-    return bad(what, field, "a category is a name of 1 to 200 characters on one line");
+  if (c.empty() || c.size() > 200 || has_controls(c)) {
+    return bad(what, field,
+               "a category is a name of 1 to 200 characters without control characters");
   }
   return {};
 }
@@ -155,26 +166,6 @@ Result<double> number_member(const Json& o, const char* name, const std::string&
     return bad(what, where + "." + name, o.contains(name) ? "must be a number" : "missing");
   }
   return o[name].get<double>();
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 Result<double> parse_number(const std::string& text, const std::string& what,
@@ -387,11 +378,11 @@ std::string write_voc(const AnnotatedImage& img) {
   // neither written nor read).
   std::ostringstream o;
   o << "<annotation>\n";
-  o << "  <filename>" << xml_escape(img.file) << "</filename>\n"
+  o << "  <filename>" << escape_markup(img.file) << "</filename>\n"
     << "  <size><width>" << img.width << "</width><height>" << img.height
     << "</height><depth>3</depth></size>\n";
   for (const auto& b : img.boxes) {
-    o << "  <object>\n    <name>" << xml_escape(b.category)
+    o << "  <object>\n    <name>" << escape_markup(b.category)
       << "</name>\n    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n"
       << "    <difficult>0</difficult>\n    <bndbox><xmin>" << num(b.x + 1) << "</xmin><ymin>"
       << num(b.y + 1) << "</ymin><xmax>" << num(b.x + b.width) << "</xmax><ymax>"

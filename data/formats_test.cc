@@ -238,6 +238,13 @@ TEST(Formats, MalformedFilesNameTheFileAndTheField) {
          return read_voc("<root/>", "v.xml", c).status();
        },
        "v.xml: <root>: the root element must be <annotation>"},
+      // Found by fuzz_voc: a control character in a name cannot be written back as XML.
+      {[] {
+         std::vector<std::string> c;
+         return read_voc("<annotation><filename>a\x15.jpg</filename></annotation>", "v.xml", c)
+             .status();
+       },
+       "filename: a file name must not hold control characters"},
       {[] {
          std::vector<std::string> c;
          return read_voc("<annotation><filename>a.jpg</filename></annotation>", "v.xml", c)

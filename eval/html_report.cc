@@ -4,31 +4,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/text.h"
+
 namespace jz::eval {
 namespace {
-
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string text(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -40,7 +19,7 @@ std::string text(const Json& v) {
   return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-std::string cell(const Json& v) { return "<td>" + esc(text(v)) + "</td>"; }
+std::string cell(const Json& v) { return "<td>" + escape_markup(text(v)) + "</td>"; }
 
 // A confusion matrix as an SVG heat map (rows: annotation, columns: prediction).
 std::string confusion_svg(const Json& cm) {
@@ -59,12 +38,12 @@ std::string confusion_svg(const Json& cm) {
                   std::to_string(top + R * cellw + 10) + "' font-size='11'>";
   for (size_t c = 0; c < C; ++c) {
     s += "<text transform='translate(" + std::to_string(left + c * cellw + cellw / 2) + "," +
-         std::to_string(top - 6) + ") rotate(-60)'>" + esc(text(cols[c])) + "</text>";
+         std::to_string(top - 6) + ") rotate(-60)'>" + escape_markup(text(cols[c])) + "</text>";
   }
   for (size_t r = 0; r < R; ++r) {
     s += "<text x='" + std::to_string(left - 6) + "' y='" +
          std::to_string(top + r * cellw + cellw / 2 + 4) + "' text-anchor='end'>" +
-         esc(text(rows[r])) + "</text>";
+         escape_markup(text(rows[r])) + "</text>";
     for (size_t c = 0; c < C; ++c) {
       const int64_t n = counts[r][c].get<int64_t>();
       const int shade = 255 - static_cast<int>(200.0 * static_cast<double>(n) / max);
@@ -102,8 +81,8 @@ std::string pr_svg(const Json& curve, const std::string& title) {
          std::to_string(h - pad - 8) + "' fill='none' stroke='#999'/><polyline points='" + pts +
          "' fill='none' stroke='#2060c0' stroke-width='1.5'/><text x='" + std::to_string(pad) +
          "' y='" + std::to_string(h - 8) + "'>recall 0..1</text><text x='2' y='16'>P</text>" +
-         "<text x='" + std::to_string(w / 2) + "' y='" + std::to_string(h - 8) + "'>" + esc(title) +
-         "</text></svg>";
+         "<text x='" + std::to_string(w / 2) + "' y='" + std::to_string(h - 8) + "'>" +
+         escape_markup(title) + "</text></svg>";
 }
 
 }  // namespace
@@ -116,16 +95,17 @@ std::string html_report(const Json& report) {
   }
   std::string h =
       "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Jizhan evaluation: " +
-      esc(text(r.value("template_name", Json("")))) +
+      escape_markup(text(r.value("template_name", Json("")))) +
       "</title><style>body{font-family:sans-serif;margin:2em;color:#222}"
       "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;"
       "padding:3px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
       ".curves svg{margin:4px}</style></head><body>";
-  h += "<h1>Evaluation report: " + esc(text(r.value("template_name", Json("")))) + "</h1>";
-  h += "<p>Task <b>" + esc(text(r.value("task", Json("")))) + "</b>; made " +
-       esc(text(r.value("created_at", Json("")))) + " by jizhan " +
-       esc(text(r["jizhan"].value("version", Json("")))) + " (" +
-       esc(text(r["jizhan"].value("revision", Json("")))) + ").</p>";
+  h +=
+      "<h1>Evaluation report: " + escape_markup(text(r.value("template_name", Json("")))) + "</h1>";
+  h += "<p>Task <b>" + escape_markup(text(r.value("task", Json("")))) + "</b>; made " +
+       escape_markup(text(r.value("created_at", Json("")))) + " by jizhan " +
+       escape_markup(text(r["jizhan"].value("version", Json("")))) + " (" +
+       escape_markup(text(r["jizhan"].value("revision", Json("")))) + ").</p>";
   if (r.contains("inputs") && r["inputs"].is_object()) {
     h += "<table><tr><th>input</th><th>path</th><th>sha256</th></tr>";
     for (const char* side : {"predictions", "annotations"}) {
@@ -141,14 +121,15 @@ std::string html_report(const Json& report) {
   h += "<h2>Samples</h2><table>";
   for (auto it = r["samples"].begin(); it != r["samples"].end(); ++it) {
     if (it->is_array()) continue;
-    h += "<tr><td>" + esc(it.key()) + "</td>" + cell(*it) + "</tr>";
+    h += "<tr><td>" + escape_markup(it.key()) + "</td>" + cell(*it) + "</tr>";
   }
   h += "</table>";
   const Json& m = r["metrics"];
   if (r.value("task", "") == "detection") {
     h += "<h2>Metrics</h2><table>";
     for (auto it = m.begin(); it != m.end(); ++it) {
-      if (it->is_number()) h += "<tr><td>" + esc(it.key()) + "</td>" + cell(*it) + "</tr>";
+      if (it->is_number())
+        h += "<tr><td>" + escape_markup(it.key()) + "</td>" + cell(*it) + "</tr>";
     }
     h += "</table>";
     if (m.contains("per_category")) {
@@ -166,7 +147,7 @@ std::string html_report(const Json& report) {
       h += "<h2>Per class (VOC)</h2><table><tr><th>class</th><th>AP 11-point</th>"
            "<th>AP all points</th><th>ground truth</th><th>TP</th><th>FP</th></tr>";
       for (auto it = m["per_class"].begin(); it != m["per_class"].end(); ++it) {
-        h += "<tr><td>" + esc(it.key()) + "</td>" + cell((*it)["ap_11_point"]) +
+        h += "<tr><td>" + escape_markup(it.key()) + "</td>" + cell((*it)["ap_11_point"]) +
              cell((*it)["ap_all_points"]) + cell((*it)["ground_truth"]) +
              cell((*it)["true_positives"]) + cell((*it)["false_positives"]) + "</tr>";
       }
@@ -180,8 +161,8 @@ std::string html_report(const Json& report) {
          "<th>macro F1</th></tr>";
     for (auto it = m["variables"].begin(); it != m["variables"].end(); ++it) {
       const Json& v = *it;
-      h += "<tr><td>" + esc(it.key()) + "</td>" + cell(v["rule_text"]) + cell(v["weight"]) +
-           cell(v["correct"]) + cell(v["judgements"]) + cell(v["accuracy"]) +
+      h += "<tr><td>" + escape_markup(it.key()) + "</td>" + cell(v["rule_text"]) +
+           cell(v["weight"]) + cell(v["correct"]) + cell(v["judgements"]) + cell(v["accuracy"]) +
            cell(v.value("mae", Json(""))) + cell(v.value("rmse", Json(""))) +
            cell(v.contains("macro") ? v["macro"]["f1"] : Json("")) + "</tr>";
     }
@@ -189,12 +170,12 @@ std::string html_report(const Json& report) {
     for (auto it = m["variables"].begin(); it != m["variables"].end(); ++it) {
       const Json& v = *it;
       if (!v.contains("per_class")) continue;
-      h += "<h3>" + esc(it.key()) +
+      h += "<h3>" + escape_markup(it.key()) +
            ": per class</h3><table><tr><th>class</th><th>precision</th>"
            "<th>recall</th><th>F1</th><th>support</th></tr>";
       for (auto c = v["per_class"].begin(); c != v["per_class"].end(); ++c) {
-        h += "<tr><td>" + esc(c.key()) + "</td>" + cell((*c)["precision"]) + cell((*c)["recall"]) +
-             cell((*c)["f1"]) + cell((*c)["support"]) + "</tr>";
+        h += "<tr><td>" + escape_markup(c.key()) + "</td>" + cell((*c)["precision"]) +
+             cell((*c)["recall"]) + cell((*c)["f1"]) + cell((*c)["support"]) + "</tr>";
       }
       h += "</table>" + confusion_svg(v["confusion_matrix"]);
     }
@@ -210,7 +191,7 @@ std::string html_report(const Json& report) {
                   (f.contains("note") ? " (" + text(f["note"]) + ")" : "") + "; ";
       }
       h += "<tr>" + cell(w["id"]) + cell(w["score"]) + "<td style='text-align:left'>" +
-           esc(failed) + "</td></tr>";
+           escape_markup(failed) + "</td></tr>";
     }
     h += "</table>";
   }

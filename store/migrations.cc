@@ -908,6 +908,7 @@ const std::vector<Migration>& migrations() {
        "  note TEXT NOT NULL,"
        "  reworks BIGINT NOT NULL,"
        "  work_ms BIGINT NOT NULL,"
+       "  round_started_at_ms BIGINT,"
        "  started_at_ms BIGINT,"
        "  submitted_at_ms BIGINT,"
        "  accepted_at_ms BIGINT"

@@ -349,7 +349,9 @@ void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s) {
        .scope = Scope::kProject,
        .resource = "dataset",
        .verb = "delete",
-       .summary = "Delete a version; the files no other version holds go with it",
+       .summary = "Delete a version; the files no other version holds go with it (not while "
+                  "an open labelling task labels it)",
+       .errors = {409},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto* versions, versions_of(s));
          JZ_ASSIGN_OR_RETURN(int64_t n, version_param(ctx));

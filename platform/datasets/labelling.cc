@@ -577,9 +577,13 @@ Status Labelling::save(const LabelTask& t, const std::string& job_id, const std:
     if (std::find(j.files.begin(), j.files.end(), path) == j.files.end()) {
       return Status::not_found("'" + path + "' is not an image of job " + std::to_string(j.seq));
     }
-    if (!j.started_at_ms) {
-      JZ_RETURN_IF_ERROR(
-          conn.exec("UPDATE label_jobs SET started_at_ms = ? WHERE id = ?", {now, j.id}).status());
+    // The annotator's work time runs from their first save in each round to its submission.
+    if (annotating) {
+      JZ_RETURN_IF_ERROR(conn.exec("UPDATE label_jobs SET started_at_ms = COALESCE(started_at_ms, "
+                                   "?), round_started_at_ms = COALESCE(round_started_at_ms, ?) "
+                                   "WHERE id = ?",
+                                   {now, now, j.id})
+                             .status());
     }
     JZ_ASSIGN_OR_RETURN(
         int64_t n,
@@ -620,16 +624,14 @@ Status Labelling::submit(const LabelTask& t, const std::string& job_id, const Pe
           " were never opened; look at every image (an image with nothing to mark is saved "
           "with no shapes) before submitting");
     }
-    const int64_t since = j.submitted_at_ms && j.state == "rework"
-                              ? std::max(*j.submitted_at_ms, j.started_at_ms.value_or(now))
-                              : j.started_at_ms.value_or(now);
     JZ_RETURN_IF_ERROR(
         conn.exec("UPDATE label_images SET submitted = shapes WHERE job_id = ?", {j.id}).status());
     return conn
         .exec(
-            "UPDATE label_jobs SET state = 'review', submitted_at_ms = ?, work_ms = work_ms + ? "
-            "WHERE id = ?",
-            {now, std::max<int64_t>(0, now - since), j.id})
+            "UPDATE label_jobs SET state = 'review', submitted_at_ms = ?, work_ms = work_ms + "
+            "CASE WHEN round_started_at_ms IS NULL THEN 0 ELSE ? - round_started_at_ms END, "
+            "round_started_at_ms = NULL WHERE id = ?",
+            {now, now, j.id})
         .status();
   });
 }

@@ -137,6 +137,7 @@ TEST_P(LabellingTest, TwoAnnotatorsAndAReviewerLabelReviewAndExportAVersion) {
       << "a rework says what to fix";
   EXPECT_EQ(labelling_->review(*t, j2, true, "", ann_).code(), Code::kPermissionDenied);
   ASSERT_TRUE(labelling_->review(*t, j2, false, "the small car is a person", rev_).ok());
+  clock_.advance(std::chrono::minutes(30));  // waiting for the rework is not work
   ASSERT_TRUE(labelling_
                   ->save(*t, j2, "c.png", 100, 80,
                          Json::array({box("car", 0, 0, 50, 50), box("person", 60, 60, 10, 10)}),
@@ -151,6 +152,11 @@ TEST_P(LabellingTest, TwoAnnotatorsAndAReviewerLabelReviewAndExportAVersion) {
   ASSERT_TRUE(labelling_->review(*t, j1, true, "", rev_).ok());
   ASSERT_TRUE(labelling_->review(*t, j2, true, "", rev_).ok());
 
+  // The version stays while it is being labelled.
+  auto busy = versions_->remove(project_, "street", 1);
+  EXPECT_EQ(busy.code(), Code::kFailedPrecondition);
+  EXPECT_NE(busy.message().find("is being labelled (task cars)"), std::string::npos)
+      << busy.message();
   // Not exported while a job is open.
   auto early_export = labelling_->export_version(*t, "coco", "owner");
   EXPECT_EQ(early_export.status().code(), Code::kFailedPrecondition);
@@ -207,6 +213,7 @@ TEST_P(LabellingTest, TwoAnnotatorsAndAReviewerLabelReviewAndExportAVersion) {
   EXPECT_EQ(labelling_->export_version(*after, "coco", "owner").status().code(),
             Code::kFailedPrecondition)
       << "exported once";
+  EXPECT_TRUE(versions_->remove(project_, "street", 1).ok()) << "the task is done with it";
 }
 
 TEST_P(LabellingTest, BadTasksAreRefusedAndWorkIsOnlyOnesOwn) {

@@ -123,15 +123,6 @@ Result<std::vector<VersionFile>> files_of(const Json& j, const std::string& wher
   return out;
 }
 
-bool is_under(const fs::path& p, const fs::path& root) {
-  auto r = root.begin(), q = p.begin();
-  for (; r != root.end(); ++r, ++q) {
-    if (r->empty()) continue;
-    if (q == p.end() || *q != *r) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Json VersionFile::to_json() const {
@@ -637,7 +628,7 @@ Result<std::string> DatasetVersions::file_path(const Version& v, const std::stri
   if (ec)
     return Status::unavailable("the folder of version " + std::to_string(v.number) + " is missing");
   const fs::path p = fs::canonical(root / path, ec);
-  if (ec || !is_under(p, root) || !fs::is_regular_file(p, ec)) return missing();
+  if (ec || !path_is_under(p, root) || !fs::is_regular_file(p, ec)) return missing();
   return p.string();
 }
 
@@ -647,6 +638,16 @@ Status DatasetVersions::remove(const std::string& project_id, const std::string&
     std::lock_guard lock(mu_);
     JZ_ASSIGN_OR_RETURN(Version v, get(project_id, dataset, number));
     JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+      // People are labelling it: its images must stay until their task is done or deleted.
+      JZ_ASSIGN_OR_RETURN(auto tasks, c.query("SELECT name FROM label_tasks WHERE dataset_id = ? "
+                                              "AND number = ? AND state = 'open' ORDER BY name",
+                                              {v.dataset_id, v.number}));
+      if (!tasks.empty()) {
+        return Status::failed_precondition("version " + std::to_string(v.number) + " of dataset '" +
+                                           dataset + "' is being labelled (task " +
+                                           tasks.at(0).text(0) +
+                                           "); export or delete the task first");
+      }
       return c.exec("DELETE FROM dataset_versions WHERE id = ?", {v.id}).status();
     }));
   }

@@ -24,15 +24,6 @@ int security_rank(const std::string& level) {
 
 namespace {
 
-bool is_under(const fs::path& p, const fs::path& root) {
-  auto r = root.begin(), q = p.begin();
-  for (; r != root.end(); ++r, ++q) {
-    if (r->empty()) continue;  // a trailing separator
-    if (q == p.end() || *q != *r) return false;
-  }
-  return true;
-}
-
 const store::RowMap<Dataset> kDataset{{"id", &Dataset::id},
                                       {"project_id", &Dataset::project_id},
                                       {"name", &Dataset::name},
@@ -81,7 +72,7 @@ Result<Dataset> Datasets::create(const std::string& project_id, const std::strin
       return {};
     }));
     bool allowed = false;
-    for (const auto& root : mine) allowed = allowed || is_under(real, root.path);
+    for (const auto& root : mine) allowed = allowed || path_is_under(real, root.path);
     if (!allowed) {
       std::string list;
       for (const auto& r : mine) list += (list.empty() ? "" : ", ") + r.path;
@@ -126,7 +117,7 @@ Result<std::filesystem::path> Datasets::real_folder(const std::string& path) con
   }
   if (!policy_.data_dir.empty()) {
     const fs::path data = fs::weakly_canonical(policy_.data_dir, ec);
-    if (is_under(real, data) || is_under(data, real)) {
+    if (path_is_under(real, data) || path_is_under(data, real)) {
       return Status::permission_denied(
           "field 'path': '" + path +
           "' holds or is inside the platform's data folder, which is never a dataset");
@@ -142,8 +133,8 @@ Status Datasets::insert(Dataset& d) {
                         c.query("SELECT project_id, name, path, security_level FROM datasets"));
     for (const auto& r : rows) {
       const fs::path other = r.text("path");
-      if (!is_under(d.path, other) && !is_under(other, d.path)) continue;
-      const std::string where = is_under(d.path, other) ? "inside" : "above";
+      if (!path_is_under(d.path, other) && !path_is_under(other, d.path)) continue;
+      const std::string where = path_is_under(d.path, other) ? "inside" : "above";
       if (r.text("project_id") != d.project_id) {
         // Named neither the project nor the dataset: they may be another tenant's.
         return Status::permission_denied("field 'path': '" + d.path + "' is " + where +
@@ -176,7 +167,7 @@ Result<DatasetRoot> Datasets::add_root(const std::string& workspace_id, const st
     JZ_ASSIGN_OR_RETURN(auto rows, c.query("SELECT path, workspace_id FROM dataset_roots"));
     for (const auto& r : rows) {
       const fs::path other = r.text("path");
-      if (!is_under(real, other) && !is_under(other, real)) continue;
+      if (!path_is_under(real, other) && !path_is_under(other, real)) continue;
       if (r.text("workspace_id") == workspace_id && other == real) {
         return Status::already_exists("'" + root.path + "' is already a root of this workspace");
       }
@@ -434,7 +425,7 @@ Status Datasets::remove(const std::string& project_id, const std::string& name) 
   // An uploaded dataset's files are the platform's; a registered folder is its owner's.
   std::error_code ec;
   if (!policy_.upload_dir.empty() &&
-      is_under(d.path, fs::weakly_canonical(policy_.upload_dir, ec))) {
+      path_is_under(d.path, fs::weakly_canonical(policy_.upload_dir, ec))) {
     fs::remove_all(d.path, ec);
   }
   return {};
@@ -461,7 +452,7 @@ Result<std::vector<DatasetFile>> Datasets::files(const Dataset& d, size_t limit)
 Result<std::string> Datasets::file_path(const Dataset& d, const std::string& relative) {
   std::error_code ec;
   const fs::path p = fs::canonical(fs::path(d.path) / relative, ec);
-  if (ec || !is_under(p, d.path) || !fs::is_regular_file(p, ec)) {
+  if (ec || !path_is_under(p, d.path) || !fs::is_regular_file(p, ec)) {
     return Status::not_found("dataset '" + d.name + "' has no file '" + relative + "'");
   }
   return p.string();

@@ -1210,7 +1210,7 @@ export interface paths {
         get: operations["get_api_v1_projects_project_datasets_dataset_versions_number_"];
         put?: never;
         post?: never;
-        /** Delete a version; the files no other version holds go with it */
+        /** Delete a version; the files no other version holds go with it (not while an open labelling task labels it) */
         delete: operations["delete_api_v1_projects_project_datasets_dataset_versions_number_"];
         options?: never;
         head?: never;
@@ -10729,6 +10729,15 @@ export interface operations {
             };
             /** @description No such resource (or one of another tenant) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
