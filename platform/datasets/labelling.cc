@@ -1,6 +1,7 @@
 #include "platform/datasets/labelling.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -88,23 +89,25 @@ LabelJob job_of(const store::Row& row) {
 }
 
 // The intersection over union of two shapes' boxes (a polygon by its bounding box).
-double iou(const Json& a, const Json& b) {
-  auto bounds = [](const Json& s) {
-    if (s.value("type", "") == "polygon") {
-      const Json& p = s["points"];
-      double x0 = p[0].get<double>(), y0 = p[1].get<double>(), x1 = x0, y1 = y0;
-      for (size_t i = 0; i + 1 < p.size(); i += 2) {
-        x0 = std::min(x0, p[i].get<double>());
-        x1 = std::max(x1, p[i].get<double>());
-        y0 = std::min(y0, p[i + 1].get<double>());
-        y1 = std::max(y1, p[i + 1].get<double>());
-      }
-      return std::array<double, 4>{x0, y0, x1, y1};
+// A checked shape's bounding box: x0, y0, x1, y1 (a polygon's over its points).
+std::array<double, 4> bounds_of(const Json& s) {
+  if (s.value("type", "") == "polygon") {
+    const Json& p = s["points"];
+    double x0 = p[0].get<double>(), y0 = p[1].get<double>(), x1 = x0, y1 = y0;
+    for (size_t i = 0; i + 1 < p.size(); i += 2) {
+      x0 = std::min(x0, p[i].get<double>());
+      x1 = std::max(x1, p[i].get<double>());
+      y0 = std::min(y0, p[i + 1].get<double>());
+      y1 = std::max(y1, p[i + 1].get<double>());
     }
-    const double x = s["x"].get<double>(), y = s["y"].get<double>();
-    return std::array<double, 4>{x, y, x + s["width"].get<double>(), y + s["height"].get<double>()};
-  };
-  const auto p = bounds(a), q = bounds(b);
+    return {x0, y0, x1, y1};
+  }
+  const double x = s["x"].get<double>(), y = s["y"].get<double>();
+  return {x, y, x + s["width"].get<double>(), y + s["height"].get<double>()};
+}
+
+double iou(const Json& a, const Json& b) {
+  const auto p = bounds_of(a), q = bounds_of(b);
   const double iw = std::max(0.0, std::min(p[2], q[2]) - std::max(p[0], q[0]));
   const double ih = std::max(0.0, std::min(p[3], q[3]) - std::max(p[1], q[1]));
   const double inter = iw * ih;
@@ -747,23 +750,12 @@ Result<Version> Labelling::export_version(const LabelTask& t, const std::string&
         b.category = s.value("label", "");
         if (s.value("type", "") == "polygon") {
           for (const auto& v : s["points"]) b.polygon.push_back(v.get<double>());
-          double x0 = b.polygon[0], y0 = b.polygon[1], x1 = x0, y1 = y0;
-          for (size_t i = 0; i + 1 < b.polygon.size(); i += 2) {
-            x0 = std::min(x0, b.polygon[i]);
-            x1 = std::max(x1, b.polygon[i]);
-            y0 = std::min(y0, b.polygon[i + 1]);
-            y1 = std::max(y1, b.polygon[i + 1]);
-          }
-          b.x = x0;
-          b.y = y0;
-          b.width = x1 - x0;
-          b.height = y1 - y0;
-        } else {
-          b.x = s["x"].get<double>();
-          b.y = s["y"].get<double>();
-          b.width = s["width"].get<double>();
-          b.height = s["height"].get<double>();
         }
+        const auto [x0, y0, x1, y1] = bounds_of(s);
+        b.x = x0;
+        b.y = y0;
+        b.width = x1 - x0;
+        b.height = y1 - y0;
         const Json attrs = s.value("attributes", Json::object());
         for (const auto& [k, v] : attrs.items()) b.attributes[k] = v.get<std::string>();
         img.boxes.push_back(std::move(b));
