@@ -21,6 +21,7 @@
 #include "platform/autotest/competitions.h"
 #include "platform/datasets/curation.h"
 #include "platform/datasets/labelling.h"
+#include "platform/datasets/lifecycle.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
@@ -234,6 +235,30 @@ std::vector<Endpoint> endpoints() {
       {"apply a curation",
        "POST",
        "/api/v1/projects/{p}/datasets/absent/curations/cur_00000000000000000000000000/apply",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"read lifecycle rules", "GET", "/api/v1/projects/{p}/datasets/absent/lifecycle", "",
+       project_members},
+      {"set lifecycle rules",
+       "PUT",
+       "/api/v1/projects/{p}/datasets/absent/lifecycle",
+       R"({"rules":[{"action":"delete","after_days":30}]})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"dry-run lifecycle rules", "GET", "/api/v1/projects/{p}/datasets/absent/lifecycle/plan", "",
+       project_members},
+      {"apply lifecycle rules",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/lifecycle/apply",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"archive a version",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/versions/1/archive",
+       "",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"restore a version",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/versions/1/restore",
        "",
        {"padmin", "wsadmin", "dataowner"}},
       {"read a version's file",
@@ -819,6 +844,8 @@ class AuthzMatrixTest : public ::testing::Test {
         *db_, Clock::system(), ids_, *jobs_, *outputs_, *versions_,
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     labelling_ = std::make_unique<datasets::Labelling>(*db_, Clock::system(), ids_, *versions_);
+    lifecycle_ = std::make_unique<datasets::Lifecycle>(*db_, Clock::system(), *versions_,
+                                                       audit_.get(), nullptr);
     runs_ = std::make_unique<training::RunService>(
         *db_, Clock::system(), ids_, training::RunOptions{.dir = dir_.str() + "/training"});
     alerts_ = std::make_unique<alerts::AlertService>(
@@ -875,10 +902,26 @@ class AuthzMatrixTest : public ::testing::Test {
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
-        PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
-                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
-                         autotest_.get(), competitions_.get(), nullptr, store_.get(),
-                         versions_.get(), curations_.get(), labelling_.get()});
+        PlatformServices{jobs_.get(),
+                         datasets_.get(),
+                         nullptr,
+                         events_.get(),
+                         "",
+                         nullptr,
+                         code_.get(),
+                         outputs_.get(),
+                         nullptr,
+                         nullptr,
+                         alerts_.get(),
+                         runs_.get(),
+                         autotest_.get(),
+                         competitions_.get(),
+                         nullptr,
+                         store_.get(),
+                         versions_.get(),
+                         curations_.get(),
+                         labelling_.get(),
+                         lifecycle_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -940,6 +983,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<datasets::DatasetVersions> versions_;
   std::unique_ptr<datasets::CurationService> curations_;
   std::unique_ptr<datasets::Labelling> labelling_;
+  std::unique_ptr<datasets::Lifecycle> lifecycle_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;
@@ -1612,6 +1656,74 @@ namespace {
 // holds label_task:* but not the data) and another tenant see the task's counts at most.
 // Nobody names as annotator someone without the annotator role, and only data owners
 // make tasks, reassign jobs and export.
+// Lifecycle rules act later, automatically, on their author's behalf: nobody may set or
+// apply a rule that does what they may not do; the dry run's paths are the data owners'.
+TEST_F(AuthzMatrixTest, LifecycleRulesDoNoMoreThanTheirAuthorMay) {
+  auto p = tenancy_->project("proj-a-7");
+  ASSERT_TRUE(p.ok());
+  const std::string folder = datadir() + "/cams";
+  std::filesystem::create_directories(folder + "/raw");
+  ASSERT_TRUE(write_file(folder + "/raw/a.png", "png-a").ok());
+  ASSERT_TRUE(
+      datasets_->create(p->id, p->workspace_id, "cams", folder, "secret", "dataowner", false).ok());
+  datasets::SnapshotRequest tagged;
+  tagged.tag_by_folder = true;
+  ASSERT_TRUE(versions_->snapshot(p->id, "cams", tagged, "dataowner").ok());
+  ASSERT_TRUE(write_file(folder + "/b.png", "png-b").ok());
+  ASSERT_TRUE(versions_->snapshot(p->id, "cams", tagged, "dataowner").ok());
+  // A curator may update datasets (and read their data) but not delete them.
+  ASSERT_EQ(call(token_["wsadmin"], "POST", "/api/v1/roles",
+                 R"({"name":"curator","scope":"project","permissions":["project:get",)"
+                 R"("dataset:get","dataset:list","dataset:update","dataset_data:get"],)"
+                 R"("workspace":"ws-a"})"),
+            201);
+  token_["cur"] = make_user("cur", false);
+  ASSERT_TRUE(tenancy_->add_member("project", p->id, "cur", "curator").ok());
+  const std::string lc = "/api/v1/projects/proj-a-7/datasets/cams/lifecycle";
+  const std::string deleting = R"({"rules":[{"action":"delete","after_days":0}]})";
+  const std::string archiving = R"({"rules":[{"action":"archive","after_days":0}]})";
+  EXPECT_EQ(call(token_["cur"], "PUT", lc, deleting), 403) << "a rule that deletes";
+  EXPECT_EQ(call(token_["cur"], "PUT", lc, archiving), 200) << "archiving is undone by restoring";
+  // Developers, viewers, a project admin (who does not manage data) and a stranger set
+  // nothing, apply nothing, archive nothing (another tenant: AnotherTenantsProject...).
+  for (const char* who : {"prjdev", "prjview", "wsviewer", "wsregular", "prjadmin", "nobody"}) {
+    EXPECT_EQ(call(token_[who], "PUT", lc, archiving), 403) << who;
+    EXPECT_EQ(call(token_[who], "POST", lc + "/apply", ""), 403) << who;
+    EXPECT_EQ(
+        call(token_[who], "POST", "/api/v1/projects/proj-a-7/datasets/cams/versions/1/archive", ""),
+        403)
+        << who;
+  }
+  // A data owner sets a deleting rule; the curator may dry-run it but not apply it.
+  ASSERT_EQ(call(token_["dataowner"], "PUT", lc, deleting), 200);
+  EXPECT_EQ(call(token_["cur"], "GET", lc + "/plan", ""), 200);
+  EXPECT_EQ(call(token_["cur"], "POST", lc + "/apply", ""), 403) << "the plan deletes v1";
+  EXPECT_TRUE(versions_->get(p->id, "cams", 1).ok());
+  // The dry run's paths: data owners only; a developer sees the counts.
+  ASSERT_EQ(call(token_["dataowner"], "PUT", lc,
+                 R"({"rules":[{"action":"delete","tag":"raw","after_days":0}]})"),
+            200);
+  httplib::Client dev("127.0.0.1", server_->port());
+  dev.set_bearer_token_auth(token_["prjdev"]);
+  auto plan = dev.Get(lc + "/plan");
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->status, 200) << plan->body;
+  const Json counts = Json::parse(plan->body);
+  EXPECT_EQ(counts["files_removed"], 1);
+  EXPECT_TRUE(counts["files"].is_null());
+  EXPECT_EQ(plan->body.find("a.png"), std::string::npos);
+  httplib::Client owner("127.0.0.1", server_->port());
+  owner.set_bearer_token_auth(token_["dataowner"]);
+  auto full = owner.Get(lc + "/plan");
+  ASSERT_TRUE(full && full->status == 200);
+  EXPECT_EQ(Json::parse(full->body)["files"][0]["path"], "raw/a.png");
+  // Bad rules store nothing.
+  EXPECT_EQ(call(token_["dataowner"], "PUT", lc, R"({"rules":[{"action":"shred"}]})"), 400);
+  auto kept = owner.Get(lc);
+  ASSERT_TRUE(kept && kept->status == 200);
+  EXPECT_EQ(Json::parse(kept->body)["rules"][0]["tag"], "raw");
+}
+
 TEST_F(AuthzMatrixTest, LabellingJobsAreSeenAndDrawnOnlyByTheirPeople) {
   auto p = tenancy_->project("proj-a-7");
   ASSERT_TRUE(p.ok());

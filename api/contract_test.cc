@@ -27,6 +27,7 @@
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
 #include "platform/datasets/labelling.h"
+#include "platform/datasets/lifecycle.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/accounts.h"
 #include "platform/iam/audit.h"
@@ -121,14 +122,32 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
     ASSERT_TRUE(competitions_->open().ok());
     labelling_ = std::make_unique<datasets::Labelling>(*db_, Clock::system(), ids_, *versions_);
+    lifecycle_ = std::make_unique<datasets::Lifecycle>(*db_, Clock::system(), *versions_,
+                                                       audit_.get(), nullptr);
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
         Clock::system(),
-        PlatformServices{jobs_.get(), datasets_.get(), nullptr, events_.get(), "", nullptr,
-                         code_.get(), outputs_.get(), nullptr, nullptr, alerts_.get(), runs_.get(),
-                         autotest_.get(), competitions_.get(), nullptr, nullptr, versions_.get(),
-                         nullptr, labelling_.get()});
+        PlatformServices{jobs_.get(),
+                         datasets_.get(),
+                         nullptr,
+                         events_.get(),
+                         "",
+                         nullptr,
+                         code_.get(),
+                         outputs_.get(),
+                         nullptr,
+                         nullptr,
+                         alerts_.get(),
+                         runs_.get(),
+                         autotest_.get(),
+                         competitions_.get(),
+                         nullptr,
+                         nullptr,
+                         versions_.get(),
+                         nullptr,
+                         labelling_.get(),
+                         lifecycle_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -531,6 +550,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<datasets::DatasetVersions> versions_;
   std::unique_ptr<datasets::Labelling> labelling_;
+  std::unique_ptr<datasets::Lifecycle> lifecycle_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;

@@ -65,6 +65,7 @@ class ApiServer::Impl {
     if (platform.jobs) {
       add_dataset_routes(routes_, services_);
       add_dataset_version_routes(routes_, services_);
+      add_dataset_lifecycle_routes(routes_, services_);
       add_label_routes(routes_, services_);
       add_job_routes(routes_, services_);
       add_log_routes(routes_, services_);

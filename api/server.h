@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/id.h"
 #include "core/status.h"
+#include "http/server.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/authenticator.h"
 #include "platform/iam/events.h"
@@ -53,6 +54,7 @@ namespace jz::datasets {
 class DatasetVersions;
 class CurationService;
 class Labelling;
+class Lifecycle;
 }  // namespace jz::datasets
 namespace jz::autotest {
 class AutotestService;
@@ -88,8 +90,8 @@ struct ServerOptions {
   size_t git_max_push_bytes = 256 << 20;
 };
 
-// Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" for all interfaces).
-Status parse_listen_address(std::string_view text, std::string& host, int& port);
+// Parses "HOST:PORT" (http/server.h): the API server's listen address.
+using http::parse_listen_address;
 
 // Services beyond IAM that the server exposes when given (the jobs routes, dev
 // environments). All may be null: the server then serves IAM only.
@@ -114,6 +116,7 @@ struct PlatformServices {
   datasets::DatasetVersions* versions = nullptr;         // dataset versions and their files
   datasets::CurationService* curations = nullptr;        // duplicates and quality, reviewed
   datasets::Labelling* labelling = nullptr;              // labelling tasks, jobs, shapes
+  datasets::Lifecycle* lifecycle = nullptr;              // keep / archive / delete rules
 };
 
 class ApiServer {

@@ -26,6 +26,10 @@
 #include "store/database.h"
 #include "store/settings.h"
 
+namespace jz::datasets {
+struct Version;
+}  // namespace jz::datasets
+
 namespace jz::api {
 
 // Live streams (Server-Sent Events, follows): at most `per_user` open at once per user
@@ -158,8 +162,11 @@ void add_account_routes(ApiRoutes& api, const ApiServices& s);   // users, token
 void add_tenancy_routes(ApiRoutes& api, const ApiServices& s);   // workspaces, projects, members
 void add_project_routes(ApiRoutes& api, const ApiServices& s);   // quota, events
 void add_dataset_routes(ApiRoutes& api, const ApiServices& s);
-void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s);  // versions, their files
-void add_label_routes(ApiRoutes& api, const ApiServices& s);            // labelling tasks and jobs
+void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s);    // versions, their files
+void add_dataset_lifecycle_routes(ApiRoutes& api, const ApiServices& s);  // keep/archive/delete
+// A dataset version as the API shows it (api/routes/version_routes.cc).
+Json version_json(const datasets::Version& v);
+void add_label_routes(ApiRoutes& api, const ApiServices& s);  // labelling tasks and jobs
 void add_job_routes(ApiRoutes& api, const ApiServices& s);
 void add_log_routes(ApiRoutes& api, const ApiServices& s);
 void add_devenv_routes(ApiRoutes& api, const ApiServices& s);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -17,6 +18,8 @@
 #include "cli/client_util.h"
 #include "cli/upload_command.h"
 #include "core/clock.h"
+#include "core/files.h"
+#include "core/json.h"
 #include "core/text.h"
 #include "training/records.h"
 #include "training/tensorboard.h"
@@ -1672,6 +1675,80 @@ void ClientCommands::job_commands(CLI::App& app) {
   vdelete->add_option("VERSION", vo->number, "Version number")
       ->required()
       ->check(CLI::PositiveNumber);
+
+  for (const char* what : {"archive", "restore"}) {
+    const std::string verb = what;
+    auto* cmd = leaf(
+        *dataset, "version-" + verb,
+        verb == "archive"
+            ? "Archive a version (not the newest): its files move to the archive store and no "
+              "job can mount it until it is restored"
+            : "Restore an archived version: its files come back, each checked against its "
+              "SHA-256, within the project's storage quota",
+        [ds_path, vo, verb](const Common& c) {
+          return with_conn("dataset version-" + verb, c.server, true, [&](Conn& conn) -> Status {
+            JZ_ASSIGN_OR_RETURN(
+                Json out, conn.api->call("POST", ds_path() + "/versions/" +
+                                                     std::to_string(vo->number) + "/" + verb));
+            show_object(c.output, out);
+            return {};
+          });
+        });
+    add_name(cmd);
+    cmd->add_option("VERSION", vo->number, "Version number")
+        ->required()
+        ->check(CLI::PositiveNumber);
+  }
+
+  // ---- lifecycle rules (docs/DATA.md "Lifecycle") ----
+  auto rules_file = std::make_shared<std::string>();
+  add_name(leaf(*dataset, "lifecycle",
+                "A dataset's lifecycle rules, in the order they are read, and its last run",
+                [ds_path](const Common& c) {
+                  return with_conn("dataset lifecycle", c.server, true, [&](Conn& conn) -> Status {
+                    JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("GET", ds_path() + "/lifecycle"));
+                    show_object(c.output, out);
+                    return {};
+                  });
+                }));
+  auto* lset = leaf(
+      *dataset, "lifecycle-set",
+      "Replace a dataset's lifecycle rules with those of a JSON file ({\"rules\": [{\"action\": "
+      "\"delete\", \"tag\": \"background\", \"after_days\": 90}, ...], \"automatic\": false}; - "
+      "reads standard input)",
+      [ds_path, rules_file](const Common& c) {
+        return with_conn("dataset lifecycle-set", c.server, true, [&](Conn& conn) -> Status {
+          std::string text;
+          if (*rules_file == "-") {
+            text.assign(std::istreambuf_iterator<char>(std::cin), {});
+          } else {
+            JZ_ASSIGN_OR_RETURN(text, read_file(*rules_file));
+          }
+          JZ_ASSIGN_OR_RETURN(Json body, json::parse(text, *rules_file));
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("PUT", ds_path() + "/lifecycle", &body));
+          show_object(c.output, out);
+          return {};
+        });
+      });
+  add_name(lset);
+  lset->add_option("FILE", *rules_file, "The rules as JSON (- for standard input)")->required();
+  for (const char* what : {"plan", "apply"}) {
+    const std::string verb = what;
+    add_name(leaf(
+        *dataset, "lifecycle-" + verb,
+        verb == "plan" ? "The dry run: what applying the rules now would do (paths for data "
+                         "owners only)"
+                       : "Apply the rules now: files left out of a new version, versions archived "
+                         "or deleted, each change in the audit trail",
+        [ds_path, verb](const Common& c) {
+          return with_conn("dataset lifecycle-" + verb, c.server, true, [&](Conn& conn) -> Status {
+            JZ_ASSIGN_OR_RETURN(Json out, conn.api->call(verb == "plan" ? "GET" : "POST",
+                                                         ds_path() + "/lifecycle/" + verb));
+            show_object(c.output, out);
+            return {};
+          });
+        }));
+  }
 
   // Uploads an archive (or a folder, packed with tar first) in chunks that survive dropped
   // connections: it resumes the caller's unfinished upload of the same dataset, in this

@@ -24,6 +24,7 @@
 #include "platform/clusters/registry.h"
 #include "platform/datasets/curation.h"
 #include "platform/datasets/labelling.h"
+#include "platform/datasets/lifecycle.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
@@ -224,7 +225,8 @@ int run_server(const ConfigSources& sources) {
   jobs::Datasets datasets(**db, Clock::system(), ids, dataset_policy);
   // Versions keep their files beside the datasets (content-addressed, per project).
   datasets::DatasetVersions versions(**db, Clock::system(), ids, datasets,
-                                     {.dir = settings->data_dir + "/dataset-versions"});
+                                     {.dir = settings->data_dir + "/dataset-versions",
+                                      .archive_dir = settings->dataset_archive_dir});
   // Resumable uploads keep their bytes beside the datasets they become.
   jobs::Uploads uploads(**db, Clock::system(), ids, datasets,
                         dataset_policy.upload_dir + "/.partial");
@@ -398,6 +400,10 @@ int run_server(const ConfigSources& sources) {
   if (Status s = curations.start_thread(); !s.ok()) return fail(s, 1);
   // Labelling tasks over versions: jobs, shapes, review, export.
   datasets::Labelling labelling(**db, Clock::system(), ids, versions);
+  // Lifecycle rules: datasets whose rules are automatic are applied once a day (checked
+  // hourly), as the user "lifecycle".
+  datasets::Lifecycle lifecycle(**db, Clock::system(), versions, audit ? &*audit : nullptr, logger);
+  lifecycle.start_thread(std::chrono::hours(24), std::chrono::hours(1));
   api::PlatformServices services{&job_store,
                                  &datasets,
                                  runner.get(),
@@ -416,7 +422,8 @@ int run_server(const ConfigSources& sources) {
                                  &algorithm_store,
                                  &versions,
                                  &curations,
-                                 &labelling};
+                                 &labelling,
+                                 &lifecycle};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/server.h"
+#include "cli/server_schema.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "metrics/tsdb.h"
@@ -17,8 +18,6 @@
 #include "store/database.h"
 
 namespace jz::cli {
-
-const ConfigSchema& server_schema();
 
 // JIZHAN_* variables that are read by other parts of the program, not config keys.
 const std::vector<std::string>& reserved_environment();
@@ -46,6 +45,7 @@ struct ServerSettings {
   std::chrono::hours output_retention{24 * 30};
   int64_t project_uid_base = 1500000000;
   int64_t storage_check_s = 10;
+  std::string dataset_archive_dir;  // "": DATA/dataset-versions/archive
   int64_t upload_max_bytes = int64_t{16} << 30, upload_max_entries = 1000000,
           upload_max_ratio = 200;
   std::chrono::milliseconds jobs_tick{100};

@@ -3,12 +3,12 @@
 #include <cstdint>
 #include <string_view>
 
-#include "api/server.h"
+#include "http/server.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string host;
   int port = -1;
-  jz::Status s = jz::api::parse_listen_address(
+  jz::Status s = jz::http::parse_listen_address(
       std::string_view(reinterpret_cast<const char*>(data), size), host, port);
   if (s.ok() && (port < 0 || port > 65535)) __builtin_trap();
   return 0;

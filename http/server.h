@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "http/message.h"
@@ -71,6 +72,10 @@ struct Response {
 // Accepts a WebSocket upgrade for `session`: the 101 response a handler returns, or
 // invalid_argument saying what `req` lacks to be a well-formed upgrade.
 Result<Response> accept_websocket(const Request& req, std::shared_ptr<WebSocketSession> session);
+
+// Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" for all interfaces) into
+// ServerOptions' host and port; invalid_argument says what is wrong and shows the form.
+Status parse_listen_address(std::string_view text, std::string& host, int& port);
 
 struct ServerOptions {
   std::string host = "127.0.0.1";

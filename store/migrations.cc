@@ -943,6 +943,20 @@ const std::vector<Migration>& migrations() {
        "UPDATE roles SET permissions = REPLACE(permissions, '\"job:list\"', "
        "'\"job:list\",\"label_task:*\"') WHERE name = 'data-owner' AND builtin = 1;",
        ""},
+      {34, "dataset_lifecycle",
+       "ALTER TABLE dataset_versions ADD COLUMN archived_at_ms BIGINT;"
+       "CREATE TABLE dataset_lifecycle ("
+       "  dataset_id TEXT PRIMARY KEY REFERENCES datasets(id) ON DELETE CASCADE,"
+       "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+       "  rules TEXT NOT NULL,"
+       "  automatic BIGINT NOT NULL,"
+       "  updated_by TEXT NOT NULL,"
+       "  updated_at_ms BIGINT NOT NULL,"
+       "  last_run_at_ms BIGINT,"
+       "  last_result TEXT NOT NULL"
+       ");"
+       "CREATE INDEX dataset_lifecycle_automatic ON dataset_lifecycle (automatic);",
+       ""},
   };
   return kAll;
 }

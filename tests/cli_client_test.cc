@@ -364,8 +364,33 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   auto bad_split = cli({"dataset", "snapshot", "runs", "labels", "--split", "train"});
   EXPECT_EQ(bad_split.exit_code, 1);
   EXPECT_TRUE(contains(bad_split.err, "must be NAME=SHARE")) << bad_split.err;
+  // Archive and restore by hand; lifecycle rules from a file, their dry run, applying them.
+  Json archived = ok_json({"dataset", "version-archive", "runs", "labels", "1"});
+  EXPECT_FALSE(archived["archived_at"].is_null()) << archived;
+  auto newest = cli({"dataset", "version-archive", "runs", "labels", "2"});
+  EXPECT_EQ(newest.exit_code, 1);
+  EXPECT_TRUE(contains(newest.err, "is the newest")) << newest.err;
+  EXPECT_TRUE(
+      ok_json({"dataset", "version-restore", "runs", "labels", "1"})["archived_at"].is_null());
+  TempDir conf;
+  {
+    std::ofstream(conf.str() + "/rules.json")
+        << R"({"rules": [{"action": "delete", "tag": "raw"}]})";
+  }
+  { std::ofstream(conf.str() + "/bad.json") << R"({"rules": [{"action": "shred"}]})"; }
+  EXPECT_EQ(ok_json({"dataset", "lifecycle-set", "runs", "labels",
+                     conf.str() + "/rules.json"})["rules"][0]["tag"],
+            "raw");
+  auto bad_rules = cli({"dataset", "lifecycle-set", "runs", "labels", conf.str() + "/bad.json"});
+  EXPECT_EQ(bad_rules.exit_code, 1);
+  EXPECT_TRUE(contains(bad_rules.err, "rule 1: field 'action'")) << bad_rules.err;
+  Json plan = ok_json({"dataset", "lifecycle-plan", "runs", "labels"});
+  EXPECT_EQ(plan["files_removed"], 1) << plan << " (labels.txt kept its tag raw in version 2)";
+  EXPECT_EQ(plan["files"][0]["path"], "labels.txt");
+  EXPECT_EQ(ok_json({"dataset", "lifecycle-apply", "runs", "labels"})["new_version"], 3);
+  EXPECT_EQ(ok_json({"dataset", "lifecycle", "runs", "labels"})["last_result"]["files_removed"], 1);
   ok({"dataset", "version-delete", "runs", "labels", "1"});
-  EXPECT_EQ(ok_json({"dataset", "versions", "runs", "labels"}).size(), 1u);
+  EXPECT_EQ(ok_json({"dataset", "versions", "runs", "labels"}).size(), 2u);
   // (-o json before the --: what follows it is the job's command)
   Json j = Json::parse(
       ok({"job",     "submit",    "runs",   "--name",
@@ -537,6 +562,12 @@ TEST_F(CliClientTest, HelpOnEveryClientCommand) {
                                                          {"dataset", "versions"},
                                                          {"dataset", "version-files"},
                                                          {"dataset", "version-delete"},
+                                                         {"dataset", "version-archive"},
+                                                         {"dataset", "version-restore"},
+                                                         {"dataset", "lifecycle"},
+                                                         {"dataset", "lifecycle-set"},
+                                                         {"dataset", "lifecycle-plan"},
+                                                         {"dataset", "lifecycle-apply"},
                                                          {"audit", "list"},
                                                          {"audit", "export"},
                                                          {"audit", "verify"},

@@ -34,13 +34,6 @@ Result<int64_t> version_param(const RequestContext& ctx) {
   return *n;
 }
 
-Json version_json(const datasets::Version& v) {
-  Json j = v.to_json();
-  j.erase("created_at_ms");
-  j["created_at"] = wire_time(v.created_at_ms);
-  return j;
-}
-
 // A {path: value} object of the changes body, each value checked by `each`.
 template <class F>
 Status each_path(const Json& body, const char* field, F&& each) {
@@ -134,6 +127,15 @@ Result<datasets::Curation> curation_in(const ApiServices& s, const RequestContex
 }
 
 }  // namespace
+
+Json version_json(const datasets::Version& v) {
+  Json j = v.to_json();
+  j.erase("created_at_ms");
+  j.erase("archived_at_ms");
+  j["created_at"] = wire_time(v.created_at_ms);
+  j["archived_at"] = v.archived_at_ms ? Json(wire_time(*v.archived_at_ms)) : Json(nullptr);
+  return j;
+}
 
 void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s) {
   const std::string vs = "/api/v1/projects/{project}/datasets/{dataset}/versions";

@@ -10,45 +10,31 @@
 
 #include "core/files.h"
 #include "core/random.h"
+#include "platform/datasets/fixture_test.h"
 #include "platform/iam/events.h"
 #include "platform/iam/tenancy.h"
-#include "tests/support/temp_dir.h"
-#include "tests/support/test_database.h"
 
 namespace jz::datasets {
 namespace {
 
 namespace fs = std::filesystem;
 
-class CurationTest : public ::testing::TestWithParam<store::Dialect> {
+class CurationTest : public DatasetServicesTest {
  protected:
   void SetUp() override {
-    auto db = testing::open_test_database(GetParam(), dir_);
-    ASSERT_TRUE(db.ok()) << db.status().to_string();
-    db_ = std::move(*db);
-    tenancy_ = std::make_unique<iam::Tenancy>(*db_, clock_, ids_);
+    DatasetServicesTest::SetUp();
+    if (HasFatalFailure()) return;
     events_ = std::make_unique<iam::EventLog>(*db_, clock_, ids_);
     jobs_ = std::make_unique<jobs::JobStore>(*db_, clock_, ids_, *events_);
     outputs_ = std::make_unique<jobs::Outputs>(*db_, clock_, ids_);
-    datasets_ = std::make_unique<jobs::Datasets>(*db_, clock_, ids_, jobs::DatasetPolicy{"", ""});
-    versions_ = std::make_unique<DatasetVersions>(*db_, clock_, ids_, *datasets_,
-                                                  VersionOptions{.dir = dir_.str() + "/store"});
     curations_ = std::make_unique<CurationService>(
         *db_, clock_, ids_, *jobs_, *outputs_, *versions_,
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
-    ASSERT_TRUE(tenancy_->create_workspace("ws", "").ok());
-    ASSERT_TRUE(tenancy_->create_project("ws", "vision", "", "").ok());
-    project_ = tenancy_->project("vision")->id;
-    const std::string folder = dir_.str() + "/data/street";
-    fs::create_directories(folder);
-    ASSERT_TRUE(write_file(folder + "/a.png", "aaaa").ok());
-    ASSERT_TRUE(write_file(folder + "/b.png", "aaaa").ok());
-    ASSERT_TRUE(write_file(folder + "/c.png", "cccc").ok());
-    ASSERT_TRUE(datasets_
-                    ->create(project_, tenancy_->project("vision")->workspace_id, "street", folder,
-                             "secret", "owner", true)
-                    .ok());
-    ASSERT_TRUE(versions_->snapshot(project_, "street", {}, "owner").ok());
+    put("street", "a.png", "aaaa");
+    put("street", "b.png", "aaaa");
+    put("street", "c.png", "cccc");
+    registered("street");
+    snap("street");
   }
 
   // The job ends with `report` as its /output/curation.json (none: no report).
@@ -71,18 +57,10 @@ class CurationTest : public ::testing::TestWithParam<store::Dialect> {
     curations_->tick();
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<store::Database> db_;
-  FakeClock clock_;
-  IdGenerator ids_{clock_, SecureRandom::instance()};
-  std::unique_ptr<iam::Tenancy> tenancy_;
   std::unique_ptr<iam::EventLog> events_;
   std::unique_ptr<jobs::JobStore> jobs_;
   std::unique_ptr<jobs::Outputs> outputs_;
-  std::unique_ptr<jobs::Datasets> datasets_;
-  std::unique_ptr<DatasetVersions> versions_;
   std::unique_ptr<CurationService> curations_;
-  std::string project_;
 };
 
 TEST_P(CurationTest, AJobFindsProposalsAPersonDecidesAndANewVersionLeavesOutOnlyTheConfirmed) {
@@ -225,11 +203,7 @@ TEST(CurationOptions, ParseAndSayWhatIsWrong) {
   EXPECT_FALSE(parse_curation_options(Json::parse(R"({"radius_bits": 4})")).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Dialects, CurationTest,
-                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
-                         [](const auto& info) {
-                           return std::string(store::dialect_name(info.param));
-                         });
+JZ_ON_BOTH_DATABASES(CurationTest);
 
 }  // namespace
 }  // namespace jz::datasets

@@ -9,40 +9,26 @@
 #include "core/files.h"
 #include "core/random.h"
 #include "data/formats.h"
+#include "platform/datasets/fixture_test.h"
 #include "platform/iam/tenancy.h"
-#include "tests/support/temp_dir.h"
-#include "tests/support/test_database.h"
 
 namespace jz::datasets {
 namespace {
 
 namespace fs = std::filesystem;
 
-class LabellingTest : public ::testing::TestWithParam<store::Dialect> {
+class LabellingTest : public DatasetServicesTest {
  protected:
   void SetUp() override {
-    auto db = testing::open_test_database(GetParam(), dir_);
-    ASSERT_TRUE(db.ok()) << db.status().to_string();
-    db_ = std::move(*db);
-    tenancy_ = std::make_unique<iam::Tenancy>(*db_, clock_, ids_);
-    datasets_ = std::make_unique<jobs::Datasets>(*db_, clock_, ids_, jobs::DatasetPolicy{"", ""});
-    versions_ = std::make_unique<DatasetVersions>(*db_, clock_, ids_, *datasets_,
-                                                  VersionOptions{.dir = dir_.str() + "/store"});
+    DatasetServicesTest::SetUp();
+    if (HasFatalFailure()) return;
     labelling_ = std::make_unique<Labelling>(*db_, clock_, ids_, *versions_);
-    ASSERT_TRUE(tenancy_->create_workspace("ws", "").ok());
-    ASSERT_TRUE(tenancy_->create_project("ws", "vision", "", "").ok());
-    project_ = tenancy_->project("vision")->id;
-    const std::string folder = dir_.str() + "/data/street";
-    fs::create_directories(folder + "/night");
     for (const char* f : {"a.png", "b.jpg", "c.png", "night/d.png", "e.png"}) {
-      ASSERT_TRUE(write_file(folder + "/" + f, std::string("img ") + f).ok());
+      put("street", f, std::string("img ") + f);
     }
-    ASSERT_TRUE(write_file(folder + "/readme.txt", "not an image").ok());
-    ASSERT_TRUE(datasets_
-                    ->create(project_, tenancy_->project("vision")->workspace_id, "street", folder,
-                             "secret", "owner", true)
-                    .ok());
-    ASSERT_TRUE(versions_->snapshot(project_, "street", {}, "owner").ok());
+    put("street", "readme.txt", "not an image");
+    registered("street");
+    snap("street");
   }
 
   TaskRequest request() {
@@ -61,15 +47,7 @@ class LabellingTest : public ::testing::TestWithParam<store::Dialect> {
     return {{"type", "box"}, {"label", label}, {"x", x}, {"y", y}, {"width", w}, {"height", h}};
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<store::Database> db_;
-  FakeClock clock_;
-  IdGenerator ids_{clock_, SecureRandom::instance()};
-  std::unique_ptr<iam::Tenancy> tenancy_;
-  std::unique_ptr<jobs::Datasets> datasets_;
-  std::unique_ptr<DatasetVersions> versions_;
   std::unique_ptr<Labelling> labelling_;
-  std::string project_;
   const Person ann_{"usr_ann", "ann"}, bob_{"usr_bob", "bob"}, rev_{"usr_rev", "rev"},
       eve_{"usr_eve", "eve"};
 };
@@ -272,11 +250,7 @@ TEST_P(LabellingTest, BadTasksAreRefusedAndWorkIsOnlyOnesOwn) {
   EXPECT_EQ(labelling_->list(project_)->size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Dialects, LabellingTest,
-                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
-                         [](const auto& info) {
-                           return std::string(store::dialect_name(info.param));
-                         });
+JZ_ON_BOTH_DATABASES(LabellingTest);
 
 }  // namespace
 }  // namespace jz::datasets

@@ -35,7 +35,8 @@ const store::RowMap<Version> kVersion{{"id", &Version::id},
                                       {"removed", &Version::removed},
                                       {"changed", &Version::changed},
                                       {"created_by", &Version::created_by},
-                                      {"created_at_ms", &Version::created_at_ms}};
+                                      {"created_at_ms", &Version::created_at_ms},
+                                      {"archived_at_ms", &Version::archived_at_ms}};
 const std::string kSelect = "SELECT " + kVersion.columns() + ", splits, tags FROM dataset_versions";
 
 Version version_of(const store::Row& row, const std::string& dataset) {
@@ -145,7 +146,8 @@ Json Version::to_json() const {
           {"splits", splits},
           {"tags", tags},
           {"created_by", created_by},
-          {"created_at_ms", created_at_ms}};
+          {"created_at_ms", created_at_ms},
+          {"archived_at_ms", archived_at_ms ? Json(*archived_at_ms) : Json(nullptr)}};
 }
 
 Result<SnapshotRequest> parse_snapshot_request(const Json& body) {
@@ -218,6 +220,10 @@ DatasetVersions::DatasetVersions(store::Database& db, Clock& clock, IdGenerator&
     if (!v) {
       return Status::not_found("dataset '" + d.name + "' has no version " + std::to_string(number));
     }
+    if (v->archived_at_ms) {
+      return Status::failed_precondition("version " + std::to_string(number) + " of dataset '" +
+                                         d.name + "' is archived; restore it first");
+    }
     return tree(*v);
   });
 }
@@ -225,6 +231,13 @@ DatasetVersions::DatasetVersions(store::Database& db, Clock& clock, IdGenerator&
 std::string DatasetVersions::blob_path(const std::string& project_id,
                                        const std::string& sha) const {
   return options_.dir + "/blobs/" + project_id + "/" + sha.substr(0, 2) + "/" + sha;
+}
+
+std::string DatasetVersions::archive_path(const std::string& project_id,
+                                          const std::string& sha) const {
+  const std::string root =
+      options_.archive_dir.empty() ? options_.dir + "/archive" : options_.archive_dir;
+  return root + "/blobs/" + project_id + "/" + sha.substr(0, 2) + "/" + sha;
 }
 
 std::string DatasetVersions::tree(const Version& v) const {
@@ -453,6 +466,49 @@ Result<Version> DatasetVersions::derive(const std::string& project_id, const std
   return v;
 }
 
+Status DatasetVersions::build_tree(const std::string& project_id, int64_t number,
+                                   const std::string& dest, const std::vector<VersionFile>& files) {
+  // The folder of links, built aside and renamed into place.
+  const std::string building = dest + ".building";
+  std::error_code ec;
+  fs::remove_all(building, ec);
+  fs::remove_all(dest, ec);
+  for (const auto& f : files) {
+    const fs::path to = fs::path(building) / f.path;
+    fs::create_directories(to.parent_path(), ec);
+    const std::string from = blob_path(project_id, f.sha256);
+    if (::link(from.c_str(), to.c_str()) != 0) {
+      fs::copy_file(from, to, ec);
+      if (ec) {
+        fs::remove_all(building, ec);
+        return Status::unavailable("cannot make the folder of version " + std::to_string(number) +
+                                   ": " + ec.message());
+      }
+    }
+  }
+  fs::create_directories(building, ec);
+  // Jobs read the folder as an unprivileged user: folders 0755 (files are 0444), 0711 above.
+  ::chmod(building.c_str(), 0755);
+  for (fs::recursive_directory_iterator it(building, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec)) ::chmod(it->path().c_str(), 0755);
+  }
+  for (fs::path p = fs::path(dest).parent_path(); p != fs::path(options_.dir).parent_path();
+       p = p.parent_path()) {
+    ::chmod(p.c_str(), 0711);
+  }
+  // The store's files reach the disk before the version that names them is recorded.
+  if (const int fd = ::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+    ::syncfs(fd);
+    ::close(fd);
+  }
+  fs::rename(building, dest, ec);
+  if (ec) {
+    fs::remove_all(building, ec);
+    return Status::unavailable("cannot make the folder of version " + std::to_string(number));
+  }
+  return {};
+}
+
 Result<Version> DatasetVersions::commit(const jobs::Dataset& d, std::vector<VersionFile> files,
                                         const std::optional<Version>& parent,
                                         std::map<std::string, std::string> before,
@@ -498,44 +554,8 @@ Result<Version> DatasetVersions::commit(const jobs::Dataset& d, std::vector<Vers
     v.number = rows.at(0).integer("n") + 1;
     return {};
   }));
-  // The folder of links, built aside and renamed into place.
   const std::string dest = tree(v);
-  const std::string building = dest + ".building";
-  fs::remove_all(building, ec);
-  fs::remove_all(dest, ec);
-  for (const auto& f : files) {
-    const fs::path to = fs::path(building) / f.path;
-    fs::create_directories(to.parent_path(), ec);
-    const std::string from = blob_path(d.project_id, f.sha256);
-    if (::link(from.c_str(), to.c_str()) != 0) {
-      fs::copy_file(from, to, ec);
-      if (ec) {
-        fs::remove_all(building, ec);
-        return Status::unavailable("cannot make the folder of version " + std::to_string(v.number) +
-                                   ": " + ec.message());
-      }
-    }
-  }
-  fs::create_directories(building, ec);
-  // Jobs read the folder as an unprivileged user: folders 0755 (files are 0444), 0711 above.
-  ::chmod(building.c_str(), 0755);
-  for (fs::recursive_directory_iterator it(building, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_directory(ec)) ::chmod(it->path().c_str(), 0755);
-  }
-  for (fs::path p = fs::path(dest).parent_path(); p != fs::path(options_.dir).parent_path();
-       p = p.parent_path()) {
-    ::chmod(p.c_str(), 0711);
-  }
-  // The store's files reach the disk before the version that names them is recorded.
-  if (const int fd = ::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-    ::syncfs(fd);
-    ::close(fd);
-  }
-  fs::rename(building, dest, ec);
-  if (ec) {
-    fs::remove_all(building, ec);
-    return Status::unavailable("cannot make the folder of version " + std::to_string(v.number));
-  }
+  JZ_RETURN_IF_ERROR(build_tree(d.project_id, v.number, dest, files));
   Status s = db_.transact([&](store::Conn& c) -> Status {
     return c
         .exec(
@@ -623,6 +643,10 @@ Result<std::string> DatasetVersions::file_path(const Version& v, const std::stri
   for (const auto& part : fs::path(path)) {
     if (part == "." || part == "..") return missing();
   }
+  if (v.archived_at_ms) {
+    return Status::failed_precondition("version " + std::to_string(v.number) + " of dataset '" +
+                                       v.dataset + "' is archived; restore it first");
+  }
   std::error_code ec;
   const fs::path root = fs::canonical(tree(v), ec);
   if (ec)
@@ -632,26 +656,179 @@ Result<std::string> DatasetVersions::file_path(const Version& v, const std::stri
   return p.string();
 }
 
+Result<std::string> DatasetVersions::busy_locked(store::Conn& c, const Version& v) {
+  // People are labelling it: its images must stay until their task is done or deleted.
+  JZ_ASSIGN_OR_RETURN(auto tasks, c.query("SELECT name FROM label_tasks WHERE dataset_id = ? "
+                                          "AND number = ? AND state = 'open' ORDER BY name",
+                                          {v.dataset_id, v.number}));
+  if (!tasks.empty()) {
+    return "it is being labelled (task " + tasks.at(0).text(0) +
+           "); export or delete the task first";
+  }
+  // A curation's job reads its folder.
+  JZ_ASSIGN_OR_RETURN(auto curations,
+                      c.query("SELECT id FROM dataset_curations WHERE dataset_id = ? AND "
+                              "number = ? AND state IN ('queued', 'running') ORDER BY id",
+                              {v.dataset_id, v.number}));
+  if (!curations.empty()) {
+    return "it is being curated (" + curations.at(0).text(0) + "); wait for it or cancel its job";
+  }
+  return std::string();
+}
+
+Result<std::string> DatasetVersions::busy(const Version& v) {
+  std::string why;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(why, busy_locked(c, v));
+    return {};
+  }));
+  return why;
+}
+
 Status DatasetVersions::remove(const std::string& project_id, const std::string& dataset,
                                int64_t number) {
   {
     std::lock_guard lock(mu_);
     JZ_ASSIGN_OR_RETURN(Version v, get(project_id, dataset, number));
     JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
-      // People are labelling it: its images must stay until their task is done or deleted.
-      JZ_ASSIGN_OR_RETURN(auto tasks, c.query("SELECT name FROM label_tasks WHERE dataset_id = ? "
-                                              "AND number = ? AND state = 'open' ORDER BY name",
-                                              {v.dataset_id, v.number}));
-      if (!tasks.empty()) {
+      JZ_ASSIGN_OR_RETURN(std::string why, busy_locked(c, v));
+      if (!why.empty()) {
         return Status::failed_precondition("version " + std::to_string(v.number) + " of dataset '" +
-                                           dataset + "' is being labelled (task " +
-                                           tasks.at(0).text(0) +
-                                           "); export or delete the task first");
+                                           dataset + "' cannot be deleted: " + why);
       }
+      // What was derived from it goes with it (labels and proposals by their foreign keys).
+      JZ_RETURN_IF_ERROR(c.exec("DELETE FROM label_tasks WHERE dataset_id = ? AND number = ?",
+                                {v.dataset_id, v.number})
+                             .status());
+      JZ_RETURN_IF_ERROR(c.exec("DELETE FROM dataset_curations WHERE dataset_id = ? AND number = ?",
+                                {v.dataset_id, v.number})
+                             .status());
       return c.exec("DELETE FROM dataset_versions WHERE id = ?", {v.id}).status();
     }));
   }
   return collect_garbage(project_id);
+}
+
+namespace {
+
+// Moves (or, when `keep` is set, copies) the file `from` to `to`, making its folder; a
+// rename when both are on one file system. The copy is written aside and renamed, so `to`
+// is either whole or absent.
+Status move_file(const std::string& from, const std::string& to, bool keep) {
+  std::error_code ec;
+  fs::create_directories(fs::path(to).parent_path(), ec);
+  if (fs::exists(to, ec)) {
+    if (!keep) fs::remove(from, ec);
+    return {};
+  }
+  if (!keep && ::rename(from.c_str(), to.c_str()) == 0) return {};
+  const std::string tmp = to + ".part";
+  fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::rename(tmp, to, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return Status::unavailable("cannot copy " + fs::path(from).filename().string() + ": " +
+                               ec.message());
+  }
+  ::chmod(to.c_str(), 0444);
+  if (!keep) fs::remove(from, ec);
+  return {};
+}
+
+}  // namespace
+
+Result<Version> DatasetVersions::archive(const std::string& project_id, const std::string& dataset,
+                                         int64_t number) {
+  Version v;
+  {
+    std::lock_guard lock(mu_);
+    JZ_ASSIGN_OR_RETURN(v, get(project_id, dataset, number));
+    if (v.archived_at_ms) return v;
+    JZ_ASSIGN_OR_RETURN(Version newest, get(project_id, dataset, 0));
+    if (newest.number == v.number) {
+      return Status::failed_precondition("version " + std::to_string(number) + " of dataset '" +
+                                         dataset + "' is the newest; it cannot be archived");
+    }
+    JZ_ASSIGN_OR_RETURN(std::string why, busy(v));
+    if (!why.empty()) {
+      return Status::failed_precondition("version " + std::to_string(number) + " of dataset '" +
+                                         dataset + "' cannot be archived: " + why);
+    }
+    JZ_ASSIGN_OR_RETURN(auto files, manifest(v));
+    // Copied first (the active store keeps every file until the version is marked), so a
+    // failure half-way leaves the version as it was; garbage collection then drops the
+    // active copies no unarchived version holds.
+    for (const auto& f : files) {
+      JZ_RETURN_IF_ERROR(move_file(blob_path(project_id, f.sha256),
+                                   archive_path(project_id, f.sha256), /*keep=*/true));
+    }
+    v.archived_at_ms = clock_.now_unix_ms();
+    JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+      return c
+          .exec("UPDATE dataset_versions SET archived_at_ms = ? WHERE id = ?",
+                {*v.archived_at_ms, v.id})
+          .status();
+    }));
+  }
+  JZ_RETURN_IF_ERROR(collect_garbage(project_id));
+  return v;
+}
+
+Result<Version> DatasetVersions::restore(const std::string& project_id, const std::string& dataset,
+                                         int64_t number, std::optional<int64_t> quota_left) {
+  Version v;
+  {
+    std::lock_guard lock(mu_);
+    JZ_ASSIGN_OR_RETURN(v, get(project_id, dataset, number));
+    if (!v.archived_at_ms) return v;
+    JZ_ASSIGN_OR_RETURN(auto files, manifest(v));
+    std::error_code ec;
+    int64_t needed = 0;
+    std::set<std::string> counted;
+    for (const auto& f : files) {
+      if (!fs::exists(blob_path(project_id, f.sha256), ec) && counted.insert(f.sha256).second) {
+        needed += f.size;
+      }
+    }
+    if (quota_left && needed > *quota_left) {
+      return Status::resource_exhausted(
+          "restoring version " + std::to_string(number) + " of dataset '" + dataset + "' needs " +
+          std::to_string(needed) + " bytes of the project's storage quota; " +
+          std::to_string(*quota_left) + " are left");
+    }
+    for (const auto& f : files) {
+      const std::string active = blob_path(project_id, f.sha256);
+      if (fs::exists(active, ec)) continue;
+      const std::string archived = archive_path(project_id, f.sha256);
+      auto sha = sha256_file(archived);
+      if (!sha.ok() || *sha != f.sha256) {
+        return Status::internal("the archived copy of '" + f.path + "' (version " +
+                                std::to_string(number) + " of dataset '" + dataset +
+                                "') is missing or damaged; the version stays archived");
+      }
+      JZ_RETURN_IF_ERROR(move_file(archived, active, /*keep=*/true));
+    }
+    JZ_RETURN_IF_ERROR(build_tree(project_id, v.number, tree(v), files));
+    JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& c) -> Status {
+      return c.exec("UPDATE dataset_versions SET archived_at_ms = NULL WHERE id = ?", {v.id})
+          .status();
+    }));
+    v.archived_at_ms.reset();
+  }
+  // The archived copies no archived version holds any more.
+  JZ_RETURN_IF_ERROR(collect_garbage(project_id));
+  return v;
+}
+
+Result<std::map<std::string, int64_t>> DatasetVersions::first_seen(const std::string& project_id,
+                                                                   const std::string& dataset) {
+  JZ_ASSIGN_OR_RETURN(auto versions, list(project_id, dataset));
+  std::map<std::string, int64_t> out;
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    JZ_ASSIGN_OR_RETURN(auto files, manifest(*it));
+    for (const auto& f : files) out.emplace(f.path + "\n" + f.sha256, it->created_at_ms);
+  }
+  return out;
 }
 
 Status DatasetVersions::collect_garbage(const std::string& project_id) {
@@ -662,12 +839,14 @@ Status DatasetVersions::collect_garbage(const std::string& project_id) {
     for (const auto& row : rows) versions.push_back(version_of(row, ""));
     return {};
   }));
-  std::set<std::string> blobs, manifests, trees;
+  // Unarchived versions hold their files in the store and their folders; archived ones
+  // hold their files in the archive store; both hold their manifests.
+  std::set<std::string> blobs, archived, manifests, trees;
   for (const auto& v : versions) {
     manifests.insert(v.manifest + ".json");
-    trees.insert(v.dataset_id + "/" + std::to_string(v.number));
+    if (!v.archived_at_ms) trees.insert(v.dataset_id + "/" + std::to_string(v.number));
     JZ_ASSIGN_OR_RETURN(auto files, manifest(v));
-    for (const auto& f : files) blobs.insert(f.sha256);
+    for (const auto& f : files) (v.archived_at_ms ? archived : blobs).insert(f.sha256);
   }
   std::error_code ec;
   const std::string tree_root = options_.dir + "/trees/" + project_id;
@@ -677,18 +856,35 @@ Status DatasetVersions::collect_garbage(const std::string& project_id) {
       if (!trees.count(key)) fs::remove_all(n->path(), ec);
     }
   }
-  const std::string blob_root = options_.dir + "/blobs/" + project_id;
-  for (fs::recursive_directory_iterator b(blob_root, ec), end; !ec && b != end; b.increment(ec)) {
-    if (b->is_regular_file(ec) && b->path().parent_path().filename() != "tmp" &&
-        !blobs.count(b->path().filename().string())) {
-      fs::remove(b->path(), ec);
+  auto sweep = [&](const std::string& root, const std::set<std::string>& held) {
+    std::error_code e;
+    for (fs::recursive_directory_iterator b(root, e), end; !e && b != end; b.increment(e)) {
+      if (b->is_regular_file(e) && b->path().parent_path().filename() != "tmp" &&
+          !held.count(b->path().filename().string())) {
+        fs::remove(b->path(), e);
+      }
     }
-  }
+  };
+  sweep(options_.dir + "/blobs/" + project_id, blobs);
+  sweep(fs::path(archive_path(project_id, "00")).parent_path().parent_path().string(), archived);
   const std::string manifest_root = options_.dir + "/manifests/" + project_id;
   for (fs::directory_iterator m(manifest_root, ec), end; !ec && m != end; m.increment(ec)) {
     if (!manifests.count(m->path().filename().string())) fs::remove(m->path(), ec);
   }
-  return {};
+  // Hashes and quality measures of contents no version holds any more.
+  return db_.transact([&](store::Conn& c) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query("SELECT DISTINCT sha256 FROM dataset_facts WHERE project_id = ?", {project_id}));
+    for (const auto& row : rows) {
+      const std::string sha = row.text(0);
+      if (blobs.count(sha) || archived.count(sha)) continue;
+      JZ_RETURN_IF_ERROR(
+          c.exec("DELETE FROM dataset_facts WHERE project_id = ? AND sha256 = ?", {project_id, sha})
+              .status());
+    }
+    return Status();
+  });
 }
 
 Result<int64_t> DatasetVersions::stored_bytes(const std::string& project_id) const {

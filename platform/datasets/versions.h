@@ -17,7 +17,14 @@
 // the last version at the same path with the same content keeps its split and tags; new
 // files get theirs from the request), or from another version by changes (`derive`:
 // files removed, splits and tags changed, as the review queue and lifecycle rules do).
-// Deleting a version deletes its folder and the stored files no other version holds.
+// Deleting a version deletes its folder and the stored files no other version holds, and
+// what was derived from it: curations of it and labelling tasks over it (hashes and
+// quality measures go when no version holds their file any more).
+//
+// Archiving a version (lifecycle rules, platform/datasets/lifecycle.h) moves its files to
+// the archive store (VersionOptions::archive_dir, which may be a cheaper disk; laid out as
+// blobs/) and removes its folder: its manifest stays, so it is still listed with its
+// files, but no job can mount it and no file of it can be downloaded until it is restored.
 //
 // Thread-safety: every method from any thread; versions of one service are made one at a
 // time.
@@ -62,6 +69,7 @@ struct Version {
   Json tags = Json::object();                   // tag -> files
   std::string created_by;
   int64_t created_at_ms = 0;
+  std::optional<int64_t> archived_at_ms;  // set while archived
   Json to_json() const;
 };
 
@@ -98,6 +106,7 @@ struct FileFilter {
 
 struct VersionOptions {
   std::string dir;               // DATA/datasets
+  std::string archive_dir;       // archived versions' files ("": DIR/archive)
   size_t max_files = 2'000'000;  // per version
   int64_t max_file_bytes = int64_t{64} << 30;
 };
@@ -127,8 +136,27 @@ class DatasetVersions {
   Result<std::string> file_path(const Version& v, const std::string& path) const;
   // The read-only folder of the version's files (what a job mounts).
   std::string tree(const Version& v) const;
-  // Deletes the version, its folder and the stored files no other version holds.
+  // Deletes the version, its folder, the stored files no other version holds, and the
+  // curations and labelling tasks of it; failed_precondition while a task labels it or a
+  // curation of it is running.
   Status remove(const std::string& project_id, const std::string& dataset, int64_t number);
+  // Moves the version's files to the archive store and removes its folder (the files
+  // another version still holds stay in the store too). failed_precondition for the
+  // newest version, one being labelled or curated; archiving an archived one does nothing.
+  Result<Version> archive(const std::string& project_id, const std::string& dataset,
+                          int64_t number);
+  // Brings an archived version's files back (each checked against its SHA-256) and
+  // rebuilds its folder; `quota_left` as for snapshot. Restoring one that is not archived
+  // does nothing.
+  Result<Version> restore(const std::string& project_id, const std::string& dataset, int64_t number,
+                          std::optional<int64_t> quota_left = std::nullopt);
+  // The reasons a version must stay as it is (an open labelling task, a running
+  // curation); "" when there is none.
+  Result<std::string> busy(const Version& v);
+  // When each content first appeared at its path in the dataset: PATH + '\n' + SHA-256 ->
+  // the creation time of the oldest version holding it (what lifecycle rules age files by).
+  Result<std::map<std::string, int64_t>> first_seen(const std::string& project_id,
+                                                    const std::string& dataset);
   // Deletes stored files, manifests and folders of the project that no version holds any
   // more (a deleted dataset's versions go with it in the database; their files go here).
   Status collect_garbage(const std::string& project_id);
@@ -148,6 +176,11 @@ class DatasetVersions {
   Result<std::string> store_file(const std::string& project_id, int source_fd, int64_t size,
                                  int64_t* added);
   std::string blob_path(const std::string& project_id, const std::string& sha) const;
+  std::string archive_path(const std::string& project_id, const std::string& sha) const;
+  // Makes `dest` the folder of links to `files` (built aside, renamed into place).
+  Status build_tree(const std::string& project_id, int64_t number, const std::string& dest,
+                    const std::vector<VersionFile>& files);
+  Result<std::string> busy_locked(store::Conn& c, const Version& v);
 
   store::Database& db_;
   Clock& clock_;

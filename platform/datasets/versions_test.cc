@@ -11,52 +11,21 @@
 
 #include "core/files.h"
 #include "core/random.h"
+#include "platform/datasets/fixture_test.h"
 #include "platform/iam/tenancy.h"
-#include "tests/support/temp_dir.h"
-#include "tests/support/test_database.h"
 
 namespace jz::datasets {
 namespace {
 
 namespace fs = std::filesystem;
 
-class VersionsTest : public ::testing::TestWithParam<store::Dialect> {
+class VersionsTest : public DatasetServicesTest {
  protected:
   void SetUp() override {
-    auto db = testing::open_test_database(GetParam(), dir_);
-    ASSERT_TRUE(db.ok()) << db.status().to_string();
-    db_ = std::move(*db);
-    tenancy_ = std::make_unique<iam::Tenancy>(*db_, clock_, ids_);
-    datasets_ = std::make_unique<jobs::Datasets>(*db_, clock_, ids_, jobs::DatasetPolicy{"", ""});
-    versions_ = std::make_unique<DatasetVersions>(*db_, clock_, ids_, *datasets_,
-                                                  VersionOptions{.dir = store_dir()});
-    ASSERT_TRUE(tenancy_->create_workspace("ws", "").ok());
-    ASSERT_TRUE(tenancy_->create_project("ws", "vision", "", "").ok());
+    DatasetServicesTest::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(tenancy_->create_project("ws", "other", "", "").ok());
-    project_ = tenancy_->project("vision")->id;
     other_ = tenancy_->project("other")->id;
-    ws_ = tenancy_->project("vision")->workspace_id;
-  }
-
-  std::string store_dir() const { return dir_.str() + "/store"; }
-  std::string folder(const std::string& name) const { return dir_.str() + "/data/" + name; }
-
-  void put(const std::string& dataset, const std::string& rel, const std::string& bytes) {
-    const fs::path p = fs::path(folder(dataset)) / rel;
-    fs::create_directories(p.parent_path());
-    ASSERT_TRUE(write_file(p.string(), bytes).ok());
-  }
-
-  void registered(const std::string& project, const std::string& name) {
-    fs::create_directories(folder(name));
-    auto d = datasets_->create(project, ws_, name, folder(name), "secret", "owner", true);
-    ASSERT_TRUE(d.ok()) << d.status().to_string();
-  }
-
-  Version snap(const std::string& project, const std::string& name, SnapshotRequest r = {}) {
-    auto v = versions_->snapshot(project, name, r, "owner");
-    EXPECT_TRUE(v.ok()) << v.status().to_string();
-    return v.ok() ? *v : Version{};
   }
 
   std::map<std::string, VersionFile> files(const Version& v) {
@@ -68,18 +37,11 @@ class VersionsTest : public ::testing::TestWithParam<store::Dialect> {
     return out;
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<store::Database> db_;
-  FakeClock clock_;
-  IdGenerator ids_{clock_, SecureRandom::instance()};
-  std::unique_ptr<iam::Tenancy> tenancy_;
-  std::unique_ptr<jobs::Datasets> datasets_;
-  std::unique_ptr<DatasetVersions> versions_;
-  std::string project_, other_, ws_;
+  std::string other_;
 };
 
 TEST_P(VersionsTest, ASnapshotStoresEachContentOnceAndALaterOneOnlyWhatChanged) {
-  registered(project_, "faces");
+  registered("faces");
   put("faces", "train/cats/a.jpg", std::string(1000, 'a'));
   put("faces", "train/dogs/b.jpg", std::string(2000, 'b'));
   put("faces", "val/c.jpg", std::string(1000, 'a'));  // the same bytes as a.jpg
@@ -89,7 +51,7 @@ TEST_P(VersionsTest, ASnapshotStoresEachContentOnceAndALaterOneOnlyWhatChanged) 
   r.message = "first import";
   r.tags = {"raw"};
   r.tag_by_folder = true;
-  const Version v1 = snap(project_, "faces", r);
+  const Version v1 = snap("faces", r);
   EXPECT_EQ(v1.number, 1);
   EXPECT_EQ(v1.files, 5);
   EXPECT_EQ(v1.bytes, 4700);
@@ -111,7 +73,7 @@ TEST_P(VersionsTest, ASnapshotStoresEachContentOnceAndALaterOneOnlyWhatChanged) 
   put("faces", "train/dogs/b.jpg", std::string(2000, 'B'));
   fs::remove(folder("faces") + "/test/d.jpg");
   put("faces", "val/new.jpg", std::string(500, 'n'));
-  const Version v2 = snap(project_, "faces", {.message = "week 2"});
+  const Version v2 = snap("faces", {.message = "week 2"});
   EXPECT_EQ(v2.number, 2);
   EXPECT_EQ(v2.parent, 1);
   EXPECT_EQ(v2.files, 5);
@@ -157,28 +119,28 @@ TEST_P(VersionsTest, ASnapshotStoresEachContentOnceAndALaterOneOnlyWhatChanged) 
 }
 
 TEST_P(VersionsTest, SharesSplitNewFilesByPathTheSameWayEveryTime) {
-  registered(project_, "many");
+  registered("many");
   for (int i = 0; i < 1000; ++i) put("many", "img" + std::to_string(i) + ".png", std::to_string(i));
   SnapshotRequest r;
   r.split_ratios = {{"train", 0.8}, {"val", 0.1}, {"test", 0.1}};
-  const Version v = snap(project_, "many", r);
+  const Version v = snap("many", r);
   EXPECT_NEAR(v.splits["train"].get<double>(), 800, 50);
   EXPECT_NEAR(v.splits["val"].get<double>(), 100, 30);
   EXPECT_NEAR(v.splits["test"].get<double>(), 100, 30);
   // Another dataset with the same names splits them the same way.
-  registered(project_, "again");
+  registered("again");
   for (int i = 0; i < 1000; ++i)
     put("again", "img" + std::to_string(i) + ".png", "x" + std::to_string(i));
-  const Version w = snap(project_, "again", r);
+  const Version w = snap("again", r);
   EXPECT_EQ(w.splits, v.splits);
 }
 
 TEST_P(VersionsTest, DerivedVersionsRemoveRetagAndResplitWithoutTouchingTheirBase) {
-  registered(project_, "d");
+  registered("d");
   put("d", "a.jpg", "aaa");
   put("d", "b.jpg", "bbb");
   put("d", "c.jpg", "ccc");
-  const Version v1 = snap(project_, "d");
+  const Version v1 = snap("d");
   Changes ch;
   ch.message = "review: 1 duplicate removed";
   ch.remove = {"b.jpg"};
@@ -198,7 +160,7 @@ TEST_P(VersionsTest, DerivedVersionsRemoveRetagAndResplitWithoutTouchingTheirBas
   EXPECT_EQ(files(v1).size(), 3u);
   // A later snapshot keeps what the review decided for files that did not change, and
   // brings back the removed file only because it is still in the folder.
-  const Version v3 = snap(project_, "d");
+  const Version v3 = snap("d");
   EXPECT_EQ(files(v3)["c.jpg"].split, "test");
   EXPECT_EQ(files(v3)["a.jpg"].tags, (std::vector<std::string>{"important", "keep"}));
   // Errors name what was wrong, and make nothing.
@@ -216,11 +178,11 @@ TEST_P(VersionsTest, DerivedVersionsRemoveRetagAndResplitWithoutTouchingTheirBas
 }
 
 TEST_P(VersionsTest, RemovingVersionsFreesOnlyWhatNoOtherVersionHolds) {
-  registered(project_, "d");
+  registered("d");
   put("d", "a.jpg", std::string(4096, 'a'));
-  const Version v1 = snap(project_, "d");
+  const Version v1 = snap("d");
   put("d", "b.jpg", std::string(4096, 'b'));
-  const Version v2 = snap(project_, "d");
+  const Version v2 = snap("d");
   const std::string a = files(v2)["a.jpg"].sha256, b = files(v2)["b.jpg"].sha256;
   const std::string blobs = store_dir() + "/blobs/" + project_;
   ASSERT_TRUE(versions_->remove(project_, "d", 2).ok());
@@ -239,22 +201,22 @@ TEST_P(VersionsTest, RemovingVersionsFreesOnlyWhatNoOtherVersionHolds) {
 }
 
 TEST_P(VersionsTest, NoLinkOutNoPathOutAndNoBytesSharedBetweenProjects) {
-  registered(project_, "d");
+  registered("d");
   put("d", "a.jpg", "picture");
   const std::string secret = dir_.str() + "/outside-secret.txt";
   ASSERT_TRUE(write_file(secret, "the server's secret").ok());
   fs::create_symlink(secret, folder("d") + "/link.jpg");
   fs::create_directory_symlink(dir_.str(), folder("d") + "/up");
-  const Version v = snap(project_, "d");
+  const Version v = snap("d");
   EXPECT_EQ(v.files, 1) << "links are not part of a version";
   for (const std::string p : {"link.jpg", "../../outside-secret.txt", "up/outside-secret.txt",
                               "/etc/passwd", "../1/a.jpg", ""}) {
     EXPECT_EQ(versions_->file_path(v, p).status().code(), Code::kNotFound) << p;
   }
   // The same bytes in another project are stored for that project, counted to it.
-  registered(other_, "theirs");
+  registered("theirs", other_);
   put("theirs", "copy.jpg", "picture");
-  const Version w = snap(other_, "theirs");
+  const Version w = snap("theirs", {}, other_);
   EXPECT_EQ(w.new_bytes, 7) << "another project's copy must not make this one free";
   EXPECT_EQ(v.new_bytes, 7);
   // Another project cannot name this project's dataset, nor its versions for a job.
@@ -264,7 +226,7 @@ TEST_P(VersionsTest, NoLinkOutNoPathOutAndNoBytesSharedBetweenProjects) {
 }
 
 TEST_P(VersionsTest, AVersionOverTheStorageQuotaIsRefusedAndLeavesNothing) {
-  registered(project_, "d");
+  registered("d");
   put("d", "a.jpg", std::string(5000, 'a'));
   put("d", "b.jpg", std::string(5000, 'b'));
   auto v = versions_->snapshot(project_, "d", {}, "owner", 6000);
@@ -293,11 +255,7 @@ TEST(SnapshotRequest, ParsesAndSaysWhatIsWrong) {
   EXPECT_NE(msg("[]").find("JSON object"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Dialects, VersionsTest,
-                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
-                         [](const auto& info) {
-                           return std::string(store::dialect_name(info.param));
-                         });
+JZ_ON_BOTH_DATABASES(VersionsTest);
 
 }  // namespace
 }  // namespace jz::datasets

@@ -1164,6 +1164,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/datasets/{dataset}/lifecycle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dataset's lifecycle rules, in the order they are read, and what the last run did */
+        get: operations["get_api_v1_projects_project_datasets_dataset_lifecycle"];
+        /** Replace the dataset's lifecycle rules (those who manage the dataset; rules that delete need the right to delete it). For each file of the newest version and each older version the first rule that matches decides */
+        put: operations["put_api_v1_projects_project_datasets_dataset_lifecycle"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/datasets/{dataset}/lifecycle/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Apply the rules now: files left out of a new version, versions archived or deleted, each change in the audit trail (deleting versions needs the right to delete the dataset) */
+        post: operations["post_api_v1_projects_project_datasets_dataset_lifecycle_apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/datasets/{dataset}/lifecycle/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dry run: what applying the rules now would do (the files' paths for data owners only) */
+        get: operations["get_api_v1_projects_project_datasets_dataset_lifecycle_plan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/datasets/{dataset}/upload": {
         parameters: {
             query?: never;
@@ -1212,6 +1264,23 @@ export interface paths {
         post?: never;
         /** Delete a version; the files no other version holds go with it (not while an open labelling task labels it) */
         delete: operations["delete_api_v1_projects_project_datasets_dataset_versions_number_"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/datasets/{dataset}/versions/{number}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Archive a version (not the newest): its files move to the archive store, no job can mount it until it is restored */
+        post: operations["post_api_v1_projects_project_datasets_dataset_versions_number_archive"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1279,6 +1348,23 @@ export interface paths {
         get: operations["get_api_v1_projects_project_datasets_dataset_versions_number_files_path_"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/datasets/{dataset}/versions/{number}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restore an archived version: its files come back from the archive store (each checked against its SHA-256) within the project's storage quota */
+        post: operations["post_api_v1_projects_project_datasets_dataset_versions_number_restore"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3690,6 +3776,11 @@ export interface components {
         DatasetVersion: {
             /** Format: int64 */
             added?: number;
+            /**
+             * Format: date-time
+             * @description Set while archived: its files are in the archive store, no job can mount it until it is restored
+             */
+            archived_at?: string | null;
             /** Format: int64 */
             bytes: number;
             /** Format: int64 */
@@ -4136,6 +4227,93 @@ export interface components {
             submitted_at?: string | null;
             task: string;
             task_id: string;
+        };
+        LifecyclePlan: {
+            /** Format: date-time */
+            at: string;
+            dataset: string;
+            /** Format: int64 */
+            file_bytes?: number;
+            files?: {
+                /** Format: int64 */
+                age_days?: number;
+                /** Format: int64 */
+                bytes?: number;
+                path: string;
+                /**
+                 * Format: int64
+                 * @description 1-based
+                 */
+                rule: number;
+            }[] | null;
+            /**
+             * Format: int64
+             * @description Files a keep rule protected
+             */
+            files_kept: number;
+            /**
+             * Format: int64
+             * @description Files a new version leaves out
+             */
+            files_removed: number;
+            /**
+             * Format: int64
+             * @description The version applying made
+             */
+            new_version?: number | null;
+            /**
+             * Format: int64
+             * @description The version the file rules looked at
+             */
+            newest?: number | null;
+            versions: {
+                /** @description archive, delete, keep, busy (left alone) or failed */
+                action: string;
+                /** Format: int64 */
+                age_days?: number;
+                /** Format: int64 */
+                bytes?: number;
+                /** Format: int64 */
+                number: number;
+                reason: string;
+                /** Format: int64 */
+                rule?: number | null;
+            }[];
+        };
+        LifecyclePolicy: {
+            /** @description Applied once a day without a person */
+            automatic: boolean;
+            /** @description What the last run did: files_removed, new_version, archived, deleted, by */
+            last_result?: Record<string, never>;
+            /** Format: date-time */
+            last_run_at?: string | null;
+            rules: components["schemas"]["LifecycleRule"][];
+            /** Format: date-time */
+            updated_at?: string | null;
+            updated_by?: string | null;
+        };
+        LifecycleRule: {
+            /** @description keep, archive or delete */
+            action: string;
+            /**
+             * Format: int64
+             * @description Only what is at least this many days old
+             */
+            after_days: number;
+            /**
+             * Format: int64
+             * @description Never the newest this many versions
+             */
+            keep_newest: number;
+            /** @description Files in this split (a file rule) */
+            split?: string | null;
+            /** @description Files with this tag (a file rule) */
+            tag?: string | null;
+            /**
+             * Format: int64
+             * @description Only this version (a version rule)
+             */
+            version?: number | null;
         };
         Listing: {
             /** Format: date-time */
@@ -10400,6 +10578,272 @@ export interface operations {
             };
         };
     };
+    get_api_v1_projects_project_datasets_dataset_lifecycle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LifecyclePolicy"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    put_api_v1_projects_project_datasets_dataset_lifecycle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Apply once a day without a person */
+                    automatic?: boolean;
+                    rules: {
+                        /** @description keep, archive or delete */
+                        action: string;
+                        /**
+                         * Format: int64
+                         * @description Only what is at least this many days old (default 0)
+                         */
+                        after_days?: number;
+                        /**
+                         * Format: int64
+                         * @description Never the newest this many versions (a version rule)
+                         */
+                        keep_newest?: number;
+                        /** @description Files in this split (a file rule) */
+                        split?: string;
+                        /** @description Files with this tag (a file rule) */
+                        tag?: string;
+                        /**
+                         * Format: int64
+                         * @description Only this version (a version rule)
+                         */
+                        version?: number;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LifecyclePolicy"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_datasets_dataset_lifecycle_apply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LifecyclePlan"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_datasets_dataset_lifecycle_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LifecyclePlan"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_api_v1_projects_project_datasets_dataset_upload: {
         parameters: {
             query?: never;
@@ -10699,6 +11143,75 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_datasets_dataset_versions_number_archive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetVersion"];
+                };
             };
             /** @description Invalid: a parameter or the body is wrong (the message says which) */
             400: {
@@ -11047,6 +11560,75 @@ export interface operations {
             };
             /** @description No such resource (or one of another tenant) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_datasets_dataset_versions_number_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetVersion"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests or streams; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

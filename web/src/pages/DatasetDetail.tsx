@@ -11,6 +11,7 @@ import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { formatNumber, formatTime } from '../i18n/format';
+import { DatasetLifecycle } from './DatasetLifecycle';
 import { NotFound } from './NotFound';
 import { formatBytes } from './Outputs';
 
@@ -432,6 +433,15 @@ export function DatasetDetail() {
       client.invalidateQueries({ queryKey: ['versions', project, dataset] });
     },
   });
+  // Archive (files to the archive store; no job can mount it) or restore a version.
+  const store = useMutation({
+    mutationFn: ({ n, to }: { n: number; to: 'archive' | 'restore' }) =>
+      api<Version>(`${base}/versions/${n}/${to}`, { method: 'POST' }),
+    onSuccess: () => {
+      setBrowsing(null);
+      client.invalidateQueries({ queryKey: ['versions', project, dataset] });
+    },
+  });
   if (isNotFound(info.error)) return <NotFound resource />;
   const owner = can(perms.data, 'dataset_data', 'get');
   const mayMake = can(perms.data, 'dataset', 'update');
@@ -456,6 +466,7 @@ export function DatasetDetail() {
       {mayMake && <MakeVersion base={base} onDone={() => client.invalidateQueries({ queryKey: ['versions', project, dataset] })} />}
       {versions.isError && <ErrorView error={versions.error} onRetry={() => versions.refetch()} />}
       {remove.isError && <ErrorView error={remove.error} />}
+      {store.isError && <ErrorView error={store.error} />}
       {versions.data && versions.data.items.length === 0 && <p className="empty">{t('versions.empty')}</p>}
       {versions.data && versions.data.items.length > 0 && (
         <table aria-label={t('versions.list')}>
@@ -471,13 +482,23 @@ export function DatasetDetail() {
               <th scope="col">{t('versions.tags')}</th>
               <th scope="col">{t('versions.by')}</th>
               <th scope="col">{t('common.created')}</th>
-              {(owner || mayDelete) && <th scope="col">{t('common.actions')}</th>}
+              {(owner || mayMake || mayDelete) && <th scope="col">{t('common.actions')}</th>}
             </tr>
           </thead>
           <tbody>
-            {versions.data.items.map((v) => (
+            {versions.data.items.map((v, i) => (
               <tr key={v.number}>
-                <td>{t('versions.label', { number: v.number })}</td>
+                <td>
+                  {t('versions.label', { number: v.number })}
+                  {v.archived_at && (
+                    <>
+                      {' '}
+                      <span className="badge version-archived" title={formatTime(v.archived_at)}>
+                        {t('versions.archived')}
+                      </span>
+                    </>
+                  )}
+                </td>
                 <td>{v.message}</td>
                 <td>{formatNumber(v.files)}</td>
                 <td>{formatBytes(v.bytes)}</td>
@@ -487,11 +508,24 @@ export function DatasetDetail() {
                 <td><Counts counts={v.tags as Record<string, number>} /></td>
                 <td>{v.created_by}</td>
                 <td>{formatTime(v.created_at)}</td>
-                {(owner || mayDelete) && (
+                {(owner || mayMake || mayDelete) && (
                   <td>
-                    {owner && (
+                    {owner && !v.archived_at && (
                       <button type="button" onClick={() => setBrowsing(v.number)} aria-pressed={browsing === v.number}>
                         {t('versions.browseButton')}
+                      </button>
+                    )}
+                    {mayMake && i > 0 && !v.archived_at && (
+                      <button
+                        type="button"
+                        onClick={() => window.confirm(t('versions.archiveConfirm', { number: v.number })) && store.mutate({ n: v.number, to: 'archive' })}
+                      >
+                        {t('versions.archive')}
+                      </button>
+                    )}
+                    {mayMake && v.archived_at && (
+                      <button type="button" onClick={() => store.mutate({ n: v.number, to: 'restore' })}>
+                        {t('versions.restore')}
                       </button>
                     )}
                     {mayDelete && (
@@ -510,7 +544,8 @@ export function DatasetDetail() {
           </tbody>
         </table>
       )}
-      {owner && shown && <Browser key={shown.number} base={base} version={shown} />}
+      {owner && shown && !shown.archived_at && <Browser key={shown.number} base={base} version={shown} />}
+      {info.isSuccess && <DatasetLifecycle base={base} mayEdit={mayMake} />}
       {versions.data && versions.data.items.length > 0 && (
         <Curations base={base} versions={versions.data.items} owner={owner} mayMake={mayMake} />
       )}
