@@ -22,6 +22,7 @@
 #include "platform/datasets/curation.h"
 #include "platform/datasets/labelling.h"
 #include "platform/datasets/lifecycle.h"
+#include "platform/datasets/preannotation.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/code.h"
@@ -290,6 +291,14 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/export",
        "{}",
        {"padmin", "wsadmin", "dataowner"}},
+      {"pre-annotate a labelling task",
+       "POST",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/pre-annotations",
+       R"({"algorithm":"detector","version":"1.0.0"})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"a labelling task's pre-annotations", "GET",
+       "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/pre-annotations", "",
+       project_members},
       {"reassign a labelling job",
        "PATCH",
        "/api/v1/projects/{p}/label-tasks/lbt_00000000000000000000000000/jobs/"
@@ -846,6 +855,8 @@ class AuthzMatrixTest : public ::testing::Test {
     labelling_ = std::make_unique<datasets::Labelling>(*db_, Clock::system(), ids_, *versions_);
     lifecycle_ = std::make_unique<datasets::Lifecycle>(*db_, Clock::system(), *versions_,
                                                        audit_.get(), nullptr);
+    preannotations_ = std::make_unique<datasets::PreAnnotations>(
+        *db_, Clock::system(), ids_, *jobs_, *outputs_, *labelling_, nullptr);
     runs_ = std::make_unique<training::RunService>(
         *db_, Clock::system(), ids_, training::RunOptions{.dir = dir_.str() + "/training"});
     alerts_ = std::make_unique<alerts::AlertService>(
@@ -921,7 +932,8 @@ class AuthzMatrixTest : public ::testing::Test {
                          versions_.get(),
                          curations_.get(),
                          labelling_.get(),
-                         lifecycle_.get()});
+                         lifecycle_.get(),
+                         preannotations_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -984,6 +996,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<datasets::CurationService> curations_;
   std::unique_ptr<datasets::Labelling> labelling_;
   std::unique_ptr<datasets::Lifecycle> lifecycle_;
+  std::unique_ptr<datasets::PreAnnotations> preannotations_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;

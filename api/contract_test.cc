@@ -28,6 +28,7 @@
 #include "platform/autotest/competitions.h"
 #include "platform/datasets/labelling.h"
 #include "platform/datasets/lifecycle.h"
+#include "platform/datasets/preannotation.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/accounts.h"
 #include "platform/iam/audit.h"
@@ -124,6 +125,8 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
     labelling_ = std::make_unique<datasets::Labelling>(*db_, Clock::system(), ids_, *versions_);
     lifecycle_ = std::make_unique<datasets::Lifecycle>(*db_, Clock::system(), *versions_,
                                                        audit_.get(), nullptr);
+    preannotations_ = std::make_unique<datasets::PreAnnotations>(
+        *db_, Clock::system(), ids_, *jobs_, *outputs_, *labelling_, nullptr);
     server_ = std::make_unique<ApiServer>(
         opts, *db_, *auth_, audit_.get(),
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
@@ -147,7 +150,8 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
                          versions_.get(),
                          nullptr,
                          labelling_.get(),
-                         lifecycle_.get()});
+                         lifecycle_.get(),
+                         preannotations_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -551,6 +555,7 @@ class PagingTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<datasets::DatasetVersions> versions_;
   std::unique_ptr<datasets::Labelling> labelling_;
   std::unique_ptr<datasets::Lifecycle> lifecycle_;
+  std::unique_ptr<datasets::PreAnnotations> preannotations_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;

@@ -439,6 +439,22 @@ Json build_components() {
                      nullable(time("Set while archived: its files are in the archive store, no "
                                    "job can mount it until it is restored"))}},
                    {"id", "dataset", "number", "files", "bytes", "splits", "tags", "created_at"})},
+      {"PreAnnotation",
+       open_object(
+           {{"id", str()},
+            {"job_id", str("The job that ran the algorithm")},
+            {"state", str("queued, running, done, failed or cancelled")},
+            {"message", str()},
+            {"request", {{"type", "object"}, {"description", "algorithm, version, "
+                                                             "min_confidence, from, classes, gpus"}}},
+            {"summary",
+             {{"type", "object"},
+              {"description", "frames, images (given shapes), shapes, touched (saved by a person: "
+                              "left alone), errors, not_in_task, dropped {reason: objects}"}}},
+            {"created_by", str()},
+            {"created_at", time_string()},
+            {"finished_at", nullable(time_string())}},
+           {"id", "job_id", "state", "request", "summary", "created_at"})},
       {"LifecycleRule",
        open_object({{"action", str("keep, archive or delete")},
                     {"after_days", integer("Only what is at least this many days old")},

@@ -55,6 +55,7 @@ class DatasetVersions;
 class CurationService;
 class Labelling;
 class Lifecycle;
+class PreAnnotations;
 }  // namespace jz::datasets
 namespace jz::autotest {
 class AutotestService;
@@ -117,6 +118,7 @@ struct PlatformServices {
   datasets::CurationService* curations = nullptr;        // duplicates and quality, reviewed
   datasets::Labelling* labelling = nullptr;              // labelling tasks, jobs, shapes
   datasets::Lifecycle* lifecycle = nullptr;              // keep / archive / delete rules
+  datasets::PreAnnotations* preannotations = nullptr;    // algorithms' first shapes
 };
 
 class ApiServer {

@@ -429,6 +429,10 @@ int AlgoCommands::run_frames() {
                                    {"timestamp_ms", f.timestamp_us / 1000.0},
                                    {"source", f.source},
                                    {"sample", sample_of(f)}};
+    if (!f.bgr.empty()) {  // the frame's size, which boxes are relative to
+      line["width"] = f.bgr.cols;
+      line["height"] = f.bgr.rows;
+    }
     Status err;
     if (!f.error.empty()) {
       err = Status::invalid_argument(f.error);

@@ -25,6 +25,7 @@
 #include "platform/datasets/curation.h"
 #include "platform/datasets/labelling.h"
 #include "platform/datasets/lifecycle.h"
+#include "platform/datasets/preannotation.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/audit.h"
 #include "platform/iam/bootstrap.h"
@@ -404,6 +405,10 @@ int run_server(const ConfigSources& sources) {
   // hourly), as the user "lifecycle".
   datasets::Lifecycle lifecycle(**db, Clock::system(), versions, audit ? &*audit : nullptr, logger);
   lifecycle.start_thread(std::chrono::hours(24), std::chrono::hours(1));
+  // Pre-annotations of labelling tasks: their jobs' boxes become first shapes.
+  datasets::PreAnnotations preannotations(**db, Clock::system(), ids, job_store, outputs, labelling,
+                                          logger);
+  preannotations.start_thread();
   api::PlatformServices services{&job_store,
                                  &datasets,
                                  runner.get(),
@@ -423,7 +428,8 @@ int run_server(const ConfigSources& sources) {
                                  &versions,
                                  &curations,
                                  &labelling,
-                                 &lifecycle};
+                                 &lifecycle,
+                                 &preannotations};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -957,6 +957,23 @@ const std::vector<Migration>& migrations() {
        ");"
        "CREATE INDEX dataset_lifecycle_automatic ON dataset_lifecycle (automatic);",
        ""},
+      {35, "label_preannotations",
+       "CREATE TABLE label_preannotations ("
+       "  id TEXT PRIMARY KEY,"
+       "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+       "  task_id TEXT NOT NULL REFERENCES label_tasks(id) ON DELETE CASCADE,"
+       "  job_id TEXT NOT NULL,"
+       "  state TEXT NOT NULL,"
+       "  message TEXT NOT NULL,"
+       "  request TEXT NOT NULL,"
+       "  summary TEXT NOT NULL,"
+       "  created_by TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  finished_at_ms BIGINT"
+       ");"
+       "CREATE INDEX label_preannotations_task ON label_preannotations (task_id);"
+       "CREATE INDEX label_preannotations_state ON label_preannotations (state);",
+       ""},
   };
   return kAll;
 }

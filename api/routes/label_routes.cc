@@ -8,9 +8,12 @@
 #include "api/services.h"
 #include "core/files.h"
 #include "core/text.h"
+#include "platform/autotest/autotest.h"
 #include "platform/datasets/labelling.h"
+#include "platform/datasets/preannotation.h"
 #include "platform/datasets/versions.h"
 #include "platform/iam/authenticator.h"
+#include "platform/jobs/runner.h"
 
 namespace jz::api {
 
@@ -93,6 +96,18 @@ Json job_json(const datasets::LabelJob& j) {
           {"started_at", time(j.started_at_ms)},
           {"submitted_at", time(j.submitted_at_ms)},
           {"accepted_at", time(j.accepted_at_ms)}};
+}
+
+Json pre_json(const datasets::PreAnnotation& p) {
+  return {{"id", p.id},
+          {"job_id", p.job_id},
+          {"state", p.state},
+          {"message", p.message},
+          {"request", p.request.to_json()},
+          {"summary", p.summary},
+          {"created_by", p.created_by},
+          {"created_at", wire_time(p.created_at_ms)},
+          {"finished_at", p.finished_at_ms ? Json(wire_time(*p.finished_at_ms)) : Json(nullptr)}};
 }
 
 Result<datasets::LabelTask> task_in(const ApiServices& s, const RequestContext& ctx) {
@@ -271,10 +286,74 @@ void add_label_routes(ApiRoutes& api, const ApiServices& s) {
          JZ_ASSIGN_OR_RETURN(
              auto v, l->export_version(task, ctx.body.value("format", "coco"), ctx.me().username));
          ctx.audit.name = task.name;
-         Json out = v.to_json();
-         out.erase("created_at_ms");
-         out["created_at"] = wire_time(v.created_at_ms);
-         return Reply::created(std::move(out));
+         return Reply::created(version_json(v));
+       }},
+      {.method = "POST",
+       .path = t + "/pre-annotations",
+       .scope = Scope::kProject,
+       .resource = "dataset_data",
+       .verb = "get",
+       .summary = "Pre-annotate the task with an uploaded algorithm that passed its checks (data "
+                  "owners): a job of the project over the task's version; its boxes become the "
+                  "first shapes of the images no person has saved yet",
+       .body_schema = sc::object(
+           {{"algorithm", sc::str("An uploaded algorithm's name")},
+            {"version", sc::str()},
+            {"min_confidence", sc::number("Objects under this confidence are left out (0.5)")},
+            {"from", sc::one_of_strings({"model_data", "algorithm_data"},
+                                        "Which part of the output (default model_data)")},
+            {"classes",
+             {{"type", "object"},
+              {"description",
+               "The algorithm's object names -> the task's classes (a name "
+               "that is a class needs none)"}}},
+            {"gpus", sc::integer("GPUs for the job (0)")}},
+           {"algorithm", "version"}),
+       .response_schema = sc::ref("PreAnnotation"),
+       .errors = {409, 422},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_RETURN_IF_ERROR(labelling_of(s).status());
+         if (!s.platform.preannotations || !s.platform.autotest) {
+           return Status::unavailable("this server runs no pre-annotations");
+         }
+         JZ_RETURN_IF_ERROR(ctx.allow("label_task", "update"));
+         JZ_ASSIGN_OR_RETURN(auto task, task_in(s, ctx));
+         JZ_ASSIGN_OR_RETURN(auto r, datasets::parse_pre_annotation_request(ctx.body, task.spec));
+         auto a = s.platform.autotest->algorithm(ctx.project->id, r.algorithm, r.version);
+         if (!a.ok()) {
+           return Status::unprocessable("field 'algorithm': this project has no algorithm " +
+                                        r.algorithm + " " + r.version +
+                                        " (upload it on the Automatic tests page)");
+         }
+         if (a->state != "ready") {
+           return Status::failed_precondition(
+               r.algorithm + " " + r.version +
+               (a->state == "checking" ? " is still being checked; try again in a moment"
+                                       : " did not pass its checks: " + a->message));
+         }
+         JZ_ASSIGN_OR_RETURN(
+             auto p, s.platform.preannotations->start(task, ctx.project->name, r, ctx.me().user_id,
+                                                      ctx.me().username));
+         if (s.platform.runner) s.platform.runner->wake();
+         ctx.audit.name = task.name;
+         return Reply::created(pre_json(p));
+       }},
+      {.method = "GET",
+       .path = t + "/pre-annotations",
+       .scope = Scope::kProject,
+       .resource = "label_task",
+       .verb = "get",
+       .summary = "The task's pre-annotations, newest first (at most 100): state and counts",
+       .response_schema = sc::list_of("PreAnnotation"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.preannotations) {
+           return Status::unavailable("this server runs no pre-annotations");
+         }
+         JZ_ASSIGN_OR_RETURN(auto task, task_in(s, ctx));
+         JZ_ASSIGN_OR_RETURN(auto list, s.platform.preannotations->list(task));
+         Json items = Json::array();
+         for (const auto& p : list) items.push_back(pre_json(p));
+         return Reply::page(std::move(items), "");
        }},
       {.method = "PATCH",
        .path = j,

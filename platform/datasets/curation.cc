@@ -125,7 +125,7 @@ CurationService::CurationService(store::Database& db, Clock& clock, IdGenerator&
       outputs_(outputs),
       versions_(versions),
       logger_(std::move(logger)),
-      tick_(tick) {}
+      ticker_(tick) {}
 
 CurationService::~CurationService() { stop(); }
 
@@ -454,11 +454,10 @@ void CurationService::tick() {
   });
   if (!listed.ok()) logger_->warn("curation: {}", listed.message());
   for (auto& c : active) {
-    auto job = jobs_.get(c.job_id);
+    const JobTurn turn =
+        job_turn(jobs_, outputs_, c.project_id, c.job_id, c.state == "queued", "the curation job");
     Status s;
-    if (!job.ok()) {
-      s = finish(c, "failed", "its job is gone");
-    } else if (job->state == "running" && c.state == "queued") {
+    if (turn.kind == JobTurn::kStarted) {
       s = db_.with_conn([&](store::Conn& conn) -> Status {
         return conn
             .exec(
@@ -466,43 +465,22 @@ void CurationService::tick() {
                 {c.id})
             .status();
       });
-    } else if (job->state == "succeeded") {
-      auto out = outputs_.get(c.project_id, c.job_id);
-      if (!out.ok()) continue;  // recorded at the next tick
-      s = ingest(c, out->dir + "/curation.json");
-    } else if (job->state == "failed") {
-      s = finish(c, "failed", "the curation job failed (" + job->message + "); its log says why");
-    } else if (job->state == "cancelled") {
-      s = finish(c, "cancelled", "its job was cancelled");
-    } else if (job->state == "lost") {
-      s = finish(c, "failed", "its job was lost (" + job->message + ")");
+    } else if (turn.kind == JobTurn::kSucceeded) {
+      s = ingest(c, turn.output_dir + "/curation.json");
+    } else if (turn.kind == JobTurn::kEnded) {
+      s = finish(c, turn.state, turn.message);
     }
     if (!s.ok()) logger_->warn("curation {}: {}", c.id, s.message());
   }
 }
 
 Status CurationService::start_thread() {
-  thread_ = std::thread([this] {
-    while (!stop_) {
-      tick();
-      std::unique_lock lock(wake_mu_);
-      wake_cv_.wait_for(lock, tick_, [this] { return woken_ || stop_.load(); });
-      woken_ = false;
-    }
-  });
+  ticker_.start([this] { tick(); });
   return {};
 }
 
-void CurationService::stop() {
-  stop_ = true;
-  wake();
-  if (thread_.joinable()) thread_.join();
-}
+void CurationService::stop() { ticker_.stop(); }
 
-void CurationService::wake() {
-  std::lock_guard lock(wake_mu_);
-  woken_ = true;
-  wake_cv_.notify_all();
-}
+void CurationService::wake() { ticker_.wake(); }
 
 }  // namespace jz::datasets

@@ -34,6 +34,7 @@
 #include "core/id.h"
 #include "core/json.h"
 #include "core/status.h"
+#include "platform/datasets/job_watch.h"
 #include "platform/datasets/versions.h"
 #include "platform/jobs/outputs.h"
 #include "platform/jobs/store.h"
@@ -121,12 +122,7 @@ class CurationService {
   jobs::Outputs& outputs_;
   DatasetVersions& versions_;
   std::shared_ptr<spdlog::logger> logger_;
-  std::chrono::milliseconds tick_;
-  std::mutex wake_mu_;
-  std::condition_variable wake_cv_;
-  bool woken_ = false;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  Ticker ticker_;
 };
 
 }  // namespace jz::datasets

@@ -588,6 +588,20 @@ Status Labelling::save(const LabelTask& t, const std::string& job_id, const std:
                                    {now, now, j.id})
                              .status());
     }
+    // A model's shapes saved unchanged (the image opened and looked at) stay the model's:
+    // only what a person changes becomes theirs.
+    JZ_ASSIGN_OR_RETURN(auto before, conn.query("SELECT shapes, source FROM label_images WHERE "
+                                                "task_id = ? AND path = ?",
+                                                {t.id, path}));
+    if (!before.empty() && before.at(0).text(1) == "model") {
+      auto stored = json::parse(before.at(0).text(0));
+      if (stored.ok() && *stored == checked) {
+        return conn
+            .exec("UPDATE label_images SET width = ?, height = ? WHERE task_id = ? AND path = ?",
+                  {int64_t{width}, int64_t{height}, t.id, path})
+            .status();
+      }
+    }
     JZ_ASSIGN_OR_RETURN(
         int64_t n,
         conn.exec("UPDATE label_images SET width = ?, height = ?, shapes = ?, "

@@ -12,8 +12,8 @@
 #include "core/files.h"
 #include "core/hash.h"
 #include "core/random.h"
-#include "platform/datasets/labelling.h"
 #include "platform/datasets/fixture_test.h"
+#include "platform/datasets/labelling.h"
 #include "platform/iam/tenancy.h"
 
 namespace jz::datasets {

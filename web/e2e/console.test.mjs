@@ -782,13 +782,13 @@ test('a data owner sets lifecycle rules, dry-runs and applies them, and restores
   await server.call('POST', `${base}/versions`, { message: 'day 2', tag_by_folder: true });
   writeFileSync(join(cams, 'new/d.png'), png(8, 8, (x, y) => [y * 30, 99, x * 30]));
   await server.call('POST', `${base}/versions`, { message: 'day 3', tag_by_folder: true });
-  await server.call('POST', '/api/v1/users', { username: 'lowner', password: 'lowner-password-1' });
-  await server.call('POST', '/api/v1/projects/vision/members', { username: 'lowner', role: 'data-owner' });
-  await server.call('POST', '/api/v1/users', { username: 'ldev', password: 'ldev-password-12' });
-  await server.call('POST', '/api/v1/projects/vision/members', { username: 'ldev', role: 'project-developer' });
+  await server.call('POST', '/api/v1/users', { username: 'lcowner', password: 'lcowner-password-1' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'lcowner', role: 'data-owner' });
+  await server.call('POST', '/api/v1/users', { username: 'lcdev', password: 'lcdev-password-1' });
+  await server.call('POST', '/api/v1/projects/vision/members', { username: 'lcdev', role: 'project-developer' });
 
   const owner = await newPage(browser);
-  await signIn(owner, server.base, 'lowner', 'lowner-password-1');
+  await signIn(owner, server.base, 'lcowner', 'lcowner-password-1');
   await owner.goto(`${server.base}/projects/vision/datasets/cams`);
   const section = owner.getByRole('region', { name: 'Lifecycle rules' });
   await section.getByText('No rules', { exact: false }).waitFor();
@@ -808,7 +808,7 @@ test('a data owner sets lifecycle rules, dry-runs and applies them, and restores
   assert.equal(await section.getByRole('alert').count(), 0, await section.getByRole('alert').allTextContents().then(String));
   const saved = await server.call('GET', `${base}/lifecycle`);
   assert.deepEqual(saved.rules.map((r) => [r.action, r.tag, r.keep_newest]), [['keep', 'keep', 0], ['delete', 'raw', 0], ['archive', null, 2]]);
-  assert.equal(saved.updated_by, 'lowner');
+  assert.equal(saved.updated_by, 'lcowner');
 
   // The dry run: two raw files would leave a new version, k.png is kept, v1 archived.
   await section.getByRole('button', { name: 'Dry run' }).click();
@@ -833,10 +833,10 @@ test('a data owner sets lifecycle rules, dry-runs and applies them, and restores
   const v4 = await server.call('GET', `${base}/versions/4`);
   assert.equal(v4.files, 3);
   assert.equal(v4.removed, 2);
-  await section.getByText(/Last applied .* by lowner\. Files left out: 2; versions archived: 1, deleted: 0\./).waitFor();
+  await section.getByText(/Last applied .* by lcowner\. Files left out: 2; versions archived: 1, deleted: 0\./).waitFor();
   const audit = await server.call('GET', '/api/v1/audit?resource=dataset_version');
   const changes = audit.items.filter((r) => r.verb.startsWith('lifecycle_')).map((r) => [r.verb, r.resource_name, r.user]);
-  assert.deepEqual(changes.sort(), [['lifecycle_archive', 'cams@1', 'lowner'], ['lifecycle_delete_files', 'cams@4', 'lowner']]);
+  assert.deepEqual(changes.sort(), [['lifecycle_archive', 'cams@1', 'lcowner'], ['lifecycle_delete_files', 'cams@4', 'lcowner']]);
   // An archived version is not mounted by jobs nor read; restoring it brings it back.
   // (The 409 below prints in the console as expected.)
   const ownerProblems = [...owner.problems];
@@ -848,7 +848,7 @@ test('a data owner sets lifecycle rules, dry-runs and applies them, and restores
 
   // A developer: the rules and the dry run's counts, no paths, no changing anything.
   const dev = await newPage(browser);
-  await signIn(dev, server.base, 'ldev', 'ldev-password-12');
+  await signIn(dev, server.base, 'lcdev', 'lcdev-password-1');
   await dev.goto(`${server.base}/projects/vision/datasets/cams`);
   const devSection = dev.getByRole('region', { name: 'Lifecycle rules' });
   await devSection.getByLabel('Tag of rule 2').waitFor();
@@ -2049,6 +2049,78 @@ test('a data owner makes a test suite; a developer uploads a package, evaluates 
   await screenshot(owner, 'tests-evaluation-owner-en');
   assert.deepEqual([...owner.problems, ...dev.problems], []);
   autotestRoot = root;
+});
+
+test('a data owner pre-annotates a labelling task with the uploaded package; the annotator sees and corrects its boxes', async () => {
+  assert.ok(autotestRoot, 'runs after the automatic test test, which uploads color_blobs 1.0.0');
+  const root = mkdtempSync(join(tmpdir(), 'jz-preannotate-'));
+  chmodSync(root, 0o755);
+  const paint = join(root, 'paint');
+  mkdirSync(paint);
+  // Grey pictures with coloured rectangles, which color_blobs finds.
+  const inside = (x, y, [x0, y0, w, h]) => x >= x0 && x < x0 + w && y >= y0 && y < y0 + h;
+  const picture = (rects) => png(64, 48, (x, y) => rects.find(([, r]) => inside(x, y, r))?.[0] ?? [128, 128, 128]);
+  writeFileSync(join(paint, 'a.png'), picture([[[255, 0, 0], [8, 6, 20, 12]], [[0, 255, 0], [36, 20, 16, 16]]]));
+  writeFileSync(join(paint, 'b.png'), picture([[[0, 0, 255], [10, 10, 12, 12]]]));
+  await server.call('POST', '/api/v1/workspaces/acme/dataset-roots', { path: root });
+  await server.call('POST', '/api/v1/projects/vision/datasets', { name: 'paint', path: paint, security_level: 'secret' });
+  await server.call('POST', '/api/v1/projects/vision/datasets/paint/versions', { message: 'import' });
+  for (const [name, role] of Object.entries({ powner: 'data-owner', pann: 'annotator', prev: 'annotator' })) {
+    await server.call('POST', '/api/v1/users', { username: name, password: `${name}-password-1` });
+    await server.call('POST', '/api/v1/projects/vision/members', { username: name, role });
+  }
+  const task = await server.call('POST', '/api/v1/projects/vision/datasets/paint/label-tasks', {
+    name: 'paint', spec: { classes: ['car', 'person'] }, job_size: 2, annotators: ['pann'], reviewers: ['prev'],
+  });
+
+  const owner = await newPage(browser);
+  await signIn(owner, server.base, 'powner', 'powner-password-1');
+  await owner.goto(`${server.base}/projects/vision/labelling/${task.id}`);
+  const section = owner.getByRole('region', { name: 'Pre-annotation' });
+  await section.getByLabel('Algorithm').selectOption('color_blobs 1.0.0');
+  await section.getByLabel('Class names').fill('red=car, green person');
+  assert.equal(await section.getByRole('button', { name: 'Pre-annotate' }).isDisabled(), true, 'a malformed map is not sent');
+  await section.getByLabel('Class names').fill('red=car, green=person');
+  await section.getByRole('button', { name: 'Pre-annotate' }).click();
+  const runs = section.getByRole('table', { name: 'Pre-annotation runs' });
+  await runs.getByText(/2 images given 2 shapes; 0 left to the people who saved them; 0 errors/)
+    .or(runs.getByText('failed'))
+    .waitFor({ timeout: 180000 });
+  const [run] = (await server.call('GET', `/api/v1/projects/vision/label-tasks/${task.id}/pre-annotations`)).items;
+  assert.equal(run.state, 'done', run.message);
+  assert.deepEqual(run.summary.dropped, { 'not a class of the task': 1 }, 'the blue one has no class');
+  await screenshot(owner, 'label-preannotation-owner-en');
+
+  // The annotator sees the model's boxes on a.png, told where they came from, and makes
+  // them theirs by saving.
+  const ann = await newPage(browser);
+  await signIn(ann, server.base, 'pann', 'pann-password-1');
+  await ann.goto(`${server.base}/projects/vision/labelling`);
+  await ann.getByRole('link', { name: 'Annotate paint, job 1 (2 images)' }).click();
+  await ann.getByText('Pre-annotated by model:color_blobs 1.0.0', { exact: false }).waitFor();
+  const shapes = ann.getByRole('list', { name: 'Shapes on this image' });
+  await shapes.getByText(/^car Box at 8, 6 \(20 × 12\)$/).waitFor();
+  await shapes.getByText(/^person Box at 36, 20 \(16 × 16\)$/).waitFor();
+  // Opening it keeps the shapes the model's; taking one away makes them the annotator's.
+  const job = (await server.call('GET', `/api/v1/projects/vision/label-tasks/${task.id}/jobs`)).items[0];
+  const detail = () => server.call('GET', `/api/v1/projects/vision/label-tasks/${task.id}/jobs/${job.id}`);
+  await eventually(async () => (await detail()).items[0].width === 64);
+  assert.equal((await detail()).items[0].source, 'model');
+  await ann.getByRole('button', { name: 'Delete shape 2' }).click();
+  await ann.keyboard.press('s');
+  await until(ann, () => !document.querySelector('[role="note"]'));
+  const images = (await detail()).items;
+  assert.deepEqual(images.map((i) => [i.path, i.source, i.shapes.length]), [['a.png', 'human', 1], ['b.png', 'model', 0]]);
+  await screenshot(ann, 'label-preannotated-tool-en');
+  // (What the refusal below prints in the console is expected.)
+  const problems = [...owner.problems, ...ann.problems];
+  const refused = await ann.evaluate(async (u) => {
+    const w = await (await fetch('/api/v1/auth/whoami')).json();
+    return (await fetch(u, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': w.csrf_token }, body: '{"algorithm":"color_blobs","version":"1.0.0"}' })).status;
+  }, `/api/v1/projects/vision/label-tasks/${task.id}/pre-annotations`);
+  assert.equal(refused, 403, 'an annotator runs no algorithm over the data');
+  assert.deepEqual(problems, []);
+  rmSync(root, { recursive: true, force: true });
 });
 
 test('a project admin lists a tested package in the store and sells it; a customer finds it; a revoked code renews nothing', async () => {

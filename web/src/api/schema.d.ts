@@ -1905,6 +1905,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/label-tasks/{task}/pre-annotations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The task's pre-annotations, newest first (at most 100): state and counts */
+        get: operations["get_api_v1_projects_project_label_tasks_task_pre_annotations"];
+        put?: never;
+        /** Pre-annotate the task with an uploaded algorithm that passed its checks (data owners): a job of the project over the task's version; its boxes become the first shapes of the images no person has saved yet */
+        post: operations["post_api_v1_projects_project_label_tasks_task_pre_annotations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/label-tasks/{task}/statistics": {
         parameters: {
             query?: never;
@@ -4495,6 +4513,23 @@ export interface components {
             /** @description Why it waits, in words */
             reason: string;
             user?: string;
+        };
+        PreAnnotation: {
+            /** Format: date-time */
+            created_at: string;
+            created_by?: string;
+            /** Format: date-time */
+            finished_at?: string | null;
+            id: string;
+            /** @description The job that ran the algorithm */
+            job_id: string;
+            message?: string;
+            /** @description algorithm, version, min_confidence, from, classes, gpus */
+            request: Record<string, never>;
+            /** @description queued, running, done, failed or cancelled */
+            state: string;
+            /** @description frames, images (given shapes), shapes, touched (saved by a person: left alone), errors, not_in_task, dropped {reason: objects} */
+            summary: Record<string, never>;
         };
         Project: {
             /** Format: date-time */
@@ -14228,6 +14263,168 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_label_tasks_task_pre_annotations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                task: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["PreAnnotation"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_label_tasks_task_pre_annotations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                task: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description An uploaded algorithm's name */
+                    algorithm: string;
+                    /** @description The algorithm's object names -> the task's classes (a name that is a class needs none) */
+                    classes?: Record<string, never>;
+                    /**
+                     * @description Which part of the output (default model_data)
+                     * @enum {string}
+                     */
+                    from?: "model_data" | "algorithm_data";
+                    /**
+                     * Format: int64
+                     * @description GPUs for the job (0)
+                     */
+                    gpus?: number;
+                    /** @description Objects under this confidence are left out (0.5) */
+                    min_confidence?: number;
+                    version: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreAnnotation"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but refused by a rule */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,6 +12,7 @@ import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { formatDuration, formatNumber, formatTime } from '../i18n/format';
+import { PreAnnotate } from './PreAnnotate';
 
 type Task = Schemas['LabelTask'];
 type Job = Schemas['LabelJob'];
@@ -333,6 +334,7 @@ export function LabelTaskView() {
           </table>
         )}
       </section>
+      <PreAnnotate project={project} root={root} mayStart={owner && can(perms.data, 'label_task', 'update')} open={tk.state === 'open'} />
       <section aria-label={t('labelling.statistics')}>
         <h3>{t('labelling.statistics')}</h3>
         {stats.data && (
@@ -626,6 +628,11 @@ export function LabelTool() {
           </ol>
         </nav>
         <div className="label-canvas">
+          {image && image.source === 'model' && (
+            <p className="muted" role="note">
+              {t('labelling.fromModel', { by: image.updated_by })}
+            </p>
+          )}
           {image && (
             <div className="label-stage">
               <img
