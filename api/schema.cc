@@ -439,6 +439,14 @@ Json build_components() {
                      nullable(time("Set while archived: its files are in the archive store, no "
                                    "job can mount it until it is restored"))}},
                    {"id", "dataset", "number", "files", "bytes", "splits", "tags", "created_at"})},
+      {"CurationDefaults",
+       open_object({{"options",
+                     {{"type", "object"},
+                      {"description", "radius, min_sharpness, min_brightness, max_brightness, "
+                                      "min_width, min_height, brisque, max_brisque"}}},
+                    {"updated_by", nullable(str("null while the built-in thresholds apply"))},
+                    {"updated_at", nullable(time_string())}},
+                   {"options"})},
       {"PreAnnotation",
        open_object(
            {{"id", str()},

@@ -974,6 +974,15 @@ const std::vector<Migration>& migrations() {
        "CREATE INDEX label_preannotations_task ON label_preannotations (task_id);"
        "CREATE INDEX label_preannotations_state ON label_preannotations (state);",
        ""},
+      {36, "dataset_curation_defaults",
+       "CREATE TABLE dataset_curation_defaults ("
+       "  dataset_id TEXT PRIMARY KEY REFERENCES datasets(id) ON DELETE CASCADE,"
+       "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+       "  options TEXT NOT NULL,"
+       "  updated_by TEXT NOT NULL,"
+       "  updated_at_ms BIGINT NOT NULL"
+       ");",
+       ""},
   };
   return kAll;
 }

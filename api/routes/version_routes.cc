@@ -94,6 +94,25 @@ Result<datasets::Changes> parse_changes(const Json& body) {
   return ch;
 }
 
+Json curation_options_schema() {
+  return sc::object(
+      {{"radius", sc::integer("Near-duplicate radius in bits, 0-32 (default 10)")},
+       {"min_sharpness", sc::number("Blurry under this variance of the Laplacian (20)")},
+       {"min_brightness", sc::number("Dark under this mean grey level (40)")},
+       {"max_brightness", sc::number("Overexposed over this mean grey level (215)")},
+       {"min_width", sc::integer("Small under this width (64)")},
+       {"min_height", sc::integer("Small under this height (64)")},
+       {"brisque", sc::boolean("Also score BRISQUE (slower)")},
+       {"max_brisque", sc::number("Poor over this BRISQUE score (60)")}},
+      {});
+}
+
+Json defaults_json(const datasets::CurationDefaults& d) {
+  return {{"options", d.options.to_json()},
+          {"updated_by", d.updated_by.empty() ? Json(nullptr) : Json(d.updated_by)},
+          {"updated_at", d.updated_at_ms > 0 ? Json(wire_time(d.updated_at_ms)) : Json(nullptr)}};
+}
+
 Result<datasets::CurationService*> curations_of(const ApiServices& s) {
   if (!s.platform.curations) return Status::unavailable("this server runs no curations");
   return s.platform.curations;
@@ -150,30 +169,52 @@ void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s) {
        .verb = "get",
        .summary = "Find near-duplicates and poor images in a version (data owners who may "
                   "update the dataset): a job of the project, in its sandbox; its proposals "
-                  "wait for a person's review",
-       .body_schema = sc::object(
-           {{"radius", sc::integer("Near-duplicate radius in bits, 0-32 (default 10)")},
-            {"min_sharpness", sc::number("Blurry under this variance of the Laplacian (20)")},
-            {"min_brightness", sc::number("Dark under this mean grey level (40)")},
-            {"max_brightness", sc::number("Overexposed over this mean grey level (215)")},
-            {"min_width", sc::integer("Small under this width (64)")},
-            {"min_height", sc::integer("Small under this height (64)")},
-            {"brisque", sc::boolean("Also score BRISQUE (slower)")},
-            {"max_brisque", sc::number("Poor over this BRISQUE score (60)")}},
-           {}),
+                  "wait for a person's review. Thresholds not given are the dataset's",
+       .body_schema = curation_options_schema(),
        .response_schema = sc::ref("Curation"),
        .errors = {422},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
          JZ_RETURN_IF_ERROR(ctx.allow("dataset", "update"));
          JZ_ASSIGN_OR_RETURN(int64_t n, version_param(ctx));
-         JZ_ASSIGN_OR_RETURN(auto o, datasets::parse_curation_options(ctx.body));
+         JZ_ASSIGN_OR_RETURN(auto base, curations->defaults(ctx.project->id, ctx.param("dataset")));
+         JZ_ASSIGN_OR_RETURN(auto o, datasets::parse_curation_options(ctx.body, base.options));
          JZ_ASSIGN_OR_RETURN(
              auto c, curations->start(ctx.project->id, ctx.project->name, ctx.param("dataset"), n,
                                       o, ctx.me().user_id, ctx.me().username));
          if (s.platform.runner) s.platform.runner->wake();
          ctx.audit.name = ctx.param("dataset") + "@" + std::to_string(n);
          return Reply::created(curation_json(c));
+       }},
+      {.method = "GET",
+       .path = "/api/v1/projects/{project}/datasets/{dataset}/curation-defaults",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "get",
+       .summary = "The dataset's curation thresholds, which its curations start from (the "
+                  "built-in ones until someone sets them)",
+       .response_schema = sc::ref("CurationDefaults"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
+         JZ_ASSIGN_OR_RETURN(auto d, curations->defaults(ctx.project->id, ctx.param("dataset")));
+         return Reply::json(defaults_json(d));
+       }},
+      {.method = "PUT",
+       .path = "/api/v1/projects/{project}/datasets/{dataset}/curation-defaults",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "update",
+       .summary = "Set the dataset's curation thresholds (absent fields: the built-in ones)",
+       .body_schema = curation_options_schema(),
+       .response_schema = sc::ref("CurationDefaults"),
+       .success = 200,
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         JZ_ASSIGN_OR_RETURN(auto* curations, curations_of(s));
+         JZ_ASSIGN_OR_RETURN(auto o, datasets::parse_curation_options(ctx.body));
+         JZ_ASSIGN_OR_RETURN(auto d, curations->set_defaults(ctx.project->id, ctx.param("dataset"),
+                                                             o, ctx.me().username));
+         ctx.audit.name = ctx.param("dataset");
+         return Reply::json(defaults_json(d));
        }},
       {.method = "GET",
        .path = cs,

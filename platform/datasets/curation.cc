@@ -77,8 +77,8 @@ Json CurationOptions::to_json() const {
           {"max_brisque", max_brisque}};
 }
 
-Result<CurationOptions> parse_curation_options(const Json& body) {
-  CurationOptions o;
+Result<CurationOptions> parse_curation_options(const Json& body, const CurationOptions& base) {
+  CurationOptions o = base;
   if (body.is_null()) return o;
   if (!body.is_object()) return Status::invalid_argument("the body must be a JSON object");
   JZ_RETURN_IF_ERROR(
@@ -128,6 +128,50 @@ CurationService::CurationService(store::Database& db, Clock& clock, IdGenerator&
       ticker_(tick) {}
 
 CurationService::~CurationService() { stop(); }
+
+Result<CurationDefaults> CurationService::defaults(const std::string& project_id,
+                                                   const std::string& dataset) {
+  CurationDefaults out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& conn) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows,
+                        conn.query("SELECT c.options, c.updated_by, c.updated_at_ms FROM "
+                                   "dataset_curation_defaults c JOIN datasets d ON d.id = "
+                                   "c.dataset_id WHERE d.project_id = ? AND d.name = ?",
+                                   {project_id, dataset}));
+    if (rows.empty()) return {};
+    auto stored = json::parse(rows.at(0).text(0));
+    if (!stored.ok())
+      return Status::internal("the stored thresholds of '" + dataset + "' are damaged");
+    JZ_ASSIGN_OR_RETURN(out.options, parse_curation_options(*stored));
+    out.updated_by = rows.at(0).text(1);
+    out.updated_at_ms = rows.at(0).integer(2);
+    return {};
+  }));
+  return out;
+}
+
+Result<CurationDefaults> CurationService::set_defaults(const std::string& project_id,
+                                                       const std::string& dataset,
+                                                       const CurationOptions& o,
+                                                       const std::string& actor) {
+  CurationDefaults out{o, actor, clock_.now_unix_ms()};
+  JZ_RETURN_IF_ERROR(db_.transact([&](store::Conn& conn) -> Status {
+    JZ_ASSIGN_OR_RETURN(auto rows, conn.query("SELECT id FROM datasets WHERE project_id = ? AND "
+                                              "name = ?",
+                                              {project_id, dataset}));
+    if (rows.empty()) return Status::not_found("no dataset '" + dataset + "' in this project");
+    const std::string id = rows.at(0).text(0);
+    JZ_RETURN_IF_ERROR(
+        conn.exec("DELETE FROM dataset_curation_defaults WHERE dataset_id = ?", {id}).status());
+    return conn
+        .exec(
+            "INSERT INTO dataset_curation_defaults (dataset_id, project_id, options, "
+            "updated_by, updated_at_ms) VALUES (?, ?, ?, ?, ?)",
+            {id, project_id, json::dump(o.to_json()), actor, out.updated_at_ms})
+        .status();
+  }));
+  return out;
+}
 
 Result<Curation> CurationService::start(const std::string& project_id, const std::string& project,
                                         const std::string& dataset, int64_t number,

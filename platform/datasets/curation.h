@@ -50,8 +50,16 @@ struct CurationOptions {
   double max_brisque = 60;
   Json to_json() const;
 };
-// From a request body (absent fields keep their defaults); errors name the field.
-Result<CurationOptions> parse_curation_options(const Json& body);
+// From a request body (absent fields keep those of `base`: the dataset's thresholds, or the
+// built-in ones); errors name the field.
+Result<CurationOptions> parse_curation_options(const Json& body, const CurationOptions& base = {});
+
+// A dataset's own thresholds, which its curations start from.
+struct CurationDefaults {
+  CurationOptions options;
+  std::string updated_by;  // "" while the built-in ones apply
+  int64_t updated_at_ms = 0;
+};
 
 struct Curation {
   std::string id, project_id, dataset_id, dataset;
@@ -92,6 +100,10 @@ class CurationService {
                          const std::string& dataset, int64_t number, const CurationOptions& o,
                          const std::string& user_id, const std::string& username);
   Result<Curation> get(const std::string& project_id, const std::string& id);
+  // The dataset's thresholds (the built-in ones until someone sets them).
+  Result<CurationDefaults> defaults(const std::string& project_id, const std::string& dataset);
+  Result<CurationDefaults> set_defaults(const std::string& project_id, const std::string& dataset,
+                                        const CurationOptions& o, const std::string& actor);
   // The dataset's curations, newest first (at most 100).
   Result<std::vector<Curation>> list(const std::string& project_id, const std::string& dataset);
   // Its proposals by path; `decision` "" for all.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/files.h"
@@ -201,6 +202,42 @@ TEST(CurationOptions, ParseAndSayWhatIsWrong) {
             std::string::npos);
   EXPECT_NE(msg(R"({"brisque": 1})").find("true or false"), std::string::npos);
   EXPECT_FALSE(parse_curation_options(Json::parse(R"({"radius_bits": 4})")).ok());
+}
+
+// Thresholds per dataset: a curation starts from the dataset's, a request overrides some.
+TEST_P(CurationTest, ADatasetsThresholdsAreWhereItsCurationsStart) {
+  auto builtin = curations_->defaults(project_, "street");
+  ASSERT_TRUE(builtin.ok()) << builtin.status().to_string();
+  EXPECT_TRUE(builtin->updated_by.empty());
+  EXPECT_EQ(builtin->options.radius, CurationOptions{}.radius);
+  auto mine = parse_curation_options(Json::parse(R"({"radius": 6, "min_width": 100})"));
+  ASSERT_TRUE(mine.ok());
+  ASSERT_TRUE(curations_->set_defaults(project_, "street", *mine, "owner").ok());
+  auto d = curations_->defaults(project_, "street");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->updated_by, "owner");
+  EXPECT_EQ(d->options.radius, 6);
+  EXPECT_EQ(d->options.min_width, 100);
+  EXPECT_EQ(d->options.min_height, CurationOptions{}.min_height);
+  // A request names only what it changes.
+  auto o = parse_curation_options(Json::parse(R"({"radius": 3})"), d->options);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->radius, 3);
+  EXPECT_EQ(o->min_width, 100);
+  auto c = curations_->start(project_, "vision", "street", 0, *o, "usr_owner", "owner");
+  ASSERT_TRUE(c.ok());
+  const auto& cmd = jobs_->get(c->job_id)->spec.command;
+  auto after = [&](const std::string& flag) {
+    auto it = std::find(cmd.begin(), cmd.end(), flag);
+    return it == cmd.end() || it + 1 == cmd.end() ? std::string() : *(it + 1);
+  };
+  EXPECT_EQ(after("--radius"), "3");
+  EXPECT_EQ(after("--min-width"), "100");
+  // Bad thresholds name the field; a dataset that is not there is not found.
+  auto bad = parse_curation_options(Json::parse(R"({"min_brightness": 300})"), d->options);
+  EXPECT_NE(bad.status().message().find("field 'min_brightness'"), std::string::npos);
+  EXPECT_EQ(curations_->set_defaults(project_, "nowhere", *mine, "owner").status().code(),
+            Code::kNotFound);
 }
 
 JZ_ON_BOTH_DATABASES(CurationTest);

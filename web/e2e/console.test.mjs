@@ -939,6 +939,10 @@ test('a data owner has a version checked for duplicates and quality, reviews the
   await owner.goto(`${server.base}/projects/vision/datasets/scenes`);
   const section = owner.getByRole('region', { name: 'Duplicates and quality' });
   await section.getByLabel('Near-duplicate radius (bits)').fill('12');
+  // Kept as the dataset's thresholds, which its next curations start from.
+  await section.getByRole('button', { name: 'Keep as this dataset’s thresholds' }).click();
+  await section.getByText(/These are the dataset’s thresholds, set by cowner/).waitFor();
+  assert.equal((await server.call('GET', '/api/v1/projects/vision/datasets/scenes/curation-defaults')).options.radius, 12);
   await section.getByRole('button', { name: 'Check this version' }).click();
   // The job runs in the project's sandbox; its report becomes the review queue.
   const row = section.getByRole('row', { name: /v1/ });

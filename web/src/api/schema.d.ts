@@ -1028,6 +1028,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/datasets/{dataset}/curation-defaults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dataset's curation thresholds, which its curations start from (the built-in ones until someone sets them) */
+        get: operations["get_api_v1_projects_project_datasets_dataset_curation_defaults"];
+        /** Set the dataset's curation thresholds (absent fields: the built-in ones) */
+        put: operations["put_api_v1_projects_project_datasets_dataset_curation_defaults"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/datasets/{dataset}/curations": {
         parameters: {
             query?: never;
@@ -1312,7 +1330,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Find near-duplicates and poor images in a version (data owners who may update the dataset): a job of the project, in its sandbox; its proposals wait for a person's review */
+        /** Find near-duplicates and poor images in a version (data owners who may update the dataset): a job of the project, in its sandbox; its proposals wait for a person's review. Thresholds not given are the dataset's */
         post: operations["post_api_v1_projects_project_datasets_dataset_versions_number_curations"];
         delete?: never;
         options?: never;
@@ -3716,6 +3734,14 @@ export interface components {
              * @description The version curated
              */
             version: number;
+        };
+        CurationDefaults: {
+            /** @description radius, min_sharpness, min_brightness, max_brightness, min_width, min_height, brisque, max_brisque */
+            options: Record<string, never>;
+            /** Format: date-time */
+            updated_at?: string | null;
+            /** @description null while the built-in thresholds apply */
+            updated_by?: string | null;
         };
         CustomRule: {
             annotations: {
@@ -10043,6 +10069,154 @@ export interface operations {
             };
             /** @description Well-formed, but refused by a rule */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_api_v1_projects_project_datasets_dataset_curation_defaults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurationDefaults"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    put_api_v1_projects_project_datasets_dataset_curation_defaults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Also score BRISQUE (slower) */
+                    brisque?: boolean;
+                    /** @description Overexposed over this mean grey level (215) */
+                    max_brightness?: number;
+                    /** @description Poor over this BRISQUE score (60) */
+                    max_brisque?: number;
+                    /** @description Dark under this mean grey level (40) */
+                    min_brightness?: number;
+                    /**
+                     * Format: int64
+                     * @description Small under this height (64)
+                     */
+                    min_height?: number;
+                    /** @description Blurry under this variance of the Laplacian (20) */
+                    min_sharpness?: number;
+                    /**
+                     * Format: int64
+                     * @description Small under this width (64)
+                     */
+                    min_width?: number;
+                    /**
+                     * Format: int64
+                     * @description Near-duplicate radius in bits, 0-32 (default 10)
+                     */
+                    radius?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurationDefaults"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

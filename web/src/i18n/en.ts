@@ -595,6 +595,11 @@ export const en = {
     states: { annotating: 'Annotating', review: 'In review', rework: 'Rework', accepted: 'Accepted' },
   },
   curation: {
+    minSharpness: 'Blurry under (sharpness)',
+    minBrightness: 'Dark under (grey level)',
+    maxBrightness: 'Overexposed over (grey level)',
+    keepThresholds: 'Keep as this dataset’s thresholds',
+    thresholdsBy: 'These are the dataset’s thresholds, set by {{by}} on {{when}}.',
     title: 'Duplicates and quality',
     help: 'A job hashes and checks every image of a version in the project’s sandbox; what it proposes to remove waits for your review. Nothing is removed until you confirm it, and then only from a new version.',
     version: 'Version',

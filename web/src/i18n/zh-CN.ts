@@ -596,6 +596,11 @@ export const zhCN: Messages = {
     states: { annotating: '标注中', review: '审核中', rework: '返工', accepted: '已通过' },
   },
   curation: {
+    minSharpness: '模糊阈值（清晰度低于）',
+    minBrightness: '过暗阈值（灰度低于）',
+    maxBrightness: '过曝阈值（灰度高于）',
+    keepThresholds: '保存为该数据集的阈值',
+    thresholdsBy: '这些是该数据集的阈值，由 {{by}} 于 {{when}} 设置。',
     title: '重复与质量',
     help: '一个作业在项目的沙箱中为版本的每张图片计算哈希并检查质量；建议删除的图片等待你审核。未经你确认不会删除任何内容，确认后也只是在新版本中去除。',
     version: '版本',

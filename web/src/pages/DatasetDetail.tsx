@@ -2,7 +2,7 @@
 // for everyone who sees the dataset; making and deleting versions for those who manage it;
 // and for data owners a browser of a version's files with thumbnails, by split and tag.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
@@ -228,7 +228,33 @@ function Curations({ base, versions, owner, mayMake }: { base: string; versions:
   const [version, setVersion] = useState<number>(versions[0]?.number ?? 1);
   const [radius, setRadius] = useState('10');
   const [minSide, setMinSide] = useState('64');
+  const [sharpness, setSharpness] = useState('20');
+  const [dark, setDark] = useState('40');
+  const [bright, setBright] = useState('215');
   const [open, setOpen] = useState<string | null>(null);
+  // The dataset's own thresholds fill the form.
+  const defaults = useQuery({ queryKey: ['curation-defaults', base], queryFn: () => api<Schemas['CurationDefaults']>(`${base}/curation-defaults`) });
+  useEffect(() => {
+    const o = defaults.data?.options as Record<string, number> | undefined;
+    if (!o) return;
+    setRadius(String(o.radius));
+    setMinSide(String(Math.max(o.min_width, o.min_height)));
+    setSharpness(String(o.min_sharpness));
+    setDark(String(o.min_brightness));
+    setBright(String(o.max_brightness));
+  }, [defaults.data]);
+  const thresholds = () => ({
+    radius: Number(radius),
+    min_width: Number(minSide),
+    min_height: Number(minSide),
+    min_sharpness: Number(sharpness),
+    min_brightness: Number(dark),
+    max_brightness: Number(bright),
+  });
+  const keep = useMutation({
+    mutationFn: () => api<Schemas['CurationDefaults']>(`${base}/curation-defaults`, { method: 'PUT', body: thresholds() }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['curation-defaults', base] }),
+  });
   const list = useQuery({
     queryKey: ['curations', base],
     queryFn: () => api<Page<Curation>>(`${base}/curations`),
@@ -240,7 +266,7 @@ function Curations({ base, versions, owner, mayMake }: { base: string; versions:
     mutationFn: () =>
       api<Curation>(`${base}/versions/${version}/curations`, {
         method: 'POST',
-        body: { radius: Number(radius), min_width: Number(minSide), min_height: Number(minSide) },
+        body: thresholds(),
       }),
     onSuccess: (c) => {
       setOpen(c.id);
@@ -252,7 +278,7 @@ function Curations({ base, versions, owner, mayMake }: { base: string; versions:
     <section aria-label={t('curation.title')}>
       <h2>{t('curation.title')}</h2>
       <p className="help">{t('curation.help')}</p>
-      {owner && mayMake && versions.length > 0 && (
+      {owner && mayMake && versions.length > 0 && !defaults.isPending && (
         <form className="row" noValidate onSubmit={(e: FormEvent) => e.preventDefault()}>
           <Field id="c-version" label={t('curation.version')}>
             <select id="c-version" value={version} onChange={(e) => setVersion(Number(e.target.value))}>
@@ -269,12 +295,36 @@ function Curations({ base, versions, owner, mayMake }: { base: string; versions:
           <Field id="c-side" label={t('curation.minSide')}>
             <input id="c-side" type="number" min={0} value={minSide} onChange={(e) => setMinSide(e.target.value)} />
           </Field>
+          <Field id="c-sharp" label={t('curation.minSharpness')}>
+            <input id="c-sharp" type="number" min={0} value={sharpness} onChange={(e) => setSharpness(e.target.value)} />
+          </Field>
+          <Field id="c-dark" label={t('curation.minBrightness')}>
+            <input id="c-dark" type="number" min={0} max={255} value={dark} onChange={(e) => setDark(e.target.value)} />
+          </Field>
+          <Field id="c-bright" label={t('curation.maxBrightness')}>
+            <input id="c-bright" type="number" min={0} max={255} value={bright} onChange={(e) => setBright(e.target.value)} />
+          </Field>
           <div className="field end">
             <button type="button" className="primary" disabled={start.isPending} onClick={() => start.mutate()}>
               {t('curation.start')}
             </button>
           </div>
+          <div className="field end">
+            <button type="button" disabled={keep.isPending} onClick={() => keep.mutate()}>
+              {t('curation.keepThresholds')}
+            </button>
+          </div>
         </form>
+      )}
+      {keep.isError && (
+        <p className="error" role="alert">
+          {errorText(keep.error, t)}
+        </p>
+      )}
+      {defaults.data?.updated_by && (
+        <p className="muted" role="status">
+          {t('curation.thresholdsBy', { by: defaults.data.updated_by, when: formatTime(defaults.data.updated_at ?? '') })}
+        </p>
       )}
       {start.isError && (
         <p className="error" role="alert">
