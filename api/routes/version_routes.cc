@@ -3,6 +3,8 @@
 // changed) shown to everyone who sees the dataset; their files, paths included, to data
 // owners only (dataset_data:get), as the dataset's own files are.
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "api/schema.h"
 #include "api/services.h"
@@ -433,27 +435,74 @@ void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s) {
        .scope = Scope::kProject,
        .resource = "dataset_data",
        .verb = "get",
-       .summary = "A version's files by path (data owners), filtered by split, tag or prefix",
+       .summary = "A version's files by path (data owners), filtered by split, tag, prefix, "
+                  "quality (?quality=poor|fine: what the checks measured) or duplicate group "
+                  "(?duplicates=true: in a group the newest check of this version found); each "
+                  "with its measures and group",
        .response_schema = sc::list_of("VersionFile"),
        .paging = Paging::kKeyset,
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_ASSIGN_OR_RETURN(auto* versions, versions_of(s));
          JZ_ASSIGN_OR_RETURN(int64_t n, version_param(ctx));
          JZ_ASSIGN_OR_RETURN(auto ver, versions->get(ctx.project->id, ctx.param("dataset"), n));
+         const std::string quality = ctx.http.param("quality");
+         const std::string dups = ctx.http.param("duplicates");
+         if (!quality.empty() && quality != "poor" && quality != "fine") {
+           return Status::invalid_argument("quality must be poor or fine");
+         }
+         if (!dups.empty() && dups != "true" && dups != "false") {
+           return Status::invalid_argument("duplicates must be true or false");
+         }
+         // What the checks measured, and the duplicate groups (when this server runs them).
+         std::map<std::string, datasets::ImageFacts> facts;
+         std::map<std::string, std::string> groups;
+         if (s.platform.curations) {
+           JZ_ASSIGN_OR_RETURN(groups, s.platform.curations->duplicate_groups(
+                                           ctx.project->id, ctx.param("dataset"), n));
+           if (!quality.empty()) {
+             JZ_ASSIGN_OR_RETURN(auto all, versions->files(ver, {.limit = SIZE_MAX}));
+             std::set<std::string> shas;
+             for (const auto& f : all) shas.insert(f.sha256);
+             JZ_ASSIGN_OR_RETURN(facts, s.platform.curations->facts(ctx.project->id, shas));
+           }
+         }
          const auto spec = ctx.page_spec();
          datasets::FileFilter f{.split = ctx.http.param("split"),
                                 .tag = ctx.http.param("tag"),
                                 .prefix = ctx.http.param("prefix"),
                                 .after = spec.after,
                                 .limit = static_cast<size_t>(spec.limit) + 1};
+         if (!quality.empty() || dups == "true") {
+           f.keep = [&](const datasets::VersionFile& file) {
+             if (dups == "true" && !groups.count(file.path)) return false;
+             if (quality.empty()) return true;
+             auto m = facts.find(file.sha256);
+             if (m == facts.end()) return false;  // never checked: neither poor nor fine
+             return (quality == "poor") == !m->second.problems.empty();
+           };
+         }
          JZ_ASSIGN_OR_RETURN(auto files, versions->files(ver, f));
          std::string next;
          if (files.size() > static_cast<size_t>(spec.limit)) {
            files.resize(static_cast<size_t>(spec.limit));
            next = files.back().path;
          }
+         if (quality.empty() && s.platform.curations) {  // the page's measures only
+           std::set<std::string> shas;
+           for (const auto& file : files) shas.insert(file.sha256);
+           JZ_ASSIGN_OR_RETURN(facts, s.platform.curations->facts(ctx.project->id, shas));
+         }
          Json items = Json::array();
-         for (const auto& file : files) items.push_back(file.to_json());
+         for (const auto& file : files) {
+           Json j = file.to_json();
+           auto m = facts.find(file.sha256);
+           j["quality"] = m == facts.end() ? Json(nullptr) : m->second.to_json();
+           auto g = groups.find(file.path);
+           j["duplicate_of"] =
+               g == groups.end() || g->second == file.path ? Json(nullptr) : Json(g->second);
+           j["in_group"] = g != groups.end();
+           items.push_back(std::move(j));
+         }
          return Reply::page(std::move(items), next);
        }},
       {.method = "GET",

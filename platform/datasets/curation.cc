@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -128,6 +129,72 @@ CurationService::CurationService(store::Database& db, Clock& clock, IdGenerator&
       ticker_(tick) {}
 
 CurationService::~CurationService() { stop(); }
+
+Json ImageFacts::to_json() const {
+  return {{"algorithm", algorithm}, {"phash", phash},         {"width", width},
+          {"height", height},       {"sharpness", sharpness}, {"brightness", brightness},
+          {"problems", problems}};
+}
+
+Result<std::map<std::string, ImageFacts>> CurationService::facts(
+    const std::string& project_id, const std::set<std::string>& shas) {
+  std::map<std::string, ImageFacts> out;
+  if (shas.empty()) return out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& conn) -> Status {
+    // In slices, so a page of files is one or two queries whatever the project holds.
+    std::vector<std::string> list(shas.begin(), shas.end());
+    for (size_t i = 0; i < list.size(); i += 500) {
+      std::string marks;
+      store::Params params = {project_id};
+      for (size_t k = i; k < std::min(list.size(), i + 500); ++k) {
+        marks += marks.empty() ? "?" : ", ?";
+        params.emplace_back(list[k]);
+      }
+      JZ_ASSIGN_OR_RETURN(auto rows,
+                          conn.query("SELECT sha256, algorithm, phash, width, height, sharpness, "
+                                     "brightness, problems FROM dataset_facts WHERE project_id = ? "
+                                     "AND sha256 IN (" +
+                                         marks + ") ORDER BY measured_at_ms",
+                                     params));
+      for (const auto& r : rows) {
+        ImageFacts f;
+        f.algorithm = r.text(1);
+        f.phash = r.text(2);
+        f.width = r.integer(3);
+        f.height = r.integer(4);
+        f.sharpness = std::strtod(r.text(5).c_str(), nullptr);
+        f.brightness = std::strtod(r.text(6).c_str(), nullptr);
+        f.problems = r.text(7);
+        out[r.text(0)] = std::move(f);  // the newest measure wins
+      }
+    }
+    return {};
+  }));
+  return out;
+}
+
+Result<std::map<std::string, std::string>> CurationService::duplicate_groups(
+    const std::string& project_id, const std::string& dataset, int64_t number) {
+  std::map<std::string, std::string> out;
+  JZ_RETURN_IF_ERROR(db_.with_conn([&](store::Conn& conn) -> Status {
+    JZ_ASSIGN_OR_RETURN(
+        auto newest,
+        conn.query("SELECT c.id FROM dataset_curations c JOIN datasets d ON d.id = c.dataset_id "
+                   "WHERE c.project_id = ? AND d.name = ? AND c.number = ? AND c.state IN "
+                   "('review', 'applied') ORDER BY c.created_at_ms DESC, c.id DESC LIMIT 1",
+                   {project_id, dataset, number}));
+    if (newest.empty()) return {};
+    JZ_ASSIGN_OR_RETURN(auto rows, conn.query("SELECT path, keep FROM dataset_proposals WHERE "
+                                              "curation_id = ? AND kind = 'duplicate'",
+                                              {newest.at(0).text(0)}));
+    for (const auto& r : rows) {
+      out[r.text(0)] = r.text(1);
+      out[r.text(1)] = r.text(1);
+    }
+    return {};
+  }));
+  return out;
+}
 
 Result<CurationDefaults> CurationService::defaults(const std::string& project_id,
                                                    const std::string& dataset) {

@@ -24,8 +24,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,6 +89,15 @@ struct Proposal {
   std::optional<int64_t> decided_at_ms;
 };
 
+// What a check measured of one content (kept per project and SHA-256).
+struct ImageFacts {
+  std::string algorithm, phash;
+  int64_t width = 0, height = 0;
+  double sharpness = 0, brightness = 0;
+  std::string problems;  // what it fails, as the check said ("blurry: ...; small: ..."; "": none)
+  Json to_json() const;
+};
+
 class CurationService {
  public:
   CurationService(store::Database& db, Clock& clock, IdGenerator& ids, jobs::JobStore& jobs,
@@ -106,6 +117,15 @@ class CurationService {
                                         const CurationOptions& o, const std::string& actor);
   // The dataset's curations, newest first (at most 100).
   Result<std::vector<Curation>> list(const std::string& project_id, const std::string& dataset);
+  // The facts of these contents (SHA-256s) the project's checks measured; contents never
+  // checked are absent.
+  Result<std::map<std::string, ImageFacts>> facts(const std::string& project_id,
+                                                  const std::set<std::string>& shas);
+  // The duplicate groups the newest check of version `number` found (one in review or
+  // applied): each path of a group -> the group's kept image (the kept one -> itself).
+  Result<std::map<std::string, std::string>> duplicate_groups(const std::string& project_id,
+                                                              const std::string& dataset,
+                                                              int64_t number);
   // Its proposals by path; `decision` "" for all.
   Result<std::vector<Proposal>> proposals(const Curation& c, const std::string& decision = "");
   // Confirms or rejects proposals (path -> "confirmed" | "rejected" | "pending"), while the

@@ -115,6 +115,22 @@ TEST_P(CurationTest, AJobFindsProposalsAPersonDecidesAndANewVersionLeavesOutOnly
   EXPECT_EQ(got->summary["groups"], 1);
   EXPECT_EQ(got->summary["pending"], 2);
   EXPECT_EQ(got->summary["algorithm"], "dct64/1");
+  // What the browser filters by: the version's duplicate groups, each content's measures.
+  auto groups = curations_->duplicate_groups(project_, "street", 1);
+  ASSERT_TRUE(groups.ok());
+  EXPECT_EQ(*groups, (std::map<std::string, std::string>{{"a.png", "a.png"}, {"b.png", "a.png"}}));
+  EXPECT_TRUE(curations_->duplicate_groups(project_, "street", 2)->empty());
+  auto v1 = versions_->get(project_, "street", 1);
+  ASSERT_TRUE(v1.ok());
+  std::map<std::string, std::string> sha_of;
+  auto v1_files = versions_->files(*v1, {});
+  ASSERT_TRUE(v1_files.ok());
+  for (const auto& f : *v1_files) sha_of[f.path] = f.sha256;
+  auto facts = curations_->facts(project_, {sha_of["c.png"], "0000"});
+  ASSERT_TRUE(facts.ok());
+  ASSERT_EQ(facts->size(), 1u) << "a content never checked has none";
+  EXPECT_EQ(facts->at(sha_of["c.png"]).width, 32);
+  EXPECT_EQ(facts->at(sha_of["c.png"]).problems.rfind("small: 32x32", 0), 0u);
   auto all = curations_->proposals(*got);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 2u);

@@ -628,6 +628,7 @@ Result<std::vector<VersionFile>> DatasetVersions::files(const Version& v, const 
     if (!f.split.empty() && file.split != f.split) continue;
     if (!f.tag.empty() && !std::binary_search(file.tags.begin(), file.tags.end(), f.tag)) continue;
     if (!f.prefix.empty() && file.path.rfind(f.prefix, 0) != 0) continue;
+    if (f.keep && !f.keep(file)) continue;
     out.push_back(std::move(file));
   }
   return out;

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -100,7 +101,8 @@ struct Changes {
 
 struct FileFilter {
   std::string split, tag, prefix;
-  std::string after;  // the last path of the previous page
+  std::function<bool(const VersionFile&)> keep;  // more conditions (none: every file)
+  std::string after;                             // the last path of the previous page
   size_t limit = 1000;
 };
 

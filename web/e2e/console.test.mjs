@@ -971,6 +971,23 @@ test('a data owner has a version checked for duplicates and quality, reviews the
   assert.deepEqual(v2.items.map((f) => f.path), ['big1-bright.png', 'other.png', 'tiny.png']);
   const v1 = await server.call('GET', '/api/v1/projects/vision/datasets/scenes/versions/1/files');
   assert.equal(v1.items.length, 4, 'version 1 keeps every file');
+  // The browser shows version 1 by what the check found: the poor one, the group.
+  const grouped = await server.call('GET', '/api/v1/projects/vision/datasets/scenes/versions/1/files?duplicates=true');
+  assert.deepEqual(grouped.items.map((f) => f.path).sort(), ['big1-bright.png', 'big1.png']);
+  const copy = grouped.items.find((f) => f.duplicate_of);
+  await owner.getByRole('row', { name: /v1 import/ }).getByRole('button', { name: 'Browse' }).click();
+  const files1 = owner.getByRole('region', { name: 'Files of version 1' });
+  const thumbs = 'section[aria-label="Files of version 1"] li.thumb';
+  await until(owner, (sel) => document.querySelectorAll(sel).length === 4, thumbs);
+  await files1.getByLabel('Quality').selectOption('poor');
+  await until(owner, (sel) => document.querySelectorAll(sel).length === 1, thumbs);
+  await files1.getByText('tiny.png', { exact: true }).waitFor();
+  await files1.locator('.badge.problem').getByText(/small/).waitFor();
+  await files1.getByLabel('Quality').selectOption('');
+  await files1.getByLabel('Only duplicate groups').check();
+  await until(owner, (sel) => document.querySelectorAll(sel).length === 2, thumbs);
+  await files1.getByText(`duplicate of ${copy.duplicate_of}`).waitFor();
+  await screenshot(owner, 'dataset-browser-duplicates-en');
 
   // A developer sees the counts, never the queue.
   const dev = await newPage(browser);

@@ -1345,7 +1345,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A version's files by path (data owners), filtered by split, tag or prefix */
+        /** A version's files by path (data owners), filtered by split, tag, prefix, quality (?quality=poor|fine: what the checks measured) or duplicate group (?duplicates=true: in a group the newest check of this version found); each with its measures and group */
         get: operations["get_api_v1_projects_project_datasets_dataset_versions_number_files"];
         put?: never;
         post?: never;
@@ -5058,7 +5058,23 @@ export interface components {
             team: string;
         };
         VersionFile: {
+            /** @description The kept image of its duplicate group */
+            duplicate_of?: string | null;
+            /** @description In a duplicate group the newest check found */
+            in_group?: boolean;
             path: string;
+            quality?: {
+                algorithm?: string;
+                brightness?: number;
+                /** Format: int64 */
+                height?: number;
+                phash?: string;
+                /** @description What it fails ("": nothing) */
+                problems: string;
+                sharpness?: number;
+                /** Format: int64 */
+                width?: number;
+            } | null;
             sha256: string;
             /** Format: int64 */
             size: number;

@@ -415,6 +415,13 @@ export const en = {
     policyInvalid: 'This is not valid JSON.',
   },
   versions: {
+    quality: 'Quality',
+    qualityHelp: 'As the newest duplicate and quality check measured; files never checked are neither.',
+    poor: 'Fails a threshold',
+    fine: 'Passes every threshold',
+    onlyDuplicates: 'Only duplicate groups',
+    duplicateOf: 'duplicate of {{path}}',
+    keptOfGroup: 'kept of its duplicate group',
     label: 'v{{number}}',
     title: 'Dataset {{name}}',
     back: '← All datasets',

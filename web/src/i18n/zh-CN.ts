@@ -416,6 +416,13 @@ export const zhCN: Messages = {
     policyInvalid: '这不是有效的 JSON。',
   },
   versions: {
+    quality: '质量',
+    qualityHelp: '以最近一次重复与质量检查的测量为准；从未检查过的文件不属于任何一类。',
+    poor: '未达阈值',
+    fine: '符合全部阈值',
+    onlyDuplicates: '仅显示重复组',
+    duplicateOf: '与 {{path}} 重复',
+    keptOfGroup: '重复组中保留的一张',
     label: 'v{{number}}',
     title: '数据集 {{name}}',
     back: '← 全部数据集',

@@ -132,13 +132,17 @@ function Browser({ base, version }: { base: string; version: Version }) {
   const { t } = useTranslation();
   const [split, setSplit] = useState('');
   const [tag, setTag] = useState('');
+  const [quality, setQuality] = useState('');
+  const [grouped, setGrouped] = useState(false);
   const [pages, setPages] = useState<string[]>(['']);
   const filter = new URLSearchParams();
   if (split) filter.set('split', split);
   if (tag) filter.set('tag', tag);
+  if (quality) filter.set('quality', quality);
+  if (grouped) filter.set('duplicates', 'true');
   const root = `${base}/versions/${version.number}`;
   const files = useQuery({
-    queryKey: ['version-files', root, split, tag, pages],
+    queryKey: ['version-files', root, split, tag, quality, grouped, pages],
     queryFn: async () => {
       const out: VersionFile[] = [];
       let next: string | null | undefined = null;
@@ -174,6 +178,17 @@ function Browser({ base, version }: { base: string; version: Version }) {
             ))}
           </select>
         </Field>
+        <Field id="b-quality" label={t('versions.quality')} help={t('versions.qualityHelp')}>
+          <select id="b-quality" value={quality} aria-describedby="b-quality-help" onChange={(e) => { setQuality(e.target.value); setPages(['']); }}>
+            <option value="">{t('versions.all')}</option>
+            <option value="poor">{t('versions.poor')}</option>
+            <option value="fine">{t('versions.fine')}</option>
+          </select>
+        </Field>
+        <label className="check">
+          <input type="checkbox" checked={grouped} onChange={(e) => { setGrouped(e.target.checked); setPages(['']); }} />
+          {t('versions.onlyDuplicates')}
+        </label>
       </div>
       {files.isError && <ErrorView error={files.error} onRetry={() => files.refetch()} />}
       {files.data && files.data.items.length === 0 && <p className="empty">{t('versions.noFiles')}</p>}
@@ -192,6 +207,9 @@ function Browser({ base, version }: { base: string; version: Version }) {
                   {formatBytes(f.size)} · {f.split}
                 </span>
                 {f.tags.length > 0 && <Counts counts={Object.fromEntries(f.tags.map((x) => [x, 1]))} />}
+                {f.quality?.problems && <span className="badge problem">{f.quality.problems}</span>}
+                {f.duplicate_of && <span className="muted">{t('versions.duplicateOf', { path: f.duplicate_of })}</span>}
+                {f.in_group && !f.duplicate_of && <span className="muted">{t('versions.keptOfGroup')}</span>}
               </div>
             </li>
           ))}
