@@ -242,7 +242,9 @@ TEST_P(CurationTest, ADatasetsThresholdsAreWhereItsCurationsStart) {
   EXPECT_EQ(o->min_width, 100);
   auto c = curations_->start(project_, "vision", "street", 0, *o, "usr_owner", "owner");
   ASSERT_TRUE(c.ok());
-  const auto& cmd = jobs_->get(c->job_id)->spec.command;
+  auto job = jobs_->get(c->job_id);
+  ASSERT_TRUE(job.ok());
+  const auto& cmd = job->spec.command;
   auto after = [&](const std::string& flag) {
     auto it = std::find(cmd.begin(), cmd.end(), flag);
     return it == cmd.end() || it + 1 == cmd.end() ? std::string() : *(it + 1);
