@@ -19,6 +19,7 @@
 #include "platform/algostore/store.h"
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
+#include "platform/datasets/conversion.h"
 #include "platform/datasets/curation.h"
 #include "platform/datasets/labelling.h"
 #include "platform/datasets/lifecycle.h"
@@ -218,6 +219,13 @@ std::vector<Endpoint> endpoints() {
        "/api/v1/projects/{p}/datasets/absent/versions/1/curations",
        "{}",
        {"padmin", "wsadmin", "dataowner"}},
+      {"convert a version's annotations",
+       "POST",
+       "/api/v1/projects/{p}/datasets/absent/versions/1/conversions",
+       R"({"from":"coco","to":"yolo","input":"a.json"})",
+       {"padmin", "wsadmin", "dataowner"}},
+      {"list conversions", "GET", "/api/v1/projects/{p}/datasets/absent/conversions", "",
+       project_members},
       {"read curation thresholds", "GET", "/api/v1/projects/{p}/datasets/absent/curation-defaults",
        "", project_members},
       {"set curation thresholds",
@@ -864,6 +872,8 @@ class AuthzMatrixTest : public ::testing::Test {
                                                        audit_.get(), nullptr);
     preannotations_ = std::make_unique<datasets::PreAnnotations>(
         *db_, Clock::system(), ids_, *jobs_, *outputs_, *labelling_, nullptr);
+    conversions_ = std::make_unique<datasets::Conversions>(*db_, Clock::system(), ids_, *jobs_,
+                                                           *outputs_, *versions_, nullptr);
     runs_ = std::make_unique<training::RunService>(
         *db_, Clock::system(), ids_, training::RunOptions{.dir = dir_.str() + "/training"});
     alerts_ = std::make_unique<alerts::AlertService>(
@@ -940,7 +950,8 @@ class AuthzMatrixTest : public ::testing::Test {
                          curations_.get(),
                          labelling_.get(),
                          lifecycle_.get(),
-                         preannotations_.get()});
+                         preannotations_.get(),
+                         conversions_.get()});
     ASSERT_TRUE(server_->bind().ok());
     thread_ = std::thread([this] { (void)server_->run(); });
   }
@@ -1004,6 +1015,7 @@ class AuthzMatrixTest : public ::testing::Test {
   std::unique_ptr<datasets::Labelling> labelling_;
   std::unique_ptr<datasets::Lifecycle> lifecycle_;
   std::unique_ptr<datasets::PreAnnotations> preannotations_;
+  std::unique_ptr<datasets::Conversions> conversions_;
   std::unique_ptr<jobs::CodeRepos> code_;
   std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<training::RunService> runs_;

@@ -56,6 +56,7 @@ class CurationService;
 class Labelling;
 class Lifecycle;
 class PreAnnotations;
+class Conversions;
 }  // namespace jz::datasets
 namespace jz::autotest {
 class AutotestService;
@@ -119,6 +120,7 @@ struct PlatformServices {
   datasets::Labelling* labelling = nullptr;              // labelling tasks, jobs, shapes
   datasets::Lifecycle* lifecycle = nullptr;              // keep / archive / delete rules
   datasets::PreAnnotations* preannotations = nullptr;    // algorithms' first shapes
+  datasets::Conversions* conversions = nullptr;          // annotation formats, as jobs
 };
 
 class ApiServer {

@@ -1700,6 +1700,57 @@ void ClientCommands::job_commands(CLI::App& app) {
         ->check(CLI::PositiveNumber);
   }
 
+  // ---- converting a version's annotations on the platform (a job) ----
+  struct ConvertOpts {
+    std::string from, to, input, output, images;
+  };
+  auto co = std::make_shared<ConvertOpts>();
+  auto* conv = leaf(
+      *dataset, "convert",
+      "Convert a version's annotations between coco, voc, yolo and json on the platform, as a "
+      "job in the project's sandbox; the next version holds the converted files",
+      [ds_path, vo, co](const Common& c) {
+        return with_conn("dataset convert", c.server, true, [&](Conn& conn) -> Status {
+          Json body = {{"from", co->from}, {"to", co->to}, {"input", co->input}};
+          if (!co->output.empty()) body["output"] = co->output;
+          if (!co->images.empty()) body["images"] = co->images;
+          JZ_ASSIGN_OR_RETURN(
+              Json out,
+              conn.api->call("POST",
+                             ds_path() + "/versions/" + std::to_string(vo->number) + "/conversions",
+                             &body));
+          show_object(c.output, out);
+          return {};
+        });
+      });
+  add_name(conv);
+  conv->add_option("VERSION", vo->number, "Version number")->required()->check(CLI::PositiveNumber);
+  const std::vector<std::string> formats = {"coco", "voc", "yolo", "json"};
+  conv->add_option("--from", co->from, "coco, voc, yolo or json")
+      ->required()
+      ->check(CLI::IsMember(formats));
+  conv->add_option("--to", co->to, "coco, voc, yolo or json")
+      ->required()
+      ->check(CLI::IsMember(formats));
+  conv->add_option("--input", co->input,
+                   "In the version: the COCO .json file, or the folder of the others")
+      ->required();
+  conv->add_option("--into", co->output, "The new version's folder for them (default labels/TO)");
+  conv->add_option("--images", co->images, "--from yolo: the images' folder in the version");
+  add_name(leaf(
+      *dataset, "conversions", "A dataset's conversions, newest first", [ds_path](const Common& c) {
+        return with_conn("dataset conversions", c.server, true, [&](Conn& conn) -> Status {
+          JZ_ASSIGN_OR_RETURN(Json out, conn.api->call("GET", ds_path() + "/conversions"));
+          show_list(c.output, out["items"],
+                    {{"ID", "id"},
+                     {"VERSION", "version"},
+                     {"STATE", "state"},
+                     {"MADE", "result_version"},
+                     {"MESSAGE", "message"}});
+          return {};
+        });
+      }));
+
   // ---- lifecycle rules (docs/DATA.md "Lifecycle") ----
   auto rules_file = std::make_shared<std::string>();
   add_name(leaf(*dataset, "lifecycle",

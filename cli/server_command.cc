@@ -22,6 +22,7 @@
 #include "platform/autotest/autotest.h"
 #include "platform/autotest/competitions.h"
 #include "platform/clusters/registry.h"
+#include "platform/datasets/conversion.h"
 #include "platform/datasets/curation.h"
 #include "platform/datasets/labelling.h"
 #include "platform/datasets/lifecycle.h"
@@ -409,6 +410,10 @@ int run_server(const ConfigSources& sources) {
   datasets::PreAnnotations preannotations(**db, Clock::system(), ids, job_store, outputs, labelling,
                                           logger);
   preannotations.start_thread();
+  // Conversions of versions' annotations: their jobs' files become the next version.
+  datasets::Conversions conversions(**db, Clock::system(), ids, job_store, outputs, versions,
+                                    logger);
+  conversions.start_thread();
   api::PlatformServices services{&job_store,
                                  &datasets,
                                  runner.get(),
@@ -429,7 +434,8 @@ int run_server(const ConfigSources& sources) {
                                  &curations,
                                  &labelling,
                                  &lifecycle,
-                                 &preannotations};
+                                 &preannotations,
+                                 &conversions};
 
   api::ApiServer server(settings->http, **db, auth, audit ? &*audit : nullptr, logger,
                         Clock::system(), services);

@@ -983,6 +983,25 @@ const std::vector<Migration>& migrations() {
        "  updated_at_ms BIGINT NOT NULL"
        ");",
        ""},
+      {37, "dataset_conversions",
+       "CREATE TABLE dataset_conversions ("
+       "  id TEXT PRIMARY KEY,"
+       "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+       "  dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,"
+       "  number BIGINT NOT NULL,"
+       "  job_id TEXT NOT NULL,"
+       "  state TEXT NOT NULL,"
+       "  message TEXT NOT NULL,"
+       "  request TEXT NOT NULL,"
+       "  result_version BIGINT NOT NULL,"
+       "  files BIGINT NOT NULL,"
+       "  created_by TEXT NOT NULL,"
+       "  created_at_ms BIGINT NOT NULL,"
+       "  finished_at_ms BIGINT"
+       ");"
+       "CREATE INDEX dataset_conversions_dataset ON dataset_conversions (dataset_id);"
+       "CREATE INDEX dataset_conversions_state ON dataset_conversions (state);",
+       ""},
   };
   return kAll;
 }

@@ -389,6 +389,15 @@ TEST_F(CliClientTest, JobsAndDatasetsThroughTheCli) {
   EXPECT_EQ(plan["files"][0]["path"], "labels.txt");
   EXPECT_EQ(ok_json({"dataset", "lifecycle-apply", "runs", "labels"})["new_version"], 3);
   EXPECT_EQ(ok_json({"dataset", "lifecycle", "runs", "labels"})["last_result"]["files_removed"], 1);
+  // A conversion is queued as a job of the project (its input must be in the version).
+  auto no_input = cli({"dataset", "convert", "runs", "labels", "3", "--from", "coco", "--to",
+                       "yolo", "--input", "instances.json"});
+  EXPECT_EQ(no_input.exit_code, 1);
+  EXPECT_TRUE(contains(no_input.err, "has no file or folder 'instances.json'")) << no_input.err;
+  Json queued = ok_json({"dataset", "convert", "runs", "labels", "3", "--from", "voc", "--to",
+                         "coco", "--input", "more.txt"});
+  EXPECT_EQ(queued["state"], "queued");
+  EXPECT_EQ(ok_json({"dataset", "conversions", "runs", "labels"}).size(), 1u);
   ok({"dataset", "version-delete", "runs", "labels", "1"});
   EXPECT_EQ(ok_json({"dataset", "versions", "runs", "labels"}).size(), 2u);
   // (-o json before the --: what follows it is the job's command)
@@ -568,6 +577,8 @@ TEST_F(CliClientTest, HelpOnEveryClientCommand) {
                                                          {"dataset", "lifecycle-set"},
                                                          {"dataset", "lifecycle-plan"},
                                                          {"dataset", "lifecycle-apply"},
+                                                         {"dataset", "convert"},
+                                                         {"dataset", "conversions"},
                                                          {"audit", "list"},
                                                          {"audit", "export"},
                                                          {"audit", "verify"},

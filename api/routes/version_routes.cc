@@ -10,6 +10,7 @@
 #include "api/services.h"
 #include "core/files.h"
 #include "core/text.h"
+#include "platform/datasets/conversion.h"
 #include "platform/datasets/curation.h"
 #include "platform/datasets/versions.h"
 #include "platform/jobs/runner.h"
@@ -115,6 +116,21 @@ Json defaults_json(const datasets::CurationDefaults& d) {
           {"updated_at", d.updated_at_ms > 0 ? Json(wire_time(d.updated_at_ms)) : Json(nullptr)}};
 }
 
+Json conversion_json(const datasets::Conversion& c) {
+  return {{"id", c.id},
+          {"dataset", c.dataset},
+          {"version", c.number},
+          {"job_id", c.job_id},
+          {"state", c.state},
+          {"message", c.message},
+          {"request", c.request.to_json()},
+          {"result_version", c.result_version > 0 ? Json(c.result_version) : Json(nullptr)},
+          {"files", c.files},
+          {"created_by", c.created_by},
+          {"created_at", wire_time(c.created_at_ms)},
+          {"finished_at", c.finished_at_ms ? Json(wire_time(*c.finished_at_ms)) : Json(nullptr)}};
+}
+
 Result<datasets::CurationService*> curations_of(const ApiServices& s) {
   if (!s.platform.curations) return Status::unavailable("this server runs no curations");
   return s.platform.curations;
@@ -187,6 +203,52 @@ void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s) {
          if (s.platform.runner) s.platform.runner->wake();
          ctx.audit.name = ctx.param("dataset") + "@" + std::to_string(n);
          return Reply::created(curation_json(c));
+       }},
+      {.method = "POST",
+       .path = v + "/conversions",
+       .scope = Scope::kProject,
+       .resource = "dataset_data",
+       .verb = "get",
+       .summary = "Convert the version's annotations to another format (data owners who may "
+                  "update the dataset): a job of the project, in its sandbox; the next version "
+                  "holds the converted files beside the old",
+       .body_schema = sc::object(
+           {{"from", sc::one_of_strings({"coco", "voc", "yolo", "json"})},
+            {"to", sc::one_of_strings({"coco", "voc", "yolo", "json"})},
+            {"input", sc::str("In the version: the COCO .json file, or the folder of the others")},
+            {"images", sc::str("From YOLO: the images' folder (default INPUT/images)")},
+            {"output", sc::str("The new version's folder for the result (default labels/TO)")},
+            {"message", sc::str()}},
+           {"from", "to", "input"}),
+       .response_schema = sc::ref("Conversion"),
+       .errors = {409},
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.conversions) return Status::unavailable("this server runs no conversions");
+         JZ_RETURN_IF_ERROR(ctx.allow("dataset", "update"));
+         JZ_ASSIGN_OR_RETURN(int64_t n, version_param(ctx));
+         JZ_ASSIGN_OR_RETURN(auto r, datasets::parse_conversion_request(ctx.body));
+         JZ_ASSIGN_OR_RETURN(auto c, s.platform.conversions->start(
+                                         ctx.project->id, ctx.project->name, ctx.param("dataset"),
+                                         n, r, ctx.me().user_id, ctx.me().username));
+         if (s.platform.runner) s.platform.runner->wake();
+         ctx.audit.name = ctx.param("dataset") + "@" + std::to_string(n);
+         return Reply::created(conversion_json(c));
+       }},
+      {.method = "GET",
+       .path = "/api/v1/projects/{project}/datasets/{dataset}/conversions",
+       .scope = Scope::kProject,
+       .resource = "dataset",
+       .verb = "get",
+       .summary = "The dataset's conversions, newest first (at most 100): state and the version "
+                  "each made",
+       .response_schema = sc::list_of("Conversion"),
+       .handler = [&s](RequestContext& ctx) -> Result<Reply> {
+         if (!s.platform.conversions) return Reply::page(Json::array(), "");
+         JZ_ASSIGN_OR_RETURN(auto list,
+                             s.platform.conversions->list(ctx.project->id, ctx.param("dataset")));
+         Json items = Json::array();
+         for (const auto& c : list) items.push_back(conversion_json(c));
+         return Reply::page(std::move(items), "");
        }},
       {.method = "GET",
        .path = "/api/v1/projects/{project}/datasets/{dataset}/curation-defaults",

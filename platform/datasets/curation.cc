@@ -268,18 +268,10 @@ Result<Curation> CurationService::start(const std::string& project_id, const std
                   "--max-brisque",
                   num(o.max_brisque)};
   if (o.brisque) command.push_back("--brisque");
-  Json body = {{"name", "curate-" + dataset + "-v" + std::to_string(v.number)},
-               {"kind", "eval"},
-               {"command", command},
-               {"datasets", {mounted}},
-               {"resources", {{"cpu", 1}, {"memory_mib", 2048}, {"gpus", 0}}},
-               {"runtime_limit_s", 24 * 3600},
-               {"restart_policy", "never"},
-               {"tools", true}};
-  auto spec = jobs::parse_job_request(body);
-  if (!spec.ok()) return Status::internal("the curation job: " + spec.status().message());
-  JZ_ASSIGN_OR_RETURN(auto job,
-                      jobs_.create(project_id, project, user_id, username, *spec, username));
+  JZ_ASSIGN_OR_RETURN(
+      auto job, queue_service_job(jobs_, project_id, project, user_id, username,
+                                  "curate-" + dataset + "-v" + std::to_string(v.number), command,
+                                  mounted, 2048, int64_t{24} * 3600));
   Curation c;
   c.id = ids_.next("cur_");
   c.project_id = project_id;
@@ -569,13 +561,7 @@ void CurationService::tick() {
         job_turn(jobs_, outputs_, c.project_id, c.job_id, c.state == "queued", "the curation job");
     Status s;
     if (turn.kind == JobTurn::kStarted) {
-      s = db_.with_conn([&](store::Conn& conn) -> Status {
-        return conn
-            .exec(
-                "UPDATE dataset_curations SET state = 'running' WHERE id = ? AND state = 'queued'",
-                {c.id})
-            .status();
-      });
+      s = mark_running(db_, "dataset_curations", c.id);
     } else if (turn.kind == JobTurn::kSucceeded) {
       s = ingest(c, turn.output_dir + "/curation.json");
     } else if (turn.kind == JobTurn::kEnded) {

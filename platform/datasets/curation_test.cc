@@ -20,14 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class CurationTest : public DatasetServicesTest {
+class CurationTest : public JobServicesTest {
  protected:
   void SetUp() override {
-    DatasetServicesTest::SetUp();
+    JobServicesTest::SetUp();
     if (HasFatalFailure()) return;
-    events_ = std::make_unique<iam::EventLog>(*db_, clock_, ids_);
-    jobs_ = std::make_unique<jobs::JobStore>(*db_, clock_, ids_, *events_);
-    outputs_ = std::make_unique<jobs::Outputs>(*db_, clock_, ids_);
     curations_ = std::make_unique<CurationService>(
         *db_, clock_, ids_, *jobs_, *outputs_, *versions_,
         std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>()));
@@ -58,9 +55,6 @@ class CurationTest : public DatasetServicesTest {
     curations_->tick();
   }
 
-  std::unique_ptr<iam::EventLog> events_;
-  std::unique_ptr<jobs::JobStore> jobs_;
-  std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<CurationService> curations_;
 };
 

@@ -14,8 +14,11 @@
 #include "core/id.h"
 #include "core/random.h"
 #include "platform/datasets/versions.h"
+#include "platform/iam/events.h"
 #include "platform/iam/tenancy.h"
 #include "platform/jobs/datasets.h"
+#include "platform/jobs/outputs.h"
+#include "platform/jobs/store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_database.h"
 
@@ -70,6 +73,23 @@ class DatasetServicesTest : public ::testing::TestWithParam<store::Dialect> {
   std::unique_ptr<jobs::Datasets> datasets_;
   std::unique_ptr<DatasetVersions> versions_;
   std::string project_, ws_;
+};
+
+// The same, with what services that run their work as jobs need: the job store and the
+// jobs' outputs.
+class JobServicesTest : public DatasetServicesTest {
+ protected:
+  void SetUp() override {
+    DatasetServicesTest::SetUp();
+    if (HasFatalFailure()) return;
+    events_ = std::make_unique<iam::EventLog>(*db_, clock_, ids_);
+    jobs_ = std::make_unique<jobs::JobStore>(*db_, clock_, ids_, *events_);
+    outputs_ = std::make_unique<jobs::Outputs>(*db_, clock_, ids_);
+  }
+
+  std::unique_ptr<iam::EventLog> events_;
+  std::unique_ptr<jobs::JobStore> jobs_;
+  std::unique_ptr<jobs::Outputs> outputs_;
 };
 
 // Runs SUITE on both databases, each test named after its dialect.

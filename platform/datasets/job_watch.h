@@ -10,8 +10,11 @@
 #include <string>
 #include <thread>
 
+#include "core/json.h"
 #include "platform/jobs/outputs.h"
+#include "platform/jobs/spec.h"
 #include "platform/jobs/store.h"
+#include "store/database.h"
 
 namespace jz::datasets {
 
@@ -79,6 +82,42 @@ inline JobTurn job_turn(jobs::JobStore& jobs, jobs::Outputs& outputs, const std:
     return {JobTurn::kEnded, "failed", "its job was lost (" + job->message + ")", ""};
   }
   return {};
+}
+
+// Queues a job of the platform's own making for a service: `command` over the version
+// `mounted` (NAME@N), never restarted, on the CPU unless `gpus`; `algorithm` (name,
+// version) mounts an uploaded package, else the platform's programs are mounted.
+inline Result<jobs::Job> queue_service_job(jobs::JobStore& jobs, const std::string& project_id,
+                                           const std::string& project, const std::string& user_id,
+                                           const std::string& username, std::string name,
+                                           const Json& command, const std::string& mounted,
+                                           int64_t memory_mib, int64_t runtime_s,
+                                           const Json& algorithm = Json(), int64_t gpus = 0) {
+  if (name.size() > 100) name.resize(100);
+  Json body = {{"name", name},
+               {"kind", "eval"},
+               {"command", command},
+               {"datasets", {mounted}},
+               {"resources", {{"cpu", 1}, {"memory_mib", memory_mib}, {"gpus", gpus}}},
+               {"runtime_limit_s", runtime_s},
+               {"restart_policy", "never"}};
+  if (algorithm.is_object()) {
+    body["algorithm"] = algorithm;
+  } else {
+    body["tools"] = true;
+  }
+  auto spec = jobs::parse_job_request(body);
+  if (!spec.ok()) return Status::invalid_argument(name + ": " + spec.status().message());
+  return jobs.create(project_id, project, user_id, username, *spec, username);
+}
+
+// Marks a service's row (in `table`) running once its job runs.
+inline Status mark_running(store::Database& db, const std::string& table, const std::string& id) {
+  return db.with_conn([&](store::Conn& c) -> Status {
+    return c
+        .exec("UPDATE " + table + " SET state = 'running' WHERE id = ? AND state = 'queued'", {id})
+        .status();
+  });
 }
 
 }  // namespace jz::datasets

@@ -227,20 +227,11 @@ Result<PreAnnotation> PreAnnotations::start(const LabelTask& t, const std::strin
                   "/output/summary.json",
                   "--timeout",
                   "30s"};
-  std::string name = "pre-annotate-" + t.name + "-" + r.algorithm + "-" + r.version;
-  if (name.size() > 100) name.resize(100);
-  Json body = {{"name", name},
-               {"kind", "eval"},
-               {"command", command},
-               {"datasets", {mounted}},
-               {"resources", {{"cpu", 1}, {"memory_mib", 4096}, {"gpus", r.gpus}}},
-               {"runtime_limit_s", 24 * 3600},
-               {"restart_policy", "never"},
-               {"algorithm", {{"name", r.algorithm}, {"version", r.version}}}};
-  auto spec = jobs::parse_job_request(body);
-  if (!spec.ok()) return Status::invalid_argument(spec.status().message());
-  JZ_ASSIGN_OR_RETURN(auto job,
-                      jobs_.create(t.project_id, project, user_id, username, *spec, username));
+  JZ_ASSIGN_OR_RETURN(
+      auto job, queue_service_job(jobs_, t.project_id, project, user_id, username,
+                                  "pre-annotate-" + t.name + "-" + r.algorithm + "-" + r.version,
+                                  command, mounted, 4096, int64_t{24} * 3600,
+                                  Json{{"name", r.algorithm}, {"version", r.version}}, r.gpus));
   PreAnnotation p;
   p.id = ids_.next("pre_");
   p.project_id = t.project_id;
@@ -421,14 +412,7 @@ void PreAnnotations::tick() {
         job_turn(jobs_, outputs_, p.project_id, p.job_id, p.state == "queued", "the job");
     Status s;
     if (turn.kind == JobTurn::kStarted) {
-      s = db_.with_conn([&](store::Conn& c) -> Status {
-        return c
-            .exec(
-                "UPDATE label_preannotations SET state = 'running' WHERE id = ? AND state = "
-                "'queued'",
-                {p.id})
-            .status();
-      });
+      s = mark_running(db_, "label_preannotations", p.id);
     } else if (turn.kind == JobTurn::kSucceeded) {
       s = ingest(p, turn.output_dir + "/results.jsonl");
     } else if (turn.kind == JobTurn::kEnded) {

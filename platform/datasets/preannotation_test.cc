@@ -18,14 +18,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class PreAnnotationTest : public DatasetServicesTest {
+class PreAnnotationTest : public JobServicesTest {
  protected:
   void SetUp() override {
-    DatasetServicesTest::SetUp();
+    JobServicesTest::SetUp();
     if (HasFatalFailure()) return;
-    events_ = std::make_unique<iam::EventLog>(*db_, clock_, ids_);
-    jobs_ = std::make_unique<jobs::JobStore>(*db_, clock_, ids_, *events_);
-    outputs_ = std::make_unique<jobs::Outputs>(*db_, clock_, ids_);
     labelling_ = std::make_unique<Labelling>(*db_, clock_, ids_, *versions_);
     pre_ = std::make_unique<PreAnnotations>(
         *db_, clock_, ids_, *jobs_, *outputs_, *labelling_,
@@ -96,9 +93,6 @@ class PreAnnotationTest : public DatasetServicesTest {
     return out;
   }
 
-  std::unique_ptr<iam::EventLog> events_;
-  std::unique_ptr<jobs::JobStore> jobs_;
-  std::unique_ptr<jobs::Outputs> outputs_;
   std::unique_ptr<Labelling> labelling_;
   std::unique_ptr<PreAnnotations> pre_;
   LabelTask task_;

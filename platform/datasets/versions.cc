@@ -674,6 +674,14 @@ Result<std::string> DatasetVersions::busy_locked(store::Conn& c, const Version& 
   if (!curations.empty()) {
     return "it is being curated (" + curations.at(0).text(0) + "); wait for it or cancel its job";
   }
+  JZ_ASSIGN_OR_RETURN(auto conversions,
+                      c.query("SELECT id FROM dataset_conversions WHERE dataset_id = ? AND "
+                              "number = ? AND state IN ('queued', 'running') ORDER BY id",
+                              {v.dataset_id, v.number}));
+  if (!conversions.empty()) {
+    return "its annotations are being converted (" + conversions.at(0).text(0) +
+           "); wait for it or cancel its job";
+  }
   return std::string();
 }
 
@@ -701,9 +709,12 @@ Status DatasetVersions::remove(const std::string& project_id, const std::string&
       JZ_RETURN_IF_ERROR(c.exec("DELETE FROM label_tasks WHERE dataset_id = ? AND number = ?",
                                 {v.dataset_id, v.number})
                              .status());
-      JZ_RETURN_IF_ERROR(c.exec("DELETE FROM dataset_curations WHERE dataset_id = ? AND number = ?",
-                                {v.dataset_id, v.number})
-                             .status());
+      for (const char* table : {"dataset_curations", "dataset_conversions"}) {
+        JZ_RETURN_IF_ERROR(
+            c.exec(std::string("DELETE FROM ") + table + " WHERE dataset_id = ? AND number = ?",
+                   {v.dataset_id, v.number})
+                .status());
+      }
       return c.exec("DELETE FROM dataset_versions WHERE id = ?", {v.id}).status();
     }));
   }

@@ -875,6 +875,62 @@ test('a data owner sets lifecycle rules, dry-runs and applies them, and restores
   rmSync(root, { recursive: true, force: true });
 });
 
+test('a data owner converts a version’s COCO annotations to YOLO on the platform; a developer starts none', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'jz-convert-'));
+  chmodSync(root, 0o755);
+  const boxes = join(root, 'boxes');
+  mkdirSync(join(boxes, 'images'), { recursive: true });
+  mkdirSync(join(boxes, 'annotations'));
+  writeFileSync(join(boxes, 'images/a.png'), pngs[0]);
+  writeFileSync(join(boxes, 'annotations/instances.json'), JSON.stringify({
+    images: [{ id: 1, file_name: 'a.png', width: 8, height: 8 }],
+    annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [1, 2, 4, 4] }],
+    categories: [{ id: 1, name: 'car' }],
+  }));
+  await server.call('POST', '/api/v1/workspaces/acme/dataset-roots', { path: root });
+  await server.call('POST', '/api/v1/projects/vision/datasets', { name: 'boxes', path: boxes, security_level: 'secret' });
+  await server.call('POST', '/api/v1/projects/vision/datasets/boxes/versions', { message: 'coco' });
+  for (const [name, role] of Object.entries({ cvowner: 'data-owner', cvdev: 'project-developer' })) {
+    await server.call('POST', '/api/v1/users', { username: name, password: `${name}-password-1` });
+    await server.call('POST', '/api/v1/projects/vision/members', { username: name, role });
+  }
+  const owner = await newPage(browser);
+  await signIn(owner, server.base, 'cvowner', 'cvowner-password-1');
+  await owner.goto(`${server.base}/projects/vision/datasets/boxes`);
+  const section = owner.getByRole('region', { name: 'Convert annotations' });
+  await section.getByLabel('Annotations in the version').fill('annotations/instances.json');
+  await section.getByLabel('To', { exact: true }).selectOption('yolo');
+  await section.getByRole('button', { name: 'Convert' }).click();
+  const list = section.getByRole('table', { name: 'Conversions' });
+  await list.getByText('v2 (2 files)').or(list.getByText('failed')).waitFor({ timeout: 120000 });
+  const [made] = (await server.call('GET', '/api/v1/projects/vision/datasets/boxes/conversions')).items;
+  assert.equal(made.state, 'done', made.message);
+  await owner.getByRole('row', { name: /v2 conversion cnv_/ }).waitFor();
+  const v2 = await server.call('GET', '/api/v1/projects/vision/datasets/boxes/versions/2/files');
+  assert.deepEqual(v2.items.map((f) => f.path), ['annotations/instances.json', 'images/a.png', 'labels/yolo/classes.txt', 'labels/yolo/labels/a.txt']);
+  const label = await owner.evaluate(async () => (await fetch('/api/v1/projects/vision/datasets/boxes/versions/2/files/labels/yolo/labels/a.txt')).text());
+  assert.equal(label.trim(), '0 0.37500000 0.50000000 0.50000000 0.50000000');
+  await screenshot(owner, 'dataset-convert-owner-en');
+
+  const dev = await newPage(browser);
+  await signIn(dev, server.base, 'cvdev', 'cvdev-password-1');
+  await dev.goto(`${server.base}/projects/vision/datasets/boxes`);
+  await dev.getByRole('table', { name: 'Conversions' }).getByText('done').waitFor();
+  assert.equal(await dev.getByRole('button', { name: 'Convert' }).count(), 0);
+  const problems = [...owner.problems, ...dev.problems];
+  // (What the refusal below prints in the console is expected.)
+  const refused = await dev.evaluate(async () => {
+    const w = await (await fetch('/api/v1/auth/whoami')).json();
+    return (await fetch('/api/v1/projects/vision/datasets/boxes/versions/1/conversions', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': w.csrf_token },
+      body: '{"from":"coco","to":"voc","input":"annotations/instances.json"}',
+    })).status;
+  });
+  assert.equal(refused, 403);
+  assert.deepEqual(problems, []);
+  rmSync(root, { recursive: true, force: true });
+});
+
 // A PNG of w x h pixels, pixel(x, y) -> [r, g, b] (for pictures with structure to hash).
 const crcTable = Array.from({ length: 256 }, (_, n) => {
   let c = n;

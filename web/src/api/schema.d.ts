@@ -1028,6 +1028,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/datasets/{dataset}/conversions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dataset's conversions, newest first (at most 100): state and the version each made */
+        get: operations["get_api_v1_projects_project_datasets_dataset_conversions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project}/datasets/{dataset}/curation-defaults": {
         parameters: {
             query?: never;
@@ -1315,6 +1332,23 @@ export interface paths {
         put?: never;
         /** Make a new version from this one by changes (data owners who may also update the dataset): files left out, splits and tags changed */
         post: operations["post_api_v1_projects_project_datasets_dataset_versions_number_changes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/datasets/{dataset}/versions/{number}/conversions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Convert the version's annotations to another format (data owners who may update the dataset): a job of the project, in its sandbox; the next version holds the converted files beside the old */
+        post: operations["post_api_v1_projects_project_datasets_dataset_versions_number_conversions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3707,6 +3741,36 @@ export interface components {
             verify_top?: number;
             /** @description Your team, or empty */
             your_team?: string;
+        };
+        Conversion: {
+            /** Format: date-time */
+            created_at: string;
+            created_by?: string;
+            dataset: string;
+            /**
+             * Format: int64
+             * @description Files it wrote
+             */
+            files?: number;
+            /** Format: date-time */
+            finished_at?: string | null;
+            id: string;
+            job_id?: string;
+            message?: string;
+            /** @description from, to, input, images, output, message */
+            request: Record<string, never>;
+            /**
+             * Format: int64
+             * @description The version it made
+             */
+            result_version?: number | null;
+            /** @description queued, running, done, failed or cancelled */
+            state: string;
+            /**
+             * Format: int64
+             * @description The version converted
+             */
+            version: number;
         };
         Curation: {
             /**
@@ -10094,6 +10158,69 @@ export interface operations {
             };
         };
     };
+    get_api_v1_projects_project_datasets_dataset_conversions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Conversion"][];
+                        /** @description Pass as page_token for the next page */
+                        next_page_token: string | null;
+                    };
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_api_v1_projects_project_datasets_dataset_curation_defaults: {
         parameters: {
             query?: never;
@@ -11558,6 +11685,91 @@ export interface operations {
             };
             /** @description Well-formed, but refused by a rule */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_api_v1_projects_project_datasets_dataset_versions_number_conversions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                dataset: string;
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    from: "coco" | "voc" | "yolo" | "json";
+                    /** @description From YOLO: the images' folder (default INPUT/images) */
+                    images?: string;
+                    /** @description In the version: the COCO .json file, or the folder of the others */
+                    input: string;
+                    message?: string;
+                    /** @description The new version's folder for the result (default labels/TO) */
+                    output?: string;
+                    /** @enum {string} */
+                    to: "coco" | "voc" | "yolo" | "json";
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversion"];
+                };
+            };
+            /** @description Invalid: a parameter or the body is wrong (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may see the resource but not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource (or one of another tenant) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

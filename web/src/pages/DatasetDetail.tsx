@@ -11,6 +11,7 @@ import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { formatNumber, formatTime } from '../i18n/format';
+import { DatasetConvert } from './DatasetConvert';
 import { DatasetLifecycle } from './DatasetLifecycle';
 import { NotFound } from './NotFound';
 import { formatBytes } from './Outputs';
@@ -613,6 +614,9 @@ export function DatasetDetail() {
         </table>
       )}
       {owner && shown && !shown.archived_at && <Browser key={shown.number} base={base} version={shown} />}
+      {versions.data && versions.data.items.length > 0 && (
+        <DatasetConvert base={base} versions={versions.data.items} mayStart={owner && mayMake} />
+      )}
       {info.isSuccess && <DatasetLifecycle base={base} mayEdit={mayMake} />}
       {versions.data && versions.data.items.length > 0 && (
         <Curations base={base} versions={versions.data.items} owner={owner} mayMake={mayMake} />
