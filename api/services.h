@@ -166,6 +166,8 @@ void add_dataset_version_routes(ApiRoutes& api, const ApiServices& s);    // ver
 void add_dataset_lifecycle_routes(ApiRoutes& api, const ApiServices& s);  // keep/archive/delete
 // A dataset version as the API shows it (api/routes/version_routes.cc).
 Json version_json(const datasets::Version& v);
+// The {number} path parameter of a version route: 1, 2, ...; invalid_argument otherwise.
+Result<int64_t> version_param(const RequestContext& ctx);
 void add_label_routes(ApiRoutes& api, const ApiServices& s);  // labelling tasks and jobs
 void add_job_routes(ApiRoutes& api, const ApiServices& s);
 void add_log_routes(ApiRoutes& api, const ApiServices& s);

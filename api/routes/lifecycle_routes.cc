@@ -43,15 +43,6 @@ Json plan_json(const datasets::LifecyclePlan& plan, const RequestContext& ctx) {
   return j;
 }
 
-Result<int64_t> number_param(const RequestContext& ctx) {
-  const auto n = parse_int64(ctx.param("number"));
-  if (!n || *n < 1) {
-    return Status::invalid_argument("version '" + ctx.param("number") +
-                                    "' must be a version number (1, 2, ...)");
-  }
-  return *n;
-}
-
 }  // namespace
 
 void add_dataset_lifecycle_routes(ApiRoutes& api, const ApiServices& s) {
@@ -155,7 +146,7 @@ void add_dataset_lifecycle_routes(ApiRoutes& api, const ApiServices& s) {
        .errors = {409},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_RETURN_IF_ERROR(lifecycle_of(s).status());
-         JZ_ASSIGN_OR_RETURN(int64_t n, number_param(ctx));
+         JZ_ASSIGN_OR_RETURN(int64_t n, version_param(ctx));
          JZ_ASSIGN_OR_RETURN(
              auto out, s.platform.versions->archive(ctx.project->id, ctx.param("dataset"), n));
          ctx.audit.name = ctx.param("dataset") + "@" + std::to_string(n);
@@ -173,7 +164,7 @@ void add_dataset_lifecycle_routes(ApiRoutes& api, const ApiServices& s) {
        .errors = {429},
        .handler = [&s](RequestContext& ctx) -> Result<Reply> {
          JZ_RETURN_IF_ERROR(lifecycle_of(s).status());
-         JZ_ASSIGN_OR_RETURN(int64_t n, number_param(ctx));
+         JZ_ASSIGN_OR_RETURN(int64_t n, version_param(ctx));
          std::optional<int64_t> left;
          if (s.platform.runner) {
            JZ_ASSIGN_OR_RETURN(left, s.platform.runner->storage_left(ctx.project->id));

@@ -28,15 +28,6 @@ Result<datasets::DatasetVersions*> versions_of(const ApiServices& s) {
   return s.platform.versions;
 }
 
-Result<int64_t> version_param(const RequestContext& ctx) {
-  const auto n = parse_int64(ctx.param("number"));
-  if (!n || *n < 1) {
-    return Status::invalid_argument("version '" + ctx.param("number") +
-                                    "' must be a version number (1, 2, ...)");
-  }
-  return *n;
-}
-
 // A {path: value} object of the changes body, each value checked by `each`.
 template <class F>
 Status each_path(const Json& body, const char* field, F&& each) {
@@ -164,6 +155,15 @@ Result<datasets::Curation> curation_in(const ApiServices& s, const RequestContex
 }
 
 }  // namespace
+
+Result<int64_t> version_param(const RequestContext& ctx) {
+  const auto n = parse_int64(ctx.param("number"));
+  if (!n || *n < 1) {
+    return Status::invalid_argument("version '" + ctx.param("number") +
+                                    "' must be a version number (1, 2, ...)");
+  }
+  return *n;
+}
 
 Json version_json(const datasets::Version& v) {
   Json j = v.to_json();
