@@ -13,6 +13,7 @@
 #include "core/json.h"
 #include "data/dedup.h"
 #include "data/formats.h"
+#include "data/image.h"
 #include "data/phash.h"
 
 namespace jz::cli {
@@ -94,11 +95,12 @@ Result<data::Annotations> read_annotations(const std::string& format, const std:
   JZ_ASSIGN_OR_RETURN(
       auto files, files_under(images, {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}));
   for (const auto& f : files) {
-    const cv::Mat img = cv::imread(images + "/" + f, cv::IMREAD_UNCHANGED);
-    if (img.empty()) {
-      return Status::invalid_argument(images + "/" + f +
-                                      ": cannot be decoded, and YOLO needs each image's size");
+    auto decoded = data::read_image(images + "/" + f, cv::IMREAD_UNCHANGED);
+    if (!decoded.ok()) {
+      return Status::invalid_argument(decoded.status().message() +
+                                      " (YOLO needs each image's size)");
     }
+    const cv::Mat& img = *decoded;
     data::AnnotatedImage ai{f, img.cols, img.rows, {}, {}};
     const std::string label = in + "/labels/" + without_extension(f) + ".txt";
     std::error_code ec;
@@ -467,10 +469,9 @@ int DataCommands::dedup() {
           errors[i] = h.status().message();
           continue;
         }
-        cv::Mat head =
-            cv::imdecode(cv::Mat(1, static_cast<int>(bytes->size()), CV_8U, bytes->data()),
-                         cv::IMREAD_REDUCED_GRAYSCALE_8);
-        records[i] = {names[i], *h, sha256_hex(*bytes), static_cast<int64_t>(head.total()) * 64};
+        auto head = data::decode_image(*bytes, cv::IMREAD_REDUCED_GRAYSCALE_8, names[i]);
+        const int64_t pixels = head.ok() ? static_cast<int64_t>(head->total()) * 64 : 0;
+        records[i] = {names[i], *h, sha256_hex(*bytes), pixels};
       }
     });
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/files.h"
+#include "data/image.h"
 
 namespace jz::data {
 
@@ -26,7 +27,8 @@ uint64_t phash(const cv::Mat& image) {
   cv::dct(f, dct);
   std::array<float, 64> c{};
   for (int y = 0; y < 8; ++y) {
-    for (int x = 0; x < 8; ++x) c[static_cast<size_t>(y * 8 + x)] = dct.at<float>(y, x);
+    for (int x = 0; x < 8; ++x)
+      c[(static_cast<size_t>(y) * 8) + static_cast<size_t>(x)] = dct.at<float>(y, x);
   }
   std::array<float, 63> ac{};
   std::copy(c.begin() + 1, c.end(), ac.begin());
@@ -40,21 +42,13 @@ uint64_t phash(const cv::Mat& image) {
 }
 
 Result<uint64_t> phash_encoded(std::string_view bytes, const std::string& what) {
-  if (bytes.empty()) return Status::invalid_argument(what + ": empty file, not an image");
-  const cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U,
-                    const_cast<char*>(bytes.data()));  // imdecode only reads it
-  const bool jpeg = bytes.size() > 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
-                    static_cast<unsigned char>(bytes[1]) == 0xD8;
   cv::Mat img;
-  if (jpeg) {
-    img = cv::imdecode(buf, cv::IMREAD_REDUCED_GRAYSCALE_8);
-    if (!img.empty() && std::min(img.cols, img.rows) < 64) img.release();
+  if (image_format(bytes) == ImageFormat::kJpeg) {
+    auto reduced = decode_image(bytes, cv::IMREAD_REDUCED_GRAYSCALE_8, what);
+    if (reduced.ok() && std::min(reduced->cols, reduced->rows) >= 64) img = std::move(*reduced);
   }
-  if (img.empty()) img = cv::imdecode(buf, cv::IMREAD_GRAYSCALE);
   if (img.empty()) {
-    return Status::invalid_argument(what +
-                                    ": not an image OpenCV can decode (damaged, or not JPEG, PNG, "
-                                    "BMP, WebP or TIFF)");
+    JZ_ASSIGN_OR_RETURN(img, decode_image(bytes, cv::IMREAD_GRAYSCALE, what));
   }
   return phash(img);
 }

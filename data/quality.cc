@@ -7,6 +7,8 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/quality/qualitybrisque.hpp>
 
+#include "data/image.h"
+
 namespace jz::data {
 namespace {
 
@@ -20,12 +22,13 @@ std::string fixed(double v, int digits) {
 // its IEND chunk. Other formats are not checked.
 bool ends_whole(std::string_view b) {
   auto u = [&](size_t i) { return static_cast<unsigned char>(b[i]); };
-  if (b.size() > 3 && u(0) == 0xFF && u(1) == 0xD8) {
+  const auto format = image_format(b);
+  if (format == ImageFormat::kJpeg) {
     size_t end = b.size();
     while (end > 2 && (u(end - 1) == 0 || u(end - 1) == '\n' || u(end - 1) == '\r')) --end;
     return end >= 2 && u(end - 2) == 0xFF && u(end - 1) == 0xD9;
   }
-  if (b.size() > 8 && b.substr(1, 3) == "PNG") {
+  if (format == ImageFormat::kPng) {
     const size_t iend = b.rfind("IEND");  // then its 4-byte checksum
     return iend != std::string_view::npos && iend + 8 == b.size();
   }
@@ -37,16 +40,15 @@ bool ends_whole(std::string_view b) {
 Result<QualityReport> assess_quality(std::string_view bytes, const QualityOptions& o) {
   QualityReport r;
   const QualityThresholds& t = o.thresholds;
-  cv::Mat img;
-  if (!bytes.empty()) {
-    const cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-    img = cv::imdecode(buf, cv::IMREAD_COLOR);
-  }
-  if (img.empty()) {
+  auto decoded = decode_image(bytes, cv::IMREAD_COLOR);
+  if (!decoded.ok()) {
     r.corrupt = true;
-    r.problems.push_back("corrupt: the file does not decode as an image");
+    r.problems.push_back(
+        "corrupt: the file does not decode as an image of a format we read (JPEG, PNG, BMP, "
+        "WebP, TIFF or PNM)");
     return r;
   }
+  const cv::Mat img = std::move(*decoded);
   if (!ends_whole(bytes)) {
     r.corrupt = true;
     r.problems.push_back("corrupt: the file is cut short (no end marker); the rest decodes grey");

@@ -6,6 +6,8 @@
 #include <opencv2/videoio.hpp>
 #include <vector>
 
+#include "data/image.h"
+
 namespace jz::sdk {
 namespace fs = std::filesystem;
 namespace {
@@ -24,13 +26,12 @@ void read_image(const std::string& path, int64_t index, Frame& out) {
   out = Frame{};
   out.index = index;
   out.source = path;
-  try {
-    out.bgr = cv::imread(path, cv::IMREAD_COLOR);
-  } catch (const cv::Exception& e) {
-    out.error = "cannot decode " + path + ": " + e.what();
+  auto img = data::read_image(path, cv::IMREAD_COLOR);
+  if (!img.ok()) {
+    out.error = "cannot decode " + img.status().message();
     return;
   }
-  if (out.bgr.empty()) out.error = "cannot decode " + path + " as an image";
+  out.bgr = std::move(*img);
 }
 
 class Images final : public FrameSource {

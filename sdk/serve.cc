@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
 
+#include "data/image.h"
 #include "jizhan/algo/v1/algo.grpc.pb.h"
 #include "sdk/signing.h"
 
@@ -73,18 +74,10 @@ Result<Decoded> decode_encoded(const std::string& bytes) {
   Decoded d;
   if (bytes.empty())
     return Status::invalid_argument("no image: send an encoded image (JPEG, PNG, ...)");
-  try {
-    d.mat = cv::imdecode(
-        cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data())),
-        cv::IMREAD_COLOR);
-  } catch (const cv::Exception&) {
-    d.mat = cv::Mat();
-  }
-  if (d.mat.empty()) {
-    return Status::invalid_argument("the image could not be decoded (" +
-                                    std::to_string(bytes.size()) +
-                                    " bytes; JPEG, PNG, BMP, TIFF and WebP are understood)");
-  }
+  auto mat = data::decode_image(bytes, cv::IMREAD_COLOR,
+                                "the image (" + std::to_string(bytes.size()) + " bytes)");
+  if (!mat.ok()) return mat.status();
+  d.mat = std::move(*mat);
   d.frame.struct_size = sizeof d.frame;
   d.frame.width = d.mat.cols;
   d.frame.height = d.mat.rows;
