@@ -58,6 +58,10 @@ class Parser {
     return ident_start(c) || std::isdigit(static_cast<unsigned char>(c));
   }
 
+  // Longer durations are refused (no range or window needs them; 64-bit milliseconds
+  // would overflow past 292 million years).
+  static constexpr int64_t kMaxDurationMs = int64_t{100} * 365 * 24 * 3600 * 1000;
+
   // A duration's units, longest first where one is the prefix of another ("ms" before "m").
   static int64_t unit_ms(std::string_view u) {
     if (u == "ms") return 1;
@@ -98,7 +102,13 @@ class Parser {
         while (u < s_.size() && std::isalpha(static_cast<unsigned char>(s_[u]))) ++u;
         const int64_t per = unit_ms(s_.substr(k, u - k));
         if (per == 0 || k - j > 12) break;
-        total += std::stoll(std::string(s_.substr(j, k - j))) * per;
+        int64_t part = 0;
+        if (__builtin_mul_overflow(std::stoll(std::string(s_.substr(j, k - j))), per, &part) ||
+            __builtin_add_overflow(total, part, &total) || total > kMaxDurationMs) {
+          return Status::invalid_argument("expr: at character " + std::to_string(i_ + 1) +
+                                          ": duration '" + std::string(s_.substr(i_, u - i_)) +
+                                          "' is longer than 100 years");
+        }
         duration = true;
         j = u;
       }

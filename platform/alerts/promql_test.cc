@@ -73,6 +73,13 @@ TEST(Promql, ErrorsSayWhereAndWhat) {
   EXPECT_NE(msg(std::string(5000, 'm')).find("4096"), std::string::npos);
   EXPECT_NE(msg(std::string(200, '(') + "m" + std::string(200, ')')).find("64 deep"),
             std::string::npos);
+  // Found by fuzz_promql: a duration of 12 digits of years overflowed 64 bits.
+  EXPECT_NE(msg("max_over_time(m[111111111111y])")
+                .find("at character 17: duration '111111111111y' is longer than 100 years"),
+            std::string::npos)
+      << msg("max_over_time(m[111111111111y])");
+  EXPECT_NE(msg("max_over_time(m[99y1000w])").find("longer than 100 years"), std::string::npos);
+  EXPECT_TRUE(parse("max_over_time(m[99y52w])").ok());
   EXPECT_FALSE(parse("sum(1)").ok());
   EXPECT_FALSE(parse("m[5m]x").ok());
 }
