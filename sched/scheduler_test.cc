@@ -75,6 +75,37 @@ TEST(Scheduler, BinpackFillsANodeSpreadBalances) {
   }
 }
 
+// A job that leaves a node's free GPUs without the CPU to use them strands them, even while
+// the CPU it leaves still fits a job: fgd and spread count the free GPU that the node's free
+// CPU cannot back at the workload's CPU per GPU. Here a CPU-only job of 12 CPUs goes to the
+// node of 40 CPUs (leaving 28: three 8-CPU GPU jobs) rather than the one of 24 (leaving 12:
+// one), so six of the eight GPU jobs run, not five.
+TEST(Scheduler, AJobLeavesFreeGpusTheCpuToUseThem) {
+  for (Policy p : {Policy::kSpread, Policy::kFgd}) {
+    Scheduler s({.policy = p});
+    NodeSpec a = node("a", 4), b = node("b", 4);
+    a.cpu_milli = 40000;
+    b.cpu_milli = 24000;
+    ASSERT_TRUE(s.add_node(a).ok());
+    ASSERT_TRUE(s.add_node(b).ok());
+    ASSERT_TRUE(s.set_queue(queue("vision", 16)).ok());
+    JobSpec cpu_only = job(1, "vision", 0);
+    cpu_only.cpu_milli = 12000;
+    ASSERT_TRUE(s.submit(cpu_only, 0).ok());
+    for (int64_t id = 2; id <= 9; ++id) {
+      JobSpec j = job(id, "vision", 1);
+      j.cpu_milli = 8000;
+      ASSERT_TRUE(s.submit(j, 0).ok());
+    }
+    auto placed = of_kind(s.cycle(0), Decision::Kind::kPlace);
+    ASSERT_FALSE(placed.empty());
+    EXPECT_EQ(placed[0].job, 1);
+    EXPECT_EQ(placed[0].placement[0].node, "a") << static_cast<int>(p);
+    EXPECT_EQ(placed.size(), 7u) << "the CPU-only job and six GPU jobs";
+    EXPECT_TRUE(s.check_invariants().ok()) << s.check_invariants().message();
+  }
+}
+
 TEST(Scheduler, QuotaAndPerUserLimitsExplainWhyAJobWaits) {
   Scheduler s;
   ASSERT_TRUE(s.add_node(node("a", 16)).ok());
