@@ -29,15 +29,6 @@ Result<std::string> dataset_id(store::Conn& c, const std::string& project_id,
   return rows.at(0).text(0);
 }
 
-Status label(const std::string& field, int index, const std::string& s) {
-  bool ok = s.size() <= 64;
-  for (char c : s)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
-  if (ok) return {};
-  return Status::invalid_argument("rule " + std::to_string(index) + ": field '" + field +
-                                  "' must be a tag or split name (letters, digits, '_', '-', '.')");
-}
-
 }  // namespace
 
 Json LifecycleRule::to_json() const {
@@ -105,7 +96,7 @@ Result<LifecyclePolicy> parse_lifecycle_policy(const Json& body) {
         return Status::invalid_argument(at + "field '" + field + "' must be a name");
       }
       const std::string v = r[field].get<std::string>();
-      JZ_RETURN_IF_ERROR(label(field, index, v));
+      if (!v.empty()) JZ_RETURN_IF_ERROR(check_label(at + "field '" + field + "': " + field, v));
       (std::string(field) == "tag" ? rule.tag : rule.split) = v;
     }
     if (rule.file_rule()) {

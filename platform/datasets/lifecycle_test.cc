@@ -276,6 +276,10 @@ TEST(LifecyclePolicy, MalformedRulesNameTheRuleAndTheField) {
        "rule 2: field 'after_days'"},
       {R"({"rules": [{"action": "archive", "tag": "old"}]})", "rule 1: files are not archived"},
       {R"({"rules": [{"action": "delete", "tag": "a b"}]})", "rule 1: field 'tag'"},
+      // The names a version may carry (versions.cc), no laxer: none starts with '.' or '-'.
+      {R"({"rules": [{"action": "delete", "tag": "-rf"}]})",
+       "rule 1: field 'tag': tag '-rf' must be 1-64 letters"},
+      {R"({"rules": [{"action": "keep", "split": ".hidden"}]})", "rule 1: field 'split'"},
       {R"({"rules": [{"action": "delete", "split": "val", "keep_newest": 2}]})",
        "rule 1: 'version' and 'keep_newest'"},
       {R"({"rules": [{"action": "delete", "days": 3}]})", "rule 1: unknown field 'days'"},

@@ -50,7 +50,8 @@ Version version_of(const store::Row& row, const std::string& dataset) {
   return v;
 }
 
-// Split and tag names: 1-64 letters, digits, '_', '-', '.', not starting with '.' or '-'.
+}  // namespace
+
 Status check_label(const std::string& what, const std::string& s) {
   bool ok = !s.empty() && s.size() <= 64 && s[0] != '.' && s[0] != '-';
   for (char c : s)
@@ -60,6 +61,8 @@ Status check_label(const std::string& what, const std::string& s) {
                                   "' must be 1-64 letters, digits, '_', '-' or '.', not starting "
                                   "with '.' or '-'");
 }
+
+namespace {
 
 // A share in [0, 1) from the path alone: the same path falls in the same split in every
 // version and on every server.

@@ -87,6 +87,10 @@ struct SnapshotRequest {
 // From a request body; errors name the field.
 Result<SnapshotRequest> parse_snapshot_request(const Json& body);
 
+// Split and tag names: 1-64 letters, digits, '_', '-', '.', not starting with '.' or '-';
+// invalid_argument "WHAT 'S' must be ..." otherwise (versions and lifecycle rules alike).
+Status check_label(const std::string& what, const std::string& s);
+
 // Changes that make a version from another.
 struct Changes {
   std::string message;
