@@ -4,8 +4,9 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg, type Schemas } from '../api/client';
 import { useSession } from '../api/session';
+import { ActionError } from '../components/ActionError';
 import { EventList } from '../components/EventList';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { formatTime } from '../i18n/format';
 
@@ -53,11 +54,7 @@ function Profile({ user }: { user: Schemas['User'] }) {
           <input id="account-email" type="email" value={p.email} onChange={(e) => setP({ ...p, email: e.target.value })} />
         </Field>
       </div>
-      {save.isError && (
-        <p className="error" role="alert">
-          {errorText(save.error, t)}
-        </p>
-      )}
+      <ActionError of={save} />
       {save.isSuccess && (
         <p className="ok" role="status">
           {t('account.saved')}
@@ -126,11 +123,7 @@ function Password({ username }: { username: string }) {
           />
         </Field>
       </div>
-      {change.isError && (
-        <p className="error" role="alert">
-          {errorText(change.error, t)}
-        </p>
-      )}
+      <ActionError of={change} />
       {change.isSuccess && (
         <p className="ok" role="status">
           {t('account.changed')}

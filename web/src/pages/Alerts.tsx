@@ -9,6 +9,7 @@ import { Link, useParams } from 'react-router-dom';
 import { api, isNotFound, seg, type Page, type Schemas } from '../api/client';
 import { can, usePermissions, useWorkspacePermissions } from '../api/permissions';
 import { isPlatformAdmin, useSession } from '../api/session';
+import { ActionError } from '../components/ActionError';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
@@ -173,11 +174,7 @@ function Thresholds({ project, mayEdit }: { project: string; mayEdit: boolean })
           />
         </Field>
       </div>
-      {save.isError && (
-        <p className="error" role="alert">
-          {errorText(save.error, t)}
-        </p>
-      )}
+      <ActionError of={save} />
       {save.isSuccess && queued === null && idle === null && (
         <p role="status" className="ok">
           {t('alerts.thresholdsSaved')}
@@ -207,11 +204,7 @@ function Rules({ base, scopeKey, mayEdit }: { base: string; scopeKey: string; ma
       <h2>{t('alerts.rules')}</h2>
       <p className="muted">{t('alerts.rulesIntro')}</p>
       {rules.isError && <ErrorView error={rules.error} onRetry={() => rules.refetch()} />}
-      {set.isError && (
-        <p className="error" role="alert">
-          {errorText(set.error, t)}
-        </p>
-      )}
+      <ActionError of={set} />
       {rules.data && (
         <table aria-label={t('alerts.rules')}>
           <thead>
@@ -531,11 +524,7 @@ function Inhibitions({ base, scopeKey, mayEdit }: { base: string; scopeKey: stri
       <h2>{t('alerts.inhibitions')}</h2>
       <p className="muted">{t('alerts.inhibitionsIntro')}</p>
       {list.isError && <ErrorView error={list.error} onRetry={() => list.refetch()} />}
-      {remove.isError && (
-        <p className="error" role="alert">
-          {errorText(remove.error, t)}
-        </p>
-      )}
+      <ActionError of={remove} />
       {list.data && items.length === 0 && <p className="empty">{t('alerts.noInhibitions')}</p>}
       {items.length > 0 && (
         <table aria-label={t('alerts.inhibitions')}>
@@ -595,11 +584,7 @@ function Inhibitions({ base, scopeKey, mayEdit }: { base: string; scopeKey: stri
               <input id="inhibit-comment" value={comment} onChange={(e) => setComment(e.target.value)} />
             </Field>
           </div>
-          {add.isError && (
-            <p className="error" role="alert">
-              {errorText(add.error, t)}
-            </p>
-          )}
+          <ActionError of={add} />
           <button type="submit" className="primary" disabled={add.isPending || !source || !target || !comment}>
             {t('alerts.addInhibitionButton')}
           </button>
@@ -636,11 +621,7 @@ function Silences({ base, scopeKey, mayEdit }: { base: string; scopeKey: string;
       <h2>{t('alerts.silences')}</h2>
       <p className="muted">{t('alerts.silencesIntro')}</p>
       {silences.isError && <ErrorView error={silences.error} onRetry={() => silences.refetch()} />}
-      {end.isError && (
-        <p className="error" role="alert">
-          {errorText(end.error, t)}
-        </p>
-      )}
+      <ActionError of={end} />
       {silences.data && shown.length === 0 && <p className="empty">{t('alerts.noSilences')}</p>}
       {shown.length > 0 && (
         <table aria-label={t('alerts.silences')}>
@@ -698,11 +679,7 @@ function Silences({ base, scopeKey, mayEdit }: { base: string; scopeKey: string;
               <input id="silence-comment" value={comment} onChange={(e) => setComment(e.target.value)} />
             </Field>
           </div>
-          {add.isError && (
-            <p className="error" role="alert">
-              {errorText(add.error, t)}
-            </p>
-          )}
+          <ActionError of={add} />
           <button type="submit" className="primary" disabled={add.isPending || !matchers || !comment}>
             {t('alerts.addSilenceButton')}
           </button>
@@ -1010,11 +987,7 @@ function AddReceiver({ base, onAdded }: { base: string; onAdded: () => void }) {
           </Field>
         </div>
       )}
-      {add.isError && (
-        <p className="error" role="alert">
-          {errorText(add.error, t)}
-        </p>
-      )}
+      <ActionError of={add} />
       <button type="submit" className="primary" disabled={add.isPending || badName || !name || !url}>
         {t('alerts.addButton')}
       </button>

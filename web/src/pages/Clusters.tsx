@@ -6,6 +6,7 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, seg, type Schemas } from '../api/client';
 import { isPlatformAdmin, useSession } from '../api/session';
+import { ActionError } from '../components/ActionError';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { formatNumber, formatTime } from '../i18n/format';
@@ -106,11 +107,7 @@ function RegisterForm() {
       <label className="check">
         <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> {t('clusters.force')}
       </label>
-      {add.isError && (
-        <p className="error" role="alert">
-          {errorText(add.error, t)}
-        </p>
-      )}
+      <ActionError of={add} />
       <button type="submit" className="primary" disabled={!nameValid || !kubeconfig || !!badVolume || add.isPending}>
         {add.isPending ? t('clusters.connecting') : t('clusters.add')}
       </button>

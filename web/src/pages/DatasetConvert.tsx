@@ -6,7 +6,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, type Page, type Schemas } from '../api/client';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { formatTime } from '../i18n/format';
 
@@ -92,11 +93,7 @@ export function DatasetConvert({ base, versions, mayStart }: { base: string; ver
           </div>
         </form>
       )}
-      {start.isError && (
-        <p className="error" role="alert">
-          {errorText(start.error, t)}
-        </p>
-      )}
+      <ActionError of={start} />
       {list.isError && <ErrorView error={list.error} onRetry={() => list.refetch()} />}
       {list.data && list.data.items.length > 0 && (
         <table aria-label={t('convert.list')}>

@@ -7,6 +7,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { can, usePermissions } from '../api/permissions';
+import { ActionError } from '../components/ActionError';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
@@ -115,11 +116,7 @@ function MakeVersion({ base, onDone }: { base: string; onDone: () => void }) {
       <button type="button" className="primary" disabled={badShares || make.isPending} onClick={() => make.mutate()}>
         {make.isPending ? t('versions.making') : t('versions.makeButton')}
       </button>
-      {make.isError && (
-        <p className="error" role="alert">
-          {errorText(make.error, t)}
-        </p>
-      )}
+      <ActionError of={make} />
       {make.isSuccess && (
         <p className="ok" role="status">
           {t('versions.made', { number: make.data.number, files: make.data.files, size: formatBytes(make.data.new_bytes ?? 0) })}
@@ -335,21 +332,13 @@ function Curations({ base, versions, owner, mayMake }: { base: string; versions:
           </div>
         </form>
       )}
-      {keep.isError && (
-        <p className="error" role="alert">
-          {errorText(keep.error, t)}
-        </p>
-      )}
+      <ActionError of={keep} />
       {defaults.data?.updated_by && (
         <p className="muted" role="status">
           {t('curation.thresholdsBy', { by: defaults.data.updated_by, when: formatTime(defaults.data.updated_at ?? '') })}
         </p>
       )}
-      {start.isError && (
-        <p className="error" role="alert">
-          {errorText(start.error, t)}
-        </p>
-      )}
+      <ActionError of={start} />
       {list.isError && <ErrorView error={list.error} onRetry={() => list.refetch()} />}
       {list.data && list.data.items.length > 0 && (
         <table aria-label={t('curation.list')}>

@@ -8,6 +8,7 @@ import { Link, useParams } from 'react-router-dom';
 import { api, apiTagged, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
 import { uploadDataset } from '../api/upload';
 import { can, usePermissions } from '../api/permissions';
+import { ActionError } from '../components/ActionError';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
@@ -150,11 +151,7 @@ function LogPolicy({ project, level }: { project: string; level: string }) {
         error={text && parsed === undefined ? t('datasets.policyInvalid') : undefined}>
         <textarea id={id} rows={12} value={text} aria-describedby={`${id}-help`} onChange={(e) => setText(e.target.value)} />
       </Field>
-      {save.isError && (
-        <p className="error" role="alert">
-          {errorText(save.error, t)}
-        </p>
-      )}
+      <ActionError of={save} />
       {save.isSuccess && (
         <p className="ok" role="status">
           {t('datasets.policySaved')}

@@ -8,6 +8,7 @@ import { Link, useParams } from 'react-router-dom';
 import { api, seg, type Page, type Schemas } from '../api/client';
 import { can, usePermissions } from '../api/permissions';
 import { useSession } from '../api/session';
+import { ActionError } from '../components/ActionError';
 import { ErrorView, errorText } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
@@ -156,11 +157,7 @@ function NewTask({ project, onDone }: { project: string; onDone: () => void }) {
       <button type="submit" className="primary" disabled={make.isPending || !form.dataset}>
         {make.isPending ? t('common.creating') : t('labelling.create')}
       </button>
-      {make.isError && (
-        <p className="error" role="alert">
-          {errorText(make.error, t)}
-        </p>
-      )}
+      <ActionError of={make} />
       {make.isSuccess && (
         <p className="ok" role="status">
           {t('labelling.created', { name: make.data.name, images: make.data.images })}
@@ -390,11 +387,7 @@ export function LabelTaskView() {
               </div>
             </form>
           )}
-          {exporter.isError && (
-            <p className="error" role="alert">
-              {errorText(exporter.error, t)}
-            </p>
-          )}
+          <ActionError of={exporter} />
           {exporter.isSuccess && (
             <p className="ok" role="status">
               {t('labelling.exported', { number: exporter.data.number })}

@@ -5,7 +5,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { api, type Page, type Schemas } from '../api/client';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { formatTime } from '../i18n/format';
 import { History, Receivers } from './Alerts';
 
@@ -42,11 +43,7 @@ export function Notifications() {
       <h1>{t('inbox.title')}</h1>
       <p className="lead">{t('inbox.intro')}</p>
       {inbox.isError && <ErrorView error={inbox.error} onRetry={() => inbox.refetch()} />}
-      {read.isError && (
-        <p className="error" role="alert">
-          {errorText(read.error, t)}
-        </p>
-      )}
+      <ActionError of={read} />
       {inbox.data && inbox.data.items.length === 0 && <p className="empty">{t('inbox.empty')}</p>}
       {inbox.data && inbox.data.items.length > 0 && (
         <>
@@ -112,11 +109,7 @@ function Subscriptions() {
       <h2>{t('inbox.follow')}</h2>
       <p className="muted">{t('inbox.followIntro')}</p>
       {subs.isError && <ErrorView error={subs.error} onRetry={() => subs.refetch()} />}
-      {set.isError && (
-        <p className="error" role="alert">
-          {errorText(set.error, t)}
-        </p>
-      )}
+      <ActionError of={set} />
       {subs.data && (
         <ul className="checks">
           {subs.data.map((s) => (

@@ -5,7 +5,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, type Page, type Schemas } from '../api/client';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { formatNumber, formatTime } from '../i18n/format';
 
@@ -86,11 +87,7 @@ export function PreAnnotate({ project, root, mayStart, open }: { project: string
           </div>
         </form>
       )}
-      {start.isError && (
-        <p className="error" role="alert">
-          {errorText(start.error, t)}
-        </p>
-      )}
+      <ActionError of={start} />
       {runs.isError && <ErrorView error={runs.error} onRetry={() => runs.refetch()} />}
       {runs.data && runs.data.items.length > 0 && (
         <table aria-label={t('preAnnotate.runs')}>

@@ -6,7 +6,8 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { isPlatformAdmin, useSession } from '../api/session';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 
 // The permissions typed in the form: one per line or comma, "resource:verb".
@@ -94,11 +95,7 @@ function NewRole({ admin }: { admin: boolean }) {
           onChange={(e) => setR({ ...r, permissions: e.target.value })}
         />
       </Field>
-      {create.isError && (
-        <p className="error" role="alert">
-          {errorText(create.error, t)}
-        </p>
-      )}
+      <ActionError of={create} />
       <button type="submit" className="primary" disabled={!ready || create.isPending}>
         {create.isPending ? t('common.creating') : t('common.create')}
       </button>

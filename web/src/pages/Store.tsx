@@ -8,7 +8,8 @@ import { useTranslation } from 'react-i18next';
 import { Link, useParams, useSearchParams } from 'react-router-dom';
 import { api, isNotFound, seg, type Schemas } from '../api/client';
 import { can, usePermissions } from '../api/permissions';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { ProjectTabs } from '../components/ProjectTabs';
 import { formatNumber, formatTime } from '../i18n/format';
@@ -234,11 +235,7 @@ function SellForm({ listing }: { listing: Listing }) {
       <label className="check">
         <input type="checkbox" checked={oneCode} onChange={(e) => setOneCode(e.target.checked)} /> {t('store.oneCode')}
       </label>
-      {sell.isError && (
-        <p className="error" role="alert">
-          {errorText(sell.error, t)}
-        </p>
-      )}
+      <ActionError of={sell} />
       <button type="submit" className="primary" disabled={!valid || sell.isPending}>
         {t('store.makeCodes')}
       </button>
@@ -352,11 +349,7 @@ function PublisherCard({ project, admin }: { project: string; admin: boolean }) 
           </button>
         </>
       )}
-      {set.isError && (
-        <p className="error" role="alert">
-          {errorText(set.error, t)}
-        </p>
-      )}
+      <ActionError of={set} />
       {set.data?.signing_key && (
         <div role="status">
           <p className="warning">{t('store.keyOnce')}</p>
@@ -448,11 +441,7 @@ function ListingForm({ project, editing }: { project: string; editing?: Listing 
       >
         <textarea id={`l-tiers-${key}`} rows={3} spellCheck={false} value={tiers} aria-invalid={!!badTier} onChange={(e) => setTiers(e.target.value)} />
       </Field>
-      {save.isError && (
-        <p className="error" role="alert">
-          {errorText(save.error, t)}
-        </p>
-      )}
+      <ActionError of={save} />
       <button type="submit" className="primary" disabled={!valid || save.isPending}>
         {t('store.saveListing')}
       </button>
@@ -531,11 +520,7 @@ function AddVersion({ project, listing }: { project: string; listing: Listing })
       <button type="submit" disabled={!chosen || add.isPending}>
         {t('store.list')}
       </button>
-      {add.isError && (
-        <p className="error" role="alert">
-          {errorText(add.error, t)}
-        </p>
-      )}
+      <ActionError of={add} />
     </form>
   );
 }
@@ -612,11 +597,7 @@ function CodeRow({ project, code }: { project: string; code: Code }) {
           {t('store.revoke')}
         </button>
       )}
-      {revoke.isError && (
-        <p className="error" role="alert">
-          {errorText(revoke.error, t)}
-        </p>
-      )}
+      <ActionError of={revoke} />
       {open && <Machines project={project} code={code} />}
     </li>
   );
@@ -680,11 +661,7 @@ function OfflineForm({ project }: { project: string }) {
       <button type="submit" disabled={!request.trim() || answer.isPending}>
         {t('store.answer')}
       </button>
-      {answer.isError && (
-        <p className="error" role="alert">
-          {errorText(answer.error, t)}
-        </p>
-      )}
+      <ActionError of={answer} />
       {answer.data && (
         <p role="status">
           {t('store.answered', { id: answer.data.licence_id, name: answer.data.algorithm, version: answer.data.version })}{' '}

@@ -5,7 +5,7 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, seg, type Schemas } from '../api/client';
-import { errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
 import { Field } from '../components/Field';
 import { formatNumber } from '../i18n/format';
 import { jobKinds, jobsPath } from './jobs';
@@ -333,11 +333,7 @@ export function SubmitJob() {
             </label>
           </fieldset>
         )}
-        {submit.isError && (
-          <p className="error" role="alert">
-            {errorText(submit.error, t)}
-          </p>
-        )}
+        <ActionError of={submit} />
         <button type="submit" className="primary" disabled={!request || submit.isPending}>
           {submit.isPending ? t('submit.submitting') : t('submit.submit')}
         </button>

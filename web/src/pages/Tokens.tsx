@@ -2,7 +2,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { Pager, usePageToken } from '../components/Pager';
 import { formatTime } from '../i18n/format';
@@ -58,11 +59,7 @@ function NewTokenForm() {
           />
         </Field>
       </div>
-      {create.isError && (
-        <p className="error" role="alert">
-          {errorText(create.error, t)}
-        </p>
-      )}
+      <ActionError of={create} />
       <button type="submit" className="primary" disabled={!name || !daysValid || create.isPending}>
         {create.isPending ? t('common.creating') : t('common.create')}
       </button>

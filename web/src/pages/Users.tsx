@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { Pager, usePageToken } from '../components/Pager';
 import { formatTime } from '../i18n/format';
@@ -77,11 +78,7 @@ function NewUser() {
           </select>
         </Field>
       </div>
-      {create.isError && (
-        <p className="error" role="alert">
-          {errorText(create.error, t)}
-        </p>
-      )}
+      <ActionError of={create} />
       <button type="submit" className="primary" disabled={!ok || create.isPending}>
         {create.isPending ? t('common.creating') : t('common.create')}
       </button>
@@ -118,11 +115,7 @@ function ResetPassword({ username, onDone }: { username: string; onDone: () => v
           onChange={(e) => setPassword(e.target.value)}
         />
       </Field>
-      {reset.isError && (
-        <p className="error" role="alert">
-          {errorText(reset.error, t)}
-        </p>
-      )}
+      <ActionError of={reset} />
       <button type="submit" className="primary" disabled={!password || short || reset.isPending}>
         {t('users.setPassword')}
       </button>

@@ -4,7 +4,8 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas, isNotFound } from '../api/client';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { can, useWorkspacePermissions } from '../api/permissions';
 import { Field } from '../components/Field';
 import { EventList } from '../components/EventList';
@@ -101,11 +102,7 @@ export function WorkspaceDetail() {
             onChange={(e) => setName(e.target.value)}
           />
         </Field>
-        {create.isError && (
-          <p className="error" role="alert">
-            {errorText(create.error, t)}
-          </p>
-        )}
+        <ActionError of={create} />
         <button type="submit" className="primary" disabled={!name || invalid || create.isPending}>
           {create.isPending ? t('common.creating') : t('common.create')}
         </button>

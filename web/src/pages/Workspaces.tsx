@@ -4,7 +4,8 @@ import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
 import { api, pagePath, seg, type Page, type Schemas } from '../api/client';
 import { isPlatformAdmin, useSession } from '../api/session';
-import { ErrorView, errorText } from '../components/ErrorView';
+import { ActionError } from '../components/ActionError';
+import { ErrorView } from '../components/ErrorView';
 import { Field } from '../components/Field';
 import { Pager, usePageToken } from '../components/Pager';
 import { formatTime } from '../i18n/format';
@@ -57,11 +58,7 @@ function NewWorkspace() {
           onChange={(e) => setDescription(e.target.value)}
         />
       </Field>
-      {create.isError && (
-        <p className="error" role="alert">
-          {errorText(create.error, t)}
-        </p>
-      )}
+      <ActionError of={create} />
       <button type="submit" className="primary" disabled={!name || invalid || create.isPending}>
         {create.isPending ? t('common.creating') : t('common.create')}
       </button>
