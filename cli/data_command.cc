@@ -469,8 +469,15 @@ int DataCommands::dedup() {
           errors[i] = h.status().message();
           continue;
         }
-        auto head = data::decode_image(*bytes, cv::IMREAD_REDUCED_GRAYSCALE_8, names[i]);
-        const int64_t pixels = head.ok() ? static_cast<int64_t>(head->total()) * 64 : 0;
+        // Its size from the header (the hash has decoded it already); decoded again only
+        // when the header does not say.
+        int64_t pixels = 0;
+        if (const auto size = data::image_size(*bytes)) {
+          pixels = int64_t{size->width} * size->height;
+        } else if (auto head = data::decode_image(*bytes, cv::IMREAD_REDUCED_GRAYSCALE_8, names[i]);
+                   head.ok()) {
+          pixels = static_cast<int64_t>(head->total()) * 64;
+        }
         records[i] = {names[i], *h, sha256_hex(*bytes), pixels};
       }
     });
